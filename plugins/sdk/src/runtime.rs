@@ -1,0 +1,218 @@
+//! Holds a detector with its symbol table, and owns its snapshot format.
+//!
+//! The WebAssembly glue and native tests drive a detector through the same
+//! [`Runtime`], so what a unit test checks is what runs in the sandbox.
+
+use crate::{ConfigError, Detector, Event, Finding, Symbols};
+
+const MAGIC: &[u8; 8] = b"UEBASNAP";
+const FORMAT: u16 = 1;
+
+/// Why a snapshot could not be restored. A failed restore leaves the
+/// detector's state as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// The bytes do not start with the snapshot header.
+    NotASnapshot,
+    /// Written by a newer or older SDK snapshot format.
+    UnsupportedFormat(u16),
+    /// Written by another detector.
+    WrongDetector {
+        /// This detector's name.
+        expected: String,
+        /// The name in the snapshot.
+        found: String,
+    },
+    /// The header is right but the state does not decode.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapshotError::NotASnapshot => write!(f, "not a ueba detector snapshot"),
+            SnapshotError::UnsupportedFormat(v) => {
+                write!(f, "snapshot format {v} is not supported (this SDK writes {FORMAT})")
+            }
+            SnapshotError::WrongDetector { expected, found } => {
+                write!(f, "snapshot is of detector `{found}`, not `{expected}`")
+            }
+            SnapshotError::Corrupt(m) => write!(f, "snapshot is corrupt: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+/// A detector plus everything the SDK keeps for it.
+#[derive(Default)]
+pub struct Runtime<D: Detector> {
+    symbols: Symbols,
+    detector: D,
+}
+
+impl<D: Detector> Runtime<D> {
+    /// Wrap an already-built detector.
+    pub fn new(detector: D) -> Self {
+        Runtime {
+            symbols: Symbols::default(),
+            detector,
+        }
+    }
+
+    /// The detector, e.g. to inspect its state in a test.
+    pub fn detector(&self) -> &D {
+        &self.detector
+    }
+
+    /// The symbols received so far.
+    pub fn symbols(&self) -> &Symbols {
+        &self.symbols
+    }
+
+    /// Add symbols, as the host does before the events that use them.
+    pub fn symbols_mut(&mut self) -> &mut Symbols {
+        &mut self.symbols
+    }
+
+    /// Apply configuration pairs in order; stops at the first refused key.
+    pub fn configure<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        for (k, v) in pairs {
+            self.detector.configure(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Observe a batch and return the findings.
+    pub fn observe(&mut self, events: &[Event]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.detector.observe(&self.symbols, events, &mut out);
+        out
+    }
+
+    /// Serialise the detector and its symbols.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let name = D::info().name.as_bytes();
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(name);
+        // Serialising plain data into a Vec cannot fail; an error here would
+        // mean a detector type whose serde impl itself errors, which is a
+        // bug in that detector, so fall back to an empty (header-only) state.
+        if let Ok(body) = postcard::to_allocvec(&(&self.symbols, &self.detector)) {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    /// Replace state with a snapshot taken by [`Runtime::snapshot`].
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or(SnapshotError::NotASnapshot)?;
+        let (fmt, rest) = split_u16(rest).ok_or(SnapshotError::NotASnapshot)?;
+        if fmt != FORMAT {
+            return Err(SnapshotError::UnsupportedFormat(fmt));
+        }
+        let (len, rest) = split_u16(rest).ok_or(SnapshotError::NotASnapshot)?;
+        let len = usize::from(len);
+        if rest.len() < len {
+            return Err(SnapshotError::Corrupt("truncated header".into()));
+        }
+        let (name, body) = rest.split_at(len);
+        let expected = D::info().name;
+        if name != expected.as_bytes() {
+            return Err(SnapshotError::WrongDetector {
+                expected: expected.to_string(),
+                found: String::from_utf8_lossy(name).into_owned(),
+            });
+        }
+        let (symbols, detector): (Symbols, D) =
+            postcard::from_bytes(body).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+        self.symbols = symbols;
+        self.detector = detector;
+        Ok(())
+    }
+}
+
+fn split_u16(b: &[u8]) -> Option<(u16, &[u8])> {
+    let (head, rest) = b.split_first_chunk::<2>()?;
+    Some((u16::from_le_bytes(*head), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Info, SymbolKind};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Default, Serialize, Deserialize)]
+    struct Counter {
+        seen: u64,
+    }
+
+    impl Detector for Counter {
+        fn info() -> Info {
+            Info {
+                name: "counter",
+                version: "0",
+                description: "counts",
+                config: vec![],
+            }
+        }
+        fn observe(&mut self, _: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+            for e in events {
+                self.seen += 1;
+                if self.seen % 3 == 0 {
+                    out.push(Finding::new(e.seq, self.seen as f32, "every third"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn snapshot_round_trip_gives_same_findings() {
+        let events: Vec<Event> = (0..10)
+            .map(|i| Event {
+                seq: i,
+                ..Event::default()
+            })
+            .collect();
+        let mut a = Runtime::<Counter>::default();
+        a.symbols_mut().insert(SymbolKind::User, 0, "alice");
+        a.observe(&events[..4]);
+        let mut b = Runtime::<Counter>::default();
+        b.restore(&a.snapshot()).unwrap();
+        assert_eq!(b.symbols().user(0), "alice");
+        assert_eq!(a.observe(&events[4..]), b.observe(&events[4..]));
+    }
+
+    #[test]
+    fn foreign_and_corrupt_snapshots_are_refused() {
+        let mut rt = Runtime::<Counter>::default();
+        assert_eq!(rt.restore(b"garbage"), Err(SnapshotError::NotASnapshot));
+        let mut snap = rt.snapshot();
+        snap[8] = 9;
+        assert_eq!(rt.restore(&snap), Err(SnapshotError::UnsupportedFormat(9)));
+        let mut snap = rt.snapshot();
+        snap[12..19].copy_from_slice(b"volume_");
+        assert!(matches!(rt.restore(&snap), Err(SnapshotError::WrongDetector { .. })));
+        let mut snap = rt.snapshot();
+        snap.truncate(snap.len() - 1);
+        assert!(matches!(rt.restore(&snap), Err(SnapshotError::Corrupt(_))));
+    }
+
+    #[test]
+    fn unknown_config_key_is_refused() {
+        let mut rt = Runtime::<Counter>::default();
+        assert_eq!(
+            rt.configure([("nope", "1")]),
+            Err(ConfigError::UnknownKey("nope".into()))
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! The event, finding and symbol types a detector works with.
+//!
+//! They mirror the WIT records, but are plain Rust so detectors compile and
+//! test natively without any WebAssembly glue.
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds in an hour.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Which namespace an interned string belongs to; ids are dense per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SymbolKind {
+    /// A user name.
+    User,
+    /// A resource, e.g. a `schema.table` name.
+    Resource,
+    /// An action, e.g. `select`.
+    Action,
+    /// A source address or host.
+    Source,
+    /// A peer group, e.g. `tier1-support`.
+    PeerGroup,
+}
+
+/// Whether an access succeeded, as far as the log says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The log does not say.
+    #[default]
+    Unknown,
+    /// It succeeded.
+    Success,
+    /// It failed (denied, error).
+    Failure,
+}
+
+/// One access event, with strings replaced by symbol ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the host's stream; findings refer to events by it.
+    pub seq: u64,
+    /// Event time in milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// Offset of the user's local time from UTC, in minutes (0 if unknown).
+    pub utc_offset_minutes: i32,
+    /// User id ([`SymbolKind::User`]).
+    pub user: u32,
+    /// Peer group id, when the identity file gives one.
+    pub peer_group: Option<u32>,
+    /// Action id.
+    pub action: u32,
+    /// Resource id.
+    pub resource: u32,
+    /// Source id, when the log gives one.
+    pub source: Option<u32>,
+    /// Rows read or written (1 when the log does not say).
+    pub rows: u64,
+    /// Bytes transferred, when the log says.
+    pub bytes: Option<u64>,
+    /// Whether it succeeded.
+    pub outcome: Outcome,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Event {
+            seq: 0,
+            time_ms: 0,
+            utc_offset_minutes: 0,
+            user: 0,
+            peer_group: None,
+            action: 0,
+            resource: 0,
+            source: None,
+            rows: 1,
+            bytes: None,
+            outcome: Outcome::Unknown,
+        }
+    }
+}
+
+impl Event {
+    /// Event time shifted into the user's local time, still in milliseconds.
+    /// Use it for anything about days and hours, so a shift in Manila and
+    /// one in Dallas are both judged by their own clock.
+    pub fn local_ms(&self) -> i64 {
+        self.time_ms
+            .saturating_add(i64::from(self.utc_offset_minutes) * 60_000)
+    }
+
+    /// Local calendar day number (days since 1970-01-01 in local time).
+    pub fn local_day(&self) -> i64 {
+        self.local_ms().div_euclid(DAY_MS)
+    }
+
+    /// Local hour of day, 0 to 23.
+    pub fn local_hour(&self) -> u8 {
+        (self.local_ms().rem_euclid(DAY_MS) / HOUR_MS) as u8
+    }
+
+    /// Local weekday, 0 = Monday to 6 = Sunday.
+    pub fn local_weekday(&self) -> u8 {
+        // 1970-01-01 was a Thursday (weekday 3).
+        (self.local_day() + 3).rem_euclid(7) as u8
+    }
+
+    /// Whether the local day is a Saturday or Sunday.
+    pub fn is_weekend(&self) -> bool {
+        self.local_weekday() >= 5
+    }
+}
+
+/// The text of every id seen so far, per kind.
+///
+/// The host sends each string once; the SDK stores it here before the events
+/// that use it reach the detector, and keeps it in the snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbols {
+    users: Vec<String>,
+    resources: Vec<String>,
+    actions: Vec<String>,
+    sources: Vec<String>,
+    peer_groups: Vec<String>,
+}
+
+impl Symbols {
+    fn table(&self, kind: SymbolKind) -> &Vec<String> {
+        match kind {
+            SymbolKind::User => &self.users,
+            SymbolKind::Resource => &self.resources,
+            SymbolKind::Action => &self.actions,
+            SymbolKind::Source => &self.sources,
+            SymbolKind::PeerGroup => &self.peer_groups,
+        }
+    }
+
+    /// Record the text of an id. Ids normally arrive in order; a gap is
+    /// filled with empty strings so lookups never go out of bounds.
+    pub fn insert(&mut self, kind: SymbolKind, id: u32, text: impl Into<String>) {
+        let table = match kind {
+            SymbolKind::User => &mut self.users,
+            SymbolKind::Resource => &mut self.resources,
+            SymbolKind::Action => &mut self.actions,
+            SymbolKind::Source => &mut self.sources,
+            SymbolKind::PeerGroup => &mut self.peer_groups,
+        };
+        let i = id as usize;
+        if table.len() <= i {
+            table.resize(i + 1, String::new());
+        }
+        table[i] = text.into();
+    }
+
+    /// The text of an id, or `""` for an id never sent.
+    pub fn get(&self, kind: SymbolKind, id: u32) -> &str {
+        self.table(kind)
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// How many ids of a kind are known; per-entity vectors can size to it.
+    pub fn count(&self, kind: SymbolKind) -> usize {
+        self.table(kind).len()
+    }
+
+    /// A user's name.
+    pub fn user(&self, id: u32) -> &str {
+        self.get(SymbolKind::User, id)
+    }
+
+    /// A resource's name.
+    pub fn resource(&self, id: u32) -> &str {
+        self.get(SymbolKind::Resource, id)
+    }
+
+    /// An action's name.
+    pub fn action(&self, id: u32) -> &str {
+        self.get(SymbolKind::Action, id)
+    }
+
+    /// A source's text.
+    pub fn source(&self, id: u32) -> &str {
+        self.get(SymbolKind::Source, id)
+    }
+
+    /// A peer group's name.
+    pub fn peer_group(&self, id: u32) -> &str {
+        self.get(SymbolKind::PeerGroup, id)
+    }
+}
+
+/// A typed evidence value, so alerts carry numbers as numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A whole number, e.g. a row count.
+    Int(i64),
+    /// A real number, e.g. a probability.
+    Float(f64),
+    /// Text, e.g. a table name.
+    Text(String),
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<usize> for Value {
+    fn from(v: usize) -> Self {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// A detector's claim that one event is anomalous, with the numbers why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// The `seq` of the event it refers to.
+    pub event: u64,
+    /// 0 to 100 on the shared scale (see [`crate::calibrate`]).
+    pub score: f32,
+    /// A short human reason.
+    pub reason: String,
+    /// Named evidence, in the order it should be shown.
+    pub evidence: Vec<(String, Value)>,
+}
+
+impl Finding {
+    /// A finding with no evidence yet; the score is clamped to 0..=100 (NaN
+    /// becomes 0) so a detector's arithmetic slip cannot break the scale.
+    pub fn new(event: u64, score: f32, reason: impl Into<String>) -> Self {
+        let score = if score.is_nan() {
+            0.0
+        } else {
+            score.clamp(0.0, 100.0)
+        };
+        Finding {
+            event,
+            score,
+            reason: reason.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Add one piece of evidence (builder style).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.evidence.push((key.to_string(), value.into()));
+        self
+    }
+}
+
+/// A configuration key a detector accepts, with its default as TOML text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigKey {
+    /// Key name, as written under `[detectors.NAME]` in ueba.toml.
+    pub name: &'static str,
+    /// Default value, written as in TOML.
+    pub default: &'static str,
+    /// What it changes.
+    pub description: &'static str,
+}
+
+/// What a detector says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// Unique name.
+    pub name: &'static str,
+    /// The detector's own version.
+    pub version: &'static str,
+    /// One line on what it detects.
+    pub description: &'static str,
+    /// Accepted config keys.
+    pub config: Vec<ConfigKey>,
+}
+
+/// Why a configuration key was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Not a key this detector accepts.
+    UnknownKey(String),
+    /// A known key whose value is not acceptable.
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// What is wrong with the value.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::UnknownKey(k) => write!(f, "unknown key `{k}`"),
+            ConfigError::InvalidValue { key, message } => {
+                write!(f, "invalid value for `{key}`: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_uses_offset() {
+        // 2024-01-01T02:00Z is a Monday; at UTC-6 it is Sunday 20:00.
+        let e = Event {
+            time_ms: 1_704_074_400_000,
+            utc_offset_minutes: -360,
+            ..Event::default()
+        };
+        assert_eq!(e.local_hour(), 20);
+        assert_eq!(e.local_weekday(), 6);
+        assert!(e.is_weekend());
+        let utc = Event {
+            utc_offset_minutes: 0,
+            ..e
+        };
+        assert_eq!(utc.local_hour(), 2);
+        assert_eq!(utc.local_weekday(), 0);
+    }
+
+    #[test]
+    fn symbols_fill_gaps_and_never_panic() {
+        let mut s = Symbols::default();
+        s.insert(SymbolKind::User, 2, "carol");
+        assert_eq!(s.user(2), "carol");
+        assert_eq!(s.user(0), "");
+        assert_eq!(s.user(99), "");
+        assert_eq!(s.count(SymbolKind::User), 3);
+    }
+
+    #[test]
+    fn finding_scores_are_clamped() {
+        assert_eq!(Finding::new(1, 250.0, "x").score, 100.0);
+        assert_eq!(Finding::new(1, -3.0, "x").score, 0.0);
+        assert_eq!(Finding::new(1, f32::NAN, "x").score, 0.0);
+    }
+}
