@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use crate::{
-    ConfigError, Detector, Event, Finding, Outcome, Runtime, SymbolKind, Value, CONTRACT_VERSION,
+    CONTRACT_VERSION, ConfigError, Detector, Event, Finding, Outcome, Runtime, SymbolKind, Value,
 };
 
 #[allow(missing_docs)]
@@ -115,7 +115,11 @@ pub fn observe<D: Detector>(
             },
         })
         .collect();
-    Ok(rt.observe(&events).into_iter().map(finding_to_wit).collect())
+    Ok(rt
+        .observe(&events)
+        .into_iter()
+        .map(finding_to_wit)
+        .collect())
 }
 
 fn finding_to_wit(f: Finding) -> wit::Finding {

@@ -32,7 +32,10 @@ impl std::fmt::Display for SnapshotError {
         match self {
             SnapshotError::NotASnapshot => write!(f, "not a ueba detector snapshot"),
             SnapshotError::UnsupportedFormat(v) => {
-                write!(f, "snapshot format {v} is not supported (this SDK writes {FORMAT})")
+                write!(
+                    f,
+                    "snapshot format {v} is not supported (this SDK writes {FORMAT})"
+                )
             }
             SnapshotError::WrongDetector { expected, found } => {
                 write!(f, "snapshot is of detector `{found}`, not `{expected}`")
@@ -168,7 +171,7 @@ mod tests {
         fn observe(&mut self, _: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
             for e in events {
                 self.seen += 1;
-                if self.seen % 3 == 0 {
+                if self.seen.is_multiple_of(3) {
                     out.push(Finding::new(e.seq, self.seen as f32, "every third"));
                 }
             }
@@ -201,7 +204,10 @@ mod tests {
         assert_eq!(rt.restore(&snap), Err(SnapshotError::UnsupportedFormat(9)));
         let mut snap = rt.snapshot();
         snap[12..19].copy_from_slice(b"volume_");
-        assert!(matches!(rt.restore(&snap), Err(SnapshotError::WrongDetector { .. })));
+        assert!(matches!(
+            rt.restore(&snap),
+            Err(SnapshotError::WrongDetector { .. })
+        ));
         let mut snap = rt.snapshot();
         snap.truncate(snap.len() - 1);
         assert!(matches!(rt.restore(&snap), Err(SnapshotError::Corrupt(_))));

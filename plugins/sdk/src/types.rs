@@ -113,6 +113,11 @@ impl Event {
     }
 }
 
+/// Ids at or above this are kept in a sparse map rather than a vector, so a
+/// stray huge id cannot make the plugin allocate gigabytes. The host assigns
+/// dense ids from 0, so in practice every id is below it.
+pub const MAX_DENSE_ID: u32 = 1 << 24;
+
 /// The text of every id seen so far, per kind.
 ///
 /// The host sends each string once; the SDK stores it here before the events
@@ -124,6 +129,7 @@ pub struct Symbols {
     actions: Vec<String>,
     sources: Vec<String>,
     peer_groups: Vec<String>,
+    sparse: std::collections::BTreeMap<(u8, u32), String>,
 }
 
 impl Symbols {
@@ -140,6 +146,10 @@ impl Symbols {
     /// Record the text of an id. Ids normally arrive in order; a gap is
     /// filled with empty strings so lookups never go out of bounds.
     pub fn insert(&mut self, kind: SymbolKind, id: u32, text: impl Into<String>) {
+        if id >= MAX_DENSE_ID {
+            self.sparse.insert((kind as u8, id), text.into());
+            return;
+        }
         let table = match kind {
             SymbolKind::User => &mut self.users,
             SymbolKind::Resource => &mut self.resources,
@@ -156,13 +166,16 @@ impl Symbols {
 
     /// The text of an id, or `""` for an id never sent.
     pub fn get(&self, kind: SymbolKind, id: u32) -> &str {
-        self.table(kind)
-            .get(id as usize)
-            .map(String::as_str)
-            .unwrap_or("")
+        let text = if id >= MAX_DENSE_ID {
+            self.sparse.get(&(kind as u8, id))
+        } else {
+            self.table(kind).get(id as usize)
+        };
+        text.map(String::as_str).unwrap_or("")
     }
 
-    /// How many ids of a kind are known; per-entity vectors can size to it.
+    /// One more than the highest dense id of a kind; per-entity vectors can
+    /// size to it.
     pub fn count(&self, kind: SymbolKind) -> usize {
         self.table(kind).len()
     }
@@ -358,6 +371,9 @@ mod tests {
         assert_eq!(s.user(2), "carol");
         assert_eq!(s.user(0), "");
         assert_eq!(s.user(99), "");
+        assert_eq!(s.count(SymbolKind::User), 3);
+        s.insert(SymbolKind::User, u32::MAX, "huge");
+        assert_eq!(s.user(u32::MAX), "huge");
         assert_eq!(s.count(SymbolKind::User), 3);
     }
 

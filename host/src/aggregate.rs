@@ -1,0 +1,458 @@
+//! Risk aggregation: findings in, per-user risk and alerts out.
+//!
+//! For each user and detector the aggregator keeps a *component*: the
+//! strongest finding's score plus a capped bonus for repeats
+//! (`max + min(repeat_cap, repeat_weight × (sum − max))`), both decaying with
+//! a half-life of event time. Components combine like independent evidence:
+//! `risk = 100 × (1 − Π (1 − min(detector_cap, weight·component)/100))`. So
+//! one strong finding alerts on its own (a score of 80 is a risk of 80), but
+//! one detector alone never goes past `detector_cap` (90): the top of the
+//! scale is kept for detectors that agree. Agreeing detectors reinforce each
+//! other (findings of 30, 25 and 45 give 71), and one chatty detector's many small
+//! findings are held to its strongest plus the repeat cap.
+//! Scores decay, so risk goes down again when the behaviour stops.
+
+use serde::Serialize;
+
+use crate::config::RiskConfig;
+
+/// Most findings remembered per user and detector for explaining alerts.
+pub const FINDINGS_KEPT: usize = 4;
+
+/// One finding as shown in an alert.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertFinding {
+    /// The detector's name.
+    pub detector: String,
+    /// Its 0–100 score.
+    pub score: f64,
+    /// Event time of the finding's event, RFC 3339.
+    pub time: String,
+    /// The detector's reason.
+    pub reason: String,
+    /// The numbers behind the score.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// The event's resource.
+    pub resource: String,
+    /// The event's action.
+    pub action: String,
+    /// The event's source, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The event's position in the stream.
+    pub event: u64,
+}
+
+/// An alert: the JSON-lines record ueba writes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    /// Event time of the finding that raised the alert, RFC 3339.
+    pub time: String,
+    /// The user.
+    pub user: String,
+    /// Their peer group, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_group: Option<String>,
+    /// Risk 0–100 at the time of the alert.
+    pub score: f64,
+    /// The threshold it crossed.
+    pub threshold: f64,
+    /// `new` for a first alert in an episode, `escalation` for a re-alert.
+    pub kind: &'static str,
+    /// Each detector's current component, 0–100.
+    pub detectors: serde_json::Map<String, serde_json::Value>,
+    /// The findings behind it, strongest contribution first.
+    pub findings: Vec<AlertFinding>,
+}
+
+#[derive(Clone, Debug)]
+struct Kept {
+    score: f32,
+    time_ms: i64,
+    finding: AlertFinding,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Component {
+    max: f32,
+    sum: f32,
+    at_ms: i64,
+    kept: Vec<Kept>,
+    findings: u64,
+}
+
+/// Aggregation state of one user.
+#[derive(Clone, Debug, Default)]
+struct UserRisk {
+    components: Vec<Component>,
+    peak: f32,
+    peak_ms: i64,
+    alerted_at_score: Option<f32>,
+    alerts: u32,
+}
+
+/// A user's standing, for the end-of-run summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserStanding {
+    /// User id.
+    pub user: u32,
+    /// Highest risk reached.
+    pub peak: f32,
+    /// When it was reached (event time, ms).
+    pub peak_ms: i64,
+    /// Alerts raised.
+    pub alerts: u32,
+    /// Findings per detector, in detector order.
+    pub findings: Vec<u64>,
+    /// The strongest finding's reason, for a one-line explanation.
+    pub top_reason: Option<String>,
+}
+
+/// Per-user risk across all users.
+pub struct Aggregator {
+    cfg: RiskConfig,
+    names: Vec<String>,
+    weights: Vec<f32>,
+    half_life_ms: f64,
+    users: Vec<UserRisk>,
+}
+
+impl Aggregator {
+    /// An aggregator for detectors with these names and weights.
+    pub fn new(cfg: RiskConfig, detectors: Vec<(String, f64)>) -> Self {
+        let half_life_ms = cfg.half_life_hours * 3_600_000.0;
+        let (names, weights) = detectors.into_iter().map(|(n, w)| (n, w as f32)).unzip();
+        Aggregator {
+            cfg,
+            names,
+            weights,
+            half_life_ms,
+            users: Vec::new(),
+        }
+    }
+
+    fn decay(&self, c: &mut Component, now_ms: i64) {
+        if now_ms > c.at_ms {
+            let f = 0.5f64.powf((now_ms - c.at_ms) as f64 / self.half_life_ms) as f32;
+            c.max *= f;
+            c.sum *= f;
+            c.at_ms = now_ms;
+        }
+    }
+
+    fn component_value(&self, c: &Component) -> f32 {
+        let repeats = (c.sum - c.max).max(0.0) * self.cfg.repeat_weight as f32;
+        (c.max + repeats.min(self.cfg.repeat_cap as f32)).min(100.0)
+    }
+
+    fn risk(&self, u: &UserRisk) -> f32 {
+        let keep: f32 = u
+            .components
+            .iter()
+            .zip(&self.weights)
+            .map(|(c, w)| {
+                let points = (w * self.component_value(c)).min(self.cfg.detector_cap as f32);
+                1.0 - (points / 100.0).clamp(0.0, 1.0)
+            })
+            .product();
+        100.0 * (1.0 - keep)
+    }
+
+    /// Add a finding of `detector` (index) about `user` at `time_ms`, and
+    /// return an alert if the user's risk now calls for one. `user_name`
+    /// and `peer_group` label the alert.
+    pub fn add(
+        &mut self,
+        user: u32,
+        detector: usize,
+        time_ms: i64,
+        finding: AlertFinding,
+        user_name: &str,
+        peer_group: Option<&str>,
+    ) -> Option<Alert> {
+        if detector >= self.names.len() {
+            return None;
+        }
+        let idx = user as usize;
+        if self.users.len() <= idx {
+            self.users.resize_with(idx + 1, UserRisk::default);
+        }
+        let mut u = std::mem::take(&mut self.users[idx]);
+        if u.components.len() < self.names.len() {
+            u.components
+                .resize_with(self.names.len(), Component::default);
+        }
+        for c in &mut u.components {
+            self.decay(c, time_ms);
+        }
+        let before = self.risk(&u);
+        let score = finding.score as f32;
+        {
+            let c = &mut u.components[detector];
+            c.max = c.max.max(score);
+            c.sum += score;
+            c.findings += 1;
+            c.kept.push(Kept {
+                score,
+                time_ms,
+                finding,
+            });
+            if c.kept.len() > FINDINGS_KEPT {
+                let hl = self.half_life_ms;
+                let weakest = c
+                    .kept
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| decayed(a.1, time_ms, hl).total_cmp(&decayed(b.1, time_ms, hl)))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                c.kept.swap_remove(weakest);
+            }
+        }
+        let risk = self.risk(&u);
+        if risk > u.peak {
+            u.peak = risk;
+            u.peak_ms = time_ms;
+        }
+        if u.alerted_at_score.is_some() && before < self.cfg.rearm_below as f32 {
+            u.alerted_at_score = None;
+        }
+        let threshold = self.cfg.threshold as f32;
+        let alert = match u.alerted_at_score {
+            _ if risk < threshold => None,
+            None => Some("new"),
+            Some(last) if risk >= last + self.cfg.realert_step as f32 => Some("escalation"),
+            Some(_) => None,
+        }
+        .map(|kind| {
+            u.alerted_at_score = Some(risk);
+            u.alerts += 1;
+            self.build_alert(&u, kind, risk, time_ms, user_name, peer_group)
+        });
+        self.users[idx] = u;
+        alert
+    }
+
+    fn build_alert(
+        &self,
+        u: &UserRisk,
+        kind: &'static str,
+        risk: f32,
+        time_ms: i64,
+        user_name: &str,
+        peer_group: Option<&str>,
+    ) -> Alert {
+        let mut ranked: Vec<(f32, &AlertFinding)> = u
+            .components
+            .iter()
+            .enumerate()
+            .flat_map(|(d, c)| {
+                c.kept.iter().map(move |k| {
+                    (
+                        self.weights[d] * decayed(k, time_ms, self.half_life_ms),
+                        &k.finding,
+                    )
+                })
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.event.cmp(&b.1.event)));
+        let detectors = self
+            .names
+            .iter()
+            .zip(&u.components)
+            .map(|(n, c)| {
+                (
+                    n.clone(),
+                    serde_json::json!(round1(self.component_value(c))),
+                )
+            })
+            .collect();
+        Alert {
+            time: crate::event::format_time(time_ms),
+            user: user_name.to_string(),
+            peer_group: peer_group.map(str::to_string),
+            score: round1(risk),
+            threshold: self.cfg.threshold,
+            kind,
+            detectors,
+            findings: ranked
+                .into_iter()
+                .take(self.cfg.max_findings_per_alert)
+                .map(|(_, f)| f.clone())
+                .collect(),
+        }
+    }
+
+    /// Users ordered by peak risk, highest first (ties by user id).
+    pub fn standings(&self) -> Vec<UserStanding> {
+        let mut out: Vec<UserStanding> = self
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.components.is_empty())
+            .map(|(id, u)| UserStanding {
+                user: id as u32,
+                peak: u.peak,
+                peak_ms: u.peak_ms,
+                alerts: u.alerts,
+                findings: u.components.iter().map(|c| c.findings).collect(),
+                top_reason: u
+                    .components
+                    .iter()
+                    .flat_map(|c| c.kept.iter())
+                    .max_by(|a, b| a.score.total_cmp(&b.score))
+                    .map(|k| format!("{}: {}", k.finding.detector, k.finding.reason)),
+            })
+            .collect();
+        out.sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.user.cmp(&b.user)));
+        out
+    }
+
+    /// Detector names, in index order.
+    pub fn detector_names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+fn decayed(k: &Kept, now_ms: i64, half_life_ms: f64) -> f32 {
+    let age = (now_ms - k.time_ms).max(0) as f64;
+    k.score * 0.5f64.powf(age / half_life_ms) as f32
+}
+
+fn round1(x: f32) -> f64 {
+    (f64::from(x) * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn finding(detector: &str, score: f64, event: u64) -> AlertFinding {
+        AlertFinding {
+            detector: detector.into(),
+            score,
+            time: String::new(),
+            reason: format!("{detector} {score}"),
+            evidence: Default::default(),
+            resource: "t".into(),
+            action: "select".into(),
+            source: None,
+            event,
+        }
+    }
+
+    fn agg() -> Aggregator {
+        Aggregator::new(
+            RiskConfig::default(),
+            vec![
+                ("volume".into(), 1.0),
+                ("off-hours".into(), 1.0),
+                ("novel-table".into(), 1.0),
+            ],
+        )
+    }
+
+    #[test]
+    fn one_strong_finding_alerts_alone() {
+        let mut a = agg();
+        let alert = a
+            .add(0, 0, 0, finding("volume", 90.0, 1), "u", Some("g"))
+            .unwrap();
+        assert_eq!(alert.score, 90.0);
+        assert_eq!(alert.kind, "new");
+        assert_eq!(alert.findings[0].detector, "volume");
+    }
+
+    #[test]
+    fn one_detector_alone_stops_at_the_cap_and_agreement_goes_higher() {
+        let mut a = agg();
+        let single = a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None).unwrap();
+        assert_eq!(single.score, 90.0);
+        a.add(1, 0, 0, finding("volume", 100.0, 2), "v", None);
+        a.add(1, 1, 0, finding("off-hours", 50.0, 3), "v", None);
+        let s = a.standings();
+        assert_eq!(s[0].user, 1, "two agreeing detectors outrank one");
+        assert!((s[0].peak - 95.0).abs() < 0.01, "{}", s[0].peak);
+    }
+
+    #[test]
+    fn chatty_detector_is_capped() {
+        let mut a = agg();
+        for i in 0..1000 {
+            assert!(
+                a.add(0, 1, i, finding("off-hours", 30.0, i as u64), "u", None)
+                    .is_none()
+            );
+        }
+        let peak = a.standings()[0].peak;
+        assert!((peak - 45.0).abs() < 0.1, "{peak}");
+    }
+
+    #[test]
+    fn agreeing_detectors_reinforce_and_top_finding_comes_first() {
+        let mut a = agg();
+        assert!(
+            a.add(0, 0, 0, finding("volume", 30.0, 1), "u", None)
+                .is_none()
+        );
+        assert!(
+            a.add(0, 1, 0, finding("off-hours", 25.0, 2), "u", None)
+                .is_none()
+        );
+        let alert = a
+            .add(0, 2, 0, finding("novel-table", 45.0, 3), "u", None)
+            .unwrap();
+        // 1 - 0.7 * 0.75 * 0.55 = 0.71125
+        assert!((alert.score - 71.1).abs() < 0.11, "{}", alert.score);
+        let order: Vec<_> = alert.findings.iter().map(|f| f.detector.as_str()).collect();
+        assert_eq!(order, ["novel-table", "volume", "off-hours"]);
+    }
+
+    #[test]
+    fn risk_decays_with_half_life_and_rearms() {
+        let mut a = agg();
+        assert!(
+            a.add(0, 0, 0, finding("volume", 70.0, 1), "u", None)
+                .is_some()
+        );
+        // Same level a little later: no repeat alert.
+        assert!(
+            a.add(0, 0, H, finding("volume", 20.0, 2), "u", None)
+                .is_none()
+        );
+        // Escalation by at least realert_step: alert again.
+        let e = a
+            .add(0, 2, H, finding("novel-table", 50.0, 3), "u", None)
+            .unwrap();
+        assert_eq!(e.kind, "escalation");
+        // Three days later everything has decayed to an eighth: episode over,
+        // a new strong finding is a new alert.
+        let n = a
+            .add(0, 0, 73 * H, finding("volume", 65.0, 4), "u", None)
+            .unwrap();
+        assert_eq!(n.kind, "new");
+        assert!(n.score < 70.0, "{}", n.score);
+    }
+
+    #[test]
+    fn weights_scale_contributions() {
+        let mut a = Aggregator::new(
+            RiskConfig::default(),
+            vec![("volume".into(), 0.5), ("off-hours".into(), 0.0)],
+        );
+        assert!(
+            a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+                .is_none()
+        );
+        assert!(
+            a.add(1, 1, 0, finding("off-hours", 100.0, 2), "v", None)
+                .is_none()
+        );
+        let s = a.standings();
+        assert_eq!(s[0].user, 0);
+        assert!((s[0].peak - 50.0).abs() < 0.01);
+        assert_eq!(s[1].peak, 0.0);
+    }
+}

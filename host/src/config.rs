@@ -1,0 +1,370 @@
+//! `ueba.toml`: every knob, with its default, in one documented place.
+//!
+//! Unknown keys are errors naming the key, because a misspelt threshold that
+//! silently keeps its default is worse than a refusal to start. Keys under
+//! `[detectors.NAME]` other than `enabled` and `weight` belong to that
+//! detector and are validated by the plugin itself (see `ueba config`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The documented default configuration, as printed by `ueba config`.
+/// A test checks that it parses to exactly [`Config::default`].
+pub const DEFAULT_TOML: &str = r#"# ueba.toml: every key with its default. Unknown keys are an error.
+
+[input]
+# Events are sent to detectors in batches of this many (1 to 65536).
+# Bigger batches amortise the sandbox call; see BENCHMARKS.md.
+batch_size = 1024
+# Out-of-order rule: events are held until the newest event time seen is this
+# many seconds past theirs, then scored in event-time order. An event older
+# than what has already been scored (later than this allows) is scored at
+# once, in arrival order, and counted as "late" in the summary.
+max_lateness_secs = 120
+# At most this many events are held for reordering; beyond it the oldest are
+# scored early, which bounds memory on dense logs.
+reorder_buffer = 1000000
+
+[risk]
+# A user is alerted when their risk (0-100) reaches this.
+threshold = 60.0
+# Risk halves every this many hours of event time without new findings.
+half_life_hours = 24.0
+# Within one detector, findings after the strongest add this fraction of
+# their (decayed) score...
+repeat_weight = 0.25
+# ...but never more than this many points in all, so one chatty detector's
+# many small findings cannot drown the others or alert on their own.
+repeat_cap = 15.0
+# One detector alone raises risk to at most this; the top of the scale is
+# kept for users on whom detectors agree, so they rank first.
+detector_cap = 90.0
+# An alerted user is alerted again only when their risk has risen by at least
+# this many points since the last alert...
+realert_step = 10.0
+# ...or after their risk fell below this (the episode ended) and rose again.
+rearm_below = 30.0
+# Findings listed in an alert, strongest contribution first.
+max_findings_per_alert = 10
+
+[sandbox]
+# Linear memory cap per plugin, MiB.
+memory_mib = 256
+# Time budget for one batch in one plugin, milliseconds (epoch interruption).
+batch_timeout_ms = 5000
+
+[engine]
+# Where compiled plugins are cached. Empty: $UEBA_CACHE_DIR, else
+# $XDG_CACHE_HOME/ueba, else ~/.cache/ueba.
+cache_dir = ""
+# Set to false to compile plugins on every start.
+cache = true
+
+# Per detector: `enabled` (default true), `weight` (default 1.0: a finding's
+# score counts in full), and the detector's own keys (`ueba config` lists them).
+# [detectors.volume]
+# weight = 1.0
+# learning_days = 7
+"#;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Reading and batching events.
+    pub input: InputConfig,
+    /// Risk aggregation and alerting.
+    pub risk: RiskConfig,
+    /// Sandbox limits for plugins.
+    pub sandbox: SandboxConfig,
+    /// The wasm engine.
+    pub engine: EngineConfig,
+    /// Per-detector settings, keyed by detector name.
+    pub detectors: BTreeMap<String, DetectorConfig>,
+}
+
+/// `[input]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Events per detector call.
+    pub batch_size: usize,
+    /// Allowed lateness for reordering, seconds.
+    pub max_lateness_secs: u64,
+    /// Most events held for reordering.
+    pub reorder_buffer: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            batch_size: 1024,
+            max_lateness_secs: 120,
+            reorder_buffer: 1_000_000,
+        }
+    }
+}
+
+/// `[risk]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Alert threshold, 0 to 100.
+    pub threshold: f64,
+    /// Decay half-life in hours of event time.
+    pub half_life_hours: f64,
+    /// Fraction of repeat findings' scores that adds to a detector's component.
+    pub repeat_weight: f64,
+    /// Cap on what repeats add, in points.
+    pub repeat_cap: f64,
+    /// Most risk one detector can contribute, in points.
+    pub detector_cap: f64,
+    /// Points of escalation needed for a re-alert.
+    pub realert_step: f64,
+    /// Risk below which an alert episode ends.
+    pub rearm_below: f64,
+    /// Findings listed per alert.
+    pub max_findings_per_alert: usize,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            threshold: 60.0,
+            half_life_hours: 24.0,
+            repeat_weight: 0.25,
+            repeat_cap: 15.0,
+            detector_cap: 90.0,
+            realert_step: 10.0,
+            rearm_below: 30.0,
+            max_findings_per_alert: 10,
+        }
+    }
+}
+
+/// `[sandbox]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Memory cap per plugin, MiB.
+    pub memory_mib: usize,
+    /// Time budget per batch, ms.
+    pub batch_timeout_ms: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            memory_mib: 256,
+            batch_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[engine]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Compile cache directory; empty for the default.
+    pub cache_dir: PathBuf,
+    /// Whether to cache compiled plugins.
+    pub cache: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            cache_dir: PathBuf::new(),
+            cache: true,
+        }
+    }
+}
+
+/// `[detectors.NAME]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct DetectorConfig {
+    /// Whether the detector runs.
+    pub enabled: bool,
+    /// Multiplier on its findings' scores in the aggregate (0 to 10).
+    pub weight: f64,
+    /// The detector's own keys, passed to its `configure`.
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            enabled: true,
+            weight: 1.0,
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// The detector's own keys as (key, TOML text) pairs for `configure`.
+    pub fn plugin_pairs(&self) -> Vec<(String, String)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect()
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or an unknown key or wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A value is out of its allowed range.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key, e.g. `risk.threshold`.
+        key: String,
+        /// What is allowed.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and validate config text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        let r = &self.risk;
+        if !(1..=65_536).contains(&self.input.batch_size) {
+            return bad("input.batch_size", "must be from 1 to 65536");
+        }
+        if self.input.reorder_buffer == 0 {
+            return bad("input.reorder_buffer", "must be at least 1");
+        }
+        if !(r.threshold > 0.0 && r.threshold <= 100.0) {
+            return bad("risk.threshold", "must be above 0 and at most 100");
+        }
+        if !(r.half_life_hours > 0.0 && r.half_life_hours.is_finite()) {
+            return bad("risk.half_life_hours", "must be a positive number of hours");
+        }
+        if !(0.0..=1.0).contains(&r.repeat_weight) {
+            return bad("risk.repeat_weight", "must be from 0 to 1");
+        }
+        if !(0.0..=100.0).contains(&r.repeat_cap) {
+            return bad("risk.repeat_cap", "must be from 0 to 100");
+        }
+        if !(r.detector_cap > 0.0 && r.detector_cap <= 100.0) {
+            return bad("risk.detector_cap", "must be above 0 and at most 100");
+        }
+        if !(0.0..=100.0).contains(&r.realert_step) {
+            return bad("risk.realert_step", "must be from 0 to 100");
+        }
+        if !(0.0..=100.0).contains(&r.rearm_below) {
+            return bad("risk.rearm_below", "must be from 0 to 100");
+        }
+        if self.sandbox.memory_mib == 0 || self.sandbox.memory_mib > 65_536 {
+            return bad("sandbox.memory_mib", "must be from 1 to 65536");
+        }
+        if self.sandbox.batch_timeout_ms == 0 {
+            return bad("sandbox.batch_timeout_ms", "must be at least 1");
+        }
+        for (name, d) in &self.detectors {
+            if !(0.0..=10.0).contains(&d.weight) {
+                return bad(&format!("detectors.{name}.weight"), "must be from 0 to 10");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        let cfg = Config::parse(DEFAULT_TOML, Path::new("default")).unwrap();
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::parse("[risk]\nthreshhold = 50\n", Path::new("u.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("u.toml: "), "{msg}");
+        assert!(msg.contains("threshhold"), "{msg}");
+        let e = Config::parse("[rsik]\n", Path::new("u.toml")).unwrap_err();
+        assert!(e.to_string().contains("rsik"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        let e = Config::parse("[risk]\nthreshold = 0\n", Path::new("u.toml")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "u.toml: `risk.threshold`: must be above 0 and at most 100"
+        );
+        let e =
+            Config::parse("[detectors.volume]\nweight = -1\n", Path::new("u.toml")).unwrap_err();
+        assert!(e.to_string().contains("detectors.volume.weight"), "{e}");
+    }
+
+    #[test]
+    fn detector_keys_pass_through_as_toml_text() {
+        let cfg = Config::parse(
+            "[detectors.novel-table]\nweight = 2.0\nsensitive = [\"hr.*\"]\nlearning_days = 3\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let d = &cfg.detectors["novel-table"];
+        assert_eq!(d.weight, 2.0);
+        assert!(d.enabled);
+        assert_eq!(
+            d.plugin_pairs(),
+            vec![
+                ("learning_days".to_string(), "3".to_string()),
+                ("sensitive".to_string(), "[\"hr.*\"]".to_string())
+            ]
+        );
+    }
+}

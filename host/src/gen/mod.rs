@@ -1,0 +1,489 @@
+//! Synthetic support organisations with labelled insider scenarios (`ueba gen`).
+//!
+//! The engine needs data with known answers: for the demo, for end-to-end
+//! tests and for measuring detection quality. This module invents a customer
+//! support company (agents in Manila, Dublin and Chicago, billing in New York,
+//! engineers, analysts and DBAs), gives every person their own shift, leave,
+//! tables and query volumes, and then, if asked, has a few of them misbehave
+//! the way the 2019 Trend Micro insider did. Benign look-alikes (the DBAs'
+//! Sunday night maintenance, an analyst's huge but normal reads) are part of
+//! normal behaviour and always present, so an engine can be checked for false
+//! alarms too.
+//!
+//! Output is three files: `events.jsonl` (time-sorted access events),
+//! `identities.csv` (peer group and time zone per user) and `labels.json`
+//! (which users act out which scenario, from when). A seed fully determines
+//! all three. Events are produced in time windows from per-user-day RNGs, so
+//! memory stays bounded by one window of events however long the period.
+
+mod day;
+mod org;
+mod scenario;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+
+use day::{Ev, TAG_ANALYST_BIG, TAG_ANALYST_READ, TAG_COUNT, TAG_MAINTENANCE, TAG_SCENARIO};
+use org::{ACTIONS, DAY_MS, HOUR_MS, MAINTENANCE_TABLES, Org, TABLES, TZ_NAMES};
+
+/// Largest organisation accepted: user ids are 32-bit and each user costs a
+/// few hundred bytes of profile, so beyond this memory, not time, runs out.
+const MAX_USERS: usize = 10_000_000;
+/// Longest period accepted (ten years); longer is surely a typo.
+const MAX_DAYS: u32 = 3_660;
+/// Events held in memory at once, roughly; the time window shrinks to match.
+const WINDOW_EVENT_BUDGET: f64 = 4_000_000.0;
+
+/// Parameters of a generated organisation.
+///
+/// The defaults (200 users, 30 days from Monday 2026-01-05, seed 42, scenarios
+/// on) give a few hundred thousand events: enough for detectors to learn
+/// baselines over the first weeks and then meet the scenarios in the last third.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenConfig {
+    /// Number of people in the organisation (at least 12 with scenarios, so
+    /// every role exists).
+    pub users: usize,
+    /// Length of the period in days (at least 14 with scenarios, which happen
+    /// only after the first ten days so detectors have a baseline).
+    pub days: u32,
+    /// Seed of every random choice; the same seed gives byte-identical output.
+    pub seed: u64,
+    /// First day of the period (local date everywhere).
+    pub start: jiff::civil::Date,
+    /// Whether to inject the malicious scenarios. The benign look-alikes are
+    /// normal behaviour and are always there.
+    pub scenarios: bool,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            users: 200,
+            days: 30,
+            seed: 42,
+            start: jiff::civil::date(2026, 1, 5),
+            scenarios: true,
+        }
+    }
+}
+
+/// What was written, so the CLI can report it and callers can find the files.
+#[derive(Clone, Debug)]
+pub struct GenSummary {
+    /// Number of events written to `events_path`.
+    pub events: u64,
+    /// Number of users (lines in `identities_path`, header excluded).
+    pub users: usize,
+    /// The labelled scenarios, as in `labels_path`.
+    pub scenarios: Vec<Scenario>,
+    /// The time-sorted JSON-lines event file.
+    pub events_path: PathBuf,
+    /// The `user,peer_group,timezone` CSV file.
+    pub identities_path: PathBuf,
+    /// The labels JSON file.
+    pub labels_path: PathBuf,
+}
+
+/// One labelled behaviour: the ground truth an evaluation compares alerts with.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Scenario kind, e.g. `trend-micro` or `dba-night-maintenance`.
+    pub name: String,
+    /// Login of the user who acts it out.
+    pub user: String,
+    /// True for insider behaviour an engine should alert on; false for benign
+    /// look-alikes it should not.
+    pub malicious: bool,
+    /// Time of its first event, RFC 3339 UTC with milliseconds.
+    pub start: String,
+    /// One-line human explanation, with the numbers.
+    pub description: String,
+}
+
+/// Contents of `labels.json`: `{"scenarios":[...]}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Labels {
+    /// Malicious scenarios first, then the benign look-alikes.
+    pub scenarios: Vec<Scenario>,
+}
+
+/// Why an organisation could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// An output file or directory could not be created or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The configuration cannot produce a sensible organisation.
+    #[error("invalid generator config: {0}")]
+    InvalidConfig(String),
+    /// A time zone the generator needs is missing from the tz database.
+    #[error("time zone {name}: {message}")]
+    TimeZone {
+        /// The IANA name.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn validate(cfg: &GenConfig) -> Result<(), GenError> {
+    let bad = |m: String| Err(GenError::InvalidConfig(m));
+    if cfg.users == 0 {
+        return bad("users must be at least 1".into());
+    }
+    if cfg.users > MAX_USERS {
+        return bad(format!(
+            "users must be at most {MAX_USERS}, got {}",
+            cfg.users
+        ));
+    }
+    if cfg.days == 0 {
+        return bad("days must be at least 1".into());
+    }
+    if cfg.days > MAX_DAYS {
+        return bad(format!("days must be at most {MAX_DAYS}, got {}", cfg.days));
+    }
+    if cfg.scenarios && cfg.days < 14 {
+        return bad(format!(
+            "scenarios need at least 14 days (ten to learn a baseline, then the attacks), got {}; \
+             use more days or turn scenarios off",
+            cfg.days
+        ));
+    }
+    if cfg.scenarios && cfg.users < 12 {
+        return bad(format!(
+            "scenarios need at least 12 users (every peer group must exist), got {}; \
+             use more users or turn scenarios off",
+            cfg.users
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `events.jsonl`, `identities.csv` and `labels.json` into `out_dir`
+/// (created if missing) and returns what was written.
+///
+/// `progress` is called now and then with (days fully written, days in all)
+/// so a CLI can draw a progress bar. The same config always gives
+/// byte-identical files.
+pub fn generate(
+    cfg: &GenConfig,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(u32, u32),
+) -> Result<GenSummary, GenError> {
+    validate(cfg)?;
+    let org = Org::build(cfg)?;
+    fs::create_dir_all(out_dir).map_err(|source| GenError::Io {
+        path: out_dir.into(),
+        source,
+    })?;
+    let events_path = out_dir.join("events.jsonl");
+    let identities_path = out_dir.join("identities.csv");
+    let labels_path = out_dir.join("labels.json");
+
+    write_file(&identities_path, |w| write_identities(&org, w))?;
+    let mut stats = [TagStats::default(); TAG_COUNT];
+    let mut events = 0;
+    write_file(&events_path, |w| {
+        events = write_events(&org, w, &mut stats, progress)?;
+        Ok(())
+    })?;
+    let labels = Labels {
+        scenarios: labels(&org, &stats),
+    };
+    write_file(&labels_path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &labels)?;
+        w.write_all(b"\n")
+    })?;
+    Ok(GenSummary {
+        events,
+        users: org.users.len(),
+        scenarios: labels.scenarios,
+        events_path,
+        identities_path,
+        labels_path,
+    })
+}
+
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), GenError> {
+    let io_err = |source| GenError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = File::create(path).map_err(io_err)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    body(&mut w).map_err(io_err)?;
+    w.into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .sync_all()
+        .map_err(io_err)
+}
+
+fn write_identities(org: &Org, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "user,peer_group,timezone")?;
+    for (u, user) in org.users.iter().enumerate() {
+        let tz = TZ_NAMES[usize::from(user.tz)];
+        writeln!(w, "{},{},{}", org.login(u as u32), user.group.name(), tz)?;
+    }
+    Ok(())
+}
+
+/// First time, count and largest row count seen for one event tag.
+#[derive(Clone, Copy, Default)]
+struct TagStats {
+    first: Option<i64>,
+    count: u64,
+    max_rows: u32,
+}
+
+/// Generates and writes all events in UTC time windows. Each window
+/// regenerates the user-days that overlap it (cheap, and the same every time
+/// thanks to per-user-day seeds), keeps the events inside it, sorts and
+/// writes them. The window is a whole UTC day for ordinary sizes and shrinks
+/// to an hour for very large organisations, so memory is bounded by the
+/// events of one window rather than of the whole period.
+fn write_events(
+    org: &Org,
+    w: &mut impl Write,
+    stats: &mut [TagStats; TAG_COUNT],
+    progress: &mut dyn FnMut(u32, u32),
+) -> io::Result<u64> {
+    let days = org.days;
+    let n = org.users.len() as u32;
+    let daily: f64 = org.users.iter().map(|u| f64::from(u.queries_per_day)).sum();
+    // Peak hours hold about three times the average hour's share of a day.
+    let window_h = [24, 12, 8, 6, 4, 3, 2, 1]
+        .into_iter()
+        .find(|&h| daily * h as f64 / 24.0 * 3.0 <= WINDOW_EVENT_BUDGET)
+        .unwrap_or(1);
+    let window = window_h * HOUR_MS;
+    // UTC span any user's local day d can touch: from the earliest local
+    // midnight (minus margin) to the latest midnight plus 48 h.
+    let spans: Vec<(i64, i64)> = (0..days)
+        .map(|d| {
+            let mids = (0..TZ_NAMES.len() as u8).map(|tz| org.clock.utc(tz, d, 0));
+            let lo = mids.clone().min().unwrap_or(0) - 2 * HOUR_MS;
+            let hi = mids.max().unwrap_or(0) + 2 * DAY_MS;
+            (lo, hi)
+        })
+        .collect();
+    let begin = spans[0].0.div_euclid(window) * window;
+    let end = spans.iter().map(|s| s.1).max().unwrap_or(begin);
+
+    let mut bounds: Vec<(u32, Vec<Option<(i64, i64)>>)> = Vec::new();
+    let mut buffer: Vec<Ev> = Vec::new();
+    let mut fmt = Formatter::default();
+    let mut written = 0u64;
+    let mut first_day = 0u32;
+    let mut reported = u32::MAX;
+    let mut ws = begin;
+    progress(0, days);
+    while ws < end {
+        let we = ws + window;
+        while first_day < days && spans[first_day as usize].1 <= ws {
+            first_day += 1;
+        }
+        bounds.retain(|(d, _)| *d >= first_day);
+        for d in first_day..days {
+            if spans[d as usize].0 >= we {
+                break;
+            }
+            if !bounds.iter().any(|(bd, _)| *bd == d) {
+                bounds.push((d, (0..n).map(|u| day::bounds(org, u, d)).collect()));
+            }
+            let Some((_, day_bounds)) = bounds.iter().find(|(bd, _)| *bd == d) else {
+                continue;
+            };
+            for (u, b) in day_bounds.iter().enumerate() {
+                match b {
+                    Some((lo, hi)) if *hi >= ws && *lo < we => {}
+                    _ => continue,
+                }
+                day::generate(org, u as u32, d, ws, we, &mut buffer);
+            }
+        }
+        buffer.sort_unstable();
+        for e in &buffer {
+            fmt.write(org, e, w)?;
+            let s = &mut stats[usize::from(e.tag)];
+            s.first.get_or_insert(e.ts);
+            s.count += 1;
+            s.max_rows = s.max_rows.max(e.rows);
+        }
+        written += buffer.len() as u64;
+        buffer.clear();
+        let done = spans.iter().take_while(|s| s.1 <= we).count() as u32;
+        if done != reported {
+            progress(done, days);
+            reported = done;
+        }
+        ws = we;
+    }
+    Ok(written)
+}
+
+/// Turns compact events into JSON lines. Hand-written rather than serde:
+/// every string is from a fixed vocabulary (logins are `[a-z0-9]+`) so none
+/// needs escaping, and this is the generator's hot loop.
+#[derive(Default)]
+struct Formatter {
+    day: Option<i64>,
+    date: String,
+    line: Vec<u8>,
+}
+
+impl Formatter {
+    fn write(&mut self, org: &Org, e: &Ev, w: &mut impl Write) -> io::Result<()> {
+        let user = &org.users[e.user as usize];
+        let ip = if e.vpn && user.vpn != 0 { user.vpn } else { user.workstation };
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"timestamp\":\"");
+        self.timestamp(e.ts);
+        let l = &mut self.line;
+        l.extend_from_slice(b"\",\"user\":\"");
+        l.extend_from_slice(org.login(e.user).as_bytes());
+        l.extend_from_slice(b"\",\"action\":\"");
+        l.extend_from_slice(ACTIONS[usize::from(e.action)].as_bytes());
+        l.extend_from_slice(b"\",\"resource\":\"");
+        l.extend_from_slice(TABLES[usize::from(e.table)].name.as_bytes());
+        l.extend_from_slice(b"\",\"rows\":");
+        push_int(l, u64::from(e.rows), 1);
+        l.extend_from_slice(b",\"bytes\":");
+        push_int(l, e.bytes, 1);
+        l.extend_from_slice(b",\"source\":\"");
+        for (i, octet) in ip.to_be_bytes().into_iter().enumerate() {
+            if i > 0 {
+                l.push(b'.');
+            }
+            push_int(l, u64::from(octet), 1);
+        }
+        l.extend_from_slice(b"\",\"outcome\":\"");
+        l.extend_from_slice(if e.failed { b"failure" } else { b"success" });
+        l.extend_from_slice(b"\"}\n");
+        w.write_all(l)
+    }
+
+    /// Appends `ms` as RFC 3339 UTC with milliseconds to the line.
+    fn timestamp(&mut self, ms: i64) {
+        let day = ms.div_euclid(DAY_MS);
+        if self.day != Some(day) {
+            self.day = Some(day);
+            self.date = jiff::Timestamp::from_millisecond(day * DAY_MS)
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+                .unwrap_or_else(|_| "1970-01-01".into());
+        }
+        let rem = ms.rem_euclid(DAY_MS) as u64;
+        let l = &mut self.line;
+        l.extend_from_slice(self.date.as_bytes());
+        l.push(b'T');
+        push_int(l, rem / HOUR_MS as u64, 2);
+        l.push(b':');
+        push_int(l, rem / 60_000 % 60, 2);
+        l.push(b':');
+        push_int(l, rem / 1000 % 60, 2);
+        l.push(b'.');
+        push_int(l, rem % 1000, 3);
+        l.push(b'Z');
+    }
+}
+
+/// Appends `v` in decimal, zero-padded to at least `width` digits.
+fn push_int(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while v > 0 || digits.len() - i < width {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn rfc3339(ms: i64) -> String {
+    let mut f = Formatter::default();
+    f.timestamp(ms);
+    String::from_utf8_lossy(&f.line).into_owned()
+}
+
+/// Builds the labels: the planned malicious scenarios and the benign
+/// look-alikes, each starting at its first event as actually written.
+fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for (i, s) in org.scenarios.iter().enumerate() {
+        if let Some(first) = stats[usize::from(TAG_SCENARIO) + i].first {
+            out.push(Scenario {
+                name: s.name.into(),
+                user: org.login(s.user).into(),
+                malicious: true,
+                start: rfc3339(first),
+                description: s.description.clone(),
+            });
+        }
+    }
+    if let (Some(u), Some(first)) = (
+        org.maintenance_dba,
+        stats[usize::from(TAG_MAINTENANCE)].first,
+    ) {
+        let m = &stats[usize::from(TAG_MAINTENANCE)];
+        let runs = m.count / (MAINTENANCE_TABLES.len() as u64 * 3);
+        out.push(Scenario {
+            name: "dba-night-maintenance".into(),
+            user: org.login(u).into(),
+            malicious: false,
+            start: rfc3339(first),
+            description: format!(
+                "scheduled maintenance under DBA {}'s account every Sunday from 01:00 {}: \
+                 count(*), vacuum and analyze over {} tables (up to {} rows each), {} run{} in the period",
+                org.login(u),
+                TZ_NAMES[usize::from(org.users[u as usize].tz)],
+                MAINTENANCE_TABLES.len(),
+                m.max_rows,
+                runs,
+                if runs == 1 { "" } else { "s" },
+            ),
+        });
+    }
+    if let Some(u) = org.big_analyst {
+        let big = &stats[usize::from(TAG_ANALYST_BIG)];
+        let any = &stats[usize::from(TAG_ANALYST_READ)];
+        if let Some(first) = big.first.or(any.first) {
+            let median = org
+                .habits(u)
+                .iter()
+                .filter(|h| org::is_analytics_table(h.table))
+                .map(|h| f64::from(h.median))
+                .fold(0.0, f64::max);
+            out.push(Scenario {
+                name: "analyst-big-reads".into(),
+                user: org.login(u).into(),
+                malicious: false,
+                start: rfc3339(first),
+                description: format!(
+                    "analyst {} routinely reads analytics tables in bulk: median ~{:.0} rows per \
+                     query, {} reads of {}+ rows, largest {} rows; big but normal",
+                    org.login(u),
+                    median,
+                    big.count,
+                    day::BIG_READ_ROWS,
+                    big.max_rows.max(any.max_rows),
+                ),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,942 @@
+//! The organisation model: tables, peer groups, users with their own habits,
+//! and the clock that turns local shift times into UTC.
+//!
+//! Everything here is drawn once, up front, from one seeded RNG, so a seed
+//! always yields the same people with the same habits.
+
+use std::collections::HashMap;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::scenario::{self, ScenarioPlan};
+use super::{GenConfig, GenError};
+
+pub(super) const MIN_MS: i64 = 60_000;
+pub(super) const HOUR_MS: i64 = 3_600_000;
+pub(super) const DAY_MS: i64 = 86_400_000;
+
+/// A database table: its name, the bytes a row takes on the wire, and how
+/// many rows it holds (a full read returns this many).
+pub(super) struct Table {
+    pub name: &'static str,
+    pub width: u32,
+    pub size: u32,
+}
+
+const fn table(name: &'static str, width: u32, size: u32) -> Table {
+    Table { name, width, size }
+}
+
+pub(super) const TICKETS: u8 = 0;
+pub(super) const COMMENTS: u8 = 1;
+pub(super) const CUSTOMERS: u8 = 2;
+pub(super) const KB: u8 = 3;
+pub(super) const ESCALATIONS: u8 = 4;
+pub(super) const DEVICES: u8 = 5;
+pub(super) const INVOICES: u8 = 6;
+pub(super) const PAYMENTS: u8 = 7;
+pub(super) const PAYMENT_METHODS: u8 = 8;
+pub(super) const CRM_ACCOUNTS: u8 = 9;
+pub(super) const CRM_CONTACTS: u8 = 10;
+pub(super) const DEPLOYMENTS: u8 = 11;
+pub(super) const FEATURE_FLAGS: u8 = 12;
+pub(super) const SERVICE_LOGS: u8 = 13;
+pub(super) const EVENTS_DAILY: u8 = 14;
+pub(super) const TICKET_METRICS: u8 = 15;
+pub(super) const REVENUE: u8 = 16;
+pub(super) const HR_EMPLOYEES: u8 = 17;
+pub(super) const HR_SALARIES: u8 = 18;
+pub(super) const AUTH_USERS: u8 = 19;
+pub(super) const PG_ACTIVITY: u8 = 20;
+pub(super) const PG_LOCKS: u8 = 21;
+
+pub(super) const TABLES: [Table; 22] = [
+    table("support.tickets", 1200, 1_200_000),
+    table("support.ticket_comments", 900, 4_500_000),
+    table("support.customers", 650, 68_000),
+    table("support.kb_articles", 1800, 3_200),
+    table("support.escalations", 700, 45_000),
+    table("support.customer_devices", 400, 150_000),
+    table("billing.invoices", 550, 900_000),
+    table("billing.payments", 350, 850_000),
+    table("billing.payment_methods", 300, 70_000),
+    table("crm.accounts", 800, 12_000),
+    table("crm.contacts", 500, 5_200),
+    table("eng.deployments", 600, 25_000),
+    table("eng.feature_flags", 250, 800),
+    table("eng.service_logs", 1500, 50_000_000),
+    table("analytics.events_daily", 300, 30_000_000),
+    table("analytics.ticket_metrics", 220, 400_000),
+    table("analytics.revenue", 260, 2_500_000),
+    table("hr.employees", 900, 3_500),
+    table("hr.salaries", 200, 3_500),
+    table("auth.users", 450, 3_800),
+    table("pg_catalog.pg_stat_activity", 1000, 300),
+    table("pg_catalog.pg_locks", 200, 1_000),
+];
+
+/// Tables the Sunday maintenance job visits, in the fixed order of its script.
+/// hr.salaries is deliberately absent: nobody touches it in normal behaviour.
+pub(super) const MAINTENANCE_TABLES: [u8; 19] = [
+    TICKETS,
+    COMMENTS,
+    CUSTOMERS,
+    KB,
+    ESCALATIONS,
+    DEVICES,
+    INVOICES,
+    PAYMENTS,
+    PAYMENT_METHODS,
+    CRM_ACCOUNTS,
+    CRM_CONTACTS,
+    DEPLOYMENTS,
+    FEATURE_FLAGS,
+    SERVICE_LOGS,
+    EVENTS_DAILY,
+    TICKET_METRICS,
+    REVENUE,
+    HR_EMPLOYEES,
+    AUTH_USERS,
+];
+
+pub(super) const SELECT: u8 = 0;
+pub(super) const UPDATE: u8 = 1;
+pub(super) const INSERT: u8 = 2;
+pub(super) const DELETE: u8 = 3;
+pub(super) const VACUUM: u8 = 4;
+pub(super) const ANALYZE: u8 = 5;
+pub(super) const COPY: u8 = 6;
+pub(super) const ACTIONS: [&str; 7] = [
+    "select", "update", "insert", "delete", "vacuum", "analyze", "copy",
+];
+
+/// A peer group: people with the same job and hence similar access habits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Group {
+    Tier1,
+    Tier2,
+    Billing,
+    Engineering,
+    Analytics,
+    Dba,
+}
+
+pub(super) const GROUPS: [Group; 6] = [
+    Group::Tier1,
+    Group::Tier2,
+    Group::Billing,
+    Group::Engineering,
+    Group::Analytics,
+    Group::Dba,
+];
+
+impl Group {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Group::Tier1 => "tier1-support",
+            Group::Tier2 => "tier2-support",
+            Group::Billing => "billing",
+            Group::Engineering => "engineering",
+            Group::Analytics => "analytics",
+            Group::Dba => "dba",
+        }
+    }
+
+    fn share(self) -> f64 {
+        match self {
+            Group::Tier1 => 0.35,
+            Group::Tier2 => 0.20,
+            Group::Billing => 0.12,
+            Group::Engineering => 0.15,
+            Group::Analytics => 0.10,
+            Group::Dba => 0.05,
+        }
+    }
+
+    fn is_support(self) -> bool {
+        matches!(self, Group::Tier1 | Group::Tier2)
+    }
+
+    /// Sites (time zones) the group works from, with their weights.
+    fn sites(self) -> &'static [(u8, f64)] {
+        match self {
+            Group::Tier1 | Group::Tier2 => &[(MANILA, 0.45), (DUBLIN, 0.30), (CHICAGO, 0.25)],
+            Group::Billing => &[(NEW_YORK, 1.0)],
+            Group::Engineering => &[(BERLIN, 0.6), (LOS_ANGELES, 0.4)],
+            Group::Analytics => &[(NEW_YORK, 0.6), (LONDON, 0.4)],
+            Group::Dba => &[(DUBLIN, 0.5), (MANILA, 0.5)],
+        }
+    }
+
+    /// Queries per working day: (median, min, max) of the per-user mean.
+    fn queries(self) -> (f64, f64, f64) {
+        match self {
+            Group::Tier1 => (115.0, 40.0, 150.0),
+            Group::Tier2 => (75.0, 30.0, 100.0),
+            Group::Billing => (60.0, 30.0, 80.0),
+            Group::Engineering => (40.0, 10.0, 60.0),
+            Group::Analytics => (18.0, 5.0, 30.0),
+            Group::Dba => (40.0, 10.0, 60.0),
+        }
+    }
+
+    /// Probability that a member has a VPN address besides the workstation.
+    fn vpn_rate(self) -> f64 {
+        match self {
+            Group::Tier1 | Group::Tier2 => 0.25,
+            Group::Billing => 0.3,
+            Group::Engineering => 0.7,
+            Group::Analytics => 0.5,
+            Group::Dba => 0.6,
+        }
+    }
+}
+
+/// One line of a group's habits: which table, how often (relative weight),
+/// how likely a member is to use it at all, and the rows a query returns
+/// (log-normal median and spread, optional cap; 0 = the table size).
+struct HabitSpec {
+    table: u8,
+    weight: f64,
+    presence: f64,
+    median: f64,
+    sigma: f64,
+    max: u32,
+}
+
+const fn hs(table: u8, weight: f64, presence: f64, median: f64, sigma: f64, max: u32) -> HabitSpec {
+    HabitSpec {
+        table,
+        weight,
+        presence,
+        median,
+        sigma,
+        max,
+    }
+}
+
+const TIER1_HABITS: &[HabitSpec] = &[
+    hs(TICKETS, 0.40, 1.0, 3.0, 0.8, 200),
+    hs(COMMENTS, 0.30, 1.0, 4.0, 0.7, 200),
+    hs(CUSTOMERS, 0.20, 1.0, 2.0, 0.5, 5),
+    hs(KB, 0.10, 0.9, 3.0, 0.6, 50),
+];
+
+const TIER2_HABITS: &[HabitSpec] = &[
+    hs(TICKETS, 0.30, 1.0, 8.0, 0.8, 500),
+    hs(COMMENTS, 0.25, 1.0, 10.0, 0.7, 500),
+    hs(CUSTOMERS, 0.15, 1.0, 3.0, 0.5, 20),
+    hs(KB, 0.08, 0.9, 5.0, 0.6, 100),
+    hs(ESCALATIONS, 0.12, 1.0, 6.0, 0.7, 300),
+    hs(DEVICES, 0.08, 0.9, 5.0, 0.6, 100),
+    hs(INVOICES, 0.02, 0.6, 3.0, 0.5, 20),
+];
+
+const BILLING_HABITS: &[HabitSpec] = &[
+    hs(INVOICES, 0.30, 1.0, 15.0, 0.8, 2_000),
+    hs(PAYMENTS, 0.25, 1.0, 15.0, 0.8, 2_000),
+    hs(PAYMENT_METHODS, 0.10, 1.0, 3.0, 0.5, 50),
+    hs(CUSTOMERS, 0.20, 1.0, 2.0, 0.5, 10),
+    hs(CRM_ACCOUNTS, 0.12, 1.0, 10.0, 0.7, 500),
+    hs(CRM_CONTACTS, 0.03, 0.5, 4.0, 0.6, 50),
+];
+
+const ENGINEERING_HABITS: &[HabitSpec] = &[
+    hs(DEPLOYMENTS, 0.30, 1.0, 40.0, 0.9, 5_000),
+    hs(FEATURE_FLAGS, 0.20, 1.0, 50.0, 0.6, 800),
+    hs(SERVICE_LOGS, 0.45, 1.0, 200.0, 1.2, 100_000),
+    hs(TICKETS, 0.05, 0.4, 20.0, 0.8, 1_000),
+];
+
+const ANALYTICS_HABITS: &[HabitSpec] = &[
+    hs(EVENTS_DAILY, 0.35, 1.0, 20_000.0, 1.0, 900_000),
+    hs(TICKET_METRICS, 0.30, 1.0, 15_000.0, 0.9, 400_000),
+    hs(REVENUE, 0.25, 1.0, 10_000.0, 0.9, 600_000),
+    hs(TICKETS, 0.08, 0.4, 5_000.0, 1.0, 200_000),
+];
+
+const DBA_HABITS: &[HabitSpec] = &[
+    hs(PG_ACTIVITY, 0.40, 1.0, 150.0, 0.5, 0),
+    hs(PG_LOCKS, 0.25, 1.0, 300.0, 0.6, 0),
+    hs(TICKETS, 0.05, 1.0, 50.0, 1.0, 10_000),
+    hs(CUSTOMERS, 0.04, 1.0, 20.0, 1.0, 1_000),
+    hs(INVOICES, 0.04, 1.0, 50.0, 1.0, 10_000),
+    hs(SERVICE_LOGS, 0.04, 1.0, 1_000.0, 1.0, 100_000),
+    hs(EVENTS_DAILY, 0.03, 1.0, 1_000.0, 1.0, 100_000),
+    hs(DEPLOYMENTS, 0.04, 1.0, 50.0, 1.0, 5_000),
+    hs(CRM_ACCOUNTS, 0.03, 0.8, 20.0, 1.0, 1_000),
+    hs(PAYMENTS, 0.03, 0.8, 50.0, 1.0, 10_000),
+    hs(FEATURE_FLAGS, 0.03, 0.8, 50.0, 0.8, 800),
+    hs(COMMENTS, 0.03, 0.8, 50.0, 1.0, 10_000),
+    hs(AUTH_USERS, 0.01, 0.7, 5.0, 0.8, 200),
+];
+
+fn habit_specs(g: Group) -> &'static [HabitSpec] {
+    match g {
+        Group::Tier1 => TIER1_HABITS,
+        Group::Tier2 => TIER2_HABITS,
+        Group::Billing => BILLING_HABITS,
+        Group::Engineering => ENGINEERING_HABITS,
+        Group::Analytics => ANALYTICS_HABITS,
+        Group::Dba => DBA_HABITS,
+    }
+}
+
+/// One table a user reads, with their personal rate and row sizes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Habit {
+    pub table: u8,
+    /// Cumulative selection probability (the last habit of a user ends at 1).
+    pub cum: f32,
+    pub median: f32,
+    pub sigma: f32,
+    pub max: u32,
+}
+
+impl Habit {
+    /// Mean rows per query of this habit (log-normal mean, capped).
+    pub(super) fn mean_rows(&self) -> f64 {
+        let s = f64::from(self.sigma);
+        (f64::from(self.median) * (s * s / 2.0).exp()).min(f64::from(self.max))
+    }
+}
+
+/// When a user works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shift {
+    Day,
+    Late,
+    Night,
+}
+
+/// Everything drawn once per user.
+#[derive(Clone, Debug)]
+pub(super) struct User {
+    pub group: Group,
+    pub tz: u8,
+    pub shift: Shift,
+    /// Nominal shift start, minutes after local midnight.
+    pub start_min: u32,
+    /// Nominal shift length in minutes (lunch included).
+    pub len_min: u32,
+    /// Works Saturdays and Sundays, off two consecutive weekdays instead.
+    pub weekend_rota: bool,
+    /// First weekday off for rota workers (0 = Monday).
+    pub rota_off: u8,
+    /// Leave blocks: (first day index, length in days); length 0 = none.
+    pub leave: [(u32, u32); 2],
+    pub workstation: u32,
+    /// VPN address, 0 when the user has none.
+    pub vpn: u32,
+    /// Share of working days spent on the VPN.
+    pub vpn_days: f32,
+    pub queries_per_day: f32,
+    pub fail_rate: f32,
+    habits_at: u32,
+    habits_len: u8,
+    /// Index into `Org::scenarios`, if this user acts out a malicious scenario.
+    pub scenario: Option<u8>,
+}
+
+impl User {
+    /// Whether the user's normal schedule has them working on this weekday
+    /// (0 = Monday), ignoring leave.
+    pub(super) fn works_weekday(&self, wd: u8) -> bool {
+        if self.weekend_rota {
+            wd >= 5 || (wd != self.rota_off && wd != self.rota_off + 1)
+        } else {
+            wd < 5
+        }
+    }
+
+    pub(super) fn on_leave(&self, day: u32) -> bool {
+        self.leave
+            .iter()
+            .any(|&(s, l)| l > 0 && day >= s && day < s + l)
+    }
+}
+
+pub(super) const MANILA: u8 = 0;
+pub(super) const DUBLIN: u8 = 1;
+pub(super) const CHICAGO: u8 = 2;
+pub(super) const NEW_YORK: u8 = 3;
+pub(super) const BERLIN: u8 = 4;
+pub(super) const LOS_ANGELES: u8 = 5;
+pub(super) const LONDON: u8 = 6;
+pub(super) const TZ_NAMES: [&str; 7] = [
+    "Asia/Manila",
+    "Europe/Dublin",
+    "America/Chicago",
+    "America/New_York",
+    "Europe/Berlin",
+    "America/Los_Angeles",
+    "Europe/London",
+];
+/// Second octet of each site's office network.
+const SITE_OCTET: [u32; 7] = [30, 20, 40, 50, 60, 70, 80];
+
+/// Turns (time zone, local day, milliseconds after local midnight) into UTC
+/// milliseconds, with DST handled by the bundled tzdb. Offsets are looked up
+/// once per zone and local hour and then reused for every event.
+pub(super) struct Clock {
+    /// UTC milliseconds of the civil (zone-less) midnight that starts day 0.
+    civil0: i64,
+    hours: usize,
+    /// Offset in milliseconds per zone and hour since day 0's civil midnight.
+    offsets: Vec<i64>,
+    /// Weekday per day index, 0 = Monday.
+    pub weekdays: Vec<u8>,
+    pub dates: Vec<Date>,
+}
+
+impl Clock {
+    fn new(start: Date, days: u32) -> Result<Clock, GenError> {
+        let bad = |e: jiff::Error| GenError::InvalidConfig(format!("start date {start}: {e}"));
+        let mut dates = Vec::with_capacity(days as usize + 2);
+        for d in 0..days + 2 {
+            dates.push(
+                start
+                    .checked_add(jiff::Span::new().days(i64::from(d)))
+                    .map_err(bad)?,
+            );
+        }
+        let midnight = |d: Date| -> DateTime { d.to_datetime(jiff::civil::Time::midnight()) };
+        let civil0 = TimeZone::UTC
+            .to_timestamp(midnight(start))
+            .map_err(bad)?
+            .as_millisecond();
+        let hours = dates.len() * 24;
+        let mut offsets = Vec::with_capacity(TZ_NAMES.len() * hours);
+        for name in TZ_NAMES {
+            let tz = TimeZone::get(name).map_err(|e| GenError::TimeZone {
+                name: name.to_string(),
+                message: e.to_string(),
+            })?;
+            for (d, date) in dates.iter().enumerate() {
+                for h in 0..24i8 {
+                    let dt = date.at(h, 0, 0, 0);
+                    let ts = tz.to_timestamp(dt).map_err(bad)?.as_millisecond();
+                    let civil = civil0 + (d as i64 * 24 + i64::from(h)) * HOUR_MS;
+                    offsets.push(civil - ts);
+                }
+            }
+        }
+        let weekdays = dates
+            .iter()
+            .map(|d| d.weekday().to_monday_zero_offset() as u8)
+            .collect();
+        Ok(Clock {
+            civil0,
+            hours,
+            offsets,
+            weekdays,
+            dates,
+        })
+    }
+
+    /// UTC milliseconds of `local_ms` after local midnight of `day` in zone `tz`.
+    pub(super) fn utc(&self, tz: u8, day: u32, local_ms: i64) -> i64 {
+        let civil = i64::from(day) * DAY_MS + local_ms;
+        let hour = civil.div_euclid(HOUR_MS).clamp(0, self.hours as i64 - 1) as usize;
+        self.civil0 + civil - self.offsets[usize::from(tz) * self.hours + hour]
+    }
+
+    /// Milliseconds after local midnight as wall-clock `HH:MM`, for descriptions.
+    pub(super) fn hhmm(local_ms: i64) -> String {
+        let m = local_ms.rem_euclid(DAY_MS) / MIN_MS;
+        format!("{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+/// The generated organisation.
+pub(super) struct Org {
+    pub users: Vec<User>,
+    logins: String,
+    login_ends: Vec<u32>,
+    habits: Vec<Habit>,
+    pub clock: Clock,
+    pub days: u32,
+    pub seed: u64,
+    pub scenarios: Vec<ScenarioPlan>,
+    /// The DBA whose account runs the Sunday night maintenance.
+    pub maintenance_dba: Option<u32>,
+    /// The analyst with the biggest normal reads.
+    pub big_analyst: Option<u32>,
+}
+
+impl Org {
+    pub(super) fn login(&self, u: u32) -> &str {
+        let end = self.login_ends[u as usize] as usize;
+        let start = if u == 0 {
+            0
+        } else {
+            self.login_ends[u as usize - 1] as usize
+        };
+        &self.logins[start..end]
+    }
+
+    pub(super) fn habits(&self, u: u32) -> &[Habit] {
+        let user = &self.users[u as usize];
+        let at = user.habits_at as usize;
+        &self.habits[at..at + usize::from(user.habits_len)]
+    }
+
+    /// Expected rows a user reads on a normal working day.
+    pub(super) fn expected_daily_rows(&self, u: u32) -> f64 {
+        let habits = self.habits(u);
+        let mut prev = 0.0;
+        let mut per_query = 0.0;
+        for h in habits {
+            let p = f64::from(h.cum) - prev;
+            prev = f64::from(h.cum);
+            per_query += p * h.mean_rows();
+        }
+        per_query * f64::from(self.users[u as usize].queries_per_day)
+    }
+
+    pub(super) fn build(cfg: &GenConfig) -> Result<Org, GenError> {
+        let clock = Clock::new(cfg.start, cfg.days)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x6f72_6761_6e69_7361));
+        let counts = group_counts(cfg.users);
+        let mut groups: Vec<Group> = Vec::with_capacity(cfg.users);
+        for (g, &c) in GROUPS.iter().zip(counts.iter()) {
+            groups.extend(std::iter::repeat_n(*g, c));
+        }
+        groups.shuffle(&mut rng);
+
+        let mut org = Org {
+            users: Vec::with_capacity(cfg.users),
+            logins: String::new(),
+            login_ends: Vec::with_capacity(cfg.users),
+            habits: Vec::new(),
+            clock,
+            days: cfg.days,
+            seed: cfg.seed,
+            scenarios: Vec::new(),
+            maintenance_dba: None,
+            big_analyst: None,
+        };
+        let mut name_counts: HashMap<String, u32> = HashMap::new();
+        for group in groups {
+            let user = org.draw_user(group, &mut rng, cfg.days);
+            let base = login_base(user.tz, &mut rng);
+            let n = name_counts.entry(base.clone()).or_insert(0);
+            *n += 1;
+            org.logins.push_str(&base);
+            if *n > 1 {
+                org.logins.push_str(&n.to_string());
+            }
+            org.login_ends.push(org.logins.len() as u32);
+            org.users.push(user);
+        }
+
+        let dbas: Vec<u32> = org.members(Group::Dba).collect();
+        if !dbas.is_empty() {
+            org.maintenance_dba = Some(dbas[rng.random_range(0..dbas.len())]);
+        }
+        org.big_analyst = org.members(Group::Analytics).max_by(|&a, &b| {
+            let big = |u: u32| {
+                org.habits(u)
+                    .iter()
+                    .filter(|h| is_analytics_table(h.table))
+                    .map(|h| f64::from(h.median))
+                    .fold(0.0, f64::max)
+            };
+            big(a).total_cmp(&big(b))
+        });
+        if cfg.scenarios {
+            scenario::plan_all(&mut org, &mut rng)?;
+        }
+        Ok(org)
+    }
+
+    pub(super) fn members(&self, g: Group) -> impl Iterator<Item = u32> + '_ {
+        self.users
+            .iter()
+            .enumerate()
+            .filter(move |(_, u)| u.group == g)
+            .map(|(i, _)| i as u32)
+    }
+
+    fn draw_user(&mut self, group: Group, rng: &mut ChaCha8Rng, days: u32) -> User {
+        let tz = pick_weighted(group.sites(), rng);
+        let shift = if group == Group::Tier1 && rng.random_bool(0.07) {
+            Shift::Night
+        } else if group.is_support() && rng.random_bool(0.15) {
+            Shift::Late
+        } else {
+            Shift::Day
+        };
+        let start_min = match shift {
+            Shift::Night => 21 * 60 + 30 + 30 * rng.random_range(0..3u32),
+            Shift::Late => 14 * 60 + 30 * rng.random_range(0..3u32),
+            Shift::Day if group == Group::Engineering => 8 * 60 + 30 * rng.random_range(0..5u32),
+            Shift::Day => {
+                let slots: [(u32, f64); 7] = [
+                    (0, 1.0),
+                    (1, 2.0),
+                    (2, 4.0),
+                    (3, 4.0),
+                    (4, 3.0),
+                    (5, 2.0),
+                    (6, 1.0),
+                ];
+                7 * 60 + 30 * pick_weighted(&slots, rng)
+            }
+        };
+        let len_min = 480 + 30 * rng.random_range(0..3u32);
+        let weekend_rota = group.is_support() && rng.random_bool(0.15);
+        let rota_off = rng.random_range(0..4u8);
+        let mut leave = [(0, 0); 2];
+        let blocks = pick_weighted(&[(0usize, 0.4), (1, 0.4), (2, 0.2)], rng);
+        for slot in leave.iter_mut().take(blocks) {
+            let len =
+                1 + pick_weighted(&[(0u32, 3.0), (1, 3.0), (2, 2.0), (3, 1.0), (4, 2.0)], rng);
+            // Placed over at least a month, so a short period is not all leave.
+            *slot = (rng.random_range(0..days.max(30)), len);
+        }
+        let group_idx = GROUPS.iter().position(|&g| g == group).unwrap_or(0) as u32;
+        let workstation = (10 << 24)
+            | (SITE_OCTET[usize::from(tz)] << 16)
+            | ((group_idx * 10 + rng.random_range(1..9u32)) << 8)
+            | rng.random_range(10..250u32);
+        let (vpn, vpn_days) = if rng.random_bool(group.vpn_rate()) {
+            let ip = (10 << 24)
+                | (99 << 16)
+                | (rng.random_range(0..32u32) << 8)
+                | rng.random_range(2..254u32);
+            let share = if group == Group::Engineering {
+                0.3
+            } else {
+                0.15
+            };
+            (ip, (share * lognormal(rng, 0.5)).min(0.9) as f32)
+        } else {
+            (0, 0.0)
+        };
+        let (median, lo, hi) = group.queries();
+        let queries_per_day = (median * lognormal(rng, 0.35)).clamp(lo, hi) as f32;
+        let fail_rate = (0.004 * lognormal(rng, 0.6)).min(0.03) as f32;
+
+        let habits_at = self.habits.len() as u32;
+        let spread = if group == Group::Analytics { 0.5 } else { 0.3 };
+        let mut total = 0.0;
+        for spec in habit_specs(group) {
+            if spec.presence < 1.0 && !rng.random_bool(spec.presence) {
+                continue;
+            }
+            let weight = spec.weight * lognormal(rng, 0.5);
+            total += weight;
+            let size = TABLES[usize::from(spec.table)].size;
+            let max = if spec.max == 0 {
+                size
+            } else {
+                spec.max.min(size)
+            };
+            self.habits.push(Habit {
+                table: spec.table,
+                cum: total as f32,
+                median: (spec.median * lognormal(rng, spread)).min(f64::from(max)) as f32,
+                sigma: spec.sigma as f32,
+                max,
+            });
+        }
+        let mine = &mut self.habits[habits_at as usize..];
+        for h in mine.iter_mut() {
+            h.cum = (f64::from(h.cum) / total) as f32;
+        }
+        if let Some(last) = mine.last_mut() {
+            last.cum = 1.0;
+        }
+        let habits_len = (self.habits.len() - habits_at as usize) as u8;
+        User {
+            group,
+            tz,
+            shift,
+            start_min,
+            len_min,
+            weekend_rota,
+            rota_off,
+            leave,
+            workstation,
+            vpn,
+            vpn_days,
+            queries_per_day,
+            fail_rate,
+            habits_at,
+            habits_len,
+            scenario: None,
+        }
+    }
+}
+
+pub(super) fn is_analytics_table(t: u8) -> bool {
+    matches!(t, EVENTS_DAILY | TICKET_METRICS | REVENUE)
+}
+
+/// Splits `n` users over the peer groups by their shares (largest remainder),
+/// giving every group at least one member from 12 users on and the DBAs at
+/// least two from 40 on, so small demos still have every role.
+pub(super) fn group_counts(n: usize) -> [usize; 6] {
+    let total: f64 = GROUPS.iter().map(|g| g.share()).sum();
+    let exact: Vec<f64> = GROUPS
+        .iter()
+        .map(|g| g.share() / total * n as f64)
+        .collect();
+    let mut counts = [0usize; 6];
+    for (c, e) in counts.iter_mut().zip(&exact) {
+        *c = e.floor() as usize;
+    }
+    if n >= 12 {
+        for c in counts.iter_mut() {
+            *c = (*c).max(1);
+        }
+    }
+    if n >= 40 {
+        counts[5] = counts[5].max(2);
+    }
+    let mut order: Vec<usize> = (0..6).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let mut assigned: usize = counts.iter().sum();
+    let mut i = 0;
+    while assigned < n {
+        counts[order[i % 6]] += 1;
+        assigned += 1;
+        i += 1;
+    }
+    while assigned > n {
+        // Minimums overshot: take back from the biggest group.
+        let big = (0..6).max_by_key(|&g| counts[g]).unwrap_or(0);
+        counts[big] -= 1;
+        assigned -= 1;
+    }
+    counts
+}
+
+/// SplitMix64 finaliser: decorrelates derived seeds.
+pub(super) fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// exp(sigma · N(0,1)): a log-normal factor with median 1.
+pub(super) fn lognormal(rng: &mut impl Rng, sigma: f64) -> f64 {
+    let z: f64 = rng.sample(StandardNormal);
+    (sigma * z).exp()
+}
+
+pub(super) fn pick_weighted<T: Copy>(items: &[(T, f64)], rng: &mut impl Rng) -> T {
+    let total: f64 = items.iter().map(|(_, w)| w).sum();
+    let mut r = rng.random::<f64>() * total;
+    for &(item, w) in items {
+        if r < w {
+            return item;
+        }
+        r -= w;
+    }
+    items[items.len() - 1].0
+}
+
+const FIRST_PH: &[&str] = &[
+    "maria", "jose", "angelica", "mark", "kristine", "john", "mary", "paolo", "jasmine", "carlo",
+    "rica", "joseph", "lovely", "jericho", "camille", "ramon", "bea", "nino",
+];
+const SURNAME_PH: &[&str] = &[
+    "reyes",
+    "santos",
+    "cruz",
+    "bautista",
+    "garcia",
+    "mendoza",
+    "ramos",
+    "aquino",
+    "castillo",
+    "villanueva",
+    "delacruz",
+    "gonzales",
+    "torres",
+    "flores",
+    "rivera",
+    "aguilar",
+    "navarro",
+    "pascual",
+    "soriano",
+    "manalo",
+    "dizon",
+    "salazar",
+    "fernandez",
+    "lim",
+    "tan",
+    "domingo",
+    "ocampo",
+    "santiago",
+    "delrosario",
+    "mercado",
+];
+const FIRST_IE: &[&str] = &[
+    "aoife", "sean", "niamh", "conor", "ciara", "patrick", "siobhan", "darragh", "orla", "liam",
+    "grainne", "eoin", "roisin", "cian", "mary", "kevin",
+];
+const SURNAME_IE: &[&str] = &[
+    "murphy",
+    "kelly",
+    "obrien",
+    "byrne",
+    "ryan",
+    "walsh",
+    "oconnor",
+    "mccarthy",
+    "doyle",
+    "gallagher",
+    "kennedy",
+    "lynch",
+    "murray",
+    "quinn",
+    "moore",
+    "mclaughlin",
+    "carroll",
+    "connolly",
+    "daly",
+    "dunne",
+    "brennan",
+    "burke",
+    "collins",
+    "fitzgerald",
+    "nolan",
+];
+const FIRST_US: &[&str] = &[
+    "james", "michael", "jennifer", "sarah", "david", "jessica", "robert", "ashley", "chris",
+    "emily", "daniel", "amanda", "matthew", "megan", "anthony", "laura", "brian", "nicole",
+    "kevin", "rachel", "tyler", "olivia",
+];
+const SURNAME_US: &[&str] = &[
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "miller",
+    "davis",
+    "garcia",
+    "rodriguez",
+    "wilson",
+    "martinez",
+    "anderson",
+    "taylor",
+    "thomas",
+    "hernandez",
+    "moore",
+    "martin",
+    "jackson",
+    "thompson",
+    "white",
+    "lopez",
+    "lee",
+    "gonzalez",
+    "harris",
+    "clark",
+    "lewis",
+    "robinson",
+    "walker",
+    "perez",
+    "hall",
+    "young",
+    "allen",
+    "sanchez",
+    "wright",
+    "king",
+    "scott",
+    "green",
+    "baker",
+    "adams",
+    "nelson",
+    "hill",
+    "nguyen",
+    "patel",
+    "kim",
+    "chen",
+    "rivera",
+    "campbell",
+    "mitchell",
+    "carter",
+    "roberts",
+];
+const FIRST_DE: &[&str] = &[
+    "lukas",
+    "anna",
+    "felix",
+    "laura",
+    "jonas",
+    "lea",
+    "maximilian",
+    "sophie",
+    "paul",
+    "julia",
+    "tobias",
+    "katharina",
+    "stefan",
+    "miriam",
+];
+const SURNAME_DE: &[&str] = &[
+    "mueller",
+    "schmidt",
+    "schneider",
+    "fischer",
+    "weber",
+    "meyer",
+    "wagner",
+    "becker",
+    "schulz",
+    "hoffmann",
+    "koch",
+    "richter",
+    "klein",
+    "wolf",
+    "schroeder",
+    "neumann",
+    "schwarz",
+    "zimmermann",
+    "braun",
+    "krueger",
+    "hartmann",
+    "lange",
+    "werner",
+    "krause",
+];
+const FIRST_GB: &[&str] = &[
+    "oliver", "amelia", "harry", "emily", "george", "isla", "jack", "sophie", "charlie", "grace",
+    "thomas", "hannah", "william", "lucy",
+];
+const SURNAME_GB: &[&str] = &[
+    "smith", "jones", "taylor", "brown", "williams", "wilson", "johnson", "davies", "patel",
+    "wright", "evans", "thomas", "roberts", "walker", "khan", "hughes", "edwards", "green", "hall",
+    "wood", "harris", "clarke", "jackson", "turner",
+];
+
+/// A login base (first initial + surname) drawn from name pools that match
+/// the user's site, so Manila agents read like Manila agents.
+fn login_base(tz: u8, rng: &mut impl Rng) -> String {
+    let (first, last) = match tz {
+        MANILA => (FIRST_PH, SURNAME_PH),
+        DUBLIN => (FIRST_IE, SURNAME_IE),
+        BERLIN => (FIRST_DE, SURNAME_DE),
+        LONDON => (FIRST_GB, SURNAME_GB),
+        _ => (FIRST_US, SURNAME_US),
+    };
+    // Skew surname choice towards the head of the list, as real surnames are.
+    let r: f64 = rng.random();
+    let idx = ((r * r) * last.len() as f64) as usize;
+    let f = first[rng.random_range(0..first.len())];
+    let mut s = String::with_capacity(16);
+    s.push_str(&f[..1]);
+    s.push_str(last[idx.min(last.len() - 1)]);
+    s
+}

@@ -1,0 +1,211 @@
+//! The identity file: who belongs to which peer group, in which timezone.
+//!
+//! CSV with the header `user,peer_group,timezone`; timezone is an IANA name
+//! (`Asia/Manila`). Either of the last two may be empty. Detectors judge
+//! hours in the user's own local time, so a missing timezone means UTC.
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
+
+/// One user's enrichment.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Peer group, if given.
+    pub peer_group: Option<String>,
+    /// Timezone, if given.
+    pub timezone: Option<TimeZone>,
+}
+
+/// Why the identity file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line is malformed.
+    #[error("{path}:{line}: {}{message}", field.map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column at fault, when one is.
+        field: Option<&'static str>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Users' peer groups and timezones, keyed by user name.
+#[derive(Clone, Debug, Default)]
+pub struct Identities {
+    users: FxHashMap<String, Identity>,
+}
+
+impl Identities {
+    /// Read an identity CSV file.
+    pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        let file = std::fs::File::open(path).map_err(|source| IdentityError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_reader(file, path)
+    }
+
+    /// Read identity CSV from any reader; `path` names it in errors.
+    pub fn from_reader(reader: impl std::io::Read, path: &Path) -> Result<Self, IdentityError> {
+        let invalid =
+            |line: u64, field: Option<&'static str>, message: String| IdentityError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                field,
+                message,
+            };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(reader);
+        let headers = rdr
+            .headers()
+            .map_err(|e| invalid(1, None, e.to_string()))?
+            .clone();
+        let expected = ["user", "peer_group", "timezone"];
+        if headers.iter().collect::<Vec<_>>() != expected {
+            return Err(invalid(
+                1,
+                None,
+                format!(
+                    "header must be `user,peer_group,timezone`, found `{}`",
+                    headers.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+        }
+        let mut users = FxHashMap::default();
+        let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
+        for record in rdr.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                invalid(line, None, e.to_string())
+            })?;
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let user = &record[0];
+            if user.is_empty() {
+                return Err(invalid(line, Some("user"), "must not be empty".into()));
+            }
+            let peer_group = Some(record[1].to_string()).filter(|s| !s.is_empty());
+            let tz_name = &record[2];
+            let timezone = if tz_name.is_empty() {
+                None
+            } else if let Some(tz) = zones.get(tz_name) {
+                Some(tz.clone())
+            } else {
+                let tz = TimeZone::get(tz_name).map_err(|_| {
+                    invalid(
+                        line,
+                        Some("timezone"),
+                        format!("`{tz_name}` is not an IANA timezone name (e.g. Europe/Dublin)"),
+                    )
+                })?;
+                zones.insert(tz_name.to_string(), tz.clone());
+                Some(tz)
+            };
+            if users
+                .insert(
+                    user.to_string(),
+                    Identity {
+                        peer_group,
+                        timezone,
+                    },
+                )
+                .is_some()
+            {
+                return Err(invalid(
+                    line,
+                    Some("user"),
+                    format!("`{user}` is listed twice"),
+                ));
+            }
+        }
+        Ok(Identities { users })
+    }
+
+    /// A user's identity, if listed.
+    pub fn get(&self, user: &str) -> Option<&Identity> {
+        self.users.get(user)
+    }
+
+    /// How many users are listed.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether no users are listed.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+/// Offset of `tz` from UTC at `time_ms`, in minutes.
+pub fn offset_minutes(tz: &TimeZone, time_ms: i64) -> i32 {
+    jiff::Timestamp::from_millisecond(time_ms)
+        .map(|t| tz.to_offset(t).seconds() / 60)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Identities, IdentityError> {
+        Identities::from_reader(text.as_bytes(), Path::new("users.csv"))
+    }
+
+    #[test]
+    fn reads_groups_and_timezones() {
+        let ids =
+            load("user,peer_group,timezone\nmreyes,tier1-support,Asia/Manila\njdoe,,\n").unwrap();
+        assert_eq!(ids.len(), 2);
+        let m = ids.get("mreyes").unwrap();
+        assert_eq!(m.peer_group.as_deref(), Some("tier1-support"));
+        // 2026-01-05T00:00Z: Manila is UTC+8 all year.
+        assert_eq!(
+            offset_minutes(m.timezone.as_ref().unwrap(), 1_767_571_200_000),
+            480
+        );
+        assert!(ids.get("jdoe").unwrap().timezone.is_none());
+    }
+
+    #[test]
+    fn daylight_saving_is_followed() {
+        let ids = load("user,peer_group,timezone\na,g,America/Chicago\n").unwrap();
+        let tz = ids.get("a").unwrap().timezone.clone().unwrap();
+        assert_eq!(offset_minutes(&tz, 1_767_571_200_000), -360); // January: CST
+        assert_eq!(offset_minutes(&tz, 1_783_296_000_000), -300); // July: CDT
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = load("user,peer_group,timezone\na,g,UTC\nb,g,Mars/Olympus\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "users.csv:3: field `timezone`: `Mars/Olympus` is not an IANA timezone name (e.g. Europe/Dublin)"
+        );
+        let e = load("name,group\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("users.csv:1: header must be"),
+            "{e}"
+        );
+        let e = load("user,peer_group,timezone\na,g\n").unwrap_err();
+        assert!(e.to_string().starts_with("users.csv:2:"), "{e}");
+        let e = load("user,peer_group,timezone\na,g,UTC\na,h,UTC\n").unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! Reading JSON lines from a file or stdin on a background thread.
+//!
+//! Parsing runs on its own thread and hands chunks of parsed lines to the
+//! scorer over a bounded channel, so reading and scoring overlap and memory
+//! stays bounded however fast the input arrives. Lines longer than
+//! [`MAX_LINE`] and lines that are not UTF-8 become line-numbered errors;
+//! the rest of an overlong line is skipped without being buffered.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use crate::event::{AccessEvent, ParseError, parse_line};
+
+/// Longest accepted line, bytes.
+pub const MAX_LINE: usize = 1 << 20;
+/// Lines per chunk sent to the scorer.
+const CHUNK: usize = 1024;
+
+/// One input line's outcome.
+pub type Parsed = Result<AccessEvent, ParseError>;
+
+/// A chunk of parsed lines, or a read error that ends the input.
+pub enum Chunk {
+    /// Parsed lines, in input order.
+    Lines(Vec<Parsed>),
+    /// The input could not be read further.
+    Failed(std::io::Error),
+}
+
+/// Start reading `reader` on a thread. Returns the receiving end and a
+/// counter of bytes consumed (for a progress bar).
+pub fn spawn_reader(reader: Box<dyn BufRead + Send>) -> (Receiver<Chunk>, Arc<AtomicU64>) {
+    let (tx, rx) = sync_channel(8);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counter = bytes.clone();
+    std::thread::spawn(move || read_all(reader, tx, counter));
+    (rx, bytes)
+}
+
+fn read_all(mut reader: Box<dyn BufRead + Send>, tx: SyncSender<Chunk>, bytes: Arc<AtomicU64>) {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let read = match read_line_limited(&mut reader, &mut buf, MAX_LINE) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Chunk::Lines(std::mem::take(&mut chunk)));
+                let _ = tx.send(Chunk::Failed(e));
+                return;
+            }
+        };
+        let (consumed, too_long) = match read {
+            LineRead::Eof => break,
+            LineRead::Line(n) => (n, false),
+            LineRead::TooLong(n) => (n, true),
+        };
+        line_no += 1;
+        bytes.fetch_add(consumed as u64, Ordering::Relaxed);
+        let text = trim_newline(&buf);
+        let parsed = if too_long {
+            Some(Err(ParseError {
+                line: line_no,
+                field: None,
+                message: format!("line is longer than {MAX_LINE} bytes"),
+            }))
+        } else if text.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some(match std::str::from_utf8(text) {
+                Ok(s) => parse_line(s, line_no),
+                Err(e) => Err(ParseError {
+                    line: line_no,
+                    field: None,
+                    message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                }),
+            })
+        };
+        if let Some(p) = parsed {
+            chunk.push(p);
+        }
+        if chunk.len() >= CHUNK && tx.send(Chunk::Lines(std::mem::take(&mut chunk))).is_err() {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(Chunk::Lines(chunk));
+    }
+}
+
+fn trim_newline(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// What [`read_line_limited`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// End of input.
+    Eof,
+    /// A line of this many bytes (newline included) is in the buffer.
+    Line(usize),
+    /// A line of this many bytes exceeded the limit; it was skipped and the
+    /// buffer holds only its start.
+    TooLong(usize),
+}
+
+/// Read one line into `buf`, holding at most `max` bytes of it in memory.
+pub fn read_line_limited(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    let mut total = 0usize;
+    let mut too_long = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (total, too_long) {
+                (0, _) => LineRead::Eof,
+                (n, true) => LineRead::TooLong(n),
+                (n, false) => LineRead::Line(n),
+            });
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            if buf.len() + take > max {
+                too_long = true;
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        total += take;
+        if done {
+            return Ok(if too_long {
+                LineRead::TooLong(total)
+            } else {
+                LineRead::Line(total)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &'static [u8]) -> Vec<Parsed> {
+        let (rx, bytes) = spawn_reader(Box::new(std::io::Cursor::new(input)));
+        let mut out = Vec::new();
+        for c in rx {
+            match c {
+                Chunk::Lines(l) => out.extend(l),
+                Chunk::Failed(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(bytes.load(Ordering::Relaxed), input.len() as u64);
+        out
+    }
+
+    #[test]
+    fn numbers_lines_and_skips_blank_ones() {
+        let out = collect(
+            b"{\"timestamp\":1,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}\r\n\n   \nnope\n\xff\xfe\n{\"timestamp\":2,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}",
+        );
+        assert_eq!(out.len(), 4);
+        assert!(out[0].is_ok());
+        assert_eq!(out[1].as_ref().unwrap_err().line, 4);
+        let utf = out[2].as_ref().unwrap_err();
+        assert_eq!(utf.line, 5);
+        assert!(utf.message.contains("UTF-8"));
+        assert_eq!(out[3].as_ref().unwrap().time_ms, 2);
+    }
+
+    #[test]
+    fn overlong_lines_are_bounded_and_reported() {
+        let mut input = vec![b'x'; 3000];
+        input.push(b'\n');
+        input.extend_from_slice(b"short\n");
+        let mut r = std::io::BufReader::with_capacity(64, std::io::Cursor::new(input));
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_limited(&mut r, &mut buf, 100).unwrap(),
+            LineRead::TooLong(3001)
+        );
+        assert!(buf.len() <= 100);
+        buf.clear();
+        assert_eq!(
+            read_line_limited(&mut r, &mut buf, 100).unwrap(),
+            LineRead::Line(6)
+        );
+        assert_eq!(buf, b"short\n");
+        buf.clear();
+        assert_eq!(
+            read_line_limited(&mut r, &mut buf, 100).unwrap(),
+            LineRead::Eof
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! ueba: a UEBA scoring engine for database access events.
+//!
+//! Access events (who read which table, how many rows, when, from where) are
+//! parsed ([`event`]), enriched from an identity file ([`identity`]), interned
+//! to ids ([`intern`]) and fed in batches to sandboxed WebAssembly detector
+//! plugins ([`runtime`], [`plugins`]). Their findings are aggregated into a
+//! per-user risk that decays over time ([`aggregate`]), and alerts are written
+//! as JSON lines ([`score`]). [`generator`] makes realistic organisations with
+//! labelled insider scenarios for demos, tests and evaluation.
+#![deny(missing_docs)]
+
+pub mod aggregate;
+pub mod config;
+pub mod event;
+#[path = "gen/mod.rs"]
+pub mod generator;
+pub mod identity;
+pub mod input;
+pub mod intern;
+pub mod plugins;
+pub mod runtime;
+pub mod score;

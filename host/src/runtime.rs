@@ -1,0 +1,456 @@
+//! The sandbox: loads detector components with wasmtime and calls them.
+//!
+//! Each plugin gets its own `Store` with a memory cap (`StoreLimits`) and an
+//! epoch deadline per call, driven by one ticker thread per [`Runtime`]. The
+//! linker is empty: the host provides no WASI and no other imports, so a
+//! component that imports anything is refused before instantiation with an
+//! error naming the import. Compiled components are cached on disk, keyed by
+//! the component's sha256 and the engine's compatibility hash, so starting on
+//! a cached plugin takes milliseconds instead of a compile.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+/// Generated bindings for the detector contract (`wit/detector.wit`).
+#[allow(missing_docs)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "detector-plugin",
+    });
+}
+
+pub use bindings::exports::ueba::detector::detector as wit;
+
+/// The contract version this host implements.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The export every plugin must provide.
+pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.1.0";
+/// How often the epoch ticker advances; deadlines are counted in these.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Sandbox limits applied to every call into a plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory cap, bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock budget for one call (one batch), enforced by epochs.
+    pub call_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a plugin could not be loaded or called.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are not a valid component, or compiling them failed.
+    #[error("plugin `{plugin}` is not a valid detector component: {message}")]
+    Invalid {
+        /// Where the plugin came from.
+        plugin: String,
+        /// The compiler's explanation.
+        message: String,
+    },
+    /// The component imports something; plugins may import nothing.
+    #[error(
+        "plugin `{plugin}` imports `{import}`, but detector plugins may import nothing (the host provides no WASI: no files, sockets, clocks or randomness)"
+    )]
+    ForbiddenImport {
+        /// Where the plugin came from.
+        plugin: String,
+        /// The first import found.
+        import: String,
+    },
+    /// The component was built for another contract version.
+    #[error("plugin `{plugin}` was built for contract {found}; this host supports {supported}")]
+    ContractMismatch {
+        /// Where the plugin came from.
+        plugin: String,
+        /// What it exports, e.g. `ueba:detector/detector@0.2.0`, or `nothing`.
+        found: String,
+        /// The contract versions this host loads.
+        supported: String,
+    },
+    /// The plugin refused its configuration.
+    #[error("detector `{plugin}`: config key `{key}`: {message}")]
+    Config {
+        /// Detector name.
+        plugin: String,
+        /// The key at fault.
+        key: String,
+        /// Why it was refused.
+        message: String,
+    },
+    /// The plugin trapped, ran out of time or memory, or returned an error.
+    #[error("detector `{plugin}` failed in {call}: {message}")]
+    Call {
+        /// Detector name.
+        plugin: String,
+        /// Which export was being called.
+        call: &'static str,
+        /// The trap or error text.
+        message: String,
+        /// Whether the failure was the epoch deadline (the call ran too long).
+        timed_out: bool,
+    },
+}
+
+/// Per-store data: the memory limiter.
+struct StoreState {
+    limits: StoreLimits,
+}
+
+/// The wasmtime engine, empty linker, compile cache and epoch ticker shared
+/// by all plugins of a run.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache_dir: Option<PathBuf>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// Create an engine with epoch interruption, and start its ticker.
+    /// `cache_dir` is where compiled plugins are kept; `None` disables the cache.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Invalid {
+            plugin: "(engine)".into(),
+            message: format!("{e:#}"),
+        })?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.weak(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("ueba-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match ticker_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Invalid {
+                plugin: "(engine)".into(),
+                message: format!("could not start the epoch ticker: {e}"),
+            })?;
+        Ok(Runtime {
+            linker: Linker::new(&engine),
+            engine,
+            cache_dir,
+            stop_ticker,
+        })
+    }
+
+    /// The default cache directory: `$UEBA_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/ueba`, else `~/.cache/ueba`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("UEBA_CACHE_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("ueba"));
+        }
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ueba"))
+    }
+
+    /// Compile (or fetch from cache) a component and check its imports and
+    /// exports. `label` names the plugin in errors (a file name or `builtin:volume`).
+    pub fn compile(&self, label: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+        let component = self.compile_cached(label, bytes)?;
+        let ty = component.component_type();
+        if let Some((name, _)) = ty.imports(&self.engine).next() {
+            return Err(PluginError::ForbiddenImport {
+                plugin: label.into(),
+                import: name.to_string(),
+            });
+        }
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if !exports.iter().any(|e| e == DETECTOR_EXPORT) {
+            let found = exports
+                .iter()
+                .find_map(|e| e.strip_prefix("ueba:detector/detector@"))
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    if exports.is_empty() {
+                        "nothing (it exports no detector interface)".into()
+                    } else {
+                        format!("none it names (it exports {})", exports.join(", "))
+                    }
+                });
+            return Err(PluginError::ContractMismatch {
+                plugin: label.into(),
+                found,
+                supported: CONTRACT_VERSION.into(),
+            });
+        }
+        Ok(component)
+    }
+
+    fn compile_cached(&self, label: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            plugin: label.into(),
+            message: format!("{e:#}"),
+        };
+        let Some(dir) = &self.cache_dir else {
+            return Component::new(&self.engine, bytes).map_err(invalid);
+        };
+        let path = dir.join(self.cache_key(bytes));
+        if path.is_file() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash (it is in the file name),
+            // in a cache directory created private to this user. A file that
+            // fails wasmtime's own header checks is recompiled and replaced.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(c);
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes).map_err(invalid)?;
+        // The cache is an optimisation: failing to write it only costs a
+        // compile next time, so errors here are not fatal.
+        let _ = write_private(dir, &path, &compiled);
+        // SAFETY: the bytes were produced just now by this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(invalid)
+    }
+
+    fn cache_key(&self, bytes: &[u8]) -> String {
+        let mut h = std::hash::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let digest = Sha256::digest(bytes);
+        format!("{}-{:016x}.cwasm", hex(&digest), h.finish())
+    }
+
+    /// Instantiate a compiled component in a fresh store with `limits`.
+    pub fn instantiate(
+        &self,
+        label: &str,
+        component: &Component,
+        limits: Limits,
+    ) -> Result<Plugin, PluginError> {
+        let mut store = Store::new(
+            &self.engine,
+            StoreState {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .instances(4)
+                    .build(),
+            },
+        );
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(limits.call_timeout));
+        let bindings = bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
+            .map_err(|e| PluginError::Invalid {
+            plugin: label.into(),
+            message: format!("instantiation failed: {e:#}"),
+        })?;
+        let mut plugin = Plugin {
+            store,
+            bindings,
+            limits,
+            info: PluginInfo::default(),
+        };
+        let info = plugin.with_deadline("describe", |p| {
+            p.bindings
+                .ueba_detector_detector()
+                .call_describe(&mut p.store)
+        })?;
+        plugin.info = PluginInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            contract: info.contract,
+            config: info
+                .config
+                .into_iter()
+                .map(|k| (k.name, k.default, k.description))
+                .collect(),
+        };
+        if plugin.info.name.is_empty() {
+            return Err(PluginError::Invalid {
+                plugin: label.into(),
+                message: "describe returned an empty name".into(),
+            });
+        }
+        Ok(plugin)
+    }
+}
+
+/// What a plugin said about itself in `describe`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// Unique detector name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// One line on what it detects.
+    pub description: String,
+    /// Contract version it was built for.
+    pub contract: String,
+    /// Accepted config keys as (name, default, description).
+    pub config: Vec<(String, String, String)>,
+}
+
+/// One instantiated detector in its own store.
+pub struct Plugin {
+    store: Store<StoreState>,
+    bindings: bindings::DetectorPlugin,
+    limits: Limits,
+    info: PluginInfo,
+}
+
+impl Plugin {
+    /// What the plugin said about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The sandbox limits it runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn with_deadline<T>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut Self) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginError> {
+        self.store
+            .set_epoch_deadline(ticks(self.limits.call_timeout));
+        f(self).map_err(|e| {
+            let timed_out = matches!(
+                e.downcast_ref::<wasmtime::Trap>(),
+                Some(wasmtime::Trap::Interrupt)
+            );
+            PluginError::Call {
+                plugin: self.info.name.clone(),
+                call,
+                message: if timed_out {
+                    format!("exceeded the time limit of {:?}", self.limits.call_timeout)
+                } else {
+                    format!("{e:#}")
+                },
+                timed_out,
+            }
+        })
+    }
+
+    /// Send configuration pairs (values as TOML text).
+    pub fn configure(&mut self, pairs: &[(String, String)]) -> Result<(), PluginError> {
+        let name = self.info.name.clone();
+        let result = self.with_deadline("configure", |p| {
+            p.bindings
+                .ueba_detector_detector()
+                .call_configure(&mut p.store, pairs)
+        })?;
+        result.map_err(|e| match e {
+            wit::ConfigError::UnknownKey(key) => PluginError::Config {
+                plugin: name,
+                key,
+                message: "unknown key".into(),
+            },
+            wit::ConfigError::InvalidValue(v) => PluginError::Config {
+                plugin: name,
+                key: v.key,
+                message: v.message,
+            },
+        })
+    }
+
+    /// Observe one batch and return its findings.
+    pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
+        let result = self.with_deadline("observe", |p| {
+            p.bindings
+                .ueba_detector_detector()
+                .call_observe(&mut p.store, batch)
+        })?;
+        result.map_err(|e| PluginError::Call {
+            plugin: self.info.name.clone(),
+            call: "observe",
+            message: e.message,
+            timed_out: false,
+        })
+    }
+
+    /// Serialise the plugin's state.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
+        self.with_deadline("snapshot", |p| {
+            p.bindings
+                .ueba_detector_detector()
+                .call_snapshot(&mut p.store)
+        })
+    }
+
+    /// Restore state from a snapshot.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
+        let result = self.with_deadline("restore", |p| {
+            p.bindings
+                .ueba_detector_detector()
+                .call_restore(&mut p.store, state)
+        })?;
+        result.map_err(|e| PluginError::Call {
+            plugin: self.info.name.clone(),
+            call: "restore",
+            message: e.message,
+            timed_out: false,
+        })
+    }
+}
+
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
+}
+
+/// Lower-case hex of bytes, for cache keys and pinned hashes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of a plugin file, as lower-case hex (the value to pin in config).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Write `bytes` to `path` atomically inside `dir`, creating `dir` readable by
+/// this user only: cached code is executed, so nobody else may write it.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,534 @@
+//! The scoring pipeline: events in, alerts out.
+//!
+//! `AccessEvent` → enrich from identities → intern → reorder within the
+//! allowed lateness → batch → every detector → aggregate → alert sink. Data
+//! flows one way; memory grows with the number of entities, not with input.
+//!
+//! Out-of-order rule: an event is held until the newest event time seen is
+//! `max_lateness_secs` past it, then released in event-time order (ties in
+//! arrival order). An event older than what has already been released is
+//! scored immediately, in arrival order, and counted as late.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+use jiff::tz::TimeZone;
+
+use crate::aggregate::{Aggregator, Alert, AlertFinding, UserStanding};
+use crate::config::Config;
+use crate::event::{AccessEvent, Outcome, format_time};
+use crate::identity::{Identities, offset_minutes};
+use crate::intern::{Interner, SymbolKind};
+use crate::plugins::LoadedPlugin;
+use crate::runtime::wit;
+
+/// Where alerts go.
+pub trait AlertSink {
+    /// Write one alert.
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()>;
+    /// Flush buffered alerts (called after each batch and at the end).
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes alerts as JSON lines.
+pub struct JsonLines<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> AlertSink for JsonLines<W> {
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, alert)?;
+        self.0.write_all(b"\n")
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Keeps alerts in memory (tests, `ueba demo`).
+impl AlertSink for Vec<Alert> {
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        self.push(alert.clone());
+        Ok(())
+    }
+}
+
+/// Counts for the summary; nothing is dropped without being counted here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Events accepted.
+    pub events: u64,
+    /// Lines rejected as invalid (with `--skip-invalid`).
+    pub invalid: u64,
+    /// Events that arrived later than the lateness rule allows (still scored).
+    pub late: u64,
+    /// Findings per detector, in detector order.
+    pub findings: Vec<u64>,
+    /// Findings dropped because they named an event not in their batch.
+    pub stray_findings: u64,
+    /// Alerts written.
+    pub alerts: u64,
+    /// Batches sent to detectors.
+    pub batches: u64,
+    /// Detector failures as (detector, message); a failed detector is
+    /// disabled for the rest of the run and the others keep scoring.
+    pub failures: Vec<(String, String)>,
+    /// Events that a failed detector did not see.
+    pub events_missed_by_failed: u64,
+}
+
+/// Why scoring stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// Writing alerts failed.
+    #[error("writing alerts: {0}")]
+    Sink(#[from] std::io::Error),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Held {
+    time_ms: i64,
+    arrival: u64,
+    ev: Compact,
+}
+
+/// An interned event waiting in the reorder buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Compact {
+    offset: i32,
+    user: u32,
+    peer: Option<u32>,
+    action: u32,
+    resource: u32,
+    source: Option<u32>,
+    rows: u64,
+    bytes: Option<u64>,
+    outcome: u8,
+}
+
+#[derive(Clone, Default)]
+struct UserMeta {
+    peer: Option<u32>,
+    tz: Option<TimeZone>,
+}
+
+struct Slot {
+    loaded: LoadedPlugin,
+    sent_symbols: usize,
+    failed: bool,
+}
+
+/// The engine for one run.
+pub struct Scorer<S: AlertSink> {
+    cfg: Config,
+    identities: Identities,
+    interner: Interner,
+    users: Vec<UserMeta>,
+    slots: Vec<Slot>,
+    held: BinaryHeap<Reverse<Held>>,
+    arrivals: u64,
+    newest_ms: i64,
+    released_ms: i64,
+    batch: Vec<wit::Event>,
+    next_seq: u64,
+    aggregator: Aggregator,
+    sink: S,
+    stats: Stats,
+    started: Instant,
+}
+
+impl<S: AlertSink> Scorer<S> {
+    /// A scorer over loaded detectors, writing alerts to `sink`.
+    pub fn new(cfg: Config, identities: Identities, plugins: Vec<LoadedPlugin>, sink: S) -> Self {
+        let aggregator = Aggregator::new(
+            cfg.risk.clone(),
+            plugins
+                .iter()
+                .map(|l| (l.plugin.info().name.clone(), l.weight))
+                .collect(),
+        );
+        let n = plugins.len();
+        Scorer {
+            batch: Vec::with_capacity(cfg.input.batch_size),
+            cfg,
+            identities,
+            interner: Interner::default(),
+            users: Vec::new(),
+            slots: plugins
+                .into_iter()
+                .map(|loaded| Slot {
+                    loaded,
+                    sent_symbols: 0,
+                    failed: false,
+                })
+                .collect(),
+            held: BinaryHeap::new(),
+            arrivals: 0,
+            newest_ms: i64::MIN,
+            released_ms: i64::MIN,
+            next_seq: 0,
+            aggregator,
+            sink,
+            stats: Stats {
+                findings: vec![0; n],
+                ..Stats::default()
+            },
+            started: Instant::now(),
+        }
+    }
+
+    /// Count a line rejected by the reader, so the summary reports it.
+    pub fn count_invalid(&mut self) {
+        self.stats.invalid += 1;
+    }
+
+    /// Accept one event.
+    pub fn push(&mut self, ev: &AccessEvent) -> Result<(), ScoreError> {
+        self.stats.events += 1;
+        let compact = self.intern(ev);
+        let lateness = i64::try_from(self.cfg.input.max_lateness_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        if ev.time_ms < self.released_ms {
+            self.stats.late += 1;
+            self.release(ev.time_ms, compact)?;
+            return Ok(());
+        }
+        self.arrivals += 1;
+        self.held.push(Reverse(Held {
+            time_ms: ev.time_ms,
+            arrival: self.arrivals,
+            ev: compact,
+        }));
+        self.newest_ms = self.newest_ms.max(ev.time_ms);
+        let watermark = self.newest_ms.saturating_sub(lateness);
+        while let Some(Reverse(top)) = self.held.peek().copied() {
+            if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
+                break;
+            }
+            self.held.pop();
+            self.released_ms = self.released_ms.max(top.time_ms);
+            self.release(top.time_ms, top.ev)?;
+        }
+        Ok(())
+    }
+
+    fn intern(&mut self, ev: &AccessEvent) -> Compact {
+        let user = self.interner.intern(SymbolKind::User, &ev.user);
+        let idx = user as usize;
+        if self.users.len() <= idx {
+            self.users.resize(idx + 1, UserMeta::default());
+            let identity = self.identities.get(&ev.user).cloned();
+            let peer = identity
+                .as_ref()
+                .and_then(|i| i.peer_group.as_deref())
+                .map(|p| self.interner.intern(SymbolKind::PeerGroup, p));
+            self.users[idx] = UserMeta {
+                peer,
+                tz: identity.and_then(|i| i.timezone),
+            };
+        }
+        let meta = &self.users[idx];
+        // The event's own peer_group wins over the identity file's.
+        let peer = match &ev.peer_group {
+            Some(p) => Some(self.interner.intern(SymbolKind::PeerGroup, p)),
+            None => meta.peer,
+        };
+        let offset = meta
+            .tz
+            .as_ref()
+            .map(|tz| offset_minutes(tz, ev.time_ms))
+            .unwrap_or(0);
+        Compact {
+            offset,
+            user,
+            peer,
+            action: self.interner.intern(SymbolKind::Action, &ev.action),
+            resource: self.interner.intern(SymbolKind::Resource, &ev.resource),
+            source: ev
+                .source
+                .as_deref()
+                .map(|s| self.interner.intern(SymbolKind::Source, s)),
+            rows: ev.rows,
+            bytes: ev.bytes,
+            outcome: ev.outcome as u8,
+        }
+    }
+
+    fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
+        self.batch.push(wit::Event {
+            seq: self.next_seq,
+            time_ms,
+            utc_offset_minutes: c.offset,
+            user: c.user,
+            peer_group: c.peer,
+            action: c.action,
+            resource: c.resource,
+            source: c.source,
+            rows: c.rows,
+            bytes: c.bytes,
+            outcome: match c.outcome {
+                x if x == Outcome::Success as u8 => wit::Outcome::Success,
+                x if x == Outcome::Failure as u8 => wit::Outcome::Failure,
+                _ => wit::Outcome::Unknown,
+            },
+        });
+        self.next_seq += 1;
+        if self.batch.len() >= self.cfg.input.batch_size {
+            self.run_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Score everything held and batched so far, e.g. when input goes idle.
+    pub fn flush(&mut self) -> Result<(), ScoreError> {
+        while let Some(Reverse(top)) = self.held.pop() {
+            self.released_ms = self.released_ms.max(top.time_ms);
+            self.release(top.time_ms, top.ev)?;
+        }
+        if !self.batch.is_empty() {
+            self.run_batch()?;
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    fn run_batch(&mut self) -> Result<(), ScoreError> {
+        self.stats.batches += 1;
+        let first_seq = self.batch.first().map(|e| e.seq).unwrap_or(0);
+        let mut batch = wit::Batch {
+            symbols: Vec::new(),
+            events: std::mem::take(&mut self.batch),
+        };
+        // (seq, detector index, finding) across all detectors.
+        let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
+        let log_len = self.interner.log_len();
+        for (d, slot) in self.slots.iter_mut().enumerate() {
+            if slot.failed {
+                self.stats.events_missed_by_failed += batch.events.len() as u64;
+                continue;
+            }
+            batch.symbols.clear();
+            batch.symbols.extend(
+                self.interner
+                    .since(slot.sent_symbols)
+                    .map(|(kind, id, text)| wit::Symbol {
+                        kind: match kind {
+                            SymbolKind::User => wit::SymbolKind::User,
+                            SymbolKind::Resource => wit::SymbolKind::Resource,
+                            SymbolKind::Action => wit::SymbolKind::Action,
+                            SymbolKind::Source => wit::SymbolKind::Source,
+                            SymbolKind::PeerGroup => wit::SymbolKind::PeerGroup,
+                        },
+                        id,
+                        text: text.to_string(),
+                    }),
+            );
+            match slot.loaded.plugin.observe(&batch) {
+                Ok(findings) => {
+                    slot.sent_symbols = log_len;
+                    self.stats.findings[d] += findings.len() as u64;
+                    found.extend(findings.into_iter().map(|f| (f.event, d, f)));
+                }
+                Err(e) => {
+                    let name = slot.loaded.plugin.info().name.clone();
+                    eprintln!(
+                        "warning: {e}; detector `{name}` is disabled for the rest of this run, the others keep scoring"
+                    );
+                    slot.failed = true;
+                    self.stats.events_missed_by_failed += batch.events.len() as u64;
+                    self.stats.failures.push((name, e.to_string()));
+                }
+            }
+        }
+        found.sort_by_key(|(seq, d, _)| (*seq, *d));
+        for (seq, d, f) in found {
+            let Some(ev) = seq
+                .checked_sub(first_seq)
+                .and_then(|i| batch.events.get(i as usize))
+            else {
+                self.stats.stray_findings += 1;
+                continue;
+            };
+            let finding = AlertFinding {
+                detector: self.slots[d].loaded.plugin.info().name.clone(),
+                score: (f64::from(f.score) * 10.0).round() / 10.0,
+                time: format_time(ev.time_ms),
+                reason: f.reason,
+                evidence: f
+                    .evidence
+                    .into_iter()
+                    .map(|e| (e.key, evidence_json(e.value)))
+                    .collect(),
+                resource: self
+                    .interner
+                    .text(SymbolKind::Resource, ev.resource)
+                    .to_string(),
+                action: self
+                    .interner
+                    .text(SymbolKind::Action, ev.action)
+                    .to_string(),
+                source: ev
+                    .source
+                    .map(|s| self.interner.text(SymbolKind::Source, s).to_string()),
+                event: seq,
+            };
+            let user = self.interner.text(SymbolKind::User, ev.user);
+            let peer = ev
+                .peer_group
+                .map(|p| self.interner.text(SymbolKind::PeerGroup, p));
+            if let Some(alert) = self
+                .aggregator
+                .add(ev.user, d, ev.time_ms, finding, user, peer)
+            {
+                self.stats.alerts += 1;
+                self.sink.emit(&alert)?;
+            }
+        }
+        batch.events.clear();
+        self.batch = batch.events;
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Score what is left and return the report and the sink.
+    pub fn finish(mut self) -> Result<(Report, S), ScoreError> {
+        self.flush()?;
+        let standings = self.aggregator.standings();
+        let report = Report {
+            detectors: self.aggregator.detector_names().to_vec(),
+            users: standings
+                .into_iter()
+                .map(|s| RankedUser {
+                    name: self.interner.text(SymbolKind::User, s.user).to_string(),
+                    peer_group: self
+                        .users
+                        .get(s.user as usize)
+                        .and_then(|m| m.peer)
+                        .map(|p| self.interner.text(SymbolKind::PeerGroup, p).to_string()),
+                    standing: s,
+                })
+                .collect(),
+            stats: self.stats,
+            elapsed: self.started.elapsed(),
+        };
+        Ok((report, self.sink))
+    }
+}
+
+fn evidence_json(v: wit::EvidenceValue) -> serde_json::Value {
+    match v {
+        wit::EvidenceValue::Integer(i) => i.into(),
+        wit::EvidenceValue::Float(x) => serde_json::Number::from_f64(x)
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|| x.to_string().into()),
+        wit::EvidenceValue::Text(t) => t.into(),
+    }
+}
+
+/// A user in the final ranking.
+#[derive(Clone, Debug)]
+pub struct RankedUser {
+    /// User name.
+    pub name: String,
+    /// Peer group, when known.
+    pub peer_group: Option<String>,
+    /// Peak risk, alerts and findings.
+    pub standing: UserStanding,
+}
+
+/// What a run found, for the summary table and for tests.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Detector names, in index order.
+    pub detectors: Vec<String>,
+    /// Users by peak risk, highest first.
+    pub users: Vec<RankedUser>,
+    /// Counts.
+    pub stats: Stats,
+    /// Wall time of the run.
+    pub elapsed: std::time::Duration,
+}
+
+impl Report {
+    /// A human summary: top users and the counts, for stderr.
+    pub fn render(&self, top: usize) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let s = &self.stats;
+        let _ = writeln!(out, "\nTop users by peak risk");
+        let mut header = format!(
+            "{:>4}  {:<18} {:<16} {:>5} {:>6}",
+            "#", "user", "peer group", "risk", "alerts"
+        );
+        for d in &self.detectors {
+            let _ = write!(header, " {:>11}", d);
+        }
+        let _ = writeln!(out, "{header}  strongest finding");
+        for (i, u) in self.users.iter().take(top).enumerate() {
+            let mut row = format!(
+                "{:>4}  {:<18} {:<16} {:>5.1} {:>6}",
+                i + 1,
+                clip(&u.name, 18),
+                clip(u.peer_group.as_deref().unwrap_or("-"), 16),
+                u.standing.peak,
+                u.standing.alerts
+            );
+            for n in &u.standing.findings {
+                let _ = write!(row, " {:>11}", n);
+            }
+            let _ = writeln!(
+                out,
+                "{row}  {}",
+                clip(u.standing.top_reason.as_deref().unwrap_or(""), 90)
+            );
+        }
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(
+            out,
+            "\nevents {}  invalid lines {}  late {}  batches {}  alerts {}  ({:.2}s, {:.0} events/s)",
+            s.events,
+            s.invalid,
+            s.late,
+            s.batches,
+            s.alerts,
+            secs,
+            s.events as f64 / secs
+        );
+        let per: Vec<String> = self
+            .detectors
+            .iter()
+            .zip(&s.findings)
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect();
+        let _ = writeln!(out, "findings: {}", per.join(", "));
+        if s.stray_findings > 0 {
+            let _ = writeln!(
+                out,
+                "findings dropped (named no event of their batch): {}",
+                s.stray_findings
+            );
+        }
+        for (d, m) in &s.failures {
+            let _ = writeln!(out, "FAILED detector {d}: {m}");
+        }
+        if s.events_missed_by_failed > 0 {
+            let _ = writeln!(
+                out,
+                "events not seen by failed detectors: {}",
+                s.events_missed_by_failed
+            );
+        }
+        out
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

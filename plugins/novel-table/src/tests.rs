@@ -1,0 +1,311 @@
+//! Behaviour tests, driving the detector through `Runtime` as the host does.
+
+use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
+
+use crate::NovelTable;
+
+/// 2024-01-01T00:00Z, a Monday.
+const T0: i64 = 1_704_067_200_000;
+const GROUPS: u32 = 10;
+const PER_GROUP: u32 = 20;
+const TABLES_PER_GROUP: u32 = 5;
+/// Read by groups 1, 2 and 3 only.
+const CUSTOMERS: u32 = 100;
+/// Read by nobody during the history.
+const SALARIES: u32 = 101;
+const ARCHIVE: u32 = 102;
+/// Read by everybody.
+const LOOKUP: u32 = 103;
+
+/// xorshift64*: a tiny deterministic generator, so histories are fixed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn runtime() -> Runtime<NovelTable> {
+    let mut rt = Runtime::<NovelTable>::default();
+    let s = rt.symbols_mut();
+    for u in 0..GROUPS * PER_GROUP + 10 {
+        s.insert(SymbolKind::User, u, format!("user{u}"));
+    }
+    for g in 0..GROUPS {
+        s.insert(SymbolKind::PeerGroup, g, format!("team{g}"));
+        for t in 0..TABLES_PER_GROUP {
+            s.insert(
+                SymbolKind::Resource,
+                g * TABLES_PER_GROUP + t,
+                format!("team{g}.t{t}"),
+            );
+        }
+    }
+    s.insert(SymbolKind::Resource, CUSTOMERS, "support.customers");
+    s.insert(SymbolKind::Resource, SALARIES, "hr.salaries");
+    s.insert(SymbolKind::Resource, ARCHIVE, "archive.old_orders");
+    s.insert(SymbolKind::Resource, LOOKUP, "common.lookup");
+    rt
+}
+
+fn group_of(user: u32) -> u32 {
+    (user / PER_GROUP).min(GROUPS - 1)
+}
+
+fn ev(user: u32, resource: u32, time_ms: i64) -> Event {
+    Event {
+        time_ms,
+        user,
+        peer_group: Some(group_of(user)),
+        resource,
+        ..Event::default()
+    }
+}
+
+/// 30 days: every user reads a few of their group's tables a day (table 4
+/// of each group only by its first 18 members) and `common.lookup`; groups
+/// 1–3 also read `support.customers`.
+fn history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut all = Vec::new();
+    for day in 0..days {
+        if day.rem_euclid(7) >= 5 {
+            continue;
+        }
+        for u in 0..GROUPS * PER_GROUP {
+            let g = group_of(u);
+            let member = u % PER_GROUP;
+            let tables = if member < 18 {
+                TABLES_PER_GROUP
+            } else {
+                TABLES_PER_GROUP - 1
+            };
+            let t0 = T0 + day * DAY_MS + 9 * HOUR_MS;
+            for _ in 0..4 {
+                let t = g * TABLES_PER_GROUP + rng.below(u64::from(tables)) as u32;
+                all.push(ev(u, t, t0 + rng.below(8 * HOUR_MS as u64) as i64));
+            }
+            all.push(ev(u, LOOKUP, t0 + rng.below(8 * HOUR_MS as u64) as i64));
+            if (1..=3).contains(&g) {
+                all.push(ev(u, CUSTOMERS, t0 + rng.below(8 * HOUR_MS as u64) as i64));
+            }
+        }
+    }
+    sequence(all, 0)
+}
+
+fn sequence(mut events: Vec<Event>, first_seq: u64) -> Vec<Event> {
+    events.sort_by_key(|e| (e.time_ms, e.user));
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = first_seq + i as u64;
+    }
+    events
+}
+
+fn trained() -> Runtime<NovelTable> {
+    let mut rt = runtime();
+    rt.observe(&history(30));
+    rt
+}
+
+/// One event by `user` on day 30 (a Wednesday) at 14:00.
+fn first_read(rt: &mut Runtime<NovelTable>, user: u32, resource: u32) -> Vec<Finding> {
+    let e = ev(user, resource, T0 + 30 * DAY_MS + 14 * HOUR_MS);
+    rt.observe(&sequence(vec![e], 1_000_000))
+}
+
+fn max_score(findings: &[Finding]) -> f32 {
+    findings.iter().map(|f| f.score).fold(0.0, f32::max)
+}
+
+fn evidence(f: &Finding, key: &str) -> Value {
+    f.evidence
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no evidence {key}"))
+}
+
+#[test]
+fn ordinary_history_stays_quiet() {
+    let mut rt = runtime();
+    let findings = rt.observe(&history(30));
+    assert!(max_score(&findings) < 30.0, "{findings:#?}");
+}
+
+#[test]
+fn a_table_the_group_uses_is_a_mild_first() {
+    let mut rt = trained();
+    // Member 19 of team 0 never read team0.t4; 18 of its 19 peers did.
+    let findings = first_read(&mut rt, 19, 4);
+    assert!(max_score(&findings) <= 25.0, "{findings:#?}");
+}
+
+#[test]
+fn a_sensitive_table_only_other_groups_read_is_notable() {
+    let mut rt = trained();
+    let findings = first_read(&mut rt, 5, CUSTOMERS);
+    assert_eq!(findings.len(), 1);
+    let f = &findings[0];
+    assert!((40.0..=55.0).contains(&f.score), "{f:#?}");
+    assert_eq!(evidence(f, "peer_users_touching"), Value::Int(0));
+    assert_eq!(evidence(f, "peer_size"), Value::Int(19));
+    assert_eq!(evidence(f, "org_users_touching"), Value::Int(60));
+    assert_eq!(evidence(f, "sensitive"), Value::Int(1));
+    assert!(f.reason.contains("support.customers"), "{}", f.reason);
+}
+
+#[test]
+fn a_sensitive_table_nobody_reads_alerts_alone() {
+    // 60 is the host's alert threshold; with longer history p_user shrinks
+    // and the score grows (about +2.5 per doubling of active days).
+    let mut rt = trained();
+    let findings = first_read(&mut rt, 5, SALARIES);
+    assert!(max_score(&findings) >= 60.0, "{findings:#?}");
+}
+
+#[test]
+fn a_table_nobody_reads_is_strong() {
+    let mut rt = trained();
+    let findings = first_read(&mut rt, 5, ARCHIVE);
+    assert!(max_score(&findings) >= 50.0, "{findings:#?}");
+}
+
+#[test]
+fn one_finding_per_user_and_resource() {
+    let mut rt = trained();
+    assert_eq!(first_read(&mut rt, 5, SALARIES).len(), 1);
+    assert!(first_read(&mut rt, 5, SALARIES).is_empty());
+    // The next user to read it is judged with one toucher now.
+    let second = first_read(&mut rt, 6, SALARIES);
+    assert_eq!(evidence(&second[0], "org_users_touching"), Value::Int(1));
+    assert_eq!(evidence(&second[0], "peer_users_touching"), Value::Int(1));
+}
+
+#[test]
+fn no_findings_during_learning() {
+    let mut rt = runtime();
+    let mut events = history(6);
+    events.push(ev(5, SALARIES, T0 + 5 * DAY_MS));
+    assert!(rt.observe(&sequence(events, 0)).is_empty());
+}
+
+#[test]
+fn config_is_validated_and_applied() {
+    let mut rt = runtime();
+    assert_eq!(
+        rt.configure([("nope", "1")]),
+        Err(ConfigError::UnknownKey("nope".into()))
+    );
+    for (key, bad) in [
+        ("learning_days", "1.5"),
+        ("min_score", "-1"),
+        ("sensitive", "5"),
+        ("sensitive_factor", "2"),
+    ] {
+        match rt.configure([(key, bad)]) {
+            Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}={bad}: {other:?}"),
+        }
+    }
+    let mut rt = runtime();
+    for k in <NovelTable as ueba_sdk::Detector>::info().config {
+        rt.configure([(k.name, k.default)]).unwrap();
+    }
+    // Without sensitive patterns, the customer table loses its 10 points.
+    let mut plain = runtime();
+    plain.configure([("sensitive", "[]")]).unwrap();
+    plain.observe(&history(30));
+    let mut default = trained();
+    let a = first_read(&mut plain, 5, CUSTOMERS);
+    let b = first_read(&mut default, 5, CUSTOMERS);
+    assert!((b[0].score - a[0].score - 10.0).abs() < 0.01);
+    // A pattern configured later matches resources already seen.
+    plain.configure([("sensitive", "[\"archive.*\"]")]).unwrap();
+    assert_eq!(
+        evidence(&first_read(&mut plain, 5, ARCHIVE)[0], "sensitive"),
+        Value::Int(1)
+    );
+}
+
+#[test]
+fn snapshot_restore_gives_identical_findings() {
+    let mut events = history(30);
+    events.push(ev(5, SALARIES, T0 + 29 * DAY_MS));
+    events.push(ev(7, CUSTOMERS, T0 + 29 * DAY_MS));
+    events.push(ev(45, SALARIES, T0 + 29 * DAY_MS));
+    let events = sequence(events, 0);
+    let cut = events.len() * 3 / 4;
+    let mut a = runtime();
+    a.observe(&events[..cut]);
+    let mut b = Runtime::<NovelTable>::default();
+    b.restore(&a.snapshot()).unwrap();
+    let fa = a.observe(&events[cut..]);
+    let fb = b.observe(&events[cut..]);
+    assert!(fa.len() >= 3);
+    assert_eq!(fa, fb);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+#[test]
+fn a_user_who_changes_group_is_counted_in_the_new_one() {
+    let mut rt = trained();
+    // User 5 (team 0) moves to team 1, which reads support.customers.
+    let mut e = ev(5, 0, T0 + 30 * DAY_MS);
+    e.peer_group = Some(1);
+    rt.observe(&[e]);
+    let f = first_read(&mut rt, 5, CUSTOMERS);
+    // first_read reports the old group again, so user 5 is back in team 0
+    // (19 others) and team 1 is back to 20 members.
+    assert_eq!(evidence(&f[0], "peer_size"), Value::Int(19));
+    let mut e = ev(6, CUSTOMERS, T0 + 30 * DAY_MS + 15 * HOUR_MS);
+    e.peer_group = Some(1);
+    e.seq = 2_000_000;
+    let moved = rt.observe(&[e]);
+    // User 6 now belongs to team 1, where every other member reads the table.
+    assert_eq!(evidence(&moved[0], "peer_users_touching"), Value::Int(20));
+    assert!(max_score(&moved) < 35.0, "{moved:#?}");
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let mut rt = trained();
+    let base = T0 + 31 * DAY_MS;
+    let cases = [
+        (u32::MAX, u32::MAX, base, 0),
+        (3, u32::MAX - 1, base - 5 * DAY_MS, 0),
+        (3, 7, base + 400 * DAY_MS, i32::MAX),
+        (3, 8, i64::MIN, i32::MIN),
+        (3, 9, i64::MAX, i32::MAX),
+        (u32::MAX - 1, u32::MAX, i64::MAX, i32::MIN),
+    ];
+    let events: Vec<Event> = cases
+        .iter()
+        .cycle()
+        .take(cases.len() * 5)
+        .enumerate()
+        .map(|(i, &(user, resource, time_ms, offset))| Event {
+            seq: i as u64,
+            time_ms,
+            utc_offset_minutes: offset,
+            user,
+            peer_group: [None, Some(u32::MAX), Some(0)][i % 3],
+            resource,
+            rows: [0, u64::MAX][i % 2],
+            ..Event::default()
+        })
+        .collect();
+    for f in rt.observe(&events) {
+        assert!((0.0..=100.0).contains(&f.score));
+    }
+    let mut fresh = Runtime::<NovelTable>::default();
+    fresh.observe(&events);
+    fresh.observe(&[]);
+}

@@ -1,0 +1,71 @@
+//! Per-entity state keyed by the host's dense u32 ids.
+//!
+//! Ids are dense from 0, so a vector indexed by id is the fast path. A
+//! hostile or corrupt id (say `u32::MAX`) must not make the detector allocate
+//! gigabytes, so only ids below [`DENSE_LIMIT`] index the vector (at most
+//! 8 bytes per slot up to that id, since slots are boxed); larger ids live in
+//! a `BTreeMap`, which costs memory only for ids actually seen and iterates
+//! in a fixed order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Ids below this index the dense vector (worst case 8 MiB of empty slots).
+pub const DENSE_LIMIT: u32 = 1 << 20;
+
+/// State of type `T` per id.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Table<T> {
+    dense: Vec<Option<Box<T>>>,
+    sparse: BTreeMap<u32, T>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            dense: Vec::new(),
+            sparse: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    /// The state of `id`, if any.
+    pub fn get(&self, id: u32) -> Option<&T> {
+        if id < DENSE_LIMIT {
+            self.dense.get(id as usize).and_then(|s| s.as_deref())
+        } else {
+            self.sparse.get(&id)
+        }
+    }
+
+    /// The state of `id`, created by `make` on first use.
+    pub fn get_or_insert_with(&mut self, id: u32, make: impl FnOnce() -> T) -> &mut T {
+        if id < DENSE_LIMIT {
+            let i = id as usize;
+            if self.dense.len() <= i {
+                self.dense.resize_with(i + 1, || None);
+            }
+            self.dense[i].get_or_insert_with(|| Box::new(make()))
+        } else {
+            self.sparse.entry(id).or_insert_with(make)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_ids_do_not_allocate_the_dense_vector() {
+        let mut t = Table::<u8>::default();
+        *t.get_or_insert_with(u32::MAX, || 1) += 1;
+        *t.get_or_insert_with(3, || 5) += 1;
+        assert_eq!(t.get(u32::MAX), Some(&2));
+        assert_eq!(t.get(3), Some(&6));
+        assert_eq!(t.get(2), None);
+        assert_eq!(t.dense.len(), 4);
+    }
+}

@@ -1,0 +1,320 @@
+//! Behaviour tests, driving the detector through `Runtime` as the host does.
+
+use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
+
+use crate::OffHours;
+
+/// 2024-01-01T00:00Z, a Monday; day 5 is a Saturday, day 6 a Sunday.
+const T0: i64 = 1_704_067_200_000;
+const SUPPORT: u32 = 0;
+const DBA: u32 = 1;
+const NIGHT: u32 = 2;
+
+/// xorshift64*: a tiny deterministic generator, so histories are fixed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn runtime() -> Runtime<OffHours> {
+    let mut rt = Runtime::<OffHours>::default();
+    let s = rt.symbols_mut();
+    for u in 0..64u32 {
+        s.insert(SymbolKind::User, u, format!("user{u}"));
+    }
+    s.insert(SymbolKind::PeerGroup, SUPPORT, "tier1-support");
+    s.insert(SymbolKind::PeerGroup, DBA, "dba");
+    s.insert(SymbolKind::PeerGroup, NIGHT, "night-ops");
+    s.insert(SymbolKind::Resource, 0, "support.customers");
+    rt
+}
+
+fn group_of(user: u32) -> u32 {
+    match user {
+        10..20 => DBA,
+        20..25 => NIGHT,
+        _ => SUPPORT,
+    }
+}
+
+/// Days are counted from `T0`, a Monday.
+fn is_weekend(day: i64) -> bool {
+    day.rem_euclid(7) >= 5
+}
+
+/// `n` events spread over hour `hour` of `day` (which may be 24+).
+fn session(user: u32, day: i64, hour: i64, n: u64, rng: &mut Rng) -> Vec<Event> {
+    (0..n)
+        .map(|_| Event {
+            time_ms: T0 + day * DAY_MS + hour * HOUR_MS + rng.below(HOUR_MS as u64) as i64,
+            user,
+            peer_group: Some(group_of(user)),
+            ..Event::default()
+        })
+        .collect()
+}
+
+/// One ordinary day for `user`: support 09–17 on weekdays; DBAs the same
+/// plus maintenance every Sunday 01–03; night ops 22–06 from weekday
+/// evenings. Each active hour has 1–7 events.
+fn ordinary_day(rng: &mut Rng, user: u32, day: i64) -> Vec<Event> {
+    let mut out = Vec::new();
+    let hours: Vec<i64> = match group_of(user) {
+        NIGHT if !is_weekend(day) => (22..30).collect(),
+        DBA if day.rem_euclid(7) == 6 => (1..3).collect(),
+        _ if !is_weekend(day) => (9..17).collect(),
+        _ => Vec::new(),
+    };
+    for h in hours {
+        let n = 1 + rng.below(7);
+        out.extend(session(user, day, h, n, rng));
+    }
+    out
+}
+
+fn history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut all = Vec::new();
+    for day in 0..days {
+        for u in 0..25 {
+            all.extend(ordinary_day(&mut rng, u, day));
+        }
+    }
+    sequence(all, 0)
+}
+
+fn sequence(mut events: Vec<Event>, first_seq: u64) -> Vec<Event> {
+    events.sort_by_key(|e| (e.time_ms, e.user));
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = first_seq + i as u64;
+    }
+    events
+}
+
+fn max_score(findings: &[Finding]) -> f32 {
+    findings.iter().map(|f| f.score).fold(0.0, f32::max)
+}
+
+fn evidence(f: &Finding, key: &str) -> Value {
+    f.evidence
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no evidence {key}"))
+}
+
+/// 28 days (four full weeks) of ordinary work; day 28 is a Monday.
+fn trained() -> Runtime<OffHours> {
+    let mut rt = runtime();
+    rt.observe(&history(28));
+    rt
+}
+
+fn run(rt: &mut Runtime<OffHours>, events: Vec<Event>) -> Vec<Finding> {
+    rt.observe(&sequence(events, 1_000_000))
+}
+
+#[test]
+fn ordinary_history_stays_quiet() {
+    let mut rt = runtime();
+    let findings = rt.observe(&history(35));
+    assert!(max_score(&findings) < 40.0, "{findings:#?}");
+    assert!(findings.iter().filter(|f| f.score > 35.0).count() <= 1);
+}
+
+#[test]
+fn a_night_session_by_a_day_worker_is_extreme() {
+    let mut rt = trained();
+    let mut rng = Rng(3);
+    // Tuesday (day 29) 02:00, 30 queries.
+    let findings = run(&mut rt, session(3, 29, 2, 30, &mut rng));
+    assert!(max_score(&findings) >= 65.0, "{findings:#?}");
+    assert!(findings.len() <= 8, "{} findings", findings.len());
+    let f = &findings[0];
+    assert_eq!(evidence(f, "local_hour"), Value::Int(2));
+    assert_eq!(evidence(f, "weekend"), Value::Int(0));
+}
+
+#[test]
+fn a_single_night_event_is_only_mildly_surprising() {
+    let mut rt = trained();
+    let mut rng = Rng(4);
+    let findings = run(&mut rt, session(3, 29, 3, 1, &mut rng));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let s = findings[0].score;
+    assert!((15.0..=30.0).contains(&s), "score {s}");
+}
+
+#[test]
+fn a_weekday_workers_saturday_session_is_rare_for_them() {
+    let mut rt = trained();
+    let mut rng = Rng(5);
+    // Saturday, day 33, 10:00, a busy hour.
+    let mut events = session(4, 33, 10, 10, &mut rng);
+    events.extend(session(4, 33, 11, 10, &mut rng));
+    let findings = run(&mut rt, events);
+    assert!(max_score(&findings) >= 20.0, "{findings:#?}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| evidence(f, "weekend") == Value::Int(1))
+    );
+}
+
+#[test]
+fn learned_dba_sunday_maintenance_is_normal() {
+    let mut rt = trained();
+    let mut rng = Rng(6);
+    let mut events = Vec::new();
+    // Sunday, day 34: maintenance 01:00-03:00, a busy night.
+    for u in 10..20 {
+        events.extend(session(u, 34, 1, 7, &mut rng));
+        events.extend(session(u, 34, 2, 7, &mut rng));
+    }
+    let findings = run(&mut rt, events);
+    assert!(max_score(&findings) < 35.0, "{findings:#?}");
+}
+
+#[test]
+fn overtime_after_a_shift_is_mild() {
+    let mut rt = trained();
+    let mut rng = Rng(7);
+    let mut events = Vec::new();
+    for u in 0..10 {
+        events.extend(ordinary_day(&mut rng, u, 29));
+        events.extend(session(u, 29, 17, 3, &mut rng));
+        events.extend(session(u, 29, 18, 2, &mut rng));
+    }
+    let findings = run(&mut rt, events);
+    assert!(max_score(&findings) < 40.0, "{findings:#?}");
+}
+
+#[test]
+fn night_shift_workers_on_their_nights_are_normal() {
+    let mut rt = trained();
+    let mut rng = Rng(8);
+    let mut events = Vec::new();
+    for u in 20..25 {
+        events.extend(ordinary_day(&mut rng, u, 29));
+    }
+    let findings = run(&mut rt, events);
+    assert!(max_score(&findings) < 35.0, "{findings:#?}");
+}
+
+#[test]
+fn a_new_user_is_judged_by_their_peer_group() {
+    let mut rt = trained();
+    let mut rng = Rng(9);
+    // User 40 joins support: an ordinary day is fine, a 2 a.m. session is not.
+    let day: Vec<Event> = (9..17)
+        .flat_map(|h| session(40, 29, h, 4, &mut rng))
+        .collect();
+    assert!(max_score(&run(&mut rt, day)) < 35.0);
+    let night = run(&mut rt, session(40, 30, 2, 30, &mut rng));
+    assert!(max_score(&night) >= 65.0, "{night:#?}");
+}
+
+#[test]
+fn no_findings_during_learning() {
+    let mut rt = runtime();
+    let mut rng = Rng(10);
+    let mut events = history(6);
+    events.extend(session(3, 3, 2, 30, &mut rng));
+    assert!(rt.observe(&sequence(events, 0)).is_empty());
+}
+
+#[test]
+fn config_is_validated_and_applied() {
+    let mut rt = runtime();
+    assert_eq!(
+        rt.configure([("nope", "1")]),
+        Err(ConfigError::UnknownKey("nope".into()))
+    );
+    for (key, bad) in [
+        ("learning_days", "\"x\""),
+        ("min_score", "101"),
+        ("prior_days", "-1"),
+        ("floor_rate", "0"),
+    ] {
+        match rt.configure([(key, bad)]) {
+            Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}={bad}: {other:?}"),
+        }
+    }
+    let mut rt = runtime();
+    for k in <OffHours as ueba_sdk::Detector>::info().config {
+        rt.configure([(k.name, k.default)]).unwrap();
+    }
+    // A higher floor makes one night event unremarkable.
+    let mut rt = runtime();
+    rt.configure([("floor_rate", "0.1")]).unwrap();
+    rt.observe(&history(28));
+    let mut rng = Rng(4);
+    assert!(run(&mut rt, session(3, 29, 3, 1, &mut rng)).is_empty());
+}
+
+#[test]
+fn snapshot_restore_gives_identical_findings() {
+    let mut rng = Rng(11);
+    let mut events = history(28);
+    events.extend(session(3, 27, 2, 30, &mut rng));
+    events.extend(session(4, 26, 3, 1, &mut rng));
+    let events = sequence(events, 0);
+    let cut = events.len() * 3 / 4;
+    let mut a = runtime();
+    a.observe(&events[..cut]);
+    let mut b = Runtime::<OffHours>::default();
+    b.restore(&a.snapshot()).unwrap();
+    let fa = a.observe(&events[cut..]);
+    let fb = b.observe(&events[cut..]);
+    assert!(!fa.is_empty());
+    assert_eq!(fa, fb);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let mut rt = trained();
+    let base = T0 + 29 * DAY_MS;
+    let cases = [
+        (u32::MAX, base, u64::MAX, 0),
+        (3, base - 5 * DAY_MS, 0, 0),
+        (3, base - DAY_MS, 1, 0),
+        (3, base + 400 * DAY_MS, 1, i32::MAX),
+        (3, i64::MIN, 7, i32::MIN),
+        (3, i64::MAX, 7, i32::MAX),
+        (3, base, 0, -900),
+        (u32::MAX - 1, i64::MAX, u64::MAX, i32::MIN),
+    ];
+    let events: Vec<Event> = cases
+        .iter()
+        .cycle()
+        .take(cases.len() * 20)
+        .enumerate()
+        .map(|(i, &(user, time_ms, rows, offset))| Event {
+            seq: i as u64,
+            time_ms,
+            utc_offset_minutes: offset,
+            user,
+            peer_group: if i % 3 == 0 { Some(u32::MAX) } else { None },
+            resource: u32::MAX,
+            rows,
+            ..Event::default()
+        })
+        .collect();
+    for f in rt.observe(&events) {
+        assert!((0.0..=100.0).contains(&f.score));
+    }
+    let mut fresh = Runtime::<OffHours>::default();
+    fresh.observe(&events);
+    fresh.observe(&[]);
+}

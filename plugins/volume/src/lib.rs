@@ -1,0 +1,491 @@
+//! `volume`: flags a user reading far more rows than usual.
+//!
+//! Exfiltration reads data, so the number of rows a person reads is the most
+//! direct signal of it: a support agent whose day is ~40 rows reading 68,000
+//! rows of `support.customers`, or the same agent pulling 300 rows forty
+//! times in a day. Judging against a fixed limit would flag every analyst
+//! and miss the agent, so each user is compared with their own history.
+//!
+//! # Model
+//!
+//! Three buckets are scored as they fill, on every event:
+//!
+//! * the user's rows in the current local **hour**,
+//! * the user's rows in the current local **day**,
+//! * the user's rows of this **resource** in the current local day.
+//!
+//! Each bucket kind has a baseline: the median and MAD-based spread of
+//! `ln(1 + total)` over the user's recent completed buckets (robust, so
+//! one earlier spike does not raise the bar). Only *active* buckets are
+//! history: a weekend or a leave day with no events is not a zero-row day,
+//! and an hour without events is not a zero-row hour, so quiet days cannot
+//! drag the baseline down and make a normal day look large.
+//!
+//! Hour and day baselines are shrunk towards the peer group's (every member's
+//! recent completed buckets pooled; the whole organisation's when the user
+//! has no peer group) with the prior worth `prior_weight` buckets, so a new
+//! user is judged against what their peers do and the user's own history
+//! takes over as days accumulate. The pooled spread includes differences
+//! between members, which keeps the judgement of newcomers lenient.
+//! User × resource baselines need `MIN_PAIR_HISTORY` active days of their
+//! own and are shrunk towards a wide spread, because one table's daily use
+//! is lumpier than a whole day's.
+//!
+//! The running total is scored with a negative binomial (Poisson–gamma)
+//! whose mean and variance match the log-normal the baseline describes,
+//! `p = P(X ≥ total)`; the log-normal's own tail is computed too and the
+//! larger `p` kept, so a total must be extreme under both to score (the
+//! negative binomial alone is too sure of itself for bursty, skewed
+//! histories). Score = `score_from_p(p)`; the bucket with the lowest `p`
+//! is reported.
+//!
+//! # Findings
+//!
+//! None during the global learning period (`learning_days` of event time
+//! from the first event seen), nor below `min_score`. A bucket reports again
+//! only when its score rises by [`RESCORE_STEP`] over what was last
+//! reported for it, and never below the highest score already reported for
+//! the user that day (the host keeps the maximum anyway), so a burst
+//! yields a handful of findings, not one per event.
+//!
+//! # Time
+//!
+//! Buckets follow the user's local time. An event up to a day older than the
+//! user's current day is late and counts towards the current day (in its
+//! own hour); one further in the past starts a new day, so a single event
+//! with a far-future timestamp cannot freeze a user's buckets.
+//!
+//! # Memory
+//!
+//! Per user about 700 bytes (hour and day totals of the current day, 28
+//! daily and 64 hourly history values as f32) plus about 80 bytes per
+//! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
+//! (pairs beyond that are not tracked; hour and day still are). Per peer
+//! group about 3 KiB (pooled 256 daily and 512 hourly values), plus the same
+//! once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
+//! rather than a vector, so a huge id never allocates a huge vector.
+#![deny(missing_docs)]
+
+mod model;
+mod table;
+
+use serde::{Deserialize, Serialize};
+use ueba_sdk::{
+    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
+};
+
+use model::{Fit, Ring};
+use table::Table;
+
+/// A bucket reports again only when its score rises by this much.
+pub const RESCORE_STEP: f32 = 10.0;
+/// Pairs tracked per user; bounds memory for users who touch everything.
+pub const MAX_PAIRS_PER_USER: usize = 1024;
+/// Active days of a user × resource pair needed before it is scored alone.
+pub const MIN_PAIR_HISTORY: u32 = 4;
+
+const DAY_HISTORY: usize = 28;
+const HOUR_HISTORY: usize = 64;
+const PAIR_HISTORY: usize = 8;
+const POOL_DAYS: usize = 256;
+const POOL_HOURS: usize = 512;
+/// A pooled baseline is refitted after this many new values.
+const POOL_REFIT: u32 = 32;
+/// Pooled values needed before a peer or org baseline is used.
+const POOL_MIN: usize = 10;
+/// Own buckets needed before a user's own baseline is fitted.
+const OWN_MIN: usize = 3;
+const MIN_SD_DAY: f64 = 0.3;
+const MIN_SD_HOUR: f64 = 0.5;
+const MIN_SD_PAIR: f64 = 0.5;
+/// The spread a pair baseline is shrunk towards, worth `prior_weight` days.
+const PAIR_PRIOR_SD: f64 = 1.2;
+const NO_DAY: i64 = i64::MIN;
+
+/// The operator's settings; part of the snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Days of event time, from the first event seen, with no findings.
+    pub learning_days: u32,
+    /// Findings scoring below this are dropped as noise.
+    pub min_score: f32,
+    /// How many of the user's own buckets the peer prior is worth.
+    pub prior_weight: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            learning_days: 7,
+            min_score: 20.0,
+            prior_weight: 5.0,
+        }
+    }
+}
+
+/// The volume detector: per-user robust baselines of rows read per hour,
+/// per day and per table-day, scored with a negative binomial tail.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Volume {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<Pool>,
+    org: Pool,
+}
+
+/// Which bucket a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bucket {
+    Hour,
+    Day,
+    Pair,
+}
+
+impl Bucket {
+    fn name(self) -> &'static str {
+        match self {
+            Bucket::Hour => "hour",
+            Bucket::Day => "day",
+            Bucket::Pair => "user-resource-day",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct User {
+    group: Option<u32>,
+    day: i64,
+    hours: [u64; 24],
+    day_total: u64,
+    hour_reported: [u8; 24],
+    day_reported: u8,
+    today_max_reported: u8,
+    day_hist: Ring,
+    hour_hist: Ring,
+    days_seen: u32,
+    hours_seen: u32,
+    day_fit: Option<Fit>,
+    hour_fit: Option<Fit>,
+    pairs: Vec<Pair>,
+}
+
+impl Default for User {
+    fn default() -> Self {
+        User {
+            group: None,
+            day: NO_DAY,
+            hours: [0; 24],
+            day_total: 0,
+            hour_reported: [0; 24],
+            day_reported: 0,
+            today_max_reported: 0,
+            day_hist: Ring::default(),
+            hour_hist: Ring::default(),
+            days_seen: 0,
+            hours_seen: 0,
+            day_fit: None,
+            hour_fit: None,
+            pairs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Pair {
+    resource: u32,
+    today: u64,
+    reported: u8,
+    days_seen: u32,
+    hist: Ring,
+    fit: Option<Fit>,
+}
+
+/// Pooled recent buckets of many users (a peer group or the organisation).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Pool {
+    days: Ring,
+    hours: Ring,
+    day_fit: Option<Fit>,
+    hour_fit: Option<Fit>,
+    since_day_fit: u32,
+    since_hour_fit: u32,
+}
+
+impl Pool {
+    fn push_day(&mut self, total: u64) {
+        self.days.push(total, POOL_DAYS);
+        self.since_day_fit += 1;
+        if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
+            self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
+            self.since_day_fit = 0;
+        }
+    }
+
+    fn push_hour(&mut self, total: u64) {
+        self.hours.push(total, POOL_HOURS);
+        self.since_hour_fit += 1;
+        if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
+            self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
+            self.since_hour_fit = 0;
+        }
+    }
+}
+
+/// One bucket's judgement of the current event.
+struct Scored {
+    bucket: Bucket,
+    total: u64,
+    fit: Fit,
+    history: u32,
+    p: f64,
+    score: f32,
+}
+
+impl Volume {
+    fn learning(&mut self, time_ms: i64) -> bool {
+        let first = *self.first_ms.get_or_insert(time_ms);
+        let span = i64::from(self.config.learning_days).saturating_mul(DAY_MS);
+        time_ms < first.saturating_add(span)
+    }
+
+    /// Close the user's current day: its totals become history, for the
+    /// user and for the pools of their peer group and the organisation.
+    fn close_day(user: &mut User, group: Option<&mut Pool>, org: &mut Pool) {
+        if user.day == NO_DAY || user.day_total == 0 {
+            return;
+        }
+        let mut group = group;
+        user.day_hist.push(user.day_total, DAY_HISTORY);
+        user.days_seen = user.days_seen.saturating_add(1);
+        org.push_day(user.day_total);
+        if let Some(g) = group.as_deref_mut() {
+            g.push_day(user.day_total);
+        }
+        for &h in user.hours.iter().filter(|&&h| h > 0) {
+            user.hour_hist.push(h, HOUR_HISTORY);
+            user.hours_seen = user.hours_seen.saturating_add(1);
+            org.push_hour(h);
+            if let Some(g) = group.as_deref_mut() {
+                g.push_hour(h);
+            }
+        }
+        user.day_fit = user.day_hist.fit(OWN_MIN, MIN_SD_DAY);
+        user.hour_fit = user.hour_hist.fit(OWN_MIN, MIN_SD_HOUR);
+        for pair in user.pairs.iter_mut().filter(|p| p.today > 0) {
+            pair.hist.push(pair.today, PAIR_HISTORY);
+            pair.days_seen = pair.days_seen.saturating_add(1);
+            pair.fit = pair.hist.fit(OWN_MIN, MIN_SD_PAIR);
+            pair.today = 0;
+            pair.reported = 0;
+        }
+        user.hours = [0; 24];
+        user.hour_reported = [0; 24];
+        user.day_total = 0;
+        user.day_reported = 0;
+        user.today_max_reported = 0;
+    }
+
+    fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
+        let learning = self.learning(e.time_ms);
+        let user = self.users.get_or_insert_with(e.user, User::default);
+        let day = e.local_day();
+        if user.day != day {
+            let late = user.day != NO_DAY && day < user.day && user.day - day <= 1;
+            if !late {
+                let group = user
+                    .group
+                    .map(|g| self.groups.get_or_insert_with(g, Pool::default));
+                Self::close_day(user, group, &mut self.org);
+                user.day = day;
+            }
+        }
+        if e.peer_group.is_some() {
+            user.group = e.peer_group;
+        }
+        let hour = usize::from(e.local_hour()).min(23);
+        user.hours[hour] = user.hours[hour].saturating_add(e.rows);
+        user.day_total = user.day_total.saturating_add(e.rows);
+        let pair_idx = match user.pairs.binary_search_by_key(&e.resource, |p| p.resource) {
+            Ok(i) => Some(i),
+            Err(i) if user.pairs.len() < MAX_PAIRS_PER_USER => {
+                user.pairs.insert(
+                    i,
+                    Pair {
+                        resource: e.resource,
+                        ..Pair::default()
+                    },
+                );
+                Some(i)
+            }
+            Err(_) => None,
+        };
+        if let Some(i) = pair_idx {
+            user.pairs[i].today = user.pairs[i].today.saturating_add(e.rows);
+        }
+        if learning {
+            return;
+        }
+
+        let pool = user
+            .group
+            .and_then(|g| self.groups.get(g))
+            .filter(|p| p.days.len() >= POOL_MIN)
+            .unwrap_or(&self.org);
+        let w = self.config.prior_weight;
+        let day_fit = Fit::blend(user.day_fit, user.days_seen, pool.day_fit, w);
+        let hour_fit = Fit::blend(user.hour_fit, user.hours_seen, pool.hour_fit, w);
+        let mut candidates: Vec<Scored> = Vec::with_capacity(3);
+        if let Some(fit) = hour_fit {
+            candidates.extend(score(Bucket::Hour, user.hours[hour], fit, user.hours_seen));
+        }
+        if let Some(fit) = day_fit {
+            candidates.extend(score(Bucket::Day, user.day_total, fit, user.days_seen));
+        }
+        if let Some(pair) = pair_idx.map(|i| &user.pairs[i])
+            && pair.days_seen >= MIN_PAIR_HISTORY
+            && let Some(own) = pair.fit
+        {
+            let prior = Fit {
+                m: own.m,
+                s: PAIR_PRIOR_SD,
+            };
+            if let Some(fit) = Fit::blend(Some(own), pair.days_seen, Some(prior), w) {
+                candidates.extend(score(Bucket::Pair, pair.today, fit, pair.days_seen));
+            }
+        }
+
+        let min = self.config.min_score;
+        let mut best: Option<&Scored> = None;
+        for c in &candidates {
+            let reported = match c.bucket {
+                Bucket::Hour => user.hour_reported[hour],
+                Bucket::Day => user.day_reported,
+                Bucket::Pair => pair_idx.map_or(u8::MAX, |i| user.pairs[i].reported),
+            };
+            let fresh = (reported == 0 || c.score >= f32::from(reported) + RESCORE_STEP)
+                && c.score >= f32::from(user.today_max_reported);
+            if c.score >= min && fresh && best.is_none_or(|b| c.score > b.score) {
+                best = Some(c);
+            }
+        }
+        let Some(best) = best else { return };
+        user.today_max_reported = user
+            .today_max_reported
+            .max(best.score.floor().clamp(1.0, 100.0) as u8);
+        for c in candidates.iter().filter(|c| c.score >= min) {
+            let slot = match c.bucket {
+                Bucket::Hour => &mut user.hour_reported[hour],
+                Bucket::Day => &mut user.day_reported,
+                Bucket::Pair => match pair_idx {
+                    Some(i) => &mut user.pairs[i].reported,
+                    None => continue,
+                },
+            };
+            *slot = (*slot).max(c.score.floor().clamp(1.0, 100.0) as u8);
+        }
+        out.push(finding(symbols, e, best));
+    }
+}
+
+/// Score a bucket's running total against its baseline; `None` when the
+/// total is not above the fitted mean (nothing to say, and the tail would
+/// be computed for nothing).
+fn score(bucket: Bucket, total: u64, fit: Fit, history: u32) -> Option<Scored> {
+    let (mean, _) = fit.negative_binomial();
+    if (total as f64) <= mean {
+        return None;
+    }
+    let p = fit.tail(total);
+    Some(Scored {
+        bucket,
+        total,
+        fit,
+        history,
+        p,
+        score: score_from_p(p),
+    })
+}
+
+fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
+    let resource = symbols.resource(e.resource);
+    let usual = s.fit.median_rows().round();
+    let context = match s.bucket {
+        Bucket::Hour => format!(
+            "{} rows this hour; usual active hour is ~{usual} rows",
+            s.total
+        ),
+        Bucket::Day => format!("{} rows today; usual day is ~{usual} rows", s.total),
+        Bucket::Pair => format!(
+            "{} rows of it today; usual day is ~{usual} rows of it",
+            s.total
+        ),
+    };
+    let (mean, r) = s.fit.negative_binomial();
+    Finding::new(
+        e.seq,
+        s.score,
+        format!("read {} rows of {resource}; {context}", e.rows),
+    )
+    .with("bucket", s.bucket.name())
+    .with("resource", resource)
+    .with("rows", e.rows)
+    .with("bucket_total", s.total)
+    .with("baseline_p50", usual)
+    .with("fitted_mean", mean.round())
+    .with("dispersion_r", r)
+    .with("history_buckets", s.history)
+    .with("p", s.p)
+}
+
+impl Detector for Volume {
+    fn info() -> Info {
+        Info {
+            name: "volume",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "rows read per user per hour, day and table-day far above the user's own (or peer group's) usual",
+            config: vec![
+                ConfigKey {
+                    name: "learning_days",
+                    default: "7",
+                    description: "days of event time, from the first event seen, that only build baselines (no findings)",
+                },
+                ConfigKey {
+                    name: "min_score",
+                    default: "20.0",
+                    description: "findings scoring below this (0-100) are dropped as noise",
+                },
+                ConfigKey {
+                    name: "prior_weight",
+                    default: "5.0",
+                    description: "how many of a user's own active buckets the peer-group baseline is worth; higher trusts the peers longer",
+                },
+            ],
+        }
+    }
+
+    fn configure(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "learning_days" => self.config.learning_days = config::parse(key, value)?,
+            "min_score" => {
+                self.config.min_score = config::parse_in_range(key, value, 0.0, 100.0)? as f32
+            }
+            "prior_weight" => {
+                self.config.prior_weight = config::parse_in_range(key, value, 0.0, 1000.0)?
+            }
+            _ => return Err(ConfigError::UnknownKey(key.to_string())),
+        }
+        Ok(())
+    }
+
+    fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+        for e in events {
+            self.observe_one(symbols, e, out);
+        }
+    }
+}
+
+ueba_sdk::export_detector!(Volume);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! Behaviour tests, driving the detector through `Runtime` as the host does.
+
+use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
+
+use crate::Volume;
+
+/// 2024-01-01T00:00Z, a Monday.
+const T0: i64 = 1_704_067_200_000;
+const SUPPORT: u32 = 0;
+const ANALYTICS: u32 = 1;
+const TICKETS: u32 = 0;
+const CUSTOMERS: u32 = 1;
+const EVENTS_TBL: u32 = 2;
+const SALES: u32 = 3;
+
+/// xorshift64*: a tiny deterministic generator, so histories are fixed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn runtime() -> Runtime<Volume> {
+    let mut rt = Runtime::<Volume>::default();
+    let s = rt.symbols_mut();
+    for u in 0..64u32 {
+        s.insert(SymbolKind::User, u, format!("user{u}"));
+    }
+    s.insert(SymbolKind::PeerGroup, SUPPORT, "tier1-support");
+    s.insert(SymbolKind::PeerGroup, ANALYTICS, "analytics");
+    s.insert(SymbolKind::Resource, TICKETS, "support.tickets");
+    s.insert(SymbolKind::Resource, CUSTOMERS, "support.customers");
+    s.insert(SymbolKind::Resource, EVENTS_TBL, "analytics.events");
+    s.insert(SymbolKind::Resource, SALES, "analytics.sales");
+    s.insert(SymbolKind::Action, 0, "select");
+    rt
+}
+
+fn ev(user: u32, group: u32, resource: u32, time_ms: i64, rows: u64) -> Event {
+    Event {
+        time_ms,
+        user,
+        peer_group: Some(group),
+        resource,
+        rows,
+        ..Event::default()
+    }
+}
+
+/// Days are counted from `T0`, a Monday.
+fn is_weekend(day: i64) -> bool {
+    day.rem_euclid(7) >= 5
+}
+
+/// One ordinary working day for `user`: support users run ~30 small
+/// queries, analysts ~10 queries of 5k–50k rows; 09:00–17:00.
+fn workday(rng: &mut Rng, user: u32, day: i64, scale: u64) -> Vec<Event> {
+    let analyst = (10..20).contains(&user);
+    let (group, n) = if analyst {
+        (ANALYTICS, 8 + rng.below(6))
+    } else {
+        (SUPPORT, 25 + rng.below(10))
+    };
+    let mut out = Vec::new();
+    for _ in 0..n * scale {
+        let t = T0 + day * DAY_MS + 9 * HOUR_MS + rng.below(8 * HOUR_MS as u64) as i64;
+        let (res, rows) = if analyst {
+            (EVENTS_TBL + rng.below(2) as u32, 5_000 + rng.below(45_000))
+        } else {
+            (TICKETS + rng.below(2) as u32, 1 + rng.below(80))
+        };
+        out.push(ev(user, group, res, t, rows));
+    }
+    out
+}
+
+/// `days` days of ordinary work for users 0..20, weekdays only, in time
+/// order with sequence numbers.
+fn history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut all = Vec::new();
+    for day in 0..days {
+        if is_weekend(day) {
+            continue;
+        }
+        for u in 0..20 {
+            all.extend(workday(&mut rng, u, day, 1));
+        }
+    }
+    sequence(all, 0)
+}
+
+fn sequence(mut events: Vec<Event>, first_seq: u64) -> Vec<Event> {
+    events.sort_by_key(|e| (e.time_ms, e.user));
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = first_seq + i as u64;
+    }
+    events
+}
+
+fn max_score(findings: &[Finding]) -> f32 {
+    findings.iter().map(|f| f.score).fold(0.0, f32::max)
+}
+
+fn evidence_f64(f: &Finding, key: &str) -> f64 {
+    match f.evidence.iter().find(|(k, _)| k == key).map(|(_, v)| v) {
+        Some(Value::Float(x)) => *x,
+        Some(Value::Int(i)) => *i as f64,
+        _ => panic!("no numeric evidence {key}"),
+    }
+}
+
+/// A detector that has seen 30 days of ordinary work (days 0..30; day 30
+/// is a Wednesday).
+fn trained() -> Runtime<Volume> {
+    let mut rt = runtime();
+    rt.observe(&history(30));
+    rt
+}
+
+#[test]
+fn ordinary_history_stays_quiet() {
+    let mut rt = runtime();
+    let findings = rt.observe(&history(30));
+    assert!(max_score(&findings) < 40.0, "max {}", max_score(&findings));
+    let above_35 = findings.iter().filter(|f| f.score > 35.0).count();
+    assert!(above_35 <= 1, "{above_35} findings above 35: {findings:#?}");
+}
+
+#[test]
+fn a_68k_row_read_at_night_scores_100() {
+    let mut rt = trained();
+    let day = 30;
+    let e = ev(
+        3,
+        SUPPORT,
+        CUSTOMERS,
+        T0 + day * DAY_MS + 22 * HOUR_MS,
+        68_000,
+    );
+    let findings = rt.observe(&sequence(vec![e], 1_000_000));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert_eq!(f.score, 100.0);
+    assert!(evidence_f64(f, "p") < 1e-6);
+    assert!(f.reason.contains("support.customers"), "{}", f.reason);
+    assert!(f.reason.contains("68000"), "{}", f.reason);
+}
+
+#[test]
+fn slow_exfiltration_adds_up_to_a_strong_daily_signal() {
+    let mut rt = trained();
+    let day = 30;
+    let mut rng = Rng(7);
+    let mut events = workday(&mut rng, 4, day, 1);
+    for i in 0..40 {
+        let t = T0 + day * DAY_MS + 9 * HOUR_MS + i * 12 * 60_000;
+        events.push(ev(4, SUPPORT, CUSTOMERS, t, 300));
+    }
+    let findings = rt.observe(&sequence(events, 1_000_000));
+    assert!(max_score(&findings) >= 65.0, "{findings:#?}");
+    // The burst reports as its score climbs, not once per event.
+    assert!(findings.len() <= 20, "{} findings", findings.len());
+}
+
+#[test]
+fn the_daily_total_alone_catches_spread_out_exfiltration() {
+    // One 300-row read per hour never makes an hour stand out much, but
+    // 40 of them over the day (all hours) is ~10x the usual day.
+    let mut rt = trained();
+    let day = 30;
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let t = T0 + day * DAY_MS + i * 36 * 60_000;
+        events.push(ev(5, SUPPORT, TICKETS, t, 300));
+    }
+    let findings = rt.observe(&sequence(events, 1_000_000));
+    let day_max = findings
+        .iter()
+        .filter(|f| {
+            f.evidence
+                .iter()
+                .any(|(k, v)| k == "bucket" && *v == Value::from("day"))
+        })
+        .map(|f| f.score)
+        .fold(0.0, f32::max);
+    assert!(day_max >= 65.0, "{findings:#?}");
+}
+
+#[test]
+fn an_analyst_reading_300k_rows_is_normal() {
+    let mut rt = trained();
+    let day = 30;
+    let mut events = Vec::new();
+    for i in 0..6 {
+        let t = T0 + day * DAY_MS + (9 + i) * HOUR_MS;
+        events.push(ev(12, ANALYTICS, SALES - (i as u32 % 2), t, 50_000));
+    }
+    let findings = rt.observe(&sequence(events, 1_000_000));
+    assert!(max_score(&findings) < 35.0, "{findings:#?}");
+}
+
+#[test]
+fn a_day_twice_as_busy_as_usual_is_not_flagged() {
+    let mut rt = trained();
+    let mut rng = Rng(99);
+    for user in 0..10 {
+        let events = sequence(
+            workday(&mut rng, user, 30, 2),
+            1_000_000 + u64::from(user) * 1000,
+        );
+        let findings = rt.observe(&events);
+        assert!(max_score(&findings) < 35.0, "user {user}: {findings:#?}");
+    }
+}
+
+#[test]
+fn a_new_user_with_peer_typical_volume_is_not_flagged() {
+    let mut rt = trained();
+    let mut rng = Rng(5);
+    let mut events = Vec::new();
+    for day in 30..33 {
+        // user 40 is new; its days look like any support agent's
+        events.extend(workday(&mut rng, 40, day, 1));
+    }
+    let findings = rt.observe(&sequence(events, 1_000_000));
+    assert!(max_score(&findings) < 35.0, "{findings:#?}");
+}
+
+#[test]
+fn no_findings_during_learning() {
+    let mut rt = runtime();
+    let mut events = history(6);
+    events.push(ev(
+        3,
+        SUPPORT,
+        CUSTOMERS,
+        T0 + 5 * DAY_MS + 22 * HOUR_MS,
+        68_000,
+    ));
+    let findings = rt.observe(&sequence(events, 0));
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn config_is_validated_and_applied() {
+    let mut rt = runtime();
+    assert_eq!(
+        rt.configure([("nope", "1")]),
+        Err(ConfigError::UnknownKey("nope".into()))
+    );
+    for (key, bad) in [
+        ("learning_days", "-1"),
+        ("min_score", "200"),
+        ("prior_weight", "\"x\""),
+    ] {
+        match rt.configure([(key, bad)]) {
+            Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}={bad}: {other:?}"),
+        }
+    }
+    // A 40-day learning period keeps day 30 quiet.
+    let mut rt = runtime();
+    rt.configure([("learning_days", "40")]).unwrap();
+    rt.observe(&history(30));
+    let e = ev(
+        3,
+        SUPPORT,
+        CUSTOMERS,
+        T0 + 30 * DAY_MS + 22 * HOUR_MS,
+        68_000,
+    );
+    assert!(rt.observe(&sequence(vec![e], 1_000_000)).is_empty());
+    // Every listed key is accepted with its documented default.
+    let mut rt = runtime();
+    for k in <Volume as ueba_sdk::Detector>::info().config {
+        rt.configure([(k.name, k.default)]).unwrap();
+    }
+}
+
+#[test]
+fn snapshot_restore_gives_identical_findings() {
+    let mut events = history(30);
+    events.push(ev(
+        3,
+        SUPPORT,
+        CUSTOMERS,
+        T0 + 29 * DAY_MS + 23 * HOUR_MS,
+        68_000,
+    ));
+    let events = sequence(events, 0);
+    let cut = events.len() * 2 / 3;
+    let mut a = runtime();
+    a.observe(&events[..cut]);
+    let mut b = Runtime::<Volume>::default();
+    b.restore(&a.snapshot()).unwrap();
+    let fa = a.observe(&events[cut..]);
+    let fb = b.observe(&events[cut..]);
+    assert!(!fa.is_empty());
+    assert_eq!(fa, fb);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let mut rt = trained();
+    let mut events = Vec::new();
+    let base = T0 + 31 * DAY_MS;
+    for (i, (user, time, rows, offset)) in [
+        (u32::MAX, base, u64::MAX, 0),
+        (u32::MAX, base, u64::MAX, 0),
+        (3, base, u64::MAX, 0),
+        (3, base, u64::MAX, 0),
+        (3, base - 5 * DAY_MS, 0, 0),
+        (3, base + 400 * DAY_MS, 1, i32::MAX),
+        (3, i64::MIN, 7, i32::MIN),
+        (3, i64::MAX, 7, i32::MAX),
+        (3, base, 0, -900),
+        (u32::MAX - 1, i64::MAX, u64::MAX, i32::MIN),
+        (7, base, 1, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        events.push(Event {
+            seq: i as u64,
+            time_ms: time,
+            utc_offset_minutes: offset,
+            user,
+            peer_group: if i % 2 == 0 { Some(u32::MAX) } else { None },
+            resource: u32::MAX - (i as u32 % 2),
+            rows,
+            ..Event::default()
+        });
+    }
+    for _ in 0..3 {
+        for f in rt.observe(&events) {
+            assert!((0.0..=100.0).contains(&f.score));
+            assert!(!evidence_f64(&f, "p").is_nan());
+        }
+    }
+    let mut fresh = Runtime::<Volume>::default();
+    fresh.observe(&events);
+    fresh.observe(&[]);
+}
