@@ -368,7 +368,9 @@ mod tests {
     #[test]
     fn one_detector_alone_stops_at_the_cap_and_agreement_goes_higher() {
         let mut a = agg();
-        let single = a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None).unwrap();
+        let single = a
+            .add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+            .unwrap();
         assert_eq!(single.score, 90.0);
         a.add(1, 0, 0, finding("volume", 100.0, 2), "v", None);
         a.add(1, 1, 0, finding("off-hours", 50.0, 3), "v", None);

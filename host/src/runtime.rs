@@ -24,6 +24,7 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "detector-plugin",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -222,12 +223,14 @@ impl Runtime {
             return Component::new(&self.engine, bytes).map_err(invalid);
         };
         let path = dir.join(self.cache_key(bytes));
-        if path.is_file() {
-            // SAFETY: the file was written by `precompile_component` of an
-            // engine with the same compatibility hash (it is in the file name),
-            // in a cache directory created private to this user. A file that
-            // fails wasmtime's own header checks is recompiled and replaced.
-            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+        // Read the artefact into memory rather than mapping it: a mapped file
+        // that another process truncates would crash us with SIGBUS.
+        if let Ok(cached) = std::fs::read(&path) {
+            // SAFETY: the bytes were written by `precompile_component` of an
+            // engine with the same compatibility hash (it is in the file name)
+            // into a cache directory private to this user; wasmtime checks the
+            // header, and bytes that fail are recompiled and replaced.
+            if let Ok(c) = unsafe { Component::deserialize(&self.engine, &cached) } {
                 return Ok(c);
             }
         }

@@ -113,107 +113,54 @@ struct UserMeta {
     tz: Option<TimeZone>,
 }
 
-struct Slot {
-    loaded: LoadedPlugin,
-    sent_symbols: usize,
-    failed: bool,
-}
-
-/// The engine for one run.
-pub struct Scorer<S: AlertSink> {
-    cfg: Config,
+/// Turns [`AccessEvent`]s into contract events: enriches them from the
+/// identity file, interns their strings and computes the local-time offset.
+/// The scorer uses it, and so do benchmarks that build batches ahead of time.
+#[derive(Default)]
+pub struct Encoder {
     identities: Identities,
     interner: Interner,
     users: Vec<UserMeta>,
-    slots: Vec<Slot>,
-    held: BinaryHeap<Reverse<Held>>,
-    arrivals: u64,
-    newest_ms: i64,
-    released_ms: i64,
-    batch: Vec<wit::Event>,
-    next_seq: u64,
-    aggregator: Aggregator,
-    sink: S,
-    stats: Stats,
-    started: Instant,
 }
 
-impl<S: AlertSink> Scorer<S> {
-    /// A scorer over loaded detectors, writing alerts to `sink`.
-    pub fn new(cfg: Config, identities: Identities, plugins: Vec<LoadedPlugin>, sink: S) -> Self {
-        let aggregator = Aggregator::new(
-            cfg.risk.clone(),
-            plugins
-                .iter()
-                .map(|l| (l.plugin.info().name.clone(), l.weight))
-                .collect(),
-        );
-        let n = plugins.len();
-        Scorer {
-            batch: Vec::with_capacity(cfg.input.batch_size),
-            cfg,
+impl Encoder {
+    /// An encoder enriching from `identities`.
+    pub fn new(identities: Identities) -> Self {
+        Encoder {
             identities,
-            interner: Interner::default(),
-            users: Vec::new(),
-            slots: plugins
-                .into_iter()
-                .map(|loaded| Slot {
-                    loaded,
-                    sent_symbols: 0,
-                    failed: false,
-                })
-                .collect(),
-            held: BinaryHeap::new(),
-            arrivals: 0,
-            newest_ms: i64::MIN,
-            released_ms: i64::MIN,
-            next_seq: 0,
-            aggregator,
-            sink,
-            stats: Stats {
-                findings: vec![0; n],
-                ..Stats::default()
-            },
-            started: Instant::now(),
+            ..Encoder::default()
         }
     }
 
-    /// Count a line rejected by the reader, so the summary reports it.
-    pub fn count_invalid(&mut self) {
-        self.stats.invalid += 1;
+    /// The interned strings so far.
+    pub fn interner(&self) -> &Interner {
+        &self.interner
     }
 
-    /// Accept one event.
-    pub fn push(&mut self, ev: &AccessEvent) -> Result<(), ScoreError> {
-        self.stats.events += 1;
-        let compact = self.intern(ev);
-        let lateness = i64::try_from(self.cfg.input.max_lateness_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
-        if ev.time_ms < self.released_ms {
-            self.stats.late += 1;
-            self.release(ev.time_ms, compact)?;
-            return Ok(());
-        }
-        self.arrivals += 1;
-        self.held.push(Reverse(Held {
-            time_ms: ev.time_ms,
-            arrival: self.arrivals,
-            ev: compact,
-        }));
-        self.newest_ms = self.newest_ms.max(ev.time_ms);
-        let watermark = self.newest_ms.saturating_sub(lateness);
-        while let Some(Reverse(top)) = self.held.peek().copied() {
-            if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
-                break;
-            }
-            self.held.pop();
-            self.released_ms = self.released_ms.max(top.time_ms);
-            self.release(top.time_ms, top.ev)?;
-        }
-        Ok(())
+    /// Symbols from log position `from` on, as contract symbols.
+    pub fn symbols_since(&self, from: usize) -> Vec<wit::Symbol> {
+        self.interner
+            .since(from)
+            .map(|(kind, id, text)| wit::Symbol {
+                kind: match kind {
+                    SymbolKind::User => wit::SymbolKind::User,
+                    SymbolKind::Resource => wit::SymbolKind::Resource,
+                    SymbolKind::Action => wit::SymbolKind::Action,
+                    SymbolKind::Source => wit::SymbolKind::Source,
+                    SymbolKind::PeerGroup => wit::SymbolKind::PeerGroup,
+                },
+                id,
+                text: text.to_string(),
+            })
+            .collect()
     }
 
-    fn intern(&mut self, ev: &AccessEvent) -> Compact {
+    /// Encode one event as the contract event with sequence number `seq`.
+    pub fn encode(&mut self, ev: &AccessEvent, seq: u64) -> wit::Event {
+        self.compact(ev).into_event(ev.time_ms, seq)
+    }
+
+    fn compact(&mut self, ev: &AccessEvent) -> Compact {
         let user = self.interner.intern(SymbolKind::User, &ev.user);
         let idx = user as usize;
         if self.users.len() <= idx {
@@ -254,25 +201,128 @@ impl<S: AlertSink> Scorer<S> {
             outcome: ev.outcome as u8,
         }
     }
+}
 
-    fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
-        self.batch.push(wit::Event {
-            seq: self.next_seq,
+impl Compact {
+    fn into_event(self, time_ms: i64, seq: u64) -> wit::Event {
+        wit::Event {
+            seq,
             time_ms,
-            utc_offset_minutes: c.offset,
-            user: c.user,
-            peer_group: c.peer,
-            action: c.action,
-            resource: c.resource,
-            source: c.source,
-            rows: c.rows,
-            bytes: c.bytes,
-            outcome: match c.outcome {
+            utc_offset_minutes: self.offset,
+            user: self.user,
+            peer_group: self.peer,
+            action: self.action,
+            resource: self.resource,
+            source: self.source,
+            rows: self.rows,
+            bytes: self.bytes,
+            outcome: match self.outcome {
                 x if x == Outcome::Success as u8 => wit::Outcome::Success,
                 x if x == Outcome::Failure as u8 => wit::Outcome::Failure,
                 _ => wit::Outcome::Unknown,
             },
-        });
+        }
+    }
+}
+
+struct Slot {
+    loaded: LoadedPlugin,
+    sent_symbols: usize,
+    failed: bool,
+}
+
+/// The engine for one run.
+pub struct Scorer<S: AlertSink> {
+    cfg: Config,
+    encoder: Encoder,
+    slots: Vec<Slot>,
+    held: BinaryHeap<Reverse<Held>>,
+    arrivals: u64,
+    newest_ms: i64,
+    released_ms: i64,
+    batch: Vec<wit::Event>,
+    next_seq: u64,
+    aggregator: Aggregator,
+    sink: S,
+    stats: Stats,
+    started: Instant,
+}
+
+impl<S: AlertSink> Scorer<S> {
+    /// A scorer over loaded detectors, writing alerts to `sink`.
+    pub fn new(cfg: Config, identities: Identities, plugins: Vec<LoadedPlugin>, sink: S) -> Self {
+        let aggregator = Aggregator::new(
+            cfg.risk.clone(),
+            plugins
+                .iter()
+                .map(|l| (l.plugin.info().name.clone(), l.weight))
+                .collect(),
+        );
+        let n = plugins.len();
+        Scorer {
+            batch: Vec::with_capacity(cfg.input.batch_size),
+            cfg,
+            encoder: Encoder::new(identities),
+            slots: plugins
+                .into_iter()
+                .map(|loaded| Slot {
+                    loaded,
+                    sent_symbols: 0,
+                    failed: false,
+                })
+                .collect(),
+            held: BinaryHeap::new(),
+            arrivals: 0,
+            newest_ms: i64::MIN,
+            released_ms: i64::MIN,
+            next_seq: 0,
+            aggregator,
+            sink,
+            stats: Stats {
+                findings: vec![0; n],
+                ..Stats::default()
+            },
+            started: Instant::now(),
+        }
+    }
+
+    /// Count a line rejected by the reader, so the summary reports it.
+    pub fn count_invalid(&mut self) {
+        self.stats.invalid += 1;
+    }
+
+    /// Accept one event.
+    pub fn push(&mut self, ev: &AccessEvent) -> Result<(), ScoreError> {
+        self.stats.events += 1;
+        let compact = self.encoder.compact(ev);
+        let lateness = i64::try_from(self.cfg.input.max_lateness_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        if ev.time_ms < self.released_ms {
+            self.stats.late += 1;
+            self.release(ev.time_ms, compact)?;
+            return Ok(());
+        }
+        self.arrivals += 1;
+        self.held.push(Reverse(Held {
+            time_ms: ev.time_ms,
+            arrival: self.arrivals,
+            ev: compact,
+        }));
+        self.newest_ms = self.newest_ms.max(ev.time_ms);
+        let watermark = self.newest_ms.saturating_sub(lateness);
+        while let Some(Reverse(top)) = self.held.peek().copied() {
+            if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
+                break;
+            }
+            self.held.pop();
+            self.released_ms = self.released_ms.max(top.time_ms);
+            self.release(top.time_ms, top.ev)?;
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
+        self.batch.push(c.into_event(time_ms, self.next_seq));
         self.next_seq += 1;
         if self.batch.len() >= self.cfg.input.batch_size {
             self.run_batch()?;
@@ -302,28 +352,13 @@ impl<S: AlertSink> Scorer<S> {
         };
         // (seq, detector index, finding) across all detectors.
         let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
-        let log_len = self.interner.log_len();
+        let log_len = self.encoder.interner.log_len();
         for (d, slot) in self.slots.iter_mut().enumerate() {
             if slot.failed {
                 self.stats.events_missed_by_failed += batch.events.len() as u64;
                 continue;
             }
-            batch.symbols.clear();
-            batch.symbols.extend(
-                self.interner
-                    .since(slot.sent_symbols)
-                    .map(|(kind, id, text)| wit::Symbol {
-                        kind: match kind {
-                            SymbolKind::User => wit::SymbolKind::User,
-                            SymbolKind::Resource => wit::SymbolKind::Resource,
-                            SymbolKind::Action => wit::SymbolKind::Action,
-                            SymbolKind::Source => wit::SymbolKind::Source,
-                            SymbolKind::PeerGroup => wit::SymbolKind::PeerGroup,
-                        },
-                        id,
-                        text: text.to_string(),
-                    }),
-            );
+            batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
             match slot.loaded.plugin.observe(&batch) {
                 Ok(findings) => {
                     slot.sent_symbols = log_len;
@@ -361,22 +396,27 @@ impl<S: AlertSink> Scorer<S> {
                     .map(|e| (e.key, evidence_json(e.value)))
                     .collect(),
                 resource: self
+                    .encoder
                     .interner
                     .text(SymbolKind::Resource, ev.resource)
                     .to_string(),
                 action: self
+                    .encoder
                     .interner
                     .text(SymbolKind::Action, ev.action)
                     .to_string(),
-                source: ev
-                    .source
-                    .map(|s| self.interner.text(SymbolKind::Source, s).to_string()),
+                source: ev.source.map(|s| {
+                    self.encoder
+                        .interner
+                        .text(SymbolKind::Source, s)
+                        .to_string()
+                }),
                 event: seq,
             };
-            let user = self.interner.text(SymbolKind::User, ev.user);
+            let user = self.encoder.interner.text(SymbolKind::User, ev.user);
             let peer = ev
                 .peer_group
-                .map(|p| self.interner.text(SymbolKind::PeerGroup, p));
+                .map(|p| self.encoder.interner.text(SymbolKind::PeerGroup, p));
             if let Some(alert) = self
                 .aggregator
                 .add(ev.user, d, ev.time_ms, finding, user, peer)
@@ -400,12 +440,22 @@ impl<S: AlertSink> Scorer<S> {
             users: standings
                 .into_iter()
                 .map(|s| RankedUser {
-                    name: self.interner.text(SymbolKind::User, s.user).to_string(),
+                    name: self
+                        .encoder
+                        .interner
+                        .text(SymbolKind::User, s.user)
+                        .to_string(),
                     peer_group: self
+                        .encoder
                         .users
                         .get(s.user as usize)
                         .and_then(|m| m.peer)
-                        .map(|p| self.interner.text(SymbolKind::PeerGroup, p).to_string()),
+                        .map(|p| {
+                            self.encoder
+                                .interner
+                                .text(SymbolKind::PeerGroup, p)
+                                .to_string()
+                        }),
                     standing: s,
                 })
                 .collect(),

@@ -7,11 +7,12 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::org::{
-    self, ANALYZE, COMMENTS, COPY, DELETE, DEPLOYMENTS, ESCALATIONS, FEATURE_FLAGS, Group, HOUR_MS,
-    Habit, INSERT, INVOICES, MAINTENANCE_TABLES, MIN_MS, Org, PAYMENTS, PG_ACTIVITY, PG_LOCKS,
-    SELECT, TABLES, TICKETS, UPDATE, VACUUM, lognormal,
+use super::catalog::{
+    self, ANALYZE, COMMENTS, COPY, DELETE, DEPLOYMENTS, ESCALATIONS, FEATURE_FLAGS, Group, INSERT,
+    INVOICES, MAINTENANCE_TABLES, PAYMENTS, PG_ACTIVITY, PG_LOCKS, SELECT, TABLES, TICKETS, UPDATE,
+    VACUUM,
 };
+use super::org::{self, HOUR_MS, Habit, MIN_MS, Org, lognormal};
 
 /// Tag of events that belong to nothing in particular.
 pub(super) const TAG_NONE: u8 = 0;
@@ -259,8 +260,12 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
                     };
                     let failed = rng.random::<f32>() < user.fail_rate;
                     let bytes = bytes_for(h.table, rows, &mut rng);
-                    let tag = if big_analyst && org::is_analytics_table(h.table) {
-                        if rows >= BIG_READ_ROWS && !failed { TAG_ANALYST_BIG } else { TAG_ANALYST_READ }
+                    let tag = if big_analyst && catalog::is_analytics_table(h.table) {
+                        if rows >= BIG_READ_ROWS && !failed {
+                            TAG_ANALYST_BIG
+                        } else {
+                            TAG_ANALYST_READ
+                        }
                     } else {
                         TAG_NONE
                     };

@@ -16,7 +16,9 @@
 //! all three. Events are produced in time windows from per-user-day RNGs, so
 //! memory stays bounded by one window of events however long the period.
 
+mod catalog;
 mod day;
+mod names;
 mod org;
 mod scenario;
 #[cfg(test)]
@@ -28,9 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-
+use catalog::{ACTIONS, MAINTENANCE_TABLES, TABLES, TZ_NAMES};
 use day::{Ev, TAG_ANALYST_BIG, TAG_ANALYST_READ, TAG_COUNT, TAG_MAINTENANCE, TAG_SCENARIO};
-use org::{ACTIONS, DAY_MS, HOUR_MS, MAINTENANCE_TABLES, Org, TABLES, TZ_NAMES};
+use org::{DAY_MS, HOUR_MS, Org};
 
 /// Largest organisation accepted: user ids are 32-bit and each user costs a
 /// few hundred bytes of profile, so beyond this memory, not time, runs out.
@@ -155,6 +157,13 @@ fn validate(cfg: &GenConfig) -> Result<(), GenError> {
     if cfg.days > MAX_DAYS {
         return bad(format!("days must be at most {MAX_DAYS}, got {}", cfg.days));
     }
+    if cfg.start.year() < 1970 || cfg.start.year() > 9000 {
+        return bad(format!(
+            "start must be between the years 1970 and 9000 (event times are Unix milliseconds), \
+             got {}",
+            cfg.start
+        ));
+    }
     if cfg.scenarios && cfg.days < 14 {
         return bad(format!(
             "scenarios need at least 14 days (ten to learn a baseline, then the attacks), got {}; \
@@ -251,9 +260,12 @@ struct TagStats {
     max_rows: u32,
 }
 
-/// Generates and writes all events in UTC time windows. Each window
-/// regenerates the user-days that overlap it (cheap, and the same every time
-/// thanks to per-user-day seeds), keeps the events inside it, sorts and
+/// Per user, the UTC span of their activity on one local day (see [`day::bounds`]).
+type DayBounds = Vec<Option<(i64, i64)>>;
+
+/// Generates and writes all events in UTC time windows. For each window it
+/// draws the local hours of every user-day that overlap it (each hour has its
+/// own seed, so this needs nothing from earlier windows), sorts them and
 /// writes them. The window is a whole UTC day for ordinary sizes and shrinks
 /// to an hour for very large organisations, so memory is bounded by the
 /// events of one window rather than of the whole period.
@@ -285,7 +297,7 @@ fn write_events(
     let begin = spans[0].0.div_euclid(window) * window;
     let end = spans.iter().map(|s| s.1).max().unwrap_or(begin);
 
-    let mut bounds: Vec<(u32, Vec<Option<(i64, i64)>>)> = Vec::new();
+    let mut bounds: Vec<(u32, DayBounds)> = Vec::new();
     let mut buffer: Vec<Ev> = Vec::new();
     let mut fmt = Formatter::default();
     let mut written = 0u64;
@@ -350,7 +362,11 @@ struct Formatter {
 impl Formatter {
     fn write(&mut self, org: &Org, e: &Ev, w: &mut impl Write) -> io::Result<()> {
         let user = &org.users[e.user as usize];
-        let ip = if e.vpn && user.vpn != 0 { user.vpn } else { user.workstation };
+        let ip = if e.vpn && user.vpn != 0 {
+            user.vpn
+        } else {
+            user.workstation
+        };
         self.line.clear();
         self.line.extend_from_slice(b"{\"timestamp\":\"");
         self.timestamp(e.ts);
@@ -465,7 +481,7 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
             let median = org
                 .habits(u)
                 .iter()
-                .filter(|h| org::is_analytics_table(h.table))
+                .filter(|h| catalog::is_analytics_table(h.table))
                 .map(|h| f64::from(h.median))
                 .fold(0.0, f64::max);
             out.push(Scenario {

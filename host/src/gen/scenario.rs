@@ -7,11 +7,12 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::GenError;
-use super::day::sample_rows;
-use super::org::{
-    AUTH_USERS, COMMENTS, CRM_CONTACTS, CUSTOMERS, Clock, Group, HOUR_MS, HR_SALARIES, KB, MIN_MS,
-    Org, SELECT, Shift, TICKETS, TZ_NAMES, lognormal, pick_weighted,
+use super::catalog::{
+    AUTH_USERS, COMMENTS, CRM_CONTACTS, CUSTOMERS, Group, HR_SALARIES, KB, SELECT, TICKETS,
+    TZ_NAMES,
 };
+use super::day::sample_rows;
+use super::org::{Clock, HOUR_MS, MIN_MS, Org, Shift, lognormal, pick_weighted};
 
 /// One planned scenario event, in milliseconds after local midnight.
 pub(super) struct LocalEv {

@@ -49,7 +49,12 @@ impl Output {
 }
 
 fn cfg(users: usize, days: u32, scenarios: bool) -> GenConfig {
-    GenConfig { users, days, scenarios, ..GenConfig::default() }
+    GenConfig {
+        users,
+        days,
+        scenarios,
+        ..GenConfig::default()
+    }
 }
 
 fn run(cfg: &GenConfig) -> Output {
@@ -59,7 +64,9 @@ fn run(cfg: &GenConfig) -> Output {
         .expect("events")
         .lines()
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))
+        })
         .collect();
     let ids_text = std::fs::read_to_string(&summary.identities_path).expect("identities");
     let mut lines = ids_text.lines();
@@ -68,13 +75,22 @@ fn run(cfg: &GenConfig) -> Output {
     for l in lines {
         let cols: Vec<&str> = l.split(',').collect();
         assert_eq!(cols.len(), 3, "identity line {l}");
-        let prev = identities.insert(cols[0].to_string(), (cols[1].to_string(), cols[2].to_string()));
+        let prev = identities.insert(
+            cols[0].to_string(),
+            (cols[1].to_string(), cols[2].to_string()),
+        );
         assert!(prev.is_none(), "user {} listed twice", cols[0]);
     }
     let labels: Labels =
         serde_json::from_str(&std::fs::read_to_string(&summary.labels_path).expect("labels"))
             .expect("labels parse");
-    Output { _dir: dir, summary, events, identities, labels }
+    Output {
+        _dir: dir,
+        summary,
+        events,
+        identities,
+        labels,
+    }
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -93,18 +109,32 @@ fn day_start_utc(cfg: &GenConfig, day: i64) -> Timestamp {
 fn events_are_sorted_and_well_formed() {
     let out = run(&cfg(60, 21, true));
     assert_eq!(out.events.len() as u64, out.summary.events);
-    assert!(out.events.len() > 20_000, "only {} events", out.events.len());
-    let actions = ["select", "update", "insert", "delete", "vacuum", "analyze", "copy"];
+    assert!(
+        out.events.len() > 20_000,
+        "only {} events",
+        out.events.len()
+    );
+    let actions = [
+        "select", "update", "insert", "delete", "vacuum", "analyze", "copy",
+    ];
     let mut prev: Option<Timestamp> = None;
     let mut failures = 0;
     for e in &out.events {
-        assert!(e.timestamp.ends_with('Z') && e.timestamp.len() == 24, "{}", e.timestamp);
+        assert!(
+            e.timestamp.ends_with('Z') && e.timestamp.len() == 24,
+            "{}",
+            e.timestamp
+        );
         let t = ts(&e.timestamp);
         assert!(prev.is_none_or(|p| p <= t), "not sorted at {}", e.timestamp);
         prev = Some(t);
         assert!(actions.contains(&e.action.as_str()), "action {}", e.action);
         assert!(e.resource.contains('.'), "resource {}", e.resource);
-        assert!(e.source.parse::<std::net::Ipv4Addr>().is_ok(), "source {}", e.source);
+        assert!(
+            e.source.parse::<std::net::Ipv4Addr>().is_ok(),
+            "source {}",
+            e.source
+        );
         match e.outcome.as_str() {
             "success" => assert!(e.rows > 0 && e.bytes > 0, "empty success {}", e.timestamp),
             "failure" => {
@@ -128,12 +158,20 @@ fn identities_cover_every_user_once_with_valid_zones() {
         assert!(out.identities.contains_key(*u), "{u} has no identity");
     }
     let groups: BTreeSet<&str> = out.identities.values().map(|(g, _)| g.as_str()).collect();
-    let expected = ["analytics", "billing", "dba", "engineering", "tier1-support", "tier2-support"];
+    let expected = [
+        "analytics",
+        "billing",
+        "dba",
+        "engineering",
+        "tier1-support",
+        "tier2-support",
+    ];
     assert_eq!(groups, expected.into_iter().collect());
     for (user, (_, tz)) in &out.identities {
         assert!(TimeZone::get(tz).is_ok(), "{user}: bad zone {tz}");
         assert!(
-            user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            user.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
             "login {user}"
         );
     }
@@ -147,10 +185,21 @@ fn same_seed_same_bytes_other_seed_differs() {
     let d = tempfile::tempdir().expect("tempdir");
     generate(&c, a.path(), &mut |_, _| {}).expect("a");
     generate(&c, b.path(), &mut |_, _| {}).expect("b");
-    generate(&GenConfig { seed: 43, ..c.clone() }, d.path(), &mut |_, _| {}).expect("d");
+    generate(
+        &GenConfig {
+            seed: 43,
+            ..c.clone()
+        },
+        d.path(),
+        &mut |_, _| {},
+    )
+    .expect("d");
     let read = |p: &Path, f: &str| std::fs::read(p.join(f)).expect("read");
     for f in ["events.jsonl", "identities.csv", "labels.json"] {
-        assert!(read(a.path(), f) == read(b.path(), f), "{f} differs for the same seed");
+        assert!(
+            read(a.path(), f) == read(b.path(), f),
+            "{f} differs for the same seed"
+        );
     }
     assert!(read(a.path(), "events.jsonl") != read(d.path(), "events.jsonl"));
 }
@@ -176,16 +225,33 @@ fn labels_name_the_right_people_at_the_right_time() {
         let s = out.label(name);
         assert_eq!(s.malicious, malicious, "{name}");
         let group = &out.identities[&s.user].0;
-        assert!(groups.contains(&group.as_str()), "{name}: {} is {group}", s.user);
+        assert!(
+            groups.contains(&group.as_str()),
+            "{name}: {} is {group}",
+            s.user
+        );
         let start = ts(&s.start);
-        assert!(start >= period.0 && start < period.1, "{name} starts {start} outside the period");
+        assert!(
+            start >= period.0 && start < period.1,
+            "{name} starts {start} outside the period"
+        );
         assert!(!s.description.is_empty() && !s.description.contains('\n'));
         if malicious {
-            assert!(start >= not_before, "{name} starts {start}, within the first ten days");
-            assert!(malicious_users.insert(s.user.clone()), "{} used twice", s.user);
+            assert!(
+                start >= not_before,
+                "{name} starts {start}, within the first ten days"
+            );
+            assert!(
+                malicious_users.insert(s.user.clone()),
+                "{} used twice",
+                s.user
+            );
         }
         // The label's start is the user's event at that instant.
-        assert!(out.of_user(&s.user).any(|e| e.timestamp == s.start), "{name} start has no event");
+        assert!(
+            out.of_user(&s.user).any(|e| e.timestamp == s.start),
+            "{name} start has no event"
+        );
     }
 }
 
@@ -205,11 +271,23 @@ fn trend_micro_dumps_customers_at_night() {
         .map(|e| e.rows)
         .sum();
     assert_eq!(customers, 68_000);
-    assert!(night.iter().any(|e| e.resource == "crm.contacts" && e.rows > 1_000));
-    assert!((15..=25).contains(&night.len()), "{} night queries", night.len());
+    assert!(
+        night
+            .iter()
+            .any(|e| e.resource == "crm.contacts" && e.rows > 1_000)
+    );
+    assert!(
+        (15..=25).contains(&night.len()),
+        "{} night queries",
+        night.len()
+    );
     for e in &night {
         let t = ts(&e.timestamp);
-        assert!(t >= start && t.duration_since(start).as_secs() <= 50 * 60, "{}", e.timestamp);
+        assert!(
+            t >= start && t.duration_since(start).as_secs() <= 50 * 60,
+            "{}",
+            e.timestamp
+        );
     }
     // Tier-1 never reads crm.contacts otherwise.
     for e in &out.events {
@@ -226,13 +304,22 @@ fn without_scenarios_nobody_touches_the_forbidden_tables() {
         assert_ne!(e.resource, "hr.salaries", "{} read hr.salaries", e.user);
         let group = &out.identities[&e.user].0;
         if e.resource == "crm.contacts" {
-            assert!(group != "tier1-support" && group != "tier2-support", "{} ({group})", e.user);
+            assert!(
+                group != "tier1-support" && group != "tier2-support",
+                "{} ({group})",
+                e.user
+            );
         }
         if e.resource == "auth.users" {
             assert_eq!(group, "dba", "{} read auth.users", e.user);
         }
     }
-    let names: Vec<&str> = out.labels.scenarios.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = out
+        .labels
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, ["dba-night-maintenance", "analyst-big-reads"]);
     assert!(out.labels.scenarios.iter().all(|s| !s.malicious));
 }
@@ -253,15 +340,24 @@ fn novel_table_and_exfiltration_stand_out_from_the_users_own_baseline() {
     let tz = out.tz(&s.user);
     let mut per_day: BTreeMap<jiff::civil::Date, u64> = BTreeMap::new();
     for e in out.of_user(&s.user) {
-        *per_day.entry(ts(&e.timestamp).to_zoned(tz.clone()).date()).or_default() += e.rows;
+        *per_day
+            .entry(ts(&e.timestamp).to_zoned(tz.clone()).date())
+            .or_default() += e.rows;
     }
     let day = ts(&s.start).to_zoned(tz).date();
     let attack = per_day[&day];
-    let mut normal: Vec<u64> = per_day.iter().filter(|(d, _)| **d != day).map(|(_, r)| *r).collect();
+    let mut normal: Vec<u64> = per_day
+        .iter()
+        .filter(|(d, _)| **d != day)
+        .map(|(_, r)| *r)
+        .collect();
     normal.sort_unstable();
     let median = normal[normal.len() / 2] as f64;
     let factor = attack as f64 / median;
-    assert!((5.0..=16.0).contains(&factor), "exfiltration day is {factor:.1}× the median day");
+    assert!(
+        (5.0..=16.0).contains(&factor),
+        "exfiltration day is {factor:.1}× the median day"
+    );
 }
 
 #[test]
@@ -269,7 +365,12 @@ fn day_shift_users_work_their_shift() {
     let c = cfg(60, 21, true);
     let out = run(&c);
     let org = Org::build(&c).expect("org");
-    let labelled: BTreeSet<&str> = out.labels.scenarios.iter().map(|s| s.user.as_str()).collect();
+    let labelled: BTreeSet<&str> = out
+        .labels
+        .scenarios
+        .iter()
+        .map(|s| s.user.as_str())
+        .collect();
     let mut local: HashMap<&str, Vec<i64>> = HashMap::new();
     for e in &out.events {
         let z = ts(&e.timestamp).to_zoned(out.tz(&e.user));
@@ -282,14 +383,19 @@ fn day_shift_users_work_their_shift() {
         if org.users[u as usize].shift != Shift::Day || labelled.contains(login) {
             continue;
         }
-        let Some(times) = local.get(login) else { continue };
+        let Some(times) = local.get(login) else {
+            continue;
+        };
         let (s, e) = day::local_shift(&org, u);
         let inside = times
             .iter()
             .filter(|&&t| t >= s - 2 * HOUR_MS && t <= e + 2 * HOUR_MS)
             .count();
         let share = inside as f64 / times.len() as f64;
-        assert!(share >= 0.9, "{login}: only {share:.2} of events within shift ± 2 h");
+        assert!(
+            share >= 0.9,
+            "{login}: only {share:.2} of events within shift ± 2 h"
+        );
         checked += 1;
     }
     assert!(checked > 30, "only {checked} day-shift users checked");
@@ -305,11 +411,21 @@ fn invalid_configs_are_errors() {
         cfg(11, 30, true),
         cfg(10, 5_000, false),
         cfg(MAX_USERS + 1, 1, false),
-        GenConfig { start: jiff::civil::date(9999, 12, 20), ..cfg(20, 30, false) },
+        GenConfig {
+            start: jiff::civil::date(9999, 12, 20),
+            ..cfg(20, 30, false)
+        },
+        GenConfig {
+            start: jiff::civil::date(1969, 12, 31),
+            ..cfg(20, 30, false)
+        },
     ];
     for c in bad {
         let r = generate(&c, dir.path(), &mut |_, _| {});
-        assert!(matches!(r, Err(GenError::InvalidConfig(_))), "{c:?} gave {r:?}");
+        assert!(
+            matches!(r, Err(GenError::InvalidConfig(_))),
+            "{c:?} gave {r:?}"
+        );
     }
     // An output path that is a file cannot become a directory.
     let file = dir.path().join("file");
@@ -321,7 +437,10 @@ fn invalid_configs_are_errors() {
 #[test]
 fn small_demo_and_tiny_orgs_work() {
     let out = run(&cfg(12, 14, true));
-    assert_eq!(out.labels.scenarios.iter().filter(|s| s.malicious).count(), 4);
+    assert_eq!(
+        out.labels.scenarios.iter().filter(|s| s.malicious).count(),
+        4
+    );
     assert_eq!(out.labels.scenarios.len(), 6);
     assert!(out.events.len() > 1_000);
     for users in [1, 3, 7] {
@@ -334,7 +453,10 @@ fn small_demo_and_tiny_orgs_work() {
 fn progress_ends_at_the_last_day() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut calls = Vec::new();
-    generate(&cfg(20, 15, true), dir.path(), &mut |d, t| calls.push((d, t))).expect("generate");
+    generate(&cfg(20, 15, true), dir.path(), &mut |d, t| {
+        calls.push((d, t))
+    })
+    .expect("generate");
     assert_eq!(calls.last(), Some(&(15, 15)));
     assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0));
 }

@@ -6,73 +6,105 @@
 //!
 //! # Model
 //!
-//! Each user has a time-of-week profile in their own local time: for each of
-//! the 24 hours × {weekday, weekend}, the mean number of events in that hour
-//! per active day of that kind (a Poisson rate `r`), plus the share `a` of
-//! days of that kind the user is active at all, taking weekdays as 5/7 and
-//! weekends as 2/7 of the calendar: `a = min(1, (days_k + ½) / (expected_k + 1))`
-//! where `expected_k` is how many days of kind `k` the user would have been
-//! active had they worked it as often as the other kind. A weekday-only
-//! worker therefore has a small weekend share, and a weekend shift worker a
-//! small weekday share, without ever counting inactive days as zero-event
-//! observations.
+//! Each user has a time-of-week profile in their own local time, for each of
+//! the 24 hours × {weekday, weekend}: how many of their active days of that
+//! kind had any activity in the hour (*presence*), and how many events those
+//! hours held. Hourly counts of real people are bursty (3 queries one day,
+//! 37 the next, in the same hour), so the detector does not judge counts in
+//! hours the user works at all; it asks two questions.
 //!
-//! The count of events so far in the current (user, local day, local hour)
-//! bucket is scored with a zero-inflated Poisson tail:
-//! `p = a · P(Poisson(λ) ≥ k)`, where `λ` is the hour's rate after
+//! **Is the hour off for the user?** The presence share `q` of an hour is the
+//! share of the user's days of that kind with activity in it:
+//! `q = a · s`, where
 //!
-//! * smoothing over neighbouring hours (circular, weights 0.05/0.2/0.5/0.2/0.05)
-//!   — never below the hour's own rate — so overtime an hour or two past a
-//!   shift is only mildly surprising, while the middle of the night stays
-//!   rare;
-//! * shrinkage towards the peer group's profile (all members' days pooled;
-//!   the organisation's when the user has no group or the group is new),
-//!   with the prior worth `prior_days` active days of that kind; while the
-//!   user has fewer than `learning_days` active days the prior is used
-//!   alone;
-//! * a floor, `floor_rate`, so a never-seen hour is rare but not impossible
-//!   (one event there scores about `score_from_p(floor_rate)`).
+//! * `s` is the share of active days of that kind with activity in the hour,
+//!   smoothed over neighbouring hours (circular, weights 0.05/0.2/0.5/0.2/0.05,
+//!   never below the hour's own share), so an hour next to the shift is only
+//!   mildly unusual while the middle of the night stays rare;
+//! * `a` is the share of days of that kind the user is active at all, taking
+//!   weekdays as 5/7 and weekends as 2/7 of the calendar:
+//!   `a = min(1, (days_k + ½) / (expected_k + 1))`, where `expected_k` is how
+//!   many days of kind `k` the user would have been active had they worked it
+//!   as often as the other kind, so a weekday-only worker's weekend is rare
+//!   without ever counting inactive days as observations;
+//! * `s` is shrunk towards the user's own share over all their active days
+//!   (weekdays and weekends pooled: a night worker's Saturday looks like
+//!   their other nights), and that in turn, like `a`, towards the peer
+//!   group's profile (all members' days pooled; the organisation's when the
+//!   user has no group or the group is new), each prior worth `prior_days`
+//!   active days; while the user has fewer than `learning_days` active days
+//!   the peer profile is used alone;
+//! * `q` is floored at `floor_share`, so a never-seen hour is rare but not
+//!   impossible: one event there scores about `score_from_p(floor_share)`.
+//!
+//! Only hours with `q < off_share` are scored at all; activity in any hour
+//! the user (or, for a newcomer, their group) works at least that often is
+//! never a finding, however busy.
+//!
+//! **How much happened?** Consecutive off hours with activity (a gap of at
+//! most one empty hour, across midnight too) form a *session*, scored as
+//! one, so a 2½-hour night session accumulates evidence across its hours:
+//! `p = q_min · P(X ≥ K)`, where `q_min` is the presence share of the
+//! session's rarest hour (being up at 01:00 and at 02:00 is one decision,
+//! not two independent ones), `K` the session's events over its `n` active
+//! hours, and `X − n ~ NegativeBinomial(size n·dispersion, mean Σ (m_h − 1))`
+//! an overdispersed count model. `m_h` is the user's mean events per
+//! present hour around hour `h` (kernel-weighted over the same neighbours,
+//! weekdays and weekends pooled, with `unused_hour_mean` worth one present
+//! hour). Next to a shift `m_h` is the user's usual hourly count, so
+//! overtime at the normal pace stays mild; in the middle of the night it is
+//! the small `unused_hour_mean`, so every further event there is strong
+//! evidence. A single event at 03:00 from a 9–5 worker scores about 20, a
+//! few events 30–40, a sustained night session (30 events over an hour or
+//! two) far above 65; an hour or two of overtime after the shift stays
+//! below 40.
 //!
 //! # Findings
 //!
 //! None during the global learning period (`learning_days` of event time
-//! from the first event seen), nor below `min_score`. A bucket reports again
-//! only when its score rises by [`RESCORE_STEP`], and never below the
-//! highest score already reported for the user that day.
+//! from the first event seen), nor below `min_score`. A session reports
+//! again only when its score rises by [`RESCORE_STEP`] over what it last
+//! reported, so a long session yields a handful of findings.
 //!
 //! # Time
 //!
 //! A user's events of one local day are counted in a pending day that joins
 //! the profile when the next day starts, so a session never raises its own
-//! baseline. Events of an earlier hour of the current day (late by a few
-//! minutes) are counted in their own hour. Events of the previous day join
-//! the profile unscored; events further in the past start a new day, so a
-//! far-future timestamp cannot freeze a user.
+//! baseline. Events of an earlier hour than the session's latest (late by a
+//! few minutes) are counted in their own hour but not scored. Events of the
+//! previous day join the profile unscored; events further in the past start
+//! a new day, so a far-future timestamp cannot freeze a user.
 //!
 //! # Memory
 //!
-//! About 320 bytes per user (profile 2 × 24 counts, the pending day, per-hour
-//! report marks) and 400 bytes per peer group and once for the
-//! organisation. Ids at or above 2²⁰ are kept in a B-tree, so a huge id
-//! never allocates a huge vector.
+//! About 650 bytes per user (profile 2 × 24 event counts and presence days,
+//! the pending day, the current session) and 600 bytes per peer group and
+//! once for the organisation. Ids at or above 2²⁰ are kept in a B-tree, so a
+//! huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 mod table;
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{DiscreteCDF, Poisson};
+use statrs::distribution::{DiscreteCDF, NegativeBinomial};
 use ueba_sdk::{
-    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
+    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Symbols, config,
+    score_from_p,
 };
 
 use table::Table;
 
-/// A bucket reports again only when its score rises by this much.
+/// A session reports again only when its score rises by this much.
 pub const RESCORE_STEP: f32 = 10.0;
 /// Smoothing weights for distance 0, 1 and 2 hours (they sum to 1).
 const KERNEL: [f64; 3] = [0.5, 0.2, 0.05];
 /// Active days of a pooled profile needed before it is used as a prior.
 const POOL_MIN_DAYS: u64 = 5;
+/// How many present hours `unused_hour_mean` is worth in the mean count.
+const MEAN_PRIOR_HOURS: f64 = 1.0;
+/// Most empty hours inside one session.
+const SESSION_GAP_HOURS: i64 = 1;
+
 const NO_DAY: i64 = i64::MIN;
 const WEEKDAY: usize = 0;
 const WEEKEND: usize = 1;
@@ -87,8 +119,15 @@ pub struct Config {
     pub min_score: f32,
     /// How many active days of their own the peer profile is worth.
     pub prior_days: f64,
-    /// The smallest hourly rate (events per active day).
-    pub floor_rate: f64,
+    /// Hours with a presence share below this are off hours (scored).
+    pub off_share: f64,
+    /// The smallest presence share of any hour.
+    pub floor_share: f64,
+    /// Negative binomial size of the count in a present hour (smaller is
+    /// more overdispersed, i.e. more lenient about bursts).
+    pub dispersion: f64,
+    /// Mean events in a present hour the user has never worked near.
+    pub unused_hour_mean: f64,
 }
 
 impl Default for Config {
@@ -97,13 +136,17 @@ impl Default for Config {
             learning_days: 7,
             min_score: 20.0,
             prior_days: 5.0,
-            floor_rate: 0.005,
+            off_share: 0.2,
+            floor_share: 0.005,
+            dispersion: 1.0,
+            unused_hour_mean: 1.25,
         }
     }
 }
 
-/// The off-hours detector: per-user time-of-week Poisson profiles with
-/// neighbour smoothing and peer-group shrinkage.
+/// The off-hours detector: per-user time-of-week presence profiles with
+/// neighbour smoothing and peer-group shrinkage, scoring night sessions
+/// with an overdispersed count model.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OffHours {
     config: Config,
@@ -113,24 +156,28 @@ pub struct OffHours {
     org: Profile,
 }
 
-/// Event counts per hour and active days, per kind of day
-/// (index 0 weekday, 1 weekend). For a user, days are the user's active
-/// days; for a pool, member-days.
+/// Per kind of day (index 0 weekday, 1 weekend): events per hour, days with
+/// activity in each hour, and active days. For a user, days are the user's
+/// active days; for a pool, member-days.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Profile {
     counts: [[u64; 24]; 2],
+    present: [[u32; 24]; 2],
     days: [u64; 2],
 }
 
 impl Profile {
     fn add_day(&mut self, kind: usize, hours: &[u16; 24]) {
         self.days[kind] = self.days[kind].saturating_add(1);
-        self.add_counts(kind, hours);
-    }
-
-    fn add_counts(&mut self, kind: usize, hours: &[u16; 24]) {
-        for (c, &n) in self.counts[kind].iter_mut().zip(hours) {
+        for ((c, p), &n) in self.counts[kind]
+            .iter_mut()
+            .zip(self.present[kind].iter_mut())
+            .zip(hours)
+        {
             *c = c.saturating_add(u64::from(n));
+            if n > 0 {
+                *p = p.saturating_add(1);
+            }
         }
     }
 
@@ -150,18 +197,67 @@ impl Profile {
         ((own + 0.5) / (other * ratio + 1.0)).min(1.0)
     }
 
-    /// Smoothed events per active day of `kind` at `hour`.
-    fn rate(&self, kind: usize, hour: usize) -> f64 {
+    /// Kernel-weighted sum of `f(hour)` over the neighbourhood of `hour`.
+    fn smooth(hour: usize, f: impl Fn(usize) -> f64) -> f64 {
+        KERNEL[0] * f(hour)
+            + KERNEL[1] * (f((hour + 23) % 24) + f((hour + 1) % 24))
+            + KERNEL[2] * (f((hour + 22) % 24) + f((hour + 2) % 24))
+    }
+
+    /// Smoothed share of active days of `kind` with activity at `hour`.
+    fn presence_share(&self, kind: usize, hour: usize) -> f64 {
         let days = self.days[kind];
         if days == 0 {
             return 0.0;
         }
-        let raw = |h: usize| self.counts[kind][h % 24] as f64 / days as f64;
-        let smooth = KERNEL[0] * raw(hour)
-            + KERNEL[1] * (raw(hour + 23) + raw(hour + 1))
-            + KERNEL[2] * (raw(hour + 22) + raw(hour + 2));
-        smooth.max(raw(hour))
+        let raw = |h: usize| f64::from(self.present[kind][h]) / days as f64;
+        Self::smooth(hour, raw).max(raw(hour)).min(1.0)
     }
+
+    /// Smoothed share of all active days (both kinds) with activity at `hour`.
+    fn pooled_presence_share(&self, hour: usize) -> f64 {
+        let days = self.total_days();
+        if days == 0 {
+            return 0.0;
+        }
+        let raw = |h: usize| {
+            f64::from(self.present[WEEKDAY][h].saturating_add(self.present[WEEKEND][h]))
+                / days as f64
+        };
+        Self::smooth(hour, raw).max(raw(hour)).min(1.0)
+    }
+
+    /// Kernel-weighted sums of (events, present hours) around `hour`; their
+    /// ratio is the mean count of a present hour there.
+    fn when_present(&self, kind: usize, hour: usize) -> (f64, f64) {
+        let days = self.days[kind];
+        if days == 0 {
+            return (0.0, 0.0);
+        }
+        let events = Self::smooth(hour, |h| self.counts[kind][h] as f64);
+        let present = Self::smooth(hour, |h| f64::from(self.present[kind][h]));
+        (events, present)
+    }
+}
+
+/// The off hours of one local night (or day) the user is active in.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Session {
+    /// Local hour number (local ms / 1 h) of the latest hour.
+    hour: i64,
+    /// Hours with activity so far.
+    hours: u32,
+    /// Events so far, and in the latest hour.
+    events: u32,
+    hour_events: u32,
+    /// Lowest presence share of the closed hours (1 when none).
+    closed_q: f64,
+    /// Expected events beyond one per hour, summed over the closed hours.
+    closed_extra: f64,
+    /// Presence share and expected extra events of the latest hour.
+    last_q: f64,
+    last_extra: f64,
+    reported: u8,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,9 +265,10 @@ struct User {
     group: Option<u32>,
     day: i64,
     pending: [u16; 24],
-    reported: [u8; 24],
-    today_max_reported: u8,
+    /// Hours with activity on the day closed last, for late events.
+    closed_hours: u32,
     profile: Profile,
+    session: Option<Session>,
 }
 
 impl Default for User {
@@ -180,9 +277,9 @@ impl Default for User {
             group: None,
             day: NO_DAY,
             pending: [0; 24],
-            reported: [0; 24],
-            today_max_reported: 0,
+            closed_hours: 0,
             profile: Profile::default(),
+            session: None,
         }
     }
 }
@@ -198,8 +295,12 @@ fn kind_of(day: i64) -> usize {
 
 /// What the model expects of one (user, kind, hour).
 struct Expectation {
-    rate: f64,
+    /// Presence share before the floor.
     share: f64,
+    /// Presence share used for scoring (floored).
+    q: f64,
+    /// Mean events in the hour when present.
+    mean: f64,
 }
 
 impl OffHours {
@@ -210,6 +311,7 @@ impl OffHours {
     }
 
     fn close_day(user: &mut User, group: Option<&mut Profile>, org: &mut Profile) {
+        user.closed_hours = 0;
         if user.day != NO_DAY && user.pending.iter().any(|&n| n > 0) {
             let kind = kind_of(user.day);
             user.profile.add_day(kind, &user.pending);
@@ -217,10 +319,13 @@ impl OffHours {
             if let Some(g) = group {
                 g.add_day(kind, &user.pending);
             }
+            for (h, &n) in user.pending.iter().enumerate() {
+                if n > 0 {
+                    user.closed_hours |= 1 << h;
+                }
+            }
         }
         user.pending = [0; 24];
-        user.reported = [0; 24];
-        user.today_max_reported = 0;
     }
 
     fn expect(&self, user: &User, kind: usize, hour: usize) -> Expectation {
@@ -230,25 +335,59 @@ impl OffHours {
             .filter(|p| p.total_days() >= POOL_MIN_DAYS)
             .unwrap_or(&self.org);
         let own = &user.profile;
+        let m0 = self.config.unused_hour_mean.max(1.0);
         let trusted = own.total_days() >= u64::from(self.config.learning_days);
-        let (rate, share) = if !trusted {
-            (prior.rate(kind, hour), prior.active_share(kind))
-        } else {
-            let d = own.days[kind] as f64;
-            let w = d / (d + self.config.prior_days);
-            let w = if w.is_finite() { w } else { 1.0 };
-            let dt = own.total_days() as f64;
-            let wt = dt / (dt + self.config.prior_days);
-            let wt = if wt.is_finite() { wt } else { 1.0 };
+        let pooled = |p: &Profile| {
+            let (e0, p0) = p.when_present(WEEKDAY, hour);
+            let (e1, p1) = p.when_present(WEEKEND, hour);
+            (e0 + e1, p0 + p1)
+        };
+        let (share, (events, present)) = if !trusted {
             (
-                w * own.rate(kind, hour) + (1.0 - w) * prior.rate(kind, hour),
-                wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind),
+                prior.active_share(kind) * prior.presence_share(kind, hour),
+                pooled(prior),
             )
+        } else {
+            let weight = |d: f64| {
+                let w = d / (d + self.config.prior_days);
+                if w.is_finite() { w } else { 1.0 }
+            };
+            let w = weight(own.days[kind] as f64);
+            let wt = weight(own.total_days() as f64);
+            let base = wt * own.pooled_presence_share(hour)
+                + (1.0 - wt) * prior.presence_share(kind, hour);
+            let s = w * own.presence_share(kind, hour) + (1.0 - w) * base;
+            let a = wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind);
+            (a * s, pooled(own))
+        };
+        let mean = (events + MEAN_PRIOR_HOURS * m0) / (present + MEAN_PRIOR_HOURS);
+        let share = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            1.0
         };
         Expectation {
-            rate: rate.max(self.config.floor_rate),
-            share: share.clamp(0.0, 1.0),
+            share,
+            q: share.max(self.config.floor_share),
+            mean: if mean.is_finite() { mean.max(1.0) } else { m0 },
         }
+    }
+
+    /// `q_min · P(X ≥ events)` for a session of `hours` present hours whose
+    /// expected events beyond one per hour sum to `extra`.
+    fn session_p(&self, q_min: f64, hours: u32, events: u32, extra: f64) -> f64 {
+        let r = self.config.dispersion * f64::from(hours.max(1));
+        let mu = extra.max(1e-6);
+        let tail = if events <= hours {
+            1.0
+        } else {
+            NegativeBinomial::new(r, r / (r + mu))
+                .ok()
+                .map(|d| d.sf(u64::from(events - hours - 1)))
+                .filter(|p| p.is_finite())
+                .unwrap_or(1.0)
+        };
+        (q_min * tail).clamp(0.0, 1.0)
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
@@ -261,10 +400,14 @@ impl OffHours {
         let hour = usize::from(e.local_hour()).min(23);
         if user.day != NO_DAY && day < user.day && user.day - day <= 1 {
             // Late from the previous day: it joins the profile unscored.
-            let mut one = [0u16; 24];
-            one[hour] = 1;
             let kind = kind_of(day);
-            user.profile.add_counts(kind, &one);
+            let c = &mut user.profile.counts[kind][hour];
+            *c = c.saturating_add(1);
+            if user.closed_hours & (1 << hour) == 0 {
+                user.closed_hours |= 1 << hour;
+                let p = &mut user.profile.present[kind][hour];
+                *p = p.saturating_add(1);
+            }
             return;
         }
         if user.day != day {
@@ -276,53 +419,94 @@ impl OffHours {
         }
         user.pending[hour] = user.pending[hour].saturating_add(1);
         if learning {
+            user.session = None;
             return;
         }
+        let abs_hour = e.local_ms().div_euclid(HOUR_MS);
+        let kind = kind_of(day);
         let Some(user) = self.users.get(e.user) else {
             return;
         };
-        let kind = kind_of(day);
-        let k = user.pending[hour];
         let x = self.expect(user, kind, hour);
-        let tail = Poisson::new(x.rate)
-            .ok()
-            .map(|d| d.sf(u64::from(k).saturating_sub(1)))
-            .filter(|p| p.is_finite())
-            .unwrap_or(1.0);
-        let p = (x.share * tail).clamp(0.0, 1.0);
-        let score = score_from_p(p);
-        let reported = user.reported[hour];
-        let fresh = (reported == 0 || score >= f32::from(reported) + RESCORE_STEP)
-            && score >= f32::from(user.today_max_reported);
-        if score < self.config.min_score || !fresh {
+        let mut session = user.session.clone();
+        if x.share >= self.config.off_share {
+            // A working hour for this user: it ends any off-hours session.
+            if let Some(u) = self.users.get_mut(e.user) {
+                u.session = None;
+            }
             return;
         }
+        let s = match session.as_mut() {
+            Some(s) if abs_hour == s.hour => {
+                s.hour_events = s.hour_events.saturating_add(1);
+                s
+            }
+            Some(s) if abs_hour < s.hour => return,
+            Some(s) if abs_hour - s.hour <= SESSION_GAP_HOURS + 1 => {
+                s.closed_q = s.closed_q.min(s.last_q);
+                s.closed_extra += s.last_extra;
+                s.hour = abs_hour;
+                s.hours = s.hours.saturating_add(1);
+                s.hour_events = 1;
+                s
+            }
+            _ => session.insert(Session {
+                hour: abs_hour,
+                hours: 1,
+                hour_events: 1,
+                closed_q: 1.0,
+                ..Session::default()
+            }),
+        };
+        s.events = s.events.saturating_add(1);
+        s.last_q = x.q;
+        s.last_extra = x.mean - 1.0;
+        let q_min = s.closed_q.min(x.q);
+        let p = self.session_p(q_min, s.hours, s.events, s.closed_extra + s.last_extra);
+        let score = score_from_p(p);
+        let fresh = s.reported == 0 || score >= f32::from(s.reported) + RESCORE_STEP;
+        let report = score >= self.config.min_score && fresh;
+        if report {
+            s.reported = score.floor().clamp(1.0, 100.0) as u8;
+        }
+        let (hours, events, hour_events) = (s.hours, s.events, s.hour_events);
         let own_days = user.profile.total_days();
-        let mark = score.floor().clamp(1.0, 100.0) as u8;
-        let user = self.users.get_or_insert_with(e.user, User::default);
-        user.reported[hour] = mark;
-        user.today_max_reported = user.today_max_reported.max(mark);
+        if let Some(u) = self.users.get_mut(e.user) {
+            u.session = session;
+        }
+        if !report {
+            return;
+        }
         let when = if kind == WEEKEND {
             "a weekend day"
         } else {
             "a weekday"
+        };
+        let what = if hours > 1 {
+            format!("{events} events over {hours} off hours, {hour_events} at {hour:02}:00 local")
+        } else {
+            format!("{events} events at {hour:02}:00 local")
         };
         out.push(
             Finding::new(
                 e.seq,
                 score,
                 format!(
-                    "{k} events at {hour:02}:00 local on {when} (latest on {}); usual is {:.3} an active day at this hour",
+                    "{what} on {when} (latest on {}); active at this hour on {:.1}% of such days, ~{:.1} events when active",
                     symbols.resource(e.resource),
-                    x.rate
+                    100.0 * x.share,
+                    x.mean
                 ),
             )
             .with("resource", symbols.resource(e.resource))
             .with("local_hour", u32::from(e.local_hour()))
             .with("weekend", i64::from(kind == WEEKEND))
-            .with("events_this_hour", u32::from(k))
-            .with("expected_rate", x.rate)
-            .with("active_day_share", x.share)
+                        .with("events_this_hour", hour_events)
+            .with("session_presence_share", q_min)
+            .with("session_events", events)
+            .with("session_hours", hours)
+            .with("presence_share", x.share)
+            .with("mean_when_present", x.mean)
             .with("user_active_days", own_days)
             .with("p", p),
         );
@@ -352,9 +536,24 @@ impl Detector for OffHours {
                     description: "how many of a user's own active days the peer-group profile is worth",
                 },
                 ConfigKey {
-                    name: "floor_rate",
+                    name: "off_share",
+                    default: "0.2",
+                    description: "an hour is off (and scored) when the user is active in it on less than this share of days of its kind (weekday or weekend)",
+                },
+                ConfigKey {
+                    name: "floor_share",
                     default: "0.005",
-                    description: "smallest expected events per active day in any hour; one event in a never-used hour scores about 10*-log10(floor_rate)",
+                    description: "smallest presence share of any hour; one event in a never-used hour scores about 10*-log10(floor_share)",
+                },
+                ConfigKey {
+                    name: "dispersion",
+                    default: "1.0",
+                    description: "negative binomial size of the event count in a present hour; smaller is more tolerant of bursts",
+                },
+                ConfigKey {
+                    name: "unused_hour_mean",
+                    default: "1.25",
+                    description: "mean events in an hour the user has never worked near, when they are active in it at all; larger is more tolerant of night sessions",
                 },
             ],
         }
@@ -369,7 +568,16 @@ impl Detector for OffHours {
             "prior_days" => {
                 self.config.prior_days = config::parse_in_range(key, value, 0.0, 1000.0)?
             }
-            "floor_rate" => self.config.floor_rate = config::parse_in_range(key, value, 1e-9, 1.0)?,
+            "off_share" => self.config.off_share = config::parse_in_range(key, value, 0.0, 1.0)?,
+            "floor_share" => {
+                self.config.floor_share = config::parse_in_range(key, value, 1e-9, 1.0)?
+            }
+            "dispersion" => {
+                self.config.dispersion = config::parse_in_range(key, value, 0.01, 1000.0)?
+            }
+            "unused_hour_mean" => {
+                self.config.unused_hour_mean = config::parse_in_range(key, value, 1.0, 1000.0)?
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())

@@ -40,6 +40,17 @@ impl<T> Table<T> {
         }
     }
 
+    /// The state of `id` for update, if any.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        if id < DENSE_LIMIT {
+            self.dense
+                .get_mut(id as usize)
+                .and_then(|s| s.as_deref_mut())
+        } else {
+            self.sparse.get_mut(&id)
+        }
+    }
+
     /// The state of `id`, created by `make` on first use.
     pub fn get_or_insert_with(&mut self, id: u32, make: impl FnOnce() -> T) -> &mut T {
         if id < DENSE_LIMIT {

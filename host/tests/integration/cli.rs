@@ -1,0 +1,150 @@
+//! The `ueba` binary as users run it.
+
+use std::process::{Command, Output};
+
+fn ueba(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(args)
+        .env(
+            "UEBA_CACHE_DIR",
+            std::env::temp_dir().join("ueba-test-cache"),
+        )
+        .output()
+        .expect("run ueba")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const GOOD: &str = r#"{"timestamp":"2026-01-05T09:00:00Z","user":"a","action":"select","resource":"support.tickets","rows":3}"#;
+
+#[test]
+fn a_malformed_line_stops_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let bad = r#"{"timestamp":"2026-01-05T09:01:00Z","user":"a","action":"select","resource":"t","rows":"many"}"#;
+    std::fs::write(&path, format!("{GOOD}\n{GOOD}\n{bad}\n{GOOD}\n")).unwrap();
+    let out = ueba(&["score", path.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("events.jsonl: line 3: field `rows`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn skip_invalid_counts_bad_lines_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    std::fs::write(&path, format!("{GOOD}\nnot json\n\u{1}\u{2}\n{GOOD}\n")).unwrap();
+    let out = ueba(&["score", path.to_str().unwrap(), "--skip-invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("invalid lines 2"), "{err}");
+    assert!(err.contains("events 2"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn unknown_config_keys_are_errors_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ueba.toml");
+    std::fs::write(&cfg, "[risk]\nthreshold = 50\nhalf_lfe_hours = 3\n").unwrap();
+    let out = ueba(&["score", "-", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("half_lfe_hours"), "{err}");
+    std::fs::write(&cfg, "[detectors.volume]\nlearnig_days = 3\n").unwrap();
+    let err = text(&ueba(&["score", "-", "--config", cfg.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains("config key `learnig_days`: unknown key"),
+        "{err}"
+    );
+    std::fs::write(&cfg, "[detectors.nonesuch]\nweight = 1.0\n").unwrap();
+    let err = text(&ueba(&["score", "-", "--config", cfg.to_str().unwrap()]).stderr);
+    assert!(err.contains("no detector `nonesuch` is loaded"), "{err}");
+}
+
+#[test]
+fn printed_default_config_is_a_valid_config() {
+    let out = ueba(&["config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for key in [
+        "threshold",
+        "half_life_hours",
+        "[detectors.volume]",
+        "[detectors.off-hours]",
+        "[detectors.novel-table]",
+        "learning_days",
+    ] {
+        assert!(printed.contains(key), "missing {key}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ueba.toml");
+    std::fs::write(&cfg, &printed).unwrap();
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(&events, format!("{GOOD}\n")).unwrap();
+    let out = ueba(&[
+        "score",
+        events.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn gen_then_score_writes_alerts_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = ueba(&["gen", "--users", "60", "--days", "21", "--out", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts = dir.path().join("alerts.jsonl");
+    let out = ueba(&[
+        "score",
+        &format!("{d}/events.jsonl"),
+        "--identities",
+        &format!("{d}/identities.csv"),
+        "--output",
+        alerts.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stderr);
+    assert!(summary.contains("Top users by peak risk"), "{summary}");
+    let written = std::fs::read_to_string(&alerts).unwrap();
+    assert!(!written.is_empty(), "the injected scenarios alert");
+    for line in written.lines() {
+        let a: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["user", "score", "time", "findings"] {
+            assert!(a.get(key).is_some(), "alert lacks {key}: {line}");
+        }
+        let f = &a["findings"][0];
+        for key in ["detector", "score", "reason", "evidence"] {
+            assert!(f.get(key).is_some(), "finding lacks {key}: {line}");
+        }
+        assert!(f["evidence"].is_object());
+        let scores: Vec<f64> = a["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["score"].as_f64().unwrap())
+            .collect();
+        assert!(a["score"].as_f64().unwrap() <= 100.0);
+        assert!(scores.iter().all(|s| (0.0..=100.0).contains(s)));
+    }
+}
+
+#[test]
+fn demo_names_the_insider_first() {
+    let out = ueba(&["demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let insider = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("trend-micro"))
+        .expect("labels listed");
+    assert!(insider.contains("rank 1 "), "{insider}");
+    assert!(insider.contains("ALERTED"), "{insider}");
+    assert!(s.contains("#1 "), "{s}");
+}

@@ -1,0 +1,247 @@
+//! The sandbox: real components load, import nothing, refuse what they must.
+
+use ueba::plugins::BUILTIN_PLUGINS;
+use ueba::runtime::{Limits, PluginError, wit};
+
+use crate::util::runtime;
+
+fn component(wat: &str) -> Vec<u8> {
+    wat::parse_str(wat).expect("valid component text")
+}
+
+#[test]
+fn builtin_plugins_load_and_describe_themselves() {
+    let rt = runtime();
+    let names: Vec<String> = BUILTIN_PLUGINS
+        .iter()
+        .map(|(label, bytes)| {
+            let c = rt.compile(label, bytes).expect("compiles");
+            let p = rt
+                .instantiate(label, &c, Limits::default())
+                .expect("instantiates");
+            let info = p.info().clone();
+            assert_eq!(info.contract, ueba::runtime::CONTRACT_VERSION);
+            assert!(!info.description.is_empty());
+            assert!(info.config.iter().any(|(k, _, _)| k == "learning_days"));
+            info.name
+        })
+        .collect();
+    assert_eq!(names, ["volume", "off-hours", "novel-table"]);
+}
+
+#[test]
+fn a_plugin_importing_wasi_is_refused_naming_the_import() {
+    let bytes = component(
+        r#"(component
+             (import "wasi:filesystem/types@0.2.0" (instance (export "get-type" (func))))
+           )"#,
+    );
+    let err = runtime().compile("fs-reader.wasm", &bytes).unwrap_err();
+    assert!(matches!(err, PluginError::ForbiddenImport { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("fs-reader.wasm"), "{msg}");
+    assert!(msg.contains("wasi:filesystem/types@0.2.0"), "{msg}");
+    assert!(msg.contains("no WASI"), "{msg}");
+}
+
+#[test]
+fn a_plugin_for_another_contract_version_is_refused() {
+    let bytes = component(
+        r#"(component
+             (core module $m (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func $f (canon lift (core func $i "f")))
+             (instance $api (export "describe" (func $f)))
+             (export "ueba:detector/detector@0.2.0" (instance $api))
+           )"#,
+    );
+    let err = runtime().compile("future.wasm", &bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `future.wasm` was built for contract 0.2.0; this host supports 0.1.0"
+    );
+}
+
+#[test]
+fn garbage_is_not_a_plugin() {
+    let err = runtime()
+        .compile("junk.wasm", b"\0asm not really")
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("junk.wasm"));
+}
+
+#[test]
+fn compiled_plugins_are_cached_on_disk_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (label, bytes) = BUILTIN_PLUGINS[0];
+    let rt = ueba::runtime::Runtime::new(Some(dir.path().join("cache"))).unwrap();
+    rt.compile(label, bytes).unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1, "one cached artefact");
+    // A second runtime loads from the cache and the component still works.
+    let rt2 = ueba::runtime::Runtime::new(Some(dir.path().join("cache"))).unwrap();
+    let c = rt2.compile(label, bytes).unwrap();
+    assert_eq!(
+        rt2.instantiate(label, &c, Limits::default())
+            .unwrap()
+            .info()
+            .name,
+        "volume"
+    );
+    // A corrupt cache file is recompiled, not trusted.
+    let path = files[0].as_ref().unwrap().path();
+    std::fs::write(&path, b"corrupt").unwrap();
+    let c = rt2.compile(label, bytes).unwrap();
+    assert!(rt2.instantiate(label, &c, Limits::default()).is_ok());
+}
+
+#[test]
+fn unknown_and_invalid_detector_config_is_refused_by_the_plugin() {
+    let rt = runtime();
+    let (label, bytes) = BUILTIN_PLUGINS[0];
+    let c = rt.compile(label, bytes).unwrap();
+    let mut p = rt.instantiate(label, &c, Limits::default()).unwrap();
+    let err = p
+        .configure(&[("learnign_days".into(), "3".into())])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "detector `volume`: config key `learnign_days`: unknown key"
+    );
+    let err = p
+        .configure(&[("learning_days".into(), "\"soon\"".into())])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("config key `learning_days`"),
+        "{err}"
+    );
+}
+
+fn batch(events: Vec<wit::Event>, symbols: Vec<wit::Symbol>) -> wit::Batch {
+    wit::Batch { symbols, events }
+}
+
+/// 20 days of a small, steady reader, then a bulk read.
+fn history() -> (Vec<wit::Symbol>, Vec<Vec<wit::Event>>) {
+    let sym = |kind, id, text: &str| wit::Symbol {
+        kind,
+        id,
+        text: text.into(),
+    };
+    let symbols = vec![
+        sym(wit::SymbolKind::User, 0, "agent"),
+        sym(wit::SymbolKind::User, 1, "peer"),
+        sym(wit::SymbolKind::Resource, 0, "support.customers"),
+        sym(wit::SymbolKind::Action, 0, "select"),
+        sym(wit::SymbolKind::PeerGroup, 0, "tier1"),
+    ];
+    let day = 86_400_000i64;
+    let start = 1_767_600_000_000i64;
+    let mut batches = Vec::new();
+    let mut seq = 0;
+    for d in 0..21 {
+        let mut evs = Vec::new();
+        for q in 0..30 {
+            for user in 0..2 {
+                evs.push(wit::Event {
+                    seq,
+                    time_ms: start + d * day + 9 * 3_600_000 + q * 600_000,
+                    utc_offset_minutes: 0,
+                    user,
+                    peer_group: Some(0),
+                    action: 0,
+                    resource: 0,
+                    source: None,
+                    rows: 2 + (q as u64 % 3),
+                    bytes: None,
+                    outcome: wit::Outcome::Success,
+                });
+                seq += 1;
+            }
+        }
+        if d == 20 {
+            evs.push(wit::Event {
+                seq,
+                rows: 68_000,
+                ..evs[0]
+            });
+        }
+        batches.push(evs);
+    }
+    (symbols, batches)
+}
+
+#[test]
+fn snapshot_and_restore_through_the_sandbox_give_the_same_findings() {
+    let rt = runtime();
+    for (label, bytes) in BUILTIN_PLUGINS {
+        let c = rt.compile(label, bytes).unwrap();
+        let mut a = rt.instantiate(label, &c, Limits::default()).unwrap();
+        let (symbols, batches) = history();
+        a.observe(&batch(batches[0].clone(), symbols)).unwrap();
+        for b in &batches[1..10] {
+            a.observe(&batch(b.clone(), vec![])).unwrap();
+        }
+        let snap = a.snapshot().unwrap();
+        let mut b = rt.instantiate(label, &c, Limits::default()).unwrap();
+        b.restore(&snap).unwrap();
+        for evs in &batches[10..] {
+            let fa = a.observe(&batch(evs.clone(), vec![])).unwrap();
+            let fb = b.observe(&batch(evs.clone(), vec![])).unwrap();
+            assert_eq!(fa, fb, "{label}: findings differ after restore");
+        }
+        // A snapshot of another detector or garbage is refused, state intact.
+        assert!(b.restore(b"not a snapshot").is_err(), "{label}");
+    }
+}
+
+#[test]
+fn volume_flags_the_bulk_read_through_the_sandbox() {
+    let rt = runtime();
+    let (label, bytes) = BUILTIN_PLUGINS[0];
+    let c = rt.compile(label, bytes).unwrap();
+    let mut p = rt.instantiate(label, &c, Limits::default()).unwrap();
+    let (symbols, batches) = history();
+    let mut findings = p.observe(&batch(batches[0].clone(), symbols)).unwrap();
+    for b in &batches[1..] {
+        findings.extend(p.observe(&batch(b.clone(), vec![])).unwrap());
+    }
+    let bulk_seq = batches[20].last().unwrap().seq;
+    let f = findings
+        .iter()
+        .find(|f| f.event == bulk_seq)
+        .expect("the 68,000-row read is flagged");
+    assert!(f.score >= 60.0, "score {}", f.score);
+    let p_value = f
+        .evidence
+        .iter()
+        .find(|e| e.key == "p")
+        .map(|e| match e.value {
+            wit::EvidenceValue::Float(x) => x,
+            _ => 1.0,
+        })
+        .expect("p in evidence");
+    assert!(p_value < 1e-6, "p = {p_value}");
+}
+
+#[test]
+fn memory_cap_is_enforced_per_plugin() {
+    let rt = runtime();
+    let (label, bytes) = BUILTIN_PLUGINS[0];
+    let c = rt.compile(label, bytes).unwrap();
+    // Far below what a plugin needs to start: instantiation or the first call fails cleanly.
+    let limits = Limits {
+        memory_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    match rt.instantiate(label, &c, limits) {
+        Err(e) => assert!(!e.to_string().is_empty()),
+        Ok(mut p) => {
+            let (symbols, batches) = history();
+            assert!(p.observe(&batch(batches[0].clone(), symbols)).is_err());
+        }
+    }
+}

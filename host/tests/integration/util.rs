@@ -1,0 +1,54 @@
+//! Shared helpers for the integration tests.
+
+use std::path::Path;
+
+use ueba::aggregate::Alert;
+use ueba::config::Config;
+use ueba::event::AccessEvent;
+use ueba::identity::Identities;
+use ueba::runtime::Runtime;
+use ueba::score::{Report, Scorer};
+
+/// A runtime with no on-disk cache, so tests do not touch the user's cache.
+pub fn runtime() -> Runtime {
+    Runtime::new(None).expect("engine")
+}
+
+/// Score events with the built-in detectors and the given config.
+pub fn score_events(
+    cfg: Config,
+    identities: Identities,
+    events: &[AccessEvent],
+) -> (Report, Vec<Alert>) {
+    let rt = runtime();
+    let plugins = ueba::plugins::load(&rt, &cfg, None).expect("built-in plugins load");
+    let mut scorer = Scorer::new(cfg, identities, plugins, Vec::new());
+    for e in events {
+        scorer.push(e).expect("push");
+    }
+    scorer.finish().expect("finish")
+}
+
+/// Read a JSON-lines events file.
+pub fn read_events(path: &Path) -> Vec<AccessEvent> {
+    let text = std::fs::read_to_string(path).expect("events file");
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| ueba::event::parse_line(l, i as u64 + 1).expect("generated events parse"))
+        .collect()
+}
+
+/// An event at `time_ms` for tests that build their own streams.
+pub fn event(time_ms: i64, user: &str, resource: &str, rows: u64) -> AccessEvent {
+    AccessEvent {
+        time_ms,
+        user: user.into(),
+        action: "select".into(),
+        resource: resource.into(),
+        rows,
+        bytes: None,
+        source: Some("10.0.0.1".into()),
+        peer_group: None,
+        outcome: ueba::event::Outcome::Success,
+    }
+}
