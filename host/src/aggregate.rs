@@ -57,7 +57,9 @@ pub struct Alert {
     pub score: f64,
     /// The threshold it crossed.
     pub threshold: f64,
-    /// `new` for a first alert in an episode, `escalation` for a re-alert.
+    /// `new` for a first alert in an episode, `escalation` when risk rose by
+    /// `realert_step`, `new-evidence` when a detector not yet in this
+    /// episode's alerts adds a finding of at least `new_evidence_min`.
     pub kind: &'static str,
     /// Each detector's current component, 0–100.
     pub detectors: serde_json::Map<String, serde_json::Value>,
@@ -88,6 +90,8 @@ struct UserRisk {
     peak: f32,
     peak_ms: i64,
     alerted_at_score: Option<f32>,
+    /// Detectors whose evidence was in an alert of the current episode.
+    alerted_detectors: u64,
     alerts: u32,
 }
 
@@ -216,17 +220,27 @@ impl Aggregator {
         }
         if u.alerted_at_score.is_some() && before < self.cfg.rearm_below as f32 {
             u.alerted_at_score = None;
+            u.alerted_detectors = 0;
         }
         let threshold = self.cfg.threshold as f32;
+        let bit = 1u64 << (detector % 64);
+        let new_evidence = u.alerted_detectors & bit == 0
+            && self.component_value(&u.components[detector]) >= self.cfg.new_evidence_min as f32;
         let alert = match u.alerted_at_score {
             _ if risk < threshold => None,
             None => Some("new"),
             Some(last) if risk >= last + self.cfg.realert_step as f32 => Some("escalation"),
+            Some(_) if new_evidence => Some("new-evidence"),
             Some(_) => None,
         }
         .map(|kind| {
             u.alerted_at_score = Some(risk);
             u.alerts += 1;
+            for (d, c) in u.components.iter().enumerate() {
+                if self.component_value(c) >= self.cfg.new_evidence_min as f32 {
+                    u.alerted_detectors |= 1u64 << (d % 64);
+                }
+            }
             self.build_alert(&u, kind, risk, time_ms, user_name, peer_group)
         });
         self.users[idx] = u;
@@ -436,6 +450,41 @@ mod tests {
             .unwrap();
         assert_eq!(n.kind, "new");
         assert!(n.score < 70.0, "{}", n.score);
+    }
+
+    #[test]
+    fn a_detector_joining_an_alerted_user_is_reported_once() {
+        let mut a = agg();
+        assert!(
+            a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+                .is_some()
+        );
+        assert!(
+            a.add(0, 1, 0, finding("off-hours", 95.0, 2), "u", None)
+                .is_some()
+        );
+        // Risk is already near the top: no escalation is possible, but the
+        // novel-table evidence is new to this episode, so it is reported.
+        let n = a
+            .add(0, 2, 0, finding("novel-table", 40.0, 3), "u", None)
+            .unwrap();
+        assert_eq!(n.kind, "new-evidence");
+        assert!(n.findings.iter().any(|f| f.detector == "novel-table"));
+        // More of the same evidence is not reported again.
+        assert!(
+            a.add(0, 2, 0, finding("novel-table", 45.0, 4), "u", None)
+                .is_none()
+        );
+        // Weak evidence from a new detector does not re-alert.
+        let mut b = agg();
+        assert!(
+            b.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+                .is_some()
+        );
+        assert!(
+            b.add(0, 2, 0, finding("novel-table", 15.0, 2), "u", None)
+                .is_none()
+        );
     }
 
     #[test]

@@ -44,8 +44,12 @@ detector_cap = 90.0
 # An alerted user is alerted again only when their risk has risen by at least
 # this many points since the last alert...
 realert_step = 10.0
-# ...or after their risk fell below this (the episode ended) and rose again.
+# ...or after their risk fell below this (the episode ended) and rose again...
 rearm_below = 30.0
+# ...or, once per detector per episode, when a detector not yet in the
+# user's alerts adds a finding worth at least this many points (new kind of
+# evidence, e.g. a novel table read after the bulk read was alerted).
+new_evidence_min = 25.0
 # Findings listed in an alert, strongest contribution first.
 max_findings_per_alert = 10
 
@@ -125,6 +129,8 @@ pub struct RiskConfig {
     pub realert_step: f64,
     /// Risk below which an alert episode ends.
     pub rearm_below: f64,
+    /// Points a detector new to an episode must add to re-alert.
+    pub new_evidence_min: f64,
     /// Findings listed per alert.
     pub max_findings_per_alert: usize,
 }
@@ -139,6 +145,7 @@ impl Default for RiskConfig {
             detector_cap: 90.0,
             realert_step: 10.0,
             rearm_below: 30.0,
+            new_evidence_min: 25.0,
             max_findings_per_alert: 10,
         }
     }
@@ -298,6 +305,9 @@ impl Config {
         }
         if !(0.0..=100.0).contains(&r.realert_step) {
             return bad("risk.realert_step", "must be from 0 to 100");
+        }
+        if !(0.0..=100.0).contains(&r.new_evidence_min) {
+            return bad("risk.new_evidence_min", "must be from 0 to 100");
         }
         if !(0.0..=100.0).contains(&r.rearm_below) {
             return bad("risk.rearm_below", "must be from 0 to 100");

@@ -254,9 +254,10 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
                     let rows = match action {
                         SELECT => sample_rows(h, &mut rng),
                         UPDATE | INSERT | DELETE => 1 + u32::from(rng.random_bool(0.2)),
-                        VACUUM => size,
-                        ANALYZE => size.min(30_000),
-                        _ => ((20_000.0 * lognormal(&mut rng, 1.0)) as u32).clamp(1, size),
+                        // Like the audit logs ueba reads: rows returned, and
+                        // VACUUM and ANALYZE return none.
+                        VACUUM | ANALYZE => 0,
+                        _ => sample_rows(h, &mut rng).min(size),
                     };
                     let failed = rng.random::<f32>() < user.fail_rate;
                     let bytes = bytes_for(h.table, rows, &mut rng);
@@ -293,11 +294,12 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
         let mut t = start;
         for &table in &MAINTENANCE_TABLES {
             let size = f64::from(TABLES[usize::from(table)].size) * growth;
-            let rows = (size * (1.0 + 0.001 * (rng.random::<f64>() - 0.5))) as u32;
+            // The log records rows returned: count(*) returns one row,
+            // VACUUM and ANALYZE none, however big the table they scan.
             for (action, rows, secs) in [
-                (SELECT, rows, 2.0 + size / 400_000.0),
-                (VACUUM, rows, 5.0 + size / 25_000.0),
-                (ANALYZE, rows.min(30_000), 1.0 + size / 2_000_000.0),
+                (SELECT, 1, 2.0 + size / 400_000.0),
+                (VACUUM, 0, 5.0 + size / 25_000.0),
+                (ANALYZE, 0, 1.0 + size / 2_000_000.0),
             ] {
                 let bytes = bytes_for(table, rows, &mut rng);
                 emit(Ev {

@@ -464,11 +464,10 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
             start: rfc3339(first),
             description: format!(
                 "scheduled maintenance under DBA {}'s account every Sunday from 01:00 {}: \
-                 count(*), vacuum and analyze over {} tables (up to {} rows each), {} run{} in the period",
+                 count(*), vacuum and analyze over {} tables, {} run{} in the period",
                 org.login(u),
                 TZ_NAMES[usize::from(org.users[u as usize].tz)],
                 MAINTENANCE_TABLES.len(),
-                m.max_rows,
                 runs,
                 if runs == 1 { "" } else { "s" },
             ),

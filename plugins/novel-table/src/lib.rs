@@ -12,18 +12,21 @@
 //!
 //! * `p_user = (user's first accesses since learning + 1) / (user's active days + 2)`:
 //!   how often this user touches something new;
-//! * `p_peer = (other peer-group members who touched it + ½) / (other members + 1)`
+//! * `p_peer = (other peer-group members who touched it + α) / (other members + 1)`
 //!   (1 when the user has no peer group);
-//! * `p_org = (other users who touched it + ½) / (other users + 1)`;
+//! * `p_org = (other users who touched it + α) / (other users + 1)`;
+//! * `α` is `pseudocount` (0.2): how much "nobody yet" is worth. A smaller
+//!   one makes a table nobody (or no peer) touches rarer, and hardly moves
+//!   tables that several people use;
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
 //!
 //! `p = p_user · p_peer · p_org (· sensitive_factor)` and the score is
-//! `score_from_p(p)`. With ~20 users per group, ~200 users and a month of
-//! history, a table the user's group uses scores ~15–25 (usually dropped),
-//! a sensitive table only other groups read ~40–50, a table nobody has read
-//! ~53 and a sensitive one ~63; each doubling of the user's active days
-//! adds about 2.5 points.
+//! `score_from_p(p)`. With ~25–70 users per group, ~200 users and a month
+//! of history, a table the user's group uses scores ~10–25 (usually
+//! dropped), a sensitive table only another group reads ~50–60, a table
+//! nobody has read ~60 and a sensitive one ~70; each doubling of the user's
+//! active days adds about 2.5 points.
 //!
 //! # Findings
 //!
@@ -79,6 +82,9 @@ pub struct Config {
     pub sensitive: Vec<String>,
     /// Multiplies `p` for a sensitive resource (smaller is stricter).
     pub sensitive_factor: f64,
+    /// What "nobody has touched it yet" counts as in the peer and
+    /// organisation shares.
+    pub pseudocount: f64,
 }
 
 impl Default for Config {
@@ -88,6 +94,7 @@ impl Default for Config {
             min_score: 20.0,
             sensitive: DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
             sensitive_factor: 0.1,
+            pseudocount: 0.2,
         }
     }
 }
@@ -249,8 +256,9 @@ impl NovelTable {
         });
         if !learning {
             let p_user = (f64::from(user.firsts) + 1.0) / (f64::from(user.active_days) + 2.0);
-            let p_peer = peer.map_or(1.0, |(_, t, n)| (f64::from(t) + 0.5) / (f64::from(n) + 1.0));
-            let p_org = (f64::from(org_touch) + 0.5) / (f64::from(org_others) + 1.0);
+            let a = self.config.pseudocount;
+            let p_peer = peer.map_or(1.0, |(_, t, n)| (f64::from(t) + a) / (f64::from(n) + 1.0));
+            let p_org = (f64::from(org_touch) + a) / (f64::from(org_others) + 1.0);
             let factor = if sensitive {
                 self.config.sensitive_factor
             } else {
@@ -332,6 +340,11 @@ impl Detector for NovelTable {
                     default: "0.1",
                     description: "multiplies the probability of a first access to a sensitive resource (0.1 adds 10 points)",
                 },
+                ConfigKey {
+                    name: "pseudocount",
+                    default: "0.2",
+                    description: "what nobody having touched a resource counts as in the peer and organisation shares; smaller makes never-touched resources rarer",
+                },
             ],
         }
     }
@@ -348,6 +361,9 @@ impl Detector for NovelTable {
             }
             "sensitive_factor" => {
                 self.config.sensitive_factor = config::parse_in_range(key, value, 1e-6, 1.0)?
+            }
+            "pseudocount" => {
+                self.config.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

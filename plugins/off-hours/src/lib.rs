@@ -32,8 +32,8 @@
 //!   their other nights), and that in turn, like `a`, towards the peer
 //!   group's profile (all members' days pooled; the organisation's when the
 //!   user has no group or the group is new), each prior worth `prior_days`
-//!   active days; while the user has fewer than `learning_days` active days
-//!   the peer profile is used alone;
+//!   active days, so a newcomer is judged by their peers and their own days
+//!   take over as they accumulate;
 //! * `q` is floored at `floor_share`, so a never-seen hour is rare but not
 //!   impossible: one event there scores about `score_from_p(floor_share)`.
 //!
@@ -51,7 +51,7 @@
 //! an overdispersed count model. `m_h` is the user's mean events per
 //! present hour around hour `h` (kernel-weighted over the same neighbours,
 //! weekdays and weekends pooled, with `unused_hour_mean` worth one present
-//! hour). Next to a shift `m_h` is the user's usual hourly count, so
+//! hour; the peer group's until the user has `learning_days` active days). Next to a shift `m_h` is the user's usual hourly count, so
 //! overtime at the normal pace stays mild; in the middle of the night it is
 //! the small `unused_hour_mean`, so every further event there is strong
 //! evidence. A single event at 03:00 from a 9–5 worker scores about 20, a
@@ -139,7 +139,7 @@ impl Default for Config {
             off_share: 0.2,
             floor_share: 0.005,
             dispersion: 1.0,
-            unused_hour_mean: 1.25,
+            unused_hour_mean: 1.6,
         }
     }
 }
@@ -342,24 +342,20 @@ impl OffHours {
             let (e1, p1) = p.when_present(WEEKEND, hour);
             (e0 + e1, p0 + p1)
         };
-        let (share, (events, present)) = if !trusted {
-            (
-                prior.active_share(kind) * prior.presence_share(kind, hour),
-                pooled(prior),
-            )
-        } else {
-            let weight = |d: f64| {
-                let w = d / (d + self.config.prior_days);
-                if w.is_finite() { w } else { 1.0 }
-            };
-            let w = weight(own.days[kind] as f64);
-            let wt = weight(own.total_days() as f64);
-            let base = wt * own.pooled_presence_share(hour)
-                + (1.0 - wt) * prior.presence_share(kind, hour);
-            let s = w * own.presence_share(kind, hour) + (1.0 - w) * base;
-            let a = wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind);
-            (a * s, pooled(own))
+        let weight = |d: f64| {
+            let w = d / (d + self.config.prior_days);
+            if w.is_finite() { w } else { 1.0 }
         };
+        let w = weight(own.days[kind] as f64);
+        let wt = weight(own.total_days() as f64);
+        let base =
+            wt * own.pooled_presence_share(hour) + (1.0 - wt) * prior.presence_share(kind, hour);
+        let s = w * own.presence_share(kind, hour) + (1.0 - w) * base;
+        let a = wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind);
+        let share = a * s;
+        // The pace of a present hour is the user's own once they have
+        // enough days; before that their peers'.
+        let (events, present) = if trusted { pooled(own) } else { pooled(prior) };
         let mean = (events + MEAN_PRIOR_HOURS * m0) / (present + MEAN_PRIOR_HOURS);
         let share = if share.is_finite() {
             share.clamp(0.0, 1.0)
@@ -552,7 +548,7 @@ impl Detector for OffHours {
                 },
                 ConfigKey {
                     name: "unused_hour_mean",
-                    default: "1.25",
+                    default: "1.6",
                     description: "mean events in an hour the user has never worked near, when they are active in it at all; larger is more tolerant of night sessions",
                 },
             ],

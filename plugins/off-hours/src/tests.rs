@@ -243,7 +243,10 @@ fn config_is_validated_and_applied() {
         ("learning_days", "\"x\""),
         ("min_score", "101"),
         ("prior_days", "-1"),
-        ("floor_rate", "0"),
+        ("off_share", "1.5"),
+        ("floor_share", "0"),
+        ("dispersion", "0"),
+        ("unused_hour_mean", "0.5"),
     ] {
         match rt.configure([(key, bad)]) {
             Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
@@ -256,7 +259,7 @@ fn config_is_validated_and_applied() {
     }
     // A higher floor makes one night event unremarkable.
     let mut rt = runtime();
-    rt.configure([("floor_rate", "0.1")]).unwrap();
+    rt.configure([("floor_share", "0.1")]).unwrap();
     rt.observe(&history(28));
     let mut rng = Rng(4);
     assert!(run(&mut rt, session(3, 29, 3, 1, &mut rng)).is_empty());
@@ -317,4 +320,126 @@ fn hostile_input_does_not_panic() {
     let mut fresh = Runtime::<OffHours>::default();
     fresh.observe(&events);
     fresh.observe(&[]);
+}
+
+#[test]
+fn config_off_share_decides_which_hours_are_scored() {
+    // With off_share 0, no hour is ever off: even a night session is quiet.
+    let mut rt = runtime();
+    rt.configure([("off_share", "0.0")]).unwrap();
+    rt.observe(&history(28));
+    let mut rng = Rng(12);
+    assert!(run(&mut rt, session(3, 29, 2, 30, &mut rng)).is_empty());
+}
+
+#[test]
+fn bursts_in_working_hours_are_never_findings() {
+    let mut rt = trained();
+    let mut rng = Rng(13);
+    // Ten times the usual pace at 10:00 and 15:00: a busy day, not off hours.
+    let mut events = session(3, 29, 10, 60, &mut rng);
+    events.extend(session(4, 29, 15, 60, &mut rng));
+    let findings = run(&mut rt, events);
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_few_night_events_are_moderate() {
+    // One event scores ~23 and is reported; with a min_score above the
+    // earlier events' scores, the n-th event's score is what is reported.
+    for (n, min, lo, hi) in [
+        (1u64, "20", 15.0f32, 25.0f32),
+        (2, "25", 25.0, 35.0),
+        (3, "29", 30.0, 45.0),
+    ] {
+        let mut rt = runtime();
+        rt.configure([("min_score", min)]).unwrap();
+        rt.observe(&history(28));
+        let mut rng = Rng(14);
+        let findings = run(&mut rt, session(3, 29, 3, n, &mut rng));
+        let s = max_score(&findings);
+        assert!((lo..=hi).contains(&s), "{n} events: {s}");
+    }
+}
+
+#[test]
+fn a_night_session_accumulates_across_its_hours() {
+    // Wednesday 01:00 to 03:59, 4 events an hour: one session.
+    let hours = |rng: &mut Rng, to: i64| -> Vec<Event> {
+        (25..to).flat_map(|h| session(3, 29, h, 4, rng)).collect()
+    };
+    let mut rt = trained();
+    let first = run(&mut rt, hours(&mut Rng(15), 26));
+    let mut rt = trained();
+    let findings = run(&mut rt, hours(&mut Rng(15), 28));
+    let last = findings.last().expect("findings");
+    assert_eq!(
+        evidence(last, "session_hours"),
+        Value::Int(3),
+        "{findings:#?}"
+    );
+    assert_eq!(evidence(last, "session_events"), Value::Int(12));
+    assert!(max_score(&first) < 40.0, "{first:#?}");
+    assert!(
+        max_score(&findings) >= max_score(&first) + 10.0,
+        "{findings:#?}"
+    );
+    // Thirty events over two night hours are strong on their own.
+    let mut rt = trained();
+    let mut rng = Rng(18);
+    let mut events = session(3, 29, 1, 15, &mut rng);
+    events.extend(session(3, 29, 2, 15, &mut rng));
+    assert!(max_score(&run(&mut rt, events)) >= 65.0);
+}
+
+#[test]
+fn a_session_continues_across_midnight() {
+    let mut rt = trained();
+    let mut rng = Rng(19);
+    let mut events = session(3, 29, 23, 3, &mut rng);
+    events.extend(session(3, 29, 24, 10, &mut rng));
+    let findings = run(&mut rt, events);
+    let last = findings.last().expect("findings");
+    assert_eq!(
+        evidence(last, "session_hours"),
+        Value::Int(2),
+        "{findings:#?}"
+    );
+    // It counts the three events before midnight too.
+    let Value::Int(n) = evidence(last, "session_events") else {
+        panic!("session_events is not an integer")
+    };
+    assert!(n > 3 + 1 && n <= 13, "{n}");
+    assert!(max_score(&findings) >= 45.0, "{findings:#?}");
+}
+
+#[test]
+fn night_workers_friday_night_into_saturday_is_normal() {
+    let mut rt = trained();
+    let mut rng = Rng(16);
+    let mut events = Vec::new();
+    // Friday, day 32: the shift runs 22:00 to Saturday 06:00.
+    for u in 20..25 {
+        events.extend(ordinary_day(&mut rng, u, 32));
+    }
+    let findings = run(&mut rt, events);
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_newcomers_own_days_soon_count() {
+    let mut rt = trained();
+    let mut rng = Rng(17);
+    // User 41 joins support but works 18:00-22:00, unlike their peers. The
+    // first evening is unusual; after three such evenings it is their normal.
+    let evening = |rng: &mut Rng, day: i64| -> Vec<Event> {
+        (18..22).flat_map(|h| session(41, day, h, 5, rng)).collect()
+    };
+    let first = run(&mut rt, evening(&mut rng, 28));
+    assert!(max_score(&first) >= 30.0, "{first:#?}");
+    for day in 29..31 {
+        run(&mut rt, evening(&mut rng, day));
+    }
+    let fourth = run(&mut rt, evening(&mut rng, 31));
+    assert!(fourth.is_empty(), "{fourth:#?}");
 }

@@ -6,6 +6,12 @@
 //! times in a day. Judging against a fixed limit would flag every analyst
 //! and miss the agent, so each user is compared with their own history.
 //!
+//! Only rows *read* count: events whose action does not return data to the
+//! user (`ignore_actions`: maintenance such as `vacuum` and `analyze`,
+//! writes and DDL, compared case-insensitively) and failed events
+//! (`outcome == Failure`) are skipped entirely, neither counted nor scored,
+//! so a maintenance job's "rows" (table sizes) never look like a read.
+//!
 //! # Model
 //!
 //! Three buckets are scored as they fill, on every event:
@@ -29,15 +35,25 @@
 //! between members, which keeps the judgement of newcomers lenient.
 //! User × resource baselines need `MIN_PAIR_HISTORY` active days of their
 //! own and are shrunk towards a wide spread, because one table's daily use
-//! is lumpier than a whole day's.
+//! is lumpier than a whole day's. For the same reason hour and table-day
+//! spreads are never narrower than the user's (blended) day spread: parts
+//! vary at least as much as their sum, so a user whose days are lumpy (an
+//! occasional whole-table export among small reads) is not flagged for
+//! every such hour or table, while a user with steady days still is.
 //!
 //! The running total is scored with a negative binomial (Poisson–gamma)
 //! whose mean and variance match the log-normal the baseline describes,
 //! `p = P(X ≥ total)`; the log-normal's own tail is computed too and the
 //! larger `p` kept, so a total must be extreme under both to score (the
 //! negative binomial alone is too sure of itself for bursty, skewed
-//! histories). Score = `score_from_p(p)`; the bucket with the lowest `p`
-//! is reported.
+//! histories). The log-scale tail is the predictive Student-t with as many
+//! degrees of freedom as buckets behind the baseline (own history held plus
+//! `prior_weight`, less one), not the normal: eight table-days cannot
+//! support a one-in-ten-billion verdict. Long histories make it the normal
+//! again. The spreads also look at the top 2.5% of long histories (a
+//! month of hours), so a user who exports a whole table a few times a month
+//! has a baseline that knows it. Score = `score_from_p(p)`; the bucket with
+//! the lowest `p` is reported.
 //!
 //! # Findings
 //!
@@ -57,8 +73,8 @@
 //!
 //! # Memory
 //!
-//! Per user about 700 bytes (hour and day totals of the current day, 28
-//! daily and 64 hourly history values as f32) plus about 80 bytes per
+//! Per user about 1.2 KiB (hour and day totals of the current day, 28
+//! daily and 192 hourly history values as f32) plus about 80 bytes per
 //! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 3 KiB (pooled 256 daily and 512 hourly values), plus the same
@@ -71,7 +87,8 @@ mod table;
 
 use serde::{Deserialize, Serialize};
 use ueba_sdk::{
-    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
+    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Outcome, Symbols, config,
+    score_from_p,
 };
 
 use model::{Fit, Ring};
@@ -85,7 +102,7 @@ pub const MAX_PAIRS_PER_USER: usize = 1024;
 pub const MIN_PAIR_HISTORY: u32 = 4;
 
 const DAY_HISTORY: usize = 28;
-const HOUR_HISTORY: usize = 64;
+const HOUR_HISTORY: usize = 192;
 const PAIR_HISTORY: usize = 8;
 const POOL_DAYS: usize = 256;
 const POOL_HOURS: usize = 512;
@@ -101,6 +118,11 @@ const MIN_SD_PAIR: f64 = 0.5;
 /// The spread a pair baseline is shrunk towards, worth `prior_weight` days.
 const PAIR_PRIOR_SD: f64 = 1.2;
 const NO_DAY: i64 = i64::MIN;
+/// Actions that return no data to the user, by default.
+const DEFAULT_IGNORE_ACTIONS: [&str; 12] = [
+    "vacuum", "analyze", "reindex", "insert", "update", "delete", "create", "drop", "alter",
+    "grant", "revoke", "truncate",
+];
 
 /// The operator's settings; part of the snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +133,8 @@ pub struct Config {
     pub min_score: f32,
     /// How many of the user's own buckets the peer prior is worth.
     pub prior_weight: f64,
+    /// Actions (lower case) whose rows are not reads; such events are skipped.
+    pub ignore_actions: Vec<String>,
 }
 
 impl Default for Config {
@@ -119,6 +143,10 @@ impl Default for Config {
             learning_days: 7,
             min_score: 20.0,
             prior_weight: 5.0,
+            ignore_actions: DEFAULT_IGNORE_ACTIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -286,8 +314,24 @@ impl Volume {
         user.today_max_reported = 0;
     }
 
+    /// Whether an event's rows are not rows read: a failed event, or an
+    /// action in `ignore_actions`.
+    fn ignored(&self, symbols: &Symbols, e: &Event) -> bool {
+        if e.outcome == Outcome::Failure {
+            return true;
+        }
+        let action = symbols.action(e.action);
+        self.config
+            .ignore_actions
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(action))
+    }
+
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
         let learning = self.learning(e.time_ms);
+        if self.ignored(symbols, e) {
+            return;
+        }
         let user = self.users.get_or_insert_with(e.user, User::default);
         let day = e.local_day();
         if user.day != day {
@@ -335,12 +379,29 @@ impl Volume {
         let w = self.config.prior_weight;
         let day_fit = Fit::blend(user.day_fit, user.days_seen, pool.day_fit, w);
         let hour_fit = Fit::blend(user.hour_fit, user.hours_seen, pool.hour_fit, w);
+        // Hours and table-days are parts of a day, and parts vary at least
+        // as much as their sum: never judge them more narrowly than days.
+        let day_sd = day_fit.map_or(0.0, |f| f.s);
+        let hour_fit = hour_fit.map(|f| f.widen(day_sd));
+        let part_sd = hour_fit.map_or(day_sd, |f| f.s);
         let mut candidates: Vec<Scored> = Vec::with_capacity(3);
         if let Some(fit) = hour_fit {
-            candidates.extend(score(Bucket::Hour, user.hours[hour], fit, user.hours_seen));
+            candidates.extend(score(
+                Bucket::Hour,
+                user.hours[hour],
+                fit,
+                user.hours_seen,
+                support(user.hours_seen, HOUR_HISTORY, pool.hours.len(), w),
+            ));
         }
         if let Some(fit) = day_fit {
-            candidates.extend(score(Bucket::Day, user.day_total, fit, user.days_seen));
+            candidates.extend(score(
+                Bucket::Day,
+                user.day_total,
+                fit,
+                user.days_seen,
+                support(user.days_seen, DAY_HISTORY, pool.days.len(), w),
+            ));
         }
         if let Some(pair) = pair_idx.map(|i| &user.pairs[i])
             && pair.days_seen >= MIN_PAIR_HISTORY
@@ -348,10 +409,19 @@ impl Volume {
         {
             let prior = Fit {
                 m: own.m,
-                s: PAIR_PRIOR_SD,
+                s: PAIR_PRIOR_SD.max(part_sd),
             };
-            if let Some(fit) = Fit::blend(Some(own), pair.days_seen, Some(prior), w) {
-                candidates.extend(score(Bucket::Pair, pair.today, fit, pair.days_seen));
+            if let Some(fit) =
+                Fit::blend(Some(own), pair.days_seen, Some(prior), w).map(|f| f.widen(day_sd))
+            {
+                let support = f64::from(pair.days_seen.min(PAIR_HISTORY as u32)) + w;
+                candidates.extend(score(
+                    Bucket::Pair,
+                    pair.today,
+                    fit,
+                    pair.days_seen,
+                    support,
+                ));
             }
         }
 
@@ -391,12 +461,14 @@ impl Volume {
 /// Score a bucket's running total against its baseline; `None` when the
 /// total is not above the fitted mean (nothing to say, and the tail would
 /// be computed for nothing).
-fn score(bucket: Bucket, total: u64, fit: Fit, history: u32) -> Option<Scored> {
+/// `support` is how many buckets the baseline rests on (own, up to what the
+/// history holds, plus the prior's weight).
+fn score(bucket: Bucket, total: u64, fit: Fit, history: u32, support: f64) -> Option<Scored> {
     let (mean, _) = fit.negative_binomial();
     if (total as f64) <= mean {
         return None;
     }
-    let p = fit.tail(total);
+    let p = fit.tail(total, support - 1.0);
     Some(Scored {
         bucket,
         total,
@@ -405,6 +477,18 @@ fn score(bucket: Bucket, total: u64, fit: Fit, history: u32) -> Option<Scored> {
         p,
         score: score_from_p(p),
     })
+}
+
+/// How many buckets a blended baseline rests on: the user's own (up to what
+/// their history holds) plus the prior's weight, or the pool's alone while
+/// the user has too few of their own to fit.
+fn support(seen: u32, cap: usize, pool: usize, prior_weight: f64) -> f64 {
+    let own = (seen as usize).min(cap);
+    if own < OWN_MIN {
+        pool as f64
+    } else {
+        own as f64 + prior_weight
+    }
 }
 
 fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
@@ -460,6 +544,11 @@ impl Detector for Volume {
                     default: "5.0",
                     description: "how many of a user's own active buckets the peer-group baseline is worth; higher trusts the peers longer",
                 },
+                ConfigKey {
+                    name: "ignore_actions",
+                    default: "[\"vacuum\", \"analyze\", \"reindex\", \"insert\", \"update\", \"delete\", \"create\", \"drop\", \"alter\", \"grant\", \"revoke\", \"truncate\"]",
+                    description: "actions (case-insensitive) that return no data to the user; their events are skipped, as are failed events",
+                },
             ],
         }
     }
@@ -472,6 +561,10 @@ impl Detector for Volume {
             }
             "prior_weight" => {
                 self.config.prior_weight = config::parse_in_range(key, value, 0.0, 1000.0)?
+            }
+            "ignore_actions" => {
+                let actions: Vec<String> = config::parse(key, value)?;
+                self.config.ignore_actions = actions.iter().map(|a| a.to_lowercase()).collect();
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

@@ -3,12 +3,19 @@
 //! binomial tail that turns a running total into a probability.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, DiscreteCDF, NegativeBinomial, Normal};
+use statrs::distribution::{ContinuousCDF, DiscreteCDF, NegativeBinomial, Normal, StudentsT};
 
 /// Consistency constant that turns a MAD into a normal standard deviation.
 const MAD_TO_SD: f64 = 1.4826;
+/// Degrees of freedom from which the normal tail is used instead of the t.
+const MAX_T_DF: f64 = 1000.0;
 /// The standard normal's 90th percentile.
 const Z90: f64 = 1.281_551_6;
+/// The standard normal's 97.5th percentile.
+const Z975: f64 = 1.959_964;
+/// Values needed before the 97.5th percentile is used: with fewer, it would
+/// be the single largest value, and one spike must not raise the bar.
+const MIN_N_975: usize = 40;
 
 /// Totals above this are clamped before the tail is computed: any baseline
 /// the detector can hold already puts them at the bottom of the scale, and
@@ -44,9 +51,10 @@ impl Ring {
     }
 
     /// Median and robust spread of the held values: the larger of the
-    /// MAD-based spread and the spread implied by the upper decile (so a
-    /// right-skewed history is not mistaken for a narrow one), floored at
-    /// `min_sd`; `None` when fewer than `min_n` values are held.
+    /// MAD-based spread and the spread implied by the upper decile (and, with
+    /// at least 40 values, the upper 2.5%; so a right-skewed history is not
+    /// mistaken for a narrow one), floored at `min_sd`; `None` when fewer
+    /// than `min_n` values are held.
     pub fn fit(&self, min_n: usize, min_sd: f64) -> Option<Fit> {
         if self.vals.len() < min_n.max(1) {
             return None;
@@ -56,7 +64,14 @@ impl Ring {
         // v is sorted now; the upper decile shows how far busy buckets reach,
         // which the MAD misses when the lower half is the wider one.
         let q90 = v[((v.len() - 1) * 9).div_ceil(10)];
-        let upper = (q90 - m) / Z90;
+        let mut upper = (q90 - m) / Z90;
+        if v.len() >= MIN_N_975 {
+            // With a long history, also the top 2.5%: a user whose reads are
+            // now and then whole tables (a few hours in a hundred) has a
+            // heavy upper tail that the upper decile alone does not show.
+            let q975 = v[((v.len() - 1) * 39).div_ceil(40)];
+            upper = upper.max((q975 - m) / Z975);
+        }
         for x in v.iter_mut() {
             *x = (*x - m).abs();
         }
@@ -112,6 +127,14 @@ impl Fit {
         }
     }
 
+    /// The same baseline with its spread at least `s` (NaN is ignored).
+    pub fn widen(self, s: f64) -> Fit {
+        Fit {
+            m: self.m,
+            s: self.s.max(s),
+        }
+    }
+
     /// The median total in rows.
     pub fn median_rows(&self) -> f64 {
         self.m.exp_m1().max(0.0)
@@ -133,7 +156,15 @@ impl Fit {
     /// log-normal's heavier far tail keeps a skewed history (an analyst's
     /// bursty hours) from making an ordinary busy bucket look impossible, so
     /// a total has to be extreme under both to score high. Always in 0..=1.
-    pub fn tail(&self, total: u64) -> f64 {
+    ///
+    /// `df` is how many buckets (own and prior) the baseline rests on, less
+    /// one. The log-scale tail is the predictive Student-t with those degrees
+    /// of freedom rather than the normal: a median and spread estimated from
+    /// eight table-days are themselves uncertain, and a normal tail would
+    /// call a total seven spreads out a one-in-ten-billion event when such a
+    /// baseline cannot support more than about one in a hundred thousand.
+    /// Long histories (hundreds of buckets) give the normal back.
+    pub fn tail(&self, total: u64, df: f64) -> f64 {
         if total == 0 {
             return 1.0;
         }
@@ -144,9 +175,17 @@ impl Fit {
             .map(|nb| nb.sf(x))
             .filter(|p| p.is_finite())
             .unwrap_or(0.0);
-        let log_normal = Normal::new(self.m, self.s.max(1e-3))
-            .map(|n| n.sf(log_total(total)))
-            .unwrap_or(f64::NAN);
+        let x = log_total(total);
+        let scale = self.s.max(1e-3);
+        let log_normal = if (1.0..MAX_T_DF).contains(&df) {
+            StudentsT::new(self.m, scale, df)
+                .map(|t| t.sf(x))
+                .unwrap_or(f64::NAN)
+        } else {
+            Normal::new(self.m, scale)
+                .map(|n| n.sf(x))
+                .unwrap_or(f64::NAN)
+        };
         let p = nb.max(log_normal);
         if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) }
     }
@@ -187,16 +226,17 @@ mod tests {
     #[test]
     fn tail_is_a_probability_for_extreme_inputs() {
         let f = Fit { m: 4.0, s: 0.5 };
-        assert_eq!(f.tail(0), 1.0);
+        assert_eq!(f.tail(0, f64::INFINITY), 1.0);
         for t in [1, 50, 68_000, u64::MAX] {
-            let p = f.tail(t);
+            let p = f.tail(t, 7.0);
             assert!((0.0..=1.0).contains(&p), "{t} -> {p}");
         }
-        assert!(f.tail(68_000) < 1e-10);
+        assert!(f.tail(68_000, f64::INFINITY) < 1e-10);
+        assert!(f.tail(68_000, 7.0) > f.tail(68_000, 100.0));
         let weird = Fit {
             m: f64::NAN,
             s: f64::NAN,
         };
-        assert!((0.0..=1.0).contains(&weird.tail(10)));
+        assert!((0.0..=1.0).contains(&weird.tail(10, f64::NAN)));
     }
 }

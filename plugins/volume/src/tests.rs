@@ -1,6 +1,6 @@
 //! Behaviour tests, driving the detector through `Runtime` as the host does.
 
-use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
+use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Outcome, Runtime, SymbolKind, Value};
 
 use crate::Volume;
 
@@ -12,6 +12,10 @@ const TICKETS: u32 = 0;
 const CUSTOMERS: u32 = 1;
 const EVENTS_TBL: u32 = 2;
 const SALES: u32 = 3;
+const SELECT: u32 = 0;
+const VACUUM: u32 = 1;
+const COPY: u32 = 2;
+const INSERT: u32 = 3;
 
 /// xorshift64*: a tiny deterministic generator, so histories are fixed.
 struct Rng(u64);
@@ -40,7 +44,10 @@ fn runtime() -> Runtime<Volume> {
     s.insert(SymbolKind::Resource, CUSTOMERS, "support.customers");
     s.insert(SymbolKind::Resource, EVENTS_TBL, "analytics.events");
     s.insert(SymbolKind::Resource, SALES, "analytics.sales");
-    s.insert(SymbolKind::Action, 0, "select");
+    s.insert(SymbolKind::Action, SELECT, "select");
+    s.insert(SymbolKind::Action, VACUUM, "VACUUM");
+    s.insert(SymbolKind::Action, COPY, "copy");
+    s.insert(SymbolKind::Action, INSERT, "insert");
     rt
 }
 
@@ -350,4 +357,116 @@ fn hostile_input_does_not_panic() {
     let mut fresh = Runtime::<Volume>::default();
     fresh.observe(&events);
     fresh.observe(&[]);
+}
+
+#[test]
+fn maintenance_writes_and_failures_are_not_reads() {
+    let mut rt = trained();
+    let at = T0 + 30 * DAY_MS + 22 * HOUR_MS;
+    let mut events = Vec::new();
+    // A support agent's account vacuums the customers table (upper-case
+    // action text too), inserts a million rows, and a 68k read fails.
+    for (i, (action, outcome)) in [
+        (VACUUM, Outcome::Success),
+        (INSERT, Outcome::Success),
+        (SELECT, Outcome::Failure),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        events.push(Event {
+            action,
+            outcome,
+            ..ev(3, SUPPORT, CUSTOMERS, at + i as i64 * 60_000, 1_200_000)
+        });
+    }
+    let findings = rt.observe(&sequence(events, 1_000_000));
+    assert!(findings.is_empty(), "{findings:#?}");
+    // The same rows as a successful read, or a copy out, are extreme.
+    for action in [SELECT, COPY] {
+        let mut rt = trained();
+        let e = Event {
+            action,
+            outcome: Outcome::Success,
+            ..ev(3, SUPPORT, CUSTOMERS, at, 1_200_000)
+        };
+        assert_eq!(max_score(&rt.observe(&sequence(vec![e], 1_000_000))), 100.0);
+    }
+}
+
+#[test]
+fn ignore_actions_is_configurable() {
+    let mut rt = runtime();
+    rt.configure([("ignore_actions", "[\"Copy\"]")]).unwrap();
+    rt.observe(&history(30));
+    let at = T0 + 30 * DAY_MS + 22 * HOUR_MS;
+    let copy = Event {
+        action: COPY,
+        ..ev(3, SUPPORT, CUSTOMERS, at, 68_000)
+    };
+    assert!(rt.observe(&sequence(vec![copy], 1_000_000)).is_empty());
+    // Vacuum is no longer ignored once the list is replaced.
+    let vacuum = Event {
+        action: VACUUM,
+        ..ev(3, SUPPORT, CUSTOMERS, at + 60_000, 68_000)
+    };
+    assert!(max_score(&rt.observe(&sequence(vec![vacuum], 1_000_001))) >= 90.0);
+    assert!(matches!(
+        rt.configure([("ignore_actions", "\"vacuum\"")]),
+        Err(ConfigError::InvalidValue { .. })
+    ));
+}
+
+/// A support user (user 5) whose reads are small, but who exports a whole
+/// table (40k–80k rows, a different table each time) every few days.
+fn exporter_history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut all = Vec::new();
+    for day in 0..days {
+        if is_weekend(day) {
+            continue;
+        }
+        for u in 0..20 {
+            all.extend(workday(&mut rng, u, day, 1));
+        }
+        if day % 4 == 1 {
+            let t = T0 + day * DAY_MS + 11 * HOUR_MS;
+            let table = [TICKETS, EVENTS_TBL, SALES][(day / 4) as usize % 3];
+            all.push(ev(5, SUPPORT, table, t, 40_000 + rng.below(40_000)));
+        }
+    }
+    sequence(all, 0)
+}
+
+#[test]
+fn a_user_who_exports_tables_now_and_then_is_not_alarming() {
+    let mut rt = runtime();
+    rt.observe(&exporter_history(30));
+    // Another export, of a table they only ever read a few rows of: the
+    // user's lumpy history keeps it unremarkable.
+    let at = T0 + 30 * DAY_MS + 11 * HOUR_MS;
+    let export = rt.observe(&sequence(
+        vec![ev(5, SUPPORT, CUSTOMERS, at, 68_000)],
+        1_000_000,
+    ));
+    assert!(max_score(&export) < 25.0, "{export:#?}");
+    // The same export by a user who never does this is extreme.
+    let agent = rt.observe(&sequence(
+        vec![ev(3, SUPPORT, CUSTOMERS, at, 68_000)],
+        1_000_001,
+    ));
+    assert!(max_score(&agent) >= 90.0, "{agent:#?}");
+}
+
+#[test]
+fn short_histories_cannot_claim_certainty() {
+    use crate::model::Fit;
+    let f = Fit { m: 3.0, s: 0.8 };
+    // Eight table-days behind the baseline: a total seven spreads out is
+    // rare, not impossible; with hundreds of buckets it is near impossible.
+    let total = (3.0f64 + 7.0 * 0.8).exp() as u64;
+    let short = f.tail(total, 12.0);
+    let long = f.tail(total, f64::INFINITY);
+    assert!(short > 1e-7 && short < 1e-3, "{short}");
+    assert!(long < 1e-10, "{long}");
 }
