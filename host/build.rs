@@ -21,6 +21,11 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("novel-table", "ueba-novel-table", "ueba_novel_table"),
 ];
 
+/// Test fixtures built the same way but never embedded: written to
+/// `$OUT_DIR/fixtures/` and found by tests through `UEBA_FIXTURE_DIR`.
+const FIXTURES: &[(&str, &str, &str)] =
+    &[("hostile", "ueba-fixture-hostile", "ueba_fixture_hostile")];
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {
@@ -64,7 +69,7 @@ fn run() -> Result<(), String> {
             "--target-dir",
         ])
         .arg(&target_dir);
-    for (_, package, _) in PLUGINS {
+    for (_, package, _) in PLUGINS.iter().chain(FIXTURES) {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (coverage, clippy, sanitizers) are
@@ -99,27 +104,41 @@ fn run() -> Result<(), String> {
         "/// Built-in detector plugins as (name, component bytes), embedded at build time.\n\
          pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n",
     );
+    let fixture_dir = out_dir.join("fixtures");
+    std::fs::create_dir_all(&fixture_dir)
+        .map_err(|e| format!("creating {}: {e}", fixture_dir.display()))?;
+    for (name, _, stem) in FIXTURES {
+        componentize(&release, stem, &fixture_dir.join(format!("{name}.wasm")))?;
+    }
+    println!("cargo:rustc-env=UEBA_FIXTURE_DIR={}", fixture_dir.display());
     for (name, _, stem) in PLUGINS {
-        let core_path = release.join(format!("{stem}.wasm"));
-        let core = std::fs::read(&core_path)
-            .map_err(|e| format!("reading {}: {e}", core_path.display()))?;
-        let component = wit_component::ComponentEncoder::default()
-            .module(&core)
-            .and_then(|enc| enc.validate(true).encode())
-            .map_err(|e| format!("wrapping {} as a component: {e:#}", core_path.display()))?;
         let out = out_dir.join(format!("{name}.wasm"));
-        std::fs::write(&out, component).map_err(|e| format!("writing {}: {e}", out.display()))?;
+        componentize(&release, stem, &out)?;
         writeln!(
             listing,
             "    ({name:?}, include_bytes!({:?})),",
             out.display().to_string()
         )
         .map_err(|e| e.to_string())?;
-        rerun_from_dep_info(&release.join(format!("{stem}.d")));
     }
     listing.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), listing)
         .map_err(|e| format!("writing builtin_plugins.rs: {e}"))?;
+    Ok(())
+}
+
+/// Wrap the core module `<stem>.wasm` from the nested build as a component
+/// at `out`, and ask cargo to rerun when its sources change.
+fn componentize(release: &Path, stem: &str, out: &Path) -> Result<(), String> {
+    let core_path = release.join(format!("{stem}.wasm"));
+    let core =
+        std::fs::read(&core_path).map_err(|e| format!("reading {}: {e}", core_path.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&core)
+        .and_then(|enc| enc.validate(true).encode())
+        .map_err(|e| format!("wrapping {} as a component: {e:#}", core_path.display()))?;
+    std::fs::write(out, component).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    rerun_from_dep_info(&release.join(format!("{stem}.d")));
     Ok(())
 }
 

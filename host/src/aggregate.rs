@@ -322,6 +322,16 @@ impl Aggregator {
         out
     }
 
+    /// A user's risk as of their latest finding (0 for a user never seen).
+    /// Risk only changes when a finding arrives, so reading it right after
+    /// [`Aggregator::add`] traces how it evolves.
+    pub fn risk_of(&self, user: u32) -> f32 {
+        self.users
+            .get(user as usize)
+            .filter(|u| !u.components.is_empty())
+            .map_or(0.0, |u| self.risk(u))
+    }
+
     /// Detector names, in index order.
     pub fn detector_names(&self) -> &[String] {
         &self.names
@@ -485,6 +495,21 @@ mod tests {
             b.add(0, 2, 0, finding("novel-table", 15.0, 2), "u", None)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn risk_of_reads_the_risk_after_the_latest_finding() {
+        let mut a = agg();
+        assert_eq!(a.risk_of(0), 0.0);
+        a.add(0, 0, 0, finding("volume", 40.0, 1), "u", None);
+        assert!((a.risk_of(0) - 40.0).abs() < 0.01);
+        // A day later the volume component has halved before the new finding.
+        let alert = a
+            .add(0, 1, 24 * H, finding("off-hours", 60.0, 2), "u", None)
+            .unwrap();
+        assert!((a.risk_of(0) - 68.0).abs() < 0.01, "{}", a.risk_of(0));
+        assert_eq!(alert.score, 68.0);
+        assert_eq!(a.risk_of(7), 0.0);
     }
 
     #[test]

@@ -54,10 +54,29 @@ new_evidence_min = 25.0
 max_findings_per_alert = 10
 
 [sandbox]
+# Defaults for every plugin; [detectors.NAME] may override the first four.
 # Linear memory cap per plugin, MiB.
 memory_mib = 256
 # Time budget for one batch in one plugin, milliseconds (epoch interruption).
 batch_timeout_ms = 5000
+# Most findings one batch may return; more is treated as a failure.
+max_findings_per_batch = 100000
+# Largest plugin snapshot accepted, MiB.
+max_snapshot_mib = 64
+# A plugin's state is snapshotted every this many batches; after a trap it
+# is re-instantiated from the last good snapshot, the batches since are
+# replayed, and the failed batch is retried once.
+snapshot_interval_batches = 64
+# A plugin that fails this many batches (after its retry) is quarantined:
+# it gets no more events, the others keep scoring, and the health stream
+# says so.
+max_failures = 3
+
+# Plugin files from --plugins DIR may be pinned by sha256 (`ueba plugin
+# inspect` or `sha256sum` gives the value); a file that does not match is
+# refused, and a pinned file that is missing is an error.
+[pins]
+# "custom-detector.wasm" = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 [engine]
 # Where compiled plugins are cached. Empty: $UEBA_CACHE_DIR, else
@@ -65,6 +84,30 @@ batch_timeout_ms = 5000
 cache_dir = ""
 # Set to false to compile plugins on every start.
 cache = true
+
+[formats]
+# PostgreSQL's log_line_prefix, for `--format pgaudit` (stderr logs). Copy
+# yours from postgresql.conf; it needs %m, %t or %n (time) and %u (user);
+# %d (database) and %h or %r (client) are used when present. Escapes other
+# than %q must be separated by literal text. See README "Formats".
+pg_log_line_prefix = "%m [%p] %q%u@%d "
+# pgAudit SESSION lines without an object name (SELECT with log_relation
+# off): "statement" takes the tables from the statement text, "skip" counts
+# and skips them.
+pg_session_without_object = "statement"
+
+# Where to find event fields in custom schemas, tried before the built-in
+# names: a dotted JSON path for ecs, ocsf and mysql (nested or dotted keys),
+# an extension key or custom label (cs1Label=...) for cef and leef.
+[formats.mapping]
+# time = "event.created"
+# user = "labels.db_user"
+# action = "db.operation.name"
+# resource = "labels.table"
+# rows = "labels.rows"
+# bytes = "labels.bytes"
+# source = "client.ip"
+# outcome = "event.outcome"
 
 # Per detector: `enabled` (default true), `weight` (default 1.0: a finding's
 # score counts in full), and the detector's own keys (`ueba config` lists them).
@@ -85,8 +128,12 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The wasm engine.
     pub engine: EngineConfig,
+    /// sha256 pins of plugin files, by file name.
+    pub pins: BTreeMap<String, String>,
     /// Per-detector settings, keyed by detector name.
     pub detectors: BTreeMap<String, DetectorConfig>,
+    /// Input formats: PostgreSQL log prefix and field-mapping overrides.
+    pub formats: crate::formats::FormatsConfig,
 }
 
 /// `[input]`.
@@ -159,6 +206,14 @@ pub struct SandboxConfig {
     pub memory_mib: usize,
     /// Time budget per batch, ms.
     pub batch_timeout_ms: u64,
+    /// Most findings per batch.
+    pub max_findings_per_batch: usize,
+    /// Largest snapshot, MiB.
+    pub max_snapshot_mib: usize,
+    /// Batches between snapshots kept for recovery.
+    pub snapshot_interval_batches: usize,
+    /// Failures before quarantine.
+    pub max_failures: u32,
 }
 
 impl Default for SandboxConfig {
@@ -166,6 +221,27 @@ impl Default for SandboxConfig {
         SandboxConfig {
             memory_mib: 256,
             batch_timeout_ms: 5000,
+            max_findings_per_batch: 100_000,
+            max_snapshot_mib: 64,
+            snapshot_interval_batches: 64,
+            max_failures: 3,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The limits for a detector: these defaults with its overrides applied.
+    pub fn limits_for(&self, detector: Option<&DetectorConfig>) -> crate::runtime::Limits {
+        let d = detector.cloned().unwrap_or_default();
+        crate::runtime::Limits {
+            memory_bytes: d.memory_mib.unwrap_or(self.memory_mib) << 20,
+            call_timeout: std::time::Duration::from_millis(
+                d.batch_timeout_ms.unwrap_or(self.batch_timeout_ms),
+            ),
+            max_findings: d
+                .max_findings_per_batch
+                .unwrap_or(self.max_findings_per_batch),
+            max_snapshot_bytes: d.max_snapshot_mib.unwrap_or(self.max_snapshot_mib) << 20,
         }
     }
 }
@@ -197,6 +273,14 @@ pub struct DetectorConfig {
     pub enabled: bool,
     /// Multiplier on its findings' scores in the aggregate (0 to 10).
     pub weight: f64,
+    /// Overrides `sandbox.memory_mib` for this detector.
+    pub memory_mib: Option<usize>,
+    /// Overrides `sandbox.batch_timeout_ms`.
+    pub batch_timeout_ms: Option<u64>,
+    /// Overrides `sandbox.max_findings_per_batch`.
+    pub max_findings_per_batch: Option<usize>,
+    /// Overrides `sandbox.max_snapshot_mib`.
+    pub max_snapshot_mib: Option<usize>,
     /// The detector's own keys, passed to its `configure`.
     #[serde(flatten)]
     pub settings: BTreeMap<String, toml::Value>,
@@ -207,6 +291,10 @@ impl Default for DetectorConfig {
         DetectorConfig {
             enabled: true,
             weight: 1.0,
+            memory_mib: None,
+            batch_timeout_ms: None,
+            max_findings_per_batch: None,
+            max_snapshot_mib: None,
             settings: BTreeMap::new(),
         }
     }
@@ -318,9 +406,50 @@ impl Config {
         if self.sandbox.batch_timeout_ms == 0 {
             return bad("sandbox.batch_timeout_ms", "must be at least 1");
         }
+        if self.sandbox.max_findings_per_batch == 0 {
+            return bad("sandbox.max_findings_per_batch", "must be at least 1");
+        }
+        if self.sandbox.max_snapshot_mib == 0 || self.sandbox.max_snapshot_mib > 4096 {
+            return bad("sandbox.max_snapshot_mib", "must be from 1 to 4096");
+        }
+        if self.sandbox.snapshot_interval_batches == 0 {
+            return bad("sandbox.snapshot_interval_batches", "must be at least 1");
+        }
+        if self.sandbox.max_failures == 0 {
+            return bad("sandbox.max_failures", "must be at least 1");
+        }
         for (name, d) in &self.detectors {
             if !(0.0..=10.0).contains(&d.weight) {
                 return bad(&format!("detectors.{name}.weight"), "must be from 0 to 10");
+            }
+            if d.memory_mib.is_some_and(|m| m == 0 || m > 65_536) {
+                return bad(
+                    &format!("detectors.{name}.memory_mib"),
+                    "must be from 1 to 65536",
+                );
+            }
+            if d.batch_timeout_ms == Some(0) {
+                return bad(
+                    &format!("detectors.{name}.batch_timeout_ms"),
+                    "must be at least 1",
+                );
+            }
+            if d.max_findings_per_batch == Some(0) {
+                return bad(
+                    &format!("detectors.{name}.max_findings_per_batch"),
+                    "must be at least 1",
+                );
+            }
+            if d.max_snapshot_mib.is_some_and(|m| m == 0 || m > 4096) {
+                return bad(
+                    &format!("detectors.{name}.max_snapshot_mib"),
+                    "must be from 1 to 4096",
+                );
+            }
+        }
+        for (file, hash) in &self.pins {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return bad(&format!("pins.{file}"), "must be a sha256 as 64 hex digits");
             }
         }
         Ok(())

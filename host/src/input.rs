@@ -1,4 +1,4 @@
-//! Reading JSON lines from a file or stdin on a background thread.
+//! Reading event lines from a file or stdin on a background thread.
 //!
 //! Parsing runs on its own thread and hands chunks of parsed lines to the
 //! scorer over a bounded channel, so reading and scoring overlap and memory
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use crate::event::{AccessEvent, ParseError, parse_line};
+use crate::event::{AccessEvent, ParseError};
+use crate::formats::{LineParser, NativeParser};
 
 /// Longest accepted line, bytes.
 pub const MAX_LINE: usize = 1 << 20;
@@ -29,17 +30,42 @@ pub enum Chunk {
     Failed(std::io::Error),
 }
 
-/// Start reading `reader` on a thread. Returns the receiving end and a
-/// counter of bytes consumed (for a progress bar).
+/// Start reading native JSON lines from `reader` on a thread. Returns the
+/// receiving end and a counter of bytes consumed (for a progress bar).
 pub fn spawn_reader(reader: Box<dyn BufRead + Send>) -> (Receiver<Chunk>, Arc<AtomicU64>) {
-    let (tx, rx) = sync_channel(8);
-    let bytes = Arc::new(AtomicU64::new(0));
-    let counter = bytes.clone();
-    std::thread::spawn(move || read_all(reader, tx, counter));
+    let (rx, bytes, _) = spawn_reader_with(reader, Box::new(NativeParser));
     (rx, bytes)
 }
 
-fn read_all(mut reader: Box<dyn BufRead + Send>, tx: SyncSender<Chunk>, bytes: Arc<AtomicU64>) {
+/// Start reading `reader` on a thread, turning lines into events with
+/// `parser` (one of [`crate::formats`]). Returns the receiving end, a counter
+/// of bytes consumed (for a progress bar) and a counter of records the parser
+/// skipped as not being data access (e.g. connect events), for the summary.
+/// A parser's fatal error (e.g. an undetectable format) ends the input as
+/// [`Chunk::Failed`].
+pub fn spawn_reader_with(
+    reader: Box<dyn BufRead + Send>,
+    parser: Box<dyn LineParser>,
+) -> (Receiver<Chunk>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let (tx, rx) = sync_channel(8);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let skipped = Arc::new(AtomicU64::new(0));
+    let (b, s) = (bytes.clone(), skipped.clone());
+    std::thread::spawn(move || read_all(reader, parser, tx, b, s));
+    (rx, bytes, skipped)
+}
+
+fn read_all(
+    mut reader: Box<dyn BufRead + Send>,
+    mut parser: Box<dyn LineParser>,
+    tx: SyncSender<Chunk>,
+    bytes: Arc<AtomicU64>,
+    skipped: Arc<AtomicU64>,
+) {
+    let fail = |chunk: Vec<Parsed>, e: std::io::Error| {
+        let _ = tx.send(Chunk::Lines(chunk));
+        let _ = tx.send(Chunk::Failed(e));
+    };
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut line_no = 0u64;
@@ -47,11 +73,7 @@ fn read_all(mut reader: Box<dyn BufRead + Send>, tx: SyncSender<Chunk>, bytes: A
         buf.clear();
         let read = match read_line_limited(&mut reader, &mut buf, MAX_LINE) {
             Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Chunk::Lines(std::mem::take(&mut chunk)));
-                let _ = tx.send(Chunk::Failed(e));
-                return;
-            }
+            Err(e) => return fail(chunk, e),
         };
         let (consumed, too_long) = match read {
             LineRead::Eof => break,
@@ -61,31 +83,46 @@ fn read_all(mut reader: Box<dyn BufRead + Send>, tx: SyncSender<Chunk>, bytes: A
         line_no += 1;
         bytes.fetch_add(consumed as u64, Ordering::Relaxed);
         let text = trim_newline(&buf);
-        let parsed = if too_long {
-            Some(Err(ParseError {
+        let fed = if too_long {
+            chunk.push(Err(ParseError {
                 line: line_no,
                 field: None,
                 message: format!("line is longer than {MAX_LINE} bytes"),
-            }))
-        } else if text.iter().all(u8::is_ascii_whitespace) {
-            None
+            }));
+            Ok(())
         } else {
-            Some(match std::str::from_utf8(text) {
-                Ok(s) => parse_line(s, line_no),
-                Err(e) => Err(ParseError {
-                    line: line_no,
-                    field: None,
-                    message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
-                }),
-            })
+            match std::str::from_utf8(text) {
+                Ok(s) => parser.feed(s, line_no, &mut chunk),
+                Err(e) => {
+                    chunk.push(Err(ParseError {
+                        line: line_no,
+                        field: None,
+                        message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                    }));
+                    Ok(())
+                }
+            }
         };
-        if let Some(p) = parsed {
-            chunk.push(p);
+        if let Err(e) = fed {
+            return fail(
+                chunk,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            );
         }
-        if chunk.len() >= CHUNK && tx.send(Chunk::Lines(std::mem::take(&mut chunk))).is_err() {
-            return;
+        if chunk.len() >= CHUNK {
+            skipped.store(parser.skipped(), Ordering::Relaxed);
+            if tx.send(Chunk::Lines(std::mem::take(&mut chunk))).is_err() {
+                return;
+            }
         }
     }
+    if let Err(e) = parser.finish(&mut chunk) {
+        return fail(
+            chunk,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        );
+    }
+    skipped.store(parser.skipped(), Ordering::Relaxed);
     if !chunk.is_empty() {
         let _ = tx.send(Chunk::Lines(chunk));
     }

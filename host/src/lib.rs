@@ -10,8 +10,11 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod bench;
 pub mod config;
+pub mod eval;
 pub mod event;
+pub mod formats;
 #[path = "gen/mod.rs"]
 pub mod generator;
 pub mod identity;

@@ -1,11 +1,24 @@
-//! Which detectors run: the built-in ones embedded in the binary, plus or
-//! instead of `.wasm` files from `--plugins DIR`, each configured from
-//! `[detectors.NAME]`.
+//! Which detectors run, and keeping them running.
+//!
+//! The built-in detectors are embedded in the binary; `--plugins DIR` adds
+//! `.wasm` files (one with a built-in's name replaces it), each configured
+//! from `[detectors.NAME]` and optionally pinned by sha256 in `[pins]`.
+//!
+//! A detector is third-party code, so each one is supervised: its state is
+//! snapshotted every `sandbox.snapshot_interval_batches` batches and the
+//! batches since are kept. When a call traps or hits a limit, the plugin is
+//! re-instantiated from the last good snapshot, the kept batches are replayed
+//! (their findings were already used), and the failed batch is retried once.
+//! A plugin that keeps failing is quarantined. Each step is reported as a
+//! [`HealthEvent`]; the other detectors' results are never affected.
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
-use crate::runtime::{Limits, Plugin, PluginError, Runtime};
+use serde::Serialize;
+use wasmtime::component::Component;
+
+use crate::config::{Config, SandboxConfig};
+use crate::runtime::{Failure, Limits, Plugin, PluginError, Runtime, sha256_hex, wit};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
@@ -27,14 +40,262 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// A configured, ready-to-score detector.
+/// A structured report about a plugin's health, written as one JSON line to
+/// stderr (`{"type":"health",...}`) so log pipelines can alert on it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HealthEvent {
+    /// Always `health`, to tell these lines from others.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Wall-clock time of the report, RFC 3339 (not event time).
+    pub time: String,
+    /// The detector's name.
+    pub plugin: String,
+    /// What happened: `failed`, `recovered`, `retry_failed`, `quarantined`,
+    /// `snapshot_refused`, `recovery_state_dropped`.
+    pub event: &'static str,
+    /// The limit hit or kind of failure, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Failure>,
+    /// The batch number (from 1) the event concerns.
+    pub batch: u64,
+    /// The `seq` of the batch's first event.
+    pub first_event: u64,
+    /// Events in that batch.
+    pub events: usize,
+    /// Human detail.
+    pub message: String,
+}
+
+/// Where health events go.
+pub trait HealthSink {
+    /// Report one event.
+    fn report(&mut self, event: &HealthEvent);
+}
+
+/// Writes health events as JSON lines to stderr.
+pub struct StderrHealth;
+
+impl HealthSink for StderrHealth {
+    fn report(&mut self, event: &HealthEvent) {
+        if let Ok(line) = serde_json::to_string(event) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Keeps health events in memory (tests).
+impl HealthSink for Vec<HealthEvent> {
+    fn report(&mut self, event: &HealthEvent) {
+        self.push(event.clone());
+    }
+}
+
+/// A configured, supervised detector.
 pub struct LoadedPlugin {
-    /// The instance.
+    /// The running instance.
     pub plugin: Plugin,
     /// Where it came from.
     pub origin: Origin,
     /// Its weight in the aggregate.
     pub weight: f64,
+    runtime: Runtime,
+    component: Component,
+    label: String,
+    limits: Limits,
+    config: Vec<(String, String)>,
+    snapshot: Option<Vec<u8>>,
+    replay: Vec<wit::Batch>,
+    snapshot_interval: usize,
+    max_failures: u32,
+    failures: u32,
+    quarantined: bool,
+}
+
+/// What became of one batch in one detector.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    /// The detector's findings (possibly after a recovery).
+    Findings(Vec<wit::Finding>),
+    /// The detector failed this batch even after a retry; it saw no findings.
+    Failed(PluginError),
+    /// The detector is quarantined and was not called.
+    Quarantined,
+}
+
+impl LoadedPlugin {
+    /// The detector's name.
+    pub fn name(&self) -> &str {
+        &self.plugin.info().name
+    }
+
+    /// Whether it has been quarantined.
+    pub fn is_quarantined(&self) -> bool {
+        self.quarantined
+    }
+
+    /// Observe a batch under supervision. `batch_no` and `health` are for
+    /// reporting.
+    pub fn observe(
+        &mut self,
+        batch: &wit::Batch,
+        batch_no: u64,
+        health: &mut dyn HealthSink,
+    ) -> BatchOutcome {
+        if self.quarantined {
+            return BatchOutcome::Quarantined;
+        }
+        let report = |health: &mut dyn HealthSink, name: &str, event, limit, message: String| {
+            health.report(&HealthEvent {
+                kind: "health",
+                time: jiff::Timestamp::now().to_string(),
+                plugin: name.to_string(),
+                event,
+                limit,
+                batch: batch_no,
+                first_event: batch.events.first().map(|e| e.seq).unwrap_or(0),
+                events: batch.events.len(),
+                message,
+            })
+        };
+        let err = match self.plugin.observe(batch) {
+            Ok(findings) => {
+                self.after_success(batch, batch_no, health, &report);
+                return BatchOutcome::Findings(findings);
+            }
+            Err(e) => e,
+        };
+        let name = self.name().to_string();
+        report(health, &name, "failed", failure_of(&err), err.to_string());
+        let retried = self.restart().and_then(|()| self.plugin.observe(batch));
+        match retried {
+            Ok(findings) => {
+                report(
+                    health,
+                    &name,
+                    "recovered",
+                    None,
+                    format!(
+                        "re-instantiated from the last good snapshot, replayed {} batches, and the retry succeeded",
+                        self.replay.len()
+                    ),
+                );
+                self.after_success(batch, batch_no, health, &report);
+                BatchOutcome::Findings(findings)
+            }
+            Err(e) => {
+                self.failures += 1;
+                report(health, &name, "retry_failed", failure_of(&e), e.to_string());
+                if self.failures >= self.max_failures {
+                    self.quarantined = true;
+                    self.replay.clear();
+                    self.snapshot = None;
+                    report(
+                        health,
+                        &name,
+                        "quarantined",
+                        failure_of(&e),
+                        format!(
+                            "failed {} batches; it gets no more events in this run, the other detectors keep scoring",
+                            self.failures
+                        ),
+                    );
+                } else if let Err(e) = self.restart() {
+                    // The instance that failed the retry is poisoned; start
+                    // clean for the next batch, or stop if even that fails.
+                    self.quarantined = true;
+                    report(health, &name, "quarantined", failure_of(&e), e.to_string());
+                }
+                BatchOutcome::Failed(e)
+            }
+        }
+    }
+
+    fn after_success(
+        &mut self,
+        batch: &wit::Batch,
+        _batch_no: u64,
+        health: &mut dyn HealthSink,
+        report: Report<'_>,
+    ) {
+        self.replay.push(batch.clone());
+        if self.replay.len() < self.snapshot_interval {
+            return;
+        }
+        match self.plugin.snapshot() {
+            Ok(snap) => {
+                self.snapshot = Some(snap);
+                self.replay.clear();
+            }
+            Err(e) => {
+                // Keep the older snapshot and the batches since it, so
+                // recovery still works, and try again at the next interval;
+                // but never hold more than a few intervals of batches: past
+                // that, recovery starts the detector afresh instead.
+                let name = self.name().to_string();
+                report(
+                    health,
+                    &name,
+                    "snapshot_refused",
+                    failure_of(&e),
+                    e.to_string(),
+                );
+                if self.replay.len() >= MAX_REPLAY_INTERVALS * self.snapshot_interval {
+                    self.replay.clear();
+                    self.snapshot = None;
+                    report(
+                        health,
+                        &name,
+                        "recovery_state_dropped",
+                        failure_of(&e),
+                        "no snapshot could be kept; if this detector fails, it restarts with no learned state".into(),
+                    );
+                }
+                if matches!(
+                    e,
+                    PluginError::Call {
+                        failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
+                        ..
+                    }
+                ) && self.restart().is_err()
+                {
+                    self.quarantined = true;
+                }
+            }
+        }
+    }
+
+    /// A fresh instance in the state of the last good snapshot plus the
+    /// batches observed since.
+    fn restart(&mut self) -> Result<(), PluginError> {
+        let mut fresh = self
+            .runtime
+            .instantiate(&self.label, &self.component, self.limits)?;
+        fresh.configure(&self.config)?;
+        if let Some(snap) = &self.snapshot {
+            fresh.restore(snap)?;
+        }
+        for b in &self.replay {
+            fresh.observe(b)?;
+        }
+        self.plugin = fresh;
+        Ok(())
+    }
+}
+
+/// How a supervised plugin reports a health event: (sink, plugin name,
+/// event, limit, message).
+type Report<'a> = &'a dyn Fn(&mut dyn HealthSink, &str, &'static str, Option<Failure>, String);
+
+/// Replay is kept for at most this many snapshot intervals when snapshots
+/// keep failing; past that the state is given up rather than memory.
+const MAX_REPLAY_INTERVALS: usize = 4;
+
+fn failure_of(e: &PluginError) -> Option<Failure> {
+    match e {
+        PluginError::Call { failure, .. } => Some(*failure),
+        _ => None,
+    }
 }
 
 /// Why the set of detectors could not be assembled.
@@ -69,9 +330,34 @@ pub enum LoadError {
         /// What is loaded.
         loaded: String,
     },
+    /// A plugin file's sha256 is not the pinned one.
+    #[error("{path}: sha256 is {actual}, but [pins] requires {pinned}; refusing to load it")]
+    PinMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Its hash.
+        actual: String,
+        /// The pinned hash.
+        pinned: String,
+    },
+    /// A pinned file is not in the plugins directory.
+    #[error("[pins] names `{file}`, but it is not in the plugins directory{}", dir.as_ref().map(|d| format!(" {}", d.display())).unwrap_or_else(|| " (no --plugins given)".into()))]
+    PinnedMissing {
+        /// The pinned file name.
+        file: String,
+        /// The directory searched.
+        dir: Option<PathBuf>,
+    },
     /// Nothing is left to score with.
     #[error("no detectors are enabled")]
     NoDetectors,
+}
+
+struct Candidate {
+    plugin: Plugin,
+    component: Component,
+    label: String,
+    origin: Origin,
 }
 
 /// Compile, instantiate and configure the detectors for a run: built-ins
@@ -82,20 +368,19 @@ pub fn load(
     config: &Config,
     dir: Option<&Path>,
 ) -> Result<Vec<LoadedPlugin>, LoadError> {
-    let limits = Limits {
-        memory_bytes: config.sandbox.memory_mib << 20,
-        call_timeout: std::time::Duration::from_millis(config.sandbox.batch_timeout_ms),
-    };
-    let mut loaded: Vec<LoadedPlugin> = Vec::new();
+    let defaults = config.sandbox.limits_for(None);
+    let mut loaded: Vec<Candidate> = Vec::new();
     for (name, bytes) in BUILTIN_PLUGINS {
         let label = format!("builtin:{name}");
         let component = runtime.compile(&label, bytes)?;
-        loaded.push(LoadedPlugin {
-            plugin: runtime.instantiate(&label, &component, limits)?,
+        loaded.push(Candidate {
+            plugin: runtime.instantiate(&label, &component, defaults)?,
+            component,
+            label,
             origin: Origin::Builtin,
-            weight: 1.0,
         });
     }
+    let mut pins_seen: Vec<&str> = Vec::new();
     if let Some(dir) = dir {
         let io = |source| LoadError::Io {
             path: dir.to_path_buf(),
@@ -113,9 +398,24 @@ pub fn load(
                 path: path.clone(),
                 source,
             })?;
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some((pinned_name, pinned)) = config.pins.get_key_value(&file_name) {
+                let actual = sha256_hex(&bytes);
+                if !actual.eq_ignore_ascii_case(pinned) {
+                    return Err(LoadError::PinMismatch {
+                        path,
+                        actual,
+                        pinned: pinned.clone(),
+                    });
+                }
+                pins_seen.push(pinned_name);
+            }
             let label = path.display().to_string();
             let component = runtime.compile(&label, &bytes)?;
-            let plugin = runtime.instantiate(&label, &component, limits)?;
+            let plugin = runtime.instantiate(&label, &component, defaults)?;
             let name = plugin.info().name.clone();
             if let Some(first) = loaded
                 .iter()
@@ -129,12 +429,23 @@ pub fn load(
             }
             loaded.retain(|l| l.plugin.info().name != name);
             from_dir.push(name);
-            loaded.push(LoadedPlugin {
+            loaded.push(Candidate {
                 plugin,
+                component,
+                label,
                 origin: Origin::File(path),
-                weight: 1.0,
             });
         }
+    }
+    if let Some(missing) = config
+        .pins
+        .keys()
+        .find(|k| !pins_seen.contains(&k.as_str()))
+    {
+        return Err(LoadError::PinnedMissing {
+            file: missing.clone(),
+            dir: dir.map(Path::to_path_buf),
+        });
     }
     for name in config.detectors.keys() {
         if !loaded.iter().any(|l| &l.plugin.info().name == name) {
@@ -149,18 +460,47 @@ pub fn load(
         }
     }
     let mut enabled = Vec::with_capacity(loaded.len());
-    for mut l in loaded {
-        if let Some(dc) = config.detectors.get(&l.plugin.info().name) {
-            if !dc.enabled {
-                continue;
-            }
-            l.weight = dc.weight;
-            l.plugin.configure(&dc.plugin_pairs())?;
+    for c in loaded {
+        let dc = config.detectors.get(&c.plugin.info().name);
+        if dc.is_some_and(|d| !d.enabled) {
+            continue;
         }
-        enabled.push(l);
+        enabled.push(supervise(runtime, &config.sandbox, c, dc)?);
     }
     if enabled.is_empty() {
         return Err(LoadError::NoDetectors);
     }
     Ok(enabled)
+}
+
+fn supervise(
+    runtime: &Runtime,
+    sandbox: &SandboxConfig,
+    c: Candidate,
+    dc: Option<&crate::config::DetectorConfig>,
+) -> Result<LoadedPlugin, LoadError> {
+    let limits = sandbox.limits_for(dc);
+    let config = dc.map(|d| d.plugin_pairs()).unwrap_or_default();
+    let mut plugin = if limits == sandbox.limits_for(None) {
+        c.plugin
+    } else {
+        runtime.instantiate(&c.label, &c.component, limits)?
+    };
+    plugin.configure(&config)?;
+    Ok(LoadedPlugin {
+        plugin,
+        origin: c.origin,
+        weight: dc.map(|d| d.weight).unwrap_or(1.0),
+        runtime: runtime.clone(),
+        component: c.component,
+        label: c.label,
+        limits,
+        config,
+        snapshot: None,
+        replay: Vec::new(),
+        snapshot_interval: sandbox.snapshot_interval_batches,
+        max_failures: sandbox.max_failures,
+        failures: 0,
+        quarantined: false,
+    })
 }

@@ -10,8 +10,6 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -44,6 +42,10 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-clock budget for one call (one batch), enforced by epochs.
     pub call_timeout: Duration,
+    /// Most findings one batch may return; more is a misbehaving plugin.
+    pub max_findings: usize,
+    /// Largest snapshot accepted, bytes.
+    pub max_snapshot_bytes: usize,
 }
 
 impl Default for Limits {
@@ -51,7 +53,44 @@ impl Default for Limits {
         Limits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(5),
+            max_findings: 100_000,
+            max_snapshot_bytes: 64 << 20,
         }
+    }
+}
+
+/// Which limit a failed call hit, for health events and counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// Ran past the time budget (epoch deadline).
+    Time,
+    /// Tried to grow memory past the cap.
+    Memory,
+    /// Overflowed its stack.
+    Stack,
+    /// Trapped otherwise (a panic, an unreachable, a bad access).
+    Trap,
+    /// Returned an error of its own.
+    Error,
+    /// Returned more findings than allowed.
+    Findings,
+    /// Produced a snapshot larger than allowed.
+    Snapshot,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Failure::Time => "time limit",
+            Failure::Memory => "memory limit",
+            Failure::Stack => "stack overflow",
+            Failure::Trap => "trap",
+            Failure::Error => "detector error",
+            Failure::Findings => "findings limit",
+            Failure::Snapshot => "snapshot size limit",
+        };
+        f.write_str(s)
     }
 }
 
@@ -96,8 +135,8 @@ pub enum PluginError {
         /// Why it was refused.
         message: String,
     },
-    /// The plugin trapped, ran out of time or memory, or returned an error.
-    #[error("detector `{plugin}` failed in {call}: {message}")]
+    /// The plugin trapped, hit a limit, or returned an error.
+    #[error("detector `{plugin}` failed in {call} ({failure}): {message}")]
     Call {
         /// Detector name.
         plugin: String,
@@ -105,29 +144,60 @@ pub enum PluginError {
         call: &'static str,
         /// The trap or error text.
         message: String,
-        /// Whether the failure was the epoch deadline (the call ran too long).
-        timed_out: bool,
+        /// Which limit, or what kind of failure.
+        failure: Failure,
     },
 }
 
-/// Per-store data: the memory limiter.
+/// Per-store data: the memory limiter, remembering whether it refused, so
+/// that the trap that follows is reported as the memory limit.
 struct StoreState {
     limits: StoreLimits,
+    memory_refused: bool,
 }
 
-/// The wasmtime engine, empty linker, compile cache and epoch ticker shared
-/// by all plugins of a run.
+impl wasmtime::ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        self.memory_refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// The wasmtime engine, empty linker and compile cache shared by all plugins
+/// of a run. Cloning is cheap and shares the engine; the epoch ticker thread
+/// runs while any clone (or any plugin instantiated from one) is alive.
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     linker: Linker<StoreState>,
     cache_dir: Option<PathBuf>,
-    stop_ticker: Arc<AtomicBool>,
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-    }
 }
 
 impl Runtime {
@@ -141,12 +211,11 @@ impl Runtime {
             plugin: "(engine)".into(),
             message: format!("{e:#}"),
         })?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        let (ticker_engine, stop) = (engine.weak(), stop_ticker.clone());
+        let ticker_engine = engine.weak();
         std::thread::Builder::new()
             .name("ueba-epoch".into())
             .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
+                loop {
                     std::thread::sleep(EPOCH_TICK);
                     match ticker_engine.upgrade() {
                         Some(engine) => engine.increment_epoch(),
@@ -162,7 +231,6 @@ impl Runtime {
             linker: Linker::new(&engine),
             engine,
             cache_dir,
-            stop_ticker,
         })
     }
 
@@ -263,9 +331,10 @@ impl Runtime {
                     .memory_size(limits.memory_bytes)
                     .instances(4)
                     .build(),
+                memory_refused: false,
             },
         );
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| s);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.call_timeout));
         let bindings = bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
@@ -346,20 +415,38 @@ impl Plugin {
     ) -> Result<T, PluginError> {
         self.store
             .set_epoch_deadline(ticks(self.limits.call_timeout));
+        self.store.data_mut().memory_refused = false;
         f(self).map_err(|e| {
-            let timed_out = matches!(
-                e.downcast_ref::<wasmtime::Trap>(),
-                Some(wasmtime::Trap::Interrupt)
-            );
+            let failure = match e.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::Interrupt) => Failure::Time,
+                Some(wasmtime::Trap::StackOverflow) => Failure::Stack,
+                _ if self.store.data().memory_refused => Failure::Memory,
+                // wasmtime bounds what one call may copy out of the guest;
+                // hitting that is an oversized result: findings or snapshot.
+                _ if format!("{e:#}").contains("too much data is being copied") => {
+                    if call == "snapshot" {
+                        Failure::Snapshot
+                    } else {
+                        Failure::Findings
+                    }
+                }
+                _ => Failure::Trap,
+            };
+            let message = match failure {
+                Failure::Time => {
+                    format!("ran past its time limit of {:?}", self.limits.call_timeout)
+                }
+                Failure::Memory => format!(
+                    "tried to grow its memory past the {} MiB limit ({e:#})",
+                    self.limits.memory_bytes >> 20
+                ),
+                _ => format!("{e:#}"),
+            };
             PluginError::Call {
                 plugin: self.info.name.clone(),
                 call,
-                message: if timed_out {
-                    format!("exceeded the time limit of {:?}", self.limits.call_timeout)
-                } else {
-                    format!("{e:#}")
-                },
-                timed_out,
+                message,
+                failure,
             }
         })
     }
@@ -393,21 +480,47 @@ impl Plugin {
                 .ueba_detector_detector()
                 .call_observe(&mut p.store, batch)
         })?;
-        result.map_err(|e| PluginError::Call {
+        let findings = result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),
             call: "observe",
             message: e.message,
-            timed_out: false,
-        })
+            failure: Failure::Error,
+        })?;
+        if findings.len() > self.limits.max_findings {
+            return Err(PluginError::Call {
+                plugin: self.info.name.clone(),
+                call: "observe",
+                message: format!(
+                    "returned {} findings for one batch; the limit is {}",
+                    findings.len(),
+                    self.limits.max_findings
+                ),
+                failure: Failure::Findings,
+            });
+        }
+        Ok(findings)
     }
 
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
-        self.with_deadline("snapshot", |p| {
+        let snap = self.with_deadline("snapshot", |p| {
             p.bindings
                 .ueba_detector_detector()
                 .call_snapshot(&mut p.store)
-        })
+        })?;
+        if snap.len() > self.limits.max_snapshot_bytes {
+            return Err(PluginError::Call {
+                plugin: self.info.name.clone(),
+                call: "snapshot",
+                message: format!(
+                    "snapshot is {} bytes; the limit is {}",
+                    snap.len(),
+                    self.limits.max_snapshot_bytes
+                ),
+                failure: Failure::Snapshot,
+            });
+        }
+        Ok(snap)
     }
 
     /// Restore state from a snapshot.
@@ -421,7 +534,7 @@ impl Plugin {
             plugin: self.info.name.clone(),
             call: "restore",
             message: e.message,
-            timed_out: false,
+            failure: Failure::Error,
         })
     }
 }

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
 use crate::identity::{Identities, offset_minutes};
 use crate::intern::{Interner, SymbolKind};
-use crate::plugins::LoadedPlugin;
+use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
 use crate::runtime::wit;
 
 /// Where alerts go.
@@ -71,10 +71,12 @@ pub struct Stats {
     pub alerts: u64,
     /// Batches sent to detectors.
     pub batches: u64,
-    /// Detector failures as (detector, message); a failed detector is
-    /// disabled for the rest of the run and the others keep scoring.
-    pub failures: Vec<(String, String)>,
-    /// Events that a failed detector did not see.
+    /// Plugin health events (failures, recoveries, quarantines), also
+    /// written to the health sink as they happen. A failing detector is
+    /// restarted from its last snapshot and retried; one that keeps failing
+    /// is quarantined, and the others keep scoring throughout.
+    pub health: Vec<HealthEvent>,
+    /// Events that a failed or quarantined detector did not score.
     pub events_missed_by_failed: u64,
 }
 
@@ -228,7 +230,6 @@ impl Compact {
 struct Slot {
     loaded: LoadedPlugin,
     sent_symbols: usize,
-    failed: bool,
 }
 
 /// The engine for one run.
@@ -244,8 +245,11 @@ pub struct Scorer<S: AlertSink> {
     next_seq: u64,
     aggregator: Aggregator,
     sink: S,
+    health: Box<dyn HealthSink>,
     stats: Stats,
     started: Instant,
+    /// Every risk change, when [`Scorer::record_trace`] turned it on.
+    trace: Option<Vec<RiskPoint>>,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -268,7 +272,6 @@ impl<S: AlertSink> Scorer<S> {
                 .map(|loaded| Slot {
                     loaded,
                     sent_symbols: 0,
-                    failed: false,
                 })
                 .collect(),
             held: BinaryHeap::new(),
@@ -278,12 +281,31 @@ impl<S: AlertSink> Scorer<S> {
             next_seq: 0,
             aggregator,
             sink,
+            health: Box::new(StderrHealth),
             stats: Stats {
                 findings: vec![0; n],
                 ..Stats::default()
             },
             started: Instant::now(),
+            trace: None,
         }
+    }
+
+    /// Record every risk change in [`Report::trace`] (off by default: it
+    /// holds one entry per finding for the whole run). Evaluation needs it
+    /// to score user-days by their peak risk and to draw risk timelines.
+    pub fn record_trace(&mut self, on: bool) {
+        match (on, &self.trace) {
+            (true, None) => self.trace = Some(Vec::new()),
+            (false, _) => self.trace = None,
+            (true, Some(_)) => {}
+        }
+    }
+
+    /// Send plugin health events somewhere other than stderr.
+    pub fn with_health(mut self, health: Box<dyn HealthSink>) -> Self {
+        self.health = health;
+        self
     }
 
     /// Count a line rejected by the reader, so the summary reports it.
@@ -353,26 +375,29 @@ impl<S: AlertSink> Scorer<S> {
         // (seq, detector index, finding) across all detectors.
         let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
         let log_len = self.encoder.interner.log_len();
+        let batch_no = self.stats.batches;
         for (d, slot) in self.slots.iter_mut().enumerate() {
-            if slot.failed {
+            if slot.loaded.is_quarantined() {
                 self.stats.events_missed_by_failed += batch.events.len() as u64;
                 continue;
             }
             batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
-            match slot.loaded.plugin.observe(&batch) {
-                Ok(findings) => {
+            let mut reports = Vec::new();
+            let outcome = slot.loaded.observe(&batch, batch_no, &mut reports);
+            for r in &reports {
+                self.health.report(r);
+            }
+            self.stats.health.extend(reports);
+            match outcome {
+                BatchOutcome::Findings(findings) => {
                     slot.sent_symbols = log_len;
                     self.stats.findings[d] += findings.len() as u64;
                     found.extend(findings.into_iter().map(|f| (f.event, d, f)));
                 }
-                Err(e) => {
-                    let name = slot.loaded.plugin.info().name.clone();
-                    eprintln!(
-                        "warning: {e}; detector `{name}` is disabled for the rest of this run, the others keep scoring"
-                    );
-                    slot.failed = true;
+                BatchOutcome::Failed(_) | BatchOutcome::Quarantined => {
+                    // The symbols of this batch were not delivered; the next
+                    // batch to this detector carries them again.
                     self.stats.events_missed_by_failed += batch.events.len() as u64;
-                    self.stats.failures.push((name, e.to_string()));
                 }
             }
         }
@@ -417,10 +442,23 @@ impl<S: AlertSink> Scorer<S> {
             let peer = ev
                 .peer_group
                 .map(|p| self.encoder.interner.text(SymbolKind::PeerGroup, p));
-            if let Some(alert) = self
+            let traced = self
+                .trace
+                .is_some()
+                .then(|| (finding.detector.clone(), finding.score as f32));
+            let alert = self
                 .aggregator
-                .add(ev.user, d, ev.time_ms, finding, user, peer)
-            {
+                .add(ev.user, d, ev.time_ms, finding, user, peer);
+            if let (Some(trace), Some((detector, finding_score))) = (self.trace.as_mut(), traced) {
+                trace.push(RiskPoint {
+                    user: user.to_string(),
+                    time_ms: ev.time_ms,
+                    risk: self.aggregator.risk_of(ev.user),
+                    detector,
+                    finding_score,
+                });
+            }
+            if let Some(alert) = alert {
                 self.stats.alerts += 1;
                 self.sink.emit(&alert)?;
             }
@@ -436,6 +474,7 @@ impl<S: AlertSink> Scorer<S> {
         self.flush()?;
         let standings = self.aggregator.standings();
         let report = Report {
+            trace: self.trace.take().unwrap_or_default(),
             detectors: self.aggregator.detector_names().to_vec(),
             users: standings
                 .into_iter()
@@ -498,6 +537,24 @@ pub struct Report {
     pub stats: Stats,
     /// Wall time of the run.
     pub elapsed: std::time::Duration,
+    /// The user's risk after each finding, in scoring order; empty unless
+    /// [`Scorer::record_trace`] was on.
+    pub trace: Vec<RiskPoint>,
+}
+
+/// A user's risk right after one finding was added (see [`Scorer::record_trace`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskPoint {
+    /// The user.
+    pub user: String,
+    /// Event time of the finding's event, ms since the epoch.
+    pub time_ms: i64,
+    /// The user's risk (0–100) with this finding added.
+    pub risk: f32,
+    /// The detector that made the finding.
+    pub detector: String,
+    /// The finding's own score (0–100), before weighting and aggregation.
+    pub finding_score: f32,
 }
 
 impl Report {
@@ -559,8 +616,16 @@ impl Report {
                 s.stray_findings
             );
         }
-        for (d, m) in &s.failures {
-            let _ = writeln!(out, "FAILED detector {d}: {m}");
+        for h in s.health.iter().filter(|h| h.event == "quarantined") {
+            let _ = writeln!(out, "QUARANTINED detector {}: {}", h.plugin, h.message);
+        }
+        let failed = s.health.iter().filter(|h| h.event == "failed").count();
+        if failed > 0 {
+            let recovered = s.health.iter().filter(|h| h.event == "recovered").count();
+            let _ = writeln!(
+                out,
+                "detector failures: {failed} ({recovered} recovered on retry); see the health events on stderr"
+            );
         }
         if s.events_missed_by_failed > 0 {
             let _ = writeln!(

@@ -18,6 +18,7 @@
 
 mod catalog;
 mod day;
+mod intensity;
 mod names;
 mod org;
 mod scenario;
@@ -33,6 +34,8 @@ use serde::{Deserialize, Serialize};
 use catalog::{ACTIONS, MAINTENANCE_TABLES, TABLES, TZ_NAMES};
 use day::{Ev, TAG_ANALYST_BIG, TAG_ANALYST_READ, TAG_COUNT, TAG_MAINTENANCE, TAG_SCENARIO};
 use org::{DAY_MS, HOUR_MS, Org};
+
+pub use intensity::{Intensity, NovelTables};
 
 /// Largest organisation accepted: user ids are 32-bit and each user costs a
 /// few hundred bytes of profile, so beyond this memory, not time, runs out.
@@ -192,8 +195,23 @@ pub fn generate(
     out_dir: &Path,
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<GenSummary, GenError> {
+    generate_with(cfg, None, out_dir, progress)
+}
+
+/// [`generate`], with the malicious scenarios at the given [`Intensity`]
+/// (`None` is exactly [`generate`]). Used to measure detection rate against
+/// attack strength; the intensity is ignored when `cfg.scenarios` is off.
+pub fn generate_with(
+    cfg: &GenConfig,
+    intensity: Option<&Intensity>,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(u32, u32),
+) -> Result<GenSummary, GenError> {
     validate(cfg)?;
-    let org = Org::build(cfg)?;
+    if let Some(i) = intensity {
+        i.validate()?;
+    }
+    let org = Org::build_with(cfg, intensity)?;
     fs::create_dir_all(out_dir).map_err(|source| GenError::Io {
         path: out_dir.into(),
         source,

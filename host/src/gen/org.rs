@@ -18,7 +18,7 @@ use super::catalog::{
 };
 use super::names::login_base;
 use super::scenario::{self, ScenarioPlan};
-use super::{GenConfig, GenError};
+use super::{GenConfig, GenError, Intensity};
 
 pub(super) const MIN_MS: i64 = 60_000;
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -217,7 +217,16 @@ impl Org {
         per_query * f64::from(self.users[u as usize].queries_per_day)
     }
 
+    #[cfg(test)]
     pub(super) fn build(cfg: &GenConfig) -> Result<Org, GenError> {
+        Org::build_with(cfg, None)
+    }
+
+    /// The organisation of `cfg`, its scenarios at `intensity` when given.
+    pub(super) fn build_with(
+        cfg: &GenConfig,
+        intensity: Option<&Intensity>,
+    ) -> Result<Org, GenError> {
         let clock = Clock::new(cfg.start, cfg.days)?;
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x6f72_6761_6e69_7361));
         let counts = group_counts(cfg.users);
@@ -268,7 +277,7 @@ impl Org {
             big(a).total_cmp(&big(b))
         });
         if cfg.scenarios {
-            scenario::plan_all(&mut org, &mut rng)?;
+            scenario::plan_all(&mut org, &mut rng, intensity)?;
         }
         Ok(org)
     }

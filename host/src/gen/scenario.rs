@@ -6,13 +6,13 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::GenError;
 use super::catalog::{
-    AUTH_USERS, COMMENTS, CRM_CONTACTS, CUSTOMERS, Group, HR_SALARIES, KB, SELECT, TICKETS,
+    AUTH_USERS, COMMENTS, CRM_CONTACTS, CUSTOMERS, Group, HR_SALARIES, KB, SELECT, TABLES, TICKETS,
     TZ_NAMES,
 };
 use super::day::sample_rows;
 use super::org::{Clock, HOUR_MS, MIN_MS, Org, Shift, lognormal, pick_weighted};
+use super::{GenError, Intensity, NovelTables};
 
 /// One planned scenario event, in milliseconds after local midnight.
 pub(super) struct LocalEv {
@@ -36,8 +36,13 @@ pub(super) struct ScenarioPlan {
 /// Total rows of support.customers the trend-micro agent reads: the 2019 case.
 pub(super) const TREND_MICRO_ROWS: u32 = 68_000;
 
-/// Picks the users, days and events of the four malicious scenarios.
-pub(super) fn plan_all(org: &mut Org, rng: &mut ChaCha8Rng) -> Result<(), GenError> {
+/// Picks the users, days and events of the four malicious scenarios, at
+/// `intensity` when given (see [`Intensity`]).
+pub(super) fn plan_all(
+    org: &mut Org,
+    rng: &mut ChaCha8Rng,
+    intensity: Option<&Intensity>,
+) -> Result<(), GenError> {
     let days = org.days;
     // The last third of the period, never before day 11 so that even a night
     // session in Manila (UTC+8) starts after the first ten UTC days.
@@ -59,13 +64,31 @@ pub(super) fn plan_all(org: &mut Org, rng: &mut ChaCha8Rng) -> Result<(), GenErr
             0.0
         }
     })?;
+    // With an intensity, the novel-table user must have a table their peers
+    // read and they never do, so the peer-used variant exists. Both variants
+    // pick the same way, so the same user acts out either.
     let novel = pick_user(
         org,
         rng,
         &mut taken,
         &[Group::Tier2, Group::Billing],
-        |_, _| 1.0,
+        |org, u| {
+            if intensity.is_none() || !peer_tables_missing(org, u).is_empty() {
+                1.0
+            } else {
+                0.0
+            }
+        },
     )?;
+    if intensity.is_some_and(|i| i.novel == NovelTables::PeerUsed)
+        && peer_tables_missing(org, novel).is_empty()
+    {
+        return Err(GenError::InvalidConfig(
+            "intensity: no tier2 or billing user lacks a table their peer group reads, so the \
+             peer-used novel-table scenario cannot be planned; use more users"
+                .into(),
+        ));
+    }
 
     let plans = [
         (trend, true, "trend-micro"),
@@ -94,9 +117,9 @@ pub(super) fn plan_all(org: &mut Org, rng: &mut ChaCha8Rng) -> Result<(), GenErr
         }
         let plan = match name {
             "trend-micro" => trend_micro(org, u, day, rng),
-            "off-hours" => off_hours(org, u, day, rng),
-            "novel-table" => novel_table(org, u, day, rng),
-            _ => slow_exfiltration(org, u, day, rng),
+            "off-hours" => off_hours(org, u, day, rng, intensity),
+            "novel-table" => novel_table(org, u, day, rng, intensity),
+            _ => slow_exfiltration(org, u, day, rng, intensity),
         };
         org.scenarios.push(plan);
         org.users[u as usize].scenario = Some(i as u8);
@@ -150,6 +173,24 @@ fn pick_user(
     };
     taken.push(u);
     Ok(u)
+}
+
+/// Tables other members of `u`'s peer group read by habit and `u` never
+/// does, most widely read first (ties by table id).
+fn peer_tables_missing(org: &Org, u: u32) -> Vec<u8> {
+    let group = org.users[u as usize].group;
+    let own: Vec<u8> = org.habits(u).iter().map(|h| h.table).collect();
+    let mut readers = [0u32; TABLES.len()];
+    for peer in org.members(group).filter(|&p| p != u) {
+        for h in org.habits(peer) {
+            readers[usize::from(h.table)] += 1;
+        }
+    }
+    let mut missing: Vec<u8> = (0..TABLES.len() as u8)
+        .filter(|t| readers[usize::from(*t)] > 0 && !own.contains(t))
+        .collect();
+    missing.sort_by_key(|&t| (std::cmp::Reverse(readers[usize::from(t)]), t));
+    missing
 }
 
 fn tz_name(org: &Org, u: u32) -> &'static str {
@@ -263,9 +304,25 @@ fn trend_micro(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPla
     }
 }
 
-fn off_hours(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan {
-    let start = HOUR_MS + rng.random_range(0..15 * MIN_MS);
-    let end = 3 * HOUR_MS + 30 * MIN_MS - rng.random_range(0..15 * MIN_MS);
+fn off_hours(
+    org: &Org,
+    u: u32,
+    day: u32,
+    rng: &mut ChaCha8Rng,
+    intensity: Option<&Intensity>,
+) -> ScenarioPlan {
+    let late = rng.random_range(0..15 * MIN_MS);
+    let early = rng.random_range(0..15 * MIN_MS);
+    // By default 01:00–03:30 local; with an intensity the same 2.5 hours
+    // starting that many hours after the user's shift ends (past midnight
+    // when the shift is long enough: local times beyond 24 h are the next day).
+    let (start, end) = match intensity {
+        None => (HOUR_MS + late, 3 * HOUR_MS + 30 * MIN_MS - early),
+        Some(i) => {
+            let from = work_window(org, u, 0).1 + (i.off_hours_shift_hours * HOUR_MS as f64) as i64;
+            (from + late, from + 2 * HOUR_MS + 30 * MIN_MS - early)
+        }
+    };
     let n = rng.random_range(30..=60usize);
     let habits = org.habits(u);
     let events: Vec<LocalEv> = times(rng, n, start, end)
@@ -286,7 +343,7 @@ fn off_hours(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan 
         .collect();
     let rows: u64 = events.iter().map(|e| u64::from(e.rows)).sum();
     let (s, e) = work_window(org, u, 0);
-    let description = format!(
+    let mut description = format!(
         "tier2 agent {} (day shift {}–{}) runs {} queries of their usual tables at their usual \
          sizes ({} rows in all) between {} and {} {} on {}",
         org.login(u),
@@ -299,6 +356,12 @@ fn off_hours(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan 
         tz_name(org, u),
         org.clock.dates[day as usize],
     );
+    if let Some(i) = intensity {
+        description.push_str(&format!(
+            " ({} h after their shift ends)",
+            i.off_hours_shift_hours
+        ));
+    }
     ScenarioPlan {
         name: "off-hours",
         user: u,
@@ -309,12 +372,29 @@ fn off_hours(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan 
     }
 }
 
-fn novel_table(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan {
+fn novel_table(
+    org: &Org,
+    u: u32,
+    day: u32,
+    rng: &mut ChaCha8Rng,
+    intensity: Option<&Intensity>,
+) -> ScenarioPlan {
     let (lo, hi) = work_window(org, u, 30 * MIN_MS);
     let salaries = rng.random_range(2..=5usize);
     let auth = rng.random_range(2..=5usize);
-    let mut tables: Vec<u8> = std::iter::repeat_n(HR_SALARIES, salaries)
-        .chain(std::iter::repeat_n(AUTH_USERS, auth))
+    // The peer-used variant reads the (up to two) tables the user's peers
+    // read most and the user never does, as many times as the default reads
+    // hr.salaries and auth.users.
+    let (first, second) = match intensity.map(|i| i.novel) {
+        Some(NovelTables::PeerUsed) => {
+            let missing = peer_tables_missing(org, u);
+            let a = missing.first().copied().unwrap_or(HR_SALARIES);
+            (a, missing.get(1).copied().unwrap_or(a))
+        }
+        _ => (HR_SALARIES, AUTH_USERS),
+    };
+    let mut tables: Vec<u8> = std::iter::repeat_n(first, salaries)
+        .chain(std::iter::repeat_n(second, auth))
         .collect();
     // Interleave the two tables the way someone poking around would.
     for i in (1..tables.len()).rev() {
@@ -333,6 +413,41 @@ fn novel_table(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPla
         })
         .collect();
     let sum = |t: u8| -> u32 { events.iter().filter(|e| e.table == t).map(|e| e.rows).sum() };
+    if first != HR_SALARIES {
+        let count = |t: u8| events.iter().filter(|e| e.table == t).count();
+        let read: Vec<String> = [first, second]
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, t)| i == 0 || t != first)
+            .map(|(_, t)| {
+                format!(
+                    "{} ({} queries, {} rows)",
+                    TABLES[usize::from(t)].name,
+                    count(t),
+                    sum(t)
+                )
+            })
+            .collect();
+        let description = format!(
+            "{} user {} reads {}, which their peer group reads and they never have, between {} \
+             and {} {} on {}, amid a normal working day",
+            org.users[u as usize].group.name(),
+            org.login(u),
+            read.join(" and "),
+            Clock::hhmm(ts[0]),
+            Clock::hhmm(ts[ts.len() - 1]),
+            tz_name(org, u),
+            org.clock.dates[day as usize],
+        );
+        return ScenarioPlan {
+            name: "novel-table",
+            user: u,
+            day,
+            night: false,
+            events,
+            description,
+        };
+    }
     let description = format!(
         "{} user {} reads hr.salaries ({} queries, {} rows), which nobody reads, and auth.users \
          ({} queries, {} rows), which only DBAs read, between {} and {} {} on {}, amid a normal \
@@ -358,12 +473,26 @@ fn novel_table(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPla
     }
 }
 
-fn slow_exfiltration(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> ScenarioPlan {
+fn slow_exfiltration(
+    org: &Org,
+    u: u32,
+    day: u32,
+    rng: &mut ChaCha8Rng,
+    intensity: Option<&Intensity>,
+) -> ScenarioPlan {
     let normal = org.expected_daily_rows(u).max(1.0);
-    let target = rng.random_range(8.0..12.0);
+    let drawn = rng.random_range(8.0..12.0);
+    let target = intensity.map_or(drawn, |i| i.exfil_factor);
     let extra = (target - 1.0) * normal;
-    let n = ((extra / 300.0).round() as usize).clamp(30, 50);
-    let per = (extra / n as f64).clamp(200.0, 400.0);
+    // By default 30–50 reads of 200–400 rows; with an intensity as many
+    // ~300-row reads as the extra needs, up to 50, then bigger reads (at
+    // most the whole table each).
+    let (min_n, min_rows, max_rows) = match intensity {
+        None => (30, 200.0, 400.0),
+        Some(_) => (1, 1.0, f64::from(TABLES[usize::from(CUSTOMERS)].size)),
+    };
+    let n = ((extra / 300.0).round() as usize).clamp(min_n, 50);
+    let per = (extra / n as f64).clamp(min_rows, max_rows);
     let (lo, hi) = work_window(org, u, 15 * MIN_MS);
     let lo = lo + rng.random_range(0..20 * MIN_MS);
     let events: Vec<LocalEv> = times(rng, n, lo, hi)
@@ -371,7 +500,7 @@ fn slow_exfiltration(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> Scena
         .map(|ms| {
             let rows = (per * rng.random_range(0.85..1.15))
                 .round()
-                .clamp(200.0, 400.0) as u32;
+                .clamp(min_rows, max_rows) as u32;
             LocalEv {
                 ms,
                 table: CUSTOMERS,
@@ -382,12 +511,21 @@ fn slow_exfiltration(org: &Org, u: u32, day: u32, rng: &mut ChaCha8Rng) -> Scena
         .collect();
     let total: u32 = events.iter().map(|e| e.rows).sum();
     let factor = (normal + f64::from(total)) / normal;
+    let sizes = match intensity {
+        None => "200–400".to_string(),
+        Some(_) => {
+            let min = events.iter().map(|e| e.rows).min().unwrap_or(0);
+            let max = events.iter().map(|e| e.rows).max().unwrap_or(0);
+            format!("{min}–{max}")
+        }
+    };
     let description = format!(
-        "billing user {} runs {} extra support.customers queries of 200–400 rows ({} rows) \
+        "billing user {} runs {} extra support.customers queries of {} rows ({} rows) \
          between {} and {} {} on {}: the day's total is about {:.1}× their normal daily \
          ~{:.0} rows",
         org.login(u),
         n,
+        sizes,
         total,
         Clock::hhmm(lo),
         Clock::hhmm(events.last().map_or(hi, |e| e.ms)),

@@ -1,8 +1,13 @@
 //! Integration tests: the real `.wasm` components through the host, the
 //! CLI as users run it, and detection quality end to end on generated data.
 
+mod bench;
 mod cli;
 mod e2e;
+mod eval;
+mod formats;
+mod fuzz;
+mod hostile;
 mod pipeline;
 mod sandbox;
 mod util;

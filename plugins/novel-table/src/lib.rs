@@ -50,15 +50,12 @@
 //! are kept in a B-tree, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
-mod glob;
-mod table;
-
 use serde::{Deserialize, Serialize};
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
 };
 
-use table::Table;
+use ueba_sdk::table::Table;
 
 /// Distinct resources tracked per user; bounds memory for crawlers.
 pub const MAX_RESOURCES_PER_USER: usize = 1 << 16;
@@ -210,7 +207,7 @@ impl NovelTable {
             Some((g, s)) if g == generation => s,
             _ => {
                 let name = symbols.resource(resource);
-                let s = patterns.iter().any(|p| glob::matches(p, name));
+                let s = patterns.iter().any(|p| ueba_sdk::glob::matches(p, name));
                 res.sensitive = Some((generation, s));
                 s
             }

@@ -83,8 +83,6 @@
 //! huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
-mod table;
-
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{DiscreteCDF, NegativeBinomial};
 use ueba_sdk::{
@@ -92,7 +90,7 @@ use ueba_sdk::{
     score_from_p,
 };
 
-use table::Table;
+use ueba_sdk::table::Table;
 
 /// A session reports again only when its score rises by this much.
 pub const RESCORE_STEP: f32 = 10.0;

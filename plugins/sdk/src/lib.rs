@@ -55,7 +55,9 @@
 
 pub mod calibrate;
 pub mod config;
+pub mod glob;
 mod runtime;
+pub mod table;
 mod types;
 
 #[cfg(target_arch = "wasm32")]

@@ -46,11 +46,12 @@
 //! `p = P(X ≥ total)`; the log-normal's own tail is computed too and the
 //! larger `p` kept, so a total must be extreme under both to score (the
 //! negative binomial alone is too sure of itself for bursty, skewed
-//! histories). The log-scale tail is the predictive Student-t with as many
-//! degrees of freedom as buckets behind the baseline (own history held plus
+//! histories). For user × resource baselines, which rest on at most eight
+//! table-days, the log-scale tail is the predictive Student-t with as many
+//! degrees of freedom as days behind the baseline (own history held plus
 //! `prior_weight`, less one), not the normal: eight table-days cannot
-//! support a one-in-ten-billion verdict. Long histories make it the normal
-//! again. The spreads also look at the top 2.5% of long histories (a
+//! support a one-in-ten-billion verdict. Hour and day baselines rest on a
+//! month of buckets and the pooled peers, and keep the normal tail. The spreads also look at the top 2.5% of long histories (a
 //! month of hours), so a user who exports a whole table a few times a month
 //! has a baseline that knows it. Score = `score_from_p(p)`; the bucket with
 //! the lowest `p` is reported.
@@ -83,7 +84,6 @@
 #![deny(missing_docs)]
 
 mod model;
-mod table;
 
 use serde::{Deserialize, Serialize};
 use ueba_sdk::{
@@ -92,7 +92,7 @@ use ueba_sdk::{
 };
 
 use model::{Fit, Ring};
-use table::Table;
+use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
 pub const RESCORE_STEP: f32 = 10.0;
@@ -391,7 +391,7 @@ impl Volume {
                 user.hours[hour],
                 fit,
                 user.hours_seen,
-                support(user.hours_seen, HOUR_HISTORY, pool.hours.len(), w),
+                f64::INFINITY,
             ));
         }
         if let Some(fit) = day_fit {
@@ -400,7 +400,7 @@ impl Volume {
                 user.day_total,
                 fit,
                 user.days_seen,
-                support(user.days_seen, DAY_HISTORY, pool.days.len(), w),
+                f64::INFINITY,
             ));
         }
         if let Some(pair) = pair_idx.map(|i| &user.pairs[i])
@@ -477,18 +477,6 @@ fn score(bucket: Bucket, total: u64, fit: Fit, history: u32, support: f64) -> Op
         p,
         score: score_from_p(p),
     })
-}
-
-/// How many buckets a blended baseline rests on: the user's own (up to what
-/// their history holds) plus the prior's weight, or the pool's alone while
-/// the user has too few of their own to fit.
-fn support(seen: u32, cap: usize, pool: usize, prior_weight: f64) -> f64 {
-    let own = (seen as usize).min(cap);
-    if own < OWN_MIN {
-        pool as f64
-    } else {
-        own as f64 + prior_weight
-    }
 }
 
 fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {

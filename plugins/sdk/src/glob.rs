@@ -1,4 +1,5 @@
-//! The small glob matcher for `sensitive` patterns: `*` matches any run of
+//! The small glob matcher detectors (and the host's rule baselines) use for
+//! resource patterns such as `*.customers` or `hr.*`: `*` matches any run of
 //! characters (including none), `?` exactly one, anything else itself.
 //! Hand-written because it is a dozen lines and runs once per resource.
 

@@ -1,4 +1,5 @@
-//! Per-entity state keyed by the host's dense u32 ids.
+//! Per-entity state keyed by the host's dense u32 ids, shared by detectors
+//! so each one bounds its memory the same way.
 //!
 //! Ids are dense from 0, so a vector indexed by id is the fast path. A
 //! hostile or corrupt id (say `u32::MAX`) must not make the detector allocate

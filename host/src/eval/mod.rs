@@ -1,0 +1,1033 @@
+//! Detection evaluation (`ueba eval`): how well alerts match labelled
+//! insider scenarios, and how that compares with static rules.
+//!
+//! The events are scored with the built-in detectors (or alerts already
+//! produced are read instead) and compared with `labels.json` as written by
+//! `ueba gen`:
+//!
+//! * **per scenario**: detected or not (any alert on the user at or after the
+//!   scenario's start; for a benign look-alike, whether it was alerted), the
+//!   time from its start to that first alert, and the user's rank among all
+//!   users by peak risk;
+//! * **false alarms**: alerts per 1,000 user-days on users with no malicious
+//!   scenario;
+//! * **ranking quality over user-days**: ROC-AUC, PR-AUC and recall at 1 % and
+//!   5 % false-positive rate, each user-day scored by its peak risk;
+//! * **rules**: three static rules SOCs write today ([`rules`]) flag
+//!   user-days on the same events; each is set against ueba at the same
+//!   recall, so precision and alert volume compare like for like.
+//!
+//! **User-days.** A user-day is a user and a UTC calendar day on which the
+//! user has at least one event; days without events are not counted. It is
+//! *positive* when the user has a malicious scenario whose `start` falls on
+//! that UTC day and negative otherwise (so a scenario that runs past UTC
+//! midnight has its later part on a negative day; generated scenarios last
+//! under three hours). UTC rather than local days keeps one calendar for the
+//! whole organisation. A user-day's score is the highest risk the engine
+//! computed on that day, i.e. right after each of that day's findings
+//! (with `--alerts`, the highest alert score that day); a day without
+//! findings scores 0, so risk left over from an earlier day does not count as
+//! a new detection unless that day's own activity adds to it.
+//!
+//! **Ranks** are competition ranks: one plus the number of users with a
+//! strictly higher peak risk, among every user with an event or an alert
+//! (users without findings have peak 0).
+
+pub mod metrics;
+pub mod report;
+pub mod rules;
+pub mod sweep;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::Alert;
+use crate::config::Config;
+use crate::event::{AccessEvent, ParseError, format_time, parse_timestamp_text};
+use crate::generator::GenError;
+use crate::identity::{Identities, IdentityError, offset_minutes};
+use crate::input::{Chunk, spawn_reader};
+use crate::plugins::LoadError;
+use crate::runtime::Runtime;
+use crate::score::{ScoreError, Scorer};
+
+use metrics::OperatingPoint;
+use rules::{Rule, RuleSet};
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Why an evaluation could not be made. Every message names the file and,
+/// where there is one, the line or field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The labels file is malformed.
+    #[error("{path}: {message}")]
+    Labels {
+        /// The labels file.
+        path: PathBuf,
+        /// What is wrong, naming the line or the scenario and field.
+        message: String,
+    },
+    /// An alerts file line is malformed.
+    #[error("{path}: line {line}: {message}")]
+    Alerts {
+        /// The alerts file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// An events file line is malformed.
+    #[error("{path}: {source}")]
+    Events {
+        /// The events file.
+        path: PathBuf,
+        /// The line and field at fault.
+        source: ParseError,
+    },
+    /// The identity file is malformed.
+    #[error(transparent)]
+    Identities(#[from] IdentityError),
+    /// The detectors could not be loaded.
+    #[error("loading detectors: {0}")]
+    Plugins(#[from] LoadError),
+    /// Scoring failed.
+    #[error("scoring: {0}")]
+    Score(#[from] ScoreError),
+    /// The sweep's generator refused its parameters.
+    #[error("generating sweep data: {0}")]
+    Generate(#[from] GenError),
+    /// A plot could not be drawn.
+    #[error("drawing {what}: {message}")]
+    Plot {
+        /// Which plot.
+        what: String,
+        /// The plotting library's error.
+        message: String,
+    },
+    /// The options make no sense together.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The files an evaluation reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// Events, JSON lines (the `ueba score` input format).
+    pub events: &'a Path,
+    /// Identity CSV (time zones for the off-hours rule, peer groups for the
+    /// report); optional.
+    pub identities: Option<&'a Path>,
+    /// `labels.json` as written by `ueba gen`.
+    pub labels: &'a Path,
+}
+
+/// Where the alerts and risk come from.
+pub enum Source<'a> {
+    /// Score the events with the built-in detectors under `config`.
+    Score {
+        /// The wasm engine.
+        runtime: &'a Runtime,
+        /// Engine, risk and detector settings.
+        config: &'a Config,
+    },
+    /// Read alerts already produced by `ueba score` (JSON lines); risk per
+    /// user-day is then the highest alert score of the day.
+    Alerts(&'a Path),
+}
+
+/// The outcome for one labelled scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScenarioResult {
+    /// Scenario kind, e.g. `trend-micro`.
+    pub name: String,
+    /// The user acting it out.
+    pub user: String,
+    /// Whether it is insider behaviour (false: a benign look-alike).
+    pub malicious: bool,
+    /// Its start, RFC 3339.
+    pub start: String,
+    /// What it is, from the labels file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether any alert on the user came at or after `start` (for a benign
+    /// scenario: whether it was alerted, a false alarm).
+    pub detected: bool,
+    /// Time of that first alert, RFC 3339.
+    pub first_alert: Option<String>,
+    /// Seconds from `start` to the first alert.
+    pub time_to_detect_secs: Option<f64>,
+    /// Alerts on the user at or after `start`.
+    pub alerts: usize,
+    /// The user's peak risk over the whole run.
+    pub peak_risk: f64,
+    /// The user's rank by peak risk (1 = highest); `None` if the user has
+    /// no events.
+    pub rank: Option<usize>,
+}
+
+/// A rule against ueba at the same recall.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleComparison {
+    /// The rule's short name.
+    pub rule: &'static str,
+    /// What it flags, with its parameters.
+    pub description: String,
+    /// The rule's user-days flagged, recall and precision.
+    pub rule_result: OperatingPoint,
+    /// ueba with its risk cut-off set to the highest value whose recall is
+    /// at least the rule's.
+    pub ueba_at_same_recall: OperatingPoint,
+}
+
+/// Everything `ueba eval` measured. Serialises to the `--json` output;
+/// [`Evaluation::detail`] holds what the HTML report draws and is not
+/// serialised.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// `scored` (events scored by the built-in detectors) or `alerts` (alerts read from a file).
+    pub source: &'static str,
+    /// Events read.
+    pub events: u64,
+    /// Users with events or alerts.
+    pub users: usize,
+    /// User-days with events.
+    pub user_days: usize,
+    /// User-days on which a malicious scenario starts.
+    pub positive_user_days: usize,
+    /// The alert threshold of the risk scale.
+    pub threshold: f64,
+    /// Alerts in all.
+    pub alerts: usize,
+    /// Every labelled scenario, malicious first, as in the labels file.
+    pub scenarios: Vec<ScenarioResult>,
+    /// Alerts on users with no malicious scenario.
+    pub benign_alerts: usize,
+    /// User-days of users with no malicious scenario.
+    pub benign_user_days: usize,
+    /// `benign_alerts` per 1,000 of `benign_user_days`.
+    pub benign_alerts_per_1000_user_days: Option<f64>,
+    /// ROC-AUC over user-days scored by peak risk.
+    pub roc_auc: Option<f64>,
+    /// PR-AUC (average precision) over user-days.
+    pub pr_auc: Option<f64>,
+    /// Highest recall over user-days with at most 1 % of negatives flagged.
+    pub recall_at_1pct_fpr: Option<f64>,
+    /// Highest recall over user-days with at most 5 % of negatives flagged.
+    pub recall_at_5pct_fpr: Option<f64>,
+    /// ueba flagging user-days whose peak risk reaches the alert threshold.
+    pub ueba_at_threshold: OperatingPoint,
+    /// The static rules, each against ueba at the same recall.
+    pub rules: Vec<RuleComparison>,
+    /// What the HTML report draws.
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// Per-user timelines and per-detector findings, for the HTML report.
+#[derive(Clone, Debug, Default)]
+pub struct Detail {
+    /// User names; the indices below refer to this.
+    pub users: Vec<String>,
+    /// Peer group per user, when known.
+    pub peer_groups: Vec<Option<String>>,
+    /// Peak risk per user.
+    pub peaks: Vec<f64>,
+    /// Risk after each finding (or each alert, with `--alerts`): (user, time ms, risk).
+    pub risk: Vec<(u32, i64, f64)>,
+    /// Alerts: (user, time ms, score).
+    pub alerts: Vec<(u32, i64, f64)>,
+    /// Detector names.
+    pub detectors: Vec<String>,
+    /// Findings: (detector, time ms, score).
+    pub findings: Vec<(usize, i64, f64)>,
+    /// Risk half-life in hours, for drawing decay between findings.
+    pub half_life_hours: f64,
+    /// First and last event time, ms.
+    pub span_ms: (i64, i64),
+}
+
+impl Detail {
+    /// Index of `name`, if it is a known user.
+    pub fn user_index(&self, name: &str) -> Option<usize> {
+        self.users.iter().position(|u| u == name)
+    }
+}
+
+/// What one user-day saw.
+#[derive(Clone, Copy, Debug, Default)]
+struct DayCell {
+    rules: [bool; 3],
+    risk: f64,
+}
+
+/// Users and user-days seen in the events.
+#[derive(Default)]
+struct Tally {
+    index: FxHashMap<String, u32>,
+    names: Vec<String>,
+    peers: Vec<Option<String>>,
+    zones: Vec<Option<TimeZone>>,
+    days: FxHashMap<(u32, i64), DayCell>,
+    events: u64,
+    span_ms: Option<(i64, i64)>,
+}
+
+impl Tally {
+    fn user(&mut self, name: &str, identities: &Identities) -> u32 {
+        if let Some(&u) = self.index.get(name) {
+            return u;
+        }
+        let u = self.names.len() as u32;
+        let identity = identities.get(name);
+        self.index.insert(name.to_string(), u);
+        self.names.push(name.to_string());
+        self.peers.push(identity.and_then(|i| i.peer_group.clone()));
+        self.zones.push(identity.and_then(|i| i.timezone.clone()));
+        u
+    }
+
+    fn add_event(&mut self, ev: &AccessEvent, identities: &Identities, rules: &RuleSet) {
+        let u = self.user(&ev.user, identities);
+        if self.peers[u as usize].is_none() {
+            self.peers[u as usize] = ev.peer_group.clone();
+        }
+        let offset = self.zones[u as usize]
+            .as_ref()
+            .map_or(0, |tz| i64::from(offset_minutes(tz, ev.time_ms)) * 60_000);
+        let local_hour = ((ev.time_ms + offset).rem_euclid(DAY_MS) / HOUR_MS) as u8;
+        let flags = rules.check(ev, local_hour);
+        let cell = self
+            .days
+            .entry((u, ev.time_ms.div_euclid(DAY_MS)))
+            .or_default();
+        for (c, f) in cell.rules.iter_mut().zip(flags) {
+            *c |= f;
+        }
+        self.events += 1;
+        self.span_ms = Some(match self.span_ms {
+            None => (ev.time_ms, ev.time_ms),
+            Some((a, b)) => (a.min(ev.time_ms), b.max(ev.time_ms)),
+        });
+    }
+}
+
+/// One labelled scenario as read from a labels file: the fields evaluation
+/// needs of what `ueba gen` writes (see [`crate::generator::Scenario`]).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Label {
+    /// Scenario kind.
+    pub name: String,
+    /// The user acting it out.
+    pub user: String,
+    /// Insider behaviour (true) or a benign look-alike (false).
+    pub malicious: bool,
+    /// Time of its first event, RFC 3339.
+    pub start: String,
+    /// Human explanation, when given.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A labels file: `{"scenarios":[...]}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LabelFile {
+    /// The scenarios.
+    pub scenarios: Vec<Label>,
+}
+
+/// Read a labels file, checking every scenario's fields.
+pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let bad = |message: String| EvalError::Labels {
+        path: path.into(),
+        message,
+    };
+    let labels: LabelFile = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "{e} (expected {{\"scenarios\":[{{\"name\",\"user\",\"malicious\",\"start\"}}]}} as written by `ueba gen`)"
+        ))
+    })?;
+    for (i, s) in labels.scenarios.iter().enumerate() {
+        let at = |field: &str, m: String| {
+            bad(format!("scenarios[{i}] ({}): field `{field}`: {m}", s.name))
+        };
+        if s.user.is_empty() {
+            return Err(at("user", "must not be empty".into()));
+        }
+        parse_timestamp_text(&s.start).map_err(|m| at("start", m))?;
+    }
+    Ok(labels)
+}
+
+/// One alert line's fields that evaluation uses.
+struct AlertLine {
+    time_ms: i64,
+    user: String,
+    score: f64,
+    threshold: Option<f64>,
+    /// (detector, score, time ms, event)
+    findings: Vec<(String, f64, i64, Option<u64>)>,
+}
+
+/// Parse one alert line; errors name the field.
+fn parse_alert(text: &str) -> Result<AlertLine, String> {
+    use serde_json::{Map, Value};
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| format!("not a JSON object ({e}); each line must be one alert"))?;
+    let obj = v
+        .as_object()
+        .ok_or("not a JSON object; each line must be one alert")?;
+    fn get<'a>(o: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
+        o.get(name)
+            .ok_or_else(|| format!("field `{name}`: missing"))
+    }
+    fn string(o: &Map<String, Value>, name: &str) -> Result<String, String> {
+        let v = get(o, name)?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("field `{name}`: expected a string, got `{v}`"))
+    }
+    fn number(o: &Map<String, Value>, name: &str) -> Result<f64, String> {
+        let v = get(o, name)?;
+        v.as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("field `{name}`: expected a number, got `{v}`"))
+    }
+    fn time(o: &Map<String, Value>, name: &str) -> Result<i64, String> {
+        parse_timestamp_text(&string(o, name)?).map_err(|m| format!("field `{name}`: {m}"))
+    }
+    let threshold = match obj.get("threshold") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(number(obj, "threshold")?),
+    };
+    let mut findings = Vec::new();
+    match obj.get("findings") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (j, f) in items.iter().enumerate() {
+                let at = |m: String| format!("findings[{j}]: {m}");
+                let f = f
+                    .as_object()
+                    .ok_or_else(|| at("expected an object".into()))?;
+                let event = match f.get("event") {
+                    None | Some(Value::Null) => None,
+                    Some(e) => Some(e.as_u64().ok_or_else(|| {
+                        at(format!("field `event`: expected a whole number, got `{e}`"))
+                    })?),
+                };
+                findings.push((
+                    string(f, "detector").map_err(at)?,
+                    number(f, "score").map_err(at)?,
+                    time(f, "time").map_err(at)?,
+                    event,
+                ));
+            }
+        }
+        Some(other) => {
+            return Err(format!(
+                "field `findings`: expected an array, got `{other}`"
+            ));
+        }
+    }
+    Ok(AlertLine {
+        time_ms: time(obj, "time")?,
+        user: string(obj, "user")?,
+        score: number(obj, "score")?,
+        threshold,
+        findings,
+    })
+}
+
+/// Alerts and findings read from a `ueba score` output file.
+struct ReadAlerts {
+    alerts: Vec<(String, i64, f64)>,
+    threshold: Option<f64>,
+    detectors: Vec<String>,
+    findings: Vec<(usize, i64, f64)>,
+}
+
+fn read_alerts(path: &Path) -> Result<ReadAlerts, EvalError> {
+    let io = |source| EvalError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut out = ReadAlerts {
+        alerts: Vec::new(),
+        threshold: None,
+        detectors: Vec::new(),
+        findings: Vec::new(),
+    };
+    // A finding is repeated in every alert that lists it; count it once.
+    let mut seen: std::collections::HashSet<(String, i64, Option<u64>)> = Default::default();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let bad = |message: String| EvalError::Alerts {
+            path: path.into(),
+            line: line_no,
+            message,
+        };
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let a = parse_alert(&line).map_err(bad)?;
+        out.threshold = out.threshold.or(a.threshold);
+        out.alerts.push((a.user, a.time_ms, a.score));
+        for (detector, score, time, event) in a.findings {
+            if !seen.insert((detector.clone(), time, event)) {
+                continue;
+            }
+            let d = match out.detectors.iter().position(|d| *d == detector) {
+                Some(d) => d,
+                None => {
+                    out.detectors.push(detector);
+                    out.detectors.len() - 1
+                }
+            };
+            out.findings.push((d, time, score));
+        }
+    }
+    Ok(out)
+}
+
+/// Read every event of `path` into `tally`, handing each to `each` too.
+fn read_events(
+    path: &Path,
+    identities: &Identities,
+    rules: &RuleSet,
+    tally: &mut Tally,
+    mut each: impl FnMut(&AccessEvent) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
+    let io = |source| EvalError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let (rx, _) = spawn_reader(Box::new(std::io::BufReader::with_capacity(1 << 16, file)));
+    for chunk in rx {
+        match chunk {
+            Chunk::Lines(lines) => {
+                for parsed in lines {
+                    let ev = parsed.map_err(|source| EvalError::Events {
+                        path: path.into(),
+                        source,
+                    })?;
+                    tally.add_event(&ev, identities, rules);
+                    each(&ev)?;
+                }
+            }
+            Chunk::Failed(e) => return Err(io(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Evaluate alerts against labels: score `inputs.events` (or read the
+/// alerts of [`Source::Alerts`]), and compare with `inputs.labels` and with
+/// `rules` on the same events.
+pub fn evaluate(
+    inputs: &Inputs<'_>,
+    source: Source<'_>,
+    rules: &RuleSet,
+) -> Result<Evaluation, EvalError> {
+    let labels = load_labels(inputs.labels)?;
+    let identities = match inputs.identities {
+        Some(p) => Identities::load(p)?,
+        None => Identities::default(),
+    };
+    let mut tally = Tally::default();
+    // (user, time, risk), (user, time, score), detectors, (detector, time, score)
+    let (risk, alerts, detectors, findings, threshold, half_life, source_name);
+    match source {
+        Source::Score { runtime, config } => {
+            let plugins = crate::plugins::load(runtime, config, None)?;
+            let mut scorer = Scorer::new(
+                config.clone(),
+                identities.clone(),
+                plugins,
+                Vec::<Alert>::new(),
+            );
+            scorer.record_trace(true);
+            read_events(inputs.events, &identities, rules, &mut tally, |ev| {
+                scorer.push(ev).map_err(EvalError::from)
+            })?;
+            let (report, raised) = scorer.finish()?;
+            risk = report
+                .trace
+                .iter()
+                .map(|p| {
+                    (
+                        tally.user(&p.user, &identities),
+                        p.time_ms,
+                        f64::from(p.risk),
+                    )
+                })
+                .collect::<Vec<_>>();
+            findings = report
+                .trace
+                .iter()
+                .map(|p| {
+                    let d = report
+                        .detectors
+                        .iter()
+                        .position(|d| *d == p.detector)
+                        .unwrap_or(0);
+                    (d, p.time_ms, f64::from(p.finding_score))
+                })
+                .collect();
+            let mut a = Vec::with_capacity(raised.len());
+            for al in &raised {
+                let t = parse_timestamp_text(&al.time)
+                    .map_err(|m| EvalError::Usage(format!("alert time {m}")))?;
+                a.push((tally.user(&al.user, &identities), t, al.score));
+            }
+            alerts = a;
+            detectors = report.detectors.clone();
+            threshold = config.risk.threshold;
+            half_life = config.risk.half_life_hours;
+            source_name = "scored";
+        }
+        Source::Alerts(path) => {
+            let read = read_alerts(path)?;
+            read_events(inputs.events, &identities, rules, &mut tally, |_| Ok(()))?;
+            alerts = read
+                .alerts
+                .iter()
+                .map(|(u, t, s)| (tally.user(u, &identities), *t, *s))
+                .collect::<Vec<_>>();
+            risk = alerts.clone();
+            detectors = read.detectors;
+            findings = read.findings;
+            threshold = read
+                .threshold
+                .unwrap_or(crate::config::RiskConfig::default().threshold);
+            half_life = crate::config::RiskConfig::default().half_life_hours;
+            source_name = "alerts";
+        }
+    }
+    for &(u, t, r) in &risk {
+        if let Some(cell) = tally.days.get_mut(&(u, t.div_euclid(DAY_MS))) {
+            cell.risk = cell.risk.max(r);
+        }
+    }
+    let mut peaks = vec![0.0f64; tally.names.len()];
+    for &(u, _, r) in &risk {
+        peaks[u as usize] = peaks[u as usize].max(r);
+    }
+    let mut sorted_alerts = alerts.clone();
+    sorted_alerts.sort_by_key(|a| (a.1, a.0));
+
+    // Positive user-days: a malicious scenario starts on them.
+    let mut malicious_users: Vec<u32> = Vec::new();
+    let mut positive_days: Vec<(u32, i64)> = Vec::new();
+    for s in labels.scenarios.iter().filter(|s| s.malicious) {
+        if let Some(&u) = tally.index.get(&s.user) {
+            malicious_users.push(u);
+            let start = parse_timestamp_text(&s.start).unwrap_or(0);
+            positive_days.push((u, start.div_euclid(DAY_MS)));
+        }
+    }
+    let scenarios = labels
+        .scenarios
+        .iter()
+        .map(|s| {
+            let start = parse_timestamp_text(&s.start).unwrap_or(0);
+            let u = tally.index.get(&s.user).copied();
+            let after: Vec<&(u32, i64, f64)> = sorted_alerts
+                .iter()
+                .filter(|a| Some(a.0) == u && a.1 >= start)
+                .collect();
+            let first = after.first().map(|a| a.1);
+            let peak = u.map_or(0.0, |u| peaks[u as usize]);
+            ScenarioResult {
+                name: s.name.clone(),
+                user: s.user.clone(),
+                malicious: s.malicious,
+                start: s.start.clone(),
+                description: s.description.clone(),
+                detected: first.is_some(),
+                first_alert: first.map(format_time),
+                time_to_detect_secs: first.map(|t| (t - start) as f64 / 1000.0),
+                alerts: after.len(),
+                peak_risk: round(peak, 1),
+                rank: u.map(|_| 1 + peaks.iter().filter(|&&p| p > peak).count()),
+            }
+        })
+        .collect();
+
+    // User-days, in a fixed order so ties never depend on hashing.
+    let days: BTreeMap<(u32, i64), DayCell> = tally.days.iter().map(|(k, v)| (*k, *v)).collect();
+    let scored: Vec<(f64, bool)> = days
+        .iter()
+        .map(|(k, c)| (c.risk, positive_days.contains(k)))
+        .collect();
+    let positives = scored.iter().filter(|s| s.1).count();
+    let benign_user_days = days
+        .keys()
+        .filter(|k| !malicious_users.contains(&k.0))
+        .count();
+    let benign_alerts = alerts
+        .iter()
+        .filter(|a| !malicious_users.contains(&a.0))
+        .count();
+    let rules_cmp = Rule::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &rule)| {
+            let flagged: Vec<bool> = days.values().map(|c| c.rules[i]).collect();
+            let tp = flagged
+                .iter()
+                .zip(&scored)
+                .filter(|(f, s)| **f && s.1)
+                .count();
+            let n = flagged.iter().filter(|f| **f).count();
+            let rule_result = OperatingPoint::new(None, n, tp, positives);
+            let recall = rule_result.recall.unwrap_or(0.0);
+            RuleComparison {
+                rule: rule.name(),
+                description: rules.describe(rule),
+                ueba_at_same_recall: metrics::at_recall(&scored, recall),
+                rule_result,
+            }
+        })
+        .collect();
+    let (first_ms, last_ms) = tally.span_ms.unwrap_or((0, 0));
+    Ok(Evaluation {
+        source: source_name,
+        events: tally.events,
+        users: tally.names.len(),
+        user_days: days.len(),
+        positive_user_days: positives,
+        threshold,
+        alerts: alerts.len(),
+        scenarios,
+        benign_alerts,
+        benign_user_days,
+        benign_alerts_per_1000_user_days: (benign_user_days > 0)
+            .then(|| benign_alerts as f64 * 1000.0 / benign_user_days as f64),
+        roc_auc: metrics::roc_auc(&scored),
+        pr_auc: metrics::average_precision(&scored),
+        recall_at_1pct_fpr: metrics::recall_at_fpr(&scored, 0.01),
+        recall_at_5pct_fpr: metrics::recall_at_fpr(&scored, 0.05),
+        ueba_at_threshold: metrics::at_cutoff(&scored, threshold),
+        rules: rules_cmp,
+        detail: Detail {
+            users: tally.names,
+            peer_groups: tally.peers,
+            peaks,
+            risk,
+            alerts,
+            detectors,
+            findings,
+            half_life_hours: half_life,
+            span_ms: (first_ms, last_ms),
+        },
+    })
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// `3h 05m`, `12m 30s`, `45s`: a duration for tables.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as i64;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {sec:02}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+impl Evaluation {
+    /// The stdout table: scenarios, user-day metrics, false alarms and the
+    /// rules comparison.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Scenarios ({} events, {} users, alerts {} from {})",
+            self.events,
+            self.users,
+            self.alerts,
+            if self.source == "scored" {
+                "the built-in detectors"
+            } else {
+                "the alerts file"
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<14} {:<9} {:<9} {:>13} {:>9} {:>6}",
+            "scenario", "user", "kind", "alerted", "time to alert", "rank", "peak"
+        );
+        for s in &self.scenarios {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<14} {:<9} {:<9} {:>13} {:>9} {:>6.1}",
+                s.name,
+                s.user,
+                if s.malicious { "malicious" } else { "benign" },
+                match (s.detected, s.malicious) {
+                    (true, true) => "DETECTED",
+                    (false, true) => "MISSED",
+                    (true, false) => "alerted",
+                    (false, false) => "quiet",
+                },
+                s.time_to_detect_secs
+                    .map_or_else(|| "-".into(), human_duration),
+                s.rank
+                    .map_or_else(|| "-".into(), |r| format!("{r}/{}", self.users)),
+                s.peak_risk
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nUser-days (user × UTC day with events): {}, positive (a malicious scenario starts that day): {}",
+            self.user_days, self.positive_user_days
+        );
+        let _ = writeln!(
+            out,
+            "  ROC-AUC {}   PR-AUC {}   recall at 1% FPR {}   recall at 5% FPR {}",
+            opt(self.roc_auc, 3),
+            opt(self.pr_auc, 3),
+            opt(self.recall_at_1pct_fpr, 2),
+            opt(self.recall_at_5pct_fpr, 2)
+        );
+        let _ = writeln!(
+            out,
+            "False alarms: {} alerts on users with no malicious scenario over {} user-days = {} per 1,000 user-days",
+            self.benign_alerts,
+            self.benign_user_days,
+            opt(self.benign_alerts_per_1000_user_days, 2)
+        );
+        let _ = writeln!(
+            out,
+            "\nRules vs ueba on the same user-days (flagged = user-days a SOC would review)"
+        );
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>7} {:>9} {:>8}   {:>16} {:>7} {:>9} {:>8}",
+            "rule",
+            "recall",
+            "precision",
+            "flagged",
+            "ueba cut-off",
+            "recall",
+            "precision",
+            "flagged"
+        );
+        for r in &self.rules {
+            let u = &r.ueba_at_same_recall;
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>7} {:>9} {:>8}   {:>16} {:>7} {:>9} {:>8}",
+                r.rule,
+                opt(r.rule_result.recall, 2),
+                opt(r.rule_result.precision, 3),
+                r.rule_result.flagged,
+                u.cutoff
+                    .map_or_else(|| "-".into(), |c| format!("risk ≥ {c:.1}")),
+                opt(u.recall, 2),
+                opt(u.precision, 3),
+                u.flagged
+            );
+        }
+        let t = &self.ueba_at_threshold;
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>7} {:>9} {:>8}   (ueba at its alert threshold, risk ≥ {})",
+            "ueba alerts",
+            opt(t.recall, 2),
+            opt(t.precision, 3),
+            t.flagged,
+            self.threshold
+        );
+        out
+    }
+}
+
+/// The `--json` document: the evaluation's fields at the top level and the
+/// sweep, when run, under `sweep`.
+#[derive(Serialize)]
+pub struct Output<'a> {
+    /// The evaluation of the given events, if any.
+    #[serde(flatten)]
+    pub evaluation: Option<&'a Evaluation>,
+    /// The intensity sweep, if run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<&'a sweep::SweepResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(0.4), "0s");
+        assert_eq!(human_duration(45.0), "45s");
+        assert_eq!(human_duration(750.0), "12m 30s");
+        assert_eq!(human_duration(3.0 * 3600.0 + 300.0), "3h 05m");
+        assert_eq!(human_duration(2.0 * 86_400.0 + 7200.0), "2d 02h");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn malformed_labels_name_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "labels.json",
+            "{\"scenarios\":[{\"name\":\"x\"}]}",
+        );
+        let e = load_labels(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("labels.json") && e.contains("missing field `user`"),
+            "{e}"
+        );
+        let p = write(
+            dir.path(),
+            "labels.json",
+            r#"{"scenarios":[{"name":"x","user":"u","malicious":true,"start":"yesterday","description":""}]}"#,
+        );
+        let e = load_labels(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("labels.json: scenarios[0] (x): field `start`"),
+            "{e}"
+        );
+        let p = write(dir.path(), "labels.json", "[1,2");
+        let e = load_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn alerts_mode_scores_user_days_from_alert_scores() {
+        let dir = tempfile::tempdir().unwrap();
+        let ev = |t: &str, u: &str, res: &str, rows: u64| {
+            format!(
+                r#"{{"timestamp":"{t}","user":"{u}","action":"select","resource":"{res}","rows":{rows}}}"#
+            )
+        };
+        let events = [
+            ev("2026-01-05T10:00:00Z", "a", "support.tickets", 3),
+            ev("2026-01-06T10:00:00Z", "a", "support.tickets", 3),
+            ev("2026-01-06T02:00:00Z", "b", "support.customers", 50_000),
+            ev("2026-01-07T12:00:00Z", "b", "support.tickets", 1),
+            ev("2026-01-07T12:00:00Z", "c", "support.tickets", 1),
+        ]
+        .join("\n");
+        let events = write(dir.path(), "events.jsonl", &events);
+        let labels = write(
+            dir.path(),
+            "labels.json",
+            r#"{"scenarios":[
+              {"name":"bulk","user":"b","malicious":true,"start":"2026-01-06T02:00:00.000Z","description":""},
+              {"name":"look-alike","user":"a","malicious":false,"start":"2026-01-05T10:00:00.000Z","description":""}]}"#,
+        );
+        let alerts = write(
+            dir.path(),
+            "alerts.jsonl",
+            concat!(
+                r#"{"time":"2026-01-06T02:00:00.000Z","user":"b","score":90.0,"threshold":60.0,"findings":[{"detector":"volume","score":90.0,"time":"2026-01-06T02:00:00.000Z","event":2}]}"#,
+                "\n\n",
+                r#"{"time":"2026-01-06T10:00:00.000Z","user":"a","score":61.0,"threshold":60.0,"findings":[{"detector":"volume","score":61.0,"time":"2026-01-06T10:00:00.000Z","event":1}]}"#,
+                "\n"
+            ),
+        );
+        let inputs = Inputs {
+            events: &events,
+            identities: None,
+            labels: &labels,
+        };
+        let e = evaluate(&inputs, Source::Alerts(&alerts), &RuleSet::default()).unwrap();
+        assert_eq!(
+            (e.events, e.users, e.user_days, e.positive_user_days),
+            (5, 3, 5, 1)
+        );
+        let bulk = &e.scenarios[0];
+        assert!(bulk.detected);
+        assert_eq!(bulk.time_to_detect_secs, Some(0.0));
+        assert_eq!(bulk.rank, Some(1));
+        let look = &e.scenarios[1];
+        assert!(look.detected, "a benign look-alike that was alerted");
+        assert_eq!(look.rank, Some(2));
+        // User-days: b/06 scores 90 (positive), a/06 61, the rest 0.
+        assert_eq!(e.roc_auc, Some(1.0));
+        assert_eq!(e.pr_auc, Some(1.0));
+        assert_eq!((e.benign_alerts, e.benign_user_days), (1, 3));
+        let at = &e.ueba_at_threshold;
+        assert_eq!((at.flagged, at.true_positives), (2, 1));
+        // bulk-rows flags exactly b's attack day; off-hours flags b at 02:00
+        // UTC (no time zone); sensitive-table the same day.
+        let bulk_rule = &e.rules[0].rule_result;
+        assert_eq!((bulk_rule.flagged, bulk_rule.true_positives), (1, 1));
+        assert_eq!(e.rules[0].ueba_at_same_recall.flagged, 1);
+        assert_eq!(e.detail.detectors, ["volume"]);
+        assert_eq!(e.detail.findings.len(), 2);
+
+        let broken = write(
+            dir.path(),
+            "bad.jsonl",
+            "{\"time\":\"2026-01-06T02:00:00Z\",\"user\":\"b\"}\n",
+        );
+        let err = evaluate(&inputs, Source::Alerts(&broken), &RuleSet::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.jsonl: line 1: field `score`: missing"),
+            "{err}"
+        );
+        let bad_events = write(dir.path(), "bad-events.jsonl", "{\"timestamp\":1}\n");
+        let err = evaluate(
+            &Inputs {
+                events: &bad_events,
+                ..inputs
+            },
+            Source::Alerts(&alerts),
+            &RuleSet::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("bad-events.jsonl: line 1: field `user`"),
+            "{err}"
+        );
+    }
+}

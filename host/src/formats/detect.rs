@@ -1,0 +1,265 @@
+//! `--format auto`: tell the input format from its first lines.
+//!
+//! Rules, applied to each non-blank line until one decides:
+//!
+//! | the line | format |
+//! |---|---|
+//! | a JSON object with `audit_record`, or with `class` + `event` + `timestamp` (audit_log_filter) | `mysql` |
+//! | a JSON object with `class_uid` | `ocsf` |
+//! | a JSON object with `@timestamp` | `ecs` |
+//! | a JSON object with top-level `timestamp` and `user` | `jsonl` (native) |
+//! | contains `CEF:<digit>\|` | `cef` |
+//! | contains `LEEF:1.0\|` or `LEEF:2.0\|` | `leef` |
+//! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,`, starting with a time followed by `,` | `pgaudit-csv` |
+//! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,` otherwise | `pgaudit` |
+//!
+//! A line matching two rules is ambiguous, an error asking for `--format`.
+//! Other lines (PostgreSQL log lines that are not audit records, `[` of a
+//! JSON array, a pretty-printed record's inner lines, malformed lines) do
+//! not decide; after [`MAX_UNDECIDED`] of them, or at the end of the input,
+//! the format is unknown, an error asking for `--format`. Lines read while
+//! deciding are replayed into the chosen parser, so none is lost.
+
+use serde_json::Value;
+
+use super::{FormatError, FormatsConfig, InputFormat, LineParser, clip, parser_for};
+use crate::input::Parsed;
+
+/// Non-blank lines read without a decision before giving up.
+pub const MAX_UNDECIDED: usize = 64;
+
+/// What one line says about the format: `Ok(None)` when it does not decide.
+pub fn classify(line: &str) -> Result<Option<InputFormat>, (InputFormat, InputFormat)> {
+    let t = line.trim();
+    let mut found: Vec<InputFormat> = Vec::new();
+    if t.starts_with('{') {
+        let body = t.strip_suffix(',').unwrap_or(t);
+        match serde_json::from_str::<Value>(body) {
+            Ok(Value::Object(o)) => {
+                if o.contains_key("audit_record")
+                    || (o.contains_key("class")
+                        && o.contains_key("event")
+                        && o.contains_key("timestamp"))
+                {
+                    found.push(InputFormat::Mysql);
+                }
+                if o.contains_key("class_uid") {
+                    found.push(InputFormat::Ocsf);
+                }
+                if o.contains_key("@timestamp") {
+                    found.push(InputFormat::Ecs);
+                }
+                if o.contains_key("timestamp")
+                    && o.contains_key("user")
+                    && !o.contains_key("audit_record")
+                {
+                    found.push(InputFormat::Jsonl);
+                }
+            }
+            _ => {
+                if t.contains("\"audit_record\"") || t.contains("\"general_data\"") {
+                    found.push(InputFormat::Mysql);
+                }
+            }
+        }
+    } else if t.contains("\"audit_record\"") || t.contains("\"general_data\"") {
+        found.push(InputFormat::Mysql);
+    }
+    if let Some(i) = t.find("CEF:") {
+        let b = &t.as_bytes()[i + 4..];
+        if b.first().is_some_and(u8::is_ascii_digit) && b.get(1) == Some(&b'|') {
+            found.push(InputFormat::Cef);
+        }
+    }
+    if t.contains("LEEF:1.0|") || t.contains("LEEF:2.0|") {
+        found.push(InputFormat::Leef);
+    }
+    if t.contains("AUDIT: SESSION,") || t.contains("AUDIT: OBJECT,") {
+        found.push(if csvlog_start(t) {
+            InputFormat::PgauditCsv
+        } else {
+            InputFormat::Pgaudit
+        });
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        [a, b, ..] => Err((*a, *b)),
+    }
+}
+
+/// Whether a line starts like a csvlog record: a PostgreSQL time then `,`.
+fn csvlog_start(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() > 20
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[10] == b' '
+        && t.find(',').is_some_and(|i| {
+            let head = &t[..i];
+            i >= 19 && !head.contains('"') && !head.contains('[')
+        })
+}
+
+/// Reads lines until one decides the format, then hands everything to
+/// that format's parser.
+pub struct AutoParser {
+    cfg: FormatsConfig,
+    held: Vec<(u64, String)>,
+    undecided: usize,
+    inner: Option<Box<dyn LineParser>>,
+}
+
+impl AutoParser {
+    /// A detector building the chosen parser from `cfg`.
+    pub fn new(cfg: FormatsConfig) -> Self {
+        AutoParser {
+            cfg,
+            held: Vec::new(),
+            undecided: 0,
+            inner: None,
+        }
+    }
+
+    fn unknown(&self) -> FormatError {
+        let (line, text) = self
+            .held
+            .iter()
+            .find(|(_, t)| !t.trim().is_empty())
+            .map(|(n, t)| (*n, clip(t.trim())))
+            .unwrap_or((0, String::new()));
+        FormatError::Unknown {
+            line,
+            excerpt: text,
+        }
+    }
+
+    fn decide(&mut self, format: InputFormat, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let mut inner = parser_for(format, &self.cfg)?;
+        for (n, t) in std::mem::take(&mut self.held) {
+            inner.feed(&t, n, out)?;
+        }
+        self.inner = Some(inner);
+        Ok(())
+    }
+}
+
+impl LineParser for AutoParser {
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        if let Some(inner) = &mut self.inner {
+            return inner.feed(text, line, out);
+        }
+        self.held.push((line, text.to_string()));
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        match classify(text) {
+            Ok(Some(format)) => self.decide(format, out),
+            Ok(None) => {
+                self.undecided += 1;
+                if self.undecided >= MAX_UNDECIDED {
+                    Err(self.unknown())
+                } else {
+                    Ok(())
+                }
+            }
+            Err((first, second)) => Err(FormatError::Ambiguous {
+                line,
+                first: first.name(),
+                second: second.name(),
+            }),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        match &mut self.inner {
+            Some(inner) => inner.finish(out),
+            None if self.undecided == 0 => Ok(()),
+            None => Err(self.unknown()),
+        }
+    }
+
+    fn skipped(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.skipped())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_format_is_recognised() {
+        let cases = [
+            (
+                r#"{"timestamp":"2026-01-05T14:03:11Z","user":"a","action":"s","resource":"t"}"#,
+                InputFormat::Jsonl,
+            ),
+            (
+                r#"{"@timestamp":"2026-01-05T14:03:11Z","user":{"name":"a"}}"#,
+                InputFormat::Ecs,
+            ),
+            (r#"{"class_uid":6005,"time":1}"#, InputFormat::Ocsf),
+            (
+                "<134>Jan  5 14:03:11 host CEF:0|a|b|1|2|n|3|suser=x",
+                InputFormat::Cef,
+            ),
+            ("LEEF:2.0|a|b|1|2|^|usrName=x", InputFormat::Leef),
+            (
+                "2026-01-05 14:03:11.250 UTC [1] a@db LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>",
+                InputFormat::Pgaudit,
+            ),
+            (
+                "2026-01-05 14:03:11.250 UTC,\"a\",\"db\",1,\"h:1\",x,1,\"SELECT\",2026-01-05 14:00:00 UTC,1/2,0,LOG,00000,\"AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>\"",
+                InputFormat::PgauditCsv,
+            ),
+            (r#"{"audit_record":{"name":"Query"}}"#, InputFormat::Mysql),
+            (
+                r#"{"timestamp":"2023-03-29 11:17:05","class":"general","event":"status"},"#,
+                InputFormat::Mysql,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(classify(line), Ok(Some(want)), "{line}");
+        }
+        assert_eq!(
+            classify("2026-01-05 14:03:11 UTC [1] LOG:  checkpoint"),
+            Ok(None)
+        );
+        assert_eq!(classify("["), Ok(None));
+        assert!(classify(r#"{"@timestamp":1,"class_uid":6005}"#).is_err());
+    }
+
+    #[test]
+    fn undecidable_and_ambiguous_inputs_are_errors() {
+        let mut p = AutoParser::new(FormatsConfig::default());
+        let mut out = Vec::new();
+        p.feed("hello", 1, &mut out).unwrap();
+        assert!(matches!(
+            p.finish(&mut out),
+            Err(FormatError::Unknown { line: 1, .. })
+        ));
+        let mut p = AutoParser::new(FormatsConfig::default());
+        let err = p
+            .feed(r#"{"@timestamp":1,"class_uid":6005}"#, 3, &mut out)
+            .unwrap_err();
+        assert!(err.to_string().contains("--format"), "{err}");
+    }
+
+    #[test]
+    fn held_lines_are_replayed() {
+        let mut p = AutoParser::new(FormatsConfig::default());
+        let mut out = Vec::new();
+        p.feed(
+            "2026-01-05 14:03:10 UTC [9] LOG:  database system is ready",
+            1,
+            &mut out,
+        )
+        .unwrap();
+        p.feed("2026-01-05 14:03:11 UTC [1] a@db LOG:  AUDIT: OBJECT,1,1,READ,SELECT,TABLE,s.t,select 1,<none>", 2, &mut out).unwrap();
+        p.finish(&mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ref().unwrap().resource, "s.t");
+        assert_eq!(p.skipped(), 1);
+    }
+}

@@ -1,0 +1,180 @@
+//! Elastic Common Schema JSON (Filebeat, Elastic Agent, Logstash output).
+//!
+//! | event field | ECS / OpenTelemetry fields, first present wins |
+//! |---|---|
+//! | time | `@timestamp` (RFC 3339 or epoch ms) |
+//! | user | `user.name`, `db.user`, `postgresql.log.user` |
+//! | action | `event.action`, `db.operation.name`, `db.operation`, `postgresql.log.command_tag`, else the statement's first keyword |
+//! | resource | `db.collection.name`, `db.sql.table`, qualified with `db.namespace` (or `db.name`, `postgresql.log.database`) when unqualified; else the first table of `db.query.text`, `db.statement` or `postgresql.log.query` ([`super::sql`]) |
+//! | rows | `db.response.returned_rows` |
+//! | bytes | only a `[formats.mapping]` path: ECS has no field for bytes of query results |
+//! | source | `source.ip`, `client.ip`, `source.address`, `client.address` |
+//! | outcome | `event.outcome` |
+//!
+//! Keys may be nested objects or dotted (`"user.name"`), as Elastic accepts
+//! both; `[formats.mapping]` paths are tried first.
+
+use serde_json::Value;
+
+use super::json::{count, first, object, text, time};
+use super::{At, Draft, FieldMapping, LineParser, outcome_of, qualify, sql};
+use crate::event::ParseError;
+use crate::input::Parsed;
+
+const TIME: &[&str] = &["@timestamp"];
+const USER: &[&str] = &["user.name", "db.user", "postgresql.log.user"];
+const ACTION: &[&str] = &[
+    "event.action",
+    "db.operation.name",
+    "db.operation",
+    "postgresql.log.command_tag",
+];
+const TABLE: &[&str] = &["db.collection.name", "db.sql.table"];
+const NAMESPACE: &[&str] = &["db.namespace", "db.name", "postgresql.log.database"];
+const QUERY: &[&str] = &["db.query.text", "db.statement", "postgresql.log.query"];
+const ROWS: &[&str] = &["db.response.returned_rows"];
+const SOURCE: &[&str] = &["source.ip", "client.ip", "source.address", "client.address"];
+const OUTCOME: &[&str] = &["event.outcome"];
+
+/// Parses ECS JSON lines.
+pub struct EcsParser {
+    mapping: FieldMapping,
+}
+
+impl EcsParser {
+    /// A parser applying `mapping` overrides before the built-in names.
+    pub fn new(mapping: FieldMapping) -> Self {
+        EcsParser { mapping }
+    }
+
+    /// Parse one ECS document.
+    pub fn parse(&self, line: &str, n: u64) -> Result<crate::event::AccessEvent, ParseError> {
+        let e = At { line: n };
+        let v = object(line, e)?;
+        let m = &self.mapping;
+        let mut d = Draft::default();
+        let mut names = [
+            "@timestamp",
+            "user.name",
+            "event.action",
+            "db.collection.name",
+        ];
+        if let Some((p, x)) = first(&v, m.time.as_deref(), TIME) {
+            d.time_ms = Some(time(x, e, p)?);
+        }
+        if let Some(p) = m.time.as_deref() {
+            names[0] = p;
+        }
+        if let Some((p, x)) = first(&v, m.user.as_deref(), USER) {
+            d.user = Some(text(x, e, p)?);
+        }
+        if let Some(p) = m.user.as_deref() {
+            names[1] = p;
+        }
+        let query = first(&v, None, QUERY)
+            .map(|(p, x)| text(x, e, p))
+            .transpose()?;
+        d.action = match first(&v, m.action.as_deref(), ACTION) {
+            Some((p, x)) => Some(text(x, e, p)?),
+            None => query.as_deref().and_then(sql::verb),
+        };
+        d.resource = resource(&v, m.resource.as_deref(), query.as_deref(), e)?;
+        if let Some((p, x)) = first(&v, m.rows.as_deref(), ROWS) {
+            d.rows = Some(count(x, e, p)?);
+        }
+        if let Some((p, x)) = first(&v, m.bytes.as_deref(), &[]) {
+            d.bytes = Some(count(x, e, p)?);
+        }
+        if let Some((p, x)) = first(&v, m.source.as_deref(), SOURCE) {
+            d.source = Some(text(x, e, p)?);
+        }
+        if let Some((p, x)) = first(&v, m.outcome.as_deref(), OUTCOME) {
+            d.outcome = outcome_of(&text(x, e, p)?, e, p)?;
+        }
+        d.build(e, names)
+    }
+}
+
+fn resource(
+    v: &Value,
+    mapped: Option<&str>,
+    query: Option<&str>,
+    e: At,
+) -> Result<Option<String>, ParseError> {
+    let ns = match first(v, None, NAMESPACE) {
+        Some((p, x)) => Some(text(x, e, p)?),
+        None => None,
+    };
+    if let Some((p, x)) = first(v, mapped, TABLE) {
+        return Ok(Some(qualify(ns.as_deref(), &text(x, e, p)?)));
+    }
+    Ok(query
+        .and_then(|q| sql::tables(q).into_iter().next())
+        .map(|t| qualify(ns.as_deref(), &t)))
+}
+
+impl LineParser for EcsParser {
+    fn feed(
+        &mut self,
+        text: &str,
+        line: u64,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), super::FormatError> {
+        if !text.trim().is_empty() {
+            out.push(self.parse(text, line));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_and_dotted_documents_map_alike() {
+        let p = EcsParser::new(FieldMapping::default());
+        let nested = p
+            .parse(
+                r#"{"@timestamp":"2026-01-05T14:03:11.250Z","user":{"name":"mreyes"},"event":{"action":"select","outcome":"success"},"source":{"ip":"10.0.0.1"},"db":{"namespace":"support","collection":{"name":"customers"},"response":{"returned_rows":12}}}"#,
+                1,
+            )
+            .unwrap();
+        let dotted = p
+            .parse(
+                r#"{"@timestamp":"2026-01-05T14:03:11.250Z","user.name":"mreyes","event.action":"select","event.outcome":"success","source.ip":"10.0.0.1","db.namespace":"support","db.collection.name":"customers","db.response.returned_rows":12}"#,
+                1,
+            )
+            .unwrap();
+        assert_eq!(nested, dotted);
+        assert_eq!(nested.resource, "support.customers");
+        assert_eq!(nested.rows, 12);
+        assert_eq!(nested.time_ms, 1_767_621_791_250);
+    }
+
+    #[test]
+    fn mapping_overrides_and_query_fallback() {
+        let p = EcsParser::new(FieldMapping {
+            user: Some("labels.db_user".into()),
+            ..FieldMapping::default()
+        });
+        let ev = p
+            .parse(
+                r#"{"@timestamp":1767621791250,"labels":{"db_user":"svc"},"db.statement":"SELECT * FROM hr.salaries"}"#,
+                4,
+            )
+            .unwrap();
+        assert_eq!((ev.user.as_str(), ev.action.as_str()), ("svc", "select"));
+        assert_eq!(ev.resource, "hr.salaries");
+        let err = p
+            .parse(
+                r#"{"@timestamp":1,"event.action":"x","db.sql.table":"t"}"#,
+                9,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (err.line, err.field.as_deref()),
+            (9, Some("labels.db_user"))
+        );
+    }
+}

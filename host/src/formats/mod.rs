@@ -1,0 +1,456 @@
+//! SIEM and database-log formats: reading events from them, writing alerts to them.
+//!
+//! ueba's own schema is the native JSON lines of [`crate::event`]. Real
+//! deployments already ship database activity somewhere else: Elastic (ECS),
+//! a security lake (OCSF), ArcSight or QRadar (CEF, LEEF), PostgreSQL's own
+//! log (pgAudit) or MySQL's audit plugin. Each input module maps one of those
+//! onto [`AccessEvent`] so the detectors see the same events whatever the
+//! source, and each sink in [`output`] writes [`crate::aggregate::Alert`]s in
+//! the form the receiving system indexes natively.
+//!
+//! Parsers are [`LineParser`]s: the reader thread ([`crate::input`]) feeds
+//! them one line at a time, because some formats (pgAudit statements,
+//! csvlog records, pretty-printed MySQL JSON) span several lines and some
+//! lines are not events at all. Errors are [`ParseError`]s naming the line
+//! and the field, exactly as for native input, so `--skip-invalid` works the
+//! same everywhere.
+
+pub mod cef;
+pub mod detect;
+pub mod ecs;
+mod json;
+pub mod leef;
+pub mod mysql;
+pub mod ocsf;
+pub mod output;
+pub mod pgaudit;
+pub mod sql;
+
+use serde::Deserialize;
+
+use crate::event::{AccessEvent, MAX_FIELD_LEN, Outcome, ParseError, parse_line, parse_outcome};
+use crate::input::Parsed;
+
+pub use detect::AutoParser;
+
+/// Latest accepted event time (year 9999), as for native events.
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// The input formats `ueba score --format` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Detect the format from the first lines ([`detect`]).
+    Auto,
+    /// ueba's native JSON lines ([`crate::event`]).
+    #[value(alias = "native")]
+    Jsonl,
+    /// Elastic Common Schema JSON, nested or dotted keys ([`ecs`]).
+    Ecs,
+    /// OCSF Datastore Activity (6005) or API Activity (6003) JSON ([`ocsf`]).
+    Ocsf,
+    /// ArcSight Common Event Format, optionally behind a syslog header ([`cef`]).
+    Cef,
+    /// IBM QRadar Log Event Extended Format 1.0 and 2.0 ([`leef`]).
+    Leef,
+    /// pgAudit lines in PostgreSQL's stderr log ([`pgaudit`]).
+    Pgaudit,
+    /// pgAudit lines in PostgreSQL's csvlog ([`pgaudit`]).
+    PgauditCsv,
+    /// MySQL Enterprise / Percona audit log JSON ([`mysql`]).
+    Mysql,
+}
+
+impl InputFormat {
+    /// The name used on the command line and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "auto",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Ecs => "ecs",
+            InputFormat::Ocsf => "ocsf",
+            InputFormat::Cef => "cef",
+            InputFormat::Leef => "leef",
+            InputFormat::Pgaudit => "pgaudit",
+            InputFormat::PgauditCsv => "pgaudit-csv",
+            InputFormat::Mysql => "mysql",
+        }
+    }
+}
+
+/// The alert formats `ueba score --output-format` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// ueba's native JSON-line alerts.
+    Jsonl,
+    /// ECS documents with `event.kind: alert` and the user's risk fields.
+    Ecs,
+    /// OCSF Detection Finding (class 2004) JSON lines.
+    Ocsf,
+    /// Splunk HTTP Event Collector envelopes (file, stdout or `--hec-url`).
+    Hec,
+    /// ArcSight CEF lines (file, stdout or `--syslog`).
+    Cef,
+}
+
+/// Why a parser could not be set up or the input's format not determined.
+/// These stop the run: no line of the input can be read without them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// `--format auto` saw lines of no known format.
+    #[error(
+        "cannot tell the input format from line {line} ({excerpt}); pass --format (jsonl, ecs, ocsf, cef, leef, pgaudit, pgaudit-csv, mysql)"
+    )]
+    Unknown {
+        /// The first non-blank line looked at.
+        line: u64,
+        /// Its start.
+        excerpt: String,
+    },
+    /// `--format auto` saw lines matching more than one format.
+    #[error(
+        "the input looks like both {first} and {second} (line {line}); pass --format to choose"
+    )]
+    Ambiguous {
+        /// The line that disagreed with an earlier one, or matched both.
+        line: u64,
+        /// One candidate.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+    /// `formats.pg_log_line_prefix` cannot be used to split log lines.
+    #[error("formats.pg_log_line_prefix: {0}")]
+    Prefix(String),
+}
+
+/// Turns input lines into events. Implemented once per format; the reader
+/// thread owns one and calls it for every line, blank ones included (a
+/// blank line can be part of a multi-line record).
+pub trait LineParser: Send {
+    /// Feed line `line` (1-based; `text` without its newline). Parsed events
+    /// and per-line errors are pushed to `out`; a record spanning several
+    /// lines is pushed when it is complete. An `Err` stops the input.
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError>;
+    /// The input ended: push whatever record is still pending.
+    fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let _ = out;
+        Ok(())
+    }
+    /// Records that were well-formed but not data access (connects, DDL
+    /// without an object, non-audit log lines), skipped and counted.
+    fn skipped(&self) -> u64 {
+        0
+    }
+}
+
+/// The native JSON-lines parser: [`parse_line`] on every non-blank line,
+/// with nothing else in the way (it is the benchmark path).
+pub struct NativeParser;
+
+impl LineParser for NativeParser {
+    #[inline]
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        if !text.bytes().all(|b| b.is_ascii_whitespace()) {
+            out.push(parse_line(text, line));
+        }
+        Ok(())
+    }
+}
+
+/// `[formats]` in `ueba.toml`: what the built-in mappings cannot guess.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormatsConfig {
+    /// PostgreSQL's `log_line_prefix`, to split stderr log lines.
+    pub pg_log_line_prefix: String,
+    /// pgAudit SESSION lines without an object name (`SELECT` with
+    /// `log_relation` off): `"statement"` takes the tables from the
+    /// statement text, `"skip"` counts and skips them.
+    pub pg_session_without_object: WithoutObject,
+    /// Field-mapping overrides for custom schemas.
+    pub mapping: FieldMapping,
+}
+
+impl Default for FormatsConfig {
+    fn default() -> Self {
+        FormatsConfig {
+            pg_log_line_prefix: pgaudit::DEFAULT_PREFIX.to_string(),
+            pg_session_without_object: WithoutObject::Statement,
+            mapping: FieldMapping::default(),
+        }
+    }
+}
+
+/// What to do with an audit record that names no object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithoutObject {
+    /// Take the tables from the statement text ([`sql::tables`]); skip
+    /// when none is found.
+    Statement,
+    /// Skip the record and count it.
+    Skip,
+}
+
+/// `[formats.mapping]`: where to find each event field when a source does
+/// not follow its format's usual names. For the JSON formats (ECS, OCSF,
+/// MySQL) each value is a dotted path (`labels.db_table`), matching nested
+/// objects, dotted keys or a mix; for CEF and LEEF it is an extension key
+/// (`cs4`, `dvchost`) or a custom label (`table` for `cs1Label=table`). A
+/// mapped field is looked up first; when absent the built-in names are tried.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldMapping {
+    /// Event time.
+    pub time: Option<String>,
+    /// Who acted.
+    pub user: Option<String>,
+    /// What was done.
+    pub action: Option<String>,
+    /// What was touched.
+    pub resource: Option<String>,
+    /// Rows read or written.
+    pub rows: Option<String>,
+    /// Bytes transferred.
+    pub bytes: Option<String>,
+    /// Client address.
+    pub source: Option<String>,
+    /// Success or failure.
+    pub outcome: Option<String>,
+}
+
+/// A parser for `format`, configured from `cfg`. `Auto` gives an
+/// [`AutoParser`] that decides on the first lines.
+pub fn parser_for(
+    format: InputFormat,
+    cfg: &FormatsConfig,
+) -> Result<Box<dyn LineParser>, FormatError> {
+    Ok(match format {
+        InputFormat::Auto => {
+            pgaudit::Prefix::compile(&cfg.pg_log_line_prefix)?;
+            Box::new(AutoParser::new(cfg.clone()))
+        }
+        InputFormat::Jsonl => Box::new(NativeParser),
+        InputFormat::Ecs => Box::new(ecs::EcsParser::new(cfg.mapping.clone())),
+        InputFormat::Ocsf => Box::new(ocsf::OcsfParser::new(cfg.mapping.clone())),
+        InputFormat::Cef => Box::new(cef::CefParser::new(cfg.mapping.clone())),
+        InputFormat::Leef => Box::new(leef::LeefParser::new(cfg.mapping.clone())),
+        InputFormat::Pgaudit => Box::new(pgaudit::PgAuditParser::stderr(cfg)?),
+        InputFormat::PgauditCsv => Box::new(pgaudit::PgAuditParser::csvlog(cfg)),
+        InputFormat::Mysql => Box::new(mysql::MysqlParser::new(cfg.mapping.clone())),
+    })
+}
+
+/// Builds a [`ParseError`] for one line.
+#[derive(Clone, Copy)]
+pub(crate) struct At {
+    pub line: u64,
+}
+
+impl At {
+    /// An error about `field`.
+    pub fn field(self, field: &str, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line: self.line,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+    /// An error about the whole line.
+    pub fn line(self, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line: self.line,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The fields of an event as a format found them, validated by [`Draft::build`]
+/// so that every format enforces the same limits as native input.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Draft {
+    pub time_ms: Option<i64>,
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub source: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Draft {
+    /// Check required fields and limits; `names` gives the format's name for
+    /// each field (time, user, action, resource) for error messages.
+    pub fn build(self, e: At, names: [&str; 4]) -> Result<AccessEvent, ParseError> {
+        let time_ms = self.time_ms.ok_or_else(|| e.field(names[0], "missing"))?;
+        if !(0..=MAX_TIME_MS).contains(&time_ms) {
+            return Err(e.field(
+                names[0],
+                format!("{time_ms} ms is outside the accepted range (1970 to 9999)"),
+            ));
+        }
+        let required = |v: Option<String>, name: &str| -> Result<String, ParseError> {
+            let v = v.ok_or_else(|| e.field(name, "missing"))?;
+            checked(v, e, name)
+        };
+        Ok(AccessEvent {
+            time_ms,
+            user: required(self.user, names[1])?,
+            action: required(self.action, names[2])?.to_ascii_lowercase(),
+            resource: required(self.resource, names[3])?,
+            rows: self.rows.unwrap_or(1),
+            bytes: self.bytes,
+            source: self
+                .source
+                .filter(|s| !s.is_empty())
+                .map(|s| checked(s, e, "source"))
+                .transpose()?,
+            peer_group: None,
+            outcome: self.outcome,
+        })
+    }
+}
+
+/// Refuse empty and overlong strings, as native input does.
+pub(crate) fn checked(v: String, e: At, name: &str) -> Result<String, ParseError> {
+    if v.trim().is_empty() {
+        return Err(e.field(name, "must not be empty"));
+    }
+    if v.len() > MAX_FIELD_LEN {
+        return Err(e.field(
+            name,
+            format!(
+                "{} bytes long; at most {MAX_FIELD_LEN} are accepted",
+                v.len()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// Parse a whole number written as digits (surrounding blanks allowed).
+pub(crate) fn parse_u64(text: &str, e: At, name: &str) -> Result<u64, ParseError> {
+    text.trim().parse::<u64>().map_err(|_| {
+        e.field(
+            name,
+            format!("expected a whole number, got `{}`", clip(text)),
+        )
+    })
+}
+
+/// An outcome word, or an error naming the field.
+pub(crate) fn outcome_of(text: &str, e: At, name: &str) -> Result<Outcome, ParseError> {
+    parse_outcome(text.trim()).ok_or_else(|| {
+        e.field(
+            name,
+            format!("`{}` is not one of success, failure, unknown", clip(text)),
+        )
+    })
+}
+
+/// An outcome word; words of no known meaning are `Unknown` (for free-text
+/// status fields, where an unusual word is not a malformed line).
+pub(crate) fn parse_outcome_lenient(text: &str) -> Outcome {
+    parse_outcome(text.trim()).unwrap_or(Outcome::Unknown)
+}
+
+/// Shorten quoted input in messages.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Prefix `table` with `namespace` when it is not qualified already, so
+/// `customers` in database `support` becomes `support.customers`.
+pub(crate) fn qualify(namespace: Option<&str>, table: &str) -> String {
+    match namespace {
+        Some(ns) if !ns.is_empty() && !table.contains('.') => format!("{ns}.{table}"),
+        _ => table.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drafts_enforce_native_limits() {
+        let e = At { line: 3 };
+        let ok = Draft {
+            time_ms: Some(1),
+            user: Some("a".into()),
+            action: Some("SELECT".into()),
+            resource: Some("t".into()),
+            ..Draft::default()
+        };
+        let ev = ok.build(e, ["t", "u", "a", "r"]).unwrap();
+        assert_eq!(ev.action, "select");
+        assert_eq!(ev.rows, 1);
+        let missing = Draft {
+            time_ms: Some(1),
+            ..Draft::default()
+        };
+        let err = missing.build(e, ["t", "u", "a", "r"]).unwrap_err();
+        assert_eq!((err.line, err.field.as_deref()), (3, Some("u")));
+        let long = Draft {
+            time_ms: Some(1),
+            user: Some("x".repeat(MAX_FIELD_LEN + 1)),
+            action: Some("s".into()),
+            resource: Some("t".into()),
+            ..Draft::default()
+        };
+        assert_eq!(
+            long.build(e, ["t", "u", "a", "r"])
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("u")
+        );
+        let early = Draft {
+            time_ms: Some(-1),
+            ..Draft::default()
+        };
+        assert_eq!(
+            early
+                .build(e, ["t", "u", "a", "r"])
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("t")
+        );
+    }
+
+    #[test]
+    fn native_parser_skips_blank_lines() {
+        let mut out = Vec::new();
+        let mut p = NativeParser;
+        p.feed("   ", 1, &mut out).unwrap();
+        p.feed(
+            r#"{"timestamp":1,"user":"a","action":"s","resource":"t"}"#,
+            2,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_ok());
+    }
+
+    #[test]
+    fn qualify_adds_namespace_once() {
+        assert_eq!(qualify(Some("support"), "customers"), "support.customers");
+        assert_eq!(
+            qualify(Some("db"), "support.customers"),
+            "support.customers"
+        );
+        assert_eq!(qualify(None, "t"), "t");
+    }
+}

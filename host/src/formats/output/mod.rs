@@ -1,0 +1,428 @@
+//! Alert sinks for SIEMs: ECS, OCSF, Splunk HEC and CEF.
+//!
+//! Each is an [`AlertSink`], so the scorer is the same whatever the output.
+//! Every format keeps the alert's evidence (the findings with their
+//! detector, score, reason and numbers), in the place that format has for
+//! it, so an analyst can see *why* without going back to ueba.
+//!
+//! Risk levels, shared by every format, follow Elastic's entity-risk bands:
+//! below 20 unknown/informational, 20 low, 40 moderate/medium, 70 high,
+//! 90 critical.
+
+pub mod cef;
+pub mod hec;
+
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::aggregate::Alert;
+use crate::score::AlertSink;
+
+/// ueba's version, written as the product version in every format.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// ECS version the documents follow.
+pub const ECS_VERSION: &str = "8.17.0";
+/// OCSF version the findings follow (1.5 has `anomaly_analyses`).
+pub const OCSF_VERSION: &str = "1.5.0";
+
+/// Why alerts could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The HEC endpoint answered with a non-2xx status.
+    #[error("HEC {url} answered {status}: {body}")]
+    HttpStatus {
+        /// The endpoint.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// Start of the response body (Splunk explains errors there).
+        body: String,
+    },
+    /// The HEC request failed before a response (connection, TLS, timeout).
+    #[error("HEC {url}: {message}")]
+    Http {
+        /// The endpoint.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A `--hec-url` or `--syslog` address that cannot be used.
+    #[error("{0}")]
+    Address(String),
+    /// Sending to the syslog receiver failed.
+    #[error("syslog {addr}: {source}")]
+    Syslog {
+        /// The receiver.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl From<SinkError> for std::io::Error {
+    fn from(e: SinkError) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
+/// A boxed sink, so the command line can choose one at run time while
+/// [`crate::score::Scorer`] stays generic.
+pub struct DynSink(pub Box<dyn AlertSink + Send>);
+
+impl AlertSink for DynSink {
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        self.0.emit(alert)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A 0-100 risk as a level: (OCSF `risk_level_id`, OCSF name, ECS name).
+pub fn risk_level(score: f64) -> (u8, &'static str, &'static str) {
+    match score {
+        s if s >= 90.0 => (4, "Critical", "Critical"),
+        s if s >= 70.0 => (3, "High", "High"),
+        s if s >= 40.0 => (2, "Medium", "Moderate"),
+        s if s >= 20.0 => (1, "Low", "Low"),
+        _ => (0, "Info", "Unknown"),
+    }
+}
+
+/// Alert time as epoch milliseconds (0 if the alert's own time is unreadable,
+/// which the scorer never produces).
+pub fn alert_ms(alert: &Alert) -> i64 {
+    crate::event::parse_timestamp_text(&alert.time).unwrap_or(0)
+}
+
+/// The strongest finding's detector and reason, which name the alert.
+pub fn headline(alert: &Alert) -> (&str, &str) {
+    alert
+        .findings
+        .first()
+        .map(|f| (f.detector.as_str(), f.reason.as_str()))
+        .unwrap_or(("risk", "user risk crossed the alert threshold"))
+}
+
+/// A stable id for an alert (user, time, kind, score), so re-sending the
+/// same alert gives the same id and SIEMs can deduplicate.
+pub fn alert_uid(alert: &Alert) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(alert.user.as_bytes());
+    h.update([0]);
+    h.update(alert.time.as_bytes());
+    h.update([0]);
+    h.update(alert.kind.as_bytes());
+    h.update([0]);
+    h.update(alert.score.to_bits().to_be_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// This machine's name for `host` fields.
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The alert as an ECS document.
+///
+/// The risk goes in `user.risk.calculated_*`: ECS has two families there,
+/// `static_*` for a risk an administrator assigns to an entity and
+/// `calculated_*` for one an engine computes from behaviour, which is what
+/// ueba's score is. `calculated_score_norm` is the 0-100 score itself (ours
+/// is already on that scale), `calculated_level` its band. `event.risk_score`
+/// carries it too, for rules that sort alerts by it. The findings stay under
+/// `ueba.findings`, the detector components under `ueba.detectors`.
+pub fn ecs_doc(alert: &Alert) -> Value {
+    let (detector, reason) = headline(alert);
+    let (_, _, level) = risk_level(alert.score);
+    let mut user = json!({
+        "name": alert.user,
+        "risk": {
+            "calculated_score": alert.score,
+            "calculated_score_norm": alert.score,
+            "calculated_level": level,
+        },
+    });
+    if let Some(p) = &alert.peer_group {
+        user["group"] = json!({ "name": p });
+    }
+    json!({
+        "@timestamp": alert.time,
+        "ecs": { "version": ECS_VERSION },
+        "event": {
+            "kind": "alert",
+            "category": ["database"],
+            "type": ["info"],
+            "module": "ueba",
+            "dataset": "ueba.alert",
+            "provider": "ueba",
+            "id": alert_uid(alert),
+            "action": alert.kind,
+            "reason": reason,
+            "risk_score": alert.score,
+            "risk_score_norm": alert.score,
+            "severity": alert.score.round() as i64,
+        },
+        "message": format!(
+            "{} risk {:.1} crossed {:.1} ({}): {}",
+            alert.user, alert.score, alert.threshold, alert.kind, reason
+        ),
+        "rule": {
+            "name": detector,
+            "description": reason,
+            "ruleset": "ueba",
+            "category": "insider-risk",
+        },
+        "user": user,
+        "observer": { "product": "ueba", "vendor": "ueba", "version": VERSION },
+        "ueba": {
+            "kind": alert.kind,
+            "threshold": alert.threshold,
+            "detectors": alert.detectors,
+            "findings": alert.findings,
+        },
+    })
+}
+
+/// How an analysis of each built-in detector is named in OCSF's anomaly
+/// vocabulary: (observation type, observed pattern).
+fn anomaly_kind(detector: &str) -> (&'static str, Option<&'static str>) {
+    match detector {
+        "volume" => ("Volume Analysis", Some("HIGH_VOLUME")),
+        "off-hours" => ("Time Pattern Analysis", Some("OFF_HOURS")),
+        "novel-table" => ("Frequency Analysis", Some("UNSEEN")),
+        _ => ("Behavioral Analysis", None),
+    }
+}
+
+/// The alert as an OCSF Detection Finding (class 2004, activity Create).
+///
+/// `finding_info` names it (a stable `uid`, the strongest reason as `title`,
+/// the detectors as `types`, ueba's risk aggregation as a behavioural
+/// `analytic`); `risk_score` and `risk_level_id` carry the risk;
+/// `evidences` hold each finding whole under `data`; `anomaly_analyses`
+/// restate them in OCSF's anomaly vocabulary; ueba's own fields that OCSF
+/// has no place for go under `unmapped.ueba`.
+pub fn ocsf_doc(alert: &Alert) -> Value {
+    let (_, reason) = headline(alert);
+    let (level_id, level, _) = risk_level(alert.score);
+    let ms = alert_ms(alert);
+    let mut types: Vec<&str> = Vec::new();
+    for f in &alert.findings {
+        if !types.contains(&f.detector.as_str()) {
+            types.push(&f.detector);
+        }
+    }
+    let times: Vec<i64> = alert
+        .findings
+        .iter()
+        .filter_map(|f| crate::event::parse_timestamp_text(&f.time).ok())
+        .collect();
+    let mut actor_user = json!({ "name": alert.user, "type_id": 1, "type": "User" });
+    if let Some(p) = &alert.peer_group {
+        actor_user["groups"] = json!([{ "name": p }]);
+    }
+    let evidences: Vec<Value> = alert
+        .findings
+        .iter()
+        .map(|f| {
+            let mut ev = json!({
+                "data": f,
+                "actor": { "user": { "name": alert.user } },
+                "database": { "name": f.resource.split('.').next().unwrap_or(&f.resource) },
+                "table": { "name": f.resource },
+            });
+            if let Some(s) = &f.source {
+                ev["src_endpoint"] = json!({ "ip": s });
+            }
+            ev
+        })
+        .collect();
+    let anomalies: Vec<Value> = alert
+        .findings
+        .iter()
+        .map(|f| {
+            let (kind, pattern) = anomaly_kind(&f.detector);
+            let mut a = json!({
+                "observation_parameter": f.detector,
+                "observation_type": kind,
+                "observations": [{ "value": f.reason, "count": 1 }],
+            });
+            if let Some(p) = pattern {
+                a["observed_pattern"] = json!(p);
+            }
+            a
+        })
+        .collect();
+    json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "time": ms,
+        "severity_id": level_id + 1,
+        "severity": SEVERITIES[usize::from(level_id)],
+        "status_id": 1,
+        "status": "New",
+        "message": format!("{} risk {:.1}: {}", alert.user, alert.score, reason),
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": { "name": "ueba", "vendor_name": "ueba", "version": VERSION },
+        },
+        "finding_info": {
+            "uid": alert_uid(alert),
+            "title": format!("Insider risk: {} ({})", alert.user, alert.kind),
+            "desc": reason,
+            "types": types,
+            "created_time": ms,
+            "first_seen_time": times.iter().min().copied().unwrap_or(ms),
+            "last_seen_time": times.iter().max().copied().unwrap_or(ms),
+            "analytic": {
+                "name": "ueba risk aggregation",
+                "type_id": 2,
+                "type": "Behavioral",
+                "version": VERSION,
+            },
+        },
+        "risk_score": alert.score.round() as i64,
+        "risk_level_id": level_id,
+        "risk_level": level,
+        "actor": { "user": actor_user },
+        "evidences": evidences,
+        "anomaly_analyses": [{
+            "analysis_targets": [{ "name": alert.user, "type": "User Account" }],
+            "anomalies": anomalies,
+        }],
+        "unmapped": { "ueba": {
+            "score": alert.score,
+            "threshold": alert.threshold,
+            "kind": alert.kind,
+            "detectors": alert.detectors,
+        }},
+    })
+}
+
+/// OCSF severity names for `severity_id` 1 to 5, by risk level 0 to 4.
+const SEVERITIES: [&str; 5] = ["Informational", "Low", "Medium", "High", "Critical"];
+
+/// Which JSON document [`JsonDocs`] writes.
+#[derive(Clone, Debug)]
+pub enum DocKind {
+    /// [`ecs_doc`].
+    Ecs,
+    /// [`ocsf_doc`].
+    Ocsf,
+    /// [`hec::envelope`] with this host name.
+    Hec(String),
+}
+
+/// Writes one JSON document per alert per line.
+pub struct JsonDocs<W: std::io::Write> {
+    out: W,
+    kind: DocKind,
+}
+
+impl<W: std::io::Write> JsonDocs<W> {
+    /// A sink writing `kind` documents to `out`.
+    pub fn new(out: W, kind: DocKind) -> Self {
+        JsonDocs { out, kind }
+    }
+}
+
+impl<W: std::io::Write> AlertSink for JsonDocs<W> {
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        let doc = match &self.kind {
+            DocKind::Ecs => ecs_doc(alert),
+            DocKind::Ocsf => ocsf_doc(alert),
+            DocKind::Hec(host) => hec::envelope(alert, host),
+        };
+        serde_json::to_writer(&mut self.out, &doc)?;
+        self.out.write_all(b"\n")
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::aggregate::AlertFinding;
+
+    pub(crate) fn alert() -> Alert {
+        let mut evidence = serde_json::Map::new();
+        evidence.insert("rows".into(), json!(50000));
+        evidence.insert("baseline_p99".into(), json!(40.5));
+        let mut detectors = serde_json::Map::new();
+        detectors.insert("volume".into(), json!(82.0));
+        Alert {
+            time: "2026-01-05T14:03:11.250Z".into(),
+            user: "mreyes".into(),
+            peer_group: Some("tier1".into()),
+            score: 82.0,
+            threshold: 60.0,
+            kind: "new",
+            detectors,
+            findings: vec![AlertFinding {
+                detector: "volume".into(),
+                score: 82.0,
+                time: "2026-01-05T14:03:11.250Z".into(),
+                reason: "read 50000 rows | 1200x usual = high\nreally".into(),
+                evidence,
+                resource: "support.customers".into(),
+                action: "select".into(),
+                source: Some("10.0.0.1".into()),
+                event: 7,
+            }],
+        }
+    }
+
+    #[test]
+    fn ecs_uses_calculated_risk_and_keeps_findings() {
+        let d = ecs_doc(&alert());
+        assert_eq!(d["event"]["kind"], "alert");
+        assert_eq!(d["user"]["risk"]["calculated_level"], "High");
+        assert_eq!(d["user"]["risk"]["calculated_score_norm"], 82.0);
+        assert_eq!(d["ueba"]["findings"][0]["evidence"]["rows"], 50000);
+        assert_eq!(d["user"]["group"]["name"], "tier1");
+    }
+
+    #[test]
+    fn ocsf_is_a_detection_finding_with_evidence() {
+        let d = ocsf_doc(&alert());
+        assert_eq!(d["class_uid"], 2004);
+        assert_eq!(d["type_uid"], 200401);
+        assert_eq!(d["time"], 1_767_621_791_250i64);
+        assert_eq!(d["risk_level_id"], 3);
+        assert_eq!(d["severity_id"], 4);
+        assert_eq!(d["metadata"]["version"], OCSF_VERSION);
+        assert_eq!(d["finding_info"]["types"][0], "volume");
+        assert_eq!(d["evidences"][0]["data"]["evidence"]["rows"], 50000);
+        assert_eq!(
+            d["anomaly_analyses"][0]["anomalies"][0]["observed_pattern"],
+            "HIGH_VOLUME"
+        );
+        assert_eq!(d["actor"]["user"]["name"], "mreyes");
+        assert_eq!(alert_uid(&alert()), d["finding_info"]["uid"]);
+    }
+
+    #[test]
+    fn levels_follow_the_bands() {
+        assert_eq!(risk_level(95.0).0, 4);
+        assert_eq!(risk_level(60.0).2, "Moderate");
+        assert_eq!(risk_level(5.0).1, "Info");
+    }
+}

@@ -1,0 +1,440 @@
+//! `ueba eval` as users run it: on a generated organisation, from scored
+//! events and from an alerts file, the intensity sweep, and the HTML report
+//! opened in headless chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn ueba(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(args)
+        .env(
+            "UEBA_CACHE_DIR",
+            std::env::temp_dir().join("ueba-test-cache"),
+        )
+        .output()
+        .expect("run ueba")
+}
+
+fn ok(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ueba failed: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A 60-user, 21-day organisation written by `ueba gen`.
+fn org(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    ok(ueba(&[
+        "gen",
+        "--users",
+        "60",
+        "--days",
+        "21",
+        "--seed",
+        "7",
+        "--out",
+        s(dir),
+    ]));
+    (
+        dir.join("events.jsonl"),
+        dir.join("identities.csv"),
+        dir.join("labels.json"),
+    )
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("json output")).expect("valid JSON")
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{key}` is not a number in {v}"))
+}
+
+/// Every malicious scenario is alerted after its start, and the numbers
+/// around it are where they belong.
+fn check_detects_everything(j: &Value, source: &str) {
+    assert_eq!(j["source"], source);
+    let scenarios = j["scenarios"].as_array().expect("scenarios");
+    assert_eq!(
+        scenarios.len(),
+        6,
+        "four malicious and two benign scenarios"
+    );
+    let users = num(j, "users");
+    for sc in scenarios {
+        for key in [
+            "name",
+            "user",
+            "malicious",
+            "start",
+            "detected",
+            "rank",
+            "peak_risk",
+        ] {
+            assert!(sc.get(key).is_some(), "scenario lacks `{key}`: {sc}");
+        }
+        if sc["malicious"] == true {
+            assert_eq!(sc["detected"], true, "missed: {sc}");
+            let t = num(sc, "time_to_detect_secs");
+            assert!((0.0..86_400.0).contains(&t), "{sc}");
+            let rank = num(sc, "rank");
+            assert!(
+                (1.0..=10.0).contains(&rank),
+                "a detected insider ranks near the top: {sc}"
+            );
+            assert!(num(sc, "peak_risk") >= num(j, "threshold"), "{sc}");
+        }
+        assert!((1.0..=users).contains(&num(sc, "rank")), "{sc}");
+    }
+    assert_eq!(num(j, "positive_user_days"), 4.0);
+    assert!(num(j, "user_days") > 500.0);
+    for key in [
+        "roc_auc",
+        "pr_auc",
+        "recall_at_1pct_fpr",
+        "recall_at_5pct_fpr",
+    ] {
+        let v = num(j, key);
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    assert!(num(j, "roc_auc") > 0.9, "{}", j["roc_auc"]);
+    assert!(
+        num(j, "recall_at_5pct_fpr") >= 0.75,
+        "{}",
+        j["recall_at_5pct_fpr"]
+    );
+    let rate = num(j, "benign_alerts_per_1000_user_days");
+    assert!((0.0..20.0).contains(&rate), "false alarms {rate}");
+    let rules = j["rules"].as_array().expect("rules");
+    let names: Vec<&str> = rules.iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert_eq!(names, ["bulk-rows", "off-hours", "sensitive-table"]);
+    for r in rules {
+        let rule = &r["rule_result"];
+        let ueba = &r["ueba_at_same_recall"];
+        let recall = rule["recall"].as_f64().unwrap_or(0.0);
+        if recall > 0.0 {
+            assert!(num(ueba, "recall") >= recall, "{r}");
+            assert!(
+                num(ueba, "flagged") <= num(rule, "flagged"),
+                "ueba flags no more user-days than a rule at the same recall: {r}"
+            );
+        }
+    }
+    let t = &j["ueba_at_threshold"];
+    assert_eq!(num(t, "recall"), 1.0, "{t}");
+}
+
+#[test]
+fn eval_scores_a_generated_org_and_finds_every_insider() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org(dir.path());
+    let json = dir.path().join("eval.json");
+    let stdout = ok(ueba(&[
+        "eval",
+        "--events",
+        s(&events),
+        "--identities",
+        s(&ids),
+        "--labels",
+        s(&labels),
+        "--json",
+        s(&json),
+    ]));
+    for text in [
+        "trend-micro",
+        "DETECTED",
+        "ROC-AUC",
+        "per 1,000 user-days",
+        "sensitive-table",
+    ] {
+        assert!(stdout.contains(text), "stdout lacks {text}:\n{stdout}");
+    }
+    assert!(!stdout.contains("MISSED"), "{stdout}");
+    check_detects_everything(&read_json(&json), "scored");
+}
+
+#[test]
+fn eval_reads_alerts_already_produced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org(dir.path());
+    let alerts = dir.path().join("alerts.jsonl");
+    ok(ueba(&[
+        "score",
+        s(&events),
+        "--identities",
+        s(&ids),
+        "--output",
+        s(&alerts),
+        "-q",
+    ]));
+    let json = dir.path().join("eval.json");
+    ok(ueba(&[
+        "eval",
+        "--events",
+        s(&events),
+        "--identities",
+        s(&ids),
+        "--labels",
+        s(&labels),
+        "--alerts",
+        s(&alerts),
+        "--json",
+        s(&json),
+    ]));
+    check_detects_everything(&read_json(&json), "alerts");
+}
+
+#[test]
+fn malformed_inputs_are_errors_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, _, labels) = org(dir.path());
+    let bad_labels = dir.path().join("bad-labels.json");
+    std::fs::write(
+        &bad_labels,
+        r#"{"scenarios":[{"name":"x","user":"u","malicious":true,"start":"soon"}]}"#,
+    )
+    .unwrap();
+    let out = ueba(&["eval", "--events", s(&events), "--labels", s(&bad_labels)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad-labels.json: scenarios[0] (x): field `start`"),
+        "{err}"
+    );
+    let bad_alerts = dir.path().join("bad-alerts.jsonl");
+    std::fs::write(
+        &bad_alerts,
+        "{\"time\":\"2026-01-20T00:00:00Z\",\"user\":\"u\",\"score\":\"high\"}\n",
+    )
+    .unwrap();
+    let out = ueba(&[
+        "eval",
+        "--events",
+        s(&events),
+        "--labels",
+        s(&labels),
+        "--alerts",
+        s(&bad_alerts),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad-alerts.jsonl: line 1: field `score`: expected a number"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_sweep_reports_detection_against_intensity() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("sweep.json");
+    let plot = dir.path().join("sweep.svg");
+    let stdout = ok(ueba(&[
+        "eval",
+        "--sweep",
+        "--sweep-seeds",
+        "1",
+        "--sweep-users",
+        "40",
+        "--sweep-days",
+        "16",
+        "--sweep-plot",
+        s(&plot),
+        "--json",
+        s(&json),
+    ]));
+    assert!(
+        stdout.contains("Detection rate against attack intensity"),
+        "{stdout}"
+    );
+    let j = read_json(&json);
+    assert!(
+        j.get("scenarios").is_none(),
+        "no evaluation without --events"
+    );
+    let levels = j["sweep"]["levels"].as_array().expect("levels");
+    assert_eq!(levels.len(), 6);
+    assert_eq!(num(&levels[0], "exfil_factor"), 1.5);
+    assert_eq!(num(&levels[5], "exfil_factor"), 1000.0);
+    assert_eq!(levels[0]["novel_tables"], "peer-used");
+    assert_eq!(levels[5]["novel_tables"], "never-used");
+    let strongest = &levels[5]["detection"];
+    for kind in [
+        "slow-exfiltration",
+        "off-hours",
+        "novel-table",
+        "trend-micro",
+    ] {
+        assert_eq!(num(&strongest[kind], "runs"), 1.0, "{strongest}");
+        assert_eq!(
+            num(&strongest[kind], "detected"),
+            1.0,
+            "{kind} at full intensity: {strongest}"
+        );
+    }
+    let svg = std::fs::read_to_string(&plot).expect("standalone sweep chart");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("novel tables"),
+        "{svg}"
+    );
+}
+
+/// Run headless chromium with `args` on `page`, killing it after a minute.
+fn chromium(args: &[String], page: &Path) -> Output {
+    let found = Command::new("chromium")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "this test opens the HTML report in headless chromium, which is not installed: \
+         install it with `apt-get update && apt-get install -y chromium` (as root; .ci/run does this)"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    // Read stdout on a thread so a big DOM cannot fill the pipe and stall it.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().expect("wait for chromium").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish rendering {} within a minute",
+                page.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = child.wait().expect("chromium status");
+    let stdout = reader.join().expect("reader").expect("chromium stdout");
+    let mut stderr = Vec::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_end(&mut e, &mut stderr);
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org(dir.path());
+    let report = dir.path().join("report.html");
+    ok(ueba(&[
+        "eval",
+        "--events",
+        s(&events),
+        "--identities",
+        s(&ids),
+        "--labels",
+        s(&labels),
+        "--report",
+        s(&report),
+    ]));
+    let html = std::fs::read_to_string(&report).unwrap();
+    for external in ["src=\"http", "href=\"http", "<script", "@import", "url("] {
+        assert!(
+            !html.contains(external),
+            "the page must be self-contained: {external}"
+        );
+    }
+
+    let out = chromium(&["--dump-dom".into()], &report);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "chromium failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains("id=\"scenario-table\""), "no scenario table");
+    let rows = dom.matches("<tr>").count();
+    assert!(rows >= 7 + 5, "scenario and rules table rows: {rows}");
+    for scenario in [
+        "trend-micro",
+        "off-hours",
+        "novel-table",
+        "slow-exfiltration",
+    ] {
+        assert!(dom.contains(scenario), "{scenario} missing from the DOM");
+    }
+    let timelines = dom.matches("class=\"plot timeline\"").count();
+    assert!(
+        timelines >= 6,
+        "a risk timeline per labelled user: {timelines}"
+    );
+    for id in ["findings-plot", "rules-plot"] {
+        let at = dom
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no {id}"));
+        assert!(dom[at..].trim_start().contains("<svg"), "{id} has no SVG");
+    }
+    let svgs = dom.matches("<svg").count();
+    assert!(svgs >= timelines + 2, "{svgs} SVG plots");
+    assert!(
+        dom.contains("<polyline") || dom.contains("<path"),
+        "plots draw lines"
+    );
+
+    let png = dir.path().join("report.png");
+    let out = chromium(
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1400,2000".into(),
+        ],
+        &report,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(
+        bytes.len() > 50_000,
+        "a painted page, not a blank one: {} bytes",
+        bytes.len()
+    );
+}

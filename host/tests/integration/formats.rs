@@ -1,0 +1,582 @@
+//! SIEM and database-log formats: the documented example lines under
+//! `tests/fixtures/formats/`, malformed lines, mangled input (no panics),
+//! auto-detection, and the alert sinks against listeners on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use ueba::aggregate::{Alert, AlertFinding};
+use ueba::event::{AccessEvent, Outcome, ParseError};
+use ueba::formats::detect::AutoParser;
+use ueba::formats::output::cef::Syslog;
+use ueba::formats::output::hec::HecPost;
+use ueba::formats::{FormatsConfig, InputFormat, LineParser, parser_for};
+use ueba::score::AlertSink;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/formats")
+        .join(name)
+}
+
+/// Run text through a parser line by line, as the reader thread does.
+fn parse_with(
+    parser: &mut dyn LineParser,
+    text: &str,
+) -> Result<(Vec<Result<AccessEvent, ParseError>>, u64), String> {
+    let mut out = Vec::new();
+    for (i, l) in text.split('\n').enumerate() {
+        let l = l.strip_suffix('\r').unwrap_or(l);
+        parser
+            .feed(l, i as u64 + 1, &mut out)
+            .map_err(|e| e.to_string())?;
+    }
+    parser.finish(&mut out).map_err(|e| e.to_string())?;
+    Ok((out, parser.skipped()))
+}
+
+fn parse(format: InputFormat, text: &str) -> (Vec<Result<AccessEvent, ParseError>>, u64) {
+    let mut p = parser_for(format, &FormatsConfig::default()).expect("parser");
+    parse_with(p.as_mut(), text).expect("no fatal error")
+}
+
+fn events(format: InputFormat, name: &str) -> (Vec<AccessEvent>, u64) {
+    let text = std::fs::read_to_string(fixture(name)).unwrap();
+    let (out, skipped) = parse(format, &text);
+    let evs = out
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect();
+    (evs, skipped)
+}
+
+const FIXTURES: &[(&str, InputFormat)] = &[
+    ("ecs.jsonl", InputFormat::Ecs),
+    ("ocsf.jsonl", InputFormat::Ocsf),
+    ("cef.log", InputFormat::Cef),
+    ("leef.log", InputFormat::Leef),
+    ("pgaudit.log", InputFormat::Pgaudit),
+    ("pgaudit.csv", InputFormat::PgauditCsv),
+    ("mysql-percona.jsonl", InputFormat::Mysql),
+    ("mysql-filter.json", InputFormat::Mysql),
+];
+
+#[test]
+fn ecs_fixture() {
+    let (e, _) = events(InputFormat::Ecs, "ecs.jsonl");
+    assert_eq!(e.len(), 3);
+    assert_eq!(
+        (e[0].user.as_str(), e[0].resource.as_str(), e[0].rows),
+        ("mreyes", "support.customers", 12)
+    );
+    assert_eq!(e[0].source.as_deref(), Some("10.0.0.1"));
+    assert_eq!(e[1].resource, "billing.invoices");
+    assert_eq!(e[1].outcome, Outcome::Failure);
+    assert_eq!(e[1].rows, 3);
+    assert_eq!(e[2].resource, "public.customers");
+    assert_eq!(e[2].action, "select");
+}
+
+#[test]
+fn ocsf_fixture() {
+    let (e, _) = events(InputFormat::Ocsf, "ocsf.jsonl");
+    assert_eq!(e.len(), 4);
+    assert_eq!(
+        (
+            e[0].action.as_str(),
+            e[0].resource.as_str(),
+            e[0].rows,
+            e[0].bytes
+        ),
+        ("read", "support.customers", 12, Some(5120))
+    );
+    assert_eq!(e[0].time_ms, 1_767_621_791_250);
+    assert_eq!(
+        (e[1].action.as_str(), e[1].resource.as_str()),
+        ("query", "hr.salaries")
+    );
+    assert_eq!(e[1].outcome, Outcome::Failure);
+    assert_eq!(e[2].resource, "exports/customers.csv");
+    assert_eq!(e[3].resource, "exports/tickets.csv");
+}
+
+#[test]
+fn cef_fixture() {
+    let (e, _) = events(InputFormat::Cef, "cef.log");
+    assert_eq!(e.len(), 3);
+    assert_eq!(
+        (e[0].user.as_str(), e[0].resource.as_str(), e[0].rows),
+        ("mreyes", "support.customers", 12)
+    );
+    assert_eq!(
+        (e[1].user.as_str(), e[1].resource.as_str()),
+        ("jdoe", "billing.invoices")
+    );
+    assert_eq!(e[1].rows, 3, "cnt is the rows when no rows label is given");
+    assert_eq!(e[1].time_ms, 1_767_621_840_000);
+    assert_eq!(e[2].resource, "hr.salaries");
+    assert_eq!(
+        e[2].time_ms, 1_767_621_900_000,
+        "time from the RFC 5424 header"
+    );
+    assert_eq!(e[2].action, "detected a | in message");
+}
+
+#[test]
+fn leef_fixture() {
+    let (e, _) = events(InputFormat::Leef, "leef.log");
+    assert_eq!(e.len(), 3);
+    assert_eq!(
+        (e[0].user.as_str(), e[0].resource.as_str(), e[0].rows),
+        ("mreyes", "support.customers", 12)
+    );
+    assert_eq!((e[1].user.as_str(), e[1].rows), ("jdoe", 3));
+    assert_eq!(e[1].time_ms, 1_767_621_840_000);
+    assert_eq!(
+        (e[2].user.as_str(), e[2].resource.as_str()),
+        ("svc", "hr.salaries")
+    );
+    assert_eq!(e[2].action, "delete");
+}
+
+#[test]
+fn pgaudit_stderr_fixture() {
+    let (e, skipped) = events(InputFormat::Pgaudit, "pgaudit.log");
+    let got: Vec<(&str, &str, &str, u64)> = e
+        .iter()
+        .map(|e| {
+            (
+                e.user.as_str(),
+                e.action.as_str(),
+                e.resource.as_str(),
+                e.rows,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mreyes", "create table", "public.account", 1),
+            ("mreyes", "select", "support.account", 1),
+            ("jdoe", "select", "public.account", 25),
+            ("jdoe", "select", "public.account_role_map", 25),
+        ]
+    );
+    assert_eq!(skipped, 2, "the startup line and the SET naming no table");
+}
+
+#[test]
+fn pgaudit_csvlog_fixture() {
+    let (e, skipped) = events(InputFormat::PgauditCsv, "pgaudit.csv");
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        (e[0].user.as_str(), e[0].resource.as_str(), e[0].rows),
+        ("mreyes", "support.customers", 12)
+    );
+    assert_eq!(e[0].source.as_deref(), Some("10.0.0.1"));
+    assert_eq!((e[1].action.as_str(), e[1].rows), ("update", 3));
+    assert_eq!(skipped, 1);
+}
+
+#[test]
+fn mysql_fixtures() {
+    let (e, skipped) = events(InputFormat::Mysql, "mysql-percona.jsonl");
+    let got: Vec<(&str, &str, u64)> = e
+        .iter()
+        .map(|e| (e.user.as_str(), e.resource.as_str(), e.rows))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mreyes", "support.customers", 12),
+            ("mreyes", "support.tickets", 12),
+            ("root", "billing.invoices", 1),
+        ]
+    );
+    assert_eq!(e[2].outcome, Outcome::Failure);
+    assert_eq!(skipped, 2, "connect and SET");
+    let (e, skipped) = events(InputFormat::Mysql, "mysql-filter.json");
+    let got: Vec<(&str, &str, &str, u64)> = e
+        .iter()
+        .map(|e| {
+            (
+                e.user.as_str(),
+                e.action.as_str(),
+                e.resource.as_str(),
+                e.rows,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("root", "create_table", "t1", 1),
+            ("app", "select", "shop.orders", 250),
+            ("app", "read", "shop.customers", 1),
+        ]
+    );
+    assert_eq!(e[1].bytes, Some(8192));
+    assert_eq!(skipped, 2, "the audit start and the general/log duplicate");
+}
+
+#[test]
+fn auto_detects_every_fixture() {
+    for (name, format) in FIXTURES {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        let (want, _) = parse(*format, &text);
+        let mut auto = AutoParser::new(FormatsConfig::default());
+        let (got, _) = parse_with(&mut auto, &text).unwrap();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn malformed_lines_name_line_and_field() {
+    let cases: &[(InputFormat, &str, u64, Option<&str>)] = &[
+        (
+            InputFormat::Ecs,
+            "{\"@timestamp\":\"2026-01-05T14:03:11Z\",\"event.action\":\"select\",\"db.sql.table\":\"t\"}",
+            1,
+            Some("user.name"),
+        ),
+        (
+            InputFormat::Ecs,
+            "{\"@timestamp\":\"soon\",\"user.name\":\"a\",\"event.action\":\"s\",\"db.sql.table\":\"t\"}",
+            1,
+            Some("@timestamp"),
+        ),
+        (
+            InputFormat::Ecs,
+            "\n{\"@timestamp\":1,\"user.name\":\"a\",\"event.action\":\"s\",\"db.sql.table\":\"t\",\"db.response.returned_rows\":-1}",
+            2,
+            Some("db.response.returned_rows"),
+        ),
+        (InputFormat::Ecs, "{not json", 1, None),
+        (
+            InputFormat::Ocsf,
+            "{\"class_uid\":6005,\"activity_id\":1,\"time\":\"x\",\"actor\":{\"user\":{\"name\":\"a\"}},\"table\":{\"name\":\"t\"}}",
+            1,
+            Some("time"),
+        ),
+        (
+            InputFormat::Ocsf,
+            "{\"class_uid\":6005,\"activity_id\":55,\"time\":1,\"actor\":{\"user\":{\"name\":\"a\"}},\"table\":{\"name\":\"t\"}}",
+            1,
+            Some("activity_id"),
+        ),
+        (InputFormat::Ocsf, "{\"time\":1}", 1, Some("class_uid")),
+        (
+            InputFormat::Cef,
+            "CEF:0|a|b|1|2|n|3|rt=1 suser=u act=select",
+            1,
+            Some("table"),
+        ),
+        (
+            InputFormat::Cef,
+            "CEF:0|a|b|1|2|n|3|rt=yesterday suser=u cs1Label=table cs1=t",
+            1,
+            Some("rt"),
+        ),
+        (
+            InputFormat::Cef,
+            "CEF:0|a|b|1|2|n|3|rt=1 suser=u cs1Label=table cs1=t cn1Label=rows cn1=many",
+            1,
+            Some("cn1"),
+        ),
+        (InputFormat::Cef, "CEF:0|only|three", 1, None),
+        (
+            InputFormat::Leef,
+            "LEEF:3.0|a|b|1|e|usrName=u",
+            1,
+            Some("version"),
+        ),
+        (
+            InputFormat::Leef,
+            "LEEF:1.0|a|b|1|e|devTime=1\tresource=t",
+            1,
+            Some("usrName"),
+        ),
+        (
+            InputFormat::Pgaudit,
+            "2026-01-05 14:03:11 UTC [1] a@db LOG:  AUDIT: SESSION,1",
+            1,
+            None,
+        ),
+        (
+            InputFormat::Pgaudit,
+            "2026-01-05 14:03:11 Mars/Base [1] a@db LOG:  AUDIT: SESSION,1,1,READ,SELECT,TABLE,s.t,select 1,<none>",
+            1,
+            Some("log_time"),
+        ),
+        (
+            InputFormat::Pgaudit,
+            "2026-01-05 14:03:11 UTC [1] a@db LOG:  AUDIT: WHAT,1,1,READ,SELECT,TABLE,s.t,select 1,<none>",
+            1,
+            Some("audit_type"),
+        ),
+        (
+            InputFormat::PgauditCsv,
+            "2026-01-05 14:03:11 UTC,a,b",
+            1,
+            None,
+        ),
+        (
+            InputFormat::Mysql,
+            "{\"audit_record\":{\"name\":\"Query\",\"timestamp\":\"later\",\"user\":\"u\",\"sqltext\":\"select * from t\"}}",
+            1,
+            Some("timestamp"),
+        ),
+        (InputFormat::Mysql, "garbage", 1, None),
+        (
+            InputFormat::Mysql,
+            "{\"audit_record\":{\"name\":\"Query\"",
+            1,
+            None,
+        ),
+    ];
+    for (format, text, line, field) in cases {
+        let (out, _) = parse(*format, text);
+        let err = out
+            .iter()
+            .find_map(|r| r.as_ref().err())
+            .unwrap_or_else(|| panic!("{format:?} accepted {text:?}: {out:?}"));
+        assert_eq!(err.line, *line, "{format:?} {text:?}: {err}");
+        assert_eq!(err.field.as_deref(), *field, "{format:?} {text:?}: {err}");
+        assert!(
+            err.to_string().starts_with(&format!("line {line}: ")),
+            "{err}"
+        );
+    }
+}
+
+/// A deterministic stream of pseudo-random numbers (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mangled_fixtures_never_panic() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut variants = 0usize;
+    for (name, format) in FIXTURES {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let mut inputs: Vec<Vec<u8>> = (0..=bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+        for _ in 0..300 {
+            let mut m = bytes.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let i = (rng.next() % m.len() as u64) as usize;
+                m[i] = match rng.next() % 4 {
+                    0 => rng.next() as u8,
+                    1 => b'|',
+                    2 => b'"',
+                    _ => m[i] ^ (1 << (rng.next() % 8)),
+                };
+            }
+            inputs.push(m);
+        }
+        for input in inputs {
+            let text = String::from_utf8_lossy(&input);
+            let mut p = parser_for(*format, &FormatsConfig::default()).unwrap();
+            let _ = parse_with(p.as_mut(), &text);
+            let mut auto = AutoParser::new(FormatsConfig::default());
+            let _ = parse_with(&mut auto, &text);
+            variants += 1;
+        }
+    }
+    assert!(variants > 5000, "{variants}");
+}
+
+fn ueba(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(args)
+        .env(
+            "UEBA_CACHE_DIR",
+            std::env::temp_dir().join("ueba-test-cache"),
+        )
+        .output()
+        .expect("run ueba")
+}
+
+#[test]
+fn cli_reads_every_format_and_writes_every_output() {
+    for (name, _) in FIXTURES {
+        for out in ["jsonl", "ecs", "ocsf", "hec", "cef"] {
+            let f = fixture(name);
+            let o = ueba(&["score", f.to_str().unwrap(), "--output-format", out]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "{name} {out}: {err}");
+            assert!(err.contains("invalid lines 0"), "{name}: {err}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let amb = dir.path().join("amb.jsonl");
+    std::fs::write(&amb, "{\"@timestamp\":1,\"class_uid\":6005}\n").unwrap();
+    let o = ueba(&["score", amb.to_str().unwrap(), "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--format"), "{err}");
+    let o = ueba(&[
+        "score",
+        amb.to_str().unwrap(),
+        "-q",
+        "--syslog",
+        "udp://127.0.0.1:9",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--output-format cef"));
+}
+
+fn alert() -> Alert {
+    let mut evidence = serde_json::Map::new();
+    evidence.insert("rows".into(), 50000.into());
+    Alert {
+        time: "2026-01-05T14:03:11.250Z".into(),
+        user: "mreyes".into(),
+        peer_group: None,
+        score: 95.0,
+        threshold: 60.0,
+        kind: "new",
+        detectors: serde_json::Map::new(),
+        findings: vec![AlertFinding {
+            detector: "volume".into(),
+            score: 95.0,
+            time: "2026-01-05T14:03:11.250Z".into(),
+            reason: "read 50000 rows".into(),
+            evidence,
+            resource: "support.customers".into(),
+            action: "select".into(),
+            source: None,
+            event: 1,
+        }],
+    }
+}
+
+/// Serve one HTTP request on 127.0.0.1 and answer `status`; returns the
+/// address and a handle yielding the request head and body.
+fn one_request(status: &'static str) -> (String, std::thread::JoinHandle<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut r = BufReader::new(stream);
+        let mut head = String::new();
+        let mut len = 0usize;
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            head.push_str(&l);
+            if l == "\r\n" || l.is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        let reply = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{{\"text\":\"Success\",\"code\":0}}"
+        );
+        r.get_mut().write_all(reply.as_bytes()).unwrap();
+        (head, String::from_utf8(body).unwrap())
+    });
+    (addr, handle)
+}
+
+#[test]
+fn hec_posts_batches_with_the_token() {
+    let (addr, server) = one_request("200 OK");
+    let mut sink = HecPost::new(&format!("http://{addr}"), "s3cret", "h1".into()).unwrap();
+    sink.emit(&alert()).unwrap();
+    sink.emit(&alert()).unwrap();
+    sink.flush().unwrap();
+    let (head, body) = server.join().unwrap();
+    assert!(
+        head.starts_with("POST /services/collector/event "),
+        "{head}"
+    );
+    assert!(
+        head.contains("Authorization: Splunk s3cret\r\n")
+            || head.contains("authorization: Splunk s3cret\r\n"),
+        "{head}"
+    );
+    let docs: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "both alerts in one request");
+    assert_eq!(docs[0]["sourcetype"], "ueba:alert");
+    assert_eq!(docs[0]["host"], "h1");
+    assert_eq!(docs[0]["event"]["findings"][0]["evidence"]["rows"], 50000);
+}
+
+#[test]
+fn hec_non_2xx_is_a_clear_error() {
+    let (addr, server) = one_request("403 Forbidden");
+    let mut sink = HecPost::new(
+        &format!("http://{addr}/services/collector"),
+        "bad",
+        "h".into(),
+    )
+    .unwrap();
+    sink.emit(&alert()).unwrap();
+    let err = sink.flush().unwrap_err().to_string();
+    server.join().unwrap();
+    assert!(err.contains("403"), "{err}");
+    assert!(err.contains("Success"), "the body is quoted: {err}");
+}
+
+#[test]
+fn cef_to_syslog_over_udp_and_tcp() {
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut sink =
+        Syslog::connect(&format!("udp://{}", udp.local_addr().unwrap()), "h1".into()).unwrap();
+    sink.emit(&alert()).unwrap();
+    let mut buf = [0u8; 65536];
+    let n = udp.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        msg.starts_with("<106>1 2026-01-05T14:03:11.250Z h1 ueba "),
+        "{msg}"
+    );
+    assert!(msg.contains("CEF:0|ueba|ueba|"), "{msg}");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        String::from_utf8(all).unwrap()
+    });
+    let mut sink = Syslog::connect(&format!("tcp://{addr}"), "h1".into()).unwrap();
+    sink.emit(&alert()).unwrap();
+    sink.emit(&alert()).unwrap();
+    sink.flush().unwrap();
+    drop(sink);
+    let got = server.join().unwrap();
+    let mut rest = got.as_str();
+    let mut frames = 0;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_once(' ').unwrap();
+        let len: usize = len.parse().unwrap();
+        assert!(tail[..len].starts_with("<106>1 "), "{tail}");
+        rest = &tail[len..];
+        frames += 1;
+    }
+    assert_eq!(frames, 2, "octet-counted frames");
+}

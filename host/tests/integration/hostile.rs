@@ -1,0 +1,286 @@
+//! Misbehaving plugins cannot hurt the host: each fixture mode is contained,
+//! reported as a health event naming the plugin, the limit and the batch,
+//! and the built-in detectors keep scoring every event.
+
+use std::path::PathBuf;
+
+use ueba::config::Config;
+use ueba::identity::Identities;
+use ueba::plugins::HealthEvent;
+use ueba::runtime::Failure;
+use ueba::score::{Report, Scorer};
+
+use crate::util::{event, runtime};
+
+const TRIGGER: u64 = 666;
+
+fn fixture_dir() -> PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    std::fs::copy(
+        PathBuf::from(env!("UEBA_FIXTURE_DIR")).join("hostile.wasm"),
+        dir.join("hostile.wasm"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Score 40 batches of 16 events (the trigger in batch `trigger_batch`) with
+/// the built-ins plus the hostile fixture in `mode`.
+fn run(mode: &str, extra: &str, trigger_batch: Option<usize>) -> Report {
+    let dir = fixture_dir();
+    let cfg = Config::parse(
+        &format!(
+            "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\nmemory_mib = 64\n[detectors.hostile]\nmode = \"{mode}\"\n{extra}"
+        ),
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap();
+    let rt = runtime();
+    let plugins = ueba::plugins::load(&rt, &cfg, Some(&dir)).expect("load");
+    assert_eq!(plugins.len(), 4);
+    let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
+        .with_health(Box::new(Vec::<HealthEvent>::new()));
+    let t0 = 1_767_600_000_000i64;
+    for b in 0..40usize {
+        for i in 0..16i64 {
+            let rows = if Some(b) == trigger_batch && i == 5 {
+                TRIGGER
+            } else {
+                3
+            };
+            scorer
+                .push(&event(
+                    t0 + (b as i64 * 16 + i) * 60_000 * 30,
+                    "u",
+                    "support.tickets",
+                    rows,
+                ))
+                .unwrap();
+        }
+    }
+    scorer.finish().unwrap().0
+}
+
+fn hostile_index(r: &Report) -> usize {
+    r.detectors.iter().position(|d| d == "hostile").unwrap()
+}
+
+fn assert_builtins_saw_everything(r: &Report) {
+    assert_eq!(r.stats.events, 640);
+    assert_eq!(r.stats.batches, 40);
+    // Only the hostile plugin may have missed events.
+    let quarantined = r.stats.health.iter().any(|h| h.event == "quarantined");
+    assert!(r.stats.events_missed_by_failed <= if quarantined { 640 } else { 16 });
+    for h in &r.stats.health {
+        assert_eq!(
+            h.plugin, "hostile",
+            "only the hostile plugin has health events: {h:?}"
+        );
+        assert!(h.batch >= 1 && h.batch <= 40);
+        assert!(h.events > 0);
+    }
+}
+
+fn limits(r: &Report) -> Vec<(&'static str, Option<Failure>)> {
+    r.stats.health.iter().map(|h| (h.event, h.limit)).collect()
+}
+
+#[test]
+fn a_well_behaved_fixture_finds_one_per_batch() {
+    let r = run("none", "", Some(10));
+    assert!(r.stats.health.is_empty());
+    // One per batch, none for the trigger batch in this mode.
+    assert_eq!(r.stats.findings[hostile_index(&r)], 39);
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_by_the_time_limit_and_quarantined() {
+    let r = run("loop", "", Some(10));
+    let l = limits(&r);
+    assert_eq!(l[0], ("failed", Some(Failure::Time)), "{l:?}");
+    assert_eq!(l[1], ("retry_failed", Some(Failure::Time)), "{l:?}");
+    assert_eq!(r.stats.health[0].batch, 11);
+    assert_builtins_saw_everything(&r);
+    // Later batches have no trigger: the restarted plugin scores them again.
+    assert_eq!(r.stats.findings[hostile_index(&r)], 39);
+}
+
+#[test]
+fn a_trap_is_retried_on_a_fresh_instance_from_the_last_snapshot() {
+    let r = run("trap-transient", "", Some(10));
+    let l = limits(&r);
+    assert_eq!(
+        l,
+        vec![("failed", Some(Failure::Trap)), ("recovered", None)],
+        "{:?}",
+        r.stats.health
+    );
+    // Nothing lost: the retried batch's findings count (one per batch + the trigger's).
+    assert_eq!(r.stats.findings[hostile_index(&r)], 40);
+    assert_eq!(r.stats.events_missed_by_failed, 0);
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn a_plugin_that_keeps_trapping_is_quarantined() {
+    let dir = fixture_dir();
+    let cfg = Config::parse(
+        "[input]\nbatch_size = 16\n[sandbox]\nmax_failures = 2\n[detectors.hostile]\nmode = \"trap\"\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    let plugins = ueba::plugins::load(&runtime(), &cfg, Some(&dir)).unwrap();
+    let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
+        .with_health(Box::new(Vec::<HealthEvent>::new()));
+    let t0 = 1_767_600_000_000i64;
+    for i in 0..160i64 {
+        // Every fourth batch carries the trigger.
+        let rows = if i % 64 == 3 { TRIGGER } else { 3 };
+        scorer
+            .push(&event(t0 + i * 60_000, "u", "t", rows))
+            .unwrap();
+    }
+    let (r, _) = scorer.finish().unwrap();
+    let q: Vec<_> = r
+        .stats
+        .health
+        .iter()
+        .filter(|h| h.event == "quarantined")
+        .collect();
+    assert_eq!(q.len(), 1, "{:?}", r.stats.health);
+    assert_eq!(q[0].limit, Some(Failure::Trap));
+    assert!(r.render(5).contains("QUARANTINED detector hostile"));
+    // After quarantine the plugin is never called again.
+    let last = r.stats.health.last().unwrap();
+    assert_eq!(last.event, "quarantined");
+    assert_eq!(r.stats.events, 160);
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let r = run("memory-bomb", "", Some(10));
+    assert_eq!(
+        limits(&r)[0],
+        ("failed", Some(Failure::Memory)),
+        "{:?}",
+        r.stats.health
+    );
+    assert!(
+        r.stats.health[0].message.contains("64 MiB"),
+        "{}",
+        r.stats.health[0].message
+    );
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn runaway_recursion_is_a_stack_overflow() {
+    let r = run("recursion", "", Some(10));
+    assert_eq!(
+        limits(&r)[0],
+        ("failed", Some(Failure::Stack)),
+        "{:?}",
+        r.stats.health
+    );
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn a_flood_of_findings_hits_the_findings_limit() {
+    let r = run(
+        "flood",
+        "max_findings_per_batch = 1000\nmemory_mib = 1024\nbatch_timeout_ms = 30000\n",
+        Some(10),
+    );
+    assert_eq!(
+        limits(&r)[0],
+        ("failed", Some(Failure::Findings)),
+        "{:?}",
+        r.stats.health
+    );
+    assert!(
+        r.stats.health[0].message.contains("too much data"),
+        "{}",
+        r.stats.health[0].message
+    );
+    // None of the flood reached the aggregate.
+    assert!(r.stats.findings[hostile_index(&r)] < 100);
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn a_huge_snapshot_is_refused_and_scoring_goes_on() {
+    let r = run(
+        "huge-snapshot",
+        "max_snapshot_mib = 8\nmemory_mib = 256\nbatch_timeout_ms = 30000\n",
+        Some(2),
+    );
+    let refused: Vec<_> = r
+        .stats
+        .health
+        .iter()
+        .filter(|h| h.event == "snapshot_refused")
+        .collect();
+    assert!(!refused.is_empty(), "{:?}", r.stats.health);
+    assert_eq!(refused[0].limit, Some(Failure::Snapshot));
+    assert_eq!(r.stats.findings[hostile_index(&r)], 39);
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn pinned_plugins_must_match_their_hash() {
+    let dir = fixture_dir();
+    let bytes = std::fs::read(dir.join("hostile.wasm")).unwrap();
+    let good = ueba::runtime::sha256_hex(&bytes);
+    let ok = Config::parse(
+        &format!("[pins]\n\"hostile.wasm\" = \"{good}\"\n"),
+        std::path::Path::new("p.toml"),
+    )
+    .unwrap();
+    assert!(ueba::plugins::load(&runtime(), &ok, Some(&dir)).is_ok());
+    let bad = Config::parse(
+        &format!("[pins]\n\"hostile.wasm\" = \"{}\"\n", "0".repeat(64)),
+        std::path::Path::new("p.toml"),
+    )
+    .unwrap();
+    let err = ueba::plugins::load(&runtime(), &bad, Some(&dir))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("hostile.wasm: sha256 is ") && err.contains("refusing to load"),
+        "{err}"
+    );
+    let missing = Config::parse(
+        &format!("[pins]\n\"other.wasm\" = \"{good}\"\n"),
+        std::path::Path::new("p.toml"),
+    )
+    .unwrap();
+    let err = ueba::plugins::load(&runtime(), &missing, Some(&dir))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("`other.wasm`"), "{err}");
+}
+
+#[test]
+fn a_plugin_in_the_directory_replaces_the_builtin_of_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, volume) = ueba::plugins::BUILTIN_PLUGINS[0];
+    std::fs::write(dir.path().join("my-volume.wasm"), volume).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
+    let loaded = ueba::plugins::load(&runtime(), &Config::default(), Some(dir.path())).unwrap();
+    let names: Vec<_> = loaded.iter().map(|l| l.name().to_string()).collect();
+    assert_eq!(names, ["off-hours", "novel-table", "volume"]);
+    assert_eq!(
+        loaded[2].origin,
+        ueba::plugins::Origin::File(dir.path().join("my-volume.wasm"))
+    );
+    std::fs::write(dir.path().join("z-volume.wasm"), volume).unwrap();
+    let err = ueba::plugins::load(&runtime(), &Config::default(), Some(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("are both detector `volume`"), "{err}");
+}
