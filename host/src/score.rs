@@ -78,6 +78,45 @@ pub struct Stats {
     pub health: Vec<HealthEvent>,
     /// Events that a failed or quarantined detector did not score.
     pub events_missed_by_failed: u64,
+    /// Wall time of each detector's `observe` calls, in detector order
+    /// (including recovery and retry), for `/metrics` and tuning.
+    pub batch_latency: Vec<Histogram>,
+}
+
+/// A latency histogram with fixed buckets, in the shape Prometheus expects
+/// (cumulative counts are derived when rendering).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Histogram {
+    /// Observations per bucket of [`Histogram::BOUNDS`], plus one for larger.
+    pub counts: Vec<u64>,
+    /// Sum of all observations, seconds.
+    pub sum_secs: f64,
+}
+
+impl Histogram {
+    /// Upper bounds of the buckets, seconds: from 100 µs (a small batch in a
+    /// fast detector) to 5 s (near the default time limit per batch).
+    pub const BOUNDS: [f64; 12] = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 5.0,
+    ];
+
+    /// Record one observation.
+    pub fn observe(&mut self, secs: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; Self::BOUNDS.len() + 1];
+        }
+        let i = Self::BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(Self::BOUNDS.len());
+        self.counts[i] += 1;
+        self.sum_secs += secs;
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
 }
 
 /// Why scoring stopped.
@@ -284,6 +323,7 @@ impl<S: AlertSink> Scorer<S> {
             health: Box::new(StderrHealth),
             stats: Stats {
                 findings: vec![0; n],
+                batch_latency: vec![Histogram::default(); n],
                 ..Stats::default()
             },
             started: Instant::now(),
@@ -306,6 +346,16 @@ impl<S: AlertSink> Scorer<S> {
     pub fn with_health(mut self, health: Box<dyn HealthSink>) -> Self {
         self.health = health;
         self
+    }
+
+    /// The counts so far, e.g. for `/metrics` while a service runs.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The detectors' names, in index order (the order of [`Stats::findings`]).
+    pub fn detector_names(&self) -> &[String] {
+        self.aggregator.detector_names()
     }
 
     /// Count a line rejected by the reader, so the summary reports it.
@@ -376,14 +426,22 @@ impl<S: AlertSink> Scorer<S> {
         let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
         let log_len = self.encoder.interner.log_len();
         let batch_no = self.stats.batches;
+        let mut symbols_from = None;
         for (d, slot) in self.slots.iter_mut().enumerate() {
             if slot.loaded.is_quarantined() {
                 self.stats.events_missed_by_failed += batch.events.len() as u64;
                 continue;
             }
-            batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
+            // Detectors are normally all at the same log position, so the
+            // symbol list is built once per batch, not once per detector.
+            if symbols_from != Some(slot.sent_symbols) {
+                batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
+                symbols_from = Some(slot.sent_symbols);
+            }
             let mut reports = Vec::new();
+            let began = Instant::now();
             let outcome = slot.loaded.observe(&batch, batch_no, &mut reports);
+            self.stats.batch_latency[d].observe(began.elapsed().as_secs_f64());
             for r in &reports {
                 self.health.report(r);
             }
