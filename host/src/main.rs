@@ -79,9 +79,8 @@ struct ScoreArgs {
     identities: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
-    /// Write alerts here instead of stdout.
-    #[arg(long, short = 'o')]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Count and report malformed lines instead of stopping at the first.
     #[arg(long)]
     skip_invalid: bool,
@@ -94,18 +93,26 @@ struct ScoreArgs {
     /// Input format; `auto` decides from the first lines (README "Formats").
     #[arg(long, value_enum, default_value = "auto")]
     format: InputFormat,
+}
+
+/// Where alerts go and in which format; shared by every command that scores.
+#[derive(Args)]
+pub(crate) struct OutputArgs {
+    /// Write alerts here instead of stdout.
+    #[arg(long, short = 'o')]
+    pub(crate) output: Option<PathBuf>,
     /// Alert format.
     #[arg(long, value_enum, default_value = "jsonl")]
-    output_format: OutputFormat,
+    pub(crate) output_format: OutputFormat,
     /// POST `--output-format hec` alerts to this Splunk HEC URL instead of writing them.
     #[arg(long, requires = "hec_token")]
-    hec_url: Option<String>,
+    pub(crate) hec_url: Option<String>,
     /// HEC token, sent as `Authorization: Splunk <token>`.
     #[arg(long)]
-    hec_token: Option<String>,
+    pub(crate) hec_token: Option<String>,
     /// Send `--output-format cef` alerts to syslog: `udp://host:port` or `tcp://host:port`.
     #[arg(long)]
-    syslog: Option<String>,
+    pub(crate) syslog: Option<String>,
 }
 
 #[derive(Args)]
@@ -179,14 +186,14 @@ fn main() {
     }
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     match path {
         Some(p) => Ok(Config::load(p)?),
         None => Ok(Config::default()),
     }
 }
 
-fn runtime_for(cfg: &Config) -> Result<Runtime> {
+pub(crate) fn runtime_for(cfg: &Config) -> Result<Runtime> {
     let cache = if !cfg.engine.cache {
         None
     } else if cfg.engine.cache_dir.as_os_str().is_empty() {
@@ -223,7 +230,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         ),
     };
     let parser = parser_for(a.format, &cfg.formats)?;
-    let sink = alert_sink(&a)?;
+    let sink = alert_sink(&a.out)?;
     let progress = (!a.quiet && std::io::stderr().is_terminal())
         .then_some(size)
         .flatten()
@@ -253,7 +260,7 @@ fn score(a: ScoreArgs) -> Result<()> {
 
 /// The sink for `--output-format`, writing to `--output`/stdout or sending
 /// to `--hec-url` / `--syslog`.
-fn alert_sink(a: &ScoreArgs) -> Result<DynSink> {
+pub(crate) fn alert_sink(a: &OutputArgs) -> Result<DynSink> {
     if a.hec_url.is_some() && a.output_format != OutputFormat::Hec {
         bail!("--hec-url needs --output-format hec");
     }
