@@ -1,0 +1,571 @@
+//! `new-source`: flags the first time a user acts from a network that they
+//! and their peer group have never used.
+//!
+//! Stolen credentials are used from somewhere else: a home connection, a
+//! cloud host, another office. People do change networks (a VPN from home,
+//! a DHCP lease in another subnet, a visit to another site), so a new
+//! network alone is weak evidence; it grows when the user hardly ever shows
+//! up from anywhere new, and when nobody in their team has used the network
+//! or even the block around it.
+//!
+//! # Networks
+//!
+//! A source that parses as an IP address (bare, `addr:port`, `[v6]:port`;
+//! IPv4-mapped IPv6 counts as IPv4) is keyed by its *subnet*, `/24` for IPv4
+//! and `/64` for IPv6 (`ipv4_prefix`, `ipv6_prefix`), and sits in a wider
+//! *block*, `/16` and `/48` (`ipv4_block_prefix`, `ipv6_block_prefix`): an
+//! office, a VPN pool, a DHCP scope. Any other source (a host name) is one
+//! network on its own, as the whole string, and is its own block.
+//!
+//! # Model
+//!
+//! On a user's first event from a subnet (after the learning periods):
+//!
+//! * `p_user = (user's new subnets + 1) / (user's active days + 2)`: how
+//!   often this user shows up from somewhere new. New subnets are counted
+//!   from the user's second active day on, through the learning periods too,
+//!   so a user whose address churns is learnt as such before they can be
+//!   scored;
+//! * `p_peer = (S + w · (B − S) + α) / (n + 1)`, where `n` is the number of
+//!   other members of the user's peer group, `S` how many of them have used
+//!   the subnet, `B` how many have used its block, `w` is `block_weight`
+//!   (0.5) and `α` is `pseudocount` (0.2). A subnet the team uses is barely
+//!   new; one in a block the team uses (the next VPN range) counts half; one
+//!   from a block nobody in the team has been in is as rare as `α` makes it.
+//!   Users with no peer group (or a group of one) are compared with the whole
+//!   organisation the same way.
+//!
+//! `p = p_user · p_peer` and the score is `score_from_p(p)`. With a month of
+//! history and teams of 20–70: a subnet the team uses scores below 10, the
+//! first use of a VPN range a quarter of the team uses about 20 (dropped by
+//! `min_score`), and a subnet from a block the team never used 35–45,
+//! growing by about 3 points per doubling of the user's active days. That
+//! is corroborating evidence by design: one new network does not alert on
+//! its own, but it adds to a bulk read or a night session.
+//!
+//! # Findings
+//!
+//! One per (user, subnet), on the first event from it, and none during the
+//! global learning period (`learning_days` of event time from the first
+//! event seen) nor during the user's own first `user_learning_days` active
+//! days; during both the detector only learns who uses which network.
+//! Scores below `min_score` are dropped.
+//!
+//! # Time
+//!
+//! Active days are counted when the user's local day moves forward (or jumps
+//! back by more than a day, so a far-future timestamp cannot stop the count
+//! for good).
+//!
+//! # Memory
+//!
+//! Per user about 80 bytes plus 4 bytes per subnet and 4 per block used, at
+//! most `max_sources_per_user` subnets (default 256, about 2 KiB); further
+//! new subnets of that user are neither tracked nor scored, since a user who
+//! has used that many networks has no stable habit to depart from. Per
+//! subnet and per block about 128 bytes (its entry and its index) plus 8
+//! bytes per peer group that used it; per source string seen about 16 bytes
+//! (its parsed network); per peer
+//! group 12 bytes. Ids at or above 2²⁰ are kept in a B-tree, so a huge id
+//! never allocates a huge vector.
+#![deny(missing_docs)]
+
+pub mod net;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ueba_sdk::table::Table;
+use ueba_sdk::{
+    ConfigError, ConfigKey, Detector, Event, Finding, Info, Symbols, config, score_from_p,
+};
+
+use net::{Net, Prefixes};
+
+const NO_DAY: i64 = i64::MIN;
+
+/// The operator's settings; part of the snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Days of event time, from the first event seen, with no findings.
+    pub learning_days: u32,
+    /// A user's own first active days with no findings.
+    pub user_learning_days: u32,
+    /// Findings scoring below this are dropped as noise.
+    pub min_score: f32,
+    /// What "nobody has used it yet" counts as in the peer share.
+    pub pseudocount: f64,
+    /// How much a peer's use of the surrounding block counts, against 1 for
+    /// use of the subnet itself.
+    pub block_weight: f64,
+    /// Subnet prefix lengths.
+    pub subnet: Prefixes,
+    /// Block prefix lengths.
+    pub block: Prefixes,
+    /// Subnets tracked per user.
+    pub max_sources_per_user: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            learning_days: 7,
+            user_learning_days: 5,
+            min_score: 25.0,
+            pseudocount: 0.2,
+            block_weight: 0.5,
+            subnet: Prefixes { v4: 24, v6: 64 },
+            block: Prefixes { v4: 16, v6: 48 },
+            max_sources_per_user: 256,
+        }
+    }
+}
+
+/// Who has used a subnet or block: users in all, and per peer group.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Usage {
+    users: u32,
+    /// (peer group, members who used it), sorted by group.
+    per_group: Vec<(u32, u32)>,
+}
+
+impl Usage {
+    fn group_count(&self, group: u32) -> u32 {
+        self.per_group
+            .binary_search_by_key(&group, |&(g, _)| g)
+            .map_or(0, |i| self.per_group[i].1)
+    }
+
+    fn add(&mut self, group: Option<u32>) {
+        self.users = self.users.saturating_add(1);
+        if let Some(g) = group {
+            self.add_group(g, 1);
+        }
+    }
+
+    fn add_group(&mut self, group: u32, delta: i32) {
+        match self.per_group.binary_search_by_key(&group, |&(g, _)| g) {
+            Ok(i) => {
+                let c = &mut self.per_group[i].1;
+                *c = c.saturating_add_signed(delta);
+                if *c == 0 {
+                    self.per_group.remove(i);
+                }
+            }
+            Err(i) if delta > 0 => self.per_group.insert(i, (group, delta.unsigned_abs())),
+            Err(_) => {}
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Subnet {
+    key: Net,
+    /// Index of its block in `NewSource::blocks`.
+    block: u32,
+    usage: Usage,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Block {
+    key: Net,
+    usage: Usage,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct User {
+    group: Option<u32>,
+    /// Subnet indices used, sorted.
+    subnets: Vec<u32>,
+    /// Block indices used, sorted.
+    blocks: Vec<u32>,
+    last_day: i64,
+    active_days: u32,
+    /// Subnets first used after the user's first active day.
+    new_subnets: u32,
+}
+
+impl Default for User {
+    fn default() -> Self {
+        User {
+            group: None,
+            subnets: Vec::new(),
+            blocks: Vec::new(),
+            last_day: NO_DAY,
+            active_days: 0,
+            new_subnets: 0,
+        }
+    }
+}
+
+/// The new-source detector: first use of a subnet, scored by how rarely the
+/// user shows up from somewhere new and how foreign the network is to their
+/// peer group.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewSource {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    /// Source id → index into `subnets`, parsed once per source string.
+    sources: Table<u32>,
+    subnet_index: BTreeMap<Net, u32>,
+    subnets: Vec<Subnet>,
+    block_index: BTreeMap<Net, u32>,
+    blocks: Vec<Block>,
+    /// Members per peer group.
+    groups: Table<u32>,
+    org_users: u32,
+}
+
+/// How many of the other members (of the peer group, or of the organisation
+/// when the user has none) have used the subnet and its block.
+struct Peers {
+    group: Option<u32>,
+    subnet: u32,
+    block: u32,
+    others: u32,
+}
+
+impl NewSource {
+    fn learning(&mut self, time_ms: i64) -> bool {
+        let first = *self.first_ms.get_or_insert(time_ms);
+        let span = i64::from(self.config.learning_days).saturating_mul(ueba_sdk::DAY_MS);
+        time_ms < first.saturating_add(span)
+    }
+
+    /// The subnet index of a source, interning the subnet and its block on
+    /// first sight.
+    fn subnet_of(&mut self, symbols: &Symbols, source: u32) -> u32 {
+        if let Some(&i) = self.sources.get(source) {
+            return i;
+        }
+        let (subnet, block) = match net::parse_ip(symbols.source(source)) {
+            Some(ip) => (
+                net::network(ip, self.config.subnet),
+                net::network(ip, self.config.block),
+            ),
+            None => (Net::Name(source), Net::Name(source)),
+        };
+        let next_block = self.blocks.len() as u32;
+        let block_idx = *self.block_index.entry(block).or_insert(next_block);
+        if block_idx == next_block {
+            self.blocks.push(Block {
+                key: block,
+                usage: Usage::default(),
+            });
+        }
+        let next = self.subnets.len() as u32;
+        let idx = *self.subnet_index.entry(subnet).or_insert(next);
+        if idx == next {
+            self.subnets.push(Subnet {
+                key: subnet,
+                block: block_idx,
+                usage: Usage::default(),
+            });
+        }
+        *self.sources.get_or_insert_with(source, || idx) = idx;
+        idx
+    }
+
+    /// Move a user's network memberships from one peer group to another, so
+    /// group counts always describe current members.
+    fn regroup(&mut self, user_id: u32, to: u32) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        let from = user.group.replace(to);
+        if from == Some(to) {
+            return;
+        }
+        let (subnets, blocks) = (user.subnets.clone(), user.blocks.clone());
+        if let Some(f) = from {
+            let size = self.groups.get_or_insert_with(f, || 0);
+            *size = size.saturating_sub(1);
+        }
+        let size = self.groups.get_or_insert_with(to, || 0);
+        *size = size.saturating_add(1);
+        let shift = |usage: &mut Usage| {
+            if let Some(f) = from {
+                usage.add_group(f, -1);
+            }
+            usage.add_group(to, 1);
+        };
+        for s in subnets {
+            if let Some(s) = self.subnets.get_mut(s as usize) {
+                shift(&mut s.usage);
+            }
+        }
+        for b in blocks {
+            if let Some(b) = self.blocks.get_mut(b as usize) {
+                shift(&mut b.usage);
+            }
+        }
+    }
+
+    fn peers(&self, user: &User, subnet: &Subnet, new_block: bool) -> Peers {
+        let block = self.blocks.get(subnet.block as usize).map(|b| &b.usage);
+        // The user is not yet among the subnet's users, but may be among
+        // the block's; "others" excludes them either way.
+        let own = u32::from(!new_block);
+        let group = user.group.filter(|&g| {
+            self.groups
+                .get(g)
+                .is_some_and(|&members| members.saturating_sub(1) > 0)
+        });
+        match group {
+            Some(g) => Peers {
+                group: Some(g),
+                subnet: subnet.usage.group_count(g),
+                block: block.map_or(0, |b| b.group_count(g).saturating_sub(own)),
+                others: self.groups.get(g).copied().unwrap_or(1).saturating_sub(1),
+            },
+            None => Peers {
+                group: None,
+                subnet: subnet.usage.users,
+                block: block.map_or(0, |b| b.users.saturating_sub(own)),
+                others: self.org_users.saturating_sub(1),
+            },
+        }
+    }
+
+    fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
+        let learning = self.learning(e.time_ms);
+        if self.users.get(e.user).is_none() {
+            self.org_users = self.org_users.saturating_add(1);
+        }
+        self.users.get_or_insert_with(e.user, User::default);
+        if let Some(g) = e.peer_group {
+            self.regroup(e.user, g);
+        }
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
+        let day = e.local_day();
+        if user.last_day == NO_DAY || day > user.last_day || user.last_day - day > 1 {
+            if user.last_day != day {
+                user.active_days = user.active_days.saturating_add(1);
+            }
+            user.last_day = day;
+        }
+        let Some(source) = e.source else {
+            return;
+        };
+        let subnet_idx = self.subnet_of(symbols, source);
+        let Some(user) = self.users.get(e.user) else {
+            return;
+        };
+        let slot = match user.subnets.binary_search(&subnet_idx) {
+            Ok(_) => return,
+            Err(_) if user.subnets.len() >= self.config.max_sources_per_user as usize => return,
+            Err(i) => i,
+        };
+        let Some(subnet) = self.subnets.get(subnet_idx as usize) else {
+            return;
+        };
+        let block_idx = subnet.block;
+        let block_slot = user.blocks.binary_search(&block_idx);
+        let new_block = block_slot.is_err();
+        let counted = user.active_days > 1;
+        if !learning && user.active_days > self.config.user_learning_days {
+            let peers = self.peers(user, subnet, new_block);
+            let p_user = (f64::from(user.new_subnets) + 1.0) / (f64::from(user.active_days) + 2.0);
+            let near = f64::from(peers.block.saturating_sub(peers.subnet));
+            let p_peer = ((f64::from(peers.subnet)
+                + self.config.block_weight * near
+                + self.config.pseudocount)
+                / (f64::from(peers.others) + 1.0))
+                .min(1.0);
+            let p = (p_user * p_peer).clamp(0.0, 1.0);
+            let score = score_from_p(p);
+            if score >= self.config.min_score {
+                out.push(self.finding(symbols, e, source, subnet, user, &peers, p, score));
+            }
+        }
+        let group = user.group;
+        if let Some(s) = self.subnets.get_mut(subnet_idx as usize) {
+            s.usage.add(group);
+        }
+        if new_block && let Some(b) = self.blocks.get_mut(block_idx as usize) {
+            b.usage.add(group);
+        }
+        if let Some(user) = self.users.get_mut(e.user) {
+            user.subnets.insert(slot, subnet_idx);
+            if let Err(i) = block_slot {
+                user.blocks.insert(i, block_idx);
+            }
+            if counted {
+                user.new_subnets = user.new_subnets.saturating_add(1);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        symbols: &Symbols,
+        e: &Event,
+        source: u32,
+        subnet: &Subnet,
+        user: &User,
+        peers: &Peers,
+        p: f64,
+        score: f32,
+    ) -> Finding {
+        let text = symbols.source(source);
+        let subnet_text = net::display(subnet.key, self.config.subnet, text);
+        let block_key = self.blocks.get(subnet.block as usize).map(|b| b.key);
+        let block_text = block_key.map(|b| net::display(b, self.config.block, text));
+        let who = match peers.group {
+            Some(g) => format!("{} {} peers", peers.others, symbols.peer_group(g)),
+            None => format!("{} users", peers.others),
+        };
+        let block_part = match &block_text {
+            Some(b) if block_key != Some(subnet.key) && peers.block > peers.subnet => {
+                format!(" ({} have used {b})", peers.block)
+            }
+            _ => String::new(),
+        };
+        let mut f = Finding::new(
+            e.seq,
+            score,
+            format!(
+                "first use of {subnet_text} (source {text}); {} of {who} have used it{block_part}",
+                peers.subnet
+            ),
+        )
+        .with("source", text)
+        .with("subnet", subnet_text.as_str());
+        if let Some(b) = block_text {
+            f = f.with("block", b);
+        }
+        f.with("peers_using_subnet", peers.subnet)
+            .with("peers_using_block", peers.block)
+            .with("peer_size", peers.others)
+            .with(
+                "peer_scope",
+                if peers.group.is_some() {
+                    "group"
+                } else {
+                    "org"
+                },
+            )
+            .with("user_new_subnets", user.new_subnets)
+            .with("user_active_days", user.active_days)
+            .with("p", p)
+    }
+
+    fn set_prefix(&mut self, key: &str, value: &str, max: f64) -> Result<u8, ConfigError> {
+        let v = config::parse_in_range(key, value, 0.0, max)?;
+        if v.fract() != 0.0 {
+            return Err(ConfigError::InvalidValue {
+                key: key.to_string(),
+                message: format!("{v} is not a whole number of bits"),
+            });
+        }
+        if !self.subnets.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                key: key.to_string(),
+                message: "prefixes can only be set before the first event, since learnt networks are keyed by them".into(),
+            });
+        }
+        Ok(v as u8)
+    }
+}
+
+impl Detector for NewSource {
+    fn info() -> Info {
+        Info {
+            name: "new-source",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "a user's first action from a source subnet they and their peer group have never used",
+            config: vec![
+                ConfigKey {
+                    name: "learning_days",
+                    default: "7",
+                    description: "days of event time, from the first event seen, that only learn who uses which network (no findings)",
+                },
+                ConfigKey {
+                    name: "user_learning_days",
+                    default: "5",
+                    description: "a user's own first active days that only learn their networks (no findings), so a newcomer's first week is not all firsts",
+                },
+                ConfigKey {
+                    name: "min_score",
+                    default: "25.0",
+                    description: "findings scoring below this (0-100) are dropped as noise",
+                },
+                ConfigKey {
+                    name: "pseudocount",
+                    default: "0.2",
+                    description: "what nobody in the peer group having used a network counts as; smaller makes never-used networks rarer",
+                },
+                ConfigKey {
+                    name: "block_weight",
+                    default: "0.5",
+                    description: "how much a peer's use of the surrounding block (a VPN pool, a DHCP scope) counts against 1 for the subnet itself",
+                },
+                ConfigKey {
+                    name: "ipv4_prefix",
+                    default: "24",
+                    description: "IPv4 subnet prefix length: addresses within it are one network",
+                },
+                ConfigKey {
+                    name: "ipv6_prefix",
+                    default: "64",
+                    description: "IPv6 subnet prefix length",
+                },
+                ConfigKey {
+                    name: "ipv4_block_prefix",
+                    default: "16",
+                    description: "IPv4 block prefix length: subnets within it are near each other (at most ipv4_prefix)",
+                },
+                ConfigKey {
+                    name: "ipv6_block_prefix",
+                    default: "48",
+                    description: "IPv6 block prefix length (at most ipv6_prefix)",
+                },
+                ConfigKey {
+                    name: "max_sources_per_user",
+                    default: "256",
+                    description: "subnets remembered per user (about 8 bytes each); a user's further new subnets are neither tracked nor scored",
+                },
+            ],
+        }
+    }
+
+    fn configure(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let c = &mut self.config;
+        match key {
+            "learning_days" => c.learning_days = config::parse(key, value)?,
+            "user_learning_days" => c.user_learning_days = config::parse(key, value)?,
+            "min_score" => c.min_score = config::parse_in_range(key, value, 0.0, 100.0)? as f32,
+            "pseudocount" => c.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?,
+            "block_weight" => c.block_weight = config::parse_in_range(key, value, 0.0, 1.0)?,
+            "max_sources_per_user" => {
+                c.max_sources_per_user = config::parse_in_range(key, value, 1.0, 65_536.0)? as u32
+            }
+            "ipv4_prefix" => self.config.subnet.v4 = self.set_prefix(key, value, 32.0)?,
+            "ipv6_prefix" => self.config.subnet.v6 = self.set_prefix(key, value, 128.0)?,
+            "ipv4_block_prefix" => self.config.block.v4 = self.set_prefix(key, value, 32.0)?,
+            "ipv6_block_prefix" => self.config.block.v6 = self.set_prefix(key, value, 128.0)?,
+            _ => return Err(ConfigError::UnknownKey(key.to_string())),
+        }
+        let c = &mut self.config;
+        // A block narrower than its subnet would split one subnet across
+        // blocks; widen the block to the subnet instead.
+        c.block.v4 = c.block.v4.min(c.subnet.v4);
+        c.block.v6 = c.block.v6.min(c.subnet.v6);
+        Ok(())
+    }
+
+    fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+        for e in events {
+            self.observe_one(symbols, e, out);
+        }
+    }
+}
+
+ueba_sdk::export_detector!(NewSource);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! Behaviour tests, driving the detector through `Runtime` as the host does.
+
+use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
+
+use crate::NewSource;
+
+/// 2024-01-01T00:00Z, a Monday.
+const T0: i64 = 1_704_067_200_000;
+const GROUPS: u32 = 6;
+const PER_GROUP: u32 = 30;
+/// Source ids: each user's workstation is source `user`; VPN addresses and
+/// the test's odd sources come after.
+const VPN_BASE: u32 = 1_000;
+const HOME: u32 = 2_000;
+const HOME_SAME_SUBNET: u32 = 2_001;
+const JUMP_HOST: u32 = 2_002;
+const V6_A: u32 = 2_003;
+const V6_SAME_64: u32 = 2_004;
+const V6_OTHER_64: u32 = 2_005;
+/// A subnet team 0 uses (another office of theirs), outside user 5's.
+const TEAM0_OTHER_SUBNET: u32 = 2_006;
+/// A VPN range in the pool that nobody has used yet.
+const VPN_UNUSED: u32 = 2_007;
+const NIGHT: i64 = 22 * HOUR_MS;
+
+/// xorshift64*: a tiny deterministic generator, so histories are fixed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn group_of(user: u32) -> u32 {
+    (user / PER_GROUP).min(GROUPS - 1)
+}
+
+/// Every third user has a VPN address, in one of 16 ranges of 10.99/16.
+fn has_vpn(user: u32) -> bool {
+    user.is_multiple_of(3)
+}
+
+fn runtime() -> Runtime<NewSource> {
+    let mut rt = Runtime::<NewSource>::default();
+    let s = rt.symbols_mut();
+    for u in 0..GROUPS * PER_GROUP + 10 {
+        s.insert(SymbolKind::User, u, format!("user{u}"));
+        // Workstations: team g sits in 10.g.1.0/24 to 10.g.4.0/24.
+        let g = group_of(u);
+        s.insert(
+            SymbolKind::Source,
+            u,
+            format!("10.{g}.{}.{}", 1 + u % 4, 10 + u),
+        );
+        s.insert(
+            SymbolKind::Source,
+            VPN_BASE + u,
+            format!("10.99.{}.{}", u % 16, 2 + u % 200),
+        );
+    }
+    for g in 0..GROUPS {
+        s.insert(SymbolKind::PeerGroup, g, format!("team{g}"));
+    }
+    s.insert(SymbolKind::Source, HOME, "203.0.113.7");
+    s.insert(SymbolKind::Source, HOME_SAME_SUBNET, "203.0.113.99:51234");
+    s.insert(SymbolKind::Source, JUMP_HOST, "jump-host.corp");
+    s.insert(SymbolKind::Source, V6_A, "2001:db8:7:1::10");
+    s.insert(
+        SymbolKind::Source,
+        V6_SAME_64,
+        "[2001:db8:7:1:abcd::2]:5432",
+    );
+    s.insert(SymbolKind::Source, V6_OTHER_64, "2001:db8:7:2::10");
+    s.insert(SymbolKind::Source, TEAM0_OTHER_SUBNET, "10.0.9.44");
+    s.insert(SymbolKind::Source, VPN_UNUSED, "10.99.200.5");
+    rt
+}
+
+fn ev(user: u32, source: u32, time_ms: i64) -> Event {
+    Event {
+        time_ms,
+        user,
+        peer_group: Some(group_of(user)),
+        source: Some(source),
+        ..Event::default()
+    }
+}
+
+/// Weekdays: every user works 09:00–17:00 from their workstation; users
+/// with a VPN address work from it on about one day in six (some of those
+/// days in the evening).
+fn history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut all = Vec::new();
+    for day in 0..days {
+        if day.rem_euclid(7) >= 5 {
+            continue;
+        }
+        for u in 0..GROUPS * PER_GROUP {
+            let t0 = T0 + day * DAY_MS + 9 * HOUR_MS;
+            let remote = has_vpn(u) && rng.below(6) == 0;
+            let src = if remote { VPN_BASE + u } else { u };
+            for _ in 0..5 {
+                all.push(ev(u, src, t0 + rng.below(8 * HOUR_MS as u64) as i64));
+            }
+        }
+    }
+    sequence(all, 0)
+}
+
+fn sequence(mut events: Vec<Event>, first_seq: u64) -> Vec<Event> {
+    events.sort_by_key(|e| (e.time_ms, e.user));
+    for (i, e) in events.iter_mut().enumerate() {
+        e.seq = first_seq + i as u64;
+    }
+    events
+}
+
+fn trained() -> Runtime<NewSource> {
+    let mut rt = runtime();
+    rt.observe(&history(30));
+    rt
+}
+
+/// One event by `user` from `source` on day 30 (a Wednesday) at 22:00.
+fn connect(rt: &mut Runtime<NewSource>, user: u32, source: u32) -> Vec<Finding> {
+    let e = ev(user, source, T0 + 30 * DAY_MS + NIGHT);
+    rt.observe(&sequence(vec![e], 1_000_000))
+}
+
+fn max_score(findings: &[Finding]) -> f32 {
+    findings.iter().map(|f| f.score).fold(0.0, f32::max)
+}
+
+fn evidence(f: &Finding, key: &str) -> Value {
+    f.evidence
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no evidence {key}"))
+}
+
+#[test]
+fn ordinary_history_with_vpn_use_stays_quiet() {
+    let mut rt = runtime();
+    let findings = rt.observe(&history(30));
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_network_nobody_in_the_team_used_is_reported() {
+    let mut rt = trained();
+    // User 5 has no VPN and has only ever used their workstation.
+    let findings = connect(&mut rt, 5, HOME);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert!((35.0..=45.0).contains(&f.score), "{f:#?}");
+    assert_eq!(evidence(f, "subnet"), Value::Text("203.0.113.0/24".into()));
+    assert_eq!(evidence(f, "block"), Value::Text("203.0.0.0/16".into()));
+    assert_eq!(evidence(f, "source"), Value::Text("203.0.113.7".into()));
+    assert_eq!(evidence(f, "peers_using_subnet"), Value::Int(0));
+    assert_eq!(evidence(f, "peers_using_block"), Value::Int(0));
+    assert_eq!(evidence(f, "peer_size"), Value::Int(29));
+    assert_eq!(evidence(f, "peer_scope"), Value::Text("group".into()));
+    assert_eq!(evidence(f, "user_new_subnets"), Value::Int(0));
+    assert!(
+        f.reason
+            .contains("first use of 203.0.113.0/24 (source 203.0.113.7); 0 of 29 team0 peers"),
+        "{}",
+        f.reason
+    );
+    // The score is the calibrated tail probability.
+    let Value::Float(p) = evidence(f, "p") else {
+        panic!("p is a float")
+    };
+    assert!((ueba_sdk::score_from_p(p) - f.score).abs() < 1e-3);
+}
+
+#[test]
+fn one_finding_per_user_and_subnet() {
+    let mut rt = trained();
+    assert_eq!(connect(&mut rt, 5, HOME).len(), 1);
+    assert!(connect(&mut rt, 5, HOME).is_empty());
+    // Another address in the same /24, written with a port: same subnet.
+    assert!(connect(&mut rt, 5, HOME_SAME_SUBNET).is_empty());
+    // The next team member from there: one peer has used it now, so the
+    // score drops by 10·log10(1.2 / 0.2) ≈ 7.8 points.
+    let first = max_score(&connect(&mut trained(), 7, HOME));
+    let second = connect(&mut rt, 7, HOME);
+    assert_eq!(evidence(&second[0], "peers_using_subnet"), Value::Int(1));
+    let want = 10.0 * (1.2f32 / 0.2).log10();
+    assert!(
+        (first - second[0].score - want).abs() < 0.5,
+        "{first} {second:#?}"
+    );
+}
+
+#[test]
+fn a_subnet_the_team_uses_scores_lower_than_one_nobody_uses() {
+    let mut rt = trained();
+    // Team 0's other office subnet, used by two of user 5's peers.
+    let mut office = Vec::new();
+    for (i, u) in [1u32, 2].into_iter().enumerate() {
+        office.push(ev(
+            u,
+            TEAM0_OTHER_SUBNET,
+            T0 + 30 * DAY_MS + (10 + i as i64) * HOUR_MS,
+        ));
+    }
+    rt.observe(&sequence(office, 900_000));
+    let mut peer_used = Runtime::<NewSource>::default();
+    peer_used.restore(&rt.snapshot()).unwrap();
+    let used = connect(&mut peer_used, 5, TEAM0_OTHER_SUBNET);
+    let unused = connect(&mut rt, 5, HOME);
+    assert!(
+        max_score(&used) + 10.0 < max_score(&unused),
+        "{used:#?} {unused:#?}"
+    );
+}
+
+#[test]
+fn a_new_range_of_a_vpn_pool_the_team_uses_is_dropped() {
+    let mut rt = trained();
+    // User 4 has no VPN; a third of team 0 uses ranges of 10.99/16.
+    let near = connect(&mut rt, 4, VPN_UNUSED);
+    assert!(near.is_empty(), "{near:#?}");
+    let mut loose = runtime();
+    loose.configure([("min_score", "0")]).unwrap();
+    loose.observe(&history(30));
+    let f = connect(&mut loose, 4, VPN_UNUSED);
+    let Value::Int(block) = evidence(&f[0], "peers_using_block") else {
+        panic!("an integer")
+    };
+    assert!((8..=10).contains(&block), "{f:#?}");
+    assert_eq!(evidence(&f[0], "peers_using_subnet"), Value::Int(0));
+    assert!((15.0..25.0).contains(&f[0].score), "{f:#?}");
+}
+
+#[test]
+fn a_user_whose_address_churns_is_learnt_as_such() {
+    // User 7 gets a lease in a different /24 of the team's block every few
+    // days; a new /24 (even a new block) is then unremarkable for them.
+    let mut events = history(30);
+    for day in (0..30).step_by(3) {
+        events.push(ev(7, 3_000 + day as u32, T0 + day * DAY_MS + 10 * HOUR_MS));
+    }
+    let mut rt = runtime();
+    for day in 0..30u32 {
+        rt.symbols_mut().insert(
+            SymbolKind::Source,
+            3_000 + day,
+            format!("10.0.{}.7", 100 + day),
+        );
+    }
+    let findings = rt.observe(&sequence(events, 0));
+    assert!(findings.is_empty(), "{findings:#?}");
+    let mut steady = trained();
+    let churny = max_score(&connect(&mut rt, 7, HOME));
+    let stable = max_score(&connect(&mut steady, 7, HOME));
+    assert!(churny + 5.0 < stable, "{churny} {stable}");
+}
+
+#[test]
+fn ipv6_is_keyed_by_64_and_names_by_the_whole_string() {
+    let mut rt = trained();
+    assert_eq!(connect(&mut rt, 5, V6_A).len(), 1);
+    assert!(connect(&mut rt, 5, V6_SAME_64).is_empty());
+    let other = connect(&mut rt, 5, V6_OTHER_64);
+    assert_eq!(
+        evidence(&other[0], "subnet"),
+        Value::Text("2001:db8:7:2::/64".into())
+    );
+    assert_eq!(
+        evidence(&other[0], "block"),
+        Value::Text("2001:db8:7::/48".into())
+    );
+    let name = connect(&mut rt, 5, JUMP_HOST);
+    assert_eq!(
+        evidence(&name[0], "subnet"),
+        Value::Text("jump-host.corp".into())
+    );
+    assert!(
+        !name[0].reason.contains("have used jump-host"),
+        "{}",
+        name[0].reason
+    );
+}
+
+#[test]
+fn no_findings_while_learning_globally_or_per_user() {
+    let mut rt = runtime();
+    let mut events = history(6);
+    events.push(ev(5, HOME, T0 + 5 * DAY_MS));
+    assert!(rt.observe(&sequence(events, 0)).is_empty());
+    // A newcomer after the global learning period: their first five active
+    // days only learn, the sixth is scored.
+    let mut rt = trained();
+    let newcomer = GROUPS * PER_GROUP + 1;
+    let mut days = Vec::new();
+    for d in 0..6 {
+        let t = T0 + (35 + d) * DAY_MS + 10 * HOUR_MS;
+        days.push(ev(newcomer, newcomer, t));
+        let away = if d < 5 { JUMP_HOST } else { HOME };
+        days.push(ev(newcomer, away, t + HOUR_MS));
+    }
+    let findings = rt.observe(&sequence(days, 2_000_000));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(
+        evidence(&findings[0], "source"),
+        Value::Text("203.0.113.7".into())
+    );
+    assert_eq!(evidence(&findings[0], "user_active_days"), Value::Int(6));
+}
+
+#[test]
+fn events_without_a_source_are_only_counted() {
+    let mut rt = trained();
+    let mut e = ev(5, 0, T0 + 30 * DAY_MS);
+    e.source = None;
+    assert!(rt.observe(&[e]).is_empty());
+    assert_eq!(connect(&mut rt, 5, HOME).len(), 1);
+}
+
+#[test]
+fn users_without_a_peer_group_are_compared_with_the_organisation() {
+    let mut rt = trained();
+    let loner = GROUPS * PER_GROUP + 2;
+    let mut days = Vec::new();
+    for d in 0..8 {
+        let mut e = ev(loner, 9, T0 + (30 + d) * DAY_MS + 10 * HOUR_MS);
+        e.peer_group = None;
+        days.push(e);
+    }
+    let mut e = ev(loner, HOME, T0 + 39 * DAY_MS);
+    e.peer_group = None;
+    days.push(e);
+    let f = rt.observe(&sequence(days, 3_000_000));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(evidence(&f[0], "peer_scope"), Value::Text("org".into()));
+    assert_eq!(evidence(&f[0], "peer_size"), Value::Int(180));
+}
+
+#[test]
+fn a_user_who_changes_group_is_counted_in_the_new_one() {
+    let mut rt = trained();
+    // User 31 (team 1, workstation 10.1.4.0/24) moves to team 0.
+    let mut e = ev(31, 31, T0 + 30 * DAY_MS);
+    e.peer_group = Some(0);
+    rt.observe(&[e]);
+    let mut e = ev(32, 31, T0 + 30 * DAY_MS + HOUR_MS);
+    e.peer_group = Some(0);
+    e.seq = 5;
+    let mut loose = Runtime::<NewSource>::default();
+    loose.restore(&rt.snapshot()).unwrap();
+    loose.configure([("min_score", "0")]).unwrap();
+    // User 32 also joins team 0 and uses user 31's subnet: one peer used it.
+    let f = loose.observe(&[e]);
+    assert_eq!(evidence(&f[0], "peers_using_subnet"), Value::Int(1));
+    assert_eq!(evidence(&f[0], "peer_size"), Value::Int(31));
+}
+
+#[test]
+fn the_per_user_cap_bounds_memory() {
+    let mut rt = runtime();
+    rt.configure([("max_sources_per_user", "3"), ("learning_days", "0")])
+        .unwrap();
+    let mut events = Vec::new();
+    for i in 0..10u32 {
+        rt.symbols_mut()
+            .insert(SymbolKind::Source, 4_000 + i, format!("198.51.{i}.1"));
+        events.push(ev(1, 4_000 + i, T0 + i64::from(i) * DAY_MS));
+    }
+    rt.observe(&sequence(events, 0));
+    let user = rt.detector().users.get(1).unwrap();
+    assert_eq!(user.subnets.len(), 3);
+}
+
+#[test]
+fn config_is_validated_and_applied() {
+    let mut rt = runtime();
+    assert_eq!(
+        rt.configure([("nope", "1")]),
+        Err(ConfigError::UnknownKey("nope".into()))
+    );
+    for (key, bad) in [
+        ("learning_days", "1.5"),
+        ("user_learning_days", "-1"),
+        ("min_score", "101"),
+        ("pseudocount", "0"),
+        ("block_weight", "2"),
+        ("ipv4_prefix", "33"),
+        ("ipv4_prefix", "23.5"),
+        ("ipv6_prefix", "129"),
+        ("ipv4_block_prefix", "\"16\""),
+        ("max_sources_per_user", "0"),
+    ] {
+        match rt.configure([(key, bad)]) {
+            Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}={bad}: {other:?}"),
+        }
+    }
+    let mut rt = runtime();
+    for k in <NewSource as ueba_sdk::Detector>::info().config {
+        rt.configure([(k.name, k.default)]).unwrap();
+    }
+    assert_eq!(rt.detector().config, crate::Config::default());
+    // Wider subnets: with /16, the home address is still new, keyed by /16.
+    let mut wide = runtime();
+    wide.configure([("ipv4_prefix", "16")]).unwrap();
+    wide.observe(&history(30));
+    let f = connect(&mut wide, 5, HOME);
+    assert_eq!(
+        evidence(&f[0], "subnet"),
+        Value::Text("203.0.0.0/16".into())
+    );
+    // Prefixes are fixed once networks are learnt.
+    assert!(matches!(
+        wide.configure([("ipv4_prefix", "24")]),
+        Err(ConfigError::InvalidValue { .. })
+    ));
+    // Without the block, a VPN range the team's pool holds counts as unused.
+    let mut strict = runtime();
+    strict
+        .configure([("block_weight", "0"), ("min_score", "0")])
+        .unwrap();
+    strict.observe(&history(30));
+    let mut loose = runtime();
+    loose.configure([("min_score", "0")]).unwrap();
+    loose.observe(&history(30));
+    let a = max_score(&connect(&mut strict, 4, VPN_UNUSED));
+    let b = max_score(&connect(&mut loose, 4, VPN_UNUSED));
+    assert!(a > b + 10.0, "{a} {b}");
+}
+
+#[test]
+fn snapshot_restore_gives_identical_findings() {
+    let mut events = history(30);
+    events.push(ev(5, HOME, T0 + 29 * DAY_MS));
+    events.push(ev(7, HOME_SAME_SUBNET, T0 + 29 * DAY_MS + HOUR_MS));
+    events.push(ev(40, V6_A, T0 + 29 * DAY_MS + 2 * HOUR_MS));
+    events.push(ev(41, JUMP_HOST, T0 + 29 * DAY_MS + 3 * HOUR_MS));
+    let events = sequence(events, 0);
+    let cut = events.len() * 3 / 4;
+    let mut a = runtime();
+    a.observe(&events[..cut]);
+    let mut b = Runtime::<NewSource>::default();
+    b.restore(&a.snapshot()).unwrap();
+    let fa = a.observe(&events[cut..]);
+    let fb = b.observe(&events[cut..]);
+    assert!(fa.len() >= 4, "{fa:#?}");
+    assert_eq!(fa, fb);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let mut rt = trained();
+    let base = T0 + 31 * DAY_MS;
+    let cases = [
+        (u32::MAX, Some(u32::MAX), base, 0),
+        (3, Some(u32::MAX - 1), base - 5 * DAY_MS, 0),
+        (3, Some(HOME), base + 400 * DAY_MS, i32::MAX),
+        (3, None, i64::MIN, i32::MIN),
+        (3, Some(V6_A), i64::MAX, i32::MAX),
+        (u32::MAX - 1, Some(JUMP_HOST), i64::MAX, i32::MIN),
+    ];
+    let events: Vec<Event> = cases
+        .iter()
+        .cycle()
+        .take(cases.len() * 5)
+        .enumerate()
+        .map(|(i, &(user, source, time_ms, offset))| Event {
+            seq: i as u64,
+            time_ms,
+            utc_offset_minutes: offset,
+            user,
+            peer_group: [None, Some(u32::MAX), Some(0)][i % 3],
+            source,
+            ..Event::default()
+        })
+        .collect();
+    for f in rt.observe(&events) {
+        assert!((0.0..=100.0).contains(&f.score));
+    }
+    let mut fresh = Runtime::<NewSource>::default();
+    fresh.observe(&events);
+    fresh.observe(&[]);
+}
