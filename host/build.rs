@@ -19,6 +19,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("volume", "ueba-volume", "ueba_volume"),
     ("off-hours", "ueba-off-hours", "ueba_off_hours"),
     ("novel-table", "ueba-novel-table", "ueba_novel_table"),
+    ("new-source", "ueba-new-source", "ueba_new_source"),
 ];
 
 /// Test fixtures built the same way but never embedded: written to

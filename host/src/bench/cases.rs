@@ -54,7 +54,8 @@ impl Components {
     }
 
     /// The names of `n` plugins: the built-ins in order, repeated as needed
-    /// (10 plugins are volume, off-hours, novel-table three times, then volume).
+    /// (10 plugins are volume, off-hours, novel-table, new-source twice, then
+    /// volume and off-hours).
     pub fn lineup(&self, n: usize) -> Vec<&'static str> {
         self.compiled
             .iter()
@@ -261,6 +262,7 @@ enum NativeDetector {
     Volume(Box<ueba_sdk::Runtime<ueba_volume::Volume>>),
     OffHours(Box<ueba_sdk::Runtime<ueba_off_hours::OffHours>>),
     NovelTable(Box<ueba_sdk::Runtime<ueba_novel_table::NovelTable>>),
+    NewSource(Box<ueba_sdk::Runtime<ueba_new_source::NewSource>>),
 }
 
 impl NativeDetector {
@@ -272,6 +274,7 @@ impl NativeDetector {
             n if n == ueba_novel_table::NovelTable::info().name => {
                 Self::NovelTable(Default::default())
             }
+            n if n == ueba_new_source::NewSource::info().name => Self::NewSource(Default::default()),
             other => {
                 return Err(BenchError::Detector {
                     plugin: other.to_string(),
@@ -286,6 +289,7 @@ impl NativeDetector {
             Self::Volume(r) => r.symbols_mut(),
             Self::OffHours(r) => r.symbols_mut(),
             Self::NovelTable(r) => r.symbols_mut(),
+            Self::NewSource(r) => r.symbols_mut(),
         }
     }
 
@@ -294,6 +298,7 @@ impl NativeDetector {
             Self::Volume(r) => r.observe(events).len(),
             Self::OffHours(r) => r.observe(events).len(),
             Self::NovelTable(r) => r.observe(events).len(),
+            Self::NewSource(r) => r.observe(events).len(),
         }
     }
 }

@@ -26,7 +26,7 @@ fn builtin_plugins_load_and_describe_themselves() {
             info.name
         })
         .collect();
-    assert_eq!(names, ["volume", "off-hours", "novel-table"]);
+    assert_eq!(names, ["volume", "off-hours", "novel-table", "new-source"]);
 }
 
 #[test]
