@@ -24,8 +24,14 @@ const PLUGINS: &[(&str, &str, &str)] = &[
 
 /// Test fixtures built the same way but never embedded: written to
 /// `$OUT_DIR/fixtures/` and found by tests through `UEBA_FIXTURE_DIR`.
-const FIXTURES: &[(&str, &str, &str)] =
-    &[("hostile", "ueba-fixture-hostile", "ueba_fixture_hostile")];
+const FIXTURES: &[(&str, &str, &str)] = &[
+    ("hostile", "ueba-fixture-hostile", "ueba_fixture_hostile"),
+    (
+        "contract-liar",
+        "ueba-fixture-contract-liar",
+        "ueba_fixture_contract_liar",
+    ),
+];
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 

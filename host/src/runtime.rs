@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
-/// Generated bindings for the detector contract (`wit/detector.wit`).
+/// Generated bindings for the current detector contract (`wit/detector.wit`).
+/// The host's own types ([`wit`]) are these; a plugin built for an older,
+/// still supported contract is called through that version's bindings and
+/// converted (see [`Contract`]).
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
@@ -28,10 +31,65 @@ pub mod bindings {
 
 pub use bindings::exports::ueba::detector::detector as wit;
 
-/// The contract version this host implements.
+/// The contract version this host implements (`wit/detector.wit`).
 pub const CONTRACT_VERSION: &str = "0.1.0";
-/// The export every plugin must provide.
+/// The export a plugin for the current contract provides.
 pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.1.0";
+/// Every contract version this host loads, newest first: the current one
+/// and the previous one while there is one (frozen under `wit/deps/`). The
+/// policy is in `docs/contract.md`.
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
+
+/// A contract version this host can load, and so which generated bindings
+/// call a plugin. Supporting the previous version when the contract changes
+/// means: freeze its WIT under `wit/deps/`, generate a second `bindgen!`
+/// world from it, add a variant here and to [`SUPPORTED_CONTRACTS`], and
+/// convert its types to and from [`wit`] in the calls of [`Plugin`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contract {
+    /// The current contract, [`CONTRACT_VERSION`].
+    Current,
+}
+
+impl Contract {
+    /// Every supported contract, in the order of [`SUPPORTED_CONTRACTS`].
+    pub const ALL: &[Contract] = &[Contract::Current];
+
+    /// Its version, e.g. `0.1.0`.
+    pub fn version(self) -> &'static str {
+        match self {
+            Contract::Current => CONTRACT_VERSION,
+        }
+    }
+
+    /// The interface a plugin for this version exports.
+    pub fn export_name(self) -> String {
+        format!("{EXPORT_PREFIX}{}", self.version())
+    }
+
+    /// The supported contract a component's export names, if any.
+    fn of_export(name: &str) -> Option<Contract> {
+        let version = name.strip_prefix(EXPORT_PREFIX)?;
+        Contract::ALL
+            .iter()
+            .copied()
+            .find(|c| c.version() == version)
+    }
+}
+
+/// What every version of the detector interface's export name starts with.
+const EXPORT_PREFIX: &str = "ueba:detector/detector@";
+
+/// The supported versions as the error messages list them: `0.1.0, 0.2.0`.
+fn supported_list() -> String {
+    SUPPORTED_CONTRACTS.join(", ")
+}
+
+/// A plugin instance's generated bindings, one variant per supported
+/// contract.
+enum Bindings {
+    Current(bindings::DetectorPlugin),
+}
 /// How often the epoch ticker advances; deadlines are counted in these.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
@@ -115,14 +173,16 @@ pub enum PluginError {
         /// The first import found.
         import: String,
     },
-    /// The component was built for another contract version.
-    #[error("plugin `{plugin}` was built for contract {found}; this host supports {supported}")]
+    /// The component was built for a contract version this host does not
+    /// load, by the interface it exports or by what its `describe` says.
+    #[error("plugin `{plugin}` was built for contract {found}, this host supports {supported}")]
     ContractMismatch {
         /// Where the plugin came from.
         plugin: String,
-        /// What it exports, e.g. `ueba:detector/detector@0.2.0`, or `nothing`.
+        /// The version it was built for, e.g. `0.2.0`, or what it exports
+        /// instead when that is no detector interface at all.
         found: String,
-        /// The contract versions this host loads.
+        /// The contract versions this host loads, e.g. `0.2.0, 0.1.0`.
         supported: String,
     },
     /// The plugin refused its configuration.
@@ -257,29 +317,37 @@ impl Runtime {
                 import: name.to_string(),
             });
         }
-        let exports: Vec<String> = ty
+        self.contract_of(label, &component)?;
+        Ok(component)
+    }
+
+    /// Which supported contract a component implements, by the detector
+    /// interface it exports.
+    fn contract_of(&self, label: &str, component: &Component) -> Result<Contract, PluginError> {
+        let exports: Vec<String> = component
+            .component_type()
             .exports(&self.engine)
             .map(|(n, _)| n.to_string())
             .collect();
-        if !exports.iter().any(|e| e == DETECTOR_EXPORT) {
-            let found = exports
-                .iter()
-                .find_map(|e| e.strip_prefix("ueba:detector/detector@"))
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    if exports.is_empty() {
-                        "nothing (it exports no detector interface)".into()
-                    } else {
-                        format!("none it names (it exports {})", exports.join(", "))
-                    }
-                });
-            return Err(PluginError::ContractMismatch {
-                plugin: label.into(),
-                found,
-                supported: CONTRACT_VERSION.into(),
-            });
+        if let Some(c) = exports.iter().find_map(|e| Contract::of_export(e)) {
+            return Ok(c);
         }
-        Ok(component)
+        let found = exports
+            .iter()
+            .find_map(|e| e.strip_prefix(EXPORT_PREFIX))
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                if exports.is_empty() {
+                    "nothing (it exports no detector interface)".into()
+                } else {
+                    format!("none it names (it exports {})", exports.join(", "))
+                }
+            });
+        Err(PluginError::ContractMismatch {
+            plugin: label.into(),
+            found,
+            supported: supported_list(),
+        })
     }
 
     fn compile_cached(&self, label: &str, bytes: &[u8]) -> Result<Component, PluginError> {
@@ -337,22 +405,46 @@ impl Runtime {
         store.limiter(|s| s);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(ticks(limits.call_timeout));
-        let bindings = bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
-            .map_err(|e| PluginError::Invalid {
+        let instantiation_failed = |e: wasmtime::Error| PluginError::Invalid {
             plugin: label.into(),
             message: format!("instantiation failed: {e:#}"),
-        })?;
+        };
+        let contract = self.contract_of(label, component)?;
+        let bindings = match contract {
+            Contract::Current => Bindings::Current(
+                bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
+                    .map_err(instantiation_failed)?,
+            ),
+        };
         let mut plugin = Plugin {
             store,
             bindings,
             limits,
             info: PluginInfo::default(),
         };
-        let info = plugin.with_deadline("describe", |p| {
-            p.bindings
-                .ueba_detector_detector()
-                .call_describe(&mut p.store)
+        let info = plugin.with_deadline("describe", |p| match &p.bindings {
+            Bindings::Current(b) => b.ueba_detector_detector().call_describe(&mut p.store),
         })?;
+        // The version a plugin says it was built for must be one this host
+        // supports and the one whose interface it exports: a mismatch means
+        // a broken or mislabelled build, whose behaviour nobody vouches for.
+        if !SUPPORTED_CONTRACTS.contains(&info.contract.as_str()) {
+            return Err(PluginError::ContractMismatch {
+                plugin: label.into(),
+                found: info.contract,
+                supported: supported_list(),
+            });
+        }
+        if info.contract != contract.version() {
+            return Err(PluginError::Invalid {
+                plugin: label.into(),
+                message: format!(
+                    "describe says contract {}, but it exports the {} interface",
+                    info.contract,
+                    contract.export_name()
+                ),
+            });
+        }
         plugin.info = PluginInfo {
             name: info.name,
             version: info.version,
@@ -392,7 +484,7 @@ pub struct PluginInfo {
 /// One instantiated detector in its own store.
 pub struct Plugin {
     store: Store<StoreState>,
-    bindings: bindings::DetectorPlugin,
+    bindings: Bindings,
     limits: Limits,
     info: PluginInfo,
 }
@@ -454,10 +546,10 @@ impl Plugin {
     /// Send configuration pairs (values as TOML text).
     pub fn configure(&mut self, pairs: &[(String, String)]) -> Result<(), PluginError> {
         let name = self.info.name.clone();
-        let result = self.with_deadline("configure", |p| {
-            p.bindings
+        let result = self.with_deadline("configure", |p| match &p.bindings {
+            Bindings::Current(b) => b
                 .ueba_detector_detector()
-                .call_configure(&mut p.store, pairs)
+                .call_configure(&mut p.store, pairs),
         })?;
         result.map_err(|e| match e {
             wit::ConfigError::UnknownKey(key) => PluginError::Config {
@@ -475,10 +567,8 @@ impl Plugin {
 
     /// Observe one batch and return its findings.
     pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
-        let result = self.with_deadline("observe", |p| {
-            p.bindings
-                .ueba_detector_detector()
-                .call_observe(&mut p.store, batch)
+        let result = self.with_deadline("observe", |p| match &p.bindings {
+            Bindings::Current(b) => b.ueba_detector_detector().call_observe(&mut p.store, batch),
         })?;
         let findings = result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),
@@ -503,10 +593,8 @@ impl Plugin {
 
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
-        let snap = self.with_deadline("snapshot", |p| {
-            p.bindings
-                .ueba_detector_detector()
-                .call_snapshot(&mut p.store)
+        let snap = self.with_deadline("snapshot", |p| match &p.bindings {
+            Bindings::Current(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
         })?;
         if snap.len() > self.limits.max_snapshot_bytes {
             return Err(PluginError::Call {
@@ -525,10 +613,8 @@ impl Plugin {
 
     /// Restore state from a snapshot.
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
-        let result = self.with_deadline("restore", |p| {
-            p.bindings
-                .ueba_detector_detector()
-                .call_restore(&mut p.store, state)
+        let result = self.with_deadline("restore", |p| match &p.bindings {
+            Bindings::Current(b) => b.ueba_detector_detector().call_restore(&mut p.store, state),
         })?;
         result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),

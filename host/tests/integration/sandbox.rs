@@ -58,7 +58,47 @@ fn a_plugin_for_another_contract_version_is_refused() {
     let err = runtime().compile("future.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `future.wasm` was built for contract 0.2.0; this host supports 0.1.0"
+        format!(
+            "plugin `future.wasm` was built for contract 0.2.0, this host supports {}",
+            ueba::runtime::SUPPORTED_CONTRACTS.join(", ")
+        )
+    );
+    assert_eq!(ueba::runtime::SUPPORTED_CONTRACTS, ["0.1.0"]);
+}
+
+#[test]
+fn a_plugin_whose_describe_claims_another_contract_is_refused() {
+    // It exports the 0.1.0 interface, so it compiles and links, but says it
+    // was built for 0.2.0: the host goes by the claim and refuses it.
+    let path = std::path::Path::new(env!("UEBA_FIXTURE_DIR")).join("contract-liar.wasm");
+    let bytes = std::fs::read(path).unwrap();
+    let rt = runtime();
+    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.1.0");
+    let err = rt
+        .instantiate("liar.wasm", &c, Limits::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, PluginError::ContractMismatch { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "plugin `liar.wasm` was built for contract 0.2.0, this host supports 0.1.0"
+    );
+}
+
+#[test]
+fn a_component_exporting_no_detector_is_refused_naming_its_exports() {
+    let bytes = component(
+        r#"(component
+             (core module $m (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func $f (canon lift (core func $i "f")))
+             (export "run" (func $f))
+           )"#,
+    );
+    let err = runtime().compile("other.wasm", &bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.1.0"
     );
 }
 
