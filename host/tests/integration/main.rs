@@ -2,6 +2,7 @@
 //! CLI as users run it, and detection quality end to end on generated data.
 
 mod bench;
+mod c_detector;
 mod cli;
 mod e2e;
 mod eval;
