@@ -37,7 +37,7 @@ fn run(mode: &str, extra: &str, trigger_batch: Option<usize>) -> Report {
     .unwrap();
     let rt = runtime();
     let plugins = ueba::plugins::load(&rt, &cfg, Some(&dir)).expect("load");
-    assert_eq!(plugins.len(), 4);
+    assert_eq!(plugins.len(), ueba::plugins::BUILTIN_PLUGINS.len() + 1);
     let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
         .with_health(Box::new(Vec::<HealthEvent>::new()));
     let t0 = 1_767_600_000_000i64;
