@@ -56,10 +56,11 @@ fn check_labelled_org(seed: u64) {
         .filter(|a| a.user == tm.user)
         .flat_map(|a| a.findings.iter().map(|f| f.detector.as_str()))
         .collect();
-    assert_eq!(
-        tm_detectors,
-        BTreeSet::from(["novel-table", "off-hours", "volume"]),
-        "seed {seed}: the insider's alerts carry all three detectors' findings"
+    // The three detectors the scenario is built to trip; others (new-source,
+    // when the insider connects from somewhere new) may add to them.
+    assert!(
+        tm_detectors.is_superset(&BTreeSet::from(["novel-table", "off-hours", "volume"])),
+        "seed {seed}: the insider's alerts carry all three detectors' findings: {tm_detectors:?}"
     );
     for s in r.scenarios.iter().filter(|s| s.malicious) {
         assert!(
