@@ -36,9 +36,10 @@
 //!   organisation the same way.
 //!
 //! `p = p_user · p_peer` and the score is `score_from_p(p)`. With a month of
-//! history and teams of 20–70: a subnet the team uses scores below 10, the
-//! first use of a VPN range a quarter of the team uses about 20 (dropped by
-//! `min_score`), and a subnet from a block the team never used 35–45,
+//! history and teams of 20–70: a subnet most of the team uses scores about
+//! 15, the first use of a range of a VPN pool a third of the team uses about
+//! 20 (both dropped by `min_score`), and a subnet from a block the team never
+//! used 35–45,
 //! growing by about 3 points per doubling of the user's active days. That
 //! is corroborating evidence by design: one new network does not alert on
 //! its own, but it adds to a bulk read or a night session.
