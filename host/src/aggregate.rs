@@ -12,7 +12,7 @@
 //! findings are held to its strongest plus the repeat cap.
 //! Scores decay, so risk goes down again when the behaviour stops.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::RiskConfig;
 
@@ -20,7 +20,7 @@ use crate::config::RiskConfig;
 pub const FINDINGS_KEPT: usize = 4;
 
 /// One finding as shown in an alert.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertFinding {
     /// The detector's name.
     pub detector: String,
@@ -67,14 +67,31 @@ pub struct Alert {
     pub findings: Vec<AlertFinding>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Kept {
     score: f32,
     time_ms: i64,
+    /// Kept as its JSON text in checkpoints: the evidence map holds JSON
+    /// values, which compact binary formats cannot decode on their own.
+    #[serde(with = "finding_as_json")]
     finding: AlertFinding,
 }
 
-#[derive(Clone, Debug, Default)]
+mod finding_as_json {
+    use super::AlertFinding;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+
+    pub fn serialize<S: Serializer>(f: &AlertFinding, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(f).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AlertFinding, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Component {
     max: f32,
     sum: f32,
@@ -84,7 +101,7 @@ struct Component {
 }
 
 /// Aggregation state of one user.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct UserRisk {
     components: Vec<Component>,
     peak: f32,
@@ -110,6 +127,24 @@ pub struct UserStanding {
     pub findings: Vec<u64>,
     /// The strongest finding's reason, for a one-line explanation.
     pub top_reason: Option<String>,
+}
+
+/// Everything the aggregator has learned, for a durable-state checkpoint.
+/// Opaque: only [`Aggregator::restore`] reads it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AggregatorState {
+    detectors: Vec<String>,
+    users: Vec<UserRisk>,
+}
+
+/// A checkpoint's aggregation state does not fit this run's detectors.
+#[derive(Debug, thiserror::Error)]
+#[error("the saved risk state is for detectors [{saved}], this run has [{running}]")]
+pub struct DetectorsDiffer {
+    /// The detectors the state was saved with.
+    pub saved: String,
+    /// This run's detectors.
+    pub running: String,
 }
 
 /// Per-user risk across all users.
@@ -335,6 +370,27 @@ impl Aggregator {
     /// Detector names, in index order.
     pub fn detector_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// A copy of every user's risk state, for a checkpoint.
+    pub fn state(&self) -> AggregatorState {
+        AggregatorState {
+            detectors: self.names.clone(),
+            users: self.users.clone(),
+        }
+    }
+
+    /// Continue from a checkpoint's state. The detectors must be the same,
+    /// in the same order, or the components would be attributed wrongly.
+    pub fn restore(&mut self, state: AggregatorState) -> Result<(), DetectorsDiffer> {
+        if state.detectors != self.names {
+            return Err(DetectorsDiffer {
+                saved: state.detectors.join(", "),
+                running: self.names.join(", "),
+            });
+        }
+        self.users = state.users;
+        Ok(())
     }
 }
 

@@ -22,10 +22,24 @@ const CHUNK: usize = 1024;
 /// One input line's outcome.
 pub type Parsed = Result<AccessEvent, ParseError>;
 
+/// A place in the input to resume reading from: everything before it has
+/// been turned into events (or errors) in chunks already sent. A record a
+/// multi-line parser is still assembling lies after it, so resuming there
+/// reads that record again whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// Lines before the position.
+    pub line: u64,
+    /// Bytes before the position.
+    pub offset: u64,
+}
+
 /// A chunk of parsed lines, or a read error that ends the input.
 pub enum Chunk {
-    /// Parsed lines, in input order.
-    Lines(Vec<Parsed>),
+    /// Parsed lines, in input order, and where to resume reading so as to
+    /// get exactly the lines after them (a durable-state checkpoint taken
+    /// after these lines records it).
+    Lines(Vec<Parsed>, Position),
     /// The input could not be read further.
     Failed(std::io::Error),
 }
@@ -47,11 +61,22 @@ pub fn spawn_reader_with(
     reader: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser>,
 ) -> (Receiver<Chunk>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    spawn_reader_at(reader, parser, Position::default())
+}
+
+/// Like [`spawn_reader_with`], for a reader already positioned at `start`
+/// (a resumed run): line numbers and positions continue from there, and the
+/// byte counter starts at `start.offset`.
+pub fn spawn_reader_at(
+    reader: Box<dyn BufRead + Send>,
+    parser: Box<dyn LineParser>,
+    start: Position,
+) -> (Receiver<Chunk>, Arc<AtomicU64>, Arc<AtomicU64>) {
     let (tx, rx) = sync_channel(8);
-    let bytes = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(start.offset));
     let skipped = Arc::new(AtomicU64::new(0));
     let (b, s) = (bytes.clone(), skipped.clone());
-    std::thread::spawn(move || read_all(reader, parser, tx, b, s));
+    std::thread::spawn(move || read_all(reader, parser, tx, b, s, start));
     (rx, bytes, skipped)
 }
 
@@ -61,19 +86,25 @@ fn read_all(
     tx: SyncSender<Chunk>,
     bytes: Arc<AtomicU64>,
     skipped: Arc<AtomicU64>,
+    start: Position,
 ) {
-    let fail = |chunk: Vec<Parsed>, e: std::io::Error| {
-        let _ = tx.send(Chunk::Lines(chunk));
+    let mut resume = start;
+    let fail = |chunk: Vec<Parsed>, resume: Position, e: std::io::Error| {
+        let _ = tx.send(Chunk::Lines(chunk, resume));
         let _ = tx.send(Chunk::Failed(e));
     };
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = Vec::with_capacity(CHUNK);
-    let mut line_no = 0u64;
+    let mut line_no = start.line;
+    let mut offset = start.offset;
+    // Start offsets of the lines a multi-line parser still holds, so the
+    // resume position can point at the first of them.
+    let mut held_starts: std::collections::VecDeque<(u64, u64)> = Default::default();
     loop {
         buf.clear();
         let read = match read_line_limited(&mut reader, &mut buf, MAX_LINE) {
             Ok(r) => r,
-            Err(e) => return fail(chunk, e),
+            Err(e) => return fail(chunk, resume, e),
         };
         let (consumed, too_long) = match read {
             LineRead::Eof => break,
@@ -81,6 +112,8 @@ fn read_all(
             LineRead::TooLong(n) => (n, true),
         };
         line_no += 1;
+        let line_start = offset;
+        offset += consumed as u64;
         bytes.fetch_add(consumed as u64, Ordering::Relaxed);
         let text = trim_newline(&buf);
         let fed = if too_long {
@@ -106,12 +139,37 @@ fn read_all(
         if let Err(e) = fed {
             return fail(
                 chunk,
+                resume,
                 std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             );
         }
+        match parser.pending_line() {
+            None => {
+                held_starts.clear();
+                resume = Position {
+                    line: line_no,
+                    offset,
+                };
+            }
+            Some(first) => {
+                held_starts.push_back((line_no, line_start));
+                while held_starts.front().is_some_and(|&(l, _)| l < first) {
+                    held_starts.pop_front();
+                }
+                if let Some(&(l, o)) = held_starts.front() {
+                    resume = Position {
+                        line: l - 1,
+                        offset: o,
+                    };
+                }
+            }
+        }
         if chunk.len() >= CHUNK {
             skipped.store(parser.skipped(), Ordering::Relaxed);
-            if tx.send(Chunk::Lines(std::mem::take(&mut chunk))).is_err() {
+            if tx
+                .send(Chunk::Lines(std::mem::take(&mut chunk), resume))
+                .is_err()
+            {
                 return;
             }
         }
@@ -119,13 +177,16 @@ fn read_all(
     if let Err(e) = parser.finish(&mut chunk) {
         return fail(
             chunk,
+            resume,
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         );
     }
     skipped.store(parser.skipped(), Ordering::Relaxed);
-    if !chunk.is_empty() {
-        let _ = tx.send(Chunk::Lines(chunk));
-    }
+    let end = Position {
+        line: line_no,
+        offset,
+    };
+    let _ = tx.send(Chunk::Lines(chunk, end));
 }
 
 fn trim_newline(b: &[u8]) -> &[u8] {
@@ -198,7 +259,7 @@ mod tests {
         let mut out = Vec::new();
         for c in rx {
             match c {
-                Chunk::Lines(l) => out.extend(l),
+                Chunk::Lines(l, _) => out.extend(l),
                 Chunk::Failed(e) => panic!("{e}"),
             }
         }

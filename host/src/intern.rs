@@ -9,7 +9,7 @@
 use rustc_hash::FxHashMap;
 
 /// The five namespaces of interned strings, each with ids from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SymbolKind {
     /// User names.
     User,
@@ -83,6 +83,40 @@ impl Interner {
         self.log.len()
     }
 
+    /// Every string in id order per kind, and the log, for a checkpoint.
+    pub fn state(&self) -> InternerState {
+        InternerState {
+            texts: self.texts.clone(),
+            log: self.log.clone(),
+        }
+    }
+
+    /// Rebuild an interner from a checkpoint's state, checking that the log
+    /// names only ids that exist and that no string repeats within a kind.
+    pub fn from_state(state: InternerState) -> Result<Self, BadInternerState> {
+        let mut out = Interner::default();
+        for (k, texts) in state.texts.into_iter().enumerate() {
+            for (id, text) in texts.iter().enumerate() {
+                if out.ids[k].insert(text.clone(), id as u32).is_some() {
+                    return Err(BadInternerState(format!(
+                        "symbol {text:?} appears twice in {:?}",
+                        SymbolKind::ALL[k]
+                    )));
+                }
+            }
+            out.texts[k] = texts;
+        }
+        for &(kind, id) in &state.log {
+            if id as usize >= out.texts[kind.index()].len() {
+                return Err(BadInternerState(format!(
+                    "symbol log names {kind:?} id {id}, which does not exist"
+                )));
+            }
+        }
+        out.log = state.log;
+        Ok(out)
+    }
+
     /// Symbols from log position `from` on, as (kind, id, text).
     pub fn since(&self, from: usize) -> impl Iterator<Item = (SymbolKind, u32, &str)> {
         self.log
@@ -92,6 +126,18 @@ impl Interner {
             .map(|&(kind, id)| (kind, id, self.text(kind, id)))
     }
 }
+
+/// The interner's contents in a checkpoint.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct InternerState {
+    texts: [Vec<Box<str>>; 5],
+    log: Vec<(SymbolKind, u32)>,
+}
+
+/// A checkpoint's symbol table contradicts itself.
+#[derive(Debug, thiserror::Error)]
+#[error("inconsistent symbol table: {0}")]
+pub struct BadInternerState(String);
 
 #[cfg(test)]
 mod tests {

@@ -23,3 +23,4 @@ pub mod intern;
 pub mod plugins;
 pub mod runtime;
 pub mod score;
+pub mod state;

@@ -15,7 +15,10 @@ use ueba::formats::output::{
 use ueba::formats::{InputFormat, LineParser, NativeParser, OutputFormat, parser_for};
 use ueba::generator::{GenConfig, generate};
 use ueba::identity::Identities;
-use ueba::input::{Chunk, spawn_reader_with};
+use ueba::input::{Chunk, Position, spawn_reader_at};
+use ueba::state::StateDir;
+
+mod durable;
 use ueba::runtime::Runtime;
 use ueba::score::{AlertSink, JsonLines, Report, Scorer};
 
@@ -93,6 +96,8 @@ struct ScoreArgs {
     /// Input format; `auto` decides from the first lines (README "Formats").
     #[arg(long, value_enum, default_value = "auto")]
     format: InputFormat,
+    #[command(flatten)]
+    durable: durable::StateArgs,
 }
 
 /// Where alerts go and in which format; shared by every command that scores.
@@ -213,54 +218,140 @@ fn score(a: ScoreArgs) -> Result<()> {
     let runtime = runtime_for(&cfg)?;
     let plugins = ueba::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
         .context("loading detectors")?;
-    let (reader, name, size): (Box<dyn BufRead + Send>, String, Option<u64>) = match &a.events {
-        Some(p) if p.as_os_str() != "-" => {
-            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+    let input = a.events.as_deref().filter(|p| p.as_os_str() != "-");
+    let state = match &a.durable.state {
+        Some(dir) => {
+            let dir = StateDir::open(dir)?;
+            let plan = durable::plan(&dir, input, a.out.output.as_deref(), a.durable.new_input)?;
+            Some((dir, plan))
+        }
+        None => None,
+    };
+    let start = state.as_ref().map_or(Position::default(), |(_, p)| p.start);
+    let (reader, name, size): (Box<dyn BufRead + Send>, String, Option<u64>) = match input {
+        Some(p) => {
+            let mut f =
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
             let size = f.metadata().ok().map(|m| m.len());
+            if start.offset > 0 {
+                use std::io::Seek;
+                f.seek(std::io::SeekFrom::Start(start.offset))
+                    .with_context(|| format!("seeking {} to the saved position", p.display()))?;
+            }
             (
                 Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
                 p.display().to_string(),
                 size,
             )
         }
-        _ => (
+        None => (
             Box::new(std::io::BufReader::new(std::io::stdin())),
             "stdin".into(),
             None,
         ),
     };
     let parser = parser_for(a.format, &cfg.formats)?;
-    let sink = alert_sink(&a.out)?;
+    let output_len = state.as_ref().and_then(|(_, p)| p.output_len);
+    let sink = alert_sink_at(&a.out, output_len)?;
     let progress = (!a.quiet && std::io::stderr().is_terminal())
         .then_some(size)
         .flatten()
-        .map(progress_bar);
-    let scorer = Scorer::new(cfg, identities, plugins, sink);
-    let (report, _, skipped) = run_scorer(
+        .map(|len| {
+            let pb = progress_bar(len);
+            pb.set_position(start.offset);
+            pb
+        });
+    let mut scorer = Scorer::new(cfg, identities, plugins, sink);
+    let mut checkpointer = None;
+    if let Some((dir, plan)) = state {
+        let mut skipped_before = 0;
+        if let Some(cp) = plan.checkpoint {
+            if !a.quiet {
+                eprintln!(
+                    "resuming from {} (written {}): {} events scored so far{}",
+                    dir.checkpoint_path().display(),
+                    cp.written,
+                    group(cp.scorer.events()),
+                    if plan.start.line > 0 {
+                        format!(", continuing {name} after line {}", plan.start.line)
+                    } else {
+                        format!(", reading {name} from its start")
+                    }
+                );
+            }
+            skipped_before = cp.skipped;
+            scorer
+                .restore_state(cp.scorer)
+                .with_context(|| format!("resuming from {}", dir.checkpoint_path().display()))?;
+        }
+        checkpointer = Some(durable::Checkpointer::new(
+            dir,
+            &a.durable,
+            input,
+            a.out.output.as_deref(),
+            skipped_before,
+        )?);
+    }
+    let run = run_scorer(
         scorer,
         reader,
         parser,
         &name,
         a.skip_invalid,
         progress.as_ref(),
+        start,
+        checkpointer.as_mut(),
     )?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
+    let skipped = run.skipped + checkpointer.as_ref().map_or(0, |c| c.skipped_before());
     if !a.quiet {
-        eprint!("{}", report.render(a.top));
+        eprint!("{}", run.report.render(a.top));
         if skipped > 0 {
             eprintln!(
                 "records skipped as not data access (connects, other log lines, statements naming no table): {skipped}"
             );
         }
+        if let Some(c) = &checkpointer {
+            eprintln!(
+                "state saved to {} ({} checkpoints this run)",
+                c.path().display(),
+                c.written
+            );
+        }
+    }
+    if let Some(signal) = run.stopped_by {
+        eprintln!(
+            "stopped by signal {signal} after line {}; run the same command to resume",
+            run.position.line
+        );
+        std::process::exit(128 + signal);
     }
     Ok(())
+}
+
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The sink for `--output-format`, writing to `--output`/stdout or sending
 /// to `--hec-url` / `--syslog`.
 pub(crate) fn alert_sink(a: &OutputArgs) -> Result<DynSink> {
+    alert_sink_at(a, None)
+}
+
+/// Like [`alert_sink`]; with `resume_len`, the `--output` file is cut back
+/// to that length and appended to (a run resumed from a checkpoint).
+fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<DynSink> {
     if a.hec_url.is_some() && a.output_format != OutputFormat::Hec {
         bail!("--hec-url needs --output-format hec");
     }
@@ -273,11 +364,12 @@ pub(crate) fn alert_sink(a: &OutputArgs) -> Result<DynSink> {
     if let Some(url) = &a.syslog {
         return Ok(DynSink(Box::new(Syslog::connect(url, hostname())?)));
     }
-    let out: Box<dyn Write + Send> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
+    let out: Box<dyn Write + Send> = match (&a.output, resume_len) {
+        (Some(p), Some(len)) => Box::new(std::io::BufWriter::new(durable::reopen_output(p, len)?)),
+        (Some(p), None) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        (None, _) => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     Ok(DynSink(match a.output_format {
         OutputFormat::Jsonl => Box::new(JsonLines(out)),
@@ -300,9 +392,23 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
     pb
 }
 
+/// What [`run_scorer`] ends with.
+struct Run<S> {
+    report: Report,
+    sink: S,
+    /// Records the parser skipped as not data access.
+    skipped: u64,
+    /// Where reading stopped.
+    position: Position,
+    /// The signal that stopped the run early (state saved), if any.
+    stopped_by: Option<i32>,
+}
+
 /// Feed a reader through a scorer; on idle input (a live tail) score what is
-/// held so alerts are not delayed by a quiet log. Also returns the records
-/// the parser skipped as not data access.
+/// held so alerts are not delayed by a quiet log. The reader starts at
+/// `start` (a resumed run). With a checkpointer, checkpoints are taken as
+/// they fall due, at the end, and when SIGINT/SIGTERM asks to stop.
+#[allow(clippy::too_many_arguments)]
 fn run_scorer<S: AlertSink>(
     mut scorer: Scorer<S>,
     reader: Box<dyn BufRead + Send>,
@@ -310,21 +416,16 @@ fn run_scorer<S: AlertSink>(
     name: &str,
     skip_invalid: bool,
     progress: Option<&indicatif::ProgressBar>,
-) -> Result<(Report, S, u64)> {
+    start: Position,
+    mut checkpoints: Option<&mut durable::Checkpointer>,
+) -> Result<Run<S>> {
     const SHOWN: usize = 5;
-    let (rx, bytes, skipped) = spawn_reader_with(reader, parser);
+    let (rx, bytes, skipped) = spawn_reader_at(reader, parser, start);
     let mut shown = 0usize;
+    let mut position = start;
     loop {
-        let chunk = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(c) => c,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                scorer.flush()?;
-                continue;
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        match chunk {
-            Chunk::Lines(lines) => {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(Chunk::Lines(lines, resume)) => {
                 for parsed in lines {
                     match parsed {
                         Ok(ev) => scorer.push(&ev)?,
@@ -340,15 +441,49 @@ fn run_scorer<S: AlertSink>(
                         }
                     }
                 }
+                position = resume;
+                if let Some(pb) = progress {
+                    pb.set_position(bytes.load(Ordering::Relaxed));
+                }
             }
-            Chunk::Failed(e) => return Err(e).with_context(|| format!("reading {name}")),
+            Ok(Chunk::Failed(e)) => return Err(e).with_context(|| format!("reading {name}")),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => scorer.flush()?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if let Some(pb) = progress {
-            pb.set_position(bytes.load(Ordering::Relaxed));
+        if let Some(c) = checkpoints.as_deref_mut()
+            && c.due(scorer.stats().events)
+        {
+            c.save(
+                &mut scorer,
+                position,
+                false,
+                skipped.load(Ordering::Relaxed),
+            )?;
+            if let Some(signal) = c.stop_signal() {
+                // Held events are in the checkpoint; the resumed run scores them.
+                let (report, sink) = scorer.finish_without_flush();
+                return Ok(Run {
+                    report,
+                    sink,
+                    skipped: skipped.load(Ordering::Relaxed),
+                    position,
+                    stopped_by: Some(signal),
+                });
+            }
         }
     }
+    scorer.flush()?;
+    if let Some(c) = checkpoints {
+        c.save(&mut scorer, position, true, skipped.load(Ordering::Relaxed))?;
+    }
     let (report, sink) = scorer.finish()?;
-    Ok((report, sink, skipped.load(Ordering::Relaxed)))
+    Ok(Run {
+        report,
+        sink,
+        skipped: skipped.load(Ordering::Relaxed),
+        position,
+        stopped_by: None,
+    })
 }
 
 fn gen_cmd(a: GenArgs) -> Result<()> {
@@ -419,12 +554,18 @@ fn demo(a: DemoArgs) -> Result<()> {
     let file = std::fs::File::open(&summary.events_path)
         .with_context(|| format!("opening {}", summary.events_path.display()))?;
     let scorer = Scorer::new(cfg, identities, plugins, Vec::new());
-    let (report, alerts, _) = run_scorer(
+    let Run {
+        report,
+        sink: alerts,
+        ..
+    } = run_scorer(
         scorer,
         Box::new(std::io::BufReader::new(file)),
         Box::new(NativeParser),
         "events.jsonl",
         false,
+        None,
+        Position::default(),
         None,
     )?;
     let mut out = std::io::stdout().lock();

@@ -265,6 +265,36 @@ impl LoadedPlugin {
         }
     }
 
+    /// This detector's state for a durable checkpoint: a fresh snapshot of
+    /// everything it has learned. `Ok(None)` for a quarantined detector. A
+    /// snapshot taken here also becomes the recovery point.
+    pub fn checkpoint(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
+        if self.quarantined {
+            return Ok(None);
+        }
+        let snap = self.plugin.snapshot()?;
+        self.snapshot = Some(snap.clone());
+        self.replay.clear();
+        Ok(Some(snap))
+    }
+
+    /// Continue from a checkpoint's snapshot (a resumed run): restore it
+    /// into the instance and keep it as the recovery point.
+    pub fn resume(&mut self, snapshot: &[u8]) -> Result<(), PluginError> {
+        self.plugin.restore(snapshot)?;
+        self.snapshot = Some(snapshot.to_vec());
+        self.replay.clear();
+        Ok(())
+    }
+
+    /// Keep a detector that was quarantined when the checkpoint was taken
+    /// quarantined in the resumed run: it failed repeatedly on this input.
+    pub fn quarantine(&mut self) {
+        self.quarantined = true;
+        self.replay.clear();
+        self.snapshot = None;
+    }
+
     /// A fresh instance in the state of the last good snapshot plus the
     /// batches observed since.
     fn restart(&mut self) -> Result<(), PluginError> {

@@ -14,12 +14,13 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregator, Alert, AlertFinding, UserStanding};
+use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
 use crate::identity::{Identities, offset_minutes};
-use crate::intern::{Interner, SymbolKind};
+use crate::intern::{Interner, InternerState, SymbolKind};
 use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
 use crate::runtime::wit;
 
@@ -127,7 +128,92 @@ pub enum ScoreError {
     Sink(#[from] std::io::Error),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Everything a [`Scorer`] needs to continue exactly where it was: the
+/// symbol table, the reorder buffer and the batch being filled, the risk
+/// state, the counts, and every detector's snapshot. Written by
+/// [`Scorer::save_state`] into a durable-state checkpoint
+/// (see [`crate::state`]) and read back by [`Scorer::restore_state`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScorerState {
+    interner: InternerState,
+    held: Vec<Held>,
+    arrivals: u64,
+    newest_ms: i64,
+    released_ms: i64,
+    /// The batch being filled: (event time, event); sequence numbers run
+    /// up to `next_seq`.
+    pending: Vec<(i64, Compact)>,
+    next_seq: u64,
+    aggregator: AggregatorState,
+    stats: SavedStats,
+    detectors: Vec<DetectorState>,
+}
+
+impl ScorerState {
+    /// Events scored before the checkpoint, for messages.
+    pub fn events(&self) -> u64 {
+        self.stats.events
+    }
+}
+
+/// The counts carried across a resumed run (health events themselves were
+/// already reported by the run that saw them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct SavedStats {
+    events: u64,
+    invalid: u64,
+    late: u64,
+    findings: Vec<u64>,
+    stray_findings: u64,
+    alerts: u64,
+    batches: u64,
+    events_missed_by_failed: u64,
+    batch_latency: Vec<Histogram>,
+}
+
+/// One detector in a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DetectorState {
+    name: String,
+    /// Its snapshot; `None` when it was quarantined or refused to snapshot.
+    snapshot: Option<Vec<u8>>,
+    quarantined: bool,
+    /// How far into the symbol log it has been sent.
+    sent_symbols: usize,
+}
+
+/// A checkpoint's scorer state cannot be used by this run.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The detectors differ from the ones the state was saved with.
+    #[error(
+        "the state was saved with detectors [{saved}] and this run has [{running}]; \
+         run with the same detectors, or start afresh with a new state directory"
+    )]
+    Detectors {
+        /// Saved detector names.
+        saved: String,
+        /// This run's detector names.
+        running: String,
+    },
+    /// A detector refused its saved snapshot (e.g. a new version with an
+    /// incompatible state format).
+    #[error(
+        "detector {name} refused its saved state: {message}; \
+         use the plugin version the state was saved with, or start afresh with a new state directory"
+    )]
+    Detector {
+        /// The detector.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The state contradicts itself.
+    #[error("the saved scorer state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Held {
     time_ms: i64,
     arrival: u64,
@@ -135,7 +221,7 @@ struct Held {
 }
 
 /// An interned event waiting in the reorder buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Compact {
     offset: i32,
     user: u32,
@@ -201,21 +287,29 @@ impl Encoder {
         self.compact(ev).into_event(ev.time_ms, seq)
     }
 
+    /// Look up and remember a new user's peer group and time zone.
+    fn meta_for(&mut self, user: u32) {
+        let idx = user as usize;
+        if self.users.len() > idx {
+            return;
+        }
+        self.users.resize(idx + 1, UserMeta::default());
+        let name = self.interner.text(SymbolKind::User, user);
+        let identity = self.identities.get(name).cloned();
+        let peer = identity
+            .as_ref()
+            .and_then(|i| i.peer_group.as_deref())
+            .map(|p| self.interner.intern(SymbolKind::PeerGroup, p));
+        self.users[idx] = UserMeta {
+            peer,
+            tz: identity.and_then(|i| i.timezone),
+        };
+    }
+
     fn compact(&mut self, ev: &AccessEvent) -> Compact {
         let user = self.interner.intern(SymbolKind::User, &ev.user);
+        self.meta_for(user);
         let idx = user as usize;
-        if self.users.len() <= idx {
-            self.users.resize(idx + 1, UserMeta::default());
-            let identity = self.identities.get(&ev.user).cloned();
-            let peer = identity
-                .as_ref()
-                .and_then(|i| i.peer_group.as_deref())
-                .map(|p| self.interner.intern(SymbolKind::PeerGroup, p));
-            self.users[idx] = UserMeta {
-                peer,
-                tz: identity.and_then(|i| i.timezone),
-            };
-        }
         let meta = &self.users[idx];
         // The event's own peer_group wins over the identity file's.
         let peer = match &ev.peer_group {
@@ -245,6 +339,24 @@ impl Encoder {
 }
 
 impl Compact {
+    fn of_event(e: &wit::Event) -> Compact {
+        Compact {
+            offset: e.utc_offset_minutes,
+            user: e.user,
+            peer: e.peer_group,
+            action: e.action,
+            resource: e.resource,
+            source: e.source,
+            rows: e.rows,
+            bytes: e.bytes,
+            outcome: match e.outcome {
+                wit::Outcome::Success => Outcome::Success as u8,
+                wit::Outcome::Failure => Outcome::Failure as u8,
+                wit::Outcome::Unknown => Outcome::Unknown as u8,
+            },
+        }
+    }
+
     fn into_event(self, time_ms: i64, seq: u64) -> wit::Event {
         wit::Event {
             seq,
@@ -346,6 +458,180 @@ impl<S: AlertSink> Scorer<S> {
     pub fn with_health(mut self, health: Box<dyn HealthSink>) -> Self {
         self.health = health;
         self
+    }
+
+    /// Snapshot everything needed to continue later, at the current point
+    /// of the input. Detectors that cannot snapshot are recorded without
+    /// state (a health event says so), so one broken detector cannot stop
+    /// the others' state from being saved.
+    pub fn save_state(&mut self) -> ScorerState {
+        let batch_no = self.stats.batches;
+        let mut detectors = Vec::with_capacity(self.slots.len());
+        for slot in &mut self.slots {
+            let name = slot.loaded.name().to_string();
+            let snapshot = match slot.loaded.checkpoint() {
+                Ok(s) => s,
+                Err(e) => {
+                    let event = HealthEvent {
+                        kind: "health",
+                        time: jiff::Timestamp::now().to_string(),
+                        plugin: name.clone(),
+                        event: "checkpoint_without_state",
+                        limit: None,
+                        batch: batch_no,
+                        first_event: self.next_seq,
+                        events: 0,
+                        message: format!(
+                            "snapshot failed, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
+                        ),
+                    };
+                    self.health.report(&event);
+                    self.stats.health.push(event);
+                    None
+                }
+            };
+            detectors.push(DetectorState {
+                name,
+                snapshot,
+                quarantined: slot.loaded.is_quarantined(),
+                sent_symbols: slot.sent_symbols,
+            });
+        }
+        let s = &self.stats;
+        ScorerState {
+            interner: self.encoder.interner.state(),
+            held: self.held.iter().map(|Reverse(h)| *h).collect(),
+            arrivals: self.arrivals,
+            newest_ms: self.newest_ms,
+            released_ms: self.released_ms,
+            pending: self
+                .batch
+                .iter()
+                .map(|e| (e.time_ms, Compact::of_event(e)))
+                .collect(),
+            next_seq: self.next_seq,
+            aggregator: self.aggregator.state(),
+            stats: SavedStats {
+                events: s.events,
+                invalid: s.invalid,
+                late: s.late,
+                findings: s.findings.clone(),
+                stray_findings: s.stray_findings,
+                alerts: s.alerts,
+                batches: s.batches,
+                events_missed_by_failed: s.events_missed_by_failed,
+                batch_latency: s.batch_latency.clone(),
+            },
+            detectors,
+        }
+    }
+
+    /// Continue from a saved state, before any event of this run. The
+    /// detectors must be the ones the state was saved with, in order.
+    pub fn restore_state(&mut self, state: ScorerState) -> Result<(), RestoreError> {
+        let saved: Vec<&str> = state.detectors.iter().map(|d| d.name.as_str()).collect();
+        let running: Vec<&str> = self.slots.iter().map(|s| s.loaded.name()).collect();
+        if saved != running {
+            return Err(RestoreError::Detectors {
+                saved: saved.join(", "),
+                running: running.join(", "),
+            });
+        }
+        let interner = Interner::from_state(state.interner)
+            .map_err(|e| RestoreError::Inconsistent(e.to_string()))?;
+        let log_len = interner.log_len();
+        let users = interner.count(SymbolKind::User);
+        let bad_id = |c: &Compact| {
+            let missing =
+                |kind, id: Option<u32>| id.is_some_and(|i| i as usize >= interner.count(kind));
+            c.user as usize >= users
+                || missing(SymbolKind::Action, Some(c.action))
+                || missing(SymbolKind::Resource, Some(c.resource))
+                || missing(SymbolKind::Source, c.source)
+                || missing(SymbolKind::PeerGroup, c.peer)
+        };
+        if state.held.iter().any(|h| bad_id(&h.ev)) || state.pending.iter().any(|(_, c)| bad_id(c))
+        {
+            return Err(RestoreError::Inconsistent(
+                "a held event names a symbol that does not exist".into(),
+            ));
+        }
+        if state.pending.len() as u64 > state.next_seq {
+            return Err(RestoreError::Inconsistent(
+                "more pending events than sequence numbers".into(),
+            ));
+        }
+        self.aggregator
+            .restore(state.aggregator)
+            .map_err(|e| RestoreError::Detectors {
+                saved: e.saved,
+                running: e.running,
+            })?;
+        for (slot, d) in self.slots.iter_mut().zip(&state.detectors) {
+            if d.quarantined {
+                slot.loaded.quarantine();
+            } else if let Some(snap) = &d.snapshot {
+                slot.loaded
+                    .resume(snap)
+                    .map_err(|e| RestoreError::Detector {
+                        name: d.name.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
+            slot.sent_symbols = if d.snapshot.is_some() {
+                d.sent_symbols.min(log_len)
+            } else {
+                // A detector starting afresh needs every symbol again.
+                0
+            };
+        }
+        // Peer groups and time zones come from this run's identities.
+        let mut encoder = Encoder::new(std::mem::take(&mut self.encoder.identities));
+        encoder.interner = interner;
+        for id in 0..users {
+            encoder.meta_for(id as u32);
+        }
+        self.encoder = encoder;
+        self.held = state.held.into_iter().map(Reverse).collect();
+        self.arrivals = state.arrivals;
+        self.newest_ms = state.newest_ms;
+        self.released_ms = state.released_ms;
+        self.next_seq = state.next_seq;
+        let first = state.next_seq - state.pending.len() as u64;
+        self.batch = state
+            .pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, c))| c.into_event(t, first + i as u64))
+            .collect();
+        let st = state.stats;
+        let n = self.slots.len();
+        let fit = |mut v: Vec<u64>| {
+            v.resize(n, 0);
+            v
+        };
+        let mut latency = st.batch_latency;
+        latency.resize(n, Histogram::default());
+        self.stats = Stats {
+            events: st.events,
+            invalid: st.invalid,
+            late: st.late,
+            findings: fit(st.findings),
+            stray_findings: st.stray_findings,
+            alerts: st.alerts,
+            batches: st.batches,
+            health: std::mem::take(&mut self.stats.health),
+            events_missed_by_failed: st.events_missed_by_failed,
+            batch_latency: latency,
+        };
+        Ok(())
+    }
+
+    /// Flush the alert sink, so that everything emitted so far is written
+    /// before a checkpoint records the output's length.
+    pub fn flush_sink(&mut self) -> Result<(), ScoreError> {
+        self.sink.flush()?;
+        Ok(())
     }
 
     /// The counts so far, e.g. for `/metrics` while a service runs.
@@ -530,6 +816,12 @@ impl<S: AlertSink> Scorer<S> {
     /// Score what is left and return the report and the sink.
     pub fn finish(mut self) -> Result<(Report, S), ScoreError> {
         self.flush()?;
+        Ok(self.finish_without_flush())
+    }
+
+    /// The report and the sink without scoring what is still held: for a
+    /// run stopping right after a checkpoint that holds those events.
+    pub fn finish_without_flush(mut self) -> (Report, S) {
         let standings = self.aggregator.standings();
         let report = Report {
             trace: self.trace.take().unwrap_or_default(),
@@ -559,7 +851,7 @@ impl<S: AlertSink> Scorer<S> {
             stats: self.stats,
             elapsed: self.started.elapsed(),
         };
-        Ok((report, self.sink))
+        (report, self.sink)
     }
 }
 

@@ -526,7 +526,7 @@ fn read_events(
     let (rx, _) = spawn_reader(Box::new(std::io::BufReader::with_capacity(1 << 16, file)));
     for chunk in rx {
         match chunk {
-            Chunk::Lines(lines) => {
+            Chunk::Lines(lines, _) => {
                 for parsed in lines {
                     let ev = parsed.map_err(|source| EvalError::Events {
                         path: path.into(),

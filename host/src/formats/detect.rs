@@ -182,6 +182,13 @@ impl LineParser for AutoParser {
     fn skipped(&self) -> u64 {
         self.inner.as_ref().map_or(0, |i| i.skipped())
     }
+
+    fn pending_line(&self) -> Option<u64> {
+        match &self.inner {
+            Some(inner) => inner.pending_line(),
+            None => self.held.first().map(|(line, _)| *line),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,12 @@ pub trait LineParser: Send {
     fn skipped(&self) -> u64 {
         0
     }
+    /// The first line of a record still being assembled (not yet pushed),
+    /// if any. A resumed run must start reading there, or that record would
+    /// be lost; single-line formats never hold one.
+    fn pending_line(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The native JSON-lines parser: [`parse_line`] on every non-blank line,

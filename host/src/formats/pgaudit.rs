@@ -579,6 +579,10 @@ impl LineParser for PgAuditParser {
     fn skipped(&self) -> u64 {
         self.skipped
     }
+
+    fn pending_line(&self) -> Option<u64> {
+        self.pending.as_ref().map(|(line, _)| *line)
+    }
 }
 
 #[cfg(test)]

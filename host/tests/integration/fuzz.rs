@@ -82,7 +82,7 @@ proptest! {
         let mut seen = 0;
         for c in rx {
             match c {
-                Chunk::Lines(l) => seen += l.len(),
+                Chunk::Lines(l, _) => seen += l.len(),
                 Chunk::Failed(e) => prop_assert!(false, "{e}"),
             }
         }

@@ -11,4 +11,5 @@ mod fuzz;
 mod hostile;
 mod pipeline;
 mod sandbox;
+mod state;
 mod util;

@@ -52,3 +52,14 @@ pub fn event(time_ms: i64, user: &str, resource: &str, rows: u64) -> AccessEvent
         outcome: ueba::event::Outcome::Success,
     }
 }
+
+/// The `ueba` binary with a private compile cache, for tests that run the
+/// CLI as users do.
+pub fn ueba_cmd() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ueba"));
+    cmd.env(
+        "UEBA_CACHE_DIR",
+        std::env::temp_dir().join("ueba-test-cache"),
+    );
+    cmd
+}

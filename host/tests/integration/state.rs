@@ -1,0 +1,302 @@
+//! Durable state: `ueba score --state DIR` survives SIGKILL and SIGTERM with
+//! the alert file ending as if the run had never stopped, refuses damaged
+//! checkpoints, and carries what it learned into a new input.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::ueba_cmd;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(args: &[&str]) -> Output {
+    ueba_cmd().args(args).output().expect("ueba runs")
+}
+
+/// A generated organisation: (dir, events path, identities path).
+fn org(users: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let out = run(&["gen", "--users", users, "--days", "30", "--out", &d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (
+        dir,
+        format!("{d}/events.jsonl"),
+        format!("{d}/identities.csv"),
+    )
+}
+
+/// Alerts of an uninterrupted run without state.
+fn reference(events: &str, ids: &str, out: &Path) -> Vec<u8> {
+    let o = run(&[
+        "score",
+        events,
+        "-i",
+        ids,
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let alerts = std::fs::read(out).unwrap();
+    assert!(
+        alerts.iter().filter(|&&b| b == b'\n').count() >= 3,
+        "the generated insiders must raise alerts for this test to mean anything"
+    );
+    alerts
+}
+
+#[test]
+fn killed_mid_stream_resumes_to_identical_alerts() {
+    let (dir, events, ids) = org("150");
+    let want = reference(&events, &ids, &dir.path().join("reference.jsonl"));
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let args = [
+        "score",
+        &events,
+        "-i",
+        &ids,
+        "-q",
+        "-o",
+        alerts.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--checkpoint-events",
+        "20000",
+    ];
+    let mut child = ueba_cmd()
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let checkpoint = state.join("checkpoint");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !checkpoint.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint was written");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Let it get past the checkpoint, so alerts exist that the checkpoint
+    // does not cover and that the resumed run must not duplicate.
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed; give it more events"
+    );
+    child.kill().unwrap(); // SIGKILL: no chance to checkpoint or flush.
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+
+    let o = ueba_cmd().args(args).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let got = std::fs::read(&alerts).unwrap();
+    assert!(
+        got == want,
+        "resumed alerts differ from an uninterrupted run:\n--- resumed\n{}\n--- uninterrupted\n{}",
+        text(&got),
+        text(&want)
+    );
+
+    // Running the finished command again scores nothing twice.
+    let o = ueba_cmd().args(args).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&alerts).unwrap(), want);
+}
+
+#[test]
+fn sigterm_checkpoints_and_a_stream_resumes_after_the_last_line_read() {
+    let (dir, events, ids) = org("100");
+    let want = reference(&events, &ids, &dir.path().join("reference.jsonl"));
+    let lines: Vec<String> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let args = [
+        "score",
+        "-",
+        "-i",
+        &ids,
+        "-q",
+        "-o",
+        alerts.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--checkpoint-events",
+        "1000000000",
+        "--checkpoint-secs",
+        "100000",
+    ];
+    let mut child = ueba_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let half = lines.len() / 2;
+    {
+        let stdin = child.stdin.as_mut().unwrap();
+        for l in &lines[..half] {
+            writeln!(stdin, "{l}").unwrap();
+        }
+        stdin.flush().unwrap();
+    }
+    // The writes above blocked until the reader took most of them, so the
+    // process is past loading and its signal handler is in place.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let k = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let read: usize = stderr
+        .split("after line ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no stop line in: {stderr}"));
+    assert!(
+        read > 0 && read <= half,
+        "stopped after line {read} of {half}"
+    );
+
+    // A stream cannot be rewound: the producer resends from the next line.
+    let mut child = ueba_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for l in &lines[read..] {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = std::fs::read(&alerts).unwrap();
+    assert!(
+        got == want,
+        "alerts after SIGTERM and resume differ from an uninterrupted run:\n--- resumed\n{}\n--- uninterrupted\n{}",
+        text(&got),
+        text(&want)
+    );
+}
+
+#[test]
+fn history_then_a_new_log_scores_like_one_stream() {
+    let (dir, events, ids) = org("100");
+    let want = reference(&events, &ids, &dir.path().join("reference.jsonl"));
+    let all = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    let cut = lines.len() * 2 / 3;
+    let history = dir.path().join("history.jsonl");
+    let today = dir.path().join("today.jsonl");
+    std::fs::write(&history, lines[..cut].join("\n") + "\n").unwrap();
+    std::fs::write(&today, lines[cut..].join("\n") + "\n").unwrap();
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let mut got = Vec::new();
+    for input in [&history, &today] {
+        let o = run(&[
+            "score",
+            input.to_str().unwrap(),
+            "-i",
+            &ids,
+            "-q",
+            "-o",
+            alerts.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        got.extend(std::fs::read(&alerts).unwrap());
+    }
+    assert!(
+        got == want,
+        "history + today with state differs from one run over both:\n--- split\n{}\n--- whole\n{}",
+        text(&got),
+        text(&want)
+    );
+}
+
+#[test]
+fn damaged_or_mismatched_state_is_refused_and_kept() {
+    let (dir, events, ids) = org("40");
+    let state = dir.path().join("state");
+    let args = |input: &str| {
+        vec![
+            "score".to_string(),
+            input.to_string(),
+            "-i".into(),
+            ids.clone(),
+            "-q".into(),
+            "--state".into(),
+            state.to_str().unwrap().to_string(),
+        ]
+    };
+    let o = ueba_cmd().args(args(&events)).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let checkpoint = state.join("checkpoint");
+    let good = std::fs::read(&checkpoint).unwrap();
+
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    std::fs::write(&checkpoint, &bad).unwrap();
+    let o = ueba_cmd().args(args(&events)).output().unwrap();
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("corrupt") && err.contains("checkpoint"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        bad,
+        "a damaged checkpoint must not be replaced"
+    );
+
+    std::fs::write(&checkpoint, &good[..good.len() / 3]).unwrap();
+    let o = ueba_cmd().args(args(&events)).output().unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("truncated"), "{}", text(&o.stderr));
+
+    std::fs::write(&checkpoint, b"PK\x03\x04 some zip file").unwrap();
+    let o = ueba_cmd().args(args(&events)).output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("not a ueba checkpoint"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A state saved with other detectors is refused, naming both sets.
+    std::fs::write(&checkpoint, &good).unwrap();
+    let cfg = dir.path().join("ueba.toml");
+    std::fs::write(&cfg, "[detectors.off-hours]\nenabled = false\n").unwrap();
+    let mut a = args(&events);
+    a.extend(["-c".to_string(), cfg.to_str().unwrap().to_string()]);
+    let o = ueba_cmd().args(&a).output().unwrap();
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("detectors") && err.contains("off-hours"),
+        "{err}"
+    );
+}
