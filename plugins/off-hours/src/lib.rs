@@ -326,20 +326,21 @@ impl OffHours {
         user.pending = [0; 24];
     }
 
-    fn expect(&self, user: &User, kind: usize, hour: usize) -> Expectation {
-        let prior = user
-            .group
+    /// The profile a user is shrunk towards: their peer group's once it has
+    /// enough days, else the organisation's.
+    fn prior(&self, user: &User) -> &Profile {
+        user.group
             .and_then(|g| self.groups.get(g))
             .filter(|p| p.total_days() >= POOL_MIN_DAYS)
-            .unwrap_or(&self.org);
+            .unwrap_or(&self.org)
+    }
+
+    /// Presence share of (user, kind, hour) before the floor: whether the
+    /// hour is off for the user at all. Most events fall in working hours
+    /// and need nothing more, so the mean count is left to [`Self::expect`].
+    fn share(&self, user: &User, kind: usize, hour: usize) -> f64 {
+        let prior = self.prior(user);
         let own = &user.profile;
-        let m0 = self.config.unused_hour_mean.max(1.0);
-        let trusted = own.total_days() >= u64::from(self.config.learning_days);
-        let pooled = |p: &Profile| {
-            let (e0, p0) = p.when_present(WEEKDAY, hour);
-            let (e1, p1) = p.when_present(WEEKEND, hour);
-            (e0 + e1, p0 + p1)
-        };
         let weight = |d: f64| {
             let w = d / (d + self.config.prior_days);
             if w.is_finite() { w } else { 1.0 }
@@ -351,15 +352,31 @@ impl OffHours {
         let s = w * own.presence_share(kind, hour) + (1.0 - w) * base;
         let a = wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind);
         let share = a * s;
-        // The pace of a present hour is the user's own once they have
-        // enough days; before that their peers'.
-        let (events, present) = if trusted { pooled(own) } else { pooled(prior) };
-        let mean = (events + MEAN_PRIOR_HOURS * m0) / (present + MEAN_PRIOR_HOURS);
-        let share = if share.is_finite() {
+        if share.is_finite() {
             share.clamp(0.0, 1.0)
         } else {
             1.0
+        }
+    }
+
+    /// What the model expects of an off hour, given its `share`.
+    fn expect(&self, user: &User, hour: usize, share: f64) -> Expectation {
+        let own = &user.profile;
+        let m0 = self.config.unused_hour_mean.max(1.0);
+        let trusted = own.total_days() >= u64::from(self.config.learning_days);
+        let pooled = |p: &Profile| {
+            let (e0, p0) = p.when_present(WEEKDAY, hour);
+            let (e1, p1) = p.when_present(WEEKEND, hour);
+            (e0 + e1, p0 + p1)
         };
+        // The pace of a present hour is the user's own once they have
+        // enough days; before that their peers'.
+        let (events, present) = if trusted {
+            pooled(own)
+        } else {
+            pooled(self.prior(user))
+        };
+        let mean = (events + MEAN_PRIOR_HOURS * m0) / (present + MEAN_PRIOR_HOURS);
         Expectation {
             share,
             q: share.max(self.config.floor_share),
@@ -421,15 +438,16 @@ impl OffHours {
         let Some(user) = self.users.get(e.user) else {
             return;
         };
-        let x = self.expect(user, kind, hour);
-        let mut session = user.session.clone();
-        if x.share >= self.config.off_share {
+        let share = self.share(user, kind, hour);
+        if share >= self.config.off_share {
             // A working hour for this user: it ends any off-hours session.
             if let Some(u) = self.users.get_mut(e.user) {
                 u.session = None;
             }
             return;
         }
+        let x = self.expect(user, hour, share);
+        let mut session = user.session.clone();
         let s = match session.as_mut() {
             Some(s) if abs_hour == s.hour => {
                 s.hour_events = s.hour_events.saturating_add(1);

@@ -65,6 +65,18 @@
 //! the user that day (the host keeps the maximum anyway), so a burst
 //! yields a handful of findings, not one per event.
 //!
+//! # Cost
+//!
+//! Computing the tails on every event made this detector the slowest part
+//! of scoring. A bucket's baseline changes only when buckets close, and
+//! whether its running total reports is a threshold on that total (for the
+//! score the bucket must reach, given what it and the user reported
+//! today), so each bucket keeps that threshold until its baseline or the
+//! score changes, and an event under every threshold costs a few
+//! comparisons. Tails are computed only for an event that may report, and
+//! then exactly as described above, so findings are unchanged (see
+//! `model::Gate`).
+//!
 //! # Time
 //!
 //! Buckets follow the user's local time. An event up to a day older than the
@@ -74,9 +86,9 @@
 //!
 //! # Memory
 //!
-//! Per user about 1.2 KiB (hour and day totals of the current day, 28
-//! daily and 192 hourly history values as f32) plus about 80 bytes per
-//! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
+//! Per user about 1.3 KiB (hour and day totals of the current day, 28
+//! daily and 192 hourly history values as f32, two cached thresholds) plus
+//! about 120 bytes per user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 3 KiB (pooled 256 daily and 512 hourly values), plus the same
 //! once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
@@ -91,7 +103,7 @@ use ueba_sdk::{
     score_from_p,
 };
 
-use model::{Fit, Ring};
+use model::{Fit, Gate, Quantiles, Ring};
 use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
@@ -118,6 +130,8 @@ const MIN_SD_PAIR: f64 = 0.5;
 /// The spread a pair baseline is shrunk towards, worth `prior_weight` days.
 const PAIR_PRIOR_SD: f64 = 1.2;
 const NO_DAY: i64 = i64::MIN;
+/// Action ids below this have their `ignore_actions` verdict cached.
+const ACTION_CACHE_IDS: u32 = 1 << 16;
 /// Actions that return no data to the user, by default.
 const DEFAULT_IGNORE_ACTIONS: [&str; 12] = [
     "vacuum", "analyze", "reindex", "insert", "update", "delete", "create", "drop", "alter",
@@ -160,6 +174,19 @@ pub struct Volume {
     users: Table<User>,
     groups: Table<Pool>,
     org: Pool,
+    /// Whether each action id is in `ignore_actions` (by id, below
+    /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
+    /// rather than once per event. Derived, so not in the snapshot.
+    #[serde(skip)]
+    ignored_actions: Vec<Option<bool>>,
+    /// The log-scale quantiles the gates start from; derived.
+    #[serde(skip)]
+    quantiles: Quantiles,
+    /// Score every bucket with its full tail on every event, bypassing the
+    /// gates: the reference the gated detector is tested against.
+    #[cfg(test)]
+    #[serde(skip)]
+    ungated: bool,
 }
 
 /// Which bucket a finding is about.
@@ -196,6 +223,11 @@ struct User {
     day_fit: Option<Fit>,
     hour_fit: Option<Fit>,
     pairs: Vec<Pair>,
+    /// Thresholds of the current hour and day baselines; derived.
+    #[serde(skip)]
+    hour_gate: Option<Gate>,
+    #[serde(skip)]
+    day_gate: Option<Gate>,
 }
 
 impl Default for User {
@@ -215,6 +247,8 @@ impl Default for User {
             day_fit: None,
             hour_fit: None,
             pairs: Vec::new(),
+            hour_gate: None,
+            day_gate: None,
         }
     }
 }
@@ -227,6 +261,9 @@ struct Pair {
     days_seen: u32,
     hist: Ring,
     fit: Option<Fit>,
+    /// Threshold of the current baseline; derived.
+    #[serde(skip)]
+    gate: Option<Gate>,
 }
 
 /// Pooled recent buckets of many users (a peer group or the organisation).
@@ -315,16 +352,34 @@ impl Volume {
     }
 
     /// Whether an event's rows are not rows read: a failed event, or an
-    /// action in `ignore_actions`.
-    fn ignored(&self, symbols: &Symbols, e: &Event) -> bool {
+    /// action in `ignore_actions`. The verdict per action id is cached, as
+    /// ids are stable and comparing names on every event was a tenth of the
+    /// detector's time.
+    fn ignored(&mut self, symbols: &Symbols, e: &Event) -> bool {
         if e.outcome == Outcome::Failure {
             return true;
         }
+        let slot = usize::try_from(e.action)
+            .ok()
+            .filter(|_| e.action < ACTION_CACHE_IDS);
+        if let Some(&Some(known)) = slot.and_then(|i| self.ignored_actions.get(i)) {
+            return known;
+        }
         let action = symbols.action(e.action);
-        self.config
+        let ignored = self
+            .config
             .ignore_actions
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(action))
+            .any(|a| a.eq_ignore_ascii_case(action));
+        // An id whose text has not arrived reads as "": decide it again
+        // once it has.
+        if let Some(i) = slot.filter(|_| !action.is_empty()) {
+            if self.ignored_actions.len() <= i {
+                self.ignored_actions.resize(i + 1, None);
+            }
+            self.ignored_actions[i] = Some(ignored);
+        }
+        ignored
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
@@ -384,6 +439,64 @@ impl Volume {
         let day_sd = day_fit.map_or(0.0, |f| f.s);
         let hour_fit = hour_fit.map(|f| f.widen(day_sd));
         let part_sd = hour_fit.map_or(day_sd, |f| f.s);
+        let pair_fit = pair_idx
+            .map(|i| &user.pairs[i])
+            .filter(|pair| pair.days_seen >= MIN_PAIR_HISTORY)
+            .and_then(|pair| {
+                let own = pair.fit?;
+                let prior = Fit {
+                    m: own.m,
+                    s: PAIR_PRIOR_SD.max(part_sd),
+                };
+                let fit = Fit::blend(Some(own), pair.days_seen, Some(prior), w)?.widen(day_sd);
+                let support = f64::from(pair.days_seen.min(PAIR_HISTORY as u32)) + w;
+                Some((fit, support))
+            });
+
+        let min = self.config.min_score;
+        // The score a bucket must reach for this event to report anything:
+        // at least `min_score` and today's highest report, and a step above
+        // the bucket's own last report. Below it on every bucket, the event
+        // changes nothing, and the gates say so without computing a tail.
+        let today_max = f32::from(user.today_max_reported);
+        let need = |reported: u8| {
+            let need = min.max(today_max);
+            if reported == 0 {
+                need
+            } else {
+                need.max(f32::from(reported) + RESCORE_STEP)
+            }
+        };
+        #[cfg(test)]
+        let gated = !self.ungated;
+        #[cfg(not(test))]
+        let gated = true;
+        if gated {
+            // `score` takes the support and uses one less as the tail's
+            // degrees of freedom; the gates take the degrees of freedom.
+            let q = &mut self.quantiles;
+            let mut opens = false;
+            if let Some(fit) = hour_fit {
+                let need = need(user.hour_reported[hour]);
+                let total = user.hours[hour];
+                opens = Gate::opens(&mut user.hour_gate, fit, f64::INFINITY, need, total, q);
+            }
+            if !opens && let Some(fit) = day_fit {
+                let need = need(user.day_reported);
+                let total = user.day_total;
+                opens = Gate::opens(&mut user.day_gate, fit, f64::INFINITY, need, total, q);
+            }
+            if !opens
+                && let (Some(i), Some((fit, support))) = (pair_idx, pair_fit)
+                && let Some(pair) = user.pairs.get_mut(i)
+            {
+                let need = need(pair.reported);
+                opens = Gate::opens(&mut pair.gate, fit, support - 1.0, need, pair.today, q);
+            }
+            if !opens {
+                return;
+            }
+        }
         let mut candidates: Vec<Scored> = Vec::with_capacity(3);
         if let Some(fit) = hour_fit {
             candidates.extend(score(
@@ -403,29 +516,18 @@ impl Volume {
                 f64::INFINITY,
             ));
         }
-        if let Some(pair) = pair_idx.map(|i| &user.pairs[i])
-            && pair.days_seen >= MIN_PAIR_HISTORY
-            && let Some(own) = pair.fit
+        if let Some((fit, support)) = pair_fit
+            && let Some(pair) = pair_idx.map(|i| &user.pairs[i])
         {
-            let prior = Fit {
-                m: own.m,
-                s: PAIR_PRIOR_SD.max(part_sd),
-            };
-            if let Some(fit) =
-                Fit::blend(Some(own), pair.days_seen, Some(prior), w).map(|f| f.widen(day_sd))
-            {
-                let support = f64::from(pair.days_seen.min(PAIR_HISTORY as u32)) + w;
-                candidates.extend(score(
-                    Bucket::Pair,
-                    pair.today,
-                    fit,
-                    pair.days_seen,
-                    support,
-                ));
-            }
+            candidates.extend(score(
+                Bucket::Pair,
+                pair.today,
+                fit,
+                pair.days_seen,
+                support,
+            ));
         }
 
-        let min = self.config.min_score;
         let mut best: Option<&Scored> = None;
         for c in &candidates {
             let reported = match c.bucket {
@@ -553,6 +655,7 @@ impl Detector for Volume {
             "ignore_actions" => {
                 let actions: Vec<String> = config::parse(key, value)?;
                 self.config.ignore_actions = actions.iter().map(|a| a.to_lowercase()).collect();
+                self.ignored_actions.clear();
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

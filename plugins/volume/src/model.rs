@@ -2,8 +2,12 @@
 //! totals on a log scale, shrinkage towards a prior, and the negative
 //! binomial tail that turns a running total into a probability.
 
+use std::cmp::Ordering;
+
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, DiscreteCDF, NegativeBinomial, Normal, StudentsT};
+use ueba_sdk::calibrate::p_from_score;
+use ueba_sdk::score_from_p;
 
 /// Consistency constant that turns a MAD into a normal standard deviation.
 const MAD_TO_SD: f64 = 1.4826;
@@ -55,14 +59,24 @@ impl Ring {
     /// at least 40 values, the upper 2.5%; so a right-skewed history is not
     /// mistaken for a narrow one), floored at `min_sd`; `None` when fewer
     /// than `min_n` values are held.
+    ///
+    /// Pools refit 512 values every 32 closed buckets and every user refits
+    /// at each day's close, so this is one of the detector's hot paths: the
+    /// values are sorted once, as integer keys in the IEEE total order (the
+    /// order `f64::total_cmp` gives), and the median absolute deviation is
+    /// read off the sorted values by walking outwards from the median
+    /// instead of sorting the deviations too. The result is bit-identical
+    /// to sorting both (a test compares them).
     pub fn fit(&self, min_n: usize, min_sd: f64) -> Option<Fit> {
         if self.vals.len() < min_n.max(1) {
             return None;
         }
-        let mut v: Vec<f64> = self.vals.iter().map(|&x| f64::from(x)).collect();
-        let m = median(&mut v);
-        // v is sorted now; the upper decile shows how far busy buckets reach,
-        // which the MAD misses when the lower half is the wider one.
+        let mut keys: Vec<i32> = self.vals.iter().map(|&x| total_order_key(x)).collect();
+        keys.sort_unstable();
+        let v: Vec<f64> = keys.into_iter().map(value_of_key).collect();
+        let m = sorted_median(&v);
+        // The upper decile shows how far busy buckets reach, which the MAD
+        // misses when the lower half is the wider one.
         let q90 = v[((v.len() - 1) * 9).div_ceil(10)];
         let mut upper = (q90 - m) / Z90;
         if v.len() >= MIN_N_975 {
@@ -72,10 +86,7 @@ impl Ring {
             let q975 = v[((v.len() - 1) * 39).div_ceil(40)];
             upper = upper.max((q975 - m) / Z975);
         }
-        for x in v.iter_mut() {
-            *x = (*x - m).abs();
-        }
-        let mad = median(&mut v);
+        let mad = median_abs_deviation(&v, m);
         Some(Fit {
             m,
             s: (MAD_TO_SD * mad).max(upper).max(min_sd),
@@ -83,13 +94,66 @@ impl Ring {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_unstable_by(f64::total_cmp);
+/// An integer whose order is `f32::total_cmp`'s: negative values have their
+/// magnitude bits flipped. The map is its own inverse.
+fn total_order_key(x: f32) -> i32 {
+    let bits = x.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
+}
+
+/// The value behind a [`total_order_key`], widened to f64 (exactly).
+fn value_of_key(key: i32) -> f64 {
+    let bits = key ^ (((key >> 31) as u32) >> 1) as i32;
+    f64::from(f32::from_bits(bits as u32))
+}
+
+/// The median of sorted values (0 for none).
+fn sorted_median(v: &[f64]) -> f64 {
     let n = v.len();
     match n {
         0 => 0.0,
         _ if n % 2 == 1 => v[n / 2],
         _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// The median of `|x - m|` over sorted values `v`. Deviations grow walking
+/// away from `m` on either side (rounding is monotone), so merging the two
+/// walks visits them in sorted order, and the middle one or two are found
+/// without sorting the deviations.
+fn median_abs_deviation(v: &[f64], m: f64) -> f64 {
+    let n = v.len();
+    // Values at or below `m` lie left of `split`, values above it from it on.
+    let split = v.partition_point(|&x| x <= m);
+    let (mut left, mut right) = (split, split);
+    let mut next = || {
+        let below = (left > 0).then(|| (v[left - 1] - m).abs());
+        let above = (right < n).then(|| (v[right] - m).abs());
+        match (below, above) {
+            (Some(b), Some(a)) if a.total_cmp(&b).is_lt() => {
+                right += 1;
+                a
+            }
+            (Some(b), _) => {
+                left -= 1;
+                b
+            }
+            (None, Some(a)) => {
+                right += 1;
+                a
+            }
+            (None, None) => 0.0,
+        }
+    };
+    let mut before = 0.0;
+    for _ in 0..n / 2 {
+        before = next();
+    }
+    let middle = next();
+    if n % 2 == 1 {
+        middle
+    } else {
+        0.5 * (before + middle)
     }
 }
 
@@ -168,16 +232,31 @@ impl Fit {
         if total == 0 {
             return 1.0;
         }
+        let p = self
+            .negative_binomial_tail(total)
+            .max(self.log_normal_tail(total, df));
+        if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) }
+    }
+
+    /// The matched negative binomial's P(X ≥ total), for `total` ≥ 1; 0 when
+    /// it cannot be computed, so the log-normal's tail decides.
+    fn negative_binomial_tail(&self, total: u64) -> f64 {
         let (mean, r) = self.negative_binomial();
         let x = total.min(MAX_TOTAL) - 1;
-        let nb = NegativeBinomial::new(r, r / (r + mean))
+        NegativeBinomial::new(r, r / (r + mean))
             .ok()
             .map(|nb| nb.sf(x))
             .filter(|p| p.is_finite())
-            .unwrap_or(0.0);
+            .unwrap_or(0.0)
+    }
+
+    /// The log-scale tail at `ln(1 + total)`: Student-t with `df` degrees
+    /// of freedom when `df` is in 1..1000, else normal; NaN when the
+    /// baseline is not a valid distribution.
+    fn log_normal_tail(&self, total: u64, df: f64) -> f64 {
         let x = log_total(total);
         let scale = self.s.max(1e-3);
-        let log_normal = if (1.0..MAX_T_DF).contains(&df) {
+        if (1.0..MAX_T_DF).contains(&df) {
             StudentsT::new(self.m, scale, df)
                 .map(|t| t.sf(x))
                 .unwrap_or(f64::NAN)
@@ -185,9 +264,239 @@ impl Fit {
             Normal::new(self.m, scale)
                 .map(|n| n.sf(x))
                 .unwrap_or(f64::NAN)
+        }
+    }
+
+    /// Whether a bucket total counts under this baseline with a score of at
+    /// least `need`: the detector's own test, word for word: not at or
+    /// below the fitted mean (a NaN mean does not stop it), and
+    /// `score_from_p(tail) >= need`.
+    pub fn reaches(&self, total: u64, df: f64, need: f32) -> bool {
+        let (mean, _) = self.negative_binomial();
+        not_at_or_below(total, mean) && score_from_p(self.tail(total, df)) >= need
+    }
+}
+
+/// `!(total as f64 <= mean)`, the detector's test of whether a total is
+/// worth a tail: true for a NaN mean.
+fn not_at_or_below(total: u64, mean: f64) -> bool {
+    !matches!(
+        (total as f64).partial_cmp(&mean),
+        Some(Ordering::Less | Ordering::Equal)
+    )
+}
+
+/// Gates test for a score this much below the one asked for, so that the
+/// few ulps of noise in the computed tail (see [`Gate`]) can never let a
+/// total under the gate reach the score.
+const GATE_MARGIN: f32 = 0.01;
+/// Totals from here on always take the full computation. The negative
+/// binomial's tail is computed through log-gamma functions of the total,
+/// so its rounding noise grows with the total: measured over the widest
+/// baselines, it rises from one total to the next by at most 8e-7 of
+/// itself at 2²⁴, 2.5e-5 at 2²⁸ (1e-4 score points, a fiftieth of what
+/// the margin allows) and 4e-4 at 2³².
+const GATE_LIMIT: u64 = 1 << 28;
+
+/// Where a bucket's running total starts to matter, for one baseline and
+/// the score the bucket must reach.
+///
+/// The tail only falls as a total grows, so whether a bucket can report is
+/// a threshold on its total. A baseline changes only when a bucket closes
+/// or a pool refits, while running totals change on every event; so the
+/// detector finds the threshold once per baseline and then compares
+/// integers per event, and computes tails only for an event at or past
+/// it, exactly as before. Findings are those of computing every tail
+/// (tests check the gate against [`Fit::reaches`] total by total, and the
+/// whole detector against an ungated one).
+///
+/// The computed tail is not exactly monotone: near 10¹⁰ rows the negative
+/// binomial's tail wobbles by a few parts in 10⁵ from one total to the
+/// next. So the threshold is found for a score [`GATE_MARGIN`] lower than
+/// the one asked for, and totals from [`GATE_LIMIT`] on always take the
+/// full computation; below it the wobble is far under the margin, so no
+/// total under the gate can reach the score.
+///
+/// The threshold is found in two steps, so a baseline no total comes near
+/// costs only cheap functions: at first `at` is the threshold of the
+/// log-scale (normal or t) tail alone, which the full tail is never below,
+/// found from its quantile and a check or two; only when a total gets
+/// there is the threshold of the full tail searched for, upwards.
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    fit: Fit,
+    df: f64,
+    need: f32,
+    /// Whether `at` is the full tail's threshold rather than the log-scale
+    /// tail's.
+    exact: bool,
+    /// No total below this reaches `need`.
+    at: u64,
+}
+
+impl Gate {
+    /// Whether a total passes the gate in `slot` for this baseline (`fit`,
+    /// `df`) and score, rebuilding the gate when any of them changed since
+    /// it was built. `false` guarantees `fit.reaches(total, df, need)` is
+    /// false; `true` means it has to be computed.
+    pub fn opens(
+        slot: &mut Option<Gate>,
+        fit: Fit,
+        df: f64,
+        need: f32,
+        total: u64,
+        quantiles: &mut Quantiles,
+    ) -> bool {
+        let gate = match slot {
+            Some(g) if g.is_for(fit, df, need) => g,
+            _ => slot.insert(Gate::new(fit, df, need, quantiles)),
         };
-        let p = nb.max(log_normal);
-        if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) }
+        if total < gate.at {
+            return false;
+        }
+        if !gate.exact {
+            let (fit, df, need) = (gate.fit, gate.df, gate.need - GATE_MARGIN);
+            gate.at = lowest(|x| fit.reaches(x, df, need), gate.at, gate.at);
+            gate.exact = true;
+        }
+        total >= gate.at
+    }
+
+    /// Whether this gate was built for exactly this baseline and score
+    /// (bit for bit: any change at all rebuilds it).
+    fn is_for(&self, fit: Fit, df: f64, need: f32) -> bool {
+        self.fit.m.to_bits() == fit.m.to_bits()
+            && self.fit.s.to_bits() == fit.s.to_bits()
+            && self.df.to_bits() == df.to_bits()
+            && self.need.to_bits() == need.to_bits()
+    }
+
+    fn new(fit: Fit, df: f64, need: f32, quantiles: &mut Quantiles) -> Gate {
+        let gate = |exact, at| Gate {
+            fit,
+            df,
+            need,
+            exact,
+            at,
+        };
+        if need > 100.0 {
+            // No score exceeds 100.
+            return gate(true, u64::MAX);
+        }
+        let (mean, _) = fit.negative_binomial();
+        // The least total not at or below the mean (which is at most 1e15,
+        // so the comparison is exact); exact where no score is needed.
+        let floor = if mean.is_nan() {
+            0
+        } else {
+            mean.floor() as u64 + 1
+        };
+        if need <= 0.0 {
+            return gate(true, floor);
+        }
+        let need = need - GATE_MARGIN;
+        let z = quantiles.upper(df, p_from_score(need));
+        let guess = fit.m + fit.s.max(1e-3) * z;
+        let guess = if guess.is_nan() {
+            floor
+        } else {
+            guess.exp_m1().ceil().clamp(0.0, GATE_LIMIT as f64) as u64
+        };
+        // The full tail is never below the log-scale one (where that is a
+        // number), so no total the log-scale tail keeps under the score can
+        // reach it.
+        let log_scale_reaches = |x: u64| {
+            let p = fit.log_normal_tail(x, df);
+            not_at_or_below(x, mean) && (p.is_nan() || score_from_p(p) >= need)
+        };
+        gate(false, lowest(log_scale_reaches, floor, guess))
+    }
+}
+
+/// The least `x` in `floor..GATE_LIMIT` with `reaches(x)`, or `GATE_LIMIT`
+/// when there is none, for a `reaches` that is false below `floor` and
+/// turns true once; `guess` is where to start looking. The value returned
+/// has been seen to be `floor` or to follow a total seen not to reach.
+fn lowest(reaches: impl Fn(u64) -> bool, floor: u64, guess: u64) -> u64 {
+    if floor >= GATE_LIMIT {
+        return GATE_LIMIT;
+    }
+    let start = guess.clamp(floor, GATE_LIMIT - 1);
+    // Gallop away from the guess until the answer is bracketed by `no`
+    // (does not reach) and `yes` (reaches), then bisect.
+    let (mut no, mut yes);
+    let mut step = 1u64;
+    if reaches(start) {
+        yes = start;
+        loop {
+            if yes == floor {
+                return floor;
+            }
+            let probe = yes.saturating_sub(step).max(floor);
+            if !reaches(probe) {
+                no = probe;
+                break;
+            }
+            yes = probe;
+            step = step.saturating_mul(2);
+        }
+    } else {
+        no = start;
+        loop {
+            if no == GATE_LIMIT - 1 {
+                return GATE_LIMIT;
+            }
+            let probe = no.saturating_add(step).min(GATE_LIMIT - 1);
+            if reaches(probe) {
+                yes = probe;
+                break;
+            }
+            no = probe;
+            step = step.saturating_mul(2);
+        }
+    }
+    while yes - no > 1 {
+        let mid = no + (yes - no) / 2;
+        if reaches(mid) {
+            yes = mid;
+        } else {
+            no = mid;
+        }
+    }
+    yes
+}
+
+/// Upper quantiles of the standard normal and Student-t distributions, by
+/// degrees of freedom and tail probability, kept because the t's costs an
+/// inverse incomplete beta function. Only a few pairs occur (the t's
+/// degrees of freedom follow from a pair's days, at most eight, and the
+/// prior weight), so a short list suffices.
+#[derive(Clone, Debug, Default)]
+pub struct Quantiles(Vec<(u64, u64, f64)>);
+
+/// Most quantiles kept; beyond it the list starts over.
+const MAX_QUANTILES: usize = 64;
+
+impl Quantiles {
+    /// The `z` with P(Z ≥ z) = `p` for the log-scale tail [`Fit::tail`]
+    /// uses at `df`: Student-t for `df` in 1..1000, else normal. `p` must
+    /// be in (0, 1].
+    fn upper(&mut self, df: f64, p: f64) -> f64 {
+        let key = (df.to_bits(), p.to_bits());
+        if let Some(&(_, _, z)) = self.0.iter().find(|&&(d, q, _)| (d, q) == key) {
+            return z;
+        }
+        let q = (1.0 - p).clamp(0.0, 1.0);
+        let z = if (1.0..MAX_T_DF).contains(&df) {
+            StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(q))
+        } else {
+            Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(q))
+        };
+        if self.0.len() >= MAX_QUANTILES {
+            self.0.clear();
+        }
+        self.0.push((key.0, key.1, z));
+        z
     }
 }
 
@@ -238,5 +547,264 @@ mod tests {
             s: f64::NAN,
         };
         assert!((0.0..=1.0).contains(&weird.tail(10, f64::NAN)));
+    }
+
+    /// splitmix64: a tiny deterministic generator for the property tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        /// A bucket total spread over every magnitude, with small ones common.
+        fn total(&mut self) -> u64 {
+            let bits = match self.below(10) {
+                0 => return 0,
+                1..=6 => 1 + self.below(20),
+                _ => 1 + self.below(60),
+            };
+            self.below(1 << bits)
+        }
+    }
+
+    /// The fit as first written: sort the values, then sort the absolute
+    /// deviations for the MAD.
+    fn fit_by_sorting(r: &Ring, min_n: usize, min_sd: f64) -> Option<Fit> {
+        fn median(v: &mut [f64]) -> f64 {
+            v.sort_unstable_by(f64::total_cmp);
+            sorted_median(v)
+        }
+        if r.vals.len() < min_n.max(1) {
+            return None;
+        }
+        let mut v: Vec<f64> = r.vals.iter().map(|&x| f64::from(x)).collect();
+        let m = median(&mut v);
+        let q90 = v[((v.len() - 1) * 9).div_ceil(10)];
+        let mut upper = (q90 - m) / Z90;
+        if v.len() >= MIN_N_975 {
+            let q975 = v[((v.len() - 1) * 39).div_ceil(40)];
+            upper = upper.max((q975 - m) / Z975);
+        }
+        for x in v.iter_mut() {
+            *x = (*x - m).abs();
+        }
+        let mad = median(&mut v);
+        Some(Fit {
+            m,
+            s: (MAD_TO_SD * mad).max(upper).max(min_sd),
+        })
+    }
+
+    #[test]
+    fn fit_is_bit_identical_to_sorting_twice() {
+        let mut rng = Rng(7);
+        for case in 0..3000 {
+            let cap = [1, 2, 3, 8, 28, 39, 40, 41, 192, 256, 512][case % 11];
+            let mut r = Ring::default();
+            // Few distinct values in some rings, so ties are common.
+            let distinct = 1 + rng.below(if case % 3 == 0 { 4 } else { 1000 });
+            let pool: Vec<u64> = (0..distinct).map(|_| rng.total()).collect();
+            for _ in 0..rng.below(2 * cap as u64 + 1) {
+                r.push(pool[rng.below(distinct) as usize], cap);
+            }
+            let want = fit_by_sorting(&r, 3, 0.3);
+            let got = r.fit(3, 0.3);
+            assert_eq!(
+                got.map(|f| (f.m.to_bits(), f.s.to_bits())),
+                want.map(|f| (f.m.to_bits(), f.s.to_bits())),
+                "case {case}: {:?}",
+                r.vals
+            );
+        }
+    }
+
+    #[test]
+    fn order_keys_sort_as_total_cmp() {
+        let values = [
+            f32::NEG_INFINITY,
+            -3.5,
+            -0.0,
+            0.0,
+            f32::MIN_POSITIVE,
+            1.0,
+            2.5,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        for w in values.windows(2) {
+            assert!(total_order_key(w[0]) < total_order_key(w[1]), "{w:?}");
+        }
+        for v in values {
+            assert_eq!(
+                value_of_key(total_order_key(v)).to_bits(),
+                f64::from(v).to_bits()
+            );
+        }
+    }
+
+    /// A baseline as the detector builds them: medians from one row to a
+    /// billion, spreads from the floors up to wide, and the degrees of
+    /// freedom of hours and days (infinite), of pairs (a few to a few dozen)
+    /// and of the edges of the t's range.
+    fn baseline(rng: &mut Rng) -> (Fit, f64) {
+        let fit = Fit {
+            m: rng.unit() * 21.0,
+            s: 0.3 + rng.unit() * rng.unit() * 3.0,
+        };
+        let df = match rng.below(6) {
+            0 | 1 => f64::INFINITY,
+            2 => 3.0 + rng.below(8) as f64 + [0.0, 5.0, 0.5][rng.below(3) as usize],
+            3 => 1.0 + rng.unit() * 60.0,
+            4 => [0.5, 1.0, 999.0, 1000.0][rng.below(4) as usize],
+            _ => 4.0 + rng.below(5) as f64,
+        };
+        (fit, df)
+    }
+
+    fn need(rng: &mut Rng) -> f32 {
+        match rng.below(5) {
+            0 => [0.0, 20.0, 30.0, 100.0, 100.5, -1.0][rng.below(6) as usize],
+            1 => 20.0 + 10.0 * rng.below(9) as f32,
+            _ => rng.unit() as f32 * 105.0,
+        }
+    }
+
+    /// What the gates promise, for any total: a closed gate means the total
+    /// does not reach the score; an open one below [`GATE_LIMIT`] means it
+    /// reaches nearly the score (the gate is for the score less
+    /// [`GATE_MARGIN`], and where the tail wobbles the verdict at that score
+    /// does too, so this checks at twice the margin). Returns whether the
+    /// total reaches the score.
+    fn check_gate(
+        slot: &mut Option<Gate>,
+        (fit, df, need): (Fit, f64, f32),
+        t: u64,
+        q: &mut Quantiles,
+    ) -> bool {
+        let opens = Gate::opens(slot, fit, df, need, t, q);
+        let reaches = fit.reaches(t, df, need);
+        assert!(
+            opens || !reaches,
+            "{fit:?} df {df} need {need}: closed at {t}, which reaches"
+        );
+        if t < GATE_LIMIT {
+            assert!(
+                !opens || fit.reaches(t, df, need - 2.0 * GATE_MARGIN),
+                "{fit:?} df {df} need {need}: open at {t}, which falls short"
+            );
+        }
+        reaches
+    }
+
+    /// Totals around the threshold, at random, at the edges, rising as a
+    /// bucket fills and in random order, on random baselines and scores.
+    #[test]
+    fn gates_decide_as_the_full_tail() {
+        let mut rng = Rng(42);
+        let mut q = Quantiles::default();
+        let mut crossed = 0;
+        for case in 0..2000 {
+            let (fit, df) = baseline(&mut rng);
+            let key = (fit, df, need(&mut rng));
+            let mut slot = None;
+            let mut totals: Vec<u64> = (0..12).map(|_| rng.total()).collect();
+            if case % 2 == 0 {
+                totals.sort_unstable();
+            }
+            totals.extend([0, 1, 2, GATE_LIMIT - 1, GATE_LIMIT, MAX_TOTAL, u64::MAX]);
+            for t in totals {
+                crossed += usize::from(check_gate(&mut slot, key, t, &mut q));
+            }
+            let at = slot.map_or(0, |g| g.at);
+            for t in at.saturating_sub(20)..at.saturating_add(20) {
+                check_gate(&mut slot, key, t, &mut q);
+            }
+        }
+        assert!(crossed > 2000, "only {crossed} totals reached their score");
+    }
+
+    /// Every total from 0 up past the threshold, one by one, on baselines
+    /// like the detector's: the direct computation starts to reach the
+    /// score at most once, and the gate opens there (give or take the
+    /// margin).
+    #[test]
+    fn gates_match_every_total_near_typical_baselines() {
+        let mut q = Quantiles::default();
+        let mut crossings = 0;
+        for (m, s, df) in [
+            (2.4, 0.5, f64::INFINITY),
+            (0.7, 0.3, f64::INFINITY),
+            (5.0, 1.1, 8.0),
+            (3.3, 1.2, 11.5),
+            (8.1, 0.9, f64::INFINITY),
+        ] {
+            let fit = Fit { m, s };
+            for need in [20.0f32, 31.0, 60.0] {
+                let mut slot = None;
+                let (mut last, mut flips) = (false, 0);
+                for t in 0..40_000u64 {
+                    let reaches = check_gate(&mut slot, (fit, df, need), t, &mut q);
+                    flips += usize::from(reaches != last);
+                    last = reaches;
+                }
+                assert!(flips <= 1, "{fit:?} {need}: {flips} changes");
+                crossings += flips;
+            }
+        }
+        assert!(crossings >= 10, "only {crossings} thresholds under 40,000");
+    }
+
+    /// Where the computed tail wobbles (a wide baseline near 10¹⁰ rows:
+    /// one total reaches 20 points, the next does not), the totals are past
+    /// the gate's limit and always computed.
+    #[test]
+    fn gates_leave_the_noisy_far_tail_to_the_full_computation() {
+        let fit = Fit {
+            m: 17.675_319_533_429_82,
+            s: 2.149_039_213_140_197,
+        };
+        let df = f64::INFINITY;
+        let (a, b) = (10_391_249_024u64, 10_391_249_025u64);
+        assert!(fit.reaches(a, df, 20.0) && !fit.reaches(b, df, 20.0));
+        let mut q = Quantiles::default();
+        let mut slot = None;
+        assert!(Gate::opens(&mut slot, fit, df, 20.0, a, &mut q));
+        assert!(Gate::opens(&mut slot, fit, df, 20.0, b, &mut q));
+        assert!(slot.is_some_and(|g| g.at <= GATE_LIMIT));
+    }
+
+    #[test]
+    fn lowest_finds_the_first_true_from_any_guess() {
+        for threshold in [
+            0u64,
+            1,
+            5,
+            1000,
+            123_456_789,
+            GATE_LIMIT - 1,
+            GATE_LIMIT,
+            u64::MAX,
+        ] {
+            for floor in [0u64, 3, 1000, GATE_LIMIT, u64::MAX] {
+                for guess in [0u64, 1, 7, 999, 1001, 1 << 27, GATE_LIMIT, u64::MAX] {
+                    let got = lowest(|x| x >= threshold, floor, guess);
+                    let want = threshold.max(floor).min(GATE_LIMIT);
+                    assert_eq!(
+                        got, want,
+                        "threshold {threshold} floor {floor} guess {guess}"
+                    );
+                }
+            }
+        }
     }
 }
