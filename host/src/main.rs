@@ -151,6 +151,23 @@ struct GenArgs {
     /// Leave out the malicious scenarios (benign look-alikes stay: they are normal behaviour).
     #[arg(long)]
     no_scenarios: bool,
+    /// Put a site in another time zone, e.g. `manila=Etc/GMT-3` (repeatable;
+    /// sites: manila, dublin, chicago, new-york, berlin, los-angeles, london).
+    /// Shifts follow the zone's local time and identities.csv names it.
+    #[arg(long, value_name = "SITE=ZONE", value_parser = site_timezone)]
+    site_timezone: Vec<(String, String)>,
+}
+
+/// Parses `SITE=ZONE` for `ueba gen --site-timezone`.
+fn site_timezone(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((site, zone)) if !site.is_empty() && !zone.is_empty() => {
+            Ok((site.to_string(), zone.to_string()))
+        }
+        _ => Err(format!(
+            "expected SITE=ZONE, e.g. manila=Etc/GMT-3, got `{s}`"
+        )),
+    }
 }
 
 #[derive(Args)]
@@ -493,6 +510,7 @@ fn gen_cmd(a: GenArgs) -> Result<()> {
         seed: a.seed,
         start: a.start.unwrap_or(GenConfig::default().start),
         scenarios: !a.no_scenarios,
+        site_timezones: a.site_timezone,
     };
     let pb = std::io::stderr()
         .is_terminal()

@@ -285,6 +285,17 @@ pub(super) const TZ_NAMES: [&str; 7] = [
     "America/Los_Angeles",
     "Europe/London",
 ];
+/// Each site's name on the command line (`ueba gen --site-timezone SITE=ZONE`),
+/// in the order of [`TZ_NAMES`].
+pub(super) const SITE_NAMES: [&str; 7] = [
+    "manila",
+    "dublin",
+    "chicago",
+    "new-york",
+    "berlin",
+    "los-angeles",
+    "london",
+];
 /// Second octet of each site's office network.
 pub(super) const SITE_OCTET: [u32; 7] = [30, 20, 40, 50, 60, 70, 80];
 

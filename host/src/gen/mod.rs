@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use catalog::{ACTIONS, MAINTENANCE_TABLES, TABLES, TZ_NAMES};
+use catalog::{ACTIONS, MAINTENANCE_TABLES, SITE_NAMES, TABLES, TZ_NAMES};
 use day::{Ev, TAG_ANALYST_BIG, TAG_ANALYST_READ, TAG_COUNT, TAG_MAINTENANCE, TAG_SCENARIO};
 use org::{DAY_MS, HOUR_MS, Org};
 
@@ -65,6 +65,13 @@ pub struct GenConfig {
     /// Whether to inject the malicious scenarios. The benign look-alikes are
     /// normal behaviour and are always there.
     pub scenarios: bool,
+    /// Time zones that replace sites' own: (site, IANA zone name), e.g.
+    /// `("manila", "Etc/GMT-3")`. Sites are `manila`, `dublin`, `chicago`,
+    /// `new-york`, `berlin`, `los-angeles` and `london`. Everyone at the site
+    /// works their shift in that zone's local time and `identities.csv`
+    /// names it, so events and identities agree; this lets a live test put a
+    /// site's working day (or its night) at the real clock time.
+    pub site_timezones: Vec<(String, String)>,
 }
 
 impl Default for GenConfig {
@@ -75,8 +82,36 @@ impl Default for GenConfig {
             seed: 42,
             start: jiff::civil::date(2026, 1, 5),
             scenarios: true,
+            site_timezones: Vec::new(),
         }
     }
+}
+
+/// The IANA zone of every site (index = site), with `cfg.site_timezones`
+/// applied; unknown sites, sites named twice and zones missing from the tz
+/// database are errors.
+fn site_zones(cfg: &GenConfig) -> Result<Vec<String>, GenError> {
+    let mut zones: Vec<String> = TZ_NAMES.iter().map(|z| z.to_string()).collect();
+    let mut seen = [false; SITE_NAMES.len()];
+    for (site, zone) in &cfg.site_timezones {
+        let Some(i) = SITE_NAMES.iter().position(|s| s == site) else {
+            return Err(GenError::InvalidConfig(format!(
+                "unknown site `{site}`; sites are {}",
+                SITE_NAMES.join(", ")
+            )));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(GenError::InvalidConfig(format!(
+                "site `{site}` is given a time zone twice"
+            )));
+        }
+        jiff::tz::TimeZone::get(zone).map_err(|e| GenError::TimeZone {
+            name: zone.clone(),
+            message: e.to_string(),
+        })?;
+        zones[i].clone_from(zone);
+    }
+    Ok(zones)
 }
 
 /// What was written, so the CLI can report it and callers can find the files.
@@ -264,8 +299,8 @@ fn write_file(
 fn write_identities(org: &Org, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "user,peer_group,timezone")?;
     for (u, user) in org.users.iter().enumerate() {
-        let tz = TZ_NAMES[usize::from(user.tz)];
-        writeln!(w, "{},{},{}", org.login(u as u32), user.group.name(), tz)?;
+        let u = u as u32;
+        writeln!(w, "{},{},{}", org.login(u), user.group.name(), org.zone(u))?;
     }
     Ok(())
 }
@@ -484,7 +519,7 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
                 "scheduled maintenance under DBA {}'s account every Sunday from 01:00 {}: \
                  count(*), vacuum and analyze over {} tables, {} run{} in the period",
                 org.login(u),
-                TZ_NAMES[usize::from(org.users[u as usize].tz)],
+                org.zone(u),
                 MAINTENANCE_TABLES.len(),
                 runs,
                 if runs == 1 { "" } else { "s" },

@@ -13,9 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use super::catalog::{
-    GROUPS, Group, SITE_OCTET, TABLES, TZ_NAMES, habit_specs, is_analytics_table,
-};
+use super::catalog::{GROUPS, Group, SITE_OCTET, TABLES, habit_specs, is_analytics_table};
 use super::names::login_base;
 use super::scenario::{self, ScenarioPlan};
 use super::{GenConfig, GenError, Intensity};
@@ -113,7 +111,8 @@ pub(super) struct Clock {
 }
 
 impl Clock {
-    fn new(start: Date, days: u32) -> Result<Clock, GenError> {
+    /// A clock for `days` days from `start` with one IANA zone per site.
+    fn new(start: Date, days: u32, zones: &[String]) -> Result<Clock, GenError> {
         let bad = |e: jiff::Error| GenError::InvalidConfig(format!("start date {start}: {e}"));
         let mut dates = Vec::with_capacity(days as usize + 2);
         for d in 0..days + 2 {
@@ -129,8 +128,8 @@ impl Clock {
             .map_err(bad)?
             .as_millisecond();
         let hours = dates.len() * 24;
-        let mut offsets = Vec::with_capacity(TZ_NAMES.len() * hours);
-        for name in TZ_NAMES {
+        let mut offsets = Vec::with_capacity(zones.len() * hours);
+        for name in zones {
             let tz = TimeZone::get(name).map_err(|e| GenError::TimeZone {
                 name: name.to_string(),
                 message: e.to_string(),
@@ -178,6 +177,9 @@ pub(super) struct Org {
     login_ends: Vec<u32>,
     habits: Vec<Habit>,
     pub clock: Clock,
+    /// IANA time zone of each site (index = `User::tz`): the site's own,
+    /// unless `GenConfig::site_timezones` says otherwise.
+    pub zones: Vec<String>,
     pub days: u32,
     pub seed: u64,
     pub scenarios: Vec<ScenarioPlan>,
@@ -188,6 +190,11 @@ pub(super) struct Org {
 }
 
 impl Org {
+    /// IANA time zone of user `u`.
+    pub(super) fn zone(&self, u: u32) -> &str {
+        &self.zones[usize::from(self.users[u as usize].tz)]
+    }
+
     pub(super) fn login(&self, u: u32) -> &str {
         let end = self.login_ends[u as usize] as usize;
         let start = if u == 0 {
@@ -227,7 +234,8 @@ impl Org {
         cfg: &GenConfig,
         intensity: Option<&Intensity>,
     ) -> Result<Org, GenError> {
-        let clock = Clock::new(cfg.start, cfg.days)?;
+        let zones = super::site_zones(cfg)?;
+        let clock = Clock::new(cfg.start, cfg.days, &zones)?;
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x6f72_6761_6e69_7361));
         let counts = group_counts(cfg.users);
         let mut groups: Vec<Group> = Vec::with_capacity(cfg.users);
@@ -242,6 +250,7 @@ impl Org {
             login_ends: Vec::with_capacity(cfg.users),
             habits: Vec::new(),
             clock,
+            zones,
             days: cfg.days,
             seed: cfg.seed,
             scenarios: Vec::new(),

@@ -8,7 +8,6 @@ use rand_chacha::ChaCha8Rng;
 
 use super::catalog::{
     AUTH_USERS, COMMENTS, CRM_CONTACTS, CUSTOMERS, Group, HR_SALARIES, KB, SELECT, TABLES, TICKETS,
-    TZ_NAMES,
 };
 use super::day::sample_rows;
 use super::org::{Clock, HOUR_MS, MIN_MS, Org, Shift, lognormal, pick_weighted};
@@ -193,8 +192,8 @@ fn peer_tables_missing(org: &Org, u: u32) -> Vec<u8> {
     missing
 }
 
-fn tz_name(org: &Org, u: u32) -> &'static str {
-    TZ_NAMES[usize::from(org.users[u as usize].tz)]
+fn tz_name(org: &Org, u: u32) -> &str {
+    org.zone(u)
 }
 
 /// `n` sorted times in `[start, end]`, the first exactly at `start`.

@@ -464,3 +464,69 @@ fn progress_ends_at_the_last_day() {
     assert_eq!(calls.last(), Some(&(15, 15)));
     assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0));
 }
+
+#[test]
+fn site_timezones_move_a_sites_shifts_and_identities_together() {
+    let base = cfg(60, 15, false);
+    let moved = GenConfig {
+        site_timezones: vec![("manila".into(), "Etc/GMT-3".into())],
+        ..base.clone()
+    };
+    let (a, b) = (run(&base), run(&moved));
+    let org = Org::build(&moved).expect("org");
+    let manila: BTreeSet<&str> = (0..org.users.len() as u32)
+        .filter(|&u| org.users[u as usize].tz == catalog::MANILA)
+        .map(|u| org.login(u))
+        .collect();
+    assert!(manila.len() >= 5, "only {} users in Manila", manila.len());
+    for (user, (_, zone)) in &b.identities {
+        let want = if manila.contains(user.as_str()) {
+            "Etc/GMT-3"
+        } else {
+            a.identities[user].1.as_str()
+        };
+        assert_eq!(zone, want, "{user}");
+    }
+    // Asia/Manila is UTC+8 all year and Etc/GMT-3 is UTC+3: the same local
+    // shifts happen five hours later in UTC; other sites do not move.
+    let times = |o: &Output, shift_ms: i64| -> BTreeMap<String, Vec<i64>> {
+        let mut m: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for e in &o.events {
+            let t = ts(&e.timestamp).as_millisecond();
+            let t = if manila.contains(e.user.as_str()) {
+                t - shift_ms
+            } else {
+                t
+            };
+            m.entry(format!("{} {} {}", e.user, e.resource, e.rows))
+                .or_default()
+                .push(t);
+        }
+        m.values_mut().for_each(|v| v.sort_unstable());
+        m
+    };
+    assert_eq!(times(&a, 0), times(&b, 5 * HOUR_MS));
+
+    let bad = [
+        vec![("atlantis".to_string(), "UTC".to_string())],
+        vec![
+            ("dublin".to_string(), "UTC".to_string()),
+            ("dublin".to_string(), "Etc/GMT+1".to_string()),
+        ],
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for site_timezones in bad {
+        let c = GenConfig {
+            site_timezones,
+            ..base.clone()
+        };
+        let r = generate(&c, dir.path(), &mut |_, _| {});
+        assert!(matches!(r, Err(GenError::InvalidConfig(_))), "{r:?}");
+    }
+    let c = GenConfig {
+        site_timezones: vec![("dublin".into(), "Mars/Olympus_Mons".into())],
+        ..base
+    };
+    let r = generate(&c, dir.path(), &mut |_, _| {});
+    assert!(matches!(r, Err(GenError::TimeZone { .. })), "{r:?}");
+}
