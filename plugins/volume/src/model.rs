@@ -317,22 +317,30 @@ const GATE_LIMIT: u64 = 1 << 28;
 /// full computation; below it the wobble is far under the margin, so no
 /// total under the gate can reach the score.
 ///
-/// The threshold is found in two steps, so a baseline no total comes near
-/// costs only cheap functions: at first `at` is the threshold of the
-/// log-scale (normal or t) tail alone, which the full tail is never below,
-/// found from its quantile and a check or two; only when a total gets
-/// there is the threshold of the full tail searched for, upwards.
+/// The threshold is found in up to three steps, each only once a total
+/// gets past the previous one, so a baseline no total comes near costs
+/// almost nothing: first `at` is the least total above the fitted mean
+/// (below it nothing is scored); then the threshold of the log-scale tail
+/// alone, which the full tail is never below, from its quantile and a check
+/// or two (for a Student-t tail, the normal's: the t's upper tail is never
+/// below the normal's, and the normal costs an `erfc` where the t costs an
+/// incomplete beta function); last the threshold of the full tail,
+/// searched for upwards from there.
 #[derive(Clone, Copy, Debug)]
 pub struct Gate {
     fit: Fit,
     df: f64,
     need: f32,
-    /// Whether `at` is the full tail's threshold rather than the log-scale
-    /// tail's.
-    exact: bool,
+    /// Which threshold `at` is: 0 the mean's, 1 the log-scale tail's, 2 the
+    /// full tail's.
+    stage: u8,
     /// No total below this reaches `need`.
     at: u64,
 }
+
+/// The score of p = ½ is 3.0103; for higher scores only totals above the
+/// median count, where the t's tail is at least the normal's.
+const SCORE_AT_HALF: f32 = 3.02;
 
 impl Gate {
     /// Whether a total passes the gate in `slot` for this baseline (`fit`,
@@ -349,17 +357,20 @@ impl Gate {
     ) -> bool {
         let gate = match slot {
             Some(g) if g.is_for(fit, df, need) => g,
-            _ => slot.insert(Gate::new(fit, df, need, quantiles)),
+            _ => slot.insert(Gate::new(fit, df, need)),
         };
-        if total < gate.at {
-            return false;
+        while total >= gate.at {
+            match gate.stage {
+                0 => gate.at = gate.log_scale_threshold(quantiles),
+                1 => {
+                    let (fit, df, need) = (gate.fit, gate.df, gate.need - GATE_MARGIN);
+                    gate.at = lowest(|x| fit.reaches(x, df, need), gate.at, gate.at);
+                }
+                _ => return true,
+            }
+            gate.stage += 1;
         }
-        if !gate.exact {
-            let (fit, df, need) = (gate.fit, gate.df, gate.need - GATE_MARGIN);
-            gate.at = lowest(|x| fit.reaches(x, df, need), gate.at, gate.at);
-            gate.exact = true;
-        }
-        total >= gate.at
+        false
     }
 
     /// Whether this gate was built for exactly this baseline and score
@@ -371,34 +382,43 @@ impl Gate {
             && self.need.to_bits() == need.to_bits()
     }
 
-    fn new(fit: Fit, df: f64, need: f32, quantiles: &mut Quantiles) -> Gate {
-        let gate = |exact, at| Gate {
+    fn new(fit: Fit, df: f64, need: f32) -> Gate {
+        let gate = |stage, at| Gate {
             fit,
             df,
             need,
-            exact,
+            stage,
             at,
         };
         if need > 100.0 {
             // No score exceeds 100.
-            return gate(true, u64::MAX);
+            return gate(2, u64::MAX);
         }
         let (mean, _) = fit.negative_binomial();
         // The least total not at or below the mean (which is at most 1e15,
-        // so the comparison is exact); exact where no score is needed.
+        // so the comparison is exact); all that matters where no score is
+        // needed.
         let floor = if mean.is_nan() {
             0
         } else {
             mean.floor() as u64 + 1
         };
-        if need <= 0.0 {
-            return gate(true, floor);
-        }
-        let need = need - GATE_MARGIN;
+        gate(if need <= 0.0 { 2 } else { 0 }, floor)
+    }
+
+    /// The threshold of the log-scale tail, from the mean's (in `at`) on.
+    fn log_scale_threshold(&self, quantiles: &mut Quantiles) -> u64 {
+        let (fit, need) = (self.fit, self.need - GATE_MARGIN);
+        let df = if need > SCORE_AT_HALF {
+            f64::INFINITY
+        } else {
+            self.df
+        };
+        let (mean, _) = fit.negative_binomial();
         let z = quantiles.upper(df, p_from_score(need));
         let guess = fit.m + fit.s.max(1e-3) * z;
         let guess = if guess.is_nan() {
-            floor
+            self.at
         } else {
             guess.exp_m1().ceil().clamp(0.0, GATE_LIMIT as f64) as u64
         };
@@ -409,7 +429,7 @@ impl Gate {
             let p = fit.log_normal_tail(x, df);
             not_at_or_below(x, mean) && (p.is_nan() || score_from_p(p) >= need)
         };
-        gate(false, lowest(log_scale_reaches, floor, guess))
+        lowest(log_scale_reaches, self.at, guess)
     }
 }
 
@@ -781,6 +801,31 @@ mod tests {
         assert!(Gate::opens(&mut slot, fit, df, 20.0, a, &mut q));
         assert!(Gate::opens(&mut slot, fit, df, 20.0, b, &mut q));
         assert!(slot.is_some_and(|g| g.at <= GATE_LIMIT));
+    }
+
+    /// The gates judge a Student-t tail by the normal's when the score
+    /// needed is above [`SCORE_AT_HALF`]: wherever the t's tail scores that
+    /// much, the normal's is no larger.
+    #[test]
+    fn t_tails_are_at_least_normal_tails_above_the_median() {
+        let mut rng = Rng(3);
+        for _ in 0..20_000 {
+            let (fit, df) = baseline(&mut rng);
+            let df = if (1.0..MAX_T_DF).contains(&df) {
+                df
+            } else {
+                1.0 + rng.unit() * 998.0
+            };
+            let t = rng.total();
+            let student = fit.log_normal_tail(t, df);
+            if score_from_p(student) >= SCORE_AT_HALF {
+                let normal = fit.log_normal_tail(t, f64::INFINITY);
+                assert!(
+                    normal <= student,
+                    "{fit:?} df {df} total {t}: {normal} > {student}"
+                );
+            }
+        }
     }
 
     #[test]
