@@ -76,6 +76,8 @@ fn printed_default_config_is_a_valid_config() {
         "[detectors.volume]",
         "[detectors.off-hours]",
         "[detectors.novel-table]",
+        "[detectors.new-source]",
+        "user_learning_days",
         "learning_days",
     ] {
         assert!(printed.contains(key), "missing {key}");
