@@ -109,6 +109,22 @@ pg_session_without_object = "statement"
 # source = "client.ip"
 # outcome = "event.outcome"
 
+[serve]
+# `ueba serve` only. Largest request body, bytes; larger requests get 413.
+max_body_bytes = 16777216
+# Longest line, or single event of a JSON array or HEC body, bytes; a
+# request holding a longer one gets 413.
+max_line_bytes = 1048576
+# Events accepted but not yet scored, at most: this bounds the service's
+# memory. A request that does not fit gets 429 (HEC: 503 "Server is busy")
+# with Retry-After; one holding more events than this gets 413.
+queue_events = 100000
+# Seconds a client refused for a full queue is told to wait (Retry-After).
+retry_after_secs = 1
+# When no events arrive for this many milliseconds, events held for
+# reordering are scored at once, so alerts are not held back.
+idle_flush_ms = 1000
+
 # Per detector: `enabled` (default true), `weight` (default 1.0: a finding's
 # score counts in full), and the detector's own keys (`ueba config` lists them).
 # [detectors.volume]
@@ -134,6 +150,8 @@ pub struct Config {
     pub detectors: BTreeMap<String, DetectorConfig>,
     /// Input formats: PostgreSQL log prefix and field-mapping overrides.
     pub formats: crate::formats::FormatsConfig,
+    /// `ueba serve`: request limits and the scoring queue.
+    pub serve: crate::serve::ServeConfig,
 }
 
 /// `[input]`.
@@ -446,6 +464,9 @@ impl Config {
                     "must be from 1 to 4096",
                 );
             }
+        }
+        if let Err((key, message)) = self.serve.check() {
+            return bad(key, message);
         }
         for (file, hash) in &self.pins {
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {

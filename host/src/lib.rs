@@ -23,4 +23,5 @@ pub mod intern;
 pub mod plugins;
 pub mod runtime;
 pub mod score;
+pub mod serve;
 pub mod state;

@@ -22,6 +22,8 @@ mod durable;
 use ueba::runtime::Runtime;
 use ueba::score::{AlertSink, JsonLines, Report, Scorer};
 
+mod cmd_serve;
+
 /// Score database access logs for insider risk with sandboxed WebAssembly detectors.
 ///
 /// Detectors for bulk volume, off-hours activity and first access to novel
@@ -71,6 +73,17 @@ enum Command {
     /// 1 thousand to 1 million users, on synthesised events; prints a table.
     /// Build with --release first: a debug build is about 20 times slower.
     Bench(BenchArgs),
+    /// Score events sent over HTTP, as a sidecar in a SIEM pipeline.
+    ///
+    /// POST /v1/events takes JSON lines, a JSON array or any --format;
+    /// POST /services/collector/event takes Splunk HEC envelopes, so existing
+    /// forwarders can point at it. Alerts go where `score` sends them. A
+    /// bounded queue answers 429 with Retry-After when full; GET /metrics is
+    /// Prometheus text and GET /healthz names quarantined detectors. The
+    /// token comes from --token-file or UEBA_TOKEN; without one only a
+    /// loopback address is allowed. SIGINT or SIGTERM stops accepting,
+    /// scores everything accepted, flushes the alerts and prints the summary.
+    Serve(cmd_serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -201,6 +214,7 @@ fn main() {
         Command::Demo(a) => demo(a),
         Command::Config(a) => config_cmd(a),
         Command::Bench(a) => bench_cmd(a),
+        Command::Serve(a) => cmd_serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

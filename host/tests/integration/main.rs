@@ -11,5 +11,6 @@ mod fuzz;
 mod hostile;
 mod pipeline;
 mod sandbox;
+mod serve;
 mod state;
 mod util;

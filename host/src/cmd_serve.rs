@@ -1,0 +1,185 @@
+//! `ueba serve`: flags, the token, signals and the summary around the
+//! library's HTTP service (`ueba::serve`).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use tokio::signal::unix::{SignalKind, signal};
+
+use ueba::formats::{InputFormat, parser_for};
+use ueba::identity::Identities;
+use ueba::score::Scorer;
+use ueba::serve::metrics::Rejection;
+use ueba::serve::{self, App, Queue, Token};
+
+use crate::{OutputArgs, alert_sink, load_config, runtime_for};
+
+/// The environment variable read for the token when there is no `--token-file`.
+const TOKEN_ENV: &str = "UEBA_TOKEN";
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. Once bound,
+    /// `listening on ADDR` is printed to stderr.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    listen: String,
+    /// File holding the token clients must send as `Authorization: Bearer
+    /// <token>` or `Authorization: Splunk <token>`; else the UEBA_TOKEN
+    /// environment variable. There is no token flag: arguments are visible
+    /// to every user in `ps`. Without a token only a loopback address is
+    /// allowed.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Identity CSV with header `user,peer_group,timezone` (IANA timezone).
+    #[arg(long, short = 'i')]
+    identities: Option<PathBuf>,
+    /// Configuration file (TOML); `[serve]` sets the request limits and the
+    /// queue size, and `ueba config` prints every key with its default.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Directory of extra detector plugins (`*.wasm` components); a plugin
+    /// with the name of a built-in one replaces it.
+    #[arg(long, short = 'p')]
+    plugins: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Format of the records POSTed (and of HEC events sent as strings);
+    /// `auto` decides per request (README "Formats").
+    #[arg(long, value_enum, default_value = "auto")]
+    format: InputFormat,
+    /// Users shown in the summary printed at shutdown.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// No summary at shutdown.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Run the service until SIGINT or SIGTERM (or until scoring fails), then
+/// score everything accepted, flush the sink and print the summary.
+pub(crate) fn run(a: ServeArgs) -> Result<()> {
+    let cfg = load_config(a.config.as_deref())?;
+    let token = read_token(a.token_file.as_deref())?;
+    let addr = resolve(&a.listen)?;
+    serve::check_exposure(addr, token.as_ref())?;
+    // A bad `pg_log_line_prefix` is a start-up error, not one per request.
+    parser_for(a.format, &cfg.formats)?;
+    let identities = match &a.identities {
+        Some(p) => Identities::load(p)?,
+        None => Identities::default(),
+    };
+    let runtime = runtime_for(&cfg)?;
+    let plugins =
+        ueba::plugins::load(&runtime, &cfg, a.plugins.as_deref()).context("loading detectors")?;
+    let sink = alert_sink(&a.out)?;
+    let limits = cfg.serve.clone();
+    let formats = cfg.formats.clone();
+    let (queue, worker) = serve::start(
+        move || Scorer::new(cfg, identities, plugins, sink),
+        limits.queue_events,
+        Duration::from_millis(limits.idle_flush_ms),
+    )?;
+    let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
+    let served = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting the HTTP runtime")
+        .and_then(|rt| rt.block_on(listen_and_serve(addr, app.clone(), queue.clone())));
+    queue.close();
+    let pending = queue.depth();
+    if pending > 0 && !a.quiet {
+        eprintln!("scoring the {pending} queued events");
+    }
+    let joined = worker.join();
+    served?;
+    let (report, _sink) = joined.context("scoring")?;
+    if !a.quiet {
+        eprint!("{}", report.render(a.top));
+        let c = app.counters();
+        eprintln!(
+            "requests refused: queue full {}, unauthorized {}, too large {}, bad request {}, unavailable {}",
+            c.rejected(Rejection::QueueFull),
+            c.rejected(Rejection::Unauthorized),
+            c.rejected(Rejection::TooLarge),
+            c.rejected(Rejection::BadRequest),
+            c.rejected(Rejection::Unavailable),
+        );
+        if c.skipped() > 0 {
+            eprintln!(
+                "records skipped as not data access (connects, other log lines, statements naming no table): {}",
+                c.skipped()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Result<()> {
+    // Handlers are installed before anyone is told the address, so a
+    // signal sent right after `listening on` is never the default action.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    eprintln!("listening on {bound}");
+    let stop = async move {
+        tokio::select! {
+            _ = term.recv() => eprintln!("SIGTERM: no longer accepting requests"),
+            _ = int.recv() => eprintln!("SIGINT: no longer accepting requests"),
+            _ = queue.failed() => eprintln!("scoring stopped; no longer accepting requests"),
+        }
+    };
+    serve::serve(listener, app, stop)
+        .await
+        .with_context(|| format!("serving on {bound}"))
+}
+
+fn resolve(listen: &str) -> Result<SocketAddr> {
+    listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {listen}: expected HOST:PORT, e.g. 127.0.0.1:8088"))?
+        .next()
+        .ok_or_else(|| anyhow!("--listen {listen}: the name resolves to no address"))
+}
+
+/// The token from `--token-file` or `$UEBA_TOKEN`; both at once is an
+/// error, since it is unclear which one clients were given.
+fn read_token(file: Option<&Path>) -> Result<Option<Token>> {
+    let env = std::env::var_os(TOKEN_ENV);
+    match (file, env) {
+        (Some(_), Some(_)) => bail!("both --token-file and {TOKEN_ENV} are set; use one"),
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token from {}", path.display()))?;
+            warn_if_readable_by_others(path);
+            Token::new(&text)
+                .map(Some)
+                .with_context(|| format!("the token in {}", path.display()))
+        }
+        (None, Some(value)) => {
+            let text = value
+                .into_string()
+                .map_err(|_| anyhow!("{TOKEN_ENV} is not valid UTF-8"))?;
+            Token::new(&text).map(Some).context(TOKEN_ENV)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: {} is readable by other users; `chmod 600` it",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! The HTTP endpoints: parse, authenticate, enqueue, report.
+//!
+//! | endpoint | auth | answers |
+//! |---|---|---|
+//! | `POST /v1/events` | token | `{"accepted","invalid","skipped","errors":[...]}`; 400 when nothing valid, 401, 413, 415, 429 + `Retry-After`, 503 |
+//! | `POST /services/collector/event` (also `/services/collector`, `.../event/1.0`) | token | Splunk HEC: `{"text":"Success","code":0}` and HEC's error codes |
+//! | `GET /services/collector/health` | none | HEC's health answer (code 17 healthy, 18 busy) |
+//! | `GET /metrics` | token | Prometheus text |
+//! | `GET /healthz` | none | 200 while the worker runs and no detector is quarantined, else 503; JSON naming them |
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use super::ServeConfig;
+use super::auth::{self, Auth, Token};
+use super::ingest::{self, Batch, IngestError};
+use super::metrics::{self, Counters, QueueState, Rejection};
+use super::queue::{Queue, QueueError};
+use crate::formats::{FormatsConfig, InputFormat};
+
+/// Invalid HEC records written to stderr, at most (HEC clients do not read
+/// per-record errors; all of them are counted in `/metrics`).
+const HEC_ERRORS_LOGGED: u64 = 5;
+
+/// What the handlers share.
+pub struct App {
+    queue: Queue,
+    counters: Counters,
+    format: InputFormat,
+    formats: FormatsConfig,
+    limits: ServeConfig,
+    token: Option<Token>,
+    hec_errors_logged: AtomicU64,
+}
+
+impl App {
+    /// Handlers over `queue`, parsing `format` (configured by `formats`)
+    /// under `limits`, requiring `token` when there is one.
+    pub fn new(
+        queue: Queue,
+        format: InputFormat,
+        formats: FormatsConfig,
+        limits: ServeConfig,
+        token: Option<Token>,
+    ) -> Self {
+        App {
+            queue,
+            counters: Counters::default(),
+            format,
+            formats,
+            limits,
+            token,
+            hec_errors_logged: AtomicU64::new(0),
+        }
+    }
+
+    /// The request counters (for the summary at shutdown).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+/// The service's routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/events", post(events))
+        .route("/services/collector", post(hec))
+        .route("/services/collector/event", post(hec))
+        .route("/services/collector/event/1.0", post(hec))
+        .route("/services/collector/health", get(hec_health))
+        .route("/services/collector/health/1.0", get(hec_health))
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// A failure before parsing: the body could not be taken in.
+enum BodyError {
+    TooLarge(String),
+    Encoding(String),
+    Read(String),
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+    if let Some(enc) = headers.get(CONTENT_ENCODING) {
+        let enc = enc.to_str().unwrap_or("?").trim();
+        if !enc.eq_ignore_ascii_case("identity") {
+            return Err(BodyError::Encoding(format!(
+                "Content-Encoding `{enc}` is not supported; send the body uncompressed"
+            )));
+        }
+    }
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared.filter(|&len| len > max as u64) {
+        return Err(BodyError::TooLarge(format!(
+            "Content-Length of {len} too large (maximum is {max}, serve.max_body_bytes)"
+        )));
+    }
+    let mut buf = Vec::with_capacity(declared.map_or(0, |l| l as usize));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(format!("reading the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > max {
+                return Err(BodyError::TooLarge(format!(
+                    "the body is larger than {max} bytes (serve.max_body_bytes)"
+                )));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf)
+}
+
+/// Which endpoint is answering: they differ only in the shape of answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Native,
+    Hec,
+}
+
+/// A refused request, answered in the endpoint's own dialect.
+struct Refusal {
+    status: StatusCode,
+    why: Rejection,
+    message: String,
+    hec_code: u16,
+    hec_text: &'static str,
+    invalid_event: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, why: Rejection, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            why,
+            message: message.into(),
+            hec_code: 6,
+            hec_text: "Invalid data format",
+            invalid_event: None,
+        }
+    }
+
+    fn hec(mut self, code: u16, text: &'static str) -> Self {
+        self.hec_code = code;
+        self.hec_text = text;
+        self
+    }
+
+    fn respond(self, app: &App, api: Api) -> Response {
+        app.counters.reject(self.why);
+        let (status, body) = match api {
+            Api::Native => (self.status, json!({ "error": self.message })),
+            Api::Hec => {
+                // Splunk answers a full queue with 503 "Server is busy";
+                // forwarders retry that, so HEC clients get it here too.
+                let status = if self.why == Rejection::QueueFull {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    self.status
+                };
+                let mut body =
+                    json!({ "text": self.hec_text, "code": self.hec_code, "detail": self.message });
+                if let Some(n) = self.invalid_event {
+                    // Splunk numbers events from 0 here.
+                    body["invalid-event-number"] = json!(n.saturating_sub(1));
+                }
+                (status, body)
+            }
+        };
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        if self.why == Rejection::QueueFull {
+            headers.insert(RETRY_AFTER, HeaderValue::from(app.limits.retry_after_secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The refusal for failed authentication: the native API answers every
+/// token problem with 401; HEC answers an unknown token with 403 as Splunk
+/// does, which forwarders expect.
+fn unauthorized(auth: Auth, api: Api) -> Option<Refusal> {
+    let (message, code, text) = match auth {
+        Auth::Granted => return None,
+        Auth::Missing => (
+            "a token is required: Authorization: Bearer <token>",
+            2,
+            "Token is required",
+        ),
+        Auth::Malformed => (
+            "the Authorization header must be `Bearer <token>` or `Splunk <token>`",
+            3,
+            "Invalid authorization",
+        ),
+        Auth::Wrong => ("invalid token", 4, "Invalid token"),
+    };
+    let status = if api == Api::Hec && auth == Auth::Wrong {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    Some(Refusal::new(status, Rejection::Unauthorized, message).hec(code, text))
+}
+
+fn ingest_refusal(e: IngestError) -> Refusal {
+    let message = e.to_string();
+    match e {
+        IngestError::RecordTooLarge { .. } => {
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, message)
+        }
+        IngestError::NoData => {
+            Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message).hec(5, "No data")
+        }
+        IngestError::HecEventMissing { event } => Refusal {
+            invalid_event: Some(event),
+            ..Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message)
+                .hec(12, "Event field is required")
+        },
+        IngestError::HecEventBlank { event } => Refusal {
+            invalid_event: Some(event),
+            ..Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message)
+                .hec(13, "Event field cannot be blank")
+        },
+        IngestError::HecFormat { event, .. } => Refusal {
+            invalid_event: Some(event),
+            ..Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message)
+        },
+        IngestError::BadArray(_) | IngestError::Format(_) => {
+            Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message)
+        }
+    }
+}
+
+fn queue_refusal(e: QueueError) -> Refusal {
+    let message = e.to_string();
+    match e {
+        QueueError::Full { .. } => {
+            Refusal::new(StatusCode::TOO_MANY_REQUESTS, Rejection::QueueFull, message)
+                .hec(9, "Server is busy")
+        }
+        QueueError::TooMany { .. } => {
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, message)
+        }
+        QueueError::Closed(_) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Unavailable,
+            message,
+        )
+        .hec(9, "Server is busy"),
+    }
+}
+
+/// What was taken from an accepted request.
+struct Accepted {
+    accepted: u64,
+    invalid: u64,
+    skipped: u64,
+    errors: Vec<ingest::RecordError>,
+}
+
+/// Authenticate, read, parse on a blocking thread, enqueue.
+async fn take_in(
+    app: &Arc<App>,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, Refusal> {
+    app.counters.request();
+    if let Some(refusal) = unauthorized(auth::check(headers, app.token.as_ref()), api) {
+        return Err(refusal);
+    }
+    let bytes = read_body(headers, body, app.limits.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(m) => {
+                Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, m)
+            }
+            BodyError::Encoding(m) => {
+                Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::BadRequest, m)
+            }
+            BodyError::Read(m) => Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, m),
+        })?;
+    let parsing = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || {
+            let max_line = app.limits.max_line_bytes;
+            match api {
+                Api::Native => ingest::events_body(&bytes, app.format, &app.formats, max_line),
+                Api::Hec => ingest::hec_body(&bytes, app.format, &app.formats, max_line),
+            }
+        })
+    };
+    let batch: Batch = parsing
+        .await
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Rejection::Unavailable,
+                format!("parsing stopped unexpectedly: {e}"),
+            )
+            .hec(8, "Internal server error")
+        })?
+        .map_err(ingest_refusal)?;
+    let accepted = batch.events.len() as u64;
+    app.queue
+        .offer(batch.events, batch.invalid)
+        .map_err(queue_refusal)?;
+    app.counters.accepted(accepted, batch.skipped);
+    Ok(Accepted {
+        accepted,
+        invalid: batch.invalid,
+        skipped: batch.skipped,
+        errors: batch.errors,
+    })
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match take_in(&app, Api::Native, &headers, body).await {
+        Err(r) => r.respond(&app, Api::Native),
+        Ok(a) => {
+            // Nothing usable at all is the client's error; a partly valid
+            // request is accepted, with the bad records named.
+            let status = if a.accepted == 0 && a.invalid > 0 {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            json_response(
+                status,
+                &json!({
+                    "accepted": a.accepted,
+                    "invalid": a.invalid,
+                    "skipped": a.skipped,
+                    "errors": a.errors,
+                }),
+            )
+        }
+    }
+}
+
+async fn hec(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    match take_in(&app, Api::Hec, &headers, body).await {
+        Err(r) => r.respond(&app, Api::Hec),
+        Ok(a) => {
+            for e in &a.errors {
+                if app.hec_errors_logged.fetch_add(1, Ordering::Relaxed) < HEC_ERRORS_LOGGED {
+                    eprintln!("skipped HEC {e}");
+                }
+            }
+            json_response(StatusCode::OK, &json!({ "text": "Success", "code": 0 }))
+        }
+    }
+}
+
+async fn hec_health(State(app): State<Arc<App>>) -> Response {
+    if app.queue.failure().is_some() || app.queue.depth() >= app.queue.capacity() {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "text": "HEC is unhealthy, queues are full", "code": 18 }),
+        )
+    } else {
+        json_response(
+            StatusCode::OK,
+            &json!({ "text": "HEC is healthy", "code": 17 }),
+        )
+    }
+}
+
+async fn metrics_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let auth = auth::check(&headers, app.token.as_ref());
+    if let Some(r) = unauthorized(auth, Api::Native) {
+        return r.respond(&app, Api::Native);
+    }
+    let text = metrics::render(
+        &app.queue.snapshot(),
+        &app.counters,
+        QueueState {
+            depth: app.queue.depth(),
+            capacity: app.queue.capacity(),
+            worker_up: app.queue.failure().is_none(),
+        },
+    );
+    ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let snap = app.queue.snapshot();
+    let failure = app.queue.failure();
+    let quarantined: Vec<_> = snap
+        .detectors
+        .iter()
+        .filter_map(|d| {
+            d.quarantined
+                .as_ref()
+                .map(|why| json!({ "detector": d.name, "reason": why }))
+        })
+        .collect();
+    let ok = failure.is_none() && quarantined.is_empty();
+    let body = json!({
+        "status": if ok { "ok" } else { "unhealthy" },
+        "worker": match &failure {
+            None => "running".to_string(),
+            Some(why) => format!("stopped: {why}"),
+        },
+        "detectors": snap.detectors.iter().map(|d| &d.name).collect::<Vec<_>>(),
+        "quarantined": quarantined,
+        "queue": { "depth": app.queue.depth(), "capacity": app.queue.capacity() },
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &body)
+}
+
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({
+            "error": "no such endpoint; POST /v1/events or /services/collector/event, GET /metrics or /healthz"
+        }),
+    )
+}

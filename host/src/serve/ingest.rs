@@ -1,0 +1,455 @@
+//! Turning request bodies into events with the same parsers `ueba score` uses.
+//!
+//! `POST /v1/events` takes newline-delimited records in any `--format`
+//! (native JSON lines by default detection), or a JSON array whose elements
+//! are event objects or record strings. The Splunk HEC endpoint takes one
+//! or more concatenated `{"event": ...}` envelopes whose `event` is an
+//! event object or a record string. Every record goes through one
+//! [`LineParser`] made fresh for the request, so `auto` decides per request
+//! and multi-line formats work within a body.
+//!
+//! A request is accepted whole or not at all: limits (line size) and
+//! envelope errors refuse it before anything is queued, while records that
+//! parse but are not valid events are counted as invalid, reported with
+//! their position, and the rest is accepted, exactly as `--skip-invalid`.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::event::{AccessEvent, ParseError};
+use crate::formats::{FormatError, FormatsConfig, InputFormat, LineParser, parser_for};
+use crate::input::Parsed;
+
+/// Errors shown in a response, at most.
+pub const ERRORS_SHOWN: usize = 5;
+
+/// The events of one request and what could not be used.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Valid events, in body order.
+    pub events: Vec<AccessEvent>,
+    /// Records that were not valid events.
+    pub invalid: u64,
+    /// The first [`ERRORS_SHOWN`] of them.
+    pub errors: Vec<RecordError>,
+    /// Well-formed records that are not data access (connects, other log
+    /// lines), skipped as `ueba score` skips them.
+    pub skipped: u64,
+}
+
+/// Where in a body a record was, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// A line of a newline-delimited body (1-based).
+    Line,
+    /// An element of a JSON array or a HEC envelope (1-based).
+    Event,
+}
+
+/// One invalid record, as reported to the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordError {
+    /// Whether `position` counts lines or events.
+    pub unit: Unit,
+    /// 1-based position in the body.
+    pub position: u64,
+    /// The field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.unit {
+            Unit::Line => "line",
+            Unit::Event => "event",
+        };
+        write!(f, "{unit} {}: ", self.position)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a whole request was refused; nothing of it was queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// A line or an event is longer than `serve.max_line_bytes`.
+    #[error("{unit} {position} is {len} bytes, more than serve.max_line_bytes ({max})")]
+    RecordTooLarge {
+        /// `line` or `event`.
+        unit: &'static str,
+        /// 1-based position.
+        position: u64,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The body held no records.
+    #[error("no data: the body holds no events")]
+    NoData,
+    /// The body starts like a JSON array but is not one.
+    #[error("the body is not a valid JSON array: {0}")]
+    BadArray(String),
+    /// A HEC envelope is not valid JSON (`event` is 1-based).
+    #[error("invalid data format: event {event}: {message}")]
+    HecFormat {
+        /// 1-based envelope number.
+        event: u64,
+        /// serde_json's message.
+        message: String,
+    },
+    /// A HEC envelope has no `event` field.
+    #[error("event field is required: event {event}")]
+    HecEventMissing {
+        /// 1-based envelope number.
+        event: u64,
+    },
+    /// A HEC envelope's `event` is empty or blank.
+    #[error("event field cannot be blank: event {event}")]
+    HecEventBlank {
+        /// 1-based envelope number.
+        event: u64,
+    },
+    /// The records' format could not be determined or set up.
+    #[error("{0}")]
+    Format(#[from] FormatError),
+}
+
+/// Gathers a parser's output for one request.
+struct Collector {
+    parser: Box<dyn LineParser>,
+    out: Vec<Parsed>,
+    batch: Batch,
+    unit: Unit,
+}
+
+impl Collector {
+    fn new(format: InputFormat, formats: &FormatsConfig, unit: Unit) -> Result<Self, IngestError> {
+        Ok(Collector {
+            parser: parser_for(format, formats)?,
+            out: Vec::new(),
+            batch: Batch::default(),
+            unit,
+        })
+    }
+
+    fn feed(&mut self, text: &str, position: u64) -> Result<(), IngestError> {
+        self.parser.feed(text, position, &mut self.out)?;
+        self.drain();
+        Ok(())
+    }
+
+    fn invalid(&mut self, e: ParseError) {
+        self.batch.invalid += 1;
+        if self.batch.errors.len() < ERRORS_SHOWN {
+            self.batch.errors.push(RecordError {
+                unit: self.unit,
+                position: e.line,
+                field: e.field,
+                message: e.message,
+            });
+        }
+    }
+
+    fn drain(&mut self) {
+        for parsed in std::mem::take(&mut self.out) {
+            match parsed {
+                Ok(ev) => self.batch.events.push(ev),
+                Err(e) => self.invalid(e),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Batch, IngestError> {
+        self.parser.finish(&mut self.out)?;
+        self.drain();
+        self.batch.skipped = self.parser.skipped();
+        if self.batch.events.is_empty() && self.batch.invalid == 0 && self.batch.skipped == 0 {
+            return Err(IngestError::NoData);
+        }
+        Ok(self.batch)
+    }
+}
+
+/// Parse a `POST /v1/events` body: a JSON array when it starts with `[`,
+/// else newline-delimited records in `format`.
+pub fn events_body(
+    body: &[u8],
+    format: InputFormat,
+    formats: &FormatsConfig,
+    max_line: usize,
+) -> Result<Batch, IngestError> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    match start.map(|i| body[i]) {
+        None => Err(IngestError::NoData),
+        Some(b'[') => array_body(body, format, formats, max_line),
+        Some(_) => lines_body(body, format, formats, max_line),
+    }
+}
+
+fn lines_body(
+    body: &[u8],
+    format: InputFormat,
+    formats: &FormatsConfig,
+    max_line: usize,
+) -> Result<Batch, IngestError> {
+    let mut c = Collector::new(format, formats, Unit::Line)?;
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let line = i as u64 + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.len() > max_line {
+            return Err(IngestError::RecordTooLarge {
+                unit: "line",
+                position: line,
+                len: raw.len(),
+                max: max_line,
+            });
+        }
+        match std::str::from_utf8(raw) {
+            Ok(text) => c.feed(text, line)?,
+            Err(e) => c.invalid(ParseError {
+                line,
+                field: None,
+                message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+            }),
+        }
+    }
+    c.finish()
+}
+
+fn array_body(
+    body: &[u8],
+    format: InputFormat,
+    formats: &FormatsConfig,
+    max_line: usize,
+) -> Result<Batch, IngestError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_slice(body).map_err(|e| IngestError::BadArray(e.to_string()))?;
+    let mut c = Collector::new(format, formats, Unit::Event)?;
+    for (i, raw) in elements.into_iter().enumerate() {
+        feed_value(&mut c, raw, None, i as u64 + 1, max_line)?;
+    }
+    c.finish()
+}
+
+/// Feed one JSON value as a record: a string is the record's text (a CEF
+/// line, say), anything else its JSON. `time_ms` fills in a native event's
+/// missing `timestamp` (HEC's envelope `time`).
+fn feed_value(
+    c: &mut Collector,
+    raw: &RawValue,
+    time_ms: Option<i64>,
+    position: u64,
+    max_line: usize,
+) -> Result<(), IngestError> {
+    let too_large = |len: usize| IngestError::RecordTooLarge {
+        unit: "event",
+        position,
+        len,
+        max: max_line,
+    };
+    let text = raw.get();
+    if text.len() > max_line {
+        return Err(too_large(text.len()));
+    }
+    if text.starts_with('"') {
+        match serde_json::from_str::<String>(text) {
+            Ok(s) => c.feed(&s, position),
+            Err(e) => {
+                c.invalid(ParseError {
+                    line: position,
+                    field: None,
+                    message: e.to_string(),
+                });
+                Ok(())
+            }
+        }
+    } else if let Some(filled) = time_ms.and_then(|ms| with_timestamp(text, ms)) {
+        c.feed(&filled, position)
+    } else {
+        c.feed(text, position)
+    }
+}
+
+/// `text` with `"timestamp": ms` added, when it is a native-looking event
+/// object (it has `user`) without a `timestamp` of its own.
+fn with_timestamp(text: &str, ms: i64) -> Option<String> {
+    let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    if obj.contains_key("timestamp") || !obj.contains_key("user") {
+        return None;
+    }
+    obj.insert("timestamp".into(), ms.into());
+    serde_json::to_string(&obj).ok()
+}
+
+/// One HEC envelope; fields other than `event` and `time` (`host`,
+/// `source`, `sourcetype`, `index`, `fields`) are accepted and not used.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    time: Option<serde_json::Value>,
+}
+
+/// Parse a Splunk HEC `/services/collector/event` body: one or more JSON
+/// envelopes, concatenated or whitespace-separated.
+pub fn hec_body(
+    body: &[u8],
+    format: InputFormat,
+    formats: &FormatsConfig,
+    max_line: usize,
+) -> Result<Batch, IngestError> {
+    let mut c = Collector::new(format, formats, Unit::Event)?;
+    let stream = serde_json::Deserializer::from_slice(body).into_iter::<Envelope>();
+    let mut n = 0u64;
+    for envelope in stream {
+        n += 1;
+        let envelope = envelope.map_err(|e| IngestError::HecFormat {
+            event: n,
+            message: e.to_string(),
+        })?;
+        let Some(event) = envelope.event else {
+            return Err(IngestError::HecEventMissing { event: n });
+        };
+        let text = event.get().trim();
+        if text == "null" || text == "\"\"" || text == "{}" {
+            return Err(IngestError::HecEventBlank { event: n });
+        }
+        let time_ms = envelope.time.as_ref().and_then(hec_time_ms);
+        feed_value(&mut c, event, time_ms, n, max_line)?;
+    }
+    if n == 0 {
+        return Err(IngestError::NoData);
+    }
+    c.finish()
+}
+
+/// HEC's `time`: epoch seconds with optional fraction, a number or a string.
+fn hec_time_ms(v: &serde_json::Value) -> Option<i64> {
+    let secs = match v {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    let ms = (secs * 1000.0).round();
+    (0.0..253_402_300_800_000.0).contains(&ms).then_some(ms as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"timestamp":"2026-01-05T09:00:00Z","user":"a","action":"select","resource":"support.tickets","rows":3}"#;
+    const BAD: &str = r#"{"timestamp":"2026-01-05T09:01:00Z","user":"a","action":"select","resource":"t","rows":"many"}"#;
+
+    fn cfg() -> FormatsConfig {
+        FormatsConfig::default()
+    }
+
+    #[test]
+    fn ndjson_counts_invalid_lines_and_names_them() {
+        let body = format!("{GOOD}\r\n\n{BAD}\n{GOOD}\n");
+        let b = events_body(body.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(b.invalid, 1);
+        assert_eq!(b.errors[0].to_string().split(':').next(), Some("line 3"));
+        assert_eq!(b.errors[0].field.as_deref(), Some("rows"));
+    }
+
+    #[test]
+    fn a_json_array_of_objects_and_strings() {
+        let body = format!("[{GOOD}, {BAD}, {}]", serde_json::to_string(GOOD).unwrap());
+        let b = events_body(body.as_bytes(), InputFormat::Jsonl, &cfg(), 1 << 20).unwrap();
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(b.errors[0].unit, Unit::Event);
+        assert_eq!(b.errors[0].position, 2);
+        let e = events_body(b"[{", InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err();
+        assert!(matches!(e, IngestError::BadArray(_)), "{e}");
+    }
+
+    #[test]
+    fn other_formats_line_by_line() {
+        let cef = "CEF:0|Imperva|SecureSphere|13.0|db|Query|3|rt=1767603600000 suser=mreyes act=select cs1Label=table cs1=support.customers cn1Label=rows cn1=40\n";
+        let b = events_body(cef.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+        assert_eq!(b.events.len(), 1, "{:?}", b.errors);
+        assert_eq!(b.events[0].user, "mreyes");
+        assert_eq!(b.events[0].rows, 40);
+    }
+
+    #[test]
+    fn limits_and_empty_bodies_refuse_the_request() {
+        let e = events_body(
+            format!("{GOOD}\n{GOOD}").as_bytes(),
+            InputFormat::Auto,
+            &cfg(),
+            50,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "line 1 is {} bytes, more than serve.max_line_bytes (50)",
+                GOOD.len()
+            )),
+            "{e}"
+        );
+        assert_eq!(
+            events_body(b" \n ", InputFormat::Auto, &cfg(), 50).unwrap_err(),
+            IngestError::NoData
+        );
+    }
+
+    #[test]
+    fn hec_envelopes_concatenated_with_objects_strings_and_time() {
+        let no_ts = r#"{"user":"b","action":"select","resource":"crm.contacts","rows":7}"#;
+        let body = format!(
+            r#"{{"time":1767603600.5,"host":"db1","sourcetype":"ueba","event":{GOOD}}}{{"event":{}}} {{"time":"1767603601","event":{no_ts},"fields":{{"x":1}}}}"#,
+            serde_json::to_string(GOOD).unwrap()
+        );
+        let b = hec_body(body.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+        assert_eq!(b.invalid, 0, "{:?}", b.errors);
+        assert_eq!(b.events.len(), 3);
+        assert_eq!(b.events[2].time_ms, 1_767_603_601_000);
+        assert_eq!(b.events[2].user, "b");
+    }
+
+    #[test]
+    fn hec_envelope_errors_are_numbered() {
+        let e = hec_body(
+            br#"{"event":{"a":1}}{"time":1}"#,
+            InputFormat::Jsonl,
+            &cfg(),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert_eq!(e, IngestError::HecEventMissing { event: 2 });
+        let e = hec_body(br#"{"event":""}"#, InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err();
+        assert_eq!(e, IngestError::HecEventBlank { event: 1 });
+        let e = hec_body(
+            br#"{"event":{}} {"event": nope}"#,
+            InputFormat::Jsonl,
+            &cfg(),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(matches!(e, IngestError::HecEventBlank { event: 1 }), "{e}");
+        let e = hec_body(
+            br#"{"event":{"a":1}} {"event": nope}"#,
+            InputFormat::Jsonl,
+            &cfg(),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(matches!(e, IngestError::HecFormat { event: 2, .. }), "{e}");
+        assert_eq!(
+            hec_body(b"  ", InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err(),
+            IngestError::NoData
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! `GET /metrics` in the Prometheus text exposition format (0.0.4).
+//!
+//! Scoring counts come from the worker's [`Snapshot`]; request counts are
+//! kept here by the handlers. Every refused request and every record that
+//! was not scored is counted somewhere below, so nothing is dropped without
+//! a trace.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::queue::Snapshot;
+use crate::score::Histogram;
+
+/// The content type Prometheus expects for the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Why a request was refused, for `ueba_requests_rejected_total{reason}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// 429 (HEC: 503 "Server is busy"): the queue had no room.
+    QueueFull,
+    /// 401/403: missing, malformed or wrong token.
+    Unauthorized,
+    /// 413: body, line or event count over a limit.
+    TooLarge,
+    /// 400: not parseable at all (no data, bad JSON, unknown format).
+    BadRequest,
+    /// 503: the scorer has stopped or the service is shutting down.
+    Unavailable,
+}
+
+impl Rejection {
+    const ALL: [Rejection; 5] = [
+        Rejection::QueueFull,
+        Rejection::Unauthorized,
+        Rejection::TooLarge,
+        Rejection::BadRequest,
+        Rejection::Unavailable,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Rejection::QueueFull => "queue_full",
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::TooLarge => "too_large",
+            Rejection::BadRequest => "bad_request",
+            Rejection::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Counters kept by the HTTP side.
+#[derive(Debug, Default)]
+pub struct Counters {
+    requests: AtomicU64,
+    rejected: [AtomicU64; 5],
+    accepted: AtomicU64,
+    skipped: AtomicU64,
+}
+
+impl Counters {
+    /// Count a request to an ingest endpoint.
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a refused request.
+    pub fn reject(&self, why: Rejection) {
+        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests were refused for `why`.
+    pub fn rejected(&self, why: Rejection) -> u64 {
+        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].load(Ordering::Relaxed)
+    }
+
+    /// Count events queued and records skipped as not data access.
+    pub fn accepted(&self, events: u64, skipped: u64) {
+        self.accepted.fetch_add(events, Ordering::Relaxed);
+        self.skipped.fetch_add(skipped, Ordering::Relaxed);
+    }
+
+    /// Records skipped as not data access so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+
+/// Queue state at the moment of the scrape.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueState {
+    /// Events queued or being scored.
+    pub depth: usize,
+    /// `serve.queue_events`.
+    pub capacity: usize,
+    /// Whether the scoring worker is running.
+    pub worker_up: bool,
+}
+
+/// Render all metrics.
+pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState) -> String {
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |v: u64| vec![(String::new(), v as f64)];
+    let per_detector = |f: &dyn Fn(&super::queue::DetectorState) -> f64| {
+        snap.detectors
+            .iter()
+            .map(|d| (format!("{{detector=\"{}\"}}", escape(&d.name)), f(d)))
+            .collect::<Vec<_>>()
+    };
+    metric(
+        "ueba_http_requests_total",
+        "counter",
+        "Requests to the event endpoints.",
+        &one(counters.requests.load(Ordering::Relaxed)),
+    );
+    metric(
+        "ueba_requests_rejected_total",
+        "counter",
+        "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503).",
+        &Rejection::ALL
+            .iter()
+            .map(|r| {
+                (
+                    format!("{{reason=\"{}\"}}", r.label()),
+                    counters.rejected(*r) as f64,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    metric(
+        "ueba_events_accepted_total",
+        "counter",
+        "Events accepted into the scoring queue.",
+        &one(counters.accepted.load(Ordering::Relaxed)),
+    );
+    metric(
+        "ueba_events_total",
+        "counter",
+        "Events scored.",
+        &one(snap.events),
+    );
+    metric(
+        "ueba_invalid_lines_total",
+        "counter",
+        "Records that were not valid events (counted, reported to the client, not scored).",
+        &one(snap.invalid),
+    );
+    metric(
+        "ueba_records_skipped_total",
+        "counter",
+        "Well-formed records that are not data access (connects, other log lines).",
+        &one(counters.skipped()),
+    );
+    metric(
+        "ueba_late_events_total",
+        "counter",
+        "Events later than input.max_lateness_secs allows (still scored).",
+        &one(snap.late),
+    );
+    metric(
+        "ueba_batches_total",
+        "counter",
+        "Batches sent to the detectors.",
+        &one(snap.batches),
+    );
+    metric(
+        "ueba_findings_total",
+        "counter",
+        "Findings per detector.",
+        &per_detector(&|d| d.findings as f64),
+    );
+    metric(
+        "ueba_stray_findings_total",
+        "counter",
+        "Findings dropped because they named no event of their batch.",
+        &one(snap.stray_findings),
+    );
+    metric(
+        "ueba_alerts_total",
+        "counter",
+        "Alerts written to the sink.",
+        &one(snap.alerts),
+    );
+    metric(
+        "ueba_plugin_failures_total",
+        "counter",
+        "Batches a detector failed (trap or limit); each is retried on a fresh instance.",
+        &per_detector(&|d| d.failures as f64),
+    );
+    metric(
+        "ueba_plugin_recoveries_total",
+        "counter",
+        "Failed batches that succeeded on the retry.",
+        &per_detector(&|d| d.recoveries as f64),
+    );
+    metric(
+        "ueba_plugin_quarantined",
+        "gauge",
+        "1 when the detector is quarantined and gets no more events.",
+        &per_detector(&|d| if d.quarantined.is_some() { 1.0 } else { 0.0 }),
+    );
+    metric(
+        "ueba_events_missed_by_failed_total",
+        "counter",
+        "Events a failed or quarantined detector did not score.",
+        &one(snap.events_missed_by_failed),
+    );
+    metric(
+        "ueba_queue_depth_events",
+        "gauge",
+        "Events queued or being scored.",
+        &one(queue.depth as u64),
+    );
+    metric(
+        "ueba_queue_capacity_events",
+        "gauge",
+        "Most events the queue holds (serve.queue_events).",
+        &one(queue.capacity as u64),
+    );
+    metric(
+        "ueba_worker_up",
+        "gauge",
+        "1 while the scoring worker runs.",
+        &one(u64::from(queue.worker_up)),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ueba_batch_latency_seconds Wall time of one detector's observe call per batch, recovery and retry included.\n# TYPE ueba_batch_latency_seconds histogram"
+    );
+    for d in &snap.detectors {
+        histogram(&mut out, &escape(&d.name), &d.latency);
+    }
+    out
+}
+
+fn histogram(out: &mut String, detector: &str, h: &Histogram) {
+    let name = "ueba_batch_latency_seconds";
+    let mut cumulative = 0u64;
+    for (i, bound) in Histogram::BOUNDS.iter().enumerate() {
+        cumulative += h.counts.get(i).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{detector=\"{detector}\",le=\"{bound}\"}} {cumulative}"
+        );
+    }
+    let count = h.count();
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{detector=\"{detector}\",le=\"+Inf\"}} {count}\n{name}_sum{{detector=\"{detector}\"}} {}\n{name}_count{{detector=\"{detector}\"}} {count}",
+        h.sum_secs
+    );
+}
+
+/// Escape a label value: backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::queue::DetectorState;
+
+    #[test]
+    fn histograms_are_cumulative_and_labels_escaped() {
+        let mut latency = Histogram::default();
+        latency.observe(0.00005);
+        latency.observe(0.003);
+        latency.observe(9.0);
+        let snap = Snapshot {
+            events: 12,
+            detectors: vec![DetectorState {
+                name: "we\"ird".into(),
+                findings: 4,
+                latency,
+                quarantined: Some("failed 3 batches".into()),
+                ..DetectorState::default()
+            }],
+            ..Snapshot::default()
+        };
+        let counters = Counters::default();
+        counters.reject(Rejection::QueueFull);
+        let text = render(
+            &snap,
+            &counters,
+            QueueState {
+                depth: 3,
+                capacity: 10,
+                worker_up: true,
+            },
+        );
+        let has = |line: &str| assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        has("ueba_events_total 12");
+        has("ueba_findings_total{detector=\"we\\\"ird\"} 4");
+        has("ueba_plugin_quarantined{detector=\"we\\\"ird\"} 1");
+        has("ueba_requests_rejected_total{reason=\"queue_full\"} 1");
+        has("ueba_requests_rejected_total{reason=\"too_large\"} 0");
+        has("ueba_queue_depth_events 3");
+        has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.0001\"} 1");
+        has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.005\"} 2");
+        has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"5\"} 2");
+        has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"+Inf\"} 3");
+        has("ueba_batch_latency_seconds_count{detector=\"we\\\"ird\"} 3");
+        // Every sample line belongs to a declared metric.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            let base = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
+            assert!(
+                text.contains(&format!("# TYPE {name} "))
+                    || text.contains(&format!("# TYPE {base} histogram")),
+                "{l}"
+            );
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The bounded scoring queue and the one thread that owns the [`Scorer`].
+//!
+//! Detectors run synchronously inside their wasm sandboxes, so scoring stays
+//! on a plain thread and HTTP handlers only parse and enqueue. The queue is
+//! bounded in events, not requests: a request is queued whole when its
+//! events fit under `serve.queue_events` together with everything queued or
+//! being scored, and refused otherwise, so memory stays bounded however fast
+//! clients send. When no events arrive for `serve.idle_flush_ms`, what the
+//! scorer holds for reordering is scored at once, as `ueba score` does on a
+//! quiet input, so alerts are not held back.
+//!
+//! After every message the worker publishes a [`Snapshot`] of the scorer's
+//! counts for `/metrics` and `/healthz`, which therefore never wait for a
+//! batch in progress.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::event::AccessEvent;
+use crate::score::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
+
+/// One detector's state, as `/metrics` and `/healthz` report it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DetectorState {
+    /// The detector's name.
+    pub name: String,
+    /// Findings so far.
+    pub findings: u64,
+    /// Wall time of its batches.
+    pub latency: Histogram,
+    /// Batches that failed (each is retried once on a fresh instance).
+    pub failures: u64,
+    /// Failed batches that succeeded on the retry.
+    pub recoveries: u64,
+    /// Why it was quarantined, when it was: it gets no more events.
+    pub quarantined: Option<String>,
+}
+
+/// The scorer's counts after the last message the worker handled.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Events scored (pushed into the scorer).
+    pub events: u64,
+    /// Records rejected as invalid.
+    pub invalid: u64,
+    /// Events later than the lateness rule allows (still scored).
+    pub late: u64,
+    /// Alerts written.
+    pub alerts: u64,
+    /// Batches sent to detectors.
+    pub batches: u64,
+    /// Findings dropped because they named no event of their batch.
+    pub stray_findings: u64,
+    /// Events a failed or quarantined detector did not score.
+    pub events_missed_by_failed: u64,
+    /// Per detector, in detector order.
+    pub detectors: Vec<DetectorState>,
+}
+
+impl Snapshot {
+    /// The counts of `stats` for detectors `names` (in index order).
+    pub fn of(stats: &Stats, names: &[String]) -> Self {
+        let detectors = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mine = || stats.health.iter().filter(move |h| &h.plugin == name);
+                DetectorState {
+                    name: name.clone(),
+                    findings: stats.findings.get(i).copied().unwrap_or(0),
+                    latency: stats.batch_latency.get(i).cloned().unwrap_or_default(),
+                    failures: mine().filter(|h| h.event == "failed").count() as u64,
+                    recoveries: mine().filter(|h| h.event == "recovered").count() as u64,
+                    quarantined: mine()
+                        .find(|h| h.event == "quarantined")
+                        .map(|h| h.message.clone()),
+                }
+            })
+            .collect();
+        Snapshot {
+            events: stats.events,
+            invalid: stats.invalid,
+            late: stats.late,
+            alerts: stats.alerts,
+            batches: stats.batches,
+            stray_findings: stats.stray_findings,
+            events_missed_by_failed: stats.events_missed_by_failed,
+            detectors,
+        }
+    }
+}
+
+/// Why a request's events were not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// The queue has no room for them now; the client should retry later.
+    #[error("the scoring queue is full ({depth} of {capacity} events); retry later")]
+    Full {
+        /// Events queued or being scored.
+        depth: usize,
+        /// `serve.queue_events`.
+        capacity: usize,
+    },
+    /// More events than the whole queue holds: retrying cannot help.
+    #[error(
+        "the request holds {events} events, more than the scoring queue holds ({capacity}, serve.queue_events); send smaller requests"
+    )]
+    TooMany {
+        /// Events in the request.
+        events: usize,
+        /// `serve.queue_events`.
+        capacity: usize,
+    },
+    /// The worker has stopped (shutting down, or scoring failed).
+    #[error("the scorer is not accepting events: {0}")]
+    Closed(String),
+}
+
+/// Why the worker ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Scoring stopped, e.g. the alert sink failed.
+    #[error("{source} ({unscored} accepted events were not scored)")]
+    Score {
+        /// The cause.
+        source: ScoreError,
+        /// Events accepted into the queue and never scored.
+        unscored: usize,
+    },
+    /// The scoring thread panicked.
+    #[error("the scoring thread stopped unexpectedly ({unscored} accepted events were not scored)")]
+    Panicked {
+        /// Events accepted into the queue and never scored.
+        unscored: usize,
+    },
+    /// The scoring thread could not be started.
+    #[error("starting the scoring thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+struct Msg {
+    events: Vec<AccessEvent>,
+    invalid: u64,
+}
+
+struct Shared {
+    capacity: usize,
+    depth: AtomicUsize,
+    closed: AtomicBool,
+    snapshot: Mutex<Snapshot>,
+    failure: Mutex<Option<String>>,
+    stopped: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn fail(&self, message: String) {
+        self.closed.store(true, Ordering::SeqCst);
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+        self.stopped.notify_one();
+    }
+}
+
+/// The sending side, shared by all handlers.
+#[derive(Clone)]
+pub struct Queue {
+    tx: Arc<Mutex<Option<Sender<Msg>>>>,
+    shared: Arc<Shared>,
+}
+
+impl Queue {
+    /// Queue a request's events (and count its invalid records) if they fit.
+    pub fn offer(&self, events: Vec<AccessEvent>, invalid: u64) -> Result<(), QueueError> {
+        let n = events.len();
+        let capacity = self.shared.capacity;
+        if n > capacity {
+            return Err(QueueError::TooMany {
+                events: n,
+                capacity,
+            });
+        }
+        if let Some(why) = self.failure() {
+            return Err(QueueError::Closed(why));
+        }
+        // Holding the sender while reserving keeps a closed queue answering
+        // "closed" rather than "full".
+        let guard = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(tx) = guard.as_ref() else {
+            return Err(QueueError::Closed("the service is shutting down".into()));
+        };
+        let reserved =
+            self.shared
+                .depth
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |depth| {
+                    (depth + n <= capacity).then_some(depth + n)
+                });
+        if let Err(depth) = reserved {
+            return Err(QueueError::Full { depth, capacity });
+        }
+        if tx.send(Msg { events, invalid }).is_err() {
+            self.shared.depth.fetch_sub(n, Ordering::SeqCst);
+            return Err(QueueError::Closed(
+                self.failure()
+                    .unwrap_or_else(|| "the scoring thread has stopped".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Events queued or being scored.
+    pub fn depth(&self) -> usize {
+        self.shared.depth.load(Ordering::SeqCst)
+    }
+
+    /// Most events the queue holds (`serve.queue_events`).
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// The scorer's counts as of the last message it handled.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Why the worker stopped, when it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Resolves when the worker fails, so the service can stop instead of
+    /// accepting events it cannot score.
+    pub async fn failed(&self) {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        self.shared.stopped.notified().await;
+    }
+
+    /// Accept no more events; the worker scores what is queued and ends.
+    pub fn close(&self) {
+        self.tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// The scoring thread; [`Worker::join`] waits for it to drain and finish.
+pub struct Worker<S> {
+    handle: JoinHandle<Result<(Report, S), ScoreError>>,
+    shared: Arc<Shared>,
+}
+
+impl<S> Worker<S> {
+    /// Wait for the worker to score everything queued (after
+    /// [`Queue::close`]) and return the run's report and the alert sink.
+    pub fn join(self) -> Result<(Report, S), WorkerError> {
+        let joined = self.handle.join();
+        let unscored = self.shared.depth.load(Ordering::SeqCst);
+        match joined {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(source)) => Err(WorkerError::Score { source, unscored }),
+            Err(_) => Err(WorkerError::Panicked { unscored }),
+        }
+    }
+}
+
+/// Marks the worker failed if its thread unwinds, so the service stops.
+struct PanicGuard(Arc<Shared>);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .fail("the scoring thread stopped unexpectedly".into());
+        }
+    }
+}
+
+/// Start the worker thread. `build` makes the scorer on that thread (a
+/// scorer's health sink need not be `Send`); `capacity` is the queue's size
+/// in events and `idle` how long without events before held events are
+/// scored.
+pub fn start<S, F>(
+    build: F,
+    capacity: usize,
+    idle: Duration,
+) -> Result<(Queue, Worker<S>), WorkerError>
+where
+    S: AlertSink + Send + 'static,
+    F: FnOnce() -> Scorer<S> + Send + 'static,
+{
+    let (tx, rx) = channel();
+    let shared = Arc::new(Shared {
+        capacity,
+        depth: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+        snapshot: Mutex::new(Snapshot::default()),
+        failure: Mutex::new(None),
+        stopped: tokio::sync::Notify::new(),
+    });
+    let for_thread = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name("ueba-scorer".into())
+        .spawn(move || {
+            let _guard = PanicGuard(for_thread.clone());
+            let result = work(build(), &rx, &for_thread, idle);
+            if let Err(e) = &result {
+                for_thread.fail(e.to_string());
+            }
+            result
+        })
+        .map_err(WorkerError::Spawn)?;
+    Ok((
+        Queue {
+            tx: Arc::new(Mutex::new(Some(tx))),
+            shared: shared.clone(),
+        },
+        Worker { handle, shared },
+    ))
+}
+
+fn publish<S: AlertSink>(shared: &Shared, scorer: &Scorer<S>) {
+    let snap = Snapshot::of(scorer.stats(), scorer.detector_names());
+    *shared
+        .snapshot
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = snap;
+}
+
+fn work<S: AlertSink>(
+    mut scorer: Scorer<S>,
+    rx: &Receiver<Msg>,
+    shared: &Shared,
+    idle: Duration,
+) -> Result<(Report, S), ScoreError> {
+    publish(shared, &scorer);
+    let mut holding = false;
+    loop {
+        match rx.recv_timeout(idle) {
+            Ok(Msg { events, invalid }) => {
+                for _ in 0..invalid {
+                    scorer.count_invalid();
+                }
+                for (i, ev) in events.iter().enumerate() {
+                    if let Err(e) = scorer.push(ev) {
+                        shared.depth.fetch_sub(i, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                }
+                shared.depth.fetch_sub(events.len(), Ordering::SeqCst);
+                holding |= !events.is_empty();
+                publish(shared, &scorer);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if holding {
+                    scorer.flush()?;
+                    holding = false;
+                    publish(shared, &scorer);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    settle_before_exit(&mut scorer)?;
+    publish(shared, &scorer);
+    scorer.finish()
+}
+
+/// The last step of a shutdown with the scorer still alive: every queued
+/// event has been pushed; this scores what is held for reordering and
+/// flushes the alert sink, so the scorer's state covers every accepted event
+/// and no alert is left buffered. This is the point at which the scorer's
+/// state is complete and can be saved for the next start.
+fn settle_before_exit<S: AlertSink>(scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
+    scorer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::identity::Identities;
+
+    fn ev(i: i64) -> AccessEvent {
+        AccessEvent {
+            time_ms: 1_767_600_000_000 + i * 1000,
+            user: "u".into(),
+            action: "select".into(),
+            resource: "support.tickets".into(),
+            rows: 1,
+            bytes: None,
+            source: None,
+            peer_group: None,
+            outcome: crate::event::Outcome::Success,
+        }
+    }
+
+    fn empty_scorer() -> Scorer<Vec<crate::aggregate::Alert>> {
+        Scorer::new(
+            Config::default(),
+            Identities::default(),
+            Vec::new(),
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn requests_beyond_the_capacity_are_refused_and_the_rest_scored_on_close() {
+        let (queue, worker) = start(empty_scorer, 3, Duration::from_millis(20)).unwrap();
+        assert_eq!(
+            queue.offer((0..4).map(ev).collect(), 0),
+            Err(QueueError::TooMany {
+                events: 4,
+                capacity: 3
+            })
+        );
+        queue.offer((0..2).map(ev).collect(), 1).unwrap();
+        queue.offer(vec![ev(2)], 0).unwrap();
+        queue.close();
+        assert!(matches!(
+            queue.offer(vec![ev(3)], 0),
+            Err(QueueError::Closed(_))
+        ));
+        let (report, _) = worker.join().unwrap();
+        assert_eq!(report.stats.events, 3);
+        assert_eq!(report.stats.invalid, 1);
+        assert_eq!(queue.depth(), 0);
+        assert_eq!(queue.snapshot().events, 3);
+    }
+
+    #[test]
+    fn a_full_queue_answers_full_until_the_worker_catches_up() {
+        let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+        // The scorer is built on the worker thread, which waits for the gate
+        // first: everything offered meanwhile stays queued.
+        let build = move || {
+            let _ = gate_rx.recv();
+            empty_scorer()
+        };
+        let (queue, worker) = start(build, 2, Duration::from_millis(20)).unwrap();
+        queue.offer(vec![ev(0), ev(1)], 0).unwrap();
+        assert_eq!(
+            queue.offer(vec![ev(2)], 0),
+            Err(QueueError::Full {
+                depth: 2,
+                capacity: 2
+            })
+        );
+        gate_tx.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while queue.depth() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        queue.offer(vec![ev(2)], 0).unwrap();
+        queue.close();
+        assert_eq!(worker.join().unwrap().0.stats.events, 3);
+    }
+}

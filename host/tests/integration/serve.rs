@@ -1,0 +1,627 @@
+//! `ueba serve` as a SIEM pipeline runs it: the real binary on a loopback
+//! port, driven over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-token-7f3a9c";
+
+/// A running `ueba serve` and everything it wrote to stderr.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    done: Receiver<()>,
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ueba"));
+    cmd.arg("serve").args(args).env_remove("UEBA_TOKEN").env(
+        "UEBA_CACHE_DIR",
+        std::env::temp_dir().join("ueba-test-cache"),
+    );
+    cmd
+}
+
+/// Start `ueba serve --listen 127.0.0.1:0 ARGS` and wait for `listening on`.
+fn start(args: &[&str]) -> Server {
+    let mut child = command(&[&["--listen", "127.0.0.1:0"], args].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ueba serve");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (addr_tx, addr_rx) = channel();
+    let (done_tx, done) = channel();
+    let pipe = child.stderr.take().unwrap();
+    let log = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = addr_tx.send(addr.to_string());
+            }
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+        let _ = done_tx.send(());
+    });
+    let addr = match addr_rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(a) => a,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("no `listening on`: {}", stderr.lock().unwrap());
+        }
+    };
+    Server {
+        child,
+        base: format!("http://{addr}"),
+        stderr,
+        done,
+    }
+}
+
+impl Server {
+    /// SIGTERM, wait for the exit, return the exit code and stderr.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("no exit after SIGTERM: {}", self.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let _ = self.done.recv_timeout(Duration::from_secs(10));
+        let log = self.stderr.lock().unwrap().clone();
+        (status.code(), log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// Status, `Retry-After` and body of a POST.
+fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
+    let mut req = agent().post(url);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.send(body).expect("POST");
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (resp.status().as_u16(), retry, text)
+}
+
+fn get(url: &str, auth: Option<&str>) -> (u16, String) {
+    let mut req = agent().get(url);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.call().expect("GET");
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (resp.status().as_u16(), text)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The value of an unlabelled or labelled sample in Prometheus text.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn token_file(dir: &Path) -> PathBuf {
+    let path = dir.join("token");
+    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("ueba.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Poll `/metrics` until `done` holds for the page; return the page.
+fn wait_until(base: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text) = get(&format!("{base}/metrics"), Some(&bearer()));
+        assert_eq!(status, 200, "{text}");
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "never {what}:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Poll `/metrics` until `series` reaches `want`.
+fn wait_for_metric(base: &str, series: &str, want: f64) -> String {
+    wait_until(base, &format!("{series} = {want}"), |m| {
+        sample(m, series) == Some(want)
+    })
+}
+
+const GOOD: &str = r#"{"timestamp":"2026-01-05T09:00:00Z","user":"a","action":"select","resource":"support.tickets","rows":3}"#;
+
+#[test]
+fn a_generated_insider_is_alerted_and_sigterm_drains_and_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let generated = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["gen", "--users", "40", "--days", "21", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let labels = json(&std::fs::read_to_string(data.join("labels.json")).unwrap());
+    let insider = labels["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "trend-micro")
+        .expect("trend-micro scenario")["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alerts = dir.path().join("alerts.jsonl");
+    // No idle flush during the test: what is held for reordering at the end
+    // is scored only because SIGTERM drains.
+    let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 600000\n");
+    let tok = token_file(dir.path());
+    let server = start(&[
+        "--token-file",
+        tok.to_str().unwrap(),
+        "--identities",
+        data.join("identities.csv").to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--output",
+        alerts.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut accepted = 0u64;
+    for chunk in lines.chunks(4000) {
+        let body = chunk.join("\n");
+        loop {
+            let (status, retry, resp) = post(
+                &format!("{}/v1/events", server.base),
+                Some(&bearer()),
+                body.as_bytes(),
+            );
+            if status == 429 {
+                let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+                std::thread::sleep(Duration::from_secs(secs));
+                continue;
+            }
+            assert_eq!(status, 200, "{resp}");
+            let r = json(&resp);
+            assert_eq!(r["invalid"], 0, "{resp}");
+            accepted += r["accepted"].as_u64().unwrap();
+            break;
+        }
+    }
+    assert_eq!(accepted, lines.len() as u64);
+    // Stop at once, with events possibly still queued and certainly held.
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("SIGTERM: no longer accepting requests"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("events {} ", lines.len())), "{log}");
+    assert!(log.contains("Top users by peak risk"), "{log}");
+    assert!(
+        log.contains("requests refused: queue full 0, unauthorized 0"),
+        "{log}"
+    );
+    let written = std::fs::read_to_string(&alerts).unwrap();
+    let alerted: Vec<serde_json::Value> = written.lines().map(json).collect();
+    assert!(
+        alerted.iter().any(|a| a["user"] == insider.as_str()),
+        "no alert on the insider {insider}: {written}"
+    );
+    // The same alerts as `ueba score` on the same file: nothing lost or
+    // reordered by going through HTTP in chunks.
+    let scored = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["score", "-q", "--identities"])
+        .arg(data.join("identities.csv"))
+        .arg(data.join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert!(scored.status.success());
+    assert_eq!(String::from_utf8_lossy(&scored.stdout), written);
+}
+
+#[test]
+fn hec_accepts_forwarder_bodies_and_metrics_count_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 50\n");
+    let tok = token_file(dir.path());
+    let server = start(&[
+        "--token-file",
+        tok.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        dir.path().join("alerts.jsonl").to_str().unwrap(),
+    ]);
+    let hec = format!("{}/services/collector/event", server.base);
+    // As a forwarder batches: concatenated envelopes, an event object, an
+    // event string, an envelope `time` standing in for a missing timestamp.
+    let body = format!(
+        "{{\"time\":1767603600,\"host\":\"db1\",\"source\":\"pg\",\"sourcetype\":\"ueba\",\"event\":{GOOD}}}{{\"event\":{}}}\n{{\"time\":\"1767603660.250\",\"event\":{{\"user\":\"b\",\"action\":\"select\",\"resource\":\"crm.contacts\"}},\"fields\":{{\"dc\":\"eu\"}}}}",
+        serde_json::to_string(GOOD).unwrap()
+    );
+    let (status, _, resp) = post(&hec, Some(&format!("Splunk {TOKEN}")), body.as_bytes());
+    assert_eq!(
+        (status, json(&resp)),
+        (200, serde_json::json!({"text":"Success","code":0}))
+    );
+    let (status, _, _) = post(
+        &hec,
+        Some(&bearer()),
+        format!("{{\"event\":{GOOD}}}").as_bytes(),
+    );
+    assert_eq!(status, 200);
+    // Splunk's bad-data answers.
+    let (status, _, resp) = post(
+        &hec,
+        Some(&bearer()),
+        br#"{"event":{"user":"x"}}{"time":1}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(json(&resp)["code"], 12, "{resp}");
+    assert_eq!(json(&resp)["invalid-event-number"], 1, "{resp}");
+    let (status, _, resp) = post(&hec, Some(&bearer()), b"");
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (400, 5.into()),
+        "{resp}"
+    );
+    let (status, _, resp) = post(&hec, Some(&bearer()), b"{\"event\": ");
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (400, 6.into()),
+        "{resp}"
+    );
+    let (status, resp) = get(&format!("{}/services/collector/health", server.base), None);
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (200, 17.into()),
+        "{resp}"
+    );
+
+    // The native endpoint: a bad line is named, the rest accepted.
+    let bad = r#"{"timestamp":"2026-01-05T09:01:00Z","user":"a","action":"select","resource":"t","rows":"many"}"#;
+    let (status, _, resp) = post(
+        &format!("{}/v1/events", server.base),
+        Some(&bearer()),
+        format!("{GOOD}\n{bad}\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{resp}");
+    let r = json(&resp);
+    assert_eq!(
+        (r["accepted"].clone(), r["invalid"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(r["errors"][0]["position"], 2, "{resp}");
+    assert_eq!(r["errors"][0]["field"], "rows", "{resp}");
+    // Nothing recognisable: `auto` cannot tell the format.
+    let (status, _, resp) = post(
+        &format!("{}/v1/events", server.base),
+        Some(&bearer()),
+        b"not json\n",
+    );
+    assert_eq!(status, 400, "{resp}");
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("pass --format"),
+        "{resp}"
+    );
+
+    // Scored, and the idle flush (50 ms after the last event) has run.
+    let m = wait_until(&server.base, "all scored", |m| {
+        sample(m, "ueba_events_total") == Some(5.0)
+            && sample(m, "ueba_queue_depth_events") == Some(0.0)
+            && sample(m, "ueba_batches_total").is_some_and(|b| b >= 1.0)
+    });
+    let batches = sample(&m, "ueba_batches_total");
+    assert_eq!(sample(&m, "ueba_events_accepted_total"), Some(5.0), "{m}");
+    assert_eq!(sample(&m, "ueba_invalid_lines_total"), Some(1.0), "{m}");
+    assert_eq!(sample(&m, "ueba_alerts_total"), Some(0.0), "{m}");
+    assert_eq!(sample(&m, "ueba_queue_depth_events"), Some(0.0), "{m}");
+    assert_eq!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"bad_request\"}"),
+        Some(4.0),
+        "{m}"
+    );
+    for d in ["volume", "off-hours", "novel-table"] {
+        assert!(
+            sample(&m, &format!("ueba_findings_total{{detector=\"{d}\"}}")).is_some(),
+            "{m}"
+        );
+        assert_eq!(
+            sample(&m, &format!("ueba_plugin_quarantined{{detector=\"{d}\"}}")),
+            Some(0.0),
+            "{m}"
+        );
+        assert_eq!(
+            sample(
+                &m,
+                &format!("ueba_batch_latency_seconds_bucket{{detector=\"{d}\",le=\"+Inf\"}}")
+            ),
+            batches,
+            "{m}"
+        );
+    }
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("events 5 "), "{log}");
+    assert!(log.contains("invalid lines 1 "), "{log}");
+}
+
+#[test]
+fn a_missing_or_wrong_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = token_file(dir.path());
+    let server = start(&["--token-file", tok.to_str().unwrap()]);
+    let events = format!("{}/v1/events", server.base);
+    let hec = format!("{}/services/collector/event", server.base);
+    let body = GOOD.as_bytes();
+    assert_eq!(post(&events, None, body).0, 401);
+    assert_eq!(post(&events, Some("Bearer not-the-token"), body).0, 401);
+    assert_eq!(post(&events, Some(&format!("Basic {TOKEN}")), body).0, 401);
+    assert_eq!(get(&format!("{}/metrics", server.base), None).0, 401);
+    // HEC answers as Splunk does: 401 code 2 without a token, 403 code 4 for
+    // an unknown one.
+    let (status, _, resp) = post(&hec, None, b"{\"event\":{}}");
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (401, 2.into()),
+        "{resp}"
+    );
+    let (status, _, resp) = post(&hec, Some("Splunk wrong"), b"{\"event\":{}}");
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (403, 4.into()),
+        "{resp}"
+    );
+    // Probes need no token.
+    let (status, resp) = get(&format!("{}/healthz", server.base), None);
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(json(&resp)["status"], "ok");
+    let (status, m) = get(&format!("{}/metrics", server.base), Some(&bearer()));
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"unauthorized\"}"),
+        Some(6.0),
+        "{m}"
+    );
+    assert_eq!(sample(&m, "ueba_events_accepted_total"), Some(0.0), "{m}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("events 0 "), "{log}");
+}
+
+#[test]
+fn oversized_bodies_and_lines_get_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nmax_body_bytes = 2048\nmax_line_bytes = 300\nqueue_events = 4\n",
+    );
+    let server = start(&["--config", cfg.to_str().unwrap()]);
+    let events = format!("{}/v1/events", server.base);
+    let big = format!("{GOOD}\n").repeat(25);
+    assert!(big.len() > 2048);
+    let (status, _, resp) = post(&events, None, big.as_bytes());
+    assert_eq!(status, 413, "{resp}");
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("maximum is 2048"),
+        "{resp}"
+    );
+    let long = format!(
+        "{GOOD}\n{{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"{}\",\"action\":\"select\",\"resource\":\"t\"}}\n",
+        "u".repeat(300)
+    );
+    let (status, _, resp) = post(&events, None, long.as_bytes());
+    assert_eq!(status, 413, "{resp}");
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2 is 379 bytes, more than serve.max_line_bytes (300)"),
+        "{resp}"
+    );
+    // More events than the whole queue can ever hold: retrying cannot help.
+    let five = format!("{GOOD}\n").repeat(5);
+    let (status, _, resp) = post(&events, None, five.as_bytes());
+    assert_eq!(status, 413, "{resp}");
+    let hec = format!("{}/services/collector/event", server.base);
+    let (status, _, _) = post(
+        &hec,
+        None,
+        format!("{{\"event\":{GOOD}}}").repeat(20).as_bytes(),
+    );
+    assert_eq!(status, 413);
+    let (_, m) = get(&format!("{}/metrics", server.base), None);
+    assert_eq!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"too_large\"}"),
+        Some(4.0),
+        "{m}"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("too large 4"), "{log}");
+}
+
+#[test]
+fn a_full_queue_answers_429_with_retry_after_and_healthz_names_a_quarantined_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        PathBuf::from(env!("UEBA_FIXTURE_DIR")).join("hostile.wasm"),
+        plugins.join("hostile.wasm"),
+    )
+    .unwrap();
+    // One event per batch, released at once; the hostile detector spins on
+    // the trigger event until its time limit, twice (the retry), and is
+    // then quarantined. Meanwhile the one-event queue is full.
+    let cfg = write_config(
+        dir.path(),
+        "[input]\nbatch_size = 1\nmax_lateness_secs = 0\n\
+         [sandbox]\nbatch_timeout_ms = 1500\nmax_failures = 1\n\
+         [serve]\nqueue_events = 1\nretry_after_secs = 7\n\
+         [detectors.hostile]\nmode = \"loop\"\n",
+    );
+    let server = start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+    ]);
+    let events = format!("{}/v1/events", server.base);
+    let trigger = GOOD.replace("\"rows\":3", "\"rows\":666");
+    let (status, _, resp) = post(&events, None, trigger.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    let (status, retry, resp) = post(&events, None, GOOD.as_bytes());
+    assert_eq!(status, 429, "{resp}");
+    assert_eq!(retry.as_deref(), Some("7"));
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("queue is full"),
+        "{resp}"
+    );
+    let hec = format!("{}/services/collector/event", server.base);
+    let (status, retry, resp) = post(&hec, None, format!("{{\"event\":{GOOD}}}").as_bytes());
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (503, 9.into()),
+        "{resp}"
+    );
+    assert_eq!(retry.as_deref(), Some("7"));
+    let (_, m) = get(&format!("{}/metrics", server.base), None);
+    assert_eq!(sample(&m, "ueba_queue_depth_events"), Some(1.0), "{m}");
+    assert_eq!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"queue_full\"}"),
+        Some(2.0),
+        "{m}"
+    );
+
+    // Once the detector is quarantined the queue drains and health says so.
+    let m = wait_for_metric(
+        &server.base,
+        "ueba_plugin_quarantined{detector=\"hostile\"}",
+        1.0,
+    );
+    assert!(
+        sample(&m, "ueba_plugin_failures_total{detector=\"hostile\"}").unwrap() >= 1.0,
+        "{m}"
+    );
+    let (status, resp) = get(&format!("{}/healthz", server.base), None);
+    assert_eq!(status, 503, "{resp}");
+    let h = json(&resp);
+    assert_eq!(h["quarantined"][0]["detector"], "hostile", "{resp}");
+    assert_eq!(h["worker"], "running", "{resp}");
+    wait_for_metric(&server.base, "ueba_queue_depth_events", 0.0);
+    let (status, _, resp) = post(&events, None, GOOD.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("events 2 "), "{log}");
+    assert!(log.contains("QUARANTINED detector hostile"), "{log}");
+    assert!(log.contains("queue full 2"), "{log}");
+}
+
+#[test]
+fn no_token_on_a_non_loopback_address_refuses_to_start() {
+    let out = command(&["--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "{err}");
+    // An empty token is no token.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("token");
+    std::fs::write(&empty, "\n").unwrap();
+    let out = command(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--token-file",
+        empty.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the token is empty"), "{err}");
+    let out = command(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        empty.to_str().unwrap(),
+    ])
+    .env("UEBA_TOKEN", TOKEN)
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("both --token-file and UEBA_TOKEN are set"),
+        "{err}"
+    );
+}
