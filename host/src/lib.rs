@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod authoring;
 pub mod bench;
 pub mod config;
 pub mod eval;

@@ -18,6 +18,7 @@ use ueba::identity::Identities;
 use ueba::input::{Chunk, Position, spawn_reader_at};
 use ueba::state::StateDir;
 
+mod cmd_plugin;
 mod durable;
 use ueba::runtime::Runtime;
 use ueba::score::{AlertSink, JsonLines, Report, Scorer};
@@ -84,6 +85,15 @@ enum Command {
     /// loopback address is allowed. SIGINT or SIGTERM stops accepting,
     /// scores everything accepted, flushes the alerts and prints the summary.
     Serve(cmd_serve::ServeArgs),
+    /// Write, build, test and inspect custom detector plugins.
+    ///
+    /// `new` scaffolds a detector crate that builds and passes its tests at
+    /// once; `build` compiles it for wasm32-unknown-unknown and wraps it as a
+    /// component this host loads; `test` runs one plugin over sample events
+    /// and compares its findings with a golden file; `inspect` shows its
+    /// contract, config keys and the sha256 to pin. Guide:
+    /// docs/writing-a-detector.md.
+    Plugin(cmd_plugin::PluginArgs),
 }
 
 #[derive(Args)]
@@ -215,6 +225,7 @@ fn main() {
         Command::Config(a) => config_cmd(a),
         Command::Bench(a) => bench_cmd(a),
         Command::Serve(a) => cmd_serve::run(a),
+        Command::Plugin(a) => cmd_plugin::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -10,6 +10,7 @@ mod formats;
 mod fuzz;
 mod hostile;
 mod pipeline;
+mod plugin_cmd;
 mod sandbox;
 mod serve;
 mod state;

@@ -7,6 +7,16 @@
 use crate::ConfigError;
 
 /// Parse a TOML value's text into `T`, e.g. `parse::<u32>("learning_days", "7")`.
+/// An error names the key and says what is wrong, and the host shows it
+/// with the detector's name.
+///
+/// ```
+/// use ueba_sdk::config::parse;
+/// let days: u32 = parse("learning_days", "7").unwrap();
+/// let globs: Vec<String> = parse("sensitive", r#"["hr.*", "*.customers"]"#).unwrap();
+/// assert_eq!((days, globs.len()), (7, 2));
+/// assert!(parse::<u32>("learning_days", "-1").is_err());
+/// ```
 pub fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T, ConfigError> {
     #[derive(serde::Deserialize)]
     struct Wrap<T> {
@@ -20,7 +30,15 @@ pub fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &str) -> Result<T
         })
 }
 
-/// Like [`parse`] for a number that must lie in `lo..=hi`.
+/// Like [`parse`] for a number that must lie in `lo..=hi` (NaN is refused),
+/// for settings such as a score threshold or a probability factor.
+///
+/// ```
+/// use ueba_sdk::config::parse_in_range;
+/// assert_eq!(parse_in_range("min_score", "20", 0.0, 100.0).unwrap(), 20.0);
+/// let err = parse_in_range("min_score", "500", 0.0, 100.0).unwrap_err();
+/// assert_eq!(err.to_string(), "invalid value for `min_score`: 500 is outside 0..=100");
+/// ```
 pub fn parse_in_range(key: &str, value: &str, lo: f64, hi: f64) -> Result<f64, ConfigError> {
     let v: f64 = parse(key, value)?;
     if v.is_nan() || v < lo || v > hi {

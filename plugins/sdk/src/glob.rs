@@ -4,6 +4,14 @@
 //! Hand-written because it is a dozen lines and runs once per resource.
 
 /// Whether `text` matches `pattern` as a whole.
+///
+/// ```
+/// use ueba_sdk::glob::matches;
+/// assert!(matches("*.customers", "support.customers"));
+/// assert!(matches("hr.*", "hr.salaries"));
+/// assert!(!matches("hr.*", "chr.salaries"));
+/// assert!(matches("db?.users", "db2.users"));
+/// ```
 pub fn matches(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();

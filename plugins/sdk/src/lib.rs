@@ -68,7 +68,13 @@ pub use calibrate::score_from_p;
 pub use runtime::{Runtime, SnapshotError};
 pub use types::*;
 
-/// The contract version this SDK implements; reported by `describe`.
+/// The contract version this SDK implements; reported by `describe`, and
+/// compared by the host with the versions it loads (a plugin built for
+/// another one is refused with both versions named).
+///
+/// ```
+/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.1.0");
+/// ```
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// A detector: plain Rust logic that turns events into findings.
@@ -105,6 +111,23 @@ pub trait Detector: Default + serde::Serialize + serde::de::DeserializeOwned {
 /// Put it once in a detector crate's `lib.rs`. On `wasm32` it generates the
 /// component exports; natively it expands to nothing, so the crate's unit
 /// tests and the host's native benchmarks use the type directly.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use ueba_sdk::{Detector, Event, Finding, Info, Symbols};
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Silent;
+///
+/// impl Detector for Silent {
+///     fn info() -> Info {
+///         Info { name: "silent", version: "0.1.0", description: "finds nothing", config: vec![] }
+///     }
+///     fn observe(&mut self, _: &Symbols, _: &[Event], _: &mut Vec<Finding>) {}
+/// }
+///
+/// ueba_sdk::export_detector!(Silent);
+/// ```
 #[macro_export]
 macro_rules! export_detector {
     ($detector:ty) => {

@@ -9,7 +9,21 @@ const MAGIC: &[u8; 8] = b"UEBASNAP";
 const FORMAT: u16 = 1;
 
 /// Why a snapshot could not be restored. A failed restore leaves the
-/// detector's state as it was.
+/// detector's state as it was, so the host can fall back to a fresh start.
+///
+/// ```
+/// use ueba_sdk::{Runtime, SnapshotError};
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// # struct Quiet;
+/// # impl ueba_sdk::Detector for Quiet {
+/// #     fn info() -> ueba_sdk::Info {
+/// #         ueba_sdk::Info { name: "quiet", version: "0", description: "", config: vec![] }
+/// #     }
+/// #     fn observe(&mut self, _: &ueba_sdk::Symbols, _: &[ueba_sdk::Event], _: &mut Vec<ueba_sdk::Finding>) {}
+/// # }
+/// let mut rt = Runtime::<Quiet>::default();
+/// assert_eq!(rt.restore(b"not a snapshot"), Err(SnapshotError::NotASnapshot));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnapshotError {
     /// The bytes do not start with the snapshot header.
@@ -47,7 +61,54 @@ impl std::fmt::Display for SnapshotError {
 
 impl std::error::Error for SnapshotError {}
 
-/// A detector plus everything the SDK keeps for it.
+/// A detector plus everything the SDK keeps for it: the symbol table and
+/// the snapshot format.
+///
+/// In the sandbox the export glue drives it; in native tests you drive it
+/// the same way (insert symbols, configure, observe, snapshot, restore),
+/// so a unit test checks exactly what runs in the plugin.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use ueba_sdk::{Detector, Event, Finding, Info, Runtime, SymbolKind, Symbols};
+///
+/// /// Counts events per user and flags every 100th.
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Every100 {
+///     seen: Vec<u64>,
+/// }
+///
+/// impl Detector for Every100 {
+///     fn info() -> Info {
+///         Info { name: "every-100", version: "0.1.0", description: "every 100th event", config: vec![] }
+///     }
+///     fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+///         for e in events {
+///             let i = e.user as usize;
+///             if self.seen.len() <= i {
+///                 self.seen.resize(i + 1, 0);
+///             }
+///             self.seen[i] += 1;
+///             if self.seen[i] % 100 == 0 {
+///                 out.push(Finding::new(e.seq, 10.0, format!("{}'s 100th", symbols.user(e.user))));
+///             }
+///         }
+///     }
+/// }
+///
+/// let mut rt = Runtime::<Every100>::default();
+/// rt.symbols_mut().insert(SymbolKind::User, 0, "alice");
+/// let events: Vec<Event> = (0..150).map(|seq| Event { seq, ..Event::default() }).collect();
+/// let found = rt.observe(&events[..120]);
+/// assert_eq!(found[0].reason, "alice's 100th");
+///
+/// // A fresh instance restored from a snapshot carries on identically.
+/// let mut restored = Runtime::<Every100>::default();
+/// restored.restore(&rt.snapshot()).unwrap();
+/// assert_eq!(restored.detector().seen, rt.detector().seen);
+/// assert_eq!(restored.symbols().user(0), "alice");
+/// assert_eq!(restored.observe(&events[120..]), rt.observe(&events[120..]));
+/// ```
 #[derive(Default)]
 pub struct Runtime<D: Detector> {
     symbols: Symbols,

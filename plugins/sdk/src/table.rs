@@ -15,7 +15,22 @@ use serde::{Deserialize, Serialize};
 /// Ids below this index the dense vector (worst case 8 MiB of empty slots).
 pub const DENSE_LIMIT: u32 = 1 << 20;
 
-/// State of type `T` per id.
+/// State of type `T` per id: a vector for the host's dense ids, a B-tree
+/// for stray huge ones, so memory follows the entities actually seen.
+/// It serialises with serde, so it can sit in a detector's snapshot.
+///
+/// ```
+/// use ueba_sdk::table::Table;
+/// let mut rows_per_user: Table<u64> = Table::default();
+/// *rows_per_user.get_or_insert_with(3, || 0) += 500;
+/// *rows_per_user.get_or_insert_with(u32::MAX, || 0) += 1; // no 4-billion-slot vector
+/// assert_eq!(rows_per_user.get(3), Some(&500));
+/// assert_eq!(rows_per_user.get(4), None);
+/// if let Some(rows) = rows_per_user.get_mut(3) {
+///     *rows = 0;
+/// }
+/// assert_eq!(rows_per_user.get(3), Some(&0));
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Table<T> {
     dense: Vec<Option<Box<T>>>,

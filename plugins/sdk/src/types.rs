@@ -5,12 +5,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds in an hour.
+/// Milliseconds in an hour: event times are milliseconds, so per-hour
+/// buckets are `time_ms / HOUR_MS`.
 pub const HOUR_MS: i64 = 3_600_000;
-/// Milliseconds in a day.
+/// Milliseconds in a day, e.g. for a learning period of `learning_days`:
+///
+/// ```
+/// let first_ms = 1_767_571_200_000; // 2026-01-05T00:00Z
+/// let learning_days: i64 = 7;
+/// let learning_ends = first_ms + learning_days * ueba_sdk::DAY_MS;
+/// assert_eq!(learning_ends, 1_768_176_000_000); // 2026-01-12T00:00Z
+/// ```
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Which namespace an interned string belongs to; ids are dense per kind.
+///
+/// The host numbers users, resources, actions, sources and peer groups
+/// separately from 0, so user 0 and resource 0 are different things, and a
+/// `Vec` indexed by id is the natural per-entity store (see [`crate::table`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SymbolKind {
     /// A user name.
@@ -26,6 +38,16 @@ pub enum SymbolKind {
 }
 
 /// Whether an access succeeded, as far as the log says.
+///
+/// Volume-style detectors usually skip failures: a denied bulk read moved
+/// no data.
+///
+/// ```
+/// use ueba_sdk::{Event, Outcome};
+/// let denied = Event { outcome: Outcome::Failure, rows: 50_000, ..Event::default() };
+/// let rows_read = if denied.outcome == Outcome::Failure { 0 } else { denied.rows };
+/// assert_eq!(rows_read, 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The log does not say.
@@ -38,6 +60,26 @@ pub enum Outcome {
 }
 
 /// One access event, with strings replaced by symbol ids.
+///
+/// Strings cross the sandbox boundary once, as symbols, because copying
+/// them per event would cost more than most detectors' arithmetic; look
+/// the text up in [`Symbols`] when it is needed (in a reason, say).
+/// [`Event::default`] is a one-row event at the epoch, handy in tests:
+///
+/// ```
+/// use ueba_sdk::{Event, HOUR_MS};
+/// // 2026-01-05T02:30Z is a Monday; in Chicago (UTC-6) it is Sunday 20:30.
+/// let e = Event {
+///     time_ms: 1_767_571_200_000 + 2 * HOUR_MS + 30 * 60_000,
+///     utc_offset_minutes: -360,
+///     rows: 68_000,
+///     ..Event::default()
+/// };
+/// assert_eq!(e.local_hour(), 20);
+/// assert_eq!(e.local_weekday(), 6);
+/// assert!(e.is_weekend());
+/// assert_eq!(e.local_day(), e.time_ms.div_euclid(ueba_sdk::DAY_MS) - 1);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Position in the host's stream; findings refer to events by it.
@@ -121,7 +163,20 @@ pub const MAX_DENSE_ID: u32 = 1 << 24;
 /// The text of every id seen so far, per kind.
 ///
 /// The host sends each string once; the SDK stores it here before the events
-/// that use it reach the detector, and keeps it in the snapshot.
+/// that use it reach the detector, and keeps it in the snapshot, so a
+/// detector never needs to keep strings itself. In native tests, insert the
+/// symbols your events use, as the host would:
+///
+/// ```
+/// use ueba_sdk::{SymbolKind, Symbols};
+/// let mut s = Symbols::default();
+/// s.insert(SymbolKind::User, 0, "jreyes");
+/// s.insert(SymbolKind::Resource, 0, "support.customers");
+/// assert_eq!(s.user(0), "jreyes");
+/// assert_eq!(s.resource(0), "support.customers");
+/// assert_eq!(s.resource(7), ""); // never sent: empty, never a panic
+/// assert_eq!(s.count(SymbolKind::User), 1);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Symbols {
     users: Vec<String>,
@@ -207,6 +262,17 @@ impl Symbols {
 }
 
 /// A typed evidence value, so alerts carry numbers as numbers.
+///
+/// Usually made implicitly by [`Finding::with`] from an integer, a float or
+/// a string; a `u64` too large for `i64` saturates rather than wrapping.
+///
+/// ```
+/// use ueba_sdk::Value;
+/// assert_eq!(Value::from(68_000u64), Value::Int(68_000));
+/// assert_eq!(Value::from(u64::MAX), Value::Int(i64::MAX));
+/// assert_eq!(Value::from(1e-9), Value::Float(1e-9));
+/// assert_eq!(Value::from("hour"), Value::Text("hour".into()));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A whole number, e.g. a row count.
@@ -254,6 +320,23 @@ impl From<String> for Value {
 }
 
 /// A detector's claim that one event is anomalous, with the numbers why.
+///
+/// Alerts show the reason and the evidence to an analyst, so put the
+/// numbers that justify the score in the evidence (the observation, the
+/// baseline, the tail probability), and derive the score from the tail
+/// probability with [`crate::score_from_p`] so it is on the shared scale.
+///
+/// ```
+/// use ueba_sdk::{Finding, Value, score_from_p};
+/// let p = 1e-6;
+/// let f = Finding::new(42, score_from_p(p), "read 68000 rows of support.customers")
+///     .with("rows", 68_000u64)
+///     .with("baseline_p50", 10u64)
+///     .with("p", p);
+/// assert_eq!(f.event, 42);
+/// assert!((f.score - 60.0).abs() < 1e-3);
+/// assert_eq!(f.evidence[0], ("rows".to_string(), Value::Int(68_000)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// The `seq` of the event it refers to.
@@ -269,6 +352,12 @@ pub struct Finding {
 impl Finding {
     /// A finding with no evidence yet; the score is clamped to 0..=100 (NaN
     /// becomes 0) so a detector's arithmetic slip cannot break the scale.
+    ///
+    /// ```
+    /// use ueba_sdk::Finding;
+    /// assert_eq!(Finding::new(1, 250.0, "too much").score, 100.0);
+    /// assert_eq!(Finding::new(1, f32::NAN, "nonsense").score, 0.0);
+    /// ```
     pub fn new(event: u64, score: f32, reason: impl Into<String>) -> Self {
         let score = if score.is_nan() {
             0.0
@@ -283,7 +372,15 @@ impl Finding {
         }
     }
 
-    /// Add one piece of evidence (builder style).
+    /// Add one piece of evidence (builder style); evidence is shown in the
+    /// order it was added.
+    ///
+    /// ```
+    /// use ueba_sdk::Finding;
+    /// let f = Finding::new(7, 30.0, "night session").with("hour", 3u32).with("bucket", "weekday");
+    /// let keys: Vec<&str> = f.evidence.iter().map(|(k, _)| k.as_str()).collect();
+    /// assert_eq!(keys, ["hour", "bucket"]);
+    /// ```
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.evidence.push((key.to_string(), value.into()));
         self
@@ -291,6 +388,21 @@ impl Finding {
 }
 
 /// A configuration key a detector accepts, with its default as TOML text.
+///
+/// `ueba config` prints these under `[detectors.NAME]`, so the default must
+/// be valid TOML (strings quoted, lists in brackets) and the description
+/// should say what changing it does.
+///
+/// ```
+/// use ueba_sdk::ConfigKey;
+/// let key = ConfigKey {
+///     name: "sensitive",
+///     default: r#"["*.customers", "hr.*"]"#,
+///     description: "globs naming sensitive resources",
+/// };
+/// let parsed: Vec<String> = ueba_sdk::config::parse(key.name, key.default).unwrap();
+/// assert_eq!(parsed, ["*.customers", "hr.*"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigKey {
     /// Key name, as written under `[detectors.NAME]` in ueba.toml.
@@ -301,7 +413,22 @@ pub struct ConfigKey {
     pub description: &'static str,
 }
 
-/// What a detector says about itself.
+/// What a detector says about itself, returned by [`crate::Detector::info`].
+///
+/// The name is how alerts, `[detectors.NAME]` config sections and
+/// `--plugins` replacement refer to the detector; `version` is usually
+/// `env!("CARGO_PKG_VERSION")`.
+///
+/// ```
+/// use ueba_sdk::Info;
+/// let info = Info {
+///     name: "rare-action",
+///     version: env!("CARGO_PKG_VERSION"),
+///     description: "an action that is rare in the user's own history",
+///     config: vec![],
+/// };
+/// assert_eq!(info.name, "rare-action");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Info {
     /// Unique name.
@@ -314,7 +441,17 @@ pub struct Info {
     pub config: Vec<ConfigKey>,
 }
 
-/// Why a configuration key was refused.
+/// Why a configuration key was refused. The host reports it naming the
+/// detector and the key, and refuses to start, so a typo in ueba.toml is
+/// caught at once rather than silently ignored.
+///
+/// ```
+/// use ueba_sdk::ConfigError;
+/// let e = ConfigError::UnknownKey("learnig_days".into());
+/// assert_eq!(e.to_string(), "unknown key `learnig_days`");
+/// let e = ueba_sdk::config::parse::<u32>("learning_days", "\"soon\"").unwrap_err();
+/// assert!(e.to_string().starts_with("invalid value for `learning_days`"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
     /// Not a key this detector accepts.
