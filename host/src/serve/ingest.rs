@@ -339,7 +339,9 @@ fn hec_time_ms(v: &serde_json::Value) -> Option<i64> {
         _ => return None,
     };
     let ms = (secs * 1000.0).round();
-    (0.0..253_402_300_800_000.0).contains(&ms).then_some(ms as i64)
+    (0.0..253_402_300_800_000.0)
+        .contains(&ms)
+        .then_some(ms as i64)
 }
 
 #[cfg(test)]
