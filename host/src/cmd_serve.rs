@@ -16,7 +16,9 @@ use ueba::score::Scorer;
 use ueba::serve::metrics::Rejection;
 use ueba::serve::{self, App, Queue, Token};
 
-use crate::{OutputArgs, alert_sink, load_config, runtime_for};
+use ueba::state::StateDir;
+
+use crate::{OutputArgs, alert_sink_at, load_config, runtime_for};
 
 /// The environment variable read for the token when there is no `--token-file`.
 const TOKEN_ENV: &str = "UEBA_TOKEN";
@@ -57,6 +59,19 @@ pub(crate) struct ServeArgs {
     /// No summary at shutdown.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Keep durable state in DIR: baselines, risk and symbols are restored
+    /// from it at start, checkpointed while serving, and saved at shutdown
+    /// after every accepted event has been scored. Alerts are appended to
+    /// `--output`. Events accepted after the last checkpoint are lost if the
+    /// process is killed; a forwarder that retries covers them.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// With --state: checkpoint after this many events.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    checkpoint_events: u64,
+    /// With --state: checkpoint at least this often (seconds) while events arrive.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    checkpoint_secs: u64,
 }
 
 /// Run the service until SIGINT or SIGTERM (or until scoring fails), then
@@ -75,14 +90,56 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     let runtime = runtime_for(&cfg)?;
     let plugins =
         ueba::plugins::load(&runtime, &cfg, a.plugins.as_deref()).context("loading detectors")?;
-    let sink = alert_sink(&a.out)?;
+    let (durable, saved) = match &a.state {
+        Some(dir) => {
+            let dir = StateDir::open(dir)?;
+            let saved = dir.load()?;
+            let durable = serve::queue::Durable {
+                dir,
+                every_events: a.checkpoint_events.max(1),
+                every: Duration::from_secs(a.checkpoint_secs.max(1)),
+            };
+            (Some(durable), saved)
+        }
+        None => (None, None),
+    };
+    // A resumed service appends: the alerts already written stay.
+    let append_at = match (&saved, &a.out.output) {
+        (Some(_), Some(p)) => std::fs::metadata(p).ok().map(|m| m.len()),
+        _ => None,
+    };
+    let sink = alert_sink_at(&a.out, append_at)?;
+    let quiet = a.quiet;
+    let where_saved = durable.as_ref().map(|d| d.dir.checkpoint_path());
+    let scorer_cfg = cfg.clone();
+    // The scorer lives on the worker thread (its health sink need not be
+    // Send), so the saved state is restored there; a failure stops start-up.
+    let build = move || {
+        let mut scorer = Scorer::new(scorer_cfg, identities, plugins, sink);
+        if let (Some(cp), Some(path)) = (saved, where_saved) {
+            if !quiet {
+                eprintln!(
+                    "resuming from {} (written {}): {} events scored so far",
+                    path.display(),
+                    cp.written,
+                    ueba::bench::group(cp.scorer.events() as f64)
+                );
+            }
+            scorer
+                .restore_state(cp.scorer)
+                .map_err(|e| format!("resuming from {}: {e}", path.display()))?;
+        }
+        Ok(scorer)
+    };
     let limits = cfg.serve.clone();
     let formats = cfg.formats.clone();
-    let (queue, worker) = serve::start(
-        move || Scorer::new(cfg, identities, plugins, sink),
+    let (queue, mut worker) = serve::start(
+        build,
         limits.queue_events,
         Duration::from_millis(limits.idle_flush_ms),
+        durable,
     )?;
+    worker.ready()?;
     let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
     let served = tokio::runtime::Builder::new_current_thread()
         .enable_io()

@@ -313,7 +313,7 @@ fn score(a: ScoreArgs) -> Result<()> {
                     "resuming from {} (written {}): {} events scored so far{}",
                     dir.checkpoint_path().display(),
                     cp.written,
-                    group(cp.scorer.events()),
+                    ueba::bench::group(cp.scorer.events() as f64),
                     if plan.start.line > 0 {
                         format!(", continuing {name} after line {}", plan.start.line)
                     } else {
@@ -373,27 +373,11 @@ fn score(a: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The sink for `--output-format`, writing to `--output`/stdout or sending
 /// to `--hec-url` / `--syslog`.
-pub(crate) fn alert_sink(a: &OutputArgs) -> Result<DynSink> {
-    alert_sink_at(a, None)
-}
-
-/// Like [`alert_sink`]; with `resume_len`, the `--output` file is cut back
-/// to that length and appended to (a run resumed from a checkpoint).
-fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<DynSink> {
+/// With `resume_len`, the `--output` file is cut back to that length and
+/// appended to (a run resumed from a checkpoint).
+pub(crate) fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<DynSink> {
     if a.hec_url.is_some() && a.output_format != OutputFormat::Hec {
         bail!("--hec-url needs --output-format hec");
     }

@@ -126,6 +126,9 @@ pub enum ScoreError {
     /// Writing alerts failed.
     #[error("writing alerts: {0}")]
     Sink(#[from] std::io::Error),
+    /// Saving a durable-state checkpoint failed.
+    #[error("saving state: {0}")]
+    Checkpoint(#[from] crate::state::StateError),
 }
 
 /// Everything a [`Scorer`] needs to continue exactly where it was: the

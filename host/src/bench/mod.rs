@@ -866,8 +866,9 @@ impl Report {
     }
 }
 
-/// A number with thousands separators, e.g. `1,234,567`.
-fn group(x: f64) -> String {
+/// A number with thousands separators, e.g. `1,234,567`, for tables and
+/// messages people read.
+pub fn group(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

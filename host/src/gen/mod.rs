@@ -290,10 +290,13 @@ fn write_file(
     let file = File::create(path).map_err(io_err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     body(&mut w).map_err(io_err)?;
-    w.into_inner()
-        .map_err(|e| io_err(e.into_error()))?
-        .sync_all()
-        .map_err(io_err)
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    // Only a regular file can be synced; a named pipe (events streamed
+    // straight into `ueba score`) has nothing to sync.
+    if file.metadata().map_err(io_err)?.is_file() {
+        file.sync_all().map_err(io_err)?;
+    }
+    Ok(())
 }
 
 fn write_identities(org: &Org, w: &mut impl Write) -> io::Result<()> {

@@ -21,6 +21,38 @@ use std::time::Duration;
 
 use crate::event::AccessEvent;
 use crate::score::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
+use crate::state::{Checkpoint, StateDir};
+
+/// Durable state for the service (`ueba serve --state DIR`): the worker
+/// checkpoints every `every_events` events or `every` of wall time, and
+/// once more at shutdown after everything accepted has been scored.
+pub struct Durable {
+    /// The locked state directory.
+    pub dir: StateDir,
+    /// Checkpoint after this many events.
+    pub every_events: u64,
+    /// Checkpoint at least this often while events arrive.
+    pub every: Duration,
+}
+
+impl Durable {
+    fn save<S: AlertSink>(&self, scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
+        scorer.flush_sink()?;
+        let checkpoint = Checkpoint {
+            written: jiff::Timestamp::now().to_string(),
+            ueba_version: env!("CARGO_PKG_VERSION").to_string(),
+            scorer: scorer.save_state(),
+            // Events arrive over HTTP: there is no input to reposition, and
+            // the alert file is appended to, never cut back (the events
+            // after a checkpoint are not sent again).
+            input: None,
+            output: None,
+            skipped: 0,
+        };
+        self.dir.save(&checkpoint)?;
+        Ok(())
+    }
+}
 
 /// One detector's state, as `/metrics` and `/healthz` report it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,6 +171,9 @@ pub enum WorkerError {
     /// The scoring thread could not be started.
     #[error("starting the scoring thread: {0}")]
     Spawn(std::io::Error),
+    /// The scorer could not be built, e.g. the saved state did not fit.
+    #[error("{0}")]
+    Build(String),
 }
 
 struct Msg {
@@ -257,18 +292,31 @@ impl Queue {
 
 /// The scoring thread; [`Worker::join`] waits for it to drain and finish.
 pub struct Worker<S> {
-    handle: JoinHandle<Result<(Report, S), ScoreError>>,
+    handle: JoinHandle<Result<Option<(Report, S)>, ScoreError>>,
     shared: Arc<Shared>,
+    ready: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
 }
 
 impl<S> Worker<S> {
+    /// Wait until the scorer has been built (and its saved state restored)
+    /// on the worker thread, so a bad state stops start-up before the
+    /// service listens.
+    pub fn ready(&mut self) -> Result<(), WorkerError> {
+        match self.ready.take().map(|r| r.recv()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(WorkerError::Build(e)),
+            Some(Err(_)) => Err(WorkerError::Panicked { unscored: 0 }),
+        }
+    }
+
     /// Wait for the worker to score everything queued (after
     /// [`Queue::close`]) and return the run's report and the alert sink.
     pub fn join(self) -> Result<(Report, S), WorkerError> {
         let joined = self.handle.join();
         let unscored = self.shared.depth.load(Ordering::SeqCst);
         match joined {
-            Ok(Ok(done)) => Ok(done),
+            Ok(Ok(Some(done))) => Ok(done),
+            Ok(Ok(None)) => Err(WorkerError::Build("the scorer could not be built".into())),
             Ok(Err(source)) => Err(WorkerError::Score { source, unscored }),
             Err(_) => Err(WorkerError::Panicked { unscored }),
         }
@@ -295,12 +343,14 @@ pub fn start<S, F>(
     build: F,
     capacity: usize,
     idle: Duration,
+    durable: Option<Durable>,
 ) -> Result<(Queue, Worker<S>), WorkerError>
 where
     S: AlertSink + Send + 'static,
-    F: FnOnce() -> Scorer<S> + Send + 'static,
+    F: FnOnce() -> Result<Scorer<S>, String> + Send + 'static,
 {
     let (tx, rx) = channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let shared = Arc::new(Shared {
         capacity,
         depth: AtomicUsize::new(0),
@@ -314,7 +364,17 @@ where
         .name("ueba-scorer".into())
         .spawn(move || {
             let _guard = PanicGuard(for_thread.clone());
-            let result = work(build(), &rx, &for_thread, idle);
+            let scorer = match build() {
+                Ok(s) => {
+                    let _ = ready_tx.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return Ok(None);
+                }
+            };
+            let result = work(scorer, &rx, &for_thread, idle, durable.as_ref()).map(Some);
             if let Err(e) = &result {
                 for_thread.fail(e.to_string());
             }
@@ -326,7 +386,11 @@ where
             tx: Arc::new(Mutex::new(Some(tx))),
             shared: shared.clone(),
         },
-        Worker { handle, shared },
+        Worker {
+            handle,
+            shared,
+            ready: Some(ready_rx),
+        },
     ))
 }
 
@@ -343,10 +407,20 @@ fn work<S: AlertSink>(
     rx: &Receiver<Msg>,
     shared: &Shared,
     idle: Duration,
+    durable: Option<&Durable>,
 ) -> Result<(Report, S), ScoreError> {
     publish(shared, &scorer);
     let mut holding = false;
+    let mut saved_at = (std::time::Instant::now(), scorer.stats().events);
     loop {
+        if let Some(d) = durable
+            && scorer.stats().events > saved_at.1
+            && (scorer.stats().events >= saved_at.1 + d.every_events
+                || saved_at.0.elapsed() >= d.every)
+        {
+            d.save(&mut scorer)?;
+            saved_at = (std::time::Instant::now(), scorer.stats().events);
+        }
         match rx.recv_timeout(idle) {
             Ok(Msg { events, invalid }) => {
                 for _ in 0..invalid {
@@ -373,6 +447,9 @@ fn work<S: AlertSink>(
         }
     }
     settle_before_exit(&mut scorer)?;
+    if let Some(d) = durable {
+        d.save(&mut scorer)?;
+    }
     publish(shared, &scorer);
     scorer.finish()
 }
@@ -381,7 +458,7 @@ fn work<S: AlertSink>(
 /// event has been pushed; this scores what is held for reordering and
 /// flushes the alert sink, so the scorer's state covers every accepted event
 /// and no alert is left buffered. This is the point at which the scorer's
-/// state is complete and can be saved for the next start.
+/// state is complete, and where `--state` saves it for the next start.
 fn settle_before_exit<S: AlertSink>(scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
     scorer.flush()
 }
@@ -417,7 +494,8 @@ mod tests {
 
     #[test]
     fn requests_beyond_the_capacity_are_refused_and_the_rest_scored_on_close() {
-        let (queue, worker) = start(empty_scorer, 3, Duration::from_millis(20)).unwrap();
+        let (queue, worker) =
+            start(|| Ok(empty_scorer()), 3, Duration::from_millis(20), None).unwrap();
         assert_eq!(
             queue.offer((0..4).map(ev).collect(), 0),
             Err(QueueError::TooMany {
@@ -446,9 +524,9 @@ mod tests {
         // first: everything offered meanwhile stays queued.
         let build = move || {
             let _ = gate_rx.recv();
-            empty_scorer()
+            Ok(empty_scorer())
         };
-        let (queue, worker) = start(build, 2, Duration::from_millis(20)).unwrap();
+        let (queue, worker) = start(build, 2, Duration::from_millis(20), None).unwrap();
         queue.offer(vec![ev(0), ev(1)], 0).unwrap();
         assert_eq!(
             queue.offer(vec![ev(2)], 0),

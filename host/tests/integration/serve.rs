@@ -625,3 +625,99 @@ fn no_token_on_a_non_loopback_address_refuses_to_start() {
         "{err}"
     );
 }
+
+/// POST lines to /v1/events in chunks, waiting out 429s.
+fn post_all(base: &str, lines: &[&str]) {
+    for chunk in lines.chunks(4000) {
+        let body = chunk.join("\n");
+        loop {
+            let (status, retry, resp) = post(
+                &format!("{base}/v1/events"),
+                Some(&bearer()),
+                body.as_bytes(),
+            );
+            if status == 429 {
+                let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+                std::thread::sleep(Duration::from_secs(secs));
+                continue;
+            }
+            assert_eq!(status, 200, "{resp}");
+            break;
+        }
+    }
+}
+
+#[test]
+fn state_survives_a_restart_of_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let generated = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["gen", "--users", "40", "--days", "21", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let alerts = dir.path().join("alerts.jsonl");
+    let state = dir.path().join("state");
+    let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 600000\n");
+    let tok = token_file(dir.path());
+    let ids = data.join("identities.csv");
+    let args = [
+        "--token-file",
+        tok.to_str().unwrap(),
+        "--identities",
+        ids.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--output",
+        alerts.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let text = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = lines.split_at(lines.len() * 2 / 3);
+
+    let server = start(&args);
+    post_all(&server.base, first);
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(state.join("checkpoint").exists(), "{log}");
+
+    let server = start(&args);
+    post_all(&server.base, second);
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("resuming from"), "{log}");
+    assert!(log.contains(&format!("events {} ", lines.len())), "{log}");
+
+    // What was learned before the restart still counts: the alerts are
+    // those of one `ueba score` run over everything (the restart scores
+    // what it held, as the end of an input does).
+    let whole = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["score", "-q", "--identities"])
+        .arg(&ids)
+        .arg(data.join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    let written = std::fs::read_to_string(&alerts).unwrap();
+    assert!(!written.is_empty());
+    assert_eq!(String::from_utf8_lossy(&whole.stdout), written);
+
+    // A damaged state stops the service before it listens.
+    let cp = state.join("checkpoint");
+    let mut bytes = std::fs::read(&cp).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    std::fs::write(&cp, &bytes).unwrap();
+    let out = command(&[&["--listen", "127.0.0.1:0"], &args[..]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("truncated") && !err.contains("listening on"),
+        "{err}"
+    );
+}
