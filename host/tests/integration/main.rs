@@ -9,6 +9,7 @@ mod eval;
 mod formats;
 mod fuzz;
 mod hostile;
+mod pg;
 mod pipeline;
 mod plugin_cmd;
 mod sandbox;
