@@ -61,8 +61,10 @@ memory_mib = 256
 batch_timeout_ms = 5000
 # Most findings one batch may return; more is treated as a failure.
 max_findings_per_batch = 100000
-# Largest plugin snapshot accepted, MiB.
-max_snapshot_mib = 64
+# Largest plugin snapshot accepted, MiB. As large as the memory cap by
+# default: a detector's snapshot is bounded by its memory anyway, and one
+# refused here is neither a recovery point nor part of a --state checkpoint.
+max_snapshot_mib = 256
 # A plugin's state is snapshotted every this many batches; after a trap it
 # is re-instantiated from the last good snapshot, the batches since are
 # replayed, and the failed batch is retried once.
@@ -240,7 +242,7 @@ impl Default for SandboxConfig {
             memory_mib: 256,
             batch_timeout_ms: 5000,
             max_findings_per_batch: 100_000,
-            max_snapshot_mib: 64,
+            max_snapshot_mib: 256,
             snapshot_interval_batches: 64,
             max_failures: 3,
         }

@@ -701,6 +701,10 @@ struct BenchArgs {
     /// Repetitions of the entity sweep.
     #[arg(long)]
     sweep_reps: Option<usize>,
+    /// Plugins in the entity sweep (default 3; the built-ins in order, so
+    /// 4 adds new-source).
+    #[arg(long)]
+    sweep_plugins: Option<usize>,
     /// A tenth of the events, one repetition, a sweep up to 10 thousand users.
     #[arg(long)]
     quick: bool,
@@ -725,6 +729,7 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
     options.batches = a.batches.unwrap_or(options.batches);
     options.reps = a.reps.unwrap_or(options.reps);
     options.sweep_reps = a.sweep_reps.unwrap_or(options.sweep_reps);
+    options.sweep_plugins = a.sweep_plugins.unwrap_or(options.sweep_plugins);
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; build with --release for figures that mean anything"

@@ -219,7 +219,13 @@ impl LoadedPlugin {
         report: Report<'_>,
     ) {
         self.replay.push(batch.clone());
-        if self.replay.len() < self.snapshot_interval {
+        // After a refused snapshot the batches since the last good one are
+        // kept, and the next attempt waits a whole interval again: a
+        // snapshot that is too large would otherwise be retried (and
+        // copied) after every batch.
+        if self.replay.len() < self.snapshot_interval
+            || !self.replay.len().is_multiple_of(self.snapshot_interval)
+        {
             return;
         }
         match self.plugin.snapshot() {

@@ -112,7 +112,7 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(5),
             max_findings: 100_000,
-            max_snapshot_bytes: 64 << 20,
+            max_snapshot_bytes: 256 << 20,
         }
     }
 }

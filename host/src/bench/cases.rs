@@ -244,6 +244,15 @@ impl WasmSet {
             .collect()
     }
 
+    /// Each instance's detector name and linear memory, bytes, in lineup
+    /// order: with many users, the memory each detector keeps per user.
+    pub fn memory_by_plugin(&self) -> Vec<(String, u64)> {
+        self.instances
+            .iter()
+            .map(|i| (i.name.to_string(), i.store.data().memory_bytes as u64))
+            .collect()
+    }
+
     /// Linear memory grown since instantiation, summed over instances: the
     /// state the plugins keep for what they have seen.
     pub fn memory_growth(&self) -> u64 {
@@ -274,7 +283,9 @@ impl NativeDetector {
             n if n == ueba_novel_table::NovelTable::info().name => {
                 Self::NovelTable(Default::default())
             }
-            n if n == ueba_new_source::NewSource::info().name => Self::NewSource(Default::default()),
+            n if n == ueba_new_source::NewSource::info().name => {
+                Self::NewSource(Default::default())
+            }
             other => {
                 return Err(BenchError::Detector {
                     plugin: other.to_string(),

@@ -247,6 +247,9 @@ pub struct Memory {
     /// the largest over repetitions, since a run can reuse memory an
     /// earlier one freed (so this is a lower bound).
     pub rss_growth_per_entity: Option<f64>,
+    /// Each detector's linear memory at the end divided by the entities
+    /// (wasm cases): its memory per user, once users dominate.
+    pub per_detector_per_entity: Vec<(String, f64)>,
 }
 
 /// One configuration's results.
@@ -361,6 +364,8 @@ pub struct Measurement {
     pub plugin_bytes: Vec<u64>,
     /// Linear memory grown since instantiation, all instances (wasm modes).
     pub plugin_growth: Option<u64>,
+    /// Each instance's detector and linear memory at the end (wasm modes).
+    pub plugin_memory: Vec<(String, u64)>,
 }
 
 #[derive(Default)]
@@ -369,6 +374,7 @@ struct Samples {
     findings: u64,
     events: u64,
     plugin_bytes: Vec<u64>,
+    plugin_memory: Vec<(String, u64)>,
     plugin_growth: Option<u64>,
     rss_growth: Option<u64>,
 }
@@ -612,6 +618,11 @@ impl Prepared {
                         plugin_bytes: s.plugin_bytes,
                         plugin_growth_per_entity: per_entity(s.plugin_growth),
                         rss_growth_per_entity: per_entity(s.rss_growth),
+                        per_detector_per_entity: s
+                            .plugin_memory
+                            .iter()
+                            .map(|(n, b)| (n.clone(), *b as f64 / f64::from(users.max(1))))
+                            .collect(),
                     },
                 }
             })
@@ -634,6 +645,9 @@ impl Prepared {
         s.rss_growth = s.rss_growth.max(m.rss_growth);
         if !m.plugin_bytes.is_empty() {
             s.plugin_bytes = m.plugin_bytes;
+        }
+        if !m.plugin_memory.is_empty() {
+            s.plugin_memory = m.plugin_memory;
         }
         s.plugin_growth = s.plugin_growth.max(m.plugin_growth);
         Ok(())
@@ -673,6 +687,7 @@ impl Prepared {
                     rss_growth: growth(),
                     plugin_bytes: Vec::new(),
                     plugin_growth: None,
+                    plugin_memory: Vec::new(),
                 }
             }
             Mode::WasmBatch | Mode::WasmPerEvent => {
@@ -694,6 +709,7 @@ impl Prepared {
                     rss_growth: growth(),
                     plugin_bytes: set.memory_bytes(),
                     plugin_growth: Some(set.memory_growth()),
+                    plugin_memory: set.memory_by_plugin(),
                 }
             }
             Mode::EndToEnd => {
@@ -712,6 +728,7 @@ impl Prepared {
                     rss_growth: r.rss_growth,
                     plugin_bytes: Vec::new(),
                     plugin_growth: None,
+                    plugin_memory: Vec::new(),
                 }
             }
         })
@@ -799,6 +816,25 @@ impl Report {
                 group(r.events_per_sec.median),
                 r.findings,
                 memory
+            );
+        }
+        if let Some(r) = self
+            .results
+            .iter()
+            .filter(|r| !r.memory.per_detector_per_entity.is_empty())
+            .max_by_key(|r| (r.users, r.plugins))
+        {
+            let per: Vec<String> = r
+                .memory
+                .per_detector_per_entity
+                .iter()
+                .map(|(n, b)| format!("{n} {b:.0}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nlinear memory per user by detector at {} users (bytes): {}",
+                group(f64::from(r.users)),
+                per.join(", ")
             );
         }
         let ratios = self.ratios();

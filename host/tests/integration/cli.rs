@@ -1,17 +1,6 @@
 //! The `ueba` binary as users run it.
 
-use std::process::{Command, Output};
-
-fn ueba(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(args)
-        .env(
-            "UEBA_CACHE_DIR",
-            std::env::temp_dir().join("ueba-test-cache"),
-        )
-        .output()
-        .expect("run ueba")
-}
+use crate::util::ueba;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

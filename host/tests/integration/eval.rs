@@ -6,18 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::ueba;
 use serde_json::Value;
-
-fn ueba(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(args)
-        .env(
-            "UEBA_CACHE_DIR",
-            std::env::temp_dir().join("ueba-test-cache"),
-        )
-        .output()
-        .expect("run ueba")
-}
 
 fn ok(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -5,9 +5,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use crate::util::ueba;
 use ueba::aggregate::{Alert, AlertFinding};
 use ueba::event::{AccessEvent, Outcome, ParseError};
 use ueba::formats::detect::AutoParser;
@@ -394,17 +394,6 @@ fn mangled_fixtures_never_panic() {
         }
     }
     assert!(variants > 5000, "{variants}");
-}
-
-fn ueba(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(args)
-        .env(
-            "UEBA_CACHE_DIR",
-            std::env::temp_dir().join("ueba-test-cache"),
-        )
-        .output()
-        .expect("run ueba")
 }
 
 #[test]

@@ -9,12 +9,8 @@ use ueba::plugins::BUILTIN_PLUGINS;
 use ueba::runtime::sha256_hex;
 
 fn ueba(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ueba"))
+    crate::util::ueba_cmd()
         .args(args)
-        .env(
-            "UEBA_CACHE_DIR",
-            std::env::temp_dir().join("ueba-test-cache"),
-        )
         // The scaffolded crate compiles the SDK and its dependencies for
         // wasm; a stable target dir keeps reruns incremental.
         .env("CARGO_TARGET_DIR", scaffold_target_dir())

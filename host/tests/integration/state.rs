@@ -4,17 +4,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::ueba_cmd;
+use crate::util::{ueba as run, ueba_cmd};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(args: &[&str]) -> Output {
-    ueba_cmd().args(args).output().expect("ueba runs")
 }
 
 /// A generated organisation: (dir, events path, identities path).

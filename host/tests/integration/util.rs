@@ -63,3 +63,8 @@ pub fn ueba_cmd() -> std::process::Command {
     );
     cmd
 }
+
+/// Run `ueba ARGS` to completion (see [`ueba_cmd`]).
+pub fn ueba(args: &[&str]) -> std::process::Output {
+    ueba_cmd().args(args).output().expect("run ueba")
+}
