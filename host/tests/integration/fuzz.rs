@@ -14,6 +14,16 @@ use ueba::score::Scorer;
 
 use crate::util::runtime;
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set, for the
+/// long fuzzing runs recorded in the notes (an explicit count in a
+/// `ProptestConfig` would otherwise ignore the variable).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn json_value() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
@@ -54,7 +64,7 @@ fn event_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2000), ..ProptestConfig::default() })]
 
     #[test]
     fn parsing_arbitrary_text_never_panics(text in ".{0,300}", line in 1u64..u64::MAX) {
@@ -91,7 +101,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(24), ..ProptestConfig::default() })]
 
     #[test]
     fn scoring_duplicates_disorder_and_extreme_times_never_panics(
@@ -128,7 +138,7 @@ proptest! {
 fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
     let rt = runtime();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 64,
+        cases: cases(64),
         ..ProptestConfig::default()
     });
     for (label, bytes) in BUILTIN_PLUGINS {
@@ -230,7 +240,7 @@ fn format_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1500), ..ProptestConfig::default() })]
 
     /// Every input format, fed mangled lines of its own and the others'
     /// shapes: no panic, and every line ends as events, an error, a skip
