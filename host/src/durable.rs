@@ -238,19 +238,17 @@ impl Checkpointer {
                 .with_context(|| format!("reading {}", p.display()))?,
             None => [0; 32],
         };
-        let checkpoint = Checkpoint {
-            written: jiff::Timestamp::now().to_string(),
-            ueba_version: env!("CARGO_PKG_VERSION").to_string(),
-            scorer: scorer.save_state(),
-            input: Some(InputMark {
+        let checkpoint = Checkpoint::now(
+            scorer.save_state(),
+            Some(InputMark {
                 path: self.input.clone(),
                 position,
                 fingerprint,
                 finished,
             }),
             output,
-            skipped: self.skipped_before + skipped,
-        };
+            self.skipped_before + skipped,
+        );
         self.dir.save(&checkpoint)?;
         self.written += 1;
         self.last_events = scorer.stats().events;

@@ -89,6 +89,27 @@ pub struct Checkpoint {
     pub skipped: u64,
 }
 
+impl Checkpoint {
+    /// A checkpoint of `scorer` taken now, by this build of ueba: the one
+    /// constructor `ueba score` and `ueba serve` both use, so the two
+    /// record the same provenance.
+    pub fn now(
+        scorer: ScorerState,
+        input: Option<InputMark>,
+        output: Option<OutputMark>,
+        skipped: u64,
+    ) -> Self {
+        Checkpoint {
+            written: jiff::Timestamp::now().to_string(),
+            ueba_version: env!("CARGO_PKG_VERSION").to_string(),
+            scorer,
+            input,
+            output,
+            skipped,
+        }
+    }
+}
+
 /// Why a state directory could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

@@ -38,17 +38,10 @@ pub struct Durable {
 impl Durable {
     fn save<S: AlertSink>(&self, scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
         scorer.flush_sink()?;
-        let checkpoint = Checkpoint {
-            written: jiff::Timestamp::now().to_string(),
-            ueba_version: env!("CARGO_PKG_VERSION").to_string(),
-            scorer: scorer.save_state(),
-            // Events arrive over HTTP: there is no input to reposition, and
-            // the alert file is appended to, never cut back (the events
-            // after a checkpoint are not sent again).
-            input: None,
-            output: None,
-            skipped: 0,
-        };
+        // Events arrive over HTTP: there is no input to reposition, and the
+        // alert file is appended to, never cut back (the events after a
+        // checkpoint are not sent again).
+        let checkpoint = Checkpoint::now(scorer.save_state(), None, None, 0);
         self.dir.save(&checkpoint)?;
         Ok(())
     }

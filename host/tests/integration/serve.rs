@@ -223,28 +223,7 @@ fn a_generated_insider_is_alerted_and_sigterm_drains_and_flushes() {
     ]);
     let text = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let mut accepted = 0u64;
-    for chunk in lines.chunks(4000) {
-        let body = chunk.join("\n");
-        loop {
-            let (status, retry, resp) = post(
-                &format!("{}/v1/events", server.base),
-                Some(&bearer()),
-                body.as_bytes(),
-            );
-            if status == 429 {
-                let secs: u64 = retry.expect("Retry-After").parse().unwrap();
-                std::thread::sleep(Duration::from_secs(secs));
-                continue;
-            }
-            assert_eq!(status, 200, "{resp}");
-            let r = json(&resp);
-            assert_eq!(r["invalid"], 0, "{resp}");
-            accepted += r["accepted"].as_u64().unwrap();
-            break;
-        }
-    }
-    assert_eq!(accepted, lines.len() as u64);
+    assert_eq!(post_all(&server.base, &lines), lines.len() as u64);
     // Stop at once, with events possibly still queued and certainly held.
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
@@ -626,8 +605,10 @@ fn no_token_on_a_non_loopback_address_refuses_to_start() {
     );
 }
 
-/// POST lines to /v1/events in chunks, waiting out 429s.
-fn post_all(base: &str, lines: &[&str]) {
+/// POST lines to /v1/events in chunks, waiting out 429s; every line must
+/// be valid. Returns the events accepted.
+fn post_all(base: &str, lines: &[&str]) -> u64 {
+    let mut accepted = 0u64;
     for chunk in lines.chunks(4000) {
         let body = chunk.join("\n");
         loop {
@@ -642,9 +623,13 @@ fn post_all(base: &str, lines: &[&str]) {
                 continue;
             }
             assert_eq!(status, 200, "{resp}");
+            let r = json(&resp);
+            assert_eq!(r["invalid"], 0, "{resp}");
+            accepted += r["accepted"].as_u64().unwrap();
             break;
         }
     }
+    accepted
 }
 
 #[test]
@@ -679,13 +664,13 @@ fn state_survives_a_restart_of_the_service() {
     let (first, second) = lines.split_at(lines.len() * 2 / 3);
 
     let server = start(&args);
-    post_all(&server.base, first);
+    assert_eq!(post_all(&server.base, first), first.len() as u64);
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
     assert!(state.join("checkpoint").exists(), "{log}");
 
     let server = start(&args);
-    post_all(&server.base, second);
+    assert_eq!(post_all(&server.base, second), second.len() as u64);
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("resuming from"), "{log}");
