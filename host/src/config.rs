@@ -65,9 +65,15 @@ max_findings_per_batch = 100000
 # default: a detector's snapshot is bounded by its memory anyway, and one
 # refused here is neither a recovery point nor part of a --state checkpoint.
 max_snapshot_mib = 256
-# A plugin's state is snapshotted every this many batches; after a trap it
-# is re-instantiated from the last good snapshot, the batches since are
-# replayed, and the failed batch is retried once.
+# Time budget for one snapshot or restore of a plugin's state, milliseconds.
+# It grows with what the detector has learned: seconds at a million users.
+snapshot_timeout_ms = 60000
+# A plugin's state is snapshotted at most every this many batches; after a
+# trap it is re-instantiated from the last good snapshot, the batches since
+# are replayed, and the failed batch is retried once. Snapshots are spaced
+# further apart when they are costly: they take at most a tenth of the time
+# the plugin spends scoring, and the batches kept for replay are bounded by
+# the size of the snapshot they follow.
 snapshot_interval_batches = 64
 # A plugin that fails this many batches (after its retry) is quarantined:
 # it gets no more events, the others keep scoring, and the health stream
@@ -230,6 +236,8 @@ pub struct SandboxConfig {
     pub max_findings_per_batch: usize,
     /// Largest snapshot, MiB.
     pub max_snapshot_mib: usize,
+    /// Time budget for one snapshot or restore, ms.
+    pub snapshot_timeout_ms: u64,
     /// Batches between snapshots kept for recovery.
     pub snapshot_interval_batches: usize,
     /// Failures before quarantine.
@@ -243,6 +251,7 @@ impl Default for SandboxConfig {
             batch_timeout_ms: 5000,
             max_findings_per_batch: 100_000,
             max_snapshot_mib: 256,
+            snapshot_timeout_ms: 60_000,
             snapshot_interval_batches: 64,
             max_failures: 3,
         }
@@ -262,6 +271,7 @@ impl SandboxConfig {
                 .max_findings_per_batch
                 .unwrap_or(self.max_findings_per_batch),
             max_snapshot_bytes: d.max_snapshot_mib.unwrap_or(self.max_snapshot_mib) << 20,
+            snapshot_timeout: std::time::Duration::from_millis(self.snapshot_timeout_ms),
         }
     }
 }

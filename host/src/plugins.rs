@@ -13,6 +13,7 @@
 //! [`HealthEvent`]; the other detectors' results are never affected.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use wasmtime::component::Component;
@@ -107,6 +108,7 @@ pub struct LoadedPlugin {
     snapshot: Option<Vec<u8>>,
     replay: Vec<wit::Batch>,
     snapshot_interval: usize,
+    schedule: SnapshotSchedule,
     max_failures: u32,
     failures: u32,
     quarantined: bool,
@@ -158,7 +160,10 @@ impl LoadedPlugin {
                 message,
             })
         };
-        let err = match self.plugin.observe(batch) {
+        let began = Instant::now();
+        let observed = self.plugin.observe(batch);
+        self.schedule.observing += began.elapsed();
+        let err = match observed {
             Ok(findings) => {
                 self.after_success(batch, batch_no, health, &report);
                 return BatchOutcome::Findings(findings);
@@ -187,9 +192,7 @@ impl LoadedPlugin {
                 self.failures += 1;
                 report(health, &name, "retry_failed", failure_of(&e), e.to_string());
                 if self.failures >= self.max_failures {
-                    self.quarantined = true;
-                    self.replay.clear();
-                    self.snapshot = None;
+                    self.quarantine();
                     report(
                         health,
                         &name,
@@ -219,17 +222,21 @@ impl LoadedPlugin {
         report: Report<'_>,
     ) {
         self.replay.push(batch.clone());
+        self.schedule.replay_bytes += batch_bytes(batch);
         // After a refused snapshot the batches since the last good one are
         // kept, and the next attempt waits a whole interval again: a
         // snapshot that is too large would otherwise be retried (and
         // copied) after every batch.
         if self.replay.len() < self.snapshot_interval
             || !self.replay.len().is_multiple_of(self.snapshot_interval)
+            || !self.schedule.due()
         {
             return;
         }
+        let began = Instant::now();
         match self.plugin.snapshot() {
             Ok(snap) => {
+                self.schedule.taken(began.elapsed(), snap.len());
                 self.snapshot = Some(snap);
                 self.replay.clear();
             }
@@ -248,6 +255,7 @@ impl LoadedPlugin {
                 );
                 if self.replay.len() >= MAX_REPLAY_INTERVALS * self.snapshot_interval {
                     self.replay.clear();
+                    self.schedule = SnapshotSchedule::default();
                     self.snapshot = None;
                     report(
                         health,
@@ -278,7 +286,9 @@ impl LoadedPlugin {
         if self.quarantined {
             return Ok(None);
         }
+        let began = Instant::now();
         let snap = self.plugin.snapshot()?;
+        self.schedule.taken(began.elapsed(), snap.len());
         self.snapshot = Some(snap.clone());
         self.replay.clear();
         Ok(Some(snap))
@@ -290,14 +300,16 @@ impl LoadedPlugin {
         self.plugin.restore(snapshot)?;
         self.snapshot = Some(snapshot.to_vec());
         self.replay.clear();
+        self.schedule = SnapshotSchedule::after(snapshot.len());
         Ok(())
     }
 
-    /// Keep a detector that was quarantined when the checkpoint was taken
-    /// quarantined in the resumed run: it failed repeatedly on this input.
+    /// Stop feeding this detector and drop its recovery state: it failed
+    /// repeatedly, in this run or in the one a checkpoint was taken from.
     pub fn quarantine(&mut self) {
         self.quarantined = true;
         self.replay.clear();
+        self.schedule = SnapshotSchedule::default();
         self.snapshot = None;
     }
 
@@ -317,6 +329,69 @@ impl LoadedPlugin {
         self.plugin = fresh;
         Ok(())
     }
+}
+
+/// When the next recovery snapshot is taken. Snapshots grow with what a
+/// detector has learned (hundreds of MiB at a million users), so taking one
+/// every `snapshot_interval_batches` would cost more than scoring. Instead
+/// a snapshot waits until the plugin has spent [`SNAPSHOT_COST_RATIO`] times
+/// the last snapshot's duration observing, so snapshots take at most about
+/// a tenth of its time; and it is taken regardless once the batches kept for
+/// replay are as large as that snapshot, so recovery never holds more than
+/// about twice the detector's state.
+#[derive(Debug, Default)]
+struct SnapshotSchedule {
+    /// Time spent in `observe` since the last snapshot.
+    observing: Duration,
+    /// How long the last snapshot took.
+    cost: Duration,
+    /// Its size, bytes.
+    size: usize,
+    /// Approximate size of the batches kept for replay, bytes.
+    replay_bytes: usize,
+}
+
+/// Snapshots may take about 1/this of a plugin's time.
+const SNAPSHOT_COST_RATIO: u32 = 10;
+
+/// A snapshot quicker than this is always worth taking on schedule: small
+/// states stay on the plain every-N-batches rhythm.
+const CHEAP_SNAPSHOT: Duration = Duration::from_millis(5);
+
+impl SnapshotSchedule {
+    /// After restoring a snapshot of `size` bytes whose cost is not known.
+    fn after(size: usize) -> Self {
+        SnapshotSchedule {
+            size,
+            ..SnapshotSchedule::default()
+        }
+    }
+
+    /// Whether a snapshot is worth its cost now.
+    fn due(&self) -> bool {
+        self.cost <= CHEAP_SNAPSHOT
+            || self.observing >= self.cost * SNAPSHOT_COST_RATIO
+            || self.replay_bytes >= self.size
+    }
+
+    /// A snapshot of `size` bytes was taken in `cost`.
+    fn taken(&mut self, cost: Duration, size: usize) {
+        *self = SnapshotSchedule {
+            cost,
+            size,
+            ..SnapshotSchedule::default()
+        };
+    }
+}
+
+/// What a batch kept for replay holds in memory, roughly.
+fn batch_bytes(batch: &wit::Batch) -> usize {
+    std::mem::size_of_val(batch.events.as_slice())
+        + batch
+            .symbols
+            .iter()
+            .map(|s| std::mem::size_of_val(s) + s.text.len())
+            .sum::<usize>()
 }
 
 /// How a supervised plugin reports a health event: (sink, plugin name,
@@ -535,8 +610,51 @@ fn supervise(
         snapshot: None,
         replay: Vec::new(),
         snapshot_interval: sandbox.snapshot_interval_batches,
+        schedule: SnapshotSchedule::default(),
         max_failures: sandbox.max_failures,
         failures: 0,
         quarantined: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn a_cheap_snapshot_is_always_due() {
+        let mut s = SnapshotSchedule::default();
+        assert!(s.due(), "the first snapshot is taken on schedule");
+        s.taken(Duration::from_millis(1), 10 * MIB);
+        assert!(s.due());
+    }
+
+    #[test]
+    fn a_costly_snapshot_waits_for_ten_times_its_cost_in_scoring() {
+        let mut s = SnapshotSchedule::default();
+        s.taken(Duration::from_secs(2), 300 * MIB);
+        s.observing = Duration::from_secs(19);
+        assert!(!s.due(), "19 s of scoring does not pay for a 2 s snapshot");
+        s.observing = Duration::from_secs(20);
+        assert!(s.due());
+    }
+
+    #[test]
+    fn replay_never_outgrows_the_snapshot_it_follows() {
+        let mut s = SnapshotSchedule::default();
+        s.taken(Duration::from_secs(2), 300 * MIB);
+        s.replay_bytes = 300 * MIB - 1;
+        assert!(!s.due());
+        s.replay_bytes = 300 * MIB;
+        assert!(s.due(), "recovery must not hold more than twice the state");
+    }
+
+    #[test]
+    fn after_a_restore_the_next_snapshot_measures_its_cost() {
+        let s = SnapshotSchedule::after(300 * MIB);
+        assert!(s.due(), "a resumed run takes its next snapshot on schedule");
+        assert_eq!(s.size, 300 * MIB);
+    }
 }

@@ -104,6 +104,10 @@ pub struct Limits {
     pub max_findings: usize,
     /// Largest snapshot accepted, bytes.
     pub max_snapshot_bytes: usize,
+    /// Wall-clock budget for one `snapshot` or `restore` call. Separate from
+    /// the batch budget because it grows with everything the detector has
+    /// learned (seconds at a million users), not with the batch.
+    pub snapshot_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -113,6 +117,31 @@ impl Default for Limits {
             call_timeout: Duration::from_secs(5),
             max_findings: 100_000,
             max_snapshot_bytes: 256 << 20,
+            snapshot_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Limits {
+    /// The time budget of one call: `snapshot` and `restore` scale with the
+    /// detector's state, everything else with one batch.
+    fn budget(&self, call: &str) -> Duration {
+        match call {
+            "snapshot" | "restore" => self.snapshot_timeout.max(self.call_timeout),
+            _ => self.call_timeout,
+        }
+    }
+
+    /// Bytes one call may copy out of the guest. wasmtime bounds this (128
+    /// MiB by default) so a guest cannot make the host allocate without
+    /// limit. A snapshot may be as large as `max_snapshot_bytes`, so it gets
+    /// that plus its framing, and is refused by the documented limit, with
+    /// its size, rather than by wasmtime's.
+    fn hostcall_fuel(&self, call: &str) -> usize {
+        const DEFAULT: usize = 128 << 20;
+        match call {
+            "snapshot" => self.max_snapshot_bytes.max(DEFAULT).saturating_add(1 << 20),
+            _ => DEFAULT,
         }
     }
 }
@@ -505,8 +534,10 @@ impl Plugin {
         call: &'static str,
         f: impl FnOnce(&mut Self) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
+        let budget = self.limits.budget(call);
+        self.store.set_epoch_deadline(ticks(budget));
         self.store
-            .set_epoch_deadline(ticks(self.limits.call_timeout));
+            .set_hostcall_fuel(self.limits.hostcall_fuel(call));
         self.store.data_mut().memory_refused = false;
         f(self).map_err(|e| {
             let failure = match e.downcast_ref::<wasmtime::Trap>() {
@@ -526,7 +557,7 @@ impl Plugin {
             };
             let message = match failure {
                 Failure::Time => {
-                    format!("ran past its time limit of {:?}", self.limits.call_timeout)
+                    format!("ran past its time limit of {budget:?}")
                 }
                 Failure::Memory => format!(
                     "tried to grow its memory past the {} MiB limit ({e:#})",
