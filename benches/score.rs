@@ -1,9 +1,10 @@
 //! Scoring throughput on one core: the cases of `ueba bench`, for development.
 //!
-//! The workload, the cases and what each one times come from the library
+//! The workloads, the cases and what each one times come from the library
 //! (`ueba::bench`), so these figures and `ueba bench`'s measure the same
-//! thing: a synthesised 200-user organisation over 21 days, the learning
-//! week replayed untimed, the remaining ~190,000 events timed.
+//! thing. The main workload is a synthesised 200-user organisation over 14
+//! days; its first half (the learning period) is replayed untimed and the
+//! remaining ~94,000 events are timed.
 //!
 //! - `native/{1,3,10}p`: the detectors compiled natively, in-process, batches
 //!   of 1,024: the limit the sandbox is measured against;
@@ -13,9 +14,14 @@
 //!   last 10% of the events are timed);
 //! - `end-to-end/{1,3}p`: JSON lines → parse → intern → reorder → batch →
 //!   plugins → aggregate on one thread (the scorer loads each built-in once,
-//!   so no 10-plugin case).
+//!   so no 10-plugin case);
+//! - `sweep/{native,wasm-batch,end-to-end}/3p/{N}u`: the entity sweep, three
+//!   plugins on an organisation of N users (as many events as users). Only
+//!   1,000 users by default, because a million-user sample takes minutes;
+//!   `UEBA_BENCH_ENTITIES=1000,100000,1000000` runs `ueba bench`'s whole
+//!   sweep.
 //!
-//! 10 plugins are copies of the three built-ins. Each sample is one run on
+//! 10 plugins are the built-ins in order, repeated. Each sample is one run on
 //! fresh detectors (criterion's `iter_custom` with the time the library
 //! measured), 10 samples per case, so `cargo bench --bench score` takes a
 //! few minutes. Run one group with e.g. `cargo bench --bench score -- native`.
@@ -23,54 +29,108 @@
 
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
+use criterion::{criterion_group, criterion_main};
 use ueba::bench::cases::Components;
 use ueba::bench::workload::Spec;
-use ueba::bench::{Options, Prepared, main_cases};
+use ueba::bench::{Case, Options, Prepared, main_cases, sweep_cases, sweep_spec};
 use ueba::runtime::Runtime;
 
 fn bench(c: &mut Criterion) {
     let options = Options::standard();
-    let prepared = Prepared::new(Spec {
+    let runtime = Runtime::new(None).expect("engine");
+    let components = Components::builtin(&runtime).expect("built-in plugins");
+
+    let mut g = group(c, "score");
+    let main = Prepared::new(Spec {
         users: options.users,
         events: options.events,
         days: options.days,
         seed: options.seed,
     })
     .expect("workload");
-    let runtime = Runtime::new(None).expect("engine");
-    let components = Components::builtin(&runtime).expect("built-in plugins");
-    let mut g = c.benchmark_group("score");
-    g.sample_size(10);
-    g.sampling_mode(SamplingMode::Flat);
-    g.warm_up_time(Duration::from_millis(500));
-    g.measurement_time(Duration::from_secs(3));
     for case in main_cases(&options, components.len()) {
-        let first = prepared
-            .measure(&runtime, &components, &case, options.per_event_events)
-            .expect("run");
-        g.throughput(Throughput::Elements(first.events));
-        g.bench_function(short_label(&case), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        prepared
-                            .measure(&runtime, &components, &case, options.per_event_events)
-                            .expect("run")
-                            .elapsed
-                    })
-                    .sum()
-            })
-        });
+        let label = match case.mode {
+            ueba::bench::Mode::WasmBatch => case.label(),
+            _ => format!("{}/{}p", case.mode.name(), case.plugins),
+        };
+        time(
+            &mut g,
+            &label,
+            &main,
+            &runtime,
+            &components,
+            &case,
+            &options,
+        );
+    }
+    g.finish();
+    drop(main);
+
+    let mut g = group(c, "sweep");
+    for users in entities() {
+        let prepared = Prepared::new(sweep_spec(&options, users)).expect("sweep workload");
+        for case in sweep_cases(&options) {
+            let label = format!("{}/{}p/{users}u", case.mode.name(), case.plugins);
+            time(
+                &mut g,
+                &label,
+                &prepared,
+                &runtime,
+                &components,
+                &case,
+                &options,
+            );
+        }
     }
     g.finish();
 }
 
-/// `native/3p`, `wasm-batch/3p/b1024`, `wasm-per-event/3p`, `end-to-end/3p`.
-fn short_label(case: &ueba::bench::Case) -> String {
-    match case.mode {
-        ueba::bench::Mode::WasmBatch => case.label(),
-        _ => format!("{}/{}p", case.mode.name(), case.plugins),
+/// A group of 10 flat samples: every sample is a whole run.
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    g
+}
+
+/// Time `case` on `prepared`, reporting events per second.
+fn time(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    label: &str,
+    prepared: &Prepared,
+    runtime: &Runtime,
+    components: &Components,
+    case: &Case,
+    options: &Options,
+) {
+    let run = || {
+        prepared
+            .measure(runtime, components, case, options.per_event_events)
+            .expect("run")
+    };
+    g.throughput(Throughput::Elements(run().events));
+    g.bench_function(label, |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run().elapsed).sum())
+    });
+}
+
+/// User counts of the sweep: `UEBA_BENCH_ENTITIES` (comma-separated) or
+/// 1,000.
+fn entities() -> Vec<u32> {
+    match std::env::var("UEBA_BENCH_ENTITIES") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim().replace('_', "").parse().unwrap_or_else(|_| {
+                    eprintln!("UEBA_BENCH_ENTITIES: `{n}` is not a user count");
+                    std::process::exit(2)
+                })
+            })
+            .collect(),
+        Err(_) => vec![1_000],
     }
 }
 

@@ -421,12 +421,7 @@ pub fn run(
     drop(prepared);
 
     for &users in &options.entities {
-        let spec = Spec {
-            users,
-            events: u64::from(users).max(options.events / 2),
-            days: options.days,
-            seed: options.seed,
-        };
+        let spec = sweep_spec(options, users);
         step.show(&format!("synthesising {users} users"));
         let prepared = Prepared::new(spec)?;
         workloads.push(prepared.info());
@@ -501,6 +496,18 @@ pub fn main_cases(o: &Options, builtins: usize) -> Vec<Case> {
         }
     }
     cases
+}
+
+/// The workload of the entity sweep at `users` users: as many events as
+/// users (half the main workload's when that is more), over the same days,
+/// so memory per entity is measured with every user seen.
+pub fn sweep_spec(o: &Options, users: u32) -> Spec {
+    Spec {
+        users,
+        events: u64::from(users).max(o.events / 2),
+        days: o.days,
+        seed: o.seed,
+    }
 }
 
 /// The entity sweep's cases: native, wasm-batch and end-to-end with
