@@ -147,6 +147,19 @@ pub struct DetectorsDiffer {
     pub running: String,
 }
 
+/// One detector of the line-up given to [`Aggregator::rearrange`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// The detector's name.
+    pub name: String,
+    /// Its weight.
+    pub weight: f64,
+    /// The index (before the change) of the detector whose risk components
+    /// this one keeps: itself when it stays, the version it replaces, or
+    /// `None` when it is new.
+    pub keeps: Option<usize>,
+}
+
 /// Per-user risk across all users.
 pub struct Aggregator {
     cfg: RiskConfig,
@@ -372,6 +385,57 @@ impl Aggregator {
         &self.names
     }
 
+    /// Change the detectors while running (`ueba serve` loading, replacing
+    /// or removing a plugin): `columns` is the new line-up, in index order,
+    /// each with the index of the running detector whose risk components it
+    /// keeps, or `None` for a detector that starts with none. Components of
+    /// detectors no column keeps are dropped, so a removed detector's
+    /// evidence stops counting at once; a replaced detector (a new version
+    /// of the same name) keeps the risk its findings already added. Users
+    /// who have no components yet stay that way and gain them on their
+    /// first finding. Each old index may be kept by at most one column;
+    /// later claims of the same index start empty.
+    pub fn rearrange(&mut self, columns: &[Column]) {
+        let mut claimed = vec![false; self.names.len()];
+        let from: Vec<Option<usize>> = columns
+            .iter()
+            .map(|c| {
+                c.keeps.filter(|&i| {
+                    let free = claimed.get(i).is_some_and(|taken| !taken);
+                    if free {
+                        claimed[i] = true;
+                    }
+                    free
+                })
+            })
+            .collect();
+        for u in &mut self.users {
+            if u.components.is_empty() {
+                continue;
+            }
+            let mut old = std::mem::take(&mut u.components);
+            let mut alerted = 0u64;
+            u.components = from
+                .iter()
+                .enumerate()
+                .map(|(j, keeps)| {
+                    let Some(i) = *keeps else {
+                        return Component::default();
+                    };
+                    // The bit of a detector past the 64th is shared (index
+                    // modulo 64), as in `add`; it moves with its index.
+                    if u.alerted_detectors & (1u64 << (i % 64)) != 0 {
+                        alerted |= 1u64 << (j % 64);
+                    }
+                    old.get_mut(i).map(std::mem::take).unwrap_or_default()
+                })
+                .collect();
+            u.alerted_detectors = alerted;
+        }
+        self.names = columns.iter().map(|c| c.name.clone()).collect();
+        self.weights = columns.iter().map(|c| c.weight as f32).collect();
+    }
+
     /// A copy of every user's risk state, for a checkpoint.
     pub fn state(&self) -> AggregatorState {
         AggregatorState {
@@ -566,6 +630,99 @@ mod tests {
         assert!((a.risk_of(0) - 68.0).abs() < 0.01, "{}", a.risk_of(0));
         assert_eq!(alert.score, 68.0);
         assert_eq!(a.risk_of(7), 0.0);
+    }
+
+    fn col(name: &str, keeps: Option<usize>) -> Column {
+        Column {
+            name: name.into(),
+            weight: 1.0,
+            keeps,
+        }
+    }
+
+    #[test]
+    fn removing_a_detector_drops_its_risk_and_remaps_the_alerted_ones() {
+        let mut a = agg();
+        // volume and novel-table are in the alert; off-hours only adds risk.
+        assert!(
+            a.add(0, 0, 0, finding("volume", 70.0, 1), "u", None)
+                .is_some()
+        );
+        a.add(0, 1, 0, finding("off-hours", 20.0, 2), "u", None);
+        assert!(
+            a.add(0, 2, 0, finding("novel-table", 40.0, 3), "u", None)
+                .is_some()
+        );
+        let before = a.risk_of(0);
+        a.rearrange(&[col("volume", Some(0)), col("novel-table", Some(2))]);
+        assert_eq!(a.detector_names(), ["volume", "novel-table"]);
+        // 1 - 0.3 * 0.6 = 0.82 without the off-hours 20.
+        assert!((a.risk_of(0) - 82.0).abs() < 0.01, "{}", a.risk_of(0));
+        assert!(a.risk_of(0) < before);
+        assert_eq!(a.standings()[0].findings, [1, 1]);
+        // novel-table (now index 1) was already in this episode's alerts:
+        // more of it is no new evidence. Had its bit stayed at index 2, this
+        // would alert as `new-evidence`.
+        assert!(
+            a.add(0, 1, 0, finding("novel-table", 45.0, 4), "u", None)
+                .is_none()
+        );
+        // Findings for an index past the line-up are ignored, not misfiled.
+        assert!(
+            a.add(0, 2, 0, finding("off-hours", 90.0, 5), "u", None)
+                .is_none()
+        );
+        assert_eq!(a.standings()[0].findings, [1, 2]);
+    }
+
+    #[test]
+    fn an_added_detector_starts_empty_and_a_replaced_one_keeps_its_risk() {
+        let mut a = agg();
+        a.add(0, 0, 0, finding("volume", 50.0, 1), "u", None);
+        a.add(0, 2, 0, finding("novel-table", 30.0, 2), "u", None);
+        a.add(1, 1, 0, finding("off-hours", 20.0, 3), "v", None);
+        let (u, v) = (a.risk_of(0), a.risk_of(1));
+        // A new detector first; novel-table replaced by a new version that
+        // moves to the end; off-hours and volume stay.
+        a.rearrange(&[
+            col("new-source", None),
+            col("volume", Some(0)),
+            col("off-hours", Some(1)),
+            col("novel-table", Some(2)),
+        ]);
+        assert_eq!(
+            a.detector_names(),
+            ["new-source", "volume", "off-hours", "novel-table"]
+        );
+        assert!((a.risk_of(0) - u).abs() < 1e-4);
+        assert!((a.risk_of(1) - v).abs() < 1e-4);
+        let s = a.standings();
+        assert_eq!(s[0].findings, [0, 1, 0, 1]);
+        assert_eq!(s[1].findings, [0, 0, 1, 0]);
+        // The new detector's findings land in its own column and combine
+        // with what the user had: 1 - 0.5 * 0.7 * 0.6 = 0.79.
+        let alert = a
+            .add(0, 0, 0, finding("new-source", 40.0, 4), "u", None)
+            .unwrap();
+        assert!((alert.score - 79.0).abs() < 0.11, "{}", alert.score);
+        assert_eq!(alert.detectors["new-source"], serde_json::json!(40.0));
+        assert_eq!(alert.detectors["volume"], serde_json::json!(50.0));
+        // A user first seen now gets the whole line-up.
+        a.add(2, 3, 0, finding("novel-table", 10.0, 5), "w", None);
+        let w = a.standings().into_iter().find(|s| s.user == 2).unwrap();
+        assert_eq!(w.findings, [0, 0, 0, 1]);
+        // The state saved after the change restores into an aggregator with
+        // the new line-up, and not into one with the old.
+        let mut same = Aggregator::new(
+            RiskConfig::default(),
+            a.detector_names()
+                .iter()
+                .map(|n| (n.clone(), 1.0))
+                .collect(),
+        );
+        same.restore(a.state()).unwrap();
+        assert_eq!(same.standings(), a.standings());
+        assert!(agg().restore(a.state()).is_err());
     }
 
     #[test]

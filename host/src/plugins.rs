@@ -500,7 +500,7 @@ pub fn load(
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+            .filter(|p| is_plugin_file(p) && p.is_file())
             .collect();
         files.sort();
         let mut from_dir: Vec<String> = Vec::new();
@@ -509,19 +509,7 @@ pub fn load(
                 path: path.clone(),
                 source,
             })?;
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Some((pinned_name, pinned)) = config.pins.get_key_value(&file_name) {
-                let actual = sha256_hex(&bytes);
-                if !actual.eq_ignore_ascii_case(pinned) {
-                    return Err(LoadError::PinMismatch {
-                        path,
-                        actual,
-                        pinned: pinned.clone(),
-                    });
-                }
+            if let Some(pinned_name) = check_pin(config, &path, &bytes)? {
                 pins_seen.push(pinned_name);
             }
             let label = path.display().to_string();
@@ -572,11 +560,7 @@ pub fn load(
     }
     let mut enabled = Vec::with_capacity(loaded.len());
     for c in loaded {
-        let dc = config.detectors.get(&c.plugin.info().name);
-        if dc.is_some_and(|d| !d.enabled) {
-            continue;
-        }
-        enabled.push(supervise(runtime, &config.sandbox, c, dc)?);
+        enabled.extend(configured(runtime, config, c)?);
     }
     if enabled.is_empty() {
         return Err(LoadError::NoDetectors);
@@ -615,6 +599,152 @@ fn supervise(
         failures: 0,
         quarantined: false,
     })
+}
+
+/// Whether `path` names a plugin in `--plugins DIR`: a `.wasm` file whose
+/// name does not start with a dot. Hidden files are what copying and
+/// deployment tools write while a file is on its way (a temporary
+/// `.volume.wasm` renamed into place once complete), so they are skipped
+/// both at start and by `ueba serve` watching the directory, which
+/// therefore always agree on which plugins a directory holds.
+pub fn is_plugin_file(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "wasm")
+        && path
+            .file_name()
+            .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+}
+
+/// Refuse `bytes` read from `path` if `[pins]` pins the file to another
+/// sha256; the pin's key when the file is pinned and matches.
+fn check_pin<'c>(
+    config: &'c Config,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Option<&'c str>, LoadError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some((pinned_name, pinned)) = config.pins.get_key_value(&file_name) else {
+        return Ok(None);
+    };
+    let actual = sha256_hex(bytes);
+    if !actual.eq_ignore_ascii_case(pinned) {
+        return Err(LoadError::PinMismatch {
+            path: path.to_path_buf(),
+            actual,
+            pinned: pinned.clone(),
+        });
+    }
+    Ok(Some(pinned_name))
+}
+
+/// Load the plugin file at `path` (bytes `bytes`, read by the caller so
+/// that it knows exactly which content it loaded) as [`load`] would: the
+/// pin checked, compiled, instantiated and configured from
+/// `[detectors.NAME]`. This is how `ueba serve` prepares a new or changed
+/// plugin off the scoring thread. `Ok(None)` when the config disables the
+/// detector.
+pub fn load_file(
+    runtime: &Runtime,
+    config: &Config,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Option<LoadedPlugin>, LoadError> {
+    check_pin(config, path, bytes)?;
+    let label = path.display().to_string();
+    let component = runtime.compile(&label, bytes)?;
+    let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
+    let candidate = Candidate {
+        plugin,
+        component,
+        label,
+        origin: Origin::File(path.to_path_buf()),
+    };
+    configured(runtime, config, candidate)
+}
+
+/// The built-in detector `name`, started and configured as [`load`] would;
+/// `Ok(None)` when there is no such built-in or the config disables it.
+/// `ueba serve` falls back to it when the file that replaced it is removed.
+pub fn load_builtin(
+    runtime: &Runtime,
+    config: &Config,
+    name: &str,
+) -> Result<Option<LoadedPlugin>, LoadError> {
+    let Some((_, bytes)) = BUILTIN_PLUGINS.iter().find(|(n, _)| *n == name) else {
+        return Ok(None);
+    };
+    let label = format!("builtin:{name}");
+    let component = runtime.compile(&label, bytes)?;
+    let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
+    let candidate = Candidate {
+        plugin,
+        component,
+        label,
+        origin: Origin::Builtin,
+    };
+    configured(runtime, config, candidate)
+}
+
+/// A candidate supervised under its `[detectors.NAME]` section, or `None`
+/// when that section disables it.
+fn configured(
+    runtime: &Runtime,
+    config: &Config,
+    c: Candidate,
+) -> Result<Option<LoadedPlugin>, LoadError> {
+    let dc = config.detectors.get(&c.plugin.info().name);
+    if dc.is_some_and(|d| !d.enabled) {
+        return Ok(None);
+    }
+    supervise(runtime, &config.sandbox, c, dc).map(Some)
+}
+
+/// What became of the running version's state when a new version of the
+/// same detector took over ([`LoadedPlugin::take_over`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handover {
+    /// The new version restored the running version's snapshot and goes on
+    /// from everything it had learned.
+    Carried,
+    /// The new version starts learning afresh; why.
+    Reset(String),
+}
+
+impl LoadedPlugin {
+    /// Take over from `old`, the running version of the same detector, at a
+    /// batch boundary: `old`'s state is snapshotted and restored into this
+    /// instance, which also keeps it as its recovery point. When `old` has
+    /// no state to give (quarantined, or its snapshot fails) or this
+    /// version refuses it (a changed state format) or traps on it, this
+    /// instance starts afresh, configured, and the reason is returned for
+    /// the health stream. `old` is left to be dropped.
+    pub fn take_over(&mut self, old: &mut LoadedPlugin) -> Handover {
+        let reason = match old.checkpoint() {
+            Ok(Some(snapshot)) => match self.resume(&snapshot) {
+                Ok(()) => return Handover::Carried,
+                Err(e) => {
+                    // A refused or trapped restore may leave the instance
+                    // half-restored or poisoned: start from a clean one.
+                    let refused =
+                        format!("the new version refused the running version's state: {e}");
+                    match self.restart() {
+                        Ok(()) => refused,
+                        Err(e) => {
+                            self.quarantine();
+                            format!(
+                                "{refused}; a fresh instance could not be started either, so it is quarantined: {e}"
+                            )
+                        }
+                    }
+                }
+            },
+            Ok(None) => "the running version was quarantined and had no state to hand over".into(),
+            Err(e) => format!("the running version could not snapshot its state: {e}"),
+        };
+        Handover::Reset(reason)
+    }
 }
 
 #[cfg(test)]
