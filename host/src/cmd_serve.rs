@@ -14,7 +14,7 @@ use ueba::formats::{InputFormat, parser_for};
 use ueba::identity::Identities;
 use ueba::score::Scorer;
 use ueba::serve::metrics::Rejection;
-use ueba::serve::{self, App, Queue, Token};
+use ueba::serve::{self, App, Queue, Token, reload};
 
 use ueba::state::StateDir;
 
@@ -44,7 +44,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     /// Directory of extra detector plugins (`*.wasm` components); a plugin
-    /// with the name of a built-in one replaces it.
+    /// with the name of a built-in one replaces it. The directory is
+    /// watched: a new or changed plugin is loaded between two batches (its
+    /// state carried over when it accepts it), a removed one stops, and one
+    /// that fails to load leaves the running version scoring; each change
+    /// is a health event on stderr.
     #[arg(long, short = 'p')]
     plugins: Option<PathBuf>,
     #[command(flatten)]
@@ -88,8 +92,12 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         None => Identities::default(),
     };
     let runtime = runtime_for(&cfg)?;
+    // What DIR holds is noted before loading, so that a file changed while
+    // loading looks changed to the watcher and is loaded again.
+    let baseline = a.plugins.as_deref().map(reload::Baseline::scan);
     let plugins =
         ueba::plugins::load(&runtime, &cfg, a.plugins.as_deref()).context("loading detectors")?;
+    let baseline = baseline.map(|b| b.loaded(&plugins));
     let (durable, saved) = match &a.state {
         Some(dir) => {
             let dir = StateDir::open(dir)?;
@@ -133,6 +141,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     };
     let limits = cfg.serve.clone();
     let formats = cfg.formats.clone();
+    let reload_cfg = cfg.clone();
     let (queue, mut worker) = serve::start(
         build,
         limits.queue_events,
@@ -140,12 +149,29 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         durable,
     )?;
     worker.ready()?;
+    let watcher = match (a.plugins.as_deref(), baseline) {
+        (Some(dir), Some(baseline)) => {
+            match reload::watch(dir, baseline, runtime.clone(), reload_cfg, queue.clone()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    eprintln!("warning: {e}; the plugins loaded at start stay until a restart");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
     let served = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .context("starting the HTTP runtime")
         .and_then(|rt| rt.block_on(listen_and_serve(addr, app.clone(), queue.clone())));
+    // No plugin change after this point: the state saved at shutdown is
+    // that of the detectors the summary names.
+    if let Some(w) = watcher {
+        w.stop();
+    }
     queue.close();
     let pending = queue.depth();
     if pending > 0 && !a.quiet {

@@ -53,7 +53,10 @@ pub struct HealthEvent {
     /// The detector's name.
     pub plugin: String,
     /// What happened: `failed`, `recovered`, `retry_failed`, `quarantined`,
-    /// `snapshot_refused`, `recovery_state_dropped`.
+    /// `snapshot_refused`, `recovery_state_dropped`,
+    /// `checkpoint_without_state`; and, while `ueba serve` watches
+    /// `--plugins DIR`, `loaded`, `reloaded`, `state_reset`, `removed` and
+    /// `load_failed` ([`crate::serve::reload`]).
     pub event: &'static str,
     /// The limit hit or kind of failure, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -208,6 +208,16 @@ pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState) -> String
         &per_detector(&|d| if d.quarantined.is_some() { 1.0 } else { 0.0 }),
     );
     metric(
+        "ueba_plugin_reloads_total",
+        "counter",
+        "Plugin changes in --plugins DIR while serving, by health event: loaded, reloaded (state carried over), state_reset (learning afresh), removed, load_failed (the running version kept).",
+        &snap
+            .reloads
+            .iter()
+            .map(|(event, n)| (format!("{{event=\"{event}\"}}"), *n as f64))
+            .collect::<Vec<_>>(),
+    );
+    metric(
         "ueba_events_missed_by_failed_total",
         "counter",
         "Events a failed or quarantined detector did not score.",
@@ -286,6 +296,7 @@ mod tests {
                 quarantined: Some("failed 3 batches".into()),
                 ..DetectorState::default()
             }],
+            reloads: vec![("reloaded", 2), ("load_failed", 1)],
             ..Snapshot::default()
         };
         let counters = Counters::default();
@@ -306,6 +317,8 @@ mod tests {
         has("ueba_requests_rejected_total{reason=\"queue_full\"} 1");
         has("ueba_requests_rejected_total{reason=\"too_large\"} 0");
         has("ueba_queue_depth_events 3");
+        has("ueba_plugin_reloads_total{event=\"reloaded\"} 2");
+        has("ueba_plugin_reloads_total{event=\"load_failed\"} 1");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.0001\"} 1");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.005\"} 2");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"5\"} 2");

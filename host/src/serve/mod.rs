@@ -7,7 +7,9 @@
 //! `ueba score` ([`ingest`]) and hand the events to a bounded queue
 //! ([`queue`]) drained by the one thread that owns the scorer; a full queue
 //! is answered with 429 and `Retry-After`, never with unbounded memory.
-//! `/metrics` ([`metrics`]) and `/healthz` report what happened.
+//! `/metrics` ([`metrics`]) and `/healthz` report what happened. With
+//! `--plugins DIR`, [`reload`] watches DIR and hands new plugin versions to
+//! the same thread, which switches to them between two batches.
 //!
 //! Shutting down ([`serve`] with a shutdown future) stops accepting, lets
 //! requests in flight finish, and leaves the caller to close the queue and
@@ -18,6 +20,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod queue;
+pub mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,6 +12,10 @@
 //! After every message the worker publishes a [`Snapshot`] of the scorer's
 //! counts for `/metrics` and `/healthz`, which therefore never wait for a
 //! batch in progress.
+//!
+//! New plugin versions ([`super::reload`]) travel through the same channel
+//! as events, so a change is applied after every event queued before it has
+//! been pushed into the scorer, and before any event queued after it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -83,10 +87,16 @@ pub struct Snapshot {
     pub events_missed_by_failed: u64,
     /// Per detector, in detector order.
     pub detectors: Vec<DetectorState>,
+    /// Plugin changes while serving, per health event kind
+    /// ([`super::reload::EVENTS`]: loaded, reloaded, state_reset, removed,
+    /// load_failed).
+    pub reloads: Vec<(&'static str, u64)>,
 }
 
 impl Snapshot {
     /// The counts of `stats` for detectors `names` (in index order).
+    /// Failures and recoveries count every version of a detector (they are
+    /// counters); a quarantine holds until a new version of it starts.
     pub fn of(stats: &Stats, names: &[String]) -> Self {
         let detectors = names
             .iter()
@@ -100,9 +110,18 @@ impl Snapshot {
                     failures: mine().filter(|h| h.event == "failed").count() as u64,
                     recoveries: mine().filter(|h| h.event == "recovered").count() as u64,
                     quarantined: mine()
+                        .rev()
+                        .take_while(|h| !matches!(h.event, "loaded" | "reloaded" | "state_reset"))
                         .find(|h| h.event == "quarantined")
                         .map(|h| h.message.clone()),
                 }
+            })
+            .collect();
+        let reloads = super::reload::EVENTS
+            .iter()
+            .map(|&kind| {
+                let n = stats.health.iter().filter(|h| h.event == kind).count();
+                (kind, n as u64)
             })
             .collect();
         Snapshot {
@@ -114,6 +133,7 @@ impl Snapshot {
             stray_findings: stats.stray_findings,
             events_missed_by_failed: stats.events_missed_by_failed,
             detectors,
+            reloads,
         }
     }
 }
@@ -169,9 +189,14 @@ pub enum WorkerError {
     Build(String),
 }
 
-struct Msg {
-    events: Vec<AccessEvent>,
-    invalid: u64,
+enum Msg {
+    /// A request's events and its count of invalid records.
+    Events {
+        events: Vec<AccessEvent>,
+        invalid: u64,
+    },
+    /// New plugin versions, applied at the next batch boundary.
+    Reload(Box<super::reload::Reload>),
 }
 
 struct Shared {
@@ -227,7 +252,7 @@ impl Queue {
         if let Err(depth) = reserved {
             return Err(QueueError::Full { depth, capacity });
         }
-        if tx.send(Msg { events, invalid }).is_err() {
+        if tx.send(Msg::Events { events, invalid }).is_err() {
             self.shared.depth.fetch_sub(n, Ordering::SeqCst);
             return Err(QueueError::Closed(
                 self.failure()
@@ -235,6 +260,21 @@ impl Queue {
             ));
         }
         Ok(())
+    }
+
+    /// Hand the worker new plugin versions. They take no room in the queue
+    /// (they hold no events), and are applied after every event queued
+    /// before them. Refused once the queue is closed.
+    pub fn reload(&self, reload: super::reload::Reload) -> Result<(), QueueError> {
+        let guard = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+        let closed = || {
+            QueueError::Closed(
+                self.failure()
+                    .unwrap_or_else(|| "the service is shutting down".into()),
+            )
+        };
+        let tx = guard.as_ref().ok_or_else(closed)?;
+        tx.send(Msg::Reload(Box::new(reload))).map_err(|_| closed())
     }
 
     /// Events queued or being scored.
@@ -415,7 +455,11 @@ fn work<S: AlertSink>(
             saved_at = (std::time::Instant::now(), scorer.stats().events);
         }
         match rx.recv_timeout(idle) {
-            Ok(Msg { events, invalid }) => {
+            Ok(Msg::Reload(reload)) => {
+                super::reload::apply(&mut scorer, *reload)?;
+                publish(shared, &scorer);
+            }
+            Ok(Msg::Events { events, invalid }) => {
                 for _ in 0..invalid {
                     scorer.count_invalid();
                 }

@@ -12,6 +12,7 @@ mod hostile;
 mod pg;
 mod pipeline;
 mod plugin_cmd;
+mod reload;
 mod sandbox;
 mod serve;
 mod state;

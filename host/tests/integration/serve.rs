@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "test-token-7f3a9c";
 
 /// A running `ueba serve` and everything it wrote to stderr.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     stderr: Arc<Mutex<String>>,
     done: Receiver<()>,
 }
@@ -28,7 +28,7 @@ fn command(args: &[&str]) -> Command {
 }
 
 /// Start `ueba serve --listen 127.0.0.1:0 ARGS` and wait for `listening on`.
-fn start(args: &[&str]) -> Server {
+pub(crate) fn start(args: &[&str]) -> Server {
     let mut child = command(&[&["--listen", "127.0.0.1:0"], args].concat())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -67,7 +67,7 @@ fn start(args: &[&str]) -> Server {
 
 impl Server {
     /// SIGTERM, wait for the exit, return the exit code and stderr.
-    fn terminate(mut self) -> (Option<i32>, String) {
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
@@ -104,7 +104,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Status, `Retry-After` and body of a POST.
-fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
+pub(crate) fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
     let mut req = agent().post(url);
     if let Some(a) = auth {
         req = req.header("Authorization", a);
@@ -118,7 +118,7 @@ fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, Str
     (resp.status().as_u16(), retry, text)
 }
 
-fn get(url: &str, auth: Option<&str>) -> (u16, String) {
+pub(crate) fn get(url: &str, auth: Option<&str>) -> (u16, String) {
     let mut req = agent().get(url);
     if let Some(a) = auth {
         req = req.header("Authorization", a);
@@ -128,12 +128,12 @@ fn get(url: &str, auth: Option<&str>) -> (u16, String) {
     (resp.status().as_u16(), text)
 }
 
-fn json(text: &str) -> serde_json::Value {
+pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The value of an unlabelled or labelled sample in Prometheus text.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|l| {
         l.strip_prefix(series)
             .and_then(|rest| rest.strip_prefix(' '))
@@ -141,11 +141,11 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
     })
 }
 
-fn bearer() -> String {
+pub(crate) fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
-fn token_file(dir: &Path) -> PathBuf {
+pub(crate) fn token_file(dir: &Path) -> PathBuf {
     let path = dir.join("token");
     std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -153,14 +153,14 @@ fn token_file(dir: &Path) -> PathBuf {
     path
 }
 
-fn write_config(dir: &Path, text: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("ueba.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
 /// Poll `/metrics` until `done` holds for the page; return the page.
-fn wait_until(base: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+pub(crate) fn wait_until(base: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, text) = get(&format!("{base}/metrics"), Some(&bearer()));
@@ -174,7 +174,7 @@ fn wait_until(base: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
 }
 
 /// Poll `/metrics` until `series` reaches `want`.
-fn wait_for_metric(base: &str, series: &str, want: f64) -> String {
+pub(crate) fn wait_for_metric(base: &str, series: &str, want: f64) -> String {
     wait_until(base, &format!("{series} = {want}"), |m| {
         sample(m, series) == Some(want)
     })
