@@ -274,9 +274,20 @@ impl LoadedPlugin {
                         failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
                         ..
                     }
-                ) && self.restart().is_err()
+                ) && let Err(restart) = self.restart()
                 {
-                    self.quarantined = true;
+                    // The instance that failed the snapshot is poisoned and no
+                    // fresh one could be started: stop feeding it, and say so.
+                    self.quarantine();
+                    report(
+                        health,
+                        &name,
+                        "quarantined",
+                        failure_of(&restart),
+                        format!(
+                            "after a failed snapshot it could not be restarted ({restart}); it gets no more events in this run, the other detectors keep scoring"
+                        ),
+                    );
                 }
             }
         }
