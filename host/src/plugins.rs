@@ -667,13 +667,30 @@ pub fn load_file(
 ) -> Result<Option<LoadedPlugin>, LoadError> {
     check_pin(config, path, bytes)?;
     let label = path.display().to_string();
+    start(
+        runtime,
+        config,
+        label,
+        bytes,
+        Origin::File(path.to_path_buf()),
+    )
+}
+
+/// Compile, instantiate and configure one plugin as [`load`] would.
+fn start(
+    runtime: &Runtime,
+    config: &Config,
+    label: String,
+    bytes: &[u8],
+    origin: Origin,
+) -> Result<Option<LoadedPlugin>, LoadError> {
     let component = runtime.compile(&label, bytes)?;
     let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
     let candidate = Candidate {
         plugin,
         component,
         label,
-        origin: Origin::File(path.to_path_buf()),
+        origin,
     };
     configured(runtime, config, candidate)
 }
@@ -689,16 +706,13 @@ pub fn load_builtin(
     let Some((_, bytes)) = BUILTIN_PLUGINS.iter().find(|(n, _)| *n == name) else {
         return Ok(None);
     };
-    let label = format!("builtin:{name}");
-    let component = runtime.compile(&label, bytes)?;
-    let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
-    let candidate = Candidate {
-        plugin,
-        component,
-        label,
-        origin: Origin::Builtin,
-    };
-    configured(runtime, config, candidate)
+    start(
+        runtime,
+        config,
+        format!("builtin:{name}"),
+        bytes,
+        Origin::Builtin,
+    )
 }
 
 /// A candidate supervised under its `[detectors.NAME]` section, or `None`
