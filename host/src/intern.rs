@@ -6,7 +6,12 @@
 //! so a batch carries only the symbols that plugin has not seen yet (and a
 //! freshly loaded plugin gets them all).
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use foldhash::SharedSeed;
+use foldhash::fast::{FoldHasher, SeedableRandomState};
 
 /// The five namespaces of interned strings, each with ids from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -38,10 +43,42 @@ impl SymbolKind {
     }
 }
 
+/// The hash of the symbol tables: foldhash with secret seeds.
+///
+/// Symbol texts come from logs, so whoever can write to a log chooses them.
+/// With an unkeyed hash such a writer could compute offline a flood of user
+/// names that all collide and turn every lookup into a scan of them; with a
+/// seed they cannot know, no fixed set of names collides. foldhash costs a
+/// few nanoseconds on names this short, where SipHash (std's default,
+/// resistant even to an attacker timing lookups at length) would cost
+/// several times that on every field of every event. foldhash seeds itself
+/// mostly from address-space layout, so both its seeds are drawn here from
+/// std's `RandomState`, which the operating system's randomness keys: one
+/// shared by every table of the process, one per table.
+#[derive(Clone, Debug)]
+struct SeededHash(SeedableRandomState);
+
+impl Default for SeededHash {
+    fn default() -> Self {
+        static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+        let random = std::hash::RandomState::new();
+        let shared = SHARED.get_or_init(|| SharedSeed::from_u64(random.hash_one(0u8)));
+        SeededHash(SeedableRandomState::with_seed(random.hash_one(1u8), shared))
+    }
+}
+
+impl BuildHasher for SeededHash {
+    type Hasher = FoldHasher<'static>;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
+
 /// Per-kind string tables plus the log of symbols in the order they appeared.
 #[derive(Default, Debug)]
 pub struct Interner {
-    ids: [FxHashMap<Box<str>, u32>; 5],
+    ids: [HashMap<Box<str>, u32, SeededHash>; 5],
     texts: [Vec<Box<str>>; 5],
     log: Vec<(SymbolKind, u32)>,
 }
@@ -166,5 +203,13 @@ mod tests {
         assert_eq!(new, vec![(SymbolKind::Action, 0, "select")]);
         assert_eq!(i.since(0).count(), 2);
         assert_eq!(i.since(99).count(), 0);
+    }
+
+    #[test]
+    fn every_table_has_its_own_secret_seed() {
+        // Names colliding in one table, or in one run, say nothing of another.
+        let (a, b) = (SeededHash::default(), SeededHash::default());
+        assert_ne!(a.hash_one("u0000001"), b.hash_one("u0000001"));
+        assert_eq!(a.hash_one("u0000001"), a.clone().hash_one("u0000001"));
     }
 }
