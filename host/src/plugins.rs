@@ -206,11 +206,10 @@ impl LoadedPlugin {
                             self.failures
                         ),
                     );
-                } else if let Err(e) = self.restart() {
+                } else {
                     // The instance that failed the retry is poisoned; start
                     // clean for the next batch, or stop if even that fails.
-                    self.quarantined = true;
-                    report(health, &name, "quarantined", failure_of(&e), e.to_string());
+                    self.restart_or_quarantine(health, &report, "after a failed retry");
                 }
                 BatchOutcome::Failed(e)
             }
@@ -274,22 +273,35 @@ impl LoadedPlugin {
                         failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
                         ..
                     }
-                ) && let Err(restart) = self.restart()
-                {
-                    // The instance that failed the snapshot is poisoned and no
-                    // fresh one could be started: stop feeding it, and say so.
-                    self.quarantine();
-                    report(
-                        health,
-                        &name,
-                        "quarantined",
-                        failure_of(&restart),
-                        format!(
-                            "after a failed snapshot it could not be restarted ({restart}); it gets no more events in this run, the other detectors keep scoring"
-                        ),
-                    );
+                ) {
+                    // The instance that failed the snapshot is poisoned.
+                    self.restart_or_quarantine(health, report, "after a failed snapshot");
                 }
             }
+        }
+    }
+
+    /// Replace a poisoned instance with a fresh one from the last good
+    /// snapshot; when even that fails, stop feeding the detector and report
+    /// the quarantine, saying what went before (`after`).
+    fn restart_or_quarantine(
+        &mut self,
+        health: &mut dyn HealthSink,
+        report: Report<'_>,
+        after: &str,
+    ) {
+        if let Err(e) = self.restart() {
+            self.quarantine();
+            let name = self.name().to_string();
+            report(
+                health,
+                &name,
+                "quarantined",
+                failure_of(&e),
+                format!(
+                    "{after} it could not be restarted ({e}); it gets no more events in this run, the other detectors keep scoring"
+                ),
+            );
         }
     }
 
