@@ -158,7 +158,7 @@ impl LoadedPlugin {
                 event,
                 limit,
                 batch: batch_no,
-                first_event: batch.events.first().map(|e| e.seq).unwrap_or(0),
+                first_event: batch.events.seq.first().copied().unwrap_or(0),
                 events: batch.events.len(),
                 message,
             })
@@ -412,7 +412,7 @@ impl SnapshotSchedule {
 
 /// What a batch kept for replay holds in memory, roughly.
 fn batch_bytes(batch: &wit::Batch) -> usize {
-    std::mem::size_of_val(batch.events.as_slice())
+    batch.events.byte_len()
         + batch
             .symbols
             .iter()

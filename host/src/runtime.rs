@@ -24,21 +24,25 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "detector-plugin",
+        world: "ueba:detector/detector-plugin@0.2.0",
         additional_derives: [PartialEq],
     });
 }
 
-pub use bindings::exports::ueba::detector::detector as wit;
+mod events;
+pub mod previous;
+
+pub use bindings::exports::ueba::detector0_2_0::detector as wit;
+pub use events::{Event, NO_BYTES, NO_ID};
 
 /// The contract version this host implements (`wit/detector.wit`).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 /// The export a plugin for the current contract provides.
-pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.1.0";
+pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.2.0";
 /// Every contract version this host loads, newest first: the current one
 /// and the previous one while there is one (frozen under `wit/deps/`). The
 /// policy is in `docs/contract.md`.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.1.0"];
 
 /// A contract version this host can load, and so which generated bindings
 /// call a plugin. Supporting the previous version when the contract changes
@@ -49,16 +53,20 @@ pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION];
 pub enum Contract {
     /// The current contract, [`CONTRACT_VERSION`].
     Current,
+    /// The previous contract, 0.1.0: events as a list of records
+    /// ([`previous`]).
+    V0_1,
 }
 
 impl Contract {
     /// Every supported contract, in the order of [`SUPPORTED_CONTRACTS`].
-    pub const ALL: &[Contract] = &[Contract::Current];
+    pub const ALL: &[Contract] = &[Contract::Current, Contract::V0_1];
 
-    /// Its version, e.g. `0.1.0`.
+    /// Its version, e.g. `0.2.0`.
     pub fn version(self) -> &'static str {
         match self {
             Contract::Current => CONTRACT_VERSION,
+            Contract::V0_1 => SUPPORTED_CONTRACTS[1],
         }
     }
 
@@ -89,6 +97,7 @@ fn supported_list() -> String {
 /// contract.
 enum Bindings {
     Current(bindings::DetectorPlugin),
+    V0_1(previous::bindings::DetectorPlugin),
 }
 /// How often the epoch ticker advances; deadlines are counted in these.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -444,6 +453,14 @@ impl Runtime {
                 bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
                     .map_err(instantiation_failed)?,
             ),
+            Contract::V0_1 => Bindings::V0_1(
+                previous::bindings::DetectorPlugin::instantiate(
+                    &mut store,
+                    component,
+                    &self.linker,
+                )
+                .map_err(instantiation_failed)?,
+            ),
         };
         let mut plugin = Plugin {
             store,
@@ -452,7 +469,11 @@ impl Runtime {
             info: PluginInfo::default(),
         };
         let info = plugin.with_deadline("describe", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector_detector().call_describe(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_2_0_detector().call_describe(&mut p.store),
+            Bindings::V0_1(b) => b
+                .ueba_detector_detector()
+                .call_describe(&mut p.store)
+                .map(previous::info),
         })?;
         // The version a plugin says it was built for must be one this host
         // supports and the one whose interface it exports: a mismatch means
@@ -579,8 +600,12 @@ impl Plugin {
         let name = self.info.name.clone();
         let result = self.with_deadline("configure", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector_detector()
+                .ueba_detector0_2_0_detector()
                 .call_configure(&mut p.store, pairs),
+            Bindings::V0_1(b) => b
+                .ueba_detector_detector()
+                .call_configure(&mut p.store, pairs)
+                .map(|r| r.map_err(previous::config_error)),
         })?;
         result.map_err(|e| match e {
             wit::ConfigError::UnknownKey(key) => PluginError::Config {
@@ -599,7 +624,16 @@ impl Plugin {
     /// Observe one batch and return its findings.
     pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
         let result = self.with_deadline("observe", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector_detector().call_observe(&mut p.store, batch),
+            Bindings::Current(b) => b
+                .ueba_detector0_2_0_detector()
+                .call_observe(&mut p.store, batch),
+            Bindings::V0_1(b) => b
+                .ueba_detector_detector()
+                .call_observe(&mut p.store, &previous::batch(batch))
+                .map(|r| {
+                    r.map(|f| f.into_iter().map(previous::finding).collect())
+                        .map_err(previous::detector_error)
+                }),
         })?;
         let findings = result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),
@@ -625,7 +659,8 @@ impl Plugin {
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
         let snap = self.with_deadline("snapshot", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_2_0_detector().call_snapshot(&mut p.store),
+            Bindings::V0_1(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
         })?;
         if snap.len() > self.limits.max_snapshot_bytes {
             return Err(PluginError::Call {
@@ -645,7 +680,13 @@ impl Plugin {
     /// Restore state from a snapshot.
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         let result = self.with_deadline("restore", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector_detector().call_restore(&mut p.store, state),
+            Bindings::Current(b) => b
+                .ueba_detector0_2_0_detector()
+                .call_restore(&mut p.store, state),
+            Bindings::V0_1(b) => b
+                .ueba_detector_detector()
+                .call_restore(&mut p.store, state)
+                .map(|r| r.map_err(previous::detector_error)),
         })?;
         result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),

@@ -22,7 +22,7 @@ use crate::event::{AccessEvent, Outcome, format_time};
 use crate::identity::{Identities, offset_minutes};
 use crate::intern::{Interner, InternerState, SymbolKind};
 use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
-use crate::runtime::wit;
+use crate::runtime::{Event, wit};
 
 /// Where alerts go.
 pub trait AlertSink {
@@ -286,7 +286,7 @@ impl Encoder {
     }
 
     /// Encode one event as the contract event with sequence number `seq`.
-    pub fn encode(&mut self, ev: &AccessEvent, seq: u64) -> wit::Event {
+    pub fn encode(&mut self, ev: &AccessEvent, seq: u64) -> Event {
         self.compact(ev).into_event(ev.time_ms, seq)
     }
 
@@ -342,7 +342,7 @@ impl Encoder {
 }
 
 impl Compact {
-    fn of_event(e: &wit::Event) -> Compact {
+    fn of_event(e: &Event) -> Compact {
         Compact {
             offset: e.utc_offset_minutes,
             user: e.user,
@@ -352,16 +352,12 @@ impl Compact {
             source: e.source,
             rows: e.rows,
             bytes: e.bytes,
-            outcome: match e.outcome {
-                wit::Outcome::Success => Outcome::Success as u8,
-                wit::Outcome::Failure => Outcome::Failure as u8,
-                wit::Outcome::Unknown => Outcome::Unknown as u8,
-            },
+            outcome: e.outcome as u8,
         }
     }
 
-    fn into_event(self, time_ms: i64, seq: u64) -> wit::Event {
-        wit::Event {
+    fn into_event(self, time_ms: i64, seq: u64) -> Event {
+        Event {
             seq,
             time_ms,
             utc_offset_minutes: self.offset,
@@ -373,9 +369,9 @@ impl Compact {
             rows: self.rows,
             bytes: self.bytes,
             outcome: match self.outcome {
-                x if x == Outcome::Success as u8 => wit::Outcome::Success,
-                x if x == Outcome::Failure as u8 => wit::Outcome::Failure,
-                _ => wit::Outcome::Unknown,
+                x if x == Outcome::Success as u8 => Outcome::Success,
+                x if x == Outcome::Failure as u8 => Outcome::Failure,
+                _ => Outcome::Unknown,
             },
         }
     }
@@ -395,7 +391,7 @@ pub struct Scorer<S: AlertSink> {
     arrivals: u64,
     newest_ms: i64,
     released_ms: i64,
-    batch: Vec<wit::Event>,
+    batch: wit::Events,
     next_seq: u64,
     aggregator: Aggregator,
     sink: S,
@@ -418,7 +414,7 @@ impl<S: AlertSink> Scorer<S> {
         );
         let n = plugins.len();
         Scorer {
-            batch: Vec::with_capacity(cfg.input.batch_size),
+            batch: wit::Events::with_capacity(cfg.input.batch_size),
             cfg,
             encoder: Encoder::new(identities),
             slots: plugins
@@ -510,7 +506,7 @@ impl<S: AlertSink> Scorer<S> {
             pending: self
                 .batch
                 .iter()
-                .map(|e| (e.time_ms, Compact::of_event(e)))
+                .map(|e| (e.time_ms, Compact::of_event(&e)))
                 .collect(),
             next_seq: self.next_seq,
             aggregator: self.aggregator.state(),
@@ -683,7 +679,7 @@ impl<S: AlertSink> Scorer<S> {
     }
 
     fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
-        self.batch.push(c.into_event(time_ms, self.next_seq));
+        self.batch.push(&c.into_event(time_ms, self.next_seq));
         self.next_seq += 1;
         if self.batch.len() >= self.cfg.input.batch_size {
             self.run_batch()?;
@@ -706,7 +702,7 @@ impl<S: AlertSink> Scorer<S> {
 
     fn run_batch(&mut self) -> Result<(), ScoreError> {
         self.stats.batches += 1;
-        let first_seq = self.batch.first().map(|e| e.seq).unwrap_or(0);
+        let first_seq = self.batch.seq.first().copied().unwrap_or(0);
         let mut batch = wit::Batch {
             symbols: Vec::new(),
             events: std::mem::take(&mut self.batch),

@@ -264,7 +264,7 @@ mod tests {
         let err = check(&rt, Path::new("bare.wasm"), &component).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("bare.wasm"), "{msg}");
-        assert!(msg.contains("this host supports 0.1.0"), "{msg}");
+        assert!(msg.contains("this host supports 0.2.0, 0.1.0"), "{msg}");
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn run(
     let size = cfg.input.batch_size.max(1);
     for (b, chunk) in events.chunks(size).enumerate() {
         let first = (b * size) as u64;
-        let evs: Vec<wit::Event> = chunk
+        let evs: wit::Events = chunk
             .iter()
             .enumerate()
             .map(|(i, e)| encoder.encode(e, first + i as u64))

@@ -98,7 +98,7 @@ impl Surface {
     }
 
     /// The contract versions of the detector interfaces exported, e.g.
-    /// `["0.1.0"]`; empty when the file exports no detector.
+    /// `["0.2.0"]`; empty when the file exports no detector.
     pub fn contracts(&self) -> Vec<&str> {
         self.exports
             .iter()
@@ -152,14 +152,14 @@ mod tests {
                  (core instance $i (instantiate $n))
                  (func $f (canon lift (core func $i "f")))
                  (instance $api (export "describe" (func $f)))
-                 (export "ueba:detector/detector@0.2.0" (instance $api)))"#,
+                 (export "ueba:detector/detector@0.3.0" (instance $api)))"#,
         )
         .unwrap();
         let s = Surface::read(Path::new("c.wasm"), &bytes).unwrap();
         assert_eq!(s.kind, Kind::Component);
         assert_eq!(s.imports, ["wasi:clocks/wall-clock@0.2.0"]);
-        assert_eq!(s.exports, ["ueba:detector/detector@0.2.0"]);
-        assert_eq!(s.contracts(), ["0.2.0"]);
+        assert_eq!(s.exports, ["ueba:detector/detector@0.3.0"]);
+        assert_eq!(s.contracts(), ["0.3.0"]);
         assert!(!s.supported());
     }
 

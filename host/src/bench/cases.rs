@@ -13,10 +13,10 @@ use crate::aggregate::Alert;
 use crate::bench::BenchError;
 use crate::bench::workload::Encoded;
 use crate::config::{Config, DetectorConfig};
-use crate::event::parse_line;
+use crate::event::{Outcome, parse_line};
 use crate::identity::Identities;
 use crate::plugins::BUILTIN_PLUGINS;
-use crate::runtime::{EPOCH_TICK, Runtime, bindings, wit};
+use crate::runtime::{EPOCH_TICK, Event, Runtime, bindings, wit};
 use crate::score::{AlertSink, Scorer};
 
 /// Memory cap per plugin instance in benchmarks: the most a 32-bit linear
@@ -161,7 +161,7 @@ impl Instance {
         };
         match self
             .bindings
-            .ueba_detector_detector()
+            .ueba_detector0_2_0_detector()
             .call_observe(&mut self.store, batch)
         {
             Ok(Ok(findings)) => Ok(findings.len()),
@@ -200,7 +200,7 @@ impl WasmSet {
             sent: 0,
             batch: wit::Batch {
                 symbols: Vec::new(),
-                events: Vec::new(),
+                events: wit::Events::default(),
             },
             initial_memory,
         })
@@ -225,9 +225,7 @@ impl WasmSet {
             self.batch.symbols.clear();
             self.batch.symbols.extend_from_slice(symbols);
             self.batch.events.clear();
-            self.batch
-                .events
-                .extend_from_slice(&enc.events[start..stop]);
+            self.batch.events.extend_from(&enc.events, start..stop);
             for instance in &mut self.instances {
                 findings += instance.observe(&self.batch)? as u64;
             }
@@ -362,8 +360,8 @@ impl NativeSet {
 }
 
 /// The contract events in the SDK's form, for [`NativeSet::run`].
-pub fn sdk_events(events: &[wit::Event]) -> Vec<ueba_sdk::Event> {
-    events.iter().map(to_sdk).collect()
+pub fn sdk_events(events: &wit::Events) -> Vec<ueba_sdk::Event> {
+    events.iter().map(|e| to_sdk(&e)).collect()
 }
 
 fn sdk_kind(kind: wit::SymbolKind) -> ueba_sdk::SymbolKind {
@@ -376,7 +374,7 @@ fn sdk_kind(kind: wit::SymbolKind) -> ueba_sdk::SymbolKind {
     }
 }
 
-fn to_sdk(e: &wit::Event) -> ueba_sdk::Event {
+fn to_sdk(e: &Event) -> ueba_sdk::Event {
     ueba_sdk::Event {
         seq: e.seq,
         time_ms: e.time_ms,
@@ -389,9 +387,9 @@ fn to_sdk(e: &wit::Event) -> ueba_sdk::Event {
         rows: e.rows,
         bytes: e.bytes,
         outcome: match e.outcome {
-            wit::Outcome::Success => ueba_sdk::Outcome::Success,
-            wit::Outcome::Failure => ueba_sdk::Outcome::Failure,
-            wit::Outcome::Unknown => ueba_sdk::Outcome::Unknown,
+            Outcome::Success => ueba_sdk::Outcome::Success,
+            Outcome::Failure => ueba_sdk::Outcome::Failure,
+            Outcome::Unknown => ueba_sdk::Outcome::Unknown,
         },
     }
 }

@@ -237,10 +237,10 @@ impl Workload {
     /// ready to be cut into batches of any size.
     pub fn encode(&self) -> Encoded {
         let mut encoder = Encoder::new(self.identities.clone());
-        let mut events = Vec::with_capacity(self.events.len());
+        let mut events = wit::Events::with_capacity(self.events.len());
         let mut marks = Vec::with_capacity(self.events.len());
         for (seq, e) in (0u64..).zip(&self.events) {
-            events.push(encoder.encode(&access_event(e), seq));
+            events.push(&encoder.encode(&access_event(e), seq));
             marks.push(encoder.interner().log_len());
         }
         Encoded {
@@ -258,7 +258,7 @@ impl Workload {
 /// `symbols[sent..marks[b - 1]]`, exactly what the scorer would send.
 pub struct Encoded {
     /// Contract events, in order; `seq` is the index.
-    pub events: Vec<wit::Event>,
+    pub events: wit::Events,
     /// Every symbol, in first-use order.
     pub symbols: Vec<wit::Symbol>,
     /// `marks[i]`: symbols known after encoding event `i`.

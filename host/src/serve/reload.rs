@@ -710,7 +710,7 @@ mod tests {
         wit::Batch {
             symbols: Vec::new(),
             events: (first..first + n)
-                .map(|seq| wit::Event {
+                .map(|seq| crate::runtime::Event {
                     seq,
                     time_ms: 1_767_600_000_000 + seq as i64 * 60_000,
                     utc_offset_minutes: 0,
@@ -721,7 +721,7 @@ mod tests {
                     source: None,
                     rows: 3,
                     bytes: None,
-                    outcome: wit::Outcome::Success,
+                    outcome: crate::event::Outcome::Success,
                 })
                 .collect(),
         }
@@ -1019,7 +1019,7 @@ mod tests {
         assert!(r.lineup.is_none());
         assert_eq!(r.failures[0].plugin, "liar.wasm");
         assert!(
-            r.failures[0].message.contains("built for contract 0.2.0"),
+            r.failures[0].message.contains("built for contract 0.3.0"),
             "{}",
             r.failures[0].message
         );

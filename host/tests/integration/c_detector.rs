@@ -12,8 +12,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use ueba::config::Config;
+use ueba::event::Outcome;
 use ueba::identity::Identities;
-use ueba::runtime::{Limits, Plugin, PluginError, wit};
+use ueba::runtime::{Event, Limits, Plugin, PluginError, wit};
 use ueba::score::Scorer;
 
 use crate::util::{event, runtime};
@@ -80,7 +81,9 @@ fn build() -> Option<PathBuf> {
     let status = Command::new(target.join("debug").join("ueba-c-build"))
         .arg(root.join("plugins/c/failed-access"))
         .arg("--wit")
-        .arg(root.join("wit"))
+        // Built for the previous contract, which the host still loads: this
+        // is the test that a 0.1.0 plugin keeps working.
+        .arg(root.join("wit/deps/detector-0.1.0"))
         .arg("--out")
         .arg(&out)
         .status()
@@ -101,8 +104,8 @@ fn load() -> Option<Plugin> {
     )
 }
 
-fn ev(seq: u64, user: u32, time_ms: i64, failed: bool) -> wit::Event {
-    wit::Event {
+fn ev(seq: u64, user: u32, time_ms: i64, failed: bool) -> Event {
+    Event {
         seq,
         time_ms,
         utc_offset_minutes: 0,
@@ -114,9 +117,9 @@ fn ev(seq: u64, user: u32, time_ms: i64, failed: bool) -> wit::Event {
         rows: 1,
         bytes: None,
         outcome: if failed {
-            wit::Outcome::Failure
+            Outcome::Failure
         } else {
-            wit::Outcome::Success
+            Outcome::Success
         },
     }
 }
@@ -148,7 +151,7 @@ fn history() -> Vec<wit::Batch> {
         }
         batches.push(wit::Batch {
             symbols: std::mem::take(&mut symbols),
-            events,
+            events: events.iter().collect(),
         });
     }
     batches
@@ -157,7 +160,7 @@ fn history() -> Vec<wit::Batch> {
 /// Day 31 at 10:00: both users fail `n` times within the hour.
 fn burst(n: u64) -> wit::Batch {
     let t = T0 + 31 * 24 * HOUR + 10 * HOUR;
-    let events = (0..n)
+    let events: Vec<Event> = (0..n)
         .flat_map(|i| {
             [
                 ev(1_000 + 2 * i, 0, t + i as i64 * 60_000, true),
@@ -167,7 +170,7 @@ fn burst(n: u64) -> wit::Batch {
         .collect();
     wit::Batch {
         symbols: vec![],
-        events,
+        events: events.iter().collect(),
     }
 }
 
@@ -184,7 +187,10 @@ fn the_c_detector_loads_and_describes_itself() {
     let Some(mut p) = load() else { return };
     let info = p.info().clone();
     assert_eq!(info.name, "failed-access");
-    assert_eq!(info.contract, ueba::runtime::CONTRACT_VERSION);
+    // The previous contract: its plugins keep loading, converted by the host.
+    assert_eq!(info.contract, "0.1.0");
+    assert_ne!(info.contract, ueba::runtime::CONTRACT_VERSION);
+    assert!(ueba::runtime::SUPPORTED_CONTRACTS.contains(&"0.1.0"));
     let keys: Vec<&str> = info.config.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(
         keys,

@@ -156,7 +156,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                 sym(wit::SymbolKind::Action, 0, "select"),
             ],
             events: (0..50)
-                .map(|i| wit::Event {
+                .map(|i| ueba::runtime::Event {
                     seq: i,
                     time_ms: 1_767_600_000_000 + i as i64 * 3_600_000,
                     utc_offset_minutes: 0,
@@ -167,7 +167,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                     source: None,
                     rows: 5,
                     bytes: None,
-                    outcome: wit::Outcome::Success,
+                    outcome: ueba::event::Outcome::Success,
                 })
                 .collect(),
         };

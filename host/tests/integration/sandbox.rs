@@ -1,7 +1,8 @@
 //! The sandbox: real components load, import nothing, refuse what they must.
 
+use ueba::event::Outcome;
 use ueba::plugins::BUILTIN_PLUGINS;
-use ueba::runtime::{Limits, PluginError, wit};
+use ueba::runtime::{Event, Limits, PluginError, wit};
 
 use crate::util::runtime;
 
@@ -52,28 +53,28 @@ fn a_plugin_for_another_contract_version_is_refused() {
              (core instance $i (instantiate $m))
              (func $f (canon lift (core func $i "f")))
              (instance $api (export "describe" (func $f)))
-             (export "ueba:detector/detector@0.2.0" (instance $api))
+             (export "ueba:detector/detector@0.3.0" (instance $api))
            )"#,
     );
     let err = runtime().compile("future.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "plugin `future.wasm` was built for contract 0.2.0, this host supports {}",
+            "plugin `future.wasm` was built for contract 0.3.0, this host supports {}",
             ueba::runtime::SUPPORTED_CONTRACTS.join(", ")
         )
     );
-    assert_eq!(ueba::runtime::SUPPORTED_CONTRACTS, ["0.1.0"]);
+    assert_eq!(ueba::runtime::SUPPORTED_CONTRACTS, ["0.2.0", "0.1.0"]);
 }
 
 #[test]
 fn a_plugin_whose_describe_claims_another_contract_is_refused() {
-    // It exports the 0.1.0 interface, so it compiles and links, but says it
-    // was built for 0.2.0: the host goes by the claim and refuses it.
+    // It exports the 0.2.0 interface, so it compiles and links, but says it
+    // was built for 0.3.0: the host goes by the claim and refuses it.
     let path = std::path::Path::new(env!("UEBA_FIXTURE_DIR")).join("contract-liar.wasm");
     let bytes = std::fs::read(path).unwrap();
     let rt = runtime();
-    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.1.0");
+    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.2.0");
     let err = rt
         .instantiate("liar.wasm", &c, Limits::default())
         .err()
@@ -81,7 +82,7 @@ fn a_plugin_whose_describe_claims_another_contract_is_refused() {
     assert!(matches!(err, PluginError::ContractMismatch { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "plugin `liar.wasm` was built for contract 0.2.0, this host supports 0.1.0"
+        "plugin `liar.wasm` was built for contract 0.3.0, this host supports 0.2.0, 0.1.0"
     );
 }
 
@@ -98,7 +99,7 @@ fn a_component_exporting_no_detector_is_refused_naming_its_exports() {
     let err = runtime().compile("other.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.1.0"
+        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.2.0, 0.1.0"
     );
 }
 
@@ -160,12 +161,15 @@ fn unknown_and_invalid_detector_config_is_refused_by_the_plugin() {
     );
 }
 
-fn batch(events: Vec<wit::Event>, symbols: Vec<wit::Symbol>) -> wit::Batch {
-    wit::Batch { symbols, events }
+fn batch(events: Vec<Event>, symbols: Vec<wit::Symbol>) -> wit::Batch {
+    wit::Batch {
+        symbols,
+        events: events.iter().collect(),
+    }
 }
 
 /// 20 days of a small, steady reader, then a bulk read.
-fn history() -> (Vec<wit::Symbol>, Vec<Vec<wit::Event>>) {
+fn history() -> (Vec<wit::Symbol>, Vec<Vec<Event>>) {
     let sym = |kind, id, text: &str| wit::Symbol {
         kind,
         id,
@@ -186,7 +190,7 @@ fn history() -> (Vec<wit::Symbol>, Vec<Vec<wit::Event>>) {
         let mut evs = Vec::new();
         for q in 0..30 {
             for user in 0..2 {
-                evs.push(wit::Event {
+                evs.push(Event {
                     seq,
                     time_ms: start + d * day + 9 * 3_600_000 + q * 600_000,
                     utc_offset_minutes: 0,
@@ -197,13 +201,13 @@ fn history() -> (Vec<wit::Symbol>, Vec<Vec<wit::Event>>) {
                     source: None,
                     rows: 2 + (q as u64 % 3),
                     bytes: None,
-                    outcome: wit::Outcome::Success,
+                    outcome: Outcome::Success,
                 });
                 seq += 1;
             }
         }
         if d == 20 {
-            evs.push(wit::Event {
+            evs.push(Event {
                 seq,
                 rows: 68_000,
                 ..evs[0]
@@ -283,5 +287,24 @@ fn memory_cap_is_enforced_per_plugin() {
             let (symbols, batches) = history();
             assert!(p.observe(&batch(batches[0].clone(), symbols)).is_err());
         }
+    }
+}
+
+#[test]
+fn a_batch_whose_columns_differ_in_length_is_refused_not_read_short() {
+    // The host never sends one; a plugin built with the SDK still checks,
+    // and says what is wrong instead of reading past a short column.
+    let rt = runtime();
+    for (label, bytes) in BUILTIN_PLUGINS {
+        let c = rt.compile(label, bytes).unwrap();
+        let mut p = rt.instantiate(label, &c, Limits::default()).unwrap();
+        let (symbols, batches) = history();
+        let mut bad = batch(batches[0].clone(), symbols);
+        bad.events.rows.pop();
+        let err = p.observe(&bad).expect_err("refused");
+        assert!(
+            err.to_string().contains("batch columns differ in length"),
+            "{label}: {err}"
+        );
     }
 }

@@ -7,18 +7,23 @@ use crate::{
     CONTRACT_VERSION, ConfigError, Detector, Event, Finding, Outcome, Runtime, SymbolKind, Value,
 };
 
+/// The `peer-group` and `source` columns' "none" (the contract's no id).
+const NO_ID: u32 = u32::MAX;
+/// The `bytes` column's "the log does not say".
+const NO_BYTES: u64 = u64::MAX;
+
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "detector-plugin",
+        world: "ueba:detector/detector-plugin@0.2.0",
         pub_export_macro: true,
         export_macro_name: "__export_detector_plugin",
         default_bindings_module: "ueba_sdk::glue::bindings",
     });
 }
 
-use bindings::exports::ueba::detector::detector as wit;
+use bindings::exports::ueba::detector0_2_0::detector as wit;
 
 pub use bindings::__export_detector_plugin;
 pub use wit::{
@@ -83,6 +88,7 @@ pub fn observe<D: Detector>(
     rt: &mut Runtime<D>,
     batch: wit::Batch,
 ) -> Result<Vec<wit::Finding>, wit::DetectorError> {
+    let events = events_of(&batch.events)?;
     let symbols = rt.symbols_mut();
     for s in batch.symbols {
         let kind = match s.kind {
@@ -94,31 +100,53 @@ pub fn observe<D: Detector>(
         };
         symbols.insert(kind, s.id, s.text);
     }
-    let events: Vec<Event> = batch
-        .events
-        .iter()
-        .map(|e| Event {
-            seq: e.seq,
-            time_ms: e.time_ms,
-            utc_offset_minutes: e.utc_offset_minutes,
-            user: e.user,
-            peer_group: e.peer_group,
-            action: e.action,
-            resource: e.resource,
-            source: e.source,
-            rows: e.rows,
-            bytes: e.bytes,
-            outcome: match e.outcome {
-                wit::Outcome::Unknown => Outcome::Unknown,
-                wit::Outcome::Success => Outcome::Success,
-                wit::Outcome::Failure => Outcome::Failure,
-            },
-        })
-        .collect();
     Ok(rt
         .observe(&events)
         .into_iter()
         .map(finding_to_wit)
+        .collect())
+}
+
+/// The batch's columns as events. The host keeps every column the same
+/// length; a batch that does not is refused rather than read short.
+fn events_of(c: &wit::Events) -> Result<Vec<Event>, wit::DetectorError> {
+    let n = c.seq.len();
+    let lengths = [
+        c.time_ms.len(),
+        c.utc_offset_minutes.len(),
+        c.user.len(),
+        c.peer_group.len(),
+        c.action.len(),
+        c.resource.len(),
+        c.source.len(),
+        c.rows.len(),
+        c.bytes.len(),
+        c.outcome.len(),
+    ];
+    if lengths.iter().any(|&l| l != n) {
+        return Err(wit::DetectorError {
+            message: format!("batch columns differ in length: seq has {n}, others {lengths:?}"),
+        });
+    }
+    let id = |v: u32| (v != NO_ID).then_some(v);
+    Ok((0..n)
+        .map(|i| Event {
+            seq: c.seq[i],
+            time_ms: c.time_ms[i],
+            utc_offset_minutes: c.utc_offset_minutes[i],
+            user: c.user[i],
+            peer_group: id(c.peer_group[i]),
+            action: c.action[i],
+            resource: c.resource[i],
+            source: id(c.source[i]),
+            rows: c.rows[i],
+            bytes: (c.bytes[i] != NO_BYTES).then_some(c.bytes[i]),
+            outcome: match c.outcome[i] {
+                1 => Outcome::Success,
+                2 => Outcome::Failure,
+                _ => Outcome::Unknown,
+            },
+        })
         .collect())
 }
 
