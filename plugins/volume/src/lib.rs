@@ -86,12 +86,14 @@
 //!
 //! # Memory
 //!
-//! Per user about 1.3 KiB (hour and day totals of the current day, 28
-//! daily and 192 hourly history values as f32, two cached thresholds) plus
-//! about 120 bytes per user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
+//! Per user about 2.2 KiB once its history is full (hour and day totals of
+//! the current day; 28 daily and 192 hourly history values, each held twice,
+//! as an f32 in arrival order and as a sorted key, so refits read quantiles
+//! instead of sorting; two cached thresholds) plus about 150 bytes per
+//! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
-//! group about 3 KiB (pooled 256 daily and 512 hourly values), plus the same
-//! once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
+//! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
+//! plus the same once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 

@@ -30,10 +30,25 @@ const MAX_TOTAL: u64 = 1 << 52;
 ///
 /// Stored as f32 (4 bytes a value): the baseline needs two significant
 /// digits, not sixteen.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Beside the ring it keeps the values' order keys sorted, updated by each
+/// push (one removal and one insertion), so that `fit` reads its quantiles
+/// instead of sorting: users refit at every day's close and pools every 32
+/// buckets, and sorting there was the largest part of the detector's time.
+/// The sorted copy is derived state, not part of the snapshot: a restored
+/// ring rebuilds it on its first push, and fits by sorting until then.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Ring {
     vals: Vec<f32>,
     next: u32,
+    #[serde(skip)]
+    sorted: Vec<i32>,
+}
+
+impl PartialEq for Ring {
+    fn eq(&self, other: &Self) -> bool {
+        self.vals == other.vals && self.next == other.next
+    }
 }
 
 impl Ring {
@@ -41,12 +56,28 @@ impl Ring {
     /// values are held.
     pub fn push(&mut self, total: u64, cap: usize) {
         let v = log_total(total) as f32;
+        if self.sorted.len() != self.vals.len() {
+            self.sorted = self.vals.iter().map(|&x| total_order_key(x)).collect();
+            self.sorted.sort_unstable();
+        }
+        let key = total_order_key(v);
         if self.vals.len() < cap {
             self.vals.push(v);
         } else if let Some(slot) = self.vals.get_mut(self.next as usize) {
+            let old = total_order_key(*slot);
             *slot = v;
             self.next = (self.next + 1) % cap.max(1) as u32;
+            if old == key {
+                return;
+            }
+            if let Ok(i) = self.sorted.binary_search(&old) {
+                self.sorted.remove(i);
+            }
+        } else {
+            return;
         }
+        let i = self.sorted.partition_point(|&k| k < key);
+        self.sorted.insert(i, key);
     }
 
     /// How many values are held.
@@ -60,33 +91,43 @@ impl Ring {
     /// mistaken for a narrow one), floored at `min_sd`; `None` when fewer
     /// than `min_n` values are held.
     ///
-    /// Pools refit 512 values every 32 closed buckets and every user refits
-    /// at each day's close, so this is one of the detector's hot paths: the
-    /// values are sorted once, as integer keys in the IEEE total order (the
-    /// order `f64::total_cmp` gives), and the median absolute deviation is
-    /// read off the sorted values by walking outwards from the median
-    /// instead of sorting the deviations too. The result is bit-identical
-    /// to sorting both (a test compares them).
+    /// The values are read in the IEEE total order (the order
+    /// `f64::total_cmp` gives) from the sorted keys, and the median absolute
+    /// deviation is read off them by walking outwards from the median
+    /// instead of sorting the deviations. The result is bit-identical to
+    /// sorting both (a test compares them).
     pub fn fit(&self, min_n: usize, min_sd: f64) -> Option<Fit> {
         if self.vals.len() < min_n.max(1) {
             return None;
         }
-        let mut keys: Vec<i32> = self.vals.iter().map(|&x| total_order_key(x)).collect();
-        keys.sort_unstable();
-        let v: Vec<f64> = keys.into_iter().map(value_of_key).collect();
-        let m = sorted_median(&v);
+        let resorted;
+        let keys: &[i32] = if self.sorted.len() == self.vals.len() {
+            &self.sorted
+        } else {
+            let mut k: Vec<i32> = self.vals.iter().map(|&x| total_order_key(x)).collect();
+            k.sort_unstable();
+            resorted = k;
+            &resorted
+        };
+        let at = |i: usize| value_of_key(keys[i]);
+        let n = keys.len();
+        let m = if n % 2 == 1 {
+            at(n / 2)
+        } else {
+            0.5 * (at(n / 2 - 1) + at(n / 2))
+        };
         // The upper decile shows how far busy buckets reach, which the MAD
         // misses when the lower half is the wider one.
-        let q90 = v[((v.len() - 1) * 9).div_ceil(10)];
+        let q90 = at(((n - 1) * 9).div_ceil(10));
         let mut upper = (q90 - m) / Z90;
-        if v.len() >= MIN_N_975 {
+        if n >= MIN_N_975 {
             // With a long history, also the top 2.5%: a user whose reads are
             // now and then whole tables (a few hours in a hundred) has a
             // heavy upper tail that the upper decile alone does not show.
-            let q975 = v[((v.len() - 1) * 39).div_ceil(40)];
+            let q975 = at(((n - 1) * 39).div_ceil(40));
             upper = upper.max((q975 - m) / Z975);
         }
-        let mad = median_abs_deviation(&v, m);
+        let mad = median_abs_deviation(keys, m);
         Some(Fit {
             m,
             s: (MAD_TO_SD * mad).max(upper).max(min_sd),
@@ -107,28 +148,19 @@ fn value_of_key(key: i32) -> f64 {
     f64::from(f32::from_bits(bits as u32))
 }
 
-/// The median of sorted values (0 for none).
-fn sorted_median(v: &[f64]) -> f64 {
-    let n = v.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
-    }
-}
-
-/// The median of `|x - m|` over sorted values `v`. Deviations grow walking
-/// away from `m` on either side (rounding is monotone), so merging the two
-/// walks visits them in sorted order, and the middle one or two are found
-/// without sorting the deviations.
-fn median_abs_deviation(v: &[f64], m: f64) -> f64 {
-    let n = v.len();
+/// The median of `|x - m|` over the values behind sorted keys. Deviations
+/// grow walking away from `m` on either side (rounding is monotone), so
+/// merging the two walks visits them in sorted order, and the middle one or
+/// two are found without sorting the deviations.
+fn median_abs_deviation(keys: &[i32], m: f64) -> f64 {
+    let n = keys.len();
+    let v = |i: usize| value_of_key(keys[i]);
     // Values at or below `m` lie left of `split`, values above it from it on.
-    let split = v.partition_point(|&x| x <= m);
+    let split = keys.partition_point(|&k| value_of_key(k) <= m);
     let (mut left, mut right) = (split, split);
     let mut next = || {
-        let below = (left > 0).then(|| (v[left - 1] - m).abs());
-        let above = (right < n).then(|| (v[right] - m).abs());
+        let below = (left > 0).then(|| (v(left - 1) - m).abs());
+        let above = (right < n).then(|| (v(right) - m).abs());
         match (below, above) {
             (Some(b), Some(a)) if a.total_cmp(&b).is_lt() => {
                 right += 1;
@@ -602,7 +634,12 @@ mod tests {
     fn fit_by_sorting(r: &Ring, min_n: usize, min_sd: f64) -> Option<Fit> {
         fn median(v: &mut [f64]) -> f64 {
             v.sort_unstable_by(f64::total_cmp);
-            sorted_median(v)
+            let n = v.len();
+            match n {
+                0 => 0.0,
+                _ if n % 2 == 1 => v[n / 2],
+                _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+            }
         }
         if r.vals.len() < min_n.max(1) {
             return None;
@@ -645,6 +682,27 @@ mod tests {
                 "case {case}: {:?}",
                 r.vals
             );
+        }
+    }
+
+    #[test]
+    fn a_ring_without_its_sorted_copy_fits_the_same_and_rebuilds_it() {
+        // As after a restore: the sorted keys are not in the snapshot.
+        let mut rng = Rng(11);
+        let mut live = Ring::default();
+        for _ in 0..300 {
+            live.push(rng.total(), 192);
+        }
+        let mut restored = live.clone();
+        restored.sorted.clear();
+        assert_eq!(restored, live);
+        assert_eq!(restored.fit(3, 0.5), live.fit(3, 0.5));
+        for _ in 0..50 {
+            let t = rng.total();
+            live.push(t, 192);
+            restored.push(t, 192);
+            assert_eq!(restored.sorted, live.sorted);
+            assert_eq!(restored.fit(3, 0.5), live.fit(3, 0.5));
         }
     }
 
