@@ -160,9 +160,112 @@ pub fn offset_minutes(tz: &TimeZone, time_ms: i64) -> i32 {
         .unwrap_or(0)
 }
 
+/// A time zone and the span of time around its last lookup in which its
+/// offset from UTC does not change (between two transitions).
+///
+/// The scorer asks for a user's offset on every event, and a time-zone
+/// lookup is a search through the zone's transitions; a user's events
+/// mostly fall between the same two transitions (DST changes twice a year
+/// at most), so the answer is kept with the span it holds for.
+#[derive(Clone, Debug)]
+pub struct LocalOffset {
+    tz: TimeZone,
+    from_ms: i64,
+    until_ms: i64,
+    minutes: i32,
+}
+
+impl LocalOffset {
+    /// A cache over `tz`, empty until the first lookup.
+    pub fn new(tz: TimeZone) -> Self {
+        LocalOffset {
+            tz,
+            from_ms: 1,
+            until_ms: 0,
+            minutes: 0,
+        }
+    }
+
+    /// The offset at `time_ms`, in minutes: [`offset_minutes`], from the
+    /// cached span when `time_ms` is inside it.
+    pub fn minutes_at(&mut self, time_ms: i64) -> i32 {
+        if self.from_ms <= time_ms && time_ms < self.until_ms {
+            return self.minutes;
+        }
+        let Ok(t) = jiff::Timestamp::from_millisecond(time_ms) else {
+            return 0;
+        };
+        self.minutes = self.tz.to_offset(t).seconds() / 60;
+        // The span runs from the last transition at or before `t` to the
+        // first one after it. Filtering by the timestamps keeps this right
+        // whether jiff's iterators include their starting point or not.
+        let after = t
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap_or(t);
+        self.from_ms = self
+            .tz
+            .preceding(after)
+            .map(|tr| tr.timestamp())
+            .find(|&at| at <= t)
+            .map_or(i64::MIN, |at| at.as_millisecond());
+        self.until_ms = self
+            .tz
+            .following(t)
+            .map(|tr| tr.timestamp())
+            .find(|&at| at > t)
+            .map_or(i64::MAX, |at| at.as_millisecond());
+        self.minutes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cached_offset_is_the_zone_offset_across_transitions() {
+        let zones = [
+            "America/New_York",
+            "Europe/Dublin",
+            "Australia/Lord_Howe",
+            "Asia/Manila",
+            "UTC",
+        ];
+        let start = 1_735_689_600_000i64; // 2025-01-01T00:00Z
+        for name in zones {
+            let tz = TimeZone::get(name).unwrap();
+            let mut cache = LocalOffset::new(tz.clone());
+            let mut check = |ms: i64| {
+                assert_eq!(
+                    cache.minutes_at(ms),
+                    offset_minutes(&tz, ms),
+                    "{name} at {ms}"
+                );
+            };
+            // Two years forwards in uneven steps, then backwards: every
+            // span is entered from both sides.
+            let mut t = start;
+            while t < start + 2 * 365 * 86_400_000 {
+                check(t);
+                t += 3_599_000 + (t % 7) * 1_000;
+            }
+            while t > start {
+                check(t);
+                t -= 86_399_000;
+            }
+            // Exactly at each transition, and a millisecond either side.
+            let transitions: Vec<i64> = tz
+                .following(jiff::Timestamp::from_millisecond(start).unwrap())
+                .take(4)
+                .map(|tr| tr.timestamp().as_millisecond())
+                .collect();
+            for at in transitions {
+                for ms in [at - 1, at, at + 1, at, at - 1] {
+                    check(ms);
+                }
+            }
+        }
+    }
 
     fn load(text: &str) -> Result<Identities, IdentityError> {
         Identities::from_reader(text.as_bytes(), Path::new("users.csv"))

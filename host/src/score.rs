@@ -13,13 +13,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
-use crate::identity::{Identities, offset_minutes};
+use crate::identity::{Identities, LocalOffset};
 use crate::intern::{Interner, InternerState, SymbolKind};
 use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
 use crate::runtime::{Event, wit};
@@ -240,7 +239,8 @@ struct Compact {
 #[derive(Clone, Default)]
 struct UserMeta {
     peer: Option<u32>,
-    tz: Option<TimeZone>,
+    /// The user's time zone, with the span its last offset holds for.
+    tz: Option<LocalOffset>,
 }
 
 /// Turns [`AccessEvent`]s into contract events: enriches them from the
@@ -305,7 +305,7 @@ impl Encoder {
             .map(|p| self.interner.intern(SymbolKind::PeerGroup, p));
         self.users[idx] = UserMeta {
             peer,
-            tz: identity.and_then(|i| i.timezone),
+            tz: identity.and_then(|i| i.timezone).map(LocalOffset::new),
         };
     }
 
@@ -313,17 +313,18 @@ impl Encoder {
         let user = self.interner.intern(SymbolKind::User, &ev.user);
         self.meta_for(user);
         let idx = user as usize;
-        let meta = &self.users[idx];
+        let meta = &mut self.users[idx];
+        let offset = meta
+            .tz
+            .as_mut()
+            .map(|tz| tz.minutes_at(ev.time_ms))
+            .unwrap_or(0);
+        let known_peer = meta.peer;
         // The event's own peer_group wins over the identity file's.
         let peer = match &ev.peer_group {
             Some(p) => Some(self.interner.intern(SymbolKind::PeerGroup, p)),
-            None => meta.peer,
+            None => known_peer,
         };
-        let offset = meta
-            .tz
-            .as_ref()
-            .map(|tz| offset_minutes(tz, ev.time_ms))
-            .unwrap_or(0);
         Compact {
             offset,
             user,
