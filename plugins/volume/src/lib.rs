@@ -105,7 +105,7 @@ use ueba_sdk::{
     score_from_p,
 };
 
-use model::{Fit, Gate, Quantiles, Ring};
+use model::{Fit, Gate, Quantiles, Ring, log_total};
 use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
@@ -280,8 +280,9 @@ struct Pool {
 }
 
 impl Pool {
-    fn push_day(&mut self, total: u64) {
-        self.days.push(total, POOL_DAYS);
+    /// Add a user's day, as `ln(1 + total)`.
+    fn push_day(&mut self, v: f32) {
+        self.days.push_log(v, POOL_DAYS);
         self.since_day_fit += 1;
         if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
             self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
@@ -289,8 +290,9 @@ impl Pool {
         }
     }
 
-    fn push_hour(&mut self, total: u64) {
-        self.hours.push(total, POOL_HOURS);
+    /// Add a user's active hour, as `ln(1 + total)`.
+    fn push_hour(&mut self, v: f32) {
+        self.hours.push_log(v, POOL_HOURS);
         self.since_hour_fit += 1;
         if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
             self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
@@ -323,18 +325,21 @@ impl Volume {
             return;
         }
         let mut group = group;
-        user.day_hist.push(user.day_total, DAY_HISTORY);
+        // Each total joins three rings; its logarithm is taken once.
+        let day = log_total(user.day_total) as f32;
+        user.day_hist.push_log(day, DAY_HISTORY);
         user.days_seen = user.days_seen.saturating_add(1);
-        org.push_day(user.day_total);
+        org.push_day(day);
         if let Some(g) = group.as_deref_mut() {
-            g.push_day(user.day_total);
+            g.push_day(day);
         }
         for &h in user.hours.iter().filter(|&&h| h > 0) {
-            user.hour_hist.push(h, HOUR_HISTORY);
+            let hour = log_total(h) as f32;
+            user.hour_hist.push_log(hour, HOUR_HISTORY);
             user.hours_seen = user.hours_seen.saturating_add(1);
-            org.push_hour(h);
+            org.push_hour(hour);
             if let Some(g) = group.as_deref_mut() {
-                g.push_hour(h);
+                g.push_hour(hour);
             }
         }
         user.day_fit = user.day_hist.fit(OWN_MIN, MIN_SD_DAY);

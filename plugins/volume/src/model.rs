@@ -55,7 +55,12 @@ impl Ring {
     /// Record a completed bucket's total, overwriting the oldest once `cap`
     /// values are held.
     pub fn push(&mut self, total: u64, cap: usize) {
-        let v = log_total(total) as f32;
+        self.push_log(log_total(total) as f32, cap);
+    }
+
+    /// [`Ring::push`] with `ln(1 + total)` already computed (as f32), for a
+    /// total that joins several rings: a user's and two pools'.
+    pub fn push_log(&mut self, v: f32, cap: usize) {
         if self.sorted.len() != self.vals.len() {
             self.sorted = self.vals.iter().map(|&x| total_order_key(x)).collect();
             self.sorted.sort_unstable();
