@@ -399,6 +399,8 @@ pub struct Scorer<S: AlertSink> {
     health: Box<dyn HealthSink>,
     stats: Stats,
     started: Instant,
+    /// Events counted by earlier runs whose state this one restored.
+    events_before: u64,
     /// Every risk change, when [`Scorer::record_trace`] turned it on.
     trace: Option<Vec<RiskPoint>>,
 }
@@ -439,6 +441,7 @@ impl<S: AlertSink> Scorer<S> {
                 ..Stats::default()
             },
             started: Instant::now(),
+            events_before: 0,
             trace: None,
         }
     }
@@ -612,6 +615,7 @@ impl<S: AlertSink> Scorer<S> {
         };
         let mut latency = st.batch_latency;
         latency.resize(n, Histogram::default());
+        self.events_before = st.events;
         self.stats = Stats {
             events: st.events,
             invalid: st.invalid,
@@ -850,6 +854,7 @@ impl<S: AlertSink> Scorer<S> {
                 .collect(),
             stats: self.stats,
             elapsed: self.started.elapsed(),
+            events_before: self.events_before,
         };
         (report, self.sink)
     }
@@ -1093,6 +1098,9 @@ pub struct Report {
     pub stats: Stats,
     /// Wall time of the run.
     pub elapsed: std::time::Duration,
+    /// Of `stats.events`, those counted by earlier runs whose state this
+    /// one restored (`--state`); the rate in the summary is of the rest.
+    pub events_before: u64,
     /// The user's risk after each finding, in scoring order; empty unless
     /// [`Scorer::record_trace`] was on.
     pub trace: Vec<RiskPoint>,
@@ -1147,16 +1155,23 @@ impl Report {
             );
         }
         let secs = self.elapsed.as_secs_f64().max(1e-9);
+        // Counts restored from a checkpoint include earlier runs; the rate
+        // is of this run's events over this run's time.
+        let this_run = s.events.saturating_sub(self.events_before);
+        let events = if self.events_before > 0 {
+            format!("{} ({this_run} this run)", s.events)
+        } else {
+            s.events.to_string()
+        };
         let _ = writeln!(
             out,
-            "\nevents {}  invalid lines {}  late {}  batches {}  alerts {}  ({:.2}s, {:.0} events/s)",
-            s.events,
+            "\nevents {events}  invalid lines {}  late {}  batches {}  alerts {}  ({:.2}s, {:.0} events/s)",
             s.invalid,
             s.late,
             s.batches,
             s.alerts,
             secs,
-            s.events as f64 / secs
+            this_run as f64 / secs
         );
         let per: Vec<String> = self
             .detectors
