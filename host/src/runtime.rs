@@ -42,7 +42,9 @@ pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.2.0";
 /// Every contract version this host loads, newest first: the current one
 /// and the previous one while there is one (frozen under `wit/deps/`). The
 /// policy is in `docs/contract.md`.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.1.0"];
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, PREVIOUS_CONTRACT_VERSION];
+/// The previous contract version, still loaded ([`previous`]).
+pub const PREVIOUS_CONTRACT_VERSION: &str = "0.1.0";
 
 /// A contract version this host can load, and so which generated bindings
 /// call a plugin. Supporting the previous version when the contract changes
@@ -66,7 +68,7 @@ impl Contract {
     pub fn version(self) -> &'static str {
         match self {
             Contract::Current => CONTRACT_VERSION,
-            Contract::V0_1 => SUPPORTED_CONTRACTS[1],
+            Contract::V0_1 => PREVIOUS_CONTRACT_VERSION,
         }
     }
 

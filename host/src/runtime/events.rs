@@ -133,10 +133,7 @@ impl wit::Events {
             resource: *self.resource.get(i)?,
             source: id_of_column(*self.source.get(i)?),
             rows: *self.rows.get(i)?,
-            bytes: self
-                .bytes
-                .get(i)
-                .and_then(|&b| (b != NO_BYTES).then_some(b)),
+            bytes: Some(*self.bytes.get(i)?).filter(|&b| b != NO_BYTES),
             outcome: outcome_of_code(*self.outcome.get(i)?),
         })
     }
