@@ -67,6 +67,13 @@ impl Ring {
         }
         let key = total_order_key(v);
         if self.vals.len() < cap {
+            if self.vals.capacity() == 0 {
+                // A ring that is written to fills up: take its whole
+                // capacity at once rather than through a chain of doublings
+                // (which also overshoot: 192 values would get room for 256).
+                self.vals.reserve_exact(cap);
+                self.sorted.reserve_exact(cap);
+            }
             self.vals.push(v);
         } else if let Some(slot) = self.vals.get_mut(self.next as usize) {
             let old = total_order_key(*slot);
