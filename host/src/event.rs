@@ -34,25 +34,31 @@ pub enum Outcome {
     Failure,
 }
 
+/// The text of an event's field (user, action, resource, source, peer
+/// group). Up to 24 bytes are held inline, which covers nearly every user,
+/// table and host name, so reading a line allocates nothing: five heap
+/// strings per event were a tenth of the host's time per event.
+pub type Text = compact_str::CompactString;
+
 /// One normalised access event, strings still as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessEvent {
     /// Event time, milliseconds since the Unix epoch, UTC.
     pub time_ms: i64,
     /// Who acted.
-    pub user: String,
+    pub user: Text,
     /// What was done, e.g. `select`.
-    pub action: String,
+    pub action: Text,
     /// What was touched, e.g. `support.customers`.
-    pub resource: String,
+    pub resource: Text,
     /// Rows read or written (1 when not stated).
     pub rows: u64,
     /// Bytes transferred, when stated.
     pub bytes: Option<u64>,
     /// IP address or host name, when stated.
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// Peer group, when stated in the event (the identity file may also give it).
-    pub peer_group: Option<String>,
+    pub peer_group: Option<Text>,
     /// Whether it succeeded.
     pub outcome: Outcome,
 }
@@ -137,13 +143,13 @@ fn parse_with_serde(text: &str, line: u64) -> Result<AccessEvent, ParseError> {
             )
         })?,
     };
-    let required = |v: Option<&RawValue>, name: &'static str| -> Result<String, ParseError> {
+    let required = |v: Option<&RawValue>, name: &'static str| -> Result<Text, ParseError> {
         let v = v.ok_or_else(|| err(Some(name), "missing".into()))?;
-        string_field(v).map(Cow::into_owned).map_err(at(name))
+        string_field(v).map(Text::from).map_err(at(name))
     };
     let owned = |v: Option<&RawValue>, name: &'static str| {
         optional(v, string_field)
-            .map(|s| s.map(Cow::into_owned))
+            .map(|s| s.map(Text::from))
             .map_err(at(name))
     };
     Ok(AccessEvent {
@@ -474,13 +480,13 @@ mod tests {
             };
             Ok(AccessEvent {
                 time_ms,
-                user: required(raw.user, "user")?,
-                action: required(raw.action, "action")?,
-                resource: required(raw.resource, "resource")?,
+                user: required(raw.user, "user")?.into(),
+                action: required(raw.action, "action")?.into(),
+                resource: required(raw.resource, "resource")?.into(),
                 rows: optional_u64(raw.rows, "rows")?.unwrap_or(1),
                 bytes: optional_u64(raw.bytes, "bytes")?,
-                source: optional_str(raw.source, "source")?,
-                peer_group: optional_str(raw.peer_group, "peer_group")?,
+                source: optional_str(raw.source, "source")?.map(super::Text::from),
+                peer_group: optional_str(raw.peer_group, "peer_group")?.map(super::Text::from),
                 outcome,
             })
         }

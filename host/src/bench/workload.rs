@@ -306,12 +306,12 @@ fn source(e: &Synth) -> String {
 fn access_event(e: &Synth) -> AccessEvent {
     AccessEvent {
         time_ms: e.time_ms,
-        user: user_name(e.user),
-        action: ACTIONS[usize::from(e.action)].to_string(),
-        resource: table_name(e.table),
+        user: user_name(e.user).into(),
+        action: ACTIONS[usize::from(e.action)].into(),
+        resource: table_name(e.table).into(),
         rows: u64::from(e.rows),
         bytes: Some(u64::from(e.rows) * table_width(e.table)),
-        source: Some(source(e)),
+        source: Some(source(e).into()),
         peer_group: None,
         outcome: if e.failed {
             Outcome::Failure

@@ -305,7 +305,7 @@ impl Tally {
     fn add_event(&mut self, ev: &AccessEvent, identities: &Identities, rules: &RuleSet) {
         let u = self.user(&ev.user, identities);
         if self.peers[u as usize].is_none() {
-            self.peers[u as usize] = ev.peer_group.clone();
+            self.peers[u as usize] = ev.peer_group.as_deref().map(str::to_string);
         }
         let offset = self.zones[u as usize]
             .as_ref()

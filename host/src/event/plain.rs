@@ -14,7 +14,7 @@
 //! line in well under half the time (`cargo bench --bench parse`).
 
 use super::{
-    AccessEvent, MAX_FIELD_LEN, MAX_TIME_MS, MIN_TIME_MS, Outcome, parse_outcome,
+    AccessEvent, MAX_FIELD_LEN, MAX_TIME_MS, MIN_TIME_MS, Outcome, Text, parse_outcome,
     parse_timestamp_text,
 };
 
@@ -69,13 +69,13 @@ pub(super) fn parse(text: &str) -> Option<AccessEvent> {
     let fields = scan(text)?;
     Some(AccessEvent {
         time_ms: timestamp(fields[TIMESTAMP]?)?,
-        user: text_field(fields[USER]?)?.to_owned(),
-        action: text_field(fields[ACTION]?)?.to_owned(),
-        resource: text_field(fields[RESOURCE]?)?.to_owned(),
+        user: text_field(fields[USER]?)?.into(),
+        action: text_field(fields[ACTION]?)?.into(),
+        resource: text_field(fields[RESOURCE]?)?.into(),
         rows: optional(fields[ROWS], count)?.unwrap_or(1),
         bytes: optional(fields[BYTES], count)?,
-        source: optional(fields[SOURCE], text_field)?.map(str::to_owned),
-        peer_group: optional(fields[PEER_GROUP], text_field)?.map(str::to_owned),
+        source: optional(fields[SOURCE], text_field)?.map(Text::from),
+        peer_group: optional(fields[PEER_GROUP], text_field)?.map(Text::from),
         outcome: optional(fields[OUTCOME], |v| text_field(v).and_then(parse_outcome))?
             .unwrap_or(Outcome::Unknown),
     })

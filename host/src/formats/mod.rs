@@ -28,7 +28,9 @@ pub mod sql;
 
 use serde::Deserialize;
 
-use crate::event::{AccessEvent, MAX_FIELD_LEN, Outcome, ParseError, parse_line, parse_outcome};
+use crate::event::{
+    AccessEvent, MAX_FIELD_LEN, Outcome, ParseError, Text, parse_line, parse_outcome,
+};
 use crate::input::Parsed;
 
 pub use detect::AutoParser;
@@ -303,15 +305,15 @@ impl Draft {
         };
         Ok(AccessEvent {
             time_ms,
-            user: required(self.user, names[1])?,
-            action: required(self.action, names[2])?.to_ascii_lowercase(),
-            resource: required(self.resource, names[3])?,
+            user: required(self.user, names[1])?.into(),
+            action: required(self.action, names[2])?.to_ascii_lowercase().into(),
+            resource: required(self.resource, names[3])?.into(),
             rows: self.rows.unwrap_or(1),
             bytes: self.bytes,
             source: self
                 .source
                 .filter(|s| !s.is_empty())
-                .map(|s| checked(s, e, "source"))
+                .map(|s| checked(s, e, "source").map(Text::from))
                 .transpose()?,
             peer_group: None,
             outcome: self.outcome,

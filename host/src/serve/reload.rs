@@ -695,7 +695,7 @@ mod tests {
     fn ev(i: i64, rows: u64) -> AccessEvent {
         AccessEvent {
             time_ms: 1_767_600_000_000 + i * 60_000,
-            user: format!("u{}", i % 3),
+            user: format!("u{}", i % 3).into(),
             action: "select".into(),
             resource: "support.tickets".into(),
             rows,

@@ -112,9 +112,9 @@ proptest! {
     ) {
         let evs: Vec<AccessEvent> = events.iter().map(|(t, u, rows)| AccessEvent {
             time_ms: *t,
-            user: format!("u{u}"),
+            user: format!("u{u}").into(),
             action: "select".into(),
-            resource: format!("t.{}", u % 2),
+            resource: format!("t.{}", u % 2).into(),
             rows: *rows,
             bytes: Some(*rows),
             source: None,

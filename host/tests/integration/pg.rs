@@ -91,11 +91,11 @@ fn parse(mut p: PgAuditParser, path: &Path) -> (Vec<AccessEvent>, Vec<String>, u
 fn key(e: &AccessEvent) -> (i64, String, String, String, u64, Option<String>) {
     (
         e.time_ms,
-        e.user.clone(),
-        e.action.clone(),
-        e.resource.clone(),
+        e.user.to_string(),
+        e.action.to_string(),
+        e.resource.to_string(),
         e.rows,
-        e.source.clone(),
+        e.source.as_deref().map(str::to_string),
     )
 }
 
@@ -178,7 +178,7 @@ fn live_postgres_log_parses_line_by_line() {
         "the insider's \\copy of crm.contacts: {insider:#?}"
     );
     for a in &r.agents {
-        let mine: Vec<&AccessEvent> = events.iter().filter(|e| &e.user == a).collect();
+        let mine: Vec<&AccessEvent> = events.iter().filter(|e| e.user == a).collect();
         assert!(mine.iter().all(|e| e.rows <= 10), "{a}: {mine:#?}");
         assert!(
             mine.iter()
