@@ -81,19 +81,34 @@ pub struct Interner {
     ids: [HashMap<Box<str>, u32, SeededHash>; 5],
     texts: [Vec<Box<str>>; 5],
     log: Vec<(SymbolKind, u32)>,
+    /// The id returned last for each kind: consecutive events mostly share
+    /// their action (and often more), and comparing with the last text is
+    /// cheaper than hashing. Only a hint; the text decides.
+    last: [u32; 5],
 }
 
 impl Interner {
     /// The id of `text` in `kind`, assigning the next id if it is new.
     pub fn intern(&mut self, kind: SymbolKind, text: &str) -> u32 {
         let k = kind.index();
-        if let Some(&id) = self.ids[k].get(text) {
-            return id;
+        let last = self.last[k];
+        if self.texts[k]
+            .get(last as usize)
+            .is_some_and(|t| **t == *text)
+        {
+            return last;
         }
-        let id = u32::try_from(self.texts[k].len()).unwrap_or(u32::MAX);
-        self.texts[k].push(text.into());
-        self.ids[k].insert(text.into(), id);
-        self.log.push((kind, id));
+        let id = match self.ids[k].get(text) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.texts[k].len()).unwrap_or(u32::MAX);
+                self.texts[k].push(text.into());
+                self.ids[k].insert(text.into(), id);
+                self.log.push((kind, id));
+                id
+            }
+        };
+        self.last[k] = id;
         id
     }
 
@@ -190,6 +205,25 @@ mod tests {
         assert_eq!(i.text(SymbolKind::User, 1), "bob");
         assert_eq!(i.text(SymbolKind::User, 9), "");
         assert_eq!(i.count(SymbolKind::User), 2);
+    }
+
+    #[test]
+    fn repeats_and_restores_keep_their_ids() {
+        let mut i = Interner::default();
+        let names = [
+            "select", "select", "update", "select", "update", "update", "drop",
+        ];
+        let ids: Vec<u32> = names
+            .iter()
+            .map(|n| i.intern(SymbolKind::Action, n))
+            .collect();
+        assert_eq!(ids, [0, 0, 1, 0, 1, 1, 2]);
+        let mut restored = Interner::from_state(i.state()).unwrap();
+        for (n, id) in names.iter().zip(&ids).rev() {
+            assert_eq!(restored.intern(SymbolKind::Action, n), *id, "{n}");
+        }
+        assert_eq!(restored.intern(SymbolKind::Action, "grant"), 3);
+        assert_eq!(restored.log_len(), 4);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod input;
 pub mod intern;
 pub mod plugins;
+pub mod reorder;
 pub mod runtime;
 pub mod score;
 pub mod serve;

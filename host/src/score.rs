@@ -9,8 +9,6 @@
 //! arrival order). An event older than what has already been released is
 //! scored immediately, in arrival order, and counted as late.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +19,7 @@ use crate::event::{AccessEvent, Outcome, format_time};
 use crate::identity::{Identities, LocalOffset};
 use crate::intern::{Interner, InternerState, SymbolKind};
 use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
+use crate::reorder::OrderedQueue;
 use crate::runtime::{Event, wit};
 
 /// Where alerts go.
@@ -388,7 +387,7 @@ pub struct Scorer<S: AlertSink> {
     cfg: Config,
     encoder: Encoder,
     slots: Vec<Slot>,
-    held: BinaryHeap<Reverse<Held>>,
+    held: OrderedQueue<Held>,
     arrivals: u64,
     newest_ms: i64,
     released_ms: i64,
@@ -427,7 +426,7 @@ impl<S: AlertSink> Scorer<S> {
                     sent_symbols: 0,
                 })
                 .collect(),
-            held: BinaryHeap::new(),
+            held: OrderedQueue::default(),
             arrivals: 0,
             newest_ms: i64::MIN,
             released_ms: i64::MIN,
@@ -503,7 +502,7 @@ impl<S: AlertSink> Scorer<S> {
         let s = &self.stats;
         ScorerState {
             interner: self.encoder.interner.state(),
-            held: self.held.iter().map(|Reverse(h)| *h).collect(),
+            held: self.held.iter().copied().collect(),
             arrivals: self.arrivals,
             newest_ms: self.newest_ms,
             released_ms: self.released_ms,
@@ -595,7 +594,7 @@ impl<S: AlertSink> Scorer<S> {
             encoder.meta_for(id as u32);
         }
         self.encoder = encoder;
-        self.held = state.held.into_iter().map(Reverse).collect();
+        self.held = state.held.into_iter().collect();
         self.arrivals = state.arrivals;
         self.newest_ms = state.newest_ms;
         self.released_ms = state.released_ms;
@@ -665,14 +664,14 @@ impl<S: AlertSink> Scorer<S> {
             return Ok(());
         }
         self.arrivals += 1;
-        self.held.push(Reverse(Held {
+        self.held.push(Held {
             time_ms: ev.time_ms,
             arrival: self.arrivals,
             ev: compact,
-        }));
+        });
         self.newest_ms = self.newest_ms.max(ev.time_ms);
         let watermark = self.newest_ms.saturating_sub(lateness);
-        while let Some(Reverse(top)) = self.held.peek().copied() {
+        while let Some(top) = self.held.peek().copied() {
             if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
                 break;
             }
@@ -694,7 +693,7 @@ impl<S: AlertSink> Scorer<S> {
 
     /// Score everything held and batched so far, e.g. when input goes idle.
     pub fn flush(&mut self) -> Result<(), ScoreError> {
-        while let Some(Reverse(top)) = self.held.pop() {
+        while let Some(top) = self.held.pop() {
             self.released_ms = self.released_ms.max(top.time_ms);
             self.release(top.time_ms, top.ev)?;
         }
