@@ -89,8 +89,9 @@
 //! Per user about 2.2 KiB from the first closed day on (hour and day totals
 //! of the current day; 28 daily and 192 hourly history values, each held
 //! twice, as an f32 in arrival order and as a sorted key, so refits read
-//! quantiles instead of sorting; two cached thresholds; a history takes its
-//! full room at its first value, as it will fill) plus about 150 bytes per
+//! quantiles instead of sorting; two cached thresholds; a history has room
+//! for four values at first and takes its full room at the fifth, as it
+//! will fill) plus about 150 bytes per
 //! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),

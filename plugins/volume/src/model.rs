@@ -45,6 +45,9 @@ pub struct Ring {
     sorted: Vec<i32>,
 }
 
+/// Values a ring has room for at its first value.
+const FIRST_ROOM: usize = 4;
+
 impl PartialEq for Ring {
     fn eq(&self, other: &Self) -> bool {
         self.vals == other.vals && self.next == other.next
@@ -67,12 +70,20 @@ impl Ring {
         }
         let key = total_order_key(v);
         if self.vals.len() < cap {
-            if self.vals.capacity() == 0 {
-                // A ring that is written to fills up: take its whole
-                // capacity at once rather than through a chain of doublings
-                // (which also overshoot: 192 values would get room for 256).
-                self.vals.reserve_exact(cap);
-                self.sorted.reserve_exact(cap);
+            if self.vals.len() == self.vals.capacity() {
+                // Room for a few values first (most users of a large
+                // organisation have little history); once a ring holds a
+                // few it fills up, so then its whole capacity at once rather
+                // than through a chain of doublings (which also overshoot:
+                // 192 values would get room for 256).
+                let want = if self.vals.is_empty() {
+                    FIRST_ROOM.min(cap)
+                } else {
+                    cap
+                };
+                self.vals.reserve_exact(want - self.vals.len());
+                self.sorted
+                    .reserve_exact(want.saturating_sub(self.sorted.len()));
             }
             self.vals.push(v);
         } else if let Some(slot) = self.vals.get_mut(self.next as usize) {
