@@ -86,7 +86,7 @@
 //!
 //! # Memory
 //!
-//! Per user about 2.2 KiB from the first closed day on (hour and day totals
+//! Per user about 2.2 KiB once its histories hold five values (hour and day totals
 //! of the current day; 28 daily and 192 hourly history values, each held
 //! twice, as an f32 in arrival order and as a sorted key, so refits read
 //! quantiles instead of sorting; two cached thresholds; a history has room
