@@ -86,13 +86,13 @@
 //!
 //! # Memory
 //!
-//! Per user about 2.2 KiB once its histories hold five values (hour and day totals
-//! of the current day; 28 daily and 192 hourly history values, each held
-//! twice, as an f32 in arrival order and as a sorted key, so refits read
-//! quantiles instead of sorting; two cached thresholds; a history has room
-//! for four values at first and takes its full room at the fifth, as it
-//! will fill) plus about 150 bytes per
-//! user × resource pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
+//! Per user about 2.2 KiB once its histories hold five values (hour and
+//! day totals of the current day; 28 daily and 192 hourly history values,
+//! each held twice, as an f32 in arrival order and as a sorted key, so
+//! refits read quantiles instead of sorting; two cached thresholds; a
+//! history has room for four values at first and takes its full room at
+//! the fifth, as it will fill) plus about 150 bytes per user × resource
+//! pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
 //! plus the same once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
