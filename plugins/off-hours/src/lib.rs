@@ -494,10 +494,11 @@ impl OffHours {
         } else {
             "a weekday"
         };
+        let noun = if events == 1 { "event" } else { "events" };
         let what = if hours > 1 {
-            format!("{events} events over {hours} off hours, {hour_events} at {hour:02}:00 local")
+            format!("{events} {noun} over {hours} off hours, {hour_events} at {hour:02}:00 local")
         } else {
-            format!("{events} events at {hour:02}:00 local")
+            format!("{events} {noun} at {hour:02}:00 local")
         };
         out.push(
             Finding::new(

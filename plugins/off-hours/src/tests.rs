@@ -152,6 +152,8 @@ fn a_single_night_event_is_only_mildly_surprising() {
     assert_eq!(findings.len(), 1, "{findings:#?}");
     let s = findings[0].score;
     assert!((15.0..=30.0).contains(&s), "score {s}");
+    let reason = &findings[0].reason;
+    assert!(reason.contains("1 event at 03:00 local"), "{reason}");
 }
 
 #[test]
