@@ -39,26 +39,30 @@ pub use detect::AutoParser;
 const MAX_TIME_MS: i64 = 253_402_300_799_999;
 
 /// The input formats `ueba score --format` accepts.
+///
+/// The variants' doc lines are clap's `--help` text, so they are plain
+/// words; each format's module ([`detect`], [`crate::event`], [`ecs`],
+/// [`ocsf`], [`cef`], [`leef`], [`pgaudit`], [`mysql`]) has the details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
-    /// Detect the format from the first lines ([`detect`]).
+    /// Detect the format from the first lines.
     Auto,
-    /// ueba's native JSON lines ([`crate::event`]).
+    /// ueba's native JSON lines.
     #[value(alias = "native")]
     Jsonl,
-    /// Elastic Common Schema JSON, nested or dotted keys ([`ecs`]).
+    /// Elastic Common Schema JSON, nested or dotted keys.
     Ecs,
-    /// OCSF Datastore Activity (6005) or API Activity (6003) JSON ([`ocsf`]).
+    /// OCSF Datastore Activity (6005) or API Activity (6003) JSON.
     Ocsf,
-    /// ArcSight Common Event Format, optionally behind a syslog header ([`cef`]).
+    /// ArcSight Common Event Format, optionally behind a syslog header.
     Cef,
-    /// IBM QRadar Log Event Extended Format 1.0 and 2.0 ([`leef`]).
+    /// IBM QRadar Log Event Extended Format 1.0 and 2.0.
     Leef,
-    /// pgAudit lines in PostgreSQL's stderr log ([`pgaudit`]).
+    /// pgAudit lines in PostgreSQL's stderr log.
     Pgaudit,
-    /// pgAudit lines in PostgreSQL's csvlog ([`pgaudit`]).
+    /// pgAudit lines in PostgreSQL's csvlog.
     PgauditCsv,
-    /// MySQL Enterprise / Percona audit log JSON ([`mysql`]).
+    /// MySQL Enterprise / Percona audit log JSON.
     Mysql,
 }
 
