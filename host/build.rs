@@ -62,6 +62,11 @@ fn run() -> Result<(), String> {
         "cargo:rerun-if-changed={}",
         plugins_dir.join("Cargo.lock").display()
     );
+    // The plugins' target features and target dir are set there.
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins_dir.join(".cargo").join("config.toml").display()
+    );
 
     ensure_wasm_target()?;
 
