@@ -303,10 +303,18 @@ pub struct Runtime {
 impl Runtime {
     /// Create an engine with epoch interruption, and start its ticker.
     /// `cache_dir` is where compiled plugins are kept; `None` disables the cache.
+    /// With `UEBA_PERF_MAP=1` in the environment the engine writes a perf
+    /// map of the plugins' compiled code, so that `perf record` profiles
+    /// of scoring name the detectors' functions instead of bare addresses.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if std::env::var_os("UEBA_PERF_MAP").is_some_and(|v| v == "1") {
+            // For `perf record`: plugins' compiled functions are written to
+            // /tmp/perf-PID.map, so profiles name them (BENCHMARKS.md).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| PluginError::Invalid {
             plugin: "(engine)".into(),
             message: format!("{e:#}"),
