@@ -15,6 +15,13 @@
 //! - `end-to-end/{1,3}p`: JSON lines → parse → intern → reorder → batch →
 //!   plugins → aggregate on one thread (the scorer loads each built-in once,
 //!   so no 10-plugin case);
+//! - `cli/score-file/3p`: the `ueba score` command itself on a JSON-lines
+//!   file of the main workload (the release binary, three built-ins,
+//!   alerts written to a file, held to one core with `taskset -c 0` where
+//!   that exists): each sample runs the learning period's lines alone and
+//!   then the whole file, and counts the difference, so it times the same
+//!   ~94,000 events as the end-to-end case with the reader thread, the
+//!   alert writer and the summary included;
 //! - `sweep/{native,wasm-batch,end-to-end}/3p/{N}u`: the entity sweep, three
 //!   plugins on an organisation of N users (as many events as users). Only
 //!   1,000 users by default, because a million-user sample takes minutes;
@@ -27,7 +34,9 @@
 //! few minutes. Run one group with e.g. `cargo bench --bench score -- native`.
 //! Figures are in BENCHMARKS.md.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use criterion::{criterion_group, criterion_main};
@@ -65,6 +74,7 @@ fn bench(c: &mut Criterion) {
         );
     }
     g.finish();
+    cli(c, &main);
     drop(main);
 
     let mut g = group(c, "sweep");
@@ -83,6 +93,67 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
+    g.finish();
+}
+
+/// `ueba score FILE -i identities.csv` as an operator runs it, timed as
+/// the module doc says.
+fn cli(c: &mut Criterion, main: &Prepared) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inputs = main
+        .write_score_inputs(dir.path())
+        .expect("writing the workload's files");
+    let config = dir.path().join("three-detectors.toml");
+    std::fs::write(&config, "[detectors.new-source]\nenabled = false\n").expect("config");
+    let alerts = dir.path().join("alerts.jsonl");
+    let cache = dir.path().join("cache");
+    let one_core = Command::new("taskset")
+        .args(["-c", "0", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !one_core {
+        eprintln!("cli/score-file: no `taskset`, so the command may use both cores");
+    }
+    let run = |events: &Path| -> Duration {
+        let ueba = env!("CARGO_BIN_EXE_ueba");
+        let mut cmd = if one_core {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", "0", ueba]);
+            cmd
+        } else {
+            Command::new(ueba)
+        };
+        cmd.arg("score")
+            .arg(events)
+            .arg("--identities")
+            .arg(&inputs.identities)
+            .arg("--config")
+            .arg(&config)
+            .arg("--output")
+            .arg(&alerts)
+            .env("UEBA_CACHE_DIR", &cache);
+        let started = Instant::now();
+        let out = cmd.output().expect("running ueba score");
+        let elapsed = started.elapsed();
+        assert!(
+            out.status.success(),
+            "ueba score {} failed: {}",
+            events.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        elapsed
+    };
+    // The first run compiles the plugins into the cache, as a first start does.
+    run(&inputs.learning);
+    let mut g = group(c, "cli");
+    g.throughput(Throughput::Elements(inputs.timed));
+    g.bench_function("score-file/3p", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| run(&inputs.all).saturating_sub(run(&inputs.learning)))
+                .sum()
+        })
+    });
     g.finish();
 }
 

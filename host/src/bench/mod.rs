@@ -31,6 +31,7 @@
 pub mod cases;
 pub mod workload;
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -543,6 +544,20 @@ impl Stepper<'_> {
     }
 }
 
+/// `ueba score`'s input files for a workload, from
+/// [`Prepared::write_score_inputs`].
+#[derive(Clone, Debug)]
+pub struct ScoreInputs {
+    /// The learning period's events alone.
+    pub learning: PathBuf,
+    /// Every event: the learning period's, then the timed ones.
+    pub all: PathBuf,
+    /// The users' peer groups and timezones (`--identities`).
+    pub identities: PathBuf,
+    /// Events in `all` after the learning period.
+    pub timed: u64,
+}
+
 /// A workload with everything each mode needs built ahead of time: the
 /// encoded batches, their SDK form for the native detectors, and the JSON
 /// lines for the end-to-end runs. Building it is not timed.
@@ -658,6 +673,27 @@ impl Prepared {
         }
         s.plugin_growth = s.plugin_growth.max(m.plugin_growth);
         Ok(())
+    }
+
+    /// Write the workload as `ueba score`'s input files into `dir`, for
+    /// timing the command itself on a JSON-lines file: the learning
+    /// period's lines alone, every line, and the identity CSV. Running
+    /// `ueba score` on both files and subtracting the first run's time
+    /// from the second's leaves the time of the events after learning,
+    /// without the process's start and the untimed learning week, so the
+    /// figure compares with the end-to-end case.
+    pub fn write_score_inputs(&self, dir: &Path) -> std::io::Result<ScoreInputs> {
+        let w = &self.workload;
+        let inputs = ScoreInputs {
+            learning: dir.join("learning.jsonl"),
+            all: dir.join("events.jsonl"),
+            identities: dir.join("identities.csv"),
+            timed: (w.len() - w.warm()) as u64,
+        };
+        std::fs::write(&inputs.learning, w.jsonl_of(0..w.warm()))?;
+        std::fs::write(&inputs.all, &self.jsonl)?;
+        std::fs::write(&inputs.identities, w.identities_csv())?;
+        Ok(inputs)
     }
 
     /// Run `case` once on fresh detectors: replay the learning period

@@ -150,6 +150,7 @@ pub struct Workload {
     spec: Spec,
     events: Vec<Synth>,
     identities: Identities,
+    identities_csv: String,
     warm: usize,
 }
 
@@ -189,6 +190,7 @@ impl Workload {
             spec,
             events,
             identities,
+            identities_csv: csv,
             warm,
         })
     }
@@ -219,6 +221,11 @@ impl Workload {
         &self.identities
     }
 
+    /// The same identities as the CSV file `ueba score --identities` reads.
+    pub fn identities_csv(&self) -> &str {
+        &self.identities_csv
+    }
+
     /// Event `i` as the host's parsed form.
     pub fn access_event(&self, i: usize) -> Option<AccessEvent> {
         self.events.get(i).map(access_event)
@@ -226,8 +233,14 @@ impl Workload {
 
     /// All events as JSON lines, the input of `ueba score`.
     pub fn jsonl(&self) -> String {
-        let mut out = String::with_capacity(self.events.len() * 180);
-        for e in &self.events {
+        self.jsonl_of(0..self.events.len())
+    }
+
+    /// Events `range` as JSON lines (e.g. only the learning period).
+    pub fn jsonl_of(&self, range: std::ops::Range<usize>) -> String {
+        let events = self.events.get(range).unwrap_or_default();
+        let mut out = String::with_capacity(events.len() * 180);
+        for e in events {
             push_json(&mut out, e);
         }
         out
