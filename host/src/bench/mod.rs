@@ -690,7 +690,14 @@ impl Prepared {
             identities: dir.join("identities.csv"),
             timed: (w.len() - w.warm()) as u64,
         };
-        std::fs::write(&inputs.learning, w.jsonl_of(0..w.warm()))?;
+        // The learning period's lines are the first `warm` lines of the whole.
+        let learning: usize = self
+            .jsonl
+            .split_inclusive('\n')
+            .take(w.warm())
+            .map(str::len)
+            .sum();
+        std::fs::write(&inputs.learning, &self.jsonl[..learning])?;
         std::fs::write(&inputs.all, &self.jsonl)?;
         std::fs::write(&inputs.identities, w.identities_csv())?;
         Ok(inputs)

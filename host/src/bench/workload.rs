@@ -233,14 +233,8 @@ impl Workload {
 
     /// All events as JSON lines, the input of `ueba score`.
     pub fn jsonl(&self) -> String {
-        self.jsonl_of(0..self.events.len())
-    }
-
-    /// Events `range` as JSON lines (e.g. only the learning period).
-    pub fn jsonl_of(&self, range: std::ops::Range<usize>) -> String {
-        let events = self.events.get(range).unwrap_or_default();
-        let mut out = String::with_capacity(events.len() * 180);
-        for e in events {
+        let mut out = String::with_capacity(self.events.len() * 180);
+        for e in &self.events {
             push_json(&mut out, e);
         }
         out
