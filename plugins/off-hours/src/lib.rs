@@ -9,9 +9,7 @@
 //! Each user has a time-of-week profile in their own local time, for each of
 //! the 24 hours × {weekday, weekend}: how many of their active days of that
 //! kind had any activity in the hour (*presence*), and how many events those
-//! hours held. Hourly counts of real people are bursty (3 queries one day,
-//! 37 the next, in the same hour), so the detector does not judge counts in
-//! hours the user works at all; it asks two questions.
+//! hours held. It asks two questions.
 //!
 //! **Is the hour off for the user?** The presence share `q` of an hour is the
 //! share of the user's days of that kind with activity in it:
@@ -33,31 +31,41 @@
 //!   group's profile (all members' days pooled; the organisation's when the
 //!   user has no group or the group is new), each prior worth `prior_days`
 //!   active days, so a newcomer is judged by their peers and their own days
-//!   take over as they accumulate;
-//! * `q` is floored at `floor_share`, so a never-seen hour is rare but not
-//!   impossible: one event there scores about `score_from_p(floor_share)`.
+//!   take over as they accumulate.
 //!
 //! Only hours with `q < off_share` are scored at all; activity in any hour
 //! the user (or, for a newcomer, their group) works at least that often is
 //! never a finding, however busy.
 //!
-//! **How much happened?** Consecutive off hours with activity (a gap of at
-//! most one empty hour, across midnight too) form a *session*, scored as
-//! one, so a 2½-hour night session accumulates evidence across its hours:
-//! `p = q_min · P(X ≥ K)`, where `q_min` is the presence share of the
-//! session's rarest hour (being up at 01:00 and at 02:00 is one decision,
-//! not two independent ones), `K` the session's events over its `n` active
-//! hours, and `X − n ~ NegativeBinomial(size n·dispersion, mean Σ (m_h − 1))`
-//! an overdispersed count model. `m_h` is the user's mean events per
-//! present hour around hour `h` (kernel-weighted over the same neighbours,
-//! weekdays and weekends pooled, with `unused_hour_mean` worth one present
-//! hour; the peer group's until the user has `learning_days` active days). Next to a shift `m_h` is the user's usual hourly count, so
-//! overtime at the normal pace stays mild; in the middle of the night it is
-//! the small `unused_hour_mean`, so every further event there is strong
-//! evidence. A single event at 03:00 from a 9–5 worker scores about 20, a
-//! few events 30–40, a sustained night session (30 events over an hour or
-//! two) far above 65; an hour or two of overtime after the shift stays
-//! below 40.
+//! **How much of a usual day went there?** Off-hours events form a
+//! *session* while they follow each other within `session_gap_hours` and no
+//! event in a working hour comes between (a sparse user's logon at 00:06,
+//! removable media at 01:30 and logoff at 05:00 are one session), scored as
+//! one growing finding. Its evidence is the share of the user's day it
+//! holds, so it follows the user's own rate and history:
+//!
+//! * `θ` is the posterior share of a usual active day's events that fall in
+//!   the session's hours of the day: the user's own share on days of this
+//!   kind (neighbour-smoothed as above), shrunk towards their share on days
+//!   of the other kind, shrunk in turn towards the prior profile's share,
+//!   each prior worth `prior_days` days. The prior's share carries half a
+//!   pool-day of Jeffreys pseudo-count per hour: an hour nobody works is
+//!   rare in proportion to how many days say so, never impossible. Shares,
+//!   not counts, are shrunk, so the prior expects of a user with 300 events
+//!   a day 150 times the stray night events it expects of one with two;
+//! * the day's share varies between days as `Beta(θ·ν, (1−θ)·ν)` with
+//!   `ν = active days + prior_days`: the evidence rests on days, the unit
+//!   of independent behaviour, not on events, which come in bursts;
+//! * `n` is the events of a usual active day of this kind (own rate shrunk
+//!   towards the prior's the same way), or today's events so far if more;
+//! * `p = a_min · P(X ≥ K)`, `X ~ BetaBinomial(n, θ·ν, (1−θ)·ν)`, `K` the
+//!   session's events and `a_min` the smallest `a` over its days.
+//!
+//! One event in an hour never seen in ten active days thus scores about 26
+//! for a user with three events a day and about 11 for one with 300, and
+//! the three-event night session above scores about 47; a day worker's 30 events at
+//! 02:00 are far above 65, while overtime next to the shift at the usual
+//! pace stays below 40.
 //!
 //! # Findings
 //!
@@ -78,13 +86,14 @@
 //! # Memory
 //!
 //! About 650 bytes per user (profile 2 × 24 event counts and presence days,
-//! the pending day, the current session) and 600 bytes per peer group and
-//! once for the organisation. Ids at or above 2²⁰ are kept in a B-tree, so a
+//! the pending day's 24 hourly counts, the current session: its first and
+//! latest hour, hours-of-day mask, events and smallest active share) and
+//! 600 bytes per peer group and once for the organisation. Ids at or above 2²⁰ are kept in a B-tree, so a
 //! huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{DiscreteCDF, NegativeBinomial};
+use statrs::function::gamma::ln_gamma;
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Symbols, config,
     score_from_p,
@@ -98,10 +107,11 @@ pub const RESCORE_STEP: f32 = 10.0;
 const KERNEL: [f64; 3] = [0.5, 0.2, 0.05];
 /// Active days of a pooled profile needed before it is used as a prior.
 const POOL_MIN_DAYS: u64 = 5;
-/// How many present hours `unused_hour_mean` is worth in the mean count.
-const MEAN_PRIOR_HOURS: f64 = 1.0;
-/// Most empty hours inside one session.
-const SESSION_GAP_HOURS: i64 = 1;
+/// Most events a day is taken to hold when scoring a session; bounds the
+/// cost of the tail sum for machine-like users.
+const MAX_TRIALS: u64 = 10_000;
+/// Largest posterior share of a day's events in a session's hours.
+const MAX_THETA: f64 = 0.999;
 
 const NO_DAY: i64 = i64::MIN;
 const WEEKDAY: usize = 0;
@@ -119,13 +129,8 @@ pub struct Config {
     pub prior_days: f64,
     /// Hours with a presence share below this are off hours (scored).
     pub off_share: f64,
-    /// The smallest presence share of any hour.
-    pub floor_share: f64,
-    /// Negative binomial size of the count in a present hour (smaller is
-    /// more overdispersed, i.e. more lenient about bursts).
-    pub dispersion: f64,
-    /// Mean events in a present hour the user has never worked near.
-    pub unused_hour_mean: f64,
+    /// Most hours between two off-hours events of one session.
+    pub session_gap_hours: u32,
 }
 
 impl Default for Config {
@@ -135,16 +140,14 @@ impl Default for Config {
             min_score: 20.0,
             prior_days: 5.0,
             off_share: 0.2,
-            floor_share: 0.005,
-            dispersion: 1.0,
-            unused_hour_mean: 1.6,
+            session_gap_hours: 6,
         }
     }
 }
 
-/// The off-hours detector: per-user time-of-week presence profiles with
-/// neighbour smoothing and peer-group shrinkage, scoring night sessions
-/// with an overdispersed count model.
+/// The off-hours detector: per-user time-of-week profiles with neighbour
+/// smoothing and peer-group shrinkage, scoring each off-hours session by a
+/// Beta–binomial posterior of the share of the user's day it holds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OffHours {
     config: Config,
@@ -202,6 +205,41 @@ impl Profile {
             + KERNEL[2] * (f((hour + 22) % 24) + f((hour + 2) % 24))
     }
 
+    /// Active days of `kind`, or of both kinds for `None`.
+    fn days_of(&self, kind: Option<usize>) -> u64 {
+        kind.map_or_else(|| self.total_days(), |k| self.days[k])
+    }
+
+    /// Events in `hour` on days of `kind`, or of both kinds for `None`.
+    fn count(&self, kind: Option<usize>, hour: usize) -> f64 {
+        match kind {
+            Some(k) => self.counts[k][hour] as f64,
+            None => self.counts[WEEKDAY][hour].saturating_add(self.counts[WEEKEND][hour]) as f64,
+        }
+    }
+
+    /// Events on days of `kind`, or of both kinds for `None`.
+    fn events_of(&self, kind: Option<usize>) -> u64 {
+        (0..24)
+            .map(|h| self.count(kind, h) as u64)
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Kernel-weighted events around `hour` on days of `kind` (`None`: both).
+    fn smoothed(&self, kind: Option<usize>, hour: usize) -> f64 {
+        Self::smooth(hour, |h| self.count(kind, h))
+    }
+
+    /// Smoothed share of the events of days of `kind` (`None`: both) that
+    /// fall in `hour`; 0 with no such events.
+    fn event_share(&self, kind: Option<usize>, hour: usize) -> f64 {
+        let total = self.events_of(kind);
+        if total == 0 {
+            return 0.0;
+        }
+        self.smoothed(kind, hour) / total as f64
+    }
+
     /// Smoothed share of active days of `kind` with activity at `hour`.
     fn presence_share(&self, kind: usize, hour: usize) -> f64 {
         let days = self.days[kind];
@@ -224,37 +262,22 @@ impl Profile {
         };
         Self::smooth(hour, raw).max(raw(hour)).min(1.0)
     }
-
-    /// Kernel-weighted sums of (events, present hours) around `hour`; their
-    /// ratio is the mean count of a present hour there.
-    fn when_present(&self, kind: usize, hour: usize) -> (f64, f64) {
-        let days = self.days[kind];
-        if days == 0 {
-            return (0.0, 0.0);
-        }
-        let events = Self::smooth(hour, |h| self.counts[kind][h] as f64);
-        let present = Self::smooth(hour, |h| f64::from(self.present[kind][h]));
-        (events, present)
-    }
 }
 
 /// The off hours of one local night (or day) the user is active in.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Session {
-    /// Local hour number (local ms / 1 h) of the latest hour.
+    /// Local hour numbers (local ms / 1 h) of the first and latest hours.
+    start: i64,
     hour: i64,
-    /// Hours with activity so far.
-    hours: u32,
+    /// Local hours of the day with activity so far (bit `h` for hour `h`).
+    mask: u32,
     /// Events so far, and in the latest hour.
     events: u32,
     hour_events: u32,
-    /// Lowest presence share of the closed hours (1 when none).
-    closed_q: f64,
-    /// Expected events beyond one per hour, summed over the closed hours.
-    closed_extra: f64,
-    /// Presence share and expected extra events of the latest hour.
-    last_q: f64,
-    last_extra: f64,
+    /// Smallest share of days of their kind the user is active on, over
+    /// the session's days.
+    active: f64,
     reported: u8,
 }
 
@@ -291,14 +314,76 @@ fn kind_of(day: i64) -> usize {
     }
 }
 
-/// What the model expects of one (user, kind, hour).
+/// P(X ≥ k) for X ~ BetaBinomial(n, a, b): the chance of at least `k` of
+/// `n` events when their share is Beta(a, b). The smaller side of the sum
+/// is added up term by term, and the upper tail directly when the answer
+/// is too small for `1 − lower` to hold it.
+fn beta_binomial_sf(n: u64, k: u64, a: f64, b: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite()) {
+        return 1.0;
+    }
+    let nf = n as f64;
+    let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+    let pmf = |x: u64| {
+        let x = x as f64;
+        (ln_gamma(nf + 1.0) - ln_gamma(x + 1.0) - ln_gamma(nf - x + 1.0)
+            + ln_beta(x + a, nf - x + b)
+            - ln_beta(a, b))
+        .exp()
+    };
+    // pmf(x + 1) from pmf(x).
+    let next = |x: u64, t: f64| {
+        let x = x as f64;
+        t * (nf - x) * (x + a) / ((x + 1.0) * (nf - x - 1.0 + b))
+    };
+    if k <= n - k {
+        let (mut t, mut lower) = (pmf(0), 0.0);
+        for x in 0..k {
+            lower += t;
+            t = next(x, t);
+        }
+        let p = 1.0 - lower;
+        if p > 1e-9 {
+            return p.clamp(0.0, 1.0);
+        }
+    }
+    let (mut t, mut upper) = (pmf(k), 0.0);
+    for x in k..=n {
+        upper += t;
+        if x < n {
+            t = next(x, t);
+        }
+    }
+    if upper.is_finite() {
+        upper.clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
+/// What the model expects of a session's hours for one user.
 struct Expectation {
-    /// Presence share before the floor.
+    /// Presence share of the latest hour (the share of the user's days of
+    /// its kind with activity in it), which decided that it is off.
     share: f64,
-    /// Presence share used for scoring (floored).
-    q: f64,
-    /// Mean events in the hour when present.
-    mean: f64,
+    /// Posterior share of the user's events that fall in the session's
+    /// hours on a usual active day.
+    theta: f64,
+    /// Days the posterior share rests on: the user's active days plus
+    /// `prior_days`.
+    support: f64,
+    /// Events on a usual active day (own, shrunk towards the pool's).
+    rate: f64,
+    /// The day's events the session is drawn from.
+    trials: u64,
+    /// Share of days of this kind the user is active at all.
+    active: f64,
 }
 
 impl OffHours {
@@ -335,23 +420,24 @@ impl OffHours {
             .unwrap_or(&self.org)
     }
 
-    /// Presence share of (user, kind, hour) before the floor: whether the
-    /// hour is off for the user at all. Most events fall in working hours
-    /// and need nothing more, so the mean count is left to [`Self::expect`].
+    /// How much `d` own days weigh against `prior_days`.
+    fn weight(&self, d: f64) -> f64 {
+        let w = d / (d + self.config.prior_days);
+        if w.is_finite() { w } else { 1.0 }
+    }
+
+    /// Presence share of (user, kind, hour): whether the hour is off for
+    /// the user at all. Most events fall in working hours and need nothing
+    /// more, so the session's evidence is left to [`Self::expect`].
     fn share(&self, user: &User, kind: usize, hour: usize) -> f64 {
         let prior = self.prior(user);
         let own = &user.profile;
-        let weight = |d: f64| {
-            let w = d / (d + self.config.prior_days);
-            if w.is_finite() { w } else { 1.0 }
-        };
-        let w = weight(own.days[kind] as f64);
-        let wt = weight(own.total_days() as f64);
+        let w = self.weight(own.days[kind] as f64);
+        let wt = self.weight(own.total_days() as f64);
         let base =
             wt * own.pooled_presence_share(hour) + (1.0 - wt) * prior.presence_share(kind, hour);
         let s = w * own.presence_share(kind, hour) + (1.0 - w) * base;
-        let a = wt * own.active_share(kind) + (1.0 - wt) * prior.active_share(kind);
-        let share = a * s;
+        let share = self.active(user, kind) * s;
         if share.is_finite() {
             share.clamp(0.0, 1.0)
         } else {
@@ -359,46 +445,101 @@ impl OffHours {
         }
     }
 
-    /// What the model expects of an off hour, given its `share`.
-    fn expect(&self, user: &User, hour: usize, share: f64) -> Expectation {
+    /// Share of days of `kind` the user is active at all, shrunk towards
+    /// the prior's.
+    fn active(&self, user: &User, kind: usize) -> f64 {
         let own = &user.profile;
-        let m0 = self.config.unused_hour_mean.max(1.0);
-        let trusted = own.total_days() >= u64::from(self.config.learning_days);
-        let pooled = |p: &Profile| {
-            let (e0, p0) = p.when_present(WEEKDAY, hour);
-            let (e1, p1) = p.when_present(WEEKEND, hour);
-            (e0 + e1, p0 + p1)
-        };
-        // The pace of a present hour is the user's own once they have
-        // enough days; before that their peers'.
-        let (events, present) = if trusted {
-            pooled(own)
+        let wt = self.weight(own.total_days() as f64);
+        wt * own.active_share(kind) + (1.0 - wt) * self.prior(user).active_share(kind)
+    }
+
+    /// The posterior share of the user's events in the hours of `mask`
+    /// (bit `h` for local hour `h`), and the day it is drawn from.
+    ///
+    /// The user's own share of events in each hour (neighbour-smoothed, both
+    /// kinds of day pooled) over `d` active days is shrunk towards the
+    /// prior profile's, worth `prior_days` days. The prior's share carries
+    /// half a pool-day of Jeffreys pseudo-count per hour, so an hour nobody
+    /// works is rare in proportion to how many days say so, never
+    /// impossible. Shares, not counts, are shrunk: the prior expects of a
+    /// user with 300 events a day 150 times the stray night events it
+    /// expects of one with two.
+    fn expect(&self, user: &User, mask: u32, share: f64, kind: usize) -> Expectation {
+        let own = &user.profile;
+        let prior = self.prior(user);
+        let w = self.config.prior_days;
+        let other = 1 - kind;
+        let (d, dk, dother) = (
+            own.total_days() as f64,
+            own.days[kind] as f64,
+            own.days[other] as f64,
+        );
+        // The user's days of this kind, shrunk towards their days of the
+        // other kind, shrunk in turn towards the prior: each layer of data
+        // counts once.
+        let (wk, wo) = (self.weight(dk), self.weight(dother));
+        // The prior's days of this kind, or all its days when it has none.
+        let prior_kind = (prior.days[kind] > 0).then_some(kind);
+        let prior_days = prior.days_of(prior_kind) as f64;
+        let prior_total = prior.events_of(prior_kind) as f64;
+        let prior_rate = if prior_days > 0.0 && prior_total > 0.0 {
+            prior_total / prior_days
         } else {
-            pooled(self.prior(user))
+            1.0
         };
-        let mean = (events + MEAN_PRIOR_HOURS * m0) / (present + MEAN_PRIOR_HOURS);
+        let own_rate = |k: usize| {
+            let days = own.days[k] as f64;
+            if days > 0.0 {
+                own.events_of(Some(k)) as f64 / days
+            } else {
+                0.0
+            }
+        };
+        let base_rate = wo * own_rate(other) + (1.0 - wo) * prior_rate;
+        let rate = wk * own_rate(kind) + (1.0 - wk) * base_rate;
+        let mut theta = 0.0;
+        for h in (0..24).filter(|h| mask & (1 << h) != 0) {
+            let prior_share = if prior_total > 0.0 {
+                (prior.smoothed(prior_kind, h) / prior_rate + 0.5) / (prior_days + 12.0)
+            } else {
+                1.0 / 24.0
+            };
+            let base = wo * own.event_share(Some(other), h) + (1.0 - wo) * prior_share;
+            theta += wk * own.event_share(Some(kind), h) + (1.0 - wk) * base;
+        }
+        let today: u64 = user.pending.iter().map(|&n| u64::from(n)).sum();
+        let usual = if rate.is_finite() {
+            rate.round().clamp(1.0, MAX_TRIALS as f64) as u64
+        } else {
+            1
+        };
         Expectation {
             share,
-            q: share.max(self.config.floor_share),
-            mean: if mean.is_finite() { mean.max(1.0) } else { m0 },
+            theta: if theta.is_finite() {
+                theta.clamp(0.0, MAX_THETA)
+            } else {
+                MAX_THETA
+            },
+            support: d + w,
+            rate: if rate.is_finite() { rate } else { 1.0 },
+            trials: usual.max(today).min(MAX_TRIALS),
+            active: self.active(user, kind).clamp(0.0, 1.0),
         }
     }
 
-    /// `q_min · P(X ≥ events)` for a session of `hours` present hours whose
-    /// expected events beyond one per hour sum to `extra`.
-    fn session_p(&self, q_min: f64, hours: u32, events: u32, extra: f64) -> f64 {
-        let r = self.config.dispersion * f64::from(hours.max(1));
-        let mu = extra.max(1e-6);
-        let tail = if events <= hours {
-            1.0
-        } else {
-            NegativeBinomial::new(r, r / (r + mu))
-                .ok()
-                .map(|d| d.sf(u64::from(events - hours - 1)))
-                .filter(|p| p.is_finite())
-                .unwrap_or(1.0)
-        };
-        (q_min * tail).clamp(0.0, 1.0)
+    /// `active · P(X ≥ events)`, `X ~ BetaBinomial(trials, θ·ν, (1−θ)·ν)`:
+    /// the chance that a usual active day puts this many of its events in
+    /// the session's hours, when the share of a day's events there varies
+    /// from day to day as a Beta with mean `θ` resting on `ν` days.
+    fn session_p(x: &Expectation, events: u32) -> f64 {
+        let nu = x.support;
+        if nu.is_nan() || nu <= 0.0 {
+            return 1.0;
+        }
+        let a = (x.theta * nu).max(1e-12);
+        let b = ((1.0 - x.theta) * nu).max(1e-12);
+        let n = x.trials.max(u64::from(events));
+        (x.active * beta_binomial_sf(n, u64::from(events), a, b)).clamp(0.0, 1.0)
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
@@ -446,7 +587,7 @@ impl OffHours {
             }
             return;
         }
-        let x = self.expect(user, hour, share);
+        let gap = i64::from(self.config.session_gap_hours);
         let mut session = user.session.clone();
         let s = match session.as_mut() {
             Some(s) if abs_hour == s.hour => {
@@ -454,34 +595,41 @@ impl OffHours {
                 s
             }
             Some(s) if abs_hour < s.hour => return,
-            Some(s) if abs_hour - s.hour <= SESSION_GAP_HOURS + 1 => {
-                s.closed_q = s.closed_q.min(s.last_q);
-                s.closed_extra += s.last_extra;
+            Some(s) if abs_hour - s.hour <= gap => {
                 s.hour = abs_hour;
-                s.hours = s.hours.saturating_add(1);
                 s.hour_events = 1;
                 s
             }
             _ => session.insert(Session {
+                start: abs_hour,
                 hour: abs_hour,
-                hours: 1,
                 hour_events: 1,
-                closed_q: 1.0,
                 ..Session::default()
             }),
         };
         s.events = s.events.saturating_add(1);
-        s.last_q = x.q;
-        s.last_extra = x.mean - 1.0;
-        let q_min = s.closed_q.min(x.q);
-        let p = self.session_p(q_min, s.hours, s.events, s.closed_extra + s.last_extra);
+        s.mask |= 1 << hour;
+        let x = self.expect(user, s.mask, share, kind);
+        // The session's rarest kind of day counts: a night running into a
+        // Saturday is as rare as the Saturday.
+        let x = Expectation {
+            active: if s.events == 1 {
+                x.active
+            } else {
+                x.active.min(s.active)
+            },
+            ..x
+        };
+        s.active = x.active;
+        let p = Self::session_p(&x, s.events);
         let score = score_from_p(p);
         let fresh = s.reported == 0 || score >= f32::from(s.reported) + RESCORE_STEP;
         let report = score >= self.config.min_score && fresh;
         if report {
             s.reported = score.floor().clamp(1.0, 100.0) as u8;
         }
-        let (hours, events, hour_events) = (s.hours, s.events, s.hour_events);
+        let (hours, events, hour_events) = (s.mask.count_ones(), s.events, s.hour_events);
+        let (start, span) = (s.start.rem_euclid(24), abs_hour - s.start + 1);
         let own_days = user.profile.total_days();
         if let Some(u) = self.users.get_mut(e.user) {
             u.session = session;
@@ -495,31 +643,37 @@ impl OffHours {
             "a weekday"
         };
         let noun = if events == 1 { "event" } else { "events" };
-        let what = if hours > 1 {
-            format!("{events} {noun} over {hours} off hours, {hour_events} at {hour:02}:00 local")
+        let what = if span > 1 {
+            format!(
+                "{events} {noun} in {hours} off hours since {start:02}:00, {hour_events} at {hour:02}:00 local"
+            )
         } else {
             format!("{events} {noun} at {hour:02}:00 local")
         };
+        let expected = x.theta * x.trials as f64;
         out.push(
             Finding::new(
                 e.seq,
                 score,
                 format!(
-                    "{what} on {when} (latest on {}); active at this hour on {:.1}% of such days, ~{:.1} events when active",
+                    "{what} on {when} (latest on {}); a usual day of ~{:.0} events puts ~{expected:.3} in these hours ({own_days} active days seen), active at this hour on {:.1}% of such days",
                     symbols.resource(e.resource),
+                    x.rate,
                     100.0 * x.share,
-                    x.mean
                 ),
             )
             .with("resource", symbols.resource(e.resource))
             .with("local_hour", u32::from(e.local_hour()))
             .with("weekend", i64::from(kind == WEEKEND))
-                        .with("events_this_hour", hour_events)
-            .with("session_presence_share", q_min)
+            .with("events_this_hour", hour_events)
             .with("session_events", events)
             .with("session_hours", hours)
+            .with("session_span_hours", span)
+            .with("session_share", x.theta)
+            .with("expected_session_events", expected)
+            .with("user_events_per_day", x.rate)
             .with("presence_share", x.share)
-            .with("mean_when_present", x.mean)
+            .with("active_share", x.active)
             .with("user_active_days", own_days)
             .with("p", p),
         );
@@ -546,7 +700,7 @@ impl Detector for OffHours {
                 ConfigKey {
                     name: "prior_days",
                     default: "5.0",
-                    description: "how many of a user's own active days the peer-group profile is worth",
+                    description: "how many of a user's own active days the peer-group profile is worth, in the presence shares that decide which hours are off and in the share of a day's events expected in them",
                 },
                 ConfigKey {
                     name: "off_share",
@@ -554,19 +708,9 @@ impl Detector for OffHours {
                     description: "an hour is off (and scored) when the user is active in it on less than this share of days of its kind (weekday or weekend)",
                 },
                 ConfigKey {
-                    name: "floor_share",
-                    default: "0.005",
-                    description: "smallest presence share of any hour; one event in a never-used hour scores about 10*-log10(floor_share)",
-                },
-                ConfigKey {
-                    name: "dispersion",
-                    default: "1.0",
-                    description: "negative binomial size of the event count in a present hour; smaller is more tolerant of bursts",
-                },
-                ConfigKey {
-                    name: "unused_hour_mean",
-                    default: "1.6",
-                    description: "mean events in an hour the user has never worked near, when they are active in it at all; larger is more tolerant of night sessions",
+                    name: "session_gap_hours",
+                    default: "6",
+                    description: "most hours between two off-hours events of one session; a session also ends at any event in a working hour",
                 },
             ],
         }
@@ -582,14 +726,15 @@ impl Detector for OffHours {
                 self.config.prior_days = config::parse_in_range(key, value, 0.0, 1000.0)?
             }
             "off_share" => self.config.off_share = config::parse_in_range(key, value, 0.0, 1.0)?,
-            "floor_share" => {
-                self.config.floor_share = config::parse_in_range(key, value, 1e-9, 1.0)?
-            }
-            "dispersion" => {
-                self.config.dispersion = config::parse_in_range(key, value, 0.01, 1000.0)?
-            }
-            "unused_hour_mean" => {
-                self.config.unused_hour_mean = config::parse_in_range(key, value, 1.0, 1000.0)?
+            "session_gap_hours" => {
+                let hours: u32 = config::parse(key, value)?;
+                if hours > 168 {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.to_string(),
+                        message: format!("{hours} is more than a week (168)"),
+                    });
+                }
+                self.config.session_gap_hours = hours;
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
