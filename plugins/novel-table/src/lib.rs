@@ -8,49 +8,90 @@
 //!
 //! # Model
 //!
-//! On a user's first access to a resource (after the learning period):
+//! Resources belong to *kinds*: tables, workstations, removable media. The
+//! `kinds` setting maps globs to kinds (`[["PC-*", "workstation"]]`, first
+//! match wins); a resource no glob matches takes its kind from its shape
+//! ([`shape_kind`]: dotted names are `table`, other names are themselves
+//! with digit runs as `#`, so `PC-1234` is `PC-#`). Habits are counted per
+//! kind in *accesses*, one per (user, resource, local day), from the user's
+//! second active day on (on the first everything is new), through the
+//! learning period too, and halved past [`RECENT_ACCESSES`] so they follow
+//! recent habits.
 //!
-//! * `p_user = (user's first accesses since learning + 1) / (user's active days + 2)`:
-//!   how often this user touches something new;
-//! * `p_peer = (other peer-group members who touched it + α) / (other members + 1)`
-//!   (1 when the user has no peer group);
-//! * `p_org = (other users who touched it + α) / (other users + 1)`;
-//! * `α` is `pseudocount` (0.2): how much "nobody yet" is worth. A smaller
-//!   one makes a table nobody (or no peer) touches rarer, and hardly moves
-//!   tables that several people use;
+//! On a user's first access to a resource of a kind they already use
+//! (after the learning period):
+//!
+//! * `rate = (firsts + m · rate_pool) / (accesses + m)`: the Good–Turing
+//!   chance that this user's next access of the kind is a first one, the
+//!   share of their recent accesses that were first accesses, shrunk
+//!   towards their peer group's (`rate_pool = (firsts + ½) / (accesses + 1)`
+//!   over all members; the organisation's when the user has no group),
+//!   worth `m = prior_accesses` accesses. An administrator who logs on to a
+//!   new machine every day has a rate near 1; a clerk who logs on to their
+//!   own machine every day has one near 0;
+//! * `rarity = p_peer · p_org`, where
+//!   `p_peer = (other peer-group members who touched it + α) / (other members + 1)`
+//!   (1 when the user has no peer group),
+//!   `p_org = (other users who touched it + α) / (other users + 1)`, and `α`
+//!   is `pseudocount` (0.2): how much "nobody yet" is worth;
+//! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
+//!   mean rarity of the user's recent discoveries of the kind after the
+//!   learning period, shrunk towards their pool's (worth five discoveries;
+//!   1 when there are none): what is rare is judged against what this user
+//!   usually discovers. An administrator's discoveries are all machines one
+//!   other person uses, so one more is not rare for them;
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
 //!
-//! `p = p_user · p_peer · p_org (· sensitive_factor)` and the score is
-//! `score_from_p(p)`. With ~25–70 users per group, ~200 users and a month
-//! of history, a table the user's group uses scores ~10–25 (usually
-//! dropped), a sensitive table only another group reads ~50–60, a table
-//! nobody has read ~60 and a sensitive one ~70; each doubling of the user's
-//! active days adds about 2.5 points.
+//! `p = rate · relative (· sensitive_factor)`.
+//!
+//! A first access to a kind the user has never used (removable media after
+//! weeks of logons) is scored the same way one level up: `rate` is the
+//! user's share of recent accesses that started a new kind (shrunk towards
+//! the pool's), and `relative` the share of the pool's other members who
+//! use the kind at all (with `α`). A long history without a new kind makes
+//! the first one strong even when a quarter of the organisation uses it.
+//!
+//! A resource that exactly one other user has touched (their workstation)
+//! is named as theirs in the reason and in the `sole_user` evidence.
+//!
+//! The score is `score_from_p(p)`. With ~25–70 users per group, ~200 users
+//! and a month of history of a few tables a day, a table the user's group
+//! uses scores ~10–25 (usually dropped), a sensitive table only another
+//! group reads ~40–50, a table nobody has read ~55 and a sensitive one
+//! ~65.
 //!
 //! # Findings
 //!
 //! One per (user, resource), on the first access ever, and only after the
 //! global learning period (`learning_days` of event time from the first
-//! event seen); during it the detector only learns who touches what. Scores
+//! event seen) and the user's first active day; during them the detector
+//! only learns who touches what and how often each user discovers. Scores
 //! below `min_score` are dropped.
 //!
 //! # Time
 //!
 //! A user's active days are counted when their local day moves forward (or
 //! jumps back by more than a day, so a far-future timestamp cannot stop the
-//! count for good); late events are otherwise just accesses.
+//! count for good); an access is counted once per resource and local day.
 //!
 //! # Memory
 //!
-//! Per user about 48 bytes plus 4 bytes per distinct resource touched, at
-//! most [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
-//! neither tracked nor scored). Per resource about 40 bytes plus 8 bytes per
-//! peer group that touched it; per peer group 4 bytes. Ids at or above 2²⁰
-//! are kept in a B-tree, so a huge id never allocates a huge vector.
+//! Per user about 100 bytes plus 16 bytes per distinct resource touched
+//! (its id and the day of the latest access), at most
+//! [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
+//! neither tracked nor scored), plus 28 bytes per kind used (accesses,
+//! first accesses, rarity of discoveries). Per resource about 56 bytes plus
+//! 8 bytes per peer group that touched it; per peer group, and once for the
+//! organisation, 28 bytes per kind its members use; per kind its name.
+//! Ids at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
+//! huge vector.
 #![deny(missing_docs)]
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use ueba_sdk::novelty::Discovery;
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
 };
@@ -59,7 +100,19 @@ use ueba_sdk::table::Table;
 
 /// Distinct resources tracked per user; bounds memory for crawlers.
 pub const MAX_RESOURCES_PER_USER: usize = 1 << 16;
+/// Accesses (user × resource × day) after which a user's discovery counts
+/// are halved, so the rate follows their recent habits.
+pub const RECENT_ACCESSES: f32 = 256.0;
+/// The same for a pool (peer group or organisation).
+const POOL_RECENT_ACCESSES: f32 = 8192.0;
+/// Rated discoveries after which the typical rarity is halved.
+const RECENT_DISCOVERIES: f32 = 64.0;
+/// How many discoveries the pool's typical rarity is worth for a user.
+const TYPICAL_PRIOR: f64 = 5.0;
+/// Kind names tracked; resources of further kinds share the last one.
+const MAX_KINDS: usize = 1024;
 const NO_DAY: i64 = i64::MIN;
+const NO_USER: u32 = u32::MAX;
 const DEFAULT_SENSITIVE: [&str; 5] = [
     "*.customers",
     "*.contacts",
@@ -82,6 +135,11 @@ pub struct Config {
     /// What "nobody has touched it yet" counts as in the peer and
     /// organisation shares.
     pub pseudocount: f64,
+    /// (glob, kind) pairs; a resource's kind is that of the first glob it
+    /// matches, else its shape (see the module docs).
+    pub kinds: Vec<(String, String)>,
+    /// How many accesses the peer group's discovery rate is worth.
+    pub prior_accesses: f64,
 }
 
 impl Default for Config {
@@ -92,31 +150,126 @@ impl Default for Config {
             sensitive: DEFAULT_SENSITIVE.iter().map(|s| s.to_string()).collect(),
             sensitive_factor: 0.1,
             pseudocount: 0.2,
+            kinds: Vec::new(),
+            prior_accesses: 10.0,
         }
     }
 }
 
-/// The novel-table detector: first accesses scored by how unusual the
-/// resource is for the user, their peer group and the organisation.
+/// The kind of a resource by its shape, when no `kinds` glob matches: a
+/// dotted name (`schema.table`) is a `table`; any other name is itself with
+/// every run of digits replaced by `#`, so `PC-1234` and `PC-77` are both of
+/// kind `PC-#` and `removable-media` is a kind of its own.
+///
+/// ```
+/// assert_eq!(ueba_novel_table::shape_kind("support.customers"), "table");
+/// assert_eq!(ueba_novel_table::shape_kind("PC-1234"), "PC-#");
+/// assert_eq!(ueba_novel_table::shape_kind("removable-media"), "removable-media");
+/// ```
+pub fn shape_kind(name: &str) -> String {
+    if name.contains('.') {
+        return "table".to_string();
+    }
+    let mut kind = String::with_capacity(name.len());
+    let mut in_digits = false;
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                kind.push('#');
+            }
+            in_digits = true;
+        } else {
+            kind.push(c);
+            in_digits = false;
+        }
+    }
+    kind
+}
+
+/// The novel-table detector: first accesses scored by the user's own
+/// discovery rate and by how unusual the resource is for their peer group
+/// and the organisation, relative to what they usually discover.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NovelTable {
     config: Config,
-    /// Bumped when `sensitive` changes, so cached matches are recomputed.
+    /// Bumped when `sensitive` or `kinds` change, so cached matches are
+    /// recomputed.
     config_generation: u32,
     first_ms: Option<i64>,
     users: Table<User>,
     resources: Table<Resource>,
-    groups: Table<u32>,
-    org_users: u32,
+    groups: Table<Pool>,
+    /// The whole organisation, as a pool; its `members` is the user count.
+    org: Pool,
+    kind_names: Vec<String>,
+    kind_index: BTreeMap<String, u32>,
+}
+
+/// Discovery counts of a user, or a pool of users, in one kind.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct KindStats {
+    kind: u32,
+    discovery: Discovery,
+    /// For a pool: members who have used the kind.
+    users: u32,
+}
+
+/// Per-kind discovery counts, sorted by kind, plus the rate of first
+/// accesses to a kind never used before.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Kinds {
+    per_kind: Vec<KindStats>,
+    new_kind: Discovery,
+}
+
+impl Kinds {
+    fn get(&self, kind: u32) -> Option<&KindStats> {
+        self.per_kind
+            .binary_search_by_key(&kind, |k| k.kind)
+            .ok()
+            .map(|i| &self.per_kind[i])
+    }
+
+    fn entry(&mut self, kind: u32) -> &mut KindStats {
+        let i = match self.per_kind.binary_search_by_key(&kind, |k| k.kind) {
+            Ok(i) => i,
+            Err(i) => {
+                self.per_kind.insert(
+                    i,
+                    KindStats {
+                        kind,
+                        ..KindStats::default()
+                    },
+                );
+                i
+            }
+        };
+        &mut self.per_kind[i]
+    }
+}
+
+/// A peer group or the organisation: members, and their pooled kinds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Pool {
+    members: u32,
+    kinds: Kinds,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Touch {
+    resource: u32,
+    /// Local day of the latest access.
+    day: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     group: Option<u32>,
-    touched: Vec<u32>,
+    /// Resources touched, sorted by id.
+    touched: Vec<Touch>,
     last_day: i64,
     active_days: u32,
-    firsts: u32,
+    kinds: Kinds,
 }
 
 impl Default for User {
@@ -126,17 +279,33 @@ impl Default for User {
             touched: Vec::new(),
             last_day: NO_DAY,
             active_days: 0,
-            firsts: 0,
+            kinds: Kinds::default(),
         }
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Resource {
     users: u32,
     per_group: Vec<(u32, u32)>,
-    /// Whether the name matched `sensitive`, under config generation `.0`.
+    /// The first user to touch it: its sole user while `users` is 1.
+    first_user: u32,
+    /// Whether the name matched `sensitive`, and its kind, under config
+    /// generation `.0`.
     sensitive: Option<(u32, bool)>,
+    kind: Option<(u32, u32)>,
+}
+
+impl Default for Resource {
+    fn default() -> Self {
+        Resource {
+            users: 0,
+            per_group: Vec::new(),
+            first_user: NO_USER,
+            sensitive: None,
+            kind: None,
+        }
+    }
 }
 
 impl Resource {
@@ -161,6 +330,13 @@ impl Resource {
     }
 }
 
+/// Who else touches a resource, for the score and the evidence.
+struct Peers {
+    group: Option<u32>,
+    touch: u32,
+    others: u32,
+}
+
 impl NovelTable {
     fn learning(&mut self, time_ms: i64) -> bool {
         let first = *self.first_ms.get_or_insert(time_ms);
@@ -169,7 +345,8 @@ impl NovelTable {
     }
 
     /// Move a user's memberships from one peer group to another, so group
-    /// counts always describe current members.
+    /// counts always describe current members. Discovery counts stay with
+    /// the group they were made in: they describe its habits.
     fn regroup(&mut self, user_id: u32, to: u32) {
         let Some(user) = self.users.get(user_id) else {
             return;
@@ -178,13 +355,22 @@ impl NovelTable {
         if from == Some(to) {
             return;
         }
-        let touched = user.touched.clone();
+        let touched: Vec<u32> = user.touched.iter().map(|t| t.resource).collect();
+        let kinds: Vec<u32> = user.kinds.per_kind.iter().map(|k| k.kind).collect();
         if let Some(f) = from {
-            let size = self.groups.get_or_insert_with(f, || 0);
-            *size = size.saturating_sub(1);
+            let pool = self.groups.get_or_insert_with(f, Pool::default);
+            pool.members = pool.members.saturating_sub(1);
+            for &k in &kinds {
+                let e = pool.kinds.entry(k);
+                e.users = e.users.saturating_sub(1);
+            }
         }
-        let size = self.groups.get_or_insert_with(to, || 0);
-        *size = size.saturating_add(1);
+        let pool = self.groups.get_or_insert_with(to, Pool::default);
+        pool.members = pool.members.saturating_add(1);
+        for &k in &kinds {
+            let e = pool.kinds.entry(k);
+            e.users = e.users.saturating_add(1);
+        }
         for r in touched {
             let res = self.resources.get_or_insert_with(r, Resource::default);
             if let Some(f) = from {
@@ -197,27 +383,133 @@ impl NovelTable {
         }
     }
 
-    fn is_sensitive(&mut self, symbols: &Symbols, resource: u32) -> bool {
+    /// Whether a resource is sensitive, and its kind, cached per resource.
+    fn classify(&mut self, symbols: &Symbols, resource: u32) -> (bool, u32) {
         let generation = self.config_generation;
-        let patterns = &self.config.sensitive;
         let res = self
             .resources
             .get_or_insert_with(resource, Resource::default);
-        match res.sensitive {
-            Some((g, s)) if g == generation => s,
-            _ => {
-                let name = symbols.resource(resource);
-                let s = patterns.iter().any(|p| ueba_sdk::glob::matches(p, name));
-                res.sensitive = Some((generation, s));
-                s
+        if let (Some((g, s)), Some((h, k))) = (res.sensitive, res.kind)
+            && g == generation
+            && h == generation
+        {
+            return (s, k);
+        }
+        let name = symbols.resource(resource);
+        let sensitive = self
+            .config
+            .sensitive
+            .iter()
+            .any(|p| ueba_sdk::glob::matches(p, name));
+        let kind_name = self
+            .config
+            .kinds
+            .iter()
+            .find(|(glob, _)| ueba_sdk::glob::matches(glob, name))
+            .map_or_else(|| shape_kind(name), |(_, kind)| kind.clone());
+        let kind = match self.kind_index.get(&kind_name) {
+            Some(&k) => k,
+            None if self.kind_names.len() < MAX_KINDS => {
+                let k = self.kind_names.len() as u32;
+                self.kind_names.push(kind_name.clone());
+                self.kind_index.insert(kind_name, k);
+                k
             }
+            None => (MAX_KINDS - 1) as u32,
+        };
+        // An id whose text has not arrived reads as "": decide it again
+        // once it has.
+        if !name.is_empty()
+            && let Some(res) = self.resources.get_mut(resource)
+        {
+            res.sensitive = Some((generation, sensitive));
+            res.kind = Some((generation, kind));
+        }
+        (sensitive, kind)
+    }
+
+    /// The pool a user's habits are shrunk towards: their peer group when it
+    /// has other members, else the organisation.
+    fn pool(&self, group: Option<u32>) -> &Pool {
+        group
+            .and_then(|g| self.groups.get(g))
+            .filter(|p| p.members > 1)
+            .unwrap_or(&self.org)
+    }
+
+    /// Count an access (first or not) of `kind` by `user`, in the user's
+    /// counts and in their group's and the organisation's.
+    fn count_access(&mut self, user_id: u32, kind: u32, first: bool, new_kind: bool) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        let group = user.group;
+        user.kinds
+            .entry(kind)
+            .discovery
+            .access(first, RECENT_ACCESSES);
+        user.kinds.new_kind.access(new_kind, RECENT_ACCESSES);
+        let update = |pool: &mut Pool| {
+            let e = pool.kinds.entry(kind);
+            e.discovery.access(first, POOL_RECENT_ACCESSES);
+            if new_kind {
+                e.users = e.users.saturating_add(1);
+            }
+            pool.kinds.new_kind.access(new_kind, POOL_RECENT_ACCESSES);
+        };
+        if let Some(g) = group {
+            update(self.groups.get_or_insert_with(g, Pool::default));
+        }
+        update(&mut self.org);
+    }
+
+    /// Record how rare a scored discovery of `kind` was.
+    fn rate_discovery(&mut self, user_id: u32, kind: u32, rarity: f64) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        let group = user.group;
+        user.kinds
+            .entry(kind)
+            .discovery
+            .rate_rarity(rarity, RECENT_DISCOVERIES);
+        if let Some(g) = group {
+            let pool = self.groups.get_or_insert_with(g, Pool::default);
+            pool.kinds
+                .entry(kind)
+                .discovery
+                .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
+        }
+        self.org
+            .kinds
+            .entry(kind)
+            .discovery
+            .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
+    }
+
+    fn peers(&self, group: Option<u32>, res: Option<&Resource>) -> Peers {
+        match group {
+            Some(g) => Peers {
+                group: Some(g),
+                touch: res.map_or(0, |r| r.group_count(g)),
+                others: self
+                    .groups
+                    .get(g)
+                    .map_or(1, |p| p.members)
+                    .saturating_sub(1),
+            },
+            None => Peers {
+                group: None,
+                touch: res.map_or(0, |r| r.users),
+                others: self.org.members.saturating_sub(1),
+            },
         }
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
         let learning = self.learning(e.time_ms);
         if self.users.get(e.user).is_none() {
-            self.org_users = self.org_users.saturating_add(1);
+            self.org.members = self.org.members.saturating_add(1);
         }
         self.users.get_or_insert_with(e.user, User::default);
         if let Some(g) = e.peer_group {
@@ -233,79 +525,172 @@ impl NovelTable {
             }
             user.last_day = day;
         }
-        let slot = match user.touched.binary_search(&e.resource) {
-            Ok(_) => return,
+        // Habits are counted from the user's second active day: on the
+        // first, everything is new.
+        let counted = user.active_days > 1;
+        let slot = match user
+            .touched
+            .binary_search_by_key(&e.resource, |t| t.resource)
+        {
+            Ok(i) => {
+                let t = &mut user.touched[i];
+                if t.day != day && counted {
+                    t.day = day;
+                    let res = self.resources.get(e.resource);
+                    if let Some((_, kind)) = res.and_then(|r| r.kind) {
+                        self.count_access(e.user, kind, false, false);
+                    }
+                } else {
+                    t.day = day;
+                }
+                return;
+            }
             Err(_) if user.touched.len() >= MAX_RESOURCES_PER_USER => return,
             Err(i) => i,
         };
-        let sensitive = self.is_sensitive(symbols, e.resource);
+        let (sensitive, kind) = self.classify(symbols, e.resource);
         let Some(user) = self.users.get(e.user) else {
             return;
         };
         let group = user.group;
+        let own = user.kinds.get(kind);
+        let new_kind = own.is_none();
         let res = self.resources.get(e.resource);
         let org_touch = res.map_or(0, |r| r.users);
-        let org_others = self.org_users.saturating_sub(1);
-        let peer = group.map(|g| {
-            let touch = res.map_or(0, |r| r.group_count(g));
-            let size = self.groups.get(g).copied().unwrap_or(1);
-            (g, touch, size.saturating_sub(1))
+        let org_others = self.org.members.saturating_sub(1);
+        let owner = res
+            .filter(|r| r.users == 1 && r.first_user != e.user)
+            .map(|r| r.first_user);
+        let peers = self.peers(group, res);
+        let a = self.config.pseudocount;
+        let p_peer = peers.group.map_or(1.0, |_| {
+            (f64::from(peers.touch) + a) / (f64::from(peers.others) + 1.0)
         });
-        if !learning {
-            let p_user = (f64::from(user.firsts) + 1.0) / (f64::from(user.active_days) + 2.0);
-            let a = self.config.pseudocount;
-            let p_peer = peer.map_or(1.0, |(_, t, n)| (f64::from(t) + a) / (f64::from(n) + 1.0));
-            let p_org = (f64::from(org_touch) + a) / (f64::from(org_others) + 1.0);
+        let p_org = (f64::from(org_touch) + a) / (f64::from(org_others) + 1.0);
+        let rarity = (p_peer * p_org).clamp(0.0, 1.0);
+        if !learning && counted {
+            let pool = self.pool(group);
+            let pool_kind = pool.kinds.get(kind);
+            let w = self.config.prior_accesses;
+            let empty = KindStats::default();
+            let (rate, relative, accesses) = if new_kind {
+                // A kind the user never used: the chance their next access
+                // starts a new kind, and how few of their peers use it.
+                let users = f64::from(pool_kind.map_or(0, |k| k.users));
+                let others = f64::from(pool.members.saturating_sub(1));
+                let share = ((users + a) / (others + 1.0)).min(1.0);
+                let rate = user.kinds.new_kind.rate_with_prior(&pool.kinds.new_kind, w);
+                (rate, share, user.kinds.new_kind.accesses)
+            } else {
+                let own = own.unwrap_or(&empty);
+                let prior = pool_kind.map_or(&empty.discovery, |k| &k.discovery);
+                let rate = own.discovery.rate_with_prior(prior, w);
+                let typical = own.discovery.typical_log_rarity(prior, TYPICAL_PRIOR);
+                let relative = Discovery::relative_rarity(rarity, typical);
+                (rate, relative, own.discovery.accesses)
+            };
             let factor = if sensitive {
                 self.config.sensitive_factor
             } else {
                 1.0
             };
-            let p = (p_user * p_peer * p_org * factor).clamp(0.0, 1.0);
+            let p = (rate * relative * factor).clamp(0.0, 1.0);
             let score = score_from_p(p);
             if score >= self.config.min_score {
                 let name = symbols.resource(e.resource);
-                let (peer_touch, peer_size) = peer.map_or((0, 0), |(_, t, n)| (t, n));
-                let peers = match peer {
-                    Some((g, _, _)) => format!(
-                        "{peer_touch} of {peer_size} {} peers",
+                let kind_name = self
+                    .kind_names
+                    .get(kind as usize)
+                    .map_or("", String::as_str);
+                let peer_text = match peers.group {
+                    Some(g) => format!(
+                        "{} of {} {} peers",
+                        peers.touch,
+                        peers.others,
                         symbols.peer_group(g)
                     ),
                     None => "no peer group".to_string(),
                 };
-                out.push(
-                    Finding::new(
-                        e.seq,
-                        score,
-                        format!(
-                            "first access to {}{name}; {peers} and {org_touch} of {org_others} users have touched it",
-                            if sensitive { "sensitive " } else { "" }
-                        ),
-                    )
+                let owner_name = owner.map(|o| match symbols.user(o) {
+                    "" => format!("user #{o}"),
+                    n => n.to_string(),
+                });
+                let mut reason = format!(
+                    "first access to {}{name}; {peer_text} and {org_touch} of {org_others} users have touched it",
+                    if sensitive { "sensitive " } else { "" }
+                );
+                if let Some(o) = &owner_name {
+                    reason.push_str(&format!(", only {o} uses it"));
+                }
+                if new_kind {
+                    reason.push_str(&format!(
+                        "; the user's first {kind_name} after {accesses:.0} recent accesses, starting a new kind on {:.1}% of them",
+                        100.0 * rate
+                    ));
+                } else {
+                    reason.push_str(&format!(
+                        "; the user's recent {kind_name} accesses are new {:.1}% of the time",
+                        100.0 * rate
+                    ));
+                }
+                let mut f = Finding::new(e.seq, score, reason)
                     .with("resource", name)
-                    .with("peer_users_touching", peer_touch)
-                    .with("peer_size", peer_size)
+                    .with("kind", kind_name)
+                    .with("first_of_kind", i64::from(new_kind))
+                    .with("peer_users_touching", peers.touch)
+                    .with("peer_size", peers.others)
                     .with("org_users_touching", org_touch)
                     .with("org_users", org_others)
                     .with("sensitive", i64::from(sensitive))
-                    .with("user_new_resources", user.firsts)
+                    .with("discovery_rate", rate)
+                    .with("recent_accesses", f64::from(accesses))
+                    .with("rarity", rarity)
+                    .with("relative_rarity", relative)
                     .with("user_active_days", user.active_days)
-                    .with("p", p),
-                );
+                    .with("p", p);
+                if let Some(o) = owner_name {
+                    f = f.with("sole_user", o);
+                }
+                out.push(f);
             }
+        }
+        if !learning && counted && !new_kind {
+            self.rate_discovery(e.user, kind, rarity);
+        }
+        if counted {
+            self.count_access(e.user, kind, true, new_kind);
+        } else if new_kind {
+            // The first day's kinds are known, not discovered.
+            if let Some(user) = self.users.get_mut(e.user) {
+                user.kinds.entry(kind);
+            }
+            let known = |pool: &mut Pool| {
+                let k = pool.kinds.entry(kind);
+                k.users = k.users.saturating_add(1);
+            };
+            if let Some(g) = group {
+                known(self.groups.get_or_insert_with(g, Pool::default));
+            }
+            known(&mut self.org);
         }
         let res = self
             .resources
             .get_or_insert_with(e.resource, Resource::default);
         res.users = res.users.saturating_add(1);
+        if res.first_user == NO_USER {
+            res.first_user = e.user;
+        }
         if let Some(g) = group {
             res.add_group(g, 1);
         }
         if let Some(user) = self.users.get_mut(e.user) {
-            user.touched.insert(slot, e.resource);
-            if !learning {
-                user.firsts = user.firsts.saturating_add(1);
-            }
+            user.touched.insert(
+                slot,
+                Touch {
+                    resource: e.resource,
+                    day,
+                },
+            );
         }
     }
 }
@@ -338,6 +723,16 @@ impl Detector for NovelTable {
                     description: "multiplies the probability of a first access to a sensitive resource (0.1 adds 10 points)",
                 },
                 ConfigKey {
+                    name: "kinds",
+                    default: "[]",
+                    description: "[glob, kind] pairs, e.g. [[\"PC-*\", \"workstation\"], [\"*.customers\", \"table\"]]; a resource's kind is that of the first glob it matches, else its shape (dotted names are tables; otherwise the name with digit runs as #, so PC-1234 is PC-#); discovery rates are kept per kind",
+                },
+                ConfigKey {
+                    name: "prior_accesses",
+                    default: "10.0",
+                    description: "how many of a user's own recent accesses (user x resource x day) the peer group's discovery rate is worth",
+                },
+                ConfigKey {
                     name: "pseudocount",
                     default: "0.2",
                     description: "what nobody having touched a resource counts as in the peer and organisation shares; smaller makes never-touched resources rarer",
@@ -361,6 +756,13 @@ impl Detector for NovelTable {
             }
             "pseudocount" => {
                 self.config.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?
+            }
+            "kinds" => {
+                self.config.kinds = config::parse(key, value)?;
+                self.config_generation = self.config_generation.wrapping_add(1);
+            }
+            "prior_accesses" => {
+                self.config.prior_accesses = config::parse_in_range(key, value, 0.0, 1e6)?
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

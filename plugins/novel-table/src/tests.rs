@@ -154,7 +154,10 @@ fn a_sensitive_table_only_other_groups_read_is_notable() {
     let findings = first_read(&mut rt, 5, CUSTOMERS);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
-    assert!((44.0..=55.0).contains(&f.score), "{f:#?}");
+    // About 35 times rarer than the team's usual discoveries (a team table
+    // is itself read by a tenth of the organisation), by a user who
+    // discovers little.
+    assert!((38.0..=50.0).contains(&f.score), "{f:#?}");
     assert_eq!(evidence(f, "peer_users_touching"), Value::Int(0));
     assert_eq!(evidence(f, "peer_size"), Value::Int(19));
     assert_eq!(evidence(f, "org_users_touching"), Value::Int(60));
@@ -175,7 +178,7 @@ fn a_sensitive_table_nobody_reads_alerts_alone() {
 fn a_table_nobody_reads_is_strong() {
     let mut rt = trained();
     let findings = first_read(&mut rt, 5, ARCHIVE);
-    assert!(max_score(&findings) >= 58.0, "{findings:#?}");
+    assert!(max_score(&findings) >= 52.0, "{findings:#?}");
 }
 
 #[test]
@@ -208,7 +211,7 @@ fn the_pseudocount_sets_how_rare_never_touched_is() {
     let a = max_score(&first_read(&mut loose, 5, SALARIES));
     let b = max_score(&first_read(&mut default, 5, SALARIES));
     let want = 20.0 * (0.5f32 / 0.2).log10();
-    assert!((b - a - want).abs() < 0.1, "{a} {b}");
+    assert!((b - a - want).abs() < 0.5, "{a} {b}");
     // A table most peers read hardly moves.
     let c = max_score(&first_read(&mut loose, 19, 4));
     let d = max_score(&first_read(&mut default, 19, 4));
@@ -328,4 +331,134 @@ fn hostile_input_does_not_panic() {
     let mut fresh = Runtime::<NovelTable>::default();
     fresh.observe(&events);
     fresh.observe(&[]);
+}
+
+const STAFF: u32 = 0;
+const IT: u32 = 1;
+/// Workstations are resources 1000 + user id; removable media is 999.
+const MEDIA: u32 = 999;
+
+fn pc(user: u32) -> u32 {
+    1000 + user
+}
+
+fn ws_runtime() -> Runtime<NovelTable> {
+    let mut rt = Runtime::<NovelTable>::default();
+    let s = rt.symbols_mut();
+    for u in 0..130 {
+        s.insert(SymbolKind::User, u, format!("user{u}"));
+        s.insert(SymbolKind::Resource, pc(u), format!("PC-{}", 1000 + 37 * u));
+    }
+    s.insert(SymbolKind::Resource, MEDIA, "removable-media");
+    s.insert(SymbolKind::PeerGroup, STAFF, "staff");
+    s.insert(SymbolKind::PeerGroup, IT, "it-admin");
+    rt
+}
+
+fn ws_ev(user: u32, group: u32, resource: u32, day: i64, minute: i64) -> Event {
+    Event {
+        time_ms: T0 + day * DAY_MS + minute * 60_000,
+        user,
+        peer_group: Some(group),
+        resource,
+        ..Event::default()
+    }
+}
+
+/// Weekdays of `days`: staff 0..120 log on and off their own workstation
+/// (a quarter of them, 0..30, also use removable media); admins 120..123
+/// log on to two machines of staff they have not touched yet every day
+/// (admin `i` to those of staff `40·i` onwards).
+fn workstation_history(days: i64) -> Vec<Event> {
+    let mut rng = Rng(77);
+    let mut all = Vec::new();
+    for day in (0..days).filter(|d| d.rem_euclid(7) < 5) {
+        for u in 0..120 {
+            all.push(ws_ev(u, STAFF, pc(u), day, 9 * 60 + rng.below(30) as i64));
+            if u < 30 {
+                all.push(ws_ev(u, STAFF, MEDIA, day, 11 * 60));
+            }
+            all.push(ws_ev(u, STAFF, pc(u), day, 17 * 60 + rng.below(30) as i64));
+        }
+        for (i, a) in (120..123).enumerate() {
+            for k in 0..2 {
+                let target = (day as u32 * 2 + k) % 30 + 40 * i as u32;
+                all.push(ws_ev(a, IT, pc(target), day, 10 * 60 + 30 * k as i64));
+            }
+        }
+    }
+    sequence(all, 0)
+}
+
+fn ws_trained(days: i64) -> Runtime<NovelTable> {
+    let mut rt = ws_runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt.observe(&workstation_history(days));
+    rt
+}
+
+fn ws_first(
+    rt: &mut Runtime<NovelTable>,
+    user: u32,
+    group: u32,
+    resource: u32,
+    day: i64,
+) -> Vec<Finding> {
+    rt.observe(&sequence(
+        vec![ws_ev(user, group, resource, day, 14 * 60)],
+        1_000_000,
+    ))
+}
+
+#[test]
+fn an_admin_who_touches_new_machines_daily_is_quiet() {
+    let mut rt = ws_trained(19);
+    // Day 21 (a Monday): an admin logs on to another new machine.
+    let target = (0..40u32)
+        .find(|&u| {
+            rt.detector().users.get(120).is_some_and(|a| {
+                a.touched
+                    .binary_search_by_key(&pc(u), |t| t.resource)
+                    .is_err()
+            })
+        })
+        .expect("an untouched machine");
+    let findings = ws_first(&mut rt, 120, IT, pc(target), 21);
+    assert!(max_score(&findings) < 20.0, "{findings:#?}");
+}
+
+#[test]
+fn a_user_who_never_discovers_on_a_colleagues_machine_is_loud() {
+    let mut rt = ws_trained(19);
+    let findings = ws_first(&mut rt, 36, STAFF, pc(35), 21);
+    let f = findings.first().expect("a finding");
+    assert!(f.score >= 40.0, "{f:#?}");
+    assert_eq!(evidence(f, "sole_user"), Value::Text("user35".into()));
+    assert!(f.reason.contains("only user35 uses it"), "{}", f.reason);
+}
+
+#[test]
+fn a_first_ever_kind_after_a_long_history_is_strong() {
+    // A quarter of the staff use removable media; user 90 never has, in
+    // three weeks of one workstation.
+    let mut rt = ws_trained(19);
+    let findings = ws_first(&mut rt, 90, STAFF, MEDIA, 21);
+    let f = findings.first().expect("a finding");
+    assert_eq!(evidence(f, "first_of_kind"), Value::Int(1));
+    assert!(f.score >= 35.0, "{f:#?}");
+}
+
+#[test]
+fn kinds_follow_the_configured_globs() {
+    let mut rt = ws_runtime();
+    rt.configure([("kinds", r#"[["PC-*", "workstation"]]"#)])
+        .unwrap();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt.observe(&workstation_history(19));
+    let findings = ws_first(&mut rt, 36, STAFF, pc(35), 21);
+    assert_eq!(
+        evidence(&findings[0], "kind"),
+        Value::Text("workstation".into())
+    );
+    assert!(rt.configure([("kinds", r#"["PC-*"]"#)]).is_err());
 }

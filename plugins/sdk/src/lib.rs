@@ -56,6 +56,7 @@
 pub mod calibrate;
 pub mod config;
 pub mod glob;
+pub mod novelty;
 mod runtime;
 pub mod table;
 mod types;
