@@ -19,30 +19,38 @@
 //!
 //! # Model
 //!
-//! On a user's first event from a subnet (after the learning periods):
+//! Habits are counted in *accesses*, one per (user, subnet, local day), from
+//! the user's second active day on, through the learning periods too, and
+//! halved past [`RECENT_ACCESSES`] so they follow recent habits. On a user's
+//! first event from a subnet (after the learning periods):
 //!
-//! * `p_user = (user's new subnets + 1) / (user's active days + 2)`: how
-//!   often this user shows up from somewhere new. New subnets are counted
-//!   from the user's second active day on, through the learning periods too,
-//!   so a user whose address churns is learnt as such before they can be
-//!   scored;
-//! * `p_peer = (S + w · (B − S) + α) / (n + 1)`, where `n` is the number of
+//! * `rate = (firsts + m · rate_pool) / (accesses + m)`: the Good–Turing
+//!   chance that this user's next access is from a network new to them, the
+//!   share of their recent accesses that were first uses, shrunk towards
+//!   their peer group's (`rate_pool = (firsts + ½) / (accesses + 1)` over
+//!   all members; the organisation's when the user has no group or is alone
+//!   in it), worth `m = prior_accesses` accesses. A user whose address
+//!   churns, or an administrator who logs on from a new machine every day,
+//!   has a high rate; someone who always works from one desk a low one;
+//! * `rarity = (S + w · (B − S) + α) / (n + 1)`, where `n` is the number of
 //!   other members of the user's peer group, `S` how many of them have used
 //!   the subnet, `B` how many have used its block, `w` is `block_weight`
 //!   (0.5) and `α` is `pseudocount` (0.2). A subnet the team uses is barely
 //!   new; one in a block the team uses (the next VPN range) counts half; one
 //!   from a block nobody in the team has been in is as rare as `α` makes it.
 //!   Users with no peer group (or a group of one) are compared with the whole
-//!   organisation the same way.
+//!   organisation the same way;
+//! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
+//!   mean rarity of the user's recent first uses (from their second active
+//!   day), shrunk towards their pool's (worth five; 1 when there are none):
+//!   a network is rare only against what this user usually discovers.
 //!
-//! `p = p_user · p_peer` and the score is `score_from_p(p)`. With a month of
-//! history and teams of 20–70: a subnet most of the team uses scores about
-//! 15, the first use of a range of a VPN pool a third of the team uses about
-//! 20 (both dropped by `min_score`), and a subnet from a block the team never
-//! used 35–45,
-//! growing by about 3 points per doubling of the user's active days. That
-//! is corroborating evidence by design: one new network does not alert on
-//! its own, but it adds to a bulk read or a night session.
+//! `p = rate · relative` and the score is `score_from_p(p)`. With a month of
+//! history and teams of 20–70 where a sixth use ranges of a VPN pool: the
+//! first use of a range of that pool scores about 15–25 (dropped by
+//! `min_score`), a subnet from a block the team never used 30–40. That is
+//! corroborating evidence by design: one new network does not alert on its
+//! own, but it adds to a bulk read or a night session.
 //!
 //! # Findings
 //!
@@ -60,15 +68,16 @@
 //!
 //! # Memory
 //!
-//! Per user about 80 bytes plus 4 bytes per subnet and 4 per block used, at
-//! most `max_sources_per_user` subnets (default 256, about 2 KiB); further
+//! Per user about 96 bytes (with their discovery counts) plus 16 bytes per
+//! subnet (its index and the day of the latest use) and 4 per block used,
+//! at most `max_sources_per_user` subnets (default 256, about 5 KiB); further
 //! new subnets of that user are neither tracked nor scored, since a user who
 //! has used that many networks has no stable habit to depart from. Per
 //! subnet and per block about 128 bytes (its entry and its index) plus 8
 //! bytes per peer group that used it; per source string seen about 16 bytes
-//! (its parsed network); per peer
-//! group 12 bytes. Ids at or above 2²⁰ are kept in a B-tree, so a huge id
-//! never allocates a huge vector.
+//! (its parsed network); per peer group 28 bytes (members and pooled
+//! discovery counts). Ids at or above 2²⁰ are kept in a B-tree, so a huge
+//! id never allocates a huge vector.
 #![deny(missing_docs)]
 
 pub mod net;
@@ -76,6 +85,7 @@ pub mod net;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use ueba_sdk::novelty::Discovery;
 use ueba_sdk::table::Table;
 use ueba_sdk::{
     ConfigError, ConfigKey, Detector, Event, Finding, Info, Symbols, config, score_from_p,
@@ -84,6 +94,15 @@ use ueba_sdk::{
 use net::{Net, Prefixes};
 
 const NO_DAY: i64 = i64::MIN;
+/// Accesses (user × subnet × day) after which a user's discovery counts are
+/// halved, so the rate follows their recent habits.
+pub const RECENT_ACCESSES: f32 = 256.0;
+/// The same for a pool (peer group or organisation).
+const POOL_RECENT_ACCESSES: f32 = 8192.0;
+/// Rated discoveries after which the typical rarity is halved.
+const RECENT_DISCOVERIES: f32 = 64.0;
+/// How many discoveries the pool's typical rarity is worth for a user.
+const TYPICAL_PRIOR: f64 = 5.0;
 
 /// The operator's settings; part of the snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,6 +124,8 @@ pub struct Config {
     pub block: Prefixes,
     /// Subnets tracked per user.
     pub max_sources_per_user: u32,
+    /// How many accesses the peer group's discovery rate is worth.
+    pub prior_accesses: f64,
 }
 
 impl Default for Config {
@@ -118,6 +139,7 @@ impl Default for Config {
             subnet: Prefixes { v4: 24, v6: 64 },
             block: Prefixes { v4: 16, v6: 48 },
             max_sources_per_user: 256,
+            prior_accesses: 30.0,
         }
     }
 }
@@ -176,14 +198,16 @@ struct Block {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     group: Option<u32>,
-    /// Subnet indices used, sorted.
-    subnets: Vec<u32>,
+    /// Subnet indices used, sorted, with the local day of the latest use.
+    subnets: Vec<(u32, i64)>,
     /// Block indices used, sorted.
     blocks: Vec<u32>,
     last_day: i64,
     active_days: u32,
     /// Subnets first used after the user's first active day.
     new_subnets: u32,
+    /// Recent accesses and first accesses, from the second active day on.
+    discovery: Discovery,
 }
 
 impl Default for User {
@@ -195,6 +219,7 @@ impl Default for User {
             last_day: NO_DAY,
             active_days: 0,
             new_subnets: 0,
+            discovery: Discovery::default(),
         }
     }
 }
@@ -216,6 +241,20 @@ pub struct NewSource {
     /// Members per peer group.
     groups: Table<u32>,
     org_users: u32,
+    /// Pooled discovery counts per peer group, and of the organisation.
+    group_discovery: Table<Discovery>,
+    org_discovery: Discovery,
+}
+
+/// What a first use is scored on.
+struct Odds {
+    /// The user's discovery rate (shrunk towards their pool's).
+    rate: f64,
+    /// The peer share of the network, and that relative to the user's
+    /// usual discoveries.
+    rarity: f64,
+    relative: f64,
+    p: f64,
 }
 
 /// How many of the other members (of the peer group, or of the organisation
@@ -278,7 +317,8 @@ impl NewSource {
         if from == Some(to) {
             return;
         }
-        let (subnets, blocks) = (user.subnets.clone(), user.blocks.clone());
+        let subnets: Vec<u32> = user.subnets.iter().map(|&(s, _)| s).collect();
+        let blocks = user.blocks.clone();
         if let Some(f) = from {
             let size = self.groups.get_or_insert_with(f, || 0);
             *size = size.saturating_sub(1);
@@ -355,8 +395,18 @@ impl NewSource {
         let Some(user) = self.users.get(e.user) else {
             return;
         };
-        let slot = match user.subnets.binary_search(&subnet_idx) {
-            Ok(_) => return,
+        let counted = user.active_days > 1;
+        let slot = match user.subnets.binary_search_by_key(&subnet_idx, |&(s, _)| s) {
+            Ok(i) => {
+                let seen = user.subnets[i].1 == day;
+                if !seen && counted {
+                    self.count_access(e.user, false);
+                }
+                if let Some(user) = self.users.get_mut(e.user) {
+                    user.subnets[i].1 = day;
+                }
+                return;
+            }
             Err(_) if user.subnets.len() >= self.config.max_sources_per_user as usize => return,
             Err(i) => i,
         };
@@ -366,20 +416,29 @@ impl NewSource {
         let block_idx = subnet.block;
         let block_slot = user.blocks.binary_search(&block_idx);
         let new_block = block_slot.is_err();
-        let counted = user.active_days > 1;
-        if !learning && user.active_days > self.config.user_learning_days {
-            let peers = self.peers(user, subnet, new_block);
-            let p_user = (f64::from(user.new_subnets) + 1.0) / (f64::from(user.active_days) + 2.0);
-            let near = f64::from(peers.block.saturating_sub(peers.subnet));
-            let p_peer = ((f64::from(peers.subnet)
-                + self.config.block_weight * near
-                + self.config.pseudocount)
+        let peers = self.peers(user, subnet, new_block);
+        let near = f64::from(peers.block.saturating_sub(peers.subnet));
+        let rarity =
+            ((f64::from(peers.subnet) + self.config.block_weight * near + self.config.pseudocount)
                 / (f64::from(peers.others) + 1.0))
                 .min(1.0);
-            let p = (p_user * p_peer).clamp(0.0, 1.0);
+        if !learning && user.active_days > self.config.user_learning_days {
+            let pool = self.pool(user.group);
+            let rate = user
+                .discovery
+                .rate_with_prior(pool, self.config.prior_accesses);
+            let typical = user.discovery.typical_log_rarity(pool, TYPICAL_PRIOR);
+            let relative = Discovery::relative_rarity(rarity, typical);
+            let p = (rate * relative).clamp(0.0, 1.0);
             let score = score_from_p(p);
             if score >= self.config.min_score {
-                out.push(self.finding(symbols, e, source, subnet, user, &peers, p, score));
+                let odds = Odds {
+                    rate,
+                    rarity,
+                    relative,
+                    p,
+                };
+                out.push(self.finding(symbols, e, source, subnet, user, &peers, &odds, score));
             }
         }
         let group = user.group;
@@ -390,7 +449,7 @@ impl NewSource {
             b.usage.add(group);
         }
         if let Some(user) = self.users.get_mut(e.user) {
-            user.subnets.insert(slot, subnet_idx);
+            user.subnets.insert(slot, (subnet_idx, day));
             if let Err(i) = block_slot {
                 user.blocks.insert(i, block_idx);
             }
@@ -398,6 +457,49 @@ impl NewSource {
                 user.new_subnets = user.new_subnets.saturating_add(1);
             }
         }
+        if counted {
+            self.rate_discovery(e.user, rarity);
+            self.count_access(e.user, true);
+        }
+    }
+
+    /// The pooled discovery counts a user's are shrunk towards: their peer
+    /// group's when it has other members, else the organisation's.
+    fn pool(&self, group: Option<u32>) -> &Discovery {
+        group
+            .filter(|&g| self.groups.get(g).is_some_and(|&m| m > 1))
+            .and_then(|g| self.group_discovery.get(g))
+            .unwrap_or(&self.org_discovery)
+    }
+
+    /// Count an access (user × subnet × day), first or not, for the user,
+    /// their group and the organisation.
+    fn count_access(&mut self, user_id: u32, first: bool) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        user.discovery.access(first, RECENT_ACCESSES);
+        if let Some(g) = user.group {
+            self.group_discovery
+                .get_or_insert_with(g, Discovery::default)
+                .access(first, POOL_RECENT_ACCESSES);
+        }
+        self.org_discovery.access(first, POOL_RECENT_ACCESSES);
+    }
+
+    /// Record how rare a scored first use was, for the user and their pools.
+    fn rate_discovery(&mut self, user_id: u32, rarity: f64) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        user.discovery.rate_rarity(rarity, RECENT_DISCOVERIES);
+        if let Some(g) = user.group {
+            self.group_discovery
+                .get_or_insert_with(g, Discovery::default)
+                .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
+        }
+        self.org_discovery
+            .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -409,7 +511,7 @@ impl NewSource {
         subnet: &Subnet,
         user: &User,
         peers: &Peers,
-        p: f64,
+        odds: &Odds,
         score: f32,
     ) -> Finding {
         let text = symbols.source(source);
@@ -430,8 +532,9 @@ impl NewSource {
             e.seq,
             score,
             format!(
-                "first use of {subnet_text} (source {text}); {} of {who} have used it{block_part}",
-                peers.subnet
+                "first use of {subnet_text} (source {text}); {} of {who} have used it{block_part}; the user's recent accesses are from a new network {:.1}% of the time",
+                peers.subnet,
+                100.0 * odds.rate
             ),
         )
         .with("source", text)
@@ -452,7 +555,11 @@ impl NewSource {
             )
             .with("user_new_subnets", user.new_subnets)
             .with("user_active_days", user.active_days)
-            .with("p", p)
+            .with("discovery_rate", odds.rate)
+            .with("recent_accesses", f64::from(user.discovery.accesses))
+            .with("rarity", odds.rarity)
+            .with("relative_rarity", odds.relative)
+            .with("p", odds.p)
     }
 
     fn set_prefix(&mut self, key: &str, value: &str, max: f64) -> Result<u8, ConfigError> {
@@ -501,6 +608,11 @@ impl Detector for NewSource {
                     description: "what nobody in the peer group having used a network counts as; smaller makes never-used networks rarer",
                 },
                 ConfigKey {
+                    name: "prior_accesses",
+                    default: "30.0",
+                    description: "how many of a user's own recent accesses (user x subnet x day) the peer group's discovery rate is worth",
+                },
+                ConfigKey {
                     name: "block_weight",
                     default: "0.5",
                     description: "how much a peer's use of the surrounding block (a VPN pool, a DHCP scope) counts against 1 for the subnet itself",
@@ -528,7 +640,7 @@ impl Detector for NewSource {
                 ConfigKey {
                     name: "max_sources_per_user",
                     default: "256",
-                    description: "subnets remembered per user (about 8 bytes each); a user's further new subnets are neither tracked nor scored",
+                    description: "subnets remembered per user (about 20 bytes each); a user's further new subnets are neither tracked nor scored",
                 },
             ],
         }
@@ -542,6 +654,7 @@ impl Detector for NewSource {
             "min_score" => c.min_score = config::parse_in_range(key, value, 0.0, 100.0)? as f32,
             "pseudocount" => c.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?,
             "block_weight" => c.block_weight = config::parse_in_range(key, value, 0.0, 1.0)?,
+            "prior_accesses" => c.prior_accesses = config::parse_in_range(key, value, 0.0, 1e6)?,
             "max_sources_per_user" => {
                 c.max_sources_per_user = config::parse_in_range(key, value, 1.0, 65_536.0)? as u32
             }

@@ -129,6 +129,15 @@ fn trained() -> Runtime<NewSource> {
     rt
 }
 
+/// [`trained`] reporting every score, for tests of evidence and of score
+/// differences.
+fn trained_loose() -> Runtime<NewSource> {
+    let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt.observe(&history(30));
+    rt
+}
+
 /// One event by `user` from `source` on day 30 (a Wednesday) at 22:00.
 fn connect(rt: &mut Runtime<NewSource>, user: u32, source: u32) -> Vec<Finding> {
     let e = ev(user, source, T0 + 30 * DAY_MS + NIGHT);
@@ -161,7 +170,10 @@ fn a_network_nobody_in_the_team_used_is_reported() {
     let findings = connect(&mut rt, 5, HOME);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     let f = &findings[0];
-    assert!((35.0..=45.0).contains(&f.score), "{f:#?}");
+    // A network nobody in the team used, by a user who has never shown up
+    // from a new one, is about 15 times rarer than the team's usual
+    // discoveries (VPN ranges a sixth of the team uses).
+    assert!((30.0..=45.0).contains(&f.score), "{f:#?}");
     assert_eq!(evidence(f, "subnet"), Value::Text("203.0.113.0/24".into()));
     assert_eq!(evidence(f, "block"), Value::Text("203.0.0.0/16".into()));
     assert_eq!(evidence(f, "source"), Value::Text("203.0.113.7".into()));
@@ -185,21 +197,20 @@ fn a_network_nobody_in_the_team_used_is_reported() {
 
 #[test]
 fn one_finding_per_user_and_subnet() {
-    let mut rt = trained();
+    let mut rt = trained_loose();
     assert_eq!(connect(&mut rt, 5, HOME).len(), 1);
     assert!(connect(&mut rt, 5, HOME).is_empty());
     // Another address in the same /24, written with a port: same subnet.
     assert!(connect(&mut rt, 5, HOME_SAME_SUBNET).is_empty());
     // The next team member from there: one peer has used it now, so the
-    // score drops by 10·log10(1.2 / 0.2) ≈ 7.8 points.
-    let first = max_score(&connect(&mut trained(), 7, HOME));
+    // score drops by 10·log10(1.2 / 0.2) ≈ 7.8 points, and a little more as
+    // the team's discoveries now include it.
+    let first = max_score(&connect(&mut trained_loose(), 7, HOME));
     let second = connect(&mut rt, 7, HOME);
     assert_eq!(evidence(&second[0], "peers_using_subnet"), Value::Int(1));
     let want = 10.0 * (1.2f32 / 0.2).log10();
-    assert!(
-        (first - second[0].score - want).abs() < 0.5,
-        "{first} {second:#?}"
-    );
+    let drop = first - second[0].score;
+    assert!((want..want + 3.0).contains(&drop), "{first} {second:#?}");
 }
 
 #[test]
@@ -269,7 +280,7 @@ fn a_user_whose_address_churns_is_learnt_as_such() {
 
 #[test]
 fn ipv6_is_keyed_by_64_and_names_by_the_whole_string() {
-    let mut rt = trained();
+    let mut rt = trained_loose();
     assert_eq!(connect(&mut rt, 5, V6_A).len(), 1);
     assert!(connect(&mut rt, 5, V6_SAME_64).is_empty());
     let other = connect(&mut rt, 5, V6_OTHER_64);
@@ -436,7 +447,9 @@ fn config_is_validated_and_applied() {
     loose.observe(&history(30));
     let a = max_score(&connect(&mut strict, 4, VPN_UNUSED));
     let b = max_score(&connect(&mut loose, 4, VPN_UNUSED));
-    assert!(a > b + 10.0, "{a} {b}");
+    // Less than the peer shares' ratio: without the block the team's usual
+    // discoveries (its VPN ranges) are rarer too.
+    assert!(a > b + 3.0, "{a} {b}");
 }
 
 #[test]
@@ -449,6 +462,7 @@ fn snapshot_restore_gives_identical_findings() {
     let events = sequence(events, 0);
     let cut = events.len() * 3 / 4;
     let mut a = runtime();
+    a.configure([("min_score", "0")]).unwrap();
     a.observe(&events[..cut]);
     let mut b = Runtime::<NewSource>::default();
     b.restore(&a.snapshot()).unwrap();
@@ -492,4 +506,43 @@ fn hostile_input_does_not_panic() {
     let mut fresh = Runtime::<NewSource>::default();
     fresh.observe(&events);
     fresh.observe(&[]);
+}
+
+/// Machines named as sources: staff 0..60 always log on from their own
+/// (`PC-<id>`); user 200 (an administrator, alone in group 9) from two
+/// machines they have not used yet every weekday.
+fn workstation_history(rt: &mut Runtime<NewSource>, days: i64) -> Vec<Event> {
+    for u in 0..60u32 {
+        rt.symbols_mut()
+            .insert(SymbolKind::Source, 5_000 + u, format!("PC-{}", 7_000 + u));
+    }
+    let mut all = Vec::new();
+    for day in (0..days).filter(|d| d.rem_euclid(7) < 5) {
+        let t = T0 + day * DAY_MS + 9 * HOUR_MS;
+        for u in 0..60u32 {
+            all.push(ev(u, 5_000 + u, t));
+        }
+        for k in 0..2u32 {
+            let target = (day as u32 * 2 + k) % 50;
+            let mut e = ev(200, 5_000 + target, t + HOUR_MS);
+            e.peer_group = Some(9);
+            all.push(e);
+        }
+    }
+    sequence(all, 0)
+}
+
+#[test]
+fn first_uses_are_judged_by_the_users_own_discovery_rate() {
+    let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    let events = workstation_history(&mut rt, 19);
+    rt.observe(&events);
+    let mut admin = ev(200, 5_000 + 55, T0 + 21 * DAY_MS + 10 * HOUR_MS);
+    admin.peer_group = Some(9);
+    let quiet = rt.observe(&sequence(vec![admin], 1_000_000));
+    assert!(max_score(&quiet) < 20.0, "{quiet:#?}");
+    // User 3 has logged on from their own machine only.
+    let loud = connect(&mut rt, 3, 5_000 + 4);
+    assert!(max_score(&loud) >= 35.0, "{loud:#?}");
 }

@@ -35,10 +35,10 @@
 //!   `p_org = (other users who touched it + α) / (other users + 1)`, and `α`
 //!   is `pseudocount` (0.2): how much "nobody yet" is worth;
 //! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
-//!   mean rarity of the user's recent discoveries of the kind after the
-//!   learning period, shrunk towards their pool's (worth five discoveries;
-//!   1 when there are none): what is rare is judged against what this user
-//!   usually discovers. An administrator's discoveries are all machines one
+//!   mean rarity of the user's recent discoveries of the kind (from their
+//!   second active day, learning period included), shrunk towards their
+//!   pool's (worth five discoveries; 1 when there are none): what is rare
+//!   is judged against what this user usually discovers. An administrator's discoveries are all machines one
 //!   other person uses, so one more is not rare for them;
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
@@ -55,11 +55,15 @@
 //! A resource that exactly one other user has touched (their workstation)
 //! is named as theirs in the reason and in the `sole_user` evidence.
 //!
-//! The score is `score_from_p(p)`. With ~25–70 users per group, ~200 users
-//! and a month of history of a few tables a day, a table the user's group
-//! uses scores ~10–25 (usually dropped), a sensitive table only another
-//! group reads ~40–50, a table nobody has read ~55 and a sensitive one
-//! ~65.
+//! The score is `score_from_p(p)`. With 20 users per team, 200 users and
+//! a month of a few tables a day, where a usual discovery is a team table a
+//! tenth of the organisation reads: a table the user's team uses scores
+//! ~15 (dropped), a sensitive table only other teams read ~40, a table
+//! nobody has read ~50 and a sensitive one ~63. On workstation logons, an
+//! administrator's logon to one more machine of one other user scores ~1,
+//! the same logon by a clerk whose team never does it ~77, and a clerk's
+//! first removable media after three weeks, a quarter of the team using
+//! one, ~44.
 //!
 //! # Findings
 //!
@@ -151,7 +155,7 @@ impl Default for Config {
             sensitive_factor: 0.1,
             pseudocount: 0.2,
             kinds: Vec::new(),
-            prior_accesses: 10.0,
+            prior_accesses: 30.0,
         }
     }
 }
@@ -654,7 +658,7 @@ impl NovelTable {
                 out.push(f);
             }
         }
-        if !learning && counted && !new_kind {
+        if counted && !new_kind {
             self.rate_discovery(e.user, kind, rarity);
         }
         if counted {
@@ -729,7 +733,7 @@ impl Detector for NovelTable {
                 },
                 ConfigKey {
                     name: "prior_accesses",
-                    default: "10.0",
+                    default: "30.0",
                     description: "how many of a user's own recent accesses (user x resource x day) the peer group's discovery rate is worth",
                 },
                 ConfigKey {

@@ -157,7 +157,7 @@ fn a_sensitive_table_only_other_groups_read_is_notable() {
     // About 35 times rarer than the team's usual discoveries (a team table
     // is itself read by a tenth of the organisation), by a user who
     // discovers little.
-    assert!((38.0..=50.0).contains(&f.score), "{f:#?}");
+    assert!((33.0..=50.0).contains(&f.score), "{f:#?}");
     assert_eq!(evidence(f, "peer_users_touching"), Value::Int(0));
     assert_eq!(evidence(f, "peer_size"), Value::Int(19));
     assert_eq!(evidence(f, "org_users_touching"), Value::Int(60));
@@ -167,18 +167,18 @@ fn a_sensitive_table_only_other_groups_read_is_notable() {
 
 #[test]
 fn a_sensitive_table_nobody_reads_alerts_alone() {
-    // 60 is the host's alert threshold; with longer history p_user shrinks
-    // and the score grows (about +2.5 per doubling of active days).
+    // 60 is the host's alert threshold; with longer history the user's
+    // discovery rate shrinks and the score grows.
     let mut rt = trained();
     let findings = first_read(&mut rt, 5, SALARIES);
-    assert!(max_score(&findings) >= 65.0, "{findings:#?}");
+    assert!(max_score(&findings) >= 60.0, "{findings:#?}");
 }
 
 #[test]
 fn a_table_nobody_reads_is_strong() {
     let mut rt = trained();
     let findings = first_read(&mut rt, 5, ARCHIVE);
-    assert!(max_score(&findings) >= 52.0, "{findings:#?}");
+    assert!(max_score(&findings) >= 48.0, "{findings:#?}");
 }
 
 #[test]
