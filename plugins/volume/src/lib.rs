@@ -1,4 +1,5 @@
-//! `volume`: flags a user reading far more rows than usual.
+//! `volume`: flags a user reading far more rows, or acting far more often,
+//! than usual.
 //!
 //! Exfiltration reads data, so the number of rows a person reads is the most
 //! direct signal of it: a support agent whose day is ~40 rows reading 68,000
@@ -56,6 +57,38 @@
 //! has a baseline that knows it. Score = `score_from_p(p)`; the bucket with
 //! the lowest `p` is reported.
 //!
+//! # Counts
+//!
+//! Sizes are not everything: on logs where every event is one row (logons,
+//! removable media) the rows say nothing, and a user who connects removable
+//! media five times a day and then twenty is the signal. So each user ×
+//! resource pair also counts its *events* per local day and per local hour,
+//! and keeps exponentially weighted moments of them over its active days
+//! (about three weeks) and active hours (about two days). A count is scored
+//! with a negative binomial of the history's mean and variance (never below
+//! Poisson's), widened by `1 + 1/n` for a mean estimated from `n` buckets:
+//! a steady 4–6 a day makes 20 deep in the tail (~58 after a week), while a
+//! history that swings from 1 to 30 makes it ordinary. Daily counts need
+//! `MIN_PAIR_HISTORY` active days, hourly ones [`MIN_PAIR_HOURS`] active
+//! hours.
+//!
+//! # Two clocks
+//!
+//! Each baseline above learns from recent buckets, so a ramp (12% more reads
+//! of a usual table every working day) becomes each day's new normal. Beside
+//! them the detector keeps *slow references* of `ln(1 + total)` per active
+//! day, for the user's day rows and for each pair's rows and events: their
+//! first weeks, then forgetting over a quarter of a year of active days
+//! (`counts::SLOW_WINDOW`). A day more than two spreads above a slow
+//! reference does not teach it, so a ramp under way cannot become its own
+//! reference; after about six working weeks of such days the reference
+//! starts over from the present level, so a lasting change (a new job) is
+//! accepted rather than flagged for ever. A total is scored by the normal
+//! tail of its distance from the reference, in the reference's spread
+//! (never below 0.3, nor, for rows, below the user's day spread, as for the
+//! fast baselines), once the reference has ten active days. The 12% ramp
+//! alerts at about 5× its first month's level.
+//!
 //! # Findings
 //!
 //! None during the global learning period (`learning_days` of event time
@@ -63,7 +96,11 @@
 //! only when its score rises by [`RESCORE_STEP`] over what was last
 //! reported for it, and never below the highest score already reported for
 //! the user that day (the host keeps the maximum anyway), so a burst
-//! yields a handful of findings, not one per event.
+//! yields a handful of findings, not one per event. The `bucket` evidence
+//! names what was judged: `hour`, `day`, `user-resource-day` (rows),
+//! `user-resource-day-events`, `user-resource-hour-events` (counts),
+//! `day-slow`, `user-resource-day-slow`, `user-resource-day-events-slow`
+//! (slow references); on a tie a row bucket is reported.
 //!
 //! # Cost
 //!
@@ -75,7 +112,9 @@
 //! score changes, and an event under every threshold costs a few
 //! comparisons. Tails are computed only for an event that may report, and
 //! then exactly as described above, so findings are unchanged (see
-//! `model::Gate`).
+//! `model::Gate`). A count tail is computed only once the count is two
+//! spreads above its mean, and then at most every sixteenth of the count;
+//! a slow reference costs a logarithm per event.
 //!
 //! # Time
 //!
@@ -91,22 +130,27 @@
 //! each held twice, as an f32 in arrival order and as a sorted key, so
 //! refits read quantiles instead of sorting; two cached thresholds; a
 //! history has room for four values at first and takes its full room at
-//! the fifth, as it will fill) plus about 150 bytes per user × resource
-//! pair, at most [`MAX_PAIRS_PER_USER`] pairs per user
+//! the fifth, as it will fill; the slow reference of day rows, 16 bytes)
+//! plus about 250 bytes per user × resource pair (its rows history, and
+//! events today and this hour, day and hour count moments, slow references
+//! of rows and events, 100 bytes together), at most [`MAX_PAIRS_PER_USER`]
+//! pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
 //! plus the same once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
+mod counts;
 mod model;
 
 use serde::{Deserialize, Serialize};
 use ueba_sdk::{
-    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Outcome, Symbols, config,
-    score_from_p,
+    ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Outcome, Symbols,
+    config, score_from_p,
 };
 
+use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, z_for_score};
 use model::{Fit, Gate, Quantiles, Ring, log_total};
 use ueba_sdk::table::Table;
 
@@ -116,6 +160,8 @@ pub const RESCORE_STEP: f32 = 10.0;
 pub const MAX_PAIRS_PER_USER: usize = 1024;
 /// Active days of a user × resource pair needed before it is scored alone.
 pub const MIN_PAIR_HISTORY: u32 = 4;
+/// Active hours of a pair needed before its hourly event count is scored.
+pub const MIN_PAIR_HOURS: f32 = 8.0;
 
 const DAY_HISTORY: usize = 28;
 const HOUR_HISTORY: usize = 192;
@@ -186,6 +232,10 @@ pub struct Volume {
     /// The log-scale quantiles the gates start from; derived.
     #[serde(skip)]
     quantiles: Quantiles,
+    /// The spreads above a slow reference that reach `min_score`, and the
+    /// `min_score` they were computed for; derived.
+    #[serde(skip)]
+    slow_z: Option<(f32, f64)>,
     /// Score every bucket with its full tail on every event, bypassing the
     /// gates: the reference the gated detector is tested against.
     #[cfg(test)]
@@ -199,6 +249,16 @@ enum Bucket {
     Hour,
     Day,
     Pair,
+    /// Events on the resource today, against the pair's daily counts.
+    PairEvents,
+    /// Events on the resource this hour, against its hourly counts.
+    PairHourEvents,
+    /// Rows of the resource today, against the pair's slow reference.
+    PairTrend,
+    /// Events on the resource today, against their slow reference.
+    PairEventsTrend,
+    /// Rows today, against the user's slow reference.
+    DayTrend,
 }
 
 impl Bucket {
@@ -207,6 +267,11 @@ impl Bucket {
             Bucket::Hour => "hour",
             Bucket::Day => "day",
             Bucket::Pair => "user-resource-day",
+            Bucket::PairEvents => "user-resource-day-events",
+            Bucket::PairHourEvents => "user-resource-hour-events",
+            Bucket::PairTrend => "user-resource-day-slow",
+            Bucket::PairEventsTrend => "user-resource-day-events-slow",
+            Bucket::DayTrend => "day-slow",
         }
     }
 }
@@ -227,6 +292,9 @@ struct User {
     day_fit: Option<Fit>,
     hour_fit: Option<Fit>,
     pairs: Vec<Pair>,
+    /// Slow reference of the day's rows, and today's highest score against it.
+    slow_day: Slow,
+    slow_day_reported: u8,
     /// Thresholds of the current hour and day baselines; derived.
     #[serde(skip)]
     hour_gate: Option<Gate>,
@@ -251,6 +319,8 @@ impl Default for User {
             day_fit: None,
             hour_fit: None,
             pairs: Vec::new(),
+            slow_day: Slow::default(),
+            slow_day_reported: 0,
             hour_gate: None,
             day_gate: None,
         }
@@ -265,6 +335,29 @@ struct Pair {
     days_seen: u32,
     hist: Ring,
     fit: Option<Fit>,
+    /// Events today, and in the pair's latest local hour (`hour`, local ms
+    /// / 1 h).
+    events_today: u32,
+    hour: i64,
+    hour_events: u32,
+    /// Event counts per active day and per active hour.
+    day_counts: Moments,
+    hour_counts: Moments,
+    /// Slow references of rows and of events per active day.
+    slow_rows: Slow,
+    slow_events: Slow,
+    /// Highest scores reported today (this hour for `hour_events`) by the
+    /// count and slow buckets.
+    events_reported: u8,
+    hour_events_reported: u8,
+    slow_rows_reported: u8,
+    slow_events_reported: u8,
+    /// Counts from which the next count tail is worth computing (0: not yet
+    /// set); derived.
+    #[serde(skip)]
+    next_day_events: u32,
+    #[serde(skip)]
+    next_hour_events: u32,
     /// Threshold of the current baseline; derived.
     #[serde(skip)]
     gate: Option<Gate>,
@@ -303,11 +396,22 @@ impl Pool {
     }
 }
 
+/// What a bucket was judged against.
+#[derive(Clone, Copy)]
+enum Baseline {
+    /// A row baseline.
+    Rows(Fit),
+    /// Event counts per bucket.
+    Counts(Moments),
+    /// A slow reference of `ln(1 + total)`.
+    Slow(Slow),
+}
+
 /// One bucket's judgement of the current event.
 struct Scored {
     bucket: Bucket,
     total: u64,
-    fit: Fit,
+    baseline: Baseline,
     history: u32,
     p: f64,
     score: f32,
@@ -323,9 +427,30 @@ impl Volume {
     /// Close the user's current day: its totals become history, for the
     /// user and for the pools of their peer group and the organisation.
     fn close_day(user: &mut User, group: Option<&mut Pool>, org: &mut Pool) {
-        if user.day == NO_DAY || user.day_total == 0 {
+        if user.day == NO_DAY {
             return;
         }
+        for pair in user.pairs.iter_mut().filter(|p| p.events_today > 0) {
+            if pair.hour_events > 0 {
+                pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
+            }
+            pair.day_counts.push(pair.events_today, COUNT_WINDOW_DAYS);
+            pair.slow_rows.push(pair.today);
+            pair.slow_events.push(u64::from(pair.events_today));
+            pair.events_today = 0;
+            pair.hour_events = 0;
+            pair.events_reported = 0;
+            pair.hour_events_reported = 0;
+            pair.slow_rows_reported = 0;
+            pair.slow_events_reported = 0;
+            pair.next_day_events = 0;
+            pair.next_hour_events = 0;
+        }
+        user.slow_day_reported = 0;
+        if user.day_total == 0 {
+            return;
+        }
+        user.slow_day.push(user.day_total);
         let mut group = group;
         // Each total joins three rings; its logarithm is taken once.
         let day = log_total(user.day_total) as f32;
@@ -421,6 +546,7 @@ impl Volume {
                     i,
                     Pair {
                         resource: e.resource,
+                        hour: NO_DAY,
                         ..Pair::default()
                     },
                 );
@@ -428,8 +554,20 @@ impl Volume {
             }
             Err(_) => None,
         };
-        if let Some(i) = pair_idx {
-            user.pairs[i].today = user.pairs[i].today.saturating_add(e.rows);
+        if let Some(pair) = pair_idx.map(|i| &mut user.pairs[i]) {
+            pair.today = pair.today.saturating_add(e.rows);
+            pair.events_today = pair.events_today.saturating_add(1);
+            let abs_hour = e.local_ms().div_euclid(HOUR_MS);
+            if abs_hour > pair.hour {
+                if pair.hour_events > 0 {
+                    pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
+                }
+                pair.hour = abs_hour;
+                pair.hour_events = 0;
+                pair.hour_events_reported = 0;
+                pair.next_hour_events = 0;
+            }
+            pair.hour_events = pair.hour_events.saturating_add(1);
         }
         if learning {
             return;
@@ -476,6 +614,29 @@ impl Volume {
                 need.max(f32::from(reported) + RESCORE_STEP)
             }
         };
+        let slow_z = match self.slow_z {
+            Some((m, z)) if m == min => z,
+            _ => {
+                let z = z_for_score(min);
+                self.slow_z = Some((min, z));
+                z
+            }
+        };
+        let mut extra = Vec::new();
+        if user.slow_day.ready() && user.slow_day.z(user.day_total, day_sd) >= slow_z {
+            let need = need(user.slow_day_reported);
+            let slow = user.slow_day;
+            extra.extend(judge_slow(
+                Bucket::DayTrend,
+                slow,
+                day_sd,
+                user.day_total,
+                need,
+            ));
+        }
+        if let Some(pair) = pair_idx.map(|i| &mut user.pairs[i]) {
+            extra.extend(pair_candidates(pair, slow_z, day_sd, &need));
+        }
         #[cfg(test)]
         let gated = !self.ungated;
         #[cfg(not(test))]
@@ -502,11 +663,11 @@ impl Volume {
                 let need = need(pair.reported);
                 opens = Gate::opens(&mut pair.gate, fit, support - 1.0, need, pair.today, q);
             }
-            if !opens {
+            if !opens && extra.is_empty() {
                 return;
             }
         }
-        let mut candidates: Vec<Scored> = Vec::with_capacity(3);
+        let mut candidates: Vec<Scored> = Vec::with_capacity(3 + extra.len());
         if let Some(fit) = hour_fit {
             candidates.extend(score(
                 Bucket::Hour,
@@ -537,12 +698,20 @@ impl Volume {
             ));
         }
 
+        // Row buckets first: on a tie they are the finding.
+        candidates.append(&mut extra);
         let mut best: Option<&Scored> = None;
         for c in &candidates {
+            let pair = pair_idx.map(|i| &user.pairs[i]);
             let reported = match c.bucket {
                 Bucket::Hour => user.hour_reported[hour],
                 Bucket::Day => user.day_reported,
-                Bucket::Pair => pair_idx.map_or(u8::MAX, |i| user.pairs[i].reported),
+                Bucket::DayTrend => user.slow_day_reported,
+                Bucket::Pair => pair.map_or(u8::MAX, |p| p.reported),
+                Bucket::PairEvents => pair.map_or(u8::MAX, |p| p.events_reported),
+                Bucket::PairHourEvents => pair.map_or(u8::MAX, |p| p.hour_events_reported),
+                Bucket::PairTrend => pair.map_or(u8::MAX, |p| p.slow_rows_reported),
+                Bucket::PairEventsTrend => pair.map_or(u8::MAX, |p| p.slow_events_reported),
             };
             let fresh = (reported == 0 || c.score >= f32::from(reported) + RESCORE_STEP)
                 && c.score >= f32::from(user.today_max_reported);
@@ -555,13 +724,16 @@ impl Volume {
             .today_max_reported
             .max(best.score.floor().clamp(1.0, 100.0) as u8);
         for c in candidates.iter().filter(|c| c.score >= min) {
-            let slot = match c.bucket {
-                Bucket::Hour => &mut user.hour_reported[hour],
-                Bucket::Day => &mut user.day_reported,
-                Bucket::Pair => match pair_idx {
-                    Some(i) => &mut user.pairs[i].reported,
-                    None => continue,
-                },
+            let slot = match (c.bucket, pair_idx) {
+                (Bucket::Hour, _) => &mut user.hour_reported[hour],
+                (Bucket::Day, _) => &mut user.day_reported,
+                (Bucket::DayTrend, _) => &mut user.slow_day_reported,
+                (Bucket::Pair, Some(i)) => &mut user.pairs[i].reported,
+                (Bucket::PairEvents, Some(i)) => &mut user.pairs[i].events_reported,
+                (Bucket::PairHourEvents, Some(i)) => &mut user.pairs[i].hour_events_reported,
+                (Bucket::PairTrend, Some(i)) => &mut user.pairs[i].slow_rows_reported,
+                (Bucket::PairEventsTrend, Some(i)) => &mut user.pairs[i].slow_events_reported,
+                (_, None) => continue,
             };
             *slot = (*slot).max(c.score.floor().clamp(1.0, 100.0) as u8);
         }
@@ -583,28 +755,128 @@ fn score(bucket: Bucket, total: u64, fit: Fit, history: u32, support: f64) -> Op
     Some(Scored {
         bucket,
         total,
-        fit,
+        baseline: Baseline::Rows(fit),
         history,
         p,
         score: score_from_p(p),
     })
 }
 
+/// Score a total against a slow reference (its spread at least `min_sd`),
+/// if it reaches `need`.
+fn judge_slow(bucket: Bucket, slow: Slow, min_sd: f64, total: u64, need: f32) -> Option<Scored> {
+    let p = slow.tail(total, min_sd);
+    let score = score_from_p(p);
+    (score >= need).then_some(Scored {
+        bucket,
+        total,
+        baseline: Baseline::Slow(slow),
+        history: slow.n as u32,
+        p,
+        score,
+    })
+}
+
+/// The count and slow buckets of a pair that reach what they need to
+/// report. Count tails are computed only from a count a couple of spreads
+/// above the mean, and then every sixteenth of the count, so a busy day
+/// costs a handful of tails; slow references cost a logarithm.
+/// The slow reference of rows is judged no more narrowly than the user's
+/// day (`day_sd`), as the fast one is: parts vary at least as much as
+/// their sum.
+fn pair_candidates(
+    pair: &mut Pair,
+    slow_z: f64,
+    day_sd: f64,
+    need: &impl Fn(u8) -> f32,
+) -> Vec<Scored> {
+    let mut out = Vec::new();
+    let counts = [
+        (
+            Bucket::PairEvents,
+            pair.day_counts,
+            pair.events_today,
+            &mut pair.next_day_events,
+            pair.events_reported,
+            MIN_PAIR_HISTORY as f32,
+        ),
+        (
+            Bucket::PairHourEvents,
+            pair.hour_counts,
+            pair.hour_events,
+            &mut pair.next_hour_events,
+            pair.hour_events_reported,
+            MIN_PAIR_HOURS,
+        ),
+    ];
+    for (bucket, moments, count, next, reported, min_n) in counts {
+        if moments.n < min_n {
+            continue;
+        }
+        if *next == 0 {
+            *next = moments.cheap_bound(2.0).max(2);
+        }
+        if count < *next {
+            continue;
+        }
+        *next = count.saturating_add((count / 16).max(1));
+        let p = moments.tail(count);
+        let score = score_from_p(p);
+        if score >= need(reported) {
+            out.push(Scored {
+                bucket,
+                total: u64::from(count),
+                baseline: Baseline::Counts(moments),
+                history: moments.n as u32,
+                p,
+                score,
+            });
+        }
+    }
+    let slows = [
+        (
+            Bucket::PairTrend,
+            pair.slow_rows,
+            day_sd,
+            pair.today,
+            pair.slow_rows_reported,
+        ),
+        (
+            Bucket::PairEventsTrend,
+            pair.slow_events,
+            0.0,
+            u64::from(pair.events_today),
+            pair.slow_events_reported,
+        ),
+    ];
+    for (bucket, slow, min_sd, total, reported) in slows {
+        if slow.ready() && total > 0 && slow.z(total, min_sd) >= slow_z {
+            out.extend(judge_slow(bucket, slow, min_sd, total, need(reported)));
+        }
+    }
+    out
+}
+
 fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
     let resource = symbols.resource(e.resource);
-    let usual = s.fit.median_rows().round();
+    let fit = match s.baseline {
+        Baseline::Rows(fit) => fit,
+        Baseline::Counts(m) => return count_finding(resource, e, s, m),
+        Baseline::Slow(slow) => return slow_finding(resource, e, s, slow),
+    };
+    let usual = fit.median_rows().round();
     let context = match s.bucket {
         Bucket::Hour => format!(
             "{} rows this hour; usual active hour is ~{usual} rows",
             s.total
         ),
         Bucket::Day => format!("{} rows today; usual day is ~{usual} rows", s.total),
-        Bucket::Pair => format!(
+        _ => format!(
             "{} rows of it today; usual day is ~{usual} rows of it",
             s.total
         ),
     };
-    let (mean, r) = s.fit.negative_binomial();
+    let (mean, r) = fit.negative_binomial();
     Finding::new(
         e.seq,
         s.score,
@@ -617,6 +889,61 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
     .with("baseline_p50", usual)
     .with("fitted_mean", mean.round())
     .with("dispersion_r", r)
+    .with("history_buckets", s.history)
+    .with("p", s.p)
+}
+
+fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
+    let per = if s.bucket == Bucket::PairHourEvents {
+        "this hour"
+    } else {
+        "today"
+    };
+    let usual = if s.bucket == Bucket::PairHourEvents {
+        "active hour"
+    } else {
+        "active day"
+    };
+    let sd = f64::from(m.var).sqrt();
+    Finding::new(
+        e.seq,
+        s.score,
+        format!(
+            "{} events on {resource} {per}; a usual {usual} has ~{:.1} (sd {sd:.1})",
+            s.total, m.mean
+        ),
+    )
+    .with("bucket", s.bucket.name())
+    .with("resource", resource)
+    .with("bucket_total", s.total)
+    .with("baseline_mean", f64::from(m.mean))
+    .with("baseline_sd", sd)
+    .with("history_buckets", s.history)
+    .with("p", s.p)
+}
+
+fn slow_finding(resource: &str, e: &Event, s: &Scored, slow: Slow) -> Finding {
+    let reference = f64::from(slow.mean).exp_m1().round();
+    let what = match s.bucket {
+        Bucket::DayTrend => format!("{} rows today", s.total),
+        Bucket::PairEventsTrend => format!("{} events on {resource} today", s.total),
+        _ => format!("{} rows of {resource} today", s.total),
+    };
+    Finding::new(
+        e.seq,
+        s.score,
+        format!(
+            "{what}; {:.1}× the slow reference (~{reference} a day over {:.0} earlier active days, learning slowly)",
+            s.total as f64 / reference.max(1.0),
+            slow.n
+        ),
+    )
+    .with("bucket", s.bucket.name())
+    .with("resource", resource)
+    .with("rows", e.rows)
+    .with("bucket_total", s.total)
+    .with("reference", reference)
+    .with("reference_log_mean", f64::from(slow.mean))
     .with("history_buckets", s.history)
     .with("p", s.p)
 }

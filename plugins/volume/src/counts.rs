@@ -1,0 +1,186 @@
+//! Event counts and the slow reference, beside the row baselines of
+//! `model`: how many events a user makes on a resource per hour and per day
+//! (a steady 5 removable-media connections a day becoming 20), and a
+//! baseline that learns far more slowly than the fast one, so a ramp that
+//! teaches the fast baseline still stands out.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, DiscreteCDF, NegativeBinomial, Normal, Poisson};
+
+/// Active buckets after which count moments forget geometrically: about
+/// three weeks of active days, or two days of active hours.
+pub const COUNT_WINDOW_DAYS: f32 = 21.0;
+/// The same for active hours.
+pub const COUNT_WINDOW_HOURS: f32 = 48.0;
+/// Active days after which the slow reference forgets geometrically: a
+/// quarter of a year of active days.
+pub const SLOW_WINDOW: f32 = 90.0;
+/// Active days a slow reference needs before it is scored against.
+pub const SLOW_MIN_DAYS: f32 = 10.0;
+/// A day further than this many spreads above the slow reference does not
+/// teach it: a ramp under way must not become its own reference.
+const SLOW_EXCLUDE_Z: f64 = 2.0;
+/// Consecutive excluded days after which the slow reference starts over
+/// from the present level: a lasting change (a new job) is accepted after
+/// about six working weeks rather than flagged for ever.
+const SLOW_RESTART_DAYS: u16 = 30;
+/// Smallest spread of the slow reference on the log scale.
+pub const MIN_SD_SLOW: f64 = 0.3;
+
+/// Exponentially weighted mean and variance of a count per active bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    /// Effective buckets behind the moments (at most the window).
+    pub n: f32,
+    /// Mean and variance of the count per bucket.
+    pub mean: f32,
+    pub var: f32,
+}
+
+impl Moments {
+    /// Add a completed bucket's count.
+    pub fn push(&mut self, x: u32, window: f32) {
+        let x = x as f32;
+        self.n = (self.n + 1.0).min(window);
+        let a = 1.0 / self.n;
+        let d = x - self.mean;
+        self.mean += a * d;
+        self.var = (1.0 - a) * (self.var + a * d * d);
+    }
+
+    /// `P(X ≥ x)` for the next bucket's count: a negative binomial with the
+    /// history's mean and variance (at least Poisson's), widened by
+    /// `1 + 1/n` for the uncertainty of a mean from `n` buckets.
+    pub fn tail(&self, x: u32) -> f64 {
+        let m = f64::from(self.mean).max(0.5);
+        if f64::from(x) <= m {
+            return 1.0;
+        }
+        let n = f64::from(self.n).max(1.0);
+        let v = f64::from(self.var).max(m) * (1.0 + 1.0 / n);
+        let k = u64::from(x - 1);
+        let p = if v <= m * (1.0 + 1e-9) {
+            Poisson::new(m).ok().map(|d| d.sf(k))
+        } else {
+            let r = m * m / (v - m);
+            NegativeBinomial::new(r, r / (r + m)).ok().map(|d| d.sf(k))
+        };
+        p.filter(|p| p.is_finite()).unwrap_or(1.0).clamp(0.0, 1.0)
+    }
+
+    /// The mean plus `k` standard deviations: no count below it can reach a
+    /// score worth computing (a tail needs at least about two).
+    pub fn cheap_bound(&self, k: f64) -> u32 {
+        let m = f64::from(self.mean).max(0.5);
+        let v = f64::from(self.var).max(m);
+        (m + k * v.sqrt()).ceil().clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+}
+
+/// A slow reference of `ln(1 + total)` per active day: the user's first
+/// weeks, then forgetting over [`SLOW_WINDOW`] active days; days far above
+/// it do not teach it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slow {
+    /// Effective days behind the reference (at most [`SLOW_WINDOW`]).
+    pub n: f32,
+    /// Mean and variance of `ln(1 + total)`.
+    pub mean: f32,
+    pub var: f32,
+    /// Consecutive active days excluded as far above the reference.
+    pub excluded: u16,
+}
+
+impl Slow {
+    /// Whether the reference has enough days to judge against.
+    pub fn ready(&self) -> bool {
+        self.n >= SLOW_MIN_DAYS
+    }
+
+    /// The spread a total is judged with: the reference's own, never below
+    /// `min_sd` (nor [`MIN_SD_SLOW`]), widened for few days.
+    pub fn sd(&self, min_sd: f64) -> f64 {
+        let n = f64::from(self.n).max(1.0);
+        f64::from(self.var).sqrt().max(MIN_SD_SLOW).max(min_sd) * (1.0 + 1.0 / n).sqrt()
+    }
+
+    /// How many spreads `total` is above the reference.
+    pub fn z(&self, total: u64, min_sd: f64) -> f64 {
+        (crate::model::log_total(total) - f64::from(self.mean)) / self.sd(min_sd)
+    }
+
+    /// `P(Z ≥ z)` for the standard normal.
+    pub fn tail(&self, total: u64, min_sd: f64) -> f64 {
+        let z = self.z(total, min_sd);
+        if z <= 0.0 {
+            return 1.0;
+        }
+        Normal::standard().sf(z).clamp(0.0, 1.0)
+    }
+
+    /// Add a completed active day's total.
+    pub fn push(&mut self, total: u64) {
+        if self.ready() && self.z(total, 0.0) > SLOW_EXCLUDE_Z {
+            self.excluded = self.excluded.saturating_add(1);
+            if self.excluded > SLOW_RESTART_DAYS {
+                *self = Slow::default();
+            }
+            return;
+        }
+        self.excluded = 0;
+        let x = crate::model::log_total(total) as f32;
+        self.n = (self.n + 1.0).min(SLOW_WINDOW);
+        let a = 1.0 / self.n;
+        let d = x - self.mean;
+        self.mean += a * d;
+        self.var = (1.0 - a) * (self.var + a * d * d);
+    }
+}
+
+/// The `z` whose upper normal tail scores `score`.
+pub fn z_for_score(score: f32) -> f64 {
+    let p = ueba_sdk::calibrate::p_from_score(score);
+    Normal::standard().inverse_cdf(1.0 - p).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_count_quadrupling_is_deep_in_the_tail() {
+        let mut m = Moments::default();
+        for x in [4, 5, 6, 5, 4, 6, 5] {
+            m.push(x, COUNT_WINDOW_DAYS);
+        }
+        assert!(m.tail(8) > 0.01, "{}", m.tail(8));
+        assert!(ueba_sdk::score_from_p(m.tail(20)) >= 50.0, "{}", m.tail(20));
+        assert!(ueba_sdk::score_from_p(m.tail(24)) >= 60.0, "{}", m.tail(24));
+        // A bursty history is judged leniently.
+        let mut b = Moments::default();
+        for x in [1, 12, 3, 30, 2, 8, 15] {
+            b.push(x, COUNT_WINDOW_DAYS);
+        }
+        assert!(b.tail(20) > 0.05, "{}", b.tail(20));
+    }
+
+    #[test]
+    fn the_slow_reference_ignores_days_far_above_it() {
+        let mut s = Slow::default();
+        for _ in 0..20 {
+            s.push(1_000);
+        }
+        assert!(s.ready());
+        let before = s;
+        s.push(100_000);
+        assert_eq!((s.mean, s.n), (before.mean, before.n));
+        assert!(s.tail(5_000, 0.0) < 1e-6);
+        assert!(s.tail(5_000, 1.0) > 1e-3);
+        for _ in 0..=SLOW_RESTART_DAYS {
+            s.push(100_000);
+        }
+        assert!(!s.ready());
+        let z = z_for_score(60.0);
+        assert!((ueba_sdk::score_from_p(Normal::standard().sf(z)) - 60.0).abs() < 0.01);
+    }
+}
