@@ -58,8 +58,22 @@
 //!   of independent behaviour, not on events, which come in bursts;
 //! * `n` is the events of a usual active day of this kind (own rate shrunk
 //!   towards the prior's the same way), or today's events so far if more;
-//! * `p = a_min · P(X ≥ K)`, `X ~ BetaBinomial(n, θ·ν, (1−θ)·ν)`, `K` the
-//!   session's events and `a_min` the smallest `a` over its days.
+//! * `p_usual = a_min · P(X ≥ K)`, `X ~ BetaBinomial(n, θ·ν, (1−θ)·ν)`,
+//!   `K` the session's events and `a_min` the smallest `a` over its days.
+//!
+//! Some users' days come in two shapes: a support agent who now and then
+//! works a whole Saturday night does a full day's work in those hours, far
+//! from the share a usual day puts there. So the session's chance is a
+//! mixture, `p = p_usual + q_min · p_present`: `q_min` is the smallest
+//! presence share `q` of the session's hours (how often the user is there
+//! at all), and `p_present` the chance of `K` events over its `h` present
+//! hours at the user's pace there, `h + NegativeBinomial(size
+//! h · dispersion, mean Σ (m − 1))`, where `m` is the user's mean events per
+//! present hour around each hour (kernel-weighted as above, both kinds of
+//! day pooled, with `unused_hour_mean` worth one present hour; the peer
+//! group's until the user has `learning_days` active days). A day worker is
+//! never present at night, so only `p_usual` speaks for them; someone who
+//! works nights on a sixth of their Saturdays is judged by those nights.
 //!
 //! One event in an hour never seen in ten active days thus scores about 26
 //! for a user with three events a day and about 11 for one with 300, and
@@ -93,6 +107,7 @@
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{DiscreteCDF, NegativeBinomial};
 use statrs::function::gamma::ln_gamma;
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Symbols, config,
@@ -107,6 +122,8 @@ pub const RESCORE_STEP: f32 = 10.0;
 const KERNEL: [f64; 3] = [0.5, 0.2, 0.05];
 /// Active days of a pooled profile needed before it is used as a prior.
 const POOL_MIN_DAYS: u64 = 5;
+/// How many present hours `unused_hour_mean` is worth in the mean count.
+const MEAN_PRIOR_HOURS: f64 = 1.0;
 /// Most events a day is taken to hold when scoring a session; bounds the
 /// cost of the tail sum for machine-like users.
 const MAX_TRIALS: u64 = 10_000;
@@ -131,6 +148,11 @@ pub struct Config {
     pub off_share: f64,
     /// Most hours between two off-hours events of one session.
     pub session_gap_hours: u32,
+    /// Negative binomial size of the count in a present hour (smaller is
+    /// more overdispersed, i.e. more lenient about bursts).
+    pub dispersion: f64,
+    /// Mean events in a present hour the user has never worked near.
+    pub unused_hour_mean: f64,
 }
 
 impl Default for Config {
@@ -141,6 +163,8 @@ impl Default for Config {
             prior_days: 5.0,
             off_share: 0.2,
             session_gap_hours: 6,
+            dispersion: 1.0,
+            unused_hour_mean: 1.6,
         }
     }
 }
@@ -250,6 +274,17 @@ impl Profile {
         Self::smooth(hour, raw).max(raw(hour)).min(1.0)
     }
 
+    /// Kernel-weighted sums of (events, present hours) around `hour` on
+    /// days of `kind`; their ratio is the mean count of a present hour there.
+    fn when_present(&self, kind: usize, hour: usize) -> (f64, f64) {
+        if self.days[kind] == 0 {
+            return (0.0, 0.0);
+        }
+        let events = Self::smooth(hour, |h| self.counts[kind][h] as f64);
+        let present = Self::smooth(hour, |h| f64::from(self.present[kind][h]));
+        (events, present)
+    }
+
     /// Smoothed share of all active days (both kinds) with activity at `hour`.
     fn pooled_presence_share(&self, hour: usize) -> f64 {
         let days = self.total_days();
@@ -278,6 +313,8 @@ struct Session {
     /// Smallest share of days of their kind the user is active on, over
     /// the session's days.
     active: f64,
+    /// Smallest presence share of the session's hours.
+    presence: f64,
     reported: u8,
 }
 
@@ -384,6 +421,11 @@ struct Expectation {
     trials: u64,
     /// Share of days of this kind the user is active at all.
     active: f64,
+    /// Smallest presence share of the session's hours.
+    presence: f64,
+    /// Expected events beyond one per present hour of the session, at the
+    /// user's pace when present in those hours.
+    extra: f64,
 }
 
 impl OffHours {
@@ -507,6 +549,21 @@ impl OffHours {
             let base = wo * own.event_share(Some(other), h) + (1.0 - wo) * prior_share;
             theta += wk * own.event_share(Some(kind), h) + (1.0 - wk) * base;
         }
+        // The pace of a present hour is the user's own once they have
+        // enough days; before that their peers'.
+        let m0 = self.config.unused_hour_mean.max(1.0);
+        let pace = if own.total_days() >= u64::from(self.config.learning_days) {
+            own
+        } else {
+            prior
+        };
+        let mut extra = 0.0;
+        for h in (0..24).filter(|h| mask & (1 << h) != 0) {
+            let (e0, p0) = pace.when_present(WEEKDAY, h);
+            let (e1, p1) = pace.when_present(WEEKEND, h);
+            let mean = (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS);
+            extra += if mean.is_finite() { mean.max(1.0) } else { m0 } - 1.0;
+        }
         let today: u64 = user.pending.iter().map(|&n| u64::from(n)).sum();
         let usual = if rate.is_finite() {
             rate.round().clamp(1.0, MAX_TRIALS as f64) as u64
@@ -524,22 +581,49 @@ impl OffHours {
             rate: if rate.is_finite() { rate } else { 1.0 },
             trials: usual.max(today).min(MAX_TRIALS),
             active: self.active(user, kind).clamp(0.0, 1.0),
+            presence: share,
+            extra,
         }
     }
 
-    /// `active · P(X ≥ events)`, `X ~ BetaBinomial(trials, θ·ν, (1−θ)·ν)`:
-    /// the chance that a usual active day puts this many of its events in
-    /// the session's hours, when the share of a day's events there varies
-    /// from day to day as a Beta with mean `θ` resting on `ν` days.
-    fn session_p(x: &Expectation, events: u32) -> f64 {
+    /// The chance of the session under the user's habits, a mixture of
+    /// their two kinds of day:
+    ///
+    /// * a usual day: `active · P(X ≥ events)`,
+    ///   `X ~ BetaBinomial(trials, θ·ν, (1−θ)·ν)`, the chance that a usual
+    ///   active day puts this many of its events in the session's hours,
+    ///   when the share of a day's events there varies from day to day as a
+    ///   Beta with mean `θ` resting on `ν` days;
+    /// * a day they are present in these hours (as often as the smallest
+    ///   presence share of the session's hours says): the chance of this
+    ///   many events over its present hours at their pace there, an
+    ///   overdispersed count `hours + NegativeBinomial(size hours ·
+    ///   dispersion, mean extra)`.
+    ///
+    /// A user who sometimes works whole nights is judged by their nights; a
+    /// day worker, who has none, by the share of a usual day.
+    fn session_p(&self, x: &Expectation, events: u32, hours: u32) -> f64 {
         let nu = x.support;
-        if nu.is_nan() || nu <= 0.0 {
-            return 1.0;
-        }
-        let a = (x.theta * nu).max(1e-12);
-        let b = ((1.0 - x.theta) * nu).max(1e-12);
-        let n = x.trials.max(u64::from(events));
-        (x.active * beta_binomial_sf(n, u64::from(events), a, b)).clamp(0.0, 1.0)
+        let usual = if nu.is_nan() || nu <= 0.0 {
+            1.0
+        } else {
+            let a = (x.theta * nu).max(1e-12);
+            let b = ((1.0 - x.theta) * nu).max(1e-12);
+            let n = x.trials.max(u64::from(events));
+            x.active * beta_binomial_sf(n, u64::from(events), a, b)
+        };
+        let present = if events <= hours {
+            1.0
+        } else {
+            let r = self.config.dispersion * f64::from(hours.max(1));
+            let mu = x.extra.max(1e-6);
+            NegativeBinomial::new(r, r / (r + mu))
+                .ok()
+                .map(|d| d.sf(u64::from(events - hours - 1)))
+                .filter(|p| p.is_finite())
+                .unwrap_or(1.0)
+        };
+        (usual + x.presence * present).clamp(0.0, 1.0)
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
@@ -612,16 +696,23 @@ impl OffHours {
         let x = self.expect(user, s.mask, share, kind);
         // The session's rarest kind of day counts: a night running into a
         // Saturday is as rare as the Saturday.
+        let first = s.events == 1;
         let x = Expectation {
-            active: if s.events == 1 {
+            active: if first {
                 x.active
             } else {
                 x.active.min(s.active)
             },
+            presence: if first {
+                x.presence
+            } else {
+                x.presence.min(s.presence)
+            },
             ..x
         };
         s.active = x.active;
-        let p = Self::session_p(&x, s.events);
+        s.presence = x.presence;
+        let p = self.session_p(&x, s.events, s.mask.count_ones());
         let score = score_from_p(p);
         let fresh = s.reported == 0 || score >= f32::from(s.reported) + RESCORE_STEP;
         let report = score >= self.config.min_score && fresh;
@@ -673,6 +764,8 @@ impl OffHours {
             .with("expected_session_events", expected)
             .with("user_events_per_day", x.rate)
             .with("presence_share", x.share)
+            .with("session_presence_share", x.presence)
+            .with("expected_extra_when_present", x.extra)
             .with("active_share", x.active)
             .with("user_active_days", own_days)
             .with("p", p),
@@ -712,6 +805,16 @@ impl Detector for OffHours {
                     default: "6",
                     description: "most hours between two off-hours events of one session; a session also ends at any event in a working hour",
                 },
+                ConfigKey {
+                    name: "dispersion",
+                    default: "1.0",
+                    description: "negative binomial size of the event count in a present hour, for users who are sometimes present in the session's hours; smaller is more tolerant of bursts",
+                },
+                ConfigKey {
+                    name: "unused_hour_mean",
+                    default: "1.6",
+                    description: "mean events in an hour the user has never worked near, when they are active in it at all; larger is more tolerant of night sessions",
+                },
             ],
         }
     }
@@ -735,6 +838,12 @@ impl Detector for OffHours {
                     });
                 }
                 self.config.session_gap_hours = hours;
+            }
+            "dispersion" => {
+                self.config.dispersion = config::parse_in_range(key, value, 0.01, 1000.0)?
+            }
+            "unused_hour_mean" => {
+                self.config.unused_hour_mean = config::parse_in_range(key, value, 1.0, 1000.0)?
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

@@ -551,3 +551,31 @@ fn one_night_event_says_more_of_a_sparse_user_than_of_a_dense_one() {
     assert!(s >= d + 8.0, "sparse {s}, dense {d}");
     assert!(s >= 25.0, "sparse {sparse:#?}");
 }
+
+#[test]
+fn a_user_who_sometimes_works_whole_nights_is_judged_by_those_nights() {
+    // User 8 works weekdays 09–17 and, on two Saturdays of four, the whole
+    // night 00–06 at their usual pace.
+    let mut rng = Rng(51);
+    let mut events = history(28);
+    for day in [5i64, 19] {
+        for h in 0..6 {
+            events.extend(session(8, day, h, 5, &mut rng));
+        }
+    }
+    let mut rt = runtime();
+    rt.observe(&sequence(events, 0));
+    // Saturday, day 33: another such night.
+    let night: Vec<Event> = (0..6)
+        .flat_map(|h| session(8, 33, h, 5, &mut rng))
+        .collect();
+    let findings = run(&mut rt, night);
+    assert!(max_score(&findings) < 40.0, "{findings:#?}");
+    // The same night from a colleague who never works nights is extreme.
+    let mut rt = runtime();
+    rt.observe(&history(28));
+    let night: Vec<Event> = (0..6)
+        .flat_map(|h| session(7, 33, h, 5, &mut rng))
+        .collect();
+    assert!(max_score(&run(&mut rt, night)) >= 65.0);
+}
