@@ -49,15 +49,18 @@ impl Moments {
     }
 
     /// `P(X ≥ x)` for the next bucket's count: a negative binomial with the
-    /// history's mean and variance (at least Poisson's), widened by
-    /// `1 + 1/n` for the uncertainty of a mean from `n` buckets.
-    pub fn tail(&self, x: u32) -> f64 {
+    /// history's mean and variance, widened by `1 + 1/n` for the
+    /// uncertainty of a mean from `n` buckets. The variance is at least
+    /// Poisson's, and at least that of a spread of `min_log_sd` on the log
+    /// scale (`(mean · min_log_sd)²`): small counts are limited by chance,
+    /// large ones by how much the user's days vary as a whole.
+    pub fn tail(&self, x: u32, min_log_sd: f64) -> f64 {
         let m = f64::from(self.mean).max(0.5);
         if f64::from(x) <= m {
             return 1.0;
         }
         let n = f64::from(self.n).max(1.0);
-        let v = f64::from(self.var).max(m) * (1.0 + 1.0 / n);
+        let v = f64::from(self.var).max(m).max((m * min_log_sd).powi(2)) * (1.0 + 1.0 / n);
         let k = u64::from(x - 1);
         let p = if v <= m * (1.0 + 1e-9) {
             Poisson::new(m).ok().map(|d| d.sf(k))
@@ -153,15 +156,24 @@ mod tests {
         for x in [4, 5, 6, 5, 4, 6, 5] {
             m.push(x, COUNT_WINDOW_DAYS);
         }
-        assert!(m.tail(8) > 0.01, "{}", m.tail(8));
-        assert!(ueba_sdk::score_from_p(m.tail(20)) >= 50.0, "{}", m.tail(20));
-        assert!(ueba_sdk::score_from_p(m.tail(24)) >= 60.0, "{}", m.tail(24));
+        assert!(m.tail(8, 0.3) > 0.01, "{}", m.tail(8, 0.3));
+        // Small counts are limited by chance, not by the day's spread.
+        assert_eq!(m.tail(20, 0.3), m.tail(20, 0.0));
+        assert!(ueba_sdk::score_from_p(m.tail(20, 0.3)) >= 50.0);
+        assert!(ueba_sdk::score_from_p(m.tail(24, 0.3)) >= 60.0);
+        // Large ones by the day's spread: 28 a day doubling.
+        let mut busy = Moments::default();
+        for x in [24, 28, 33, 22, 30, 27, 31, 29, 26, 30] {
+            busy.push(x, COUNT_WINDOW_DAYS);
+        }
+        assert!(busy.tail(60, 0.0) < 1e-5);
+        assert!(busy.tail(60, 0.5) > 1e-3, "{}", busy.tail(60, 0.5));
         // A bursty history is judged leniently.
         let mut b = Moments::default();
         for x in [1, 12, 3, 30, 2, 8, 15] {
             b.push(x, COUNT_WINDOW_DAYS);
         }
-        assert!(b.tail(20) > 0.05, "{}", b.tail(20));
+        assert!(b.tail(20, 0.0) > 0.05, "{}", b.tail(20, 0.0));
     }
 
     #[test]

@@ -65,10 +65,14 @@
 //! resource pair also counts its *events* per local day and per local hour,
 //! and keeps exponentially weighted moments of them over its active days
 //! (about three weeks) and active hours (about two days). A count is scored
-//! with a negative binomial of the history's mean and variance (never below
-//! Poisson's), widened by `1 + 1/n` for a mean estimated from `n` buckets:
-//! a steady 4–6 a day makes 20 deep in the tail (~58 after a week), while a
-//! history that swings from 1 to 30 makes it ordinary. Daily counts need
+//! with a negative binomial of the history's mean and variance, widened by
+//! `1 + 1/n` for a mean estimated from `n` buckets. The variance is never
+//! below Poisson's, nor below what the user's (blended) day spread on the
+//! log scale implies for the count (`(mean · s)²`): parts vary at least as
+//! much as their sum, so on a busy day every table's count may double,
+//! while small counts stay limited by chance. A steady 4–6 a day makes 20
+//! deep in the tail (~58 after a week), while a history that swings from 1
+//! to 30 makes it ordinary. Daily counts need
 //! `MIN_PAIR_HISTORY` active days, hourly ones [`MIN_PAIR_HOURS`] active
 //! hours.
 //!
@@ -781,9 +785,9 @@ fn judge_slow(bucket: Bucket, slow: Slow, min_sd: f64, total: u64, need: f32) ->
 /// report. Count tails are computed only from a count a couple of spreads
 /// above the mean, and then every sixteenth of the count, so a busy day
 /// costs a handful of tails; slow references cost a logarithm.
-/// The slow reference of rows is judged no more narrowly than the user's
-/// day (`day_sd`), as the fast one is: parts vary at least as much as
-/// their sum.
+/// Counts and the slow reference of rows are judged no more narrowly than
+/// the user's day (`day_sd`, on the log scale), as the row baselines are:
+/// parts vary at least as much as their sum.
 fn pair_candidates(
     pair: &mut Pair,
     slow_z: f64,
@@ -820,7 +824,7 @@ fn pair_candidates(
             continue;
         }
         *next = count.saturating_add((count / 16).max(1));
-        let p = moments.tail(count);
+        let p = moments.tail(count, day_sd);
         let score = score_from_p(p);
         if score >= need(reported) {
             out.push(Scored {
