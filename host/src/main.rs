@@ -13,7 +13,7 @@ use ueba::formats::output::{
     DocKind, DynSink, JsonDocs, cef::CefLines, cef::Syslog, hec::HecPost, hostname,
 };
 use ueba::formats::{InputFormat, LineParser, NativeParser, OutputFormat, parser_for};
-use ueba::generator::{GenConfig, generate};
+use ueba::generator::{GenConfig, Shape, generate};
 use ueba::identity::Identities;
 use ueba::input::{Chunk, Position, spawn_reader_at};
 use ueba::state::StateDir;
@@ -179,6 +179,16 @@ struct GenArgs {
     /// Shifts follow the zone's local time and identities.csv names it.
     #[arg(long, value_name = "SITE=ZONE", value_parser = site_timezone)]
     site_timezone: Vec<(String, String)>,
+    /// Kind of log: `database` (access events with rows read) or
+    /// `workstation` (logon/logoff per machine and removable media, a few
+    /// events per person a day).
+    #[arg(long, default_value = "database", value_parser = shape)]
+    shape: Shape,
+}
+
+/// Parses `ueba gen --shape`.
+fn shape(s: &str) -> Result<Shape, String> {
+    Shape::parse(s).map_err(|e| e.to_string())
 }
 
 /// Parses `SITE=ZONE` for `ueba gen --site-timezone`.
@@ -520,6 +530,7 @@ fn gen_cmd(a: GenArgs) -> Result<()> {
         start: a.start.unwrap_or(GenConfig::default().start),
         scenarios: !a.no_scenarios,
         site_timezones: a.site_timezone,
+        shape: a.shape,
     };
     let pb = std::io::stderr()
         .is_terminal()

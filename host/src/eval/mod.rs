@@ -160,13 +160,15 @@ pub struct ScenarioResult {
     pub user: String,
     /// Whether it is insider behaviour (false: a benign look-alike).
     pub malicious: bool,
-    /// Its start, RFC 3339.
-    pub start: String,
+    /// Its start, RFC 3339; `None` for a benign behaviour that runs
+    /// through the whole period.
+    pub start: Option<String>,
     /// What it is, from the labels file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Whether any alert on the user came at or after `start` (for a benign
-    /// scenario: whether it was alerted, a false alarm).
+    /// scenario: whether it was alerted, a false alarm; without a start,
+    /// any alert on the user counts).
     pub detected: bool,
     /// Time of that first alert, RFC 3339.
     pub first_alert: Option<String>,
@@ -337,8 +339,10 @@ pub struct Label {
     pub user: String,
     /// Insider behaviour (true) or a benign look-alike (false).
     pub malicious: bool,
-    /// Time of its first event, RFC 3339.
-    pub start: String,
+    /// Time of its first event, RFC 3339. Required of a malicious scenario;
+    /// a benign one may have none (behaviour that runs through the period).
+    #[serde(default)]
+    pub start: Option<String>,
     /// Human explanation, when given.
     #[serde(default)]
     pub description: Option<String>,
@@ -363,7 +367,7 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
     };
     let labels: LabelFile = serde_json::from_str(&text).map_err(|e| {
         bad(format!(
-            "{e} (expected {{\"scenarios\":[{{\"name\",\"user\",\"malicious\",\"start\"}}]}} as written by `ueba gen`)"
+            "{e} (expected {{\"scenarios\":[{{\"name\",\"user\",\"malicious\",\"start\"}}]}} as written by `ueba gen`; \"start\" may be left out of a benign scenario)"
         ))
     })?;
     for (i, s) in labels.scenarios.iter().enumerate() {
@@ -373,7 +377,20 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
         if s.user.is_empty() {
             return Err(at("user", "must not be empty".into()));
         }
-        parse_timestamp_text(&s.start).map_err(|m| at("start", m))?;
+        match &s.start {
+            Some(start) => {
+                parse_timestamp_text(start).map_err(|m| at("start", m))?;
+            }
+            None if s.malicious => {
+                return Err(at(
+                    "start",
+                    "missing; a malicious scenario needs its start (only a benign one may leave \
+                     it out)"
+                        .into(),
+                ));
+            }
+            None => {}
+        }
     }
     Ok(labels)
 }
@@ -643,7 +660,11 @@ pub fn evaluate(
     for s in labels.scenarios.iter().filter(|s| s.malicious) {
         if let Some(&u) = tally.index.get(&s.user) {
             malicious_users.push(u);
-            let start = parse_timestamp_text(&s.start).unwrap_or(0);
+            let start = s
+                .start
+                .as_deref()
+                .map_or(Ok(0), parse_timestamp_text)
+                .unwrap_or(0);
             positive_days.push((u, start.div_euclid(DAY_MS)));
         }
     }
@@ -651,11 +672,16 @@ pub fn evaluate(
         .scenarios
         .iter()
         .map(|s| {
-            let start = parse_timestamp_text(&s.start).unwrap_or(0);
+            // Without a start (benign, throughout the period) every alert counts.
+            let start = s
+                .start
+                .as_deref()
+                .map(|t| parse_timestamp_text(t).unwrap_or(0));
+            let from = start.unwrap_or(i64::MIN);
             let u = tally.index.get(&s.user).copied();
             let after: Vec<&(u32, i64, f64)> = sorted_alerts
                 .iter()
-                .filter(|a| Some(a.0) == u && a.1 >= start)
+                .filter(|a| Some(a.0) == u && a.1 >= from)
                 .collect();
             let first = after.first().map(|a| a.1);
             let peak = u.map_or(0.0, |u| peaks[u as usize]);
@@ -667,7 +693,9 @@ pub fn evaluate(
                 description: s.description.clone(),
                 detected: first.is_some(),
                 first_alert: first.map(format_time),
-                time_to_detect_secs: first.map(|t| (t - start) as f64 / 1000.0),
+                time_to_detect_secs: first
+                    .zip(start)
+                    .map(|(t, start)| (t - start) as f64 / 1000.0),
                 alerts: after.len(),
                 peak_risk: round(peak, 1),
                 rank: u.map(|_| 1 + peaks.iter().filter(|&&p| p > peak).count()),
@@ -938,6 +966,28 @@ mod tests {
     }
 
     #[test]
+    fn benign_scenarios_may_have_no_start_malicious_ones_must() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "labels.json",
+            r#"{"scenarios":[{"name":"svc","user":"s","malicious":false,"description":"24/7"}]}"#,
+        );
+        let labels = load_labels(&p).unwrap();
+        assert_eq!(labels.scenarios[0].start, None);
+        let p = write(
+            dir.path(),
+            "labels.json",
+            r#"{"scenarios":[{"name":"x","user":"u","malicious":true}]}"#,
+        );
+        let e = load_labels(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("scenarios[0] (x): field `start`: missing; a malicious scenario needs"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn alerts_mode_scores_user_days_from_alert_scores() {
         let dir = tempfile::tempdir().unwrap();
         let ev = |t: &str, u: &str, res: &str, rows: u64| {
@@ -959,7 +1009,8 @@ mod tests {
             "labels.json",
             r#"{"scenarios":[
               {"name":"bulk","user":"b","malicious":true,"start":"2026-01-06T02:00:00.000Z","description":""},
-              {"name":"look-alike","user":"a","malicious":false,"start":"2026-01-05T10:00:00.000Z","description":""}]}"#,
+              {"name":"look-alike","user":"a","malicious":false,"start":"2026-01-05T10:00:00.000Z","description":""},
+              {"name":"throughout","user":"a","malicious":false,"description":""}]}"#,
         );
         let alerts = write(
             dir.path(),
@@ -988,6 +1039,13 @@ mod tests {
         let look = &e.scenarios[1];
         assert!(look.detected, "a benign look-alike that was alerted");
         assert_eq!(look.rank, Some(2));
+        let throughout = &e.scenarios[2];
+        assert_eq!(throughout.start, None);
+        assert!(
+            throughout.detected && throughout.alerts == 1,
+            "any alert counts"
+        );
+        assert_eq!(throughout.time_to_detect_secs, None);
         // User-days: b/06 scores 90 (positive), a/06 61, the rest 0.
         assert_eq!(e.roc_auc, Some(1.0));
         assert_eq!(e.pr_auc, Some(1.0));

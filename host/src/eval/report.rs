@@ -221,7 +221,10 @@ fn scenario_table(h: &mut String, e: &Evaluation) {
             esc(&s.name),
             esc(&s.user),
             if s.malicious { "malicious" } else { "benign" },
-            esc(s.start.get(..16).unwrap_or(&s.start)).replace('T', " "),
+            s.start.as_deref().map_or_else(
+                || "– (throughout)".into(),
+                |t| esc(t.get(..16).unwrap_or(t)).replace('T', " ")
+            ),
             s.time_to_detect_secs
                 .map_or_else(|| "–".into(), human_duration),
             s.rank
@@ -288,15 +291,20 @@ fn timelines(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
             .iter()
             .filter(|s| s.user == d.users[u])
             .filter_map(|s| {
-                crate::event::parse_timestamp_text(&s.start)
+                crate::event::parse_timestamp_text(s.start.as_deref()?)
                     .ok()
                     .map(|t| (to_x(t), s.name.as_str(), s.malicious))
             })
             .collect();
         let rank = 1 + d.peaks.iter().filter(|&&p| p > d.peaks[u]).count();
-        let labels: Vec<String> = starts
+        let labels: Vec<String> = e
+            .scenarios
             .iter()
-            .map(|(_, n, m)| format!("{n} ({})", if *m { "malicious" } else { "benign" }))
+            .filter(|s| s.user == d.users[u])
+            .map(|s| {
+                let kind = if s.malicious { "malicious" } else { "benign" };
+                format!("{} ({kind})", s.name)
+            })
             .collect();
         let caption = format!(
             "{} · {} · rank {} · peak {:.1}{}",
@@ -419,7 +427,7 @@ fn detector_section(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
         .scenarios
         .iter()
         .filter(|s| s.malicious)
-        .filter_map(|s| crate::event::parse_timestamp_text(&s.start).ok())
+        .filter_map(|s| crate::event::parse_timestamp_text(s.start.as_deref()?).ok())
         .map(|t| (t - day0 * DAY_MS) as f64 / DAY_MS as f64)
         .collect();
     let rows = d.detectors.len() as u32;
@@ -664,7 +672,7 @@ fn sweep_section(h: &mut String, s: &SweepResult) -> Result<(), EvalError> {
     h.push_str(
         "<table id=\"sweep-table\"><thead><tr><th>level</th><th>exfiltration ×</th><th>detected</th>\
          <th>off-hours shift</th><th>detected</th><th>novel tables</th><th>detected</th>\
-         <th>trend-micro (control)</th><th>false alarms per 1,000 user-days</th></tr></thead><tbody>\n",
+         <th>trend-micro (control)</th><th>boiling-frog</th><th>false alarms per 1,000 user-days</th></tr></thead><tbody>\n",
     );
     let cell = |l: &LevelResult, k: &str| {
         l.detection
@@ -676,7 +684,7 @@ fn sweep_section(h: &mut String, s: &SweepResult) -> Result<(), EvalError> {
             h,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}×</td><td class=\"num\">{}</td>\
              <td class=\"num\">{} h</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             l.level,
             l.exfil_factor,
             cell(l, "slow-exfiltration"),
@@ -685,10 +693,35 @@ fn sweep_section(h: &mut String, s: &SweepResult) -> Result<(), EvalError> {
             l.novel_tables,
             cell(l, "novel-table"),
             cell(l, "trend-micro"),
+            cell(l, "boiling-frog"),
             num(l.benign_alerts_per_1000_user_days, 2),
         );
     }
     h.push_str("</tbody></table>\n");
+    for shape in &s.shapes {
+        let _ = writeln!(
+            h,
+            "<h3>The {} shape</h3>\n<p class=\"note\">Generated once per seed at its default \
+             strength, {:.1} events per user-day. Alerted: for a malicious scenario, detected; for \
+             a look-alike, a false alarm. False alarms: {} per 1,000 user-days on users with no \
+             malicious scenario.</p>\n<table class=\"shape-table\"><thead><tr><th>scenario</th>\
+             <th>kind</th><th>alerted</th></tr></thead><tbody>",
+            esc(shape.shape),
+            shape.events_per_user_day,
+            num(shape.benign_alerts_per_1000_user_days, 2),
+        );
+        for sc in &shape.scenarios {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td></tr>",
+                esc(&sc.name),
+                if sc.malicious { "malicious" } else { "benign" },
+                sc.alerted.detected,
+                sc.alerted.runs,
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
     Ok(())
 }
 

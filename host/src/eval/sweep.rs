@@ -11,7 +11,13 @@
 //! from 1.5× to 1000× the user's normal day, the off-hours session from 1 to
 //! 10 hours after the shift ends, and novel tables from ones the peer group
 //! reads to ones it never does. The unscaled trend-micro scenario is a
-//! control that should be detected at every level.
+//! control that should be detected at every level; the boiling-frog ramp is
+//! never scaled either.
+//!
+//! Detectors must hold on any log shape, so the sweep then generates each
+//! other shape (the workstation log) once per seed at its default strength
+//! and reports, per scenario, how often it was alerted, with the false-alarm
+//! rate.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -21,15 +27,16 @@ use serde::Serialize;
 use super::rules::RuleSet;
 use super::{EvalError, Inputs, Source, evaluate};
 use crate::config::Config;
-use crate::generator::{GenConfig, Intensity, NovelTables, generate_with};
+use crate::generator::{GenConfig, Intensity, NovelTables, Shape, generate_with};
 use crate::runtime::Runtime;
 
-/// The malicious scenario kinds, in table order.
-pub const SCENARIOS: [&str; 4] = [
+/// The database shape's malicious scenario kinds, in table order.
+pub const SCENARIOS: [&str; 5] = [
     "slow-exfiltration",
     "off-hours",
     "novel-table",
     "trend-micro",
+    "boiling-frog",
 ];
 
 /// What to sweep.
@@ -43,6 +50,9 @@ pub struct SweepConfig {
     pub seeds: u32,
     /// The intensities, weakest first.
     pub levels: Vec<Intensity>,
+    /// Other shapes generated once per seed at their default strength (the
+    /// database shape is the levels').
+    pub shapes: Vec<Shape>,
 }
 
 impl Default for SweepConfig {
@@ -54,6 +64,7 @@ impl Default for SweepConfig {
             days: 21,
             seeds: 5,
             levels: default_levels(),
+            shapes: vec![Shape::Workstation],
         }
     }
 }
@@ -113,6 +124,32 @@ pub struct LevelResult {
     pub median_time_to_detect_secs: BTreeMap<&'static str, f64>,
 }
 
+/// How often one scenario kind of another shape was alerted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShapeScenario {
+    /// Scenario kind, e.g. `usb-surge`.
+    pub name: String,
+    /// Insider behaviour (alerted = detected) or a look-alike (alerted = a
+    /// false alarm).
+    pub malicious: bool,
+    /// Runs in which its user was alerted (at or after its start).
+    pub alerted: Rate,
+}
+
+/// One other shape's results over the seeds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShapeResult {
+    /// The shape's name, e.g. `workstation`.
+    pub shape: &'static str,
+    /// Per scenario kind, as labelled, malicious first.
+    pub scenarios: Vec<ShapeScenario>,
+    /// Events per user-day with events, over all runs.
+    pub events_per_user_day: f64,
+    /// Alerts on users with no malicious scenario per 1,000 of their
+    /// user-days, over all runs.
+    pub benign_alerts_per_1000_user_days: Option<f64>,
+}
+
 /// The whole sweep.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SweepResult {
@@ -124,6 +161,8 @@ pub struct SweepResult {
     pub seeds: Vec<u64>,
     /// Per level, weakest first.
     pub levels: Vec<LevelResult>,
+    /// The other shapes at their default strength.
+    pub shapes: Vec<ShapeResult>,
     /// Wall time of the sweep.
     pub elapsed_secs: f64,
 }
@@ -144,7 +183,13 @@ pub fn run(
     }
     let started = Instant::now();
     let seeds: Vec<u64> = (1..=u64::from(cfg.seeds)).collect();
-    let total = cfg.levels.len() * seeds.len();
+    let others: Vec<Shape> = cfg
+        .shapes
+        .iter()
+        .copied()
+        .filter(|&s| s != Shape::Database)
+        .collect();
+    let total = (cfg.levels.len() + others.len()) * seeds.len();
     let mut done = 0;
     let mut levels = Vec::with_capacity(cfg.levels.len());
     for (i, intensity) in cfg.levels.iter().enumerate() {
@@ -152,26 +197,13 @@ pub fn run(
         let mut times: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         let (mut benign_alerts, mut benign_days) = (0usize, 0usize);
         for &seed in &seeds {
-            let dir = tempfile::tempdir().map_err(|source| EvalError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
             let gen_cfg = GenConfig {
                 users: cfg.users,
                 days: cfg.days,
                 seed,
                 ..GenConfig::default()
             };
-            let summary = generate_with(&gen_cfg, Some(intensity), dir.path(), &mut |_, _| {})?;
-            let eval = evaluate(
-                &Inputs {
-                    events: &summary.events_path,
-                    identities: Some(&summary.identities_path),
-                    labels: &summary.labels_path,
-                },
-                Source::Score { runtime, config },
-                rules,
-            )?;
+            let eval = generate_and_evaluate(&gen_cfg, Some(intensity), runtime, config, rules)?;
             for s in eval.scenarios.iter().filter(|s| s.malicious) {
                 let Some(kind) = SCENARIOS.iter().find(|k| **k == s.name) else {
                     continue;
@@ -210,13 +242,87 @@ pub fn run(
                 .collect(),
         });
     }
+    let mut shapes = Vec::with_capacity(others.len());
+    for shape in others {
+        let mut scenarios: Vec<ShapeScenario> = Vec::new();
+        let (mut benign_alerts, mut benign_days) = (0usize, 0usize);
+        let (mut events, mut user_days) = (0u64, 0usize);
+        for &seed in &seeds {
+            let gen_cfg = GenConfig {
+                users: cfg.users,
+                days: cfg.days,
+                seed,
+                shape,
+                ..GenConfig::default()
+            };
+            let eval = generate_and_evaluate(&gen_cfg, None, runtime, config, rules)?;
+            for s in &eval.scenarios {
+                let at = match scenarios.iter().position(|x| x.name == s.name) {
+                    Some(i) => i,
+                    None => {
+                        scenarios.push(ShapeScenario {
+                            name: s.name.clone(),
+                            malicious: s.malicious,
+                            alerted: Rate::default(),
+                        });
+                        scenarios.len() - 1
+                    }
+                };
+                let r = &mut scenarios[at].alerted;
+                r.runs += 1;
+                r.detected += u32::from(s.detected);
+            }
+            benign_alerts += eval.benign_alerts;
+            benign_days += eval.benign_user_days;
+            events += eval.events;
+            user_days += eval.user_days;
+            done += 1;
+            progress(done, total);
+        }
+        for s in &mut scenarios {
+            s.alerted.rate = f64::from(s.alerted.detected) / f64::from(s.alerted.runs.max(1));
+        }
+        shapes.push(ShapeResult {
+            shape: shape.name(),
+            scenarios,
+            events_per_user_day: events as f64 / user_days.max(1) as f64,
+            benign_alerts_per_1000_user_days: (benign_days > 0)
+                .then(|| benign_alerts as f64 * 1000.0 / benign_days as f64),
+        });
+    }
     Ok(SweepResult {
         users: cfg.users,
         days: cfg.days,
         seeds,
         levels,
+        shapes,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Generates `gen_cfg` (at `intensity`, if any) into a temporary directory
+/// and evaluates it with the built-in detectors.
+fn generate_and_evaluate(
+    gen_cfg: &GenConfig,
+    intensity: Option<&Intensity>,
+    runtime: &Runtime,
+    config: &Config,
+    rules: &RuleSet,
+) -> Result<super::Evaluation, EvalError> {
+    let dir = tempfile::tempdir().map_err(|source| EvalError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let summary = generate_with(gen_cfg, intensity, dir.path(), &mut |_, _| {})?;
+    evaluate(
+        &Inputs {
+            events: &summary.events_path,
+            identities: Some(&summary.identities_path),
+            labels: &summary.labels_path,
+        },
+        Source::Score { runtime, config },
+        rules,
+    )
 }
 
 impl SweepResult {
@@ -231,7 +337,7 @@ impl SweepResult {
         );
         let _ = writeln!(
             out,
-            "  {:>5}  {:>8} {:>10}   {:>8} {:>10}   {:<10} {:>10}   {:>11}   {:>14}",
+            "  {:>5}  {:>8} {:>10}   {:>8} {:>10}   {:<10} {:>10}   {:>11}   {:>12}   {:>14}",
             "level",
             "exfil ×",
             "detected",
@@ -240,6 +346,7 @@ impl SweepResult {
             "novel",
             "detected",
             "trend-micro",
+            "boiling-frog",
             "false alarms*"
         );
         let cell = |l: &LevelResult, k: &str| {
@@ -250,7 +357,7 @@ impl SweepResult {
         for l in &self.levels {
             let _ = writeln!(
                 out,
-                "  {:>5}  {:>8} {:>10}   {:>8} {:>10}   {:<10} {:>10}   {:>11}   {:>14}",
+                "  {:>5}  {:>8} {:>10}   {:>8} {:>10}   {:<10} {:>10}   {:>11}   {:>12}   {:>14}",
                 l.level,
                 l.exfil_factor,
                 cell(l, "slow-exfiltration"),
@@ -259,6 +366,7 @@ impl SweepResult {
                 l.novel_tables,
                 cell(l, "novel-table"),
                 cell(l, "trend-micro"),
+                cell(l, "boiling-frog"),
                 l.benign_alerts_per_1000_user_days
                     .map_or_else(|| "-".into(), |v| format!("{v:.2}"))
             );
@@ -267,6 +375,35 @@ impl SweepResult {
             out,
             "  * alerts on users with no malicious scenario per 1,000 user-days"
         );
+        for shape in &self.shapes {
+            let _ = writeln!(
+                out,
+                "\nThe {} shape at its default strength ({} users × {} days, {} seeds, {:.1} \
+                 events per user-day)",
+                shape.shape,
+                self.users,
+                self.days,
+                self.seeds.len(),
+                shape.events_per_user_day
+            );
+            let _ = writeln!(out, "  {:<22} {:<9} {:>8}", "scenario", "kind", "alerted");
+            for s in &shape.scenarios {
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {:<9} {:>8}",
+                    s.name,
+                    if s.malicious { "malicious" } else { "benign" },
+                    format!("{}/{}", s.alerted.detected, s.alerted.runs)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  false alarms: {} alerts per 1,000 user-days on users with no malicious scenario",
+                shape
+                    .benign_alerts_per_1000_user_days
+                    .map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+            );
+        }
         out
     }
 }

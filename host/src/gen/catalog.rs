@@ -106,6 +106,9 @@ pub(super) enum Group {
     Engineering,
     Analytics,
     Dba,
+    /// Machine accounts (not in [`GROUPS`]: nobody is drawn into it; an
+    /// account is moved here when it becomes a service account).
+    Service,
 }
 
 pub(super) const GROUPS: [Group; 6] = [
@@ -126,6 +129,7 @@ impl Group {
             Group::Engineering => "engineering",
             Group::Analytics => "analytics",
             Group::Dba => "dba",
+            Group::Service => "service",
         }
     }
 
@@ -137,6 +141,7 @@ impl Group {
             Group::Engineering => 0.15,
             Group::Analytics => 0.10,
             Group::Dba => 0.05,
+            Group::Service => 0.0,
         }
     }
 
@@ -152,6 +157,7 @@ impl Group {
             Group::Engineering => &[(BERLIN, 0.6), (LOS_ANGELES, 0.4)],
             Group::Analytics => &[(NEW_YORK, 0.6), (LONDON, 0.4)],
             Group::Dba => &[(DUBLIN, 0.5), (MANILA, 0.5)],
+            Group::Service => &[(BERLIN, 1.0)],
         }
     }
 
@@ -164,6 +170,7 @@ impl Group {
             Group::Engineering => (40.0, 10.0, 60.0),
             Group::Analytics => (18.0, 5.0, 30.0),
             Group::Dba => (40.0, 10.0, 60.0),
+            Group::Service => (0.0, 0.0, 0.0),
         }
     }
 
@@ -175,6 +182,7 @@ impl Group {
             Group::Engineering => 0.7,
             Group::Analytics => 0.5,
             Group::Dba => 0.6,
+            Group::Service => 0.0,
         }
     }
 }
@@ -266,6 +274,7 @@ pub(super) fn habit_specs(g: Group) -> &'static [HabitSpec] {
         Group::Engineering => ENGINEERING_HABITS,
         Group::Analytics => ANALYTICS_HABITS,
         Group::Dba => DBA_HABITS,
+        Group::Service => &[],
     }
 }
 

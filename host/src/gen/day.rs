@@ -12,7 +12,8 @@ use super::catalog::{
     INVOICES, MAINTENANCE_TABLES, PAYMENTS, PG_ACTIVITY, PG_LOCKS, SELECT, TABLES, TICKETS, UPDATE,
     VACUUM,
 };
-use super::org::{self, HOUR_MS, Habit, MIN_MS, Org, lognormal};
+use super::multiday;
+use super::org::{self, DAY_MS, HOUR_MS, Habit, MIN_MS, Org, lognormal};
 
 /// Tag of events that belong to nothing in particular.
 pub(super) const TAG_NONE: u8 = 0;
@@ -24,7 +25,13 @@ pub(super) const TAG_MAINTENANCE: u8 = 8;
 pub(super) const TAG_ANALYST_READ: u8 = 9;
 /// As above, and at least [`BIG_READ_ROWS`] rows.
 pub(super) const TAG_ANALYST_BIG: u8 = 10;
-pub(super) const TAG_COUNT: usize = 11;
+/// The boiling frog's extra reads.
+pub(super) const TAG_RAMP: u8 = 11;
+/// The service account's queries.
+pub(super) const TAG_SERVICE: u8 = 12;
+/// The new hire's events.
+pub(super) const TAG_NEW_HIRE: u8 = 13;
+pub(super) const TAG_COUNT: usize = 14;
 /// What counts as a "big read" for the analyst look-alike.
 pub(super) const BIG_READ_ROWS: u32 = 50_000;
 
@@ -56,20 +63,34 @@ struct DayPlan {
     maintenance: Option<i64>,
     scenario: Option<u8>,
     vpn: bool,
+    /// The service account's round-the-clock runs.
+    service: bool,
 }
 
 /// The RNG of one stream of one user-day. Stream 0 draws the day's plan,
-/// stream 1 the maintenance job, and stream `SLOT_STREAM + h` the queries of
-/// local hour `h`, so any hour can be generated without the others.
-fn user_day_rng(seed: u64, user: u32, day: u32, stream: u64) -> ChaCha8Rng {
+/// stream 1 the maintenance job, stream 2 the ramp's extra reads, stream
+/// `SLOT_STREAM + h` the queries of local hour `h` and `SERVICE_STREAM + h`
+/// the service account's, so any hour can be generated without the others.
+pub(super) fn user_day_rng(seed: u64, user: u32, day: u32, stream: u64) -> ChaCha8Rng {
     let ud = org::mix(org::mix(seed, u64::from(user) + 1), u64::from(day) + 0x5eed);
     ChaCha8Rng::seed_from_u64(org::mix(ud, stream))
 }
 
 const SLOT_STREAM: u64 = 16;
+const SERVICE_STREAM: u64 = 100;
+
+/// Whether user `u` works on day `d` by their schedule: a working weekday,
+/// not on leave, joined, and a person rather than the service account.
+pub(super) fn works(org: &Org, u: u32, d: u32) -> bool {
+    let user = &org.users[u as usize];
+    org.service_account != Some(u)
+        && user.works_weekday(org.clock.weekdays[d as usize])
+        && !user.on_leave(d)
+        && multiday::joined(org, u, d)
+}
 
 /// ±30 minutes of day-to-day jitter, concentrated near zero.
-fn jitter(rng: &mut ChaCha8Rng) -> i64 {
+pub(super) fn jitter(rng: &mut ChaCha8Rng) -> i64 {
     let z: f64 = rng.sample(rand_distr::StandardNormal);
     ((z * 12.0).clamp(-30.0, 30.0) * MIN_MS as f64) as i64
 }
@@ -78,7 +99,7 @@ fn plan(org: &Org, u: u32, d: u32, rng: &mut ChaCha8Rng) -> DayPlan {
     let user = &org.users[u as usize];
     let wd = org.clock.weekdays[d as usize];
     let vpn = user.vpn != 0 && rng.random::<f32>() < user.vpn_days;
-    let work = (user.works_weekday(wd) && !user.on_leave(d)).then(|| {
+    let work = works(org, u, d).then(|| {
         let nominal = i64::from(user.start_min) * MIN_MS;
         let len = i64::from(user.len_min) * MIN_MS;
         let mut start = nominal + jitter(rng);
@@ -117,6 +138,7 @@ fn plan(org: &Org, u: u32, d: u32, rng: &mut ChaCha8Rng) -> DayPlan {
         maintenance,
         scenario,
         vpn,
+        service: org.service_account == Some(u),
     }
 }
 
@@ -131,6 +153,9 @@ pub(super) fn bounds(org: &Org, u: u32, d: u32) -> Option<(i64, i64)> {
     }
     if let Some(m) = p.maintenance {
         local.push((m, m + 3 * HOUR_MS));
+    }
+    if p.service {
+        local.push((0, DAY_MS));
     }
     if let Some(i) = p.scenario {
         let evs = &org.scenarios[usize::from(i)].events;
@@ -215,6 +240,7 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
     if let Some(w) = &p.work {
         let habits = org.habits(u);
         let big_analyst = org.big_analyst == Some(u);
+        let new_hire = org.new_hire.is_some_and(|(n, _)| n == u);
         let total = (w.morning.1 - w.morning.0) + (w.afternoon.1 - w.afternoon.0);
         let first_hour = w.morning.0.div_euclid(HOUR_MS);
         let last_hour = (w.afternoon.1 - 1).div_euclid(HOUR_MS);
@@ -267,6 +293,8 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
                         } else {
                             TAG_ANALYST_READ
                         }
+                    } else if new_hire {
+                        TAG_NEW_HIRE
                     } else {
                         TAG_NONE
                     };
@@ -285,6 +313,20 @@ pub(super) fn generate(org: &Org, u: u32, d: u32, ws: i64, we: i64, out: &mut Ve
                     t += 200 + (-rng.random::<f64>().max(1e-9).ln() * 8_000.0) as i64;
                 }
             }
+        }
+    }
+    if let (Some(w), Some(ramp)) = (&p.work, org.ramp.filter(|r| r.user == u)) {
+        let mut rng = user_day_rng(org.seed, u, d, 2);
+        multiday::ramp_events(org, &ramp, d, [w.morning, w.afternoon], &mut rng, &mut emit);
+    }
+    if p.service {
+        for hour in 0..24 {
+            let slot_utc = org.clock.utc(tz, d, hour * HOUR_MS);
+            if slot_utc >= we || slot_utc + HOUR_MS <= ws {
+                continue;
+            }
+            let mut rng = user_day_rng(org.seed, u, d, SERVICE_STREAM + hour as u64);
+            multiday::service_events(org, u, d, hour, &mut rng, &mut emit);
         }
     }
     if let Some(start) = p.maintenance {

@@ -195,7 +195,9 @@ mod tests {
             }
             let user = e["user"].as_str().unwrap();
             if user == novel.user {
-                own_before += usize::from(e["timestamp"].as_str().unwrap() < novel.start.as_str());
+                own_before += usize::from(
+                    e["timestamp"].as_str().unwrap() < novel.start.as_deref().unwrap_or(""),
+                );
             } else if group[user] == group[&novel.user] {
                 peers += 1;
             }

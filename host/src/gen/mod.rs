@@ -10,6 +10,13 @@
 //! normal behaviour and always present, so an engine can be checked for false
 //! alarms too.
 //!
+//! That is the default **database** shape. The **workstation** shape
+//! ([`Shape::Workstation`], module `workstation`) is a sparse log of another
+//! kind: logons and logoffs per machine and removable-media use, a few events
+//! per person a day, with insider scenarios modelled on the public
+//! descriptions of the CERT insider threat data set (r4.2). Both shapes share
+//! the people (sites, time zones, logins, leave), the clock and the writer.
+//!
 //! Output is three files: `events.jsonl` (time-sorted access events),
 //! `identities.csv` (peer group and time zone per user) and `labels.json`
 //! (which users act out which scenario, from when). A seed fully determines
@@ -19,11 +26,13 @@
 mod catalog;
 mod day;
 mod intensity;
+mod multiday;
 mod names;
 mod org;
 mod scenario;
 #[cfg(test)]
 mod tests;
+mod workstation;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -33,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use catalog::{ACTIONS, MAINTENANCE_TABLES, SITE_NAMES, TABLES, TZ_NAMES};
 use day::{Ev, TAG_ANALYST_BIG, TAG_ANALYST_READ, TAG_COUNT, TAG_MAINTENANCE, TAG_SCENARIO};
+use multiday::{look_alike_labels, ramp_label};
 use org::{DAY_MS, HOUR_MS, Org};
 
 pub use intensity::{Intensity, NovelTables};
@@ -44,6 +54,45 @@ const MAX_USERS: usize = 10_000_000;
 const MAX_DAYS: u32 = 3_660;
 /// Events held in memory at once, roughly; the time window shrinks to match.
 const WINDOW_EVENT_BUDGET: f64 = 4_000_000.0;
+
+/// The kind of log an organisation is generated as. Detectors must hold on
+/// any shape, so evaluation needs more than one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// Database access events: tens to hundreds of queries per person a
+    /// day, with rows read (the support company of the module docs).
+    #[default]
+    Database,
+    /// Workstation events: logon and logoff per machine and removable-media
+    /// connects and disconnects, about 2–12 per person a day.
+    Workstation,
+}
+
+impl Shape {
+    /// Every shape, the default first.
+    pub const ALL: [Shape; 2] = [Shape::Database, Shape::Workstation];
+
+    /// The name on the command line and in reports: `database` or `workstation`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Database => "database",
+            Shape::Workstation => "workstation",
+        }
+    }
+
+    /// The shape called `name`; an unknown name is an error listing the shapes.
+    pub fn parse(name: &str) -> Result<Shape, GenError> {
+        Shape::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                GenError::InvalidConfig(format!(
+                    "unknown shape `{name}`; shapes are {}",
+                    Shape::ALL.map(Shape::name).join(", ")
+                ))
+            })
+    }
+}
 
 /// Parameters of a generated organisation.
 ///
@@ -72,6 +121,9 @@ pub struct GenConfig {
     /// names it, so events and identities agree; this lets a live test put a
     /// site's working day (or its night) at the real clock time.
     pub site_timezones: Vec<(String, String)>,
+    /// The kind of log: database access (the default) or workstation logons
+    /// and removable media.
+    pub shape: Shape,
 }
 
 impl Default for GenConfig {
@@ -83,6 +135,7 @@ impl Default for GenConfig {
             start: jiff::civil::date(2026, 1, 5),
             scenarios: true,
             site_timezones: Vec::new(),
+            shape: Shape::Database,
         }
     }
 }
@@ -141,8 +194,10 @@ pub struct Scenario {
     /// True for insider behaviour an engine should alert on; false for benign
     /// look-alikes it should not.
     pub malicious: bool,
-    /// Time of its first event, RFC 3339 UTC with milliseconds.
-    pub start: String,
+    /// Time of its first event, RFC 3339 UTC with milliseconds; absent for a
+    /// benign behaviour that runs through the whole period (it has no start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
     /// One-line human explanation, with the numbers.
     pub description: String,
 }
@@ -244,39 +299,81 @@ pub fn generate_with(
 ) -> Result<GenSummary, GenError> {
     validate(cfg)?;
     if let Some(i) = intensity {
+        if cfg.shape != Shape::Database {
+            return Err(GenError::InvalidConfig(format!(
+                "attack intensities apply to the database shape only, not `{}`",
+                cfg.shape.name()
+            )));
+        }
         i.validate()?;
     }
+    if cfg.shape == Shape::Workstation {
+        return workstation::generate(cfg, out_dir, progress);
+    }
     let org = Org::build_with(cfg, intensity)?;
-    fs::create_dir_all(out_dir).map_err(|source| GenError::Io {
-        path: out_dir.into(),
-        source,
+    let out = OutFiles::create(out_dir)?;
+    write_file(&out.identities, |w| {
+        write_identities(
+            w,
+            (0..org.users.len() as u32).map(|u| {
+                (
+                    org.login(u),
+                    org.users[u as usize].group.name(),
+                    org.zone(u),
+                )
+            }),
+        )
     })?;
-    let events_path = out_dir.join("events.jsonl");
-    let identities_path = out_dir.join("identities.csv");
-    let labels_path = out_dir.join("labels.json");
-
-    write_file(&identities_path, |w| write_identities(&org, w))?;
     let mut stats = [TagStats::default(); TAG_COUNT];
     let mut events = 0;
-    write_file(&events_path, |w| {
+    write_file(&out.events, |w| {
         events = write_events(&org, w, &mut stats, progress)?;
         Ok(())
     })?;
-    let labels = Labels {
-        scenarios: labels(&org, &stats),
-    };
-    write_file(&labels_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &labels)?;
-        w.write_all(b"\n")
-    })?;
-    Ok(GenSummary {
-        events,
-        users: org.users.len(),
-        scenarios: labels.scenarios,
-        events_path,
-        identities_path,
-        labels_path,
-    })
+    out.finish(events, org.users.len(), labels(&org, &stats))
+}
+
+/// The three output paths, their directory created.
+struct OutFiles {
+    events: PathBuf,
+    identities: PathBuf,
+    labels: PathBuf,
+}
+
+impl OutFiles {
+    fn create(out_dir: &Path) -> Result<OutFiles, GenError> {
+        fs::create_dir_all(out_dir).map_err(|source| GenError::Io {
+            path: out_dir.into(),
+            source,
+        })?;
+        Ok(OutFiles {
+            events: out_dir.join("events.jsonl"),
+            identities: out_dir.join("identities.csv"),
+            labels: out_dir.join("labels.json"),
+        })
+    }
+
+    /// Writes `labels.json` and sums up what was written.
+    fn finish(
+        self,
+        events: u64,
+        users: usize,
+        scenarios: Vec<Scenario>,
+    ) -> Result<GenSummary, GenError> {
+        let labels = Labels { scenarios };
+        write_file(&self.labels, |w| {
+            serde_json::to_writer_pretty(&mut *w, &labels)?;
+            w.write_all(b"\n")
+        })?;
+        Ok(GenSummary {
+            events,
+            users,
+            scenarios: labels.scenarios,
+            events_path: self.events,
+            identities_path: self.identities,
+            labels_path: self.labels,
+        })
+    }
 }
 
 fn write_file(
@@ -299,11 +396,14 @@ fn write_file(
     Ok(())
 }
 
-fn write_identities(org: &Org, w: &mut impl Write) -> io::Result<()> {
+/// Writes `identities.csv` from (login, peer group, IANA zone) per user.
+fn write_identities<'a>(
+    w: &mut impl Write,
+    users: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> io::Result<()> {
     writeln!(w, "user,peer_group,timezone")?;
-    for (u, user) in org.users.iter().enumerate() {
-        let u = u as u32;
-        writeln!(w, "{},{},{}", org.login(u), user.group.name(), org.zone(u))?;
+    for (login, group, zone) in users {
+        writeln!(w, "{login},{group},{zone}")?;
     }
     Ok(())
 }
@@ -423,12 +523,8 @@ impl Formatter {
         } else {
             user.workstation
         };
-        self.line.clear();
-        self.line.extend_from_slice(b"{\"timestamp\":\"");
-        self.timestamp(e.ts);
+        self.begin(e.ts, org.login(e.user));
         let l = &mut self.line;
-        l.extend_from_slice(b"\",\"user\":\"");
-        l.extend_from_slice(org.login(e.user).as_bytes());
         l.extend_from_slice(b"\",\"action\":\"");
         l.extend_from_slice(ACTIONS[usize::from(e.action)].as_bytes());
         l.extend_from_slice(b"\",\"resource\":\"");
@@ -448,6 +544,16 @@ impl Formatter {
         l.extend_from_slice(if e.failed { b"failure" } else { b"success" });
         l.extend_from_slice(b"\"}\n");
         w.write_all(l)
+    }
+
+    /// Starts a new line with its timestamp and user, up to the closing
+    /// quote of the user.
+    fn begin(&mut self, ms: i64, user: &str) {
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"timestamp\":\"");
+        self.timestamp(ms);
+        self.line.extend_from_slice(b"\",\"user\":\"");
+        self.line.extend_from_slice(user.as_bytes());
     }
 
     /// Appends `ms` as RFC 3339 UTC with milliseconds to the line.
@@ -502,11 +608,12 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
                 name: s.name.into(),
                 user: org.login(s.user).into(),
                 malicious: true,
-                start: rfc3339(first),
+                start: Some(rfc3339(first)),
                 description: s.description.clone(),
             });
         }
     }
+    out.extend(ramp_label(org, stats));
     if let (Some(u), Some(first)) = (
         org.maintenance_dba,
         stats[usize::from(TAG_MAINTENANCE)].first,
@@ -517,7 +624,7 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
             name: "dba-night-maintenance".into(),
             user: org.login(u).into(),
             malicious: false,
-            start: rfc3339(first),
+            start: Some(rfc3339(first)),
             description: format!(
                 "scheduled maintenance under DBA {}'s account every Sunday from 01:00 {}: \
                  count(*), vacuum and analyze over {} tables, {} run{} in the period",
@@ -543,7 +650,7 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
                 name: "analyst-big-reads".into(),
                 user: org.login(u).into(),
                 malicious: false,
-                start: rfc3339(first),
+                start: Some(rfc3339(first)),
                 description: format!(
                     "analyst {} routinely reads analytics tables in bulk: median ~{:.0} rows per \
                      query, {} reads of {}+ rows, largest {} rows; big but normal",
@@ -556,5 +663,6 @@ fn labels(org: &Org, stats: &[TagStats; TAG_COUNT]) -> Vec<Scenario> {
             });
         }
     }
+    out.extend(look_alike_labels(org, stats));
     out
 }

@@ -1,5 +1,7 @@
 //! Login names: first initial + surname from pools that match each site.
 
+use std::collections::HashMap;
+
 use rand::Rng;
 
 use super::catalog::{BERLIN, DUBLIN, LONDON, MANILA};
@@ -198,4 +200,51 @@ pub(super) fn login_base(tz: u8, rng: &mut impl Rng) -> String {
     s.push_str(&f[..1]);
     s.push_str(last[idx.min(last.len() - 1)]);
     s
+}
+
+/// Every user's login, unique, packed in one string (a few bytes per user
+/// rather than a `String` each). A base drawn twice gets a number: `jreyes`,
+/// `jreyes2`, … in order of drawing. Both shapes name people this way.
+#[derive(Default)]
+pub(super) struct Logins {
+    text: String,
+    ends: Vec<u32>,
+    counts: HashMap<String, u32>,
+}
+
+impl Logins {
+    /// Adds the next user's login, made unique from `base`.
+    pub(super) fn push(&mut self, base: String) {
+        let n = self.counts.entry(base.clone()).or_insert(0);
+        *n += 1;
+        self.text.push_str(&base);
+        if *n > 1 {
+            self.text.push_str(&n.to_string());
+        }
+        self.ends.push(self.text.len() as u32);
+    }
+
+    /// Login of user `u`.
+    pub(super) fn get(&self, u: u32) -> &str {
+        let end = self.ends[u as usize] as usize;
+        let start = if u == 0 {
+            0
+        } else {
+            self.ends[u as usize - 1] as usize
+        };
+        &self.text[start..end]
+    }
+
+    /// Gives user `u` the login `name` (an account that is not a person,
+    /// e.g. a service account); `name` must not be a login already.
+    pub(super) fn rename(&mut self, u: u32, name: &str) {
+        let mut text = String::with_capacity(self.text.len() + name.len());
+        let mut ends = Vec::with_capacity(self.ends.len());
+        for i in 0..self.ends.len() as u32 {
+            text.push_str(if i == u { name } else { self.get(i) });
+            ends.push(text.len() as u32);
+        }
+        self.text = text;
+        self.ends = ends;
+    }
 }

@@ -4,8 +4,6 @@
 //! Everything here is drawn once, up front, from one seeded RNG, so a seed
 //! always yields the same people with the same habits.
 
-use std::collections::HashMap;
-
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use rand::seq::SliceRandom;
@@ -14,7 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::catalog::{GROUPS, Group, SITE_OCTET, TABLES, habit_specs, is_analytics_table};
-use super::names::login_base;
+use super::multiday::{self, Ramp};
+use super::names::{Logins, login_base};
 use super::scenario::{self, ScenarioPlan};
 use super::{GenConfig, GenError, Intensity};
 
@@ -82,18 +81,40 @@ impl User {
     /// Whether the user's normal schedule has them working on this weekday
     /// (0 = Monday), ignoring leave.
     pub(super) fn works_weekday(&self, wd: u8) -> bool {
-        if self.weekend_rota {
-            wd >= 5 || (wd != self.rota_off && wd != self.rota_off + 1)
-        } else {
-            wd < 5
-        }
+        works_weekday(self.weekend_rota, self.rota_off, wd)
     }
 
     pub(super) fn on_leave(&self, day: u32) -> bool {
-        self.leave
-            .iter()
-            .any(|&(s, l)| l > 0 && day >= s && day < s + l)
+        on_leave(&self.leave, day)
     }
+}
+
+/// Whether someone works on weekday `wd` (0 = Monday): Monday to Friday,
+/// or on a weekend rota every day but two consecutive weekdays from `rota_off`.
+pub(super) fn works_weekday(weekend_rota: bool, rota_off: u8, wd: u8) -> bool {
+    if weekend_rota {
+        wd >= 5 || (wd != rota_off && wd != rota_off + 1)
+    } else {
+        wd < 5
+    }
+}
+
+/// Whether `day` falls in one of the leave blocks (first day, length).
+pub(super) fn on_leave(leave: &[(u32, u32); 2], day: u32) -> bool {
+    leave.iter().any(|&(s, l)| l > 0 && day >= s && day < s + l)
+}
+
+/// Up to two blocks of leave (first day, length in days; length 0 = none):
+/// none for 40 % of people, one for 40 %, two for 20 %, each 1–5 days.
+pub(super) fn draw_leave(rng: &mut impl Rng, days: u32) -> [(u32, u32); 2] {
+    let mut leave = [(0, 0); 2];
+    let blocks = pick_weighted(&[(0usize, 0.4), (1, 0.4), (2, 0.2)], rng);
+    for slot in leave.iter_mut().take(blocks) {
+        let len = 1 + pick_weighted(&[(0u32, 3.0), (1, 3.0), (2, 2.0), (3, 1.0), (4, 2.0)], rng);
+        // Placed over at least a month, so a short period is not all leave.
+        *slot = (rng.random_range(0..days.max(30)), len);
+    }
+    leave
 }
 
 /// Turns (time zone, local day, milliseconds after local midnight) into UTC
@@ -112,7 +133,7 @@ pub(super) struct Clock {
 
 impl Clock {
     /// A clock for `days` days from `start` with one IANA zone per site.
-    fn new(start: Date, days: u32, zones: &[String]) -> Result<Clock, GenError> {
+    pub(super) fn new(start: Date, days: u32, zones: &[String]) -> Result<Clock, GenError> {
         let bad = |e: jiff::Error| GenError::InvalidConfig(format!("start date {start}: {e}"));
         let mut dates = Vec::with_capacity(days as usize + 2);
         for d in 0..days + 2 {
@@ -173,8 +194,7 @@ impl Clock {
 /// The generated organisation.
 pub(super) struct Org {
     pub users: Vec<User>,
-    logins: String,
-    login_ends: Vec<u32>,
+    logins: Logins,
     habits: Vec<Habit>,
     pub clock: Clock,
     /// IANA time zone of each site (index = `User::tz`): the site's own,
@@ -187,6 +207,12 @@ pub(super) struct Org {
     pub maintenance_dba: Option<u32>,
     /// The analyst with the biggest normal reads.
     pub big_analyst: Option<u32>,
+    /// The support agent whose reads of support.customers grow day by day.
+    pub ramp: Option<Ramp>,
+    /// The machine account that queries around the clock.
+    pub service_account: Option<u32>,
+    /// A person who joins mid-period: (user, first day).
+    pub new_hire: Option<(u32, u32)>,
 }
 
 impl Org {
@@ -196,13 +222,12 @@ impl Org {
     }
 
     pub(super) fn login(&self, u: u32) -> &str {
-        let end = self.login_ends[u as usize] as usize;
-        let start = if u == 0 {
-            0
-        } else {
-            self.login_ends[u as usize - 1] as usize
-        };
-        &self.logins[start..end]
+        self.logins.get(u)
+    }
+
+    /// Gives user `u` a login that is not a person's (see [`Logins::rename`]).
+    pub(super) fn rename(&mut self, u: u32, name: &str) {
+        self.logins.rename(u, name);
     }
 
     pub(super) fn habits(&self, u: u32) -> &[Habit] {
@@ -246,8 +271,7 @@ impl Org {
 
         let mut org = Org {
             users: Vec::with_capacity(cfg.users),
-            logins: String::new(),
-            login_ends: Vec::with_capacity(cfg.users),
+            logins: Logins::default(),
             habits: Vec::new(),
             clock,
             zones,
@@ -256,18 +280,13 @@ impl Org {
             scenarios: Vec::new(),
             maintenance_dba: None,
             big_analyst: None,
+            ramp: None,
+            service_account: None,
+            new_hire: None,
         };
-        let mut name_counts: HashMap<String, u32> = HashMap::new();
         for group in groups {
             let user = org.draw_user(group, &mut rng, cfg.days);
-            let base = login_base(user.tz, &mut rng);
-            let n = name_counts.entry(base.clone()).or_insert(0);
-            *n += 1;
-            org.logins.push_str(&base);
-            if *n > 1 {
-                org.logins.push_str(&n.to_string());
-            }
-            org.login_ends.push(org.logins.len() as u32);
+            org.logins.push(login_base(user.tz, &mut rng));
             org.users.push(user);
         }
 
@@ -285,9 +304,14 @@ impl Org {
             };
             big(a).total_cmp(&big(b))
         });
+        // The multi-day scenarios draw from their own RNG, so they fall on
+        // the same people whatever the intensity of the others.
+        let mut multi = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x6d75_6c74_6964_6179));
         if cfg.scenarios {
             scenario::plan_all(&mut org, &mut rng, intensity)?;
+            multiday::plan_ramp(&mut org, &mut multi);
         }
+        multiday::plan_look_alikes(&mut org, &mut multi);
         Ok(org)
     }
 
@@ -328,14 +352,7 @@ impl Org {
         let len_min = 480 + 30 * rng.random_range(0..3u32);
         let weekend_rota = group.is_support() && rng.random_bool(0.15);
         let rota_off = rng.random_range(0..4u8);
-        let mut leave = [(0, 0); 2];
-        let blocks = pick_weighted(&[(0usize, 0.4), (1, 0.4), (2, 0.2)], rng);
-        for slot in leave.iter_mut().take(blocks) {
-            let len =
-                1 + pick_weighted(&[(0u32, 3.0), (1, 3.0), (2, 2.0), (3, 1.0), (4, 2.0)], rng);
-            // Placed over at least a month, so a short period is not all leave.
-            *slot = (rng.random_range(0..days.max(30)), len);
-        }
+        let leave = draw_leave(rng, days);
         let group_idx = GROUPS.iter().position(|&g| g == group).unwrap_or(0) as u32;
         let workstation = (10 << 24)
             | (SITE_OCTET[usize::from(tz)] << 16)
@@ -415,35 +432,44 @@ impl Org {
 /// giving every group at least one member from 12 users on and the DBAs at
 /// least two from 40 on, so small demos still have every role.
 pub(super) fn group_counts(n: usize) -> [usize; 6] {
-    let total: f64 = GROUPS.iter().map(|g| g.share()).sum();
-    let exact: Vec<f64> = GROUPS
-        .iter()
-        .map(|g| g.share() / total * n as f64)
-        .collect();
-    let mut counts = [0usize; 6];
-    for (c, e) in counts.iter_mut().zip(&exact) {
-        *c = e.floor() as usize;
-    }
-    if n >= 12 {
-        for c in counts.iter_mut() {
+    let shares = GROUPS.map(|g| g.share());
+    let counts = split_by_shares(n, &shares, |g, n| if g == 5 && n >= 40 { 2 } else { 0 });
+    let mut out = [0usize; 6];
+    out.copy_from_slice(&counts);
+    out
+}
+
+/// Splits `n` people over groups by their `shares` (largest remainder),
+/// giving every group at least one member from 12 people on and group `g`
+/// at least `at_least(g, n)`; when the minimums overshoot, the biggest
+/// groups give members back.
+pub(super) fn split_by_shares(
+    n: usize,
+    shares: &[f64],
+    at_least: impl Fn(usize, usize) -> usize,
+) -> Vec<usize> {
+    let groups = shares.len();
+    let total: f64 = shares.iter().sum();
+    let exact: Vec<f64> = shares.iter().map(|s| s / total * n as f64).collect();
+    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    for (g, c) in counts.iter_mut().enumerate() {
+        if n >= 12 {
             *c = (*c).max(1);
         }
+        *c = (*c).max(at_least(g, n));
     }
-    if n >= 40 {
-        counts[5] = counts[5].max(2);
-    }
-    let mut order: Vec<usize> = (0..6).collect();
+    let mut order: Vec<usize> = (0..groups).collect();
     order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
     let mut assigned: usize = counts.iter().sum();
     let mut i = 0;
     while assigned < n {
-        counts[order[i % 6]] += 1;
+        counts[order[i % groups]] += 1;
         assigned += 1;
         i += 1;
     }
     while assigned > n {
         // Minimums overshot: take back from the biggest group.
-        let big = (0..6).max_by_key(|&g| counts[g]).unwrap_or(0);
+        let big = (0..groups).max_by_key(|&g| counts[g]).unwrap_or(0);
         counts[big] -= 1;
         assigned -= 1;
     }

@@ -129,7 +129,7 @@ pub(super) fn plan_all(
 /// Picks a distinct day-shift user from `groups`, weighting by `pref` when any
 /// candidate has a positive preference. A group without day-shift members has
 /// its first member moved onto a day shift (only happens in tiny orgs).
-fn pick_user(
+pub(super) fn pick_user(
     org: &mut Org,
     rng: &mut ChaCha8Rng,
     taken: &mut Vec<u32>,
@@ -197,7 +197,7 @@ fn tz_name(org: &Org, u: u32) -> &str {
 }
 
 /// `n` sorted times in `[start, end]`, the first exactly at `start`.
-fn times(rng: &mut ChaCha8Rng, n: usize, start: i64, end: i64) -> Vec<i64> {
+pub(super) fn times(rng: &mut ChaCha8Rng, n: usize, start: i64, end: i64) -> Vec<i64> {
     let mut t: Vec<i64> = (0..n).map(|_| rng.random_range(start..=end)).collect();
     t.sort_unstable();
     if let Some(first) = t.first_mut() {

@@ -8,34 +8,37 @@ use serde::Deserialize;
 use super::org::{Org, Shift};
 use super::*;
 
+/// One generated event line (both shapes; the workstation shape has no bytes).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Event {
-    timestamp: String,
-    user: String,
-    action: String,
-    resource: String,
-    rows: u64,
-    bytes: u64,
-    source: String,
-    outcome: String,
+pub(super) struct Event {
+    pub timestamp: String,
+    pub user: String,
+    pub action: String,
+    pub resource: String,
+    pub rows: u64,
+    #[serde(default)]
+    pub bytes: u64,
+    pub source: String,
+    pub outcome: String,
 }
 
-struct Output {
+/// A generated organisation read back.
+pub(super) struct Output {
     _dir: tempfile::TempDir,
-    summary: GenSummary,
-    events: Vec<Event>,
+    pub summary: GenSummary,
+    pub events: Vec<Event>,
     /// login -> (peer group, time zone)
-    identities: BTreeMap<String, (String, String)>,
-    labels: Labels,
+    pub identities: BTreeMap<String, (String, String)>,
+    pub labels: Labels,
 }
 
 impl Output {
-    fn tz(&self, user: &str) -> TimeZone {
+    pub(super) fn tz(&self, user: &str) -> TimeZone {
         TimeZone::get(&self.identities[user].1).expect("valid zone")
     }
 
-    fn label(&self, name: &str) -> &Scenario {
+    pub(super) fn label(&self, name: &str) -> &Scenario {
         self.labels
             .scenarios
             .iter()
@@ -43,12 +46,16 @@ impl Output {
             .unwrap_or_else(|| panic!("label {name} missing"))
     }
 
-    fn of_user<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
+    pub(super) fn start(&self, s: &Scenario) -> Timestamp {
+        ts(s.start.as_deref().expect("the scenario has a start"))
+    }
+
+    pub(super) fn of_user<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
         self.events.iter().filter(move |e| e.user == user)
     }
 }
 
-fn cfg(users: usize, days: u32, scenarios: bool) -> GenConfig {
+pub(super) fn cfg(users: usize, days: u32, scenarios: bool) -> GenConfig {
     GenConfig {
         users,
         days,
@@ -57,7 +64,8 @@ fn cfg(users: usize, days: u32, scenarios: bool) -> GenConfig {
     }
 }
 
-fn run(cfg: &GenConfig) -> Output {
+/// Generates `cfg` into a temporary directory and reads it back.
+pub(super) fn run(cfg: &GenConfig) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let summary = generate(cfg, dir.path(), &mut |_, _| {}).expect("generate");
     let events = std::fs::read_to_string(&summary.events_path)
@@ -93,7 +101,7 @@ fn run(cfg: &GenConfig) -> Output {
     }
 }
 
-fn ts(s: &str) -> Timestamp {
+pub(super) fn ts(s: &str) -> Timestamp {
     s.parse().unwrap_or_else(|e| panic!("timestamp {s}: {e}"))
 }
 
@@ -167,6 +175,7 @@ fn identities_cover_every_user_once_with_valid_zones() {
         "billing",
         "dba",
         "engineering",
+        "service",
         "tier1-support",
         "tier2-support",
     ];
@@ -214,15 +223,25 @@ fn labels_name_the_right_people_at_the_right_time() {
     let out = run(&c);
     let period = (day_start_utc(&c, 0), day_start_utc(&c, i64::from(c.days)));
     let not_before = day_start_utc(&c, 10);
+    let support = &["tier1-support", "tier2-support"][..];
     let expect = [
         ("trend-micro", true, &["tier1-support"][..]),
         ("off-hours", true, &["tier2-support"][..]),
         ("novel-table", true, &["tier2-support", "billing"][..]),
         ("slow-exfiltration", true, &["billing"][..]),
+        ("boiling-frog", true, support),
         ("dba-night-maintenance", false, &["dba"][..]),
         ("analyst-big-reads", false, &["analytics"][..]),
+        ("service-account", false, &["service"][..]),
+        ("new-hire", false, support),
     ];
-    assert_eq!(out.labels.scenarios.len(), expect.len());
+    let names: Vec<&str> = out
+        .labels
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, expect.map(|e| e.0), "malicious first, then benign");
     assert_eq!(out.labels.scenarios, out.summary.scenarios);
     let mut malicious_users = BTreeSet::new();
     for (name, malicious, groups) in expect {
@@ -234,12 +253,17 @@ fn labels_name_the_right_people_at_the_right_time() {
             "{name}: {} is {group}",
             s.user
         );
-        let start = ts(&s.start);
+        assert!(!s.description.is_empty() && !s.description.contains('\n'));
+        let Some(start) = &s.start else {
+            // Only behaviour that runs through the whole period has no start.
+            assert_eq!(name, "service-account");
+            continue;
+        };
+        let start = ts(start);
         assert!(
             start >= period.0 && start < period.1,
             "{name} starts {start} outside the period"
         );
-        assert!(!s.description.is_empty() && !s.description.contains('\n'));
         if malicious {
             assert!(
                 start >= not_before,
@@ -253,7 +277,8 @@ fn labels_name_the_right_people_at_the_right_time() {
         }
         // The label's start is the user's event at that instant.
         assert!(
-            out.of_user(&s.user).any(|e| e.timestamp == s.start),
+            out.of_user(&s.user)
+                .any(|e| Some(&e.timestamp) == s.start.as_ref()),
             "{name} start has no event"
         );
     }
@@ -264,7 +289,7 @@ fn trend_micro_dumps_customers_at_night() {
     let out = run(&cfg(60, 21, true));
     let s = out.label("trend-micro");
     let tz = out.tz(&s.user);
-    let start = ts(&s.start);
+    let start = out.start(s);
     let night: Vec<&Event> = out
         .of_user(&s.user)
         .filter(|e| (1..=3).contains(&ts(&e.timestamp).to_zoned(tz.clone()).hour()))
@@ -324,7 +349,15 @@ fn without_scenarios_nobody_touches_the_forbidden_tables() {
         .iter()
         .map(|s| s.name.as_str())
         .collect();
-    assert_eq!(names, ["dba-night-maintenance", "analyst-big-reads"]);
+    assert_eq!(
+        names,
+        [
+            "dba-night-maintenance",
+            "analyst-big-reads",
+            "service-account",
+            "new-hire"
+        ]
+    );
     assert!(out.labels.scenarios.iter().all(|s| !s.malicious));
 }
 
@@ -348,7 +381,7 @@ fn novel_table_and_exfiltration_stand_out_from_the_users_own_baseline() {
             .entry(ts(&e.timestamp).to_zoned(tz.clone()).date())
             .or_default() += e.rows;
     }
-    let day = ts(&s.start).to_zoned(tz).date();
+    let day = out.start(s).to_zoned(tz).date();
     let attack = per_day[&day];
     let mut normal: Vec<u64> = per_day
         .iter()
@@ -443,9 +476,9 @@ fn small_demo_and_tiny_orgs_work() {
     let out = run(&cfg(12, 14, true));
     assert_eq!(
         out.labels.scenarios.iter().filter(|s| s.malicious).count(),
-        4
+        5
     );
-    assert_eq!(out.labels.scenarios.len(), 6);
+    assert_eq!(out.labels.scenarios.len(), 9);
     assert!(out.events.len() > 1_000);
     for users in [1, 3, 7] {
         let out = run(&cfg(users, 3, false));
@@ -529,4 +562,108 @@ fn site_timezones_move_a_sites_shifts_and_identities_together() {
     };
     let r = generate(&c, dir.path(), &mut |_, _| {});
     assert!(matches!(r, Err(GenError::TimeZone { .. })), "{r:?}");
+}
+
+/// Rows per local day of `user`, for the days they have events.
+fn daily_rows(out: &Output, user: &str, table: Option<&str>) -> BTreeMap<jiff::civil::Date, u64> {
+    let tz = out.tz(user);
+    let mut per_day: BTreeMap<jiff::civil::Date, u64> = BTreeMap::new();
+    for e in out.of_user(user) {
+        if table.is_none_or(|t| e.resource == t) {
+            *per_day
+                .entry(ts(&e.timestamp).to_zoned(tz.clone()).date())
+                .or_default() += e.rows;
+        }
+    }
+    per_day
+}
+
+#[test]
+fn the_boiling_frog_grows_day_by_day_at_normal_hours() {
+    let c = cfg(60, 30, true);
+    let out = run(&c);
+    let s = out.label("boiling-frog");
+    let start_day = out.start(s).to_zoned(out.tz(&s.user)).date();
+    let per_day = daily_rows(&out, &s.user, None);
+    let mut before: Vec<u64> = per_day.range(..start_day).map(|(_, r)| *r).collect();
+    before.sort_unstable();
+    let median = before[before.len() / 2] as f64;
+    let ramp: Vec<u64> = per_day.range(start_day..).map(|(_, r)| *r).collect();
+    // 12 % a calendar day from day 11 to day 29: the last working day is
+    // more than 5× a normal one, and the ramp mostly rises.
+    let last = *ramp.last().expect("ramp days") as f64;
+    assert!(
+        last >= 5.0 * median,
+        "last ramp day {last} vs median {median}"
+    );
+    let rising = ramp.windows(2).filter(|w| w[1] >= w[0]).count();
+    assert!(rising * 3 >= (ramp.len() - 1) * 2, "{ramp:?}");
+    // At normal hours: the user's shift, like every other day.
+    let org = Org::build(&c).expect("org");
+    let u = (0..org.users.len() as u32)
+        .find(|&u| org.login(u) == s.user)
+        .expect("user");
+    let (from, to) = day::local_shift(&org, u);
+    for e in out.of_user(&s.user) {
+        let z = ts(&e.timestamp).to_zoned(out.tz(&s.user));
+        let ms = i64::from(z.hour()) * HOUR_MS + i64::from(z.minute()) * 60_000;
+        assert!(
+            ms >= from - 2 * HOUR_MS && ms <= to + 3 * HOUR_MS,
+            "{} at {z}",
+            e.resource
+        );
+    }
+    assert!(
+        s.description.contains("12% more rows a day"),
+        "{}",
+        s.description
+    );
+}
+
+#[test]
+fn the_service_account_runs_at_every_hour_and_the_new_hire_starts_mid_period() {
+    let c = cfg(60, 21, false);
+    let out = run(&c);
+    let svc = out.label("service-account");
+    assert!(svc.start.is_none() && !svc.malicious);
+    assert_eq!(out.identities[&svc.user].0, "service");
+    let mut per_hour = [0u32; 24];
+    let mut days = BTreeSet::new();
+    for e in out.of_user(&svc.user) {
+        let t = ts(&e.timestamp).to_zoned(TimeZone::UTC);
+        per_hour[usize::from(t.hour() as u8)] += 1;
+        days.insert(t.date());
+    }
+    let (min, max) = (
+        *per_hour.iter().min().unwrap(),
+        *per_hour.iter().max().unwrap(),
+    );
+    assert!(
+        min > 0 && f64::from(min) >= 0.9 * f64::from(max),
+        "{per_hour:?}"
+    );
+    assert!(days.len() >= 21, "every day: {}", days.len());
+
+    let hire = out.label("new-hire");
+    let start = out.start(hire);
+    assert!(
+        out.of_user(&hire.user).all(|e| ts(&e.timestamp) >= start),
+        "no events before joining"
+    );
+    let joined = day_start_utc(&c, 10);
+    assert!(
+        start >= joined - jiff::SignedDuration::from_hours(14),
+        "joins mid-period: {start}"
+    );
+    assert!(out.of_user(&hire.user).count() > 100, "then works normally");
+}
+
+#[test]
+fn shapes_have_names() {
+    for s in Shape::ALL {
+        assert_eq!(Shape::parse(s.name()).expect("known"), s);
+    }
+    let e = Shape::parse("mainframe").unwrap_err().to_string();
+    assert!(e.contains("database, workstation"), "{e}");
+    assert_eq!(GenConfig::default().shape, Shape::Database);
 }
