@@ -137,16 +137,6 @@ pub struct AggregatorState {
     users: Vec<UserRisk>,
 }
 
-/// A checkpoint's aggregation state does not fit this run's detectors.
-#[derive(Debug, thiserror::Error)]
-#[error("the saved risk state is for detectors [{saved}], this run has [{running}]")]
-pub struct DetectorsDiffer {
-    /// The detectors the state was saved with.
-    pub saved: String,
-    /// This run's detectors.
-    pub running: String,
-}
-
 /// One detector of the line-up given to [`Aggregator::rearrange`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
@@ -444,17 +434,32 @@ impl Aggregator {
         }
     }
 
-    /// Continue from a checkpoint's state. The detectors must be the same,
-    /// in the same order, or the components would be attributed wrongly.
-    pub fn restore(&mut self, state: AggregatorState) -> Result<(), DetectorsDiffer> {
-        if state.detectors != self.names {
-            return Err(DetectorsDiffer {
-                saved: state.detectors.join(", "),
-                running: self.names.join(", "),
-            });
-        }
+    /// Continue from a checkpoint's state. Components are matched to this
+    /// run's detectors by name, so a detector added since starts with none
+    /// and a removed one's components are dropped (its evidence stops
+    /// counting) while every other detector's risk carries on. Returns the
+    /// names of the saved detectors this run no longer has.
+    pub fn restore(&mut self, state: AggregatorState) -> Vec<String> {
+        let columns: Vec<Column> = self
+            .names
+            .iter()
+            .zip(&self.weights)
+            .map(|(name, &weight)| Column {
+                name: name.clone(),
+                weight: f64::from(weight),
+                keeps: state.detectors.iter().position(|d| d == name),
+            })
+            .collect();
+        let dropped = state
+            .detectors
+            .iter()
+            .filter(|d| !self.names.contains(d))
+            .cloned()
+            .collect();
+        self.names = state.detectors;
         self.users = state.users;
-        Ok(())
+        self.rearrange(&columns);
+        dropped
     }
 }
 
@@ -485,6 +490,29 @@ mod tests {
             source: None,
             event,
         }
+    }
+
+    #[test]
+    fn kept_findings_keep_every_digit_of_their_floats_across_a_checkpoint() {
+        let mut f = finding("volume", 80.0, 1);
+        for x in [
+            1.428_037_891_702_169_9,
+            0.1 + 0.2,
+            7.331_654_029_516_078e-49,
+        ] {
+            f.evidence.insert(format!("{x}"), serde_json::json!(x));
+        }
+        let kept = Kept {
+            score: 80.0,
+            time_ms: 0,
+            finding: f.clone(),
+        };
+        let bytes = postcard::to_stdvec(&kept).unwrap();
+        let back: Kept = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            serde_json::to_string(&back.finding).unwrap(),
+            serde_json::to_string(&f).unwrap()
+        );
     }
 
     fn agg() -> Aggregator {
@@ -712,7 +740,9 @@ mod tests {
         let w = a.standings().into_iter().find(|s| s.user == 2).unwrap();
         assert_eq!(w.findings, [0, 0, 0, 1]);
         // The state saved after the change restores into an aggregator with
-        // the new line-up, and not into one with the old.
+        // the new line-up as it was; into one with the old line-up, each
+        // detector keeps its own components by name and the one the old
+        // line-up lacks is dropped, never attributed to another.
         let mut same = Aggregator::new(
             RiskConfig::default(),
             a.detector_names()
@@ -720,9 +750,18 @@ mod tests {
                 .map(|n| (n.clone(), 1.0))
                 .collect(),
         );
-        same.restore(a.state()).unwrap();
+        assert!(same.restore(a.state()).is_empty());
         assert_eq!(same.standings(), a.standings());
-        assert!(agg().restore(a.state()).is_err());
+        let mut old = agg();
+        assert_eq!(old.restore(a.state()), ["new-source"]);
+        assert_eq!(old.detector_names(), agg().detector_names());
+        let v = old.standings().into_iter().find(|s| s.user == 0).unwrap();
+        let before = a.standings().into_iter().find(|s| s.user == 0).unwrap();
+        let col = |names: &[String], n: &str| names.iter().position(|x| x == n).unwrap();
+        assert_eq!(
+            v.findings[col(old.detector_names(), "volume")],
+            before.findings[col(a.detector_names(), "volume")]
+        );
     }
 
     #[test]

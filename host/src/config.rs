@@ -81,6 +81,21 @@ snapshot_interval_batches = 64
 max_failures = 3
 
 # Plugin files from --plugins DIR may be pinned by sha256 (`ueba plugin
+# Everything a plugin returns passes one gate before risk and output: a
+# finding with a NaN or infinite score is dropped, scores are clamped to
+# 0-100, non-finite evidence values are dropped, control and invisible
+# characters are escaped, findings for events not in their batch are
+# dropped, and text is bounded by these budgets. Every drop and cut is
+# counted (summary, /metrics) and reported as an `output_rejected` health
+# event. Longest reason kept, bytes:
+max_reason_bytes = 1024
+# Most evidence items kept per finding.
+max_evidence_items = 32
+# Longest evidence key or text value kept, bytes.
+max_evidence_text_bytes = 256
+# Text (reasons, evidence keys and values) one plugin's findings may carry
+# per batch, KiB; findings past it are dropped.
+max_batch_text_kib = 4096
 # inspect` or `sha256sum` gives the value); a file that does not match is
 # refused, and a pinned file that is missing is an error.
 [pins]
@@ -265,6 +280,15 @@ impl SandboxConfig {
         crate::runtime::Limits {
             memory_bytes: d.memory_mib.unwrap_or(self.memory_mib) << 20,
             call_timeout: std::time::Duration::from_millis(
+    /// Longest finding reason kept, bytes; longer ones are cut and counted.
+    pub max_reason_bytes: usize,
+    /// Most evidence items kept per finding.
+    pub max_evidence_items: usize,
+    /// Longest evidence key or text value kept, bytes.
+    pub max_evidence_text_bytes: usize,
+    /// Text (reasons, evidence keys and values) one detector's findings may
+    /// carry per batch, KiB; findings past it are dropped and counted.
+    pub max_batch_text_kib: usize,
                 d.batch_timeout_ms.unwrap_or(self.batch_timeout_ms),
             ),
             max_findings: d
@@ -277,11 +301,25 @@ impl SandboxConfig {
 }
 
 /// `[engine]`.
+            max_reason_bytes: 1024,
+            max_evidence_items: 32,
+            max_evidence_text_bytes: 256,
+            max_batch_text_kib: 4096,
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Compile cache directory; empty for the default.
     pub cache_dir: PathBuf,
+    /// What the gate lets one batch's findings carry ([`crate::gate`]).
+    pub fn output_limits(&self) -> crate::gate::OutputLimits {
+        crate::gate::OutputLimits {
+            max_reason_bytes: self.max_reason_bytes,
+            max_evidence_items: self.max_evidence_items,
+            max_evidence_text_bytes: self.max_evidence_text_bytes,
+            max_batch_text_bytes: self.max_batch_text_kib << 10,
+        }
+    }
+
     /// Whether to cache compiled plugins.
     pub cache: bool,
 }
@@ -471,6 +509,24 @@ impl Config {
                 );
             }
             if d.max_snapshot_mib.is_some_and(|m| m == 0 || m > 4096) {
+        if self.sandbox.snapshot_timeout_ms < self.sandbox.batch_timeout_ms {
+            return bad(
+                "sandbox.snapshot_timeout_ms",
+                "must be at least sandbox.batch_timeout_ms (a snapshot holds everything a batch taught)",
+            );
+        }
+        if !(16..=65_536).contains(&self.sandbox.max_reason_bytes) {
+            return bad("sandbox.max_reason_bytes", "must be from 16 to 65536");
+        }
+        if !(1..=1024).contains(&self.sandbox.max_evidence_items) {
+            return bad("sandbox.max_evidence_items", "must be from 1 to 1024");
+        }
+        if !(16..=65_536).contains(&self.sandbox.max_evidence_text_bytes) {
+            return bad("sandbox.max_evidence_text_bytes", "must be from 16 to 65536");
+        }
+        if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
+            return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
+        }
                 return bad(
                     &format!("detectors.{name}.max_snapshot_mib"),
                     "must be from 1 to 4096",
@@ -487,6 +543,15 @@ impl Config {
         }
         Ok(())
     }
+            if d
+                .batch_timeout_ms
+                .is_some_and(|t| t > self.sandbox.snapshot_timeout_ms)
+            {
+                return bad(
+                    &format!("detectors.{name}.batch_timeout_ms"),
+                    "must be at most sandbox.snapshot_timeout_ms (raise that too)",
+                );
+            }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod eval;
 pub mod event;
 pub mod formats;
+pub mod gate;
 #[path = "gen/mod.rs"]
 pub mod generator;
 pub mod identity;

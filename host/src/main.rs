@@ -674,10 +674,16 @@ fn config_cmd(a: ConfigArgs) -> Result<()> {
     write!(out, "{DEFAULT_TOML}")?;
     for l in &plugins {
         let info = l.plugin.info();
+        // Plugin text goes only into comments, escaped by the gate at load
+        // (and the origin, a file name, here): the output always parses and
+        // carries no setting the plugin chose.
         writeln!(
             out,
             "\n# {} {} ({}): {}",
-            info.name, info.version, l.origin, info.description
+            info.name,
+            info.version,
+            ueba::gate::escape_text(&l.origin.to_string()),
+            info.description
         )?;
         writeln!(out, "[detectors.{}]", info.name)?;
         writeln!(out, "enabled = true\nweight = 1.0")?;

@@ -54,7 +54,9 @@ pub struct HealthEvent {
     pub plugin: String,
     /// What happened: `failed`, `recovered`, `retry_failed`, `quarantined`,
     /// `snapshot_refused`, `recovery_state_dropped`,
-    /// `checkpoint_without_state`; and, while `ueba serve` watches
+    /// `checkpoint_without_state`, `output_rejected` (the gate dropped or
+    /// cut findings, [`crate::gate`]), `replaced_builtin`, `state_dropped`
+    /// and `restore_failed` (at resume); and, while `ueba serve` watches
     /// `--plugins DIR`, `loaded`, `reloaded`, `state_reset`, `removed` and
     /// `load_failed` ([`crate::serve::reload`]).
     pub event: &'static str,
@@ -69,6 +71,35 @@ pub struct HealthEvent {
     pub events: usize,
     /// Human detail.
     pub message: String,
+}
+
+impl HealthEvent {
+    /// A health event about `plugin`, stamped now (wall clock), not tied
+    /// to a batch; [`HealthEvent::at_batch`] places it.
+    pub fn new(plugin: &str, event: &'static str, limit: Option<Failure>, message: String) -> Self {
+        HealthEvent {
+            kind: "health",
+            time: jiff::Timestamp::now().to_string(),
+            plugin: plugin.to_string(),
+            event,
+            limit,
+            batch: 0,
+            first_event: 0,
+            events: 0,
+            message,
+        }
+    }
+
+    /// The same event, about batch `batch` of `events` events starting at
+    /// seq `first_event`.
+    pub fn at_batch(self, batch: u64, first_event: u64, events: usize) -> Self {
+        HealthEvent {
+            batch,
+            first_event,
+            events,
+            ..self
+        }
+    }
 }
 
 /// Where health events go.
@@ -151,17 +182,11 @@ impl LoadedPlugin {
             return BatchOutcome::Quarantined;
         }
         let report = |health: &mut dyn HealthSink, name: &str, event, limit, message: String| {
-            health.report(&HealthEvent {
-                kind: "health",
-                time: jiff::Timestamp::now().to_string(),
-                plugin: name.to_string(),
-                event,
-                limit,
-                batch: batch_no,
-                first_event: batch.events.seq.first().copied().unwrap_or(0),
-                events: batch.events.len(),
-                message,
-            })
+            health.report(&HealthEvent::new(name, event, limit, message).at_batch(
+                batch_no,
+                batch.events.seq.first().copied().unwrap_or(0),
+                batch.events.len(),
+            ))
         };
         let began = Instant::now();
         let observed = self.plugin.observe(batch);
@@ -267,16 +292,44 @@ impl LoadedPlugin {
                         "no snapshot could be kept; if this detector fails, it restarts with no learned state".into(),
                     );
                 }
-                if matches!(
-                    e,
-                    PluginError::Call {
-                        failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
-                        ..
-                    }
-                ) {
-                    // The instance that failed the snapshot is poisoned.
-                    self.restart_or_quarantine(health, report, "after a failed snapshot");
+                if let Some(why) = self.snapshot_failed(&e) {
+                    report(health, &name, "quarantined", failure_of(&e), why);
                 }
+            }
+        }
+    }
+
+    /// After a failed snapshot: one that trapped or ran out of time or
+    /// memory left the instance poisoned and counts as a failure toward
+    /// quarantine (a snapshot that loops would otherwise block scoring for
+    /// the whole snapshot budget at every attempt); the instance is
+    /// replaced by a fresh one from the last good snapshot. Returns why the
+    /// detector was quarantined, when it was.
+    fn snapshot_failed(&mut self, e: &PluginError) -> Option<String> {
+        if !matches!(
+            e,
+            PluginError::Call {
+                failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
+                ..
+            }
+        ) {
+            return None;
+        }
+        self.failures += 1;
+        if self.failures >= self.max_failures {
+            self.quarantine();
+            return Some(format!(
+                "failed {} times, the last in a snapshot; it gets no more events in this run, the other detectors keep scoring",
+                self.failures
+            ));
+        }
+        match self.restart() {
+            Ok(()) => None,
+            Err(re) => {
+                self.quarantine();
+                Some(format!(
+                    "after a failed snapshot it could not be restarted ({re}); it gets no more events in this run, the other detectors keep scoring"
+                ))
             }
         }
     }
@@ -313,11 +366,33 @@ impl LoadedPlugin {
             return Ok(None);
         }
         let began = Instant::now();
-        let snap = self.plugin.snapshot()?;
+        let snap = match self.plugin.snapshot() {
+            Ok(snap) => snap,
+            Err(e) => {
+                if let Some(why) = self.snapshot_failed(&e) {
+                    return Err(PluginError::Call {
+                        plugin: self.name().to_string(),
+                        call: "snapshot",
+                        message: format!("{e}; {why}"),
+                        failure: failure_of(&e).unwrap_or(Failure::Trap),
+                    });
+                }
+                return Err(e);
+            }
+        };
         self.schedule.taken(began.elapsed(), snap.len());
         self.snapshot = Some(snap.clone());
         self.replay.clear();
         Ok(Some(snap))
+    }
+
+    /// Drop what this detector has learned and start a fresh, configured
+    /// instance: for a resumed run whose saved state the detector refused.
+    pub fn start_afresh(&mut self) -> Result<(), PluginError> {
+        self.snapshot = None;
+        self.replay.clear();
+        self.schedule = SnapshotSchedule::default();
+        self.restart()
     }
 
     /// Continue from a checkpoint's snapshot (a resumed run): restore it
@@ -488,6 +563,43 @@ pub enum LoadError {
     /// Nothing is left to score with.
     #[error("no detectors are enabled")]
     NoDetectors,
+    /// A plugin's name reads like a built-in's without being it.
+    #[error(
+        "{path}: detector name `{name}` looks like the built-in `{builtin}`; \
+         name it `{builtin}` to replace the built-in, or choose a distinct name"
+    )]
+    Confusable {
+        /// The file.
+        path: String,
+        /// The name it gave.
+        name: String,
+        /// The built-in it could be mistaken for.
+        builtin: &'static str,
+    },
+}
+
+/// Refuse a plugin file whose name could be mistaken for a built-in's, and
+/// say so on stderr (as a `replaced_builtin` health event) when it replaces
+/// one: an operator must never be unaware which code runs under a
+/// built-in's name.
+fn check_file_name(label: &str, name: &str) -> Result<(), LoadError> {
+    let builtins: Vec<&'static str> = BUILTIN_PLUGINS.iter().map(|(n, _)| *n).collect();
+    if let Some(builtin) = crate::gate::confusable_with(name, &builtins) {
+        return Err(LoadError::Confusable {
+            path: label.to_string(),
+            name: name.to_string(),
+            builtin,
+        });
+    }
+    if builtins.contains(&name) {
+        StderrHealth.report(&HealthEvent::new(
+            name,
+            "replaced_builtin",
+            None,
+            format!("{label} replaces the built-in detector `{name}`"),
+        ));
+    }
+    Ok(())
 }
 
 struct Candidate {
@@ -542,6 +654,7 @@ pub fn load(
             let component = runtime.compile(&label, &bytes)?;
             let plugin = runtime.instantiate(&label, &component, defaults)?;
             let name = plugin.info().name.clone();
+            check_file_name(&label, &name)?;
             if let Some(first) = loaded
                 .iter()
                 .find(|l| l.plugin.info().name == name && from_dir.contains(&name))
@@ -698,6 +811,9 @@ fn start(
 ) -> Result<Option<LoadedPlugin>, LoadError> {
     let component = runtime.compile(&label, bytes)?;
     let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
+    if matches!(origin, Origin::File(_)) {
+        check_file_name(&label, &plugin.info().name)?;
+    }
     let candidate = Candidate {
         plugin,
         component,

@@ -138,7 +138,7 @@ impl Limits {
     /// detector's state, everything else with one batch.
     fn budget(&self, call: &str) -> Duration {
         match call {
-            "snapshot" | "restore" => self.snapshot_timeout.max(self.call_timeout),
+            "snapshot" | "restore" => self.snapshot_timeout,
             _ => self.call_timeout,
         }
     }
@@ -505,7 +505,9 @@ impl Runtime {
                 ),
             });
         }
-        plugin.info = PluginInfo {
+        // Everything `describe` says is hostile input: the gate refuses bad
+        // names and keys and escapes the text before anyone prints it.
+        plugin.info = crate::gate::check_info(PluginInfo {
             name: info.name,
             version: info.version,
             description: info.description,
@@ -515,13 +517,11 @@ impl Runtime {
                 .into_iter()
                 .map(|k| (k.name, k.default, k.description))
                 .collect(),
-        };
-        if plugin.info.name.is_empty() {
-            return Err(PluginError::Invalid {
-                plugin: label.into(),
-                message: "describe returned an empty name".into(),
-            });
-        }
+        })
+        .map_err(|e| PluginError::Invalid {
+            plugin: label.into(),
+            message: e.to_string(),
+        })?;
         Ok(plugin)
     }
 }

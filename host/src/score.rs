@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
+use crate::gate::{self, GateCounts, OutputLimits};
 use crate::identity::{Identities, LocalOffset};
 use crate::intern::{Interner, InternerState, SymbolKind};
 use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
@@ -66,6 +67,10 @@ pub struct Stats {
     pub findings: Vec<u64>,
     /// Findings dropped because they named an event not in their batch.
     pub stray_findings: u64,
+    /// What the gate ([`crate::gate`]) dropped or cut, per detector name,
+    /// in this run (not carried across a resume), for detectors where it
+    /// did anything. Dropped findings are not in `findings`.
+    pub gate: Vec<(String, GateCounts)>,
     /// Alerts written.
     pub alerts: u64,
     /// Batches sent to detectors.
@@ -186,29 +191,6 @@ struct DetectorState {
 /// A checkpoint's scorer state cannot be used by this run.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    /// The detectors differ from the ones the state was saved with.
-    #[error(
-        "the state was saved with detectors [{saved}] and this run has [{running}]; \
-         run with the same detectors, or start afresh with a new state directory"
-    )]
-    Detectors {
-        /// Saved detector names.
-        saved: String,
-        /// This run's detector names.
-        running: String,
-    },
-    /// A detector refused its saved snapshot (e.g. a new version with an
-    /// incompatible state format).
-    #[error(
-        "detector {name} refused its saved state: {message}; \
-         use the plugin version the state was saved with, or start afresh with a new state directory"
-    )]
-    Detector {
-        /// The detector.
-        name: String,
-        /// Why.
-        message: String,
-    },
     /// The state contradicts itself.
     #[error("the saved scorer state is inconsistent: {0}")]
     Inconsistent(String),
@@ -380,11 +362,21 @@ impl Compact {
 struct Slot {
     loaded: LoadedPlugin,
     sent_symbols: usize,
+    /// Health events the gate has reported for this detector; past
+    /// [`GATE_REPORTS`], only the counts go on.
+    gate_reports: u32,
 }
+
+/// Batches with rejected output reported as health events per detector, so
+/// a plugin that misbehaves in every batch cannot flood the health stream;
+/// the counts in [`Stats::gate`] keep counting every one.
+const GATE_REPORTS: u32 = 10;
 
 /// The engine for one run.
 pub struct Scorer<S: AlertSink> {
     cfg: Config,
+    /// What the gate lets a batch's findings carry, from `[sandbox]`.
+    output_limits: OutputLimits,
     encoder: Encoder,
     slots: Vec<Slot>,
     held: OrderedQueue<Held>,
@@ -417,6 +409,7 @@ impl<S: AlertSink> Scorer<S> {
         let n = plugins.len();
         Scorer {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
+            output_limits: cfg.sandbox.output_limits(),
             cfg,
             encoder: Encoder::new(identities),
             slots: plugins
@@ -424,6 +417,7 @@ impl<S: AlertSink> Scorer<S> {
                 .map(|loaded| Slot {
                     loaded,
                     sent_symbols: 0,
+                    gate_reports: 0,
                 })
                 .collect(),
             held: OrderedQueue::default(),
@@ -474,19 +468,15 @@ impl<S: AlertSink> Scorer<S> {
             let snapshot = match slot.loaded.checkpoint() {
                 Ok(s) => s,
                 Err(e) => {
-                    let event = HealthEvent {
-                        kind: "health",
-                        time: jiff::Timestamp::now().to_string(),
-                        plugin: name.clone(),
-                        event: "checkpoint_without_state",
-                        limit: None,
-                        batch: batch_no,
-                        first_event: self.next_seq,
-                        events: 0,
-                        message: format!(
+                    let event = HealthEvent::new(
+                        &name,
+                        "checkpoint_without_state",
+                        None,
+                        format!(
                             "snapshot failed, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
                         ),
-                    };
+                    )
+                    .at_batch(batch_no, self.next_seq, 0);
                     self.health.report(&event);
                     self.stats.health.push(event);
                     None
@@ -528,17 +518,15 @@ impl<S: AlertSink> Scorer<S> {
         }
     }
 
-    /// Continue from a saved state, before any event of this run. The
-    /// detectors must be the ones the state was saved with, in order.
+    /// Continue from a saved state, before any event of this run.
+    ///
+    /// Detectors are matched by name, and no detector can lock the others'
+    /// state away: one whose saved state it refuses (or traps on) starts
+    /// afresh, as does one added since the checkpoint; a saved detector this
+    /// run no longer has is dropped. Each is reported as a health event
+    /// (`restore_failed`, `state_dropped`) while every other detector and
+    /// the risk state resume.
     pub fn restore_state(&mut self, state: ScorerState) -> Result<(), RestoreError> {
-        let saved: Vec<&str> = state.detectors.iter().map(|d| d.name.as_str()).collect();
-        let running: Vec<&str> = self.slots.iter().map(|s| s.loaded.name()).collect();
-        if saved != running {
-            return Err(RestoreError::Detectors {
-                saved: saved.join(", "),
-                running: running.join(", "),
-            });
-        }
         let interner = Interner::from_state(state.interner)
             .map_err(|e| RestoreError::Inconsistent(e.to_string()))?;
         let log_len = interner.log_len();
@@ -563,29 +551,61 @@ impl<S: AlertSink> Scorer<S> {
                 "more pending events than sequence numbers".into(),
             ));
         }
-        self.aggregator
-            .restore(state.aggregator)
-            .map_err(|e| RestoreError::Detectors {
-                saved: e.saved,
-                running: e.running,
-            })?;
-        for (slot, d) in self.slots.iter_mut().zip(&state.detectors) {
+        let mut events = Vec::new();
+        let report = |plugin: &str, event, message: String| {
+            HealthEvent::new(plugin, event, None, message).at_batch(
+                state.stats.batches,
+                state.next_seq,
+                0,
+            )
+        };
+        for name in self.aggregator.restore(state.aggregator) {
+            events.push(report(
+                &name,
+                "state_dropped",
+                "the checkpoint holds state for this detector, but this run does not load it; its state and risk are dropped".into(),
+            ));
+        }
+        for slot in &mut self.slots {
+            let saved = state
+                .detectors
+                .iter()
+                .find(|d| d.name == slot.loaded.name());
+            // A detector starting afresh needs every symbol again.
+            slot.sent_symbols = 0;
+            let Some(d) = saved else {
+                continue;
+            };
             if d.quarantined {
                 slot.loaded.quarantine();
-            } else if let Some(snap) = &d.snapshot {
-                slot.loaded
-                    .resume(snap)
-                    .map_err(|e| RestoreError::Detector {
-                        name: d.name.clone(),
-                        message: e.to_string(),
-                    })?;
+                continue;
             }
-            slot.sent_symbols = if d.snapshot.is_some() {
-                d.sent_symbols.min(log_len)
-            } else {
-                // A detector starting afresh needs every symbol again.
-                0
+            let Some(snap) = &d.snapshot else {
+                continue;
             };
+            match slot.loaded.resume(snap) {
+                Ok(()) => slot.sent_symbols = d.sent_symbols.min(log_len),
+                Err(e) => {
+                    let fresh = match slot.loaded.start_afresh() {
+                        Ok(()) => "it starts with no learned state".to_string(),
+                        Err(e2) => {
+                            slot.loaded.quarantine();
+                            format!(
+                                "a fresh instance could not be started either ({e2}), so it is quarantined"
+                            )
+                        }
+                    };
+                    events.push(report(
+                        slot.loaded.name(),
+                        "restore_failed",
+                        format!("it refused its saved state ({e}); {fresh}; the other detectors and the risk state resume"),
+                    ));
+                }
+            }
+        }
+        for event in events {
+            self.health.report(&event);
+            self.stats.health.push(event);
         }
         // Peer groups and time zones come from this run's identities.
         let mut encoder = Encoder::new(std::mem::take(&mut self.encoder.identities));
@@ -607,20 +627,34 @@ impl<S: AlertSink> Scorer<S> {
             .map(|(i, (t, c))| c.into_event(t, first + i as u64))
             .collect();
         let st = state.stats;
-        let n = self.slots.len();
-        let fit = |mut v: Vec<u64>| {
-            v.resize(n, 0);
-            v
-        };
-        let mut latency = st.batch_latency;
-        latency.resize(n, Histogram::default());
+        // Per-detector counts follow their detector by name.
+        let saved_index = |name: &str| state.detectors.iter().position(|d| d.name == name);
+        let findings = self
+            .slots
+            .iter()
+            .map(|slot| {
+                saved_index(slot.loaded.name())
+                    .and_then(|i| st.findings.get(i).copied())
+                    .unwrap_or(0)
+            })
+            .collect();
+        let latency = self
+            .slots
+            .iter()
+            .map(|slot| {
+                saved_index(slot.loaded.name())
+                    .and_then(|i| st.batch_latency.get(i).cloned())
+                    .unwrap_or_default()
+            })
+            .collect();
         self.events_before = st.events;
         self.stats = Stats {
             events: st.events,
             invalid: st.invalid,
             late: st.late,
-            findings: fit(st.findings),
+            findings,
             stray_findings: st.stray_findings,
+            gate: Vec::new(),
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -738,6 +772,34 @@ impl<S: AlertSink> Scorer<S> {
             match outcome {
                 BatchOutcome::Findings(findings) => {
                     slot.sent_symbols = log_len;
+                    let mut counts = GateCounts::default();
+                    let findings = gate::admit(
+                        findings,
+                        first_seq,
+                        batch.events.len(),
+                        &self.output_limits,
+                        &mut counts,
+                    );
+                    if !counts.is_clean() {
+                        self.stats.stray_findings += counts.stray;
+                        let name = slot.loaded.name();
+                        match self.stats.gate.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, total)) => total.add(&counts),
+                            None => self.stats.gate.push((name.to_string(), counts.clone())),
+                        }
+                        if slot.gate_reports < GATE_REPORTS {
+                            slot.gate_reports += 1;
+                            let message = if slot.gate_reports == GATE_REPORTS {
+                                format!("{counts}; further batches are counted, not reported")
+                            } else {
+                                counts.to_string()
+                            };
+                            let event = HealthEvent::new(name, "output_rejected", None, message)
+                                .at_batch(batch_no, first_seq, batch.events.len());
+                            self.health.report(&event);
+                            self.stats.health.push(event);
+                        }
+                    }
                     self.stats.findings[d] += findings.len() as u64;
                     found.extend(findings.into_iter().map(|f| (f.event, d, f)));
                 }
@@ -754,7 +816,7 @@ impl<S: AlertSink> Scorer<S> {
                 .checked_sub(first_seq)
                 .and_then(|i| batch.events.get(i as usize))
             else {
-                self.stats.stray_findings += 1;
+                // The gate let through only findings for this batch.
                 continue;
             };
             let finding = AlertFinding {
@@ -765,7 +827,7 @@ impl<S: AlertSink> Scorer<S> {
                 evidence: f
                     .evidence
                     .into_iter()
-                    .map(|e| (e.key, evidence_json(e.value)))
+                    .map(|e| (e.key, gate::evidence_json(e.value)))
                     .collect(),
                 resource: self
                     .encoder
@@ -987,6 +1049,7 @@ impl<S: AlertSink> Scorer<S> {
                         Slot {
                             loaded,
                             sent_symbols,
+                            gate_reports: 0,
                         },
                         Some(i),
                     )
@@ -1001,6 +1064,7 @@ impl<S: AlertSink> Scorer<S> {
                         Slot {
                             loaded,
                             sent_symbols: 0,
+                            gate_reports: 0,
                         },
                         None,
                     )
@@ -1049,29 +1113,13 @@ impl<S: AlertSink> Scorer<S> {
     /// so far, and `first_event` the `seq` of the next event to be scored,
     /// which is the first one a detector started now sees.
     pub fn report_health(&mut self, plugin: &str, event: &'static str, message: String) {
-        let report = HealthEvent {
-            kind: "health",
-            time: jiff::Timestamp::now().to_string(),
-            plugin: plugin.to_string(),
-            event,
-            limit: None,
-            batch: self.stats.batches,
-            first_event: self.next_seq,
-            events: 0,
-            message,
-        };
+        let report = HealthEvent::new(plugin, event, None, message).at_batch(
+            self.stats.batches,
+            self.next_seq,
+            0,
+        );
         self.health.report(&report);
         self.stats.health.push(report);
-    }
-}
-
-fn evidence_json(v: wit::EvidenceValue) -> serde_json::Value {
-    match v {
-        wit::EvidenceValue::Integer(i) => i.into(),
-        wit::EvidenceValue::Float(x) => serde_json::Number::from_f64(x)
-            .map(serde_json::Value::Number)
-            .unwrap_or_else(|| x.to_string().into()),
-        wit::EvidenceValue::Text(t) => t.into(),
     }
 }
 
@@ -1179,12 +1227,8 @@ impl Report {
             .map(|(d, n)| format!("{d} {n}"))
             .collect();
         let _ = writeln!(out, "findings: {}", per.join(", "));
-        if s.stray_findings > 0 {
-            let _ = writeln!(
-                out,
-                "findings dropped (named no event of their batch): {}",
-                s.stray_findings
-            );
+        for (detector, counts) in &s.gate {
+            let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }
         for h in s.health.iter().filter(|h| h.event == "quarantined") {
             let _ = writeln!(out, "QUARANTINED detector {}: {}", h.plugin, h.message);
@@ -1208,7 +1252,11 @@ impl Report {
     }
 }
 
+/// `s` made safe for a terminal ([`gate::escape_text`]: it may be a user
+/// or resource name from the log, or a plugin's text) and cut to `n`
+/// characters.
 fn clip(s: &str, n: usize) -> String {
+    let s = gate::escape_text(s);
     if s.chars().count() <= n {
         s.to_string()
     } else {

@@ -16,6 +16,7 @@ use super::{AuthoringError, io};
 use crate::config::Config;
 use crate::event::{AccessEvent, format_time};
 use crate::formats::{InputFormat, parser_for};
+use crate::gate::{self, GateCounts, OutputLimits};
 use crate::identity::Identities;
 use crate::intern::SymbolKind;
 use crate::runtime::{PluginInfo, Runtime, wit};
@@ -106,6 +107,32 @@ pub fn run(
         batches += 1;
         let last = first + chunk.len() as u64 - 1;
         let mut found = plugin.observe(&batch)?;
+        if let Some(f) = found.iter().find(|f| f.event < first || f.event > last) {
+            return Err(AuthoringError::StrayFinding {
+                plugin: info.name.clone(),
+                event: f.event,
+                first,
+                last,
+            });
+        }
+        // What the scorer's gate would change is an error here, so an
+        // author sees it before an operator's summary does.
+        let mut counts = GateCounts::default();
+        found = gate::admit(
+            found,
+            first,
+            chunk.len(),
+            &OutputLimits::default(),
+            &mut counts,
+        );
+        if !counts.is_clean() {
+            return Err(AuthoringError::RejectedOutput {
+                plugin: info.name.clone(),
+                first,
+                last,
+                counts,
+            });
+        }
         // Stable: a detector's own order is kept among one event's findings.
         found.sort_by_key(|f| f.event);
         for f in found {
@@ -114,12 +141,7 @@ pub fn run(
                 .checked_sub(first)
                 .and_then(|i| batch.events.get(i as usize))
             else {
-                return Err(AuthoringError::StrayFinding {
-                    plugin: info.name.clone(),
-                    event: f.event,
-                    first,
-                    last,
-                });
+                continue;
             };
             let text = |kind, id| encoder.interner().text(kind, id).to_string();
             findings.push(Record {
@@ -133,7 +155,7 @@ pub fn run(
                 evidence: Evidence(
                     f.evidence
                         .into_iter()
-                        .map(|e| (e.key, evidence_json(e.value)))
+                        .map(|e| (e.key, gate::evidence_json(e.value)))
                         .collect(),
                 ),
             });
@@ -145,14 +167,4 @@ pub fn run(
         events: events.len(),
         batches,
     })
-}
-
-fn evidence_json(v: wit::EvidenceValue) -> serde_json::Value {
-    match v {
-        wit::EvidenceValue::Integer(i) => i.into(),
-        wit::EvidenceValue::Float(x) => serde_json::Number::from_f64(x)
-            .map(serde_json::Value::Number)
-            .unwrap_or_else(|| x.to_string().into()),
-        wit::EvidenceValue::Text(t) => t.into(),
-    }
 }

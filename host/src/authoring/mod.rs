@@ -137,6 +137,22 @@ pub enum AuthoringError {
         /// Last `seq` of the batch.
         last: u64,
     },
+    /// The detector returned output the scorer's gate would drop or cut:
+    /// a non-finite or out-of-range score, a non-finite evidence value,
+    /// or text past the default budgets.
+    #[error(
+        "detector `{plugin}` returned output the scorer would not take as it is, in the batch of events {first}..={last}: {counts}"
+    )]
+    RejectedOutput {
+        /// The detector.
+        plugin: String,
+        /// First `seq` of the batch.
+        first: u64,
+        /// Last `seq` of the batch.
+        last: u64,
+        /// What the gate dropped or cut.
+        counts: crate::gate::GateCounts,
+    },
     /// An expectations file line is not a JSON object.
     #[error("{path}: line {line}: {message}")]
     Golden {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use ueba::aggregate::Alert;
 use ueba::config::Config;
 use ueba::identity::Identities;
 use ueba::plugins::HealthEvent;
@@ -14,7 +15,7 @@ use crate::util::{event, runtime};
 
 const TRIGGER: u64 = 666;
 
-fn fixture_dir() -> PathBuf {
+pub(crate) fn fixture_dir() -> PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();
     std::fs::copy(
         PathBuf::from(env!("UEBA_FIXTURE_DIR")).join("hostile.wasm"),
@@ -27,14 +28,27 @@ fn fixture_dir() -> PathBuf {
 /// Score 40 batches of 16 events (the trigger in batch `trigger_batch`) with
 /// the built-ins plus the hostile fixture in `mode`.
 fn run(mode: &str, extra: &str, trigger_batch: Option<usize>) -> Report {
-    let dir = fixture_dir();
-    let cfg = Config::parse(
+    run_with_alerts(mode, extra, trigger_batch).0
+}
+
+/// [`run`], with the alerts.
+pub(crate) fn run_with_alerts(
+    mode: &str,
+    extra: &str,
+    trigger_batch: Option<usize>,
+) -> (Report, Vec<Alert>) {
+    run_config(
         &format!(
             "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\nmemory_mib = 64\n[detectors.hostile]\nmode = \"{mode}\"\n{extra}"
         ),
-        std::path::Path::new("test.toml"),
+        trigger_batch,
     )
-    .unwrap();
+}
+
+/// [`run_with_alerts`] with the whole config given.
+pub(crate) fn run_config(config: &str, trigger_batch: Option<usize>) -> (Report, Vec<Alert>) {
+    let dir = fixture_dir();
+    let cfg = Config::parse(config, std::path::Path::new("test.toml")).unwrap();
     let rt = runtime();
     let plugins = ueba::plugins::load(&rt, &cfg, Some(&dir)).expect("load");
     assert_eq!(plugins.len(), ueba::plugins::BUILTIN_PLUGINS.len() + 1);
@@ -58,14 +72,14 @@ fn run(mode: &str, extra: &str, trigger_batch: Option<usize>) -> Report {
                 .unwrap();
         }
     }
-    scorer.finish().unwrap().0
+    scorer.finish().unwrap()
 }
 
-fn hostile_index(r: &Report) -> usize {
+pub(crate) fn hostile_index(r: &Report) -> usize {
     r.detectors.iter().position(|d| d == "hostile").unwrap()
 }
 
-fn assert_builtins_saw_everything(r: &Report) {
+pub(crate) fn assert_builtins_saw_everything(r: &Report) {
     assert_eq!(r.stats.events, 640);
     assert_eq!(r.stats.batches, 40);
     // Only the hostile plugin may have missed events.

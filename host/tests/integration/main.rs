@@ -8,6 +8,7 @@ mod e2e;
 mod eval;
 mod formats;
 mod fuzz;
+mod gate;
 mod hostile;
 mod pg;
 mod pipeline;

@@ -21,12 +21,15 @@ use std::time::Duration;
 
 use super::{SinkError, alert_ms, alert_uid, headline};
 use crate::aggregate::Alert;
+use crate::gate::is_unsafe_char;
 use crate::score::AlertSink;
 
 /// How long a TCP connect or write to the syslog receiver may take.
 pub const SYSLOG_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Escape a CEF header field: `\` and `|`; line breaks become spaces.
+/// Escape a CEF header field: `\` and `|`; line breaks become spaces;
+/// other control and invisible characters are written as `\\u{..}` (an
+/// escaped backslash, so a CEF parser reads the visible text).
 pub fn escape_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -34,13 +37,21 @@ pub fn escape_header(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '|' => out.push_str("\\|"),
             '\n' | '\r' => out.push(' '),
+            c if is_unsafe_char(c) => push_visible(&mut out, c),
             c => out.push(c),
         }
     }
     out
 }
 
-/// Escape a CEF extension value: `\`, `=`, and line breaks as `\n`, `\r`.
+/// `c` as the text `\u{..}` with its backslash escaped for CEF.
+fn push_visible(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "\\\\u{{{:x}}}", c as u32);
+}
+
+/// Escape a CEF extension value: `\`, `=`, and line breaks as `\n`, `\r`;
+/// other control and invisible characters as for [`escape_header`].
 pub fn escape_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -49,6 +60,7 @@ pub fn escape_value(s: &str) -> String {
             '=' => out.push_str("\\="),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
+            c if is_unsafe_char(c) => push_visible(&mut out, c),
             c => out.push(c),
         }
     }
