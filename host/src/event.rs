@@ -238,7 +238,10 @@ fn u64_field(v: &RawValue) -> Result<u64, String> {
         let f: f64 = text
             .parse()
             .map_err(|_| format!("expected a whole number, got `{}`", clip(text)))?;
-        if !(0.0..=u64::MAX as f64).contains(&f) || f.fract() != 0.0 {
+        // `u64::MAX as f64` rounds up to 2^64, which does not fit: the
+        // bound is exclusive, so 18446744073709551616 is refused, not
+        // saturated.
+        if !(0.0..u64::MAX as f64).contains(&f) || f.fract() != 0.0 {
             return Err(format!(
                 "expected a whole number from 0 to {}, got `{}`",
                 u64::MAX,
@@ -280,18 +283,52 @@ pub fn parse_timestamp_text(s: &str) -> Result<i64, String> {
     if let Some(ms) = utc_timestamp_ms(s) {
         return Ok(ms);
     }
-    let ts: jiff::Timestamp = s
-        .parse()
-        .map_err(|e| format!("`{}` is not RFC 3339: {e}", clip(s)))?;
-    Ok(ts.as_millisecond())
+    match s.parse::<jiff::Timestamp>() {
+        Ok(ts) => Ok(ts.as_millisecond()),
+        Err(e) => year_9999_ms(s).ok_or_else(|| format!("`{}` is not RFC 3339: {e}", clip(s))),
+    }
+}
+
+/// Epoch milliseconds of an RFC 3339 time in year 9999 with any offset:
+/// accepted times run to the end of 9999, but jiff's timestamps end late
+/// on 9999-12-30, so jiff only splits the text into date, time and offset
+/// here. The result may lie past the accepted range; the caller checks.
+fn year_9999_ms(s: &str) -> Option<i64> {
+    let pieces = jiff::fmt::temporal::Pieces::parse(s).ok()?;
+    let date = pieces.date();
+    if date.year() != 9999 {
+        return None;
+    }
+    let time = pieces.time()?;
+    let offset = pieces.to_numeric_offset()?;
+    let days = days_from_civil(
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    );
+    let local = ((days * 24 + i64::from(time.hour())) * 60 + i64::from(time.minute())) * 60_000
+        + i64::from(time.second()) * 1000
+        + i64::from(time.millisecond());
+    Some(local - i64::from(offset.seconds()) * 1000)
+}
+
+/// Days from 1970-01-01 to a valid civil date (Hinnant's algorithm, years
+/// starting in March so the leap day is last).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Epoch milliseconds of `s` if it is RFC 3339 in the one form nearly every
 /// exporter writes, `2026-01-05T14:03:11.250Z` (UTC, upper-case `T` and
-/// `Z`, a valid date from 1970 to 9998, no leap second, up to nine fraction
-/// digits), else `None`, and jiff parses (or explains) it; year 9999 is left
-/// to jiff, whose timestamps end late on 9999-12-30. For every string
-/// this accepts jiff gives the same milliseconds (truncating the fraction);
+/// `Z`, a valid date from 1970 to 9999, no leap second, up to nine fraction
+/// digits), else `None`, and jiff parses (or explains) it. For every string
+/// this accepts jiff gives the same milliseconds (truncating the fraction)
+/// where jiff's timestamps reach (they end late on 9999-12-30);
 /// reading the common form directly is several times faster than jiff's
 /// general parser, which was a tenth of the time to parse a line.
 fn utc_timestamp_ms(s: &str) -> Option<i64> {
@@ -353,7 +390,7 @@ fn utc_timestamp_ms(s: &str) -> Option<i64> {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     };
-    let valid = (1970..=9998).contains(&year)
+    let valid = (1970..=9999).contains(&year)
         && (1..=12).contains(&month)
         && (1..=month_days).contains(&day)
         && hour <= 23
@@ -362,14 +399,7 @@ fn utc_timestamp_ms(s: &str) -> Option<i64> {
     if !valid {
         return None;
     }
-    // Days from the civil date (Hinnant's algorithm, years starting in
-    // March so the leap day is last).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
+    let days = days_from_civil(year, month, day);
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 
@@ -533,7 +563,7 @@ mod tests {
                 let f: f64 = text
                     .parse()
                     .map_err(|_| format!("expected a whole number, got `{}`", clip(text)))?;
-                if !(0.0..=u64::MAX as f64).contains(&f) || f.fract() != 0.0 {
+                if !(0.0..u64::MAX as f64).contains(&f) || f.fract() != 0.0 {
                     return Err(format!(
                         "expected a whole number from 0 to {}, got `{}`",
                         u64::MAX,
@@ -572,10 +602,29 @@ mod tests {
                     .parse::<i64>()
                     .map_err(|_| format!("`{}` overflows epoch milliseconds", clip(s)));
             }
-            let ts: jiff::Timestamp = s
-                .parse()
-                .map_err(|e| format!("`{}` is not RFC 3339: {e}", clip(s)))?;
-            Ok(ts.as_millisecond())
+            match s.parse::<jiff::Timestamp>() {
+                Ok(ts) => Ok(ts.as_millisecond()),
+                // Year 9999 runs to its end, past jiff's last timestamp:
+                // counted here from its first day.
+                Err(e) => jiff::fmt::temporal::Pieces::parse(s)
+                    .ok()
+                    .filter(|p| p.date().year() == 9999)
+                    .and_then(|p| {
+                        let t = p.time()?;
+                        let offset = p.to_numeric_offset()?;
+                        let in_day = i64::from(t.hour()) * 3_600_000
+                            + i64::from(t.minute()) * 60_000
+                            + i64::from(t.second()) * 1000
+                            + i64::from(t.millisecond());
+                        Some(
+                            253_370_764_800_000
+                                + (i64::from(p.date().day_of_year()) - 1) * 86_400_000
+                                + in_day
+                                - i64::from(offset.seconds()) * 1000,
+                        )
+                    })
+                    .ok_or_else(|| format!("`{}` is not RFC 3339: {e}", clip(s))),
+            }
         }
     }
 
@@ -1027,23 +1076,71 @@ mod tests {
         )
     }
 
-    /// 9999-01-01T00:00:00Z: the fast path stops short of jiff's last day.
+    /// 9999-01-01T00:00:00Z: jiff formats times up to its last day only.
     const FIRST_MS_OF_9999: i64 = 253_370_764_800_000;
 
     #[test]
-    fn the_end_of_year_9999_is_left_to_jiff() {
+    fn year_9999_is_accepted_to_its_end() {
         assert_eq!(
             utc_timestamp_ms("9998-12-31T23:59:59.999Z"),
             Some(FIRST_MS_OF_9999 - 1)
         );
-        for text in ["9999-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"] {
-            assert_eq!(utc_timestamp_ms(text), None);
+        assert_eq!(
+            utc_timestamp_ms("9999-01-01T00:00:00Z"),
+            Some(FIRST_MS_OF_9999)
+        );
+        // Past jiff's last timestamp (late on 9999-12-30), any offset.
+        for (text, ms) in [
+            ("9999-12-31T23:59:59Z", MAX_TIME_MS - 999),
+            ("9999-12-31T23:59:59.999Z", MAX_TIME_MS),
+            ("9999-12-31T23:59:59.999+00:00", MAX_TIME_MS),
+            ("9999-12-31T20:59:59.999-03:00", MAX_TIME_MS),
+            ("9999-12-31t23:59:59.999z", MAX_TIME_MS),
+            ("9999-12-31T23:00:00-02:00", MAX_TIME_MS + 3_600_001),
+        ] {
+            assert_eq!(parse_timestamp_text(text), Ok(ms), "{text}");
             assert_eq!(
                 parse_timestamp_text(text),
                 reference::parse_timestamp_text(text)
             );
         }
-        assert!(parse_timestamp_text("9999-12-31T23:59:59.999Z").is_err());
+        let e = parse_line(
+            r#"{"timestamp":"9999-12-31T23:59:59Z","user":"a","action":"s","resource":"t"}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(e.time_ms, MAX_TIME_MS - 999);
+        let e = parse_line(
+            r#"{"timestamp":"9999-12-31T23:00:00-02:00","user":"a","action":"s","resource":"t"}"#,
+            4,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("timestamp"));
+        assert!(e.message.contains("outside the accepted range"), "{e:?}");
+        assert!(parse_timestamp_text("9999-12-32T00:00:00Z").is_err());
+        assert!(parse_timestamp_text("9999-12-31T23:59:59").is_err());
+    }
+
+    #[test]
+    fn a_count_past_u64_is_an_error_naming_line_and_field() {
+        for rows in [
+            "18446744073709551616",
+            "18446744073709551616.0",
+            "1.8446744073709552e19",
+        ] {
+            let text = format!(
+                r#"{{"timestamp":1,"user":"a","action":"s","resource":"t","rows":{rows}}}"#
+            );
+            let e = parse_line(&text, 7).unwrap_err();
+            assert_eq!((e.line, e.field.as_deref()), (7, Some("rows")), "{rows}");
+            assert!(
+                e.message
+                    .contains("whole number from 0 to 18446744073709551615"),
+                "{e:?}"
+            );
+        }
+        let max = r#"{"timestamp":1,"user":"a","action":"s","resource":"t","bytes":18446744073709551615}"#;
+        assert_eq!(parse_line(max, 1).unwrap().bytes, Some(u64::MAX));
     }
 
     proptest! {

@@ -88,12 +88,23 @@ pub(crate) fn count(v: &Value, e: At, path: &str) -> Result<u64, ParseError> {
         )
     };
     match v {
+        // `u64::MAX as f64` rounds up to 2^64, which does not fit: the bound
+        // is exclusive, so larger numbers are refused, not saturated.
         Value::Number(n) => n.as_u64().map_or_else(
             || {
                 n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                    .filter(|f| f.fract() == 0.0 && (0.0..u64::MAX as f64).contains(f))
                     .map(|f| f as u64)
-                    .ok_or_else(bad)
+                    .ok_or_else(|| {
+                        e.field(
+                            path,
+                            format!(
+                                "expected a whole number from 0 to {}, got `{}`",
+                                u64::MAX,
+                                clip(&n.to_string())
+                            ),
+                        )
+                    })
             },
             Ok,
         ),
@@ -176,5 +187,21 @@ mod tests {
         assert_eq!(parse_time("2026-01-05T14:03:11Z"), Ok(want));
         assert_eq!(parse_time("1767621791000"), Ok(want));
         assert!(parse_time("yesterday").is_err());
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), Ok(253_402_300_799_000));
+    }
+
+    #[test]
+    fn counts_past_u64_are_errors_not_saturated() {
+        let at = At { line: 3 };
+        let big: Value = serde_json::from_str("18446744073709551616").unwrap();
+        let e = count(&big, at, "rows").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (3, Some("rows")));
+        assert!(
+            e.message
+                .starts_with("expected a whole number from 0 to 18446744073709551615, got"),
+            "{e:?}"
+        );
+        assert_eq!(count(&json!(u64::MAX), at, "rows"), Ok(u64::MAX));
+        assert_eq!(count(&json!(12.0), at, "rows"), Ok(12));
     }
 }
