@@ -208,6 +208,9 @@ struct User {
     new_subnets: u32,
     /// Recent accesses and first accesses, from the second active day on.
     discovery: Discovery,
+    /// Rarities of today's reported first uses, held out of the user's
+    /// habits until their day closes.
+    held: Vec<f64>,
 }
 
 impl Default for User {
@@ -220,6 +223,7 @@ impl Default for User {
             active_days: 0,
             new_subnets: 0,
             discovery: Discovery::default(),
+            held: Vec::new(),
         }
     }
 }
@@ -385,7 +389,14 @@ impl NewSource {
         if user.last_day == NO_DAY || day > user.last_day || user.last_day - day > 1 {
             if user.last_day != day {
                 user.active_days = user.active_days.saturating_add(1);
+                for rarity in std::mem::take(&mut user.held) {
+                    self.rate_discovery(e.user, rarity);
+                    self.count_access(e.user, true);
+                }
             }
+            let Some(user) = self.users.get_mut(e.user) else {
+                return;
+            };
             user.last_day = day;
         }
         let Some(source) = e.source else {
@@ -422,6 +433,7 @@ impl NewSource {
             ((f64::from(peers.subnet) + self.config.block_weight * near + self.config.pseudocount)
                 / (f64::from(peers.others) + 1.0))
                 .min(1.0);
+        let mut flagged = false;
         if !learning && user.active_days > self.config.user_learning_days {
             let pool = self.pool(user.group);
             let rate = user
@@ -439,6 +451,7 @@ impl NewSource {
                     p,
                 };
                 out.push(self.finding(symbols, e, source, subnet, user, &peers, &odds, score));
+                flagged = true;
             }
         }
         let group = user.group;
@@ -457,7 +470,14 @@ impl NewSource {
                 user.new_subnets = user.new_subnets.saturating_add(1);
             }
         }
-        if counted {
+        if counted && flagged {
+            // A reported first use does not teach the user's habits until
+            // their day closes, so a second one in the same episode is
+            // judged against the habits before it.
+            if let Some(user) = self.users.get_mut(e.user) {
+                user.held.push(rarity);
+            }
+        } else if counted {
             self.rate_discovery(e.user, rarity);
             self.count_access(e.user, true);
         }

@@ -266,6 +266,15 @@ struct Touch {
     day: i64,
 }
 
+/// A first access that was reported, held out of the user's habits until
+/// their day closes.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Held {
+    kind: u32,
+    new_kind: bool,
+    rarity: f64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     group: Option<u32>,
@@ -274,6 +283,7 @@ struct User {
     last_day: i64,
     active_days: u32,
     kinds: Kinds,
+    held: Vec<Held>,
 }
 
 impl Default for User {
@@ -284,6 +294,7 @@ impl Default for User {
             last_day: NO_DAY,
             active_days: 0,
             kinds: Kinds::default(),
+            held: Vec::new(),
         }
     }
 }
@@ -526,9 +537,22 @@ impl NovelTable {
         if user.last_day == NO_DAY || day > user.last_day || user.last_day - day > 1 {
             if user.last_day != day {
                 user.active_days = user.active_days.saturating_add(1);
+                let held = std::mem::take(&mut user.held);
+                for h in held {
+                    if !h.new_kind {
+                        self.rate_discovery(e.user, h.kind, h.rarity);
+                    }
+                    self.count_access(e.user, h.kind, true, h.new_kind);
+                }
             }
+            let Some(user) = self.users.get_mut(e.user) else {
+                return;
+            };
             user.last_day = day;
         }
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
         // Habits are counted from the user's second active day: on the
         // first, everything is new.
         let counted = user.active_days > 1;
@@ -572,6 +596,7 @@ impl NovelTable {
         });
         let p_org = (f64::from(org_touch) + a) / (f64::from(org_others) + 1.0);
         let rarity = (p_peer * p_org).clamp(0.0, 1.0);
+        let mut flagged = false;
         if !learning && counted {
             let pool = self.pool(group);
             let pool_kind = pool.kinds.get(kind);
@@ -656,12 +681,25 @@ impl NovelTable {
                     f = f.with("sole_user", o);
                 }
                 out.push(f);
+                flagged = true;
             }
         }
-        if counted && !new_kind {
-            self.rate_discovery(e.user, kind, rarity);
-        }
-        if counted {
+        if counted && flagged {
+            // A reported first access does not teach the user's habits
+            // until their day closes, so a second one in the same episode
+            // is judged against the habits before it.
+            if let Some(user) = self.users.get_mut(e.user) {
+                user.kinds.entry(kind);
+                user.held.push(Held {
+                    kind,
+                    new_kind,
+                    rarity,
+                });
+            }
+        } else if counted {
+            if !new_kind {
+                self.rate_discovery(e.user, kind, rarity);
+            }
             self.count_access(e.user, kind, true, new_kind);
         } else if new_kind {
             // The first day's kinds are known, not discovered.

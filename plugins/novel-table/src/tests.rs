@@ -462,3 +462,14 @@ fn kinds_follow_the_configured_globs() {
     );
     assert!(rt.configure([("kinds", r#"["PC-*"]"#)]).is_err());
 }
+
+#[test]
+fn a_reported_first_access_does_not_teach_the_rest_of_its_day() {
+    // The second strange table of the day is judged against the habits
+    // from before the first.
+    let alone = max_score(&first_read(&mut trained(), 5, ARCHIVE));
+    let mut rt = trained();
+    assert!(!first_read(&mut rt, 5, SALARIES).is_empty());
+    let after = max_score(&first_read(&mut rt, 5, ARCHIVE));
+    assert!(after >= alone - 1.0, "{after} {alone}");
+}

@@ -38,10 +38,12 @@
 //! never a finding, however busy.
 //!
 //! **How much of a usual day went there?** Off-hours events form a
-//! *session* while they follow each other within `session_gap_hours` and no
-//! event in a working hour comes between (a sparse user's logon at 00:06,
-//! removable media at 01:30 and logoff at 05:00 are one session), scored as
-//! one growing finding. Its evidence is the share of the user's day it
+//! *session* while they follow each other within the spacing of the user's
+//! usual day (24 hours over their events a day, at least 2 hours) and at
+//! most `session_gap_hours`, and no event in a working hour comes between:
+//! a sparse user's logon at 00:06, removable media at 01:30 and logoff at
+//! 05:00 are one session, a busy user's evening query and their 02:00
+//! session are two. A session is scored as one growing finding. Its evidence is the share of the user's day it
 //! holds, so it follows the user's own rate and history:
 //!
 //! * `θ` is the posterior share of a usual active day's events that fall in
@@ -109,6 +111,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{DiscreteCDF, NegativeBinomial};
 use statrs::function::gamma::ln_gamma;
+use ueba_sdk::calibrate::p_from_score;
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Symbols, config,
     score_from_p,
@@ -255,9 +258,9 @@ impl Profile {
     }
 
     /// Smoothed share of the events of days of `kind` (`None`: both) that
-    /// fall in `hour`; 0 with no such events.
-    fn event_share(&self, kind: Option<usize>, hour: usize) -> f64 {
-        let total = self.events_of(kind);
+    /// fall in `hour`, given their total (from [`Profile::events_of`]); 0
+    /// with no such events.
+    fn event_share(&self, kind: Option<usize>, hour: usize, total: u64) -> f64 {
         if total == 0 {
             return 0.0;
         }
@@ -529,10 +532,11 @@ impl OffHours {
         } else {
             1.0
         };
+        let totals = [own.events_of(Some(WEEKDAY)), own.events_of(Some(WEEKEND))];
         let own_rate = |k: usize| {
             let days = own.days[k] as f64;
             if days > 0.0 {
-                own.events_of(Some(k)) as f64 / days
+                totals[k] as f64 / days
             } else {
                 0.0
             }
@@ -546,8 +550,9 @@ impl OffHours {
             } else {
                 1.0 / 24.0
             };
-            let base = wo * own.event_share(Some(other), h) + (1.0 - wo) * prior_share;
-            theta += wk * own.event_share(Some(kind), h) + (1.0 - wk) * base;
+            let base =
+                wo * own.event_share(Some(other), h, totals[other]) + (1.0 - wo) * prior_share;
+            theta += wk * own.event_share(Some(kind), h, totals[kind]) + (1.0 - wk) * base;
         }
         // The pace of a present hour is the user's own once they have
         // enough days; before that their peers'.
@@ -602,7 +607,10 @@ impl OffHours {
     ///
     /// A user who sometimes works whole nights is judged by their nights; a
     /// day worker, who has none, by the share of a usual day.
-    fn session_p(&self, x: &Expectation, events: u32, hours: u32) -> f64 {
+    ///
+    /// Only whether `p` reaches `p_need` matters unless it does, so the
+    /// second part is left out when the first alone is above it.
+    fn session_p(&self, x: &Expectation, events: u32, hours: u32, p_need: f64) -> f64 {
         let nu = x.support;
         let usual = if nu.is_nan() || nu <= 0.0 {
             1.0
@@ -612,6 +620,9 @@ impl OffHours {
             let n = x.trials.max(u64::from(events));
             x.active * beta_binomial_sf(n, u64::from(events), a, b)
         };
+        if usual > p_need {
+            return usual.clamp(0.0, 1.0);
+        }
         let present = if events <= hours {
             1.0
         } else {
@@ -671,7 +682,18 @@ impl OffHours {
             }
             return;
         }
-        let gap = i64::from(self.config.session_gap_hours);
+        // A session waits for the user's next event about as long as their
+        // usual day spaces events out (24 h over their events a day, at
+        // least 2 h), and never longer than `session_gap_hours`: a clerk's
+        // logon at 00:06 and logoff at 05:00 are one session, a busy user's
+        // evening query and their 02:00 session are two.
+        let days = user.profile.total_days();
+        let spacing = if days > 0 {
+            24.0 * days as f64 / user.profile.events_of(None).max(1) as f64
+        } else {
+            f64::INFINITY
+        };
+        let gap = i64::from(self.config.session_gap_hours).min(spacing.ceil().max(2.0) as i64);
         let mut session = user.session.clone();
         let s = match session.as_mut() {
             Some(s) if abs_hour == s.hour => {
@@ -712,7 +734,14 @@ impl OffHours {
         };
         s.active = x.active;
         s.presence = x.presence;
-        let p = self.session_p(&x, s.events, s.mask.count_ones());
+        let need = if s.reported == 0 {
+            self.config.min_score
+        } else {
+            self.config
+                .min_score
+                .max(f32::from(s.reported) + RESCORE_STEP)
+        };
+        let p = self.session_p(&x, s.events, s.mask.count_ones(), p_from_score(need));
         let score = score_from_p(p);
         let fresh = s.reported == 0 || score >= f32::from(s.reported) + RESCORE_STEP;
         let report = score >= self.config.min_score && fresh;
@@ -803,7 +832,7 @@ impl Detector for OffHours {
                 ConfigKey {
                     name: "session_gap_hours",
                     default: "6",
-                    description: "most hours between two off-hours events of one session; a session also ends at any event in a working hour",
+                    description: "most hours between two off-hours events of one session (below that the user's own spacing, 24 h over their events a day, at least 2 h, decides); a session also ends at any event in a working hour",
                 },
                 ConfigKey {
                     name: "dispersion",

@@ -579,3 +579,20 @@ fn a_user_who_sometimes_works_whole_nights_is_judged_by_those_nights() {
         .collect();
     assert!(max_score(&run(&mut rt, night)) >= 65.0);
 }
+
+#[test]
+fn a_busy_users_evening_and_night_are_two_sessions() {
+    // About 30 events a day: an event at 19:00 and a session at 02:00 are
+    // seven hours apart, far more than such a day spaces events.
+    let mut rt = trained();
+    let mut rng = Rng(61);
+    let mut events = session(3, 29, 19, 1, &mut rng);
+    events.extend(session(3, 29, 26, 20, &mut rng));
+    let findings = run(&mut rt, events);
+    let last = findings.last().expect("findings");
+    assert_eq!(
+        evidence(last, "session_span_hours"),
+        Value::Int(1),
+        "{findings:#?}"
+    );
+}

@@ -357,10 +357,9 @@ struct Pair {
     slow_rows_reported: u8,
     slow_events_reported: u8,
     /// Counts from which the next count tail is worth computing (0: not yet
-    /// set); derived.
-    #[serde(skip)]
+    /// set). They depend on the day's events so far, so they are part of
+    /// the snapshot: a restored detector computes the same tails.
     next_day_events: u32,
-    #[serde(skip)]
     next_hour_events: u32,
     /// Threshold of the current baseline; derived.
     #[serde(skip)]
