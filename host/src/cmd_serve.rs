@@ -162,11 +162,32 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         _ => None,
     };
     let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
+    // Timers as well as I/O: header, idle and request timeouts, the
+    // shutdown deadline and the pause after a failed accept need them.
     let served = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()
         .context("starting the HTTP runtime")
-        .and_then(|rt| rt.block_on(listen_and_serve(addr, app.clone(), queue.clone())));
+        .and_then(|rt| {
+            // Whatever happens on the HTTP side, what was accepted is still
+            // scored (and checkpointed) below.
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(listen_and_serve(addr, app.clone(), queue.clone()))
+            }))
+            .unwrap_or_else(|_| Err(anyhow!("the HTTP server stopped unexpectedly")));
+            // Parsing still running on a blocking thread is not waited for.
+            rt.shutdown_timeout(Duration::from_millis(100));
+            served
+        });
+    if let Ok(stopped) = &served
+        && stopped.cut_off > 0
+    {
+        eprintln!(
+            "closed {} connections whose requests did not finish within serve.shutdown_timeout_ms",
+            stopped.cut_off
+        );
+    }
     // No plugin change after this point: the state saved at shutdown is
     // that of the detectors the summary names.
     if let Some(w) = watcher {
@@ -184,12 +205,14 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         eprint!("{}", report.render(a.top));
         let c = app.counters();
         eprintln!(
-            "requests refused: queue full {}, unauthorized {}, too large {}, bad request {}, unavailable {}",
+            "requests refused: queue full {}, unauthorized {}, too large {}, bad request {}, unavailable {}, body budget full {}, timed out {}",
             c.rejected(Rejection::QueueFull),
             c.rejected(Rejection::Unauthorized),
             c.rejected(Rejection::TooLarge),
             c.rejected(Rejection::BadRequest),
             c.rejected(Rejection::Unavailable),
+            c.rejected(Rejection::BodyBudget),
+            c.rejected(Rejection::Timeout),
         );
         if c.skipped() > 0 {
             eprintln!(
@@ -201,7 +224,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Result<()> {
+async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Result<serve::Stopped> {
     // Handlers are installed before anyone is told the address, so a
     // signal sent right after `listening on` is never the default action.
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -218,9 +241,7 @@ async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Resu
             _ = queue.failed() => eprintln!("scoring stopped; no longer accepting requests"),
         }
     };
-    serve::serve(listener, app, stop)
-        .await
-        .with_context(|| format!("serving on {bound}"))
+    Ok(serve::serve(listener, app, stop).await)
 }
 
 fn resolve(listen: &str) -> Result<SocketAddr> {

@@ -147,6 +147,27 @@ retry_after_secs = 1
 # When no events arrive for this many milliseconds, events held for
 # reordering are scored at once, so alerts are not held back.
 idle_flush_ms = 1000
+# Open connections, at most; past it the service stops accepting until one
+# closes. Keep it below the process's file-descriptor limit (ulimit -n).
+max_connections = 512
+# Bytes of request bodies being read or parsed at once, at most (at least
+# max_body_bytes). A request that does not fit gets 429 (HEC: 503 "Server is
+# busy") with Retry-After.
+body_budget_bytes = 134217728
+# A connection must send a request's complete headers within this many
+# milliseconds of opening or of its previous response, else it is closed
+# (idle keep-alive connections too).
+header_read_timeout_ms = 10000
+# A connection on which no byte moves either way for this many milliseconds
+# is closed, mid-request included.
+idle_timeout_ms = 30000
+# A request must be received and queued within this many milliseconds of its
+# headers, else it gets 408.
+request_timeout_ms = 60000
+# At SIGTERM or SIGINT, requests in flight get this many milliseconds to
+# finish; then their connections are closed and everything accepted is
+# scored and checkpointed anyway.
+shutdown_timeout_ms = 10000
 
 # Per detector: `enabled` (default true), `weight` (default 1.0: a finding's
 # score counts in full), and the detector's own keys (`ueba config` lists them).

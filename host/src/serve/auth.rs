@@ -22,10 +22,12 @@ pub enum TokenError {
     NotVisibleAscii,
 }
 
-/// The shared secret clients must present. Only its digest is kept.
+/// The shared secret clients must present. Only its digest is kept, and
+/// its length, which decides whether it may guard a non-loopback address.
 #[derive(Clone)]
 pub struct Token {
     digest: [u8; 32],
+    length: usize,
 }
 
 impl std::fmt::Debug for Token {
@@ -48,7 +50,13 @@ impl Token {
         }
         Ok(Token {
             digest: Sha256::digest(secret.as_bytes()).into(),
+            length: secret.len(),
         })
+    }
+
+    /// The token's length in characters (all are visible ASCII).
+    pub fn length(&self) -> usize {
+        self.length
     }
 
     /// Whether `presented` is this token, in time independent of both.
@@ -152,5 +160,6 @@ mod tests {
             TokenError::NotVisibleAscii
         );
         assert_eq!(format!("{:?}", Token::new("abc").unwrap()), "Token(..)");
+        assert_eq!(Token::new(" abc\n").unwrap().length(), 3);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | endpoint | auth | answers |
 //! |---|---|---|
-//! | `POST /v1/events` | token | `{"accepted","invalid","skipped","errors":[...]}`; 400 when nothing valid, 401, 413, 415, 429 + `Retry-After`, 503 |
+//! | `POST /v1/events` | token | `{"accepted","invalid","skipped","errors":[...]}`; 400 when nothing valid, 401, 408, 413, 415, 429 + `Retry-After` (queue or body budget full), 503 |
 //! | `POST /services/collector/event` (also `/services/collector`, `.../event/1.0`) | token | Splunk HEC: `{"text":"Success","code":0}` and HEC's error codes |
 //! | `GET /services/collector/health` | none | HEC's health answer (code 17 healthy, 18 busy) |
 //! | `GET /metrics` | token | Prometheus text |
@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
-    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +25,9 @@ use serde_json::json;
 
 use super::ServeConfig;
 use super::auth::{self, Auth, Token};
+use super::budget::{Budget, Reservation};
 use super::ingest::{self, Batch, IngestError};
-use super::metrics::{self, Counters, QueueState, Rejection};
+use super::metrics::{self, Counters, HttpState, QueueState, Rejection};
 use super::queue::{Queue, QueueError};
 use crate::formats::{FormatsConfig, InputFormat};
 
@@ -43,6 +44,7 @@ pub struct App {
     limits: ServeConfig,
     token: Option<Token>,
     hec_errors_logged: AtomicU64,
+    budget: Arc<Budget>,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
             counters: Counters::default(),
             format,
             formats,
+            budget: Budget::new(limits.body_budget_bytes),
             limits,
             token,
             hec_errors_logged: AtomicU64::new(0),
@@ -69,6 +72,11 @@ impl App {
     /// The request counters (for the summary at shutdown).
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The limits the service runs under.
+    pub fn limits(&self) -> &ServeConfig {
+        &self.limits
     }
 }
 
@@ -92,9 +100,17 @@ enum BodyError {
     TooLarge(String),
     Encoding(String),
     Read(String),
+    /// The bodies being read already fill the budget.
+    Busy(String),
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+/// Read a body of at most `max` bytes into memory held from `budget`.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    budget: &Arc<Budget>,
+) -> Result<(Vec<u8>, Reservation), BodyError> {
     if let Some(enc) = headers.get(CONTENT_ENCODING) {
         let enc = enc.to_str().unwrap_or("?").trim();
         if !enc.eq_ignore_ascii_case("identity") {
@@ -112,20 +128,35 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
             "Content-Length of {len} too large (maximum is {max}, serve.max_body_bytes)"
         )));
     }
-    let mut buf = Vec::with_capacity(declared.map_or(0, |l| l as usize));
+    let busy = |want: usize| {
+        BodyError::Busy(format!(
+            "the service is reading or parsing {} bytes of other requests and has no room for {want} more (serve.body_budget_bytes is {}); retry later",
+            budget.used(),
+            budget.limit()
+        ))
+    };
+    // A declared length is reserved whole before anything is read, so a
+    // request that cannot fit costs nothing; otherwise chunk by chunk.
+    let declared = declared.map_or(0, |l| l as usize);
+    let mut held = budget.reserve(declared).ok_or_else(|| busy(declared))?;
+    let mut buf = Vec::with_capacity(declared);
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(format!("reading the body: {e}")))?;
         if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max {
+            let need = buf.len() + data.len();
+            if need > max {
                 return Err(BodyError::TooLarge(format!(
                     "the body is larger than {max} bytes (serve.max_body_bytes)"
                 )));
             }
+            if !held.grow_to(need) {
+                return Err(busy(data.len()));
+            }
             buf.extend_from_slice(&data);
         }
     }
-    Ok(buf)
+    Ok((buf, held))
 }
 
 /// Which endpoint is answering: they differ only in the shape of answers.
@@ -170,7 +201,7 @@ impl Refusal {
             Api::Hec => {
                 // Splunk answers a full queue with 503 "Server is busy";
                 // forwarders retry that, so HEC clients get it here too.
-                let status = if self.why == Rejection::QueueFull {
+                let status = if self.why.retry_later() {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     self.status
@@ -186,8 +217,12 @@ impl Refusal {
         };
         let mut response = json_response(status, &body);
         let headers = response.headers_mut();
-        if self.why == Rejection::QueueFull {
+        if self.why.retry_later() {
             headers.insert(RETRY_AFTER, HeaderValue::from(app.limits.retry_after_secs));
+        }
+        if self.why == Rejection::Timeout {
+            // The rest of a half-read request may still be on its way.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -278,6 +313,27 @@ struct Accepted {
     errors: Vec<ingest::RecordError>,
 }
 
+/// [`take_in`] within `serve.request_timeout_ms`; past it, 408.
+async fn take_in_timed(
+    app: &Arc<App>,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, Refusal> {
+    let limit = std::time::Duration::from_millis(app.limits.request_timeout_ms);
+    match tokio::time::timeout(limit, take_in(app, api, headers, body)).await {
+        Ok(taken) => taken,
+        Err(_) => Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            Rejection::Timeout,
+            format!(
+                "the request was not received within {} ms (serve.request_timeout_ms)",
+                app.limits.request_timeout_ms
+            ),
+        )),
+    }
+}
+
 /// Authenticate, read, parse on a blocking thread, enqueue.
 async fn take_in(
     app: &Arc<App>,
@@ -289,7 +345,7 @@ async fn take_in(
     if let Some(refusal) = unauthorized(auth::check(headers, app.token.as_ref()), api) {
         return Err(refusal);
     }
-    let bytes = read_body(headers, body, app.limits.max_body_bytes)
+    let (bytes, held) = read_body(headers, body, app.limits.max_body_bytes, &app.budget)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge(m) => {
@@ -299,32 +355,38 @@ async fn take_in(
                 Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::BadRequest, m)
             }
             BodyError::Read(m) => Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, m),
+            BodyError::Busy(m) => {
+                Refusal::new(StatusCode::TOO_MANY_REQUESTS, Rejection::BodyBudget, m)
+                    .hec(9, "Server is busy")
+            }
         })?;
     let parsing = {
         let app = app.clone();
+        // The reservation goes along: what parsing holds stays counted even
+        // if the request times out meanwhile.
         tokio::task::spawn_blocking(move || {
             let max_line = app.limits.max_line_bytes;
-            match api {
+            let parsed = match api {
                 Api::Native => ingest::events_body(&bytes, app.format, &app.formats, max_line),
                 Api::Hec => ingest::hec_body(&bytes, app.format, &app.formats, max_line),
-            }
+            };
+            (parsed, held)
         })
     };
-    let batch: Batch = parsing
-        .await
-        .map_err(|e| {
-            Refusal::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Rejection::Unavailable,
-                format!("parsing stopped unexpectedly: {e}"),
-            )
-            .hec(8, "Internal server error")
-        })?
-        .map_err(ingest_refusal)?;
+    let (parsed, held) = parsing.await.map_err(|e| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Unavailable,
+            format!("parsing stopped unexpectedly: {e}"),
+        )
+        .hec(8, "Internal server error")
+    })?;
+    let batch: Batch = parsed.map_err(ingest_refusal)?;
     let accepted = batch.events.len() as u64;
     app.queue
         .offer(batch.events, batch.invalid)
         .map_err(queue_refusal)?;
+    drop(held);
     app.counters.accepted(accepted, batch.skipped);
     Ok(Accepted {
         accepted,
@@ -344,7 +406,7 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 }
 
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match take_in(&app, Api::Native, &headers, body).await {
+    match take_in_timed(&app, Api::Native, &headers, body).await {
         Err(r) => r.respond(&app, Api::Native),
         Ok(a) => {
             // Nothing usable at all is the client's error; a partly valid
@@ -368,7 +430,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
 }
 
 async fn hec(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match take_in(&app, Api::Hec, &headers, body).await {
+    match take_in_timed(&app, Api::Hec, &headers, body).await {
         Err(r) => r.respond(&app, Api::Hec),
         Ok(a) => {
             for e in &a.errors {
@@ -407,6 +469,11 @@ async fn metrics_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
             depth: app.queue.depth(),
             capacity: app.queue.capacity(),
             worker_up: app.queue.failure().is_none(),
+        },
+        HttpState {
+            max_connections: app.limits.max_connections,
+            body_bytes: app.budget.used(),
+            body_budget: app.budget.limit(),
         },
     );
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()

@@ -27,16 +27,30 @@ pub enum Rejection {
     BadRequest,
     /// 503: the scorer has stopped or the service is shutting down.
     Unavailable,
+    /// 429 (HEC: 503 "Server is busy"): the bodies being read already fill
+    /// `serve.body_budget_bytes`.
+    BodyBudget,
+    /// 408: the request was not read and queued within
+    /// `serve.request_timeout_ms`.
+    Timeout,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 5] = [
+    const ALL: [Rejection; 7] = [
         Rejection::QueueFull,
         Rejection::Unauthorized,
         Rejection::TooLarge,
         Rejection::BadRequest,
         Rejection::Unavailable,
+        Rejection::BodyBudget,
+        Rejection::Timeout,
     ];
+
+    /// Whether the client should retry the same request later: the answer
+    /// then carries `Retry-After`, and HEC clients get Splunk's 503.
+    pub fn retry_later(self) -> bool {
+        matches!(self, Rejection::QueueFull | Rejection::BodyBudget)
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -45,6 +59,32 @@ impl Rejection {
             Rejection::TooLarge => "too_large",
             Rejection::BadRequest => "bad_request",
             Rejection::Unavailable => "unavailable",
+            Rejection::BodyBudget => "body_budget",
+            Rejection::Timeout => "timeout",
+        }
+    }
+}
+
+/// Why the service closed a connection itself, for
+/// `ueba_http_connections_closed_total{reason}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// No complete request headers within `serve.header_read_timeout_ms`.
+    HeaderTimeout,
+    /// No byte either way for `serve.idle_timeout_ms`.
+    IdleTimeout,
+    /// Still open when `serve.shutdown_timeout_ms` ran out at shutdown.
+    Shutdown,
+}
+
+impl Closed {
+    const ALL: [Closed; 3] = [Closed::HeaderTimeout, Closed::IdleTimeout, Closed::Shutdown];
+
+    fn label(self) -> &'static str {
+        match self {
+            Closed::HeaderTimeout => "header_timeout",
+            Closed::IdleTimeout => "idle_timeout",
+            Closed::Shutdown => "shutdown",
         }
     }
 }
@@ -53,9 +93,13 @@ impl Rejection {
 #[derive(Debug, Default)]
 pub struct Counters {
     requests: AtomicU64,
-    rejected: [AtomicU64; 5],
+    rejected: [AtomicU64; 7],
     accepted: AtomicU64,
     skipped: AtomicU64,
+    connections: AtomicU64,
+    open: AtomicU64,
+    accept_errors: AtomicU64,
+    closed: [AtomicU64; 3],
 }
 
 impl Counters {
@@ -86,6 +130,44 @@ impl Counters {
     pub fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
     }
+
+    /// Count a connection accepted (and now open).
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a connection gone, however it ended.
+    pub fn connection_closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Count a connection the service closed itself, and why.
+    pub fn close(&self, why: Closed) {
+        let i = Closed::ALL.iter().position(|c| *c == why).unwrap_or(0);
+        self.closed[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many connections the service closed for `why`.
+    pub fn closed(&self, why: Closed) -> u64 {
+        let i = Closed::ALL.iter().position(|c| *c == why).unwrap_or(0);
+        self.closed[i].load(Ordering::Relaxed)
+    }
+
+    /// Count a failed accept (out of descriptors, say).
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Failed accepts so far.
+    pub fn accept_errors(&self) -> u64 {
+        self.accept_errors.load(Ordering::Relaxed)
+    }
 }
 
 /// Queue state at the moment of the scrape.
@@ -99,8 +181,19 @@ pub struct QueueState {
     pub worker_up: bool,
 }
 
+/// Connection and body limits at the moment of the scrape.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpState {
+    /// `serve.max_connections`.
+    pub max_connections: usize,
+    /// Bytes of request bodies held now.
+    pub body_bytes: usize,
+    /// `serve.body_budget_bytes`.
+    pub body_budget: usize,
+}
+
 /// Render all metrics.
-pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState) -> String {
+pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState, http: HttpState) -> String {
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -124,7 +217,7 @@ pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState) -> String
     metric(
         "ueba_requests_rejected_total",
         "counter",
-        "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503).",
+        "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503, body_budget 429/503, timeout 408).",
         &Rejection::ALL
             .iter()
             .map(|r| {
@@ -134,6 +227,56 @@ pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState) -> String
                 )
             })
             .collect::<Vec<_>>(),
+    );
+    metric(
+        "ueba_http_connections_total",
+        "counter",
+        "Connections accepted.",
+        &one(counters.connections.load(Ordering::Relaxed)),
+    );
+    metric(
+        "ueba_http_connections",
+        "gauge",
+        "Connections open.",
+        &one(counters.open_connections()),
+    );
+    metric(
+        "ueba_http_connections_max",
+        "gauge",
+        "Most connections open at once (serve.max_connections); past it the service stops accepting until one closes.",
+        &one(http.max_connections as u64),
+    );
+    metric(
+        "ueba_http_connections_closed_total",
+        "counter",
+        "Connections the service closed itself, by reason (header_timeout, idle_timeout, shutdown).",
+        &Closed::ALL
+            .iter()
+            .map(|c| {
+                (
+                    format!("{{reason=\"{}\"}}", c.label()),
+                    counters.closed(*c) as f64,
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    metric(
+        "ueba_http_accept_errors_total",
+        "counter",
+        "Failed accepts (e.g. out of file descriptors); the service backs off and goes on.",
+        &one(counters.accept_errors()),
+    );
+    metric(
+        "ueba_body_bytes_in_flight",
+        "gauge",
+        "Bytes of request bodies being read or parsed.",
+        &one(http.body_bytes as u64),
+    );
+    metric(
+        "ueba_body_bytes_budget",
+        "gauge",
+        "Most bytes of request bodies held at once (serve.body_budget_bytes).",
+        &one(http.body_budget as u64),
     );
     metric(
         "ueba_events_accepted_total",
@@ -309,6 +452,11 @@ mod tests {
                 capacity: 10,
                 worker_up: true,
             },
+            HttpState {
+                max_connections: 512,
+                body_bytes: 100,
+                body_budget: 1000,
+            },
         );
         let has = |line: &str| assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         has("ueba_events_total 12");
@@ -317,6 +465,10 @@ mod tests {
         has("ueba_requests_rejected_total{reason=\"queue_full\"} 1");
         has("ueba_requests_rejected_total{reason=\"too_large\"} 0");
         has("ueba_queue_depth_events 3");
+        has("ueba_body_bytes_in_flight 100");
+        has("ueba_http_connections_max 512");
+        has("ueba_http_connections_closed_total{reason=\"header_timeout\"} 0");
+        has("ueba_requests_rejected_total{reason=\"body_budget\"} 0");
         has("ueba_plugin_reloads_total{event=\"reloaded\"} 2");
         has("ueba_plugin_reloads_total{event=\"load_failed\"} 1");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.0001\"} 1");

@@ -29,7 +29,12 @@ fn command(args: &[&str]) -> Command {
 
 /// Start `ueba serve --listen 127.0.0.1:0 ARGS` and wait for `listening on`.
 pub(crate) fn start(args: &[&str]) -> Server {
-    let mut child = command(&[&["--listen", "127.0.0.1:0"], args].concat())
+    spawn(command(&[&["--listen", "127.0.0.1:0"], args].concat()))
+}
+
+/// Start `cmd` (a `ueba serve`) and wait for `listening on`.
+fn spawn(mut cmd: Command) -> Server {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -66,6 +71,16 @@ pub(crate) fn start(args: &[&str]) -> Server {
 }
 
 impl Server {
+    /// The server's process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server has written to stderr so far.
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
     /// SIGTERM, wait for the exit, return the exit code and stderr.
     pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
         let pid = self.child.id().to_string();
@@ -705,4 +720,444 @@ fn state_survives_a_restart_of_the_service() {
         err.contains("truncated") && !err.contains("listening on"),
         "{err}"
     );
+}
+
+/// A raw connection to the server, for clients that misbehave.
+fn connect(base: &str) -> std::net::TcpStream {
+    let addr = base.strip_prefix("http://").unwrap();
+    let s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// Read until the server closes the connection; everything it sent, or
+/// `None` if it was still open after `limit`.
+fn read_until_closed(s: &mut std::net::TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(got),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(e) => panic!("reading: {e}"),
+        }
+    }
+}
+
+/// The start of a POST to /v1/events declaring `len` bytes of body.
+fn post_head(len: usize) -> String {
+    format!("POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len}\r\n\r\n")
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed_after_the_header_timeout() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nheader_read_timeout_ms = 300\nidle_timeout_ms = 600000\n",
+    );
+    let server = start(&["--config", cfg.to_str().unwrap()]);
+    // Connected, nothing sent.
+    let mut silent = connect(&server.base);
+    // Half a request's headers.
+    let mut half = connect(&server.base);
+    half.write_all(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    // A whole request, then an idle keep-alive connection.
+    let mut kept = connect(&server.base);
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    for (name, conn) in [
+        ("silent", &mut silent),
+        ("half-sent", &mut half),
+        ("keep-alive", &mut kept),
+    ] {
+        let got = read_until_closed(conn, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("the {name} connection is still open after 30 s"));
+        if name == "keep-alive" {
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        }
+    }
+    let m = wait_until(&server.base, "three header timeouts", |m| {
+        sample(
+            m,
+            "ueba_http_connections_closed_total{reason=\"header_timeout\"}",
+        ) == Some(3.0)
+    });
+    assert_eq!(sample(&m, "ueba_http_connections"), Some(1.0), "{m}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn stalled_uploads_are_closed_when_idle_and_slow_ones_get_408() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nheader_read_timeout_ms = 600000\nidle_timeout_ms = 800\nrequest_timeout_ms = 1500\n",
+    );
+    let server = start(&["--config", cfg.to_str().unwrap()]);
+    // Headers and a little of the body, then nothing: closed once idle.
+    let mut stalled = connect(&server.base);
+    stalled
+        .write_all(format!("{}{{\"timestamp\"", post_head(1000)).as_bytes())
+        .unwrap();
+    assert!(
+        read_until_closed(&mut stalled, Duration::from_secs(30)).is_some(),
+        "a stalled upload is still open after 30 s"
+    );
+    // A byte every 100 ms never looks idle, but the request as a whole
+    // takes too long.
+    let mut slow = connect(&server.base);
+    slow.write_all(post_head(1000).as_bytes()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut answer = Vec::new();
+    for _ in 0..300 {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        match slow.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) if answer.is_empty() => {
+                if slow.write_all(b" ").is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("serve.request_timeout_ms"), "{answer}");
+    let m = wait_until(&server.base, "an idle close", |m| {
+        sample(
+            m,
+            "ueba_http_connections_closed_total{reason=\"idle_timeout\"}",
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"timeout\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("timed out 1"), "{log}");
+}
+
+/// Resident memory of process `pid`, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn bodies_over_the_budget_get_429_and_memory_stays_bounded() {
+    use std::io::Write;
+    const MIB: usize = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[serve]\nmax_body_bytes = {}\nbody_budget_bytes = {}\nretry_after_secs = 3\n",
+            4 * MIB,
+            8 * MIB
+        ),
+    );
+    let server = start(&["--config", cfg.to_str().unwrap()]);
+    let events = format!("{}/v1/events", server.base);
+    let hec = format!("{}/services/collector/event", server.base);
+
+    // Two uploads of the largest size hold the whole budget while they last.
+    let mut holders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = connect(&server.base);
+            c.write_all(format!("{}\n\n", post_head(4 * MIB)).as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    wait_for_metric(&server.base, "ueba_body_bytes_in_flight", (8 * MIB) as f64);
+    let (status, retry, resp) = post(&events, None, GOOD.as_bytes());
+    assert_eq!(status, 429, "{resp}");
+    assert_eq!(retry.as_deref(), Some("3"));
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("serve.body_budget_bytes"),
+        "{resp}"
+    );
+    let (status, retry, resp) = post(&hec, None, format!("{{\"event\":{GOOD}}}").as_bytes());
+    assert_eq!(
+        (status, json(&resp)["code"].clone()),
+        (503, 9.into()),
+        "{resp}"
+    );
+    assert_eq!(retry.as_deref(), Some("3"));
+    holders.clear();
+    wait_for_metric(&server.base, "ueba_body_bytes_in_flight", 0.0);
+    let (status, _, resp) = post(&events, None, GOOD.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+
+    // Many clients send a body of the largest size at once, all but its
+    // last byte: only what the budget allows may be held.
+    let before = rss_kib(server.pid());
+    let clients = 24;
+    let sent = Arc::new(std::sync::Barrier::new(clients + 1));
+    let finish = Arc::new(std::sync::Barrier::new(clients + 1));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let base = server.base.clone();
+            let (sent, finish) = (sent.clone(), finish.clone());
+            std::thread::spawn(move || {
+                let mut c = connect(&base);
+                let body = vec![b'\n'; 4 * MIB];
+                let mut ok = c.write_all(post_head(body.len()).as_bytes()).is_ok();
+                ok = ok && c.write_all(&body[..body.len() - 1]).is_ok();
+                sent.wait();
+                finish.wait();
+                if ok {
+                    let _ = c.write_all(&body[body.len() - 1..]);
+                }
+                read_until_closed(&mut c, Duration::from_secs(30)).unwrap_or_default()
+            })
+        })
+        .collect();
+    sent.wait();
+    let during = rss_kib(server.pid());
+    finish.wait();
+    let answers: Vec<String> = threads
+        .into_iter()
+        .map(|t| String::from_utf8_lossy(&t.join().unwrap()).into_owned())
+        .collect();
+    let grown_mib = during.saturating_sub(before) / 1024;
+    // Without a budget the bodies alone would be 96 MiB.
+    assert!(
+        grown_mib < 48,
+        "resident memory grew by {grown_mib} MiB with {clients} bodies of 4 MiB in flight"
+    );
+    let refused = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 429"))
+        .count();
+    assert!(refused >= clients - 4, "{refused} refused: {answers:?}");
+    let m = wait_for_metric(&server.base, "ueba_body_bytes_in_flight", 0.0);
+    assert!(
+        sample(&m, "ueba_requests_rejected_total{reason=\"body_budget\"}").unwrap()
+            >= (2 + refused) as f64,
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "ueba_body_bytes_budget"),
+        Some((8 * MIB) as f64),
+        "{m}"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("body budget full "), "{log}");
+}
+
+#[test]
+fn sigterm_with_a_stalled_client_stops_at_the_deadline_and_checkpoints() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nidle_flush_ms = 600000\nshutdown_timeout_ms = 300\n\
+         header_read_timeout_ms = 600000\nidle_timeout_ms = 600000\nrequest_timeout_ms = 600000\n",
+    );
+    let server = start(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let body = format!("{GOOD}\n{}\n", GOOD.replace("09:00:00", "09:00:05"));
+    let (status, _, resp) = post(&format!("{}/v1/events", server.base), None, body.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    // A client that sends part of a request and then nothing at all.
+    let mut stalled = connect(&server.base);
+    stalled
+        .write_all(format!("{}{{\"timestamp\"", post_head(1000)).as_bytes())
+        .unwrap();
+    wait_until(&server.base, "the stalled request in flight", |m| {
+        sample(m, "ueba_body_bytes_in_flight") == Some(1000.0)
+    });
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("closed 1 connections whose requests did not finish"),
+        "{log}"
+    );
+    assert!(log.contains("events 2 "), "{log}");
+    assert!(state.join("checkpoint").exists(), "{log}");
+    drop(stalled);
+}
+
+/// Run `cmd` to its exit, at most `limit`; its exit code and stderr.
+fn run_to_exit(mut cmd: Command, limit: Duration) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn a_short_token_is_refused_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("token");
+    std::fs::write(&short, "x\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, err) = run_to_exit(
+        command(&[
+            "--listen",
+            "0.0.0.0:0",
+            "--token-file",
+            short.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "refusing to listen on 0.0.0.0:0 with a token of 1 characters: off a loopback address the token must be at least 16 characters"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "{err}");
+    // On loopback a short token is the operator's business.
+    let server = start(&["--token-file", short.to_str().unwrap()]);
+    let (status, _, _) = post(
+        &format!("{}/v1/events", server.base),
+        Some("Bearer x"),
+        GOOD.as_bytes(),
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_stop_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default serve.max_connections (512) is more than the 64
+    // descriptors allowed here: accepting fails.
+    let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 50\n");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ueba"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .env_remove("UEBA_TOKEN")
+        .env(
+            "UEBA_CACHE_DIR",
+            std::env::temp_dir().join("ueba-test-cache"),
+        );
+    let mut server = spawn(cmd);
+    // Idle connections, more than the process has descriptors for.
+    let idle: Vec<_> = (0..100).map(|_| connect(&server.base)).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.log().contains("accepting a connection failed") {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("the server exited ({status}): {}", server.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no accept failure within 60 s: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Once the clients go away descriptors are free again, and the service
+    // goes on accepting and scoring.
+    drop(idle);
+    let (status, _, resp) = post(&format!("{}/v1/events", server.base), None, GOOD.as_bytes());
+    assert_eq!(status, 200, "{resp}\n{}", server.log());
+    let m = wait_for_metric(&server.base, "ueba_events_total", 1.0);
+    assert!(
+        sample(&m, "ueba_http_accept_errors_total").unwrap() >= 1.0,
+        "{m}"
+    );
+    assert!(server.child.try_wait().unwrap().is_none());
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("events 1 "), "{log}");
+}
+
+#[test]
+fn counts_past_u64_and_the_last_second_of_9999_at_the_edges_of_input() {
+    let server = start(&[]);
+    let events = format!("{}/v1/events", server.base);
+    let huge = GOOD.replace("\"rows\":3", "\"rows\":18446744073709551616");
+    let last = GOOD.replace("2026-01-05T09:00:00Z", "9999-12-31T23:59:59Z");
+    let (status, _, resp) = post(&events, None, format!("{last}\n{huge}\n").as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    let r = json(&resp);
+    assert_eq!(
+        (r["accepted"].clone(), r["invalid"].clone()),
+        (1.into(), 1.into()),
+        "{resp}"
+    );
+    assert_eq!(r["errors"][0]["position"], 2, "{resp}");
+    assert_eq!(r["errors"][0]["field"], "rows", "{resp}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("18446744073709551616"),
+        "{resp}"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
 }
