@@ -33,13 +33,13 @@
 //! strictly higher peak risk, among every user with an event or an alert
 //! (users without findings have peak 0).
 
+mod alerts;
 pub mod metrics;
 pub mod report;
 pub mod rules;
 pub mod sweep;
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
@@ -56,6 +56,7 @@ use crate::plugins::LoadError;
 use crate::runtime::Runtime;
 use crate::score::{ScoreError, Scorer};
 
+use alerts::read_alerts;
 use metrics::OperatingPoint;
 use rules::{Rule, RuleSet};
 
@@ -395,138 +396,6 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
     Ok(labels)
 }
 
-/// One alert line's fields that evaluation uses.
-struct AlertLine {
-    time_ms: i64,
-    user: String,
-    score: f64,
-    threshold: Option<f64>,
-    /// (detector, score, time ms, event)
-    findings: Vec<(String, f64, i64, Option<u64>)>,
-}
-
-/// Parse one alert line; errors name the field.
-fn parse_alert(text: &str) -> Result<AlertLine, String> {
-    use serde_json::{Map, Value};
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| format!("not a JSON object ({e}); each line must be one alert"))?;
-    let obj = v
-        .as_object()
-        .ok_or("not a JSON object; each line must be one alert")?;
-    fn get<'a>(o: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
-        o.get(name)
-            .ok_or_else(|| format!("field `{name}`: missing"))
-    }
-    fn string(o: &Map<String, Value>, name: &str) -> Result<String, String> {
-        let v = get(o, name)?;
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("field `{name}`: expected a string, got `{v}`"))
-    }
-    fn number(o: &Map<String, Value>, name: &str) -> Result<f64, String> {
-        let v = get(o, name)?;
-        v.as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("field `{name}`: expected a number, got `{v}`"))
-    }
-    fn time(o: &Map<String, Value>, name: &str) -> Result<i64, String> {
-        parse_timestamp_text(&string(o, name)?).map_err(|m| format!("field `{name}`: {m}"))
-    }
-    let threshold = match obj.get("threshold") {
-        None | Some(Value::Null) => None,
-        Some(_) => Some(number(obj, "threshold")?),
-    };
-    let mut findings = Vec::new();
-    match obj.get("findings") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for (j, f) in items.iter().enumerate() {
-                let at = |m: String| format!("findings[{j}]: {m}");
-                let f = f
-                    .as_object()
-                    .ok_or_else(|| at("expected an object".into()))?;
-                let event = match f.get("event") {
-                    None | Some(Value::Null) => None,
-                    Some(e) => Some(e.as_u64().ok_or_else(|| {
-                        at(format!("field `event`: expected a whole number, got `{e}`"))
-                    })?),
-                };
-                findings.push((
-                    string(f, "detector").map_err(at)?,
-                    number(f, "score").map_err(at)?,
-                    time(f, "time").map_err(at)?,
-                    event,
-                ));
-            }
-        }
-        Some(other) => {
-            return Err(format!(
-                "field `findings`: expected an array, got `{other}`"
-            ));
-        }
-    }
-    Ok(AlertLine {
-        time_ms: time(obj, "time")?,
-        user: string(obj, "user")?,
-        score: number(obj, "score")?,
-        threshold,
-        findings,
-    })
-}
-
-/// Alerts and findings read from a `ueba score` output file.
-struct ReadAlerts {
-    alerts: Vec<(String, i64, f64)>,
-    threshold: Option<f64>,
-    detectors: Vec<String>,
-    findings: Vec<(usize, i64, f64)>,
-}
-
-fn read_alerts(path: &Path) -> Result<ReadAlerts, EvalError> {
-    let io = |source| EvalError::Io {
-        path: path.into(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut out = ReadAlerts {
-        alerts: Vec::new(),
-        threshold: None,
-        detectors: Vec::new(),
-        findings: Vec::new(),
-    };
-    // A finding is repeated in every alert that lists it; count it once.
-    let mut seen: std::collections::HashSet<(String, i64, Option<u64>)> = Default::default();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line_no = i as u64 + 1;
-        let bad = |message: String| EvalError::Alerts {
-            path: path.into(),
-            line: line_no,
-            message,
-        };
-        let line = line.map_err(io)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let a = parse_alert(&line).map_err(bad)?;
-        out.threshold = out.threshold.or(a.threshold);
-        out.alerts.push((a.user, a.time_ms, a.score));
-        for (detector, score, time, event) in a.findings {
-            if !seen.insert((detector.clone(), time, event)) {
-                continue;
-            }
-            let d = match out.detectors.iter().position(|d| *d == detector) {
-                Some(d) => d,
-                None => {
-                    out.detectors.push(detector);
-                    out.detectors.len() - 1
-                }
-            };
-            out.findings.push((d, time, score));
-        }
-    }
-    Ok(out)
-}
-
 /// Read every event of `path` into `tally`, handing each to `each` too.
 fn read_events(
     path: &Path,
@@ -620,7 +489,9 @@ pub fn evaluate(
             }
             alerts = a;
             detectors = report.detectors.clone();
-            threshold = config.risk.threshold;
+            // The threshold in force at the end: with an alert budget it
+            // is the organisation's own, not the configured start.
+            threshold = report.stats.threshold;
             half_life = config.risk.half_life_hours;
             source_name = "scored";
         }
@@ -919,173 +790,4 @@ pub struct Output<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(0.4), "0s");
-        assert_eq!(human_duration(45.0), "45s");
-        assert_eq!(human_duration(750.0), "12m 30s");
-        assert_eq!(human_duration(3.0 * 3600.0 + 300.0), "3h 05m");
-        assert_eq!(human_duration(2.0 * 86_400.0 + 7200.0), "2d 02h");
-    }
-
-    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    #[test]
-    fn malformed_labels_name_file_and_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(
-            dir.path(),
-            "labels.json",
-            "{\"scenarios\":[{\"name\":\"x\"}]}",
-        );
-        let e = load_labels(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("labels.json") && e.contains("missing field `user`"),
-            "{e}"
-        );
-        let p = write(
-            dir.path(),
-            "labels.json",
-            r#"{"scenarios":[{"name":"x","user":"u","malicious":true,"start":"yesterday","description":""}]}"#,
-        );
-        let e = load_labels(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("labels.json: scenarios[0] (x): field `start`"),
-            "{e}"
-        );
-        let p = write(dir.path(), "labels.json", "[1,2");
-        let e = load_labels(&p).unwrap_err().to_string();
-        assert!(e.contains("line 1"), "{e}");
-    }
-
-    #[test]
-    fn benign_scenarios_may_have_no_start_malicious_ones_must() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(
-            dir.path(),
-            "labels.json",
-            r#"{"scenarios":[{"name":"svc","user":"s","malicious":false,"description":"24/7"}]}"#,
-        );
-        let labels = load_labels(&p).unwrap();
-        assert_eq!(labels.scenarios[0].start, None);
-        let p = write(
-            dir.path(),
-            "labels.json",
-            r#"{"scenarios":[{"name":"x","user":"u","malicious":true}]}"#,
-        );
-        let e = load_labels(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("scenarios[0] (x): field `start`: missing; a malicious scenario needs"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn alerts_mode_scores_user_days_from_alert_scores() {
-        let dir = tempfile::tempdir().unwrap();
-        let ev = |t: &str, u: &str, res: &str, rows: u64| {
-            format!(
-                r#"{{"timestamp":"{t}","user":"{u}","action":"select","resource":"{res}","rows":{rows}}}"#
-            )
-        };
-        let events = [
-            ev("2026-01-05T10:00:00Z", "a", "support.tickets", 3),
-            ev("2026-01-06T10:00:00Z", "a", "support.tickets", 3),
-            ev("2026-01-06T02:00:00Z", "b", "support.customers", 50_000),
-            ev("2026-01-07T12:00:00Z", "b", "support.tickets", 1),
-            ev("2026-01-07T12:00:00Z", "c", "support.tickets", 1),
-        ]
-        .join("\n");
-        let events = write(dir.path(), "events.jsonl", &events);
-        let labels = write(
-            dir.path(),
-            "labels.json",
-            r#"{"scenarios":[
-              {"name":"bulk","user":"b","malicious":true,"start":"2026-01-06T02:00:00.000Z","description":""},
-              {"name":"look-alike","user":"a","malicious":false,"start":"2026-01-05T10:00:00.000Z","description":""},
-              {"name":"throughout","user":"a","malicious":false,"description":""}]}"#,
-        );
-        let alerts = write(
-            dir.path(),
-            "alerts.jsonl",
-            concat!(
-                r#"{"time":"2026-01-06T02:00:00.000Z","user":"b","score":90.0,"threshold":60.0,"findings":[{"detector":"volume","score":90.0,"time":"2026-01-06T02:00:00.000Z","event":2}]}"#,
-                "\n\n",
-                r#"{"time":"2026-01-06T10:00:00.000Z","user":"a","score":61.0,"threshold":60.0,"findings":[{"detector":"volume","score":61.0,"time":"2026-01-06T10:00:00.000Z","event":1}]}"#,
-                "\n"
-            ),
-        );
-        let inputs = Inputs {
-            events: &events,
-            identities: None,
-            labels: &labels,
-        };
-        let e = evaluate(&inputs, Source::Alerts(&alerts), &RuleSet::default()).unwrap();
-        assert_eq!(
-            (e.events, e.users, e.user_days, e.positive_user_days),
-            (5, 3, 5, 1)
-        );
-        let bulk = &e.scenarios[0];
-        assert!(bulk.detected);
-        assert_eq!(bulk.time_to_detect_secs, Some(0.0));
-        assert_eq!(bulk.rank, Some(1));
-        let look = &e.scenarios[1];
-        assert!(look.detected, "a benign look-alike that was alerted");
-        assert_eq!(look.rank, Some(2));
-        let throughout = &e.scenarios[2];
-        assert_eq!(throughout.start, None);
-        assert!(
-            throughout.detected && throughout.alerts == 1,
-            "any alert counts"
-        );
-        assert_eq!(throughout.time_to_detect_secs, None);
-        // User-days: b/06 scores 90 (positive), a/06 61, the rest 0.
-        assert_eq!(e.roc_auc, Some(1.0));
-        assert_eq!(e.pr_auc, Some(1.0));
-        assert_eq!((e.benign_alerts, e.benign_user_days), (1, 3));
-        let at = &e.ueba_at_threshold;
-        assert_eq!((at.flagged, at.true_positives), (2, 1));
-        // bulk-rows flags exactly b's attack day; off-hours flags b at 02:00
-        // UTC (no time zone); sensitive-table the same day.
-        let bulk_rule = &e.rules[0].rule_result;
-        assert_eq!((bulk_rule.flagged, bulk_rule.true_positives), (1, 1));
-        assert_eq!(e.rules[0].ueba_at_same_recall.flagged, 1);
-        assert_eq!(e.detail.detectors, ["volume"]);
-        assert_eq!(e.detail.findings.len(), 2);
-
-        let broken = write(
-            dir.path(),
-            "bad.jsonl",
-            "{\"time\":\"2026-01-06T02:00:00Z\",\"user\":\"b\"}\n",
-        );
-        let err = evaluate(&inputs, Source::Alerts(&broken), &RuleSet::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("bad.jsonl: line 1: field `score`: missing"),
-            "{err}"
-        );
-        let bad_events = write(dir.path(), "bad-events.jsonl", "{\"timestamp\":1}\n");
-        let err = evaluate(
-            &Inputs {
-                events: &bad_events,
-                ..inputs
-            },
-            Source::Alerts(&alerts),
-            &RuleSet::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("bad-events.jsonl: line 1: field `user`"),
-            "{err}"
-        );
-    }
-}
+mod tests;

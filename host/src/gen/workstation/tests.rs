@@ -99,7 +99,7 @@ fn own_and_shared_machines_admins_roam_and_night_workers_work_nights() {
         machines.entry(&e.user).or_default().insert(&e.resource);
         users_of.entry(&e.resource).or_default().insert(&e.user);
         let (_, h) = local(&out, e);
-        if h >= 21 || h < 2 {
+        if !(2..21).contains(&h) {
             *night_logons.entry(&e.user).or_default() += 1;
         }
     }
@@ -211,7 +211,7 @@ fn after_hours_usb_is_new_in_both_ways_and_the_admin_uses_the_bosses_machine() {
     let (mut usb_before, mut late_before, mut late_after) = (0, 0, 0);
     for e in out.of_user(&s.user) {
         let (_, h) = local(&out, e);
-        let late = e.action == "logon" && (h >= 20 || h < 5);
+        let late = e.action == "logon" && !(5..20).contains(&h);
         if ts(&e.timestamp) < start {
             usb_before += usize::from(e.action.starts_with("usb"));
             late_before += usize::from(late);
