@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::AlertBudget;
 use crate::config::RiskConfig;
 
 /// Most findings remembered per user and detector for explaining alerts.
@@ -135,6 +136,7 @@ pub struct UserStanding {
 pub struct AggregatorState {
     detectors: Vec<String>,
     users: Vec<UserRisk>,
+    budget: AlertBudget,
 }
 
 /// One detector of the line-up given to [`Aggregator::rearrange`].
@@ -157,6 +159,8 @@ pub struct Aggregator {
     weights: Vec<f32>,
     half_life_ms: f64,
     users: Vec<UserRisk>,
+    /// The alert threshold, adapted to the alert budget.
+    budget: AlertBudget,
 }
 
 impl Aggregator {
@@ -165,12 +169,30 @@ impl Aggregator {
         let half_life_ms = cfg.half_life_hours * 3_600_000.0;
         let (names, weights) = detectors.into_iter().map(|(n, w)| (n, w as f32)).unzip();
         Aggregator {
+            budget: AlertBudget::new(&cfg),
             cfg,
             names,
             weights,
             half_life_ms,
             users: Vec::new(),
         }
+    }
+
+    /// `user` acted at `time_ms` (every event, in scoring order): the alert
+    /// budget counts user-days from these.
+    pub fn active(&mut self, user: u32, time_ms: i64) {
+        let users = &self.users;
+        self.budget.active(user, time_ms, |u| {
+            users
+                .get(u as usize)
+                .is_some_and(|r| r.alerted_at_score.is_some())
+        });
+    }
+
+    /// The alert threshold in force now: `risk.threshold`, or where the
+    /// alert budget has moved it ([`crate::budget`]).
+    pub fn threshold(&self) -> f64 {
+        f64::from(self.budget.threshold())
     }
 
     fn decay(&self, c: &mut Component, now_ms: i64) {
@@ -252,6 +274,7 @@ impl Aggregator {
             }
         }
         let risk = self.risk(&u);
+        self.budget.risk(user, risk);
         if risk > u.peak {
             u.peak = risk;
             u.peak_ms = time_ms;
@@ -260,7 +283,7 @@ impl Aggregator {
             u.alerted_at_score = None;
             u.alerted_detectors = 0;
         }
-        let threshold = self.cfg.threshold as f32;
+        let threshold = self.budget.threshold();
         let bit = 1u64 << (detector % 64);
         let new_evidence = u.alerted_detectors & bit == 0
             && self.component_value(&u.components[detector]) >= self.cfg.new_evidence_min as f32;
@@ -272,6 +295,9 @@ impl Aggregator {
             Some(_) => None,
         }
         .map(|kind| {
+            if kind == "new" {
+                self.budget.episode();
+            }
             u.alerted_at_score = Some(risk);
             u.alerts += 1;
             for (d, c) in u.components.iter().enumerate() {
@@ -324,7 +350,7 @@ impl Aggregator {
             user: user_name.to_string(),
             peer_group: peer_group.map(str::to_string),
             score: round1(risk),
-            threshold: self.cfg.threshold,
+            threshold: round1(self.budget.threshold()),
             kind,
             detectors,
             findings: ranked
@@ -431,6 +457,7 @@ impl Aggregator {
         AggregatorState {
             detectors: self.names.clone(),
             users: self.users.clone(),
+            budget: self.budget.clone(),
         }
     }
 
@@ -458,6 +485,7 @@ impl Aggregator {
             .collect();
         self.names = state.detectors;
         self.users = state.users;
+        self.budget = state.budget.configured(&self.cfg);
         self.rearrange(&columns);
         dropped
     }

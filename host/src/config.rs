@@ -52,6 +52,20 @@ rearm_below = 30.0
 new_evidence_min = 25.0
 # Findings listed in an alert, strongest contribution first.
 max_findings_per_alert = 10
+# The alert budget: alert episodes allowed per 1,000 user-days (a user-day
+# is one user active on one UTC day). After a learning period (7 days and
+# enough user-days for one alert) the threshold follows the organisation's
+# own distribution of daily peak risk: down where the log's shape scores
+# everyone low, up where it scores everyone high, by at most 5 points a
+# day down and 1 up, within the floor and ceiling below; user-days of an
+# open alert episode are left out, so an alerted attack is not learned as
+# normal. `threshold` above is where it starts. 0: `threshold` stays fixed.
+alert_budget_per_1k_user_days = 0.5
+# Lowest and highest threshold the budget may set.
+threshold_floor = 35.0
+threshold_ceiling = 75.0
+# Closed days the budget looks back over.
+budget_window_days = 28
 
 [sandbox]
 # Defaults for every plugin; [detectors.NAME] may override the first four.
@@ -65,8 +79,10 @@ max_findings_per_batch = 100000
 # default: a detector's snapshot is bounded by its memory anyway, and one
 # refused here is neither a recovery point nor part of a --state checkpoint.
 max_snapshot_mib = 256
-# Time budget for one snapshot or restore of a plugin's state, milliseconds.
-# It grows with what the detector has learned: seconds at a million users.
+# Time budget for one snapshot or restore of a plugin's state, milliseconds;
+# at least batch_timeout_ms. It grows with what the detector has learned:
+# seconds at a million users. A snapshot that runs past it counts as a
+# failure toward quarantine, like a failed batch.
 snapshot_timeout_ms = 60000
 # A plugin's state is snapshotted at most every this many batches; after a
 # trap it is re-instantiated from the last good snapshot, the batches since
@@ -79,8 +95,6 @@ snapshot_interval_batches = 64
 # it gets no more events, the others keep scoring, and the health stream
 # says so.
 max_failures = 3
-
-# Plugin files from --plugins DIR may be pinned by sha256 (`ueba plugin
 # Everything a plugin returns passes one gate before risk and output: a
 # finding with a NaN or infinite score is dropped, scores are clamped to
 # 0-100, non-finite evidence values are dropped, control and invisible
@@ -96,6 +110,8 @@ max_evidence_text_bytes = 256
 # Text (reasons, evidence keys and values) one plugin's findings may carry
 # per batch, KiB; findings past it are dropped.
 max_batch_text_kib = 4096
+
+# Plugin files from --plugins DIR may be pinned by sha256 (`ueba plugin
 # inspect` or `sha256sum` gives the value); a file that does not match is
 # refused, and a pinned file that is missing is an error.
 [pins]
@@ -242,6 +258,15 @@ pub struct RiskConfig {
     pub new_evidence_min: f64,
     /// Findings listed per alert.
     pub max_findings_per_alert: usize,
+    /// Alert episodes allowed per 1,000 user-days; the threshold adapts to
+    /// it ([`crate::budget`]). 0 keeps `threshold` fixed.
+    pub alert_budget_per_1k_user_days: f64,
+    /// Lowest threshold the budget may set.
+    pub threshold_floor: f64,
+    /// Highest threshold the budget may set.
+    pub threshold_ceiling: f64,
+    /// Closed days of event time the budget looks back over.
+    pub budget_window_days: usize,
 }
 
 impl Default for RiskConfig {
@@ -256,6 +281,10 @@ impl Default for RiskConfig {
             rearm_below: 30.0,
             new_evidence_min: 25.0,
             max_findings_per_alert: 10,
+            alert_budget_per_1k_user_days: 0.5,
+            threshold_floor: 35.0,
+            threshold_ceiling: 75.0,
+            budget_window_days: 28,
         }
     }
 }
@@ -278,6 +307,15 @@ pub struct SandboxConfig {
     pub snapshot_interval_batches: usize,
     /// Failures before quarantine.
     pub max_failures: u32,
+    /// Longest finding reason kept, bytes; longer ones are cut and counted.
+    pub max_reason_bytes: usize,
+    /// Most evidence items kept per finding.
+    pub max_evidence_items: usize,
+    /// Longest evidence key or text value kept, bytes.
+    pub max_evidence_text_bytes: usize,
+    /// Text (reasons, evidence keys and values) one detector's findings may
+    /// carry per batch, KiB; findings past it are dropped and counted.
+    pub max_batch_text_kib: usize,
 }
 
 impl Default for SandboxConfig {
@@ -290,26 +328,31 @@ impl Default for SandboxConfig {
             snapshot_timeout_ms: 60_000,
             snapshot_interval_batches: 64,
             max_failures: 3,
+            max_reason_bytes: 1024,
+            max_evidence_items: 32,
+            max_evidence_text_bytes: 256,
+            max_batch_text_kib: 4096,
         }
     }
 }
 
 impl SandboxConfig {
+    /// What the gate lets one batch's findings carry ([`crate::gate`]).
+    pub fn output_limits(&self) -> crate::gate::OutputLimits {
+        crate::gate::OutputLimits {
+            max_reason_bytes: self.max_reason_bytes,
+            max_evidence_items: self.max_evidence_items,
+            max_evidence_text_bytes: self.max_evidence_text_bytes,
+            max_batch_text_bytes: self.max_batch_text_kib << 10,
+        }
+    }
+
     /// The limits for a detector: these defaults with its overrides applied.
     pub fn limits_for(&self, detector: Option<&DetectorConfig>) -> crate::runtime::Limits {
         let d = detector.cloned().unwrap_or_default();
         crate::runtime::Limits {
             memory_bytes: d.memory_mib.unwrap_or(self.memory_mib) << 20,
             call_timeout: std::time::Duration::from_millis(
-    /// Longest finding reason kept, bytes; longer ones are cut and counted.
-    pub max_reason_bytes: usize,
-    /// Most evidence items kept per finding.
-    pub max_evidence_items: usize,
-    /// Longest evidence key or text value kept, bytes.
-    pub max_evidence_text_bytes: usize,
-    /// Text (reasons, evidence keys and values) one detector's findings may
-    /// carry per batch, KiB; findings past it are dropped and counted.
-    pub max_batch_text_kib: usize,
                 d.batch_timeout_ms.unwrap_or(self.batch_timeout_ms),
             ),
             max_findings: d
@@ -322,25 +365,11 @@ impl SandboxConfig {
 }
 
 /// `[engine]`.
-            max_reason_bytes: 1024,
-            max_evidence_items: 32,
-            max_evidence_text_bytes: 256,
-            max_batch_text_kib: 4096,
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Compile cache directory; empty for the default.
     pub cache_dir: PathBuf,
-    /// What the gate lets one batch's findings carry ([`crate::gate`]).
-    pub fn output_limits(&self) -> crate::gate::OutputLimits {
-        crate::gate::OutputLimits {
-            max_reason_bytes: self.max_reason_bytes,
-            max_evidence_items: self.max_evidence_items,
-            max_evidence_text_bytes: self.max_evidence_text_bytes,
-            max_batch_text_bytes: self.max_batch_text_kib << 10,
-        }
-    }
-
     /// Whether to cache compiled plugins.
     pub cache: bool,
 }
@@ -489,6 +518,32 @@ impl Config {
         if !(0.0..=100.0).contains(&r.rearm_below) {
             return bad("risk.rearm_below", "must be from 0 to 100");
         }
+        if !(0.0..=1000.0).contains(&r.alert_budget_per_1k_user_days) {
+            return bad(
+                "risk.alert_budget_per_1k_user_days",
+                "must be from 0 (a fixed threshold) to 1000",
+            );
+        }
+        if !(r.threshold_floor > 0.0 && r.threshold_floor <= r.threshold_ceiling) {
+            return bad(
+                "risk.threshold_floor",
+                "must be above 0 and at most risk.threshold_ceiling",
+            );
+        }
+        if r.threshold_ceiling > 100.0 {
+            return bad("risk.threshold_ceiling", "must be at most 100");
+        }
+        if r.alert_budget_per_1k_user_days > 0.0
+            && !(r.threshold_floor..=r.threshold_ceiling).contains(&r.threshold)
+        {
+            return bad(
+                "risk.threshold",
+                "must be within risk.threshold_floor and risk.threshold_ceiling while an alert budget is set (it is where the budget starts)",
+            );
+        }
+        if !(1..=366).contains(&r.budget_window_days) {
+            return bad("risk.budget_window_days", "must be from 1 to 366");
+        }
         if self.sandbox.memory_mib == 0 || self.sandbox.memory_mib > 65_536 {
             return bad("sandbox.memory_mib", "must be from 1 to 65536");
         }
@@ -507,6 +562,27 @@ impl Config {
         if self.sandbox.max_failures == 0 {
             return bad("sandbox.max_failures", "must be at least 1");
         }
+        if self.sandbox.snapshot_timeout_ms < self.sandbox.batch_timeout_ms {
+            return bad(
+                "sandbox.snapshot_timeout_ms",
+                "must be at least sandbox.batch_timeout_ms (a snapshot holds everything a batch taught)",
+            );
+        }
+        if !(16..=65_536).contains(&self.sandbox.max_reason_bytes) {
+            return bad("sandbox.max_reason_bytes", "must be from 16 to 65536");
+        }
+        if !(1..=1024).contains(&self.sandbox.max_evidence_items) {
+            return bad("sandbox.max_evidence_items", "must be from 1 to 1024");
+        }
+        if !(16..=65_536).contains(&self.sandbox.max_evidence_text_bytes) {
+            return bad(
+                "sandbox.max_evidence_text_bytes",
+                "must be from 16 to 65536",
+            );
+        }
+        if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
+            return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
+        }
         for (name, d) in &self.detectors {
             if !(0.0..=10.0).contains(&d.weight) {
                 return bad(&format!("detectors.{name}.weight"), "must be from 0 to 10");
@@ -523,6 +599,14 @@ impl Config {
                     "must be at least 1",
                 );
             }
+            if d.batch_timeout_ms
+                .is_some_and(|t| t > self.sandbox.snapshot_timeout_ms)
+            {
+                return bad(
+                    &format!("detectors.{name}.batch_timeout_ms"),
+                    "must be at most sandbox.snapshot_timeout_ms (raise that too)",
+                );
+            }
             if d.max_findings_per_batch == Some(0) {
                 return bad(
                     &format!("detectors.{name}.max_findings_per_batch"),
@@ -530,24 +614,6 @@ impl Config {
                 );
             }
             if d.max_snapshot_mib.is_some_and(|m| m == 0 || m > 4096) {
-        if self.sandbox.snapshot_timeout_ms < self.sandbox.batch_timeout_ms {
-            return bad(
-                "sandbox.snapshot_timeout_ms",
-                "must be at least sandbox.batch_timeout_ms (a snapshot holds everything a batch taught)",
-            );
-        }
-        if !(16..=65_536).contains(&self.sandbox.max_reason_bytes) {
-            return bad("sandbox.max_reason_bytes", "must be from 16 to 65536");
-        }
-        if !(1..=1024).contains(&self.sandbox.max_evidence_items) {
-            return bad("sandbox.max_evidence_items", "must be from 1 to 1024");
-        }
-        if !(16..=65_536).contains(&self.sandbox.max_evidence_text_bytes) {
-            return bad("sandbox.max_evidence_text_bytes", "must be from 16 to 65536");
-        }
-        if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
-            return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
-        }
                 return bad(
                     &format!("detectors.{name}.max_snapshot_mib"),
                     "must be from 1 to 4096",
@@ -564,15 +630,6 @@ impl Config {
         }
         Ok(())
     }
-            if d
-                .batch_timeout_ms
-                .is_some_and(|t| t > self.sandbox.snapshot_timeout_ms)
-            {
-                return bad(
-                    &format!("detectors.{name}.batch_timeout_ms"),
-                    "must be at most sandbox.snapshot_timeout_ms (raise that too)",
-                );
-            }
 }
 
 #[cfg(test)]

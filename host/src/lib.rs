@@ -12,6 +12,7 @@
 pub mod aggregate;
 pub mod authoring;
 pub mod bench;
+pub mod budget;
 pub mod config;
 pub mod eval;
 pub mod event;

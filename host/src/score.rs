@@ -73,6 +73,9 @@ pub struct Stats {
     pub gate: Vec<(String, GateCounts)>,
     /// Alerts written.
     pub alerts: u64,
+    /// The alert threshold in force after the last batch: `risk.threshold`,
+    /// or where the alert budget has moved it ([`crate::budget`]).
+    pub threshold: f64,
     /// Batches sent to detectors.
     pub batches: u64,
     /// Plugin health events (failures, recoveries, quarantines), also
@@ -407,6 +410,7 @@ impl<S: AlertSink> Scorer<S> {
                 .collect(),
         );
         let n = plugins.len();
+        let threshold = cfg.risk.threshold;
         Scorer {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
             output_limits: cfg.sandbox.output_limits(),
@@ -429,6 +433,7 @@ impl<S: AlertSink> Scorer<S> {
             sink,
             health: Box::new(StderrHealth),
             stats: Stats {
+                threshold,
                 findings: vec![0; n],
                 batch_latency: vec![Histogram::default(); n],
                 ..Stats::default()
@@ -655,6 +660,7 @@ impl<S: AlertSink> Scorer<S> {
             findings,
             stray_findings: st.stray_findings,
             gate: Vec::new(),
+            threshold: self.aggregator.threshold(),
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -811,7 +817,16 @@ impl<S: AlertSink> Scorer<S> {
             }
         }
         found.sort_by_key(|(seq, d, _)| (*seq, *d));
+        // Every event counts toward its user-day for the alert budget, in
+        // seq order with the findings, so a day closes at its first event.
+        let mut counted = 0usize;
         for (seq, d, f) in found {
+            let upto = (seq.saturating_sub(first_seq) as usize + 1).min(batch.events.len());
+            for i in counted..upto {
+                self.aggregator
+                    .active(batch.events.user[i], batch.events.time_ms[i]);
+            }
+            counted = counted.max(upto);
             let Some(ev) = seq
                 .checked_sub(first_seq)
                 .and_then(|i| batch.events.get(i as usize))
@@ -872,6 +887,11 @@ impl<S: AlertSink> Scorer<S> {
                 self.sink.emit(&alert)?;
             }
         }
+        for i in counted..batch.events.len() {
+            self.aggregator
+                .active(batch.events.user[i], batch.events.time_ms[i]);
+        }
+        self.stats.threshold = self.aggregator.threshold();
         batch.events.clear();
         self.batch = batch.events;
         self.sink.flush()?;
@@ -1227,6 +1247,7 @@ impl Report {
             .map(|(d, n)| format!("{d} {n}"))
             .collect();
         let _ = writeln!(out, "findings: {}", per.join(", "));
+        let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }

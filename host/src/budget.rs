@@ -1,0 +1,354 @@
+//! The alert budget: an alert threshold set from the organisation's own
+//! distribution of daily peak risk.
+//!
+//! A fixed threshold cannot suit every log shape: dense database logs give
+//! every user many findings, sparse logon logs give few, so the same 60
+//! alerts on half the organisation in one and on nobody in the other. With
+//! `risk.alert_budget_per_1k_user_days = b` (default 0.5) the threshold is
+//! instead the level that the organisation's user-days reach at the stated
+//! rate:
+//!
+//! - A **user-day** is one user active (any event) on one UTC day of event
+//!   time; its **peak** is the highest risk the user reached that day (0 with
+//!   no finding).
+//! - Over the last `risk.budget_window_days` closed days (28), with `N`
+//!   user-days, `k = ⌊N·b/1000⌋` alert episodes are allowed. With `a`
+//!   episodes opened in the window, the target is the lowest risk (on a
+//!   0.5-point grid) that at most `k − a` of the other peaks reach: user-days
+//!   of a user whose alert episode is open are left out, so an attack that
+//!   was alerted is not learned as the organisation's normal.
+//! - When more episodes opened than the budget allows (`a > k`), the
+//!   threshold rises instead, by [`MAX_RISE_PER_DAY`] a day; toward a lower
+//!   target it falls by at most [`MAX_FALL_PER_DAY`] a day. It stays within
+//!   `risk.threshold_floor` and `risk.threshold_ceiling` (35 and 75). So an
+//!   ongoing attack can raise the threshold by at most one point a day and
+//!   never past the ceiling, while an organisation whose logs score
+//!   everyone low (sparse logs) lowers it no further than the floor.
+//! - Until the window holds `1000/b` user-days (enough for one alert in the
+//!   budget) and [`WARM_UP_DAYS`] days, `risk.threshold` applies as it is:
+//!   that is the learning period.
+//!
+//! Everything is event time, so a replay gives the same thresholds; the
+//! state is part of checkpoints. `b = 0` keeps `risk.threshold` fixed.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RiskConfig;
+
+/// Most points the threshold rises per closed day of event time.
+pub const MAX_RISE_PER_DAY: f32 = 1.0;
+
+/// Most points the threshold falls per closed day of event time.
+pub const MAX_FALL_PER_DAY: f32 = 5.0;
+
+/// Closed days needed before the budget sets the threshold.
+pub const WARM_UP_DAYS: usize = 7;
+
+/// Buckets of the peak histogram: 0 to 100 in half points.
+const BUCKETS: usize = 201;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A user not active today (risk is never negative).
+const INACTIVE: f32 = -1.0;
+
+/// One closed day: how many user-days peaked in each half-point bucket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Day {
+    /// Peaks per bucket, sparse: (bucket, count), ascending.
+    peaks: Vec<(u8, u32)>,
+    /// User-days in all.
+    user_days: u32,
+    /// Alert episodes opened that day.
+    episodes: u32,
+}
+
+/// The adaptive threshold and what it is computed from; saved in
+/// checkpoints with the risk state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertBudget {
+    per_1k: f64,
+    floor: f32,
+    ceiling: f32,
+    window: usize,
+    threshold: f32,
+    /// The UTC day being counted, as days since the epoch.
+    today: i64,
+    /// Each user's peak so far today, by user id; [`INACTIVE`] for users
+    /// not active today.
+    today_peaks: Vec<f32>,
+    /// Users active today, for closing the day without a scan.
+    active: Vec<u32>,
+    /// Alert episodes opened today.
+    episodes_today: u32,
+    days: VecDeque<Day>,
+}
+
+impl AlertBudget {
+    /// A budget from `[risk]`; with a budget of 0 the threshold stays at
+    /// `risk.threshold`.
+    pub fn new(cfg: &RiskConfig) -> Self {
+        AlertBudget {
+            per_1k: cfg.alert_budget_per_1k_user_days,
+            floor: cfg.threshold_floor as f32,
+            ceiling: cfg.threshold_ceiling as f32,
+            window: cfg.budget_window_days,
+            threshold: cfg.threshold as f32,
+            today: i64::MIN,
+            today_peaks: Vec::new(),
+            active: Vec::new(),
+            episodes_today: 0,
+            days: VecDeque::new(),
+        }
+    }
+
+    /// A restored budget under this run's `[risk]`: what it learned (the
+    /// window and the threshold) carries on; the budget, bounds and window
+    /// length are this run's, the threshold kept within the new bounds.
+    pub fn configured(self, cfg: &RiskConfig) -> Self {
+        let fresh = AlertBudget::new(cfg);
+        if !fresh.adapts() {
+            return fresh;
+        }
+        AlertBudget {
+            threshold: self.threshold.clamp(fresh.floor, fresh.ceiling),
+            today: self.today,
+            today_peaks: self.today_peaks,
+            active: self.active,
+            episodes_today: self.episodes_today,
+            days: self.days,
+            ..fresh
+        }
+    }
+
+    /// The threshold in force now.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Whether the threshold adapts (a budget is set).
+    pub fn adapts(&self) -> bool {
+        self.per_1k > 0.0
+    }
+
+    /// User-days in the window so far (closed days only).
+    pub fn user_days(&self) -> u64 {
+        self.days.iter().map(|d| u64::from(d.user_days)).sum()
+    }
+
+    /// `user` was active at `time_ms`: the day's user-day count includes
+    /// them. Days close when the first event of a later day arrives;
+    /// `in_episode` says, for a user, whether their alert episode is open
+    /// then (their day is left out of the peaks).
+    pub fn active(&mut self, user: u32, time_ms: i64, in_episode: impl Fn(u32) -> bool) {
+        if !self.adapts() {
+            return;
+        }
+        let day = time_ms.div_euclid(DAY_MS);
+        if day > self.today {
+            if self.today != i64::MIN {
+                self.close_day(in_episode);
+            }
+            self.today = day;
+        }
+        let i = user as usize;
+        if self.today_peaks.len() <= i {
+            self.today_peaks.resize(i + 1, INACTIVE);
+        }
+        if self.today_peaks[i] == INACTIVE {
+            self.today_peaks[i] = 0.0;
+            self.active.push(user);
+        }
+    }
+
+    /// An alert episode opened (a `new` alert) on the current day.
+    pub fn episode(&mut self) {
+        self.episodes_today += 1;
+    }
+
+    /// `user`'s risk became `risk` on the current day.
+    pub fn risk(&mut self, user: u32, risk: f32) {
+        if let Some(p) = self.today_peaks.get_mut(user as usize)
+            && *p != INACTIVE
+        {
+            *p = p.max(risk);
+        }
+    }
+
+    fn close_day(&mut self, in_episode: impl Fn(u32) -> bool) {
+        let mut counts = [0u32; BUCKETS];
+        for &u in &self.active {
+            let p = std::mem::replace(&mut self.today_peaks[u as usize], INACTIVE);
+            if !in_episode(u) {
+                counts[bucket(p)] += 1;
+            }
+        }
+        let user_days = self.active.len() as u32;
+        self.active.clear();
+        let episodes = std::mem::take(&mut self.episodes_today);
+        self.days.push_back(Day {
+            peaks: counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(b, n)| (b as u8, *n))
+                .collect(),
+            user_days,
+            episodes,
+        });
+        while self.days.len() > self.window {
+            self.days.pop_front();
+        }
+        let n = self.user_days();
+        if self.days.len() < WARM_UP_DAYS.min(self.window) || (n as f64) * self.per_1k < 1000.0 {
+            return;
+        }
+        let allowed = ((n as f64) * self.per_1k / 1000.0).floor() as u64;
+        let opened: u64 = self.days.iter().map(|d| u64::from(d.episodes)).sum();
+        let Some(allowed) = allowed.checked_sub(opened) else {
+            self.threshold = (self.threshold + MAX_RISE_PER_DAY).min(self.ceiling);
+            return;
+        };
+        let mut counts = [0u64; BUCKETS];
+        for d in &self.days {
+            for &(b, c) in &d.peaks {
+                counts[b as usize] += u64::from(c);
+            }
+        }
+        // The lowest grid point that at most `allowed` peaks reach: walk
+        // down from the top while the peaks at or above stay within budget.
+        let mut above = 0u64;
+        let mut target = 100.5f32;
+        for b in (0..BUCKETS).rev() {
+            if above + counts[b] > allowed {
+                break;
+            }
+            above += counts[b];
+            target = b as f32 / 2.0;
+        }
+        let target = target.clamp(self.floor, self.ceiling);
+        let step = (target - self.threshold).clamp(-MAX_FALL_PER_DAY, MAX_RISE_PER_DAY);
+        self.threshold = (self.threshold + step).clamp(self.floor, self.ceiling);
+    }
+}
+
+/// The half-point bucket of a risk, rounding up, so a peak of exactly a
+/// grid value counts as reaching it.
+fn bucket(risk: f32) -> usize {
+    ((risk.max(0.0) * 2.0).ceil() as usize).min(BUCKETS - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(per_1k: f64) -> AlertBudget {
+        AlertBudget::new(&RiskConfig {
+            alert_budget_per_1k_user_days: per_1k,
+            ..RiskConfig::default()
+        })
+    }
+
+    /// `users` users a day for `days` days, user u peaking at `peak(u, day)`.
+    fn run(b: &mut AlertBudget, days: i64, users: u32, peak: impl Fn(u32, i64) -> f32) {
+        for d in 0..days {
+            for u in 0..users {
+                b.active(u, d * DAY_MS + 1000, |_| false);
+                b.risk(u, peak(u, d));
+            }
+        }
+        b.active(0, days * DAY_MS, |_| false);
+    }
+
+    #[test]
+    fn sparse_scores_lower_the_threshold_to_what_the_budget_allows() {
+        let mut b = budget(0.5);
+        // 1,000 users whose days peak low, one in a thousand at 45.
+        run(&mut b, 28, 1000, |u, d| {
+            if (u + d as u32 * 37) % 1000 == 0 {
+                45.0
+            } else {
+                10.0
+            }
+        });
+        assert!(b.threshold() < 60.0, "{}", b.threshold());
+        assert!(b.threshold() >= 35.0, "never below the floor");
+    }
+
+    #[test]
+    fn noisy_scores_raise_it_slowly_and_the_ceiling_holds() {
+        let mut b = budget(0.5);
+        run(
+            &mut b,
+            14,
+            1000,
+            |u, _| if u % 10 == 0 { 70.0 } else { 20.0 },
+        );
+        assert!(b.threshold() > 60.0, "{}", b.threshold());
+        assert!(b.threshold() <= 60.0 + 8.0 * MAX_RISE_PER_DAY);
+        let mut b = budget(0.5);
+        run(
+            &mut b,
+            60,
+            1000,
+            |u, _| if u % 10 == 0 { 95.0 } else { 20.0 },
+        );
+        assert_eq!(b.threshold(), 75.0);
+    }
+
+    #[test]
+    fn an_alerted_attack_is_not_learned_and_overspending_rises_slowly() {
+        let mut b = budget(0.5);
+        run(&mut b, 20, 500, |_, _| 5.0);
+        let settled = b.threshold();
+        assert_eq!(settled, 35.0, "a quiet organisation goes down to the floor");
+        // Five users alert and score 100 every day from now on: their days
+        // are left out, and their five episodes stay within the budget of
+        // ⌊13,000 × 0.5 / 1000⌋ = 6; two more overspend it.
+        for d in 20..26 {
+            for u in 0..500 {
+                b.active(u, d * DAY_MS + 1000, |u| u < 5);
+                if u < 5 && d == 20 {
+                    b.episode();
+                }
+                b.risk(u, if u < 5 { 100.0 } else { 5.0 });
+            }
+        }
+        b.active(0, 26 * DAY_MS, |u| u < 5);
+        assert_eq!(b.threshold(), settled, "the attack's days are not the norm");
+        b.episode();
+        b.episode();
+        b.active(0, 27 * DAY_MS, |u| u < 5);
+        assert_eq!(b.threshold(), settled + MAX_RISE_PER_DAY);
+    }
+
+    #[test]
+    fn nothing_moves_during_warm_up_or_without_a_budget() {
+        let mut b = budget(0.5);
+        run(&mut b, 5, 1000, |_, _| 0.0);
+        assert_eq!(b.threshold(), 60.0, "fewer than seven days");
+        let mut b = budget(0.0);
+        run(&mut b, 28, 1000, |_, _| 0.0);
+        assert_eq!(
+            b.threshold(),
+            60.0,
+            "a budget of 0 keeps the threshold fixed"
+        );
+        let mut b = budget(0.5);
+        run(&mut b, 28, 50, |_, _| 0.0);
+        assert_eq!(b.threshold(), 60.0, "1,400 user-days allow no alert yet");
+    }
+
+    #[test]
+    fn a_replay_gives_the_same_thresholds() {
+        let f = |u: u32, d: i64| ((u as i64 * 7919 + d * 104_729) % 100) as f32;
+        let mut a = budget(0.5);
+        let mut b = budget(0.5);
+        run(&mut a, 30, 300, f);
+        run(&mut b, 30, 300, f);
+        assert!(a == b, "the same events give the same budget state");
+        assert_ne!(a.threshold(), 60.0, "the threshold moved");
+    }
+}
