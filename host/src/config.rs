@@ -158,7 +158,8 @@ max_line_bytes = 1048576
 # memory. A request that does not fit gets 429 (HEC: 503 "Server is busy")
 # with Retry-After; one holding more events than this gets 413.
 queue_events = 100000
-# Seconds a client refused for a full queue is told to wait (Retry-After).
+# Seconds a client refused for a full queue or body budget is told to wait
+# (Retry-After).
 retry_after_secs = 1
 # When no events arrive for this many milliseconds, events held for
 # reordering are scored at once, so alerts are not held back.

@@ -51,7 +51,8 @@ pub struct ServeConfig {
     pub max_line_bytes: usize,
     /// Events accepted but not yet scored, at most; this bounds memory.
     pub queue_events: usize,
-    /// What `Retry-After` tells a client refused for a full queue, seconds.
+    /// What `Retry-After` tells a client refused for a full queue or a full
+    /// body budget, seconds.
     pub retry_after_secs: u64,
     /// After this long without events, held events are scored at once, ms.
     pub idle_flush_ms: u64,
