@@ -161,6 +161,16 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
+    let wanted = limits.max_connections as u64 + serve::SPARE_DESCRIPTORS;
+    if let Some(limit) = serve::raise_descriptor_limit(limits.max_connections)
+        && limit < wanted
+    {
+        eprintln!(
+            "warning: the process may open {limit} files, fewer than serve.max_connections ({}) plus {} for its own files; accepting will fail (and be retried) once they are used up. Raise the limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
+            limits.max_connections,
+            serve::SPARE_DESCRIPTORS
+        );
+    }
     let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
     // Timers as well as I/O: header, idle and request timeouts, the
     // shutdown deadline and the pause after a failed accept need them.

@@ -139,6 +139,36 @@ const MAX_CONNECTIONS: usize = 1_000_000;
 /// guessed by anyone who can reach the port.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// Descriptors kept beyond `serve.max_connections` for the service's own
+/// files: the listener, the state directory, the alert sink, plugins and the
+/// runtime.
+pub const SPARE_DESCRIPTORS: u64 = 64;
+
+/// Make room for `max_connections` connections in the process's descriptor
+/// limit: when the soft limit is below them plus [`SPARE_DESCRIPTORS`], it
+/// is raised toward that, as far as the hard limit allows. Returns the soft
+/// limit in force afterwards (`None`: unlimited), so the caller can warn
+/// when it is still short, since accepting then fails (and is retried)
+/// before the cap is reached, and a checkpoint could fail to open its file.
+pub fn raise_descriptor_limit(max_connections: usize) -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let want = max_connections as u64 + SPARE_DESCRIPTORS;
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current?;
+    if current >= want {
+        return Some(current);
+    }
+    let target = limit.maximum.map_or(want, |hard| hard.min(want));
+    let raised = Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    if target > current && setrlimit(Resource::Nofile, raised).is_ok() {
+        return Some(target);
+    }
+    Some(current)
+}
+
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -1105,6 +1105,13 @@ fn running_out_of_file_descriptors_does_not_stop_the_service() {
             std::env::temp_dir().join("ueba-test-cache"),
         );
     let mut server = spawn(cmd);
+    assert!(
+        server.log().contains(
+            "warning: the process may open 64 files, fewer than serve.max_connections (512)"
+        ),
+        "{}",
+        server.log()
+    );
     // Idle connections, more than the process has descriptors for.
     let idle: Vec<_> = (0..100).map(|_| connect(&server.base)).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
