@@ -35,10 +35,11 @@
 //!   `p_org = (other users who touched it + α) / (other users + 1)`, and `α`
 //!   is `pseudocount` (0.2): how much "nobody yet" is worth;
 //! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
-//!   mean rarity of the user's recent discoveries of the kind (from their
-//!   second active day, learning period included), shrunk towards their
-//!   pool's (worth five discoveries; 1 when there are none): what is rare
-//!   is judged against what this user usually discovers. An administrator's discoveries are all machines one
+//!   mean rarity of the user's recent discoveries of the kind after the
+//!   learning period (before it, who touches what is still being learnt
+//!   and everything looks rarer than it is), shrunk towards their pool's
+//!   (worth five discoveries; 1 when there are none): what is rare is
+//!   judged against what this user usually discovers. An administrator's discoveries are all machines one
 //!   other person uses, so one more is not rare for them;
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
@@ -697,7 +698,10 @@ impl NovelTable {
                 });
             }
         } else if counted {
-            if !new_kind {
+            // Rarities are rated from the end of the learning period: before
+            // it, who touches what is still being learnt, and everything
+            // looks rarer than it is.
+            if !new_kind && !learning {
                 self.rate_discovery(e.user, kind, rarity);
             }
             self.count_access(e.user, kind, true, new_kind);
