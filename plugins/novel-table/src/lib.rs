@@ -35,11 +35,12 @@
 //!   `p_org = (other users who touched it + α) / (other users + 1)`, and `α`
 //!   is `pseudocount` (0.2): how much "nobody yet" is worth;
 //! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
-//!   mean rarity of the user's recent discoveries of the kind after the
-//!   learning period (before it, who touches what is still being learnt
-//!   and everything looks rarer than it is), shrunk towards their pool's
-//!   (worth five discoveries; 1 when there are none): what is rare is
-//!   judged against what this user usually discovers. An administrator's discoveries are all machines one
+//!   mean rarity of the user's recent discoveries of the kind, shrunk
+//!   towards their pool's (worth five discoveries; 1 when there are none):
+//!   what is rare is judged against what this user usually discovers. The
+//!   discoveries of the learning period are rated once it ends, when who
+//!   touches what is known (rated as they happened, they would look rarer
+//!   than they are); later ones as they happen. An administrator's discoveries are all machines one
 //!   other person uses, so one more is not rare for them;
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
@@ -82,7 +83,7 @@
 //!
 //! # Memory
 //!
-//! Per user about 100 bytes plus 16 bytes per distinct resource touched
+//! Per user about 104 bytes plus 16 bytes per distinct resource touched
 //! (its id and the day of the latest access), at most
 //! [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
 //! neither tracked nor scored), plus 28 bytes per kind used (accesses,
@@ -201,6 +202,10 @@ pub struct NovelTable {
     /// recomputed.
     config_generation: u32,
     first_ms: Option<i64>,
+    /// Whether the discoveries of the learning period have been rated.
+    learning_rated: bool,
+    /// Every user id seen, in order of first sight.
+    user_ids: Vec<u32>,
     users: Table<User>,
     resources: Table<Resource>,
     groups: Table<Pool>,
@@ -265,6 +270,10 @@ struct Touch {
     resource: u32,
     /// Local day of the latest access.
     day: i64,
+    /// Whether the first access was a discovery of a kind the user already
+    /// used during the learning period, whose rarity is rated when the
+    /// period ends.
+    learnt: bool,
 }
 
 /// A first access that was reported, held out of the user's habits until
@@ -503,6 +512,43 @@ impl NovelTable {
             .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
     }
 
+    /// Rate the rarity of every discovery made during the learning period,
+    /// now that who touches what is known: rated as they happened, they
+    /// would all look rarer than they are, and make every later discovery
+    /// look common. Each is judged as the user's first access, without the
+    /// user among its touchers. Runs once, over all users' resources.
+    fn rate_learning_period(&mut self) {
+        self.learning_rated = true;
+        let a = self.config.pseudocount;
+        let org_others = f64::from(self.org.members.saturating_sub(1));
+        for i in 0..self.user_ids.len() {
+            let id = self.user_ids[i];
+            let Some(user) = self.users.get(id) else {
+                continue;
+            };
+            let group = user.group;
+            let learnt: Vec<u32> = user
+                .touched
+                .iter()
+                .filter(|t| t.learnt)
+                .map(|t| t.resource)
+                .collect();
+            for r in learnt {
+                let res = self.resources.get(r);
+                let Some((_, kind)) = res.and_then(|r| r.kind) else {
+                    continue;
+                };
+                let peers = self.peers(group, res);
+                let p_peer = peers.group.map_or(1.0, |_| {
+                    (f64::from(peers.touch.saturating_sub(1)) + a) / (f64::from(peers.others) + 1.0)
+                });
+                let org_touch = f64::from(res.map_or(0, |r| r.users.saturating_sub(1)));
+                let p_org = (org_touch + a) / (org_others + 1.0);
+                self.rate_discovery(id, kind, (p_peer * p_org).clamp(0.0, 1.0));
+            }
+        }
+    }
+
     fn peers(&self, group: Option<u32>, res: Option<&Resource>) -> Peers {
         match group {
             Some(g) => Peers {
@@ -526,6 +572,10 @@ impl NovelTable {
         let learning = self.learning(e.time_ms);
         if self.users.get(e.user).is_none() {
             self.org.members = self.org.members.saturating_add(1);
+            self.user_ids.push(e.user);
+        }
+        if !learning && !self.learning_rated {
+            self.rate_learning_period();
         }
         self.users.get_or_insert_with(e.user, User::default);
         if let Some(g) = e.peer_group {
@@ -735,6 +785,7 @@ impl NovelTable {
                 Touch {
                     resource: e.resource,
                     day,
+                    learnt: learning && counted && !new_kind,
                 },
             );
         }
