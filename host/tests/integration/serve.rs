@@ -1168,3 +1168,41 @@ fn counts_past_u64_and_the_last_second_of_9999_at_the_edges_of_input() {
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[test]
+fn past_max_connections_a_client_waits_until_one_closes() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nmax_connections = 2\nheader_read_timeout_ms = 600000\n",
+    );
+    let server = start(&["--config", cfg.to_str().unwrap()]);
+    // Two idle clients hold every slot.
+    let first = connect(&server.base);
+    let second = connect(&server.base);
+    let mut third = connect(&server.base);
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    let early = third.read(&mut buf);
+    assert!(
+        early.is_err(),
+        "answered while two connections held both slots: {early:?}"
+    );
+    // One closes: the waiting client is accepted and answered.
+    drop(first);
+    let answer = read_until_closed(&mut third, Duration::from_secs(30))
+        .expect("no answer after a slot was freed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(second);
+    let m = wait_for_metric(&server.base, "ueba_http_connections", 1.0);
+    assert_eq!(sample(&m, "ueba_http_connections_max"), Some(2.0), "{m}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}
