@@ -103,6 +103,19 @@ pub struct Rate {
     pub rate: f64,
 }
 
+impl Rate {
+    /// Counts one run.
+    fn add(&mut self, detected: bool) {
+        self.runs += 1;
+        self.detected += u32::from(detected);
+    }
+
+    /// Sets `rate` from the counts.
+    fn finish(&mut self) {
+        self.rate = f64::from(self.detected) / f64::from(self.runs.max(1));
+    }
+}
+
 /// One level's results.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LevelResult {
@@ -208,11 +221,7 @@ pub fn run(
                 let Some(kind) = SCENARIOS.iter().find(|k| **k == s.name) else {
                     continue;
                 };
-                let r = detection.entry(kind).or_default();
-                r.runs += 1;
-                if s.detected {
-                    r.detected += 1;
-                }
+                detection.entry(kind).or_default().add(s.detected);
                 if let Some(t) = s.time_to_detect_secs {
                     times.entry(kind).or_default().push(t);
                 }
@@ -222,9 +231,7 @@ pub fn run(
             done += 1;
             progress(done, total);
         }
-        for r in detection.values_mut() {
-            r.rate = f64::from(r.detected) / f64::from(r.runs.max(1));
-        }
+        detection.values_mut().for_each(Rate::finish);
         levels.push(LevelResult {
             level: i + 1,
             exfil_factor: intensity.exfil_factor,
@@ -268,9 +275,7 @@ pub fn run(
                         scenarios.len() - 1
                     }
                 };
-                let r = &mut scenarios[at].alerted;
-                r.runs += 1;
-                r.detected += u32::from(s.detected);
+                scenarios[at].alerted.add(s.detected);
             }
             benign_alerts += eval.benign_alerts;
             benign_days += eval.benign_user_days;
@@ -279,9 +284,7 @@ pub fn run(
             done += 1;
             progress(done, total);
         }
-        for s in &mut scenarios {
-            s.alerted.rate = f64::from(s.alerted.detected) / f64::from(s.alerted.runs.max(1));
-        }
+        scenarios.iter_mut().for_each(|s| s.alerted.finish());
         shapes.push(ShapeResult {
             shape: shape.name(),
             scenarios,

@@ -416,6 +416,15 @@ struct TagStats {
     max_rows: u32,
 }
 
+impl TagStats {
+    /// Counts an event written at `ts` with `rows` rows (events come in time order).
+    fn add(&mut self, ts: i64, rows: u32) {
+        self.first.get_or_insert(ts);
+        self.count += 1;
+        self.max_rows = self.max_rows.max(rows);
+    }
+}
+
 /// Per user, the UTC span of their activity on one local day (see [`day::bounds`]).
 type DayBounds = Vec<Option<(i64, i64)>>;
 
@@ -488,10 +497,7 @@ fn write_events(
         buffer.sort_unstable();
         for e in &buffer {
             fmt.write(org, e, w)?;
-            let s = &mut stats[usize::from(e.tag)];
-            s.first.get_or_insert(e.ts);
-            s.count += 1;
-            s.max_rows = s.max_rows.max(e.rows);
+            stats[usize::from(e.tag)].add(e.ts, e.rows);
         }
         written += buffer.len() as u64;
         buffer.clear();

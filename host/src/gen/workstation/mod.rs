@@ -428,9 +428,7 @@ fn write_events(
         let n = buffer.partition_point(|e| e.ts < cut);
         for e in &buffer[..n] {
             write_line(org, &mut fmt, e, w)?;
-            let s = &mut stats[usize::from(e.tag)];
-            s.first.get_or_insert(e.ts);
-            s.count += 1;
+            stats[usize::from(e.tag)].add(e.ts, 1);
         }
         buffer.drain(..n);
         written += n as u64;

@@ -37,6 +37,22 @@ pub(super) struct ScenarioPlan {
     pub description: String,
 }
 
+impl ScenarioPlan {
+    /// A plan with no events and no change to ordinary days yet, with a start.
+    fn new(name: &'static str, user: u32, malicious: bool, description: String) -> ScenarioPlan {
+        ScenarioPlan {
+            name,
+            user,
+            malicious,
+            events: Vec::new(),
+            surge_from: None,
+            tag_from: None,
+            has_start: true,
+            description,
+        }
+    }
+}
+
 /// Plans the malicious scenarios (when `malicious`) and the benign
 /// look-alikes (always: they are normal behaviour). A malicious scenario
 /// without a suitable person is an error; a look-alike is left out.
@@ -127,6 +143,15 @@ fn shift_end(org: &WsOrg, u: u32) -> i64 {
 
 fn date(org: &WsOrg, d: u32) -> jiff::civil::Date {
     org.clock.dates[d as usize]
+}
+
+/// When someone leaves, for descriptions: after their last day, or (when
+/// that is the period's last) at its end.
+fn leaving(org: &WsOrg, last_day: Option<u32>) -> String {
+    match last_day {
+        Some(l) => format!(" after {}", date(org, l)),
+        None => " at the end of the period".into(),
+    }
 }
 
 /// Day-shift office workers: regular hours at their own desk.
@@ -223,20 +248,11 @@ fn after_hours_usb(
         org.zone(u),
         connects,
         if connects == 1 { "" } else { "s" },
-        match p.last_day {
-            Some(l) => format!(" after {}", date(org, l)),
-            None => " at the end of the period".into(),
-        },
+        leaving(org, p.last_day),
     );
     Some(ScenarioPlan {
-        name: "after-hours-usb",
-        user: u,
-        malicious: true,
         events,
-        surge_from: None,
-        tag_from: None,
-        has_start: true,
-        description,
+        ..ScenarioPlan::new("after-hours-usb", u, true, description)
     })
 }
 
@@ -270,20 +286,11 @@ fn usb_surge(
         date(org, a),
         SURGE_PER_DAY.0,
         SURGE_PER_DAY.1,
-        match p.last_day {
-            Some(l) => format!(" after {}", date(org, l)),
-            None => " at the end of the period".into(),
-        },
+        leaving(org, p.last_day),
     );
     Some(ScenarioPlan {
-        name: "usb-surge",
-        user: u,
-        malicious: true,
-        events: Vec::new(),
         surge_from: Some(a),
-        tag_from: None,
-        has_start: true,
-        description,
+        ..ScenarioPlan::new("usb-surge", u, true, description)
     })
 }
 
@@ -358,14 +365,8 @@ fn admin_supervisor_usb(
         },
     );
     Some(ScenarioPlan {
-        name: "admin-supervisor-usb",
-        user: u,
-        malicious: true,
         events,
-        surge_from: None,
-        tag_from: None,
-        has_start: true,
-        description,
+        ..ScenarioPlan::new("admin-supervisor-usb", u, true, description)
     })
 }
 
@@ -405,14 +406,8 @@ fn night_shift_move(
         org.zone(u),
     );
     Some(ScenarioPlan {
-        name: "night-shift-move",
-        user: u,
-        malicious: false,
-        events: Vec::new(),
-        surge_from: None,
         tag_from: Some(n),
-        has_start: true,
-        description,
+        ..ScenarioPlan::new("night-shift-move", u, false, description)
     })
 }
 
@@ -480,14 +475,8 @@ fn machine_rollout(
         imaged,
     );
     Some(ScenarioPlan {
-        name: "machine-rollout",
-        user: u,
-        malicious: false,
         events,
-        surge_from: None,
-        tag_from: None,
-        has_start: true,
-        description,
+        ..ScenarioPlan::new("machine-rollout", u, false, description)
     })
 }
 
@@ -514,14 +503,8 @@ fn heavy_usb_user(
         p.usb_per_day,
     );
     Some(ScenarioPlan {
-        name: "heavy-usb-user",
-        user: u,
-        malicious: false,
-        events: Vec::new(),
-        surge_from: None,
-        tag_from: None,
         has_start: false,
-        description,
+        ..ScenarioPlan::new("heavy-usb-user", u, false, description)
     })
 }
 

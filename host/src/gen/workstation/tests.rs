@@ -2,8 +2,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::Date;
 
-use super::super::tests::{Event, Output, cfg, run, ts};
-use super::super::{GenConfig, Shape, generate};
+use super::super::tests::{Event, Output, cfg, check_determinism, run, ts};
+use super::super::{GenConfig, Shape};
 
 fn ws(users: usize, days: u32, scenarios: bool) -> GenConfig {
     GenConfig {
@@ -25,18 +25,7 @@ fn is_machine(s: &str) -> bool {
 
 #[test]
 fn same_seed_same_bytes_other_seed_differs() {
-    let c = ws(40, 15, true);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    for (dir, seed) in dirs.iter().zip([42, 42, 43]) {
-        generate(&GenConfig { seed, ..c.clone() }, dir.path(), &mut |_, _| {}).expect("gen");
-    }
-    let read = |i: usize, f: &str| std::fs::read(dirs[i].path().join(f)).expect("read");
-    for f in ["events.jsonl", "identities.csv", "labels.json"] {
-        assert!(read(0, f) == read(1, f), "{f} differs for the same seed");
-    }
-    assert!(read(0, "events.jsonl") != read(2, "events.jsonl"));
+    check_determinism(&ws(40, 15, true));
 }
 
 #[test]
