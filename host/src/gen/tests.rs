@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
