@@ -439,7 +439,10 @@ impl NewSource {
             let rate = user
                 .discovery
                 .rate_with_prior(pool, self.config.prior_accesses);
-            let typical = user.discovery.typical_log_rarity(pool, TYPICAL_PRIOR);
+            // Every member's first uses of a network count towards the
+            // pool's typical rarity at once: a team's few networks are all
+            // it discovers.
+            let typical = user.discovery.typical_log_rarity(pool, TYPICAL_PRIOR, 0.0);
             let relative = Discovery::relative_rarity(rarity, typical);
             let p = (rate * relative).clamp(0.0, 1.0);
             let score = score_from_p(p);

@@ -36,7 +36,9 @@
 //!   is `pseudocount` (0.2): how much "nobody yet" is worth;
 //! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
 //!   mean rarity of the user's recent discoveries of the kind, shrunk
-//!   towards their pool's (worth five discoveries; 1 when there are none):
+//!   towards their pool's (worth five discoveries), itself shrunk towards 1
+//!   by twenty discoveries, so a small team's few discoveries discount
+//!   little:
 //!   what is rare is judged against what this user usually discovers. The
 //!   discoveries of the learning period are rated once it ends, when who
 //!   touches what is known (rated as they happened, they would look rarer
@@ -115,6 +117,9 @@ const POOL_RECENT_ACCESSES: f32 = 8192.0;
 const RECENT_DISCOVERIES: f32 = 64.0;
 /// How many discoveries the pool's typical rarity is worth for a user.
 const TYPICAL_PRIOR: f64 = 5.0;
+/// How many discoveries of rarity 1 (no discount) a pool's typical rarity
+/// is shrunk towards: a small team's few discoveries discount little.
+const TYPICAL_POOL_PRIOR: f64 = 20.0;
 /// Kind names tracked; resources of further kinds share the last one.
 const MAX_KINDS: usize = 1024;
 const NO_DAY: i64 = i64::MIN;
@@ -665,7 +670,9 @@ impl NovelTable {
                 let own = own.unwrap_or(&empty);
                 let prior = pool_kind.map_or(&empty.discovery, |k| &k.discovery);
                 let rate = own.discovery.rate_with_prior(prior, w);
-                let typical = own.discovery.typical_log_rarity(prior, TYPICAL_PRIOR);
+                let typical =
+                    own.discovery
+                        .typical_log_rarity(prior, TYPICAL_PRIOR, TYPICAL_POOL_PRIOR);
                 let relative = Discovery::relative_rarity(rarity, typical);
                 (rate, relative, own.discovery.accesses)
             };

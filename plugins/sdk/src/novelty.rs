@@ -92,11 +92,13 @@ impl Discovery {
     }
 
     /// The typical `ln(rarity)` of this user's discoveries, shrunk towards
-    /// `prior`'s, worth `weight` discoveries (0, i.e. rarity 1, when
-    /// neither has any).
-    pub fn typical_log_rarity(&self, prior: &Discovery, weight: f64) -> f64 {
-        let prior_mean = if prior.rated > 0.0 {
-            f64::from(prior.log_rarity) / f64::from(prior.rated)
+    /// `prior`'s, worth `weight` discoveries; `prior`'s own mean is shrunk
+    /// towards 0 (rarity 1, no discount) by `prior_weight` discoveries, so a
+    /// pool discounts rarity only once many discoveries stand behind it.
+    pub fn typical_log_rarity(&self, prior: &Discovery, weight: f64, prior_weight: f64) -> f64 {
+        let prior_mean = f64::from(prior.log_rarity) / (f64::from(prior.rated) + prior_weight);
+        let prior_mean = if prior_mean.is_finite() {
+            prior_mean
         } else {
             0.0
         };
@@ -162,9 +164,12 @@ mod tests {
             peers.rate_rarity(1e-2, 100.0);
         }
         let own = Discovery::default();
-        let t = own.typical_log_rarity(&peers, 5.0);
+        let t = own.typical_log_rarity(&peers, 5.0, 0.0);
         assert!((t - (1e-2f64).ln()).abs() < 1e-4, "{t}");
-        assert_eq!(own.typical_log_rarity(&own, 5.0), 0.0);
+        // Ten discoveries against a prior of ten: half the discount.
+        let half = own.typical_log_rarity(&peers, 5.0, 10.0);
+        assert!((half - 0.5 * (1e-2f64).ln()).abs() < 1e-4, "{half}");
+        assert_eq!(own.typical_log_rarity(&own, 5.0, 0.0), 0.0);
         assert_eq!(Discovery::relative_rarity(f64::NAN, 0.0), 1.0);
     }
 }
