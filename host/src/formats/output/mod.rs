@@ -204,22 +204,41 @@ fn anomaly_kind(detector: &str) -> (&'static str, Option<&'static str>) {
     }
 }
 
-/// The alert as an OCSF Detection Finding (class 2004, activity Create).
+/// The alert as an OCSF Detection Finding (class 2004, activity Create),
+/// valid against the class's schema in [`OCSF_VERSION`].
 ///
 /// `finding_info` names it (a stable `uid`, the strongest reason as `title`,
 /// the detectors as `types`, ueba's risk aggregation as a behavioural
-/// `analytic`); `risk_score` and `risk_level_id` carry the risk;
-/// `evidences` hold each finding whole under `data`; `anomaly_analyses`
-/// restate them in OCSF's anomaly vocabulary; ueba's own fields that OCSF
-/// has no place for go under `unmapped.ueba`.
+/// `analytic`); `risk_score` and `risk_level_id` carry the risk. Each
+/// finding is one of `evidences`: the user as its `actor.user` (with the
+/// peer group in `groups`), the client address as `src_endpoint.ip`, the
+/// table as a `resources` entry of type `table`, and the finding whole
+/// under `data`. The class has no top-level actor and evidences have no
+/// table, so the user and the tables are also listed where the class puts
+/// what a finding concerns: `observables` (user name, source addresses,
+/// table names) and the affected `resources`. A ueba resource is
+/// `qualifier.table` where the qualifier is a database or a schema,
+/// depending on the source, so no OCSF `database` object is claimed for it.
+/// `anomaly_analyses` restate the findings in OCSF's anomaly vocabulary;
+/// ueba's own fields that OCSF has no place for go under `unmapped.ueba`.
 pub fn ocsf_doc(alert: &Alert) -> Value {
     let (_, reason) = headline(alert);
     let (level_id, level, _) = risk_level(alert.score);
     let ms = alert_ms(alert);
     let mut types: Vec<&str> = Vec::new();
+    let mut tables: Vec<&str> = Vec::new();
+    let mut sources: Vec<&str> = Vec::new();
     for f in &alert.findings {
         if !types.contains(&f.detector.as_str()) {
             types.push(&f.detector);
+        }
+        if !tables.contains(&f.resource.as_str()) {
+            tables.push(&f.resource);
+        }
+        if let Some(s) = &f.source
+            && !sources.contains(&s.as_str())
+        {
+            sources.push(s);
         }
     }
     let times: Vec<i64> = alert
@@ -227,19 +246,19 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
         .iter()
         .filter_map(|f| crate::event::parse_timestamp_text(&f.time).ok())
         .collect();
-    let mut actor_user = json!({ "name": alert.user, "type_id": 1, "type": "User" });
+    let mut user = json!({ "name": alert.user, "type_id": 1, "type": "User" });
     if let Some(p) = &alert.peer_group {
-        actor_user["groups"] = json!([{ "name": p }]);
+        user["groups"] = json!([{ "name": p }]);
     }
+    let table = |name: &str| json!({ "name": name, "type": "table" });
     let evidences: Vec<Value> = alert
         .findings
         .iter()
         .map(|f| {
             let mut ev = json!({
                 "data": f,
-                "actor": { "user": { "name": alert.user } },
-                "database": { "name": f.resource.split('.').next().unwrap_or(&f.resource) },
-                "table": { "name": f.resource },
+                "actor": { "user": user },
+                "resources": [table(&f.resource)],
             });
             if let Some(s) = &f.source {
                 ev["src_endpoint"] = json!({ "ip": s });
@@ -247,6 +266,28 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
             ev
         })
         .collect();
+    let mut observables = vec![json!({
+        "name": "evidences.actor.user.name",
+        "type_id": 4,
+        "type": "User Name",
+        "value": alert.user,
+    })];
+    observables.extend(sources.iter().map(|s| {
+        json!({
+            "name": "evidences.src_endpoint.ip",
+            "type_id": 2,
+            "type": "IP Address",
+            "value": s,
+        })
+    }));
+    observables.extend(tables.iter().map(|t| {
+        json!({
+            "name": "resources.name",
+            "type_id": 38,
+            "type": "Resource Details Object: name",
+            "value": t,
+        })
+    }));
     let anomalies: Vec<Value> = alert
         .findings
         .iter()
@@ -300,8 +341,9 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
         "risk_score": alert.score.round() as i64,
         "risk_level_id": level_id,
         "risk_level": level,
-        "actor": { "user": actor_user },
         "evidences": evidences,
+        "observables": observables,
+        "resources": tables.iter().map(|t| table(t)).collect::<Vec<_>>(),
         "anomaly_analyses": [{
             "analysis_targets": [{ "name": alert.user, "type": "User Account" }],
             "anomalies": anomalies,
@@ -310,6 +352,7 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
             "score": alert.score,
             "threshold": alert.threshold,
             "kind": alert.kind,
+            "peer_group": alert.peer_group,
             "detectors": alert.detectors,
         }},
     })
@@ -415,7 +458,29 @@ pub(crate) mod tests {
             d["anomaly_analyses"][0]["anomalies"][0]["observed_pattern"],
             "HIGH_VOLUME"
         );
-        assert_eq!(d["actor"]["user"]["name"], "mreyes");
+        let ev = &d["evidences"][0];
+        assert_eq!(ev["actor"]["user"]["name"], "mreyes");
+        assert_eq!(ev["actor"]["user"]["groups"][0]["name"], "tier1");
+        assert_eq!(ev["resources"][0]["name"], "support.customers");
+        assert_eq!(ev["src_endpoint"]["ip"], "10.0.0.1");
+        // The class has neither a top-level actor nor evidence tables.
+        assert!(d.get("actor").is_none(), "{d}");
+        assert!(
+            ev.get("table").is_none() && ev.get("database").is_none(),
+            "{ev}"
+        );
+        let observed: Vec<(i64, &str)> = d["observables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["type_id"].as_i64().unwrap(), o["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            observed,
+            [(4, "mreyes"), (2, "10.0.0.1"), (38, "support.customers")]
+        );
+        assert_eq!(d["resources"][0]["name"], "support.customers");
+        assert_eq!(d["unmapped"]["ueba"]["peer_group"], "tier1");
         assert_eq!(alert_uid(&alert()), d["finding_info"]["uid"]);
     }
 
