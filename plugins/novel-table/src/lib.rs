@@ -62,9 +62,9 @@
 //! The score is `score_from_p(p)`. With 20 users per team, 200 users and
 //! a month of a few tables a day, where a usual discovery is a team table a
 //! tenth of the organisation reads: a table the user's team uses scores
-//! ~15 (dropped), a sensitive table only other teams read ~40, a table
-//! nobody has read ~50 and a sensitive one ~63. On workstation logons, an
-//! administrator's logon to one more machine of one other user scores ~1,
+//! ~18 (dropped), a sensitive table only other teams read ~43, a table
+//! nobody has read ~58 and a sensitive one ~68. On workstation logons, an
+//! administrator's logon to one more machine of one other user scores ~3,
 //! the same logon by a clerk whose team never does it ~77, and a clerk's
 //! first removable media after three weeks, a quarter of the team using
 //! one, ~44.
