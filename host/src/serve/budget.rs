@@ -7,8 +7,9 @@
 //! [`Reservation`] taken from one [`Budget`] of `serve.body_budget_bytes`:
 //! the declared `Content-Length` up front (so a request that cannot fit is
 //! refused before its body is read), or chunk by chunk when no length is
-//! declared. The reservation is held until the request's events are queued,
-//! so parsing is covered too.
+//! declared. The reservation is held until the request's events are queued;
+//! parsing, which holds about as much again in events, runs one request per
+//! core at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

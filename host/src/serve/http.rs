@@ -45,6 +45,10 @@ pub struct App {
     token: Option<Token>,
     hec_errors_logged: AtomicU64,
     budget: Arc<Budget>,
+    /// Bodies parsed at once, at most: one per core. Parsing is CPU-bound,
+    /// so more at once is no faster, and each holds its request's events
+    /// (about as many bytes again as the body) until they are queued.
+    parsing: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -63,6 +67,9 @@ impl App {
             format,
             formats,
             budget: Budget::new(limits.body_budget_bytes),
+            parsing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             limits,
             token,
             hec_errors_logged: AtomicU64::new(0),
@@ -360,6 +367,14 @@ async fn take_in(
                     .hec(9, "Server is busy")
             }
         })?;
+    let turn = app.parsing.clone().acquire_owned().await.map_err(|e| {
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Unavailable,
+            format!("parsing is not available: {e}"),
+        )
+        .hec(9, "Server is busy")
+    })?;
     let parsing = {
         let app = app.clone();
         // The reservation goes along: what parsing holds stays counted even
@@ -370,6 +385,7 @@ async fn take_in(
                 Api::Native => ingest::events_body(&bytes, app.format, &app.formats, max_line),
                 Api::Hec => ingest::hec_body(&bytes, app.format, &app.formats, max_line),
             };
+            drop(turn);
             (parsed, held)
         })
     };
