@@ -361,6 +361,25 @@ impl Aggregator {
         }
     }
 
+    /// The findings kept for explaining `user`'s alerts (the strongest few
+    /// per detector), oldest first.
+    pub fn kept(&self, user: u32) -> Vec<AlertFinding> {
+        let Some(u) = self.users.get(user as usize) else {
+            return Vec::new();
+        };
+        let mut kept: Vec<(i64, u64, &AlertFinding)> = u
+            .components
+            .iter()
+            .flat_map(|c| {
+                c.kept
+                    .iter()
+                    .map(|k| (k.time_ms, k.finding.event, &k.finding))
+            })
+            .collect();
+        kept.sort_by_key(|(t, e, _)| (*t, *e));
+        kept.into_iter().map(|(_, _, f)| f.clone()).collect()
+    }
+
     /// Users ordered by peak risk, highest first (ties by user id).
     pub fn standings(&self) -> Vec<UserStanding> {
         let mut out: Vec<UserStanding> = self

@@ -23,6 +23,7 @@ mod durable;
 use ueba::runtime::Runtime;
 use ueba::score::{AlertSink, JsonLines, Report, Scorer};
 
+mod cmd_explain;
 mod cmd_serve;
 
 /// Score database access logs for insider risk with sandboxed WebAssembly detectors.
@@ -67,6 +68,16 @@ enum Command {
     Eval(EvalArgs),
     /// Print the default configuration, every key documented, including each detector's own keys.
     Config(ConfigArgs),
+    /// Explain one user: their risk timeline, every finding and what it said.
+    ///
+    /// Scores EVENTS as `ueba score` would (same config, identities and
+    /// plugins) and prints, for USER, each finding in event time with its
+    /// score, the risk it left and the threshold then, the alerts it
+    /// raised, and the detector's reason and evidence (the baselines it
+    /// judged against), so anyone can see why a user did or did not alert.
+    /// With --state DIR instead, reads the checkpoint `ueba score --state`
+    /// keeps and prints the user's risk and the findings held for them.
+    Explain(cmd_explain::ExplainArgs),
     /// Measure scoring throughput (events/s, ns/event) and memory per entity on one core.
     ///
     /// Runs the detectors natively, as wasm plugins in batches and one event
@@ -119,6 +130,12 @@ struct ScoreArgs {
     /// Input format; `auto` decides from the first lines (README "Formats").
     #[arg(long, value_enum, default_value = "auto")]
     format: InputFormat,
+    /// Also write every finding, alerted or not, as JSON lines here: each
+    /// with the user's risk after it, the threshold in force and the alert
+    /// it raised, if any. With --state it is appended to, so findings
+    /// after the last checkpoint of an interrupted run appear again.
+    #[arg(long, value_name = "FILE")]
+    findings: Option<PathBuf>,
     #[command(flatten)]
     durable: durable::StateArgs,
 }
@@ -144,14 +161,14 @@ pub(crate) struct OutputArgs {
 }
 
 #[derive(Args)]
-struct EngineArgs {
+pub(crate) struct EngineArgs {
     /// Configuration file (TOML); `ueba config` prints every key with its default.
     #[arg(long, short = 'c')]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Directory of extra detector plugins (`*.wasm` components); a plugin
     /// with the name of a built-in one replaces it.
     #[arg(long, short = 'p')]
-    plugins: Option<PathBuf>,
+    pub(crate) plugins: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -233,6 +250,7 @@ fn main() {
         Command::Eval(a) => eval_cmd(a),
         Command::Demo(a) => demo(a),
         Command::Config(a) => config_cmd(a),
+        Command::Explain(a) => cmd_explain::run(a),
         Command::Bench(a) => bench_cmd(a),
         Command::Serve(a) => cmd_serve::run(a),
         Command::Plugin(a) => cmd_plugin::run(a),
@@ -314,6 +332,18 @@ fn score(a: ScoreArgs) -> Result<()> {
             pb
         });
     let mut scorer = Scorer::new(cfg, identities, plugins, sink);
+    if let Some(path) = &a.findings {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(state.is_some())
+            .truncate(state.is_none())
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        scorer = scorer.with_findings(Box::new(ueba::findings::FindingLines(
+            std::io::BufWriter::new(file),
+        )));
+    }
     let mut checkpointer = None;
     if let Some((dir, plan)) = state {
         let mut skipped_before = 0;
@@ -429,8 +459,8 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
 }
 
 /// What [`run_scorer`] ends with.
-struct Run<S> {
-    report: Report,
+pub(crate) struct Run<S> {
+    pub(crate) report: Report,
     sink: S,
     /// Records the parser skipped as not data access.
     skipped: u64,
@@ -445,7 +475,7 @@ struct Run<S> {
 /// `start` (a resumed run). With a checkpointer, checkpoints are taken as
 /// they fall due, at the end, and when SIGINT/SIGTERM asks to stop.
 #[allow(clippy::too_many_arguments)]
-fn run_scorer<S: AlertSink>(
+pub(crate) fn run_scorer<S: AlertSink>(
     mut scorer: Scorer<S>,
     reader: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser>,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
+use crate::findings::{FindingRecord, FindingSink};
 use crate::gate::{self, GateCounts, OutputLimits};
 use crate::identity::{Identities, LocalOffset};
 use crate::intern::{Interner, InternerState, SymbolKind};
@@ -130,7 +131,7 @@ impl Histogram {
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
     /// Writing alerts failed.
-    #[error("writing alerts: {0}")]
+    #[error("writing alerts or findings: {0}")]
     Sink(#[from] std::io::Error),
     /// Saving a durable-state checkpoint failed.
     #[error("saving state: {0}")]
@@ -397,6 +398,8 @@ pub struct Scorer<S: AlertSink> {
     events_before: u64,
     /// Every risk change, when [`Scorer::record_trace`] turned it on.
     trace: Option<Vec<RiskPoint>>,
+    /// Where every finding goes, when [`Scorer::with_findings`] set it.
+    findings: Option<Box<dyn FindingSink>>,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -441,6 +444,7 @@ impl<S: AlertSink> Scorer<S> {
             started: Instant::now(),
             events_before: 0,
             trace: None,
+            findings: None,
         }
     }
 
@@ -453,6 +457,31 @@ impl<S: AlertSink> Scorer<S> {
             (false, _) => self.trace = None,
             (true, Some(_)) => {}
         }
+    }
+
+    /// What the risk state holds about `user` now: their standing and the
+    /// strongest findings kept per detector (oldest first), or `None` for a
+    /// user never seen. `ueba explain --state` reads a checkpoint this way.
+    pub fn user_state(&self, user: &str) -> Option<(UserStanding, Vec<AlertFinding>)> {
+        let id = self.encoder.interner.lookup(SymbolKind::User, user)?;
+        let standing = self
+            .aggregator
+            .standings()
+            .into_iter()
+            .find(|s| s.user == id)?;
+        Some((standing, self.aggregator.kept(id)))
+    }
+
+    /// Write every finding that passes the gate, with the user's risk after
+    /// it, to `sink` ([`crate::findings`]); off by default.
+    pub fn with_findings(mut self, sink: Box<dyn FindingSink>) -> Self {
+        self.findings = Some(sink);
+        self
+    }
+
+    /// The findings sink, back from a finished run (`ueba explain`).
+    pub fn take_findings(&mut self) -> Option<Box<dyn FindingSink>> {
+        self.findings.take()
     }
 
     /// Send plugin health events somewhere other than stderr.
@@ -674,6 +703,9 @@ impl<S: AlertSink> Scorer<S> {
     /// before a checkpoint records the output's length.
     pub fn flush_sink(&mut self) -> Result<(), ScoreError> {
         self.sink.flush()?;
+        if let Some(f) = self.findings.as_mut() {
+            f.flush()?;
+        }
         Ok(())
     }
 
@@ -740,8 +772,7 @@ impl<S: AlertSink> Scorer<S> {
         if !self.batch.is_empty() {
             self.run_batch()?;
         }
-        self.sink.flush()?;
-        Ok(())
+        self.flush_sink()
     }
 
     fn run_batch(&mut self) -> Result<(), ScoreError> {
@@ -870,9 +901,20 @@ impl<S: AlertSink> Scorer<S> {
                 .trace
                 .is_some()
                 .then(|| (finding.detector.clone(), finding.score as f32));
+            let recorded = self.findings.is_some().then(|| finding.clone());
             let alert = self
                 .aggregator
                 .add(ev.user, d, ev.time_ms, finding, user, peer);
+            if let (Some(sink), Some(finding)) = (self.findings.as_mut(), recorded) {
+                sink.record(&FindingRecord {
+                    user: user.to_string(),
+                    peer_group: peer.map(str::to_string),
+                    risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
+                    threshold: self.aggregator.threshold(),
+                    alert: alert.as_ref().map(|a| a.kind.to_string()),
+                    finding,
+                })?;
+            }
             if let (Some(trace), Some((detector, finding_score))) = (self.trace.as_mut(), traced) {
                 trace.push(RiskPoint {
                     user: user.to_string(),

@@ -212,19 +212,7 @@ impl StateDir {
 
     /// The saved checkpoint; `Ok(None)` only when none was ever written.
     pub fn load(&self) -> Result<Option<Checkpoint>, StateError> {
-        let path = self.checkpoint_path();
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Io { path, source }),
-        };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|source| StateError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        decode(&bytes, &path).map(Some)
+        read_checkpoint(&self.dir)
     }
 
     /// Write a checkpoint atomically, replacing the previous one.
@@ -316,6 +304,26 @@ pub fn fingerprint(path: &Path, limit: u64) -> std::io::Result<[u8; 32]> {
         .take(limit.min(FINGERPRINT_BYTES))
         .read_to_end(&mut buf)?;
     Ok(Sha256::digest(&buf).into())
+}
+
+/// The checkpoint in state directory `dir`, read without taking the
+/// directory's lock: checkpoints are replaced atomically, so a reader (such
+/// as `ueba explain --state`) sees a whole one even while a run writes the
+/// next. `Ok(None)` when none was ever written.
+pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StateError> {
+    let path = dir.join(CHECKPOINT_FILE);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Io { path, source }),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    decode(&bytes, &path).map(Some)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod c_detector;
 mod cli;
 mod e2e;
 mod eval;
+mod explain;
 mod formats;
 mod fuzz;
 mod gate;

@@ -1,0 +1,200 @@
+//! `ueba explain USER`: why a user did or did not alert.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use ueba::aggregate::{Alert, AlertFinding};
+use ueba::findings::{FindingRecord, UserFindings};
+use ueba::formats::{InputFormat, parser_for};
+use ueba::gate::escape_text;
+use ueba::identity::Identities;
+use ueba::input::Position;
+use ueba::score::Scorer;
+
+use crate::{EngineArgs, load_config, run_scorer, runtime_for};
+
+/// `ueba explain` arguments.
+#[derive(Args)]
+pub(crate) struct ExplainArgs {
+    /// The user to explain, as the log names them.
+    user: String,
+    /// Events file to score (any `--format`), as given to `ueba score`.
+    #[arg(required_unless_present = "state", conflicts_with = "state")]
+    events: Option<PathBuf>,
+    /// Identity CSV, as given to `ueba score`.
+    #[arg(long, short = 'i')]
+    identities: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Input format; `auto` decides from the first lines.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: InputFormat,
+    /// Count and skip malformed lines instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Read the checkpoint in this `ueba score --state` directory instead
+    /// of scoring events: the user's risk and the findings held for them.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+/// Run `ueba explain`.
+pub(crate) fn run(a: ExplainArgs) -> Result<()> {
+    let cfg = load_config(a.engine.config.as_deref())?;
+    let identities = match &a.identities {
+        Some(p) => Identities::load(p)?,
+        None => Identities::default(),
+    };
+    let runtime = runtime_for(&cfg)?;
+    let plugins = ueba::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
+        .context("loading detectors")?;
+    let user = escape_text(&a.user).into_owned();
+    if let Some(dir) = &a.state {
+        let Some(cp) = ueba::state::read_checkpoint(dir)
+            .with_context(|| format!("reading the state in {}", dir.display()))?
+        else {
+            bail!("{} holds no checkpoint yet", dir.display());
+        };
+        let mut scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new());
+        scorer
+            .restore_state(cp.scorer)
+            .with_context(|| format!("reading the state in {}", dir.display()))?;
+        let Some((standing, kept)) = scorer.user_state(&a.user) else {
+            bail!(
+                "the state in {} has no risk for {user}: no detector has found anything about them (or they are not in the log)",
+                dir.display()
+            );
+        };
+        let mut out = format!(
+            "{user}: peak risk {:.1} at {}, {} alerts; the alert threshold is {:.1}\n(from {}, written {})\n\nfindings held for explaining alerts (the strongest few per detector):\n",
+            standing.peak,
+            ueba::event::format_time(standing.peak_ms),
+            standing.alerts,
+            scorer.stats().threshold,
+            dir.display(),
+            cp.written
+        );
+        for f in &kept {
+            write_finding(&mut out, f, None);
+        }
+        print!("{out}");
+        return Ok(());
+    }
+    let Some(path) = a.events.as_deref() else {
+        bail!("give an events file, or --state DIR");
+    };
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+    let parser = parser_for(a.format, &cfg.formats)?;
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new()).with_findings(
+        Box::new(UserFindings {
+            user: a.user.clone(),
+            records: Arc::clone(&records),
+        }),
+    );
+    let name = path.display().to_string();
+    let run = run_scorer(
+        scorer,
+        reader,
+        parser,
+        &name,
+        a.skip_invalid,
+        None,
+        Position::default(),
+        None,
+    )?;
+    let records = std::mem::take(
+        &mut *records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let standing = run.report.users.iter().find(|u| u.name == a.user);
+    print!(
+        "{}",
+        render(&user, &records, standing.map(|u| &u.standing), &run.report)
+    );
+    Ok(())
+}
+
+/// The timeline of one user's findings, as text.
+fn render(
+    user: &str,
+    records: &[FindingRecord],
+    standing: Option<&ueba::aggregate::UserStanding>,
+    report: &ueba::score::Report,
+) -> String {
+    let mut out = String::new();
+    let Some(standing) = standing else {
+        let _ = writeln!(
+            out,
+            "{user}: no detector found anything unusual in {} events; the alert threshold ended at {:.1}",
+            report.stats.events, report.stats.threshold
+        );
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "{user}: peak risk {:.1} at {}, {} alerts, {} findings; the alert threshold ended at {:.1}",
+        standing.peak,
+        ueba::event::format_time(standing.peak_ms),
+        standing.alerts,
+        records.len(),
+        report.stats.threshold
+    );
+    let per: Vec<String> = report
+        .detectors
+        .iter()
+        .zip(&standing.findings)
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    let _ = writeln!(out, "findings per detector: {}\n", per.join(", "));
+    for r in records {
+        write_finding(&mut out, &r.finding, Some(r));
+    }
+    if standing.alerts == 0 {
+        let _ = writeln!(
+            out,
+            "\nnever alerted: the highest risk, {:.1}, stayed below the threshold",
+            standing.peak
+        );
+    }
+    out
+}
+
+/// One finding: time, detector, score, (risk after, threshold, alert),
+/// reason and evidence.
+fn write_finding(out: &mut String, f: &AlertFinding, record: Option<&FindingRecord>) {
+    let after = record.map_or(String::new(), |r| {
+        format!(
+            " -> risk {:.1} (threshold {:.1}){}",
+            r.risk,
+            r.threshold,
+            r.alert
+                .as_deref()
+                .map_or(String::new(), |k| format!("  ALERT ({k})"))
+        )
+    });
+    let _ = writeln!(
+        out,
+        "{}  [{} {:.0}]{after}\n    {} ({} {})",
+        f.time,
+        f.detector,
+        f.score,
+        escape_text(&f.reason),
+        escape_text(&f.action),
+        escape_text(&f.resource),
+    );
+    if !f.evidence.is_empty() {
+        let evidence: Vec<String> = f
+            .evidence
+            .iter()
+            .map(|(k, v)| format!("{}={}", escape_text(k), escape_text(&v.to_string())))
+            .collect();
+        let _ = writeln!(out, "    {}", evidence.join(" "));
+    }
+}

@@ -1,0 +1,133 @@
+//! `ueba score --findings` and `ueba explain`: every finding, alerted or
+//! not, and one user's timeline, so anyone can see why a user did or did
+//! not alert.
+
+use crate::util::ueba;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A small generated organisation, scored with `--findings` (and `--state`
+/// when given); returns (dir, alerts, findings).
+fn scored(
+    state: bool,
+) -> (
+    tempfile::TempDir,
+    Vec<serde_json::Value>,
+    Vec<serde_json::Value>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = ueba(&["gen", "--users", "60", "--days", "21", "--out", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events = format!("{d}/events.jsonl");
+    let ids = format!("{d}/identities.csv");
+    let alerts = format!("{d}/alerts.jsonl");
+    let findings = format!("{d}/findings.jsonl");
+    let state_dir = format!("{d}/state");
+    let mut args = vec![
+        "score",
+        &events,
+        "-i",
+        &ids,
+        "-o",
+        &alerts,
+        "--findings",
+        &findings,
+        "-q",
+    ];
+    if state {
+        args.extend(["--state", &state_dir]);
+    }
+    let out = ueba(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read = |p: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    (dir, read(&alerts), read(&findings))
+}
+
+#[test]
+fn findings_hold_every_finding_with_the_risk_it_left_and_the_alerts_it_raised() {
+    let (_dir, alerts, findings) = scored(false);
+    assert!(!alerts.is_empty());
+    assert!(
+        findings.len() > alerts.len(),
+        "findings below the threshold are there too"
+    );
+    for f in &findings {
+        for key in [
+            "user",
+            "risk",
+            "threshold",
+            "detector",
+            "score",
+            "time",
+            "reason",
+            "evidence",
+        ] {
+            assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+        }
+    }
+    let raised: Vec<_> = findings
+        .iter()
+        .filter(|f| f.get("alert").is_some())
+        .collect();
+    assert_eq!(
+        raised.len(),
+        alerts.len(),
+        "one finding per alert says it raised it"
+    );
+    for (f, a) in raised.iter().zip(&alerts) {
+        assert_eq!(f["user"], a["user"]);
+        assert_eq!(f["time"], a["time"]);
+        assert_eq!(f["alert"], a["kind"]);
+        assert!(f["risk"].as_f64().unwrap() >= f["threshold"].as_f64().unwrap());
+    }
+    assert!(
+        findings.iter().any(|f| f.get("alert").is_none()
+            && f["risk"].as_f64().unwrap() < f["threshold"].as_f64().unwrap()),
+        "quiet findings are recorded"
+    );
+}
+
+#[test]
+fn explain_shows_a_user_s_timeline_from_events_and_from_state() {
+    let (dir, alerts, findings) = scored(true);
+    let d = dir.path().to_str().unwrap();
+    let user = alerts[0]["user"].as_str().unwrap().to_string();
+    let theirs = findings
+        .iter()
+        .filter(|f| f["user"] == user.as_str())
+        .count();
+    let out = ueba(&[
+        "explain",
+        &user,
+        &format!("{d}/events.jsonl"),
+        "-i",
+        &format!("{d}/identities.csv"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with(&format!("{user}: peak risk")), "{shown}");
+    assert!(shown.contains(&format!("{theirs} findings")), "{shown}");
+    assert!(shown.contains("ALERT (new)"), "{shown}");
+    let out = ueba(&["explain", &user, "--state", &format!("{d}/state")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("findings held for explaining alerts"),
+        "{shown}"
+    );
+    let nobody = ueba(&["explain", "no-such-user", "--state", &format!("{d}/state")]);
+    assert!(!nobody.status.success());
+    assert!(text(&nobody.stderr).contains("no risk for no-such-user"));
+    let quiet = ueba(&["explain", "no-such-user", &format!("{d}/events.jsonl")]);
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(text(&quiet.stdout).contains("no detector found anything unusual"));
+}
