@@ -112,6 +112,32 @@ impl Slow {
         (crate::model::log_total(total) - f64::from(self.mean)) / self.sd(min_sd)
     }
 
+    /// Whether `total` is at least `z` spreads (`min_sd` as in [`Slow::sd`])
+    /// above the reference. `gate` caches the smallest total that may be,
+    /// for these `min_sd` and `z`, so most calls are one comparison; the
+    /// answer is exactly `z(total) ≥ z` either way.
+    pub fn reaches(&self, total: u64, min_sd: f64, z: f64, gate: &mut Option<SlowGate>) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        let at = match *gate {
+            Some(g) if g.min_sd == min_sd && g.z == z => g.total,
+            _ => {
+                let x = (f64::from(self.mean) + z * self.sd(min_sd)).exp_m1();
+                // A little below the rounded threshold, so rounding never
+                // hides a total that reaches it.
+                let total = if x.is_finite() {
+                    (x * 0.999 - 1.0).max(0.0) as u64
+                } else {
+                    u64::MAX
+                };
+                *gate = Some(SlowGate { total, min_sd, z });
+                total
+            }
+        };
+        total >= at && self.z(total, min_sd) >= z
+    }
+
     /// `P(Z ≥ z)` for the standard normal.
     pub fn tail(&self, total: u64, min_sd: f64) -> f64 {
         let z = self.z(total, min_sd);
@@ -138,6 +164,15 @@ impl Slow {
         self.mean += a * d;
         self.var = (1.0 - a) * (self.var + a * d * d);
     }
+}
+
+/// The smallest total that may reach a slow reference's `z`, for the spread
+/// floor and `z` it was computed with; derived from the reference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowGate {
+    total: u64,
+    min_sd: f64,
+    z: f64,
 }
 
 /// The `z` whose upper normal tail scores `score`.
@@ -187,6 +222,11 @@ mod tests {
         s.push(100_000);
         assert_eq!((s.mean, s.n), (before.mean, before.n));
         assert!(s.tail(5_000, 0.0) < 1e-6);
+        let mut gate = None;
+        for total in [1_000, 1_500, 2_000, 2_500, 3_000, 10_000] {
+            let exact = s.z(total, 0.0) >= 3.0;
+            assert_eq!(s.reaches(total, 0.0, 3.0, &mut gate), exact, "{total}");
+        }
         assert!(s.tail(5_000, 1.0) > 1e-3);
         for _ in 0..=SLOW_RESTART_DAYS {
             s.push(100_000);

@@ -154,7 +154,7 @@ use ueba_sdk::{
     config, score_from_p,
 };
 
-use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, z_for_score};
+use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
 use model::{Fit, Gate, Quantiles, Ring, log_total};
 use ueba_sdk::table::Table;
 
@@ -299,6 +299,9 @@ struct User {
     /// Slow reference of the day's rows, and today's highest score against it.
     slow_day: Slow,
     slow_day_reported: u8,
+    /// Threshold of the slow day reference; derived.
+    #[serde(skip)]
+    slow_day_gate: Option<SlowGate>,
     /// Thresholds of the current hour and day baselines; derived.
     #[serde(skip)]
     hour_gate: Option<Gate>,
@@ -325,6 +328,7 @@ impl Default for User {
             pairs: Vec::new(),
             slow_day: Slow::default(),
             slow_day_reported: 0,
+            slow_day_gate: None,
             hour_gate: None,
             day_gate: None,
         }
@@ -361,6 +365,11 @@ struct Pair {
     /// the snapshot: a restored detector computes the same tails.
     next_day_events: u32,
     next_hour_events: u32,
+    /// Thresholds of the slow references of rows and events; derived.
+    #[serde(skip)]
+    slow_rows_gate: Option<SlowGate>,
+    #[serde(skip)]
+    slow_events_gate: Option<SlowGate>,
     /// Threshold of the current baseline; derived.
     #[serde(skip)]
     gate: Option<Gate>,
@@ -448,8 +457,11 @@ impl Volume {
             pair.slow_events_reported = 0;
             pair.next_day_events = 0;
             pair.next_hour_events = 0;
+            pair.slow_rows_gate = None;
+            pair.slow_events_gate = None;
         }
         user.slow_day_reported = 0;
+        user.slow_day_gate = None;
         if user.day_total == 0 {
             return;
         }
@@ -626,7 +638,8 @@ impl Volume {
             }
         };
         let mut extra = Vec::new();
-        if user.slow_day.ready() && user.slow_day.z(user.day_total, day_sd) >= slow_z {
+        let (slow, total) = (user.slow_day, user.day_total);
+        if slow.reaches(total, day_sd, slow_z, &mut user.slow_day_gate) {
             let need = need(user.slow_day_reported);
             let slow = user.slow_day;
             extra.extend(judge_slow(
@@ -843,6 +856,7 @@ fn pair_candidates(
             day_sd,
             pair.today,
             pair.slow_rows_reported,
+            &mut pair.slow_rows_gate,
         ),
         (
             Bucket::PairEventsTrend,
@@ -850,10 +864,11 @@ fn pair_candidates(
             0.0,
             u64::from(pair.events_today),
             pair.slow_events_reported,
+            &mut pair.slow_events_gate,
         ),
     ];
-    for (bucket, slow, min_sd, total, reported) in slows {
-        if slow.ready() && total > 0 && slow.z(total, min_sd) >= slow_z {
+    for (bucket, slow, min_sd, total, reported, gate) in slows {
+        if total > 0 && slow.reaches(total, min_sd, slow_z, gate) {
             out.extend(judge_slow(bucket, slow, min_sd, total, need(reported)));
         }
     }
