@@ -618,14 +618,13 @@ impl NovelTable {
         {
             Ok(i) => {
                 let t = &mut user.touched[i];
-                if t.day != day && counted {
+                if t.day != day {
                     t.day = day;
-                    let res = self.resources.get(e.resource);
-                    if let Some((_, kind)) = res.and_then(|r| r.kind) {
+                    if counted
+                        && let Some((_, kind)) = self.resources.get(e.resource).and_then(|r| r.kind)
+                    {
                         self.count_access(e.user, kind, false, false);
                     }
-                } else {
-                    t.day = day;
                 }
                 return;
             }
