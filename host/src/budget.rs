@@ -20,7 +20,8 @@
 //! - When more episodes opened than the budget allows (`a > k`), the
 //!   threshold rises instead, by [`MAX_RISE_PER_DAY`] a day; toward a lower
 //!   target it falls by at most [`MAX_FALL_PER_DAY`] a day. It stays within
-//!   `risk.threshold_floor` and `risk.threshold_ceiling` (35 and 75). So an
+//!   `risk.threshold_floor` and `risk.threshold_ceiling` (35 and 75, widened
+//!   to include `risk.threshold` when that is set outside them). So an
 //!   ongoing attack can raise the threshold by at most one point a day and
 //!   never past the ceiling, while an organisation whose logs score
 //!   everyone low (sparse logs) lowers it no further than the floor.
@@ -90,10 +91,12 @@ impl AlertBudget {
     /// A budget from `[risk]`; with a budget of 0 the threshold stays at
     /// `risk.threshold`.
     pub fn new(cfg: &RiskConfig) -> Self {
+        // A starting threshold set outside the band widens it: the budget
+        // never moves the threshold past where the operator put it.
         AlertBudget {
             per_1k: cfg.alert_budget_per_1k_user_days,
-            floor: cfg.threshold_floor as f32,
-            ceiling: cfg.threshold_ceiling as f32,
+            floor: cfg.threshold_floor.min(cfg.threshold) as f32,
+            ceiling: cfg.threshold_ceiling.max(cfg.threshold) as f32,
             window: cfg.budget_window_days,
             threshold: cfg.threshold as f32,
             today: i64::MIN,

@@ -61,7 +61,8 @@ max_findings_per_alert = 10
 # open alert episode are left out, so an alerted attack is not learned as
 # normal. `threshold` above is where it starts. 0: `threshold` stays fixed.
 alert_budget_per_1k_user_days = 0.5
-# Lowest and highest threshold the budget may set.
+# Lowest and highest threshold the budget may set (a `threshold` set outside
+# them widens them to include it).
 threshold_floor = 35.0
 threshold_ceiling = 75.0
 # Closed days the budget looks back over.
@@ -191,6 +192,19 @@ shutdown_timeout_ms = 10000
 # [detectors.volume]
 # weight = 1.0
 # learning_days = 7
+
+# Analyst exceptions: findings matching one add no risk; each exception's
+# matches are counted (summary, /metrics, ueba eval) and marked with its note
+# in --findings. Every field given must match: user, peer_group, resource,
+# action, source and detector are globs (* any run, ? one character); from
+# and until are RFC 3339 event times (from inclusive, until exclusive).
+# learn = false also keeps the matching events from the detectors (from the
+# named detector only, when one is named). See README "Tuning and feedback".
+# [[exceptions]]
+# user = "dba*"
+# resource = "support.*"
+# detector = "volume"
+# note = "weekly maintenance"
 "#;
 
 /// The whole configuration.
@@ -213,6 +227,8 @@ pub struct Config {
     pub formats: crate::formats::FormatsConfig,
     /// `ueba serve`: request limits and the scoring queue.
     pub serve: crate::serve::ServeConfig,
+    /// Analyst exceptions (`[[exceptions]]`), in order.
+    pub exceptions: Vec<crate::exceptions::Exception>,
 }
 
 /// `[input]`.
@@ -534,14 +550,6 @@ impl Config {
         if r.threshold_ceiling > 100.0 {
             return bad("risk.threshold_ceiling", "must be at most 100");
         }
-        if r.alert_budget_per_1k_user_days > 0.0
-            && !(r.threshold_floor..=r.threshold_ceiling).contains(&r.threshold)
-        {
-            return bad(
-                "risk.threshold",
-                "must be within risk.threshold_floor and risk.threshold_ceiling while an alert budget is set (it is where the budget starts)",
-            );
-        }
         if !(1..=366).contains(&r.budget_window_days) {
             return bad("risk.budget_window_days", "must be from 1 to 366");
         }
@@ -583,6 +591,9 @@ impl Config {
         }
         if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
             return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
+        }
+        if let Err(e) = crate::exceptions::Exceptions::new(&self.exceptions) {
+            return bad(&format!("exceptions[{}].{}", e.index, e.field), &e.message);
         }
         for (name, d) in &self.detectors {
             if !(0.0..=10.0).contains(&d.weight) {

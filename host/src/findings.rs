@@ -30,6 +30,10 @@ pub struct FindingRecord {
     /// `new-evidence`), if it raised one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alert: Option<String>,
+    /// The note of the analyst's exception that kept this finding from
+    /// risk (`exceptions[i]` when it has none); such a finding added none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exception: Option<String>,
     /// The finding itself, as alerts show it.
     #[serde(flatten)]
     pub finding: AlertFinding,

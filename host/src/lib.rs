@@ -16,6 +16,7 @@ pub mod budget;
 pub mod config;
 pub mod eval;
 pub mod event;
+pub mod exceptions;
 pub mod findings;
 pub mod formats;
 pub mod gate;

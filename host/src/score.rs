@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
+use crate::exceptions::{Exceptions, Subject};
 use crate::findings::{FindingRecord, FindingSink};
 use crate::gate::{self, GateCounts, OutputLimits};
 use crate::identity::{Identities, LocalOffset};
@@ -74,6 +75,11 @@ pub struct Stats {
     pub gate: Vec<(String, GateCounts)>,
     /// Alerts written.
     pub alerts: u64,
+    /// Findings each `[[exceptions]]` entry kept from risk, by index.
+    pub exceptions: Vec<u64>,
+    /// Events kept from a detector by an exception with `learn = false`
+    /// (counted once per detector that did not see them).
+    pub events_unlearned: u64,
     /// The alert threshold in force after the last batch: `risk.threshold`,
     /// or where the alert budget has moved it ([`crate::budget`]).
     pub threshold: f64,
@@ -179,6 +185,8 @@ struct SavedStats {
     batches: u64,
     events_missed_by_failed: u64,
     batch_latency: Vec<Histogram>,
+    exceptions: Vec<u64>,
+    events_unlearned: u64,
 }
 
 /// One detector in a checkpoint.
@@ -400,6 +408,8 @@ pub struct Scorer<S: AlertSink> {
     trace: Option<Vec<RiskPoint>>,
     /// Where every finding goes, when [`Scorer::with_findings`] set it.
     findings: Option<Box<dyn FindingSink>>,
+    /// The analyst's `[[exceptions]]`.
+    exceptions: Exceptions,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -414,6 +424,10 @@ impl<S: AlertSink> Scorer<S> {
         );
         let n = plugins.len();
         let threshold = cfg.risk.threshold;
+        // The config was validated when it was read; an unusable list here
+        // can only come from a caller that built one by hand.
+        let exceptions = Exceptions::new(&cfg.exceptions).unwrap_or_default();
+        let n_exceptions = exceptions.len();
         Scorer {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
             output_limits: cfg.sandbox.output_limits(),
@@ -437,6 +451,7 @@ impl<S: AlertSink> Scorer<S> {
             health: Box::new(StderrHealth),
             stats: Stats {
                 threshold,
+                exceptions: vec![0; n_exceptions],
                 findings: vec![0; n],
                 batch_latency: vec![Histogram::default(); n],
                 ..Stats::default()
@@ -445,6 +460,7 @@ impl<S: AlertSink> Scorer<S> {
             events_before: 0,
             trace: None,
             findings: None,
+            exceptions,
         }
     }
 
@@ -547,6 +563,8 @@ impl<S: AlertSink> Scorer<S> {
                 batches: s.batches,
                 events_missed_by_failed: s.events_missed_by_failed,
                 batch_latency: s.batch_latency.clone(),
+                exceptions: s.exceptions.clone(),
+                events_unlearned: s.events_unlearned,
             },
             detectors,
         }
@@ -690,6 +708,14 @@ impl<S: AlertSink> Scorer<S> {
             stray_findings: st.stray_findings,
             gate: Vec::new(),
             threshold: self.aggregator.threshold(),
+            // Counts follow the exceptions by position: a changed list
+            // counts afresh from where the lengths agree.
+            exceptions: {
+                let mut v = st.exceptions;
+                v.resize(self.exceptions.len(), 0);
+                v
+            },
+            events_unlearned: st.events_unlearned,
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -787,6 +813,25 @@ impl<S: AlertSink> Scorer<S> {
         let log_len = self.encoder.interner.log_len();
         let batch_no = self.stats.batches;
         let mut symbols_from = None;
+        // Per detector, which events it may learn from, where an exception
+        // with `learn = false` keeps some from it.
+        let keep: Vec<Option<Vec<bool>>> = if self.exceptions.any_unlearned() {
+            let interner = &self.encoder.interner;
+            self.slots
+                .iter()
+                .map(|slot| {
+                    let name = slot.loaded.name();
+                    let keep: Vec<bool> = batch
+                        .events
+                        .iter()
+                        .map(|ev| !self.exceptions.hides(name, &subject(interner, &ev)))
+                        .collect();
+                    keep.contains(&false).then_some(keep)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (d, slot) in self.slots.iter_mut().enumerate() {
             if slot.loaded.is_quarantined() {
                 self.stats.events_missed_by_failed += batch.events.len() as u64;
@@ -800,7 +845,17 @@ impl<S: AlertSink> Scorer<S> {
             }
             let mut reports = Vec::new();
             let began = Instant::now();
-            let outcome = slot.loaded.observe(&batch, batch_no, &mut reports);
+            let outcome = match keep.get(d).and_then(Option::as_ref) {
+                Some(keep) => {
+                    self.stats.events_unlearned += keep.iter().filter(|k| !**k).count() as u64;
+                    let seen = wit::Batch {
+                        symbols: batch.symbols.clone(),
+                        events: kept_events(&batch.events, keep),
+                    };
+                    slot.loaded.observe(&seen, batch_no, &mut reports)
+                }
+                None => slot.loaded.observe(&batch, batch_no, &mut reports),
+            };
             self.stats.batch_latency[d].observe(began.elapsed().as_secs_f64());
             for r in &reports {
                 self.health.report(r);
@@ -897,6 +952,32 @@ impl<S: AlertSink> Scorer<S> {
             let peer = ev
                 .peer_group
                 .map(|p| self.encoder.interner.text(SymbolKind::PeerGroup, p));
+            if !self.exceptions.is_empty()
+                && let Some((i, note)) = self
+                    .exceptions
+                    .finding(&finding.detector, &subject(&self.encoder.interner, &ev))
+            {
+                // An analyst judged this benign: it adds no risk, and is
+                // counted and marked instead.
+                self.stats.exceptions[i] += 1;
+                if let Some(sink) = self.findings.as_mut() {
+                    let risk = self.aggregator.risk_of(ev.user);
+                    sink.record(&FindingRecord {
+                        user: user.to_string(),
+                        peer_group: peer.map(str::to_string),
+                        risk: (f64::from(risk) * 10.0).round() / 10.0,
+                        threshold: self.aggregator.threshold(),
+                        alert: None,
+                        exception: Some(if note.is_empty() {
+                            format!("exceptions[{i}]")
+                        } else {
+                            note.to_string()
+                        }),
+                        finding,
+                    })?;
+                }
+                continue;
+            }
             let traced = self
                 .trace
                 .is_some()
@@ -912,6 +993,7 @@ impl<S: AlertSink> Scorer<S> {
                     risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
                     threshold: self.aggregator.threshold(),
                     alert: alert.as_ref().map(|a| a.kind.to_string()),
+                    exception: None,
                     finding,
                 })?;
             }
@@ -1185,6 +1267,38 @@ impl<S: AlertSink> Scorer<S> {
     }
 }
 
+/// How an event looks to the analyst's exceptions: its texts.
+fn subject<'a>(interner: &'a Interner, ev: &Event) -> Subject<'a> {
+    Subject {
+        user: interner.text(SymbolKind::User, ev.user),
+        peer_group: ev
+            .peer_group
+            .map(|p| interner.text(SymbolKind::PeerGroup, p)),
+        resource: interner.text(SymbolKind::Resource, ev.resource),
+        action: interner.text(SymbolKind::Action, ev.action),
+        source: ev.source.map(|p| interner.text(SymbolKind::Source, p)),
+        time_ms: ev.time_ms,
+    }
+}
+
+/// The events of `events` whose `keep` is true, runs copied column by column.
+fn kept_events(events: &wit::Events, keep: &[bool]) -> wit::Events {
+    let mut out = wit::Events::with_capacity(keep.iter().filter(|k| **k).count());
+    let mut i = 0;
+    while i < keep.len() {
+        if !keep[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < keep.len() && keep[i] {
+            i += 1;
+        }
+        out.extend_from(events, start..i);
+    }
+    out
+}
+
 /// A user in the final ranking.
 #[derive(Clone, Debug)]
 pub struct RankedUser {
@@ -1290,6 +1404,20 @@ impl Report {
             .collect();
         let _ = writeln!(out, "findings: {}", per.join(", "));
         let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
+        if s.exceptions.iter().any(|n| *n > 0) || s.events_unlearned > 0 {
+            let per: Vec<String> = s
+                .exceptions
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("[{i}] {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "findings kept from risk by exceptions: {}; events kept from detectors (learn = false): {}",
+                per.join(", "),
+                s.events_unlearned
+            );
+        }
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }

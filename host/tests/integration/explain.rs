@@ -131,3 +131,66 @@ fn explain_shows_a_user_s_timeline_from_events_and_from_state() {
     assert!(quiet.status.success(), "{}", text(&quiet.stderr));
     assert!(text(&quiet.stdout).contains("no detector found anything unusual"));
 }
+
+/// Score `d`'s organisation with `config` (TOML text); the alert lines.
+fn alerts_with(d: &str, config: &str) -> Vec<String> {
+    let cfg = format!("{d}/ueba.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = ueba(&[
+        "score",
+        &format!("{d}/events.jsonl"),
+        "-i",
+        &format!("{d}/identities.csv"),
+        "-c",
+        &cfg,
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn an_exception_silences_one_user_and_leaves_every_other_alert_as_it_was() {
+    let (dir, alerts, _) = scored(false);
+    let d = dir.path().to_str().unwrap();
+    let user = alerts[0]["user"].as_str().unwrap().to_string();
+    let before = alerts_with(d, "");
+    let after = alerts_with(
+        d,
+        &format!("[[exceptions]]\nuser = \"{user}\"\nnote = \"reviewed: benign\"\n"),
+    );
+    let others = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| !l.contains(&format!("\"user\":\"{user}\"")))
+            .cloned()
+            .collect()
+    };
+    assert!(
+        before
+            .iter()
+            .any(|l| l.contains(&format!("\"user\":\"{user}\"")))
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains(&format!("\"user\":\"{user}\""))),
+        "the excepted user no longer alerts"
+    );
+    assert_eq!(
+        others(&after),
+        others(&before),
+        "every other alert byte-identical"
+    );
+    let bad = alerts_with_err(d, "[[exceptions]]\nnote = \"everything\"\n");
+    assert!(bad.contains("exceptions[0].user"), "{bad}");
+}
+
+/// The error `ueba score` stops with under `config`.
+fn alerts_with_err(d: &str, config: &str) -> String {
+    let cfg = format!("{d}/bad.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = ueba(&["score", &format!("{d}/events.jsonl"), "-c", &cfg, "-q"]);
+    assert!(!out.status.success());
+    text(&out.stderr)
+}

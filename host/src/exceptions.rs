@@ -1,0 +1,292 @@
+//! Analyst exceptions: findings an analyst has judged benign, by condition.
+//!
+//! ```toml
+//! [[exceptions]]
+//! user = "dba*"              # globs; every field given must match
+//! resource = "support.*"
+//! detector = "volume"
+//! note = "weekly maintenance"
+//! ```
+//!
+//! A finding matching an exception adds no risk; it is counted per
+//! exception (summary, `ueba eval`) and marked with the exception's note
+//! in `--findings`. With `learn = false` the matching events are also kept
+//! from the detectors (from the named detector only, when the exception
+//! names one), so they never become anyone's baseline. Exceptions apply at
+//! event time (`from` / `until`), so a replay gives the same alerts.
+//!
+//! Fields: `user`, `peer_group`, `resource`, `action`, `source` and
+//! `detector` are globs (`*` any run of characters, `?` one); `from` and
+//! `until` are RFC 3339 times (from inclusive, until exclusive); `note` is
+//! free text; `learn` (default true). An exception must have at least one
+//! condition.
+
+use serde::Deserialize;
+
+use ueba_sdk::glob::matches as glob;
+
+/// One `[[exceptions]]` entry as written in the config.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exception {
+    /// Glob on the user.
+    pub user: Option<String>,
+    /// Glob on the user's peer group; an event without one never matches.
+    pub peer_group: Option<String>,
+    /// Glob on the resource.
+    pub resource: Option<String>,
+    /// Glob on the action.
+    pub action: Option<String>,
+    /// Glob on the source; an event without one never matches.
+    pub source: Option<String>,
+    /// Glob on the detector's name.
+    pub detector: Option<String>,
+    /// First event time it applies to, RFC 3339 (inclusive).
+    pub from: Option<String>,
+    /// Event time it stops applying at, RFC 3339 (exclusive).
+    pub until: Option<String>,
+    /// Why, for the analyst and the `--findings` output.
+    pub note: String,
+    /// Whether detectors still learn from matching events (default true).
+    pub learn: bool,
+}
+
+impl Default for Exception {
+    fn default() -> Self {
+        Exception {
+            user: None,
+            peer_group: None,
+            resource: None,
+            action: None,
+            source: None,
+            detector: None,
+            from: None,
+            until: None,
+            note: String::new(),
+            learn: true,
+        }
+    }
+}
+
+/// What one event looks like to an exception: its texts and time.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    /// The user.
+    pub user: &'a str,
+    /// Their peer group, when known.
+    pub peer_group: Option<&'a str>,
+    /// The resource.
+    pub resource: &'a str,
+    /// The action.
+    pub action: &'a str,
+    /// The source, when known.
+    pub source: Option<&'a str>,
+    /// Event time, ms since the epoch.
+    pub time_ms: i64,
+}
+
+/// An exception that is not usable, naming its index and field.
+#[derive(Debug, thiserror::Error)]
+#[error("exceptions[{index}].{field}: {message}")]
+pub struct ExceptionError {
+    /// Its position in the config, from 0.
+    pub index: usize,
+    /// The field at fault.
+    pub field: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+/// The exceptions of a run, checked and with their times parsed.
+#[derive(Clone, Debug, Default)]
+pub struct Exceptions {
+    rules: Vec<(Exception, i64, i64)>,
+}
+
+impl Exceptions {
+    /// Check `list` (from the config) and prepare it for matching.
+    pub fn new(list: &[Exception]) -> Result<Self, ExceptionError> {
+        let mut rules = Vec::with_capacity(list.len());
+        for (index, e) in list.iter().enumerate() {
+            let bad = |field, message: String| ExceptionError {
+                index,
+                field,
+                message,
+            };
+            let time = |field, t: &Option<String>, default| match t {
+                None => Ok(default),
+                Some(t) => t
+                    .parse::<jiff::Timestamp>()
+                    .map(|ts| ts.as_millisecond())
+                    .map_err(|err| bad(field, format!("{t:?} is not an RFC 3339 time: {err}"))),
+            };
+            let from = time("from", &e.from, i64::MIN)?;
+            let until = time("until", &e.until, i64::MAX)?;
+            if from >= until {
+                return Err(bad("until", "must be after `from`".into()));
+            }
+            let globs = [
+                ("user", &e.user),
+                ("peer_group", &e.peer_group),
+                ("resource", &e.resource),
+                ("action", &e.action),
+                ("source", &e.source),
+                ("detector", &e.detector),
+            ];
+            for (field, g) in globs {
+                if g.as_deref().is_some_and(str::is_empty) {
+                    return Err(bad(
+                        field,
+                        "is empty; leave it out to match anything".into(),
+                    ));
+                }
+            }
+            if globs.iter().all(|(_, g)| g.is_none()) && e.from.is_none() && e.until.is_none() {
+                return Err(bad(
+                    "user",
+                    "the exception has no condition and would silence everything; give at least one of user, peer_group, resource, action, source, detector, from, until".into(),
+                ));
+            }
+            rules.push((e.clone(), from, until));
+        }
+        Ok(Exceptions { rules })
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether any exception keeps events from detectors.
+    pub fn any_unlearned(&self) -> bool {
+        self.rules.iter().any(|(e, _, _)| !e.learn)
+    }
+
+    /// The first exception (index and note) that a finding of `detector`
+    /// about `subject` matches.
+    pub fn finding(&self, detector: &str, subject: &Subject<'_>) -> Option<(usize, &str)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, (e, from, until))| {
+                e.detector.as_deref().is_none_or(|g| glob(g, detector))
+                    && event_matches(e, *from, *until, subject)
+            })
+            .map(|(i, (e, _, _))| (i, e.note.as_str()))
+    }
+
+    /// Whether `detector` must not see the event `subject`: an exception
+    /// with `learn = false` matches it (and names this detector, or none).
+    pub fn hides(&self, detector: &str, subject: &Subject<'_>) -> bool {
+        self.rules.iter().any(|(e, from, until)| {
+            !e.learn
+                && e.detector.as_deref().is_none_or(|g| glob(g, detector))
+                && event_matches(e, *from, *until, subject)
+        })
+    }
+}
+
+fn event_matches(e: &Exception, from: i64, until: i64, s: &Subject<'_>) -> bool {
+    let opt = |g: &Option<String>, v: Option<&str>| {
+        g.as_deref().is_none_or(|g| v.is_some_and(|v| glob(g, v)))
+    };
+    (from..until).contains(&s.time_ms)
+        && opt(&e.user, Some(s.user))
+        && opt(&e.peer_group, s.peer_group)
+        && opt(&e.resource, Some(s.resource))
+        && opt(&e.action, Some(s.action))
+        && opt(&e.source, s.source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(user: &str, resource: &str, time_ms: i64) -> Subject<'_> {
+        Subject {
+            user,
+            peer_group: Some("dba"),
+            resource,
+            action: "select",
+            source: None,
+            time_ms,
+        }
+    }
+
+    fn rule(toml_text: &str) -> Result<Exceptions, ExceptionError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            exceptions: Vec<Exception>,
+        }
+        let doc: Doc = toml::from_str(toml_text).unwrap();
+        Exceptions::new(&doc.exceptions)
+    }
+
+    #[test]
+    fn every_given_field_must_match() {
+        let ex = rule(
+            "[[exceptions]]\nuser = \"dba*\"\nresource = \"support.*\"\ndetector = \"volume\"\nnote = \"weekly maintenance\"\n",
+        )
+        .unwrap();
+        let s = subject("dba1", "support.customers", 0);
+        assert_eq!(ex.finding("volume", &s), Some((0, "weekly maintenance")));
+        assert_eq!(ex.finding("off-hours", &s), None, "another detector");
+        assert_eq!(
+            ex.finding("volume", &subject("ana", "support.customers", 0)),
+            None
+        );
+        assert_eq!(
+            ex.finding("volume", &subject("dba1", "hr.salaries", 0)),
+            None
+        );
+        let needs_source = rule("[[exceptions]]\nsource = \"10.*\"\n").unwrap();
+        assert_eq!(
+            needs_source.finding("volume", &s),
+            None,
+            "no source, no match"
+        );
+    }
+
+    #[test]
+    fn times_bound_an_exception_in_event_time() {
+        let ex = rule(
+            "[[exceptions]]\nuser = \"u\"\nfrom = \"2026-01-05T00:00:00Z\"\nuntil = \"2026-01-06T00:00:00Z\"\n",
+        )
+        .unwrap();
+        let day = 1_767_571_200_000; // 2026-01-05T00:00:00Z
+        assert!(ex.finding("x", &subject("u", "t", day)).is_some());
+        assert!(ex.finding("x", &subject("u", "t", day - 1)).is_none());
+        assert!(
+            ex.finding("x", &subject("u", "t", day + 86_400_000))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_exceptions_name_their_index_and_field() {
+        let e = rule("[[exceptions]]\nuser = \"a\"\n[[exceptions]]\nnote = \"all\"\n").unwrap_err();
+        assert_eq!((e.index, e.field), (1, "user"));
+        assert!(e.to_string().contains("would silence everything"), "{e}");
+        let e = rule("[[exceptions]]\nuser = \"a\"\nfrom = \"yesterday\"\n").unwrap_err();
+        assert_eq!(e.to_string().split(':').next(), Some("exceptions[0].from"));
+        let e = rule("[[exceptions]]\nuser = \"\"\n").unwrap_err();
+        assert_eq!(e.field, "user");
+    }
+
+    #[test]
+    fn unlearned_events_are_hidden_from_the_named_detector_only() {
+        let ex =
+            rule("[[exceptions]]\nuser = \"svc\"\ndetector = \"volume\"\nlearn = false\n").unwrap();
+        let s = subject("svc", "t", 0);
+        assert!(ex.any_unlearned());
+        assert!(ex.hides("volume", &s));
+        assert!(!ex.hides("off-hours", &s));
+        let learned = rule("[[exceptions]]\nuser = \"svc\"\n").unwrap();
+        assert!(!learned.hides("volume", &s), "learn defaults to true");
+    }
+}
