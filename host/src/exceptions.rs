@@ -207,7 +207,7 @@ fn event_matches(e: &Exception, from: i64, until: i64, s: &Subject<'_>) -> bool 
 mod tests {
     use super::*;
 
-    fn subject(user: &str, resource: &str, time_ms: i64) -> Subject<'_> {
+    fn subject<'a>(user: &'a str, resource: &'a str, time_ms: i64) -> Subject<'a> {
         Subject {
             user,
             peer_group: Some("dba"),
