@@ -270,7 +270,7 @@ mod tests {
         let mut b = budget(0.5);
         // 1,000 users whose days peak low, one in a thousand at 45.
         run(&mut b, 28, 1000, |u, d| {
-            if (u + d as u32 * 37) % 1000 == 0 {
+            if (u + d as u32 * 37).is_multiple_of(1000) {
                 45.0
             } else {
                 10.0
