@@ -47,7 +47,38 @@
 //! * resources whose name matches a `sensitive` glob (`*` any run of
 //!   characters, `?` one character) are multiplied by `sensitive_factor`.
 //!
-//! `p = rate · relative (· sensitive_factor)`.
+//! `p_novel = rate · relative`.
+//!
+//! ## Owned resources
+//!
+//! A resource one user has used on most of its days (their workstation) is
+//! *owned*: a first access by someone else is evidence of its own, however
+//! many unowned or brand-new resources the accessor usually discovers.
+//! Per resource the detector counts its users `K`, its user-days `N`
+//! (distinct user × local day) and its owner, the user with the most days
+//! on it, who owns it while they hold more than half of the `N`:
+//!
+//! * `p_new = (K − ½) / N`: the chance that the resource's next user-day
+//!   brings a user new to it. Every user-day after the first either
+//!   brought a new user or not, `K − 1` of `N − 1` did; a Jeffreys
+//!   half-count gives `(K − 1 + ½) / (N − 1 + 1)`. One user over twenty
+//!   days gives 1/40; one over a single day ½, so ownership needs days
+//!   behind it;
+//! * `owned_rate`: the chance that this user's next access of the kind is a
+//!   first access to a resource someone else owns, their share of such
+//!   accesses among their recent accesses, shrunk towards their pool's as
+//!   `rate` is. An administrator who logs on to a different user's machine
+//!   every week has a high one; a clerk who only ever logs on to their own
+//!   or to brand-new machines one near 0;
+//! * `owned_relative = min(1, p_new / typical)`, `typical` the geometric
+//!   mean `p_new` of the owned resources the user recently entered (shrunk
+//!   as for `relative`), so entering a machine owned for months is judged
+//!   against how established the machines they usually enter are.
+//!
+//! `p_owned = owned_rate · owned_relative`, and
+//! `p = min(p_novel, p_owned) (· sensitive_factor)`: the stronger of the two
+//! readings of the same first access. A resource with no owner (nobody yet,
+//! or shared without a majority user) is scored by `p_novel` alone.
 //!
 //! A first access to a kind the user has never used (removable media after
 //! weeks of logons) is scored the same way one level up: `rate` is the
@@ -56,8 +87,10 @@
 //! use the kind at all (with `α`). A long history without a new kind makes
 //! the first one strong even when a quarter of the organisation uses it.
 //!
-//! A resource that exactly one other user has touched (their workstation)
-//! is named as theirs in the reason and in the `sole_user` evidence.
+//! An owned resource's owner is named in the reason and in the `owner`
+//! evidence (and `sole_user` when nobody else has used it), with
+//! `owner_days`, `resource_user_days`, `new_user_chance` (`p_new`),
+//! `owned_access_rate`, `owned_relative`, `p_owned` and `p_novel`.
 //!
 //! The score is `score_from_p(p)`. With 20 users per team, 200 users and
 //! a month of a few tables a day, where a usual discovery is a team table a
@@ -67,7 +100,10 @@
 //! administrator's logon to one more machine of one other user scores ~3,
 //! the same logon by a clerk whose team never does it ~77, and a clerk's
 //! first removable media after three weeks, a quarter of the team using
-//! one, ~44.
+//! one, ~44. A staff member who logs on to a brand-new machine every day
+//! (so `p_novel` says little, under 20) scores ~56 on their first logon to
+//! a colleague's machine of twenty days; an administrator who enters a
+//! different colleague's machine every week ~12 on one more.
 //!
 //! # Findings
 //!
@@ -85,13 +121,15 @@
 //!
 //! # Memory
 //!
-//! Per user about 104 bytes plus 16 bytes per distinct resource touched
-//! (its id and the day of the latest access), at most
+//! Per user about 104 bytes plus 24 bytes per distinct resource touched
+//! (its id, the day of the latest access and the days accessed), at most
 //! [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
-//! neither tracked nor scored), plus 28 bytes per kind used (accesses,
-//! first accesses, rarity of discoveries). Per resource about 56 bytes plus
-//! 8 bytes per peer group that touched it; per peer group, and once for the
-//! organisation, 28 bytes per kind its members use; per kind its name.
+//! neither tracked nor scored), plus 44 bytes per kind used (accesses,
+//! first accesses, rarity of discoveries, and the same for first accesses
+//! to owned resources). Per resource about 64 bytes (with its owner, the
+//! owner's days and its user-days) plus 8 bytes per peer group that touched
+//! it; per peer group, and once for the organisation, 44 bytes per kind its
+//! members use; per kind its name.
 //! Ids at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector.
 #![deny(missing_docs)]
@@ -225,6 +263,10 @@ pub struct NovelTable {
 struct KindStats {
     kind: u32,
     discovery: Discovery,
+    /// First accesses to a resource another user owns (see the module
+    /// docs), among the same accesses; rated by the ownership evidence.
+    #[serde(default)]
+    owned: Discovery,
     /// For a pool: members who have used the kind.
     users: u32,
 }
@@ -279,6 +321,9 @@ struct Touch {
     /// used during the learning period, whose rarity is rated when the
     /// period ends.
     learnt: bool,
+    /// Distinct local days on which the user accessed it.
+    #[serde(default)]
+    days: u32,
 }
 
 /// A first access that was reported, held out of the user's habits until
@@ -288,6 +333,9 @@ struct Held {
     kind: u32,
     new_kind: bool,
     rarity: f64,
+    /// The chance a new user appears, when the resource had another owner.
+    #[serde(default)]
+    owned: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -318,8 +366,16 @@ impl Default for User {
 struct Resource {
     users: u32,
     per_group: Vec<(u32, u32)>,
-    /// The first user to touch it: its sole user while `users` is 1.
-    first_user: u32,
+    /// The user with the most days on it (the first on a tie): its owner
+    /// while they hold most of its user-days.
+    #[serde(alias = "first_user")]
+    owner: u32,
+    /// Distinct local days of the owner on it.
+    #[serde(default)]
+    owner_days: u32,
+    /// Distinct (user, local day) accesses of all its users.
+    #[serde(default)]
+    user_days: u32,
     /// Whether the name matched `sensitive`, and its kind, under config
     /// generation `.0`.
     sensitive: Option<(u32, bool)>,
@@ -331,7 +387,9 @@ impl Default for Resource {
         Resource {
             users: 0,
             per_group: Vec::new(),
-            first_user: NO_USER,
+            owner: NO_USER,
+            owner_days: 0,
+            user_days: 0,
             sensitive: None,
             kind: None,
         }
@@ -339,6 +397,37 @@ impl Default for Resource {
 }
 
 impl Resource {
+    /// Who owns the resource, if someone other than `user` does, and the
+    /// chance that its next user-day brings a user new to it: of its
+    /// `user_days` (N) after the first, `users − 1` (K − 1) brought a new
+    /// user, so with a Jeffreys half-count the chance is
+    /// `(K − 1 + ½) / (N − 1 + 1) = (K − ½) / N`. One user over N days
+    /// gives `1 / 2N`. A user owns it while they hold more than half of
+    /// its user-days.
+    fn ownership(&self, user: u32) -> Option<(u32, f64)> {
+        if self.owner == NO_USER
+            || self.owner == user
+            || self.user_days == 0
+            || 2 * u64::from(self.owner_days) <= u64::from(self.user_days)
+        {
+            return None;
+        }
+        let p = (f64::from(self.users) - 0.5) / f64::from(self.user_days);
+        Some((self.owner, p.clamp(0.0, 1.0)))
+    }
+
+    /// Count a new (user, day) on the resource; `days` is the user's days
+    /// on it including this one.
+    fn add_day(&mut self, user: u32, days: u32) {
+        self.user_days = self.user_days.saturating_add(1);
+        if self.owner == user {
+            self.owner_days = days;
+        } else if self.owner == NO_USER || days > self.owner_days {
+            self.owner = user;
+            self.owner_days = days;
+        }
+    }
+
     fn group_count(&self, group: u32) -> u32 {
         self.per_group
             .binary_search_by_key(&group, |&(g, _)| g)
@@ -469,19 +558,21 @@ impl NovelTable {
 
     /// Count an access (first or not) of `kind` by `user`, in the user's
     /// counts and in their group's and the organisation's.
-    fn count_access(&mut self, user_id: u32, kind: u32, first: bool, new_kind: bool) {
+    /// `owned` says the access was the first to a resource another user
+    /// owns.
+    fn count_access(&mut self, user_id: u32, kind: u32, first: bool, new_kind: bool, owned: bool) {
         let Some(user) = self.users.get_mut(user_id) else {
             return;
         };
         let group = user.group;
-        user.kinds
-            .entry(kind)
-            .discovery
-            .access(first, RECENT_ACCESSES);
+        let k = user.kinds.entry(kind);
+        k.discovery.access(first, RECENT_ACCESSES);
+        k.owned.access(owned, RECENT_ACCESSES);
         user.kinds.new_kind.access(new_kind, RECENT_ACCESSES);
         let update = |pool: &mut Pool| {
             let e = pool.kinds.entry(kind);
             e.discovery.access(first, POOL_RECENT_ACCESSES);
+            e.owned.access(owned, POOL_RECENT_ACCESSES);
             if new_kind {
                 e.users = e.users.saturating_add(1);
             }
@@ -515,6 +606,31 @@ impl NovelTable {
             .entry(kind)
             .discovery
             .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
+    }
+
+    /// Record the ownership evidence (the chance a new user appears) of a
+    /// first access to a resource another user owns.
+    fn rate_owned(&mut self, user_id: u32, kind: u32, p_new: f64) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        let group = user.group;
+        user.kinds
+            .entry(kind)
+            .owned
+            .rate_rarity(p_new, RECENT_DISCOVERIES);
+        if let Some(g) = group {
+            let pool = self.groups.get_or_insert_with(g, Pool::default);
+            pool.kinds
+                .entry(kind)
+                .owned
+                .rate_rarity(p_new, 4.0 * RECENT_DISCOVERIES);
+        }
+        self.org
+            .kinds
+            .entry(kind)
+            .owned
+            .rate_rarity(p_new, 4.0 * RECENT_DISCOVERIES);
     }
 
     /// Rate the rarity of every discovery made during the learning period,
@@ -598,7 +714,10 @@ impl NovelTable {
                     if !h.new_kind {
                         self.rate_discovery(e.user, h.kind, h.rarity);
                     }
-                    self.count_access(e.user, h.kind, true, h.new_kind);
+                    if let Some(p_new) = h.owned {
+                        self.rate_owned(e.user, h.kind, p_new);
+                    }
+                    self.count_access(e.user, h.kind, true, h.new_kind, h.owned.is_some());
                 }
             }
             let Some(user) = self.users.get_mut(e.user) else {
@@ -620,10 +739,14 @@ impl NovelTable {
                 let t = &mut user.touched[i];
                 if t.day != day {
                     t.day = day;
-                    if counted
-                        && let Some((_, kind)) = self.resources.get(e.resource).and_then(|r| r.kind)
-                    {
-                        self.count_access(e.user, kind, false, false);
+                    t.days = t.days.saturating_add(1);
+                    let days = t.days;
+                    let res = self
+                        .resources
+                        .get_or_insert_with(e.resource, Resource::default);
+                    res.add_day(e.user, days);
+                    if counted && let Some((_, kind)) = res.kind {
+                        self.count_access(e.user, kind, false, false, false);
                     }
                 }
                 return;
@@ -641,9 +764,10 @@ impl NovelTable {
         let res = self.resources.get(e.resource);
         let org_touch = res.map_or(0, |r| r.users);
         let org_others = self.org.members.saturating_sub(1);
-        let owner = res
-            .filter(|r| r.users == 1 && r.first_user != e.user)
-            .map(|r| r.first_user);
+        let ownership = res.and_then(|r| r.ownership(e.user));
+        let sole = res.is_some_and(|r| r.users == 1);
+        let owner_days = res.map_or(0, |r| r.owner_days);
+        let resource_days = res.map_or(0, |r| r.user_days);
         let peers = self.peers(group, res);
         let a = self.config.pseudocount;
         let p_peer = peers.group.map_or(1.0, |_| {
@@ -675,12 +799,24 @@ impl NovelTable {
                 let relative = Discovery::relative_rarity(rarity, typical);
                 (rate, relative, own.discovery.accesses)
             };
+            // A resource another user owns: the chance this user's next
+            // access is a first one to someone else's resource, times how
+            // much more owned this one is than those they usually enter.
+            let owned = ownership.map(|(_, p_new)| {
+                let own = own.map_or(&empty.owned, |k| &k.owned);
+                let prior = pool_kind.map_or(&empty.owned, |k| &k.owned);
+                let rate = own.rate_with_prior(prior, w);
+                let typical = own.typical_log_rarity(prior, TYPICAL_PRIOR, TYPICAL_POOL_PRIOR);
+                (rate, Discovery::relative_rarity(p_new, typical), p_new)
+            });
             let factor = if sensitive {
                 self.config.sensitive_factor
             } else {
                 1.0
             };
-            let p = (rate * relative * factor).clamp(0.0, 1.0);
+            let p_novel = rate * relative;
+            let p_owned = owned.map_or(1.0, |(r, rel, _)| r * rel);
+            let p = (p_novel.min(p_owned) * factor).clamp(0.0, 1.0);
             let score = score_from_p(p);
             if score >= self.config.min_score {
                 let name = symbols.resource(e.resource);
@@ -697,7 +833,7 @@ impl NovelTable {
                     ),
                     None => "no peer group".to_string(),
                 };
-                let owner_name = owner.map(|o| match symbols.user(o) {
+                let owner_name = ownership.map(|(o, _)| match symbols.user(o) {
                     "" => format!("user #{o}"),
                     n => n.to_string(),
                 });
@@ -706,7 +842,13 @@ impl NovelTable {
                     if sensitive { "sensitive " } else { "" }
                 );
                 if let Some(o) = &owner_name {
-                    reason.push_str(&format!(", only {o} uses it"));
+                    if sole {
+                        reason.push_str(&format!(", only {o} uses it ({owner_days} days)"));
+                    } else {
+                        reason.push_str(&format!(
+                            ", mostly {o} ({owner_days} of {resource_days} user-days)"
+                        ));
+                    }
                 }
                 if new_kind {
                     reason.push_str(&format!(
@@ -716,6 +858,12 @@ impl NovelTable {
                 } else {
                     reason.push_str(&format!(
                         "; the user's recent {kind_name} accesses are new {:.1}% of the time",
+                        100.0 * rate
+                    ));
+                }
+                if let Some((rate, _, _)) = owned {
+                    reason.push_str(&format!(
+                        "; a first access to another user's resource is {:.1}% of the user's recent accesses",
                         100.0 * rate
                     ));
                 }
@@ -734,8 +882,19 @@ impl NovelTable {
                     .with("relative_rarity", relative)
                     .with("user_active_days", user.active_days)
                     .with("p", p);
-                if let Some(o) = owner_name {
-                    f = f.with("sole_user", o);
+                if let (Some(o), Some((_, relative, p_new))) = (owner_name, owned) {
+                    if sole {
+                        f = f.with("sole_user", o.clone());
+                    }
+                    f = f
+                        .with("owner", o)
+                        .with("owner_days", owner_days)
+                        .with("resource_user_days", resource_days)
+                        .with("new_user_chance", p_new)
+                        .with("owned_access_rate", owned.map_or(0.0, |o| o.0))
+                        .with("owned_relative", relative)
+                        .with("p_owned", p_owned)
+                        .with("p_novel", p_novel);
                 }
                 out.push(f);
                 flagged = true;
@@ -751,6 +910,7 @@ impl NovelTable {
                     kind,
                     new_kind,
                     rarity,
+                    owned: ownership.map(|(_, p)| p),
                 });
             }
         } else if counted {
@@ -760,7 +920,12 @@ impl NovelTable {
             if !new_kind && !learning {
                 self.rate_discovery(e.user, kind, rarity);
             }
-            self.count_access(e.user, kind, true, new_kind);
+            if let Some((_, p_new)) = ownership
+                && !learning
+            {
+                self.rate_owned(e.user, kind, p_new);
+            }
+            self.count_access(e.user, kind, true, new_kind, ownership.is_some());
         } else if new_kind {
             // The first day's kinds are known, not discovered.
             if let Some(user) = self.users.get_mut(e.user) {
@@ -779,9 +944,7 @@ impl NovelTable {
             .resources
             .get_or_insert_with(e.resource, Resource::default);
         res.users = res.users.saturating_add(1);
-        if res.first_user == NO_USER {
-            res.first_user = e.user;
-        }
+        res.add_day(e.user, 1);
         if let Some(g) = group {
             res.add_group(g, 1);
         }
@@ -792,6 +955,7 @@ impl NovelTable {
                     resource: e.resource,
                     day,
                     learnt: learning && counted && !new_kind,
+                    days: 1,
                 },
             );
         }

@@ -473,3 +473,100 @@ fn a_reported_first_access_does_not_teach_the_rest_of_its_day() {
     let after = max_score(&first_read(&mut rt, 5, ARCHIVE));
     assert!(after >= alone - 1.0, "{after} {alone}");
 }
+
+/// Machines nobody has used before: resources `NEW_PC + n`.
+const NEW_PC: u32 = 2000;
+
+/// The workstation history plus, every weekday, user 119 (staff) logging on
+/// to a brand-new machine besides their own, and admin 123 logging on to
+/// their own machine and, every Monday, to the machine of a staff member
+/// they never visited (users 60, 61, …: many owners, once a week).
+fn ws_with_extras(days: i64) -> Runtime<NovelTable> {
+    let mut rt = ws_runtime();
+    let s = rt.symbols_mut();
+    for n in 0..200 {
+        s.insert(SymbolKind::Resource, NEW_PC + n, format!("PC-{}", 9000 + n));
+    }
+    rt.configure([("min_score", "0")]).unwrap();
+    let mut all = workstation_history(days);
+    for day in (0..days).filter(|d| d.rem_euclid(7) < 5) {
+        all.push(ws_ev(119, STAFF, NEW_PC + day as u32, day, 12 * 60));
+        all.push(ws_ev(123, IT, pc(123), day, 9 * 60));
+        if day.rem_euclid(7) == 0 {
+            all.push(ws_ev(123, IT, pc(60 + day as u32 / 7), day, 11 * 60));
+        }
+    }
+    rt.observe(&sequence(all, 0));
+    rt
+}
+
+fn number(f: &Finding, key: &str) -> f64 {
+    match evidence(f, key) {
+        Value::Float(x) => x,
+        Value::Int(x) => x as f64,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_first_access_to_a_long_owned_machine_is_strong_for_a_frequent_discoverer() {
+    // User 119 discovers a brand-new machine every day, so discovery alone
+    // says little; but they have never entered a machine someone owns,
+    // and user 35 has used theirs alone for three weeks.
+    let mut rt = ws_with_extras(26);
+    let findings = ws_first(&mut rt, 119, STAFF, pc(35), 28);
+    let f = findings.first().expect("a finding");
+    assert!(
+        ueba_sdk::score_from_p(number(f, "p_novel")) < 20.0,
+        "{f:#?}"
+    );
+    assert!(f.score >= 45.0, "{f:#?}");
+    assert_eq!(evidence(f, "owner"), Value::Text("user35".into()));
+    assert_eq!(evidence(f, "sole_user"), Value::Text("user35".into()));
+    assert_eq!(evidence(f, "owner_days"), Value::Int(20));
+    assert!(
+        f.reason.contains("only user35 uses it (20 days)"),
+        "{}",
+        f.reason
+    );
+}
+
+#[test]
+fn an_admin_who_enters_owned_machines_weekly_is_judged_by_that_rate() {
+    let mut rt = ws_with_extras(26);
+    let findings = ws_first(&mut rt, 123, IT, pc(70), 28);
+    let f = findings.first().expect("a finding");
+    assert_eq!(evidence(f, "owner"), Value::Text("user70".into()));
+    assert!(f.score < 20.0, "{f:#?}");
+    // The same first access by a clerk is strong.
+    let mut rt = ws_with_extras(26);
+    let clerk = ws_first(&mut rt, 71, STAFF, pc(70), 28);
+    assert!(clerk[0].score >= 45.0, "{:#?}", clerk[0]);
+}
+
+#[test]
+fn a_brand_new_machine_has_no_owner() {
+    let mut rt = ws_with_extras(26);
+    let findings = ws_first(&mut rt, 36, STAFF, NEW_PC + 150, 28);
+    let f = findings.first().expect("a finding");
+    assert!(
+        f.evidence
+            .iter()
+            .all(|(k, _)| k != "owner" && k != "p_owned")
+    );
+    let p = number(f, "discovery_rate") * number(f, "relative_rarity");
+    assert!((number(f, "p") - p).abs() < 1e-12, "{f:#?}");
+}
+
+#[test]
+fn a_machine_one_user_holds_most_days_of_is_still_theirs() {
+    // Admin 120 visited user 5's machine; user 5 still owns it, and a
+    // clerk's first logon there names them.
+    let mut rt = ws_with_extras(26);
+    let findings = ws_first(&mut rt, 36, STAFF, pc(5), 28);
+    let f = findings.first().expect("a finding");
+    assert_eq!(evidence(f, "owner"), Value::Text("user5".into()));
+    assert!(f.evidence.iter().all(|(k, _)| k != "sole_user"));
+    assert!(f.reason.contains("mostly user5"), "{}", f.reason);
+    assert!(f.score >= 40.0, "{f:#?}");
+}
