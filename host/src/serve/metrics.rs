@@ -333,6 +333,40 @@ pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState, http: Htt
         &one(snap.alerts),
     );
     metric(
+        "ueba_alert_threshold",
+        "gauge",
+        "The alert threshold in force: risk.threshold, or where the alert budget has moved it.",
+        &[(String::new(), snap.threshold)],
+    );
+    metric(
+        "ueba_plugin_output_rejected_total",
+        "counter",
+        "Plugin output the gate dropped or cut, by detector and reason (non_finite_score, clamped_score, stray_event, non_finite_evidence, evidence_over_count, text_cut, over_batch_budget).",
+        &snap
+            .gate
+            .iter()
+            .flat_map(|(name, counts)| {
+                counts.labelled().into_iter().map(move |(reason, n)| {
+                    (
+                        format!("{{detector=\"{}\",reason=\"{reason}\"}}", escape(name)),
+                        n as f64,
+                    )
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    metric(
+        "ueba_exception_matches_total",
+        "counter",
+        "Findings kept from risk by each [[exceptions]] entry, by its index.",
+        &snap
+            .exceptions
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("{{exception=\"{i}\"}}"), *n as f64))
+            .collect::<Vec<_>>(),
+    );
+    metric(
         "ueba_plugin_failures_total",
         "counter",
         "Batches a detector failed (trap or limit); each is retried on a fresh instance.",
@@ -440,6 +474,15 @@ mod tests {
                 ..DetectorState::default()
             }],
             reloads: vec![("reloaded", 2), ("load_failed", 1)],
+            gate: vec![(
+                "hostile".into(),
+                crate::gate::GateCounts {
+                    non_finite_score: 3,
+                    ..Default::default()
+                },
+            )],
+            exceptions: vec![0, 7],
+            threshold: 47.5,
             ..Snapshot::default()
         };
         let counters = Counters::default();
@@ -470,6 +513,12 @@ mod tests {
         has("ueba_http_connections_closed_total{reason=\"header_timeout\"} 0");
         has("ueba_requests_rejected_total{reason=\"body_budget\"} 0");
         has("ueba_plugin_reloads_total{event=\"reloaded\"} 2");
+        has("ueba_alert_threshold 47.5");
+        has(
+            "ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"non_finite_score\"} 3",
+        );
+        has("ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"text_cut\"} 0");
+        has("ueba_exception_matches_total{exception=\"1\"} 7");
         has("ueba_plugin_reloads_total{event=\"load_failed\"} 1");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.0001\"} 1");
         has("ueba_batch_latency_seconds_bucket{detector=\"we\\\"ird\",le=\"0.005\"} 2");

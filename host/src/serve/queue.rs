@@ -87,6 +87,12 @@ pub struct Snapshot {
     pub events_missed_by_failed: u64,
     /// Per detector, in detector order.
     pub detectors: Vec<DetectorState>,
+    /// What the gate dropped or cut, per detector name (this run).
+    pub gate: Vec<(String, crate::gate::GateCounts)>,
+    /// Findings each `[[exceptions]]` entry kept from risk, by index.
+    pub exceptions: Vec<u64>,
+    /// The alert threshold in force (the alert budget moves it).
+    pub threshold: f64,
     /// Plugin changes while serving, per health event kind
     /// ([`super::reload::EVENTS`]: loaded, reloaded, state_reset, removed,
     /// load_failed).
@@ -133,6 +139,9 @@ impl Snapshot {
             stray_findings: stats.stray_findings,
             events_missed_by_failed: stats.events_missed_by_failed,
             detectors,
+            gate: stats.gate.clone(),
+            exceptions: stats.exceptions.clone(),
+            threshold: stats.threshold,
             reloads,
         }
     }
