@@ -11,11 +11,10 @@ use ueba::aggregate::{Alert, AlertFinding};
 use ueba::findings::{FindingRecord, UserFindings};
 use ueba::formats::{InputFormat, parser_for};
 use ueba::gate::escape_text;
-use ueba::identity::Identities;
 use ueba::input::Position;
 use ueba::score::Scorer;
 
-use crate::{EngineArgs, load_config, run_scorer, runtime_for};
+use crate::{EngineArgs, run_scorer, scoring_setup};
 
 /// `ueba explain` arguments.
 #[derive(Args)]
@@ -44,14 +43,7 @@ pub(crate) struct ExplainArgs {
 
 /// Run `ueba explain`.
 pub(crate) fn run(a: ExplainArgs) -> Result<()> {
-    let cfg = load_config(a.engine.config.as_deref())?;
-    let identities = match &a.identities {
-        Some(p) => Identities::load(p)?,
-        None => Identities::default(),
-    };
-    let runtime = runtime_for(&cfg)?;
-    let plugins = ueba::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
-        .context("loading detectors")?;
+    let (cfg, identities, plugins) = scoring_setup(&a.engine, a.identities.as_deref())?;
     let user = escape_text(&a.user).into_owned();
     if let Some(dir) = &a.state {
         let Some(cp) = ueba::state::read_checkpoint(dir)

@@ -279,15 +279,25 @@ pub(crate) fn runtime_for(cfg: &Config) -> Result<Runtime> {
     Ok(Runtime::new(cache)?)
 }
 
-fn score(a: ScoreArgs) -> Result<()> {
-    let cfg = load_config(a.engine.config.as_deref())?;
-    let identities = match &a.identities {
+/// What every scoring command starts from: the config, the identities and
+/// the detectors, loaded from `--config`, `--identities` and `--plugins`.
+pub(crate) fn scoring_setup(
+    engine: &EngineArgs,
+    identities: Option<&Path>,
+) -> Result<(Config, Identities, Vec<ueba::plugins::LoadedPlugin>)> {
+    let cfg = load_config(engine.config.as_deref())?;
+    let identities = match identities {
         Some(p) => Identities::load(p)?,
         None => Identities::default(),
     };
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
+    let plugins = ueba::plugins::load(&runtime, &cfg, engine.plugins.as_deref())
         .context("loading detectors")?;
+    Ok((cfg, identities, plugins))
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    let (cfg, identities, plugins) = scoring_setup(&a.engine, a.identities.as_deref())?;
     let input = a.events.as_deref().filter(|p| p.as_os_str() != "-");
     let state = match &a.durable.state {
         Some(dir) => {
