@@ -120,8 +120,22 @@ def same_alerts(expected_path, got_path):
         )
     for i, (a, b) in enumerate(zip(exp, got)):
         if a != b:
-            fail(f"alert {i + 1} differs:\n  scored: {json.dumps(a)[:600]}\n  served: {json.dumps(b)[:600]}")
+            path, x, y = first_difference(a, b)
+            fail(f"alert {i + 1} ({a['user']} at {a['time']}) differs at {path}: scored {x!r}, served {y!r}")
     print(f"the {len(got)} served alerts equal `ueba score`'s, in order, none twice")
+
+
+def first_difference(a, b, path="alert"):
+    """The first path at which two JSON values differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if a.get(k) != b.get(k):
+                return first_difference(a.get(k), b.get(k), f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{i}]")
+    return path, a, b
 
 
 # --- CEF over syslog ------------------------------------------------------------------------
@@ -330,6 +344,22 @@ def check_ecs(path, flat_path, ecs_pkg_version):
     print(f"ECS: {len(docs)} documents (ecs.version {', '.join(sorted(map(str, versions)))}): every field is an ECS {ecs_pkg_version} field or under ueba.")
 
 
+def check_readme(readme, root):
+    """The README's syslog-ng recipe is copied from the tested files: every
+    paragraph of a conf block after a `<!-- scripts/neighbours/X.conf -->`
+    marker appears verbatim in that file."""
+    text = open(readme, encoding="utf-8").read()
+    blocks = re.findall(r"<!-- (scripts/neighbours/[a-z]+\.conf) -->\n```conf\n(.*?)\n```", text, re.S)
+    if len(blocks) < 2:
+        fail(f"{readme}: the syslog-ng recipe blocks are missing")
+    for path, block in blocks:
+        conf = open(f"{root}/{path}", encoding="utf-8").read()
+        for para in block.split("\n\n"):
+            if para.strip() and para not in conf:
+                fail(f"{readme}: this part of the recipe is not in {path} any more:\n{para}")
+    print(f"README recipe: {len(blocks)} blocks, copied from {', '.join(sorted({p for p, _ in blocks}))}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
@@ -339,4 +369,5 @@ if __name__ == "__main__":
         "syslog": check_syslog,
         "ocsf": check_ocsf,
         "ecs": check_ecs,
+        "readme": check_readme,
     }[cmd](*args)
