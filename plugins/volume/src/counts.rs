@@ -109,7 +109,12 @@ impl Slow {
 
     /// How many spreads `total` is above the reference.
     pub fn z(&self, total: u64, min_sd: f64) -> f64 {
-        (crate::model::log_total(total) - f64::from(self.mean)) / self.sd(min_sd)
+        self.z_of_log(crate::model::log_total(total), min_sd)
+    }
+
+    /// [`Slow::z`] of a total given as `ln(1 + total)`.
+    fn z_of_log(&self, log_total: f64, min_sd: f64) -> f64 {
+        (log_total - f64::from(self.mean)) / self.sd(min_sd)
     }
 
     /// Whether `total` is at least `z` spreads (`min_sd` as in [`Slow::sd`])
@@ -149,7 +154,9 @@ impl Slow {
 
     /// Add a completed active day's total.
     pub fn push(&mut self, total: u64) {
-        if self.ready() && self.z(total, 0.0) > SLOW_EXCLUDE_Z {
+        // The logarithm is taken once, for the exclusion test and the push.
+        let log_total = crate::model::log_total(total);
+        if self.ready() && self.z_of_log(log_total, 0.0) > SLOW_EXCLUDE_Z {
             self.excluded = self.excluded.saturating_add(1);
             if self.excluded > SLOW_RESTART_DAYS {
                 *self = Slow::default();
@@ -157,7 +164,7 @@ impl Slow {
             return;
         }
         self.excluded = 0;
-        let x = crate::model::log_total(total) as f32;
+        let x = log_total as f32;
         self.n = (self.n + 1.0).min(SLOW_WINDOW);
         let a = 1.0 / self.n;
         let d = x - self.mean;

@@ -742,3 +742,95 @@ fn findings_on_a_fixed_stream_are_unchanged() {
         all.len()
     );
 }
+
+/// A standard normal draw (Irwin–Hall: twelve uniforms less six).
+fn normal(rng: &mut Rng) -> f64 {
+    (0..12)
+        .map(|_| rng.below(1 << 24) as f64 / f64::from(1 << 24))
+        .sum::<f64>()
+        - 6.0
+}
+
+/// The shape of the host's benchmark workload: 200 users in 12 groups over
+/// 14 days, 67 events per user-day on average (log-normal activity), a few
+/// favourite tables of the group's 25 per user, hours around 13:00, small
+/// log-normal reads and now and then a bulk one, 1% failed.
+fn bench_workload() -> Vec<Event> {
+    let (users, days) = (200u32, 14u64);
+    let mut rng = Rng(42);
+    let weights: Vec<f64> = (0..users).map(|_| (0.6 * normal(&mut rng)).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut all = Vec::new();
+    for (u, w) in weights.iter().enumerate() {
+        let u = u as u32;
+        let group = u % 12;
+        let n = ((w / total) * f64::from(users) * 67.0 * days as f64).max(1.0) as u64;
+        for _ in 0..n {
+            let mut day = rng.below(days);
+            if day % 7 >= 5 && rng.below(10) != 0 {
+                day -= day % 7 - 4;
+            }
+            let hour_ms = if rng.below(100) < 3 {
+                rng.below(DAY_MS as u64) as i64
+            } else {
+                let h = (13.0 + 2.5 * normal(&mut rng)).clamp(7.0, 19.0);
+                (h * 3_600_000.0) as i64
+            };
+            let r = rng.below(1000);
+            let table = if r < 5 {
+                rng.below(300) as u32
+            } else {
+                let schema = if r < 35 { group + 1 } else { group } % 12;
+                let x = rng.below(1 << 24) as f64 / f64::from(1 << 24);
+                schema * 25 + ((25.0 * x.powi(3)) as u32 + u) % 25
+            };
+            let rows = if day >= 7 && rng.below(10_000) == 0 {
+                20_000 + rng.below(60_000)
+            } else {
+                (1.0 + 1.3 * normal(&mut rng)).exp().round().clamp(1.0, 1e6) as u64
+            };
+            let mut e = ev(
+                u,
+                group,
+                100 + table,
+                T0 + day as i64 * DAY_MS + hour_ms,
+                rows,
+            );
+            if rng.below(100) == 0 {
+                e.outcome = Outcome::Failure;
+            }
+            all.push(e);
+        }
+    }
+    sequence(all, 0)
+}
+
+/// Rough cost per event on [`bench_workload`], the first week untimed:
+/// `cargo test --release -p ueba-volume -- --ignored --nocapture cost_per_event`.
+#[test]
+#[ignore]
+fn cost_per_event() {
+    let events = bench_workload();
+    let split = events.partition_point(|e| e.time_ms < T0 + 7 * DAY_MS);
+    let mut best = f64::INFINITY;
+    let reps = std::env::var("UEBA_COST_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    for _ in 0..reps {
+        let mut rt = runtime();
+        rt.observe(&events[..split]);
+        let start = std::time::Instant::now();
+        let mut found = 0;
+        for batch in events[split..].chunks(1024) {
+            found += rt.observe(batch).len();
+        }
+        let ns = start.elapsed().as_nanos() as f64 / (events.len() - split) as f64;
+        best = best.min(ns);
+        eprintln!(
+            "{ns:.1} ns/event over {} events, {found} findings",
+            events.len() - split
+        );
+    }
+    eprintln!("best {best:.1} ns/event");
+}
