@@ -154,8 +154,12 @@ impl Slow {
 
     /// Add a completed active day's total.
     pub fn push(&mut self, total: u64) {
-        // The logarithm is taken once, for the exclusion test and the push.
-        let log_total = crate::model::log_total(total);
+        self.push_log(crate::model::log_total(total));
+    }
+
+    /// [`Slow::push`] with `ln(1 + total)` already computed, for a total
+    /// that also joins a row history.
+    pub fn push_log(&mut self, log_total: f64) {
         if self.ready() && self.z_of_log(log_total, 0.0) > SLOW_EXCLUDE_Z {
             self.excluded = self.excluded.saturating_add(1);
             if self.excluded > SLOW_RESTART_DAYS {

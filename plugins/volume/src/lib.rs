@@ -459,8 +459,11 @@ impl Volume {
         // One pass over the pairs: a pair with rows today also had events
         // today, and the user's day total holds its rows.
         for pair in user.pairs.iter_mut().filter(|p| p.events_today > 0) {
+            // The day's logarithm serves the row history and the slow
+            // reference alike.
+            let log_today = log_total(pair.today);
             if pair.today > 0 {
-                pair.hist.push(pair.today, PAIR_HISTORY);
+                pair.hist.push_log(log_today as f32, PAIR_HISTORY);
                 pair.days_seen = pair.days_seen.saturating_add(1);
                 pair.fit = pair.hist.fit(OWN_MIN, MIN_SD_PAIR);
             }
@@ -468,7 +471,7 @@ impl Volume {
                 pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
             }
             pair.day_counts.push(pair.events_today, COUNT_WINDOW_DAYS);
-            pair.slow_rows.push(pair.today);
+            pair.slow_rows.push_log(log_today);
             pair.slow_events.push(u64::from(pair.events_today));
             pair.events_today = 0;
             pair.hour_events = 0;
@@ -488,10 +491,12 @@ impl Volume {
         if user.day_total == 0 {
             return;
         }
-        user.slow_day.push(user.day_total);
         let mut group = group;
-        // Each total joins three rings; its logarithm is taken once.
-        let day = log_total(user.day_total) as f32;
+        // Each total joins three rings and the slow reference; its
+        // logarithm is taken once.
+        let log_day = log_total(user.day_total);
+        user.slow_day.push_log(log_day);
+        let day = log_day as f32;
         user.day_hist.push_log(day, DAY_HISTORY);
         user.days_seen = user.days_seen.saturating_add(1);
         org.push_day(day);

@@ -56,7 +56,9 @@ impl PartialEq for Ring {
 
 impl Ring {
     /// Record a completed bucket's total, overwriting the oldest once `cap`
-    /// values are held.
+    /// values are held. (The detector passes the logarithm it already has to
+    /// [`Ring::push_log`].)
+    #[cfg(test)]
     pub fn push(&mut self, total: u64, cap: usize) {
         self.push_log(log_total(total) as f32, cap);
     }
