@@ -681,7 +681,7 @@ impl Volume {
             ));
         }
         if let Some(pair) = pair_idx.map(|i| &mut user.pairs[i]) {
-            extra.extend(pair_candidates(pair, slow_z, day_sd, &need));
+            pair_candidates(pair, slow_z, day_sd, &need, &mut extra);
         }
         #[cfg(test)]
         let gated = !self.ungated;
@@ -835,74 +835,97 @@ fn pair_candidates(
     slow_z: f64,
     day_sd: f64,
     need: &impl Fn(u8) -> f32,
-) -> Vec<Scored> {
-    let mut out = Vec::new();
-    let counts = [
-        (
-            Bucket::PairEvents,
-            pair.day_counts,
-            pair.events_today,
-            &mut pair.next_day_events,
-            pair.events_reported,
-            MIN_PAIR_HISTORY as f32,
-        ),
-        (
-            Bucket::PairHourEvents,
-            pair.hour_counts,
-            pair.hour_events,
-            &mut pair.next_hour_events,
-            pair.hour_events_reported,
-            MIN_PAIR_HOURS,
-        ),
-    ];
-    for (bucket, moments, count, next, reported, min_n) in counts {
-        if moments.n < min_n {
-            continue;
-        }
-        if *next == 0 {
-            *next = moments.cheap_bound(2.0).max(2);
-        }
-        if count < *next {
-            continue;
-        }
-        *next = count.saturating_add((count / 16).max(1));
-        let p = moments.tail(count, day_sd);
-        let score = score_from_p(p);
-        if score >= need(reported) {
-            out.push(Scored {
-                bucket,
-                total: u64::from(count),
-                baseline: Baseline::Counts(moments),
-                history: moments.n as u32,
-                p,
-                score,
-            });
-        }
-    }
-    let slows = [
-        (
+    out: &mut Vec<Scored>,
+) {
+    count_candidate(
+        Bucket::PairEvents,
+        pair.day_counts,
+        pair.events_today,
+        &mut pair.next_day_events,
+        need(pair.events_reported),
+        MIN_PAIR_HISTORY as f32,
+        day_sd,
+        out,
+    );
+    count_candidate(
+        Bucket::PairHourEvents,
+        pair.hour_counts,
+        pair.hour_events,
+        &mut pair.next_hour_events,
+        need(pair.hour_events_reported),
+        MIN_PAIR_HOURS,
+        day_sd,
+        out,
+    );
+    let rows = pair.today;
+    if rows > 0
+        && pair
+            .slow_rows
+            .reaches(rows, day_sd, slow_z, &mut pair.slow_rows_gate)
+    {
+        let need = need(pair.slow_rows_reported);
+        out.extend(judge_slow(
             Bucket::PairTrend,
             pair.slow_rows,
             day_sd,
-            pair.today,
-            pair.slow_rows_reported,
-            &mut pair.slow_rows_gate,
-        ),
-        (
+            rows,
+            need,
+        ));
+    }
+    let events = u64::from(pair.events_today);
+    if events > 0
+        && pair
+            .slow_events
+            .reaches(events, 0.0, slow_z, &mut pair.slow_events_gate)
+    {
+        let need = need(pair.slow_events_reported);
+        out.extend(judge_slow(
             Bucket::PairEventsTrend,
             pair.slow_events,
             0.0,
-            u64::from(pair.events_today),
-            pair.slow_events_reported,
-            &mut pair.slow_events_gate,
-        ),
-    ];
-    for (bucket, slow, min_sd, total, reported, gate) in slows {
-        if total > 0 && slow.reaches(total, min_sd, slow_z, gate) {
-            out.extend(judge_slow(bucket, slow, min_sd, total, need(reported)));
-        }
+            events,
+            need,
+        ));
     }
-    out
+}
+
+/// One count bucket of a pair (see [`pair_candidates`]): its tail is
+/// computed once the count reaches `next`, which then moves a sixteenth
+/// of the count on.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn count_candidate(
+    bucket: Bucket,
+    moments: Moments,
+    count: u32,
+    next: &mut u32,
+    need: f32,
+    min_n: f32,
+    day_sd: f64,
+    out: &mut Vec<Scored>,
+) {
+    if moments.n < min_n {
+        return;
+    }
+    if *next == 0 {
+        *next = moments.cheap_bound(2.0).max(2);
+    }
+    if count < *next {
+        return;
+    }
+    *next = count.saturating_add((count / 16).max(1));
+    let p = moments.tail(count, day_sd);
+    let score = score_from_p(p);
+    if score >= need {
+        out.push(Scored {
+            bucket,
+            total: u64::from(count),
+            baseline: Baseline::Counts(moments),
+            history: moments.n as u32,
+            p,
+            score,
+        });
+    }
 }
 
 fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
