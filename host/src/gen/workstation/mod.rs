@@ -38,6 +38,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::catalog::{BERLIN, CHICAGO, DUBLIN, LONDON, LOS_ANGELES, MANILA, NEW_YORK, TZ_NAMES};
 use super::names::{Logins, login_base};
+/// When a person works: the same shifts as the database shape's users.
+pub(super) use super::org::Shift;
 use super::org::{self, Clock, draw_leave, lognormal, pick_weighted, split_by_shares};
 use super::{
     Formatter, GenConfig, GenError, GenSummary, OutFiles, TagStats, push_int, write_file,
@@ -118,14 +120,6 @@ impl Role {
             Role::Support | Role::Operations => 0.05,
         }
     }
-}
-
-/// When a person works.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Shift {
-    Day,
-    Late,
-    Night,
 }
 
 /// Everything drawn once per person.
