@@ -185,10 +185,66 @@ fn value_of_key(key: i32) -> f64 {
 }
 
 /// The median of `|x - m|` over the values behind sorted keys. Deviations
-/// grow walking away from `m` on either side (rounding is monotone), so
-/// merging the two walks visits them in sorted order, and the middle one or
-/// two are found without sorting the deviations.
+/// grow walking away from `m` on either side (rounding is monotone), so the
+/// deviations are two sorted runs (leftwards from `m`, rightwards from it)
+/// and the middle one or two of their merge are found by a binary search
+/// for how many of the smaller half come from each run: a refit of a pooled
+/// ring of 512 values reads about twenty deviations instead of 256.
+///
+/// The merge's middle values are the same whichever run a tie is taken
+/// from, so this is the value [`median_abs_deviation_by_walking`] finds
+/// (a test compares them); that walk is kept for values the runs might not
+/// order (a NaN or infinite median, or NaN values from a restored ring).
 fn median_abs_deviation(keys: &[i32], m: f64) -> f64 {
+    let n = keys.len();
+    let (Some(&lowest), Some(&highest)) = (keys.first(), keys.last()) else {
+        return 0.0;
+    };
+    if !m.is_finite() || value_of_key(lowest).is_nan() || value_of_key(highest).is_nan() {
+        return median_abs_deviation_by_walking(keys, m);
+    }
+    let v = |i: usize| value_of_key(keys[i]);
+    // Values at or below `m` lie left of `split`, values above it from it on.
+    let split = keys.partition_point(|&k| value_of_key(k) <= m);
+    // The j-th deviation of each run, smallest first.
+    let below = |j: usize| (v(split - 1 - j) - m).abs();
+    let above = |j: usize| (v(split + j) - m).abs();
+    let (a, b) = (split, n - split);
+    // Take the `c` smallest deviations, `i` of them from below: the least
+    // `i` for which the next one below is not smaller than the last one
+    // taken from above (both runs are sorted, so that test is monotone in
+    // `i`, and at that `i` the last one taken from below is not larger than
+    // the next above either).
+    let c = n / 2;
+    let (mut lo, mut hi) = (c.saturating_sub(b), c.min(a));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        if above(c - i - 1) > below(i) {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    let i = lo;
+    let next = match (i < a, c - i < b) {
+        (true, true) => below(i).min(above(c - i)),
+        (true, false) => below(i),
+        (false, _) => above(c - i),
+    };
+    if n % 2 == 1 {
+        return next;
+    }
+    let last = match (i > 0, c > i) {
+        (true, true) => below(i - 1).max(above(c - i - 1)),
+        (true, false) => below(i - 1),
+        (false, _) => above(c - i - 1),
+    };
+    0.5 * (last + next)
+}
+
+/// [`median_abs_deviation`] by merging the two runs one deviation at a time
+/// up to the middle.
+fn median_abs_deviation_by_walking(keys: &[i32], m: f64) -> f64 {
     let n = keys.len();
     let v = |i: usize| value_of_key(keys[i]);
     // Values at or below `m` lie left of `split`, values above it from it on.
@@ -720,6 +776,51 @@ mod tests {
                 want.map(|f| (f.m.to_bits(), f.s.to_bits())),
                 "case {case}: {:?}",
                 r.vals
+            );
+        }
+    }
+
+    /// The binary search over the two runs of deviations finds what the
+    /// walk finds, bit for bit, on every length, with many ties, with
+    /// medians between and at values, and with infinities and NaNs.
+    #[test]
+    fn mad_search_is_bit_identical_to_the_walk() {
+        let mut rng = Rng(13);
+        let special = [
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            -0.0,
+            0.0,
+        ];
+        for case in 0..20_000 {
+            let n = 1 + rng.below(if case % 4 == 0 { 600 } else { 12 }) as usize;
+            let distinct = 1 + rng.below(if case % 3 == 0 { 3 } else { 1000 });
+            let pool: Vec<f32> = (0..distinct)
+                .map(|_| match rng.below(50) {
+                    0 => special[rng.below(special.len() as u64) as usize],
+                    1..=5 => -(log_total(rng.total()) as f32),
+                    _ => log_total(rng.total()) as f32,
+                })
+                .collect();
+            let mut keys: Vec<i32> = (0..n)
+                .map(|_| total_order_key(pool[rng.below(distinct) as usize]))
+                .collect();
+            keys.sort_unstable();
+            let at = |i: usize| value_of_key(keys[i]);
+            let m = match rng.below(4) {
+                0 => at(rng.below(n as u64) as usize),
+                1 => f64::from(rng.below(30) as u32) * 0.5,
+                _ if n % 2 == 1 => at(n / 2),
+                _ => 0.5 * (at(n / 2 - 1) + at(n / 2)),
+            };
+            let got = median_abs_deviation(&keys, m);
+            let want = median_abs_deviation_by_walking(&keys, m);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "case {case}: m {m} keys {keys:?}"
             );
         }
     }
