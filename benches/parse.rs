@@ -1,12 +1,12 @@
 //! Host-side cost per event, without detectors: the part of `end-to-end` in
 //! `ueba bench` that is not the sandbox.
 //!
-//! - `parse`: [`ueba::event::parse_line`] on every line of the synthesised
+//! - `parse`: [`ueba_formats::sources::native::parse_line`] on every line of the synthesised
 //!   workload (RFC 3339 timestamps, eight fields, no escapes, as `ueba gen`
 //!   and most exporters write them);
 //! - `parse+encode`: the same lines parsed, then interned, enriched from the
 //!   identity table and encoded as contract events by a fresh
-//!   [`ueba::score::Encoder`], as the scorer does before batching.
+//!   [`ueba_engine::pipeline::Encoder`], as the scorer does before batching.
 //!
 //! 20,000 events from 200 users; a few seconds in all. Run with
 //! `cargo bench --bench parse`.
@@ -14,9 +14,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ueba::bench::workload::{Spec, Workload};
-use ueba::event::parse_line;
-use ueba::score::Encoder;
+use ueba_engine::pipeline::Encoder;
+use ueba_formats::sources::native::parse_line;
+use ueba_lab::bench::workload::{Spec, Workload};
 
 fn bench(c: &mut Criterion) {
     let workload = Workload::synthesise(Spec {

@@ -1,7 +1,7 @@
 //! Scoring throughput on one core: the cases of `ueba bench`, for development.
 //!
 //! The workloads, the cases and what each one times come from the library
-//! (`ueba::bench`), so these figures and `ueba bench`'s measure the same
+//! (`ueba_lab::bench`), so these figures and `ueba bench`'s measure the same
 //! thing. The main workload is a synthesised 200-user organisation over 14
 //! days; its first half (the learning period) is replayed untimed and the
 //! remaining ~94,000 events are timed.
@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use criterion::{criterion_group, criterion_main};
-use ueba::bench::cases::Components;
-use ueba::bench::workload::Spec;
-use ueba::bench::{Case, Options, Prepared, main_cases, sweep_cases, sweep_spec};
-use ueba::runtime::Runtime;
+use ueba_engine::sandbox::Runtime;
+use ueba_lab::bench::cases::Components;
+use ueba_lab::bench::workload::Spec;
+use ueba_lab::bench::{Case, Options, Prepared, main_cases, sweep_cases, sweep_spec};
 
 fn bench(c: &mut Criterion) {
     let options = Options::standard();
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
     .expect("workload");
     for case in main_cases(&options, components.len()) {
         let label = match case.mode {
-            ueba::bench::Mode::WasmBatch => case.label(),
+            ueba_lab::bench::Mode::WasmBatch => case.label(),
             _ => format!("{}/{}p", case.mode.name(), case.plugins),
         };
         time(

@@ -1,11 +1,11 @@
 //! `ueba plugin build`: cargo for the wasm target, the component wrapping,
 //! and the checks that the result loads in this host.
 //!
-//! The steps are those of `host/build.rs` for the built-in detectors: make
-//! sure `wasm32-unknown-unknown` is installed (adding it with rustup when
-//! missing), `cargo build --release --lib --target wasm32-unknown-unknown`,
-//! then wit-component's `ComponentEncoder` turns the core module into a
-//! component. [`check`] then loads the component through the host's own
+//! The steps are those the built-in detectors are built with
+//! (`ueba-wasm-build`): make sure `wasm32-unknown-unknown` is installed
+//! (adding it with rustup when missing), `cargo build --release --lib
+//! --target wasm32-unknown-unknown`, then wit-component turns the core
+//! module into a component. [`check`] then loads the component through the host's own
 //! [`Runtime`], so a plugin that passes here loads in `ueba score`.
 
 use std::io::BufRead;
@@ -14,10 +14,9 @@ use std::process::{Command, Stdio};
 
 use super::surface::{Kind, Surface};
 use super::{AuthoringError, io};
-use crate::runtime::{Limits, PluginInfo, Runtime, sha256_hex};
+use ueba_engine::sandbox::{Limits, PluginInfo, Runtime, sha256_hex};
 
-/// The only target detectors are built for: no WASI, so nothing to import.
-pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub use ueba_wasm_build::WASM_TARGET;
 
 /// What cargo produced for a detector crate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,30 +154,18 @@ fn wasm_artifact(line: &str, manifest: &Path) -> Option<PathBuf> {
 /// Make sure the wasm target's standard library is installed for the
 /// toolchain `dir` builds with, adding it with rustup when it is missing.
 pub fn ensure_wasm_target(dir: &Path) -> Result<(), AuthoringError> {
-    let sysroot = Command::new("rustc")
-        .current_dir(dir)
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| AuthoringError::Tool {
+    let rustc = std::ffi::OsString::from("rustc");
+    match ueba_wasm_build::ensure_target(dir, &rustc) {
+        Ok(ueba_wasm_build::Target::Present) => Ok(()),
+        Ok(ueba_wasm_build::Target::Added) => {
+            eprintln!("the {WASM_TARGET} target was missing and has been added with rustup");
+            Ok(())
+        }
+        Err(ueba_wasm_build::WasmBuildError::MissingTarget) => Err(AuthoringError::WasmTarget),
+        Err(e) => Err(AuthoringError::Tool {
             what: "rustc --print sysroot".into(),
             message: e.to_string(),
-        })?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    let libdir = sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib");
-    if libdir.is_dir() {
-        return Ok(());
-    }
-    eprintln!("the {WASM_TARGET} target is missing; running `rustup target add {WASM_TARGET}`");
-    let added = Command::new("rustup")
-        .current_dir(dir)
-        .args(["target", "add", WASM_TARGET])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if added && libdir.is_dir() {
-        Ok(())
-    } else {
-        Err(AuthoringError::WasmTarget)
+        }),
     }
 }
 
@@ -196,13 +183,16 @@ pub fn componentize(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, AuthoringError
             import: import.to_string(),
         });
     }
-    wit_component::ComponentEncoder::default()
-        .module(bytes)
-        .and_then(|enc| enc.validate(true).encode())
-        .map_err(|e| AuthoringError::Encode {
+    ueba_wasm_build::encode(&path.display().to_string(), bytes).map_err(|e| match e {
+        ueba_wasm_build::WasmBuildError::Encode { message, .. } => AuthoringError::Encode {
             path: path.to_path_buf(),
-            message: format!("{e:#}"),
-        })
+            message,
+        },
+        other => AuthoringError::Encode {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    })
 }
 
 /// A component that loads in this host, with what it says about itself.

@@ -13,14 +13,14 @@ use std::path::Path;
 
 use super::golden::{Evidence, Record};
 use super::{AuthoringError, io};
-use crate::config::Config;
-use crate::event::{AccessEvent, format_time};
-use crate::formats::{InputFormat, parser_for};
-use crate::gate::{self, GateCounts, OutputLimits};
-use crate::identity::Identities;
-use crate::intern::SymbolKind;
-use crate::runtime::{PluginInfo, Runtime, wit};
-use crate::score::Encoder;
+use ueba_engine::config::Config;
+use ueba_engine::event::{AccessEvent, format_time};
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::Encoder;
+use ueba_engine::pipeline::intern::SymbolKind;
+use ueba_engine::sandbox::gate::{self, GateCounts, OutputLimits};
+use ueba_engine::sandbox::{PluginInfo, Runtime, wit};
+use ueba_formats::sources::{InputFormat, parser_for};
 
 /// Read every event of `path` in `format`; the first bad line is an error
 /// naming the file, line and field.

@@ -24,7 +24,7 @@ pub mod surface;
 
 use std::path::PathBuf;
 
-use crate::runtime::PluginError;
+use ueba_engine::sandbox::PluginError;
 
 /// Why an authoring step failed. Every variant names the file (and line or
 /// field where there is one), so the message says what to fix.
@@ -151,7 +151,7 @@ pub enum AuthoringError {
         /// Last `seq` of the batch.
         last: u64,
         /// What the gate dropped or cut.
-        counts: crate::gate::GateCounts,
+        counts: ueba_engine::sandbox::gate::GateCounts,
     },
     /// An expectations file line is not a JSON object.
     #[error("{path}: line {line}: {message}")]

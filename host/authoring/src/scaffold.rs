@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{AuthoringError, io};
-use crate::runtime::CONTRACT_VERSION;
+use ueba_engine::sandbox::CONTRACT_VERSION;
 
 const CARGO_TOML: &str = include_str!("template/Cargo.toml");
 const LIB_RS: &str = include_str!("template/lib.rs");
@@ -147,7 +147,7 @@ impl SdkSource {
 /// This binary's checkout's SDK, if the source tree it was built from is
 /// still there.
 pub fn checkout_sdk() -> Option<PathBuf> {
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/sdk");
     sdk.join("Cargo.toml")
         .is_file()
         .then(|| sdk.canonicalize().ok())

@@ -8,7 +8,7 @@ use std::path::Path;
 use wasmparser::{Parser, Payload};
 
 use super::AuthoringError;
-use crate::runtime::SUPPORTED_CONTRACTS;
+use ueba_engine::sandbox::SUPPORTED_CONTRACTS;
 
 /// The export name prefix of the detector interface; the version follows `@`.
 pub const DETECTOR_EXPORT_PREFIX: &str = "ueba:detector/detector@";

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use ueba::aggregate::{Alert, AlertFinding};
-use ueba::findings::{FindingRecord, UserFindings};
-use ueba::formats::{InputFormat, parser_for};
-use ueba::gate::escape_text;
-use ueba::input::Position;
-use ueba::score::Scorer;
+use ueba_engine::pipeline::Scorer;
+use ueba_engine::risk::aggregate::{Alert, AlertFinding};
+use ueba_engine::risk::findings::{FindingRecord, UserFindings};
+use ueba_engine::sandbox::gate::escape_text;
+use ueba_formats::input::Position;
+use ueba_formats::sources::{InputFormat, parser_for};
 
 use crate::{EngineArgs, run_scorer, scoring_setup};
 
@@ -30,7 +30,7 @@ pub(crate) struct ExplainArgs {
     #[command(flatten)]
     engine: EngineArgs,
     /// Input format; `auto` decides from the first lines.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
     format: InputFormat,
     /// Count and skip malformed lines instead of stopping at the first.
     #[arg(long)]
@@ -46,7 +46,7 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
     let (cfg, identities, plugins) = scoring_setup(&a.engine, a.identities.as_deref())?;
     let user = escape_text(&a.user).into_owned();
     if let Some(dir) = &a.state {
-        let Some(cp) = ueba::state::read_checkpoint(dir)
+        let Some(cp) = ueba_engine::state::read_checkpoint(dir)
             .with_context(|| format!("reading the state in {}", dir.display()))?
         else {
             bail!("{} holds no checkpoint yet", dir.display());
@@ -64,7 +64,7 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         let mut out = format!(
             "{user}: peak risk {:.1} at {}, {} alerts; the alert threshold is {:.1}\n(from {}, written {})\n\nfindings held for explaining alerts (the strongest few per detector):\n",
             standing.peak,
-            ueba::event::format_time(standing.peak_ms),
+            ueba_engine::event::format_time(standing.peak_ms),
             standing.alerts,
             scorer.stats().threshold,
             dir.display(),
@@ -117,8 +117,8 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
 fn render(
     user: &str,
     records: &[FindingRecord],
-    standing: Option<&ueba::aggregate::UserStanding>,
-    report: &ueba::score::Report,
+    standing: Option<&ueba_engine::risk::aggregate::UserStanding>,
+    report: &ueba_engine::pipeline::Report,
 ) -> String {
     let mut out = String::new();
     let Some(standing) = standing else {
@@ -133,7 +133,7 @@ fn render(
         out,
         "{user}: peak risk {:.1} at {}, {} alerts, {} findings; the alert threshold ended at {:.1}",
         standing.peak,
-        ueba::event::format_time(standing.peak_ms),
+        ueba_engine::event::format_time(standing.peak_ms),
         standing.alerts,
         records.len(),
         report.stats.threshold

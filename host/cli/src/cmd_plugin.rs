@@ -1,6 +1,6 @@
 //! `ueba plugin new|build|test|inspect`: writing a custom detector, from an
 //! empty directory to a component `ueba score --plugins DIR` loads. The work
-//! is in [`ueba::authoring`]; this file is the command line around it.
+//! is in [`ueba_authoring`]; this file is the command line around it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
-use ueba::authoring::build::{Checked, cargo_build, check, componentize, manifest_for};
-use ueba::authoring::golden::{Record, compare, to_jsonl};
-use ueba::authoring::harness;
-use ueba::authoring::scaffold::{SdkSource, scaffold};
-use ueba::authoring::surface::Surface;
-use ueba::formats::InputFormat;
-use ueba::identity::Identities;
-use ueba::runtime::{SUPPORTED_CONTRACTS, sha256_hex};
+use ueba_authoring::build::{Checked, cargo_build, check, componentize, manifest_for};
+use ueba_authoring::golden::{Record, compare, to_jsonl};
+use ueba_authoring::harness;
+use ueba_authoring::scaffold::{SdkSource, scaffold};
+use ueba_authoring::surface::Surface;
+use ueba_engine::identity::Identities;
+use ueba_engine::sandbox::{SUPPORTED_CONTRACTS, sha256_hex};
+use ueba_formats::sources::InputFormat;
 
 use crate::{load_config, runtime_for};
 
@@ -93,7 +93,7 @@ struct TestArgs {
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     /// Events format, as for `ueba score`.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
     format: InputFormat,
     /// Compare the findings with this JSON-lines file; any difference fails.
     #[arg(long)]

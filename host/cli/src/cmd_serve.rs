@@ -1,5 +1,5 @@
 //! `ueba serve`: flags, the token, signals and the summary around the
-//! library's HTTP service (`ueba::serve`).
+//! library's HTTP service (`ueba_serve`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -10,13 +10,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
-use ueba::formats::{InputFormat, parser_for};
-use ueba::identity::Identities;
-use ueba::score::Scorer;
-use ueba::serve::metrics::Rejection;
-use ueba::serve::{self, App, Queue, Token, reload};
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::Scorer;
+use ueba_formats::sources::{InputFormat, parser_for};
+use ueba_serve::metrics::Rejection;
+use ueba_serve::{self as serve, App, Queue, Token, reload};
 
-use ueba::state::StateDir;
+use ueba_engine::state::StateDir;
 
 use crate::{OutputArgs, alert_sink_at, load_config, runtime_for};
 
@@ -55,7 +55,7 @@ pub(crate) struct ServeArgs {
     out: OutputArgs,
     /// Format of the records POSTed (and of HEC events sent as strings);
     /// `auto` decides per request (README "Formats").
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
     format: InputFormat,
     /// Users shown in the summary printed at shutdown.
     #[arg(long, default_value_t = 10)]
@@ -95,8 +95,8 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     // What DIR holds is noted before loading, so that a file changed while
     // loading looks changed to the watcher and is loaded again.
     let baseline = a.plugins.as_deref().map(reload::Baseline::scan);
-    let plugins =
-        ueba::plugins::load(&runtime, &cfg, a.plugins.as_deref()).context("loading detectors")?;
+    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, a.plugins.as_deref())
+        .context("loading detectors")?;
     let baseline = baseline.map(|b| b.loaded(&plugins));
     let (durable, saved) = match &a.state {
         Some(dir) => {
@@ -130,7 +130,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
                     "resuming from {} (written {}): {} events scored so far",
                     path.display(),
                     cp.written,
-                    ueba::bench::group(cp.scorer.events() as f64)
+                    ueba_lab::bench::group(cp.scorer.events() as f64)
                 );
             }
             scorer

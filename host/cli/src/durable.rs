@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use ueba::input::Position;
-use ueba::score::{AlertSink, Scorer};
-use ueba::state::{Checkpoint, InputMark, OutputMark, StateDir, fingerprint};
+use ueba_engine::pipeline::{AlertSink, Scorer};
+use ueba_engine::state::{Checkpoint, InputMark, OutputMark, StateDir, fingerprint};
+use ueba_formats::input::Position;
 
 /// Durable state options, shared by the commands that score.
 #[derive(Args)]

@@ -8,20 +8,21 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use ueba::config::{Config, DEFAULT_TOML};
-use ueba::formats::output::{
+use ueba_engine::config::{Config, DEFAULT_TOML};
+use ueba_engine::identity::Identities;
+use ueba_engine::state::StateDir;
+use ueba_formats::input::{Chunk, Position, spawn_reader_at};
+use ueba_formats::sinks::OutputFormat;
+use ueba_formats::sinks::{
     DocKind, DynSink, JsonDocs, cef::CefLines, cef::Syslog, hec::HecPost, hostname,
 };
-use ueba::formats::{InputFormat, LineParser, NativeParser, OutputFormat, parser_for};
-use ueba::generator::{GenConfig, Shape, generate};
-use ueba::identity::Identities;
-use ueba::input::{Chunk, Position, spawn_reader_at};
-use ueba::state::StateDir;
+use ueba_formats::sources::{InputFormat, LineParser, NativeParser, parser_for};
+use ueba_lab::generator::{GenConfig, Shape, generate};
 
 mod cmd_plugin;
 mod durable;
-use ueba::runtime::Runtime;
-use ueba::score::{AlertSink, JsonLines, Report, Scorer};
+use ueba_engine::pipeline::{AlertSink, JsonLines, Report, Scorer};
+use ueba_engine::sandbox::Runtime;
 
 mod cmd_explain;
 mod cmd_serve;
@@ -128,7 +129,7 @@ struct ScoreArgs {
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Input format; `auto` decides from the first lines (README "Formats").
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
     format: InputFormat,
     /// Also write every finding, alerted or not, as JSON lines here: each
     /// with the user's risk after it, the threshold in force and the alert
@@ -147,7 +148,7 @@ pub(crate) struct OutputArgs {
     #[arg(long, short = 'o')]
     pub(crate) output: Option<PathBuf>,
     /// Alert format.
-    #[arg(long, value_enum, default_value = "jsonl")]
+    #[arg(long, value_parser = output_format(), default_value = "jsonl")]
     pub(crate) output_format: OutputFormat,
     /// POST `--output-format hec` alerts to this Splunk HEC URL instead of writing them.
     #[arg(long, requires = "hec_token")]
@@ -284,14 +285,18 @@ pub(crate) fn runtime_for(cfg: &Config) -> Result<Runtime> {
 pub(crate) fn scoring_setup(
     engine: &EngineArgs,
     identities: Option<&Path>,
-) -> Result<(Config, Identities, Vec<ueba::plugins::LoadedPlugin>)> {
+) -> Result<(
+    Config,
+    Identities,
+    Vec<ueba_engine::sandbox::plugins::LoadedPlugin>,
+)> {
     let cfg = load_config(engine.config.as_deref())?;
     let identities = match identities {
         Some(p) => Identities::load(p)?,
         None => Identities::default(),
     };
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba::plugins::load(&runtime, &cfg, engine.plugins.as_deref())
+    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, engine.plugins.as_deref())
         .context("loading detectors")?;
     Ok((cfg, identities, plugins))
 }
@@ -350,7 +355,7 @@ fn score(a: ScoreArgs) -> Result<()> {
             .truncate(state.is_none())
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        scorer = scorer.with_findings(Box::new(ueba::findings::FindingLines(
+        scorer = scorer.with_findings(Box::new(ueba_engine::risk::findings::FindingLines(
             std::io::BufWriter::new(file),
         )));
     }
@@ -363,7 +368,7 @@ fn score(a: ScoreArgs) -> Result<()> {
                     "resuming from {} (written {}): {} events scored so far{}",
                     dir.checkpoint_path().display(),
                     cp.written,
-                    ueba::bench::group(cp.scorer.events() as f64),
+                    ueba_lab::bench::group(cp.scorer.events() as f64),
                     if plan.start.line > 0 {
                         format!(", continuing {name} after line {}", plan.start.line)
                     } else {
@@ -627,7 +632,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     );
     let cfg = Config::default();
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba::plugins::load(&runtime, &cfg, None).context("loading detectors")?;
+    let plugins =
+        ueba_engine::sandbox::plugins::load(&runtime, &cfg, None).context("loading detectors")?;
     let identities = Identities::load(&summary.identities_path)?;
     let file = std::fs::File::open(&summary.events_path)
         .with_context(|| format!("opening {}", summary.events_path.display()))?;
@@ -708,7 +714,7 @@ fn demo(a: DemoArgs) -> Result<()> {
 fn config_cmd(a: ConfigArgs) -> Result<()> {
     let cfg = load_config(a.engine.config.as_deref())?;
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
+    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
         .context("loading detectors")?;
     let mut out = std::io::stdout().lock();
     write!(out, "{DEFAULT_TOML}")?;
@@ -722,7 +728,7 @@ fn config_cmd(a: ConfigArgs) -> Result<()> {
             "\n# {} {} ({}): {}",
             info.name,
             info.version,
-            ueba::gate::escape_text(&l.origin.to_string()),
+            ueba_engine::sandbox::gate::escape_text(&l.origin.to_string()),
             info.description
         )?;
         writeln!(out, "[detectors.{}]", info.name)?;
@@ -771,7 +777,7 @@ struct BenchArgs {
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use ueba::bench::Options;
+    use ueba_lab::bench::Options;
     let mut options = if a.quick {
         Options::quick()
     } else {
@@ -799,7 +805,7 @@ fn bench_cmd(a: BenchArgs) -> Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let report = ueba::bench::run(&runtime, &options, &mut |p| {
+    let report = ueba_lab::bench::run(&runtime, &options, &mut |p| {
         pb.set_length(p.total);
         pb.set_position(p.done);
         pb.set_message(p.label);
@@ -860,7 +866,7 @@ struct EvalArgs {
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use ueba::eval::{self, Inputs, Source, rules::RuleSet, sweep};
+    use ueba_lab::eval::{self, Inputs, Source, rules::RuleSet, sweep};
     let cfg = load_config(a.config.as_deref())?;
     let rules = RuleSet::from_config(&cfg);
     let runtime = if a.alerts.is_none() || a.sweep {
@@ -936,4 +942,27 @@ fn eval_cmd(a: EvalArgs) -> Result<()> {
         eprintln!("sweep chart: {}", a.sweep_plot.display());
     }
     Ok(())
+}
+
+/// `--format`'s values, each with its line of help, from the formats
+/// crate's own list; `native` is accepted for `jsonl`.
+pub(crate) fn input_format() -> impl clap::builder::TypedValueParser<Value = InputFormat> {
+    use clap::builder::TypedValueParser as _;
+    let values = InputFormat::ALL.map(|f| {
+        let value = clap::builder::PossibleValue::new(f.name()).help(f.help());
+        if f == InputFormat::Jsonl {
+            value.alias("native")
+        } else {
+            value
+        }
+    });
+    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<InputFormat>())
+}
+
+/// `--output-format`'s values, each with its line of help.
+fn output_format() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    use clap::builder::TypedValueParser as _;
+    let values =
+        OutputFormat::ALL.map(|f| clap::builder::PossibleValue::new(f.name()).help(f.help()));
+    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<OutputFormat>())
 }

@@ -1,33 +1,27 @@
-//! ueba: a UEBA scoring engine for database access events.
+//! ueba's engine: from access events to per-user risk and alerts.
 //!
-//! Access events (who read which table, how many rows, when, from where) are
-//! parsed ([`event`]), enriched from an identity file ([`identity`]), interned
-//! to ids ([`intern`]) and fed in batches to sandboxed WebAssembly detector
-//! plugins ([`runtime`], [`plugins`]). Their findings are aggregated into a
-//! per-user risk that decays over time ([`aggregate`]), and alerts are written
-//! as JSON lines ([`score`]). [`generator`] makes realistic organisations with
-//! labelled insider scenarios for demos, tests and evaluation.
+//! The data path, one module per stage:
+//! 1. [`event`]: the access event every source produces (who did what to
+//!    which resource, when, from where), and [`identity`]: who users are
+//!    (peer group, timezone, from an identity file).
+//! 2. [`pipeline`]: events interned to ids, reordered by event time,
+//!    batched and handed to the detectors.
+//! 3. [`sandbox`]: the detectors, WebAssembly components run by wasmtime
+//!    under limits, supervised, their output checked at a gate.
+//! 4. [`risk`]: findings aggregated into a per-user risk that decays;
+//!    alerts when it crosses a threshold an alert budget steers; analysts'
+//!    exceptions.
+//! 5. [`state`]: durable checkpoints of all of it.
+//!
+//! [`config`] is the configuration file every stage reads its section of.
+//! Parsing logs and writing alerts in SIEM formats live in `ueba-formats`;
+//! the service in `ueba-serve`; the `ueba` binary in `ueba` (host/cli).
 #![deny(missing_docs)]
 
-pub mod aggregate;
-pub mod authoring;
-pub mod bench;
-pub mod budget;
 pub mod config;
-pub mod eval;
 pub mod event;
-pub mod exceptions;
-pub mod findings;
-pub mod formats;
-pub mod gate;
-#[path = "gen/mod.rs"]
-pub mod generator;
 pub mod identity;
-pub mod input;
-pub mod intern;
-pub mod plugins;
-pub mod reorder;
-pub mod runtime;
-pub mod score;
-pub mod serve;
+pub mod pipeline;
+pub mod risk;
+pub mod sandbox;
 pub mod state;

@@ -11,28 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use crate::event::{AccessEvent, ParseError};
-use crate::formats::{LineParser, NativeParser};
+use crate::sources::{LineParser, NativeParser};
+use ueba_engine::event::{AccessEvent, ParseError};
 
-/// Longest accepted line, bytes.
-pub const MAX_LINE: usize = 1 << 20;
+pub use ueba_engine::event::MAX_LINE;
 /// Lines per chunk sent to the scorer.
 const CHUNK: usize = 1024;
 
 /// One input line's outcome.
 pub type Parsed = Result<AccessEvent, ParseError>;
 
-/// A place in the input to resume reading from: everything before it has
-/// been turned into events (or errors) in chunks already sent. A record a
-/// multi-line parser is still assembling lies after it, so resuming there
-/// reads that record again whole.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Position {
-    /// Lines before the position.
-    pub line: u64,
-    /// Bytes before the position.
-    pub offset: u64,
-}
+pub use ueba_engine::state::Position;
 
 /// A chunk of parsed lines, or a read error that ends the input.
 pub enum Chunk {
@@ -52,7 +41,7 @@ pub fn spawn_reader(reader: Box<dyn BufRead + Send>) -> (Receiver<Chunk>, Arc<At
 }
 
 /// Start reading `reader` on a thread, turning lines into events with
-/// `parser` (one of [`crate::formats`]). Returns the receiving end, a counter
+/// `parser` (one of [`crate::sources`]). Returns the receiving end, a counter
 /// of bytes consumed (for a progress bar) and a counter of records the parser
 /// skipped as not being data access (e.g. connect events), for the summary.
 /// A parser's fatal error (e.g. an undetectable format) ends the input as

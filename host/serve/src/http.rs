@@ -29,7 +29,7 @@ use super::budget::{Budget, Reservation};
 use super::ingest::{self, Batch, IngestError};
 use super::metrics::{self, Counters, HttpState, QueueState, Rejection};
 use super::queue::{Queue, QueueError};
-use crate::formats::{FormatsConfig, InputFormat};
+use ueba_formats::sources::{FormatsConfig, InputFormat};
 
 /// Invalid HEC records written to stderr, at most (HEC clients do not read
 /// per-record errors; all of them are counted in `/metrics`).

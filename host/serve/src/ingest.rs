@@ -16,9 +16,9 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::event::{AccessEvent, ParseError};
-use crate::formats::{FormatError, FormatsConfig, InputFormat, LineParser, parser_for};
-use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, ParseError};
+use ueba_formats::input::Parsed;
+use ueba_formats::sources::{FormatError, FormatsConfig, InputFormat, LineParser, parser_for};
 
 /// Errors shown in a response, at most.
 pub const ERRORS_SHOWN: usize = 5;

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::queue::Snapshot;
-use crate::score::Histogram;
+use ueba_engine::pipeline::Histogram;
 
 /// The content type Prometheus expects for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -456,7 +456,7 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::queue::DetectorState;
+    use crate::queue::DetectorState;
 
     #[test]
     fn histograms_are_cumulative_and_labels_escaped() {
@@ -476,7 +476,7 @@ mod tests {
             reloads: vec![("reloaded", 2), ("load_failed", 1)],
             gate: vec![(
                 "hostile".into(),
-                crate::gate::GateCounts {
+                ueba_engine::sandbox::gate::GateCounts {
                     non_finite_score: 3,
                     ..Default::default()
                 },

@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::event::AccessEvent;
-use crate::score::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
-use crate::state::{Checkpoint, StateDir};
+use ueba_engine::event::AccessEvent;
+use ueba_engine::pipeline::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
+use ueba_engine::state::{Checkpoint, StateDir};
 
 /// Durable state for the service (`ueba serve --state DIR`): the worker
 /// checkpoints every `every_events` events or `every` of wall time, and
@@ -88,7 +88,7 @@ pub struct Snapshot {
     /// Per detector, in detector order.
     pub detectors: Vec<DetectorState>,
     /// What the gate dropped or cut, per detector name (this run).
-    pub gate: Vec<(String, crate::gate::GateCounts)>,
+    pub gate: Vec<(String, ueba_engine::sandbox::gate::GateCounts)>,
     /// Findings each `[[exceptions]]` entry kept from risk, by index.
     pub exceptions: Vec<u64>,
     /// The alert threshold in force (the alert budget moves it).
@@ -512,8 +512,8 @@ fn settle_before_exit<S: AlertSink>(scorer: &mut Scorer<S>) -> Result<(), ScoreE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::identity::Identities;
+    use ueba_engine::config::Config;
+    use ueba_engine::identity::Identities;
 
     fn ev(i: i64) -> AccessEvent {
         AccessEvent {
@@ -525,11 +525,11 @@ mod tests {
             bytes: None,
             source: None,
             peer_group: None,
-            outcome: crate::event::Outcome::Success,
+            outcome: ueba_engine::event::Outcome::Success,
         }
     }
 
-    fn empty_scorer() -> Scorer<Vec<crate::aggregate::Alert>> {
+    fn empty_scorer() -> Scorer<Vec<ueba_engine::risk::aggregate::Alert>> {
         Scorer::new(
             Config::default(),
             Identities::default(),

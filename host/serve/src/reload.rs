@@ -6,9 +6,9 @@
 //! and inode are unchanged is not even read, and one whose sha256 is
 //! unchanged is not reloaded. A new or changed file is compiled,
 //! instantiated and configured on the watcher thread, exactly as at start
-//! ([`crate::plugins::load_file`], pins included), so the scoring thread
+//! ([`ueba_engine::sandbox::plugins::load_file`], pins included), so the scoring thread
 //! never waits for a compile. The watcher then hands the scoring worker a
-//! whole new line-up of detectors, in the order [`crate::plugins::load`]
+//! whole new line-up of detectors, in the order [`ueba_engine::sandbox::plugins::load`]
 //! would give for DIR as it is now ([`Reload`]), and the worker applies it
 //! between two batches ([`Scorer::change_detectors`]):
 //!
@@ -26,7 +26,7 @@
 //!   same detector) changes nothing: the running version keeps scoring and
 //!   the health stream says `load_failed`.
 //!
-//! Because the line-up always follows [`crate::plugins::load`]'s order, a
+//! Because the line-up always follows [`ueba_engine::sandbox::plugins::load`]'s order, a
 //! `--state` checkpoint taken after a change restores in a service started
 //! on the same DIR.
 
@@ -40,10 +40,10 @@ use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher as _};
 
 use super::queue::Queue;
-use crate::config::Config;
-use crate::plugins::{BUILTIN_PLUGINS, Handover, LoadedPlugin, Origin};
-use crate::runtime::{Runtime, sha256_hex};
-use crate::score::{AlertSink, DetectorBuild, DetectorChange, Lineup, ScoreError, Scorer};
+use ueba_engine::config::Config;
+use ueba_engine::pipeline::{AlertSink, DetectorBuild, DetectorChange, Lineup, ScoreError, Scorer};
+use ueba_engine::sandbox::plugins::{BUILTIN_PLUGINS, Handover, LoadedPlugin, Origin};
+use ueba_engine::sandbox::{Runtime, sha256_hex};
 
 /// How long DIR must be quiet before a change is loaded: long enough for a
 /// copy to finish writing, short enough that a new version runs promptly.
@@ -98,7 +98,7 @@ pub struct Reload {
 
 /// Apply `reload` on the scoring thread: report its failures, change the
 /// detectors at a batch boundary, and report each change to the health
-/// stream (and so to [`crate::score::Stats::health`] and `/metrics`).
+/// stream (and so to [`ueba_engine::pipeline::Stats::health`] and `/metrics`).
 pub fn apply<S: AlertSink>(scorer: &mut Scorer<S>, reload: Reload) -> Result<(), ScoreError> {
     for f in reload.failures {
         scorer.report_health(&f.plugin, "load_failed", f.message);
@@ -218,7 +218,7 @@ struct Seen {
 
 /// What DIR held when the plugins were loaded at start: the watcher's
 /// first view. Take it with [`Baseline::scan`] *before*
-/// [`crate::plugins::load`], then name what was loaded with
+/// [`ueba_engine::sandbox::plugins::load`], then name what was loaded with
 /// [`Baseline::loaded`]: a file changed in between then looks changed to
 /// the watcher and is loaded again, rather than missed.
 #[derive(Clone, Debug, Default)]
@@ -260,12 +260,12 @@ impl Baseline {
     }
 }
 
-/// The plugin files in `dir`, in the order [`crate::plugins::load`] reads
+/// The plugin files in `dir`, in the order [`ueba_engine::sandbox::plugins::load`] reads
 /// them.
 fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| crate::plugins::is_plugin_file(p) && p.is_file())
+        .filter(|p| ueba_engine::sandbox::plugins::is_plugin_file(p) && p.is_file())
         .collect();
     files.sort();
     Ok(files)
@@ -370,23 +370,27 @@ impl Tracker {
                 );
                 continue;
             }
-            let now_running =
-                match crate::plugins::load_file(&self.runtime, &self.config, &path, &bytes) {
-                    Ok(Some(plugin)) => {
-                        let name = plugin.name().to_string();
-                        started.insert(path.clone(), plugin);
-                        Some(name)
-                    }
-                    // Disabled in the config: nothing runs from this file.
-                    Ok(None) => None,
-                    Err(e) => {
-                        failures.push(LoadFailure {
-                            plugin: running.clone().unwrap_or_else(|| file_name(&path)),
-                            message: refused(&path, &e.to_string(), running.as_deref()),
-                        });
-                        running
-                    }
-                };
+            let now_running = match ueba_engine::sandbox::plugins::load_file(
+                &self.runtime,
+                &self.config,
+                &path,
+                &bytes,
+            ) {
+                Ok(Some(plugin)) => {
+                    let name = plugin.name().to_string();
+                    started.insert(path.clone(), plugin);
+                    Some(name)
+                }
+                // Disabled in the config: nothing runs from this file.
+                Ok(None) => None,
+                Err(e) => {
+                    failures.push(LoadFailure {
+                        plugin: running.clone().unwrap_or_else(|| file_name(&path)),
+                        message: refused(&path, &e.to_string(), running.as_deref()),
+                    });
+                    running
+                }
+            };
             next.insert(
                 path,
                 Seen {
@@ -448,7 +452,7 @@ impl Tracker {
         }
     }
 
-    /// The detectors to run, in [`crate::plugins::load`]'s order (enabled
+    /// The detectors to run, in [`ueba_engine::sandbox::plugins::load`]'s order (enabled
     /// built-ins no file replaces, then the files by name), and whether
     /// that differs from what runs now.
     fn lineup(
@@ -480,7 +484,8 @@ impl Tracker {
                 continue;
             }
             // The file that replaced it is gone: the built-in runs again.
-            match crate::plugins::load_builtin(&self.runtime, &self.config, builtin) {
+            match ueba_engine::sandbox::plugins::load_builtin(&self.runtime, &self.config, builtin)
+            {
                 Ok(Some(plugin)) => {
                     changed = true;
                     lineup.push(Lineup::Start(Box::new(plugin)));
@@ -655,38 +660,17 @@ fn relevant(event: &notify::Event, dir: &Path) -> bool {
             || event
                 .paths
                 .iter()
-                .any(|p| p == dir || crate::plugins::is_plugin_file(p)))
+                .any(|p| p == dir || ueba_engine::sandbox::plugins::is_plugin_file(p)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::AccessEvent;
-    use crate::identity::Identities;
-    use crate::plugins::HealthEvent;
-    use crate::runtime::wit;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(Path::new(env!("UEBA_FIXTURE_DIR")).join(name)).unwrap()
-    }
-
-    fn builtin(name: &str) -> &'static [u8] {
-        BUILTIN_PLUGINS.iter().find(|(n, _)| *n == name).unwrap().1
-    }
-
-    /// The same component with a custom section appended: another build
-    /// (another sha256) that behaves identically.
-    fn rebuilt(bytes: &[u8], tag: &str) -> Vec<u8> {
-        let name = b"ueba-test-build";
-        let mut section = vec![name.len() as u8];
-        section.extend_from_slice(name);
-        section.extend_from_slice(tag.as_bytes());
-        let mut out = bytes.to_vec();
-        out.push(0);
-        out.push(section.len() as u8);
-        out.extend_from_slice(&section);
-        out
-    }
+    use ueba_engine::event::AccessEvent;
+    use ueba_engine::identity::Identities;
+    use ueba_engine::sandbox::plugins::HealthEvent;
+    use ueba_engine::sandbox::wit;
+    use ueba_test_support::{builtin, fixture, rebuilt};
 
     fn config(text: &str) -> Config {
         Config::parse(text, Path::new("test.toml")).unwrap()
@@ -702,7 +686,7 @@ mod tests {
             bytes: None,
             source: None,
             peer_group: None,
-            outcome: crate::event::Outcome::Success,
+            outcome: ueba_engine::event::Outcome::Success,
         }
     }
 
@@ -710,7 +694,7 @@ mod tests {
         wit::Batch {
             symbols: Vec::new(),
             events: (first..first + n)
-                .map(|seq| crate::runtime::Event {
+                .map(|seq| ueba_engine::sandbox::Event {
                     seq,
                     time_ms: 1_767_600_000_000 + seq as i64 * 60_000,
                     utc_offset_minutes: 0,
@@ -721,7 +705,7 @@ mod tests {
                     source: None,
                     rows: 3,
                     bytes: None,
-                    outcome: crate::event::Outcome::Success,
+                    outcome: ueba_engine::event::Outcome::Success,
                 })
                 .collect(),
         }
@@ -744,7 +728,7 @@ mod tests {
         let path = dir.join("hostile.wasm");
         std::fs::write(&path, bytes).unwrap();
         let rt = Runtime::new(None).unwrap();
-        crate::plugins::load_file(&rt, &Config::default(), &path, bytes)
+        ueba_engine::sandbox::plugins::load_file(&rt, &Config::default(), &path, bytes)
             .unwrap()
             .unwrap()
     }
@@ -761,7 +745,8 @@ mod tests {
         assert_eq!(new.take_over(&mut old), Handover::Carried);
         // The hostile fixture counts batches in its state: the new version
         // goes on counting from the old one's three.
-        let crate::plugins::BatchOutcome::Findings(f) = new.observe(&batch(12, 4), 4, &mut sink)
+        let ueba_engine::sandbox::plugins::BatchOutcome::Findings(f) =
+            new.observe(&batch(12, 4), 4, &mut sink)
         else {
             panic!("observe failed")
         };
@@ -771,15 +756,17 @@ mod tests {
         // Another detector's snapshot is refused: the new one starts afresh
         // on a clean instance, and says why.
         let rt = Runtime::new(None).unwrap();
-        let mut volume = crate::plugins::load_builtin(&rt, &Config::default(), "volume")
-            .unwrap()
-            .unwrap();
+        let mut volume =
+            ueba_engine::sandbox::plugins::load_builtin(&rt, &Config::default(), "volume")
+                .unwrap()
+                .unwrap();
         let mut fresh = hostile_file(dir.path(), &fixture("hostile.wasm"));
         let Handover::Reset(why) = fresh.take_over(&mut volume) else {
             panic!("a foreign snapshot was accepted")
         };
         assert!(why.contains("refused the running version's state"), "{why}");
-        let crate::plugins::BatchOutcome::Findings(f) = fresh.observe(&batch(0, 4), 1, &mut sink)
+        let ueba_engine::sandbox::plugins::BatchOutcome::Findings(f) =
+            fresh.observe(&batch(0, 4), 1, &mut sink)
         else {
             panic!("observe failed after a refused restore")
         };
@@ -803,7 +790,7 @@ mod tests {
         let rt = Runtime::new(None).unwrap();
         let path = dir.path().join("hostile.wasm");
         std::fs::write(&path, fixture("hostile.wasm")).unwrap();
-        let plugins = crate::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
+        let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
         let mut scorer = Scorer::new(cfg.clone(), Identities::default(), plugins, Vec::new())
             .with_health(Box::new(Vec::<HealthEvent>::new()));
         for i in 0..10 {
@@ -822,11 +809,15 @@ mod tests {
                 "hostile"
             ]
         );
-        let new_hostile =
-            crate::plugins::load_file(&rt, &cfg, &path, &rebuilt(&fixture("hostile.wasm"), "2"))
-                .unwrap()
-                .unwrap();
-        let new_volume = crate::plugins::load_builtin(&rt, &cfg, "volume")
+        let new_hostile = ueba_engine::sandbox::plugins::load_file(
+            &rt,
+            &cfg,
+            &path,
+            &rebuilt(&fixture("hostile.wasm"), "2"),
+        )
+        .unwrap()
+        .unwrap();
+        let new_volume = ueba_engine::sandbox::plugins::load_builtin(&rt, &cfg, "volume")
             .unwrap()
             .unwrap();
         let changes = scorer
@@ -894,16 +885,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rt = Runtime::new(None).unwrap();
         let cfg = config("[input]\nmax_lateness_secs = 0\n");
-        let plugins = crate::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
+        let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
         let mut scorer = Scorer::new(cfg.clone(), Identities::default(), plugins, Vec::new())
             .with_health(Box::new(Vec::<HealthEvent>::new()));
         // Released at once into the batch being filled.
         scorer.push(&ev(0, 3)).unwrap();
         assert_eq!(scorer.stats().batches, 0);
         let path = dir.path().join("hostile.wasm");
-        let hostile = crate::plugins::load_file(&rt, &cfg, &path, &fixture("hostile.wasm"))
-            .unwrap()
-            .unwrap();
+        let hostile =
+            ueba_engine::sandbox::plugins::load_file(&rt, &cfg, &path, &fixture("hostile.wasm"))
+                .unwrap()
+                .unwrap();
         let reload = Reload {
             lineup: Some(vec![
                 Lineup::Keep("volume".into()),
@@ -976,7 +968,7 @@ mod tests {
         let rt = Runtime::new(None).unwrap();
         let cfg = Config::default();
         let d = dir.path();
-        let plugins = crate::plugins::load(&rt, &cfg, Some(d)).unwrap();
+        let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(d)).unwrap();
         let mut t = Tracker::new(d, Baseline::scan(d).loaded(&plugins), rt, cfg);
         let builtins = ["volume", "off-hours", "novel-table", "new-source"];
         assert!(t.scan().is_none(), "nothing changed");
@@ -1074,11 +1066,12 @@ mod tests {
         assert_eq!(shape(&r), want);
         assert!(r.failures.is_empty(), "{:?}", r.failures);
         // The line-up is the one a restart on this directory loads.
-        let restarted: Vec<String> = crate::plugins::load(&t.runtime, &t.config, Some(d))
-            .unwrap()
-            .iter()
-            .map(|p| p.name().to_string())
-            .collect();
+        let restarted: Vec<String> =
+            ueba_engine::sandbox::plugins::load(&t.runtime, &t.config, Some(d))
+                .unwrap()
+                .iter()
+                .map(|p| p.name().to_string())
+                .collect();
         assert_eq!(restarted, builtins);
     }
 
@@ -1093,7 +1086,7 @@ mod tests {
             sha256_hex(&good)
         ));
         let rt = Runtime::new(None).unwrap();
-        let plugins = crate::plugins::load(&rt, &cfg, Some(d)).unwrap();
+        let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(d)).unwrap();
         let mut t = Tracker::new(d, Baseline::scan(d).loaded(&plugins), rt, cfg);
         std::fs::write(d.join("hostile.wasm"), rebuilt(&good, "2")).unwrap();
         let r = t.scan().unwrap();

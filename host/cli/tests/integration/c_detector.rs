@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use ueba::config::Config;
-use ueba::event::Outcome;
-use ueba::identity::Identities;
-use ueba::runtime::{Event, Limits, Plugin, PluginError, wit};
-use ueba::score::Scorer;
+use ueba_engine::config::Config;
+use ueba_engine::event::Outcome;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::Scorer;
+use ueba_engine::sandbox::{Event, Limits, Plugin, PluginError, wit};
 
 use crate::util::{event, runtime};
 
@@ -189,8 +189,8 @@ fn the_c_detector_loads_and_describes_itself() {
     assert_eq!(info.name, "failed-access");
     // The previous contract: its plugins keep loading, converted by the host.
     assert_eq!(info.contract, "0.1.0");
-    assert_ne!(info.contract, ueba::runtime::CONTRACT_VERSION);
-    assert!(ueba::runtime::SUPPORTED_CONTRACTS.contains(&"0.1.0"));
+    assert_ne!(info.contract, ueba_engine::sandbox::CONTRACT_VERSION);
+    assert!(ueba_engine::sandbox::SUPPORTED_CONTRACTS.contains(&"0.1.0"));
     let keys: Vec<&str> = info.config.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(
         keys,
@@ -284,13 +284,14 @@ fn the_host_loads_it_from_a_plugins_dir_and_alerts_on_its_findings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(path, dir.path().join("failed-access.wasm")).unwrap();
     let cfg = Config::default();
-    let plugins = ueba::plugins::load(&runtime(), &cfg, Some(dir.path())).expect("load");
+    let plugins =
+        ueba_engine::sandbox::plugins::load(&runtime(), &cfg, Some(dir.path())).expect("load");
     assert!(plugins.iter().any(|p| p.name() == "failed-access"));
     let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new());
     let mut push = |time_ms: i64, failed: bool| {
         let mut e = event(time_ms, "mallory", "billing.invoices", 3);
         if failed {
-            e.outcome = ueba::event::Outcome::Failure;
+            e.outcome = ueba_engine::event::Outcome::Failure;
         }
         scorer.push(&e).unwrap();
     };

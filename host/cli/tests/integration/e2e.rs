@@ -3,16 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use ueba::config::Config;
-use ueba::generator::{GenConfig, generate};
-use ueba::identity::Identities;
+use ueba_engine::config::Config;
+use ueba_engine::identity::Identities;
+use ueba_lab::generator::{GenConfig, generate};
 
 use crate::util::{read_events, score_events};
 
 struct Run {
-    report: ueba::score::Report,
-    alerts: Vec<ueba::aggregate::Alert>,
-    scenarios: Vec<ueba::generator::Scenario>,
+    report: ueba_engine::pipeline::Report,
+    alerts: Vec<ueba_engine::risk::aggregate::Alert>,
+    scenarios: Vec<ueba_lab::generator::Scenario>,
     user_days: usize,
 }
 
@@ -74,7 +74,7 @@ fn check_labelled_org(seed: u64) {
         tm_detectors.is_superset(&BTreeSet::from(["novel-table", "off-hours", "volume"])),
         "seed {seed}: the insider's alerts carry all three detectors' findings: {tm_detectors:?}"
     );
-    let held = |s: &&ueba::generator::Scenario| HELD.contains(&s.name.as_str());
+    let held = |s: &&ueba_lab::generator::Scenario| HELD.contains(&s.name.as_str());
     for s in r.scenarios.iter().filter(held).filter(|s| s.malicious) {
         assert!(
             r.alerts.iter().any(|a| a.user == s.user),

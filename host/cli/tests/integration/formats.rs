@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::util::ueba;
-use ueba::aggregate::{Alert, AlertFinding};
-use ueba::event::{AccessEvent, Outcome, ParseError};
-use ueba::formats::detect::AutoParser;
-use ueba::formats::output::cef::Syslog;
-use ueba::formats::output::hec::HecPost;
-use ueba::formats::{FormatsConfig, InputFormat, LineParser, parser_for};
-use ueba::score::AlertSink;
+use ueba_engine::event::{AccessEvent, Outcome, ParseError};
+use ueba_engine::pipeline::AlertSink;
+use ueba_engine::risk::aggregate::{Alert, AlertFinding};
+use ueba_formats::sinks::cef::Syslog;
+use ueba_formats::sinks::hec::HecPost;
+use ueba_formats::sources::detect::AutoParser;
+use ueba_formats::sources::{FormatsConfig, InputFormat, LineParser, parser_for};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

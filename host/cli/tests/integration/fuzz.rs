@@ -4,13 +4,14 @@
 //! behaviour. `PROPTEST_CASES` raises the case count for longer runs.
 
 use proptest::prelude::*;
-use ueba::config::Config;
-use ueba::event::{AccessEvent, parse_line};
-use ueba::identity::Identities;
-use ueba::input::{Chunk, spawn_reader};
-use ueba::plugins::BUILTIN_PLUGINS;
-use ueba::runtime::{Limits, wit};
-use ueba::score::Scorer;
+use ueba_engine::config::Config;
+use ueba_engine::event::AccessEvent;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::Scorer;
+use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
+use ueba_engine::sandbox::{Limits, wit};
+use ueba_formats::input::{Chunk, spawn_reader};
+use ueba_formats::sources::parse_line;
 
 use crate::util::runtime;
 
@@ -119,11 +120,11 @@ proptest! {
             bytes: Some(*rows),
             source: None,
             peer_group: Some("g".into()),
-            outcome: ueba::event::Outcome::Success,
+            outcome: ueba_engine::event::Outcome::Success,
         }).collect();
         let mut cfg = Config::default();
         cfg.input.batch_size = 64;
-        let plugins = ueba::plugins::load(&runtime(), &cfg, None).unwrap();
+        let plugins = ueba_engine::sandbox::plugins::load(&runtime(), &cfg, None).unwrap();
         let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new());
         for e in evs.iter().chain(evs.iter()) {
             scorer.push(e).unwrap();
@@ -156,7 +157,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                 sym(wit::SymbolKind::Action, 0, "select"),
             ],
             events: (0..50)
-                .map(|i| ueba::runtime::Event {
+                .map(|i| ueba_engine::sandbox::Event {
                     seq: i,
                     time_ms: 1_767_600_000_000 + i as i64 * 3_600_000,
                     utc_offset_minutes: 0,
@@ -167,7 +168,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                     source: None,
                     rows: 5,
                     bytes: None,
-                    outcome: ueba::event::Outcome::Success,
+                    outcome: ueba_engine::event::Outcome::Success,
                 })
                 .collect(),
         };
@@ -195,10 +196,10 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                 // state; never a trap (a trap would be an Err naming a failure).
                 match p.borrow_mut().restore(&bytes) {
                     Ok(()) => {}
-                    Err(ueba::runtime::PluginError::Call { failure, .. }) => {
+                    Err(ueba_engine::sandbox::PluginError::Call { failure, .. }) => {
                         prop_assert_eq!(
                             failure,
-                            ueba::runtime::Failure::Error,
+                            ueba_engine::sandbox::Failure::Error,
                             "{}: restore trapped",
                             label
                         );
@@ -247,7 +248,7 @@ proptest! {
     /// count, or (for multi-line records) part of the next record.
     #[test]
     fn every_format_parser_survives_mangled_lines(lines in proptest::collection::vec(format_line(), 1..8)) {
-        use ueba::formats::{FormatsConfig, InputFormat, parser_for};
+        use ueba_formats::sources::{FormatsConfig, InputFormat, parser_for};
         for format in [
             InputFormat::Auto,
             InputFormat::Jsonl,
@@ -289,7 +290,7 @@ proptest! {
         cut in any::<u16>(),
     ) {
         use std::path::Path;
-        use ueba::state::{decode, encode};
+        use ueba_engine::state::{decode, encode};
         let good = encode(&sample_checkpoint()).unwrap();
         let path = Path::new("/state/checkpoint");
         prop_assert!(decode(&noise, path).is_err());
@@ -306,12 +307,12 @@ proptest! {
 
 /// A checkpoint as `ueba score --state` writes it, from a few events
 /// through the real detectors.
-fn sample_checkpoint() -> ueba::state::Checkpoint {
+fn sample_checkpoint() -> ueba_engine::state::Checkpoint {
     thread_local! {
-        static SAMPLE: ueba::state::Checkpoint = {
+        static SAMPLE: ueba_engine::state::Checkpoint = {
             let cfg = Config::default();
             let rt = runtime();
-            let plugins = ueba::plugins::load(&rt, &cfg, None).unwrap();
+            let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, None).unwrap();
             let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new());
             for i in 0..300i64 {
                 let user = format!("u{}", i % 7);
@@ -319,7 +320,7 @@ fn sample_checkpoint() -> ueba::state::Checkpoint {
                     .push(&crate::util::event(1_767_600_000_000 + i * 60_000, &user, "support.tickets", 3))
                     .unwrap();
             }
-            ueba::state::Checkpoint {
+            ueba_engine::state::Checkpoint {
                 written: "2026-01-05T14:03:12Z".into(),
                 ueba_version: "0".into(),
                 scorer: scorer.save_state(),

@@ -5,19 +5,19 @@
 //! plugin that refuses its saved state, or is gone, never locks the other
 //! detectors' state away.
 
-use ueba::aggregate::Alert;
-use ueba::config::Config;
-use ueba::gate::is_unsafe_char;
-use ueba::identity::Identities;
-use ueba::plugins::HealthEvent;
-use ueba::score::{Report, Scorer};
+use ueba_engine::config::Config;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::{Report, Scorer};
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::gate::is_unsafe_char;
+use ueba_engine::sandbox::plugins::HealthEvent;
 
 use crate::hostile::{
     assert_builtins_saw_everything, fixture_dir, hostile_index, run_config, run_with_alerts,
 };
 use crate::util::{event, runtime, ueba};
 
-fn gate_of<'r>(r: &'r Report, name: &str) -> &'r ueba::gate::GateCounts {
+fn gate_of<'r>(r: &'r Report, name: &str) -> &'r ueba_engine::sandbox::gate::GateCounts {
     &r.stats
         .gate
         .iter()
@@ -135,7 +135,7 @@ fn control_characters_are_escaped_everywhere_they_are_shown() {
         "{rendered:?}"
     );
     for a in &alerts {
-        let cef = ueba::formats::output::cef::line(a);
+        let cef = ueba_formats::sinks::cef::line(a);
         assert!(!cef.chars().any(is_unsafe_char), "{cef:?}");
         // The header keeps its fields: no plugin `|` splits it, so the
         // seventh unescaped `|` still ends the numeric severity.
@@ -246,7 +246,7 @@ fn scorer_with(mode: Option<&str>) -> Scorer<Vec<Alert>> {
         None => ("[input]\nbatch_size = 16\n".to_string(), None),
     };
     let cfg = Config::parse(&cfg, std::path::Path::new("r.toml")).unwrap();
-    let plugins = ueba::plugins::load(&runtime(), &cfg, dir.as_deref()).unwrap();
+    let plugins = ueba_engine::sandbox::plugins::load(&runtime(), &cfg, dir.as_deref()).unwrap();
     Scorer::new(cfg, Identities::default(), plugins, Vec::new())
         .with_health(Box::new(Vec::<HealthEvent>::new()))
 }
@@ -323,7 +323,7 @@ fn a_removed_plugin_s_state_is_dropped_with_a_warning() {
 #[test]
 fn replacing_a_builtin_is_said_and_config_output_always_parses() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, volume) = ueba::plugins::BUILTIN_PLUGINS[0];
+    let (_, volume) = ueba_engine::sandbox::plugins::BUILTIN_PLUGINS[0];
     std::fs::write(dir.path().join("my-volume.wasm"), volume).unwrap();
     std::fs::copy(
         fixture_dir().join("hostile.wasm"),

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use ueba::aggregate::Alert;
-use ueba::config::Config;
-use ueba::identity::Identities;
-use ueba::plugins::HealthEvent;
-use ueba::runtime::Failure;
-use ueba::score::{Report, Scorer};
+use ueba_engine::config::Config;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::{Report, Scorer};
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::Failure;
+use ueba_engine::sandbox::plugins::HealthEvent;
 
 use crate::util::{event, runtime};
 
@@ -18,7 +18,7 @@ const TRIGGER: u64 = 666;
 pub(crate) fn fixture_dir() -> PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();
     std::fs::copy(
-        PathBuf::from(env!("UEBA_FIXTURE_DIR")).join("hostile.wasm"),
+        ueba_test_support::fixture_dir().join("hostile.wasm"),
         dir.join("hostile.wasm"),
     )
     .unwrap();
@@ -50,8 +50,11 @@ pub(crate) fn run_config(config: &str, trigger_batch: Option<usize>) -> (Report,
     let dir = fixture_dir();
     let cfg = Config::parse(config, std::path::Path::new("test.toml")).unwrap();
     let rt = runtime();
-    let plugins = ueba::plugins::load(&rt, &cfg, Some(&dir)).expect("load");
-    assert_eq!(plugins.len(), ueba::plugins::BUILTIN_PLUGINS.len() + 1);
+    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(&dir)).expect("load");
+    assert_eq!(
+        plugins.len(),
+        ueba_engine::sandbox::plugins::BUILTIN_PLUGINS.len() + 1
+    );
     let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
         .with_health(Box::new(Vec::<HealthEvent>::new()));
     let t0 = 1_767_600_000_000i64;
@@ -144,7 +147,7 @@ fn a_plugin_that_keeps_trapping_is_quarantined() {
         std::path::Path::new("t.toml"),
     )
     .unwrap();
-    let plugins = ueba::plugins::load(&runtime(), &cfg, Some(&dir)).unwrap();
+    let plugins = ueba_engine::sandbox::plugins::load(&runtime(), &cfg, Some(&dir)).unwrap();
     let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
         .with_health(Box::new(Vec::<HealthEvent>::new()));
     let t0 = 1_767_600_000_000i64;
@@ -246,19 +249,19 @@ fn a_huge_snapshot_is_refused_and_scoring_goes_on() {
 fn pinned_plugins_must_match_their_hash() {
     let dir = fixture_dir();
     let bytes = std::fs::read(dir.join("hostile.wasm")).unwrap();
-    let good = ueba::runtime::sha256_hex(&bytes);
+    let good = ueba_engine::sandbox::sha256_hex(&bytes);
     let ok = Config::parse(
         &format!("[pins]\n\"hostile.wasm\" = \"{good}\"\n"),
         std::path::Path::new("p.toml"),
     )
     .unwrap();
-    assert!(ueba::plugins::load(&runtime(), &ok, Some(&dir)).is_ok());
+    assert!(ueba_engine::sandbox::plugins::load(&runtime(), &ok, Some(&dir)).is_ok());
     let bad = Config::parse(
         &format!("[pins]\n\"hostile.wasm\" = \"{}\"\n", "0".repeat(64)),
         std::path::Path::new("p.toml"),
     )
     .unwrap();
-    let err = ueba::plugins::load(&runtime(), &bad, Some(&dir))
+    let err = ueba_engine::sandbox::plugins::load(&runtime(), &bad, Some(&dir))
         .err()
         .unwrap()
         .to_string();
@@ -271,7 +274,7 @@ fn pinned_plugins_must_match_their_hash() {
         std::path::Path::new("p.toml"),
     )
     .unwrap();
-    let err = ueba::plugins::load(&runtime(), &missing, Some(&dir))
+    let err = ueba_engine::sandbox::plugins::load(&runtime(), &missing, Some(&dir))
         .err()
         .unwrap()
         .to_string();
@@ -281,13 +284,15 @@ fn pinned_plugins_must_match_their_hash() {
 #[test]
 fn a_plugin_in_the_directory_replaces_the_builtin_of_the_same_name() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, volume) = ueba::plugins::BUILTIN_PLUGINS[0];
+    let (_, volume) = ueba_engine::sandbox::plugins::BUILTIN_PLUGINS[0];
     std::fs::write(dir.path().join("my-volume.wasm"), volume).unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
-    let loaded = ueba::plugins::load(&runtime(), &Config::default(), Some(dir.path())).unwrap();
+    let loaded =
+        ueba_engine::sandbox::plugins::load(&runtime(), &Config::default(), Some(dir.path()))
+            .unwrap();
     let names: Vec<_> = loaded.iter().map(|l| l.name().to_string()).collect();
     // The other built-ins in their order, then the file that replaced volume.
-    let mut expected: Vec<&str> = ueba::plugins::BUILTIN_PLUGINS
+    let mut expected: Vec<&str> = ueba_engine::sandbox::plugins::BUILTIN_PLUGINS
         .iter()
         .map(|(name, _)| *name)
         .filter(|n| *n != "volume")
@@ -296,10 +301,10 @@ fn a_plugin_in_the_directory_replaces_the_builtin_of_the_same_name() {
     assert_eq!(names, expected);
     assert_eq!(
         loaded[expected.len() - 1].origin,
-        ueba::plugins::Origin::File(dir.path().join("my-volume.wasm"))
+        ueba_engine::sandbox::plugins::Origin::File(dir.path().join("my-volume.wasm"))
     );
     std::fs::write(dir.path().join("z-volume.wasm"), volume).unwrap();
-    let err = ueba::plugins::load(&runtime(), &Config::default(), Some(dir.path()))
+    let err = ueba_engine::sandbox::plugins::load(&runtime(), &Config::default(), Some(dir.path()))
         .err()
         .unwrap()
         .to_string();

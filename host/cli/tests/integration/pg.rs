@@ -13,10 +13,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use ueba::config::Config;
-use ueba::event::AccessEvent;
-use ueba::formats::LineParser;
-use ueba::formats::pgaudit::PgAuditParser;
+use ueba_engine::config::Config;
+use ueba_engine::event::AccessEvent;
+use ueba_formats::sources::LineParser;
+use ueba_formats::sources::pgaudit::PgAuditParser;
 
 /// Set by `scripts/pg-e2e`: the path of the run's manifest.
 const VAR: &str = "UEBA_PG_E2E";

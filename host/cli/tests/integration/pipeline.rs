@@ -1,8 +1,8 @@
 //! The scoring pipeline: ordering rule, late events, determinism.
 
-use ueba::config::Config;
-use ueba::generator::{GenConfig, generate};
-use ueba::identity::Identities;
+use ueba_engine::config::Config;
+use ueba_engine::identity::Identities;
+use ueba_lab::generator::{GenConfig, generate};
 
 use crate::util::{event, read_events, score_events};
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ueba::plugins::BUILTIN_PLUGINS;
-use ueba::runtime::sha256_hex;
+use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
+use ueba_engine::sandbox::sha256_hex;
 
 fn ueba(args: &[&str]) -> Output {
     crate::util::ueba_cmd()
@@ -158,7 +158,7 @@ fn test_and_inspect_work_on_a_built_in_plugin_with_config() {
     let wasm = tmp.path().join("novel-table.wasm");
     std::fs::write(&wasm, bytes).unwrap();
     let events = tmp.path().join("sample.jsonl");
-    std::fs::write(&events, ueba::authoring::scaffold::SAMPLE_EVENTS).unwrap();
+    std::fs::write(&events, ueba_authoring::scaffold::SAMPLE_EVENTS).unwrap();
     let config = tmp.path().join("ueba.toml");
     std::fs::write(
         &config,

@@ -2,41 +2,17 @@
 //! binary, real plugin files copied in, changed and removed, events posted
 //! over loopback HTTP around each change.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use ueba_test_support::{builtin, fixture, rebuilt};
 
 use crate::serve::{
     Server, bearer, get, json, post, sample, start, token_file, wait_for_metric, wait_until,
     write_config,
 };
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("UEBA_FIXTURE_DIR")).join(name)).unwrap()
-}
-
-fn builtin(name: &str) -> &'static [u8] {
-    ueba::plugins::BUILTIN_PLUGINS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .unwrap()
-        .1
-}
-
-/// The same component with a custom section appended: a new build (a new
-/// sha256) of the same code, as a rebuild with another toolchain would be.
-fn rebuilt(bytes: &[u8], tag: &str) -> Vec<u8> {
-    let name = b"ueba-test-build";
-    let mut section = vec![name.len() as u8];
-    section.extend_from_slice(name);
-    section.extend_from_slice(tag.as_bytes());
-    let mut out = bytes.to_vec();
-    out.push(0);
-    out.push(section.len() as u8);
-    out.extend_from_slice(&section);
-    out
-}
 
 /// Put `bytes` at `dir/name` as deployment tools do: written under a hidden
 /// temporary name (which the watcher must ignore), then renamed into place.

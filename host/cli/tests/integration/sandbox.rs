@@ -1,8 +1,8 @@
 //! The sandbox: real components load, import nothing, refuse what they must.
 
-use ueba::event::Outcome;
-use ueba::plugins::BUILTIN_PLUGINS;
-use ueba::runtime::{Event, Limits, PluginError, wit};
+use ueba_engine::event::Outcome;
+use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
+use ueba_engine::sandbox::{Event, Limits, PluginError, wit};
 
 use crate::util::runtime;
 
@@ -21,7 +21,7 @@ fn builtin_plugins_load_and_describe_themselves() {
                 .instantiate(label, &c, Limits::default())
                 .expect("instantiates");
             let info = p.info().clone();
-            assert_eq!(info.contract, ueba::runtime::CONTRACT_VERSION);
+            assert_eq!(info.contract, ueba_engine::sandbox::CONTRACT_VERSION);
             assert!(!info.description.is_empty());
             assert!(info.config.iter().any(|(k, _, _)| k == "learning_days"));
             info.name
@@ -61,17 +61,20 @@ fn a_plugin_for_another_contract_version_is_refused() {
         err.to_string(),
         format!(
             "plugin `future.wasm` was built for contract 0.3.0, this host supports {}",
-            ueba::runtime::SUPPORTED_CONTRACTS.join(", ")
+            ueba_engine::sandbox::SUPPORTED_CONTRACTS.join(", ")
         )
     );
-    assert_eq!(ueba::runtime::SUPPORTED_CONTRACTS, ["0.2.0", "0.1.0"]);
+    assert_eq!(
+        ueba_engine::sandbox::SUPPORTED_CONTRACTS,
+        ["0.2.0", "0.1.0"]
+    );
 }
 
 #[test]
 fn a_plugin_whose_describe_claims_another_contract_is_refused() {
     // It exports the 0.2.0 interface, so it compiles and links, but says it
     // was built for 0.3.0: the host goes by the claim and refuses it.
-    let path = std::path::Path::new(env!("UEBA_FIXTURE_DIR")).join("contract-liar.wasm");
+    let path = ueba_test_support::fixture_dir().join("contract-liar.wasm");
     let bytes = std::fs::read(path).unwrap();
     let rt = runtime();
     let c = rt.compile("liar.wasm", &bytes).expect("exports 0.2.0");
@@ -116,14 +119,14 @@ fn garbage_is_not_a_plugin() {
 fn compiled_plugins_are_cached_on_disk_and_reused() {
     let dir = tempfile::tempdir().unwrap();
     let (label, bytes) = BUILTIN_PLUGINS[0];
-    let rt = ueba::runtime::Runtime::new(Some(dir.path().join("cache"))).unwrap();
+    let rt = ueba_engine::sandbox::Runtime::new(Some(dir.path().join("cache"))).unwrap();
     rt.compile(label, bytes).unwrap();
     let files: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
         .unwrap()
         .collect();
     assert_eq!(files.len(), 1, "one cached artefact");
     // A second runtime loads from the cache and the component still works.
-    let rt2 = ueba::runtime::Runtime::new(Some(dir.path().join("cache"))).unwrap();
+    let rt2 = ueba_engine::sandbox::Runtime::new(Some(dir.path().join("cache"))).unwrap();
     let c = rt2.compile(label, bytes).unwrap();
     assert_eq!(
         rt2.instantiate(label, &c, Limits::default())

@@ -504,7 +504,7 @@ fn a_full_queue_answers_429_with_retry_after_and_healthz_names_a_quarantined_det
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
     std::fs::copy(
-        PathBuf::from(env!("UEBA_FIXTURE_DIR")).join("hostile.wasm"),
+        ueba_test_support::fixture_dir().join("hostile.wasm"),
         plugins.join("hostile.wasm"),
     )
     .unwrap();

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use ueba::aggregate::Alert;
-use ueba::config::Config;
-use ueba::event::AccessEvent;
-use ueba::identity::Identities;
-use ueba::runtime::Runtime;
-use ueba::score::{Report, Scorer};
+use ueba_engine::config::Config;
+use ueba_engine::event::AccessEvent;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::{Report, Scorer};
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::Runtime;
 
 /// A runtime with no on-disk cache, so tests do not touch the user's cache.
 pub fn runtime() -> Runtime {
@@ -21,7 +21,8 @@ pub fn score_events(
     events: &[AccessEvent],
 ) -> (Report, Vec<Alert>) {
     let rt = runtime();
-    let plugins = ueba::plugins::load(&rt, &cfg, None).expect("built-in plugins load");
+    let plugins =
+        ueba_engine::sandbox::plugins::load(&rt, &cfg, None).expect("built-in plugins load");
     let mut scorer = Scorer::new(cfg, identities, plugins, Vec::new());
     for e in events {
         scorer.push(e).expect("push");
@@ -34,7 +35,10 @@ pub fn read_events(path: &Path) -> Vec<AccessEvent> {
     let text = std::fs::read_to_string(path).expect("events file");
     text.lines()
         .enumerate()
-        .map(|(i, l)| ueba::event::parse_line(l, i as u64 + 1).expect("generated events parse"))
+        .map(|(i, l)| {
+            ueba_formats::sources::native::parse_line(l, i as u64 + 1)
+                .expect("generated events parse")
+        })
         .collect()
 }
 
@@ -49,7 +53,7 @@ pub fn event(time_ms: i64, user: &str, resource: &str, rows: u64) -> AccessEvent
         bytes: None,
         source: Some("10.0.0.1".into()),
         peer_group: None,
-        outcome: ueba::event::Outcome::Success,
+        outcome: ueba_engine::event::Outcome::Success,
     }
 }
 

@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod formats;
+mod serve;
+
+pub use formats::{DEFAULT_PG_PREFIX, FieldMapping, FormatsConfig, WithoutObject};
+pub use serve::ServeConfig;
+
 /// The documented default configuration, as printed by `ueba config`.
 /// A test checks that it parses to exactly [`Config::default`].
 pub const DEFAULT_TOML: &str = r#"# ueba.toml: every key with its default. Unknown keys are an error.
@@ -224,11 +230,11 @@ pub struct Config {
     /// Per-detector settings, keyed by detector name.
     pub detectors: BTreeMap<String, DetectorConfig>,
     /// Input formats: PostgreSQL log prefix and field-mapping overrides.
-    pub formats: crate::formats::FormatsConfig,
+    pub formats: FormatsConfig,
     /// `ueba serve`: request limits and the scoring queue.
-    pub serve: crate::serve::ServeConfig,
+    pub serve: ServeConfig,
     /// Analyst exceptions (`[[exceptions]]`), in order.
-    pub exceptions: Vec<crate::exceptions::Exception>,
+    pub exceptions: Vec<crate::risk::exceptions::Exception>,
 }
 
 /// `[input]`.
@@ -276,7 +282,7 @@ pub struct RiskConfig {
     /// Findings listed per alert.
     pub max_findings_per_alert: usize,
     /// Alert episodes allowed per 1,000 user-days; the threshold adapts to
-    /// it ([`crate::budget`]). 0 keeps `threshold` fixed.
+    /// it ([`crate::risk::budget`]). 0 keeps `threshold` fixed.
     pub alert_budget_per_1k_user_days: f64,
     /// Lowest threshold the budget may set.
     pub threshold_floor: f64,
@@ -354,9 +360,9 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// What the gate lets one batch's findings carry ([`crate::gate`]).
-    pub fn output_limits(&self) -> crate::gate::OutputLimits {
-        crate::gate::OutputLimits {
+    /// What the gate lets one batch's findings carry ([`crate::sandbox::gate`]).
+    pub fn output_limits(&self) -> crate::sandbox::gate::OutputLimits {
+        crate::sandbox::gate::OutputLimits {
             max_reason_bytes: self.max_reason_bytes,
             max_evidence_items: self.max_evidence_items,
             max_evidence_text_bytes: self.max_evidence_text_bytes,
@@ -365,9 +371,9 @@ impl SandboxConfig {
     }
 
     /// The limits for a detector: these defaults with its overrides applied.
-    pub fn limits_for(&self, detector: Option<&DetectorConfig>) -> crate::runtime::Limits {
+    pub fn limits_for(&self, detector: Option<&DetectorConfig>) -> crate::sandbox::Limits {
         let d = detector.cloned().unwrap_or_default();
-        crate::runtime::Limits {
+        crate::sandbox::Limits {
             memory_bytes: d.memory_mib.unwrap_or(self.memory_mib) << 20,
             call_timeout: std::time::Duration::from_millis(
                 d.batch_timeout_ms.unwrap_or(self.batch_timeout_ms),
@@ -592,7 +598,7 @@ impl Config {
         if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
             return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
         }
-        if let Err(e) = crate::exceptions::Exceptions::new(&self.exceptions) {
+        if let Err(e) = crate::risk::exceptions::Exceptions::new(&self.exceptions) {
             return bad(&format!("exceptions[{}].{}", e.index, e.field), &e.message);
         }
         for (name, d) in &self.detectors {

@@ -13,17 +13,17 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
 use crate::config::Config;
 use crate::event::{AccessEvent, Outcome, format_time};
-use crate::exceptions::{Exceptions, Subject};
-use crate::findings::{FindingRecord, FindingSink};
-use crate::gate::{self, GateCounts, OutputLimits};
 use crate::identity::{Identities, LocalOffset};
-use crate::intern::{Interner, InternerState, SymbolKind};
-use crate::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
-use crate::reorder::OrderedQueue;
-use crate::runtime::{Event, wit};
+use crate::pipeline::intern::{Interner, InternerState, SymbolKind};
+use crate::pipeline::reorder::OrderedQueue;
+use crate::risk::aggregate::{Aggregator, AggregatorState, Alert, AlertFinding, UserStanding};
+use crate::risk::exceptions::{Exceptions, Subject};
+use crate::risk::findings::{FindingRecord, FindingSink};
+use crate::sandbox::gate::{self, GateCounts, OutputLimits};
+use crate::sandbox::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
+use crate::sandbox::{Event, wit};
 
 /// Where alerts go.
 pub trait AlertSink {
@@ -69,7 +69,7 @@ pub struct Stats {
     pub findings: Vec<u64>,
     /// Findings dropped because they named an event not in their batch.
     pub stray_findings: u64,
-    /// What the gate ([`crate::gate`]) dropped or cut, per detector name,
+    /// What the gate ([`crate::sandbox::gate`]) dropped or cut, per detector name,
     /// in this run (not carried across a resume), for detectors where it
     /// did anything. Dropped findings are not in `findings`.
     pub gate: Vec<(String, GateCounts)>,
@@ -81,7 +81,7 @@ pub struct Stats {
     /// (counted once per detector that did not see them).
     pub events_unlearned: u64,
     /// The alert threshold in force after the last batch: `risk.threshold`,
-    /// or where the alert budget has moved it ([`crate::budget`]).
+    /// or where the alert budget has moved it ([`crate::risk::budget`]).
     pub threshold: f64,
     /// Batches sent to detectors.
     pub batches: u64,
@@ -489,7 +489,7 @@ impl<S: AlertSink> Scorer<S> {
     }
 
     /// Write every finding that passes the gate, with the user's risk after
-    /// it, to `sink` ([`crate::findings`]); off by default.
+    /// it, to `sink` ([`crate::risk::findings`]); off by default.
     pub fn with_findings(mut self, sink: Box<dyn FindingSink>) -> Self {
         self.findings = Some(sink);
         self
@@ -1081,7 +1081,7 @@ pub enum Lineup {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetectorBuild {
     /// The file it was loaded from, or built-in.
-    pub origin: crate::plugins::Origin,
+    pub origin: crate::sandbox::plugins::Origin,
     /// The version its `describe` reports.
     pub version: String,
 }
@@ -1114,7 +1114,7 @@ pub enum DetectorChange {
         /// The version that runs now.
         after: DetectorBuild,
         /// Whether its learned state came along.
-        handover: crate::plugins::Handover,
+        handover: crate::sandbox::plugins::Handover,
     },
     /// A detector stopped; its risk components were dropped.
     Removed {
@@ -1142,7 +1142,7 @@ impl<S: AlertSink> Scorer<S> {
     /// being filled is scored by the old set first ([`Scorer::end_batch`]).
     /// A detector the line-up does not name stops and its risk components
     /// are dropped; a started one of a new name begins with none. The
-    /// line-up should follow the order [`crate::plugins::load`] gives, so
+    /// line-up should follow the order [`crate::sandbox::plugins::load`] gives, so
     /// that a checkpoint taken afterwards restores in a run that loads the
     /// same directory. Entries naming a detector already in the line-up, or
     /// keeping one that is not running, are ignored.
@@ -1160,7 +1160,7 @@ impl<S: AlertSink> Scorer<S> {
                 .position(|s| s.as_ref().is_some_and(|s| s.loaded.name() == name))
         };
         let mut slots: Vec<Slot> = Vec::with_capacity(lineup.len());
-        let mut columns: Vec<crate::aggregate::Column> = Vec::with_capacity(lineup.len());
+        let mut columns: Vec<crate::risk::aggregate::Column> = Vec::with_capacity(lineup.len());
         let mut changes = Vec::new();
         for entry in lineup {
             let name = match &entry {
@@ -1180,8 +1180,8 @@ impl<S: AlertSink> Scorer<S> {
                     let sent_symbols = match handover {
                         // The snapshot holds the symbols the old version
                         // was sent; a fresh instance needs all of them.
-                        crate::plugins::Handover::Carried => prev.sent_symbols,
-                        crate::plugins::Handover::Reset(_) => 0,
+                        crate::sandbox::plugins::Handover::Carried => prev.sent_symbols,
+                        crate::sandbox::plugins::Handover::Reset(_) => 0,
                     };
                     changes.push(DetectorChange::Replaced {
                         name,
@@ -1214,7 +1214,7 @@ impl<S: AlertSink> Scorer<S> {
                     )
                 }
             };
-            columns.push(crate::aggregate::Column {
+            columns.push(crate::risk::aggregate::Column {
                 name: slot.loaded.name().to_string(),
                 weight: slot.loaded.weight,
                 keeps,

@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::budget::AlertBudget;
 use crate::config::RiskConfig;
+use crate::risk::budget::AlertBudget;
 
 /// Most findings remembered per user and detector for explaining alerts.
 pub const FINDINGS_KEPT: usize = 4;
@@ -190,7 +190,7 @@ impl Aggregator {
     }
 
     /// The alert threshold in force now: `risk.threshold`, or where the
-    /// alert budget has moved it ([`crate::budget`]).
+    /// alert budget has moved it ([`crate::risk::budget`]).
     pub fn threshold(&self) -> f64 {
         f64::from(self.budget.threshold())
     }

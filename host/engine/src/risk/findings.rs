@@ -4,7 +4,7 @@
 //!
 //! Alerts show the findings behind a crossing of the threshold; a user who
 //! never crossed it shows nothing there. A findings record is written for
-//! every finding that passed the gate ([`crate::gate`]), with the user's risk
+//! every finding that passed the gate ([`crate::sandbox::gate`]), with the user's risk
 //! right after it, the threshold in force and the alert it raised, if any.
 
 use std::io::Write;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::AlertFinding;
+use crate::risk::aggregate::AlertFinding;
 
 /// One finding with the user's risk after it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

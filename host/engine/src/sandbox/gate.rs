@@ -30,7 +30,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::runtime::{PluginInfo, wit};
+use crate::sandbox::{PluginInfo, wit};
 
 /// Longest detector name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;

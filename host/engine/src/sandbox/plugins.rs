@@ -19,9 +19,9 @@ use serde::Serialize;
 use wasmtime::component::Component;
 
 use crate::config::{Config, SandboxConfig};
-use crate::runtime::{Failure, Limits, Plugin, PluginError, Runtime, sha256_hex, wit};
+use crate::sandbox::{Failure, Limits, Plugin, PluginError, Runtime, sha256_hex, wit};
 
-include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+pub use super::BUILTIN_PLUGINS;
 
 /// Where a loaded plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,10 +55,10 @@ pub struct HealthEvent {
     /// What happened: `failed`, `recovered`, `retry_failed`, `quarantined`,
     /// `snapshot_refused`, `recovery_state_dropped`,
     /// `checkpoint_without_state`, `output_rejected` (the gate dropped or
-    /// cut findings, [`crate::gate`]), `replaced_builtin`, `state_dropped`
+    /// cut findings, [`crate::sandbox::gate`]), `replaced_builtin`, `state_dropped`
     /// and `restore_failed` (at resume); and, while `ueba serve` watches
     /// `--plugins DIR`, `loaded`, `reloaded`, `state_reset`, `removed` and
-    /// `load_failed` ([`crate::serve::reload`]).
+    /// `load_failed` (`ueba serve --plugins`).
     pub event: &'static str,
     /// The limit hit or kind of failure, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -584,7 +584,7 @@ pub enum LoadError {
 /// built-in's name.
 fn check_file_name(label: &str, name: &str) -> Result<(), LoadError> {
     let builtins: Vec<&'static str> = BUILTIN_PLUGINS.iter().map(|(n, _)| *n).collect();
-    if let Some(builtin) = crate::gate::confusable_with(name, &builtins) {
+    if let Some(builtin) = crate::sandbox::gate::confusable_with(name, &builtins) {
         return Err(LoadError::Confusable {
             path: label.to_string(),
             name: name.to_string(),

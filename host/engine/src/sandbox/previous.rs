@@ -12,7 +12,7 @@ use super::{Event, wit};
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit/deps/detector-0.1.0",
+        path: "../../wit/deps/detector-0.1.0",
         world: "ueba:detector/detector-plugin@0.1.0",
     });
 }

@@ -23,17 +23,15 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "ueba:detector/detector-plugin@0.2.0",
         additional_derives: [PartialEq],
     });
 }
 
-mod events;
-pub mod previous;
-
 pub use bindings::exports::ueba::detector0_2_0::detector as wit;
-pub use events::{Event, NO_BYTES, NO_ID};
+
+use super::previous;
 
 /// The contract version this host implements (`wit/detector.wit`).
 pub const CONTRACT_VERSION: &str = "0.2.0";
@@ -507,7 +505,7 @@ impl Runtime {
         }
         // Everything `describe` says is hostile input: the gate refuses bad
         // names and keys and escapes the text before anyone prints it.
-        plugin.info = crate::gate::check_info(PluginInfo {
+        plugin.info = crate::sandbox::gate::check_info(PluginInfo {
             name: info.name,
             version: info.version,
             description: info.description,

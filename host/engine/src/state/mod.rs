@@ -30,8 +30,19 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::input::Position;
-use crate::score::ScorerState;
+use crate::pipeline::ScorerState;
+
+/// A place in the input to resume reading from: everything before it has
+/// been turned into events (or errors) in chunks already sent. A record a
+/// multi-line parser is still assembling lies after it, so resuming there
+/// reads that record again whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// Lines before the position.
+    pub line: u64,
+    /// Bytes before the position.
+    pub offset: u64,
+}
 
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
@@ -333,17 +344,23 @@ mod tests {
     fn sample() -> Checkpoint {
         // A real scorer state: built by the scorer itself, with no detectors.
         let cfg = crate::config::Config::default();
-        let mut scorer = crate::score::Scorer::new(
+        let mut scorer = crate::pipeline::Scorer::new(
             cfg,
             crate::identity::Identities::default(),
             Vec::new(),
             Vec::new(),
         );
-        let ev = crate::event::parse_line(
-            r#"{"timestamp":"2026-01-05T14:03:11Z","user":"mreyes","action":"select","resource":"support.customers","rows":12}"#,
-            1,
-        )
-        .unwrap();
+        let ev = crate::event::AccessEvent {
+            time_ms: 1_767_621_791_000,
+            user: "mreyes".into(),
+            action: "select".into(),
+            resource: "support.customers".into(),
+            rows: 12,
+            bytes: None,
+            source: None,
+            peer_group: None,
+            outcome: crate::event::Outcome::Unknown,
+        };
         scorer.push(&ev).unwrap();
         Checkpoint {
             written: "2026-01-05T14:03:12Z".into(),

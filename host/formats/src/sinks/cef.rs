@@ -20,9 +20,9 @@ use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use super::{SinkError, alert_ms, alert_uid, headline};
-use crate::aggregate::Alert;
-use crate::gate::is_unsafe_char;
-use crate::score::AlertSink;
+use ueba_engine::pipeline::AlertSink;
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::gate::is_unsafe_char;
 
 /// How long a TCP connect or write to the syslog receiver may take.
 pub const SYSLOG_TIMEOUT: Duration = Duration::from_secs(10);
@@ -213,7 +213,7 @@ impl AlertSink for Syslog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::cef::{extension, split_header};
+    use crate::sources::cef::{extension, split_header};
 
     #[test]
     fn lines_escape_and_round_trip_through_the_parser() {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{SinkError, alert_ms};
-use crate::aggregate::Alert;
-use crate::score::AlertSink;
+use ueba_engine::pipeline::AlertSink;
+use ueba_engine::risk::aggregate::Alert;
 
 /// Body size that triggers a POST before the next flush.
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -109,7 +109,7 @@ impl HecPost {
             return Err(SinkError::HttpStatus {
                 url: self.url.clone(),
                 status,
-                body: super::super::clip(body.trim()),
+                body: ueba_engine::event::clip(body.trim()),
             });
         }
         self.body.clear();

@@ -15,8 +15,8 @@ pub mod hec;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::aggregate::Alert;
-use crate::score::AlertSink;
+use ueba_engine::pipeline::AlertSink;
+use ueba_engine::risk::aggregate::Alert;
 
 /// ueba's version, written as the product version in every format.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -24,6 +24,70 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const ECS_VERSION: &str = "8.17.0";
 /// OCSF version the findings follow (1.5 has `anomaly_analyses`).
 pub const OCSF_VERSION: &str = "1.5.0";
+
+/// The alert formats `ueba score --output-format` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// ueba's native JSON-line alerts.
+    Jsonl,
+    /// ECS documents with `event.kind: alert` and the user's risk fields.
+    Ecs,
+    /// OCSF Detection Finding (class 2004) JSON lines.
+    Ocsf,
+    /// Splunk HTTP Event Collector envelopes (file, stdout or `--hec-url`).
+    Hec,
+    /// ArcSight CEF lines (file, stdout or `--syslog`).
+    Cef,
+}
+
+impl OutputFormat {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Jsonl,
+        OutputFormat::Ecs,
+        OutputFormat::Ocsf,
+        OutputFormat::Hec,
+        OutputFormat::Cef,
+    ];
+
+    /// The name used on the command line and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Ecs => "ecs",
+            OutputFormat::Ocsf => "ocsf",
+            OutputFormat::Hec => "hec",
+            OutputFormat::Cef => "cef",
+        }
+    }
+
+    /// One line saying what the format is, for `--help`.
+    pub fn help(self) -> &'static str {
+        match self {
+            OutputFormat::Jsonl => "ueba's native JSON-line alerts",
+            OutputFormat::Ecs => {
+                "ECS documents with `event.kind: alert` and the user's risk fields"
+            }
+            OutputFormat::Ocsf => "OCSF Detection Finding (class 2004) JSON lines",
+            OutputFormat::Hec => {
+                "Splunk HTTP Event Collector envelopes (file, stdout or `--hec-url`)"
+            }
+            OutputFormat::Cef => "ArcSight CEF lines (file, stdout or `--syslog`)",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    /// A format by its [`name`](OutputFormat::name).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown output format `{}`", ueba_engine::event::clip(s)))
+    }
+}
 
 /// Why alerts could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +130,7 @@ impl From<SinkError> for std::io::Error {
 }
 
 /// A boxed sink, so the command line can choose one at run time while
-/// [`crate::score::Scorer`] stays generic.
+/// [`ueba_engine::pipeline::Scorer`] stays generic.
 pub struct DynSink(pub Box<dyn AlertSink + Send>);
 
 impl AlertSink for DynSink {
@@ -92,7 +156,7 @@ pub fn risk_level(score: f64) -> (u8, &'static str, &'static str) {
 /// Alert time as epoch milliseconds (0 if the alert's own time is unreadable,
 /// which the scorer never produces).
 pub fn alert_ms(alert: &Alert) -> i64 {
-    crate::event::parse_timestamp_text(&alert.time).unwrap_or(0)
+    ueba_engine::event::parse_timestamp_text(&alert.time).unwrap_or(0)
 }
 
 /// The strongest finding's detector and reason, which name the alert.
@@ -244,7 +308,7 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
     let times: Vec<i64> = alert
         .findings
         .iter()
-        .filter_map(|f| crate::event::parse_timestamp_text(&f.time).ok())
+        .filter_map(|f| ueba_engine::event::parse_timestamp_text(&f.time).ok())
         .collect();
     let mut user = json!({ "name": alert.user, "type_id": 1, "type": "User" });
     if let Some(p) = &alert.peer_group {
@@ -403,7 +467,7 @@ impl<W: std::io::Write> AlertSink for JsonDocs<W> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::aggregate::AlertFinding;
+    use ueba_engine::risk::aggregate::AlertFinding;
 
     pub(crate) fn alert() -> Alert {
         let mut evidence = serde_json::Map::new();

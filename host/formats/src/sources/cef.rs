@@ -25,8 +25,8 @@
 use super::{
     At, Draft, FieldMapping, FormatError, LineParser, clip, parse_outcome_lenient, qualify, sql,
 };
-use crate::event::{AccessEvent, ParseError};
 use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, ParseError};
 
 const RESOURCE_LABELS: &[&str] = &[
     "table",

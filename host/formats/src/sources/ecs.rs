@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::json::{count, first, object, text, time};
 use super::{At, Draft, FieldMapping, LineParser, outcome_of, qualify, sql};
-use crate::event::ParseError;
 use crate::input::Parsed;
+use ueba_engine::event::ParseError;
 
 const TIME: &[&str] = &["@timestamp"];
 const USER: &[&str] = &["user.name", "db.user", "postgresql.log.user"];
@@ -48,7 +48,7 @@ impl EcsParser {
     }
 
     /// Parse one ECS document.
-    pub fn parse(&self, line: &str, n: u64) -> Result<crate::event::AccessEvent, ParseError> {
+    pub fn parse(&self, line: &str, n: u64) -> Result<ueba_engine::event::AccessEvent, ParseError> {
         let e = At { line: n };
         let v = object(line, e)?;
         let m = &self.mapping;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{At, clip};
-use crate::event::{ParseError, parse_timestamp_text};
+use ueba_engine::event::{ParseError, parse_timestamp_text};
 
 /// Deepest object nesting accepted; serde_json's own recursion limit (128)
 /// already bounds parsing, this bounds path lookups on it.

@@ -20,8 +20,8 @@
 
 use super::cef::{Fields, KvNames, split_header, syslog_time, to_event};
 use super::{At, FieldMapping, FormatError, LineParser, clip};
-use crate::event::{AccessEvent, ParseError};
 use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, ParseError};
 
 const LEEF_NAMES: KvNames = KvNames {
     time: &["devTime"],

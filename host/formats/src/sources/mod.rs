@@ -1,11 +1,11 @@
 //! SIEM and database-log formats: reading events from them, writing alerts to them.
 //!
-//! ueba's own schema is the native JSON lines of [`crate::event`]. Real
+//! ueba's own schema is the native JSON lines of [`ueba_engine::event`]. Real
 //! deployments already ship database activity somewhere else: Elastic (ECS),
 //! a security lake (OCSF), ArcSight or QRadar (CEF, LEEF), PostgreSQL's own
 //! log (pgAudit) or MySQL's audit plugin. Each input module maps one of those
 //! onto [`AccessEvent`] so the detectors see the same events whatever the
-//! source, and each sink in [`output`] writes [`crate::aggregate::Alert`]s in
+//! source, and each sink in [`crate::sinks`] writes [`ueba_engine::risk::aggregate::Alert`]s in
 //! the form the receiving system indexes natively.
 //!
 //! Parsers are [`LineParser`]s: the reader thread ([`crate::input`]) feeds
@@ -21,34 +21,32 @@ pub mod ecs;
 mod json;
 pub mod leef;
 pub mod mysql;
+pub mod native;
 pub mod ocsf;
-pub mod output;
 pub mod pgaudit;
 pub mod sql;
 
-use serde::Deserialize;
-
-use crate::event::{
-    AccessEvent, MAX_FIELD_LEN, Outcome, ParseError, Text, parse_line, parse_outcome,
+use ueba_engine::event::{
+    AccessEvent, MAX_FIELD_LEN, MAX_TIME_MS, Outcome, ParseError, Text, parse_outcome,
 };
+
 use crate::input::Parsed;
 
 pub use detect::AutoParser;
-
-/// Latest accepted event time (year 9999), as for native events.
-const MAX_TIME_MS: i64 = 253_402_300_799_999;
+pub use native::parse_line;
+pub use ueba_engine::config::{FieldMapping, FormatsConfig, WithoutObject};
+pub(crate) use ueba_engine::event::clip;
 
 /// The input formats `ueba score --format` accepts.
 ///
-/// The variants' doc lines are clap's `--help` text, so they are plain
-/// words; each format's module ([`detect`], [`crate::event`], [`ecs`],
-/// [`ocsf`], [`cef`], [`leef`], [`pgaudit`], [`mysql`]) has the details.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Each format's module ([`detect`], [`native`], [`ecs`], [`ocsf`],
+/// [`cef`], [`leef`], [`pgaudit`], [`mysql`]) has the details;
+/// [`InputFormat::help`] is the line `--help` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputFormat {
     /// Detect the format from the first lines.
     Auto,
-    /// ueba's native JSON lines.
-    #[value(alias = "native")]
+    /// ueba's native JSON lines (also accepted as `native`).
     Jsonl,
     /// Elastic Common Schema JSON, nested or dotted keys.
     Ecs,
@@ -81,21 +79,49 @@ impl InputFormat {
             InputFormat::Mysql => "mysql",
         }
     }
+
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [InputFormat; 9] = [
+        InputFormat::Auto,
+        InputFormat::Jsonl,
+        InputFormat::Ecs,
+        InputFormat::Ocsf,
+        InputFormat::Cef,
+        InputFormat::Leef,
+        InputFormat::Pgaudit,
+        InputFormat::PgauditCsv,
+        InputFormat::Mysql,
+    ];
+
+    /// One line saying what the format is, for `--help`.
+    pub fn help(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "Detect the format from the first lines",
+            InputFormat::Jsonl => "ueba's native JSON lines (also: native)",
+            InputFormat::Ecs => "Elastic Common Schema JSON, nested or dotted keys",
+            InputFormat::Ocsf => "OCSF Datastore Activity (6005) or API Activity (6003) JSON",
+            InputFormat::Cef => "ArcSight Common Event Format, optionally behind a syslog header",
+            InputFormat::Leef => "IBM QRadar Log Event Extended Format 1.0 and 2.0",
+            InputFormat::Pgaudit => "pgAudit lines in PostgreSQL's stderr log",
+            InputFormat::PgauditCsv => "pgAudit lines in PostgreSQL's csvlog",
+            InputFormat::Mysql => "MySQL Enterprise / Percona audit log JSON",
+        }
+    }
 }
 
-/// The alert formats `ueba score --output-format` writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// ueba's native JSON-line alerts.
-    Jsonl,
-    /// ECS documents with `event.kind: alert` and the user's risk fields.
-    Ecs,
-    /// OCSF Detection Finding (class 2004) JSON lines.
-    Ocsf,
-    /// Splunk HTTP Event Collector envelopes (file, stdout or `--hec-url`).
-    Hec,
-    /// ArcSight CEF lines (file, stdout or `--syslog`).
-    Cef,
+impl std::str::FromStr for InputFormat {
+    type Err = String;
+
+    /// A format by its [`name`](InputFormat::name); `native` is `jsonl`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "native" {
+            return Ok(InputFormat::Jsonl);
+        }
+        InputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown input format `{}`", clip(s)))
+    }
 }
 
 /// Why a parser could not be set up or the input's format not determined.
@@ -167,68 +193,6 @@ impl LineParser for NativeParser {
         }
         Ok(())
     }
-}
-
-/// `[formats]` in `ueba.toml`: what the built-in mappings cannot guess.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FormatsConfig {
-    /// PostgreSQL's `log_line_prefix`, to split stderr log lines.
-    pub pg_log_line_prefix: String,
-    /// pgAudit SESSION lines without an object name (`SELECT` with
-    /// `log_relation` off): `"statement"` takes the tables from the
-    /// statement text, `"skip"` counts and skips them.
-    pub pg_session_without_object: WithoutObject,
-    /// Field-mapping overrides for custom schemas.
-    pub mapping: FieldMapping,
-}
-
-impl Default for FormatsConfig {
-    fn default() -> Self {
-        FormatsConfig {
-            pg_log_line_prefix: pgaudit::DEFAULT_PREFIX.to_string(),
-            pg_session_without_object: WithoutObject::Statement,
-            mapping: FieldMapping::default(),
-        }
-    }
-}
-
-/// What to do with an audit record that names no object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WithoutObject {
-    /// Take the tables from the statement text ([`sql::tables`]); skip
-    /// when none is found.
-    Statement,
-    /// Skip the record and count it.
-    Skip,
-}
-
-/// `[formats.mapping]`: where to find each event field when a source does
-/// not follow its format's usual names. For the JSON formats (ECS, OCSF,
-/// MySQL) each value is a dotted path (`labels.db_table`), matching nested
-/// objects, dotted keys or a mix; for CEF and LEEF it is an extension key
-/// (`cs4`, `dvchost`) or a custom label (`table` for `cs1Label=table`). A
-/// mapped field is looked up first; when absent the built-in names are tried.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FieldMapping {
-    /// Event time.
-    pub time: Option<String>,
-    /// Who acted.
-    pub user: Option<String>,
-    /// What was done.
-    pub action: Option<String>,
-    /// What was touched.
-    pub resource: Option<String>,
-    /// Rows read or written.
-    pub rows: Option<String>,
-    /// Bytes transferred.
-    pub bytes: Option<String>,
-    /// Client address.
-    pub source: Option<String>,
-    /// Success or failure.
-    pub outcome: Option<String>,
 }
 
 /// A parser for `format`, configured from `cfg`. `Auto` gives an
@@ -366,19 +330,6 @@ pub(crate) fn outcome_of(text: &str, e: At, name: &str) -> Result<Outcome, Parse
 /// status fields, where an unusual word is not a malformed line).
 pub(crate) fn parse_outcome_lenient(text: &str) -> Outcome {
     parse_outcome(text.trim()).unwrap_or(Outcome::Unknown)
-}
-
-/// Shorten quoted input in messages.
-pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Prefix `table` with `namespace` when it is not qualified already, so

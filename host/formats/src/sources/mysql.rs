@@ -27,8 +27,8 @@ use serde_json::Value;
 
 use super::json::{count, first, get, text, time};
 use super::{At, Draft, FieldMapping, FormatError, LineParser, qualify, sql};
-use crate::event::{AccessEvent, Outcome, ParseError};
 use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, Outcome, ParseError};
 
 /// Largest JSON record assembled over several lines, bytes.
 const MAX_RECORD: usize = 4 << 20;

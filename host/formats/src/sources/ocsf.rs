@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::json::{count, first, get, object, text, time};
 use super::{At, Draft, FieldMapping, FormatError, LineParser, outcome_of, qualify, sql};
-use crate::event::{AccessEvent, Outcome, ParseError};
 use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, Outcome, ParseError};
 
 /// OCSF class of datastore events.
 pub const DATASTORE_ACTIVITY: u64 = 6005;

@@ -28,11 +28,11 @@
 //! audit lines (connections, checkpoints, errors) are skipped and counted.
 
 use super::{At, Draft, FormatError, FormatsConfig, LineParser, WithoutObject, clip, qualify, sql};
-use crate::event::{AccessEvent, ParseError};
 use crate::input::Parsed;
+use ueba_engine::event::{AccessEvent, ParseError};
 
 /// PostgreSQL's default-like prefix with user and database: `'%m [%p] %q%u@%d '`.
-pub const DEFAULT_PREFIX: &str = "%m [%p] %q%u@%d ";
+pub use ueba_engine::config::DEFAULT_PG_PREFIX as DEFAULT_PREFIX;
 /// Largest record (a statement over many lines) held, bytes.
 const MAX_RECORD: usize = 4 << 20;
 /// csvlog column of the message (0-based), PostgreSQL 13 to 17.

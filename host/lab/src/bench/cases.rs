@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 
-use crate::aggregate::Alert;
 use crate::bench::BenchError;
 use crate::bench::workload::Encoded;
-use crate::config::{Config, DetectorConfig};
-use crate::event::{Outcome, parse_line};
-use crate::identity::Identities;
-use crate::plugins::BUILTIN_PLUGINS;
-use crate::runtime::{EPOCH_TICK, Event, Runtime, bindings, wit};
-use crate::score::{AlertSink, Scorer};
+use ueba_engine::config::{Config, DetectorConfig};
+use ueba_engine::event::Outcome;
+use ueba_engine::identity::Identities;
+use ueba_engine::pipeline::{AlertSink, Scorer};
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
+use ueba_engine::sandbox::{EPOCH_TICK, Event, Runtime, bindings, wit};
+use ueba_formats::sources::parse_line;
 
 /// Memory cap per plugin instance in benchmarks: the most a 32-bit linear
 /// memory can hold. A million users need more than the default
@@ -424,7 +425,7 @@ pub struct EndToEnd {
 /// untimed (the learning period), the rest timed, from the text of each line
 /// to the aggregate, as `ueba score` does minus its reader thread and alert
 /// writing. The detectors are the first `n` built-ins, loaded and supervised
-/// by [`crate::plugins::load`] with the default configuration except the
+/// by [`ueba_engine::sandbox::plugins::load`] with the default configuration except the
 /// memory cap ([`BENCH_MEMORY_BYTES`]); the scorer loads each detector once
 /// by name, so `n` is at most the number of built-ins.
 pub fn end_to_end(
@@ -453,7 +454,7 @@ pub fn end_to_end(
             },
         );
     }
-    let plugins = crate::plugins::load(runtime, &config, None)?;
+    let plugins = ueba_engine::sandbox::plugins::load(runtime, &config, None)?;
     let mut scorer = Scorer::new(config, identities.clone(), plugins, CountAlerts::default());
     let mut lines = jsonl.lines().enumerate();
     for (i, line) in lines.by_ref().take(warm) {

@@ -19,7 +19,7 @@
 //!   the design many plugin hosts use; after the learning period is fed in
 //!   batches, the last events are timed one call each;
 //! - **end-to-end**: JSON lines through parse, intern, reorder, batch,
-//!   plugins and aggregation with the [`Scorer`](crate::score::Scorer),
+//!   plugins and aggregation with the [`Scorer`](ueba_engine::pipeline::Scorer),
 //!   which loads each built-in once, so with 1 or 3 plugins only.
 //!
 //! with 1, 3 or 10 plugins (copies of the built-ins, see
@@ -36,10 +36,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::event::ParseError;
-use crate::plugins::LoadError;
-use crate::runtime::{PluginError, Runtime};
-use crate::score::ScoreError;
+use ueba_engine::event::ParseError;
+use ueba_engine::pipeline::ScoreError;
+use ueba_engine::sandbox::plugins::LoadError;
+use ueba_engine::sandbox::{PluginError, Runtime};
 
 use cases::{Components, NativeSet, WasmSet, end_to_end, rss_bytes, sdk_events};
 use workload::{Encoded, Spec, Workload, WorkloadError};

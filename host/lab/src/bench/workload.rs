@@ -37,10 +37,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::event::{AccessEvent, Outcome, format_time};
-use crate::identity::{Identities, IdentityError};
-use crate::runtime::wit;
-use crate::score::Encoder;
+use ueba_engine::event::{AccessEvent, Outcome, format_time};
+use ueba_engine::identity::{Identities, IdentityError};
+use ueba_engine::pipeline::Encoder;
+use ueba_engine::sandbox::wit;
 
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
@@ -431,7 +431,8 @@ mod tests {
     fn jsonl_parses_to_the_same_events() {
         let w = Workload::synthesise(spec(20, 500)).expect("workload");
         for (i, line) in w.jsonl().lines().enumerate() {
-            let parsed = crate::event::parse_line(line, i as u64 + 1).expect("valid line");
+            let parsed =
+                ueba_formats::sources::native::parse_line(line, i as u64 + 1).expect("valid line");
             assert_eq!(Some(parsed), w.access_event(i));
         }
     }

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use super::EvalError;
-use crate::event::parse_timestamp_text;
+use ueba_engine::event::parse_timestamp_text;
 
 /// One alert line's fields that evaluation uses.
 pub(super) struct AlertLine {

@@ -46,15 +46,15 @@ use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::Alert;
-use crate::config::Config;
-use crate::event::{AccessEvent, ParseError, format_time, parse_timestamp_text};
 use crate::generator::GenError;
-use crate::identity::{Identities, IdentityError, offset_minutes};
-use crate::input::{Chunk, spawn_reader};
-use crate::plugins::LoadError;
-use crate::runtime::Runtime;
-use crate::score::{ScoreError, Scorer};
+use ueba_engine::config::Config;
+use ueba_engine::event::{AccessEvent, ParseError, format_time, parse_timestamp_text};
+use ueba_engine::identity::{Identities, IdentityError, offset_minutes};
+use ueba_engine::pipeline::{ScoreError, Scorer};
+use ueba_engine::risk::aggregate::Alert;
+use ueba_engine::sandbox::Runtime;
+use ueba_engine::sandbox::plugins::LoadError;
+use ueba_formats::input::{Chunk, spawn_reader};
 
 use alerts::read_alerts;
 use metrics::OperatingPoint;
@@ -446,7 +446,7 @@ pub fn evaluate(
     let (risk, alerts, detectors, findings, threshold, half_life, source_name);
     match source {
         Source::Score { runtime, config } => {
-            let plugins = crate::plugins::load(runtime, config, None)?;
+            let plugins = ueba_engine::sandbox::plugins::load(runtime, config, None)?;
             let mut scorer = Scorer::new(
                 config.clone(),
                 identities.clone(),
@@ -508,8 +508,8 @@ pub fn evaluate(
             findings = read.findings;
             threshold = read
                 .threshold
-                .unwrap_or(crate::config::RiskConfig::default().threshold);
-            half_life = crate::config::RiskConfig::default().half_life_hours;
+                .unwrap_or(ueba_engine::config::RiskConfig::default().threshold);
+            half_life = ueba_engine::config::RiskConfig::default().half_life_hours;
             source_name = "alerts";
         }
     }

@@ -291,7 +291,7 @@ fn timelines(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
             .iter()
             .filter(|s| s.user == d.users[u])
             .filter_map(|s| {
-                crate::event::parse_timestamp_text(s.start.as_deref()?)
+                ueba_engine::event::parse_timestamp_text(s.start.as_deref()?)
                     .ok()
                     .map(|t| (to_x(t), s.name.as_str(), s.malicious))
             })
@@ -427,7 +427,7 @@ fn detector_section(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
         .scenarios
         .iter()
         .filter(|s| s.malicious)
-        .filter_map(|s| crate::event::parse_timestamp_text(s.start.as_deref()?).ok())
+        .filter_map(|s| ueba_engine::event::parse_timestamp_text(s.start.as_deref()?).ok())
         .map(|t| (t - day0 * DAY_MS) as f64 / DAY_MS as f64)
         .collect();
     let rows = d.detectors.len() as u32;

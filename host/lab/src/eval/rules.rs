@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::event::AccessEvent;
+use ueba_engine::config::Config;
+use ueba_engine::event::AccessEvent;
 
 /// Default resource patterns of the sensitive-table rule: the same as the
 /// novel-table detector's default `sensitive` setting, so the rule and the
@@ -140,7 +140,7 @@ mod tests {
             bytes: None,
             source: None,
             peer_group: None,
-            outcome: crate::event::Outcome::Success,
+            outcome: ueba_engine::event::Outcome::Success,
         }
     }
 

@@ -26,9 +26,9 @@ use serde::Serialize;
 
 use super::rules::RuleSet;
 use super::{EvalError, Inputs, Source, evaluate};
-use crate::config::Config;
 use crate::generator::{GenConfig, Intensity, NovelTables, Shape, generate_with};
-use crate::runtime::Runtime;
+use ueba_engine::config::Config;
+use ueba_engine::sandbox::Runtime;
 
 /// The database shape's malicious scenario kinds, in table order.
 pub const SCENARIOS: [&str; 5] = [

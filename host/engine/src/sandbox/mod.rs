@@ -1,0 +1,22 @@
+//! The sandbox: detector plugins as WebAssembly components, run by
+//! wasmtime under limits, supervised, and with everything they return
+//! checked before the host believes it.
+//!
+//! - [`runtime`]: compiling, caching and instantiating components, one
+//!   `Store` per plugin with a memory cap and an epoch deadline per call;
+//!   the bindings of each supported contract version.
+//! - [`events`]: the batch's rows as the contract's columns.
+//! - [`previous`]: the previous contract version's bindings and conversions.
+//! - [`plugins`]: which detectors run (built-in or from `--plugins DIR`) and
+//!   keeping them running: snapshots, replay, quarantine, health events.
+//! - [`gate`]: the bounds and escaping applied to a plugin's output.
+
+pub mod events;
+pub mod gate;
+pub mod plugins;
+pub mod previous;
+pub mod runtime;
+
+pub use events::{Event, NO_BYTES, NO_ID};
+pub use runtime::*;
+pub use ueba_builtins::BUILTIN_PLUGINS;
