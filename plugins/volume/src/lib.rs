@@ -120,10 +120,11 @@
 //! spreads above its mean, and then at most every sixteenth of the count;
 //! a slow reference costs a logarithm per event only once the total is
 //! near its threshold, and one per closed day. Pairs are kept in order of
-//! first access and found through a small sorted index of (resource,
-//! position), so finding an event's pair touches a few cache lines rather
-//! than one per probe of a few-hundred-byte pair, and a new pair moves no
-//! other; a day is closed in one pass over the pairs.
+//! first access and found through a small hash table of (resource,
+//! position), so finding an event's pair touches one cache line or two
+//! rather than one per probe of a binary search, and a new pair moves no
+//! other; a day is closed in one pass over the pairs that had events that
+//! day (a list the user keeps), not over every pair it ever touched.
 //!
 //! # Time
 //!
@@ -142,8 +143,9 @@
 //! the fifth, as it will fill; the slow reference of day rows, 16 bytes)
 //! plus about 250 bytes per user × resource pair (its rows history, and
 //! events today and this hour, day and hour count moments, slow references
-//! of rows and events, 100 bytes together, and 8 bytes in the user's
-//! index of pairs by resource), at most [`MAX_PAIRS_PER_USER`]
+//! of rows and events, 100 bytes together, and 16 to 32 bytes in the
+//! user's table of pairs by resource, which is at most half full), at most
+//! [`MAX_PAIRS_PER_USER`]
 //! pairs per user
 //! (pairs beyond that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
@@ -304,11 +306,17 @@ struct User {
     /// In order of first access: a new pair is appended, so the pairs
     /// (a few hundred bytes each) never move to make room.
     pairs: Vec<Pair>,
-    /// (resource, index in `pairs`), sorted by resource: an event's pair is
-    /// found by a binary search over these 8-byte entries rather than over
-    /// the pairs themselves (a cache miss per probe); derived.
+    /// Where each resource's pair is in `pairs`; derived.
     #[serde(skip)]
-    pair_index: Vec<(u32, u32)>,
+    pair_index: PairIndex,
+    /// Positions in `pairs` of the pairs with events today, so closing a
+    /// day visits those rather than every pair the user ever touched;
+    /// derived, so only trusted once a day has closed since the user was
+    /// created or restored (`today_pairs_known`).
+    #[serde(skip)]
+    today_pairs: Vec<u32>,
+    #[serde(skip)]
+    today_pairs_known: bool,
     /// Slow reference of the day's rows, and today's highest score against it.
     slow_day: Slow,
     slow_day_reported: u8,
@@ -339,7 +347,9 @@ impl Default for User {
             day_fit: None,
             hour_fit: None,
             pairs: Vec::new(),
-            pair_index: Vec::new(),
+            pair_index: PairIndex::default(),
+            today_pairs: Vec::new(),
+            today_pairs_known: false,
             slow_day: Slow::default(),
             slow_day_reported: 0,
             slow_day_gate: None,
@@ -387,6 +397,125 @@ struct Pair {
     /// Threshold of the current baseline; derived.
     #[serde(skip)]
     gate: Option<Gate>,
+}
+
+impl Pair {
+    /// Close the pair's day, if it had events: its totals become history.
+    fn close_day(&mut self) {
+        if self.events_today == 0 {
+            return;
+        }
+        // The day's logarithm serves the row history and the slow
+        // reference alike.
+        let log_today = log_total(self.today);
+        if self.today > 0 {
+            self.hist.push_log(log_today as f32, PAIR_HISTORY);
+            self.days_seen = self.days_seen.saturating_add(1);
+            self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
+        }
+        if self.hour_events > 0 {
+            self.hour_counts.push(self.hour_events, COUNT_WINDOW_HOURS);
+        }
+        self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
+        self.slow_rows.push_log(log_today);
+        self.slow_events.push(u64::from(self.events_today));
+        self.events_today = 0;
+        self.hour_events = 0;
+        self.events_reported = 0;
+        self.hour_events_reported = 0;
+        self.slow_rows_reported = 0;
+        self.slow_events_reported = 0;
+        self.next_day_events = 0;
+        self.next_hour_events = 0;
+        self.slow_rows_gate = None;
+        self.slow_events_gate = None;
+        self.today = 0;
+        self.reported = 0;
+    }
+}
+
+/// A user's pairs by resource: an open-addressing table of (resource,
+/// position in `pairs` + 1), at most half full, so an event's pair is found
+/// in one or two probes of one cache line rather than by a binary search
+/// whose every step may wait for memory.
+#[derive(Clone, Debug, Default)]
+struct PairIndex {
+    /// (resource, position + 1); 0 marks an empty slot. A power of two long.
+    slots: Vec<(u32, u32)>,
+    /// Pairs indexed: the first `len` of the user's pairs.
+    len: usize,
+}
+
+impl PairIndex {
+    /// Slots a table starts with.
+    const MIN_SLOTS: usize = 16;
+
+    fn home(&self, resource: u32) -> usize {
+        // Fibonacci hashing: the high bits of the product, as many as the
+        // table has slots.
+        let bits = self.slots.len().trailing_zeros();
+        (u64::from(resource).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// The position of `resource`'s pair, if indexed.
+    fn find(&self, resource: u32) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(resource);
+        loop {
+            let (r, at) = self.slots[i];
+            if at == 0 {
+                return None;
+            }
+            if r == resource {
+                return Some(at as usize - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Index the pair at `position` (the next one: `position == len`).
+    fn insert(&mut self, resource: u32, position: usize) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            let len = self.len;
+            let mut grown = PairIndex {
+                slots: vec![(0, 0); (2 * self.slots.len()).max(Self::MIN_SLOTS)],
+                len: 0,
+            };
+            for &(r, at) in self.slots.iter().filter(|&&(_, at)| at != 0) {
+                grown.put(r, at);
+            }
+            grown.len = len;
+            *self = grown;
+        }
+        self.put(resource, position as u32 + 1);
+        self.len += 1;
+    }
+
+    fn put(&mut self, resource: u32, at: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(resource);
+        while self.slots[i].1 != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (resource, at);
+    }
+
+    /// Index all of `pairs` afresh (after a restore). The first pair of a
+    /// resource wins, as it is the one found first.
+    fn rebuild(pairs: &[Pair]) -> PairIndex {
+        let mut index = PairIndex::default();
+        for (i, p) in pairs.iter().enumerate() {
+            if index.find(p.resource).is_none() {
+                index.insert(p.resource, i);
+            } else {
+                index.len += 1;
+            }
+        }
+        index
+    }
 }
 
 /// Pooled recent buckets of many users (a peer group or the organisation).
@@ -456,36 +585,21 @@ impl Volume {
         if user.day == NO_DAY {
             return;
         }
-        // One pass over the pairs: a pair with rows today also had events
-        // today, and the user's day total holds its rows.
-        for pair in user.pairs.iter_mut().filter(|p| p.events_today > 0) {
-            // The day's logarithm serves the row history and the slow
-            // reference alike.
-            let log_today = log_total(pair.today);
-            if pair.today > 0 {
-                pair.hist.push_log(log_today as f32, PAIR_HISTORY);
-                pair.days_seen = pair.days_seen.saturating_add(1);
-                pair.fit = pair.hist.fit(OWN_MIN, MIN_SD_PAIR);
+        // The pairs with events today (a pair with rows today also had
+        // events today, and the user's day total holds its rows), in any
+        // order: each pair's close is its own.
+        if std::mem::replace(&mut user.today_pairs_known, true) {
+            for &i in &user.today_pairs {
+                if let Some(pair) = user.pairs.get_mut(i as usize) {
+                    pair.close_day();
+                }
             }
-            if pair.hour_events > 0 {
-                pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
+        } else {
+            for pair in &mut user.pairs {
+                pair.close_day();
             }
-            pair.day_counts.push(pair.events_today, COUNT_WINDOW_DAYS);
-            pair.slow_rows.push_log(log_today);
-            pair.slow_events.push(u64::from(pair.events_today));
-            pair.events_today = 0;
-            pair.hour_events = 0;
-            pair.events_reported = 0;
-            pair.hour_events_reported = 0;
-            pair.slow_rows_reported = 0;
-            pair.slow_events_reported = 0;
-            pair.next_day_events = 0;
-            pair.next_hour_events = 0;
-            pair.slow_rows_gate = None;
-            pair.slow_events_gate = None;
-            pair.today = 0;
-            pair.reported = 0;
         }
+        user.today_pairs.clear();
         user.slow_day_reported = 0;
         user.slow_day_gate = None;
         if user.day_total == 0 {
@@ -575,21 +689,14 @@ impl Volume {
         let hour = usize::from(e.local_hour()).min(23);
         user.hours[hour] = user.hours[hour].saturating_add(e.rows);
         user.day_total = user.day_total.saturating_add(e.rows);
-        if user.pair_index.len() != user.pairs.len() {
-            user.pair_index = (0u32..)
-                .zip(&user.pairs)
-                .map(|(i, p)| (p.resource, i))
-                .collect();
-            user.pair_index.sort_unstable();
+        if user.pair_index.len != user.pairs.len() {
+            user.pair_index = PairIndex::rebuild(&user.pairs);
         }
-        let pair_idx = match user
-            .pair_index
-            .binary_search_by_key(&e.resource, |&(r, _)| r)
-        {
-            Ok(i) => Some(user.pair_index[i].1 as usize),
-            Err(i) if user.pairs.len() < MAX_PAIRS_PER_USER => {
+        let pair_idx = match user.pair_index.find(e.resource) {
+            Some(i) => Some(i),
+            None if user.pairs.len() < MAX_PAIRS_PER_USER => {
                 let at = user.pairs.len();
-                user.pair_index.insert(i, (e.resource, at as u32));
+                user.pair_index.insert(e.resource, at);
                 user.pairs.push(Pair {
                     resource: e.resource,
                     hour: NO_DAY,
@@ -597,10 +704,14 @@ impl Volume {
                 });
                 Some(at)
             }
-            Err(_) => None,
+            None => None,
         };
-        if let Some(pair) = pair_idx.map(|i| &mut user.pairs[i]) {
+        if let Some(i) = pair_idx {
+            let pair = &mut user.pairs[i];
             pair.today = pair.today.saturating_add(e.rows);
+            if pair.events_today == 0 {
+                user.today_pairs.push(i as u32);
+            }
             pair.events_today = pair.events_today.saturating_add(1);
             let abs_hour = e.local_ms().div_euclid(HOUR_MS);
             if abs_hour > pair.hour {

@@ -853,3 +853,29 @@ fn cost_per_event() {
     }
     eprintln!("best {best:.1} ns/event");
 }
+
+/// The pair index finds every pair it was given, whether built one pair at
+/// a time (as events arrive) or at once (after a restore), and no other.
+#[test]
+fn the_pair_index_finds_each_pair() {
+    let mut rng = Rng(5);
+    let mut pairs: Vec<crate::Pair> = Vec::new();
+    let mut index = crate::PairIndex::default();
+    for _ in 0..1000 {
+        let resource = rng.below(1 << 20) as u32 * 3;
+        if index.find(resource).is_none() {
+            index.insert(resource, pairs.len());
+            pairs.push(crate::Pair {
+                resource,
+                ..crate::Pair::default()
+            });
+        }
+    }
+    let rebuilt = crate::PairIndex::rebuild(&pairs);
+    for (i, p) in pairs.iter().enumerate() {
+        assert_eq!(index.find(p.resource), Some(i));
+        assert_eq!(rebuilt.find(p.resource), Some(i));
+        assert_eq!(index.find(p.resource + 1), None);
+    }
+    assert_eq!((index.len, rebuilt.len), (pairs.len(), pairs.len()));
+}
