@@ -409,49 +409,5 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_and_extension_escapes() {
-        let (h, ext) = split_header(r"0|Ven\|dor|P\\r|1|id|Name|5|a=b", 7).unwrap();
-        assert_eq!(h[1], "Ven|dor");
-        assert_eq!(h[2], r"P\r");
-        assert_eq!(ext, "a=b");
-        let f = extension(r"msg=a b\=c d\\e\nf suser=bob  cs1Label=table cs1=support.customers");
-        assert_eq!(f.key("msg"), Some("a b=c d\\e\nf"));
-        assert_eq!(f.key("suser"), Some("bob"));
-        assert_eq!(f.label("table"), Some(("cs1", "support.customers")));
-    }
-
-    #[test]
-    fn cef_times() {
-        let want = 1_767_621_791_000;
-        assert_eq!(parse_time("1767621791000"), Ok(want));
-        assert_eq!(parse_time("Jan 05 2026 14:03:11"), Ok(want));
-        assert_eq!(parse_time("Jan 05 2026 14:03:11 UTC"), Ok(want));
-        assert_eq!(parse_time("Jan 05 2026 15:03:11 +0100"), Ok(want));
-        assert_eq!(parse_time("Jan 05 2026 14:03:11.000"), Ok(want));
-        assert!(parse_time("soon").is_err());
-    }
-
-    #[test]
-    fn cef_line_with_labels_maps_to_event() {
-        let p = CefParser::new(FieldMapping::default());
-        let ev = p
-            .parse(
-                "<134>1 2026-01-05T14:03:11Z dbhost dam - - - CEF:0|Acme|DAM|1.0|100|Query|3|rt=1767621791250 suser=mreyes src=10.0.0.1 act=select cs1Label=table cs1=support.customers cn1Label=rows cn1=12 msg=select * from customers where a = 1",
-                2,
-            )
-            .unwrap();
-        assert_eq!(ev.user, "mreyes");
-        assert_eq!(ev.resource, "support.customers");
-        assert_eq!(ev.rows, 12);
-        assert_eq!(ev.time_ms, 1_767_621_791_250);
-        let err = p
-            .parse("CEF:0|Acme|DAM|1.0|100|Query|3|suser=a", 7)
-            .unwrap_err();
-        assert_eq!(err.line, 7);
-        assert_eq!(err.field.as_deref(), Some("rt"));
-    }
-}
+#[path = "cef_tests.rs"]
+mod tests;

@@ -218,41 +218,5 @@ impl LineParser for OcsfParser {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datastore_activity_maps_enum_and_qualifies_table() {
-        let p = OcsfParser::new(FieldMapping::default());
-        let ev = p
-            .parse(
-                r#"{"class_uid":6005,"activity_id":1,"time":1767621791250,"actor":{"user":{"name":"mreyes"}},"src_endpoint":{"ip":"10.0.0.1"},"database":{"name":"support"},"table":{"name":"customers"},"query_info":{"query_string":"select * from customers","bytes":5120},"status_id":1}"#,
-                1,
-            )
-            .unwrap();
-        assert_eq!(ev.len(), 1);
-        let ev = &ev[0];
-        assert_eq!(ev.action, "read");
-        assert_eq!(ev.resource, "support.customers");
-        assert_eq!(ev.bytes, Some(5120));
-        assert_eq!(ev.outcome, Outcome::Success);
-    }
-
-    #[test]
-    fn api_activity_gives_one_event_per_resource() {
-        let p = OcsfParser::new(FieldMapping::default());
-        let evs = p
-            .parse(
-                r#"{"class_uid":6003,"time":1,"actor":{"user":{"name":"a"}},"api":{"operation":"GetObject"},"resources":[{"name":"b1"},{"name":"b2"}]}"#,
-                1,
-            )
-            .unwrap();
-        assert_eq!(
-            evs.iter().map(|e| e.resource.as_str()).collect::<Vec<_>>(),
-            ["b1", "b2"]
-        );
-        assert_eq!(evs[0].action, "getobject");
-        let err = p.parse(r#"{"class_uid":3002,"time":1}"#, 5).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("class_uid"));
-    }
-}
+#[path = "ocsf_tests.rs"]
+mod tests;

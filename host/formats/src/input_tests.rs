@@ -1,0 +1,53 @@
+use super::*;
+
+fn collect(input: &'static [u8]) -> Vec<Parsed> {
+    let (rx, bytes) = spawn_reader(Box::new(std::io::Cursor::new(input)));
+    let mut out = Vec::new();
+    for c in rx {
+        match c {
+            Chunk::Lines(l, _) => out.extend(l),
+            Chunk::Failed(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(bytes.load(Ordering::Relaxed), input.len() as u64);
+    out
+}
+
+#[test]
+fn numbers_lines_and_skips_blank_ones() {
+    let out = collect(
+        b"{\"timestamp\":1,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}\r\n\n   \nnope\n\xff\xfe\n{\"timestamp\":2,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}",
+    );
+    assert_eq!(out.len(), 4);
+    assert!(out[0].is_ok());
+    assert_eq!(out[1].as_ref().unwrap_err().line, 4);
+    let utf = out[2].as_ref().unwrap_err();
+    assert_eq!(utf.line, 5);
+    assert!(utf.message.contains("UTF-8"));
+    assert_eq!(out[3].as_ref().unwrap().time_ms, 2);
+}
+
+#[test]
+fn overlong_lines_are_bounded_and_reported() {
+    let mut input = vec![b'x'; 3000];
+    input.push(b'\n');
+    input.extend_from_slice(b"short\n");
+    let mut r = std::io::BufReader::with_capacity(64, std::io::Cursor::new(input));
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_line_limited(&mut r, &mut buf, 100).unwrap(),
+        LineRead::TooLong(3001)
+    );
+    assert!(buf.len() <= 100);
+    buf.clear();
+    assert_eq!(
+        read_line_limited(&mut r, &mut buf, 100).unwrap(),
+        LineRead::Line(6)
+    );
+    assert_eq!(buf, b"short\n");
+    buf.clear();
+    assert_eq!(
+        read_line_limited(&mut r, &mut buf, 100).unwrap(),
+        LineRead::Eof
+    );
+}

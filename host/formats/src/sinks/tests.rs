@@ -1,0 +1,88 @@
+use super::*;
+use ueba_engine::risk::aggregate::AlertFinding;
+
+pub(crate) fn alert() -> Alert {
+    let mut evidence = serde_json::Map::new();
+    evidence.insert("rows".into(), json!(50000));
+    evidence.insert("baseline_p99".into(), json!(40.5));
+    let mut detectors = serde_json::Map::new();
+    detectors.insert("volume".into(), json!(82.0));
+    Alert {
+        time: "2026-01-05T14:03:11.250Z".into(),
+        user: "mreyes".into(),
+        peer_group: Some("tier1".into()),
+        score: 82.0,
+        threshold: 60.0,
+        kind: "new",
+        detectors,
+        findings: vec![AlertFinding {
+            detector: "volume".into(),
+            score: 82.0,
+            time: "2026-01-05T14:03:11.250Z".into(),
+            reason: "read 50000 rows | 1200x usual = high\nreally".into(),
+            evidence,
+            resource: "support.customers".into(),
+            action: "select".into(),
+            source: Some("10.0.0.1".into()),
+            event: 7,
+        }],
+    }
+}
+
+#[test]
+fn ecs_uses_calculated_risk_and_keeps_findings() {
+    let d = ecs_doc(&alert());
+    assert_eq!(d["event"]["kind"], "alert");
+    assert_eq!(d["user"]["risk"]["calculated_level"], "High");
+    assert_eq!(d["user"]["risk"]["calculated_score_norm"], 82.0);
+    assert_eq!(d["ueba"]["findings"][0]["evidence"]["rows"], 50000);
+    assert_eq!(d["user"]["group"]["name"], "tier1");
+}
+
+#[test]
+fn ocsf_is_a_detection_finding_with_evidence() {
+    let d = ocsf_doc(&alert());
+    assert_eq!(d["class_uid"], 2004);
+    assert_eq!(d["type_uid"], 200401);
+    assert_eq!(d["time"], 1_767_621_791_250i64);
+    assert_eq!(d["risk_level_id"], 3);
+    assert_eq!(d["severity_id"], 4);
+    assert_eq!(d["metadata"]["version"], OCSF_VERSION);
+    assert_eq!(d["finding_info"]["types"][0], "volume");
+    assert_eq!(d["evidences"][0]["data"]["evidence"]["rows"], 50000);
+    assert_eq!(
+        d["anomaly_analyses"][0]["anomalies"][0]["observed_pattern"],
+        "HIGH_VOLUME"
+    );
+    let ev = &d["evidences"][0];
+    assert_eq!(ev["actor"]["user"]["name"], "mreyes");
+    assert_eq!(ev["actor"]["user"]["groups"][0]["name"], "tier1");
+    assert_eq!(ev["resources"][0]["name"], "support.customers");
+    assert_eq!(ev["src_endpoint"]["ip"], "10.0.0.1");
+    // The class has neither a top-level actor nor evidence tables.
+    assert!(d.get("actor").is_none(), "{d}");
+    assert!(
+        ev.get("table").is_none() && ev.get("database").is_none(),
+        "{ev}"
+    );
+    let observed: Vec<(i64, &str)> = d["observables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["type_id"].as_i64().unwrap(), o["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        observed,
+        [(4, "mreyes"), (2, "10.0.0.1"), (38, "support.customers")]
+    );
+    assert_eq!(d["resources"][0]["name"], "support.customers");
+    assert_eq!(d["unmapped"]["ueba"]["peer_group"], "tier1");
+    assert_eq!(alert_uid(&alert()), d["finding_info"]["uid"]);
+}
+
+#[test]
+fn levels_follow_the_bands() {
+    assert_eq!(risk_level(95.0).0, 4);
+    assert_eq!(risk_level(60.0).2, "Moderate");
+    assert_eq!(risk_level(5.0).1, "Info");
+}
