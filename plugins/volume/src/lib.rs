@@ -141,13 +141,13 @@
 //! refits read quantiles instead of sorting; two cached thresholds; a
 //! history has room for four values at first and takes its full room at
 //! the fifth, as it will fill; the slow reference of day rows, 16 bytes)
-//! plus about 250 bytes per user × resource pair (its rows history, and
-//! events today and this hour, day and hour count moments, slow references
-//! of rows and events, 100 bytes together, and 16 to 32 bytes in the
-//! user's table of pairs by resource, which is at most half full), at most
-//! [`MAX_PAIRS_PER_USER`]
-//! pairs per user
-//! (pairs beyond that are not tracked; hour and day still are). Per peer
+//! plus 320 bytes (five cache lines) per user × resource pair, with no
+//! allocation of its own (its eight-value rows history held inline; events
+//! today and this hour, day and hour count moments, slow references of
+//! rows and events, 100 bytes together; three cached thresholds), and 16
+//! to 32 bytes in the user's table of pairs by resource, which is at most
+//! half full; at most [`MAX_PAIRS_PER_USER`] pairs per user (pairs beyond
+//! that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
 //! plus the same once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
@@ -163,7 +163,7 @@ use ueba_sdk::{
 };
 
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
-use model::{Fit, Gate, Quantiles, Ring, log_total};
+use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
 use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
@@ -359,44 +359,158 @@ impl Default for User {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// A user × resource pair.
+///
+/// Laid out by hand, in cache lines: what every event reads or writes
+/// first (the running counts and their moments, then the row baseline,
+/// slow references and reported scores, then the cached thresholds), and
+/// the rows history, read only when a day closes, last; so an event
+/// touches a few adjacent lines of the pair. The snapshot keeps the
+/// fields in the order of [`PairState`], whatever the layout.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(from = "PairState")]
+#[repr(C, align(64))]
 struct Pair {
-    resource: u32,
     today: u64,
-    reported: u8,
-    days_seen: u32,
-    hist: Ring,
-    fit: Option<Fit>,
     /// Events today, and in the pair's latest local hour (`hour`, local ms
     /// / 1 h).
-    events_today: u32,
     hour: i64,
+    events_today: u32,
     hour_events: u32,
+    /// Counts from which the next count tail is worth computing (0: not yet
+    /// set). They depend on the day's events so far, so they are part of
+    /// the snapshot: a restored detector computes the same tails.
+    next_day_events: u32,
+    next_hour_events: u32,
+    days_seen: u32,
+    resource: u32,
     /// Event counts per active day and per active hour.
     day_counts: Moments,
     hour_counts: Moments,
+    fit: Option<Fit>,
     /// Slow references of rows and of events per active day.
     slow_rows: Slow,
     slow_events: Slow,
+    reported: u8,
     /// Highest scores reported today (this hour for `hour_events`) by the
     /// count and slow buckets.
     events_reported: u8,
     hour_events_reported: u8,
     slow_rows_reported: u8,
     slow_events_reported: u8,
-    /// Counts from which the next count tail is worth computing (0: not yet
-    /// set). They depend on the day's events so far, so they are part of
-    /// the snapshot: a restored detector computes the same tails.
+    /// Threshold of the current baseline; derived.
+    gate: Option<Gate>,
+    /// Thresholds of the slow references of rows and events; derived.
+    slow_rows_gate: Option<SlowGate>,
+    slow_events_gate: Option<SlowGate>,
+    hist: SmallRing<PAIR_HISTORY>,
+}
+
+/// A [`Pair`] as the snapshot holds it: its fields in the order they were
+/// first written, without the derived thresholds.
+#[derive(Deserialize)]
+#[serde(rename = "Pair")]
+struct PairState {
+    resource: u32,
+    today: u64,
+    reported: u8,
+    days_seen: u32,
+    hist: SmallRing<PAIR_HISTORY>,
+    fit: Option<Fit>,
+    events_today: u32,
+    hour: i64,
+    hour_events: u32,
+    day_counts: Moments,
+    hour_counts: Moments,
+    slow_rows: Slow,
+    slow_events: Slow,
+    events_reported: u8,
+    hour_events_reported: u8,
+    slow_rows_reported: u8,
+    slow_events_reported: u8,
     next_day_events: u32,
     next_hour_events: u32,
-    /// Thresholds of the slow references of rows and events; derived.
-    #[serde(skip)]
-    slow_rows_gate: Option<SlowGate>,
-    #[serde(skip)]
-    slow_events_gate: Option<SlowGate>,
-    /// Threshold of the current baseline; derived.
-    #[serde(skip)]
-    gate: Option<Gate>,
+}
+
+/// [`PairState`] by reference, to write a snapshot without copying pairs.
+#[derive(Serialize)]
+#[serde(rename = "Pair")]
+struct PairStateRef<'a> {
+    resource: &'a u32,
+    today: &'a u64,
+    reported: &'a u8,
+    days_seen: &'a u32,
+    hist: &'a SmallRing<PAIR_HISTORY>,
+    fit: &'a Option<Fit>,
+    events_today: &'a u32,
+    hour: &'a i64,
+    hour_events: &'a u32,
+    day_counts: &'a Moments,
+    hour_counts: &'a Moments,
+    slow_rows: &'a Slow,
+    slow_events: &'a Slow,
+    events_reported: &'a u8,
+    hour_events_reported: &'a u8,
+    slow_rows_reported: &'a u8,
+    slow_events_reported: &'a u8,
+    next_day_events: &'a u32,
+    next_hour_events: &'a u32,
+}
+
+impl From<PairState> for Pair {
+    fn from(p: PairState) -> Pair {
+        Pair {
+            today: p.today,
+            hour: p.hour,
+            events_today: p.events_today,
+            hour_events: p.hour_events,
+            next_day_events: p.next_day_events,
+            next_hour_events: p.next_hour_events,
+            days_seen: p.days_seen,
+            resource: p.resource,
+            day_counts: p.day_counts,
+            hour_counts: p.hour_counts,
+            fit: p.fit,
+            slow_rows: p.slow_rows,
+            slow_events: p.slow_events,
+            reported: p.reported,
+            events_reported: p.events_reported,
+            hour_events_reported: p.hour_events_reported,
+            slow_rows_reported: p.slow_rows_reported,
+            slow_events_reported: p.slow_events_reported,
+            gate: None,
+            slow_rows_gate: None,
+            slow_events_gate: None,
+            hist: p.hist,
+        }
+    }
+}
+
+impl Serialize for Pair {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PairStateRef {
+            resource: &self.resource,
+            today: &self.today,
+            reported: &self.reported,
+            days_seen: &self.days_seen,
+            hist: &self.hist,
+            fit: &self.fit,
+            events_today: &self.events_today,
+            hour: &self.hour,
+            hour_events: &self.hour_events,
+            day_counts: &self.day_counts,
+            hour_counts: &self.hour_counts,
+            slow_rows: &self.slow_rows,
+            slow_events: &self.slow_events,
+            events_reported: &self.events_reported,
+            hour_events_reported: &self.hour_events_reported,
+            slow_rows_reported: &self.slow_rows_reported,
+            slow_events_reported: &self.slow_events_reported,
+            next_day_events: &self.next_day_events,
+            next_hour_events: &self.next_hour_events,
+        }
+        .serialize(s)
+    }
 }
 
 impl Pair {
@@ -409,7 +523,7 @@ impl Pair {
         // reference alike.
         let log_today = log_total(self.today);
         if self.today > 0 {
-            self.hist.push_log(log_today as f32, PAIR_HISTORY);
+            self.hist.push_log(log_today as f32);
             self.days_seen = self.days_seen.saturating_add(1);
             self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
         }
@@ -904,7 +1018,7 @@ impl Volume {
 /// `support` is how many buckets the baseline rests on (own, up to what the
 /// history holds, plus the prior's weight).
 fn score(bucket: Bucket, total: u64, fit: Fit, history: u32, support: f64) -> Option<Scored> {
-    let (mean, _) = fit.negative_binomial();
+    let mean = fit.mean();
     if (total as f64) <= mean {
         return None;
     }

@@ -145,29 +145,139 @@ impl Ring {
             resorted = k;
             &resorted
         };
-        let at = |i: usize| value_of_key(keys[i]);
-        let n = keys.len();
-        let m = if n % 2 == 1 {
-            at(n / 2)
-        } else {
-            0.5 * (at(n / 2 - 1) + at(n / 2))
-        };
-        // The upper decile shows how far busy buckets reach, which the MAD
-        // misses when the lower half is the wider one.
-        let q90 = at(((n - 1) * 9).div_ceil(10));
-        let mut upper = (q90 - m) / Z90;
-        if n >= MIN_N_975 {
-            // With a long history, also the top 2.5%: a user whose reads are
-            // now and then whole tables (a few hours in a hundred) has a
-            // heavy upper tail that the upper decile alone does not show.
-            let q975 = at(((n - 1) * 39).div_ceil(40));
-            upper = upper.max((q975 - m) / Z975);
+        Some(fit_sorted(keys, min_sd))
+    }
+}
+
+/// [`Ring::fit`] of the values behind `keys` (at least one), sorted.
+fn fit_sorted(keys: &[i32], min_sd: f64) -> Fit {
+    let at = |i: usize| value_of_key(keys[i]);
+    let n = keys.len();
+    let m = if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        0.5 * (at(n / 2 - 1) + at(n / 2))
+    };
+    // The upper decile shows how far busy buckets reach, which the MAD
+    // misses when the lower half is the wider one.
+    let q90 = at(((n - 1) * 9).div_ceil(10));
+    let mut upper = (q90 - m) / Z90;
+    if n >= MIN_N_975 {
+        // With a long history, also the top 2.5%: a user whose reads are
+        // now and then whole tables (a few hours in a hundred) has a
+        // heavy upper tail that the upper decile alone does not show.
+        let q975 = at(((n - 1) * 39).div_ceil(40));
+        upper = upper.max((q975 - m) / Z975);
+    }
+    let mad = median_abs_deviation(keys, m);
+    Fit {
+        m,
+        s: (MAD_TO_SD * mad).max(upper).max(min_sd),
+    }
+}
+
+/// A [`Ring`] of at most `N` values held inline, for the short histories
+/// every user × resource pair keeps: no heap allocations of its own (a
+/// [`Ring`] has two), so a pair's history is in the pair's own cache lines
+/// and closing a pair's day does not wait for two more. With so few values
+/// a fit sorts a copy of their keys rather than keeping them sorted.
+///
+/// It behaves exactly as a [`Ring`] pushed with `cap` `N`, fits the same
+/// (a test compares them), and its snapshot is a [`Ring`]'s; a snapshot
+/// holding more than `N` values (which no ring pushed with `cap` `N`
+/// holds) is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RingState")]
+pub struct SmallRing<const N: usize> {
+    vals: [f32; N],
+    len: u32,
+    next: u32,
+}
+
+impl<const N: usize> Default for SmallRing<N> {
+    fn default() -> Self {
+        SmallRing {
+            vals: [0.0; N],
+            len: 0,
+            next: 0,
         }
-        let mad = median_abs_deviation(keys, m);
-        Some(Fit {
-            m,
-            s: (MAD_TO_SD * mad).max(upper).max(min_sd),
-        })
+    }
+}
+
+/// A ring as a snapshot holds it, [`SmallRing`]'s or [`Ring`]'s.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Ring")]
+struct RingState {
+    vals: Vec<f32>,
+    next: u32,
+}
+
+/// [`RingState`] by reference, to write a [`SmallRing`] without copying it.
+#[derive(Serialize)]
+#[serde(rename = "Ring")]
+struct RingStateRef<'a> {
+    vals: &'a [f32],
+    next: &'a u32,
+}
+
+impl<const N: usize> TryFrom<RingState> for SmallRing<N> {
+    type Error = String;
+
+    fn try_from(r: RingState) -> Result<Self, String> {
+        let mut ring = SmallRing::default();
+        let Some(room) = ring.vals.get_mut(..r.vals.len()) else {
+            return Err(format!(
+                "a history of {} values, at most {N} expected",
+                r.vals.len()
+            ));
+        };
+        room.copy_from_slice(&r.vals);
+        ring.len = r.vals.len() as u32;
+        ring.next = r.next;
+        Ok(ring)
+    }
+}
+
+impl<const N: usize> Serialize for SmallRing<N> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RingStateRef {
+            vals: self.values(),
+            next: &self.next,
+        }
+        .serialize(s)
+    }
+}
+
+impl<const N: usize> SmallRing<N> {
+    fn values(&self) -> &[f32] {
+        &self.vals[..self.len as usize]
+    }
+
+    /// [`Ring::push_log`] with `cap` `N`.
+    pub fn push_log(&mut self, v: f32) {
+        let len = self.len as usize;
+        if len < N {
+            self.vals[len] = v;
+            self.len += 1;
+        } else if let Some(slot) = self.vals.get_mut(self.next as usize) {
+            *slot = v;
+            self.next = (self.next + 1) % N.max(1) as u32;
+        }
+    }
+
+    /// [`Ring::fit`].
+    pub fn fit(&self, min_n: usize, min_sd: f64) -> Option<Fit> {
+        let len = self.len as usize;
+        if len < min_n.max(1) {
+            return None;
+        }
+        let mut keys = [0i32; N];
+        for (k, &v) in keys.iter_mut().zip(self.values()) {
+            *k = total_order_key(v);
+        }
+        let keys = &mut keys[..len];
+        keys.sort_unstable();
+        Some(fit_sorted(keys, min_sd))
     }
 }
 
@@ -332,11 +442,19 @@ impl Fit {
     /// variance of the log-normal it describes. Returns `(mean, size r)`.
     pub fn negative_binomial(&self) -> (f64, f64) {
         let s2 = self.s * self.s;
-        let mean = ((self.m + s2 / 2.0).exp() - 1.0).clamp(1.0, 1e15);
+        let mean = self.mean();
         // Log-normal variance is mean² (e^{s²} − 1); the NB's is
         // mean + mean²/r, so r = 1/(e^{s²} − 1) makes it at least as wide.
         let r = (1.0 / s2.exp_m1()).clamp(0.05, 1e6);
         (mean, r)
+    }
+
+    /// The matched negative binomial's mean alone (as
+    /// [`Fit::negative_binomial`] gives it), for the many places that need
+    /// only the mean and should not pay for the size's `exp_m1`.
+    pub fn mean(&self) -> f64 {
+        let s2 = self.s * self.s;
+        ((self.m + s2 / 2.0).exp() - 1.0).clamp(1.0, 1e15)
     }
 
     /// P(X ≥ total): the larger of the matched negative binomial's tail and
@@ -396,7 +514,7 @@ impl Fit {
     /// below the fitted mean (a NaN mean does not stop it), and
     /// `score_from_p(tail) >= need`.
     pub fn reaches(&self, total: u64, df: f64, need: f32) -> bool {
-        let (mean, _) = self.negative_binomial();
+        let mean = self.mean();
         not_at_or_below(total, mean) && score_from_p(self.tail(total, df)) >= need
     }
 }
@@ -518,7 +636,7 @@ impl Gate {
             // No score exceeds 100.
             return gate(2, u64::MAX);
         }
-        let (mean, _) = fit.negative_binomial();
+        let mean = fit.mean();
         // The least total not at or below the mean (which is at most 1e15,
         // so the comparison is exact); all that matters where no score is
         // needed.
@@ -538,8 +656,8 @@ impl Gate {
         } else {
             self.df
         };
-        let (mean, _) = fit.negative_binomial();
-        let z = quantiles.upper(df, p_from_score(need));
+        let mean = fit.mean();
+        let z = quantiles.upper(df, need);
         let guess = fit.m + fit.s.max(1e-3) * z;
         let guess = if guess.is_nan() {
             self.at
@@ -611,8 +729,9 @@ fn lowest(reaches: impl Fn(u64) -> bool, floor: u64, guess: u64) -> u64 {
 }
 
 /// Upper quantiles of the standard normal and Student-t distributions, by
-/// degrees of freedom and tail probability, kept because the t's costs an
-/// inverse incomplete beta function. Only a few pairs occur (the t's
+/// degrees of freedom and the score whose tail probability they are the
+/// quantile of (so a hit costs no `powf` either), kept because the t's
+/// costs an inverse incomplete beta function. Only a few pairs occur (the t's
 /// degrees of freedom follow from a pair's days, at most eight, and the
 /// prior weight), so a short list suffices.
 #[derive(Clone, Debug, Default)]
@@ -622,15 +741,15 @@ pub struct Quantiles(Vec<(u64, u64, f64)>);
 const MAX_QUANTILES: usize = 64;
 
 impl Quantiles {
-    /// The `z` with P(Z ≥ z) = `p` for the log-scale tail [`Fit::tail`]
-    /// uses at `df`: Student-t for `df` in 1..1000, else normal. `p` must
-    /// be in (0, 1].
-    fn upper(&mut self, df: f64, p: f64) -> f64 {
-        let key = (df.to_bits(), p.to_bits());
+    /// The `z` with P(Z ≥ z) = `p_from_score(score)` for the log-scale
+    /// tail [`Fit::tail`] uses at `df`: Student-t for `df` in 1..1000, else
+    /// normal.
+    fn upper(&mut self, df: f64, score: f32) -> f64 {
+        let key = (df.to_bits(), u64::from(score.to_bits()));
         if let Some(&(_, _, z)) = self.0.iter().find(|&&(d, q, _)| (d, q) == key) {
             return z;
         }
-        let q = (1.0 - p).clamp(0.0, 1.0);
+        let q = (1.0 - p_from_score(score)).clamp(0.0, 1.0);
         let z = if (1.0..MAX_T_DF).contains(&df) {
             StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(q))
         } else {
@@ -778,6 +897,47 @@ mod tests {
                 r.vals
             );
         }
+    }
+
+    /// An inline ring holds, replaces and fits exactly as a [`Ring`] with
+    /// the same cap, from empty and from restored states (a `next` past
+    /// the values, fewer values than the cap).
+    #[test]
+    fn small_rings_behave_as_rings() {
+        let mut rng = Rng(17);
+        for case in 0..3000 {
+            let mut big = Ring::default();
+            if case % 3 == 0 {
+                let n = rng.below(9) as usize;
+                big.vals = (0..n).map(|_| log_total(rng.total()) as f32).collect();
+                big.next = rng.below(10) as u32;
+            }
+            let mut small = SmallRing::<8>::try_from(RingState {
+                vals: big.vals.clone(),
+                next: big.next,
+            })
+            .unwrap();
+            for _ in 0..rng.below(30) {
+                let v = log_total(rng.total()) as f32;
+                big.push_log(v, 8);
+                small.push_log(v);
+                assert_eq!(small.values(), &big.vals[..], "case {case}");
+                assert_eq!(small.next, big.next, "case {case}");
+                for min_n in [1, 3] {
+                    let (a, b) = (small.fit(min_n, 0.5), big.fit(min_n, 0.5));
+                    assert_eq!(
+                        a.map(|f| (f.m.to_bits(), f.s.to_bits())),
+                        b.map(|f| (f.m.to_bits(), f.s.to_bits())),
+                        "case {case}"
+                    );
+                }
+            }
+        }
+        let nine = RingState {
+            vals: vec![1.0; 9],
+            next: 0,
+        };
+        assert!(SmallRing::<8>::try_from(nine).is_err());
     }
 
     /// The binary search over the two runs of deviations finds what the

@@ -879,3 +879,12 @@ fn the_pair_index_finds_each_pair() {
     }
     assert_eq!((index.len, rebuilt.len), (pairs.len(), pairs.len()));
 }
+
+/// A pair is the five cache lines the memory notes say, with its hot
+/// fields in the first of them.
+#[test]
+fn a_pair_is_five_cache_lines() {
+    assert_eq!(std::mem::size_of::<crate::Pair>(), 320);
+    assert_eq!(std::mem::align_of::<crate::Pair>(), 64);
+    assert_eq!(std::mem::offset_of!(crate::Pair, today), 0);
+}
