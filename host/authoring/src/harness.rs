@@ -98,7 +98,11 @@ pub fn run(
             .iter()
             .enumerate()
             .map(|(i, e)| encoder.encode(e, first + i as u64))
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|e| AuthoringError::Tool {
+                what: "reading the sample events".into(),
+                message: e.to_string(),
+            })?;
         let batch = wit::Batch {
             symbols: encoder.symbols_since(sent),
             events: evs,

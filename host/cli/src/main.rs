@@ -12,16 +12,16 @@ use ueba_engine::config::{Config, DEFAULT_TOML};
 use ueba_engine::identity::Identities;
 use ueba_engine::state::StateDir;
 use ueba_formats::input::{Chunk, Position, spawn_reader_at};
-use ueba_formats::sinks::OutputFormat;
 use ueba_formats::sinks::{
-    DocKind, DynSink, JsonDocs, cef::CefLines, cef::Syslog, hec::HecPost, hostname,
+    DocKind, DynSink, JsonDocs, JsonLines, OutputFormat, cef::CefLines, cef::Syslog, hec::HecPost,
+    hostname,
 };
 use ueba_formats::sources::{InputFormat, LineParser, NativeParser, parser_for};
 use ueba_lab::generator::{GenConfig, Shape, generate};
 
 mod cmd_plugin;
 mod durable;
-use ueba_engine::pipeline::{AlertSink, JsonLines, Report, Scorer};
+use ueba_engine::pipeline::{AlertSink, Report, Scorer};
 use ueba_engine::sandbox::Runtime;
 
 mod cmd_explain;

@@ -14,17 +14,9 @@ pub const MAX_FIELD_LEN: usize = 1024;
 /// naming its line, never a buffer that grows with what a source sends.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// Whether an access succeeded, as the log says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Outcome {
-    /// Not stated.
-    #[default]
-    Unknown,
-    /// Succeeded.
-    Success,
-    /// Failed or was denied.
-    Failure,
-}
+/// Whether an access succeeded: the contract's type, so an outcome is
+/// one value from the log line to the detector.
+pub use ueba_contract::Outcome;
 
 /// The text of an event's field (user, action, resource, source, peer
 /// group). Up to 24 bytes are held inline, which covers nearly every user,

@@ -3,14 +3,7 @@
 
 use std::cell::RefCell;
 
-use crate::{
-    CONTRACT_VERSION, ConfigError, Detector, Event, Finding, Outcome, Runtime, SymbolKind, Value,
-};
-
-/// The `peer-group` and `source` columns' "none" (the contract's no id).
-const NO_ID: u32 = u32::MAX;
-/// The `bytes` column's "the log does not say".
-const NO_BYTES: u64 = u64::MAX;
+use crate::{CONTRACT_VERSION, ConfigError, Detector, Event, Finding, Runtime, SymbolKind, Value};
 
 #[allow(missing_docs)]
 pub mod bindings {
@@ -24,6 +17,11 @@ pub mod bindings {
 }
 
 use bindings::exports::ueba::detector0_2_0::detector as wit;
+
+// The row<->column codec and the symbol-kind conversions, written once in
+// the contract crate for the host's bindings and these.
+ueba_contract::columns!(wit::Events);
+ueba_contract::symbol_kinds!(wit::SymbolKind);
 
 pub use bindings::__export_detector_plugin;
 pub use wit::{
@@ -91,14 +89,7 @@ pub fn observe<D: Detector>(
     let events = events_of(&batch.events)?;
     let symbols = rt.symbols_mut();
     for s in batch.symbols {
-        let kind = match s.kind {
-            wit::SymbolKind::User => SymbolKind::User,
-            wit::SymbolKind::Resource => SymbolKind::Resource,
-            wit::SymbolKind::Action => SymbolKind::Action,
-            wit::SymbolKind::Source => SymbolKind::Source,
-            wit::SymbolKind::PeerGroup => SymbolKind::PeerGroup,
-        };
-        symbols.insert(kind, s.id, s.text);
+        symbols.insert(SymbolKind::from(s.kind), s.id, s.text);
     }
     Ok(rt
         .observe(&events)
@@ -110,44 +101,15 @@ pub fn observe<D: Detector>(
 /// The batch's columns as events. The host keeps every column the same
 /// length; a batch that does not is refused rather than read short.
 fn events_of(c: &wit::Events) -> Result<Vec<Event>, wit::DetectorError> {
-    let n = c.seq.len();
-    let lengths = [
-        c.time_ms.len(),
-        c.utc_offset_minutes.len(),
-        c.user.len(),
-        c.peer_group.len(),
-        c.action.len(),
-        c.resource.len(),
-        c.source.len(),
-        c.rows.len(),
-        c.bytes.len(),
-        c.outcome.len(),
-    ];
-    if lengths.iter().any(|&l| l != n) {
+    if !c.lengths_agree() {
         return Err(wit::DetectorError {
-            message: format!("batch columns differ in length: seq has {n}, others {lengths:?}"),
+            message: format!(
+                "batch columns differ in length: seq has {}, the others are not all the same",
+                c.len()
+            ),
         });
     }
-    let id = |v: u32| (v != NO_ID).then_some(v);
-    Ok((0..n)
-        .map(|i| Event {
-            seq: c.seq[i],
-            time_ms: c.time_ms[i],
-            utc_offset_minutes: c.utc_offset_minutes[i],
-            user: c.user[i],
-            peer_group: id(c.peer_group[i]),
-            action: c.action[i],
-            resource: c.resource[i],
-            source: id(c.source[i]),
-            rows: c.rows[i],
-            bytes: (c.bytes[i] != NO_BYTES).then_some(c.bytes[i]),
-            outcome: match c.outcome[i] {
-                1 => Outcome::Success,
-                2 => Outcome::Failure,
-                _ => Outcome::Unknown,
-            },
-        })
-        .collect())
+    Ok(c.iter().collect())
 }
 
 fn finding_to_wit(f: Finding) -> wit::Finding {

@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds in an hour: event times are milliseconds, so per-hour
-/// buckets are `time_ms / HOUR_MS`.
-pub const HOUR_MS: i64 = 3_600_000;
-/// Milliseconds in a day, e.g. for a learning period of `learning_days`:
+/// The contract's own types and constants, shared with the host
+/// (`host/contract`): an [`Event`] is one row of a batch, with strings as
+/// [`SymbolKind`] ids; [`HOUR_MS`] and [`DAY_MS`] turn event times into
+/// buckets, e.g. for a learning period of `learning_days`:
 ///
 /// ```
 /// let first_ms = 1_767_571_200_000; // 2026-01-05T00:00Z
@@ -16,55 +16,8 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// let learning_ends = first_ms + learning_days * ueba_sdk::DAY_MS;
 /// assert_eq!(learning_ends, 1_768_176_000_000); // 2026-01-12T00:00Z
 /// ```
-pub const DAY_MS: i64 = 24 * HOUR_MS;
-
-/// Which namespace an interned string belongs to; ids are dense per kind.
 ///
-/// The host numbers users, resources, actions, sources and peer groups
-/// separately from 0, so user 0 and resource 0 are different things, and a
-/// `Vec` indexed by id is the natural per-entity store (see [`crate::table`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum SymbolKind {
-    /// A user name.
-    User,
-    /// A resource, e.g. a `schema.table` name.
-    Resource,
-    /// An action, e.g. `select`.
-    Action,
-    /// A source address or host.
-    Source,
-    /// A peer group, e.g. `tier1-support`.
-    PeerGroup,
-}
-
-/// Whether an access succeeded, as far as the log says.
-///
-/// Volume-style detectors usually skip failures: a denied bulk read moved
-/// no data.
-///
-/// ```
-/// use ueba_sdk::{Event, Outcome};
-/// let denied = Event { outcome: Outcome::Failure, rows: 50_000, ..Event::default() };
-/// let rows_read = if denied.outcome == Outcome::Failure { 0 } else { denied.rows };
-/// assert_eq!(rows_read, 0);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Outcome {
-    /// The log does not say.
-    #[default]
-    Unknown,
-    /// It succeeded.
-    Success,
-    /// It failed (denied, error).
-    Failure,
-}
-
-/// One access event, with strings replaced by symbol ids.
-///
-/// Strings cross the sandbox boundary once, as symbols, because copying
-/// them per event would cost more than most detectors' arithmetic; look
-/// the text up in [`Symbols`] when it is needed (in a reason, say).
-/// [`Event::default`] is a one-row event at the epoch, handy in tests:
+/// Local time follows the user's offset:
 ///
 /// ```
 /// use ueba_sdk::{Event, HOUR_MS};
@@ -80,80 +33,17 @@ pub enum Outcome {
 /// assert!(e.is_weekend());
 /// assert_eq!(e.local_day(), e.time_ms.div_euclid(ueba_sdk::DAY_MS) - 1);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// Position in the host's stream; findings refer to events by it.
-    pub seq: u64,
-    /// Event time in milliseconds since the Unix epoch, UTC.
-    pub time_ms: i64,
-    /// Offset of the user's local time from UTC, in minutes (0 if unknown).
-    pub utc_offset_minutes: i32,
-    /// User id ([`SymbolKind::User`]).
-    pub user: u32,
-    /// Peer group id, when the identity file gives one.
-    pub peer_group: Option<u32>,
-    /// Action id.
-    pub action: u32,
-    /// Resource id.
-    pub resource: u32,
-    /// Source id, when the log gives one.
-    pub source: Option<u32>,
-    /// Rows read or written (1 when the log does not say).
-    pub rows: u64,
-    /// Bytes transferred, when the log says.
-    pub bytes: Option<u64>,
-    /// Whether it succeeded.
-    pub outcome: Outcome,
-}
-
-impl Default for Event {
-    fn default() -> Self {
-        Event {
-            seq: 0,
-            time_ms: 0,
-            utc_offset_minutes: 0,
-            user: 0,
-            peer_group: None,
-            action: 0,
-            resource: 0,
-            source: None,
-            rows: 1,
-            bytes: None,
-            outcome: Outcome::Unknown,
-        }
-    }
-}
-
-impl Event {
-    /// Event time shifted into the user's local time, still in milliseconds.
-    /// Use it for anything about days and hours, so a shift in Manila and
-    /// one in Dallas are both judged by their own clock.
-    pub fn local_ms(&self) -> i64 {
-        self.time_ms
-            .saturating_add(i64::from(self.utc_offset_minutes) * 60_000)
-    }
-
-    /// Local calendar day number (days since 1970-01-01 in local time).
-    pub fn local_day(&self) -> i64 {
-        self.local_ms().div_euclid(DAY_MS)
-    }
-
-    /// Local hour of day, 0 to 23.
-    pub fn local_hour(&self) -> u8 {
-        (self.local_ms().rem_euclid(DAY_MS) / HOUR_MS) as u8
-    }
-
-    /// Local weekday, 0 = Monday to 6 = Sunday.
-    pub fn local_weekday(&self) -> u8 {
-        // 1970-01-01 was a Thursday (weekday 3).
-        (self.local_day() + 3).rem_euclid(7) as u8
-    }
-
-    /// Whether the local day is a Saturday or Sunday.
-    pub fn is_weekend(&self) -> bool {
-        self.local_weekday() >= 5
-    }
-}
+///
+/// Volume-style detectors usually skip failures: a denied bulk read moved
+/// no data.
+///
+/// ```
+/// use ueba_sdk::{Event, Outcome};
+/// let denied = Event { outcome: Outcome::Failure, rows: 50_000, ..Event::default() };
+/// let rows_read = if denied.outcome == Outcome::Failure { 0 } else { denied.rows };
+/// assert_eq!(rows_read, 0);
+/// ```
+pub use ueba_contract::{DAY_MS, Event, HOUR_MS, Outcome, SymbolKind};
 
 /// Ids at or above this are kept in a sparse map rather than a vector, so a
 /// stray huge id cannot make the plugin allocate gigabytes. The host assigns

@@ -24,10 +24,7 @@ const HOUR: i64 = 3_600_000;
 const T0: i64 = 1_767_600_000_000;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn has(tool: &str, arg: &str) -> bool {

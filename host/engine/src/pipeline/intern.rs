@@ -13,34 +13,19 @@ use std::sync::OnceLock;
 use foldhash::SharedSeed;
 use foldhash::fast::{FoldHasher, SeedableRandomState};
 
-/// The five namespaces of interned strings, each with ids from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum SymbolKind {
-    /// User names.
-    User,
-    /// Resources, e.g. `support.customers`.
-    Resource,
-    /// Actions, e.g. `select`.
-    Action,
-    /// Source addresses or hosts.
-    Source,
-    /// Peer groups.
-    PeerGroup,
-}
+/// The five namespaces of interned strings, each with ids from 0: the
+/// contract's type, so the host's tables and the detectors' agree.
+pub use ueba_contract::SymbolKind;
 
-impl SymbolKind {
-    /// All kinds, in a fixed order.
-    pub const ALL: [SymbolKind; 5] = [
-        SymbolKind::User,
-        SymbolKind::Resource,
-        SymbolKind::Action,
-        SymbolKind::Source,
-        SymbolKind::PeerGroup,
-    ];
-
-    fn index(self) -> usize {
-        self as usize
-    }
+/// Why a string could not be given an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "more than {} distinct {kind:?} names: ids would reach the contract's \"no id\" value",
+    ueba_contract::NO_ID
+)]
+pub struct SymbolsFull {
+    /// The namespace that is full.
+    pub kind: SymbolKind,
 }
 
 /// The hash of the symbol tables: foldhash with secret seeds.
@@ -89,19 +74,24 @@ pub struct Interner {
 
 impl Interner {
     /// The id of `text` in `kind`, assigning the next id if it is new.
-    pub fn intern(&mut self, kind: SymbolKind, text: &str) -> u32 {
+    /// Ids stop short of the contract's [`NO_ID`](ueba_contract::NO_ID), which
+    /// detectors read as "none": a kind with that many names is full.
+    pub fn intern(&mut self, kind: SymbolKind, text: &str) -> Result<u32, SymbolsFull> {
         let k = kind.index();
         let last = self.last[k];
         if self.texts[k]
             .get(last as usize)
             .is_some_and(|t| **t == *text)
         {
-            return last;
+            return Ok(last);
         }
         let id = match self.ids[k].get(text) {
             Some(&id) => id,
             None => {
-                let id = u32::try_from(self.texts[k].len()).unwrap_or(u32::MAX);
+                let id = u32::try_from(self.texts[k].len())
+                    .ok()
+                    .filter(|&id| id < ueba_contract::NO_ID)
+                    .ok_or(SymbolsFull { kind })?;
                 self.texts[k].push(text.into());
                 self.ids[k].insert(text.into(), id);
                 self.log.push((kind, id));
@@ -109,7 +99,7 @@ impl Interner {
             }
         };
         self.last[k] = id;
-        id
+        Ok(id)
     }
 
     /// The id of `text` if it was interned before.
@@ -198,10 +188,10 @@ mod tests {
     #[test]
     fn ids_are_dense_per_kind_and_stable() {
         let mut i = Interner::default();
-        assert_eq!(i.intern(SymbolKind::User, "alice"), 0);
-        assert_eq!(i.intern(SymbolKind::Resource, "alice"), 0);
-        assert_eq!(i.intern(SymbolKind::User, "bob"), 1);
-        assert_eq!(i.intern(SymbolKind::User, "alice"), 0);
+        assert_eq!(i.intern(SymbolKind::User, "alice"), Ok(0));
+        assert_eq!(i.intern(SymbolKind::Resource, "alice"), Ok(0));
+        assert_eq!(i.intern(SymbolKind::User, "bob"), Ok(1));
+        assert_eq!(i.intern(SymbolKind::User, "alice"), Ok(0));
         assert_eq!(i.text(SymbolKind::User, 1), "bob");
         assert_eq!(i.text(SymbolKind::User, 9), "");
         assert_eq!(i.count(SymbolKind::User), 2);
@@ -215,24 +205,24 @@ mod tests {
         ];
         let ids: Vec<u32> = names
             .iter()
-            .map(|n| i.intern(SymbolKind::Action, n))
+            .map(|n| i.intern(SymbolKind::Action, n).unwrap())
             .collect();
         assert_eq!(ids, [0, 0, 1, 0, 1, 1, 2]);
         let mut restored = Interner::from_state(i.state()).unwrap();
         for (n, id) in names.iter().zip(&ids).rev() {
-            assert_eq!(restored.intern(SymbolKind::Action, n), *id, "{n}");
+            assert_eq!(restored.intern(SymbolKind::Action, n), Ok(*id), "{n}");
         }
-        assert_eq!(restored.intern(SymbolKind::Action, "grant"), 3);
+        assert_eq!(restored.intern(SymbolKind::Action, "grant"), Ok(3));
         assert_eq!(restored.log_len(), 4);
     }
 
     #[test]
     fn log_sends_each_symbol_once() {
         let mut i = Interner::default();
-        i.intern(SymbolKind::User, "alice");
+        i.intern(SymbolKind::User, "alice").unwrap();
         let mark = i.log_len();
-        i.intern(SymbolKind::User, "alice");
-        i.intern(SymbolKind::Action, "select");
+        i.intern(SymbolKind::User, "alice").unwrap();
+        i.intern(SymbolKind::Action, "select").unwrap();
         let new: Vec<_> = i.since(mark).collect();
         assert_eq!(new, vec![(SymbolKind::Action, 0, "select")]);
         assert_eq!(i.since(0).count(), 2);

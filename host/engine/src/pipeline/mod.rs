@@ -1,10 +1,27 @@
-//! The scoring pipeline, stage by stage, data flowing one way: events are
-//! interned to ids ([`intern`]), held back and reordered by event time
-//! ([`reorder`]), batched and sent to the detectors, and their findings
-//! aggregated into risk and alerts handed to an [`AlertSink`] ([`score`]).
+//! The scoring pipeline: events in, alerts out.
+//!
+//! `AccessEvent` → enrich from identities and intern ([`encode`], over
+//! [`intern`]) → reorder within the allowed lateness ([`reorder`]) → batch →
+//! every detector → gate → aggregate → [`AlertSink`]. The [`Scorer`]
+//! ([`scorer`]) drives those stages; [`stats`] counts what happened,
+//! [`saved`] is its part of a checkpoint, [`swap`] changes detectors
+//! between batches, and [`report`] renders the end-of-run summary. Data
+//! flows one way; memory grows with the number of entities, not with input.
 
+pub mod encode;
 pub mod intern;
 pub mod reorder;
-pub mod score;
+pub mod report;
+pub mod saved;
+pub mod scorer;
+pub mod sink;
+pub mod stats;
+pub mod swap;
 
-pub use score::*;
+pub use encode::Encoder;
+pub use report::{RankedUser, Report, RiskPoint};
+pub use saved::{RestoreError, ScorerState};
+pub use scorer::{ScoreError, Scorer};
+pub use sink::AlertSink;
+pub use stats::{Histogram, Stats};
+pub use swap::{DetectorBuild, DetectorChange, Lineup};

@@ -20,6 +20,8 @@ pub mod bindings {
 /// The 0.1.0 types.
 pub use bindings::exports::ueba::detector::detector as old;
 
+ueba_contract::symbol_kinds!(old::SymbolKind);
+
 /// A current batch in 0.1.0's form: one record per event, options for the
 /// values the columns mark with sentinels.
 pub fn batch(batch: &wit::Batch) -> old::Batch {
@@ -31,13 +33,7 @@ pub fn batch(batch: &wit::Batch) -> old::Batch {
 
 fn symbol(s: &wit::Symbol) -> old::Symbol {
     old::Symbol {
-        kind: match s.kind {
-            wit::SymbolKind::User => old::SymbolKind::User,
-            wit::SymbolKind::Resource => old::SymbolKind::Resource,
-            wit::SymbolKind::Action => old::SymbolKind::Action,
-            wit::SymbolKind::Source => old::SymbolKind::Source,
-            wit::SymbolKind::PeerGroup => old::SymbolKind::PeerGroup,
-        },
+        kind: ueba_contract::SymbolKind::from(s.kind).into(),
         id: s.id,
         text: s.text.clone(),
     }

@@ -89,6 +89,19 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// Writes alerts as JSON lines.
+pub struct JsonLines<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> AlertSink for JsonLines<W> {
+    fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, alert)?;
+        self.0.write_all(b"\n")
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Why alerts could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

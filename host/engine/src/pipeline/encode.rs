@@ -1,0 +1,165 @@
+//! From access events to contract events: enrich from the identity file,
+//! intern the strings, compute the local-time offset.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AccessEvent, Outcome};
+use crate::identity::{Identities, LocalOffset};
+use crate::pipeline::intern::{Interner, SymbolKind, SymbolsFull};
+use crate::sandbox::{Event, wit};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Held {
+    pub(crate) time_ms: i64,
+    pub(crate) arrival: u64,
+    pub(crate) ev: Compact,
+}
+
+/// An interned event waiting in the reorder buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Compact {
+    pub(crate) offset: i32,
+    pub(crate) user: u32,
+    pub(crate) peer: Option<u32>,
+    pub(crate) action: u32,
+    pub(crate) resource: u32,
+    pub(crate) source: Option<u32>,
+    pub(crate) rows: u64,
+    pub(crate) bytes: Option<u64>,
+    pub(crate) outcome: u8,
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct UserMeta {
+    pub(crate) peer: Option<u32>,
+    /// The user's time zone, with the span its last offset holds for.
+    pub(crate) tz: Option<LocalOffset>,
+}
+
+/// Turns [`AccessEvent`]s into contract events: enriches them from the
+/// identity file, interns their strings and computes the local-time offset.
+/// The scorer uses it, and so do benchmarks that build batches ahead of time.
+#[derive(Default)]
+pub struct Encoder {
+    pub(crate) identities: Identities,
+    pub(crate) interner: Interner,
+    pub(crate) users: Vec<UserMeta>,
+}
+
+impl Encoder {
+    /// An encoder enriching from `identities`.
+    pub fn new(identities: Identities) -> Self {
+        Encoder {
+            identities,
+            ..Encoder::default()
+        }
+    }
+
+    /// The interned strings so far.
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// Symbols from log position `from` on, as contract symbols.
+    pub fn symbols_since(&self, from: usize) -> Vec<wit::Symbol> {
+        self.interner
+            .since(from)
+            .map(|(kind, id, text)| wit::Symbol {
+                kind: kind.into(),
+                id,
+                text: text.to_string(),
+            })
+            .collect()
+    }
+
+    /// Encode one event as the contract event with sequence number `seq`.
+    pub fn encode(&mut self, ev: &AccessEvent, seq: u64) -> Result<Event, SymbolsFull> {
+        Ok(self.compact(ev)?.into_event(ev.time_ms, seq))
+    }
+
+    /// Look up and remember a new user's peer group and time zone.
+    pub(crate) fn meta_for(&mut self, user: u32) -> Result<(), SymbolsFull> {
+        let idx = user as usize;
+        if self.users.len() > idx {
+            return Ok(());
+        }
+        self.users.resize(idx + 1, UserMeta::default());
+        let name = self.interner.text(SymbolKind::User, user);
+        let identity = self.identities.get(name).cloned();
+        let peer = identity
+            .as_ref()
+            .and_then(|i| i.peer_group.as_deref())
+            .map(|p| self.interner.intern(SymbolKind::PeerGroup, p))
+            .transpose()?;
+        self.users[idx] = UserMeta {
+            peer,
+            tz: identity.and_then(|i| i.timezone).map(LocalOffset::new),
+        };
+        Ok(())
+    }
+
+    pub(crate) fn compact(&mut self, ev: &AccessEvent) -> Result<Compact, SymbolsFull> {
+        let user = self.interner.intern(SymbolKind::User, &ev.user)?;
+        self.meta_for(user)?;
+        let idx = user as usize;
+        let meta = &mut self.users[idx];
+        let offset = meta
+            .tz
+            .as_mut()
+            .map(|tz| tz.minutes_at(ev.time_ms))
+            .unwrap_or(0);
+        let known_peer = meta.peer;
+        // The event's own peer_group wins over the identity file's.
+        let peer = match &ev.peer_group {
+            Some(p) => Some(self.interner.intern(SymbolKind::PeerGroup, p)?),
+            None => known_peer,
+        };
+        Ok(Compact {
+            offset,
+            user,
+            peer,
+            action: self.interner.intern(SymbolKind::Action, &ev.action)?,
+            resource: self.interner.intern(SymbolKind::Resource, &ev.resource)?,
+            source: ev
+                .source
+                .as_deref()
+                .map(|s| self.interner.intern(SymbolKind::Source, s))
+                .transpose()?,
+            rows: ev.rows,
+            bytes: ev.bytes,
+            outcome: ev.outcome.code(),
+        })
+    }
+}
+
+impl Compact {
+    pub(crate) fn of_event(e: &Event) -> Compact {
+        Compact {
+            offset: e.utc_offset_minutes,
+            user: e.user,
+            peer: e.peer_group,
+            action: e.action,
+            resource: e.resource,
+            source: e.source,
+            rows: e.rows,
+            bytes: e.bytes,
+            outcome: e.outcome.code(),
+        }
+    }
+
+    pub(crate) fn into_event(self, time_ms: i64, seq: u64) -> Event {
+        Event {
+            seq,
+            time_ms,
+            utc_offset_minutes: self.offset,
+            user: self.user,
+            peer_group: self.peer,
+            action: self.action,
+            resource: self.resource,
+            source: self.source,
+            rows: self.rows,
+            bytes: self.bytes,
+            outcome: Outcome::from_code(self.outcome),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The end-of-run report: ranking, counts and the summary printed to
+//! stderr.
+
+use crate::risk::aggregate::UserStanding;
+use crate::sandbox::gate::{self};
+
+use super::stats::*;
+
+/// A user in the final ranking.
+#[derive(Clone, Debug)]
+pub struct RankedUser {
+    /// User name.
+    pub name: String,
+    /// Peer group, when known.
+    pub peer_group: Option<String>,
+    /// Peak risk, alerts and findings.
+    pub standing: UserStanding,
+}
+
+/// What a run found, for the summary table and for tests.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Detector names, in index order.
+    pub detectors: Vec<String>,
+    /// Users by peak risk, highest first.
+    pub users: Vec<RankedUser>,
+    /// Counts.
+    pub stats: Stats,
+    /// Wall time of the run.
+    pub elapsed: std::time::Duration,
+    /// Of `stats.events`, those counted by earlier runs whose state this
+    /// one restored (`--state`); the rate in the summary is of the rest.
+    pub events_before: u64,
+    /// The user's risk after each finding, in scoring order; empty unless
+    /// [`Scorer::record_trace`] was on.
+    pub trace: Vec<RiskPoint>,
+}
+
+/// A user's risk right after one finding was added (see [`Scorer::record_trace`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskPoint {
+    /// The user.
+    pub user: String,
+    /// Event time of the finding's event, ms since the epoch.
+    pub time_ms: i64,
+    /// The user's risk (0–100) with this finding added.
+    pub risk: f32,
+    /// The detector that made the finding.
+    pub detector: String,
+    /// The finding's own score (0–100), before weighting and aggregation.
+    pub finding_score: f32,
+}
+
+impl Report {
+    /// A human summary: top users and the counts, for stderr.
+    pub fn render(&self, top: usize) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let s = &self.stats;
+        let _ = writeln!(out, "\nTop users by peak risk");
+        let mut header = format!(
+            "{:>4}  {:<18} {:<16} {:>5} {:>6}",
+            "#", "user", "peer group", "risk", "alerts"
+        );
+        for d in &self.detectors {
+            let _ = write!(header, " {:>11}", d);
+        }
+        let _ = writeln!(out, "{header}  strongest finding");
+        for (i, u) in self.users.iter().take(top).enumerate() {
+            let mut row = format!(
+                "{:>4}  {:<18} {:<16} {:>5.1} {:>6}",
+                i + 1,
+                clip(&u.name, 18),
+                clip(u.peer_group.as_deref().unwrap_or("-"), 16),
+                u.standing.peak,
+                u.standing.alerts
+            );
+            for n in &u.standing.findings {
+                let _ = write!(row, " {:>11}", n);
+            }
+            let _ = writeln!(
+                out,
+                "{row}  {}",
+                clip(u.standing.top_reason.as_deref().unwrap_or(""), 90)
+            );
+        }
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        // Counts restored from a checkpoint include earlier runs; the rate
+        // is of this run's events over this run's time.
+        let this_run = s.events.saturating_sub(self.events_before);
+        let events = if self.events_before > 0 {
+            format!("{} ({this_run} this run)", s.events)
+        } else {
+            s.events.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "\nevents {events}  invalid lines {}  late {}  batches {}  alerts {}  ({:.2}s, {:.0} events/s)",
+            s.invalid,
+            s.late,
+            s.batches,
+            s.alerts,
+            secs,
+            this_run as f64 / secs
+        );
+        let per: Vec<String> = self
+            .detectors
+            .iter()
+            .zip(&s.findings)
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect();
+        let _ = writeln!(out, "findings: {}", per.join(", "));
+        let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
+        if s.exceptions.iter().any(|n| *n > 0) || s.events_unlearned > 0 {
+            let per: Vec<String> = s
+                .exceptions
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("[{i}] {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "findings kept from risk by exceptions: {}; events kept from detectors (learn = false): {}",
+                per.join(", "),
+                s.events_unlearned
+            );
+        }
+        for (detector, counts) in &s.gate {
+            let _ = writeln!(out, "output of {detector} rejected: {counts}");
+        }
+        for h in s.health.iter().filter(|h| h.event == "quarantined") {
+            let _ = writeln!(out, "QUARANTINED detector {}: {}", h.plugin, h.message);
+        }
+        let failed = s.health.iter().filter(|h| h.event == "failed").count();
+        if failed > 0 {
+            let recovered = s.health.iter().filter(|h| h.event == "recovered").count();
+            let _ = writeln!(
+                out,
+                "detector failures: {failed} ({recovered} recovered on retry); see the health events on stderr"
+            );
+        }
+        if s.events_missed_by_failed > 0 {
+            let _ = writeln!(
+                out,
+                "events not seen by failed detectors: {}",
+                s.events_missed_by_failed
+            );
+        }
+        out
+    }
+}
+
+/// `s` made safe for a terminal ([`gate::escape_text`]: it may be a user
+/// or resource name from the log, or a plugin's text) and cut to `n`
+/// characters.
+fn clip(s: &str, n: usize) -> String {
+    let s = gate::escape_text(s);
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

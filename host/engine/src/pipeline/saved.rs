@@ -1,0 +1,74 @@
+//! The scorer's part of a durable checkpoint: everything needed to
+//! continue exactly where a run stopped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::intern::InternerState;
+use crate::risk::aggregate::AggregatorState;
+
+use super::encode::*;
+use super::stats::*;
+
+/// Everything a [`Scorer`] needs to continue exactly where it was: the
+/// symbol table, the reorder buffer and the batch being filled, the risk
+/// state, the counts, and every detector's snapshot. Written by
+/// [`Scorer::save_state`] into a durable-state checkpoint
+/// (see [`crate::state`]) and read back by [`Scorer::restore_state`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScorerState {
+    pub(crate) interner: InternerState,
+    pub(crate) held: Vec<Held>,
+    pub(crate) arrivals: u64,
+    pub(crate) newest_ms: i64,
+    pub(crate) released_ms: i64,
+    /// The batch being filled: (event time, event); sequence numbers run
+    /// up to `next_seq`.
+    pub(crate) pending: Vec<(i64, Compact)>,
+    pub(crate) next_seq: u64,
+    pub(crate) aggregator: AggregatorState,
+    pub(crate) stats: SavedStats,
+    pub(crate) detectors: Vec<DetectorState>,
+}
+
+impl ScorerState {
+    /// Events scored before the checkpoint, for messages.
+    pub fn events(&self) -> u64 {
+        self.stats.events
+    }
+}
+
+/// The counts carried across a resumed run (health events themselves were
+/// already reported by the run that saw them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SavedStats {
+    pub(crate) events: u64,
+    pub(crate) invalid: u64,
+    pub(crate) late: u64,
+    pub(crate) findings: Vec<u64>,
+    pub(crate) stray_findings: u64,
+    pub(crate) alerts: u64,
+    pub(crate) batches: u64,
+    pub(crate) events_missed_by_failed: u64,
+    pub(crate) batch_latency: Vec<Histogram>,
+    pub(crate) exceptions: Vec<u64>,
+    pub(crate) events_unlearned: u64,
+}
+
+/// One detector in a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DetectorState {
+    pub(crate) name: String,
+    /// Its snapshot; `None` when it was quarantined or refused to snapshot.
+    pub(crate) snapshot: Option<Vec<u8>>,
+    pub(crate) quarantined: bool,
+    /// How far into the symbol log it has been sent.
+    pub(crate) sent_symbols: usize,
+}
+
+/// A checkpoint's scorer state cannot be used by this run.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The state contradicts itself.
+    #[error("the saved scorer state is inconsistent: {0}")]
+    Inconsistent(String),
+}

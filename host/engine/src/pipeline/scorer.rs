@@ -1,0 +1,769 @@
+//! The scorer: reorder, batch, call every detector, gate their output,
+//! aggregate risk and hand alerts to the sink.
+//!
+//! Out-of-order rule: an event is held until the newest event time seen is
+//! `max_lateness_secs` past it, then released in event-time order (ties in
+//! arrival order). An event older than what has already been released is
+//! scored immediately, in arrival order, and counted as late.
+
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::event::{AccessEvent, format_time};
+use crate::identity::Identities;
+use crate::pipeline::intern::{Interner, SymbolKind};
+use crate::pipeline::reorder::OrderedQueue;
+use crate::risk::aggregate::{Aggregator, AlertFinding, UserStanding};
+use crate::risk::exceptions::{Exceptions, Subject};
+use crate::risk::findings::{FindingRecord, FindingSink};
+use crate::sandbox::gate::{self, GateCounts, OutputLimits};
+use crate::sandbox::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
+use crate::sandbox::{Event, wit};
+
+use super::encode::*;
+use super::report::*;
+use super::saved::*;
+use super::sink::*;
+use super::stats::*;
+
+/// Why scoring stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// Writing alerts failed.
+    #[error("writing alerts or findings: {0}")]
+    Sink(#[from] std::io::Error),
+    /// Saving a durable-state checkpoint failed.
+    #[error("saving state: {0}")]
+    Checkpoint(#[from] crate::state::StateError),
+    /// A namespace of names ran out of ids.
+    #[error(transparent)]
+    Symbols(#[from] crate::pipeline::intern::SymbolsFull),
+}
+
+pub(crate) struct Slot {
+    pub(crate) loaded: LoadedPlugin,
+    pub(crate) sent_symbols: usize,
+    /// Health events the gate has reported for this detector; past
+    /// [`GATE_REPORTS`], only the counts go on.
+    pub(crate) gate_reports: u32,
+}
+
+/// Batches with rejected output reported as health events per detector, so
+/// a plugin that misbehaves in every batch cannot flood the health stream;
+/// the counts in [`Stats::gate`] keep counting every one.
+const GATE_REPORTS: u32 = 10;
+
+/// The engine for one run.
+pub struct Scorer<S: AlertSink> {
+    pub(crate) cfg: Config,
+    /// What the gate lets a batch's findings carry, from `[sandbox]`.
+    pub(crate) output_limits: OutputLimits,
+    pub(crate) encoder: Encoder,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) held: OrderedQueue<Held>,
+    pub(crate) arrivals: u64,
+    pub(crate) newest_ms: i64,
+    pub(crate) released_ms: i64,
+    pub(crate) batch: wit::Events,
+    pub(crate) next_seq: u64,
+    pub(crate) aggregator: Aggregator,
+    pub(crate) sink: S,
+    pub(crate) health: Box<dyn HealthSink>,
+    pub(crate) stats: Stats,
+    pub(crate) started: Instant,
+    /// Events counted by earlier runs whose state this one restored.
+    pub(crate) events_before: u64,
+    /// Every risk change, when [`Scorer::record_trace`] turned it on.
+    pub(crate) trace: Option<Vec<RiskPoint>>,
+    /// Where every finding goes, when [`Scorer::with_findings`] set it.
+    pub(crate) findings: Option<Box<dyn FindingSink>>,
+    /// The analyst's `[[exceptions]]`.
+    pub(crate) exceptions: Exceptions,
+}
+
+impl<S: AlertSink> Scorer<S> {
+    /// A scorer over loaded detectors, writing alerts to `sink`.
+    pub fn new(cfg: Config, identities: Identities, plugins: Vec<LoadedPlugin>, sink: S) -> Self {
+        let aggregator = Aggregator::new(
+            cfg.risk.clone(),
+            plugins
+                .iter()
+                .map(|l| (l.plugin.info().name.clone(), l.weight))
+                .collect(),
+        );
+        let n = plugins.len();
+        let threshold = cfg.risk.threshold;
+        // The config was validated when it was read; an unusable list here
+        // can only come from a caller that built one by hand.
+        let exceptions = Exceptions::new(&cfg.exceptions).unwrap_or_default();
+        let n_exceptions = exceptions.len();
+        Scorer {
+            batch: wit::Events::with_capacity(cfg.input.batch_size),
+            output_limits: cfg.sandbox.output_limits(),
+            cfg,
+            encoder: Encoder::new(identities),
+            slots: plugins
+                .into_iter()
+                .map(|loaded| Slot {
+                    loaded,
+                    sent_symbols: 0,
+                    gate_reports: 0,
+                })
+                .collect(),
+            held: OrderedQueue::default(),
+            arrivals: 0,
+            newest_ms: i64::MIN,
+            released_ms: i64::MIN,
+            next_seq: 0,
+            aggregator,
+            sink,
+            health: Box::new(StderrHealth),
+            stats: Stats {
+                threshold,
+                exceptions: vec![0; n_exceptions],
+                findings: vec![0; n],
+                batch_latency: vec![Histogram::default(); n],
+                ..Stats::default()
+            },
+            started: Instant::now(),
+            events_before: 0,
+            trace: None,
+            findings: None,
+            exceptions,
+        }
+    }
+
+    /// Record every risk change in [`Report::trace`] (off by default: it
+    /// holds one entry per finding for the whole run). Evaluation needs it
+    /// to score user-days by their peak risk and to draw risk timelines.
+    pub fn record_trace(&mut self, on: bool) {
+        match (on, &self.trace) {
+            (true, None) => self.trace = Some(Vec::new()),
+            (false, _) => self.trace = None,
+            (true, Some(_)) => {}
+        }
+    }
+
+    /// What the risk state holds about `user` now: their standing and the
+    /// strongest findings kept per detector (oldest first), or `None` for a
+    /// user never seen. `ueba explain --state` reads a checkpoint this way.
+    pub fn user_state(&self, user: &str) -> Option<(UserStanding, Vec<AlertFinding>)> {
+        let id = self.encoder.interner.lookup(SymbolKind::User, user)?;
+        let standing = self
+            .aggregator
+            .standings()
+            .into_iter()
+            .find(|s| s.user == id)?;
+        Some((standing, self.aggregator.kept(id)))
+    }
+
+    /// Write every finding that passes the gate, with the user's risk after
+    /// it, to `sink` ([`crate::risk::findings`]); off by default.
+    pub fn with_findings(mut self, sink: Box<dyn FindingSink>) -> Self {
+        self.findings = Some(sink);
+        self
+    }
+
+    /// The findings sink, back from a finished run (`ueba explain`).
+    pub fn take_findings(&mut self) -> Option<Box<dyn FindingSink>> {
+        self.findings.take()
+    }
+
+    /// Send plugin health events somewhere other than stderr.
+    pub fn with_health(mut self, health: Box<dyn HealthSink>) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Snapshot everything needed to continue later, at the current point
+    /// of the input. Detectors that cannot snapshot are recorded without
+    /// state (a health event says so), so one broken detector cannot stop
+    /// the others' state from being saved.
+    pub fn save_state(&mut self) -> ScorerState {
+        let batch_no = self.stats.batches;
+        let mut detectors = Vec::with_capacity(self.slots.len());
+        for slot in &mut self.slots {
+            let name = slot.loaded.name().to_string();
+            let snapshot = match slot.loaded.checkpoint() {
+                Ok(s) => s,
+                Err(e) => {
+                    let event = HealthEvent::new(
+                        &name,
+                        "checkpoint_without_state",
+                        None,
+                        format!(
+                            "snapshot failed, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
+                        ),
+                    )
+                    .at_batch(batch_no, self.next_seq, 0);
+                    self.health.report(&event);
+                    self.stats.health.push(event);
+                    None
+                }
+            };
+            detectors.push(DetectorState {
+                name,
+                snapshot,
+                quarantined: slot.loaded.is_quarantined(),
+                sent_symbols: slot.sent_symbols,
+            });
+        }
+        let s = &self.stats;
+        ScorerState {
+            interner: self.encoder.interner.state(),
+            held: self.held.iter().copied().collect(),
+            arrivals: self.arrivals,
+            newest_ms: self.newest_ms,
+            released_ms: self.released_ms,
+            pending: self
+                .batch
+                .iter()
+                .map(|e| (e.time_ms, Compact::of_event(&e)))
+                .collect(),
+            next_seq: self.next_seq,
+            aggregator: self.aggregator.state(),
+            stats: SavedStats {
+                events: s.events,
+                invalid: s.invalid,
+                late: s.late,
+                findings: s.findings.clone(),
+                stray_findings: s.stray_findings,
+                alerts: s.alerts,
+                batches: s.batches,
+                events_missed_by_failed: s.events_missed_by_failed,
+                batch_latency: s.batch_latency.clone(),
+                exceptions: s.exceptions.clone(),
+                events_unlearned: s.events_unlearned,
+            },
+            detectors,
+        }
+    }
+
+    /// Continue from a saved state, before any event of this run.
+    ///
+    /// Detectors are matched by name, and no detector can lock the others'
+    /// state away: one whose saved state it refuses (or traps on) starts
+    /// afresh, as does one added since the checkpoint; a saved detector this
+    /// run no longer has is dropped. Each is reported as a health event
+    /// (`restore_failed`, `state_dropped`) while every other detector and
+    /// the risk state resume.
+    pub fn restore_state(&mut self, state: ScorerState) -> Result<(), RestoreError> {
+        let interner = Interner::from_state(state.interner)
+            .map_err(|e| RestoreError::Inconsistent(e.to_string()))?;
+        let log_len = interner.log_len();
+        let users = interner.count(SymbolKind::User);
+        let bad_id = |c: &Compact| {
+            let missing =
+                |kind, id: Option<u32>| id.is_some_and(|i| i as usize >= interner.count(kind));
+            c.user as usize >= users
+                || missing(SymbolKind::Action, Some(c.action))
+                || missing(SymbolKind::Resource, Some(c.resource))
+                || missing(SymbolKind::Source, c.source)
+                || missing(SymbolKind::PeerGroup, c.peer)
+        };
+        if state.held.iter().any(|h| bad_id(&h.ev)) || state.pending.iter().any(|(_, c)| bad_id(c))
+        {
+            return Err(RestoreError::Inconsistent(
+                "a held event names a symbol that does not exist".into(),
+            ));
+        }
+        if state.pending.len() as u64 > state.next_seq {
+            return Err(RestoreError::Inconsistent(
+                "more pending events than sequence numbers".into(),
+            ));
+        }
+        let mut events = Vec::new();
+        let report = |plugin: &str, event, message: String| {
+            HealthEvent::new(plugin, event, None, message).at_batch(
+                state.stats.batches,
+                state.next_seq,
+                0,
+            )
+        };
+        for name in self.aggregator.restore(state.aggregator) {
+            events.push(report(
+                &name,
+                "state_dropped",
+                "the checkpoint holds state for this detector, but this run does not load it; its state and risk are dropped".into(),
+            ));
+        }
+        for slot in &mut self.slots {
+            let saved = state
+                .detectors
+                .iter()
+                .find(|d| d.name == slot.loaded.name());
+            // A detector starting afresh needs every symbol again.
+            slot.sent_symbols = 0;
+            let Some(d) = saved else {
+                continue;
+            };
+            if d.quarantined {
+                slot.loaded.quarantine();
+                continue;
+            }
+            let Some(snap) = &d.snapshot else {
+                continue;
+            };
+            match slot.loaded.resume(snap) {
+                Ok(()) => slot.sent_symbols = d.sent_symbols.min(log_len),
+                Err(e) => {
+                    let fresh = match slot.loaded.start_afresh() {
+                        Ok(()) => "it starts with no learned state".to_string(),
+                        Err(e2) => {
+                            slot.loaded.quarantine();
+                            format!(
+                                "a fresh instance could not be started either ({e2}), so it is quarantined"
+                            )
+                        }
+                    };
+                    events.push(report(
+                        slot.loaded.name(),
+                        "restore_failed",
+                        format!("it refused its saved state ({e}); {fresh}; the other detectors and the risk state resume"),
+                    ));
+                }
+            }
+        }
+        for event in events {
+            self.health.report(&event);
+            self.stats.health.push(event);
+        }
+        // Peer groups and time zones come from this run's identities.
+        let mut encoder = Encoder::new(std::mem::take(&mut self.encoder.identities));
+        encoder.interner = interner;
+        for id in 0..users {
+            encoder
+                .meta_for(id as u32)
+                .map_err(|e| RestoreError::Inconsistent(e.to_string()))?;
+        }
+        self.encoder = encoder;
+        self.held = state.held.into_iter().collect();
+        self.arrivals = state.arrivals;
+        self.newest_ms = state.newest_ms;
+        self.released_ms = state.released_ms;
+        self.next_seq = state.next_seq;
+        let first = state.next_seq - state.pending.len() as u64;
+        self.batch = state
+            .pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, c))| c.into_event(t, first + i as u64))
+            .collect();
+        let st = state.stats;
+        // Per-detector counts follow their detector by name.
+        let saved_index = |name: &str| state.detectors.iter().position(|d| d.name == name);
+        let findings = self
+            .slots
+            .iter()
+            .map(|slot| {
+                saved_index(slot.loaded.name())
+                    .and_then(|i| st.findings.get(i).copied())
+                    .unwrap_or(0)
+            })
+            .collect();
+        let latency = self
+            .slots
+            .iter()
+            .map(|slot| {
+                saved_index(slot.loaded.name())
+                    .and_then(|i| st.batch_latency.get(i).cloned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.events_before = st.events;
+        self.stats = Stats {
+            events: st.events,
+            invalid: st.invalid,
+            late: st.late,
+            findings,
+            stray_findings: st.stray_findings,
+            gate: Vec::new(),
+            threshold: self.aggregator.threshold(),
+            // Counts follow the exceptions by position: a changed list
+            // counts afresh from where the lengths agree.
+            exceptions: {
+                let mut v = st.exceptions;
+                v.resize(self.exceptions.len(), 0);
+                v
+            },
+            events_unlearned: st.events_unlearned,
+            alerts: st.alerts,
+            batches: st.batches,
+            health: std::mem::take(&mut self.stats.health),
+            events_missed_by_failed: st.events_missed_by_failed,
+            batch_latency: latency,
+        };
+        Ok(())
+    }
+
+    /// Flush the alert sink, so that everything emitted so far is written
+    /// before a checkpoint records the output's length.
+    pub fn flush_sink(&mut self) -> Result<(), ScoreError> {
+        self.sink.flush()?;
+        if let Some(f) = self.findings.as_mut() {
+            f.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The counts so far, e.g. for `/metrics` while a service runs.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The detectors' names, in index order (the order of [`Stats::findings`]).
+    pub fn detector_names(&self) -> &[String] {
+        self.aggregator.detector_names()
+    }
+
+    /// Count a line rejected by the reader, so the summary reports it.
+    pub fn count_invalid(&mut self) {
+        self.stats.invalid += 1;
+    }
+
+    /// Accept one event.
+    pub fn push(&mut self, ev: &AccessEvent) -> Result<(), ScoreError> {
+        let compact = self.encoder.compact(ev)?;
+        self.stats.events += 1;
+        let lateness = i64::try_from(self.cfg.input.max_lateness_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        if ev.time_ms < self.released_ms {
+            self.stats.late += 1;
+            self.release(ev.time_ms, compact)?;
+            return Ok(());
+        }
+        self.arrivals += 1;
+        self.held.push(Held {
+            time_ms: ev.time_ms,
+            arrival: self.arrivals,
+            ev: compact,
+        });
+        self.newest_ms = self.newest_ms.max(ev.time_ms);
+        let watermark = self.newest_ms.saturating_sub(lateness);
+        while let Some(top) = self.held.peek().copied() {
+            if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
+                break;
+            }
+            self.held.pop();
+            self.released_ms = self.released_ms.max(top.time_ms);
+            self.release(top.time_ms, top.ev)?;
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
+        self.batch.push(&c.into_event(time_ms, self.next_seq));
+        self.next_seq += 1;
+        if self.batch.len() >= self.cfg.input.batch_size {
+            self.run_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Score everything held and batched so far, e.g. when input goes idle.
+    pub fn flush(&mut self) -> Result<(), ScoreError> {
+        while let Some(top) = self.held.pop() {
+            self.released_ms = self.released_ms.max(top.time_ms);
+            self.release(top.time_ms, top.ev)?;
+        }
+        if !self.batch.is_empty() {
+            self.run_batch()?;
+        }
+        self.flush_sink()
+    }
+
+    pub(crate) fn run_batch(&mut self) -> Result<(), ScoreError> {
+        self.stats.batches += 1;
+        let first_seq = self.batch.seq.first().copied().unwrap_or(0);
+        let mut batch = wit::Batch {
+            symbols: Vec::new(),
+            events: std::mem::take(&mut self.batch),
+        };
+        // (seq, detector index, finding) across all detectors.
+        let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
+        let log_len = self.encoder.interner.log_len();
+        let batch_no = self.stats.batches;
+        let mut symbols_from = None;
+        // Per detector, which events it may learn from, where an exception
+        // with `learn = false` keeps some from it.
+        let keep: Vec<Option<Vec<bool>>> = if self.exceptions.any_unlearned() {
+            let interner = &self.encoder.interner;
+            self.slots
+                .iter()
+                .map(|slot| {
+                    let name = slot.loaded.name();
+                    let keep: Vec<bool> = batch
+                        .events
+                        .iter()
+                        .map(|ev| !self.exceptions.hides(name, &subject(interner, &ev)))
+                        .collect();
+                    keep.contains(&false).then_some(keep)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (d, slot) in self.slots.iter_mut().enumerate() {
+            if slot.loaded.is_quarantined() {
+                self.stats.events_missed_by_failed += batch.events.len() as u64;
+                continue;
+            }
+            // Detectors are normally all at the same log position, so the
+            // symbol list is built once per batch, not once per detector.
+            if symbols_from != Some(slot.sent_symbols) {
+                batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
+                symbols_from = Some(slot.sent_symbols);
+            }
+            let mut reports = Vec::new();
+            let began = Instant::now();
+            let outcome = match keep.get(d).and_then(Option::as_ref) {
+                Some(keep) => {
+                    self.stats.events_unlearned += keep.iter().filter(|k| !**k).count() as u64;
+                    let seen = wit::Batch {
+                        symbols: batch.symbols.clone(),
+                        events: kept_events(&batch.events, keep),
+                    };
+                    slot.loaded.observe(&seen, batch_no, &mut reports)
+                }
+                None => slot.loaded.observe(&batch, batch_no, &mut reports),
+            };
+            self.stats.batch_latency[d].observe(began.elapsed().as_secs_f64());
+            for r in &reports {
+                self.health.report(r);
+            }
+            self.stats.health.extend(reports);
+            match outcome {
+                BatchOutcome::Findings(findings) => {
+                    slot.sent_symbols = log_len;
+                    let mut counts = GateCounts::default();
+                    let findings = gate::admit(
+                        findings,
+                        first_seq,
+                        batch.events.len(),
+                        &self.output_limits,
+                        &mut counts,
+                    );
+                    if !counts.is_clean() {
+                        self.stats.stray_findings += counts.stray;
+                        let name = slot.loaded.name();
+                        match self.stats.gate.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, total)) => total.add(&counts),
+                            None => self.stats.gate.push((name.to_string(), counts.clone())),
+                        }
+                        if slot.gate_reports < GATE_REPORTS {
+                            slot.gate_reports += 1;
+                            let message = if slot.gate_reports == GATE_REPORTS {
+                                format!("{counts}; further batches are counted, not reported")
+                            } else {
+                                counts.to_string()
+                            };
+                            let event = HealthEvent::new(name, "output_rejected", None, message)
+                                .at_batch(batch_no, first_seq, batch.events.len());
+                            self.health.report(&event);
+                            self.stats.health.push(event);
+                        }
+                    }
+                    self.stats.findings[d] += findings.len() as u64;
+                    found.extend(findings.into_iter().map(|f| (f.event, d, f)));
+                }
+                BatchOutcome::Failed(_) | BatchOutcome::Quarantined => {
+                    // The symbols of this batch were not delivered; the next
+                    // batch to this detector carries them again.
+                    self.stats.events_missed_by_failed += batch.events.len() as u64;
+                }
+            }
+        }
+        found.sort_by_key(|(seq, d, _)| (*seq, *d));
+        // Every event counts toward its user-day for the alert budget, in
+        // seq order with the findings, so a day closes at its first event.
+        let mut counted = 0usize;
+        for (seq, d, f) in found {
+            let upto = (seq.saturating_sub(first_seq) as usize + 1).min(batch.events.len());
+            for i in counted..upto {
+                self.aggregator
+                    .active(batch.events.user[i], batch.events.time_ms[i]);
+            }
+            counted = counted.max(upto);
+            let Some(ev) = seq
+                .checked_sub(first_seq)
+                .and_then(|i| batch.events.get(i as usize))
+            else {
+                // The gate let through only findings for this batch.
+                continue;
+            };
+            let finding = AlertFinding {
+                detector: self.slots[d].loaded.plugin.info().name.clone(),
+                score: (f64::from(f.score) * 10.0).round() / 10.0,
+                time: format_time(ev.time_ms),
+                reason: f.reason,
+                evidence: f
+                    .evidence
+                    .into_iter()
+                    .map(|e| (e.key, gate::evidence_json(e.value)))
+                    .collect(),
+                resource: self
+                    .encoder
+                    .interner
+                    .text(SymbolKind::Resource, ev.resource)
+                    .to_string(),
+                action: self
+                    .encoder
+                    .interner
+                    .text(SymbolKind::Action, ev.action)
+                    .to_string(),
+                source: ev.source.map(|s| {
+                    self.encoder
+                        .interner
+                        .text(SymbolKind::Source, s)
+                        .to_string()
+                }),
+                event: seq,
+            };
+            let user = self.encoder.interner.text(SymbolKind::User, ev.user);
+            let peer = ev
+                .peer_group
+                .map(|p| self.encoder.interner.text(SymbolKind::PeerGroup, p));
+            if !self.exceptions.is_empty()
+                && let Some((i, note)) = self
+                    .exceptions
+                    .finding(&finding.detector, &subject(&self.encoder.interner, &ev))
+            {
+                // An analyst judged this benign: it adds no risk, and is
+                // counted and marked instead.
+                self.stats.exceptions[i] += 1;
+                if let Some(sink) = self.findings.as_mut() {
+                    let risk = self.aggregator.risk_of(ev.user);
+                    sink.record(&FindingRecord {
+                        user: user.to_string(),
+                        peer_group: peer.map(str::to_string),
+                        risk: (f64::from(risk) * 10.0).round() / 10.0,
+                        threshold: self.aggregator.threshold(),
+                        alert: None,
+                        exception: Some(if note.is_empty() {
+                            format!("exceptions[{i}]")
+                        } else {
+                            note.to_string()
+                        }),
+                        finding,
+                    })?;
+                }
+                continue;
+            }
+            let traced = self
+                .trace
+                .is_some()
+                .then(|| (finding.detector.clone(), finding.score as f32));
+            let recorded = self.findings.is_some().then(|| finding.clone());
+            let alert = self
+                .aggregator
+                .add(ev.user, d, ev.time_ms, finding, user, peer);
+            if let (Some(sink), Some(finding)) = (self.findings.as_mut(), recorded) {
+                sink.record(&FindingRecord {
+                    user: user.to_string(),
+                    peer_group: peer.map(str::to_string),
+                    risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
+                    threshold: self.aggregator.threshold(),
+                    alert: alert.as_ref().map(|a| a.kind.to_string()),
+                    exception: None,
+                    finding,
+                })?;
+            }
+            if let (Some(trace), Some((detector, finding_score))) = (self.trace.as_mut(), traced) {
+                trace.push(RiskPoint {
+                    user: user.to_string(),
+                    time_ms: ev.time_ms,
+                    risk: self.aggregator.risk_of(ev.user),
+                    detector,
+                    finding_score,
+                });
+            }
+            if let Some(alert) = alert {
+                self.stats.alerts += 1;
+                self.sink.emit(&alert)?;
+            }
+        }
+        for i in counted..batch.events.len() {
+            self.aggregator
+                .active(batch.events.user[i], batch.events.time_ms[i]);
+        }
+        self.stats.threshold = self.aggregator.threshold();
+        batch.events.clear();
+        self.batch = batch.events;
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Score what is left and return the report and the sink.
+    pub fn finish(mut self) -> Result<(Report, S), ScoreError> {
+        self.flush()?;
+        Ok(self.finish_without_flush())
+    }
+
+    /// The report and the sink without scoring what is still held: for a
+    /// run stopping right after a checkpoint that holds those events.
+    pub fn finish_without_flush(mut self) -> (Report, S) {
+        let standings = self.aggregator.standings();
+        let report = Report {
+            trace: self.trace.take().unwrap_or_default(),
+            detectors: self.aggregator.detector_names().to_vec(),
+            users: standings
+                .into_iter()
+                .map(|s| RankedUser {
+                    name: self
+                        .encoder
+                        .interner
+                        .text(SymbolKind::User, s.user)
+                        .to_string(),
+                    peer_group: self
+                        .encoder
+                        .users
+                        .get(s.user as usize)
+                        .and_then(|m| m.peer)
+                        .map(|p| {
+                            self.encoder
+                                .interner
+                                .text(SymbolKind::PeerGroup, p)
+                                .to_string()
+                        }),
+                    standing: s,
+                })
+                .collect(),
+            stats: self.stats,
+            elapsed: self.started.elapsed(),
+            events_before: self.events_before,
+        };
+        (report, self.sink)
+    }
+}
+
+/// How an event looks to the analyst's exceptions: its texts.
+pub(crate) fn subject<'a>(interner: &'a Interner, ev: &Event) -> Subject<'a> {
+    Subject {
+        user: interner.text(SymbolKind::User, ev.user),
+        peer_group: ev
+            .peer_group
+            .map(|p| interner.text(SymbolKind::PeerGroup, p)),
+        resource: interner.text(SymbolKind::Resource, ev.resource),
+        action: interner.text(SymbolKind::Action, ev.action),
+        source: ev.source.map(|p| interner.text(SymbolKind::Source, p)),
+        time_ms: ev.time_ms,
+    }
+}
+
+/// The events of `events` whose `keep` is true, runs copied column by column.
+pub(crate) fn kept_events(events: &wit::Events, keep: &[bool]) -> wit::Events {
+    let mut out = wit::Events::with_capacity(keep.iter().filter(|k| **k).count());
+    let mut i = 0;
+    while i < keep.len() {
+        if !keep[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < keep.len() && keep[i] {
+            i += 1;
+        }
+        out.extend_from(events, start..i);
+    }
+    out
+}

@@ -1,0 +1,81 @@
+//! What a run counted: nothing is dropped without being counted here.
+
+use crate::sandbox::gate::GateCounts;
+use crate::sandbox::plugins::HealthEvent;
+
+/// Counts for the summary; nothing is dropped without being counted here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Events accepted.
+    pub events: u64,
+    /// Lines rejected as invalid (with `--skip-invalid`).
+    pub invalid: u64,
+    /// Events that arrived later than the lateness rule allows (still scored).
+    pub late: u64,
+    /// Findings per detector, in detector order.
+    pub findings: Vec<u64>,
+    /// Findings dropped because they named an event not in their batch.
+    pub stray_findings: u64,
+    /// What the gate ([`crate::sandbox::gate`]) dropped or cut, per detector name,
+    /// in this run (not carried across a resume), for detectors where it
+    /// did anything. Dropped findings are not in `findings`.
+    pub gate: Vec<(String, GateCounts)>,
+    /// Alerts written.
+    pub alerts: u64,
+    /// Findings each `[[exceptions]]` entry kept from risk, by index.
+    pub exceptions: Vec<u64>,
+    /// Events kept from a detector by an exception with `learn = false`
+    /// (counted once per detector that did not see them).
+    pub events_unlearned: u64,
+    /// The alert threshold in force after the last batch: `risk.threshold`,
+    /// or where the alert budget has moved it ([`crate::risk::budget`]).
+    pub threshold: f64,
+    /// Batches sent to detectors.
+    pub batches: u64,
+    /// Plugin health events (failures, recoveries, quarantines), also
+    /// written to the health sink as they happen. A failing detector is
+    /// restarted from its last snapshot and retried; one that keeps failing
+    /// is quarantined, and the others keep scoring throughout.
+    pub health: Vec<HealthEvent>,
+    /// Events that a failed or quarantined detector did not score.
+    pub events_missed_by_failed: u64,
+    /// Wall time of each detector's `observe` calls, in detector order
+    /// (including recovery and retry), for `/metrics` and tuning.
+    pub batch_latency: Vec<Histogram>,
+}
+
+/// A latency histogram with fixed buckets, in the shape Prometheus expects
+/// (cumulative counts are derived when rendering).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Histogram {
+    /// Observations per bucket of [`Histogram::BOUNDS`], plus one for larger.
+    pub counts: Vec<u64>,
+    /// Sum of all observations, seconds.
+    pub sum_secs: f64,
+}
+
+impl Histogram {
+    /// Upper bounds of the buckets, seconds: from 100 µs (a small batch in a
+    /// fast detector) to 5 s (near the default time limit per batch).
+    pub const BOUNDS: [f64; 12] = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 5.0,
+    ];
+
+    /// Record one observation.
+    pub fn observe(&mut self, secs: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; Self::BOUNDS.len() + 1];
+        }
+        let i = Self::BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(Self::BOUNDS.len());
+        self.counts[i] += 1;
+        self.sum_secs += secs;
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
