@@ -7,10 +7,21 @@ fn cfg() -> FormatsConfig {
     FormatsConfig::default()
 }
 
+/// `body` as `POST /events` reads it, with the default formats and a line
+/// limit no test body reaches.
+fn events(body: &[u8], format: InputFormat) -> Result<Batch, IngestError> {
+    events_body(body, format, &cfg(), 1 << 20)
+}
+
+/// `body` as the HEC endpoint reads it, with the same defaults as [`events`].
+fn hec(body: &[u8], format: InputFormat) -> Result<Batch, IngestError> {
+    hec_body(body, format, &cfg(), 1 << 20)
+}
+
 #[test]
 fn ndjson_counts_invalid_lines_and_names_them() {
     let body = format!("{GOOD}\r\n\n{BAD}\n{GOOD}\n");
-    let b = events_body(body.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+    let b = events(body.as_bytes(), InputFormat::Auto).unwrap();
     assert_eq!(b.events.len(), 2);
     assert_eq!(b.invalid, 1);
     assert_eq!(b.errors[0].to_string().split(':').next(), Some("line 3"));
@@ -20,18 +31,18 @@ fn ndjson_counts_invalid_lines_and_names_them() {
 #[test]
 fn a_json_array_of_objects_and_strings() {
     let body = format!("[{GOOD}, {BAD}, {}]", serde_json::to_string(GOOD).unwrap());
-    let b = events_body(body.as_bytes(), InputFormat::Jsonl, &cfg(), 1 << 20).unwrap();
+    let b = events(body.as_bytes(), InputFormat::Jsonl).unwrap();
     assert_eq!(b.events.len(), 2);
     assert_eq!(b.errors[0].unit, Unit::Event);
     assert_eq!(b.errors[0].position, 2);
-    let e = events_body(b"[{", InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err();
+    let e = events(b"[{", InputFormat::Jsonl).unwrap_err();
     assert!(matches!(e, IngestError::BadArray(_)), "{e}");
 }
 
 #[test]
 fn other_formats_line_by_line() {
     let cef = "CEF:0|Imperva|SecureSphere|13.0|db|Query|3|rt=1767603600000 suser=mreyes act=select cs1Label=table cs1=support.customers cn1Label=rows cn1=40\n";
-    let b = events_body(cef.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+    let b = events(cef.as_bytes(), InputFormat::Auto).unwrap();
     assert_eq!(b.events.len(), 1, "{:?}", b.errors);
     assert_eq!(b.events[0].user, "mreyes");
     assert_eq!(b.events[0].rows, 40);
@@ -66,7 +77,7 @@ fn hec_envelopes_concatenated_with_objects_strings_and_time() {
         r#"{{"time":1767603600.5,"host":"db1","sourcetype":"ueba","event":{GOOD}}}{{"event":{}}} {{"time":"1767603601","event":{no_ts},"fields":{{"x":1}}}}"#,
         serde_json::to_string(GOOD).unwrap()
     );
-    let b = hec_body(body.as_bytes(), InputFormat::Auto, &cfg(), 1 << 20).unwrap();
+    let b = hec(body.as_bytes(), InputFormat::Auto).unwrap();
     assert_eq!(b.invalid, 0, "{:?}", b.errors);
     assert_eq!(b.events.len(), 3);
     assert_eq!(b.events[2].time_ms, 1_767_603_601_000);
@@ -75,34 +86,16 @@ fn hec_envelopes_concatenated_with_objects_strings_and_time() {
 
 #[test]
 fn hec_envelope_errors_are_numbered() {
-    let e = hec_body(
-        br#"{"event":{"a":1}}{"time":1}"#,
-        InputFormat::Jsonl,
-        &cfg(),
-        1 << 20,
-    )
-    .unwrap_err();
+    let e = hec(br#"{"event":{"a":1}}{"time":1}"#, InputFormat::Jsonl).unwrap_err();
     assert_eq!(e, IngestError::HecEventMissing { event: 2 });
-    let e = hec_body(br#"{"event":""}"#, InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err();
+    let e = hec(br#"{"event":""}"#, InputFormat::Jsonl).unwrap_err();
     assert_eq!(e, IngestError::HecEventBlank { event: 1 });
-    let e = hec_body(
-        br#"{"event":{}} {"event": nope}"#,
-        InputFormat::Jsonl,
-        &cfg(),
-        1 << 20,
-    )
-    .unwrap_err();
+    let e = hec(br#"{"event":{}} {"event": nope}"#, InputFormat::Jsonl).unwrap_err();
     assert!(matches!(e, IngestError::HecEventBlank { event: 1 }), "{e}");
-    let e = hec_body(
-        br#"{"event":{"a":1}} {"event": nope}"#,
-        InputFormat::Jsonl,
-        &cfg(),
-        1 << 20,
-    )
-    .unwrap_err();
+    let e = hec(br#"{"event":{"a":1}} {"event": nope}"#, InputFormat::Jsonl).unwrap_err();
     assert!(matches!(e, IngestError::HecFormat { event: 2, .. }), "{e}");
     assert_eq!(
-        hec_body(b"  ", InputFormat::Jsonl, &cfg(), 1 << 20).unwrap_err(),
+        hec(b"  ", InputFormat::Jsonl).unwrap_err(),
         IngestError::NoData
     );
 }

@@ -25,9 +25,20 @@ fn empty_scorer() -> Scorer<Vec<ueba_engine::risk::aggregate::Alert>> {
     )
 }
 
+/// A queue of `capacity` events whose worker builds its scorer with `build`
+/// and flushes after 20 ms idle, with no durable log.
+fn queue<F>(build: F, capacity: usize) -> (Queue, Worker<Vec<ueba_engine::risk::aggregate::Alert>>)
+where
+    F: FnOnce() -> Result<Scorer<Vec<ueba_engine::risk::aggregate::Alert>>, String>
+        + Send
+        + 'static,
+{
+    start(build, capacity, Duration::from_millis(20), None).unwrap()
+}
+
 #[test]
 fn requests_beyond_the_capacity_are_refused_and_the_rest_scored_on_close() {
-    let (queue, worker) = start(|| Ok(empty_scorer()), 3, Duration::from_millis(20), None).unwrap();
+    let (queue, worker) = queue(|| Ok(empty_scorer()), 3);
     assert_eq!(
         queue.offer((0..4).map(ev).collect(), 0),
         Err(QueueError::TooMany {
@@ -58,7 +69,7 @@ fn a_full_queue_answers_full_until_the_worker_catches_up() {
         let _ = gate_rx.recv();
         Ok(empty_scorer())
     };
-    let (queue, worker) = start(build, 2, Duration::from_millis(20), None).unwrap();
+    let (queue, worker) = queue(build, 2);
     queue.offer(vec![ev(0), ev(1)], 0).unwrap();
     assert_eq!(
         queue.offer(vec![ev(2)], 0),

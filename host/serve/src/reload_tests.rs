@@ -57,6 +57,27 @@ fn batches_evidence(findings: &[wit::Finding]) -> i64 {
     }
 }
 
+/// A scorer on the built-ins and `dir`'s plugins that records plugin
+/// health, as `ueba serve` starts one; with its runtime, to load the
+/// versions a test swaps in.
+fn scorer_in(
+    dir: &Path,
+    cfg: &Config,
+) -> (Runtime, Scorer<Vec<ueba_engine::risk::aggregate::Alert>>) {
+    let rt = Runtime::new(None).unwrap();
+    let plugins = ueba_engine::sandbox::plugins::load(&rt, cfg, Some(dir)).unwrap();
+    let scorer = Scorer::new(cfg.clone(), Identities::default(), plugins, Vec::new())
+        .with_health(Box::new(Vec::<HealthEvent>::new()));
+    (rt, scorer)
+}
+
+/// A tracker of `dir` that starts from what a start-up on it loads.
+fn tracker(dir: &Path, cfg: Config) -> Tracker {
+    let rt = Runtime::new(None).unwrap();
+    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(dir)).unwrap();
+    Tracker::new(dir, Baseline::scan(dir).loaded(&plugins), rt, cfg)
+}
+
 fn hostile_file(dir: &Path, bytes: &[u8]) -> LoadedPlugin {
     let path = dir.join("hostile.wasm");
     std::fs::write(&path, bytes).unwrap();
@@ -119,12 +140,9 @@ fn a_new_version_takes_over_the_state_or_starts_afresh_saying_why() {
 fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
-    let rt = Runtime::new(None).unwrap();
     let path = dir.path().join("hostile.wasm");
     std::fs::write(&path, fixture("hostile.wasm")).unwrap();
-    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
-    let mut scorer = Scorer::new(cfg.clone(), Identities::default(), plugins, Vec::new())
-        .with_health(Box::new(Vec::<HealthEvent>::new()));
+    let (rt, mut scorer) = scorer_in(dir.path(), &cfg);
     for i in 0..10 {
         scorer.push(&ev(i, 3)).unwrap();
     }
@@ -215,11 +233,8 @@ fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() 
 #[test]
 fn apply_reports_each_change_to_the_health_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(None).unwrap();
     let cfg = config("[input]\nmax_lateness_secs = 0\n");
-    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(dir.path())).unwrap();
-    let mut scorer = Scorer::new(cfg.clone(), Identities::default(), plugins, Vec::new())
-        .with_health(Box::new(Vec::<HealthEvent>::new()));
+    let (rt, mut scorer) = scorer_in(dir.path(), &cfg);
     // Released at once into the batch being filled.
     scorer.push(&ev(0, 3)).unwrap();
     assert_eq!(scorer.stats().batches, 0);
@@ -297,11 +312,8 @@ fn keep(names: &[&str]) -> Vec<(&'static str, String)> {
 #[test]
 fn scanning_the_directory_follows_adds_changes_removals_and_failures() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(None).unwrap();
-    let cfg = Config::default();
     let d = dir.path();
-    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(d)).unwrap();
-    let mut t = Tracker::new(d, Baseline::scan(d).loaded(&plugins), rt, cfg);
+    let mut t = tracker(d, Config::default());
     let builtins = ["volume", "off-hours", "novel-table", "new-source"];
     assert!(t.scan().is_none(), "nothing changed");
 
@@ -417,9 +429,7 @@ fn a_pinned_file_must_match_its_pin_and_its_removal_is_noted() {
         "[pins]\n\"hostile.wasm\" = \"{}\"\n",
         sha256_hex(&good)
     ));
-    let rt = Runtime::new(None).unwrap();
-    let plugins = ueba_engine::sandbox::plugins::load(&rt, &cfg, Some(d)).unwrap();
-    let mut t = Tracker::new(d, Baseline::scan(d).loaded(&plugins), rt, cfg);
+    let mut t = tracker(d, cfg);
     std::fs::write(d.join("hostile.wasm"), rebuilt(&good, "2")).unwrap();
     let r = t.scan().unwrap();
     assert!(r.lineup.is_none());
