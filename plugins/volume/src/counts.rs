@@ -120,11 +120,34 @@ impl Slow {
     /// Whether `total` is at least `z` spreads (`min_sd` as in [`Slow::sd`])
     /// above the reference. `gate` caches the smallest total that may be,
     /// for these `min_sd` and `z`, so most calls are one comparison; the
-    /// answer is exactly `z(total) ≥ z` either way.
+    /// answer is exactly `z(total) ≥ z` either way. The usual answer (not
+    /// ready, or under a gate built for these `min_sd` and `z`) is inlined
+    /// into the caller; the rest is [`Slow::reaches_past_gate`].
+    #[inline]
     pub fn reaches(&self, total: u64, min_sd: f64, z: f64, gate: &mut Option<SlowGate>) -> bool {
         if !self.ready() {
             return false;
         }
+        if let Some(g) = *gate
+            && g.min_sd == min_sd
+            && g.z == z
+            && total < g.total
+        {
+            return false;
+        }
+        self.reaches_past_gate(total, min_sd, z, gate)
+    }
+
+    /// [`Slow::reaches`] for a ready reference whose gate has to be built
+    /// or which the total is not under.
+    #[inline(never)]
+    fn reaches_past_gate(
+        &self,
+        total: u64,
+        min_sd: f64,
+        z: f64,
+        gate: &mut Option<SlowGate>,
+    ) -> bool {
         let at = match *gate {
             Some(g) if g.min_sd == min_sd && g.z == z => g.total,
             _ => {

@@ -589,7 +589,31 @@ impl Gate {
     /// `df`) and score, rebuilding the gate when any of them changed since
     /// it was built. `false` guarantees `fit.reaches(total, df, need)` is
     /// false; `true` means it has to be computed.
+    ///
+    /// The usual answer (the gate was built for this baseline and score,
+    /// and the total is under it) is a few comparisons inlined into the
+    /// caller; anything else is left to [`Gate::opens_rebuilding`].
+    #[inline]
     pub fn opens(
+        slot: &mut Option<Gate>,
+        fit: Fit,
+        df: f64,
+        need: f32,
+        total: u64,
+        quantiles: &mut Quantiles,
+    ) -> bool {
+        if let Some(g) = slot
+            && g.is_for(fit, df, need)
+            && total < g.at
+        {
+            return false;
+        }
+        Gate::opens_rebuilding(slot, fit, df, need, total, quantiles)
+    }
+
+    /// [`Gate::opens`] when the gate has to be built or moved on.
+    #[inline(never)]
+    fn opens_rebuilding(
         slot: &mut Option<Gate>,
         fit: Fit,
         df: f64,
