@@ -676,6 +676,17 @@ enum Baseline {
     Slow(Slow),
 }
 
+/// The row buckets of an event, as judged: its local hour, the blended
+/// hour and day baselines, and its pair's position and baseline (with the
+/// buckets that baseline rests on).
+struct Buckets {
+    hour: usize,
+    hour_fit: Option<Fit>,
+    day_fit: Option<Fit>,
+    pair_fit: Option<(Fit, f64)>,
+    pair_idx: Option<usize>,
+}
+
 /// One bucket's judgement of the current event.
 struct Scored {
     bucket: Bucket,
@@ -695,6 +706,8 @@ impl Volume {
 
     /// Close the user's current day: its totals become history, for the
     /// user and for the pools of their peer group and the organisation.
+    /// Once a user-day, so kept out of the per-event path's code.
+    #[inline(never)]
     fn close_day(user: &mut User, group: Option<&mut Pool>, org: &mut Pool) {
         if user.day == NO_DAY {
             return;
@@ -938,6 +951,36 @@ impl Volume {
                 return;
             }
         }
+        let buckets = Buckets {
+            hour,
+            hour_fit,
+            day_fit,
+            pair_fit,
+            pair_idx,
+        };
+        Self::report(user, symbols, e, buckets, extra, min, out);
+    }
+
+    /// Score every bucket of an event that may report (few get this far:
+    /// the gates stop the rest), and report the best one. Kept out of the
+    /// per-event path's code.
+    #[inline(never)]
+    fn report(
+        user: &mut User,
+        symbols: &Symbols,
+        e: &Event,
+        buckets: Buckets,
+        mut extra: Vec<Scored>,
+        min: f32,
+        out: &mut Vec<Finding>,
+    ) {
+        let Buckets {
+            hour,
+            hour_fit,
+            day_fit,
+            pair_fit,
+            pair_idx,
+        } = buckets;
         let mut candidates: Vec<Scored> = Vec::with_capacity(3 + extra.len());
         if let Some(fit) = hour_fit {
             candidates.extend(score(
