@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use ueba_engine::pipeline::{AlertSink, Scorer};
+use ueba_engine::state::driver::Checkpoints;
 use ueba_engine::state::{Checkpoint, InputMark, OutputMark, StateDir, fingerprint};
 use ueba_formats::input::Position;
 
@@ -264,5 +265,25 @@ impl Checkpointer {
     /// Records skipped in runs before this one.
     pub(crate) fn skipped_before(&self) -> u64 {
         self.skipped_before
+    }
+}
+
+impl<S: AlertSink> Checkpoints<S> for Checkpointer {
+    fn due(&self, events: u64) -> bool {
+        Checkpointer::due(self, events)
+    }
+
+    fn save(
+        &mut self,
+        scorer: &mut Scorer<S>,
+        position: Position,
+        finished: bool,
+        skipped: u64,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Checkpointer::save(self, scorer, position, finished, skipped).map_err(Into::into)
+    }
+
+    fn stop_signal(&self) -> Option<i32> {
+        Checkpointer::stop_signal(self)
     }
 }

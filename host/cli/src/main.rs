@@ -2,8 +2,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -11,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use ueba_engine::config::{Config, DEFAULT_TOML};
 use ueba_engine::identity::Identities;
 use ueba_engine::state::StateDir;
-use ueba_formats::input::{Chunk, Position, spawn_reader_at};
+use ueba_engine::state::driver::{Checkpoints, Drive, Run, drive};
+use ueba_formats::input::{Position, feed_at};
 use ueba_formats::sinks::{
     DocKind, DynSink, JsonDocs, JsonLines, OutputFormat, cef::CefLines, cef::Syslog, hec::HecPost,
     hostname,
@@ -21,11 +20,14 @@ use ueba_lab::generator::{GenConfig, Shape, generate};
 
 mod cmd_plugin;
 mod durable;
-use ueba_engine::pipeline::{AlertSink, Report, Scorer};
+use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::sandbox::Runtime;
 
 mod cmd_explain;
+mod cmd_lab;
 mod cmd_serve;
+
+use cmd_lab::{BenchArgs, DemoArgs, EvalArgs, GenArgs, bench_cmd, demo, eval_cmd, gen_cmd};
 
 /// Score database access logs for insider risk with sandboxed WebAssembly detectors.
 ///
@@ -170,71 +172,6 @@ pub(crate) struct EngineArgs {
     /// with the name of a built-in one replaces it.
     #[arg(long, short = 'p')]
     pub(crate) plugins: Option<PathBuf>,
-}
-
-#[derive(Args)]
-struct GenArgs {
-    /// Number of users.
-    #[arg(long, default_value_t = 200)]
-    users: usize,
-    /// Number of days.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Output directory (created if missing).
-    #[arg(long)]
-    out: PathBuf,
-    /// Random seed; the same seed gives the same files.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// First day, YYYY-MM-DD.
-    #[arg(long)]
-    start: Option<jiff::civil::Date>,
-    /// Leave out the malicious scenarios (benign look-alikes stay: they are normal behaviour).
-    #[arg(long)]
-    no_scenarios: bool,
-    /// Put a site in another time zone, e.g. `manila=Etc/GMT-3` (repeatable;
-    /// sites: manila, dublin, chicago, new-york, berlin, los-angeles, london).
-    /// Shifts follow the zone's local time and identities.csv names it.
-    #[arg(long, value_name = "SITE=ZONE", value_parser = site_timezone)]
-    site_timezone: Vec<(String, String)>,
-    /// Kind of log: `database` (access events with rows read) or
-    /// `workstation` (logon/logoff per machine and removable media, a few
-    /// events per person a day).
-    #[arg(long, default_value = "database", value_parser = shape)]
-    shape: Shape,
-}
-
-/// Parses `ueba gen --shape`.
-fn shape(s: &str) -> Result<Shape, String> {
-    Shape::parse(s).map_err(|e| e.to_string())
-}
-
-/// Parses `SITE=ZONE` for `ueba gen --site-timezone`.
-fn site_timezone(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((site, zone)) if !site.is_empty() && !zone.is_empty() => {
-            Ok((site.to_string(), zone.to_string()))
-        }
-        _ => Err(format!(
-            "expected SITE=ZONE, e.g. manila=Etc/GMT-3, got `{s}`"
-        )),
-    }
-}
-
-#[derive(Args)]
-struct DemoArgs {
-    /// Number of users.
-    #[arg(long, default_value_t = 200)]
-    users: usize,
-    /// Number of days.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Random seed.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Users explained.
-    #[arg(long, default_value_t = 5)]
-    top: usize,
 }
 
 #[derive(Args)]
@@ -473,242 +410,46 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
     pb
 }
 
-/// What [`run_scorer`] ends with.
-pub(crate) struct Run<S> {
-    pub(crate) report: Report,
-    sink: S,
-    /// Records the parser skipped as not data access.
-    skipped: u64,
-    /// Where reading stopped.
-    position: Position,
-    /// The signal that stopped the run early (state saved), if any.
-    stopped_by: Option<i32>,
-}
-
-/// Feed a reader through a scorer; on idle input (a live tail) score what is
-/// held so alerts are not delayed by a quiet log. The reader starts at
-/// `start` (a resumed run). With a checkpointer, checkpoints are taken as
+/// Feed `reader` through `scorer` with the engine's driver, printing the
+/// first few skipped lines and moving `progress`. The reader starts at
+/// `start` (a resumed run). With `checkpoints`, checkpoints are taken as
 /// they fall due, at the end, and when SIGINT/SIGTERM asks to stop.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_scorer<S: AlertSink>(
-    mut scorer: Scorer<S>,
+    scorer: Scorer<S>,
     reader: Box<dyn BufRead + Send>,
     parser: Box<dyn LineParser>,
     name: &str,
     skip_invalid: bool,
     progress: Option<&indicatif::ProgressBar>,
     start: Position,
-    mut checkpoints: Option<&mut durable::Checkpointer>,
+    checkpoints: Option<&mut durable::Checkpointer>,
 ) -> Result<Run<S>> {
     const SHOWN: usize = 5;
-    let (rx, bytes, skipped) = spawn_reader_at(reader, parser, start);
     let mut shown = 0usize;
-    let mut position = start;
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(Chunk::Lines(lines, resume)) => {
-                for parsed in lines {
-                    match parsed {
-                        Ok(ev) => scorer.push(&ev)?,
-                        Err(e) if skip_invalid => {
-                            scorer.count_invalid();
-                            if shown < SHOWN {
-                                eprintln!("skipped {name}: {e}");
-                                shown += 1;
-                            }
-                        }
-                        Err(e) => {
-                            bail!("{name}: {e} (use --skip-invalid to count and skip bad lines)")
-                        }
-                    }
-                }
-                position = resume;
-                if let Some(pb) = progress {
-                    pb.set_position(bytes.load(Ordering::Relaxed));
-                }
+    let how = Drive {
+        name,
+        skip_invalid,
+        start,
+        on_invalid: &mut |e| {
+            if shown < SHOWN {
+                eprintln!("skipped {name}: {e}");
+                shown += 1;
             }
-            Ok(Chunk::Failed(e)) => return Err(e).with_context(|| format!("reading {name}")),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => scorer.flush()?,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-        if let Some(c) = checkpoints.as_deref_mut()
-            && c.due(scorer.stats().events)
-        {
-            c.save(
-                &mut scorer,
-                position,
-                false,
-                skipped.load(Ordering::Relaxed),
-            )?;
-            if let Some(signal) = c.stop_signal() {
-                // Held events are in the checkpoint; the resumed run scores them.
-                let (report, sink) = scorer.finish_without_flush();
-                return Ok(Run {
-                    report,
-                    sink,
-                    skipped: skipped.load(Ordering::Relaxed),
-                    position,
-                    stopped_by: Some(signal),
-                });
+        },
+        on_progress: &mut |bytes| {
+            if let Some(pb) = progress {
+                pb.set_position(bytes);
             }
-        }
-    }
-    scorer.flush()?;
-    if let Some(c) = checkpoints {
-        c.save(&mut scorer, position, true, skipped.load(Ordering::Relaxed))?;
-    }
-    let (report, sink) = scorer.finish()?;
-    Ok(Run {
-        report,
-        sink,
-        skipped: skipped.load(Ordering::Relaxed),
-        position,
-        stopped_by: None,
-    })
-}
-
-fn gen_cmd(a: GenArgs) -> Result<()> {
-    let cfg = GenConfig {
-        users: a.users,
-        days: a.days,
-        seed: a.seed,
-        start: a.start.unwrap_or(GenConfig::default().start),
-        scenarios: !a.no_scenarios,
-        site_timezones: a.site_timezone,
-        shape: a.shape,
+        },
     };
-    let pb = std::io::stderr()
-        .is_terminal()
-        .then(|| indicatif::ProgressBar::new(u64::from(a.days)));
-    let summary = generate(&cfg, &a.out, &mut |done, total| {
-        if let Some(pb) = &pb {
-            pb.set_length(u64::from(total));
-            pb.set_position(u64::from(done));
-        }
-    })?;
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    eprintln!(
-        "wrote {} events for {} users: {}, {}, {}",
-        summary.events,
-        summary.users,
-        summary.events_path.display(),
-        summary.identities_path.display(),
-        summary.labels_path.display()
-    );
-    for s in &summary.scenarios {
-        eprintln!(
-            "  {:<22} {:<12} {} {}",
-            s.name,
-            s.user,
-            if s.malicious {
-                "malicious"
-            } else {
-                "benign   "
-            },
-            s.description
-        );
-    }
-    Ok(())
-}
-
-fn demo(a: DemoArgs) -> Result<()> {
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    eprintln!(
-        "Generating a support organisation: {} users over {} days (seed {})...",
-        a.users, a.days, a.seed
-    );
-    let gen_cfg = GenConfig {
-        users: a.users,
-        days: a.days,
-        seed: a.seed,
-        ..GenConfig::default()
-    };
-    let summary = generate(&gen_cfg, dir.path(), &mut |_, _| {})?;
-    eprintln!(
-        "Scoring {} events with the built-in detectors...",
-        summary.events
-    );
-    let cfg = Config::default();
-    let runtime = runtime_for(&cfg)?;
-    let plugins =
-        ueba_engine::sandbox::plugins::load(&runtime, &cfg, None).context("loading detectors")?;
-    let identities = Identities::load(&summary.identities_path)?;
-    let file = std::fs::File::open(&summary.events_path)
-        .with_context(|| format!("opening {}", summary.events_path.display()))?;
-    let scorer = Scorer::new(cfg, identities, plugins, Vec::new());
-    let Run {
-        report,
-        sink: alerts,
-        ..
-    } = run_scorer(
+    let checkpoints = checkpoints.map(|c| c as &mut dyn Checkpoints<S>);
+    Ok(drive(
         scorer,
-        Box::new(std::io::BufReader::new(file)),
-        Box::new(NativeParser),
-        "events.jsonl",
-        false,
-        None,
-        Position::default(),
-        None,
-    )?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", report.render(a.top.max(10)).trim_start())?;
-    writeln!(out, "Why the top users are there (their strongest alert):")?;
-    for (rank, u) in report.users.iter().take(a.top).enumerate() {
-        let best = alerts
-            .iter()
-            .filter(|al| al.user == u.name)
-            .max_by(|x, y| x.score.total_cmp(&y.score));
-        writeln!(
-            out,
-            "\n#{} {} ({}) peak risk {:.1}",
-            rank + 1,
-            u.name,
-            u.peer_group.as_deref().unwrap_or("no peer group"),
-            u.standing.peak
-        )?;
-        match best {
-            None => writeln!(out, "   no alert (below the threshold)")?,
-            Some(al) => {
-                writeln!(out, "   alert at {} with risk {}", al.time, al.score)?;
-                for f in al.findings.iter().take(5) {
-                    let ev: Vec<String> =
-                        f.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    writeln!(out, "   - [{} {:.0}] {}", f.detector, f.score, f.reason)?;
-                    writeln!(out, "       {}", ev.join(" "))?;
-                }
-            }
-        }
-    }
-    writeln!(
-        out,
-        "\nWhat was injected (labels.json) and where it ranked:"
-    )?;
-    for s in &summary.scenarios {
-        let rank = report
-            .users
-            .iter()
-            .position(|u| u.name == s.user)
-            .map(|r| r + 1);
-        let alerted = alerts.iter().any(|al| al.user == s.user);
-        writeln!(
-            out,
-            "  {:<22} {:<10} {:<9} rank {:<5} {}  {}",
-            s.name,
-            s.user,
-            if s.malicious { "malicious" } else { "benign" },
-            rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-            if alerted { "ALERTED" } else { "quiet  " },
-            s.description
-        )?;
-    }
-    writeln!(
-        out,
-        "\n{} alerts in all. Try: ueba gen --out data && ueba score data/events.jsonl --identities data/identities.csv",
-        alerts.len()
-    )?;
-    Ok(())
+        feed_at(reader, parser, start),
+        how,
+        checkpoints,
+    )?)
 }
 
 fn config_cmd(a: ConfigArgs) -> Result<()> {
@@ -736,210 +477,6 @@ fn config_cmd(a: ConfigArgs) -> Result<()> {
         for (key, default, description) in &info.config {
             writeln!(out, "# {description}\n{key} = {default}")?;
         }
-    }
-    Ok(())
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    /// Events in the main workload (learning period included); the
-    /// per-event case times a tenth of them.
-    #[arg(long)]
-    events: Option<u64>,
-    /// Users in the main workload.
-    #[arg(long)]
-    users: Option<u32>,
-    /// User counts of the entity sweep, e.g. `1000,100000,1000000`.
-    #[arg(long, value_delimiter = ',')]
-    entities: Option<Vec<u32>>,
-    /// Plugin counts, e.g. `1,3,10`.
-    #[arg(long, value_delimiter = ',')]
-    plugins: Option<Vec<usize>>,
-    /// Batch sizes of the wasm-batch case with 3 plugins, e.g. `64,1024,8192`.
-    #[arg(long, value_delimiter = ',')]
-    batches: Option<Vec<usize>>,
-    /// Repetitions of every case of the main workload (medians and min-max are over them).
-    #[arg(long)]
-    reps: Option<usize>,
-    /// Repetitions of the entity sweep.
-    #[arg(long)]
-    sweep_reps: Option<usize>,
-    /// Plugins in the entity sweep (default 3; the built-ins in order, so
-    /// 4 adds new-source).
-    #[arg(long)]
-    sweep_plugins: Option<usize>,
-    /// A tenth of the events, one repetition, a sweep up to 10 thousand users.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the results as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-}
-
-fn bench_cmd(a: BenchArgs) -> Result<()> {
-    use ueba_lab::bench::Options;
-    let mut options = if a.quick {
-        Options::quick()
-    } else {
-        Options::standard()
-    };
-    if let Some(events) = a.events {
-        options = options.with_events(events);
-    }
-    options.users = a.users.unwrap_or(options.users);
-    options.entities = a.entities.unwrap_or(options.entities);
-    options.plugins = a.plugins.unwrap_or(options.plugins);
-    options.batches = a.batches.unwrap_or(options.batches);
-    options.reps = a.reps.unwrap_or(options.reps);
-    options.sweep_reps = a.sweep_reps.unwrap_or(options.sweep_reps);
-    options.sweep_plugins = a.sweep_plugins.unwrap_or(options.sweep_plugins);
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this is a debug build; build with --release for figures that mean anything"
-        );
-    }
-    let runtime = runtime_for(&Config::default())?;
-    let pb = indicatif::ProgressBar::new(1);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let report = ueba_lab::bench::run(&runtime, &options, &mut |p| {
-        pb.set_length(p.total);
-        pb.set_position(p.done);
-        pb.set_message(p.label);
-    })?;
-    pb.finish_and_clear();
-    print!("{}", report.render());
-    if let Some(path) = &a.json {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, &report)
-            .with_context(|| format!("writing {}", path.display()))?;
-        writeln!(w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
-
-#[derive(Args)]
-struct EvalArgs {
-    /// Events file (JSON lines, as `ueba score` reads).
-    #[arg(long, required_unless_present = "sweep", requires = "labels")]
-    events: Option<PathBuf>,
-    /// Identity CSV (time zones for the off-hours rule, peer groups for the report).
-    #[arg(long, short = 'i')]
-    identities: Option<PathBuf>,
-    /// Labels JSON as written by `ueba gen`: {"scenarios":[{"name","user","malicious","start"}]}.
-    #[arg(long, required_unless_present = "sweep", requires = "events")]
-    labels: Option<PathBuf>,
-    /// Configuration file (TOML); the risk threshold and detector settings apply.
-    #[arg(long, short = 'c')]
-    config: Option<PathBuf>,
-    /// Evaluate these alerts (JSON lines from `ueba score`) instead of scoring the events.
-    #[arg(long)]
-    alerts: Option<PathBuf>,
-    /// Also write the results as JSON here.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Also write a self-contained HTML report with charts here.
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// Run the generator at increasing attack intensity and report detection rate against it.
-    #[arg(long)]
-    sweep: bool,
-    /// Seeds per intensity level in the sweep.
-    #[arg(long, default_value_t = 5, requires = "sweep")]
-    sweep_seeds: u32,
-    /// Users per generated organisation in the sweep.
-    #[arg(long, default_value_t = 60, requires = "sweep")]
-    sweep_users: usize,
-    /// Days per generated organisation in the sweep.
-    #[arg(long, default_value_t = 21, requires = "sweep")]
-    sweep_days: u32,
-    /// Where the sweep's chart goes when there is no --report (SVG).
-    #[arg(long, default_value = "sweep.svg", requires = "sweep")]
-    sweep_plot: PathBuf,
-}
-
-fn eval_cmd(a: EvalArgs) -> Result<()> {
-    use ueba_lab::eval::{self, Inputs, Source, rules::RuleSet, sweep};
-    let cfg = load_config(a.config.as_deref())?;
-    let rules = RuleSet::from_config(&cfg);
-    let runtime = if a.alerts.is_none() || a.sweep {
-        Some(runtime_for(&cfg)?)
-    } else {
-        None
-    };
-    let evaluation = match (&a.events, &a.labels, &runtime) {
-        (Some(events), Some(labels), runtime) => {
-            let inputs = Inputs {
-                events,
-                identities: a.identities.as_deref(),
-                labels,
-            };
-            let source = match (&a.alerts, runtime) {
-                (Some(alerts), _) => Source::Alerts(alerts),
-                (None, Some(runtime)) => Source::Score {
-                    runtime,
-                    config: &cfg,
-                },
-                (None, None) => bail!("no engine to score with"),
-            };
-            Some(eval::evaluate(&inputs, source, &rules)?)
-        }
-        _ => None,
-    };
-    if let Some(e) = &evaluation {
-        print!("{}", e.render());
-    }
-    let sweep = match (a.sweep, &runtime) {
-        (true, Some(runtime)) => {
-            let sweep_cfg = sweep::SweepConfig {
-                users: a.sweep_users,
-                days: a.sweep_days,
-                seeds: a.sweep_seeds,
-                ..sweep::SweepConfig::default()
-            };
-            let pb = std::io::stderr()
-                .is_terminal()
-                .then(|| indicatif::ProgressBar::new(0));
-            let result = sweep::run(&sweep_cfg, runtime, &cfg, &rules, &mut |done, total| {
-                if let Some(pb) = &pb {
-                    pb.set_length(total as u64);
-                    pb.set_position(done as u64);
-                }
-            })?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            if evaluation.is_some() {
-                println!();
-            }
-            print!("{}", result.render());
-            Some(result)
-        }
-        _ => None,
-    };
-    if let Some(path) = &a.json {
-        let out = eval::Output {
-            evaluation: evaluation.as_ref(),
-            sweep: sweep.as_ref(),
-        };
-        let text = serde_json::to_string_pretty(&out)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &a.report {
-        let page = eval::report::html(evaluation.as_ref(), sweep.as_ref())?;
-        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("report: {}", path.display());
-    } else if let Some(s) = &sweep {
-        std::fs::write(&a.sweep_plot, eval::report::sweep_svg(s)?)
-            .with_context(|| format!("writing {}", a.sweep_plot.display()))?;
-        eprintln!("sweep chart: {}", a.sweep_plot.display());
     }
     Ok(())
 }

@@ -12,26 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::sources::{LineParser, NativeParser};
-use ueba_engine::event::{AccessEvent, ParseError};
+use ueba_engine::event::ParseError;
 
 pub use ueba_engine::event::MAX_LINE;
 /// Lines per chunk sent to the scorer.
 const CHUNK: usize = 1024;
 
-/// One input line's outcome.
-pub type Parsed = Result<AccessEvent, ParseError>;
-
 pub use ueba_engine::state::Position;
-
-/// A chunk of parsed lines, or a read error that ends the input.
-pub enum Chunk {
-    /// Parsed lines, in input order, and where to resume reading so as to
-    /// get exactly the lines after them (a durable-state checkpoint taken
-    /// after these lines records it).
-    Lines(Vec<Parsed>, Position),
-    /// The input could not be read further.
-    Failed(std::io::Error),
-}
+pub use ueba_engine::state::driver::{Chunk, Feed, Parsed};
 
 /// Start reading native JSON lines from `reader` on a thread. Returns the
 /// receiving end and a counter of bytes consumed (for a progress bar).
@@ -65,8 +53,38 @@ pub fn spawn_reader_at(
     let bytes = Arc::new(AtomicU64::new(start.offset));
     let skipped = Arc::new(AtomicU64::new(0));
     let (b, s) = (bytes.clone(), skipped.clone());
-    std::thread::spawn(move || read_all(reader, parser, tx, b, s, start));
+    std::thread::spawn(move || {
+        // A panic in a parser must not look like the end of the input (a
+        // run with --state would then checkpoint the input as finished):
+        // it ends the input as a failure the scorer reports.
+        let last_words = tx.clone();
+        let read = std::panic::AssertUnwindSafe(|| read_all(reader, parser, tx, b, s, start));
+        if let Err(panic) = std::panic::catch_unwind(read) {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            let _ = last_words.send(Chunk::Failed(std::io::Error::other(format!(
+                "the input reader failed unexpectedly ({what}); this is a bug in ueba, please report it with the input line"
+            ))));
+        }
+    });
     (rx, bytes, skipped)
+}
+
+/// [`spawn_reader_at`] as the [`Feed`] the scoring driver reads.
+pub fn feed_at(
+    reader: Box<dyn BufRead + Send>,
+    parser: Box<dyn LineParser>,
+    start: Position,
+) -> Feed {
+    let (chunks, bytes, skipped) = spawn_reader_at(reader, parser, start);
+    Feed {
+        chunks,
+        bytes,
+        skipped,
+    }
 }
 
 fn read_all(

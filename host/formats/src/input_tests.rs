@@ -51,3 +51,35 @@ fn overlong_lines_are_bounded_and_reported() {
         LineRead::Eof
     );
 }
+
+/// A parser with a bug: it panics on its second line.
+struct Buggy;
+
+impl LineParser for Buggy {
+    fn feed(
+        &mut self,
+        text: &str,
+        line: u64,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), crate::sources::FormatError> {
+        assert!(line < 2, "a parser bug on {text}");
+        NativeParser.feed(text, line, out)
+    }
+}
+
+#[test]
+fn a_panicking_parser_ends_the_input_as_a_failure_not_as_its_end() {
+    let input =
+        b"{\"timestamp\":1,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}\nboom\nnever read\n";
+    let feed = feed_at(
+        Box::new(std::io::Cursor::new(&input[..])),
+        Box::new(Buggy),
+        Position::default(),
+    );
+    let chunks: Vec<Chunk> = feed.chunks.iter().collect();
+    let Some(Chunk::Failed(e)) = chunks.last() else {
+        panic!("the input ended without a failure");
+    };
+    assert!(e.to_string().contains("a parser bug on boom"), "{e}");
+    assert!(e.to_string().contains("bug in ueba"), "{e}");
+}

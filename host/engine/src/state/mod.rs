@@ -23,6 +23,8 @@
 //! is wrong with it; it is never silently replaced by empty state. A lock on
 //! `DIR/lock` keeps two processes from sharing one state directory.
 
+pub mod driver;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
