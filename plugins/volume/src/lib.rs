@@ -117,7 +117,9 @@
 //! comparisons. Tails are computed only for an event that may report, and
 //! then exactly as described above, so findings are unchanged (see
 //! `model::Gate`). A count tail is computed only once the count is two
-//! spreads above its mean, and then at most every sixteenth of the count;
+//! spreads above its mean, and then at most every sixteenth of the count,
+//! and not when the first terms of its sum already show that it falls
+//! short of the score asked for (`counts::Moments::surely_below`);
 //! a slow reference costs a logarithm per event only once the total is
 //! near its threshold, and one per closed day. Pairs are kept in order of
 //! first access and found through a small hash table of (resource,
@@ -1182,6 +1184,9 @@ fn count_candidate(
         return;
     }
     *next = count.saturating_add((count / 16).max(1));
+    if moments.surely_below(count, day_sd, need) {
+        return;
+    }
     let p = moments.tail(count, day_sd);
     let score = score_from_p(p);
     if score >= need {
