@@ -10,6 +10,7 @@ mod explain;
 mod formats;
 mod fuzz;
 mod gate;
+mod golden;
 mod hostile;
 mod pg;
 mod pipeline;
