@@ -391,7 +391,7 @@ pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState, http: Htt
         &snap
             .reloads
             .iter()
-            .map(|(event, n)| (format!("{{event=\"{event}\"}}"), *n as f64))
+            .map(|(event, n)| (format!("{{event=\"{}\"}}", event.as_str()), *n as f64))
             .collect::<Vec<_>>(),
     );
     metric(

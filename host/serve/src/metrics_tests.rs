@@ -1,5 +1,6 @@
 use super::*;
 use crate::queue::DetectorState;
+use ueba_engine::sandbox::plugins::HealthKind;
 
 #[test]
 fn histograms_are_cumulative_and_labels_escaped() {
@@ -16,7 +17,7 @@ fn histograms_are_cumulative_and_labels_escaped() {
             quarantined: Some("failed 3 batches".into()),
             ..DetectorState::default()
         }],
-        reloads: vec![("reloaded", 2), ("load_failed", 1)],
+        reloads: vec![(HealthKind::Reloaded, 2), (HealthKind::LoadFailed, 1)],
         gate: vec![(
             "hostile".into(),
             ueba_engine::sandbox::gate::GateCounts {

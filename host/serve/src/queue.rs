@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use ueba_engine::event::AccessEvent;
 use ueba_engine::pipeline::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
+use ueba_engine::sandbox::plugins::HealthKind;
 use ueba_engine::state::{Checkpoint, StateDir};
 
 /// Durable state for the service (`ueba serve --state DIR`): the worker
@@ -96,7 +97,7 @@ pub struct Snapshot {
     /// Plugin changes while serving, per health event kind
     /// ([`super::reload::EVENTS`]: loaded, reloaded, state_reset, removed,
     /// load_failed).
-    pub reloads: Vec<(&'static str, u64)>,
+    pub reloads: Vec<(HealthKind, u64)>,
 }
 
 impl Snapshot {
@@ -113,12 +114,17 @@ impl Snapshot {
                     name: name.clone(),
                     findings: stats.findings.get(i).copied().unwrap_or(0),
                     latency: stats.batch_latency.get(i).cloned().unwrap_or_default(),
-                    failures: mine().filter(|h| h.event == "failed").count() as u64,
-                    recoveries: mine().filter(|h| h.event == "recovered").count() as u64,
+                    failures: mine().filter(|h| h.event == HealthKind::Failed).count() as u64,
+                    recoveries: mine().filter(|h| h.event == HealthKind::Recovered).count() as u64,
                     quarantined: mine()
                         .rev()
-                        .take_while(|h| !matches!(h.event, "loaded" | "reloaded" | "state_reset"))
-                        .find(|h| h.event == "quarantined")
+                        .take_while(|h| {
+                            !matches!(
+                                h.event,
+                                HealthKind::Loaded | HealthKind::Reloaded | HealthKind::StateReset
+                            )
+                        })
+                        .find(|h| h.event == HealthKind::Quarantined)
                         .map(|h| h.message.clone()),
                 }
             })

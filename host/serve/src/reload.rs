@@ -42,21 +42,21 @@ use notify::{RecursiveMode, Watcher as _};
 use super::queue::Queue;
 use ueba_engine::config::Config;
 use ueba_engine::pipeline::{AlertSink, DetectorBuild, DetectorChange, Lineup, ScoreError, Scorer};
-use ueba_engine::sandbox::plugins::{BUILTIN_PLUGINS, Handover, LoadedPlugin, Origin};
+use ueba_engine::sandbox::plugins::{BUILTIN_PLUGINS, Handover, HealthKind, LoadedPlugin, Origin};
 use ueba_engine::sandbox::{Runtime, sha256_hex};
 
 /// How long DIR must be quiet before a change is loaded: long enough for a
 /// copy to finish writing, short enough that a new version runs promptly.
 pub const QUIET: Duration = Duration::from_millis(400);
 
-/// The health `event` kinds a plugin change is reported with, as they
-/// appear in the health stream and in `ueba_plugin_reloads_total`.
-pub const EVENTS: [&str; 5] = [
-    "loaded",
-    "reloaded",
-    "state_reset",
-    "removed",
-    "load_failed",
+/// The health event kinds a plugin change is reported with; each is a
+/// label of `ueba_plugin_reloads_total`, counted even while zero.
+pub const EVENTS: [HealthKind; 5] = [
+    HealthKind::Loaded,
+    HealthKind::Reloaded,
+    HealthKind::StateReset,
+    HealthKind::Removed,
+    HealthKind::LoadFailed,
 ];
 
 /// Why DIR cannot be watched. The service still runs, with the plugins it
@@ -101,7 +101,7 @@ pub struct Reload {
 /// stream (and so to [`ueba_engine::pipeline::Stats::health`] and `/metrics`).
 pub fn apply<S: AlertSink>(scorer: &mut Scorer<S>, reload: Reload) -> Result<(), ScoreError> {
     for f in reload.failures {
-        scorer.report_health(&f.plugin, "load_failed", f.message);
+        scorer.report_health(&f.plugin, HealthKind::LoadFailed, f.message);
     }
     let Some(lineup) = reload.lineup else {
         return Ok(());
@@ -118,11 +118,11 @@ pub fn apply<S: AlertSink>(scorer: &mut Scorer<S>, reload: Reload) -> Result<(),
 }
 
 /// The health event for one change: (detector, event, message).
-fn describe(change: &DetectorChange) -> (String, &'static str, String) {
+fn describe(change: &DetectorChange) -> (String, HealthKind, String) {
     match change {
         DetectorChange::Loaded { name, build } => (
             name.clone(),
-            "loaded",
+            HealthKind::Loaded,
             format!(
                 "{} (version {}) started; it learns from the next event on",
                 build.origin, build.version
@@ -138,19 +138,19 @@ fn describe(change: &DetectorChange) -> (String, &'static str, String) {
             match handover {
                 Handover::Carried => (
                     name.clone(),
-                    "reloaded",
+                    HealthKind::Reloaded,
                     format!("{what}; it goes on from the state the running version had learned"),
                 ),
                 Handover::Reset(why) => (
                     name.clone(),
-                    "state_reset",
+                    HealthKind::StateReset,
                     format!("{what}; it starts learning afresh (its risk so far stays): {why}"),
                 ),
             }
         }
         DetectorChange::Removed { name, build } => (
             name.clone(),
-            "removed",
+            HealthKind::Removed,
             format!(
                 "{} (version {}) was removed; the detector stopped and its risk components were dropped",
                 build.origin, build.version

@@ -1,7 +1,7 @@
 use super::*;
 use ueba_engine::event::AccessEvent;
 use ueba_engine::identity::Identities;
-use ueba_engine::sandbox::plugins::HealthEvent;
+use ueba_engine::sandbox::plugins::{HealthEvent, HealthKind};
 use ueba_engine::sandbox::wit;
 use ueba_test_support::{builtin, fixture, rebuilt};
 
@@ -258,16 +258,16 @@ fn apply_reports_each_change_to_the_health_stream() {
     };
     apply(&mut scorer, reload).unwrap();
     let health = &scorer.stats().health;
-    let seen: Vec<(&str, &str)> = health
+    let seen: Vec<(&str, HealthKind)> = health
         .iter()
         .map(|h| (h.plugin.as_str(), h.event))
         .collect();
     assert_eq!(
         seen,
         [
-            ("broken.wasm", "load_failed"),
-            ("hostile", "loaded"),
-            ("new-source", "removed")
+            ("broken.wasm", HealthKind::LoadFailed),
+            ("hostile", HealthKind::Loaded),
+            ("new-source", HealthKind::Removed)
         ]
     );
     // The one event pushed was scored by the old set before the change

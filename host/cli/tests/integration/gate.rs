@@ -10,7 +10,7 @@ use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::{Report, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::gate::is_unsafe_char;
-use ueba_engine::sandbox::plugins::HealthEvent;
+use ueba_engine::sandbox::plugins::{HealthEvent, HealthKind};
 
 use crate::hostile::{
     assert_builtins_saw_everything, fixture_dir, hostile_index, run_config, run_with_alerts,
@@ -30,7 +30,7 @@ fn rejected_events(r: &Report) -> Vec<&HealthEvent> {
     r.stats
         .health
         .iter()
-        .filter(|h| h.event == "output_rejected")
+        .filter(|h| h.event == HealthKind::OutputRejected)
         .collect()
 }
 
@@ -87,7 +87,9 @@ fn non_finite_and_out_of_range_scores_never_reach_risk() {
 /// [`assert_builtins_saw_everything`], allowing the gate's own health events.
 fn assert_builtins_saw_everything_but_gate(r: &Report) {
     let mut r = r.clone();
-    r.stats.health.retain(|h| h.event != "output_rejected");
+    r.stats
+        .health
+        .retain(|h| h.event != HealthKind::OutputRejected);
     assert_builtins_saw_everything(&r);
 }
 
@@ -194,13 +196,13 @@ fn a_looping_snapshot_counts_toward_quarantine() {
         Some(1),
     );
     let events: Vec<_> = r.stats.health.iter().map(|h| h.event).collect();
-    assert!(events.contains(&"snapshot_refused"), "{events:?}");
-    assert!(events.contains(&"quarantined"), "{events:?}");
+    assert!(events.contains(&HealthKind::SnapshotRefused), "{events:?}");
+    assert!(events.contains(&HealthKind::Quarantined), "{events:?}");
     let refused = r
         .stats
         .health
         .iter()
-        .filter(|h| h.event == "snapshot_refused")
+        .filter(|h| h.event == HealthKind::SnapshotRefused)
         .count();
     assert!(refused <= 2, "quarantined after max_failures: {events:?}");
     assert_eq!(r.stats.events, 640, "the built-ins scored everything");
@@ -273,7 +275,7 @@ fn a_plugin_that_refuses_its_saved_state_starts_afresh_and_the_rest_resume() {
             .stats()
             .health
             .iter()
-            .filter(|h| h.event == "restore_failed")
+            .filter(|h| h.event == HealthKind::RestoreFailed)
             .collect();
         assert_eq!(failed.len(), 1, "{mode}: {:?}", second.stats().health);
         assert_eq!(failed[0].plugin, "hostile");
@@ -292,7 +294,12 @@ fn a_plugin_that_refuses_its_saved_state_starts_afresh_and_the_rest_resume() {
                 after.standing.peak
             );
         }
-        assert!(!r.stats.health.iter().any(|h| h.event == "quarantined"));
+        assert!(
+            !r.stats
+                .health
+                .iter()
+                .any(|h| h.event == HealthKind::Quarantined)
+        );
     }
 }
 
@@ -310,7 +317,7 @@ fn a_removed_plugin_s_state_is_dropped_with_a_warning() {
         .stats()
         .health
         .iter()
-        .filter(|h| h.event == "state_dropped")
+        .filter(|h| h.event == HealthKind::StateDropped)
         .collect();
     assert_eq!(dropped.len(), 1, "{:?}", second.stats().health);
     assert_eq!(dropped[0].plugin, "hostile");

@@ -9,7 +9,7 @@ use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::{Report, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::Failure;
-use ueba_engine::sandbox::plugins::HealthEvent;
+use ueba_engine::sandbox::plugins::{HealthEvent, HealthKind};
 
 use crate::util::{event, runtime};
 
@@ -86,7 +86,11 @@ pub(crate) fn assert_builtins_saw_everything(r: &Report) {
     assert_eq!(r.stats.events, 640);
     assert_eq!(r.stats.batches, 40);
     // Only the hostile plugin may have missed events.
-    let quarantined = r.stats.health.iter().any(|h| h.event == "quarantined");
+    let quarantined = r
+        .stats
+        .health
+        .iter()
+        .any(|h| h.event == HealthKind::Quarantined);
     assert!(r.stats.events_missed_by_failed <= if quarantined { 640 } else { 16 });
     for h in &r.stats.health {
         assert_eq!(
@@ -98,7 +102,7 @@ pub(crate) fn assert_builtins_saw_everything(r: &Report) {
     }
 }
 
-fn limits(r: &Report) -> Vec<(&'static str, Option<Failure>)> {
+fn limits(r: &Report) -> Vec<(HealthKind, Option<Failure>)> {
     r.stats.health.iter().map(|h| (h.event, h.limit)).collect()
 }
 
@@ -115,8 +119,12 @@ fn a_well_behaved_fixture_finds_one_per_batch() {
 fn an_infinite_loop_is_stopped_by_the_time_limit_and_quarantined() {
     let r = run("loop", "", Some(10));
     let l = limits(&r);
-    assert_eq!(l[0], ("failed", Some(Failure::Time)), "{l:?}");
-    assert_eq!(l[1], ("retry_failed", Some(Failure::Time)), "{l:?}");
+    assert_eq!(l[0], (HealthKind::Failed, Some(Failure::Time)), "{l:?}");
+    assert_eq!(
+        l[1],
+        (HealthKind::RetryFailed, Some(Failure::Time)),
+        "{l:?}"
+    );
     assert_eq!(r.stats.health[0].batch, 11);
     assert_builtins_saw_everything(&r);
     // Later batches have no trigger: the restarted plugin scores them again.
@@ -129,7 +137,10 @@ fn a_trap_is_retried_on_a_fresh_instance_from_the_last_snapshot() {
     let l = limits(&r);
     assert_eq!(
         l,
-        vec![("failed", Some(Failure::Trap)), ("recovered", None)],
+        vec![
+            (HealthKind::Failed, Some(Failure::Trap)),
+            (HealthKind::Recovered, None)
+        ],
         "{:?}",
         r.stats.health
     );
@@ -163,14 +174,14 @@ fn a_plugin_that_keeps_trapping_is_quarantined() {
         .stats
         .health
         .iter()
-        .filter(|h| h.event == "quarantined")
+        .filter(|h| h.event == HealthKind::Quarantined)
         .collect();
     assert_eq!(q.len(), 1, "{:?}", r.stats.health);
     assert_eq!(q[0].limit, Some(Failure::Trap));
     assert!(r.render(5).contains("QUARANTINED detector hostile"));
     // After quarantine the plugin is never called again.
     let last = r.stats.health.last().unwrap();
-    assert_eq!(last.event, "quarantined");
+    assert_eq!(last.event, HealthKind::Quarantined);
     assert_eq!(r.stats.events, 160);
 }
 
@@ -179,7 +190,7 @@ fn a_memory_bomb_hits_the_memory_limit() {
     let r = run("memory-bomb", "", Some(10));
     assert_eq!(
         limits(&r)[0],
-        ("failed", Some(Failure::Memory)),
+        (HealthKind::Failed, Some(Failure::Memory)),
         "{:?}",
         r.stats.health
     );
@@ -196,7 +207,7 @@ fn runaway_recursion_is_a_stack_overflow() {
     let r = run("recursion", "", Some(10));
     assert_eq!(
         limits(&r)[0],
-        ("failed", Some(Failure::Stack)),
+        (HealthKind::Failed, Some(Failure::Stack)),
         "{:?}",
         r.stats.health
     );
@@ -212,7 +223,7 @@ fn a_flood_of_findings_hits_the_findings_limit() {
     );
     assert_eq!(
         limits(&r)[0],
-        ("failed", Some(Failure::Findings)),
+        (HealthKind::Failed, Some(Failure::Findings)),
         "{:?}",
         r.stats.health
     );
@@ -237,7 +248,7 @@ fn a_huge_snapshot_is_refused_and_scoring_goes_on() {
         .stats
         .health
         .iter()
-        .filter(|h| h.event == "snapshot_refused")
+        .filter(|h| h.event == HealthKind::SnapshotRefused)
         .collect();
     assert!(!refused.is_empty(), "{:?}", r.stats.health);
     assert_eq!(refused[0].limit, Some(Failure::Snapshot));

@@ -3,6 +3,7 @@
 
 use crate::risk::aggregate::UserStanding;
 use crate::sandbox::gate::{self};
+use crate::sandbox::plugins::HealthKind;
 
 use super::stats::*;
 
@@ -128,12 +129,13 @@ impl Report {
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }
-        for h in s.health.iter().filter(|h| h.event == "quarantined") {
+        let of_kind = |kind: HealthKind| s.health.iter().filter(move |h| h.event == kind);
+        for h in of_kind(HealthKind::Quarantined) {
             let _ = writeln!(out, "QUARANTINED detector {}: {}", h.plugin, h.message);
         }
-        let failed = s.health.iter().filter(|h| h.event == "failed").count();
+        let failed = of_kind(HealthKind::Failed).count();
         if failed > 0 {
-            let recovered = s.health.iter().filter(|h| h.event == "recovered").count();
+            let recovered = of_kind(HealthKind::Recovered).count();
             let _ = writeln!(
                 out,
                 "detector failures: {failed} ({recovered} recovered on retry); see the health events on stderr"

@@ -17,7 +17,9 @@ use crate::risk::aggregate::{Aggregator, AlertFinding, UserStanding};
 use crate::risk::exceptions::{Exceptions, Subject};
 use crate::risk::findings::{FindingRecord, FindingSink};
 use crate::sandbox::gate::{self, GateCounts, OutputLimits};
-use crate::sandbox::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin, StderrHealth};
+use crate::sandbox::plugins::{
+    BatchOutcome, HealthEvent, HealthKind, HealthSink, LoadedPlugin, StderrHealth,
+};
 use crate::sandbox::{Event, wit};
 
 use super::encode::*;
@@ -189,7 +191,7 @@ impl<S: AlertSink> Scorer<S> {
                 Err(e) => {
                     let event = HealthEvent::new(
                         &name,
-                        "checkpoint_without_state",
+                        HealthKind::CheckpointWithoutState,
                         None,
                         format!(
                             "snapshot failed, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
@@ -283,7 +285,7 @@ impl<S: AlertSink> Scorer<S> {
         for name in self.aggregator.restore(state.aggregator) {
             events.push(report(
                 &name,
-                "state_dropped",
+                HealthKind::StateDropped,
                 "the checkpoint holds state for this detector, but this run does not load it; its state and risk are dropped".into(),
             ));
         }
@@ -318,7 +320,7 @@ impl<S: AlertSink> Scorer<S> {
                     };
                     events.push(report(
                         slot.loaded.name(),
-                        "restore_failed",
+                        HealthKind::RestoreFailed,
                         format!("it refused its saved state ({e}); {fresh}; the other detectors and the risk state resume"),
                     ));
                 }
@@ -557,8 +559,9 @@ impl<S: AlertSink> Scorer<S> {
                             } else {
                                 counts.to_string()
                             };
-                            let event = HealthEvent::new(name, "output_rejected", None, message)
-                                .at_batch(batch_no, first_seq, batch.events.len());
+                            let event =
+                                HealthEvent::new(name, HealthKind::OutputRejected, None, message)
+                                    .at_batch(batch_no, first_seq, batch.events.len());
                             self.health.report(&event);
                             self.stats.health.push(event);
                         }

@@ -1,7 +1,7 @@
 //! Changing the detectors between two batches while running
 //! (`ueba serve --plugins DIR`).
 
-use crate::sandbox::plugins::{HealthEvent, LoadedPlugin};
+use crate::sandbox::plugins::{HealthEvent, HealthKind, LoadedPlugin};
 
 use super::scorer::*;
 use super::sink::*;
@@ -197,7 +197,7 @@ impl<S: AlertSink> Scorer<S> {
     /// health sink and [`Stats::health`]: `batch` is the number of batches
     /// so far, and `first_event` the `seq` of the next event to be scored,
     /// which is the first one a detector started now sees.
-    pub fn report_health(&mut self, plugin: &str, event: &'static str, message: String) {
+    pub fn report_health(&mut self, plugin: &str, event: HealthKind, message: String) {
         let report = HealthEvent::new(plugin, event, None, message).at_batch(
             self.stats.batches,
             self.next_seq,

@@ -41,25 +41,132 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// What happened to a plugin, as a health event's `event` field says it.
+///
+/// A closed set, so consumers (the run summary, `/metrics`, alerting on the
+/// stderr stream) match on it instead of comparing text, and a new kind
+/// cannot be reported without every `match` on it being revisited. It is
+/// written in snake case (`retry_failed`), exactly as [`HealthKind::as_str`]
+/// gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthKind {
+    /// A call trapped, hit a limit or returned an error; a retry follows.
+    Failed,
+    /// After a failure, the detector was re-instantiated from its last good
+    /// snapshot, the batches since were replayed and the retry succeeded.
+    Recovered,
+    /// The retry of a failed batch failed too; the detector saw no findings
+    /// for that batch.
+    RetryFailed,
+    /// The detector failed too often (or could not be restarted) and gets
+    /// no more events in this run.
+    Quarantined,
+    /// A periodic snapshot failed or was too large; the older snapshot and
+    /// the batches since it are kept for recovery.
+    SnapshotRefused,
+    /// Snapshots kept failing for so long that the recovery state was given
+    /// up: a failure from now on restarts the detector with no state.
+    RecoveryStateDropped,
+    /// A durable checkpoint was written without this detector's state,
+    /// because its snapshot failed; a resumed run starts it afresh.
+    CheckpointWithoutState,
+    /// The output gate dropped or cut some of the detector's findings
+    /// ([`crate::sandbox::gate`]).
+    OutputRejected,
+    /// A plugin file replaced the built-in detector of the same name.
+    ReplacedBuiltin,
+    /// A checkpoint held state for a detector this run does not load; its
+    /// state and risk were dropped (at resume).
+    StateDropped,
+    /// The detector refused its saved state at resume and starts afresh
+    /// (or, if even that fails, is quarantined).
+    RestoreFailed,
+    /// `ueba serve --plugins DIR`: a detector of a new name started.
+    Loaded,
+    /// `ueba serve --plugins DIR`: a new version of a running detector took
+    /// over and carried its state.
+    Reloaded,
+    /// `ueba serve --plugins DIR`: a new version of a running detector took
+    /// over but starts learning afresh (its risk so far stays).
+    StateReset,
+    /// `ueba serve --plugins DIR`: a detector's file was removed; it stopped
+    /// and its risk components were dropped.
+    Removed,
+    /// `ueba serve --plugins DIR`: a file could not be loaded; the running
+    /// version, if any, keeps scoring.
+    LoadFailed,
+}
+
+impl HealthKind {
+    /// Every kind, in declaration order, for consumers that count or label
+    /// each one (metrics) and for checking the written names.
+    pub const ALL: [HealthKind; 16] = [
+        HealthKind::Failed,
+        HealthKind::Recovered,
+        HealthKind::RetryFailed,
+        HealthKind::Quarantined,
+        HealthKind::SnapshotRefused,
+        HealthKind::RecoveryStateDropped,
+        HealthKind::CheckpointWithoutState,
+        HealthKind::OutputRejected,
+        HealthKind::ReplacedBuiltin,
+        HealthKind::StateDropped,
+        HealthKind::RestoreFailed,
+        HealthKind::Loaded,
+        HealthKind::Reloaded,
+        HealthKind::StateReset,
+        HealthKind::Removed,
+        HealthKind::LoadFailed,
+    ];
+
+    /// The kind as written in the health stream's `event` field, for
+    /// metrics labels and text: the same string serde writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthKind::Failed => "failed",
+            HealthKind::Recovered => "recovered",
+            HealthKind::RetryFailed => "retry_failed",
+            HealthKind::Quarantined => "quarantined",
+            HealthKind::SnapshotRefused => "snapshot_refused",
+            HealthKind::RecoveryStateDropped => "recovery_state_dropped",
+            HealthKind::CheckpointWithoutState => "checkpoint_without_state",
+            HealthKind::OutputRejected => "output_rejected",
+            HealthKind::ReplacedBuiltin => "replaced_builtin",
+            HealthKind::StateDropped => "state_dropped",
+            HealthKind::RestoreFailed => "restore_failed",
+            HealthKind::Loaded => "loaded",
+            HealthKind::Reloaded => "reloaded",
+            HealthKind::StateReset => "state_reset",
+            HealthKind::Removed => "removed",
+            HealthKind::LoadFailed => "load_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for HealthKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A structured report about a plugin's health, written as one JSON line to
 /// stderr (`{"type":"health",...}`) so log pipelines can alert on it.
+///
+/// Built only by [`HealthEvent::new`] (then [`HealthEvent::at_batch`]), so
+/// every event carries the `health` tag and a wall-clock time.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HealthEvent {
-    /// Always `health`, to tell these lines from others.
+    /// Always `health`, to tell these lines from others; private so that an
+    /// event cannot be built around [`HealthEvent::new`].
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    tag: &'static str,
     /// Wall-clock time of the report, RFC 3339 (not event time).
     pub time: String,
     /// The detector's name.
     pub plugin: String,
-    /// What happened: `failed`, `recovered`, `retry_failed`, `quarantined`,
-    /// `snapshot_refused`, `recovery_state_dropped`,
-    /// `checkpoint_without_state`, `output_rejected` (the gate dropped or
-    /// cut findings, [`crate::sandbox::gate`]), `replaced_builtin`, `state_dropped`
-    /// and `restore_failed` (at resume); and, while `ueba serve` watches
-    /// `--plugins DIR`, `loaded`, `reloaded`, `state_reset`, `removed` and
-    /// `load_failed` (`ueba serve --plugins`).
-    pub event: &'static str,
+    /// What happened.
+    pub event: HealthKind,
     /// The limit hit or kind of failure, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<Failure>,
@@ -74,11 +181,11 @@ pub struct HealthEvent {
 }
 
 impl HealthEvent {
-    /// A health event about `plugin`, stamped now (wall clock), not tied
-    /// to a batch; [`HealthEvent::at_batch`] places it.
-    pub fn new(plugin: &str, event: &'static str, limit: Option<Failure>, message: String) -> Self {
+    /// A health event of kind `event` about `plugin`, stamped now (wall
+    /// clock), not tied to a batch; [`HealthEvent::at_batch`] places it.
+    pub fn new(plugin: &str, event: HealthKind, limit: Option<Failure>, message: String) -> Self {
         HealthEvent {
-            kind: "health",
+            tag: "health",
             time: jiff::Timestamp::now().to_string(),
             plugin: plugin.to_string(),
             event,
@@ -199,14 +306,20 @@ impl LoadedPlugin {
             Err(e) => e,
         };
         let name = self.name().to_string();
-        report(health, &name, "failed", failure_of(&err), err.to_string());
+        report(
+            health,
+            &name,
+            HealthKind::Failed,
+            failure_of(&err),
+            err.to_string(),
+        );
         let retried = self.restart().and_then(|()| self.plugin.observe(batch));
         match retried {
             Ok(findings) => {
                 report(
                     health,
                     &name,
-                    "recovered",
+                    HealthKind::Recovered,
                     None,
                     format!(
                         "re-instantiated from the last good snapshot, replayed {} batches, and the retry succeeded",
@@ -218,13 +331,19 @@ impl LoadedPlugin {
             }
             Err(e) => {
                 self.failures += 1;
-                report(health, &name, "retry_failed", failure_of(&e), e.to_string());
+                report(
+                    health,
+                    &name,
+                    HealthKind::RetryFailed,
+                    failure_of(&e),
+                    e.to_string(),
+                );
                 if self.failures >= self.max_failures {
                     self.quarantine();
                     report(
                         health,
                         &name,
-                        "quarantined",
+                        HealthKind::Quarantined,
                         failure_of(&e),
                         format!(
                             "failed {} batches; it gets no more events in this run, the other detectors keep scoring",
@@ -276,7 +395,7 @@ impl LoadedPlugin {
                 report(
                     health,
                     &name,
-                    "snapshot_refused",
+                    HealthKind::SnapshotRefused,
                     failure_of(&e),
                     e.to_string(),
                 );
@@ -287,13 +406,13 @@ impl LoadedPlugin {
                     report(
                         health,
                         &name,
-                        "recovery_state_dropped",
+                        HealthKind::RecoveryStateDropped,
                         failure_of(&e),
                         "no snapshot could be kept; if this detector fails, it restarts with no learned state".into(),
                     );
                 }
                 if let Some(why) = self.snapshot_failed(&e) {
-                    report(health, &name, "quarantined", failure_of(&e), why);
+                    report(health, &name, HealthKind::Quarantined, failure_of(&e), why);
                 }
             }
         }
@@ -349,7 +468,7 @@ impl LoadedPlugin {
             report(
                 health,
                 &name,
-                "quarantined",
+                HealthKind::Quarantined,
                 failure_of(&e),
                 format!(
                     "{after} it could not be restarted ({e}); it gets no more events in this run, the other detectors keep scoring"
@@ -497,7 +616,7 @@ fn batch_bytes(batch: &wit::Batch) -> usize {
 
 /// How a supervised plugin reports a health event: (sink, plugin name,
 /// event, limit, message).
-type Report<'a> = &'a dyn Fn(&mut dyn HealthSink, &str, &'static str, Option<Failure>, String);
+type Report<'a> = &'a dyn Fn(&mut dyn HealthSink, &str, HealthKind, Option<Failure>, String);
 
 /// Replay is kept for at most this many snapshot intervals when snapshots
 /// keep failing; past that the state is given up rather than memory.
@@ -594,7 +713,7 @@ fn check_file_name(label: &str, name: &str) -> Result<(), LoadError> {
     if builtins.contains(&name) {
         StderrHealth.report(&HealthEvent::new(
             name,
-            "replaced_builtin",
+            HealthKind::ReplacedBuiltin,
             None,
             format!("{label} replaces the built-in detector `{name}`"),
         ));
@@ -942,5 +1061,40 @@ mod tests {
         let s = SnapshotSchedule::after(300 * MIB);
         assert!(s.due(), "a resumed run takes its next snapshot on schedule");
         assert_eq!(s.size, 300 * MIB);
+    }
+
+    #[test]
+    fn every_health_kind_is_written_as_its_label() {
+        for kind in HealthKind::ALL {
+            let written = serde_json::to_string(&kind).unwrap();
+            assert_eq!(written, format!("\"{}\"", kind.as_str()));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        let mut labels: Vec<&str> = HealthKind::ALL.iter().map(|k| k.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), HealthKind::ALL.len());
+    }
+
+    #[test]
+    fn a_health_event_is_written_as_one_json_line_in_field_order() {
+        let mut h = HealthEvent::new(
+            "volume",
+            HealthKind::RetryFailed,
+            Some(Failure::Time),
+            "ran past 50 ms".into(),
+        )
+        .at_batch(3, 100, 5);
+        h.time = "2026-01-02T03:04:05Z".into();
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"type":"health","time":"2026-01-02T03:04:05Z","plugin":"volume","event":"retry_failed","limit":"time","batch":3,"first_event":100,"events":5,"message":"ran past 50 ms"}"#
+        );
+        let mut h = HealthEvent::new("hostile", HealthKind::LoadFailed, None, "bad".into());
+        h.time = "2026-01-02T03:04:05Z".into();
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"type":"health","time":"2026-01-02T03:04:05Z","plugin":"hostile","event":"load_failed","batch":0,"first_event":0,"events":0,"message":"bad"}"#
+        );
     }
 }
