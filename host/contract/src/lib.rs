@@ -205,7 +205,7 @@ pub const fn id_of_column(v: u32) -> Option<u32> {
 /// [`NO_BYTES`] is sent as one less, so it stays known.
 pub const fn bytes_column(bytes: Option<u64>) -> u64 {
     match bytes {
-        Some(b) if b >= NO_BYTES => NO_BYTES - 1,
+        Some(NO_BYTES) => NO_BYTES - 1,
         Some(b) => b,
         None => NO_BYTES,
     }

@@ -12,12 +12,11 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use crate::bench::BenchError;
 use crate::bench::workload::Encoded;
 use ueba_engine::config::{Config, DetectorConfig};
-use ueba_engine::event::Outcome;
 use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
-use ueba_engine::sandbox::{EPOCH_TICK, Event, Runtime, bindings, wit};
+use ueba_engine::sandbox::{EPOCH_TICK, Runtime, bindings, wit};
 use ueba_formats::sources::parse_line;
 
 /// Memory cap per plugin instance in benchmarks: the most a 32-bit linear
@@ -350,7 +349,8 @@ impl NativeSet {
             self.sent += symbols.len();
             for d in &mut self.detectors {
                 for s in symbols {
-                    d.symbols().insert(sdk_kind(s.kind), s.id, s.text.as_str());
+                    d.symbols()
+                        .insert(ueba_sdk::SymbolKind::from(s.kind), s.id, s.text.as_str());
                 }
                 findings += d.observe(&events[start..stop]) as u64;
             }
@@ -360,39 +360,10 @@ impl NativeSet {
     }
 }
 
-/// The contract events in the SDK's form, for [`NativeSet::run`].
+/// The batch's events as rows, for [`NativeSet::run`]: the SDK's event is
+/// the contract's, the same type the host uses.
 pub fn sdk_events(events: &wit::Events) -> Vec<ueba_sdk::Event> {
-    events.iter().map(|e| to_sdk(&e)).collect()
-}
-
-fn sdk_kind(kind: wit::SymbolKind) -> ueba_sdk::SymbolKind {
-    match kind {
-        wit::SymbolKind::User => ueba_sdk::SymbolKind::User,
-        wit::SymbolKind::Resource => ueba_sdk::SymbolKind::Resource,
-        wit::SymbolKind::Action => ueba_sdk::SymbolKind::Action,
-        wit::SymbolKind::Source => ueba_sdk::SymbolKind::Source,
-        wit::SymbolKind::PeerGroup => ueba_sdk::SymbolKind::PeerGroup,
-    }
-}
-
-fn to_sdk(e: &Event) -> ueba_sdk::Event {
-    ueba_sdk::Event {
-        seq: e.seq,
-        time_ms: e.time_ms,
-        utc_offset_minutes: e.utc_offset_minutes,
-        user: e.user,
-        peer_group: e.peer_group,
-        action: e.action,
-        resource: e.resource,
-        source: e.source,
-        rows: e.rows,
-        bytes: e.bytes,
-        outcome: match e.outcome {
-            Outcome::Success => ueba_sdk::Outcome::Success,
-            Outcome::Failure => ueba_sdk::Outcome::Failure,
-            Outcome::Unknown => ueba_sdk::Outcome::Unknown,
-        },
-    }
+    events.iter().collect()
 }
 
 /// Counts alerts and drops them: an end-to-end run measures scoring, not
