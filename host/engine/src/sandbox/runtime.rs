@@ -6,10 +6,14 @@
 //! component that imports anything is refused before instantiation with an
 //! error naming the import. Compiled components are cached on disk, keyed by
 //! the component's sha256 and the engine's compatibility hash, so starting on
-//! a cached plugin takes milliseconds instead of a compile.
+//! a cached plugin takes milliseconds instead of a compile. A cached artefact
+//! is native code that gets run, so it is loaded only from a directory and a
+//! file that this user owns and nobody else can write ([`CacheRefused`]).
 
 use std::hash::{Hash, Hasher};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -296,6 +300,45 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<StoreState>,
     cache_dir: Option<PathBuf>,
+    /// The first time the cache was found unsafe to use, shared by clones so
+    /// that it is reported once per run.
+    cache_refused: Arc<OnceLock<CacheRefused>>,
+}
+
+/// Why the compile cache was not used: compiled plugins are native code
+/// that the host runs, so a cache directory or artefact that another user
+/// owns or can write would let them run code as this user. The plugin is
+/// compiled afresh instead and nothing is written into that cache.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CacheRefused {
+    /// Owned by another user.
+    #[error(
+        "compile cache {what} `{}` is owned by uid {owner}, not by this user (uid {euid}); plugins are compiled afresh and the cache is left alone",
+        .path.display()
+    )]
+    Owner {
+        /// `directory` or `file`.
+        what: &'static str,
+        /// The directory or artefact refused.
+        path: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// This process's effective uid.
+        euid: u32,
+    },
+    /// Writable by the group or by others.
+    #[error(
+        "compile cache {what} `{}` can be written by other users (mode {mode:04o}); plugins are compiled afresh and the cache is left alone (`chmod go-w` it, or choose another cache_dir)",
+        .path.display()
+    )]
+    Writable {
+        /// `directory` or `file`.
+        what: &'static str,
+        /// The directory or artefact refused.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl Runtime {
@@ -333,11 +376,48 @@ impl Runtime {
                 plugin: "(engine)".into(),
                 message: format!("could not start the epoch ticker: {e}"),
             })?;
-        Ok(Runtime {
+        let runtime = Runtime {
             linker: Linker::new(&engine),
             engine,
             cache_dir,
-        })
+            cache_refused: Arc::new(OnceLock::new()),
+        };
+        // Check an existing cache directory now, so that a refusal is known
+        // (and can be shown) before the first plugin is compiled; each load
+        // checks again.
+        if let Some(dir) = &runtime.cache_dir {
+            runtime.cache_dir_usable(dir);
+        }
+        Ok(runtime)
+    }
+
+    /// Why the compile cache is not being used, if it was refused: its
+    /// directory or an artefact in it is owned by another user or writable
+    /// by others. Set at most once per run (the first refusal), so a caller
+    /// can show it once; plugins still load, compiled afresh.
+    pub fn cache_refused(&self) -> Option<&CacheRefused> {
+        self.cache_refused.get()
+    }
+
+    /// Whether the cache directory may be read from and written to: it does
+    /// not exist yet (it is created private on first write) or it passes
+    /// [`check_private`]. A refusal is remembered for [`Self::cache_refused`].
+    fn cache_dir_usable(&self, dir: &Path) -> bool {
+        match std::fs::metadata(dir) {
+            Ok(meta) => self.accept("directory", dir, &meta),
+            Err(_) => true,
+        }
+    }
+
+    /// [`check_private`], remembering the first refusal.
+    fn accept(&self, what: &'static str, path: &Path, meta: &std::fs::Metadata) -> bool {
+        match check_private(what, path, meta) {
+            Ok(()) => true,
+            Err(refused) => {
+                let _ = self.cache_refused.set(refused);
+                false
+            }
+        }
     }
 
     /// The default cache directory: `$UEBA_CACHE_DIR`, else
@@ -401,27 +481,59 @@ impl Runtime {
             plugin: label.into(),
             message: format!("{e:#}"),
         };
-        let Some(dir) = &self.cache_dir else {
+        let Some(dir) = self
+            .cache_dir
+            .as_deref()
+            .filter(|d| self.cache_dir_usable(d))
+        else {
             return Component::new(&self.engine, bytes).map_err(invalid);
         };
         let path = dir.join(self.cache_key(bytes));
-        // Read the artefact into memory rather than mapping it: a mapped file
-        // that another process truncates would crash us with SIGBUS.
-        if let Ok(cached) = std::fs::read(&path) {
-            // SAFETY: the bytes were written by `precompile_component` of an
-            // engine with the same compatibility hash (it is in the file name)
-            // into a cache directory private to this user; wasmtime checks the
-            // header, and bytes that fail are recompiled and replaced.
-            if let Ok(c) = unsafe { Component::deserialize(&self.engine, &cached) } {
-                return Ok(c);
+        match self.read_cached(&path) {
+            Cached::Bytes(cached) => {
+                // SAFETY: `Component::deserialize` runs the bytes as native
+                // code. They were written by `Component::serialize` of an
+                // engine with the same compatibility hash (it is in the file
+                // name), and `read_cached` checked, on the open file, that it
+                // and its directory belong to this user and nobody else can
+                // write them. wasmtime checks the header; bytes that fail are
+                // recompiled and replaced.
+                if let Ok(c) = unsafe { Component::deserialize(&self.engine, &cached) } {
+                    return Ok(c);
+                }
             }
+            Cached::Missing => {}
+            Cached::Refused => return Component::new(&self.engine, bytes).map_err(invalid),
         }
-        let compiled = self.engine.precompile_component(bytes).map_err(invalid)?;
+        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
         // The cache is an optimisation: failing to write it only costs a
         // compile next time, so errors here are not fatal.
-        let _ = write_private(dir, &path, &compiled);
-        // SAFETY: the bytes were produced just now by this engine.
-        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(invalid)
+        if let Ok(compiled) = component.serialize() {
+            let _ = write_private(dir, &path, &compiled);
+        }
+        Ok(component)
+    }
+
+    /// A cached artefact's bytes, if there is one that passes
+    /// [`check_private`]. The check is made on the open file, so the file
+    /// checked is the file read. The artefact is read into memory rather
+    /// than mapped: a mapped file that another process truncates would
+    /// crash us with SIGBUS.
+    fn read_cached(&self, path: &Path) -> Cached {
+        let Ok(mut file) = std::fs::File::open(path) else {
+            return Cached::Missing;
+        };
+        let Ok(meta) = file.metadata() else {
+            return Cached::Missing;
+        };
+        if !self.accept("file", path, &meta) {
+            return Cached::Refused;
+        }
+        let mut bytes = Vec::new();
+        match file.read_to_end(&mut bytes) {
+            Ok(_) => Cached::Bytes(bytes),
+            Err(_) => Cached::Missing,
+        }
     }
 
     fn cache_key(&self, bytes: &[u8]) -> String {
@@ -569,21 +681,7 @@ impl Plugin {
             .set_hostcall_fuel(self.limits.hostcall_fuel(call));
         self.store.data_mut().memory_refused = false;
         f(self).map_err(|e| {
-            let failure = match e.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::Interrupt) => Failure::Time,
-                Some(wasmtime::Trap::StackOverflow) => Failure::Stack,
-                _ if self.store.data().memory_refused => Failure::Memory,
-                // wasmtime bounds what one call may copy out of the guest;
-                // hitting that is an oversized result: findings or snapshot.
-                _ if format!("{e:#}").contains("too much data is being copied") => {
-                    if call == "snapshot" {
-                        Failure::Snapshot
-                    } else {
-                        Failure::Findings
-                    }
-                }
-                _ => Failure::Trap,
-            };
+            let failure = classify(&e, self.store.data().memory_refused, call);
             let message = match failure {
                 Failure::Time => {
                     format!("ran past its time limit of {budget:?}")
@@ -705,6 +803,55 @@ impl Plugin {
     }
 }
 
+/// Which limit a failed call hit, from the error wasmtime returned, whether
+/// the memory limiter refused a growth during the call, and which export was
+/// called.
+fn classify(e: &wasmtime::Error, memory_refused: bool, call: &str) -> Failure {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => Failure::Time,
+        Some(wasmtime::Trap::StackOverflow) => Failure::Stack,
+        _ if memory_refused => Failure::Memory,
+        Some(_) => Failure::Trap,
+        None if result_too_large(e) => {
+            if call == "snapshot" {
+                Failure::Snapshot
+            } else {
+                Failure::Findings
+            }
+        }
+        None => Failure::Trap,
+    }
+}
+
+/// Whether a call that failed without a [`wasmtime::Trap`] failed because
+/// its result was more than the call's hostcall fuel
+/// ([`Limits::hostcall_fuel`]) lets wasmtime copy out of the guest.
+///
+/// wasmtime 48 offers no type to ask this directly: it reports the
+/// exhausted budget with an error type private to it
+/// (`HostcallFuelExhausted`, in `runtime/component/func/options.rs`), not
+/// a `Trap` variant, and counts the budget down in a lifting context of its
+/// own, so `Store::hostcall_fuel` still returns the budget that was set. So the
+/// answer is by elimination, on types alone. The linker is empty, so no
+/// host function runs during a call, and everything the guest's code does
+/// wrong (a trap, the epoch deadline, a stack overflow) is a `Trap`: an
+/// error that is not one comes from wasmtime copying the call's data
+/// between host and guest. Copying fails either because the guest's result
+/// is malformed (a pointer out of bounds or misaligned, a bad discriminant,
+/// char or UTF-8), which wasmtime reports as a message (`&str` or
+/// `String`) or as the standard library's decoding error, or because the
+/// budget ran out, which it reports as neither. Unit tests provoke both
+/// with real components, so a wasmtime that reports them differently fails
+/// them rather than misfiling a plugin's failures.
+fn result_too_large(e: &wasmtime::Error) -> bool {
+    let malformed = e.is::<&'static str>()
+        || e.is::<String>()
+        || e.is::<std::str::Utf8Error>()
+        || e.is::<std::char::CharTryFromError>()
+        || e.is::<std::char::DecodeUtf16Error>();
+    !malformed && !e.is::<wasmtime::Trap>()
+}
+
 fn ticks(timeout: Duration) -> u64 {
     (timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
 }
@@ -719,16 +866,79 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Write `bytes` to `path` atomically inside `dir`, creating `dir` readable by
-/// this user only: cached code is executed, so nobody else may write it.
+/// What the cache holds for a component.
+enum Cached {
+    /// An artefact that passed [`check_private`].
+    Bytes(Vec<u8>),
+    /// Nothing readable: compile, and write the artefact.
+    Missing,
+    /// An artefact that failed [`check_private`]: compile, and leave it be.
+    Refused,
+}
+
+/// Whether a cache directory or artefact is private to this user: owned by
+/// the effective uid and writable by nobody else. Anyone who can write
+/// there can plant native code that this process would run.
+#[cfg(unix)]
+fn check_private(
+    what: &'static str,
+    path: &Path,
+    meta: &std::fs::Metadata,
+) -> Result<(), CacheRefused> {
+    use std::os::unix::fs::MetadataExt;
+    private_to(
+        what,
+        path,
+        meta.uid(),
+        meta.mode(),
+        rustix::process::geteuid().as_raw(),
+    )
+}
+
+/// Non-Unix systems have no owner and mode bits to check.
+#[cfg(not(unix))]
+fn check_private(_: &'static str, _: &Path, _: &std::fs::Metadata) -> Result<(), CacheRefused> {
+    Ok(())
+}
+
+/// [`check_private`] on an owner and mode, for `euid`.
+#[cfg(any(unix, test))]
+fn private_to(
+    what: &'static str,
+    path: &Path,
+    owner: u32,
+    mode: u32,
+    euid: u32,
+) -> Result<(), CacheRefused> {
+    if owner != euid {
+        return Err(CacheRefused::Owner {
+            what,
+            path: path.to_path_buf(),
+            owner,
+            euid,
+        });
+    }
+    if mode & 0o022 != 0 {
+        return Err(CacheRefused::Writable {
+            what,
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically inside `dir`, creating `dir` (and any
+/// missing parents) with mode 0700: cached code is executed, so nobody else
+/// may write it. The file is created 0600 by `tempfile` and renamed into
+/// place.
 fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if !dir.is_dir() {
-        std::fs::create_dir_all(dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
     }
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
@@ -736,3 +946,7 @@ fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "runtime_tests.rs"]
+mod tests;
