@@ -139,8 +139,7 @@ pub(crate) fn demo(a: DemoArgs) -> Result<()> {
     );
     let cfg = Config::default();
     let runtime = runtime_for(&cfg)?;
-    let plugins =
-        ueba_engine::sandbox::plugins::load(&runtime, &cfg, None).context("loading detectors")?;
+    let plugins = crate::load_detectors(&runtime, &cfg, None)?;
     let identities = Identities::load(&summary.identities_path)?;
     let file = std::fs::File::open(&summary.events_path)
         .with_context(|| format!("opening {}", summary.events_path.display()))?;

@@ -95,8 +95,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     // What DIR holds is noted before loading, so that a file changed while
     // loading looks changed to the watcher and is loaded again.
     let baseline = a.plugins.as_deref().map(reload::Baseline::scan);
-    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, a.plugins.as_deref())
-        .context("loading detectors")?;
+    let plugins = crate::load_detectors(&runtime, &cfg, a.plugins.as_deref())?;
     let baseline = baseline.map(|b| b.loaded(&plugins));
     let (durable, saved) = match &a.state {
         Some(dir) => {

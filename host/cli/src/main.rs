@@ -214,7 +214,31 @@ pub(crate) fn runtime_for(cfg: &Config) -> Result<Runtime> {
     } else {
         Some(cfg.engine.cache_dir.clone())
     };
-    Ok(Runtime::new(cache)?)
+    let runtime = Runtime::new(cache)?;
+    warn_if_cache_refused(&runtime);
+    Ok(runtime)
+}
+
+/// Load the detectors for `cfg` (built-ins and `dir`), then say whether the
+/// compile cache was refused while compiling them.
+pub(crate) fn load_detectors(
+    runtime: &Runtime,
+    cfg: &Config,
+    dir: Option<&Path>,
+) -> Result<Vec<ueba_engine::sandbox::plugins::LoadedPlugin>> {
+    let plugins =
+        ueba_engine::sandbox::plugins::load(runtime, cfg, dir).context("loading detectors")?;
+    warn_if_cache_refused(runtime);
+    Ok(plugins)
+}
+
+/// A compile cache another user could write is never loaded from (it is
+/// native code); say so once per run, since every start is then a compile.
+fn warn_if_cache_refused(runtime: &Runtime) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if let Some(why) = runtime.cache_refused() {
+        SAID.call_once(|| eprintln!("warning: {why}"));
+    }
 }
 
 /// What every scoring command starts from: the config, the identities and
@@ -233,8 +257,7 @@ pub(crate) fn scoring_setup(
         None => Identities::default(),
     };
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, engine.plugins.as_deref())
-        .context("loading detectors")?;
+    let plugins = load_detectors(&runtime, &cfg, engine.plugins.as_deref())?;
     Ok((cfg, identities, plugins))
 }
 
@@ -455,8 +478,7 @@ pub(crate) fn run_scorer<S: AlertSink>(
 fn config_cmd(a: ConfigArgs) -> Result<()> {
     let cfg = load_config(a.engine.config.as_deref())?;
     let runtime = runtime_for(&cfg)?;
-    let plugins = ueba_engine::sandbox::plugins::load(&runtime, &cfg, a.engine.plugins.as_deref())
-        .context("loading detectors")?;
+    let plugins = load_detectors(&runtime, &cfg, a.engine.plugins.as_deref())?;
     let mut out = std::io::stdout().lock();
     write!(out, "{DEFAULT_TOML}")?;
     for l in &plugins {

@@ -42,20 +42,7 @@ pub fn read_events(path: &Path) -> Vec<AccessEvent> {
         .collect()
 }
 
-/// An event at `time_ms` for tests that build their own streams.
-pub fn event(time_ms: i64, user: &str, resource: &str, rows: u64) -> AccessEvent {
-    AccessEvent {
-        time_ms,
-        user: user.into(),
-        action: "select".into(),
-        resource: resource.into(),
-        rows,
-        bytes: None,
-        source: Some("10.0.0.1".into()),
-        peer_group: None,
-        outcome: ueba_engine::event::Outcome::Success,
-    }
-}
+pub use ueba_test_support::event;
 
 /// The `ueba` binary with a private compile cache, for tests that run the
 /// CLI as users do.
