@@ -238,7 +238,7 @@ impl Slow {
 
     /// Add a completed active day's total.
     pub fn push(&mut self, total: u64) {
-        self.push_log(crate::model::log_total(total));
+        self.push_log(crate::model::log_small_total(total));
     }
 
     /// [`Slow::push`] with `ln(1 + total)` already computed, for a total
