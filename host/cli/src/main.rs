@@ -29,12 +29,14 @@ mod cmd_serve;
 
 use cmd_lab::{BenchArgs, DemoArgs, EvalArgs, GenArgs, bench_cmd, demo, eval_cmd, gen_cmd};
 
-/// Score database access logs for insider risk with sandboxed WebAssembly detectors.
+/// Score access logs for insider risk with sandboxed WebAssembly detectors.
 ///
-/// Detectors for bulk volume, off-hours activity and first access to novel
-/// tables run as WebAssembly plugins that import nothing; their findings add
-/// up to a per-user risk (0-100) that decays over time, and users whose risk
-/// crosses the threshold are alerted as JSON lines with the evidence.
+/// The built-in detectors (bulk volume, off-hours activity, first access to
+/// a novel resource, access from a new source) and any from `--plugins` run
+/// as WebAssembly components that import nothing; their findings add up to
+/// a per-user risk (0-100) that decays over time, and users whose risk
+/// crosses the threshold are alerted with the evidence, as JSON lines, ECS,
+/// OCSF, Splunk HEC or CEF.
 #[derive(Parser)]
 #[command(name = "ueba", version, about, long_about)]
 struct Cli {

@@ -205,10 +205,8 @@ fn run() -> Result<(), BuildError> {
     let core = args.work.join("core.wasm");
     compile(&args, &generated, &core)?;
     let module = std::fs::read(&core).map_err(io(&core))?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|enc| enc.validate(true).encode())
-        .map_err(|e| BuildError::Component(format!("{e:#}")))?;
+    let component = ueba_wasm_build::encode(&core.display().to_string(), &module)
+        .map_err(|e| BuildError::Component(e.to_string()))?;
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
