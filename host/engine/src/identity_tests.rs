@@ -1,0 +1,90 @@
+use super::*;
+
+#[test]
+fn the_cached_offset_is_the_zone_offset_across_transitions() {
+    let zones = [
+        "America/New_York",
+        "Europe/Dublin",
+        "Australia/Lord_Howe",
+        "Asia/Manila",
+        "UTC",
+    ];
+    let start = 1_735_689_600_000i64; // 2025-01-01T00:00Z
+    for name in zones {
+        let tz = TimeZone::get(name).unwrap();
+        let mut cache = LocalOffset::new(tz.clone());
+        let mut check = |ms: i64| {
+            assert_eq!(
+                cache.minutes_at(ms),
+                offset_minutes(&tz, ms),
+                "{name} at {ms}"
+            );
+        };
+        // Two years forwards in uneven steps, then backwards: every
+        // span is entered from both sides.
+        let mut t = start;
+        while t < start + 2 * 365 * 86_400_000 {
+            check(t);
+            t += 3_599_000 + (t % 7) * 1_000;
+        }
+        while t > start {
+            check(t);
+            t -= 86_399_000;
+        }
+        // Exactly at each transition, and a millisecond either side.
+        let transitions: Vec<i64> = tz
+            .following(jiff::Timestamp::from_millisecond(start).unwrap())
+            .take(4)
+            .map(|tr| tr.timestamp().as_millisecond())
+            .collect();
+        for at in transitions {
+            for ms in [at - 1, at, at + 1, at, at - 1] {
+                check(ms);
+            }
+        }
+    }
+}
+
+fn load(text: &str) -> Result<Identities, IdentityError> {
+    Identities::from_reader(text.as_bytes(), Path::new("users.csv"))
+}
+
+#[test]
+fn reads_groups_and_timezones() {
+    let ids = load("user,peer_group,timezone\nmreyes,tier1-support,Asia/Manila\njdoe,,\n").unwrap();
+    assert_eq!(ids.len(), 2);
+    let m = ids.get("mreyes").unwrap();
+    assert_eq!(m.peer_group.as_deref(), Some("tier1-support"));
+    // 2026-01-05T00:00Z: Manila is UTC+8 all year.
+    assert_eq!(
+        offset_minutes(m.timezone.as_ref().unwrap(), 1_767_571_200_000),
+        480
+    );
+    assert!(ids.get("jdoe").unwrap().timezone.is_none());
+}
+
+#[test]
+fn daylight_saving_is_followed() {
+    let ids = load("user,peer_group,timezone\na,g,America/Chicago\n").unwrap();
+    let tz = ids.get("a").unwrap().timezone.clone().unwrap();
+    assert_eq!(offset_minutes(&tz, 1_767_571_200_000), -360); // January: CST
+    assert_eq!(offset_minutes(&tz, 1_783_296_000_000), -300); // July: CDT
+}
+
+#[test]
+fn errors_name_file_line_and_field() {
+    let e = load("user,peer_group,timezone\na,g,UTC\nb,g,Mars/Olympus\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "users.csv:3: field `timezone`: `Mars/Olympus` is not an IANA timezone name (e.g. Europe/Dublin)"
+    );
+    let e = load("name,group\n").unwrap_err();
+    assert!(
+        e.to_string().starts_with("users.csv:1: header must be"),
+        "{e}"
+    );
+    let e = load("user,peer_group,timezone\na,g\n").unwrap_err();
+    assert!(e.to_string().starts_with("users.csv:2:"), "{e}");
+    let e = load("user,peer_group,timezone\na,g,UTC\na,h,UTC\n").unwrap_err();
+    assert!(e.to_string().contains("listed twice"), "{e}");
+}

@@ -1,0 +1,309 @@
+use super::*;
+
+const H: i64 = 3_600_000;
+
+fn finding(detector: &str, score: f64, event: u64) -> AlertFinding {
+    AlertFinding {
+        detector: detector.into(),
+        score,
+        time: String::new(),
+        reason: format!("{detector} {score}"),
+        evidence: Default::default(),
+        resource: "t".into(),
+        action: "select".into(),
+        source: None,
+        event,
+    }
+}
+
+#[test]
+fn kept_findings_keep_every_digit_of_their_floats_across_a_checkpoint() {
+    let mut f = finding("volume", 80.0, 1);
+    for x in [
+        1.428_037_891_702_169_9,
+        0.1 + 0.2,
+        7.331_654_029_516_078e-49,
+    ] {
+        f.evidence.insert(format!("{x}"), serde_json::json!(x));
+    }
+    let kept = Kept {
+        score: 80.0,
+        time_ms: 0,
+        finding: f.clone(),
+    };
+    let bytes = postcard::to_stdvec(&kept).unwrap();
+    let back: Kept = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(
+        serde_json::to_string(&back.finding).unwrap(),
+        serde_json::to_string(&f).unwrap()
+    );
+}
+
+fn agg() -> Aggregator {
+    Aggregator::new(
+        RiskConfig::default(),
+        vec![
+            ("volume".into(), 1.0),
+            ("off-hours".into(), 1.0),
+            ("novel-table".into(), 1.0),
+        ],
+    )
+}
+
+#[test]
+fn one_strong_finding_alerts_alone() {
+    let mut a = agg();
+    let alert = a
+        .add(0, 0, 0, finding("volume", 90.0, 1), "u", Some("g"))
+        .unwrap();
+    assert_eq!(alert.score, 90.0);
+    assert_eq!(alert.kind, "new");
+    assert_eq!(alert.findings[0].detector, "volume");
+}
+
+#[test]
+fn one_detector_alone_stops_at_the_cap_and_agreement_goes_higher() {
+    let mut a = agg();
+    let single = a
+        .add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+        .unwrap();
+    assert_eq!(single.score, 90.0);
+    a.add(1, 0, 0, finding("volume", 100.0, 2), "v", None);
+    a.add(1, 1, 0, finding("off-hours", 50.0, 3), "v", None);
+    let s = a.standings();
+    assert_eq!(s[0].user, 1, "two agreeing detectors outrank one");
+    assert!((s[0].peak - 95.0).abs() < 0.01, "{}", s[0].peak);
+}
+
+#[test]
+fn chatty_detector_is_capped() {
+    let mut a = agg();
+    for i in 0..1000 {
+        assert!(
+            a.add(0, 1, i, finding("off-hours", 30.0, i as u64), "u", None)
+                .is_none()
+        );
+    }
+    let peak = a.standings()[0].peak;
+    assert!((peak - 45.0).abs() < 0.1, "{peak}");
+}
+
+#[test]
+fn agreeing_detectors_reinforce_and_top_finding_comes_first() {
+    let mut a = agg();
+    assert!(
+        a.add(0, 0, 0, finding("volume", 30.0, 1), "u", None)
+            .is_none()
+    );
+    assert!(
+        a.add(0, 1, 0, finding("off-hours", 25.0, 2), "u", None)
+            .is_none()
+    );
+    let alert = a
+        .add(0, 2, 0, finding("novel-table", 45.0, 3), "u", None)
+        .unwrap();
+    // 1 - 0.7 * 0.75 * 0.55 = 0.71125
+    assert!((alert.score - 71.1).abs() < 0.11, "{}", alert.score);
+    let order: Vec<_> = alert.findings.iter().map(|f| f.detector.as_str()).collect();
+    assert_eq!(order, ["novel-table", "volume", "off-hours"]);
+}
+
+#[test]
+fn risk_decays_with_half_life_and_rearms() {
+    let mut a = agg();
+    assert!(
+        a.add(0, 0, 0, finding("volume", 70.0, 1), "u", None)
+            .is_some()
+    );
+    // Same level a little later: no repeat alert.
+    assert!(
+        a.add(0, 0, H, finding("volume", 20.0, 2), "u", None)
+            .is_none()
+    );
+    // Escalation by at least realert_step: alert again.
+    let e = a
+        .add(0, 2, H, finding("novel-table", 50.0, 3), "u", None)
+        .unwrap();
+    assert_eq!(e.kind, "escalation");
+    // Three days later everything has decayed to an eighth: episode over,
+    // a new strong finding is a new alert.
+    let n = a
+        .add(0, 0, 73 * H, finding("volume", 65.0, 4), "u", None)
+        .unwrap();
+    assert_eq!(n.kind, "new");
+    assert!(n.score < 70.0, "{}", n.score);
+}
+
+#[test]
+fn a_detector_joining_an_alerted_user_is_reported_once() {
+    let mut a = agg();
+    assert!(
+        a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+            .is_some()
+    );
+    assert!(
+        a.add(0, 1, 0, finding("off-hours", 95.0, 2), "u", None)
+            .is_some()
+    );
+    // Risk is already near the top: no escalation is possible, but the
+    // novel-table evidence is new to this episode, so it is reported.
+    let n = a
+        .add(0, 2, 0, finding("novel-table", 40.0, 3), "u", None)
+        .unwrap();
+    assert_eq!(n.kind, "new-evidence");
+    assert!(n.findings.iter().any(|f| f.detector == "novel-table"));
+    // More of the same evidence is not reported again.
+    assert!(
+        a.add(0, 2, 0, finding("novel-table", 45.0, 4), "u", None)
+            .is_none()
+    );
+    // Weak evidence from a new detector does not re-alert.
+    let mut b = agg();
+    assert!(
+        b.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+            .is_some()
+    );
+    assert!(
+        b.add(0, 2, 0, finding("novel-table", 15.0, 2), "u", None)
+            .is_none()
+    );
+}
+
+#[test]
+fn risk_of_reads_the_risk_after_the_latest_finding() {
+    let mut a = agg();
+    assert_eq!(a.risk_of(0), 0.0);
+    a.add(0, 0, 0, finding("volume", 40.0, 1), "u", None);
+    assert!((a.risk_of(0) - 40.0).abs() < 0.01);
+    // A day later the volume component has halved before the new finding.
+    let alert = a
+        .add(0, 1, 24 * H, finding("off-hours", 60.0, 2), "u", None)
+        .unwrap();
+    assert!((a.risk_of(0) - 68.0).abs() < 0.01, "{}", a.risk_of(0));
+    assert_eq!(alert.score, 68.0);
+    assert_eq!(a.risk_of(7), 0.0);
+}
+
+fn col(name: &str, keeps: Option<usize>) -> Column {
+    Column {
+        name: name.into(),
+        weight: 1.0,
+        keeps,
+    }
+}
+
+#[test]
+fn removing_a_detector_drops_its_risk_and_remaps_the_alerted_ones() {
+    let mut a = agg();
+    // volume and novel-table are in the alert; off-hours only adds risk.
+    assert!(
+        a.add(0, 0, 0, finding("volume", 70.0, 1), "u", None)
+            .is_some()
+    );
+    a.add(0, 1, 0, finding("off-hours", 20.0, 2), "u", None);
+    assert!(
+        a.add(0, 2, 0, finding("novel-table", 40.0, 3), "u", None)
+            .is_some()
+    );
+    let before = a.risk_of(0);
+    a.rearrange(&[col("volume", Some(0)), col("novel-table", Some(2))]);
+    assert_eq!(a.detector_names(), ["volume", "novel-table"]);
+    // 1 - 0.3 * 0.6 = 0.82 without the off-hours 20.
+    assert!((a.risk_of(0) - 82.0).abs() < 0.01, "{}", a.risk_of(0));
+    assert!(a.risk_of(0) < before);
+    assert_eq!(a.standings()[0].findings, [1, 1]);
+    // novel-table (now index 1) was already in this episode's alerts:
+    // more of it is no new evidence. Had its bit stayed at index 2, this
+    // would alert as `new-evidence`.
+    assert!(
+        a.add(0, 1, 0, finding("novel-table", 45.0, 4), "u", None)
+            .is_none()
+    );
+    // Findings for an index past the line-up are ignored, not misfiled.
+    assert!(
+        a.add(0, 2, 0, finding("off-hours", 90.0, 5), "u", None)
+            .is_none()
+    );
+    assert_eq!(a.standings()[0].findings, [1, 2]);
+}
+
+#[test]
+fn an_added_detector_starts_empty_and_a_replaced_one_keeps_its_risk() {
+    let mut a = agg();
+    a.add(0, 0, 0, finding("volume", 50.0, 1), "u", None);
+    a.add(0, 2, 0, finding("novel-table", 30.0, 2), "u", None);
+    a.add(1, 1, 0, finding("off-hours", 20.0, 3), "v", None);
+    let (u, v) = (a.risk_of(0), a.risk_of(1));
+    // A new detector first; novel-table replaced by a new version that
+    // moves to the end; off-hours and volume stay.
+    a.rearrange(&[
+        col("new-source", None),
+        col("volume", Some(0)),
+        col("off-hours", Some(1)),
+        col("novel-table", Some(2)),
+    ]);
+    assert_eq!(
+        a.detector_names(),
+        ["new-source", "volume", "off-hours", "novel-table"]
+    );
+    assert!((a.risk_of(0) - u).abs() < 1e-4);
+    assert!((a.risk_of(1) - v).abs() < 1e-4);
+    let s = a.standings();
+    assert_eq!(s[0].findings, [0, 1, 0, 1]);
+    assert_eq!(s[1].findings, [0, 0, 1, 0]);
+    // The new detector's findings land in its own column and combine
+    // with what the user had: 1 - 0.5 * 0.7 * 0.6 = 0.79.
+    let alert = a
+        .add(0, 0, 0, finding("new-source", 40.0, 4), "u", None)
+        .unwrap();
+    assert!((alert.score - 79.0).abs() < 0.11, "{}", alert.score);
+    assert_eq!(alert.detectors["new-source"], serde_json::json!(40.0));
+    assert_eq!(alert.detectors["volume"], serde_json::json!(50.0));
+    // A user first seen now gets the whole line-up.
+    a.add(2, 3, 0, finding("novel-table", 10.0, 5), "w", None);
+    let w = a.standings().into_iter().find(|s| s.user == 2).unwrap();
+    assert_eq!(w.findings, [0, 0, 0, 1]);
+    // The state saved after the change restores into an aggregator with
+    // the new line-up as it was; into one with the old line-up, each
+    // detector keeps its own components by name and the one the old
+    // line-up lacks is dropped, never attributed to another.
+    let mut same = Aggregator::new(
+        RiskConfig::default(),
+        a.detector_names()
+            .iter()
+            .map(|n| (n.clone(), 1.0))
+            .collect(),
+    );
+    assert!(same.restore(a.state()).is_empty());
+    assert_eq!(same.standings(), a.standings());
+    let mut old = agg();
+    assert_eq!(old.restore(a.state()), ["new-source"]);
+    assert_eq!(old.detector_names(), agg().detector_names());
+    let v = old.standings().into_iter().find(|s| s.user == 0).unwrap();
+    let before = a.standings().into_iter().find(|s| s.user == 0).unwrap();
+    let col = |names: &[String], n: &str| names.iter().position(|x| x == n).unwrap();
+    assert_eq!(
+        v.findings[col(old.detector_names(), "volume")],
+        before.findings[col(a.detector_names(), "volume")]
+    );
+}
+
+#[test]
+fn weights_scale_contributions() {
+    let mut a = Aggregator::new(
+        RiskConfig::default(),
+        vec![("volume".into(), 0.5), ("off-hours".into(), 0.0)],
+    );
+    assert!(
+        a.add(0, 0, 0, finding("volume", 100.0, 1), "u", None)
+            .is_none()
+    );
+    assert!(
+        a.add(1, 1, 0, finding("off-hours", 100.0, 2), "v", None)
+            .is_none()
+    );
+    let s = a.standings();
+    assert_eq!(s[0].user, 0);
+    assert!((s[0].peak - 50.0).abs() < 0.01);
+    assert_eq!(s[1].peak, 0.0);
+}

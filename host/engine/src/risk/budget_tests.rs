@@ -1,0 +1,109 @@
+use super::*;
+
+fn budget(per_1k: f64) -> AlertBudget {
+    AlertBudget::new(&RiskConfig {
+        alert_budget_per_1k_user_days: per_1k,
+        ..RiskConfig::default()
+    })
+}
+
+/// `users` users a day for `days` days, user u peaking at `peak(u, day)`.
+fn run(b: &mut AlertBudget, days: i64, users: u32, peak: impl Fn(u32, i64) -> f32) {
+    for d in 0..days {
+        for u in 0..users {
+            b.active(u, d * DAY_MS + 1000, |_| false);
+            b.risk(u, peak(u, d));
+        }
+    }
+    b.active(0, days * DAY_MS, |_| false);
+}
+
+#[test]
+fn sparse_scores_lower_the_threshold_to_what_the_budget_allows() {
+    let mut b = budget(0.5);
+    // 1,000 users whose days peak low, one in a thousand at 45.
+    run(&mut b, 28, 1000, |u, d| {
+        if (u + d as u32 * 37).is_multiple_of(1000) {
+            45.0
+        } else {
+            10.0
+        }
+    });
+    assert!(b.threshold() < 60.0, "{}", b.threshold());
+    assert!(b.threshold() >= 35.0, "never below the floor");
+}
+
+#[test]
+fn noisy_scores_raise_it_slowly_and_the_ceiling_holds() {
+    let mut b = budget(0.5);
+    run(
+        &mut b,
+        14,
+        1000,
+        |u, _| if u % 10 == 0 { 70.0 } else { 20.0 },
+    );
+    assert!(b.threshold() > 60.0, "{}", b.threshold());
+    assert!(b.threshold() <= 60.0 + 8.0 * MAX_RISE_PER_DAY);
+    let mut b = budget(0.5);
+    run(
+        &mut b,
+        60,
+        1000,
+        |u, _| if u % 10 == 0 { 95.0 } else { 20.0 },
+    );
+    assert_eq!(b.threshold(), 75.0);
+}
+
+#[test]
+fn an_alerted_attack_is_not_learned_and_overspending_rises_slowly() {
+    let mut b = budget(0.5);
+    run(&mut b, 20, 500, |_, _| 5.0);
+    let settled = b.threshold();
+    assert_eq!(settled, 35.0, "a quiet organisation goes down to the floor");
+    // Five users alert and score 100 every day from now on: their days
+    // are left out, and their five episodes stay within the budget of
+    // ⌊13,000 × 0.5 / 1000⌋ = 6; two more overspend it.
+    for d in 20..26 {
+        for u in 0..500 {
+            b.active(u, d * DAY_MS + 1000, |u| u < 5);
+            if u < 5 && d == 20 {
+                b.episode();
+            }
+            b.risk(u, if u < 5 { 100.0 } else { 5.0 });
+        }
+    }
+    b.active(0, 26 * DAY_MS, |u| u < 5);
+    assert_eq!(b.threshold(), settled, "the attack's days are not the norm");
+    b.episode();
+    b.episode();
+    b.active(0, 27 * DAY_MS, |u| u < 5);
+    assert_eq!(b.threshold(), settled + MAX_RISE_PER_DAY);
+}
+
+#[test]
+fn nothing_moves_during_warm_up_or_without_a_budget() {
+    let mut b = budget(0.5);
+    run(&mut b, 5, 1000, |_, _| 0.0);
+    assert_eq!(b.threshold(), 60.0, "fewer than seven days");
+    let mut b = budget(0.0);
+    run(&mut b, 28, 1000, |_, _| 0.0);
+    assert_eq!(
+        b.threshold(),
+        60.0,
+        "a budget of 0 keeps the threshold fixed"
+    );
+    let mut b = budget(0.5);
+    run(&mut b, 28, 50, |_, _| 0.0);
+    assert_eq!(b.threshold(), 60.0, "1,400 user-days allow no alert yet");
+}
+
+#[test]
+fn a_replay_gives_the_same_thresholds() {
+    let f = |u: u32, d: i64| ((u as i64 * 7919 + d * 104_729) % 100) as f32;
+    let mut a = budget(0.5);
+    let mut b = budget(0.5);
+    run(&mut a, 30, 300, f);
+    run(&mut b, 30, 300, f);
+    assert!(a == b, "the same events give the same budget state");
+    assert_ne!(a.threshold(), 60.0, "the threshold moved");
+}
