@@ -1,18 +1,12 @@
 use super::*;
 use ueba_engine::config::Config;
 use ueba_engine::identity::Identities;
+use ueba_test_support::event;
 
 fn ev(i: i64) -> AccessEvent {
     AccessEvent {
-        time_ms: 1_767_600_000_000 + i * 1000,
-        user: "u".into(),
-        action: "select".into(),
-        resource: "support.tickets".into(),
-        rows: 1,
-        bytes: None,
         source: None,
-        peer_group: None,
-        outcome: ueba_engine::event::Outcome::Success,
+        ..event(1_767_600_000_000 + i * 1000, "u", "support.tickets", 1)
     }
 }
 

@@ -3,7 +3,7 @@ use ueba_engine::event::AccessEvent;
 use ueba_engine::identity::Identities;
 use ueba_engine::sandbox::plugins::{HealthEvent, HealthKind};
 use ueba_engine::sandbox::wit;
-use ueba_test_support::{builtin, fixture, rebuilt};
+use ueba_test_support::{builtin, event, fixture, rebuilt};
 
 fn config(text: &str) -> Config {
     Config::parse(text, Path::new("test.toml")).unwrap()
@@ -11,15 +11,13 @@ fn config(text: &str) -> Config {
 
 fn ev(i: i64, rows: u64) -> AccessEvent {
     AccessEvent {
-        time_ms: 1_767_600_000_000 + i * 60_000,
-        user: format!("u{}", i % 3).into(),
-        action: "select".into(),
-        resource: "support.tickets".into(),
-        rows,
-        bytes: None,
         source: None,
-        peer_group: None,
-        outcome: ueba_engine::event::Outcome::Success,
+        ..event(
+            1_767_600_000_000 + i * 60_000,
+            &format!("u{}", i % 3),
+            "support.tickets",
+            rows,
+        )
     }
 }
 

@@ -1,16 +1,10 @@
 use super::*;
+use ueba_test_support::event;
 
 fn ev(resource: &str, rows: u64) -> AccessEvent {
     AccessEvent {
-        time_ms: 0,
-        user: "u".into(),
-        action: "select".into(),
-        resource: resource.into(),
-        rows,
-        bytes: None,
         source: None,
-        peer_group: None,
-        outcome: ueba_engine::event::Outcome::Success,
+        ..event(0, "u", resource, rows)
     }
 }
 
