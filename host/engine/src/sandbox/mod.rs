@@ -5,18 +5,26 @@
 //! - [`runtime`]: compiling, caching and instantiating components, one
 //!   `Store` per plugin with a memory cap and an epoch deadline per call;
 //!   the bindings of each supported contract version.
+//! - [`instance`]: one detector in its own store, its calls and their
+//!   failures.
 //! - [`events`]: the batch's rows as the contract's columns.
 //! - [`previous`]: the previous contract version's bindings and conversions.
-//! - [`plugins`]: which detectors run (built-in or from `--plugins DIR`) and
-//!   keeping them running: snapshots, replay, quarantine, health events.
+//! - [`load`]: which detectors run (built-in or from `--plugins DIR`),
+//!   configured and pinned.
+//! - [`plugins`]: keeping them running: snapshots, replay, quarantine.
+//! - [`health`]: the health events that report each step.
 //! - [`gate`]: the bounds and escaping applied to a plugin's output.
 
 pub mod events;
 pub mod gate;
+pub mod health;
+pub mod instance;
+pub mod load;
 pub mod plugins;
 pub mod previous;
 pub mod runtime;
 
 pub use events::{Event, NO_BYTES, NO_ID};
+pub use instance::{Plugin, PluginInfo};
 pub use runtime::*;
 pub use ueba_builtins::BUILTIN_PLUGINS;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sandbox::instance::{classify, ticks};
 
 /// A component whose exports return data from its memory as the canonical
 /// ABI lays it out: `bytes` eight good bytes, `out-of-bounds` a list whose
