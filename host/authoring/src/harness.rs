@@ -19,7 +19,7 @@ use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::Encoder;
 use ueba_engine::pipeline::intern::SymbolKind;
 use ueba_engine::sandbox::gate::{self, GateCounts, OutputLimits};
-use ueba_engine::sandbox::{PluginInfo, Runtime, wit};
+use ueba_engine::sandbox::{Limits, PluginInfo, Runtime, wit};
 use ueba_formats::sources::{InputFormat, parser_for};
 
 /// Read every event of `path` in `format`; the first bad line is an error
@@ -75,10 +75,10 @@ pub fn run(
     mut events: Vec<AccessEvent>,
 ) -> Result<Outcome, AuthoringError> {
     let component = runtime.compile(label, bytes)?;
-    let probe = runtime.instantiate(label, &component, cfg.sandbox.limits_for(None))?;
+    let probe = runtime.instantiate(label, &component, Limits::for_detector(&cfg.sandbox, None))?;
     let info = probe.info().clone();
     let dc = cfg.detectors.get(&info.name);
-    let limits = cfg.sandbox.limits_for(dc);
+    let limits = Limits::for_detector(&cfg.sandbox, dc);
     let mut plugin = if limits == probe.limits() {
         probe
     } else {

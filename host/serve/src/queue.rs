@@ -41,7 +41,7 @@ pub struct Durable {
 }
 
 impl Durable {
-    fn save<S: AlertSink>(&self, scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
+    fn save<S: AlertSink>(&self, scorer: &mut Scorer<S>) -> Result<(), StopError> {
         scorer.flush_sink()?;
         // Events arrive over HTTP: there is no input to reposition, and the
         // alert file is appended to, never cut back (the events after a
@@ -50,6 +50,18 @@ impl Durable {
         self.dir.save(&checkpoint)?;
         Ok(())
     }
+}
+
+/// Why the scoring thread stopped: scoring failed, or a checkpoint could
+/// not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// Scoring failed (the alert sink, running out of ids).
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    /// A checkpoint could not be saved.
+    #[error("saving state: {0}")]
+    Checkpoint(#[from] ueba_engine::state::StateError),
 }
 
 /// One detector's state, as `/metrics` and `/healthz` report it.
@@ -186,7 +198,7 @@ pub enum WorkerError {
     #[error("{source} ({unscored} accepted events were not scored)")]
     Score {
         /// The cause.
-        source: ScoreError,
+        source: StopError,
         /// Events accepted into the queue and never scored.
         unscored: usize,
     },
@@ -340,7 +352,7 @@ impl Queue {
 
 /// The scoring thread; [`Worker::join`] waits for it to drain and finish.
 pub struct Worker<S> {
-    handle: JoinHandle<Result<Option<(Report, S)>, ScoreError>>,
+    handle: JoinHandle<Result<Option<(Report, S)>, StopError>>,
     shared: Arc<Shared>,
     ready: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
 }
@@ -456,7 +468,7 @@ fn work<S: AlertSink>(
     shared: &Shared,
     idle: Duration,
     durable: Option<&Durable>,
-) -> Result<(Report, S), ScoreError> {
+) -> Result<(Report, S), StopError> {
     publish(shared, &scorer);
     let mut holding = false;
     let mut saved_at = (std::time::Instant::now(), scorer.stats().events);
@@ -481,7 +493,7 @@ fn work<S: AlertSink>(
                 for (i, ev) in events.iter().enumerate() {
                     if let Err(e) = scorer.push(ev) {
                         shared.depth.fetch_sub(i, Ordering::SeqCst);
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
                 shared.depth.fetch_sub(events.len(), Ordering::SeqCst);
@@ -503,7 +515,7 @@ fn work<S: AlertSink>(
         d.save(&mut scorer)?;
     }
     publish(shared, &scorer);
-    scorer.finish()
+    Ok(scorer.finish()?)
 }
 
 /// The last step of a shutdown with the scorer still alive: every queued
@@ -511,8 +523,8 @@ fn work<S: AlertSink>(
 /// flushes the alert sink, so the scorer's state covers every accepted event
 /// and no alert is left buffered. This is the point at which the scorer's
 /// state is complete, and where `--state` saves it for the next start.
-fn settle_before_exit<S: AlertSink>(scorer: &mut Scorer<S>) -> Result<(), ScoreError> {
-    scorer.flush()
+fn settle_before_exit<S: AlertSink>(scorer: &mut Scorer<S>) -> Result<(), StopError> {
+    Ok(scorer.flush()?)
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod exceptions;
 mod formats;
 mod serve;
 
+pub use exceptions::{Exception, ExceptionError};
 pub use formats::{DEFAULT_PG_PREFIX, FieldMapping, FormatsConfig, WithoutObject};
 pub use serve::ServeConfig;
 
@@ -234,7 +236,7 @@ pub struct Config {
     /// `ueba serve`: request limits and the scoring queue.
     pub serve: ServeConfig,
     /// Analyst exceptions (`[[exceptions]]`), in order.
-    pub exceptions: Vec<crate::risk::exceptions::Exception>,
+    pub exceptions: Vec<Exception>,
 }
 
 /// `[input]`.
@@ -282,7 +284,7 @@ pub struct RiskConfig {
     /// Findings listed per alert.
     pub max_findings_per_alert: usize,
     /// Alert episodes allowed per 1,000 user-days; the threshold adapts to
-    /// it ([`crate::risk::budget`]). 0 keeps `threshold` fixed.
+    /// it (the risk stage's alert budget). 0 keeps `threshold` fixed.
     pub alert_budget_per_1k_user_days: f64,
     /// Lowest threshold the budget may set.
     pub threshold_floor: f64,
@@ -355,34 +357,6 @@ impl Default for SandboxConfig {
             max_evidence_items: 32,
             max_evidence_text_bytes: 256,
             max_batch_text_kib: 4096,
-        }
-    }
-}
-
-impl SandboxConfig {
-    /// What the gate lets one batch's findings carry ([`crate::sandbox::gate`]).
-    pub fn output_limits(&self) -> crate::sandbox::gate::OutputLimits {
-        crate::sandbox::gate::OutputLimits {
-            max_reason_bytes: self.max_reason_bytes,
-            max_evidence_items: self.max_evidence_items,
-            max_evidence_text_bytes: self.max_evidence_text_bytes,
-            max_batch_text_bytes: self.max_batch_text_kib << 10,
-        }
-    }
-
-    /// The limits for a detector: these defaults with its overrides applied.
-    pub fn limits_for(&self, detector: Option<&DetectorConfig>) -> crate::sandbox::Limits {
-        let d = detector.cloned().unwrap_or_default();
-        crate::sandbox::Limits {
-            memory_bytes: d.memory_mib.unwrap_or(self.memory_mib) << 20,
-            call_timeout: std::time::Duration::from_millis(
-                d.batch_timeout_ms.unwrap_or(self.batch_timeout_ms),
-            ),
-            max_findings: d
-                .max_findings_per_batch
-                .unwrap_or(self.max_findings_per_batch),
-            max_snapshot_bytes: d.max_snapshot_mib.unwrap_or(self.max_snapshot_mib) << 20,
-            snapshot_timeout: std::time::Duration::from_millis(self.snapshot_timeout_ms),
         }
     }
 }
@@ -598,8 +572,10 @@ impl Config {
         if !(1..=1_048_576).contains(&self.sandbox.max_batch_text_kib) {
             return bad("sandbox.max_batch_text_kib", "must be from 1 to 1048576");
         }
-        if let Err(e) = crate::risk::exceptions::Exceptions::new(&self.exceptions) {
-            return bad(&format!("exceptions[{}].{}", e.index, e.field), &e.message);
+        for (index, exception) in self.exceptions.iter().enumerate() {
+            if let Err(e) = exception.window(index) {
+                return bad(&format!("exceptions[{}].{}", e.index, e.field), &e.message);
+            }
         }
         for (name, d) in &self.detectors {
             if !(0.0..=10.0).contains(&d.weight) {

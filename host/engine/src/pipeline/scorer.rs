@@ -34,9 +34,6 @@ pub enum ScoreError {
     /// Writing alerts failed.
     #[error("writing alerts or findings: {0}")]
     Sink(#[from] std::io::Error),
-    /// Saving a durable-state checkpoint failed.
-    #[error("saving state: {0}")]
-    Checkpoint(#[from] crate::state::StateError),
     /// A namespace of names ran out of ids.
     #[error(transparent)]
     Symbols(#[from] crate::pipeline::intern::SymbolsFull),
@@ -101,7 +98,7 @@ impl<S: AlertSink> Scorer<S> {
         let n_exceptions = exceptions.len();
         Scorer {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
-            output_limits: cfg.sandbox.output_limits(),
+            output_limits: OutputLimits::of(&cfg.sandbox),
             cfg,
             encoder: Encoder::new(identities),
             slots: plugins

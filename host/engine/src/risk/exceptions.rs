@@ -21,52 +21,9 @@
 //! free text; `learn` (default true). An exception must have at least one
 //! condition.
 
-use serde::Deserialize;
-
 use ueba_sdk::glob::matches as glob;
 
-/// One `[[exceptions]]` entry as written in the config.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Exception {
-    /// Glob on the user.
-    pub user: Option<String>,
-    /// Glob on the user's peer group; an event without one never matches.
-    pub peer_group: Option<String>,
-    /// Glob on the resource.
-    pub resource: Option<String>,
-    /// Glob on the action.
-    pub action: Option<String>,
-    /// Glob on the source; an event without one never matches.
-    pub source: Option<String>,
-    /// Glob on the detector's name.
-    pub detector: Option<String>,
-    /// First event time it applies to, RFC 3339 (inclusive).
-    pub from: Option<String>,
-    /// Event time it stops applying at, RFC 3339 (exclusive).
-    pub until: Option<String>,
-    /// Why, for the analyst and the `--findings` output.
-    pub note: String,
-    /// Whether detectors still learn from matching events (default true).
-    pub learn: bool,
-}
-
-impl Default for Exception {
-    fn default() -> Self {
-        Exception {
-            user: None,
-            peer_group: None,
-            resource: None,
-            action: None,
-            source: None,
-            detector: None,
-            from: None,
-            until: None,
-            note: String::new(),
-            learn: true,
-        }
-    }
-}
+pub use crate::config::{Exception, ExceptionError};
 
 /// What one event looks like to an exception: its texts and time.
 #[derive(Clone, Copy, Debug)]
@@ -85,18 +42,6 @@ pub struct Subject<'a> {
     pub time_ms: i64,
 }
 
-/// An exception that is not usable, naming its index and field.
-#[derive(Debug, thiserror::Error)]
-#[error("exceptions[{index}].{field}: {message}")]
-pub struct ExceptionError {
-    /// Its position in the config, from 0.
-    pub index: usize,
-    /// The field at fault.
-    pub field: &'static str,
-    /// Why.
-    pub message: String,
-}
-
 /// The exceptions of a run, checked and with their times parsed.
 #[derive(Clone, Debug, Default)]
 pub struct Exceptions {
@@ -108,45 +53,7 @@ impl Exceptions {
     pub fn new(list: &[Exception]) -> Result<Self, ExceptionError> {
         let mut rules = Vec::with_capacity(list.len());
         for (index, e) in list.iter().enumerate() {
-            let bad = |field, message: String| ExceptionError {
-                index,
-                field,
-                message,
-            };
-            let time = |field, t: &Option<String>, default| match t {
-                None => Ok(default),
-                Some(t) => t
-                    .parse::<jiff::Timestamp>()
-                    .map(|ts| ts.as_millisecond())
-                    .map_err(|err| bad(field, format!("{t:?} is not an RFC 3339 time: {err}"))),
-            };
-            let from = time("from", &e.from, i64::MIN)?;
-            let until = time("until", &e.until, i64::MAX)?;
-            if from >= until {
-                return Err(bad("until", "must be after `from`".into()));
-            }
-            let globs = [
-                ("user", &e.user),
-                ("peer_group", &e.peer_group),
-                ("resource", &e.resource),
-                ("action", &e.action),
-                ("source", &e.source),
-                ("detector", &e.detector),
-            ];
-            for (field, g) in globs {
-                if g.as_deref().is_some_and(str::is_empty) {
-                    return Err(bad(
-                        field,
-                        "is empty; leave it out to match anything".into(),
-                    ));
-                }
-            }
-            if globs.iter().all(|(_, g)| g.is_none()) && e.from.is_none() && e.until.is_none() {
-                return Err(bad(
-                    "user",
-                    "the exception has no condition and would silence everything; give at least one of user, peer_group, resource, action, source, detector, from, until".into(),
-                ));
-            }
+            let (from, until) = e.window(index)?;
             rules.push((e.clone(), from, until));
         }
         Ok(Exceptions { rules })

@@ -1,4 +1,5 @@
 use super::*;
+use serde::Deserialize;
 
 fn subject<'a>(user: &'a str, resource: &'a str, time_ms: i64) -> Subject<'a> {
     Subject {

@@ -30,6 +30,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::config::SandboxConfig;
 use crate::sandbox::{PluginInfo, wit};
 
 /// Longest detector name accepted, in bytes.
@@ -67,6 +68,18 @@ pub struct OutputLimits {
     /// Bytes of text (reasons, keys and text values) one batch's findings
     /// may carry in all; findings past it are dropped.
     pub max_batch_text_bytes: usize,
+}
+
+impl OutputLimits {
+    /// The budgets `[sandbox]` sets.
+    pub fn of(sandbox: &SandboxConfig) -> Self {
+        OutputLimits {
+            max_reason_bytes: sandbox.max_reason_bytes,
+            max_evidence_items: sandbox.max_evidence_items,
+            max_evidence_text_bytes: sandbox.max_evidence_text_bytes,
+            max_batch_text_bytes: sandbox.max_batch_text_kib << 10,
+        }
+    }
 }
 
 impl Default for OutputLimits {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
 
 use crate::config::Config;
-use crate::sandbox::{Plugin, PluginError, Runtime, sha256_hex};
+use crate::sandbox::{Limits, Plugin, PluginError, Runtime, sha256_hex};
 
 use super::BUILTIN_PLUGINS;
 use super::health::{HealthEvent, HealthKind, HealthSink, StderrHealth};
@@ -120,7 +120,7 @@ pub fn load(
     config: &Config,
     dir: Option<&Path>,
 ) -> Result<Vec<LoadedPlugin>, LoadError> {
-    let defaults = config.sandbox.limits_for(None);
+    let defaults = Limits::for_detector(&config.sandbox, None);
     let mut loaded: Vec<Candidate> = Vec::new();
     for (name, bytes) in BUILTIN_PLUGINS {
         let label = format!("builtin:{name}");
@@ -280,7 +280,11 @@ fn start(
     origin: Origin,
 ) -> Result<Option<LoadedPlugin>, LoadError> {
     let component = runtime.compile(&label, bytes)?;
-    let plugin = runtime.instantiate(&label, &component, config.sandbox.limits_for(None))?;
+    let plugin = runtime.instantiate(
+        &label,
+        &component,
+        Limits::for_detector(&config.sandbox, None),
+    )?;
     if matches!(origin, Origin::File(_)) {
         check_file_name(&label, &plugin.info().name)?;
     }

@@ -442,9 +442,9 @@ pub(crate) fn supervise(
     c: Candidate,
     dc: Option<&crate::config::DetectorConfig>,
 ) -> Result<LoadedPlugin, LoadError> {
-    let limits = sandbox.limits_for(dc);
+    let limits = Limits::for_detector(sandbox, dc);
     let config = dc.map(|d| d.plugin_pairs()).unwrap_or_default();
-    let mut plugin = if limits == sandbox.limits_for(None) {
+    let mut plugin = if limits == Limits::for_detector(sandbox, None) {
         c.plugin
     } else {
         runtime.instantiate(&c.label, &c.component, limits)?

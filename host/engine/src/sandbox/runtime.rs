@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::config::{DetectorConfig, SandboxConfig};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
@@ -123,6 +124,25 @@ pub struct Limits {
     /// the batch budget because it grows with everything the detector has
     /// learned (seconds at a million users), not with the batch.
     pub snapshot_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits for a detector: `[sandbox]`'s defaults with the
+    /// detector's `[detectors.NAME]` overrides applied.
+    pub fn for_detector(sandbox: &SandboxConfig, detector: Option<&DetectorConfig>) -> Self {
+        let d = detector.cloned().unwrap_or_default();
+        Limits {
+            memory_bytes: d.memory_mib.unwrap_or(sandbox.memory_mib) << 20,
+            call_timeout: Duration::from_millis(
+                d.batch_timeout_ms.unwrap_or(sandbox.batch_timeout_ms),
+            ),
+            max_findings: d
+                .max_findings_per_batch
+                .unwrap_or(sandbox.max_findings_per_batch),
+            max_snapshot_bytes: d.max_snapshot_mib.unwrap_or(sandbox.max_snapshot_mib) << 20,
+            snapshot_timeout: Duration::from_millis(sandbox.snapshot_timeout_ms),
+        }
+    }
 }
 
 impl Default for Limits {
