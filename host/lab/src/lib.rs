@@ -7,7 +7,7 @@
 //! - [`eval`]: scoring a labelled log and reporting detection quality
 //!   (per scenario, false alerts per 1,000 user-days, ROC over user-days),
 //!   against baseline rules, with an HTML report and parameter sweeps.
-//! - [`bench`]: `ueba bench`, the throughput and memory matrix, shared with
+//! - [`bench`](mod@bench): `ueba bench`, the throughput and memory matrix, shared with
 //!   the criterion benches in `benches/`.
 #![deny(missing_docs)]
 

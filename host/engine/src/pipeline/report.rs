@@ -33,11 +33,11 @@ pub struct Report {
     /// one restored (`--state`); the rate in the summary is of the rest.
     pub events_before: u64,
     /// The user's risk after each finding, in scoring order; empty unless
-    /// [`Scorer::record_trace`] was on.
+    /// [`Scorer::record_trace`](super::Scorer::record_trace) was on.
     pub trace: Vec<RiskPoint>,
 }
 
-/// A user's risk right after one finding was added (see [`Scorer::record_trace`]).
+/// A user's risk right after one finding was added (see [`Scorer::record_trace`](super::Scorer::record_trace)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RiskPoint {
     /// The user.

@@ -9,11 +9,11 @@ use crate::risk::aggregate::AggregatorState;
 use super::encode::*;
 use super::stats::*;
 
-/// Everything a [`Scorer`] needs to continue exactly where it was: the
+/// Everything a [`Scorer`](super::Scorer) needs to continue exactly where it was: the
 /// symbol table, the reorder buffer and the batch being filled, the risk
 /// state, the counts, and every detector's snapshot. Written by
-/// [`Scorer::save_state`] into a durable-state checkpoint
-/// (see [`crate::state`]) and read back by [`Scorer::restore_state`].
+/// [`Scorer::save_state`](super::Scorer::save_state) into a durable-state checkpoint
+/// (see [`crate::state`]) and read back by [`Scorer::restore_state`](super::Scorer::restore_state).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScorerState {
     pub(crate) interner: InternerState,

@@ -194,7 +194,7 @@ impl<S: AlertSink> Scorer<S> {
 
     /// Report a health event about `plugin` that concerns no batch (a
     /// plugin loaded, replaced, removed or refused while serving) to the
-    /// health sink and [`Stats::health`]: `batch` is the number of batches
+    /// health sink and [`Stats::health`](super::Stats::health): `batch` is the number of batches
     /// so far, and `first_event` the `seq` of the next event to be scored,
     /// which is the first one a detector started now sees.
     pub fn report_health(&mut self, plugin: &str, event: HealthKind, message: String) {
