@@ -219,7 +219,7 @@ pub const fn bytes_of_column(v: u64) -> Option<u64> {
 /// Writes the row<->column codec for a generated `Events` type (the host's
 /// wasmtime bindings and the SDK's wit-bindgen bindings each generate one,
 /// with the same fields): `with_capacity`, `push`, `len`, `is_empty`,
-/// `lengths_agree`, `get`, `iter`, `clear`, `extend_from`, `byte_len`, and
+/// `column_lengths`, `lengths_agree`, `get`, `iter`, `clear`, `extend_from`, `byte_len`, and
 /// `FromIterator` of events. Call it once, in the crate that owns the
 /// bindings: `ueba_contract::columns!(wit::Events);`.
 #[macro_export]
@@ -268,11 +268,9 @@ macro_rules! columns {
                 self.seq.is_empty()
             }
 
-            /// Whether every column has as many values as `seq`: the
-            /// contract requires it, and a batch from the other side of
-            /// the boundary is checked before it is read.
-            pub fn lengths_agree(&self) -> bool {
-                let n = self.seq.len();
+            /// The lengths of every column but `seq`, in the contract's
+            /// field order, for a message when they disagree.
+            pub fn column_lengths(&self) -> [usize; 10] {
                 [
                     self.time_ms.len(),
                     self.utc_offset_minutes.len(),
@@ -285,8 +283,14 @@ macro_rules! columns {
                     self.bytes.len(),
                     self.outcome.len(),
                 ]
-                .iter()
-                .all(|&l| l == n)
+            }
+
+            /// Whether every column has as many values as `seq`: the
+            /// contract requires it, and a batch from the other side of
+            /// the boundary is checked before it is read.
+            pub fn lengths_agree(&self) -> bool {
+                let n = self.seq.len();
+                self.column_lengths().iter().all(|&l| l == n)
             }
 
             /// Event `i` as a row, if every column has one.

@@ -91,6 +91,7 @@ fn ragged_columns_are_noticed_and_never_read_past() {
     let mut cols: Columns = sample().iter().collect();
     cols.outcome.pop();
     assert!(!cols.lengths_agree());
+    assert_eq!(cols.column_lengths(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 1]);
     assert_eq!(cols.iter().count(), 1);
 }
 

@@ -104,8 +104,9 @@ fn events_of(c: &wit::Events) -> Result<Vec<Event>, wit::DetectorError> {
     if !c.lengths_agree() {
         return Err(wit::DetectorError {
             message: format!(
-                "batch columns differ in length: seq has {}, the others are not all the same",
-                c.len()
+                "batch columns differ in length: seq has {}, others {:?}",
+                c.len(),
+                c.column_lengths()
             ),
         });
     }

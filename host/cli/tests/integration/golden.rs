@@ -4,6 +4,8 @@
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them.
 
+use ueba_engine::sandbox::sha256_hex;
+
 use crate::util::ueba;
 
 /// sha256 of the alerts for `ueba gen --users 100 --days 20 --seed 42
@@ -26,10 +28,6 @@ const DIGESTS: &[(&str, &str)] = &[
         "a54b2f577dd2c6b1e4e82bcdf136ff62525099c6a503bcb83c916e7cafe864dc",
     ),
 ];
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    ueba_engine::sandbox::sha256_hex(bytes)
-}
 
 #[test]
 fn alerts_on_a_generated_organisation_are_byte_identical() {
