@@ -65,9 +65,11 @@ pub(crate) struct ServeArgs {
     quiet: bool,
     /// Keep durable state in DIR: baselines, risk and symbols are restored
     /// from it at start, checkpointed while serving, and saved at shutdown
-    /// after every accepted event has been scored. Alerts are appended to
-    /// `--output`. Events accepted after the last checkpoint are lost if the
-    /// process is killed; a forwarder that retries covers them.
+    /// after every accepted event has been scored. A request is answered
+    /// only once a checkpoint holds its events, so what a client was told is
+    /// taken survives a kill, and what it was not told it sends again; the
+    /// alert file (`--output`) is appended to, cut back on resume to its
+    /// length at the checkpoint so no alert is written twice.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// With --state: checkpoint after this many events.
@@ -76,6 +78,12 @@ pub(crate) struct ServeArgs {
     /// With --state: checkpoint at least this often (seconds) while events arrive.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     checkpoint_secs: u64,
+    /// With --state: requests waiting for their answer share one checkpoint,
+    /// taken at most once per this many milliseconds (and never more than a
+    /// fifth of the time, however large the state). Lower answers sooner;
+    /// higher saves less often under many small requests.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    ack_interval_ms: u64,
 }
 
 /// Run the service until SIGINT or SIGTERM (or until scoring fails), then
@@ -97,22 +105,29 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     let baseline = a.plugins.as_deref().map(reload::Baseline::scan);
     let plugins = crate::load_detectors(&runtime, &cfg, a.plugins.as_deref())?;
     let baseline = baseline.map(|b| b.loaded(&plugins));
-    let (durable, saved) = match &a.state {
+    let (durable, saved, cut_at) = match &a.state {
         Some(dir) => {
             let dir = StateDir::open(dir)?;
-            let saved = dir.load()?;
+            // Events arrive over HTTP: no input to reposition, only the
+            // alert file to cut back to its length at the checkpoint.
+            let plan = crate::durable::plan(&dir, None, a.out.output.as_deref(), true)?;
             let durable = serve::queue::Durable {
                 dir,
                 every_events: a.checkpoint_events.max(1),
                 every: Duration::from_secs(a.checkpoint_secs.max(1)),
+                ack_interval: Duration::from_millis(a.ack_interval_ms),
+                output: a.out.output.as_deref().map(crate::durable::absolute),
             };
-            (Some(durable), saved)
+            (Some(durable), plan.checkpoint, plan.output_len)
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    // A resumed service appends: the alerts already written stay.
+    // A resumed service appends: the alerts already written up to the
+    // checkpoint stay (those after it are written again as the clients
+    // resend their unanswered requests); an alert file the checkpoint does
+    // not know is appended to as it is.
     let append_at = match (&saved, &a.out.output) {
-        (Some(_), Some(p)) => std::fs::metadata(p).ok().map(|m| m.len()),
+        (Some(_), Some(p)) => cut_at.or_else(|| std::fs::metadata(p).ok().map(|m| m.len())),
         _ => None,
     };
     let sink = alert_sink_at(&a.out, append_at)?;

@@ -28,7 +28,7 @@ use super::auth::{self, Auth, Token};
 use super::budget::{Budget, Reservation};
 use super::ingest::{self, Batch, IngestError};
 use super::metrics::{self, Counters, HttpState, QueueState, Rejection};
-use super::queue::{Queue, QueueError};
+use super::queue::{Queue, QueueError, Receipt};
 use ueba_formats::sources::{FormatsConfig, InputFormat};
 
 /// Invalid HEC records written to stderr, at most (HEC clients do not read
@@ -326,7 +326,7 @@ async fn take_in_timed(
     api: Api,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Accepted, Refusal> {
+) -> Result<(Accepted, Receipt), Refusal> {
     let limit = std::time::Duration::from_millis(app.limits.request_timeout_ms);
     match tokio::time::timeout(limit, take_in(app, api, headers, body)).await {
         Ok(taken) => taken,
@@ -347,7 +347,7 @@ async fn take_in(
     api: Api,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Accepted, Refusal> {
+) -> Result<(Accepted, Receipt), Refusal> {
     app.counters.request();
     if let Some(refusal) = unauthorized(auth::check(headers, app.token.as_ref()), api) {
         return Err(refusal);
@@ -399,17 +399,34 @@ async fn take_in(
     })?;
     let batch: Batch = parsed.map_err(ingest_refusal)?;
     let accepted = batch.events.len() as u64;
-    app.queue
+    let receipt = app
+        .queue
         .offer(batch.events, batch.invalid)
         .map_err(queue_refusal)?;
     drop(held);
     app.counters.accepted(accepted, batch.skipped);
-    Ok(Accepted {
+    let taken = Accepted {
         accepted,
         invalid: batch.invalid,
         skipped: batch.skipped,
         errors: batch.errors,
-    })
+    };
+    Ok((taken, receipt))
+}
+
+/// [`take_in_timed`], then wait for the queue's receipt: with `--state`,
+/// until a checkpoint covers the events. The wait is outside
+/// `serve.request_timeout_ms` on purpose: once queued, the events are
+/// scored, so answering "timed out" would make the client send them twice.
+async fn take_in_settled(
+    app: &Arc<App>,
+    api: Api,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, Refusal> {
+    let (taken, receipt) = take_in_timed(app, api, headers, body).await?;
+    receipt.settled().await.map_err(queue_refusal)?;
+    Ok(taken)
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
@@ -422,7 +439,7 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 }
 
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match take_in_timed(&app, Api::Native, &headers, body).await {
+    match take_in_settled(&app, Api::Native, &headers, body).await {
         Err(r) => r.respond(&app, Api::Native),
         Ok(a) => {
             // Nothing usable at all is the client's error; a partly valid
@@ -446,7 +463,7 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
 }
 
 async fn hec(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    match take_in_timed(&app, Api::Hec, &headers, body).await {
+    match take_in_settled(&app, Api::Hec, &headers, body).await {
         Err(r) => r.respond(&app, Api::Hec),
         Ok(a) => {
             for e in &a.errors {

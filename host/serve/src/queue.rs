@@ -16,21 +16,31 @@
 //! New plugin versions ([`super::reload`]) travel through the same channel
 //! as events, so a change is applied after every event queued before it has
 //! been pushed into the scorer, and before any event queued after it.
+//!
+//! With durable state ([`Durable`]) a request is acknowledged only once a
+//! checkpoint covers its events ([`Receipt::settled`]): what a client was
+//! told is taken survives a kill, and what it was not told is taken it sends
+//! again, which the resumed service scores exactly once because the
+//! checkpoint (and the alert file, cut back to its length then) predates it.
+//! Requests waiting together share one checkpoint (group commit).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ueba_engine::event::AccessEvent;
 use ueba_engine::pipeline::{AlertSink, Histogram, Report, ScoreError, Scorer, Stats};
 use ueba_engine::sandbox::plugins::HealthKind;
-use ueba_engine::state::{Checkpoint, StateDir};
+use ueba_engine::state::{Checkpoint, OutputMark, StateDir};
 
 /// Durable state for the service (`ueba serve --state DIR`): the worker
-/// checkpoints every `every_events` events or `every` of wall time, and
-/// once more at shutdown after everything accepted has been scored.
+/// checkpoints every `every_events` events or `every` of wall time, whenever
+/// requests wait for their acknowledgement (at most once per `ack_interval`,
+/// and at most a fifth of the time), and once more at shutdown after
+/// everything accepted has been scored.
 pub struct Durable {
     /// The locked state directory.
     pub dir: StateDir,
@@ -38,15 +48,32 @@ pub struct Durable {
     pub every_events: u64,
     /// Checkpoint at least this often while events arrive.
     pub every: Duration,
+    /// The least time between two checkpoints taken to acknowledge
+    /// requests: requests arriving meanwhile share the next one.
+    pub ack_interval: Duration,
+    /// The alert file (absolute), when alerts go to one: its length is
+    /// recorded in each checkpoint, and a resumed service cuts it back to
+    /// that length, so alerts of events sent again are not written twice.
+    pub output: Option<PathBuf>,
 }
 
 impl Durable {
     fn save<S: AlertSink>(&self, scorer: &mut Scorer<S>) -> Result<(), StopError> {
         scorer.flush_sink()?;
-        // Events arrive over HTTP: there is no input to reposition, and the
-        // alert file is appended to, never cut back (the events after a
-        // checkpoint are not sent again).
-        let checkpoint = Checkpoint::now(scorer.save_state(), None, None, 0);
+        // Events arrive over HTTP: there is no input to reposition.
+        let output = match &self.output {
+            Some(path) => Some(OutputMark {
+                path: path.clone(),
+                len: std::fs::metadata(path)
+                    .map_err(|source| StopError::Output {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .len(),
+            }),
+            None => None,
+        };
+        let checkpoint = Checkpoint::now(scorer.save_state(), None, output, 0);
         self.dir.save(&checkpoint)?;
         Ok(())
     }
@@ -62,6 +89,14 @@ pub enum StopError {
     /// A checkpoint could not be saved.
     #[error("saving state: {0}")]
     Checkpoint(#[from] ueba_engine::state::StateError),
+    /// The alert file's length could not be read for a checkpoint.
+    #[error("saving state: reading {path}: {source}")]
+    Output {
+        /// The alert file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// One detector's state, as `/metrics` and `/healthz` report it.
@@ -217,10 +252,12 @@ pub enum WorkerError {
 }
 
 enum Msg {
-    /// A request's events and its count of invalid records.
+    /// A request's events and its count of invalid records; with durable
+    /// state, what to tell once a checkpoint covers them.
     Events {
         events: Vec<AccessEvent>,
         invalid: u64,
+        ack: Option<tokio::sync::oneshot::Sender<()>>,
     },
     /// New plugin versions, applied at the next batch boundary.
     Reload(Box<super::reload::Reload>),
@@ -228,6 +265,7 @@ enum Msg {
 
 struct Shared {
     capacity: usize,
+    durable: bool,
     depth: AtomicUsize,
     closed: AtomicBool,
     snapshot: Mutex<Snapshot>,
@@ -251,8 +289,9 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Queue a request's events (and count its invalid records) if they fit.
-    pub fn offer(&self, events: Vec<AccessEvent>, invalid: u64) -> Result<(), QueueError> {
+    /// Queue a request's events (and count its invalid records) if they
+    /// fit. The [`Receipt`] says when they are safe to acknowledge.
+    pub fn offer(&self, events: Vec<AccessEvent>, invalid: u64) -> Result<Receipt, QueueError> {
         let n = events.len();
         let capacity = self.shared.capacity;
         if n > capacity {
@@ -279,14 +318,30 @@ impl Queue {
         if let Err(depth) = reserved {
             return Err(QueueError::Full { depth, capacity });
         }
-        if tx.send(Msg::Events { events, invalid }).is_err() {
+        let (ack, settled) = if self.shared.durable {
+            let (ack, settled) = tokio::sync::oneshot::channel();
+            (Some(ack), Some(settled))
+        } else {
+            (None, None)
+        };
+        if tx
+            .send(Msg::Events {
+                events,
+                invalid,
+                ack,
+            })
+            .is_err()
+        {
             self.shared.depth.fetch_sub(n, Ordering::SeqCst);
             return Err(QueueError::Closed(
                 self.failure()
                     .unwrap_or_else(|| "the scoring thread has stopped".into()),
             ));
         }
-        Ok(())
+        Ok(Receipt {
+            settled,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Hand the worker new plugin versions. They take no room in the queue
@@ -347,6 +402,54 @@ impl Queue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+    }
+}
+
+/// A queued request's claim on its acknowledgement.
+///
+/// Without durable state, events are acknowledged once queued: a killed
+/// service loses what it had not scored. With it, [`Receipt::settled`]
+/// resolves once a checkpoint covers the events, so an acknowledged event
+/// survives a kill and an unacknowledged one is sent again by the client.
+#[must_use = "a request is acknowledged only once its receipt settles"]
+pub struct Receipt {
+    settled: Option<tokio::sync::oneshot::Receiver<()>>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receipt")
+            .field("waits_for_checkpoint", &self.settled.is_some())
+            .finish()
+    }
+}
+
+impl Receipt {
+    /// Wait until the request may be acknowledged. An error means the
+    /// scorer stopped before the events were saved: the client should send
+    /// them again (a restarted service resumes from a checkpoint without
+    /// them).
+    pub async fn settled(self) -> Result<(), QueueError> {
+        let Some(settled) = self.settled else {
+            return Ok(());
+        };
+        settled.await.map_err(|_| {
+            QueueError::Closed(
+                self.shared
+                    .failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .map_or_else(
+                        || {
+                            "the scorer stopped before these events were saved; send them again"
+                                .into()
+                        },
+                        |why| format!("{why}; these events were not saved, send them again"),
+                    ),
+            )
+        })
     }
 }
 
@@ -413,6 +516,7 @@ where
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let shared = Arc::new(Shared {
         capacity,
+        durable: durable.is_some(),
         depth: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         snapshot: Mutex::new(Snapshot::default()),
@@ -462,6 +566,35 @@ fn publish<S: AlertSink>(shared: &Shared, scorer: &Scorer<S>) {
         .unwrap_or_else(PoisonError::into_inner) = snap;
 }
 
+/// Acknowledgements waiting for a checkpoint, and when the next checkpoint
+/// taken for them may start.
+struct Pending {
+    acks: Vec<tokio::sync::oneshot::Sender<()>>,
+    next: Instant,
+}
+
+impl Pending {
+    /// Save a checkpoint, then release every waiting acknowledgement. The
+    /// next checkpoint for acknowledgements waits at least `ack_interval`
+    /// and four times this one's duration, so saving takes at most a fifth
+    /// of the worker's time however often requests arrive.
+    fn commit<S: AlertSink>(
+        &mut self,
+        d: &Durable,
+        scorer: &mut Scorer<S>,
+    ) -> Result<(), StopError> {
+        let started = Instant::now();
+        d.save(scorer)?;
+        let took = started.elapsed();
+        for ack in self.acks.drain(..) {
+            // A client that went away meanwhile is sent nothing.
+            let _ = ack.send(());
+        }
+        self.next = Instant::now() + d.ack_interval.max(took * 4);
+        Ok(())
+    }
+}
+
 fn work<S: AlertSink>(
     mut scorer: Scorer<S>,
     rx: &Receiver<Msg>,
@@ -471,22 +604,44 @@ fn work<S: AlertSink>(
 ) -> Result<(Report, S), StopError> {
     publish(shared, &scorer);
     let mut holding = false;
-    let mut saved_at = (std::time::Instant::now(), scorer.stats().events);
+    let mut last_message = Instant::now();
+    let mut saved_at = (Instant::now(), scorer.stats().events);
+    let mut pending = Pending {
+        acks: Vec::new(),
+        next: Instant::now(),
+    };
     loop {
-        if let Some(d) = durable
-            && scorer.stats().events > saved_at.1
-            && (scorer.stats().events >= saved_at.1 + d.every_events
-                || saved_at.0.elapsed() >= d.every)
-        {
-            d.save(&mut scorer)?;
-            saved_at = (std::time::Instant::now(), scorer.stats().events);
+        if let Some(d) = durable {
+            let periodic = scorer.stats().events > saved_at.1
+                && (scorer.stats().events >= saved_at.1 + d.every_events
+                    || saved_at.0.elapsed() >= d.every);
+            let acks_due = !pending.acks.is_empty() && Instant::now() >= pending.next;
+            if periodic || acks_due {
+                pending.commit(d, &mut scorer)?;
+                saved_at = (Instant::now(), scorer.stats().events);
+            }
         }
-        match rx.recv_timeout(idle) {
+        // Wake for the idle flush, or for the next checkpoint that
+        // acknowledgements wait for, whichever comes first.
+        let mut wait = idle.saturating_sub(last_message.elapsed());
+        if !holding {
+            wait = idle;
+        }
+        if !pending.acks.is_empty() {
+            wait = wait.min(pending.next.saturating_duration_since(Instant::now()));
+        }
+        match rx.recv_timeout(wait) {
             Ok(Msg::Reload(reload)) => {
+                last_message = Instant::now();
                 super::reload::apply(&mut scorer, *reload)?;
                 publish(shared, &scorer);
             }
-            Ok(Msg::Events { events, invalid }) => {
+            Ok(Msg::Events {
+                events,
+                invalid,
+                ack,
+            }) => {
+                last_message = Instant::now();
                 for _ in 0..invalid {
                     scorer.count_invalid();
                 }
@@ -498,10 +653,11 @@ fn work<S: AlertSink>(
                 }
                 shared.depth.fetch_sub(events.len(), Ordering::SeqCst);
                 holding |= !events.is_empty();
+                pending.acks.extend(ack);
                 publish(shared, &scorer);
             }
             Err(RecvTimeoutError::Timeout) => {
-                if holding {
+                if holding && last_message.elapsed() >= idle {
                     scorer.flush()?;
                     holding = false;
                     publish(shared, &scorer);
@@ -512,7 +668,7 @@ fn work<S: AlertSink>(
     }
     settle_before_exit(&mut scorer)?;
     if let Some(d) = durable {
-        d.save(&mut scorer)?;
+        pending.commit(d, &mut scorer)?;
     }
     publish(shared, &scorer);
     Ok(scorer.finish()?)

@@ -34,14 +34,14 @@ where
 fn requests_beyond_the_capacity_are_refused_and_the_rest_scored_on_close() {
     let (queue, worker) = queue(|| Ok(empty_scorer()), 3);
     assert_eq!(
-        queue.offer((0..4).map(ev).collect(), 0),
-        Err(QueueError::TooMany {
+        queue.offer((0..4).map(ev).collect(), 0).err(),
+        Some(QueueError::TooMany {
             events: 4,
             capacity: 3
         })
     );
-    queue.offer((0..2).map(ev).collect(), 1).unwrap();
-    queue.offer(vec![ev(2)], 0).unwrap();
+    let _ = queue.offer((0..2).map(ev).collect(), 1).unwrap();
+    let _ = queue.offer(vec![ev(2)], 0).unwrap();
     queue.close();
     assert!(matches!(
         queue.offer(vec![ev(3)], 0),
@@ -64,10 +64,10 @@ fn a_full_queue_answers_full_until_the_worker_catches_up() {
         Ok(empty_scorer())
     };
     let (queue, worker) = queue(build, 2);
-    queue.offer(vec![ev(0), ev(1)], 0).unwrap();
+    let _ = queue.offer(vec![ev(0), ev(1)], 0).unwrap();
     assert_eq!(
-        queue.offer(vec![ev(2)], 0),
-        Err(QueueError::Full {
+        queue.offer(vec![ev(2)], 0).err(),
+        Some(QueueError::Full {
             depth: 2,
             capacity: 2
         })
@@ -77,7 +77,79 @@ fn a_full_queue_answers_full_until_the_worker_catches_up() {
     while queue.depth() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    queue.offer(vec![ev(2)], 0).unwrap();
+    let _ = queue.offer(vec![ev(2)], 0).unwrap();
     queue.close();
     assert_eq!(worker.join().unwrap().0.stats.events, 3);
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Events scored into the checkpoint saved in `dir` (read without taking
+/// the lock the service holds), 0 when none is.
+fn saved_events(dir: &std::path::Path) -> u64 {
+    ueba_engine::state::read_checkpoint(dir)
+        .unwrap()
+        .map_or(0, |c| c.scorer.events())
+}
+
+#[test]
+fn with_durable_state_a_request_is_acknowledged_only_once_a_checkpoint_holds_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let durable = Durable {
+        dir: ueba_engine::state::StateDir::open(&state).unwrap(),
+        every_events: 1_000_000,
+        every: Duration::from_secs(3600),
+        ack_interval: Duration::from_millis(300),
+        output: None,
+    };
+    let (queue, worker) = start(
+        || Ok(empty_scorer()),
+        100,
+        Duration::from_millis(20),
+        Some(durable),
+    )
+    .unwrap();
+    let first = queue.offer(vec![ev(0), ev(1)], 0).unwrap();
+    block_on(first.settled()).unwrap();
+    assert_eq!(saved_events(&state), 2, "acknowledged before saved");
+    // Requests arriving within the interval wait for the next checkpoint
+    // and share it.
+    let started = std::time::Instant::now();
+    let second = queue.offer(vec![ev(2)], 0).unwrap();
+    let third = queue.offer(vec![ev(3)], 0).unwrap();
+    block_on(async {
+        second.settled().await.unwrap();
+        third.settled().await.unwrap();
+    });
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "acknowledged after {:?}, before the next checkpoint was due",
+        started.elapsed()
+    );
+    assert_eq!(saved_events(&state), 4, "acknowledged before saved");
+    queue.close();
+    assert_eq!(worker.join().unwrap().0.stats.events, 4);
+    assert_eq!(saved_events(&state), 4);
+}
+
+#[test]
+fn without_durable_state_a_request_is_acknowledged_once_queued() {
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let build = move || {
+        let _ = gate_rx.recv();
+        Ok(empty_scorer())
+    };
+    let (queue, worker) = queue(build, 10);
+    // The worker has not even built its scorer: queued is enough.
+    block_on(queue.offer(vec![ev(0)], 0).unwrap().settled()).unwrap();
+    gate_tx.send(()).unwrap();
+    queue.close();
+    assert_eq!(worker.join().unwrap().0.stats.events, 1);
 }

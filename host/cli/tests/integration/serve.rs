@@ -722,6 +722,105 @@ fn state_survives_a_restart_of_the_service() {
     );
 }
 
+/// With `--state`, a 200 means saved: SIGKILL right after the answer loses
+/// nothing, and a request killed before its answer is sent again by the
+/// client without its alerts being written twice.
+#[test]
+fn acknowledged_events_survive_sigkill_and_a_resent_request_is_scored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let generated = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["gen", "--users", "40", "--days", "21", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let alerts = dir.path().join("alerts.jsonl");
+    let state = dir.path().join("state");
+    let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 600000\n");
+    let tok = token_file(dir.path());
+    let ids = data.join("identities.csv");
+    let args = |ack_ms: &'static str| {
+        vec![
+            "--token-file".to_string(),
+            tok.display().to_string(),
+            "--identities".into(),
+            ids.display().to_string(),
+            "--config".into(),
+            cfg.display().to_string(),
+            "--output".into(),
+            alerts.display().to_string(),
+            "--state".into(),
+            state.display().to_string(),
+            // Periodic checkpoints never come: only acknowledgements save.
+            "--checkpoint-secs".into(),
+            "3600".into(),
+            "--ack-interval-ms".into(),
+            ack_ms.into(),
+        ]
+    };
+    let start_with = |a: &[String]| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        start(&a)
+    };
+    let text = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    let (second, third) = rest.split_at(rest.len() / 2);
+
+    // 1. Answered, then killed at once: nothing answered is lost.
+    let mut server = start_with(&args("50"));
+    assert_eq!(post_all(&server.base, first), first.len() as u64);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    // 2. Killed while a request waits for its answer (the next checkpoint
+    // is a minute away): the client sees no answer and sends it again.
+    let mut server = start_with(&args("60000"));
+    // The first request after a start is saved at once; this one waits.
+    let (head, tail) = second.split_at(1);
+    assert_eq!(post_all(&server.base, head), 1);
+    let url = format!("{}/v1/events", server.base);
+    let body = tail.join("\n");
+    let pending = std::thread::spawn(move || {
+        agent()
+            .post(&url)
+            .header("Authorization", &bearer())
+            .send(body.as_bytes())
+            .map(|r| r.status().as_u16())
+    });
+    wait_for_metric(
+        &server.base,
+        "ueba_events_accepted_total",
+        second.len() as f64,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let answered = pending.join().unwrap();
+    assert!(answered.is_err(), "answered before saved: {answered:?}");
+    drop(server);
+
+    let server = start_with(&args("50"));
+    assert_eq!(post_all(&server.base, tail), tail.len() as u64);
+    assert_eq!(post_all(&server.base, third), third.len() as u64);
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains(&format!("events {} ", lines.len())), "{log}");
+
+    let whole = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["score", "-q", "--identities"])
+        .arg(&ids)
+        .arg(data.join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    let written = std::fs::read_to_string(&alerts).unwrap();
+    assert!(!written.is_empty());
+    assert_eq!(String::from_utf8_lossy(&whole.stdout), written);
+}
+
 /// A raw connection to the server, for clients that misbehave.
 fn connect(base: &str) -> std::net::TcpStream {
     let addr = base.strip_prefix("http://").unwrap();
