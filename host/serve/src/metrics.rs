@@ -1,21 +1,50 @@
-//! `GET /metrics` in the Prometheus text exposition format (0.0.4).
+//! `GET /metrics` in the OpenMetrics text format (1.0.0), encoded by
+//! `prometheus-client`.
 //!
-//! Scoring counts come from the worker's [`Snapshot`]; request counts are
-//! kept here by the handlers. Every refused request and every record that
-//! was not scored is counted somewhere below, so nothing is dropped without
-//! a trace.
+//! The encoder, not this module, writes the exposition: label escaping,
+//! the `_total` suffix of counters, a histogram's `_bucket`, `_sum` and
+//! `_count` series and the closing `# EOF` that tells Prometheus the page
+//! is complete (a scrape cut short is refused rather than stored in part).
+//!
+//! The metrics come from two places. Request and connection counts are
+//! bumped by the handlers as they happen, so they are live
+//! `prometheus-client` metrics in [`Counters`], registered once. Scoring
+//! counts come from the worker's [`Snapshot`], already added up (the
+//! latency histograms included), so they are encoded as they stand at
+//! scrape time by a collector rather than copied into a second set of
+//! metrics. Every refused request and every record that was not scored is
+//! counted somewhere below, so nothing is dropped without a trace.
+//!
+//! The sample names are those of the Prometheus text this page used to
+//! serve, so dashboards and alerts keep working. One needs care: the
+//! accepted-connections count `ueba_http_connections_total` and the
+//! open-connections gauge `ueba_http_connections` would both be the family
+//! `ueba_http_connections` if the count were a counter, which OpenMetrics
+//! forbids (and strict parsers refuse); the count is therefore a family of
+//! type `unknown` under its full name.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+    MetricEncoder, NoLabelSet, text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::{Registry, Unit};
 
 use super::queue::Snapshot;
 use ueba_engine::pipeline::Histogram;
 
-/// The content type Prometheus expects for the text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of the OpenMetrics text format, which Prometheus
+/// accepts (and asks for first) when scraping.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Why a request was refused, for `ueba_requests_rejected_total{reason}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rejection {
     /// 429 (HEC: 503 "Server is busy"): the queue had no room.
     QueueFull,
@@ -65,9 +94,15 @@ impl Rejection {
     }
 }
 
+impl EncodeLabelValue for Rejection {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
+        fmt::Write::write_str(encoder, self.label())
+    }
+}
+
 /// Why the service closed a connection itself, for
 /// `ueba_http_connections_closed_total{reason}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Closed {
     /// No complete request headers within `serve.header_read_timeout_ms`.
     HeaderTimeout,
@@ -89,84 +124,198 @@ impl Closed {
     }
 }
 
-/// Counters kept by the HTTP side.
-#[derive(Debug, Default)]
+impl EncodeLabelValue for Closed {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
+        fmt::Write::write_str(encoder, self.label())
+    }
+}
+
+/// The label set of `ueba_requests_rejected_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectedLabels {
+    reason: Rejection,
+}
+
+/// The label set of `ueba_http_connections_closed_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    reason: Closed,
+}
+
+/// A count exposed as an OpenMetrics `unknown` family under its full name,
+/// `_total` included, for the one count whose counter family would take
+/// the name of a gauge (see the module documentation).
+#[derive(Clone, Debug, Default)]
+struct UnknownCount(Counter);
+
+impl EncodeMetric for UnknownCount {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        // A gauge's sample is written as the family name and value alone,
+        // which is what an `unknown` sample is.
+        encoder.encode_gauge(&self.0.get())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Unknown
+    }
+}
+
+/// Counters kept by the HTTP side, as `prometheus-client` metrics in a
+/// registry of their own, so that a scrape reads them where the handlers
+/// bump them.
+#[derive(Debug)]
 pub struct Counters {
-    requests: AtomicU64,
-    rejected: [AtomicU64; 7],
-    accepted: AtomicU64,
-    skipped: AtomicU64,
-    connections: AtomicU64,
-    open: AtomicU64,
-    accept_errors: AtomicU64,
-    closed: [AtomicU64; 3],
+    registry: Registry,
+    requests: Counter,
+    rejected: Family<RejectedLabels, Counter>,
+    accepted: Counter,
+    skipped: Counter,
+    connections: UnknownCount,
+    open: Gauge,
+    accept_errors: Counter,
+    closed: Family<ClosedLabels, Counter>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        let requests = Counter::default();
+        let rejected = Family::<RejectedLabels, Counter>::default();
+        let accepted = Counter::default();
+        let skipped = Counter::default();
+        let connections = UnknownCount::default();
+        let open = Gauge::default();
+        let accept_errors = Counter::default();
+        let closed = Family::<ClosedLabels, Counter>::default();
+        // Every reason is shown from the start, at 0, so that a rate over
+        // it exists before the first refusal.
+        for reason in Rejection::ALL {
+            drop(rejected.get_or_create(&RejectedLabels { reason }));
+        }
+        for reason in Closed::ALL {
+            drop(closed.get_or_create(&ClosedLabels { reason }));
+        }
+        // Names without `_total` and help without the final full stop: the
+        // encoder adds both.
+        let mut registry = Registry::default();
+        registry.register(
+            "ueba_http_requests",
+            "Requests to the event endpoints",
+            requests.clone(),
+        );
+        registry.register(
+            "ueba_requests_rejected",
+            "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503, body_budget 429/503, timeout 408)",
+            rejected.clone(),
+        );
+        registry.register(
+            "ueba_http_connections_total",
+            "Connections accepted (a count; type unknown only because a counter family would share the name of the gauge ueba_http_connections)",
+            connections.clone(),
+        );
+        registry.register("ueba_http_connections", "Connections open", open.clone());
+        registry.register(
+            "ueba_http_connections_closed",
+            "Connections the service closed itself, by reason (header_timeout, idle_timeout, shutdown)",
+            closed.clone(),
+        );
+        registry.register(
+            "ueba_http_accept_errors",
+            "Failed accepts (e.g. out of file descriptors); the service backs off and goes on",
+            accept_errors.clone(),
+        );
+        registry.register(
+            "ueba_events_accepted",
+            "Events accepted into the scoring queue",
+            accepted.clone(),
+        );
+        registry.register(
+            "ueba_records_skipped",
+            "Well-formed records that are not data access (connects, other log lines)",
+            skipped.clone(),
+        );
+        Counters {
+            registry,
+            requests,
+            rejected,
+            accepted,
+            skipped,
+            connections,
+            open,
+            accept_errors,
+            closed,
+        }
+    }
 }
 
 impl Counters {
     /// Count a request to an ingest endpoint.
     pub fn request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.requests.inc();
     }
 
     /// Count a refused request.
     pub fn reject(&self, why: Rejection) {
-        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
-        self.rejected[i].fetch_add(1, Ordering::Relaxed);
+        self.rejected
+            .get_or_create(&RejectedLabels { reason: why })
+            .inc();
     }
 
     /// How many requests were refused for `why`.
     pub fn rejected(&self, why: Rejection) -> u64 {
-        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
-        self.rejected[i].load(Ordering::Relaxed)
+        self.rejected
+            .get_or_create(&RejectedLabels { reason: why })
+            .get()
     }
 
     /// Count events queued and records skipped as not data access.
     pub fn accepted(&self, events: u64, skipped: u64) {
-        self.accepted.fetch_add(events, Ordering::Relaxed);
-        self.skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.accepted.inc_by(events);
+        self.skipped.inc_by(skipped);
     }
 
     /// Records skipped as not data access so far.
     pub fn skipped(&self) -> u64 {
-        self.skipped.load(Ordering::Relaxed)
+        self.skipped.get()
     }
 
     /// Count a connection accepted (and now open).
     pub fn connection_opened(&self) {
-        self.connections.fetch_add(1, Ordering::Relaxed);
-        self.open.fetch_add(1, Ordering::Relaxed);
+        self.connections.0.inc();
+        self.open.inc();
     }
 
     /// Count a connection gone, however it ended.
     pub fn connection_closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.open.dec();
     }
 
     /// Connections open now.
     pub fn open_connections(&self) -> u64 {
-        self.open.load(Ordering::Relaxed)
+        u64::try_from(self.open.get()).unwrap_or(0)
     }
 
     /// Count a connection the service closed itself, and why.
     pub fn close(&self, why: Closed) {
-        let i = Closed::ALL.iter().position(|c| *c == why).unwrap_or(0);
-        self.closed[i].fetch_add(1, Ordering::Relaxed);
+        self.closed
+            .get_or_create(&ClosedLabels { reason: why })
+            .inc();
     }
 
     /// How many connections the service closed for `why`.
     pub fn closed(&self, why: Closed) -> u64 {
-        let i = Closed::ALL.iter().position(|c| *c == why).unwrap_or(0);
-        self.closed[i].load(Ordering::Relaxed)
+        self.closed
+            .get_or_create(&ClosedLabels { reason: why })
+            .get()
     }
 
     /// Count a failed accept (out of descriptors, say).
     pub fn accept_error(&self) {
-        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+        self.accept_errors.inc();
     }
 
     /// Failed accepts so far.
     pub fn accept_errors(&self) -> u64 {
-        self.accept_errors.load(Ordering::Relaxed)
+        self.accept_errors.get()
     }
 }
 
@@ -192,265 +341,257 @@ pub struct HttpState {
     pub body_budget: usize,
 }
 
-/// Render all metrics.
+/// Render all metrics as one OpenMetrics exposition, ending in `# EOF`.
+///
+/// Encoding into a `String` cannot fail, and the collector only writes;
+/// were it to fail all the same, the page would lack `# EOF` and
+/// Prometheus would refuse the scrape rather than store part of it.
 pub fn render(snap: &Snapshot, counters: &Counters, queue: QueueState, http: HttpState) -> String {
-    let mut out = String::with_capacity(4096);
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    let one = |v: u64| vec![(String::new(), v as f64)];
-    let per_detector = |f: &dyn Fn(&super::queue::DetectorState) -> f64| {
-        snap.detectors
-            .iter()
-            .map(|d| (format!("{{detector=\"{}\"}}", escape(&d.name)), f(d)))
-            .collect::<Vec<_>>()
-    };
-    metric(
-        "ueba_http_requests_total",
-        "counter",
-        "Requests to the event endpoints.",
-        &one(counters.requests.load(Ordering::Relaxed)),
-    );
-    metric(
-        "ueba_requests_rejected_total",
-        "counter",
-        "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503, body_budget 429/503, timeout 408).",
-        &Rejection::ALL
-            .iter()
-            .map(|r| {
-                (
-                    format!("{{reason=\"{}\"}}", r.label()),
-                    counters.rejected(*r) as f64,
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-    metric(
-        "ueba_http_connections_total",
-        "counter",
-        "Connections accepted.",
-        &one(counters.connections.load(Ordering::Relaxed)),
-    );
-    metric(
-        "ueba_http_connections",
-        "gauge",
-        "Connections open.",
-        &one(counters.open_connections()),
-    );
-    metric(
-        "ueba_http_connections_max",
-        "gauge",
-        "Most connections open at once (serve.max_connections); past it the service stops accepting until one closes.",
-        &one(http.max_connections as u64),
-    );
-    metric(
-        "ueba_http_connections_closed_total",
-        "counter",
-        "Connections the service closed itself, by reason (header_timeout, idle_timeout, shutdown).",
-        &Closed::ALL
-            .iter()
-            .map(|c| {
-                (
-                    format!("{{reason=\"{}\"}}", c.label()),
-                    counters.closed(*c) as f64,
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-    metric(
-        "ueba_http_accept_errors_total",
-        "counter",
-        "Failed accepts (e.g. out of file descriptors); the service backs off and goes on.",
-        &one(counters.accept_errors()),
-    );
-    metric(
-        "ueba_body_bytes_in_flight",
-        "gauge",
-        "Bytes of request bodies being read or parsed.",
-        &one(http.body_bytes as u64),
-    );
-    metric(
-        "ueba_body_bytes_budget",
-        "gauge",
-        "Most bytes of request bodies held at once (serve.body_budget_bytes).",
-        &one(http.body_budget as u64),
-    );
-    metric(
-        "ueba_events_accepted_total",
-        "counter",
-        "Events accepted into the scoring queue.",
-        &one(counters.accepted.load(Ordering::Relaxed)),
-    );
-    metric(
-        "ueba_events_total",
-        "counter",
-        "Events scored.",
-        &one(snap.events),
-    );
-    metric(
-        "ueba_invalid_lines_total",
-        "counter",
-        "Records that were not valid events (counted, reported to the client, not scored).",
-        &one(snap.invalid),
-    );
-    metric(
-        "ueba_records_skipped_total",
-        "counter",
-        "Well-formed records that are not data access (connects, other log lines).",
-        &one(counters.skipped()),
-    );
-    metric(
-        "ueba_late_events_total",
-        "counter",
-        "Events later than input.max_lateness_secs allows (still scored).",
-        &one(snap.late),
-    );
-    metric(
-        "ueba_batches_total",
-        "counter",
-        "Batches sent to the detectors.",
-        &one(snap.batches),
-    );
-    metric(
-        "ueba_findings_total",
-        "counter",
-        "Findings per detector.",
-        &per_detector(&|d| d.findings as f64),
-    );
-    metric(
-        "ueba_stray_findings_total",
-        "counter",
-        "Findings dropped because they named no event of their batch.",
-        &one(snap.stray_findings),
-    );
-    metric(
-        "ueba_alerts_total",
-        "counter",
-        "Alerts written to the sink.",
-        &one(snap.alerts),
-    );
-    metric(
-        "ueba_alert_threshold",
-        "gauge",
-        "The alert threshold in force: risk.threshold, or where the alert budget has moved it.",
-        &[(String::new(), snap.threshold)],
-    );
-    metric(
-        "ueba_plugin_output_rejected_total",
-        "counter",
-        "Plugin output the gate dropped or cut, by detector and reason (non_finite_score, clamped_score, stray_event, non_finite_evidence, evidence_over_count, text_cut, over_batch_budget).",
-        &snap
-            .gate
-            .iter()
-            .flat_map(|(name, counts)| {
-                counts.labelled().into_iter().map(move |(reason, n)| {
-                    (
-                        format!("{{detector=\"{}\",reason=\"{reason}\"}}", escape(name)),
-                        n as f64,
-                    )
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
-    metric(
-        "ueba_exception_matches_total",
-        "counter",
-        "Findings kept from risk by each [[exceptions]] entry, by its index.",
-        &snap
-            .exceptions
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (format!("{{exception=\"{i}\"}}"), *n as f64))
-            .collect::<Vec<_>>(),
-    );
-    metric(
-        "ueba_plugin_failures_total",
-        "counter",
-        "Batches a detector failed (trap or limit); each is retried on a fresh instance.",
-        &per_detector(&|d| d.failures as f64),
-    );
-    metric(
-        "ueba_plugin_recoveries_total",
-        "counter",
-        "Failed batches that succeeded on the retry.",
-        &per_detector(&|d| d.recoveries as f64),
-    );
-    metric(
-        "ueba_plugin_quarantined",
-        "gauge",
-        "1 when the detector is quarantined and gets no more events.",
-        &per_detector(&|d| if d.quarantined.is_some() { 1.0 } else { 0.0 }),
-    );
-    metric(
-        "ueba_plugin_reloads_total",
-        "counter",
-        "Plugin changes in --plugins DIR while serving, by health event: loaded, reloaded (state carried over), state_reset (learning afresh), removed, load_failed (the running version kept).",
-        &snap
-            .reloads
-            .iter()
-            .map(|(event, n)| (format!("{{event=\"{}\"}}", event.as_str()), *n as f64))
-            .collect::<Vec<_>>(),
-    );
-    metric(
-        "ueba_events_missed_by_failed_total",
-        "counter",
-        "Events a failed or quarantined detector did not score.",
-        &one(snap.events_missed_by_failed),
-    );
-    metric(
-        "ueba_queue_depth_events",
-        "gauge",
-        "Events queued or being scored.",
-        &one(queue.depth as u64),
-    );
-    metric(
-        "ueba_queue_capacity_events",
-        "gauge",
-        "Most events the queue holds (serve.queue_events).",
-        &one(queue.capacity as u64),
-    );
-    metric(
-        "ueba_worker_up",
-        "gauge",
-        "1 while the scoring worker runs.",
-        &one(u64::from(queue.worker_up)),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP ueba_batch_latency_seconds Wall time of one detector's observe call per batch, recovery and retry included.\n# TYPE ueba_batch_latency_seconds histogram"
-    );
-    for d in &snap.detectors {
-        histogram(&mut out, &escape(&d.name), &d.latency);
-    }
+    let mut scrape = Registry::default();
+    scrape.register_collector(Box::new(ScrapeTime {
+        snap: snap.clone(),
+        queue,
+        http,
+    }));
+    let mut out = String::with_capacity(16 * 1024);
+    let _complete = text::encode_registry(&mut out, &counters.registry)
+        .and_then(|()| text::encode_registry(&mut out, &scrape))
+        .and_then(|()| text::encode_eof(&mut out));
     out
 }
 
-fn histogram(out: &mut String, detector: &str, h: &Histogram) {
-    let name = "ueba_batch_latency_seconds";
-    let mut cumulative = 0u64;
-    for (i, bound) in Histogram::BOUNDS.iter().enumerate() {
-        cumulative += h.counts.get(i).copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{detector=\"{detector}\",le=\"{bound}\"}} {cumulative}"
-        );
-    }
-    let count = h.count();
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{detector=\"{detector}\",le=\"+Inf\"}} {count}\n{name}_sum{{detector=\"{detector}\"}} {}\n{name}_count{{detector=\"{detector}\"}} {count}",
-        h.sum_secs
-    );
+/// What a scrape reads from the worker and the limits, encoded as constant
+/// metrics: the worker has already added these up.
+#[derive(Debug)]
+struct ScrapeTime {
+    snap: Snapshot,
+    queue: QueueState,
+    http: HttpState,
 }
 
-/// Escape a label value: backslash, double quote and newline.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Collector for ScrapeTime {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let (snap, queue, http) = (&self.snap, self.queue, self.http);
+        let e = &mut encoder;
+        one(
+            e,
+            "ueba_http_connections_max",
+            "Most connections open at once (serve.max_connections); past it the service stops accepting until one closes.",
+            &gauge(http.max_connections),
+        )?;
+        one(
+            e,
+            "ueba_body_bytes_in_flight",
+            "Bytes of request bodies being read or parsed.",
+            &gauge(http.body_bytes),
+        )?;
+        one(
+            e,
+            "ueba_body_bytes_budget",
+            "Most bytes of request bodies held at once (serve.body_budget_bytes).",
+            &gauge(http.body_budget),
+        )?;
+        one(e, "ueba_events", "Events scored.", &counter(snap.events))?;
+        one(
+            e,
+            "ueba_invalid_lines",
+            "Records that were not valid events (counted, reported to the client, not scored).",
+            &counter(snap.invalid),
+        )?;
+        one(
+            e,
+            "ueba_late_events",
+            "Events later than input.max_lateness_secs allows (still scored).",
+            &counter(snap.late),
+        )?;
+        one(
+            e,
+            "ueba_batches",
+            "Batches sent to the detectors.",
+            &counter(snap.batches),
+        )?;
+        family(
+            e,
+            "ueba_findings",
+            "Findings per detector.",
+            MetricType::Counter,
+            snap.detectors
+                .iter()
+                .map(|d| ([("detector", d.name.as_str())], counter(d.findings))),
+        )?;
+        one(
+            e,
+            "ueba_stray_findings",
+            "Findings dropped because they named no event of their batch.",
+            &counter(snap.stray_findings),
+        )?;
+        one(
+            e,
+            "ueba_alerts",
+            "Alerts written to the sink.",
+            &counter(snap.alerts),
+        )?;
+        one(
+            e,
+            "ueba_alert_threshold",
+            "The alert threshold in force: risk.threshold, or where the alert budget has moved it.",
+            &ConstGauge::new(snap.threshold),
+        )?;
+        family(
+            e,
+            "ueba_plugin_output_rejected",
+            "Plugin output the gate dropped or cut, by detector and reason (non_finite_score, clamped_score, stray_event, non_finite_evidence, evidence_over_count, text_cut, over_batch_budget).",
+            MetricType::Counter,
+            snap.gate.iter().flat_map(|(name, counts)| {
+                counts.labelled().into_iter().map(move |(reason, n)| {
+                    (
+                        [("detector", name.as_str()), ("reason", reason)],
+                        counter(n),
+                    )
+                })
+            }),
+        )?;
+        let indices: Vec<String> = (0..snap.exceptions.len()).map(|i| i.to_string()).collect();
+        family(
+            e,
+            "ueba_exception_matches",
+            "Findings kept from risk by each [[exceptions]] entry, by its index.",
+            MetricType::Counter,
+            indices
+                .iter()
+                .zip(&snap.exceptions)
+                .map(|(i, n)| ([("exception", i.as_str())], counter(*n))),
+        )?;
+        family(
+            e,
+            "ueba_plugin_failures",
+            "Batches a detector failed (trap or limit); each is retried on a fresh instance.",
+            MetricType::Counter,
+            snap.detectors
+                .iter()
+                .map(|d| ([("detector", d.name.as_str())], counter(d.failures))),
+        )?;
+        family(
+            e,
+            "ueba_plugin_recoveries",
+            "Failed batches that succeeded on the retry.",
+            MetricType::Counter,
+            snap.detectors
+                .iter()
+                .map(|d| ([("detector", d.name.as_str())], counter(d.recoveries))),
+        )?;
+        family(
+            e,
+            "ueba_plugin_quarantined",
+            "1 when the detector is quarantined and gets no more events.",
+            MetricType::Gauge,
+            snap.detectors.iter().map(|d| {
+                (
+                    [("detector", d.name.as_str())],
+                    gauge(usize::from(d.quarantined.is_some())),
+                )
+            }),
+        )?;
+        family(
+            e,
+            "ueba_plugin_reloads",
+            "Plugin changes in --plugins DIR while serving, by health event: loaded, reloaded (state carried over), state_reset (learning afresh), removed, load_failed (the running version kept).",
+            MetricType::Counter,
+            snap.reloads
+                .iter()
+                .map(|(event, n)| ([("event", event.as_str())], counter(*n))),
+        )?;
+        one(
+            e,
+            "ueba_events_missed_by_failed",
+            "Events a failed or quarantined detector did not score.",
+            &counter(snap.events_missed_by_failed),
+        )?;
+        one(
+            e,
+            "ueba_queue_depth_events",
+            "Events queued or being scored.",
+            &gauge(queue.depth),
+        )?;
+        one(
+            e,
+            "ueba_queue_capacity_events",
+            "Most events the queue holds (serve.queue_events).",
+            &gauge(queue.capacity),
+        )?;
+        one(
+            e,
+            "ueba_worker_up",
+            "1 while the scoring worker runs.",
+            &gauge(usize::from(queue.worker_up)),
+        )?;
+        // `ueba_batch_latency` with the unit seconds is the family
+        // `ueba_batch_latency_seconds`, with a `# UNIT` line saying so.
+        let mut latency = e.encode_descriptor(
+            "ueba_batch_latency",
+            "Wall time of one detector's observe call per batch, recovery and retry included.",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for d in &snap.detectors {
+            let labels = [("detector", d.name.as_str())];
+            latency
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    d.latency.sum_secs,
+                    d.latency.count(),
+                    &buckets(&d.latency),
+                    None,
+                )?;
+        }
+        Ok(())
+    }
+}
+
+fn counter(n: u64) -> ConstCounter {
+    ConstCounter::new(n)
+}
+
+fn gauge(n: usize) -> ConstGauge<u64> {
+    ConstGauge::new(n as u64)
+}
+
+/// One metric without labels.
+fn one(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: &impl EncodeMetric,
+) -> fmt::Result {
+    metric.encode(e.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// One metric family: a descriptor, then a sample per label set.
+fn family<L: EncodeLabelSet, M: EncodeMetric>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: impl IntoIterator<Item = (L, M)>,
+) -> fmt::Result {
+    let mut encoder = e.encode_descriptor(name, help, None, kind)?;
+    for (labels, metric) in series {
+        metric.encode(encoder.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A latency histogram's buckets as the encoder takes them: each bound
+/// with the observations in that bucket alone (the encoder makes them
+/// cumulative), the last bound infinite.
+fn buckets(h: &Histogram) -> Vec<(f64, u64)> {
+    Histogram::BOUNDS
+        .iter()
+        .copied()
+        .chain([f64::INFINITY])
+        .enumerate()
+        .map(|(i, bound)| (bound, h.counts.get(i).copied().unwrap_or(0)))
+        .collect()
 }
 
 #[cfg(test)]

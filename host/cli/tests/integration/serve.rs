@@ -388,7 +388,7 @@ fn hec_accepts_forwarder_bodies_and_metrics_count_them() {
         assert_eq!(
             sample(
                 &m,
-                &format!("ueba_batch_latency_seconds_bucket{{detector=\"{d}\",le=\"+Inf\"}}")
+                &format!("ueba_batch_latency_seconds_bucket{{le=\"+Inf\",detector=\"{d}\"}}")
             ),
             batches,
             "{m}"
