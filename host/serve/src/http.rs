@@ -5,7 +5,7 @@
 //! | `POST /v1/events` | token | `{"accepted","invalid","skipped","errors":[...]}`; 400 when nothing valid, 401, 408, 413, 415, 429 + `Retry-After` (queue or body budget full), 503 |
 //! | `POST /services/collector/event` (also `/services/collector`, `.../event/1.0`) | token | Splunk HEC: `{"text":"Success","code":0}` and HEC's error codes |
 //! | `GET /services/collector/health` | none | HEC's health answer (code 17 healthy, 18 busy) |
-//! | `GET /metrics` | token | Prometheus text |
+//! | `GET /metrics` | token | OpenMetrics text (Prometheus scrapes it) |
 //! | `GET /healthz` | none | 200 while the worker runs and no detector is quarantined, else 503; JSON naming them |
 
 use std::sync::Arc;
