@@ -158,7 +158,7 @@ pub fn ensure_wasm_target(dir: &Path) -> Result<(), AuthoringError> {
     match ueba_wasm_build::ensure_target(dir, &rustc) {
         Ok(ueba_wasm_build::Target::Present) => Ok(()),
         Ok(ueba_wasm_build::Target::Added) => {
-            eprintln!("the {WASM_TARGET} target was missing and has been added with rustup");
+            tracing::info!("the {WASM_TARGET} target was missing and has been added with rustup");
             Ok(())
         }
         Err(ueba_wasm_build::WasmBuildError::MissingTarget) => Err(AuthoringError::WasmTarget),

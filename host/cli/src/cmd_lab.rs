@@ -271,8 +271,8 @@ pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
     options.sweep_reps = a.sweep_reps.unwrap_or(options.sweep_reps);
     options.sweep_plugins = a.sweep_plugins.unwrap_or(options.sweep_plugins);
     if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this is a debug build; build with --release for figures that mean anything"
+        tracing::warn!(
+            "this is a debug build; build with --release for figures that mean anything"
         );
     }
     let runtime = runtime_for(&Config::default())?;

@@ -90,7 +90,8 @@ pub(crate) fn plan(
                     mark.position.line
                 );
             }
-            eprintln!(
+            tracing::info!(
+                input = %now,
                 "note: the saved state was reading stdin; a stream cannot be rewound, so reading continues with what {now} delivers now"
             );
         }

@@ -20,6 +20,7 @@ use ueba_lab::generator::{GenConfig, Shape, generate};
 
 mod cmd_plugin;
 mod durable;
+mod logs;
 use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::sandbox::Runtime;
 
@@ -42,6 +43,25 @@ use cmd_lab::{BenchArgs, DemoArgs, EvalArgs, GenArgs, bench_cmd, demo, eval_cmd,
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How diagnostics (warnings, notes, errors, plugin health events) are
+    /// written to stderr.
+    ///
+    /// `text` is for people: `warning: ...`, `error: ...`, status lines, and
+    /// plugin health events as JSON lines (`{"type":"health",...}`). `json`
+    /// is for log shippers (journald, syslog-ng, Filebeat): every diagnostic
+    /// is one JSON object per line with timestamp, level, target, message
+    /// and its fields (health events: target `ueba::health`, with plugin,
+    /// event, limit, batch, ...), so it can be parsed and filtered without
+    /// patterns. Either way alerts, the summary and reports are output, not
+    /// diagnostics, and are written as before.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "UEBA_LOG_FORMAT"
+    )]
+    log_format: logs::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -184,6 +204,7 @@ struct ConfigArgs {
 
 fn main() {
     let cli = Cli::parse();
+    logs::init(cli.log_format);
     let result = match cli.command {
         Command::Score(a) => score(a),
         Command::Gen(a) => gen_cmd(a),
@@ -196,7 +217,7 @@ fn main() {
         Command::Plugin(a) => cmd_plugin::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        tracing::error!("{e:#}");
         std::process::exit(1);
     }
 }
@@ -239,7 +260,7 @@ pub(crate) fn load_detectors(
 fn warn_if_cache_refused(runtime: &Runtime) {
     static SAID: std::sync::Once = std::sync::Once::new();
     if let Some(why) = runtime.cache_refused() {
-        SAID.call_once(|| eprintln!("warning: {why}"));
+        SAID.call_once(|| tracing::warn!("{why}"));
     }
 }
 
@@ -326,7 +347,8 @@ fn score(a: ScoreArgs) -> Result<()> {
         let mut skipped_before = 0;
         if let Some(cp) = plan.checkpoint {
             if !a.quiet {
-                eprintln!(
+                tracing::info!(
+                    path = %dir.checkpoint_path().display(),
                     "resuming from {} (written {}): {} events scored so far{}",
                     dir.checkpoint_path().display(),
                     cp.written,
@@ -381,7 +403,9 @@ fn score(a: ScoreArgs) -> Result<()> {
         }
     }
     if let Some(signal) = run.stopped_by {
-        eprintln!(
+        tracing::info!(
+            signal,
+            line = run.position.line,
             "stopped by signal {signal} after line {}; run the same command to resume",
             run.position.line
         );
@@ -458,7 +482,7 @@ pub(crate) fn run_scorer<S: AlertSink>(
         start,
         on_invalid: &mut |e| {
             if shown < SHOWN {
-                eprintln!("skipped {name}: {e}");
+                tracing::info!(input = name, "skipped {name}: {e}");
                 shown += 1;
             }
         },

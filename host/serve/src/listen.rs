@@ -311,8 +311,11 @@ impl AcceptFailures {
         self.in_a_row += 1;
         self.unreported += 1;
         if self.warned_at.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-            eprintln!(
-                "warning: accepting a connection failed ({} times since the last warning): {e}; retrying in {} ms. If the process is out of file descriptors, raise its limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
+            tracing::warn!(
+                failures = self.unreported,
+                retry_ms = pause.as_millis() as u64,
+                error = %e,
+                "accepting a connection failed ({} times since the last warning): {e}; retrying in {} ms. If the process is out of file descriptors, raise its limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
                 self.unreported,
                 pause.as_millis()
             );

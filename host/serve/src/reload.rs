@@ -305,8 +305,10 @@ impl Tracker {
             Err(e) => {
                 // A directory that vanished or became unreadable is more
                 // likely a mistake than a wish to stop every plugin.
-                eprintln!(
-                    "warning: cannot read the plugins directory {}: {e}; the running detectors are kept",
+                tracing::warn!(
+                    path = %self.dir.display(),
+                    error = %e,
+                    "cannot read the plugins directory {}: {e}; the running detectors are kept",
                     self.dir.display()
                 );
                 return None;

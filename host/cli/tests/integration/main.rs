@@ -12,6 +12,7 @@ mod fuzz;
 mod gate;
 mod golden;
 mod hostile;
+mod logs;
 mod pg;
 mod pipeline;
 mod plugin_cmd;

@@ -1,10 +1,22 @@
-//! Health events: what the host says about a plugin's health, as one
-//! JSON line each on stderr (`{"type":"health",...}`) and in the run's
-//! counts, so log pipelines and `/metrics` can alert on them.
+//! Health events: what the host says about a plugin's health, as a
+//! `tracing` event each (target [`HEALTH_TARGET`]) and in the run's counts,
+//! so log pipelines and `/metrics` can alert on them.
+//!
+//! The library only emits the events; the binary's subscriber decides how
+//! they are written. `ueba`'s text log format writes each as the JSON line
+//! [`HealthEvent`] serializes to (`{"type":"health",...}`), as it always
+//! has; its json log format writes them like every other diagnostic, with
+//! the health fields beside level, target and message.
 
 use serde::Serialize;
+use tracing::Level;
 
 use crate::sandbox::Failure;
+
+/// The `tracing` target of every health event, so a subscriber can tell
+/// them from other diagnostics (the text log format writes them as JSON
+/// lines) and log pipelines can filter on it.
+pub const HEALTH_TARGET: &str = "ueba::health";
 
 /// What happened to a plugin, as a health event's `event` field says it.
 ///
@@ -109,14 +121,43 @@ impl HealthKind {
     }
 }
 
+impl HealthKind {
+    /// The level its `tracing` event is emitted at, so that log pipelines
+    /// can page on what needs a person and keep the rest: ERROR when a
+    /// detector stopped scoring or a shipped version is not running
+    /// (quarantined, load failed), WARN when findings or learned state were
+    /// lost or are at risk, INFO for changes that went as intended.
+    pub fn level(self) -> Level {
+        match self {
+            HealthKind::Quarantined | HealthKind::LoadFailed => Level::ERROR,
+            HealthKind::Failed
+            | HealthKind::RetryFailed
+            | HealthKind::SnapshotRefused
+            | HealthKind::RecoveryStateDropped
+            | HealthKind::CheckpointWithoutState
+            | HealthKind::OutputRejected
+            | HealthKind::StateDropped
+            | HealthKind::RestoreFailed
+            | HealthKind::StateReset => Level::WARN,
+            HealthKind::Recovered
+            | HealthKind::ReplacedBuiltin
+            | HealthKind::Loaded
+            | HealthKind::Reloaded
+            | HealthKind::Removed => Level::INFO,
+        }
+    }
+}
+
 impl std::fmt::Display for HealthKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// A structured report about a plugin's health, written as one JSON line to
-/// stderr (`{"type":"health",...}`) so log pipelines can alert on it.
+/// A structured report about a plugin's health, so log pipelines can alert
+/// on it: emitted by [`StderrHealth`] as a `tracing` event whose fields are
+/// this struct's (written as this struct's JSON line, `{"type":"health",...}`,
+/// in `ueba`'s text log format).
 ///
 /// Built only by [`HealthEvent::new`] (then [`HealthEvent::at_batch`]), so
 /// every event carries the `health` tag and a wall-clock time.
@@ -180,13 +221,47 @@ pub trait HealthSink {
     fn report(&mut self, event: &HealthEvent);
 }
 
-/// Writes health events as JSON lines to stderr.
+/// Emits health events as `tracing` events (target [`HEALTH_TARGET`], at
+/// [`HealthKind::level`]), which the `ueba` binary writes to stderr.
+///
+/// The fields are the event's own, in the order [`HealthEvent`] serializes
+/// them (`time`, `plugin`, `event`, `limit` when there is one, `batch`,
+/// `first_event`, `events`) with `message` as the event's message, so a
+/// subscriber can write the same JSON line serde would, byte for byte.
+/// With no subscriber installed (a library user, a test) they go nowhere.
 pub struct StderrHealth;
 
 impl HealthSink for StderrHealth {
-    fn report(&mut self, event: &HealthEvent) {
-        if let Ok(line) = serde_json::to_string(event) {
-            eprintln!("{line}");
+    fn report(&mut self, e: &HealthEvent) {
+        // `limit` as serde names it (`time`, not Display's `time limit`),
+        // so the written line is the one serde writes.
+        let limit = e
+            .limit
+            .and_then(|l| serde_json::to_value(l).ok())
+            .and_then(|v| v.as_str().map(str::to_owned));
+        // A level must be a constant at the call site, hence one event per
+        // level with the same fields.
+        macro_rules! emit {
+            ($level:expr) => {
+                tracing::event!(
+                    target: HEALTH_TARGET,
+                    $level,
+                    time = e.time.as_str(),
+                    plugin = e.plugin.as_str(),
+                    event = e.event.as_str(),
+                    limit = limit.as_deref(),
+                    batch = e.batch,
+                    first_event = e.first_event,
+                    events = e.events as u64,
+                    "{}",
+                    e.message
+                )
+            };
+        }
+        match e.event.level() {
+            Level::ERROR => emit!(Level::ERROR),
+            Level::WARN => emit!(Level::WARN),
+            _ => emit!(Level::INFO),
         }
     }
 }

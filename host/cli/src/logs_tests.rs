@@ -1,0 +1,119 @@
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::fmt::MakeWriter;
+use ueba_engine::sandbox::Failure;
+use ueba_engine::sandbox::health::{HealthEvent, HealthKind, HealthSink, StderrHealth};
+
+use super::{LogFormat, subscriber};
+
+/// Everything the subscriber wrote, shared with the test.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'w self) -> Capture {
+        self.clone()
+    }
+}
+
+/// What `emit` writes in `format`.
+fn written(format: LogFormat, emit: impl FnOnce()) -> String {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(subscriber(format, capture.clone()), emit);
+    String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+}
+
+fn health_events() -> Vec<HealthEvent> {
+    vec![
+        HealthEvent::new(
+            "hostile",
+            HealthKind::Failed,
+            Some(Failure::Time),
+            "detector `hostile` failed in observe (time limit): ran past its time limit of 300ms"
+                .into(),
+        )
+        .at_batch(11, 160, 16),
+        HealthEvent::new(
+            "volume",
+            HealthKind::ReplacedBuiltin,
+            None,
+            "/p/my-volume.wasm replaces the built-in detector `volume`".into(),
+        ),
+        HealthEvent::new(
+            "odd \"name\"",
+            HealthKind::Quarantined,
+            Some(Failure::Snapshot),
+            "quotes \" backslash \\ newline \n tab \t escape \u{1b}[31m é ✓".into(),
+        )
+        .at_batch(u64::MAX, 0, 1024),
+    ]
+}
+
+#[test]
+fn text_writes_health_events_as_the_json_line_serde_writes() {
+    for event in health_events() {
+        let text = written(LogFormat::Text, || StderrHealth.report(&event));
+        let expected = serde_json::to_string(&event).unwrap() + "\n";
+        assert_eq!(text, expected);
+    }
+}
+
+#[test]
+fn text_prefixes_by_level_and_prints_the_message_alone() {
+    let text = written(LogFormat::Text, || {
+        tracing::error!(path = "/x", "opening /x: gone");
+        tracing::warn!(failures = 3u64, "accepting failed");
+        tracing::info!("listening on 127.0.0.1:8088");
+        tracing::info!("note: reading continues");
+        tracing::debug!("not shown");
+    });
+    assert_eq!(
+        text,
+        "error: opening /x: gone\nwarning: accepting failed\nlistening on 127.0.0.1:8088\nnote: reading continues\n"
+    );
+}
+
+#[test]
+fn json_writes_one_object_per_event_with_level_target_message_and_fields() {
+    let events = health_events();
+    let text = written(LogFormat::Json, || {
+        tracing::warn!(path = "/plugins", "cannot read the plugins directory");
+        StderrHealth.report(&events[0]);
+    });
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let warning = &lines[0];
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!(warning["message"], "cannot read the plugins directory");
+    assert_eq!(warning["path"], "/plugins");
+    assert!(warning["target"].as_str().unwrap().starts_with("ueba"));
+    assert!(warning["timestamp"].is_string());
+    let health = &lines[1];
+    assert_eq!(health["level"], "WARN");
+    assert_eq!(health["target"], "ueba::health");
+    assert_eq!(health["message"], events[0].message);
+    assert_eq!(health["plugin"], "hostile");
+    assert_eq!(health["event"], "failed");
+    assert_eq!(health["limit"], "time");
+    assert_eq!(health["batch"], 11);
+    assert_eq!(health["first_event"], 160);
+    assert_eq!(health["events"], 16);
+    assert_eq!(health["time"], events[0].time);
+}
