@@ -12,6 +12,11 @@ const FIXTURES: &[(&str, &str, &str)] = &[
         "ueba-fixture-contract-liar",
         "ueba_fixture_contract_liar",
     ),
+    (
+        "contract-0-2",
+        "ueba-fixture-contract-0-2",
+        "ueba_fixture_contract_0_2",
+    ),
 ];
 
 fn main() {

@@ -137,6 +137,12 @@ pub struct Event {
     pub bytes: Option<u64>,
     /// Whether it succeeded.
     pub outcome: Outcome,
+    /// Whether the detector may learn from it (fold it into baselines,
+    /// known resources, profiles). `false` while the host holds the user's
+    /// behaviour out of the baselines, e.g. during an open alert episode, so
+    /// that an ongoing attack does not become the new normal. Score the
+    /// event either way.
+    pub learn: bool,
 }
 
 impl Default for Event {
@@ -153,6 +159,7 @@ impl Default for Event {
             rows: 1,
             bytes: None,
             outcome: Outcome::Unknown,
+            learn: true,
         }
     }
 }
@@ -240,6 +247,7 @@ macro_rules! columns {
                     rows: Vec::with_capacity(n),
                     bytes: Vec::with_capacity(n),
                     outcome: Vec::with_capacity(n),
+                    learn: Vec::with_capacity(n),
                 }
             }
 
@@ -256,6 +264,7 @@ macro_rules! columns {
                 self.rows.push(e.rows);
                 self.bytes.push($crate::bytes_column(e.bytes));
                 self.outcome.push(e.outcome.code());
+                self.learn.push(e.learn);
             }
 
             /// Number of events (the length of the `seq` column).
@@ -270,7 +279,7 @@ macro_rules! columns {
 
             /// The lengths of every column but `seq`, in the contract's
             /// field order, for a message when they disagree.
-            pub fn column_lengths(&self) -> [usize; 10] {
+            pub fn column_lengths(&self) -> [usize; 11] {
                 [
                     self.time_ms.len(),
                     self.utc_offset_minutes.len(),
@@ -282,6 +291,7 @@ macro_rules! columns {
                     self.rows.len(),
                     self.bytes.len(),
                     self.outcome.len(),
+                    self.learn.len(),
                 ]
             }
 
@@ -307,6 +317,7 @@ macro_rules! columns {
                     rows: *self.rows.get(i)?,
                     bytes: $crate::bytes_of_column(*self.bytes.get(i)?),
                     outcome: $crate::Outcome::from_code(*self.outcome.get(i)?),
+                    learn: *self.learn.get(i)?,
                 })
             }
 
@@ -329,6 +340,7 @@ macro_rules! columns {
                 self.rows.clear();
                 self.bytes.clear();
                 self.outcome.clear();
+                self.learn.clear();
             }
 
             /// Append events `range` of `other`, column by column.
@@ -349,14 +361,15 @@ macro_rules! columns {
                 self.source.extend_from_slice(&other.source[r.clone()]);
                 self.rows.extend_from_slice(&other.rows[r.clone()]);
                 self.bytes.extend_from_slice(&other.bytes[r.clone()]);
-                self.outcome.extend_from_slice(&other.outcome[r]);
+                self.outcome.extend_from_slice(&other.outcome[r.clone()]);
+                self.learn.extend_from_slice(&other.learn[r]);
             }
 
             /// Bytes the columns take, for memory accounting.
             pub fn byte_len(&self) -> usize {
                 // seq, time, rows, bytes: 8 each; offset, user, peer,
-                // action, resource, source: 4 each; outcome: 1.
-                self.len() * (4 * 8 + 6 * 4 + 1)
+                // action, resource, source: 4 each; outcome, learn: 1.
+                self.len() * (4 * 8 + 6 * 4 + 2)
             }
         }
 

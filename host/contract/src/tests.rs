@@ -16,6 +16,7 @@ struct Columns {
     rows: Vec<u64>,
     bytes: Vec<u64>,
     outcome: Vec<u8>,
+    learn: Vec<bool>,
 }
 
 columns!(Columns);
@@ -45,6 +46,7 @@ fn sample() -> Vec<Event> {
             rows: 68_000,
             bytes: Some(0),
             outcome: Outcome::Failure,
+            learn: false,
         },
         Event {
             seq: 8,
@@ -91,7 +93,7 @@ fn ragged_columns_are_noticed_and_never_read_past() {
     let mut cols: Columns = sample().iter().collect();
     cols.outcome.pop();
     assert!(!cols.lengths_agree());
-    assert_eq!(cols.column_lengths(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 1]);
+    assert_eq!(cols.column_lengths(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2]);
     assert_eq!(cols.iter().count(), 1);
 }
 
@@ -133,7 +135,7 @@ fn runs_of_events_copy_and_clear_column_by_column() {
     assert!(second.is_empty());
     second.extend_from(&all, 1..2);
     assert_eq!(second.iter().collect::<Vec<_>>(), rows[1..]);
-    assert_eq!(second.byte_len(), 4 * 8 + 6 * 4 + 1);
+    assert_eq!(second.byte_len(), 4 * 8 + 6 * 4 + 2);
     second.clear();
     assert!(second.is_empty() && second.lengths_agree());
 }

@@ -37,6 +37,7 @@ fn batch(first: u64, n: u64) -> wit::Batch {
                 rows: 3,
                 bytes: None,
                 outcome: ueba_engine::event::Outcome::Success,
+                learn: true,
             })
             .collect(),
     }
@@ -218,12 +219,14 @@ fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() 
     let (report, _) = scorer.finish().unwrap();
     let s = &report.stats;
     assert_eq!(s.events, 21);
-    // 21 events in batches of 4: 6 batches, the last of one event.
-    assert_eq!(s.batches, 6);
+    // 21 events in batches of 4, cut at every fourth event of the
+    // sequence: after the change's short batch (events 8 and 9), 10 and 11
+    // end that block, then 12–15, 16–19 and 20 alone: 7 batches.
+    assert_eq!(s.batches, 7);
     // Every batch went to exactly one hostile version, and every event
     // with it: one finding and one observe call per batch.
-    assert_eq!(s.findings[2], 6);
-    assert_eq!(s.batch_latency[2].count(), 6);
+    assert_eq!(s.findings[2], 7);
+    assert_eq!(s.batch_latency[2].count(), 7);
     assert_eq!(s.events_missed_by_failed, 0);
     assert_eq!(report.detectors, ["volume", "novel-table", "hostile"]);
 }
@@ -353,7 +356,7 @@ fn scanning_the_directory_follows_adds_changes_removals_and_failures() {
     assert!(r.lineup.is_none());
     assert_eq!(r.failures[0].plugin, "liar.wasm");
     assert!(
-        r.failures[0].message.contains("built for contract 0.3.0"),
+        r.failures[0].message.contains("built for contract 0.4.0"),
         "{}",
         r.failures[0].message
     );

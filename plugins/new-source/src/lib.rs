@@ -54,11 +54,33 @@
 //!
 //! # Findings
 //!
-//! One per (user, subnet), on the first event from it, and none during the
+//! One per (user, subnet), on the first event from it (or, while the use is
+//! not learned, on the first of each day: see below), and none during the
 //! global learning period (`learning_days` of event time from the first
 //! event seen) nor during the user's own first `user_learning_days` active
 //! days; during both the detector only learns who uses which network.
 //! Scores below `min_score` are dropped.
+//!
+//! # Events not to learn from
+//!
+//! An event with `learn` false (the host holds the user out of learning,
+//! e.g. while their alert episode is open) is scored like any other but
+//! teaches nothing, so an ongoing attack does not become the user's normal:
+//! the subnet and block do not join the networks they have used, the use
+//! counts towards no discovery rate (theirs or their pools'), the subnet
+//! and block gain no user, in the organisation or the peer group, and the
+//! user's peer group and active days stay as they were (an unlearned event
+//! on a new day is scored as on that day, which is not added to their
+//! history); a network nobody has used is not even interned. A repeat use
+//! does nothing. Stolen credentials used from one new network after
+//! another are thus judged on each against the habits from before the
+//! episode, and each network is still new to the user afterwards: their
+//! first learned use of it is scored and learned as a first use. Since it
+//! stays new, a subnet first used in unlearned events is reported once per
+//! local day it is used; the day's list of such subnets is all these events
+//! add to the state, and is dropped at the user's next learned event. An
+//! unlearned event does not start the learning period, and a user the
+//! detector has not learned is not scored (as during their first days).
 //!
 //! # Time
 //!
@@ -75,9 +97,10 @@
 //! has used that many networks has no stable habit to depart from. Per
 //! subnet and per block about 128 bytes (its entry and its index) plus 8
 //! bytes per peer group that used it; per source string seen about 16 bytes
-//! (its parsed network); per peer group 28 bytes (members and pooled
-//! discovery counts). Ids at or above 2²⁰ are kept in a B-tree, so a huge
-//! id never allocates a huge vector.
+//! (its parsed network); per user whose events are not learned, 32 bytes
+//! per subnet they first used that day; per peer group 28 bytes (members
+//! and pooled discovery counts). Ids at or above 2²⁰ are kept in a B-tree,
+//! so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 pub mod net;
@@ -94,6 +117,9 @@ use ueba_sdk::{
 use net::{Net, Prefixes};
 
 const NO_DAY: i64 = i64::MIN;
+/// The block index of a subnet in a block nobody has used, which is not
+/// interned (see [`NewSource::observe_unlearned`]).
+const NO_BLOCK: u32 = u32::MAX;
 /// Accesses (user × subnet × day) after which a user's discovery counts are
 /// halved, so the rate follows their recent habits.
 pub const RECENT_ACCESSES: f32 = 256.0;
@@ -211,6 +237,9 @@ struct User {
     /// Rarities of today's reported first uses, held out of the user's
     /// habits until their day closes.
     held: Vec<f64>,
+    /// First uses scored in today's events that may not be learned.
+    #[serde(default)]
+    unlearned: Unlearned,
 }
 
 impl Default for User {
@@ -224,6 +253,46 @@ impl Default for User {
             new_subnets: 0,
             discovery: Discovery::default(),
             held: Vec::new(),
+            unlearned: Unlearned::default(),
+        }
+    }
+}
+
+impl User {
+    /// Whether an event on local `day` starts a new active day: the day
+    /// moves forward, or back by more than one (see the module docs).
+    fn starts_day(&self, day: i64) -> bool {
+        self.last_day == NO_DAY || day > self.last_day || self.last_day - day > 1
+    }
+}
+
+/// Subnets a user first used on one local day in events the detector may
+/// not learn from. They stay new to the user, so without this each such
+/// event would be reported as a first use again; with it, each is reported
+/// once a day. Bookkeeping only: never folded into the habits, and dropped
+/// at the user's next learned event.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Unlearned {
+    day: i64,
+    /// Sorted subnet keys (a subnet nobody has used has no index).
+    subnets: Vec<Net>,
+}
+
+impl Unlearned {
+    /// Note a first use of `subnet` on `day`; false when it was noted that
+    /// day already, or when the day's list holds `max` subnets.
+    fn first_today(&mut self, subnet: Net, day: i64, max: usize) -> bool {
+        if self.day != day {
+            self.day = day;
+            self.subnets.clear();
+        }
+        match self.subnets.binary_search(&subnet) {
+            Ok(_) => false,
+            Err(_) if self.subnets.len() >= max => false,
+            Err(i) => {
+                self.subnets.insert(i, subnet);
+                true
+            }
         }
     }
 }
@@ -259,6 +328,17 @@ struct Odds {
     rarity: f64,
     relative: f64,
     p: f64,
+    score: f32,
+}
+
+/// The network a first use is from, for the finding.
+struct Seen<'a> {
+    source: u32,
+    subnet: &'a Subnet,
+    /// The subnet's block, when known.
+    block: Option<Net>,
+    /// The user's active days, counting the event's.
+    active_days: u32,
 }
 
 /// How many of the other members (of the peer group, or of the organisation
@@ -271,8 +351,15 @@ struct Peers {
 }
 
 impl NewSource {
-    fn learning(&mut self, time_ms: i64) -> bool {
-        let first = *self.first_ms.get_or_insert(time_ms);
+    /// Whether `time_ms` falls in the global learning period, which starts
+    /// at the first learned event: an event that may not be learned does
+    /// not start it.
+    fn learning(&mut self, time_ms: i64, learn: bool) -> bool {
+        let first = match self.first_ms {
+            Some(first) => first,
+            None if learn => *self.first_ms.insert(time_ms),
+            None => return true,
+        };
         let span = i64::from(self.config.learning_days).saturating_mul(ueba_sdk::DAY_MS);
         time_ms < first.saturating_add(span)
     }
@@ -283,13 +370,7 @@ impl NewSource {
         if let Some(&i) = self.sources.get(source) {
             return i;
         }
-        let (subnet, block) = match net::parse_ip(symbols.source(source)) {
-            Some(ip) => (
-                net::network(ip, self.config.subnet),
-                net::network(ip, self.config.block),
-            ),
-            None => (Net::Name(source), Net::Name(source)),
-        };
+        let (subnet, block) = self.networks(symbols, source);
         let next_block = self.blocks.len() as u32;
         let block_idx = *self.block_index.entry(block).or_insert(next_block);
         if block_idx == next_block {
@@ -309,6 +390,17 @@ impl NewSource {
         }
         *self.sources.get_or_insert_with(source, || idx) = idx;
         idx
+    }
+
+    /// The subnet and block of a source.
+    fn networks(&self, symbols: &Symbols, source: u32) -> (Net, Net) {
+        match net::parse_ip(symbols.source(source)) {
+            Some(ip) => (
+                net::network(ip, self.config.subnet),
+                net::network(ip, self.config.block),
+            ),
+            None => (Net::Name(source), Net::Name(source)),
+        }
     }
 
     /// Move a user's network memberships from one peer group to another, so
@@ -374,7 +466,11 @@ impl NewSource {
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
-        let learning = self.learning(e.time_ms);
+        let learning = self.learning(e.time_ms, e.learn);
+        if !e.learn {
+            self.observe_unlearned(symbols, e, learning, out);
+            return;
+        }
         if self.users.get(e.user).is_none() {
             self.org_users = self.org_users.saturating_add(1);
         }
@@ -386,13 +482,12 @@ impl NewSource {
             return;
         };
         let day = e.local_day();
-        if user.last_day == NO_DAY || day > user.last_day || user.last_day - day > 1 {
-            if user.last_day != day {
-                user.active_days = user.active_days.saturating_add(1);
-                for rarity in std::mem::take(&mut user.held) {
-                    self.rate_discovery(e.user, rarity);
-                    self.count_access(e.user, true);
-                }
+        user.unlearned = Unlearned::default();
+        if user.starts_day(day) {
+            user.active_days = user.active_days.saturating_add(1);
+            for rarity in std::mem::take(&mut user.held) {
+                self.rate_discovery(e.user, rarity);
+                self.count_access(e.user, true);
             }
             let Some(user) = self.users.get_mut(e.user) else {
                 return;
@@ -428,32 +523,18 @@ impl NewSource {
         let block_slot = user.blocks.binary_search(&block_idx);
         let new_block = block_slot.is_err();
         let peers = self.peers(user, subnet, new_block);
-        let near = f64::from(peers.block.saturating_sub(peers.subnet));
-        let rarity =
-            ((f64::from(peers.subnet) + self.config.block_weight * near + self.config.pseudocount)
-                / (f64::from(peers.others) + 1.0))
-                .min(1.0);
+        let rarity = self.rarity(&peers);
         let mut flagged = false;
         if !learning && user.active_days > self.config.user_learning_days {
-            let pool = self.pool(user.group);
-            let rate = user
-                .discovery
-                .rate_with_prior(pool, self.config.prior_accesses);
-            // Every member's first uses of a network count towards the
-            // pool's typical rarity at once: a team's few networks are all
-            // it discovers.
-            let typical = user.discovery.typical_log_rarity(pool, TYPICAL_PRIOR, 0.0);
-            let relative = Discovery::relative_rarity(rarity, typical);
-            let p = (rate * relative).clamp(0.0, 1.0);
-            let score = score_from_p(p);
-            if score >= self.config.min_score {
-                let odds = Odds {
-                    rate,
-                    rarity,
-                    relative,
-                    p,
+            let odds = self.odds(user, rarity);
+            if odds.score >= self.config.min_score {
+                let seen = Seen {
+                    source,
+                    subnet,
+                    block: self.blocks.get(block_idx as usize).map(|b| b.key),
+                    active_days: user.active_days,
                 };
-                out.push(self.finding(symbols, e, source, subnet, user, &peers, &odds, score));
+                out.push(self.finding(symbols, e, &seen, user, &peers, &odds));
                 flagged = true;
             }
         }
@@ -483,6 +564,115 @@ impl NewSource {
         } else if counted {
             self.rate_discovery(e.user, rarity);
             self.count_access(e.user, true);
+        }
+    }
+
+    /// The rarity of a first use: the peer share of its subnet and block.
+    fn rarity(&self, peers: &Peers) -> f64 {
+        let near = f64::from(peers.block.saturating_sub(peers.subnet));
+        ((f64::from(peers.subnet) + self.config.block_weight * near + self.config.pseudocount)
+            / (f64::from(peers.others) + 1.0))
+            .min(1.0)
+    }
+
+    /// What a first use of `rarity` by `user` is scored on, and its score.
+    fn odds(&self, user: &User, rarity: f64) -> Odds {
+        let pool = self.pool(user.group);
+        let rate = user
+            .discovery
+            .rate_with_prior(pool, self.config.prior_accesses);
+        // Every member's first uses of a network count towards the pool's
+        // typical rarity at once: a team's few networks are all it
+        // discovers.
+        let typical = user.discovery.typical_log_rarity(pool, TYPICAL_PRIOR, 0.0);
+        let relative = Discovery::relative_rarity(rarity, typical);
+        let p = (rate * relative).clamp(0.0, 1.0);
+        Odds {
+            rate,
+            rarity,
+            relative,
+            p,
+            score: score_from_p(p),
+        }
+    }
+
+    /// An event the detector may not learn from: scored as a learned one
+    /// would be, leaving everything learned as it was (see the module
+    /// docs). Only the day's list of scored first uses changes, so that
+    /// each is reported once a day.
+    fn observe_unlearned(
+        &mut self,
+        symbols: &Symbols,
+        e: &Event,
+        learning: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        // Without a source there is no network to score, and a user with
+        // nothing learned is on no active day yet.
+        let (Some(source), Some(user)) = (e.source, self.users.get(e.user)) else {
+            return;
+        };
+        let day = e.local_day();
+        let active_days = user
+            .active_days
+            .saturating_add(u32::from(user.starts_day(day)));
+        if learning || active_days <= self.config.user_learning_days {
+            return;
+        }
+        // The networks the source was interned as, if it was.
+        let interned = self
+            .sources
+            .get(source)
+            .and_then(|&s| self.subnets.get(s as usize));
+        let (subnet_key, block_key) = match interned {
+            Some(s) => (
+                s.key,
+                self.blocks.get(s.block as usize).map_or(s.key, |b| b.key),
+            ),
+            None => self.networks(symbols, source),
+        };
+        let known = self.subnet_index.get(&subnet_key).copied();
+        let max = self.config.max_sources_per_user as usize;
+        if known.is_some_and(|s| user.subnets.binary_search_by_key(&s, |&(s, _)| s).is_ok())
+            || user.subnets.len() >= max
+        {
+            return;
+        }
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
+        if !user.unlearned.first_today(subnet_key, day, max) {
+            return;
+        }
+        let block = self.block_index.get(&block_key).copied();
+        // A subnet nobody has used is not interned: it is scored as a
+        // fresh one in its block (or in a block nobody has used).
+        let fresh;
+        let subnet = match known.and_then(|s| self.subnets.get(s as usize)) {
+            Some(subnet) => subnet,
+            None => {
+                fresh = Subnet {
+                    key: subnet_key,
+                    block: block.unwrap_or(NO_BLOCK),
+                    usage: Usage::default(),
+                };
+                &fresh
+            }
+        };
+        let Some(user) = self.users.get(e.user) else {
+            return;
+        };
+        let new_block = block.is_none_or(|b| user.blocks.binary_search(&b).is_err());
+        let peers = self.peers(user, subnet, new_block);
+        let odds = self.odds(user, self.rarity(&peers));
+        if odds.score >= self.config.min_score {
+            let seen = Seen {
+                source,
+                subnet,
+                block: Some(block_key),
+                active_days,
+            };
+            out.push(self.finding(symbols, e, &seen, user, &peers, &odds));
         }
     }
 
@@ -525,21 +715,19 @@ impl NewSource {
             .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
         symbols: &Symbols,
         e: &Event,
-        source: u32,
-        subnet: &Subnet,
+        seen: &Seen,
         user: &User,
         peers: &Peers,
         odds: &Odds,
-        score: f32,
     ) -> Finding {
-        let text = symbols.source(source);
+        let subnet = seen.subnet;
+        let text = symbols.source(seen.source);
         let subnet_text = net::display(subnet.key, self.config.subnet, text);
-        let block_key = self.blocks.get(subnet.block as usize).map(|b| b.key);
+        let block_key = seen.block;
         let block_text = block_key.map(|b| net::display(b, self.config.block, text));
         let who = match peers.group {
             Some(g) => format!("{} {} peers", peers.others, symbols.peer_group(g)),
@@ -553,7 +741,7 @@ impl NewSource {
         };
         let mut f = Finding::new(
             e.seq,
-            score,
+            odds.score,
             format!(
                 "first use of {subnet_text} (source {text}); {} of {who} have used it{block_part}; the user's recent accesses are from a new network {:.1}% of the time",
                 peers.subnet,
@@ -577,7 +765,7 @@ impl NewSource {
                 },
             )
             .with("user_new_subnets", user.new_subnets)
-            .with("user_active_days", user.active_days)
+            .with("user_active_days", seen.active_days)
             .with("discovery_rate", odds.rate)
             .with("recent_accesses", f64::from(user.discovery.accesses))
             .with("rarity", odds.rarity)

@@ -546,3 +546,124 @@ fn first_uses_are_judged_by_the_users_own_discovery_rate() {
     let loud = connect(&mut rt, 3, 5_000 + 4);
     assert!(max_score(&loud) >= 35.0, "{loud:#?}");
 }
+
+/// The same event, held out of learning.
+fn unlearned(e: Event) -> Event {
+    Event { learn: false, ..e }
+}
+
+/// One event by `user` from `source` at 22:00 of `day`, learned or not.
+fn connect_on(
+    rt: &mut Runtime<NewSource>,
+    user: u32,
+    source: u32,
+    day: i64,
+    learn: bool,
+) -> Vec<Finding> {
+    let e = Event {
+        learn,
+        ..ev(user, source, T0 + day * DAY_MS + NIGHT)
+    };
+    rt.observe(&sequence(vec![e], 1_000_000 + day as u64))
+}
+
+fn number(f: &Finding, key: &str) -> f64 {
+    match evidence(f, key) {
+        Value::Float(x) => x,
+        Value::Int(x) => x as f64,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_network_first_used_while_held_is_still_new_afterwards() {
+    let alone = connect_on(&mut trained(), 5, HOME, 30, true);
+    let mut rt = trained();
+    // Held: scored exactly as a learned first use, once a day per subnet.
+    assert_eq!(connect_on(&mut rt, 5, HOME, 30, false), alone);
+    assert!(connect_on(&mut rt, 5, HOME, 30, false).is_empty());
+    assert!(connect_on(&mut rt, 5, HOME_SAME_SUBNET, 30, false).is_empty());
+    let next_day = connect_on(&mut rt, 5, HOME, 31, false);
+    assert_eq!(next_day.len(), 1, "{next_day:#?}");
+    assert_eq!(next_day[0].score, alone[0].score);
+    // Learning resumes: the network is still new to the user, and is
+    // judged as in a run that never saw the held uses.
+    let resumed = connect_on(&mut rt, 5, HOME, 32, true);
+    assert_eq!(resumed, connect_on(&mut trained(), 5, HOME, 32, true));
+    assert_eq!(resumed.len(), 1);
+    assert!(connect_on(&mut rt, 5, HOME, 33, true).is_empty());
+}
+
+#[test]
+fn a_stretch_of_unlearned_events_leaves_the_learned_state_as_it_was() {
+    let mut held = trained_loose();
+    let mut never = trained_loose();
+    let mut stretch = Vec::new();
+    for day in 30..35 {
+        let t = T0 + day * DAY_MS + 10 * HOUR_MS;
+        // New networks (a new block, a name, IPv6, a new range of the
+        // team's VPN pool, a peer's office), the user's own workstation, in
+        // another peer group.
+        for (i, s) in [HOME, JUMP_HOST, V6_A, VPN_UNUSED, TEAM0_OTHER_SUBNET, 5]
+            .into_iter()
+            .enumerate()
+        {
+            let mut e = ev(5, s, t + i as i64 * 60_000);
+            e.peer_group = Some(1 + day as u32 % 2);
+            stretch.push(unlearned(e));
+        }
+        // A user the detector has never seen.
+        stretch.push(unlearned(ev(GROUPS * PER_GROUP + 3, HOME, t)));
+    }
+    let found = held.observe(&sequence(stretch, 1_000_000));
+    assert!(found.len() >= 20, "{found:#?}");
+    // The next learned day of everybody.
+    let day35: Vec<Event> = (0..GROUPS * PER_GROUP)
+        .map(|u| ev(u, u, T0 + 35 * DAY_MS + 9 * HOUR_MS))
+        .collect();
+    let day35 = sequence(day35, 2_000_000);
+    assert_eq!(held.observe(&day35), never.observe(&day35));
+    assert!(held.snapshot() == never.snapshot());
+}
+
+#[test]
+fn new_networks_used_while_held_do_not_raise_the_discovery_rate() {
+    let mut rt = trained_loose();
+    for i in 0..50u32 {
+        rt.symbols_mut()
+            .insert(SymbolKind::Source, 6_000 + i, format!("198.51.{i}.1"));
+    }
+    let mut rates = Vec::new();
+    // Five days of ten new networks a day, held.
+    for day in 30..35 {
+        for k in 0..10 {
+            let source = 6_000 + 10 * (day as u32 - 30) + k;
+            let found = connect_on(&mut rt, 5, source, day, false);
+            rates.extend(found.iter().map(|f| number(f, "discovery_rate")));
+        }
+    }
+    assert_eq!(rates.len(), 50);
+    assert!(rates.iter().all(|&r| r == rates[0]), "{rates:?}");
+    // Once learning resumes, the next first use is judged by the rate from
+    // before the episode.
+    let after = connect_on(&mut rt, 5, HOME, 35, true);
+    let never = connect_on(&mut trained_loose(), 5, HOME, 35, true);
+    assert_eq!(
+        number(&after[0], "discovery_rate"),
+        number(&never[0], "discovery_rate")
+    );
+    assert_eq!(after[0].score, never[0].score);
+}
+
+#[test]
+fn a_network_used_while_held_is_not_counted_for_the_peers() {
+    // User 5 works from home every day of an episode; a teammate's first
+    // use of that network afterwards finds no peer has used it.
+    let mut rt = trained();
+    for day in 30..35 {
+        assert_eq!(connect_on(&mut rt, 5, HOME, day, false).len(), 1);
+    }
+    let f = connect_on(&mut rt, 7, HOME, 35, true);
+    assert_eq!(evidence(&f[0], "peers_using_subnet"), Value::Int(0));
+    assert_eq!(f, connect_on(&mut trained(), 7, HOME, 35, true));
+}

@@ -107,11 +107,34 @@
 //!
 //! # Findings
 //!
-//! One per (user, resource), on the first access ever, and only after the
-//! global learning period (`learning_days` of event time from the first
-//! event seen) and the user's first active day; during them the detector
-//! only learns who touches what and how often each user discovers. Scores
-//! below `min_score` are dropped.
+//! One per (user, resource), on the first access ever (or, while the
+//! access is not learned, on the first of each day: see below), and only
+//! after the global learning period (`learning_days` of event time from the
+//! first event seen) and the user's first active day; during them the
+//! detector only learns who touches what and how often each user
+//! discovers. Scores below `min_score` are dropped.
+//!
+//! # Events not to learn from
+//!
+//! An event with `learn` false (the host holds the user out of learning,
+//! e.g. while their alert episode is open) is scored like any other but
+//! teaches nothing, so an ongoing attack does not become the user's normal:
+//! the resource does not join the resources they know, the access counts
+//! towards no discovery or ownership rate (theirs or their pools'), the
+//! resource gains no user, user-day, peer-group toucher or owner, and the
+//! user's peer group and active days stay as they were (an unlearned event
+//! on a new day is scored as on that day, which is not added to their
+//! history). A repeat access does nothing. An insider reading one new
+//! table after another is thus judged on each against the habits from
+//! before the episode, however many they read, and each table is still new
+//! to them afterwards: their first learned access to it is scored and
+//! learned as a first access. Since it stays new, a resource first accessed
+//! in unlearned events is reported once per local day it is used; the
+//! day's list of such resources is all these events add to the state, and
+//! is dropped at the user's next learned event. An unlearned event does
+//! not start the learning period (it may end it: the period's discoveries
+//! are then rated, from what learned events taught), and a user the
+//! detector has not learned is not scored (as on their first day).
 //!
 //! # Time
 //!
@@ -126,7 +149,8 @@
 //! [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
 //! neither tracked nor scored), plus 44 bytes per kind used (accesses,
 //! first accesses, rarity of discoveries, and the same for first accesses
-//! to owned resources). Per resource about 64 bytes (with its owner, the
+//! to owned resources), plus 4 bytes per resource first accessed today in
+//! events not learned from. Per resource about 64 bytes (with its owner, the
 //! owner's days and its user-days) plus 8 bytes per peer group that touched
 //! it; per peer group, and once for the organisation, 44 bytes per kind its
 //! members use; per kind its name.
@@ -162,6 +186,9 @@ const TYPICAL_POOL_PRIOR: f64 = 20.0;
 const MAX_KINDS: usize = 1024;
 const NO_DAY: i64 = i64::MIN;
 const NO_USER: u32 = u32::MAX;
+/// The kind of a resource whose kind nobody has used yet, in an event that
+/// may not be learned (so the kind is not named).
+const UNSEEN_KIND: u32 = u32::MAX;
 const DEFAULT_SENSITIVE: [&str; 5] = [
     "*.customers",
     "*.contacts",
@@ -347,6 +374,9 @@ struct User {
     active_days: u32,
     kinds: Kinds,
     held: Vec<Held>,
+    /// First accesses scored in today's events that may not be learned.
+    #[serde(default)]
+    unlearned: Unlearned,
 }
 
 impl Default for User {
@@ -358,6 +388,46 @@ impl Default for User {
             active_days: 0,
             kinds: Kinds::default(),
             held: Vec::new(),
+            unlearned: Unlearned::default(),
+        }
+    }
+}
+
+impl User {
+    /// Whether an event on local `day` starts a new active day: the day
+    /// moves forward, or back by more than one (see the module docs).
+    fn starts_day(&self, day: i64) -> bool {
+        self.last_day == NO_DAY || day > self.last_day || self.last_day - day > 1
+    }
+}
+
+/// Resources a user first accessed on one local day in events the detector
+/// may not learn from. They stay unknown to the user, so without this each
+/// such event would be reported as a first access again; with it, each is
+/// reported once a day. Bookkeeping only: never folded into the habits,
+/// and dropped at the user's next learned event.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Unlearned {
+    day: i64,
+    /// Sorted resource ids.
+    resources: Vec<u32>,
+}
+
+impl Unlearned {
+    /// Note a first access to `resource` on `day`; false when it was noted
+    /// that day already, or when the day's list is full.
+    fn first_today(&mut self, resource: u32, day: i64) -> bool {
+        if self.day != day {
+            self.day = day;
+            self.resources.clear();
+        }
+        match self.resources.binary_search(&resource) {
+            Ok(_) => false,
+            Err(_) if self.resources.len() >= MAX_RESOURCES_PER_USER => false,
+            Err(i) => {
+                self.resources.insert(i, resource);
+                true
+            }
         }
     }
 }
@@ -457,8 +527,15 @@ struct Peers {
 }
 
 impl NovelTable {
-    fn learning(&mut self, time_ms: i64) -> bool {
-        let first = *self.first_ms.get_or_insert(time_ms);
+    /// Whether `time_ms` falls in the global learning period, which starts
+    /// at the first learned event: an event that may not be learned does
+    /// not start it.
+    fn learning(&mut self, time_ms: i64, learn: bool) -> bool {
+        let first = match self.first_ms {
+            Some(first) => first,
+            None if learn => *self.first_ms.insert(time_ms),
+            None => return true,
+        };
         let span = i64::from(self.config.learning_days).saturating_mul(DAY_MS);
         time_ms < first.saturating_add(span)
     }
@@ -504,28 +581,12 @@ impl NovelTable {
 
     /// Whether a resource is sensitive, and its kind, cached per resource.
     fn classify(&mut self, symbols: &Symbols, resource: u32) -> (bool, u32) {
-        let generation = self.config_generation;
-        let res = self
-            .resources
-            .get_or_insert_with(resource, Resource::default);
-        if let (Some((g, s)), Some((h, k))) = (res.sensitive, res.kind)
-            && g == generation
-            && h == generation
-        {
-            return (s, k);
+        if let Some(class) = self.cached_class(resource) {
+            return class;
         }
+        let generation = self.config_generation;
         let name = symbols.resource(resource);
-        let sensitive = self
-            .config
-            .sensitive
-            .iter()
-            .any(|p| ueba_sdk::glob::matches(p, name));
-        let kind_name = self
-            .config
-            .kinds
-            .iter()
-            .find(|(glob, _)| ueba_sdk::glob::matches(glob, name))
-            .map_or_else(|| shape_kind(name), |(_, kind)| kind.clone());
+        let (sensitive, kind_name) = self.match_config(name);
         let kind = match self.kind_index.get(&kind_name) {
             Some(&k) => k,
             None if self.kind_names.len() < MAX_KINDS => {
@@ -538,13 +599,58 @@ impl NovelTable {
         };
         // An id whose text has not arrived reads as "": decide it again
         // once it has.
-        if !name.is_empty()
-            && let Some(res) = self.resources.get_mut(resource)
-        {
+        let res = self
+            .resources
+            .get_or_insert_with(resource, Resource::default);
+        if !name.is_empty() {
             res.sensitive = Some((generation, sensitive));
             res.kind = Some((generation, kind));
         }
         (sensitive, kind)
+    }
+
+    /// [`NovelTable::classify`] for an event that may not be learned, which
+    /// leaves the resources and kinds as they are: a kind nobody has used
+    /// yet is [`UNSEEN_KIND`], which no user or pool has, returned with its
+    /// name.
+    fn peek_class(&self, symbols: &Symbols, resource: u32) -> (bool, u32, Option<String>) {
+        if let Some((sensitive, kind)) = self.cached_class(resource) {
+            return (sensitive, kind, None);
+        }
+        let (sensitive, kind_name) = self.match_config(symbols.resource(resource));
+        match self.kind_index.get(&kind_name) {
+            Some(&k) => (sensitive, k, None),
+            None if self.kind_names.len() < MAX_KINDS => (sensitive, UNSEEN_KIND, Some(kind_name)),
+            None => (sensitive, (MAX_KINDS - 1) as u32, None),
+        }
+    }
+
+    /// The cached sensitivity and kind of a resource, when they were decided
+    /// under the current configuration.
+    fn cached_class(&self, resource: u32) -> Option<(bool, u32)> {
+        let generation = self.config_generation;
+        let res = self.resources.get(resource)?;
+        match (res.sensitive, res.kind) {
+            (Some((g, s)), Some((h, k))) if g == generation && h == generation => Some((s, k)),
+            _ => None,
+        }
+    }
+
+    /// Whether a resource name matches a `sensitive` glob, and the name of
+    /// its kind.
+    fn match_config(&self, name: &str) -> (bool, String) {
+        let sensitive = self
+            .config
+            .sensitive
+            .iter()
+            .any(|p| ueba_sdk::glob::matches(p, name));
+        let kind_name = self
+            .config
+            .kinds
+            .iter()
+            .find(|(glob, _)| ueba_sdk::glob::matches(glob, name))
+            .map_or_else(|| shape_kind(name), |(_, kind)| kind.clone());
+        (sensitive, kind_name)
     }
 
     /// The pool a user's habits are shrunk towards: their peer group when it
@@ -690,25 +796,40 @@ impl NovelTable {
     }
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
-        let learning = self.learning(e.time_ms);
+        let learning = self.learning(e.time_ms, e.learn);
         if self.users.get(e.user).is_none() {
+            // A user with nothing learned is on no active day yet, so
+            // there is nothing to score an unlearned event of theirs by.
+            if !e.learn {
+                return;
+            }
             self.org.members = self.org.members.saturating_add(1);
             self.user_ids.push(e.user);
         }
+        // Rating the learning period's discoveries folds in only what
+        // learned events taught, so an unlearned event may trigger it too,
+        // and is then scored as it would be otherwise.
         if !learning && !self.learning_rated {
             self.rate_learning_period();
         }
-        self.users.get_or_insert_with(e.user, User::default);
-        if let Some(g) = e.peer_group {
-            self.regroup(e.user, g);
+        if e.learn {
+            self.users.get_or_insert_with(e.user, User::default);
+            if let Some(g) = e.peer_group {
+                self.regroup(e.user, g);
+            }
         }
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
         let day = e.local_day();
-        if user.last_day == NO_DAY || day > user.last_day || user.last_day - day > 1 {
-            if user.last_day != day {
-                user.active_days = user.active_days.saturating_add(1);
+        let new_day = user.starts_day(day);
+        // The active days this event is scored on: an unlearned event's day
+        // counts for its score but is not added to the user's history.
+        let active_days = user.active_days.saturating_add(u32::from(new_day));
+        if e.learn {
+            user.unlearned = Unlearned::default();
+            if new_day {
+                user.active_days = active_days;
                 let held = std::mem::take(&mut user.held);
                 for h in held {
                     if !h.new_kind {
@@ -719,22 +840,29 @@ impl NovelTable {
                     }
                     self.count_access(e.user, h.kind, true, h.new_kind, h.owned.is_some());
                 }
+                let Some(user) = self.users.get_mut(e.user) else {
+                    return;
+                };
+                user.last_day = day;
             }
-            let Some(user) = self.users.get_mut(e.user) else {
-                return;
-            };
-            user.last_day = day;
         }
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
         // Habits are counted from the user's second active day: on the
         // first, everything is new.
-        let counted = user.active_days > 1;
+        let counted = active_days > 1;
+        if !e.learn && (learning || !counted) {
+            // Neither scored nor learned.
+            return;
+        }
         let slot = match user
             .touched
             .binary_search_by_key(&e.resource, |t| t.resource)
         {
+            // A repeat access teaches habits and ownership, and is no
+            // finding: an unlearned one has nothing to do.
+            Ok(_) if !e.learn => return,
             Ok(i) => {
                 let t = &mut user.touched[i];
                 if t.day != day {
@@ -754,7 +882,15 @@ impl NovelTable {
             Err(_) if user.touched.len() >= MAX_RESOURCES_PER_USER => return,
             Err(i) => i,
         };
-        let (sensitive, kind) = self.classify(symbols, e.resource);
+        if !e.learn && !user.unlearned.first_today(e.resource, day) {
+            return;
+        }
+        let (sensitive, kind, unseen_kind) = if e.learn {
+            let (sensitive, kind) = self.classify(symbols, e.resource);
+            (sensitive, kind, None)
+        } else {
+            self.peek_class(symbols, e.resource)
+        };
         let Some(user) = self.users.get(e.user) else {
             return;
         };
@@ -823,6 +959,7 @@ impl NovelTable {
                 let kind_name = self
                     .kind_names
                     .get(kind as usize)
+                    .or(unseen_kind.as_ref())
                     .map_or("", String::as_str);
                 let peer_text = match peers.group {
                     Some(g) => format!(
@@ -880,7 +1017,7 @@ impl NovelTable {
                     .with("recent_accesses", f64::from(accesses))
                     .with("rarity", rarity)
                     .with("relative_rarity", relative)
-                    .with("user_active_days", user.active_days)
+                    .with("user_active_days", active_days)
                     .with("p", p);
                 if let (Some(o), Some((_, relative, p_new))) = (owner_name, owned) {
                     if sole {
@@ -899,6 +1036,9 @@ impl NovelTable {
                 out.push(f);
                 flagged = true;
             }
+        }
+        if !e.learn {
+            return;
         }
         if counted && flagged {
             // A reported first access does not teach the user's habits

@@ -570,3 +570,127 @@ fn a_machine_one_user_holds_most_days_of_is_still_theirs() {
     assert!(f.reason.contains("mostly user5"), "{}", f.reason);
     assert!(f.score >= 40.0, "{f:#?}");
 }
+
+/// The same event, held out of learning.
+fn unlearned(e: Event) -> Event {
+    Event { learn: false, ..e }
+}
+
+/// [`trained`] reporting every score.
+fn trained_loose() -> Runtime<NovelTable> {
+    let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt.observe(&history(30));
+    rt
+}
+
+/// One event by `user` on `resource` at 14:00 of `day`, learned or not.
+fn read_on(
+    rt: &mut Runtime<NovelTable>,
+    user: u32,
+    resource: u32,
+    day: i64,
+    learn: bool,
+) -> Vec<Finding> {
+    let e = Event {
+        learn,
+        ..ev(user, resource, T0 + day * DAY_MS + 14 * HOUR_MS)
+    };
+    rt.observe(&sequence(vec![e], 1_000_000 + day as u64))
+}
+
+#[test]
+fn a_table_first_read_while_held_is_still_new_afterwards() {
+    let alone = read_on(&mut trained(), 5, ARCHIVE, 30, true);
+    let mut rt = trained();
+    // Held: scored exactly as a learned first read, once a day.
+    let held = read_on(&mut rt, 5, ARCHIVE, 30, false);
+    assert_eq!(held, alone);
+    assert!(read_on(&mut rt, 5, ARCHIVE, 30, false).is_empty());
+    let next_day = read_on(&mut rt, 5, ARCHIVE, 31, false);
+    assert_eq!(next_day.len(), 1, "{next_day:#?}");
+    assert_eq!(next_day[0].score, alone[0].score);
+    // Learning resumes: the table is still new to the user, and is judged
+    // as in a run that never saw the held reads.
+    let mut never = trained();
+    let resumed = read_on(&mut rt, 5, ARCHIVE, 32, true);
+    assert_eq!(resumed, read_on(&mut never, 5, ARCHIVE, 32, true));
+    assert_eq!(resumed.len(), 1);
+    assert!(read_on(&mut rt, 5, ARCHIVE, 33, true).is_empty());
+}
+
+#[test]
+fn a_stretch_of_unlearned_events_leaves_the_learned_state_as_it_was() {
+    let mut held = trained_loose();
+    let mut never = trained_loose();
+    for rt in [&mut held, &mut never] {
+        rt.symbols_mut()
+            .insert(SymbolKind::Resource, 104, "backup-drive");
+    }
+    let mut stretch = Vec::new();
+    for day in 30..35 {
+        let t = T0 + day * DAY_MS + 10 * HOUR_MS;
+        // New tables (other teams', nobody's), a kind the user never used,
+        // their own tables again, in another peer group.
+        for (i, r) in [SALARIES, ARCHIVE, CUSTOMERS, 104, 7, 12, 0, 1]
+            .into_iter()
+            .enumerate()
+        {
+            let mut e = ev(5, r, t + i as i64 * 60_000);
+            e.peer_group = Some(1 + day as u32 % 2);
+            stretch.push(unlearned(e));
+        }
+        // A user the detector has never seen.
+        stretch.push(unlearned(ev(205, SALARIES, t)));
+    }
+    let found = held.observe(&sequence(stretch, 1_000_000));
+    assert!(found.len() >= 25, "{found:#?}");
+    // The next learned day of everybody.
+    let day35: Vec<Event> = (0..GROUPS * PER_GROUP)
+        .map(|u| ev(u, LOOKUP, T0 + 35 * DAY_MS + 9 * HOUR_MS))
+        .collect();
+    let day35 = sequence(day35, 2_000_000);
+    assert_eq!(held.observe(&day35), never.observe(&day35));
+    assert!(held.snapshot() == never.snapshot());
+}
+
+#[test]
+fn new_tables_read_while_held_do_not_raise_the_discovery_rate() {
+    let mut rt = trained_loose();
+    let rate = |f: &Finding| number(f, "discovery_rate");
+    let mut rates = Vec::new();
+    // Five days of reading every other team's tables, held.
+    for day in 30..35 {
+        for g in 1..GROUPS {
+            let r = g * TABLES_PER_GROUP + day as u32 % TABLES_PER_GROUP;
+            rates.extend(read_on(&mut rt, 5, r, day, false).iter().map(rate));
+        }
+    }
+    assert_eq!(rates.len(), 45);
+    assert!(rates.iter().all(|&r| r == rates[0]), "{rates:?}");
+    // Once learning resumes, the next discovery is judged by the rate
+    // from before the episode.
+    let after = read_on(&mut rt, 5, ARCHIVE, 35, true);
+    let never = read_on(&mut trained_loose(), 5, ARCHIVE, 35, true);
+    assert_eq!(rate(&after[0]), rate(&never[0]));
+    assert_eq!(after[0].score, never[0].score);
+}
+
+#[test]
+fn logons_while_held_do_not_make_a_machine_shared() {
+    // User 36 logs on to user 35's machine every day of an episode; a
+    // clerk's first logon there afterwards still finds it user 35's alone.
+    let mut rt = ws_trained(19);
+    for day in 21..26 {
+        let e = unlearned(ws_ev(36, STAFF, pc(35), day, 14 * 60));
+        let found = rt.observe(&sequence(vec![e], 1_000_000 + day as u64));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            evidence(&found[0], "sole_user"),
+            Value::Text("user35".into())
+        );
+    }
+    let f = ws_first(&mut rt, 71, STAFF, pc(35), 28);
+    assert_eq!(evidence(&f[0], "org_users_touching"), Value::Int(1));
+    assert_eq!(evidence(&f[0], "sole_user"), Value::Text("user35".into()));
+}

@@ -99,11 +99,32 @@
 //! previous day join the profile unscored; events further in the past start
 //! a new day, so a far-future timestamp cannot freeze a user.
 //!
+//! # Events held out of learning
+//!
+//! An event with `learn` false (the host holds the user out of learning,
+//! e.g. while their alert episode is open) is scored as any other, against
+//! the profile as it stands, and its session grows and reports as usual;
+//! it counts in the pending day too, since today's events so far are what
+//! a session is drawn from. But a pending day holding such an event never
+//! joins the profile: not the user's, their peer group's nor the
+//! organisation's, and none of its events do, not even those before the
+//! first held one. A day is learned whole or not at all: the events that
+//! raised the alert came before the host held the user, and a day cut to
+//! its learned part would be an active day without its usual hours, which
+//! lowers their presence share until the user's own working hours look
+//! off. Late events of such a day, and held late events of any day, are
+//! not counted either. So a nightly session scores the same every night
+//! the user is held, instead of teaching the profile that nights are
+//! normal. The peer group a held event names is still taken (it comes
+//! from the identity file, not from behaviour), and the global learning
+//! period's clock starts at the first event seen, held or not.
+//!
 //! # Memory
 //!
 //! About 650 bytes per user (profile 2 × 24 event counts and presence days,
-//! the pending day's 24 hourly counts, the current session: its first and
-//! latest hour, hours-of-day mask, events and smallest active share) and
+//! the pending day's 24 hourly counts, whether it and the day closed last
+//! are held out of learning, the current session: its first and latest
+//! hour, hours-of-day mask, events and smallest active share) and
 //! 600 bytes per peer group and once for the organisation. Ids at or above 2²⁰ are kept in a B-tree, so a
 //! huge id never allocates a huge vector.
 #![deny(missing_docs)]
@@ -328,6 +349,12 @@ struct User {
     pending: [u16; 24],
     /// Hours with activity on the day closed last, for late events.
     closed_hours: u32,
+    /// Whether the pending day holds an event with `learn` false, so that
+    /// it does not join the profile when it closes.
+    held: bool,
+    /// Whether the day closed last was held, so that its late events do
+    /// not join the profile either.
+    closed_held: bool,
     profile: Profile,
     session: Option<Session>,
 }
@@ -339,6 +366,8 @@ impl Default for User {
             day: NO_DAY,
             pending: [0; 24],
             closed_hours: 0,
+            held: false,
+            closed_held: false,
             profile: Profile::default(),
             session: None,
         }
@@ -438,9 +467,13 @@ impl OffHours {
         time_ms < first.saturating_add(span)
     }
 
+    /// Close the user's pending day: unless it is held out of learning, it
+    /// joins the user's profile and those of their peer group and the
+    /// organisation.
     fn close_day(user: &mut User, group: Option<&mut Profile>, org: &mut Profile) {
         user.closed_hours = 0;
-        if user.day != NO_DAY && user.pending.iter().any(|&n| n > 0) {
+        user.closed_held = std::mem::take(&mut user.held);
+        if user.day != NO_DAY && !user.closed_held && user.pending.iter().any(|&n| n > 0) {
             let kind = kind_of(user.day);
             user.profile.add_day(kind, &user.pending);
             org.add_day(kind, &user.pending);
@@ -646,7 +679,11 @@ impl OffHours {
         let day = e.local_day();
         let hour = usize::from(e.local_hour()).min(23);
         if user.day != NO_DAY && day < user.day && user.day - day <= 1 {
-            // Late from the previous day: it joins the profile unscored.
+            // Late from the previous day: it joins the profile unscored,
+            // unless it or that day is held out of learning.
+            if !e.learn || user.closed_held {
+                return;
+            }
             let kind = kind_of(day);
             let c = &mut user.profile.counts[kind][hour];
             *c = c.saturating_add(1);
@@ -663,6 +700,9 @@ impl OffHours {
                 .map(|g| self.groups.get_or_insert_with(g, Profile::default));
             Self::close_day(user, group, &mut self.org);
             user.day = day;
+        }
+        if !e.learn {
+            user.held = true;
         }
         user.pending[hour] = user.pending[hour].saturating_add(1);
         if learning {

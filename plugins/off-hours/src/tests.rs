@@ -596,3 +596,119 @@ fn a_busy_users_evening_and_night_are_two_sessions() {
         "{findings:#?}"
     );
 }
+
+/// `events` with `learn` set to `learn`.
+fn learning(mut events: Vec<Event>, learn: bool) -> Vec<Event> {
+    for e in &mut events {
+        e.learn = learn;
+    }
+    events
+}
+
+/// A support agent's (user 3's) night at 02:00 and ordinary day, the same
+/// events on every `day` (a fixed seed), so that a night's findings can be
+/// compared with another's.
+fn night_and_day(day: i64) -> Vec<Event> {
+    let mut rng = Rng(71);
+    let mut events = session(3, day, 2, 10, &mut rng);
+    events.extend(ordinary_day(&mut rng, 3, day));
+    events
+}
+
+/// While the host holds user 3 out of learning, the same night session
+/// scores exactly as on the first night, night after night; learned, the
+/// nights become the user's normal and are soon quiet. Only user 3 is
+/// active, so the held days change nothing at all.
+#[test]
+fn held_nights_score_as_the_first_while_learned_nights_fade() {
+    const DAYS: [i64; 7] = [29, 30, 31, 32, 35, 36, 37];
+    let nights = |learn: bool| -> Vec<Vec<Finding>> {
+        let mut rt = trained();
+        DAYS.iter()
+            .map(|&day| {
+                let events = learning(night_and_day(day), learn);
+                let mut findings = rt.observe(&sequence(events, day as u64 * 100_000));
+                for f in &mut findings {
+                    f.event = 0;
+                }
+                findings
+            })
+            .collect()
+    };
+    let held = nights(false);
+    assert!(max_score(&held[0]) >= 40.0, "{:#?}", held[0]);
+    for (day, findings) in DAYS.iter().zip(&held) {
+        assert_eq!(findings, &held[0], "day {day}");
+    }
+    let learned = nights(true);
+    assert_eq!(learned[0], held[0]);
+    let last = learned.last().expect("days");
+    assert!(
+        max_score(last) <= max_score(&learned[0]) - 20.0,
+        "{learned:#?}"
+    );
+}
+
+/// Days held out of learning leave the profiles as if the held events had
+/// never been seen, their whole days included: on day 29 user 3's night
+/// session is learned for four events and held from the fifth on (as when
+/// an alert opens an episode), and their ordinary day after it is learned;
+/// days 30 and 31 are held. Everyone else works as usual throughout. The
+/// following days' findings and the whole state then match a run in which
+/// user 3 was away on days 29 to 31.
+#[test]
+fn a_held_stretch_is_learned_as_if_it_never_happened() {
+    let mut rng = Rng(72);
+    let mut others = Vec::new();
+    for day in 29..32 {
+        for u in (0..25).filter(|&u| u != 3) {
+            others.extend(ordinary_day(&mut rng, u, day));
+        }
+    }
+    let mut after = Vec::new();
+    for day in 32..36 {
+        for u in 0..25 {
+            after.extend(ordinary_day(&mut rng, u, day));
+        }
+    }
+    let mut user3 = night_and_day(29);
+    user3.sort_by_key(|e| e.time_ms);
+    for e in user3.iter_mut().filter(|e| e.local_hour() == 2).skip(4) {
+        e.learn = false;
+    }
+    user3.extend(learning(night_and_day(30), false));
+    user3.extend(learning(night_and_day(31), false));
+
+    let mut held = trained();
+    let found = run(&mut held, [others.clone(), user3].concat());
+    assert!(max_score(&found) >= 40.0, "{found:#?}");
+    let held_after = held.observe(&sequence(after.clone(), 2_000_000));
+    let mut away = trained();
+    run(&mut away, others);
+    let away_after = away.observe(&sequence(after, 2_000_000));
+    assert_eq!(held_after, away_after);
+    assert_eq!(held.snapshot(), away.snapshot());
+}
+
+/// An event late from the previous day joins the profile, unless that day
+/// was held out of learning or the event itself is held.
+#[test]
+fn late_events_of_held_days_are_not_learned() {
+    let mut rt = trained();
+    let event = |day: i64, hour: i64, learn: bool| Event {
+        learn,
+        ..at(3, SUPPORT, day, hour * 60)
+    };
+    // Day 29 is held; day 30 starts, closing it.
+    run(&mut rt, vec![event(29, 10, false), event(30, 10, true)]);
+    let before = rt.snapshot();
+    run(&mut rt, vec![event(29, 15, true)]);
+    assert_eq!(rt.snapshot(), before, "a late event of a held day");
+    // Day 30 is learned; day 31 starts, closing it.
+    run(&mut rt, vec![event(31, 10, true)]);
+    let before = rt.snapshot();
+    run(&mut rt, vec![event(30, 15, false)]);
+    assert_eq!(rt.snapshot(), before, "a held late event");
+    run(&mut rt, vec![event(30, 15, true)]);
+    assert_ne!(rt.snapshot(), before, "a learned late event is learned");
+}

@@ -74,9 +74,9 @@ pub use types::*;
 /// another one is refused with both versions named).
 ///
 /// ```
-/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.2.0");
+/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.3.0");
 /// ```
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
 /// A detector: plain Rust logic that turns events into findings.
 ///

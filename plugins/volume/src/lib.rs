@@ -135,14 +135,37 @@
 //! own hour); one further in the past starts a new day, so a single event
 //! with a far-future timestamp cannot freeze a user's buckets.
 //!
+//! # Events held out of learning
+//!
+//! An event with `learn` false (the host holds the user out of learning,
+//! e.g. while their alert episode is open) is counted in the running
+//! totals of its hour, day, table-day and table-hour and scored against
+//! the baselines as they stand, as any other. But a user-day holding such
+//! an event teaches nothing when it closes: none of its totals join the
+//! user's row histories, count moments or slow references, nor the pools
+//! of their peer group and the organisation; they are dropped, not carried
+//! over. A day is learned whole or not at all, even its events before the
+//! first held one: the events that raised the alert came before the host
+//! held the user, and a day cut to its learned part would be a small day
+//! that drags the baselines down. (A pair's hourly counts join its moments
+//! as each hour ends, so those of hours that ended before the day's first
+//! held event are learned already.) So while the user is held, a ramp is
+//! scored against the baselines as they stood before, rather than becoming
+//! its own normal. Events skipped as not reads hold no day. The peer group
+//! a held event names is still taken (it comes from the identity file, not
+//! from behaviour), a table first read on a held day is tracked from then
+//! on with an empty history, and the global learning period's clock starts
+//! at the first event seen, held or not.
+//!
 //! # Memory
 //!
 //! Per user about 2.2 KiB once its histories hold five values (hour and
-//! day totals of the current day; 28 daily and 192 hourly history values,
-//! each held twice, as an f32 in arrival order and as a sorted key, so
-//! refits read quantiles instead of sorting; two cached thresholds; a
-//! history has room for four values at first and takes its full room at
-//! the fifth, as it will fill; the slow reference of day rows, 16 bytes)
+//! day totals of the current day, and whether it is held out of learning;
+//! 28 daily and 192 hourly history values, each held twice, as an f32 in
+//! arrival order and as a sorted key, so refits read quantiles instead of
+//! sorting; two cached thresholds; a history has room for four values at
+//! first and takes its full room at the fifth, as it will fill; the slow
+//! reference of day rows, 16 bytes)
 //! plus 320 bytes (five cache lines) per user × resource pair, with no
 //! allocation of its own (its eight-value rows history held inline; events
 //! today and this hour, day and hour count moments, slow references of
@@ -294,6 +317,9 @@ impl Bucket {
 struct User {
     group: Option<u32>,
     day: i64,
+    /// Whether the current day holds an event with `learn` false, so that
+    /// its totals are dropped rather than learned when it closes.
+    held: bool,
     hours: [u64; 24],
     day_total: u64,
     hour_reported: [u8; 24],
@@ -337,6 +363,7 @@ impl Default for User {
         User {
             group: None,
             day: NO_DAY,
+            held: false,
             hours: [0; 24],
             day_total: 0,
             hour_reported: [0; 24],
@@ -516,25 +543,28 @@ impl Serialize for Pair {
 }
 
 impl Pair {
-    /// Close the pair's day, if it had events: its totals become history.
-    fn close_day(&mut self) {
+    /// Close the pair's day, if it had events: its totals become history
+    /// if `learn`, and are dropped otherwise (a day held out of learning).
+    fn close_day(&mut self, learn: bool) {
         if self.events_today == 0 {
             return;
         }
-        // The day's logarithm serves the row history and the slow
-        // reference alike.
-        let log_today = log_total(self.today);
-        if self.today > 0 {
-            self.hist.push_log(log_today as f32);
-            self.days_seen = self.days_seen.saturating_add(1);
-            self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
+        if learn {
+            // The day's logarithm serves the row history and the slow
+            // reference alike.
+            let log_today = log_total(self.today);
+            if self.today > 0 {
+                self.hist.push_log(log_today as f32);
+                self.days_seen = self.days_seen.saturating_add(1);
+                self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
+            }
+            if self.hour_events > 0 {
+                self.hour_counts.push(self.hour_events, COUNT_WINDOW_HOURS);
+            }
+            self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
+            self.slow_rows.push_log(log_today);
+            self.slow_events.push(u64::from(self.events_today));
         }
-        if self.hour_events > 0 {
-            self.hour_counts.push(self.hour_events, COUNT_WINDOW_HOURS);
-        }
-        self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
-        self.slow_rows.push_log(log_today);
-        self.slow_events.push(u64::from(self.events_today));
         self.events_today = 0;
         self.hour_events = 0;
         self.events_reported = 0;
@@ -707,25 +737,27 @@ impl Volume {
     }
 
     /// Close the user's current day: its totals become history, for the
-    /// user and for the pools of their peer group and the organisation.
-    /// Once a user-day, so kept out of the per-event path's code.
+    /// user and for the pools of their peer group and the organisation,
+    /// unless the day is held out of learning. Once a user-day, so kept
+    /// out of the per-event path's code.
     #[inline(never)]
     fn close_day(user: &mut User, group: Option<&mut Pool>, org: &mut Pool) {
         if user.day == NO_DAY {
             return;
         }
+        let learn = !std::mem::take(&mut user.held);
         // The pairs with events today (a pair with rows today also had
         // events today, and the user's day total holds its rows), in any
         // order: each pair's close is its own.
         if std::mem::replace(&mut user.today_pairs_known, true) {
             for &i in &user.today_pairs {
                 if let Some(pair) = user.pairs.get_mut(i as usize) {
-                    pair.close_day();
+                    pair.close_day(learn);
                 }
             }
         } else {
             for pair in &mut user.pairs {
-                pair.close_day();
+                pair.close_day(learn);
             }
         }
         user.today_pairs.clear();
@@ -734,7 +766,20 @@ impl Volume {
         if user.day_total == 0 {
             return;
         }
-        let mut group = group;
+        if learn {
+            Self::learn_day(user, group, org);
+        }
+        user.hours = [0; 24];
+        user.hour_reported = [0; 24];
+        user.day_total = 0;
+        user.day_reported = 0;
+        user.today_max_reported = 0;
+    }
+
+    /// The user's closing day's row totals join their hour and day
+    /// histories and slow reference, and the pools of their peer group and
+    /// the organisation.
+    fn learn_day(user: &mut User, mut group: Option<&mut Pool>, org: &mut Pool) {
         // Each total joins three rings and the slow reference; its
         // logarithm is taken once.
         let log_day = log_total(user.day_total);
@@ -757,11 +802,6 @@ impl Volume {
         }
         user.day_fit = user.day_hist.fit(OWN_MIN, MIN_SD_DAY);
         user.hour_fit = user.hour_hist.fit(OWN_MIN, MIN_SD_HOUR);
-        user.hours = [0; 24];
-        user.hour_reported = [0; 24];
-        user.day_total = 0;
-        user.day_reported = 0;
-        user.today_max_reported = 0;
     }
 
     /// Whether an event's rows are not rows read: a failed event, or an
@@ -812,6 +852,9 @@ impl Volume {
                 user.day = day;
             }
         }
+        if !e.learn {
+            user.held = true;
+        }
         if e.peer_group.is_some() {
             user.group = e.peer_group;
         }
@@ -844,7 +887,7 @@ impl Volume {
             pair.events_today = pair.events_today.saturating_add(1);
             let abs_hour = e.local_ms().div_euclid(HOUR_MS);
             if abs_hour > pair.hour {
-                if pair.hour_events > 0 {
+                if pair.hour_events > 0 && !user.held {
                     pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
                 }
                 pair.hour = abs_hour;

@@ -888,3 +888,98 @@ fn a_pair_is_five_cache_lines() {
     assert_eq!(std::mem::align_of::<crate::Pair>(), 64);
     assert_eq!(std::mem::offset_of!(crate::Pair, today), 0);
 }
+
+/// `events` with `learn` set to `learn`.
+fn learning(mut events: Vec<Event>, learn: bool) -> Vec<Event> {
+    for e in &mut events {
+        e.learn = learn;
+    }
+    events
+}
+
+/// User 3's usual day (the same one on every day) plus 20 reads of 100
+/// rows of support.customers from 09:00, which bring the table's day to
+/// about four times its usual rows.
+fn exfiltration_day(day: i64) -> Vec<Event> {
+    let mut events = workday(&mut Rng(7), 3, day, 1);
+    for i in 0..20 {
+        let t = T0 + day * DAY_MS + 9 * HOUR_MS + i * 24 * 60_000;
+        events.push(ev(3, SUPPORT, CUSTOMERS, t, 100));
+    }
+    events
+}
+
+/// While the host holds user 3 out of learning, the same exfiltration day
+/// after day scores exactly as on the first day; learned, it widens the
+/// user's day spread and teaches the table's baselines, and is quiet within
+/// a week. Only user 3 is active, so the held days change nothing at all.
+#[test]
+fn held_days_score_as_the_first_while_learned_days_fade() {
+    const DAYS: [i64; 8] = [30, 31, 32, 35, 36, 37, 38, 39];
+    let run = |learn: bool| -> Vec<Vec<Finding>> {
+        let mut rt = trained();
+        DAYS.iter()
+            .map(|&day| {
+                let events = learning(exfiltration_day(day), learn);
+                let mut findings = rt.observe(&sequence(events, day as u64 * 100_000));
+                for f in &mut findings {
+                    f.event = 0;
+                }
+                findings
+            })
+            .collect()
+    };
+    let held = run(false);
+    assert!(max_score(&held[0]) >= 50.0, "{:#?}", held[0]);
+    for (day, findings) in DAYS.iter().zip(&held) {
+        assert_eq!(findings, &held[0], "day {day}");
+    }
+    let learned = run(true);
+    assert_eq!(learned[0], held[0]);
+    let last = learned.last().expect("days");
+    assert!(
+        max_score(last) <= max_score(&learned[0]) - 20.0,
+        "{last:#?}"
+    );
+}
+
+/// Days held out of learning leave the baselines as if the held events had
+/// never been seen, their whole days included. On day 30 user 3 works as
+/// usual (learned) and from 09:30 also reads support.customers (held, as
+/// when an alert opens an episode); days 31 and 32 are held. The next
+/// week's findings and the whole state then match a run in which user 3
+/// was away on those days. The others are away too, and user 3 starts the
+/// next week first, at 08:00, so that in both runs user 3's day 29 joins
+/// the pools in the same place among the others' days. (The held reads
+/// start within the first hour of day 30: a pair's hourly counts of hours
+/// that end before the first held event are learned, as the module docs
+/// say.)
+#[test]
+fn a_held_stretch_is_learned_as_if_it_never_happened() {
+    let mut rng = Rng(8);
+    let mut after = vec![ev(3, SUPPORT, TICKETS, T0 + 35 * DAY_MS + 8 * HOUR_MS, 20)];
+    for day in 35..38 {
+        for u in 0..20 {
+            after.extend(workday(&mut rng, u, day, 1));
+        }
+    }
+    let mut stretch = workday(&mut Rng(9), 3, 30, 1);
+    for i in 0..20 {
+        let t = T0 + 30 * DAY_MS + 9 * HOUR_MS + (30 + i * 15) * 60_000;
+        stretch.push(Event {
+            learn: false,
+            ..ev(3, SUPPORT, CUSTOMERS, t, 100)
+        });
+    }
+    stretch.extend(learning(exfiltration_day(31), false));
+    stretch.extend(learning(exfiltration_day(32), false));
+
+    let mut held = trained();
+    let found = held.observe(&sequence(stretch, 1_000_000));
+    assert!(found.iter().any(|f| f.score >= 50.0), "{found:#?}");
+    let held_after = held.observe(&sequence(after.clone(), 2_000_000));
+    let mut away = trained();
+    let away_after = away.observe(&sequence(after, 2_000_000));
+    assert_eq!(held_after, away_after);
+    assert_eq!(held.snapshot(), away.snapshot());
+}

@@ -106,6 +106,11 @@ impl {{type_name}} {
                 );
             }
         }
+        // While the host holds this user's alert episode open, score but do
+        // not learn: an ongoing attack must not become the new normal.
+        if !e.learn {
+            return;
+        }
         user.events = user.events.saturating_add(1);
         match slot {
             Ok(i) => user.actions[i].1 = user.actions[i].1.saturating_add(1),

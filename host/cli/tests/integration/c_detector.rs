@@ -118,6 +118,7 @@ fn ev(seq: u64, user: u32, time_ms: i64, failed: bool) -> Event {
         } else {
             Outcome::Success
         },
+        learn: true,
     }
 }
 

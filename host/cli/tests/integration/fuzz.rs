@@ -169,6 +169,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                     rows: 5,
                     bytes: None,
                     outcome: ueba_engine::event::Outcome::Success,
+                    learn: true,
                 })
                 .collect(),
         };

@@ -13,19 +13,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "cd191ad2f690c0119e086dde25447a44ac6cca6226691203696bef123fd7d3fa",
+        "626c076930f820847561a94d948f6747dde294e7ed3164a2e2c73211344346cd",
     ),
     (
         "ecs",
-        "7fb755d6dc9c45e3822e472eb3b6059fe1149bd35ddb8470ff4b5df923884d79",
+        "5811874f9f62eebbc5e83d0fcd10b5f35a1b4b641ee90a61de23d5ca74bff357",
     ),
     (
         "cef",
-        "e6d5f68debd9dd99f608a75b6dcce7542ca021b7e5de67e14c24f8851170bb14",
+        "2f7205395d71adb3c775e401f163e7756806691c3a7c0eabb34fd265a5e93b17",
     ),
     (
         "ocsf",
-        "a54b2f577dd2c6b1e4e82bcdf136ff62525099c6a503bcb83c916e7cafe864dc",
+        "8d5461d9a00171bd8ef2f511bad9b2bf33a957b4b1aeea40dfacdfc953247287",
     ),
 ];
 

@@ -54,6 +54,11 @@ detector_cap = 90.0
 realert_step = 10.0
 # ...or after their risk fell below this (the episode ended) and rose again...
 rearm_below = 30.0
+# While an alert episode is open, the detectors score the user's events but
+# do not learn from them (an ongoing attack must not become the new normal),
+# for at most this many days of event time from the episode's first alert,
+# so that a false alarm cannot freeze a user's baselines. 0: always learn.
+hold_days = 7.0
 # ...or, once per detector per episode, when a detector not yet in the
 # user's alerts adds a finding worth at least this many points (new kind of
 # evidence, e.g. a novel table read after the bulk read was alerted).
@@ -279,6 +284,9 @@ pub struct RiskConfig {
     pub realert_step: f64,
     /// Risk below which an alert episode ends.
     pub rearm_below: f64,
+    /// Longest hold, in days of event time, on learning a user's events
+    /// while their alert episode is open; 0 never holds.
+    pub hold_days: f64,
     /// Points a detector new to an episode must add to re-alert.
     pub new_evidence_min: f64,
     /// Findings listed per alert.
@@ -304,6 +312,7 @@ impl Default for RiskConfig {
             detector_cap: 90.0,
             realert_step: 10.0,
             rearm_below: 30.0,
+            hold_days: 7.0,
             new_evidence_min: 25.0,
             max_findings_per_alert: 10,
             alert_budget_per_1k_user_days: 0.5,
@@ -514,6 +523,9 @@ impl Config {
         }
         if !(0.0..=100.0).contains(&r.rearm_below) {
             return bad("risk.rearm_below", "must be from 0 to 100");
+        }
+        if !(0.0..=3650.0).contains(&r.hold_days) {
+            return bad("risk.hold_days", "must be from 0 to 3650 days");
         }
         if !(0.0..=1000.0).contains(&r.alert_budget_per_1k_user_days) {
             return bad(

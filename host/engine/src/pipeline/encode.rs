@@ -160,6 +160,9 @@ impl Compact {
             rows: self.rows,
             bytes: self.bytes,
             outcome: Outcome::from_code(self.outcome),
+            // Whether detectors may learn from it is decided per batch, as
+            // it is sent (see `Scorer::run_batch`).
+            learn: true,
         }
     }
 }

@@ -126,6 +126,13 @@ impl Report {
                 s.events_unlearned
             );
         }
+        if s.events_held > 0 {
+            let _ = writeln!(
+                out,
+                "events of users in an open alert episode, scored but not learned: {}",
+                s.events_held
+            );
+        }
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }

@@ -52,6 +52,7 @@ pub(crate) struct SavedStats {
     pub(crate) batch_latency: Vec<Histogram>,
     pub(crate) exceptions: Vec<u64>,
     pub(crate) events_unlearned: u64,
+    pub(crate) events_held: u64,
 }
 
 /// One detector in a checkpoint.

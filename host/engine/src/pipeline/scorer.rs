@@ -89,7 +89,8 @@ impl<S: AlertSink> Scorer<S> {
                 .iter()
                 .map(|l| (l.plugin.info().name.clone(), l.weight))
                 .collect(),
-        );
+        )
+        .in_blocks_of(cfg.input.batch_size.max(1) as u64);
         let n = plugins.len();
         let threshold = cfg.risk.threshold;
         // The config was validated when it was read; an unusable list here
@@ -233,6 +234,7 @@ impl<S: AlertSink> Scorer<S> {
                 batch_latency: s.batch_latency.clone(),
                 exceptions: s.exceptions.clone(),
                 events_unlearned: s.events_unlearned,
+                events_held: s.events_held,
             },
             detectors,
         }
@@ -386,6 +388,7 @@ impl<S: AlertSink> Scorer<S> {
                 v
             },
             events_unlearned: st.events_unlearned,
+            events_held: st.events_held,
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -450,10 +453,21 @@ impl<S: AlertSink> Scorer<S> {
         Ok(())
     }
 
+    /// The block of the event sequence batches are cut at
+    /// (`input.batch_size`).
+    fn block(&self) -> u64 {
+        self.cfg.input.batch_size.max(1) as u64
+    }
+
     fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
         self.batch.push(&c.into_event(time_ms, self.next_seq));
         self.next_seq += 1;
-        if self.batch.len() >= self.cfg.input.batch_size {
+        // Batches end at every multiple of `batch_size` in the event
+        // sequence, also after a flush sent a short one: whether a user's
+        // events are learned is decided from the findings of earlier such
+        // blocks only (`Aggregator::holds_learning`), so where a flush or a
+        // resume cut a batch does not change it.
+        if self.next_seq.is_multiple_of(self.block()) {
             self.run_batch()?;
         }
         Ok(())
@@ -478,6 +492,18 @@ impl<S: AlertSink> Scorer<S> {
             symbols: Vec::new(),
             events: std::mem::take(&mut self.batch),
         };
+        // Users in an open alert episode: their events are scored but not
+        // learned (decided from the findings of earlier blocks of the event
+        // sequence, so where a flush or a resume cut the batch does not
+        // matter).
+        let events = &mut batch.events;
+        for i in 0..events.len() {
+            let held =
+                self.aggregator
+                    .holds_learning(events.user[i], events.seq[i], events.time_ms[i]);
+            events.learn[i] = !held;
+            self.stats.events_held += u64::from(held);
+        }
         // (seq, detector index, finding) across all detectors.
         let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
         let log_len = self.encoder.interner.log_len();

@@ -27,6 +27,9 @@ pub struct Stats {
     /// Events kept from a detector by an exception with `learn = false`
     /// (counted once per detector that did not see them).
     pub events_unlearned: u64,
+    /// Events sent with `learn = false` because their user's alert episode
+    /// was open ([`crate::risk::aggregate::Aggregator::holds_learning`]).
+    pub events_held: u64,
     /// The alert threshold in force after the last batch: `risk.threshold`,
     /// or where the alert budget has moved it ([`crate::risk::budget`]).
     pub threshold: f64,

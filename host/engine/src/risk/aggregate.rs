@@ -108,9 +108,27 @@ struct UserRisk {
     peak: f32,
     peak_ms: i64,
     alerted_at_score: Option<f32>,
+    /// Event time during which the detectors are told not to learn from
+    /// the user's events, as of the latest finding
+    /// ([`Aggregator::holds_learning`]).
+    hold: Hold,
+    /// The hold as it stood before the first finding about an event of a
+    /// block of the event sequence (the block's index, the hold): what
+    /// events of that block are judged by, so that findings of the same
+    /// block, which a flush may have scored before them, never decide it.
+    hold_before: (u64, Hold),
     /// Detectors whose evidence was in an alert of the current episode.
     alerted_detectors: u64,
     alerts: u32,
+}
+
+/// A stretch of event time, `from_ms` (inclusive) to `until_ms`
+/// (exclusive), during which a user's events are not learned; empty when
+/// `until_ms <= from_ms`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Hold {
+    from_ms: i64,
+    until_ms: i64,
 }
 
 /// A user's standing, for the end-of-run summary.
@@ -161,6 +179,9 @@ pub struct Aggregator {
     users: Vec<UserRisk>,
     /// The alert threshold, adapted to the alert budget.
     budget: AlertBudget,
+    /// Events per block of the event sequence (see
+    /// [`Aggregator::holds_learning`]).
+    block: u64,
 }
 
 impl Aggregator {
@@ -175,7 +196,16 @@ impl Aggregator {
             weights,
             half_life_ms,
             users: Vec::new(),
+            block: 1,
         }
+    }
+
+    /// Judge learning per block of `n` events of the sequence (the
+    /// scorer's `input.batch_size`, at whose multiples it ends every batch)
+    /// instead of per event.
+    pub fn in_blocks_of(mut self, n: u64) -> Self {
+        self.block = n.max(1);
+        self
     }
 
     /// `user` acted at `time_ms` (every event, in scoring order): the alert
@@ -242,6 +272,10 @@ impl Aggregator {
             self.users.resize_with(idx + 1, UserRisk::default);
         }
         let mut u = std::mem::take(&mut self.users[idx]);
+        let block = finding.event / self.block;
+        if block > u.hold_before.0 {
+            u.hold_before = (block, u.hold);
+        }
         if u.components.len() < self.names.len() {
             u.components
                 .resize_with(self.names.len(), Component::default);
@@ -297,6 +331,7 @@ impl Aggregator {
         .map(|kind| {
             if kind == "new" {
                 self.budget.episode();
+                u.hold.from_ms = time_ms;
             }
             u.alerted_at_score = Some(risk);
             u.alerts += 1;
@@ -307,6 +342,13 @@ impl Aggregator {
             }
             self.build_alert(&u, kind, risk, time_ms, user_name, peer_group)
         });
+        if u.alerted_at_score.is_some() {
+            let bound = u
+                .hold
+                .from_ms
+                .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
+            u.hold.until_ms = bound.min(self.calm_at(&u, time_ms));
+        }
         self.users[idx] = u;
         alert
     }
@@ -403,6 +445,82 @@ impl Aggregator {
             .collect();
         out.sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.user.cmp(&b.user)));
         out
+    }
+
+    /// Whether the detectors should not learn from event `seq` of `user` at
+    /// `time_ms`: an alert episode of theirs opened in an earlier block of
+    /// the event sequence and has not calmed down, i.e. their risk, decayed
+    /// to `time_ms`, has not fallen below `risk.rearm_below`, and it opened
+    /// less than `risk.hold_days` ago.
+    ///
+    /// Learning the events of an ongoing attack would make it the user's
+    /// new normal, so a ramp or a repeated exfiltration would score less
+    /// each day. The bound keeps a false alarm from freezing a user's
+    /// baselines for good: after `hold_days` the detectors learn again,
+    /// whatever the risk.
+    ///
+    /// Only findings about events of earlier blocks (`seq / block`, see
+    /// [`Aggregator::in_blocks_of`]) count, so the answer does not depend
+    /// on where batches were cut: the scorer ends a batch at every block
+    /// boundary, and each user's hold is kept as it stood before their
+    /// first finding of the block.
+    pub fn holds_learning(&self, user: u32, seq: u64, time_ms: i64) -> bool {
+        let Some(u) = self.users.get(user as usize) else {
+            return false;
+        };
+        let hold = if u.hold_before.0 == seq / self.block {
+            u.hold_before.1
+        } else {
+            u.hold
+        };
+        hold.from_ms <= time_ms && time_ms < hold.until_ms
+    }
+
+    /// When `u`'s risk, decaying from `now_ms` with no new finding, falls
+    /// below `risk.rearm_below` (to the minute): the end of their episode
+    /// as far as is known now. Risk only falls as time passes, so this is
+    /// a bisection.
+    fn calm_at(&self, u: &UserRisk, now_ms: i64) -> i64 {
+        let rearm = self.cfg.rearm_below as f32;
+        if self.risk_at(u, now_ms) < rearm {
+            return now_ms;
+        }
+        // 64 half-lives take any risk to nothing.
+        let (mut lo, mut hi) = (
+            now_ms,
+            now_ms.saturating_add((self.half_life_ms * 64.0) as i64),
+        );
+        while hi - lo > 60_000 {
+            let mid = lo + (hi - lo) / 2;
+            if self.risk_at(u, mid) >= rearm {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
+
+    /// `u`'s risk decayed to `now_ms`, without changing it.
+    fn risk_at(&self, u: &UserRisk, now_ms: i64) -> f32 {
+        let keep: f32 = u
+            .components
+            .iter()
+            .zip(&self.weights)
+            .map(|(c, w)| {
+                let mut c = Component {
+                    max: c.max,
+                    sum: c.sum,
+                    at_ms: c.at_ms,
+                    kept: Vec::new(),
+                    findings: 0,
+                };
+                self.decay(&mut c, now_ms);
+                let points = (w * self.component_value(&c)).min(self.cfg.detector_cap as f32);
+                1.0 - (points / 100.0).clamp(0.0, 1.0)
+            })
+            .product();
+        100.0 * (1.0 - keep)
     }
 
     /// A user's risk as of their latest finding (0 for a user never seen).

@@ -307,3 +307,70 @@ fn weights_scale_contributions() {
     assert!((s[0].peak - 50.0).abs() < 0.01);
     assert_eq!(s[1].peak, 0.0);
 }
+
+#[test]
+fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_days_pass() {
+    // Blocks of 10 events: event `seq` is in block `seq / 10`.
+    let mut a = agg().in_blocks_of(10);
+    // Below the threshold: no episode, nothing held.
+    assert!(
+        a.add(0, 0, 0, finding("volume", 40.0, 1), "u", None)
+            .is_none()
+    );
+    assert!(!a.holds_learning(0, 2, H));
+    // Alerted by event 12 at 10:30: the rest of its block is judged by what
+    // was known before the block (not held); from event 20 on, held while
+    // the risk decayed to the event's time stays above `rearm_below` (30):
+    // 70 halves to 35 a day later and falls below 30 about 5.3 hours on.
+    let alerted = 10 * H + H / 2;
+    assert!(
+        a.add(1, 0, alerted, finding("volume", 70.0, 12), "v", None)
+            .is_some()
+    );
+    assert!(!a.holds_learning(1, 13, alerted));
+    assert!(!a.holds_learning(1, 19, alerted + H));
+    assert!(a.holds_learning(1, 20, alerted + H));
+    assert!(a.holds_learning(1, 90, 34 * H));
+    assert!(!a.holds_learning(1, 99, 41 * H));
+    // Events before the alert in time are not held, nor other users.
+    assert!(!a.holds_learning(1, 25, alerted - 1));
+    assert!(!a.holds_learning(0, 25, 12 * H));
+    assert!(!a.holds_learning(7, 25, 12 * H));
+    // A finding about a later event of a block does not change what the
+    // block's earlier events are told: the block keeps the hold it began
+    // with, however the batches were cut.
+    assert!(
+        a.add(2, 0, 20 * H, finding("volume", 90.0, 31), "w", None)
+            .is_some()
+    );
+    assert!(!a.holds_learning(2, 32, 20 * H + 1));
+    assert!(a.holds_learning(2, 40, 20 * H + 2));
+    a.add(2, 0, 21 * H, finding("volume", 1.0, 45), "w", None);
+    assert!(a.holds_learning(2, 41, 21 * H));
+
+    // Findings that keep the risk up hold it only for `hold_days`, so a
+    // false alarm cannot freeze a user's baselines for good.
+    let mut b = Aggregator::new(
+        RiskConfig {
+            hold_days: 2.0,
+            ..RiskConfig::default()
+        },
+        vec![("volume".into(), 1.0)],
+    );
+    for h in 0..=72 {
+        b.add(0, 0, h * H, finding("volume", 80.0, h as u64), "u", None);
+    }
+    assert!(b.holds_learning(0, 100, 47 * H));
+    assert!(!b.holds_learning(0, 100, 48 * H));
+
+    // `hold_days = 0` never holds.
+    let mut c = Aggregator::new(
+        RiskConfig {
+            hold_days: 0.0,
+            ..RiskConfig::default()
+        },
+        vec![("volume".into(), 1.0)],
+    );
+    c.add(0, 0, 0, finding("volume", 90.0, 1), "u", None);
+    assert!(!c.holds_learning(0, 5, 2 * H));
+}

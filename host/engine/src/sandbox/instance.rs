@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wasmtime::Store;
 
-use super::previous;
+use super::older::{v0_1, v0_2};
 use super::runtime::*;
 
 /// What a plugin said about itself in `describe`.
@@ -79,12 +79,16 @@ impl Plugin {
         let name = self.info.name.clone();
         let result = self.with_deadline("configure", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_2_0_detector()
+                .ueba_detector0_3_0_detector()
                 .call_configure(&mut p.store, pairs),
+            Bindings::V0_2(b) => b
+                .ueba_detector_detector()
+                .call_configure(&mut p.store, pairs)
+                .map(|r| r.map_err(v0_2::config_error)),
             Bindings::V0_1(b) => b
                 .ueba_detector_detector()
                 .call_configure(&mut p.store, pairs)
-                .map(|r| r.map_err(previous::config_error)),
+                .map(|r| r.map_err(v0_1::config_error)),
         })?;
         result.map_err(|e| match e {
             wit::ConfigError::UnknownKey(key) => PluginError::Config {
@@ -104,14 +108,21 @@ impl Plugin {
     pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
         let result = self.with_deadline("observe", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_2_0_detector()
+                .ueba_detector0_3_0_detector()
                 .call_observe(&mut p.store, batch),
+            Bindings::V0_2(b) => b
+                .ueba_detector_detector()
+                .call_observe(&mut p.store, &v0_2::batch(batch))
+                .map(|r| {
+                    r.map(|f| f.into_iter().map(v0_2::finding).collect())
+                        .map_err(v0_2::detector_error)
+                }),
             Bindings::V0_1(b) => b
                 .ueba_detector_detector()
-                .call_observe(&mut p.store, &previous::batch(batch))
+                .call_observe(&mut p.store, &v0_1::batch(batch))
                 .map(|r| {
-                    r.map(|f| f.into_iter().map(previous::finding).collect())
-                        .map_err(previous::detector_error)
+                    r.map(|f| f.into_iter().map(v0_1::finding).collect())
+                        .map_err(v0_1::detector_error)
                 }),
         })?;
         let findings = result.map_err(|e| PluginError::Call {
@@ -138,7 +149,8 @@ impl Plugin {
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
         let snap = self.with_deadline("snapshot", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector0_2_0_detector().call_snapshot(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_3_0_detector().call_snapshot(&mut p.store),
+            Bindings::V0_2(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_1(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
         })?;
         if snap.len() > self.limits.max_snapshot_bytes {
@@ -160,12 +172,16 @@ impl Plugin {
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         let result = self.with_deadline("restore", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_2_0_detector()
+                .ueba_detector0_3_0_detector()
                 .call_restore(&mut p.store, state),
+            Bindings::V0_2(b) => b
+                .ueba_detector_detector()
+                .call_restore(&mut p.store, state)
+                .map(|r| r.map_err(v0_2::detector_error)),
             Bindings::V0_1(b) => b
                 .ueba_detector_detector()
                 .call_restore(&mut p.store, state)
-                .map(|r| r.map_err(previous::detector_error)),
+                .map(|r| r.map_err(v0_1::detector_error)),
         })?;
         result.map_err(|e| PluginError::Call {
             plugin: self.info.name.clone(),

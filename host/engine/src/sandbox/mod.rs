@@ -8,7 +8,7 @@
 //! - [`instance`]: one detector in its own store, its calls and their
 //!   failures.
 //! - [`events`]: the batch's rows as the contract's columns.
-//! - [`previous`]: the previous contract version's bindings and conversions.
+//! - [`older`]: the older contract versions' bindings and conversions.
 //! - [`load`]: which detectors run (built-in or from `--plugins DIR`),
 //!   configured and pinned.
 //! - [`plugins`]: keeping them running: snapshots, replay, quarantine.
@@ -20,8 +20,8 @@ pub mod gate;
 pub mod health;
 pub mod instance;
 pub mod load;
+pub mod older;
 pub mod plugins;
-pub mod previous;
 pub mod runtime;
 
 pub use events::{Event, NO_BYTES, NO_ID};

@@ -29,51 +29,51 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
-        world: "ueba:detector/detector-plugin@0.2.0",
+        world: "ueba:detector/detector-plugin@0.3.0",
         additional_derives: [PartialEq],
     });
 }
 
-pub use bindings::exports::ueba::detector0_2_0::detector as wit;
+pub use bindings::exports::ueba::detector0_3_0::detector as wit;
 
 use super::instance::{Plugin, PluginInfo, ticks};
 
-use super::previous;
+use super::older::{v0_1, v0_2};
 
 /// The contract version this host implements (`wit/detector.wit`).
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 /// The export a plugin for the current contract provides.
-pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.2.0";
+pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.3.0";
 /// Every contract version this host loads, newest first: the current one
-/// and the previous one while there is one (frozen under `wit/deps/`). The
-/// policy is in `docs/contract.md`.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, PREVIOUS_CONTRACT_VERSION];
-/// The previous contract version, still loaded ([`previous`]).
-pub const PREVIOUS_CONTRACT_VERSION: &str = "0.1.0";
+/// and the older ones still supported (frozen under `wit/deps/`,
+/// [`super::older`]). The policy is in `docs/contract.md`.
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.2.0", "0.1.0"];
 
 /// A contract version this host can load, and so which generated bindings
-/// call a plugin. Supporting the previous version when the contract changes
-/// means: freeze its WIT under `wit/deps/`, generate a second `bindgen!`
-/// world from it, add a variant here and to [`SUPPORTED_CONTRACTS`], and
+/// call a plugin. Supporting an older version when the contract changes
+/// means: freeze its WIT under `wit/deps/`, generate its `bindgen!` world in
+/// [`super::older`], add a variant here and to [`SUPPORTED_CONTRACTS`], and
 /// convert its types to and from [`wit`] in the calls of [`Plugin`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contract {
     /// The current contract, [`CONTRACT_VERSION`].
     Current,
-    /// The previous contract, 0.1.0: events as a list of records
-    /// ([`previous`]).
+    /// Contract 0.2.0: the current columns without `learn` ([`v0_2`]).
+    V0_2,
+    /// Contract 0.1.0: events as a list of records ([`v0_1`]).
     V0_1,
 }
 
 impl Contract {
     /// Every supported contract, in the order of [`SUPPORTED_CONTRACTS`].
-    pub const ALL: &[Contract] = &[Contract::Current, Contract::V0_1];
+    pub const ALL: &[Contract] = &[Contract::Current, Contract::V0_2, Contract::V0_1];
 
     /// Its version, e.g. `0.2.0`.
     pub fn version(self) -> &'static str {
         match self {
             Contract::Current => CONTRACT_VERSION,
-            Contract::V0_1 => PREVIOUS_CONTRACT_VERSION,
+            Contract::V0_2 => SUPPORTED_CONTRACTS[1],
+            Contract::V0_1 => SUPPORTED_CONTRACTS[2],
         }
     }
 
@@ -104,7 +104,8 @@ fn supported_list() -> String {
 /// contract.
 pub(crate) enum Bindings {
     Current(bindings::DetectorPlugin),
-    V0_1(previous::bindings::DetectorPlugin),
+    V0_2(v0_2::bindings::DetectorPlugin),
+    V0_1(v0_1::bindings::DetectorPlugin),
 }
 /// How often the epoch ticker advances; deadlines are counted in these.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -595,13 +596,13 @@ impl Runtime {
                 bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
                     .map_err(instantiation_failed)?,
             ),
+            Contract::V0_2 => Bindings::V0_2(
+                v0_2::bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
+                    .map_err(instantiation_failed)?,
+            ),
             Contract::V0_1 => Bindings::V0_1(
-                previous::bindings::DetectorPlugin::instantiate(
-                    &mut store,
-                    component,
-                    &self.linker,
-                )
-                .map_err(instantiation_failed)?,
+                v0_1::bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
+                    .map_err(instantiation_failed)?,
             ),
         };
         let mut plugin = Plugin {
@@ -611,11 +612,15 @@ impl Runtime {
             info: PluginInfo::default(),
         };
         let info = plugin.with_deadline("describe", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector0_2_0_detector().call_describe(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_3_0_detector().call_describe(&mut p.store),
+            Bindings::V0_2(b) => b
+                .ueba_detector_detector()
+                .call_describe(&mut p.store)
+                .map(v0_2::info),
             Bindings::V0_1(b) => b
                 .ueba_detector_detector()
                 .call_describe(&mut p.store)
-                .map(previous::info),
+                .map(v0_1::info),
         })?;
         // The version a plugin says it was built for must be one this host
         // supports and the one whose interface it exports: a mismatch means
