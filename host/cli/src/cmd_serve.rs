@@ -140,7 +140,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         let mut scorer = Scorer::new(scorer_cfg, identities, plugins, sink);
         if let (Some(cp), Some(path)) = (saved, where_saved) {
             if !quiet {
-                eprintln!(
+                tracing::info!(
                     "resuming from {} (written {}): {} events scored so far",
                     path.display(),
                     cp.written,
@@ -168,7 +168,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
             match reload::watch(dir, baseline, runtime.clone(), reload_cfg, queue.clone()) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    eprintln!("warning: {e}; the plugins loaded at start stay until a restart");
+                    tracing::warn!("{e}; the plugins loaded at start stay until a restart");
                     None
                 }
             }
@@ -179,8 +179,8 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     if let Some(limit) = serve::raise_descriptor_limit(limits.max_connections)
         && limit < wanted
     {
-        eprintln!(
-            "warning: the process may open {limit} files, fewer than serve.max_connections ({}) plus {} for its own files; accepting will fail (and be retried) once they are used up. Raise the limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
+        tracing::warn!(
+            "the process may open {limit} files, fewer than serve.max_connections ({}) plus {} for its own files; accepting will fail (and be retried) once they are used up. Raise the limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
             limits.max_connections,
             serve::SPARE_DESCRIPTORS
         );
@@ -207,7 +207,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     if let Ok(stopped) = &served
         && stopped.cut_off > 0
     {
-        eprintln!(
+        tracing::info!(
             "closed {} connections whose requests did not finish within serve.shutdown_timeout_ms",
             stopped.cut_off
         );
@@ -220,7 +220,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     queue.close();
     let pending = queue.depth();
     if pending > 0 && !a.quiet {
-        eprintln!("scoring the {pending} queued events");
+        tracing::info!("scoring the {pending} queued events");
     }
     let joined = worker.join();
     served?;
@@ -257,12 +257,12 @@ async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Resu
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
-    eprintln!("listening on {bound}");
+    tracing::info!("listening on {bound}");
     let stop = async move {
         tokio::select! {
-            _ = term.recv() => eprintln!("SIGTERM: no longer accepting requests"),
-            _ = int.recv() => eprintln!("SIGINT: no longer accepting requests"),
-            _ = queue.failed() => eprintln!("scoring stopped; no longer accepting requests"),
+            _ = term.recv() => tracing::info!("SIGTERM: no longer accepting requests"),
+            _ = int.recv() => tracing::info!("SIGINT: no longer accepting requests"),
+            _ = queue.failed() => tracing::warn!("scoring stopped; no longer accepting requests"),
         }
     };
     Ok(serve::serve(listener, app, stop).await)
@@ -305,8 +305,8 @@ fn warn_if_readable_by_others(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
-        eprintln!(
-            "warning: {} is readable by other users; `chmod 600` it",
+        tracing::warn!(
+            "{} is readable by other users; `chmod 600` it",
             path.display()
         );
     }

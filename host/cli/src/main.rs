@@ -116,7 +116,7 @@ enum Command {
     /// POST /services/collector/event takes Splunk HEC envelopes, so existing
     /// forwarders can point at it. Alerts go where `score` sends them. A
     /// bounded queue answers 429 with Retry-After when full; GET /metrics is
-    /// Prometheus text and GET /healthz names quarantined detectors. The
+    /// OpenMetrics text and GET /healthz names quarantined detectors. The
     /// token comes from --token-file or UEBA_TOKEN; without one only a
     /// loopback address is allowed. SIGINT or SIGTERM stops accepting,
     /// scores everything accepted, flushes the alerts and prints the summary.

@@ -468,7 +468,7 @@ async fn hec(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Res
         Ok(a) => {
             for e in &a.errors {
                 if app.hec_errors_logged.fetch_add(1, Ordering::Relaxed) < HEC_ERRORS_LOGGED {
-                    eprintln!("skipped HEC {e}");
+                    tracing::info!("skipped HEC {e}");
                 }
             }
             json_response(StatusCode::OK, &json!({ "text": "Success", "code": 0 }))
