@@ -108,7 +108,7 @@ pub mod net;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ueba_sdk::novelty::Discovery;
+use ueba_sdk::novelty::{Discovery, FirstToday};
 use ueba_sdk::table::Table;
 use ueba_sdk::{
     ConfigError, ConfigKey, Detector, Event, Finding, Info, Symbols, config, score_from_p,
@@ -239,7 +239,7 @@ struct User {
     held: Vec<f64>,
     /// First uses scored in today's events that may not be learned.
     #[serde(default)]
-    unlearned: Unlearned,
+    unlearned: FirstToday<Net>,
 }
 
 impl Default for User {
@@ -253,7 +253,7 @@ impl Default for User {
             new_subnets: 0,
             discovery: Discovery::default(),
             held: Vec::new(),
-            unlearned: Unlearned::default(),
+            unlearned: FirstToday::default(),
         }
     }
 }
@@ -263,37 +263,6 @@ impl User {
     /// moves forward, or back by more than one (see the module docs).
     fn starts_day(&self, day: i64) -> bool {
         self.last_day == NO_DAY || day > self.last_day || self.last_day - day > 1
-    }
-}
-
-/// Subnets a user first used on one local day in events the detector may
-/// not learn from. They stay new to the user, so without this each such
-/// event would be reported as a first use again; with it, each is reported
-/// once a day. Bookkeeping only: never folded into the habits, and dropped
-/// at the user's next learned event.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Unlearned {
-    day: i64,
-    /// Sorted subnet keys (a subnet nobody has used has no index).
-    subnets: Vec<Net>,
-}
-
-impl Unlearned {
-    /// Note a first use of `subnet` on `day`; false when it was noted that
-    /// day already, or when the day's list holds `max` subnets.
-    fn first_today(&mut self, subnet: Net, day: i64, max: usize) -> bool {
-        if self.day != day {
-            self.day = day;
-            self.subnets.clear();
-        }
-        match self.subnets.binary_search(&subnet) {
-            Ok(_) => false,
-            Err(_) if self.subnets.len() >= max => false,
-            Err(i) => {
-                self.subnets.insert(i, subnet);
-                true
-            }
-        }
     }
 }
 
@@ -482,7 +451,7 @@ impl NewSource {
             return;
         };
         let day = e.local_day();
-        user.unlearned = Unlearned::default();
+        user.unlearned = FirstToday::default();
         if user.starts_day(day) {
             user.active_days = user.active_days.saturating_add(1);
             for rarity in std::mem::take(&mut user.held) {

@@ -161,7 +161,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ueba_sdk::novelty::Discovery;
+use ueba_sdk::novelty::{Discovery, FirstToday};
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
 };
@@ -376,7 +376,7 @@ struct User {
     held: Vec<Held>,
     /// First accesses scored in today's events that may not be learned.
     #[serde(default)]
-    unlearned: Unlearned,
+    unlearned: FirstToday<u32>,
 }
 
 impl Default for User {
@@ -388,7 +388,7 @@ impl Default for User {
             active_days: 0,
             kinds: Kinds::default(),
             held: Vec::new(),
-            unlearned: Unlearned::default(),
+            unlearned: FirstToday::default(),
         }
     }
 }
@@ -398,37 +398,6 @@ impl User {
     /// moves forward, or back by more than one (see the module docs).
     fn starts_day(&self, day: i64) -> bool {
         self.last_day == NO_DAY || day > self.last_day || self.last_day - day > 1
-    }
-}
-
-/// Resources a user first accessed on one local day in events the detector
-/// may not learn from. They stay unknown to the user, so without this each
-/// such event would be reported as a first access again; with it, each is
-/// reported once a day. Bookkeeping only: never folded into the habits,
-/// and dropped at the user's next learned event.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Unlearned {
-    day: i64,
-    /// Sorted resource ids.
-    resources: Vec<u32>,
-}
-
-impl Unlearned {
-    /// Note a first access to `resource` on `day`; false when it was noted
-    /// that day already, or when the day's list is full.
-    fn first_today(&mut self, resource: u32, day: i64) -> bool {
-        if self.day != day {
-            self.day = day;
-            self.resources.clear();
-        }
-        match self.resources.binary_search(&resource) {
-            Ok(_) => false,
-            Err(_) if self.resources.len() >= MAX_RESOURCES_PER_USER => false,
-            Err(i) => {
-                self.resources.insert(i, resource);
-                true
-            }
-        }
     }
 }
 
@@ -827,7 +796,7 @@ impl NovelTable {
         // counts for its score but is not added to the user's history.
         let active_days = user.active_days.saturating_add(u32::from(new_day));
         if e.learn {
-            user.unlearned = Unlearned::default();
+            user.unlearned = FirstToday::default();
             if new_day {
                 user.active_days = active_days;
                 let held = std::mem::take(&mut user.held);
@@ -882,7 +851,11 @@ impl NovelTable {
             Err(_) if user.touched.len() >= MAX_RESOURCES_PER_USER => return,
             Err(i) => i,
         };
-        if !e.learn && !user.unlearned.first_today(e.resource, day) {
+        if !e.learn
+            && !user
+                .unlearned
+                .first_today(e.resource, day, MAX_RESOURCES_PER_USER)
+        {
             return;
         }
         let (sensitive, kind, unseen_kind) = if e.learn {

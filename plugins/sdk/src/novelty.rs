@@ -173,3 +173,55 @@ mod tests {
         assert_eq!(Discovery::relative_rarity(f64::NAN, 0.0), 1.0);
     }
 }
+
+/// Things (resources, networks) a user first used on one local day in
+/// events the detector may not learn from (`Event::learn` false: the host
+/// holds their open alert episode out of the baselines).
+///
+/// Such a thing stays new to the user, so without this every event on it
+/// would be reported as a first access again; with it, each is reported
+/// once a day. Bookkeeping only: never folded into what is learned, and
+/// reset at the user's next learned event.
+///
+/// ```
+/// use ueba_sdk::novelty::FirstToday;
+/// let mut seen = FirstToday::default();
+/// assert!(seen.first_today(7u32, 100, 10));
+/// assert!(!seen.first_today(7, 100, 10)); // again that day
+/// assert!(seen.first_today(7, 101, 10)); // the next day
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FirstToday<K> {
+    day: i64,
+    /// Sorted.
+    keys: Vec<K>,
+}
+
+impl<K> Default for FirstToday<K> {
+    fn default() -> Self {
+        FirstToday {
+            day: 0,
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord> FirstToday<K> {
+    /// Note a first use of `key` on local `day`; false when it was noted
+    /// that day already, or when the day's list holds `max` keys (a bound
+    /// on what one user's day can cost).
+    pub fn first_today(&mut self, key: K, day: i64, max: usize) -> bool {
+        if self.day != day {
+            self.day = day;
+            self.keys.clear();
+        }
+        match self.keys.binary_search(&key) {
+            Ok(_) => false,
+            Err(_) if self.keys.len() >= max => false,
+            Err(i) => {
+                self.keys.insert(i, key);
+                true
+            }
+        }
+    }
+}
