@@ -647,16 +647,35 @@ fn post_all(base: &str, lines: &[&str]) -> u64 {
     accepted
 }
 
-#[test]
-fn state_survives_a_restart_of_the_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// `ueba gen` of 40 users over 21 days into `dir/data`, returned.
+fn generated_org(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
     let generated = Command::new(env!("CARGO_BIN_EXE_ueba"))
         .args(["gen", "--users", "40", "--days", "21", "--out"])
         .arg(&data)
         .output()
         .unwrap();
     assert!(generated.status.success());
+    data
+}
+
+/// The alerts of one `ueba score` run over all of `data`'s events: what a
+/// service fed the same events must have written, restarts or not.
+fn scored_whole(data: &Path) -> String {
+    let whole = Command::new(env!("CARGO_BIN_EXE_ueba"))
+        .args(["score", "-q", "--identities"])
+        .arg(data.join("identities.csv"))
+        .arg(data.join("events.jsonl"))
+        .output()
+        .unwrap();
+    assert!(whole.status.success());
+    String::from_utf8_lossy(&whole.stdout).into_owned()
+}
+
+#[test]
+fn state_survives_a_restart_of_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated_org(dir.path());
     let alerts = dir.path().join("alerts.jsonl");
     let state = dir.path().join("state");
     let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 600000\n");
@@ -694,16 +713,9 @@ fn state_survives_a_restart_of_the_service() {
     // What was learned before the restart still counts: the alerts are
     // those of one `ueba score` run over everything (the restart scores
     // what it held, as the end of an input does).
-    let whole = Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(["score", "-q", "--identities"])
-        .arg(&ids)
-        .arg(data.join("events.jsonl"))
-        .output()
-        .unwrap();
-    assert!(whole.status.success());
     let written = std::fs::read_to_string(&alerts).unwrap();
     assert!(!written.is_empty());
-    assert_eq!(String::from_utf8_lossy(&whole.stdout), written);
+    assert_eq!(scored_whole(&data), written);
 
     // A damaged state stops the service before it listens.
     let cp = state.join("checkpoint");
@@ -728,13 +740,7 @@ fn state_survives_a_restart_of_the_service() {
 #[test]
 fn acknowledged_events_survive_sigkill_and_a_resent_request_is_scored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let generated = Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(["gen", "--users", "40", "--days", "21", "--out"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let data = generated_org(dir.path());
     let alerts = dir.path().join("alerts.jsonl");
     let state = dir.path().join("state");
     let cfg = write_config(dir.path(), "[serve]\nidle_flush_ms = 600000\n");
@@ -809,16 +815,9 @@ fn acknowledged_events_survive_sigkill_and_a_resent_request_is_scored_once() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains(&format!("events {} ", lines.len())), "{log}");
 
-    let whole = Command::new(env!("CARGO_BIN_EXE_ueba"))
-        .args(["score", "-q", "--identities"])
-        .arg(&ids)
-        .arg(data.join("events.jsonl"))
-        .output()
-        .unwrap();
-    assert!(whole.status.success());
     let written = std::fs::read_to_string(&alerts).unwrap();
     assert!(!written.is_empty());
-    assert_eq!(String::from_utf8_lossy(&whole.stdout), written);
+    assert_eq!(scored_whole(&data), written);
 }
 
 /// A raw connection to the server, for clients that misbehave.
