@@ -15,8 +15,11 @@
 //!   (hyper enforces it), and one on which no byte moves either way for
 //!   `serve.idle_timeout_ms` is closed, whatever it is doing. The whole
 //!   request is bounded by `serve.request_timeout_ms` in the handlers.
-//! - hyper's read buffer per connection is kept to [`MAX_BUF`], so open
-//!   connections cannot pin much memory with long headers.
+//! - hyper's read buffer per connection is kept to about [`MAX_BUF`], so
+//!   open connections cannot pin much memory with long headers. hyper
+//!   checks the limit between reads, so headers arriving in one burst may
+//!   pass it by up to one read (about 112 KiB in all was accepted); past
+//!   that the request gets 431.
 //!
 //! At shutdown the listener is closed, every connection is told to finish
 //! its request in flight and close, and the loop waits at most
