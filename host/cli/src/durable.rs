@@ -227,12 +227,7 @@ impl Checkpointer {
     ) -> Result<()> {
         scorer.flush_sink().context("flushing alerts")?;
         let output = match &self.output {
-            Some(p) => Some(OutputMark {
-                path: p.clone(),
-                len: std::fs::metadata(p)
-                    .with_context(|| format!("reading {}", p.display()))?
-                    .len(),
-            }),
+            Some(p) => Some(OutputMark::of(p).with_context(|| format!("reading {}", p.display()))?),
             None => None,
         };
         let fingerprint = match &self.input {

@@ -62,15 +62,10 @@ impl Durable {
         scorer.flush_sink()?;
         // Events arrive over HTTP: there is no input to reposition.
         let output = match &self.output {
-            Some(path) => Some(OutputMark {
+            Some(path) => Some(OutputMark::of(path).map_err(|source| StopError::Output {
                 path: path.clone(),
-                len: std::fs::metadata(path)
-                    .map_err(|source| StopError::Output {
-                        path: path.clone(),
-                        source,
-                    })?
-                    .len(),
-            }),
+                source,
+            })?),
             None => None,
         };
         let checkpoint = Checkpoint::now(scorer.save_state(), None, output, 0);

@@ -240,12 +240,18 @@ impl Aggregator {
     }
 
     fn risk(&self, u: &UserRisk) -> f32 {
+        self.combine(u, |c| self.component_value(c))
+    }
+
+    /// Risk from each component's value: components combine like
+    /// independent evidence, each weighted and capped at `detector_cap`.
+    fn combine(&self, u: &UserRisk, value: impl Fn(&Component) -> f32) -> f32 {
         let keep: f32 = u
             .components
             .iter()
             .zip(&self.weights)
             .map(|(c, w)| {
-                let points = (w * self.component_value(c)).min(self.cfg.detector_cap as f32);
+                let points = (w * value(c)).min(self.cfg.detector_cap as f32);
                 1.0 - (points / 100.0).clamp(0.0, 1.0)
             })
             .product();
@@ -503,24 +509,17 @@ impl Aggregator {
 
     /// `u`'s risk decayed to `now_ms`, without changing it.
     fn risk_at(&self, u: &UserRisk, now_ms: i64) -> f32 {
-        let keep: f32 = u
-            .components
-            .iter()
-            .zip(&self.weights)
-            .map(|(c, w)| {
-                let mut c = Component {
-                    max: c.max,
-                    sum: c.sum,
-                    at_ms: c.at_ms,
-                    kept: Vec::new(),
-                    findings: 0,
-                };
-                self.decay(&mut c, now_ms);
-                let points = (w * self.component_value(&c)).min(self.cfg.detector_cap as f32);
-                1.0 - (points / 100.0).clamp(0.0, 1.0)
-            })
-            .product();
-        100.0 * (1.0 - keep)
+        self.combine(u, |c| {
+            let mut c = Component {
+                max: c.max,
+                sum: c.sum,
+                at_ms: c.at_ms,
+                kept: Vec::new(),
+                findings: 0,
+            };
+            self.decay(&mut c, now_ms);
+            self.component_value(&c)
+        })
     }
 
     /// A user's risk as of their latest finding (0 for a user never seen).

@@ -85,6 +85,17 @@ pub struct OutputMark {
     pub len: u64,
 }
 
+impl OutputMark {
+    /// The alert file at `path` (absolute) as it stands now, its alerts
+    /// flushed: what `ueba score` and `ueba serve` record at a checkpoint.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        Ok(OutputMark {
+            path: path.to_path_buf(),
+            len: std::fs::metadata(path)?.len(),
+        })
+    }
+}
+
 /// Everything a checkpoint holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
