@@ -99,6 +99,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         Some(p) => Identities::load(p)?,
         None => Identities::default(),
     };
+    identities.check_watchlists(&cfg.watchlists)?;
     let runtime = runtime_for(&cfg)?;
     // What DIR holds is noted before loading, so that a file changed while
     // loading looks changed to the watcher and is loaded again.

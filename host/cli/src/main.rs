@@ -161,6 +161,17 @@ struct ScoreArgs {
     /// after the last checkpoint of an interrupted run appear again.
     #[arg(long, value_name = "FILE")]
     findings: Option<PathBuf>,
+    /// Write incidents here as JSON lines: one record each time a user's
+    /// alert episode opens, escalates, gets a verdict or closes, with its
+    /// id, times, peak, detectors and alert ids.
+    #[arg(long, value_name = "FILE")]
+    incidents: Option<PathBuf>,
+    /// Analysts' verdicts on alerts (JSON lines: time, id, verdict benign or
+    /// malicious, note, analyst), applied at their event time, so replaying
+    /// a log with its verdicts gives the same alerts. With --state, default
+    /// DIR/verdicts.jsonl (where `ueba feedback` writes).
+    #[arg(long, value_name = "FILE")]
+    verdicts: Option<PathBuf>,
     #[command(flatten)]
     durable: durable::StateArgs,
 }
@@ -279,6 +290,7 @@ pub(crate) fn scoring_setup(
         Some(p) => Identities::load(p)?,
         None => Identities::default(),
     };
+    identities.check_watchlists(&cfg.watchlists)?;
     let runtime = runtime_for(&cfg)?;
     let plugins = load_detectors(&runtime, &cfg, engine.plugins.as_deref())?;
     Ok((cfg, identities, plugins))
@@ -342,6 +354,24 @@ fn score(a: ScoreArgs) -> Result<()> {
             std::io::BufWriter::new(file),
         )));
     }
+    if let Some(path) = &a.incidents {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(state.is_some())
+            .truncate(state.is_none())
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        scorer = scorer.with_incidents(Box::new(ueba_engine::risk::incidents::IncidentLines(
+            std::io::BufWriter::new(file),
+        )));
+    }
+    let verdicts_path = a.verdicts.clone().or_else(|| {
+        a.durable
+            .state
+            .as_ref()
+            .map(|d| d.join(ueba_engine::risk::verdicts::FILE_NAME))
+    });
     let mut checkpointer = None;
     if let Some((dir, plan)) = state {
         let mut skipped_before = 0;
@@ -372,6 +402,9 @@ fn score(a: ScoreArgs) -> Result<()> {
             a.out.output.as_deref(),
             skipped_before,
         )?);
+    }
+    if let Some(path) = &verdicts_path {
+        scorer.sync_verdicts(ueba_engine::risk::verdicts::read(path)?);
     }
     let run = run_scorer(
         scorer,

@@ -3,19 +3,32 @@
 //! CSV with the header `user,peer_group,timezone`; timezone is an IANA name
 //! (`Asia/Manila`). Either of the last two may be empty. Detectors judge
 //! hours in the user's own local time, so a missing timezone means UTC.
+//!
+//! Two optional columns may follow, in either order: `criticality` (`low`,
+//! `medium`, `high`, `extreme`, or empty) and `watchlists` (list names
+//! separated by `;`, or empty). They change how much the user's risk counts
+//! (`[criticality]`, `[watchlists]` in the config), not what detectors see.
 
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 
+use crate::config::{Criticality, WatchlistsConfig};
+
 /// One user's enrichment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Identity {
     /// Peer group, if given.
     pub peer_group: Option<String>,
     /// Timezone, if given.
     pub timezone: Option<TimeZone>,
+    /// Criticality, if given.
+    pub criticality: Option<Criticality>,
+    /// Watchlists the user is on.
+    pub watchlists: Vec<String>,
+    /// The line it was read from, for errors found later.
+    pub line: u64,
 }
 
 /// Why the identity file could not be read.
@@ -47,7 +60,11 @@ pub enum IdentityError {
 #[derive(Clone, Debug, Default)]
 pub struct Identities {
     users: FxHashMap<String, Identity>,
+    path: PathBuf,
 }
+
+const REQUIRED: [&str; 3] = ["user", "peer_group", "timezone"];
+const OPTIONAL: [&str; 2] = ["criticality", "watchlists"];
 
 impl Identities {
     /// Read an identity CSV file.
@@ -77,17 +94,28 @@ impl Identities {
             .headers()
             .map_err(|e| invalid(1, None, e.to_string()))?
             .clone();
-        let expected = ["user", "peer_group", "timezone"];
-        if headers.iter().collect::<Vec<_>>() != expected {
+        let names: Vec<&str> = headers.iter().collect();
+        let extra = names.get(REQUIRED.len()..).unwrap_or_default();
+        let column = |name: &str| extra.iter().position(|h| *h == name).map(|i| i + 3);
+        let mut seen = Vec::new();
+        let header_ok = names.get(..REQUIRED.len()) == Some(&REQUIRED[..])
+            && extra.iter().all(|h| {
+                OPTIONAL.contains(h) && !seen.contains(h) && {
+                    seen.push(*h);
+                    true
+                }
+            });
+        if !header_ok {
             return Err(invalid(
                 1,
                 None,
                 format!(
-                    "header must be `user,peer_group,timezone`, found `{}`",
-                    headers.iter().collect::<Vec<_>>().join(",")
+                    "header must be `user,peer_group,timezone`, optionally followed by `criticality` and/or `watchlists`; found `{}`",
+                    names.join(",")
                 ),
             ));
         }
+        let (crit_col, watch_col) = (column("criticality"), column("watchlists"));
         let mut users = FxHashMap::default();
         let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
         for record in rdr.records() {
@@ -117,12 +145,30 @@ impl Identities {
                 zones.insert(tz_name.to_string(), tz.clone());
                 Some(tz)
             };
+            let criticality = match crit_col.map(|c| &record[c]) {
+                None | Some("") => None,
+                Some(level) => Some(
+                    level
+                        .parse::<Criticality>()
+                        .map_err(|m| invalid(line, Some("criticality"), m))?,
+                ),
+            };
+            let mut watchlists = Vec::new();
+            for name in watch_col.map_or("", |c| &record[c]).split(';') {
+                let name = name.trim();
+                if !name.is_empty() && !watchlists.iter().any(|w| w == name) {
+                    watchlists.push(name.to_string());
+                }
+            }
             if users
                 .insert(
                     user.to_string(),
                     Identity {
                         peer_group,
                         timezone,
+                        criticality,
+                        watchlists,
+                        line,
                     },
                 )
                 .is_some()
@@ -134,7 +180,42 @@ impl Identities {
                 ));
             }
         }
-        Ok(Identities { users })
+        Ok(Identities {
+            users,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Check that every watchlist named in the file is configured
+    /// (`[watchlists]`), naming the first line that names one that is not:
+    /// a misspelt list would otherwise silently change nobody's risk.
+    pub fn check_watchlists(&self, configured: &WatchlistsConfig) -> Result<(), IdentityError> {
+        let mut bad: Vec<(&Identity, &String)> = self
+            .users
+            .values()
+            .flat_map(|i| i.watchlists.iter().map(move |w| (i, w)))
+            .filter(|(_, w)| !configured.contains_key(*w))
+            .collect();
+        bad.sort_by_key(|(i, _)| i.line);
+        match bad.first() {
+            None => Ok(()),
+            Some((i, w)) => Err(IdentityError::Invalid {
+                path: self.path.clone(),
+                line: i.line,
+                field: Some("watchlists"),
+                message: format!(
+                    "watchlist `{w}` is not configured; add `{w} = 1.5` (its odds multiplier) under [watchlists]{}",
+                    if configured.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (configured: {})",
+                            configured.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                ),
+            }),
+        }
     }
 
     /// A user's identity, if listed.

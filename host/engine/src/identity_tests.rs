@@ -88,3 +88,28 @@ fn errors_name_file_line_and_field() {
     let e = load("user,peer_group,timezone\na,g,UTC\na,h,UTC\n").unwrap_err();
     assert!(e.to_string().contains("listed twice"), "{e}");
 }
+
+#[test]
+fn criticality_and_watchlists_are_optional_columns_checked_by_line() {
+    let text = "user,peer_group,timezone,criticality,watchlists\nann,dba,,extreme,vip;departing\nbob,dba,,,\n";
+    let ids = Identities::from_reader(text.as_bytes(), Path::new("ids.csv")).unwrap();
+    let ann = ids.get("ann").unwrap();
+    assert_eq!(ann.criticality, Some(crate::config::Criticality::Extreme));
+    assert_eq!(ann.watchlists, vec!["vip", "departing"]);
+    assert!(ids.get("bob").unwrap().watchlists.is_empty());
+    let mut lists = crate::config::WatchlistsConfig::new();
+    lists.insert("vip".into(), 1.5);
+    let e = ids.check_watchlists(&lists).unwrap_err().to_string();
+    assert!(
+        e.starts_with("ids.csv:2: field `watchlists`") && e.contains("departing"),
+        "{e}"
+    );
+    let bad = "user,peer_group,timezone,criticality\nann,dba,,urgent\n";
+    let e = Identities::from_reader(bad.as_bytes(), Path::new("ids.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("ids.csv:2: field `criticality`") && e.contains("urgent"),
+        "{e}"
+    );
+}

@@ -428,10 +428,14 @@ fn alert() -> Alert {
     let mut evidence = serde_json::Map::new();
     evidence.insert("rows".into(), 50000.into());
     Alert {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        incident: "i-0123456789abcdef0123456789abcdef".into(),
         time: "2026-01-05T14:03:11.250Z".into(),
         user: "mreyes".into(),
         peer_group: None,
         score: 95.0,
+        base_score: None,
+        modifiers: Vec::new(),
         threshold: 60.0,
         kind: "new",
         detectors: serde_json::Map::new(),
@@ -445,6 +449,7 @@ fn alert() -> Alert {
             action: "select".into(),
             source: None,
             event: 1,
+            criticality: None,
         }],
     }
 }

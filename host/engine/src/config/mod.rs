@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod context;
 mod exceptions;
 mod formats;
 mod serve;
 
+pub use context::{Criticality, CriticalityConfig, ResourcesConfig, WatchlistsConfig, scale_odds};
 pub use exceptions::{Exception, ExceptionError};
 pub use formats::{DEFAULT_PG_PREFIX, FieldMapping, FormatsConfig, WithoutObject};
 pub use serve::ServeConfig;
@@ -59,6 +61,13 @@ rearm_below = 30.0
 # for at most this many days of event time from the episode's first alert,
 # so that a false alarm cannot freeze a user's baselines. 0: always learn.
 hold_days = 7.0
+# A benign verdict (`ueba feedback`, POST /v1/feedback) closes the user's
+# episode, resets their risk and lets the detectors learn again; for this many
+# days of event time after it, findings of the same detector about the same
+# resource of the user (what the judged incident was made of) add no risk,
+# so the detectors learn the behaviour as normal instead of alerting on it
+# again. Each is counted and marked with the verdict in --findings.
+benign_days = 30.0
 # ...or, once per detector per episode, when a detector not yet in the
 # user's alerts adds a finding worth at least this many points (new kind of
 # evidence, e.g. a novel table read after the bulk read was alerted).
@@ -218,6 +227,30 @@ shutdown_timeout_ms = 10000
 # resource = "support.*"
 # detector = "volume"
 # note = "weekly maintenance"
+
+# Criticality: the identity file's optional `criticality` column (low,
+# medium, high, extreme) and [resources] below. A level multiplies the odds
+# of a risk, p = s/(100-s), p' = p*m, s' = 100*p'/(1+p'): a user's risk
+# by their level's factor, a finding's score by its resource's. Alerts list
+# the modifiers that applied.
+[criticality]
+low = 0.5
+medium = 1.0
+high = 1.5
+extreme = 2.0
+
+# Watchlists: the identity file's optional `watchlists` column (names
+# separated by `;`). Each list's odds multiplier; a user on several has
+# them all multiplied. A list named in the identity file must be here.
+[watchlists]
+# vip = 1.5
+# departing = 2.0
+
+[resources]
+# [glob, level] pairs, first match wins: findings about a matching resource
+# count with their score's odds multiplied by the level's factor.
+criticality = []
+# criticality = [["support.customers", "extreme"], ["hr.*", "high"]]
 "#;
 
 /// The whole configuration.
@@ -242,6 +275,12 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Analyst exceptions (`[[exceptions]]`), in order.
     pub exceptions: Vec<Exception>,
+    /// Odds multipliers of criticality levels.
+    pub criticality: CriticalityConfig,
+    /// Odds multipliers of watchlists, by name.
+    pub watchlists: WatchlistsConfig,
+    /// Resource criticality.
+    pub resources: ResourcesConfig,
 }
 
 /// `[input]`.
@@ -287,6 +326,8 @@ pub struct RiskConfig {
     /// Longest hold, in days of event time, on learning a user's events
     /// while their alert episode is open; 0 never holds.
     pub hold_days: f64,
+    /// Days a benign verdict keeps the judged behaviour from adding risk.
+    pub benign_days: f64,
     /// Points a detector new to an episode must add to re-alert.
     pub new_evidence_min: f64,
     /// Findings listed per alert.
@@ -313,6 +354,7 @@ impl Default for RiskConfig {
             realert_step: 10.0,
             rearm_below: 30.0,
             hold_days: 7.0,
+            benign_days: 30.0,
             new_evidence_min: 25.0,
             max_findings_per_alert: 10,
             alert_budget_per_1k_user_days: 0.5,
@@ -527,6 +569,9 @@ impl Config {
         if !(0.0..=3650.0).contains(&r.hold_days) {
             return bad("risk.hold_days", "must be from 0 to 3650 days");
         }
+        if !(0.0..=3650.0).contains(&r.benign_days) {
+            return bad("risk.benign_days", "must be from 0 to 3650 days");
+        }
         if !(0.0..=1000.0).contains(&r.alert_budget_per_1k_user_days) {
             return bad(
                 "risk.alert_budget_per_1k_user_days",
@@ -587,6 +632,34 @@ impl Config {
         for (index, exception) in self.exceptions.iter().enumerate() {
             if let Err(e) = exception.window(index) {
                 return bad(&format!("exceptions[{}].{}", e.index, e.field), &e.message);
+            }
+        }
+        for level in Criticality::ALL {
+            let m = self.criticality.factor(level);
+            if !(m > 0.0 && m <= 100.0) {
+                return bad(
+                    &format!("criticality.{level}"),
+                    "must be above 0 and at most 100",
+                );
+            }
+        }
+        for (name, m) in &self.watchlists {
+            if name.is_empty() || name.contains(';') {
+                return bad(
+                    &format!("watchlists.{name:?}"),
+                    "a watchlist name must be non-empty and without `;`",
+                );
+            }
+            if !(*m > 0.0 && *m <= 100.0) {
+                return bad(
+                    &format!("watchlists.{name}"),
+                    "must be above 0 and at most 100",
+                );
+            }
+        }
+        for (i, (glob, _)) in self.resources.criticality.iter().enumerate() {
+            if glob.is_empty() {
+                return bad(&format!("resources.criticality[{i}]"), "the glob is empty");
             }
         }
         for (name, d) in &self.detectors {

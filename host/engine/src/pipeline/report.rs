@@ -133,6 +133,13 @@ impl Report {
                 s.events_held
             );
         }
+        if s.verdicts_applied > 0 || s.forgiven > 0 {
+            let _ = writeln!(
+                out,
+                "verdicts applied: {}; findings kept from risk by benign verdicts: {}",
+                s.verdicts_applied, s.forgiven
+            );
+        }
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }

@@ -53,6 +53,8 @@ pub(crate) struct SavedStats {
     pub(crate) exceptions: Vec<u64>,
     pub(crate) events_unlearned: u64,
     pub(crate) events_held: u64,
+    pub(crate) forgiven: u64,
+    pub(crate) verdicts_applied: u64,
 }
 
 /// One detector in a checkpoint.

@@ -6,16 +6,23 @@
 //! arrival order). An event older than what has already been released is
 //! scored immediately, in arrival order, and counted as late.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::config::scale_odds;
 use crate::event::{AccessEvent, format_time};
 use crate::identity::Identities;
 use crate::pipeline::intern::{Interner, SymbolKind};
 use crate::pipeline::reorder::OrderedQueue;
-use crate::risk::aggregate::{Aggregator, AlertFinding, UserStanding};
+use crate::risk::aggregate::{
+    Aggregator, AlertFinding, Modifier, ResourceCriticality, UserModifier, UserStanding,
+};
 use crate::risk::exceptions::{Exceptions, Subject};
 use crate::risk::findings::{FindingRecord, FindingSink};
+use crate::risk::incidents::{IncidentRecord, IncidentSink};
+use crate::risk::verdicts::{PendingVerdict, VerdictError};
 use crate::sandbox::gate::{self, GateCounts, OutputLimits};
 use crate::sandbox::plugins::{
     BatchOutcome, HealthEvent, HealthKind, HealthSink, LoadedPlugin, StderrHealth,
@@ -37,6 +44,9 @@ pub enum ScoreError {
     /// A namespace of names ran out of ids.
     #[error(transparent)]
     Symbols(#[from] crate::pipeline::intern::SymbolsFull),
+    /// A verdict could not be applied (it names no alert).
+    #[error(transparent)]
+    Verdict(#[from] VerdictError),
 }
 
 pub(crate) struct Slot {
@@ -78,6 +88,13 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) findings: Option<Box<dyn FindingSink>>,
     /// The analyst's `[[exceptions]]`.
     pub(crate) exceptions: Exceptions,
+    /// Verdicts not yet applied, in the order given.
+    pub(crate) verdicts: VecDeque<PendingVerdict>,
+    /// Where incident changes go, when [`Scorer::with_incidents`] set it.
+    pub(crate) incidents: Option<Box<dyn IncidentSink>>,
+    /// Users whose criticality and watchlists the aggregator has been
+    /// given (by user id; from this run's identities, so not saved).
+    pub(crate) modifiers_set: Vec<bool>,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -130,7 +147,114 @@ impl<S: AlertSink> Scorer<S> {
             trace: None,
             findings: None,
             exceptions,
+            verdicts: VecDeque::new(),
+            incidents: None,
+            modifiers_set: Vec::new(),
         }
+    }
+
+    /// Write every incident change ([`crate::risk::incidents`]) to `sink`.
+    pub fn with_incidents(mut self, sink: Box<dyn IncidentSink>) -> Self {
+        self.incidents = Some(sink);
+        self
+    }
+
+    /// Queue the verdicts of a verdicts file, all of it in order: those the
+    /// run already applied or queued (a resumed run counts the ones applied
+    /// before its checkpoint) are skipped, the rest applied at their event
+    /// time ([`crate::risk::verdicts`]).
+    pub fn sync_verdicts(&mut self, all: Vec<PendingVerdict>) {
+        let known = self.stats.verdicts_applied as usize + self.verdicts.len();
+        self.verdicts.extend(all.into_iter().skip(known));
+    }
+
+    /// Whether an alert with this id has been raised: a verdict naming
+    /// another one would be refused when applied.
+    pub fn knows_alert(&self, id: &str) -> bool {
+        self.aggregator.knows_alert(id)
+    }
+
+    /// The newest event time released for scoring so far (ms), or `None`
+    /// before any: a verdict given now applies from after it.
+    pub fn released_ms(&self) -> Option<i64> {
+        (self.released_ms != i64::MIN).then_some(self.released_ms)
+    }
+
+    /// Open and recently closed incidents (`GET /v1/incidents`).
+    pub fn incidents(&self) -> Vec<IncidentRecord> {
+        self.aggregator.incidents()
+    }
+
+    /// Tell the aggregator `user`'s criticality and watchlists, once.
+    fn ensure_modifier(&mut self, user: u32) {
+        let idx = user as usize;
+        if self.modifiers_set.get(idx).copied().unwrap_or(false) {
+            return;
+        }
+        if self.modifiers_set.len() <= idx {
+            self.modifiers_set.resize(idx + 1, false);
+        }
+        self.modifiers_set[idx] = true;
+        let name = self.encoder.interner.text(SymbolKind::User, user);
+        let Some(identity) = self.encoder.identities.get(name) else {
+            return;
+        };
+        let mut applied = Vec::new();
+        if let Some(level) = identity.criticality {
+            applied.push(Modifier {
+                kind: "criticality".into(),
+                name: level.name().into(),
+                factor: self.cfg.criticality.factor(level),
+            });
+        }
+        for list in &identity.watchlists {
+            applied.push(Modifier {
+                kind: "watchlist".into(),
+                name: list.clone(),
+                // Unconfigured lists are refused when identities are loaded.
+                factor: self.cfg.watchlists.get(list).copied().unwrap_or(1.0),
+            });
+        }
+        if applied.is_empty() {
+            return;
+        }
+        let factor = applied.iter().map(|m| m.factor).product();
+        self.aggregator
+            .set_modifier(user, Some(Arc::new(UserModifier { factor, applied })));
+    }
+
+    /// Apply the verdicts whose time has come by `time_ms` (the first event
+    /// time of a block), in the order given.
+    fn apply_due_verdicts(&mut self, time_ms: i64) -> Result<(), ScoreError> {
+        while let Some(v) = self.verdicts.front() {
+            if v.time_ms > time_ms {
+                break;
+            }
+            let v = self.verdicts.pop_front().expect("front exists");
+            if let Some(&user) = self.aggregator.alert_user(&v.verdict.id) {
+                self.ensure_modifier(user);
+            }
+            self.aggregator
+                .apply_verdict(&v)
+                .map_err(|message| VerdictError::Invalid {
+                    path: v.path.clone(),
+                    line: v.line,
+                    message,
+                })?;
+            self.stats.verdicts_applied += 1;
+        }
+        Ok(())
+    }
+
+    /// Hand the aggregator's incident changes to the incident sink.
+    fn emit_incidents(&mut self) -> Result<(), ScoreError> {
+        let changes = self.aggregator.take_changes();
+        if let Some(sink) = self.incidents.as_mut() {
+            for c in &changes {
+                sink.record(c)?;
+            }
+        }
+        Ok(())
     }
 
     /// Record every risk change in [`Report::trace`] (off by default: it
@@ -235,6 +359,8 @@ impl<S: AlertSink> Scorer<S> {
                 exceptions: s.exceptions.clone(),
                 events_unlearned: s.events_unlearned,
                 events_held: s.events_held,
+                forgiven: s.forgiven,
+                verdicts_applied: s.verdicts_applied,
             },
             detectors,
         }
@@ -389,6 +515,8 @@ impl<S: AlertSink> Scorer<S> {
             },
             events_unlearned: st.events_unlearned,
             events_held: st.events_held,
+            forgiven: st.forgiven,
+            verdicts_applied: st.verdicts_applied,
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -403,6 +531,9 @@ impl<S: AlertSink> Scorer<S> {
     pub fn flush_sink(&mut self) -> Result<(), ScoreError> {
         self.sink.flush()?;
         if let Some(f) = self.findings.as_mut() {
+            f.flush()?;
+        }
+        if let Some(f) = self.incidents.as_mut() {
             f.flush()?;
         }
         Ok(())
@@ -488,6 +619,14 @@ impl<S: AlertSink> Scorer<S> {
     pub(crate) fn run_batch(&mut self) -> Result<(), ScoreError> {
         self.stats.batches += 1;
         let first_seq = self.batch.seq.first().copied().unwrap_or(0);
+        // Verdicts apply at block starts only, so where a flush or a resume
+        // cut the input does not change what they do.
+        let block_start = first_seq.is_multiple_of(self.block());
+        if block_start && !self.verdicts.is_empty() {
+            let first_ms = self.batch.time_ms.first().copied().unwrap_or(i64::MIN);
+            self.apply_due_verdicts(first_ms)?;
+            self.emit_incidents()?;
+        }
         let mut batch = wit::Batch {
             symbols: Vec::new(),
             events: std::mem::take(&mut self.batch),
@@ -617,7 +756,7 @@ impl<S: AlertSink> Scorer<S> {
                 // The gate let through only findings for this batch.
                 continue;
             };
-            let finding = AlertFinding {
+            let mut finding = AlertFinding {
                 detector: self.slots[d].loaded.plugin.info().name.clone(),
                 score: (f64::from(f.score) * 10.0).round() / 10.0,
                 time: format_time(ev.time_ms),
@@ -644,7 +783,19 @@ impl<S: AlertSink> Scorer<S> {
                         .to_string()
                 }),
                 event: seq,
+                criticality: None,
             };
+            if let Some(level) = self.cfg.resources.criticality_of(&finding.resource) {
+                let factor = self.cfg.criticality.factor(level);
+                let raw = finding.score;
+                finding.score = (scale_odds(raw, factor) * 10.0).round() / 10.0;
+                finding.criticality = Some(ResourceCriticality {
+                    level: level.name().into(),
+                    factor,
+                    detector_score: raw,
+                });
+            }
+            self.ensure_modifier(ev.user);
             let user = self.encoder.interner.text(SymbolKind::User, ev.user);
             let peer = ev
                 .peer_group
@@ -670,6 +821,26 @@ impl<S: AlertSink> Scorer<S> {
                         } else {
                             note.to_string()
                         }),
+                        finding,
+                    })?;
+                }
+                continue;
+            }
+            if let Some(verdict) =
+                self.aggregator
+                    .forgiven(ev.user, &finding.detector, &finding.resource, ev.time_ms)
+            {
+                // A benign verdict covers this behaviour: no risk, counted,
+                // and marked in --findings.
+                self.stats.forgiven += 1;
+                if let Some(sink) = self.findings.as_mut() {
+                    sink.record(&FindingRecord {
+                        user: user.to_string(),
+                        peer_group: peer.map(str::to_string),
+                        risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
+                        threshold: self.aggregator.threshold(),
+                        alert: None,
+                        exception: Some(format!("benign verdict on {verdict}")),
                         finding,
                     })?;
                 }
@@ -712,6 +883,15 @@ impl<S: AlertSink> Scorer<S> {
             self.aggregator
                 .active(batch.events.user[i], batch.events.time_ms[i]);
         }
+        // Episodes that calmed down close at block ends only, so the
+        // incident records come out in the same order however the input
+        // was cut.
+        if self.next_seq.is_multiple_of(self.block())
+            && let Some(now) = batch.events.time_ms.iter().copied().max()
+        {
+            self.aggregator.close_calmed(now);
+        }
+        self.emit_incidents()?;
         self.stats.threshold = self.aggregator.threshold();
         batch.events.clear();
         self.batch = batch.events;

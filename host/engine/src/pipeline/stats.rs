@@ -30,6 +30,12 @@ pub struct Stats {
     /// Events sent with `learn = false` because their user's alert episode
     /// was open ([`crate::risk::aggregate::Aggregator::holds_learning`]).
     pub events_held: u64,
+    /// Findings kept from risk by a benign verdict
+    /// ([`crate::risk::aggregate::Aggregator::apply_verdict`]).
+    pub forgiven: u64,
+    /// Verdicts applied, counted from the first line of the verdicts file
+    /// (carried across a resume, so a resumed run skips those).
+    pub verdicts_applied: u64,
     /// The alert threshold in force after the last batch: `risk.threshold`,
     /// or where the alert budget has moved it ([`crate::risk::budget`]).
     pub threshold: f64,

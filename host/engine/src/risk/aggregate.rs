@@ -11,11 +11,31 @@
 //! other (findings of 30, 25 and 45 give 71), and one chatty detector's many small
 //! findings are held to its strongest plus the repeat cap.
 //! Scores decay, so risk goes down again when the behaviour stops.
+//!
+//! What the organisation knows changes how risk counts: a user's
+//! criticality and watchlists multiply the odds of their risk
+//! ([`crate::config::scale_odds`]), and alerts list the modifiers that
+//! applied. Analysts' verdicts act on episodes ([`Aggregator::apply_verdict`]),
+//! and each episode is an incident ([`crate::risk::incidents`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
-use crate::config::RiskConfig;
+use crate::config::{RiskConfig, scale_odds};
 use crate::risk::budget::AlertBudget;
+use crate::risk::incidents::{Change, Incident, IncidentRecord};
+use crate::risk::verdicts::{PendingVerdict, VerdictKind};
+
+/// Closed incidents kept per user, so a verdict given after an episode
+/// ended still finds it.
+pub const CLOSED_KEPT: usize = 4;
+
+/// Behaviours a user's benign verdicts keep from adding risk, at most; the
+/// oldest make way.
+pub const FORGIVEN_KEPT: usize = 256;
 
 /// Most findings remembered per user and detector for explaining alerts.
 pub const FINDINGS_KEPT: usize = 4;
@@ -42,11 +62,62 @@ pub struct AlertFinding {
     pub source: Option<String>,
     /// The event's position in the stream.
     pub event: u64,
+    /// The resource's criticality, when `[resources]` gives it one: the
+    /// score above is the detector's with its odds multiplied by it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub criticality: Option<ResourceCriticality>,
+}
+
+/// A resource's criticality as applied to a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceCriticality {
+    /// The level.
+    pub level: String,
+    /// Its odds multiplier.
+    pub factor: f64,
+    /// The detector's own score, before it.
+    pub detector_score: f64,
+}
+
+/// A modifier that changed a user's risk: their criticality or a watchlist.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Modifier {
+    /// `criticality` or `watchlist`.
+    pub kind: String,
+    /// The level or the list's name.
+    pub name: String,
+    /// Its odds multiplier.
+    pub factor: f64,
+}
+
+/// Everything that multiplies a user's risk odds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserModifier {
+    /// The product of the factors.
+    pub factor: f64,
+    /// Each one, for alerts.
+    pub applied: Vec<Modifier>,
+}
+
+/// A behaviour a benign verdict keeps from adding risk for a while.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Forgiven {
+    detector: String,
+    resource: String,
+    until_ms: i64,
+    /// The alert id of the verdict.
+    verdict: String,
 }
 
 /// An alert: the JSON-lines record ueba writes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Alert {
+    /// A stable id: a hash of the user, time, kind and score, so the same
+    /// input gives the same ids, across resume and replay, and SIEMs can
+    /// deduplicate re-sent alerts. Verdicts name alerts by it.
+    pub id: String,
+    /// The incident (episode) it belongs to.
+    pub incident: String,
     /// Event time of the finding that raised the alert, RFC 3339.
     pub time: String,
     /// The user.
@@ -54,8 +125,14 @@ pub struct Alert {
     /// Their peer group, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_group: Option<String>,
-    /// Risk 0–100 at the time of the alert.
+    /// Risk 0–100 at the time of the alert, modifiers applied.
     pub score: f64,
+    /// The risk before the user's modifiers, when any applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_score: Option<f64>,
+    /// The user's criticality and watchlists that multiplied the odds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<Modifier>,
     /// The threshold it crossed.
     pub threshold: f64,
     /// `new` for a first alert in an episode, `escalation` when risk rose by
@@ -120,6 +197,16 @@ struct UserRisk {
     /// Detectors whose evidence was in an alert of the current episode.
     alerted_detectors: u64,
     alerts: u32,
+    /// The open incident.
+    incident: Option<Incident>,
+    /// Recently closed incidents, newest last.
+    closed: Vec<Incident>,
+    /// Behaviours benign verdicts keep from adding risk.
+    forgiven: Vec<Forgiven>,
+    /// The user's criticality and watchlists: from this run's identities,
+    /// so not saved.
+    #[serde(skip)]
+    modifier: Option<Arc<UserModifier>>,
 }
 
 /// A stretch of event time, `from_ms` (inclusive) to `until_ms`
@@ -155,6 +242,7 @@ pub struct AggregatorState {
     detectors: Vec<String>,
     users: Vec<UserRisk>,
     budget: AlertBudget,
+    alert_users: BTreeMap<String, u32>,
 }
 
 /// One detector of the line-up given to [`Aggregator::rearrange`].
@@ -182,6 +270,12 @@ pub struct Aggregator {
     /// Events per block of the event sequence (see
     /// [`Aggregator::holds_learning`]).
     block: u64,
+    /// Every alert's user, by alert id, so verdicts can find them.
+    alert_users: BTreeMap<String, u32>,
+    /// Users with an open incident.
+    open: BTreeSet<u32>,
+    /// Incident changes not yet taken by [`Aggregator::take_changes`].
+    changes: Vec<IncidentRecord>,
 }
 
 impl Aggregator {
@@ -197,6 +291,9 @@ impl Aggregator {
             half_life_ms,
             users: Vec::new(),
             block: 1,
+            alert_users: BTreeMap::new(),
+            open: BTreeSet::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -240,7 +337,190 @@ impl Aggregator {
     }
 
     fn risk(&self, u: &UserRisk) -> f32 {
-        self.combine(u, |c| self.component_value(c))
+        modified(u, self.combine(u, |c| self.component_value(c)))
+    }
+
+    /// Set what multiplies `user`'s risk odds (their criticality and
+    /// watchlists), or `None` for nothing.
+    pub fn set_modifier(&mut self, user: u32, modifier: Option<Arc<UserModifier>>) {
+        let idx = user as usize;
+        if self.users.len() <= idx {
+            if modifier.is_none() {
+                return;
+            }
+            self.users.resize_with(idx + 1, UserRisk::default);
+        }
+        self.users[idx].modifier = modifier;
+    }
+
+    /// The alert id of a benign verdict that keeps a finding of `detector`
+    /// about `resource` of `user` at `time_ms` from adding risk, if one does.
+    pub fn forgiven(
+        &self,
+        user: u32,
+        detector: &str,
+        resource: &str,
+        time_ms: i64,
+    ) -> Option<&str> {
+        self.users
+            .get(user as usize)?
+            .forgiven
+            .iter()
+            .find(|f| f.detector == detector && f.resource == resource && time_ms < f.until_ms)
+            .map(|f| f.verdict.as_str())
+    }
+
+    /// Whether an alert with this id has been raised.
+    pub fn knows_alert(&self, id: &str) -> bool {
+        self.alert_users.contains_key(id)
+    }
+
+    /// The user of the alert with this id.
+    pub fn alert_user(&self, id: &str) -> Option<&u32> {
+        self.alert_users.get(id)
+    }
+
+    /// Incident changes since the last call, in the order they happened.
+    pub fn take_changes(&mut self) -> Vec<IncidentRecord> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// The open incidents and the recently closed ones, newest change
+    /// last per user, as records (for `GET /v1/incidents`).
+    pub fn incidents(&self) -> Vec<IncidentRecord> {
+        let mut out: Vec<IncidentRecord> = self
+            .users
+            .iter()
+            .flat_map(|u| u.closed.iter().chain(u.incident.as_ref()))
+            .map(|i| match i.closed_ms {
+                Some(t) => i.record(Change::Closed, t, None),
+                None => i.record(Change::Opened, i.opened_ms, None),
+            })
+            .collect();
+        out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Close the incidents whose users' risk has calmed below
+    /// `risk.rearm_below` by `now_ms` (event time). The scorer calls this
+    /// at the end of every block of the event sequence, so the records
+    /// come out in the same order however the input was cut.
+    pub fn close_calmed(&mut self, now_ms: i64) {
+        let due: Vec<u32> = self
+            .open
+            .iter()
+            .copied()
+            .filter(|&user| {
+                self.users[user as usize]
+                    .incident
+                    .as_ref()
+                    .is_some_and(|i| !i.malicious && i.calm_ms <= now_ms)
+            })
+            .collect();
+        for user in due {
+            let mut u = std::mem::take(&mut self.users[user as usize]);
+            let at = u.incident.as_ref().map_or(now_ms, |i| i.calm_ms);
+            self.close(user, &mut u, at, "calmed");
+            self.users[user as usize] = u;
+        }
+    }
+
+    fn close(&mut self, user: u32, u: &mut UserRisk, at_ms: i64, reason: &str) {
+        if let Some(mut inc) = u.incident.take() {
+            inc.closed_ms = Some(at_ms);
+            self.changes
+                .push(inc.record(Change::Closed, at_ms, Some(reason)));
+            u.closed.push(inc);
+            if u.closed.len() > CLOSED_KEPT {
+                u.closed.remove(0);
+            }
+        }
+        self.open.remove(&user);
+    }
+
+    /// Apply an analyst's verdict on an alert, at event time `v.time_ms`.
+    ///
+    /// * `benign`: for `risk.benign_days` every behaviour of the alert's
+    ///   incident (a detector's findings about a resource) adds no risk for
+    ///   this user, so the detectors, no longer holding the user out of
+    ///   learning, learn it as normal. When the incident is still open it
+    ///   closes (`benign`), the user's risk goes back to 0 and learning
+    ///   resumes at once.
+    /// * `malicious`: the incident is marked so and, if open, stays open
+    ///   whatever the risk does; the user's events are kept out of the
+    ///   detectors' baselines from now on, without the `hold_days` bound,
+    ///   until a benign verdict on one of their alerts.
+    ///
+    /// An id no alert has is an error.
+    pub fn apply_verdict(&mut self, v: &PendingVerdict) -> Result<(), String> {
+        let id = &v.verdict.id;
+        let Some(&user) = self.alert_users.get(id) else {
+            return Err(format!(
+                "no alert has id `{id}` (an alert's `id` field; the verdict must come after the alert in event time)"
+            ));
+        };
+        let t = v.time_ms;
+        let mut u = std::mem::take(&mut self.users[user as usize]);
+        // The open incident when it lists the alert, or when the alert is
+        // in none of the closed ones kept and the open one had more alerts
+        // than it lists.
+        let in_closed = u.closed.iter().any(|i| i.alerts.contains(id));
+        let in_open = u.incident.as_ref().is_some_and(|i| {
+            i.alerts.contains(id) || (!in_closed && i.alert_count as usize > i.alerts.len())
+        });
+        let incident = if in_open {
+            u.incident.as_mut()
+        } else {
+            u.closed.iter_mut().rev().find(|i| i.alerts.contains(id))
+        };
+        let mut behaviours = Vec::new();
+        if let Some(inc) = incident {
+            inc.verdicts.push(v.verdict.clone());
+            inc.malicious |= v.verdict.verdict == VerdictKind::Malicious;
+            behaviours = inc.behaviours.clone();
+            self.changes.push(inc.record(Change::Verdict, t, None));
+        }
+        match v.verdict.verdict {
+            VerdictKind::Benign => {
+                let until_ms = t.saturating_add((self.cfg.benign_days * 86_400_000.0) as i64);
+                for (detector, resource) in behaviours {
+                    u.forgiven
+                        .retain(|f| !(f.detector == detector && f.resource == resource));
+                    u.forgiven.push(Forgiven {
+                        detector,
+                        resource,
+                        until_ms,
+                        verdict: id.clone(),
+                    });
+                }
+                if u.forgiven.len() > FORGIVEN_KEPT {
+                    let excess = u.forgiven.len() - FORGIVEN_KEPT;
+                    u.forgiven.drain(..excess);
+                }
+                if in_open {
+                    for c in &mut u.components {
+                        c.max = 0.0;
+                        c.sum = 0.0;
+                        c.kept.clear();
+                    }
+                    u.alerted_at_score = None;
+                    u.alerted_detectors = 0;
+                    self.close(user, &mut u, t, "benign");
+                }
+                // Learning resumes from the verdict on.
+                if u.hold.from_ms <= t {
+                    u.hold.until_ms = u.hold.until_ms.min(t);
+                }
+            }
+            VerdictKind::Malicious => {
+                if !in_open {
+                    u.hold.from_ms = t;
+                }
+                u.hold.until_ms = i64::MAX;
+            }
+        }
+        self.users[user as usize] = u;
+        Ok(())
     }
 
     /// Risk from each component's value: components combine like
@@ -319,9 +599,15 @@ impl Aggregator {
             u.peak = risk;
             u.peak_ms = time_ms;
         }
-        if u.alerted_at_score.is_some() && before < self.cfg.rearm_below as f32 {
+        let malicious = u.incident.as_ref().is_some_and(|i| i.malicious);
+        if u.alerted_at_score.is_some() && before < self.cfg.rearm_below as f32 && !malicious {
             u.alerted_at_score = None;
             u.alerted_detectors = 0;
+            let at = u
+                .incident
+                .as_ref()
+                .map_or(time_ms, |i| i.calm_ms.min(time_ms));
+            self.close(user, &mut u, at, "calmed");
         }
         let threshold = self.budget.threshold();
         let bit = 1u64 << (detector % 64);
@@ -346,14 +632,38 @@ impl Aggregator {
                     u.alerted_detectors |= 1u64 << (d % 64);
                 }
             }
-            self.build_alert(&u, kind, risk, time_ms, user_name, peer_group)
+            let mut alert = self.build_alert(&u, kind, risk, time_ms, user_name, peer_group);
+            while self.alert_users.contains_key(&alert.id) {
+                // The same user, time, kind and score twice: keep ids unique.
+                alert.id = format!("{}-{}", alert.id, u.alerts);
+            }
+            self.alert_users.insert(alert.id.clone(), user);
+            let change = match &u.incident {
+                None => {
+                    u.incident = Some(Incident::open(&alert.id, time_ms, user_name, peer_group));
+                    self.open.insert(user);
+                    Change::Opened
+                }
+                Some(_) => Change::Escalated,
+            };
+            if let Some(inc) = u.incident.as_mut() {
+                alert.incident = inc.id.clone();
+                inc.absorb(&alert);
+                self.changes.push(inc.record(change, time_ms, None));
+            }
+            alert
         });
         if u.alerted_at_score.is_some() {
+            let calm = self.calm_at(&u, time_ms);
+            if let Some(inc) = u.incident.as_mut() {
+                inc.calm_ms = calm;
+                inc.peak = inc.peak.max(risk);
+            }
             let bound = u
                 .hold
                 .from_ms
                 .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
-            u.hold.until_ms = bound.min(self.calm_at(&u, time_ms));
+            u.hold.until_ms = if malicious { i64::MAX } else { bound.min(calm) };
         }
         self.users[idx] = u;
         alert
@@ -393,11 +703,20 @@ impl Aggregator {
                 )
             })
             .collect();
+        let time = crate::event::format_time(time_ms);
+        let score = round1(risk);
+        let modifier = u.modifier.as_deref();
         Alert {
-            time: crate::event::format_time(time_ms),
+            id: alert_id(user_name, &time, kind, score),
+            incident: String::new(),
+            time,
             user: user_name.to_string(),
             peer_group: peer_group.map(str::to_string),
-            score: round1(risk),
+            score,
+            base_score: modifier
+                .filter(|m| m.factor != 1.0)
+                .map(|_| round1(self.combine(u, |c| self.component_value(c)))),
+            modifiers: modifier.map(|m| m.applied.clone()).unwrap_or_default(),
             threshold: round1(self.budget.threshold()),
             kind,
             detectors,
@@ -509,7 +828,7 @@ impl Aggregator {
 
     /// `u`'s risk decayed to `now_ms`, without changing it.
     fn risk_at(&self, u: &UserRisk, now_ms: i64) -> f32 {
-        self.combine(u, |c| {
+        let base = self.combine(u, |c| {
             let mut c = Component {
                 max: c.max,
                 sum: c.sum,
@@ -519,7 +838,8 @@ impl Aggregator {
             };
             self.decay(&mut c, now_ms);
             self.component_value(&c)
-        })
+        });
+        modified(u, base)
     }
 
     /// A user's risk as of their latest finding (0 for a user never seen).
@@ -594,6 +914,7 @@ impl Aggregator {
             detectors: self.names.clone(),
             users: self.users.clone(),
             budget: self.budget.clone(),
+            alert_users: self.alert_users.clone(),
         }
     }
 
@@ -620,7 +941,17 @@ impl Aggregator {
             .cloned()
             .collect();
         self.names = state.detectors;
+        // Modifiers come from this run's identities, set again by the scorer.
         self.users = state.users;
+        self.alert_users = state.alert_users;
+        self.open = self
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.incident.is_some())
+            .map(|(i, _)| i as u32)
+            .collect();
+        self.changes.clear();
         self.budget = state.budget.configured(&self.cfg);
         self.rearrange(&columns);
         dropped
@@ -630,6 +961,31 @@ impl Aggregator {
 fn decayed(k: &Kept, now_ms: i64, half_life_ms: f64) -> f32 {
     let age = (now_ms - k.time_ms).max(0) as f64;
     k.score * 0.5f64.powf(age / half_life_ms) as f32
+}
+
+/// `base` with the user's modifiers applied to its odds.
+fn modified(u: &UserRisk, base: f32) -> f32 {
+    match u.modifier.as_deref() {
+        Some(m) if m.factor != 1.0 => scale_odds(f64::from(base), m.factor) as f32,
+        _ => base,
+    }
+}
+
+/// An alert's id: the first 16 bytes of the SHA-256 of its user, time,
+/// kind and score, in hex.
+fn alert_id(user: &str, time: &str, kind: &str, score: f64) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(user.as_bytes());
+    h.update([0]);
+    h.update(time.as_bytes());
+    h.update([0]);
+    h.update(kind.as_bytes());
+    h.update([0]);
+    h.update(score.to_bits().to_be_bytes());
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn round1(x: f32) -> f64 {

@@ -13,6 +13,7 @@ fn finding(detector: &str, score: f64, event: u64) -> AlertFinding {
         action: "select".into(),
         source: None,
         event,
+        criticality: None,
     }
 }
 
@@ -373,4 +374,85 @@ fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_day
     );
     c.add(0, 0, 0, finding("volume", 90.0, 1), "u", None);
     assert!(!c.holds_learning(0, 5, 2 * H));
+}
+
+fn pending(id: &str, verdict: VerdictKind, time_ms: i64) -> PendingVerdict {
+    PendingVerdict {
+        verdict: crate::risk::verdicts::Verdict {
+            time: crate::event::format_time(time_ms),
+            id: id.into(),
+            verdict,
+            note: String::new(),
+            analyst: String::new(),
+        },
+        time_ms,
+        path: "verdicts.jsonl".into(),
+        line: 1,
+    }
+}
+
+#[test]
+fn an_alert_opens_an_incident_and_a_benign_verdict_closes_it_and_forgives_the_behaviour() {
+    let mut a = agg();
+    let alert = a
+        .add(0, 0, 0, finding("volume", 90.0, 1), "u", None)
+        .unwrap();
+    assert_eq!(alert.incident, format!("i-{}", alert.id));
+    let opened = a.take_changes();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].change, Change::Opened);
+    assert!(
+        a.apply_verdict(&pending("nope", VerdictKind::Benign, H))
+            .is_err()
+    );
+    a.apply_verdict(&pending(&alert.id, VerdictKind::Benign, H))
+        .unwrap();
+    assert_eq!(
+        a.risk_of(0),
+        0.0,
+        "a benign verdict resets the episode's risk"
+    );
+    let changes: Vec<Change> = a.take_changes().iter().map(|c| c.change).collect();
+    assert_eq!(changes, vec![Change::Verdict, Change::Closed]);
+    assert!(a.forgiven(0, "volume", "t", 2 * H).is_some());
+    assert!(a.forgiven(0, "off-hours", "t", 2 * H).is_none());
+    assert!(
+        a.forgiven(0, "volume", "t", 31 * 24 * H).is_none(),
+        "for benign_days only"
+    );
+    assert!(!a.holds_learning(0, 10_000, 2 * H), "learning resumes");
+}
+
+#[test]
+fn a_malicious_verdict_keeps_the_user_out_of_learning() {
+    let mut a = agg();
+    let alert = a
+        .add(0, 0, 0, finding("volume", 90.0, 1), "u", None)
+        .unwrap();
+    a.apply_verdict(&pending(&alert.id, VerdictKind::Malicious, H))
+        .unwrap();
+    assert!(a.holds_learning(0, 10_000, 400 * 24 * H));
+}
+
+#[test]
+fn extreme_criticality_multiplies_the_odds_of_risk() {
+    let mut a = agg();
+    a.set_modifier(
+        0,
+        Some(Arc::new(UserModifier {
+            factor: 2.0,
+            applied: vec![Modifier {
+                kind: "criticality".into(),
+                name: "extreme".into(),
+                factor: 2.0,
+            }],
+        })),
+    );
+    // 60 has odds 1.5; doubled, 3: a risk of 75.
+    let alert = a
+        .add(0, 0, 0, finding("volume", 60.0, 1), "u", None)
+        .unwrap();
+    assert_eq!(alert.score, 75.0);
+    assert_eq!(alert.base_score, Some(60.0));
+    assert_eq!(alert.modifiers[0].name, "extreme");
 }

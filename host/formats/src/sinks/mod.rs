@@ -13,7 +13,6 @@ pub mod cef;
 pub mod hec;
 
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use ueba_engine::pipeline::AlertSink;
 use ueba_engine::risk::aggregate::Alert;
@@ -181,21 +180,11 @@ pub fn headline(alert: &Alert) -> (&str, &str) {
         .unwrap_or(("risk", "user risk crossed the alert threshold"))
 }
 
-/// A stable id for an alert (user, time, kind, score), so re-sending the
-/// same alert gives the same id and SIEMs can deduplicate.
+/// The alert's stable id (a hash of user, time, kind and score, made by
+/// the engine), so re-sending the same alert gives the same id and SIEMs
+/// can deduplicate.
 pub fn alert_uid(alert: &Alert) -> String {
-    let mut h = sha2::Sha256::new();
-    h.update(alert.user.as_bytes());
-    h.update([0]);
-    h.update(alert.time.as_bytes());
-    h.update([0]);
-    h.update(alert.kind.as_bytes());
-    h.update([0]);
-    h.update(alert.score.to_bits().to_be_bytes());
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    alert.id.clone()
 }
 
 /// This machine's name for `host` fields.
@@ -263,6 +252,7 @@ pub fn ecs_doc(alert: &Alert) -> Value {
         "observer": { "product": "ueba", "vendor": "ueba", "version": VERSION },
         "ueba": {
             "kind": alert.kind,
+            "incident": alert.incident,
             "threshold": alert.threshold,
             "detectors": alert.detectors,
             "findings": alert.findings,
@@ -426,6 +416,7 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
             "anomalies": anomalies,
         }],
         "unmapped": { "ueba": {
+            "incident": alert.incident,
             "score": alert.score,
             "threshold": alert.threshold,
             "kind": alert.kind,

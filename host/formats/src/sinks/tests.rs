@@ -8,10 +8,14 @@ pub(crate) fn alert() -> Alert {
     let mut detectors = serde_json::Map::new();
     detectors.insert("volume".into(), json!(82.0));
     Alert {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        incident: "i-0123456789abcdef0123456789abcdef".into(),
         time: "2026-01-05T14:03:11.250Z".into(),
         user: "mreyes".into(),
         peer_group: Some("tier1".into()),
         score: 82.0,
+        base_score: None,
+        modifiers: Vec::new(),
         threshold: 60.0,
         kind: "new",
         detectors,
@@ -25,6 +29,7 @@ pub(crate) fn alert() -> Alert {
             action: "select".into(),
             source: Some("10.0.0.1".into()),
             event: 7,
+            criticality: None,
         }],
     }
 }

@@ -1,0 +1,255 @@
+//! Analysts' verdicts on alerts: `benign` or `malicious`, recorded in an
+//! append-only JSON-lines file and applied at event time.
+//!
+//! ```json
+//! {"time":"2026-01-12T09:30:00Z","id":"3f1c…","verdict":"benign","note":"DBA maintenance","analyst":"kim"}
+//! ```
+//!
+//! `time` is the event time from which the verdict applies; `id` an alert's
+//! `id`. The scorer applies a verdict before the first block of
+//! `input.batch_size` events (counted in the event sequence) whose first
+//! event is at or after `time`, once every earlier verdict of the file has
+//! been applied. So replaying a log with its verdicts file gives the same
+//! alerts, and so does a run resumed from a checkpoint (which records how
+//! many of the file's verdicts it has applied).
+//!
+//! What a verdict does is the aggregator's
+//! ([`crate::risk::aggregate::Aggregator::apply_verdict`]).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// An analyst's judgement of an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictKind {
+    /// Expected behaviour: close the episode, reset the risk, learn it.
+    Benign,
+    /// An attack: keep the episode open and its events out of baselines.
+    Malicious,
+}
+
+impl VerdictKind {
+    /// Its name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictKind::Benign => "benign",
+            VerdictKind::Malicious => "malicious",
+        }
+    }
+}
+
+impl std::str::FromStr for VerdictKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "benign" => Ok(VerdictKind::Benign),
+            "malicious" => Ok(VerdictKind::Malicious),
+            _ => Err(format!("`{s}` is not a verdict (benign or malicious)")),
+        }
+    }
+}
+
+/// One line of the verdicts file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    /// Event time from which it applies, RFC 3339.
+    pub time: String,
+    /// The alert's `id`.
+    pub id: String,
+    /// `benign` or `malicious`.
+    pub verdict: VerdictKind,
+    /// Why, in the analyst's words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// Who gave it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub analyst: String,
+}
+
+/// The verdicts file in a state directory.
+pub const FILE_NAME: &str = "verdicts.jsonl";
+
+/// Longest note or analyst name kept, bytes: verdicts come from HTTP
+/// clients too, and each one is kept in the state.
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// Longest alert id accepted, bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+impl Verdict {
+    /// Its time in ms since the epoch, after checking every field.
+    pub fn check(&self) -> Result<i64, String> {
+        if self.id.is_empty() || self.id.len() > MAX_ID_BYTES {
+            return Err(format!(
+                "`id` must be an alert id of 1 to {MAX_ID_BYTES} bytes"
+            ));
+        }
+        if self.note.len() > MAX_TEXT_BYTES || self.analyst.len() > MAX_TEXT_BYTES {
+            return Err(format!(
+                "`note` and `analyst` must be at most {MAX_TEXT_BYTES} bytes"
+            ));
+        }
+        self.time
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_millisecond())
+            .map_err(|e| format!("`time` {:?} is not an RFC 3339 time: {e}", self.time))
+    }
+}
+
+/// A verdict that could not be read or applied, naming where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum VerdictError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line is not a valid verdict, or names an alert that does not exist.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file (or where the verdict came from).
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A verdict with where it came from, ready to apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingVerdict {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Its time, ms since the epoch.
+    pub time_ms: i64,
+    /// The file it is in.
+    pub path: PathBuf,
+    /// Its line there, from 1.
+    pub line: u64,
+}
+
+/// Read a verdicts file, every line checked; a missing file is empty.
+pub fn read(path: &Path) -> Result<Vec<PendingVerdict>, VerdictError> {
+    let io = |source| VerdictError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let text = line.map_err(io)?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let invalid = |message: String| VerdictError::Invalid {
+            path: path.to_path_buf(),
+            line: line_no,
+            message,
+        };
+        let verdict: Verdict = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let time_ms = verdict.check().map_err(invalid)?;
+        out.push(PendingVerdict {
+            verdict,
+            time_ms,
+            path: path.to_path_buf(),
+            line: line_no,
+        });
+    }
+    Ok(out)
+}
+
+/// Append one verdict to a verdicts file (created when missing) and make
+/// it durable before returning: an acknowledged verdict is never lost.
+/// Returns its line number.
+pub fn append(path: &Path, verdict: &Verdict) -> Result<u64, VerdictError> {
+    let io = |source| VerdictError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let lines = match std::fs::read(path) {
+        Ok(bytes) => {
+            if bytes.last().is_some_and(|b| *b != b'\n') {
+                return Err(VerdictError::Invalid {
+                    path: path.to_path_buf(),
+                    line: bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1,
+                    message: "the last line is cut off (no newline); fix or remove it first".into(),
+                });
+            }
+            bytes.iter().filter(|b| **b == b'\n').count() as u64
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(io(e)),
+    };
+    let mut line = serde_json::to_vec(verdict).map_err(|e| io(std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(&line).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(lines + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(id: &str) -> Verdict {
+        Verdict {
+            time: "2026-01-05T10:00:00Z".into(),
+            id: id.into(),
+            verdict: VerdictKind::Benign,
+            note: "maintenance".into(),
+            analyst: "kim".into(),
+        }
+    }
+
+    #[test]
+    fn appended_verdicts_read_back_with_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("verdicts.jsonl");
+        assert!(read(&path).unwrap().is_empty());
+        assert_eq!(append(&path, &verdict("a")).unwrap(), 1);
+        assert_eq!(append(&path, &verdict("b")).unwrap(), 2);
+        let back = read(&path).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].verdict, verdict("b"));
+        assert_eq!(back[1].line, 2);
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.jsonl");
+        std::fs::write(
+            &path,
+            "{\"time\":\"2026-01-05T10:00:00Z\",\"id\":\"a\",\"verdict\":\"benign\"}\n{\"time\":\"yesterday\",\"id\":\"a\",\"verdict\":\"benign\"}\n",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("v.jsonl:2:") && e.contains("yesterday"), "{e}");
+        std::fs::write(
+            &path,
+            "{\"time\":\"2026-01-05T10:00:00Z\",\"id\":\"a\",\"verdict\":\"fine\"}\n",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("v.jsonl:1:") && e.contains("fine"), "{e}");
+    }
+}
