@@ -296,6 +296,19 @@ pub(crate) fn scoring_setup(
     Ok((cfg, identities, plugins))
 }
 
+/// A JSON-lines record file (`--findings`, `--incidents`): appended to
+/// when a run keeps state (it continues an earlier one), else created afresh.
+fn open_records(path: &Path, append: bool) -> Result<std::io::BufWriter<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
 fn score(a: ScoreArgs) -> Result<()> {
     let (cfg, identities, plugins) = scoring_setup(&a.engine, a.identities.as_deref())?;
     let input = a.events.as_deref().filter(|p| p.as_os_str() != "-");
@@ -343,28 +356,12 @@ fn score(a: ScoreArgs) -> Result<()> {
         });
     let mut scorer = Scorer::new(cfg, identities, plugins, sink);
     if let Some(path) = &a.findings {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(state.is_some())
-            .truncate(state.is_none())
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        scorer = scorer.with_findings(Box::new(ueba_engine::risk::findings::FindingLines(
-            std::io::BufWriter::new(file),
-        )));
+        let file = open_records(path, state.is_some())?;
+        scorer = scorer.with_findings(Box::new(ueba_engine::risk::findings::FindingLines(file)));
     }
     if let Some(path) = &a.incidents {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(state.is_some())
-            .truncate(state.is_none())
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        scorer = scorer.with_incidents(Box::new(ueba_engine::risk::incidents::IncidentLines(
-            std::io::BufWriter::new(file),
-        )));
+        let file = open_records(path, state.is_some())?;
+        scorer = scorer.with_incidents(Box::new(ueba_engine::risk::incidents::IncidentLines(file)));
     }
     let verdicts_path = a.verdicts.clone().or_else(|| {
         a.durable
