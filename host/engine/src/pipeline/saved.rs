@@ -35,6 +35,18 @@ impl ScorerState {
     pub fn events(&self) -> u64 {
         self.stats.events
     }
+
+    /// Whether the state knows an alert with this id (`ueba feedback`
+    /// checks a verdict's id against the checkpoint).
+    pub fn knows_alert(&self, id: &str) -> bool {
+        self.aggregator.knows_alert(id)
+    }
+
+    /// The newest event time scored before the checkpoint (ms), or `None`
+    /// before any event: a verdict given against it applies after it.
+    pub fn released_ms(&self) -> Option<i64> {
+        (self.released_ms != i64::MIN).then_some(self.released_ms)
+    }
 }
 
 /// The counts carried across a resumed run (health events themselves were

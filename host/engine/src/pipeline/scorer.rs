@@ -168,6 +168,13 @@ impl<S: AlertSink> Scorer<S> {
         self.verdicts.extend(all.into_iter().skip(known));
     }
 
+    /// Queue one verdict just appended to the verdicts file this scorer
+    /// follows (`POST /v1/feedback`), after those already queued: the same
+    /// place [`Scorer::sync_verdicts`] gives it when the file is read again.
+    pub fn queue_verdict(&mut self, verdict: PendingVerdict) {
+        self.verdicts.push_back(verdict);
+    }
+
     /// Whether an alert with this id has been raised: a verdict naming
     /// another one would be refused when applied.
     pub fn knows_alert(&self, id: &str) -> bool {

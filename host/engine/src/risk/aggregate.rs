@@ -245,6 +245,13 @@ pub struct AggregatorState {
     alert_users: BTreeMap<String, u32>,
 }
 
+impl AggregatorState {
+    /// Whether an alert with this id was raised before the state was saved.
+    pub fn knows_alert(&self, id: &str) -> bool {
+        self.alert_users.contains_key(id)
+    }
+}
+
 /// One detector of the line-up given to [`Aggregator::rearrange`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {

@@ -137,6 +137,52 @@ pub struct PendingVerdict {
     pub line: u64,
 }
 
+/// Make an analyst's verdict on alert `id` into a line of the verdicts
+/// file, or say why it cannot be one.
+///
+/// `known` is whether the alert exists in the state the verdict is given
+/// against; `released_ms` the newest event time already scored there. The
+/// verdict applies from `at` (event time, ms) when given, else from just
+/// after `released_ms`: never to events already scored, so that replaying
+/// the log with its verdicts file applies it at the same point as the run
+/// that recorded it.
+pub fn admit(
+    id: &str,
+    verdict: VerdictKind,
+    note: &str,
+    analyst: &str,
+    at: Option<i64>,
+    released_ms: Option<i64>,
+    known: bool,
+) -> Result<Verdict, String> {
+    if !known {
+        return Err(format!(
+            "no alert has id `{id}` (an alert's `id` field, as written in the alert output)"
+        ));
+    }
+    let earliest = released_ms.map_or(i64::MIN, |t| t.saturating_add(1));
+    let time_ms = match at {
+        Some(t) if t < earliest => {
+            return Err(format!(
+                "the verdict's time {} is before the newest event already scored ({}): a verdict applies only to events not yet scored, so that a replay applies it at the same point",
+                crate::event::format_time(t),
+                crate::event::format_time(earliest - 1)
+            ));
+        }
+        Some(t) => t,
+        None => earliest,
+    };
+    let v = Verdict {
+        time: crate::event::format_time(time_ms),
+        id: id.to_string(),
+        verdict,
+        note: note.to_string(),
+        analyst: analyst.to_string(),
+    };
+    v.check()?;
+    Ok(v)
+}
+
 /// Read a verdicts file, every line checked; a missing file is empty.
 pub fn read(path: &Path) -> Result<Vec<PendingVerdict>, VerdictError> {
     let io = |source| VerdictError::Io {
@@ -251,5 +297,37 @@ mod tests {
         .unwrap();
         let e = read(&path).unwrap_err().to_string();
         assert!(e.contains("v.jsonl:1:") && e.contains("fine"), "{e}");
+    }
+
+    #[test]
+    fn admitted_verdicts_apply_after_what_was_scored() {
+        let v = admit("a", VerdictKind::Benign, "", "kim", None, Some(1_000), true).unwrap();
+        assert_eq!(v.time, "1970-01-01T00:00:01.001Z");
+        assert_eq!(v.check().unwrap(), 1_001);
+        let later = admit(
+            "a",
+            VerdictKind::Malicious,
+            "",
+            "",
+            Some(5_000),
+            Some(1_000),
+            true,
+        );
+        assert_eq!(later.unwrap().check().unwrap(), 5_000);
+        let e = admit(
+            "a",
+            VerdictKind::Benign,
+            "",
+            "",
+            Some(500),
+            Some(1_000),
+            true,
+        )
+        .unwrap_err();
+        assert!(e.contains("before the newest event already scored"), "{e}");
+        let e = admit("zz", VerdictKind::Benign, "", "", None, Some(1_000), false).unwrap_err();
+        assert!(e.contains("no alert has id `zz`"), "{e}");
+        let long = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert!(admit("a", VerdictKind::Benign, &long, "", None, Some(0), true).is_err());
     }
 }
