@@ -49,7 +49,7 @@ pub(crate) struct Plan {
     /// Where to start reading the input.
     pub(crate) start: Position,
     /// Length to cut the alert file back to and append after; `None`
-    /// creates it afresh.
+    /// creates it afresh. [`record_len`] does the same for record files.
     pub(crate) output_len: Option<u64>,
 }
 
@@ -96,26 +96,46 @@ pub(crate) fn plan(
             );
         }
     }
-    let output_len = match (&checkpoint.output, output) {
-        (Some(mark), Some(out)) if absolute(out) == mark.path => {
-            let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-            if len < mark.len {
-                bail!(
-                    "{} is {len} bytes but held {} bytes of alerts at the checkpoint; it was changed since, \
-                     so resuming would lose alerts. Restore it, or write to another file",
-                    out.display(),
-                    mark.len
-                );
-            }
-            Some(mark.len)
-        }
-        _ => None,
+    let output_len = match output {
+        Some(out) => cut_len(checkpoint.output.as_ref(), out, "alerts")?,
+        None => None,
     };
     Ok(Plan {
         checkpoint: Some(checkpoint),
         start,
         output_len,
     })
+}
+
+/// The length to cut the record file `path` (`--findings`, `--incidents`)
+/// back to on resuming from `checkpoint`; `None` when the checkpoint does
+/// not know the file, which is then written afresh.
+pub(crate) fn record_len(checkpoint: Option<&Checkpoint>, path: &Path) -> Result<Option<u64>> {
+    let Some(cp) = checkpoint else {
+        return Ok(None);
+    };
+    let here = absolute(path);
+    let mark = cp.records.iter().find(|m| m.path == here);
+    cut_len(mark, path, "records")
+}
+
+/// The length a resumed run cuts the file `out` back to, given where the
+/// checkpoint saw it (`mark`, when it names this file); an error when the
+/// file has been shortened since, as appending then would lose `what`.
+fn cut_len(mark: Option<&OutputMark>, out: &Path, what: &str) -> Result<Option<u64>> {
+    let Some(mark) = mark.filter(|m| absolute(out) == m.path) else {
+        return Ok(None);
+    };
+    let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    if len < mark.len {
+        bail!(
+            "{} is {len} bytes but held {} bytes of {what} at the checkpoint; it was changed since, \
+             so resuming would lose {what}. Restore it, or write to another file",
+            out.display(),
+            mark.len
+        );
+    }
+    Ok(Some(mark.len))
 }
 
 /// Whether `path` is the checkpoint's input file, still holding at least
@@ -164,6 +184,7 @@ pub(crate) struct Checkpointer {
     last_at: Instant,
     input: Option<PathBuf>,
     output: Option<PathBuf>,
+    records: Vec<PathBuf>,
     skipped_before: u64,
     /// Set to the signal number by SIGINT/SIGTERM.
     signal: Arc<AtomicUsize>,
@@ -172,14 +193,15 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// A checkpointer for `dir`, with the run's input and output files, the
-    /// skip count carried from the checkpoint, and SIGINT/SIGTERM hooked so
-    /// that they checkpoint before the process stops.
+    /// A checkpointer for `dir`, with the run's input, alert and record
+    /// files, the skip count carried from the checkpoint, and SIGINT/SIGTERM
+    /// hooked so that they checkpoint before the process stops.
     pub(crate) fn new(
         dir: StateDir,
         args: &StateArgs,
         input: Option<&Path>,
         output: Option<&Path>,
+        records: &[&Path],
         skipped_before: u64,
     ) -> Result<Self> {
         let signal = Arc::new(AtomicUsize::new(0));
@@ -195,6 +217,7 @@ impl Checkpointer {
             last_at: Instant::now(),
             input: input.map(absolute),
             output: output.map(absolute),
+            records: records.iter().map(|p| absolute(p)).collect(),
             skipped_before,
             signal,
             written: 0,
@@ -230,6 +253,11 @@ impl Checkpointer {
             Some(p) => Some(OutputMark::of(p).with_context(|| format!("reading {}", p.display()))?),
             None => None,
         };
+        let records = self
+            .records
+            .iter()
+            .map(|p| OutputMark::of(p).with_context(|| format!("reading {}", p.display())))
+            .collect::<Result<Vec<_>>>()?;
         let fingerprint = match &self.input {
             Some(p) => fingerprint(p, position.offset)
                 .with_context(|| format!("reading {}", p.display()))?,
@@ -245,7 +273,8 @@ impl Checkpointer {
             }),
             output,
             self.skipped_before + skipped,
-        );
+        )
+        .with_records(records);
         self.dir.save(&checkpoint)?;
         self.written += 1;
         self.last_events = scorer.stats().events;

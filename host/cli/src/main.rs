@@ -25,6 +25,7 @@ use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::sandbox::Runtime;
 
 mod cmd_explain;
+mod cmd_feedback;
 mod cmd_lab;
 mod cmd_serve;
 
@@ -130,6 +131,15 @@ enum Command {
     /// contract, config keys and the sha256 to pin. Guide:
     /// docs/writing-a-detector.md.
     Plugin(cmd_plugin::PluginArgs),
+    /// Record an analyst's verdict on an alert: benign or malicious.
+    ///
+    /// Checks the alert id against the checkpoint in --state DIR and appends
+    /// the verdict to DIR/verdicts.jsonl; the next `ueba score --state DIR`
+    /// applies it at its event time (just after what was scored so far, or
+    /// --at). Benign closes the episode, resets the user's risk and lets the
+    /// detectors learn the behaviour; malicious keeps the episode open and
+    /// the user's events out of the baselines. README "Tuning and feedback".
+    Feedback(cmd_feedback::FeedbackArgs),
 }
 
 #[derive(Args)]
@@ -157,13 +167,15 @@ struct ScoreArgs {
     format: InputFormat,
     /// Also write every finding, alerted or not, as JSON lines here: each
     /// with the user's risk after it, the threshold in force and the alert
-    /// it raised, if any. With --state it is appended to, so findings
-    /// after the last checkpoint of an interrupted run appear again.
+    /// it raised, if any. With --state a resumed run cuts it back to its
+    /// length at the checkpoint and appends, so it ends as if the run had
+    /// never stopped.
     #[arg(long, value_name = "FILE")]
     findings: Option<PathBuf>,
     /// Write incidents here as JSON lines: one record each time a user's
     /// alert episode opens, escalates, gets a verdict or closes, with its
-    /// id, times, peak, detectors and alert ids.
+    /// id, times, peak, detectors and alert ids. With --state, resumed like
+    /// --findings.
     #[arg(long, value_name = "FILE")]
     incidents: Option<PathBuf>,
     /// Analysts' verdicts on alerts (JSON lines: time, id, verdict benign or
@@ -226,6 +238,7 @@ fn main() {
         Command::Bench(a) => bench_cmd(a),
         Command::Serve(a) => cmd_serve::run(a),
         Command::Plugin(a) => cmd_plugin::run(a),
+        Command::Feedback(a) => cmd_feedback::run(a),
     };
     if let Err(e) = result {
         tracing::error!("{e:#}");
@@ -296,16 +309,16 @@ pub(crate) fn scoring_setup(
     Ok((cfg, identities, plugins))
 }
 
-/// A JSON-lines record file (`--findings`, `--incidents`): appended to
-/// when a run keeps state (it continues an earlier one), else created afresh.
-fn open_records(path: &Path, append: bool) -> Result<std::io::BufWriter<std::fs::File>> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
+/// A JSON-lines record file (`--findings`, `--incidents`): cut back to
+/// `resume_at` (its length at the checkpoint a run resumes from) and
+/// appended to, else created afresh.
+fn open_records(path: &Path, resume_at: Option<u64>) -> Result<std::io::BufWriter<std::fs::File>> {
+    let file = match resume_at {
+        Some(len) => durable::reopen_output(path, len)?,
+        None => {
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?
+        }
+    };
     Ok(std::io::BufWriter::new(file))
 }
 
@@ -356,11 +369,13 @@ fn score(a: ScoreArgs) -> Result<()> {
         });
     let mut scorer = Scorer::new(cfg, identities, plugins, sink);
     if let Some(path) = &a.findings {
-        let file = open_records(path, state.is_some())?;
+        let saved = state.as_ref().and_then(|(_, p)| p.checkpoint.as_ref());
+        let file = open_records(path, durable::record_len(saved, path)?)?;
         scorer = scorer.with_findings(Box::new(ueba_engine::risk::findings::FindingLines(file)));
     }
     if let Some(path) = &a.incidents {
-        let file = open_records(path, state.is_some())?;
+        let saved = state.as_ref().and_then(|(_, p)| p.checkpoint.as_ref());
+        let file = open_records(path, durable::record_len(saved, path)?)?;
         scorer = scorer.with_incidents(Box::new(ueba_engine::risk::incidents::IncidentLines(file)));
     }
     let verdicts_path = a.verdicts.clone().or_else(|| {
@@ -392,11 +407,16 @@ fn score(a: ScoreArgs) -> Result<()> {
                 .restore_state(cp.scorer)
                 .with_context(|| format!("resuming from {}", dir.checkpoint_path().display()))?;
         }
+        let records: Vec<&Path> = [&a.findings, &a.incidents]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
         checkpointer = Some(durable::Checkpointer::new(
             dir,
             &a.durable,
             input,
             a.out.output.as_deref(),
+            &records,
             skipped_before,
         )?);
     }

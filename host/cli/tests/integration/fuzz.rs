@@ -328,6 +328,7 @@ fn sample_checkpoint() -> ueba_engine::state::Checkpoint {
                 input: None,
                 output: None,
                 skipped: 0,
+                records: Vec::new(),
             }
         };
     }

@@ -7,6 +7,7 @@ mod cli;
 mod e2e;
 mod eval;
 mod explain;
+mod feedback;
 mod formats;
 mod fuzz;
 mod gate;

@@ -50,7 +50,7 @@ pub struct Position {
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
 /// The checkpoint layout this build writes and reads. Bumped whenever the
 /// body's encoding changes; an older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
@@ -111,6 +111,10 @@ pub struct Checkpoint {
     pub output: Option<OutputMark>,
     /// Records the input parser skipped as not data access, so far.
     pub skipped: u64,
+    /// The record files (`--findings`, `--incidents`) and their lengths,
+    /// flushed, at the checkpoint: a resumed run cuts each back to its
+    /// length, so its records end as if the run had never stopped.
+    pub records: Vec<OutputMark>,
 }
 
 impl Checkpoint {
@@ -130,7 +134,14 @@ impl Checkpoint {
             input,
             output,
             skipped,
+            records: Vec::new(),
         }
+    }
+
+    /// The same checkpoint, holding the record files' lengths too.
+    pub fn with_records(mut self, records: Vec<OutputMark>) -> Self {
+        self.records = records;
+        self
     }
 }
 

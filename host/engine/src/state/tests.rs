@@ -36,6 +36,7 @@ fn sample() -> Checkpoint {
         }),
         output: None,
         skipped: 3,
+        records: Vec::new(),
     }
 }
 

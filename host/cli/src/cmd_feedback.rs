@@ -1,0 +1,127 @@
+//! `ueba feedback --state DIR ID benign|malicious`: an analyst's verdict on
+//! an alert, checked against the state and appended to its verdicts file.
+//!
+//! The verdict is not applied here: the next `ueba score --state DIR` run
+//! reads the file and applies it at its event time
+//! ([`ueba_engine::risk::verdicts`]), so replaying the log with the same
+//! file gives the same alerts. A running service takes verdicts on
+//! `POST /v1/feedback` instead, since it holds the state directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use ueba_engine::risk::verdicts::{self, VerdictKind};
+use ueba_engine::state::{StateDir, StateError};
+
+/// `ueba feedback` arguments.
+#[derive(Args)]
+pub(crate) struct FeedbackArgs {
+    /// The state directory of `ueba score --state DIR` whose alert this is.
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// The alert's `id` (its `id` field in the alert output).
+    id: String,
+    /// `benign` (expected behaviour: the episode closes, the user's risk
+    /// resets and the behaviour is learned as normal) or `malicious` (an
+    /// attack: the episode stays open and the user's events are kept out of
+    /// the baselines).
+    #[arg(value_parser = parse_verdict)]
+    verdict: VerdictKind,
+    /// Why, in the analyst's words (at most 1024 bytes).
+    #[arg(long, default_value = "")]
+    note: String,
+    /// Who gives the verdict (at most 1024 bytes); default $USER.
+    #[arg(long)]
+    analyst: Option<String>,
+    /// Event time (RFC 3339) from which the verdict applies; default just
+    /// after the newest event the state has scored. It cannot be earlier:
+    /// a verdict never changes what was already scored.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<i64>,
+    /// The verdicts file; default DIR/verdicts.jsonl, where `ueba score
+    /// --state DIR` reads them.
+    #[arg(long, value_name = "FILE")]
+    verdicts: Option<PathBuf>,
+}
+
+fn parse_verdict(s: &str) -> Result<VerdictKind, String> {
+    s.parse()
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-01-12T09:00:00Z: {e}"))
+}
+
+/// Run `ueba feedback`.
+pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
+    // Holding the lock means no run is scoring from this state meanwhile:
+    // one would not see the verdict, and its checkpoint would move past the
+    // verdict's time.
+    let dir = StateDir::open(&a.state).map_err(|e| match e {
+        StateError::Locked { .. } => anyhow::anyhow!(
+            "{e}: a run is using {}. Give the verdict to a running `ueba serve` with POST /v1/feedback, or once the run stops",
+            a.state.display()
+        ),
+        other => other.into(),
+    })?;
+    let Some(cp) = dir.load()? else {
+        bail!(
+            "{} holds no checkpoint yet: score with `ueba score --state {}` first",
+            a.state.display(),
+            a.state.display()
+        );
+    };
+    let path = a
+        .verdicts
+        .clone()
+        .unwrap_or_else(|| a.state.join(verdicts::FILE_NAME));
+    let earlier = verdicts::read(&path)?;
+    let analyst = a
+        .analyst
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default();
+    // Verdicts apply in file order: one given after another never applies
+    // before it, so its default time is not earlier either.
+    let last = earlier.last();
+    let released = match (cp.scorer.released_ms(), last) {
+        (r, Some(l)) if a.at.is_none() => Some(r.unwrap_or(i64::MIN).max(l.time_ms - 1)),
+        (r, _) => r,
+    };
+    let verdict = verdicts::admit(
+        &a.id,
+        a.verdict,
+        &a.note,
+        &analyst,
+        a.at,
+        released,
+        cp.scorer.knows_alert(&a.id),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", a.state.display()))?;
+    if let (Some(at), Some(l)) = (a.at, last)
+        && at < l.time_ms
+    {
+        bail!(
+            "--at {} is earlier than the verdict on line {} of {} ({}): verdicts apply in the order of the file",
+            verdict.time,
+            l.line,
+            path.display(),
+            l.verdict.time
+        );
+    }
+    let line = verdicts::append(&path, &verdict)?;
+    println!("{}", serde_json::to_string(&verdict)?);
+    eprintln!(
+        "recorded: {} on alert {} at {}:{line}; it applies from {} when `ueba score --state {}` next runs",
+        verdict.verdict.name(),
+        verdict.id,
+        path.display(),
+        verdict.time,
+        a.state.display()
+    );
+    Ok(())
+}
