@@ -72,6 +72,15 @@ pub(crate) struct ServeArgs {
     /// length at the checkpoint so no alert is written twice.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    /// Analysts' verdicts on alerts (JSON lines: time, id, verdict benign or
+    /// malicious, note, analyst; README "Verdicts"). Read at start, each
+    /// applied at its event time (a resumed service skips those its
+    /// checkpoint already applied; a bad line stops start-up naming
+    /// FILE:LINE), and `POST /v1/feedback` appends to it, fsynced before it
+    /// answers. With --state, default DIR/verdicts.jsonl; without either,
+    /// the service refuses verdicts (409), since it would lose them.
+    #[arg(long, value_name = "FILE")]
+    verdicts: Option<PathBuf>,
     /// With --state: checkpoint after this many events.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     checkpoint_events: u64,
@@ -134,6 +143,16 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     let sink = alert_sink_at(&a.out, append_at)?;
     let quiet = a.quiet;
     let where_saved = durable.as_ref().map(|d| d.dir.checkpoint_path());
+    let verdicts_path = a
+        .verdicts
+        .clone()
+        .or_else(|| {
+            a.state
+                .as_ref()
+                .map(|d| d.join(ueba_engine::risk::verdicts::FILE_NAME))
+        })
+        .map(|p| crate::durable::absolute(&p));
+    let verdicts_read = verdicts_path.clone();
     let scorer_cfg = cfg.clone();
     // The scorer lives on the worker thread (its health sink need not be
     // Send), so the saved state is restored there; a failure stops start-up.
@@ -152,6 +171,13 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
                 .restore_state(cp.scorer)
                 .map_err(|e| format!("resuming from {}: {e}", path.display()))?;
         }
+        // After the restore, so the verdicts the checkpoint already applied
+        // are skipped.
+        if let Some(path) = &verdicts_read {
+            let all = ueba_engine::risk::verdicts::read(path)
+                .map_err(|e| format!("reading the verdicts: {e}"))?;
+            scorer.sync_verdicts(all);
+        }
         Ok(scorer)
     };
     let limits = cfg.serve.clone();
@@ -162,6 +188,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         limits.queue_events,
         Duration::from_millis(limits.idle_flush_ms),
         durable,
+        verdicts_path,
     )?;
     worker.ready()?;
     let watcher = match (a.plugins.as_deref(), baseline) {

@@ -5,6 +5,9 @@
 //! | `POST /v1/events` | token | `{"accepted","invalid","skipped","errors":[...]}`; 400 when nothing valid, 401, 408, 413, 415, 429 + `Retry-After` (queue or body budget full), 503 |
 //! | `POST /services/collector/event` (also `/services/collector`, `.../event/1.0`) | token | Splunk HEC: `{"text":"Success","code":0}` and HEC's error codes |
 //! | `GET /services/collector/health` | none | HEC's health answer (code 17 healthy, 18 busy) |
+//! | `GET /v1/incidents` (`?user=NAME`) | token | `{"incidents":[...]}`, open and recently closed; 400, 401, 503 |
+//! | `GET /v1/users/{user}` | token | the user's risk now, peak, findings kept and incidents; 400 (name over 256 bytes), 401, 404, 503 |
+//! | `POST /v1/feedback` | token | `{"time","id","verdict","note","analyst","line"}`; 400 (not JSON), 401, 404 (no such alert), 408, 409 (no verdicts file), 413, 422, 500, 503 |
 //! | `GET /metrics` | token | OpenMetrics text (Prometheus scrapes it) |
 //! | `GET /healthz` | none | 200 while the worker runs and no detector is quarantined, else 503; JSON naming them |
 
@@ -13,17 +16,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::header::{
     CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::ServeConfig;
+use super::analyst::{self, Ask, AskError, RequestError};
 use super::auth::{self, Auth, Token};
 use super::budget::{Budget, Reservation};
 use super::ingest::{self, Batch, IngestError};
@@ -96,6 +101,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/services/collector/event/1.0", post(hec))
         .route("/services/collector/health", get(hec_health))
         .route("/services/collector/health/1.0", get(hec_health))
+        .route("/v1/incidents", get(incidents))
+        .route("/v1/users/{user}", get(user))
+        .route("/v1/feedback", post(feedback))
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -111,11 +119,12 @@ enum BodyError {
     Busy(String),
 }
 
-/// Read a body of at most `max` bytes into memory held from `budget`.
+/// Read a body of at most `max` bytes (the limit named `limit` in
+/// messages) into memory held from `budget`.
 async fn read_body(
     headers: &HeaderMap,
     body: Body,
-    max: usize,
+    (max, limit): (usize, &str),
     budget: &Arc<Budget>,
 ) -> Result<(Vec<u8>, Reservation), BodyError> {
     if let Some(enc) = headers.get(CONTENT_ENCODING) {
@@ -132,7 +141,7 @@ async fn read_body(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(len) = declared.filter(|&len| len > max as u64) {
         return Err(BodyError::TooLarge(format!(
-            "Content-Length of {len} too large (maximum is {max}, serve.max_body_bytes)"
+            "Content-Length of {len} too large (maximum is {max}, {limit})"
         )));
     }
     let busy = |want: usize| {
@@ -154,7 +163,7 @@ async fn read_body(
             let need = buf.len() + data.len();
             if need > max {
                 return Err(BodyError::TooLarge(format!(
-                    "the body is larger than {max} bytes (serve.max_body_bytes)"
+                    "the body is larger than {max} bytes ({limit})"
                 )));
             }
             if !held.grow_to(need) {
@@ -181,6 +190,9 @@ struct Refusal {
     hec_code: u16,
     hec_text: &'static str,
     invalid_event: Option<u64>,
+    /// Whether `why` is counted in `ueba_requests_rejected_total`: an
+    /// unknown user or alert is an answer, not a refused request.
+    counted: bool,
 }
 
 impl Refusal {
@@ -192,7 +204,14 @@ impl Refusal {
             hec_code: 6,
             hec_text: "Invalid data format",
             invalid_event: None,
+            counted: true,
         }
+    }
+
+    /// A refusal not counted among rejected requests.
+    fn uncounted(mut self) -> Self {
+        self.counted = false;
+        self
     }
 
     fn hec(mut self, code: u16, text: &'static str) -> Self {
@@ -202,7 +221,9 @@ impl Refusal {
     }
 
     fn respond(self, app: &App, api: Api) -> Response {
-        app.counters.reject(self.why);
+        if self.counted {
+            app.counters.reject(self.why);
+        }
         let (status, body) = match api {
             Api::Native => (self.status, json!({ "error": self.message })),
             Api::Hec => {
@@ -312,6 +333,20 @@ fn queue_refusal(e: QueueError) -> Refusal {
     }
 }
 
+fn body_refusal(e: BodyError) -> Refusal {
+    match e {
+        BodyError::TooLarge(m) => {
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, m)
+        }
+        BodyError::Encoding(m) => {
+            Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::BadRequest, m)
+        }
+        BodyError::Read(m) => Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, m),
+        BodyError::Busy(m) => Refusal::new(StatusCode::TOO_MANY_REQUESTS, Rejection::BodyBudget, m)
+            .hec(9, "Server is busy"),
+    }
+}
+
 /// What was taken from an accepted request.
 struct Accepted {
     accepted: u64,
@@ -352,21 +387,14 @@ async fn take_in(
     if let Some(refusal) = unauthorized(auth::check(headers, app.token.as_ref()), api) {
         return Err(refusal);
     }
-    let (bytes, held) = read_body(headers, body, app.limits.max_body_bytes, &app.budget)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(m) => {
-                Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, m)
-            }
-            BodyError::Encoding(m) => {
-                Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, Rejection::BadRequest, m)
-            }
-            BodyError::Read(m) => Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, m),
-            BodyError::Busy(m) => {
-                Refusal::new(StatusCode::TOO_MANY_REQUESTS, Rejection::BodyBudget, m)
-                    .hec(9, "Server is busy")
-            }
-        })?;
+    let (bytes, held) = read_body(
+        headers,
+        body,
+        (app.limits.max_body_bytes, "serve.max_body_bytes"),
+        &app.budget,
+    )
+    .await
+    .map_err(body_refusal)?;
     let turn = app.parsing.clone().acquire_owned().await.map_err(|e| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -543,11 +571,127 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     json_response(status, &body)
 }
 
+fn request_refusal(e: RequestError) -> Refusal {
+    let message = e.to_string();
+    match e {
+        RequestError::Malformed(_) | RequestError::BadUser(_) => {
+            Refusal::new(StatusCode::BAD_REQUEST, Rejection::BadRequest, message)
+        }
+        RequestError::Invalid(_) => Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::BadRequest,
+            message,
+        ),
+    }
+}
+
+fn ask_refusal(e: AskError) -> Refusal {
+    let message = e.to_string();
+    match e {
+        AskError::Closed(q) => queue_refusal(q),
+        AskError::UnknownUser(_) | AskError::UnknownAlert(_) => {
+            Refusal::new(StatusCode::NOT_FOUND, Rejection::BadRequest, message).uncounted()
+        }
+        AskError::Refused(_) => Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::BadRequest,
+            message,
+        ),
+        AskError::NoVerdictsFile => {
+            Refusal::new(StatusCode::CONFLICT, Rejection::Unavailable, message).uncounted()
+        }
+        AskError::Record(_) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Unavailable,
+            message,
+        ),
+    }
+}
+
+/// The answer to a request without the right token, if it has not.
+fn refuse_unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
+    unauthorized(auth::check(headers, app.token.as_ref()), Api::Native)
+        .map(|r| r.respond(app, Api::Native))
+}
+
+/// Ask the worker what an authenticated analyst request wants, or refuse
+/// it when it did not validate.
+async fn ask_worker(app: &App, ask: Result<Ask, RequestError>) -> Response {
+    let ask = match ask {
+        Ok(ask) => ask,
+        Err(e) => return request_refusal(e).respond(app, Api::Native),
+    };
+    match app.queue.ask(ask).await {
+        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Err(e) => ask_refusal(e).respond(app, Api::Native),
+    }
+}
+
+async fn incidents(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refused) = refuse_unauthorized(&app, &headers) {
+        return refused;
+    }
+    let ask = analyst::incidents_query(uri.query()).map(|user| Ask::Incidents { user });
+    ask_worker(&app, ask).await
+}
+
+async fn user(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    user: Result<Path<String>, PathRejection>,
+) -> Response {
+    if let Some(refused) = refuse_unauthorized(&app, &headers) {
+        return refused;
+    }
+    let ask = match user {
+        Ok(Path(user)) => analyst::check_user(&user).map(|()| Ask::User { user }),
+        Err(e) => Err(RequestError::BadUser(format!(
+            "the user name in the path: {e}"
+        ))),
+    };
+    ask_worker(&app, ask).await
+}
+
+async fn feedback(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    // Authenticated before the body is read: an unknown client costs
+    // nothing of the body budget.
+    if let Some(refused) = refuse_unauthorized(&app, &headers) {
+        return refused;
+    }
+    let limit = std::time::Duration::from_millis(app.limits.request_timeout_ms);
+    let read = read_body(
+        &headers,
+        body,
+        (analyst::MAX_FEEDBACK_BYTES, "the most a verdict may take"),
+        &app.budget,
+    );
+    let bytes = match tokio::time::timeout(limit, read).await {
+        Ok(Ok((bytes, _held))) => bytes,
+        Ok(Err(e)) => return body_refusal(e).respond(&app, Api::Native),
+        Err(_) => {
+            return Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                Rejection::Timeout,
+                format!(
+                    "the request was not received within {} ms (serve.request_timeout_ms)",
+                    app.limits.request_timeout_ms
+                ),
+            )
+            .respond(&app, Api::Native);
+        }
+    };
+    ask_worker(&app, analyst::parse_feedback(&bytes).map(Ask::Feedback)).await
+}
+
 async fn not_found() -> Response {
     json_response(
         StatusCode::NOT_FOUND,
         &json!({
-            "error": "no such endpoint; POST /v1/events or /services/collector/event, GET /metrics or /healthz"
+            "error": "no such endpoint; POST /v1/events, /services/collector/event or /v1/feedback, GET /v1/incidents, /v1/users/{user}, /metrics or /healthz"
         }),
     )
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -7,7 +7,9 @@
 //! `ueba score` ([`ingest`]) and hand the events to a bounded queue
 //! ([`queue`]) drained by the one thread that owns the scorer; a full queue
 //! is answered with 429 and `Retry-After`, never with unbounded memory.
-//! `/metrics` ([`metrics`]) and `/healthz` report what happened. With
+//! `/metrics` ([`metrics`]) and `/healthz` report what happened. Analysts
+//! ask about incidents and users and record verdicts ([`analyst`]) through
+//! the same channel, so they are answered in turn with the events. With
 //! `--plugins DIR`, [`reload`] watches DIR and hands new plugin versions to
 //! the same thread, which switches to them between two batches.
 //!
@@ -21,6 +23,7 @@
 //! the caller to close the queue and join the worker, which scores
 //! everything accepted and flushes the sink.
 
+pub mod analyst;
 pub mod auth;
 pub mod budget;
 pub mod http;

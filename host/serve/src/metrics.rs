@@ -204,7 +204,7 @@ impl Default for Counters {
         );
         registry.register(
             "ueba_requests_rejected",
-            "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400, unavailable 503, body_budget 429/503, timeout 408)",
+            "Requests refused, by reason (queue_full 429/503, unauthorized 401/403, too_large 413, bad_request 400/422, unavailable 503/500, body_budget 429/503, timeout 408)",
             rejected.clone(),
         );
         registry.register(
@@ -430,6 +430,24 @@ impl Collector for ScrapeTime {
             "ueba_alerts",
             "Alerts written to the sink.",
             &counter(snap.alerts),
+        )?;
+        one(
+            e,
+            "ueba_verdicts_applied",
+            "Analysts' verdicts applied (POST /v1/feedback and the verdicts file), each at its event time.",
+            &counter(snap.verdicts_applied),
+        )?;
+        one(
+            e,
+            "ueba_findings_forgiven",
+            "Findings kept from risk by benign verdicts (the same behaviour of the same user within risk.benign_days).",
+            &counter(snap.forgiven),
+        )?;
+        one(
+            e,
+            "ueba_incidents_open",
+            "Incidents open now (GET /v1/incidents lists them).",
+            &gauge(snap.open_incidents),
         )?;
         one(
             e,

@@ -21,7 +21,7 @@ fn http_state() -> HttpState {
 }
 
 /// A snapshot with a detector whose name needs escaping, gate counts,
-/// exceptions, reloads and a moved threshold.
+/// exceptions, reloads, verdicts, open incidents and a moved threshold.
 fn busy_snapshot(detector: &str) -> Snapshot {
     let mut latency = Histogram::default();
     latency.observe(0.00005);
@@ -46,6 +46,9 @@ fn busy_snapshot(detector: &str) -> Snapshot {
         )],
         exceptions: vec![0, 7],
         threshold: 47.5,
+        verdicts_applied: 2,
+        forgiven: 5,
+        open_incidents: 3,
         ..Snapshot::default()
     }
 }
@@ -138,6 +141,9 @@ fn exposition_is_openmetrics() {
             ("ueba_stray_findings", "counter"),
             ("ueba_alerts", "counter"),
             ("ueba_alert_threshold", "gauge"),
+            ("ueba_verdicts_applied", "counter"),
+            ("ueba_findings_forgiven", "counter"),
+            ("ueba_incidents_open", "gauge"),
             ("ueba_plugin_output_rejected", "counter"),
             ("ueba_exception_matches", "counter"),
             ("ueba_plugin_failures", "counter"),
@@ -156,7 +162,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 30, "{text}");
+        assert_eq!(page.kinds.len(), 33, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(
@@ -174,6 +180,18 @@ fn exposition_is_openmetrics() {
         assert_eq!(value("ueba_http_accept_errors_total"), Some(1.0));
         assert_eq!(value("ueba_worker_up"), Some(1.0));
         assert_eq!(value("ueba_events_total"), Some(snap.events as f64));
+        assert_eq!(
+            value("ueba_verdicts_applied_total"),
+            Some(snap.verdicts_applied as f64)
+        );
+        assert_eq!(
+            value("ueba_findings_forgiven_total"),
+            Some(snap.forgiven as f64)
+        );
+        assert_eq!(
+            value("ueba_incidents_open"),
+            Some(snap.open_incidents as f64)
+        );
         for d in &snap.detectors {
             assert_eq!(
                 value(&format!(

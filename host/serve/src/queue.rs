@@ -136,6 +136,12 @@ pub struct Snapshot {
     pub exceptions: Vec<u64>,
     /// The alert threshold in force (the alert budget moves it).
     pub threshold: f64,
+    /// Verdicts applied so far (`POST /v1/feedback` and the verdicts file).
+    pub verdicts_applied: u64,
+    /// Findings kept from risk by benign verdicts.
+    pub forgiven: u64,
+    /// Incidents open now.
+    pub open_incidents: usize,
     /// Plugin changes while serving, per health event kind
     /// ([`super::reload::EVENTS`]: loaded, reloaded, state_reset, removed,
     /// load_failed).
@@ -190,6 +196,10 @@ impl Snapshot {
             gate: stats.gate.clone(),
             exceptions: stats.exceptions.clone(),
             threshold: stats.threshold,
+            verdicts_applied: stats.verdicts_applied,
+            forgiven: stats.forgiven,
+            // Not a count of `stats`: the worker sets it from the scorer.
+            open_incidents: 0,
             reloads,
         }
     }
@@ -256,7 +266,12 @@ enum Msg {
     },
     /// New plugin versions, applied at the next batch boundary.
     Reload(Box<super::reload::Reload>),
+    /// An analyst's question or verdict, answered in turn.
+    Ask(super::analyst::Ask, tokio::sync::oneshot::Sender<Answer>),
 }
+
+/// The worker's answer to an [`Ask`](super::analyst::Ask).
+type Answer = Result<serde_json::Value, super::analyst::AskError>;
 
 struct Shared {
     capacity: usize,
@@ -352,6 +367,27 @@ impl Queue {
         };
         let tx = guard.as_ref().ok_or_else(closed)?;
         tx.send(Msg::Reload(Box::new(reload))).map_err(|_| closed())
+    }
+
+    /// Ask the worker about incidents or a user, or hand it a verdict, and
+    /// wait for the answer. The ask takes no room in the queue and is
+    /// answered after every event queued before it has been pushed into the
+    /// scorer. Refused ([`super::analyst::AskError::Closed`]) once the queue
+    /// is closed or the worker has stopped.
+    pub async fn ask(&self, ask: super::analyst::Ask) -> Answer {
+        let closed = || {
+            QueueError::Closed(
+                self.failure()
+                    .unwrap_or_else(|| "the service is shutting down".into()),
+            )
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        {
+            let guard = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = guard.as_ref().ok_or_else(closed)?;
+            tx.send(Msg::Ask(ask, reply)).map_err(|_| closed())?;
+        }
+        answer.await.map_err(|_| closed())?
     }
 
     /// Events queued or being scored.
@@ -496,12 +532,15 @@ impl Drop for PanicGuard {
 /// Start the worker thread. `build` makes the scorer on that thread (a
 /// scorer's health sink need not be `Send`); `capacity` is the queue's size
 /// in events and `idle` how long without events before held events are
-/// scored.
+/// scored. `verdicts` is the verdicts file `POST /v1/feedback` appends to
+/// (the one `build` read); without one, verdicts are refused, since they
+/// would be lost at the next start.
 pub fn start<S, F>(
     build: F,
     capacity: usize,
     idle: Duration,
     durable: Option<Durable>,
+    verdicts: Option<PathBuf>,
 ) -> Result<(Queue, Worker<S>), WorkerError>
 where
     S: AlertSink + Send + 'static,
@@ -533,7 +572,15 @@ where
                     return Ok(None);
                 }
             };
-            let result = work(scorer, &rx, &for_thread, idle, durable.as_ref()).map(Some);
+            let result = work(
+                scorer,
+                &rx,
+                &for_thread,
+                idle,
+                durable.as_ref(),
+                verdicts.as_deref(),
+            )
+            .map(Some);
             if let Err(e) = &result {
                 for_thread.fail(e.to_string());
             }
@@ -554,7 +601,10 @@ where
 }
 
 fn publish<S: AlertSink>(shared: &Shared, scorer: &Scorer<S>) {
-    let snap = Snapshot::of(scorer.stats(), scorer.detector_names());
+    let snap = Snapshot {
+        open_incidents: scorer.open_incidents(),
+        ..Snapshot::of(scorer.stats(), scorer.detector_names())
+    };
     *shared
         .snapshot
         .lock()
@@ -596,6 +646,7 @@ fn work<S: AlertSink>(
     shared: &Shared,
     idle: Duration,
     durable: Option<&Durable>,
+    verdicts: Option<&std::path::Path>,
 ) -> Result<(Report, S), StopError> {
     publish(shared, &scorer);
     let mut holding = false;
@@ -630,6 +681,11 @@ fn work<S: AlertSink>(
                 last_message = Instant::now();
                 super::reload::apply(&mut scorer, *reload)?;
                 publish(shared, &scorer);
+            }
+            Ok(Msg::Ask(ask, reply)) => {
+                // A client that went away meanwhile is sent nothing; a
+                // verdict it sent is recorded all the same.
+                let _ = reply.send(super::analyst::answer(&mut scorer, ask, verdicts));
             }
             Ok(Msg::Events {
                 events,

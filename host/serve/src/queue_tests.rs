@@ -27,7 +27,7 @@ where
         + Send
         + 'static,
 {
-    start(build, capacity, Duration::from_millis(20), None).unwrap()
+    start(build, capacity, Duration::from_millis(20), None, None).unwrap()
 }
 
 #[test]
@@ -114,6 +114,7 @@ fn with_durable_state_a_request_is_acknowledged_only_once_a_checkpoint_holds_its
         100,
         Duration::from_millis(20),
         Some(durable),
+        None,
     )
     .unwrap();
     let first = queue.offer(vec![ev(0), ev(1)], 0).unwrap();

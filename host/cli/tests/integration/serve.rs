@@ -1304,3 +1304,202 @@ fn past_max_connections_a_client_waits_until_one_closes() {
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// The analyst's view of a service with `--state`: incidents and users as
+/// they stand, a verdict recorded in DIR/verdicts.jsonl, and the service
+/// starting again on that state with the verdict read back.
+#[test]
+fn analysts_read_incidents_and_users_and_record_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated_org(dir.path());
+    let alerts = dir.path().join("alerts.jsonl");
+    let state = dir.path().join("state");
+    let tok = token_file(dir.path());
+    let ids = data.join("identities.csv");
+    let args = [
+        "--token-file",
+        tok.to_str().unwrap(),
+        "--identities",
+        ids.to_str().unwrap(),
+        "--output",
+        alerts.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let text = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let server = start(&args);
+    let base = server.base.clone();
+    // Verdicts before any alert: none is known yet.
+    let (status, _, body) = post(
+        &format!("{base}/v1/feedback"),
+        Some(&bearer()),
+        br#"{"id":"0123456789abcdef","verdict":"benign"}"#,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(post_all(&base, &lines), lines.len() as u64);
+    // SIGTERM scores what is held and writes every alert out.
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    let written = std::fs::read_to_string(&alerts).unwrap();
+    let last = json(written.lines().last().expect("the organisation alerts"));
+    let (alert, user, incident) = (
+        last["id"].as_str().unwrap().to_string(),
+        last["user"].as_str().unwrap().to_string(),
+        last["incident"].as_str().unwrap().to_string(),
+    );
+
+    let server = start(&args);
+    let base = server.base.clone();
+    let url = |path: &str| format!("{base}{path}");
+
+    // The alert's incident is listed, with its user and opening alert.
+    let (status, body) = get(&url("/v1/incidents"), Some(&bearer()));
+    assert_eq!(status, 200, "{body}");
+    let listed = json(&body);
+    let found = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == incident.as_str())
+        .unwrap_or_else(|| panic!("no incident {incident}: {body}"))
+        .clone();
+    assert_eq!(found["user"], user.as_str());
+    let opening = incident.strip_prefix("i-").unwrap();
+    assert!(
+        found["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == opening),
+        "{found}"
+    );
+    let (status, body) = get(&url(&format!("/v1/incidents?user={user}")), Some(&bearer()));
+    assert_eq!(status, 200, "{body}");
+    let mine = json(&body);
+    let mine = mine["incidents"].as_array().unwrap();
+    assert!(!mine.is_empty() && mine.iter().all(|i| i["user"] == user.as_str()));
+
+    // The user's standing: risk now, the peak their alerts reached, their
+    // findings and incidents.
+    let (status, body) = get(&url(&format!("/v1/users/{user}")), Some(&bearer()));
+    assert_eq!(status, 200, "{body}");
+    let standing = json(&body);
+    assert_eq!(standing["user"], user.as_str());
+    let risk = standing["risk"].as_f64().unwrap();
+    let peak = standing["peak"].as_f64().unwrap();
+    assert!(
+        (0.0..=100.0).contains(&risk) && risk <= peak + 1e-3,
+        "{body}"
+    );
+    assert!(peak >= last["score"].as_f64().unwrap() - 1e-3, "{body}");
+    assert!(standing["alerts"].as_u64().unwrap() >= 1, "{body}");
+    assert!(!standing["kept"].as_array().unwrap().is_empty(), "{body}");
+    assert!(
+        standing["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == incident.as_str()),
+        "{body}"
+    );
+    let (status, body) = get(&url("/v1/users/nobody-at-all"), Some(&bearer()));
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("nobody-at-all")
+    );
+
+    // A benign verdict is recorded, fsynced, in DIR/verdicts.jsonl.
+    let verdict = serde_json::json!({
+        "id": alert, "verdict": "benign", "note": "DBA maintenance", "analyst": "kim"
+    });
+    let (status, _, body) = post(
+        &url("/v1/feedback"),
+        Some(&bearer()),
+        verdict.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let recorded = json(&body);
+    assert_eq!(recorded["id"], alert.as_str());
+    assert_eq!(recorded["verdict"], "benign");
+    assert_eq!(recorded["line"], 1);
+    let file = std::fs::read_to_string(state.join("verdicts.jsonl")).unwrap();
+    let line = json(file.lines().next().unwrap());
+    assert_eq!(line["id"], alert.as_str());
+    assert_eq!(line["analyst"], "kim");
+    assert_eq!(line["time"], recorded["time"]);
+
+    // Refusals name what is wrong.
+    let (status, _, body) = post(
+        &url("/v1/feedback"),
+        Some(&bearer()),
+        br#"{"id":"ffffffffffffffff","verdict":"malicious"}"#,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("ffffffffffffffff")
+    );
+    let (status, _, body) = post(&url("/v1/feedback"), Some(&bearer()), b"{\"id\": ");
+    assert_eq!(status, 400, "{body}");
+    let before =
+        serde_json::json!({ "id": alert, "verdict": "malicious", "time": "2000-01-01T00:00:00Z" });
+    let (status, _, body) = post(
+        &url("/v1/feedback"),
+        Some(&bearer()),
+        before.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "{body}");
+    for auth in [None, Some("Bearer not-the-token")] {
+        let (status, _, body) = post(&url("/v1/feedback"), auth, verdict.to_string().as_bytes());
+        assert_eq!(status, 401, "{body}");
+        let (status, body) = get(&url("/v1/incidents"), auth);
+        assert_eq!(status, 401, "{body}");
+        let (status, body) = get(&url(&format!("/v1/users/{user}")), auth);
+        assert_eq!(status, 401, "{body}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(state.join("verdicts.jsonl")).unwrap(),
+        file
+    );
+    let metrics = wait_for_metric(&base, "ueba_verdicts_applied_total", 0.0);
+    assert!(
+        sample(&metrics, "ueba_incidents_open").is_some(),
+        "{metrics}"
+    );
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+
+    // The service starts again on the same state, the verdict read back:
+    // the next one is the file's second line.
+    let server = start(&args);
+    let (status, _, body) = post(
+        &format!("{}/v1/feedback", server.base),
+        Some(&bearer()),
+        serde_json::json!({ "id": alert, "verdict": "malicious" })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["line"], 2);
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("resuming from"), "{log}");
+
+    // A damaged verdicts file stops start-up, naming the line.
+    std::fs::write(state.join("verdicts.jsonl"), format!("{file}{{\"id\":\n")).unwrap();
+    let out = command(&[&["--listen", "127.0.0.1:0"], &args[..]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("verdicts.jsonl:2:") && !err.contains("listening on"),
+        "{err}"
+    );
+}

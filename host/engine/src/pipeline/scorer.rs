@@ -192,6 +192,22 @@ impl<S: AlertSink> Scorer<S> {
         self.aggregator.incidents()
     }
 
+    /// How many incidents are open now: a cheap count for `/metrics`,
+    /// where [`Scorer::incidents`] would build every record.
+    pub fn open_incidents(&self) -> usize {
+        self.aggregator.open_incidents()
+    }
+
+    /// `user`'s risk now, decayed to the newest event time released for
+    /// scoring (0 for a user with no finding), or `None` for a user never
+    /// seen: `GET /v1/users/{user}` reports it beside the peak, since risk
+    /// falls between findings.
+    pub fn risk_now(&self, user: &str) -> Option<f64> {
+        let id = self.encoder.interner.lookup(SymbolKind::User, user)?;
+        let now = self.released_ms()?;
+        Some(f64::from(self.aggregator.risk_at_ms(id, now)))
+    }
+
     /// Tell the aggregator `user`'s criticality and watchlists, once.
     fn ensure_modifier(&mut self, user: u32) {
         let idx = user as usize;

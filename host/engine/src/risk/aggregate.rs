@@ -849,6 +849,22 @@ impl Aggregator {
         modified(u, base)
     }
 
+    /// `user`'s risk decayed to `now_ms` (0 for a user never seen), without
+    /// changing it: what `GET /v1/users/{user}` reports as their risk now,
+    /// since risk falls between findings.
+    pub fn risk_at_ms(&self, user: u32, now_ms: i64) -> f32 {
+        self.users
+            .get(user as usize)
+            .filter(|u| !u.components.is_empty())
+            .map_or(0.0, |u| self.risk_at(u, now_ms))
+    }
+
+    /// How many users have an open incident now (the `/metrics` gauge of
+    /// open incidents), without building their records.
+    pub fn open_incidents(&self) -> usize {
+        self.open.len()
+    }
+
     /// A user's risk as of their latest finding (0 for a user never seen).
     /// Risk only changes when a finding arrives, so reading it right after
     /// [`Aggregator::add`] traces how it evolves.
