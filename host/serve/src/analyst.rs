@@ -13,6 +13,20 @@
 //! restarted service reads it back and skips those its checkpoint already
 //! applied. Without a verdicts file a verdict would be lost at the next
 //! restart, so the service refuses it.
+//!
+//! Answers:
+//!
+//! - incidents: `{"incidents": [IncidentRecord, ...]}`, each as a line of
+//!   `--incidents` describes it (`change` is `opened` for an open one,
+//!   `closed` for a closed one), oldest first.
+//! - a user: `user`, `risk` (decayed to `as_of`, the newest event time
+//!   scored), `threshold`, `peak` and `peak_time`, `alerts`, `findings` (per
+//!   detector), `top_reason`, `kept` (the strongest findings held per
+//!   detector, as alerts show them) and `incidents` (theirs, with their
+//!   verdicts).
+//! - a verdict: the line recorded (`time`, `id`, `verdict`, `note`,
+//!   `analyst`) and its `line` number in the verdicts file. It applies from
+//!   `time` on, when the events from then on are scored.
 
 use std::path::Path;
 
@@ -284,10 +298,10 @@ fn user_answer<S: AlertSink>(scorer: &Scorer<S>, user: String) -> Result<Value, 
         .collect();
     Ok(json!({
         "user": user,
-        "risk": scorer.risk_now(&user).unwrap_or(0.0),
+        "risk": tenth(scorer.risk_now(&user).unwrap_or(0.0)),
         "as_of": scorer.released_ms().map(format_time),
         "threshold": scorer.stats().threshold,
-        "peak": standing.peak,
+        "peak": tenth(f64::from(standing.peak)),
         "peak_time": format_time(standing.peak_ms),
         "alerts": standing.alerts,
         "findings": findings,
@@ -295,6 +309,12 @@ fn user_answer<S: AlertSink>(scorer: &Scorer<S>, user: String) -> Result<Value, 
         "kept": kept,
         "incidents": incidents,
     }))
+}
+
+/// A risk to a tenth, as alerts and incidents show it: the digits beyond
+/// are single-precision noise.
+fn tenth(risk: f64) -> f64 {
+    (risk * 10.0).round() / 10.0
 }
 
 /// Admit a verdict against the scorer's state, append it to the verdicts
