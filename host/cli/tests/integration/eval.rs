@@ -185,7 +185,27 @@ fn eval_scores_a_generated_org_and_finds_every_insider() {
             "{stdout}"
         );
     }
-    check_detects_everything(&read_json(&json), "scored");
+    let j = read_json(&json);
+    check_detects_everything(&j, "scored");
+    // The bulk reader's table and address rank among the riskiest
+    // resources and sources, with them named behind the peak.
+    let insider = j["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "trend-micro")
+        .unwrap()["user"]
+        .clone();
+    for (kind, within) in [("resources", 3), ("sources", 5)] {
+        let list = j[kind].as_array().unwrap();
+        assert!(
+            list.iter()
+                .take(within)
+                .any(|e| e["top_users"].as_array().unwrap().contains(&insider)),
+            "{insider} behind none of the top {within} {kind}: {list:?}"
+        );
+    }
+    assert!(stdout.contains("Top resources by peak risk"), "{stdout}");
 }
 
 /// The harness on every shape: `ueba gen --shape` writes a small

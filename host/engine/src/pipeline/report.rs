@@ -2,6 +2,7 @@
 //! stderr.
 
 use crate::risk::aggregate::UserStanding;
+use crate::risk::entities::EntityStanding;
 use crate::sandbox::gate::{self};
 use crate::sandbox::plugins::HealthKind;
 
@@ -18,6 +19,23 @@ pub struct RankedUser {
     pub standing: UserStanding,
 }
 
+/// A resource or source with its risk ([`crate::risk::entities`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankedEntity {
+    /// The resource or source as the log names it.
+    pub name: String,
+    /// The users kept for it, the one behind its peak first.
+    pub top_users: Vec<String>,
+    /// Peak risk, findings, users.
+    pub standing: EntityStanding,
+}
+
+/// Resources and sources kept in a [`Report`], each kind.
+pub const ENTITIES_REPORTED: usize = 20;
+
+/// Resources and sources shown in the summary, each kind, at most.
+pub const ENTITIES_SHOWN: usize = 5;
+
 /// What a run found, for the summary table and for tests.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -25,6 +43,14 @@ pub struct Report {
     pub detectors: Vec<String>,
     /// Users by peak risk, highest first.
     pub users: Vec<RankedUser>,
+    /// Resources by peak risk, highest first (at most
+    /// [`ENTITIES_REPORTED`]).
+    pub resources: Vec<RankedEntity>,
+    /// Sources by peak risk, highest first (at most [`ENTITIES_REPORTED`]).
+    pub sources: Vec<RankedEntity>,
+    /// Findings about resources or sources beyond what entity risk tracks
+    /// ([`crate::risk::entities::MAX_ENTITIES`]).
+    pub entities_untracked: u64,
     /// Counts.
     pub stats: Stats,
     /// Wall time of the run.
@@ -85,6 +111,32 @@ impl Report {
                 clip(u.standing.top_reason.as_deref().unwrap_or(""), 90)
             );
         }
+        for (title, what, list) in [
+            ("Top resources by peak risk", "resource", &self.resources),
+            ("Top sources by peak risk", "source", &self.sources),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "\n{title}");
+            let _ = writeln!(
+                out,
+                "{:>4}  {:<32} {:>5} {:>6} {:>9}  users (the one behind the peak first)",
+                "#", what, "risk", "users", "findings"
+            );
+            for (i, e) in list.iter().take(top.min(ENTITIES_SHOWN)).enumerate() {
+                let _ = writeln!(
+                    out,
+                    "{:>4}  {:<32} {:>5.1} {:>6} {:>9}  {}",
+                    i + 1,
+                    clip(&e.name, 32),
+                    e.standing.peak,
+                    e.standing.users,
+                    e.standing.findings,
+                    clip(&e.top_users.join(", "), 60)
+                );
+            }
+        }
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         // Counts restored from a checkpoint include earlier runs; the rate
         // is of this run's events over this run's time.
@@ -124,6 +176,14 @@ impl Report {
                 "findings kept from risk by exceptions: {}; events kept from detectors (learn = false): {}",
                 per.join(", "),
                 s.events_unlearned
+            );
+        }
+        if self.entities_untracked > 0 {
+            let _ = writeln!(
+                out,
+                "findings about resources or sources beyond the {} tracked per kind (not ranked): {}",
+                crate::risk::entities::MAX_ENTITIES,
+                self.entities_untracked
             );
         }
         if s.events_held > 0 {

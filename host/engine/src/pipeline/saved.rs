@@ -26,6 +26,7 @@ pub struct ScorerState {
     pub(crate) pending: Vec<(i64, Compact)>,
     pub(crate) next_seq: u64,
     pub(crate) aggregator: AggregatorState,
+    pub(crate) entities: crate::risk::entities::EntityRisk,
     pub(crate) stats: SavedStats,
     pub(crate) detectors: Vec<DetectorState>,
 }

@@ -19,6 +19,7 @@ use crate::pipeline::reorder::OrderedQueue;
 use crate::risk::aggregate::{
     Aggregator, AlertFinding, Modifier, ResourceCriticality, UserModifier, UserStanding,
 };
+use crate::risk::entities::{EntityKind, EntityRisk, EntityStanding};
 use crate::risk::exceptions::{Exceptions, Subject};
 use crate::risk::findings::{FindingRecord, FindingSink};
 use crate::risk::incidents::{IncidentRecord, IncidentSink};
@@ -76,6 +77,8 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) batch: wit::Events,
     pub(crate) next_seq: u64,
     pub(crate) aggregator: Aggregator,
+    /// Risk per resource and per source ([`crate::risk::entities`]).
+    pub(crate) entities: EntityRisk,
     pub(crate) sink: S,
     pub(crate) health: Box<dyn HealthSink>,
     pub(crate) stats: Stats,
@@ -114,6 +117,7 @@ impl<S: AlertSink> Scorer<S> {
         // can only come from a caller that built one by hand.
         let exceptions = Exceptions::new(&cfg.exceptions).unwrap_or_default();
         let n_exceptions = exceptions.len();
+        let entities = EntityRisk::new(&cfg.risk);
         Scorer {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
             output_limits: OutputLimits::of(&cfg.sandbox),
@@ -132,6 +136,7 @@ impl<S: AlertSink> Scorer<S> {
             newest_ms: i64::MIN,
             released_ms: i64::MIN,
             next_seq: 0,
+            entities,
             aggregator,
             sink,
             health: Box::new(StderrHealth),
@@ -369,6 +374,7 @@ impl<S: AlertSink> Scorer<S> {
                 .collect(),
             next_seq: self.next_seq,
             aggregator: self.aggregator.state(),
+            entities: self.entities.clone(),
             stats: SavedStats {
                 events: s.events,
                 invalid: s.invalid,
@@ -430,6 +436,7 @@ impl<S: AlertSink> Scorer<S> {
                 0,
             )
         };
+        self.entities = state.entities;
         for name in self.aggregator.restore(state.aggregator) {
             events.push(report(
                 &name,
@@ -874,9 +881,21 @@ impl<S: AlertSink> Scorer<S> {
                 .is_some()
                 .then(|| (finding.detector.clone(), finding.score as f32));
             let recorded = self.findings.is_some().then(|| finding.clone());
+            let weighted = finding.score * self.slots[d].loaded.weight;
             let alert = self
                 .aggregator
                 .add(ev.user, d, ev.time_ms, finding, user, peer);
+            self.entities.add(
+                EntityKind::Resource,
+                ev.resource,
+                ev.user,
+                weighted,
+                ev.time_ms,
+            );
+            if let Some(source) = ev.source {
+                self.entities
+                    .add(EntityKind::Source, source, ev.user, weighted, ev.time_ms);
+            }
             if let (Some(sink), Some(finding)) = (self.findings.as_mut(), recorded) {
                 sink.record(&FindingRecord {
                     user: user.to_string(),
@@ -932,7 +951,19 @@ impl<S: AlertSink> Scorer<S> {
     /// run stopping right after a checkpoint that holds those events.
     pub fn finish_without_flush(mut self) -> (Report, S) {
         let standings = self.aggregator.standings();
+        let entities = |kind| {
+            self.entities
+                .top(kind, ENTITIES_REPORTED)
+                .into_iter()
+                .map(|e| self.ranked_entity(e))
+                .collect()
+        };
+        let resources = entities(EntityKind::Resource);
+        let sources = entities(EntityKind::Source);
         let report = Report {
+            resources,
+            sources,
+            entities_untracked: self.entities.untracked(),
             trace: self.trace.take().unwrap_or_default(),
             detectors: self.aggregator.detector_names().to_vec(),
             users: standings
@@ -962,6 +993,26 @@ impl<S: AlertSink> Scorer<S> {
             events_before: self.events_before,
         };
         (report, self.sink)
+    }
+}
+
+impl<S: AlertSink> Scorer<S> {
+    /// An entity's standing with its name and its users' names.
+    fn ranked_entity(&self, e: EntityStanding) -> RankedEntity {
+        let interner = &self.encoder.interner;
+        let symbol = match e.kind {
+            EntityKind::Resource => SymbolKind::Resource,
+            EntityKind::Source => SymbolKind::Source,
+        };
+        RankedEntity {
+            name: interner.text(symbol, e.id).to_string(),
+            top_users: e
+                .top_users
+                .iter()
+                .map(|&u| interner.text(SymbolKind::User, u).to_string())
+                .collect(),
+            standing: e,
+        }
     }
 }
 

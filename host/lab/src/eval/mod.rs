@@ -237,10 +237,48 @@ pub struct Evaluation {
     pub ueba_at_threshold: OperatingPoint,
     /// The static rules, each against ueba at the same recall.
     pub rules: Vec<RuleComparison>,
+    /// Resources by peak risk, highest first (when scored).
+    pub resources: Vec<EntityRow>,
+    /// Sources by peak risk, highest first (when scored).
+    pub sources: Vec<EntityRow>,
+    /// What the analyst's configuration did (when scored): findings each
+    /// `[[exceptions]]` entry kept from risk, by index.
+    pub exception_matches: Vec<u64>,
     /// What the HTML report draws.
     #[serde(skip)]
     pub detail: Detail,
 }
+
+/// A resource or source and the risk the findings about it add up to
+/// (`ueba_engine::risk::entities`).
+#[derive(Clone, Debug, Serialize)]
+pub struct EntityRow {
+    /// As the log names it.
+    pub name: String,
+    /// Highest risk it reached.
+    pub peak_risk: f64,
+    /// Users whose findings concerned it.
+    pub users: u32,
+    /// Findings about it that added risk.
+    pub findings: u64,
+    /// The users kept for it, the one behind the peak first.
+    pub top_users: Vec<String>,
+}
+
+impl EntityRow {
+    fn of(e: &ueba_engine::pipeline::RankedEntity) -> Self {
+        EntityRow {
+            name: e.name.clone(),
+            peak_risk: round(f64::from(e.standing.peak), 1),
+            users: e.standing.users,
+            findings: e.standing.findings,
+            top_users: e.top_users.clone(),
+        }
+    }
+}
+
+/// Resources and sources `ueba eval` lists, each kind.
+pub const ENTITIES_LISTED: usize = 10;
 
 /// Per-user timelines and per-detector findings, for the HTML report.
 #[derive(Clone, Debug, Default)]
@@ -444,6 +482,7 @@ pub fn evaluate(
     let mut tally = Tally::default();
     // (user, time, risk), (user, time, score), detectors, (detector, time, score)
     let (risk, alerts, detectors, findings, threshold, half_life, source_name);
+    let (mut resources, mut sources, mut exception_matches) = (Vec::new(), Vec::new(), Vec::new());
     match source {
         Source::Score { runtime, config } => {
             let plugins = ueba_engine::sandbox::plugins::load(runtime, config, None)?;
@@ -458,6 +497,15 @@ pub fn evaluate(
                 scorer.push(ev).map_err(EvalError::from)
             })?;
             let (report, raised) = scorer.finish()?;
+            let rows = |list: &[ueba_engine::pipeline::RankedEntity]| {
+                list.iter()
+                    .take(ENTITIES_LISTED)
+                    .map(EntityRow::of)
+                    .collect()
+            };
+            resources = rows(&report.resources);
+            sources = rows(&report.sources);
+            exception_matches = report.stats.exceptions.clone();
             risk = report
                 .trace
                 .iter()
@@ -630,6 +678,9 @@ pub fn evaluate(
         recall_at_5pct_fpr: metrics::recall_at_fpr(&scored, 0.05),
         ueba_at_threshold: metrics::at_cutoff(&scored, threshold),
         rules: rules_cmp,
+        resources,
+        sources,
+        exception_matches,
         detail: Detail {
             users: tally.names,
             peer_groups: tally.peers,
@@ -773,6 +824,40 @@ impl Evaluation {
             t.flagged,
             self.threshold
         );
+        for (title, list) in [("resources", &self.resources), ("sources", &self.sources)] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\nTop {title} by peak risk (findings about them, every user)"
+            );
+            for (i, e) in list.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  {:>2}. {:<32} {:>5.1}  {} users, {} findings: {}",
+                    i + 1,
+                    e.name,
+                    e.peak_risk,
+                    e.users,
+                    e.findings,
+                    e.top_users.join(", ")
+                );
+            }
+        }
+        if self.exception_matches.iter().any(|n| *n > 0) {
+            let per: Vec<String> = self
+                .exception_matches
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("[{i}] {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nFindings kept from risk by exceptions: {}",
+                per.join(", ")
+            );
+        }
         out
     }
 }

@@ -195,7 +195,41 @@ fn evaluation_sections(h: &mut String, e: &Evaluation) -> Result<(), EvalError> 
     timelines(h, e)?;
     detector_section(h, e)?;
     rules_section(h, e)?;
+    entity_section(h, e);
     Ok(())
+}
+
+/// The resources and sources the findings point at, when scored.
+fn entity_section(h: &mut String, e: &Evaluation) {
+    if e.resources.is_empty() && e.sources.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"entities\">Resources and sources</h2>\n<p class=\"note\">Risk per resource and \
+         per source: the strongest user's evidence about it plus a capped bonus for other users' \
+         (README \"Risk per resource and source\").</p>\n",
+    );
+    for (title, list) in [("resource", &e.resources), ("source", &e.sources)] {
+        let _ = writeln!(
+            h,
+            "<table class=\"entities\"><thead><tr><th>{title}</th><th>peak risk</th>\
+             <th>users</th><th>findings</th><th>users (the one behind the peak first)</th>\
+             </tr></thead><tbody>"
+        );
+        for r in list {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"desc\">{}</td></tr>",
+                esc(&r.name),
+                r.peak_risk,
+                r.users,
+                r.findings,
+                esc(&r.top_users.join(", "))
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
 }
 
 fn scenario_table(h: &mut String, e: &Evaluation) {
