@@ -152,6 +152,16 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
                 .map(|d| d.join(ueba_engine::risk::verdicts::FILE_NAME))
         })
         .map(|p| crate::durable::absolute(&p));
+    // POST /v1/feedback creates the file, not its directory: a missing one
+    // is found now rather than at the first verdict.
+    if let Some(parent) = verdicts_path.as_deref().and_then(Path::parent)
+        && !parent.is_dir()
+    {
+        bail!(
+            "--verdicts: the directory {} does not exist",
+            parent.display()
+        );
+    }
     let verdicts_read = verdicts_path.clone();
     let scorer_cfg = cfg.clone();
     // The scorer lives on the worker thread (its health sink need not be

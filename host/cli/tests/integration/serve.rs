@@ -1543,3 +1543,44 @@ fn analysts_read_incidents_and_users_and_record_verdicts() {
         "{err}"
     );
 }
+
+/// Without a verdicts file a verdict would be lost at restart, so it is
+/// refused; `--verdicts FILE` gives the service one without `--state`.
+#[test]
+fn feedback_needs_a_verdicts_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let verdict = br#"{"id":"0123456789abcdef","verdict":"benign"}"#;
+    let server = start(&[]);
+    let (status, _, body) = post(&format!("{}/v1/feedback", server.base), None, verdict);
+    assert_eq!(status, 409, "{body}");
+    let why = json(&body)["error"].as_str().unwrap().to_string();
+    assert!(
+        why.contains("--state DIR") && why.contains("--verdicts FILE"),
+        "{why}"
+    );
+    drop(server);
+
+    let file = dir.path().join("verdicts.jsonl");
+    let server = start(&["--verdicts", file.to_str().unwrap()]);
+    let (status, _, body) = post(&format!("{}/v1/feedback", server.base), None, verdict);
+    assert_eq!(status, 404, "{body}");
+    assert!(!file.exists());
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+
+    let missing = dir.path().join("no-such-dir").join("verdicts.jsonl");
+    let out = command(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--verdicts",
+        missing.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-dir") && !err.contains("listening on"),
+        "{err}"
+    );
+}
