@@ -77,8 +77,55 @@
 //!
 //! `p_owned = owned_rate · owned_relative`, and
 //! `p = min(p_novel, p_owned) (· sensitive_factor)`: the stronger of the two
-//! readings of the same first access. A resource with no owner (nobody yet,
+//! readings of the same first access (with the resource's hours below, the
+//! strongest of three). A resource with no owner (nobody yet,
 //! or shared without a majority user) is scored by `p_novel` alone.
+//!
+//! ## When an owned resource is in use
+//!
+//! An owned resource also has hours: its owner's. Someone else using it at
+//! an hour it is (almost) never in use, when its owner is not there, is
+//! evidence whatever the accessor's own habits, so this reading asks
+//! nothing of them. Per resource the detector keeps a clock of its closed
+//! active days `D` (local days with a learned event on it) and, per local
+//! hour `h`, the days `u_h` it was *in use* at `h`: between the day's first
+//! and last learned event, so a workstation logged on at 08:40 and off at
+//! 17:10 is in use from 08:00 to 17:00 though nothing is logged between.
+//! The days of owned resources of each kind are pooled the same way (days
+//! `D_k`, in use at `h` on `U_kh`). On any access (first or repeat) by a
+//! user other than an owned resource's owner, once the resource has at
+//! least `learning_days` closed days:
+//!
+//! * `s_h = (U_kh + ½) / (D_k + 1)`: the share of days resources of its kind
+//!   are in use at `h`, with a Jeffreys half-count;
+//! * `in_use = (u_h + m · s_h) / (D + m)`: the posterior mean of a Beta
+//!   with the kind's share as prior, worth `m` = 1 day of the resource's
+//!   own (`CLOCK_PRIOR_DAYS`), so the resource's own days decide as they
+//!   accumulate, and an hour no resource of the kind is used at is rare
+//!   from the start;
+//! * `other = (N − owner days + ½) / (N + 1)`: the chance one of its
+//!   user-days is not its owner's (`N` its user-days);
+//! * `p_dead = other · in_use`, the chance that a user-day on it is someone
+//!   else's at an hour like this.
+//!
+//! A machine its owner has used 08:00–17:00 on each of 15 days, in use at
+//! 18:00 on 18% of the days of machines of its kind, with one other
+//! user-day in 17, gives `in_use` ≈ 1.1%, `other` ≈ 8% and scores about
+//! 30, however often the accessor enters other people's machines; at an
+//! hour no machine of the kind is used at, it scores far above 40. A
+//! resource with fewer than `learning_days` closed days says nothing of
+//! its hours (the Beta would lean on the kind alone), and its owner, or
+//! anyone on a resource nobody owns (tables read by a team, a shared
+//! machine), is never judged by this reading. The hours are the local
+//! hours of the events that taught them, so mostly the owner's.
+//!
+//! On a first access `p = min(p_novel, p_owned, p_dead)` (· the sensitive
+//! factor); a repeat access is scored by `p_dead` alone, reported for the
+//! first such access of each (user, resource, local day) and again only
+//! when its score rises by 10. The reason and evidence give the owner,
+//! `local_hour`, `resource_days`, `resource_days_in_use_at_hour`,
+//! `kind_in_use_share_at_hour`, `in_use_chance`, `not_owner_chance` and
+//! `p_dead_hour`.
 //!
 //! A first access to a kind the user has never used (removable media after
 //! weeks of logons) is scored the same way one level up: `rate` is the
@@ -131,7 +178,11 @@
 //! learned as a first access. Since it stays new, a resource first accessed
 //! in unlearned events is reported once per local day it is used; the
 //! day's list of such resources is all these events add to the state, and
-//! is dropped at the user's next learned event. An unlearned event does
+//! is dropped at the user's next learned event. Unlearned events do not
+//! move a resource's clock or its kind's: nights of an ongoing episode on
+//! someone else's machine score as the first did. Which resources'
+//! resource-side time score was reported today is kept per user for that
+//! day only, so a repeat access is not reported twice. An unlearned event does
 //! not start the learning period (it may end it: the period's discoveries
 //! are then rated, from what learned events taught), and a user the
 //! detector has not learned is not scored (as on their first day).
@@ -150,10 +201,14 @@
 //! neither tracked nor scored), plus 44 bytes per kind used (accesses,
 //! first accesses, rarity of discoveries, and the same for first accesses
 //! to owned resources), plus 4 bytes per resource first accessed today in
-//! events not learned from. Per resource about 64 bytes (with its owner, the
-//! owner's days and its user-days) plus 8 bytes per peer group that touched
-//! it; per peer group, and once for the organisation, 44 bytes per kind its
-//! members use; per kind its name.
+//! events not learned from, plus 5 bytes per resource whose resource-side
+//! time score was reported on their latest such day (at most
+//! [`MAX_DEAD_PER_DAY`]). Per resource about 128 bytes (with its owner, the
+//! owner's days, its user-days and its clock: the open day with its first
+//! and last hour, its closed days, and 24 two-byte counts of days in use)
+//! plus 8 bytes per peer group that touched it; per peer group, and once
+//! for the organisation, 44 bytes per kind its members use; per kind its
+//! name and its pooled clock (200 bytes).
 //! Ids at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector.
 #![deny(missing_docs)]
@@ -186,6 +241,14 @@ const TYPICAL_POOL_PRIOR: f64 = 20.0;
 const MAX_KINDS: usize = 1024;
 const NO_DAY: i64 = i64::MIN;
 const NO_USER: u32 = u32::MAX;
+/// How many of a resource's own active days the hours of its kind are
+/// worth in its posterior chance of being in use at an hour.
+const CLOCK_PRIOR_DAYS: f64 = 1.0;
+/// A user's repeat accesses to one resource report the resource-side time
+/// reading again on a day only when its score rises by this much.
+const RESCORE_STEP: f32 = 10.0;
+/// Resources per user and day whose resource-side time score is kept.
+pub const MAX_DEAD_PER_DAY: usize = 256;
 /// The kind of a resource whose kind nobody has used yet, in an event that
 /// may not be learned (so the kind is not named).
 const UNSEEN_KIND: u32 = u32::MAX;
@@ -283,6 +346,9 @@ pub struct NovelTable {
     org: Pool,
     kind_names: Vec<String>,
     kind_index: BTreeMap<String, u32>,
+    /// Per kind id, the hours its owned resources are in use.
+    #[serde(default)]
+    clocks: Vec<KindClock>,
 }
 
 /// Discovery counts of a user, or a pool of users, in one kind.
@@ -377,6 +443,16 @@ struct User {
     /// First accesses scored in today's events that may not be learned.
     #[serde(default)]
     unlearned: FirstToday<u32>,
+    /// The local day of `dead`, and per resource the highest resource-side
+    /// time score reported for the user's repeat accesses that day.
+    #[serde(default = "no_day")]
+    dead_day: i64,
+    #[serde(default)]
+    dead: Vec<(u32, u8)>,
+}
+
+fn no_day() -> i64 {
+    NO_DAY
 }
 
 impl Default for User {
@@ -389,6 +465,8 @@ impl Default for User {
             kinds: Kinds::default(),
             held: Vec::new(),
             unlearned: FirstToday::default(),
+            dead_day: NO_DAY,
+            dead: Vec::new(),
         }
     }
 }
@@ -419,6 +497,109 @@ struct Resource {
     /// generation `.0`.
     sensitive: Option<(u32, bool)>,
     kind: Option<(u32, u32)>,
+    /// The hours of the day it is in use (see [`Clock`]).
+    #[serde(default)]
+    clock: Clock,
+}
+
+/// When a resource is in use: of its closed active days (local days with a
+/// learned event), on how many each local hour fell between the day's
+/// first and last learned event, plus the open day's span. A workstation
+/// logged on at 08:40 and off at 17:10 is in use from 08:00 to 17:00 though
+/// nothing is logged in between.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Clock {
+    /// Local day of the open day, or [`NO_DAY`].
+    day: i64,
+    /// First and last local hour of the open day.
+    first: u8,
+    last: u8,
+    /// Closed active days.
+    days: u32,
+    /// Closed days in use at each hour.
+    used: [u16; 24],
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            day: NO_DAY,
+            first: 0,
+            last: 0,
+            days: 0,
+            used: [0; 24],
+        }
+    }
+}
+
+impl Clock {
+    /// Count a learned event at local `hour` of local `day`. Returns the
+    /// span of the day it closed, if it closed one: a later day closes the
+    /// open one, as does a jump back of more than a day (so a far-future
+    /// timestamp cannot freeze the clock); an event of the previous day
+    /// (late, or a user a timezone behind) joins the open day.
+    fn tick(&mut self, day: i64, hour: u8) -> Option<(u8, u8)> {
+        let hour = hour.min(23);
+        if self.day != NO_DAY && (day == self.day || (day < self.day && self.day - day <= 1)) {
+            self.first = self.first.min(hour);
+            self.last = self.last.max(hour);
+            return None;
+        }
+        let closed = (self.day != NO_DAY).then_some((self.first, self.last));
+        if let Some((first, last)) = closed {
+            self.days = self.days.saturating_add(1);
+            for h in usize::from(first)..=usize::from(last.min(23)) {
+                self.used[h] = self.used[h].saturating_add(1);
+            }
+        }
+        self.day = day;
+        self.first = hour;
+        self.last = hour;
+        closed
+    }
+}
+
+/// The hours owned resources of one kind are in use, pooled over their
+/// closed days: the prior of a resource's own [`Clock`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct KindClock {
+    days: u64,
+    used: [u64; 24],
+}
+
+impl KindClock {
+    fn add(&mut self, (first, last): (u8, u8)) {
+        self.days = self.days.saturating_add(1);
+        for h in usize::from(first)..=usize::from(last.min(23)) {
+            self.used[h] = self.used[h].saturating_add(1);
+        }
+    }
+
+    /// The share of days owned resources of the kind are in use at `hour`,
+    /// with a Jeffreys half-count, so an hour none is used is rare, never
+    /// impossible; ½ with no days.
+    fn share(&self, hour: usize) -> f64 {
+        let used = self.used.get(hour).copied().unwrap_or(0) as f64;
+        (used + 0.5) / (self.days as f64 + 1.0)
+    }
+}
+
+/// What the resource-side time reading found of an access by someone other
+/// than an owned resource's owner (see the module docs).
+#[derive(Clone, Copy, Debug)]
+struct DeadHour {
+    owner: u32,
+    hour: u8,
+    /// The resource's closed active days, and those in use at `hour`.
+    days: u32,
+    used: u16,
+    /// The kind's share of days in use at `hour` (the prior's mean).
+    prior: f64,
+    /// Posterior chance the resource is in use at `hour` on a day.
+    in_use: f64,
+    /// Posterior chance a user-day on it is not its owner's.
+    other: f64,
+    p: f64,
 }
 
 impl Default for Resource {
@@ -431,6 +612,7 @@ impl Default for Resource {
             user_days: 0,
             sensitive: None,
             kind: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -764,8 +946,120 @@ impl NovelTable {
         }
     }
 
+    /// Count a learned event in its resource's [`Clock`]; a day it closes
+    /// joins its kind's hours while the resource is owned.
+    fn tick_clock(&mut self, e: &Event) {
+        let res = self
+            .resources
+            .get_or_insert_with(e.resource, Resource::default);
+        let Some(span) = res.clock.tick(e.local_day(), e.local_hour()) else {
+            return;
+        };
+        let owned =
+            res.owner != NO_USER && 2 * u64::from(res.owner_days) > u64::from(res.user_days);
+        let Some((_, kind)) = res.kind else {
+            return;
+        };
+        let k = kind as usize;
+        if !owned || k >= MAX_KINDS {
+            return;
+        }
+        if self.clocks.len() <= k {
+            self.clocks.resize_with(k + 1, KindClock::default);
+        }
+        self.clocks[k].add(span);
+    }
+
+    /// The resource-side time reading of an access by someone other than
+    /// an owned resource's owner (see the module docs); `None` for the
+    /// owner, a resource nobody owns, or one with fewer than
+    /// `learning_days` closed active days.
+    fn dead_hour(&self, e: &Event) -> Option<DeadHour> {
+        let res = self.resources.get(e.resource)?;
+        let (owner, _) = res.ownership(e.user)?;
+        let clock = &res.clock;
+        if clock.days < self.config.learning_days.max(1) {
+            return None;
+        }
+        let hour = e.local_hour().min(23);
+        let h = usize::from(hour);
+        let prior = res
+            .kind
+            .and_then(|(_, k)| self.clocks.get(k as usize))
+            .map_or(0.5, |k| k.share(h));
+        let used = clock.used[h];
+        let in_use = ((f64::from(used) + CLOCK_PRIOR_DAYS * prior)
+            / (f64::from(clock.days) + CLOCK_PRIOR_DAYS))
+            .clamp(0.0, 1.0);
+        let n = f64::from(res.user_days);
+        let other = (((n - f64::from(res.owner_days)).max(0.0) + 0.5) / (n + 1.0)).clamp(0.0, 1.0);
+        Some(DeadHour {
+            owner,
+            hour,
+            days: clock.days,
+            used,
+            prior,
+            in_use,
+            other,
+            p: (in_use * other).clamp(0.0, 1.0),
+        })
+    }
+
+    /// Whether a resource-side time score for `user` on `resource` today is
+    /// news: the first that day, or higher by [`RESCORE_STEP`] than the
+    /// last reported; if so it is remembered as reported.
+    fn dead_news(&mut self, user: u32, resource: u32, day: i64, score: f32) -> bool {
+        let Some(u) = self.users.get_mut(user) else {
+            return false;
+        };
+        if u.dead_day != day {
+            u.dead_day = day;
+            u.dead.clear();
+        }
+        let kept = score.floor().clamp(1.0, 100.0) as u8;
+        match u.dead.binary_search_by_key(&resource, |&(r, _)| r) {
+            Ok(i) if score < f32::from(u.dead[i].1) + RESCORE_STEP => false,
+            Ok(i) => {
+                u.dead[i].1 = kept;
+                true
+            }
+            Err(_) if u.dead.len() >= MAX_DEAD_PER_DAY => false,
+            Err(i) => {
+                u.dead.insert(i, (resource, kept));
+                true
+            }
+        }
+    }
+
+    /// Score a repeat access by the resource-side time reading alone.
+    fn report_dead(&mut self, symbols: &Symbols, e: &Event, day: i64, out: &mut Vec<Finding>) {
+        let Some(d) = self.dead_hour(e) else {
+            return;
+        };
+        let score = score_from_p(d.p);
+        if score < self.config.min_score || !self.dead_news(e.user, e.resource, day, score) {
+            return;
+        }
+        let name = symbols.resource(e.resource);
+        let reason = format!("access to {name}{}", dead_text(symbols, &d));
+        let owner = match symbols.user(d.owner) {
+            "" => format!("user #{}", d.owner),
+            n => n.to_string(),
+        };
+        out.push(with_dead(
+            Finding::new(e.seq, score, reason)
+                .with("resource", name)
+                .with("owner", owner)
+                .with("p", d.p),
+            &d,
+        ));
+    }
+
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
         let learning = self.learning(e.time_ms, e.learn);
+        if e.learn {
+            self.tick_clock(e);
+        }
         if self.users.get(e.user).is_none() {
             // A user with nothing learned is on no active day yet, so
             // there is nothing to score an unlearned event of theirs by.
@@ -825,6 +1119,16 @@ impl NovelTable {
             // Neither scored nor learned.
             return;
         }
+        let repeat = user
+            .touched
+            .binary_search_by_key(&e.resource, |t| t.resource)
+            .is_ok();
+        if repeat && !learning && counted {
+            self.report_dead(symbols, e, day, out);
+        }
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
         let slot = match user
             .touched
             .binary_search_by_key(&e.resource, |t| t.resource)
@@ -925,7 +1229,9 @@ impl NovelTable {
             };
             let p_novel = rate * relative;
             let p_owned = owned.map_or(1.0, |(r, rel, _)| r * rel);
-            let p = (p_novel.min(p_owned) * factor).clamp(0.0, 1.0);
+            let dead = self.dead_hour(e);
+            let p_dead = dead.map_or(1.0, |d| d.p);
+            let p = (p_novel.min(p_owned).min(p_dead) * factor).clamp(0.0, 1.0);
             let score = score_from_p(p);
             if score >= self.config.min_score {
                 let name = symbols.resource(e.resource);
@@ -977,6 +1283,9 @@ impl NovelTable {
                         100.0 * rate
                     ));
                 }
+                if let Some(d) = dead.filter(|d| score_from_p(d.p) >= self.config.min_score) {
+                    reason.push_str(&dead_text(symbols, &d));
+                }
                 let mut f = Finding::new(e.seq, score, reason)
                     .with("resource", name)
                     .with("kind", kind_name)
@@ -1005,6 +1314,10 @@ impl NovelTable {
                         .with("owned_relative", relative)
                         .with("p_owned", p_owned)
                         .with("p_novel", p_novel);
+                }
+                if let Some(d) = dead {
+                    f = with_dead(f, &d);
+                    self.dead_news(e.user, e.resource, day, score);
                 }
                 out.push(f);
                 flagged = true;
@@ -1073,6 +1386,35 @@ impl NovelTable {
             );
         }
     }
+}
+
+/// The resource-side time reading in words, appended to a reason.
+fn dead_text(symbols: &Symbols, d: &DeadHour) -> String {
+    let owner = match symbols.user(d.owner) {
+        "" => format!("user #{}", d.owner),
+        n => n.to_string(),
+    };
+    format!(
+        "; {owner} owns it, and it was in use at {:02}:00 local on {} of its {} days (resources of its kind on {:.1}% of theirs): in use then {:.2}% of days, a user other than {owner} on {:.1}% of its user-days",
+        d.hour,
+        d.used,
+        d.days,
+        100.0 * d.prior,
+        100.0 * d.in_use,
+        100.0 * d.other,
+    )
+}
+
+/// The resource-side time reading's evidence (the owner is named by the
+/// caller).
+fn with_dead(f: Finding, d: &DeadHour) -> Finding {
+    f.with("local_hour", u32::from(d.hour))
+        .with("resource_days", d.days)
+        .with("resource_days_in_use_at_hour", u32::from(d.used))
+        .with("kind_in_use_share_at_hour", d.prior)
+        .with("in_use_chance", d.in_use)
+        .with("not_owner_chance", d.other)
+        .with("p_dead_hour", d.p)
 }
 
 impl Detector for NovelTable {

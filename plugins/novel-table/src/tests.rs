@@ -694,3 +694,99 @@ fn logons_while_held_do_not_make_a_machine_shared() {
     assert_eq!(evidence(&f[0], "org_users_touching"), Value::Int(1));
     assert_eq!(evidence(&f[0], "sole_user"), Value::Text("user35".into()));
 }
+
+/// [`ws_trained`] for 19 days, then one event by `user` on `resource` at
+/// `minute` of day 21 (a Monday), learned or not.
+fn ws_at(user: u32, group: u32, resource: u32, minute: i64, learn: bool) -> Vec<Finding> {
+    let mut rt = ws_trained(19);
+    let e = Event {
+        learn,
+        ..ws_ev(user, group, resource, 21, minute)
+    };
+    rt.observe(&sequence(vec![e], 1_000_000))
+}
+
+fn dead_finding(findings: &[Finding]) -> Option<&Finding> {
+    findings
+        .iter()
+        .find(|f| f.evidence.iter().any(|(k, _)| k == "p_dead_hour"))
+}
+
+#[test]
+fn a_non_owner_at_the_machines_dead_hour_scores_high() {
+    // Admin 121 logs on to staff machines by day as a habit, so entering
+    // user 45's machine says little at 14:00, when it is in use, and much
+    // at 21:00, when it never is.
+    let day = ws_at(121, IT, pc(45), 14 * 60, true);
+    assert!(max_score(&day) < 20.0, "{day:#?}");
+    let night = ws_at(121, IT, pc(45), 21 * 60, true);
+    let f = dead_finding(&night).expect("a resource-side time finding");
+    assert!(f.score >= 40.0, "{f:#?}");
+    assert_eq!(evidence(f, "owner"), Value::Text("user45".into()));
+    assert_eq!(evidence(f, "resource_days_in_use_at_hour"), Value::Int(0));
+    assert!(f.reason.contains("user45 owns it"), "{}", f.reason);
+}
+
+#[test]
+fn the_owner_at_an_unusual_hour_of_theirs_is_not_judged_by_it() {
+    let findings = ws_at(45, STAFF, pc(45), 21 * 60, true);
+    assert!(dead_finding(&findings).is_none(), "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_machine_with_little_history_says_nothing_of_its_hours() {
+    // Machine NEW_PC + 7 has been user 50's for two days only.
+    let mut rt = ws_runtime();
+    rt.symbols_mut()
+        .insert(SymbolKind::Resource, NEW_PC + 7, "PC-9007");
+    rt.configure([("min_score", "0")]).unwrap();
+    let mut all = workstation_history(19);
+    for day in [17, 18] {
+        all.push(ws_ev(50, STAFF, NEW_PC + 7, day, 9 * 60));
+        all.push(ws_ev(50, STAFF, NEW_PC + 7, day, 17 * 60));
+    }
+    rt.observe(&sequence(all, 0));
+    let e = ws_ev(121, IT, NEW_PC + 7, 21, 21 * 60);
+    let findings = rt.observe(&sequence(vec![e], 1_000_000));
+    assert!(dead_finding(&findings).is_none(), "{findings:#?}");
+}
+
+#[test]
+fn tables_nobody_owns_keep_the_reading_quiet() {
+    // Every table is read by a whole team: a first read at night is judged
+    // by the user's discovery habits alone.
+    let mut rt = trained_loose();
+    let findings = read_on(&mut rt, 5, LOOKUP, 31, true);
+    assert!(dead_finding(&findings).is_none(), "{findings:#?}");
+}
+
+#[test]
+fn unlearned_events_do_not_teach_a_machine_its_hours() {
+    // Admin 121 uses user 45's machine every night for a week while held
+    // out of learning: each night still scores as the first did.
+    let mut rt = ws_trained(19);
+    let mut scores = Vec::new();
+    for day in 21..26 {
+        let e = Event {
+            learn: false,
+            ..ws_ev(121, IT, pc(45), day, 21 * 60)
+        };
+        let findings = rt.observe(&sequence(vec![e], 1_000_000 + day as u64));
+        scores.push(dead_finding(&findings).map_or(0.0, |f| f.score));
+    }
+    assert!(scores[0] >= 40.0, "{scores:?}");
+    assert!(
+        scores.iter().all(|s| (s - scores[0]).abs() < 0.5),
+        "{scores:?}"
+    );
+    // Learned, the same nights make the hour the machine's own.
+    let mut rt = ws_trained(19);
+    let mut last = 100.0;
+    for day in 21..33 {
+        let e = ws_ev(121, IT, pc(45), day, 21 * 60);
+        let findings = rt.observe(&sequence(vec![e], 1_000_000 + day as u64));
+        last = dead_finding(&findings).map_or(0.0, |f| f.score);
+    }
+    assert!(last < scores[0] - 10.0, "{last} {scores:?}");
+}
