@@ -11,8 +11,10 @@
 //! before it is queued in the scorer and before the client is answered, in
 //! the order verdicts arrive, so the file is the durable record: a
 //! restarted service reads it back and skips those its checkpoint already
-//! applied. Without a verdicts file a verdict would be lost at the next
-//! restart, so the service refuses it.
+//! applied. With `--state`, a checkpoint is saved just before, so the
+//! alert a verdict names is in the state it is read back against. Without
+//! a verdicts file a verdict would be lost at the next restart, so the
+//! service refuses it.
 //!
 //! Answers:
 //!

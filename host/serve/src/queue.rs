@@ -683,6 +683,16 @@ fn work<S: AlertSink>(
                 publish(shared, &scorer);
             }
             Ok(Msg::Ask(ask, reply)) => {
+                // A verdict names an alert. With durable state the events
+                // that raised it are saved before the verdict is recorded,
+                // so a service restarted from a checkpoint knows the alert
+                // when it reads the verdict back, even if no client sends
+                // those events again.
+                let verdict = matches!(ask, super::analyst::Ask::Feedback(_));
+                if let (Some(d), true, Some(_)) = (durable, verdict, verdicts) {
+                    pending.commit(d, &mut scorer)?;
+                    saved_at = (Instant::now(), scorer.stats().events);
+                }
                 // A client that went away meanwhile is sent nothing; a
                 // verdict it sent is recorded all the same.
                 let _ = reply.send(super::analyst::answer(&mut scorer, ask, verdicts));

@@ -154,3 +154,59 @@ fn without_durable_state_a_request_is_acknowledged_once_queued() {
     queue.close();
     assert_eq!(worker.join().unwrap().0.stats.events, 1);
 }
+
+#[test]
+fn asks_are_answered_in_turn_and_a_verdict_saves_the_events_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let durable = Durable {
+        dir: ueba_engine::state::StateDir::open(&state).unwrap(),
+        every_events: 1_000_000,
+        every: Duration::from_secs(3600),
+        // No checkpoint for acknowledgements during the test but the first.
+        ack_interval: Duration::from_secs(3600),
+        output: None,
+    };
+    let verdicts = dir.path().join("verdicts.jsonl");
+    let (queue, worker) = start(
+        || Ok(empty_scorer()),
+        100,
+        Duration::from_millis(20),
+        Some(durable),
+        Some(verdicts.clone()),
+    )
+    .unwrap();
+    block_on(queue.offer(vec![ev(0)], 0).unwrap().settled()).unwrap();
+    assert_eq!(saved_events(&state), 1);
+    // Not acknowledged: the next checkpoint for it is an hour away.
+    let _waiting = queue.offer(vec![ev(1), ev(2)], 0).unwrap();
+    let user = block_on(queue.ask(crate::analyst::Ask::User { user: "u".into() }));
+    // No detector: nothing is known about the user, though their events
+    // queued before the ask were pushed.
+    assert!(matches!(
+        user,
+        Err(crate::analyst::AskError::UnknownUser(_))
+    ));
+    assert_eq!(saved_events(&state), 1, "a question saves nothing");
+    let verdict = block_on(
+        queue.ask(crate::analyst::Ask::Feedback(crate::analyst::Feedback {
+            id: "abc".into(),
+            verdict: ueba_engine::risk::verdicts::VerdictKind::Benign,
+            note: String::new(),
+            analyst: String::new(),
+            at: None,
+        })),
+    );
+    assert!(matches!(
+        verdict,
+        Err(crate::analyst::AskError::UnknownAlert(_))
+    ));
+    assert_eq!(saved_events(&state), 3, "saved before the verdict");
+    assert!(!verdicts.exists());
+    queue.close();
+    assert!(matches!(
+        block_on(queue.ask(crate::analyst::Ask::Incidents { user: None })),
+        Err(crate::analyst::AskError::Closed(_))
+    ));
+    assert_eq!(worker.join().unwrap().0.stats.events, 3);
+}
