@@ -5,7 +5,9 @@
 //! validates what the client sent here, then sends an [`Ask`] through the
 //! same channel as events and waits for the answer. An ask is therefore
 //! answered after every event queued before it has been pushed into the
-//! scorer: a client that POSTs events and then asks sees them counted.
+//! scorer. Pushed is not yet scored: events held for reordering are scored
+//! as later ones arrive or after `serve.idle_flush_ms` without any, as
+//! `ueba score` does, so their alerts and incidents show up then.
 //!
 //! A verdict is appended (and fsynced) to the verdicts file by the worker
 //! before it is queued in the scorer and before the client is answered, in
