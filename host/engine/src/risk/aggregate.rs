@@ -435,6 +435,7 @@ impl Aggregator {
     fn close(&mut self, user: u32, u: &mut UserRisk, at_ms: i64, reason: &str) {
         if let Some(mut inc) = u.incident.take() {
             inc.closed_ms = Some(at_ms);
+            inc.closed_reason = Some(reason.to_string());
             self.changes
                 .push(inc.record(Change::Closed, at_ms, Some(reason)));
             u.closed.push(inc);

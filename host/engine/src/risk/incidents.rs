@@ -32,6 +32,8 @@ pub struct Incident {
     pub opened_ms: i64,
     /// Event time it closed, ms, once closed.
     pub closed_ms: Option<i64>,
+    /// Why it closed (`calmed`, `benign`), once closed.
+    pub closed_reason: Option<String>,
     /// Highest risk reached in it.
     pub peak: f32,
     /// Its alerts' ids, oldest first (at most [`MAX_KEPT`]).
@@ -114,6 +116,7 @@ impl Incident {
             peer_group: peer_group.map(str::to_string),
             opened_ms: time_ms,
             closed_ms: None,
+            closed_reason: None,
             peak: 0.0,
             alerts: Vec::new(),
             alert_count: 0,
@@ -154,7 +157,9 @@ impl Incident {
             peer_group: self.peer_group.clone(),
             opened: t(self.opened_ms),
             closed: self.closed_ms.map(t),
-            reason: reason.map(str::to_string),
+            reason: reason
+                .map(str::to_string)
+                .or_else(|| self.closed_reason.clone()),
             peak: (f64::from(self.peak) * 10.0).round() / 10.0,
             detectors: self.detectors.clone(),
             alerts: self.alerts.clone(),
