@@ -8,14 +8,17 @@
 //!
 //! Each user has a time-of-week profile in their own local time, for each of
 //! the 24 hours × {weekday, weekend}: how many of their active days of that
-//! kind had any activity in the hour (*presence*), and how many events those
-//! hours held. It asks two questions.
+//! kind had any activity in the hour, how many had the user *present* in
+//! it (activity in it, or in hours on both sides of it at most 12 hours
+//! apart: a sparse log's logon at 08:40 and logoff at 17:10 mean the user
+//! was at work at 12:00 though nothing was logged then), and how many
+//! events those hours held. It asks two questions.
 //!
 //! **Is the hour off for the user?** The presence share `q` of an hour is the
-//! share of the user's days of that kind with activity in it:
+//! share of the user's days of that kind they were present in it:
 //! `q = a · s`, where
 //!
-//! * `s` is the share of active days of that kind with activity in the hour,
+//! * `s` is the share of active days of that kind present in the hour,
 //!   smoothed over neighbouring hours (circular, weights 0.05/0.2/0.5/0.2/0.05,
 //!   never below the hour's own share), so an hour next to the shift is only
 //!   mildly unusual while the middle of the night stays rare;
@@ -71,7 +74,8 @@
 //! at all), and `p_present` the chance of `K` events over its `h` present
 //! hours at the user's pace there, `h + NegativeBinomial(size
 //! h · dispersion, mean Σ (m − 1))`, where `m` is the user's mean events per
-//! present hour around each hour (kernel-weighted as above, both kinds of
+//! hour with activity around each hour (hours merely between two active
+//! ones, which hold no events, would make every pace look idle) (kernel-weighted as above, both kinds of
 //! day pooled, with `unused_hour_mean` worth one present hour; the peer
 //! group's until the user has `learning_days` active days). A day worker is
 //! never present at night, so only `p_usual` speaks for them; someone who
@@ -121,11 +125,14 @@
 //!
 //! # Memory
 //!
-//! About 650 bytes per user (profile 2 × 24 event counts and presence days,
+//! About 850 bytes per user (profile 2 × 24 event counts, days with
+//! activity and days present,
 //! the pending day's 24 hourly counts, whether it and the day closed last
 //! are held out of learning, the current session: its first and latest
 //! hour, hours-of-day mask, events and smallest active share) and
-//! 600 bytes per peer group and once for the organisation. Ids at or above 2²⁰ are kept in a B-tree, so a
+//! 800 bytes per peer group and once for the organisation. A profile
+//! from a snapshot taken before days present were kept counts its days
+//! with activity as present until new days accumulate. Ids at or above 2²⁰ are kept in a B-tree, so a
 //! huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
@@ -151,6 +158,9 @@ const MEAN_PRIOR_HOURS: f64 = 1.0;
 /// Most events a day is taken to hold when scoring a session; bounds the
 /// cost of the tail sum for machine-like users.
 const MAX_TRIALS: u64 = 10_000;
+/// Most hours between two active hours of one local day for the hours
+/// between to count as present (a working day's logon and logoff).
+const FILL_GAP_HOURS: usize = 12;
 /// Largest posterior share of a day's events in a session's hours.
 const MAX_THETA: f64 = 0.999;
 
@@ -213,19 +223,30 @@ struct Profile {
     counts: [[u64; 24]; 2],
     present: [[u32; 24]; 2],
     days: [u64; 2],
+    /// Days present in each hour, counting the hours between two active
+    /// hours of a day (see [`present_hours`]): what decides which hours are
+    /// off. `present`, hours with events, gives the pace of a present hour.
+    #[serde(default)]
+    filled: [[u32; 24]; 2],
 }
 
 impl Profile {
     fn add_day(&mut self, kind: usize, hours: &[u16; 24]) {
         self.days[kind] = self.days[kind].saturating_add(1);
-        for ((c, p), &n) in self.counts[kind]
+        let filled = present_hours(hours);
+        for (h, ((c, p), f)) in self.counts[kind]
             .iter_mut()
             .zip(self.present[kind].iter_mut())
-            .zip(hours)
+            .zip(self.filled[kind].iter_mut())
+            .enumerate()
         {
+            let n = hours[h];
             *c = c.saturating_add(u64::from(n));
             if n > 0 {
                 *p = p.saturating_add(1);
+            }
+            if filled & (1 << h) != 0 {
+                *f = f.saturating_add(1);
             }
         }
     }
@@ -288,13 +309,19 @@ impl Profile {
         self.smoothed(kind, hour) / total as f64
     }
 
-    /// Smoothed share of active days of `kind` with activity at `hour`.
+    /// Days of `kind` present at `hour`, between events included; a
+    /// profile from before `filled` was kept has only its event hours.
+    fn at_work(&self, kind: usize, hour: usize) -> u32 {
+        self.filled[kind][hour].max(self.present[kind][hour])
+    }
+
+    /// Smoothed share of active days of `kind` present at `hour`.
     fn presence_share(&self, kind: usize, hour: usize) -> f64 {
         let days = self.days[kind];
         if days == 0 {
             return 0.0;
         }
-        let raw = |h: usize| f64::from(self.present[kind][h]) / days as f64;
+        let raw = |h: usize| f64::from(self.at_work(kind, h)) / days as f64;
         Self::smooth(hour, raw).max(raw(hour)).min(1.0)
     }
 
@@ -316,11 +343,39 @@ impl Profile {
             return 0.0;
         }
         let raw = |h: usize| {
-            f64::from(self.present[WEEKDAY][h].saturating_add(self.present[WEEKEND][h]))
-                / days as f64
+            f64::from(
+                self.at_work(WEEKDAY, h)
+                    .saturating_add(self.at_work(WEEKEND, h)),
+            ) / days as f64
         };
         Self::smooth(hour, raw).max(raw(hour)).min(1.0)
     }
+}
+
+/// The hours of a day (bit `h` for hour `h`) the user was present in:
+/// those with events, and those between two of them at most
+/// [`FILL_GAP_HOURS`] apart. A sparse log's logon at 08:40 and logoff at
+/// 17:10 mean the user was there all day, so the hours between are not
+/// hours they never work; a night worker's early-morning and late-evening
+/// events of one local day are further apart and stay two stretches.
+fn present_hours(hours: &[u16; 24]) -> u32 {
+    let mut mask = 0u32;
+    let mut last: Option<usize> = None;
+    for (h, &n) in hours.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        if let Some(l) = last
+            && h - l <= FILL_GAP_HOURS
+        {
+            for k in l + 1..h {
+                mask |= 1 << k;
+            }
+        }
+        mask |= 1 << h;
+        last = Some(h);
+    }
+    mask
 }
 
 /// The off hours of one local night (or day) the user is active in.

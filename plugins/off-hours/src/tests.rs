@@ -712,3 +712,20 @@ fn late_events_of_held_days_are_not_learned() {
     run(&mut rt, vec![event(30, 15, true)]);
     assert_ne!(rt.snapshot(), before, "a learned late event is learned");
 }
+
+#[test]
+fn the_hours_between_a_sparse_users_logon_and_logoff_are_not_off() {
+    // The clerks log on around 09:00 and off around 21:00 with at most
+    // three events between, so no hour of the afternoon has events on a
+    // fifth of their days; they are still at work then.
+    let mut rt = sparse_and_dense();
+    let day = vec![
+        at(45, CLERKS, 14, 9 * 60),
+        at(45, CLERKS, 14, 15 * 60 + 10),
+        at(45, CLERKS, 14, 15 * 60 + 20),
+        at(45, CLERKS, 14, 15 * 60 + 30),
+        at(45, CLERKS, 14, 21 * 60),
+    ];
+    let findings = run(&mut rt, day);
+    assert!(findings.is_empty(), "{findings:#?}");
+}
