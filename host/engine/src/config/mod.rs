@@ -79,7 +79,7 @@ max_findings_per_alert = 10
 # enough user-days for one alert) the threshold follows the organisation's
 # own distribution of daily peak risk: down where the log's shape scores
 # everyone low, up where it scores everyone high, by at most 5 points a
-# day down and 1 up, within the floor and ceiling below; user-days of an
+# day either way, within the floor and ceiling below; user-days of an
 # open alert episode are left out, so an alerted attack is not learned as
 # normal. `threshold` above is where it starts. 0: `threshold` stays fixed.
 alert_budget_per_1k_user_days = 0.5

@@ -34,7 +34,7 @@ fn sparse_scores_lower_the_threshold_to_what_the_budget_allows() {
 }
 
 #[test]
-fn noisy_scores_raise_it_slowly_and_the_ceiling_holds() {
+fn noisy_scores_raise_it_by_the_daily_step_and_the_ceiling_holds() {
     let mut b = budget(0.5);
     run(
         &mut b,
@@ -55,7 +55,7 @@ fn noisy_scores_raise_it_slowly_and_the_ceiling_holds() {
 }
 
 #[test]
-fn an_alerted_attack_is_not_learned_and_overspending_rises_slowly() {
+fn an_alerted_attack_is_not_learned_and_overspending_raises_it_by_the_daily_step() {
     let mut b = budget(0.5);
     run(&mut b, 20, 500, |_, _| 5.0);
     let settled = b.threshold();
