@@ -36,8 +36,10 @@ pub(crate) struct FeedbackArgs {
     #[arg(long)]
     analyst: Option<String>,
     /// Event time (RFC 3339) from which the verdict applies; default just
-    /// after the newest event the state has scored. It cannot be earlier:
-    /// a verdict never changes what was already scored.
+    /// after the newest event the state has scored. It cannot be earlier
+    /// (a verdict never changes what was already scored) nor more than a
+    /// day later (verdicts apply in order, so one timed beyond the data
+    /// would hold back every later one).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<i64>,
     /// The verdicts file; default DIR/verdicts.jsonl, where `ueba score

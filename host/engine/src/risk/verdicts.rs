@@ -78,6 +78,11 @@ pub const FILE_NAME: &str = "verdicts.jsonl";
 /// clients too, and each one is kept in the state.
 pub const MAX_TEXT_BYTES: usize = 1024;
 
+/// How far past the newest event scored a verdict's time may be, ms (a
+/// day). Verdicts apply in file order, so one timed far ahead would hold
+/// back every verdict given after it; a time beyond the data is a mistake.
+pub const MAX_AHEAD_MS: i64 = 86_400_000;
+
 /// Longest alert id accepted, bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -145,7 +150,7 @@ pub struct PendingVerdict {
 /// verdict applies from `at` (event time, ms) when given, else from just
 /// after `released_ms`: never to events already scored, so that replaying
 /// the log with its verdicts file applies it at the same point as the run
-/// that recorded it.
+/// that recorded it, and at most [`MAX_AHEAD_MS`] after them.
 pub fn admit(
     id: &str,
     verdict: VerdictKind,
@@ -165,6 +170,13 @@ pub fn admit(
         Some(t) if t < earliest => {
             return Err(format!(
                 "the verdict's time {} is before the newest event already scored ({}): a verdict applies only to events not yet scored, so that a replay applies it at the same point",
+                crate::event::format_time(t),
+                crate::event::format_time(earliest - 1)
+            ));
+        }
+        Some(t) if released_ms.is_some_and(|r| t > r.saturating_add(MAX_AHEAD_MS)) => {
+            return Err(format!(
+                "the verdict's time {} is more than a day after the newest event scored ({}): verdicts apply in the order given, so one timed beyond the data would hold back every later one",
                 crate::event::format_time(t),
                 crate::event::format_time(earliest - 1)
             ));
@@ -325,6 +337,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("before the newest event already scored"), "{e}");
+        let far = admit(
+            "a",
+            VerdictKind::Benign,
+            "",
+            "",
+            Some(MAX_AHEAD_MS + 1_001),
+            Some(1_000),
+            true,
+        );
+        assert!(far.unwrap_err().contains("more than a day after"));
         let e = admit("zz", VerdictKind::Benign, "", "", None, Some(1_000), false).unwrap_err();
         assert!(e.contains("no alert has id `zz`"), "{e}");
         let long = "x".repeat(MAX_TEXT_BYTES + 1);
