@@ -215,14 +215,20 @@ impl EntityRisk {
     }
 
     /// The `n` entities of `kind` with the highest peak risk, highest
-    /// first (ties by id, so the order is the same every run).
+    /// first; ties (the busiest tables can all reach 100) go to the entity
+    /// with more findings, then by id, so the order is the same every run.
     pub fn top(&self, kind: EntityKind, n: usize) -> Vec<EntityStanding> {
         let map = match kind {
             EntityKind::Resource => &self.resources,
             EntityKind::Source => &self.sources,
         };
         let mut all: Vec<(&u32, &Entity)> = map.iter().collect();
-        all.sort_by(|a, b| b.1.peak.total_cmp(&a.1.peak).then(a.0.cmp(b.0)));
+        all.sort_by(|a, b| {
+            b.1.peak
+                .total_cmp(&a.1.peak)
+                .then(b.1.findings.cmp(&a.1.findings))
+                .then(a.0.cmp(b.0))
+        });
         all.into_iter()
             .take(n)
             .map(|(&id, e)| {
