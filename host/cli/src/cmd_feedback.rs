@@ -60,6 +60,13 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 /// Run `ueba feedback`.
 pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
+    // A mistyped directory must not be created (opening one creates it).
+    if !a.state.is_dir() {
+        bail!(
+            "{} is not a state directory: give the --state DIR that `ueba score` or `ueba serve` used",
+            a.state.display()
+        );
+    }
     // Holding the lock means no run is scoring from this state meanwhile:
     // one would not see the verdict, and its checkpoint would move past the
     // verdict's time.

@@ -123,7 +123,23 @@ fn a_benign_verdict_keeps_the_same_behaviour_from_alerting_the_next_week() {
     let id = first["id"].as_str().unwrap();
     assert!(alerts(&out1).iter().any(|a| a["id"] == id), "same ids");
 
-    // Unknown ids and times already scored are refused, naming them.
+    // A mistyped directory, unknown ids and times already scored are
+    // refused, naming them.
+    let missing = dir.path().join("nope");
+    let o = run(&[
+        "feedback",
+        "--state",
+        missing.to_str().unwrap(),
+        "x",
+        "benign",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("is not a state directory"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!missing.exists(), "nothing is created");
     let o = run(&["feedback", "--state", st, "0badc0de", "benign"]);
     assert!(!o.status.success());
     assert!(
