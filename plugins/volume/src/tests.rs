@@ -756,7 +756,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        3_633_694_476_229_365_253,
+        3_256_698_418_029_302_782,
         "{} findings",
         all.len()
     );
@@ -930,7 +930,10 @@ fn held_days_score_as_the_first_while_learned_days_fade() {
             .collect()
     };
     let held = run(false);
-    assert!(max_score(&held[0]) >= 50.0, "{:#?}", held[0]);
+    // The user reads several tables a day, so the table's day is one of
+    // several judged at once ([`crate::Tests`]) and scores a little less
+    // than alone.
+    assert!(max_score(&held[0]) >= 40.0, "{:#?}", held[0]);
     for (day, findings) in DAYS.iter().zip(&held) {
         assert_eq!(findings, &held[0], "day {day}");
     }
@@ -982,4 +985,41 @@ fn a_held_stretch_is_learned_as_if_it_never_happened() {
     let away_after = away.observe(&sequence(after, 2_000_000));
     assert_eq!(held_after, away_after);
     assert_eq!(held.snapshot(), away.snapshot());
+}
+
+/// A busy table is judged as one of the tables the user worked on that
+/// hour and day: the same burst needs more events to be reported for
+/// someone who also read six other tables then, since each of their tables
+/// had its chance to look busy (Bonferroni over the per-table buckets).
+#[test]
+fn a_busy_table_counts_less_among_many_tables_judged() {
+    let first_reported = |others: bool| -> (f64, f32) {
+        let mut rt = trained();
+        let day = 30;
+        let mut events = Vec::new();
+        if others {
+            for k in 0..6u32 {
+                let t = T0 + day * DAY_MS + 9 * HOUR_MS + i64::from(k) * 1_000;
+                events.push(ev(3, SUPPORT, 40 + k, t, 5));
+            }
+        }
+        for i in 0..12 {
+            let t = T0 + day * DAY_MS + 9 * HOUR_MS + i * 60_000;
+            events.push(ev(3, SUPPORT, CUSTOMERS, t, 20));
+        }
+        let findings = rt.observe(&sequence(events, 1_000_000));
+        let f = findings
+            .iter()
+            .find(|f| bucket(f) == "user-resource-hour-events")
+            .expect("the burst is reported");
+        (evidence_f64(f, "bucket_total"), f.score)
+    };
+    let (alone, alone_score) = first_reported(false);
+    let (among, among_score) = first_reported(true);
+    // Seven tables this hour instead of one: 10·log10(7) ≈ 8.5 points
+    // less for the same count, so the report waits for a busier hour.
+    assert!(
+        among > alone,
+        "first reported at {among} events among seven tables ({among_score}), at {alone} alone ({alone_score})"
+    );
 }

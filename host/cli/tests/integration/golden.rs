@@ -15,19 +15,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "3ccd33f55c38491429033b9b05cfd0a021ca2be1043ecfda6e7af580094eeb3d",
+        "45c2ea4039f5679dfca7ce16693947d32dced0c19afa657c3500b80ec1f40720",
     ),
     (
         "ecs",
-        "a9e3698814a261b374abe70ae4658b38e0a103f34b9525b7c7d8f84fe8026cf4",
+        "e3bef39ef10e4412f5f72677302d0cfc0fcd74bb699c2fabe7ba5cca9647c17d",
     ),
     (
         "cef",
-        "2f7205395d71adb3c775e401f163e7756806691c3a7c0eabb34fd265a5e93b17",
+        "c03b0e772219f9dfcd3a3cc2962611ef3ac1677509810566c1418a3cff868f25",
     ),
     (
         "ocsf",
-        "4ef274f89edf66aedd51449674e568752ce6584442d041e901ab2a5f485aa34a",
+        "5ff359c8ec4f191122ae310f5d1b18b33d33529d610164312e51fecfb4e491cc",
     ),
 ];
 
