@@ -244,6 +244,7 @@ def check_syslog(received_path, cef_path, alerts_path, ecs_path, transport, host
         want = {
             "cs3": alert["kind"],
             "cs4": doc["event"]["id"],
+            "cs5": alert["incident"],
             "msg": visible_value(reason),
             "suser": visible_value(alert["user"]),
             "cat": "insider-risk",
@@ -257,8 +258,8 @@ def check_syslog(received_path, cef_path, alerts_path, ecs_path, transport, host
             fail(f"{where}: cfp1 {f['cfp1']} != score {alert['score']}")
         if json.loads(f["cs1"]) != findings:
             fail(f"{where}: findings (cs1) differ from the alert's")
-        labels = {f.get(f"{k}Label"): k for k in ("cn1", "cfp1", "cn2", "cs1", "cs2", "cs3", "cs4")}
-        for label in ("risk", "threshold", "findings", "alertKind", "alertId"):
+        labels = {f.get(f"{k}Label"): k for k in ("cn1", "cfp1", "cn2", "cs1", "cs2", "cs3", "cs4", "cs5")}
+        for label in ("risk", "threshold", "findings", "alertKind", "alertId", "incident"):
             if label not in labels:
                 fail(f"{where}: no extension labelled {label}")
     print(f"{transport}: {len(got)} records, each ueba's CEF line whole, header and every field decoded back to its alert")

@@ -23,7 +23,7 @@ const DIGESTS: &[(&str, &str)] = &[
     ),
     (
         "cef",
-        "c03b0e772219f9dfcd3a3cc2962611ef3ac1677509810566c1418a3cff868f25",
+        "84a89a0d15a09db7b8398b9ca3b73b3c7597156267af6a871658a41127e5f8de",
     ),
     (
         "ocsf",

@@ -6,8 +6,10 @@
 //! `rt` (epoch ms), `suser`, `cn1Label=risk cn1` (the risk rounded, as
 //! `cnN` are integers) and `cfp1Label=risk cfp1` (exact), `cn2Label=threshold`,
 //! `cs1Label=findings cs1` (the findings as JSON: the evidence),
-//! `cs2Label=peerGroup`, `cs3Label=alertKind`, `cs4Label=alertId`, `msg`
-//! and `cat=insider-risk`. ArcSight truncates `csN` at 4000 characters; ueba
+//! `cs2Label=peerGroup`, `cs3Label=alertKind`, `cs4Label=alertId`,
+//! `cs5Label=incident` (the alert's incident, so a SIEM can group an
+//! episode's alerts as ECS and OCSF receivers do), `msg` and
+//! `cat=insider-risk`. ArcSight truncates `csN` at 4000 characters; ueba
 //! does not, so other receivers keep the whole evidence.
 //!
 //! Syslog delivery wraps each line in an RFC 5424 header (facility 13, log
@@ -84,6 +86,7 @@ pub fn line(alert: &Alert) -> String {
         format!("cn2Label=threshold cn2={}", alert.threshold.round() as i64),
         format!("cs3Label=alertKind cs3={}", escape_value(alert.kind)),
         format!("cs4Label=alertId cs4={}", alert_uid(alert)),
+        format!("cs5Label=incident cs5={}", escape_value(&alert.incident)),
         "cat=insider-risk".to_string(),
         format!("msg={}", escape_value(reason)),
     ];

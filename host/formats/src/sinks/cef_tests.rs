@@ -13,6 +13,10 @@ fn lines_escape_and_round_trip_through_the_parser() {
     let f = extension(ext);
     assert_eq!(f.key("suser"), Some("mreyes"));
     assert_eq!(f.label("risk").map(|(k, _)| k), Some("cn1"));
+    assert_eq!(
+        f.label("incident"),
+        Some(("cs5", "i-0123456789abcdef0123456789abcdef"))
+    );
     let findings: serde_json::Value = serde_json::from_str(f.label("findings").unwrap().1).unwrap();
     assert_eq!(findings[0]["evidence"]["rows"], 50000);
     assert_eq!(
