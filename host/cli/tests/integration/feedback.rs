@@ -4,12 +4,10 @@
 //! deterministic, killed or not, in its alerts and its incident records.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{ueba as run, ueba_cmd};
+use crate::util::{kill_after_first_checkpoint, ueba as run, ueba_cmd};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -297,24 +295,7 @@ fn a_run_with_verdicts_replays_and_resumes_to_identical_alerts_and_incidents() {
         "--checkpoint-events",
         "20000",
     ];
-    let mut child = ueba_cmd().args(args).stderr(Stdio::null()).spawn().unwrap();
-    let checkpoint = state.join("checkpoint");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !checkpoint.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint was written");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(150));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run ended before it could be killed; give it more events"
-    );
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success());
+    kill_after_first_checkpoint(&args, &state);
     let o = ueba_cmd().args(args).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(

@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{ueba as run, ueba_cmd};
+use crate::util::{kill_after_first_checkpoint, ueba as run, ueba_cmd};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -65,31 +65,7 @@ fn killed_mid_stream_resumes_to_identical_alerts() {
         "--checkpoint-events",
         "20000",
     ];
-    let mut child = ueba_cmd()
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let checkpoint = state.join("checkpoint");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !checkpoint.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint was written");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // Let it get past the checkpoint, so alerts exist that the checkpoint
-    // does not cover and that the resumed run must not duplicate.
-    std::thread::sleep(Duration::from_millis(150));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run ended before it could be killed; give it more events"
-    );
-    child.kill().unwrap(); // SIGKILL: no chance to checkpoint or flush.
-    let status = child.wait().unwrap();
-    assert!(!status.success());
+    kill_after_first_checkpoint(&args, &state);
 
     let o = ueba_cmd().args(args).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));

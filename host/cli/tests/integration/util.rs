@@ -59,3 +59,33 @@ pub fn ueba_cmd() -> std::process::Command {
 pub fn ueba(args: &[&str]) -> std::process::Output {
     ueba_cmd().args(args).output().expect("run ueba")
 }
+
+/// Start `ueba ARGS` (a scoring run keeping state in `state`), wait for its
+/// first checkpoint, let it run on a little past it, so output exists that
+/// the checkpoint does not cover, and kill it with SIGKILL: no chance to
+/// checkpoint or flush. Fails when the run ends before it can be killed.
+pub fn kill_after_first_checkpoint(args: &[&str], state: &Path) {
+    use std::time::{Duration, Instant};
+    let mut child = ueba_cmd()
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start ueba");
+    let checkpoint = state.join("checkpoint");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !checkpoint.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint was written");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed; give it more events"
+    );
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+}
