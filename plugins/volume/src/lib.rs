@@ -732,6 +732,8 @@ struct Buckets {
     day_fit: Option<Fit>,
     pair_fit: Option<(Fit, f64)>,
     pair_idx: Option<usize>,
+    /// The pair's day tests ([`Tests`]), which its row tail is multiplied by.
+    pair_tests: f64,
 }
 
 /// One bucket's judgement of the current event.
@@ -979,8 +981,8 @@ impl Volume {
                 1.0,
             ));
         }
-        if let Some(i) = pair_idx {
-            let tests = Tests::of(&user.pairs, user.pairs[i].hour);
+        let tests = pair_idx.map(|i| Tests::of(&user.pairs, user.pairs[i].hour));
+        if let (Some(i), Some(tests)) = (pair_idx, tests) {
             pair_candidates(&mut user.pairs[i], slow_z, day_sd, tests, &need, &mut extra);
         }
         #[cfg(test)]
@@ -1019,6 +1021,7 @@ impl Volume {
             day_fit,
             pair_fit,
             pair_idx,
+            pair_tests: tests.map_or(1.0, |t| t.day),
         };
         Self::report(user, symbols, e, buckets, extra, min, out);
     }
@@ -1042,6 +1045,7 @@ impl Volume {
             day_fit,
             pair_fit,
             pair_idx,
+            pair_tests,
         } = buckets;
         let mut candidates: Vec<Scored> = Vec::with_capacity(3 + extra.len());
         if let Some(fit) = hour_fit {
@@ -1067,14 +1071,13 @@ impl Volume {
         if let Some((fit, support)) = pair_fit
             && let Some(pair) = pair_idx.map(|i| &user.pairs[i])
         {
-            let tests = Tests::of(&user.pairs, pair.hour).day;
             candidates.extend(score(
                 Bucket::Pair,
                 pair.today,
                 fit,
                 pair.days_seen,
                 support,
-                tests,
+                pair_tests,
             ));
         }
 
