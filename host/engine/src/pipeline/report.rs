@@ -165,16 +165,10 @@ impl Report {
         let _ = writeln!(out, "findings: {}", per.join(", "));
         let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
         if s.exceptions.iter().any(|n| *n > 0) || s.events_unlearned > 0 {
-            let per: Vec<String> = s
-                .exceptions
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("[{i}] {n}"))
-                .collect();
             let _ = writeln!(
                 out,
                 "findings kept from risk by exceptions: {}; events kept from detectors (learn = false): {}",
-                per.join(", "),
+                exception_counts(&s.exceptions),
                 s.events_unlearned
             );
         }
@@ -238,4 +232,15 @@ fn clip(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
+}
+
+/// Matches per `[[exceptions]]` entry as `[0] 12, [1] 0`: how the summary
+/// and `ueba eval` name them (by index, as config errors do).
+pub fn exception_counts(counts: &[u64]) -> String {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("[{i}] {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -846,16 +846,10 @@ impl Evaluation {
             }
         }
         if self.exception_matches.iter().any(|n| *n > 0) {
-            let per: Vec<String> = self
-                .exception_matches
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("[{i}] {n}"))
-                .collect();
             let _ = writeln!(
                 out,
                 "\nFindings kept from risk by exceptions: {}",
-                per.join(", ")
+                ueba_engine::pipeline::report::exception_counts(&self.exception_matches)
             );
         }
         out
