@@ -27,6 +27,18 @@ fn command(args: &[&str]) -> Command {
     cmd
 }
 
+/// Run `ueba serve --listen 127.0.0.1:0 ARGS`, which must stop at start-up
+/// before it listens; its stderr.
+fn refused_at_start(args: &[&str]) -> String {
+    let out = command(&[&["--listen", "127.0.0.1:0"], args].concat())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+    err
+}
+
 /// Start `ueba serve --listen 127.0.0.1:0 ARGS` and wait for `listening on`.
 pub(crate) fn start(args: &[&str]) -> Server {
     spawn(command(&[&["--listen", "127.0.0.1:0"], args].concat()))
@@ -723,15 +735,8 @@ fn state_survives_a_restart_of_the_service() {
     let n = bytes.len();
     bytes.truncate(n / 2);
     std::fs::write(&cp, &bytes).unwrap();
-    let out = command(&[&["--listen", "127.0.0.1:0"], &args[..]].concat())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("truncated") && !err.contains("listening on"),
-        "{err}"
-    );
+    let err = refused_at_start(&args);
+    assert!(err.contains("truncated"), "{err}");
 }
 
 /// With `--state`, a 200 means saved: SIGKILL right after the answer loses
@@ -1533,15 +1538,8 @@ fn analysts_read_incidents_and_users_and_record_verdicts() {
 
     // A damaged verdicts file stops start-up, naming the line.
     std::fs::write(state.join("verdicts.jsonl"), format!("{file}{{\"id\":\n")).unwrap();
-    let out = command(&[&["--listen", "127.0.0.1:0"], &args[..]].concat())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("verdicts.jsonl:2:") && !err.contains("listening on"),
-        "{err}"
-    );
+    let err = refused_at_start(&args);
+    assert!(err.contains("verdicts.jsonl:2:"), "{err}");
 }
 
 /// Without a verdicts file a verdict would be lost at restart, so it is
@@ -1569,18 +1567,6 @@ fn feedback_needs_a_verdicts_file() {
     assert_eq!(code, Some(0), "{log}");
 
     let missing = dir.path().join("no-such-dir").join("verdicts.jsonl");
-    let out = command(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--verdicts",
-        missing.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("no-such-dir") && !err.contains("listening on"),
-        "{err}"
-    );
+    let err = refused_at_start(&["--verdicts", missing.to_str().unwrap()]);
+    assert!(err.contains("no-such-dir"), "{err}");
 }
