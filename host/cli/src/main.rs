@@ -371,12 +371,12 @@ fn score(a: ScoreArgs) -> Result<()> {
     if let Some(path) = &a.findings {
         let saved = state.as_ref().and_then(|(_, p)| p.checkpoint.as_ref());
         let file = open_records(path, durable::record_len(saved, path)?)?;
-        scorer = scorer.with_findings(Box::new(ueba_engine::risk::findings::FindingLines(file)));
+        scorer = scorer.with_findings(Box::new(ueba_engine::risk::JsonLines(file)));
     }
     if let Some(path) = &a.incidents {
         let saved = state.as_ref().and_then(|(_, p)| p.checkpoint.as_ref());
         let file = open_records(path, durable::record_len(saved, path)?)?;
-        scorer = scorer.with_incidents(Box::new(ueba_engine::risk::incidents::IncidentLines(file)));
+        scorer = scorer.with_incidents(Box::new(ueba_engine::risk::JsonLines(file)));
     }
     let verdicts_path = a.verdicts.clone().or_else(|| {
         a.durable

@@ -47,13 +47,9 @@ pub trait FindingSink: Send {
     fn flush(&mut self) -> std::io::Result<()>;
 }
 
-/// Writes finding records as JSON lines.
-pub struct FindingLines<W: Write + Send>(pub W);
-
-impl<W: Write + Send> FindingSink for FindingLines<W> {
+impl<W: Write + Send> FindingSink for super::JsonLines<W> {
     fn record(&mut self, record: &FindingRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, record)?;
-        self.0.write_all(b"\n")
+        self.line(record)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

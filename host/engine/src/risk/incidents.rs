@@ -178,13 +178,9 @@ pub trait IncidentSink: Send {
     fn flush(&mut self) -> std::io::Result<()>;
 }
 
-/// Writes incident records as JSON lines.
-pub struct IncidentLines<W: Write + Send>(pub W);
-
-impl<W: Write + Send> IncidentSink for IncidentLines<W> {
+impl<W: Write + Send> IncidentSink for super::JsonLines<W> {
     fn record(&mut self, record: &IncidentRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, record)?;
-        self.0.write_all(b"\n")
+        self.line(record)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
