@@ -122,10 +122,10 @@ pub fn run(
         // What the scorer's gate would change is an error here, so an
         // author sees it before an operator's summary does.
         let mut counts = GateCounts::default();
+        let len = chunk.len() as u64;
         found = gate::admit(
             found,
-            first,
-            chunk.len(),
+            |seq| seq >= first && seq - first < len,
             &OutputLimits::default(),
             &mut counts,
         );

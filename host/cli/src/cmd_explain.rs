@@ -29,6 +29,10 @@ pub(crate) struct ExplainArgs {
     identities: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
+    // With an events file, the shards it was scored with; a state
+    // directory knows its own.
+    #[command(flatten)]
+    shards: crate::ShardArgs,
     /// Input format; `auto` decides from the first lines.
     #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
     format: InputFormat,
@@ -51,7 +55,8 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         else {
             bail!("{} holds no checkpoint yet", dir.display());
         };
-        let mut scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new());
+        let mut scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new())
+            .with_shards(cp.scorer.shards())?;
         scorer
             .restore_state(cp.scorer)
             .with_context(|| format!("reading the state in {}", dir.display()))?;
@@ -83,12 +88,12 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
     let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
     let parser = parser_for(a.format, &cfg.formats)?;
     let records = Arc::new(Mutex::new(Vec::new()));
-    let scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new()).with_findings(
-        Box::new(UserFindings {
+    let scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new())
+        .with_shards(a.shards.shards.into())?
+        .with_findings(Box::new(UserFindings {
             user: a.user.clone(),
             records: Arc::clone(&records),
-        }),
-    );
+        }));
     let name = path.display().to_string();
     let run = run_scorer(
         scorer,

@@ -328,6 +328,8 @@ pub(crate) struct EvalArgs {
     /// Run the generator at increasing attack intensity and report detection rate against it.
     #[arg(long)]
     sweep: bool,
+    #[command(flatten)]
+    shards: crate::ShardArgs,
     /// Seeds per intensity level in the sweep.
     #[arg(long, default_value_t = 5, requires = "sweep")]
     sweep_seeds: u32,
@@ -363,6 +365,7 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
                 (None, Some(runtime)) => Source::Score {
                     runtime,
                     config: &cfg,
+                    shards: a.shards.shards.into(),
                 },
                 (None, None) => bail!("no engine to score with"),
             };
@@ -379,6 +382,7 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
                 users: a.sweep_users,
                 days: a.sweep_days,
                 seeds: a.sweep_seeds,
+                shards: a.shards.shards.into(),
                 ..sweep::SweepConfig::default()
             };
             let pb = std::io::stderr()

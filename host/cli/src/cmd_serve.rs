@@ -52,6 +52,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, short = 'p')]
     plugins: Option<PathBuf>,
     #[command(flatten)]
+    shards: crate::ShardArgs,
+    #[command(flatten)]
     out: OutputArgs,
     /// Format of the records POSTed (and of HEC events sent as strings);
     /// `auto` decides per request (README "Formats").
@@ -164,10 +166,13 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     }
     let verdicts_read = verdicts_path.clone();
     let scorer_cfg = cfg.clone();
+    let shards = a.shards.shards.into();
     // The scorer lives on the worker thread (its health sink need not be
     // Send), so the saved state is restored there; a failure stops start-up.
     let build = move || {
-        let mut scorer = Scorer::new(scorer_cfg, identities, plugins, sink);
+        let mut scorer = Scorer::new(scorer_cfg, identities, plugins, sink)
+            .with_shards(shards)
+            .map_err(|e| e.to_string())?;
         if let (Some(cp), Some(path)) = (saved, where_saved) {
             if !quiet {
                 tracing::info!(

@@ -264,7 +264,7 @@ impl Checkpointer {
             None => [0; 32],
         };
         let checkpoint = Checkpoint::now(
-            scorer.save_state(),
+            scorer.save_state().context("saving the scoring state")?,
             Some(InputMark {
                 path: self.input.clone(),
                 position,

@@ -185,6 +185,8 @@ struct ScoreArgs {
     #[arg(long, value_name = "FILE")]
     verdicts: Option<PathBuf>,
     #[command(flatten)]
+    shards: ShardArgs,
+    #[command(flatten)]
     durable: durable::StateArgs,
 }
 
@@ -217,6 +219,20 @@ pub(crate) struct EngineArgs {
     /// with the name of a built-in one replaces it.
     #[arg(long, short = 'p')]
     pub(crate) plugins: Option<PathBuf>,
+}
+
+/// How many shards users are split across; shared by every command that
+/// scores.
+#[derive(Args)]
+pub(crate) struct ShardArgs {
+    /// Split users across N shards, each with its own instance of every
+    /// detector, observing on a thread of its own (README "Scale out").
+    /// One shard scores exactly as an unsplit engine; with more, detectors
+    /// learn peer-group and organisation figures within a shard only. A
+    /// state directory resumes with the number it was written with.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=ueba_engine::pipeline::MAX_SHARDS as i64))]
+    pub(crate) shards: u16,
 }
 
 #[derive(Args)]
@@ -367,7 +383,8 @@ fn score(a: ScoreArgs) -> Result<()> {
             pb.set_position(start.offset);
             pb
         });
-    let mut scorer = Scorer::new(cfg, identities, plugins, sink);
+    let mut scorer =
+        Scorer::new(cfg, identities, plugins, sink).with_shards(a.shards.shards.into())?;
     if let Some(path) = &a.findings {
         let saved = state.as_ref().and_then(|(_, p)| p.checkpoint.as_ref());
         let file = open_records(path, durable::record_len(saved, path)?)?;

@@ -68,7 +68,7 @@ impl Durable {
             })?),
             None => None,
         };
-        let checkpoint = Checkpoint::now(scorer.save_state(), None, output, 0);
+        let checkpoint = Checkpoint::now(scorer.save_state()?, None, output, 0);
         self.dir.save(&checkpoint)?;
         Ok(())
     }

@@ -324,7 +324,7 @@ fn sample_checkpoint() -> ueba_engine::state::Checkpoint {
             ueba_engine::state::Checkpoint {
                 written: "2026-01-05T14:03:12Z".into(),
                 ueba_version: "0".into(),
-                scorer: scorer.save_state(),
+                scorer: scorer.save_state().expect("saved"),
                 input: None,
                 output: None,
                 skipped: 0,

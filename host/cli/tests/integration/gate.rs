@@ -259,7 +259,7 @@ fn a_plugin_that_refuses_its_saved_state_starts_afresh_and_the_rest_resume() {
         let mut first = scorer_with(Some(mode));
         feed(&mut first, 0, 320, Some(40));
         first.flush().unwrap();
-        let state = first.save_state();
+        let state = first.save_state().expect("saved");
         let risk_before: Vec<(String, f32)> = first
             .finish_without_flush()
             .0
@@ -308,7 +308,7 @@ fn a_removed_plugin_s_state_is_dropped_with_a_warning() {
     let mut first = scorer_with(Some("none"));
     feed(&mut first, 0, 160, None);
     first.flush().unwrap();
-    let state = first.save_state();
+    let state = first.save_state().expect("saved");
     let mut second = scorer_with(None);
     second
         .restore_state(state)

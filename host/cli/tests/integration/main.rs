@@ -20,5 +20,6 @@ mod plugin_cmd;
 mod reload;
 mod sandbox;
 mod serve;
+mod shards;
 mod state;
 mod util;

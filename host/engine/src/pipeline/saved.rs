@@ -74,11 +74,27 @@ pub(crate) struct SavedStats {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct DetectorState {
     pub(crate) name: String,
+    /// One per shard, shard 0 first: a user's state lives in their shard's
+    /// instance, so a checkpoint resumes with as many shards only.
+    pub(crate) instances: Vec<InstanceState>,
+}
+
+/// One instance of a detector in a checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct InstanceState {
     /// Its snapshot; `None` when it was quarantined or refused to snapshot.
     pub(crate) snapshot: Option<Vec<u8>>,
     pub(crate) quarantined: bool,
     /// How far into the symbol log it has been sent.
     pub(crate) sent_symbols: usize,
+}
+
+impl ScorerState {
+    /// How many shards the run that saved this state had (1 before any
+    /// detector).
+    pub fn shards(&self) -> usize {
+        self.detectors.first().map_or(1, |d| d.instances.len())
+    }
 }
 
 /// A checkpoint's scorer state cannot be used by this run.
@@ -87,4 +103,16 @@ pub enum RestoreError {
     /// The state contradicts itself.
     #[error("the saved scorer state is inconsistent: {0}")]
     Inconsistent(String),
+    /// The state was saved by a run with another number of shards.
+    #[error(
+        "the checkpoint was taken with {saved} shard(s) and this run has {asked}: each user's \
+         learned state lives in the detectors of their shard, so resume with --shards {saved} \
+         (or start a new state directory to change the number)"
+    )]
+    Shards {
+        /// Shards in the checkpoint.
+        saved: usize,
+        /// Shards of this run.
+        asked: usize,
+    },
 }

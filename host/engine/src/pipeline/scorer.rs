@@ -33,6 +33,7 @@ use crate::sandbox::{Event, wit};
 use super::encode::*;
 use super::report::*;
 use super::saved::*;
+use super::shard::{self, MAX_SHARDS, Pool, Slot, Split};
 use super::sink::*;
 use super::stats::*;
 
@@ -48,14 +49,9 @@ pub enum ScoreError {
     /// A verdict could not be applied (it names no alert).
     #[error(transparent)]
     Verdict(#[from] VerdictError),
-}
-
-pub(crate) struct Slot {
-    pub(crate) loaded: LoadedPlugin,
-    pub(crate) sent_symbols: usize,
-    /// Health events the gate has reported for this detector; past
-    /// [`GATE_REPORTS`], only the counts go on.
-    pub(crate) gate_reports: u32,
+    /// The shards asked for cannot be had.
+    #[error("shards: {0}")]
+    Shards(String),
 }
 
 /// Batches with rejected output reported as health events per detector, so
@@ -98,6 +94,26 @@ pub struct Scorer<S: AlertSink> {
     /// Users whose criticality and watchlists the aggregator has been
     /// given (by user id; from this run's identities, so not saved).
     pub(crate) modifiers_set: Vec<bool>,
+    /// Each user's shard, by user id ([`shard::shard_of`]; empty with one
+    /// shard).
+    pub(crate) user_shard: Vec<u16>,
+    /// The shards' threads.
+    pub(crate) pool: Pool,
+    /// The batch the shards are observing, when they overlap with this
+    /// thread.
+    pub(crate) in_flight: Option<Flight>,
+}
+
+/// A batch sent to the detectors whose findings are still to be taken.
+pub(crate) struct Flight {
+    events: wit::Events,
+    /// Each event's shard (empty with one shard).
+    shard_of_event: Vec<u16>,
+    first_seq: u64,
+    batch_no: u64,
+    /// Whether the batch ends a block of the event sequence (where calm
+    /// episodes close).
+    ends_block: bool,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -125,11 +141,7 @@ impl<S: AlertSink> Scorer<S> {
             encoder: Encoder::new(identities),
             slots: plugins
                 .into_iter()
-                .map(|loaded| Slot {
-                    loaded,
-                    sent_symbols: 0,
-                    gate_reports: 0,
-                })
+                .map(|loaded| Slot::new(loaded, 0))
                 .collect(),
             held: OrderedQueue::default(),
             arrivals: 0,
@@ -155,7 +167,39 @@ impl<S: AlertSink> Scorer<S> {
             verdicts: VecDeque::new(),
             incidents: None,
             modifiers_set: Vec::new(),
+            user_shard: Vec::new(),
+            pool: Pool::default(),
+            in_flight: None,
         }
+    }
+
+    /// Split users across `shards` shards ([`super::shard`]), each with its
+    /// own instance of every detector, observing at the same time on
+    /// threads of their own. One shard is the unsplit scorer. Call before
+    /// any event or restore.
+    pub fn with_shards(mut self, shards: usize) -> Result<Self, ScoreError> {
+        if !(1..=MAX_SHARDS).contains(&shards) {
+            return Err(ScoreError::Shards(format!(
+                "{shards} shards asked; from 1 to {MAX_SHARDS} are possible"
+            )));
+        }
+        self.pool = Pool::new(shards)
+            .map_err(|e| ScoreError::Shards(format!("starting a thread per shard: {e}")))?;
+        for slot in &mut self.slots {
+            slot.widen(shards).map_err(|e| {
+                ScoreError::Shards(format!(
+                    "starting detector {} for shard {}: {e}",
+                    slot.lead().name(),
+                    slot.instances.len()
+                ))
+            })?;
+        }
+        Ok(self)
+    }
+
+    /// How many shards users are split across.
+    pub fn shards(&self) -> usize {
+        self.pool.shards()
     }
 
     /// Write every incident change ([`crate::risk::incidents`]) to `sink`.
@@ -330,38 +374,49 @@ impl<S: AlertSink> Scorer<S> {
     /// Snapshot everything needed to continue later, at the current point
     /// of the input. Detectors that cannot snapshot are recorded without
     /// state (a health event says so), so one broken detector cannot stop
-    /// the others' state from being saved.
-    pub fn save_state(&mut self) -> ScorerState {
+    /// the others' state from being saved. A batch the shards are still
+    /// observing is settled first.
+    pub fn save_state(&mut self) -> Result<ScorerState, ScoreError> {
+        self.settle()?;
         let batch_no = self.stats.batches;
         let mut detectors = Vec::with_capacity(self.slots.len());
+        let sharded = self.slots.first().is_some_and(|s| s.instances.len() > 1);
         for slot in &mut self.slots {
-            let name = slot.loaded.name().to_string();
-            let snapshot = match slot.loaded.checkpoint() {
-                Ok(s) => s,
-                Err(e) => {
-                    let event = HealthEvent::new(
-                        &name,
-                        HealthKind::CheckpointWithoutState,
-                        None,
-                        format!(
-                            "snapshot failed, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
-                        ),
-                    )
-                    .at_batch(batch_no, self.next_seq, 0);
-                    self.health.report(&event);
-                    self.stats.health.push(event);
-                    None
-                }
-            };
-            detectors.push(DetectorState {
-                name,
-                snapshot,
-                quarantined: slot.loaded.is_quarantined(),
-                sent_symbols: slot.sent_symbols,
-            });
+            let name = slot.lead().name().to_string();
+            let mut instances = Vec::with_capacity(slot.instances.len());
+            for (shard, inst) in slot.instances.iter_mut().enumerate() {
+                let snapshot = match inst.loaded.checkpoint() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let which = if sharded {
+                            format!(" (shard {shard})")
+                        } else {
+                            String::new()
+                        };
+                        let event = HealthEvent::new(
+                            &name,
+                            HealthKind::CheckpointWithoutState,
+                            None,
+                            format!(
+                                "snapshot failed{which}, so this checkpoint holds no state for it; a run resumed from it starts this detector afresh: {e}"
+                            ),
+                        )
+                        .at_batch(batch_no, self.next_seq, 0);
+                        self.health.report(&event);
+                        self.stats.health.push(event);
+                        None
+                    }
+                };
+                instances.push(InstanceState {
+                    snapshot,
+                    quarantined: inst.loaded.is_quarantined(),
+                    sent_symbols: inst.sent_symbols,
+                });
+            }
+            detectors.push(DetectorState { name, instances });
         }
         let s = &self.stats;
-        ScorerState {
+        Ok(ScorerState {
             interner: self.encoder.interner.state(),
             held: self.held.iter().copied().collect(),
             arrivals: self.arrivals,
@@ -392,7 +447,7 @@ impl<S: AlertSink> Scorer<S> {
                 verdicts_applied: s.verdicts_applied,
             },
             detectors,
-        }
+        })
     }
 
     /// Continue from a saved state, before any event of this run.
@@ -404,6 +459,13 @@ impl<S: AlertSink> Scorer<S> {
     /// (`restore_failed`, `state_dropped`) while every other detector and
     /// the risk state resume.
     pub fn restore_state(&mut self, state: ScorerState) -> Result<(), RestoreError> {
+        let saved_shards = state.shards();
+        if !state.detectors.is_empty() && !self.slots.is_empty() && saved_shards != self.shards() {
+            return Err(RestoreError::Shards {
+                saved: state.shards(),
+                asked: self.shards(),
+            });
+        }
         let interner = Interner::from_state(state.interner)
             .map_err(|e| RestoreError::Inconsistent(e.to_string()))?;
         let log_len = interner.log_len();
@@ -445,39 +507,44 @@ impl<S: AlertSink> Scorer<S> {
             ));
         }
         for slot in &mut self.slots {
-            let saved = state
-                .detectors
-                .iter()
-                .find(|d| d.name == slot.loaded.name());
-            // A detector starting afresh needs every symbol again.
-            slot.sent_symbols = 0;
-            let Some(d) = saved else {
-                continue;
-            };
-            if d.quarantined {
-                slot.loaded.quarantine();
-                continue;
-            }
-            let Some(snap) = &d.snapshot else {
-                continue;
-            };
-            match slot.loaded.resume(snap) {
-                Ok(()) => slot.sent_symbols = d.sent_symbols.min(log_len),
-                Err(e) => {
-                    let fresh = match slot.loaded.start_afresh() {
-                        Ok(()) => "it starts with no learned state".to_string(),
-                        Err(e2) => {
-                            slot.loaded.quarantine();
-                            format!(
-                                "a fresh instance could not be started either ({e2}), so it is quarantined"
-                            )
-                        }
-                    };
-                    events.push(report(
-                        slot.loaded.name(),
-                        HealthKind::RestoreFailed,
-                        format!("it refused its saved state ({e}); {fresh}; the other detectors and the risk state resume"),
-                    ));
+            let name = slot.lead().name().to_string();
+            let saved = state.detectors.iter().find(|d| d.name == name);
+            for (shard, inst) in slot.instances.iter_mut().enumerate() {
+                // A detector starting afresh needs every symbol again.
+                inst.sent_symbols = 0;
+                let Some(d) = saved.and_then(|d| d.instances.get(shard)) else {
+                    continue;
+                };
+                if d.quarantined {
+                    inst.loaded.quarantine();
+                    continue;
+                }
+                let Some(snap) = &d.snapshot else {
+                    continue;
+                };
+                match inst.loaded.resume(snap) {
+                    Ok(()) => inst.sent_symbols = d.sent_symbols.min(log_len),
+                    Err(e) => {
+                        let fresh = match inst.loaded.start_afresh() {
+                            Ok(()) => "it starts with no learned state".to_string(),
+                            Err(e2) => {
+                                inst.loaded.quarantine();
+                                format!(
+                                    "a fresh instance could not be started either ({e2}), so it is quarantined"
+                                )
+                            }
+                        };
+                        let which = if saved_shards > 1 {
+                            format!(" (shard {shard})")
+                        } else {
+                            String::new()
+                        };
+                        events.push(report(
+                            &name,
+                            HealthKind::RestoreFailed,
+                            format!("it refused its saved state{which} ({e}); {fresh}; the other detectors and the risk state resume"),
+                        ));
+                    }
                 }
             }
         }
@@ -513,7 +580,7 @@ impl<S: AlertSink> Scorer<S> {
             .slots
             .iter()
             .map(|slot| {
-                saved_index(slot.loaded.name())
+                saved_index(slot.lead().name())
                     .and_then(|i| st.findings.get(i).copied())
                     .unwrap_or(0)
             })
@@ -522,7 +589,7 @@ impl<S: AlertSink> Scorer<S> {
             .slots
             .iter()
             .map(|slot| {
-                saved_index(slot.loaded.name())
+                saved_index(slot.lead().name())
                     .and_then(|i| st.batch_latency.get(i).cloned())
                     .unwrap_or_default()
             })
@@ -559,6 +626,7 @@ impl<S: AlertSink> Scorer<S> {
     /// Flush the alert sink, so that everything emitted so far is written
     /// before a checkpoint records the output's length.
     pub fn flush_sink(&mut self) -> Result<(), ScoreError> {
+        self.settle()?;
         self.sink.flush()?;
         if let Some(f) = self.findings.as_mut() {
             f.flush()?;
@@ -646,7 +714,14 @@ impl<S: AlertSink> Scorer<S> {
         self.flush_sink()
     }
 
+    /// Send the batch being filled to the detectors. With one shard its
+    /// findings are taken at once; with more, when the next batch is sent
+    /// or [`Scorer::settle`] is called, so the shards observe while this
+    /// thread reads on.
     pub(crate) fn run_batch(&mut self) -> Result<(), ScoreError> {
+        // Everything decided below (verdicts due, who is held from
+        // learning) must know the findings of every earlier batch.
+        self.settle()?;
         self.stats.batches += 1;
         let first_seq = self.batch.seq.first().copied().unwrap_or(0);
         // Verdicts apply at block starts only, so where a flush or a resume
@@ -673,11 +748,8 @@ impl<S: AlertSink> Scorer<S> {
             events.learn[i] = !held;
             self.stats.events_held += u64::from(held);
         }
-        // (seq, detector index, finding) across all detectors.
-        let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
         let log_len = self.encoder.interner.log_len();
         let batch_no = self.stats.batches;
-        let mut symbols_from = None;
         // Per detector, which events it may learn from, where an exception
         // with `learn = false` keeps some from it.
         let keep: Vec<Option<Vec<bool>>> = if self.exceptions.any_unlearned() {
@@ -685,7 +757,7 @@ impl<S: AlertSink> Scorer<S> {
             self.slots
                 .iter()
                 .map(|slot| {
-                    let name = slot.loaded.name();
+                    let name = slot.lead().name();
                     let keep: Vec<bool> = batch
                         .events
                         .iter()
@@ -697,52 +769,91 @@ impl<S: AlertSink> Scorer<S> {
         } else {
             Vec::new()
         };
-        for (d, slot) in self.slots.iter_mut().enumerate() {
-            if slot.loaded.is_quarantined() {
-                self.stats.events_missed_by_failed += batch.events.len() as u64;
-                continue;
+        for k in keep.iter().flatten() {
+            self.stats.events_unlearned += k.iter().filter(|k| !**k).count() as u64;
+        }
+        let shard_of_event = self.shard_of_events(&batch.events);
+        let encoder = &self.encoder;
+        let symbols = |from: usize| encoder.symbols_since(from);
+        let split = Split {
+            events: &batch.events,
+            shard: &shard_of_event,
+            keep: &keep,
+            log_len,
+            batch_no,
+        };
+        self.pool
+            .send(&mut self.slots, &split, symbols)
+            .map_err(|e| ScoreError::Shards(e.to_string()))?;
+        self.in_flight = Some(Flight {
+            events: batch.events,
+            shard_of_event,
+            first_seq,
+            batch_no,
+            ends_block: self.next_seq.is_multiple_of(self.block()),
+        });
+        if self.pool.overlaps() {
+            return Ok(());
+        }
+        self.settle()
+    }
+
+    /// Take the findings of the batch the detectors hold, if any, and
+    /// aggregate them: risk, alerts, incidents. Called before anything
+    /// reads or saves what they change.
+    pub fn settle(&mut self) -> Result<(), ScoreError> {
+        let Some(flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let observed = self
+            .pool
+            .receive(&mut self.slots)
+            .map_err(|e| ScoreError::Shards(e.to_string()))?;
+        let Flight {
+            events,
+            shard_of_event,
+            first_seq,
+            batch_no,
+            ends_block,
+        } = flight;
+        let batch = wit::Batch {
+            symbols: Vec::new(),
+            events,
+        };
+        // (seq, detector index, finding) across all detectors.
+        let mut found: Vec<(u64, usize, wit::Finding)> = Vec::new();
+        let sharded = !shard_of_event.is_empty();
+        for o in observed {
+            let d = o.detector;
+            if o.events > 0 && !matches!(o.outcome, BatchOutcome::Quarantined) {
+                self.stats.batch_latency[d].observe(o.took.as_secs_f64());
             }
-            // Detectors are normally all at the same log position, so the
-            // symbol list is built once per batch, not once per detector.
-            if symbols_from != Some(slot.sent_symbols) {
-                batch.symbols = self.encoder.symbols_since(slot.sent_symbols);
-                symbols_from = Some(slot.sent_symbols);
-            }
-            let mut reports = Vec::new();
-            let began = Instant::now();
-            let outcome = match keep.get(d).and_then(Option::as_ref) {
-                Some(keep) => {
-                    self.stats.events_unlearned += keep.iter().filter(|k| !**k).count() as u64;
-                    let seen = wit::Batch {
-                        symbols: batch.symbols.clone(),
-                        events: kept_events(&batch.events, keep),
-                    };
-                    slot.loaded.observe(&seen, batch_no, &mut reports)
-                }
-                None => slot.loaded.observe(&batch, batch_no, &mut reports),
-            };
-            self.stats.batch_latency[d].observe(began.elapsed().as_secs_f64());
-            for r in &reports {
+            for r in &o.reports {
                 self.health.report(r);
             }
-            self.stats.health.extend(reports);
-            match outcome {
+            self.stats.health.extend(o.reports);
+            match o.outcome {
                 BatchOutcome::Findings(findings) => {
-                    slot.sent_symbols = log_len;
+                    self.slots[d].instances[o.shard].sent_symbols = o.symbols_to;
                     let mut counts = GateCounts::default();
-                    let findings = gate::admit(
-                        findings,
-                        first_seq,
-                        batch.events.len(),
-                        &self.output_limits,
-                        &mut counts,
-                    );
+                    let len = batch.events.len();
+                    // A finding must name an event this instance was sent:
+                    // one of this batch, and of its shard.
+                    let sent = |seq: u64| {
+                        seq.checked_sub(first_seq)
+                            .map(|i| i as usize)
+                            .is_some_and(|i| {
+                                i < len && (!sharded || shard_of_event[i] as usize == o.shard)
+                            })
+                    };
+                    let findings = gate::admit(findings, sent, &self.output_limits, &mut counts);
                     if !counts.is_clean() {
                         self.stats.stray_findings += counts.stray;
-                        let name = slot.loaded.name();
-                        match self.stats.gate.iter_mut().find(|(n, _)| n == name) {
+                        let slot = &mut self.slots[d];
+                        let name = slot.lead().name().to_string();
+                        match self.stats.gate.iter_mut().find(|(n, _)| *n == name) {
                             Some((_, total)) => total.add(&counts),
-                            None => self.stats.gate.push((name.to_string(), counts.clone())),
+                            None => self.stats.gate.push((name.clone(), counts.clone())),
                         }
                         if slot.gate_reports < GATE_REPORTS {
                             slot.gate_reports += 1;
@@ -752,8 +863,8 @@ impl<S: AlertSink> Scorer<S> {
                                 counts.to_string()
                             };
                             let event =
-                                HealthEvent::new(name, HealthKind::OutputRejected, None, message)
-                                    .at_batch(batch_no, first_seq, batch.events.len());
+                                HealthEvent::new(&name, HealthKind::OutputRejected, None, message)
+                                    .at_batch(batch_no, first_seq, len);
                             self.health.report(&event);
                             self.stats.health.push(event);
                         }
@@ -764,7 +875,7 @@ impl<S: AlertSink> Scorer<S> {
                 BatchOutcome::Failed(_) | BatchOutcome::Quarantined => {
                     // The symbols of this batch were not delivered; the next
                     // batch to this detector carries them again.
-                    self.stats.events_missed_by_failed += batch.events.len() as u64;
+                    self.stats.events_missed_by_failed += o.events as u64;
                 }
             }
         }
@@ -787,7 +898,7 @@ impl<S: AlertSink> Scorer<S> {
                 continue;
             };
             let mut finding = AlertFinding {
-                detector: self.slots[d].loaded.plugin.info().name.clone(),
+                detector: self.slots[d].lead().plugin.info().name.clone(),
                 score: (f64::from(f.score) * 10.0).round() / 10.0,
                 time: format_time(ev.time_ms),
                 reason: f.reason,
@@ -881,7 +992,7 @@ impl<S: AlertSink> Scorer<S> {
                 .is_some()
                 .then(|| (finding.detector.clone(), finding.score as f32));
             let recorded = self.findings.is_some().then(|| finding.clone());
-            let weighted = finding.score * self.slots[d].loaded.weight;
+            let weighted = finding.score * self.slots[d].lead().weight;
             let alert = self
                 .aggregator
                 .add(ev.user, d, ev.time_ms, finding, user, peer);
@@ -928,15 +1039,18 @@ impl<S: AlertSink> Scorer<S> {
         // Episodes that calmed down close at block ends only, so the
         // incident records come out in the same order however the input
         // was cut.
-        if self.next_seq.is_multiple_of(self.block())
-            && let Some(now) = batch.events.time_ms.iter().copied().max()
-        {
+        if ends_block && let Some(now) = batch.events.time_ms.iter().copied().max() {
             self.aggregator.close_calmed(now);
         }
         self.emit_incidents()?;
         self.stats.threshold = self.aggregator.threshold();
-        batch.events.clear();
-        self.batch = batch.events;
+        // The columns' capacity serves the next batch, if it has not
+        // begun filling.
+        if self.batch.is_empty() {
+            let mut spare = batch.events;
+            spare.clear();
+            self.batch = spare;
+        }
         self.sink.flush()?;
         Ok(())
     }
@@ -948,7 +1062,8 @@ impl<S: AlertSink> Scorer<S> {
     }
 
     /// The report and the sink without scoring what is still held: for a
-    /// run stopping right after a checkpoint that holds those events.
+    /// run stopping right after a checkpoint that holds those events (a
+    /// checkpoint settles the shards, so no batch is in flight then).
     pub fn finish_without_flush(mut self) -> (Report, S) {
         let standings = self.aggregator.standings();
         let entities = |kind| {
@@ -997,6 +1112,31 @@ impl<S: AlertSink> Scorer<S> {
 }
 
 impl<S: AlertSink> Scorer<S> {
+    /// Each event's shard, or nothing with one shard. A user's shard is
+    /// computed once, from their name.
+    fn shard_of_events(&mut self, events: &wit::Events) -> Vec<u16> {
+        let shards = self.shards();
+        if shards == 1 {
+            return Vec::new();
+        }
+        let interner = &self.encoder.interner;
+        let user_shard = &mut self.user_shard;
+        events
+            .user
+            .iter()
+            .map(|&u| {
+                let idx = u as usize;
+                if user_shard.len() <= idx {
+                    let from = user_shard.len();
+                    user_shard.extend((from..=idx).map(|id| {
+                        shard::shard_of(interner.text(SymbolKind::User, id as u32), shards) as u16
+                    }));
+                }
+                user_shard[idx]
+            })
+            .collect()
+    }
+
     /// An entity's standing with its name and its users' names.
     fn ranked_entity(&self, e: EntityStanding) -> RankedEntity {
         let interner = &self.encoder.interner;

@@ -1,7 +1,9 @@
 //! Changing the detectors between two batches while running
 //! (`ueba serve --plugins DIR`).
 
-use crate::sandbox::plugins::{HealthEvent, HealthKind, LoadedPlugin};
+use crate::sandbox::plugins::{Handover, HealthEvent, HealthKind, LoadedPlugin};
+
+use super::shard::Slot;
 
 use super::scorer::*;
 use super::sink::*;
@@ -75,7 +77,7 @@ impl<S: AlertSink> Scorer<S> {
         if !self.batch.is_empty() {
             self.run_batch()?;
         }
-        Ok(())
+        self.settle()
     }
 
     /// Change the detectors while running (`ueba serve --plugins DIR`
@@ -92,80 +94,94 @@ impl<S: AlertSink> Scorer<S> {
         lineup: Vec<Lineup>,
     ) -> Result<Vec<DetectorChange>, ScoreError> {
         self.end_batch()?;
+        // Every new detector gets an instance per shard before anything
+        // changes, so a failure leaves the running set as it was.
+        let shards = self.shards();
+        let mut prepared = Vec::with_capacity(lineup.len());
+        for entry in lineup {
+            prepared.push(match entry {
+                Lineup::Keep(name) => (name, None),
+                Lineup::Start(loaded) => {
+                    let mut slot = Slot::new(*loaded, 0);
+                    slot.widen(shards).map_err(|e| {
+                        ScoreError::Shards(format!(
+                            "starting detector {} for every shard: {e}",
+                            slot.lead().name()
+                        ))
+                    })?;
+                    (slot.lead().name().to_string(), Some(slot))
+                }
+            });
+        }
         let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
             .into_iter()
             .map(Some)
             .collect();
         let running = |old: &[Option<Slot>], name: &str| {
             old.iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.loaded.name() == name))
+                .position(|s| s.as_ref().is_some_and(|s| s.lead().name() == name))
         };
-        let mut slots: Vec<Slot> = Vec::with_capacity(lineup.len());
-        let mut columns: Vec<crate::risk::aggregate::Column> = Vec::with_capacity(lineup.len());
+        let mut slots: Vec<Slot> = Vec::with_capacity(prepared.len());
+        let mut columns: Vec<crate::risk::aggregate::Column> = Vec::with_capacity(prepared.len());
         let mut changes = Vec::new();
-        for entry in lineup {
-            let name = match &entry {
-                Lineup::Keep(name) => name.clone(),
-                Lineup::Start(loaded) => loaded.name().to_string(),
-            };
-            if slots.iter().any(|s| s.loaded.name() == name) {
+        for (name, started) in prepared {
+            if slots.iter().any(|s| s.lead().name() == name) {
                 continue;
             }
             let previous = running(&old, &name).and_then(|i| old[i].take().map(|s| (i, s)));
-            let (slot, keeps) = match (entry, previous) {
-                (Lineup::Keep(_), None) => continue,
-                (Lineup::Keep(_), Some((i, slot))) => (slot, Some(i)),
-                (Lineup::Start(mut loaded), Some((i, mut prev))) => {
-                    let handover = loaded.take_over(&mut prev.loaded);
-                    let loaded = *loaded;
-                    let sent_symbols = match handover {
+            let (slot, keeps) = match (started, previous) {
+                (None, None) => continue,
+                (None, Some((i, slot))) => (slot, Some(i)),
+                (Some(mut slot), Some((i, mut prev))) => {
+                    let mut handover = Handover::Carried;
+                    for (shard, (new, old)) in slot
+                        .instances
+                        .iter_mut()
+                        .zip(&mut prev.instances)
+                        .enumerate()
+                    {
+                        let h = new.loaded.take_over(&mut old.loaded);
                         // The snapshot holds the symbols the old version
                         // was sent; a fresh instance needs all of them.
-                        crate::sandbox::plugins::Handover::Carried => prev.sent_symbols,
-                        crate::sandbox::plugins::Handover::Reset(_) => 0,
-                    };
+                        new.sent_symbols = match &h {
+                            Handover::Carried => old.sent_symbols,
+                            Handover::Reset(_) => 0,
+                        };
+                        if let (Handover::Carried, Handover::Reset(why)) = (&handover, h) {
+                            handover = Handover::Reset(if shards > 1 {
+                                format!("shard {shard}: {why}")
+                            } else {
+                                why
+                            });
+                        }
+                    }
                     changes.push(DetectorChange::Replaced {
                         name,
-                        before: DetectorBuild::of(&prev.loaded),
-                        after: DetectorBuild::of(&loaded),
+                        before: DetectorBuild::of(prev.lead()),
+                        after: DetectorBuild::of(slot.lead()),
                         handover,
                     });
-                    (
-                        Slot {
-                            loaded,
-                            sent_symbols,
-                            gate_reports: 0,
-                        },
-                        Some(i),
-                    )
+                    (slot, Some(i))
                 }
-                (Lineup::Start(loaded), None) => {
-                    let loaded = *loaded;
+                (Some(slot), None) => {
                     changes.push(DetectorChange::Loaded {
                         name,
-                        build: DetectorBuild::of(&loaded),
+                        build: DetectorBuild::of(slot.lead()),
                     });
-                    (
-                        Slot {
-                            loaded,
-                            sent_symbols: 0,
-                            gate_reports: 0,
-                        },
-                        None,
-                    )
+                    (slot, None)
                 }
             };
             columns.push(crate::risk::aggregate::Column {
-                name: slot.loaded.name().to_string(),
-                weight: slot.loaded.weight,
+                name: slot.lead().name().to_string(),
+                weight: slot.lead().weight,
                 keeps,
             });
             slots.push(slot);
         }
         for slot in old.into_iter().flatten() {
             changes.push(DetectorChange::Removed {
-                name: slot.loaded.name().to_string(),
-                build: DetectorBuild::of(&slot.loaded),
+                name: slot.lead().name().to_string(),
+                build: DetectorBuild::of(slot.lead()),
             });
         }
         let stats = &mut self.stats;

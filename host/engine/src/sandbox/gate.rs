@@ -180,21 +180,21 @@ impl std::fmt::Display for GateCounts {
     }
 }
 
-/// Check and bound one batch's findings. `first_seq` and `events` say which
-/// events the batch held (seqs `first_seq..first_seq + events`). Returns
+/// Check and bound one batch's findings. `sent` says whether an event
+/// (by seq) was in the batch the detector was sent: a finding about any
+/// other is stray. Returns
 /// the findings that pass, with scores clamped and text escaped and cut;
 /// what was dropped or changed is added to `counts`.
 pub fn admit(
     findings: Vec<wit::Finding>,
-    first_seq: u64,
-    events: usize,
+    sent: impl Fn(u64) -> bool,
     limits: &OutputLimits,
     counts: &mut GateCounts,
 ) -> Vec<wit::Finding> {
     let mut budget = limits.max_batch_text_bytes;
     let mut out = Vec::with_capacity(findings.len());
     for mut f in findings {
-        if f.event < first_seq || f.event - first_seq >= events as u64 {
+        if !sent(f.event) {
             counts.stray += 1;
             continue;
         }

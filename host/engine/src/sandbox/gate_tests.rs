@@ -30,8 +30,7 @@ fn non_finite_scores_are_dropped_and_out_of_range_ones_clamped() {
             finding(12, 1000.0),
             finding(13, 42.0),
         ],
-        10,
-        4,
+        |seq| (10..14).contains(&seq),
         &OutputLimits::default(),
         &mut c,
     );
@@ -51,8 +50,7 @@ fn findings_for_events_outside_the_batch_are_counted_not_kept() {
             finding(u64::MAX, 1.0),
             finding(13, 1.0),
         ],
-        10,
-        4,
+        |seq| (10..14).contains(&seq),
         &OutputLimits::default(),
         &mut c,
     );
@@ -77,7 +75,7 @@ fn evidence_is_bounded_and_non_finite_values_dropped() {
         .collect();
     let limits = OutputLimits::default();
     let mut c = GateCounts::default();
-    let out = admit(vec![f], 0, 1, &limits, &mut c);
+    let out = admit(vec![f], |seq| seq == 0, &limits, &mut c);
     let f = &out[0];
     assert!(f.reason.len() <= limits.max_reason_bytes);
     assert!(f.reason.ends_with('…'));
@@ -105,7 +103,7 @@ fn a_batch_shares_one_text_budget() {
             ..finding(0, 10.0)
         })
         .collect();
-    let out = admit(findings, 0, 1, &limits, &mut c);
+    let out = admit(findings, |seq| seq == 0, &limits, &mut c);
     assert_eq!(out.len(), 2);
     assert_eq!(c.over_batch_budget, 8);
 }

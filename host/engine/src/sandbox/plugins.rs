@@ -331,6 +331,34 @@ impl LoadedPlugin {
         Ok(())
     }
 
+    /// A second, fresh instance of the same detector with the same
+    /// configuration, limits and supervision, holding no learned state: a
+    /// shard of its own ([`crate::pipeline::Scorer::with_shards`]). Each
+    /// instance has its own store, so its memory limit and fuel are its own.
+    pub fn another(&self) -> Result<LoadedPlugin, PluginError> {
+        let mut plugin = self
+            .runtime
+            .instantiate(&self.label, &self.component, self.limits)?;
+        plugin.configure(&self.config)?;
+        Ok(LoadedPlugin {
+            plugin,
+            origin: self.origin.clone(),
+            weight: self.weight,
+            runtime: self.runtime.clone(),
+            component: self.component.clone(),
+            label: self.label.clone(),
+            limits: self.limits,
+            config: self.config.clone(),
+            snapshot: None,
+            replay: Vec::new(),
+            snapshot_interval: self.snapshot_interval,
+            schedule: SnapshotSchedule::default(),
+            max_failures: self.max_failures,
+            failures: 0,
+            quarantined: false,
+        })
+    }
+
     /// Stop feeding this detector and drop its recovery state: it failed
     /// repeatedly, in this run or in the one a checkpoint was taken from.
     pub fn quarantine(&mut self) {

@@ -24,7 +24,7 @@ fn sample() -> Checkpoint {
     Checkpoint {
         written: "2026-01-05T14:03:12Z".into(),
         ueba_version: env!("CARGO_PKG_VERSION").into(),
-        scorer: scorer.save_state(),
+        scorer: scorer.save_state().expect("saved"),
         input: Some(InputMark {
             path: Some("/var/log/x".into()),
             position: Position {

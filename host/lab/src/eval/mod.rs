@@ -146,6 +146,8 @@ pub enum Source<'a> {
         runtime: &'a Runtime,
         /// Engine, risk and detector settings.
         config: &'a Config,
+        /// Shards users are split across (`ueba score --shards`).
+        shards: usize,
     },
     /// Read alerts already produced by `ueba score` (JSON lines); risk per
     /// user-day is then the highest alert score of the day.
@@ -484,14 +486,19 @@ pub fn evaluate(
     let (risk, alerts, detectors, findings, threshold, half_life, source_name);
     let (mut resources, mut sources, mut exception_matches) = (Vec::new(), Vec::new(), Vec::new());
     match source {
-        Source::Score { runtime, config } => {
+        Source::Score {
+            runtime,
+            config,
+            shards,
+        } => {
             let plugins = ueba_engine::sandbox::plugins::load(runtime, config, None)?;
             let mut scorer = Scorer::new(
                 config.clone(),
                 identities.clone(),
                 plugins,
                 Vec::<Alert>::new(),
-            );
+            )
+            .with_shards(shards)?;
             scorer.record_trace(true);
             read_events(inputs.events, &identities, rules, &mut tally, |ev| {
                 scorer.push(ev).map_err(EvalError::from)

@@ -53,6 +53,8 @@ pub struct SweepConfig {
     /// Other shapes generated once per seed at their default strength (the
     /// database shape is the levels').
     pub shapes: Vec<Shape>,
+    /// Shards each run splits users across (`ueba score --shards`).
+    pub shards: usize,
 }
 
 impl Default for SweepConfig {
@@ -65,6 +67,7 @@ impl Default for SweepConfig {
             seeds: 5,
             levels: default_levels(),
             shapes: vec![Shape::Workstation],
+            shards: 1,
         }
     }
 }
@@ -216,7 +219,14 @@ pub fn run(
                 seed,
                 ..GenConfig::default()
             };
-            let eval = generate_and_evaluate(&gen_cfg, Some(intensity), runtime, config, rules)?;
+            let eval = generate_and_evaluate(
+                &gen_cfg,
+                Some(intensity),
+                runtime,
+                config,
+                cfg.shards,
+                rules,
+            )?;
             for s in eval.scenarios.iter().filter(|s| s.malicious) {
                 let Some(kind) = SCENARIOS.iter().find(|k| **k == s.name) else {
                     continue;
@@ -262,7 +272,7 @@ pub fn run(
                 shape,
                 ..GenConfig::default()
             };
-            let eval = generate_and_evaluate(&gen_cfg, None, runtime, config, rules)?;
+            let eval = generate_and_evaluate(&gen_cfg, None, runtime, config, cfg.shards, rules)?;
             for s in &eval.scenarios {
                 let at = match scenarios.iter().position(|x| x.name == s.name) {
                     Some(i) => i,
@@ -310,6 +320,7 @@ fn generate_and_evaluate(
     intensity: Option<&Intensity>,
     runtime: &Runtime,
     config: &Config,
+    shards: usize,
     rules: &RuleSet,
 ) -> Result<super::Evaluation, EvalError> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io {
@@ -323,7 +334,11 @@ fn generate_and_evaluate(
             identities: Some(&summary.identities_path),
             labels: &summary.labels_path,
         },
-        Source::Score { runtime, config },
+        Source::Score {
+            runtime,
+            config,
+            shards,
+        },
         rules,
     )
 }

@@ -1,0 +1,147 @@
+//! `--shards N`: users split across detector instances on threads of their
+//! own. What users rely on: the same input gives the same alerts however
+//! the threads are scheduled, a killed sharded run resumes to the same
+//! alerts, a state directory is not resumed with another number of shards
+//! without saying why, and splitting keeps `ueba eval`'s verdicts.
+
+use std::path::Path;
+
+use crate::util::{kill_after_first_checkpoint, ueba as run, ueba_cmd};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A generated organisation (with labels): the directory and its path.
+fn org(users: &str, days: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let out = run(&["gen", "--users", users, "--days", days, "--out", &d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, d)
+}
+
+/// Alerts of a run without state, with `shards` shards.
+fn alerts(d: &str, shards: &str, out: &Path) -> Vec<u8> {
+    let o = run(&[
+        "score",
+        &format!("{d}/events.jsonl"),
+        "-i",
+        &format!("{d}/identities.csv"),
+        "--shards",
+        shards,
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn a_sharded_run_is_repeatable_and_resumes_identically_after_sigkill() {
+    let (dir, d) = org("100", "30");
+    let want = alerts(&d, "3", &dir.path().join("reference.jsonl"));
+    assert!(
+        want.iter().filter(|&&b| b == b'\n').count() >= 3,
+        "the generated insiders must raise alerts for this test to mean anything"
+    );
+    assert_eq!(
+        alerts(&d, "3", &dir.path().join("again.jsonl")),
+        want,
+        "two runs with three shards must give the same alerts"
+    );
+
+    let state = dir.path().join("state");
+    let out = dir.path().join("alerts.jsonl");
+    let events = format!("{d}/events.jsonl");
+    let ids = format!("{d}/identities.csv");
+    let args = [
+        "score",
+        &events,
+        "-i",
+        &ids,
+        "--shards",
+        "3",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--checkpoint-events",
+        "20000",
+    ];
+    kill_after_first_checkpoint(&args, &state);
+
+    // Another number of shards cannot take the state over, and says so.
+    let mut other = args.to_vec();
+    other[5] = "2";
+    let o = ueba_cmd().args(&other).output().unwrap();
+    assert!(!o.status.success(), "resumed with 2 shards over 3");
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("3 shard(s)") && err.contains("--shards 3"),
+        "the refusal must name the checkpoint's shards and how to resume: {err}"
+    );
+
+    let o = ueba_cmd().args(args).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let got = std::fs::read(&out).unwrap();
+    assert!(
+        got == want,
+        "resumed alerts differ from an uninterrupted run:\n--- resumed\n{}\n--- uninterrupted\n{}",
+        text(&got),
+        text(&want)
+    );
+}
+
+/// Scenarios detected and false alerts of `ueba eval --shards N`.
+fn verdicts(d: &str, shards: &str, json: &Path) -> (Vec<(String, bool)>, f64) {
+    let o = run(&[
+        "eval",
+        "--events",
+        &format!("{d}/events.jsonl"),
+        "-i",
+        &format!("{d}/identities.csv"),
+        "--labels",
+        &format!("{d}/labels.json"),
+        "--shards",
+        shards,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let scenarios = v["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .filter(|s| s["malicious"].as_bool() == Some(true))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_string(),
+                s["detected"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    (
+        scenarios,
+        v["benign_alerts"].as_f64().expect("benign_alerts"),
+    )
+}
+
+#[test]
+fn four_shards_detect_what_one_does_with_as_many_false_alerts() {
+    let (dir, d) = org("200", "30");
+    let (one, fa_one) = verdicts(&d, "1", &dir.path().join("one.json"));
+    let (four, fa_four) = verdicts(&d, "4", &dir.path().join("four.json"));
+    assert!(
+        one.iter().any(|(_, detected)| *detected),
+        "the generated insiders must be detected for this test to mean anything"
+    );
+    assert_eq!(one, four, "scenarios detected with one shard and with four");
+    assert!(
+        (fa_four - fa_one).abs() <= (0.1 * fa_one).max(1.0),
+        "false alerts with four shards {fa_four}, with one {fa_one}"
+    );
+}
