@@ -248,6 +248,10 @@ pub(crate) struct BenchArgs {
     /// A tenth of the events, one repetition, a sweep up to 10 thousand users.
     #[arg(long)]
     quick: bool,
+    /// Shards of the sharded end-to-end case, compared with one shard
+    /// (default 2; 1 leaves the case out).
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -270,6 +274,7 @@ pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
     options.reps = a.reps.unwrap_or(options.reps);
     options.sweep_reps = a.sweep_reps.unwrap_or(options.sweep_reps);
     options.sweep_plugins = a.sweep_plugins.unwrap_or(options.sweep_plugins);
+    options.shards = a.shards.unwrap_or(options.shards);
     if cfg!(debug_assertions) {
         tracing::warn!(
             "this is a debug build; build with --release for figures that mean anything"

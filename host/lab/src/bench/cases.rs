@@ -403,6 +403,7 @@ pub fn end_to_end(
     runtime: &Runtime,
     components: &Components,
     n: usize,
+    shards: usize,
     identities: &Identities,
     jsonl: &str,
     warm: usize,
@@ -426,7 +427,8 @@ pub fn end_to_end(
         );
     }
     let plugins = ueba_engine::sandbox::plugins::load(runtime, &config, None)?;
-    let mut scorer = Scorer::new(config, identities.clone(), plugins, CountAlerts::default());
+    let mut scorer = Scorer::new(config, identities.clone(), plugins, CountAlerts::default())
+        .with_shards(shards)?;
     let mut lines = jsonl.lines().enumerate();
     for (i, line) in lines.by_ref().take(warm) {
         scorer.push(&parse_line(line, i as u64 + 1)?)?;

@@ -121,6 +121,9 @@ pub struct Options {
     pub sweep_reps: usize,
     /// Seed of the synthesiser.
     pub seed: u64,
+    /// Shards of the sharded end-to-end case (`ueba score --shards`); 1
+    /// leaves the case out.
+    pub shards: usize,
 }
 
 impl Options {
@@ -145,6 +148,7 @@ impl Options {
             reps: 3,
             sweep_reps: 1,
             seed: 42,
+            shards: 2,
         }
     }
 
@@ -202,6 +206,9 @@ pub enum Mode {
     WasmPerEvent,
     /// JSON lines through the whole scorer.
     EndToEnd,
+    /// JSON lines through the whole scorer, users split across
+    /// [`Options::shards`] shards on threads of their own.
+    Sharded,
 }
 
 impl Mode {
@@ -212,6 +219,7 @@ impl Mode {
             Mode::WasmBatch => "wasm-batch",
             Mode::WasmPerEvent => "wasm-per-event",
             Mode::EndToEnd => "end-to-end",
+            Mode::Sharded => "end-to-end-sharded",
         }
     }
 }
@@ -493,6 +501,13 @@ pub fn main_cases(o: &Options, builtins: usize) -> Vec<Case> {
                 plugins,
                 batch: DEFAULT_BATCH,
             });
+            if o.shards > 1 {
+                cases.push(Case {
+                    mode: Mode::Sharded,
+                    plugins,
+                    batch: DEFAULT_BATCH,
+                });
+            }
         }
     }
     cases

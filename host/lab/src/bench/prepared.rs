@@ -147,7 +147,7 @@ impl Prepared {
         options: &Options,
         s: &mut Samples,
     ) -> Result<(), BenchError> {
-        let m = self.measure(runtime, components, case, options.per_event_events)?;
+        let m = self.measure(runtime, components, case, options)?;
         s.ns.push(m.elapsed.as_nanos() as f64 / m.events.max(1) as f64);
         s.events = m.events;
         s.findings = m.findings;
@@ -199,8 +199,9 @@ impl Prepared {
         runtime: &Runtime,
         components: &Components,
         case: &Case,
-        per_event_events: u64,
+        options: &Options,
     ) -> Result<Measurement, BenchError> {
+        let per_event_events = options.per_event_events;
         let enc = &self.encoded;
         let n = enc.events.len();
         let warm = enc.warm.min(n);
@@ -250,11 +251,16 @@ impl Prepared {
                     plugin_memory: set.memory_by_plugin(),
                 }
             }
-            Mode::EndToEnd => {
+            Mode::EndToEnd | Mode::Sharded => {
                 let r = end_to_end(
                     runtime,
                     components,
                     case.plugins,
+                    if case.mode == Mode::Sharded {
+                        options.shards
+                    } else {
+                        1
+                    },
                     self.workload.identities(),
                     &self.jsonl,
                     warm,

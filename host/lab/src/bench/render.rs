@@ -40,7 +40,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\n{:<15} {:>7} {:>5} {:>9} {:>9} {:>24} {:>12} {:>8} {:>12}",
+            "\n{:<18} {:>7} {:>5} {:>9} {:>9} {:>24} {:>12} {:>8} {:>12}",
             "mode",
             "plugins",
             "batch",
@@ -68,7 +68,7 @@ impl Report {
                 .unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "{:<15} {:>7} {:>5} {:>9} {:>9} {:>24} {:>12} {:>8} {:>12}",
+                "{:<18} {:>7} {:>5} {:>9} {:>9} {:>24} {:>12} {:>8} {:>12}",
                 r.mode.name(),
                 r.plugins,
                 r.batch,
@@ -159,6 +159,19 @@ impl Report {
                 find(Mode::EndToEnd, p, DEFAULT_BATCH, u),
                 false,
             );
+            if let (Some(sharded), Some(one)) = (
+                find(Mode::Sharded, p, DEFAULT_BATCH, u),
+                find(Mode::EndToEnd, p, DEFAULT_BATCH, u).filter(|x| *x > 0.0),
+            ) {
+                out.push((
+                    format!(
+                        "end-to-end {} shards/1 shard, {p} plugins, {} users",
+                        self.options.shards,
+                        group(f64::from(u))
+                    ),
+                    sharded / one,
+                ));
+            }
         }
         out
     }
