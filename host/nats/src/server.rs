@@ -1,0 +1,225 @@
+//! Connecting, and the streams and buckets every command needs.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, Context, kv, object_store, stream};
+use bytes::Bytes;
+
+use crate::NatsError;
+use crate::names::*;
+
+/// How long connecting may take before the URL is called unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A JetStream context on the server at `url`.
+///
+/// Connecting is tried once: an unreachable or wrong URL is an error naming
+/// it at once, rather than a process that waits forever. Once connected the
+/// client reconnects by itself if the server restarts.
+pub async fn connect(url: &str) -> Result<Context, NatsError> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(CONNECT_TIMEOUT)
+        .connect(url)
+        .await
+        .map_err(|e| NatsError::Unreachable {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(jetstream::new(client))
+}
+
+/// Whether a JetStream error is the server saying "no such stream".
+fn stream_missing(e: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        e.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(j)
+            if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+    )
+}
+
+/// The events stream and its partition count.
+///
+/// With `create = Some(P)` (the publisher) a missing stream is created with
+/// P partitions, and an existing one must have P; with `None` (a worker) a
+/// missing stream is an error telling to publish first. The count lives in
+/// the [`CONFIG_BUCKET`] KV bucket, written before the stream is created,
+/// so a stream never exists without it.
+pub async fn events_stream(
+    js: &Context,
+    url: &str,
+    create: Option<u32>,
+) -> Result<(stream::Stream, u32), NatsError> {
+    match js.get_stream(EVENTS_STREAM).await {
+        Ok(s) => {
+            let found = stored_partitions(js).await?;
+            match (found, create) {
+                (None, _) => Err(NatsError::NoPartitionCount {
+                    stream: EVENTS_STREAM.into(),
+                    bucket: CONFIG_BUCKET.into(),
+                    key: PARTITIONS_KEY.into(),
+                }),
+                (Some(found), Some(asked)) if found != asked => Err(NatsError::PartitionMismatch {
+                    stream: EVENTS_STREAM.into(),
+                    found,
+                    asked,
+                }),
+                (Some(found), _) => Ok((s, found)),
+            }
+        }
+        Err(e) if stream_missing(&e) => {
+            let Some(partitions) = create else {
+                return Err(NatsError::NoStream {
+                    stream: EVENTS_STREAM.into(),
+                    url: url.into(),
+                });
+            };
+            let config = key_value(js, CONFIG_BUCKET, Duration::ZERO).await?;
+            config
+                .put(PARTITIONS_KEY, Bytes::from(partitions.to_string()))
+                .await
+                .map_err(|e| {
+                    NatsError::js(
+                        format!("recording the partition count in {CONFIG_BUCKET}"),
+                        e,
+                    )
+                })?;
+            let s = js
+                .get_or_create_stream(stream::Config {
+                    name: EVENTS_STREAM.into(),
+                    subjects: vec![EVENTS_SUBJECTS.into()],
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| NatsError::js(format!("creating stream {EVENTS_STREAM}"), e))?;
+            Ok((s, partitions))
+        }
+        Err(e) => Err(NatsError::js(
+            format!("looking up stream {EVENTS_STREAM}"),
+            e,
+        )),
+    }
+}
+
+/// The partition count recorded in [`CONFIG_BUCKET`], if any.
+async fn stored_partitions(js: &Context) -> Result<Option<u32>, NatsError> {
+    let Ok(config) = js.get_key_value(CONFIG_BUCKET).await else {
+        return Ok(None);
+    };
+    let value = config
+        .get(PARTITIONS_KEY)
+        .await
+        .map_err(|e| NatsError::js(format!("reading {CONFIG_BUCKET}/{PARTITIONS_KEY}"), e))?;
+    Ok(value.and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse().ok()))
+}
+
+/// A KV bucket, created when missing. `max_age` zero keeps values forever;
+/// otherwise it is how long a value lives unless written again (a lease).
+pub async fn key_value(
+    js: &Context,
+    bucket: &str,
+    max_age: Duration,
+) -> Result<kv::Store, NatsError> {
+    if let Ok(store) = js.get_key_value(bucket).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_key_value(kv::Config {
+            bucket: bucket.into(),
+            history: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(store) => Ok(store),
+        // Another process may have created it meanwhile.
+        Err(e) => js
+            .get_key_value(bucket)
+            .await
+            .map_err(|_| NatsError::js(format!("creating KV bucket {bucket}"), e)),
+    }
+}
+
+/// The checkpoint object store, created when missing.
+pub async fn checkpoints(js: &Context) -> Result<object_store::ObjectStore, NatsError> {
+    if let Ok(store) = js.get_object_store(CHECKPOINTS_BUCKET).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_object_store(object_store::Config {
+            bucket: CHECKPOINTS_BUCKET.into(),
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(store) => Ok(store),
+        Err(e) => js
+            .get_object_store(CHECKPOINTS_BUCKET)
+            .await
+            .map_err(|_| NatsError::js(format!("creating object store {CHECKPOINTS_BUCKET}"), e)),
+    }
+}
+
+/// The alerts stream, created when missing, with a duplicate window of
+/// [`ALERT_DEDUP_WINDOW`] so a re-emitted alert id is dropped.
+pub async fn alerts_stream(js: &Context) -> Result<stream::Stream, NatsError> {
+    js.get_or_create_stream(stream::Config {
+        name: ALERTS_STREAM.into(),
+        subjects: vec![ALERTS_SUBJECT.into()],
+        storage: stream::StorageType::File,
+        duplicate_window: ALERT_DEDUP_WINDOW,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("creating stream {ALERTS_STREAM}"), e))
+}
+
+/// Every message of the alerts stream, in stream order, as JSON lines
+/// written to `out`; returns how many. The stream holds each alert once
+/// (the server dropped re-emitted ids), so this is the deduplicated output
+/// of all workers.
+pub async fn dump_alerts(url: &str, out: &mut dyn std::io::Write) -> Result<u64, NatsError> {
+    let js = connect(url).await?;
+    let mut stream = match js.get_stream(ALERTS_STREAM).await {
+        Ok(s) => s,
+        Err(e) if stream_missing(&e) => return Ok(0),
+        Err(e) => {
+            return Err(NatsError::js(
+                format!("looking up stream {ALERTS_STREAM}"),
+                e,
+            ));
+        }
+    };
+    let state = stream
+        .info()
+        .await
+        .map_err(|e| NatsError::js(format!("reading stream {ALERTS_STREAM}"), e))?
+        .state
+        .clone();
+    let mut written = 0;
+    if state.messages == 0 {
+        return Ok(0);
+    }
+    for seq in state.first_sequence..=state.last_sequence {
+        let msg = match stream.get_raw_message(seq).await {
+            Ok(m) => m,
+            Err(e) if e.to_string().contains("not found") => continue,
+            Err(e) => {
+                return Err(NatsError::js(
+                    format!("reading {ALERTS_STREAM} message {seq}"),
+                    e,
+                ));
+            }
+        };
+        out.write_all(&msg.payload)
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(|e| NatsError::Input(format!("writing alerts: {e}")))?;
+        written += 1;
+    }
+    out.flush()
+        .map_err(|e| NatsError::Input(format!("writing alerts: {e}")))?;
+    Ok(written)
+}

@@ -1,0 +1,519 @@
+//! `ueba worker`: score the partitions this process owns.
+//!
+//! One loop on one thread: lease upkeep, then a pull from each owned
+//! partition's consumer, each message scored by that partition's own
+//! [`Scorer`]. Every `checkpoint_events` events (and at exit) a partition
+//! settles, publishes the alerts it emitted and waits for their acks,
+//! stores its checkpoint with the last stream sequence it covers, and only
+//! then acks the messages up to that sequence. A crash anywhere in between
+//! re-scores from the stored checkpoint: the same alerts come again with
+//! the same ids, and the alerts stream drops them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::kv::{self, Operation};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::object_store::ObjectStore;
+use async_nats::jetstream::{Context, Message, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+use ueba_engine::pipeline::Scorer;
+use ueba_engine::state::{Checkpoint, decode, encode};
+
+use crate::lease::{LeaseStep, decide, refresh_every};
+use crate::names::*;
+use crate::progress::{Progress, unwrap, wrap};
+use crate::sink::{AlertBuffer, PendingAlert};
+use crate::{NatsError, server};
+
+/// Messages asked for per pull; a partition is visited again after the
+/// others had theirs, so one busy partition does not starve the rest.
+const PULL: usize = 512;
+/// How long a delivered message may stay unacked before the server sends
+/// it again. Acks follow checkpoints, so this must outlast the time between
+/// two; a redelivery within one run is skipped anyway.
+const ACK_WAIT: Duration = Duration::from_secs(600);
+/// Pause when every owned partition is drained.
+const IDLE_PAUSE: Duration = Duration::from_millis(100);
+/// Invalid payloads quoted in the log per partition; the rest are counted.
+const SHOWN_INVALID: u64 = 5;
+
+/// Which partitions a worker may own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Partitions {
+    /// Every partition of the stream.
+    All,
+    /// These only.
+    List(Vec<u32>),
+}
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// The server.
+    pub url: String,
+    /// This worker's name, its lease value: unique among live workers. A
+    /// worker restarted under the same name takes its partitions back at
+    /// once; under another, after their leases lapse.
+    pub name: String,
+    /// The partitions it may own.
+    pub partitions: Partitions,
+    /// Events per partition between checkpoints.
+    pub checkpoint_events: u64,
+    /// Exit after this long with no message on any owned partition.
+    pub exit_when_idle: Option<Duration>,
+    /// A lease's lifetime: how long a killed worker's partitions wait
+    /// before another worker takes them.
+    pub lease_ttl: Duration,
+}
+
+/// What a worker did, for its last log line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// Events scored (redeliveries skipped not counted).
+    pub events: u64,
+    /// Alerts published (before the server's deduplication).
+    pub alerts: u64,
+    /// Checkpoints stored.
+    pub checkpoints: u64,
+}
+
+/// Builds the scorer of one partition around the sink the worker drains:
+/// the binary's config, identities and detectors, as `ueba score` has them.
+pub type BuildScorer<'a> = dyn FnMut(u32, AlertBuffer) -> Result<Scorer<AlertBuffer>, String> + 'a;
+
+/// One partition this worker holds the lease of.
+struct Owned {
+    partition: u32,
+    lease_revision: u64,
+    scorer: Scorer<AlertBuffer>,
+    alerts: AlertBuffer,
+    consumer: PullConsumer,
+    progress: Progress,
+    /// The newest scored message: acking it acks all before it (AckAll).
+    last: Option<Message>,
+    invalid: u64,
+}
+
+/// The worker's handles on the server.
+struct Server {
+    js: Context,
+    events: stream::Stream,
+    owners: kv::Store,
+    checkpoints: ObjectStore,
+}
+
+/// Run a worker until `exit_when_idle` says it is done (or forever).
+pub async fn run(
+    opts: &WorkerOptions,
+    build: &mut BuildScorer<'_>,
+) -> Result<WorkerSummary, NatsError> {
+    let js = server::connect(&opts.url).await?;
+    let (events, partitions) = server::events_stream(&js, &opts.url, None).await?;
+    let wanted: Vec<u32> = match &opts.partitions {
+        Partitions::All => (0..partitions).collect(),
+        Partitions::List(list) => {
+            if let Some(&p) = list.iter().find(|&&p| p >= partitions) {
+                return Err(NatsError::NoSuchPartition {
+                    partition: p,
+                    partitions,
+                });
+            }
+            list.clone()
+        }
+    };
+    server::alerts_stream(&js).await?;
+    let srv = Server {
+        owners: server::key_value(&js, OWNERS_BUCKET, opts.lease_ttl).await?,
+        checkpoints: server::checkpoints(&js).await?,
+        events,
+        js,
+    };
+    tracing::info!(
+        worker = opts.name,
+        "worker {} on {}: {} partitions in the stream, may own {:?}",
+        opts.name,
+        opts.url,
+        partitions,
+        wanted
+    );
+    let mut owned: BTreeMap<u32, Owned> = BTreeMap::new();
+    let mut told_held: BTreeMap<u32, String> = BTreeMap::new();
+    let mut summary = WorkerSummary::default();
+    let refresh = refresh_every(opts.lease_ttl);
+    let mut next_lease = Instant::now();
+    let mut last_message = Instant::now();
+    loop {
+        if Instant::now() >= next_lease {
+            next_lease = Instant::now() + refresh;
+            upkeep(&srv, opts, build, &wanted, &mut owned, &mut told_held).await?;
+        }
+        let mut got = 0usize;
+        let mut lost = Vec::new();
+        for (&p, part) in owned.iter_mut() {
+            match pull(&srv, opts, part, &mut summary).await {
+                Ok(n) => got += n,
+                Err(e) => {
+                    tracing::warn!(partition = p, "partition {p}: {e}; letting it go");
+                    lost.push(p);
+                }
+            }
+        }
+        for p in lost {
+            owned.remove(&p);
+        }
+        if got > 0 {
+            last_message = Instant::now();
+            continue;
+        }
+        if let Some(idle) = opts.exit_when_idle
+            && last_message.elapsed() >= idle
+        {
+            for (_, mut part) in std::mem::take(&mut owned) {
+                checkpoint(&srv, &mut part, true, &mut summary).await?;
+                if let Err(e) = srv.owners.delete(part.partition.to_string()).await {
+                    tracing::warn!(
+                        partition = part.partition,
+                        "releasing the lease of partition {}: {e}",
+                        part.partition
+                    );
+                }
+            }
+            tracing::info!(
+                worker = opts.name,
+                events = summary.events,
+                alerts = summary.alerts,
+                checkpoints = summary.checkpoints,
+                "worker {}: idle for {}s, done: {} events scored, {} alerts published, {} checkpoints",
+                opts.name,
+                idle.as_secs(),
+                summary.events,
+                summary.alerts,
+                summary.checkpoints
+            );
+            return Ok(summary);
+        }
+        tokio::time::sleep(IDLE_PAUSE).await;
+    }
+}
+
+/// Refresh the leases held, drop those lost, and take the wanted
+/// partitions that are free.
+async fn upkeep(
+    srv: &Server,
+    opts: &WorkerOptions,
+    build: &mut BuildScorer<'_>,
+    wanted: &[u32],
+    owned: &mut BTreeMap<u32, Owned>,
+    told_held: &mut BTreeMap<u32, String>,
+) -> Result<(), NatsError> {
+    let name = Bytes::from(opts.name.clone());
+    let mut lost = Vec::new();
+    for (&p, part) in owned.iter_mut() {
+        match srv
+            .owners
+            .update(p.to_string(), name.clone(), part.lease_revision)
+            .await
+        {
+            Ok(rev) => part.lease_revision = rev,
+            Err(e) => {
+                tracing::warn!(
+                    partition = p,
+                    "lost the lease of partition {p} ({e}); its work since the last checkpoint is left to its next owner"
+                );
+                lost.push(p);
+            }
+        }
+    }
+    for p in lost {
+        owned.remove(&p);
+    }
+    for &p in wanted {
+        if owned.contains_key(&p) {
+            continue;
+        }
+        let entry = srv
+            .owners
+            .entry(p.to_string())
+            .await
+            .map_err(|e| NatsError::js(format!("reading the lease of partition {p}"), e))?;
+        let current = entry.as_ref().and_then(|e| match e.operation {
+            Operation::Put => Some((std::str::from_utf8(&e.value).unwrap_or(""), e.revision)),
+            Operation::Delete | Operation::Purge => None,
+        });
+        let revision = match decide(current, &opts.name) {
+            LeaseStep::HeldBy(owner) => {
+                if told_held.get(&p) != Some(&owner) {
+                    tracing::info!(
+                        partition = p,
+                        owner,
+                        "partition {p} is owned by live worker {owner}; not touching it"
+                    );
+                    told_held.insert(p, owner);
+                }
+                continue;
+            }
+            LeaseStep::Acquire => match srv.owners.create(p.to_string(), name.clone()).await {
+                Ok(rev) => rev,
+                Err(_) => continue,
+            },
+            LeaseStep::Renew(rev) => {
+                match srv.owners.update(p.to_string(), name.clone(), rev).await {
+                    Ok(rev) => rev,
+                    Err(_) => continue,
+                }
+            }
+        };
+        told_held.remove(&p);
+        let part = open(srv, opts, build, p, revision).await?;
+        owned.insert(p, part);
+    }
+    Ok(())
+}
+
+/// Take partition `p` over: restore its checkpoint into a new scorer and
+/// (re)create its durable consumer just after the checkpoint, so events
+/// come in stream order from there whatever the last owner left unacked.
+async fn open(
+    srv: &Server,
+    opts: &WorkerOptions,
+    build: &mut BuildScorer<'_>,
+    p: u32,
+    lease_revision: u64,
+) -> Result<Owned, NatsError> {
+    let stored = load_checkpoint(&srv.checkpoints, p).await?;
+    let alerts = AlertBuffer::default();
+    let mut scorer = build(p, alerts.clone()).map_err(|message| NatsError::Scoring {
+        partition: p,
+        message,
+    })?;
+    let progress = match stored {
+        Some((seq, cp)) => {
+            tracing::info!(
+                partition = p,
+                sequence = seq,
+                "partition {p}: resuming from its checkpoint (written {}, up to stream sequence {seq})",
+                cp.written
+            );
+            scorer
+                .restore_state(cp.scorer)
+                .map_err(|e| NatsError::Scoring {
+                    partition: p,
+                    message: format!("restoring its checkpoint: {e}"),
+                })?;
+            Progress::resumed_at(seq)
+        }
+        None => {
+            tracing::info!(
+                partition = p,
+                "partition {p}: no checkpoint, scoring from the stream's start"
+            );
+            Progress::default()
+        }
+    };
+    let name = consumer_name(p);
+    // Gone already is fine: the consumer is remade either way.
+    let _ = srv.events.delete_consumer(&name).await;
+    let consumer: PullConsumer = srv
+        .events
+        .create_consumer(pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: events_subject(p),
+            ack_policy: AckPolicy::All,
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: progress.start_sequence(),
+            },
+            ack_wait: ACK_WAIT,
+            max_ack_pending: i64::try_from(opts.checkpoint_events.saturating_add(2 * PULL as u64))
+                .unwrap_or(i64::MAX),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| NatsError::js(format!("creating consumer {name}"), e))?;
+    tracing::info!(
+        partition = p,
+        worker = opts.name,
+        "worker {} owns partition {p}",
+        opts.name
+    );
+    Ok(Owned {
+        partition: p,
+        lease_revision,
+        scorer,
+        alerts,
+        consumer,
+        progress,
+        last: None,
+        invalid: 0,
+    })
+}
+
+/// Partition `p`'s stored checkpoint: the stream sequence it covers and
+/// the engine's checkpoint.
+async fn load_checkpoint(
+    store: &ObjectStore,
+    p: u32,
+) -> Result<Option<(u64, Checkpoint)>, NatsError> {
+    use async_nats::jetstream::object_store::GetErrorKind;
+    let object = checkpoint_name(p);
+    let mut obj = match store.get(&object).await {
+        Ok(o) => o,
+        Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(NatsError::js(
+                format!("reading {CHECKPOINTS_BUCKET}/{object}"),
+                e,
+            ));
+        }
+    };
+    let mut bytes = Vec::new();
+    obj.read_to_end(&mut bytes)
+        .await
+        .map_err(|e| NatsError::js(format!("reading {CHECKPOINTS_BUCKET}/{object}"), e))?;
+    let err = |message: String| NatsError::Checkpoint {
+        partition: p,
+        message,
+    };
+    let (seq, body) = unwrap(&bytes).map_err(err)?;
+    let path = format!("{CHECKPOINTS_BUCKET}/{object}");
+    let cp = decode(body, Path::new(&path)).map_err(|e| err(e.to_string()))?;
+    Ok(Some((seq, cp)))
+}
+
+/// Pull what partition `part` has waiting and score it; returns how many
+/// messages came (skipped ones included, as they are activity too).
+async fn pull(
+    srv: &Server,
+    opts: &WorkerOptions,
+    part: &mut Owned,
+    summary: &mut WorkerSummary,
+) -> Result<usize, NatsError> {
+    let p = part.partition;
+    let mut batch = part
+        .consumer
+        .fetch()
+        .max_messages(PULL)
+        .messages()
+        .await
+        .map_err(|e| NatsError::js(format!("pulling from {}", consumer_name(p)), e))?;
+    let mut got = 0;
+    while let Some(msg) = batch.next().await {
+        let msg =
+            msg.map_err(|e| NatsError::js(format!("pulling from {}", consumer_name(p)), e))?;
+        got += 1;
+        let seq = msg
+            .info()
+            .map_err(|e| NatsError::js(format!("reading a message of {}", consumer_name(p)), e))?
+            .stream_sequence;
+        if part.progress.skip(seq) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(&msg.payload)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                ueba_formats::sources::parse_line(text, seq).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(ev) => {
+                part.scorer.push(&ev).map_err(|e| NatsError::Scoring {
+                    partition: p,
+                    message: e.to_string(),
+                })?;
+                summary.events += 1;
+            }
+            Err(e) => {
+                part.scorer.count_invalid();
+                part.invalid += 1;
+                if part.invalid <= SHOWN_INVALID {
+                    tracing::warn!(
+                        partition = p,
+                        sequence = seq,
+                        "partition {p}: skipped message {seq}: {e}"
+                    );
+                }
+            }
+        }
+        part.progress.scored(seq);
+        part.last = Some(msg);
+        if part.progress.due(opts.checkpoint_events) {
+            checkpoint(srv, part, false, summary).await?;
+        }
+    }
+    Ok(got)
+}
+
+/// Publish the alerts emitted so far, store a checkpoint covering every
+/// scored message, then ack them. `last` flushes the scorer first (the
+/// worker is about to stop; held events are scored now).
+async fn checkpoint(
+    srv: &Server,
+    part: &mut Owned,
+    last: bool,
+    summary: &mut WorkerSummary,
+) -> Result<(), NatsError> {
+    let p = part.partition;
+    let scoring = |e: &dyn std::fmt::Display| NatsError::Scoring {
+        partition: p,
+        message: e.to_string(),
+    };
+    if last {
+        part.scorer.flush().map_err(|e| scoring(&e))?;
+    }
+    let state = part.scorer.save_state().map_err(|e| scoring(&e))?;
+    part.scorer.flush_sink().map_err(|e| scoring(&e))?;
+    summary.alerts += publish_alerts(&srv.js, part.alerts.drain()).await?;
+    let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
+    let stored = wrap(part.progress.scored, &bytes);
+    let object = checkpoint_name(p);
+    srv.checkpoints
+        .put(object.as_str(), &mut stored.as_slice())
+        .await
+        .map_err(|e| NatsError::js(format!("storing {CHECKPOINTS_BUCKET}/{object}"), e))?;
+    let upto = part.progress.checkpointed();
+    summary.checkpoints += 1;
+    if let Some(msg) = part.last.take() {
+        // A lost ack only means redelivery, which the stored sequence skips.
+        if let Err(e) = msg.ack().await {
+            tracing::warn!(partition = p, "partition {p}: acking up to {upto}: {e}");
+        }
+    }
+    tracing::info!(
+        partition = p,
+        sequence = upto,
+        bytes = stored.len(),
+        "partition {p}: checkpoint stored up to stream sequence {upto} ({} bytes)",
+        stored.len()
+    );
+    Ok(())
+}
+
+/// Publish alerts with `Nats-Msg-Id` = their id and wait for every ack;
+/// returns how many were sent.
+async fn publish_alerts(js: &Context, alerts: Vec<PendingAlert>) -> Result<u64, NatsError> {
+    let mut acks = Vec::with_capacity(alerts.len());
+    for a in &alerts {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", a.id.as_str());
+        let ack = js
+            .send_publish(
+                ALERTS_SUBJECT,
+                PublishMessage::build()
+                    .headers(headers)
+                    .payload(Bytes::from(a.json.clone())),
+            )
+            .await
+            .map_err(|e| NatsError::js(format!("publishing alert {}", a.id), e))?;
+        acks.push(ack);
+    }
+    for ack in acks {
+        ack.await.map_err(|e| {
+            NatsError::js(format!("waiting for {ALERTS_STREAM} to store an alert"), e)
+        })?;
+    }
+    Ok(alerts.len() as u64)
+}
