@@ -683,6 +683,9 @@ fn work<S: AlertSink>(
                 publish(shared, &scorer);
             }
             Ok(Msg::Ask(ask, reply)) => {
+                // With shards, the detectors may still hold the last batch:
+                // the answer reflects every event scored so far.
+                scorer.settle()?;
                 // A verdict names an alert. With durable state the events
                 // that raised it are saved before the verdict is recorded,
                 // so a service restarted from a checkpoint knows the alert

@@ -447,3 +447,66 @@ fn a_pinned_file_must_match_its_pin_and_its_removal_is_noted() {
     );
     assert!(r.notes["hostile"].contains("[pins] names hostile.wasm"));
 }
+
+#[test]
+fn with_shards_every_shard_hands_its_own_state_to_the_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
+    let path = dir.path().join("hostile.wasm");
+    std::fs::write(&path, fixture("hostile.wasm")).unwrap();
+    let (rt, scorer) = scorer_in(dir.path(), &cfg);
+    let mut scorer = scorer.with_shards(2).unwrap();
+    let shards: Vec<usize> = (0..3)
+        .map(|u| ueba_engine::pipeline::shard_of(&format!("u{u}"), 2))
+        .collect();
+    assert!(
+        shards.contains(&0) && shards.contains(&1),
+        "the test needs users in both shards: {shards:?}"
+    );
+    // Every batch of four consecutive events holds all three users, so
+    // both shards' instances observe it: one hostile finding each.
+    for i in 0..8 {
+        scorer.push(&ev(i, 3)).unwrap();
+    }
+    // The shards observe while the scorer reads on: the last batch's
+    // findings are counted once it is settled.
+    scorer.settle().unwrap();
+    let at = scorer
+        .detector_names()
+        .iter()
+        .position(|n| n == "hostile")
+        .unwrap();
+    assert_eq!(scorer.stats().findings[at], 4);
+    let new_hostile = ueba_engine::sandbox::plugins::load_file(
+        &rt,
+        &cfg,
+        &path,
+        &rebuilt(&fixture("hostile.wasm"), "2"),
+    )
+    .unwrap()
+    .unwrap();
+    let changes = scorer
+        .change_detectors(vec![
+            Lineup::Keep("volume".into()),
+            Lineup::Start(Box::new(new_hostile)),
+        ])
+        .unwrap();
+    assert!(
+        matches!(
+            changes.first(),
+            Some(DetectorChange::Replaced {
+                handover: Handover::Carried,
+                ..
+            })
+        ),
+        "{changes:?}"
+    );
+    assert_eq!(scorer.shards(), 2);
+    for i in 8..16 {
+        scorer.push(&ev(i, 3)).unwrap();
+    }
+    let (report, _) = scorer.finish().unwrap();
+    assert_eq!(report.stats.findings[1], 8, "two instances, four batches");
+    assert_eq!(report.stats.events_missed_by_failed, 0);
+    assert_eq!(report.stats.events, 16);
+}
