@@ -27,6 +27,7 @@ use ueba_engine::sandbox::Runtime;
 mod cmd_explain;
 mod cmd_feedback;
 mod cmd_lab;
+mod cmd_nats;
 mod cmd_serve;
 
 use cmd_lab::{BenchArgs, DemoArgs, EvalArgs, GenArgs, bench_cmd, demo, eval_cmd, gen_cmd};
@@ -140,6 +141,25 @@ enum Command {
     /// detectors learn the behaviour; malicious keeps the episode open and
     /// the user's events out of the baselines. README "Tuning and feedback".
     Feedback(cmd_feedback::FeedbackArgs),
+    /// Publish events to NATS JetStream, split by user into partitions, for `ueba worker`.
+    ///
+    /// Reads EVENTS like `ueba score` (any --format) and publishes each as a
+    /// native JSON line to `ueba.events.<p>` of the stream UEBA_EVENTS
+    /// (created if missing), p the partition of the event's user (FNV-1a of
+    /// the name, mod --partitions). Waits for the server to store every
+    /// event and prints the count. README "Scale out".
+    Publish(cmd_nats::PublishArgs),
+    /// Score partitions of the UEBA_EVENTS stream on NATS JetStream, with failover.
+    ///
+    /// Holds a lease per partition it owns (KV bucket ueba-owners), scores
+    /// each with its own detectors and risk state, checkpoints them to the
+    /// object store ueba-checkpoints every --checkpoint-events events and
+    /// publishes alerts to `ueba.alerts` (stream UEBA_ALERTS) with
+    /// Nats-Msg-Id = the alert id, before the checkpoint that covers them:
+    /// a worker killed and restarted, or replaced by another, emits nothing
+    /// twice and loses nothing. --dump-alerts FILE writes the alerts stream
+    /// out instead. README "Scale out".
+    Worker(cmd_nats::WorkerArgs),
 }
 
 #[derive(Args)]
@@ -186,6 +206,13 @@ struct ScoreArgs {
     verdicts: Option<PathBuf>,
     #[command(flatten)]
     shards: ShardArgs,
+    /// Score only the users of partition p of P (`p/P`, e.g. 0/3): those
+    /// whose name hashes (FNV-1a, mod P) to p, as `ueba publish --partitions
+    /// P` routes them. The output is what one `ueba worker` computes for
+    /// that partition, so the union over p = 0..P-1 is what the workers
+    /// publish (README "Scale out").
+    #[arg(long, value_name = "p/P", value_parser = cmd_nats::parse_partition_of)]
+    partition: Option<cmd_nats::PartitionOf>,
     #[command(flatten)]
     durable: durable::StateArgs,
 }
@@ -255,6 +282,8 @@ fn main() {
         Command::Serve(a) => cmd_serve::run(a),
         Command::Plugin(a) => cmd_plugin::run(a),
         Command::Feedback(a) => cmd_feedback::run(a),
+        Command::Publish(a) => cmd_nats::publish(a),
+        Command::Worker(a) => cmd_nats::worker(a),
     };
     if let Err(e) = result {
         tracing::error!("{e:#}");
@@ -350,29 +379,12 @@ fn score(a: ScoreArgs) -> Result<()> {
         None => None,
     };
     let start = state.as_ref().map_or(Position::default(), |(_, p)| p.start);
-    let (reader, name, size): (Box<dyn BufRead + Send>, String, Option<u64>) = match input {
-        Some(p) => {
-            let mut f =
-                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            let size = f.metadata().ok().map(|m| m.len());
-            if start.offset > 0 {
-                use std::io::Seek;
-                f.seek(std::io::SeekFrom::Start(start.offset))
-                    .with_context(|| format!("seeking {} to the saved position", p.display()))?;
-            }
-            (
-                Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
-                p.display().to_string(),
-                size,
-            )
-        }
-        None => (
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-            "stdin".into(),
-            None,
-        ),
-    };
+    let (reader, name, size) = open_events(input, start)?;
     let parser = parser_for(a.format, &cfg.formats)?;
+    let parser: Box<dyn LineParser> = match a.partition {
+        Some(only) => Box::new(cmd_nats::PartitionFilter::new(parser, only)),
+        None => parser,
+    };
     let output_len = state.as_ref().and_then(|(_, p)| p.output_len);
     let sink = alert_sink_at(&a.out, output_len)?;
     let progress = (!a.quiet && std::io::stderr().is_terminal())
@@ -479,6 +491,36 @@ fn score(a: ScoreArgs) -> Result<()> {
         std::process::exit(128 + signal);
     }
     Ok(())
+}
+
+/// The events input: the file at `input` read from `start` (a resumed
+/// run), or stdin; with its name for messages and its size when known.
+pub(crate) fn open_events(
+    input: Option<&Path>,
+    start: Position,
+) -> Result<(Box<dyn BufRead + Send>, String, Option<u64>)> {
+    Ok(match input {
+        Some(p) => {
+            let mut f =
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            let size = f.metadata().ok().map(|m| m.len());
+            if start.offset > 0 {
+                use std::io::Seek;
+                f.seek(std::io::SeekFrom::Start(start.offset))
+                    .with_context(|| format!("seeking {} to the saved position", p.display()))?;
+            }
+            (
+                Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+                p.display().to_string(),
+                size,
+            )
+        }
+        None => (
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            "stdin".into(),
+            None,
+        ),
+    })
 }
 
 /// The sink for `--output-format`, writing to `--output`/stdout or sending

@@ -79,6 +79,9 @@ pub struct WorkerSummary {
     pub events: u64,
     /// Alerts published (before the server's deduplication).
     pub alerts: u64,
+    /// Of those, how many the alerts stream already held (re-emitted after
+    /// a restart from a checkpoint) and dropped.
+    pub duplicates: u64,
     /// Checkpoints stored.
     pub checkpoints: u64,
 }
@@ -189,11 +192,13 @@ pub async fn run(
                 events = summary.events,
                 alerts = summary.alerts,
                 checkpoints = summary.checkpoints,
-                "worker {}: idle for {}s, done: {} events scored, {} alerts published, {} checkpoints",
+                duplicates = summary.duplicates,
+                "worker {}: idle for {}s, done: {} events scored, {} alerts published ({} already in the stream), {} checkpoints",
                 opts.name,
                 idle.as_secs(),
                 summary.events,
                 summary.alerts,
+                summary.duplicates,
                 summary.checkpoints
             );
             return Ok(summary);
@@ -466,7 +471,9 @@ async fn checkpoint(
     }
     let state = part.scorer.save_state().map_err(|e| scoring(&e))?;
     part.scorer.flush_sink().map_err(|e| scoring(&e))?;
-    summary.alerts += publish_alerts(&srv.js, part.alerts.drain()).await?;
+    let (sent, duplicates) = publish_alerts(&srv.js, part.alerts.drain()).await?;
+    summary.alerts += sent;
+    summary.duplicates += duplicates;
     let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
     let stored = wrap(part.progress.scored, &bytes);
     let object = checkpoint_name(p);
@@ -493,8 +500,9 @@ async fn checkpoint(
 }
 
 /// Publish alerts with `Nats-Msg-Id` = their id and wait for every ack;
-/// returns how many were sent.
-async fn publish_alerts(js: &Context, alerts: Vec<PendingAlert>) -> Result<u64, NatsError> {
+/// returns how many were sent and how many of those the stream dropped as
+/// duplicates.
+async fn publish_alerts(js: &Context, alerts: Vec<PendingAlert>) -> Result<(u64, u64), NatsError> {
     let mut acks = Vec::with_capacity(alerts.len());
     for a in &alerts {
         let mut headers = HeaderMap::new();
@@ -510,10 +518,12 @@ async fn publish_alerts(js: &Context, alerts: Vec<PendingAlert>) -> Result<u64, 
             .map_err(|e| NatsError::js(format!("publishing alert {}", a.id), e))?;
         acks.push(ack);
     }
+    let mut duplicates = 0;
     for ack in acks {
-        ack.await.map_err(|e| {
+        let ack = ack.await.map_err(|e| {
             NatsError::js(format!("waiting for {ALERTS_STREAM} to store an alert"), e)
         })?;
+        duplicates += u64::from(ack.duplicate);
     }
-    Ok(alerts.len() as u64)
+    Ok((alerts.len() as u64, duplicates))
 }

@@ -1,0 +1,328 @@
+//! `ueba publish`, `ueba worker` and `ueba score --partition`: scoring
+//! spread over workers on NATS JetStream (README "Scale out").
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use ueba_engine::pipeline::{Scorer, shard_of};
+use ueba_engine::state::driver::{Chunk, Parsed};
+use ueba_formats::input::{Position, feed_at};
+use ueba_formats::sources::{FormatError, InputFormat, LineParser, parser_for};
+use ueba_nats::{AlertBuffer, Partitions, Publisher, WorkerOptions};
+
+#[derive(Args)]
+pub(crate) struct PublishArgs {
+    /// NATS server URL, e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// Partitions users are split into (FNV-1a of the user name, mod P);
+    /// fixed when the stream is created: publishing again must give the
+    /// same number.
+    #[arg(long, value_name = "P",
+          value_parser = clap::value_parser!(u32).range(1..=ueba_engine::pipeline::MAX_SHARDS as i64))]
+    partitions: u32,
+    /// Events file (any `--format`); `-` or absent reads stdin.
+    events: Option<PathBuf>,
+    /// Input format; `auto` decides from the first lines (README "Formats").
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
+    format: InputFormat,
+    /// Configuration file (TOML): its `[formats]` section configures the
+    /// parsers, as for `ueba score`.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Count and report malformed lines instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct WorkerArgs {
+    /// NATS server URL, e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    nats: String,
+    /// Partitions this worker may own: `all`, or a list such as `0,2,5-7`.
+    /// A partition another live worker holds is left to it and taken over
+    /// when its lease lapses.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_partitions)]
+    partitions: Partitions,
+    /// This worker's name, held in the partitions' leases; unique among
+    /// live workers. Restarted under the same name, a worker takes its
+    /// partitions back at once; default: host name and process id.
+    #[arg(long)]
+    name: Option<String>,
+    /// Identity CSV with header `user,peer_group,timezone` (IANA timezone).
+    #[arg(long, short = 'i')]
+    identities: Option<PathBuf>,
+    #[command(flatten)]
+    engine: crate::EngineArgs,
+    /// Events per partition between checkpoints; messages are acked only
+    /// once a checkpoint covering them is stored.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    checkpoint_events: u64,
+    /// Flush, checkpoint and exit 0 after SECS with no message on any owned
+    /// partition (scripts and tests); without it the worker runs until
+    /// killed.
+    #[arg(long, value_name = "SECS")]
+    exit_when_idle: Option<u64>,
+    /// Lifetime of a partition lease: a killed worker's partitions are
+    /// taken over this long after its last refresh.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    lease_secs: u64,
+    /// Instead of working: write every alert of the UEBA_ALERTS stream (each
+    /// once: re-emitted ids were dropped by the server) as JSON lines to
+    /// FILE (`-` for stdout), and exit.
+    #[arg(long, value_name = "FILE")]
+    dump_alerts: Option<PathBuf>,
+}
+
+/// `--partitions`: `all` or a comma-separated list of numbers and ranges.
+fn parse_partitions(s: &str) -> Result<Partitions, String> {
+    if s.trim() == "all" {
+        return Ok(Partitions::All);
+    }
+    let num = |t: &str| {
+        t.trim().parse::<u32>().map_err(|_| {
+            format!("`{t}` is not a partition number (expected `all` or a list like 0,2,5-7)")
+        })
+    };
+    let mut list = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("`{part}`: the range is empty"));
+                }
+                list.extend(a..=b);
+            }
+            None => list.push(num(part)?),
+        }
+    }
+    list.sort_unstable();
+    list.dedup();
+    Ok(Partitions::List(list))
+}
+
+/// One partition of several, `p/P`: the users [`shard_of`] puts in `p`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartitionOf {
+    pub(crate) part: u32,
+    pub(crate) of: u32,
+}
+
+/// `--partition p/P`.
+pub(crate) fn parse_partition_of(s: &str) -> Result<PartitionOf, String> {
+    let (p, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not p/P (e.g. 0/3)"))?;
+    let part: u32 = p
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{p}` is not a number"))?;
+    let of: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number"))?;
+    if of == 0 || part >= of {
+        return Err(format!(
+            "partition {part} of {of} does not exist: p must be below P"
+        ));
+    }
+    Ok(PartitionOf { part, of })
+}
+
+/// A parser that passes on only the events of one partition's users (and
+/// every error, so bad lines are reported as without the filter).
+pub(crate) struct PartitionFilter {
+    inner: Box<dyn LineParser>,
+    only: PartitionOf,
+}
+
+impl PartitionFilter {
+    pub(crate) fn new(inner: Box<dyn LineParser>, only: PartitionOf) -> Self {
+        PartitionFilter { inner, only }
+    }
+
+    fn keep_from(&self, out: &mut Vec<Parsed>, start: usize) {
+        let tail = out.split_off(start);
+        let (part, of) = (self.only.part as usize, self.only.of as usize);
+        out.extend(
+            tail.into_iter()
+                .filter(|p| p.as_ref().map_or(true, |ev| shard_of(&ev.user, of) == part)),
+        );
+    }
+}
+
+impl LineParser for PartitionFilter {
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let start = out.len();
+        let fed = self.inner.feed(text, line, out);
+        self.keep_from(out, start);
+        fed
+    }
+    fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let start = out.len();
+        let done = self.inner.finish(out);
+        self.keep_from(out, start);
+        done
+    }
+    fn skipped(&self) -> u64 {
+        self.inner.skipped()
+    }
+    fn pending_line(&self) -> Option<u64> {
+        self.inner.pending_line()
+    }
+}
+
+/// The runtime the NATS client runs on: one thread, the worker's loop is
+/// sequential anyway and scoring is synchronous.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub(crate) fn publish(a: PublishArgs) -> Result<()> {
+    let cfg = crate::load_config(a.config.as_deref())?;
+    let input = a.events.as_deref().filter(|p| p.as_os_str() != "-");
+    let (reader, name, _) = crate::open_events(input, Position::default())?;
+    let parser = parser_for(a.format, &cfg.formats)?;
+    let feed = feed_at(reader, parser, Position::default());
+    let rt = runtime()?;
+    let (published, invalid) = rt.block_on(async {
+        let mut publisher = Publisher::connect(&a.nats, a.partitions).await?;
+        let mut invalid = 0u64;
+        for chunk in feed.chunks.iter() {
+            match chunk {
+                Chunk::Lines(lines, _) => {
+                    for parsed in lines {
+                        match parsed {
+                            Ok(ev) => publisher.publish(&ev).await?,
+                            Err(e) if a.skip_invalid => {
+                                invalid += 1;
+                                if invalid <= 5 {
+                                    tracing::info!(input = name, "skipped {name}: {e}");
+                                }
+                            }
+                            Err(e) => {
+                                bail!("{name}: {e} (use --skip-invalid to count and skip bad lines; events before it were published)")
+                            }
+                        }
+                    }
+                }
+                Chunk::Failed(e) => bail!("reading {name}: {e}"),
+            }
+        }
+        Ok::<_, anyhow::Error>((publisher.finish().await?, invalid))
+    })?;
+    eprintln!(
+        "published {published} events to {} in {} partitions on {}{}",
+        ueba_nats::names::EVENTS_STREAM,
+        a.partitions,
+        a.nats,
+        if invalid > 0 {
+            format!(" ({invalid} invalid lines skipped)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
+    let rt = runtime()?;
+    if let Some(path) = &a.dump_alerts {
+        let mut out: Box<dyn std::io::Write> = if path.as_os_str() == "-" {
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+        } else {
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            ))
+        };
+        let n = rt.block_on(ueba_nats::dump_alerts(&a.nats, &mut out))?;
+        eprintln!(
+            "{n} alerts written from {}",
+            ueba_nats::names::ALERTS_STREAM
+        );
+        return Ok(());
+    }
+    let opts = WorkerOptions {
+        url: a.nats.clone(),
+        name: a.name.clone().unwrap_or_else(|| {
+            format!("{}-{}", ueba_formats::sinks::hostname(), std::process::id())
+        }),
+        partitions: a.partitions.clone(),
+        checkpoint_events: a.checkpoint_events,
+        exit_when_idle: a.exit_when_idle.map(Duration::from_secs),
+        lease_ttl: Duration::from_secs(a.lease_secs),
+    };
+    // Checked before connecting, so a bad config or plugin directory is
+    // reported at once rather than when the first partition is taken.
+    crate::scoring_setup(&a.engine, a.identities.as_deref())?;
+    let mut build = |_partition: u32, sink: AlertBuffer| -> Result<Scorer<AlertBuffer>, String> {
+        let (cfg, identities, plugins) = crate::scoring_setup(&a.engine, a.identities.as_deref())
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(Scorer::new(cfg, identities, plugins, sink))
+    };
+    rt.block_on(ueba_nats::run_worker(&opts, &mut build))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_lists() {
+        assert_eq!(parse_partitions("all"), Ok(Partitions::All));
+        assert_eq!(
+            parse_partitions("5-7,0,2,6"),
+            Ok(Partitions::List(vec![0, 2, 5, 6, 7]))
+        );
+        assert!(parse_partitions("3-1").is_err());
+        assert!(parse_partitions("x").is_err());
+    }
+
+    #[test]
+    fn partition_of() {
+        assert_eq!(
+            parse_partition_of("1/3"),
+            Ok(PartitionOf { part: 1, of: 3 })
+        );
+        assert!(parse_partition_of("3/3").is_err());
+        assert!(parse_partition_of("0/0").is_err());
+        assert!(parse_partition_of("1").is_err());
+    }
+
+    #[test]
+    fn the_filter_keeps_one_partitions_users_and_every_error() {
+        let lines = [
+            r#"{"timestamp":"2026-01-05T14:03:11Z","user":"alice","action":"select","resource":"t"}"#,
+            r#"{"timestamp":"2026-01-05T14:03:11Z","user":"bob","action":"select","resource":"t"}"#,
+            r#"{"timestamp":"2026-01-05T14:03:11Z","user":"carol","action":"select","resource":"t"}"#,
+            "not json",
+        ];
+        let mut seen = Vec::new();
+        for part in 0..3 {
+            let only = PartitionOf { part, of: 3 };
+            let mut f = PartitionFilter::new(Box::new(ueba_formats::sources::NativeParser), only);
+            let mut out = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                f.feed(l, i as u64 + 1, &mut out).expect("feeds");
+            }
+            assert!(out.iter().any(|p| p.is_err()));
+            for ev in out.iter().flatten() {
+                assert_eq!(shard_of(&ev.user, 3), part as usize);
+                seen.push(ev.user.to_string());
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, ["alice", "bob", "carol"]);
+    }
+}
