@@ -115,6 +115,11 @@ async fn stored_partitions(js: &Context) -> Result<Option<u32>, NatsError> {
 
 /// A KV bucket, created when missing. `max_age` zero keeps values forever;
 /// otherwise it is how long a value lives unless written again (a lease).
+///
+/// The bucket's stream is created here, with the settings the client's
+/// own `create_key_value` gives a one-value-per-key bucket, because that
+/// call first asks for account details in a shape 2.9 servers do not send
+/// (`reserved_memory`) and fails there.
 pub async fn key_value(
     js: &Context,
     bucket: &str,
@@ -123,23 +128,25 @@ pub async fn key_value(
     if let Ok(store) = js.get_key_value(bucket).await {
         return Ok(store);
     }
-    let created = js
-        .create_key_value(kv::Config {
-            bucket: bucket.into(),
-            history: 1,
-            max_age,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await;
-    match created {
-        Ok(store) => Ok(store),
-        // Another process may have created it meanwhile.
-        Err(e) => js
-            .get_key_value(bucket)
-            .await
-            .map_err(|_| NatsError::js(format!("creating KV bucket {bucket}"), e)),
-    }
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some(format!("ueba KV bucket {bucket}")),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("creating KV bucket {bucket}"), e))?;
+    js.get_key_value(bucket)
+        .await
+        .map_err(|e| NatsError::js(format!("opening KV bucket {bucket}"), e))
 }
 
 /// The checkpoint object store, created when missing.
