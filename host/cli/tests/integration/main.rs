@@ -14,6 +14,7 @@ mod gate;
 mod golden;
 mod hostile;
 mod logs;
+mod nats;
 mod pg;
 mod pipeline;
 mod plugin_cmd;

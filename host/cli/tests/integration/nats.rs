@@ -1,0 +1,184 @@
+//! `ueba publish`, `ueba worker` and `ueba score --partition` against a
+//! real NATS JetStream server. Skipped (passing, with a note) when no
+//! `nats-server` is on PATH; `scripts/nats-e2e` installs one and runs the
+//! full end to end with a killed worker.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::ueba;
+
+/// `nats-server` on PATH, if any.
+fn nats_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("nats-server"))
+        .find(|p| p.is_file())
+}
+
+/// A throwaway JetStream server, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(bin: &Path, store: &Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        let server = Server {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sorted_lines(path: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn one_worker_publishes_what_score_partition_computes() {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    let server = Server::start(&bin, &dir.path().join("js"));
+    let url = server.url.as_str();
+
+    let out = ueba(&["worker", "--nats", url, "--exit-when-idle", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `ueba publish"));
+
+    let gen_dir = d("gen");
+    ok(
+        &ueba(&[
+            "gen", "--users", "40", "--days", "14", "--seed", "3", "--out", &gen_dir,
+        ]),
+        "gen",
+    );
+    let events = d("gen/events.jsonl");
+    let ids = d("gen/identities.csv");
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &events]),
+        "publish",
+    );
+    let out = ueba(&["publish", "--nats", url, "--partitions", "3", &events]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds 2 partitions, not 3"));
+    let out = ueba(&[
+        "worker",
+        "--nats",
+        url,
+        "--partitions",
+        "2",
+        "--exit-when-idle",
+        "1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("partition 2 does not exist"));
+
+    ok(
+        &ueba(&[
+            "worker",
+            "--nats",
+            url,
+            "--name",
+            "solo",
+            "-i",
+            &ids,
+            "--checkpoint-events",
+            "1000",
+            "--exit-when-idle",
+            "2",
+        ]),
+        "worker",
+    );
+    let got = d("got.jsonl");
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
+        "dump",
+    );
+    let mut expected = Vec::new();
+    for p in 0..2 {
+        let file = d(&format!("ref-{p}.jsonl"));
+        let part = format!("{p}/2");
+        ok(
+            &ueba(&[
+                "score",
+                "-q",
+                "-i",
+                &ids,
+                "--partition",
+                &part,
+                "-o",
+                &file,
+                &events,
+            ]),
+            "score --partition",
+        );
+        expected.extend(sorted_lines(Path::new(&file)));
+    }
+    expected.sort();
+    assert!(!expected.is_empty(), "the reference has no alerts");
+    assert_eq!(sorted_lines(Path::new(&got)), expected);
+
+    // A second run finds everything checkpointed and acked: nothing new.
+    ok(
+        &ueba(&[
+            "worker",
+            "--nats",
+            url,
+            "--name",
+            "solo",
+            "-i",
+            &ids,
+            "--exit-when-idle",
+            "1",
+        ]),
+        "second worker run",
+    );
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
+        "dump",
+    );
+    assert_eq!(sorted_lines(Path::new(&got)), expected);
+}
