@@ -17,8 +17,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// it at once, rather than a process that waits forever. Once connected the
 /// client reconnects by itself if the server restarts.
 pub async fn connect(url: &str) -> Result<Context, NatsError> {
+    let server = url.to_string();
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(CONNECT_TIMEOUT)
+        .event_callback(move |event| {
+            let server = server.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tracing::debug!(url = server, "connected to {server}")
+                    }
+                    async_nats::Event::Disconnected => tracing::warn!(
+                        url = server,
+                        "lost the connection to {server}; reconnecting"
+                    ),
+                    other => tracing::warn!(url = server, "NATS {server}: {other}"),
+                }
+            }
+        })
         .connect(url)
         .await
         .map_err(|e| NatsError::Unreachable {
@@ -147,6 +163,18 @@ pub async fn key_value(
     js.get_key_value(bucket)
         .await
         .map_err(|e| NatsError::js(format!("opening KV bucket {bucket}"), e))
+}
+
+/// How long a lease in [`OWNERS_BUCKET`] lives: the bucket stream's
+/// `max_age`, `None` when values never expire.
+pub async fn lease_lifetime(js: &Context) -> Result<Option<Duration>, NatsError> {
+    let name = format!("KV_{OWNERS_BUCKET}");
+    let stream = js
+        .get_stream(&name)
+        .await
+        .map_err(|e| NatsError::js(format!("reading stream {name}"), e))?;
+    let max_age = stream.cached_info().config.max_age;
+    Ok((!max_age.is_zero()).then_some(max_age))
 }
 
 /// The checkpoint object store, created when missing.

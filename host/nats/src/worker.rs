@@ -131,8 +131,29 @@ pub async fn run(
         }
     };
     server::alerts_stream(&js).await?;
+    let owners = server::key_value(&js, OWNERS_BUCKET, opts.lease_ttl).await?;
+    // The lease's lifetime is the bucket's, set by whoever created it:
+    // refresh by that, whatever this worker was told.
+    let lease_ttl = match server::lease_lifetime(&js).await? {
+        Some(ttl) => {
+            if ttl != opts.lease_ttl {
+                tracing::info!(
+                    "leases in {OWNERS_BUCKET} last {}s (set when the bucket was created), not the {}s asked",
+                    ttl.as_secs_f64(),
+                    opts.lease_ttl.as_secs_f64()
+                );
+            }
+            ttl
+        }
+        None => {
+            tracing::warn!(
+                "bucket {OWNERS_BUCKET} keeps values forever: a killed worker's partitions are never taken over by another name; delete the bucket to have it remade with --lease-secs"
+            );
+            opts.lease_ttl
+        }
+    };
     let srv = Server {
-        owners: server::key_value(&js, OWNERS_BUCKET, opts.lease_ttl).await?,
+        owners,
         checkpoints: server::checkpoints(&js).await?,
         events,
         js,
@@ -148,7 +169,7 @@ pub async fn run(
     let mut owned: BTreeMap<u32, Owned> = BTreeMap::new();
     let mut told_held: BTreeMap<u32, String> = BTreeMap::new();
     let mut summary = WorkerSummary::default();
-    let refresh = refresh_every(opts.lease_ttl);
+    let refresh = refresh_every(lease_ttl);
     let mut next_lease = Instant::now();
     let mut last_message = Instant::now();
     loop {
