@@ -21,6 +21,7 @@ fn quick_bench_reports_every_configuration_with_positive_throughput() {
     assert!(out.status.success(), "ueba bench failed: {stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("wasm-batch/native"), "{stdout}");
+    assert!(stdout.contains("end-to-end 2 shards/1 shard"), "{stdout}");
 
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written"))
@@ -35,8 +36,10 @@ fn quick_bench_reports_every_configuration_with_positive_throughput() {
         }
         expected.push(format!("wasm-per-event/{p}p/b1/u30"));
     }
-    expected.push("end-to-end/1p/b1024/u30".into());
-    expected.push("end-to-end/3p/b1024/u30".into());
+    for p in [1, 3] {
+        expected.push(format!("end-to-end/{p}p/b1024/u30"));
+        expected.push(format!("end-to-end-sharded/{p}p/b1024/u30"));
+    }
     for u in [50, 200] {
         for mode in ["native", "wasm-batch", "end-to-end"] {
             expected.push(format!("{mode}/3p/b1024/u{u}"));

@@ -31,6 +31,12 @@
 //!   it can move is the count of episodes, by its one, and never past the
 //!   ceiling, while an organisation whose logs score everyone low (sparse
 //!   logs) lowers it no further than the floor.
+//! - The window starts at the first day on which some user has risk:
+//!   detectors report nothing while they learn, and days of nothing but
+//!   zero peaks would set the threshold to the floor just as they begin to
+//!   report, when fresh baselines are at their noisiest (measured: on
+//!   generated database logs the threshold then sat at 35 as detectors
+//!   began, and climbed to 75 over ten days of false alerts).
 //! - Until the window holds `1000/b` user-days (enough for one alert in the
 //!   budget) and [`WARM_UP_DAYS`] days, `risk.threshold` applies as it is:
 //!   that is the learning period.
@@ -197,6 +203,12 @@ impl AlertBudget {
         let user_days = self.active.len() as u32;
         self.active.clear();
         let episodes = std::mem::take(&mut self.episodes_today);
+        // Until some user has risk, the detectors are still learning: such
+        // days say nothing about where the organisation's risk lies.
+        let silent = counts[1..].iter().all(|&n| n == 0) && episodes == 0;
+        if silent && self.days.is_empty() {
+            return;
+        }
         self.days.push_back(Day {
             peaks: counts
                 .iter()

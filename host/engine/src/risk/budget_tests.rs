@@ -107,3 +107,29 @@ fn a_replay_gives_the_same_thresholds() {
     assert!(a == b, "the same events give the same budget state");
     assert_ne!(a.threshold(), 60.0, "the threshold moved");
 }
+
+#[test]
+fn the_learning_period_s_silent_days_do_not_count() {
+    // Ten days without a finding anywhere (the detectors learning), then
+    // ordinary days that peak at 40 for one user in a hundred.
+    let ordinary = |u: u32, d: i64| {
+        if d < 10 {
+            0.0
+        } else if u % 100 == 0 {
+            40.0
+        } else {
+            15.0
+        }
+    };
+    let mut b = budget(0.5);
+    run(&mut b, 10, 1000, ordinary);
+    assert_eq!(b.threshold(), 60.0, "silent days set nothing");
+    assert_eq!(b.user_days(), 0, "and are not in the window");
+    // Counted from the first day with risk: after the warm-up the target
+    // (just above the 40s) is approached from where the threshold was,
+    // never from the floor that ten silent days would have given.
+    let mut b = budget(0.5);
+    run(&mut b, 10 + WARM_UP_DAYS as i64 + 1, 1000, ordinary);
+    assert!(b.threshold() > 40.0, "{}", b.threshold());
+    assert!(b.threshold() <= 60.0);
+}
