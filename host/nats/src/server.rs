@@ -10,6 +10,10 @@ use crate::names::*;
 
 /// How long connecting may take before the URL is called unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a JetStream request (a publish ack, a KV write, a chunk of a
+/// checkpoint) may take: longer than the client's 5 s, as a busy server
+/// storing large checkpoints is slow rather than gone.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A JetStream context on the server at `url`.
 ///
@@ -41,7 +45,9 @@ pub async fn connect(url: &str) -> Result<Context, NatsError> {
             url: url.to_string(),
             message: e.to_string(),
         })?;
-    Ok(jetstream::new(client))
+    Ok(jetstream::ContextBuilder::new()
+        .timeout(REQUEST_TIMEOUT)
+        .build(client))
 }
 
 /// Whether a JetStream error is the server saying "no such stream".

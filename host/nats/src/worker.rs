@@ -100,6 +100,10 @@ struct Owned {
     progress: Progress,
     /// The newest scored message: acking it acks all before it (AckAll).
     last: Option<Message>,
+    /// Alerts taken from the scorer and not yet all acknowledged by the
+    /// alerts stream: kept until they are, so a retried checkpoint sends
+    /// them again rather than covering alerts never stored.
+    unpublished: Vec<PendingAlert>,
     invalid: u64,
 }
 
@@ -199,7 +203,7 @@ pub async fn run(
             && last_message.elapsed() >= idle
         {
             for (_, mut part) in std::mem::take(&mut owned) {
-                checkpoint(&srv, &mut part, true, &mut summary).await?;
+                last_checkpoint(&srv, &mut part, &mut summary).await?;
                 if let Err(e) = srv.owners.delete(part.partition.to_string()).await {
                     tracing::warn!(
                         partition = part.partition,
@@ -263,11 +267,16 @@ async fn upkeep(
         if owned.contains_key(&p) {
             continue;
         }
-        let entry = srv
-            .owners
-            .entry(p.to_string())
-            .await
-            .map_err(|e| NatsError::js(format!("reading the lease of partition {p}"), e))?;
+        let entry = match srv.owners.entry(p.to_string()).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(
+                    partition = p,
+                    "reading the lease of partition {p}: {e}; trying again shortly"
+                );
+                continue;
+            }
+        };
         let current = entry.as_ref().and_then(|e| match e.operation {
             Operation::Put => Some((std::str::from_utf8(&e.value).unwrap_or(""), e.revision)),
             Operation::Delete | Operation::Purge => None,
@@ -296,8 +305,20 @@ async fn upkeep(
             }
         };
         told_held.remove(&p);
-        let part = open(srv, opts, build, p, revision).await?;
-        owned.insert(p, part);
+        match open(srv, opts, build, p, revision).await {
+            Ok(part) => {
+                owned.insert(p, part);
+            }
+            // The server was slow or briefly away: the lease stays ours
+            // and the next round opens the partition again.
+            Err(e @ NatsError::JetStream { .. }) => {
+                tracing::warn!(
+                    partition = p,
+                    "taking partition {p}: {e}; trying again shortly"
+                );
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -375,6 +396,7 @@ async fn open(
         consumer,
         progress,
         last: None,
+        unpublished: Vec::new(),
         invalid: 0,
     })
 }
@@ -492,7 +514,9 @@ async fn checkpoint(
     }
     let state = part.scorer.save_state().map_err(|e| scoring(&e))?;
     part.scorer.flush_sink().map_err(|e| scoring(&e))?;
-    let (sent, duplicates) = publish_alerts(&srv.js, part.alerts.drain()).await?;
+    part.unpublished.extend(part.alerts.drain());
+    let (sent, duplicates) = publish_alerts(&srv.js, &part.unpublished).await?;
+    part.unpublished.clear();
     summary.alerts += sent;
     summary.duplicates += duplicates;
     let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
@@ -520,12 +544,38 @@ async fn checkpoint(
     Ok(())
 }
 
+/// The checkpoint at exit, tried a few times: failing it loses nothing
+/// (the messages stay unacked for the next owner) but the worker then
+/// exits with an error.
+async fn last_checkpoint(
+    srv: &Server,
+    part: &mut Owned,
+    summary: &mut WorkerSummary,
+) -> Result<(), NatsError> {
+    const TRIES: u32 = 3;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match checkpoint(srv, part, true, summary).await {
+            Err(e @ NatsError::JetStream { .. }) if tries < TRIES => {
+                tracing::warn!(
+                    partition = part.partition,
+                    "final checkpoint of partition {}: {e}; trying again",
+                    part.partition
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Publish alerts with `Nats-Msg-Id` = their id and wait for every ack;
 /// returns how many were sent and how many of those the stream dropped as
 /// duplicates.
-async fn publish_alerts(js: &Context, alerts: Vec<PendingAlert>) -> Result<(u64, u64), NatsError> {
+async fn publish_alerts(js: &Context, alerts: &[PendingAlert]) -> Result<(u64, u64), NatsError> {
     let mut acks = Vec::with_capacity(alerts.len());
-    for a in &alerts {
+    for a in alerts {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", a.id.as_str());
         let ack = js
