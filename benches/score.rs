@@ -179,7 +179,7 @@ fn time(
 ) {
     let run = || {
         prepared
-            .measure(runtime, components, case, options.per_event_events)
+            .measure(runtime, components, case, options)
             .expect("run")
     };
     g.throughput(Throughput::Elements(run().events));

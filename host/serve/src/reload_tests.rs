@@ -77,6 +77,24 @@ fn tracker(dir: &Path, cfg: Config) -> Tracker {
     Tracker::new(dir, Baseline::scan(dir).loaded(&plugins), rt, cfg)
 }
 
+/// A plugin directory holding the hostile fixture, and a config scoring in
+/// batches of four with no reordering.
+fn hostile_dir() -> (tempfile::TempDir, Config, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
+    let path = dir.path().join("hostile.wasm");
+    std::fs::write(&path, fixture("hostile.wasm")).unwrap();
+    (dir, cfg, path)
+}
+
+/// Version 2 of the hostile fixture at `path`, loaded as a watched
+/// directory's new file would be.
+fn hostile_v2(rt: &Runtime, cfg: &Config, path: &Path) -> LoadedPlugin {
+    ueba_engine::sandbox::plugins::load_file(rt, cfg, path, &rebuilt(&fixture("hostile.wasm"), "2"))
+        .unwrap()
+        .unwrap()
+}
+
 fn hostile_file(dir: &Path, bytes: &[u8]) -> LoadedPlugin {
     let path = dir.join("hostile.wasm");
     std::fs::write(&path, bytes).unwrap();
@@ -137,10 +155,7 @@ fn a_new_version_takes_over_the_state_or_starts_afresh_saying_why() {
 
 #[test]
 fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
-    let path = dir.path().join("hostile.wasm");
-    std::fs::write(&path, fixture("hostile.wasm")).unwrap();
+    let (dir, cfg, path) = hostile_dir();
     let (rt, mut scorer) = scorer_in(dir.path(), &cfg);
     for i in 0..10 {
         scorer.push(&ev(i, 3)).unwrap();
@@ -158,14 +173,7 @@ fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() 
             "hostile"
         ]
     );
-    let new_hostile = ueba_engine::sandbox::plugins::load_file(
-        &rt,
-        &cfg,
-        &path,
-        &rebuilt(&fixture("hostile.wasm"), "2"),
-    )
-    .unwrap()
-    .unwrap();
+    let new_hostile = hostile_v2(&rt, &cfg, &path);
     let new_volume = ueba_engine::sandbox::plugins::load_builtin(&rt, &cfg, "volume")
         .unwrap()
         .unwrap();
@@ -450,10 +458,7 @@ fn a_pinned_file_must_match_its_pin_and_its_removal_is_noted() {
 
 #[test]
 fn with_shards_every_shard_hands_its_own_state_to_the_new_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
-    let path = dir.path().join("hostile.wasm");
-    std::fs::write(&path, fixture("hostile.wasm")).unwrap();
+    let (dir, cfg, path) = hostile_dir();
     let (rt, scorer) = scorer_in(dir.path(), &cfg);
     let mut scorer = scorer.with_shards(2).unwrap();
     let shards: Vec<usize> = (0..3)
@@ -477,14 +482,7 @@ fn with_shards_every_shard_hands_its_own_state_to_the_new_version() {
         .position(|n| n == "hostile")
         .unwrap();
     assert_eq!(scorer.stats().findings[at], 4);
-    let new_hostile = ueba_engine::sandbox::plugins::load_file(
-        &rt,
-        &cfg,
-        &path,
-        &rebuilt(&fixture("hostile.wasm"), "2"),
-    )
-    .unwrap()
-    .unwrap();
+    let new_hostile = hostile_v2(&rt, &cfg, &path);
     let changes = scorer
         .change_detectors(vec![
             Lineup::Keep("volume".into()),

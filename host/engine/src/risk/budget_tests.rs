@@ -115,7 +115,7 @@ fn the_learning_period_s_silent_days_do_not_count() {
     let ordinary = |u: u32, d: i64| {
         if d < 10 {
             0.0
-        } else if u % 100 == 0 {
+        } else if u.is_multiple_of(100) {
             40.0
         } else {
             15.0
