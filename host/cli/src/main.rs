@@ -253,7 +253,7 @@ pub(crate) struct EngineArgs {
 #[derive(Args)]
 pub(crate) struct ShardArgs {
     /// Split users across N shards, each with its own instance of every
-    /// detector, observing on a thread of its own (README "Scale out").
+    /// detector, observing on a thread of its own (README "Shards").
     /// One shard scores exactly as an unsplit engine; with more, detectors
     /// learn peer-group and organisation figures within a shard only. A
     /// state directory resumes with the number it was written with.
