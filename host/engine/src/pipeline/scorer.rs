@@ -380,7 +380,7 @@ impl<S: AlertSink> Scorer<S> {
         self.settle()?;
         let batch_no = self.stats.batches;
         let mut detectors = Vec::with_capacity(self.slots.len());
-        let sharded = self.slots.first().is_some_and(|s| s.instances.len() > 1);
+        let sharded = self.shards() > 1;
         for slot in &mut self.slots {
             let name = slot.lead().name().to_string();
             let mut instances = Vec::with_capacity(slot.instances.len());
@@ -462,7 +462,7 @@ impl<S: AlertSink> Scorer<S> {
         let saved_shards = state.shards();
         if !state.detectors.is_empty() && !self.slots.is_empty() && saved_shards != self.shards() {
             return Err(RestoreError::Shards {
-                saved: state.shards(),
+                saved: saved_shards,
                 asked: self.shards(),
             });
         }

@@ -6,11 +6,14 @@
 //! with its own store, memory limit and supervision, and sees only its
 //! users' events, in the same order and with the same `learn` flags as
 //! one instance would. A batch is split into one sub-batch per shard and
-//! the shards observe theirs at the same time, each on its own thread;
-//! their findings come back in (detector, shard) order and the scorer
-//! merges them by event, so the result does not depend on which thread
-//! finished first. Everything across users (reordering, risk, the alert
-//! budget, incidents) stays in the one scorer that drives the shards.
+//! the shards observe theirs at the same time, each on a thread of its own
+//! that lives as long as the scorer ([`Pool`]), while the scorer reads and
+//! orders the next batch; it takes their findings before it decides
+//! anything they could change. Findings come back in (detector, shard)
+//! order and the scorer merges them by event, so the result does not
+//! depend on which thread finished first. Everything across users
+//! (reordering, risk, the alert budget, incidents) stays in the one
+//! scorer that drives the shards.
 //!
 //! What a detector learns about populations (peer groups, the
 //! organisation) is learned per shard: each instance knows its own
@@ -162,7 +165,7 @@ impl Pool {
                 .spawn(move || {
                     while let Ok((part, mut instances)) = inbox.recv() {
                         let observed =
-                            run_shard(&part, instances.iter_mut().map(|(d, i)| (*d, i)).collect());
+                            run_shard(part, instances.iter_mut().map(|(d, i)| (*d, i)).collect());
                         if outbox.send((instances, observed)).is_err() {
                             break;
                         }
@@ -215,7 +218,7 @@ impl Pool {
             Arc::new(froms.into_iter().map(|f| (f, symbols(f))).collect());
         let parts = parts(split, shards, &symbols);
         if self.workers.is_empty() {
-            let observed = match parts.first() {
+            let observed = match parts.into_iter().next() {
                 Some(part) => run_shard(
                     part,
                     slots
@@ -335,7 +338,7 @@ fn parts(
 }
 
 /// One shard's instances observe the shard's part of the batch.
-fn run_shard(part: &Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observed> {
+fn run_shard(part: Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observed> {
     let symbols_from = |from: usize| {
         part.symbols
             .iter()
@@ -347,7 +350,7 @@ fn run_shard(part: &Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observe
     // symbols are set per instance, and only when they differ.
     let mut base = wit::Batch {
         symbols: Vec::new(),
-        events: part.events.clone(),
+        events: part.events,
     };
     let mut base_from = None;
     let mut out = Vec::with_capacity(instances.len());
@@ -358,7 +361,7 @@ fn run_shard(part: &Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observe
             .and_then(Option::as_ref)
             .map(|keep| wit::Batch {
                 symbols: symbols_from(inst.sent_symbols),
-                events: super::scorer::kept_events(&part.events, keep),
+                events: super::scorer::kept_events(&base.events, keep),
             });
         let batch = match masked.as_mut() {
             Some(b) => b,
@@ -377,7 +380,7 @@ fn run_shard(part: &Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observe
                 detector: d,
                 shard: part.shard,
                 // A quarantined instance misses the part's every event.
-                events: if quarantined { part.events.len() } else { 0 },
+                events: if quarantined { base.events.len() } else { 0 },
                 outcome: if quarantined {
                     BatchOutcome::Quarantined
                 } else {
