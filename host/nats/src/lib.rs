@@ -16,7 +16,6 @@
 //! than the server's priority groups (2.11).
 
 mod error;
-pub mod event_json;
 pub mod lease;
 pub mod names;
 pub mod progress;

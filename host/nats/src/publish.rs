@@ -9,9 +9,9 @@ use ueba_engine::event::AccessEvent;
 use ueba_engine::pipeline::shard_of;
 
 use crate::NatsError;
-use crate::event_json::native_line;
 use crate::names::{EVENTS_STREAM, events_subject};
 use crate::server;
+use ueba_formats::sources::native::to_line;
 
 /// Publishes left unacknowledged at most: enough to keep the connection
 /// busy, few enough that a failure is noticed soon and memory stays flat.
@@ -57,7 +57,7 @@ impl Publisher {
         let subject = events_subject(self.partition_of(&ev.user));
         let ack = self
             .js
-            .publish(subject, Bytes::from(native_line(ev)))
+            .publish(subject, Bytes::from(to_line(ev)))
             .await
             .map_err(|e| NatsError::js(format!("publishing to {EVENTS_STREAM}"), e))?;
         self.in_flight.push_back(ack);

@@ -116,20 +116,14 @@ fn one_worker_publishes_what_score_partition_computes() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("partition 2 does not exist"));
 
-    ok(
-        &ueba(&[
-            "worker",
-            "--nats",
-            url,
-            "--name",
-            "solo",
-            "-i",
-            &ids,
-            "--checkpoint-events",
-            "1000",
-            "--exit-when-idle",
-            "2",
-        ]),
+    // The one worker, named so that a later run takes its partitions back.
+    let solo = |more: &[&str], what: &str| {
+        let mut args = vec!["worker", "--nats", url, "--name", "solo", "-i", &ids];
+        args.extend_from_slice(more);
+        ok(&ueba(&args), what);
+    };
+    solo(
+        &["--checkpoint-events", "1000", "--exit-when-idle", "2"],
         "worker",
     );
     let got = d("got.jsonl");
@@ -162,20 +156,7 @@ fn one_worker_publishes_what_score_partition_computes() {
     assert_eq!(sorted_lines(Path::new(&got)), expected);
 
     // A second run finds everything checkpointed and acked: nothing new.
-    ok(
-        &ueba(&[
-            "worker",
-            "--nats",
-            url,
-            "--name",
-            "solo",
-            "-i",
-            &ids,
-            "--exit-when-idle",
-            "1",
-        ]),
-        "second worker run",
-    );
+    solo(&["--exit-when-idle", "1"], "second worker run");
     ok(
         &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
         "dump",

@@ -18,6 +18,9 @@ use ueba_engine::event::{
 };
 
 mod plain;
+mod write;
+
+pub use write::to_line;
 
 #[derive(Deserialize)]
 struct Line<'a> {

@@ -1,15 +1,14 @@
-//! Events as the JSON lines `ueba score` reads natively.
-//!
-//! Whatever format `ueba publish` read, the stream holds native lines, so a
-//! worker needs one parser only and `ueba score` can read a dump of the
-//! stream as it is.
+//! Writing the native format: an event as the JSON line [`super::parse_line`]
+//! reads back as the same event. Whatever format `ueba publish` read, a
+//! stream of events holds native lines, so its readers need one parser and
+//! `ueba score` reads a dump of the stream as it is.
 
 use ueba_engine::event::{AccessEvent, Outcome};
 
 /// One event as a native JSON line (without the newline). The time is
 /// written as epoch milliseconds, which the native parser reads back
 /// exactly; optional fields that are absent are left out.
-pub fn native_line(ev: &AccessEvent) -> String {
+pub fn to_line(ev: &AccessEvent) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("timestamp".into(), ev.time_ms.into());
     obj.insert("user".into(), ev.user.as_str().into());
@@ -40,7 +39,7 @@ pub fn native_line(ev: &AccessEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ueba_formats::sources::parse_line;
+    use crate::sources::native::parse_line;
 
     #[test]
     fn native_lines_read_back_as_the_same_event() {
@@ -51,7 +50,7 @@ mod tests {
         ];
         for (i, line) in lines.iter().enumerate() {
             let ev = parse_line(line, i as u64 + 1).expect("fixture parses");
-            let again = parse_line(&native_line(&ev), 1).expect("native line parses");
+            let again = parse_line(&to_line(&ev), 1).expect("native line parses");
             assert_eq!(again, ev, "{line}");
         }
     }
