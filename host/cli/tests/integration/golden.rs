@@ -3,8 +3,9 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! alerts gained `id` and `incident`; CEF, which carries neither, is
-//! unchanged).
+//! `risk.realert_step` from 10 to 20, which turns one user's three
+//! escalations into one; with the step set back to 10 the old digests
+//! return).
 
 use ueba_engine::sandbox::sha256_hex;
 
@@ -15,19 +16,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "45c2ea4039f5679dfca7ce16693947d32dced0c19afa657c3500b80ec1f40720",
+        "732d70ff083cb0bf7ee3508936852b73239eb67909d3cf184a5ecc363d743a2a",
     ),
     (
         "ecs",
-        "e3bef39ef10e4412f5f72677302d0cfc0fcd74bb699c2fabe7ba5cca9647c17d",
+        "3d266bed8dd263b704f2295e20e4b1e42957423fee47469464c3618852b589a3",
     ),
     (
         "cef",
-        "84a89a0d15a09db7b8398b9ca3b73b3c7597156267af6a871658a41127e5f8de",
+        "8a6fbae490eb8fc574c4fbff3536f740440b27842c7aed0483dd550152379b75",
     ),
     (
         "ocsf",
-        "5ff359c8ec4f191122ae310f5d1b18b33d33529d610164312e51fecfb4e491cc",
+        "d584daaf95033cb591ba0ef1c4becba7c905640c98c285a239cda137dcdd1908",
     ),
 ];
 

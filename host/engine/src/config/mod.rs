@@ -52,8 +52,10 @@ repeat_cap = 15.0
 # kept for users on whom detectors agree, so they rank first.
 detector_cap = 90.0
 # An alerted user is alerted again only when their risk has risen by at least
-# this many points since the last alert...
-realert_step = 10.0
+# this many points since the last alert (about one severity level: Medium from
+# 40, High from 70, Critical from 90), so an episode says "worse" a few times,
+# not at every other finding...
+realert_step = 20.0
 # ...or after their risk fell below this (the episode ended) and rose again...
 rearm_below = 30.0
 # While an alert episode is open, the detectors score the user's events but
@@ -351,7 +353,7 @@ impl Default for RiskConfig {
             repeat_weight: 0.25,
             repeat_cap: 15.0,
             detector_cap: 90.0,
-            realert_step: 10.0,
+            realert_step: 20.0,
             rearm_below: 30.0,
             hold_days: 7.0,
             benign_days: 30.0,

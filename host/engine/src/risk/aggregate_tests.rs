@@ -123,13 +123,13 @@ fn risk_decays_with_half_life_and_rearms() {
     );
     // Escalation by at least realert_step: alert again.
     let e = a
-        .add(0, 2, H, finding("novel-table", 50.0, 3), "u", None)
+        .add(0, 2, H, finding("novel-table", 70.0, 3), "u", None)
         .unwrap();
     assert_eq!(e.kind, "escalation");
     // Three days later everything has decayed to an eighth: episode over,
     // a new strong finding is a new alert.
     let n = a
-        .add(0, 0, 73 * H, finding("volume", 65.0, 4), "u", None)
+        .add(0, 0, 73 * H, finding("volume", 62.0, 4), "u", None)
         .unwrap();
     assert_eq!(n.kind, "new");
     assert!(n.score < 70.0, "{}", n.score);
