@@ -31,8 +31,10 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use ueba_engine::sandbox::health::HEALTH_TARGET;
 
@@ -57,22 +59,30 @@ pub(crate) fn init(format: LogFormat) {
 
 /// The subscriber writing events at INFO and above to `writer` in
 /// `format`; separate from [`init`] so tests can capture what it writes.
+///
+/// The NATS client's own events count from WARN: its INFO lines ("event:
+/// connected", "connected successfully") are its internals, and ueba says
+/// what matters of them itself (`ueba_nats::server::connect`).
 pub(crate) fn subscriber<W>(format: LogFormat, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    let targets = Targets::new()
+        .with_default(Level::INFO)
+        .with_target("async_nats", Level::WARN);
     let builder = tracing_subscriber::fmt()
         .with_max_level(Level::INFO)
         .with_writer(writer);
     match format {
-        LogFormat::Text => Box::new(builder.event_format(Text).finish()),
+        LogFormat::Text => Box::new(builder.event_format(Text).finish().with(targets)),
         LogFormat::Json => Box::new(
             builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .finish(),
+                .finish()
+                .with(targets),
         ),
     }
 }

@@ -117,3 +117,17 @@ fn json_writes_one_object_per_event_with_level_target_message_and_fields() {
     assert_eq!(health["events"], 16);
     assert_eq!(health["time"], events[0].time);
 }
+
+#[test]
+fn the_nats_clients_chatter_is_left_out_but_its_warnings_are_not() {
+    for format in [LogFormat::Text, LogFormat::Json] {
+        let text = written(format, || {
+            tracing::info!(target: "async_nats", "event: connected");
+            tracing::warn!(target: "async_nats", "slow consumer");
+            tracing::info!("published 3 events");
+        });
+        assert!(!text.contains("event: connected"), "{text}");
+        assert!(text.contains("slow consumer"), "{text}");
+        assert!(text.contains("published 3 events"), "{text}");
+    }
+}

@@ -31,6 +31,10 @@ pub async fn connect(url: &str) -> Result<Context, NatsError> {
                     async_nats::Event::Connected => {
                         tracing::debug!(url = server, "connected to {server}")
                     }
+                    // The client was dropped: ueba is done with the server.
+                    async_nats::Event::Closed => {
+                        tracing::debug!(url = server, "closed the connection to {server}")
+                    }
                     async_nats::Event::Disconnected => tracing::warn!(
                         url = server,
                         "lost the connection to {server}; reconnecting"
@@ -263,4 +267,49 @@ pub async fn dump_alerts(url: &str, out: &mut dyn std::io::Write) -> Result<u64,
     out.flush()
         .map_err(|e| NatsError::Input(format!("writing alerts: {e}")))?;
     Ok(written)
+}
+
+/// Every stream and bucket ueba keeps on a server, by the name JetStream
+/// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
+/// `OBJ_<bucket>`).
+fn ueba_streams() -> [String; 5] {
+    [
+        EVENTS_STREAM.to_string(),
+        ALERTS_STREAM.to_string(),
+        format!("KV_{CONFIG_BUCKET}"),
+        format!("KV_{OWNERS_BUCKET}"),
+        format!("OBJ_{CHECKPOINTS_BUCKET}"),
+    ]
+}
+
+/// The first of ueba's streams and buckets the server already holds, if
+/// any: a benchmark that creates and removes them refuses a server where
+/// they hold someone's events.
+pub async fn ueba_state_present(js: &Context) -> Result<Option<String>, NatsError> {
+    for name in ueba_streams() {
+        match js.get_stream(&name).await {
+            Ok(_) => return Ok(Some(name)),
+            Err(e) if stream_missing(&e) => {}
+            Err(e) => return Err(NatsError::js(format!("looking up stream {name}"), e)),
+        }
+    }
+    Ok(None)
+}
+
+/// Delete every stream and bucket of ueba's on the server (events, alerts,
+/// partition count, leases, checkpoints), so the next publish starts from
+/// nothing. Only for throwaway servers: `ueba bench --nats` between runs.
+pub async fn remove_ueba_state(js: &Context) -> Result<(), NatsError> {
+    for name in ueba_streams() {
+        match js.get_stream(&name).await {
+            Ok(_) => {
+                js.delete_stream(&name)
+                    .await
+                    .map_err(|e| NatsError::js(format!("deleting stream {name}"), e))?;
+            }
+            Err(e) if stream_missing(&e) => {}
+            Err(e) => return Err(NatsError::js(format!("looking up stream {name}"), e)),
+        }
+    }
+    Ok(())
 }
