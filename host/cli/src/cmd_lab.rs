@@ -255,10 +255,27 @@ pub(crate) struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Instead of the in-process cases: measure workers on NATS JetStream
+    /// against the server at URL, which must hold no ueba streams (they are
+    /// created and deleted). Generates `--users` users (default 500) over
+    /// 30 days, publishes them in 2 partitions and times 1 worker, then 2,
+    /// as whole processes, `--reps` times (default 3); prints events/s.
+    /// `scripts/nats-bench` starts a throwaway server and runs this.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
     use ueba_lab::bench::Options;
+    if let Some(url) = &a.nats {
+        let reps = a.reps.unwrap_or(if a.quick { 1 } else { 3 }).max(1);
+        let report = crate::nats_bench::run(url, a.users.unwrap_or(500), reps)?;
+        print!("{}", report.render());
+        if let Some(path) = &a.json {
+            write_json(path, &report)?;
+        }
+        return Ok(());
+    }
     let mut options = if a.quick {
         Options::quick()
     } else {
@@ -295,16 +312,21 @@ pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
     pb.finish_and_clear();
     print!("{}", report.render());
     if let Some(path) = &a.json {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, &report)
-            .with_context(|| format!("writing {}", path.display()))?;
-        writeln!(w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_json(path, &report)?;
     }
     Ok(())
+}
+
+/// A benchmark's report as pretty JSON in `path` (`--json`).
+fn write_json(path: &std::path::Path, report: &impl serde::Serialize) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut w, report)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(w)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[derive(Args)]

@@ -77,6 +77,12 @@ pub(crate) struct WorkerArgs {
     /// FILE (`-` for stdout), and exit.
     #[arg(long, value_name = "FILE")]
     dump_alerts: Option<PathBuf>,
+    /// When done, write what the worker did as JSON to FILE: events scored,
+    /// alerts published and dropped as duplicates, checkpoints, and the
+    /// wall-clock span of its work (first message to final checkpoint, in
+    /// ms since the Unix epoch), which `ueba bench --nats` adds up.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 /// `--partitions`: `all` or a comma-separated list of numbers and ranges.
@@ -180,7 +186,7 @@ impl LineParser for PartitionFilter {
 
 /// The runtime the NATS client runs on: one thread, the worker's loop is
 /// sequential anyway and scoring is synchronous.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -270,7 +276,20 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
             .map_err(|e| format!("{e:#}"))?;
         Ok(Scorer::new(cfg, identities, plugins, sink))
     };
-    rt.block_on(ueba_nats::run_worker(&opts, &mut build))?;
+    let summary = rt.block_on(ueba_nats::run_worker(&opts, &mut build))?;
+    if let Some(path) = &a.summary {
+        let doc = serde_json::json!({
+            "worker": opts.name,
+            "events": summary.events,
+            "alerts": summary.alerts,
+            "duplicates": summary.duplicates,
+            "checkpoints": summary.checkpoints,
+            "first_message_ms": summary.first_message_ms,
+            "done_ms": summary.done_ms,
+        });
+        std::fs::write(path, format!("{doc}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -29,6 +29,7 @@ mod cmd_feedback;
 mod cmd_lab;
 mod cmd_nats;
 mod cmd_serve;
+mod nats_bench;
 
 use cmd_lab::{BenchArgs, DemoArgs, EvalArgs, GenArgs, bench_cmd, demo, eval_cmd, gen_cmd};
 

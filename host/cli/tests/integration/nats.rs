@@ -162,4 +162,32 @@ fn one_worker_publishes_what_score_partition_computes() {
         "dump",
     );
     assert_eq!(sorted_lines(Path::new(&got)), expected);
+
+    // The benchmark creates and deletes ueba's streams: it refuses a server
+    // that holds them.
+    let out = ueba(&["bench", "--nats", url, "--users", "20", "--reps", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already holds UEBA_EVENTS"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_workers_benchmark_scores_every_event_and_leaves_the_server_empty() {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&bin, &dir.path().join("js"));
+    let url = server.url.as_str();
+    for run in 0..2 {
+        let out = ueba(&["bench", "--nats", url, "--users", "20", "--reps", "1"]);
+        ok(&out, &format!("bench run {run}"));
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(report.contains("workers on NATS JetStream"), "{report}");
+        assert!(report.contains("2 workers / 1 worker"), "{report}");
+    }
 }
