@@ -293,6 +293,55 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
     Ok(())
 }
 
+/// `ueba serve --nats`: the service's accepted events go to the events
+/// stream, as `ueba publish` sends them, each round stored before the
+/// requests in it are answered.
+pub(crate) struct NatsForward {
+    rt: tokio::runtime::Runtime,
+    publisher: Publisher,
+    url: String,
+}
+
+impl NatsForward {
+    /// Connect to `url` and check (or create) the events stream with
+    /// `partitions` partitions; an unreachable server or another partition
+    /// count is an error before the service listens.
+    pub(crate) fn connect(url: &str, partitions: u32) -> Result<Self, String> {
+        let rt = runtime().map_err(|e| format!("{e:#}"))?;
+        let publisher = rt
+            .block_on(Publisher::connect(url, partitions))
+            .map_err(|e| e.to_string())?;
+        Ok(NatsForward {
+            rt,
+            publisher,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl ueba_serve::forward::Forward for NatsForward {
+    fn destination(&self) -> String {
+        format!(
+            "NATS {}, stream {}",
+            self.url,
+            ueba_nats::names::EVENTS_STREAM
+        )
+    }
+
+    fn forward(&mut self, events: &[ueba_engine::event::AccessEvent]) -> Result<(), String> {
+        let publisher = &mut self.publisher;
+        self.rt
+            .block_on(async {
+                for ev in events {
+                    publisher.publish(ev).await?;
+                }
+                publisher.flush().await
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,19 @@ pub(crate) struct ServeArgs {
     /// higher saves less often under many small requests.
     #[arg(long, value_name = "MS", default_value_t = 50)]
     ack_interval_ms: u64,
+    /// Forward instead of scoring: store every accepted event in the NATS
+    /// JetStream events stream at URL, as `ueba publish` does, for `ueba
+    /// worker`s to score (README "Scale out"). A request is answered once
+    /// the server has stored its events; analysts' endpoints answer 501.
+    /// Scoring options (--state, --plugins, --verdicts, -i, alert outputs,
+    /// --shards) belong to the workers then and are refused here.
+    #[arg(long, value_name = "URL", requires = "partitions")]
+    nats: Option<String>,
+    /// With --nats: partitions users are split into, as `ueba publish
+    /// --partitions` (fixed when the stream is created).
+    #[arg(long, value_name = "P", requires = "nats",
+          value_parser = clap::value_parser!(u32).range(1..=ueba_engine::pipeline::MAX_SHARDS as i64))]
+    partitions: Option<u32>,
 }
 
 /// Run the service until SIGINT or SIGTERM (or until scoring fails), then
@@ -106,6 +119,9 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     serve::check_exposure(addr, token.as_ref())?;
     // A bad `pg_log_line_prefix` is a start-up error, not one per request.
     parser_for(a.format, &cfg.formats)?;
+    if let (Some(url), Some(partitions)) = (&a.nats, a.partitions) {
+        return forward(&a, url, partitions, cfg, token, addr);
+    }
     let identities = match &a.identities {
         Some(p) => Identities::load(p)?,
         None => Identities::default(),
@@ -218,17 +234,112 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
-    let wanted = limits.max_connections as u64 + serve::SPARE_DESCRIPTORS;
-    if let Some(limit) = serve::raise_descriptor_limit(limits.max_connections)
+    let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
+    let served = serve_http(addr, &app, &queue);
+    // No plugin change after this point: the state saved at shutdown is
+    // that of the detectors the summary names.
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    queue.close();
+    let pending = queue.depth();
+    if pending > 0 && !a.quiet {
+        tracing::info!("scoring the {pending} queued events");
+    }
+    let joined = worker.join();
+    served?;
+    let (report, _sink) = joined.context("scoring")?;
+    if !a.quiet {
+        eprint!("{}", report.render(a.top));
+        print_requests(&app);
+    }
+    Ok(())
+}
+
+/// `ueba serve --nats`: the HTTP side as always, with the events stored in
+/// the NATS events stream instead of scored (`ueba_serve::forward`).
+fn forward(
+    a: &ServeArgs,
+    url: &str,
+    partitions: u32,
+    cfg: ueba_engine::config::Config,
+    token: Option<Token>,
+    addr: SocketAddr,
+) -> Result<()> {
+    let scoring: Vec<&str> = [
+        (a.state.is_some(), "--state"),
+        (a.plugins.is_some(), "--plugins"),
+        (a.verdicts.is_some(), "--verdicts"),
+        (a.identities.is_some(), "--identities"),
+        (a.out.output.is_some(), "--output"),
+        (a.out.hec_url.is_some(), "--hec-url"),
+        (a.out.syslog.is_some(), "--syslog"),
+        (a.shards.shards > 1, "--shards"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if !scoring.is_empty() {
+        bail!(
+            "--nats forwards events for `ueba worker`s to score, so {} belong{} to the workers, not here",
+            scoring.join(", "),
+            if scoring.len() == 1 { "s" } else { "" }
+        );
+    }
+    let limits = cfg.serve.clone();
+    let to = url.to_string();
+    let (queue, mut forwarder) = serve::forward::start(
+        move || crate::cmd_nats::NatsForward::connect(&to, partitions),
+        limits.queue_events,
+    )?;
+    forwarder.ready()?;
+    if !a.quiet {
+        tracing::info!(
+            "forwarding events to {} on {url} in {partitions} partitions",
+            ueba_nats::names::EVENTS_STREAM
+        );
+    }
+    let app = Arc::new(App::new(
+        queue.clone(),
+        a.format,
+        cfg.formats,
+        limits,
+        token,
+    ));
+    let served = serve_http(addr, &app, &queue);
+    queue.close();
+    let pending = queue.depth();
+    if pending > 0 && !a.quiet {
+        tracing::info!("storing the {pending} queued events");
+    }
+    let joined = forwarder.join();
+    served?;
+    let done = joined.context("forwarding")?;
+    if !a.quiet {
+        eprintln!(
+            "forwarded {} events to {} in {} rounds ({} invalid records refused)",
+            done.events, done.destination, done.rounds, done.invalid
+        );
+        print_requests(&app);
+    }
+    Ok(())
+}
+
+/// Make room for the connections, then serve HTTP on `addr` until SIGINT,
+/// SIGTERM or the queue's worker failing. Whatever happens on the HTTP
+/// side, what was accepted is still handled by the caller afterwards.
+fn serve_http(addr: SocketAddr, app: &Arc<App>, queue: &Queue) -> Result<serve::Stopped> {
+    let max_connections = app.limits().max_connections;
+    let wanted = max_connections as u64 + serve::SPARE_DESCRIPTORS;
+    if let Some(limit) = serve::raise_descriptor_limit(max_connections)
         && limit < wanted
     {
         tracing::warn!(
             "the process may open {limit} files, fewer than serve.max_connections ({}) plus {} for its own files; accepting will fail (and be retried) once they are used up. Raise the limit (ulimit -n, LimitNOFILE) or lower serve.max_connections",
-            limits.max_connections,
+            max_connections,
             serve::SPARE_DESCRIPTORS
         );
     }
-    let app = Arc::new(App::new(queue.clone(), a.format, formats, limits, token));
     // Timers as well as I/O: header, idle and request timeouts, the
     // shutdown deadline and the pause after a failed accept need them.
     let served = tokio::runtime::Builder::new_current_thread()
@@ -237,8 +348,6 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
         .build()
         .context("starting the HTTP runtime")
         .and_then(|rt| {
-            // Whatever happens on the HTTP side, what was accepted is still
-            // scored (and checkpointed) below.
             let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 rt.block_on(listen_and_serve(addr, app.clone(), queue.clone()))
             }))
@@ -255,40 +364,29 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
             stopped.cut_off
         );
     }
-    // No plugin change after this point: the state saved at shutdown is
-    // that of the detectors the summary names.
-    if let Some(w) = watcher {
-        w.stop();
-    }
-    queue.close();
-    let pending = queue.depth();
-    if pending > 0 && !a.quiet {
-        tracing::info!("scoring the {pending} queued events");
-    }
-    let joined = worker.join();
-    served?;
-    let (report, _sink) = joined.context("scoring")?;
-    if !a.quiet {
-        eprint!("{}", report.render(a.top));
-        let c = app.counters();
+    served
+}
+
+/// The requests refused, by reason, and the records skipped, for the
+/// summary at shutdown.
+fn print_requests(app: &App) {
+    let c = app.counters();
+    eprintln!(
+        "requests refused: queue full {}, unauthorized {}, too large {}, bad request {}, unavailable {}, body budget full {}, timed out {}",
+        c.rejected(Rejection::QueueFull),
+        c.rejected(Rejection::Unauthorized),
+        c.rejected(Rejection::TooLarge),
+        c.rejected(Rejection::BadRequest),
+        c.rejected(Rejection::Unavailable),
+        c.rejected(Rejection::BodyBudget),
+        c.rejected(Rejection::Timeout),
+    );
+    if c.skipped() > 0 {
         eprintln!(
-            "requests refused: queue full {}, unauthorized {}, too large {}, bad request {}, unavailable {}, body budget full {}, timed out {}",
-            c.rejected(Rejection::QueueFull),
-            c.rejected(Rejection::Unauthorized),
-            c.rejected(Rejection::TooLarge),
-            c.rejected(Rejection::BadRequest),
-            c.rejected(Rejection::Unavailable),
-            c.rejected(Rejection::BodyBudget),
-            c.rejected(Rejection::Timeout),
+            "records skipped as not data access (connects, other log lines, statements naming no table): {}",
+            c.skipped()
         );
-        if c.skipped() > 0 {
-            eprintln!(
-                "records skipped as not data access (connects, other log lines, statements naming no table): {}",
-                c.skipped()
-            );
-        }
     }
-    Ok(())
 }
 
 async fn listen_and_serve(addr: SocketAddr, app: Arc<App>, queue: Queue) -> Result<serve::Stopped> {

@@ -74,12 +74,19 @@ impl Publisher {
         Ok(())
     }
 
-    /// Wait for every outstanding acknowledgement; returns how many events
-    /// the stream stored.
-    pub async fn finish(mut self) -> Result<u64, NatsError> {
+    /// Wait until the stream has stored every event published so far, so
+    /// the caller may tell its sender they are safe (`ueba serve --nats`
+    /// answers a request then); returns how many it stored in all.
+    pub async fn flush(&mut self) -> Result<u64, NatsError> {
         while !self.in_flight.is_empty() {
             self.settle_one().await?;
         }
         Ok(self.published)
+    }
+
+    /// Wait for every outstanding acknowledgement; returns how many events
+    /// the stream stored.
+    pub async fn finish(mut self) -> Result<u64, NatsError> {
+        self.flush().await
     }
 }

@@ -146,6 +146,12 @@ pub enum AskError {
     /// The verdicts file could not be written; nothing was recorded (500).
     #[error("recording the verdict: {0}")]
     Record(#[from] VerdictError),
+    /// This service forwards events for workers to score and keeps no risk,
+    /// incidents or verdicts of its own (501).
+    #[error(
+        "this service forwards events to NATS JetStream for `ueba worker` to score ({0}); it keeps no risk, incidents or verdicts: ask a service that scores"
+    )]
+    Forwarding(String),
 }
 
 /// Parse and bound a `POST /v1/feedback` body. Malformed JSON is

@@ -605,6 +605,9 @@ fn ask_refusal(e: AskError) -> Refusal {
             Rejection::Unavailable,
             message,
         ),
+        AskError::Forwarding(_) => {
+            Refusal::new(StatusCode::NOT_IMPLEMENTED, Rejection::Unavailable, message).uncounted()
+        }
     }
 }
 

@@ -13,6 +13,10 @@
 //! `--plugins DIR`, [`reload`] watches DIR and hands new plugin versions to
 //! the same thread, which switches to them between two batches.
 //!
+//! With `--nats`, [`forward`] takes the scorer's place: accepted events are
+//! stored in the NATS JetStream events stream for workers to score, and a
+//! request is answered once they are.
+//!
 //! Connections are accepted by [`listen`], which caps them, closes those
 //! that are slow to send headers or idle, and backs off when accepting
 //! fails (out of file descriptors, say) instead of stopping; [`budget`]
@@ -26,6 +30,7 @@
 pub mod analyst;
 pub mod auth;
 pub mod budget;
+pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod listen;

@@ -256,7 +256,7 @@ pub enum WorkerError {
     Build(String),
 }
 
-enum Msg {
+pub(crate) enum Msg {
     /// A request's events and its count of invalid records; with durable
     /// state, what to tell once a checkpoint covers them.
     Events {
@@ -273,18 +273,32 @@ enum Msg {
 /// The worker's answer to an [`Ask`](super::analyst::Ask).
 type Answer = Result<serde_json::Value, super::analyst::AskError>;
 
-struct Shared {
-    capacity: usize,
-    durable: bool,
-    depth: AtomicUsize,
-    closed: AtomicBool,
-    snapshot: Mutex<Snapshot>,
-    failure: Mutex<Option<String>>,
-    stopped: tokio::sync::Notify,
+pub(crate) struct Shared {
+    pub(crate) capacity: usize,
+    pub(crate) durable: bool,
+    pub(crate) depth: AtomicUsize,
+    pub(crate) closed: AtomicBool,
+    pub(crate) snapshot: Mutex<Snapshot>,
+    pub(crate) failure: Mutex<Option<String>>,
+    pub(crate) stopped: tokio::sync::Notify,
 }
 
 impl Shared {
-    fn fail(&self, message: String) {
+    /// A fresh queue's shared side: `durable` makes every request wait for
+    /// its acknowledgement ([`Receipt::settled`]).
+    pub(crate) fn new(capacity: usize, durable: bool) -> Arc<Self> {
+        Arc::new(Shared {
+            capacity,
+            durable,
+            depth: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            snapshot: Mutex::new(Snapshot::default()),
+            failure: Mutex::new(None),
+            stopped: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub(crate) fn fail(&self, message: String) {
         self.closed.store(true, Ordering::SeqCst);
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
         self.stopped.notify_one();
@@ -294,8 +308,8 @@ impl Shared {
 /// The sending side, shared by all handlers.
 #[derive(Clone)]
 pub struct Queue {
-    tx: Arc<Mutex<Option<Sender<Msg>>>>,
-    shared: Arc<Shared>,
+    pub(crate) tx: Arc<Mutex<Option<Sender<Msg>>>>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Queue {
@@ -548,15 +562,7 @@ where
 {
     let (tx, rx) = channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-    let shared = Arc::new(Shared {
-        capacity,
-        durable: durable.is_some(),
-        depth: AtomicUsize::new(0),
-        closed: AtomicBool::new(false),
-        snapshot: Mutex::new(Snapshot::default()),
-        failure: Mutex::new(None),
-        stopped: tokio::sync::Notify::new(),
-    });
+    let shared = Shared::new(capacity, durable.is_some());
     let for_thread = shared.clone();
     let handle = std::thread::Builder::new()
         .name("ueba-scorer".into())

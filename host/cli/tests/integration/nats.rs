@@ -191,3 +191,120 @@ fn the_workers_benchmark_scores_every_event_and_leaves_the_server_empty() {
         assert!(report.contains("2 workers / 1 worker"), "{report}");
     }
 }
+
+#[test]
+fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    let server = Server::start(&bin, &dir.path().join("js"));
+    let url = server.url.as_str();
+
+    // Scoring options belong to the workers; an unreachable server stops
+    // start-up before the service listens.
+    let state = d("state");
+    let out = ueba(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--nats",
+        url,
+        "--partitions",
+        "2",
+        "--state",
+        &state,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--state belongs to the workers"),
+        "{err}"
+    );
+    let dead = format!(
+        "nats://127.0.0.1:{}",
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port()
+    );
+    let out = ueba(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--nats",
+        &dead,
+        "--partitions",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cannot connect to NATS"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "{err}");
+
+    let gen_dir = d("gen");
+    ok(
+        &ueba(&[
+            "gen", "--users", "40", "--days", "14", "--seed", "5", "--out", &gen_dir,
+        ]),
+        "gen",
+    );
+    let events = d("gen/events.jsonl");
+    let ids = d("gen/identities.csv");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+
+    let svc = crate::serve::start(&["--nats", url, "--partitions", "2"]);
+    assert_eq!(
+        crate::serve::post_all(&svc.base, &lines),
+        lines.len() as u64
+    );
+    let (status, body) = crate::serve::get(
+        &format!("{}/v1/users/someone", svc.base),
+        Some(&crate::serve::bearer()),
+    );
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("ueba worker"), "{body}");
+    let (code, log) = svc.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains(&format!("forwarded {} events to NATS", lines.len())),
+        "{log}"
+    );
+
+    ok(
+        &ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]),
+        "worker",
+    );
+    let got = d("got.jsonl");
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
+        "dump",
+    );
+    let mut expected = Vec::new();
+    for p in 0..2 {
+        let file = d(&format!("ref-{p}.jsonl"));
+        let part = format!("{p}/2");
+        ok(
+            &ueba(&[
+                "score",
+                "-q",
+                "-i",
+                &ids,
+                "--partition",
+                &part,
+                "-o",
+                &file,
+                &events,
+            ]),
+            "score --partition",
+        );
+        expected.extend(sorted_lines(Path::new(&file)));
+    }
+    expected.sort();
+    assert!(!expected.is_empty(), "the reference has no alerts");
+    assert_eq!(sorted_lines(Path::new(&got)), expected);
+}

@@ -634,7 +634,7 @@ fn no_token_on_a_non_loopback_address_refuses_to_start() {
 
 /// POST lines to /v1/events in chunks, waiting out 429s; every line must
 /// be valid. Returns the events accepted.
-fn post_all(base: &str, lines: &[&str]) -> u64 {
+pub(crate) fn post_all(base: &str, lines: &[&str]) -> u64 {
     let mut accepted = 0u64;
     for chunk in lines.chunks(4000) {
         let body = chunk.join("\n");
