@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use ueba_engine::event::AccessEvent;
 
 use crate::analyst::AskError;
-use crate::queue::{Msg, Queue, Shared, Snapshot, WorkerError};
+use crate::queue::{Msg, PanicGuard, Queue, Shared, Snapshot, WorkerError};
 
 /// Where a forwarding service's events go.
 pub trait Forward {
@@ -93,6 +93,7 @@ where
     let handle = std::thread::Builder::new()
         .name("ueba-forward".into())
         .spawn(move || {
+            let _guard = PanicGuard(for_thread.clone(), "forwarding");
             let mut forward = match build() {
                 Ok(f) => {
                     let _ = ready_tx.send(Ok(()));
@@ -104,11 +105,7 @@ where
                     return Err(e);
                 }
             };
-            let result = work(&mut forward, &rx, &for_thread);
-            if let Err(e) = &result {
-                for_thread.fail(e.clone());
-            }
-            result
+            work(&mut forward, &rx, &for_thread)
         })
         .map_err(WorkerError::Spawn)?;
     Ok((
@@ -162,7 +159,12 @@ fn work<F: Forward>(
         }
         let n = events.len();
         if n > 0 {
-            forward.forward(&events)?;
+            if let Err(e) = forward.forward(&events) {
+                // Closed first: the requests refused below must find the
+                // queue closed with the reason, not open to be sent again.
+                shared.fail(e.clone());
+                return Err(e);
+            }
             done.rounds += 1;
         }
         done.events += n as u64;

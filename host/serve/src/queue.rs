@@ -531,14 +531,15 @@ impl<S> Worker<S> {
     }
 }
 
-/// Marks the worker failed if its thread unwinds, so the service stops.
-struct PanicGuard(Arc<Shared>);
+/// Marks the worker failed if its thread unwinds, so the service stops;
+/// the second field names the thread (`scoring`, `forwarding`).
+pub(crate) struct PanicGuard(pub(crate) Arc<Shared>, pub(crate) &'static str);
 
 impl Drop for PanicGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0
-                .fail("the scoring thread stopped unexpectedly".into());
+                .fail(format!("the {} thread stopped unexpectedly", self.1));
         }
     }
 }
@@ -567,7 +568,7 @@ where
     let handle = std::thread::Builder::new()
         .name("ueba-scorer".into())
         .spawn(move || {
-            let _guard = PanicGuard(for_thread.clone());
+            let _guard = PanicGuard(for_thread.clone(), "scoring");
             let scorer = match build() {
                 Ok(s) => {
                     let _ = ready_tx.send(Ok(()));
