@@ -31,12 +31,12 @@ use crate::progress::{Progress, unwrap, wrap};
 use crate::sink::{AlertBuffer, PendingAlert};
 use crate::{NatsError, server};
 
-/// Messages asked for per pull; a partition is visited again after the
-/// others had theirs, so one busy partition does not starve the rest.
-/// Each pull is a round trip to the server, which the worker waits out:
-/// 512 a pull spent about half a worker's time waiting, 4,096 a third
-/// (`ueba bench --nats`); more gained nothing measurable.
+/// Messages asked for per pull request, and taken from a partition before
+/// the others get their turn, so one busy partition does not starve the
+/// rest. The client asks for the next ones while the worker scores these.
 const PULL: usize = 4096;
+/// How long a visit to a partition waits for its first message.
+const FIRST_WAIT: Duration = Duration::from_millis(20);
 /// How long a delivered message may stay unacked before the server sends
 /// it again. Acks follow checkpoints, so this must outlast the time between
 /// two; a redelivery within one run is skipped anyway.
@@ -108,7 +108,9 @@ struct Owned {
     lease_revision: u64,
     scorer: Scorer<AlertBuffer>,
     alerts: AlertBuffer,
-    consumer: PullConsumer,
+    /// The partition's messages, pulled continuously: the client asks for
+    /// the next [`PULL`] while the worker scores the previous ones.
+    messages: pull::Stream,
     progress: Progress,
     /// The newest scored message: acking it acks all before it (AckAll).
     last: Option<Message>,
@@ -408,6 +410,12 @@ async fn open(
         })
         .await
         .map_err(|e| NatsError::js(format!("creating consumer {name}"), e))?;
+    let messages = consumer
+        .stream()
+        .max_messages_per_batch(PULL)
+        .messages()
+        .await
+        .map_err(|e| NatsError::js(format!("pulling from {name}"), e))?;
     tracing::info!(
         partition = p,
         worker = opts.name,
@@ -419,7 +427,7 @@ async fn open(
         lease_revision,
         scorer,
         alerts,
-        consumer,
+        messages,
         progress,
         last: None,
         unpublished: Vec::new(),
@@ -468,17 +476,24 @@ async fn pull(
     summary: &mut WorkerSummary,
 ) -> Result<usize, NatsError> {
     let p = part.partition;
-    let mut batch = part
-        .consumer
-        .fetch()
-        .max_messages(PULL)
-        .messages()
-        .await
-        .map_err(|e| NatsError::js(format!("pulling from {}", consumer_name(p)), e))?;
     let mut got = 0;
-    while let Some(msg) = batch.next().await {
-        let msg =
-            msg.map_err(|e| NatsError::js(format!("pulling from {}", consumer_name(p)), e))?;
+    while got < PULL {
+        // The first message may take a moment to come; after it, only what
+        // has arrived already is taken, and the other partitions get their
+        // turn.
+        let wait = if got == 0 { FIRST_WAIT } else { Duration::ZERO };
+        let msg = match tokio::time::timeout(wait, part.messages.next()).await {
+            Err(_) => break,
+            Ok(None) => {
+                return Err(NatsError::Input(format!(
+                    "partition {p}: the server ended {}",
+                    consumer_name(p)
+                )));
+            }
+            Ok(Some(msg)) => {
+                msg.map_err(|e| NatsError::js(format!("pulling from {}", consumer_name(p)), e))?
+            }
+        };
         got += 1;
         let seq = msg
             .info()
