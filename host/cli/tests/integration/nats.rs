@@ -75,6 +75,53 @@ fn sorted_lines(path: &Path) -> Vec<String> {
     lines
 }
 
+/// The alerts on the server's alerts stream, written to `dir/got.jsonl`,
+/// must equal, as sorted JSON lines, the union of `ueba score --partition
+/// p/P` over the same events: nothing lost, nothing twice. Returns them.
+fn alerts_equal_the_partitions(
+    url: &str,
+    dir: &Path,
+    events: &str,
+    ids: &str,
+    partitions: u32,
+) -> Vec<String> {
+    let got = dir.join("got.jsonl");
+    ok(
+        &ueba(&[
+            "worker",
+            "--nats",
+            url,
+            "--dump-alerts",
+            got.to_str().unwrap(),
+        ]),
+        "dump",
+    );
+    let mut expected = Vec::new();
+    for p in 0..partitions {
+        let file = dir.join(format!("ref-{p}.jsonl"));
+        let part = format!("{p}/{partitions}");
+        ok(
+            &ueba(&[
+                "score",
+                "-q",
+                "-i",
+                ids,
+                "--partition",
+                &part,
+                "-o",
+                file.to_str().unwrap(),
+                events,
+            ]),
+            "score --partition",
+        );
+        expected.extend(sorted_lines(&file));
+    }
+    expected.sort();
+    assert!(!expected.is_empty(), "the reference has no alerts");
+    assert_eq!(sorted_lines(&got), expected);
+    expected
+}
+
 #[test]
 fn one_worker_publishes_what_score_partition_computes() {
     let Some(bin) = nats_server() else {
@@ -127,33 +174,7 @@ fn one_worker_publishes_what_score_partition_computes() {
         "worker",
     );
     let got = d("got.jsonl");
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
-        "dump",
-    );
-    let mut expected = Vec::new();
-    for p in 0..2 {
-        let file = d(&format!("ref-{p}.jsonl"));
-        let part = format!("{p}/2");
-        ok(
-            &ueba(&[
-                "score",
-                "-q",
-                "-i",
-                &ids,
-                "--partition",
-                &part,
-                "-o",
-                &file,
-                &events,
-            ]),
-            "score --partition",
-        );
-        expected.extend(sorted_lines(Path::new(&file)));
-    }
-    expected.sort();
-    assert!(!expected.is_empty(), "the reference has no alerts");
-    assert_eq!(sorted_lines(Path::new(&got)), expected);
+    let expected = alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
 
     // A second run finds everything checkpointed and acked: nothing new.
     solo(&["--exit-when-idle", "1"], "second worker run");
@@ -279,32 +300,5 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         &ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]),
         "worker",
     );
-    let got = d("got.jsonl");
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
-        "dump",
-    );
-    let mut expected = Vec::new();
-    for p in 0..2 {
-        let file = d(&format!("ref-{p}.jsonl"));
-        let part = format!("{p}/2");
-        ok(
-            &ueba(&[
-                "score",
-                "-q",
-                "-i",
-                &ids,
-                "--partition",
-                &part,
-                "-o",
-                &file,
-                &events,
-            ]),
-            "score --partition",
-        );
-        expected.extend(sorted_lines(Path::new(&file)));
-    }
-    expected.sort();
-    assert!(!expected.is_empty(), "the reference has no alerts");
-    assert_eq!(sorted_lines(Path::new(&got)), expected);
+    alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
 }
