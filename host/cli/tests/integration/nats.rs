@@ -57,6 +57,18 @@ impl Drop for Server {
     }
 }
 
+/// A throwaway server with its store in a fresh directory, or `None` (the
+/// test passes with a note) when no `nats-server` is on PATH.
+fn server_or_skip() -> Option<(Server, tempfile::TempDir)> {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&bin, &dir.path().join("js"));
+    Some((server, dir))
+}
+
 fn ok(out: &std::process::Output, what: &str) {
     assert!(
         out.status.success(),
@@ -124,13 +136,10 @@ fn alerts_equal_the_partitions(
 
 #[test]
 fn one_worker_publishes_what_score_partition_computes() {
-    let Some(bin) = nats_server() else {
-        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+    let Some((server, dir)) = server_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
     let d = |name: &str| dir.path().join(name).display().to_string();
-    let server = Server::start(&bin, &dir.path().join("js"));
     let url = server.url.as_str();
 
     let out = ueba(&["worker", "--nats", url, "--exit-when-idle", "1"]);
@@ -197,12 +206,9 @@ fn one_worker_publishes_what_score_partition_computes() {
 
 #[test]
 fn the_workers_benchmark_scores_every_event_and_leaves_the_server_empty() {
-    let Some(bin) = nats_server() else {
-        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+    let Some((server, _dir)) = server_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(&bin, &dir.path().join("js"));
     let url = server.url.as_str();
     for run in 0..2 {
         let out = ueba(&["bench", "--nats", url, "--users", "20", "--reps", "1"]);
@@ -215,13 +221,10 @@ fn the_workers_benchmark_scores_every_event_and_leaves_the_server_empty() {
 
 #[test]
 fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
-    let Some(bin) = nats_server() else {
-        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+    let Some((server, dir)) = server_or_skip() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
     let d = |name: &str| dir.path().join(name).display().to_string();
-    let server = Server::start(&bin, &dir.path().join("js"));
     let url = server.url.as_str();
 
     // Scoring options belong to the workers; an unreachable server stops
