@@ -134,6 +134,25 @@
 //! use the kind at all (with `α`). A long history without a new kind makes
 //! the first one strong even when a quarter of the organisation uses it.
 //!
+//! ## Sessions
+//!
+//! Two first accesses of different kinds within [`SESSION_MS`] (eight
+//! hours of event time: a logon to a colleague's machine, then the user's
+//! first removable drive) are two pieces of evidence. Reported one by one
+//! they would count as one detector's findings, the stronger plus a
+//! bounded share of the other, so the later is scored by their combined
+//! chance instead, when that is stronger: Fisher's method for two
+//! independent chances, `P = q · (1 − ln q)` with `q = p₁ · p₂`. It is
+//! below both only when both are small (0.005 and 0.004 give 2·10⁻⁴,
+//! 37 points rather than 24; 0.005 and 0.5 give 0.02). Per user the
+//! detector remembers the strongest first access of each kind in the
+//! session (at most [`SESSION_KINDS`] kinds), by its own chance, so
+//! combinations do not chain; accesses of one kind never combine (an
+//! administrator's round of new machines is judged access by access). The
+//! reason names the other kind and both chances; the evidence adds
+//! `p_alone`, `session_kind` and `session_p`. Events not learned from are
+//! combined with the session but add nothing to it.
+//!
 //! An owned resource's owner is named in the reason and in the `owner`
 //! evidence (and `sole_user` when nobody else has used it), with
 //! `owner_days`, `resource_user_days`, `new_user_chance` (`p_new`),
@@ -195,7 +214,8 @@
 //!
 //! # Memory
 //!
-//! Per user about 104 bytes plus 24 bytes per distinct resource touched
+//! Per user about 128 bytes (with up to [`SESSION_KINDS`] session
+//! entries of 24 bytes each) plus 24 bytes per distinct resource touched
 //! (its id, the day of the latest access and the days accessed), at most
 //! [`MAX_RESOURCES_PER_USER`] (accesses to further new resources are
 //! neither tracked nor scored), plus 44 bytes per kind used (accesses,
@@ -249,6 +269,11 @@ const CLOCK_PRIOR_DAYS: f64 = 1.0;
 const RESCORE_STEP: f32 = 10.0;
 /// Resources per user and day whose resource-side time score is kept.
 pub const MAX_DEAD_PER_DAY: usize = 256;
+/// How far back, in event time, first accesses of other kinds count as the
+/// same session: a working shift.
+pub const SESSION_MS: i64 = 8 * 3_600_000;
+/// Kinds remembered per user's session.
+pub const SESSION_KINDS: usize = 4;
 /// The kind of a resource whose kind nobody has used yet, in an event that
 /// may not be learned (so the kind is not named).
 const UNSEEN_KIND: u32 = u32::MAX;
@@ -431,6 +456,15 @@ struct Held {
     owned: Option<f64>,
 }
 
+/// A first access scored in the user's current session: its kind, its
+/// chance `p` alone and its event time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Novelty {
+    kind: u32,
+    p: f64,
+    ms: i64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct User {
     group: Option<u32>,
@@ -449,6 +483,11 @@ struct User {
     dead_day: i64,
     #[serde(default)]
     dead: Vec<(u32, u8)>,
+    /// The strongest first access per kind in the last [`SESSION_MS`], at
+    /// most [`SESSION_KINDS`]: what a first access of another kind is
+    /// combined with.
+    #[serde(default)]
+    session: Vec<Novelty>,
 }
 
 fn no_day() -> i64 {
@@ -467,6 +506,7 @@ impl Default for User {
             unlearned: FirstToday::default(),
             dead_day: NO_DAY,
             dead: Vec::new(),
+            session: Vec::new(),
         }
     }
 }
@@ -1031,6 +1071,43 @@ impl NovelTable {
         }
     }
 
+    /// Combine a first access of `kind` with chance `p` (alone) at `ms`
+    /// with the strongest first access of another kind in the user's
+    /// session, and remember it for the next.
+    ///
+    /// Two first accesses of different kinds within [`SESSION_MS`] (a
+    /// logon to a colleague's machine, then a first removable drive) are
+    /// two pieces of evidence, which one detector's finding would
+    /// otherwise report only as the stronger one. Their chances are
+    /// combined with Fisher's method, `P = q · (1 − ln q)` for
+    /// `q = p₁ · p₂` (the chance that two independent uniform chances
+    /// multiply to `q` or less), which is below both only when both are
+    /// small: 0.005 and 0.004 give 2·10⁻⁴ (37 rather than 24), while
+    /// 0.005 and 0.5 give 0.02. Accesses of one kind never combine (an
+    /// administrator's round of new machines is judged by the discovery
+    /// rate, access by access), and what is remembered is each access's
+    /// own chance, so combinations do not chain. Returns the combination
+    /// when it is stronger than `p` alone.
+    fn in_session(&mut self, user: u32, kind: u32, p: f64, ms: i64, learn: bool) -> Option<Paired> {
+        let u = self.users.get_mut(user)?;
+        let current = |n: &Novelty| ms.saturating_sub(n.ms) <= SESSION_MS && n.ms <= ms;
+        let other = u
+            .session
+            .iter()
+            .filter(|n| n.kind != kind && current(n))
+            .min_by(|a, b| a.p.total_cmp(&b.p))
+            .copied();
+        // An event not learned from is combined but remembered by nothing.
+        if learn {
+            u.session.retain(current);
+            remember(&mut u.session, Novelty { kind, p, ms });
+        }
+        let other = other?;
+        let q = (p * other.p).max(f64::MIN_POSITIVE);
+        let combined = (q * (1.0 - q.ln())).min(1.0);
+        (combined < p).then_some(Paired { p: combined, other })
+    }
+
     /// Score a repeat access by the resource-side time reading alone.
     fn report_dead(&mut self, symbols: &Symbols, e: &Event, day: i64, out: &mut Vec<Finding>) {
         let Some(d) = self.dead_hour(e) else {
@@ -1231,7 +1308,9 @@ impl NovelTable {
             let p_owned = owned.map_or(1.0, |(r, rel, _)| r * rel);
             let dead = self.dead_hour(e);
             let p_dead = dead.map_or(1.0, |d| d.p);
-            let p = (p_novel.min(p_owned).min(p_dead) * factor).clamp(0.0, 1.0);
+            let alone = (p_novel.min(p_owned).min(p_dead) * factor).clamp(0.0, 1.0);
+            let paired = self.in_session(e.user, kind, alone, e.time_ms, e.learn);
+            let p = paired.as_ref().map_or(alone, |s| s.p);
             let score = score_from_p(p);
             if score >= self.config.min_score {
                 let name = symbols.resource(e.resource);
@@ -1286,6 +1365,19 @@ impl NovelTable {
                 if let Some(d) = dead.filter(|d| score_from_p(d.p) >= self.config.min_score) {
                     reason.push_str(&dead_text(symbols, &d));
                 }
+                if let Some(s) = &paired {
+                    let other = self
+                        .kind_names
+                        .get(s.other.kind as usize)
+                        .map_or("unnamed", String::as_str);
+                    reason.push_str(&format!(
+                        "; {} min after a first {other} access in the same session (p {:.2e}): the two together p {:.2e} (Fisher), {:.2e} alone",
+                        (e.time_ms - s.other.ms).max(0) / 60_000,
+                        s.other.p,
+                        s.p,
+                        alone
+                    ));
+                }
                 let mut f = Finding::new(e.seq, score, reason)
                     .with("resource", name)
                     .with("kind", kind_name)
@@ -1318,6 +1410,16 @@ impl NovelTable {
                 if let Some(d) = dead {
                     f = with_dead(f, &d);
                     self.dead_news(e.user, e.resource, day, score);
+                }
+                if let Some(s) = &paired {
+                    let other = self
+                        .kind_names
+                        .get(s.other.kind as usize)
+                        .map_or("unnamed", String::as_str);
+                    f = f
+                        .with("p_alone", alone)
+                        .with("session_kind", other)
+                        .with("session_p", s.other.p);
                 }
                 out.push(f);
                 flagged = true;
@@ -1386,6 +1488,25 @@ impl NovelTable {
             );
         }
     }
+}
+
+/// Keep `n` as its kind's entry when it is the kind's strongest (or the
+/// kind is new and there is room).
+fn remember(session: &mut Vec<Novelty>, n: Novelty) {
+    match session.iter().position(|m| m.kind == n.kind) {
+        Some(i) if n.p <= session[i].p => session[i] = n,
+        Some(_) => {}
+        None if session.len() < SESSION_KINDS => session.push(n),
+        None => {}
+    }
+}
+
+/// A first access combined with one of another kind in the same session.
+struct Paired {
+    /// The combined chance.
+    p: f64,
+    /// The access it was combined with.
+    other: Novelty,
 }
 
 /// The resource-side time reading in words, appended to a reason.

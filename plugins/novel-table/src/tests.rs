@@ -790,3 +790,57 @@ fn unlearned_events_do_not_teach_a_machine_its_hours() {
     }
     assert!(last < scores[0] - 10.0, "{last} {scores:?}");
 }
+
+fn has(f: &Finding, key: &str) -> bool {
+    f.evidence.iter().any(|(k, _)| k == key)
+}
+
+/// User 5's findings for a first read of `SALARIES` (a table) and, `gap_ms`
+/// later, a first use of `second`.
+fn two_firsts(second: u32, gap_ms: i64) -> Vec<Finding> {
+    let mut rt = trained_loose();
+    rt.symbols_mut()
+        .insert(SymbolKind::Resource, 104, "backup-drive");
+    let t = T0 + 30 * DAY_MS + 9 * HOUR_MS;
+    rt.observe(&sequence(
+        vec![ev(5, SALARIES, t), ev(5, second, t + gap_ms)],
+        1_000_000,
+    ))
+}
+
+#[test]
+fn first_accesses_of_two_kinds_in_one_session_compound() {
+    let near = two_firsts(104, 10 * 60_000);
+    let far = two_firsts(104, 9 * HOUR_MS);
+    assert_eq!(near.len(), 2, "{near:#?}");
+    assert_eq!(far.len(), 2, "{far:#?}");
+    // The drive alone, a shift later, is judged by itself.
+    assert!(!has(&far[1], "session_kind"), "{:#?}", far[1]);
+    // Ten minutes after the salaries, it carries them too: Fisher's
+    // combination of the two chances, stronger than either.
+    assert_eq!(evidence(&near[1], "session_kind"), Value::from("table"));
+    let alone = number(&near[1], "p_alone");
+    let other = number(&near[1], "session_p");
+    let q = alone * other;
+    let fisher = q * (1.0 - q.ln());
+    assert!((number(&near[1], "p") - fisher).abs() <= fisher * 1e-9);
+    assert!(fisher < alone.min(other));
+    assert!(
+        near[1].score > far[1].score,
+        "{} vs {}",
+        near[1].score,
+        far[1].score
+    );
+    // The first finding is as it was.
+    assert_eq!(near[0], far[0]);
+}
+
+#[test]
+fn first_accesses_of_one_kind_do_not_compound() {
+    // Two new tables in a row: each judged by the discovery rate alone.
+    let found = two_firsts(ARCHIVE, 10 * 60_000);
+    assert!(!found.is_empty());
+    for f in &found {
+        assert!(!has(f, "session_kind"), "{f:#?}");
+    }
+}
