@@ -57,6 +57,7 @@ pub mod calibrate;
 pub mod config;
 pub mod glob;
 pub mod novelty;
+pub mod population;
 mod runtime;
 pub mod table;
 mod types;
@@ -66,7 +67,7 @@ mod types;
 pub mod glue;
 
 pub use calibrate::score_from_p;
-pub use runtime::{Runtime, SnapshotError};
+pub use runtime::{PopulationError, Runtime, SnapshotError};
 pub use types::*;
 
 /// The contract version this SDK implements; reported by `describe`, and
@@ -105,6 +106,35 @@ pub trait Detector: Default + serde::Serialize + serde::de::DeserializeOwned {
     /// findings about any of them onto `out`. `symbols` already holds the
     /// text of every id these events use.
     fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>);
+
+    /// What this instance has learned about populations (peer groups, the
+    /// organisation) from its own users only, encoded for [`absorb`] of
+    /// another instance of the same detector (see [`population`] for the
+    /// helpers). Empty, the default, when the detector keeps no population
+    /// figures or shares none.
+    ///
+    /// With `--shards N` every user's events go to one of N instances, and
+    /// each instance sees only its users. The host exchanges populations at
+    /// fixed points of event time: it asks every instance for its own share
+    /// and hands each the others' shares. Figures such as "9 of 199 users
+    /// have touched it" then count every shard's users, an exchange
+    /// interval late for the other shards. Never include what
+    /// [`absorb`](Detector::absorb) gave: shares are summed by the receiver,
+    /// so a share that carried others' figures would count them twice.
+    fn population(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Replace what this instance knows of the other instances' users with
+    /// `others`: the latest [`population`](Detector::population) of each
+    /// other instance, in shard order. Called with the full set every time,
+    /// so a detector keeps the sum of the last set (in its snapshot) and
+    /// never adds the same share twice. Bytes that do not decode are an
+    /// error, and the detector's state must stay as it was.
+    fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+        let _ = others;
+        Ok(())
+    }
 }
 
 /// Export a [`Detector`] as the plugin's implementation of the contract.

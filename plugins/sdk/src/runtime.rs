@@ -7,6 +7,9 @@ use crate::{ConfigError, Detector, Event, Finding, Symbols};
 
 const MAGIC: &[u8; 8] = b"UEBASNAP";
 const FORMAT: u16 = 1;
+/// The header of a population share: this, then the detector's name
+/// (u16 length, bytes), then the detector's own encoding.
+const POPULATION_MAGIC: &[u8; 8] = b"UEBAPOPU";
 
 /// Why a snapshot could not be restored. A failed restore leaves the
 /// detector's state as it was, so the host can fall back to a fresh start.
@@ -204,6 +207,67 @@ impl<D: Detector> Runtime<D> {
     }
 }
 
+/// Why the population shares given to [`Runtime::absorb`] were refused;
+/// the detector's state is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopulationError(pub String);
+
+impl std::fmt::Display for PopulationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PopulationError {}
+
+impl<D: Detector> Runtime<D> {
+    /// The detector's own population share with a header naming it, or
+    /// nothing when it shares none ([`Detector::population`]).
+    pub fn population(&self) -> Vec<u8> {
+        let body = self.detector.population();
+        if body.is_empty() {
+            return body;
+        }
+        let name = D::info().name.as_bytes();
+        let mut out = Vec::with_capacity(body.len() + 10 + name.len());
+        out.extend_from_slice(POPULATION_MAGIC);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Hand the detector the other instances' shares ([`Detector::absorb`]).
+    /// Empty shares (instances that have nothing yet) are passed over; a
+    /// share without this detector's header is refused before the detector
+    /// sees any of them.
+    pub fn absorb<B: AsRef<[u8]>>(&mut self, others: &[B]) -> Result<(), PopulationError> {
+        let expected = D::info().name;
+        let mut bodies = Vec::with_capacity(others.len());
+        for (i, share) in others.iter().map(AsRef::as_ref).enumerate() {
+            if share.is_empty() {
+                continue;
+            }
+            let refused = |why: &str| PopulationError(format!("population share {i}: {why}"));
+            let rest = share
+                .strip_prefix(POPULATION_MAGIC.as_slice())
+                .ok_or_else(|| refused("not a ueba population share"))?;
+            let (len, rest) = split_u16(rest).ok_or_else(|| refused("truncated header"))?;
+            let (name, body) = rest
+                .split_at_checked(usize::from(len))
+                .ok_or_else(|| refused("truncated header"))?;
+            if name != expected.as_bytes() {
+                return Err(refused(&format!(
+                    "it is of detector `{}`, not `{expected}`",
+                    String::from_utf8_lossy(name)
+                )));
+            }
+            bodies.push(body);
+        }
+        self.detector.absorb(&bodies).map_err(PopulationError)
+    }
+}
+
 fn split_u16(b: &[u8]) -> Option<(u16, &[u8])> {
     let (head, rest) = b.split_first_chunk::<2>()?;
     Some((u16::from_le_bytes(*head), rest))
@@ -272,6 +336,64 @@ mod tests {
         let mut snap = rt.snapshot();
         snap.truncate(snap.len() - 1);
         assert!(matches!(rt.restore(&snap), Err(SnapshotError::Corrupt(_))));
+    }
+
+    /// Counts events per instance and shares the count, summing others'.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Census {
+        own: u64,
+        others: u64,
+    }
+
+    impl Detector for Census {
+        fn info() -> Info {
+            Info {
+                name: "census",
+                version: "0",
+                description: "counts everyone",
+                config: vec![],
+            }
+        }
+        fn observe(&mut self, _: &Symbols, events: &[Event], _: &mut Vec<Finding>) {
+            self.own += events.len() as u64;
+        }
+        fn population(&self) -> Vec<u8> {
+            crate::population::encode(&self.own)
+        }
+        fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+            let mut sum = 0u64;
+            for o in others {
+                sum += crate::population::decode::<u64>(o)?;
+            }
+            self.others = sum;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn population_shares_go_between_instances_of_one_detector_only() {
+        let events = vec![Event::default(); 3];
+        let mut a = Runtime::<Census>::default();
+        let mut b = Runtime::<Census>::default();
+        a.observe(&events);
+        b.observe(&events[..1]);
+        // Absorbing replaces: the same share twice counts once.
+        for _ in 0..2 {
+            b.absorb(&[a.population()]).unwrap();
+        }
+        assert_eq!((b.detector().own, b.detector().others), (1, 3));
+        // A detector that shares nothing sends nothing, and nothing is skipped.
+        assert!(Runtime::<Counter>::default().population().is_empty());
+        b.absorb(&[Vec::new()]).unwrap();
+        assert_eq!(b.detector().others, 0);
+        // Another detector's share, or garbage, is refused and changes nothing.
+        b.absorb(&[a.population()]).unwrap();
+        let mut foreign = a.population();
+        foreign[10..16].copy_from_slice(b"volume");
+        let err = b.absorb(&[foreign]).unwrap_err();
+        assert!(err.0.contains("detector `volume`"), "{err}");
+        assert!(b.absorb(&[b"junk".to_vec()]).is_err());
+        assert_eq!(b.detector().others, 3);
     }
 
     #[test]

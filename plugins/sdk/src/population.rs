@@ -1,0 +1,33 @@
+//! Encoding a detector's population share ([`Detector::population`]) and
+//! reading the others' ([`Detector::absorb`]).
+//!
+//! A share is whatever serde type the detector chooses, in postcard, the
+//! same encoding as snapshots. The [`Runtime`](crate::Runtime) puts a header
+//! naming the detector around it, so a share of another detector is
+//! refused before the detector sees it.
+//!
+//! ```
+//! use ueba_sdk::population::{decode, encode};
+//! let share: Vec<(u32, u32)> = vec![(7, 3)];
+//! assert_eq!(decode::<Vec<(u32, u32)>>(&encode(&share)).unwrap(), share);
+//! assert!(decode::<Vec<(u32, u32)>>(&[0xff]).is_err());
+//! ```
+//!
+//! [`Detector::population`]: crate::Detector::population
+//! [`Detector::absorb`]: crate::Detector::absorb
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// `share` as bytes for [`Detector::population`](crate::Detector::population).
+pub fn encode<T: Serialize>(share: &T) -> Vec<u8> {
+    // Serialising plain data into a Vec cannot fail; a serde impl that
+    // errors is a bug in the detector, and an empty share is "nothing".
+    postcard::to_allocvec(share).unwrap_or_default()
+}
+
+/// One of the `others` given to [`Detector::absorb`](crate::Detector::absorb)
+/// read back, or why it could not be.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("population share does not decode: {e}"))
+}
