@@ -123,6 +123,29 @@
 //! from the identity file, not from behaviour), and the global learning
 //! period's clock starts at the first event seen, held or not.
 //!
+//! # Sharing with other shards
+//!
+//! With the users spread over several instances (`--shards`), each pools
+//! only its own users' days, so the peer-group and organisation profiles
+//! a user is shrunk towards would count a fraction of the members. The
+//! instances therefore exchange them ([`Detector::population`],
+//! [`Detector::absorb`]). An instance shares the pooled profiles of its own
+//! users' days: the organisation's and each peer group's that has any
+//! (keyed by the host's peer-group id), every field as it is kept (events,
+//! days with activity and days present per hour and kind of day, days per
+//! kind). They are plain sums of member-days, so merging is adding: each
+//! pooled profile holds its own users' days plus the sum of the other
+//! instances' latest shares, and that sum is kept beside it (in the
+//! snapshot) so that the next exchange takes it out before adding the new
+//! one, and a share always leaves it out. Everything a profile is used for
+//! (the presence and event shares of the prior, its rate and pace, whether
+//! a group has [`POOL_MIN_DAYS`] days to stand for its members) then reads
+//! every shard's members. The other shards' days are as of the last
+//! exchange; a user's own profile, sessions and days are never shared, as a
+//! user lives in one shard. A share is 150 to 400 bytes per peer group
+//! with days (146 varint counts, one byte for an hour nobody works; at
+//! most about 1 KiB), and the same once for the organisation.
+//!
 //! # Memory
 //!
 //! About 850 bytes per user (profile 2 × 24 event counts, days with
@@ -130,11 +153,14 @@
 //! the pending day's 24 hourly counts, whether it and the day closed last
 //! are held out of learning, the current session: its first and latest
 //! hour, hours-of-day mask, events and smallest active share) and
-//! 800 bytes per peer group and once for the organisation. A profile
+//! 800 bytes per peer group and once for the organisation, twice that
+//! when sharded (the other shards' sum is kept apart too). A profile
 //! from a snapshot taken before days present were kept counts its days
 //! with activity as present until new days accumulate. Ids at or above 2²⁰ are kept in a B-tree, so a
 //! huge id never allocates a huge vector.
 #![deny(missing_docs)]
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{DiscreteCDF, NegativeBinomial};
@@ -142,7 +168,7 @@ use statrs::function::gamma::ln_gamma;
 use ueba_sdk::calibrate::p_from_score;
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Symbols, config,
-    score_from_p,
+    population, score_from_p,
 };
 
 use ueba_sdk::table::Table;
@@ -211,8 +237,30 @@ pub struct OffHours {
     config: Config,
     first_ms: Option<i64>,
     users: Table<User>,
+    /// Pooled profiles of each peer group and of the organisation: their
+    /// own users' days, plus [`Absorbed`], the other instances'.
     groups: Table<Profile>,
     org: Profile,
+    /// The peer groups in `groups`, in order of first use.
+    group_ids: Vec<u32>,
+    /// The sum of the other instances' latest shares, which `groups` and
+    /// `org` include; what [`Detector::absorb`] takes out again.
+    absorbed: Absorbed,
+}
+
+/// One instance's population share: the pooled profiles of its own users'
+/// days, the organisation's and each peer group's that has any.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Share {
+    org: Profile,
+    groups: Vec<(u32, Profile)>,
+}
+
+/// The other instances' shares, summed, as last absorbed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Absorbed {
+    org: Profile,
+    groups: BTreeMap<u32, Profile>,
 }
 
 /// Per kind of day (index 0 weekday, 1 weekend): events per hour, days with
@@ -231,6 +279,27 @@ struct Profile {
 }
 
 impl Profile {
+    /// Add `other`'s member-days to these (another instance's pool).
+    fn add(&mut self, other: &Profile) {
+        self.combine(other, u64::saturating_add, u32::saturating_add);
+    }
+
+    /// Take `other`'s member-days out again (what [`Profile::add`] added).
+    fn sub(&mut self, other: &Profile) {
+        self.combine(other, u64::saturating_sub, u32::saturating_sub);
+    }
+
+    fn combine(&mut self, other: &Profile, wide: fn(u64, u64) -> u64, narrow: fn(u32, u32) -> u32) {
+        for k in [WEEKDAY, WEEKEND] {
+            self.days[k] = wide(self.days[k], other.days[k]);
+            for h in 0..24 {
+                self.counts[k][h] = wide(self.counts[k][h], other.counts[k][h]);
+                self.present[k][h] = narrow(self.present[k][h], other.present[k][h]);
+                self.filled[k][h] = narrow(self.filled[k][h], other.filled[k][h]);
+            }
+        }
+    }
+
     fn add_day(&mut self, kind: usize, hours: &[u16; 24]) {
         self.days[kind] = self.days[kind].saturating_add(1);
         let filled = present_hours(hours);
@@ -427,6 +496,15 @@ impl Default for User {
             session: None,
         }
     }
+}
+
+/// The pooled profile of peer group `g`, created (and listed in `ids`) on
+/// first use.
+fn group_mut<'a>(groups: &'a mut Table<Profile>, ids: &mut Vec<u32>, g: u32) -> &'a mut Profile {
+    if groups.get(g).is_none() {
+        ids.push(g);
+    }
+    groups.get_or_insert_with(g, Profile::default)
 }
 
 fn kind_of(day: i64) -> usize {
@@ -752,7 +830,7 @@ impl OffHours {
         if user.day != day {
             let group = user
                 .group
-                .map(|g| self.groups.get_or_insert_with(g, Profile::default));
+                .map(|g| group_mut(&mut self.groups, &mut self.group_ids, g));
             Self::close_day(user, group, &mut self.org);
             user.day = day;
         }
@@ -978,6 +1056,56 @@ impl Detector for OffHours {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    /// The pooled profiles of this instance's own users' days: the
+    /// organisation's and each peer group's, less what was absorbed.
+    fn population(&self) -> Vec<u8> {
+        let own = |live: &Profile, absorbed: Option<&Profile>| {
+            let mut p = live.clone();
+            if let Some(a) = absorbed {
+                p.sub(a);
+            }
+            p
+        };
+        let share = Share {
+            org: own(&self.org, Some(&self.absorbed.org)),
+            groups: self
+                .group_ids
+                .iter()
+                .filter_map(|&g| {
+                    let p = own(self.groups.get(g)?, self.absorbed.groups.get(&g));
+                    (p != Profile::default()).then_some((g, p))
+                })
+                .collect(),
+        };
+        population::encode(&share)
+    }
+
+    /// Replace the other instances' part of the pooled profiles by the sum
+    /// of `others`.
+    fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+        let mut sum = Absorbed::default();
+        for bytes in others {
+            let share: Share = population::decode(bytes)?;
+            sum.org.add(&share.org);
+            for (g, p) in &share.groups {
+                sum.groups.entry(*g).or_default().add(p);
+            }
+        }
+        let old = std::mem::take(&mut self.absorbed);
+        self.org.sub(&old.org);
+        self.org.add(&sum.org);
+        for (&g, p) in &old.groups {
+            if let Some(live) = self.groups.get_mut(g) {
+                live.sub(p);
+            }
+        }
+        for (&g, p) in &sum.groups {
+            group_mut(&mut self.groups, &mut self.group_ids, g).add(p);
+        }
+        self.absorbed = sum;
+        Ok(())
     }
 }
 

@@ -729,3 +729,144 @@ fn the_hours_between_a_sparse_users_logon_and_logoff_are_not_off() {
     let findings = run(&mut rt, day);
     assert!(findings.is_empty(), "{findings:#?}");
 }
+
+/// `events` split between two instances by user parity (even users to
+/// the first), fed in order, with an exchange of populations after each
+/// of `cuts` (positions in `events`) and at the end.
+fn sharded(events: &[Event], cuts: &[usize]) -> (Runtime<OffHours>, Runtime<OffHours>) {
+    let (mut r1, mut r2) = (runtime(), runtime());
+    let mut from = 0;
+    for &to in cuts.iter().chain([&events.len()]) {
+        let part = &events[from..to];
+        let mine = |even: bool| -> Vec<Event> {
+            part.iter()
+                .filter(|e| (e.user % 2 == 0) == even)
+                .cloned()
+                .collect()
+        };
+        r1.observe(&mine(true));
+        r2.observe(&mine(false));
+        exchange(&mut r1, &mut r2);
+        from = to;
+    }
+    (r1, r2)
+}
+
+fn exchange(r1: &mut Runtime<OffHours>, r2: &mut Runtime<OffHours>) {
+    let (p1, p2) = (r1.population(), r2.population());
+    r1.absorb(&[p2]).unwrap();
+    r2.absorb(&[p1]).unwrap();
+}
+
+/// A newcomer to support (user 40) working a normal day and then a 2 a.m.
+/// session: judged by the peer group alone.
+fn newcomer_night(rt: &mut Runtime<OffHours>) -> Vec<Finding> {
+    let mut rng = Rng(9);
+    let day: Vec<Event> = (9..17)
+        .flat_map(|h| session(40, 29, h, 4, &mut rng))
+        .collect();
+    let mut events = day;
+    events.extend(session(40, 30, 2, 12, &mut rng));
+    run(rt, events)
+}
+
+#[test]
+fn a_newcomer_on_one_shard_is_judged_by_the_whole_peer_group() {
+    let events = history(28);
+    let mut whole = runtime();
+    whole.observe(&events);
+    let expected = newcomer_night(&mut whole);
+    assert!(!expected.is_empty());
+
+    // Exchanged twice: the second replaces what the first gave.
+    let (mut r1, _) = sharded(&events, &[events.len() / 2]);
+    assert_eq!(newcomer_night(&mut r1), expected);
+
+    // Without the exchange the shard knows half the group, and says so.
+    let mut alone = runtime();
+    alone.observe(
+        &events
+            .iter()
+            .filter(|e| e.user % 2 == 0)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    assert_ne!(newcomer_night(&mut alone), expected);
+}
+
+#[test]
+fn a_share_holds_only_the_instances_own_users() {
+    let events = history(14);
+    let mut alone = runtime();
+    alone.observe(
+        &events
+            .iter()
+            .filter(|e| e.user % 2 == 0)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let (r1, r2) = sharded(&events, &[]);
+    assert_eq!(r1.population(), alone.population());
+    assert_ne!(r1.population(), r2.population());
+    // One instance's share changes nothing of its state.
+    let before = r1.snapshot();
+    let _ = r1.population();
+    assert_eq!(r1.snapshot(), before);
+    // And a fresh instance has nothing but an empty organisation to share.
+    assert!(runtime().population().len() < 200);
+}
+
+#[test]
+fn absorbing_the_same_shares_twice_counts_them_once() {
+    let events = history(14);
+    let (mut r1, r2) = sharded(&events, &[]);
+    let once = r1.snapshot();
+    r1.absorb(&[r2.population()]).unwrap();
+    assert_eq!(r1.snapshot(), once);
+    // Absorbing nothing takes the others out again: back to the lone shard.
+    let mut alone = runtime();
+    alone.observe(
+        &events
+            .iter()
+            .filter(|e| e.user % 2 == 0)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    r1.absorb(&[] as &[Vec<u8>]).unwrap();
+    assert_eq!(newcomer_night(&mut r1), newcomer_night(&mut alone));
+}
+
+#[test]
+fn a_restored_instance_keeps_what_it_absorbed() {
+    let events = history(28);
+    let (mut r1, r2) = sharded(&events, &[]);
+    let mut restored = Runtime::<OffHours>::default();
+    restored.restore(&r1.snapshot()).unwrap();
+    let fa = newcomer_night(&mut r1);
+    assert!(!fa.is_empty());
+    assert_eq!(fa, newcomer_night(&mut restored));
+    // The restored instance replaces the others' part as the original does.
+    let p2 = r2.population();
+    r1.absorb(&[&p2]).unwrap();
+    restored.absorb(&[&p2]).unwrap();
+    assert_eq!(r1.snapshot(), restored.snapshot());
+    assert_eq!(r1.population(), restored.population());
+}
+
+#[test]
+fn shares_that_do_not_decode_are_refused_and_change_nothing() {
+    let events = history(14);
+    let (mut r1, r2) = sharded(&events, &[]);
+    let before = r1.snapshot();
+    let good = r2.population();
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 3);
+    let mut junk = good.clone();
+    let body = junk.len() - 40;
+    junk.truncate(body);
+    junk.extend([0xff; 40]);
+    for bad in [truncated, junk] {
+        assert!(r1.absorb(&[good.clone(), bad]).is_err());
+        assert_eq!(r1.snapshot(), before);
+    }
+}
