@@ -99,11 +99,41 @@
 //! bytes per peer group that used it; per source string seen about 16 bytes
 //! (its parsed network); per user whose events are not learned, 32 bytes
 //! per subnet they first used that day; per peer group 28 bytes (members
-//! and pooled discovery counts). Ids at or above 2²⁰ are kept in a B-tree,
-//! so a huge id never allocates a huge vector.
+//! and pooled discovery counts), plus 4 bytes per peer group id seen. Ids
+//! at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
+//! huge vector. The sum of the other shards' shares (below) costs about
+//! 100 bytes per subnet and per block their users have used, plus 8 per
+//! peer group that used it, and 40 bytes per peer group.
+//!
+//! # Sharing with other shards
+//!
+//! With `--shards N` each instance sees only its own users' events, so the
+//! figures about other people (how many of the peer group or organisation
+//! have used a subnet or its block, group sizes, pooled discovery rates)
+//! would count only one shard's users. [`Detector::population`] shares, from
+//! the instance's own users only: the organisation's user count and pooled
+//! discovery counts; per peer group its current members and pooled
+//! discovery counts; per subnet and per block someone has used, keyed by
+//! its network (not by the instance's own index), its users and users per
+//! peer group. That is about 8 bytes per IPv4 subnet or block (20 for IPv6)
+//! plus 3 per peer group that used it, and about 20 bytes per peer group.
+//!
+//! [`Detector::absorb`] replaces the sum of the others' latest shares, kept
+//! in the snapshot; scoring adds it to the instance's own figures. Counts
+//! of users add up, since a user lives in exactly one shard. Pooled
+//! discovery counts are decayed, each shard halving its own past the pool's
+//! window; their sum is halved (accesses with first accesses, rated
+//! discoveries with their rarities) until it is within the window again,
+//! as heavy as one instance's counts would be, and the rates, which are
+//! ratios, are the counts' pooled ratio. A peer group counts as a pool when
+//! it has two members across all shards. Everything about a user (their
+//! networks, discovery rate, active days) stays with their shard. The other
+//! shards' figures are as of the last exchange, so a network another
+//! shard's user took up since then is not yet counted here.
 #![deny(missing_docs)]
 
 pub mod net;
+mod share;
 
 use std::collections::BTreeMap;
 
@@ -115,6 +145,7 @@ use ueba_sdk::{
 };
 
 use net::{Net, Prefixes};
+use share::{Others, Share};
 
 const NO_DAY: i64 = i64::MIN;
 /// The block index of a subnet in a block nobody has used, which is not
@@ -171,7 +202,7 @@ impl Default for Config {
 }
 
 /// Who has used a subnet or block: users in all, and per peer group.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Usage {
     users: u32,
     /// (peer group, members who used it), sorted by group.
@@ -203,6 +234,18 @@ impl Usage {
             }
             Err(i) if delta > 0 => self.per_group.insert(i, (group, delta.unsigned_abs())),
             Err(_) => {}
+        }
+    }
+
+    /// Add another instance's usage of the same network.
+    fn merge(&mut self, other: &Usage) {
+        self.users = self.users.saturating_add(other.users);
+        for &(g, n) in &other.per_group {
+            match self.per_group.binary_search_by_key(&g, |&(g, _)| g) {
+                Ok(i) => self.per_group[i].1 = self.per_group[i].1.saturating_add(n),
+                Err(i) if n > 0 => self.per_group.insert(i, (g, n)),
+                Err(_) => {}
+            }
         }
     }
 }
@@ -286,6 +329,12 @@ pub struct NewSource {
     /// Pooled discovery counts per peer group, and of the organisation.
     group_discovery: Table<Discovery>,
     org_discovery: Discovery,
+    /// Every peer group id seen, sorted: the groups of the share.
+    #[serde(default)]
+    group_ids: Vec<u32>,
+    /// The sum of the other instances' latest shares (see the module docs).
+    #[serde(default)]
+    others: Others,
 }
 
 /// What a first use is scored on.
@@ -388,6 +437,9 @@ impl NewSource {
             let size = self.groups.get_or_insert_with(f, || 0);
             *size = size.saturating_sub(1);
         }
+        if let Err(i) = self.group_ids.binary_search(&to) {
+            self.group_ids.insert(i, to);
+        }
         let size = self.groups.get_or_insert_with(to, || 0);
         *size = size.saturating_add(1);
         let shift = |usage: &mut Usage| {
@@ -408,28 +460,42 @@ impl NewSource {
         }
     }
 
-    fn peers(&self, user: &User, subnet: &Subnet, new_block: bool) -> Peers {
+    /// Members of a peer group, in this instance and the others.
+    fn members(&self, group: u32) -> u32 {
+        let own = self.groups.get(group).copied().unwrap_or(0);
+        own.saturating_add(self.others.groups.get(&group).map_or(0, |o| o.0))
+    }
+
+    /// Who else has used `subnet` and its block (`block_key`), in this
+    /// instance and the others.
+    fn peers(
+        &self,
+        user: &User,
+        subnet: &Subnet,
+        block_key: Option<Net>,
+        new_block: bool,
+    ) -> Peers {
         let block = self.blocks.get(subnet.block as usize).map(|b| &b.usage);
+        let other_subnet = self.others.subnets.get(&subnet.key);
+        let other_block = block_key.and_then(|k| self.others.blocks.get(&k));
         // The user is not yet among the subnet's users, but may be among
         // the block's; "others" excludes them either way.
         let own = u32::from(!new_block);
-        let group = user.group.filter(|&g| {
-            self.groups
-                .get(g)
-                .is_some_and(|&members| members.saturating_sub(1) > 0)
-        });
-        match group {
-            Some(g) => Peers {
-                group: Some(g),
-                subnet: subnet.usage.group_count(g),
-                block: block.map_or(0, |b| b.group_count(g).saturating_sub(own)),
-                others: self.groups.get(g).copied().unwrap_or(1).saturating_sub(1),
-            },
-            None => Peers {
-                group: None,
-                subnet: subnet.usage.users,
-                block: block.map_or(0, |b| b.users.saturating_sub(own)),
-                others: self.org_users.saturating_sub(1),
+        let group = user.group.filter(|&g| self.members(g) > 1);
+        let count = |usage: Option<&Usage>, other: Option<&Usage>, g: Option<u32>| {
+            let n = |u: &Usage| g.map_or(u.users, |g| u.group_count(g));
+            usage.map_or(0, n).saturating_add(other.map_or(0, n))
+        };
+        Peers {
+            group,
+            subnet: count(Some(&subnet.usage), other_subnet, group),
+            block: count(block, other_block, group).saturating_sub(own),
+            others: match group {
+                Some(g) => self.members(g).saturating_sub(1),
+                None => self
+                    .org_users
+                    .saturating_add(self.others.org_users)
+                    .saturating_sub(1),
             },
         }
     }
@@ -491,7 +557,8 @@ impl NewSource {
         let block_idx = subnet.block;
         let block_slot = user.blocks.binary_search(&block_idx);
         let new_block = block_slot.is_err();
-        let peers = self.peers(user, subnet, new_block);
+        let block_key = self.blocks.get(block_idx as usize).map(|b| b.key);
+        let peers = self.peers(user, subnet, block_key, new_block);
         let rarity = self.rarity(&peers);
         let mut flagged = false;
         if !learning && user.active_days > self.config.user_learning_days {
@@ -500,7 +567,7 @@ impl NewSource {
                 let seen = Seen {
                     source,
                     subnet,
-                    block: self.blocks.get(block_idx as usize).map(|b| b.key),
+                    block: block_key,
                     active_days: user.active_days,
                 };
                 out.push(self.finding(symbols, e, &seen, user, &peers, &odds));
@@ -547,6 +614,7 @@ impl NewSource {
     /// What a first use of `rarity` by `user` is scored on, and its score.
     fn odds(&self, user: &User, rarity: f64) -> Odds {
         let pool = self.pool(user.group);
+        let pool = &pool;
         let rate = user
             .discovery
             .rate_with_prior(pool, self.config.prior_accesses);
@@ -632,7 +700,7 @@ impl NewSource {
             return;
         };
         let new_block = block.is_none_or(|b| user.blocks.binary_search(&b).is_err());
-        let peers = self.peers(user, subnet, new_block);
+        let peers = self.peers(user, subnet, Some(block_key), new_block);
         let odds = self.odds(user, self.rarity(&peers));
         if odds.score >= self.config.min_score {
             let seen = Seen {
@@ -646,12 +714,51 @@ impl NewSource {
     }
 
     /// The pooled discovery counts a user's are shrunk towards: their peer
-    /// group's when it has other members, else the organisation's.
-    fn pool(&self, group: Option<u32>) -> &Discovery {
+    /// group's when it has other members, else the organisation's, each
+    /// with the other instances' (see [`share::pooled`]).
+    fn pool(&self, group: Option<u32>) -> Discovery {
         group
-            .filter(|&g| self.groups.get(g).is_some_and(|&m| m > 1))
-            .and_then(|g| self.group_discovery.get(g))
-            .unwrap_or(&self.org_discovery)
+            .filter(|&g| self.members(g) > 1)
+            .and_then(|g| {
+                let others = self.others.groups.get(&g).and_then(|o| o.1.as_ref());
+                share::pooled(self.group_discovery.get(g), others)
+            })
+            .or_else(|| {
+                share::pooled(
+                    Some(&self.org_discovery),
+                    self.others.org_discovery.as_ref(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// This instance's population figures, from its own users only.
+    fn share(&self) -> Share {
+        let used = |usage: &Usage| usage.users > 0 || !usage.per_group.is_empty();
+        Share {
+            org_users: self.org_users,
+            org_discovery: self.org_discovery,
+            groups: self
+                .group_ids
+                .iter()
+                .map(|&g| {
+                    let members = self.groups.get(g).copied().unwrap_or(0);
+                    (g, members, self.group_discovery.get(g).copied())
+                })
+                .collect(),
+            subnets: self
+                .subnets
+                .iter()
+                .filter(|s| used(&s.usage))
+                .map(|s| (s.key, s.usage.clone()))
+                .collect(),
+            blocks: self
+                .blocks
+                .iter()
+                .filter(|b| used(&b.usage))
+                .map(|b| (b.key, b.usage.clone()))
+                .collect(),
+        }
     }
 
     /// Count an access (user × subnet × day), first or not, for the user,
@@ -856,6 +963,19 @@ impl Detector for NewSource {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    fn population(&self) -> Vec<u8> {
+        ueba_sdk::population::encode(&self.share())
+    }
+
+    fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+        let shares = others
+            .iter()
+            .map(|b| ueba_sdk::population::decode::<Share>(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.others = Others::sum(&shares)?;
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
 
 use crate::NewSource;
+use crate::share::Share;
 
 /// 2024-01-01T00:00Z, a Monday.
 const T0: i64 = 1_704_067_200_000;
@@ -666,4 +667,144 @@ fn a_network_used_while_held_is_not_counted_for_the_peers() {
     let f = connect_on(&mut rt, 7, HOME, 35, true);
     assert_eq!(evidence(&f[0], "peers_using_subnet"), Value::Int(0));
     assert_eq!(f, connect_on(&mut trained(), 7, HOME, 35, true));
+}
+
+/// Two instances, as with `--shards 2`: even users' events go to the first,
+/// odd users' to the second, and after each day of events the instances
+/// exchange their populations, as the host does at fixed points of event
+/// time.
+fn two_shards(days: i64) -> [Runtime<NewSource>; 2] {
+    let mut shards = [runtime(), runtime()];
+    for rt in &mut shards {
+        rt.configure([("min_score", "0")]).unwrap();
+    }
+    let events = history(days);
+    for day in 0..days {
+        let start = T0 + day * DAY_MS;
+        for (i, rt) in shards.iter_mut().enumerate() {
+            let mine: Vec<Event> = events
+                .iter()
+                .filter(|e| e.user % 2 == i as u32)
+                .filter(|e| (start..start + DAY_MS).contains(&e.time_ms))
+                .copied()
+                .collect();
+            rt.observe(&mine);
+        }
+        exchange(&mut shards);
+    }
+    shards
+}
+
+fn exchange(shards: &mut [Runtime<NewSource>; 2]) {
+    let shares = [shards[0].population(), shards[1].population()];
+    shards[0].absorb(&[&shares[1]]).unwrap();
+    shards[1].absorb(&[&shares[0]]).unwrap();
+}
+
+/// The peer figures of a finding.
+fn peer_figures(f: &Finding) -> [Value; 4] {
+    [
+        "peers_using_subnet",
+        "peers_using_block",
+        "peer_size",
+        "peer_scope",
+    ]
+    .map(|k| evidence(f, k))
+}
+
+#[test]
+fn shards_that_exchange_populations_report_the_whole_organisation() {
+    // User 4 (even, so the first shard's) first connects from the VPN range
+    // of user 3 (odd, the second shard's), a block some of the team uses.
+    let whole = connect(&mut trained_loose(), 4, VPN_BASE + 3);
+    let [mut first, mut second] = two_shards(30);
+    let mut alone = Runtime::<NewSource>::default();
+    alone.restore(&first.snapshot()).unwrap();
+    let sharded = connect(&mut first, 4, VPN_BASE + 3);
+    assert_eq!(whole.len(), 1, "{whole:#?}");
+    assert_eq!(sharded.len(), 1, "{sharded:#?}");
+    assert_eq!(peer_figures(&sharded[0]), peer_figures(&whole[0]));
+    assert_eq!(evidence(&whole[0], "peer_size"), Value::Int(29));
+    assert!(number(&whole[0], "peers_using_subnet") >= 1.0, "{whole:#?}");
+    assert!(number(&whole[0], "peers_using_block") >= 3.0, "{whole:#?}");
+    // The user's own history is the same in both, and the pooled rates are
+    // sums of the same counts, rated a day late at worst.
+    assert!(
+        (sharded[0].score - whole[0].score).abs() < 0.5,
+        "{} vs {}",
+        sharded[0].score,
+        whole[0].score
+    );
+    // Without the other shard's share the first knows only its own users.
+    alone.absorb::<Vec<u8>>(&[]).unwrap();
+    let alone = connect(&mut alone, 4, VPN_BASE + 3);
+    assert_eq!(evidence(&alone[0], "peer_size"), Value::Int(14));
+    assert_ne!(peer_figures(&alone[0]), peer_figures(&whole[0]));
+    // The second shard's users see the first's too.
+    let whole = connect(&mut trained_loose(), 7, HOME);
+    let sharded = connect(&mut second, 7, HOME);
+    assert_eq!(peer_figures(&sharded[0]), peer_figures(&whole[0]));
+}
+
+#[test]
+fn absorbing_the_same_shares_again_changes_nothing() {
+    let [mut first, second] = two_shards(20);
+    let once = first.snapshot();
+    let share = second.population();
+    for _ in 0..3 {
+        first.absorb(&[&share]).unwrap();
+    }
+    assert!(first.snapshot() == once);
+    // An instance's own share never carries what it absorbed.
+    let own = first.population();
+    first.absorb::<Vec<u8>>(&[]).unwrap();
+    assert_eq!(first.population(), own);
+    assert!(first.snapshot() != once);
+    first.absorb(&[&share]).unwrap();
+    assert!(first.snapshot() == once);
+}
+
+#[test]
+fn a_restored_instance_keeps_what_it_absorbed() {
+    let [mut first, _] = two_shards(30);
+    let mut restored = Runtime::<NewSource>::default();
+    restored.restore(&first.snapshot()).unwrap();
+    let events = sequence(
+        vec![
+            ev(4, VPN_BASE + 3, T0 + 30 * DAY_MS + NIGHT),
+            ev(8, HOME, T0 + 30 * DAY_MS + NIGHT),
+            ev(10, VPN_BASE + 9, T0 + 31 * DAY_MS + NIGHT),
+        ],
+        1_000_000,
+    );
+    let found = first.observe(&events);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(restored.observe(&events), found);
+    assert_eq!(restored.population(), first.population());
+}
+
+#[test]
+fn shares_that_do_not_decode_are_refused_and_change_nothing() {
+    let [mut first, second] = two_shards(10);
+    let before = first.snapshot();
+    let share = second.population();
+    // The runtime's header: magic, name length, name.
+    let header = 8 + 2 + "new-source".len();
+    let mut truncated = share.clone();
+    truncated.truncate(header + 3);
+    let mut bad = Share {
+        org_users: 1,
+        ..Share::default()
+    };
+    bad.org_discovery.accesses = f32::NAN;
+    let mut not_counts = share[..header].to_vec();
+    not_counts.extend(ueba_sdk::population::encode(&bad));
+    for garbage in [truncated, not_counts, b"junk".to_vec()] {
+        // Refused even next to a good share, which is not half-applied.
+        assert!(first.absorb(&[&share, &garbage]).is_err());
+        assert!(first.snapshot() == before);
+    }
+    // population() leaves the state alone.
+    first.population();
+    assert!(first.snapshot() == before);
 }
