@@ -172,6 +172,35 @@
 //! on with an empty history, and the global learning period's clock starts
 //! at the first event seen, held or not.
 //!
+//! # Sharing with other shards
+//!
+//! With the users spread over several instances (`--shards`), each pools
+//! only its own users' buckets, so the peer-group and organisation
+//! baselines a user is shrunk towards would rest on a fraction of the
+//! members. The instances therefore exchange their pools
+//! ([`Detector::population`], [`Detector::absorb`]). An instance shares,
+//! for the organisation and each peer group (by the host's peer-group id)
+//! whose pool holds any value, the values its own users put there: the
+//! recent member-days and active hours as `ln(1 + total)`, the most recent
+//! first, never what it absorbed. The pools are rings of recent values, not
+//! sums, so merging keeps the bound: each pool keeps the other instances'
+//! latest values apart from its own (in the snapshot), and its baseline is
+//! the fit of the `POOL_DAYS` (`POOL_HOURS`) values of its own and theirs
+//! that are youngest by *relative age*, a value's place from the most
+//! recent over the values its instance holds. Each instance thus gives in
+//! proportion to what it holds: all of them while the pool has room (the
+//! same values, and the same fit, as one instance would have), and when
+//! full, with users hashed evenly over the shards, each shard's most recent
+//! share of the pool, which spans about the time the single ring would.
+//! Whether a peer group's pool has `POOL_MIN` values to stand for its
+//! members counts both. The mixed fits are computed at each exchange and
+//! again whenever the pool's own fit is (every `POOL_REFIT` values). The
+//! other shards' values are as of the last exchange, and each exchange
+//! replaces them; a user's own histories, pairs and slow references are
+//! never shared, as a user lives in one shard. A share is 4 bytes a value:
+//! at most about 3 KiB per peer group (256 days and 512 hours), and the
+//! same once for the organisation.
+//!
 //! # Memory
 //!
 //! Per user about 2.2 KiB once its histories hold five values (hour and
@@ -189,21 +218,26 @@
 //! half full; at most [`MAX_PAIRS_PER_USER`] pairs per user (pairs beyond
 //! that are not tracked; hour and day still are). Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
-//! plus the same once for the organisation. Ids at or above 2²⁰ are kept in a B-tree
+//! plus the same once for the organisation, and when sharded another
+//! 6 KiB for the other shards' values (with their relative ages). Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 mod counts;
 mod model;
+mod shared;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, HOUR_MS, Info, Outcome, Symbols,
-    config, score_from_p,
+    config, population, score_from_p,
 };
 
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
+use shared::{PoolShare, Recent, Share, Shared};
 use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
@@ -276,6 +310,8 @@ pub struct Volume {
     users: Table<User>,
     groups: Table<Pool>,
     org: Pool,
+    /// The peer groups in `groups`, in order of first use.
+    group_ids: Vec<u32>,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -688,6 +724,9 @@ struct Pool {
     hour_fit: Option<Fit>,
     since_day_fit: u32,
     since_hour_fit: u32,
+    /// The other instances' recent values of this pool, and the fits of
+    /// its own values mixed with them; none until an exchange brings some.
+    shared: Option<Box<Shared>>,
 }
 
 impl Pool {
@@ -698,6 +737,11 @@ impl Pool {
         if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
             self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
             self.since_day_fit = 0;
+            if let Some(sh) = self.shared.as_deref_mut() {
+                sh.day_fit = sh
+                    .days
+                    .fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY);
+            }
         }
     }
 
@@ -708,8 +752,56 @@ impl Pool {
         if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
             self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
             self.since_hour_fit = 0;
+            if let Some(sh) = self.shared.as_deref_mut() {
+                sh.hour_fit = sh
+                    .hours
+                    .fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR);
+            }
         }
     }
+
+    /// Member-days held, the other instances' included.
+    fn held_days(&self) -> usize {
+        match self.shared.as_deref() {
+            Some(sh) => sh.days.held_with(self.days.len(), POOL_DAYS),
+            None => self.days.len(),
+        }
+    }
+
+    /// The pool's day baseline, the other instances' days included.
+    fn day_baseline(&self) -> Option<Fit> {
+        self.shared.as_deref().map_or(self.day_fit, |sh| sh.day_fit)
+    }
+
+    /// The pool's hour baseline, the other instances' hours included.
+    fn hour_baseline(&self) -> Option<Fit> {
+        self.shared
+            .as_deref()
+            .map_or(self.hour_fit, |sh| sh.hour_fit)
+    }
+
+    /// Replace the other instances' part of the pool by `sources`, their
+    /// shares of it in shard order.
+    fn set_shared(&mut self, sources: &[&PoolShare]) {
+        let days = Recent::merge(sources.iter().map(|s| &s.days[..]), POOL_DAYS);
+        let hours = Recent::merge(sources.iter().map(|s| &s.hours[..]), POOL_HOURS);
+        self.shared = (!days.is_empty() || !hours.is_empty()).then(|| {
+            Box::new(Shared {
+                day_fit: days.fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY),
+                hour_fit: hours.fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR),
+                days,
+                hours,
+            })
+        });
+    }
+}
+
+/// The pool of peer group `g`, created (and listed in `ids`) on first use.
+fn group_mut<'a>(groups: &'a mut Table<Pool>, ids: &mut Vec<u32>, g: u32) -> &'a mut Pool {
+    if groups.get(g).is_none() {
+        ids.push(g);
+    }
+    groups.get_or_insert_with(g, Pool::default)
 }
 
 /// What a bucket was judged against.
@@ -864,7 +956,7 @@ impl Volume {
             if !late {
                 let group = user
                     .group
-                    .map(|g| self.groups.get_or_insert_with(g, Pool::default));
+                    .map(|g| group_mut(&mut self.groups, &mut self.group_ids, g));
                 Self::close_day(user, group, &mut self.org);
                 user.day = day;
             }
@@ -921,11 +1013,11 @@ impl Volume {
         let pool = user
             .group
             .and_then(|g| self.groups.get(g))
-            .filter(|p| p.days.len() >= POOL_MIN)
+            .filter(|p| p.held_days() >= POOL_MIN)
             .unwrap_or(&self.org);
         let w = self.config.prior_weight;
-        let day_fit = Fit::blend(user.day_fit, user.days_seen, pool.day_fit, w);
-        let hour_fit = Fit::blend(user.hour_fit, user.hours_seen, pool.hour_fit, w);
+        let day_fit = Fit::blend(user.day_fit, user.days_seen, pool.day_baseline(), w);
+        let hour_fit = Fit::blend(user.hour_fit, user.hours_seen, pool.hour_baseline(), w);
         // Hours and table-days are parts of a day, and parts vary at least
         // as much as their sum: never judge them more narrowly than days.
         let day_sd = day_fit.map_or(0.0, |f| f.s);
@@ -1465,6 +1557,55 @@ impl Detector for Volume {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    /// The recent values of the pools of this instance's own users: the
+    /// organisation's and each peer group's.
+    fn population(&self) -> Vec<u8> {
+        let share = Share {
+            org: PoolShare::of(&self.org.days, &self.org.hours),
+            groups: self
+                .group_ids
+                .iter()
+                .filter_map(|&g| {
+                    let pool = self.groups.get(g)?;
+                    let share = PoolShare::of(&pool.days, &pool.hours);
+                    (!share.is_empty()).then_some((g, share))
+                })
+                .collect(),
+        };
+        population::encode(&share)
+    }
+
+    /// Replace the other instances' part of every pool by what `others`
+    /// hold of it.
+    fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+        let shares = others
+            .iter()
+            .map(|bytes| {
+                let share: Share = population::decode(bytes)?;
+                share.check()?;
+                Ok(share)
+            })
+            .collect::<Result<Vec<Share>, String>>()?;
+        let mut by_group: BTreeMap<u32, Vec<&PoolShare>> = BTreeMap::new();
+        for share in &shares {
+            for (g, p) in &share.groups {
+                by_group.entry(*g).or_default().push(p);
+            }
+        }
+        let org: Vec<&PoolShare> = shares.iter().map(|s| &s.org).collect();
+        self.org.set_shared(&org);
+        for g in self.group_ids.clone() {
+            let sources = by_group.remove(&g).unwrap_or_default();
+            if let Some(pool) = self.groups.get_mut(g) {
+                pool.set_shared(&sources);
+            }
+        }
+        for (g, sources) in by_group {
+            group_mut(&mut self.groups, &mut self.group_ids, g).set_shared(&sources);
+        }
+        Ok(())
     }
 }
 

@@ -121,6 +121,13 @@ impl Ring {
         self.vals.len()
     }
 
+    /// The held values, the most recent first.
+    pub fn newest_first(&self) -> impl Iterator<Item = f32> + '_ {
+        let n = self.vals.len();
+        let next = self.next as usize;
+        (0..n).map(move |i| self.vals[(next + 2 * n - 1 - i) % n])
+    }
+
     /// Median and robust spread of the held values: the larger of the
     /// MAD-based spread and the spread implied by the upper decile (and, with
     /// at least 40 values, the upper 2.5%; so a right-skewed history is not
@@ -147,6 +154,16 @@ impl Ring {
         };
         Some(fit_sorted(keys, min_sd))
     }
+}
+
+/// [`Ring::fit`] of any values: `None` when fewer than `min_n` are given.
+pub fn fit_values(values: impl Iterator<Item = f32>, min_n: usize, min_sd: f64) -> Option<Fit> {
+    let mut keys: Vec<i32> = values.map(total_order_key).collect();
+    if keys.len() < min_n.max(1) {
+        return None;
+    }
+    keys.sort_unstable();
+    Some(fit_sorted(&keys, min_sd))
 }
 
 /// [`Ring::fit`] of the values behind `keys` (at least one), sorted.
@@ -825,6 +842,27 @@ mod tests {
         held.sort_by(f32::total_cmp);
         let want: Vec<f32> = (6..10u64).map(|t| log_total(t) as f32).collect();
         assert_eq!(held, want);
+    }
+
+    #[test]
+    fn a_ring_lists_its_values_newest_first_and_fits_as_any_list_of_them() {
+        let mut r = Ring::default();
+        assert_eq!(r.newest_first().count(), 0);
+        for t in 0..3u64 {
+            r.push(t, 4);
+        }
+        let logs = |ts: &[u64]| -> Vec<f32> { ts.iter().map(|&t| log_total(t) as f32).collect() };
+        assert_eq!(r.newest_first().collect::<Vec<_>>(), logs(&[2, 1, 0]));
+        for t in 3..10u64 {
+            r.push(t * 7, 4);
+        }
+        assert_eq!(
+            r.newest_first().collect::<Vec<_>>(),
+            logs(&[63, 56, 49, 42])
+        );
+        for min_n in [1, 4, 5] {
+            assert_eq!(fit_values(r.newest_first(), min_n, 0.1), r.fit(min_n, 0.1));
+        }
     }
 
     #[test]

@@ -1024,3 +1024,204 @@ fn a_busy_table_counts_less_among_many_tables_judged() {
         "first reported at {among} events among seven tables ({among_score}), at {alone} alone ({alone_score})"
     );
 }
+
+/// `events` split between two instances by user parity (even users to
+/// the first), fed in order, with an exchange of populations after each
+/// of `cuts` (positions in `events`) and at the end.
+fn sharded(events: &[Event], cuts: &[usize]) -> (Runtime<Volume>, Runtime<Volume>) {
+    let (mut r1, mut r2) = (runtime(), runtime());
+    let mut from = 0;
+    for &to in cuts.iter().chain([&events.len()]) {
+        let part = &events[from..to];
+        r1.observe(&users_of(part, 0));
+        r2.observe(&users_of(part, 1));
+        exchange(&mut r1, &mut r2);
+        from = to;
+    }
+    (r1, r2)
+}
+
+/// The events of users whose id has this parity.
+fn users_of(events: &[Event], parity: u32) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| e.user % 2 == parity)
+        .cloned()
+        .collect()
+}
+
+fn exchange(r1: &mut Runtime<Volume>, r2: &mut Runtime<Volume>) {
+    let (p1, p2) = (r1.population(), r2.population());
+    r1.absorb(&[p2]).unwrap();
+    r2.absorb(&[p1]).unwrap();
+}
+
+/// A small support team: four light readers (even ids, ~100 rows a day)
+/// and two heavy ones (odd ids, ~2,000), each reading in one hour of
+/// days 0, 3, 6 and 9. Their pools hold fewer than twenty values, so one
+/// instance's baselines are refitted at every value, as the mixed ones are.
+fn small_team() -> Vec<Event> {
+    let mut rng = Rng(21);
+    let mut all = Vec::new();
+    for day in [0, 3, 6, 9] {
+        for user in [0, 1, 2, 3, 4, 6] {
+            let rows = if user % 2 == 0 { 80 } else { 1_600 };
+            for _ in 0..3 {
+                let t = T0 + day * DAY_MS + 10 * HOUR_MS + rng.below(HOUR_MS as u64) as i64;
+                all.push(ev(
+                    user,
+                    SUPPORT,
+                    TICKETS,
+                    t,
+                    rows / 3 + rng.below(rows / 6),
+                ));
+            }
+        }
+    }
+    sequence(all, 0)
+}
+
+/// A newcomer to support (user 8, on the first shard) reading `rows` rows
+/// in three queries on day 10.
+fn newcomer_day(rt: &mut Runtime<Volume>, rows: u64) -> Vec<Finding> {
+    let t = T0 + 10 * DAY_MS + 11 * HOUR_MS;
+    let events: Vec<Event> = (0..3)
+        .map(|i| ev(8, SUPPORT, CUSTOMERS, t + i * 60_000, rows / 3))
+        .collect();
+    rt.observe(&sequence(events, 1_000_000))
+}
+
+#[test]
+fn a_newcomer_on_one_shard_is_judged_by_the_whole_peer_group() {
+    let events = small_team();
+    let mut whole = runtime();
+    whole.observe(&events);
+    let expected = newcomer_day(&mut whole, 50_000);
+    assert!(!expected.is_empty());
+    assert!(max_score(&expected) < 60.0, "{expected:#?}");
+
+    // Exchanged twice: the second replaces what the first gave.
+    let (mut r1, _) = sharded(&events, &[events.len() / 2]);
+    assert_eq!(newcomer_day(&mut r1, 50_000), expected);
+
+    // Without the exchange the shard knows only the light readers.
+    let mut alone = runtime();
+    alone.observe(&users_of(&events, 0));
+    let lone = newcomer_day(&mut alone, 50_000);
+    assert!(max_score(&lone) > max_score(&expected) + 20.0, "{lone:#?}");
+}
+
+#[test]
+fn exchanged_pools_hold_every_shards_recent_buckets() {
+    let events = history(30);
+    let mut whole = runtime();
+    whole.observe(&events);
+    let (r1, r2) = sharded(&events, &[events.len() / 3]);
+    for g in [SUPPORT, ANALYTICS] {
+        let all = whole.detector().groups.get(g).unwrap();
+        // Fewer member-days than a pool holds: every shard's are all there,
+        // and the baseline is the one of all of them.
+        assert!(all.days.len() < crate::POOL_DAYS);
+        for rt in [&r1, &r2] {
+            let pool = rt.detector().groups.get(g).unwrap();
+            assert!(pool.days.len() < all.days.len());
+            assert_eq!(pool.held_days(), all.days.len());
+            assert_eq!(
+                pool.day_baseline(),
+                all.days.fit(crate::POOL_MIN, crate::MIN_SD_DAY)
+            );
+            // More member-hours than a pool holds: each shard's most
+            // recent half, close to the most recent of all.
+            let (mixed, one) = (
+                pool.hour_baseline().unwrap(),
+                all.hours.fit(crate::POOL_MIN, crate::MIN_SD_HOUR).unwrap(),
+            );
+            assert!((mixed.m - one.m).abs() < 0.05, "{mixed:?} {one:?}");
+            assert!((mixed.s - one.s).abs() < 0.05, "{mixed:?} {one:?}");
+        }
+    }
+}
+
+#[test]
+fn a_share_holds_only_the_instances_own_users() {
+    let events = small_team();
+    let mut alone = runtime();
+    alone.observe(&users_of(&events, 0));
+    let (r1, r2) = sharded(&events, &[]);
+    assert_eq!(r1.population(), alone.population());
+    assert_ne!(r1.population(), r2.population());
+    let before = r1.snapshot();
+    let _ = r1.population();
+    assert_eq!(r1.snapshot(), before);
+}
+
+#[test]
+fn absorbing_the_same_shares_twice_counts_them_once() {
+    let events = small_team();
+    let (mut r1, r2) = sharded(&events, &[]);
+    let once = r1.snapshot();
+    r1.absorb(&[r2.population()]).unwrap();
+    assert_eq!(r1.snapshot(), once);
+    // Absorbing nothing takes the others out again: back to the lone shard.
+    let mut alone = runtime();
+    alone.observe(&users_of(&events, 0));
+    r1.absorb(&[] as &[Vec<u8>]).unwrap();
+    assert_eq!(
+        newcomer_day(&mut r1, 50_000),
+        newcomer_day(&mut alone, 50_000)
+    );
+}
+
+#[test]
+fn a_restored_instance_keeps_what_it_absorbed() {
+    let events = history(30);
+    let (mut r1, r2) = sharded(&events, &[]);
+    let mut restored = Runtime::<Volume>::default();
+    restored.restore(&r1.snapshot()).unwrap();
+    let mut rng = Rng(5);
+    let day: Vec<Event> = (0..40)
+        .map(|i| {
+            ev(
+                40,
+                SUPPORT,
+                CUSTOMERS,
+                T0 + 30 * DAY_MS + 10 * HOUR_MS + i * 60_000,
+                1 + rng.below(900),
+            )
+        })
+        .collect();
+    let day = sequence(day, 1_000_000);
+    let fa = r1.observe(&day);
+    assert!(!fa.is_empty());
+    assert_eq!(fa, restored.observe(&day));
+    let p2 = r2.population();
+    r1.absorb(&[&p2]).unwrap();
+    restored.absorb(&[&p2]).unwrap();
+    assert_eq!(r1.snapshot(), restored.snapshot());
+    assert_eq!(r1.population(), restored.population());
+}
+
+#[test]
+fn shares_that_do_not_decode_are_refused_and_change_nothing() {
+    use crate::shared::{PoolShare, Share};
+    use ueba_sdk::Detector;
+    let events = small_team();
+    let (mut r1, r2) = sharded(&events, &[]);
+    let before = r1.snapshot();
+    let good = r2.population();
+    let header = &good[..good.len() - r2.detector().population().len()];
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 3);
+    let not_a_total = Share {
+        org: PoolShare {
+            days: vec![4.0, f32::NAN],
+            hours: Vec::new(),
+        },
+        groups: Vec::new(),
+    };
+    let not_a_total = [header, &ueba_sdk::population::encode(&not_a_total)].concat();
+    for bad in [truncated, not_a_total] {
+        assert!(r1.absorb(&[good.clone(), bad]).is_err());
+        assert_eq!(r1.snapshot(), before);
+    }
+}
