@@ -139,7 +139,7 @@
 //! snapshot) so that the next exchange takes it out before adding the new
 //! one, and a share always leaves it out. Everything a profile is used for
 //! (the presence and event shares of the prior, its rate and pace, whether
-//! a group has [`POOL_MIN_DAYS`] days to stand for its members) then reads
+//! a group has `POOL_MIN_DAYS` days to stand for its members) then reads
 //! every shard's members. The other shards' days are as of the last
 //! exchange; a user's own profile, sessions and days are never shared, as a
 //! user lives in one shard. A share is 150 to 400 bytes per peer group
