@@ -228,11 +228,67 @@
 //! and last hour, its closed days, and 24 two-byte counts of days in use)
 //! plus 8 bytes per peer group that touched it; per peer group, and once
 //! for the organisation, 44 bytes per kind its members use; per kind its
-//! name and its pooled clock (200 bytes).
+//! name and its pooled clock (200 bytes); 4 bytes per resource and per
+//! peer group, listing them for the share. The sum of the other shards'
+//! shares (below) adds about 100 bytes per resource their users touched
+//! (plus 8 per peer group), and per pool about 60 bytes and the kind's name
+//! per kind.
 //! Ids at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector.
+//!
+//! # Sharing with other shards
+//!
+//! With `--shards N` each instance sees only its own users' events, so its
+//! figures about other people would count one shard's users only.
+//! [`Detector::population`] shares, from the instance's own users only:
+//!
+//! * the organisation's user count and, per peer group, its current
+//!   members, each with its pooled counts per kind (discovery and
+//!   owned-resource counts, members who use the kind) and of new kinds,
+//!   about 40 bytes per kind a pool uses; kinds go by name (each instance
+//!   numbers them in the order it meets them), the names once per share;
+//! * per resource with a user or a day of use: its users, user-days, owner
+//!   (the user with the most days on it here) and their days, users per
+//!   peer group and its clock (closed days, and the open one so far, with
+//!   the days in use at each hour): about 12 bytes, 3 per peer group and
+//!   30 to 50 for the clock;
+//! * per kind, the pooled hours of its owned resources (about 60 bytes).
+//!
+//! [`Detector::absorb`] replaces the sum of the others' latest shares, kept
+//! in the snapshot; scoring reads the instance's own figures plus that sum.
+//! Counts of users, user-days, members and users per group or kind add up,
+//! since a user lives in exactly one shard. The rules for the rest:
+//!
+//! * pooled discovery counts are decayed, each shard halving its own past
+//!   the pool's window; their sum is halved (accesses with first accesses,
+//!   rated discoveries with their rarities) until it is within the window
+//!   again, as heavy as one instance's counts would be;
+//! * a resource's owner is the user with the most days on it in any shard,
+//!   which is its owner across the organisation since each user's days are
+//!   all counted in one shard; on a tie the lower user id (an instance's
+//!   first-come rule cannot be seen across shards). They own it while they
+//!   hold more than half of the summed user-days, and that decides both
+//!   the ownership readings and whether a closed day joins its kind's hours;
+//! * a resource's clock is the per-field maximum over the shards (closed
+//!   days, days in use at each hour): its days are mostly its owner's, in
+//!   one shard, and a sum would count a day twice whenever users of two
+//!   shards used it, where the maximum never counts more days than there
+//!   were;
+//! * a kind's hours add up, so a day on which users of two shards used one
+//!   owned resource counts once in each.
+//!
+//! Everything about a user (the resources they know, their discovery
+//! rates, active days, sessions) stays with their shard, as do the global
+//! learning period (from the instance's first learned event) and the
+//! rating of its discoveries when it ends, against the figures of the last
+//! exchange. The other shards' figures are as of the last exchange: a
+//! resource another shard's user first touched since then is not yet
+//! counted here.
 #![deny(missing_docs)]
 
+mod share;
+
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -242,6 +298,8 @@ use ueba_sdk::{
 };
 
 use ueba_sdk::table::Table;
+
+use share::{Others, ResourceShare, Share};
 
 /// Distinct resources tracked per user; bounds memory for crawlers.
 pub const MAX_RESOURCES_PER_USER: usize = 1 << 16;
@@ -374,6 +432,28 @@ pub struct NovelTable {
     /// Per kind id, the hours its owned resources are in use.
     #[serde(default)]
     clocks: Vec<KindClock>,
+    /// Every peer group id seen, sorted: the groups the share lists.
+    #[serde(default)]
+    group_ids: Vec<u32>,
+    /// Every resource id seen, in order of first sight: the resources the
+    /// share lists.
+    #[serde(default)]
+    resource_ids: Vec<u32>,
+    /// The sum of the other instances' latest shares (see the module docs).
+    #[serde(default)]
+    others: Others,
+}
+
+/// The resource `id`, created (and listed in `ids`) on first use.
+fn resource_entry<'a>(
+    resources: &'a mut Table<Resource>,
+    ids: &mut Vec<u32>,
+    id: u32,
+) -> &'a mut Resource {
+    if resources.get(id).is_none() {
+        ids.push(id);
+    }
+    resources.get_or_insert_with(id, Resource::default)
 }
 
 /// Discovery counts of a user, or a pool of users, in one kind.
@@ -599,6 +679,23 @@ impl Clock {
     }
 }
 
+impl Clock {
+    /// The clock as shared with other instances: the closed days and the
+    /// open one so far, since the open day closes only at the resource's
+    /// next learned event here, which may be days away; `None` with no day.
+    fn shared(&self) -> Option<(u32, [u16; 24])> {
+        if self.day == NO_DAY {
+            return None;
+        }
+        let mut used = self.used;
+        let (first, last) = (usize::from(self.first), usize::from(self.last));
+        for u in used.iter_mut().take(last + 1).skip(first) {
+            *u = u.saturating_add(1);
+        }
+        Some((self.days.saturating_add(1), used))
+    }
+}
+
 /// The hours owned resources of one kind are in use, pooled over their
 /// closed days: the prior of a resource's own [`Clock`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -657,7 +754,17 @@ impl Default for Resource {
     }
 }
 
-impl Resource {
+/// Who uses a resource, in this instance and the others: its users, its
+/// user-days and its owner.
+#[derive(Clone, Copy, Debug)]
+struct Census {
+    users: u32,
+    user_days: u32,
+    owner: u32,
+    owner_days: u32,
+}
+
+impl Census {
     /// Who owns the resource, if someone other than `user` does, and the
     /// chance that its next user-day brings a user new to it: of its
     /// `user_days` (N) after the first, `users − 1` (K − 1) brought a new
@@ -666,15 +773,28 @@ impl Resource {
     /// gives `1 / 2N`. A user owns it while they hold more than half of
     /// its user-days.
     fn ownership(&self, user: u32) -> Option<(u32, f64)> {
-        if self.owner == NO_USER
-            || self.owner == user
-            || self.user_days == 0
-            || 2 * u64::from(self.owner_days) <= u64::from(self.user_days)
-        {
+        if self.owner == user || self.user_days == 0 || !self.owned() {
             return None;
         }
         let p = (f64::from(self.users) - 0.5) / f64::from(self.user_days);
         Some((self.owner, p.clamp(0.0, 1.0)))
+    }
+
+    /// Whether someone holds more than half of its user-days.
+    fn owned(&self) -> bool {
+        self.owner != NO_USER && 2 * u64::from(self.owner_days) > u64::from(self.user_days)
+    }
+}
+
+impl Resource {
+    /// Who uses it, in this instance.
+    fn census(&self) -> Census {
+        Census {
+            users: self.users,
+            user_days: self.user_days,
+            owner: self.owner,
+            owner_days: self.owner_days,
+        }
     }
 
     /// Count a new (user, day) on the resource; `days` is the user's days
@@ -708,6 +828,13 @@ impl Resource {
             Err(_) => {}
         }
     }
+}
+
+/// A pool's figures in one kind, with the other instances'.
+struct PoolView {
+    members: u32,
+    kind: Option<KindStats>,
+    new_kind: Discovery,
 }
 
 /// Who else touches a resource, for the score and the evidence.
@@ -752,6 +879,9 @@ impl NovelTable {
                 e.users = e.users.saturating_sub(1);
             }
         }
+        if let Err(i) = self.group_ids.binary_search(&to) {
+            self.group_ids.insert(i, to);
+        }
         let pool = self.groups.get_or_insert_with(to, Pool::default);
         pool.members = pool.members.saturating_add(1);
         for &k in &kinds {
@@ -759,7 +889,7 @@ impl NovelTable {
             e.users = e.users.saturating_add(1);
         }
         for r in touched {
-            let res = self.resources.get_or_insert_with(r, Resource::default);
+            let res = resource_entry(&mut self.resources, &mut self.resource_ids, r);
             if let Some(f) = from {
                 res.add_group(f, -1);
             }
@@ -790,9 +920,7 @@ impl NovelTable {
         };
         // An id whose text has not arrived reads as "": decide it again
         // once it has.
-        let res = self
-            .resources
-            .get_or_insert_with(resource, Resource::default);
+        let res = resource_entry(&mut self.resources, &mut self.resource_ids, resource);
         if !name.is_empty() {
             res.sensitive = Some((generation, sensitive));
             res.kind = Some((generation, kind));
@@ -842,15 +970,6 @@ impl NovelTable {
             .find(|(glob, _)| ueba_sdk::glob::matches(glob, name))
             .map_or_else(|| shape_kind(name), |(_, kind)| kind.clone());
         (sensitive, kind_name)
-    }
-
-    /// The pool a user's habits are shrunk towards: their peer group when it
-    /// has other members, else the organisation.
-    fn pool(&self, group: Option<u32>) -> &Pool {
-        group
-            .and_then(|g| self.groups.get(g))
-            .filter(|p| p.members > 1)
-            .unwrap_or(&self.org)
     }
 
     /// Count an access (first or not) of `kind` by `user`, in the user's
@@ -938,7 +1057,7 @@ impl NovelTable {
     fn rate_learning_period(&mut self) {
         self.learning_rated = true;
         let a = self.config.pseudocount;
-        let org_others = f64::from(self.org.members.saturating_sub(1));
+        let org_others = f64::from(self.org_members().saturating_sub(1));
         for i in 0..self.user_ids.len() {
             let id = self.user_ids[i];
             let Some(user) = self.users.get(id) else {
@@ -952,52 +1071,183 @@ impl NovelTable {
                 .map(|t| t.resource)
                 .collect();
             for r in learnt {
-                let res = self.resources.get(r);
-                let Some((_, kind)) = res.and_then(|r| r.kind) else {
+                let Some((_, kind)) = self.resources.get(r).and_then(|r| r.kind) else {
                     continue;
                 };
-                let peers = self.peers(group, res);
+                let peers = self.peers(group, r);
                 let p_peer = peers.group.map_or(1.0, |_| {
                     (f64::from(peers.touch.saturating_sub(1)) + a) / (f64::from(peers.others) + 1.0)
                 });
-                let org_touch = f64::from(res.map_or(0, |r| r.users.saturating_sub(1)));
+                let users = self.census(r).map_or(0, |c| c.users);
+                let org_touch = f64::from(users.saturating_sub(1));
                 let p_org = (org_touch + a) / (org_others + 1.0);
                 self.rate_discovery(id, kind, (p_peer * p_org).clamp(0.0, 1.0));
             }
         }
     }
 
-    fn peers(&self, group: Option<u32>, res: Option<&Resource>) -> Peers {
+    /// Who else in the user's peer group (or organisation, without one)
+    /// has touched `resource`, in this instance and the others.
+    fn peers(&self, group: Option<u32>, resource: u32) -> Peers {
+        let own = self.resources.get(resource);
+        let other = self.others.resources.get(resource);
         match group {
             Some(g) => Peers {
                 group: Some(g),
-                touch: res.map_or(0, |r| r.group_count(g)),
-                others: self
-                    .groups
-                    .get(g)
-                    .map_or(1, |p| p.members)
-                    .saturating_sub(1),
+                touch: own
+                    .map_or(0, |r| r.group_count(g))
+                    .saturating_add(other.map_or(0, |o| o.group_count(g))),
+                others: self.members(g).saturating_sub(1),
             },
             None => Peers {
                 group: None,
-                touch: res.map_or(0, |r| r.users),
-                others: self.org.members.saturating_sub(1),
+                touch: own
+                    .map_or(0, |r| r.users)
+                    .saturating_add(other.map_or(0, |o| o.users)),
+                others: self.org_members().saturating_sub(1),
             },
+        }
+    }
+
+    /// Members of a peer group, in this instance and the others.
+    fn members(&self, group: u32) -> u32 {
+        let own = self.groups.get(group).map_or(0, |p| p.members);
+        own.saturating_add(self.others.groups.get(&group).map_or(0, |o| o.members))
+    }
+
+    /// Users of the organisation, in this instance and the others.
+    fn org_members(&self) -> u32 {
+        self.org.members.saturating_add(self.others.org.members)
+    }
+
+    /// Who uses `resource`, in this instance and the others (see the
+    /// module docs for how owners merge); `None` when neither knows it.
+    fn census(&self, resource: u32) -> Option<Census> {
+        let own = self.resources.get(resource);
+        let Some(o) = self.others.resources.get(resource) else {
+            return own.map(Resource::census);
+        };
+        let mut c = own.map_or(
+            Census {
+                users: 0,
+                user_days: 0,
+                owner: NO_USER,
+                owner_days: 0,
+            },
+            Resource::census,
+        );
+        c.users = c.users.saturating_add(o.users);
+        c.user_days = c.user_days.saturating_add(o.user_days);
+        if o.owner != NO_USER && (o.owner_days, Reverse(o.owner)) > (c.owner_days, Reverse(c.owner))
+        {
+            c.owner = o.owner;
+            c.owner_days = o.owner_days;
+        }
+        Some(c)
+    }
+
+    /// The name of kind `kind`, or `unseen`'s for [`UNSEEN_KIND`].
+    fn kind_name<'a>(&'a self, kind: u32, unseen: Option<&'a str>) -> Option<&'a str> {
+        if kind == UNSEEN_KIND {
+            unseen
+        } else {
+            self.kind_names.get(kind as usize).map(String::as_str)
+        }
+    }
+
+    /// The pool a user's habits are shrunk towards, in one kind: their
+    /// peer group when it has other members (in any instance), else the
+    /// organisation, with the other instances' counts.
+    fn pool_view(&self, group: Option<u32>, kind: u32, name: Option<&str>) -> PoolView {
+        let empty = Pool::default();
+        let (own, other) = match group.filter(|&g| self.members(g) > 1) {
+            Some(g) => (
+                self.groups.get(g).unwrap_or(&empty),
+                self.others.groups.get(&g),
+            ),
+            None => (&self.org, Some(&self.others.org)),
+        };
+        let other_kind = other.zip(name).and_then(|(o, n)| o.kinds.get(n));
+        PoolView {
+            members: own.members.saturating_add(other.map_or(0, |o| o.members)),
+            kind: share::pooled_kind(own.kinds.get(kind), other_kind),
+            new_kind: share::pooled(&own.kinds.new_kind, other.and_then(|o| o.new_kind.as_ref())),
+        }
+    }
+
+    /// The share of days owned resources of `kind` are in use at `hour`,
+    /// over this instance's and the others' days; ½ for no kind.
+    fn kind_share(&self, kind: Option<u32>, hour: usize) -> f64 {
+        let Some(k) = kind else {
+            return 0.5;
+        };
+        let own = self.clocks.get(k as usize);
+        let other = self
+            .kind_names
+            .get(k as usize)
+            .and_then(|n| self.others.clocks.get(n));
+        match (own, other) {
+            (None, None) => 0.5,
+            (Some(c), None) => c.share(hour),
+            (own, Some(o)) => {
+                let mut c = own.cloned().unwrap_or_default();
+                c.days = c.days.saturating_add(o.days);
+                for (m, u) in c.used.iter_mut().zip(&o.used) {
+                    *m = m.saturating_add(*u);
+                }
+                c.share(hour)
+            }
+        }
+    }
+
+    /// This instance's population figures, from its own users only.
+    fn share(&self) -> Share {
+        Share {
+            kinds: self.kind_names.clone(),
+            org: self.org.clone(),
+            groups: self
+                .group_ids
+                .iter()
+                .filter_map(|&g| Some((g, self.groups.get(g)?.clone())))
+                .collect(),
+            resources: self
+                .resource_ids
+                .iter()
+                .filter_map(|&id| {
+                    let r = self.resources.get(id)?;
+                    (r.users > 0 || r.clock.day != NO_DAY).then(|| {
+                        let share = ResourceShare {
+                            users: r.users,
+                            user_days: r.user_days,
+                            owner: r.owner,
+                            owner_days: r.owner_days,
+                            per_group: r.per_group.clone(),
+                            clock: r.clock.shared(),
+                        };
+                        (id, share)
+                    })
+                })
+                .collect(),
+            clocks: self
+                .clocks
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.days > 0)
+                .map(|(k, c)| (k as u32, c.clone()))
+                .collect(),
         }
     }
 
     /// Count a learned event in its resource's [`Clock`]; a day it closes
     /// joins its kind's hours while the resource is owned.
     fn tick_clock(&mut self, e: &Event) {
-        let res = self
-            .resources
-            .get_or_insert_with(e.resource, Resource::default);
+        let res = resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
         let Some(span) = res.clock.tick(e.local_day(), e.local_hour()) else {
             return;
         };
-        let owned =
-            res.owner != NO_USER && 2 * u64::from(res.owner_days) > u64::from(res.user_days);
-        let Some((_, kind)) = res.kind else {
+        let kind = res.kind;
+        let owned = self.census(e.resource).is_some_and(|c| c.owned());
+        let Some((_, kind)) = kind else {
             return;
         };
         let k = kind as usize;
@@ -1015,28 +1265,31 @@ impl NovelTable {
     /// owner, a resource nobody owns, or one with fewer than
     /// `learning_days` closed active days.
     fn dead_hour(&self, e: &Event) -> Option<DeadHour> {
-        let res = self.resources.get(e.resource)?;
-        let (owner, _) = res.ownership(e.user)?;
-        let clock = &res.clock;
-        if clock.days < self.config.learning_days.max(1) {
+        let census = self.census(e.resource)?;
+        let (owner, _) = census.ownership(e.user)?;
+        let res = self.resources.get(e.resource);
+        let theirs = self.others.resources.get(e.resource);
+        // The clock of the instance that knows the resource's days best.
+        let days = res.map_or(0, |r| r.clock.days);
+        let days = theirs.map_or(days, |o| days.max(o.clock_days));
+        if days < self.config.learning_days.max(1) {
             return None;
         }
         let hour = e.local_hour().min(23);
         let h = usize::from(hour);
-        let prior = res
-            .kind
-            .and_then(|(_, k)| self.clocks.get(k as usize))
-            .map_or(0.5, |k| k.share(h));
-        let used = clock.used[h];
+        let prior = self.kind_share(res.and_then(|r| r.kind).map(|(_, k)| k), h);
+        let used = res.map_or(0, |r| r.clock.used[h]);
+        let used = theirs.map_or(used, |o| used.max(o.clock_used[h]));
         let in_use = ((f64::from(used) + CLOCK_PRIOR_DAYS * prior)
-            / (f64::from(clock.days) + CLOCK_PRIOR_DAYS))
+            / (f64::from(days) + CLOCK_PRIOR_DAYS))
             .clamp(0.0, 1.0);
-        let n = f64::from(res.user_days);
-        let other = (((n - f64::from(res.owner_days)).max(0.0) + 0.5) / (n + 1.0)).clamp(0.0, 1.0);
+        let n = f64::from(census.user_days);
+        let other =
+            (((n - f64::from(census.owner_days)).max(0.0) + 0.5) / (n + 1.0)).clamp(0.0, 1.0);
         Some(DeadHour {
             owner,
             hour,
-            days: clock.days,
+            days,
             used,
             prior,
             in_use,
@@ -1219,9 +1472,8 @@ impl NovelTable {
                     t.day = day;
                     t.days = t.days.saturating_add(1);
                     let days = t.days;
-                    let res = self
-                        .resources
-                        .get_or_insert_with(e.resource, Resource::default);
+                    let res =
+                        resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
                     res.add_day(e.user, days);
                     if counted && let Some((_, kind)) = res.kind {
                         self.count_access(e.user, kind, false, false, false);
@@ -1251,14 +1503,14 @@ impl NovelTable {
         let group = user.group;
         let own = user.kinds.get(kind);
         let new_kind = own.is_none();
-        let res = self.resources.get(e.resource);
-        let org_touch = res.map_or(0, |r| r.users);
-        let org_others = self.org.members.saturating_sub(1);
-        let ownership = res.and_then(|r| r.ownership(e.user));
-        let sole = res.is_some_and(|r| r.users == 1);
-        let owner_days = res.map_or(0, |r| r.owner_days);
-        let resource_days = res.map_or(0, |r| r.user_days);
-        let peers = self.peers(group, res);
+        let census = self.census(e.resource);
+        let org_touch = census.map_or(0, |c| c.users);
+        let org_others = self.org_members().saturating_sub(1);
+        let ownership = census.and_then(|c| c.ownership(e.user));
+        let sole = census.is_some_and(|c| c.users == 1);
+        let owner_days = census.map_or(0, |c| c.owner_days);
+        let resource_days = census.map_or(0, |c| c.user_days);
+        let peers = self.peers(group, e.resource);
         let a = self.config.pseudocount;
         let p_peer = peers.group.map_or(1.0, |_| {
             (f64::from(peers.touch) + a) / (f64::from(peers.others) + 1.0)
@@ -1267,8 +1519,8 @@ impl NovelTable {
         let rarity = (p_peer * p_org).clamp(0.0, 1.0);
         let mut flagged = false;
         if !learning && counted {
-            let pool = self.pool(group);
-            let pool_kind = pool.kinds.get(kind);
+            let pool = self.pool_view(group, kind, self.kind_name(kind, unseen_kind.as_deref()));
+            let pool_kind = pool.kind.as_ref();
             let w = self.config.prior_accesses;
             let empty = KindStats::default();
             let (rate, relative, accesses) = if new_kind {
@@ -1277,7 +1529,7 @@ impl NovelTable {
                 let users = f64::from(pool_kind.map_or(0, |k| k.users));
                 let others = f64::from(pool.members.saturating_sub(1));
                 let share = ((users + a) / (others + 1.0)).min(1.0);
-                let rate = user.kinds.new_kind.rate_with_prior(&pool.kinds.new_kind, w);
+                let rate = user.kinds.new_kind.rate_with_prior(&pool.new_kind, w);
                 (rate, share, user.kinds.new_kind.accesses)
             } else {
                 let own = own.unwrap_or(&empty);
@@ -1468,9 +1720,7 @@ impl NovelTable {
             }
             known(&mut self.org);
         }
-        let res = self
-            .resources
-            .get_or_insert_with(e.resource, Resource::default);
+        let res = resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
         res.users = res.users.saturating_add(1);
         res.add_day(e.user, 1);
         if let Some(g) = group {
@@ -1616,6 +1866,19 @@ impl Detector for NovelTable {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    fn population(&self) -> Vec<u8> {
+        ueba_sdk::population::encode(&self.share())
+    }
+
+    fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
+        let shares = others
+            .iter()
+            .map(|b| ueba_sdk::population::decode::<Share>(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.others = Others::sum(&shares)?;
+        Ok(())
     }
 }
 

@@ -844,3 +844,218 @@ fn first_accesses_of_one_kind_do_not_compound() {
         assert!(!has(f, "session_kind"), "{f:#?}");
     }
 }
+
+/// Two instances, as with `--shards 2`: even users' events go to the
+/// first, odd users' to the second, in days of event time from `T0`, and
+/// after each day the instances exchange their populations, as the host
+/// does at fixed points of event time.
+fn two_shards(make: fn() -> Runtime<NovelTable>, events: &[Event]) -> [Runtime<NovelTable>; 2] {
+    let mut shards = [make(), make()];
+    let last = events.iter().map(|e| e.time_ms).max().unwrap_or(T0);
+    for day in 0..=(last - T0) / DAY_MS {
+        let start = T0 + day * DAY_MS;
+        for (i, rt) in shards.iter_mut().enumerate() {
+            let mine: Vec<Event> = events
+                .iter()
+                .filter(|e| e.user % 2 == i as u32)
+                .filter(|e| (start..start + DAY_MS).contains(&e.time_ms))
+                .copied()
+                .collect();
+            rt.observe(&mine);
+        }
+        exchange(&mut shards);
+    }
+    shards
+}
+
+fn exchange(shards: &mut [Runtime<NovelTable>; 2]) {
+    let shares = [shards[0].population(), shards[1].population()];
+    shards[0].absorb(&[&shares[1]]).unwrap();
+    shards[1].absorb(&[&shares[0]]).unwrap();
+}
+
+fn loose_runtime() -> Runtime<NovelTable> {
+    let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt
+}
+
+fn loose_ws_runtime() -> Runtime<NovelTable> {
+    let mut rt = ws_runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    rt
+}
+
+/// A copy of an instance, by its snapshot.
+fn copy(rt: &Runtime<NovelTable>) -> Runtime<NovelTable> {
+    let mut c = Runtime::<NovelTable>::default();
+    c.restore(&rt.snapshot()).unwrap();
+    c
+}
+
+/// The population figures of a finding.
+fn population_figures(f: &Finding) -> [Value; 4] {
+    [
+        "peer_users_touching",
+        "peer_size",
+        "org_users_touching",
+        "org_users",
+    ]
+    .map(|k| evidence(f, k))
+}
+
+#[test]
+fn shards_that_exchange_populations_report_the_whole_organisation() {
+    let mut whole = loose_runtime();
+    whole.observe(&history(30));
+    let [first, second] = two_shards(loose_runtime, &history(30));
+    // User 4 (team 0, the first shard's) reads the customer table only
+    // teams 1-3 read; user 19 (team 0, the second's) the team table 18 of
+    // their 19 peers read.
+    for (mut shard, user, table) in [(copy(&first), 4, CUSTOMERS), (copy(&second), 19, 4)] {
+        let want = first_read(&mut copy(&whole), user, table);
+        let got = first_read(&mut shard, user, table);
+        assert_eq!(population_figures(&got[0]), population_figures(&want[0]));
+        // The user's own habits are the same in both, and the pooled rates
+        // are sums of the same counts, the rarities of the other shard's
+        // discoveries rated a day late at worst.
+        assert!(
+            (got[0].score - want[0].score).abs() < 0.5,
+            "{} vs {}",
+            got[0].score,
+            want[0].score
+        );
+    }
+    let want = first_read(&mut copy(&whole), 4, CUSTOMERS);
+    assert_eq!(evidence(&want[0], "peer_size"), Value::Int(19));
+    assert_eq!(evidence(&want[0], "org_users_touching"), Value::Int(60));
+    assert_eq!(evidence(&want[0], "org_users"), Value::Int(199));
+    // Without the other shard's share the first knows only its own users.
+    let mut alone = copy(&first);
+    alone.absorb::<Vec<u8>>(&[]).unwrap();
+    let got = first_read(&mut alone, 4, CUSTOMERS);
+    assert_eq!(evidence(&got[0], "org_users_touching"), Value::Int(30));
+    assert_eq!(evidence(&got[0], "org_users"), Value::Int(99));
+}
+
+#[test]
+fn a_machine_owned_on_another_shard_is_judged_as_owned() {
+    let events = workstation_history(19);
+    let mut whole = loose_ws_runtime();
+    whole.observe(&events);
+    let [first, second] = two_shards(loose_ws_runtime, &events);
+    // User 36 (the first shard's) logs on to the machine of user 35 (the
+    // second's), who has used it alone.
+    let want = ws_first(&mut copy(&whole), 36, STAFF, pc(35), 21);
+    let got = ws_first(&mut copy(&first), 36, STAFF, pc(35), 21);
+    assert_eq!(evidence(&got[0], "sole_user"), Value::Text("user35".into()));
+    for key in ["owner_days", "resource_user_days", "org_users_touching"] {
+        assert_eq!(evidence(&got[0], key), evidence(&want[0], key), "{key}");
+    }
+    assert!(
+        (got[0].score - want[0].score).abs() < 0.5,
+        "{} vs {}",
+        got[0].score,
+        want[0].score
+    );
+    // Admin 121 (the second shard's) at 21:00 on user 44's machine (the
+    // first's): the machine's hours and owner come from the first shard.
+    let at_night = |rt: &mut Runtime<NovelTable>| {
+        let e = ws_ev(121, IT, pc(44), 21, 21 * 60);
+        rt.observe(&sequence(vec![e], 1_000_000))
+    };
+    let want = at_night(&mut copy(&whole));
+    let got = at_night(&mut copy(&second));
+    let (want, got) = (dead_finding(&want).unwrap(), dead_finding(&got).unwrap());
+    assert_eq!(evidence(got, "owner"), Value::Text("user44".into()));
+    for key in [
+        "resource_days",
+        "resource_days_in_use_at_hour",
+        "not_owner_chance",
+    ] {
+        assert_eq!(evidence(got, key), evidence(want, key), "{key}");
+    }
+    assert!(
+        (got.score - want.score).abs() < 0.5,
+        "{} vs {}",
+        got.score,
+        want.score
+    );
+    // Alone, the second shard has never seen the machine's owner.
+    let mut alone = copy(&second);
+    alone.absorb::<Vec<u8>>(&[]).unwrap();
+    assert!(dead_finding(&at_night(&mut alone)).is_none());
+}
+
+#[test]
+fn absorbing_the_same_shares_again_changes_nothing() {
+    let [mut first, second] = two_shards(loose_runtime, &history(12));
+    let once = first.snapshot();
+    let share = second.population();
+    for _ in 0..3 {
+        first.absorb(&[&share]).unwrap();
+    }
+    assert!(first.snapshot() == once);
+    // An instance's own share never carries what it absorbed.
+    let own = first.population();
+    first.absorb::<Vec<u8>>(&[]).unwrap();
+    assert_eq!(first.population(), own);
+    assert!(first.snapshot() != once);
+    first.absorb(&[&share]).unwrap();
+    assert!(first.snapshot() == once);
+}
+
+#[test]
+fn a_restored_instance_keeps_what_it_absorbed() {
+    let [first, _] = two_shards(loose_runtime, &history(30));
+    let mut restored = Runtime::<NovelTable>::default();
+    restored.restore(&first.snapshot()).unwrap();
+    let mut original = copy(&first);
+    let t = T0 + 30 * DAY_MS + 14 * HOUR_MS;
+    let events = sequence(
+        vec![
+            ev(4, CUSTOMERS, t),
+            ev(6, SALARIES, t),
+            ev(8, 47, t + HOUR_MS),
+        ],
+        1_000_000,
+    );
+    let found = original.observe(&events);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(restored.observe(&events), found);
+    assert_eq!(restored.population(), original.population());
+}
+
+#[test]
+fn shares_that_do_not_decode_are_refused_and_change_nothing() {
+    let [mut first, second] = two_shards(loose_runtime, &history(10));
+    let before = first.snapshot();
+    let share = second.population();
+    // The runtime's header: magic, name length, name.
+    let header = 8 + 2 + "novel-table".len();
+    let with_body = |body: Vec<u8>| {
+        let mut b = share[..header].to_vec();
+        b.extend(body);
+        b
+    };
+    let mut truncated = share.clone();
+    truncated.truncate(share.len() / 2);
+    let mut nan = crate::share::Share::default();
+    nan.org.kinds.new_kind.firsts = f32::NAN;
+    let mut unnamed = crate::share::Share::default();
+    unnamed.clocks.push((3, Default::default()));
+    let garbage = [
+        truncated,
+        with_body(ueba_sdk::population::encode(&nan)),
+        with_body(ueba_sdk::population::encode(&unnamed)),
+        b"junk".to_vec(),
+    ];
+    for g in garbage {
+        // Refused even next to a good share, which is not half-applied.
+        assert!(first.absorb(&[&share, &g]).is_err());
+        assert!(first.snapshot() == before);
+    }
+    // population() leaves the state alone.
+    first.population();
+    assert!(first.snapshot() == before);
+}
