@@ -17,6 +17,11 @@ const FIXTURES: &[(&str, &str, &str)] = &[
         "ueba-fixture-contract-0-2",
         "ueba_fixture_contract_0_2",
     ),
+    (
+        "contract-0-3",
+        "ueba-fixture-contract-0-3",
+        "ueba_fixture_contract_0_3",
+    ),
 ];
 
 fn main() {

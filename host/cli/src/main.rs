@@ -255,9 +255,11 @@ pub(crate) struct EngineArgs {
 pub(crate) struct ShardArgs {
     /// Split users across N shards, each with its own instance of every
     /// detector, observing on a thread of its own (README "Shards").
-    /// One shard scores exactly as an unsplit engine; with more, detectors
-    /// learn peer-group and organisation figures within a shard only. A
-    /// state directory resumes with the number it was written with.
+    /// One shard scores exactly as an unsplit engine; with more, the shards
+    /// exchange what they learned about peer groups and the organisation
+    /// now and then (at most hourly, at least daily in event time), so
+    /// another shard's users count as of the last exchange. A state
+    /// directory resumes with the number it was written with.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=ueba_engine::pipeline::MAX_SHARDS as i64))]
     pub(crate) shards: u16,

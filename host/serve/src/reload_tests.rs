@@ -364,7 +364,7 @@ fn scanning_the_directory_follows_adds_changes_removals_and_failures() {
     assert!(r.lineup.is_none());
     assert_eq!(r.failures[0].plugin, "liar.wasm");
     assert!(
-        r.failures[0].message.contains("built for contract 0.4.0"),
+        r.failures[0].message.contains("built for contract 0.5.0"),
         "{}",
         r.failures[0].message
     );

@@ -75,9 +75,9 @@ pub use types::*;
 /// another one is refused with both versions named).
 ///
 /// ```
-/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.3.0");
+/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.4.0");
 /// ```
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 
 /// A detector: plain Rust logic that turns events into findings.
 ///
@@ -186,6 +186,14 @@ macro_rules! export_detector {
                     state: ::std::vec::Vec<u8>,
                 ) -> ::std::result::Result<(), $crate::glue::WitDetectorError> {
                     $crate::glue::with_runtime::<$detector, _>(|rt| $crate::glue::restore(rt, &state))
+                }
+                fn population() -> ::std::vec::Vec<u8> {
+                    $crate::glue::with_runtime::<$detector, _>(|rt| rt.population())
+                }
+                fn absorb(
+                    others: ::std::vec::Vec<::std::vec::Vec<u8>>,
+                ) -> ::std::result::Result<(), $crate::glue::WitDetectorError> {
+                    $crate::glue::with_runtime::<$detector, _>(|rt| $crate::glue::absorb(rt, others))
                 }
             }
             $crate::glue::__export_detector_plugin!(__UebaPlugin with_types_in $crate::glue::bindings);

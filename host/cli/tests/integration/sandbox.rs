@@ -53,20 +53,20 @@ fn a_plugin_for_another_contract_version_is_refused() {
              (core instance $i (instantiate $m))
              (func $f (canon lift (core func $i "f")))
              (instance $api (export "describe" (func $f)))
-             (export "ueba:detector/detector@0.4.0" (instance $api))
+             (export "ueba:detector/detector@0.5.0" (instance $api))
            )"#,
     );
     let err = runtime().compile("future.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "plugin `future.wasm` was built for contract 0.4.0, this host supports {}",
+            "plugin `future.wasm` was built for contract 0.5.0, this host supports {}",
             ueba_engine::sandbox::SUPPORTED_CONTRACTS.join(", ")
         )
     );
     assert_eq!(
         ueba_engine::sandbox::SUPPORTED_CONTRACTS,
-        ["0.3.0", "0.2.0", "0.1.0"]
+        ["0.4.0", "0.3.0", "0.2.0", "0.1.0"]
     );
 }
 
@@ -102,13 +102,50 @@ fn a_plugin_built_for_contract_0_2_0_still_loads_and_scores() {
 }
 
 #[test]
+fn a_plugin_built_for_contract_0_3_0_still_loads_and_keeps_its_own_population() {
+    // Built against the frozen 0.3.0 WIT: it is given the `learn` column,
+    // and has no population exchange, so the host never asks it for one.
+    let path = ueba_test_support::fixture_dir().join("contract-0-3.wasm");
+    let bytes = std::fs::read(path).unwrap();
+    let rt = runtime();
+    let c = rt
+        .compile("old.wasm", &bytes)
+        .expect("a supported contract");
+    let mut p = rt
+        .instantiate("old.wasm", &c, Limits::default())
+        .expect("instantiates");
+    assert_eq!(p.info().contract, "0.3.0");
+    assert_eq!(p.info().name, "contract-0-3");
+    assert!(!p.shares_population());
+    let (symbols, batches) = history();
+    let mut last = batches[20].clone();
+    for e in &mut last {
+        e.learn = false;
+    }
+    p.observe(&batch(batches[0].clone(), symbols)).unwrap();
+    let found = p.observe(&batch(last.clone(), vec![])).unwrap();
+    let big = last.iter().find(|e| e.rows == 68_000).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].event, big.seq);
+    assert_eq!(
+        found[0].evidence[0].value,
+        wit::EvidenceValue::Integer(0),
+        "the plugin saw learn = false"
+    );
+    assert_eq!(p.population().unwrap(), Vec::<u8>::new());
+    p.absorb(&[b"anything".to_vec()]).unwrap();
+    let snap = p.snapshot().unwrap();
+    p.restore(&snap).unwrap();
+}
+
+#[test]
 fn a_plugin_whose_describe_claims_another_contract_is_refused() {
-    // It exports the 0.3.0 interface, so it compiles and links, but says it
-    // was built for 0.4.0: the host goes by the claim and refuses it.
+    // It exports the 0.4.0 interface, so it compiles and links, but says it
+    // was built for 0.5.0: the host goes by the claim and refuses it.
     let path = ueba_test_support::fixture_dir().join("contract-liar.wasm");
     let bytes = std::fs::read(path).unwrap();
     let rt = runtime();
-    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.3.0");
+    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.4.0");
     let err = rt
         .instantiate("liar.wasm", &c, Limits::default())
         .err()
@@ -116,7 +153,7 @@ fn a_plugin_whose_describe_claims_another_contract_is_refused() {
     assert!(matches!(err, PluginError::ContractMismatch { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "plugin `liar.wasm` was built for contract 0.4.0, this host supports 0.3.0, 0.2.0, 0.1.0"
+        "plugin `liar.wasm` was built for contract 0.5.0, this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"
     );
 }
 
@@ -133,7 +170,7 @@ fn a_component_exporting_no_detector_is_refused_naming_its_exports() {
     let err = runtime().compile("other.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.3.0, 0.2.0, 0.1.0"
+        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"
     );
 }
 

@@ -2,7 +2,8 @@
 //! own. What users rely on: the same input gives the same alerts however
 //! the threads are scheduled, a killed sharded run resumes to the same
 //! alerts, a state directory is not resumed with another number of shards
-//! without saying why, and splitting keeps `ueba eval`'s verdicts.
+//! without saying why, splitting keeps `ueba eval`'s verdicts, and every
+//! shard's detectors count the whole organisation.
 
 use std::path::Path;
 
@@ -143,5 +144,59 @@ fn four_shards_detect_what_one_does_with_as_many_false_alerts() {
     assert!(
         (fa_four - fa_one).abs() <= (0.1 * fa_one).max(1.0),
         "false alerts with four shards {fa_four}, with one {fa_one}"
+    );
+}
+
+/// The largest value of each of `keys` in a findings file's evidence.
+fn largest(findings: &Path, keys: &[&str]) -> Vec<u64> {
+    let text = std::fs::read_to_string(findings).unwrap();
+    let mut top = vec![0; keys.len()];
+    for line in text.lines() {
+        let f: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (k, top) in keys.iter().zip(&mut top) {
+            if let Some(v) = f["evidence"][*k].as_u64() {
+                *top = (*top).max(v);
+            }
+        }
+    }
+    top
+}
+
+#[test]
+fn every_shard_counts_the_whole_organisation_and_peer_group() {
+    // Each shard's detectors see a quarter of the users; the population
+    // exchange must make "of 99 users" and a peer group's size count all
+    // of them, as one shard does.
+    let (dir, d) = org("100", "30");
+    let figures = |shards: &str| {
+        let findings = dir.path().join(format!("findings-{shards}.jsonl"));
+        let o = run(&[
+            "score",
+            &format!("{d}/events.jsonl"),
+            "-i",
+            &format!("{d}/identities.csv"),
+            "--shards",
+            shards,
+            "-q",
+            "-o",
+            dir.path()
+                .join(format!("alerts-{shards}.jsonl"))
+                .to_str()
+                .unwrap(),
+            "--findings",
+            findings.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        largest(&findings, &["org_users", "peer_size"])
+    };
+    let one = figures("1");
+    assert!(
+        one[0] >= 90 && one[1] >= 10,
+        "the one-shard run must report the organisation ({one:?}) for this test to mean anything"
+    );
+    assert_eq!(
+        figures("4"),
+        one,
+        "organisation and peer-group sizes with four shards"
     );
 }

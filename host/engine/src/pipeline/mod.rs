@@ -23,7 +23,9 @@ pub use encode::Encoder;
 pub use report::{RankedEntity, RankedUser, Report, RiskPoint};
 pub use saved::{RestoreError, ScorerState};
 pub use scorer::{ScoreError, Scorer};
-pub use shard::{MAX_SHARDS, shard_of};
+pub use shard::{
+    Cadence, MAX_SHARDS, POPULATION_BLOCKS, POPULATION_MAX_GAP_MS, POPULATION_MIN_GAP_MS, shard_of,
+};
 pub use sink::AlertSink;
 pub use stats::{Histogram, Stats};
 pub use swap::{DetectorBuild, DetectorChange, Lineup};

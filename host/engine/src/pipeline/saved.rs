@@ -25,6 +25,8 @@ pub struct ScorerState {
     /// up to `next_seq`.
     pub(crate) pending: Vec<(i64, Compact)>,
     pub(crate) next_seq: u64,
+    /// When the shards last exchanged populations.
+    pub(crate) cadence: super::shard::Cadence,
     pub(crate) aggregator: AggregatorState,
     pub(crate) entities: crate::risk::entities::EntityRisk,
     pub(crate) stats: SavedStats,

@@ -33,7 +33,7 @@ use crate::sandbox::{Event, wit};
 use super::encode::*;
 use super::report::*;
 use super::saved::*;
-use super::shard::{self, MAX_SHARDS, Pool, Slot, Split};
+use super::shard::{self, Cadence, MAX_SHARDS, Pool, Slot, Split};
 use super::sink::*;
 use super::stats::*;
 
@@ -102,6 +102,8 @@ pub struct Scorer<S: AlertSink> {
     /// The batch the shards are observing, when they overlap with this
     /// thread.
     pub(crate) in_flight: Option<Flight>,
+    /// When the shards last exchanged populations.
+    pub(crate) cadence: Cadence,
 }
 
 /// A batch sent to the detectors whose findings are still to be taken.
@@ -170,6 +172,7 @@ impl<S: AlertSink> Scorer<S> {
             user_shard: Vec::new(),
             pool: Pool::default(),
             in_flight: None,
+            cadence: Cadence::default(),
         }
     }
 
@@ -428,6 +431,7 @@ impl<S: AlertSink> Scorer<S> {
                 .map(|e| (e.time_ms, Compact::of_event(&e)))
                 .collect(),
             next_seq: self.next_seq,
+            cadence: self.cadence,
             aggregator: self.aggregator.state(),
             entities: self.entities.clone(),
             stats: SavedStats {
@@ -566,6 +570,7 @@ impl<S: AlertSink> Scorer<S> {
         self.newest_ms = state.newest_ms;
         self.released_ms = state.released_ms;
         self.next_seq = state.next_seq;
+        self.cadence = state.cadence;
         let first = state.next_seq - state.pending.len() as u64;
         self.batch = state
             .pending
@@ -732,6 +737,9 @@ impl<S: AlertSink> Scorer<S> {
             self.apply_due_verdicts(first_ms)?;
             self.emit_incidents()?;
         }
+        if block_start && self.pool.shards() > 1 {
+            self.exchange_populations(first_seq);
+        }
         let mut batch = wit::Batch {
             symbols: Vec::new(),
             events: std::mem::take(&mut self.batch),
@@ -796,6 +804,29 @@ impl<S: AlertSink> Scorer<S> {
             return Ok(());
         }
         self.settle()
+    }
+
+    /// At a block start when one is due ([`Cadence`]), the shards'
+    /// instances of every detector exchange populations
+    /// ([`Slot::exchange`]). Only at block starts, so where a flush or a
+    /// resume cut the input does not change when exchanges happen; the last
+    /// one is in the checkpoint.
+    fn exchange_populations(&mut self, first_seq: u64) {
+        let Some(&first_ms) = self.batch.time_ms.first() else {
+            return;
+        };
+        if !self.cadence.due(first_ms, first_seq, self.block()) {
+            return;
+        }
+        let mut reports: Vec<HealthEvent> = Vec::new();
+        for slot in &mut self.slots {
+            slot.exchange(&mut reports);
+        }
+        for r in reports {
+            let r = r.at_batch(self.stats.batches, first_seq, self.batch.len());
+            self.health.report(&r);
+            self.stats.health.push(r);
+        }
     }
 
     /// Take the findings of the batch the detectors hold, if any, and

@@ -16,15 +16,21 @@
 //! scorer that drives the shards.
 //!
 //! What a detector learns about populations (peer groups, the
-//! organisation) is learned per shard: each instance knows its own
-//! shard's users only. With one shard nothing changes.
+//! organisation) is learned by each instance from its own shard's users.
+//! So that figures such as "9 of 199 users have touched it" still count
+//! everyone, the shards exchange populations ([`Slot::exchange`]) now and
+//! then ([`Cadence`]): every instance of a detector gives its own share
+//! and takes the others'. Another shard's users therefore count as of the
+//! last exchange. Detectors built for a
+//! contract before 0.4.0 take no part and keep their own shard's
+//! population. With one shard nothing changes.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::sandbox::plugins::{BatchOutcome, HealthEvent, LoadedPlugin};
+use crate::sandbox::plugins::{BatchOutcome, HealthEvent, HealthSink, LoadedPlugin};
 use crate::sandbox::{PluginError, wit};
 
 /// The most shards a run may have: beyond the cores of any one machine,
@@ -42,6 +48,53 @@ pub fn shard_of(user: &str, shards: usize) -> usize {
         .bytes()
         .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
     (hash % shards.max(1) as u64) as usize
+}
+
+/// When the shards exchange populations, at a block start of the event
+/// sequence ([`Cadence::due`]): never sooner than this much event time
+/// after the last exchange (an hour)...
+pub const POPULATION_MIN_GAP_MS: i64 = 3_600_000;
+/// ...and once this many blocks of events have gone by since it...
+pub const POPULATION_BLOCKS: u64 = 16;
+/// ...or, in a quiet log, once this much event time has (a day).
+pub const POPULATION_MAX_GAP_MS: i64 = 86_400_000;
+
+/// The last population exchange between the shards, in event time and
+/// event sequence; part of the checkpoint, so that a resumed run exchanges
+/// where an uninterrupted one would.
+///
+/// What an exchange costs does not depend on how many events were scored
+/// since the last one, while what stale figures cost does: so a busy log
+/// exchanges every [`POPULATION_BLOCKS`] blocks (but at most hourly), and a
+/// quiet one at least daily. Another shard's users are counted as of the
+/// last exchange: at most a day of event time late in a quiet log, and at
+/// most [`POPULATION_BLOCKS`] blocks of events or an hour in a busy one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cadence {
+    /// (event time, sequence number) of the first event of the block the
+    /// last exchange happened before; `None` before the first.
+    last: Option<(i64, u64)>,
+}
+
+impl Cadence {
+    /// Whether the shards exchange before the block starting with the event
+    /// at `time_ms` and `seq`, with blocks of `block` events; if so, it is
+    /// counted as done.
+    pub(crate) fn due(&mut self, time_ms: i64, seq: u64, block: u64) -> bool {
+        let due = match self.last {
+            None => true,
+            Some((t, q)) => {
+                let gap = time_ms.saturating_sub(t);
+                gap >= POPULATION_MIN_GAP_MS
+                    && (seq.saturating_sub(q) >= POPULATION_BLOCKS.saturating_mul(block)
+                        || gap >= POPULATION_MAX_GAP_MS)
+            }
+        };
+        if due {
+            self.last = Some((time_ms, seq));
+        }
+        due
+    }
 }
 
 /// One instance of a detector: shard 0's, or another shard's.
@@ -75,6 +128,32 @@ impl Slot {
     /// version).
     pub(crate) fn lead(&self) -> &LoadedPlugin {
         &self.instances[0].loaded
+    }
+
+    /// The population exchange between this detector's instances: each
+    /// gives its own share, then each takes the others' in shard order.
+    /// Nothing happens with one instance, or for a detector built for a
+    /// contract before 0.4.0. Failures are reported to `health`; the instance keeps the
+    /// figures it had.
+    pub(crate) fn exchange(&mut self, health: &mut dyn HealthSink) {
+        if self.instances.len() < 2 || !self.lead().shares_population() {
+            return;
+        }
+        let shares: Vec<Vec<u8>> = self
+            .instances
+            .iter_mut()
+            .map(|i| i.loaded.population(health))
+            .collect();
+
+        for (k, inst) in self.instances.iter_mut().enumerate() {
+            let others = shares
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, s)| s.clone())
+                .collect();
+            inst.loaded.absorb(others, health);
+        }
     }
 
     /// Start fresh instances until there is one per shard.
@@ -409,7 +488,25 @@ fn run_shard(part: Part, instances: Vec<(usize, &mut Instance)>) -> Vec<Observed
 
 #[cfg(test)]
 mod tests {
-    use super::shard_of;
+    use super::{Cadence, POPULATION_BLOCKS, shard_of};
+
+    #[test]
+    fn populations_are_exchanged_hourly_in_a_busy_log_and_daily_in_a_quiet_one() {
+        const H: i64 = 3_600_000;
+        let block = 1024;
+        let busy = POPULATION_BLOCKS * block;
+        let mut c = Cadence::default();
+        assert!(c.due(0, 0, block), "the first block exchanges");
+        // However many events, not within the hour.
+        assert!(!c.due(H - 1, 10 * busy, block));
+        assert!(c.due(H, busy, block));
+        // An hour on but few events: wait, up to a day.
+        assert!(!c.due(3 * H, busy + block, block));
+        assert!(!c.due(H + 24 * H - 1, busy + 2 * block, block));
+        assert!(c.due(H + 24 * H, busy + 3 * block, block));
+        // Time going backwards (late events) never exchanges.
+        assert!(!c.due(0, 100 * busy, block));
+    }
 
     #[test]
     fn a_users_shard_is_fnv1a_of_the_name_modulo_the_count() {

@@ -73,12 +73,16 @@ pub enum HealthKind {
     /// `ueba serve --plugins DIR`: a file could not be loaded; the running
     /// version, if any, keeps scoring.
     LoadFailed,
+    /// The population exchange between shards failed for this instance:
+    /// its share could not be taken, or the others' were refused. It
+    /// scores with the population figures it had until the next exchange.
+    PopulationRefused,
 }
 
 impl HealthKind {
     /// Every kind, in declaration order, for consumers that count or label
     /// each one (metrics) and for checking the written names.
-    pub const ALL: [HealthKind; 16] = [
+    pub const ALL: [HealthKind; 17] = [
         HealthKind::Failed,
         HealthKind::Recovered,
         HealthKind::RetryFailed,
@@ -95,6 +99,7 @@ impl HealthKind {
         HealthKind::StateReset,
         HealthKind::Removed,
         HealthKind::LoadFailed,
+        HealthKind::PopulationRefused,
     ];
 
     /// The kind as written in the health stream's `event` field, for
@@ -117,6 +122,7 @@ impl HealthKind {
             HealthKind::StateReset => "state_reset",
             HealthKind::Removed => "removed",
             HealthKind::LoadFailed => "load_failed",
+            HealthKind::PopulationRefused => "population_refused",
         }
     }
 }
@@ -138,7 +144,8 @@ impl HealthKind {
             | HealthKind::OutputRejected
             | HealthKind::StateDropped
             | HealthKind::RestoreFailed
-            | HealthKind::StateReset => Level::WARN,
+            | HealthKind::StateReset
+            | HealthKind::PopulationRefused => Level::WARN,
             HealthKind::Recovered
             | HealthKind::ReplacedBuiltin
             | HealthKind::Loaded

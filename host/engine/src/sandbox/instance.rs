@@ -1,12 +1,13 @@
 //! One instantiated detector in its own store: the calls of the contract
-//! (`describe`, `configure`, `observe`, `snapshot`, `restore`), each under
+//! (`describe`, `configure`, `observe`, `snapshot`, `restore`, `population`,
+//! `absorb`), each under
 //! the plugin's limits, and the classification of a failed call by type.
 
 use std::time::Duration;
 
 use wasmtime::Store;
 
-use super::older::{v0_1, v0_2};
+use super::older::{v0_1, v0_2, v0_3};
 use super::runtime::*;
 
 /// What a plugin said about itself in `describe`.
@@ -79,8 +80,12 @@ impl Plugin {
         let name = self.info.name.clone();
         let result = self.with_deadline("configure", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_3_0_detector()
+                .ueba_detector0_4_0_detector()
                 .call_configure(&mut p.store, pairs),
+            Bindings::V0_3(b) => b
+                .ueba_detector_detector()
+                .call_configure(&mut p.store, pairs)
+                .map(|r| r.map_err(v0_3::config_error)),
             Bindings::V0_2(b) => b
                 .ueba_detector_detector()
                 .call_configure(&mut p.store, pairs)
@@ -108,8 +113,15 @@ impl Plugin {
     pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
         let result = self.with_deadline("observe", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_3_0_detector()
+                .ueba_detector0_4_0_detector()
                 .call_observe(&mut p.store, batch),
+            Bindings::V0_3(b) => b
+                .ueba_detector_detector()
+                .call_observe(&mut p.store, &v0_3::batch(batch))
+                .map(|r| {
+                    r.map(|f| f.into_iter().map(v0_3::finding).collect())
+                        .map_err(v0_3::detector_error)
+                }),
             Bindings::V0_2(b) => b
                 .ueba_detector_detector()
                 .call_observe(&mut p.store, &v0_2::batch(batch))
@@ -149,7 +161,8 @@ impl Plugin {
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
         let snap = self.with_deadline("snapshot", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector0_3_0_detector().call_snapshot(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_4_0_detector().call_snapshot(&mut p.store),
+            Bindings::V0_3(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_2(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_1(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
         })?;
@@ -172,8 +185,12 @@ impl Plugin {
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         let result = self.with_deadline("restore", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_3_0_detector()
+                .ueba_detector0_4_0_detector()
                 .call_restore(&mut p.store, state),
+            Bindings::V0_3(b) => b
+                .ueba_detector_detector()
+                .call_restore(&mut p.store, state)
+                .map(|r| r.map_err(v0_3::detector_error)),
             Bindings::V0_2(b) => b
                 .ueba_detector_detector()
                 .call_restore(&mut p.store, state)
@@ -192,6 +209,63 @@ impl Plugin {
     }
 }
 
+impl Plugin {
+    /// Whether the plugin takes part in the population exchange between
+    /// shards (contract 0.4.0 and later); older ones keep their own
+    /// shard's population.
+    pub fn shares_population(&self) -> bool {
+        matches!(self.bindings, Bindings::Current(_))
+    }
+
+    /// The plugin's own population share (`population`), bounded like a
+    /// snapshot; empty from a plugin that shares nothing or predates the
+    /// exchange.
+    pub fn population(&mut self) -> Result<Vec<u8>, PluginError> {
+        if !self.shares_population() {
+            return Ok(Vec::new());
+        }
+        let share = self.with_deadline("population", |p| match &p.bindings {
+            Bindings::Current(b) => b
+                .ueba_detector0_4_0_detector()
+                .call_population(&mut p.store),
+            _ => Ok(Vec::new()),
+        })?;
+        if share.len() > self.limits.max_snapshot_bytes {
+            return Err(PluginError::Call {
+                plugin: self.info.name.clone(),
+                call: "population",
+                message: format!(
+                    "population share is {} bytes; the limit is {}",
+                    share.len(),
+                    self.limits.max_snapshot_bytes
+                ),
+                failure: Failure::Snapshot,
+            });
+        }
+        Ok(share)
+    }
+
+    /// Hand the plugin the other instances' shares (`absorb`); nothing for
+    /// a plugin that predates the exchange.
+    pub fn absorb(&mut self, others: &[Vec<u8>]) -> Result<(), PluginError> {
+        if !self.shares_population() {
+            return Ok(());
+        }
+        let result = self.with_deadline("absorb", |p| match &p.bindings {
+            Bindings::Current(b) => b
+                .ueba_detector0_4_0_detector()
+                .call_absorb(&mut p.store, others),
+            _ => Ok(Ok(())),
+        })?;
+        result.map_err(|e| PluginError::Call {
+            plugin: self.info.name.clone(),
+            call: "absorb",
+            message: e.message,
+            failure: Failure::Error,
+        })
+    }
+}
+
 /// Which limit a failed call hit, from the error wasmtime returned, whether
 /// the memory limiter refused a growth during the call, and which export was
 /// called.
@@ -202,7 +276,7 @@ pub(crate) fn classify(e: &wasmtime::Error, memory_refused: bool, call: &str) ->
         _ if memory_refused => Failure::Memory,
         Some(_) => Failure::Trap,
         None if result_too_large(e) => {
-            if call == "snapshot" {
+            if call == "snapshot" || call == "population" {
                 Failure::Snapshot
             } else {
                 Failure::Findings

@@ -6,6 +6,8 @@
 //! - [`v0_1`]: events as a list of records, options for missing values.
 //! - [`v0_2`]: events as columns, as today, without the `learn` column
 //!   (0.3.0): such a plugin learns from every event it is given.
+//! - [`v0_3`]: today's calls without `population` and `absorb` (0.4.0):
+//!   such a plugin keeps its own shard's population.
 
 use super::wit;
 
@@ -170,6 +172,50 @@ pub mod v0_2 {
                 rows: e.rows.clone(),
                 bytes: e.bytes.clone(),
                 outcome: e.outcome.clone(),
+            },
+        }
+    }
+}
+
+/// Contract 0.3.0: the current batch and calls, without the population
+/// exchange.
+pub mod v0_3 {
+    use super::wit;
+
+    /// Generated bindings for the frozen 0.3.0 contract
+    /// (`wit/deps/detector-0.3.0/detector.wit`).
+    #[allow(missing_docs)]
+    pub mod bindings {
+        wasmtime::component::bindgen!({
+            path: "../../wit/deps/detector-0.3.0",
+            world: "ueba:detector/detector-plugin@0.3.0",
+        });
+    }
+
+    /// The 0.3.0 types.
+    pub use bindings::exports::ueba::detector::detector as old;
+
+    same_shapes!();
+
+    /// A current batch in 0.3.0's form: the same columns, as that
+    /// version's types.
+    pub fn batch(batch: &wit::Batch) -> old::Batch {
+        let e = &batch.events;
+        old::Batch {
+            symbols: batch.symbols.iter().map(symbol).collect(),
+            events: old::Events {
+                seq: e.seq.clone(),
+                time_ms: e.time_ms.clone(),
+                utc_offset_minutes: e.utc_offset_minutes.clone(),
+                user: e.user.clone(),
+                peer_group: e.peer_group.clone(),
+                action: e.action.clone(),
+                resource: e.resource.clone(),
+                source: e.source.clone(),
+                rows: e.rows.clone(),
+                bytes: e.bytes.clone(),
+                outcome: e.outcome.clone(),
+                learn: e.learn.clone(),
             },
         }
     }

@@ -60,6 +60,11 @@ pub struct LoadedPlugin {
     max_failures: u32,
     failures: u32,
     quarantined: bool,
+    /// The other shards' population shares this instance last absorbed.
+    /// A restart re-applies them after the replay: absorbing replaces, so
+    /// giving the same set again changes nothing when the snapshot already
+    /// holds it.
+    shares: Option<Vec<Vec<u8>>>,
 }
 
 /// What became of one batch in one detector.
@@ -316,6 +321,7 @@ impl LoadedPlugin {
     /// instance: for a resumed run whose saved state the detector refused.
     pub fn start_afresh(&mut self) -> Result<(), PluginError> {
         self.snapshot = None;
+        self.shares = None;
         self.replay.clear();
         self.schedule = SnapshotSchedule::default();
         self.restart()
@@ -325,6 +331,8 @@ impl LoadedPlugin {
     /// into the instance and keep it as the recovery point.
     pub fn resume(&mut self, snapshot: &[u8]) -> Result<(), PluginError> {
         self.plugin.restore(snapshot)?;
+        // The snapshot holds what the instance had absorbed.
+        self.shares = None;
         self.snapshot = Some(snapshot.to_vec());
         self.replay.clear();
         self.schedule = SnapshotSchedule::after(snapshot.len());
@@ -356,6 +364,7 @@ impl LoadedPlugin {
             max_failures: self.max_failures,
             failures: 0,
             quarantined: false,
+            shares: None,
         })
     }
 
@@ -381,8 +390,66 @@ impl LoadedPlugin {
         for b in &self.replay {
             fresh.observe(b)?;
         }
+        if let Some(shares) = &self.shares {
+            fresh.absorb(shares)?;
+        }
         self.plugin = fresh;
         Ok(())
+    }
+
+    /// Whether this instance takes part in the population exchange
+    /// between shards: a running plugin of contract 0.4.0 or later.
+    pub fn shares_population(&self) -> bool {
+        !self.quarantined && self.plugin.shares_population()
+    }
+
+    /// This instance's own population share for the exchange between
+    /// shards; empty when it does not take part or its `population` call
+    /// failed. A failure is reported, and one that trapped or hit a limit
+    /// counts toward quarantine and restarts the instance, as a failed
+    /// snapshot does.
+    pub fn population(&mut self, health: &mut dyn HealthSink) -> Vec<u8> {
+        if !self.shares_population() {
+            return Vec::new();
+        }
+        match self.plugin.population() {
+            Ok(share) => share,
+            Err(e) => {
+                self.population_refused(&e, health);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Give this instance the other shards' latest shares. On failure the
+    /// instance keeps the figures it had (a trap restarts it from its last
+    /// good state and the shares it took before); the failure is reported.
+    pub fn absorb(&mut self, others: Vec<Vec<u8>>, health: &mut dyn HealthSink) {
+        if !self.shares_population() {
+            return;
+        }
+        match self.plugin.absorb(&others) {
+            Ok(()) => self.shares = Some(others),
+            Err(e) => self.population_refused(&e, health),
+        }
+    }
+
+    fn population_refused(&mut self, e: &PluginError, health: &mut dyn HealthSink) {
+        let name = self.name().to_string();
+        health.report(&HealthEvent::new(
+            &name,
+            HealthKind::PopulationRefused,
+            failure_of(e),
+            e.to_string(),
+        ));
+        if let Some(why) = self.snapshot_failed(e) {
+            health.report(&HealthEvent::new(
+                &name,
+                HealthKind::Quarantined,
+                failure_of(e),
+                why,
+            ));
+        }
     }
 }
 
@@ -494,6 +561,7 @@ pub(crate) fn supervise(
         max_failures: sandbox.max_failures,
         failures: 0,
         quarantined: false,
+        shares: None,
     })
 }
 

@@ -50,7 +50,7 @@ pub struct Position {
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
 /// The checkpoint layout this build writes and reads. Bumped whenever the
 /// body's encoding changes; an older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
