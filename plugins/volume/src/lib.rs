@@ -194,7 +194,10 @@
 //! share of the pool, which spans about the time the single ring would.
 //! Whether a peer group's pool has `POOL_MIN` values to stand for its
 //! members counts both. The mixed fits are computed at each exchange and
-//! again whenever the pool's own fit is (every `POOL_REFIT` values). The
+//! again when the pool's own values have changed about as large a part of
+//! the mixed pool as `POOL_REFIT` values change of an unshared one: every
+//! `POOL_REFIT` times (own + others' values) / own values of its own, so
+//! N shards refit no more often in all than one instance does. The
 //! other shards' values are as of the last exchange, and each exchange
 //! replaces them; a user's own histories, pairs and slow references are
 //! never shared, as a user lives in one shard. A share is 4 bytes a value:
@@ -255,7 +258,7 @@ const PAIR_HISTORY: usize = 8;
 const POOL_DAYS: usize = 256;
 const POOL_HOURS: usize = 512;
 /// A pooled baseline is refitted after this many new values.
-const POOL_REFIT: u32 = 32;
+pub(crate) const POOL_REFIT: u32 = 32;
 /// Pooled values needed before a peer or org baseline is used.
 const POOL_MIN: usize = 10;
 /// Own buckets needed before a user's own baseline is fitted.
@@ -734,14 +737,21 @@ impl Pool {
     fn push_day(&mut self, v: f32) {
         self.days.push_log(v, POOL_DAYS);
         self.since_day_fit += 1;
-        if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
-            self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
-            self.since_day_fit = 0;
-            if let Some(sh) = self.shared.as_deref_mut() {
-                sh.day_fit = sh
-                    .days
-                    .fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY);
+        let Some(sh) = self.shared.as_deref_mut() else {
+            if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
+                self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
+                self.since_day_fit = 0;
             }
+            return;
+        };
+        // Only the mixed fit is read while others' values are mixed in.
+        if sh.days.held_with(self.days.len(), POOL_DAYS) < 2 * POOL_MIN
+            || self.since_day_fit >= sh.days.refit_every(self.days.len())
+        {
+            sh.day_fit = sh
+                .days
+                .fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY);
+            self.since_day_fit = 0;
         }
     }
 
@@ -749,14 +759,20 @@ impl Pool {
     fn push_hour(&mut self, v: f32) {
         self.hours.push_log(v, POOL_HOURS);
         self.since_hour_fit += 1;
-        if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
-            self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
-            self.since_hour_fit = 0;
-            if let Some(sh) = self.shared.as_deref_mut() {
-                sh.hour_fit = sh
-                    .hours
-                    .fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR);
+        let Some(sh) = self.shared.as_deref_mut() else {
+            if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
+                self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
+                self.since_hour_fit = 0;
             }
+            return;
+        };
+        if sh.hours.held_with(self.hours.len(), POOL_HOURS) < 2 * POOL_MIN
+            || self.since_hour_fit >= sh.hours.refit_every(self.hours.len())
+        {
+            sh.hour_fit = sh
+                .hours
+                .fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR);
+            self.since_hour_fit = 0;
         }
     }
 
@@ -793,6 +809,11 @@ impl Pool {
                 hours,
             })
         });
+        if self.shared.is_none() {
+            // The own fits were not kept up while others' values were mixed.
+            self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
+            self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
+        }
     }
 }
 

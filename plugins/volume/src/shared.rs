@@ -77,6 +77,9 @@ fn age(rank: usize, n: usize) -> f32 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recent {
     vals: Vec<(f32, f32)>,
+    /// How many values the sources offered (each at most the capacity),
+    /// before the youngest were taken.
+    offered: usize,
 }
 
 impl Recent {
@@ -85,8 +88,10 @@ impl Recent {
     /// relative age, at most `cap` of each.
     pub fn merge<'a>(sources: impl Iterator<Item = &'a [f32]>, cap: usize) -> Recent {
         let mut all: Vec<(f32, usize, f32)> = Vec::new();
+        let mut offered = 0usize;
         for (i, s) in sources.enumerate() {
             let s = &s[..s.len().min(cap)];
+            offered = offered.saturating_add(s.len());
             all.extend(s.iter().enumerate().map(|(r, &v)| (age(r, s.len()), i, v)));
         }
         // Stable, so each source keeps its order among equal ages.
@@ -94,7 +99,18 @@ impl Recent {
         all.truncate(cap);
         Recent {
             vals: all.into_iter().map(|(a, _, v)| (a, v)).collect(),
+            offered,
         }
+    }
+
+    /// After how many of its own new values a pool holding `own` refits
+    /// its mixed fit: `POOL_REFIT` scaled by the part of the mixed pool its
+    /// own values make, (own + offered) / own, since its values change only
+    /// that part of it.
+    pub fn refit_every(&self, own: usize) -> u32 {
+        let own = own.max(1);
+        let scale = own.saturating_add(self.offered) / own;
+        crate::POOL_REFIT.saturating_mul(u32::try_from(scale.max(1)).unwrap_or(u32::MAX))
     }
 
     /// Whether it holds no value.
