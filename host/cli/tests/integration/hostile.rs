@@ -47,6 +47,11 @@ pub(crate) fn run_with_alerts(
 
 /// [`run_with_alerts`] with the whole config given.
 pub(crate) fn run_config(config: &str, trigger_batch: Option<usize>) -> (Report, Vec<Alert>) {
+    run_sharded(config, trigger_batch, 1)
+}
+
+/// [`run_config`] with users split across `shards` shards.
+fn run_sharded(config: &str, trigger_batch: Option<usize>, shards: usize) -> (Report, Vec<Alert>) {
     let dir = fixture_dir();
     let cfg = Config::parse(config, std::path::Path::new("test.toml")).unwrap();
     let rt = runtime();
@@ -56,6 +61,8 @@ pub(crate) fn run_config(config: &str, trigger_batch: Option<usize>) -> (Report,
         ueba_engine::sandbox::plugins::BUILTIN_PLUGINS.len() + 1
     );
     let mut scorer = Scorer::new(cfg, Identities::default(), plugins, Vec::new())
+        .with_shards(shards)
+        .unwrap()
         .with_health(Box::new(Vec::<HealthEvent>::new()));
     let t0 = 1_767_600_000_000i64;
     for b in 0..40usize {
@@ -253,6 +260,54 @@ fn a_huge_snapshot_is_refused_and_scoring_goes_on() {
     assert!(!refused.is_empty(), "{:?}", r.stats.health);
     assert_eq!(refused[0].limit, Some(Failure::Snapshot));
     assert_eq!(r.stats.findings[hostile_index(&r)], 39);
+    assert_builtins_saw_everything(&r);
+}
+
+/// Two shards, 16 events of 30 minutes a batch: the shards exchange
+/// populations every third batch (a day of event time).
+fn run_two_shards(mode: &str, trigger_batch: Option<usize>) -> Report {
+    run_sharded(
+        &format!(
+            "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nsnapshot_timeout_ms = 300\nbatch_timeout_ms = 300\nmax_failures = 2\n[detectors.hostile]\nmode = \"{mode}\"\n"
+        ),
+        trigger_batch,
+        2,
+    )
+    .0
+}
+
+#[test]
+fn a_population_share_that_never_comes_is_stopped_and_counts_toward_quarantine() {
+    let r = run_two_shards("population-loop", Some(2));
+    let l = limits(&r);
+    assert_eq!(
+        l[0],
+        (HealthKind::PopulationRefused, Some(Failure::Time)),
+        "{l:?}"
+    );
+    assert!(
+        l.contains(&(HealthKind::Quarantined, Some(Failure::Time))),
+        "{l:?}"
+    );
+    assert_builtins_saw_everything(&r);
+}
+
+#[test]
+fn a_detector_refusing_the_other_shards_shares_keeps_scoring() {
+    let r = run_two_shards("absorb-error", None);
+    let l = limits(&r);
+    assert!(!l.is_empty(), "the exchange must have happened");
+    assert!(
+        l.iter()
+            .all(|x| *x == (HealthKind::PopulationRefused, Some(Failure::Error))),
+        "{l:?}"
+    );
+    assert!(
+        r.stats.health[0]
+            .message
+            .contains("refusing the other shards")
+    );
+    assert_eq!(r.stats.findings[hostile_index(&r)], 40);
     assert_builtins_saw_everything(&r);
 }
 
