@@ -10,10 +10,6 @@ use ueba_sdk::novelty::Discovery;
 use crate::net::Net;
 use crate::{POOL_RECENT_ACCESSES, RECENT_DISCOVERIES, Usage};
 
-/// Halvings a pooled sum may need at most: more than enough for any finite
-/// `f32`, so a corrupt count cannot loop for long.
-const MAX_HALVINGS: usize = 160;
-
 /// One instance's population figures, learned from its own users only.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Share {
@@ -99,21 +95,9 @@ pub(crate) fn pooled(own: Option<&Discovery>, others: Option<&Discovery>) -> Opt
     let Some(others) = others else {
         return own.copied();
     };
-    let mut d = own.copied().unwrap_or_default();
-    d.merge(others);
-    for _ in 0..MAX_HALVINGS {
-        if d.accesses <= POOL_RECENT_ACCESSES {
-            break;
-        }
-        d.accesses *= 0.5;
-        d.firsts *= 0.5;
-    }
-    for _ in 0..MAX_HALVINGS {
-        if d.rated <= 4.0 * RECENT_DISCOVERIES {
-            break;
-        }
-        d.rated *= 0.5;
-        d.log_rarity *= 0.5;
-    }
-    Some(d)
+    Some(own.copied().unwrap_or_default().pooled_with(
+        others,
+        POOL_RECENT_ACCESSES,
+        4.0 * RECENT_DISCOVERIES,
+    ))
 }

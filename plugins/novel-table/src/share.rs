@@ -10,10 +10,6 @@ use ueba_sdk::table::Table;
 
 use crate::{KindClock, KindStats, NO_USER, POOL_RECENT_ACCESSES, Pool, RECENT_DISCOVERIES};
 
-/// Halvings a pooled sum may need at most: more than enough for any finite
-/// `f32`, so a corrupt count cannot loop for long.
-const MAX_HALVINGS: usize = 160;
-
 /// One instance's population figures, learned from its own users only.
 /// Kinds are the sender's ids, named by `kinds`, since each instance
 /// numbers kinds in the order it meets them.
@@ -216,23 +212,7 @@ pub(crate) fn pooled(own: &Discovery, others: Option<&Discovery>) -> Discovery {
     let Some(others) = others else {
         return *own;
     };
-    let mut d = *own;
-    d.merge(others);
-    for _ in 0..MAX_HALVINGS {
-        if d.accesses <= POOL_RECENT_ACCESSES {
-            break;
-        }
-        d.accesses *= 0.5;
-        d.firsts *= 0.5;
-    }
-    for _ in 0..MAX_HALVINGS {
-        if d.rated <= 4.0 * RECENT_DISCOVERIES {
-            break;
-        }
-        d.rated *= 0.5;
-        d.log_rarity *= 0.5;
-    }
-    d
+    own.pooled_with(others, POOL_RECENT_ACCESSES, 4.0 * RECENT_DISCOVERIES)
 }
 
 /// A pool's counts in one kind: this instance's plus the others'.

@@ -135,6 +135,47 @@ impl Discovery {
         self.log_rarity += other.log_rarity;
         self.rated += other.rated;
     }
+
+    /// A pool's counts with `others` (the other shards' part of the same
+    /// pool) added, halved as [`Discovery::access`] and
+    /// [`Discovery::rate_rarity`] halve (accesses with first accesses past
+    /// `access_window`, rated discoveries with their rarities past
+    /// `rated_window`) until within the windows again: as heavy as one
+    /// instance holding every member's counts would be.
+    ///
+    /// ```
+    /// use ueba_sdk::novelty::Discovery;
+    /// let half = Discovery { accesses: 200.0, firsts: 20.0, ..Discovery::default() };
+    /// let both = half.pooled_with(&half, 256.0, 64.0);
+    /// assert_eq!((both.accesses, both.firsts), (200.0, 20.0));
+    /// ```
+    pub fn pooled_with(
+        &self,
+        others: &Discovery,
+        access_window: f32,
+        rated_window: f32,
+    ) -> Discovery {
+        // Enough halvings for any finite f32, so a corrupt count cannot
+        // loop for long.
+        const MAX_HALVINGS: usize = 160;
+        let mut d = *self;
+        d.merge(others);
+        for _ in 0..MAX_HALVINGS {
+            if d.accesses <= access_window.max(2.0) {
+                break;
+            }
+            d.accesses *= 0.5;
+            d.firsts *= 0.5;
+        }
+        for _ in 0..MAX_HALVINGS {
+            if d.rated <= rated_window.max(2.0) {
+                break;
+            }
+            d.rated *= 0.5;
+            d.log_rarity *= 0.5;
+        }
+        d
+    }
 }
 
 #[cfg(test)]
