@@ -970,10 +970,7 @@ impl Detector for NewSource {
     }
 
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
-        let shares = others
-            .iter()
-            .map(|b| ueba_sdk::population::decode::<Share>(b))
-            .collect::<Result<Vec<_>, _>>()?;
+        let shares: Vec<Share> = ueba_sdk::population::decode_all(others)?;
         self.others = Others::sum(&shares)?;
         Ok(())
     }

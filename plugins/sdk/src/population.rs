@@ -11,6 +11,9 @@
 //! let share: Vec<(u32, u32)> = vec![(7, 3)];
 //! assert_eq!(decode::<Vec<(u32, u32)>>(&encode(&share)).unwrap(), share);
 //! assert!(decode::<Vec<(u32, u32)>>(&[0xff]).is_err());
+//! let others = [encode(&3u64), encode(&4u64)];
+//! let others: Vec<&[u8]> = others.iter().map(Vec::as_slice).collect();
+//! assert_eq!(ueba_sdk::population::decode_all::<u64>(&others).unwrap(), [3, 4]);
 //! ```
 //!
 //! [`Detector::population`]: crate::Detector::population
@@ -30,4 +33,12 @@ pub fn encode<T: Serialize>(share: &T) -> Vec<u8> {
 /// read back, or why it could not be.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     postcard::from_bytes(bytes).map_err(|e| format!("population share does not decode: {e}"))
+}
+
+/// Every one of the `others` given to
+/// [`Detector::absorb`](crate::Detector::absorb) read back, or the first
+/// reason one could not be: decode them all before changing any state, so
+/// that a bad share leaves the detector as it was.
+pub fn decode_all<T: DeserializeOwned>(others: &[&[u8]]) -> Result<Vec<T>, String> {
+    others.iter().map(|bytes| decode(bytes)).collect()
 }
