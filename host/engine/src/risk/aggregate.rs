@@ -151,22 +151,8 @@ struct Kept {
     time_ms: i64,
     /// Kept as its JSON text in checkpoints: the evidence map holds JSON
     /// values, which compact binary formats cannot decode on their own.
-    #[serde(with = "finding_as_json")]
+    #[serde(with = "crate::risk::json_text")]
     finding: AlertFinding,
-}
-
-mod finding_as_json {
-    use super::AlertFinding;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
-
-    pub fn serialize<S: Serializer>(f: &AlertFinding, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&serde_json::to_string(f).map_err(S::Error::custom)?)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AlertFinding, D::Error> {
-        let text = String::deserialize(d)?;
-        serde_json::from_str(&text).map_err(D::Error::custom)
-    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -45,7 +45,10 @@ pub struct Incident {
     /// (detector, resource) of every finding in its alerts: the behaviour
     /// a benign verdict is about (at most [`MAX_KEPT`]).
     pub behaviours: Vec<(String, String)>,
-    /// Verdicts given on its alerts, in order.
+    /// Verdicts given on its alerts, in order. As JSON text in
+    /// checkpoints: a verdict's JSON form leaves out an empty note or
+    /// analyst.
+    #[serde(with = "crate::risk::json_text")]
     pub verdicts: Vec<Verdict>,
     /// Whether a verdict called it malicious.
     pub malicious: bool,
@@ -185,5 +188,42 @@ impl<W: Write + Send> IncidentSink for super::JsonLines<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Incident;
+    use crate::risk::verdicts::{Verdict, VerdictKind};
+
+    #[test]
+    fn an_incident_with_a_verdict_without_note_or_analyst_survives_a_checkpoint() {
+        // Checkpoints are postcard; a verdict's JSON form leaves out an
+        // empty note and analyst, which postcard cannot tell.
+        let verdict = |note: &str| Verdict {
+            time: "2026-01-05T10:00:00Z".into(),
+            id: "a-1".into(),
+            verdict: VerdictKind::Malicious,
+            note: note.into(),
+            analyst: String::new(),
+        };
+        let incident = Incident {
+            id: "i-a-1".into(),
+            user: "alice".into(),
+            peer_group: None,
+            opened_ms: 1,
+            closed_ms: None,
+            closed_reason: None,
+            peak: 80.0,
+            alerts: vec!["a-1".into()],
+            alert_count: 1,
+            detectors: vec!["volume".into()],
+            behaviours: vec![("volume".into(), "support.customers".into())],
+            verdicts: vec![verdict(""), verdict("confirmed by the team lead")],
+            malicious: true,
+            calm_ms: 2,
+        };
+        let bytes = postcard::to_allocvec(&incident).unwrap();
+        assert_eq!(postcard::from_bytes::<Incident>(&bytes).unwrap(), incident);
     }
 }

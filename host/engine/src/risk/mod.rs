@@ -24,3 +24,25 @@ impl<W: std::io::Write + Send> JsonLines<W> {
         self.0.write_all(b"\n")
     }
 }
+
+/// Keeps a field as its JSON text in checkpoints (`#[serde(with =
+/// "crate::risk::json_text")]`). Checkpoints are postcard, which writes no
+/// field names: a type whose JSON form skips fields (`skip_serializing_if`,
+/// for the records users read) or holds JSON values cannot be decoded from
+/// it, so such a field goes in as text its own serde reads back.
+pub(crate) mod json_text {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(v).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
+    }
+}
