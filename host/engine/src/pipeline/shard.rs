@@ -84,7 +84,9 @@ impl Cadence {
         let due = match self.last {
             None => true,
             Some((t, q)) => {
-                let gap = time_ms.saturating_sub(t);
+                // Either way: a state resumed on an older log must not wait
+                // for event time to come back to its last exchange.
+                let gap = i64::try_from(time_ms.abs_diff(t)).unwrap_or(i64::MAX);
                 gap >= POPULATION_MIN_GAP_MS
                     && (seq.saturating_sub(q) >= POPULATION_BLOCKS.saturating_mul(block)
                         || gap >= POPULATION_MAX_GAP_MS)
@@ -504,8 +506,10 @@ mod tests {
         assert!(!c.due(3 * H, busy + block, block));
         assert!(!c.due(H + 24 * H - 1, busy + 2 * block, block));
         assert!(c.due(H + 24 * H, busy + 3 * block, block));
-        // Time going backwards (late events) never exchanges.
-        assert!(!c.due(0, 100 * busy, block));
+        // Late events a little back in time do not exchange, but a log
+        // that starts far back (an older log resumed on this state) does.
+        assert!(!c.due(H + 23 * H, 2 * busy, block));
+        assert!(c.due(0, 3 * busy, block));
     }
 
     #[test]
