@@ -135,10 +135,11 @@ impl Slot {
     /// The population exchange between this detector's instances: each
     /// gives its own share, then each takes the others' in shard order.
     /// Nothing happens with one instance, or for a detector built for a
-    /// contract before 0.4.0. Failures are reported to `health`; the instance keeps the
-    /// figures it had.
+    /// contract before 0.4.0; a quarantined instance gives and takes
+    /// nothing while the others go on. Failures are reported to `health`;
+    /// the instance keeps the figures it had.
     pub(crate) fn exchange(&mut self, health: &mut dyn HealthSink) {
-        if self.instances.len() < 2 || !self.lead().shares_population() {
+        if self.instances.len() < 2 || !self.lead().plugin.shares_population() {
             return;
         }
         let shares: Vec<Vec<u8>> = self
@@ -146,7 +147,6 @@ impl Slot {
             .iter_mut()
             .map(|i| i.loaded.population(health))
             .collect();
-
         for (k, inst) in self.instances.iter_mut().enumerate() {
             let others = shares
                 .iter()
