@@ -237,20 +237,19 @@ impl LoadedPlugin {
     /// replaced by a fresh one from the last good snapshot. Returns why the
     /// detector was quarantined, when it was.
     fn snapshot_failed(&mut self, e: &PluginError) -> Option<String> {
-        if !matches!(
-            e,
-            PluginError::Call {
-                failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
-                ..
-            }
-        ) {
+        let PluginError::Call {
+            call,
+            failure: Failure::Trap | Failure::Time | Failure::Memory | Failure::Stack,
+            ..
+        } = e
+        else {
             return None;
-        }
+        };
         self.failures += 1;
         if self.failures >= self.max_failures {
             self.quarantine();
             return Some(format!(
-                "failed {} times, the last in a snapshot; it gets no more events in this run, the other detectors keep scoring",
+                "failed {} times, the last in its `{call}` call; it gets no more events in this run, the other detectors keep scoring",
                 self.failures
             ));
         }
@@ -259,7 +258,7 @@ impl LoadedPlugin {
             Err(re) => {
                 self.quarantine();
                 Some(format!(
-                    "after a failed snapshot it could not be restarted ({re}); it gets no more events in this run, the other detectors keep scoring"
+                    "after a failed `{call}` call it could not be restarted ({re}); it gets no more events in this run, the other detectors keep scoring"
                 ))
             }
         }
