@@ -86,6 +86,29 @@ macro_rules! same_shapes {
     };
 }
 
+/// The columns every columnar version shares, copied from the current
+/// batch `$e` into that version's `old::Events`, with `$extra` columns the
+/// version also has.
+macro_rules! columns {
+    ($e:expr $(, $extra:ident)*) => {{
+        let e = $e;
+        old::Events {
+            seq: e.seq.clone(),
+            time_ms: e.time_ms.clone(),
+            utc_offset_minutes: e.utc_offset_minutes.clone(),
+            user: e.user.clone(),
+            peer_group: e.peer_group.clone(),
+            action: e.action.clone(),
+            resource: e.resource.clone(),
+            source: e.source.clone(),
+            rows: e.rows.clone(),
+            bytes: e.bytes.clone(),
+            outcome: e.outcome.clone(),
+            $($extra: e.$extra.clone(),)*
+        }
+    }};
+}
+
 /// Contract 0.1.0: one record per event.
 pub mod v0_1 {
     use super::wit;
@@ -157,22 +180,9 @@ pub mod v0_2 {
 
     /// A current batch in 0.2.0's form: the same columns but `learn`.
     pub fn batch(batch: &wit::Batch) -> old::Batch {
-        let e = &batch.events;
         old::Batch {
             symbols: batch.symbols.iter().map(symbol).collect(),
-            events: old::Events {
-                seq: e.seq.clone(),
-                time_ms: e.time_ms.clone(),
-                utc_offset_minutes: e.utc_offset_minutes.clone(),
-                user: e.user.clone(),
-                peer_group: e.peer_group.clone(),
-                action: e.action.clone(),
-                resource: e.resource.clone(),
-                source: e.source.clone(),
-                rows: e.rows.clone(),
-                bytes: e.bytes.clone(),
-                outcome: e.outcome.clone(),
-            },
+            events: columns!(&batch.events),
         }
     }
 }
@@ -200,23 +210,9 @@ pub mod v0_3 {
     /// A current batch in 0.3.0's form: the same columns, as that
     /// version's types.
     pub fn batch(batch: &wit::Batch) -> old::Batch {
-        let e = &batch.events;
         old::Batch {
             symbols: batch.symbols.iter().map(symbol).collect(),
-            events: old::Events {
-                seq: e.seq.clone(),
-                time_ms: e.time_ms.clone(),
-                utc_offset_minutes: e.utc_offset_minutes.clone(),
-                user: e.user.clone(),
-                peer_group: e.peer_group.clone(),
-                action: e.action.clone(),
-                resource: e.resource.clone(),
-                source: e.source.clone(),
-                rows: e.rows.clone(),
-                bytes: e.bytes.clone(),
-                outcome: e.outcome.clone(),
-                learn: e.learn.clone(),
-            },
+            events: columns!(&batch.events, learn),
         }
     }
 }
