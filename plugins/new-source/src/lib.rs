@@ -99,7 +99,7 @@
 //! bytes per peer group that used it; per source string seen about 16 bytes
 //! (its parsed network); per user whose events are not learned, 32 bytes
 //! per subnet they first used that day; per peer group 28 bytes (members
-//! and pooled discovery counts), plus 4 bytes per peer group id seen. Ids
+//! and pooled discovery counts). Ids
 //! at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector. The sum of the other shards' shares (below) costs about
 //! 100 bytes per subnet and per block their users have used, plus 8 per
@@ -329,9 +329,6 @@ pub struct NewSource {
     /// Pooled discovery counts per peer group, and of the organisation.
     group_discovery: Table<Discovery>,
     org_discovery: Discovery,
-    /// Every peer group id seen, sorted: the groups of the share.
-    #[serde(default)]
-    group_ids: Vec<u32>,
     /// The sum of the other instances' latest shares (see the module docs).
     #[serde(default)]
     others: Others,
@@ -436,9 +433,6 @@ impl NewSource {
         if let Some(f) = from {
             let size = self.groups.get_or_insert_with(f, || 0);
             *size = size.saturating_sub(1);
-        }
-        if let Err(i) = self.group_ids.binary_search(&to) {
-            self.group_ids.insert(i, to);
         }
         let size = self.groups.get_or_insert_with(to, || 0);
         *size = size.saturating_add(1);
@@ -739,12 +733,9 @@ impl NewSource {
             org_users: self.org_users,
             org_discovery: self.org_discovery,
             groups: self
-                .group_ids
+                .groups
                 .iter()
-                .map(|&g| {
-                    let members = self.groups.get(g).copied().unwrap_or(0);
-                    (g, members, self.group_discovery.get(g).copied())
-                })
+                .map(|(g, &members)| (g, members, self.group_discovery.get(g).copied()))
                 .collect(),
             subnets: self
                 .subnets

@@ -228,8 +228,7 @@
 //! and last hour, its closed days, and 24 two-byte counts of days in use)
 //! plus 8 bytes per peer group that touched it; per peer group, and once
 //! for the organisation, 44 bytes per kind its members use; per kind its
-//! name and its pooled clock (200 bytes); 4 bytes per resource and per
-//! peer group, listing them for the share. The sum of the other shards'
+//! name and its pooled clock (200 bytes). The sum of the other shards'
 //! shares (below) adds about 100 bytes per resource their users touched
 //! (plus 8 per peer group), and per pool about 60 bytes and the kind's name
 //! per kind.
@@ -432,28 +431,9 @@ pub struct NovelTable {
     /// Per kind id, the hours its owned resources are in use.
     #[serde(default)]
     clocks: Vec<KindClock>,
-    /// Every peer group id seen, sorted: the groups the share lists.
-    #[serde(default)]
-    group_ids: Vec<u32>,
-    /// Every resource id seen, in order of first sight: the resources the
-    /// share lists.
-    #[serde(default)]
-    resource_ids: Vec<u32>,
     /// The sum of the other instances' latest shares (see the module docs).
     #[serde(default)]
     others: Others,
-}
-
-/// The resource `id`, created (and listed in `ids`) on first use.
-fn resource_entry<'a>(
-    resources: &'a mut Table<Resource>,
-    ids: &mut Vec<u32>,
-    id: u32,
-) -> &'a mut Resource {
-    if resources.get(id).is_none() {
-        ids.push(id);
-    }
-    resources.get_or_insert_with(id, Resource::default)
 }
 
 /// Discovery counts of a user, or a pool of users, in one kind.
@@ -879,9 +859,6 @@ impl NovelTable {
                 e.users = e.users.saturating_sub(1);
             }
         }
-        if let Err(i) = self.group_ids.binary_search(&to) {
-            self.group_ids.insert(i, to);
-        }
         let pool = self.groups.get_or_insert_with(to, Pool::default);
         pool.members = pool.members.saturating_add(1);
         for &k in &kinds {
@@ -889,7 +866,7 @@ impl NovelTable {
             e.users = e.users.saturating_add(1);
         }
         for r in touched {
-            let res = resource_entry(&mut self.resources, &mut self.resource_ids, r);
+            let res = self.resources.get_or_insert_with(r, Resource::default);
             if let Some(f) = from {
                 res.add_group(f, -1);
             }
@@ -920,7 +897,9 @@ impl NovelTable {
         };
         // An id whose text has not arrived reads as "": decide it again
         // once it has.
-        let res = resource_entry(&mut self.resources, &mut self.resource_ids, resource);
+        let res = self
+            .resources
+            .get_or_insert_with(resource, Resource::default);
         if !name.is_empty() {
             res.sensitive = Some((generation, sensitive));
             res.kind = Some((generation, kind));
@@ -1205,27 +1184,21 @@ impl NovelTable {
         Share {
             kinds: self.kind_names.clone(),
             org: self.org.clone(),
-            groups: self
-                .group_ids
-                .iter()
-                .filter_map(|&g| Some((g, self.groups.get(g)?.clone())))
-                .collect(),
+            groups: self.groups.iter().map(|(g, p)| (g, p.clone())).collect(),
             resources: self
-                .resource_ids
+                .resources
                 .iter()
-                .filter_map(|&id| {
-                    let r = self.resources.get(id)?;
-                    (r.users > 0 || r.clock.day != NO_DAY).then(|| {
-                        let share = ResourceShare {
-                            users: r.users,
-                            user_days: r.user_days,
-                            owner: r.owner,
-                            owner_days: r.owner_days,
-                            per_group: r.per_group.clone(),
-                            clock: r.clock.shared(),
-                        };
-                        (id, share)
-                    })
+                .filter(|(_, r)| r.users > 0 || r.clock.day != NO_DAY)
+                .map(|(id, r)| {
+                    let share = ResourceShare {
+                        users: r.users,
+                        user_days: r.user_days,
+                        owner: r.owner,
+                        owner_days: r.owner_days,
+                        per_group: r.per_group.clone(),
+                        clock: r.clock.shared(),
+                    };
+                    (id, share)
                 })
                 .collect(),
             clocks: self
@@ -1241,7 +1214,9 @@ impl NovelTable {
     /// Count a learned event in its resource's [`Clock`]; a day it closes
     /// joins its kind's hours while the resource is owned.
     fn tick_clock(&mut self, e: &Event) {
-        let res = resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
+        let res = self
+            .resources
+            .get_or_insert_with(e.resource, Resource::default);
         let Some(span) = res.clock.tick(e.local_day(), e.local_hour()) else {
             return;
         };
@@ -1472,8 +1447,9 @@ impl NovelTable {
                     t.day = day;
                     t.days = t.days.saturating_add(1);
                     let days = t.days;
-                    let res =
-                        resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
+                    let res = self
+                        .resources
+                        .get_or_insert_with(e.resource, Resource::default);
                     res.add_day(e.user, days);
                     if counted && let Some((_, kind)) = res.kind {
                         self.count_access(e.user, kind, false, false, false);
@@ -1720,7 +1696,9 @@ impl NovelTable {
             }
             known(&mut self.org);
         }
-        let res = resource_entry(&mut self.resources, &mut self.resource_ids, e.resource);
+        let res = self
+            .resources
+            .get_or_insert_with(e.resource, Resource::default);
         res.users = res.users.saturating_add(1);
         res.add_day(e.user, 1);
         if let Some(g) = group {

@@ -241,8 +241,6 @@ pub struct OffHours {
     /// own users' days, plus [`Absorbed`], the other instances'.
     groups: Table<Profile>,
     org: Profile,
-    /// The peer groups in `groups`, in order of first use.
-    group_ids: Vec<u32>,
     /// The sum of the other instances' latest shares, which `groups` and
     /// `org` include; what [`Detector::absorb`] takes out again.
     absorbed: Absorbed,
@@ -496,15 +494,6 @@ impl Default for User {
             session: None,
         }
     }
-}
-
-/// The pooled profile of peer group `g`, created (and listed in `ids`) on
-/// first use.
-fn group_mut<'a>(groups: &'a mut Table<Profile>, ids: &mut Vec<u32>, g: u32) -> &'a mut Profile {
-    if groups.get(g).is_none() {
-        ids.push(g);
-    }
-    groups.get_or_insert_with(g, Profile::default)
 }
 
 fn kind_of(day: i64) -> usize {
@@ -830,7 +819,7 @@ impl OffHours {
         if user.day != day {
             let group = user
                 .group
-                .map(|g| group_mut(&mut self.groups, &mut self.group_ids, g));
+                .map(|g| self.groups.get_or_insert_with(g, Profile::default));
             Self::close_day(user, group, &mut self.org);
             user.day = day;
         }
@@ -1071,10 +1060,10 @@ impl Detector for OffHours {
         let share = Share {
             org: own(&self.org, Some(&self.absorbed.org)),
             groups: self
-                .group_ids
+                .groups
                 .iter()
-                .filter_map(|&g| {
-                    let p = own(self.groups.get(g)?, self.absorbed.groups.get(&g));
+                .filter_map(|(g, p)| {
+                    let p = own(p, self.absorbed.groups.get(&g));
                     (p != Profile::default()).then_some((g, p))
                 })
                 .collect(),
@@ -1102,7 +1091,7 @@ impl Detector for OffHours {
             }
         }
         for (&g, p) in &sum.groups {
-            group_mut(&mut self.groups, &mut self.group_ids, g).add(p);
+            self.groups.get_or_insert_with(g, Profile::default).add(p);
         }
         self.absorbed = sum;
         Ok(())

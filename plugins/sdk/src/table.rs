@@ -79,6 +79,35 @@ impl<T> Table<T> {
             self.sparse.entry(id).or_insert_with(make)
         }
     }
+
+    /// Every id with state, and its state, in ascending id order: for what
+    /// a detector sums over all of its entities (a population share).
+    ///
+    /// ```
+    /// use ueba_sdk::table::Table;
+    /// let mut t: Table<u8> = Table::default();
+    /// t.get_or_insert_with(u32::MAX, || 9);
+    /// t.get_or_insert_with(7, || 1);
+    /// assert_eq!(t.iter().collect::<Vec<_>>(), [(7, &1), (u32::MAX, &9)]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as u32, s.as_deref()?)));
+        dense.chain(self.sparse.iter().map(|(&id, t)| (id, t)))
+    }
+
+    /// [`Table::iter`], for update.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut T)> {
+        let dense = self
+            .dense
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as u32, s.as_deref_mut()?)));
+        dense.chain(self.sparse.iter_mut().map(|(&id, t)| (id, t)))
+    }
 }
 
 #[cfg(test)]

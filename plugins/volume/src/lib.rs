@@ -313,8 +313,6 @@ pub struct Volume {
     users: Table<User>,
     groups: Table<Pool>,
     org: Pool,
-    /// The peer groups in `groups`, in order of first use.
-    group_ids: Vec<u32>,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -817,14 +815,6 @@ impl Pool {
     }
 }
 
-/// The pool of peer group `g`, created (and listed in `ids`) on first use.
-fn group_mut<'a>(groups: &'a mut Table<Pool>, ids: &mut Vec<u32>, g: u32) -> &'a mut Pool {
-    if groups.get(g).is_none() {
-        ids.push(g);
-    }
-    groups.get_or_insert_with(g, Pool::default)
-}
-
 /// What a bucket was judged against.
 #[derive(Clone, Copy)]
 enum Baseline {
@@ -977,7 +967,7 @@ impl Volume {
             if !late {
                 let group = user
                     .group
-                    .map(|g| group_mut(&mut self.groups, &mut self.group_ids, g));
+                    .map(|g| self.groups.get_or_insert_with(g, Pool::default));
                 Self::close_day(user, group, &mut self.org);
                 user.day = day;
             }
@@ -1586,10 +1576,9 @@ impl Detector for Volume {
         let share = Share {
             org: PoolShare::of(&self.org.days, &self.org.hours),
             groups: self
-                .group_ids
+                .groups
                 .iter()
-                .filter_map(|&g| {
-                    let pool = self.groups.get(g)?;
+                .filter_map(|(g, pool)| {
                     let share = PoolShare::of(&pool.days, &pool.hours);
                     (!share.is_empty()).then_some((g, share))
                 })
@@ -1617,14 +1606,13 @@ impl Detector for Volume {
         }
         let org: Vec<&PoolShare> = shares.iter().map(|s| &s.org).collect();
         self.org.set_shared(&org);
-        for g in self.group_ids.clone() {
-            let sources = by_group.remove(&g).unwrap_or_default();
-            if let Some(pool) = self.groups.get_mut(g) {
-                pool.set_shared(&sources);
-            }
+        for (g, pool) in self.groups.iter_mut() {
+            pool.set_shared(&by_group.remove(&g).unwrap_or_default());
         }
         for (g, sources) in by_group {
-            group_mut(&mut self.groups, &mut self.group_ids, g).set_shared(&sources);
+            self.groups
+                .get_or_insert_with(g, Pool::default)
+                .set_shared(&sources);
         }
         Ok(())
     }
