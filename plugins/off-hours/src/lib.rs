@@ -1075,8 +1075,7 @@ impl Detector for OffHours {
     /// of `others`.
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
         let mut sum = Absorbed::default();
-        for bytes in others {
-            let share: Share = population::decode(bytes)?;
+        for share in population::decode_all::<Share>(others)? {
             sum.org.add(&share.org);
             for (g, p) in &share.groups {
                 sum.groups.entry(*g).or_default().add(p);

@@ -1590,14 +1590,8 @@ impl Detector for Volume {
     /// Replace the other instances' part of every pool by what `others`
     /// hold of it.
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
-        let shares = others
-            .iter()
-            .map(|bytes| {
-                let share: Share = population::decode(bytes)?;
-                share.check()?;
-                Ok(share)
-            })
-            .collect::<Result<Vec<Share>, String>>()?;
+        let shares: Vec<Share> = population::decode_all(others)?;
+        shares.iter().try_for_each(Share::check)?;
         let mut by_group: BTreeMap<u32, Vec<&PoolShare>> = BTreeMap::new();
         for share in &shares {
             for (g, p) in &share.groups {
