@@ -1,5 +1,6 @@
 //! `new-source`: flags the first time a user acts from a network that they
-//! and their peer group have never used.
+//! and their peer group have never used, and the first time they use a
+//! resource from a network they never used it from.
 //!
 //! Stolen credentials are used from somewhere else: a home connection, a
 //! cloud host, another office. People do change networks (a VPN from home,
@@ -52,6 +53,33 @@
 //! corroborating evidence by design: one new network does not alert on its
 //! own, but it adds to a bulk read or a night session.
 //!
+//! # Habitual places
+//!
+//! Most people use a resource from where they always use it: removable
+//! media on their own machine, the customer table from their desk. Using a
+//! resource they know from a network they never used it from (a drive on
+//! someone else's machine, the customer table from a new host) is evidence
+//! of its own, even when the network itself is not new to them or is
+//! unremarkable for someone who moves around (an administrator logs on to
+//! a new machine every day, but plugs their drive into their own).
+//!
+//! Per user and resource the detector keeps the subnets it was used from
+//! (at most [`place::PLACES_PER_RESOURCE`], four; a resource used from more
+//! has no habitual place and is no longer judged). *Place accesses* are
+//! counted like network accesses, one per (user, resource, subnet, local
+//! day), for resources the user already knew and from their second active
+//! day on; a first use of a resource is not one (whether it is new is
+//! `novel-table`'s to judge). On a known resource's first use from a
+//! subnet, after the learning periods, `p` is the Good–Turing chance that
+//! the user's next access to a resource they know is from a new place,
+//! `(firsts + m · rate_pool) / (accesses + m)` with the peer group's pooled
+//! place counts as prior (`m = prior_accesses`), and the score is
+//! `score_from_p(p)`, reported at `min_score` or more (evidence `kind`
+//! `place`; network findings have `kind` `network`). A reported new place
+//! is held out of the user's counts until their day closes, and unlearned
+//! events (below) are judged the same way, once a day per resource and
+//! subnet, teaching nothing.
+//!
 //! # Findings
 //!
 //! One per (user, subnet), on the first event from it (or, while the use is
@@ -90,7 +118,7 @@
 //!
 //! # Memory
 //!
-//! Per user about 96 bytes (with their discovery counts) plus 16 bytes per
+//! Per user about 170 bytes (with their discovery and place counts) plus 16 bytes per
 //! subnet (its index and the day of the latest use) and 4 per block used,
 //! at most `max_sources_per_user` subnets (default 256, about 5 KiB); further
 //! new subnets of that user are neither tracked nor scored, since a user who
@@ -101,7 +129,10 @@
 //! per subnet they first used that day; per peer group 28 bytes (members
 //! and pooled discovery counts). Ids
 //! at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
-//! huge vector. The sum of the other shards' shares (below) costs about
+//! huge vector. Habitual places cost about 40 bytes per resource a user
+//! has used (at most `max_resources_per_user`, default 256) plus 16 per
+//! subnet it was used from, and 16 bytes per peer group for the pooled
+//! place counts. The sum of the other shards' shares (below) costs about
 //! 100 bytes per subnet and per block their users have used, plus 8 per
 //! peer group that used it, and 40 bytes per peer group.
 //!
@@ -112,7 +143,7 @@
 //! have used a subnet or its block, group sizes, pooled discovery rates)
 //! would count only one shard's users. [`Detector::population`] shares, from
 //! the instance's own users only: the organisation's user count and pooled
-//! discovery counts; per peer group its current members and pooled
+//! discovery and place counts, per peer group its pooled place counts; per peer group its current members and pooled
 //! discovery counts; per subnet and per block someone has used, keyed by
 //! its network (not by the instance's own index), its users and users per
 //! peer group. That is about 8 bytes per IPv4 subnet or block (20 for IPv6)
@@ -133,6 +164,7 @@
 #![deny(missing_docs)]
 
 pub mod net;
+mod place;
 mod share;
 
 use std::collections::BTreeMap;
@@ -145,6 +177,7 @@ use ueba_sdk::{
 };
 
 use net::{Net, Prefixes};
+use place::{Places, Use};
 use share::{Others, Share};
 
 const NO_DAY: i64 = i64::MIN;
@@ -183,6 +216,8 @@ pub struct Config {
     pub max_sources_per_user: u32,
     /// How many accesses the peer group's discovery rate is worth.
     pub prior_accesses: f64,
+    /// Resources whose habitual places are tracked per user.
+    pub max_resources_per_user: u32,
 }
 
 impl Default for Config {
@@ -197,6 +232,7 @@ impl Default for Config {
             block: Prefixes { v4: 16, v6: 48 },
             max_sources_per_user: 256,
             prior_accesses: 30.0,
+            max_resources_per_user: 256,
         }
     }
 }
@@ -283,6 +319,16 @@ struct User {
     /// First uses scored in today's events that may not be learned.
     #[serde(default)]
     unlearned: FirstToday<Net>,
+    /// The networks each resource was used from.
+    places: Places,
+    /// Recent accesses to known resources (user × resource × subnet × day)
+    /// and those from a new place, from the second active day on.
+    place_discovery: Discovery,
+    /// Reported new places of today, held out of the user's habits until
+    /// their day closes.
+    held_places: u32,
+    /// New places scored in today's events that may not be learned.
+    unlearned_places: FirstToday<(u32, Net)>,
 }
 
 impl Default for User {
@@ -297,6 +343,10 @@ impl Default for User {
             discovery: Discovery::default(),
             held: Vec::new(),
             unlearned: FirstToday::default(),
+            places: Places::default(),
+            place_discovery: Discovery::default(),
+            held_places: 0,
+            unlearned_places: FirstToday::default(),
         }
     }
 }
@@ -329,6 +379,10 @@ pub struct NewSource {
     /// Pooled discovery counts per peer group, and of the organisation.
     group_discovery: Table<Discovery>,
     org_discovery: Discovery,
+    /// Pooled place discovery counts per peer group, and of the
+    /// organisation.
+    group_places: Table<Discovery>,
+    org_places: Discovery,
     /// The sum of the other instances' latest shares (see the module docs).
     #[serde(default)]
     others: Others,
@@ -344,6 +398,16 @@ struct Odds {
     relative: f64,
     p: f64,
     score: f32,
+}
+
+/// A known resource used from a new network, for the finding.
+struct NewPlace {
+    /// The network, when interned.
+    subnet: Option<Net>,
+    p: f64,
+    score: f32,
+    /// The user's active days, counting the event's.
+    active_days: u32,
 }
 
 /// The network a first use is from, for the finding.
@@ -512,11 +576,16 @@ impl NewSource {
         };
         let day = e.local_day();
         user.unlearned = FirstToday::default();
+        user.unlearned_places = FirstToday::default();
         if user.starts_day(day) {
             user.active_days = user.active_days.saturating_add(1);
+            let held_places = std::mem::take(&mut user.held_places);
             for rarity in std::mem::take(&mut user.held) {
                 self.rate_discovery(e.user, rarity);
                 self.count_access(e.user, true);
+            }
+            for _ in 0..held_places {
+                self.count_place(e.user, true);
             }
             let Some(user) = self.users.get_mut(e.user) else {
                 return;
@@ -527,6 +596,7 @@ impl NewSource {
             return;
         };
         let subnet_idx = self.subnet_of(symbols, source);
+        self.observe_place(symbols, e, subnet_idx, learning, out);
         let Some(user) = self.users.get(e.user) else {
             return;
         };
@@ -663,6 +733,10 @@ impl NewSource {
             None => self.networks(symbols, source),
         };
         let known = self.subnet_index.get(&subnet_key).copied();
+        self.place_unlearned(symbols, e, (known, subnet_key), active_days, out);
+        let Some(user) = self.users.get(e.user) else {
+            return;
+        };
         let max = self.config.max_sources_per_user as usize;
         if known.is_some_and(|s| user.subnets.binary_search_by_key(&s, |&(s, _)| s).is_ok())
             || user.subnets.len() >= max
@@ -711,19 +785,189 @@ impl NewSource {
     /// group's when it has other members, else the organisation's, each
     /// with the other instances' (see [`share::pooled`]).
     fn pool(&self, group: Option<u32>) -> Discovery {
+        let others = |g| self.others.groups.get(&g).and_then(|o| o.1.as_ref());
+        self.pooled(
+            group,
+            (&self.group_discovery, &self.org_discovery),
+            others,
+            self.others.org_discovery.as_ref(),
+        )
+    }
+
+    /// The same for habitual places.
+    fn place_pool(&self, group: Option<u32>) -> Discovery {
+        self.pooled(
+            group,
+            (&self.group_places, &self.org_places),
+            |g| self.others.group_places.get(&g),
+            self.others.org_places.as_ref(),
+        )
+    }
+
+    /// A peer group's pooled counts (`own` per group and of the
+    /// organisation, with the other instances'), or the organisation's when
+    /// the group has no other member.
+    fn pooled<'a>(
+        &'a self,
+        group: Option<u32>,
+        own: (&'a Table<Discovery>, &'a Discovery),
+        others: impl Fn(u32) -> Option<&'a Discovery>,
+        others_org: Option<&Discovery>,
+    ) -> Discovery {
         group
             .filter(|&g| self.members(g) > 1)
-            .and_then(|g| {
-                let others = self.others.groups.get(&g).and_then(|o| o.1.as_ref());
-                share::pooled(self.group_discovery.get(g), others)
-            })
-            .or_else(|| {
-                share::pooled(
-                    Some(&self.org_discovery),
-                    self.others.org_discovery.as_ref(),
-                )
-            })
+            .and_then(|g| share::pooled(own.0.get(g), others(g)))
+            .or_else(|| share::pooled(Some(own.1), others_org))
             .unwrap_or_default()
+    }
+
+    /// Judge and learn a learned event's use of its resource from
+    /// `subnet` (see "Habitual places").
+    fn observe_place(
+        &mut self,
+        symbols: &Symbols,
+        e: &Event,
+        subnet: u32,
+        learning: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let day = e.local_day();
+        let Some(user) = self.users.get(e.user) else {
+            return;
+        };
+        let counted = user.active_days > 1;
+        let first = match user.places.classify(e.resource, Some(subnet), day) {
+            Use::Roaming | Use::Known { today: true } => return,
+            Use::NewResource => None,
+            Use::Known { today: false } => Some(false),
+            Use::NewPlace => Some(true),
+        };
+        let mut flagged = false;
+        if first == Some(true) && !learning && user.active_days > self.config.user_learning_days {
+            let p = self.place_p(user);
+            let score = score_from_p(p);
+            if score >= self.config.min_score {
+                let place = NewPlace {
+                    subnet: self.subnets.get(subnet as usize).map(|s| s.key),
+                    p,
+                    score,
+                    active_days: user.active_days,
+                };
+                out.push(self.place_finding(symbols, e, user, &place));
+                flagged = true;
+            }
+        }
+        let max = self.config.max_resources_per_user as usize;
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
+        user.places.learn(e.resource, subnet, day, max);
+        match first {
+            Some(true) if counted && flagged => user.held_places += 1,
+            Some(first) if counted => self.count_place(e.user, first),
+            _ => {}
+        }
+    }
+
+    /// Judge an unlearned event's use of its resource from a subnet
+    /// (`known`, with its key), once a day per resource and subnet.
+    fn place_unlearned(
+        &mut self,
+        symbols: &Symbols,
+        e: &Event,
+        (known, key): (Option<u32>, Net),
+        active_days: u32,
+        out: &mut Vec<Finding>,
+    ) {
+        let day = e.local_day();
+        let max = self.config.max_resources_per_user as usize;
+        let Some(user) = self.users.get_mut(e.user) else {
+            return;
+        };
+        if user.places.classify(e.resource, known, day) != Use::NewPlace
+            || !user
+                .unlearned_places
+                .first_today((e.resource, key), day, max)
+        {
+            return;
+        }
+        let Some(user) = self.users.get(e.user) else {
+            return;
+        };
+        let p = self.place_p(user);
+        let score = score_from_p(p);
+        if score >= self.config.min_score {
+            let place = NewPlace {
+                subnet: Some(key),
+                p,
+                score,
+                active_days,
+            };
+            out.push(self.place_finding(symbols, e, user, &place));
+        }
+    }
+
+    /// The chance that the user's next access to a resource they know is
+    /// from a network they never used it from: their place discovery rate,
+    /// shrunk towards their pool's.
+    fn place_p(&self, user: &User) -> f64 {
+        user.place_discovery
+            .rate_with_prior(&self.place_pool(user.group), self.config.prior_accesses)
+    }
+
+    /// Count an access to a known resource (user × resource × subnet ×
+    /// day), from a new place or not, for the user and their pools.
+    fn count_place(&mut self, user_id: u32, first: bool) {
+        let Some(user) = self.users.get_mut(user_id) else {
+            return;
+        };
+        user.place_discovery.access(first, RECENT_ACCESSES);
+        if let Some(g) = user.group {
+            self.group_places
+                .get_or_insert_with(g, Discovery::default)
+                .access(first, POOL_RECENT_ACCESSES);
+        }
+        self.org_places.access(first, POOL_RECENT_ACCESSES);
+    }
+
+    fn place_finding(
+        &self,
+        symbols: &Symbols,
+        e: &Event,
+        user: &User,
+        place: &NewPlace,
+    ) -> Finding {
+        let source = e.source.map_or("", |s| symbols.source(s));
+        let resource = symbols.resource(e.resource);
+        // A host name is a network of its own, named by its source's text.
+        let show = |key: Net| match key {
+            Net::Name(id) => symbols.source(id).to_string(),
+            _ => net::display(key, self.config.subnet, source),
+        };
+        let before: Vec<String> = user
+            .places
+            .of(e.resource)
+            .filter_map(|s| self.subnets.get(s as usize))
+            .map(|s| show(s.key))
+            .collect();
+        let here = place.subnet.map_or_else(|| source.to_string(), show);
+        Finding::new(
+            e.seq,
+            place.score,
+            format!(
+                "first use of {resource} from {here} (source {source}); the user has used it only from {}; their recent accesses to a resource they know are from a new network {:.1}% of the time",
+                before.join(", "),
+                100.0 * place.p
+            ),
+        )
+        .with("kind", "place")
+        .with("source", source)
+        .with("subnet", here.as_str())
+        .with("places_before", before.len() as u64)
+        .with("user_active_days", place.active_days)
+        .with("place_discovery_rate", place.p)
+        .with("recent_place_accesses", f64::from(user.place_discovery.accesses))
+        .with("p", place.p)
     }
 
     /// This instance's population figures, from its own users only.
@@ -749,6 +993,8 @@ impl NewSource {
                 .filter(|b| used(&b.usage))
                 .map(|b| (b.key, b.usage.clone()))
                 .collect(),
+            org_places: self.org_places,
+            group_places: self.group_places.iter().map(|(g, d)| (g, *d)).collect(),
         }
     }
 
@@ -815,6 +1061,7 @@ impl NewSource {
                 100.0 * odds.rate
             ),
         )
+        .with("kind", "network")
         .with("source", text)
         .with("subnet", subnet_text.as_str());
         if let Some(b) = block_text {
@@ -863,7 +1110,7 @@ impl Detector for NewSource {
         Info {
             name: "new-source",
             version: env!("CARGO_PKG_VERSION"),
-            description: "a user's first action from a source subnet they and their peer group have never used",
+            description: "a user's first action from a source subnet they and their peer group have never used, or on a resource from a subnet they never used it from",
             config: vec![
                 ConfigKey {
                     name: "learning_days",
@@ -916,6 +1163,11 @@ impl Detector for NewSource {
                     description: "IPv6 block prefix length (at most ipv6_prefix)",
                 },
                 ConfigKey {
+                    name: "max_resources_per_user",
+                    default: "256",
+                    description: "resources per user whose habitual networks are remembered (about 40 bytes each, plus 16 per network); further resources are not judged by where they are used from",
+                },
+                ConfigKey {
                     name: "max_sources_per_user",
                     default: "256",
                     description: "subnets remembered per user (about 20 bytes each); a user's further new subnets are neither tracked nor scored",
@@ -933,6 +1185,9 @@ impl Detector for NewSource {
             "pseudocount" => c.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?,
             "block_weight" => c.block_weight = config::parse_in_range(key, value, 0.0, 1.0)?,
             "prior_accesses" => c.prior_accesses = config::parse_in_range(key, value, 0.0, 1e6)?,
+            "max_resources_per_user" => {
+                c.max_resources_per_user = config::parse_in_range(key, value, 1.0, 65_536.0)? as u32
+            }
             "max_sources_per_user" => {
                 c.max_sources_per_user = config::parse_in_range(key, value, 1.0, 65_536.0)? as u32
             }

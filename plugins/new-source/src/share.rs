@@ -23,6 +23,10 @@ pub(crate) struct Share {
     pub subnets: Vec<(Net, Usage)>,
     /// Blocks someone has used, and who.
     pub blocks: Vec<(Net, Usage)>,
+    /// The organisation's pooled place discovery counts.
+    pub org_places: Discovery,
+    /// (peer group, pooled place discovery counts).
+    pub group_places: Vec<(u32, Discovery)>,
 }
 
 /// The sum of the other instances' latest shares; part of the snapshot.
@@ -39,6 +43,11 @@ pub(crate) struct Others {
     pub subnets: BTreeMap<Net, Usage>,
     /// Who has used each block, by its network.
     pub blocks: BTreeMap<Net, Usage>,
+    /// Their organisation's pooled place discovery counts; `None` before
+    /// any share.
+    pub org_places: Option<Discovery>,
+    /// Per peer group, pooled place discovery counts.
+    pub group_places: BTreeMap<u32, Discovery>,
 }
 
 impl Others {
@@ -67,6 +76,16 @@ impl Others {
             }
             for (net, usage) in &s.blocks {
                 sum.blocks.entry(*net).or_default().merge(usage);
+            }
+            if !plausible(&s.org_places) {
+                return Err(bad("the organisation's place counts are not counts"));
+            }
+            add_discovery(&mut sum.org_places, &s.org_places);
+            for (g, d) in &s.group_places {
+                if !plausible(d) {
+                    return Err(bad("a peer group's place counts are not counts"));
+                }
+                sum.group_places.entry(*g).or_default().merge(d);
             }
         }
         Ok(sum)

@@ -139,10 +139,23 @@ fn trained_loose() -> Runtime<NewSource> {
     rt
 }
 
-/// One event by `user` from `source` on day 30 (a Wednesday) at 22:00.
+/// The network findings of one event by `user` from `source` on day 30 (a
+/// Wednesday) at 22:00.
 fn connect(rt: &mut Runtime<NewSource>, user: u32, source: u32) -> Vec<Finding> {
     let e = ev(user, source, T0 + 30 * DAY_MS + NIGHT);
-    rt.observe(&sequence(vec![e], 1_000_000))
+    networks(rt.observe(&sequence(vec![e], 1_000_000)))
+}
+
+/// The findings about networks (not about habitual places).
+fn networks(findings: Vec<Finding>) -> Vec<Finding> {
+    of_kind(findings, "network")
+}
+
+fn of_kind(findings: Vec<Finding>, kind: &str) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| evidence(f, "kind") == Value::Text(kind.into()))
+        .collect()
 }
 
 fn max_score(findings: &[Finding]) -> f32 {
@@ -373,7 +386,7 @@ fn a_user_who_changes_group_is_counted_in_the_new_one() {
     loose.restore(&rt.snapshot()).unwrap();
     loose.configure([("min_score", "0")]).unwrap();
     // User 32 also joins team 0 and uses user 31's subnet: one peer used it.
-    let f = loose.observe(&[e]);
+    let f = networks(loose.observe(&[e]));
     assert_eq!(evidence(&f[0], "peers_using_subnet"), Value::Int(1));
     assert_eq!(evidence(&f[0], "peer_size"), Value::Int(31));
 }
@@ -553,7 +566,8 @@ fn unlearned(e: Event) -> Event {
     Event { learn: false, ..e }
 }
 
-/// One event by `user` from `source` at 22:00 of `day`, learned or not.
+/// The network findings of one event by `user` from `source` at 22:00 of
+/// `day`, learned or not.
 fn connect_on(
     rt: &mut Runtime<NewSource>,
     user: u32,
@@ -565,7 +579,7 @@ fn connect_on(
         learn,
         ..ev(user, source, T0 + day * DAY_MS + NIGHT)
     };
-    rt.observe(&sequence(vec![e], 1_000_000 + day as u64))
+    networks(rt.observe(&sequence(vec![e], 1_000_000 + day as u64)))
 }
 
 fn number(f: &Finding, key: &str) -> f64 {
@@ -778,7 +792,7 @@ fn a_restored_instance_keeps_what_it_absorbed() {
         1_000_000,
     );
     let found = first.observe(&events);
-    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(networks(found.clone()).len(), 3, "{found:#?}");
     assert_eq!(restored.observe(&events), found);
     assert_eq!(restored.population(), first.population());
 }
@@ -807,4 +821,99 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
     // population() leaves the state alone.
     first.population();
     assert!(first.snapshot() == before);
+}
+
+/// The place findings of one event by `user` on `resource` from `source`
+/// at 22:00 of `day`, learned or not.
+fn use_on(
+    rt: &mut Runtime<NewSource>,
+    (user, resource, source): (u32, u32, u32),
+    day: i64,
+    learn: bool,
+) -> Vec<Finding> {
+    let e = Event {
+        learn,
+        resource,
+        ..ev(user, source, T0 + day * DAY_MS + NIGHT)
+    };
+    of_kind(
+        rt.observe(&sequence(vec![e], 2_000_000 + day as u64)),
+        "place",
+    )
+}
+
+#[test]
+fn a_resource_always_used_from_one_network_is_reported_from_another() {
+    let mut rt = trained_loose();
+    // User 4 has used resource 0 only from their workstation, 10.0.1.0/24.
+    let f = use_on(&mut rt, (4, 0, HOME), 30, true);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].reason.contains("only from 10.0.1.0/24"),
+        "{}",
+        f[0].reason
+    );
+    assert_eq!(evidence(&f[0], "places_before"), Value::Int(1));
+    assert!(f[0].score > 15.0, "{f:#?}");
+    // Once a place, then known: no second finding, from either address.
+    assert!(use_on(&mut rt, (4, 0, HOME), 31, true).is_empty());
+    assert!(use_on(&mut rt, (4, 0, HOME_SAME_SUBNET), 31, true).is_empty());
+    // A resource the user never used is not a place finding (it is new,
+    // for novel-table to judge), nor is a known one from its usual place.
+    assert!(use_on(&mut rt, (4, 9, JUMP_HOST), 31, true).is_empty());
+    assert!(use_on(&mut rt, (4, 0, 4), 31, true).is_empty());
+}
+
+#[test]
+fn a_user_who_uses_a_resource_from_several_networks_is_learnt_as_such() {
+    // User 3 reads resource 0 from their workstation and their VPN range;
+    // user 4 only ever from their workstation. From the same new network,
+    // user 3's use says less.
+    let mut rt = trained_loose();
+    let steady = use_on(&mut rt, (4, 0, HOME), 30, true);
+    let mut rt = trained_loose();
+    let mobile = use_on(&mut rt, (3, 0, HOME), 30, true);
+    assert!(
+        mobile[0].score + 3.0 < steady[0].score,
+        "{mobile:#?} {steady:#?}"
+    );
+    // Past four networks a resource has no habitual place.
+    let mut rt = trained_loose();
+    for (day, source) in [(30, HOME), (31, JUMP_HOST), (32, V6_A), (33, V6_OTHER_64)] {
+        use_on(&mut rt, (4, 0, source), day, true);
+    }
+    assert!(use_on(&mut rt, (4, 0, TEAM0_OTHER_SUBNET), 34, true).is_empty());
+}
+
+#[test]
+fn a_new_place_used_while_held_is_reported_once_a_day_and_not_learned() {
+    let alone = use_on(&mut trained_loose(), (4, 0, HOME), 30, true);
+    assert_eq!(alone.len(), 1);
+    let mut rt = trained_loose();
+    assert_eq!(use_on(&mut rt, (4, 0, HOME), 30, false), alone);
+    assert!(use_on(&mut rt, (4, 0, HOME_SAME_SUBNET), 30, false).is_empty());
+    assert_eq!(use_on(&mut rt, (4, 0, HOME), 31, false).len(), 1);
+    // Learning resumes as if the held uses never happened.
+    assert_eq!(
+        use_on(&mut rt, (4, 0, HOME), 32, true),
+        use_on(&mut trained_loose(), (4, 0, HOME), 32, true)
+    );
+    assert!(use_on(&mut rt, (4, 0, HOME), 33, true).is_empty());
+}
+
+#[test]
+fn shards_pool_place_habits_like_one_instance() {
+    let whole = use_on(&mut trained_loose(), (4, 0, HOME), 30, true);
+    let [mut first, _] = two_shards(30);
+    let sharded = use_on(&mut first, (4, 0, HOME), 30, true);
+    assert_eq!((whole.len(), sharded.len()), (1, 1));
+    assert!(
+        (sharded[0].score - whole[0].score).abs() < 0.5,
+        "{sharded:#?} {whole:#?}"
+    );
+    // Alone, the shard knows half the team's habits.
+    let [mut alone, _] = two_shards(30);
+    alone.absorb::<Vec<u8>>(&[]).unwrap();
+    let alone = use_on(&mut alone, (4, 0, HOME), 30, true);
+    assert_ne!(alone[0].score, whole[0].score);
 }
