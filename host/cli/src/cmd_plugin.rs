@@ -44,7 +44,7 @@ enum PluginCommand {
     /// Run one plugin over an events file and print or check its findings.
     ///
     /// Runs under the production sandbox limits (and `--config`'s
-    /// [sandbox] and [detectors.NAME]); with --expect compares the findings
+    /// `[sandbox]` and `[detectors.NAME]`); with --expect compares the findings
     /// with a JSON-lines golden file and fails on any difference.
     Test(TestArgs),
     /// Show a plugin's contract, imports, exports, config keys, size and sha256.
@@ -89,7 +89,7 @@ struct TestArgs {
     /// Identity CSV with header `user,peer_group,timezone`.
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
-    /// Configuration file: [sandbox], input.batch_size and [detectors.NAME] apply.
+    /// Configuration file: `[sandbox]`, `input.batch_size` and `[detectors.NAME]` apply.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
     /// Events format, as for `ueba score`.

@@ -64,7 +64,7 @@
 //! a new machine every day, but plugs their drive into their own).
 //!
 //! Per user and resource the detector keeps the subnets it was used from
-//! (at most [`place::PLACES_PER_RESOURCE`], four; a resource used from more
+//! (at most `PLACES_PER_RESOURCE`, four; a resource used from more
 //! has no habitual place and is no longer judged). *Place accesses* are
 //! counted like network accesses, one per (user, resource, subnet, local
 //! day), for resources the user already knew and from their second active

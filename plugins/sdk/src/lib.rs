@@ -108,7 +108,7 @@ pub trait Detector: Default + serde::Serialize + serde::de::DeserializeOwned {
     fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>);
 
     /// What this instance has learned about populations (peer groups, the
-    /// organisation) from its own users only, encoded for [`absorb`] of
+    /// organisation) from its own users only, encoded for [`Detector::absorb`] of
     /// another instance of the same detector (see [`population`] for the
     /// helpers). Empty, the default, when the detector keeps no population
     /// figures or shares none.

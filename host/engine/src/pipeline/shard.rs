@@ -7,7 +7,7 @@
 //! users' events, in the same order and with the same `learn` flags as
 //! one instance would. A batch is split into one sub-batch per shard and
 //! the shards observe theirs at the same time, each on a thread of its own
-//! that lives as long as the scorer ([`Pool`]), while the scorer reads and
+//! that lives as long as the scorer (`Pool`), while the scorer reads and
 //! orders the next batch; it takes their findings before it decides
 //! anything they could change. Findings come back in (detector, shard)
 //! order and the scorer merges them by event, so the result does not
@@ -18,7 +18,7 @@
 //! What a detector learns about populations (peer groups, the
 //! organisation) is learned by each instance from its own shard's users.
 //! So that figures such as "9 of 199 users have touched it" still count
-//! everyone, the shards exchange populations ([`Slot::exchange`]) now and
+//! everyone, the shards exchange populations (`Slot::exchange`) now and
 //! then ([`Cadence`]): every instance of a detector gives its own share
 //! and takes the others'. Another shard's users therefore count as of the
 //! last exchange. Detectors built for a
@@ -51,7 +51,7 @@ pub fn shard_of(user: &str, shards: usize) -> usize {
 }
 
 /// When the shards exchange populations, at a block start of the event
-/// sequence ([`Cadence::due`]): never sooner than this much event time
+/// sequence (`Cadence::due`): never sooner than this much event time
 /// after the last exchange (an hour)...
 pub const POPULATION_MIN_GAP_MS: i64 = 3_600_000;
 /// ...and once this many blocks of events have gone by since it...
