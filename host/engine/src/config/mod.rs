@@ -63,6 +63,11 @@ rearm_below = 30.0
 # for at most this many days of event time from the episode's first alert,
 # so that a false alarm cannot freeze a user's baselines. 0: always learn.
 hold_days = 7.0
+# A user whose risk reaches this without alerting is held out of learning the
+# same way until their risk falls below rearm_below (at most hold_days), so a
+# suspicious night or a first surge is not learned before it can add up.
+# At or above the alert threshold: only alerted users are held.
+hold_above = 40.0
 # A benign verdict (`ueba feedback`, POST /v1/feedback) closes the user's
 # episode, resets their risk and lets the detectors learn again; for this many
 # days of event time after it, findings of the same detector about the same
@@ -328,6 +333,10 @@ pub struct RiskConfig {
     /// Longest hold, in days of event time, on learning a user's events
     /// while their alert episode is open; 0 never holds.
     pub hold_days: f64,
+    /// Risk at which a user not alerted is held out of learning too, so
+    /// that suspicious behaviour is not learned before it can add up; at or
+    /// above `threshold` only alerted users are held.
+    pub hold_above: f64,
     /// Days a benign verdict keeps the judged behaviour from adding risk.
     pub benign_days: f64,
     /// Points a detector new to an episode must add to re-alert.
@@ -356,6 +365,7 @@ impl Default for RiskConfig {
             realert_step: 20.0,
             rearm_below: 30.0,
             hold_days: 7.0,
+            hold_above: 40.0,
             benign_days: 30.0,
             new_evidence_min: 25.0,
             max_findings_per_alert: 10,
@@ -570,6 +580,9 @@ impl Config {
         }
         if !(0.0..=3650.0).contains(&r.hold_days) {
             return bad("risk.hold_days", "must be from 0 to 3650 days");
+        }
+        if !(0.0..=100.0).contains(&r.hold_above) {
+            return bad("risk.hold_above", "must be from 0 to 100");
         }
         if !(0.0..=3650.0).contains(&r.benign_days) {
             return bad("risk.benign_days", "must be from 0 to 3650 days");

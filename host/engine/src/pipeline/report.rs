@@ -183,7 +183,7 @@ impl Report {
         if s.events_held > 0 {
             let _ = writeln!(
                 out,
-                "events of users in an open alert episode, scored but not learned: {}",
+                "events of users held out of learning (alert episode open or risk over hold_above), scored but not learned: {}",
                 s.events_held
             );
         }

@@ -658,6 +658,17 @@ impl Aggregator {
                 .from_ms
                 .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
             u.hold.until_ms = if malicious { i64::MAX } else { bound.min(calm) };
+        } else if risk >= self.cfg.hold_above as f32 {
+            // Suspicious, not alerted: held as an episode is, from the
+            // first finding that made it so.
+            if !(u.hold.from_ms <= time_ms && time_ms < u.hold.until_ms) {
+                u.hold.from_ms = time_ms;
+            }
+            let bound = u
+                .hold
+                .from_ms
+                .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
+            u.hold.until_ms = bound.min(self.calm_at(&u, time_ms));
         }
         self.users[idx] = u;
         alert
@@ -768,9 +779,10 @@ impl Aggregator {
 
     /// Whether the detectors should not learn from event `seq` of `user` at
     /// `time_ms`: an alert episode of theirs opened in an earlier block of
-    /// the event sequence and has not calmed down, i.e. their risk, decayed
-    /// to `time_ms`, has not fallen below `risk.rearm_below`, and it opened
-    /// less than `risk.hold_days` ago.
+    /// the event sequence (or, without an alert, their risk reached
+    /// `risk.hold_above`) and has not calmed down, i.e. their risk, decayed
+    /// to `time_ms`, has not fallen below `risk.rearm_below`, and the hold
+    /// began less than `risk.hold_days` ago.
     ///
     /// Learning the events of an ongoing attack would make it the user's
     /// new normal, so a ramp or a repeated exfiltration would score less

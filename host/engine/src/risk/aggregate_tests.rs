@@ -313,12 +313,13 @@ fn weights_scale_contributions() {
 fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_days_pass() {
     // Blocks of 10 events: event `seq` is in block `seq / 10`.
     let mut a = agg().in_blocks_of(10);
-    // Below the threshold: no episode, nothing held.
+    // Below the threshold and `hold_above`: no episode, nothing held.
     assert!(
-        a.add(0, 0, 0, finding("volume", 40.0, 1), "u", None)
+        a.add(0, 0, 0, finding("volume", 35.0, 1), "u", None)
             .is_none()
     );
     assert!(!a.holds_learning(0, 2, H));
+    assert!(!a.holds_learning(0, 25, H));
     // Alerted by event 12 at 10:30: the rest of its block is judged by what
     // was known before the block (not held); from event 20 on, held while
     // the risk decayed to the event's time stays above `rearm_below` (30):
@@ -455,4 +456,35 @@ fn extreme_criticality_multiplies_the_odds_of_risk() {
     assert_eq!(alert.score, 75.0);
     assert_eq!(alert.base_score, Some(60.0));
     assert_eq!(alert.modifiers[0].name, "extreme");
+}
+
+#[test]
+fn a_suspicious_user_is_held_out_of_learning_before_any_alert() {
+    let mut a = agg().in_blocks_of(10);
+    // Risk 50: under the threshold (60), over `hold_above` (40). Held from
+    // the next block until 50 decays below `rearm_below` (30): about 17.7
+    // hours with a 24-hour half-life.
+    assert!(
+        a.add(0, 0, 0, finding("off-hours", 50.0, 3), "u", None)
+            .is_none()
+    );
+    assert!(!a.holds_learning(0, 4, H));
+    assert!(a.holds_learning(0, 10, H));
+    assert!(a.holds_learning(0, 20, 17 * H));
+    assert!(!a.holds_learning(0, 30, 18 * H));
+    // A second finding while held keeps the hold from its start, for at
+    // most `hold_days`.
+    a.add(0, 1, 17 * H, finding("novel-table", 30.0, 25), "u", None);
+    assert!(a.holds_learning(0, 30, 30 * H));
+    // With `hold_above` at the threshold only alerted users are held.
+    let mut b = Aggregator::new(
+        RiskConfig {
+            hold_above: 60.0,
+            ..RiskConfig::default()
+        },
+        vec![("off-hours".into(), 1.0)],
+    )
+    .in_blocks_of(10);
+    b.add(0, 0, 0, finding("off-hours", 50.0, 3), "u", None);
+    assert!(!b.holds_learning(0, 10, H));
 }
