@@ -20,10 +20,11 @@
 //! **User-days.** A user-day is a user and a UTC calendar day on which the
 //! user has at least one event; days without events are not counted. It is
 //! *positive* when the user has a malicious scenario whose `start` falls on
-//! that UTC day and negative otherwise (so a scenario that runs past UTC
-//! midnight has its later part on a negative day; generated scenarios last
-//! under three hours). UTC rather than local days keeps one calendar for the
-//! whole organisation. A user-day's score is the highest risk the engine
+//! that UTC day. The user's later days are an attack under way (a ramp, a
+//! surge, the days before leaving) and are left out of the ranking, neither
+//! positive nor negative, so a detector is neither rewarded nor punished for
+//! keeping an attacker's risk high; every other user-day is negative. UTC
+//! rather than local days keeps one calendar for the whole organisation. A user-day's score is the highest risk the engine
 //! computed on that day, i.e. right after each of that day's findings
 //! (with `--alerts`, the highest alert score that day); a day without
 //! findings scores 0, so risk left over from an earlier day does not count as
@@ -215,6 +216,9 @@ pub struct Evaluation {
     pub user_days: usize,
     /// User-days on which a malicious scenario starts.
     pub positive_user_days: usize,
+    /// Later user-days of a malicious user (an attack under way), left out
+    /// of the ranking metrics.
+    pub ongoing_user_days: usize,
     /// The alert threshold of the risk scale.
     pub threshold: f64,
     /// Alerts in all.
@@ -631,7 +635,13 @@ pub fn evaluate(
 
     // User-days, in a fixed order so ties never depend on hashing.
     let days: BTreeMap<(u32, i64), DayCell> = tally.days.iter().map(|(k, v)| (*k, *v)).collect();
-    let scored: Vec<(f64, bool)> = days
+    // Ranked: every user-day but those of an attack under way (a malicious
+    // user's days after a scenario's start day), which are neither.
+    let ongoing = |&(u, d): &(u32, i64)| {
+        !positive_days.contains(&(u, d)) && positive_days.iter().any(|&(pu, pd)| pu == u && d > pd)
+    };
+    let ranked: Vec<(&(u32, i64), &DayCell)> = days.iter().filter(|(k, _)| !ongoing(k)).collect();
+    let scored: Vec<(f64, bool)> = ranked
         .iter()
         .map(|(k, c)| (c.risk, positive_days.contains(k)))
         .collect();
@@ -648,7 +658,7 @@ pub fn evaluate(
         .iter()
         .enumerate()
         .map(|(i, &rule)| {
-            let flagged: Vec<bool> = days.values().map(|c| c.rules[i]).collect();
+            let flagged: Vec<bool> = ranked.iter().map(|(_, c)| c.rules[i]).collect();
             let tp = flagged
                 .iter()
                 .zip(&scored)
@@ -672,6 +682,7 @@ pub fn evaluate(
         users: tally.names.len(),
         user_days: days.len(),
         positive_user_days: positives,
+        ongoing_user_days: days.len() - ranked.len(),
         threshold,
         alerts: alerts.len(),
         scenarios,
@@ -771,8 +782,8 @@ impl Evaluation {
         }
         let _ = writeln!(
             out,
-            "\nUser-days (user × UTC day with events): {}, positive (a malicious scenario starts that day): {}",
-            self.user_days, self.positive_user_days
+            "\nUser-days (user × UTC day with events): {}, positive (a malicious scenario starts that day): {}, left out of the ranking (a malicious user's later days): {}",
+            self.user_days, self.positive_user_days, self.ongoing_user_days
         );
         let _ = writeln!(
             out,

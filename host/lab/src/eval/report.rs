@@ -155,7 +155,8 @@ fn evaluation_sections(h: &mut String, e: &Evaluation) -> Result<(), EvalError> 
         h,
         "<p class=\"lede\">{} events from {} users over {} user-days, {}. \
          A user-day is one user's events on one UTC day; it is positive when a malicious \
-         scenario starts on it ({} are) and is scored by the highest risk ueba computed that day.</p>",
+         scenario starts on it ({} are) and is scored by the highest risk ueba computed that day; \
+         a malicious user's later days ({}) are an attack under way, left out of the ranking.</p>",
         e.events,
         e.users,
         e.user_days,
@@ -164,7 +165,8 @@ fn evaluation_sections(h: &mut String, e: &Evaluation) -> Result<(), EvalError> 
         } else {
             "with alerts read from a file"
         },
-        e.positive_user_days
+        e.positive_user_days,
+        e.ongoing_user_days
     );
     let _ = write!(h, "<div class=\"cards\" id=\"headline\">");
     let cards = [

@@ -137,6 +137,23 @@ fn alerts_mode_scores_user_days_from_alert_scores() {
     assert_eq!(e.rules[0].ueba_at_same_recall.flagged, 1);
     assert_eq!(e.detail.detectors, ["volume"]);
     assert_eq!(e.detail.findings.len(), 2);
+    // b's day after the attack started is neither positive nor negative.
+    assert_eq!(e.ongoing_user_days, 1);
+
+    // Risk kept high on that day (95, above the attack day's 90) does not
+    // count against the ranking: it is the attack under way.
+    let kept_high = write(
+        dir.path(),
+        "kept-high.jsonl",
+        concat!(
+            r#"{"time":"2026-01-06T02:00:00.000Z","user":"b","score":90.0,"threshold":60.0,"findings":[{"detector":"volume","score":90.0,"time":"2026-01-06T02:00:00.000Z","event":2}]}"#,
+            "\n",
+            r#"{"time":"2026-01-07T12:00:00.000Z","user":"b","score":95.0,"threshold":60.0,"findings":[{"detector":"volume","score":95.0,"time":"2026-01-07T12:00:00.000Z","event":3}]}"#,
+            "\n"
+        ),
+    );
+    let high = evaluate(&inputs, Source::Alerts(&kept_high), &RuleSet::default()).unwrap();
+    assert_eq!((high.roc_auc, high.pr_auc), (Some(1.0), Some(1.0)));
 
     let broken = write(
         dir.path(),
