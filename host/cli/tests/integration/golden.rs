@@ -3,9 +3,10 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! `risk.realert_step` from 10 to 20, which turns one user's three
-//! escalations into one; with the step set back to 10 the old digests
-//! return).
+//! `risk.hold_above` at 40, which holds the boiling-frog agent out of
+//! learning before their first alert, so their episode never calms and a
+//! second `new` alert five days later is not raised; with `hold_above` at
+//! 60 the old digests return).
 
 use ueba_engine::sandbox::sha256_hex;
 
@@ -16,19 +17,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "732d70ff083cb0bf7ee3508936852b73239eb67909d3cf184a5ecc363d743a2a",
+        "93c1c08211569e05bd6120a98ff949acff7e2ee4ebe075412afc7fadedcb4615",
     ),
     (
         "ecs",
-        "3d266bed8dd263b704f2295e20e4b1e42957423fee47469464c3618852b589a3",
+        "e23e851297d60669ab40ad6b201192f7ac38f224f5dafa8a1db660bb55096ecf",
     ),
     (
         "cef",
-        "8a6fbae490eb8fc574c4fbff3536f740440b27842c7aed0483dd550152379b75",
+        "6f2bc26430b2114090314585a8f896028a7774a61e5fa229d1650d9f9dd222c7",
     ),
     (
         "ocsf",
-        "d584daaf95033cb591ba0ef1c4becba7c905640c98c285a239cda137dcdd1908",
+        "92db8e18b2ed1d32d75a097e84e03b8837dbe2759b79fa71d5942acdd994ef81",
     ),
 ];
 
