@@ -67,6 +67,18 @@ pub enum NatsError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another worker took the partition's lease over (this one was paused
+    /// or cut off past the lease's lifetime): its checkpoint is not
+    /// stored, so it cannot overwrite the new owner's.
+    #[error(
+        "partition {partition}: the lease is no longer this worker's ({message}); its checkpoint is left to the new owner"
+    )]
+    LeaseLost {
+        /// The partition.
+        partition: u32,
+        /// Why renewing the lease failed.
+        message: String,
+    },
     /// The scorer failed (a detector, the sink, a restore).
     #[error("partition {partition}: {message}")]
     Scoring {

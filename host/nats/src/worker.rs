@@ -123,6 +123,8 @@ struct Owned {
 
 /// The worker's handles on the server.
 struct Server {
+    /// This worker's name, the value of its leases.
+    name: Bytes,
     js: Context,
     events: stream::Stream,
     owners: kv::Store,
@@ -171,6 +173,7 @@ pub async fn run(
         }
     };
     let srv = Server {
+        name: Bytes::from(opts.name.clone()),
         owners,
         checkpoints: server::checkpoints(&js).await?,
         events,
@@ -221,7 +224,13 @@ pub async fn run(
         {
             let closing = Instant::now();
             for (_, mut part) in std::mem::take(&mut owned) {
-                last_checkpoint(&srv, &mut part, &mut summary).await?;
+                match last_checkpoint(&srv, &mut part, &mut summary).await {
+                    Err(e @ NatsError::LeaseLost { .. }) => {
+                        tracing::warn!(partition = part.partition, "{e}");
+                        continue;
+                    }
+                    done => done?,
+                }
                 if let Err(e) = srv.owners.delete(part.partition.to_string()).await {
                     tracing::warn!(
                         partition = part.partition,
@@ -270,7 +279,7 @@ async fn upkeep(
     owned: &mut BTreeMap<u32, Owned>,
     told_held: &mut BTreeMap<u32, String>,
 ) -> Result<(), NatsError> {
-    let name = Bytes::from(opts.name.clone());
+    let name = srv.name.clone();
     let mut lost = Vec::new();
     for (&p, part) in owned.iter_mut() {
         match srv
@@ -562,6 +571,19 @@ async fn checkpoint(
     summary.duplicates += duplicates;
     let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
     let stored = wrap(part.progress.scored, &bytes);
+    // The fence: renew the lease at the revision this worker last wrote.
+    // If another worker took it over meanwhile (this one was paused past
+    // the lease's lifetime), the revision moved on and nothing is stored,
+    // so a stale worker cannot put an older checkpoint over the new
+    // owner's; what it scored is left unacked for the new owner.
+    part.lease_revision = srv
+        .owners
+        .update(p.to_string(), srv.name.clone(), part.lease_revision)
+        .await
+        .map_err(|e| NatsError::LeaseLost {
+            partition: p,
+            message: e.to_string(),
+        })?;
     let object = checkpoint_name(p);
     srv.checkpoints
         .put(object.as_str(), &mut stored.as_slice())
