@@ -330,15 +330,16 @@ impl ueba_serve::forward::Forward for NatsForward {
 
     fn forward(&mut self, events: &[ueba_engine::event::AccessEvent]) -> Result<(), String> {
         let publisher = &mut self.publisher;
-        self.rt
-            .block_on(async {
-                for ev in events {
-                    publisher.publish(ev).await?;
-                }
-                publisher.flush().await
-            })
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let stored = self.rt.block_on(async {
+            for ev in events {
+                publisher.publish(ev).await?;
+            }
+            publisher.flush().await
+        });
+        stored.map(|_| ()).map_err(|e| {
+            self.publisher.abandon();
+            e.to_string()
+        })
     }
 }
 

@@ -317,8 +317,13 @@ fn forward(
     let done = joined.context("forwarding")?;
     if !a.quiet {
         eprintln!(
-            "forwarded {} events to {} in {} rounds ({} invalid records refused)",
-            done.events, done.destination, done.rounds, done.invalid
+            "forwarded {} events to {} in {} rounds ({} invalid records refused; {} events in {} failed rounds refused for their clients to send again)",
+            done.events,
+            done.destination,
+            done.rounds,
+            done.invalid,
+            done.refused,
+            done.failed_rounds
         );
         print_requests(&app);
     }

@@ -84,6 +84,13 @@ impl Publisher {
         Ok(self.published)
     }
 
+    /// Forget the acknowledgements still outstanding after a failure, so
+    /// the next round waits only for its own publishes: the failed round is
+    /// sent again by whoever sent it (`ueba serve --nats` answers 503).
+    pub fn abandon(&mut self) {
+        self.in_flight.clear();
+    }
+
     /// Wait for every outstanding acknowledgement; returns how many events
     /// the stream stored.
     pub async fn finish(mut self) -> Result<u64, NatsError> {

@@ -9,10 +9,14 @@
 //! waits for its [`Receipt`](crate::queue::Receipt), which the forwarding
 //! thread settles after [`Forward::forward`] returns. Requests queued
 //! together are forwarded together and settled at once (one round of
-//! acknowledgements from the store for all of them). If storing fails the
-//! thread stops, the requests waiting are answered 503 so their clients
-//! send them again, and the service stops accepting. Analysts' questions
-//! are answered 501: there is no risk here to ask about.
+//! acknowledgements from the store for all of them). If storing a round
+//! fails (the server is restarting, the stream is full), that round's
+//! requests are answered 503 so their clients send them again, the failure
+//! is logged and counted, and the service goes on: the next round is tried
+//! afresh, so a store that comes back needs no restart of the service. A
+//! round that failed part way may have stored some of its events, which
+//! the clients' resend then stores twice. Analysts' questions are answered
+//! 501: there is no risk here to ask about.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, channel};
@@ -30,8 +34,8 @@ pub trait Forward {
     /// `NATS nats://10.0.0.5:4222, stream UEBA_EVENTS`.
     fn destination(&self) -> String;
     /// Store these events durably, in order; return once they are stored.
-    /// An error stops the service (the requests waiting are refused, and
-    /// their clients send them again).
+    /// An error refuses this round's requests (their clients send them
+    /// again); the next call starts afresh.
     fn forward(&mut self, events: &[AccessEvent]) -> Result<(), String>;
 }
 
@@ -44,6 +48,10 @@ pub struct Forwarded {
     pub invalid: u64,
     /// Rounds of storing (requests queued together share one).
     pub rounds: u64,
+    /// Rounds the store failed, whose requests were refused.
+    pub failed_rounds: u64,
+    /// Events in those rounds, refused to be sent again.
+    pub refused: u64,
     /// Where they went ([`Forward::destination`]).
     pub destination: String,
 }
@@ -158,21 +166,31 @@ fn work<F: Forward>(
             next = rx.try_recv().ok();
         }
         let n = events.len();
-        if n > 0 {
-            if let Err(e) = forward.forward(&events) {
-                // Closed first: the requests refused below must find the
-                // queue closed with the reason, not open to be sent again.
-                shared.fail(e.clone());
-                return Err(e);
+        let stored = match n {
+            0 => Ok(()),
+            _ => forward.forward(&events),
+        };
+        match &stored {
+            Ok(()) if n > 0 => {
+                done.rounds += 1;
+                done.events += n as u64;
             }
-            done.rounds += 1;
+            Ok(()) => {}
+            Err(e) => {
+                done.failed_rounds += 1;
+                done.refused += n as u64;
+                tracing::warn!(
+                    events = n,
+                    "{}: {e}; {n} events refused (their clients send them again)",
+                    done.destination
+                );
+            }
         }
-        done.events += n as u64;
         shared.depth.fetch_sub(n, Ordering::SeqCst);
         events.clear();
         for ack in acks.drain(..) {
             // A client that went away meanwhile is sent nothing.
-            let _ = ack.send(());
+            let _ = ack.send(stored.clone());
         }
         *shared
             .snapshot
@@ -180,6 +198,7 @@ fn work<F: Forward>(
             .unwrap_or_else(PoisonError::into_inner) = Snapshot {
             events: done.events,
             invalid: done.invalid,
+            refused: done.refused,
             ..Snapshot::default()
         };
     }

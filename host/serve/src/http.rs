@@ -324,7 +324,7 @@ fn queue_refusal(e: QueueError) -> Refusal {
         QueueError::TooMany { .. } => {
             Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, Rejection::TooLarge, message)
         }
-        QueueError::Closed(_) => Refusal::new(
+        QueueError::Closed(_) | QueueError::NotSaved(_) => Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Unavailable,
             message,

@@ -400,6 +400,12 @@ impl Collector for ScrapeTime {
         )?;
         one(
             e,
+            "ueba_refused_events",
+            "Events a forwarding service (serve --nats) could not store, refused with 503 for their clients to send again.",
+            &counter(snap.refused),
+        )?;
+        one(
+            e,
             "ueba_late_events",
             "Events later than input.max_lateness_secs allows (still scored).",
             &counter(snap.late),

@@ -137,6 +137,7 @@ fn exposition_is_openmetrics() {
             ("ueba_records_skipped", "counter"),
             ("ueba_late_events", "counter"),
             ("ueba_batches", "counter"),
+            ("ueba_refused_events", "counter"),
             ("ueba_findings", "counter"),
             ("ueba_stray_findings", "counter"),
             ("ueba_alerts", "counter"),
@@ -162,7 +163,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 33, "{text}");
+        assert_eq!(page.kinds.len(), 34, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

@@ -118,6 +118,9 @@ pub struct Snapshot {
     pub events: u64,
     /// Records rejected as invalid.
     pub invalid: u64,
+    /// Events a forwarding service's store failed, refused to be sent
+    /// again (0 when scoring).
+    pub refused: u64,
     /// Events later than the lateness rule allows (still scored).
     pub late: u64,
     /// Alerts written.
@@ -187,6 +190,7 @@ impl Snapshot {
         Snapshot {
             events: stats.events,
             invalid: stats.invalid,
+            refused: 0,
             late: stats.late,
             alerts: stats.alerts,
             batches: stats.batches,
@@ -229,6 +233,11 @@ pub enum QueueError {
     /// The worker has stopped (shutting down, or scoring failed).
     #[error("the scorer is not accepting events: {0}")]
     Closed(String),
+    /// These events could not be saved (a forwarding service's store
+    /// failed them); the service goes on, and the client should send them
+    /// again.
+    #[error("these events were not stored ({0}); send them again")]
+    NotSaved(String),
 }
 
 /// Why the worker ended badly.
@@ -262,13 +271,17 @@ pub(crate) enum Msg {
     Events {
         events: Vec<AccessEvent>,
         invalid: u64,
-        ack: Option<tokio::sync::oneshot::Sender<()>>,
+        ack: Option<Ack>,
     },
     /// New plugin versions, applied at the next batch boundary.
     Reload(Box<super::reload::Reload>),
     /// An analyst's question or verdict, answered in turn.
     Ask(super::analyst::Ask, tokio::sync::oneshot::Sender<Answer>),
 }
+
+/// What a request's events came to: saved (`Ok`), or not saved and why,
+/// so the client sends them again while the service goes on.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 /// The worker's answer to an [`Ask`](super::analyst::Ask).
 type Answer = Result<serde_json::Value, super::analyst::AskError>;
@@ -458,7 +471,7 @@ impl Queue {
 /// survives a kill and an unacknowledged one is sent again by the client.
 #[must_use = "a request is acknowledged only once its receipt settles"]
 pub struct Receipt {
-    settled: Option<tokio::sync::oneshot::Receiver<()>>,
+    settled: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
     shared: Arc<Shared>,
 }
 
@@ -472,15 +485,17 @@ impl std::fmt::Debug for Receipt {
 
 impl Receipt {
     /// Wait until the request may be acknowledged. An error means the
-    /// scorer stopped before the events were saved: the client should send
-    /// them again (a restarted service resumes from a checkpoint without
-    /// them).
+    /// events were not saved: the scorer stopped first (a restarted service
+    /// resumes from a checkpoint without them), or a forwarding service's
+    /// store failed them; either way the client should send them again.
     pub async fn settled(self) -> Result<(), QueueError> {
         let Some(settled) = self.settled else {
             return Ok(());
         };
-        settled.await.map_err(|_| {
-            QueueError::Closed(
+        match settled.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(QueueError::NotSaved(why)),
+            Err(_) => Err(QueueError::Closed(
                 self.shared
                     .failure
                     .lock()
@@ -493,8 +508,8 @@ impl Receipt {
                         },
                         |why| format!("{why}; these events were not saved, send them again"),
                     ),
-            )
-        })
+            )),
+        }
     }
 }
 
@@ -621,7 +636,7 @@ fn publish<S: AlertSink>(shared: &Shared, scorer: &Scorer<S>) {
 /// Acknowledgements waiting for a checkpoint, and when the next checkpoint
 /// taken for them may start.
 struct Pending {
-    acks: Vec<tokio::sync::oneshot::Sender<()>>,
+    acks: Vec<Ack>,
     next: Instant,
 }
 
@@ -640,7 +655,7 @@ impl Pending {
         let took = started.elapsed();
         for ack in self.acks.drain(..) {
             // A client that went away meanwhile is sent nothing.
-            let _ = ack.send(());
+            let _ = ack.send(Ok(()));
         }
         self.next = Instant::now() + d.ack_interval.max(took * 4);
         Ok(())
