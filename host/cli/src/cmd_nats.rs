@@ -293,6 +293,10 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
     Ok(())
 }
 
+/// How long `ueba serve --nats` waits for the server to acknowledge a
+/// round of events before refusing it (503, the clients send it again).
+const FORWARD_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `ueba serve --nats`: the service's accepted events go to the events
 /// stream, as `ueba publish` sends them, each round stored before the
 /// requests in it are answered.
@@ -308,9 +312,13 @@ impl NatsForward {
     /// count is an error before the service listens.
     pub(crate) fn connect(url: &str, partitions: u32) -> Result<Self, String> {
         let rt = runtime().map_err(|e| format!("{e:#}"))?;
-        let publisher = rt
+        let mut publisher = rt
             .block_on(Publisher::connect(url, partitions))
             .map_err(|e| e.to_string())?;
+        // Well within the service's idle timeout (30 s by default), so a
+        // request waiting on a server that went away is answered 503
+        // rather than cut off.
+        publisher.set_timeout(FORWARD_ACK_TIMEOUT);
         Ok(NatsForward {
             rt,
             publisher,

@@ -44,6 +44,13 @@ impl Publisher {
         })
     }
 
+    /// Give up on a publish the server has not acknowledged within
+    /// `timeout` (and on other JetStream requests), so a caller answering
+    /// someone can refuse in time rather than wait out the client's default.
+    pub fn set_timeout(&mut self, timeout: std::time::Duration) {
+        self.js.set_timeout(timeout);
+    }
+
     /// The partition an event of `user` goes to.
     pub fn partition_of(&self, user: &str) -> u32 {
         shard_of(user, self.partitions as usize) as u32

@@ -30,6 +30,12 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
+        Server::start_on(bin, store, port)
+    }
+
+    /// A server on `port` with its store in `store` (a restart keeps the
+    /// streams and buckets).
+    fn start_on(bin: &Path, store: &Path, port: u16) -> Server {
         let child = Command::new(bin)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store)
@@ -304,4 +310,60 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         "worker",
     );
     alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
+}
+
+#[test]
+fn serve_refuses_while_nats_is_away_and_goes_on_when_it_returns() {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("js");
+    let server = Server::start(&bin, &store);
+    let url = server.url.clone();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let line = |i: u32| {
+        format!(
+            r#"{{"timestamp":"2026-01-05T10:00:{:02}Z","user":"u{i}","action":"select","resource":"support.tickets","rows":1}}"#,
+            i % 60
+        )
+    };
+    let svc = crate::serve::start(&["--nats", &url, "--partitions", "1"]);
+    let first = line(0);
+    assert_eq!(crate::serve::post_all(&svc.base, &[first.as_str()]), 1);
+
+    // The server goes away: the request is refused for the client to send
+    // again, and the service stays up.
+    drop(server);
+    let events = format!("{}/v1/events", svc.base);
+    let (status, _, body) =
+        crate::serve::post(&events, Some(&crate::serve::bearer()), line(1).as_bytes());
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("send them again"), "{body}");
+
+    // It comes back (same port, same store): the resend is stored.
+    let server = Server::start_on(&bin, &store, port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, body) =
+            crate::serve::post(&events, Some(&crate::serve::bearer()), line(1).as_bytes());
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "still refused: {body}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let metrics = crate::serve::get(
+        &format!("{}/metrics", svc.base),
+        Some(&crate::serve::bearer()),
+    )
+    .1;
+    let refused = crate::serve::sample(&metrics, "ueba_refused_events_total").unwrap_or(0.0);
+    assert!(refused >= 1.0, "{metrics}");
+    let (code, log) = svc.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("forwarded 2 events to NATS"), "{log}");
+    drop(server);
 }
