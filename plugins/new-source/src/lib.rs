@@ -400,6 +400,14 @@ struct Odds {
     score: f32,
 }
 
+/// Which discovery counts an access goes to: of new networks, or of new
+/// places of known resources.
+#[derive(Clone, Copy)]
+enum Counts {
+    Networks,
+    Places,
+}
+
 /// A known resource used from a new network, for the finding.
 struct NewPlace {
     /// The network, when interned.
@@ -918,16 +926,7 @@ impl NewSource {
     /// Count an access to a known resource (user × resource × subnet ×
     /// day), from a new place or not, for the user and their pools.
     fn count_place(&mut self, user_id: u32, first: bool) {
-        let Some(user) = self.users.get_mut(user_id) else {
-            return;
-        };
-        user.place_discovery.access(first, RECENT_ACCESSES);
-        if let Some(g) = user.group {
-            self.group_places
-                .get_or_insert_with(g, Discovery::default)
-                .access(first, POOL_RECENT_ACCESSES);
-        }
-        self.org_places.access(first, POOL_RECENT_ACCESSES);
+        self.count(user_id, Counts::Places, first);
     }
 
     fn place_finding(
@@ -1001,16 +1000,33 @@ impl NewSource {
     /// Count an access (user × subnet × day), first or not, for the user,
     /// their group and the organisation.
     fn count_access(&mut self, user_id: u32, first: bool) {
+        self.count(user_id, Counts::Networks, first);
+    }
+
+    /// Count an access in the user's and their pools' counts of `which`.
+    fn count(&mut self, user_id: u32, which: Counts, first: bool) {
         let Some(user) = self.users.get_mut(user_id) else {
             return;
         };
-        user.discovery.access(first, RECENT_ACCESSES);
+        let (own, groups, org) = match which {
+            Counts::Networks => (
+                &mut user.discovery,
+                &mut self.group_discovery,
+                &mut self.org_discovery,
+            ),
+            Counts::Places => (
+                &mut user.place_discovery,
+                &mut self.group_places,
+                &mut self.org_places,
+            ),
+        };
+        own.access(first, RECENT_ACCESSES);
         if let Some(g) = user.group {
-            self.group_discovery
+            groups
                 .get_or_insert_with(g, Discovery::default)
                 .access(first, POOL_RECENT_ACCESSES);
         }
-        self.org_discovery.access(first, POOL_RECENT_ACCESSES);
+        org.access(first, POOL_RECENT_ACCESSES);
     }
 
     /// Record how rare a scored first use was, for the user and their pools.
