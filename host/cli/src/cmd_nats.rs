@@ -11,7 +11,7 @@ use ueba_engine::pipeline::{Scorer, shard_of};
 use ueba_engine::state::driver::{Chunk, Parsed};
 use ueba_formats::input::{Position, feed_at};
 use ueba_formats::sources::{FormatError, InputFormat, LineParser, parser_for};
-use ueba_nats::{AlertBuffer, Partitions, Publisher, WorkerOptions};
+use ueba_nats::{Outbox, Output, Partitions, Publisher, WorkerOptions};
 
 #[derive(Args)]
 pub(crate) struct PublishArgs {
@@ -72,11 +72,27 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     lease_secs: u64,
+    /// Also publish every incident change (opened, escalated, closed,
+    /// verdict), as `ueba score --incidents` writes them, to
+    /// `ueba.incidents` (stream UEBA_INCIDENTS), each once.
+    #[arg(long)]
+    incidents: bool,
+    /// Also publish every finding, alerted or not, as `ueba score
+    /// --findings` writes them, to `ueba.findings` (stream UEBA_FINDINGS),
+    /// each once; a finding per few hundred events on a busy log.
+    #[arg(long)]
+    findings: bool,
     /// Instead of working: write every alert of the UEBA_ALERTS stream (each
     /// once: re-emitted ids were dropped by the server) as JSON lines to
     /// FILE (`-` for stdout), and exit.
     #[arg(long, value_name = "FILE")]
     dump_alerts: Option<PathBuf>,
+    /// Instead of working: the same for the UEBA_INCIDENTS stream.
+    #[arg(long, value_name = "FILE")]
+    dump_incidents: Option<PathBuf>,
+    /// Instead of working: the same for the UEBA_FINDINGS stream.
+    #[arg(long, value_name = "FILE")]
+    dump_findings: Option<PathBuf>,
     /// When done, write what the worker did as JSON to FILE: events scored,
     /// alerts published and dropped as duplicates, checkpoints, and the
     /// wall-clock span of its work (first message to final checkpoint, in
@@ -242,20 +258,27 @@ pub(crate) fn publish(a: PublishArgs) -> Result<()> {
 
 pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
     let rt = runtime()?;
-    if let Some(path) = &a.dump_alerts {
-        let mut out: Box<dyn std::io::Write> = if path.as_os_str() == "-" {
-            Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
-        } else {
-            Box::new(std::io::BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("creating {}", path.display()))?,
-            ))
-        };
-        let n = rt.block_on(ueba_nats::dump_alerts(&a.nats, &mut out))?;
-        eprintln!(
-            "{n} alerts written from {}",
-            ueba_nats::names::ALERTS_STREAM
-        );
+    let dumps: Vec<(Output, &PathBuf)> = [
+        (Output::Alerts, &a.dump_alerts),
+        (Output::Incidents, &a.dump_incidents),
+        (Output::Findings, &a.dump_findings),
+    ]
+    .into_iter()
+    .filter_map(|(o, path)| path.as_ref().map(|p| (o, p)))
+    .collect();
+    if !dumps.is_empty() {
+        for (output, path) in dumps {
+            let mut out: Box<dyn std::io::Write> = if path.as_os_str() == "-" {
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+            } else {
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ))
+            };
+            let n = rt.block_on(ueba_nats::dump(&a.nats, output, &mut out))?;
+            eprintln!("{n} {}s written from {}", output.record(), output.stream());
+        }
         return Ok(());
     }
     let opts = WorkerOptions {
@@ -267,11 +290,13 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
         checkpoint_events: a.checkpoint_events,
         exit_when_idle: a.exit_when_idle.map(Duration::from_secs),
         lease_ttl: Duration::from_secs(a.lease_secs),
+        incidents: a.incidents,
+        findings: a.findings,
     };
     // Checked before connecting, so a bad config or plugin directory is
     // reported at once rather than when the first partition is taken.
     crate::scoring_setup(&a.engine, a.identities.as_deref())?;
-    let mut build = |_partition: u32, sink: AlertBuffer| -> Result<Scorer<AlertBuffer>, String> {
+    let mut build = |_partition: u32, sink: Outbox| -> Result<Scorer<Outbox>, String> {
         let (cfg, identities, plugins) = crate::scoring_setup(&a.engine, a.identities.as_deref())
             .map_err(|e| format!("{e:#}"))?;
         Ok(Scorer::new(cfg, identities, plugins, sink))
@@ -283,6 +308,8 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
             "events": summary.events,
             "alerts": summary.alerts,
             "duplicates": summary.duplicates,
+            "incidents": summary.incidents,
+            "findings": summary.findings,
             "checkpoints": summary.checkpoints,
             "first_message_ms": summary.first_message_ms,
             "done_ms": summary.done_ms,

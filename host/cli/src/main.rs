@@ -158,8 +158,10 @@ enum Command {
     /// publishes alerts to `ueba.alerts` (stream UEBA_ALERTS) with
     /// Nats-Msg-Id = the alert id, before the checkpoint that covers them:
     /// a worker killed and restarted, or replaced by another, emits nothing
-    /// twice and loses nothing. --dump-alerts FILE writes the alerts stream
-    /// out instead. README "Scale out".
+    /// twice and loses nothing. --incidents and --findings publish incident
+    /// changes and findings the same way (`ueba.incidents`,
+    /// `ueba.findings`). --dump-alerts FILE (--dump-incidents,
+    /// --dump-findings) writes a stream out instead. README "Scale out".
     Worker(cmd_nats::WorkerArgs),
 }
 

@@ -25,7 +25,8 @@ pub mod sink;
 pub mod worker;
 
 pub use error::NatsError;
+pub use names::Output;
 pub use publish::Publisher;
-pub use server::dump_alerts;
-pub use sink::{AlertBuffer, PendingAlert};
+pub use server::dump;
+pub use sink::{Outbox, PendingRecord};
 pub use worker::{Partitions, WorkerOptions, WorkerSummary, run as run_worker};

@@ -9,6 +9,62 @@ pub const EVENTS_SUBJECTS: &str = "ueba.events.>";
 pub const ALERTS_STREAM: &str = "UEBA_ALERTS";
 /// The subject alerts are published to.
 pub const ALERTS_SUBJECT: &str = "ueba.alerts";
+/// The stream holding incident changes (`ueba worker --incidents`).
+pub const INCIDENTS_STREAM: &str = "UEBA_INCIDENTS";
+/// The subject incident changes are published to.
+pub const INCIDENTS_SUBJECT: &str = "ueba.incidents";
+/// The stream holding every finding (`ueba worker --findings`).
+pub const FINDINGS_STREAM: &str = "UEBA_FINDINGS";
+/// The subject findings are published to.
+pub const FINDINGS_SUBJECT: &str = "ueba.findings";
+
+/// What workers publish, each to a stream of its own, deduplicated by
+/// `Nats-Msg-Id` over [`ALERT_DEDUP_WINDOW`]: alerts by their id, incident
+/// changes and findings by a hash of the record (the same input gives the
+/// same records, so a worker re-scoring from a checkpoint re-emits them
+/// identically).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Alerts, as `ueba score` writes them.
+    Alerts,
+    /// Incident changes, as `ueba score --incidents` writes them.
+    Incidents,
+    /// Every finding, as `ueba score --findings` writes them.
+    Findings,
+}
+
+impl Output {
+    /// Every kind, alerts first.
+    pub const ALL: [Output; 3] = [Output::Alerts, Output::Incidents, Output::Findings];
+
+    /// Its stream.
+    pub fn stream(self) -> &'static str {
+        match self {
+            Output::Alerts => ALERTS_STREAM,
+            Output::Incidents => INCIDENTS_STREAM,
+            Output::Findings => FINDINGS_STREAM,
+        }
+    }
+
+    /// Its subject.
+    pub fn subject(self) -> &'static str {
+        match self {
+            Output::Alerts => ALERTS_SUBJECT,
+            Output::Incidents => INCIDENTS_SUBJECT,
+            Output::Findings => FINDINGS_SUBJECT,
+        }
+    }
+
+    /// What one record is, for messages.
+    pub fn record(self) -> &'static str {
+        match self {
+            Output::Alerts => "alert",
+            Output::Incidents => "incident change",
+            Output::Findings => "finding",
+        }
+    }
+}
+
 /// KV bucket holding the stream's settings (the partition count).
 pub const CONFIG_BUCKET: &str = "ueba-config";
 /// Key of the partition count in [`CONFIG_BUCKET`].

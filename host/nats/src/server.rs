@@ -208,74 +208,71 @@ pub async fn checkpoints(js: &Context) -> Result<object_store::ObjectStore, Nats
     }
 }
 
-/// The alerts stream, created when missing, with a duplicate window of
-/// [`ALERT_DEDUP_WINDOW`] so a re-emitted alert id is dropped.
-pub async fn alerts_stream(js: &Context) -> Result<stream::Stream, NatsError> {
+/// The stream of `output`, created when missing, with a duplicate window
+/// of [`ALERT_DEDUP_WINDOW`] so a re-emitted record is dropped.
+pub async fn output_stream(js: &Context, output: Output) -> Result<stream::Stream, NatsError> {
     js.get_or_create_stream(stream::Config {
-        name: ALERTS_STREAM.into(),
-        subjects: vec![ALERTS_SUBJECT.into()],
+        name: output.stream().into(),
+        subjects: vec![output.subject().into()],
         storage: stream::StorageType::File,
         duplicate_window: ALERT_DEDUP_WINDOW,
         ..Default::default()
     })
     .await
-    .map_err(|e| NatsError::js(format!("creating stream {ALERTS_STREAM}"), e))
+    .map_err(|e| NatsError::js(format!("creating stream {}", output.stream()), e))
 }
 
-/// Every message of the alerts stream, in stream order, as JSON lines
-/// written to `out`; returns how many. The stream holds each alert once
-/// (the server dropped re-emitted ids), so this is the deduplicated output
+/// Every message of `output`'s stream, in stream order, as JSON lines
+/// written to `out`; returns how many. The stream holds each record once
+/// (the server dropped re-emitted ones), so this is the deduplicated output
 /// of all workers.
-pub async fn dump_alerts(url: &str, out: &mut dyn std::io::Write) -> Result<u64, NatsError> {
+pub async fn dump(
+    url: &str,
+    output: Output,
+    out: &mut dyn std::io::Write,
+) -> Result<u64, NatsError> {
+    let name = output.stream();
     let js = connect(url).await?;
-    let mut stream = match js.get_stream(ALERTS_STREAM).await {
+    let mut stream = match js.get_stream(name).await {
         Ok(s) => s,
         Err(e) if stream_missing(&e) => return Ok(0),
-        Err(e) => {
-            return Err(NatsError::js(
-                format!("looking up stream {ALERTS_STREAM}"),
-                e,
-            ));
-        }
+        Err(e) => return Err(NatsError::js(format!("looking up stream {name}"), e)),
     };
     let state = stream
         .info()
         .await
-        .map_err(|e| NatsError::js(format!("reading stream {ALERTS_STREAM}"), e))?
+        .map_err(|e| NatsError::js(format!("reading stream {name}"), e))?
         .state
         .clone();
     let mut written = 0;
     if state.messages == 0 {
         return Ok(0);
     }
+    let writing = |e: std::io::Error| NatsError::Input(format!("writing {name}: {e}"));
     for seq in state.first_sequence..=state.last_sequence {
         let msg = match stream.get_raw_message(seq).await {
             Ok(m) => m,
             Err(e) if e.to_string().contains("not found") => continue,
-            Err(e) => {
-                return Err(NatsError::js(
-                    format!("reading {ALERTS_STREAM} message {seq}"),
-                    e,
-                ));
-            }
+            Err(e) => return Err(NatsError::js(format!("reading {name} message {seq}"), e)),
         };
         out.write_all(&msg.payload)
             .and_then(|()| out.write_all(b"\n"))
-            .map_err(|e| NatsError::Input(format!("writing alerts: {e}")))?;
+            .map_err(writing)?;
         written += 1;
     }
-    out.flush()
-        .map_err(|e| NatsError::Input(format!("writing alerts: {e}")))?;
+    out.flush().map_err(writing)?;
     Ok(written)
 }
 
 /// Every stream and bucket ueba keeps on a server, by the name JetStream
 /// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
 /// `OBJ_<bucket>`).
-fn ueba_streams() -> [String; 5] {
+fn ueba_streams() -> [String; 7] {
     [
         EVENTS_STREAM.to_string(),
         ALERTS_STREAM.to_string(),
+        INCIDENTS_STREAM.to_string(),
+        FINDINGS_STREAM.to_string(),
         format!("KV_{CONFIG_BUCKET}"),
         format!("KV_{OWNERS_BUCKET}"),
         format!("OBJ_{CHECKPOINTS_BUCKET}"),

@@ -28,7 +28,7 @@ use ueba_engine::state::{Checkpoint, decode, encode};
 use crate::lease::{LeaseStep, decide, refresh_every};
 use crate::names::*;
 use crate::progress::{Progress, unwrap, wrap};
-use crate::sink::{AlertBuffer, PendingAlert};
+use crate::sink::{Outbox, PendingRecord};
 use crate::{NatsError, server};
 
 /// Messages asked for per pull request, and taken from a partition before
@@ -73,6 +73,24 @@ pub struct WorkerOptions {
     /// A lease's lifetime: how long a killed worker's partitions wait
     /// before another worker takes them.
     pub lease_ttl: Duration,
+    /// Also publish incident changes to `ueba.incidents`.
+    pub incidents: bool,
+    /// Also publish every finding to `ueba.findings`.
+    pub findings: bool,
+}
+
+impl WorkerOptions {
+    /// What this worker publishes: alerts, and what was asked besides.
+    fn outputs(&self) -> Vec<Output> {
+        Output::ALL
+            .into_iter()
+            .filter(|o| match o {
+                Output::Alerts => true,
+                Output::Incidents => self.incidents,
+                Output::Findings => self.findings,
+            })
+            .collect()
+    }
 }
 
 /// What a worker did, for its last log line.
@@ -85,6 +103,10 @@ pub struct WorkerSummary {
     /// Of those, how many the alerts stream already held (re-emitted after
     /// a restart from a checkpoint) and dropped.
     pub duplicates: u64,
+    /// Incident changes published (`--incidents`), duplicates included.
+    pub incidents: u64,
+    /// Findings published (`--findings`), duplicates included.
+    pub findings: u64,
     /// Checkpoints stored.
     pub checkpoints: u64,
     /// Wall-clock time (ms since the Unix epoch) the first message arrived,
@@ -100,24 +122,25 @@ pub struct WorkerSummary {
 
 /// Builds the scorer of one partition around the sink the worker drains:
 /// the binary's config, identities and detectors, as `ueba score` has them.
-pub type BuildScorer<'a> = dyn FnMut(u32, AlertBuffer) -> Result<Scorer<AlertBuffer>, String> + 'a;
+pub type BuildScorer<'a> = dyn FnMut(u32, Outbox) -> Result<Scorer<Outbox>, String> + 'a;
 
 /// One partition this worker holds the lease of.
 struct Owned {
     partition: u32,
     lease_revision: u64,
-    scorer: Scorer<AlertBuffer>,
-    alerts: AlertBuffer,
+    scorer: Scorer<Outbox>,
+    /// What the scorer writes, per kind of record published.
+    outboxes: Vec<(Output, Outbox)>,
     /// The partition's messages, pulled continuously: the client asks for
     /// the next [`PULL`] while the worker scores the previous ones.
     messages: pull::Stream,
     progress: Progress,
     /// The newest scored message: acking it acks all before it (AckAll).
     last: Option<Message>,
-    /// Alerts taken from the scorer and not yet all acknowledged by the
-    /// alerts stream: kept until they are, so a retried checkpoint sends
-    /// them again rather than covering alerts never stored.
-    unpublished: Vec<PendingAlert>,
+    /// Records taken from the scorer and not yet all acknowledged by their
+    /// streams: kept until they are, so a retried checkpoint sends them
+    /// again rather than covering records never stored.
+    unpublished: Vec<(Output, PendingRecord)>,
     invalid: u64,
 }
 
@@ -150,7 +173,9 @@ pub async fn run(
             list.clone()
         }
     };
-    server::alerts_stream(&js).await?;
+    for output in opts.outputs() {
+        server::output_stream(&js, output).await?;
+    }
     let owners = server::key_value(&js, OWNERS_BUCKET, opts.lease_ttl).await?;
     // The lease's lifetime is the bucket's, set by whoever created it:
     // refresh by that, whatever this worker was told.
@@ -371,11 +396,22 @@ async fn open(
     lease_revision: u64,
 ) -> Result<Owned, NatsError> {
     let stored = load_checkpoint(&srv.checkpoints, p).await?;
-    let alerts = AlertBuffer::default();
+    let alerts = Outbox::default();
     let mut scorer = build(p, alerts.clone()).map_err(|message| NatsError::Scoring {
         partition: p,
         message,
     })?;
+    let mut outboxes = vec![(Output::Alerts, alerts)];
+    if opts.incidents {
+        let outbox = Outbox::default();
+        scorer = scorer.with_incidents(Box::new(outbox.clone()));
+        outboxes.push((Output::Incidents, outbox));
+    }
+    if opts.findings {
+        let outbox = Outbox::default();
+        scorer = scorer.with_findings(Box::new(outbox.clone()));
+        outboxes.push((Output::Findings, outbox));
+    }
     let progress = match stored {
         Some((seq, cp)) => {
             tracing::info!(
@@ -435,7 +471,7 @@ async fn open(
         partition: p,
         lease_revision,
         scorer,
-        alerts,
+        outboxes,
         messages,
         progress,
         last: None,
@@ -564,11 +600,12 @@ async fn checkpoint(
     }
     let state = part.scorer.save_state().map_err(|e| scoring(&e))?;
     part.scorer.flush_sink().map_err(|e| scoring(&e))?;
-    part.unpublished.extend(part.alerts.drain());
-    let (sent, duplicates) = publish_alerts(&srv.js, &part.unpublished).await?;
+    for (output, outbox) in &part.outboxes {
+        part.unpublished
+            .extend(outbox.drain().into_iter().map(|r| (*output, r)));
+    }
+    publish(&srv.js, &part.unpublished, summary).await?;
     part.unpublished.clear();
-    summary.alerts += sent;
-    summary.duplicates += duplicates;
     let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
     let stored = wrap(part.progress.scored, &bytes);
     // The fence: renew the lease at the revision this worker last wrote.
@@ -633,31 +670,48 @@ async fn last_checkpoint(
     }
 }
 
-/// Publish alerts with `Nats-Msg-Id` = their id and wait for every ack;
-/// returns how many were sent and how many of those the stream dropped as
-/// duplicates.
-async fn publish_alerts(js: &Context, alerts: &[PendingAlert]) -> Result<(u64, u64), NatsError> {
-    let mut acks = Vec::with_capacity(alerts.len());
-    for a in alerts {
+/// Publish records to their streams with `Nats-Msg-Id` = their id and
+/// wait for every ack, counting them in `summary` (for alerts, also those
+/// the stream dropped as duplicates).
+async fn publish(
+    js: &Context,
+    records: &[(Output, PendingRecord)],
+    summary: &mut WorkerSummary,
+) -> Result<(), NatsError> {
+    let mut acks = Vec::with_capacity(records.len());
+    for (output, r) in records {
         let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", a.id.as_str());
+        headers.insert("Nats-Msg-Id", r.id.as_str());
         let ack = js
             .send_publish(
-                ALERTS_SUBJECT,
+                output.subject(),
                 PublishMessage::build()
                     .headers(headers)
-                    .payload(Bytes::from(a.json.clone())),
+                    .payload(Bytes::from(r.json.clone())),
             )
             .await
-            .map_err(|e| NatsError::js(format!("publishing alert {}", a.id), e))?;
-        acks.push(ack);
+            .map_err(|e| NatsError::js(format!("publishing {} {}", output.record(), r.id), e))?;
+        acks.push((*output, ack));
     }
-    let mut duplicates = 0;
-    for ack in acks {
+    for (output, ack) in acks {
         let ack = ack.await.map_err(|e| {
-            NatsError::js(format!("waiting for {ALERTS_STREAM} to store an alert"), e)
+            NatsError::js(
+                format!(
+                    "waiting for {} to store a {}",
+                    output.stream(),
+                    output.record()
+                ),
+                e,
+            )
         })?;
-        duplicates += u64::from(ack.duplicate);
+        match output {
+            Output::Alerts => {
+                summary.alerts += 1;
+                summary.duplicates += u64::from(ack.duplicate);
+            }
+            Output::Incidents => summary.incidents += 1,
+            Output::Findings => summary.findings += 1,
+        }
     }
-    Ok((alerts.len() as u64, duplicates))
+    Ok(())
 }

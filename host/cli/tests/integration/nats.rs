@@ -103,40 +103,48 @@ fn alerts_equal_the_partitions(
     ids: &str,
     partitions: u32,
 ) -> Vec<String> {
-    let got = dir.join("got.jsonl");
+    records_equal_the_partitions("alerts", url, dir, events, ids, partitions)
+}
+
+/// The same for `kind` (`alerts`, `incidents` or `findings`): the stream
+/// dumped with `--dump-KIND`, the reference written by `ueba score -o` for
+/// alerts and `--KIND` for the others.
+fn records_equal_the_partitions(
+    kind: &str,
+    url: &str,
+    dir: &Path,
+    events: &str,
+    ids: &str,
+    partitions: u32,
+) -> Vec<String> {
+    let got = dir.join(format!("got-{kind}.jsonl"));
+    let dump = format!("--dump-{kind}");
     ok(
-        &ueba(&[
-            "worker",
-            "--nats",
-            url,
-            "--dump-alerts",
-            got.to_str().unwrap(),
-        ]),
+        &ueba(&["worker", "--nats", url, &dump, got.to_str().unwrap()]),
         "dump",
     );
     let mut expected = Vec::new();
     for p in 0..partitions {
-        let file = dir.join(format!("ref-{p}.jsonl"));
+        let file = dir.join(format!("ref-{kind}-{p}.jsonl"));
+        let alerts = dir.join(format!("ref-alerts-{kind}-{p}.jsonl"));
         let part = format!("{p}/{partitions}");
-        ok(
-            &ueba(&[
-                "score",
-                "-q",
-                "-i",
-                ids,
-                "--partition",
-                &part,
-                "-o",
-                file.to_str().unwrap(),
-                events,
-            ]),
-            "score --partition",
-        );
+        let to = if kind == "alerts" {
+            "-o".to_string()
+        } else {
+            format!("--{kind}")
+        };
+        let mut args = vec!["score", "-q", "-i", ids, "--partition", &part];
+        args.extend([to.as_str(), file.to_str().unwrap()]);
+        if kind != "alerts" {
+            args.extend(["-o", alerts.to_str().unwrap()]);
+        }
+        args.push(events);
+        ok(&ueba(&args), "score --partition");
         expected.extend(sorted_lines(&file));
     }
     expected.sort();
-    assert!(!expected.is_empty(), "the reference has no alerts");
-    assert_eq!(sorted_lines(&got), expected);
+    assert!(!expected.is_empty(), "the reference has no {kind}");
+    assert_eq!(sorted_lines(&got), expected, "{kind}");
     expected
 }
 
@@ -185,19 +193,34 @@ fn one_worker_publishes_what_score_partition_computes() {
         ok(&ueba(&args), what);
     };
     solo(
-        &["--checkpoint-events", "1000", "--exit-when-idle", "2"],
+        &[
+            "--checkpoint-events",
+            "1000",
+            "--exit-when-idle",
+            "2",
+            "--incidents",
+            "--findings",
+        ],
         "worker",
     );
-    let got = d("got.jsonl");
-    let expected = alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
+    let kinds = ["alerts", "incidents", "findings"];
+    let expected: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|kind| records_equal_the_partitions(kind, url, dir.path(), &events, &ids, 2))
+        .collect();
 
-    // A second run finds everything checkpointed and acked: nothing new.
-    solo(&["--exit-when-idle", "1"], "second worker run");
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &got]),
-        "dump",
+    // A second run finds everything checkpointed and acked: nothing new,
+    // nothing twice.
+    solo(
+        &["--exit-when-idle", "1", "--incidents", "--findings"],
+        "second worker run",
     );
-    assert_eq!(sorted_lines(Path::new(&got)), expected);
+    for (kind, want) in kinds.iter().zip(&expected) {
+        let got = d(&format!("again-{kind}.jsonl"));
+        let dump = format!("--dump-{kind}");
+        ok(&ueba(&["worker", "--nats", url, &dump, &got]), "dump");
+        assert_eq!(&sorted_lines(Path::new(&got)), want, "{kind}");
+    }
 
     // The benchmark creates and deletes ueba's streams: it refuses a server
     // that holds them.
