@@ -33,7 +33,14 @@
 //! has no peer group) with the prior worth `prior_weight` buckets, so a new
 //! user is judged against what their peers do and the user's own history
 //! takes over as days accumulate. The pooled spread includes differences
-//! between members, which keeps the judgement of newcomers lenient.
+//! between members, which keeps the judgement of newcomers lenient. A user
+//! unlike their pool is not shrunk towards it: beyond two of the pool's
+//! spreads from its median, the prior's weight falls off as a normal tail
+//! (`Fit::kinship`), so a service account reading forty thousand rows a
+//! day among agents reading a thousand (or alone in its group, judged
+//! against the organisation) is judged by its own steady days instead of
+//! a median half-way to the agents', against which every ordinary day of
+//! it looked like a bulk read.
 //! User × resource baselines need `MIN_PAIR_HISTORY` active days of their
 //! own and are shrunk towards a wide spread, because one table's daily use
 //! is lumpier than a whole day's. For the same reason hour and table-day
