@@ -5,7 +5,9 @@
 //! reads the file and applies it at its event time
 //! ([`ueba_engine::risk::verdicts`]), so replaying the log with the same
 //! file gives the same alerts. A running service takes verdicts on
-//! `POST /v1/feedback` instead, since it holds the state directory.
+//! `POST /v1/feedback` instead, since it holds the state directory. With
+//! `--nats URL` the verdict goes to the workers scoring the alert's
+//! partition ([`ueba_nats::verdicts`]).
 
 use std::path::PathBuf;
 
@@ -19,8 +21,20 @@ use ueba_engine::state::{StateDir, StateError};
 #[derive(Args)]
 pub(crate) struct FeedbackArgs {
     /// The state directory of `ueba score --state DIR` whose alert this is.
-    #[arg(long, value_name = "DIR")]
-    state: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "nats",
+        conflicts_with = "nats"
+    )]
+    state: Option<PathBuf>,
+    /// Instead of a state directory: the NATS server whose workers scored
+    /// the alert. The verdict is published to the partition of the alert's
+    /// user (`ueba.verdicts.<p>`), timed just after the newest event that
+    /// partition's stored checkpoint has scored (or at --at), and the
+    /// worker owning the partition applies it (README "Scale out").
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// The alert's `id` (its `id` field in the alert output).
     id: String,
     /// `benign` (expected behaviour: the episode closes, the user's risk
@@ -44,7 +58,7 @@ pub(crate) struct FeedbackArgs {
     at: Option<i64>,
     /// The verdicts file; default DIR/verdicts.jsonl, where `ueba score
     /// --state DIR` reads them.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "nats")]
     verdicts: Option<PathBuf>,
 }
 
@@ -60,40 +74,45 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 /// Run `ueba feedback`.
 pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
+    let analyst = a
+        .analyst
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default();
+    let state = match (&a.state, &a.nats) {
+        (Some(state), _) => state.clone(),
+        (None, Some(url)) => return to_workers(&a, url, &analyst),
+        (None, None) => bail!("give --state DIR or --nats URL"),
+    };
     // A mistyped directory must not be created (opening one creates it).
-    if !a.state.is_dir() {
+    if !state.is_dir() {
         bail!(
             "{} is not a state directory: give the --state DIR that `ueba score` or `ueba serve` used",
-            a.state.display()
+            state.display()
         );
     }
     // Holding the lock means no run is scoring from this state meanwhile:
     // one would not see the verdict, and its checkpoint would move past the
     // verdict's time.
-    let dir = StateDir::open(&a.state).map_err(|e| match e {
+    let dir = StateDir::open(&state).map_err(|e| match e {
         StateError::Locked { .. } => anyhow::anyhow!(
             "{e}: a run is using {}. Give the verdict to a running `ueba serve` with POST /v1/feedback, or once the run stops",
-            a.state.display()
+            state.display()
         ),
         other => other.into(),
     })?;
     let Some(cp) = dir.load()? else {
         bail!(
             "{} holds no checkpoint yet: score with `ueba score --state {}` first",
-            a.state.display(),
-            a.state.display()
+            state.display(),
+            state.display()
         );
     };
     let path = a
         .verdicts
         .clone()
-        .unwrap_or_else(|| a.state.join(verdicts::FILE_NAME));
+        .unwrap_or_else(|| state.join(verdicts::FILE_NAME));
     let earlier = verdicts::read(&path)?;
-    let analyst = a
-        .analyst
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_default();
     // Verdicts apply in file order: one given after another never applies
     // before it, so its default time is not earlier either.
     let last = earlier.last();
@@ -110,7 +129,7 @@ pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
         released,
         cp.scorer.knows_alert(&a.id),
     )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", a.state.display()))?;
+    .map_err(|e| anyhow::anyhow!("{}: {e}", state.display()))?;
     if let (Some(at), Some(l)) = (a.at, last)
         && at < l.time_ms
     {
@@ -130,7 +149,33 @@ pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
         verdict.id,
         path.display(),
         verdict.time,
-        a.state.display()
+        state.display()
+    );
+    Ok(())
+}
+
+/// `--nats URL`: publish the verdict for the workers (see
+/// [`ueba_nats::verdicts`]).
+fn to_workers(a: &FeedbackArgs, url: &str, analyst: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let judgement = ueba_nats::verdicts::Judgement {
+        id: &a.id,
+        verdict: a.verdict,
+        note: &a.note,
+        analyst,
+        at: a.at,
+    };
+    let given = rt.block_on(ueba_nats::verdicts::give(url, &judgement))?;
+    println!("{}", serde_json::to_string(&given.verdict)?);
+    eprintln!(
+        "published: {} on alert {} to ueba.verdicts.{} on {url}; the worker owning partition {} applies it from {}",
+        given.verdict.verdict.name(),
+        given.verdict.id,
+        given.partition,
+        given.partition,
+        given.verdict.time
     );
     Ok(())
 }

@@ -141,6 +141,9 @@ enum Command {
     /// --at). Benign closes the episode, resets the user's risk and lets the
     /// detectors learn the behaviour; malicious keeps the episode open and
     /// the user's events out of the baselines. README "Tuning and feedback".
+    /// With --nats URL instead of --state, the verdict goes to the workers
+    /// on NATS: to the partition of the alert's user, where the worker
+    /// owning it applies it (README "Scale out").
     Feedback(cmd_feedback::FeedbackArgs),
     /// Publish events to NATS JetStream, split by user into partitions, for `ueba worker`.
     ///

@@ -22,6 +22,7 @@ pub mod progress;
 pub mod publish;
 pub mod server;
 pub mod sink;
+pub mod verdicts;
 pub mod worker;
 
 pub use error::NatsError;

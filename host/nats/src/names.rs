@@ -18,6 +18,16 @@ pub const FINDINGS_STREAM: &str = "UEBA_FINDINGS";
 /// The subject findings are published to.
 pub const FINDINGS_SUBJECT: &str = "ueba.findings";
 
+/// The stream holding analysts' verdicts, one subject per partition.
+pub const VERDICTS_STREAM: &str = "UEBA_VERDICTS";
+/// The verdicts stream's subjects.
+pub const VERDICTS_SUBJECTS: &str = "ueba.verdicts.>";
+
+/// Subject of the verdicts on partition `p`'s alerts.
+pub fn verdicts_subject(p: u32) -> String {
+    format!("ueba.verdicts.{p}")
+}
+
 /// What workers publish, each to a stream of its own, deduplicated by
 /// `Nats-Msg-Id` over [`ALERT_DEDUP_WINDOW`]: alerts by their id, incident
 /// changes and findings by a hash of the record (the same input gives the

@@ -128,7 +128,7 @@ pub async fn events_stream(
 }
 
 /// The partition count recorded in [`CONFIG_BUCKET`], if any.
-async fn stored_partitions(js: &Context) -> Result<Option<u32>, NatsError> {
+pub(crate) async fn stored_partitions(js: &Context) -> Result<Option<u32>, NatsError> {
     let Ok(config) = js.get_key_value(CONFIG_BUCKET).await else {
         return Ok(None);
     };
@@ -222,6 +222,60 @@ pub async fn output_stream(js: &Context, output: Output) -> Result<stream::Strea
     .map_err(|e| NatsError::js(format!("creating stream {}", output.stream()), e))
 }
 
+/// Reads a stream's messages one by one, in stream order, from a given
+/// sequence to the last one there when it was opened.
+pub struct Reader {
+    stream: stream::Stream,
+    name: String,
+    next: u64,
+    last: u64,
+}
+
+impl Reader {
+    /// Stream `name` from sequence `from` (at least 1), or `None` when the
+    /// server has no such stream.
+    pub async fn open(js: &Context, name: &str, from: u64) -> Result<Option<Reader>, NatsError> {
+        let mut stream = match js.get_stream(name).await {
+            Ok(s) => s,
+            Err(e) if stream_missing(&e) => return Ok(None),
+            Err(e) => return Err(NatsError::js(format!("looking up stream {name}"), e)),
+        };
+        let state = stream
+            .info()
+            .await
+            .map_err(|e| NatsError::js(format!("reading stream {name}"), e))?
+            .state
+            .clone();
+        let empty = state.messages == 0;
+        Ok(Some(Reader {
+            stream,
+            name: name.to_string(),
+            next: from.max(state.first_sequence).max(1),
+            last: if empty { 0 } else { state.last_sequence },
+        }))
+    }
+
+    /// The next message: its sequence, subject and payload; `None` past the
+    /// last. Sequences the server no longer holds are skipped.
+    pub async fn next(&mut self) -> Result<Option<(u64, String, Bytes)>, NatsError> {
+        while self.next <= self.last {
+            let seq = self.next;
+            self.next += 1;
+            match self.stream.get_raw_message(seq).await {
+                Ok(m) => return Ok(Some((seq, m.subject.to_string(), m.payload))),
+                Err(e) if e.to_string().contains("not found") => continue,
+                Err(e) => {
+                    return Err(NatsError::js(
+                        format!("reading {} message {seq}", self.name),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Every message of `output`'s stream, in stream order, as JSON lines
 /// written to `out`; returns how many. The stream holds each record once
 /// (the server dropped re-emitted ones), so this is the deduplicated output
@@ -233,29 +287,13 @@ pub async fn dump(
 ) -> Result<u64, NatsError> {
     let name = output.stream();
     let js = connect(url).await?;
-    let mut stream = match js.get_stream(name).await {
-        Ok(s) => s,
-        Err(e) if stream_missing(&e) => return Ok(0),
-        Err(e) => return Err(NatsError::js(format!("looking up stream {name}"), e)),
-    };
-    let state = stream
-        .info()
-        .await
-        .map_err(|e| NatsError::js(format!("reading stream {name}"), e))?
-        .state
-        .clone();
-    let mut written = 0;
-    if state.messages == 0 {
+    let Some(mut reader) = Reader::open(&js, name, 1).await? else {
         return Ok(0);
-    }
+    };
     let writing = |e: std::io::Error| NatsError::Input(format!("writing {name}: {e}"));
-    for seq in state.first_sequence..=state.last_sequence {
-        let msg = match stream.get_raw_message(seq).await {
-            Ok(m) => m,
-            Err(e) if e.to_string().contains("not found") => continue,
-            Err(e) => return Err(NatsError::js(format!("reading {name} message {seq}"), e)),
-        };
-        out.write_all(&msg.payload)
+    let mut written = 0;
+    while let Some((_, _, payload)) = reader.next().await? {
+        out.write_all(&payload)
             .and_then(|()| out.write_all(b"\n"))
             .map_err(writing)?;
         written += 1;
@@ -264,15 +302,30 @@ pub async fn dump(
     Ok(written)
 }
 
+/// The verdicts stream, created when missing, with the same duplicate
+/// window as the outputs so a verdict sent twice is stored once.
+pub async fn verdicts_stream(js: &Context) -> Result<stream::Stream, NatsError> {
+    js.get_or_create_stream(stream::Config {
+        name: VERDICTS_STREAM.into(),
+        subjects: vec![VERDICTS_SUBJECTS.into()],
+        storage: stream::StorageType::File,
+        duplicate_window: ALERT_DEDUP_WINDOW,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("creating stream {VERDICTS_STREAM}"), e))
+}
+
 /// Every stream and bucket ueba keeps on a server, by the name JetStream
 /// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
 /// `OBJ_<bucket>`).
-fn ueba_streams() -> [String; 7] {
+fn ueba_streams() -> [String; 8] {
     [
         EVENTS_STREAM.to_string(),
         ALERTS_STREAM.to_string(),
         INCIDENTS_STREAM.to_string(),
         FINDINGS_STREAM.to_string(),
+        VERDICTS_STREAM.to_string(),
         format!("KV_{CONFIG_BUCKET}"),
         format!("KV_{OWNERS_BUCKET}"),
         format!("OBJ_{CHECKPOINTS_BUCKET}"),

@@ -29,7 +29,8 @@ use crate::lease::{LeaseStep, decide, refresh_every};
 use crate::names::*;
 use crate::progress::{Progress, unwrap, wrap};
 use crate::sink::{Outbox, PendingRecord};
-use crate::{NatsError, server};
+use crate::{NatsError, server, verdicts};
+use ueba_engine::risk::verdicts::PendingVerdict;
 
 /// Messages asked for per pull request, and taken from a partition before
 /// the others get their turn, so one busy partition does not starve the
@@ -142,6 +143,31 @@ struct Owned {
     /// again rather than covering records never stored.
     unpublished: Vec<(Output, PendingRecord)>,
     invalid: u64,
+    /// The verdicts on this partition's alerts read so far, in stream
+    /// order (the scorer skips those it applied before its checkpoint).
+    verdicts: Vec<PendingVerdict>,
+    /// The verdicts stream's sequence read up to.
+    verdicts_read: u64,
+}
+
+impl Owned {
+    /// Read the verdicts published on this partition since the last read
+    /// and queue them in the scorer.
+    async fn take_verdicts(&mut self, js: &Context) -> Result<(), NatsError> {
+        let (new, last) = verdicts::read(js, self.partition, self.verdicts_read).await?;
+        self.verdicts_read = last;
+        if !new.is_empty() {
+            tracing::info!(
+                partition = self.partition,
+                "partition {}: {} new verdicts",
+                self.partition,
+                new.len()
+            );
+            self.verdicts.extend(new);
+            self.scorer.sync_verdicts(self.verdicts.clone());
+        }
+        Ok(())
+    }
 }
 
 /// The worker's handles on the server.
@@ -319,7 +345,11 @@ async fn upkeep(
                     "lost the lease of partition {p} ({e}); its work since the last checkpoint is left to its next owner"
                 );
                 lost.push(p);
+                continue;
             }
+        }
+        if let Err(e) = part.take_verdicts(&srv.js).await {
+            tracing::warn!(partition = p, "partition {p}: reading its verdicts: {e}");
         }
     }
     for p in lost {
@@ -397,10 +427,12 @@ async fn open(
 ) -> Result<Owned, NatsError> {
     let stored = load_checkpoint(&srv.checkpoints, p).await?;
     let alerts = Outbox::default();
-    let mut scorer = build(p, alerts.clone()).map_err(|message| NatsError::Scoring {
-        partition: p,
-        message,
-    })?;
+    let mut scorer = build(p, alerts.clone())
+        .map_err(|message| NatsError::Scoring {
+            partition: p,
+            message,
+        })?
+        .lenient_verdicts();
     let mut outboxes = vec![(Output::Alerts, alerts)];
     if opts.incidents {
         let outbox = Outbox::default();
@@ -467,7 +499,7 @@ async fn open(
         "worker {} owns partition {p}",
         opts.name
     );
-    Ok(Owned {
+    let mut owned = Owned {
         partition: p,
         lease_revision,
         scorer,
@@ -477,12 +509,16 @@ async fn open(
         last: None,
         unpublished: Vec::new(),
         invalid: 0,
-    })
+        verdicts: Vec::new(),
+        verdicts_read: 0,
+    };
+    owned.take_verdicts(&srv.js).await?;
+    Ok(owned)
 }
 
 /// Partition `p`'s stored checkpoint: the stream sequence it covers and
 /// the engine's checkpoint.
-async fn load_checkpoint(
+pub(crate) async fn load_checkpoint(
     store: &ObjectStore,
     p: u32,
 ) -> Result<Option<(u64, Checkpoint)>, NatsError> {

@@ -309,3 +309,54 @@ fn a_run_with_verdicts_replays_and_resumes_to_identical_alerts_and_incidents() {
         text(&want_incidents)
     );
 }
+
+/// A verdict naming no alert fails a run that reads it from a verdicts
+/// file (with the file and line), and is skipped by a scorer told to be
+/// lenient (what workers read from NATS, where anyone may publish one).
+#[test]
+fn a_verdict_on_no_alert_fails_a_file_and_is_skipped_when_lenient() {
+    use ueba_engine::config::Config;
+    use ueba_engine::identity::Identities;
+    use ueba_engine::pipeline::Scorer;
+    use ueba_engine::risk::aggregate::Alert;
+    use ueba_engine::risk::verdicts::{PendingVerdict, Verdict, VerdictKind};
+    use ueba_test_support::event;
+
+    let t0 = 1_767_600_000_000i64;
+    let verdict = PendingVerdict {
+        verdict: Verdict {
+            time: ueba_engine::event::format_time(t0),
+            id: "0badc0de".into(),
+            verdict: VerdictKind::Benign,
+            note: String::new(),
+            analyst: String::new(),
+        },
+        time_ms: t0,
+        path: "ueba.verdicts.0".into(),
+        line: 7,
+    };
+    let run = |lenient: bool| {
+        let scorer = Scorer::new(
+            Config::default(),
+            Identities::default(),
+            Vec::new(),
+            Vec::<Alert>::new(),
+        );
+        let mut scorer = if lenient {
+            scorer.lenient_verdicts()
+        } else {
+            scorer
+        };
+        scorer.sync_verdicts(vec![verdict.clone()]);
+        for i in 0..3 {
+            scorer.push(&event(t0 + i * 60_000, "u", "support.tickets", 1))?;
+        }
+        scorer.flush()
+    };
+    let err = run(false).unwrap_err().to_string();
+    assert!(
+        err.contains("ueba.verdicts.0") && err.contains("7") && err.contains("no alert has id"),
+        "{err}"
+    );
+    run(true).unwrap();
+}

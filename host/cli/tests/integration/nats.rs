@@ -390,3 +390,167 @@ fn serve_refuses_while_nats_is_away_and_goes_on_when_it_returns() {
     assert!(log.contains("forwarded 2 events to NATS"), "{log}");
     drop(server);
 }
+
+#[test]
+fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
+    let Some((server, dir)) = server_or_skip() else {
+        return;
+    };
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    let url = server.url.as_str();
+    let gen_dir = d("gen");
+    ok(
+        &ueba(&[
+            "gen", "--users", "40", "--days", "14", "--seed", "3", "--out", &gen_dir,
+        ]),
+        "gen",
+    );
+    let events = d("gen/events.jsonl");
+    let ids = d("gen/identities.csv");
+    // The log in two parts, cut a day after its first alert, with the
+    // verdict given in between.
+    let all = d("all-alerts.jsonl");
+    ok(
+        &ueba(&["score", "-q", "-i", &ids, "-o", &all, &events]),
+        "score",
+    );
+    let all = std::fs::read_to_string(&all).unwrap();
+    let first_alert: serde_json::Value =
+        serde_json::from_str(all.lines().next().expect("the log has alerts")).unwrap();
+    let cut = jiff::Timestamp::from_millisecond(
+        first_alert["time"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond()
+            + 86_400_000,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| {
+            let t: jiff::Timestamp =
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            t > cut
+        })
+        .expect("events after the cut");
+    let (first, second) = lines.split_at(at);
+    let first_file = d("first.jsonl");
+    let second_file = d("second.jsonl");
+    std::fs::write(&first_file, first.join("\n") + "\n").unwrap();
+    std::fs::write(&second_file, second.join("\n") + "\n").unwrap();
+    let work = |what: &str| {
+        let out = ueba(&[
+            "worker",
+            "--nats",
+            url,
+            "--name",
+            "solo",
+            "-i",
+            &ids,
+            "--incidents",
+            "--exit-when-idle",
+            "2",
+        ]);
+        ok(&out, what);
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
+        "publish",
+    );
+    work("worker, first part");
+    let alerts = d("alerts.jsonl");
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &alerts]),
+        "dump",
+    );
+    let alerts = std::fs::read_to_string(&alerts).unwrap();
+    let first_alert: serde_json::Value =
+        serde_json::from_str(alerts.lines().next().expect("an alert in the first part")).unwrap();
+    let id = first_alert["id"].as_str().unwrap().to_string();
+    let user = first_alert["user"].as_str().unwrap().to_string();
+
+    let out = ueba(&["feedback", "--nats", url, "no-such-alert", "benign"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no alert has id `no-such-alert`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ueba(&[
+        "feedback",
+        "--nats",
+        url,
+        &id,
+        "benign",
+        "--note",
+        "a known job",
+        "--analyst",
+        "ana",
+    ]);
+    ok(&out, "feedback --nats");
+    let verdict_line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(verdict_line.contains(&id), "{verdict_line}");
+
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &second_file]),
+        "publish",
+    );
+    let log = work("worker, second part");
+    assert!(log.contains("1 new verdicts"), "{log}");
+
+    // As `ueba score` applies the same verdict from a verdicts file, over
+    // the whole log: the partition of the alert's user with it, the other
+    // without.
+    let verdicts = d("verdicts.jsonl");
+    std::fs::write(&verdicts, format!("{verdict_line}\n")).unwrap();
+    let mine = ueba_engine::pipeline::shard_of(&user, 2);
+    let mut want_alerts = Vec::new();
+    let mut want_incidents = Vec::new();
+    for p in 0..2usize {
+        let a = d(&format!("ref-a-{p}.jsonl"));
+        let i = d(&format!("ref-i-{p}.jsonl"));
+        let part = format!("{p}/2");
+        let mut args = vec![
+            "score",
+            "-q",
+            "-i",
+            &ids,
+            "--partition",
+            &part,
+            "-o",
+            &a,
+            "--incidents",
+            &i,
+        ];
+        if p == mine {
+            args.extend(["--verdicts", &verdicts]);
+        }
+        args.push(&events);
+        ok(&ueba(&args), "score --partition");
+        want_alerts.extend(sorted_lines(Path::new(&a)));
+        want_incidents.extend(sorted_lines(Path::new(&i)));
+    }
+    want_alerts.sort();
+    want_incidents.sort();
+    assert!(
+        want_incidents
+            .iter()
+            .any(|l| l.contains("\"verdict\"") && l.contains(&id)),
+        "the reference applies the verdict"
+    );
+    for (kind, want) in [("alerts", want_alerts), ("incidents", want_incidents)] {
+        let got = d(&format!("got-{kind}.jsonl"));
+        let dump = format!("--dump-{kind}");
+        ok(&ueba(&["worker", "--nats", url, &dump, &got]), "dump");
+        assert_eq!(sorted_lines(Path::new(&got)), want, "{kind}");
+    }
+}

@@ -89,6 +89,9 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) exceptions: Exceptions,
     /// Verdicts not yet applied, in the order given.
     pub(crate) verdicts: VecDeque<PendingVerdict>,
+    /// Whether a verdict naming no alert is skipped (with a warning)
+    /// rather than an error ([`Scorer::lenient_verdicts`]).
+    pub(crate) lenient_verdicts: bool,
     /// Where incident changes go, when [`Scorer::with_incidents`] set it.
     pub(crate) incidents: Option<Box<dyn IncidentSink>>,
     /// Users whose criticality and watchlists the aggregator has been
@@ -167,6 +170,7 @@ impl<S: AlertSink> Scorer<S> {
             findings: None,
             exceptions,
             verdicts: VecDeque::new(),
+            lenient_verdicts: false,
             incidents: None,
             modifiers_set: Vec::new(),
             user_shard: Vec::new(),
@@ -218,6 +222,16 @@ impl<S: AlertSink> Scorer<S> {
     pub fn sync_verdicts(&mut self, all: Vec<PendingVerdict>) {
         let known = self.stats.verdicts_applied as usize + self.verdicts.len();
         self.verdicts.extend(all.into_iter().skip(known));
+    }
+
+    /// Skip, with a warning, a verdict naming no alert of this scorer's
+    /// instead of failing: for verdicts that come from a shared channel
+    /// anyone may write to (`ueba worker` reads them from NATS), where one
+    /// bad message must not stop a partition for good. A verdicts file, read
+    /// by `ueba score`, keeps failing with the file and line.
+    pub fn lenient_verdicts(mut self) -> Self {
+        self.lenient_verdicts = true;
+        self
     }
 
     /// Queue one verdict just appended to the verdicts file this scorer
@@ -309,14 +323,24 @@ impl<S: AlertSink> Scorer<S> {
             if let Some(&user) = self.aggregator.alert_user(&v.verdict.id) {
                 self.ensure_modifier(user);
             }
-            self.aggregator
-                .apply_verdict(&v)
-                .map_err(|message| VerdictError::Invalid {
-                    path: v.path.clone(),
-                    line: v.line,
-                    message,
-                })?;
+            let applied = self.aggregator.apply_verdict(&v);
+            // Counted either way: the count is how far into the list of
+            // verdicts this scorer has gone (see `sync_verdicts`).
             self.stats.verdicts_applied += 1;
+            match applied {
+                Ok(()) => {}
+                Err(message) if self.lenient_verdicts => {
+                    tracing::warn!("verdict {}:{} skipped: {message}", v.path.display(), v.line)
+                }
+                Err(message) => {
+                    return Err(VerdictError::Invalid {
+                        path: v.path.clone(),
+                        line: v.line,
+                        message,
+                    }
+                    .into());
+                }
+            }
         }
         Ok(())
     }
