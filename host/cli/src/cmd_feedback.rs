@@ -19,14 +19,10 @@ use ueba_engine::state::{StateDir, StateError};
 
 /// `ueba feedback` arguments.
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("scored_by").required(true).args(["state", "nats"])))]
 pub(crate) struct FeedbackArgs {
     /// The state directory of `ueba score --state DIR` whose alert this is.
-    #[arg(
-        long,
-        value_name = "DIR",
-        required_unless_present = "nats",
-        conflicts_with = "nats"
-    )]
+    #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// Instead of a state directory: the NATS server whose workers scored
     /// the alert. The verdict is published to the partition of the alert's
