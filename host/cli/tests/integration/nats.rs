@@ -83,6 +83,22 @@ fn ok(out: &std::process::Output, what: &str) {
     );
 }
 
+/// `ueba gen` of 40 users over 14 days with `seed`, into `dir/gen`:
+/// the events and identities files.
+fn generated(dir: &Path, seed: &str) -> (String, String) {
+    let out = dir.join("gen").display().to_string();
+    ok(
+        &ueba(&[
+            "gen", "--users", "40", "--days", "14", "--seed", seed, "--out", &out,
+        ]),
+        "gen",
+    );
+    (
+        format!("{out}/events.jsonl"),
+        format!("{out}/identities.csv"),
+    )
+}
+
 fn sorted_lines(path: &Path) -> Vec<String> {
     let mut lines: Vec<String> = std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -160,15 +176,7 @@ fn one_worker_publishes_what_score_partition_computes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `ueba publish"));
 
-    let gen_dir = d("gen");
-    ok(
-        &ueba(&[
-            "gen", "--users", "40", "--days", "14", "--seed", "3", "--out", &gen_dir,
-        ]),
-        "gen",
-    );
-    let events = d("gen/events.jsonl");
-    let ids = d("gen/identities.csv");
+    let (events, ids) = generated(dir.path(), "3");
     ok(
         &ueba(&["publish", "--nats", url, "--partitions", "2", &events]),
         "publish",
@@ -298,15 +306,7 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
     );
     assert!(!err.contains("listening on"), "{err}");
 
-    let gen_dir = d("gen");
-    ok(
-        &ueba(&[
-            "gen", "--users", "40", "--days", "14", "--seed", "5", "--out", &gen_dir,
-        ]),
-        "gen",
-    );
-    let events = d("gen/events.jsonl");
-    let ids = d("gen/identities.csv");
+    let (events, ids) = generated(dir.path(), "5");
     let text = std::fs::read_to_string(&events).unwrap();
     let lines: Vec<&str> = text.lines().collect();
 
@@ -398,15 +398,7 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
     };
     let d = |name: &str| dir.path().join(name).display().to_string();
     let url = server.url.as_str();
-    let gen_dir = d("gen");
-    ok(
-        &ueba(&[
-            "gen", "--users", "40", "--days", "14", "--seed", "3", "--out", &gen_dir,
-        ]),
-        "gen",
-    );
-    let events = d("gen/events.jsonl");
-    let ids = d("gen/identities.csv");
+    let (events, ids) = generated(dir.path(), "3");
     // The log in two parts, cut a day after its first alert, with the
     // verdict given in between.
     let all = d("all-alerts.jsonl");
