@@ -2,7 +2,7 @@
 
 use ueba_engine::event::Outcome;
 use ueba_engine::sandbox::plugins::BUILTIN_PLUGINS;
-use ueba_engine::sandbox::{Event, Limits, PluginError, wit};
+use ueba_engine::sandbox::{Event, Limits, Plugin, PluginError, wit};
 
 use crate::util::runtime;
 
@@ -70,32 +70,42 @@ fn a_plugin_for_another_contract_version_is_refused() {
     );
 }
 
-#[test]
-fn a_plugin_built_for_contract_0_2_0_still_loads_and_scores() {
-    // Built against the frozen 0.2.0 WIT: its events have no `learn`
-    // column, so the host copies the other columns for it.
-    let path = ueba_test_support::fixture_dir().join("contract-0-2.wasm");
-    let bytes = std::fs::read(path).unwrap();
+/// The fixture built for an older contract, `file` in the fixture
+/// directory, instantiated.
+fn older_fixture(file: &str) -> Plugin {
+    let bytes = std::fs::read(ueba_test_support::fixture_dir().join(file)).unwrap();
     let rt = runtime();
-    let c = rt
-        .compile("old.wasm", &bytes)
-        .expect("a supported contract");
-    let mut p = rt
-        .instantiate("old.wasm", &c, Limits::default())
-        .expect("instantiates");
-    assert_eq!(p.info().contract, "0.2.0");
-    assert_eq!(p.info().name, "contract-0-2");
+    let c = rt.compile(file, &bytes).expect("a supported contract");
+    rt.instantiate(file, &c, Limits::default())
+        .expect("instantiates")
+}
+
+/// Feed `p` the history's first batch, then its bulk-read batch with every
+/// event held out of learning; the findings on the latter and the bulk
+/// read's sequence number.
+fn score_held_bulk_read(p: &mut Plugin) -> (Vec<wit::Finding>, u64) {
     let (symbols, batches) = history();
     let mut last = batches[20].clone();
     for e in &mut last {
-        // Held out of learning: a 0.2.0 plugin is not told, and scores alike.
         e.learn = false;
     }
     p.observe(&batch(batches[0].clone(), symbols)).unwrap();
     let found = p.observe(&batch(last.clone(), vec![])).unwrap();
     let big = last.iter().find(|e| e.rows == 68_000).unwrap();
+    (found, big.seq)
+}
+
+#[test]
+fn a_plugin_built_for_contract_0_2_0_still_loads_and_scores() {
+    // Built against the frozen 0.2.0 WIT: its events have no `learn`
+    // column, so the host copies the other columns for it.
+    let mut p = older_fixture("contract-0-2.wasm");
+    assert_eq!(p.info().contract, "0.2.0");
+    assert_eq!(p.info().name, "contract-0-2");
+    // Held out of learning: a 0.2.0 plugin is not told, and scores alike.
+    let (found, big) = score_held_bulk_read(&mut p);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].event, big.seq);
+    assert_eq!(found[0].event, big);
     assert_eq!(found[0].reason, "read 68000 rows");
     let snap = p.snapshot().unwrap();
     p.restore(&snap).unwrap();
@@ -105,28 +115,13 @@ fn a_plugin_built_for_contract_0_2_0_still_loads_and_scores() {
 fn a_plugin_built_for_contract_0_3_0_still_loads_and_keeps_its_own_population() {
     // Built against the frozen 0.3.0 WIT: it is given the `learn` column,
     // and has no population exchange, so the host never asks it for one.
-    let path = ueba_test_support::fixture_dir().join("contract-0-3.wasm");
-    let bytes = std::fs::read(path).unwrap();
-    let rt = runtime();
-    let c = rt
-        .compile("old.wasm", &bytes)
-        .expect("a supported contract");
-    let mut p = rt
-        .instantiate("old.wasm", &c, Limits::default())
-        .expect("instantiates");
+    let mut p = older_fixture("contract-0-3.wasm");
     assert_eq!(p.info().contract, "0.3.0");
     assert_eq!(p.info().name, "contract-0-3");
     assert!(!p.shares_population());
-    let (symbols, batches) = history();
-    let mut last = batches[20].clone();
-    for e in &mut last {
-        e.learn = false;
-    }
-    p.observe(&batch(batches[0].clone(), symbols)).unwrap();
-    let found = p.observe(&batch(last.clone(), vec![])).unwrap();
-    let big = last.iter().find(|e| e.rows == 68_000).unwrap();
+    let (found, big) = score_held_bulk_read(&mut p);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].event, big.seq);
+    assert_eq!(found[0].event, big);
     assert_eq!(
         found[0].evidence[0].value,
         wit::EvidenceValue::Integer(0),
