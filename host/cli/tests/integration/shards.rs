@@ -24,17 +24,26 @@ fn org(users: &str, days: &str) -> (tempfile::TempDir, String) {
 
 /// Alerts of a run without state, with `shards` shards.
 fn alerts(d: &str, shards: &str, out: &Path) -> Vec<u8> {
-    let o = run(&[
+    score(d, shards, out, &[])
+}
+
+/// The same with `more` arguments for `ueba score`.
+fn score(d: &str, shards: &str, out: &Path, more: &[&str]) -> Vec<u8> {
+    let events = format!("{d}/events.jsonl");
+    let ids = format!("{d}/identities.csv");
+    let mut args = vec![
         "score",
-        &format!("{d}/events.jsonl"),
+        &events,
         "-i",
-        &format!("{d}/identities.csv"),
+        &ids,
         "--shards",
         shards,
         "-q",
         "-o",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(more);
+    let o = run(&args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     std::fs::read(out).unwrap()
 }
@@ -170,23 +179,13 @@ fn every_shard_counts_the_whole_organisation_and_peer_group() {
     let (dir, d) = org("100", "30");
     let figures = |shards: &str| {
         let findings = dir.path().join(format!("findings-{shards}.jsonl"));
-        let o = run(&[
-            "score",
-            &format!("{d}/events.jsonl"),
-            "-i",
-            &format!("{d}/identities.csv"),
-            "--shards",
+        let out = dir.path().join(format!("alerts-{shards}.jsonl"));
+        score(
+            &d,
             shards,
-            "-q",
-            "-o",
-            dir.path()
-                .join(format!("alerts-{shards}.jsonl"))
-                .to_str()
-                .unwrap(),
-            "--findings",
-            findings.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+            &out,
+            &["--findings", findings.to_str().unwrap()],
+        );
         largest(&findings, &["org_users", "peer_size"])
     };
     let one = figures("1");
