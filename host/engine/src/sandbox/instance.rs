@@ -66,13 +66,40 @@ impl Plugin {
                 ),
                 _ => format!("{e:#}"),
             };
-            PluginError::Call {
-                plugin: self.info.name.clone(),
-                call,
-                message,
-                failure,
-            }
+            self.call_error(call, message, failure)
         })
+    }
+
+    /// A failed `call` of this plugin.
+    fn call_error(&self, call: &'static str, message: String, failure: Failure) -> PluginError {
+        PluginError::Call {
+            plugin: self.info.name.clone(),
+            call,
+            message,
+            failure,
+        }
+    }
+
+    /// State (`what`: a snapshot, a population share) that `call` returned,
+    /// refused past the snapshot size limit.
+    fn bounded(
+        &self,
+        call: &'static str,
+        what: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, PluginError> {
+        if bytes.len() > self.limits.max_snapshot_bytes {
+            return Err(self.call_error(
+                call,
+                format!(
+                    "{what} is {} bytes; the limit is {}",
+                    bytes.len(),
+                    self.limits.max_snapshot_bytes
+                ),
+                Failure::Snapshot,
+            ));
+        }
+        Ok(bytes)
     }
 
     /// Send configuration pairs (values as TOML text).
@@ -137,23 +164,17 @@ impl Plugin {
                         .map_err(v0_1::detector_error)
                 }),
         })?;
-        let findings = result.map_err(|e| PluginError::Call {
-            plugin: self.info.name.clone(),
-            call: "observe",
-            message: e.message,
-            failure: Failure::Error,
-        })?;
+        let findings = result.map_err(|e| self.call_error("observe", e.message, Failure::Error))?;
         if findings.len() > self.limits.max_findings {
-            return Err(PluginError::Call {
-                plugin: self.info.name.clone(),
-                call: "observe",
-                message: format!(
+            return Err(self.call_error(
+                "observe",
+                format!(
                     "returned {} findings for one batch; the limit is {}",
                     findings.len(),
                     self.limits.max_findings
                 ),
-                failure: Failure::Findings,
-            });
+                Failure::Findings,
+            ));
         }
         Ok(findings)
     }
@@ -166,19 +187,7 @@ impl Plugin {
             Bindings::V0_2(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_1(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
         })?;
-        if snap.len() > self.limits.max_snapshot_bytes {
-            return Err(PluginError::Call {
-                plugin: self.info.name.clone(),
-                call: "snapshot",
-                message: format!(
-                    "snapshot is {} bytes; the limit is {}",
-                    snap.len(),
-                    self.limits.max_snapshot_bytes
-                ),
-                failure: Failure::Snapshot,
-            });
-        }
-        Ok(snap)
+        self.bounded("snapshot", "snapshot", snap)
     }
 
     /// Restore state from a snapshot.
@@ -200,12 +209,7 @@ impl Plugin {
                 .call_restore(&mut p.store, state)
                 .map(|r| r.map_err(v0_1::detector_error)),
         })?;
-        result.map_err(|e| PluginError::Call {
-            plugin: self.info.name.clone(),
-            call: "restore",
-            message: e.message,
-            failure: Failure::Error,
-        })
+        result.map_err(|e| self.call_error("restore", e.message, Failure::Error))
     }
 }
 
@@ -230,19 +234,7 @@ impl Plugin {
                 .call_population(&mut p.store),
             _ => Ok(Vec::new()),
         })?;
-        if share.len() > self.limits.max_snapshot_bytes {
-            return Err(PluginError::Call {
-                plugin: self.info.name.clone(),
-                call: "population",
-                message: format!(
-                    "population share is {} bytes; the limit is {}",
-                    share.len(),
-                    self.limits.max_snapshot_bytes
-                ),
-                failure: Failure::Snapshot,
-            });
-        }
-        Ok(share)
+        self.bounded("population", "population share", share)
     }
 
     /// Hand the plugin the other instances' shares (`absorb`); nothing for
@@ -257,12 +249,7 @@ impl Plugin {
                 .call_absorb(&mut p.store, others),
             _ => Ok(Ok(())),
         })?;
-        result.map_err(|e| PluginError::Call {
-            plugin: self.info.name.clone(),
-            call: "absorb",
-            message: e.message,
-            failure: Failure::Error,
-        })
+        result.map_err(|e| self.call_error("absorb", e.message, Failure::Error))
     }
 }
 
