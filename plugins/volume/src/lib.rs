@@ -740,44 +740,56 @@ struct Pool {
 impl Pool {
     /// Add a user's day, as `ln(1 + total)`.
     fn push_day(&mut self, v: f32) {
-        self.days.push_log(v, POOL_DAYS);
-        self.since_day_fit += 1;
-        let Some(sh) = self.shared.as_deref_mut() else {
-            if self.days.len() < 2 * POOL_MIN || self.since_day_fit >= POOL_REFIT {
-                self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
-                self.since_day_fit = 0;
-            }
-            return;
-        };
-        // Only the mixed fit is read while others' values are mixed in.
-        if sh.days.held_with(self.days.len(), POOL_DAYS) < 2 * POOL_MIN
-            || self.since_day_fit >= sh.days.refit_every(self.days.len())
-        {
-            sh.day_fit = sh
-                .days
-                .fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY);
-            self.since_day_fit = 0;
-        }
+        let shared = self
+            .shared
+            .as_deref_mut()
+            .map(|sh| (&sh.days, &mut sh.day_fit));
+        let own = (&mut self.days, &mut self.day_fit, &mut self.since_day_fit);
+        Pool::push(v, own, shared, POOL_DAYS, MIN_SD_DAY);
     }
 
     /// Add a user's active hour, as `ln(1 + total)`.
     fn push_hour(&mut self, v: f32) {
-        self.hours.push_log(v, POOL_HOURS);
-        self.since_hour_fit += 1;
-        let Some(sh) = self.shared.as_deref_mut() else {
-            if self.hours.len() < 2 * POOL_MIN || self.since_hour_fit >= POOL_REFIT {
-                self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
-                self.since_hour_fit = 0;
+        let shared = self
+            .shared
+            .as_deref_mut()
+            .map(|sh| (&sh.hours, &mut sh.hour_fit));
+        let own = (
+            &mut self.hours,
+            &mut self.hour_fit,
+            &mut self.since_hour_fit,
+        );
+        Pool::push(v, own, shared, POOL_HOURS, MIN_SD_HOUR);
+    }
+
+    /// Add `v` to the pool's own values (`own`: its ring, fit and values
+    /// since the fit) and refit: its own fit while nothing is shared, else
+    /// only the mixed fit (`shared`: the other instances' values and the
+    /// mixed fit), which is all that is read then.
+    fn push(
+        v: f32,
+        (ring, fit, since): (&mut Ring, &mut Option<Fit>, &mut u32),
+        shared: Option<(&Recent, &mut Option<Fit>)>,
+        window: usize,
+        min_sd: f64,
+    ) {
+        ring.push_log(v, window);
+        *since += 1;
+        match shared {
+            None => {
+                if ring.len() < 2 * POOL_MIN || *since >= POOL_REFIT {
+                    *fit = ring.fit(POOL_MIN, min_sd);
+                    *since = 0;
+                }
             }
-            return;
-        };
-        if sh.hours.held_with(self.hours.len(), POOL_HOURS) < 2 * POOL_MIN
-            || self.since_hour_fit >= sh.hours.refit_every(self.hours.len())
-        {
-            sh.hour_fit = sh
-                .hours
-                .fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR);
-            self.since_hour_fit = 0;
+            Some((others, mixed)) => {
+                if others.held_with(ring.len(), window) < 2 * POOL_MIN
+                    || *since >= others.refit_every(ring.len())
+                {
+                    *mixed = others.fit_with(ring, window, POOL_MIN, min_sd);
+                    *since = 0;
+                }
+            }
         }
     }
 
