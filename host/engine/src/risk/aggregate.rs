@@ -204,6 +204,22 @@ struct Hold {
     until_ms: i64,
 }
 
+impl Hold {
+    /// Whether events at `time_ms` are held.
+    fn covers(&self, time_ms: i64) -> bool {
+        self.from_ms <= time_ms && time_ms < self.until_ms
+    }
+
+    /// The end of a hold that began at `from_ms`: when the user calms
+    /// (`calm_ms`), but at most `hold_days` later, so that a false alarm
+    /// cannot freeze a user's baselines.
+    fn end(&self, calm_ms: i64, hold_days: f64) -> i64 {
+        self.from_ms
+            .saturating_add((hold_days * 86_400_000.0) as i64)
+            .min(calm_ms)
+    }
+}
+
 /// A user's standing, for the end-of-run summary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserStanding {
@@ -653,22 +669,18 @@ impl Aggregator {
                 inc.calm_ms = calm;
                 inc.peak = inc.peak.max(risk);
             }
-            let bound = u
-                .hold
-                .from_ms
-                .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
-            u.hold.until_ms = if malicious { i64::MAX } else { bound.min(calm) };
+            u.hold.until_ms = if malicious {
+                i64::MAX
+            } else {
+                u.hold.end(calm, self.cfg.hold_days)
+            };
         } else if risk >= self.cfg.hold_above as f32 {
             // Suspicious, not alerted: held as an episode is, from the
             // first finding that made it so.
-            if !(u.hold.from_ms <= time_ms && time_ms < u.hold.until_ms) {
+            if !u.hold.covers(time_ms) {
                 u.hold.from_ms = time_ms;
             }
-            let bound = u
-                .hold
-                .from_ms
-                .saturating_add((self.cfg.hold_days * 86_400_000.0) as i64);
-            u.hold.until_ms = bound.min(self.calm_at(&u, time_ms));
+            u.hold.until_ms = u.hold.end(self.calm_at(&u, time_ms), self.cfg.hold_days);
         }
         self.users[idx] = u;
         alert
@@ -804,7 +816,7 @@ impl Aggregator {
         } else {
             u.hold
         };
-        hold.from_ms <= time_ms && time_ms < hold.until_ms
+        hold.covers(time_ms)
     }
 
     /// When `u`'s risk, decaying from `now_ms` with no new finding, falls
