@@ -75,7 +75,16 @@
 //! `(firsts + m · rate_pool) / (accesses + m)` with the peer group's pooled
 //! place counts as prior (`m = prior_accesses`), and the score is
 //! `score_from_p(p)`, reported at `min_score` or more (evidence `kind`
-//! `place`; network findings have `kind` `network`). A reported new place
+//! `place`; network findings have `kind` `network`). A subnet's novelty is
+//! reported once a day: when the network itself was reported as new to
+//! the user that day, or a place on it already was, the known resources
+//! first used from it that day restate the same fact (on a network new to
+//! them every resource is used from a new place) and are counted as
+//! reported without another finding. So a whole team arriving from a new
+//! network gives each member one finding rather than one per table they
+//! use there, while an administrator whose new machines are routine (no
+//! network finding) is still judged by the drive they plug into one. A
+//! reported new place
 //! is held out of the user's counts until their day closes, and unlearned
 //! events (below) are judged the same way, once a day per resource and
 //! subnet, teaching nothing.
@@ -118,7 +127,8 @@
 //!
 //! # Memory
 //!
-//! Per user about 170 bytes (with their discovery and place counts) plus 16 bytes per
+//! Per user about 190 bytes (with their discovery and place counts and the
+//! subnet reported today) plus 16 bytes per
 //! subnet (its index and the day of the latest use) and 4 per block used,
 //! at most `max_sources_per_user` subnets (default 256, about 5 KiB); further
 //! new subnets of that user are neither tracked nor scored, since a user who
@@ -329,6 +339,11 @@ struct User {
     held_places: u32,
     /// New places scored in today's events that may not be learned.
     unlearned_places: FirstToday<(u32, Net)>,
+    /// The local day and subnet of the user's latest reported new network
+    /// or new place: further resources first used from that subnet on that
+    /// day restate the same novelty and are not reported again.
+    #[serde(default)]
+    reported_subnet: Option<(i64, u32)>,
 }
 
 impl Default for User {
@@ -347,6 +362,7 @@ impl Default for User {
             place_discovery: Discovery::default(),
             held_places: 0,
             unlearned_places: FirstToday::default(),
+            reported_subnet: None,
         }
     }
 }
@@ -604,7 +620,22 @@ impl NewSource {
             return;
         };
         let subnet_idx = self.subnet_of(symbols, source);
+        self.observe_network(symbols, e, source, subnet_idx, learning, out);
         self.observe_place(symbols, e, subnet_idx, learning, out);
+    }
+
+    /// Judge and learn a learned event's network: a first use of a subnet
+    /// by the user is scored (see "Model").
+    fn observe_network(
+        &mut self,
+        symbols: &Symbols,
+        e: &Event,
+        source: u32,
+        subnet_idx: u32,
+        learning: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let day = e.local_day();
         let Some(user) = self.users.get(e.user) else {
             return;
         };
@@ -654,6 +685,9 @@ impl NewSource {
             b.usage.add(group);
         }
         if let Some(user) = self.users.get_mut(e.user) {
+            if flagged {
+                user.reported_subnet = Some((day, subnet_idx));
+            }
             user.subnets.insert(slot, (subnet_idx, day));
             if let Err(i) = block_slot {
                 user.blocks.insert(i, block_idx);
@@ -850,8 +884,13 @@ impl NewSource {
             Use::Known { today: false } => Some(false),
             Use::NewPlace => Some(true),
         };
-        let mut flagged = false;
-        if first == Some(true) && !learning && user.active_days > self.config.user_learning_days {
+        let restated = user.reported_subnet == Some((day, subnet));
+        let mut flagged = restated && first == Some(true);
+        if first == Some(true)
+            && !restated
+            && !learning
+            && user.active_days > self.config.user_learning_days
+        {
             let p = self.place_p(user);
             let score = score_from_p(p);
             if score >= self.config.min_score {
@@ -869,6 +908,9 @@ impl NewSource {
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
+        if flagged {
+            user.reported_subnet = Some((day, subnet));
+        }
         user.places.learn(e.resource, subnet, day, max);
         match first {
             Some(true) if counted && flagged => user.held_places += 1,

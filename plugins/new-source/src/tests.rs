@@ -842,10 +842,50 @@ fn use_on(
     )
 }
 
+/// `user` uses `source` on `day` (late in the evening, after the day's
+/// history) for resource 7, which nobody uses otherwise: the network is
+/// then known to them, and a known resource's first use from it later is
+/// a new place rather than part of a new network.
+fn know_network(rt: &mut Runtime<NewSource>, user: u32, source: u32, day: i64) {
+    let e = Event {
+        resource: 7,
+        ..ev(user, source, T0 + day * DAY_MS + NIGHT + HOUR_MS)
+    };
+    rt.observe(&sequence(
+        vec![e],
+        3_000_000 + u64::from(user) * 100 + day as u64,
+    ));
+}
+
+/// [`trained_loose`] in which `user` already knows [`HOME`] from day 29.
+fn trained_at_home(user: u32) -> Runtime<NewSource> {
+    let mut rt = trained_loose();
+    know_network(&mut rt, user, HOME, 29);
+    rt
+}
+
+#[test]
+fn a_new_network_is_one_finding_not_one_per_resource_used_from_it() {
+    // User 4 arrives from HOME, a network new to them, and reads resource
+    // 0 there: the network is the news; that resource 0 is read from a new
+    // place follows from it and is not reported again.
+    let mut rt = trained_loose();
+    let e = ev(4, HOME, T0 + 30 * DAY_MS + NIGHT);
+    let found = rt.observe(&sequence(vec![e], 1_000_000));
+    assert_eq!(networks(found.clone()).len(), 1, "{found:#?}");
+    assert!(of_kind(found.clone(), "place").is_empty(), "{found:#?}");
+    // The next day, from the network they now know, it is not news either.
+    assert!(use_on(&mut rt, (4, 0, HOME), 31, true).is_empty());
+    // A known network first used for a resource is.
+    let f = use_on(&mut trained_at_home(4), (4, 0, HOME), 30, true);
+    assert_eq!(f.len(), 1, "{f:#?}");
+}
+
 #[test]
 fn a_resource_always_used_from_one_network_is_reported_from_another() {
-    let mut rt = trained_loose();
-    // User 4 has used resource 0 only from their workstation, 10.0.1.0/24.
+    // User 4 has used resource 0 only from their workstation, 10.0.1.0/24,
+    // and knows HOME from another resource.
+    let mut rt = trained_at_home(4);
     let f = use_on(&mut rt, (4, 0, HOME), 30, true);
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!(
@@ -869,10 +909,8 @@ fn a_user_who_uses_a_resource_from_several_networks_is_learnt_as_such() {
     // User 3 reads resource 0 from their workstation and their VPN range;
     // user 4 only ever from their workstation. From the same new network,
     // user 3's use says less.
-    let mut rt = trained_loose();
-    let steady = use_on(&mut rt, (4, 0, HOME), 30, true);
-    let mut rt = trained_loose();
-    let mobile = use_on(&mut rt, (3, 0, HOME), 30, true);
+    let steady = use_on(&mut trained_at_home(4), (4, 0, HOME), 30, true);
+    let mobile = use_on(&mut trained_at_home(3), (3, 0, HOME), 30, true);
     assert!(
         mobile[0].score + 3.0 < steady[0].score,
         "{mobile:#?} {steady:#?}"
@@ -887,24 +925,25 @@ fn a_user_who_uses_a_resource_from_several_networks_is_learnt_as_such() {
 
 #[test]
 fn a_new_place_used_while_held_is_reported_once_a_day_and_not_learned() {
-    let alone = use_on(&mut trained_loose(), (4, 0, HOME), 30, true);
+    let alone = use_on(&mut trained_at_home(4), (4, 0, HOME), 30, true);
     assert_eq!(alone.len(), 1);
-    let mut rt = trained_loose();
+    let mut rt = trained_at_home(4);
     assert_eq!(use_on(&mut rt, (4, 0, HOME), 30, false), alone);
     assert!(use_on(&mut rt, (4, 0, HOME_SAME_SUBNET), 30, false).is_empty());
     assert_eq!(use_on(&mut rt, (4, 0, HOME), 31, false).len(), 1);
     // Learning resumes as if the held uses never happened.
     assert_eq!(
         use_on(&mut rt, (4, 0, HOME), 32, true),
-        use_on(&mut trained_loose(), (4, 0, HOME), 32, true)
+        use_on(&mut trained_at_home(4), (4, 0, HOME), 32, true)
     );
     assert!(use_on(&mut rt, (4, 0, HOME), 33, true).is_empty());
 }
 
 #[test]
 fn shards_pool_place_habits_like_one_instance() {
-    let whole = use_on(&mut trained_loose(), (4, 0, HOME), 30, true);
+    let whole = use_on(&mut trained_at_home(4), (4, 0, HOME), 30, true);
     let [mut first, _] = two_shards(30);
+    know_network(&mut first, 4, HOME, 29);
     let sharded = use_on(&mut first, (4, 0, HOME), 30, true);
     assert_eq!((whole.len(), sharded.len()), (1, 1));
     assert!(
@@ -914,6 +953,7 @@ fn shards_pool_place_habits_like_one_instance() {
     // Alone, the shard knows half the team's habits.
     let [mut alone, _] = two_shards(30);
     alone.absorb::<Vec<u8>>(&[]).unwrap();
+    know_network(&mut alone, 4, HOME, 29);
     let alone = use_on(&mut alone, (4, 0, HOME), 30, true);
     assert_ne!(alone[0].score, whole[0].score);
 }

@@ -36,10 +36,17 @@
 //!   is `pseudocount` (0.2): how much "nobody yet" is worth;
 //! * `relative = min(1, rarity / typical)`, where `typical` is the geometric
 //!   mean rarity of the user's recent discoveries of the kind, shrunk
-//!   towards their pool's (worth five discoveries), itself shrunk towards 1
-//!   by twenty discoveries, so a small team's few discoveries discount
-//!   little:
-//!   what is rare is judged against what this user usually discovers. The
+//!   towards their peer group's (worth five discoveries), the group's
+//!   shrunk towards the organisation's by twenty discoveries, and the
+//!   organisation's towards 1 by twenty: what is rare is judged against
+//!   what this user usually discovers, and where they and their team
+//!   discover too little to say, against what the organisation's
+//!   discoveries of the kind are like. A clerk's first logon to a shared
+//!   machine nobody has used yet in the log is then weighed against an
+//!   organisation where such machines turn up all the time (new and
+//!   shared machines, administrators' rounds), not against "nobody ever
+//!   touches anything new"; in a database where discoveries are tables
+//!   colleagues already read, a table nobody reads stays rare. The
 //!   discoveries of the learning period are rated once it ends, when who
 //!   touches what is known (rated as they happened, they would look rarer
 //!   than they are); later ones as they happen. An administrator's discoveries are all machines one
@@ -311,9 +318,23 @@ const POOL_RECENT_ACCESSES: f32 = 8192.0;
 const RECENT_DISCOVERIES: f32 = 64.0;
 /// How many discoveries the pool's typical rarity is worth for a user.
 const TYPICAL_PRIOR: f64 = 5.0;
-/// How many discoveries of rarity 1 (no discount) a pool's typical rarity
-/// is shrunk towards: a small team's few discoveries discount little.
+/// How many discoveries the level above is worth in a pool's typical
+/// rarity: a peer group's leans on the organisation's, the organisation's
+/// on rarity 1 (no discount), so a small team's few discoveries say little.
 const TYPICAL_POOL_PRIOR: f64 = 20.0;
+/// The typical `ln(rarity)` of `own`'s discoveries (see "Model"): shrunk
+/// towards the pool's, worth [`TYPICAL_PRIOR`] discoveries; the pool's
+/// shrunk towards the organisation's (`org`, when the pool is a peer
+/// group) and the organisation's towards 0, each worth
+/// [`TYPICAL_POOL_PRIOR`].
+fn typical_log_rarity(own: &Discovery, pool: &Discovery, org: Option<&Discovery>) -> f64 {
+    let base = org.map_or(0.0, |o| o.mean_log_rarity(0.0, TYPICAL_POOL_PRIOR));
+    own.typical_log_rarity_from(
+        pool.mean_log_rarity(base, TYPICAL_POOL_PRIOR),
+        TYPICAL_PRIOR,
+    )
+}
+
 /// Kind names tracked; resources of further kinds share the last one.
 const MAX_KINDS: usize = 1024;
 const NO_DAY: i64 = i64::MIN;
@@ -814,6 +835,11 @@ impl Resource {
 struct PoolView {
     members: u32,
     kind: Option<KindStats>,
+    /// The organisation's figures in the kind when the pool is a peer
+    /// group: what the group's typical rarities lean on while the group
+    /// has few discoveries of its own. `None` when the pool is the
+    /// organisation.
+    org_kind: Option<KindStats>,
     new_kind: Discovery,
 }
 
@@ -1139,17 +1165,20 @@ impl NovelTable {
     /// organisation, with the other instances' counts.
     fn pool_view(&self, group: Option<u32>, kind: u32, name: Option<&str>) -> PoolView {
         let empty = Pool::default();
-        let (own, other) = match group.filter(|&g| self.members(g) > 1) {
+        let org_other = name.and_then(|n| self.others.org.kinds.get(n));
+        let (own, other, org_kind) = match group.filter(|&g| self.members(g) > 1) {
             Some(g) => (
                 self.groups.get(g).unwrap_or(&empty),
                 self.others.groups.get(&g),
+                Some(share::pooled_kind(self.org.kinds.get(kind), org_other).unwrap_or_default()),
             ),
-            None => (&self.org, Some(&self.others.org)),
+            None => (&self.org, Some(&self.others.org), None),
         };
         let other_kind = other.zip(name).and_then(|(o, n)| o.kinds.get(n));
         PoolView {
             members: own.members.saturating_add(other.map_or(0, |o| o.members)),
             kind: share::pooled_kind(own.kinds.get(kind), other_kind),
+            org_kind,
             new_kind: share::pooled(&own.kinds.new_kind, other.and_then(|o| o.new_kind.as_ref())),
         }
     }
@@ -1511,9 +1540,8 @@ impl NovelTable {
                 let own = own.unwrap_or(&empty);
                 let prior = pool_kind.map_or(&empty.discovery, |k| &k.discovery);
                 let rate = own.discovery.rate_with_prior(prior, w);
-                let typical =
-                    own.discovery
-                        .typical_log_rarity(prior, TYPICAL_PRIOR, TYPICAL_POOL_PRIOR);
+                let org = pool.org_kind.as_ref().map(|k| &k.discovery);
+                let typical = typical_log_rarity(&own.discovery, prior, org);
                 let relative = Discovery::relative_rarity(rarity, typical);
                 (rate, relative, own.discovery.accesses)
             };
@@ -1524,7 +1552,8 @@ impl NovelTable {
                 let own = own.map_or(&empty.owned, |k| &k.owned);
                 let prior = pool_kind.map_or(&empty.owned, |k| &k.owned);
                 let rate = own.rate_with_prior(prior, w);
-                let typical = own.typical_log_rarity(prior, TYPICAL_PRIOR, TYPICAL_POOL_PRIOR);
+                let org = pool.org_kind.as_ref().map(|k| &k.owned);
+                let typical = typical_log_rarity(own, prior, org);
                 (rate, Discovery::relative_rarity(p_new, typical), p_new)
             });
             let factor = if sensitive {

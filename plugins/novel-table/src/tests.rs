@@ -337,6 +337,8 @@ const STAFF: u32 = 0;
 const IT: u32 = 1;
 /// Workstations are resources 1000 + user id; removable media is 999.
 const MEDIA: u32 = 999;
+/// A workstation no history touches.
+const UNTOUCHED_PC: u32 = 5000;
 
 fn pc(user: u32) -> u32 {
     1000 + user
@@ -350,6 +352,7 @@ fn ws_runtime() -> Runtime<NovelTable> {
         s.insert(SymbolKind::Resource, pc(u), format!("PC-{}", 1000 + 37 * u));
     }
     s.insert(SymbolKind::Resource, MEDIA, "removable-media");
+    s.insert(SymbolKind::Resource, UNTOUCHED_PC, "PC-9999");
     s.insert(SymbolKind::PeerGroup, STAFF, "staff");
     s.insert(SymbolKind::PeerGroup, IT, "it-admin");
     rt
@@ -435,6 +438,26 @@ fn a_user_who_never_discovers_on_a_colleagues_machine_is_loud() {
     assert!(f.score >= 40.0, "{f:#?}");
     assert_eq!(evidence(f, "sole_user"), Value::Text("user35".into()));
     assert!(f.reason.contains("only user35 uses it"), "{}", f.reason);
+}
+
+#[test]
+fn a_group_that_rarely_discovers_judges_rarity_by_the_organisation() {
+    // The staff never discover anything; the admins discover machines
+    // one other person uses every day. A staff member's first logon to a
+    // machine nobody has touched is rare for the organisation's
+    // discoveries in one organisation and unheard of in the other.
+    let first = |with_admins: bool| {
+        let mut rt = ws_runtime();
+        rt.configure([("min_score", "0")]).unwrap();
+        let history: Vec<Event> = workstation_history(19)
+            .into_iter()
+            .filter(|e| with_admins || e.user < 120)
+            .collect();
+        rt.observe(&history);
+        max_score(&ws_first(&mut rt, 50, STAFF, UNTOUCHED_PC, 21))
+    };
+    let (with, without) = (first(true), first(false));
+    assert!(with + 10.0 < without, "{with} vs {without}");
 }
 
 #[test]

@@ -96,7 +96,33 @@ impl Discovery {
     /// towards 0 (rarity 1, no discount) by `prior_weight` discoveries, so a
     /// pool discounts rarity only once many discoveries stand behind it.
     pub fn typical_log_rarity(&self, prior: &Discovery, weight: f64, prior_weight: f64) -> f64 {
-        let prior_mean = f64::from(prior.log_rarity) / (f64::from(prior.rated) + prior_weight);
+        self.typical_log_rarity_from(prior.mean_log_rarity(0.0, prior_weight), weight)
+    }
+
+    /// The mean `ln(rarity)` of these rated discoveries, shrunk towards
+    /// `base` by `weight` discoveries: a pool's typical rarity, which leans
+    /// on the level above it (a peer group's on the organisation's, the
+    /// organisation's on 0, no discount) while it has few discoveries of
+    /// its own.
+    ///
+    /// ```
+    /// use ueba_sdk::novelty::Discovery;
+    /// let none = Discovery::default();
+    /// assert_eq!(none.mean_log_rarity(-3.0, 20.0), -3.0);
+    /// ```
+    pub fn mean_log_rarity(&self, base: f64, weight: f64) -> f64 {
+        let m = (f64::from(self.log_rarity) + weight * base) / (f64::from(self.rated) + weight);
+        if m.is_finite() {
+            m.min(0.0)
+        } else {
+            base.min(0.0)
+        }
+    }
+
+    /// The typical `ln(rarity)` of this user's discoveries, shrunk towards
+    /// `prior_mean` (a pool's, from [`Discovery::mean_log_rarity`]) worth
+    /// `weight` discoveries.
+    pub fn typical_log_rarity_from(&self, prior_mean: f64, weight: f64) -> f64 {
         let prior_mean = if prior_mean.is_finite() {
             prior_mean
         } else {

@@ -28,6 +28,18 @@ const SLOW_RESTART_DAYS: u16 = 30;
 /// Smallest spread of the slow reference on the log scale.
 pub const MIN_SD_SLOW: f64 = 0.3;
 
+/// A completed bucket's count is folded into the moments at most at the
+/// count the history gives this chance of reaching (about 3 spreads above
+/// the mean): a burst the detector finds remarkable must not widen the
+/// baseline it is judged by, or the second day of a surge looks ordinary
+/// after the first (winsorised updating, as the row baselines' medians are
+/// robust). A lasting change still teaches, a clipped count at a time, and
+/// the bound rises with the mean and spread it moves.
+const CLIP_P: f64 = 1e-3;
+/// Buckets the moments need before counts are clipped: a spread from
+/// fewer says too little about what is remarkable.
+const CLIP_MIN_N: f32 = 5.0;
+
 /// Score points by which [`Moments::surely_below`] stays clear of the
 /// score asked for: rounding in the tail's computation and in the partial
 /// sum is many orders of magnitude smaller.
@@ -54,14 +66,53 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// Add a completed bucket's count.
+    /// Add a completed bucket's count, clipped at [`Moments::clip_bound`]
+    /// once [`CLIP_MIN_N`] buckets stand behind the moments.
     pub fn push(&mut self, x: u32, window: f32) {
+        let x = if self.n >= CLIP_MIN_N {
+            self.clip_bound(x)
+        } else {
+            x
+        };
         let x = x as f32;
         self.n = (self.n + 1.0).min(window);
         let a = 1.0 / self.n;
         let d = x - self.mean;
         self.mean += a * d;
         self.var = (1.0 - a) * (self.var + a * d * d);
+    }
+
+    /// The largest count up to `x` whose tail ([`Moments::tail`] without a
+    /// log-scale floor) is at least [`CLIP_P`]: `x` itself when it is not
+    /// remarkable. Counts within three spreads of the mean are never
+    /// remarkable and are answered without computing a tail.
+    pub fn clip_bound(&self, x: u32) -> u32 {
+        let ordinary = self.cheap_bound(3.0);
+        if x <= ordinary || self.tail(x, 0.0) >= CLIP_P {
+            return x;
+        }
+        // tail(lo) ≥ CLIP_P > tail(hi); the tail falls as the count rises.
+        let (mut lo, mut hi) = (ordinary, x);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.tail(mid, 0.0) >= CLIP_P {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The mean and variance of the next bucket's count as [`Moments::tail`]
+    /// judges it: the history's, the variance at least Poisson's and at
+    /// least that of a spread of `min_log_sd` on the log scale, widened by
+    /// `1 + 1/n`.
+    fn predictive(&self, min_log_sd: f64) -> (f64, f64) {
+        let m = f64::from(self.mean).max(0.5);
+        let n = f64::from(self.n).max(1.0);
+        let v = f64::from(self.var).max(m).max((m * min_log_sd).powi(2)) * (1.0 + 1.0 / n);
+        (m, v)
     }
 
     /// `P(X ≥ x)` for the next bucket's count: a negative binomial with the
@@ -75,8 +126,7 @@ impl Moments {
         if f64::from(x) <= m {
             return 1.0;
         }
-        let n = f64::from(self.n).max(1.0);
-        let v = f64::from(self.var).max(m).max((m * min_log_sd).powi(2)) * (1.0 + 1.0 / n);
+        let (m, v) = self.predictive(min_log_sd);
         let k = u64::from(x - 1);
         let p = if v <= m * (1.0 + 1e-9) {
             Poisson::new(m).ok().map(|d| d.sf(k))
@@ -102,13 +152,8 @@ impl Moments {
             return false;
         }
         // The distribution exactly as `tail` chooses it.
-        let m = f64::from(self.mean).max(0.5);
-        if f64::from(x) <= m {
-            return false;
-        }
-        let n = f64::from(self.n).max(1.0);
-        let v = f64::from(self.var).max(m).max((m * min_log_sd).powi(2)) * (1.0 + 1.0 / n);
-        if v <= m * (1.0 + 1e-9) {
+        let (m, v) = self.predictive(min_log_sd);
+        if f64::from(x) <= m || v <= m * (1.0 + 1e-9) {
             return false;
         }
         let r = m * m / (v - m);
@@ -168,6 +213,18 @@ impl Slow {
         f64::from(self.var).sqrt().max(MIN_SD_SLOW).max(min_sd) * (1.0 + 1.0 / n).sqrt()
     }
 
+    /// The least spread a reference of event counts is judged with: the
+    /// chance in a count itself. A Poisson count of mean `μ` has a spread
+    /// of about `√μ / (1 + μ)` on the `ln(1 + count)` scale (delta
+    /// method): two logons a day becoming four is a doubling, and as
+    /// common as chance makes it (0.47 at `μ` = 2), while at 200 a day
+    /// chance (0.07) is narrower than the reference's own floor
+    /// ([`MIN_SD_SLOW`]). `μ` is the reference's level, `exp(mean) − 1`.
+    pub fn count_sd(&self) -> f64 {
+        let mu = f64::from(self.mean).exp_m1().max(0.0);
+        mu.sqrt() / (1.0 + mu)
+    }
+
     /// How many spreads `total` is above the reference.
     pub fn z(&self, total: u64, min_sd: f64) -> f64 {
         self.z_of_log(crate::model::log_total(total), min_sd)
@@ -197,6 +254,25 @@ impl Slow {
             return false;
         }
         self.reaches_past_gate(total, min_sd, z, gate)
+    }
+
+    /// [`Slow::reaches`] for a reference of event counts, judged with
+    /// [`Slow::count_sd`] as its spread floor. The floor follows from the
+    /// reference itself, so a gate built since the reference last learned
+    /// (its owner clears the gate then) was built with it, and the floor is
+    /// computed only when a gate is built, not on every event.
+    #[inline]
+    pub fn reaches_counts(&self, total: u64, z: f64, gate: &mut Option<SlowGate>) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        if let Some(g) = *gate
+            && g.z == z
+            && total < g.total
+        {
+            return false;
+        }
+        self.reaches_past_gate(total, self.count_sd(), z, gate)
     }
 
     /// [`Slow::reaches`] for a ready reference whose gate has to be built
@@ -279,6 +355,62 @@ pub fn z_for_score(score: f32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_reference_is_never_narrower_than_chance() {
+        let mut two = Slow::default();
+        let mut many = Slow::default();
+        for _ in 0..12 {
+            two.push(2);
+            many.push(200);
+        }
+        assert!(
+            (two.count_sd() - 2f64.sqrt() / 3.0).abs() < 0.02,
+            "{}",
+            two.count_sd()
+        );
+        assert!(many.count_sd() < 0.08, "{}", many.count_sd());
+        // Two logons a day becoming four is within chance; at 200 a day
+        // chance is narrower than the reference's own floor, which judges.
+        assert!(
+            two.z(4, two.count_sd()) < 1.5,
+            "{}",
+            two.z(4, two.count_sd())
+        );
+        assert!(two.z(4, 0.0) > 2.0 * two.z(4, two.count_sd()) - 1.0);
+        assert_eq!(many.z(400, many.count_sd()), many.z(400, 0.0));
+    }
+
+    #[test]
+    fn a_surge_day_does_not_widen_the_baseline_it_is_judged_by() {
+        let mut m = Moments::default();
+        for x in [2, 5, 3, 6, 4, 2, 5, 4, 3, 6] {
+            m.push(x, COUNT_WINDOW_DAYS);
+        }
+        let before = m;
+        // An ordinary day is learned as it is.
+        assert_eq!(m.clip_bound(7), 7);
+        // A day of 22 is learned as the most the history found unremarkable.
+        let bound = m.clip_bound(22);
+        assert!((9..22).contains(&bound), "{bound}");
+        assert!(m.tail(bound, 0.0) >= CLIP_P && m.tail(bound + 1, 0.0) < CLIP_P);
+        m.push(22, COUNT_WINDOW_DAYS);
+        let mut clipped = before;
+        clipped.push(bound, COUNT_WINDOW_DAYS);
+        assert_eq!(m, clipped);
+        // So the next day's 16 still scores as a surge.
+        assert!(
+            ueba_sdk::score_from_p(m.tail(16, 0.0)) >= 20.0,
+            "{}",
+            m.tail(16, 0.0)
+        );
+        // Until the moments have a few buckets, nothing is clipped.
+        let mut young = Moments::default();
+        for x in [2, 3, 40] {
+            young.push(x, COUNT_WINDOW_DAYS);
+        }
+        assert!(young.mean > 10.0);
+    }
 
     #[test]
     fn a_steady_count_quadrupling_is_deep_in_the_tail() {

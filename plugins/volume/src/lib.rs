@@ -79,7 +79,12 @@
 //! much as their sum, so on a busy day every table's count may double,
 //! while small counts stay limited by chance. A steady 4–6 a day makes 20
 //! deep in the tail (~58 after a week), while a history that swings from 1
-//! to 30 makes it ordinary. Daily counts need
+//! to 30 makes it ordinary. A bucket is learned at most as the count the
+//! history gives a one-in-a-thousand chance of reaching (once five buckets
+//! stand behind it): with a few weeks of moments, one day of 22 among days
+//! of 2 to 6 would otherwise widen the spread so far that the next day's 16
+//! looked ordinary, while a lasting change still teaches, a bounded count
+//! at a time. Daily counts need
 //! `MIN_PAIR_HISTORY` active days, hourly ones [`MIN_PAIR_HOURS`] active
 //! hours.
 //!
@@ -112,8 +117,11 @@
 //! accepted rather than flagged for ever. A total is scored by the normal
 //! tail of its distance from the reference, in the reference's spread
 //! (never below 0.3, nor, for rows, below the user's day spread, as for the
-//! fast baselines), once the reference has ten active days. The 12% ramp
-//! alerts at about 5× its first month's level.
+//! fast baselines, nor, for events, below the spread chance gives a count
+//! at the reference's level, `√μ / (1 + μ)`: two logons a day becoming six
+//! is a tripling that chance alone makes about one day in seventy), once
+//! the reference has ten active days. The 12% ramp alerts at about 5× its
+//! first month's level.
 //!
 //! # Findings
 //!
@@ -1385,13 +1393,13 @@ fn pair_candidates(
     if events > 0
         && pair
             .slow_events
-            .reaches(events, 0.0, slow_z, &mut pair.slow_events_gate)
+            .reaches_counts(events, slow_z, &mut pair.slow_events_gate)
     {
         let need = need(pair.slow_events_reported);
         out.extend(judge_slow(
             Bucket::PairEventsTrend,
             pair.slow_events,
-            0.0,
+            pair.slow_events.count_sd(),
             events,
             need,
             tests.day,
