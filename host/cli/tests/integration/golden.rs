@@ -3,10 +3,12 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! `risk.hold_above` at 40, which holds the boiling-frog agent out of
-//! learning before their first alert, so their episode never calms and a
-//! second `new` alert five days later is not raised; with `hold_above` at
-//! 60 the old digests return).
+//! volume 0.2.0 learns a remarkable count as the most its history found
+//! unremarkable, so the boiling-frog agent's early-morning reads alert at
+//! 01:10 rather than 01:24 and escalate at 90; before it, novel-table
+//! 0.2.0 judged a peer group's few discoveries against the organisation's,
+//! so the two first reads of tables nobody reads score 82 and 74 where
+//! they scored 89 and 82).
 
 use ueba_engine::sandbox::sha256_hex;
 
@@ -17,19 +19,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "93c1c08211569e05bd6120a98ff949acff7e2ee4ebe075412afc7fadedcb4615",
+        "b4fc92ca1c174e2893c3ee98ff864850a2899e646235c037df9e107d115ed3b8",
     ),
     (
         "ecs",
-        "e23e851297d60669ab40ad6b201192f7ac38f224f5dafa8a1db660bb55096ecf",
+        "e9345d5a409c524d85b5dc3072eda5be6fc10e0d2d8a6cabd34e35547beeb42f",
     ),
     (
         "cef",
-        "6f2bc26430b2114090314585a8f896028a7774a61e5fa229d1650d9f9dd222c7",
+        "a49bdc2ccc7d1c44cbe77cd511f180b70c208cb872967b8d8621df5b75e00d0a",
     ),
     (
         "ocsf",
-        "92db8e18b2ed1d32d75a097e84e03b8837dbe2759b79fa71d5942acdd994ef81",
+        "257c49225b1320b242a9c70eceb5ae0e1b56b6642ee6cc7e39dc11c5129b7962",
     ),
 ];
 
