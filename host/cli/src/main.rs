@@ -10,7 +10,7 @@ use ueba_engine::config::{Config, DEFAULT_TOML};
 use ueba_engine::identity::Identities;
 use ueba_engine::state::StateDir;
 use ueba_engine::state::driver::{Checkpoints, Drive, Run, drive};
-use ueba_formats::input::{Position, feed_at};
+use ueba_formats::input::{Position, feed_at, replay_header};
 use ueba_formats::sinks::{
     DocKind, DynSink, JsonDocs, JsonLines, OutputFormat, cef::CefLines, cef::Syslog, hec::HecPost,
     hostname,
@@ -388,7 +388,13 @@ fn score(a: ScoreArgs) -> Result<()> {
     };
     let start = state.as_ref().map_or(Position::default(), |(_, p)| p.start);
     let (reader, name, size) = open_events(input, start)?;
-    let parser = parser_for(a.format, &cfg.formats)?;
+    let mut parser = parser_for(a.format, &cfg.formats)?;
+    if let Some(path) = input.filter(|_| start.offset > 0) {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        replay_header(std::io::BufReader::new(file), parser.as_mut())
+            .with_context(|| format!("reading the header of {} again to resume", path.display()))?;
+    }
     let parser: Box<dyn LineParser> = match a.partition {
         Some(only) => Box::new(cmd_nats::PartitionFilter::new(parser, only)),
         None => parser,

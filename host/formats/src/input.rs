@@ -73,6 +73,30 @@ pub fn spawn_reader_at(
     (rx, bytes, skipped)
 }
 
+/// Give a parser that [needs the header](LineParser::needs_header) the
+/// input's first non-blank line again, for a run that resumes past it:
+/// `start` is the beginning of the same input. Does nothing for other
+/// parsers.
+pub fn replay_header(
+    start: impl BufRead,
+    parser: &mut dyn LineParser,
+) -> Result<(), std::io::Error> {
+    if !parser.needs_header() {
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    for (i, line) in start.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        return parser
+            .feed(line.trim_end_matches('\r'), i as u64 + 1, &mut out)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+    }
+    Ok(())
+}
+
 /// [`spawn_reader_at`] as the [`Feed`] the scoring driver reads.
 pub fn feed_at(
     reader: Box<dyn BufRead + Send>,

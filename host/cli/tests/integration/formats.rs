@@ -574,3 +574,99 @@ fn cef_to_syslog_over_udp_and_tcp() {
     }
     assert_eq!(frames, 2, "octet-counted frames");
 }
+
+/// A CSV export of a generated workstation log, CERT-style (`id,date,user,
+/// pc,activity,object`, US dates), with the config that reads it.
+fn csv_export(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let d = dir.to_str().unwrap();
+    let out = ueba(&[
+        "gen",
+        "--shape",
+        "workstation",
+        "--users",
+        "60",
+        "--days",
+        "14",
+        "--out",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = dir.join("events.jsonl");
+    let mut csv = String::from("id,date,user,pc,activity,object\n");
+    for (i, line) in std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let t: jiff::Timestamp = v["timestamp"].as_str().unwrap().parse().unwrap();
+        let date = t.strftime("%m/%d/%Y %H:%M:%S%.3f");
+        let field = |k: &str| v[k].as_str().unwrap().to_string();
+        csv.push_str(&format!(
+            "\"{{{i:08X}}}\",{date},{},{},{},{}\n",
+            field("user"),
+            field("source"),
+            field("action"),
+            field("resource"),
+        ));
+    }
+    let csv_path = dir.join("events.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let config = dir.join("ueba.toml");
+    std::fs::write(
+        &config,
+        "[formats.mapping]\nresource = \"object\"\nsource = \"pc\"\n\n\
+         [formats.csv]\ntime_format = \"%m/%d/%Y %H:%M:%S%.f\"\n",
+    )
+    .unwrap();
+    (events, csv_path, config, dir.join("identities.csv"))
+}
+
+#[test]
+fn a_csv_export_scores_as_the_same_log_in_json_lines_and_resumes_past_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, csv, config, ids) = csv_export(dir.path());
+    let p = |n: &str| dir.path().join(n);
+    let score = |input: &std::path::Path, out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            input.to_str().unwrap(),
+            "-i",
+            ids.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = ueba(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    score(&events, &p("json-alerts.jsonl"), &[]);
+    score(&csv, &p("csv-alerts.jsonl"), &["--format", "csv"]);
+    let want = std::fs::read_to_string(p("json-alerts.jsonl")).unwrap();
+    assert!(!want.is_empty(), "the generated log alerts");
+    assert_eq!(
+        std::fs::read_to_string(p("csv-alerts.jsonl")).unwrap(),
+        want
+    );
+
+    // The export arrives in two parts: the second run resumes after the
+    // first's last line, past the header, and ends with the same alerts.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    let growing = p("growing.csv");
+    std::fs::write(&growing, lines[..half].join("\n") + "\n").unwrap();
+    let state = p("state");
+    let with_state = ["--format", "csv", "--state", state.to_str().unwrap()];
+    score(&growing, &p("resumed.jsonl"), &with_state);
+    std::fs::write(&growing, lines.join("\n") + "\n").unwrap();
+    score(&growing, &p("resumed.jsonl"), &with_state);
+    assert_eq!(std::fs::read_to_string(p("resumed.jsonl")).unwrap(), want);
+}

@@ -260,6 +260,7 @@ proptest! {
             InputFormat::Pgaudit,
             InputFormat::PgauditCsv,
             InputFormat::Mysql,
+            InputFormat::Csv,
         ] {
             let mut p = parser_for(format, &FormatsConfig::default()).unwrap();
             let mut out = Vec::new();

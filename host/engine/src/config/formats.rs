@@ -20,6 +20,9 @@ pub struct FormatsConfig {
     pub pg_session_without_object: WithoutObject,
     /// Field-mapping overrides for custom schemas.
     pub mapping: FieldMapping,
+    /// How `--format csv` reads its files: delimiter, time format, and
+    /// values for fields a file has no column for.
+    pub csv: CsvConfig,
 }
 
 impl Default for FormatsConfig {
@@ -28,6 +31,7 @@ impl Default for FormatsConfig {
             pg_log_line_prefix: DEFAULT_PG_PREFIX.to_string(),
             pg_session_without_object: WithoutObject::Statement,
             mapping: FieldMapping::default(),
+            csv: CsvConfig::default(),
         }
     }
 }
@@ -68,4 +72,35 @@ pub struct FieldMapping {
     pub source: Option<String>,
     /// Success or failure.
     pub outcome: Option<String>,
+}
+
+/// `[formats.csv]`: what a delimited file with a header row cannot say
+/// itself. Columns are named by `[formats.mapping]` (else the native field
+/// names); these settings cover the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsvConfig {
+    /// The field delimiter, one ASCII character (`","`, `";"`, `"\t"`).
+    pub delimiter: String,
+    /// A `strftime` format for times written in none of the usual forms
+    /// (RFC 3339, epoch milliseconds, `YYYY-MM-DD HH:MM:SS`), e.g.
+    /// `"%m/%d/%Y %H:%M:%S"`. Tried first when set.
+    pub time_format: Option<String>,
+    /// The IANA zone of times that carry no offset (`"UTC"` when unset).
+    pub time_zone: String,
+    /// A fixed value for a field the file has no column for, e.g.
+    /// `resource = "removable-media"` for a removable-media log that names
+    /// only the machine. A column, when present, wins.
+    pub fixed: FieldMapping,
+}
+
+impl Default for CsvConfig {
+    fn default() -> Self {
+        CsvConfig {
+            delimiter: ",".to_string(),
+            time_format: None,
+            time_zone: "UTC".to_string(),
+            fixed: FieldMapping::default(),
+        }
+    }
 }

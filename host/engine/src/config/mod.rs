@@ -17,7 +17,7 @@ mod serve;
 
 pub use context::{Criticality, CriticalityConfig, ResourcesConfig, WatchlistsConfig, scale_odds};
 pub use exceptions::{Exception, ExceptionError};
-pub use formats::{DEFAULT_PG_PREFIX, FieldMapping, FormatsConfig, WithoutObject};
+pub use formats::{CsvConfig, DEFAULT_PG_PREFIX, FieldMapping, FormatsConfig, WithoutObject};
 pub use serve::ServeConfig;
 
 /// The documented default configuration, as printed by `ueba config`.
@@ -167,7 +167,8 @@ pg_session_without_object = "statement"
 
 # Where to find event fields in custom schemas, tried before the built-in
 # names: a dotted JSON path for ecs, ocsf and mysql (nested or dotted keys),
-# an extension key or custom label (cs1Label=...) for cef and leef.
+# an extension key or custom label (cs1Label=...) for cef and leef, a
+# header column for csv.
 [formats.mapping]
 # time = "event.created"
 # user = "labels.db_user"
@@ -177,6 +178,20 @@ pg_session_without_object = "statement"
 # bytes = "labels.bytes"
 # source = "client.ip"
 # outcome = "event.outcome"
+
+# `--format csv`: delimited text whose first line names the columns.
+[formats.csv]
+# One ASCII character; "\t" for tab-separated files.
+delimiter = ","
+# A strftime format for times in none of the usual forms (RFC 3339, epoch
+# ms, YYYY-MM-DD HH:MM:SS), tried first, e.g. "%m/%d/%Y %H:%M:%S".
+# time_format = "%m/%d/%Y %H:%M:%S"
+# The IANA zone of times without an offset.
+time_zone = "UTC"
+# A value for a field the file has no column for (a column, when present,
+# wins), e.g. a removable-media log that names only the machine.
+[formats.csv.fixed]
+# resource = "removable-media"
 
 [serve]
 # `ueba serve` only. Largest request body, bytes; larger requests get 413.

@@ -16,6 +16,7 @@
 //! same everywhere.
 
 pub mod cef;
+pub mod csv;
 pub mod detect;
 pub mod ecs;
 mod json;
@@ -40,7 +41,7 @@ pub(crate) use ueba_engine::event::clip;
 /// The input formats `ueba score --format` accepts.
 ///
 /// Each format's module ([`detect`], [`native`], [`ecs`], [`ocsf`],
-/// [`cef`], [`leef`], [`pgaudit`], [`mysql`]) has the details;
+/// [`cef`], [`leef`], [`pgaudit`], [`mysql`], [`csv`]) has the details;
 /// [`InputFormat::help`] is the line `--help` shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputFormat {
@@ -62,6 +63,8 @@ pub enum InputFormat {
     PgauditCsv,
     /// MySQL Enterprise / Percona audit log JSON.
     Mysql,
+    /// Delimited text with a header row naming the columns.
+    Csv,
 }
 
 impl InputFormat {
@@ -77,11 +80,12 @@ impl InputFormat {
             InputFormat::Pgaudit => "pgaudit",
             InputFormat::PgauditCsv => "pgaudit-csv",
             InputFormat::Mysql => "mysql",
+            InputFormat::Csv => "csv",
         }
     }
 
     /// Every format, in the order `--help` lists them.
-    pub const ALL: [InputFormat; 9] = [
+    pub const ALL: [InputFormat; 10] = [
         InputFormat::Auto,
         InputFormat::Jsonl,
         InputFormat::Ecs,
@@ -91,6 +95,7 @@ impl InputFormat {
         InputFormat::Pgaudit,
         InputFormat::PgauditCsv,
         InputFormat::Mysql,
+        InputFormat::Csv,
     ];
 
     /// One line saying what the format is, for `--help`.
@@ -105,6 +110,9 @@ impl InputFormat {
             InputFormat::Pgaudit => "pgAudit lines in PostgreSQL's stderr log",
             InputFormat::PgauditCsv => "pgAudit lines in PostgreSQL's csvlog",
             InputFormat::Mysql => "MySQL Enterprise / Percona audit log JSON",
+            InputFormat::Csv => {
+                "Delimited text with a header row ([formats.mapping] names the columns)"
+            }
         }
     }
 }
@@ -130,7 +138,7 @@ impl std::str::FromStr for InputFormat {
 pub enum FormatError {
     /// `--format auto` saw lines of no known format.
     #[error(
-        "cannot tell the input format from line {line} ({excerpt}); pass --format (jsonl, ecs, ocsf, cef, leef, pgaudit, pgaudit-csv, mysql)"
+        "cannot tell the input format from line {line} ({excerpt}); pass --format (jsonl, ecs, ocsf, cef, leef, pgaudit, pgaudit-csv, mysql, csv)"
     )]
     Unknown {
         /// The first non-blank line looked at.
@@ -153,6 +161,10 @@ pub enum FormatError {
     /// `formats.pg_log_line_prefix` cannot be used to split log lines.
     #[error("formats.pg_log_line_prefix: {0}")]
     Prefix(String),
+    /// `[formats.csv]` is unusable, or a CSV header lacks a column the
+    /// event needs.
+    #[error("csv: {0}")]
+    Csv(String),
 }
 
 /// Turns input lines into events. Implemented once per format; the reader
@@ -178,6 +190,12 @@ pub trait LineParser: Send {
     /// be lost; single-line formats never hold one.
     fn pending_line(&self) -> Option<u64> {
         None
+    }
+    /// Whether the parser must see the input's first line (a header naming
+    /// the columns) before any other: a resumed run, which starts reading
+    /// after it, feeds it that line first.
+    fn needs_header(&self) -> bool {
+        false
     }
 }
 
@@ -214,6 +232,7 @@ pub fn parser_for(
         InputFormat::Pgaudit => Box::new(pgaudit::PgAuditParser::stderr(cfg)?),
         InputFormat::PgauditCsv => Box::new(pgaudit::PgAuditParser::csvlog(cfg)),
         InputFormat::Mysql => Box::new(mysql::MysqlParser::new(cfg.mapping.clone())),
+        InputFormat::Csv => Box::new(csv::CsvParser::new(cfg.mapping.clone(), &cfg.csv)?),
     })
 }
 

@@ -1,0 +1,186 @@
+use super::*;
+
+fn parser(mapping: FieldMapping, cfg: CsvConfig) -> CsvParser {
+    CsvParser::new(mapping, &cfg).unwrap()
+}
+
+/// Feed `lines` (numbered from 1) and finish: the events and errors.
+fn run(p: &mut CsvParser, lines: &[&str]) -> Result<Vec<Parsed>, FormatError> {
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        p.feed(l, i as u64 + 1, &mut out)?;
+    }
+    p.finish(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn a_third_party_logon_export_reads_with_a_mapping_and_a_time_format() {
+    // A CERT-style logon export: its own column names and US dates.
+    let mapping = FieldMapping {
+        resource: Some("pc".into()),
+        source: Some("pc".into()),
+        ..FieldMapping::default()
+    };
+    let cfg = CsvConfig {
+        time_format: Some("%m/%d/%Y %H:%M:%S".into()),
+        ..CsvConfig::default()
+    };
+    let mut p = parser(mapping, cfg);
+    let out = run(
+        &mut p,
+        &[
+            "id,date,user,pc,activity",
+            "{X1D9},01/02/2010 06:49:00,NGF0157,PC-6056,Logon",
+            "",
+            "{G2B3},01/02/2010 18:05:11,NGF0157,PC-6056,Logoff",
+        ],
+    )
+    .unwrap();
+    let e: Vec<AccessEvent> = out.into_iter().map(Result::unwrap).collect();
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0].user.as_str(), "NGF0157");
+    assert_eq!(e[0].action.as_str(), "logon");
+    assert_eq!(e[0].resource.as_str(), "PC-6056");
+    assert_eq!(e[0].source.as_deref(), Some("PC-6056"));
+    assert_eq!(e[0].rows, 1);
+    assert_eq!(
+        e[0].time_ms,
+        parse_timestamp_text("2010-01-02T06:49:00Z").unwrap()
+    );
+}
+
+#[test]
+fn a_fixed_value_stands_for_a_missing_column_and_times_follow_the_zone() {
+    let cfg = CsvConfig {
+        time_zone: "Asia/Manila".into(),
+        fixed: FieldMapping {
+            resource: Some("removable-media".into()),
+            ..FieldMapping::default()
+        },
+        ..CsvConfig::default()
+    };
+    let mut p = parser(FieldMapping::default(), cfg);
+    let out = run(
+        &mut p,
+        &["Date,User,Activity", "2010-01-04 09:00:00,ana,Connect"],
+    )
+    .unwrap();
+    let e = out.into_iter().next().unwrap().unwrap();
+    assert_eq!(e.resource.as_str(), "removable-media");
+    assert_eq!(e.action.as_str(), "connect");
+    assert_eq!(
+        e.time_ms,
+        parse_timestamp_text("2010-01-04T01:00:00Z").unwrap(),
+        "09:00 in Manila is 01:00 UTC"
+    );
+}
+
+#[test]
+fn quoted_fields_hold_delimiters_quotes_and_line_breaks() {
+    let cfg = CsvConfig {
+        delimiter: "\\t".into(),
+        ..CsvConfig::default()
+    };
+    let mut p = parser(FieldMapping::default(), cfg);
+    let out = run(
+        &mut p,
+        &[
+            "timestamp\tuser\taction\tresource\trows",
+            "2026-01-05T14:03:11Z\t\"o\"\"brien\"\tselect\t\"two",
+            "lines\"\t12",
+            "1767621791250\tmreyes\tselect\tsupport.customers\t",
+        ],
+    )
+    .unwrap();
+    let e: Vec<AccessEvent> = out.into_iter().map(Result::unwrap).collect();
+    assert_eq!(e[0].user.as_str(), "o\"brien");
+    assert_eq!(e[0].resource.as_str(), "two\nlines");
+    assert_eq!(e[0].rows, 12);
+    assert_eq!(e[1].rows, 1, "an empty rows field is the default");
+    assert_eq!(p.pending_line(), None);
+}
+
+#[test]
+fn bad_lines_name_their_line_and_column() {
+    let mut p = parser(FieldMapping::default(), CsvConfig::default());
+    let out = run(
+        &mut p,
+        &[
+            "time,user,action,resource,rows",
+            "yesterday,ana,select,t,1",
+            "2026-01-05T14:03:11Z,ana,select,t,many",
+            "2026-01-05T14:03:11Z,ana,select",
+            "2026-01-05T14:03:11Z,,select,t,1",
+            "2026-01-05T14:03:11Z,ana,select,\"t,1",
+        ],
+    )
+    .unwrap();
+    let errs: Vec<String> = out
+        .into_iter()
+        .map(|r| r.unwrap_err().to_string())
+        .collect();
+    assert_eq!(errs.len(), 5, "{errs:?}");
+    assert!(
+        errs[0].contains("line 2") && errs[0].contains("time"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[1].contains("line 3") && errs[1].contains("rows"),
+        "{}",
+        errs[1]
+    );
+    assert!(
+        errs[2].contains("3 fields where the header has 5"),
+        "{}",
+        errs[2]
+    );
+    assert!(
+        errs[3].contains("user") && errs[3].contains("empty"),
+        "{}",
+        errs[3]
+    );
+    assert!(
+        errs[4].contains("line 6") && errs[4].contains("quoted"),
+        "{}",
+        errs[4]
+    );
+}
+
+#[test]
+fn a_header_without_a_needed_column_stops_the_run_naming_its_columns() {
+    let mut p = parser(FieldMapping::default(), CsvConfig::default());
+    let err = run(&mut p, &["date,user,pc,activity"]).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("no resource column"), "{msg}");
+    assert!(msg.contains("date, user, pc, activity"), "{msg}");
+    let mapping = FieldMapping {
+        resource: Some("machine".into()),
+        ..FieldMapping::default()
+    };
+    let mut p = parser(mapping, CsvConfig::default());
+    let msg = run(&mut p, &["date,user,pc,activity"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("formats.mapping.resource: column `machine`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_bad_delimiter_or_zone_is_refused_before_reading() {
+    for cfg in [
+        CsvConfig {
+            delimiter: ";;".into(),
+            ..CsvConfig::default()
+        },
+        CsvConfig {
+            time_zone: "Mars/Olympus".into(),
+            ..CsvConfig::default()
+        },
+    ] {
+        assert!(CsvParser::new(FieldMapping::default(), &cfg).is_err());
+    }
+}
