@@ -331,9 +331,13 @@ fn write_json(path: &std::path::Path, report: &impl serde::Serialize) -> Result<
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
-    /// Events file (JSON lines, as `ueba score` reads).
+    /// Events file, in `--format` (any format `ueba score` reads).
     #[arg(long, required_unless_present = "sweep", requires = "labels")]
     events: Option<PathBuf>,
+    /// Input format of the events; `auto` decides from the first lines.
+    /// `[formats]` in `--config` says how non-native formats are read.
+    #[arg(long, value_parser = crate::input_format(), default_value = "auto")]
+    format: InputFormat,
     /// Identity CSV (time zones for the off-hours rule, peer groups for the report).
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
@@ -384,6 +388,8 @@ pub(crate) fn eval_cmd(a: EvalArgs) -> Result<()> {
         (Some(events), Some(labels), runtime) => {
             let inputs = Inputs {
                 events,
+                format: a.format,
+                formats: &cfg.formats,
                 identities: a.identities.as_deref(),
                 labels,
             };

@@ -630,6 +630,7 @@ fn csv_export(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
 fn a_csv_export_scores_as_the_same_log_in_json_lines_and_resumes_past_its_header() {
     let dir = tempfile::tempdir().unwrap();
     let (events, csv, config, ids) = csv_export(dir.path());
+    let labels = dir.path().join("labels.json");
     let p = |n: &str| dir.path().join(n);
     let score = |input: &std::path::Path, out: &std::path::Path, extra: &[&str]| {
         let mut args = vec![
@@ -669,4 +670,29 @@ fn a_csv_export_scores_as_the_same_log_in_json_lines_and_resumes_past_its_header
     std::fs::write(&growing, lines.join("\n") + "\n").unwrap();
     score(&growing, &p("resumed.jsonl"), &with_state);
     assert_eq!(std::fs::read_to_string(p("resumed.jsonl")).unwrap(), want);
+
+    // `ueba eval` reads the export as it reads the JSON lines.
+    let eval = |input: &std::path::Path, json: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--events",
+            input.to_str().unwrap(),
+            "-i",
+            ids.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = ueba(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(json).unwrap()
+    };
+    assert_eq!(
+        eval(&csv, &p("csv-eval.json"), &["--format", "csv"]),
+        eval(&events, &p("json-eval.json"), &[])
+    );
 }

@@ -55,7 +55,8 @@ use ueba_engine::pipeline::{ScoreError, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::Runtime;
 use ueba_engine::sandbox::plugins::LoadError;
-use ueba_formats::input::{Chunk, spawn_reader};
+use ueba_formats::input::{Chunk, spawn_reader_with};
+use ueba_formats::sources::{FormatError, FormatsConfig, InputFormat, parser_for};
 
 use alerts::read_alerts;
 use metrics::OperatingPoint;
@@ -122,6 +123,15 @@ pub enum EvalError {
         /// The plotting library's error.
         message: String,
     },
+    /// The events' format cannot be read as configured (a bad
+    /// `[formats]` setting).
+    #[error("{path}: {source}")]
+    Format {
+        /// The events file.
+        path: PathBuf,
+        /// What is wrong.
+        source: FormatError,
+    },
     /// The options make no sense together.
     #[error("{0}")]
     Usage(String),
@@ -130,8 +140,12 @@ pub enum EvalError {
 /// The files an evaluation reads.
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
-    /// Events, JSON lines (the `ueba score` input format).
+    /// Events, in `format` (any `ueba score --format`).
     pub events: &'a Path,
+    /// The events' format; `Auto` decides from the first lines.
+    pub format: InputFormat,
+    /// How formats other than native JSON lines are read (`[formats]`).
+    pub formats: &'a FormatsConfig,
     /// Identity CSV (time zones for the off-hours rule, peer groups for the
     /// report); optional.
     pub identities: Option<&'a Path>,
@@ -440,20 +454,26 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
     Ok(labels)
 }
 
-/// Read every event of `path` into `tally`, handing each to `each` too.
+/// Read every event of the events file into `tally`, handing each to `each` too.
 fn read_events(
-    path: &Path,
+    inputs: &Inputs,
     identities: &Identities,
     rules: &RuleSet,
     tally: &mut Tally,
     mut each: impl FnMut(&AccessEvent) -> Result<(), EvalError>,
 ) -> Result<(), EvalError> {
+    let path = inputs.events;
     let io = |source| EvalError::Io {
         path: path.into(),
         source,
     };
+    let parser = parser_for(inputs.format, inputs.formats).map_err(|source| EvalError::Format {
+        path: path.into(),
+        source,
+    })?;
     let file = std::fs::File::open(path).map_err(io)?;
-    let (rx, _) = spawn_reader(Box::new(std::io::BufReader::with_capacity(1 << 16, file)));
+    let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
+    let (rx, _, _) = spawn_reader_with(reader, parser);
     for chunk in rx {
         match chunk {
             Chunk::Lines(lines, _) => {
@@ -504,7 +524,7 @@ pub fn evaluate(
             )
             .with_shards(shards)?;
             scorer.record_trace(true);
-            read_events(inputs.events, &identities, rules, &mut tally, |ev| {
+            read_events(inputs, &identities, rules, &mut tally, |ev| {
                 scorer.push(ev).map_err(EvalError::from)
             })?;
             let (report, raised) = scorer.finish()?;
@@ -556,7 +576,7 @@ pub fn evaluate(
         }
         Source::Alerts(path) => {
             let read = read_alerts(path)?;
-            read_events(inputs.events, &identities, rules, &mut tally, |_| Ok(()))?;
+            read_events(inputs, &identities, rules, &mut tally, |_| Ok(()))?;
             alerts = read
                 .alerts
                 .iter()

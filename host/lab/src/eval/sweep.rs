@@ -29,6 +29,7 @@ use super::{EvalError, Inputs, Source, evaluate};
 use crate::generator::{GenConfig, Intensity, NovelTables, Shape, generate_with};
 use ueba_engine::config::Config;
 use ueba_engine::sandbox::Runtime;
+use ueba_formats::sources::{FormatsConfig, InputFormat};
 
 /// The database shape's malicious scenario kinds, in table order.
 pub const SCENARIOS: [&str; 5] = [
@@ -331,6 +332,8 @@ fn generate_and_evaluate(
     evaluate(
         &Inputs {
             events: &summary.events_path,
+            format: InputFormat::Jsonl,
+            formats: &FormatsConfig::default(),
             identities: Some(&summary.identities_path),
             labels: &summary.labels_path,
         },

@@ -100,8 +100,11 @@ fn alerts_mode_scores_user_days_from_alert_scores() {
             "\n"
         ),
     );
+    let formats = FormatsConfig::default();
     let inputs = Inputs {
         events: &events,
+        format: InputFormat::Jsonl,
+        formats: &formats,
         identities: None,
         labels: &labels,
     };
