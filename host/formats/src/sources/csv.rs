@@ -266,8 +266,8 @@ fn open_quote(text: &str) -> bool {
 }
 
 /// Split one record into fields (RFC 4180 quoting, line breaks inside
-/// quotes kept).
-fn split(s: &str, delimiter: char) -> Vec<String> {
+/// quotes kept); PostgreSQL's csvlog records too.
+pub(crate) fn split(s: &str, delimiter: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = s.chars().peekable();

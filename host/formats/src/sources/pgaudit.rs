@@ -27,6 +27,7 @@
 //! [`FormatsConfig::pg_session_without_object`]. Log lines that are not
 //! audit lines (connections, checkpoints, errors) are skipped and counted.
 
+use super::csv::split;
 use super::{At, Draft, FormatError, FormatsConfig, LineParser, WithoutObject, clip, qualify, sql};
 use crate::input::Parsed;
 use ueba_engine::event::{AccessEvent, ParseError};
@@ -288,46 +289,6 @@ fn epoch_secs(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("`{}` overflows", clip(s)))
 }
 
-/// Split one CSV record (RFC 4180 quoting; newlines inside quotes kept).
-pub(crate) fn split_csv(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    cur.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cur.push(c);
-            }
-            continue;
-        }
-        match c {
-            '"' if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            ',' => {
-                out.push(std::mem::take(&mut cur));
-                at_start = true;
-            }
-            c => {
-                cur.push(c);
-                at_start = false;
-            }
-        }
-    }
-    out.push(cur);
-    out
-}
-
 /// Whether `s` leaves a CSV quote open (an odd number of `"`).
 fn open_quote(s: &str) -> bool {
     s.bytes().filter(|b| *b == b'"').count() % 2 == 1
@@ -342,7 +303,7 @@ struct Audit {
 }
 
 fn audit_payload(payload: &str, e: At) -> Result<Audit, ParseError> {
-    let f = split_csv(payload);
+    let f = split(payload, ',');
     if f.len() < 8 {
         return Err(e.line(format!(
             "a pgAudit record has at least 8 comma-separated fields, found {}",
@@ -471,7 +432,7 @@ impl PgAuditParser {
     }
 
     fn csv_record(&self, text: &str, e: At) -> Result<Option<Vec<AccessEvent>>, ParseError> {
-        let cols = split_csv(text);
+        let cols = split(text, ',');
         if cols.len() <= CSV_MESSAGE {
             return Err(e.line(format!(
                 "a csvlog record has at least {} columns, found {}",
