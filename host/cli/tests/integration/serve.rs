@@ -1570,3 +1570,61 @@ fn feedback_needs_a_verdicts_file() {
     let err = refused_at_start(&["--verdicts", missing.to_str().unwrap()]);
     assert!(err.contains("no-such-dir"), "{err}");
 }
+
+#[test]
+fn csv_bodies_each_bring_their_header_and_a_bad_row_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[serve]\nidle_flush_ms = 50\n\n[formats.mapping]\nresource = \"pc\"\n\n\
+         [formats.csv]\ntime_format = \"%m/%d/%Y %H:%M:%S\"\n",
+    );
+    let tok = token_file(dir.path());
+    let server = start(&[
+        "--token-file",
+        tok.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-o",
+        dir.path().join("alerts.jsonl").to_str().unwrap(),
+    ]);
+    let url = format!("{}/v1/events", server.base);
+    let header = "id,date,user,pc,activity\n";
+    let body = format!(
+        "{header}1,01/04/2010 08:01:00,ana,PC-1,Logon\n2,01/04/2010 17:02:00,ana,PC-1,Logoff\n"
+    );
+    let (status, _, resp) = post(&url, Some(&bearer()), body.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(json(&resp)["accepted"], 2, "{resp}");
+    // A second request is a file of its own: its first line is its header.
+    let body =
+        format!("{header}3,01/05/2010 08:00:00,ana,PC-1,Logon\n4,yesterday,ana,PC-1,Logoff\n");
+    let (status, _, resp) = post(&url, Some(&bearer()), body.as_bytes());
+    assert_eq!(status, 200, "{resp}");
+    let r = json(&resp);
+    assert_eq!(
+        (r["accepted"].clone(), r["invalid"].clone()),
+        (1.into(), 1.into()),
+        "{resp}"
+    );
+    assert_eq!(r["errors"][0]["position"], 3, "{resp}");
+    assert_eq!(r["errors"][0]["field"], "date", "{resp}");
+    // A body without the columns the events need is refused whole.
+    let (status, _, resp) = post(&url, Some(&bearer()), b"when,who\n1,ana\n");
+    assert_eq!(status, 400, "{resp}");
+    assert!(
+        json(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("columns: when, who"),
+        "{resp}"
+    );
+    let m = wait_until(&server.base, "all scored", |m| {
+        sample(m, "ueba_events_total") == Some(3.0)
+    });
+    assert_eq!(sample(&m, "ueba_invalid_lines_total"), Some(1.0), "{m}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "{log}");
+}
