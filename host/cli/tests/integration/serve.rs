@@ -130,6 +130,20 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// The answer to a body of one good line and one bad one: the bad one is
+/// named by its position and field. The answer, parsed.
+fn one_accepted_one_invalid(resp: &str, position: u64, field: &str) -> serde_json::Value {
+    let r = json(resp);
+    assert_eq!(
+        (r["accepted"].clone(), r["invalid"].clone()),
+        (1.into(), 1.into()),
+        "{resp}"
+    );
+    assert_eq!(r["errors"][0]["position"], position, "{resp}");
+    assert_eq!(r["errors"][0]["field"], field, "{resp}");
+    r
+}
+
 /// Status, `Retry-After` and body of a POST.
 pub(crate) fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
     let mut req = agent().post(url);
@@ -349,13 +363,7 @@ fn hec_accepts_forwarder_bodies_and_metrics_count_them() {
         format!("{GOOD}\n{bad}\n").as_bytes(),
     );
     assert_eq!(status, 200, "{resp}");
-    let r = json(&resp);
-    assert_eq!(
-        (r["accepted"].clone(), r["invalid"].clone()),
-        (1.into(), 1.into())
-    );
-    assert_eq!(r["errors"][0]["position"], 2, "{resp}");
-    assert_eq!(r["errors"][0]["field"], "rows", "{resp}");
+    one_accepted_one_invalid(&resp, 2, "rows");
     // Nothing recognisable: `auto` cannot tell the format.
     let (status, _, resp) = post(
         &format!("{}/v1/events", server.base),
@@ -1253,14 +1261,7 @@ fn counts_past_u64_and_the_last_second_of_9999_at_the_edges_of_input() {
     let last = GOOD.replace("2026-01-05T09:00:00Z", "9999-12-31T23:59:59Z");
     let (status, _, resp) = post(&events, None, format!("{last}\n{huge}\n").as_bytes());
     assert_eq!(status, 200, "{resp}");
-    let r = json(&resp);
-    assert_eq!(
-        (r["accepted"].clone(), r["invalid"].clone()),
-        (1.into(), 1.into()),
-        "{resp}"
-    );
-    assert_eq!(r["errors"][0]["position"], 2, "{resp}");
-    assert_eq!(r["errors"][0]["field"], "rows", "{resp}");
+    let r = one_accepted_one_invalid(&resp, 2, "rows");
     assert!(
         r["errors"][0]["message"]
             .as_str()
@@ -1603,14 +1604,7 @@ fn csv_bodies_each_bring_their_header_and_a_bad_row_is_named() {
         format!("{header}3,01/05/2010 08:00:00,ana,PC-1,Logon\n4,yesterday,ana,PC-1,Logoff\n");
     let (status, _, resp) = post(&url, Some(&bearer()), body.as_bytes());
     assert_eq!(status, 200, "{resp}");
-    let r = json(&resp);
-    assert_eq!(
-        (r["accepted"].clone(), r["invalid"].clone()),
-        (1.into(), 1.into()),
-        "{resp}"
-    );
-    assert_eq!(r["errors"][0]["position"], 3, "{resp}");
-    assert_eq!(r["errors"][0]["field"], "date", "{resp}");
+    one_accepted_one_invalid(&resp, 3, "date");
     // A body without the columns the events need is refused whole.
     let (status, _, resp) = post(&url, Some(&bearer()), b"when,who\n1,ana\n");
     assert_eq!(status, 400, "{resp}");
