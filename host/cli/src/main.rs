@@ -389,7 +389,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     let start = state.as_ref().map_or(Position::default(), |(_, p)| p.start);
     let (reader, name, size) = open_events(input, start)?;
     let mut parser = parser_for(a.format, &cfg.formats)?;
-    if let Some(path) = input.filter(|_| start.offset > 0) {
+    if let Some(path) = input.filter(|_| start.offset > 0 && parser.needs_header()) {
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         replay_header(std::io::BufReader::new(file), parser.as_mut())

@@ -39,6 +39,7 @@ use jiff::tz::TimeZone;
 use ueba_engine::config::CsvConfig;
 use ueba_engine::event::{AccessEvent, ParseError, parse_timestamp_text};
 
+use super::json::{civil_ms, zoned_ms};
 use super::{At, Draft, FieldMapping, FormatError, LineParser, clip, outcome_of, parse_u64};
 use crate::input::Parsed;
 
@@ -75,7 +76,9 @@ pub struct CsvParser {
     delimiter: char,
     time_format: Option<String>,
     zone: TimeZone,
-    mapping: FieldMapping,
+    /// Per field, in [`FIELDS`] order: the column `[formats.mapping]`
+    /// names for it, and the value `[formats.csv.fixed]` gives it.
+    mapped: [Option<String>; 8],
     fixed: [Option<String>; 8],
     columns: Option<Columns>,
     /// A record still open (a quoted field spanning lines): its first line
@@ -126,7 +129,7 @@ impl CsvParser {
             delimiter,
             time_format: cfg.time_format.clone(),
             zone,
-            mapping,
+            mapped: by_field(&mapping),
             fixed: by_field(&cfg.fixed),
             columns: None,
             pending: None,
@@ -145,10 +148,9 @@ impl CsvParser {
                 .position(|n| n.eq_ignore_ascii_case(want))
                 .map(|i| (i, names[i].clone()))
         };
-        let mapped = by_field(&self.mapping);
         let mut at: [Option<(usize, String)>; 8] = Default::default();
         for (i, (field, usual)) in FIELDS.iter().enumerate() {
-            at[i] = match &mapped[i] {
+            at[i] = match &self.mapped[i] {
                 Some(col) => Some(find(col).ok_or_else(|| {
                     FormatError::Csv(format!(
                         "formats.mapping.{field}: column `{}` is not in the header (columns: {})",
@@ -227,18 +229,15 @@ impl CsvParser {
             }
             return parts
                 .to_datetime()
-                .and_then(|dt| dt.to_zoned(self.zone.clone()))
-                .map(|z| z.timestamp().as_millisecond())
-                .map_err(|err| format!("`{}`: {err}", clip(v)));
+                .map_err(|err| format!("`{}`: {err}", clip(v)))
+                .and_then(|dt| {
+                    zoned_ms(dt, &self.zone).ok_or_else(|| format!("`{}` is out of range", clip(v)))
+                });
         }
         if let Ok(ms) = parse_timestamp_text(v) {
             return Ok(ms);
         }
-        v.parse::<jiff::civil::DateTime>()
-            .ok()
-            .and_then(|dt| dt.to_zoned(self.zone.clone()).ok())
-            .map(|z| z.timestamp().as_millisecond())
-            .ok_or_else(|| match &self.time_format {
+        civil_ms(v, &self.zone).ok_or_else(|| match &self.time_format {
                 Some(f) => format!(
                     "`{}` matches neither formats.csv.time_format `{}` nor RFC 3339, epoch ms or `YYYY-MM-DD HH:MM:SS`",
                     clip(v),

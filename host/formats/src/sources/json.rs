@@ -148,17 +148,26 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
         .strip_suffix('Z')
         .unwrap_or(s);
     let civil = civil.strip_suffix(" UTC").unwrap_or(civil);
-    civil
-        .parse::<jiff::civil::DateTime>()
+    civil_ms(civil, &jiff::tz::TimeZone::UTC).ok_or_else(|| {
+        format!(
+            "`{}` is not a time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC or epoch ms)",
+            clip(s)
+        )
+    })
+}
+
+/// Epoch milliseconds of a civil time `YYYY-MM-DD[ T]HH:MM:SS[.fff]` in
+/// `zone`; `None` when it is not one or lies outside jiff's range.
+pub(crate) fn civil_ms(s: &str, zone: &jiff::tz::TimeZone) -> Option<i64> {
+    zoned_ms(s.parse().ok()?, zone)
+}
+
+/// Epoch milliseconds of `dt` in `zone` (the earlier instant of a time a
+/// clock change repeats); `None` outside jiff's range.
+pub(crate) fn zoned_ms(dt: jiff::civil::DateTime, zone: &jiff::tz::TimeZone) -> Option<i64> {
+    dt.to_zoned(zone.clone())
         .ok()
-        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map(|z| z.timestamp().as_millisecond())
-        .ok_or_else(|| {
-            format!(
-                "`{}` is not a time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC or epoch ms)",
-                clip(s)
-            )
-        })
 }
 
 #[cfg(test)]

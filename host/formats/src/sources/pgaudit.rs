@@ -28,6 +28,7 @@
 //! audit lines (connections, checkpoints, errors) are skipped and counted.
 
 use super::csv::split;
+use super::json::zoned_ms;
 use super::{At, Draft, FormatError, FormatsConfig, LineParser, WithoutObject, clip, qualify, sql};
 use crate::input::Parsed;
 use ueba_engine::event::{AccessEvent, ParseError};
@@ -270,9 +271,7 @@ fn pg_time(s: &str) -> Result<i64, String> {
             )
         })?
     };
-    dt.to_zoned(tz)
-        .map(|z| z.timestamp().as_millisecond())
-        .map_err(|_| format!("`{}` is out of range", clip(s)))
+    zoned_ms(dt, &tz).ok_or_else(|| format!("`{}` is out of range", clip(s)))
 }
 
 fn epoch_secs(s: &str) -> Result<i64, String> {
