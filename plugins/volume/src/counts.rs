@@ -243,17 +243,7 @@ impl Slow {
     /// into the caller; the rest is [`Slow::reaches_past_gate`].
     #[inline]
     pub fn reaches(&self, total: u64, min_sd: f64, z: f64, gate: &mut Option<SlowGate>) -> bool {
-        if !self.ready() {
-            return false;
-        }
-        if let Some(g) = *gate
-            && g.min_sd == min_sd
-            && g.z == z
-            && total < g.total
-        {
-            return false;
-        }
-        self.reaches_past_gate(total, min_sd, z, gate)
+        self.reaches_with(total, z, gate, |g| g.min_sd == min_sd, || min_sd)
     }
 
     /// [`Slow::reaches`] for a reference of event counts, judged with
@@ -263,16 +253,32 @@ impl Slow {
     /// computed only when a gate is built, not on every event.
     #[inline]
     pub fn reaches_counts(&self, total: u64, z: f64, gate: &mut Option<SlowGate>) -> bool {
+        self.reaches_with(total, z, gate, |_| true, || self.count_sd())
+    }
+
+    /// The gate check both [`Slow::reaches`] and [`Slow::reaches_counts`]
+    /// make: `same_sd` says whether a gate was built with this floor,
+    /// `min_sd` gives the floor when the gate has to be passed or built.
+    #[inline(always)]
+    fn reaches_with(
+        &self,
+        total: u64,
+        z: f64,
+        gate: &mut Option<SlowGate>,
+        same_sd: impl Fn(&SlowGate) -> bool,
+        min_sd: impl FnOnce() -> f64,
+    ) -> bool {
         if !self.ready() {
             return false;
         }
         if let Some(g) = *gate
+            && same_sd(&g)
             && g.z == z
             && total < g.total
         {
             return false;
         }
-        self.reaches_past_gate(total, self.count_sd(), z, gate)
+        self.reaches_past_gate(total, min_sd(), z, gate)
     }
 
     /// [`Slow::reaches`] for a ready reference whose gate has to be built
