@@ -88,6 +88,26 @@
 //! `MIN_PAIR_HISTORY` active days, hourly ones [`MIN_PAIR_HOURS`] active
 //! hours.
 //!
+//! # A rate that has changed for days
+//!
+//! A day's count against the pair's active days cannot see a change that
+//! starts from a thin history and lasts: someone who connected removable
+//! media twice on two days of eight, and then ten times a day, has two
+//! active days behind their daily moments when the surge starts, and by
+//! its third day those moments have learned two clipped surge days. So
+//! each pair also keeps its counts on the user's last four learned days
+//! (zero on the user's days without it) and the moments of the days before
+//! them, and judges the events of the last two to five days, today
+//! included, against the rate of the days before them: the posterior
+//! predictive of a Poisson rate with Jeffreys' prior, with counts divided
+//! by a dispersion factor for pairs, runs of work and days of no use, and
+//! multiplied by the windows tried (the `rate` module has the maths). A
+//! week at a colleague's desk after two visits in a fortnight, each day
+//! like the visits, is no change; ten a day for three days after two on
+//! each of two days of eight is. The bucket is
+//! `user-resource-days-events`; its evidence gives `window_days`,
+//! `before_events`, `before_days` and `dispersion`.
+//!
 //! # Many tables, many tests
 //!
 //! The user's own hour and day are one bucket each, but the per-resource
@@ -134,7 +154,8 @@
 //! names what was judged: `hour`, `day`, `user-resource-day` (rows),
 //! `user-resource-day-events`, `user-resource-hour-events` (counts),
 //! `day-slow`, `user-resource-day-slow`, `user-resource-day-events-slow`
-//! (slow references); on a tie a row bucket is reported.
+//! (slow references), `user-resource-days-events` (a rate over days); on a
+//! tie a row bucket is reported.
 //!
 //! # Cost
 //!
@@ -228,10 +249,13 @@
 //! sorting; two cached thresholds; a history has room for four values at
 //! first and takes its full room at the fifth, as it will fill; the slow
 //! reference of day rows, 16 bytes)
-//! plus 320 bytes (five cache lines) per user × resource pair, with no
+//! plus 384 bytes (six cache lines) per user × resource pair, with no
 //! allocation of its own (its eight-value rows history held inline; events
 //! today and this hour, day and hour count moments, slow references of
-//! rows and events, 100 bytes together; three cached thresholds), and 16
+//! rows and events, 100 bytes together; its last four days' counts and
+//! the moments of the days before them, 40 bytes; three cached
+//! thresholds), plus 8 bytes per resource any pair of the instance has
+//! kept ten days of (its pairs' typical dispersion), and 16
 //! to 32 bytes in the user's table of pairs by resource, which is at most
 //! half full; at most [`MAX_PAIRS_PER_USER`] pairs per user (pairs beyond
 //! that are not tracked; hour and day still are). Per peer
@@ -243,6 +267,7 @@
 
 mod counts;
 mod model;
+mod rate;
 mod shared;
 
 use std::collections::BTreeMap;
@@ -255,6 +280,7 @@ use ueba_sdk::{
 
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
+use rate::{Dispersions, RateChange, RecentDays};
 use shared::{PoolShare, Recent, Share, Shared};
 use ueba_sdk::table::Table;
 
@@ -264,6 +290,10 @@ pub const RESCORE_STEP: f32 = 10.0;
 pub const MAX_PAIRS_PER_USER: usize = 1024;
 /// Active days of a user × resource pair needed before it is scored alone.
 pub const MIN_PAIR_HISTORY: u32 = 4;
+/// Most of the user's learned days without a pair that join its recent
+/// days as zeros at once: four windows of daily counts, after which the
+/// earlier days' moments keep about 2% of what they held.
+const ZERO_DAYS_MAX: u32 = 4 * COUNT_WINDOW_DAYS as u32;
 /// Active hours of a pair needed before its hourly event count is scored.
 pub const MIN_PAIR_HOURS: f32 = 8.0;
 
@@ -328,6 +358,9 @@ pub struct Volume {
     users: Table<User>,
     groups: Table<Pool>,
     org: Pool,
+    /// The typical dispersion of this instance's pairs' daily counts, per
+    /// resource and in all (`rate`).
+    dispersion: Dispersions,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -357,6 +390,9 @@ enum Bucket {
     PairEvents,
     /// Events on the resource this hour, against its hourly counts.
     PairHourEvents,
+    /// Events on the resource over its last few active days, against the
+    /// active days before them (`rate`).
+    PairRecentEvents,
     /// Rows of the resource today, against the pair's slow reference.
     PairTrend,
     /// Events on the resource today, against their slow reference.
@@ -373,6 +409,7 @@ impl Bucket {
             Bucket::Pair => "user-resource-day",
             Bucket::PairEvents => "user-resource-day-events",
             Bucket::PairHourEvents => "user-resource-hour-events",
+            Bucket::PairRecentEvents => "user-resource-days-events",
             Bucket::PairTrend => "user-resource-day-slow",
             Bucket::PairEventsTrend => "user-resource-day-events-slow",
             Bucket::DayTrend => "day-slow",
@@ -396,6 +433,9 @@ struct User {
     hour_hist: Ring,
     days_seen: u32,
     hours_seen: u32,
+    /// Learned days of the user so far, with or without rows: the clock by
+    /// which a pair counts the user's days without it as zeros.
+    learned_days: u32,
     day_fit: Option<Fit>,
     hour_fit: Option<Fit>,
     /// In order of first access: a new pair is appended, so the pairs
@@ -440,6 +480,7 @@ impl Default for User {
             hour_hist: Ring::default(),
             days_seen: 0,
             hours_seen: 0,
+            learned_days: 0,
             day_fit: None,
             hour_fit: None,
             pairs: Vec::new(),
@@ -480,6 +521,17 @@ struct Pair {
     next_hour_events: u32,
     days_seen: u32,
     resource: u32,
+    /// The user's `learned_days` up to which the pair's recent days are
+    /// current: the user's learned days since then are zeros it has yet
+    /// to take in.
+    mark: u32,
+    /// The pair's counts on its last learned active days and the days
+    /// before them (`rate`); today's highest score of its rate change,
+    /// and the count from which it is worth judging again (0: not yet
+    /// set).
+    recent: RecentDays,
+    recent_reported: u8,
+    next_recent_events: u32,
     /// Event counts per active day and per active hour.
     day_counts: Moments,
     hour_counts: Moments,
@@ -526,6 +578,10 @@ struct PairState {
     slow_events_reported: u8,
     next_day_events: u32,
     next_hour_events: u32,
+    recent: RecentDays,
+    recent_reported: u8,
+    next_recent_events: u32,
+    mark: u32,
 }
 
 /// [`PairState`] by reference, to write a snapshot without copying pairs.
@@ -551,6 +607,10 @@ struct PairStateRef<'a> {
     slow_events_reported: &'a u8,
     next_day_events: &'a u32,
     next_hour_events: &'a u32,
+    recent: &'a RecentDays,
+    recent_reported: &'a u8,
+    next_recent_events: &'a u32,
+    mark: &'a u32,
 }
 
 impl From<PairState> for Pair {
@@ -564,6 +624,10 @@ impl From<PairState> for Pair {
             next_hour_events: p.next_hour_events,
             days_seen: p.days_seen,
             resource: p.resource,
+            recent: p.recent,
+            recent_reported: p.recent_reported,
+            next_recent_events: p.next_recent_events,
+            mark: p.mark,
             day_counts: p.day_counts,
             hour_counts: p.hour_counts,
             fit: p.fit,
@@ -604,19 +668,44 @@ impl Serialize for Pair {
             slow_events_reported: &self.slow_events_reported,
             next_day_events: &self.next_day_events,
             next_hour_events: &self.next_hour_events,
+            recent: &self.recent,
+            recent_reported: &self.recent_reported,
+            next_recent_events: &self.next_recent_events,
+            mark: &self.mark,
         }
         .serialize(s)
     }
 }
 
 impl Pair {
+    /// The user's learned days since the pair's last learned day join its
+    /// recent days as zeros (at most [`ZERO_DAYS_MAX`]): a day the user was
+    /// active without the pair is a day of no events on it, and a rate is
+    /// events per day. Called as the pair's first event of a day arrives,
+    /// before it is judged; `learned_days` is the user's count of learned
+    /// days closed so far.
+    fn catch_up(&mut self, learned_days: u32, dispersion: &mut Dispersions) {
+        let gap = learned_days.saturating_sub(self.mark).min(ZERO_DAYS_MAX);
+        for _ in 0..gap {
+            self.recent.push(0, self.resource, dispersion);
+        }
+        self.mark = learned_days;
+    }
+
     /// Close the pair's day, if it had events: its totals become history
     /// if `learn`, and are dropped otherwise (a day held out of learning).
-    fn close_day(&mut self, learn: bool) {
+    /// `learned_days` is the user's count of learned days, this one
+    /// included if it is learned; `dispersion` learns from the pair's
+    /// recent days.
+    fn close_day(&mut self, learn: bool, learned_days: u32, dispersion: &mut Dispersions) {
         if self.events_today == 0 {
             return;
         }
         if learn {
+            self.mark = learned_days;
+            self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
+            self.recent
+                .push(self.events_today, self.resource, dispersion);
             // The day's logarithm serves the row history and the slow
             // reference alike.
             let log_today = log_total(self.today);
@@ -628,7 +717,6 @@ impl Pair {
             if self.hour_events > 0 {
                 self.hour_counts.push(self.hour_events, COUNT_WINDOW_HOURS);
             }
-            self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
             self.slow_rows.push_log(log_today);
             self.slow_events.push(u64::from(self.events_today));
         }
@@ -639,6 +727,8 @@ impl Pair {
         self.slow_rows_reported = 0;
         self.slow_events_reported = 0;
         self.next_day_events = 0;
+        self.next_recent_events = 0;
+        self.recent_reported = 0;
         self.next_hour_events = 0;
         self.slow_rows_gate = None;
         self.slow_events_gate = None;
@@ -851,6 +941,8 @@ enum Baseline {
     Counts(Moments),
     /// A slow reference of `ln(1 + total)`.
     Slow(Slow),
+    /// A rate change over the last days.
+    Rate(RateChange),
 }
 
 /// The row buckets of an event, as judged: its local hour, the blended
@@ -888,23 +980,32 @@ impl Volume {
     /// unless the day is held out of learning. Once a user-day, so kept
     /// out of the per-event path's code.
     #[inline(never)]
-    fn close_day(user: &mut User, group: Option<&mut Pool>, org: &mut Pool) {
+    fn close_day(
+        user: &mut User,
+        group: Option<&mut Pool>,
+        org: &mut Pool,
+        dispersion: &mut Dispersions,
+    ) {
         if user.day == NO_DAY {
             return;
         }
         let learn = !std::mem::take(&mut user.held);
+        if learn {
+            user.learned_days = user.learned_days.saturating_add(1);
+        }
+        let learned = user.learned_days;
         // The pairs with events today (a pair with rows today also had
         // events today, and the user's day total holds its rows), in any
         // order: each pair's close is its own.
         if std::mem::replace(&mut user.today_pairs_known, true) {
             for &i in &user.today_pairs {
                 if let Some(pair) = user.pairs.get_mut(i as usize) {
-                    pair.close_day(learn);
+                    pair.close_day(learn, learned, dispersion);
                 }
             }
         } else {
             for pair in &mut user.pairs {
-                pair.close_day(learn);
+                pair.close_day(learn, learned, dispersion);
             }
         }
         user.today_pairs.clear();
@@ -995,7 +1096,7 @@ impl Volume {
                 let group = user
                     .group
                     .map(|g| self.groups.get_or_insert_with(g, Pool::default));
-                Self::close_day(user, group, &mut self.org);
+                Self::close_day(user, group, &mut self.org, &mut self.dispersion);
                 user.day = day;
             }
         }
@@ -1019,6 +1120,7 @@ impl Volume {
                 user.pairs.push(Pair {
                     resource: e.resource,
                     hour: NO_DAY,
+                    mark: user.learned_days,
                     ..Pair::default()
                 });
                 Some(at)
@@ -1030,6 +1132,7 @@ impl Volume {
             pair.today = pair.today.saturating_add(e.rows);
             if pair.events_today == 0 {
                 user.today_pairs.push(i as u32);
+                pair.catch_up(user.learned_days, &mut self.dispersion);
             }
             pair.events_today = pair.events_today.saturating_add(1);
             let abs_hour = e.local_ms().div_euclid(HOUR_MS);
@@ -1113,7 +1216,16 @@ impl Volume {
         }
         let tests = pair_idx.map(|i| Tests::of(&user.pairs, user.pairs[i].hour));
         if let (Some(i), Some(tests)) = (pair_idx, tests) {
-            pair_candidates(&mut user.pairs[i], slow_z, day_sd, tests, &need, &mut extra);
+            let dispersion = self.dispersion.prior(user.pairs[i].resource);
+            pair_candidates(
+                &mut user.pairs[i],
+                slow_z,
+                day_sd,
+                dispersion,
+                tests,
+                &need,
+                &mut extra,
+            );
         }
         #[cfg(test)]
         let gated = !self.ungated;
@@ -1223,6 +1335,7 @@ impl Volume {
                 Bucket::Pair => pair.map_or(u8::MAX, |p| p.reported),
                 Bucket::PairEvents => pair.map_or(u8::MAX, |p| p.events_reported),
                 Bucket::PairHourEvents => pair.map_or(u8::MAX, |p| p.hour_events_reported),
+                Bucket::PairRecentEvents => pair.map_or(u8::MAX, |p| p.recent_reported),
                 Bucket::PairTrend => pair.map_or(u8::MAX, |p| p.slow_rows_reported),
                 Bucket::PairEventsTrend => pair.map_or(u8::MAX, |p| p.slow_events_reported),
             };
@@ -1244,6 +1357,7 @@ impl Volume {
                 (Bucket::Pair, Some(i)) => &mut user.pairs[i].reported,
                 (Bucket::PairEvents, Some(i)) => &mut user.pairs[i].events_reported,
                 (Bucket::PairHourEvents, Some(i)) => &mut user.pairs[i].hour_events_reported,
+                (Bucket::PairRecentEvents, Some(i)) => &mut user.pairs[i].recent_reported,
                 (Bucket::PairTrend, Some(i)) => &mut user.pairs[i].slow_rows_reported,
                 (Bucket::PairEventsTrend, Some(i)) => &mut user.pairs[i].slow_events_reported,
                 (_, None) => continue,
@@ -1347,6 +1461,7 @@ fn pair_candidates(
     pair: &mut Pair,
     slow_z: f64,
     day_sd: f64,
+    dispersion: Option<f64>,
     tests: Tests,
     need: &impl Fn(u8) -> f32,
     out: &mut Vec<Scored>,
@@ -1360,6 +1475,14 @@ fn pair_candidates(
         MIN_PAIR_HISTORY as f32,
         day_sd,
         tests.day,
+        out,
+    );
+    rate_candidate(
+        pair,
+        dispersion,
+        day_sd,
+        tests.day,
+        need(pair.recent_reported),
         out,
     );
     count_candidate(
@@ -1404,6 +1527,44 @@ fn pair_candidates(
             need,
             tests.day,
         ));
+    }
+}
+
+/// A pair's rate change (`rate`): judged once today's count reaches the
+/// earlier days' mean plus two spreads, and then every sixteenth of the
+/// count, as the count buckets are. `org` is the organisation's typical
+/// dispersion, `day_sd` the user's day spread on the log scale, `tests`
+/// the pair's day tests.
+fn rate_candidate(
+    pair: &mut Pair,
+    org: Option<f64>,
+    day_sd: f64,
+    tests: f64,
+    need: f32,
+    out: &mut Vec<Scored>,
+) {
+    let count = pair.events_today;
+    if pair.next_recent_events == 0 {
+        pair.next_recent_events = pair.recent.cheap_bound(org, day_sd).max(2);
+    }
+    if count < pair.next_recent_events {
+        return;
+    }
+    pair.next_recent_events = count.saturating_add((count / 16).max(1));
+    let Some(change) = pair.recent.change(count, org, day_sd) else {
+        return;
+    };
+    let p = (change.p * tests).min(1.0);
+    let score = score_from_p(p);
+    if score >= need {
+        out.push(Scored {
+            bucket: Bucket::PairRecentEvents,
+            total: u64::from(change.events),
+            baseline: Baseline::Rate(change),
+            history: change.before_days.round() as u32,
+            p,
+            score,
+        });
     }
 }
 
@@ -1456,6 +1617,7 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
         Baseline::Rows(fit) => fit,
         Baseline::Counts(m) => return count_finding(resource, e, s, m),
         Baseline::Slow(slow) => return slow_finding(resource, e, s, slow),
+        Baseline::Rate(change) => return rate_finding(resource, e, s, change),
     };
     let usual = fit.median_rows().round();
     let context = match s.bucket {
@@ -1486,16 +1648,41 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
     .with("p", s.p)
 }
 
-fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
-    let per = if s.bucket == Bucket::PairHourEvents {
-        "this hour"
-    } else {
-        "today"
+fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding {
+    let window = match c.days {
+        1 => "today".to_owned(),
+        d => format!("over today and the user's {} active days before", d - 1),
     };
-    let usual = if s.bucket == Bucket::PairHourEvents {
-        "active hour"
-    } else {
-        "active day"
+    let per_day = |events: f64, days: f64| events / days.max(1.0);
+    Finding::new(
+        e.seq,
+        s.score,
+        format!(
+            "{} events on {resource} {window} ({:.1} a day); {:.1} a day over the {:.0} active days before (rate {:.1}×, counts judged at dispersion {:.1})",
+            c.events,
+            per_day(f64::from(c.events), f64::from(c.days)),
+            per_day(c.before_events, c.before_days),
+            c.before_days,
+            per_day(f64::from(c.events), f64::from(c.days))
+                / per_day(c.before_events, c.before_days).max(1e-9),
+            c.dispersion
+        ),
+    )
+    .with("bucket", s.bucket.name())
+    .with("resource", resource)
+    .with("bucket_total", s.total)
+    .with("window_days", i64::from(c.days))
+    .with("before_events", c.before_events)
+    .with("before_days", c.before_days)
+    .with("dispersion", c.dispersion)
+    .with("history_buckets", s.history)
+    .with("p", s.p)
+}
+
+fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
+    let (per, usual) = match s.bucket {
+        Bucket::PairHourEvents => ("this hour", "active hour"),
+        _ => ("today", "active day"),
     };
     let sd = f64::from(m.var).sqrt();
     Finding::new(
