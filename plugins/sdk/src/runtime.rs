@@ -6,7 +6,9 @@
 use crate::{ConfigError, Detector, Event, Finding, Symbols};
 
 const MAGIC: &[u8; 8] = b"UEBASNAP";
-const FORMAT: u16 = 1;
+/// Format 2 adds the detector's version after its name; format 1 snapshots
+/// (without it) are still read.
+const FORMAT: u16 = 2;
 /// The header of a population share: this, then the detector's name
 /// (u16 length, bytes), then the detector's own encoding.
 const POPULATION_MAGIC: &[u8; 8] = b"UEBAPOPU";
@@ -42,6 +44,18 @@ pub enum SnapshotError {
     },
     /// The header is right but the state does not decode.
     Corrupt(String),
+    /// Written by another version of this detector whose state this one
+    /// does not read (its state's layout changed): the usual case after an
+    /// upgrade, and no sign of damage.
+    OtherVersion {
+        /// The version that wrote the snapshot; `None` for snapshots from
+        /// before versions were recorded (format 1).
+        saved: Option<String>,
+        /// This detector's version.
+        running: String,
+        /// What failed to decode.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for SnapshotError {
@@ -58,6 +72,22 @@ impl std::fmt::Display for SnapshotError {
                 write!(f, "snapshot is of detector `{found}`, not `{expected}`")
             }
             SnapshotError::Corrupt(m) => write!(f, "snapshot is corrupt: {m}"),
+            SnapshotError::OtherVersion {
+                saved: Some(saved),
+                running,
+                detail,
+            } => write!(
+                f,
+                "snapshot was written by version {saved}, whose state version {running} does not read ({detail})"
+            ),
+            SnapshotError::OtherVersion {
+                saved: None,
+                running,
+                detail,
+            } => write!(
+                f,
+                "snapshot was written by a version before {running} that did not record itself, and its state does not read as {running}'s ({detail})"
+            ),
         }
     }
 }
@@ -160,14 +190,18 @@ impl<D: Detector> Runtime<D> {
         out
     }
 
-    /// Serialise the detector and its symbols.
+    /// Serialise the detector and its symbols, after a header naming the
+    /// detector and its version.
     pub fn snapshot(&self) -> Vec<u8> {
-        let name = D::info().name.as_bytes();
+        let info = D::info();
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT.to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(name);
+        for field in [info.name, info.version] {
+            let field = &field.as_bytes()[..field.len().min(usize::from(u16::MAX))];
+            out.extend_from_slice(&(field.len() as u16).to_le_bytes());
+            out.extend_from_slice(field);
+        }
         // Serialising plain data into a Vec cannot fail; an error here would
         // mean a detector type whose serde impl itself errors, which is a
         // bug in that detector, so fall back to an empty (header-only) state.
@@ -177,30 +211,43 @@ impl<D: Detector> Runtime<D> {
         out
     }
 
-    /// Replace state with a snapshot taken by [`Runtime::snapshot`].
+    /// Replace state with a snapshot taken by [`Runtime::snapshot`] (this
+    /// format or format 1). A snapshot of another version of the detector
+    /// is read if its state still decodes; otherwise the error says which
+    /// version wrote it ([`SnapshotError::OtherVersion`]).
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let rest = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or(SnapshotError::NotASnapshot)?;
         let (fmt, rest) = split_u16(rest).ok_or(SnapshotError::NotASnapshot)?;
-        if fmt != FORMAT {
+        if fmt != FORMAT && fmt != 1 {
             return Err(SnapshotError::UnsupportedFormat(fmt));
         }
-        let (len, rest) = split_u16(rest).ok_or(SnapshotError::NotASnapshot)?;
-        let len = usize::from(len);
-        if rest.len() < len {
-            return Err(SnapshotError::Corrupt("truncated header".into()));
-        }
-        let (name, body) = rest.split_at(len);
-        let expected = D::info().name;
-        if name != expected.as_bytes() {
+        let (name, rest) = split_field(rest)?;
+        let info = D::info();
+        if name != info.name.as_bytes() {
             return Err(SnapshotError::WrongDetector {
-                expected: expected.to_string(),
+                expected: info.name.to_string(),
                 found: String::from_utf8_lossy(name).into_owned(),
             });
         }
-        let (symbols, detector): (Symbols, D) =
-            postcard::from_bytes(body).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+        let (saved, body) = if fmt == 1 {
+            (None, rest)
+        } else {
+            let (version, body) = split_field(rest)?;
+            (Some(String::from_utf8_lossy(version).into_owned()), body)
+        };
+        let (symbols, detector): (Symbols, D) = postcard::from_bytes(body).map_err(|e| {
+            if saved.as_deref() == Some(info.version) {
+                SnapshotError::Corrupt(e.to_string())
+            } else {
+                SnapshotError::OtherVersion {
+                    saved: saved.clone(),
+                    running: info.version.to_string(),
+                    detail: e.to_string(),
+                }
+            }
+        })?;
         self.symbols = symbols;
         self.detector = detector;
         Ok(())
@@ -273,6 +320,16 @@ fn split_u16(b: &[u8]) -> Option<(u16, &[u8])> {
     Some((u16::from_le_bytes(*head), rest))
 }
 
+/// A header field: its u16 length, then its bytes.
+fn split_field(b: &[u8]) -> Result<(&[u8], &[u8]), SnapshotError> {
+    let (len, rest) = split_u16(b).ok_or(SnapshotError::NotASnapshot)?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(SnapshotError::Corrupt("truncated header".into()));
+    }
+    Ok(rest.split_at(len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +393,58 @@ mod tests {
         let mut snap = rt.snapshot();
         snap.truncate(snap.len() - 1);
         assert!(matches!(rt.restore(&snap), Err(SnapshotError::Corrupt(_))));
+    }
+
+    /// A snapshot's header as format 1 wrote it (no version), or as
+    /// format 2 with `version`, then `body`.
+    fn with_header(version: Option<&str>, body: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&(if version.is_some() { 2u16 } else { 1 }).to_le_bytes());
+        for field in std::iter::once("counter").chain(version) {
+            out.extend_from_slice(&(field.len() as u16).to_le_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn snapshots_of_other_versions_are_read_or_named() {
+        let mut a = Runtime::<Counter>::default();
+        a.observe(&[Event::default(), Event::default()]);
+        let body = postcard::to_allocvec(&(a.symbols(), a.detector())).unwrap();
+        // Format 1, and another version whose state still decodes: read.
+        let mut b = Runtime::<Counter>::default();
+        b.restore(&with_header(None, &body)).unwrap();
+        assert_eq!(b.detector().seen, 2);
+        let mut c = Runtime::<Counter>::default();
+        c.restore(&with_header(Some("0.9.0"), &body)).unwrap();
+        assert_eq!(c.detector().seen, 2);
+        // Another version whose state does not decode: named, not called
+        // corrupt; this version's own undecodable state is corrupt.
+        let err = c.restore(&with_header(Some("0.9.0"), &[0xff])).unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::OtherVersion { saved: Some(ref v), .. } if v == "0.9.0")
+        );
+        assert!(
+            err.to_string().contains("written by version 0.9.0"),
+            "{err}"
+        );
+        let err = c.restore(&with_header(None, &[0xff])).unwrap_err();
+        assert!(
+            matches!(err, SnapshotError::OtherVersion { saved: None, .. }),
+            "{err}"
+        );
+        let own = Counter::info().version;
+        assert!(matches!(
+            c.restore(&with_header(Some(own), &[0xff])),
+            Err(SnapshotError::Corrupt(_))
+        ));
+        assert_eq!(
+            c.detector().seen,
+            2,
+            "a refused snapshot leaves the state as it was"
+        );
     }
 
     /// Counts events per instance and shares the count, summing others'.
