@@ -70,9 +70,10 @@ const DISPERSION_OWN_DAYS: f32 = 10.0;
 /// thousand pair-days.
 const DISPERSION_WINDOW: f32 = 10_000.0;
 /// Observations a resource's [`Dispersion`] needs before it is the prior
-/// of its pairs; the organisation's needs [`DISPERSION_MIN`] before it
-/// stands in for resources with fewer (until then 1 is the prior).
+/// of its pairs.
 const RESOURCE_DISPERSION_MIN: f32 = 20.0;
+/// Observations the organisation's [`Dispersion`] needs before it stands
+/// in for resources with fewer (until then 1 is the prior).
 const DISPERSION_MIN: f32 = 100.0;
 
 /// A typical variance-to-mean ratio of pairs' daily counts: the geometric

@@ -1297,15 +1297,20 @@ fn thin_history(surge: u32) -> Vec<Event> {
     sequence(all, 0)
 }
 
+/// What a fresh detector finds in [`thin_history`].
+fn thin_history_findings(surge: u32) -> Vec<Finding> {
+    let mut rt = media_trained(0..0).0;
+    rt.symbols_mut()
+        .insert(SymbolKind::Resource, PC + 1, "PC-5678");
+    rt.observe(&thin_history(surge))
+}
+
 #[test]
 fn a_surge_lasting_days_from_a_thin_history_is_found() {
     // Two media days of eight, two events each, then ten a day: by the
     // third day the change has lasted far beyond what the rate allows,
     // though the daily moments have only two days of their own.
-    let mut rt = media_trained(0..0).0;
-    rt.symbols_mut()
-        .insert(SymbolKind::Resource, PC + 1, "PC-5678");
-    let findings = rt.observe(&thin_history(10));
+    let findings = thin_history_findings(10);
     let rate = rate_findings(&findings);
     assert!(
         rate.iter()
@@ -1324,9 +1329,6 @@ fn a_surge_lasting_days_from_a_thin_history_is_found() {
 fn days_of_use_like_the_earlier_ones_are_no_rate_change() {
     // The same media user with two a day on the surge days: more days of
     // use, none heavier than before.
-    let mut rt = media_trained(0..0).0;
-    rt.symbols_mut()
-        .insert(SymbolKind::Resource, PC + 1, "PC-5678");
-    let findings = rt.observe(&thin_history(2));
+    let findings = thin_history_findings(2);
     assert!(rate_findings(&findings).is_empty(), "{findings:#?}");
 }
