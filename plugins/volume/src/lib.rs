@@ -1651,6 +1651,7 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
 fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding {
     let window = match c.days {
         1 => "today".to_owned(),
+        2 => "over today and the user's active day before".to_owned(),
         d => format!("over today and the user's {} active days before", d - 1),
     };
     let per_day = |events: f64, days: f64| events / days.max(1.0);
