@@ -390,8 +390,8 @@ enum Bucket {
     PairEvents,
     /// Events on the resource this hour, against its hourly counts.
     PairHourEvents,
-    /// Events on the resource over its last few active days, against the
-    /// active days before them (`rate`).
+    /// Events on the resource over the user's last two to five days,
+    /// against the days before them (`rate`).
     PairRecentEvents,
     /// Rows of the resource today, against the pair's slow reference.
     PairTrend,
@@ -525,8 +525,9 @@ struct Pair {
     /// current: the user's learned days since then are zeros it has yet
     /// to take in.
     mark: u32,
-    /// The pair's counts on its last learned active days and the days
-    /// before them (`rate`); today's highest score of its rate change,
+    /// The pair's counts on the user's last learned days (zero on days
+    /// without it) and the days before them (`rate`); today's highest
+    /// score of its rate change,
     /// and the count from which it is worth judging again (0: not yet
     /// set).
     recent: RecentDays,
@@ -1216,12 +1217,11 @@ impl Volume {
         }
         let tests = pair_idx.map(|i| Tests::of(&user.pairs, user.pairs[i].hour));
         if let (Some(i), Some(tests)) = (pair_idx, tests) {
-            let dispersion = self.dispersion.prior(user.pairs[i].resource);
             pair_candidates(
                 &mut user.pairs[i],
                 slow_z,
                 day_sd,
-                dispersion,
+                &self.dispersion,
                 tests,
                 &need,
                 &mut extra,
@@ -1461,7 +1461,7 @@ fn pair_candidates(
     pair: &mut Pair,
     slow_z: f64,
     day_sd: f64,
-    dispersion: Option<f64>,
+    dispersions: &Dispersions,
     tests: Tests,
     need: &impl Fn(u8) -> f32,
     out: &mut Vec<Scored>,
@@ -1479,7 +1479,7 @@ fn pair_candidates(
     );
     rate_candidate(
         pair,
-        dispersion,
+        dispersions,
         day_sd,
         tests.day,
         need(pair.recent_reported),
@@ -1532,26 +1532,29 @@ fn pair_candidates(
 
 /// A pair's rate change (`rate`): judged once today's count reaches the
 /// earlier days' mean plus two spreads, and then every sixteenth of the
-/// count, as the count buckets are. `org` is the organisation's typical
-/// dispersion, `day_sd` the user's day spread on the log scale, `tests`
-/// the pair's day tests.
+/// count, as the count buckets are. `dispersions` gives the typical
+/// dispersion of the pair's resource, looked up only for an event that
+/// sets the gate or passes it; `day_sd` is the user's day spread on the
+/// log scale, `tests` the pair's day tests.
 fn rate_candidate(
     pair: &mut Pair,
-    org: Option<f64>,
+    dispersions: &Dispersions,
     day_sd: f64,
     tests: f64,
     need: f32,
     out: &mut Vec<Scored>,
 ) {
     let count = pair.events_today;
+    let resource = pair.resource;
+    let org = || dispersions.prior(resource);
     if pair.next_recent_events == 0 {
-        pair.next_recent_events = pair.recent.cheap_bound(org, day_sd).max(2);
+        pair.next_recent_events = pair.recent.cheap_bound(org(), day_sd).max(2);
     }
     if count < pair.next_recent_events {
         return;
     }
     pair.next_recent_events = count.saturating_add((count / 16).max(1));
-    let Some(change) = pair.recent.change(count, org, day_sd) else {
+    let Some(change) = pair.recent.change(count, org(), day_sd) else {
         return;
     };
     let p = (change.p * tests).min(1.0);
@@ -1649,8 +1652,8 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
 }
 
 fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding {
+    // Windows are of two days or more.
     let window = match c.days {
-        1 => "today".to_owned(),
         2 => "over today and the user's active day before".to_owned(),
         d => format!("over today and the user's {} active days before", d - 1),
     };

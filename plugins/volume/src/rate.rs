@@ -191,19 +191,18 @@ impl RecentDays {
     /// The strongest window ending today (with `today` events so far), if
     /// any has days enough before it.
     ///
-    /// Each window's counts are divided by a dispersion factor: the
-    /// variance-to-mean ratio of the days before it (the earlier days'
-    /// moments with the recent days before the window), shrunk towards
-    /// `org` (the organisation's, 1 while unknown) with the weight of
-    /// [`DISPERSION_PRIOR_DAYS`], and at least `1 + rate · log_sd²`, what a
-    /// day spread of `log_sd` on the log scale (the user's, for their whole
-    /// day) gives a count at the earlier rate: large counts vary in
-    /// proportion, not as their square root, so forty queries a day
-    /// becoming eighty is a busy day, while one connection becoming eight
-    /// is not.
+    /// Each window's counts are divided by a dispersion factor, the
+    /// largest of: the variance-to-mean ratio of the days before it (the
+    /// earlier days' moments with the recent days before the window),
+    /// shrunk towards `org` (the resource's or organisation's typical
+    /// ratio, 1 while unknown; [`shrunk_ratio`]); the ratio of intermittent
+    /// use, `1 + (1 − π) · μ`; and `1 + rate · log_sd²`, what a day spread
+    /// of `log_sd` on the log scale (the user's, for their whole day) gives
+    /// a count at the earlier rate: large counts vary in proportion, not as
+    /// their square root, so forty queries a day becoming eighty is a busy
+    /// day, while one connection becoming eight is not.
     pub fn change(&self, today: u32, org: Option<f64>, log_sd: f64) -> Option<RateChange> {
         let len = usize::from(self.len);
-        let prior = org.unwrap_or(1.0).max(1.0);
         let lag_n = f64::from(self.before.n);
         let lag_mean = f64::from(self.before.mean);
         let lag_sum = lag_mean * lag_n;
@@ -227,8 +226,7 @@ impl RecentDays {
             let squares = lag_squares + earlier.iter().map(|&c| f64::from(c).powi(2)).sum::<f64>();
             let var = (squares / before_days - rate * rate).max(0.0);
             let own = if rate > 0.0 { var / rate } else { 1.0 };
-            let shrunk = (before_days * own.max(1.0) + DISPERSION_PRIOR_DAYS * prior)
-                / (before_days + DISPERSION_PRIOR_DAYS);
+            let shrunk = shrunk_ratio(own, before_days, org);
             // Use on some days and not others: a day's count is whether it
             // is a day of use, times what such a day holds, whose ratio is
             // `1 + (1 − π) · μ` for a share `π` of days in use holding `μ`
@@ -265,15 +263,21 @@ impl RecentDays {
     /// of [`RecentDays::change`] (from the earlier days' moments alone).
     pub fn cheap_bound(&self, org: Option<f64>, log_sd: f64) -> u32 {
         let m = f64::from(self.before.mean).max(0.5);
-        let prior = org.unwrap_or(1.0).max(1.0);
-        let own = self.own_ratio(1.0).unwrap_or(1.0).max(1.0);
-        let n = f64::from(self.before.n);
-        let dispersion = ((n * own + DISPERSION_PRIOR_DAYS * prior) / (n + DISPERSION_PRIOR_DAYS))
-            .max(1.0 + m * log_sd * log_sd);
+        let own = self.own_ratio(1.0).unwrap_or(1.0);
+        let dispersion =
+            shrunk_ratio(own, f64::from(self.before.n), org).max(1.0 + m * log_sd * log_sd);
         (m + 2.0 * (m * dispersion).sqrt())
             .ceil()
             .clamp(1.0, f64::from(u32::MAX)) as u32
     }
+}
+
+/// A pair's variance-to-mean ratio `own` over `days` days (at least 1),
+/// shrunk towards the typical ratio `org` of its resource's pairs (at
+/// least 1; 1 while unknown) with the weight of [`DISPERSION_PRIOR_DAYS`].
+fn shrunk_ratio(own: f64, days: f64, org: Option<f64>) -> f64 {
+    let prior = org.unwrap_or(1.0).max(1.0);
+    (days * own.max(1.0) + DISPERSION_PRIOR_DAYS * prior) / (days + DISPERSION_PRIOR_DAYS)
 }
 
 /// `P(X ≥ x)` for `X` the events over `k` days, given `x0` events over

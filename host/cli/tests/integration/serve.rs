@@ -144,6 +144,14 @@ fn one_accepted_one_invalid(resp: &str, position: u64, field: &str) -> serde_jso
     r
 }
 
+/// The `error` message of a refusal's JSON body.
+fn error_of(resp: &str) -> String {
+    json(resp)["error"]
+        .as_str()
+        .expect("an error message")
+        .to_owned()
+}
+
 /// Status, `Retry-After` and body of a POST.
 pub(crate) fn post(url: &str, auth: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
     let mut req = agent().post(url);
@@ -371,13 +379,7 @@ fn hec_accepts_forwarder_bodies_and_metrics_count_them() {
         b"not json\n",
     );
     assert_eq!(status, 400, "{resp}");
-    assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .contains("pass --format"),
-        "{resp}"
-    );
+    assert!(error_of(&resp).contains("pass --format"), "{resp}");
 
     // Scored, and the idle flush (50 ms after the last event) has run.
     let m = wait_until(&server.base, "all scored", |m| {
@@ -476,13 +478,7 @@ fn oversized_bodies_and_lines_get_413() {
     assert!(big.len() > 2048);
     let (status, _, resp) = post(&events, None, big.as_bytes());
     assert_eq!(status, 413, "{resp}");
-    assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .contains("maximum is 2048"),
-        "{resp}"
-    );
+    assert!(error_of(&resp).contains("maximum is 2048"), "{resp}");
     let long = format!(
         "{GOOD}\n{{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"{}\",\"action\":\"select\",\"resource\":\"t\"}}\n",
         "u".repeat(300)
@@ -490,10 +486,7 @@ fn oversized_bodies_and_lines_get_413() {
     let (status, _, resp) = post(&events, None, long.as_bytes());
     assert_eq!(status, 413, "{resp}");
     assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("line 2 is 379 bytes, more than serve.max_line_bytes (300)"),
+        error_of(&resp).starts_with("line 2 is 379 bytes, more than serve.max_line_bytes (300)"),
         "{resp}"
     );
     // More events than the whole queue can ever hold: retrying cannot help.
@@ -551,13 +544,7 @@ fn a_full_queue_answers_429_with_retry_after_and_healthz_names_a_quarantined_det
     let (status, retry, resp) = post(&events, None, GOOD.as_bytes());
     assert_eq!(status, 429, "{resp}");
     assert_eq!(retry.as_deref(), Some("7"));
-    assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .contains("queue is full"),
-        "{resp}"
-    );
+    assert!(error_of(&resp).contains("queue is full"), "{resp}");
     let hec = format!("{}/services/collector/event", server.base);
     let (status, retry, resp) = post(&hec, None, format!("{{\"event\":{GOOD}}}").as_bytes());
     assert_eq!(
@@ -1017,10 +1004,7 @@ fn bodies_over_the_budget_get_429_and_memory_stays_bounded() {
     assert_eq!(status, 429, "{resp}");
     assert_eq!(retry.as_deref(), Some("3"));
     assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .contains("serve.body_budget_bytes"),
+        error_of(&resp).contains("serve.body_budget_bytes"),
         "{resp}"
     );
     let (status, retry, resp) = post(&hec, None, format!("{{\"event\":{GOOD}}}").as_bytes());
@@ -1608,13 +1592,7 @@ fn csv_bodies_each_bring_their_header_and_a_bad_row_is_named() {
     // A body without the columns the events need is refused whole.
     let (status, _, resp) = post(&url, Some(&bearer()), b"when,who\n1,ana\n");
     assert_eq!(status, 400, "{resp}");
-    assert!(
-        json(&resp)["error"]
-            .as_str()
-            .unwrap()
-            .contains("columns: when, who"),
-        "{resp}"
-    );
+    assert!(error_of(&resp).contains("columns: when, who"), "{resp}");
     let m = wait_until(&server.base, "all scored", |m| {
         sample(m, "ueba_events_total") == Some(3.0)
     });
