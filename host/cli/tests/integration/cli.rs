@@ -139,3 +139,46 @@ fn demo_names_the_insider_first() {
     assert!(insider.contains("ALERTED"), "{insider}");
     assert!(s.contains("#1 "), "{s}");
 }
+
+/// Several attacks in one organisation spend the alert budget: the summary
+/// says that the threshold is held at its ceiling, with the episodes opened
+/// and allowed, so an operator can tell; a raised ceiling lets it rise.
+#[test]
+fn an_overspent_alert_budget_is_named_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // The default organisation: 200 users over 30 days, five attacks.
+    let out = ueba(&["gen", "--out", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let score = |extra: &[&str]| {
+        let events = format!("{d}/events.jsonl");
+        let ids = format!("{d}/identities.csv");
+        let mut args = vec!["score", &events, "-i", &ids, "-o", "/dev/null"];
+        args.extend_from_slice(extra);
+        let out = ueba(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let summary = score(&[]);
+    assert!(
+        summary.contains("alert threshold at the end: 60.0"),
+        "{summary}"
+    );
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("alert budget overspent: "))
+        .unwrap_or_else(|| panic!("no budget line in {summary}"));
+    assert!(
+        line.contains("held at risk.threshold_ceiling (60.0)"),
+        "{line}"
+    );
+    let cfg = dir.path().join("ceiling.toml");
+    std::fs::write(&cfg, "[risk]\nthreshold_ceiling = 75.0\n").unwrap();
+    let raised = score(&["-c", cfg.to_str().unwrap()]);
+    let end: f64 = raised
+        .lines()
+        .find_map(|l| l.strip_prefix("alert threshold at the end: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no threshold in {raised}"));
+    assert!(end > 60.0, "{raised}");
+}

@@ -91,9 +91,13 @@ max_findings_per_alert = 10
 # normal. `threshold` above is where it starts. 0: `threshold` stays fixed.
 alert_budget_per_1k_user_days = 0.5
 # Lowest and highest threshold the budget may set (a `threshold` set outside
-# them widens them to include it).
+# them widens them to include it). The ceiling is the default threshold: the
+# budget counts attacks with false alerts, so many attacks at once would
+# otherwise lift the threshold above where it was set. Raise it for a log
+# shape whose benign users score high (the summary says when the budget is
+# overspent at the ceiling).
 threshold_floor = 35.0
-threshold_ceiling = 75.0
+threshold_ceiling = 60.0
 # Closed days the budget looks back over.
 budget_window_days = 28
 
@@ -386,7 +390,7 @@ impl Default for RiskConfig {
             max_findings_per_alert: 10,
             alert_budget_per_1k_user_days: 0.5,
             threshold_floor: 35.0,
-            threshold_ceiling: 75.0,
+            threshold_ceiling: 60.0,
             budget_window_days: 28,
         }
     }

@@ -632,6 +632,7 @@ impl<S: AlertSink> Scorer<S> {
             stray_findings: st.stray_findings,
             gate: Vec::new(),
             threshold: self.aggregator.threshold(),
+            budget: self.aggregator.budget_standing(),
             // Counts follow the exceptions by position: a changed list
             // counts afresh from where the lengths agree.
             exceptions: {
@@ -1099,6 +1100,7 @@ impl<S: AlertSink> Scorer<S> {
         }
         self.emit_incidents()?;
         self.stats.threshold = self.aggregator.threshold();
+        self.stats.budget = self.aggregator.budget_standing();
         // The columns' capacity serves the next batch, if it has not
         // begun filling.
         if self.batch.is_empty() {

@@ -39,6 +39,9 @@ pub struct Stats {
     /// The alert threshold in force after the last batch: `risk.threshold`,
     /// or where the alert budget has moved it ([`crate::risk::budget`]).
     pub threshold: f64,
+    /// How the alert budget's window stands against its allowance after
+    /// the last batch, once the budget sets the threshold.
+    pub budget: Option<crate::risk::budget::Standing>,
     /// Batches sent to detectors.
     pub batches: u64,
     /// Plugin health events (failures, recoveries, quarantines), also

@@ -331,6 +331,11 @@ impl Aggregator {
         f64::from(self.budget.threshold())
     }
 
+    /// How the alert budget stands ([`AlertBudget::standing`]).
+    pub fn budget_standing(&self) -> Option<crate::risk::budget::Standing> {
+        self.budget.standing()
+    }
+
     fn decay(&self, c: &mut Component, now_ms: i64) {
         if now_ms > c.at_ms {
             let f = 0.5f64.powf((now_ms - c.at_ms) as f64 / self.half_life_ms) as f32;

@@ -25,12 +25,25 @@
 //!   on ordinary busy days until it climbed back (measured: about twice
 //!   the budget's false alerts on generated database and workstation logs
 //!   with a rise of 1 a day). It stays within `risk.threshold_floor` and
-//!   `risk.threshold_ceiling` (35 and 75, widened to include
+//!   `risk.threshold_ceiling` (35 and 60, widened to include
 //!   `risk.threshold` when that is set outside them). An attack's own days
 //!   never move the target (its user-days are left out once alerted); what
 //!   it can move is the count of episodes, by its one, and never past the
 //!   ceiling, while an organisation whose logs score everyone low (sparse
 //!   logs) lowers it no further than the floor.
+//! - The ceiling defaults to the default threshold, so by default the
+//!   budget makes the engine more sensitive where a log's shape scores
+//!   everyone low, and never less sensitive than `risk.threshold`. The
+//!   episode count cannot tell attacks from false alerts, and with a few
+//!   attacks in a month a budget of 0.5 per 1,000 user-days is spent: every
+//!   organisation measured with attacks in it ran over its allowance, so
+//!   the ceiling, not the budget, set the threshold while they were
+//!   attacked. With a ceiling of 75, independent workstation logs with 70
+//!   insiders among 1,000 users held it at 75 and alerted 20–23 of them,
+//!   where 60 alerted 23–27 (README "Alert budget"). A log shape whose
+//!   benign users score above the ceiling overspends the budget there;
+//!   [`AlertBudget::standing`] says so (the summary prints it), and a
+//!   higher `risk.threshold_ceiling` lets the budget follow it up.
 //! - The window starts at the first day on which some user has risk:
 //!   detectors report nothing while they learn, and days of nothing but
 //!   zero peaks would set the threshold to the floor just as they begin to
@@ -153,6 +166,41 @@ impl AlertBudget {
         self.days.iter().map(|d| u64::from(d.user_days)).sum()
     }
 
+    /// Alert episodes allowed in the window as it stands: `⌊N·b/1000⌋`.
+    fn allowed(&self) -> u64 {
+        ((self.user_days() as f64) * self.per_1k / 1000.0).floor() as u64
+    }
+
+    /// Alert episodes opened on the window's closed days.
+    fn opened(&self) -> u64 {
+        self.days.iter().map(|d| u64::from(d.episodes)).sum()
+    }
+
+    /// Whether the budget sets the threshold yet: past the learning period
+    /// (the window holds [`WARM_UP_DAYS`] days and enough user-days for one
+    /// alert).
+    fn judges(&self) -> bool {
+        self.adapts()
+            && self.days.len() >= WARM_UP_DAYS.min(self.window)
+            && (self.user_days() as f64) * self.per_1k >= 1000.0
+    }
+
+    /// How the window stands against the budget, once it judges: episodes
+    /// opened and allowed, and whether the threshold is held at its
+    /// ceiling. An operator reads it to tell a log shape that scores
+    /// everyone high (false alerts over the budget: raise the ceiling) from
+    /// one with many attacks at once (which the budget counts too).
+    pub fn standing(&self) -> Option<Standing> {
+        self.judges().then(|| Standing {
+            days: self.days.len(),
+            user_days: self.user_days(),
+            opened: self.opened(),
+            allowed: self.allowed(),
+            per_1k: self.per_1k,
+            ceiling: (self.threshold >= self.ceiling).then_some(self.ceiling),
+        })
+    }
+
     /// `user` was active at `time_ms`: the day's user-day count includes
     /// them. Days close when the first event of a later day arrives;
     /// `in_episode` says, for a user, whether their alert episode is open
@@ -222,13 +270,10 @@ impl AlertBudget {
         while self.days.len() > self.window {
             self.days.pop_front();
         }
-        let n = self.user_days();
-        if self.days.len() < WARM_UP_DAYS.min(self.window) || (n as f64) * self.per_1k < 1000.0 {
+        if !self.judges() {
             return;
         }
-        let allowed = ((n as f64) * self.per_1k / 1000.0).floor() as u64;
-        let opened: u64 = self.days.iter().map(|d| u64::from(d.episodes)).sum();
-        let Some(allowed) = allowed.checked_sub(opened) else {
+        let Some(allowed) = self.allowed().checked_sub(self.opened()) else {
             self.threshold = (self.threshold + MAX_RISE_PER_DAY).min(self.ceiling);
             return;
         };
@@ -252,6 +297,30 @@ impl AlertBudget {
         let target = target.clamp(self.floor, self.ceiling);
         let step = (target - self.threshold).clamp(-MAX_FALL_PER_DAY, MAX_RISE_PER_DAY);
         self.threshold = (self.threshold + step).clamp(self.floor, self.ceiling);
+    }
+}
+
+/// The alert budget's window against its allowance ([`AlertBudget::standing`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Standing {
+    /// Closed days in the window.
+    pub days: usize,
+    /// User-days on them.
+    pub user_days: u64,
+    /// Alert episodes opened on them.
+    pub opened: u64,
+    /// Alert episodes the budget allows on them.
+    pub allowed: u64,
+    /// The budget, per 1,000 user-days.
+    pub per_1k: f64,
+    /// The ceiling, when the threshold is held there.
+    pub ceiling: Option<f32>,
+}
+
+impl Standing {
+    /// Whether more episodes opened than the budget allows.
+    pub fn over(&self) -> bool {
+        self.opened > self.allowed
     }
 }
 

@@ -7,6 +7,14 @@ fn budget(per_1k: f64) -> AlertBudget {
     })
 }
 
+/// A budget an operator has allowed to rise to `ceiling`.
+fn budget_up_to(ceiling: f64) -> AlertBudget {
+    AlertBudget::new(&RiskConfig {
+        threshold_ceiling: ceiling,
+        ..RiskConfig::default()
+    })
+}
+
 /// `users` users a day for `days` days, user u peaking at `peak(u, day)`.
 fn run(b: &mut AlertBudget, days: i64, users: u32, peak: impl Fn(u32, i64) -> f32) {
     for d in 0..days {
@@ -35,7 +43,7 @@ fn sparse_scores_lower_the_threshold_to_what_the_budget_allows() {
 
 #[test]
 fn noisy_scores_raise_it_by_the_daily_step_and_the_ceiling_holds() {
-    let mut b = budget(0.5);
+    let mut b = budget_up_to(75.0);
     run(
         &mut b,
         14,
@@ -44,7 +52,7 @@ fn noisy_scores_raise_it_by_the_daily_step_and_the_ceiling_holds() {
     );
     assert!(b.threshold() > 60.0, "{}", b.threshold());
     assert!(b.threshold() <= 60.0 + 8.0 * MAX_RISE_PER_DAY);
-    let mut b = budget(0.5);
+    let mut b = budget_up_to(75.0);
     run(
         &mut b,
         60,
@@ -100,8 +108,8 @@ fn nothing_moves_during_warm_up_or_without_a_budget() {
 #[test]
 fn a_replay_gives_the_same_thresholds() {
     let f = |u: u32, d: i64| ((u as i64 * 7919 + d * 104_729) % 100) as f32;
-    let mut a = budget(0.5);
-    let mut b = budget(0.5);
+    let mut a = budget_up_to(75.0);
+    let mut b = budget_up_to(75.0);
     run(&mut a, 30, 300, f);
     run(&mut b, 30, 300, f);
     assert!(a == b, "the same events give the same budget state");
@@ -132,4 +140,47 @@ fn the_learning_period_s_silent_days_do_not_count() {
     run(&mut b, 10 + WARM_UP_DAYS as i64 + 1, 1000, ordinary);
     assert!(b.threshold() > 40.0, "{}", b.threshold());
     assert!(b.threshold() <= 60.0);
+}
+
+#[test]
+fn many_attacks_at_once_hold_it_where_it_was_set_and_say_so() {
+    // A quiet organisation: the budget lowers the threshold.
+    let mut b = budget(0.5);
+    run(&mut b, 14, 1000, |_, _| 5.0);
+    assert!(b.threshold() < 60.0, "{}", b.threshold());
+    let standing = b.standing().expect("past the learning period");
+    assert!(!standing.over());
+    assert_eq!(standing.ceiling, None);
+    // Then thirty users alert within a week, far more episodes than the
+    // budget allows: it cannot tell them from false alerts, so it climbs
+    // back, but by default no further than the threshold it started at.
+    for d in 14..21 {
+        for u in 0..1000 {
+            b.active(u, d * DAY_MS + 1000, |u| u < 30);
+            if u < 30 && d == 14 {
+                b.episode();
+            }
+            b.risk(u, if u < 30 { 90.0 } else { 5.0 });
+        }
+    }
+    b.active(0, 21 * DAY_MS, |u| u < 30);
+    assert_eq!(b.threshold(), 60.0);
+    let standing = b.standing().unwrap();
+    assert!(standing.over(), "{standing:?}");
+    assert_eq!(standing.opened, 30);
+    assert_eq!(standing.ceiling, Some(60.0));
+    // An operator who raised the ceiling lets the same run lift it.
+    let mut b = budget_up_to(75.0);
+    run(&mut b, 14, 1000, |_, _| 5.0);
+    for d in 14..21 {
+        for u in 0..1000 {
+            b.active(u, d * DAY_MS + 1000, |u| u < 30);
+            if u < 30 && d == 14 {
+                b.episode();
+            }
+            b.risk(u, if u < 30 { 90.0 } else { 5.0 });
+        }
+    }
+    b.active(0, 21 * DAY_MS, |u| u < 30);
+    assert!(b.threshold() > 60.0, "{}", b.threshold());
 }
