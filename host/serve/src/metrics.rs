@@ -461,6 +461,18 @@ impl Collector for ScrapeTime {
             "The alert threshold in force: risk.threshold, or where the alert budget has moved it.",
             &ConstGauge::new(snap.threshold),
         )?;
+        one(
+            e,
+            "ueba_alert_budget_episodes",
+            "Alert episodes opened over the alert budget's window (0 while it learns, or with no budget). Above ueba_alert_budget_allowed with the threshold at risk.threshold_ceiling: the budget is overspent there (attacks or false alerts; it cannot tell).",
+            &ConstGauge::new(snap.budget.map_or(0, |b| b.opened)),
+        )?;
+        one(
+            e,
+            "ueba_alert_budget_allowed",
+            "Alert episodes the alert budget allows over its window (0 while it learns, or with no budget).",
+            &ConstGauge::new(snap.budget.map_or(0, |b| b.allowed)),
+        )?;
         family(
             e,
             "ueba_plugin_output_rejected",

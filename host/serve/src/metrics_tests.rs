@@ -46,6 +46,14 @@ fn busy_snapshot(detector: &str) -> Snapshot {
         )],
         exceptions: vec![0, 7],
         threshold: 47.5,
+        budget: Some(ueba_engine::risk::budget::Standing {
+            days: 28,
+            user_days: 14_000,
+            opened: 9,
+            allowed: 7,
+            per_1k: 0.5,
+            ceiling: Some(60.0),
+        }),
         verdicts_applied: 2,
         forgiven: 5,
         open_incidents: 3,
@@ -72,6 +80,8 @@ fn histograms_are_cumulative_and_labels_escaped() {
     has("ueba_requests_rejected_total{reason=\"body_budget\"} 0");
     has("ueba_plugin_reloads_total{event=\"reloaded\"} 2");
     has("ueba_alert_threshold 47.5");
+    has("ueba_alert_budget_episodes 9");
+    has("ueba_alert_budget_allowed 7");
     has("ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"non_finite_score\"} 3");
     has("ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"text_cut\"} 0");
     has("ueba_exception_matches_total{exception=\"1\"} 7");
@@ -142,6 +152,8 @@ fn exposition_is_openmetrics() {
             ("ueba_stray_findings", "counter"),
             ("ueba_alerts", "counter"),
             ("ueba_alert_threshold", "gauge"),
+            ("ueba_alert_budget_episodes", "gauge"),
+            ("ueba_alert_budget_allowed", "gauge"),
             ("ueba_verdicts_applied", "counter"),
             ("ueba_findings_forgiven", "counter"),
             ("ueba_incidents_open", "gauge"),
@@ -163,7 +175,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 34, "{text}");
+        assert_eq!(page.kinds.len(), 36, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

@@ -139,6 +139,8 @@ pub struct Snapshot {
     pub exceptions: Vec<u64>,
     /// The alert threshold in force (the alert budget moves it).
     pub threshold: f64,
+    /// How the alert budget's window stands, once it sets the threshold.
+    pub budget: Option<ueba_engine::risk::budget::Standing>,
     /// Verdicts applied so far (`POST /v1/feedback` and the verdicts file).
     pub verdicts_applied: u64,
     /// Findings kept from risk by benign verdicts.
@@ -200,6 +202,7 @@ impl Snapshot {
             gate: stats.gate.clone(),
             exceptions: stats.exceptions.clone(),
             threshold: stats.threshold,
+            budget: stats.budget,
             verdicts_applied: stats.verdicts_applied,
             forgiven: stats.forgiven,
             // Not a count of `stats`: the worker sets it from the scorer.
