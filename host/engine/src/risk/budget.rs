@@ -38,9 +38,11 @@
 //!   attacks in a month a budget of 0.5 per 1,000 user-days is spent: every
 //!   organisation measured with attacks in it ran over its allowance, so
 //!   the ceiling, not the budget, set the threshold while they were
-//!   attacked. With a ceiling of 75, independent workstation logs with 70
-//!   insiders among 1,000 users held it at 75 and alerted 20–23 of them,
-//!   where 60 alerted 23–27 (README "Alert budget"). A log shape whose
+//!   attacked. With a ceiling of 75, logon and removable-media logs of a
+//!   separate generator modelled on CERT r4.2 (70 insiders among 1,000
+//!   users) held it at 75 and alerted 20–23 of the insiders, where 60
+//!   alerted 23–27 (README "The alert budget sets the threshold"). A log
+//!   shape whose
 //!   benign users score above the ceiling overspends the budget there;
 //!   [`AlertBudget::standing`] says so (the summary prints it), and a
 //!   higher `risk.threshold_ceiling` lets the budget follow it up.
