@@ -141,8 +141,9 @@ fn demo_names_the_insider_first() {
 }
 
 /// Several attacks in one organisation spend the alert budget: the summary
-/// says that the threshold is held at its ceiling, with the episodes opened
-/// and allowed, so an operator can tell; a raised ceiling lets it rise.
+/// and `ueba eval` say that the threshold is held at its ceiling, with the
+/// episodes opened and allowed, so an operator can tell; a raised ceiling
+/// lets it rise.
 #[test]
 fn an_overspent_alert_budget_is_named_in_the_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,6 +173,32 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
         line.contains("held at risk.threshold_ceiling (60.0)"),
         "{line}"
     );
+    // `ueba eval` reports the same standing beside the threshold.
+    let report = dir.path().join("eval.json");
+    let labels = format!("{d}/labels.json");
+    let events = format!("{d}/events.jsonl");
+    let ids = format!("{d}/identities.csv");
+    let out = ueba(&[
+        "eval",
+        "--events",
+        &events,
+        "-i",
+        &ids,
+        "--labels",
+        &labels,
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("held at its ceiling, 60.0"));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let budget = &j["alert_budget"];
+    assert!(
+        budget["opened"].as_u64() > budget["allowed"].as_u64(),
+        "{budget}"
+    );
+    assert_eq!(budget["ceiling"], j["threshold"], "{budget}");
     let cfg = dir.path().join("ceiling.toml");
     std::fs::write(&cfg, "[risk]\nthreshold_ceiling = 75.0\n").unwrap();
     let raised = score(&["-c", cfg.to_str().unwrap()]);

@@ -303,7 +303,7 @@ impl AlertBudget {
 }
 
 /// The alert budget's window against its allowance ([`AlertBudget::standing`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Standing {
     /// Closed days in the window.
     pub days: usize,

@@ -235,6 +235,11 @@ pub struct Evaluation {
     pub ongoing_user_days: usize,
     /// The alert threshold of the risk scale.
     pub threshold: f64,
+    /// How the alert budget stood at the end of scoring (episodes opened
+    /// and allowed, and the ceiling when the threshold was held there);
+    /// absent when alerts were read from a file or the budget never set the
+    /// threshold.
+    pub alert_budget: Option<ueba_engine::risk::budget::Standing>,
     /// Alerts in all.
     pub alerts: usize,
     /// Every labelled scenario, malicious first, as in the labels file.
@@ -507,7 +512,7 @@ pub fn evaluate(
     };
     let mut tally = Tally::default();
     // (user, time, risk), (user, time, score), detectors, (detector, time, score)
-    let (risk, alerts, detectors, findings, threshold, half_life, source_name);
+    let (risk, alerts, detectors, findings, threshold, half_life, source_name, alert_budget);
     let (mut resources, mut sources, mut exception_matches) = (Vec::new(), Vec::new(), Vec::new());
     match source {
         Source::Score {
@@ -571,6 +576,7 @@ pub fn evaluate(
             // The threshold in force at the end: with an alert budget it
             // is the organisation's own, not the configured start.
             threshold = report.stats.threshold;
+            alert_budget = report.stats.budget;
             half_life = config.risk.half_life_hours;
             source_name = "scored";
         }
@@ -589,6 +595,7 @@ pub fn evaluate(
                 .threshold
                 .unwrap_or(ueba_engine::config::RiskConfig::default().threshold);
             half_life = ueba_engine::config::RiskConfig::default().half_life_hours;
+            alert_budget = None;
             source_name = "alerts";
         }
     }
@@ -704,6 +711,7 @@ pub fn evaluate(
         positive_user_days: positives,
         ongoing_user_days: days.len() - ranked.len(),
         threshold,
+        alert_budget,
         alerts: alerts.len(),
         scenarios,
         benign_alerts,
@@ -820,6 +828,15 @@ impl Evaluation {
             self.benign_user_days,
             opt(self.benign_alerts_per_1000_user_days, 2)
         );
+        if let Some(b) = self.alert_budget.filter(|b| b.over())
+            && let Some(ceiling) = b.ceiling
+        {
+            let _ = writeln!(
+                out,
+                "Alert budget: {} alert episodes opened over the last {} days of the run where {} per 1,000 user-days allows {}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too",
+                b.opened, b.days, b.per_1k, b.allowed
+            );
+        }
         let _ = writeln!(
             out,
             "\nRules vs ueba on the same user-days (flagged = user-days a SOC would review)"
