@@ -26,6 +26,28 @@ fn run(b: &mut AlertBudget, days: i64, users: u32, peak: impl Fn(u32, i64) -> f3
     b.active(0, days * DAY_MS, |_| false);
 }
 
+/// Days `days` of `users` users, the first `attackers` of whom open an
+/// alert episode on the first of them and score `peak` every day (their
+/// days left out as in an open episode), the rest 5.
+fn attacked(
+    b: &mut AlertBudget,
+    days: std::ops::Range<i64>,
+    users: u32,
+    attackers: u32,
+    peak: f32,
+) {
+    for d in days.clone() {
+        for u in 0..users {
+            b.active(u, d * DAY_MS + 1000, |u| u < attackers);
+            if u < attackers && d == days.start {
+                b.episode();
+            }
+            b.risk(u, if u < attackers { peak } else { 5.0 });
+        }
+    }
+    b.active(0, days.end * DAY_MS, |u| u < attackers);
+}
+
 #[test]
 fn sparse_scores_lower_the_threshold_to_what_the_budget_allows() {
     let mut b = budget(0.5);
@@ -71,16 +93,7 @@ fn an_alerted_attack_is_not_learned_and_overspending_raises_it_by_the_daily_step
     // Five users alert and score 100 every day from now on: their days
     // are left out, and their five episodes stay within the budget of
     // ⌊13,000 × 0.5 / 1000⌋ = 6; two more overspend it.
-    for d in 20..26 {
-        for u in 0..500 {
-            b.active(u, d * DAY_MS + 1000, |u| u < 5);
-            if u < 5 && d == 20 {
-                b.episode();
-            }
-            b.risk(u, if u < 5 { 100.0 } else { 5.0 });
-        }
-    }
-    b.active(0, 26 * DAY_MS, |u| u < 5);
+    attacked(&mut b, 20..26, 500, 5, 100.0);
     assert_eq!(b.threshold(), settled, "the attack's days are not the norm");
     b.episode();
     b.episode();
@@ -154,16 +167,7 @@ fn many_attacks_at_once_hold_it_where_it_was_set_and_say_so() {
     // Then thirty users alert within a week, far more episodes than the
     // budget allows: it cannot tell them from false alerts, so it climbs
     // back, but by default no further than the threshold it started at.
-    for d in 14..21 {
-        for u in 0..1000 {
-            b.active(u, d * DAY_MS + 1000, |u| u < 30);
-            if u < 30 && d == 14 {
-                b.episode();
-            }
-            b.risk(u, if u < 30 { 90.0 } else { 5.0 });
-        }
-    }
-    b.active(0, 21 * DAY_MS, |u| u < 30);
+    attacked(&mut b, 14..21, 1000, 30, 90.0);
     assert_eq!(b.threshold(), 60.0);
     let standing = b.standing().unwrap();
     assert!(standing.over(), "{standing:?}");
@@ -172,15 +176,6 @@ fn many_attacks_at_once_hold_it_where_it_was_set_and_say_so() {
     // An operator who raised the ceiling lets the same run lift it.
     let mut b = budget_up_to(75.0);
     run(&mut b, 14, 1000, |_, _| 5.0);
-    for d in 14..21 {
-        for u in 0..1000 {
-            b.active(u, d * DAY_MS + 1000, |u| u < 30);
-            if u < 30 && d == 14 {
-                b.episode();
-            }
-            b.risk(u, if u < 30 { 90.0 } else { 5.0 });
-        }
-    }
-    b.active(0, 21 * DAY_MS, |u| u < 30);
+    attacked(&mut b, 14..21, 1000, 30, 90.0);
     assert!(b.threshold() > 60.0, "{}", b.threshold());
 }
