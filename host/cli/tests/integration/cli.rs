@@ -199,6 +199,24 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
         "{budget}"
     );
     assert_eq!(budget["ceiling"], j["threshold"], "{budget}");
+    // `ueba explain` of a user who never alerted names it too.
+    let quiet = j["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["malicious"] == false && s["peak_risk"].as_f64() > Some(0.0))
+        .expect("a benign look-alike with findings")["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ueba(&["explain", &quiet, &events, "-i", &ids]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let told = text(&out.stdout);
+    assert!(told.contains("never alerted"), "{told}");
+    assert!(
+        told.contains("the alert budget ended overspent") && told.contains("(60.0)"),
+        "{told}"
+    );
     let cfg = dir.path().join("ceiling.toml");
     std::fs::write(&cfg, "[risk]\nthreshold_ceiling = 75.0\n").unwrap();
     let raised = score(&["-c", cfg.to_str().unwrap()]);
