@@ -298,7 +298,7 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
     crate::scoring_setup(&a.engine, a.identities.as_deref())?;
     let mut build = |_partition: u32, sink: Outbox| -> Result<Scorer<Outbox>, String> {
         let (cfg, identities, plugins) = crate::scoring_setup(&a.engine, a.identities.as_deref())
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| crate::logs::error_text(&e))?;
         Ok(Scorer::new(cfg, identities, plugins, sink))
     };
     let summary = rt.block_on(ueba_nats::run_worker(&opts, &mut build))?;
@@ -338,7 +338,7 @@ impl NatsForward {
     /// `partitions` partitions; an unreachable server or another partition
     /// count is an error before the service listens.
     pub(crate) fn connect(url: &str, partitions: u32) -> Result<Self, String> {
-        let rt = runtime().map_err(|e| format!("{e:#}"))?;
+        let rt = runtime().map_err(|e| crate::logs::error_text(&e))?;
         let mut publisher = rt
             .block_on(Publisher::connect(url, partitions))
             .map_err(|e| e.to_string())?;

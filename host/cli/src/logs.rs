@@ -184,6 +184,25 @@ impl Visit for Fields {
     }
 }
 
+/// An error with its causes, as one line: `context: cause: cause`, as
+/// anyhow's alternate format writes it, but with each cause left out
+/// when the text so far already says it. Library errors that name their
+/// source in their own message (`{path}: {source}`) would otherwise print
+/// it twice.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if text.is_empty() {
+            text = said;
+        } else if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 #[path = "logs_tests.rs"]
 mod tests;

@@ -131,3 +131,36 @@ fn the_nats_clients_chatter_is_left_out_but_its_warnings_are_not() {
         assert!(text.contains("published 3 events"), "{text}");
     }
 }
+
+#[test]
+fn an_error_naming_its_source_in_its_message_says_it_once() {
+    /// As `#[error("{path}: {source}")]` writes it: the source in the
+    /// message and as the source.
+    #[derive(Debug)]
+    struct Named {
+        path: String,
+        source: std::io::Error,
+    }
+    impl std::fmt::Display for Named {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+    impl std::error::Error for Named {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+    let named = Named {
+        path: "events.jsonl".into(),
+        source: std::io::Error::other("line 3: field `rows`"),
+    };
+    let e = anyhow::Error::new(named).context("reading the input");
+    assert_eq!(
+        super::error_text(&e),
+        "reading the input: events.jsonl: line 3: field `rows`"
+    );
+    // A cause the message does not repeat is still given.
+    let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("saving state");
+    assert_eq!(super::error_text(&plain), "saving state: disk full");
+}

@@ -294,7 +294,7 @@ fn main() {
         Command::Worker(a) => cmd_nats::worker(a),
     };
     if let Err(e) = result {
-        tracing::error!("{e:#}");
+        tracing::error!("{}", logs::error_text(&e));
         std::process::exit(1);
     }
 }
