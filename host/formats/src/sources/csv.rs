@@ -136,6 +136,13 @@ impl CsvParser {
         })
     }
 
+    /// Whether `text` is a header this parser can read events by: it names
+    /// (or `[formats.csv.fixed]` supplies) every column an event needs.
+    /// `--format auto` takes such a first line as CSV.
+    pub(crate) fn reads_header(mapping: FieldMapping, cfg: &CsvConfig, text: &str) -> bool {
+        CsvParser::new(mapping, cfg).is_ok_and(|mut p| p.header(text).is_ok())
+    }
+
     /// Learn the columns from the header line `text`.
     fn header(&mut self, text: &str) -> Result<(), FormatError> {
         let names: Vec<String> = split(text, self.delimiter)

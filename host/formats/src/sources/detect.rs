@@ -13,6 +13,11 @@
 //! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,`, starting with a time followed by `,` | `pgaudit-csv` |
 //! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,` otherwise | `pgaudit` |
 //!
+//! A first line that matches none of these but reads as a CSV header naming
+//! every column an event needs (by `[formats.mapping]`, the usual names,
+//! or `[formats.csv.fixed]`, with `[formats.csv]`'s delimiter) is `csv`:
+//! a header is only ever the first line.
+//!
 //! A line matching two rules is ambiguous, an error asking for `--format`.
 //! Other lines (PostgreSQL log lines that are not audit records, `[` of a
 //! JSON array, a pretty-printed record's inner lines, malformed lines) do
@@ -153,8 +158,19 @@ impl LineParser for AutoParser {
         if text.trim().is_empty() {
             return Ok(());
         }
+        let first = self.undecided == 0;
         match classify(text) {
             Ok(Some(format)) => self.decide(format, out),
+            Ok(None)
+                if first
+                    && super::csv::CsvParser::reads_header(
+                        self.cfg.mapping.clone(),
+                        &self.cfg.csv,
+                        text,
+                    ) =>
+            {
+                self.decide(InputFormat::Csv, out)
+            }
             Ok(None) => {
                 self.undecided += 1;
                 if self.undecided >= MAX_UNDECIDED {

@@ -74,3 +74,39 @@ fn held_lines_are_replayed() {
     assert_eq!(out[0].as_ref().unwrap().resource, "s.t");
     assert_eq!(p.skipped(), 1);
 }
+
+#[test]
+fn a_first_line_naming_an_event_s_columns_is_a_csv_header() {
+    let mut p = AutoParser::new(FormatsConfig::default());
+    let mut out = Vec::new();
+    p.feed("timestamp,user,action,resource,rows", 1, &mut out)
+        .unwrap();
+    p.feed(
+        "2026-01-05T14:03:11Z,mreyes,select,support.customers,12",
+        2,
+        &mut out,
+    )
+    .unwrap();
+    p.finish(&mut out).unwrap();
+    assert_eq!(
+        out.len(),
+        1,
+        "the header read as CSV and the row as an event"
+    );
+    // Columns named by [formats.mapping] count, the usual names not.
+    let mut cfg = FormatsConfig::default();
+    cfg.mapping.resource = Some("object".into());
+    let mut p = AutoParser::new(cfg);
+    p.feed("timestamp,user,action,object", 1, &mut out).unwrap();
+    assert!(p.pending_line().is_none(), "decided at the header");
+    // A header lacking what an event needs decides nothing, nor does a
+    // header-like line after the first.
+    let mut p = AutoParser::new(FormatsConfig::default());
+    p.feed("id,when,who", 1, &mut out).unwrap();
+    p.feed("timestamp,user,action,resource", 2, &mut out)
+        .unwrap();
+    assert!(matches!(
+        p.finish(&mut out),
+        Err(FormatError::Unknown { line: 1, .. })
+    ));
+}
