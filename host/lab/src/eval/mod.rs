@@ -201,6 +201,65 @@ pub struct ScenarioResult {
     pub rank: Option<usize>,
 }
 
+/// The scenarios of one kind (name and malicious or not), when a labels
+/// file holds many of a kind, as third-party data sets with dozens of
+/// insiders do.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioFamily {
+    /// Scenario kind.
+    pub name: String,
+    /// Whether it is insider behaviour.
+    pub malicious: bool,
+    /// Scenarios of the kind.
+    pub scenarios: usize,
+    /// Of them, detected (malicious) or alerted (benign).
+    pub detected: usize,
+    /// The median of their users' peak risk.
+    pub median_peak_risk: f64,
+}
+
+/// The scenarios grouped by kind, in order of first appearance.
+fn families(scenarios: &[ScenarioResult]) -> Vec<ScenarioFamily> {
+    let mut out: Vec<(ScenarioFamily, Vec<f64>)> = Vec::new();
+    for s in scenarios {
+        let at = match out
+            .iter()
+            .position(|(f, _)| f.name == s.name && f.malicious == s.malicious)
+        {
+            Some(i) => i,
+            None => {
+                out.push((
+                    ScenarioFamily {
+                        name: s.name.clone(),
+                        malicious: s.malicious,
+                        scenarios: 0,
+                        detected: 0,
+                        median_peak_risk: 0.0,
+                    },
+                    Vec::new(),
+                ));
+                out.len() - 1
+            }
+        };
+        let (f, peaks) = &mut out[at];
+        f.scenarios += 1;
+        f.detected += usize::from(s.detected);
+        peaks.push(s.peak_risk);
+    }
+    out.into_iter()
+        .map(|(mut f, mut peaks)| {
+            peaks.sort_by(f64::total_cmp);
+            let n = peaks.len();
+            f.median_peak_risk = if n % 2 == 1 {
+                peaks[n / 2]
+            } else {
+                (peaks[n / 2 - 1] + peaks[n / 2]) / 2.0
+            };
+            f
+        })
+        .collect()
+}
+
 /// A rule against ueba at the same recall.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleComparison {
@@ -244,6 +303,8 @@ pub struct Evaluation {
     pub alerts: usize,
     /// Every labelled scenario, malicious first, as in the labels file.
     pub scenarios: Vec<ScenarioResult>,
+    /// The scenarios by kind: how many of each were detected.
+    pub families: Vec<ScenarioFamily>,
     /// Alerts on users with no malicious scenario.
     pub benign_alerts: usize,
     /// User-days of users with no malicious scenario.
@@ -625,7 +686,7 @@ pub fn evaluate(
             positive_days.push((u, start.div_euclid(DAY_MS)));
         }
     }
-    let scenarios = labels
+    let scenarios: Vec<ScenarioResult> = labels
         .scenarios
         .iter()
         .map(|s| {
@@ -713,6 +774,7 @@ pub fn evaluate(
         threshold,
         alert_budget,
         alerts: alerts.len(),
+        families: families(&scenarios),
         scenarios,
         benign_alerts,
         benign_user_days,
@@ -807,6 +869,24 @@ impl Evaluation {
                     .map_or_else(|| "-".into(), |r| format!("{r}/{}", self.users)),
                 s.peak_risk
             );
+        }
+        if self.families.len() < self.scenarios.len() {
+            let _ = writeln!(out, "\nBy kind");
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<9} {:>9} {:>12}",
+                "scenario", "kind", "alerted", "median peak"
+            );
+            for f in &self.families {
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {:<9} {:>9} {:>12.1}",
+                    f.name,
+                    if f.malicious { "malicious" } else { "benign" },
+                    format!("{}/{}", f.detected, f.scenarios),
+                    f.median_peak_risk
+                );
+            }
         }
         let _ = writeln!(
             out,

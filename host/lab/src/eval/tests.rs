@@ -186,3 +186,48 @@ fn alerts_mode_scores_user_days_from_alert_scores() {
         "{err}"
     );
 }
+
+#[test]
+fn scenarios_of_one_kind_are_counted_together() {
+    let s = |name: &str, malicious, detected, peak| ScenarioResult {
+        name: name.into(),
+        user: "u".into(),
+        malicious,
+        start: None,
+        description: None,
+        detected,
+        first_alert: None,
+        time_to_detect_secs: None,
+        alerts: 0,
+        peak_risk: peak,
+        rank: None,
+    };
+    let got = families(&[
+        s("usb-surge", true, true, 70.0),
+        s("after-hours", true, false, 50.0),
+        s("usb-surge", true, false, 40.0),
+        s("usb-surge", true, true, 65.0),
+        s("usb-surge", false, false, 10.0),
+        s("after-hours", true, true, 62.0),
+    ]);
+    let view: Vec<_> = got
+        .iter()
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.malicious,
+                f.detected,
+                f.scenarios,
+                f.median_peak_risk,
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [
+            ("usb-surge", true, 2, 3, 65.0),
+            ("after-hours", true, 1, 2, 56.0),
+            ("usb-surge", false, 0, 1, 10.0),
+        ]
+    );
+}
