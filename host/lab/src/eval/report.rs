@@ -270,6 +270,24 @@ fn scenario_table(h: &mut String, e: &Evaluation) {
         );
     }
     h.push_str("</tbody></table>\n");
+    if e.families.len() < e.scenarios.len() {
+        h.push_str(
+            "<table id=\"family-table\"><thead><tr><th>scenario</th><th>kind</th>\
+             <th>alerted</th><th>median peak risk</th></tr></thead><tbody>\n",
+        );
+        for f in &e.families {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{} of {}</td><td class=\"num\">{:.1}</td></tr>",
+                esc(&f.name),
+                if f.malicious { "malicious" } else { "benign" },
+                f.detected,
+                f.scenarios,
+                f.median_peak_risk,
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
 }
 
 /// Users to draw: the labelled ones (labels order), then the riskiest others.
