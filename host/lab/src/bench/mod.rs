@@ -236,7 +236,9 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(samples: &[f64]) -> Spread {
+    /// The median, smallest and largest of the finite `samples` (0 for
+    /// none); the median of an even count is the mean of the middle two.
+    pub(crate) fn of(samples: &[f64]) -> Spread {
         let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
         s.sort_by(f64::total_cmp);
         let median = match s.len() {

@@ -247,14 +247,8 @@ fn families(scenarios: &[ScenarioResult]) -> Vec<ScenarioFamily> {
         peaks.push(s.peak_risk);
     }
     out.into_iter()
-        .map(|(mut f, mut peaks)| {
-            peaks.sort_by(f64::total_cmp);
-            let n = peaks.len();
-            f.median_peak_risk = if n % 2 == 1 {
-                peaks[n / 2]
-            } else {
-                (peaks[n / 2 - 1] + peaks[n / 2]) / 2.0
-            };
+        .map(|(mut f, peaks)| {
+            f.median_peak_risk = crate::bench::Spread::of(&peaks).median;
             f
         })
         .collect()
