@@ -159,13 +159,12 @@ fn render(
             "\nnever alerted: the highest risk, {:.1}, stayed below the threshold",
             standing.peak
         );
-        if let Some(b) = report.stats.budget.filter(|b| b.over())
-            && let Some(ceiling) = b.ceiling
+        if let Some(b) = report.stats.budget
+            && let Some(ceiling) = b.held_at_ceiling()
         {
             let _ = writeln!(
                 out,
-                "the alert budget ended overspent ({} alert episodes opened over the last {} days where {} per 1,000 user-days allows {}), holding the threshold at risk.threshold_ceiling ({ceiling:.1})",
-                b.opened, b.days, b.per_1k, b.allowed
+                "the alert budget ended overspent: {b}; it held the threshold at risk.threshold_ceiling ({ceiling:.1})"
             );
         }
     }

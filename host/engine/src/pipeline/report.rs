@@ -164,15 +164,13 @@ impl Report {
             .collect();
         let _ = writeln!(out, "findings: {}", per.join(", "));
         let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
-        if let Some(b) = s.budget.filter(|b| b.over())
-            && let Some(ceiling) = b.ceiling
+        if let Some(b) = s.budget
+            && let Some(ceiling) = b.held_at_ceiling()
         {
             let _ = writeln!(
                 out,
-                "alert budget overspent: {} alert episodes opened over the last {} days ({} user-days), where {} per 1,000 user-days allows {}; \
-                 the threshold is held at risk.threshold_ceiling ({ceiling:.1}). The budget counts attacks as well as false alerts: \
-                 if these alerts are false, raise the ceiling",
-                b.opened, b.days, b.user_days, b.per_1k, b.allowed
+                "alert budget overspent: {b}; the threshold is held at risk.threshold_ceiling ({ceiling:.1}). \
+                 The budget counts attacks as well as false alerts: if these alerts are false, raise the ceiling"
             );
         }
         if s.exceptions.iter().any(|n| *n > 0) || s.events_unlearned > 0 {

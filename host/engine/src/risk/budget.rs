@@ -324,6 +324,25 @@ impl Standing {
     pub fn over(&self) -> bool {
         self.opened > self.allowed
     }
+
+    /// The ceiling, when an overspent budget holds the threshold there:
+    /// what the summary, `ueba eval` and `ueba explain` tell an operator.
+    pub fn held_at_ceiling(&self) -> Option<f32> {
+        self.ceiling.filter(|_| self.over())
+    }
+}
+
+/// "9 alert episodes opened over the last 24 days (8223 user-days), where
+/// 0.5 per 1,000 user-days allows 4": the one wording of the window's
+/// standing wherever it is reported.
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} alert episodes opened over the last {} days ({} user-days), where {} per 1,000 user-days allows {}",
+            self.opened, self.days, self.user_days, self.per_1k, self.allowed
+        )
+    }
 }
 
 /// The half-point bucket of a risk, rounding up, so a peak of exactly a

@@ -173,6 +173,11 @@ fn many_attacks_at_once_hold_it_where_it_was_set_and_say_so() {
     assert!(standing.over(), "{standing:?}");
     assert_eq!(standing.opened, 30);
     assert_eq!(standing.ceiling, Some(60.0));
+    assert_eq!(standing.held_at_ceiling(), Some(60.0));
+    assert_eq!(
+        standing.to_string(),
+        "30 alert episodes opened over the last 21 days (21000 user-days), where 0.5 per 1,000 user-days allows 10"
+    );
     // An operator who raised the ceiling lets the same run lift it.
     let mut b = budget_up_to(75.0);
     run(&mut b, 14, 1000, |_, _| 5.0);

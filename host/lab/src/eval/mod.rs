@@ -902,13 +902,12 @@ impl Evaluation {
             self.benign_user_days,
             opt(self.benign_alerts_per_1000_user_days, 2)
         );
-        if let Some(b) = self.alert_budget.filter(|b| b.over())
-            && let Some(ceiling) = b.ceiling
+        if let Some(b) = self.alert_budget
+            && let Some(ceiling) = b.held_at_ceiling()
         {
             let _ = writeln!(
                 out,
-                "Alert budget: {} alert episodes opened over the last {} days of the run where {} per 1,000 user-days allows {}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too",
-                b.opened, b.days, b.per_1k, b.allowed
+                "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too"
             );
         }
         let _ = writeln!(
