@@ -1657,18 +1657,16 @@ fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding
         2 => "over today and the user's active day before".to_owned(),
         d => format!("over today and the user's {} active days before", d - 1),
     };
-    let per_day = |events: f64, days: f64| events / days.max(1.0);
+    let recent = f64::from(c.events) / f64::from(c.days).max(1.0);
+    let before = c.before_events / c.before_days.max(1.0);
     Finding::new(
         e.seq,
         s.score,
         format!(
-            "{} events on {resource} {window} ({:.1} a day); {:.1} a day over the {:.0} active days before (rate {:.1}×, counts judged at dispersion {:.1})",
+            "{} events on {resource} {window} ({recent:.1} a day); {before:.1} a day over the {:.0} active days before (rate {:.1}×, counts judged at dispersion {:.1})",
             c.events,
-            per_day(f64::from(c.events), f64::from(c.days)),
-            per_day(c.before_events, c.before_days),
             c.before_days,
-            per_day(f64::from(c.events), f64::from(c.days))
-                / per_day(c.before_events, c.before_days).max(1e-9),
+            recent / before.max(1e-9),
             c.dispersion
         ),
     )
