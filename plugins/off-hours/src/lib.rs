@@ -87,6 +87,37 @@
 //! 02:00 are far above 65, while overtime next to the shift at the usual
 //! pace stays below 40.
 //!
+//! # Nights that repeat
+//!
+//! One night out of the ordinary says little, since anyone stays late now
+//! and then; a second and a third in the same week say much more. Each
+//! user keeps the tail `p` of their strongest session of each local day
+//! that reached `min_score` (`τ = 10^(−min_score/10)`), over the last
+//! `repeat_days` days, while that day is held out of learning. A session
+//! whose own tail is at most `τ` is judged with the earlier days' by the
+//! truncated product method (Zaykin et al., 2002): `W` is the product of
+//! the tails at most `τ` among the `L = repeat_days` days of the window,
+//! and
+//!
+//! `P(W ≤ w) = Σ_{k=1}^{L} C(L, k) (1 − τ)^{L−k} · T_k`, with
+//! `T_k = w · Σ_{s<k} (k ln τ − ln w)^s / s!` when `w ≤ τ^k`, else `τ^k`.
+//!
+//! It counts every day of the window as a chance of a stray night, so a
+//! night alone comes out at about `L · p` and only nights that repeat come
+//! out below their own tails; the session reports the combined tail when
+//! it is the smaller. Two nights of 30 within a week give about 38, three
+//! about 58; a night of 35 after one of 33 gives about 43.
+//!
+//! Only days the host held out of learning count as earlier nights. The
+//! host holds a user whose risk a night raised (with other evidence, or
+//! alone), so the nights after it are judged against the profile before
+//! it and add up. A night that joined the profile, because nothing made
+//! the host hold the user, is the user's new normal: a planned move to
+//! night shifts is learned night by night and its nights never add up,
+//! which they would if days were taken as independent evidence, since a
+//! new routine repeats exactly as an intrusion's nights do. Its entry is
+//! dropped when the day closes unheld.
+//!
 //! # Findings
 //!
 //! None during the global learning period (`learning_days` of event time
@@ -152,7 +183,9 @@
 //! activity and days present,
 //! the pending day's 24 hourly counts, whether it and the day closed last
 //! are held out of learning, the current session: its first and latest
-//! hour, hours-of-day mask, events and smallest active share) and
+//! hour, hours-of-day mask, events and smallest active share; 24 bytes,
+//! and 8 more per day with an off-hours finding in the last `repeat_days`)
+//! and
 //! 800 bytes per peer group and once for the organisation, twice that
 //! when sharded (the other shards' sum is kept apart too). A profile
 //! from a snapshot taken before days present were kept counts its days
@@ -213,6 +246,9 @@ pub struct Config {
     pub dispersion: f64,
     /// Mean events in a present hour the user has never worked near.
     pub unused_hour_mean: f64,
+    /// Days over which off-hours findings on different days combine
+    /// (0: each session alone).
+    pub repeat_days: u32,
 }
 
 impl Default for Config {
@@ -225,6 +261,7 @@ impl Default for Config {
             session_gap_hours: 6,
             dispersion: 1.0,
             unused_hour_mean: 1.6,
+            repeat_days: 7,
         }
     }
 }
@@ -479,6 +516,19 @@ struct User {
     closed_held: bool,
     profile: Profile,
     session: Option<Session>,
+    /// The tail of the strongest off-hours session of each recent local
+    /// day that reached `min_score`, oldest first, at most `repeat_days`;
+    /// a day's entry goes when it closes without being held.
+    nights: Vec<Night>,
+}
+
+/// A local day's strongest off-hours session, for [`combined_tail`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Night {
+    /// Local day number of the session's start.
+    day: i32,
+    /// The session's own tail (not combined with other days).
+    p: f32,
 }
 
 impl Default for User {
@@ -492,6 +542,7 @@ impl Default for User {
             closed_held: false,
             profile: Profile::default(),
             session: None,
+            nights: Vec::new(),
         }
     }
 }
@@ -558,6 +609,59 @@ fn beta_binomial_sf(n: u64, k: u64, a: f64, b: f64) -> f64 {
     }
 }
 
+/// The chance that `days` independent daily tails, each uniform when the
+/// user behaves as usual, give a product of those at or below `tau` no
+/// larger than `w`: the truncated product method (Zaykin et al., 2002),
+///
+/// `P(W ≤ w) = Σ_{k=1}^{L} C(L, k) (1 − τ)^{L−k} · T_k`, where
+/// `T_k = w · Σ_{s<k} (k ln τ − ln w)^s / s!` when `w ≤ τ^k`, else `τ^k`.
+///
+/// It counts every day of the window as a chance for a stray night, so a
+/// single day's tail `p` alone comes out near `L · p`: only nights that
+/// repeat make it smaller than each of them.
+fn combined_tail(w: f64, days: u32, tau: f64) -> f64 {
+    if w.is_nan() || days == 0 {
+        return 1.0;
+    }
+    if w <= 0.0 {
+        return 0.0;
+    }
+    let (ln_w, ln_tau) = (w.ln(), tau.ln());
+    let l = f64::from(days);
+    let mut total = 0.0;
+    // C(L, k), built up term by term.
+    let mut choose = 1.0;
+    for k in 1..=days {
+        let kf = f64::from(k);
+        choose *= (l - kf + 1.0) / kf;
+        let below = if kf * ln_tau <= ln_w {
+            (kf * ln_tau).exp()
+        } else {
+            let x = kf * ln_tau - ln_w;
+            let (mut term, mut sum) = (1.0, 1.0);
+            for s in 1..k {
+                term *= x / f64::from(s);
+                sum += term;
+            }
+            w * sum
+        };
+        total += choose * (1.0 - tau).powi((days - k) as i32) * below;
+    }
+    total.clamp(0.0, 1.0)
+}
+
+/// Keep `p` as the tail of local day `day`'s strongest session (the
+/// smaller of it and what the day had), and only the days within `window`
+/// of it.
+fn remember_night(nights: &mut Vec<Night>, day: i32, p: f64, window: u32) {
+    let p = p as f32;
+    match nights.iter_mut().find(|n| n.day == day) {
+        Some(n) => n.p = n.p.min(p),
+        None => nights.push(Night { day, p }),
+    }
+    nights.retain(|n| n.day <= day && i64::from(day) - i64::from(n.day) < i64::from(window));
+}
+
 /// What the model expects of a session's hours for one user.
 struct Expectation {
     /// Presence share of the latest hour (the share of the user's days of
@@ -595,6 +699,11 @@ impl OffHours {
     fn close_day(user: &mut User, group: Option<&mut Profile>, org: &mut Profile) {
         user.closed_hours = 0;
         user.closed_held = std::mem::take(&mut user.held);
+        if !user.closed_held {
+            // A day learned as normal is no longer evidence for later ones.
+            let day = i32::try_from(user.day).unwrap_or(i32::MIN);
+            user.nights.retain(|n| n.day != day);
+        }
         if user.day != NO_DAY && !user.closed_held && user.pending.iter().any(|&n| n > 0) {
             let kind = kind_of(user.day);
             user.profile.add_day(kind, &user.pending);
@@ -903,7 +1012,29 @@ impl OffHours {
                 .min_score
                 .max(f32::from(s.reported) + RESCORE_STEP)
         };
-        let p = self.session_p(&x, s.events, s.mask.count_ones(), p_from_score(need));
+        // Earlier days' off-hours findings within `repeat_days`: a second
+        // night in a week is far rarer than one ([`combined_tail`]).
+        let tau = p_from_score(self.config.min_score);
+        let night = i32::try_from(s.start.div_euclid(24)).unwrap_or(i32::MAX);
+        let window = self.config.repeat_days;
+        let earlier: Vec<f64> = user
+            .nights
+            .iter()
+            .filter(|n| n.day < night && i64::from(night) - i64::from(n.day) < i64::from(window))
+            .map(|n| f64::from(n.p))
+            .collect();
+        // With earlier nights the session's own tail is needed in full,
+        // not only whether it reaches `need`.
+        let p_need = if earlier.is_empty() {
+            p_from_score(need)
+        } else {
+            1.0
+        };
+        let own_p = self.session_p(&x, s.events, s.mask.count_ones(), p_need);
+        let combined = (!earlier.is_empty() && own_p <= tau)
+            .then(|| combined_tail(own_p * earlier.iter().product::<f64>(), window, tau))
+            .filter(|&c| c < own_p);
+        let p = combined.unwrap_or(own_p);
         let score = score_from_p(p);
         let fresh = s.reported == 0 || score >= f32::from(s.reported) + RESCORE_STEP;
         let report = score >= self.config.min_score && fresh;
@@ -915,6 +1046,10 @@ impl OffHours {
         let own_days = user.profile.total_days();
         if let Some(u) = self.users.get_mut(e.user) {
             u.session = session;
+            if own_p <= tau && window > 0 {
+                let today = i32::try_from(day).unwrap_or(i32::MAX);
+                remember_night(&mut u.nights, today, own_p, window);
+            }
         }
         if !report {
             return;
@@ -933,12 +1068,25 @@ impl OffHours {
             format!("{events} {noun} at {hour:02}:00 local")
         };
         let expected = x.theta * x.trials as f64;
+        let repeat = match combined {
+            Some(_) => {
+                let days = earlier.len();
+                let strongest = earlier.iter().copied().fold(1.0, f64::min);
+                format!(
+                    "; off hours also on {days} other day{} of the last {window} (strongest {:.0}), which this night joins at {:.0} on its own",
+                    if days == 1 { "" } else { "s" },
+                    score_from_p(strongest),
+                    score_from_p(own_p),
+                )
+            }
+            None => String::new(),
+        };
         out.push(
             Finding::new(
                 e.seq,
                 score,
                 format!(
-                    "{what} on {when} (latest on {}); a usual day of ~{:.0} events puts ~{expected:.3} in these hours ({own_days} active days seen), active at this hour on {:.1}% of such days",
+                    "{what} on {when} (latest on {}); a usual day of ~{:.0} events puts ~{expected:.3} in these hours ({own_days} active days seen), active at this hour on {:.1}% of such days{repeat}",
                     symbols.resource(e.resource),
                     x.rate,
                     100.0 * x.share,
@@ -959,6 +1107,8 @@ impl OffHours {
             .with("expected_extra_when_present", x.extra)
             .with("active_share", x.active)
             .with("user_active_days", own_days)
+            .with("session_p", own_p)
+            .with("other_off_days", if combined.is_some() { earlier.len() } else { 0 })
             .with("p", p),
         );
     }
@@ -1006,6 +1156,11 @@ impl Detector for OffHours {
                     default: "1.6",
                     description: "mean events in an hour the user has never worked near, when they are active in it at all; larger is more tolerant of night sessions",
                 },
+                ConfigKey {
+                    name: "repeat_days",
+                    default: "7",
+                    description: "days over which off-hours findings on days held out of learning combine (truncated product of the days' tails at min_score): a second or third held night within them scores more than each alone, while a night learned as normal adds nothing; 0 scores each session alone; at most 28",
+                },
             ],
         }
     }
@@ -1035,6 +1190,16 @@ impl Detector for OffHours {
             }
             "unused_hour_mean" => {
                 self.config.unused_hour_mean = config::parse_in_range(key, value, 1.0, 1000.0)?
+            }
+            "repeat_days" => {
+                let days: u32 = config::parse(key, value)?;
+                if days > 28 {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.to_string(),
+                        message: format!("{days} is more than four weeks (28)"),
+                    });
+                }
+                self.config.repeat_days = days;
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

@@ -624,6 +624,9 @@ fn held_nights_score_as_the_first_while_learned_nights_fade() {
     const DAYS: [i64; 7] = [29, 30, 31, 32, 35, 36, 37];
     let nights = |learn: bool| -> Vec<Vec<Finding>> {
         let mut rt = trained();
+        // Each night alone: repeated nights compound otherwise
+        // (`a_second_night_within_a_week_scores_more_than_either_alone`).
+        rt.configure([("repeat_days", "0")]).unwrap();
         DAYS.iter()
             .map(|&day| {
                 let events = learning(night_and_day(day), learn);
@@ -679,11 +682,15 @@ fn a_held_stretch_is_learned_as_if_it_never_happened() {
     user3.extend(learning(night_and_day(30), false));
     user3.extend(learning(night_and_day(31), false));
 
+    // Earlier nights' findings are evidence the detector keeps, not
+    // learning; without them the two runs' states must be equal.
     let mut held = trained();
+    held.configure([("repeat_days", "0")]).unwrap();
     let found = run(&mut held, [others.clone(), user3].concat());
     assert!(max_score(&found) >= 40.0, "{found:#?}");
     let held_after = held.observe(&sequence(after.clone(), 2_000_000));
     let mut away = trained();
+    away.configure([("repeat_days", "0")]).unwrap();
     run(&mut away, others);
     let away_after = away.observe(&sequence(after, 2_000_000));
     assert_eq!(held_after, away_after);
@@ -869,4 +876,96 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
         assert!(r1.absorb(&[good.clone(), bad]).is_err());
         assert_eq!(r1.snapshot(), before);
     }
+}
+
+/// User 3's nights of four events at 02:00 on `days`, with their
+/// ordinary days, and the findings of each night. The nights are held out
+/// of learning, as the host holds a user whose risk a night raised.
+fn nights_of(rt: &mut Runtime<OffHours>, days: &[i64]) -> Vec<Vec<Finding>> {
+    let nights: Vec<(i64, i64)> = days.iter().map(|&d| (d, 2)).collect();
+    nights_learned(rt, &nights, false)
+}
+
+/// [`nights_of`] at other hours (day, hour), the nights learned or held.
+fn nights_learned(
+    rt: &mut Runtime<OffHours>,
+    nights: &[(i64, i64)],
+    learn: bool,
+) -> Vec<Vec<Finding>> {
+    nights
+        .iter()
+        .map(|&(day, hour)| {
+            let mut rng = Rng(81 + day as u64);
+            let mut events = learning(session(3, day, hour, 4, &mut rng), learn);
+            events.extend(ordinary_day(&mut rng, 3, day));
+            rt.observe(&sequence(events, day as u64 * 100_000))
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_night_within_a_week_scores_more_than_either_alone() {
+    let mut alone = trained();
+    alone.configure([("repeat_days", "0")]).unwrap();
+    let each = nights_of(&mut alone, &[29, 31]);
+    let mut rt = trained();
+    let joined = nights_of(&mut rt, &[29, 31]);
+    // The first night has nothing to join.
+    assert_eq!(joined[0], each[0]);
+    let (first, second) = (max_score(&each[0]), max_score(&each[1]));
+    assert!((20.0..45.0).contains(&first), "{each:#?}");
+    let together = max_score(&joined[1]);
+    assert!(together >= first.max(second) + 8.0, "{joined:#?}");
+    let last = joined[1].last().expect("findings");
+    assert_eq!(evidence(last, "other_off_days"), Value::Int(1));
+    assert!(
+        last.reason
+            .contains("off hours also on 1 other day of the last 7"),
+        "{}",
+        last.reason
+    );
+}
+
+#[test]
+fn nights_further_apart_than_repeat_days_stay_alone() {
+    let mut alone = trained();
+    alone.configure([("repeat_days", "0")]).unwrap();
+    let each = nights_of(&mut alone, &[29, 31]);
+    let mut rt = trained();
+    rt.configure([("repeat_days", "2")]).unwrap();
+    let apart = nights_of(&mut rt, &[29, 31]);
+    assert_eq!(apart, each);
+}
+
+#[test]
+fn the_combined_tail_counts_every_day_of_the_window() {
+    use crate::combined_tail;
+    // One day of one: the tail itself.
+    assert!((combined_tail(1e-4, 1, 0.01) - 1e-4).abs() < 1e-12);
+    // One night in a week is about seven chances at it: weaker than alone.
+    let one = combined_tail(1e-3, 7, 0.01);
+    assert!((6e-3..1e-2).contains(&one), "{one}");
+    // Two such nights are far rarer than either.
+    let two = combined_tail(1e-6, 7, 0.01);
+    assert!(two < 2e-4, "{two}");
+    assert!(combined_tail(1e-9, 7, 0.01) < two);
+    assert_eq!(combined_tail(f64::NAN, 7, 0.01), 1.0);
+    assert_eq!(combined_tail(0.0, 7, 0.01), 0.0);
+}
+
+#[test]
+fn a_night_learned_as_normal_adds_nothing_to_the_next() {
+    // A planned move to nights: nothing held the user, so each night joins
+    // their profile and is their new normal, not evidence against the next.
+    let mut alone = trained();
+    alone.configure([("repeat_days", "0")]).unwrap();
+    // Nights at hours far apart, so that a learned one leaves the next
+    // still off hours.
+    let nights = [(29, 2), (30, 22), (31, 5)];
+    let each = nights_learned(&mut alone, &nights, true);
+    let mut rt = trained();
+    let learned = nights_learned(&mut rt, &nights, true);
+    assert!(learned.iter().all(|n| max_score(n) >= 20.0), "{learned:#?}");
+    assert!(max_score(&learned[0]) >= 20.0, "{learned:#?}");
+    assert_eq!(learned, each, "{learned:#?}");
 }
