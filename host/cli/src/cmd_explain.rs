@@ -22,7 +22,7 @@ pub(crate) struct ExplainArgs {
     /// The user to explain, as the log names them.
     user: String,
     /// Events file to score (any `--format`), as given to `ueba score`.
-    #[arg(required_unless_present = "state", conflicts_with = "state")]
+    #[arg(required_unless_present_any = ["state", "nats"], conflicts_with_all = ["state", "nats"])]
     events: Option<PathBuf>,
     /// Identity CSV, as given to `ueba score`.
     #[arg(long, short = 'i')]
@@ -41,8 +41,13 @@ pub(crate) struct ExplainArgs {
     skip_invalid: bool,
     /// Read the checkpoint in this `ueba score --state` directory instead
     /// of scoring events: the user's risk and the findings held for them.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "nats")]
     state: Option<PathBuf>,
+    /// Read the checkpoint the workers on this NATS server last stored for
+    /// the user's partition (`ueba worker`), as `--state` reads a
+    /// directory's: as fresh as that checkpoint.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
 }
 
 /// Run `ueba explain`.
@@ -55,34 +60,25 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         else {
             bail!("{} holds no checkpoint yet", dir.display());
         };
-        let mut scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new())
-            .with_shards(cp.scorer.shards())?;
-        scorer
-            .restore_state(cp.scorer)
-            .with_context(|| format!("reading the state in {}", dir.display()))?;
-        let Some((standing, kept)) = scorer.user_state(&a.user) else {
+        let from = dir.display().to_string();
+        return explain_checkpoint(cfg, identities, plugins, &a.user, cp, &from);
+    }
+    if let Some(url) = &a.nats {
+        let found = crate::cmd_nats::runtime()?
+            .block_on(ueba_nats::lookup::user_checkpoint(url, &a.user))?;
+        let (p, n) = (found.partition, found.partitions);
+        let Some((sequence, cp)) = found.stored else {
             bail!(
-                "the state in {} has no risk for {user}: no detector has found anything about them (or they are not in the log)",
-                dir.display()
+                "no worker has stored a checkpoint of partition {p} (of {n}), {user}'s, on {url} yet: a worker stores one every --checkpoint-events events of a partition and when it stops with --exit-when-idle"
             );
         };
-        let mut out = format!(
-            "{user}: peak risk {:.1} at {}, {} alerts; the alert threshold is {:.1}\n(from {}, written {})\n\nfindings held for explaining alerts (the strongest few per detector):\n",
-            standing.peak,
-            ueba_engine::event::format_time(standing.peak_ms),
-            standing.alerts,
-            scorer.stats().threshold,
-            dir.display(),
-            cp.written
+        let from = format!(
+            "partition {p} of {n} on {url}, its checkpoint up to events-stream sequence {sequence}"
         );
-        for f in &kept {
-            write_finding(&mut out, f, None);
-        }
-        print!("{out}");
-        return Ok(());
+        return explain_checkpoint(cfg, identities, plugins, &a.user, cp, &from);
     }
     let Some(path) = a.events.as_deref() else {
-        bail!("give an events file, or --state DIR");
+        bail!("give an events file, --state DIR or --nats URL");
     };
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
@@ -115,6 +111,42 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         "{}",
         render(&user, &records, standing.map(|u| &u.standing), &run.report)
     );
+    Ok(())
+}
+
+/// Explain `user` from a checkpoint (read from `from`): their risk and the
+/// findings held for them.
+fn explain_checkpoint(
+    cfg: ueba_engine::config::Config,
+    identities: ueba_engine::identity::Identities,
+    plugins: Vec<ueba_engine::sandbox::plugins::LoadedPlugin>,
+    user_name: &str,
+    cp: ueba_engine::state::Checkpoint,
+    from: &str,
+) -> Result<()> {
+    let user = escape_text(user_name).into_owned();
+    let mut scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new())
+        .with_shards(cp.scorer.shards())?;
+    scorer
+        .restore_state(cp.scorer)
+        .with_context(|| format!("reading the state in {from}"))?;
+    let Some((standing, kept)) = scorer.user_state(user_name) else {
+        bail!(
+            "the state in {from} has no risk for {user}: no detector has found anything about them (or they are not in the log)"
+        );
+    };
+    let mut out = format!(
+        "{user}: peak risk {:.1} at {}, {} alerts; the alert threshold is {:.1}\n(from {from}, written {})\n\nfindings held for explaining alerts (the strongest few per detector):\n",
+        standing.peak,
+        ueba_engine::event::format_time(standing.peak_ms),
+        standing.alerts,
+        scorer.stats().threshold,
+        cp.written
+    );
+    for f in &kept {
+        write_finding(&mut out, f, None);
+    }
+    print!("{out}");
     Ok(())
 }
 

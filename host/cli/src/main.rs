@@ -104,7 +104,9 @@ enum Command {
     /// raised, and the detector's reason and evidence (the baselines it
     /// judged against), so anyone can see why a user did or did not alert.
     /// With --state DIR instead, reads the checkpoint `ueba score --state`
-    /// keeps and prints the user's risk and the findings held for them.
+    /// keeps and prints the user's risk and the findings held for them;
+    /// with --nats URL, the checkpoint the workers last stored for the
+    /// user's partition, likewise.
     Explain(cmd_explain::ExplainArgs),
     /// Measure scoring throughput (events/s, ns/event) and memory per entity on one core.
     ///

@@ -17,6 +17,7 @@
 
 mod error;
 pub mod lease;
+pub mod lookup;
 pub mod names;
 pub mod progress;
 pub mod publish;

@@ -175,6 +175,9 @@ fn one_worker_publishes_what_score_partition_computes() {
     let out = ueba(&["worker", "--nats", url, "--exit-when-idle", "1"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `ueba publish"));
+    let out = ueba(&["explain", "someone", "--nats", url]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `ueba publish"));
 
     let (events, ids) = generated(dir.path(), "3");
     ok(
@@ -230,6 +233,8 @@ fn one_worker_publishes_what_score_partition_computes() {
         assert_eq!(&sorted_lines(Path::new(&got)), want, "{kind}");
     }
 
+    explain_reads_the_partition_checkpoint(url, dir.path(), &events, &ids, &expected[0]);
+
     // The benchmark creates and deletes ueba's streams: it refuses a server
     // that holds them.
     let out = ueba(&["bench", "--nats", url, "--users", "20", "--reps", "1"]);
@@ -239,6 +244,65 @@ fn one_worker_publishes_what_score_partition_computes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `ueba explain USER --nats URL` on the first alerted user of `alerts`
+/// (the workers' final checkpoints stored) says what `ueba explain USER
+/// --state` says of a `ueba score --partition` run's checkpoint, and a user
+/// the state has nothing on is an error naming them.
+fn explain_reads_the_partition_checkpoint(
+    url: &str,
+    dir: &Path,
+    events: &str,
+    ids: &str,
+    alerts: &[String],
+) {
+    let first: serde_json::Value =
+        serde_json::from_str(alerts.first().expect("the log has alerts")).unwrap();
+    let user = first["user"].as_str().unwrap();
+    let p = ueba_engine::pipeline::shard_of(user, 2);
+    let out = ueba(&["explain", user, "--nats", url, "-i", ids]);
+    ok(&out, "explain --nats");
+    let got = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(got.starts_with(&format!("{user}: peak risk ")), "{got}");
+    assert!(
+        got.contains(&format!("(from partition {p} of 2 on {url}")),
+        "{got}"
+    );
+
+    let state = dir.join(format!("state-{p}")).display().to_string();
+    let part = format!("{p}/2");
+    ok(
+        &ueba(&[
+            "score",
+            "-q",
+            "-i",
+            ids,
+            "--partition",
+            &part,
+            "--state",
+            &state,
+            "-o",
+            "/dev/null",
+            events,
+        ]),
+        "score --partition --state",
+    );
+    let out = ueba(&["explain", user, "--state", &state, "-i", ids]);
+    ok(&out, "explain --state");
+    let want = String::from_utf8_lossy(&out.stdout).to_string();
+    let without_source = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("(from "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(without_source(&got), without_source(&want));
+
+    let out = ueba(&["explain", "nobody-here", "--nats", url, "-i", ids]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no risk for nobody-here"), "{err}");
 }
 
 #[test]
