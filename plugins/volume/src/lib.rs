@@ -1121,7 +1121,11 @@ impl Volume {
                 user.pairs.push(Pair {
                     resource: e.resource,
                     hour: NO_DAY,
-                    mark: user.learned_days,
+                    // The user's working week before the first use joins
+                    // the pair's days as zeros (`rate`'s module docs).
+                    mark: user
+                        .learned_days
+                        .saturating_sub(rate::RECENT_DAYS as u32 - 1),
                     ..Pair::default()
                 });
                 Some(at)

@@ -7,9 +7,22 @@
 //! daily count moments need days of history, and learn each surge day (a
 //! clipped count at a time) before the next is judged. So each pair keeps
 //! its counts on the user's last [`RECENT_DAYS`]` − 1` learned days (zero
-//! on a day the user was active without it, from the pair's first day)
-//! and, before them, exponentially weighted moments of the earlier days'
-//! counts (about three weeks). For each window ending today of `k` = 2 to
+//! on a day the user was active without it) and, before them,
+//! exponentially weighted moments of the earlier days' counts (about three
+//! weeks).
+//!
+//! The zeros start [`RECENT_DAYS`]` − 1` of the user's learned days
+//! before the pair's first day, not at it: a rate counted from the first
+//! use alone puts that day, which is never a zero, in every rate, and
+//! overstates it. Someone who worked a week without removable media,
+//! connected it on two days and then thirteen times a day for three has
+//! a rate of four events over seven days behind the surge, not four over
+//! two, and the surge is judged from its second day, where from the first
+//! use there were too few days to judge it at all. Earlier days are not
+//! counted: a
+//! resource the user took up weeks after they started (a machine they
+//! moved to) is a new habit whose rate is its own, and counting the
+//! weeks before it would make every move a surge. For each window ending today of `k` = 2 to
 //! [`RECENT_DAYS`] days (today and the `k − 1` days before it), the events
 //! `x` in the window are judged against the events `x₀` over the `n₀`
 //! days before it by the posterior predictive of a Poisson rate with

@@ -777,7 +777,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        10_464_870_288_474_580_363,
+        7_520_090_552_989_303_519,
         "{} findings",
         all.len()
     );
@@ -1331,4 +1331,41 @@ fn days_of_use_like_the_earlier_ones_are_no_rate_change() {
     // use, none heavier than before.
     let findings = thin_history_findings(2);
     assert!(rate_findings(&findings).is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn a_surge_soon_after_a_first_use_counts_the_week_without_it() {
+    // User 34 logs on every working day, first connects removable media
+    // on days 9 and 10 (two events each), then makes thirteen a day on
+    // the next three working days. From the first use alone there are too
+    // few days to judge a rate; the working week before it, without
+    // media, is part of the user's rate too.
+    let mut all = Vec::new();
+    for day in (0..16).filter(|&d| !is_weekend(d)) {
+        let t = T0 + day * DAY_MS;
+        all.push(ev(34, SUPPORT, PC, t + 9 * HOUR_MS, 1));
+        all.push(ev(34, SUPPORT, PC, t + 17 * HOUR_MS, 1));
+        let media = match day {
+            9 | 10 => 2,
+            11 | 14 | 15 => 13,
+            _ => 0,
+        };
+        for i in 0..media {
+            all.push(ev(
+                34,
+                SUPPORT,
+                MEDIA,
+                t + 10 * HOUR_MS + i64::from(i) * 600_000,
+                1,
+            ));
+        }
+    }
+    let mut rt = media_trained(0..0).0;
+    let findings = rt.observe(&sequence(all, 0));
+    let rate = rate_findings(&findings);
+    assert!(
+        rate.iter()
+            .any(|f| f.score >= 40.0 && f.reason.contains("removable-media")),
+        "{findings:#?}"
+    );
 }
