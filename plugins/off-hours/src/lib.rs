@@ -1176,14 +1176,7 @@ impl Detector for OffHours {
             }
             "off_share" => self.config.off_share = config::parse_in_range(key, value, 0.0, 1.0)?,
             "session_gap_hours" => {
-                let hours: u32 = config::parse(key, value)?;
-                if hours > 168 {
-                    return Err(ConfigError::InvalidValue {
-                        key: key.to_string(),
-                        message: format!("{hours} is more than a week (168)"),
-                    });
-                }
-                self.config.session_gap_hours = hours;
+                self.config.session_gap_hours = config::parse_at_most(key, value, 168, "a week")?
             }
             "dispersion" => {
                 self.config.dispersion = config::parse_in_range(key, value, 0.01, 1000.0)?
@@ -1192,14 +1185,7 @@ impl Detector for OffHours {
                 self.config.unused_hour_mean = config::parse_in_range(key, value, 1.0, 1000.0)?
             }
             "repeat_days" => {
-                let days: u32 = config::parse(key, value)?;
-                if days > 28 {
-                    return Err(ConfigError::InvalidValue {
-                        key: key.to_string(),
-                        message: format!("{days} is more than four weeks (28)"),
-                    });
-                }
-                self.config.repeat_days = days;
+                self.config.repeat_days = config::parse_at_most(key, value, 28, "four weeks")?
             }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }

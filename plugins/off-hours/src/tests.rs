@@ -252,6 +252,8 @@ fn config_is_validated_and_applied() {
         ("off_share", "1.5"),
         ("session_gap_hours", "169"),
         ("session_gap_hours", "-1"),
+        ("repeat_days", "29"),
+        ("repeat_days", "1.5"),
     ] {
         match rt.configure([(key, bad)]) {
             Err(ConfigError::InvalidValue { key: k, .. }) => assert_eq!(k, key),
@@ -903,11 +905,17 @@ fn nights_learned(
         .collect()
 }
 
-#[test]
-fn a_second_night_within_a_week_scores_more_than_either_alone() {
+/// [`nights_of`] on a trained detector that scores each night alone
+/// (`repeat_days` 0).
+fn each_night_alone(days: &[i64]) -> Vec<Vec<Finding>> {
     let mut alone = trained();
     alone.configure([("repeat_days", "0")]).unwrap();
-    let each = nights_of(&mut alone, &[29, 31]);
+    nights_of(&mut alone, days)
+}
+
+#[test]
+fn a_second_night_within_a_week_scores_more_than_either_alone() {
+    let each = each_night_alone(&[29, 31]);
     let mut rt = trained();
     let joined = nights_of(&mut rt, &[29, 31]);
     // The first night has nothing to join.
@@ -928,9 +936,7 @@ fn a_second_night_within_a_week_scores_more_than_either_alone() {
 
 #[test]
 fn nights_further_apart_than_repeat_days_stay_alone() {
-    let mut alone = trained();
-    alone.configure([("repeat_days", "0")]).unwrap();
-    let each = nights_of(&mut alone, &[29, 31]);
+    let each = each_night_alone(&[29, 31]);
     let mut rt = trained();
     rt.configure([("repeat_days", "2")]).unwrap();
     let apart = nights_of(&mut rt, &[29, 31]);

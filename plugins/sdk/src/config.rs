@@ -50,6 +50,26 @@ pub fn parse_in_range(key: &str, value: &str, lo: f64, hi: f64) -> Result<f64, C
     Ok(v)
 }
 
+/// Like [`parse`] for a whole number of at most `max`, which `what` names
+/// in the error (a span of time, say), for settings such as hours or days.
+///
+/// ```
+/// use ueba_sdk::config::parse_at_most;
+/// assert_eq!(parse_at_most("repeat_days", "7", 28, "four weeks").unwrap(), 7);
+/// let err = parse_at_most("repeat_days", "30", 28, "four weeks").unwrap_err();
+/// assert_eq!(err.to_string(), "invalid value for `repeat_days`: 30 is more than four weeks (28)");
+/// ```
+pub fn parse_at_most(key: &str, value: &str, max: u32, what: &str) -> Result<u32, ConfigError> {
+    let v: u32 = parse(key, value)?;
+    if v > max {
+        return Err(ConfigError::InvalidValue {
+            key: key.to_string(),
+            message: format!("{v} is more than {what} ({max})"),
+        });
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1273,15 +1273,7 @@ fn thin_history(surge: u32) -> Vec<Event> {
             21..=23 => surge,
             _ => 0,
         };
-        for i in 0..media {
-            all.push(ev(
-                32,
-                SUPPORT,
-                MEDIA,
-                t + 10 * HOUR_MS + i64::from(i) * 600_000,
-                1,
-            ));
-        }
+        all.extend(media_from_ten(32, t, media));
         if matches!(day, 9 | 16 | 21..=23) {
             for i in 0..3 {
                 all.push(ev(
@@ -1295,6 +1287,20 @@ fn thin_history(surge: u32) -> Vec<Event> {
         }
     }
     sequence(all, 0)
+}
+
+/// `n` removable-media events of `user` ten minutes apart from 10:00 of
+/// the day starting at `day_ms`.
+fn media_from_ten(user: u32, day_ms: i64, n: u32) -> impl Iterator<Item = Event> {
+    (0..n).map(move |i| {
+        ev(
+            user,
+            SUPPORT,
+            MEDIA,
+            day_ms + 10 * HOUR_MS + i64::from(i) * 600_000,
+            1,
+        )
+    })
 }
 
 /// What a fresh detector finds in [`thin_history`].
@@ -1350,15 +1356,7 @@ fn a_surge_soon_after_a_first_use_counts_the_week_without_it() {
             11 | 14 | 15 => 13,
             _ => 0,
         };
-        for i in 0..media {
-            all.push(ev(
-                34,
-                SUPPORT,
-                MEDIA,
-                t + 10 * HOUR_MS + i64::from(i) * 600_000,
-                1,
-            ));
-        }
+        all.extend(media_from_ten(34, t, media));
     }
     let mut rt = media_trained(0..0).0;
     let findings = rt.observe(&sequence(all, 0));
