@@ -89,6 +89,19 @@
 //! events (below) are judged the same way, once a day per resource and
 //! subnet, teaching nothing.
 //!
+//! # A source that is the resource
+//!
+//! A logon log names the machine logged on to as both the event's resource
+//! and its source. Such a source says nothing of where the user came from:
+//! its first use is the machine's first access, which `novel-table`
+//! judges, and a network finding on it would count the same fact twice (on
+//! logon and removable-media logs shaped like CERT r4.2's, that double
+//! count was half the false alerts). So an event whose source's name is
+//! its resource's gets no network finding; it is learned as usual (the
+//! machine joins the user's networks), and the resources used from it are
+//! judged as places as before, so a drive plugged into a colleague's
+//! machine is still a new place for the drive.
+//!
 //! # Findings
 //!
 //! One per (user, subnet), on the first event from it (or, while the use is
@@ -664,7 +677,10 @@ impl NewSource {
         let peers = self.peers(user, subnet, block_key, new_block);
         let rarity = self.rarity(&peers);
         let mut flagged = false;
-        if !learning && user.active_days > self.config.user_learning_days {
+        if !learning
+            && user.active_days > self.config.user_learning_days
+            && !source_is_resource(symbols, e, source)
+        {
             let odds = self.odds(user, rarity);
             if odds.score >= self.config.min_score {
                 let seen = Seen {
@@ -812,7 +828,7 @@ impl NewSource {
         let new_block = block.is_none_or(|b| user.blocks.binary_search(&b).is_err());
         let peers = self.peers(user, subnet, Some(block_key), new_block);
         let odds = self.odds(user, self.rarity(&peers));
-        if odds.score >= self.config.min_score {
+        if odds.score >= self.config.min_score && !source_is_resource(symbols, e, source) {
             let seen = Seen {
                 source,
                 subnet,
@@ -1278,6 +1294,16 @@ impl Detector for NewSource {
         self.others = Others::sum(&shares)?;
         Ok(())
     }
+}
+
+/// Whether the event's source names its own resource, as a logon log that
+/// gives the machine logged on to as both does. Such a source says nothing
+/// of where the user came from: its first use is the resource's first
+/// access, which `novel-table` judges, and a network finding would count
+/// the same fact a second time. It is still learned as one of the user's
+/// networks, so the places they use other resources from stay known.
+fn source_is_resource(symbols: &Symbols, e: &Event, source: u32) -> bool {
+    symbols.source(source) == symbols.resource(e.resource)
 }
 
 ueba_sdk::export_detector!(NewSource);

@@ -561,6 +561,32 @@ fn first_uses_are_judged_by_the_users_own_discovery_rate() {
     assert!(max_score(&loud) >= 35.0, "{loud:#?}");
 }
 
+#[test]
+fn a_source_that_is_the_resource_itself_is_left_to_novel_table() {
+    // A logon log names the machine logged on to as both resource and
+    // source: a first logon to a colleague's machine is one fact, the
+    // machine's first access, which novel-table judges; a network finding
+    // would count it twice.
+    let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    let events = workstation_history(&mut rt, 19);
+    rt.observe(&events);
+    rt.symbols_mut()
+        .insert(SymbolKind::Resource, 5_004, "PC-7004");
+    let mut logon = ev(3, 5_000 + 4, T0 + 21 * DAY_MS + 10 * HOUR_MS);
+    logon.resource = 5_004;
+    let machine = rt.observe(&sequence(vec![logon], 1_000_000));
+    assert!(networks(machine).is_empty());
+    // Held out of learning, likewise.
+    logon.time_ms += DAY_MS;
+    let held = rt.observe(&sequence(vec![unlearned(logon)], 1_000_001));
+    assert!(networks(held).is_empty());
+    // A colleague's machine as the place another user reads a table from
+    // is still a new network for them.
+    let loud = connect(&mut rt, 5, 5_000 + 6);
+    assert!(max_score(&loud) >= 20.0, "{loud:#?}");
+}
+
 /// The same event, held out of learning.
 fn unlearned(e: Event) -> Event {
     Event { learn: false, ..e }
