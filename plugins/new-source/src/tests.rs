@@ -546,12 +546,19 @@ fn workstation_history(rt: &mut Runtime<NewSource>, days: i64) -> Vec<Event> {
     sequence(all, 0)
 }
 
-#[test]
-fn first_uses_are_judged_by_the_users_own_discovery_rate() {
+/// A detector reporting every score that has seen 19 days of
+/// [`workstation_history`].
+fn workstations_trained() -> Runtime<NewSource> {
     let mut rt = runtime();
     rt.configure([("min_score", "0")]).unwrap();
     let events = workstation_history(&mut rt, 19);
     rt.observe(&events);
+    rt
+}
+
+#[test]
+fn first_uses_are_judged_by_the_users_own_discovery_rate() {
+    let mut rt = workstations_trained();
     let mut admin = ev(200, 5_000 + 55, T0 + 21 * DAY_MS + 10 * HOUR_MS);
     admin.peer_group = Some(9);
     let quiet = rt.observe(&sequence(vec![admin], 1_000_000));
@@ -567,10 +574,7 @@ fn a_source_that_is_the_resource_itself_is_left_to_novel_table() {
     // source: a first logon to a colleague's machine is one fact, the
     // machine's first access, which novel-table judges; a network finding
     // would count it twice.
-    let mut rt = runtime();
-    rt.configure([("min_score", "0")]).unwrap();
-    let events = workstation_history(&mut rt, 19);
-    rt.observe(&events);
+    let mut rt = workstations_trained();
     rt.symbols_mut()
         .insert(SymbolKind::Resource, 5_004, "PC-7004");
     let mut logon = ev(3, 5_000 + 4, T0 + 21 * DAY_MS + 10 * HOUR_MS);
