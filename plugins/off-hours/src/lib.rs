@@ -525,7 +525,8 @@ struct User {
 /// A local day's strongest off-hours session, for [`combined_tail`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 struct Night {
-    /// Local day number of the session's start.
+    /// The local day the session's finding fell on (a session across
+    /// midnight leaves one for each of its days).
     day: i32,
     /// The session's own tail (not combined with other days).
     p: f32,
@@ -1023,12 +1024,15 @@ impl OffHours {
             .filter(|n| n.day < night && i64::from(night) - i64::from(n.day) < i64::from(window))
             .map(|n| f64::from(n.p))
             .collect();
-        // With earlier nights the session's own tail is needed in full,
-        // not only whether it reaches `need`.
-        let p_need = if earlier.is_empty() {
-            p_from_score(need)
-        } else {
+        // With earlier nights the session's own tail is needed in full, not
+        // only whether it reaches `need`; a tail kept for later nights is
+        // needed exactly whenever it is at most `tau`.
+        let p_need = if !earlier.is_empty() {
             1.0
+        } else if window > 0 {
+            tau
+        } else {
+            p_from_score(need)
         };
         let own_p = self.session_p(&x, s.events, s.mask.count_ones(), p_need);
         let combined = (!earlier.is_empty() && own_p <= tau)
