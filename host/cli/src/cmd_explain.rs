@@ -63,9 +63,10 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         let from = dir.display().to_string();
         return explain_checkpoint(cfg, identities, plugins, &a.user, cp, &from);
     }
-    if let Some(url) = &a.nats {
+    if let Some(nats) = &a.nats {
         let found = crate::cmd_nats::runtime()?
-            .block_on(ueba_nats::lookup::user_checkpoint(url, &a.user))?;
+            .block_on(ueba_nats::lookup::user_checkpoint(nats, &a.user))?;
+        let url = ueba_nats::shown_url(nats);
         let (p, n) = (found.partition, found.partitions);
         let Some((sequence, cp)) = found.stored else {
             bail!(

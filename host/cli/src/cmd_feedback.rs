@@ -166,10 +166,11 @@ fn to_workers(a: &FeedbackArgs, url: &str, analyst: &str) -> Result<()> {
     let given = rt.block_on(ueba_nats::verdicts::give(url, &judgement))?;
     println!("{}", serde_json::to_string(&given.verdict)?);
     eprintln!(
-        "published: {} on alert {} to ueba.verdicts.{} on {url}; the worker owning partition {} applies it from {}",
+        "published: {} on alert {} to ueba.verdicts.{} on {}; the worker owning partition {} applies it from {}",
         given.verdict.verdict.name(),
         given.verdict.id,
         given.partition,
+        ueba_nats::shown_url(url),
         given.partition,
         given.verdict.time
     );

@@ -246,7 +246,7 @@ pub(crate) fn publish(a: PublishArgs) -> Result<()> {
         "published {published} events to {} in {} partitions on {}{}",
         ueba_nats::names::EVENTS_STREAM,
         a.partitions,
-        a.nats,
+        ueba_nats::shown_url(&a.nats),
         if invalid > 0 {
             format!(" ({invalid} invalid lines skipped)")
         } else {
@@ -330,6 +330,7 @@ const FORWARD_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct NatsForward {
     rt: tokio::runtime::Runtime,
     publisher: Publisher,
+    /// The server, as messages show it ([`ueba_nats::shown_url`]).
     url: String,
 }
 
@@ -349,7 +350,7 @@ impl NatsForward {
         Ok(NatsForward {
             rt,
             publisher,
-            url: url.to_string(),
+            url: ueba_nats::shown_url(url),
         })
     }
 }

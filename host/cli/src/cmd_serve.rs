@@ -295,8 +295,9 @@ fn forward(
     forwarder.ready()?;
     if !a.quiet {
         tracing::info!(
-            "forwarding events to {} on {url} in {partitions} partitions",
-            ueba_nats::names::EVENTS_STREAM
+            "forwarding events to {} on {} in {partitions} partitions",
+            ueba_nats::names::EVENTS_STREAM,
+            ueba_nats::shown_url(url)
         );
     }
     let app = Arc::new(App::new(

@@ -78,7 +78,8 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
         let js = ueba_nats::server::connect(url).await?;
         if let Some(name) = ueba_nats::server::ueba_state_present(&js).await? {
             bail!(
-                "{url} already holds {name}: `ueba bench --nats` creates and deletes ueba's streams and buckets, so it needs a server of its own (scripts/nats-bench starts one)"
+                "{} already holds {name}: `ueba bench --nats` creates and deletes ueba's streams and buckets, so it needs a server of its own (scripts/nats-bench starts one)",
+                ueba_nats::shown_url(url)
             );
         }
         Ok(())
@@ -131,7 +132,7 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
         ueba_nats::server::remove_ueba_state(&js).await
     })?;
     Ok(Report {
-        url: url.to_string(),
+        url: ueba_nats::shown_url(url),
         users,
         events: lines,
         partitions: PARTITIONS,
@@ -209,7 +210,10 @@ fn one_run(
     }
     let wall_s = started.elapsed().as_secs_f64();
     if first == u64::MAX {
-        bail!("no worker received a message from {url}");
+        bail!(
+            "no worker received a message from {}",
+            ueba_nats::shown_url(url)
+        );
     }
     Ok(Run {
         workers,

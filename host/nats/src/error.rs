@@ -10,7 +10,8 @@ pub enum NatsError {
     /// The server could not be reached or refused the connection.
     #[error("cannot connect to NATS at {url}: {message}")]
     Unreachable {
-        /// The URL given.
+        /// The URL given, its user information hidden
+        /// ([`crate::shown_url`]).
         url: String,
         /// The client's reason.
         message: String,
@@ -22,7 +23,7 @@ pub enum NatsError {
     NoStream {
         /// The stream's name.
         stream: String,
-        /// The server.
+        /// The server, its user information hidden ([`crate::shown_url`]).
         url: String,
     },
     /// The stream was created with another number of partitions; mixing

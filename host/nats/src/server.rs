@@ -15,13 +15,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// storing large checkpoints is slow rather than gone.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `url` as messages and logs may show it: a NATS URL may carry a user and
+/// password or a token (`nats://alice:secret@host:4222`), which must not
+/// end up in a terminal, a log file or an HTTP answer, so the user information
+/// of each server in the list is shown as `***`. Everything else, the
+/// scheme, host and port an operator needs to tell servers apart, is kept.
+pub fn shown_url(url: &str) -> String {
+    url.split(',')
+        .map(|server| {
+            let (scheme, rest) = match server.find("://") {
+                Some(i) => server.split_at(i + 3),
+                None => ("", server),
+            };
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}***{}", &rest[at..]),
+                None => server.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A JetStream context on the server at `url`.
 ///
 /// Connecting is tried once: an unreachable or wrong URL is an error naming
 /// it at once, rather than a process that waits forever. Once connected the
 /// client reconnects by itself if the server restarts.
 pub async fn connect(url: &str) -> Result<Context, NatsError> {
-    let server = url.to_string();
+    let server = shown_url(url);
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(CONNECT_TIMEOUT)
         .event_callback(move |event| {
@@ -46,7 +68,7 @@ pub async fn connect(url: &str) -> Result<Context, NatsError> {
         .connect(url)
         .await
         .map_err(|e| NatsError::Unreachable {
-            url: url.to_string(),
+            url: shown_url(url),
             message: e.to_string(),
         })?;
     Ok(jetstream::ContextBuilder::new()
@@ -96,7 +118,7 @@ pub async fn events_stream(
             let Some(partitions) = create else {
                 return Err(NatsError::NoStream {
                     stream: EVENTS_STREAM.into(),
-                    url: url.into(),
+                    url: shown_url(url),
                 });
             };
             let config = key_value(js, CONFIG_BUCKET, Duration::ZERO).await?;
@@ -362,4 +384,26 @@ pub async fn remove_ueba_state(js: &Context) -> Result<(), NatsError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_url_s_credentials_are_never_shown() {
+        assert_eq!(
+            shown_url("nats://alice:s3cret@10.0.0.5:4222"),
+            "nats://***@10.0.0.5:4222"
+        );
+        assert_eq!(shown_url("tls://t0ken@nats.corp"), "tls://***@nats.corp");
+        assert_eq!(shown_url("bob:pw@127.0.0.1:4222"), "***@127.0.0.1:4222");
+        // Each server of a list; an '@' past the host is not user information.
+        assert_eq!(
+            shown_url("nats://a:b@h1:4222,nats://h2:4222/x@y"),
+            "nats://***@h1:4222,nats://h2:4222/x@y"
+        );
+        assert_eq!(shown_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(shown_url(""), "");
+    }
 }

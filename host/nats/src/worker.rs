@@ -234,7 +234,7 @@ pub async fn run(
         worker = opts.name,
         "worker {} on {}: {} partitions in the stream, may own {:?}",
         opts.name,
-        opts.url,
+        server::shown_url(&opts.url),
         partitions,
         wanted
     );

@@ -83,6 +83,41 @@ fn ok(out: &std::process::Output, what: &str) {
     );
 }
 
+/// A password in a NATS URL never reaches a message: every command that
+/// takes `--nats` names the server with its user information hidden. No
+/// server is needed: the port refuses the connection.
+#[test]
+fn a_nats_password_is_never_printed() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let url = format!("nats://alice:s3cret@127.0.0.1:{port}");
+    let commands: [&[&str]; 4] = [
+        &["explain", "someone", "--nats", &url],
+        &["worker", "--nats", &url, "--exit-when-idle", "1"],
+        &["feedback", "--nats", &url, "some-alert", "benign"],
+        &["publish", "--nats", &url, "--partitions", "2", "/dev/null"],
+    ];
+    for args in commands {
+        let out = ueba(args);
+        assert!(!out.status.success(), "{args:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("s3cret") && !text.contains("alice"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains(&format!("nats://***@127.0.0.1:{port}")),
+            "{args:?}: {text}"
+        );
+    }
+}
+
 /// `ueba gen` of 40 users over 14 days with `seed`, into `dir/gen`:
 /// the events and identities files.
 fn generated(dir: &Path, seed: &str) -> (String, String) {
