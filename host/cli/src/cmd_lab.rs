@@ -203,7 +203,7 @@ pub(crate) fn demo(a: DemoArgs) -> Result<()> {
             "  {:<22} {:<10} {:<9} rank {:<5} {}  {}",
             s.name,
             s.user,
-            if s.malicious { "malicious" } else { "benign" },
+            ueba_lab::eval::kind_word(s.malicious),
             rank.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
             if alerted { "ALERTED" } else { "quiet  " },
             s.description

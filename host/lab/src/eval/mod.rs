@@ -218,6 +218,11 @@ pub struct ScenarioFamily {
     pub median_peak_risk: f64,
 }
 
+/// How every table and page (and the demo) names a scenario's kind.
+pub fn kind_word(malicious: bool) -> &'static str {
+    if malicious { "malicious" } else { "benign" }
+}
+
 /// The scenarios grouped by kind, in order of first appearance.
 fn families(scenarios: &[ScenarioResult]) -> Vec<ScenarioFamily> {
     let mut out: Vec<(ScenarioFamily, Vec<f64>)> = Vec::new();
@@ -850,7 +855,7 @@ impl Evaluation {
                 "  {:<22} {:<14} {:<9} {:<9} {:>13} {:>9} {:>6.1}",
                 s.name,
                 s.user,
-                if s.malicious { "malicious" } else { "benign" },
+                kind_word(s.malicious),
                 match (s.detected, s.malicious) {
                     (true, true) => "DETECTED",
                     (false, true) => "MISSED",
@@ -876,7 +881,7 @@ impl Evaluation {
                     out,
                     "  {:<22} {:<9} {:>9} {:>12.1}",
                     f.name,
-                    if f.malicious { "malicious" } else { "benign" },
+                    kind_word(f.malicious),
                     format!("{}/{}", f.detected, f.scenarios),
                     f.median_peak_risk
                 );

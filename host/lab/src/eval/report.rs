@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::sweep::{LevelResult, SweepResult};
-use super::{EvalError, Evaluation, human_duration};
+use super::{EvalError, Evaluation, human_duration, kind_word};
 
 /// Users drawn besides the labelled ones: the riskiest by peak.
 pub const TOP_USERS: usize = 8;
@@ -256,7 +256,7 @@ fn scenario_table(h: &mut String, e: &Evaluation) {
              <td class=\"desc\">{}</td></tr>",
             esc(&s.name),
             esc(&s.user),
-            if s.malicious { "malicious" } else { "benign" },
+            kind_word(s.malicious),
             s.start.as_deref().map_or_else(
                 || "– (throughout)".into(),
                 |t| esc(t.get(..16).unwrap_or(t)).replace('T', " ")
@@ -280,7 +280,7 @@ fn scenario_table(h: &mut String, e: &Evaluation) {
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{} of {}</td><td class=\"num\">{:.1}</td></tr>",
                 esc(&f.name),
-                if f.malicious { "malicious" } else { "benign" },
+                kind_word(f.malicious),
                 f.detected,
                 f.scenarios,
                 f.median_peak_risk,
@@ -356,7 +356,7 @@ fn timelines(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
             .iter()
             .filter(|s| s.user == d.users[u])
             .map(|s| {
-                let kind = if s.malicious { "malicious" } else { "benign" };
+                let kind = kind_word(s.malicious);
                 format!("{} ({kind})", s.name)
             })
             .collect();
@@ -769,7 +769,7 @@ fn sweep_section(h: &mut String, s: &SweepResult) -> Result<(), EvalError> {
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td></tr>",
                 esc(&sc.name),
-                if sc.malicious { "malicious" } else { "benign" },
+                kind_word(sc.malicious),
                 sc.alerted.detected,
                 sc.alerted.runs,
             );

@@ -25,7 +25,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::rules::RuleSet;
-use super::{EvalError, Inputs, Source, evaluate};
+use super::{EvalError, Inputs, Source, evaluate, kind_word};
 use crate::generator::{GenConfig, Intensity, NovelTables, Shape, generate_with};
 use ueba_engine::config::Config;
 use ueba_engine::sandbox::Runtime;
@@ -413,7 +413,7 @@ impl SweepResult {
                     out,
                     "  {:<22} {:<9} {:>8}",
                     s.name,
-                    if s.malicious { "malicious" } else { "benign" },
+                    kind_word(s.malicious),
                     format!("{}/{}", s.alerted.detected, s.alerted.runs)
                 );
             }
