@@ -104,7 +104,9 @@
 //! multiplied by the windows tried (the `rate` module has the maths). A
 //! week at a colleague's desk after two visits in a fortnight, each day
 //! like the visits, is no change; ten a day for three days after two on
-//! each of two days of eight is. The bucket is
+//! each of two days of eight is. Days held out of learning stay in the
+//! windows as recent days (never as the days before them) until a day is
+//! learned again, so a surge that keeps its user held adds up. The bucket is
 //! `user-resource-days-events`; its evidence gives `window_days`,
 //! `before_events`, `before_days` and `dispersion`.
 //!
@@ -436,6 +438,10 @@ struct User {
     /// Learned days of the user so far, with or without rows: the clock by
     /// which a pair counts the user's days without it as zeros.
     learned_days: u32,
+    /// Days of the user held out of learning since their last learned
+    /// day: the clock by which a pair's held days (`rate`) count the
+    /// user's held days without it as zeros.
+    held_run: u32,
     day_fit: Option<Fit>,
     hour_fit: Option<Fit>,
     /// In order of first access: a new pair is appended, so the pairs
@@ -465,6 +471,22 @@ struct User {
     day_gate: Option<Gate>,
 }
 
+/// A user's day clocks, as a pair needs them to catch up (`Pair::catch_up`).
+#[derive(Clone, Copy)]
+struct UserDays {
+    learned: u32,
+    held_run: u32,
+}
+
+impl User {
+    fn days(&self) -> UserDays {
+        UserDays {
+            learned: self.learned_days,
+            held_run: self.held_run,
+        }
+    }
+}
+
 impl Default for User {
     fn default() -> Self {
         User {
@@ -481,6 +503,7 @@ impl Default for User {
             days_seen: 0,
             hours_seen: 0,
             learned_days: 0,
+            held_run: 0,
             day_fit: None,
             hour_fit: None,
             pairs: Vec::new(),
@@ -682,28 +705,32 @@ impl Pair {
     /// The user's learned days since the pair's last learned day join its
     /// recent days as zeros (at most [`ZERO_DAYS_MAX`]): a day the user was
     /// active without the pair is a day of no events on it, and a rate is
-    /// events per day. Called as the pair's first event of a day arrives,
-    /// before it is judged; `learned_days` is the user's count of learned
-    /// days closed so far.
-    fn catch_up(&mut self, learned_days: u32, dispersion: &mut Dispersions) {
-        let gap = learned_days.saturating_sub(self.mark).min(ZERO_DAYS_MAX);
-        for _ in 0..gap {
+    /// events per day; likewise the user's held days since the pair's last
+    /// (`rate`'s held days). Called as the pair's first event of a day
+    /// arrives, before it is judged, with the user's day clocks so far.
+    fn catch_up(&mut self, days: UserDays, dispersion: &mut Dispersions) {
+        let gap = days.learned.saturating_sub(self.mark);
+        for _ in 0..gap.min(ZERO_DAYS_MAX) {
             self.recent.push(0, self.resource, dispersion);
         }
-        self.mark = learned_days;
+        self.mark = days.learned;
+        self.recent.catch_up_held(days.held_run);
     }
 
     /// Close the pair's day, if it had events: its totals become history
-    /// if `learn`, and are dropped otherwise (a day held out of learning).
-    /// `learned_days` is the user's count of learned days, this one
-    /// included if it is learned; `dispersion` learns from the pair's
-    /// recent days.
-    fn close_day(&mut self, learn: bool, learned_days: u32, dispersion: &mut Dispersions) {
+    /// if `learn`; otherwise (a day held out of learning) only its count
+    /// is kept, as a held day of the pair's rate, never as a baseline.
+    /// `days` are the user's day clocks, this day included; `dispersion`
+    /// learns from the pair's recent days.
+    fn close_day(&mut self, learn: bool, days: UserDays, dispersion: &mut Dispersions) {
         if self.events_today == 0 {
             return;
         }
+        if !learn {
+            self.recent.push_held(self.events_today, days.held_run);
+        }
         if learn {
-            self.mark = learned_days;
+            self.mark = days.learned;
             self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
             self.recent
                 .push(self.events_today, self.resource, dispersion);
@@ -993,8 +1020,17 @@ impl Volume {
         let learn = !std::mem::take(&mut user.held);
         if learn {
             user.learned_days = user.learned_days.saturating_add(1);
+            // A learned day ends a run of held days: once an episode, so
+            // every pair may be visited.
+            if std::mem::take(&mut user.held_run) > 0 {
+                for pair in &mut user.pairs {
+                    pair.recent.end_held();
+                }
+            }
+        } else {
+            user.held_run = user.held_run.saturating_add(1);
         }
-        let learned = user.learned_days;
+        let learned = user.days();
         // The pairs with events today (a pair with rows today also had
         // events today, and the user's day total holds its rows), in any
         // order: each pair's close is its own.
@@ -1133,11 +1169,12 @@ impl Volume {
             None => None,
         };
         if let Some(i) = pair_idx {
+            let days = user.days();
             let pair = &mut user.pairs[i];
             pair.today = pair.today.saturating_add(e.rows);
             if pair.events_today == 0 {
                 user.today_pairs.push(i as u32);
-                pair.catch_up(user.learned_days, &mut self.dispersion);
+                pair.catch_up(days, &mut self.dispersion);
             }
             pair.events_today = pair.events_today.saturating_add(1);
             let abs_hour = e.local_ms().div_euclid(HOUR_MS);

@@ -53,6 +53,16 @@
 //!   not as their square root, so forty queries a day becoming eighty is
 //!   a busy day, while one connection becoming eight is not.
 //!
+//! Days the host held out of learning (the user's risk reached
+//! `hold_above`, or an alert episode is open) are never a window's earlier
+//! days: that would learn the change being judged. They are not dropped
+//! either. Up to [`RECENT_DAYS`]` − 1` of them, the latest since the user's
+//! last learned day, are recent days that windows reach back over first
+//! (zeros for held days without the pair), so a surge that keeps its user
+//! held is judged as one change that has lasted, one day longer each day,
+//! rather than as if it began today. A learned day ends the run: the host
+//! has taken the user back as normal, and what was held is forgotten.
+//!
 //! A window needs [`MIN_BEFORE_DAYS`] days before it, with events on
 //! [`MIN_BEFORE_ACTIVE`] of them: a rate from one day of use is not a
 //! rate, and a first use is the novelty detectors' to judge. The strongest
@@ -149,6 +159,17 @@ pub struct RecentDays {
     /// of them are filled.
     counts: [u16; RECENT_DAYS - 1],
     len: u8,
+    /// Counts on the days held out of learning since the user's last
+    /// learned day, the latest first (zero on a held day without the
+    /// pair); `held_len` of them are filled. They are never a rate's
+    /// earlier days, only its recent ones: a change the host held out of
+    /// learning is still a change, and each held day of it is more
+    /// evidence that it has lasted.
+    held: [u16; RECENT_DAYS - 1],
+    held_len: u8,
+    /// The user's held days (since their last learned day) up to which
+    /// `held` is current.
+    held_mark: u32,
     /// Whether each earlier day had events, weighted as `before` is: its
     /// mean times `before.n` is the earlier days with events.
     before_active: Moments,
@@ -192,6 +213,40 @@ impl RecentDays {
         }
         self.counts.copy_within(..RECENT_DAYS - 2, 1);
         self.counts[0] = u16::try_from(count).unwrap_or(u16::MAX);
+        self.end_held();
+    }
+
+    /// Bring the held days up to the user's `held_run` (their held days
+    /// since their last learned day): the held days since the pair's last
+    /// are zeros.
+    pub fn catch_up_held(&mut self, held_run: u32) {
+        let zeros = held_run.saturating_sub(self.held_mark);
+        for _ in 0..zeros.min(RECENT_DAYS as u32 - 1) {
+            self.shift_held(0);
+        }
+        self.held_mark = held_run;
+    }
+
+    /// The user's run of held days has ended with a learned day: the host
+    /// has taken the user back as normal, and what was held is forgotten.
+    pub fn end_held(&mut self) {
+        self.held = [0; RECENT_DAYS - 1];
+        self.held_len = 0;
+        self.held_mark = 0;
+    }
+
+    /// A day held out of learning closes with `count` events on the pair;
+    /// `held_run` is the user's held days since their last learned day,
+    /// this one included.
+    pub fn push_held(&mut self, count: u32, held_run: u32) {
+        self.shift_held(count);
+        self.held_mark = held_run;
+    }
+
+    fn shift_held(&mut self, count: u32) {
+        self.held.copy_within(..RECENT_DAYS - 2, 1);
+        self.held[0] = u16::try_from(count).unwrap_or(u16::MAX);
+        self.held_len = (self.held_len + 1).min(RECENT_DAYS as u8 - 1);
     }
 
     /// The variance-to-mean ratio of the earlier days, once `min_days`
@@ -220,12 +275,21 @@ impl RecentDays {
         let lag_mean = f64::from(self.before.mean);
         let lag_sum = lag_mean * lag_n;
         let lag_squares = lag_n * (f64::from(self.before.var) + lag_mean * lag_mean);
+        let held = usize::from(self.held_len);
         let mut best: Option<RateChange> = None;
         let mut events = today;
         let mut tried = 0u32;
-        for k in 2..=len + 1 {
-            events = events.saturating_add(u32::from(self.counts[k - 2]));
-            let earlier = &self.counts[k - 1..len];
+        // Windows end today and reach back over the held days first, then
+        // the learned ones; only learned days are ever earlier days.
+        for k in 2..=held + len + 1 {
+            let back = k - 2;
+            let day = if back < held {
+                self.held[back]
+            } else {
+                self.counts[back - held]
+            };
+            events = events.saturating_add(u32::from(day));
+            let earlier = &self.counts[(k - 1).saturating_sub(held).min(len)..len];
             let before_events = lag_sum + earlier.iter().map(|&c| f64::from(c)).sum::<f64>();
             let before_days = lag_n + earlier.len() as f64;
             let active = f64::from(self.before_active.mean) * lag_n
@@ -413,5 +477,41 @@ mod tests {
         );
         let (three, _) = recent(&[3, 0, 2, 0]);
         assert_eq!(three.change(20, None, 0.0).unwrap().days, 2);
+    }
+
+    #[test]
+    fn held_days_join_windows_but_never_the_days_before_them() {
+        // Two a day for eight days, then two held days of ten: a window of
+        // today and the held days, judged against the eight.
+        let (mut r, _) = recent(&[2, 2, 2, 2, 2, 2, 2, 2]);
+        r.push_held(10, 1);
+        r.push_held(10, 2);
+        let c = r.change(10, None, 0.0).unwrap();
+        assert_eq!((c.days, c.events), (3, 30));
+        assert!(
+            (c.before_events / c.before_days - 2.0).abs() < 1e-9,
+            "{c:?}"
+        );
+        // A learned day ends the run: the host took the user back.
+        let mut d = Dispersions::default();
+        r.push(2, 7, &mut d);
+        let after = r.change(10, None, 0.0).unwrap();
+        assert!(after.events < 30 && after.p > c.p, "{after:?}");
+    }
+
+    #[test]
+    fn held_days_without_the_pair_are_zeros() {
+        let (mut r, _) = recent(&[2, 2, 2, 2, 2, 2, 2, 2]);
+        r.push_held(10, 1);
+        // Two more held days without the pair, then today: the window of
+        // all three held days holds ten events over four days.
+        r.catch_up_held(3);
+        assert_eq!((r.held_len, &r.held[..3]), (3, &[0, 0, 10][..]));
+        let c = r.change(10, None, 0.0).unwrap();
+        assert_eq!((c.days, c.events), (4, 20), "{c:?}");
+        // Once the run ends, what was held is gone.
+        r.end_held();
+        r.catch_up_held(1);
+        assert_eq!((r.held_len, r.held[0]), (1, 0));
     }
 }

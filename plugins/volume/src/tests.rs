@@ -1367,3 +1367,64 @@ fn a_surge_soon_after_a_first_use_counts_the_week_without_it() {
         "{findings:#?}"
     );
 }
+
+/// User 35 logs on every working day and connects removable media twice
+/// on days 3 and 8, then eight times a day from day 14; the host holds
+/// every surge day out of learning (as it does once the user's risk
+/// reaches `hold_above`). The strongest rate finding of each surge day.
+fn held_surge_by_day() -> Vec<(i64, f32, i64)> {
+    let mut all = Vec::new();
+    for day in (0..21).filter(|&d| !is_weekend(d)) {
+        let t = T0 + day * DAY_MS;
+        let held = day >= 14;
+        let logons = [9, 17].map(|h| ev(35, SUPPORT, PC, t + h * HOUR_MS, 1));
+        let media = match day {
+            3 | 8 => 2,
+            14.. => 8,
+            _ => 0,
+        };
+        for e in logons.into_iter().chain(media_from_ten(35, t, media)) {
+            all.push(Event { learn: !held, ..e });
+        }
+    }
+    let mut rt = media_trained(0..0).0;
+    let events = sequence(all, 0);
+    let findings = rt.observe(&events);
+    let mut by_day: Vec<(i64, f32, i64)> = Vec::new();
+    for f in rate_findings(&findings) {
+        let day = (events[f.event as usize].time_ms - T0).div_euclid(DAY_MS);
+        let window = evidence_f64(f, "window_days") as i64;
+        match by_day.last_mut() {
+            Some(last) if last.0 == day => {
+                if f.score > last.1 {
+                    *last = (day, f.score, window);
+                }
+            }
+            _ => by_day.push((day, f.score, window)),
+        }
+    }
+    by_day
+}
+
+#[test]
+fn a_surge_held_out_of_learning_keeps_adding_up() {
+    // Held days are never the rate's earlier days, but they are its recent
+    // ones: each further day of the surge is judged with the held days
+    // before it, where dropping them judged every day as the first one
+    // after a learned day (a window of two days at most).
+    let days = held_surge_by_day();
+    let second = days
+        .iter()
+        .find(|d| d.0 == 15)
+        .unwrap_or_else(|| panic!("{days:?}"));
+    let later = days
+        .iter()
+        .filter(|d| d.0 >= 17)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or_else(|| panic!("{days:?}"));
+    assert!(
+        later.2 >= 4,
+        "the window reaches back over the held days: {days:?}"
+    );
+    assert!(later.1 >= second.1 + 12.0, "{days:?}");
+}
