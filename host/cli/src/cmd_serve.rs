@@ -18,7 +18,7 @@ use ueba_serve::{self as serve, App, Queue, Token, reload};
 
 use ueba_engine::state::StateDir;
 
-use crate::{OutputArgs, alert_sink_at, load_config, runtime_for};
+use crate::{OutputArgs, alert_sink_at, load_config, runtime_for, secret};
 
 /// The environment variable read for the token when there is no `--token-file`.
 const TOKEN_ENV: &str = "UEBA_TOKEN";
@@ -426,35 +426,12 @@ fn resolve(listen: &str) -> Result<SocketAddr> {
 /// The token from `--token-file` or `$UEBA_TOKEN`; both at once is an
 /// error, since it is unclear which one clients were given.
 fn read_token(file: Option<&Path>) -> Result<Option<Token>> {
-    let env = std::env::var_os(TOKEN_ENV);
-    match (file, env) {
-        (Some(_), Some(_)) => bail!("both --token-file and {TOKEN_ENV} are set; use one"),
-        (Some(path), None) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the token from {}", path.display()))?;
-            warn_if_readable_by_others(path);
-            Token::new(&text)
-                .map(Some)
-                .with_context(|| format!("the token in {}", path.display()))
-        }
-        (None, Some(value)) => {
-            let text = value
-                .into_string()
-                .map_err(|_| anyhow!("{TOKEN_ENV} is not valid UTF-8"))?;
-            Token::new(&text).map(Some).context(TOKEN_ENV)
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            "{} is readable by other users; `chmod 600` it",
-            path.display()
-        );
-    }
+    let Some(text) = secret::from_file_or_env(file, "--token-file", TOKEN_ENV)? else {
+        return Ok(None);
+    };
+    let source = match file {
+        Some(path) => format!("the token in {}", path.display()),
+        None => TOKEN_ENV.to_string(),
+    };
+    Token::new(&text).map(Some).context(source)
 }

@@ -21,6 +21,7 @@ use ueba_lab::generator::{GenConfig, Shape, generate};
 mod cmd_plugin;
 mod durable;
 mod logs;
+mod secret;
 use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::sandbox::Runtime;
 
@@ -234,11 +235,18 @@ pub(crate) struct OutputArgs {
     /// Alert format.
     #[arg(long, value_parser = output_format(), default_value = "jsonl")]
     pub(crate) output_format: OutputFormat,
-    /// POST `--output-format hec` alerts to this Splunk HEC URL instead of writing them.
-    #[arg(long, requires = "hec_token")]
-    pub(crate) hec_url: Option<String>,
-    /// HEC token, sent as `Authorization: Splunk <token>`.
+    /// POST `--output-format hec` alerts to this Splunk HEC URL instead of
+    /// writing them; the HEC token comes from --hec-token-file or
+    /// UEBA_HEC_TOKEN.
     #[arg(long)]
+    pub(crate) hec_url: Option<String>,
+    /// File holding the HEC token, sent as `Authorization: Splunk <token>`;
+    /// else the UEBA_HEC_TOKEN environment variable.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) hec_token_file: Option<PathBuf>,
+    /// The HEC token itself. Deprecated: arguments are visible to every
+    /// user of the machine in `ps`; use --hec-token-file or UEBA_HEC_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "hec_token_file")]
     pub(crate) hec_token: Option<String>,
     /// Send `--output-format cef` alerts to syslog: `udp://host:port` or `tcp://host:port`.
     #[arg(long)]
@@ -550,8 +558,9 @@ pub(crate) fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<D
     if a.syslog.is_some() && a.output_format != OutputFormat::Cef {
         bail!("--syslog needs --output-format cef");
     }
-    if let (Some(url), Some(token)) = (&a.hec_url, &a.hec_token) {
-        return Ok(DynSink(Box::new(HecPost::new(url, token, hostname())?)));
+    if let Some(url) = &a.hec_url {
+        let token = hec_token(a)?;
+        return Ok(DynSink(Box::new(HecPost::new(url, &token, hostname())?)));
     }
     if let Some(url) = &a.syslog {
         return Ok(DynSink(Box::new(Syslog::connect(url, hostname())?)));
@@ -570,6 +579,32 @@ pub(crate) fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<D
         OutputFormat::Hec => Box::new(JsonDocs::new(out, DocKind::Hec(hostname()))),
         OutputFormat::Cef => Box::new(CefLines(out)),
     }))
+}
+
+/// The environment variable the HEC token may come from.
+const HEC_TOKEN_ENV: &str = "UEBA_HEC_TOKEN";
+
+/// The Splunk HEC token for `--hec-url`: from `--hec-token-file` or
+/// `$UEBA_HEC_TOKEN`, or (with a warning) `--hec-token`.
+fn hec_token(a: &OutputArgs) -> Result<String> {
+    let from_secret = secret::from_file_or_env(
+        a.hec_token_file.as_deref(),
+        "--hec-token-file",
+        HEC_TOKEN_ENV,
+    )?;
+    match (from_secret, &a.hec_token) {
+        (Some(_), Some(_)) => bail!("both --hec-token and {HEC_TOKEN_ENV} are set; use one"),
+        (Some(token), None) => Ok(token),
+        (None, Some(token)) => {
+            tracing::warn!(
+                "--hec-token is visible to every user of this machine in `ps`; use --hec-token-file or {HEC_TOKEN_ENV}"
+            );
+            Ok(token.trim().to_string())
+        }
+        (None, None) => bail!(
+            "--hec-url needs the HEC token: --hec-token-file FILE or the {HEC_TOKEN_ENV} environment variable"
+        ),
+    }
 }
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {

@@ -3,7 +3,7 @@
 //! auto-detection, and the alert sinks against listeners on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -454,39 +454,142 @@ fn alert() -> Alert {
     }
 }
 
+/// Read one HTTP request from `stream` and answer `status`: the request
+/// head and body.
+fn answer(stream: TcpStream, status: &str) -> (String, String) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut r = BufReader::new(stream);
+    let mut head = String::new();
+    let mut len = 0usize;
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+        head.push_str(&l);
+        if l == "\r\n" || l.is_empty() {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{{\"text\":\"Success\",\"code\":0}}"
+    );
+    r.get_mut().write_all(reply.as_bytes()).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
 /// Serve one HTTP request on 127.0.0.1 and answer `status`; returns the
 /// address and a handle yielding the request head and body.
 fn one_request(status: &'static str) -> (String, std::thread::JoinHandle<(String, String)>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || answer(listener.accept().unwrap().0, status));
+    (addr, handle)
+}
+
+/// Serve HTTP requests on 127.0.0.1, answering 200, until one for `/stop`;
+/// returns the address and a handle yielding the other requests' heads.
+fn requests_until_stop() -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
     let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut r = BufReader::new(stream);
-        let mut head = String::new();
-        let mut len = 0usize;
+        let mut heads = Vec::new();
         loop {
-            let mut l = String::new();
-            r.read_line(&mut l).unwrap();
-            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
+            let (head, _) = answer(listener.accept().unwrap().0, "200 OK");
+            if head.starts_with("GET /stop ") {
+                return heads;
             }
-            head.push_str(&l);
-            if l == "\r\n" || l.is_empty() {
-                break;
-            }
+            heads.push(head);
         }
-        let mut body = vec![0; len];
-        r.read_exact(&mut body).unwrap();
-        let reply = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{{\"text\":\"Success\",\"code\":0}}"
-        );
-        r.get_mut().write_all(reply.as_bytes()).unwrap();
-        (head, String::from_utf8(body).unwrap())
     });
     (addr, handle)
+}
+
+fn stop(addr: &str) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /stop HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+}
+
+#[test]
+fn hec_tokens_come_from_a_file_or_the_environment_never_an_argument_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = ueba(&["gen", "--users", "60", "--days", "21", "--out", d]);
+    assert!(out.status.success());
+    let events = dir.path().join("events.jsonl");
+    let ids = dir.path().join("identities.csv");
+    let score = |hec_url: &str, extra: &[&str], env: Option<&str>| {
+        let mut cmd = crate::util::ueba_cmd();
+        cmd.args([
+            "score",
+            events.to_str().unwrap(),
+            "-i",
+            ids.to_str().unwrap(),
+        ])
+        .args(["-q", "--output-format", "hec", "--hec-url", hec_url])
+        .args(extra)
+        .env_remove("UEBA_HEC_TOKEN");
+        if let Some(token) = env {
+            cmd.env("UEBA_HEC_TOKEN", token);
+        }
+        cmd.output().unwrap()
+    };
+
+    // From a file (its newline trimmed), then from the environment.
+    let file = dir.path().join("hec.token");
+    std::fs::write(&file, "s3cret-file\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    for (extra, env, token) in [
+        (
+            vec!["--hec-token-file", file.to_str().unwrap()],
+            None,
+            "s3cret-file",
+        ),
+        (vec![], Some("s3cret-env"), "s3cret-env"),
+    ] {
+        let (addr, server) = requests_until_stop();
+        let o = score(&format!("http://{addr}"), &extra, env);
+        stop(&addr);
+        let heads = server.join().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!heads.is_empty(), "the organisation's alerts were posted");
+        let auth = format!("uthorization: Splunk {token}\r\n");
+        assert!(heads.iter().all(|h| h.contains(&auth)), "{heads:?}");
+    }
+
+    // No token: a clear error before anything is scored.
+    let o = score("http://127.0.0.1:9", &[], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("--hec-token-file") && err.contains("UEBA_HEC_TOKEN"),
+        "{err}"
+    );
+    // Both a file and the environment: which one was meant is unclear.
+    let o = score(
+        "http://127.0.0.1:9",
+        &["--hec-token-file", file.to_str().unwrap()],
+        Some("other"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("use one"), "{err}");
+    // An empty file is refused by name.
+    std::fs::write(&file, "\n").unwrap();
+    let o = score(
+        "http://127.0.0.1:9",
+        &["--hec-token-file", file.to_str().unwrap()],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HEC token must not be empty"), "{err}");
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl HecPost {
             Some(_) => url.to_string(),
         };
         if token.trim().is_empty() {
-            return Err(SinkError::Address("--hec-token must not be empty".into()));
+            return Err(SinkError::Address("the HEC token must not be empty".into()));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
