@@ -163,11 +163,16 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Open the alert file for a resumed run: cut back to `len` and append.
+/// Something other than a regular file (`/dev/null`, a named pipe a
+/// forwarder reads) holds nothing to cut back and is written on.
 pub(crate) fn reopen_output(path: &Path, len: u64) -> Result<File> {
     let mut f = OpenOptions::new()
         .write(true)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
+    if !f.metadata()?.is_file() {
+        return Ok(f);
+    }
     f.set_len(len)
         .with_context(|| format!("truncating {} to the checkpoint", path.display()))?;
     f.seek(SeekFrom::End(0))?;

@@ -1161,7 +1161,18 @@ impl NewSource {
             .with("p", odds.p)
     }
 
-    fn set_prefix(&mut self, key: &str, value: &str, max: f64) -> Result<u8, ConfigError> {
+    /// A prefix key's value. Once networks are learned it may only be
+    /// set to what it already is (as a restored state is configured
+    /// again); `current` is the key's value now and `effective` what `v`
+    /// would make it (a block is never narrower than its subnet).
+    fn set_prefix(
+        &self,
+        key: &str,
+        value: &str,
+        max: f64,
+        current: u8,
+        effective: impl Fn(u8) -> u8,
+    ) -> Result<u8, ConfigError> {
         let v = config::parse_in_range(key, value, 0.0, max)?;
         if v.fract() != 0.0 {
             return Err(ConfigError::InvalidValue {
@@ -1169,13 +1180,16 @@ impl NewSource {
                 message: format!("{v} is not a whole number of bits"),
             });
         }
-        if !self.subnets.is_empty() {
+        let v = v as u8;
+        if !self.subnets.is_empty() && effective(v) != current {
             return Err(ConfigError::InvalidValue {
                 key: key.to_string(),
-                message: "prefixes can only be set before the first event, since learnt networks are keyed by them".into(),
+                message: format!(
+                    "networks were learned with {current}; the prefix cannot change once networks are learned, since they are keyed by it (start without the saved state to learn with {v})"
+                ),
             });
         }
-        Ok(v as u8)
+        Ok(v)
     }
 }
 
@@ -1265,10 +1279,23 @@ impl Detector for NewSource {
             "max_sources_per_user" => {
                 c.max_sources_per_user = config::parse_in_range(key, value, 1.0, 65_536.0)? as u32
             }
-            "ipv4_prefix" => self.config.subnet.v4 = self.set_prefix(key, value, 32.0)?,
-            "ipv6_prefix" => self.config.subnet.v6 = self.set_prefix(key, value, 128.0)?,
-            "ipv4_block_prefix" => self.config.block.v4 = self.set_prefix(key, value, 32.0)?,
-            "ipv6_block_prefix" => self.config.block.v6 = self.set_prefix(key, value, 128.0)?,
+            "ipv4_prefix" => {
+                let now = self.config.subnet.v4;
+                self.config.subnet.v4 = self.set_prefix(key, value, 32.0, now, |v| v)?;
+            }
+            "ipv6_prefix" => {
+                let now = self.config.subnet.v6;
+                self.config.subnet.v6 = self.set_prefix(key, value, 128.0, now, |v| v)?;
+            }
+            "ipv4_block_prefix" => {
+                let (now, subnet) = (self.config.block.v4, self.config.subnet.v4);
+                self.config.block.v4 = self.set_prefix(key, value, 32.0, now, |v| v.min(subnet))?;
+            }
+            "ipv6_block_prefix" => {
+                let (now, subnet) = (self.config.block.v6, self.config.subnet.v6);
+                self.config.block.v6 =
+                    self.set_prefix(key, value, 128.0, now, |v| v.min(subnet))?;
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         let c = &mut self.config;

@@ -445,11 +445,24 @@ fn config_is_validated_and_applied() {
         evidence(&f[0], "subnet"),
         Value::Text("203.0.0.0/16".into())
     );
-    // Prefixes are fixed once networks are learnt.
+    // Prefixes are fixed once networks are learnt, but may be set to what
+    // they are (a restored state is configured again), and a block wider
+    // than the subnet stays at the subnet as it did.
     assert!(matches!(
         wide.configure([("ipv4_prefix", "24")]),
         Err(ConfigError::InvalidValue { .. })
     ));
+    wide.configure([("ipv4_prefix", "16"), ("ipv4_block_prefix", "20")])
+        .unwrap();
+    // A resumed run with the prefix changed refuses the state by name, so
+    // the host starts the detector afresh rather than mixing prefixes.
+    let mut changed = runtime();
+    changed.configure([("ipv4_prefix", "20")]).unwrap();
+    let err = changed.restore(&wide.snapshot()).unwrap_err().to_string();
+    assert!(err.contains("networks were learned with 16"), "{err}");
+    let mut same = runtime();
+    same.configure([("ipv4_prefix", "16")]).unwrap();
+    same.restore(&wide.snapshot()).unwrap();
     // Without the block, a VPN range the team's pool holds counts as unused.
     let mut strict = runtime();
     strict
@@ -478,7 +491,10 @@ fn snapshot_restore_gives_identical_findings() {
     let mut a = runtime();
     a.configure([("min_score", "0")]).unwrap();
     a.observe(&events[..cut]);
+    // A restored instance is configured as the one it replaces, as the
+    // host does: its configuration is its own, not the snapshot's.
     let mut b = Runtime::<NewSource>::default();
+    b.configure([("min_score", "0")]).unwrap();
     b.restore(&a.snapshot()).unwrap();
     let fa = a.observe(&events[cut..]);
     let fb = b.observe(&events[cut..]);
@@ -763,6 +779,7 @@ fn shards_that_exchange_populations_report_the_whole_organisation() {
     let whole = connect(&mut trained_loose(), 4, VPN_BASE + 3);
     let [mut first, mut second] = two_shards(30);
     let mut alone = Runtime::<NewSource>::default();
+    alone.configure([("min_score", "0")]).unwrap();
     alone.restore(&first.snapshot()).unwrap();
     let sharded = connect(&mut first, 4, VPN_BASE + 3);
     assert_eq!(whole.len(), 1, "{whole:#?}");
@@ -812,6 +829,7 @@ fn absorbing_the_same_shares_again_changes_nothing() {
 fn a_restored_instance_keeps_what_it_absorbed() {
     let [mut first, _] = two_shards(30);
     let mut restored = Runtime::<NewSource>::default();
+    restored.configure([("min_score", "0")]).unwrap();
     restored.restore(&first.snapshot()).unwrap();
     let events = sequence(
         vec![

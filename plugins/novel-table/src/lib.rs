@@ -1847,9 +1847,14 @@ impl Detector for NovelTable {
             "min_score" => {
                 self.config.min_score = config::parse_in_range(key, value, 0.0, 100.0)? as f32
             }
+            // A changed pattern list makes the cached matches stale; the
+            // same list (a restored state configured again) keeps them.
             "sensitive" => {
-                self.config.sensitive = config::parse(key, value)?;
-                self.config_generation = self.config_generation.wrapping_add(1);
+                let sensitive: Vec<String> = config::parse(key, value)?;
+                if sensitive != self.config.sensitive {
+                    self.config.sensitive = sensitive;
+                    self.config_generation = self.config_generation.wrapping_add(1);
+                }
             }
             "sensitive_factor" => {
                 self.config.sensitive_factor = config::parse_in_range(key, value, 1e-6, 1.0)?
@@ -1858,8 +1863,11 @@ impl Detector for NovelTable {
                 self.config.pseudocount = config::parse_in_range(key, value, 1e-3, 10.0)?
             }
             "kinds" => {
-                self.config.kinds = config::parse(key, value)?;
-                self.config_generation = self.config_generation.wrapping_add(1);
+                let kinds = config::parse(key, value)?;
+                if kinds != self.config.kinds {
+                    self.config.kinds = kinds;
+                    self.config_generation = self.config_generation.wrapping_add(1);
+                }
             }
             "prior_accesses" => {
                 self.config.prior_accesses = config::parse_in_range(key, value, 0.0, 1e6)?

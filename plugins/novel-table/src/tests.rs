@@ -912,6 +912,9 @@ fn loose_ws_runtime() -> Runtime<NovelTable> {
 /// A copy of an instance, by its snapshot.
 fn copy(rt: &Runtime<NovelTable>) -> Runtime<NovelTable> {
     let mut c = Runtime::<NovelTable>::default();
+    // Configured as the loose runtimes it copies: a restored instance
+    // keeps its own configuration, not the snapshot's.
+    c.configure([("min_score", "0")]).unwrap();
     c.restore(&rt.snapshot()).unwrap();
     c
 }

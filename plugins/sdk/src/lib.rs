@@ -67,7 +67,7 @@ mod types;
 pub mod glue;
 
 pub use calibrate::score_from_p;
-pub use runtime::{PopulationError, Runtime, SnapshotError};
+pub use runtime::{PopulationError, Runtime, SnapshotError, decode_state};
 pub use types::*;
 
 /// The contract version this SDK implements; reported by `describe`, and
@@ -106,6 +106,24 @@ pub trait Detector: Default + serde::Serialize + serde::de::DeserializeOwned {
     /// findings about any of them onto `out`. `symbols` already holds the
     /// text of every id these events use.
     fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>);
+
+    /// Carry over the state an earlier version of this detector wrote,
+    /// when its layout differs from this version's: `version` is the
+    /// version that wrote the snapshot (`None` for snapshots from before
+    /// versions were recorded) and `state` the snapshot's body, which
+    /// [`decode_state`] reads as `(Symbols, that version's detector)` given
+    /// the detector's own copy of the earlier types, to be converted. Called on restore whenever the snapshot's version is not
+    /// this one, before the state is tried as this version's. `None`, the
+    /// default, leaves it to that try: a state of the same layout is read,
+    /// any other is refused and the detector starts afresh, losing what it
+    /// had learned (an upgrade of ueba would then relearn every baseline).
+    ///
+    /// The configuration of the returned state does not matter: the
+    /// runtime configures it as the running instance is configured.
+    fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
+        let _ = (version, state);
+        None
+    }
 
     /// What this instance has learned about populations (peer groups, the
     /// organisation) from its own users only, encoded for [`Detector::absorb`] of

@@ -44,6 +44,10 @@ pub enum SnapshotError {
     },
     /// The header is right but the state does not decode.
     Corrupt(String),
+    /// The restored state refused this runtime's configuration: a change
+    /// its learned state cannot follow, such as the prefix by which
+    /// networks were learned.
+    Config(String),
     /// Written by another version of this detector whose state this one
     /// does not read (its state's layout changed): the usual case after an
     /// upgrade, and no sign of damage.
@@ -72,6 +76,9 @@ impl std::fmt::Display for SnapshotError {
                 write!(f, "snapshot is of detector `{found}`, not `{expected}`")
             }
             SnapshotError::Corrupt(m) => write!(f, "snapshot is corrupt: {m}"),
+            SnapshotError::Config(m) => {
+                write!(f, "the restored state refused the configuration: {m}")
+            }
             SnapshotError::OtherVersion {
                 saved: Some(saved),
                 running,
@@ -146,6 +153,10 @@ impl std::error::Error for SnapshotError {}
 pub struct Runtime<D: Detector> {
     symbols: Symbols,
     detector: D,
+    /// The configuration pairs accepted so far, in order: applied again to
+    /// a restored state, so the operator's configuration now wins over the
+    /// one the snapshot was taken under.
+    configured: Vec<(String, String)>,
 }
 
 impl<D: Detector> Runtime<D> {
@@ -154,6 +165,7 @@ impl<D: Detector> Runtime<D> {
         Runtime {
             symbols: Symbols::default(),
             detector,
+            configured: Vec::new(),
         }
     }
 
@@ -179,6 +191,7 @@ impl<D: Detector> Runtime<D> {
     ) -> Result<(), ConfigError> {
         for (k, v) in pairs {
             self.detector.configure(k, v)?;
+            self.configured.push((k.to_string(), v.to_string()));
         }
         Ok(())
     }
@@ -213,8 +226,20 @@ impl<D: Detector> Runtime<D> {
 
     /// Replace state with a snapshot taken by [`Runtime::snapshot`] (this
     /// format or format 1). A snapshot of another version of the detector
-    /// is read if its state still decodes; otherwise the error says which
-    /// version wrote it ([`SnapshotError::OtherVersion`]).
+    /// is carried over by [`Detector::upgrade`] if the detector knows that
+    /// version's layout, else read if its state still decodes; otherwise
+    /// the error says which version wrote it
+    /// ([`SnapshotError::OtherVersion`]).
+    ///
+    /// The restored detector is configured as this runtime was, not as the
+    /// snapshot's was: each key [`Detector::info`] declares, in its order,
+    /// at the value last given to [`Runtime::configure`], else at its
+    /// default. A run resumed with a changed configuration therefore uses
+    /// it, learned state and all, and a key no longer set is back at its
+    /// default. A detector may refuse a change its learned state cannot
+    /// follow (the restore then fails with [`SnapshotError::Config`] and
+    /// the host starts it afresh), so it must accept a key set to the value
+    /// it already has.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let rest = bytes
             .strip_prefix(MAGIC.as_slice())
@@ -237,21 +262,53 @@ impl<D: Detector> Runtime<D> {
             let (version, body) = split_field(rest)?;
             (Some(String::from_utf8_lossy(version).into_owned()), body)
         };
-        let (symbols, detector): (Symbols, D) = postcard::from_bytes(body).map_err(|e| {
-            if saved.as_deref() == Some(info.version) {
-                SnapshotError::Corrupt(e.to_string())
-            } else {
-                SnapshotError::OtherVersion {
-                    saved: saved.clone(),
-                    running: info.version.to_string(),
-                    detail: e.to_string(),
+        let upgraded = if saved.as_deref() == Some(info.version) {
+            None
+        } else {
+            D::upgrade(saved.as_deref(), body)
+        };
+        let (symbols, mut detector) = match upgraded {
+            Some(state) => state,
+            None => postcard::from_bytes::<(Symbols, D)>(body).map_err(|e| {
+                if saved.as_deref() == Some(info.version) {
+                    SnapshotError::Corrupt(e.to_string())
+                } else {
+                    SnapshotError::OtherVersion {
+                        saved: saved.clone(),
+                        running: info.version.to_string(),
+                        detail: e.to_string(),
+                    }
                 }
-            }
-        })?;
+            })?,
+        };
+        // Each declared key once, in declared order, at its value now: the
+        // last one configured, else its default. Once, because a detector
+        // may refuse to change a key its learned state depends on, and a
+        // default applied on the way to the configured value would be such
+        // a change.
+        for key in &info.config {
+            let value = self
+                .configured
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key.name)
+                .map_or(key.default, |(_, v)| v.as_str());
+            detector
+                .configure(key.name, value)
+                .map_err(|e| SnapshotError::Config(e.to_string()))?;
+        }
         self.symbols = symbols;
         self.detector = detector;
         Ok(())
     }
+}
+
+/// Read the body of a snapshot an earlier version of a detector wrote as
+/// its symbols and state `T`: `T` is that version's layout, declared by
+/// the detector in [`Detector::upgrade`](crate::Detector::upgrade). `None`
+/// if the body is not of that layout.
+pub fn decode_state<T: serde::de::DeserializeOwned>(state: &[u8]) -> Option<(Symbols, T)> {
+    postcard::from_bytes(state).ok()
 }
 
 /// Why the population shares given to [`Runtime::absorb`] were refused;
@@ -512,5 +569,108 @@ mod tests {
             rt.configure([("nope", "1")]),
             Err(ConfigError::UnknownKey("nope".into()))
         );
+    }
+
+    /// A detector with a setting and a layout that changed: version 2.0.0
+    /// keeps `seen` as a u64 and `every` as its setting; 1.0.0 kept the
+    /// count as a u8 and no setting.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Every {
+        every: u64,
+        seen: u64,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct EveryV1 {
+        seen: u8,
+    }
+
+    impl Detector for Every {
+        fn info() -> Info {
+            Info {
+                name: "counter",
+                version: "2.0.0",
+                description: "every n-th event",
+                config: vec![crate::ConfigKey {
+                    name: "every",
+                    default: "3",
+                    description: "which events to report",
+                }],
+            }
+        }
+        fn configure(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+            match key {
+                "every" => self.every = crate::config::parse_in_range(key, value, 1.0, 1e9)? as u64,
+                _ => return Err(ConfigError::UnknownKey(key.into())),
+            }
+            Ok(())
+        }
+        fn observe(&mut self, _: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+            for e in events {
+                self.seen += 1;
+                if self.seen.is_multiple_of(self.every) {
+                    out.push(Finding::new(e.seq, 1.0, "n-th"));
+                }
+            }
+        }
+        fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
+            if version != Some("1.0.0") {
+                return None;
+            }
+            let (symbols, old): (Symbols, EveryV1) = decode_state(state)?;
+            Some((
+                symbols,
+                Every {
+                    every: 0,
+                    seen: u64::from(old.seen),
+                },
+            ))
+        }
+    }
+
+    fn configured(pairs: &[(&str, &str)]) -> Runtime<Every> {
+        let mut rt = Runtime::<Every>::default();
+        rt.configure(Every::info().config.iter().map(|k| (k.name, k.default)))
+            .unwrap();
+        rt.configure(pairs.iter().copied()).unwrap();
+        rt
+    }
+
+    #[test]
+    fn a_restored_state_takes_the_configuration_of_now_not_of_the_snapshot() {
+        let mut before = configured(&[("every", "5")]);
+        before.observe(&[Event::default(); 7]);
+        // Resumed with another setting: it applies from the next event.
+        let mut now = configured(&[("every", "2")]);
+        now.restore(&before.snapshot()).unwrap();
+        assert_eq!((now.detector().seen, now.detector().every), (7, 2));
+        assert_eq!(
+            now.observe(&[Event::default()]).len(),
+            1,
+            "the 8th of every 2"
+        );
+        // Resumed without setting it: back at the default, not the 5 the
+        // snapshot was taken under.
+        let mut plain = configured(&[]);
+        plain.restore(&before.snapshot()).unwrap();
+        assert_eq!(plain.detector().every, 3);
+    }
+
+    #[test]
+    fn an_earlier_layout_is_carried_over_by_upgrade() {
+        let mut symbols = Symbols::default();
+        symbols.insert(SymbolKind::User, 0, "alice");
+        let body = postcard::to_allocvec(&(&symbols, EveryV1 { seen: 200 })).unwrap();
+        let mut rt = configured(&[("every", "4")]);
+        rt.restore(&with_header(Some("1.0.0"), &body)).unwrap();
+        assert_eq!(rt.detector().seen, 200);
+        assert_eq!(rt.detector().every, 4, "configured as the runtime is");
+        assert_eq!(rt.symbols().user(0), "alice");
+        // A version the detector does not know: named, and nothing changes.
+        let err = rt
+            .restore(&with_header(Some("0.5.0"), &[0xff]))
+            .unwrap_err();
+        assert!(matches!(err, SnapshotError::OtherVersion { .. }), "{err}");
+        assert_eq!(rt.detector().seen, 200);
     }
 }

@@ -99,6 +99,29 @@ impl<T> Table<T> {
         dense.chain(self.sparse.iter().map(|(&id, t)| (id, t)))
     }
 
+    /// The same ids with each state converted by `f`: for carrying a
+    /// table of an earlier snapshot layout over to the current one
+    /// ([`crate::Detector::upgrade`]).
+    ///
+    /// ```
+    /// use ueba_sdk::table::Table;
+    /// let mut t: Table<u8> = Table::default();
+    /// t.get_or_insert_with(7, || 1);
+    /// t.get_or_insert_with(u32::MAX, || 9);
+    /// let wide = t.map(u64::from);
+    /// assert_eq!(wide.iter().collect::<Vec<_>>(), [(7, &1u64), (u32::MAX, &9)]);
+    /// ```
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Table<U> {
+        Table {
+            dense: self
+                .dense
+                .into_iter()
+                .map(|s| s.map(|t| Box::new(f(*t))))
+                .collect(),
+            sparse: self.sparse.into_iter().map(|(id, t)| (id, f(t))).collect(),
+        }
+    }
+
     /// [`Table::iter`], for update.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut T)> {
         let dense = self

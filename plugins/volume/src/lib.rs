@@ -271,6 +271,7 @@ mod counts;
 mod model;
 mod rate;
 mod shared;
+mod upgrade;
 
 use std::collections::BTreeMap;
 
@@ -582,7 +583,7 @@ struct Pair {
 /// first written, without the derived thresholds.
 #[derive(Deserialize)]
 #[serde(rename = "Pair")]
-struct PairState {
+struct PairState<R = RecentDays> {
     resource: u32,
     today: u64,
     reported: u8,
@@ -602,7 +603,7 @@ struct PairState {
     slow_events_reported: u8,
     next_day_events: u32,
     next_hour_events: u32,
-    recent: RecentDays,
+    recent: R,
     recent_reported: u8,
     next_recent_events: u32,
     mark: u32,
@@ -637,8 +638,8 @@ struct PairStateRef<'a> {
     mark: &'a u32,
 }
 
-impl From<PairState> for Pair {
-    fn from(p: PairState) -> Pair {
+impl<R: Into<RecentDays>> From<PairState<R>> for Pair {
+    fn from(p: PairState<R>) -> Pair {
         Pair {
             today: p.today,
             hour: p.hour,
@@ -648,7 +649,7 @@ impl From<PairState> for Pair {
             next_hour_events: p.next_hour_events,
             days_seen: p.days_seen,
             resource: p.resource,
-            recent: p.recent,
+            recent: p.recent.into(),
             recent_reported: p.recent_reported,
             next_recent_events: p.next_recent_events,
             mark: p.mark,
@@ -1825,6 +1826,11 @@ impl Detector for Volume {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    /// 0.3.0 and 0.3.1 snapshots carry over (`upgrade`'s module docs).
+    fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
+        upgrade::upgrade(version, state)
     }
 
     /// The recent values of the pools of this instance's own users: the

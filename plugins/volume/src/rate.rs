@@ -177,6 +177,29 @@ pub struct RecentDays {
     before: Moments,
 }
 
+/// [`RecentDays`] as volume 0.3 wrote it, before held days: read by the
+/// upgrade of a 0.3 snapshot, whose pairs start with no held days.
+#[derive(Deserialize)]
+#[serde(rename = "RecentDays")]
+pub struct RecentDaysV03 {
+    counts: [u16; RECENT_DAYS - 1],
+    len: u8,
+    before_active: Moments,
+    before: Moments,
+}
+
+impl From<RecentDaysV03> for RecentDays {
+    fn from(r: RecentDaysV03) -> RecentDays {
+        RecentDays {
+            counts: r.counts,
+            len: r.len,
+            before_active: r.before_active,
+            before: r.before,
+            ..RecentDays::default()
+        }
+    }
+}
+
 /// The strongest rate change of a pair's windows ending today.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateChange {

@@ -235,7 +235,10 @@ mod tests {
         let mut a = runtime();
         a.configure([("min_score", "10")]).unwrap();
         a.observe(&history());
+        // The host configures a restored instance as the one it replaces:
+        // configuration is not taken from the snapshot.
         let mut b = Runtime::<{{type_name}}>::default();
+        b.configure([("min_score", "10")]).unwrap();
         b.restore(&a.snapshot()).unwrap();
         let next = [ev(200, 80, COPY), ev(201, 81, COPY)];
         assert_eq!(a.observe(&next), b.observe(&next));

@@ -281,3 +281,112 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
         "{err}"
     );
 }
+
+/// A checkpoint written by the release before volume 0.4.0 (fixture
+/// `state-0.3.1`) resumes with every detector's learned state: volume
+/// carries its 0.3 layout over, and no detector starts afresh.
+#[test]
+fn a_checkpoint_of_the_previous_release_keeps_every_detectors_state() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-0.3.1");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::copy(fixture.join("checkpoint"), state.join("checkpoint")).unwrap();
+    let o = run(&[
+        "score",
+        fixture.join("next-day.jsonl").to_str().unwrap(),
+        "-i",
+        fixture.join("identities.csv").to_str().unwrap(),
+        "-o",
+        dir.path().join("alerts.jsonl").to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1,257 events scored so far"), "{err}");
+    assert!(!err.contains("restore_failed"), "{err}");
+    assert!(err.contains("events 1261 (4 this run)"), "{err}");
+    // Alerts thrown away: resuming has no alert file to cut back, and
+    // writes on.
+    for _ in 0..2 {
+        let o = run(&[
+            "score",
+            fixture.join("next-day.jsonl").to_str().unwrap(),
+            "-i",
+            fixture.join("identities.csv").to_str().unwrap(),
+            "-o",
+            "/dev/null",
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+}
+
+/// A run resumed with a changed detector configuration uses it: the
+/// configuration is the operator's now, not the one the state was saved
+/// under.
+#[test]
+fn a_resumed_run_takes_the_detector_configuration_it_is_given() {
+    let (dir, events, ids) = org("100");
+    let all = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    let cut = lines.len() * 2 / 3;
+    let history = dir.path().join("history.jsonl");
+    let today = dir.path().join("today.jsonl");
+    std::fs::write(&history, lines[..cut].join("\n") + "\n").unwrap();
+    std::fs::write(&today, lines[cut..].join("\n") + "\n").unwrap();
+    let strict = dir.path().join("strict.toml");
+    let mut config = String::new();
+    for detector in ["volume", "off-hours", "novel-table", "new-source"] {
+        config += &format!("[detectors.{detector}]\nmin_score = 90.0\n");
+    }
+    std::fs::write(&strict, config).unwrap();
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let findings = |input: &Path, extra: &[&str]| {
+        let out = dir.path().join("findings.jsonl");
+        let mut args = vec![
+            "score",
+            input.to_str().unwrap(),
+            "-i",
+            &ids,
+            "-q",
+            "-o",
+            alerts.to_str().unwrap(),
+            "--findings",
+            out.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let scores: Vec<f64> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["score"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        scores
+    };
+    // The findings file carries on across runs: the second run's are
+    // those after the first's.
+    let before = findings(&history, &[]);
+    assert!(before.iter().any(|&s| s < 90.0), "{before:?}");
+    let after = findings(&today, &["-c", strict.to_str().unwrap()]);
+    assert!(after.len() > before.len(), "the second run found something");
+    let weak: Vec<f64> = after[before.len()..]
+        .iter()
+        .copied()
+        .filter(|&s| s < 90.0)
+        .collect();
+    assert!(
+        weak.is_empty(),
+        "findings under the new min_score after resuming: {weak:?}"
+    );
+}
