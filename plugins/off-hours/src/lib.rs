@@ -206,6 +206,8 @@ use ueba_sdk::{
 
 use ueba_sdk::table::Table;
 
+mod upgrade;
+
 /// A session reports again only when its score rises by this much.
 pub const RESCORE_STEP: f32 = 10.0;
 /// Smoothing weights for distance 0, 1 and 2 hours (they sum to 1).
@@ -1200,6 +1202,11 @@ impl Detector for OffHours {
         for e in events {
             self.observe_one(symbols, e, out);
         }
+    }
+
+    /// 0.1.0 snapshots carry over (`upgrade`'s module docs).
+    fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
+        upgrade::upgrade(version, state)
     }
 
     /// The pooled profiles of this instance's own users' days: the

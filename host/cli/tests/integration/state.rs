@@ -282,45 +282,57 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
     );
 }
 
-/// A checkpoint written by the release before volume 0.4.0 (fixture
-/// `state-0.3.1`) resumes with every detector's learned state: volume
-/// carries its 0.3 layout over, and no detector starts afresh.
+/// Checkpoints written by the two releases before this one (fixtures
+/// `earlier-states`) resume with every detector's learned state: volume
+/// carries its 0.3 layouts over, off-hours its 0.1.0 one, and no detector
+/// starts afresh.
 #[test]
-fn a_checkpoint_of_the_previous_release_keeps_every_detectors_state() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-0.3.1");
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).unwrap();
-    std::fs::copy(fixture.join("checkpoint"), state.join("checkpoint")).unwrap();
-    let o = run(&[
-        "score",
-        fixture.join("next-day.jsonl").to_str().unwrap(),
-        "-i",
-        fixture.join("identities.csv").to_str().unwrap(),
-        "-o",
-        dir.path().join("alerts.jsonl").to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-    ]);
-    let err = text(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(err.contains("1,257 events scored so far"), "{err}");
-    assert!(!err.contains("restore_failed"), "{err}");
-    assert!(err.contains("events 1261 (4 this run)"), "{err}");
-    // Alerts thrown away: resuming has no alert file to cut back, and
-    // writes on.
-    for _ in 0..2 {
+fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/earlier-states");
+    let next_day = fixtures.join("next-day.jsonl");
+    let ids = fixtures.join("identities.csv");
+    for release in ["13657c3", "7cbe66e"] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::copy(
+            fixtures.join(format!("{release}.checkpoint")),
+            state.join("checkpoint"),
+        )
+        .unwrap();
         let o = run(&[
             "score",
-            fixture.join("next-day.jsonl").to_str().unwrap(),
+            next_day.to_str().unwrap(),
             "-i",
-            fixture.join("identities.csv").to_str().unwrap(),
+            ids.to_str().unwrap(),
             "-o",
-            "/dev/null",
+            dir.path().join("alerts.jsonl").to_str().unwrap(),
             "--state",
             state.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(o.status.success(), "{release}: {err}");
+        assert!(
+            err.contains("1,257 events scored so far"),
+            "{release}: {err}"
+        );
+        assert!(!err.contains("restore_failed"), "{release}: {err}");
+        assert!(err.contains("events 1261 (4 this run)"), "{release}: {err}");
+        // Alerts thrown away: resuming has no alert file to cut back, and
+        // writes on.
+        for _ in 0..2 {
+            let o = run(&[
+                "score",
+                next_day.to_str().unwrap(),
+                "-i",
+                ids.to_str().unwrap(),
+                "-o",
+                "/dev/null",
+                "--state",
+                state.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", text(&o.stderr));
+        }
     }
 }
 
