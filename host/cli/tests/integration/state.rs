@@ -3,7 +3,7 @@
 //! checkpoints, and carries what it learned into a new input.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,6 +24,20 @@ fn org(users: &str) -> (tempfile::TempDir, String, String) {
         format!("{d}/events.jsonl"),
         format!("{d}/identities.csv"),
     )
+}
+
+/// `events` split into its first two thirds (`history.jsonl` in `dir`)
+/// and the rest (`today.jsonl`): (history, today, lines in all, lines in
+/// history).
+fn split(events: &str, dir: &Path) -> (PathBuf, PathBuf, usize, usize) {
+    let all = std::fs::read_to_string(events).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    let cut = lines.len() * 2 / 3;
+    let history = dir.join("history.jsonl");
+    let today = dir.join("today.jsonl");
+    std::fs::write(&history, lines[..cut].join("\n") + "\n").unwrap();
+    std::fs::write(&today, lines[cut..].join("\n") + "\n").unwrap();
+    (history, today, lines.len(), cut)
 }
 
 /// Alerts of an uninterrupted run without state.
@@ -174,13 +188,7 @@ fn sigterm_checkpoints_and_a_stream_resumes_after_the_last_line_read() {
 fn history_then_a_new_log_scores_like_one_stream() {
     let (dir, events, ids) = org("100");
     let want = reference(&events, &ids, &dir.path().join("reference.jsonl"));
-    let all = std::fs::read_to_string(&events).unwrap();
-    let lines: Vec<&str> = all.lines().collect();
-    let cut = lines.len() * 2 / 3;
-    let history = dir.path().join("history.jsonl");
-    let today = dir.path().join("today.jsonl");
-    std::fs::write(&history, lines[..cut].join("\n") + "\n").unwrap();
-    std::fs::write(&today, lines[cut..].join("\n") + "\n").unwrap();
+    let (history, today, lines, cut) = split(&events, dir.path());
     let state = dir.path().join("state");
     let alerts = dir.path().join("alerts.jsonl");
     for input in [&history, &today] {
@@ -198,7 +206,7 @@ fn history_then_a_new_log_scores_like_one_stream() {
         if input == &today {
             // The counts carry on from the state; the rate is of this run.
             let summary = text(&o.stderr);
-            let this_run = format!("events {} ({} this run)", lines.len(), lines.len() - cut);
+            let this_run = format!("events {lines} ({} this run)", lines - cut);
             assert!(summary.contains(&this_run), "{summary}");
         }
     }
@@ -300,18 +308,22 @@ fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
             state.join("checkpoint"),
         )
         .unwrap();
-        let o = run(&[
-            "score",
-            next_day.to_str().unwrap(),
-            "-i",
-            ids.to_str().unwrap(),
-            "-o",
-            dir.path().join("alerts.jsonl").to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ]);
-        let err = text(&o.stderr);
-        assert!(o.status.success(), "{release}: {err}");
+        let resume = |alerts: &str| {
+            let o = run(&[
+                "score",
+                next_day.to_str().unwrap(),
+                "-i",
+                ids.to_str().unwrap(),
+                "-o",
+                alerts,
+                "--state",
+                state.to_str().unwrap(),
+            ]);
+            let err = text(&o.stderr);
+            assert!(o.status.success(), "{release}: {err}");
+            err
+        };
+        let err = resume(dir.path().join("alerts.jsonl").to_str().unwrap());
         assert!(
             err.contains("1,257 events scored so far"),
             "{release}: {err}"
@@ -320,19 +332,8 @@ fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
         assert!(err.contains("events 1261 (4 this run)"), "{release}: {err}");
         // Alerts thrown away: resuming has no alert file to cut back, and
         // writes on.
-        for _ in 0..2 {
-            let o = run(&[
-                "score",
-                next_day.to_str().unwrap(),
-                "-i",
-                ids.to_str().unwrap(),
-                "-o",
-                "/dev/null",
-                "--state",
-                state.to_str().unwrap(),
-            ]);
-            assert!(o.status.success(), "{}", text(&o.stderr));
-        }
+        resume("/dev/null");
+        resume("/dev/null");
     }
 }
 
@@ -342,13 +343,7 @@ fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
 #[test]
 fn a_resumed_run_takes_the_detector_configuration_it_is_given() {
     let (dir, events, ids) = org("100");
-    let all = std::fs::read_to_string(&events).unwrap();
-    let lines: Vec<&str> = all.lines().collect();
-    let cut = lines.len() * 2 / 3;
-    let history = dir.path().join("history.jsonl");
-    let today = dir.path().join("today.jsonl");
-    std::fs::write(&history, lines[..cut].join("\n") + "\n").unwrap();
-    std::fs::write(&today, lines[cut..].join("\n") + "\n").unwrap();
+    let (history, today, lines, cut) = split(&events, dir.path());
     let strict = dir.path().join("strict.toml");
     let mut config = String::new();
     for detector in ["volume", "off-hours", "novel-table", "new-source"] {
