@@ -48,6 +48,8 @@ pub(crate) struct ExplainArgs {
     /// directory's: as fresh as that checkpoint.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+    #[command(flatten)]
+    nats_auth: crate::cmd_nats::NatsAuthArgs,
 }
 
 /// Run `ueba explain`.
@@ -64,9 +66,10 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
         return explain_checkpoint(cfg, identities, plugins, &a.user, cp, &from);
     }
     if let Some(nats) = &a.nats {
+        let server = a.nats_auth.server(nats)?;
         let found = crate::cmd_nats::runtime()?
-            .block_on(ueba_nats::lookup::user_checkpoint(nats, &a.user))?;
-        let url = ueba_nats::shown_url(nats);
+            .block_on(ueba_nats::lookup::user_checkpoint(&server, &a.user))?;
+        let url = server.to_string();
         let (p, n) = (found.partition, found.partitions);
         let Some((sequence, cp)) = found.stored else {
             bail!(

@@ -31,6 +31,8 @@ pub(crate) struct FeedbackArgs {
     /// worker owning the partition applies it (README "Scale out").
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+    #[command(flatten)]
+    nats_auth: crate::cmd_nats::NatsAuthArgs,
     /// The alert's `id` (its `id` field in the alert output).
     id: String,
     /// `benign` (expected behaviour: the episode closes, the user's risk
@@ -163,14 +165,15 @@ fn to_workers(a: &FeedbackArgs, url: &str, analyst: &str) -> Result<()> {
         analyst,
         at: a.at,
     };
-    let given = rt.block_on(ueba_nats::verdicts::give(url, &judgement))?;
+    let server = a.nats_auth.server(url)?;
+    let given = rt.block_on(ueba_nats::verdicts::give(&server, &judgement))?;
     println!("{}", serde_json::to_string(&given.verdict)?);
     eprintln!(
         "published: {} on alert {} to ueba.verdicts.{} on {}; the worker owning partition {} applies it from {}",
         given.verdict.verdict.name(),
         given.verdict.id,
         given.partition,
-        ueba_nats::shown_url(url),
+        server,
         given.partition,
         given.verdict.time
     );

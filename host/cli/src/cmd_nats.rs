@@ -11,13 +11,87 @@ use ueba_engine::pipeline::{Scorer, shard_of};
 use ueba_engine::state::driver::{Chunk, Parsed};
 use ueba_formats::input::{Position, feed_at};
 use ueba_formats::sources::{FormatError, InputFormat, LineParser, parser_for};
-use ueba_nats::{Outbox, Output, Partitions, Publisher, WorkerOptions};
+use ueba_nats::{Auth, Outbox, Output, Partitions, Publisher, Server, WorkerOptions};
+
+/// How to authenticate to the NATS server besides credentials in the URL
+/// (which `ps` shows to every user of the machine): flattened into every
+/// command that takes `--nats`.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct NatsAuthArgs {
+    /// NATS credentials file (`.creds`: a user JWT and its NKey seed, as
+    /// `nsc` issues them) to authenticate with.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nats_token_file", "nats_user"])]
+    nats_creds: Option<PathBuf>,
+    /// File holding the NATS token to authenticate with; else the
+    /// UEBA_NATS_TOKEN environment variable.
+    #[arg(long, value_name = "FILE", conflicts_with = "nats_user")]
+    nats_token_file: Option<PathBuf>,
+    /// NATS user to authenticate as; the password comes from
+    /// --nats-password-file or the UEBA_NATS_PASSWORD environment variable.
+    #[arg(long, value_name = "USER")]
+    nats_user: Option<String>,
+    /// File holding the password of --nats-user.
+    #[arg(long, value_name = "FILE", requires = "nats_user")]
+    nats_password_file: Option<PathBuf>,
+}
+
+/// The environment variables NATS secrets may come from.
+const NATS_TOKEN_ENV: &str = "UEBA_NATS_TOKEN";
+const NATS_PASSWORD_ENV: &str = "UEBA_NATS_PASSWORD";
+
+impl NatsAuthArgs {
+    /// The server at `url`, authenticating as these arguments say.
+    pub(crate) fn server(&self, url: &str) -> Result<Server> {
+        let token = crate::secret::from_file_or_env(
+            self.nats_token_file.as_deref(),
+            "--nats-token-file",
+            NATS_TOKEN_ENV,
+        )?;
+        let auth = match (&self.nats_creds, token, &self.nats_user) {
+            (Some(_), Some(_), _) | (_, Some(_), Some(_)) => {
+                bail!(
+                    "{NATS_TOKEN_ENV} is set as well as --nats-creds or --nats-user; use one way to authenticate"
+                )
+            }
+            (Some(path), None, _) => {
+                if !path.is_file() {
+                    bail!("--nats-creds {}: no such file", path.display());
+                }
+                Auth::CredsFile(path.clone())
+            }
+            (None, Some(token), None) => {
+                if token.is_empty() {
+                    bail!("the NATS token is empty");
+                }
+                Auth::Token(token)
+            }
+            (None, None, Some(user)) => {
+                let password = crate::secret::from_file_or_env(
+                    self.nats_password_file.as_deref(),
+                    "--nats-password-file",
+                    NATS_PASSWORD_ENV,
+                )?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--nats-user {user} needs a password: --nats-password-file FILE or {NATS_PASSWORD_ENV}")
+                })?;
+                Auth::UserPassword(user.clone(), password)
+            }
+            (None, None, None) => Auth::None,
+        };
+        Ok(Server {
+            url: url.to_string(),
+            auth,
+        })
+    }
+}
 
 #[derive(Args)]
 pub(crate) struct PublishArgs {
     /// NATS server URL, e.g. nats://127.0.0.1:4222.
     #[arg(long, value_name = "URL")]
     nats: String,
+    #[command(flatten)]
+    auth: NatsAuthArgs,
     /// Partitions users are split into (FNV-1a of the user name, mod P);
     /// fixed when the stream is created: publishing again must give the
     /// same number.
@@ -43,6 +117,8 @@ pub(crate) struct WorkerArgs {
     /// NATS server URL, e.g. nats://127.0.0.1:4222.
     #[arg(long, value_name = "URL")]
     nats: String,
+    #[command(flatten)]
+    auth: NatsAuthArgs,
     /// Partitions this worker may own: `all`, or a list such as `0,2,5-7`.
     /// A partition another live worker holds is left to it and taken over
     /// when its lease lapses.
@@ -215,9 +291,10 @@ pub(crate) fn publish(a: PublishArgs) -> Result<()> {
     let (reader, name, _) = crate::open_events(input, Position::default())?;
     let parser = parser_for(a.format, &cfg.formats)?;
     let feed = feed_at(reader, parser, Position::default());
+    let server = a.auth.server(&a.nats)?;
     let rt = runtime()?;
     let (published, invalid) = rt.block_on(async {
-        let mut publisher = Publisher::connect(&a.nats, a.partitions).await?;
+        let mut publisher = Publisher::connect(&server, a.partitions).await?;
         let mut invalid = 0u64;
         for chunk in feed.chunks.iter() {
             match chunk {
@@ -246,7 +323,7 @@ pub(crate) fn publish(a: PublishArgs) -> Result<()> {
         "published {published} events to {} in {} partitions on {}{}",
         ueba_nats::names::EVENTS_STREAM,
         a.partitions,
-        ueba_nats::shown_url(&a.nats),
+        server,
         if invalid > 0 {
             format!(" ({invalid} invalid lines skipped)")
         } else {
@@ -257,6 +334,7 @@ pub(crate) fn publish(a: PublishArgs) -> Result<()> {
 }
 
 pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
+    let server = a.auth.server(&a.nats)?;
     let rt = runtime()?;
     let dumps: Vec<(Output, &PathBuf)> = [
         (Output::Alerts, &a.dump_alerts),
@@ -276,13 +354,13 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
                         .with_context(|| format!("creating {}", path.display()))?,
                 ))
             };
-            let n = rt.block_on(ueba_nats::dump(&a.nats, output, &mut out))?;
+            let n = rt.block_on(ueba_nats::dump(&server, output, &mut out))?;
             eprintln!("{n} {}s written from {}", output.record(), output.stream());
         }
         return Ok(());
     }
     let opts = WorkerOptions {
-        url: a.nats.clone(),
+        server,
         name: a.name.clone().unwrap_or_else(|| {
             format!("{}-{}", ueba_formats::sinks::hostname(), std::process::id())
         }),
@@ -335,13 +413,13 @@ pub(crate) struct NatsForward {
 }
 
 impl NatsForward {
-    /// Connect to `url` and check (or create) the events stream with
+    /// Connect to `server` and check (or create) the events stream with
     /// `partitions` partitions; an unreachable server or another partition
     /// count is an error before the service listens.
-    pub(crate) fn connect(url: &str, partitions: u32) -> Result<Self, String> {
+    pub(crate) fn connect(server: &Server, partitions: u32) -> Result<Self, String> {
         let rt = runtime().map_err(|e| crate::logs::error_text(&e))?;
         let mut publisher = rt
-            .block_on(Publisher::connect(url, partitions))
+            .block_on(Publisher::connect(server, partitions))
             .map_err(|e| e.to_string())?;
         // Well within the service's idle timeout (30 s by default), so a
         // request waiting on a server that went away is answered 503
@@ -350,7 +428,7 @@ impl NatsForward {
         Ok(NatsForward {
             rt,
             publisher,
-            url: ueba_nats::shown_url(url),
+            url: server.to_string(),
         })
     }
 }

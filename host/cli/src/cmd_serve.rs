@@ -103,6 +103,8 @@ pub(crate) struct ServeArgs {
     /// --shards) belong to the workers then and are refused here.
     #[arg(long, value_name = "URL", requires = "partitions")]
     nats: Option<String>,
+    #[command(flatten)]
+    nats_auth: crate::cmd_nats::NatsAuthArgs,
     /// With --nats: partitions users are split into, as `ueba publish
     /// --partitions` (fixed when the stream is created).
     #[arg(long, value_name = "P", requires = "nats",
@@ -287,7 +289,8 @@ fn forward(
         );
     }
     let limits = cfg.serve.clone();
-    let to = url.to_string();
+    let to = a.nats_auth.server(url)?;
+    let shown = to.to_string();
     let (queue, mut forwarder) = serve::forward::start(
         move || crate::cmd_nats::NatsForward::connect(&to, partitions),
         limits.queue_events,
@@ -297,7 +300,7 @@ fn forward(
         tracing::info!(
             "forwarding events to {} on {} in {partitions} partitions",
             ueba_nats::names::EVENTS_STREAM,
-            ueba_nats::shown_url(url)
+            shown
         );
     }
     let app = Arc::new(App::new(

@@ -75,7 +75,7 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
     let exe = std::env::current_exe().context("finding the ueba executable")?;
     let rt = crate::cmd_nats::runtime()?;
     rt.block_on(async {
-        let js = ueba_nats::server::connect(url).await?;
+        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
         if let Some(name) = ueba_nats::server::ueba_state_present(&js).await? {
             bail!(
                 "{} already holds {name}: `ueba bench --nats` creates and deletes ueba's streams and buckets, so it needs a server of its own (scripts/nats-bench starts one)",
@@ -128,7 +128,7 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
         }
     }
     rt.block_on(async {
-        let js = ueba_nats::server::connect(url).await?;
+        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
         ueba_nats::server::remove_ueba_state(&js).await
     })?;
     Ok(Report {
@@ -151,7 +151,7 @@ fn one_run(
 ) -> Result<Run> {
     let rt = crate::cmd_nats::runtime()?;
     rt.block_on(async {
-        let js = ueba_nats::server::connect(url).await?;
+        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
         ueba_nats::server::remove_ueba_state(&js).await
     })?;
     let started = Instant::now();

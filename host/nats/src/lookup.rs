@@ -25,11 +25,14 @@ pub struct UserCheckpoint {
     pub stored: Option<(u64, Checkpoint)>,
 }
 
-/// The checkpoint of `user`'s partition on the server at `url`. A server
+/// The checkpoint of `user`'s partition on `server`. A server
 /// with no events stream (nothing published) is an error that says so.
-pub async fn user_checkpoint(url: &str, user: &str) -> Result<UserCheckpoint, NatsError> {
-    let js = server::connect(url).await?;
-    let (_, partitions) = server::events_stream(&js, url, None).await?;
+pub async fn user_checkpoint(
+    server: &server::Server,
+    user: &str,
+) -> Result<UserCheckpoint, NatsError> {
+    let js = server::connect(server).await?;
+    let (_, partitions) = server::events_stream(&js, &server.url, None).await?;
     let partition = shard_of(user, partitions as usize) as u32;
     // Only read: a server no worker has stored anything on has no store,
     // and looking must not create one.

@@ -30,12 +30,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Connect to `url` and make sure the events stream exists with
+    /// Connect to `server` and make sure the events stream exists with
     /// `partitions` partitions (created if missing, refused if it has
     /// another count).
-    pub async fn connect(url: &str, partitions: u32) -> Result<Self, NatsError> {
-        let js = server::connect(url).await?;
-        server::events_stream(&js, url, Some(partitions)).await?;
+    pub async fn connect(server: &server::Server, partitions: u32) -> Result<Self, NatsError> {
+        let js = server::connect(server).await?;
+        server::events_stream(&js, &server.url, Some(partitions)).await?;
         Ok(Publisher {
             js,
             partitions,

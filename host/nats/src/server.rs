@@ -1,5 +1,6 @@
 //! Connecting, and the streams and buckets every command needs.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, Context, kv, object_store, stream};
@@ -37,14 +38,80 @@ pub fn shown_url(url: &str) -> String {
         .join(",")
 }
 
-/// A JetStream context on the server at `url`.
+/// How ueba proves itself to the server besides credentials in the URL,
+/// which every user of the machine can read in `ps`: NATS's own ways, each
+/// read from a file or the environment by the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// None beyond the URL's.
+    #[default]
+    None,
+    /// A `.creds` file: a user JWT and its NKey seed (NATS decentralised
+    /// authentication, as `nsc` and Synadia Cloud issue them).
+    CredsFile(PathBuf),
+    /// A token (the server's `authorization { token }`).
+    Token(String),
+    /// A user and password (the server's `authorization { user, password }`).
+    UserPassword(String, String),
+}
+
+/// A NATS server to connect to: its URL (or a comma-separated list of
+/// them) and how to authenticate. Shown, it is the URL with any user
+/// information hidden ([`shown_url`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Server {
+    /// The URL as given.
+    pub url: String,
+    /// Authentication besides the URL's.
+    pub auth: Auth,
+}
+
+impl Server {
+    /// The server at `url`, authenticating by what the URL carries only.
+    pub fn new(url: impl Into<String>) -> Server {
+        Server {
+            url: url.into(),
+            auth: Auth::None,
+        }
+    }
+}
+
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&shown_url(&self.url))
+    }
+}
+
+/// A JetStream context on `server`.
 ///
-/// Connecting is tried once: an unreachable or wrong URL is an error naming
-/// it at once, rather than a process that waits forever. Once connected the
-/// client reconnects by itself if the server restarts.
-pub async fn connect(url: &str) -> Result<Context, NatsError> {
+/// Connecting is tried once: an unreachable or wrong URL, or credentials
+/// the server refuses, is an error naming it at once, rather than a
+/// process that waits forever. Once connected the client reconnects by
+/// itself if the server restarts.
+pub async fn connect(server: &Server) -> Result<Context, NatsError> {
+    let url = server.url.as_str();
+    let unreachable = |message: String| NatsError::Unreachable {
+        url: shown_url(url),
+        message,
+    };
+    let options = match &server.auth {
+        Auth::None => async_nats::ConnectOptions::new(),
+        Auth::CredsFile(path) => async_nats::ConnectOptions::new()
+            .credentials_file(path)
+            .await
+            .map_err(|e| {
+                unreachable(format!(
+                    "reading the credentials file {}: {e}",
+                    path.display()
+                ))
+            })?,
+        Auth::Token(token) => async_nats::ConnectOptions::new().token(token.clone()),
+        Auth::UserPassword(user, password) => {
+            async_nats::ConnectOptions::new().user_and_password(user.clone(), password.clone())
+        }
+    };
     let server = shown_url(url);
-    let client = async_nats::ConnectOptions::new()
+    let client = options
         .connection_timeout(CONNECT_TIMEOUT)
         .event_callback(move |event| {
             let server = server.clone();
@@ -67,10 +134,7 @@ pub async fn connect(url: &str) -> Result<Context, NatsError> {
         })
         .connect(url)
         .await
-        .map_err(|e| NatsError::Unreachable {
-            url: shown_url(url),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| unreachable(e.to_string()))?;
     Ok(jetstream::ContextBuilder::new()
         .timeout(REQUEST_TIMEOUT)
         .build(client))
@@ -303,12 +367,12 @@ impl Reader {
 /// (the server dropped re-emitted ones), so this is the deduplicated output
 /// of all workers.
 pub async fn dump(
-    url: &str,
+    server: &Server,
     output: Output,
     out: &mut dyn std::io::Write,
 ) -> Result<u64, NatsError> {
     let name = output.stream();
-    let js = connect(url).await?;
+    let js = connect(server).await?;
     let Some(mut reader) = Reader::open(&js, name, 1).await? else {
         return Ok(0);
     };

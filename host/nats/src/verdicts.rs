@@ -60,8 +60,8 @@ pub struct Judgement<'a> {
 /// Publish a verdict on alert `j.id` to the partition of its user (see the
 /// module docs); an alert not on the alerts stream, or a time the
 /// partition's checkpoint has already scored past, is an error.
-pub async fn give(url: &str, j: &Judgement<'_>) -> Result<Given, NatsError> {
-    let js = server::connect(url).await?;
+pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, NatsError> {
+    let js = server::connect(server).await?;
     let Some((user, alert_ms)) = find_alert(&js, j.id).await? else {
         return Err(NatsError::Input(format!(
             "no alert has id `{}` on {ALERTS_SUBJECT} (an alert's `id` field, as the workers published it)",

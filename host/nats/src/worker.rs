@@ -60,7 +60,7 @@ pub enum Partitions {
 #[derive(Clone, Debug)]
 pub struct WorkerOptions {
     /// The server.
-    pub url: String,
+    pub server: crate::Server,
     /// This worker's name, its lease value: unique among live workers. A
     /// worker restarted under the same name takes its partitions back at
     /// once; under another, after their leases lapse.
@@ -185,8 +185,8 @@ pub async fn run(
     opts: &WorkerOptions,
     build: &mut BuildScorer<'_>,
 ) -> Result<WorkerSummary, NatsError> {
-    let js = server::connect(&opts.url).await?;
-    let (events, partitions) = server::events_stream(&js, &opts.url, None).await?;
+    let js = server::connect(&opts.server).await?;
+    let (events, partitions) = server::events_stream(&js, &opts.server.url, None).await?;
     let wanted: Vec<u32> = match &opts.partitions {
         Partitions::All => (0..partitions).collect(),
         Partitions::List(list) => {
@@ -234,7 +234,7 @@ pub async fn run(
         worker = opts.name,
         "worker {} on {}: {} partitions in the stream, may own {:?}",
         opts.name,
-        server::shown_url(&opts.url),
+        opts.server,
         partitions,
         wanted
     );

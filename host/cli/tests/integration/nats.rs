@@ -36,9 +36,15 @@ impl Server {
     /// A server on `port` with its store in `store` (a restart keeps the
     /// streams and buckets).
     fn start_on(bin: &Path, store: &Path, port: u16) -> Server {
+        Server::start_with(bin, store, port, &[])
+    }
+
+    /// [`Server::start_on`] with more `nats-server` arguments.
+    fn start_with(bin: &Path, store: &Path, port: u16, extra: &[&str]) -> Server {
         let child = Command::new(bin)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -116,6 +122,106 @@ fn a_nats_password_is_never_printed() {
             "{args:?}: {text}"
         );
     }
+}
+
+/// A server that wants a token or a user and password is reached with
+/// them from a file or the environment, never from an argument; without
+/// them, or with wrong ones, every command fails naming the server and
+/// no secret.
+#[test]
+fn credentials_come_from_files_or_the_environment() {
+    let Some(bin) = nats_server() else {
+        eprintln!("skipped: no nats-server on PATH (scripts/nats-e2e installs one)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let free_port = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port()
+    };
+    let token_file = dir.path().join("nats.token");
+    std::fs::write(&token_file, "t0ken-s3cret\n").unwrap();
+    let password_file = dir.path().join("nats.password");
+    std::fs::write(&password_file, "pa55-s3cret\n").unwrap();
+    let events = dir.path().join("one.jsonl");
+    std::fs::write(
+        &events,
+        "{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"alice\",\"action\":\"select\",\"resource\":\"t\"}\n",
+    )
+    .unwrap();
+    let publish = |url: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = crate::util::ueba_cmd();
+        cmd.args(["publish", "--nats", url, "--partitions", "2"])
+            .args(extra)
+            .arg(&events)
+            .env_remove("UEBA_NATS_TOKEN")
+            .env_remove("UEBA_NATS_PASSWORD");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        (out.status.success(), text)
+    };
+
+    let port = free_port();
+    let _token_server = Server::start_with(
+        &bin,
+        &dir.path().join("js-token"),
+        port,
+        &["--auth", "t0ken-s3cret"],
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let (ok_file, text) = publish(
+        &url,
+        &["--nats-token-file", token_file.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok_file && text.contains("published 1 events"), "{text}");
+    let (ok_env, text) = publish(&url, &[], &[("UEBA_NATS_TOKEN", "t0ken-s3cret")]);
+    assert!(ok_env, "{text}");
+    let (ok_none, text) = publish(&url, &[], &[]);
+    assert!(!ok_none && text.contains(&url), "{text}");
+    let (ok_wrong, _) = publish(&url, &[], &[("UEBA_NATS_TOKEN", "wrong")]);
+    assert!(!ok_wrong);
+
+    let port = free_port();
+    let _user_server = Server::start_with(
+        &bin,
+        &dir.path().join("js-user"),
+        port,
+        &["--user", "alice", "--pass", "pa55-s3cret"],
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let file = password_file.to_str().unwrap();
+    let (ok_file, text) = publish(
+        &url,
+        &["--nats-user", "alice", "--nats-password-file", file],
+        &[],
+    );
+    assert!(ok_file, "{text}");
+    let (ok_env, text) = publish(
+        &url,
+        &["--nats-user", "alice"],
+        &[("UEBA_NATS_PASSWORD", "pa55-s3cret")],
+    );
+    assert!(ok_env, "{text}");
+    let (ok_no_password, text) = publish(&url, &["--nats-user", "alice"], &[]);
+    assert!(
+        !ok_no_password && text.contains("UEBA_NATS_PASSWORD"),
+        "{text}"
+    );
+
+    // A credentials file that is not there is named before connecting.
+    let (ok_creds, text) = publish(&url, &["--nats-creds", "/nonexistent/u.creds"], &[]);
+    assert!(!ok_creds && text.contains("/nonexistent/u.creds"), "{text}");
 }
 
 /// `ueba gen` of 40 users over 14 days with `seed`, into `dir/gen`:

@@ -343,7 +343,7 @@ fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
 #[test]
 fn a_resumed_run_takes_the_detector_configuration_it_is_given() {
     let (dir, events, ids) = org("100");
-    let (history, today, lines, cut) = split(&events, dir.path());
+    let (history, today, _, _) = split(&events, dir.path());
     let strict = dir.path().join("strict.toml");
     let mut config = String::new();
     for detector in ["volume", "off-hours", "novel-table", "new-source"] {
