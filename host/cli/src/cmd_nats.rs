@@ -11,7 +11,7 @@ use ueba_engine::pipeline::{Scorer, shard_of};
 use ueba_engine::state::driver::{Chunk, Parsed};
 use ueba_formats::input::{Position, feed_at};
 use ueba_formats::sources::{FormatError, InputFormat, LineParser, parser_for};
-use ueba_nats::{Auth, Outbox, Output, Partitions, Publisher, Server, WorkerOptions};
+use ueba_nats::{Auth, Outbox, Output, Partitions, Publisher, Server, Tls, WorkerOptions};
 
 /// How to authenticate to the NATS server besides credentials in the URL
 /// (which `ps` shows to every user of the machine): flattened into every
@@ -33,6 +33,18 @@ pub(crate) struct NatsAuthArgs {
     /// File holding the password of --nats-user.
     #[arg(long, value_name = "FILE", requires = "nats_user")]
     nats_password_file: Option<PathBuf>,
+    /// PEM file of the certificate authorities to trust for the server's
+    /// TLS certificate, instead of the system's (a private CA); makes TLS
+    /// required.
+    #[arg(long, value_name = "FILE")]
+    nats_tls_ca: Option<PathBuf>,
+    /// PEM file of a client certificate, for a server that verifies its
+    /// clients; with --nats-tls-key. Makes TLS required.
+    #[arg(long, value_name = "FILE", requires = "nats_tls_key")]
+    nats_tls_cert: Option<PathBuf>,
+    /// PEM file of the key of --nats-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "nats_tls_cert")]
+    nats_tls_key: Option<PathBuf>,
 }
 
 /// The environment variables NATS secrets may come from.
@@ -78,9 +90,26 @@ impl NatsAuthArgs {
             }
             (None, None, None) => Auth::None,
         };
+        let files = [
+            ("--nats-tls-ca", &self.nats_tls_ca),
+            ("--nats-tls-cert", &self.nats_tls_cert),
+            ("--nats-tls-key", &self.nats_tls_key),
+        ];
+        for (flag, path) in files {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                bail!("{flag} {}: no such file", path.display());
+            }
+        }
+        let tls = Tls {
+            ca: self.nats_tls_ca.clone(),
+            client: self.nats_tls_cert.clone().zip(self.nats_tls_key.clone()),
+        };
         Ok(Server {
             url: url.to_string(),
             auth,
+            tls,
         })
     }
 }

@@ -29,6 +29,6 @@ pub mod worker;
 pub use error::NatsError;
 pub use names::Output;
 pub use publish::Publisher;
-pub use server::{Auth, Server, dump, shown_url};
+pub use server::{Auth, Server, Tls, dump, shown_url};
 pub use sink::{Outbox, PendingRecord};
 pub use worker::{Partitions, WorkerOptions, WorkerSummary, run as run_worker};

@@ -55,23 +55,39 @@ pub enum Auth {
     UserPassword(String, String),
 }
 
+/// TLS beyond what a `tls://` URL gives (the system's root certificates,
+/// no client certificate). Either setting makes TLS required, whatever the
+/// URL's scheme.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// PEM file of the certificate authorities to trust instead of the
+    /// system's (a private CA that signed the server's certificate).
+    pub ca: Option<PathBuf>,
+    /// PEM files of a client certificate and its key, for a server that
+    /// verifies its clients (`verify: true`).
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
 /// A NATS server to connect to: its URL (or a comma-separated list of
-/// them) and how to authenticate. Shown, it is the URL with any user
-/// information hidden ([`shown_url`]).
+/// them), how to authenticate and how to use TLS. Shown, it is the URL
+/// with any user information hidden ([`shown_url`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Server {
     /// The URL as given.
     pub url: String,
     /// Authentication besides the URL's.
     pub auth: Auth,
+    /// TLS settings besides the URL's.
+    pub tls: Tls,
 }
 
 impl Server {
-    /// The server at `url`, authenticating by what the URL carries only.
+    /// The server at `url`, authenticating by what the URL carries only,
+    /// with TLS as its scheme says.
     pub fn new(url: impl Into<String>) -> Server {
         Server {
             url: url.into(),
-            auth: Auth::None,
+            ..Server::default()
         }
     }
 }
@@ -110,6 +126,15 @@ pub async fn connect(server: &Server) -> Result<Context, NatsError> {
             async_nats::ConnectOptions::new().user_and_password(user.clone(), password.clone())
         }
     };
+    let mut options = options;
+    if let Some(ca) = &server.tls.ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some((cert, key)) = &server.tls.client {
+        options = options
+            .add_client_certificate(cert.clone(), key.clone())
+            .require_tls(true);
+    }
     let server = shown_url(url);
     let client = options
         .connection_timeout(CONNECT_TIMEOUT)

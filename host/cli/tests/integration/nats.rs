@@ -12,9 +12,14 @@ use crate::util::ueba;
 
 /// `nats-server` on PATH, if any.
 fn nats_server() -> Option<PathBuf> {
+    on_path("nats-server")
+}
+
+/// The program `name` on PATH, if any.
+fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|d| d.join("nats-server"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
@@ -222,6 +227,149 @@ fn credentials_come_from_files_or_the_environment() {
     // A credentials file that is not there is named before connecting.
     let (ok_creds, text) = publish(&url, &["--nats-creds", "/nonexistent/u.creds"], &[]);
     assert!(!ok_creds && text.contains("/nonexistent/u.creds"), "{text}");
+}
+
+/// Run `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A certificate authority `ca.pem`, and `NAME.pem`/`NAME.key` it signed
+/// for the server (for 127.0.0.1) and a client, in `dir`.
+fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ueba test CA",
+    ]);
+    openssl(dir, &ca);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for name in ["server", "client"] {
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        let mut req = vec!["req"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+/// A server whose certificate a private CA signed, and which wants a
+/// client certificate, is reached with --nats-tls-ca and
+/// --nats-tls-cert/--nats-tls-key; without either, connecting fails.
+#[test]
+fn a_private_ca_and_a_client_certificate_reach_a_tls_server() {
+    let (Some(bin), Some(_)) = (nats_server(), on_path("openssl")) else {
+        eprintln!(
+            "skipped: no nats-server or openssl on PATH (scripts/nats-e2e installs nats-server)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let file = |name: &str| d.join(name).display().to_string();
+    let _server = Server::start_with(
+        &bin,
+        &d.join("js"),
+        port,
+        &[
+            "--tls",
+            "--tlscert",
+            &file("server.pem"),
+            "--tlskey",
+            &file("server.key"),
+            "--tlsverify",
+            "--tlscacert",
+            &file("ca.pem"),
+        ],
+    );
+    let events = d.join("one.jsonl");
+    std::fs::write(
+        &events,
+        "{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"alice\",\"action\":\"select\",\"resource\":\"t\"}\n",
+    )
+    .unwrap();
+    let url = format!("nats://127.0.0.1:{port}");
+    let publish = |extra: &[&str]| {
+        let mut args = vec!["publish", "--nats", &url, "--partitions", "2"];
+        args.extend_from_slice(extra);
+        args.push(events.to_str().unwrap());
+        let out = ueba(&args);
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), text)
+    };
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let (ok_all, text) = publish(&[
+        "--nats-tls-ca",
+        &ca,
+        "--nats-tls-cert",
+        &cert,
+        "--nats-tls-key",
+        &key,
+    ]);
+    assert!(ok_all && text.contains("published 1 events"), "{text}");
+    let (ok_no_client, text) = publish(&["--nats-tls-ca", &ca]);
+    assert!(!ok_no_client && text.contains(&url), "{text}");
+    let (ok_no_ca, text) = publish(&["--nats-tls-cert", &cert, "--nats-tls-key", &key]);
+    assert!(!ok_no_ca && text.contains(&url), "{text}");
+    let (ok_missing, text) = publish(&["--nats-tls-ca", "/nonexistent/ca.pem"]);
+    assert!(
+        !ok_missing && text.contains("/nonexistent/ca.pem"),
+        "{text}"
+    );
 }
 
 /// `ueba gen` of 40 users over 14 days with `seed`, into `dir/gen`:
