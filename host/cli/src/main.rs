@@ -90,8 +90,9 @@ enum Command {
     /// Scores EVENTS with the built-in detectors (or reads --alerts already
     /// produced) and prints, per scenario, whether and how fast it was
     /// alerted and where its user ranked; false alarms per 1,000 user-days;
-    /// ROC-AUC, PR-AUC and recall at 1% and 5% FPR over user-days; and three
-    /// static rules against ueba at equal recall. --json and --report write
+    /// ROC-AUC, PR-AUC and recall at 1% and 5% FPR over user-days; and six
+    /// rules a SOC writes (three static, three that learn each user's
+    /// habits) against ueba at equal recall. --json and --report write
     /// the same as JSON and as a self-contained HTML page with charts;
     /// --sweep measures detection rate against attack intensity.
     Eval(EvalArgs),

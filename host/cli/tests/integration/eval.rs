@@ -130,7 +130,17 @@ fn check_detects_everything(j: &Value, source: &str) {
     assert!((0.0..20.0).contains(&rate), "false alarms {rate}");
     let rules = j["rules"].as_array().expect("rules");
     let names: Vec<&str> = rules.iter().filter_map(|r| r["rule"].as_str()).collect();
-    assert_eq!(names, ["bulk-rows", "off-hours", "sensitive-table"]);
+    assert_eq!(
+        names,
+        [
+            "bulk-rows",
+            "off-hours",
+            "sensitive-table",
+            "daily-volume",
+            "new-hour",
+            "new-resource"
+        ]
+    );
     for r in rules {
         let rule = &r["rule_result"];
         let ueba = &r["ueba_at_same_recall"];

@@ -1,5 +1,5 @@
 //! Detection evaluation (`ueba eval`): how well alerts match labelled
-//! insider scenarios, and how that compares with static rules.
+//! insider scenarios, and how that compares with the rules a SOC writes.
 //!
 //! The events are scored with the built-in detectors (or alerts already
 //! produced are read instead) and compared with `labels.json` as written by
@@ -13,9 +13,10 @@
 //!   scenario;
 //! * **ranking quality over user-days**: ROC-AUC, PR-AUC and recall at 1 % and
 //!   5 % false-positive rate, each user-day scored by its peak risk;
-//! * **rules**: three static rules SOCs write today ([`rules`]) flag
-//!   user-days on the same events; each is set against ueba at the same
-//!   recall, so precision and alert volume compare like for like.
+//! * **rules**: six rules SOCs write today ([`rules`]: three static, three
+//!   that learn each user's habits) flag user-days on the same events; each
+//!   is set against ueba at the same recall, so precision and alert volume
+//!   compare like for like.
 //!
 //! **User-days.** A user-day is a user and a UTC calendar day on which the
 //! user has at least one event; days without events are not counted. It is
@@ -60,7 +61,7 @@ use ueba_formats::sources::{FormatError, FormatsConfig, InputFormat, parser_for}
 
 use alerts::read_alerts;
 use metrics::OperatingPoint;
-use rules::{Rule, RuleSet};
+use rules::{Habits, RULES, Rule, RuleSet};
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -320,7 +321,7 @@ pub struct Evaluation {
     pub recall_at_5pct_fpr: Option<f64>,
     /// ueba flagging user-days whose peak risk reaches the alert threshold.
     pub ueba_at_threshold: OperatingPoint,
-    /// The static rules, each against ueba at the same recall.
+    /// The rules, each against ueba at the same recall.
     pub rules: Vec<RuleComparison>,
     /// Resources by peak risk, highest first (when scored).
     pub resources: Vec<EntityRow>,
@@ -398,7 +399,7 @@ impl Detail {
 /// What one user-day saw.
 #[derive(Clone, Copy, Debug, Default)]
 struct DayCell {
-    rules: [bool; 3],
+    rules: [bool; RULES],
     risk: f64,
 }
 
@@ -410,6 +411,7 @@ struct Tally {
     peers: Vec<Option<String>>,
     zones: Vec<Option<TimeZone>>,
     days: FxHashMap<(u32, i64), DayCell>,
+    habits: Habits,
     events: u64,
     span_ms: Option<(i64, i64)>,
 }
@@ -437,7 +439,9 @@ impl Tally {
             .as_ref()
             .map_or(0, |tz| i64::from(offset_minutes(tz, ev.time_ms)) * 60_000);
         let local_hour = ((ev.time_ms + offset).rem_euclid(DAY_MS) / HOUR_MS) as u8;
-        let flags = rules.check(ev, local_hour);
+        let local_day = (ev.time_ms + offset).div_euclid(DAY_MS);
+        let learned = self.habits.check(u, ev, local_hour, local_day);
+        let flags = rules.check(ev, local_hour).into_iter().chain(learned);
         let cell = self
             .days
             .entry((u, ev.time_ms.div_euclid(DAY_MS)))

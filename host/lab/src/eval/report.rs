@@ -2,7 +2,7 @@
 //! scripts, fonts or other external resources) that shows an evaluation at a
 //! glance: headline numbers, the scenario table, risk timelines of the
 //! labelled and the riskiest users with the alert threshold and alerts
-//! marked, findings per detector over time, ueba against the static rules,
+//! marked, findings per detector over time, ueba against the rules,
 //! and the intensity sweep when one was run.
 //!
 //! Charts are drawn with plotters' SVG backend into strings. Between two
@@ -541,8 +541,9 @@ fn detector_section(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
 
 fn rules_section(h: &mut String, e: &Evaluation) -> Result<(), EvalError> {
     h.push_str(
-        "<h2 id=\"rules\">ueba against static rules</h2>\n<p class=\"note\">Each rule flags a \
-         user-day when any event that day matches it. ueba's risk cut-off is set, for each rule, \
+        "<h2 id=\"rules\">ueba against the rules a SOC writes</h2>\n<p class=\"note\">Each rule flags a \
+         user-day when any event that day matches it (the last three learn each user's hours, \
+         resources and daily rows over the first week, and go on learning). ueba's risk cut-off is set, for each rule, \
          to the highest value that catches at least as many attack days as the rule does, so the \
          two are compared at the same recall: fewer flagged user-days and higher precision mean \
          less analyst time for the same catch.</p>\n<table id=\"rules-table\"><thead><tr><th>rule</th>\

@@ -1,7 +1,16 @@
-//! The static rules a SOC writes today, as the baseline ueba is compared
-//! with: each flags a user-day when any of that user's events that day
-//! matches. They see the same events as the detectors.
+//! The rules a SOC writes today, as the baseline ueba is compared with:
+//! each flags a user-day when any of that user's events that day matches.
+//! They see the same events as the detectors.
+//!
+//! Three are static ([`RuleSet`]): a bulk read, an hour outside office
+//! hours, a sensitive table. Three learn each user's habits ([`Habits`]),
+//! as a script anyone can write over any log does: a day's volume beyond
+//! the user's median and MAD, an hour the user was never active at, a
+//! resource they never touched. The static ones suit database logs; the
+//! learned ones work on any shape, and are the baseline to beat on logs
+//! that are not (logons, removable media).
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use ueba_engine::config::Config;
@@ -28,11 +37,27 @@ pub enum Rule {
     OffHours,
     /// Any access to a resource matching a sensitive pattern.
     SensitiveTable,
+    /// A day's rows beyond the user's median and MAD ([`Habits`]).
+    DailyVolume,
+    /// A local hour the user was never active at ([`Habits`]).
+    NewHour,
+    /// A resource the user never touched ([`Habits`]).
+    NewResource,
 }
+
+/// How many rules there are: the static ones, then the learned ones.
+pub const RULES: usize = 6;
 
 impl Rule {
     /// Every rule, in report order.
-    pub const ALL: [Rule; 3] = [Rule::BulkRows, Rule::OffHours, Rule::SensitiveTable];
+    pub const ALL: [Rule; RULES] = [
+        Rule::BulkRows,
+        Rule::OffHours,
+        Rule::SensitiveTable,
+        Rule::DailyVolume,
+        Rule::NewHour,
+        Rule::NewResource,
+    ];
 
     /// Short name for tables and JSON.
     pub fn name(self) -> &'static str {
@@ -40,6 +65,9 @@ impl Rule {
             Rule::BulkRows => "bulk-rows",
             Rule::OffHours => "off-hours",
             Rule::SensitiveTable => "sensitive-table",
+            Rule::DailyVolume => "daily-volume",
+            Rule::NewHour => "new-hour",
+            Rule::NewResource => "new-resource",
         }
     }
 }
@@ -108,6 +136,15 @@ impl RuleSet {
                     self.sensitive.join(", ")
                 )
             }
+            Rule::DailyVolume => format!(
+                "a day's rows above the user's median + {MAD_FACTOR} × MAD of their earlier active days (after {LEARNING_DAYS} days, with {MIN_HISTORY_DAYS} days of their own)"
+            ),
+            Rule::NewHour => format!(
+                "an event at a local hour the user was never active at (after {LEARNING_DAYS} days)"
+            ),
+            Rule::NewResource => {
+                format!("a resource the user never touched (after {LEARNING_DAYS} days)")
+            }
         }
     }
 
@@ -119,6 +156,103 @@ impl RuleSet {
             self.sensitive.iter().any(|p| glob(p, &ev.resource)),
         ]
     }
+}
+
+/// Days of event time, from the first event, in which the learned rules
+/// only learn, as the detectors' `learning_days`.
+pub const LEARNING_DAYS: i64 = 7;
+/// Earlier active days a user needs before their volume is judged.
+pub const MIN_HISTORY_DAYS: usize = 5;
+/// MADs above the median that flag a day's volume.
+pub const MAD_FACTOR: f64 = 3.0;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The learned rules' state: each user's hours, resources and daily rows
+/// so far. Fed every event in order; it learns from every event (a rule
+/// keeps no baseline out of learning), and flags only after the first
+/// [`LEARNING_DAYS`] of event time.
+#[derive(Default)]
+pub struct Habits {
+    first_ms: Option<i64>,
+    users: FxHashMap<u32, UserHabits>,
+}
+
+#[derive(Default)]
+struct UserHabits {
+    /// Local hours seen, one bit each.
+    hours: u32,
+    resources: FxHashSet<String>,
+    /// The local day being counted and its rows so far.
+    day: Option<i64>,
+    today: u64,
+    /// Rows of each earlier active day.
+    totals: Vec<u64>,
+    /// The flag bound of the current day, from `totals`.
+    bound: Option<f64>,
+}
+
+impl Habits {
+    /// Which learned rules `ev` of `user` trips, in [`Rule::ALL`]'s order of
+    /// the learned ones (volume, hour, resource), given its local hour and
+    /// local day.
+    pub fn check(
+        &mut self,
+        user: u32,
+        ev: &AccessEvent,
+        local_hour: u8,
+        local_day: i64,
+    ) -> [bool; 3] {
+        let first = *self.first_ms.get_or_insert(ev.time_ms);
+        let judging = ev.time_ms >= first.saturating_add(LEARNING_DAYS * DAY_MS);
+        let h = self.users.entry(user).or_default();
+        if h.day != Some(local_day) {
+            if h.day.is_some() {
+                h.totals.push(h.today);
+            }
+            h.day = Some(local_day);
+            h.today = 0;
+            h.bound = volume_bound(&h.totals);
+        }
+        h.today = h.today.saturating_add(ev.rows);
+        let hour_bit = 1u32 << local_hour.min(23);
+        let new_hour = h.hours & hour_bit == 0;
+        h.hours |= hour_bit;
+        let new_resource = !h.resources.contains(ev.resource.as_str());
+        if new_resource {
+            h.resources.insert(ev.resource.to_string());
+        }
+        let over = h.bound.is_some_and(|b| h.today as f64 > b);
+        [
+            judging && over,
+            judging && new_hour,
+            judging && new_resource,
+        ]
+    }
+}
+
+/// The rows above which a day is flagged: the median of `totals` plus
+/// [`MAD_FACTOR`] median absolute deviations (at least 1, so a user whose
+/// days are all alike is not flagged for one row more), once there are
+/// [`MIN_HISTORY_DAYS`].
+fn volume_bound(totals: &[u64]) -> Option<f64> {
+    if totals.len() < MIN_HISTORY_DAYS {
+        return None;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let mut days: Vec<f64> = totals.iter().map(|&t| t as f64).collect();
+    let m = median(&mut days);
+    let mut deviations: Vec<f64> = days.iter().map(|d| (d - m).abs()).collect();
+    let mad = median(&mut deviations).max(1.0);
+    Some(m + MAD_FACTOR * mad)
 }
 
 /// Whether `text` matches `pattern` as a whole: the novel-table detector's

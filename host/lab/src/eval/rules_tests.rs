@@ -55,3 +55,48 @@ fn globs() {
     assert!(glob("*a*b*", "xxaxxbxx"));
     assert!(!glob("*a*b*", "xxbxxaxx"));
 }
+
+/// An event of user 0 on `day` at `hour` (UTC, the local time here).
+fn at(day: i64, hour: i64, resource: &str, rows: u64) -> (AccessEvent, u8, i64) {
+    let e = AccessEvent {
+        time_ms: day * DAY_MS + hour * 3_600_000,
+        ..ev(resource, rows)
+    };
+    (e, hour as u8, day)
+}
+
+fn check(h: &mut Habits, (e, hour, day): (AccessEvent, u8, i64)) -> [bool; 3] {
+    h.check(0, &e, hour, day)
+}
+
+#[test]
+fn learned_rules_learn_first_then_flag_what_is_new_to_the_user() {
+    let mut h = Habits::default();
+    // Ten days of 10 rows a day on one table at 09:00; the first week only
+    // learns, so even the first event of each kind is not flagged.
+    for day in 0..10 {
+        assert_eq!(check(&mut h, at(day, 9, "t", 10)), [false; 3], "day {day}");
+    }
+    // An hour never seen, then a resource never seen: flagged once each.
+    assert_eq!(check(&mut h, at(10, 3, "t", 1)), [false, true, false]);
+    assert_eq!(check(&mut h, at(10, 3, "t", 1)), [false; 3]);
+    assert_eq!(check(&mut h, at(11, 9, "u", 1)), [false, false, true]);
+    // A day of 11 rows is within the user's days (median 10, MAD floored
+    // at 1: bound 13); 14 is beyond it.
+    assert_eq!(check(&mut h, at(12, 9, "t", 11)), [false; 3]);
+    assert_eq!(check(&mut h, at(13, 9, "t", 14)), [true, false, false]);
+}
+
+#[test]
+fn a_volume_needs_days_of_history() {
+    let mut h = Habits::default();
+    // Another user's event on day 0 starts the clock: learning is over by
+    // day 8, the user's first day, but five earlier days of their own are
+    // needed before a volume is judged.
+    let (first, hour, day) = at(0, 9, "t", 1);
+    h.check(1, &first, hour, day);
+    for day in 8..13 {
+        assert!(!check(&mut h, at(day, 9, "t", 10))[0], "day {day}");
+    }
+    assert!(check(&mut h, at(13, 9, "t", 1000))[0]);
+}
