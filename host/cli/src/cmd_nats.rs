@@ -65,12 +65,7 @@ impl NatsAuthArgs {
                     "{NATS_TOKEN_ENV} is set as well as --nats-creds or --nats-user; use one way to authenticate"
                 )
             }
-            (Some(path), None, _) => {
-                if !path.is_file() {
-                    bail!("--nats-creds {}: no such file", path.display());
-                }
-                Auth::CredsFile(path.clone())
-            }
+            (Some(path), None, _) => Auth::CredsFile(path.clone()),
             (None, Some(token), None) => {
                 if token.is_empty() {
                     bail!("the NATS token is empty");
@@ -91,6 +86,7 @@ impl NatsAuthArgs {
             (None, None, None) => Auth::None,
         };
         let files = [
+            ("--nats-creds", &self.nats_creds),
             ("--nats-tls-ca", &self.nats_tls_ca),
             ("--nats-tls-cert", &self.nats_tls_cert),
             ("--nats-tls-key", &self.nats_tls_key),

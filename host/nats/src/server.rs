@@ -110,7 +110,7 @@ pub async fn connect(server: &Server) -> Result<Context, NatsError> {
         url: shown_url(url),
         message,
     };
-    let options = match &server.auth {
+    let mut options = match &server.auth {
         Auth::None => async_nats::ConnectOptions::new(),
         Auth::CredsFile(path) => async_nats::ConnectOptions::new()
             .credentials_file(path)
@@ -126,7 +126,6 @@ pub async fn connect(server: &Server) -> Result<Context, NatsError> {
             async_nats::ConnectOptions::new().user_and_password(user.clone(), password.clone())
         }
     };
-    let mut options = options;
     if let Some(ca) = &server.tls.ca {
         options = options.add_root_certificates(ca.clone()).require_tls(true);
     }

@@ -23,6 +23,25 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A loopback port nothing listens on (as of asking).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `dir/one.jsonl`, holding one event: what the credential tests publish.
+fn one_event(dir: &Path) -> PathBuf {
+    let events = dir.join("one.jsonl");
+    std::fs::write(
+        &events,
+        "{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"alice\",\"action\":\"select\",\"resource\":\"t\"}\n",
+    )
+    .unwrap();
+    events
+}
+
 /// A throwaway JetStream server, stopped when dropped.
 struct Server {
     child: Child,
@@ -31,11 +50,7 @@ struct Server {
 
 impl Server {
     fn start(bin: &Path, store: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        Server::start_on(bin, store, port)
+        Server::start_on(bin, store, free_port())
     }
 
     /// A server on `port` with its store in `store` (a restart keeps the
@@ -99,10 +114,7 @@ fn ok(out: &std::process::Output, what: &str) {
 /// server is needed: the port refuses the connection.
 #[test]
 fn a_nats_password_is_never_printed() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
+    let port = free_port();
     let url = format!("nats://alice:s3cret@127.0.0.1:{port}");
     let commands: [&[&str]; 4] = [
         &["explain", "someone", "--nats", &url],
@@ -140,22 +152,11 @@ fn credentials_come_from_files_or_the_environment() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let free_port = || {
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port()
-    };
     let token_file = dir.path().join("nats.token");
     std::fs::write(&token_file, "t0ken-s3cret\n").unwrap();
     let password_file = dir.path().join("nats.password");
     std::fs::write(&password_file, "pa55-s3cret\n").unwrap();
-    let events = dir.path().join("one.jsonl");
-    std::fs::write(
-        &events,
-        "{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"alice\",\"action\":\"select\",\"resource\":\"t\"}\n",
-    )
-    .unwrap();
+    let events = one_event(dir.path());
     let publish = |url: &str, extra: &[&str], env: &[(&str, &str)]| {
         let mut cmd = crate::util::ueba_cmd();
         cmd.args(["publish", "--nats", url, "--partitions", "2"])
@@ -316,10 +317,7 @@ fn a_private_ca_and_a_client_certificate_reach_a_tls_server() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     certificates(d);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    let port = free_port();
     let file = |name: &str| d.join(name).display().to_string();
     let _server = Server::start_with(
         &bin,
@@ -336,12 +334,7 @@ fn a_private_ca_and_a_client_certificate_reach_a_tls_server() {
             &file("ca.pem"),
         ],
     );
-    let events = d.join("one.jsonl");
-    std::fs::write(
-        &events,
-        "{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"alice\",\"action\":\"select\",\"resource\":\"t\"}\n",
-    )
-    .unwrap();
+    let events = one_event(d);
     let url = format!("nats://127.0.0.1:{port}");
     let publish = |extra: &[&str]| {
         let mut args = vec!["publish", "--nats", &url, "--partitions", "2"];
@@ -636,13 +629,7 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         !out.status.success() && err.contains("--state belongs to the workers"),
         "{err}"
     );
-    let dead = format!(
-        "nats://127.0.0.1:{}",
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port()
-    );
+    let dead = format!("nats://127.0.0.1:{}", free_port());
     let out = ueba(&[
         "serve",
         "--listen",

@@ -16,6 +16,8 @@ use serde::Serialize;
 use ueba_engine::config::Config;
 use ueba_engine::event::AccessEvent;
 
+use super::DAY_MS;
+
 /// Default resource patterns of the sensitive-table rule: the same as the
 /// novel-table detector's default `sensitive` setting, so the rule and the
 /// detector agree on what is sensitive.
@@ -165,8 +167,6 @@ pub const LEARNING_DAYS: i64 = 7;
 pub const MIN_HISTORY_DAYS: usize = 5;
 /// MADs above the median that flag a day's volume.
 pub const MAD_FACTOR: f64 = 3.0;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// The learned rules' state: each user's hours, resources and daily rows
 /// so far. Fed every event in order; it learns from every event (a rule
