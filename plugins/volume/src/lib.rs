@@ -1257,7 +1257,7 @@ impl Volume {
                 1.0,
             ));
         }
-        let tests = pair_idx.map(|i| Tests::of(&user.pairs, user.pairs[i].hour));
+        let tests = pair_idx.map(|i| Tests::of(user, user.pairs[i].hour));
         if let (Some(i), Some(tests)) = (pair_idx, tests) {
             pair_candidates(
                 &mut user.pairs[i],
@@ -1477,14 +1477,25 @@ struct Tests {
 }
 
 impl Tests {
-    /// The tests of a user with these pairs, in the local hour `hour`.
-    fn of(pairs: &[Pair], hour: i64) -> Self {
-        let (day, this_hour) = pairs.iter().fold((0u32, 0u32), |(d, h), p| {
+    /// The tests of `user` in the local hour `hour`. Only pairs with
+    /// events today count, so once the user's list of them is known only
+    /// those are visited: a user who touched hundreds of resources over
+    /// the months works on a few a day, and this runs on every event.
+    fn of(user: &User, hour: i64) -> Self {
+        let count = |(d, h): (u32, u32), p: &Pair| {
             (
                 d + u32::from(p.events_today > 0),
                 h + u32::from(p.hour == hour && p.hour_events > 0),
             )
-        });
+        };
+        let (day, this_hour) = if user.today_pairs_known {
+            user.today_pairs
+                .iter()
+                .filter_map(|&i| user.pairs.get(i as usize))
+                .fold((0, 0), count)
+        } else {
+            user.pairs.iter().fold((0, 0), count)
+        };
         Tests {
             day: f64::from(day.max(1)),
             hour: f64::from(this_hour.max(1)),
