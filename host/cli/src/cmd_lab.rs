@@ -263,13 +263,19 @@ pub(crate) struct BenchArgs {
     /// `scripts/nats-bench` starts a throwaway server and runs this.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
+    /// How to authenticate to the server of --nats; the workers and the
+    /// publisher the benchmark starts are given the same.
+    #[command(flatten)]
+    nats_auth: crate::cmd_nats::NatsAuthArgs,
 }
 
 pub(crate) fn bench_cmd(a: BenchArgs) -> Result<()> {
     use ueba_lab::bench::Options;
     if let Some(url) = &a.nats {
         let reps = a.reps.unwrap_or(if a.quick { 1 } else { 3 }).max(1);
-        let report = crate::nats_bench::run(url, a.users.unwrap_or(500), reps)?;
+        let server = a.nats_auth.server(url)?;
+        let auth = a.nats_auth.to_args();
+        let report = crate::nats_bench::run(&server, &auth, a.users.unwrap_or(500), reps)?;
         print!("{}", report.render());
         if let Some(path) = &a.json {
             write_json(path, &report)?;

@@ -52,6 +52,49 @@ const NATS_TOKEN_ENV: &str = "UEBA_NATS_TOKEN";
 const NATS_PASSWORD_ENV: &str = "UEBA_NATS_PASSWORD";
 
 impl NatsAuthArgs {
+    /// These arguments as a command line for another ueba process (the
+    /// workers and publisher `ueba bench --nats` starts): files and the
+    /// user name only. Secrets given in the environment reach the child
+    /// through its inherited environment, never its command line.
+    pub(crate) fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out = Vec::new();
+        let mut flag = |name: &str, value: Option<&std::ffi::OsStr>| {
+            if let Some(value) = value {
+                out.push(name.into());
+                out.push(value.to_owned());
+            }
+        };
+        flag(
+            "--nats-creds",
+            self.nats_creds.as_deref().map(|p| p.as_os_str()),
+        );
+        flag(
+            "--nats-token-file",
+            self.nats_token_file.as_deref().map(|p| p.as_os_str()),
+        );
+        flag(
+            "--nats-user",
+            self.nats_user.as_deref().map(std::ffi::OsStr::new),
+        );
+        flag(
+            "--nats-password-file",
+            self.nats_password_file.as_deref().map(|p| p.as_os_str()),
+        );
+        flag(
+            "--nats-tls-ca",
+            self.nats_tls_ca.as_deref().map(|p| p.as_os_str()),
+        );
+        flag(
+            "--nats-tls-cert",
+            self.nats_tls_cert.as_deref().map(|p| p.as_os_str()),
+        );
+        flag(
+            "--nats-tls-key",
+            self.nats_tls_key.as_deref().map(|p| p.as_os_str()),
+        );
+        out
+    }
+
     /// The server at `url`, authenticating as these arguments say.
     pub(crate) fn server(&self, url: &str) -> Result<Server> {
         let token = crate::secret::from_file_or_env(

@@ -19,12 +19,14 @@
 //! than delete someone's events. `scripts/nats-bench` starts a throwaway
 //! server and runs this.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
+use ueba_nats::Server;
 
 /// Partitions the events are published into: one per worker at most.
 pub(crate) const PARTITIONS: u32 = 2;
@@ -70,12 +72,15 @@ pub(crate) struct Report {
     pub runs: Vec<Run>,
 }
 
-/// Generate, publish and score as described in the module docs.
-pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
+/// Generate, publish and score as described in the module docs, on
+/// `server`; `auth` is how the child processes authenticate to it (as
+/// [`crate::cmd_nats::NatsAuthArgs::to_args`] gives it).
+pub(crate) fn run(server: &Server, auth: &[OsString], users: u32, reps: usize) -> Result<Report> {
+    let url = server.url.as_str();
     let exe = std::env::current_exe().context("finding the ueba executable")?;
     let rt = crate::cmd_nats::runtime()?;
     rt.block_on(async {
-        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
+        let js = ueba_nats::server::connect(server).await?;
         if let Some(name) = ueba_nats::server::ueba_state_present(&js).await? {
             bail!(
                 "{} already holds {name}: `ueba bench --nats` creates and deletes ueba's streams and buckets, so it needs a server of its own (scripts/nats-bench starts one)",
@@ -117,7 +122,15 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
                 rep + 1,
                 if workers == 1 { "" } else { "s" }
             );
-            let run = one_run(&exe, url, dir.path(), &events, &identities, workers)?;
+            let run = one_run(
+                &exe,
+                server,
+                auth,
+                dir.path(),
+                &events,
+                &identities,
+                workers,
+            )?;
             if run.events != lines {
                 bail!(
                     "{workers} worker(s) scored {} events of the {lines} published",
@@ -128,7 +141,7 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
         }
     }
     rt.block_on(async {
-        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
+        let js = ueba_nats::server::connect(server).await?;
         ueba_nats::server::remove_ueba_state(&js).await
     })?;
     Ok(Report {
@@ -143,15 +156,17 @@ pub(crate) fn run(url: &str, users: u32, reps: usize) -> Result<Report> {
 /// Clear the server, publish, run `workers` workers to the end.
 fn one_run(
     exe: &Path,
-    url: &str,
+    server: &Server,
+    auth: &[OsString],
     dir: &Path,
     events: &Path,
     identities: &Path,
     workers: u32,
 ) -> Result<Run> {
+    let url = server.url.as_str();
     let rt = crate::cmd_nats::runtime()?;
     rt.block_on(async {
-        let js = ueba_nats::server::connect(&ueba_nats::Server::new(url)).await?;
+        let js = ueba_nats::server::connect(server).await?;
         ueba_nats::server::remove_ueba_state(&js).await
     })?;
     let started = Instant::now();
@@ -159,6 +174,7 @@ fn one_run(
         Command::new(exe)
             .args(["publish", "--nats", url, "--partitions"])
             .arg(PARTITIONS.to_string())
+            .args(auth)
             .arg(events),
         &dir.join("publish.log"),
     )?;
@@ -176,6 +192,7 @@ fn one_run(
         let _ = std::fs::remove_file(&summary);
         let child = Command::new(exe)
             .args(["worker", "--nats", url, "--partitions", &partitions])
+            .args(auth)
             .arg("--name")
             .arg(format!("bench-{k}"))
             .arg("--identities")

@@ -207,6 +207,27 @@ fn credentials_come_from_files_or_the_environment() {
     );
     let url = format!("nats://127.0.0.1:{port}");
     let file = password_file.to_str().unwrap();
+    // The workers benchmark (first, as it wants a server without ueba's
+    // streams) starts a publisher and workers of its own: they are given
+    // the same credentials, and score every event.
+    let out = crate::util::ueba_cmd()
+        .args(["bench", "--nats", &url, "--users", "20", "--reps", "1"])
+        .args(["--nats-user", "alice", "--nats-password-file", file])
+        .env_remove("UEBA_NATS_TOKEN")
+        .env_remove("UEBA_NATS_PASSWORD")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("events/s") && !text.contains("s3cret"),
+        "{text}"
+    );
+
     let (ok_file, text) = publish(
         &url,
         &["--nats-user", "alice", "--nats-password-file", file],
