@@ -1241,12 +1241,13 @@ impl NovelTable {
     }
 
     /// Count a learned event in its resource's [`Clock`]; a day it closes
-    /// joins its kind's hours while the resource is owned.
-    fn tick_clock(&mut self, e: &Event) {
+    /// joins its kind's hours while the resource is owned. `day` and
+    /// `hour` are the event's local day and hour.
+    fn tick_clock(&mut self, e: &Event, day: i64, hour: u8) {
         let res = self
             .resources
             .get_or_insert_with(e.resource, Resource::default);
-        let Some(span) = res.clock.tick(e.local_day(), e.local_hour()) else {
+        let Some(span) = res.clock.tick(day, hour) else {
             return;
         };
         let kind = res.kind;
@@ -1267,8 +1268,9 @@ impl NovelTable {
     /// The resource-side time reading of an access by someone other than
     /// an owned resource's owner (see the module docs); `None` for the
     /// owner, a resource nobody owns, or one with fewer than
-    /// `learning_days` closed active days.
-    fn dead_hour(&self, e: &Event) -> Option<DeadHour> {
+    /// `learning_days` closed active days. `hour` is the event's local
+    /// hour.
+    fn dead_hour(&self, e: &Event, hour: u8) -> Option<DeadHour> {
         let census = self.census(e.resource)?;
         let (owner, _) = census.ownership(e.user)?;
         let res = self.resources.get(e.resource);
@@ -1279,7 +1281,7 @@ impl NovelTable {
         if days < self.config.learning_days.max(1) {
             return None;
         }
-        let hour = e.local_hour().min(23);
+        let hour = hour.min(23);
         let h = usize::from(hour);
         let prior = self.kind_share(res.and_then(|r| r.kind).map(|(_, k)| k), h);
         let used = res.map_or(0, |r| r.clock.used[h]);
@@ -1366,8 +1368,14 @@ impl NovelTable {
     }
 
     /// Score a repeat access by the resource-side time reading alone.
-    fn report_dead(&mut self, symbols: &Symbols, e: &Event, day: i64, out: &mut Vec<Finding>) {
-        let Some(d) = self.dead_hour(e) else {
+    fn report_dead(
+        &mut self,
+        symbols: &Symbols,
+        e: &Event,
+        (day, hour): (i64, u8),
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(d) = self.dead_hour(e, hour) else {
             return;
         };
         let score = score_from_p(d.p);
@@ -1391,8 +1399,10 @@ impl NovelTable {
 
     fn observe_one(&mut self, symbols: &Symbols, e: &Event, out: &mut Vec<Finding>) {
         let learning = self.learning(e.time_ms, e.learn);
+        // Local time once per event: each is a 64-bit division.
+        let (day, hour) = (e.local_day(), e.local_hour());
         if e.learn {
-            self.tick_clock(e);
+            self.tick_clock(e, day, hour);
         }
         if self.users.get(e.user).is_none() {
             // A user with nothing learned is on no active day yet, so
@@ -1418,7 +1428,6 @@ impl NovelTable {
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
-        let day = e.local_day();
         let new_day = user.starts_day(day);
         // The active days this event is scored on: an unlearned event's day
         // counts for its score but is not added to the user's history.
@@ -1453,20 +1462,17 @@ impl NovelTable {
             // Neither scored nor learned.
             return;
         }
-        let repeat = user
+        // Found once: reporting a dead hour leaves `touched` as it is.
+        let found = user
             .touched
-            .binary_search_by_key(&e.resource, |t| t.resource)
-            .is_ok();
-        if repeat && !learning && counted {
-            self.report_dead(symbols, e, day, out);
+            .binary_search_by_key(&e.resource, |t| t.resource);
+        if found.is_ok() && !learning && counted {
+            self.report_dead(symbols, e, (day, hour), out);
         }
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
-        let slot = match user
-            .touched
-            .binary_search_by_key(&e.resource, |t| t.resource)
-        {
+        let slot = match found {
             // A repeat access teaches habits and ownership, and is no
             // finding: an unlearned one has nothing to do.
             Ok(_) if !e.learn => return,
@@ -1563,7 +1569,7 @@ impl NovelTable {
             };
             let p_novel = rate * relative;
             let p_owned = owned.map_or(1.0, |(r, rel, _)| r * rel);
-            let dead = self.dead_hour(e);
+            let dead = self.dead_hour(e, hour);
             let p_dead = dead.map_or(1.0, |d| d.p);
             let alone = (p_novel.min(p_owned).min(p_dead) * factor).clamp(0.0, 1.0);
             let paired = self.in_session(e.user, kind, alone, e.time_ms, e.learn);
