@@ -479,6 +479,11 @@ impl Fit {
     pub fn kinship(own: Fit, n: u32, prior: Fit) -> f64 {
         let sd = (prior.s * prior.s + own.s * own.s / f64::from(n.max(1))).sqrt();
         let excess = ((own.m - prior.m).abs() / sd - KIN_SPREADS).max(0.0);
+        // Most users are within the spreads, where the tail is exactly 1:
+        // skip the exponential, which runs on every event.
+        if excess == 0.0 {
+            return 1.0;
+        }
         let k = (-0.5 * excess * excess).exp();
         if k.is_finite() { k } else { 1.0 }
     }
