@@ -57,41 +57,23 @@ impl NatsAuthArgs {
     /// user name only. Secrets given in the environment reach the child
     /// through its inherited environment, never its command line.
     pub(crate) fn to_args(&self) -> Vec<std::ffi::OsString> {
-        let mut out = Vec::new();
-        let mut flag = |name: &str, value: Option<&std::ffi::OsStr>| {
-            if let Some(value) = value {
-                out.push(name.into());
-                out.push(value.to_owned());
+        let files = [
+            ("--nats-creds", &self.nats_creds),
+            ("--nats-token-file", &self.nats_token_file),
+            ("--nats-password-file", &self.nats_password_file),
+            ("--nats-tls-ca", &self.nats_tls_ca),
+            ("--nats-tls-cert", &self.nats_tls_cert),
+            ("--nats-tls-key", &self.nats_tls_key),
+        ];
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(user) = &self.nats_user {
+            out.extend(["--nats-user".into(), user.into()]);
+        }
+        for (flag, path) in files {
+            if let Some(path) = path {
+                out.extend([flag.into(), path.into()]);
             }
-        };
-        flag(
-            "--nats-creds",
-            self.nats_creds.as_deref().map(|p| p.as_os_str()),
-        );
-        flag(
-            "--nats-token-file",
-            self.nats_token_file.as_deref().map(|p| p.as_os_str()),
-        );
-        flag(
-            "--nats-user",
-            self.nats_user.as_deref().map(std::ffi::OsStr::new),
-        );
-        flag(
-            "--nats-password-file",
-            self.nats_password_file.as_deref().map(|p| p.as_os_str()),
-        );
-        flag(
-            "--nats-tls-ca",
-            self.nats_tls_ca.as_deref().map(|p| p.as_os_str()),
-        );
-        flag(
-            "--nats-tls-cert",
-            self.nats_tls_cert.as_deref().map(|p| p.as_os_str()),
-        );
-        flag(
-            "--nats-tls-key",
-            self.nats_tls_key.as_deref().map(|p| p.as_os_str()),
-        );
+        }
         out
     }
 
