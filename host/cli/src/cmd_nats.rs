@@ -454,10 +454,13 @@ const FORWARD_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `ueba serve --nats`: the service's accepted events go to the events
 /// stream, as `ueba publish` sends them, each round stored before the
-/// requests in it are answered.
+/// requests in it are answered; analysts' verdicts go to the verdicts
+/// stream, as `ueba feedback --nats` sends them.
 pub(crate) struct NatsForward {
     rt: tokio::runtime::Runtime,
     publisher: Publisher,
+    /// The server, with its credentials, for verdicts.
+    server: Server,
     /// The server, as messages show it ([`ueba_nats::shown_url`]).
     url: String,
 }
@@ -478,6 +481,7 @@ impl NatsForward {
         Ok(NatsForward {
             rt,
             publisher,
+            server: server.clone(),
             url: server.to_string(),
         })
     }
@@ -504,6 +508,46 @@ impl ueba_serve::forward::Forward for NatsForward {
             self.publisher.abandon();
             e.to_string()
         })
+    }
+
+    /// A verdict is published for the worker owning the alert's user, as
+    /// `ueba feedback --nats` publishes it; the answer is the verdict as
+    /// published and its partition. Risk and incidents are the workers'
+    /// (501).
+    fn ask(
+        &mut self,
+        ask: ueba_serve::analyst::Ask,
+    ) -> Result<serde_json::Value, ueba_serve::analyst::AskError> {
+        use ueba_nats::NatsError;
+        use ueba_serve::analyst::{Ask, AskError};
+        let Ask::Feedback(f) = ask else {
+            return Err(AskError::Forwarding(self.destination()));
+        };
+        let judgement = ueba_nats::verdicts::Judgement {
+            id: &f.id,
+            verdict: f.verdict,
+            note: &f.note,
+            analyst: &f.analyst,
+            at: f.at,
+        };
+        let given = self
+            .rt
+            .block_on(ueba_nats::verdicts::give(&self.server, &judgement))
+            .map_err(|e| match e {
+                NatsError::UnknownAlert(why) => AskError::UnknownAlert(why),
+                NatsError::Input(why) => AskError::Refused(why),
+                other => AskError::Unavailable(other.to_string()),
+            })?;
+        let v = &given.verdict;
+        Ok(serde_json::json!({
+            "time": v.time,
+            "id": v.id,
+            "verdict": v.verdict,
+            "note": v.note,
+            "analyst": v.analyst,
+            "partition": given.partition,
+            "subject": ueba_nats::names::verdicts_subject(given.partition),
+        }))
     }
 }
 

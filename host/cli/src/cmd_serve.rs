@@ -98,7 +98,9 @@ pub(crate) struct ServeArgs {
     /// Forward instead of scoring: store every accepted event in the NATS
     /// JetStream events stream at URL, as `ueba publish` does, for `ueba
     /// worker`s to score (README "Scale out"). A request is answered once
-    /// the server has stored its events; analysts' endpoints answer 501.
+    /// the server has stored its events. POST /v1/feedback publishes the
+    /// verdict for the alert's worker, as `ueba feedback --nats` does; the
+    /// risk and incident endpoints answer 501.
     /// Scoring options (--state, --plugins, --verdicts, -i, alert outputs,
     /// --shards) belong to the workers then and are refused here.
     #[arg(long, value_name = "URL", requires = "partitions")]

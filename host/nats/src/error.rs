@@ -91,6 +91,9 @@ pub enum NatsError {
     /// Reading the events to publish failed.
     #[error("{0}")]
     Input(String),
+    /// A verdict names an alert that is not on the alerts stream.
+    #[error("{0}")]
+    UnknownAlert(String),
     /// A JetStream request failed (stream, consumer, bucket, publish).
     #[error("{what}: {message}")]
     JetStream {

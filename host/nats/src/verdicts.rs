@@ -63,7 +63,7 @@ pub struct Judgement<'a> {
 pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, NatsError> {
     let js = server::connect(server).await?;
     let Some((user, alert_ms)) = find_alert(&js, j.id).await? else {
-        return Err(NatsError::Input(format!(
+        return Err(NatsError::UnknownAlert(format!(
             "no alert has id `{}` on {ALERTS_SUBJECT} (an alert's `id` field, as the workers published it)",
             j.id
         )));

@@ -30,7 +30,10 @@
 //!   verdicts).
 //! - a verdict: the line recorded (`time`, `id`, `verdict`, `note`,
 //!   `analyst`) and its `line` number in the verdicts file. It applies from
-//!   `time` on, when the events from then on are scored.
+//!   `time` on, when the events from then on are scored. A service that
+//!   forwards to NATS publishes it for the workers instead and answers with
+//!   its `partition` and `subject` in place of `line`
+//!   ([`crate::forward::Forward::ask`]).
 
 use std::path::Path;
 
@@ -146,12 +149,16 @@ pub enum AskError {
     /// The verdicts file could not be written; nothing was recorded (500).
     #[error("recording the verdict: {0}")]
     Record(#[from] VerdictError),
-    /// This service forwards events for workers to score and keeps no risk,
-    /// incidents or verdicts of its own (501).
+    /// This service forwards events for workers to score and keeps no risk
+    /// or incidents of its own (501).
     #[error(
-        "this service forwards events to NATS JetStream for `ueba worker` to score ({0}); it keeps no risk, incidents or verdicts: ask a service that scores"
+        "this service forwards events to NATS JetStream for `ueba worker` to score ({0}); it keeps no risk or incidents: `ueba explain USER --nats URL` reads a user's from the workers' checkpoints, and `ueba worker --incidents` publishes incidents to ueba.incidents"
     )]
     Forwarding(String),
+    /// Where verdicts go could not be reached or did not store this one;
+    /// nothing was recorded, and the client may send it again (503).
+    #[error("{0}; nothing was recorded: send the verdict again")]
+    Unavailable(String),
 }
 
 /// Parse and bound a `POST /v1/feedback` body. Malformed JSON is

@@ -15,8 +15,12 @@
 //! is logged and counted, and the service goes on: the next round is tried
 //! afresh, so a store that comes back needs no restart of the service. A
 //! round that failed part way may have stored some of its events, which
-//! the clients' resend then stores twice. Analysts' questions are answered
-//! 501: there is no risk here to ask about.
+//! the clients' resend then stores twice.
+//!
+//! Analysts' verdicts (`POST /v1/feedback`) go to [`Forward::ask`]: over
+//! NATS they are published for the worker owning the alert's user, as
+//! `ueba feedback --nats` publishes them. Questions about risk and
+//! incidents are answered 501: there is no risk here to ask about.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, channel};
@@ -25,7 +29,7 @@ use std::thread::JoinHandle;
 
 use ueba_engine::event::AccessEvent;
 
-use crate::analyst::AskError;
+use crate::analyst::{Ask, AskError};
 use crate::queue::{Msg, PanicGuard, Queue, Shared, Snapshot, WorkerError};
 
 /// Where a forwarding service's events go.
@@ -37,6 +41,12 @@ pub trait Forward {
     /// An error refuses this round's requests (their clients send them
     /// again); the next call starts afresh.
     fn forward(&mut self, events: &[AccessEvent]) -> Result<(), String>;
+    /// Answer an analyst's request, where the destination can: by default
+    /// none can ([`AskError::Forwarding`], 501).
+    fn ask(&mut self, ask: Ask) -> Result<serde_json::Value, AskError> {
+        let _ = ask;
+        Err(AskError::Forwarding(self.destination()))
+    }
 }
 
 /// What a forwarding run did, for the summary at shutdown.
@@ -156,8 +166,10 @@ fn work<F: Forward>(
                     events.append(&mut more);
                     acks.extend(ack);
                 }
-                Msg::Ask(_, reply) => {
-                    let _ = reply.send(Err(AskError::Forwarding(done.destination.clone())));
+                // A client that went away meanwhile is sent nothing; a
+                // verdict it sent is published all the same.
+                Msg::Ask(ask, reply) => {
+                    let _ = reply.send(forward.ask(ask));
                 }
                 // No plugins here: a forwarding service has no --plugins to
                 // watch, so nothing sends one.

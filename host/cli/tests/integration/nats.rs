@@ -694,6 +694,48 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         "worker",
     );
     alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
+
+    // A verdict posted to the service is published for the worker owning
+    // the alert's user, as `ueba feedback --nats` publishes it.
+    let dumped = d("dumped.jsonl");
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &dumped]),
+        "dump",
+    );
+    let dumped = std::fs::read_to_string(&dumped).unwrap();
+    let alert: serde_json::Value =
+        serde_json::from_str(dumped.lines().next().expect("an alert")).unwrap();
+    let id = alert["id"].as_str().unwrap();
+    let svc = crate::serve::start(&["--nats", url, "--partitions", "2"]);
+    let feedback = format!("{}/v1/feedback", svc.base);
+    let token = crate::serve::bearer();
+    let (status, _, body) = crate::serve::post(
+        &feedback,
+        Some(&token),
+        br#"{"id":"no-such-alert","verdict":"benign"}"#,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no alert has id `no-such-alert`"), "{body}");
+    let verdict =
+        format!(r#"{{"id":"{id}","verdict":"benign","note":"a known job","analyst":"ana"}}"#);
+    let (status, _, body) = crate::serve::post(&feedback, Some(&token), verdict.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let given: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let partition = ueba_engine::pipeline::shard_of(alert["user"].as_str().unwrap(), 2);
+    assert_eq!(given["id"], id, "{body}");
+    assert_eq!(given["verdict"], "benign", "{body}");
+    assert_eq!(given["partition"], partition, "{body}");
+    assert_eq!(
+        given["subject"],
+        format!("ueba.verdicts.{partition}"),
+        "{body}"
+    );
+    let (code, log) = svc.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    let out = ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]);
+    ok(&out, "worker after the verdict");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("1 new verdicts"), "{log}");
 }
 
 #[test]
@@ -725,6 +767,14 @@ fn serve_refuses_while_nats_is_away_and_goes_on_when_it_returns() {
         crate::serve::post(&events, Some(&crate::serve::bearer()), line(1).as_bytes());
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("send them again"), "{body}");
+    // A verdict cannot be published either: refused, to be sent again.
+    let (status, _, body) = crate::serve::post(
+        &format!("{}/v1/feedback", svc.base),
+        Some(&crate::serve::bearer()),
+        br#"{"id":"some-alert","verdict":"benign"}"#,
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("send the verdict again"), "{body}");
 
     // It comes back (same port, same store): the resend is stored.
     let server = Server::start_on(&bin, &store, port);
