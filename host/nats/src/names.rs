@@ -83,6 +83,17 @@ pub const PARTITIONS_KEY: &str = "partitions";
 pub const OWNERS_BUCKET: &str = "ueba-owners";
 /// Object store bucket of checkpoints, one object per partition.
 pub const CHECKPOINTS_BUCKET: &str = "ueba-checkpoints";
+/// KV bucket indexing alerts: key = alert id, value = `{"user","time"}`.
+/// Workers write it beside each alert they publish, so a verdict finds its
+/// alert's partition with one lookup instead of reading the alerts stream.
+pub const ALERT_INDEX_BUCKET: &str = "ueba-alert-index";
+
+/// Whether `id` can be a key of [`ALERT_INDEX_BUCKET`]: ueba's alert ids
+/// are hex digests; anything else (an id a client made up) is looked for
+/// in the alerts stream instead.
+pub fn indexable(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
 /// How long the alerts stream remembers an alert id: a worker that crashed
 /// re-emits the alerts since its last checkpoint, which is far less than
 /// this behind, so the server drops them as duplicates.

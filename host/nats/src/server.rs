@@ -429,7 +429,7 @@ pub async fn verdicts_stream(js: &Context) -> Result<stream::Stream, NatsError> 
 /// Every stream and bucket ueba keeps on a server, by the name JetStream
 /// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
 /// `OBJ_<bucket>`).
-fn ueba_streams() -> [String; 8] {
+fn ueba_streams() -> [String; 9] {
     [
         EVENTS_STREAM.to_string(),
         ALERTS_STREAM.to_string(),
@@ -438,6 +438,7 @@ fn ueba_streams() -> [String; 8] {
         VERDICTS_STREAM.to_string(),
         format!("KV_{CONFIG_BUCKET}"),
         format!("KV_{OWNERS_BUCKET}"),
+        format!("KV_{ALERT_INDEX_BUCKET}"),
         format!("OBJ_{CHECKPOINTS_BUCKET}"),
     ]
 }

@@ -109,14 +109,37 @@ pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, N
     Ok(Given { verdict, partition })
 }
 
-/// The user and event time (ms) of the alert with this id on the alerts
-/// stream, if any.
+/// The user and event time (ms) of the alert with this id: from
+/// [`ALERT_INDEX_BUCKET`], else (an alert published before the index, or
+/// by a worker that stopped before indexing it) from the alerts stream.
 async fn find_alert(js: &Context, id: &str) -> Result<Option<(String, i64)>, NatsError> {
+    #[derive(serde::Deserialize)]
+    struct Indexed {
+        user: String,
+        time: String,
+    }
     #[derive(serde::Deserialize)]
     struct AlertRef {
         id: String,
         user: String,
         time: String,
+    }
+    let time_of = |text: &str| {
+        parse_timestamp_text(text).map_err(|e| {
+            NatsError::Input(format!(
+                "alert `{id}` on {ALERTS_SUBJECT}: field `time`: {e}"
+            ))
+        })
+    };
+    if indexable(id)
+        && let Ok(index) = js.get_key_value(ALERT_INDEX_BUCKET).await
+        && let Some(value) = index
+            .get(id)
+            .await
+            .map_err(|e| NatsError::js(format!("reading {ALERT_INDEX_BUCKET}/{id}"), e))?
+        && let Ok(entry) = serde_json::from_slice::<Indexed>(&value)
+    {
+        return Ok(Some((entry.user, time_of(&entry.time)?)));
     }
     let Some(mut reader) = Reader::open(js, ALERTS_STREAM, 1).await? else {
         return Ok(None);
@@ -126,12 +149,7 @@ async fn find_alert(js: &Context, id: &str) -> Result<Option<(String, i64)>, Nat
             continue;
         };
         if a.id == id {
-            let t = parse_timestamp_text(&a.time).map_err(|e| {
-                NatsError::Input(format!(
-                    "alert `{id}` on {ALERTS_SUBJECT}: field `time`: {e}"
-                ))
-            })?;
-            return Ok(Some((a.user, t)));
+            return Ok(Some((a.user, time_of(&a.time)?)));
         }
     }
     Ok(None)

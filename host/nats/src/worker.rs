@@ -708,7 +708,8 @@ async fn last_checkpoint(
 
 /// Publish records to their streams with `Nats-Msg-Id` = their id and
 /// wait for every ack, counting them in `summary` (for alerts, also those
-/// the stream dropped as duplicates).
+/// the stream dropped as duplicates); then index the alerts in
+/// [`ALERT_INDEX_BUCKET`] (writing an entry again changes nothing).
 async fn publish(
     js: &Context,
     records: &[(Output, PendingRecord)],
@@ -748,6 +749,40 @@ async fn publish(
             Output::Incidents => summary.incidents += 1,
             Output::Findings => summary.findings += 1,
         }
+    }
+    index_alerts(js, records).await
+}
+
+/// Write each alert's user and time under its id in
+/// [`ALERT_INDEX_BUCKET`], after the alert itself is stored: an alert
+/// missing from the index (a worker that stopped in between, or one older
+/// than the index) is still found by reading the alerts stream.
+async fn index_alerts(js: &Context, records: &[(Output, PendingRecord)]) -> Result<(), NatsError> {
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Entry<'a> {
+        user: &'a str,
+        time: &'a str,
+    }
+    let alerts: Vec<&PendingRecord> = records
+        .iter()
+        .filter(|(o, r)| *o == Output::Alerts && indexable(&r.id))
+        .map(|(_, r)| r)
+        .collect();
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let index = server::key_value(js, ALERT_INDEX_BUCKET, Duration::ZERO).await?;
+    for r in alerts {
+        let Ok(entry) = serde_json::from_str::<Entry>(&r.json) else {
+            continue;
+        };
+        let value = serde_json::to_vec(&entry).map_err(|e| NatsError::Input(e.to_string()))?;
+        index.put(&r.id, Bytes::from(value)).await.map_err(|e| {
+            NatsError::js(
+                format!("indexing alert {} in {ALERT_INDEX_BUCKET}", r.id),
+                e,
+            )
+        })?;
     }
     Ok(())
 }

@@ -957,3 +957,62 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
         assert_eq!(sorted_lines(Path::new(&got)), want, "{kind}");
     }
 }
+
+/// A verdict finds its alert through the alert index the workers keep, and
+/// through the alerts stream when the index lacks it (alerts published
+/// before the index existed).
+#[test]
+fn a_verdict_finds_its_alert_by_the_index_and_without_it() {
+    let Some((server, dir)) = server_or_skip() else {
+        return;
+    };
+    let url = server.url.as_str();
+    let (events, ids) = generated(dir.path(), "7");
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &events]),
+        "publish",
+    );
+    ok(
+        &ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]),
+        "worker",
+    );
+    let dumped = dir.path().join("alerts.jsonl");
+    let dumped_arg = dumped.display().to_string();
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &dumped_arg]),
+        "dump",
+    );
+    let text = std::fs::read_to_string(&dumped).unwrap();
+    let alert: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("an alert")).unwrap();
+    let id = alert["id"].as_str().unwrap().to_string();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let js = rt.block_on(async {
+        async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"))
+    });
+    let indexed = rt.block_on(async {
+        let index = js
+            .get_key_value("ueba-alert-index")
+            .await
+            .expect("the index");
+        index.get(&id).await.expect("a lookup")
+    });
+    let entry: serde_json::Value =
+        serde_json::from_slice(&indexed.expect("the alert indexed")).unwrap();
+    assert_eq!(entry["user"], alert["user"]);
+    assert_eq!(entry["time"], alert["time"]);
+
+    let out = ueba(&["feedback", "--nats", url, &id, "benign"]);
+    ok(&out, "feedback through the index");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+
+    rt.block_on(js.delete_key_value("ueba-alert-index"))
+        .expect("removing the index");
+    let out = ueba(&["feedback", "--nats", url, &id, "malicious"]);
+    ok(&out, "feedback through the alerts stream");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("malicious"));
+}
