@@ -402,6 +402,19 @@ fn generated(dir: &Path, seed: &str) -> (String, String) {
     )
 }
 
+/// The first alert on the server's alerts stream, as `ueba worker
+/// --dump-alerts` writes it (into `dir/first-alert.jsonl`).
+fn first_alert(url: &str, dir: &Path) -> serde_json::Value {
+    let dumped = dir.join("first-alert.jsonl");
+    let arg = dumped.display().to_string();
+    ok(
+        &ueba(&["worker", "--nats", url, "--dump-alerts", &arg]),
+        "dump",
+    );
+    let text = std::fs::read_to_string(&dumped).unwrap();
+    serde_json::from_str(text.lines().next().expect("an alert on the stream")).unwrap()
+}
+
 fn sorted_lines(path: &Path) -> Vec<String> {
     let mut lines: Vec<String> = std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -697,14 +710,7 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
 
     // A verdict posted to the service is published for the worker owning
     // the alert's user, as `ueba feedback --nats` publishes it.
-    let dumped = d("dumped.jsonl");
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &dumped]),
-        "dump",
-    );
-    let dumped = std::fs::read_to_string(&dumped).unwrap();
-    let alert: serde_json::Value =
-        serde_json::from_str(dumped.lines().next().expect("an alert")).unwrap();
+    let alert = first_alert(url, dir.path());
     let id = alert["id"].as_str().unwrap();
     let svc = crate::serve::start(&["--nats", url, "--partitions", "2"]);
     let feedback = format!("{}/v1/feedback", svc.base);
@@ -818,10 +824,10 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
         "score",
     );
     let all = std::fs::read_to_string(&all).unwrap();
-    let first_alert: serde_json::Value =
+    let earliest: serde_json::Value =
         serde_json::from_str(all.lines().next().expect("the log has alerts")).unwrap();
     let cut = jiff::Timestamp::from_millisecond(
-        first_alert["time"]
+        earliest["time"]
             .as_str()
             .unwrap()
             .parse::<jiff::Timestamp>()
@@ -870,16 +876,9 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
         "publish",
     );
     work("worker, first part");
-    let alerts = d("alerts.jsonl");
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &alerts]),
-        "dump",
-    );
-    let alerts = std::fs::read_to_string(&alerts).unwrap();
-    let first_alert: serde_json::Value =
-        serde_json::from_str(alerts.lines().next().expect("an alert in the first part")).unwrap();
-    let id = first_alert["id"].as_str().unwrap().to_string();
-    let user = first_alert["user"].as_str().unwrap().to_string();
+    let first = first_alert(url, dir.path());
+    let id = first["id"].as_str().unwrap().to_string();
+    let user = first["user"].as_str().unwrap().to_string();
 
     let out = ueba(&["feedback", "--nats", url, "no-such-alert", "benign"]);
     assert!(!out.status.success());
@@ -976,15 +975,7 @@ fn a_verdict_finds_its_alert_by_the_index_and_without_it() {
         &ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]),
         "worker",
     );
-    let dumped = dir.path().join("alerts.jsonl");
-    let dumped_arg = dumped.display().to_string();
-    ok(
-        &ueba(&["worker", "--nats", url, "--dump-alerts", &dumped_arg]),
-        "dump",
-    );
-    let text = std::fs::read_to_string(&dumped).unwrap();
-    let alert: serde_json::Value =
-        serde_json::from_str(text.lines().next().expect("an alert")).unwrap();
+    let alert = first_alert(url, dir.path());
     let id = alert["id"].as_str().unwrap().to_string();
 
     let rt = tokio::runtime::Builder::new_current_thread()
