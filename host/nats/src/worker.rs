@@ -178,6 +178,8 @@ struct Server {
     events: stream::Stream,
     owners: kv::Store,
     checkpoints: ObjectStore,
+    /// [`ALERT_INDEX_BUCKET`], where published alerts are indexed.
+    alert_index: kv::Store,
 }
 
 /// Run a worker until `exit_when_idle` says it is done (or forever).
@@ -227,6 +229,7 @@ pub async fn run(
         name: Bytes::from(opts.name.clone()),
         owners,
         checkpoints: server::checkpoints(&js).await?,
+        alert_index: server::key_value(&js, ALERT_INDEX_BUCKET, Duration::ZERO).await?,
         events,
         js,
     };
@@ -640,7 +643,7 @@ async fn checkpoint(
         part.unpublished
             .extend(outbox.drain().into_iter().map(|r| (*output, r)));
     }
-    publish(&srv.js, &part.unpublished, summary).await?;
+    publish(srv, &part.unpublished, summary).await?;
     part.unpublished.clear();
     let bytes = encode(&Checkpoint::now(state, None, None, 0)).map_err(|e| scoring(&e))?;
     let stored = wrap(part.progress.scored, &bytes);
@@ -711,10 +714,11 @@ async fn last_checkpoint(
 /// the stream dropped as duplicates); then index the alerts in
 /// [`ALERT_INDEX_BUCKET`] (writing an entry again changes nothing).
 async fn publish(
-    js: &Context,
+    srv: &Server,
     records: &[(Output, PendingRecord)],
     summary: &mut WorkerSummary,
 ) -> Result<(), NatsError> {
+    let js = &srv.js;
     let mut acks = Vec::with_capacity(records.len());
     for (output, r) in records {
         let mut headers = HeaderMap::new();
@@ -750,28 +754,27 @@ async fn publish(
             Output::Findings => summary.findings += 1,
         }
     }
-    index_alerts(js, records).await
+    index_alerts(&srv.alert_index, records).await
 }
 
 /// Write each alert's user and time under its id in
 /// [`ALERT_INDEX_BUCKET`], after the alert itself is stored: an alert
 /// missing from the index (a worker that stopped in between, or one older
 /// than the index) is still found by reading the alerts stream.
-async fn index_alerts(js: &Context, records: &[(Output, PendingRecord)]) -> Result<(), NatsError> {
+async fn index_alerts(
+    index: &kv::Store,
+    records: &[(Output, PendingRecord)],
+) -> Result<(), NatsError> {
+    // Owned: a name with an escape in its JSON does not borrow.
     #[derive(serde::Deserialize, serde::Serialize)]
-    struct Entry<'a> {
-        user: &'a str,
-        time: &'a str,
+    struct Entry {
+        user: String,
+        time: String,
     }
-    let alerts: Vec<&PendingRecord> = records
+    let alerts = records
         .iter()
         .filter(|(o, r)| *o == Output::Alerts && indexable(&r.id))
-        .map(|(_, r)| r)
-        .collect();
-    if alerts.is_empty() {
-        return Ok(());
-    }
-    let index = server::key_value(js, ALERT_INDEX_BUCKET, Duration::ZERO).await?;
+        .map(|(_, r)| r);
     for r in alerts {
         let Ok(entry) = serde_json::from_str::<Entry>(&r.json) else {
             continue;
