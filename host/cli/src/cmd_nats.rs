@@ -57,24 +57,28 @@ impl NatsAuthArgs {
     /// user name only. Secrets given in the environment reach the child
     /// through its inherited environment, never its command line.
     pub(crate) fn to_args(&self) -> Vec<std::ffi::OsString> {
-        let files = [
+        let mut out: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(user) = &self.nats_user {
+            out.extend(["--nats-user".into(), user.into()]);
+        }
+        for (flag, path) in self.files() {
+            out.extend([flag.into(), path.into()]);
+        }
+        out
+    }
+
+    /// The file options given, with their flags.
+    fn files(&self) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+        [
             ("--nats-creds", &self.nats_creds),
             ("--nats-token-file", &self.nats_token_file),
             ("--nats-password-file", &self.nats_password_file),
             ("--nats-tls-ca", &self.nats_tls_ca),
             ("--nats-tls-cert", &self.nats_tls_cert),
             ("--nats-tls-key", &self.nats_tls_key),
-        ];
-        let mut out: Vec<std::ffi::OsString> = Vec::new();
-        if let Some(user) = &self.nats_user {
-            out.extend(["--nats-user".into(), user.into()]);
-        }
-        for (flag, path) in files {
-            if let Some(path) = path {
-                out.extend([flag.into(), path.into()]);
-            }
-        }
-        out
+        ]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
     }
 
     /// The server at `url`, authenticating as these arguments say.
@@ -110,16 +114,10 @@ impl NatsAuthArgs {
             }
             (None, None, None) => Auth::None,
         };
-        let files = [
-            ("--nats-creds", &self.nats_creds),
-            ("--nats-tls-ca", &self.nats_tls_ca),
-            ("--nats-tls-cert", &self.nats_tls_cert),
-            ("--nats-tls-key", &self.nats_tls_key),
-        ];
-        for (flag, path) in files {
-            if let Some(path) = path
-                && !path.is_file()
-            {
+        // The token and password files were read above, each with its own
+        // error when missing.
+        for (flag, path) in self.files() {
+            if !path.is_file() {
                 bail!("{flag} {}: no such file", path.display());
             }
         }
@@ -458,9 +456,8 @@ const FORWARD_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// stream, as `ueba feedback --nats` sends them.
 pub(crate) struct NatsForward {
     rt: tokio::runtime::Runtime,
+    /// Events and verdicts go over its one connection.
     publisher: Publisher,
-    /// The server, with its credentials, for verdicts.
-    server: Server,
     /// The server, as messages show it ([`ueba_nats::shown_url`]).
     url: String,
 }
@@ -481,7 +478,6 @@ impl NatsForward {
         Ok(NatsForward {
             rt,
             publisher,
-            server: server.clone(),
             url: server.to_string(),
         })
     }
@@ -532,7 +528,10 @@ impl ueba_serve::forward::Forward for NatsForward {
         };
         let given = self
             .rt
-            .block_on(ueba_nats::verdicts::give(&self.server, &judgement))
+            .block_on(ueba_nats::verdicts::give_on(
+                self.publisher.context(),
+                &judgement,
+            ))
             .map_err(|e| match e {
                 NatsError::UnknownAlert(why) => AskError::UnknownAlert(why),
                 NatsError::Input(why) => AskError::Refused(why),

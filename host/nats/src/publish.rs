@@ -51,6 +51,13 @@ impl Publisher {
         self.js.set_timeout(timeout);
     }
 
+    /// The JetStream context it publishes on, for other requests to the
+    /// same server over the same connection (a forwarding service's
+    /// verdicts).
+    pub fn context(&self) -> &Context {
+        &self.js
+    }
+
     /// The partition an event of `user` goes to.
     pub fn partition_of(&self, user: &str) -> u32 {
         shard_of(user, self.partitions as usize) as u32

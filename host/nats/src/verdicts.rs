@@ -61,14 +61,18 @@ pub struct Judgement<'a> {
 /// module docs); an alert not on the alerts stream, or a time the
 /// partition's checkpoint has already scored past, is an error.
 pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, NatsError> {
-    let js = server::connect(server).await?;
-    let Some((user, alert_ms)) = find_alert(&js, j.id).await? else {
+    give_on(&server::connect(server).await?, j).await
+}
+
+/// [`give`] on a connection already open (a forwarding service's).
+pub async fn give_on(js: &Context, j: &Judgement<'_>) -> Result<Given, NatsError> {
+    let Some((user, alert_ms)) = find_alert(js, j.id).await? else {
         return Err(NatsError::UnknownAlert(format!(
             "no alert has id `{}` on {ALERTS_SUBJECT} (an alert's `id` field, as the workers published it)",
             j.id
         )));
     };
-    let Some(partitions) = server::stored_partitions(&js).await? else {
+    let Some(partitions) = server::stored_partitions(js).await? else {
         return Err(NatsError::NoPartitionCount {
             stream: EVENTS_STREAM.into(),
             bucket: CONFIG_BUCKET.into(),
@@ -76,7 +80,7 @@ pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, N
         });
     };
     let partition = shard_of(&user, partitions as usize) as u32;
-    let store = server::checkpoints(&js).await?;
+    let store = server::checkpoints(js).await?;
     let scored = worker::load_checkpoint(&store, partition)
         .await?
         .and_then(|(_, cp)| cp.scorer.released_ms());
@@ -86,7 +90,7 @@ pub async fn give(server: &server::Server, j: &Judgement<'_>) -> Result<Given, N
     let released = scored.max(Some(alert_ms));
     let verdict = verdicts::admit(j.id, j.verdict, j.note, j.analyst, j.at, released, true)
         .map_err(|m| NatsError::Input(format!("partition {partition}: {m}")))?;
-    server::verdicts_stream(&js).await?;
+    server::verdicts_stream(js).await?;
     let json = serde_json::to_string(&verdict).map_err(|e| NatsError::Input(e.to_string()))?;
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", sha256_hex(json.as_bytes()).as_str());
