@@ -508,16 +508,35 @@ impl ueba_serve::forward::Forward for NatsForward {
 
     /// A verdict is published for the worker owning the alert's user, as
     /// `ueba feedback --nats` publishes it; the answer is the verdict as
-    /// published and its partition. Risk and incidents are the workers'
-    /// (501).
+    /// published and its partition. A user's risk and the incidents are
+    /// read from what the workers wrote at their last checkpoints
+    /// ([`ueba_nats::lookup`]).
     fn ask(
         &mut self,
         ask: ueba_serve::analyst::Ask,
     ) -> Result<serde_json::Value, ueba_serve::analyst::AskError> {
         use ueba_nats::NatsError;
         use ueba_serve::analyst::{Ask, AskError};
-        let Ask::Feedback(f) = ask else {
-            return Err(AskError::Forwarding(self.destination()));
+        let read = |e: NatsError| match e {
+            NatsError::Input(why) => AskError::Internal(why),
+            other => AskError::Unavailable(format!("{other}; ask again shortly")),
+        };
+        let js = self.publisher.context();
+        let f = match ask {
+            Ask::User { user } => {
+                return match self.rt.block_on(ueba_nats::lookup::user_summary(js, &user)) {
+                    Ok(Some(summary)) => Ok(summary),
+                    Ok(None) => Err(AskError::UnknownUser(user)),
+                    Err(e) => Err(read(e)),
+                };
+            }
+            Ask::Incidents { user } => {
+                return self
+                    .rt
+                    .block_on(ueba_nats::lookup::incidents(js, user.as_deref()))
+                    .map_err(read);
+            }
+            Ask::Feedback(f) => f,
         };
         let judgement = ueba_nats::verdicts::Judgement {
             id: &f.id,
@@ -535,7 +554,9 @@ impl ueba_serve::forward::Forward for NatsForward {
             .map_err(|e| match e {
                 NatsError::UnknownAlert(why) => AskError::UnknownAlert(why),
                 NatsError::Input(why) => AskError::Refused(why),
-                other => AskError::Unavailable(other.to_string()),
+                other => AskError::Unavailable(format!(
+                    "{other}; nothing was recorded: send the verdict again"
+                )),
             })?;
         let v = &given.verdict;
         Ok(serde_json::json!({

@@ -99,8 +99,9 @@ pub(crate) struct ServeArgs {
     /// JetStream events stream at URL, as `ueba publish` does, for `ueba
     /// worker`s to score (README "Scale out"). A request is answered once
     /// the server has stored its events. POST /v1/feedback publishes the
-    /// verdict for the alert's worker, as `ueba feedback --nats` does; the
-    /// risk and incident endpoints answer 501.
+    /// verdict for the alert's worker, as `ueba feedback --nats` does;
+    /// GET /v1/users/{user} and /v1/incidents answer from what the workers
+    /// wrote at their last checkpoints.
     /// Scoring options (--state, --plugins, --verdicts, -i, alert outputs,
     /// --shards) belong to the workers then and are refused here.
     #[arg(long, value_name = "URL", requires = "partitions")]

@@ -88,6 +88,44 @@ pub const CHECKPOINTS_BUCKET: &str = "ueba-checkpoints";
 /// alert's partition with one lookup instead of reading the alerts stream.
 pub const ALERT_INDEX_BUCKET: &str = "ueba-alert-index";
 
+/// KV bucket of what an analyst is shown about each user with a finding
+/// (`GET /v1/users/{user}` on `ueba serve --nats`): key = [`user_key`],
+/// value = the user's summary as JSON, as `ueba serve` answers it. The
+/// worker owning the user's partition rewrites it at each checkpoint after
+/// which it changed, so it is as of that checkpoint (its `as_of`).
+pub const USERS_BUCKET: &str = "ueba-users";
+/// KV bucket of each partition's open and recently closed incidents
+/// (`GET /v1/incidents` on `ueba serve --nats`): key = [`incidents_key`],
+/// value = `{"partition","as_of","incidents","omitted"}`, rewritten with
+/// the users' summaries.
+pub const INCIDENTS_BUCKET: &str = "ueba-incidents";
+/// The longest user name, in bytes, whose summary is kept in
+/// [`USERS_BUCKET`]: the key is the name in hex, and a subject's length is
+/// bounded by the server's control line (4 KiB by default). The service
+/// refuses longer names in `GET /v1/users/{user}` too.
+pub const MAX_KEYED_USER: usize = 256;
+
+/// The key of `user`'s summary in [`USERS_BUCKET`]: `u.` and the name's
+/// UTF-8 bytes in lowercase hex (a KV key may hold only letters, digits
+/// and `-/_=.`), `None` for a name longer than [`MAX_KEYED_USER`] bytes.
+pub fn user_key(user: &str) -> Option<String> {
+    use std::fmt::Write;
+    if user.len() > MAX_KEYED_USER {
+        return None;
+    }
+    let mut key = String::with_capacity(2 + 2 * user.len());
+    key.push_str("u.");
+    for b in user.bytes() {
+        let _ = write!(key, "{b:02x}");
+    }
+    Some(key)
+}
+
+/// The key of partition `p`'s incidents in [`INCIDENTS_BUCKET`].
+pub fn incidents_key(p: u32) -> String {
+    format!("p{p}")
+}
+
 /// Whether `id` can be a key of [`ALERT_INDEX_BUCKET`]: ueba's alert ids
 /// are hex digests; anything else (an id a client made up) is looked for
 /// in the alerts stream instead.
@@ -112,4 +150,19 @@ pub fn consumer_name(p: u32) -> String {
 /// Object name of partition `p`'s checkpoint.
 pub fn checkpoint_name(p: u32) -> String {
     format!("p{p}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_key_is_their_name_in_hex_and_long_names_have_none() {
+        assert_eq!(user_key("kim").as_deref(), Some("u.6b696d"));
+        // Anything a log may hold becomes letters and digits.
+        assert_eq!(user_key("a.b c*>").as_deref(), Some("u.612e6220632a3e"));
+        assert_eq!(user_key("é").as_deref(), Some("u.c3a9"));
+        assert!(user_key(&"x".repeat(MAX_KEYED_USER)).is_some());
+        assert_eq!(user_key(&"x".repeat(MAX_KEYED_USER + 1)), None);
+    }
 }

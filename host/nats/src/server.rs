@@ -429,7 +429,7 @@ pub async fn verdicts_stream(js: &Context) -> Result<stream::Stream, NatsError> 
 /// Every stream and bucket ueba keeps on a server, by the name JetStream
 /// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
 /// `OBJ_<bucket>`).
-fn ueba_streams() -> [String; 9] {
+fn ueba_streams() -> [String; 11] {
     [
         EVENTS_STREAM.to_string(),
         ALERTS_STREAM.to_string(),
@@ -439,6 +439,8 @@ fn ueba_streams() -> [String; 9] {
         format!("KV_{CONFIG_BUCKET}"),
         format!("KV_{OWNERS_BUCKET}"),
         format!("KV_{ALERT_INDEX_BUCKET}"),
+        format!("KV_{USERS_BUCKET}"),
+        format!("KV_{INCIDENTS_BUCKET}"),
         format!("OBJ_{CHECKPOINTS_BUCKET}"),
     ]
 }

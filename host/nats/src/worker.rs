@@ -20,9 +20,11 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{Context, Message, stream};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncReadExt;
-use ueba_engine::pipeline::Scorer;
+use ueba_engine::event::format_time;
+use ueba_engine::pipeline::{Scorer, UserSummary};
+use ueba_engine::risk::incidents::IncidentRecord;
 use ueba_engine::state::{Checkpoint, decode, encode};
 
 use crate::lease::{LeaseStep, decide, refresh_every};
@@ -46,6 +48,18 @@ const ACK_WAIT: Duration = Duration::from_secs(600);
 const IDLE_PAUSE: Duration = Duration::from_millis(100);
 /// Invalid payloads quoted in the log per partition; the rest are counted.
 const SHOWN_INVALID: u64 = 5;
+/// How long every owned partition must have been quiet before those with
+/// messages scored since their last checkpoint store one: what they scored
+/// is acked, and what analysts are shown of their users
+/// ([`USERS_BUCKET`]) catches up, without waiting for `checkpoint_events`
+/// more events.
+const QUIET_CHECKPOINT: Duration = Duration::from_secs(2);
+/// User summaries written at once, each awaiting its ack.
+const SUMMARY_PUTS: usize = 64;
+/// A partition's incidents in [`INCIDENTS_BUCKET`] are cut, oldest first,
+/// to this many bytes of JSON: well inside the server's smallest usual
+/// message size limit (1 MiB by default).
+const INCIDENTS_BYTES: usize = 512 * 1024;
 
 /// Which partitions a worker may own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +162,9 @@ struct Owned {
     verdicts: Vec<PendingVerdict>,
     /// The verdicts stream's sequence read up to.
     verdicts_read: u64,
+    /// User summaries changed and not yet written to [`USERS_BUCKET`]
+    /// (kept over a failed write, the newest per user).
+    unwritten: BTreeMap<String, UserSummary>,
 }
 
 impl Owned {
@@ -180,6 +197,10 @@ struct Server {
     checkpoints: ObjectStore,
     /// [`ALERT_INDEX_BUCKET`], where published alerts are indexed.
     alert_index: kv::Store,
+    /// [`USERS_BUCKET`], what analysts are shown about each user.
+    users: kv::Store,
+    /// [`INCIDENTS_BUCKET`], each partition's incidents.
+    incidents: kv::Store,
 }
 
 /// Run a worker until `exit_when_idle` says it is done (or forever).
@@ -230,6 +251,8 @@ pub async fn run(
         owners,
         checkpoints: server::checkpoints(&js).await?,
         alert_index: server::key_value(&js, ALERT_INDEX_BUCKET, Duration::ZERO).await?,
+        users: server::key_value(&js, USERS_BUCKET, Duration::ZERO).await?,
+        incidents: server::key_value(&js, INCIDENTS_BUCKET, Duration::ZERO).await?,
         events,
         js,
     };
@@ -272,6 +295,21 @@ pub async fn run(
             summary.first_message_ms.get_or_insert_with(epoch_ms);
             last_message_ms = epoch_ms();
             continue;
+        }
+        if last_message.elapsed() >= QUIET_CHECKPOINT {
+            let mut lost = Vec::new();
+            for (&p, part) in owned.iter_mut().filter(|(_, part)| part.last.is_some()) {
+                match checkpoint(&srv, part, false, &mut summary).await {
+                    Err(e @ NatsError::LeaseLost { .. }) => {
+                        tracing::warn!(partition = p, "{e}");
+                        lost.push(p);
+                    }
+                    done => done?,
+                }
+            }
+            for p in lost {
+                owned.remove(&p);
+            }
         }
         if let Some(idle) = opts.exit_when_idle
             && last_message.elapsed() >= idle
@@ -514,7 +552,9 @@ async fn open(
         invalid: 0,
         verdicts: Vec::new(),
         verdicts_read: 0,
+        unwritten: BTreeMap::new(),
     };
+    owned.scorer.track_changed_summaries();
     owned.take_verdicts(&srv.js).await?;
     Ok(owned)
 }
@@ -680,7 +720,93 @@ async fn checkpoint(
         "partition {p}: checkpoint stored up to stream sequence {upto} ({} bytes)",
         stored.len()
     );
+    write_summaries(srv, part).await;
     Ok(())
+}
+
+/// Write the summaries of the partition's users that changed since the
+/// last checkpoint to [`USERS_BUCKET`], and its incidents to
+/// [`INCIDENTS_BUCKET`]. They only serve analysts' questions, so a failure
+/// is logged and the same summaries (or newer) are written at the next
+/// checkpoint; scoring goes on.
+async fn write_summaries(srv: &Server, part: &mut Owned) {
+    for s in part.scorer.take_changed_summaries() {
+        part.unwritten.insert(s.user.clone(), s);
+    }
+    if part.unwritten.is_empty() {
+        return;
+    }
+    let p = part.partition;
+    let incidents = incidents_value(
+        p,
+        part.scorer.released_ms().map(format_time),
+        part.scorer.incidents(),
+    );
+    match put_summaries(srv, p, &part.unwritten, incidents).await {
+        Ok(()) => part.unwritten.clear(),
+        Err(e) => tracing::warn!(
+            partition = p,
+            "partition {p}: writing {} user summaries: {e}; they are written at its next checkpoint",
+            part.unwritten.len()
+        ),
+    }
+}
+
+async fn put_summaries(
+    srv: &Server,
+    p: u32,
+    summaries: &BTreeMap<String, UserSummary>,
+    incidents: Result<Vec<u8>, serde_json::Error>,
+) -> Result<(), NatsError> {
+    let encoding = |e: serde_json::Error| NatsError::Input(format!("encoding a summary: {e}"));
+    let mut puts = Vec::with_capacity(summaries.len());
+    for s in summaries.values() {
+        // A longer name cannot be asked about (the service refuses it).
+        if let Some(key) = user_key(&s.user) {
+            puts.push((key, serde_json::to_vec(s).map_err(encoding)?));
+        }
+    }
+    futures_util::stream::iter(puts)
+        .map(|(key, value)| async move {
+            srv.users
+                .put(&key, Bytes::from(value))
+                .await
+                .map_err(|e| NatsError::js(format!("writing {USERS_BUCKET}/{key}"), e))
+        })
+        .buffer_unordered(SUMMARY_PUTS)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let key = incidents_key(p);
+    srv.incidents
+        .put(&key, Bytes::from(incidents.map_err(encoding)?))
+        .await
+        .map_err(|e| NatsError::js(format!("writing {INCIDENTS_BUCKET}/{key}"), e))?;
+    Ok(())
+}
+
+/// Partition `p`'s incidents as stored in [`INCIDENTS_BUCKET`]: the newest
+/// that fit in [`INCIDENTS_BYTES`], and how many older ones were left out.
+fn incidents_value(
+    p: u32,
+    as_of: Option<String>,
+    incidents: Vec<IncidentRecord>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut sizes = Vec::with_capacity(incidents.len());
+    for i in &incidents {
+        sizes.push(serde_json::to_vec(i)?.len() + 1);
+    }
+    let mut from = incidents.len();
+    let mut total = 0;
+    while from > 0 && total + sizes[from - 1] <= INCIDENTS_BYTES {
+        from -= 1;
+        total += sizes[from];
+    }
+    serde_json::to_vec(&serde_json::json!({
+        "partition": p,
+        "as_of": as_of,
+        "incidents": &incidents[from..],
+        "omitted": from,
+    }))
 }
 
 /// The checkpoint at exit, tried a few times: failing it loses nothing
@@ -788,4 +914,50 @@ async fn index_alerts(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ueba_engine::risk::incidents::Incident;
+
+    fn record(i: usize) -> IncidentRecord {
+        let alert = format!("a{i:05}");
+        let user = format!("user{i}");
+        Incident::open(&alert, i as i64 * 1000, &user, Some("team")).now()
+    }
+
+    fn read(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_partitions_incidents_are_all_kept_while_they_fit() {
+        let v = read(
+            &incidents_value(
+                4,
+                Some("2026-01-05T10:00:00.000Z".into()),
+                (0..3).map(record).collect(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(v["partition"], 4);
+        assert_eq!(v["as_of"], "2026-01-05T10:00:00.000Z");
+        assert_eq!(v["omitted"], 0);
+        assert_eq!(v["incidents"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_partitions_incidents_beyond_the_bound_lose_the_oldest_and_say_how_many() {
+        let n = 20_000;
+        let bytes = incidents_value(0, None, (0..n).map(record).collect()).unwrap();
+        assert!(bytes.len() <= INCIDENTS_BYTES + 200, "{}", bytes.len());
+        let v = read(&bytes);
+        let kept = v["incidents"].as_array().unwrap();
+        let omitted = v["omitted"].as_u64().unwrap() as usize;
+        assert!(omitted > 0);
+        assert_eq!(omitted + kept.len(), n);
+        assert_eq!(kept[0]["id"], record(omitted).id);
+        assert_eq!(kept.last().unwrap()["id"], record(n - 1).id);
+    }
 }

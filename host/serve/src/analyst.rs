@@ -40,7 +40,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use ueba_engine::event::{format_time, parse_timestamp_text};
+use ueba_engine::event::parse_timestamp_text;
 use ueba_engine::pipeline::{AlertSink, Scorer};
 use ueba_engine::risk::verdicts::{
     self, MAX_ID_BYTES, MAX_TEXT_BYTES, PendingVerdict, VerdictError, VerdictKind,
@@ -155,10 +155,14 @@ pub enum AskError {
         "this service forwards events to NATS JetStream for `ueba worker` to score ({0}); it keeps no risk or incidents: `ueba explain USER --nats URL` reads a user's from the workers' checkpoints, and `ueba worker --incidents` publishes incidents to ueba.incidents"
     )]
     Forwarding(String),
-    /// Where verdicts go could not be reached or did not store this one;
-    /// nothing was recorded, and the client may send it again (503).
-    #[error("{0}; nothing was recorded: send the verdict again")]
+    /// Where the answer is kept (or where a verdict goes) could not be
+    /// reached, or did not store the verdict; the client may ask again
+    /// (503). The message says what was and was not done.
+    #[error("{0}")]
     Unavailable(String),
+    /// What was stored to answer from could not be read back (500).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Parse and bound a `POST /v1/feedback` body. Malformed JSON is
@@ -299,39 +303,10 @@ pub fn answer<S: AlertSink>(
 }
 
 fn user_answer<S: AlertSink>(scorer: &Scorer<S>, user: String) -> Result<Value, AskError> {
-    let Some((standing, kept)) = scorer.user_state(&user) else {
-        return Err(AskError::UnknownUser(user));
-    };
-    let findings: serde_json::Map<String, Value> = scorer
-        .detector_names()
-        .iter()
-        .zip(&standing.findings)
-        .map(|(name, n)| (name.clone(), json!(n)))
-        .collect();
-    let incidents: Vec<_> = scorer
-        .incidents()
-        .into_iter()
-        .filter(|i| i.user == user)
-        .collect();
-    Ok(json!({
-        "user": user,
-        "risk": tenth(scorer.risk_now(&user).unwrap_or(0.0)),
-        "as_of": scorer.released_ms().map(format_time),
-        "threshold": scorer.stats().threshold,
-        "peak": tenth(f64::from(standing.peak)),
-        "peak_time": format_time(standing.peak_ms),
-        "alerts": standing.alerts,
-        "findings": findings,
-        "top_reason": standing.top_reason,
-        "kept": kept,
-        "incidents": incidents,
-    }))
-}
-
-/// A risk to a tenth, as alerts and incidents show it: the digits beyond
-/// are single-precision noise.
-fn tenth(risk: f64) -> f64 {
-    (risk * 10.0).round() / 10.0
+    let summary = scorer
+        .user_summary(&user)
+        .ok_or(AskError::UnknownUser(user))?;
+    serde_json::to_value(summary).map_err(|e| AskError::Internal(e.to_string()))
 }
 
 /// Admit a verdict against the scorer's state, append it to the verdicts

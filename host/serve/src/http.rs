@@ -8,7 +8,7 @@
 //! | `GET /v1/incidents` (`?user=NAME`) | token | `{"incidents":[...]}`, open and recently closed; 400, 401, 503 |
 //! | `GET /v1/users/{user}` | token | the user's risk now, peak, findings kept and incidents; 400 (name over 256 bytes), 401, 404, 503 |
 //! | `POST /v1/feedback` | token | `{"time","id","verdict","note","analyst","line"}`; 400 (not JSON), 401, 404 (no such alert), 408, 409 (no verdicts file), 413, 422, 500, 503 |
-//! | the same, forwarding to NATS (`ueba serve --nats`) | token | `{"time","id","verdict","note","analyst","partition","subject"}`, the verdict as published for the alert's worker; 404, 422, 503 while the server is away; `GET /v1/incidents` and `/v1/users/...` answer 501 |
+//! | the same, forwarding to NATS (`ueba serve --nats`) | token | `{"time","id","verdict","note","analyst","partition","subject"}`, the verdict as published for the alert's worker; 404, 422, 503 while the server is away; `GET /v1/incidents` and `/v1/users/...` answer as above from what the workers wrote at their last checkpoints, with `as_of` (and `omitted` for incidents), 503 while the server is away |
 //! | `GET /metrics` | token | OpenMetrics text (Prometheus scrapes it) |
 //! | `GET /healthz` | none | 200 while the worker runs and no detector is quarantined, else 503; JSON naming them |
 
@@ -611,6 +611,11 @@ fn ask_refusal(e: AskError) -> Refusal {
         }
         AskError::Unavailable(_) => Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Unavailable,
+            message,
+        ),
+        AskError::Internal(_) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::Unavailable,
             message,
         ),

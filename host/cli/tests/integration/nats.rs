@@ -689,12 +689,12 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         crate::serve::post_all(&svc.base, &lines),
         lines.len() as u64
     );
+    // Nothing is scored yet: nobody is known, and no incident.
     let (status, body) = crate::serve::get(
         &format!("{}/v1/users/someone", svc.base),
         Some(&crate::serve::bearer()),
     );
-    assert_eq!(status, 501, "{body}");
-    assert!(body.contains("ueba worker"), "{body}");
+    assert_eq!(status, 404, "{body}");
     let (code, log) = svc.terminate();
     assert_eq!(code, Some(0), "{log}");
     assert!(
@@ -706,13 +706,63 @@ fn serve_forwards_to_the_stream_what_a_worker_then_scores() {
         &ueba(&["worker", "--nats", url, "-i", &ids, "--exit-when-idle", "2"]),
         "worker",
     );
-    alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
+    let alerts = alerts_equal_the_partitions(url, dir.path(), &events, &ids, 2);
 
     // A verdict posted to the service is published for the worker owning
     // the alert's user, as `ueba feedback --nats` publishes it.
     let alert = first_alert(url, dir.path());
     let id = alert["id"].as_str().unwrap();
     let svc = crate::serve::start(&["--nats", url, "--partitions", "2"]);
+
+    // A user's risk and the incidents are answered from what the workers
+    // wrote at their last checkpoints: the alerted user with as many
+    // alerts as the alerts stream holds of theirs, and their incident.
+    let user = alert["user"].as_str().unwrap();
+    let theirs = alerts
+        .iter()
+        .filter(|a| serde_json::from_str::<serde_json::Value>(a).unwrap()["user"] == user)
+        .count();
+    let (status, body) = crate::serve::get(
+        &format!("{}/v1/users/{user}", svc.base),
+        Some(&crate::serve::bearer()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let summary: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["user"], user, "{body}");
+    assert_eq!(summary["alerts"], theirs, "{body}");
+    assert!(
+        summary["peak"].as_f64().unwrap() >= alert["score"].as_f64().unwrap(),
+        "{body}"
+    );
+    assert!(summary["as_of"].is_string(), "{body}");
+    assert!(!summary["kept"].as_array().unwrap().is_empty(), "{body}");
+    let incident = summary["incidents"][0]["id"].clone();
+    assert!(incident.is_string(), "{body}");
+    let (status, body) = crate::serve::get(
+        &format!("{}/v1/incidents", svc.base),
+        Some(&crate::serve::bearer()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        all["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == incident && i["user"] == user),
+        "{body}"
+    );
+    assert!(
+        all["as_of"]["0"].is_string() && all["as_of"]["1"].is_string(),
+        "{body}"
+    );
+    assert_eq!(all["omitted"], 0, "{body}");
+    let (status, body) = crate::serve::get(
+        &format!("{}/v1/users/nobody-at-all", svc.base),
+        Some(&crate::serve::bearer()),
+    );
+    assert_eq!(status, 404, "{body}");
+
     let feedback = format!("{}/v1/feedback", svc.base);
     let token = crate::serve::bearer();
     let (status, _, body) = crate::serve::post(

@@ -20,7 +20,7 @@ pub mod stats;
 pub mod swap;
 
 pub use encode::Encoder;
-pub use report::{RankedEntity, RankedUser, Report, RiskPoint};
+pub use report::{RankedEntity, RankedUser, Report, RiskPoint, UserSummary};
 pub use saved::{RestoreError, ScorerState};
 pub use scorer::{ScoreError, Scorer};
 pub use shard::{

@@ -1,8 +1,9 @@
 //! The end-of-run report: ranking, counts and the summary printed to
 //! stderr.
 
-use crate::risk::aggregate::UserStanding;
+use crate::risk::aggregate::{AlertFinding, UserStanding};
 use crate::risk::entities::EntityStanding;
+use crate::risk::incidents::IncidentRecord;
 use crate::sandbox::gate::{self};
 use crate::sandbox::plugins::HealthKind;
 
@@ -17,6 +18,42 @@ pub struct RankedUser {
     pub peer_group: Option<String>,
     /// Peak risk, alerts and findings.
     pub standing: UserStanding,
+}
+
+/// What the engine holds about one user now, as an analyst asks for it
+/// (`GET /v1/users/{user}`): from a service's own scorer, or from what a
+/// worker wrote at its partition's last checkpoint (`ueba serve --nats`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UserSummary {
+    /// The user's name.
+    pub user: String,
+    /// Their risk at `as_of`, to a tenth.
+    pub risk: f64,
+    /// The event time everything here is as of: the newest event scored
+    /// (RFC 3339), `None` before any.
+    pub as_of: Option<String>,
+    /// The alert threshold in force then.
+    pub threshold: f64,
+    /// Their highest risk, to a tenth.
+    pub peak: f64,
+    /// When it was reached (RFC 3339).
+    pub peak_time: String,
+    /// Alerts raised about them.
+    pub alerts: u32,
+    /// Findings per detector, by detector name.
+    pub findings: std::collections::BTreeMap<String, u64>,
+    /// The strongest kept finding's detector and reason.
+    pub top_reason: Option<String>,
+    /// The strongest findings kept per detector, oldest first.
+    pub kept: Vec<AlertFinding>,
+    /// Their open incident and the recently closed ones, oldest first.
+    pub incidents: Vec<IncidentRecord>,
+}
+
+/// A risk to a tenth, as alerts and incidents show it: the digits beyond
+/// are single-precision noise.
+pub fn tenth(risk: f64) -> f64 {
+    (risk * 10.0).round() / 10.0
 }
 
 /// A resource or source with its risk ([`crate::risk::entities`]).

@@ -372,12 +372,54 @@ impl<S: AlertSink> Scorer<S> {
     /// user never seen. `ueba explain --state` reads a checkpoint this way.
     pub fn user_state(&self, user: &str) -> Option<(UserStanding, Vec<AlertFinding>)> {
         let id = self.encoder.interner.lookup(SymbolKind::User, user)?;
-        let standing = self
-            .aggregator
-            .standings()
-            .into_iter()
-            .find(|s| s.user == id)?;
+        let standing = self.aggregator.standing(id)?;
         Some((standing, self.aggregator.kept(id)))
+    }
+
+    /// Everything an analyst is shown about `user` now
+    /// (`GET /v1/users/{user}`), or `None` for a user with no finding yet.
+    pub fn user_summary(&self, user: &str) -> Option<UserSummary> {
+        let id = self.encoder.interner.lookup(SymbolKind::User, user)?;
+        self.summary_of(id)
+    }
+
+    fn summary_of(&self, id: u32) -> Option<UserSummary> {
+        let standing = self.aggregator.standing(id)?;
+        let now = self.released_ms();
+        Some(UserSummary {
+            user: self.encoder.interner.text(SymbolKind::User, id).to_string(),
+            risk: tenth(now.map_or(0.0, |t| f64::from(self.aggregator.risk_at_ms(id, t)))),
+            as_of: now.map(format_time),
+            threshold: self.stats.threshold,
+            peak: tenth(f64::from(standing.peak)),
+            peak_time: format_time(standing.peak_ms),
+            alerts: standing.alerts,
+            findings: self
+                .detector_names()
+                .iter()
+                .cloned()
+                .zip(standing.findings)
+                .collect(),
+            top_reason: standing.top_reason,
+            kept: self.aggregator.kept(id),
+            incidents: self.aggregator.user_incidents(id),
+        })
+    }
+
+    /// Keep track of the users whose summary changes, for
+    /// [`Scorer::take_changed_summaries`]. Off by default.
+    pub fn track_changed_summaries(&mut self) {
+        self.aggregator.track_changed_users();
+    }
+
+    /// The summaries of the users whose standing, findings or incidents
+    /// changed since the last call (with tracking on), in user id order.
+    pub fn take_changed_summaries(&mut self) -> Vec<UserSummary> {
+        self.aggregator
+            .take_changed_users()
+            .into_iter()
+            .filter_map(|id| self.summary_of(id))
+            .collect()
     }
 
     /// Write every finding that passes the gate, with the user's risk after

@@ -285,6 +285,10 @@ pub struct Aggregator {
     open: BTreeSet<u32>,
     /// Incident changes not yet taken by [`Aggregator::take_changes`].
     changes: Vec<IncidentRecord>,
+    /// Users whose standing, kept findings or incidents changed since the
+    /// last [`Aggregator::take_changed_users`], when asked to keep them
+    /// ([`Aggregator::track_changed_users`]); not part of the state.
+    changed: Option<BTreeSet<u32>>,
 }
 
 impl Aggregator {
@@ -303,6 +307,31 @@ impl Aggregator {
             alert_users: BTreeMap::new(),
             open: BTreeSet::new(),
             changes: Vec::new(),
+            changed: None,
+        }
+    }
+
+    /// Keep the users whose standing changes, for
+    /// [`Aggregator::take_changed_users`]: a worker writes what an analyst
+    /// asks about them (`GET /v1/users/...`) where a forwarding service can
+    /// read it, and rewrites only theirs. Off by default, as nobody else
+    /// takes them.
+    pub fn track_changed_users(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The users whose standing, kept findings or incidents changed since
+    /// the last call, in id order; empty unless tracked.
+    pub fn take_changed_users(&mut self) -> Vec<u32> {
+        self.changed
+            .as_mut()
+            .map(|c| std::mem::take(c).into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    fn touch(&mut self, user: u32) {
+        if let Some(c) = self.changed.as_mut() {
+            c.insert(user);
         }
     }
 
@@ -406,10 +435,7 @@ impl Aggregator {
             .users
             .iter()
             .flat_map(|u| u.closed.iter().chain(u.incident.as_ref()))
-            .map(|i| match i.closed_ms {
-                Some(t) => i.record(Change::Closed, t, None),
-                None => i.record(Change::Opened, i.opened_ms, None),
-            })
+            .map(Incident::now)
             .collect();
         out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
         out
@@ -440,6 +466,7 @@ impl Aggregator {
     }
 
     fn close(&mut self, user: u32, u: &mut UserRisk, at_ms: i64, reason: &str) {
+        self.touch(user);
         if let Some(mut inc) = u.incident.take() {
             inc.closed_ms = Some(at_ms);
             inc.closed_reason = Some(reason.to_string());
@@ -475,6 +502,7 @@ impl Aggregator {
             ));
         };
         let t = v.time_ms;
+        self.touch(user);
         let mut u = std::mem::take(&mut self.users[user as usize]);
         // The open incident when it lists the alert, or when the alert is
         // in none of the closed ones kept and the open one had more alerts
@@ -572,6 +600,7 @@ impl Aggregator {
         if self.users.len() <= idx {
             self.users.resize_with(idx + 1, UserRisk::default);
         }
+        self.touch(user);
         let mut u = std::mem::take(&mut self.users[idx]);
         let block = finding.event / self.block;
         if block > u.hold_before.0 {
@@ -771,26 +800,49 @@ impl Aggregator {
 
     /// Users ordered by peak risk, highest first (ties by user id).
     pub fn standings(&self) -> Vec<UserStanding> {
-        let mut out: Vec<UserStanding> = self
-            .users
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| !u.components.is_empty())
-            .map(|(id, u)| UserStanding {
-                user: id as u32,
-                peak: u.peak,
-                peak_ms: u.peak_ms,
-                alerts: u.alerts,
-                findings: u.components.iter().map(|c| c.findings).collect(),
-                top_reason: u
-                    .components
-                    .iter()
-                    .flat_map(|c| c.kept.iter())
-                    .max_by(|a, b| a.score.total_cmp(&b.score))
-                    .map(|k| format!("{}: {}", k.finding.detector, k.finding.reason)),
-            })
+        let mut out: Vec<UserStanding> = (0..self.users.len() as u32)
+            .filter_map(|id| self.standing(id))
             .collect();
         out.sort_by(|a, b| b.peak.total_cmp(&a.peak).then(a.user.cmp(&b.user)));
+        out
+    }
+
+    /// One user's standing, `None` for a user with no finding yet.
+    pub fn standing(&self, user: u32) -> Option<UserStanding> {
+        let u = self
+            .users
+            .get(user as usize)
+            .filter(|u| !u.components.is_empty())?;
+        Some(UserStanding {
+            user,
+            peak: u.peak,
+            peak_ms: u.peak_ms,
+            alerts: u.alerts,
+            findings: u.components.iter().map(|c| c.findings).collect(),
+            top_reason: u
+                .components
+                .iter()
+                .flat_map(|c| c.kept.iter())
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .map(|k| format!("{}: {}", k.finding.detector, k.finding.reason)),
+        })
+    }
+
+    /// One user's open incident and the recently closed ones, as records,
+    /// oldest first (as [`Aggregator::incidents`] shows them).
+    pub fn user_incidents(&self, user: u32) -> Vec<IncidentRecord> {
+        let mut out: Vec<IncidentRecord> = self
+            .users
+            .get(user as usize)
+            .map(|u| {
+                u.closed
+                    .iter()
+                    .chain(u.incident.as_ref())
+                    .map(Incident::now)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
         out
     }
 

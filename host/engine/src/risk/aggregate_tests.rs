@@ -488,3 +488,35 @@ fn a_suspicious_user_is_held_out_of_learning_before_any_alert() {
     b.add(0, 0, 0, finding("off-hours", 50.0, 3), "u", None);
     assert!(!b.holds_learning(0, 10, H));
 }
+
+#[test]
+fn changed_users_are_those_with_a_finding_or_a_closed_incident_since_the_last_take() {
+    let mut a = agg();
+    a.add(0, 0, 0, finding("volume", 20.0, 1), "u0", None);
+    // Not tracked: nothing is kept.
+    assert!(a.take_changed_users().is_empty());
+    a.track_changed_users();
+    a.add(3, 0, 0, finding("volume", 90.0, 2), "u3", None);
+    a.add(1, 1, 0, finding("off-hours", 20.0, 3), "u1", None);
+    a.add(3, 2, H, finding("novel-table", 30.0, 4), "u3", None);
+    assert_eq!(a.take_changed_users(), vec![1, 3]);
+    assert!(a.take_changed_users().is_empty());
+    // Days later user 3's incident closes as their risk calms, with no
+    // finding of theirs: they changed all the same.
+    a.close_calmed(30 * 24 * H);
+    assert_eq!(a.take_changed_users(), vec![3]);
+    assert!(
+        a.incidents()
+            .iter()
+            .any(|i| i.user == "u3" && i.closed.is_some())
+    );
+    assert_eq!(
+        a.user_incidents(3),
+        a.incidents()
+            .into_iter()
+            .filter(|i| i.user == "u3")
+            .collect::<Vec<_>>()
+    );
+    assert!(a.standing(2).is_none());
+    assert!(a.standing(3).is_some_and(|s| s.alerts >= 1));
+}

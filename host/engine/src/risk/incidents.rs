@@ -149,6 +149,15 @@ impl Incident {
         }
     }
 
+    /// The incident as it stands: its closing when closed, else its
+    /// opening (the records `GET /v1/incidents` lists).
+    pub fn now(&self) -> IncidentRecord {
+        match self.closed_ms {
+            Some(t) => self.record(Change::Closed, t, None),
+            None => self.record(Change::Opened, self.opened_ms, None),
+        }
+    }
+
     /// The record of a change at `time_ms`.
     pub fn record(&self, change: Change, time_ms: i64, reason: Option<&str>) -> IncidentRecord {
         let t = crate::event::format_time;
