@@ -14,7 +14,8 @@
 //!
 //! Syslog delivery wraps each line in an RFC 5424 header (facility 13, log
 //! audit; severity 2 from risk 90, 3 from 70, else 4) and sends one UDP
-//! datagram per alert, or over TCP with RFC 6587 octet counting
+//! datagram per alert (its findings cut, and `cs6Label=findingsCut` added,
+//! when the message would not fit in one: [`line_within`]), or over TCP with RFC 6587 octet counting
 //! (`<length> <message>`), so receivers need no newline framing.
 
 use std::io::Write;
@@ -76,8 +77,42 @@ pub fn severity(score: f64) -> u8 {
 
 /// The alert as one CEF line (no newline).
 pub fn line(alert: &Alert) -> String {
-    let (detector, reason) = headline(alert);
+    line_within(alert, usize::MAX)
+}
+
+/// The largest UDP payload over IPv4 (65,535 less the IP and UDP
+/// headers): a longer syslog message cannot be sent as one datagram at all.
+pub const MAX_UDP_MESSAGE: usize = 65_507;
+
+/// The alert as one CEF line of at most `max` bytes. The findings (`cs1`,
+/// the evidence, nearly all of a large alert: escaping can make a field of
+/// control characters seven times its size) are cut short where needed,
+/// at a whole character of their JSON, and the line then says so with
+/// `cs6Label=findingsCut cs6=<their full length in bytes>`. The rest of
+/// an alert is bounded by the gate's limits and never cut, so the line
+/// may still exceed a `max` smaller than those fields.
+pub fn line_within(alert: &Alert, max: usize) -> String {
     let findings = serde_json::to_string(&alert.findings).unwrap_or_default();
+    let full = build(alert, &findings, None);
+    if full.len() <= max {
+        return full;
+    }
+    // The longest prefix of the findings, ending at a whole character,
+    // whose line fits: the line grows with the prefix, so a binary search
+    // over the characters' ends finds it.
+    let cut = Some(findings.len());
+    let ends: Vec<usize> = findings
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([findings.len()])
+        .collect();
+    let fitting = ends.partition_point(|&end| build(alert, &findings[..end], cut).len() <= max);
+    let end = ends[fitting.saturating_sub(1)];
+    build(alert, &findings[..end], cut)
+}
+
+fn build(alert: &Alert, findings: &str, cut_from: Option<usize>) -> String {
+    let (detector, reason) = headline(alert);
     let mut ext = vec![
         format!("rt={}", alert_ms(alert)),
         format!("suser={}", escape_value(&alert.user)),
@@ -93,7 +128,10 @@ pub fn line(alert: &Alert) -> String {
     if let Some(p) = &alert.peer_group {
         ext.push(format!("cs2Label=peerGroup cs2={}", escape_value(p)));
     }
-    ext.push(format!("cs1Label=findings cs1={}", escape_value(&findings)));
+    if let Some(n) = cut_from {
+        ext.push(format!("cs6Label=findingsCut cs6={n}"));
+    }
+    ext.push(format!("cs1Label=findings cs1={}", escape_value(findings)));
     format!(
         "CEF:0|ueba|ueba|{}|{}|{}|{}|{}",
         escape_header(super::VERSION),
@@ -174,28 +212,45 @@ impl Syslog {
 
     /// The RFC 5424 message for one alert.
     pub fn message(alert: &Alert, host: &str) -> String {
+        let head = Syslog::header(alert, host);
+        format!("{head}{}", line(alert))
+    }
+
+    /// The RFC 5424 message for one alert in at most `max` bytes, its
+    /// findings cut where needed ([`line_within`]).
+    pub fn message_within(alert: &Alert, host: &str, max: usize) -> String {
+        let head = Syslog::header(alert, host);
+        let body = line_within(alert, max.saturating_sub(head.len()));
+        format!("{head}{body}")
+    }
+
+    fn header(alert: &Alert, host: &str) -> String {
         let sev = match alert.score {
             s if s >= 90.0 => 2,
             s if s >= 70.0 => 3,
             _ => 4,
         };
         format!(
-            "<{}>1 {} {} ueba {} alert - {}",
+            "<{}>1 {} {} ueba {} alert - ",
             13 * 8 + sev,
             alert.time,
             if host.is_empty() { "-" } else { host },
             std::process::id(),
-            line(alert)
         )
     }
 }
 
 impl AlertSink for Syslog {
     fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
-        let msg = Syslog::message(alert, &self.host);
         let sent = match &mut self.transport {
-            Transport::Udp(s) => s.send(msg.as_bytes()).map(|_| ()),
-            Transport::Tcp(s) => s.write_all(format!("{} {msg}", msg.len()).as_bytes()),
+            Transport::Udp(s) => {
+                let msg = Syslog::message_within(alert, &self.host, MAX_UDP_MESSAGE);
+                s.send(msg.as_bytes()).map(|_| ())
+            }
+            Transport::Tcp(s) => {
+                let msg = Syslog::message(alert, &self.host);
+                s.write_all(format!("{} {msg}", msg.len()).as_bytes())
+            }
         };
         sent.map_err(|source| {
             SinkError::Syslog {

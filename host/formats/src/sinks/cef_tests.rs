@@ -41,3 +41,41 @@ fn syslog_message_has_rfc5424_header() {
     );
     assert!(m.contains(" alert - CEF:0|"), "{m}");
 }
+
+#[test]
+fn a_line_too_long_for_a_datagram_cuts_its_findings_and_says_so() {
+    let mut a = super::super::tests::alert();
+    // Control characters are escaped to seven bytes each.
+    a.findings[0].resource = "\u{1}".repeat(1024);
+    a.findings[0].reason = "\u{1}é".repeat(300);
+    let findings = a.findings[0].clone();
+    a.findings = vec![findings; 12];
+    let full = line(&a);
+    assert!(full.len() > MAX_UDP_MESSAGE, "{}", full.len());
+    assert!(!full.contains("findingsCut"));
+    for max in [MAX_UDP_MESSAGE, 20_000, 9_000] {
+        let cut = line_within(&a, max);
+        assert!(cut.len() <= max, "{} > {max}", cut.len());
+        // Still a CEF line a parser reads, with everything but the
+        // findings whole.
+        let (header, ext) = split_header(&cut[4..], 7).unwrap();
+        assert_eq!(header[4], "volume");
+        let f = extension(ext);
+        assert_eq!(f.key("suser"), Some("mreyes"));
+        let whole = serde_json::to_string(&a.findings).unwrap();
+        let cut_from = whole.len().to_string();
+        assert_eq!(f.label("findingsCut"), Some(("cs6", cut_from.as_str())));
+        assert!(whole.starts_with(f.label("findings").unwrap().1));
+        // And nearly the whole budget is used.
+        assert!(cut.len() + 8 > max, "{} of {max}", cut.len());
+    }
+    let m = Syslog::message_within(&a, "h1", MAX_UDP_MESSAGE);
+    assert!(
+        m.len() <= MAX_UDP_MESSAGE && m.starts_with("<107>1 "),
+        "{}",
+        m.len()
+    );
+    // A short alert is left whole.
+    let short = super::super::tests::alert();
+    assert_eq!(line_within(&short, MAX_UDP_MESSAGE), line(&short));
+}
