@@ -213,18 +213,39 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
-/// Shorten text quoted in error messages so a megabyte line does not flood them.
-/// `s` cut to 60 bytes (on a character boundary) with an ellipsis: how
-/// an error message quotes a value a log sent, so a huge bad value cannot
-/// make a huge message.
+/// `s` cut to 60 bytes (on a character boundary) with an ellipsis, and
+/// its control and invisible characters written as `\u{..}`: how an error
+/// message quotes a value a log sent, so a huge bad value cannot make a
+/// huge message, nor a crafted one write terminal escapes or a forged
+/// line into the log.
 pub fn clip(s: &str) -> String {
+    use crate::sandbox::gate::escape_text;
     const MAX: usize = 60;
     if s.len() <= MAX {
-        return s.to_string();
+        return escape_text(s).into_owned();
     }
     let mut end = MAX;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    format!("{}…", escape_text(&s[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_value_is_cut_and_shows_no_control_character_raw() {
+        assert_eq!(clip("plain"), "plain");
+        assert_eq!(
+            clip("\u{1b}]0;pwned\u{7}\r\nerror: forged"),
+            "\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}error: forged"
+        );
+        let long = format!("{}\u{202e}", "é".repeat(100));
+        let quoted = clip(&long);
+        assert!(quoted.ends_with('…') && quoted.len() <= 63, "{quoted}");
+        let err = parse_timestamp_text("\u{1b}[2J2026").unwrap_err();
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+    }
 }

@@ -9,6 +9,7 @@ use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::{Report, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::Failure;
+use ueba_engine::sandbox::gate::is_unsafe_char;
 use ueba_engine::sandbox::plugins::{HealthEvent, HealthKind};
 
 use crate::util::{event, runtime};
@@ -302,11 +303,12 @@ fn a_detector_refusing_the_other_shards_shares_keeps_scoring() {
             .all(|x| *x == (HealthKind::PopulationRefused, Some(Failure::Error))),
         "{l:?}"
     );
-    assert!(
-        r.stats.health[0]
-            .message
-            .contains("refusing the other shards")
-    );
+    // Its message is shown escaped and cut, not a megabyte of escapes.
+    let message = &r.stats.health[0].message;
+    assert!(message.contains("refusing the other shards"), "{message}");
+    assert!(message.contains("\\u{1b}[2J"), "{message}");
+    assert!(!message.chars().any(is_unsafe_char), "{message:?}");
+    assert!(message.len() < 2048, "{} bytes", message.len());
     assert_eq!(r.stats.findings[hostile_index(&r)], 40);
     assert_builtins_saw_everything(&r);
 }
@@ -375,4 +377,21 @@ fn a_plugin_in_the_directory_replaces_the_builtin_of_the_same_name() {
         .unwrap()
         .to_string();
     assert!(err.contains("are both detector `volume`"), "{err}");
+}
+
+#[test]
+fn a_configuration_refusal_is_shown_escaped_and_cut() {
+    let cfg = Config::parse(
+        "[detectors.hostile]\nmode = \"nasty-config\"\n",
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap();
+    let err = match ueba_engine::sandbox::plugins::load(&runtime(), &cfg, Some(&fixture_dir())) {
+        Ok(_) => panic!("a refused configuration must stop loading"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("hostile"), "{err}");
+    assert!(err.contains("\\u{1b}[2J"), "{err}");
+    assert!(!err.chars().any(is_unsafe_char), "{err:?}");
+    assert!(err.len() < 4096, "{} bytes", err.len());
 }

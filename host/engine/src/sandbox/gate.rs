@@ -278,6 +278,19 @@ fn bounded(text: &str, max: usize, counts: &mut GateCounts) -> String {
     cut(&escaped, max)
 }
 
+/// The most bytes of a message a plugin returns with an error (from
+/// `configure`, `observe`, `restore`, `absorb`) or of a contract string it
+/// claims, once escaped: they end up in log lines and error messages,
+/// where a plugin must neither flood the log nor write terminal escapes.
+pub const MAX_PLUGIN_MESSAGE_BYTES: usize = 1024;
+
+/// A text a plugin sent outside its findings and `describe` (an error's
+/// message, a config key it complains about): escaped ([`escape_text`])
+/// and cut to [`MAX_PLUGIN_MESSAGE_BYTES`].
+pub fn plugin_message(text: &str) -> String {
+    cut(&escape_text(text), MAX_PLUGIN_MESSAGE_BYTES)
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, ending in `…`
 /// when anything was cut, so a reader sees that it was.
 pub fn cut(text: &str, max: usize) -> String {

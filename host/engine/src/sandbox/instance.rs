@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wasmtime::Store;
 
+use super::gate::plugin_message;
 use super::older::{v0_1, v0_2, v0_3};
 use super::runtime::*;
 
@@ -125,13 +126,13 @@ impl Plugin {
         result.map_err(|e| match e {
             wit::ConfigError::UnknownKey(key) => PluginError::Config {
                 plugin: name,
-                key,
+                key: plugin_message(&key),
                 message: "unknown key".into(),
             },
             wit::ConfigError::InvalidValue(v) => PluginError::Config {
                 plugin: name,
-                key: v.key,
-                message: v.message,
+                key: plugin_message(&v.key),
+                message: plugin_message(&v.message),
             },
         })
     }
@@ -164,7 +165,8 @@ impl Plugin {
                         .map_err(v0_1::detector_error)
                 }),
         })?;
-        let findings = result.map_err(|e| self.call_error("observe", e.message, Failure::Error))?;
+        let findings = result
+            .map_err(|e| self.call_error("observe", plugin_message(&e.message), Failure::Error))?;
         if findings.len() > self.limits.max_findings {
             return Err(self.call_error(
                 "observe",
@@ -209,7 +211,7 @@ impl Plugin {
                 .call_restore(&mut p.store, state)
                 .map(|r| r.map_err(v0_1::detector_error)),
         })?;
-        result.map_err(|e| self.call_error("restore", e.message, Failure::Error))
+        result.map_err(|e| self.call_error("restore", plugin_message(&e.message), Failure::Error))
     }
 }
 
@@ -249,7 +251,7 @@ impl Plugin {
                 .call_absorb(&mut p.store, others),
             _ => Ok(Ok(())),
         })?;
-        result.map_err(|e| self.call_error("absorb", e.message, Failure::Error))
+        result.map_err(|e| self.call_error("absorb", plugin_message(&e.message), Failure::Error))
     }
 }
 

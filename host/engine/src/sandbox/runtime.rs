@@ -649,7 +649,7 @@ impl Runtime {
         if !SUPPORTED_CONTRACTS.contains(&info.contract.as_str()) {
             return Err(PluginError::ContractMismatch {
                 plugin: label.into(),
-                found: info.contract,
+                found: crate::sandbox::gate::plugin_message(&info.contract),
                 supported: supported_list(),
             });
         }
