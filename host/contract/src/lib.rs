@@ -60,6 +60,18 @@ impl SymbolKind {
         SymbolKind::PeerGroup,
     ];
 
+    /// Its name in the plural, lower case, for messages and metric labels
+    /// (`users`, `resources`, `actions`, `sources`, `peer_groups`).
+    pub const fn plural(self) -> &'static str {
+        match self {
+            SymbolKind::User => "users",
+            SymbolKind::Resource => "resources",
+            SymbolKind::Action => "actions",
+            SymbolKind::Source => "sources",
+            SymbolKind::PeerGroup => "peer_groups",
+        }
+    }
+
     /// Position in [`SymbolKind::ALL`], for per-kind tables.
     pub const fn index(self) -> usize {
         match self {

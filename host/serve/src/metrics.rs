@@ -410,6 +410,16 @@ impl Collector for ScrapeTime {
             "Events later than input.max_lateness_secs allows (still scored).",
             &counter(snap.late),
         )?;
+        family(
+            e,
+            "ueba_names_over_budget",
+            "Names (per kind: users, resources, actions, sources, peer_groups) scored as \"(names over input.max_name_mib)\" because the names held had reached input.max_name_mib, one per occurrence.",
+            MetricType::Counter,
+            ueba_engine::pipeline::intern::SymbolKind::ALL
+                .iter()
+                .zip(snap.names_over_budget)
+                .map(|(k, n)| ([("kind", k.plural())], counter(n))),
+        )?;
         one(
             e,
             "ueba_batches",

@@ -150,6 +150,7 @@ fn exposition_is_openmetrics() {
             ("ueba_refused_events", "counter"),
             ("ueba_findings", "counter"),
             ("ueba_stray_findings", "counter"),
+            ("ueba_names_over_budget", "counter"),
             ("ueba_alerts", "counter"),
             ("ueba_alert_threshold", "gauge"),
             ("ueba_alert_budget_episodes", "gauge"),
@@ -175,7 +176,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 36, "{text}");
+        assert_eq!(page.kinds.len(), 37, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

@@ -123,6 +123,9 @@ pub struct Snapshot {
     pub refused: u64,
     /// Events later than the lateness rule allows (still scored).
     pub late: u64,
+    /// Names scored as the over-budget name, per kind
+    /// ([`ueba_engine::pipeline::Stats::names_over_budget`]).
+    pub names_over_budget: [u64; 5],
     /// Alerts written.
     pub alerts: u64,
     /// Batches sent to detectors.
@@ -194,6 +197,7 @@ impl Snapshot {
             invalid: stats.invalid,
             refused: 0,
             late: stats.late,
+            names_over_budget: stats.names_over_budget,
             alerts: stats.alerts,
             batches: stats.batches,
             stray_findings: stats.stray_findings,

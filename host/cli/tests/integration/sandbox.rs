@@ -375,3 +375,52 @@ fn a_batch_whose_columns_differ_in_length_is_refused_not_read_short() {
         );
     }
 }
+
+/// A log (or a client) with endless distinct names must not push every
+/// detector past its memory limit: past `input.max_name_mib` new names
+/// are pooled under one, counted, and the detectors keep scoring.
+#[test]
+fn a_flood_of_distinct_names_is_pooled_past_the_name_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("flood.jsonl");
+    let lines: String = (0..4000u64)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\":{},\"user\":\"u{}\",\"action\":\"select\",\"resource\":\"r{i:06}{}\",\"rows\":1}}\n",
+                1_767_225_600_000 + i * 60_000,
+                i % 20,
+                "x".repeat(1000)
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines).unwrap();
+    let config = dir.path().join("small.toml");
+    // 1 MiB holds about a thousand names of a kilobyte; the detectors get
+    // 4 MiB each, which 4,000 such names would overflow.
+    std::fs::write(
+        &config,
+        "[input]\nmax_name_mib = 1\n[sandbox]\nmemory_mib = 4\nmax_snapshot_mib = 4\n",
+    )
+    .unwrap();
+    let out = crate::util::ueba(&[
+        "score",
+        "-c",
+        config.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("quarantined"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("names over input.max_name_mib: "))
+        .unwrap_or_else(|| panic!("no count of pooled names: {err}"));
+    let pooled: u64 = line["names over input.max_name_mib: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((2900..4000).contains(&pooled), "{line}");
+    assert!(line.contains("resources"), "{line}");
+}

@@ -36,6 +36,17 @@ max_lateness_secs = 120
 # At most this many events are held for reordering; beyond it the oldest are
 # scored early, which bounds memory on dense logs.
 reorder_buffer = 1000000
+# Names (users, resources, actions, sources, peer groups) held, MiB of text,
+# each counted with 32 bytes of bookkeeping: the host and every detector
+# keep every distinct name, so a log or client with endless distinct names
+# (a query text or a request id in the resource field) would otherwise grow
+# them without bound and push the detectors past sandbox.memory_mib. Past
+# it, a new name is scored as "(names over input.max_name_mib)", counted
+# in the summary and /metrics. 32 MiB is about 500,000 names of 30 bytes.
+# Every detector keeps the names in its memory and its snapshots, so at
+# worst (names of a kilobyte) a MiB of names costs about 25 MiB of memory
+# with the four built-in detectors; raise sandbox.memory_mib with it.
+max_name_mib = 32
 
 [risk]
 # A user is alerted when their risk (0-100) reaches this.
@@ -319,6 +330,15 @@ pub struct InputConfig {
     pub max_lateness_secs: u64,
     /// Most events held for reordering.
     pub reorder_buffer: usize,
+    /// Most MiB of names held ([`crate::pipeline::intern::Interner::set_budget`]).
+    pub max_name_mib: u64,
+}
+
+impl InputConfig {
+    /// `max_name_mib` in bytes.
+    pub fn name_budget_bytes(&self) -> usize {
+        usize::try_from(self.max_name_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
 }
 
 impl Default for InputConfig {
@@ -327,6 +347,7 @@ impl Default for InputConfig {
             batch_size: 1024,
             max_lateness_secs: 120,
             reorder_buffer: 1_000_000,
+            max_name_mib: 32,
         }
     }
 }
@@ -572,6 +593,9 @@ impl Config {
         }
         if self.input.reorder_buffer == 0 {
             return bad("input.reorder_buffer", "must be at least 1");
+        }
+        if self.input.max_name_mib == 0 {
+            return bad("input.max_name_mib", "must be at least 1");
         }
         if !(r.threshold > 0.0 && r.threshold <= 100.0) {
             return bad("risk.threshold", "must be above 0 and at most 100");

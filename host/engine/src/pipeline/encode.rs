@@ -55,6 +55,12 @@ impl Encoder {
         }
     }
 
+    /// Hold at most `bytes` of names ([`Interner::set_budget`]).
+    pub fn with_name_budget(mut self, bytes: Option<usize>) -> Self {
+        self.interner.set_budget(bytes);
+        self
+    }
+
     /// The interned strings so far.
     pub fn interner(&self) -> &Interner {
         &self.interner

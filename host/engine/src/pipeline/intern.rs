@@ -60,6 +60,16 @@ impl BuildHasher for SeededHash {
     }
 }
 
+/// What one name costs against the name budget besides its text: the
+/// bookkeeping every holder keeps for it (the host's two tables, each
+/// detector's own table entry), so a flood of short names is bounded too.
+pub const NAME_OVERHEAD_BYTES: usize = 32;
+
+/// The name every name of a kind past the budget is given: events keep
+/// being scored, their users, resources or sources pooled under it, where
+/// an analyst sees it (and the summary counts them).
+pub const OVER_BUDGET_NAME: &str = "(names over input.max_name_mib)";
+
 /// Per-kind string tables plus the log of symbols in the order they appeared.
 #[derive(Default, Debug)]
 pub struct Interner {
@@ -70,6 +80,12 @@ pub struct Interner {
     /// their action (and often more), and comparing with the last text is
     /// cheaper than hashing. Only a hint; the text decides.
     last: [u32; 5],
+    /// Bytes of names held, each its text and [`NAME_OVERHEAD_BYTES`].
+    used: usize,
+    /// Most bytes of names to hold (`input.max_name_mib`); none: no bound.
+    budget: Option<usize>,
+    /// Names of each kind given [`OVER_BUDGET_NAME`] (one per occurrence).
+    over_budget: [u64; 5],
 }
 
 impl Interner {
@@ -87,6 +103,27 @@ impl Interner {
         }
         let id = match self.ids[k].get(text) {
             Some(&id) => id,
+            None if self.over(text) => {
+                self.over_budget[k] += 1;
+                return self.intern_unbounded(kind, OVER_BUDGET_NAME);
+            }
+            None => self.intern_unbounded(kind, text)?,
+        };
+        self.last[k] = id;
+        Ok(id)
+    }
+
+    /// Whether a new name `text` would take the names past the budget.
+    fn over(&self, text: &str) -> bool {
+        self.budget
+            .is_some_and(|b| self.used + text.len() + NAME_OVERHEAD_BYTES > b)
+    }
+
+    /// `text`'s id, assigned whatever the budget.
+    fn intern_unbounded(&mut self, kind: SymbolKind, text: &str) -> Result<u32, SymbolsFull> {
+        let k = kind.index();
+        let id = match self.ids[k].get(text) {
+            Some(&id) => id,
             None => {
                 let id = u32::try_from(self.texts[k].len())
                     .ok()
@@ -95,11 +132,29 @@ impl Interner {
                 self.texts[k].push(text.into());
                 self.ids[k].insert(text.into(), id);
                 self.log.push((kind, id));
+                self.used += text.len() + NAME_OVERHEAD_BYTES;
                 id
             }
         };
-        self.last[k] = id;
         Ok(id)
+    }
+
+    /// Hold at most `bytes` of names (each counted with
+    /// [`NAME_OVERHEAD_BYTES`]): a new name past it is given
+    /// [`OVER_BUDGET_NAME`] instead. Every name is held by the host and sent
+    /// to, and kept by, every detector instance, so a log (or a client)
+    /// with endless distinct names would otherwise grow them all without
+    /// bound and push the detectors past their memory limit. Names held
+    /// already keep their ids, whatever the budget.
+    pub fn set_budget(&mut self, bytes: Option<usize>) {
+        self.budget = bytes;
+    }
+
+    /// Names of each kind (in [`SymbolKind::ALL`] order) given
+    /// [`OVER_BUDGET_NAME`] since this interner was made, one per
+    /// occurrence in an event.
+    pub fn over_budget(&self) -> [u64; 5] {
+        self.over_budget
     }
 
     /// The id of `text` if it was interned before.
@@ -146,6 +201,10 @@ impl Interner {
                     )));
                 }
             }
+            out.used += texts
+                .iter()
+                .map(|t| t.len() + NAME_OVERHEAD_BYTES)
+                .sum::<usize>();
             out.texts[k] = texts;
         }
         for &(kind, id) in &state.log {

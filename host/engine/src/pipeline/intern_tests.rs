@@ -51,3 +51,32 @@ fn every_table_has_its_own_secret_seed() {
     assert_ne!(a.hash_one("u0000001"), b.hash_one("u0000001"));
     assert_eq!(a.hash_one("u0000001"), a.clone().hash_one("u0000001"));
 }
+
+#[test]
+fn names_past_the_budget_share_one_name_and_are_counted() {
+    let mut i = Interner::default();
+    // Room for two names of 8 bytes and their bookkeeping.
+    i.set_budget(Some(2 * (8 + NAME_OVERHEAD_BYTES)));
+    assert_eq!(i.intern(SymbolKind::Resource, "table-01"), Ok(0));
+    assert_eq!(i.intern(SymbolKind::User, "alice-01"), Ok(0));
+    let over = i.intern(SymbolKind::Resource, "table-02").unwrap();
+    assert_eq!(i.text(SymbolKind::Resource, over), OVER_BUDGET_NAME);
+    assert_eq!(i.intern(SymbolKind::Resource, "table-03"), Ok(over));
+    assert_eq!(i.intern(SymbolKind::Resource, "table-02"), Ok(over));
+    // Names held keep their ids; other kinds get their own pooled name.
+    assert_eq!(i.intern(SymbolKind::Resource, "table-01"), Ok(0));
+    assert_eq!(i.intern(SymbolKind::User, "alice-01"), Ok(0));
+    let bob = i.intern(SymbolKind::User, "bob-0001").unwrap();
+    assert_eq!(i.text(SymbolKind::User, bob), OVER_BUDGET_NAME);
+    assert_eq!(i.over_budget(), [1, 3, 0, 0, 0]);
+    // A restored interner counts what it holds against the budget.
+    let mut restored = Interner::from_state(i.state()).unwrap();
+    restored.set_budget(Some(2 * (8 + NAME_OVERHEAD_BYTES)));
+    assert_eq!(restored.intern(SymbolKind::Resource, "table-04"), Ok(over));
+    assert_eq!(restored.over_budget(), [0, 1, 0, 0, 0]);
+    // With no budget nothing is pooled.
+    let mut free = Interner::default();
+    for n in 0..1000 {
+        assert_eq!(free.intern(SymbolKind::Resource, &format!("t{n}")), Ok(n));
+    }
+}

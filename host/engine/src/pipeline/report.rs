@@ -201,6 +201,20 @@ impl Report {
             .collect();
         let _ = writeln!(out, "findings: {}", per.join(", "));
         let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);
+        if s.names_over_budget.iter().any(|&n| n > 0) {
+            let per: Vec<String> = crate::pipeline::intern::SymbolKind::ALL
+                .iter()
+                .zip(s.names_over_budget)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{n} {}", k.plural()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "names over input.max_name_mib: {} scored as \"{}\" (raise the budget, and sandbox.memory_mib with it, if these are real)",
+                per.join(", "),
+                crate::pipeline::intern::OVER_BUDGET_NAME
+            );
+        }
         if let Some(b) = s.budget
             && let Some(ceiling) = b.held_at_ceiling()
         {

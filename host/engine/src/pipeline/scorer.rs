@@ -134,6 +134,7 @@ impl<S: AlertSink> Scorer<S> {
         .in_blocks_of(cfg.input.batch_size.max(1) as u64);
         let n = plugins.len();
         let threshold = cfg.risk.threshold;
+        let name_budget = Some(cfg.input.name_budget_bytes());
         // The config was validated when it was read; an unusable list here
         // can only come from a caller that built one by hand.
         let exceptions = Exceptions::new(&cfg.exceptions).unwrap_or_default();
@@ -143,7 +144,7 @@ impl<S: AlertSink> Scorer<S> {
             batch: wit::Events::with_capacity(cfg.input.batch_size),
             output_limits: OutputLimits::of(&cfg.sandbox),
             cfg,
-            encoder: Encoder::new(identities),
+            encoder: Encoder::new(identities).with_name_budget(name_budget),
             slots: plugins
                 .into_iter()
                 .map(|loaded| Slot::new(loaded, 0))
@@ -625,6 +626,9 @@ impl<S: AlertSink> Scorer<S> {
         // Peer groups and time zones come from this run's identities.
         let mut encoder = Encoder::new(std::mem::take(&mut self.encoder.identities));
         encoder.interner = interner;
+        encoder
+            .interner
+            .set_budget(Some(self.cfg.input.name_budget_bytes()));
         for id in 0..users {
             encoder
                 .meta_for(id as u32)
@@ -673,6 +677,8 @@ impl<S: AlertSink> Scorer<S> {
             findings,
             stray_findings: st.stray_findings,
             gate: Vec::new(),
+            // Like the gate's counts, this run's only.
+            names_over_budget: [0; 5],
             threshold: self.aggregator.threshold(),
             budget: self.aggregator.budget_standing(),
             // Counts follow the exceptions by position: a changed list
@@ -795,6 +801,7 @@ impl<S: AlertSink> Scorer<S> {
         // learning) must know the findings of every earlier batch.
         self.settle()?;
         self.stats.batches += 1;
+        self.stats.names_over_budget = self.encoder.interner.over_budget();
         let first_seq = self.batch.seq.first().copied().unwrap_or(0);
         // Verdicts apply at block starts only, so where a flush or a resume
         // cut the input does not change what they do.

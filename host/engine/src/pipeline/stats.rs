@@ -10,6 +10,11 @@ pub struct Stats {
     pub events: u64,
     /// Lines rejected as invalid (with `--skip-invalid`).
     pub invalid: u64,
+    /// Names of each kind (users, resources, actions, sources, peer groups,
+    /// in [`crate::pipeline::intern::SymbolKind::ALL`] order) scored as
+    /// [`crate::pipeline::intern::OVER_BUDGET_NAME`] because the names held
+    /// had reached `input.max_name_mib`, one per occurrence, this run.
+    pub names_over_budget: [u64; 5],
     /// Events that arrived later than the lateness rule allows (still scored).
     pub late: u64,
     /// Findings per detector, in detector order.
