@@ -395,3 +395,35 @@ fn a_configuration_refusal_is_shown_escaped_and_cut() {
     assert!(!err.chars().any(is_unsafe_char), "{err:?}");
     assert!(err.len() < 4096, "{} bytes", err.len());
 }
+
+#[test]
+fn population_shares_too_large_to_absorb_are_not_exchanged() {
+    // Shares of 3 MiB from each of two shards: each fits the 4 MiB limit,
+    // together they do not, and no shard could take the other's in.
+    let (r, _) = run_sharded(
+        "[input]\nbatch_size = 16\n[sandbox]\nmemory_mib = 64\nmax_snapshot_mib = 4\n[detectors.hostile]\nmode = \"huge-population\"\n",
+        None,
+        2,
+    );
+    let refused: Vec<_> = r
+        .stats
+        .health
+        .iter()
+        .filter(|h| h.plugin == "hostile" && h.event == HealthKind::PopulationRefused)
+        .collect();
+    assert!(!refused.is_empty(), "{:?}", r.stats.health);
+    for h in &refused {
+        assert_eq!(h.limit, Some(Failure::Snapshot), "{h:?}");
+        assert!(h.message.contains("not exchanged"), "{}", h.message);
+    }
+    assert!(
+        !r.stats
+            .health
+            .iter()
+            .any(|h| h.event == HealthKind::Quarantined),
+        "{:?}",
+        r.stats.health
+    );
+    assert_eq!(r.stats.findings[hostile_index(&r)], 40);
+    assert_builtins_saw_everything(&r);
+}

@@ -142,19 +142,25 @@ impl Slot {
         if self.instances.len() < 2 || !self.lead().plugin.shares_population() {
             return;
         }
-        let shares: Vec<Vec<u8>> = self
-            .instances
-            .iter_mut()
-            .map(|i| i.loaded.population(health))
-            .collect();
+        // Shares are taken one by one and the exchange is called off as
+        // soon as they are too many bytes to absorb, so the host never
+        // holds more than the limit and one share.
+        let limit = self.lead().share_limit();
+        let shards = self.instances.len();
+        let mut shares = Vec::with_capacity(shards);
+        let mut total = 0usize;
+        for inst in &mut self.instances {
+            let share = inst.loaded.population(health);
+            total = total.saturating_add(share.len());
+            if total > limit {
+                self.lead().shares_too_large(total, shards, health);
+                return;
+            }
+            shares.push(share);
+        }
+        let all = Arc::new(shares);
         for (k, inst) in self.instances.iter_mut().enumerate() {
-            let others = shares
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != k)
-                .map(|(_, s)| s.clone())
-                .collect();
-            inst.loaded.absorb(others, health);
+            inst.loaded.absorb(all.clone(), k, health);
         }
     }
 

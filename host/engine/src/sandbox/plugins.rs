@@ -10,6 +10,7 @@
 //! [`HealthEvent`]; the other detectors' results are never affected.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Component;
@@ -60,11 +61,22 @@ pub struct LoadedPlugin {
     max_failures: u32,
     failures: u32,
     quarantined: bool,
-    /// The other shards' population shares this instance last absorbed.
-    /// A restart re-applies them after the replay: absorbing replaces, so
-    /// giving the same set again changes nothing when the snapshot already
-    /// holds it.
-    shares: Option<Vec<Vec<u8>>>,
+    /// The last set of population shares exchanged (every shard's, shared
+    /// by the instances of the detector) and this instance's place in it:
+    /// it absorbed the others. A restart re-applies them after the replay:
+    /// absorbing replaces, so giving the same set again changes nothing
+    /// when the snapshot already holds it.
+    shares: Option<(Arc<Vec<Vec<u8>>>, usize)>,
+}
+
+/// The shares in `all` but the one at `me`: what one instance absorbs.
+/// A copy, made for the call only (the contract takes a list of lists).
+fn others(all: &[Vec<u8>], me: usize) -> Vec<Vec<u8>> {
+    all.iter()
+        .enumerate()
+        .filter(|(k, _)| *k != me)
+        .map(|(_, s)| s.clone())
+        .collect()
 }
 
 /// What became of one batch in one detector.
@@ -389,8 +401,8 @@ impl LoadedPlugin {
         for b in &self.replay {
             fresh.observe(b)?;
         }
-        if let Some(shares) = &self.shares {
-            fresh.absorb(shares)?;
+        if let Some((all, me)) = &self.shares {
+            fresh.absorb(&others(all, *me))?;
         }
         self.plugin = fresh;
         Ok(())
@@ -420,17 +432,40 @@ impl LoadedPlugin {
         }
     }
 
-    /// Give this instance the other shards' latest shares. On failure the
+    /// Give this instance the other shards' latest shares: every shard's
+    /// share is in `all`, this instance's at `me`. On failure the
     /// instance keeps the figures it had (a trap restarts it from its last
     /// good state and the shares it took before); the failure is reported.
-    pub fn absorb(&mut self, others: Vec<Vec<u8>>, health: &mut dyn HealthSink) {
+    pub fn absorb(&mut self, all: Arc<Vec<Vec<u8>>>, me: usize, health: &mut dyn HealthSink) {
         if !self.shares_population() {
             return;
         }
-        match self.plugin.absorb(&others) {
-            Ok(()) => self.shares = Some(others),
+        match self.plugin.absorb(&others(&all, me)) {
+            Ok(()) => self.shares = Some((all, me)),
             Err(e) => self.population_refused(&e, health),
         }
+    }
+
+    /// The most bytes of population shares one exchange may hold in all:
+    /// each instance takes every other shard's share into its own memory,
+    /// so a set larger than a snapshot may be could not be absorbed, and
+    /// the host would hold it once per shard.
+    pub fn share_limit(&self) -> usize {
+        self.limits.max_snapshot_bytes
+    }
+
+    /// Report that the shards' shares reached `total` bytes, past
+    /// [`LoadedPlugin::share_limit`], so none were exchanged.
+    pub fn shares_too_large(&self, total: usize, shards: usize, health: &mut dyn HealthSink) {
+        health.report(&HealthEvent::new(
+            self.name(),
+            HealthKind::PopulationRefused,
+            Some(Failure::Snapshot),
+            format!(
+                "the population shares of its {shards} shards reach {total} bytes, more than the {} bytes (sandbox.max_snapshot_mib) each shard would take in; not exchanged, so each shard keeps its own population until the next exchange",
+                self.share_limit()
+            ),
+        ));
     }
 
     fn population_refused(&mut self, e: &PluginError, health: &mut dyn HealthSink) {
