@@ -424,10 +424,11 @@ class Soak:
             self.t.add("slow-headers", f"{how} after ~{round(time.monotonic() - t)} s" if how != "open" else "abandoned")
             s.close()
 
-    def slow_body(self, declared=100_000, kind="slow-body", every=1.5, chunk=1, phase=None):
-        """Complete headers, then the body a little at a time (never idle):
-        request_timeout_ms answers 408. With phase=(start, length) it runs
-        only in that part of each cycle (the body-budget hogs)."""
+    def slow_body(self, declared=100_000, kind="slow-body", every=1.5, chunk=1, phase=None, first=0):
+        """Complete headers and `first` bytes of the body at once, then the
+        rest a little at a time (never idle): request_timeout_ms answers
+        408. With phase=(start, length) it runs only in that part of each
+        cycle (the body-budget hogs)."""
         while not self.stop_hostile.is_set():
             if phase is not None:
                 at = (time.monotonic() - self.cycle0) % CYCLE_S
@@ -435,14 +436,14 @@ class Soak:
                     self.stop_hostile.wait(0.5)
                     continue
             body = b"x" * declared
+            t = time.monotonic()
             try:
                 s = self.http.connect()
-                s.sendall(self.http.head("POST", "/v1/events", declared))
+                s.sendall(self.http.head("POST", "/v1/events", declared) + body[:first])
             except OSError:
                 self.stop_hostile.wait(1)
                 continue
-            t = time.monotonic()
-            sent = 0
+            sent = first
             status = "open"
             s.settimeout(every)
             while not self.stop_hostile.is_set() and sent < declared:
@@ -685,10 +686,13 @@ class Soak:
         for _ in range(2):
             self.spawn(self.stalled_body, group="hostile")
         for _ in range(5):
-            # Hogs: a body of max_body_bytes declared (so reserved whole),
-            # sent at 64 KiB/s from the start of each cycle: 408 at
-            # request_timeout_ms, having held the budget until then.
-            self.spawn(self.slow_body, LIMITS["max_body_bytes"], "hog", 1.0, 64 << 10, (0, 1), group="hostile")
+            # Hogs: from the start of each cycle, a body of max_body_bytes
+            # with all but its last MiB sent at once and the rest at 64
+            # KiB/s: 408 at request_timeout_ms, holding the budget for what
+            # they sent (the body's whole buffer) until then. The budget is
+            # taken as bytes arrive, so only clients that send can hog it.
+            self.spawn(self.slow_body, LIMITS["max_body_bytes"], "hog", 1.0, 64 << 10, (0, 1),
+                       LIMITS["max_body_bytes"] - (1 << 20), group="hostile")
         self.spawn(self.oversized, group="hostile")
         for _ in range(2):
             self.spawn(self.garbage, group="hostile")

@@ -4,10 +4,10 @@
 //! `serve.max_body_bytes` one request, but not how many requests are being
 //! read and parsed together: a few hundred clients posting the largest body
 //! at once would otherwise hold gigabytes. Every body is read into a
-//! [`Reservation`] taken from one [`Budget`] of `serve.body_budget_bytes`:
-//! the declared `Content-Length` up front (so a request that cannot fit is
-//! refused before its body is read), or chunk by chunk when no length is
-//! declared. The reservation is held until the request's events are queued;
+//! [`Reservation`] taken from one [`Budget`] of `serve.body_budget_bytes`,
+//! growing with the buffer as the body arrives (never for a declared
+//! `Content-Length` not yet sent, which a slow client could hold for
+//! nothing). The reservation is held until the request's events are queued;
 //! parsing, which holds about as much again in events, runs one request per
 //! core at a time.
 

@@ -128,12 +128,18 @@ async fn read_body(
     (max, limit): (usize, &str),
     budget: &Arc<Budget>,
 ) -> Result<(Vec<u8>, Reservation), BodyError> {
-    if let Some(enc) = headers.get(CONTENT_ENCODING) {
-        let enc = enc.to_str().unwrap_or("?").trim();
-        if !enc.eq_ignore_ascii_case("identity") {
-            return Err(BodyError::Encoding(format!(
-                "Content-Encoding `{enc}` is not supported; send the body uncompressed"
-            )));
+    // Every Content-Encoding header, and every coding listed in each: a
+    // second header (or `identity, gzip`) must not slip a compressed body
+    // past as plain text.
+    for value in headers.get_all(CONTENT_ENCODING) {
+        let text = value.to_str().unwrap_or("?");
+        for enc in text.split(',').map(str::trim) {
+            if !enc.eq_ignore_ascii_case("identity") {
+                return Err(BodyError::Encoding(format!(
+                    "Content-Encoding `{}` is not supported; send the body uncompressed",
+                    ueba_engine::event::clip(text)
+                )));
+            }
         }
     }
     let declared = headers
@@ -152,11 +158,16 @@ async fn read_body(
             budget.limit()
         ))
     };
-    // A declared length is reserved whole before anything is read, so a
-    // request that cannot fit costs nothing; otherwise chunk by chunk.
+    // The budget is taken as the body arrives, for the memory that holds
+    // it (the buffer's capacity), never for what the client says it will
+    // send: a client declaring the largest body and sending a byte a
+    // second holds a few bytes of the budget, not the declared length, so
+    // a handful of them cannot lock everyone else out. The buffer doubles
+    // (up to the declared length) so a large body is not copied at every
+    // frame; it holds at most twice what arrived.
     let declared = declared.map_or(0, |l| l as usize);
-    let mut held = budget.reserve(declared).ok_or_else(|| busy(declared))?;
-    let mut buf = Vec::with_capacity(declared);
+    let mut held = budget.reserve(0).ok_or_else(|| busy(0))?;
+    let mut buf: Vec<u8> = Vec::new();
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(format!("reading the body: {e}")))?;
@@ -167,8 +178,12 @@ async fn read_body(
                     "the body is larger than {max} bytes ({limit})"
                 )));
             }
-            if !held.grow_to(need) {
-                return Err(busy(data.len()));
+            if need > buf.capacity() {
+                let capacity = (buf.capacity() * 2).min(declared.max(need)).max(need);
+                if !held.grow_to(capacity) {
+                    return Err(busy(capacity - buf.capacity()));
+                }
+                buf.reserve_exact(capacity - buf.len());
             }
             buf.extend_from_slice(&data);
         }
