@@ -325,7 +325,11 @@ impl LineParser for CsvParser {
             }
             held.push('\n');
             held.push_str(text);
-            if !open_quote(held) {
+            // What is held leaves a quote open, so the record closes when
+            // this line holds an odd number of quotes. Counting the whole
+            // record again at every line would take time quadratic in a
+            // record of many short lines.
+            if open_quote(text) {
                 self.flush(out);
             }
             return Ok(());

@@ -351,6 +351,11 @@ pub struct PgAuditParser {
     without_object: WithoutObject,
     /// The record being assembled: first line number and text.
     pending: Option<(u64, String)>,
+    /// Whether `pending` leaves a CSV quote open, kept as lines arrive
+    /// (each flips it when it holds an odd number of `"`): counting the
+    /// whole record again at every line would take time quadratic in a
+    /// record of many short lines.
+    quote_open: bool,
     skipped: u64,
 }
 
@@ -373,6 +378,7 @@ impl PgAuditParser {
             layout,
             without_object: cfg.pg_session_without_object,
             pending: None,
+            quote_open: false,
             skipped: 0,
         }
     }
@@ -559,12 +565,13 @@ impl LineParser for PgAuditParser {
             Layout::Stderr(prefix) => {
                 !text.starts_with('\t') && prefix.matches(text, false).is_some()
             }
-            Layout::Csv => self.pending.as_ref().is_none_or(|(_, p)| !open_quote(p)),
+            Layout::Csv => self.pending.is_none() || !self.quote_open,
         };
         if starts_record {
             self.flush(out);
             if !(matches!(self.layout, Layout::Csv) && text.trim().is_empty()) {
                 self.pending = Some((line, text.to_string()));
+                self.quote_open = open_quote(text);
             }
         } else {
             match &mut self.pending {
@@ -573,18 +580,18 @@ impl LineParser for PgAuditParser {
                         out.push(Err(At { line: *first }
                             .line(format!("record is longer than {MAX_RECORD} bytes"))));
                         self.pending = None;
+                        self.quote_open = false;
                     } else {
                         p.push('\n');
                         p.push_str(text.strip_prefix('\t').unwrap_or(text));
+                        self.quote_open ^= open_quote(text);
                     }
                 }
                 None if text.trim().is_empty() => {}
                 None => self.skipped += 1,
             }
         }
-        if matches!(self.layout, Layout::Csv)
-            && self.pending.as_ref().is_some_and(|(_, p)| !open_quote(p))
-        {
+        if matches!(self.layout, Layout::Csv) && self.pending.is_some() && !self.quote_open {
             self.flush(out);
         }
         Ok(())
