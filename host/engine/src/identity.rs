@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 
 use crate::config::{Criticality, WatchlistsConfig};
+use crate::event::clip;
 
 /// One user's enrichment.
 #[derive(Clone, Debug, Default)]
@@ -111,7 +112,7 @@ impl Identities {
                 None,
                 format!(
                     "header must be `user,peer_group,timezone`, optionally followed by `criticality` and/or `watchlists`; found `{}`",
-                    names.join(",")
+                    clip(&names.join(","))
                 ),
             ));
         }
@@ -139,7 +140,10 @@ impl Identities {
                     invalid(
                         line,
                         Some("timezone"),
-                        format!("`{tz_name}` is not an IANA timezone name (e.g. Europe/Dublin)"),
+                        format!(
+                            "`{}` is not an IANA timezone name (e.g. Europe/Dublin)",
+                            clip(tz_name)
+                        ),
                     )
                 })?;
                 zones.insert(tz_name.to_string(), tz.clone());
@@ -176,7 +180,7 @@ impl Identities {
                 return Err(invalid(
                     line,
                     Some("user"),
-                    format!("`{user}` is listed twice"),
+                    format!("`{}` is listed twice", clip(user)),
                 ));
             }
         }

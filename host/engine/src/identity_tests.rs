@@ -87,6 +87,12 @@ fn errors_name_file_line_and_field() {
     assert!(e.to_string().starts_with("users.csv:2:"), "{e}");
     let e = load("user,peer_group,timezone\na,g,UTC\na,h,UTC\n").unwrap_err();
     assert!(e.to_string().contains("listed twice"), "{e}");
+    // A value quoted in an error is cut and shows no control character raw.
+    let long = format!("Europe/\u{1b}]0;pwned\u{7}{}", "x".repeat(100_000));
+    let e = load(&format!("user,peer_group,timezone\na,g,{long}\n")).unwrap_err();
+    let e = e.to_string();
+    assert!(e.contains("Europe/\\u{1b}]0;pwned\\u{7}"), "{e}");
+    assert!(!e.contains('\u{1b}') && e.len() < 300, "{e}");
 }
 
 #[test]

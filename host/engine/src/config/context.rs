@@ -61,7 +61,12 @@ impl FromStr for Criticality {
         Criticality::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| format!("`{s}` is not a criticality level (low, medium, high, extreme)"))
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not a criticality level (low, medium, high, extreme)",
+                    crate::event::clip(s)
+                )
+            })
     }
 }
 
