@@ -134,8 +134,8 @@ impl Report {
             let mut row = format!(
                 "{:>4}  {:<18} {:<16} {:>5.1} {:>6}",
                 i + 1,
-                clip(&u.name, 18),
-                clip(u.peer_group.as_deref().unwrap_or("-"), 16),
+                for_terminal(&u.name, 18),
+                for_terminal(u.peer_group.as_deref().unwrap_or("-"), 16),
                 u.standing.peak,
                 u.standing.alerts
             );
@@ -145,7 +145,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{row}  {}",
-                clip(u.standing.top_reason.as_deref().unwrap_or(""), 90)
+                for_terminal(u.standing.top_reason.as_deref().unwrap_or(""), 90)
             );
         }
         for (title, what, list) in [
@@ -166,11 +166,11 @@ impl Report {
                     out,
                     "{:>4}  {:<32} {:>5.1} {:>6} {:>9}  {}",
                     i + 1,
-                    clip(&e.name, 32),
+                    for_terminal(&e.name, 32),
                     e.standing.peak,
                     e.standing.users,
                     e.standing.findings,
-                    clip(&e.top_users.join(", "), 60)
+                    for_terminal(&e.top_users.join(", "), 60)
                 );
             }
         }
@@ -282,8 +282,8 @@ impl Report {
 
 /// `s` made safe for a terminal ([`gate::escape_text`]: it may be a user
 /// or resource name from the log, or a plugin's text) and cut to `n`
-/// characters.
-fn clip(s: &str, n: usize) -> String {
+/// characters: how every table printed for a person shows such text.
+pub fn for_terminal(s: &str, n: usize) -> String {
     let s = gate::escape_text(s);
     if s.chars().count() <= n {
         s.to_string()

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use super::EvalError;
-use ueba_engine::event::parse_timestamp_text;
+use ueba_engine::event::{clip, parse_timestamp_text};
 
 /// One alert line's fields that evaluation uses.
 pub(super) struct AlertLine {
@@ -31,22 +31,32 @@ pub(super) fn parse_alert(text: &str) -> Result<AlertLine, String> {
     }
     fn string(o: &Map<String, Value>, name: &str) -> Result<String, String> {
         let v = get(o, name)?;
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("field `{name}`: expected a string, got `{v}`"))
+        v.as_str().map(str::to_string).ok_or_else(|| {
+            format!(
+                "field `{name}`: expected a string, got `{}`",
+                clip(&v.to_string())
+            )
+        })
     }
-    fn number(o: &Map<String, Value>, name: &str) -> Result<f64, String> {
+    // Scores and thresholds are risks, on the 0 to 100 scale: anything
+    // else is no alert `ueba score` wrote, and would be drawn off the chart.
+    fn risk(o: &Map<String, Value>, name: &str) -> Result<f64, String> {
         let v = get(o, name)?;
         v.as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("field `{name}`: expected a number, got `{v}`"))
+            .filter(|x| (0.0..=100.0).contains(x))
+            .ok_or_else(|| {
+                format!(
+                    "field `{name}`: expected a risk from 0 to 100, got `{}`",
+                    clip(&v.to_string())
+                )
+            })
     }
     fn time(o: &Map<String, Value>, name: &str) -> Result<i64, String> {
         parse_timestamp_text(&string(o, name)?).map_err(|m| format!("field `{name}`: {m}"))
     }
     let threshold = match obj.get("threshold") {
         None | Some(Value::Null) => None,
-        Some(_) => Some(number(obj, "threshold")?),
+        Some(_) => Some(risk(obj, "threshold")?),
     };
     let mut findings = Vec::new();
     match obj.get("findings") {
@@ -60,12 +70,15 @@ pub(super) fn parse_alert(text: &str) -> Result<AlertLine, String> {
                 let event = match f.get("event") {
                     None | Some(Value::Null) => None,
                     Some(e) => Some(e.as_u64().ok_or_else(|| {
-                        at(format!("field `event`: expected a whole number, got `{e}`"))
+                        at(format!(
+                            "field `event`: expected a whole number, got `{}`",
+                            clip(&e.to_string())
+                        ))
                     })?),
                 };
                 findings.push((
                     string(f, "detector").map_err(at)?,
-                    number(f, "score").map_err(at)?,
+                    risk(f, "score").map_err(at)?,
                     time(f, "time").map_err(at)?,
                     event,
                 ));
@@ -80,7 +93,7 @@ pub(super) fn parse_alert(text: &str) -> Result<AlertLine, String> {
     Ok(AlertLine {
         time_ms: time(obj, "time")?,
         user: string(obj, "user")?,
-        score: number(obj, "score")?,
+        score: risk(obj, "score")?,
         threshold,
         findings,
     })

@@ -52,6 +52,7 @@ use crate::generator::GenError;
 use ueba_engine::config::Config;
 use ueba_engine::event::{AccessEvent, ParseError, format_time, parse_timestamp_text};
 use ueba_engine::identity::{Identities, IdentityError, offset_minutes};
+use ueba_engine::pipeline::report::for_terminal as shown;
 use ueba_engine::pipeline::{ScoreError, Scorer};
 use ueba_engine::risk::aggregate::Alert;
 use ueba_engine::sandbox::Runtime;
@@ -857,8 +858,8 @@ impl Evaluation {
             let _ = writeln!(
                 out,
                 "  {:<22} {:<14} {:<9} {:<9} {:>13} {:>9} {:>6.1}",
-                s.name,
-                s.user,
+                shown(&s.name, 40),
+                shown(&s.user, 40),
                 kind_word(s.malicious),
                 match (s.detected, s.malicious) {
                     (true, true) => "DETECTED",
@@ -884,7 +885,7 @@ impl Evaluation {
                 let _ = writeln!(
                     out,
                     "  {:<22} {:<9} {:>9} {:>12.1}",
-                    f.name,
+                    shown(&f.name, 40),
                     kind_word(f.malicious),
                     format!("{}/{}", f.detected, f.scenarios),
                     f.median_peak_risk
@@ -974,11 +975,11 @@ impl Evaluation {
                     out,
                     "  {:>2}. {:<32} {:>5.1}  {} users, {} findings: {}",
                     i + 1,
-                    e.name,
+                    shown(&e.name, 32),
                     e.peak_risk,
                     e.users,
                     e.findings,
-                    e.top_users.join(", ")
+                    shown(&e.top_users.join(", "), 60)
                 );
             }
         }
