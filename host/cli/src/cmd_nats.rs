@@ -432,6 +432,7 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
         let doc = serde_json::json!({
             "worker": opts.name,
             "events": summary.events,
+            "invalid": summary.invalid,
             "alerts": summary.alerts,
             "duplicates": summary.duplicates,
             "incidents": summary.incidents,

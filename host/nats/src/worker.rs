@@ -113,6 +113,9 @@ impl WorkerOptions {
 pub struct WorkerSummary {
     /// Events scored (redeliveries skipped not counted).
     pub events: u64,
+    /// Messages that were not a valid event, skipped and counted (the first
+    /// few per partition are quoted in the log).
+    pub invalid: u64,
     /// Alerts published (before the server's deduplication).
     pub alerts: u64,
     /// Of those, how many the alerts stream already held (re-emitted after
@@ -340,10 +343,12 @@ pub async fn run(
                 alerts = summary.alerts,
                 checkpoints = summary.checkpoints,
                 duplicates = summary.duplicates,
-                "worker {}: idle for {}s, done: {} events scored, {} alerts published ({} already in the stream), {} checkpoints",
+                invalid = summary.invalid,
+                "worker {}: idle for {}s, done: {} events scored, {} invalid messages skipped, {} alerts published ({} already in the stream), {} checkpoints",
                 opts.name,
                 idle.as_secs(),
                 summary.events,
+                summary.invalid,
                 summary.alerts,
                 summary.duplicates,
                 summary.checkpoints
@@ -642,6 +647,7 @@ async fn pull(
             Err(e) => {
                 part.scorer.count_invalid();
                 part.invalid += 1;
+                summary.invalid += 1;
                 if part.invalid <= SHOWN_INVALID {
                     tracing::warn!(
                         partition = p,

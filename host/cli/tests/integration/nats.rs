@@ -513,6 +513,34 @@ fn one_worker_publishes_what_score_partition_computes() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("partition 2 does not exist"));
 
+    // Messages that are no event, published by anyone who can: skipped,
+    // every one counted, the alerts unchanged.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+        let garbage: [&[u8]; 8] = [
+            b"",
+            b"not json",
+            b"[1,2,3]",
+            b"{\"timestamp\":\"soon\",\"user\":\"u\",\"action\":\"a\",\"resource\":\"r\"}",
+            b"{\"timestamp\":\"2026-01-05T09:00:00Z\",\"user\":\"u\",\"action\":\"a\",\"resource\":\"r\",\"rows\":-1}",
+            b"\xff\xfe invalid utf-8",
+            b"{\"timestamp\":1,\"user\":\"u\"}",
+            b"{{{{{{{{{{",
+        ];
+        for payload in garbage {
+            js.publish("ueba.events.0", payload.to_vec().into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+    });
+    let summary_file = d("worker-summary.json");
+
     // The one worker, named so that a later run takes its partitions back.
     let solo = |more: &[&str], what: &str| {
         let mut args = vec!["worker", "--nats", url, "--name", "solo", "-i", &ids];
@@ -527,9 +555,14 @@ fn one_worker_publishes_what_score_partition_computes() {
             "2",
             "--incidents",
             "--findings",
+            "--summary",
+            &summary_file,
         ],
         "worker",
     );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_file).unwrap()).unwrap();
+    assert_eq!(summary["invalid"], 8, "{summary}");
     let kinds = ["alerts", "incidents", "findings"];
     let expected: Vec<Vec<String>> = kinds
         .iter()
