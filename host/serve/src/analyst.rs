@@ -337,7 +337,10 @@ fn record<S: AlertSink>(
         }
     })?;
     let time_ms = verdict.check().map_err(AskError::Refused)?;
-    let line = verdicts::append(path, &verdict)?;
+    let line = verdicts::append(path, &verdict).map_err(|e| match e {
+        e @ verdicts::VerdictError::OutOfOrder { .. } => AskError::Refused(e.to_string()),
+        e => AskError::Record(e),
+    })?;
     let answer = json!({
         "time": verdict.time,
         "id": verdict.id,

@@ -254,6 +254,13 @@ impl Report {
                 s.verdicts_applied, s.forgiven
             );
         }
+        if let Some((n, first)) = &s.verdicts_pending {
+            let _ = writeln!(
+                out,
+                "verdicts not applied, waiting for events past their time: {n} (the first {})",
+                for_terminal(first, 200)
+            );
+        }
         for (detector, counts) in &s.gate {
             let _ = writeln!(out, "output of {detector} rejected: {counts}");
         }

@@ -692,6 +692,7 @@ impl<S: AlertSink> Scorer<S> {
             events_held: st.events_held,
             forgiven: st.forgiven,
             verdicts_applied: st.verdicts_applied,
+            verdicts_pending: None,
             alerts: st.alerts,
             batches: st.batches,
             health: std::mem::take(&mut self.stats.health),
@@ -1171,6 +1172,17 @@ impl<S: AlertSink> Scorer<S> {
     /// run stopping right after a checkpoint that holds those events (a
     /// checkpoint settles the shards, so no batch is in flight then).
     pub fn finish_without_flush(mut self) -> (Report, S) {
+        self.stats.verdicts_pending = self.verdicts.front().map(|v| {
+            (
+                self.verdicts.len() as u64,
+                format!(
+                    "{}:{} at {}",
+                    v.path.display(),
+                    v.line,
+                    format_time(v.time_ms)
+                ),
+            )
+        });
         let standings = self.aggregator.standings();
         let entities = |kind| {
             self.entities

@@ -41,6 +41,11 @@ pub struct Stats {
     /// Verdicts applied, counted from the first line of the verdicts file
     /// (carried across a resume, so a resumed run skips those).
     pub verdicts_applied: u64,
+    /// Verdicts still waiting at the end of the run for events past their
+    /// time, and the first of them (`file:line` and its time): a verdict
+    /// applies in order when event time reaches it, so one timed beyond
+    /// the log holds back the rest.
+    pub verdicts_pending: Option<(u64, String)>,
     /// The alert threshold in force after the last batch: `risk.threshold`,
     /// or where the alert budget has moved it ([`crate::risk::budget`]).
     pub threshold: f64,

@@ -127,6 +127,21 @@ pub enum VerdictError {
         /// What is wrong.
         message: String,
     },
+    /// A verdict to append is timed before the file's last one: verdicts
+    /// apply in the file's order, so it would wait behind that one.
+    #[error(
+        "{path}: this verdict is timed {time}, before line {line}'s {last}: verdicts apply in order as event time reaches them, so give a time at or after it (`--at`, or `time`)"
+    )]
+    OutOfOrder {
+        /// The file.
+        path: PathBuf,
+        /// The new verdict's time.
+        time: String,
+        /// The last line's number.
+        line: u64,
+        /// The last line's time.
+        last: String,
+    },
 }
 
 /// A verdict with where it came from, ready to apply.
@@ -220,6 +235,14 @@ pub fn read(path: &Path) -> Result<Vec<PendingVerdict>, VerdictError> {
         };
         let verdict: Verdict = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let time_ms = verdict.check().map_err(invalid)?;
+        // Verdicts apply in the file's order as event time reaches each, so
+        // one timed after a later line would hold that line back unseen.
+        if let Some(before) = out.last().filter(|b: &&PendingVerdict| b.time_ms > time_ms) {
+            return Err(invalid(format!(
+                "`time` {} is before line {}'s {}: verdicts apply in order, so each must be timed at or after the one before",
+                verdict.time, before.line, before.verdict.time
+            )));
+        }
         out.push(PendingVerdict {
             verdict,
             time_ms,
@@ -247,7 +270,19 @@ pub fn append(path: &Path, verdict: &Verdict) -> Result<u64, VerdictError> {
                     message: "the last line is cut off (no newline); fix or remove it first".into(),
                 });
             }
-            bytes.iter().filter(|b| **b == b'\n').count() as u64
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+            if let Some((n, last)) = last_verdict(&bytes, lines)
+                && let (Ok(t), Ok(new)) = (last.check(), verdict.check())
+                && new < t
+            {
+                return Err(VerdictError::OutOfOrder {
+                    path: path.to_path_buf(),
+                    time: verdict.time.clone(),
+                    line: n,
+                    last: last.time,
+                });
+            }
+            lines
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(io(e)),
@@ -262,6 +297,17 @@ pub fn append(path: &Path, verdict: &Verdict) -> Result<u64, VerdictError> {
     file.write_all(&line).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(lines + 1)
+}
+
+/// The last verdict of a file's `bytes` (`lines` lines, each ending in a
+/// newline) and its line number, if it has one that reads as a verdict.
+fn last_verdict(bytes: &[u8], lines: u64) -> Option<(u64, Verdict)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines()
+        .rev()
+        .zip((1..=lines).rev())
+        .find(|(l, _)| !l.trim().is_empty())
+        .and_then(|(l, n)| Some((n, serde_json::from_str(l).ok()?)))
 }
 
 #[cfg(test)]
@@ -351,5 +397,38 @@ mod tests {
         assert!(e.contains("no alert has id `zz`"), "{e}");
         let long = "x".repeat(MAX_TEXT_BYTES + 1);
         assert!(admit("a", VerdictKind::Benign, &long, "", None, Some(0), true).is_err());
+    }
+
+    fn at(id: &str, time: &str) -> Verdict {
+        Verdict {
+            time: time.into(),
+            id: id.into(),
+            verdict: VerdictKind::Benign,
+            note: String::new(),
+            analyst: String::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_stay_in_time_order_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("verdicts.jsonl");
+        append(&path, &at("a", "2026-01-06T00:00:00Z")).unwrap();
+        append(&path, &at("b", "2026-01-06T00:00:00Z")).unwrap();
+        // Appending one timed before the last is refused, naming both.
+        let e = append(&path, &at("c", "2026-01-05T00:00:00Z")).unwrap_err();
+        assert!(matches!(e, VerdictError::OutOfOrder { line: 2, .. }), "{e}");
+        assert!(e.to_string().contains("2026-01-05T00:00:00Z"), "{e}");
+        assert_eq!(read(&path).unwrap().len(), 2);
+        // A file edited out of order is refused where it goes back.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&serde_json::to_string(&at("d", "2025-12-31T00:00:00Z")).unwrap());
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("verdicts.jsonl:3:") && e.contains("before line 2's"),
+            "{e}"
+        );
     }
 }
