@@ -206,11 +206,42 @@ fn utc_timestamp_ms(s: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 
-/// Format epoch milliseconds as RFC 3339 UTC with milliseconds.
+/// Format epoch milliseconds as RFC 3339 UTC with milliseconds. Every
+/// accepted event time has that form: jiff's timestamps end late on
+/// 9999-12-30, so the last hours up to [`MAX_TIME_MS`] are written from the
+/// civil date here (and a time outside any calendar as its number).
 pub fn format_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| format!("{t:.3}"))
-        .unwrap_or_else(|_| ms.to_string())
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => format!("{t:.3}"),
+        Err(_) if (MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) => {
+            let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+            let (y, m, d) = civil_from_days(days);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                in_day / 3_600_000,
+                in_day / 60_000 % 60,
+                in_day / 1000 % 60,
+                in_day % 1000
+            )
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// The civil date (year, month, day) of `days` since 1970-01-01: the
+/// inverse of [`days_from_civil`].
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `s` cut to 60 bytes (on a character boundary) with an ellipsis, and
@@ -247,5 +278,25 @@ mod tests {
         assert!(quoted.ends_with('…') && quoted.len() <= 63, "{quoted}");
         let err = parse_timestamp_text("\u{1b}[2J2026").unwrap_err();
         assert!(!err.contains('\u{1b}'), "{err:?}");
+    }
+
+    #[test]
+    fn every_accepted_time_formats_as_rfc_3339_and_reads_back() {
+        for ms in [
+            MIN_TIME_MS,
+            1_767_571_200_123,
+            951_782_400_000, // 2000-02-29
+            253_402_207_200_999,
+            253_402_207_201_000,
+            MAX_TIME_MS - 86_400_000,
+            MAX_TIME_MS,
+        ] {
+            let text = format_time(ms);
+            assert!(text.ends_with('Z') && text.len() == 24, "{ms}: {text}");
+            assert_eq!(parse_timestamp_text(&text), Ok(ms), "{text}");
+        }
+        assert_eq!(format_time(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
+        // Past every calendar: its number.
+        assert_eq!(format_time(i64::MAX), i64::MAX.to_string());
     }
 }

@@ -99,10 +99,25 @@ impl Verdict {
                 "`note` and `analyst` must be at most {MAX_TEXT_BYTES} bytes"
             ));
         }
-        self.time
-            .parse::<jiff::Timestamp>()
-            .map(|t| t.as_millisecond())
-            .map_err(|e| format!("`time` {:?} is not an RFC 3339 time: {e}", self.time))
+        // RFC 3339 in the range events may have (1970 to the end of 9999),
+        // read as event times are: a verdict outside it could never apply.
+        let not_rfc_3339 = |why: String| {
+            format!(
+                "`time` {:?} is not an RFC 3339 time from 1970 to 9999: {why}",
+                crate::event::clip(&self.time)
+            )
+        };
+        if self.time.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_rfc_3339("a number".into()));
+        }
+        crate::event::parse_timestamp_text(&self.time)
+            .map_err(not_rfc_3339)
+            .and_then(|ms| {
+                (crate::event::MIN_TIME_MS..=crate::event::MAX_TIME_MS)
+                    .contains(&ms)
+                    .then_some(ms)
+                    .ok_or_else(|| not_rfc_3339("out of range".into()))
+            })
     }
 }
 
@@ -180,7 +195,11 @@ pub fn admit(
             "no alert has id `{id}` (an alert's `id` field, as written in the alert output)"
         ));
     }
-    let earliest = released_ms.map_or(i64::MIN, |t| t.saturating_add(1));
+    // Just after the newest event, but never past the last instant an
+    // event may have (a log that reached it leaves no later one).
+    let earliest = released_ms.map_or(i64::MIN, |t| {
+        t.saturating_add(1).min(crate::event::MAX_TIME_MS)
+    });
     let time_ms = match at {
         Some(t) if t < earliest => {
             return Err(format!(
@@ -397,6 +416,11 @@ mod tests {
         assert!(e.contains("no alert has id `zz`"), "{e}");
         let long = "x".repeat(MAX_TEXT_BYTES + 1);
         assert!(admit("a", VerdictKind::Benign, &long, "", None, Some(0), true).is_err());
+        // A log that reached the last instant an event may have still takes
+        // verdicts, at that instant.
+        let last = crate::event::MAX_TIME_MS;
+        let v = admit("a", VerdictKind::Benign, "", "", None, Some(last), true).unwrap();
+        assert_eq!(v.time, "9999-12-31T23:59:59.999Z");
     }
 
     fn at(id: &str, time: &str) -> Verdict {
