@@ -323,20 +323,37 @@ fn eval_reads_alerts_already_produced() {
         "-q",
     ]));
     let json = dir.path().join("eval.json");
-    ok(ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "--identities",
-        s(&ids),
-        "--labels",
-        s(&labels),
-        "--alerts",
-        s(&alerts),
-        "--json",
-        s(&json),
-    ]));
+    let evaluate = || {
+        ok(ueba(&[
+            "eval",
+            "--events",
+            s(&events),
+            "--identities",
+            s(&ids),
+            "--labels",
+            s(&labels),
+            "--alerts",
+            s(&alerts),
+            "--json",
+            s(&json),
+        ]))
+    };
+    evaluate();
     check_detects_everything(&read_json(&json), "alerts");
+
+    // Names from the labels (and the log) reach the terminal escaped.
+    let mut l = read_json(&labels);
+    l["scenarios"][0]["name"] = Value::String("x\u{1b}]0;pwned\u{7}\r\nforged".into());
+    std::fs::write(&labels, l.to_string()).unwrap();
+    let stdout = evaluate();
+    assert!(
+        stdout.contains("x\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}forged"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains("\nforged"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -356,91 +373,36 @@ fn malformed_inputs_are_errors_naming_file_and_field() {
         err.contains("bad-labels.json: scenarios[0] (x): field `start`"),
         "{err}"
     );
+    // An alerts file with one line, evaluated with the HTML report too
+    // (whose charts a risk off the scale would break): the error.
     let bad_alerts = dir.path().join("bad-alerts.jsonl");
-    std::fs::write(
-        &bad_alerts,
-        "{\"time\":\"2026-01-20T00:00:00Z\",\"user\":\"u\",\"score\":\"high\"}\n",
-    )
-    .unwrap();
-    let out = ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "--labels",
-        s(&labels),
-        "--alerts",
-        s(&bad_alerts),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let report = dir.path().join("r.html");
+    let refused = |line: &str| {
+        std::fs::write(&bad_alerts, format!("{line}\n")).unwrap();
+        let out = ueba(&[
+            "eval",
+            "--events",
+            s(&events),
+            "--labels",
+            s(&labels),
+            "--alerts",
+            s(&bad_alerts),
+            "--report",
+            s(&report),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(r#"{"time":"2026-01-20T00:00:00Z","user":"u","score":"high"}"#);
     assert!(
         err.contains("bad-alerts.jsonl: line 1: field `score`: expected a risk from 0 to 100"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    // A risk off the scale is no alert ueba wrote (and would be drawn off
-    // the report's charts): refused with its line and field.
-    std::fs::write(
-        &bad_alerts,
-        "{\"time\":\"2026-01-20T00:00:00Z\",\"user\":\"u\",\"score\":70,\"threshold\":-1e20}\n",
-    )
-    .unwrap();
-    let report = dir.path().join("r.html");
-    let out = ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "--labels",
-        s(&labels),
-        "--alerts",
-        s(&bad_alerts),
-        "--report",
-        s(&report),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(r#"{"time":"2026-01-20T00:00:00Z","user":"u","score":70,"threshold":-1e20}"#);
     assert!(
         err.contains("bad-alerts.jsonl: line 1: field `threshold`: expected a risk from 0 to 100, got `-1e+20`"),
         "{err}"
-    );
-}
-
-/// Names from the labels and the log reach the terminal escaped.
-#[test]
-fn the_text_report_shows_names_escaped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (events, ids, labels) = org(dir.path());
-    let alerts = dir.path().join("alerts.jsonl");
-    ok(ueba(&[
-        "score",
-        s(&events),
-        "-i",
-        s(&ids),
-        "-o",
-        s(&alerts),
-        "-q",
-    ]));
-    let mut l = read_json(&labels);
-    l["scenarios"][0]["name"] = Value::String("x\u{1b}]0;pwned\u{7}\r\nforged".into());
-    std::fs::write(&labels, l.to_string()).unwrap();
-    let stdout = ok(ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "-i",
-        s(&ids),
-        "--labels",
-        s(&labels),
-        "--alerts",
-        s(&alerts),
-    ]));
-    assert!(
-        stdout.contains("x\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}forged"),
-        "{stdout}"
-    );
-    assert!(
-        !stdout.contains('\u{1b}') && !stdout.contains("\nforged"),
-        "{stdout}"
     );
 }
 
