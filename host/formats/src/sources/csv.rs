@@ -266,8 +266,9 @@ impl CsvParser {
 }
 
 /// Whether `text` leaves a quoted field open (RFC 4180: quotes are
-/// doubled inside one, so an odd count leaves it open).
-fn open_quote(text: &str) -> bool {
+/// doubled inside one, so an odd count leaves it open); PostgreSQL's
+/// csvlog records too.
+pub(crate) fn open_quote(text: &str) -> bool {
     text.bytes().filter(|&b| b == b'"').count() % 2 == 1
 }
 

@@ -27,7 +27,7 @@
 //! [`FormatsConfig::pg_session_without_object`]. Log lines that are not
 //! audit lines (connections, checkpoints, errors) are skipped and counted.
 
-use super::csv::split;
+use super::csv::{open_quote, split};
 use super::json::zoned_ms;
 use super::{At, Draft, FormatError, FormatsConfig, LineParser, WithoutObject, clip, qualify, sql};
 use crate::input::Parsed;
@@ -286,11 +286,6 @@ fn epoch_secs(s: &str) -> Result<i64, String> {
     secs.checked_mul(1000)
         .and_then(|x| x.checked_add(ms))
         .ok_or_else(|| format!("`{}` overflows", clip(s)))
-}
-
-/// Whether `s` leaves a CSV quote open (an odd number of `"`).
-fn open_quote(s: &str) -> bool {
-    s.bytes().filter(|b| *b == b'"').count() % 2 == 1
 }
 
 /// An audit record's fields, from `SESSION,...` (after `AUDIT: `).
