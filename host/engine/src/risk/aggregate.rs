@@ -195,6 +195,24 @@ struct UserRisk {
     modifier: Option<Arc<UserModifier>>,
 }
 
+impl UserRisk {
+    /// The recently closed incidents and the open one, each as it stands.
+    fn incidents(&self) -> impl Iterator<Item = IncidentRecord> + '_ {
+        self.closed
+            .iter()
+            .chain(self.incident.as_ref())
+            .map(Incident::now)
+    }
+}
+
+/// Incident records in order of opening (ties by id), as
+/// `GET /v1/incidents` lists them.
+fn by_opening(records: impl Iterator<Item = IncidentRecord>) -> Vec<IncidentRecord> {
+    let mut out: Vec<IncidentRecord> = records.collect();
+    out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
+    out
+}
+
 /// A stretch of event time, `from_ms` (inclusive) to `until_ms`
 /// (exclusive), during which a user's events are not learned; empty when
 /// `until_ms <= from_ms`.
@@ -431,14 +449,7 @@ impl Aggregator {
     /// The open incidents and the recently closed ones, newest change
     /// last per user, as records (for `GET /v1/incidents`).
     pub fn incidents(&self) -> Vec<IncidentRecord> {
-        let mut out: Vec<IncidentRecord> = self
-            .users
-            .iter()
-            .flat_map(|u| u.closed.iter().chain(u.incident.as_ref()))
-            .map(Incident::now)
-            .collect();
-        out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
-        out
+        by_opening(self.users.iter().flat_map(UserRisk::incidents))
     }
 
     /// Close the incidents whose users' risk has calmed below
@@ -831,19 +842,12 @@ impl Aggregator {
     /// One user's open incident and the recently closed ones, as records,
     /// oldest first (as [`Aggregator::incidents`] shows them).
     pub fn user_incidents(&self, user: u32) -> Vec<IncidentRecord> {
-        let mut out: Vec<IncidentRecord> = self
-            .users
-            .get(user as usize)
-            .map(|u| {
-                u.closed
-                    .iter()
-                    .chain(u.incident.as_ref())
-                    .map(Incident::now)
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.id.cmp(&b.id)));
-        out
+        by_opening(
+            self.users
+                .get(user as usize)
+                .into_iter()
+                .flat_map(UserRisk::incidents),
+        )
     }
 
     /// Whether the detectors should not learn from event `seq` of `user` at
