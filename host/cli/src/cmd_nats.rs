@@ -548,10 +548,7 @@ impl ueba_serve::forward::Forward for NatsForward {
         };
         let given = self
             .rt
-            .block_on(ueba_nats::verdicts::give_on(
-                self.publisher.context(),
-                &judgement,
-            ))
+            .block_on(ueba_nats::verdicts::give_on(js, &judgement))
             .map_err(|e| match e {
                 NatsError::UnknownAlert(why) => AskError::UnknownAlert(why),
                 NatsError::Input(why) => AskError::Refused(why),

@@ -54,8 +54,9 @@ const SHOWN_INVALID: u64 = 5;
 /// ([`USERS_BUCKET`]) catches up, without waiting for `checkpoint_events`
 /// more events.
 const QUIET_CHECKPOINT: Duration = Duration::from_secs(2);
-/// User summaries written at once, each awaiting its ack.
-const SUMMARY_PUTS: usize = 64;
+/// KV values written at once (alert index entries, user summaries), each
+/// awaiting its ack.
+const CONCURRENT_PUTS: usize = 64;
 /// A partition's incidents in [`INCIDENTS_BUCKET`] are cut, oldest first,
 /// to this many bytes of JSON: well inside the server's smallest usual
 /// message size limit (1 MiB by default).
@@ -772,16 +773,7 @@ async fn put_summaries(
             puts.push((key, serde_json::to_vec(s).map_err(encoding)?));
         }
     }
-    futures_util::stream::iter(puts)
-        .map(|(key, value)| async move {
-            srv.users
-                .put(&key, Bytes::from(value))
-                .await
-                .map_err(|e| NatsError::js(format!("writing {USERS_BUCKET}/{key}"), e))
-        })
-        .buffer_unordered(SUMMARY_PUTS)
-        .try_collect::<Vec<_>>()
-        .await?;
+    put_all(&srv.users, USERS_BUCKET, puts).await?;
     let key = incidents_key(p);
     srv.incidents
         .put(&key, Bytes::from(incidents.map_err(encoding)?))
@@ -907,19 +899,36 @@ async fn index_alerts(
         .iter()
         .filter(|(o, r)| *o == Output::Alerts && indexable(&r.id))
         .map(|(_, r)| r);
+    let mut entries = Vec::new();
     for r in alerts {
         let Ok(entry) = serde_json::from_str::<Entry>(&r.json) else {
             continue;
         };
         let value = serde_json::to_vec(&entry).map_err(|e| NatsError::Input(e.to_string()))?;
-        index.put(&r.id, Bytes::from(value)).await.map_err(|e| {
-            NatsError::js(
-                format!("indexing alert {} in {ALERT_INDEX_BUCKET}", r.id),
-                e,
-            )
-        })?;
+        entries.push((r.id.clone(), value));
     }
-    Ok(())
+    put_all(index, ALERT_INDEX_BUCKET, entries).await
+}
+
+/// Put every (key, value) into `store` (the KV bucket `bucket`), at most
+/// [`CONCURRENT_PUTS`] awaiting their acks at once, rather than one round
+/// trip after another.
+async fn put_all(
+    store: &kv::Store,
+    bucket: &str,
+    entries: Vec<(String, Vec<u8>)>,
+) -> Result<(), NatsError> {
+    futures_util::stream::iter(entries)
+        .map(|(key, value)| async move {
+            store
+                .put(&key, Bytes::from(value))
+                .await
+                .map_err(|e| NatsError::js(format!("writing {bucket}/{key}"), e))
+        })
+        .buffer_unordered(CONCURRENT_PUTS)
+        .try_collect::<Vec<_>>()
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
