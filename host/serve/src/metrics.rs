@@ -410,6 +410,18 @@ impl Collector for ScrapeTime {
             "Events later than input.max_lateness_secs allows (still scored).",
             &counter(snap.late),
         )?;
+        one(
+            e,
+            "ueba_events_time_outliers",
+            "Events refused because their time stood further than input.max_time_jump_days from the rest of the log with no other event near it (never scored).",
+            &counter(snap.time_outliers),
+        )?;
+        one(
+            e,
+            "ueba_events_time_waiting",
+            "Events dated further than input.max_time_jump_days from the log's time, waiting for another event to confirm it.",
+            &gauge(snap.time_waiting),
+        )?;
         family(
             e,
             "ueba_names_over_budget",

@@ -168,6 +168,8 @@ fn exposition_is_openmetrics() {
             ("ueba_queue_depth_events", "gauge"),
             ("ueba_queue_capacity_events", "gauge"),
             ("ueba_worker_up", "gauge"),
+            ("ueba_events_time_outliers", "counter"),
+            ("ueba_events_time_waiting", "gauge"),
             ("ueba_batch_latency_seconds", "histogram"),
         ] {
             assert_eq!(
@@ -176,7 +178,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 37, "{text}");
+        assert_eq!(page.kinds.len(), 39, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

@@ -123,6 +123,11 @@ pub struct Snapshot {
     pub refused: u64,
     /// Events later than the lateness rule allows (still scored).
     pub late: u64,
+    /// Events refused as time outliers
+    /// ([`ueba_engine::pipeline::Stats::time_outliers`]).
+    pub time_outliers: u64,
+    /// Events waiting for their time to be confirmed.
+    pub time_waiting: usize,
     /// Names scored as the over-budget name, per kind
     /// ([`ueba_engine::pipeline::Stats::names_over_budget`]).
     pub names_over_budget: [u64; 5],
@@ -197,6 +202,8 @@ impl Snapshot {
             invalid: stats.invalid,
             refused: 0,
             late: stats.late,
+            time_outliers: stats.time_outliers,
+            time_waiting: usize::try_from(stats.time_waiting).unwrap_or(usize::MAX),
             names_over_budget: stats.names_over_budget,
             alerts: stats.alerts,
             batches: stats.batches,

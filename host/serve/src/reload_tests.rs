@@ -242,7 +242,9 @@ fn the_scorer_swaps_detectors_at_a_batch_boundary_and_scores_every_event_once() 
 #[test]
 fn apply_reports_each_change_to_the_health_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config("[input]\nmax_lateness_secs = 0\n");
+    // Without the time guard, which holds a run's first event until a
+    // second confirms its time.
+    let cfg = config("[input]\nmax_lateness_secs = 0\nmax_time_jump_days = 0\n");
     let (rt, mut scorer) = scorer_in(dir.path(), &cfg);
     // Released at once into the batch being filled.
     scorer.push(&ev(0, 3)).unwrap();

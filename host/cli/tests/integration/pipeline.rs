@@ -83,3 +83,51 @@ fn replaying_the_same_log_gives_the_same_alerts() {
     assert!(!a1.is_empty(), "the bulk read alerts");
     assert_eq!(a1, a2);
 }
+
+#[test]
+fn one_event_dated_far_from_the_log_is_refused_instead_of_moving_its_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = generate(
+        &GenConfig {
+            users: 60,
+            days: 21,
+            seed: 3,
+            ..GenConfig::default()
+        },
+        dir.path(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let ids = Identities::load(&summary.identities_path).unwrap();
+    let clean = read_events(&summary.events_path);
+    // A line a year early ahead of the log (a reset clock) and one decades
+    // ahead in its middle (a mistyped year).
+    let mut early = clean[0].clone();
+    early.time_ms -= 365 * 86_400_000;
+    let mut ahead = clean[clean.len() / 2].clone();
+    ahead.time_ms += 30 * 365 * 86_400_000;
+    let mut dirty = vec![early];
+    dirty.extend_from_slice(&clean[..clean.len() / 2]);
+    dirty.push(ahead);
+    dirty.extend_from_slice(&clean[clean.len() / 2..]);
+
+    let (r_clean, a_clean) = score_events(Config::default(), ids.clone(), &clean);
+    let (r_dirty, a_dirty) = score_events(Config::default(), ids.clone(), &dirty);
+    assert_eq!(r_dirty.stats.time_outliers, 2);
+    assert_eq!(r_dirty.stats.events, r_clean.stats.events + 2);
+    assert_eq!(a_dirty, a_clean, "the two lines changed the alerts");
+    let first = r_dirty.stats.time_outlier_first.as_deref().unwrap();
+    assert!(first.contains("days before"), "{first}");
+
+    // Without the guard, the early line ends every learning period at once.
+    let mut off = Config::default();
+    off.input.max_time_jump_days = 0;
+    let (r_off, a_off) = score_events(off, ids, &dirty);
+    assert_eq!(r_off.stats.time_outliers, 0);
+    assert!(
+        a_off.len() > a_clean.len() * 2,
+        "{} alerts without the guard, {} clean",
+        a_off.len(),
+        a_clean.len()
+    );
+}

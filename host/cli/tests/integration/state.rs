@@ -397,3 +397,64 @@ fn a_resumed_run_takes_the_detector_configuration_it_is_given() {
         "findings under the new min_score after resuming: {weak:?}"
     );
 }
+
+#[test]
+fn an_event_waiting_on_its_time_at_a_checkpoint_is_decided_by_the_resumed_run() {
+    let (dir, events, ids) = org("100");
+    let (history, today, _, _) = split(&events, dir.path());
+    // The last line of the history is dated decades ahead: it waits for an
+    // event to confirm its time across the end of the first run.
+    let last = std::fs::read_to_string(&history)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let year = &last[last.find("\"timestamp\":\"").unwrap() + 13..][..4];
+    let ahead = last.replacen(&format!("\"{year}-"), "\"2091-", 1);
+    assert_ne!(ahead, last);
+    let mut h = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&history)
+        .unwrap();
+    writeln!(h, "{ahead}").unwrap();
+    drop(h);
+    let whole = dir.path().join("whole.jsonl");
+    let mut all = std::fs::read(&history).unwrap();
+    all.extend(std::fs::read(&today).unwrap());
+    std::fs::write(&whole, all).unwrap();
+    let want = reference(
+        whole.to_str().unwrap(),
+        &ids,
+        &dir.path().join("reference.jsonl"),
+    );
+
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let mut summaries = Vec::new();
+    for input in [&history, &today] {
+        let o = run(&[
+            "score",
+            input.to_str().unwrap(),
+            "-i",
+            &ids,
+            "-o",
+            alerts.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        summaries.push(text(&o.stderr));
+    }
+    assert!(
+        std::fs::read(&alerts).unwrap() == want,
+        "history + today with state differs from one run over both"
+    );
+    for summary in &summaries {
+        assert!(
+            summary.contains("time outliers: 1 refused, 0 waiting"),
+            "{summary}"
+        );
+        assert!(summary.contains("at 2091-"), "{summary}");
+    }
+}

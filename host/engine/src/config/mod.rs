@@ -36,6 +36,14 @@ max_lateness_secs = 120
 # At most this many events are held for reordering; beyond it the oldest are
 # scored early, which bounds memory on dense logs.
 reorder_buffer = 1000000
+# An event dated further than this many days from the newest event time
+# scored so far (a device whose clock was reset, a mistyped year) waits for
+# another event within as many days of it to confirm its time: the first
+# events of a log, a log resuming after an outage, a late backlog. One that
+# no other event confirms is refused, counted as a "time outlier" in the
+# summary and /metrics, and never scored, so it cannot end every detector's
+# learning period or make the rest of the log late. 0 turns the guard off.
+max_time_jump_days = 7
 # Names (users, resources, actions, sources, peer groups) held, MiB of text,
 # each counted with 32 bytes of bookkeeping: the host and every detector
 # keep every distinct name, so a log or client with endless distinct names
@@ -332,6 +340,9 @@ pub struct InputConfig {
     pub reorder_buffer: usize,
     /// Most MiB of names held ([`crate::pipeline::intern::Interner::set_budget`]).
     pub max_name_mib: u64,
+    /// Days from the stream's time past which an event waits for
+    /// confirmation ([`crate::pipeline::clock`]); 0 turns the guard off.
+    pub max_time_jump_days: u32,
 }
 
 impl InputConfig {
@@ -348,6 +359,7 @@ impl Default for InputConfig {
             max_lateness_secs: 120,
             reorder_buffer: 1_000_000,
             max_name_mib: 32,
+            max_time_jump_days: 7,
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The scoring pipeline: events in, alerts out.
 //!
 //! `AccessEvent` → enrich from identities and intern ([`encode`], over
-//! [`intern`]) → reorder within the allowed lateness ([`reorder`]) → batch →
+//! [`intern`]) → hold back a time far from the stream's ([`clock`]) →
+//! reorder within the allowed lateness ([`reorder`]) → batch →
 //! every detector → gate → aggregate → [`AlertSink`]. The [`Scorer`]
 //! ([`scorer`]) drives those stages; [`stats`] counts what happened,
 //! [`saved`] is its part of a checkpoint, [`swap`] changes detectors
 //! between batches, and [`report`] renders the end-of-run summary. Data
 //! flows one way; memory grows with the number of entities, not with input.
 
+pub mod clock;
 pub mod encode;
 pub mod intern;
 pub mod reorder;

@@ -17,6 +17,9 @@ use super::stats::*;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScorerState {
     pub(crate) interner: InternerState,
+    /// Events waiting for their time to be confirmed, and the count
+    /// refused ([`super::clock`]).
+    pub(crate) clock: super::clock::Clock,
     pub(crate) held: Vec<Held>,
     pub(crate) arrivals: u64,
     pub(crate) newest_ms: i64,

@@ -4,7 +4,9 @@
 //! Out-of-order rule: an event is held until the newest event time seen is
 //! `max_lateness_secs` past it, then released in event-time order (ties in
 //! arrival order). An event older than what has already been released is
-//! scored immediately, in arrival order, and counted as late.
+//! scored immediately, in arrival order, and counted as late. Before
+//! that, an event dated far from the rest of the stream waits for another
+//! to confirm its time, and is refused if none does ([`super::clock`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use crate::sandbox::plugins::{
 };
 use crate::sandbox::{Event, wit};
 
+use super::clock::{Clock, Decision};
 use super::encode::*;
 use super::report::*;
 use super::saved::*;
@@ -66,6 +69,9 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) output_limits: OutputLimits,
     pub(crate) encoder: Encoder,
     pub(crate) slots: Vec<Slot>,
+    /// Events whose time stands far from the stream's, waiting for
+    /// another to confirm it ([`super::clock`]).
+    pub(crate) clock: Clock,
     pub(crate) held: OrderedQueue<Held>,
     pub(crate) arrivals: u64,
     pub(crate) newest_ms: i64,
@@ -149,6 +155,7 @@ impl<S: AlertSink> Scorer<S> {
                 .into_iter()
                 .map(|loaded| Slot::new(loaded, 0))
                 .collect(),
+            clock: Clock::default(),
             held: OrderedQueue::default(),
             arrivals: 0,
             newest_ms: i64::MIN,
@@ -488,6 +495,7 @@ impl<S: AlertSink> Scorer<S> {
         let s = &self.stats;
         Ok(ScorerState {
             interner: self.encoder.interner.state(),
+            clock: self.clock.clone(),
             held: self.held.iter().copied().collect(),
             arrivals: self.arrivals,
             newest_ms: self.newest_ms,
@@ -550,7 +558,9 @@ impl<S: AlertSink> Scorer<S> {
                 || missing(SymbolKind::Source, c.source)
                 || missing(SymbolKind::PeerGroup, c.peer)
         };
-        if state.held.iter().any(|h| bad_id(&h.ev)) || state.pending.iter().any(|(_, c)| bad_id(c))
+        if state.held.iter().any(|h| bad_id(&h.ev))
+            || state.pending.iter().any(|(_, c)| bad_id(c))
+            || state.clock.waiting_events().any(bad_id)
         {
             return Err(RestoreError::Inconsistent(
                 "a held event names a symbol that does not exist".into(),
@@ -636,6 +646,7 @@ impl<S: AlertSink> Scorer<S> {
         }
         self.encoder = encoder;
         self.held = state.held.into_iter().collect();
+        self.clock = state.clock;
         self.arrivals = state.arrivals;
         self.newest_ms = state.newest_ms;
         self.released_ms = state.released_ms;
@@ -679,6 +690,9 @@ impl<S: AlertSink> Scorer<S> {
             gate: Vec::new(),
             // Like the gate's counts, this run's only.
             names_over_budget: [0; 5],
+            time_outliers: self.clock.refused,
+            time_outlier_first: None,
+            time_waiting: self.clock.waiting() as u64,
             threshold: self.aggregator.threshold(),
             budget: self.aggregator.budget_standing(),
             // Counts follow the exceptions by position: a changed list
@@ -735,20 +749,74 @@ impl<S: AlertSink> Scorer<S> {
     pub fn push(&mut self, ev: &AccessEvent) -> Result<(), ScoreError> {
         let compact = self.encoder.compact(ev)?;
         self.stats.events += 1;
+        let jump = self.jump_ms();
+        if self.clock.in_step(jump, self.newest(), ev.time_ms) {
+            return self.enqueue(ev.time_ms, compact);
+        }
+        let mut out = Vec::new();
+        self.clock
+            .out_of_step(jump, self.newest(), ev.time_ms, compact, &mut out);
+        self.decide(out)
+    }
+
+    /// `input.max_time_jump_days` in milliseconds (0: the guard is off).
+    fn jump_ms(&self) -> i64 {
+        i64::from(self.cfg.input.max_time_jump_days).saturating_mul(86_400_000)
+    }
+
+    /// The newest event time let through to the reorder stage, if any.
+    fn newest(&self) -> Option<i64> {
+        (self.newest_ms != i64::MIN).then_some(self.newest_ms)
+    }
+
+    /// Carry out the time guard's decisions: events it lets through go on
+    /// to the reorder stage in the order given; refused ones are counted
+    /// and the first of the run is named in the summary.
+    fn decide(&mut self, decisions: Vec<Decision>) -> Result<(), ScoreError> {
+        for d in decisions {
+            match d {
+                Decision::Pass(t, c) => self.enqueue(t, c)?,
+                Decision::Refuse(t, c) => {
+                    if self.stats.time_outlier_first.is_none() {
+                        let user = self.encoder.interner.text(SymbolKind::User, c.user);
+                        let when = match self.newest() {
+                            Some(n) if t < n => {
+                                format!("{:.0} days before", (n - t) as f64 / 86_400_000.0)
+                            }
+                            Some(n) => format!("{:.0} days after", (t - n) as f64 / 86_400_000.0),
+                            None => String::new(),
+                        };
+                        self.stats.time_outlier_first = Some(format!(
+                            "{} at {}, {when} the newest event time then",
+                            crate::event::clip(user),
+                            format_time(t)
+                        ));
+                    }
+                }
+            }
+        }
+        self.stats.time_outliers = self.clock.refused;
+        self.stats.time_waiting = self.clock.waiting() as u64;
+        Ok(())
+    }
+
+    /// Put an event the time guard let through into the reorder buffer,
+    /// releasing what the watermark has passed.
+    fn enqueue(&mut self, time_ms: i64, compact: Compact) -> Result<(), ScoreError> {
         let lateness = i64::try_from(self.cfg.input.max_lateness_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX);
-        if ev.time_ms < self.released_ms {
+        if time_ms < self.released_ms {
             self.stats.late += 1;
-            self.release(ev.time_ms, compact)?;
+            self.release(time_ms, compact)?;
             return Ok(());
         }
         self.arrivals += 1;
         self.held.push(Held {
-            time_ms: ev.time_ms,
+            time_ms,
             arrival: self.arrivals,
             ev: compact,
         });
-        self.newest_ms = self.newest_ms.max(ev.time_ms);
+        self.newest_ms = self.newest_ms.max(time_ms);
         let watermark = self.newest_ms.saturating_sub(lateness);
         while let Some(top) = self.held.peek().copied() {
             if top.time_ms > watermark && self.held.len() <= self.cfg.input.reorder_buffer {
@@ -782,7 +850,12 @@ impl<S: AlertSink> Scorer<S> {
     }
 
     /// Score everything held and batched so far, e.g. when input goes idle.
+    /// Events the time guard holds keep waiting once the stream has a time
+    /// ([`super::clock`]).
     pub fn flush(&mut self) -> Result<(), ScoreError> {
+        let mut out = Vec::new();
+        self.clock.idle(self.newest(), &mut out);
+        self.decide(out)?;
         while let Some(top) = self.held.pop() {
             self.released_ms = self.released_ms.max(top.time_ms);
             self.release(top.time_ms, top.ev)?;
@@ -1162,8 +1235,13 @@ impl<S: AlertSink> Scorer<S> {
         Ok(())
     }
 
-    /// Score what is left and return the report and the sink.
+    /// The input has ended: score what is left (events the time guard
+    /// still holds are refused, [`super::clock`]) and return the report
+    /// and the sink.
     pub fn finish(mut self) -> Result<(Report, S), ScoreError> {
+        let mut out = Vec::new();
+        self.clock.end(self.newest(), &mut out);
+        self.decide(out)?;
         self.flush()?;
         Ok(self.finish_without_flush())
     }

@@ -17,6 +17,14 @@ pub struct Stats {
     pub names_over_budget: [u64; 5],
     /// Events that arrived later than the lateness rule allows (still scored).
     pub late: u64,
+    /// Events refused because their time stood alone, further than
+    /// `input.max_time_jump_days` from the stream's, with no other event
+    /// near it ([`crate::pipeline::clock`]); carried across a resume.
+    pub time_outliers: u64,
+    /// The first of them this run: user, time and how far from the stream.
+    pub time_outlier_first: Option<String>,
+    /// Events waiting now for another to confirm their time.
+    pub time_waiting: u64,
     /// Findings per detector, in detector order.
     pub findings: Vec<u64>,
     /// Findings dropped because they named an event not in their batch.

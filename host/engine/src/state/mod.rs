@@ -24,6 +24,7 @@
 //! `DIR/lock` keeps two processes from sharing one state directory.
 
 pub mod driver;
+mod v7;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -48,9 +49,10 @@ pub struct Position {
 
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
-/// The checkpoint layout this build writes and reads. Bumped whenever the
-/// body's encoding changes; an older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 7;
+/// The checkpoint layout this build writes. Bumped whenever the body's
+/// encoding changes. It also reads format 7 (`v7`); any other older or
+/// newer file is refused by name.
+pub const FORMAT_VERSION: u16 = 8;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
@@ -170,7 +172,7 @@ pub enum StateError {
     },
     /// Written by a build with another layout.
     #[error(
-        "{path} is checkpoint format {found}, this ueba reads format {FORMAT_VERSION}; \
+        "{path} is checkpoint format {found}, this ueba reads formats 7 to {FORMAT_VERSION}; \
          resume with the ueba version that wrote it, or start afresh with a new state directory"
     )]
     Version {
@@ -301,7 +303,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         });
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != v7::FORMAT {
         return Err(StateError::Version {
             path,
             found: version,
@@ -325,7 +327,12 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
     if Sha256::digest(body).as_slice() != &bytes[18..HEADER_LEN] {
         return Err(StateError::Corrupt { path });
     }
-    postcard::from_bytes(body).map_err(|e| StateError::Decode {
+    let decoded = if version == v7::FORMAT {
+        postcard::from_bytes::<v7::CheckpointV7>(body).map(Checkpoint::from)
+    } else {
+        postcard::from_bytes(body)
+    };
+    decoded.map_err(|e| StateError::Decode {
         path,
         message: e.to_string(),
     })
