@@ -146,7 +146,12 @@ fn read_all(
         let line_start = offset;
         offset += consumed as u64;
         bytes.fetch_add(consumed as u64, Ordering::Relaxed);
-        let text = trim_newline(&buf);
+        let mut text = trim_newline(&buf);
+        if line_start == 0 {
+            // Windows tools start UTF-8 text files with a byte-order mark;
+            // it is no part of the first record.
+            text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        }
         let fed = if too_long {
             chunk.push(Err(ParseError {
                 line: line_no,

@@ -28,6 +28,16 @@ fn numbers_lines_and_skips_blank_ones() {
 }
 
 #[test]
+fn a_byte_order_mark_before_the_first_line_is_not_part_of_it() {
+    let out = collect(
+        b"\xef\xbb\xbf{\"timestamp\":1,\"user\":\"a\",\"action\":\"s\",\"resource\":\"t\"}\n\xef\xbb\xbf{\"timestamp\":2}\n",
+    );
+    assert_eq!(out[0].as_ref().unwrap().time_ms, 1);
+    // Only the start of the input may carry one.
+    assert_eq!(out[1].as_ref().unwrap_err().line, 2);
+}
+
+#[test]
 fn overlong_lines_are_bounded_and_reported() {
     let mut input = vec![b'x'; 3000];
     input.push(b'\n');

@@ -521,12 +521,14 @@ fn a_full_queue_answers_429_with_retry_after_and_healthz_names_a_quarantined_det
         plugins.join("hostile.wasm"),
     )
     .unwrap();
-    // One event per batch, released at once; the hostile detector spins on
-    // the trigger event until its time limit, twice (the retry), and is
-    // then quarantined. Meanwhile the one-event queue is full.
+    // One event per batch, released at once (the time guard, which holds
+    // a run's first event until a second confirms its time, is off); the
+    // hostile detector spins on the trigger event until its time limit,
+    // twice (the retry), and is then quarantined. Meanwhile the one-event
+    // queue is full.
     let cfg = write_config(
         dir.path(),
-        "[input]\nbatch_size = 1\nmax_lateness_secs = 0\n\
+        "[input]\nbatch_size = 1\nmax_lateness_secs = 0\nmax_time_jump_days = 0\n\
          [sandbox]\nbatch_timeout_ms = 1500\nmax_failures = 1\n\
          [serve]\nqueue_events = 1\nretry_after_secs = 7\n\
          [detectors.hostile]\nmode = \"loop\"\n",

@@ -494,7 +494,8 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
         path: path.into(),
         message,
     };
-    let labels: LabelFile = serde_json::from_str(&text).map_err(|e| {
+    // A byte-order mark from a Windows editor is no part of the JSON.
+    let labels: LabelFile = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
         bad(format!(
             "{e} (expected {{\"scenarios\":[{{\"name\",\"user\",\"malicious\",\"start\"}}]}} as written by `ueba gen`; \"start\" may be left out of a benign scenario)"
         ))

@@ -44,6 +44,17 @@ fn malformed_labels_name_file_and_field() {
 }
 
 #[test]
+fn labels_saved_with_a_byte_order_mark_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "labels.json",
+        "\u{feff}{\"scenarios\":[{\"name\":\"svc\",\"user\":\"s\",\"malicious\":false}]}",
+    );
+    assert_eq!(load_labels(&p).unwrap().scenarios[0].user, "s");
+}
+
+#[test]
 fn benign_scenarios_may_have_no_start_malicious_ones_must() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(
