@@ -38,6 +38,8 @@
 //! A log with no outlier is scored exactly as without the guard: its first
 //! event waits only for the second, and both pass in their order.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use super::encode::Compact;
@@ -61,7 +63,7 @@ pub(crate) enum Decision {
 /// order, and how many it refused. Part of the scorer's checkpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Clock {
-    waiting: Vec<(i64, Compact)>,
+    waiting: VecDeque<(i64, Compact)>,
     /// The time of the last event let through.
     last: Option<i64>,
     /// Events refused, over every run of this state.
@@ -103,22 +105,18 @@ impl Clock {
             users |= e.user != ev.user;
         }
         if users || group >= MIN_RUN {
-            let mut i = 0;
-            while i < self.waiting.len() {
-                if near(self.waiting[i].0) {
-                    let (t, e) = self.waiting.remove(i);
-                    out.push(Decision::Pass(t, e));
-                } else {
-                    i += 1;
-                }
-            }
+            let (group, rest): (VecDeque<_>, VecDeque<_>) =
+                self.waiting.drain(..).partition(|&(t, _)| near(t));
+            self.waiting = rest;
+            out.extend(group.into_iter().map(|(t, e)| Decision::Pass(t, e)));
             out.push(Decision::Pass(time_ms, ev));
             self.last = Some(time_ms);
             return;
         }
-        self.waiting.push((time_ms, ev));
-        if self.waiting.len() > MAX_WAITING {
-            let (t, e) = self.waiting.remove(0);
+        self.waiting.push_back((time_ms, ev));
+        if self.waiting.len() > MAX_WAITING
+            && let Some((t, e)) = self.waiting.pop_front()
+        {
             if newest.is_some() {
                 self.refused += 1;
                 out.push(Decision::Refuse(t, e));
@@ -134,7 +132,7 @@ impl Clock {
     /// they keep waiting.
     pub(crate) fn idle(&mut self, newest: Option<i64>, out: &mut Vec<Decision>) {
         if newest.is_none() {
-            self.last = self.waiting.last().map(|&(t, _)| t).or(self.last);
+            self.last = self.waiting.back().map(|&(t, _)| t).or(self.last);
             out.extend(self.waiting.drain(..).map(|(t, e)| Decision::Pass(t, e)));
         }
     }
