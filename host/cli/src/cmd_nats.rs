@@ -438,6 +438,8 @@ pub(crate) fn worker(a: WorkerArgs) -> Result<()> {
             "incidents": summary.incidents,
             "findings": summary.findings,
             "checkpoints": summary.checkpoints,
+            "time_outliers": summary.time_outliers,
+            "time_waiting": summary.time_waiting,
             "first_message_ms": summary.first_message_ms,
             "done_ms": summary.done_ms,
         });

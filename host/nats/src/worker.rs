@@ -128,6 +128,13 @@ pub struct WorkerSummary {
     pub findings: u64,
     /// Checkpoints stored.
     pub checkpoints: u64,
+    /// Events of the partitions held at the end that were refused as time
+    /// outliers, over the partitions' whole history
+    /// ([`ueba_engine::pipeline::Stats::time_outliers`]).
+    pub time_outliers: u64,
+    /// Events of those partitions waiting at the end for their time to be
+    /// confirmed (kept in the partitions' checkpoints).
+    pub time_waiting: u64,
     /// Wall-clock time (ms since the Unix epoch) the first message arrived,
     /// and the time the worker's work was done: its last message scored
     /// and its final checkpoints stored, the idle wait before exiting left
@@ -320,6 +327,9 @@ pub async fn run(
         {
             let closing = Instant::now();
             for (_, mut part) in std::mem::take(&mut owned) {
+                let stats = part.scorer.stats();
+                summary.time_outliers += stats.time_outliers;
+                summary.time_waiting += stats.time_waiting;
                 match last_checkpoint(&srv, &mut part, &mut summary).await {
                     Err(e @ NatsError::LeaseLost { .. }) => {
                         tracing::warn!(partition = part.partition, "{e}");
@@ -345,14 +355,18 @@ pub async fn run(
                 checkpoints = summary.checkpoints,
                 duplicates = summary.duplicates,
                 invalid = summary.invalid,
-                "worker {}: idle for {}s, done: {} events scored, {} invalid messages skipped, {} alerts published ({} already in the stream), {} checkpoints",
+                time_outliers = summary.time_outliers,
+                time_waiting = summary.time_waiting,
+                "worker {}: idle for {}s, done: {} events scored, {} invalid messages skipped, {} alerts published ({} already in the stream), {} checkpoints; time outliers: {} refused, {} waiting",
                 opts.name,
                 idle.as_secs(),
                 summary.events,
                 summary.invalid,
                 summary.alerts,
                 summary.duplicates,
-                summary.checkpoints
+                summary.checkpoints,
+                summary.time_outliers,
+                summary.time_waiting
             );
             return Ok(summary);
         }
