@@ -1,6 +1,6 @@
 //! The `ueba` command line.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +10,7 @@ use ueba_engine::config::{Config, DEFAULT_TOML};
 use ueba_engine::identity::Identities;
 use ueba_engine::state::StateDir;
 use ueba_engine::state::driver::{Checkpoints, Drive, Run, drive};
-use ueba_formats::input::{Position, feed_at, replay_header};
+use ueba_formats::input::{Input, Live, Position, feed_at, replay_header};
 use ueba_formats::sinks::{
     DocKind, DynSink, JsonDocs, JsonLines, OutputFormat, cef::CefLines, cef::Syslog, hec::HecPost,
     hostname,
@@ -523,25 +523,30 @@ fn score(a: ScoreArgs) -> Result<()> {
 pub(crate) fn open_events(
     input: Option<&Path>,
     start: Position,
-) -> Result<(Box<dyn BufRead + Send>, String, Option<u64>)> {
+) -> Result<(Box<dyn Input>, String, Option<u64>)> {
     Ok(match input {
         Some(p) => {
             let mut f =
                 std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            let size = f.metadata().ok().map(|m| m.len());
+            let meta = f.metadata().ok();
+            let size = meta.as_ref().map(|m| m.len());
+            let regular = meta.as_ref().is_none_or(|m| m.is_file());
             if start.offset > 0 {
                 use std::io::Seek;
                 f.seek(std::io::SeekFrom::Start(start.offset))
                     .with_context(|| format!("seeking {} to the saved position", p.display()))?;
             }
-            (
-                Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
-                p.display().to_string(),
-                size,
-            )
+            let reader = std::io::BufReader::with_capacity(1 << 16, f);
+            // A FIFO or a device named as the input is a stream like stdin.
+            let live: Box<dyn Input> = if !regular {
+                Box::new(Live(reader))
+            } else {
+                Box::new(reader)
+            };
+            (live, p.display().to_string(), size)
         }
         None => (
-            Box::new(std::io::BufReader::new(std::io::stdin())),
+            Box::new(Live(std::io::BufReader::new(std::io::stdin()))),
             "stdin".into(),
             None,
         ),
@@ -627,7 +632,7 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_scorer<S: AlertSink>(
     scorer: Scorer<S>,
-    reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn Input>,
     parser: Box<dyn LineParser>,
     name: &str,
     skip_invalid: bool,

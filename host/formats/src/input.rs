@@ -18,12 +18,58 @@ pub use ueba_engine::event::MAX_LINE;
 /// Lines per chunk sent to the scorer.
 const CHUNK: usize = 1024;
 
+/// A source of input lines for the reader thread: any buffered reader,
+/// told apart by whether its next read may wait on a producer.
+///
+/// Lines go to the scorer in chunks of up to 1,024. A file never makes the
+/// reader wait, so chunks fill; a pipe or a terminal (`tail -F log |
+/// ueba score -`) can go quiet for hours with a chunk half full, and those
+/// lines must be scored (and checkpointed) meanwhile, not when the next
+/// thousand arrive. So before a read that may wait, the reader hands on
+/// what it holds.
+pub trait Input: BufRead + Send {
+    /// Whether the next read goes to a producer that may make it wait:
+    /// nothing is buffered and the source is a stream.
+    fn may_wait(&self) -> bool {
+        false
+    }
+}
+
+impl<R: std::io::Read + Send> Input for std::io::BufReader<R> {}
+
+impl<T: AsRef<[u8]> + Send> Input for std::io::Cursor<T> {}
+
+/// A stream (stdin, a FIFO, a socket) read through a buffer: its reads may
+/// wait on the producer whenever the buffer is empty.
+pub struct Live<R>(pub std::io::BufReader<R>);
+
+impl<R: std::io::Read> std::io::Read for Live<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: std::io::Read> BufRead for Live<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.0.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.0.consume(n)
+    }
+}
+
+impl<R: std::io::Read + Send> Input for Live<R> {
+    fn may_wait(&self) -> bool {
+        self.0.buffer().is_empty()
+    }
+}
+
 pub use ueba_engine::state::Position;
 pub use ueba_engine::state::driver::{Chunk, Feed, Parsed};
 
 /// Start reading native JSON lines from `reader` on a thread. Returns the
 /// receiving end and a counter of bytes consumed (for a progress bar).
-pub fn spawn_reader(reader: Box<dyn BufRead + Send>) -> (Receiver<Chunk>, Arc<AtomicU64>) {
+pub fn spawn_reader(reader: Box<dyn Input>) -> (Receiver<Chunk>, Arc<AtomicU64>) {
     let (rx, bytes, _) = spawn_reader_with(reader, Box::new(NativeParser));
     (rx, bytes)
 }
@@ -35,7 +81,7 @@ pub fn spawn_reader(reader: Box<dyn BufRead + Send>) -> (Receiver<Chunk>, Arc<At
 /// A parser's fatal error (e.g. an undetectable format) ends the input as
 /// [`Chunk::Failed`].
 pub fn spawn_reader_with(
-    reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn Input>,
     parser: Box<dyn LineParser>,
 ) -> (Receiver<Chunk>, Arc<AtomicU64>, Arc<AtomicU64>) {
     spawn_reader_at(reader, parser, Position::default())
@@ -45,7 +91,7 @@ pub fn spawn_reader_with(
 /// (a resumed run): line numbers and positions continue from there, and the
 /// byte counter starts at `start.offset`.
 pub fn spawn_reader_at(
-    reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn Input>,
     parser: Box<dyn LineParser>,
     start: Position,
 ) -> (Receiver<Chunk>, Arc<AtomicU64>, Arc<AtomicU64>) {
@@ -98,11 +144,7 @@ pub fn replay_header(
 }
 
 /// [`spawn_reader_at`] as the [`Feed`] the scoring driver reads.
-pub fn feed_at(
-    reader: Box<dyn BufRead + Send>,
-    parser: Box<dyn LineParser>,
-    start: Position,
-) -> Feed {
+pub fn feed_at(reader: Box<dyn Input>, parser: Box<dyn LineParser>, start: Position) -> Feed {
     let (chunks, bytes, skipped) = spawn_reader_at(reader, parser, start);
     Feed {
         chunks,
@@ -112,7 +154,7 @@ pub fn feed_at(
 }
 
 fn read_all(
-    mut reader: Box<dyn BufRead + Send>,
+    mut reader: Box<dyn Input>,
     mut parser: Box<dyn LineParser>,
     tx: SyncSender<Chunk>,
     bytes: Arc<AtomicU64>,
@@ -132,6 +174,15 @@ fn read_all(
     // resume position can point at the first of them.
     let mut held_starts: std::collections::VecDeque<(u64, u64)> = Default::default();
     loop {
+        if !chunk.is_empty() && reader.may_wait() {
+            skipped.store(parser.skipped(), Ordering::Relaxed);
+            if tx
+                .send(Chunk::Lines(std::mem::take(&mut chunk), resume))
+                .is_err()
+            {
+                return;
+            }
+        }
         buf.clear();
         let read = match read_line_limited(&mut reader, &mut buf, MAX_LINE) {
             Ok(r) => r,

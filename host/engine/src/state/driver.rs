@@ -183,11 +183,17 @@ pub fn drive<S: AlertSink>(
         }
     }
     scorer.flush()?;
-    if let Some(c) = checkpoints {
-        c.save(&mut scorer, position, true, skipped())
-            .map_err(DriveError::Checkpoint)?;
-    }
-    let (report, sink) = scorer.finish()?;
+    // With state, the input may go on in a later run: events the time
+    // guard holds stay waiting in the checkpoint for it, rather than being
+    // refused here ([`crate::pipeline::clock`]).
+    let (report, sink) = match checkpoints {
+        Some(c) => {
+            c.save(&mut scorer, position, true, skipped())
+                .map_err(DriveError::Checkpoint)?;
+            scorer.finish_without_flush()
+        }
+        None => scorer.finish()?,
+    };
     Ok(Run {
         report,
         sink,
