@@ -188,11 +188,19 @@ impl Visit for Fields {
 /// anyhow's alternate format writes it, but with each cause left out
 /// when the text so far already says it. Library errors that name their
 /// source in their own message (`{path}: {source}`) would otherwise print
-/// it twice.
+/// it twice. Errors quote what they were given (a config key, a file name,
+/// an alert id), so control characters are escaped as `\u{..}` here, on
+/// the way to the terminal, whichever error carries them; line breaks stay
+/// (a TOML error draws the line it points at).
 pub fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
-        let said = cause.to_string();
+        let said = cause
+            .to_string()
+            .split('\n')
+            .map(|line| ueba_engine::sandbox::gate::escape_text(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
         if text.is_empty() {
             text = said;
         } else if !text.contains(&said) {

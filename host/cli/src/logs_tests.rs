@@ -164,3 +164,20 @@ fn an_error_naming_its_source_in_its_message_says_it_once() {
     let plain = anyhow::Error::new(std::io::Error::other("disk full")).context("saving state");
     assert_eq!(super::error_text(&plain), "saving state: disk full");
 }
+
+#[test]
+fn control_characters_an_error_quotes_reach_the_terminal_escaped() {
+    // A config key, a file name or an alert id given by whoever wrote the
+    // input: an escape sequence in it must not act on the terminal.
+    let e = anyhow::anyhow!("unknown field `x\u{1b}]0;OWNED\u{7}\u{1b}[2J`\n  |\n1 | x = 1")
+        .context("reading c\u{1b}[2J.toml");
+    let text = super::error_text(&e);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text}"
+    );
+    assert!(text.contains("x\\u{1b}]0;OWNED\\u{7}\\u{1b}[2J"), "{text}");
+    assert!(text.contains("c\\u{1b}[2J.toml"), "{text}");
+    // A TOML error still draws the line it points at.
+    assert!(text.contains("\n  |\n1 | x = 1"), "{text}");
+}
