@@ -14,29 +14,38 @@
 //!
 //! The rule, with `J = input.max_time_jump_days` (7; 0 turns it off):
 //!
-//! - An event within `J` of the newest event time let through so far, or
-//!   of the last event let through, passes on to the reorder stage at
-//!   once: every event of an ordinary log, and each event of a backlog
-//!   once its first two have passed.
-//! - Any other event *waits*: one further than `J` from that time, and
-//!   every event before the first one has passed.
-//! - Waiting events are *confirmed* when an event that would wait arrives
-//!   within `J` of them and, with them, it makes a group of two users, or
-//!   of [`MIN_RUN`] events: the stream is there (the first events of a run;
-//!   a log resuming after an outage; a backlog delivered late). The group
+//! - **The start.** The first [`START_EVENTS`] events of a run wait; then
+//!   the largest group of them within `J` of each other is the stream, and
+//!   passes in arrival order. A few lines dated far from the rest, even of
+//!   several users, cannot make themselves the log's start: the log
+//!   outnumbers them. (A log shorter than that decides at its end, or when
+//!   input goes idle.) If no two of them are within `J`, there is no stream
+//!   to stand out from and all pass.
+//! - **In step.** Afterwards, an event within `J'` of the newest event time
+//!   let through so far, or of the last event let through, passes on to the
+//!   reorder stage at once: every event of an ordinary log, and each event
+//!   of a backlog once it has been confirmed. `J'` is `J`, or
+//!   [`SPACING_FACTOR`] times the log's usual spacing between events when
+//!   that is longer, so a sparse log (an audit trail of a few events a
+//!   month) is not taken for a string of outliers.
+//! - **Waiting.** Any other event waits. Waiting events are *confirmed*
+//!   when an event that would wait arrives within `J'` of them and, with
+//!   them, it makes a group of [`MIN_RUN`] events: a log resuming after an
+//!   outage. Behind the stream (a backlog delivered late), a group of two
+//!   users is enough: it moves nothing but itself, where a group ahead
+//!   moves the stream's clock and makes every later event late. The group
 //!   passes, in arrival order. One user's few events do not confirm each
 //!   other: a device whose clock was reset dates all its events wrong.
-//! - At most [`MAX_WAITING`] events wait; past that the oldest is decided:
-//!   it passes if nothing has passed yet (there is no stream to stand out
-//!   from), else it is refused.
-//! - Waiting events are carried in checkpoints. When input goes idle, they
-//!   pass if nothing has passed yet; at the end of a run, those still
-//!   waiting are refused, unless nothing ever passed.
+//! - At most [`MAX_WAITING`] events wait; past that the oldest is refused.
+//! - Waiting events are carried in checkpoints. At the end of a run
+//!   without state, those still waiting are refused; a run with state keeps
+//!   them waiting in its checkpoint, for the input that may follow.
 //!
 //! A refused event is counted (`time outliers` in the summary,
 //! `ueba_events_time_outliers_total`) and the first is named, never scored.
 //! A log with no outlier is scored exactly as without the guard: its first
-//! event waits only for the second, and both pass in their order.
+//! events wait only until [`START_EVENTS`] have come, and pass in their
+//! order.
 
 use std::collections::VecDeque;
 
@@ -49,6 +58,16 @@ pub const MAX_WAITING: usize = 1024;
 
 /// Events of one user that confirm each other's time.
 pub const MIN_RUN: usize = 8;
+
+/// Events a run's start is decided on.
+pub const START_EVENTS: usize = 32;
+
+/// How many times the log's usual spacing between events a jump must
+/// exceed, besides `J`, to make an event wait.
+pub const SPACING_FACTOR: f64 = 8.0;
+
+/// Weight of each new gap in the running spacing between events.
+const SPACING_WEIGHT: f64 = 1.0 / 16.0;
 
 /// What becomes of an event the guard held or was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,22 +85,55 @@ pub(crate) struct Clock {
     waiting: VecDeque<(i64, Compact)>,
     /// The time of the last event let through.
     last: Option<i64>,
+    /// The usual gap between events let through, ms: a running mean of
+    /// the gaps between each and the one before it.
+    spacing_ms: f64,
     /// Events refused, over every run of this state.
     pub(crate) refused: u64,
 }
 
 impl Clock {
+    /// The jump past which an event waits: `jump_ms`, or the log's usual
+    /// spacing times [`SPACING_FACTOR`] when that is longer.
+    fn reach(&self, jump_ms: i64) -> u64 {
+        let spaced = (self.spacing_ms * SPACING_FACTOR).min(i64::MAX as f64) as u64;
+        jump_ms.unsigned_abs().max(spaced)
+    }
+
+    /// Note an event let through at `time_ms`.
+    fn passed(&mut self, time_ms: i64) {
+        if let Some(last) = self.last {
+            let gap = last.abs_diff(time_ms) as f64;
+            self.spacing_ms += (gap - self.spacing_ms) * SPACING_WEIGHT;
+        }
+        self.last = Some(time_ms);
+    }
+
+    /// Let `group` through, in order, noting each.
+    fn pass(&mut self, group: impl IntoIterator<Item = (i64, Compact)>, out: &mut Vec<Decision>) {
+        for (t, e) in group {
+            self.passed(t);
+            out.push(Decision::Pass(t, e));
+        }
+    }
+
     /// Whether an event at `time_ms` passes at once (and is noted as the
     /// last let through): the guard is off (`jump_ms` 0), or the event is
-    /// within `jump_ms` of `newest`, the newest time let through (`None`
-    /// before any), or of the last event let through.
+    /// in step with `newest`, the newest time let through (`None` before
+    /// any), or with the last event let through.
     #[inline]
     pub(crate) fn in_step(&mut self, jump_ms: i64, newest: Option<i64>, time_ms: i64) -> bool {
-        let near =
-            |t: Option<i64>| t.is_some_and(|t| t.abs_diff(time_ms) <= jump_ms.unsigned_abs());
-        let pass = jump_ms == 0 || near(newest) || near(self.last);
+        if jump_ms == 0 {
+            return true;
+        }
+        let Some(newest) = newest else {
+            return false;
+        };
+        let reach = self.reach(jump_ms);
+        let near = |t: i64| t.abs_diff(time_ms) <= reach;
+        let pass = near(newest) || self.last.is_some_and(near);
         if pass {
-            self.last = Some(time_ms);
+            self.passed(time_ms);
         }
         pass
     }
@@ -97,51 +149,87 @@ impl Clock {
         ev: Compact,
         out: &mut Vec<Decision>,
     ) {
-        let near = |t: i64| t.abs_diff(time_ms) <= jump_ms.unsigned_abs();
+        if newest.is_none() {
+            self.waiting.push_back((time_ms, ev));
+            if self.waiting.len() >= START_EVENTS {
+                self.start(jump_ms, out);
+            }
+            return;
+        }
+        let reach = self.reach(jump_ms);
+        let near = |t: i64| t.abs_diff(time_ms) <= reach;
         let mut group = 1;
         let mut users = false;
         for (_, e) in self.waiting.iter().filter(|(t, _)| near(*t)) {
             group += 1;
             users |= e.user != ev.user;
         }
-        if users || group >= MIN_RUN {
+        // A group ahead of the stream moves its clock for every later
+        // event (they become late), so it needs a run of its own; a group
+        // behind it (a backlog) moves nothing but itself.
+        let ahead = newest.is_some_and(|n| time_ms > n);
+        if group >= MIN_RUN || (users && !ahead) {
             let (group, rest): (VecDeque<_>, VecDeque<_>) =
                 self.waiting.drain(..).partition(|&(t, _)| near(t));
             self.waiting = rest;
-            out.extend(group.into_iter().map(|(t, e)| Decision::Pass(t, e)));
-            out.push(Decision::Pass(time_ms, ev));
-            self.last = Some(time_ms);
+            self.pass(group, out);
+            self.pass([(time_ms, ev)], out);
             return;
         }
         self.waiting.push_back((time_ms, ev));
         if self.waiting.len() > MAX_WAITING
             && let Some((t, e)) = self.waiting.pop_front()
         {
-            if newest.is_some() {
-                self.refused += 1;
-                out.push(Decision::Refuse(t, e));
-            } else {
-                out.push(Decision::Pass(t, e));
-                self.last = Some(t);
+            self.refused += 1;
+            out.push(Decision::Refuse(t, e));
+        }
+    }
+
+    /// Decide the start of a run from the events waiting: the largest
+    /// group within `jump_ms` of each other passes (the latest such group
+    /// on a tie), the rest keep waiting; when no two are that close, all
+    /// pass.
+    fn start(&mut self, jump_ms: i64, out: &mut Vec<Decision>) {
+        let reach = jump_ms.unsigned_abs();
+        let mut times: Vec<i64> = self.waiting.iter().map(|&(t, _)| t).collect();
+        times.sort_unstable();
+        let (mut best, mut from) = (0, 0);
+        let mut lo = 0;
+        for hi in 0..times.len() {
+            while times[hi].abs_diff(times[lo]) > reach {
+                lo += 1;
+            }
+            if hi - lo + 1 >= best {
+                (best, from) = (hi - lo + 1, times[lo]);
             }
         }
+        let waiting = std::mem::take(&mut self.waiting);
+        if best < 2 {
+            self.pass(waiting, out);
+            return;
+        }
+        let to = from.saturating_add_unsigned(reach);
+        let (group, rest): (VecDeque<_>, VecDeque<_>) = waiting
+            .into_iter()
+            .partition(|&(t, _)| (from..=to).contains(&t));
+        self.waiting = rest;
+        self.pass(group, out);
     }
 
-    /// Input went idle: with nothing let through yet there is no stream
-    /// for the waiting events to stand out from, so they pass; otherwise
-    /// they keep waiting.
-    pub(crate) fn idle(&mut self, newest: Option<i64>, out: &mut Vec<Decision>) {
-        if newest.is_none() {
-            self.last = self.waiting.back().map(|&(t, _)| t).or(self.last);
-            out.extend(self.waiting.drain(..).map(|(t, e)| Decision::Pass(t, e)));
+    /// Input went idle: with nothing let through yet, the start is decided
+    /// on the events so far; otherwise waiting events keep waiting.
+    pub(crate) fn idle(&mut self, jump_ms: i64, newest: Option<i64>, out: &mut Vec<Decision>) {
+        if newest.is_none() && !self.waiting.is_empty() {
+            self.start(jump_ms, out);
         }
     }
 
-    /// The input ended: what still waits is refused, unless nothing ever
-    /// passed.
-    pub(crate) fn end(&mut self, newest: Option<i64>, out: &mut Vec<Decision>) {
-        if newest.is_none() {
-            self.idle(newest, out);
+    /// The input ended: the start is decided if it was not, and what still
+    /// waits is refused.
+    pub(crate) fn end(&mut self, jump_ms: i64, newest: Option<i64>, out: &mut Vec<Decision>) {
+        let before = out.len();
+        self.idle(jump_ms, newest, out);
+        if newest.is_none() && out.len() == before {
             return;
         }
         self.refused += self.waiting.len() as u64;

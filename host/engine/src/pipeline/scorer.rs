@@ -854,7 +854,7 @@ impl<S: AlertSink> Scorer<S> {
     /// ([`super::clock`]).
     pub fn flush(&mut self) -> Result<(), ScoreError> {
         let mut out = Vec::new();
-        self.clock.idle(self.newest(), &mut out);
+        self.clock.idle(self.jump_ms(), self.newest(), &mut out);
         self.decide(out)?;
         while let Some(top) = self.held.pop() {
             self.released_ms = self.released_ms.max(top.time_ms);
@@ -1240,7 +1240,7 @@ impl<S: AlertSink> Scorer<S> {
     /// and the sink.
     pub fn finish(mut self) -> Result<(Report, S), ScoreError> {
         let mut out = Vec::new();
-        self.clock.end(self.newest(), &mut out);
+        self.clock.end(self.jump_ms(), self.newest(), &mut out);
         self.decide(out)?;
         self.flush()?;
         Ok(self.finish_without_flush())
