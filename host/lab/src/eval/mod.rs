@@ -228,13 +228,15 @@ pub fn kind_word(malicious: bool) -> &'static str {
 /// The scenarios grouped by kind, in order of first appearance.
 fn families(scenarios: &[ScenarioResult]) -> Vec<ScenarioFamily> {
     let mut out: Vec<(ScenarioFamily, Vec<f64>)> = Vec::new();
+    // Each family's place in `out`, so a labels file of many kinds is
+    // grouped in one pass.
+    let mut index: std::collections::HashMap<(&str, bool), usize> =
+        std::collections::HashMap::new();
     for s in scenarios {
-        let at = match out
-            .iter()
-            .position(|(f, _)| f.name == s.name && f.malicious == s.malicious)
-        {
-            Some(i) => i,
+        let at = match index.get(&(s.name.as_str(), s.malicious)) {
+            Some(&i) => i,
             None => {
+                index.insert((s.name.as_str(), s.malicious), out.len());
                 out.push((
                     ScenarioFamily {
                         name: s.name.clone(),
@@ -388,13 +390,6 @@ pub struct Detail {
     pub half_life_hours: f64,
     /// First and last event time, ms.
     pub span_ms: (i64, i64),
-}
-
-impl Detail {
-    /// Index of `name`, if it is a known user.
-    pub fn user_index(&self, name: &str) -> Option<usize> {
-        self.users.iter().position(|u| u == name)
-    }
 }
 
 /// What one user-day saw.

@@ -293,10 +293,17 @@ fn scenario_table(h: &mut String, e: &Evaluation) {
 /// Users to draw: the labelled ones (labels order), then the riskiest others.
 fn timeline_users(e: &Evaluation) -> Vec<usize> {
     let d = &e.detail;
+    let index: std::collections::HashMap<&str, usize> = d
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.as_str(), i))
+        .collect();
     let mut users: Vec<usize> = Vec::new();
+    let mut drawn = std::collections::HashSet::new();
     for s in &e.scenarios {
-        if let Some(u) = d.user_index(&s.user)
-            && !users.contains(&u)
+        if let Some(&u) = index.get(s.user.as_str())
+            && drawn.insert(u)
         {
             users.push(u);
         }
@@ -304,7 +311,7 @@ fn timeline_users(e: &Evaluation) -> Vec<usize> {
     let mut by_peak: Vec<usize> = (0..d.users.len()).collect();
     by_peak.sort_by(|&a, &b| d.peaks[b].total_cmp(&d.peaks[a]).then(a.cmp(&b)));
     for u in by_peak.into_iter().take(TOP_USERS) {
-        if !users.contains(&u) && d.peaks[u] > 0.0 {
+        if !drawn.contains(&u) && d.peaks[u] > 0.0 {
             users.push(u);
         }
     }
