@@ -86,11 +86,30 @@ impl Identities {
                 field,
                 message,
             };
+        // The CSV reader's line numbers leave out blank lines; errors name
+        // the line of the file, found from the record's byte offset (where
+        // reading it began: blank lines before it are skipped here).
+        let newlines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let line_at = |pos: Option<&csv::Position>| {
+            pos.map_or(0, |p| {
+                let ends: &[(u64, bool)] = &newlines.borrow();
+                let mut k = ends.partition_point(|&(n, _)| n <= p.byte());
+                while ends.get(k).is_some_and(|&(_, blank)| blank) {
+                    k += 1;
+                }
+                k as u64 + 1
+            })
+        };
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .trim(csv::Trim::All)
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(Newlines {
+                inner: reader,
+                read: 0,
+                blank: true,
+                at: newlines.clone(),
+            });
         let headers = rdr
             .headers()
             .map_err(|e| invalid(1, None, e.to_string()))?
@@ -121,10 +140,16 @@ impl Identities {
         let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
         for record in rdr.records() {
             let record = record.map_err(|e| {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                invalid(line, None, e.to_string())
+                let line = line_at(e.position());
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("{len} fields where the header has {expected_len}"),
+                    _ => e.to_string(),
+                };
+                invalid(line, None, message)
             })?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let line = line_at(record.position());
             let user = &record[0];
             if user.is_empty() {
                 return Err(invalid(line, Some("user"), "must not be empty".into()));
@@ -300,6 +325,36 @@ impl LocalOffset {
             .find(|&at| at > t)
             .map_or(i64::MAX, |at| at.as_millisecond());
         self.minutes
+    }
+}
+
+/// A reader that notes the byte offset of every newline read through it,
+/// and whether the line it ends is blank, so an offset can be turned into
+/// a line number.
+struct Newlines<R> {
+    inner: R,
+    read: u64,
+    /// Whether the line being read holds nothing but `\r` so far.
+    blank: bool,
+    at: std::rc::Rc<std::cell::RefCell<Vec<(u64, bool)>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Newlines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut at = self.at.borrow_mut();
+        for (i, &b) in buf[..n].iter().enumerate() {
+            match b {
+                b'\n' => {
+                    at.push((self.read + i as u64, self.blank));
+                    self.blank = true;
+                }
+                b'\r' => {}
+                _ => self.blank = false,
+            }
+        }
+        self.read += n as u64;
+        Ok(n)
     }
 }
 

@@ -87,6 +87,19 @@ fn errors_name_file_line_and_field() {
     assert!(e.to_string().starts_with("users.csv:2:"), "{e}");
     let e = load("user,peer_group,timezone\na,g,UTC\na,h,UTC\n").unwrap_err();
     assert!(e.to_string().contains("listed twice"), "{e}");
+    // Lines are the file's, blank lines and CRLF included.
+    let e = load("user,peer_group,timezone\na,g,UTC\n\n\n\n\nx,g,Bad/Zone\n").unwrap_err();
+    assert!(
+        e.to_string().starts_with("users.csv:7: field `timezone`"),
+        "{e}"
+    );
+    let e = load("user,peer_group,timezone\r\n\r\n\r\nx,g,UTC\r\nx,g,UTC\r\n").unwrap_err();
+    assert!(e.to_string().starts_with("users.csv:5:"), "{e}");
+    let e = load("user,peer_group,timezone\n\n\n\nx,g,UTC,high\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "users.csv:5: 4 fields where the header has 3"
+    );
     // A value quoted in an error is cut and shows no control character raw.
     let long = format!("Europe/\u{1b}]0;pwned\u{7}{}", "x".repeat(100_000));
     let e = load(&format!("user,peer_group,timezone\na,g,{long}\n")).unwrap_err();
