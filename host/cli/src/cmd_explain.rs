@@ -168,6 +168,7 @@ fn render(
             "{user}: no detector found anything unusual in {} events; the alert threshold ended at {:.1}",
             report.stats.events, report.stats.threshold
         );
+        time_outliers(&mut out, &report.stats);
         return out;
     };
     let _ = writeln!(
@@ -204,7 +205,26 @@ fn render(
             );
         }
     }
+    time_outliers(&mut out, &report.stats);
     out
+}
+
+/// Say that events were never scored because their time stood far from
+/// the log's: one of them may be the user's.
+fn time_outliers(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
+    if stats.time_outliers == 0 {
+        return;
+    }
+    let first = stats
+        .time_outlier_first
+        .as_deref()
+        .map(|f| format!(" (the first: {f})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n{} events of the log were refused as time outliers and not scored{first}",
+        stats.time_outliers
+    );
 }
 
 /// One finding: time, detector, score, (risk after, threshold, alert),

@@ -623,3 +623,49 @@ fn the_html_report_renders_in_headless_chromium() {
         bytes.len()
     );
 }
+
+#[test]
+fn eval_and_explain_say_when_lines_were_refused_as_time_outliers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org(dir.path());
+    // The log's first line again, dated a year earlier, ahead of it.
+    let text = std::fs::read_to_string(&events).unwrap();
+    let first = text.lines().next().unwrap();
+    let year: i32 = first[first.find("\"timestamp\":\"").unwrap() + 13..][..4]
+        .parse()
+        .unwrap();
+    let early = first.replacen(&format!("\"{year}-"), &format!("\"{}-", year - 1), 1);
+    let dirty = dir.path().join("dirty.jsonl");
+    std::fs::write(&dirty, format!("{early}\n{text}")).unwrap();
+    let out = ok(ueba(&[
+        "eval",
+        "--events",
+        s(&dirty),
+        "-i",
+        s(&ids),
+        "--labels",
+        s(&labels),
+        "--json",
+        s(&dir.path().join("e.json")),
+    ]));
+    assert!(
+        out.contains("1 events were refused as time outliers"),
+        "{out}"
+    );
+    assert_eq!(
+        num(&read_json(&dir.path().join("e.json")), "time_outliers"),
+        1.0
+    );
+    let user: Value = serde_json::from_str(first).unwrap();
+    let out = ok(ueba(&[
+        "explain",
+        user["user"].as_str().unwrap(),
+        s(&dirty),
+        "-i",
+        s(&ids),
+    ]));
+    assert!(
+        out.contains("1 events of the log were refused as time outliers"),
+        "{out}"
+    );
+}

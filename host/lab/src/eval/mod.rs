@@ -333,6 +333,11 @@ pub struct Evaluation {
     /// What the analyst's configuration did (when scored): findings each
     /// `[[exceptions]]` entry kept from risk, by index.
     pub exception_matches: Vec<u64>,
+    /// Events the engine refused as time outliers (when scored): dated far
+    /// from the rest of the log with nothing to confirm them
+    /// ([`ueba_engine::pipeline::clock`]). They are in `events` and in the
+    /// rules' user-days, but were never scored.
+    pub time_outliers: u64,
     /// What the HTML report draws.
     #[serde(skip)]
     pub detail: Detail,
@@ -575,6 +580,7 @@ pub fn evaluate(
     // (user, time, risk), (user, time, score), detectors, (detector, time, score)
     let (risk, alerts, detectors, findings, threshold, half_life, source_name, alert_budget);
     let (mut resources, mut sources, mut exception_matches) = (Vec::new(), Vec::new(), Vec::new());
+    let mut time_outliers = 0;
     match source {
         Source::Score {
             runtime,
@@ -603,6 +609,7 @@ pub fn evaluate(
             resources = rows(&report.resources);
             sources = rows(&report.sources);
             exception_matches = report.stats.exceptions.clone();
+            time_outliers = report.stats.time_outliers;
             risk = report
                 .trace
                 .iter()
@@ -789,6 +796,7 @@ pub fn evaluate(
         resources,
         sources,
         exception_matches,
+        time_outliers,
         detail: Detail {
             users: tally.names,
             peer_groups: tally.peers,
@@ -845,6 +853,13 @@ impl Evaluation {
                 "the alerts file"
             }
         );
+        if self.time_outliers > 0 {
+            let _ = writeln!(
+                out,
+                "  {} events were refused as time outliers (dated further than input.max_time_jump_days from the rest of the log) and never scored",
+                self.time_outliers
+            );
+        }
         let _ = writeln!(
             out,
             "  {:<22} {:<14} {:<9} {:<9} {:>13} {:>9} {:>6}",
