@@ -212,19 +212,9 @@ fn render(
 /// Say that events were never scored because their time stood far from
 /// the log's: one of them may be the user's.
 fn time_outliers(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
-    if stats.time_outliers == 0 {
-        return;
+    if let Some(note) = stats.time_outliers_note() {
+        let _ = writeln!(out, "\n{note}");
     }
-    let first = stats
-        .time_outlier_first
-        .as_deref()
-        .map(|f| format!(" (the first: {f})"))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "\n{} events of the log were refused as time outliers and not scored{first}",
-        stats.time_outliers
-    );
 }
 
 /// One finding: time, detector, score, (risk after, threshold, alert),

@@ -78,10 +78,12 @@ fn tracker(dir: &Path, cfg: Config) -> Tracker {
 }
 
 /// A plugin directory holding the hostile fixture, and a config scoring in
-/// batches of four with no reordering.
+/// batches of four with no reordering and no time guard (which holds a
+/// run's first 32 events until it has seen where the log starts), so each
+/// event goes to the batch as it is pushed.
 fn hostile_dir() -> (tempfile::TempDir, Config, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\n");
+    let cfg = config("[input]\nbatch_size = 4\nmax_lateness_secs = 0\nmax_time_jump_days = 0\n");
     let path = dir.path().join("hostile.wasm");
     std::fs::write(&path, fixture("hostile.wasm")).unwrap();
     (dir, cfg, path)

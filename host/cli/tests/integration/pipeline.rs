@@ -25,8 +25,9 @@ fn events_within_the_lateness_window_are_reordered_not_counted_late() {
     assert_eq!(report.stats.late, 1);
 }
 
-#[test]
-fn shuffling_within_the_lateness_window_changes_no_alert() {
+/// A generated 60-user, 21-day database organisation: its identities and
+/// its events in order.
+fn org_60x21() -> (Identities, Vec<ueba_engine::event::AccessEvent>) {
     let dir = tempfile::tempdir().unwrap();
     let summary = generate(
         &GenConfig {
@@ -40,7 +41,12 @@ fn shuffling_within_the_lateness_window_changes_no_alert() {
     )
     .unwrap();
     let ids = Identities::load(&summary.identities_path).unwrap();
-    let sorted = read_events(&summary.events_path);
+    (ids, read_events(&summary.events_path))
+}
+
+#[test]
+fn shuffling_within_the_lateness_window_changes_no_alert() {
+    let (ids, sorted) = org_60x21();
     // Deterministic local disorder: swap neighbours less than a minute apart.
     let mut shuffled = sorted.clone();
     let mut i = 0;
@@ -86,20 +92,7 @@ fn replaying_the_same_log_gives_the_same_alerts() {
 
 #[test]
 fn one_event_dated_far_from_the_log_is_refused_instead_of_moving_its_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let summary = generate(
-        &GenConfig {
-            users: 60,
-            days: 21,
-            seed: 3,
-            ..GenConfig::default()
-        },
-        dir.path(),
-        &mut |_, _| {},
-    )
-    .unwrap();
-    let ids = Identities::load(&summary.identities_path).unwrap();
-    let clean = read_events(&summary.events_path);
+    let (ids, clean) = org_60x21();
     // A line a year early ahead of the log (a reset clock) and one decades
     // ahead in its middle (a mistyped year).
     let mut early = clean[0].clone();

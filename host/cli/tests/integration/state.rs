@@ -60,6 +60,23 @@ fn reference(events: &str, ids: &str, out: &Path) -> Vec<u8> {
     alerts
 }
 
+/// `ueba score INPUT` keeping state in `state` and appending alerts to
+/// `alerts`: its summary.
+fn score_with_state(input: &Path, ids: &str, alerts: &Path, state: &Path) -> String {
+    let o = run(&[
+        "score",
+        input.to_str().unwrap(),
+        "-i",
+        ids,
+        "-o",
+        alerts.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stderr)
+}
+
 #[test]
 fn killed_mid_stream_resumes_to_identical_alerts() {
     let (dir, events, ids) = org("150");
@@ -192,20 +209,9 @@ fn history_then_a_new_log_scores_like_one_stream() {
     let state = dir.path().join("state");
     let alerts = dir.path().join("alerts.jsonl");
     for input in [&history, &today] {
-        let o = run(&[
-            "score",
-            input.to_str().unwrap(),
-            "-i",
-            &ids,
-            "-o",
-            alerts.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        let summary = score_with_state(input, &ids, &alerts, &state);
         if input == &today {
             // The counts carry on from the state; the rate is of this run.
-            let summary = text(&o.stderr);
             let this_run = format!("events {lines} ({} this run)", lines - cut);
             assert!(summary.contains(&this_run), "{summary}");
         }
@@ -433,18 +439,7 @@ fn an_event_waiting_on_its_time_at_a_checkpoint_is_decided_by_the_resumed_run() 
     let alerts = dir.path().join("alerts.jsonl");
     let mut summaries = Vec::new();
     for input in [&history, &today] {
-        let o = run(&[
-            "score",
-            input.to_str().unwrap(),
-            "-i",
-            &ids,
-            "-o",
-            alerts.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        summaries.push(text(&o.stderr));
+        summaries.push(score_with_state(input, &ids, &alerts, &state));
     }
     assert!(
         std::fs::read(&alerts).unwrap() == want,

@@ -199,17 +199,8 @@ impl Report {
             .zip(&s.findings)
             .map(|(d, n)| format!("{d} {n}"))
             .collect();
-        if s.time_outliers > 0 || s.time_waiting > 0 {
-            let first = s
-                .time_outlier_first
-                .as_deref()
-                .map(|f| format!(" (first this run: {f})"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "time outliers: {} refused, {} waiting (events dated further than input.max_time_jump_days from the rest of the log, with no other event near them){first}",
-                s.time_outliers, s.time_waiting
-            );
+        if let Some(note) = s.time_outliers_note() {
+            let _ = writeln!(out, "{note}");
         }
         let _ = writeln!(out, "findings: {}", per.join(", "));
         let _ = writeln!(out, "alert threshold at the end: {:.1}", s.threshold);

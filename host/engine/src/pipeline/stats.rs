@@ -74,6 +74,27 @@ pub struct Stats {
     pub batch_latency: Vec<Histogram>,
 }
 
+impl Stats {
+    /// The time guard's line for a summary, when it refused or holds
+    /// anything: how many, and the first refused this run
+    /// ([`crate::pipeline::clock`]). One wording for `ueba score`,
+    /// `ueba explain` and whoever else reports a run.
+    pub fn time_outliers_note(&self) -> Option<String> {
+        if self.time_outliers == 0 && self.time_waiting == 0 {
+            return None;
+        }
+        let first = self
+            .time_outlier_first
+            .as_deref()
+            .map(|f| format!(" (first this run: {f})"))
+            .unwrap_or_default();
+        Some(format!(
+            "time outliers: {} refused, {} waiting (events dated further than input.max_time_jump_days from the rest of the log, with no other event near them; refused ones are never scored){first}",
+            self.time_outliers, self.time_waiting
+        ))
+    }
+}
+
 /// A latency histogram with fixed buckets, in the shape Prometheus expects
 /// (cumulative counts are derived when rendering).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
