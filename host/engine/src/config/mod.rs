@@ -36,13 +36,15 @@ max_lateness_secs = 120
 # At most this many events are held for reordering; beyond it the oldest are
 # scored early, which bounds memory on dense logs.
 reorder_buffer = 1000000
-# An event dated further than this many days from the newest event time
-# scored so far (a device whose clock was reset, a mistyped year) waits for
-# another event within as many days of it to confirm its time: the first
-# events of a log, a log resuming after an outage, a late backlog. One that
-# no other event confirms is refused, counted as a "time outlier" in the
-# summary and /metrics, and never scored, so it cannot end every detector's
-# learning period or make the rest of the log late. 0 turns the guard off.
+# Times far from the log's (a device whose clock was reset, a mistyped
+# year): a run's start is the largest group of its first 32 events within
+# this many days of each other; afterwards an event further than this (or
+# than 8 times the log's usual spacing) from the newest event time waits
+# until 8 events near it (a log resuming after an outage), or two users'
+# behind the log (a late backlog), confirm its time. One that nothing
+# confirms is refused, counted as a "time outlier" in the summary and
+# /metrics, and never scored, so it cannot end every detector's learning
+# period or make the rest of the log late. 0 turns the guard off.
 max_time_jump_days = 7
 # Names (users, resources, actions, sources, peer groups) held, MiB of text,
 # each counted with 32 bytes of bookkeeping: the host and every detector

@@ -56,7 +56,9 @@ use super::encode::Compact;
 /// Most events waiting for another to confirm their time.
 pub const MAX_WAITING: usize = 1024;
 
-/// Events of one user that confirm each other's time.
+/// Events within reach of each other that confirm their time whoever they
+/// belong to: a jump ahead of the stream needs this many; a group behind
+/// it, this many or two users.
 pub const MIN_RUN: usize = 8;
 
 /// Events a run's start is decided on.
