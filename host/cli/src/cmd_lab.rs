@@ -139,7 +139,7 @@ pub(crate) fn demo(a: DemoArgs) -> Result<()> {
     );
     let cfg = Config::default();
     let runtime = runtime_for(&cfg)?;
-    let plugins = crate::load_detectors(&runtime, &cfg, None)?;
+    let plugins = crate::load_detectors(&runtime, &cfg, None, None)?;
     let identities = Identities::load(&summary.identities_path)?;
     let file = std::fs::File::open(&summary.events_path)
         .with_context(|| format!("opening {}", summary.events_path.display()))?;

@@ -136,7 +136,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     // What DIR holds is noted before loading, so that a file changed while
     // loading looks changed to the watcher and is loaded again.
     let baseline = a.plugins.as_deref().map(reload::Baseline::scan);
-    let plugins = crate::load_detectors(&runtime, &cfg, a.plugins.as_deref())?;
+    let plugins = crate::load_detectors(&runtime, &cfg, a.config.as_deref(), a.plugins.as_deref())?;
     let baseline = baseline.map(|b| b.loaded(&plugins));
     let (durable, saved, cut_at) = match &a.state {
         Some(dir) => {

@@ -331,14 +331,22 @@ pub(crate) fn runtime_for(cfg: &Config) -> Result<Runtime> {
 }
 
 /// Load the detectors for `cfg` (built-ins and `dir`), then say whether the
-/// compile cache was refused while compiling them.
+/// compile cache was refused while compiling them. `config` is the file
+/// `cfg` was read from, named when a detector refuses its settings there.
 pub(crate) fn load_detectors(
     runtime: &Runtime,
     cfg: &Config,
+    config: Option<&Path>,
     dir: Option<&Path>,
 ) -> Result<Vec<ueba_engine::sandbox::plugins::LoadedPlugin>> {
     let plugins =
-        ueba_engine::sandbox::plugins::load(runtime, cfg, dir).context("loading detectors")?;
+        ueba_engine::sandbox::plugins::load(runtime, cfg, dir).with_context(|| match config {
+            Some(p) => format!(
+                "loading detectors with the [detectors.*] settings of {}",
+                p.display()
+            ),
+            None => "loading detectors".to_string(),
+        })?;
     warn_if_cache_refused(runtime);
     Ok(plugins)
 }
@@ -369,7 +377,12 @@ pub(crate) fn scoring_setup(
     };
     identities.check_watchlists(&cfg.watchlists)?;
     let runtime = runtime_for(&cfg)?;
-    let plugins = load_detectors(&runtime, &cfg, engine.plugins.as_deref())?;
+    let plugins = load_detectors(
+        &runtime,
+        &cfg,
+        engine.config.as_deref(),
+        engine.plugins.as_deref(),
+    )?;
     Ok((cfg, identities, plugins))
 }
 
@@ -670,7 +683,12 @@ pub(crate) fn run_scorer<S: AlertSink>(
 fn config_cmd(a: ConfigArgs) -> Result<()> {
     let cfg = load_config(a.engine.config.as_deref())?;
     let runtime = runtime_for(&cfg)?;
-    let plugins = load_detectors(&runtime, &cfg, a.engine.plugins.as_deref())?;
+    let plugins = load_detectors(
+        &runtime,
+        &cfg,
+        a.engine.config.as_deref(),
+        a.engine.plugins.as_deref(),
+    )?;
     let mut out = std::io::stdout().lock();
     write!(out, "{DEFAULT_TOML}")?;
     for l in &plugins {

@@ -49,6 +49,8 @@ fn unknown_config_keys_are_errors_naming_the_key() {
         err.contains("config key `learnig_days`: unknown key"),
         "{err}"
     );
+    // ... and the file it was set in.
+    assert!(err.contains(cfg.to_str().unwrap()), "{err}");
     std::fs::write(&cfg, "[detectors.nonesuch]\nweight = 1.0\n").unwrap();
     let err = text(&ueba(&["score", "-", "--config", cfg.to_str().unwrap()]).stderr);
     assert!(err.contains("no detector `nonesuch` is loaded"), "{err}");
