@@ -174,7 +174,9 @@ fn read_all(
     // resume position can point at the first of them.
     let mut held_starts: std::collections::VecDeque<(u64, u64)> = Default::default();
     loop {
-        if !chunk.is_empty() && reader.may_wait() {
+        // A full chunk goes on, and so does any before a read that may
+        // wait on a quiet producer ([`Input::may_wait`]).
+        if chunk.len() >= CHUNK || (!chunk.is_empty() && reader.may_wait()) {
             skipped.store(parser.skipped(), Ordering::Relaxed);
             if tx
                 .send(Chunk::Lines(std::mem::take(&mut chunk), resume))
@@ -249,15 +251,6 @@ fn read_all(
                         offset: o,
                     };
                 }
-            }
-        }
-        if chunk.len() >= CHUNK {
-            skipped.store(parser.skipped(), Ordering::Relaxed);
-            if tx
-                .send(Chunk::Lines(std::mem::take(&mut chunk), resume))
-                .is_err()
-            {
-                return;
             }
         }
     }

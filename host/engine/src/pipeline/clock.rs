@@ -151,13 +151,13 @@ impl Clock {
         ev: Compact,
         out: &mut Vec<Decision>,
     ) {
-        if newest.is_none() {
+        let Some(newest) = newest else {
             self.waiting.push_back((time_ms, ev));
             if self.waiting.len() >= START_EVENTS {
                 self.start(jump_ms, out);
             }
             return;
-        }
+        };
         let reach = self.reach(jump_ms);
         let near = |t: i64| t.abs_diff(time_ms) <= reach;
         let mut group = 1;
@@ -169,7 +169,7 @@ impl Clock {
         // A group ahead of the stream moves its clock for every later
         // event (they become late), so it needs a run of its own; a group
         // behind it (a backlog) moves nothing but itself.
-        let ahead = newest.is_some_and(|n| time_ms > n);
+        let ahead = time_ms > newest;
         if group >= MIN_RUN || (users && !ahead) {
             let (group, rest): (VecDeque<_>, VecDeque<_>) =
                 self.waiting.drain(..).partition(|&(t, _)| near(t));
@@ -229,11 +229,7 @@ impl Clock {
     /// The input ended: the start is decided if it was not, and what still
     /// waits is refused.
     pub(crate) fn end(&mut self, jump_ms: i64, newest: Option<i64>, out: &mut Vec<Decision>) {
-        let before = out.len();
         self.idle(jump_ms, newest, out);
-        if newest.is_none() && out.len() == before {
-            return;
-        }
         self.refused += self.waiting.len() as u64;
         out.extend(self.waiting.drain(..).map(|(t, e)| Decision::Refuse(t, e)));
     }
