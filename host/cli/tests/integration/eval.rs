@@ -47,6 +47,22 @@ fn org_of(dir: &Path, shape: &str, users: &str, days: &str) -> (PathBuf, PathBuf
     )
 }
 
+/// `ueba eval` of `events`, with `ids` and `labels` and then `extra`: its
+/// standard output, once it succeeded.
+fn eval(events: &Path, ids: &Path, labels: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "eval",
+        "--events",
+        s(events),
+        "--identities",
+        s(ids),
+        "--labels",
+        s(labels),
+    ];
+    args.extend_from_slice(extra);
+    ok(ueba(&args))
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("json output")).expect("valid JSON")
 }
@@ -169,17 +185,7 @@ fn eval_scores_a_generated_org_and_finds_every_insider() {
     let dir = tempfile::tempdir().unwrap();
     let (events, ids, labels) = org(dir.path());
     let json = dir.path().join("eval.json");
-    let stdout = ok(ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "--identities",
-        s(&ids),
-        "--labels",
-        s(&labels),
-        "--json",
-        s(&json),
-    ]));
+    let stdout = eval(&events, &ids, &labels, &["--json", s(&json)]);
     for text in [
         "trend-micro",
         "DETECTED",
@@ -232,17 +238,7 @@ fn eval_reports_every_labelled_scenario_on_every_shape() {
         let dir = tempfile::tempdir().unwrap();
         let (events, ids, labels) = org_of(dir.path(), shape, "40", "16");
         let json = dir.path().join("eval.json");
-        let stdout = ok(ueba(&[
-            "eval",
-            "--events",
-            s(&events),
-            "--identities",
-            s(&ids),
-            "--labels",
-            s(&labels),
-            "--json",
-            s(&json),
-        ]));
+        let stdout = eval(&events, &ids, &labels, &["--json", s(&json)]);
         let j = read_json(&json);
         let written = read_json(&labels);
         let names = |v: &Value| -> Vec<String> {
@@ -324,19 +320,12 @@ fn eval_reads_alerts_already_produced() {
     ]));
     let json = dir.path().join("eval.json");
     let evaluate = || {
-        ok(ueba(&[
-            "eval",
-            "--events",
-            s(&events),
-            "--identities",
-            s(&ids),
-            "--labels",
-            s(&labels),
-            "--alerts",
-            s(&alerts),
-            "--json",
-            s(&json),
-        ]))
+        eval(
+            &events,
+            &ids,
+            &labels,
+            &["--alerts", s(&alerts), "--json", s(&json)],
+        )
     };
     evaluate();
     check_detects_everything(&read_json(&json), "alerts");
@@ -546,17 +535,7 @@ fn the_html_report_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let (events, ids, labels) = org(dir.path());
     let report = dir.path().join("report.html");
-    ok(ueba(&[
-        "eval",
-        "--events",
-        s(&events),
-        "--identities",
-        s(&ids),
-        "--labels",
-        s(&labels),
-        "--report",
-        s(&report),
-    ]));
+    eval(&events, &ids, &labels, &["--report", s(&report)]);
     let html = std::fs::read_to_string(&report).unwrap();
     for external in ["src=\"http", "href=\"http", "<script", "@import", "url("] {
         assert!(
@@ -637,17 +616,12 @@ fn eval_and_explain_say_when_lines_were_refused_as_time_outliers() {
     let early = first.replacen(&format!("\"{year}-"), &format!("\"{}-", year - 1), 1);
     let dirty = dir.path().join("dirty.jsonl");
     std::fs::write(&dirty, format!("{early}\n{text}")).unwrap();
-    let out = ok(ueba(&[
-        "eval",
-        "--events",
-        s(&dirty),
-        "-i",
-        s(&ids),
-        "--labels",
-        s(&labels),
-        "--json",
-        s(&dir.path().join("e.json")),
-    ]));
+    let out = eval(
+        &dirty,
+        &ids,
+        &labels,
+        &["--json", s(&dir.path().join("e.json"))],
+    );
     assert!(
         out.contains("1 events were refused as time outliers"),
         "{out}"
