@@ -164,7 +164,7 @@ fn add_pool(sum: &mut OtherPool, pool: &Pool, kinds: &[String]) -> Result<(), St
         .get_or_insert_with(Discovery::default)
         .merge(&pool.kinds.new_kind);
     for k in &pool.kinds.per_kind {
-        if !plausible(&k.discovery) || !plausible(&k.owned) {
+        if !plausible(&k.discovery) || !plausible(&k.owned) || !plausible(&k.dead) {
             return Err("a pool's discovery counts are not counts".into());
         }
         let e = sum
@@ -173,6 +173,7 @@ fn add_pool(sum: &mut OtherPool, pool: &Pool, kinds: &[String]) -> Result<(), St
             .or_default();
         e.discovery.merge(&k.discovery);
         e.owned.merge(&k.owned);
+        e.dead.merge(&k.dead);
         e.users = e.users.saturating_add(k.users);
     }
     Ok(())
@@ -228,6 +229,7 @@ pub(crate) fn pooled_kind(
         kind: own.kind,
         discovery: pooled(&own.discovery, Some(&o.discovery)),
         owned: pooled(&own.owned, Some(&o.owned)),
+        dead: pooled(&own.dead, Some(&o.dead)),
         users: own.users.saturating_add(o.users),
     })
 }

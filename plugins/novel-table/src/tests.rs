@@ -751,6 +751,48 @@ fn a_non_owner_at_the_machines_dead_hour_scores_high() {
 }
 
 #[test]
+fn nights_on_other_peoples_machines_make_one_more_a_habit() {
+    // Admin 121 spends a week of nights on staff machines nobody uses
+    // then (maintenance rounds); user 45's machine at 21:00 afterwards is
+    // one more such night for them.
+    let visit = |rt: &mut Runtime<NovelTable>| {
+        let e = ws_ev(121, IT, pc(45), 30, 21 * 60);
+        let found = rt.observe(&sequence(vec![e], 2_000_000));
+        dead_finding(&found)
+            .expect("a resource-side time finding")
+            .clone()
+    };
+    let without = visit(&mut ws_trained(19));
+    assert!(without.score >= 40.0, "{without:#?}");
+    let mut rt = ws_trained(19);
+    for (i, day) in [21, 22, 23, 24, 25, 28, 29].into_iter().enumerate() {
+        let e = ws_ev(121, IT, pc(80 + i as u32), day, 22 * 60);
+        rt.observe(&sequence(vec![e], 1_000_000 + day as u64));
+    }
+    let f = &visit(&mut rt);
+    assert!(f.score <= without.score - 10.0, "{f:#?} {without:#?}");
+    assert!(
+        number(f, "p_dead_habit") > number(f, "p_dead_hour"),
+        "{f:#?}"
+    );
+    assert!(
+        f.reason.contains("at hours like this often enough"),
+        "{}",
+        f.reason
+    );
+    // A clerk's first such visit is still judged by the hour alone.
+    let clerk = ws_ev(70, STAFF, pc(45), 30, 21 * 60);
+    let found = rt.observe(&sequence(vec![clerk], 2_000_001));
+    let f = dead_finding(&found).expect("a resource-side time finding");
+    assert!(f.score >= 40.0, "{f:#?}");
+    assert!(
+        number(f, "p_dead_habit") < number(f, "p_dead_hour"),
+        "{f:#?}"
+    );
+    assert!(!f.reason.contains("often enough"), "{}", f.reason);
+}
+
+#[test]
 fn the_owner_at_an_unusual_hour_of_theirs_is_not_judged_by_it() {
     let findings = ws_at(45, STAFF, pc(45), 21 * 60, true);
     assert!(dead_finding(&findings).is_none(), "{findings:#?}");

@@ -1,0 +1,215 @@
+//! Snapshots of earlier versions, carried over ([`ueba_sdk::Detector::upgrade`]).
+//!
+//! The snapshot is the postcard encoding of the detector's fields in
+//! order, so a layout change makes an earlier snapshot unreadable as it
+//! is. Each earlier layout still worth reading is described here by the
+//! types that changed, and converted: an upgrade of ueba keeps who
+//! touched what and every discovery rate instead of relearning them.
+//!
+//! - 0.2.0: users and pools had no habit of other users' resources at
+//!   dead hours (`KindStats::dead`), and a held first access no
+//!   resource-side time reading. They carry over with none: habits are
+//!   learned from the accesses after the upgrade, and until they are, the
+//!   reading of the hour decides alone, as in 0.2.0.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use ueba_sdk::Symbols;
+use ueba_sdk::novelty::{Discovery, FirstToday};
+use ueba_sdk::table::Table;
+
+use crate::share::{OtherPool, OtherResource, Others};
+use crate::{
+    Config, Held, KindClock, KindStats, Kinds, NovelTable, Novelty, Pool, Resource, Touch, User,
+};
+
+/// The state `version` wrote, as this version's, if its layout is one of
+/// those above.
+pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, NovelTable)> {
+    match version? {
+        "0.2.0" => {
+            let (symbols, v): (Symbols, NovelTableV02) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "NovelTable")]
+struct NovelTableV02 {
+    config: Config,
+    config_generation: u32,
+    first_ms: Option<i64>,
+    learning_rated: bool,
+    user_ids: Vec<u32>,
+    users: Table<UserV02>,
+    resources: Table<Resource>,
+    groups: Table<PoolV02>,
+    org: PoolV02,
+    kind_names: Vec<String>,
+    kind_index: BTreeMap<String, u32>,
+    clocks: Vec<KindClock>,
+    others: OthersV02,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "KindStats")]
+struct KindStatsV02 {
+    kind: u32,
+    discovery: Discovery,
+    owned: Discovery,
+    users: u32,
+}
+
+impl From<KindStatsV02> for KindStats {
+    fn from(k: KindStatsV02) -> KindStats {
+        KindStats {
+            kind: k.kind,
+            discovery: k.discovery,
+            owned: k.owned,
+            dead: Discovery::default(),
+            users: k.users,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Kinds")]
+struct KindsV02 {
+    per_kind: Vec<KindStatsV02>,
+    new_kind: Discovery,
+}
+
+impl From<KindsV02> for Kinds {
+    fn from(k: KindsV02) -> Kinds {
+        Kinds {
+            per_kind: k.per_kind.into_iter().map(KindStats::from).collect(),
+            new_kind: k.new_kind,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Pool")]
+struct PoolV02 {
+    members: u32,
+    kinds: KindsV02,
+}
+
+impl From<PoolV02> for Pool {
+    fn from(p: PoolV02) -> Pool {
+        Pool {
+            members: p.members,
+            kinds: p.kinds.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "OtherPool")]
+struct OtherPoolV02 {
+    members: u32,
+    kinds: BTreeMap<String, KindStatsV02>,
+    new_kind: Option<Discovery>,
+}
+
+impl From<OtherPoolV02> for OtherPool {
+    fn from(p: OtherPoolV02) -> OtherPool {
+        OtherPool {
+            members: p.members,
+            kinds: p
+                .kinds
+                .into_iter()
+                .map(|(name, k)| (name, k.into()))
+                .collect(),
+            new_kind: p.new_kind,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Others")]
+struct OthersV02 {
+    org: OtherPoolV02,
+    groups: BTreeMap<u32, OtherPoolV02>,
+    resources: Table<OtherResource>,
+    clocks: BTreeMap<String, KindClock>,
+}
+
+impl From<OthersV02> for Others {
+    fn from(o: OthersV02) -> Others {
+        Others {
+            org: o.org.into(),
+            groups: o.groups.into_iter().map(|(g, p)| (g, p.into())).collect(),
+            resources: o.resources,
+            clocks: o.clocks,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "User")]
+struct UserV02 {
+    group: Option<u32>,
+    touched: Vec<Touch>,
+    last_day: i64,
+    active_days: u32,
+    kinds: KindsV02,
+    held: Vec<HeldV02>,
+    unlearned: FirstToday<u32>,
+    dead_day: i64,
+    dead: Vec<(u32, u8)>,
+    session: Vec<Novelty>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Held")]
+struct HeldV02 {
+    kind: u32,
+    new_kind: bool,
+    rarity: f64,
+    owned: Option<f64>,
+}
+
+impl From<NovelTableV02> for NovelTable {
+    fn from(v: NovelTableV02) -> NovelTable {
+        NovelTable {
+            config: v.config,
+            config_generation: v.config_generation,
+            first_ms: v.first_ms,
+            learning_rated: v.learning_rated,
+            user_ids: v.user_ids,
+            users: v.users.map(|u| User {
+                group: u.group,
+                touched: u.touched,
+                last_day: u.last_day,
+                active_days: u.active_days,
+                kinds: u.kinds.into(),
+                held: u
+                    .held
+                    .into_iter()
+                    .map(|h| Held {
+                        kind: h.kind,
+                        new_kind: h.new_kind,
+                        rarity: h.rarity,
+                        owned: h.owned,
+                        dead: None,
+                    })
+                    .collect(),
+                unlearned: u.unlearned,
+                dead_day: u.dead_day,
+                dead: u.dead,
+                session: u.session,
+            }),
+            resources: v.resources,
+            groups: v.groups.map(Pool::from),
+            org: v.org.into(),
+            kind_names: v.kind_names,
+            kind_index: v.kind_index,
+            clocks: v.clocks,
+            others: v.others.into(),
+        }
+    }
+}
