@@ -77,7 +77,13 @@
 //! hour with activity around each hour (hours merely between two active
 //! ones, which hold no events, would make every pace look idle) (kernel-weighted as above, both kinds of
 //! day pooled, with `unused_hour_mean` worth one present hour; the peer
-//! group's until the user has `learning_days` active days). A day worker is
+//! group's until the user has `learning_days` active days), or, around
+//! hours they have had activity at, their mean over all hours with
+//! activity when that is higher: how busy a present hour is depends on the
+//! work more than on the clock, and someone whose file work comes in
+//! bursts of twenty at any hour is not idle at 18:00 because their few
+//! 18:00s were quiet; at hours they have never been at work around,
+//! nothing says they would work there at their pace. A day worker is
 //! never present at night, so only `p_usual` speaks for them; someone who
 //! works nights on a sixth of their Saturdays is judged by those nights.
 //!
@@ -440,6 +446,16 @@ impl Profile {
         let events = Self::smooth(hour, |h| self.counts[kind][h] as f64);
         let present = Self::smooth(hour, |h| f64::from(self.present[kind][h]));
         (events, present)
+    }
+
+    /// Mean events per hour with activity, over every hour and both kinds of
+    /// day: the pace of the user's work wherever it falls; 0 with none.
+    fn overall_pace(&self) -> f64 {
+        let events = self.events_of(None) as f64;
+        let hours: f64 = (0..24)
+            .map(|h| f64::from(self.present[WEEKDAY][h]) + f64::from(self.present[WEEKEND][h]))
+            .sum();
+        if hours > 0.0 { events / hours } else { 0.0 }
     }
 
     /// Smoothed share of all active days (both kinds) with activity at `hour`.
@@ -829,11 +845,22 @@ impl OffHours {
         } else {
             prior
         };
+        // How busy a present hour is depends on the work more than on the
+        // clock: someone whose file work comes in bursts of twenty at any
+        // hour is not idle at 18:00 because their few 18:00s were quiet. At
+        // hours they have never been at work around, nothing says they
+        // would work there at their pace.
+        let overall = pace.overall_pace();
         let mut extra = 0.0;
         for h in (0..24).filter(|h| mask & (1 << h) != 0) {
             let (e0, p0) = pace.when_present(WEEKDAY, h);
             let (e1, p1) = pace.when_present(WEEKEND, h);
-            let mean = (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS);
+            let local = (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS);
+            let mean = if p0 + p1 > 0.0 {
+                local.max(overall)
+            } else {
+                local
+            };
             extra += if mean.is_finite() { mean.max(1.0) } else { m0 } - 1.0;
         }
         let today: u64 = user.pending.iter().map(|&n| u64::from(n)).sum();

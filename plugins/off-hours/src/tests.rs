@@ -967,11 +967,50 @@ fn a_night_learned_as_normal_adds_nothing_to_the_next() {
     alone.configure([("repeat_days", "0")]).unwrap();
     // Nights at hours far apart, so that a learned one leaves the next
     // still off hours.
-    let nights = [(29, 2), (30, 22), (31, 5)];
+    let nights = [(29, 2), (30, 22), (31, 1)];
     let each = nights_learned(&mut alone, &nights, true);
     let mut rt = trained();
     let learned = nights_learned(&mut rt, &nights, true);
     assert!(learned.iter().all(|n| max_score(n) >= 20.0), "{learned:#?}");
     assert!(max_score(&learned[0]) >= 20.0, "{learned:#?}");
     assert_eq!(learned, each, "{learned:#?}");
+}
+
+/// Four weeks of user 40 (support), whose work comes in bursts: a logon
+/// at 08:00, one burst of 15–25 events at some hour from 09:00 to 14:00,
+/// and a last event at 18:00 on one day in seven (else nothing after the
+/// burst), beside everyone's ordinary days.
+fn bursty_history() -> Runtime<OffHours> {
+    const DAYS: i64 = 14;
+    let mut rng = Rng(0x5EED_0FB0_u64);
+    let mut all = history(DAYS);
+    for day in (0..DAYS).filter(|&d| !is_weekend(d)) {
+        all.extend(session(40, day, 8, 1, &mut rng));
+        let hour = 9 + rng.below(6) as i64;
+        let n = 15 + rng.below(11);
+        all.extend(session(40, day, hour, n, &mut rng));
+        if day % 7 == 0 {
+            all.extend(session(40, day, 18, 1, &mut rng));
+        }
+    }
+    let mut rt = runtime();
+    rt.observe(&sequence(all, 0));
+    rt
+}
+
+#[test]
+fn a_burst_at_an_hour_the_user_is_sometimes_at_work_is_judged_at_their_pace() {
+    // Their 18:00s held one event each, but twenty at once is how this
+    // user works: a late burst on a day they stay is not off hours...
+    let day = 15;
+    let mut rng = Rng(17);
+    let mut late = session(40, day, 8, 1, &mut rng);
+    late.extend(session(40, day, 18, 20, &mut rng));
+    let found = run(&mut bursty_history(), late);
+    assert!(max_score(&found) < 30.0, "{found:#?}");
+    // ...while the same burst at 02:00, where they never are, still is.
+    let mut night = session(40, day, 2, 20, &mut rng);
+    night.extend(session(40, day, 8, 1, &mut rng));
+    let found = run(&mut bursty_history(), night);
+    assert!(max_score(&found) >= 40.0, "{found:#?}");
 }
