@@ -151,9 +151,9 @@
 //! first such access of each (user, resource, local day) and again only
 //! when its score rises by 10. The reason and evidence give the owner,
 //! `local_hour`, `resource_days`, `resource_days_in_use_at_hour`,
-//! `kind_in_use_share_at_hour`, `in_use_chance`, `not_owner_chance`,
-//! `p_dead_hour` (`p_hour`) and `p_dead_habit` (`p_habit`); when the habit
-//! decides, the reason says so.
+//! `kind_in_use_share_at_hour`, `not_owner_chance` and `p_dead_hour`
+//! (`p_hour`; `in_use` is `p_hour / not_owner_chance`); when the habit
+//! decides, `p_dead_habit` (`p_habit`) too, and the reason says so.
 //!
 //! On logon and removable-media logs shaped like CERT r4.2's from a
 //! generator written apart from this project (1,000 users over 19 days,
@@ -1835,15 +1835,24 @@ impl NovelTable {
                         alone
                     ));
                 }
+                // Flags only when set, so that a first access with every
+                // reading (owner, hours, session) stays within the host's
+                // default of 32 evidence items.
                 let mut f = Finding::new(e.seq, score, reason)
                     .with("resource", name)
-                    .with("kind", kind_name)
-                    .with("first_of_kind", i64::from(new_kind))
+                    .with("kind", kind_name);
+                if new_kind {
+                    f = f.with("first_of_kind", 1i64);
+                }
+                f = f
                     .with("peer_users_touching", peers.touch)
                     .with("peer_size", peers.others)
                     .with("org_users_touching", org_touch)
-                    .with("org_users", org_others)
-                    .with("sensitive", i64::from(sensitive))
+                    .with("org_users", org_others);
+                if sensitive {
+                    f = f.with("sensitive", 1i64);
+                }
+                f = f
                     .with("discovery_rate", rate)
                     .with("recent_accesses", f64::from(accesses))
                     .with("rarity", rarity)
@@ -2002,15 +2011,21 @@ fn dead_text(symbols: &Symbols, d: &DeadHour) -> String {
 
 /// The resource-side time reading's evidence (the owner is named by the
 /// caller).
+/// `in_use_chance` is `p_dead_hour / not_owner_chance`, and
+/// `p_dead_habit` is given when it decides.
 fn with_dead(f: Finding, d: &DeadHour) -> Finding {
-    f.with("local_hour", u32::from(d.hour))
+    let f = f
+        .with("local_hour", u32::from(d.hour))
         .with("resource_days", d.days)
         .with("resource_days_in_use_at_hour", u32::from(d.used))
         .with("kind_in_use_share_at_hour", d.prior)
-        .with("in_use_chance", d.in_use)
         .with("not_owner_chance", d.other)
-        .with("p_dead_hour", d.hour_p)
-        .with("p_dead_habit", d.habit)
+        .with("p_dead_hour", d.hour_p);
+    if d.habit > d.hour_p {
+        f.with("p_dead_habit", d.habit)
+    } else {
+        f
+    }
 }
 
 impl Detector for NovelTable {

@@ -785,10 +785,10 @@ fn nights_on_other_peoples_machines_make_one_more_a_habit() {
     let found = rt.observe(&sequence(vec![clerk], 2_000_001));
     let f = dead_finding(&found).expect("a resource-side time finding");
     assert!(f.score >= 40.0, "{f:#?}");
-    assert!(
-        number(f, "p_dead_habit") < number(f, "p_dead_hour"),
-        "{f:#?}"
-    );
+    assert!(!has(f, "p_dead_habit"), "{f:#?}");
+    // A first access with an owner and hours stays within the host's
+    // default of 32 evidence items.
+    assert!(f.evidence.len() <= 32, "{}", f.evidence.len());
     assert!(!f.reason.contains("often enough"), "{}", f.reason);
 }
 
