@@ -192,7 +192,33 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
         report.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("held at its ceiling, 60.0"));
+    let said = text(&out.stdout);
+    assert!(said.contains("held at its ceiling, 60.0"), "{said}");
+    assert!(
+        said.contains("counts the malicious scenarios' alerts too"),
+        "{said}"
+    );
+    // The same alerts judged as if nobody were an insider: ordinary users
+    // spend the budget, and eval says what to raise.
+    let benign = dir.path().join("benign-labels.json");
+    let mut labels_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&labels).unwrap()).unwrap();
+    for s in labels_json["scenarios"].as_array_mut().unwrap() {
+        s["malicious"] = serde_json::Value::Bool(false);
+    }
+    std::fs::write(&benign, labels_json.to_string()).unwrap();
+    let out = ueba(&[
+        "eval",
+        "--events",
+        &events,
+        "-i",
+        &ids,
+        "--labels",
+        benign.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("raise risk.threshold_ceiling"), "{said}");
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let budget = &j["alert_budget"];

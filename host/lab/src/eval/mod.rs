@@ -926,10 +926,23 @@ impl Evaluation {
         if let Some(b) = self.alert_budget
             && let Some(ceiling) = b.held_at_ceiling()
         {
-            let _ = writeln!(
-                out,
-                "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too"
-            );
+            // Who spent it says what to do: attacks are what a budget is
+            // for, a log whose ordinary users alert is a shape scored too
+            // high for the ceiling.
+            let on_malicious = self.alerts.saturating_sub(self.benign_alerts);
+            if self.benign_alerts > on_malicious {
+                let _ = writeln!(
+                    out,
+                    "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: {} of the run's {} alerts were on users with no malicious scenario, so this log's ordinary users score above the ceiling; raise risk.threshold_ceiling and the budget follows them up",
+                    self.benign_alerts, self.alerts
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too ({on_malicious} of the run's {} alerts were on users with one)",
+                    self.alerts
+                );
+            }
         }
         let _ = writeln!(
             out,
