@@ -48,7 +48,16 @@
 //!   organisation where such machines turn up all the time (new and
 //!   shared machines, administrators' rounds), not against "nobody ever
 //!   touches anything new"; in a database where discoveries are tables
-//!   colleagues already read, a table nobody reads stays rare. The
+//!   colleagues already read, a table nobody reads stays rare. Where the
+//!   rarities of what the user discovers spread widely (half of them
+//!   files nobody else has opened, half their team's shared documents),
+//!   the geometric mean sits between the two and a file nobody has opened
+//!   is far below it though it is like half of what they discover; so
+//!   `relative` is the larger of the ratio and `Φ((ln rarity − μ) / σ)`,
+//!   the share of their discoveries at least as rare under a normal fit
+//!   of the logarithms (mean `μ` and spread `σ` shrunk as `typical` is;
+//!   [`relative_rarity`]). A clerk whose discoveries are all their team's
+//!   tables has little spread and keeps the ratio. The
 //!   discoveries of the learning period are rated once it ends, when who
 //!   touches what is known (rated as they happened, they would look rarer
 //!   than they are); later ones as they happen. An administrator's discoveries are all machines one
@@ -328,6 +337,7 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use ueba_sdk::calibrate::P_FLOOR;
 use ueba_sdk::novelty::{Discovery, FirstToday};
 use ueba_sdk::{
     ConfigError, ConfigKey, DAY_MS, Detector, Event, Finding, Info, Symbols, config, score_from_p,
@@ -363,6 +373,52 @@ fn typical_log_rarity(own: &Discovery, pool: &Discovery, org: Option<&Discovery>
         pool.mean_log_rarity(base, TYPICAL_POOL_PRIOR),
         TYPICAL_PRIOR,
     )
+}
+
+/// How rare a discovery of `rarity` is among those of the user (`own`),
+/// shrunk towards their pool's and the organisation's as
+/// [`typical_log_rarity`] is: `min(1, rarity / typical)`, or, when their
+/// discoveries' rarities spread widely, the share of them at least as
+/// rare, `Φ((ln rarity − μ) / σ)` for the mean `μ` and spread `σ` of their
+/// logarithms, when that is larger. Someone whose discoveries are half
+/// files nobody else has opened and half a team's shared documents has a
+/// typical rarity between the two, which one more file nobody has opened
+/// is far below; it is as rare as half of what they discover. A clerk
+/// whose discoveries are all their team's tables has little spread, and a
+/// table nobody reads stays as rare as the ratio says.
+fn relative_rarity(
+    rarity: f64,
+    own: &KindStats,
+    pool: Option<&KindStats>,
+    org: Option<&KindStats>,
+) -> f64 {
+    let empty = KindStats::default();
+    let pool = pool.unwrap_or(&empty);
+    let typical = typical_log_rarity(&own.discovery, &pool.discovery, org.map(|o| &o.discovery));
+    let ratio = Discovery::relative_rarity(rarity, typical);
+    // First and second moments of ln(rarity), each level shrunk towards the
+    // one above as the mean is (the organisation's towards rarity 1).
+    let moments = |k: &KindStats, base: (f64, f64), weight: f64| {
+        let n = f64::from(k.discovery.rated) + weight;
+        (
+            ((f64::from(k.discovery.log_rarity) + weight * base.0) / n).min(0.0),
+            (f64::from(k.log_rarity_sq) + weight * base.1) / n,
+        )
+    };
+    let org_m = org.map_or((0.0, 0.0), |o| moments(o, (0.0, 0.0), TYPICAL_POOL_PRIOR));
+    let pool_m = moments(pool, org_m, TYPICAL_POOL_PRIOR);
+    let (mean, second) = moments(own, pool_m, TYPICAL_PRIOR);
+    let var = second - mean * mean;
+    if !(var.is_finite() && var > 1e-9 && mean.is_finite()) {
+        return ratio;
+    }
+    let z = (rarity.clamp(P_FLOOR, 1.0).ln() - mean) / var.sqrt();
+    let share = 0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2);
+    if share.is_finite() {
+        ratio.max(share).clamp(0.0, 1.0)
+    } else {
+        ratio
+    }
 }
 
 /// Kind names tracked; resources of further kinds share the last one.
@@ -560,8 +616,26 @@ struct KindStats {
     /// used a user (or a pool) is to being on other people's resources at
     /// hours nobody else is.
     dead: Discovery,
+    /// Sum of `ln(rarity)²` over the rated discoveries of `discovery`,
+    /// halved with them: with their sum, how widely the rarities of what
+    /// this user (or pool) discovers spread.
+    log_rarity_sq: f32,
     /// For a pool: members who have used the kind.
     users: u32,
+}
+
+impl KindStats {
+    /// Rate a discovery's rarity in `discovery` and its square beside it,
+    /// halved together past `window` rated ones.
+    fn rate_rarity(&mut self, rarity: f64, window: f32) {
+        let before = self.discovery.rated;
+        self.discovery.rate_rarity(rarity, window);
+        let ln = rarity.clamp(P_FLOOR, 1.0).ln() as f32;
+        self.log_rarity_sq += ln * ln;
+        if self.discovery.rated < before + 0.5 {
+            self.log_rarity_sq *= 0.5;
+        }
+    }
 }
 
 /// Per-kind discovery counts, sorted by kind, plus the rate of first
@@ -1145,19 +1219,16 @@ impl NovelTable {
         let group = user.group;
         user.kinds
             .entry(kind)
-            .discovery
             .rate_rarity(rarity, RECENT_DISCOVERIES);
         if let Some(g) = group {
             let pool = self.groups.get_or_insert_with(g, Pool::default);
             pool.kinds
                 .entry(kind)
-                .discovery
                 .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
         }
         self.org
             .kinds
             .entry(kind)
-            .discovery
             .rate_rarity(rarity, 4.0 * RECENT_DISCOVERIES);
     }
 
@@ -1739,9 +1810,7 @@ impl NovelTable {
                 let own = own.unwrap_or(&empty);
                 let prior = pool_kind.map_or(&empty.discovery, |k| &k.discovery);
                 let rate = own.discovery.rate_with_prior(prior, w);
-                let org = pool.org_kind.as_ref().map(|k| &k.discovery);
-                let typical = typical_log_rarity(&own.discovery, prior, org);
-                let relative = Discovery::relative_rarity(rarity, typical);
+                let relative = relative_rarity(rarity, own, pool_kind, pool.org_kind.as_ref());
                 (rate, relative, own.discovery.accesses)
             };
             // A resource another user owns: the chance this user's next

@@ -164,7 +164,8 @@ fn add_pool(sum: &mut OtherPool, pool: &Pool, kinds: &[String]) -> Result<(), St
         .get_or_insert_with(Discovery::default)
         .merge(&pool.kinds.new_kind);
     for k in &pool.kinds.per_kind {
-        if !plausible(&k.discovery) || !plausible(&k.owned) || !plausible(&k.dead) {
+        let counts = plausible(&k.discovery) && plausible(&k.owned) && plausible(&k.dead);
+        if !(counts && k.log_rarity_sq.is_finite() && k.log_rarity_sq >= 0.0) {
             return Err("a pool's discovery counts are not counts".into());
         }
         let e = sum
@@ -174,6 +175,7 @@ fn add_pool(sum: &mut OtherPool, pool: &Pool, kinds: &[String]) -> Result<(), St
         e.discovery.merge(&k.discovery);
         e.owned.merge(&k.owned);
         e.dead.merge(&k.dead);
+        e.log_rarity_sq += k.log_rarity_sq;
         e.users = e.users.saturating_add(k.users);
     }
     Ok(())
@@ -225,9 +227,18 @@ pub(crate) fn pooled_kind(
         return own.cloned();
     };
     let own = own.cloned().unwrap_or_default();
+    let discovery = pooled(&own.discovery, Some(&o.discovery));
+    // The squares are halved as the rated discoveries were.
+    let rated = own.discovery.rated + o.discovery.rated;
+    let kept = if rated > 0.0 {
+        discovery.rated / rated
+    } else {
+        1.0
+    };
     Some(KindStats {
         kind: own.kind,
-        discovery: pooled(&own.discovery, Some(&o.discovery)),
+        discovery,
+        log_rarity_sq: (own.log_rarity_sq + o.log_rarity_sq) * kept,
         owned: pooled(&own.owned, Some(&o.owned)),
         dead: pooled(&own.dead, Some(&o.dead)),
         users: own.users.saturating_add(o.users),

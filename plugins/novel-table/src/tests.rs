@@ -1127,3 +1127,39 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
     first.population();
     assert!(first.snapshot() == before);
 }
+
+/// Rarities rated for one user's discoveries of a kind, as the detector
+/// rates them.
+fn rated(rarities: &[f64]) -> crate::KindStats {
+    let mut k = crate::KindStats::default();
+    for &r in rarities {
+        k.rate_rarity(r, 64.0);
+    }
+    k
+}
+
+#[test]
+fn a_discovery_as_rare_as_half_of_what_the_user_discovers_is_not_rare_for_them() {
+    // Half of this user's discoveries are files nobody else has opened,
+    // half their team's shared documents: one more file nobody has opened
+    // is like half of what they discover, far above its ratio to their
+    // typical (geometric mean) discovery.
+    let mixed = rated(&[1e-6, 1e-2].repeat(10));
+    let typical = crate::typical_log_rarity(&mixed.discovery, &Default::default(), None);
+    let ratio = ueba_sdk::novelty::Discovery::relative_rarity(1e-6, typical);
+    let relative = crate::relative_rarity(1e-6, &mixed, None, None);
+    assert!(ratio < 0.01, "{ratio}");
+    assert!(relative > 0.1, "{relative}");
+    // A clerk whose discoveries are all their team's tables has little
+    // spread: a table nobody reads is as rare as its ratio says.
+    let clerk = rated(&[0.1; 20]);
+    let relative = crate::relative_rarity(1e-5, &clerk, None, None);
+    let typical = crate::typical_log_rarity(&clerk.discovery, &Default::default(), None);
+    let ratio = ueba_sdk::novelty::Discovery::relative_rarity(1e-5, typical);
+    assert_eq!(relative, ratio);
+    // Halving past the window keeps sums and squares together.
+    let long = rated(&[1e-6, 1e-2].repeat(100));
+    assert!(long.discovery.rated <= 64.0);
+    let relative = crate::relative_rarity(1e-6, &long, None, None);
+    assert!(relative > 0.1, "{relative}");
+}

@@ -8,9 +8,13 @@
 //!
 //! - 0.2.0: users and pools had no habit of other users' resources at
 //!   dead hours (`KindStats::dead`), and a held first access no
-//!   resource-side time reading. They carry over with none: habits are
+//!   resource-side time reading, and no squares of discoveries' rarities
+//!   (`KindStats::log_rarity_sq`). They carry over with none: habits are
 //!   learned from the accesses after the upgrade, and until they are, the
-//!   reading of the hour decides alone, as in 0.2.0.
+//!   reading of the hour decides alone, as in 0.2.0; with no squares the
+//!   spread of rarities comes out below zero, and a discovery is judged by
+//!   its ratio to the typical one, as in 0.2.0, until the halving of older
+//!   discoveries lets the new squares speak.
 
 use std::collections::BTreeMap;
 
@@ -70,6 +74,7 @@ impl From<KindStatsV02> for KindStats {
             discovery: k.discovery,
             owned: k.owned,
             dead: Discovery::default(),
+            log_rarity_sq: 0.0,
             users: k.users,
         }
     }
