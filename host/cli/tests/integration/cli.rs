@@ -180,19 +180,14 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
     let labels = format!("{d}/labels.json");
     let events = format!("{d}/events.jsonl");
     let ids = format!("{d}/identities.csv");
-    let out = ueba(&[
-        "eval",
-        "--events",
-        &events,
-        "-i",
-        &ids,
-        "--labels",
-        &labels,
-        "--json",
-        report.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let said = text(&out.stdout);
+    let eval = |labels: &str, extra: &[&str]| {
+        let mut args = vec!["eval", "--events", &events, "-i", &ids, "--labels", labels];
+        args.extend_from_slice(extra);
+        let out = ueba(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let said = eval(&labels, &["--json", report.to_str().unwrap()]);
     assert!(said.contains("held at its ceiling, 60.0"), "{said}");
     assert!(
         said.contains("counts the malicious scenarios' alerts too"),
@@ -207,17 +202,7 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
         s["malicious"] = serde_json::Value::Bool(false);
     }
     std::fs::write(&benign, labels_json.to_string()).unwrap();
-    let out = ueba(&[
-        "eval",
-        "--events",
-        &events,
-        "-i",
-        &ids,
-        "--labels",
-        benign.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let said = text(&out.stdout);
+    let said = eval(benign.to_str().unwrap(), &[]);
     assert!(said.contains("raise risk.threshold_ceiling"), "{said}");
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
