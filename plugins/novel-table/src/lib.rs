@@ -394,21 +394,17 @@ fn relative_rarity(
 ) -> f64 {
     let empty = KindStats::default();
     let pool = pool.unwrap_or(&empty);
-    let typical = typical_log_rarity(&own.discovery, &pool.discovery, org.map(|o| &o.discovery));
-    let ratio = Discovery::relative_rarity(rarity, typical);
-    // First and second moments of ln(rarity), each level shrunk towards the
-    // one above as the mean is (the organisation's towards rarity 1).
-    let moments = |k: &KindStats, base: (f64, f64), weight: f64| {
-        let n = f64::from(k.discovery.rated) + weight;
-        (
-            ((f64::from(k.discovery.log_rarity) + weight * base.0) / n).min(0.0),
-            (f64::from(k.log_rarity_sq) + weight * base.1) / n,
-        )
+    // The mean of ln(rarity) is the typical one.
+    let mean = typical_log_rarity(&own.discovery, &pool.discovery, org.map(|o| &o.discovery));
+    let ratio = Discovery::relative_rarity(rarity, mean);
+    // The second moment, each level shrunk towards the one above as the
+    // mean is (the organisation's towards rarity 1, whose square is 0).
+    let second = |k: &KindStats, base: f64, weight: f64| {
+        (f64::from(k.log_rarity_sq) + weight * base) / (f64::from(k.discovery.rated) + weight)
     };
-    let org_m = org.map_or((0.0, 0.0), |o| moments(o, (0.0, 0.0), TYPICAL_POOL_PRIOR));
-    let pool_m = moments(pool, org_m, TYPICAL_POOL_PRIOR);
-    let (mean, second) = moments(own, pool_m, TYPICAL_PRIOR);
-    let var = second - mean * mean;
+    let org_second = org.map_or(0.0, |o| second(o, 0.0, TYPICAL_POOL_PRIOR));
+    let pool_second = second(pool, org_second, TYPICAL_POOL_PRIOR);
+    let var = second(own, pool_second, TYPICAL_PRIOR) - mean * mean;
     if !(var.is_finite() && var > 1e-9 && mean.is_finite()) {
         return ratio;
     }
@@ -1474,6 +1470,19 @@ impl NovelTable {
     /// `learning_days` closed active days. `hour` is the event's local
     /// hour.
     fn dead_hour(&self, e: &Event, hour: u8) -> Option<DeadHour> {
+        let mut d = self.hour_reading(e, hour)?;
+        d.habit = self
+            .resources
+            .get(e.resource)
+            .and_then(|r| r.kind)
+            .map_or(0.0, |(_, kind)| self.dead_habit(e.user, kind, d.hour_p));
+        d.p = d.hour_p.max(d.habit);
+        Some(d)
+    }
+
+    /// [`NovelTable::dead_hour`] without the user's habit (`habit` 0, `p`
+    /// the hour's chance): what an access teaches the habit.
+    fn hour_reading(&self, e: &Event, hour: u8) -> Option<DeadHour> {
         let census = self.census(e.resource)?;
         let (owner, _) = census.ownership(e.user)?;
         let res = self.resources.get(e.resource);
@@ -1496,9 +1505,6 @@ impl NovelTable {
         let other =
             (((n - f64::from(census.owner_days)).max(0.0) + 0.5) / (n + 1.0)).clamp(0.0, 1.0);
         let hour_p = (in_use * other).clamp(0.0, 1.0);
-        let habit = res
-            .and_then(|r| r.kind)
-            .map_or(0.0, |(_, kind)| self.dead_habit(e.user, kind, hour_p));
         Some(DeadHour {
             owner,
             hour,
@@ -1508,8 +1514,8 @@ impl NovelTable {
             in_use,
             other,
             hour_p,
-            habit,
-            p: hour_p.max(habit),
+            habit: 0.0,
+            p: hour_p,
         })
     }
 
@@ -1738,7 +1744,7 @@ impl NovelTable {
                         let dead = if learning {
                             None
                         } else {
-                            self.dead_hour(e, hour).map(|d| d.hour_p)
+                            self.hour_reading(e, hour).map(|d| d.hour_p)
                         };
                         self.count_access(
                             e.user,

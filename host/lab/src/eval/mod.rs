@@ -930,19 +930,21 @@ impl Evaluation {
             // for, a log whose ordinary users alert is a shape scored too
             // high for the ceiling.
             let on_malicious = self.alerts.saturating_sub(self.benign_alerts);
-            if self.benign_alerts > on_malicious {
-                let _ = writeln!(
-                    out,
-                    "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: {} of the run's {} alerts were on users with no malicious scenario, so this log's ordinary users score above the ceiling; raise risk.threshold_ceiling and the budget follows them up",
+            let whose = if self.benign_alerts > on_malicious {
+                format!(
+                    "{} of the run's {} alerts were on users with no malicious scenario, so this log's ordinary users score above the ceiling; raise risk.threshold_ceiling and the budget follows them up",
                     self.benign_alerts, self.alerts
-                );
+                )
             } else {
-                let _ = writeln!(
-                    out,
-                    "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: the budget counts the malicious scenarios' alerts too ({on_malicious} of the run's {} alerts were on users with one)",
+                format!(
+                    "the budget counts the malicious scenarios' alerts too ({on_malicious} of the run's {} alerts were on users with one)",
                     self.alerts
-                );
-            }
+                )
+            };
+            let _ = writeln!(
+                out,
+                "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: {whose}"
+            );
         }
         let _ = writeln!(
             out,
