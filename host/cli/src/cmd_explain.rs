@@ -204,6 +204,11 @@ fn render(
                 "the alert budget ended overspent: {b}; it held the threshold at risk.threshold_ceiling ({ceiling:.1})"
             );
         }
+        if let Some(b) = report.stats.budget
+            && let Some(note) = b.lifted_note()
+        {
+            let _ = writeln!(out, "the alert budget: {b}; {note}");
+        }
     }
     time_outliers(&mut out, &report.stats);
     out

@@ -491,6 +491,12 @@ impl Collector for ScrapeTime {
         )?;
         one(
             e,
+            "ueba_alert_budget_ceiling_lifted",
+            "Where the alert budget has lifted risk.threshold_ceiling, because the log's ordinary user-days crowd below it (0 when it is not lifted).",
+            &ConstGauge::new(snap.budget.and_then(|b| b.lifted).map_or(0.0, f64::from)),
+        )?;
+        one(
+            e,
             "ueba_alert_budget_allowed",
             "Alert episodes the alert budget allows over its window (0 while it learns, or with no budget).",
             &ConstGauge::new(snap.budget.map_or(0, |b| b.allowed)),

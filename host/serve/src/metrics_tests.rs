@@ -53,6 +53,7 @@ fn busy_snapshot(detector: &str) -> Snapshot {
             allowed: 7,
             per_1k: 0.5,
             ceiling: Some(60.0),
+            lifted: Some(68.5),
         }),
         verdicts_applied: 2,
         forgiven: 5,
@@ -82,6 +83,7 @@ fn histograms_are_cumulative_and_labels_escaped() {
     has("ueba_alert_threshold 47.5");
     has("ueba_alert_budget_episodes 9");
     has("ueba_alert_budget_allowed 7");
+    has("ueba_alert_budget_ceiling_lifted 68.5");
     has("ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"non_finite_score\"} 3");
     has("ueba_plugin_output_rejected_total{detector=\"hostile\",reason=\"text_cut\"} 0");
     has("ueba_exception_matches_total{exception=\"1\"} 7");
@@ -154,6 +156,7 @@ fn exposition_is_openmetrics() {
             ("ueba_alerts", "counter"),
             ("ueba_alert_threshold", "gauge"),
             ("ueba_alert_budget_episodes", "gauge"),
+            ("ueba_alert_budget_ceiling_lifted", "gauge"),
             ("ueba_alert_budget_allowed", "gauge"),
             ("ueba_verdicts_applied", "counter"),
             ("ueba_findings_forgiven", "counter"),
@@ -178,7 +181,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 39, "{text}");
+        assert_eq!(page.kinds.len(), 40, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

@@ -227,6 +227,11 @@ impl Report {
                  The budget counts attacks as well as false alerts: if these alerts are false, raise the ceiling"
             );
         }
+        if let Some(b) = s.budget
+            && let Some(note) = b.lifted_note()
+        {
+            let _ = writeln!(out, "alert budget: {b}; {note}");
+        }
         if s.exceptions.iter().any(|n| *n > 0) || s.events_unlearned > 0 {
             let _ = writeln!(
                 out,

@@ -74,14 +74,83 @@ fn noisy_scores_raise_it_by_the_daily_step_and_the_ceiling_holds() {
     );
     assert!(b.threshold() > 60.0, "{}", b.threshold());
     assert!(b.threshold() <= 60.0 + 8.0 * MAX_RISE_PER_DAY);
+    // The same users alerted (their days in an open episode), far over the
+    // budget: the threshold climbs to the ceiling and it holds.
     let mut b = budget_up_to(75.0);
+    let alerted = |u: u32| u.is_multiple_of(10);
+    for d in 0..28 {
+        for u in 0..1000 {
+            b.active(u, d * DAY_MS + 1000, alerted);
+            if d == 0 && alerted(u) {
+                b.episode();
+            }
+            b.risk(u, if alerted(u) { 95.0 } else { 20.0 });
+        }
+    }
+    b.active(0, 28 * DAY_MS, alerted);
+    assert_eq!(b.threshold(), 75.0);
+    assert_eq!(b.standing().unwrap().lifted, None);
+}
+
+#[test]
+fn ordinary_days_crowding_below_the_ceiling_lift_it_only_as_far_as_they_reach() {
+    // Three users in a hundred peak at 65 every day and none of them is
+    // alerted: a log whose ordinary users score above the ceiling. The
+    // window's 28,000 user-days allow 14 episodes; 840 ordinary peaks in
+    // the ten points below any level up to 75 are far more than nine
+    // allowances, so the ceiling lifts to just past them.
+    let mut b = budget(0.5);
     run(
         &mut b,
-        60,
+        28,
         1000,
-        |u, _| if u % 10 == 0 { 95.0 } else { 20.0 },
+        |u, _| if u % 100 < 3 { 65.0 } else { 10.0 },
     );
-    assert_eq!(b.threshold(), 75.0);
+    let standing = b.standing().unwrap();
+    assert_eq!(standing.lifted, Some(75.5), "{standing:?}");
+    assert!(
+        standing.lifted_note().unwrap().contains("75.5"),
+        "{standing:?}"
+    );
+    // The threshold follows the budget's target, just above the 65s, and
+    // no further: the lift bounds it, the peaks set it.
+    assert_eq!(b.threshold(), 65.5);
+    assert_eq!(standing.held_at_ceiling(), None);
+    // A handful of ordinary days up there (nine allowances are 126
+    // user-days) lift nothing.
+    let mut b = budget(0.5);
+    run(&mut b, 28, 1000, |u, d| {
+        if u == 7 && d % 3 == 0 { 65.0 } else { 10.0 }
+    });
+    assert_eq!(b.standing().unwrap().lifted, None);
+    assert!(b.threshold() <= 60.0);
+}
+
+#[test]
+fn a_restored_budget_carries_on_where_it_was() {
+    let f = |u: u32, d: i64| {
+        if u % 100 < 3 && d > 3 {
+            65.0
+        } else {
+            ((u + d as u32) % 40) as f32
+        }
+    };
+    let mut whole = budget(0.5);
+    run(&mut whole, 30, 1000, f);
+    let mut part = budget(0.5);
+    run(&mut part, 20, 1000, f);
+    let cfg = RiskConfig::default();
+    let mut resumed = part.clone().configured(&cfg);
+    assert!(resumed == part, "same bounds: nothing changes on restore");
+    for d in 20..30 {
+        for u in 0..1000 {
+            resumed.active(u, d * DAY_MS + 1000, |_| false);
+            resumed.risk(u, f(u, d));
+        }
+    }
+    resumed.active(0, 30 * DAY_MS, |_| false);
+    assert!(resumed == whole, "a resumed run gives the same thresholds");
+    assert!(whole.threshold() > 60.0, "{}", whole.threshold());
 }
 
 #[test]

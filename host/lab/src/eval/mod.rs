@@ -946,6 +946,11 @@ impl Evaluation {
                 "Alert budget: {b}, so the threshold was held at its ceiling, {ceiling:.1}: {whose}"
             );
         }
+        if let Some(b) = self.alert_budget
+            && let Some(note) = b.lifted_note()
+        {
+            let _ = writeln!(out, "Alert budget: {b}; {note}");
+        }
         let _ = writeln!(
             out,
             "\nRules vs ueba on the same user-days (flagged = user-days a SOC would review)"
