@@ -240,3 +240,78 @@ fn an_overspent_alert_budget_is_named_in_the_summary() {
         .unwrap_or_else(|| panic!("no threshold in {raised}"));
     assert!(end > 60.0, "{raised}");
 }
+
+#[test]
+fn a_suspicious_user_is_held_from_learning_within_block_minutes_on_a_sparse_log() {
+    // A detector that flags every read of 1,000 rows or more at 80 (an
+    // alert) and says in its evidence whether the host let it learn the
+    // event. Twenty minutes after the first such read, a second one: on a
+    // log this sparse both fall in one batch of 1,024 events, so only the
+    // time bound on a batch can hold the second out of learning.
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        ueba_test_support::fixture_dir().join("contract-0-3.wasm"),
+        plugins.join("contract-0-3.wasm"),
+    )
+    .unwrap();
+    let events = dir.path().join("events.jsonl");
+    let line = |t: &str, user: &str, rows: u64| {
+        format!(
+            r#"{{"timestamp":"2026-01-05T{t}Z","user":"{user}","action":"select","resource":"crm.contacts","rows":{rows}}}"#
+        )
+    };
+    std::fs::write(
+        &events,
+        [
+            line("02:00:00", "night", 5000),
+            line("02:05:00", "other", 3),
+            line("02:20:00", "night", 5000),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let learned = |minutes: u32| -> Vec<i64> {
+        let cfg = dir.path().join(format!("block-{minutes}.toml"));
+        std::fs::write(&cfg, format!("[input]\nblock_minutes = {minutes}\n")).unwrap();
+        let findings = dir.path().join(format!("findings-{minutes}.jsonl"));
+        let out = ueba(&[
+            "score",
+            events.to_str().unwrap(),
+            "-p",
+            plugins.to_str().unwrap(),
+            "-c",
+            cfg.to_str().unwrap(),
+            "--findings",
+            findings.to_str().unwrap(),
+            "-o",
+            "/dev/null",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::read_to_string(&findings)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|f| f["detector"] == "contract-0-3")
+            .map(|f| f["evidence"]["learn"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(learned(15), vec![1, 0], "held from the next 15 minutes");
+    assert_eq!(learned(0), vec![1, 1], "one batch: nothing decided yet");
+    // A bound outside its range is refused by name.
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[input]\nblock_minutes = 2000\n").unwrap();
+    let out = ueba(&[
+        "score",
+        events.to_str().unwrap(),
+        "-c",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("input.block_minutes"),
+        "{}",
+        text(&out.stderr)
+    );
+}

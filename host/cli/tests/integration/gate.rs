@@ -191,7 +191,7 @@ fn findings_for_events_outside_the_batch_are_reported_and_not_counted() {
 #[test]
 fn a_looping_snapshot_counts_toward_quarantine() {
     let (r, _) = run_config(
-        "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\n\
+        "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\n\
          snapshot_timeout_ms = 300\nmax_failures = 2\n[detectors.hostile]\nmode = \"snapshot-loop\"\n",
         Some(1),
     );
@@ -242,10 +242,15 @@ fn feed(scorer: &mut Scorer<Vec<Alert>>, start: i64, n: i64, trigger_at: Option<
 fn scorer_with(mode: Option<&str>) -> Scorer<Vec<Alert>> {
     let (cfg, dir) = match mode {
         Some(mode) => (
-            format!("[input]\nbatch_size = 16\n[detectors.hostile]\nmode = \"{mode}\"\n"),
+            format!(
+                "[input]\nbatch_size = 16\nblock_minutes = 0\n[detectors.hostile]\nmode = \"{mode}\"\n"
+            ),
             Some(fixture_dir()),
         ),
-        None => ("[input]\nbatch_size = 16\n".to_string(), None),
+        None => (
+            "[input]\nbatch_size = 16\nblock_minutes = 0\n".to_string(),
+            None,
+        ),
     };
     let cfg = Config::parse(&cfg, std::path::Path::new("r.toml")).unwrap();
     let plugins = ueba_engine::sandbox::plugins::load(&runtime(), &cfg, dir.as_deref()).unwrap();

@@ -40,7 +40,7 @@ pub(crate) fn run_with_alerts(
 ) -> (Report, Vec<Alert>) {
     run_config(
         &format!(
-            "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\nmemory_mib = 64\n[detectors.hostile]\nmode = \"{mode}\"\n{extra}"
+            "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nsnapshot_interval_batches = 4\nbatch_timeout_ms = 300\nmemory_mib = 64\n[detectors.hostile]\nmode = \"{mode}\"\n{extra}"
         ),
         trigger_batch,
     )
@@ -162,7 +162,7 @@ fn a_trap_is_retried_on_a_fresh_instance_from_the_last_snapshot() {
 fn a_plugin_that_keeps_trapping_is_quarantined() {
     let dir = fixture_dir();
     let cfg = Config::parse(
-        "[input]\nbatch_size = 16\n[sandbox]\nmax_failures = 2\n[detectors.hostile]\nmode = \"trap\"\n",
+        "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nmax_failures = 2\n[detectors.hostile]\nmode = \"trap\"\n",
         std::path::Path::new("t.toml"),
     )
     .unwrap();
@@ -269,7 +269,7 @@ fn a_huge_snapshot_is_refused_and_scoring_goes_on() {
 fn run_two_shards(mode: &str, trigger_batch: Option<usize>) -> Report {
     run_sharded(
         &format!(
-            "[input]\nbatch_size = 16\n[sandbox]\nsnapshot_interval_batches = 4\nsnapshot_timeout_ms = 300\nbatch_timeout_ms = 300\nmax_failures = 2\n[detectors.hostile]\nmode = \"{mode}\"\n"
+            "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nsnapshot_interval_batches = 4\nsnapshot_timeout_ms = 300\nbatch_timeout_ms = 300\nmax_failures = 2\n[detectors.hostile]\nmode = \"{mode}\"\n"
         ),
         trigger_batch,
         2,
@@ -401,7 +401,7 @@ fn population_shares_too_large_to_absorb_are_not_exchanged() {
     // Shares of 3 MiB from each of two shards: each fits the 4 MiB limit,
     // together they do not, and no shard could take the other's in.
     let (r, _) = run_sharded(
-        "[input]\nbatch_size = 16\n[sandbox]\nmemory_mib = 64\nmax_snapshot_mib = 4\n[detectors.hostile]\nmode = \"huge-population\"\n",
+        "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nmemory_mib = 64\nmax_snapshot_mib = 4\n[detectors.hostile]\nmode = \"huge-population\"\n",
         None,
         2,
     );

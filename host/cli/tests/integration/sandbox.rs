@@ -399,7 +399,7 @@ fn a_flood_of_distinct_names_is_pooled_past_the_name_budget() {
     // 4 MiB each, which 4,000 such names would overflow.
     std::fs::write(
         &config,
-        "[input]\nmax_name_mib = 1\n[sandbox]\nmemory_mib = 4\nmax_snapshot_mib = 4\n",
+        "[input]\nmax_name_mib = 1\nblock_minutes = 0\n[sandbox]\nmemory_mib = 4\nmax_snapshot_mib = 4\n",
     )
     .unwrap();
     let out = crate::util::ueba(&[

@@ -28,6 +28,12 @@ pub const DEFAULT_TOML: &str = r#"# ueba.toml: every key with its default. Unkno
 # Events are sent to detectors in batches of this many (1 to 65536).
 # Bigger batches amortise the sandbox call; see BENCHMARKS.md.
 batch_size = 1024
+# A batch also ends once this many minutes of event time have passed since
+# its first event (0: only batch_size ends one). A user whose findings make
+# them suspicious is held out of the detectors' learning from the next
+# batch, so on a sparse log (a few hundred events an hour) this keeps the
+# rest of a night session from being learned as normal (0 to 1440).
+block_minutes = 15
 # Out-of-order rule: events are held until the newest event time seen is this
 # many seconds past theirs, then scored in event-time order. An event older
 # than what has already been scored (later than this allows) is scored at
@@ -336,6 +342,9 @@ pub struct Config {
 pub struct InputConfig {
     /// Events per detector call.
     pub batch_size: usize,
+    /// Minutes of event time after which a batch ends whatever its size
+    /// ([`crate::pipeline::block`]); 0 for none.
+    pub block_minutes: u32,
     /// Allowed lateness for reordering, seconds.
     pub max_lateness_secs: u64,
     /// Most events held for reordering.
@@ -352,12 +361,18 @@ impl InputConfig {
     pub fn name_budget_bytes(&self) -> usize {
         usize::try_from(self.max_name_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
+
+    /// `block_minutes` in milliseconds (0: no time bound).
+    pub fn block_span_ms(&self) -> i64 {
+        i64::from(self.block_minutes) * 60_000
+    }
 }
 
 impl Default for InputConfig {
     fn default() -> Self {
         InputConfig {
             batch_size: 1024,
+            block_minutes: 15,
             max_lateness_secs: 120,
             reorder_buffer: 1_000_000,
             max_name_mib: 32,
@@ -604,6 +619,9 @@ impl Config {
         let r = &self.risk;
         if !(1..=65_536).contains(&self.input.batch_size) {
             return bad("input.batch_size", "must be from 1 to 65536");
+        }
+        if self.input.block_minutes > 1440 {
+            return bad("input.block_minutes", "must be from 0 to 1440");
         }
         if self.input.reorder_buffer == 0 {
             return bad("input.reorder_buffer", "must be at least 1");

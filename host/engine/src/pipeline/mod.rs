@@ -2,13 +2,15 @@
 //!
 //! `AccessEvent` → enrich from identities and intern ([`encode`], over
 //! [`intern`]) → hold back a time far from the stream's ([`clock`]) →
-//! reorder within the allowed lateness ([`reorder`]) → batch →
+//! reorder within the allowed lateness ([`reorder`]) → batch, ending
+//! one at every block ([`block`]) →
 //! every detector → gate → aggregate → [`AlertSink`]. The [`Scorer`]
 //! ([`scorer`]) drives those stages; [`stats`] counts what happened,
 //! [`saved`] is its part of a checkpoint, [`swap`] changes detectors
 //! between batches, and [`report`] renders the end-of-run summary. Data
 //! flows one way; memory grows with the number of entities, not with input.
 
+pub mod block;
 pub mod clock;
 pub mod encode;
 pub mod intern;

@@ -28,6 +28,9 @@ pub struct ScorerState {
     /// up to `next_seq`.
     pub(crate) pending: Vec<(i64, Compact)>,
     pub(crate) next_seq: u64,
+    /// The block of the event sequence in progress ([`super::block`]);
+    /// `None` from a checkpoint written when blocks were counts alone.
+    pub(crate) block: Option<super::block::Block>,
     /// When the shards last exchanged populations.
     pub(crate) cadence: super::shard::Cadence,
     pub(crate) aggregator: AggregatorState,

@@ -32,6 +32,7 @@ use crate::sandbox::plugins::{
 };
 use crate::sandbox::{Event, wit};
 
+use super::block::Block;
 use super::clock::{Clock, Decision};
 use super::encode::*;
 use super::report::*;
@@ -113,6 +114,10 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) in_flight: Option<Flight>,
     /// When the shards last exchanged populations.
     pub(crate) cadence: Cadence,
+    /// The block of the event sequence being filled ([`super::block`]).
+    pub(crate) block: Block,
+    /// Whether the batch being run ends its block.
+    pub(crate) ending_block: bool,
 }
 
 /// A batch sent to the detectors whose findings are still to be taken.
@@ -122,9 +127,11 @@ pub(crate) struct Flight {
     shard_of_event: Vec<u16>,
     first_seq: u64,
     batch_no: u64,
-    /// Whether the batch ends a block of the event sequence (where calm
-    /// episodes close).
-    ends_block: bool,
+    /// The number of its block of the event sequence.
+    block: u64,
+    /// When the batch ends its block (where calm episodes close), the
+    /// block's newest event time.
+    ends_block: Option<i64>,
 }
 
 impl<S: AlertSink> Scorer<S> {
@@ -136,8 +143,7 @@ impl<S: AlertSink> Scorer<S> {
                 .iter()
                 .map(|l| (l.plugin.info().name.clone(), l.weight))
                 .collect(),
-        )
-        .in_blocks_of(cfg.input.batch_size.max(1) as u64);
+        );
         let n = plugins.len();
         let threshold = cfg.risk.threshold;
         let name_budget = Some(cfg.input.name_budget_bytes());
@@ -185,6 +191,8 @@ impl<S: AlertSink> Scorer<S> {
             pool: Pool::default(),
             in_flight: None,
             cadence: Cadence::default(),
+            block: Block::first(),
+            ending_block: false,
         }
     }
 
@@ -506,6 +514,7 @@ impl<S: AlertSink> Scorer<S> {
                 .map(|e| (e.time_ms, Compact::of_event(&e)))
                 .collect(),
             next_seq: self.next_seq,
+            block: Some(self.block),
             cadence: self.cadence,
             aggregator: self.aggregator.state(),
             entities: self.entities.clone(),
@@ -569,6 +578,11 @@ impl<S: AlertSink> Scorer<S> {
         if state.pending.len() as u64 > state.next_seq {
             return Err(RestoreError::Inconsistent(
                 "more pending events than sequence numbers".into(),
+            ));
+        }
+        if state.block.is_some_and(|b| b.start_seq > state.next_seq) {
+            return Err(RestoreError::Inconsistent(
+                "the block in progress starts after the last event".into(),
             ));
         }
         let mut events = Vec::new();
@@ -653,6 +667,22 @@ impl<S: AlertSink> Scorer<S> {
         self.next_seq = state.next_seq;
         self.cadence = state.cadence;
         let first = state.next_seq - state.pending.len() as u64;
+        self.block = match state.block {
+            Some(b) => b,
+            None => {
+                let start = state.next_seq - state.next_seq % self.batch_len();
+                let start_ms = start
+                    .checked_sub(first)
+                    .and_then(|i| state.pending.get(i as usize))
+                    .map(|(t, _)| *t);
+                Block::counted(
+                    state.next_seq,
+                    self.batch_len(),
+                    start_ms,
+                    state.released_ms,
+                )
+            }
+        };
         self.batch = state
             .pending
             .into_iter()
@@ -829,23 +859,49 @@ impl<S: AlertSink> Scorer<S> {
         Ok(())
     }
 
-    /// The block of the event sequence batches are cut at
-    /// (`input.batch_size`).
-    fn block(&self) -> u64 {
+    /// Events a block holds at most (`input.batch_size`).
+    fn batch_len(&self) -> u64 {
         self.cfg.input.batch_size.max(1) as u64
     }
 
     fn release(&mut self, time_ms: i64, c: Compact) -> Result<(), ScoreError> {
+        // Batches end at every block's end ([`super::block`]), also after a
+        // flush sent a short one: whether a user's events are learned is
+        // decided from the findings of earlier blocks only
+        // (`Aggregator::holds_learning`), so where a flush or a resume cut
+        // a batch does not change it.
+        if self
+            .block
+            .spent_before(self.next_seq, time_ms, self.cfg.input.block_span_ms())
+        {
+            self.end_block()?;
+        }
+        self.block.take(self.next_seq, time_ms);
         self.batch.push(&c.into_event(time_ms, self.next_seq));
         self.next_seq += 1;
-        // Batches end at every multiple of `batch_size` in the event
-        // sequence, also after a flush sent a short one: whether a user's
-        // events are learned is decided from the findings of earlier such
-        // blocks only (`Aggregator::holds_learning`), so where a flush or a
-        // resume cut a batch does not change it.
-        if self.next_seq.is_multiple_of(self.block()) {
-            self.run_batch()?;
+        if self.block.full(self.next_seq, self.batch_len()) {
+            self.end_block()?;
         }
+        Ok(())
+    }
+
+    /// End the block being filled: run what is batched of it as its last
+    /// batch, or, when a flush sent all of it already, do what its end
+    /// does (close the episodes that calmed by its newest time).
+    fn end_block(&mut self) -> Result<(), ScoreError> {
+        if self.batch.is_empty() {
+            self.settle()?;
+            if self.block.max_ms != i64::MIN {
+                self.aggregator.close_calmed(self.block.max_ms);
+            }
+            self.emit_incidents()?;
+        } else {
+            self.ending_block = true;
+            let ran = self.run_batch();
+            self.ending_block = false;
+            ran?;
+        }
+        self.block = self.block.next(self.next_seq);
         Ok(())
     }
 
@@ -879,7 +935,7 @@ impl<S: AlertSink> Scorer<S> {
         let first_seq = self.batch.seq.first().copied().unwrap_or(0);
         // Verdicts apply at block starts only, so where a flush or a resume
         // cut the input does not change what they do.
-        let block_start = first_seq.is_multiple_of(self.block());
+        let block_start = first_seq == self.block.start_seq;
         if block_start && !self.verdicts.is_empty() {
             let first_ms = self.batch.time_ms.first().copied().unwrap_or(i64::MIN);
             self.apply_due_verdicts(first_ms)?;
@@ -897,10 +953,11 @@ impl<S: AlertSink> Scorer<S> {
         // sequence, so where a flush or a resume cut the batch does not
         // matter).
         let events = &mut batch.events;
+        let block = self.block.no;
         for i in 0..events.len() {
-            let held =
-                self.aggregator
-                    .holds_learning(events.user[i], events.seq[i], events.time_ms[i]);
+            let held = self
+                .aggregator
+                .holds_learning(events.user[i], block, events.time_ms[i]);
             events.learn[i] = !held;
             self.stats.events_held += u64::from(held);
         }
@@ -946,7 +1003,8 @@ impl<S: AlertSink> Scorer<S> {
             shard_of_event,
             first_seq,
             batch_no,
-            ends_block: self.next_seq.is_multiple_of(self.block()),
+            block,
+            ends_block: self.ending_block.then_some(self.block.max_ms),
         });
         if self.pool.overlaps() {
             return Ok(());
@@ -963,7 +1021,7 @@ impl<S: AlertSink> Scorer<S> {
         let Some(&first_ms) = self.batch.time_ms.first() else {
             return;
         };
-        if !self.cadence.due(first_ms, first_seq, self.block()) {
+        if !self.cadence.due(first_ms, first_seq, self.batch_len()) {
             return;
         }
         let mut reports: Vec<HealthEvent> = Vec::new();
@@ -993,8 +1051,10 @@ impl<S: AlertSink> Scorer<S> {
             shard_of_event,
             first_seq,
             batch_no,
+            block,
             ends_block,
         } = flight;
+        self.aggregator.set_block(block);
         let batch = wit::Batch {
             symbols: Vec::new(),
             events,
@@ -1218,7 +1278,9 @@ impl<S: AlertSink> Scorer<S> {
         // Episodes that calmed down close at block ends only, so the
         // incident records come out in the same order however the input
         // was cut.
-        if ends_block && let Some(now) = batch.events.time_ms.iter().copied().max() {
+        if let Some(now) = ends_block
+            && now != i64::MIN
+        {
             self.aggregator.close_calmed(now);
         }
         self.emit_incidents()?;

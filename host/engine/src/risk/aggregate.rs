@@ -294,8 +294,8 @@ pub struct Aggregator {
     users: Vec<UserRisk>,
     /// The alert threshold, adapted to the alert budget.
     budget: AlertBudget,
-    /// Events per block of the event sequence (see
-    /// [`Aggregator::holds_learning`]).
+    /// The block of the event sequence that findings added now are about
+    /// and that learning is asked for ([`Aggregator::set_block`]).
     block: u64,
     /// Every alert's user, by alert id, so verdicts can find them.
     alert_users: BTreeMap<String, u32>,
@@ -321,7 +321,7 @@ impl Aggregator {
             weights,
             half_life_ms,
             users: Vec::new(),
-            block: 1,
+            block: 0,
             alert_users: BTreeMap::new(),
             open: BTreeSet::new(),
             changes: Vec::new(),
@@ -353,12 +353,13 @@ impl Aggregator {
         }
     }
 
-    /// Judge learning per block of `n` events of the sequence (the
-    /// scorer's `input.batch_size`, at whose multiples it ends every batch)
-    /// instead of per event.
-    pub fn in_blocks_of(mut self, n: u64) -> Self {
-        self.block = n.max(1);
-        self
+    /// The block of the event sequence (its number, rising through the
+    /// run) that the findings added from now on are about and whose events
+    /// [`Aggregator::holds_learning`] is asked about. The scorer cuts the
+    /// sequence into blocks (`input.batch_size` events, or
+    /// `input.block_minutes` of event time) and ends a batch at each.
+    pub fn set_block(&mut self, block: u64) {
+        self.block = block;
     }
 
     /// `user` acted at `time_ms` (every event, in scoring order): the alert
@@ -613,7 +614,7 @@ impl Aggregator {
         }
         self.touch(user);
         let mut u = std::mem::take(&mut self.users[idx]);
-        let block = finding.event / self.block;
+        let block = self.block;
         if block > u.hold_before.0 {
             u.hold_before = (block, u.hold);
         }
@@ -863,16 +864,16 @@ impl Aggregator {
     /// baselines for good: after `hold_days` the detectors learn again,
     /// whatever the risk.
     ///
-    /// Only findings about events of earlier blocks (`seq / block`, see
-    /// [`Aggregator::in_blocks_of`]) count, so the answer does not depend
-    /// on where batches were cut: the scorer ends a batch at every block
+    /// Only findings about events of earlier blocks (`block`, see
+    /// [`Aggregator::set_block`]) count, so the answer does not depend on
+    /// where batches were cut: the scorer ends a batch at every block
     /// boundary, and each user's hold is kept as it stood before their
     /// first finding of the block.
-    pub fn holds_learning(&self, user: u32, seq: u64, time_ms: i64) -> bool {
+    pub fn holds_learning(&self, user: u32, block: u64, time_ms: i64) -> bool {
         let Some(u) = self.users.get(user as usize) else {
             return false;
         };
-        let hold = if u.hold_before.0 == seq / self.block {
+        let hold = if u.hold_before.0 == block {
             u.hold_before.1
         } else {
             u.hold

@@ -309,46 +309,63 @@ fn weights_scale_contributions() {
     assert_eq!(s[1].peak, 0.0);
 }
 
+/// Add a finding as the scorer would with blocks of 10 events: event `seq`
+/// is in block `seq / 10`.
+fn add10(
+    a: &mut Aggregator,
+    user: u32,
+    detector: usize,
+    time_ms: i64,
+    f: AlertFinding,
+    name: &str,
+    peer: Option<&str>,
+) -> Option<Alert> {
+    a.set_block(f.event / 10);
+    a.add(user, detector, time_ms, f, name, peer)
+}
+
 #[test]
 fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_days_pass() {
     // Blocks of 10 events: event `seq` is in block `seq / 10`.
-    let mut a = agg().in_blocks_of(10);
+    let mut a = agg();
     // Below the threshold and `hold_above`: no episode, nothing held.
-    assert!(
-        a.add(0, 0, 0, finding("volume", 35.0, 1), "u", None)
-            .is_none()
-    );
-    assert!(!a.holds_learning(0, 2, H));
-    assert!(!a.holds_learning(0, 25, H));
+    assert!(add10(&mut a, 0, 0, 0, finding("volume", 35.0, 1), "u", None).is_none());
+    assert!(!a.holds_learning(0, 2 / 10, H));
+    assert!(!a.holds_learning(0, 25 / 10, H));
     // Alerted by event 12 at 10:30: the rest of its block is judged by what
     // was known before the block (not held); from event 20 on, held while
     // the risk decayed to the event's time stays above `rearm_below` (30):
     // 70 halves to 35 a day later and falls below 30 about 5.3 hours on.
     let alerted = 10 * H + H / 2;
     assert!(
-        a.add(1, 0, alerted, finding("volume", 70.0, 12), "v", None)
-            .is_some()
+        add10(
+            &mut a,
+            1,
+            0,
+            alerted,
+            finding("volume", 70.0, 12),
+            "v",
+            None
+        )
+        .is_some()
     );
-    assert!(!a.holds_learning(1, 13, alerted));
-    assert!(!a.holds_learning(1, 19, alerted + H));
-    assert!(a.holds_learning(1, 20, alerted + H));
-    assert!(a.holds_learning(1, 90, 34 * H));
-    assert!(!a.holds_learning(1, 99, 41 * H));
+    assert!(!a.holds_learning(1, 13 / 10, alerted));
+    assert!(!a.holds_learning(1, 19 / 10, alerted + H));
+    assert!(a.holds_learning(1, 20 / 10, alerted + H));
+    assert!(a.holds_learning(1, 90 / 10, 34 * H));
+    assert!(!a.holds_learning(1, 99 / 10, 41 * H));
     // Events before the alert in time are not held, nor other users.
-    assert!(!a.holds_learning(1, 25, alerted - 1));
-    assert!(!a.holds_learning(0, 25, 12 * H));
-    assert!(!a.holds_learning(7, 25, 12 * H));
+    assert!(!a.holds_learning(1, 25 / 10, alerted - 1));
+    assert!(!a.holds_learning(0, 25 / 10, 12 * H));
+    assert!(!a.holds_learning(7, 25 / 10, 12 * H));
     // A finding about a later event of a block does not change what the
     // block's earlier events are told: the block keeps the hold it began
     // with, however the batches were cut.
-    assert!(
-        a.add(2, 0, 20 * H, finding("volume", 90.0, 31), "w", None)
-            .is_some()
-    );
-    assert!(!a.holds_learning(2, 32, 20 * H + 1));
-    assert!(a.holds_learning(2, 40, 20 * H + 2));
-    a.add(2, 0, 21 * H, finding("volume", 1.0, 45), "w", None);
-    assert!(a.holds_learning(2, 41, 21 * H));
+    assert!(add10(&mut a, 2, 0, 20 * H, finding("volume", 90.0, 31), "w", None).is_some());
+    assert!(!a.holds_learning(2, 32 / 10, 20 * H + 1));
+    assert!(a.holds_learning(2, 40 / 10, 20 * H + 2));
+    add10(&mut a, 2, 0, 21 * H, finding("volume", 1.0, 45), "w", None);
+    assert!(a.holds_learning(2, 41 / 10, 21 * H));
 
     // Findings that keep the risk up hold it only for `hold_days`, so a
     // false alarm cannot freeze a user's baselines for good.
@@ -360,10 +377,18 @@ fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_day
         vec![("volume".into(), 1.0)],
     );
     for h in 0..=72 {
-        b.add(0, 0, h * H, finding("volume", 80.0, h as u64), "u", None);
+        add10(
+            &mut b,
+            0,
+            0,
+            h * H,
+            finding("volume", 80.0, h as u64),
+            "u",
+            None,
+        );
     }
-    assert!(b.holds_learning(0, 100, 47 * H));
-    assert!(!b.holds_learning(0, 100, 48 * H));
+    assert!(b.holds_learning(0, 100 / 10, 47 * H));
+    assert!(!b.holds_learning(0, 100 / 10, 48 * H));
 
     // `hold_days = 0` never holds.
     let mut c = Aggregator::new(
@@ -374,7 +399,7 @@ fn an_open_episode_holds_learning_from_the_next_block_until_it_calms_or_hold_day
         vec![("volume".into(), 1.0)],
     );
     c.add(0, 0, 0, finding("volume", 90.0, 1), "u", None);
-    assert!(!c.holds_learning(0, 5, 2 * H));
+    assert!(!c.holds_learning(0, 5 / 10, 2 * H));
 }
 
 fn pending(id: &str, verdict: VerdictKind, time_ms: i64) -> PendingVerdict {
@@ -460,22 +485,27 @@ fn extreme_criticality_multiplies_the_odds_of_risk() {
 
 #[test]
 fn a_suspicious_user_is_held_out_of_learning_before_any_alert() {
-    let mut a = agg().in_blocks_of(10);
+    let mut a = agg();
     // Risk 50: under the threshold (60), over `hold_above` (40). Held from
     // the next block until 50 decays below `rearm_below` (30): about 17.7
     // hours with a 24-hour half-life.
-    assert!(
-        a.add(0, 0, 0, finding("off-hours", 50.0, 3), "u", None)
-            .is_none()
-    );
-    assert!(!a.holds_learning(0, 4, H));
-    assert!(a.holds_learning(0, 10, H));
-    assert!(a.holds_learning(0, 20, 17 * H));
-    assert!(!a.holds_learning(0, 30, 18 * H));
+    assert!(add10(&mut a, 0, 0, 0, finding("off-hours", 50.0, 3), "u", None).is_none());
+    assert!(!a.holds_learning(0, 4 / 10, H));
+    assert!(a.holds_learning(0, 10 / 10, H));
+    assert!(a.holds_learning(0, 20 / 10, 17 * H));
+    assert!(!a.holds_learning(0, 30 / 10, 18 * H));
     // A second finding while held keeps the hold from its start, for at
     // most `hold_days`.
-    a.add(0, 1, 17 * H, finding("novel-table", 30.0, 25), "u", None);
-    assert!(a.holds_learning(0, 30, 30 * H));
+    add10(
+        &mut a,
+        0,
+        1,
+        17 * H,
+        finding("novel-table", 30.0, 25),
+        "u",
+        None,
+    );
+    assert!(a.holds_learning(0, 30 / 10, 30 * H));
     // With `hold_above` at the threshold only alerted users are held.
     let mut b = Aggregator::new(
         RiskConfig {
@@ -483,10 +513,9 @@ fn a_suspicious_user_is_held_out_of_learning_before_any_alert() {
             ..RiskConfig::default()
         },
         vec![("off-hours".into(), 1.0)],
-    )
-    .in_blocks_of(10);
-    b.add(0, 0, 0, finding("off-hours", 50.0, 3), "u", None);
-    assert!(!b.holds_learning(0, 10, H));
+    );
+    add10(&mut b, 0, 0, 0, finding("off-hours", 50.0, 3), "u", None);
+    assert!(!b.holds_learning(0, 10 / 10, H));
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! ```
 //!
 //! `time` is the event time from which the verdict applies; `id` an alert's
-//! `id`. The scorer applies a verdict before the first block of
-//! `input.batch_size` events (counted in the event sequence) whose first
-//! event is at or after `time`, once every earlier verdict of the file has
+//! `id`. The scorer applies a verdict before the first block of the event
+//! sequence ([`crate::pipeline::block`]) whose first event is at or after
+//! `time`, once every earlier verdict of the file has
 //! been applied. So replaying a log with its verdicts file gives the same
 //! alerts, and so does a run resumed from a checkpoint (which records how
 //! many of the file's verdicts it has applied).

@@ -2,18 +2,19 @@
 //! directory: format 8 added the time guard's state
 //! ([`crate::pipeline::clock`]) to the scorer's. A format-7 checkpoint
 //! carries over with no event waiting and none refused, which is what the
-//! run that wrote it did.
+//! run that wrote it did; it becomes a format-8 one ([`super::v8`]), which
+//! becomes the current.
 //!
 //! Postcard writes fields in order without names, so the earlier layout is
 //! spelled out here: the same fields, less the one added.
 
 use serde::Deserialize;
 
-use crate::pipeline::ScorerState;
 use crate::pipeline::encode::{Compact, Held};
 use crate::pipeline::intern::InternerState;
 use crate::pipeline::saved::{DetectorState, SavedStats};
 use crate::risk::aggregate::AggregatorState;
+use crate::state::v8::ScorerStateV8;
 use crate::state::{Checkpoint, InputMark, OutputMark};
 
 /// The format number this module reads.
@@ -52,7 +53,7 @@ impl From<CheckpointV7> for Checkpoint {
         Checkpoint {
             written: c.written,
             ueba_version: c.ueba_version,
-            scorer: ScorerState {
+            scorer: ScorerStateV8 {
                 interner: s.interner,
                 clock: Default::default(),
                 held: s.held,
@@ -66,7 +67,8 @@ impl From<CheckpointV7> for Checkpoint {
                 entities: s.entities,
                 stats: s.stats,
                 detectors: s.detectors,
-            },
+            }
+            .into(),
             input: c.input,
             output: c.output,
             skipped: c.skipped,

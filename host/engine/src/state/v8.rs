@@ -1,0 +1,86 @@
+//! Checkpoint format 8, read so that upgrading ueba keeps a state
+//! directory: format 9 added the block of the event sequence in progress
+//! ([`crate::pipeline::block`]) to the scorer's. A format-8 checkpoint
+//! resumes in the block it stopped in as blocks were then counted (the
+//! multiples of `input.batch_size`), and blocks after it have the time
+//! bound too.
+//!
+//! Postcard writes fields in order without names, so the earlier layout is
+//! spelled out here: the same fields, less the one added.
+
+use serde::Deserialize;
+
+use crate::pipeline::ScorerState;
+use crate::pipeline::clock::Clock;
+use crate::pipeline::encode::{Compact, Held};
+use crate::pipeline::intern::InternerState;
+use crate::pipeline::saved::{DetectorState, SavedStats};
+use crate::risk::aggregate::AggregatorState;
+use crate::state::{Checkpoint, InputMark, OutputMark};
+
+/// The format number this module reads.
+pub(super) const FORMAT: u16 = 8;
+
+#[derive(Deserialize)]
+pub(super) struct CheckpointV8 {
+    written: String,
+    ueba_version: String,
+    scorer: ScorerStateV8,
+    input: Option<InputMark>,
+    output: Option<OutputMark>,
+    skipped: u64,
+    records: Vec<OutputMark>,
+}
+
+/// The scorer's part of a format-8 checkpoint.
+#[derive(Deserialize)]
+pub(super) struct ScorerStateV8 {
+    pub(super) interner: InternerState,
+    pub(super) clock: Clock,
+    pub(super) held: Vec<Held>,
+    pub(super) arrivals: u64,
+    pub(super) newest_ms: i64,
+    pub(super) released_ms: i64,
+    pub(super) pending: Vec<(i64, Compact)>,
+    pub(super) next_seq: u64,
+    pub(super) cadence: crate::pipeline::Cadence,
+    pub(super) aggregator: AggregatorState,
+    pub(super) entities: crate::risk::entities::EntityRisk,
+    pub(super) stats: SavedStats,
+    pub(super) detectors: Vec<DetectorState>,
+}
+
+impl From<ScorerStateV8> for ScorerState {
+    fn from(s: ScorerStateV8) -> ScorerState {
+        ScorerState {
+            interner: s.interner,
+            clock: s.clock,
+            held: s.held,
+            arrivals: s.arrivals,
+            newest_ms: s.newest_ms,
+            released_ms: s.released_ms,
+            pending: s.pending,
+            next_seq: s.next_seq,
+            block: None,
+            cadence: s.cadence,
+            aggregator: s.aggregator,
+            entities: s.entities,
+            stats: s.stats,
+            detectors: s.detectors,
+        }
+    }
+}
+
+impl From<CheckpointV8> for Checkpoint {
+    fn from(c: CheckpointV8) -> Checkpoint {
+        Checkpoint {
+            written: c.written,
+            ueba_version: c.ueba_version,
+            scorer: c.scorer.into(),
+            input: c.input,
+            output: c.output,
+            skipped: c.skipped,
+            records: c.records,
+        }
+    }
+}
