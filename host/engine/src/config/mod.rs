@@ -145,7 +145,9 @@ max_snapshot_mib = 256
 # seconds at a million users. A snapshot that runs past it counts as a
 # failure toward quarantine, like a failed batch.
 snapshot_timeout_ms = 60000
-# A plugin's state is snapshotted at most every this many batches; after a
+# A plugin's state is snapshotted at most every this many batches of
+# batch_size events (a batch cut short by block_minutes counts its events,
+# not a whole batch); after a
 # trap it is re-instantiated from the last good snapshot, the batches since
 # are replayed, and the failed batch is retried once. Snapshots are spaced
 # further apart when they are costly: they take at most a tenth of the time

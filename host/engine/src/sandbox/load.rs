@@ -328,5 +328,5 @@ fn configured(
     if dc.is_some_and(|d| !d.enabled) {
         return Ok(None);
     }
-    supervise(runtime, &config.sandbox, c, dc).map(Some)
+    supervise(runtime, &config.sandbox, config.input.batch_size, c, dc).map(Some)
 }

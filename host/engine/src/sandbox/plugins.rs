@@ -2,8 +2,9 @@
 //! said about their health, [`super::health`].)
 //!
 //! A detector is third-party code, so each one is supervised: its state is
-//! snapshotted every `sandbox.snapshot_interval_batches` batches and the
-//! batches since are kept. When a call traps or hits a limit, the plugin is
+//! snapshotted every `sandbox.snapshot_interval_batches` batches' worth of
+//! events (that many times `input.batch_size`, whatever length the batches
+//! were cut to) and the batches since are kept. When a call traps or hits a limit, the plugin is
 //! re-instantiated from the last good snapshot, the kept batches are replayed
 //! (their findings were already used), and the failed batch is retried once.
 //! A plugin that keeps failing is quarantined. Each step is reported as a
@@ -56,7 +57,15 @@ pub struct LoadedPlugin {
     config: Vec<(String, String)>,
     snapshot: Option<Vec<u8>>,
     replay: Vec<wit::Batch>,
+    /// Events in `replay`.
+    replay_events: usize,
+    /// Events between snapshots: `snapshot_interval_batches` batches of
+    /// `input.batch_size`, however short the batches are (a batch also ends
+    /// at `input.block_minutes` of event time, so counting batches would
+    /// snapshot a sparse log's quiet hours many times as often).
     snapshot_interval: usize,
+    /// Events in `replay` at which the next snapshot is tried.
+    next_snapshot_at: usize,
     schedule: SnapshotSchedule,
     max_failures: u32,
     failures: u32,
@@ -192,15 +201,17 @@ impl LoadedPlugin {
         report: Report<'_>,
     ) {
         self.replay.push(batch.clone());
+        self.replay_events += batch.events.len();
         self.schedule.replay_bytes += batch_bytes(batch);
         // After a refused snapshot the batches since the last good one are
         // kept, and the next attempt waits a whole interval again: a
         // snapshot that is too large would otherwise be retried (and
         // copied) after every batch.
-        if self.replay.len() < self.snapshot_interval
-            || !self.replay.len().is_multiple_of(self.snapshot_interval)
-            || !self.schedule.due()
-        {
+        if self.replay_events < self.next_snapshot_at {
+            return;
+        }
+        self.next_snapshot_at = self.replay_events + self.snapshot_interval;
+        if !self.schedule.due() {
             return;
         }
         let began = Instant::now();
@@ -208,7 +219,7 @@ impl LoadedPlugin {
             Ok(snap) => {
                 self.schedule.taken(began.elapsed(), snap.len());
                 self.snapshot = Some(snap);
-                self.replay.clear();
+                self.clear_replay();
             }
             Err(e) => {
                 // Keep the older snapshot and the batches since it, so
@@ -223,8 +234,8 @@ impl LoadedPlugin {
                     failure_of(&e),
                     e.to_string(),
                 );
-                if self.replay.len() >= MAX_REPLAY_INTERVALS * self.snapshot_interval {
-                    self.replay.clear();
+                if self.replay_events >= MAX_REPLAY_INTERVALS * self.snapshot_interval {
+                    self.clear_replay();
                     self.schedule = SnapshotSchedule::default();
                     self.snapshot = None;
                     report(
@@ -324,8 +335,16 @@ impl LoadedPlugin {
         };
         self.schedule.taken(began.elapsed(), snap.len());
         self.snapshot = Some(snap.clone());
-        self.replay.clear();
+        self.clear_replay();
         Ok(Some(snap))
+    }
+
+    /// Forget the batches kept for replay (a snapshot now stands for them),
+    /// and wait a whole interval for the next snapshot.
+    fn clear_replay(&mut self) {
+        self.replay.clear();
+        self.replay_events = 0;
+        self.next_snapshot_at = self.snapshot_interval;
     }
 
     /// Drop what this detector has learned and start a fresh, configured
@@ -333,7 +352,7 @@ impl LoadedPlugin {
     pub fn start_afresh(&mut self) -> Result<(), PluginError> {
         self.snapshot = None;
         self.shares = None;
-        self.replay.clear();
+        self.clear_replay();
         self.schedule = SnapshotSchedule::default();
         self.restart()
     }
@@ -345,7 +364,7 @@ impl LoadedPlugin {
         // The snapshot holds what the instance had absorbed.
         self.shares = None;
         self.snapshot = Some(snapshot.to_vec());
-        self.replay.clear();
+        self.clear_replay();
         self.schedule = SnapshotSchedule::after(snapshot.len());
         Ok(())
     }
@@ -370,7 +389,9 @@ impl LoadedPlugin {
             config: self.config.clone(),
             snapshot: None,
             replay: Vec::new(),
+            replay_events: 0,
             snapshot_interval: self.snapshot_interval,
+            next_snapshot_at: self.snapshot_interval,
             schedule: SnapshotSchedule::default(),
             max_failures: self.max_failures,
             failures: 0,
@@ -383,7 +404,7 @@ impl LoadedPlugin {
     /// repeatedly, in this run or in the one a checkpoint was taken from.
     pub fn quarantine(&mut self) {
         self.quarantined = true;
-        self.replay.clear();
+        self.clear_replay();
         self.schedule = SnapshotSchedule::default();
         self.snapshot = None;
     }
@@ -568,9 +589,13 @@ fn failure_of(e: &PluginError) -> Option<Failure> {
 pub(crate) fn supervise(
     runtime: &Runtime,
     sandbox: &SandboxConfig,
+    batch_size: usize,
     c: Candidate,
     dc: Option<&crate::config::DetectorConfig>,
 ) -> Result<LoadedPlugin, LoadError> {
+    let snapshot_interval = sandbox
+        .snapshot_interval_batches
+        .saturating_mul(batch_size.max(1));
     let limits = Limits::for_detector(sandbox, dc);
     let config = dc.map(|d| d.plugin_pairs()).unwrap_or_default();
     let mut plugin = if limits == Limits::for_detector(sandbox, None) {
@@ -590,7 +615,9 @@ pub(crate) fn supervise(
         config,
         snapshot: None,
         replay: Vec::new(),
-        snapshot_interval: sandbox.snapshot_interval_batches,
+        replay_events: 0,
+        snapshot_interval,
+        next_snapshot_at: snapshot_interval,
         schedule: SnapshotSchedule::default(),
         max_failures: sandbox.max_failures,
         failures: 0,
