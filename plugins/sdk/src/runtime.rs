@@ -205,23 +205,34 @@ impl<D: Detector> Runtime<D> {
 
     /// Serialise the detector and its symbols, after a header naming the
     /// detector and its version.
+    ///
+    /// The state is measured first and written once into a buffer of its
+    /// exact size: a detector near its memory limit (a few hundred bytes
+    /// per user × resource pair on a log of documents) needs room for one
+    /// copy of its state to be snapshotted, not the three or four that a
+    /// growing buffer and a second copy took, which ran it out of memory.
     pub fn snapshot(&self) -> Vec<u8> {
         let info = D::info();
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT.to_le_bytes());
+        let mut header = Vec::with_capacity(64);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT.to_le_bytes());
         for field in [info.name, info.version] {
             let field = &field.as_bytes()[..field.len().min(usize::from(u16::MAX))];
-            out.extend_from_slice(&(field.len() as u16).to_le_bytes());
-            out.extend_from_slice(field);
+            header.extend_from_slice(&(field.len() as u16).to_le_bytes());
+            header.extend_from_slice(field);
         }
-        // Serialising plain data into a Vec cannot fail; an error here would
-        // mean a detector type whose serde impl itself errors, which is a
-        // bug in that detector, so fall back to an empty (header-only) state.
-        if let Ok(body) = postcard::to_allocvec(&(&self.symbols, &self.detector)) {
-            out.extend_from_slice(&body);
-        }
-        out
+        let body = (&self.symbols, &self.detector);
+        let size = postcard::serialize_with_flavor::<_, _, usize>(
+            &body,
+            postcard::ser_flavors::Size::default(),
+        )
+        .unwrap_or(0);
+        let mut out = Vec::with_capacity(header.len() + size);
+        out.extend_from_slice(&header);
+        // Serialising plain data cannot fail; an error here would mean a
+        // detector type whose serde impl itself errors, which is a bug in
+        // that detector, so fall back to an empty (header-only) state.
+        postcard::to_extend(&body, out).unwrap_or(header)
     }
 
     /// Replace state with a snapshot taken by [`Runtime::snapshot`] (this
