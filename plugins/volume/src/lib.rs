@@ -260,7 +260,9 @@
 //! kept ten days of (its pairs' typical dispersion), and 16
 //! to 32 bytes in the user's table of pairs by resource, which is at most
 //! half full; at most [`MAX_PAIRS_PER_USER`] pairs per user (pairs beyond
-//! that are not tracked; hour and day still are). Per peer
+//! that are not tracked; hour and day still are), and when a day closes
+//! with more than [`PAIRS_KEPT`] (256), the least recently used beyond it
+//! are forgotten, so a user of a log of documents holds about 100 KiB. Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
 //! plus the same once for the organisation, and when sharded another
 //! 6 KiB for the other shards' values (with their relative ages). Ids at or above 2²⁰ are kept in a B-tree
@@ -291,6 +293,14 @@ use ueba_sdk::table::Table;
 pub const RESCORE_STEP: f32 = 10.0;
 /// Pairs tracked per user; bounds memory for users who touch everything.
 pub const MAX_PAIRS_PER_USER: usize = 1024;
+/// Pairs a user keeps when one of their days closes with more: the most
+/// recently used (longest history first among equals). On a log of
+/// documents or files a user touches a few hundred new resources a month,
+/// each pair a few hundred bytes, and 1,024 of them per user took a
+/// 600-user audit trail past the sandbox's 256 MiB; a pair idle for weeks
+/// with a day or two of history judges nothing. No user of the database,
+/// workstation or logon logs measured holds this many.
+pub const PAIRS_KEPT: usize = 256;
 /// Active days of a user × resource pair needed before it is scored alone.
 pub const MIN_PAIR_HISTORY: u32 = 4;
 /// Most of the user's learned days without a pair that join its recent
@@ -1047,6 +1057,7 @@ impl Volume {
             }
         }
         user.today_pairs.clear();
+        Self::forget_idle_pairs(user);
         user.slow_day_reported = 0;
         user.slow_day_gate = None;
         if user.day_total == 0 {
@@ -1060,6 +1071,28 @@ impl Volume {
         user.day_total = 0;
         user.day_reported = 0;
         user.today_max_reported = 0;
+    }
+
+    /// Past [`PAIRS_KEPT`] pairs, keep the most recently used (by the
+    /// learned day each last closed on; the longer history first among
+    /// equals) and forget the rest, in first-access order as before. Called
+    /// once a day has closed, when no position in `today_pairs` is held.
+    fn forget_idle_pairs(user: &mut User) {
+        if user.pairs.len() <= PAIRS_KEPT {
+            return;
+        }
+        let mut order: Vec<usize> = (0..user.pairs.len()).collect();
+        order.sort_by_key(|&i| {
+            let p = &user.pairs[i];
+            (std::cmp::Reverse(p.mark), std::cmp::Reverse(p.days_seen), i)
+        });
+        let mut keep = vec![false; user.pairs.len()];
+        for &i in &order[..PAIRS_KEPT] {
+            keep[i] = true;
+        }
+        let mut kept = keep.into_iter();
+        user.pairs.retain(|_| kept.next().unwrap_or(false));
+        user.pair_index = PairIndex::rebuild(&user.pairs);
     }
 
     /// The user's closing day's row totals join their hour and day

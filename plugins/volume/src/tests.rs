@@ -1428,3 +1428,70 @@ fn a_surge_held_out_of_learning_keeps_adding_up() {
     );
     assert!(later.1 >= second.1 + 12.0, "{days:?}");
 }
+
+#[test]
+fn a_user_of_many_documents_keeps_the_most_recently_used_pairs() {
+    // Forty new documents a day for eight days, and the ticket table
+    // every day: 281 pairs when the seventh day closes, more than the 256
+    // kept. The pairs idle longest go when a day closes; the table used
+    // every day, and the latest documents, stay with their history.
+    let mut rt = runtime();
+    for r in 10..400u32 {
+        rt.symbols_mut()
+            .insert(SymbolKind::Resource, r, format!("drive/doc-{r}"));
+    }
+    let mut events = Vec::new();
+    for d in 0..8i64 {
+        let t = T0 + d * DAY_MS + 9 * HOUR_MS;
+        events.push(ev(0, SUPPORT, TICKETS, t, 5));
+        for k in 0..40i64 {
+            events.push(ev(
+                0,
+                SUPPORT,
+                10 + (d * 40 + k) as u32,
+                t + 1000 * (k + 1),
+                1,
+            ));
+        }
+    }
+    rt.observe(&events);
+    let pairs = |rt: &Runtime<Volume>| -> Vec<u32> {
+        rt.detector()
+            .users
+            .get(0)
+            .unwrap()
+            .pairs
+            .iter()
+            .map(|p| p.resource)
+            .collect()
+    };
+    assert_eq!(
+        pairs(&rt).len(),
+        crate::PAIRS_KEPT + 40,
+        "256 kept at the seventh day's close, the eighth day's 40 added"
+    );
+    rt.observe(&[ev(0, SUPPORT, TICKETS, T0 + 8 * DAY_MS + 9 * HOUR_MS, 5)]);
+    let kept = pairs(&rt);
+    assert_eq!(kept.len(), crate::PAIRS_KEPT);
+    assert_eq!(kept[0], TICKETS, "first-access order is kept");
+    assert!(
+        kept.contains(&(10 + 7 * 40 + 39)),
+        "the latest document stays"
+    );
+    assert!(!kept.contains(&10), "the first day's documents went first");
+    let tickets = &rt.detector().users.get(0).unwrap().pairs[0];
+    assert_eq!(tickets.days_seen, 8, "its history with it");
+    // Its documents are found again where they now are.
+    rt.observe(&[ev(
+        0,
+        SUPPORT,
+        10 + 7 * 40,
+        T0 + 8 * DAY_MS + 10 * HOUR_MS,
+        1,
+    )]);
+    assert_eq!(
+        pairs(&rt).len(),
+        crate::PAIRS_KEPT,
+        "a kept pair, not a new one"
+    );
+}
