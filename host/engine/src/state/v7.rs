@@ -10,29 +10,22 @@
 
 use serde::Deserialize;
 
+use crate::pipeline::ScorerState;
 use crate::pipeline::encode::{Compact, Held};
 use crate::pipeline::intern::InternerState;
 use crate::pipeline::saved::{DetectorState, SavedStats};
 use crate::risk::aggregate::AggregatorState;
-use crate::state::v8::ScorerStateV8;
-use crate::state::{Checkpoint, InputMark, OutputMark};
+use crate::state::v8::{CheckpointV8, ScorerStateV8};
 
 /// The format number this module reads.
 pub(super) const FORMAT: u16 = 7;
 
-#[derive(Deserialize)]
-pub(super) struct CheckpointV7 {
-    written: String,
-    ueba_version: String,
-    scorer: ScorerStateV7,
-    input: Option<InputMark>,
-    output: Option<OutputMark>,
-    skipped: u64,
-    records: Vec<OutputMark>,
-}
+/// A format-7 checkpoint: format 8's fields around an earlier scorer's.
+pub(super) type CheckpointV7 = CheckpointV8<ScorerStateV7>;
 
+/// The scorer's part of a format-7 checkpoint.
 #[derive(Deserialize)]
-struct ScorerStateV7 {
+pub(super) struct ScorerStateV7 {
     interner: InternerState,
     held: Vec<Held>,
     arrivals: u64,
@@ -47,32 +40,23 @@ struct ScorerStateV7 {
     detectors: Vec<DetectorState>,
 }
 
-impl From<CheckpointV7> for Checkpoint {
-    fn from(c: CheckpointV7) -> Checkpoint {
-        let s = c.scorer;
-        Checkpoint {
-            written: c.written,
-            ueba_version: c.ueba_version,
-            scorer: ScorerStateV8 {
-                interner: s.interner,
-                clock: Default::default(),
-                held: s.held,
-                arrivals: s.arrivals,
-                newest_ms: s.newest_ms,
-                released_ms: s.released_ms,
-                pending: s.pending,
-                next_seq: s.next_seq,
-                cadence: s.cadence,
-                aggregator: s.aggregator,
-                entities: s.entities,
-                stats: s.stats,
-                detectors: s.detectors,
-            }
-            .into(),
-            input: c.input,
-            output: c.output,
-            skipped: c.skipped,
-            records: c.records,
+impl From<ScorerStateV7> for ScorerState {
+    fn from(s: ScorerStateV7) -> ScorerState {
+        ScorerStateV8 {
+            interner: s.interner,
+            clock: Default::default(),
+            held: s.held,
+            arrivals: s.arrivals,
+            newest_ms: s.newest_ms,
+            released_ms: s.released_ms,
+            pending: s.pending,
+            next_seq: s.next_seq,
+            cadence: s.cadence,
+            aggregator: s.aggregator,
+            entities: s.entities,
+            stats: s.stats,
+            detectors: s.detectors,
         }
+        .into()
     }
 }

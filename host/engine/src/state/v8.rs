@@ -21,11 +21,13 @@ use crate::state::{Checkpoint, InputMark, OutputMark};
 /// The format number this module reads.
 pub(super) const FORMAT: u16 = 8;
 
+/// A checkpoint of format 8, or, with the scorer's part of format 7, of
+/// format 7 (`super::v7`): the fields around the scorer's are the same.
 #[derive(Deserialize)]
-pub(super) struct CheckpointV8 {
+pub(super) struct CheckpointV8<S = ScorerStateV8> {
     written: String,
     ueba_version: String,
-    scorer: ScorerStateV8,
+    scorer: S,
     input: Option<InputMark>,
     output: Option<OutputMark>,
     skipped: u64,
@@ -71,8 +73,8 @@ impl From<ScorerStateV8> for ScorerState {
     }
 }
 
-impl From<CheckpointV8> for Checkpoint {
-    fn from(c: CheckpointV8) -> Checkpoint {
+impl<S: Into<ScorerState>> From<CheckpointV8<S>> for Checkpoint {
+    fn from(c: CheckpointV8<S>) -> Checkpoint {
         Checkpoint {
             written: c.written,
             ueba_version: c.ueba_version,
