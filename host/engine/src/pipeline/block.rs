@@ -57,20 +57,22 @@ impl Block {
 
     /// The block a checkpoint written before blocks had a time bound
     /// stopped in: blocks were then the multiples of `batch_size` events,
-    /// numbered by them. `first_pending_ms` is the time of the block's
-    /// first event when the checkpoint still holds it; otherwise its
-    /// newest time scored stands in.
+    /// numbered by them. `pending_ms` gives the time of a pending event by
+    /// its sequence number, for the block's first event when the
+    /// checkpoint still holds it; otherwise its newest time scored stands
+    /// in.
     pub(crate) fn counted(
         next_seq: u64,
         batch_size: u64,
-        first_pending_ms: Option<i64>,
+        pending_ms: impl FnOnce(u64) -> Option<i64>,
         released_ms: i64,
     ) -> Block {
         let batch_size = batch_size.max(1);
-        let start = first_pending_ms.unwrap_or(released_ms);
+        let start_seq = next_seq - next_seq % batch_size;
+        let start = pending_ms(start_seq).unwrap_or(released_ms);
         Block {
             no: next_seq / batch_size,
-            start_seq: next_seq - next_seq % batch_size,
+            start_seq,
             start_ms: start,
             max_ms: released_ms.max(start),
         }
@@ -132,9 +134,9 @@ mod tests {
 
     #[test]
     fn a_checkpoint_of_counted_blocks_resumes_in_the_block_it_stopped_in() {
-        let b = Block::counted(2_500, 1024, Some(7), 9);
+        let b = Block::counted(2_500, 1024, |seq| (seq == 2048).then_some(7), 9);
         assert_eq!((b.no, b.start_seq, b.start_ms, b.max_ms), (2, 2048, 7, 9));
-        let b = Block::counted(2_048, 1024, None, 9);
+        let b = Block::counted(2_048, 1024, |_| None, 9);
         assert_eq!((b.no, b.start_seq, b.start_ms), (2, 2048, 9));
     }
 }

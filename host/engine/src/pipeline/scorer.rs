@@ -116,8 +116,6 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) cadence: Cadence,
     /// The block of the event sequence being filled ([`super::block`]).
     pub(crate) block: Block,
-    /// Whether the batch being run ends its block.
-    pub(crate) ending_block: bool,
 }
 
 /// A batch sent to the detectors whose findings are still to be taken.
@@ -192,7 +190,6 @@ impl<S: AlertSink> Scorer<S> {
             in_flight: None,
             cadence: Cadence::default(),
             block: Block::first(),
-            ending_block: false,
         }
     }
 
@@ -669,19 +666,16 @@ impl<S: AlertSink> Scorer<S> {
         let first = state.next_seq - state.pending.len() as u64;
         self.block = match state.block {
             Some(b) => b,
-            None => {
-                let start = state.next_seq - state.next_seq % self.batch_len();
-                let start_ms = start
-                    .checked_sub(first)
-                    .and_then(|i| state.pending.get(i as usize))
-                    .map(|(t, _)| *t);
-                Block::counted(
-                    state.next_seq,
-                    self.batch_len(),
-                    start_ms,
-                    state.released_ms,
-                )
-            }
+            None => Block::counted(
+                state.next_seq,
+                self.batch_len(),
+                |seq| {
+                    seq.checked_sub(first)
+                        .and_then(|i| state.pending.get(i as usize))
+                        .map(|(t, _)| *t)
+                },
+                state.released_ms,
+            ),
         };
         self.batch = state
             .pending
@@ -896,10 +890,7 @@ impl<S: AlertSink> Scorer<S> {
             }
             self.emit_incidents()?;
         } else {
-            self.ending_block = true;
-            let ran = self.run_batch();
-            self.ending_block = false;
-            ran?;
+            self.run_batch(true)?;
         }
         self.block = self.block.next(self.next_seq);
         Ok(())
@@ -917,7 +908,7 @@ impl<S: AlertSink> Scorer<S> {
             self.release(top.time_ms, top.ev)?;
         }
         if !self.batch.is_empty() {
-            self.run_batch()?;
+            self.run_batch(false)?;
         }
         self.flush_sink()
     }
@@ -925,8 +916,8 @@ impl<S: AlertSink> Scorer<S> {
     /// Send the batch being filled to the detectors. With one shard its
     /// findings are taken at once; with more, when the next batch is sent
     /// or [`Scorer::settle`] is called, so the shards observe while this
-    /// thread reads on.
-    pub(crate) fn run_batch(&mut self) -> Result<(), ScoreError> {
+    /// thread reads on. `ends_block`: the batch is its block's last.
+    pub(crate) fn run_batch(&mut self, ends_block: bool) -> Result<(), ScoreError> {
         // Everything decided below (verdicts due, who is held from
         // learning) must know the findings of every earlier batch.
         self.settle()?;
@@ -1004,7 +995,7 @@ impl<S: AlertSink> Scorer<S> {
             first_seq,
             batch_no,
             block,
-            ends_block: self.ending_block.then_some(self.block.max_ms),
+            ends_block: ends_block.then_some(self.block.max_ms),
         });
         if self.pool.overlaps() {
             return Ok(());

@@ -75,7 +75,7 @@ impl<S: AlertSink> Scorer<S> {
     /// every later one will be by the new, each exactly once.
     pub fn end_batch(&mut self) -> Result<(), ScoreError> {
         if !self.batch.is_empty() {
-            self.run_batch()?;
+            self.run_batch(false)?;
         }
         self.settle()
     }

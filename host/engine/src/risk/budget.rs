@@ -138,6 +138,11 @@ pub struct AlertBudget {
     /// Alert episodes opened today.
     episodes_today: u32,
     days: VecDeque<Day>,
+    /// The ceiling in force ([`AlertBudget::ceiling_in_force`]): derived
+    /// from the window at each closed day and on restore, so the standing
+    /// read after every batch does not sum the window again.
+    #[serde(skip)]
+    in_force: f32,
 }
 
 impl AlertBudget {
@@ -146,10 +151,11 @@ impl AlertBudget {
     pub fn new(cfg: &RiskConfig) -> Self {
         // A starting threshold set outside the band widens it: the budget
         // never moves the threshold past where the operator put it.
+        let ceiling = cfg.threshold_ceiling.max(cfg.threshold) as f32;
         AlertBudget {
             per_1k: cfg.alert_budget_per_1k_user_days,
             floor: cfg.threshold_floor.min(cfg.threshold) as f32,
-            ceiling: cfg.threshold_ceiling.max(cfg.threshold) as f32,
+            ceiling,
             window: cfg.budget_window_days,
             threshold: cfg.threshold as f32,
             today: i64::MIN,
@@ -157,6 +163,7 @@ impl AlertBudget {
             active: Vec::new(),
             episodes_today: 0,
             days: VecDeque::new(),
+            in_force: ceiling,
         }
     }
 
@@ -176,6 +183,7 @@ impl AlertBudget {
             days: self.days,
             ..fresh
         };
+        restored.in_force = restored.ceiling_in_force(&restored.window_peaks());
         // Under the same bounds the threshold carries on as it was (it may
         // stand above a lifted ceiling that has since come down, falling
         // at its pace); under new ones it is kept within them.
@@ -183,7 +191,7 @@ impl AlertBudget {
             self.threshold
         } else {
             self.threshold
-                .clamp(restored.floor, restored.ceiling_now().max(restored.floor))
+                .clamp(restored.floor, restored.in_force.max(restored.floor))
         };
         restored
     }
@@ -235,7 +243,7 @@ impl AlertBudget {
             allowed: self.allowed(),
             per_1k: self.per_1k,
             ceiling: (self.threshold >= self.ceiling).then_some(self.ceiling),
-            lifted: Some(self.ceiling_now()).filter(|&c| c > self.ceiling),
+            lifted: Some(self.in_force).filter(|&c| c > self.ceiling),
         })
     }
 
@@ -308,11 +316,12 @@ impl AlertBudget {
         while self.days.len() > self.window {
             self.days.pop_front();
         }
+        let counts = self.window_peaks();
+        self.in_force = self.ceiling_in_force(&counts);
         if !self.judges() {
             return;
         }
-        let counts = self.window_peaks();
-        let ceiling = self.lifted_ceiling(&counts);
+        let ceiling = self.in_force;
         let Some(allowed) = self.allowed().checked_sub(self.opened()) else {
             self.threshold = (self.threshold + MAX_RISE_PER_DAY).min(ceiling.max(self.threshold));
             return;
@@ -344,11 +353,11 @@ impl AlertBudget {
         counts
     }
 
-    /// The ceiling in force: `risk.threshold_ceiling`, or where the window
-    /// lifts it, once the budget judges.
-    fn ceiling_now(&self) -> f32 {
+    /// The ceiling in force: `risk.threshold_ceiling`, or where the
+    /// window's peaks (`counts`) lift it, once the budget judges.
+    fn ceiling_in_force(&self, counts: &[u64; BUCKETS]) -> f32 {
         if self.judges() {
-            self.lifted_ceiling(&self.window_peaks())
+            self.lifted_ceiling(counts)
         } else {
             self.ceiling
         }
@@ -420,9 +429,9 @@ impl Standing {
             .filter(|_| self.over() && self.lifted.is_none())
     }
 
-    /// "the threshold may rise past risk.threshold_ceiling (60.0) to 69.5,
-    /// as this log's ordinary user-days crowd below it": the one wording,
-    /// when the ceiling is lifted.
+    /// "the threshold may rise past risk.threshold_ceiling to 69.5, as
+    /// this log's ordinary user-days (no alert episode open) crowd below
+    /// the ceiling": the one wording, when the ceiling is lifted.
     pub fn lifted_note(&self) -> Option<String> {
         self.lifted.map(|l| {
             format!(

@@ -62,10 +62,10 @@ pub struct LoadedPlugin {
     /// Events between snapshots: `snapshot_interval_batches` batches of
     /// `input.batch_size`, however short the batches are (a batch also ends
     /// at `input.block_minutes` of event time, so counting batches would
-    /// snapshot a sparse log's quiet hours many times as often).
+    /// snapshot a sparse log's quiet hours many times as often). A snapshot
+    /// is tried after the batch that takes `replay_events` past a multiple
+    /// of it.
     snapshot_interval: usize,
-    /// Events in `replay` at which the next snapshot is tried.
-    next_snapshot_at: usize,
     schedule: SnapshotSchedule,
     max_failures: u32,
     failures: u32,
@@ -201,17 +201,15 @@ impl LoadedPlugin {
         report: Report<'_>,
     ) {
         self.replay.push(batch.clone());
+        let before = self.replay_events;
         self.replay_events += batch.events.len();
         self.schedule.replay_bytes += batch_bytes(batch);
         // After a refused snapshot the batches since the last good one are
-        // kept, and the next attempt waits a whole interval again: a
-        // snapshot that is too large would otherwise be retried (and
-        // copied) after every batch.
-        if self.replay_events < self.next_snapshot_at {
-            return;
-        }
-        self.next_snapshot_at = self.replay_events + self.snapshot_interval;
-        if !self.schedule.due() {
+        // kept, and the next attempt waits for the next multiple of the
+        // interval: a snapshot that is too large would otherwise be retried
+        // (and copied) after every batch.
+        let interval = self.snapshot_interval.max(1);
+        if self.replay_events / interval == before / interval || !self.schedule.due() {
             return;
         }
         let began = Instant::now();
@@ -344,7 +342,6 @@ impl LoadedPlugin {
     fn clear_replay(&mut self) {
         self.replay.clear();
         self.replay_events = 0;
-        self.next_snapshot_at = self.snapshot_interval;
     }
 
     /// Drop what this detector has learned and start a fresh, configured
@@ -391,7 +388,6 @@ impl LoadedPlugin {
             replay: Vec::new(),
             replay_events: 0,
             snapshot_interval: self.snapshot_interval,
-            next_snapshot_at: self.snapshot_interval,
             schedule: SnapshotSchedule::default(),
             max_failures: self.max_failures,
             failures: 0,
@@ -617,7 +613,6 @@ pub(crate) fn supervise(
         replay: Vec::new(),
         replay_events: 0,
         snapshot_interval,
-        next_snapshot_at: snapshot_interval,
         schedule: SnapshotSchedule::default(),
         max_failures: sandbox.max_failures,
         failures: 0,
