@@ -504,7 +504,7 @@ impl Collector for ScrapeTime {
         family(
             e,
             "ueba_plugin_output_rejected",
-            "Plugin output the gate dropped or cut, by detector and reason (non_finite_score, clamped_score, stray_event, non_finite_evidence, evidence_over_count, text_cut, over_batch_budget).",
+            "Plugin output the gate dropped or cut, by detector and reason (non_finite_score, clamped_score, stray_event, non_finite_evidence, evidence_over_count, text_cut, over_batch_budget, duplicate).",
             MetricType::Counter,
             snap.gate.iter().flat_map(|(name, counts)| {
                 counts.labelled().into_iter().map(move |(reason, n)| {

@@ -18,7 +18,10 @@
 //!   format characters escaped as visible `\u{..}` sequences, so no plugin
 //!   can clear a terminal, set its title, break a table, split a CEF header
 //!   or a syslog record, or make two names look alike.
-//! - **Findings** must name an event of their batch.
+//! - **Findings** must name an event of their batch, and a finding equal
+//!   to one already kept from the batch (same event, score, reason and
+//!   evidence) is dropped: a repeat says nothing new, and would add its
+//!   detector's repeat weight to the user's risk.
 //! - **Names** are short, of a safe character set, with no path parts, and
 //!   not confusable with a built-in detector's name; config keys may not use
 //!   the names the host keeps for itself (sandbox limits), and a key's
@@ -112,6 +115,8 @@ pub struct GateCounts {
     pub text_cut: u64,
     /// Findings dropped because the batch's text budget was spent.
     pub over_batch_budget: u64,
+    /// Findings dropped for repeating one kept from the same batch.
+    pub duplicate: u64,
 }
 
 impl GateCounts {
@@ -122,7 +127,7 @@ impl GateCounts {
 
     /// Findings dropped in all (not counting items cut from kept findings).
     pub fn findings_dropped(&self) -> u64 {
-        self.non_finite_score + self.stray + self.over_batch_budget
+        self.non_finite_score + self.stray + self.over_batch_budget + self.duplicate
     }
 
     /// Add `other`'s counts to these.
@@ -134,11 +139,12 @@ impl GateCounts {
         self.evidence_over_count += other.evidence_over_count;
         self.text_cut += other.text_cut;
         self.over_batch_budget += other.over_batch_budget;
+        self.duplicate += other.duplicate;
     }
 
     /// The counts as (metric label, value) pairs, for `/metrics` and the
     /// summary; the labels are stable.
-    pub fn labelled(&self) -> [(&'static str, u64); 7] {
+    pub fn labelled(&self) -> [(&'static str, u64); 8] {
         [
             ("non_finite_score", self.non_finite_score),
             ("clamped_score", self.clamped_score),
@@ -147,6 +153,7 @@ impl GateCounts {
             ("evidence_over_count", self.evidence_over_count),
             ("text_cut", self.text_cut),
             ("over_batch_budget", self.over_batch_budget),
+            ("duplicate", self.duplicate),
         ]
     }
 }
@@ -169,6 +176,7 @@ impl std::fmt::Display for GateCounts {
                 "non_finite_evidence" => "evidence values dropped for being non-finite",
                 "evidence_over_count" => "evidence items dropped past the per-finding limit",
                 "text_cut" => "texts cut to their byte limit",
+                "duplicate" => "findings dropped for repeating one of their batch",
                 _ => "findings dropped past the batch's text budget",
             };
             write!(f, "{n} {what}")?;
@@ -192,7 +200,9 @@ pub fn admit(
     counts: &mut GateCounts,
 ) -> Vec<wit::Finding> {
     let mut budget = limits.max_batch_text_bytes;
-    let mut out = Vec::with_capacity(findings.len());
+    let mut out: Vec<wit::Finding> = Vec::with_capacity(findings.len());
+    // Kept findings by fingerprint (positions in `out`).
+    let mut seen: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
     for mut f in findings {
         if !sent(f.event) {
             counts.stray += 1;
@@ -229,15 +239,41 @@ pub fn admit(
             evidence.push(wit::Evidence { key, value });
         }
         f.evidence = evidence;
+        let print = fingerprint(&f);
+        let kept = seen.entry(print).or_default();
+        if kept.iter().any(|&i| out[i] == f) {
+            counts.duplicate += 1;
+            continue;
+        }
         let size = text_bytes(&f);
         if size > budget {
             counts.over_batch_budget += 1;
             continue;
         }
         budget -= size;
+        kept.push(out.len());
         out.push(f);
     }
     out
+}
+
+/// A hash of everything a finding says, so that repeats are found without
+/// comparing every pair; equal hashes are then compared in full.
+fn fingerprint(f: &wit::Finding) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    f.event.hash(&mut h);
+    f.score.to_bits().hash(&mut h);
+    f.reason.hash(&mut h);
+    for e in &f.evidence {
+        e.key.hash(&mut h);
+        match &e.value {
+            wit::EvidenceValue::Integer(i) => (0u8, *i).hash(&mut h),
+            wit::EvidenceValue::Float(x) => (1u8, x.to_bits()).hash(&mut h),
+            wit::EvidenceValue::Text(t) => (2u8, t).hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 /// An evidence value as JSON, for alerts and authoring output. Past the

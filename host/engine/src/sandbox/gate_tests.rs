@@ -40,6 +40,41 @@ fn non_finite_scores_are_dropped_and_out_of_range_ones_clamped() {
     assert_eq!(c.clamped_score, 2);
 }
 
+/// A plugin that repeats a finding (a bug, or an attempt to add its repeat
+/// weight to a user's risk again and again) has the repeats dropped and
+/// counted; findings that differ in anything, even one evidence value, are
+/// all kept.
+#[test]
+fn repeated_findings_are_dropped_and_counted() {
+    let with = |event: u64, x: f64| wit::Finding {
+        evidence: vec![wit::Evidence {
+            key: "k".into(),
+            value: wit::EvidenceValue::Float(x),
+        }],
+        ..finding(event, 50.0)
+    };
+    let mut c = GateCounts::default();
+    let out = admit(
+        vec![
+            with(10, 1.0),
+            with(10, 1.0),
+            with(10, 2.0),
+            with(11, 1.0),
+            with(10, 1.0),
+        ],
+        |seq| (10..12).contains(&seq),
+        &OutputLimits::default(),
+        &mut c,
+    );
+    assert_eq!(out, [with(10, 1.0), with(10, 2.0), with(11, 1.0)]);
+    assert_eq!(c.duplicate, 2);
+    assert_eq!(c.findings_dropped(), 2);
+    assert!(
+        c.to_string().contains("2 findings dropped for repeating"),
+        "{c}"
+    );
+}
+
 #[test]
 fn findings_for_events_outside_the_batch_are_counted_not_kept() {
     let mut c = GateCounts::default();
@@ -98,8 +133,8 @@ fn a_batch_shares_one_text_budget() {
     };
     let mut c = GateCounts::default();
     let findings = (0..10)
-        .map(|_| wit::Finding {
-            reason: "y".repeat(1000),
+        .map(|i| wit::Finding {
+            reason: format!("{i}{}", "y".repeat(999)),
             ..finding(0, 10.0)
         })
         .collect();
