@@ -153,7 +153,9 @@ pub struct Event {
     /// known resources, profiles). `false` while the host holds the user's
     /// behaviour out of the baselines, e.g. during an open alert episode, so
     /// that an ongoing attack does not become the new normal. Score the
-    /// event either way.
+    /// event either way. The user's events are learned again once the
+    /// episode ends without a malicious verdict, so what was held may be
+    /// kept aside and folded in then (off-hours keeps its held days).
     pub learn: bool,
 }
 

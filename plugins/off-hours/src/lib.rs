@@ -122,7 +122,8 @@
 //! night shifts is learned night by night and its nights never add up,
 //! which they would if days were taken as independent evidence, since a
 //! new routine repeats exactly as an intrusion's nights do. Its entry is
-//! dropped when the day closes unheld.
+//! dropped when the day closes unheld, and so are the entries of the held
+//! days folded in then (see below).
 //!
 //! # Findings
 //!
@@ -156,7 +157,20 @@
 //! off. Late events of such a day, and held late events of any day, are
 //! not counted either. So a nightly session scores the same every night
 //! the user is held, instead of teaching the profile that nights are
-//! normal. The peer group a held event names is still taken (it comes
+//! normal.
+//!
+//! A held day is not lost, though: it is kept aside (its 24 hourly
+//! counts, at most [`HELD_DAYS_KEPT`] days, the oldest going first), and
+//! the kept days join the profiles, the user's, their group's and the
+//! organisation's, when a day of the user closes that is not held. The
+//! host holds a user until their episode ends (their risk calms, or
+//! `risk.hold_days` pass, or an analyst judges it benign) and for good once
+//! it is judged malicious, so a learned day after held ones means the
+//! episode that held them ended without that verdict. The nights behind an
+//! episode are then learned as if the host had never held them: a routine
+//! that alerted (an administrator's night rounds) becomes normal after its
+//! episode, as an unalerted one does night by night, instead of alerting
+//! again at every round. The peer group a held event names is still taken (it comes
 //! from the identity file, not from behaviour), and the global learning
 //! period's clock starts at the first event seen, held or not.
 //!
@@ -190,7 +204,8 @@
 //! the pending day's 24 hourly counts, whether it and the day closed last
 //! are held out of learning, the current session: its first and latest
 //! hour, hours-of-day mask, events and smallest active share; 24 bytes,
-//! and 8 more per day with an off-hours finding in the last `repeat_days`)
+//! 8 more per day with an off-hours finding in the last `repeat_days`,
+//! and 52 per held day kept aside, at most 14)
 //! and
 //! 800 bytes per peer group and once for the organisation, twice that
 //! when sharded (the other shards' sum is kept apart too). A profile
@@ -232,6 +247,10 @@ const FILL_GAP_HOURS: usize = 12;
 const MAX_THETA: f64 = 0.999;
 
 const NO_DAY: i64 = i64::MIN;
+/// Held days a user keeps aside until they are learned again: twice the
+/// host's default longest hold (`risk.hold_days`, 7), so that an episode
+/// renewed once is folded in whole; past it the oldest goes unlearned.
+const HELD_DAYS_KEPT: usize = 14;
 const WEEKDAY: usize = 0;
 const WEEKEND: usize = 1;
 
@@ -538,6 +557,17 @@ struct User {
     /// day that reached `min_score`, oldest first, at most `repeat_days`;
     /// a day's entry goes when it closes without being held.
     nights: Vec<Night>,
+    /// Days held out of learning, oldest first, at most [`HELD_DAYS_KEPT`]:
+    /// they join the profiles when the user is learned again.
+    held_days: Vec<HeldDay>,
+}
+
+/// A local day the host held out of learning, kept until the user's hold
+/// ends ([`OffHours::close_day`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct HeldDay {
+    day: i32,
+    hours: [u16; 24],
 }
 
 /// A local day's strongest off-hours session, for [`combined_tail`].
@@ -562,6 +592,7 @@ impl Default for User {
             profile: Profile::default(),
             session: None,
             nights: Vec::new(),
+            held_days: Vec::new(),
         }
     }
 }
@@ -712,24 +743,45 @@ impl OffHours {
         time_ms < first.saturating_add(span)
     }
 
-    /// Close the user's pending day: unless it is held out of learning, it
-    /// joins the user's profile and those of their peer group and the
-    /// organisation.
-    fn close_day(user: &mut User, group: Option<&mut Profile>, org: &mut Profile) {
+    /// Close the user's pending day. A held day is kept aside; a day that
+    /// is not joins the user's profile and those of their peer group and
+    /// the organisation, and the kept held days join them first: the host
+    /// learns the user again, so the episode that held them has ended
+    /// without a verdict that it was malicious.
+    fn close_day(user: &mut User, mut group: Option<&mut Profile>, org: &mut Profile) {
         user.closed_hours = 0;
         user.closed_held = std::mem::take(&mut user.held);
-        if !user.closed_held {
-            // A day learned as normal is no longer evidence for later ones.
-            let day = i32::try_from(user.day).unwrap_or(i32::MIN);
-            user.nights.retain(|n| n.day != day);
-        }
-        if user.day != NO_DAY && !user.closed_held && user.pending.iter().any(|&n| n > 0) {
-            let kind = kind_of(user.day);
-            user.profile.add_day(kind, &user.pending);
-            org.add_day(kind, &user.pending);
-            if let Some(g) = group {
-                g.add_day(kind, &user.pending);
+        let day = i32::try_from(user.day).unwrap_or(i32::MIN);
+        let active = user.day != NO_DAY && user.pending.iter().any(|&n| n > 0);
+        if user.closed_held {
+            if active {
+                if user.held_days.len() >= HELD_DAYS_KEPT {
+                    user.held_days.remove(0);
+                }
+                user.held_days.push(HeldDay {
+                    day,
+                    hours: user.pending,
+                });
             }
+            user.pending = [0; 24];
+            return;
+        }
+        // Days learned as normal are no longer evidence for later ones.
+        let folded = std::mem::take(&mut user.held_days);
+        user.nights
+            .retain(|n| n.day != day && folded.iter().all(|h| h.day != n.day));
+        let mut learn = |hours: &[u16; 24], kind: usize| {
+            user.profile.add_day(kind, hours);
+            org.add_day(kind, hours);
+            if let Some(g) = group.as_deref_mut() {
+                g.add_day(kind, hours);
+            }
+        };
+        for h in &folded {
+            learn(&h.hours, kind_of(i64::from(h.day)));
+        }
+        if active {
+            learn(&user.pending, kind_of(user.day));
             for (h, &n) in user.pending.iter().enumerate() {
                 if n > 0 {
                     user.closed_hours |= 1 << h;

@@ -654,15 +654,20 @@ fn held_nights_score_as_the_first_while_learned_nights_fade() {
     );
 }
 
-/// Days held out of learning leave the profiles as if the held events had
-/// never been seen, their whole days included: on day 29 user 3's night
-/// session is learned for four events and held from the fifth on (as when
-/// an alert opens an episode), and their ordinary day after it is learned;
-/// days 30 and 31 are held. Everyone else works as usual throughout. The
-/// following days' findings and the whole state then match a run in which
-/// user 3 was away on days 29 to 31.
+/// Days held out of learning wait, their whole days included, and join
+/// the profiles once the host learns the user again (their episode ended
+/// without a malicious verdict). On day 29 user 3's night session is
+/// learned for four events and held from the fifth on (as when an alert
+/// opens an episode), so day 29 is held whole; days 30 and 31 are held.
+/// Everyone else works as usual throughout.
+/// - While held, the stretch is not learned: the findings of days 32 and
+///   33 (user 3 still held) match a run in which user 3 was away on days
+///   29 to 31.
+/// - Once user 3 is learned again (from day 34), the state matches a
+///   run in which days 29 to 31 were learned as they came, and so do the
+///   findings of the days after.
 #[test]
-fn a_held_stretch_is_learned_as_if_it_never_happened() {
+fn a_held_stretch_waits_and_is_learned_when_the_hold_ends() {
     let mut rng = Rng(72);
     let mut others = Vec::new();
     for day in 29..32 {
@@ -670,33 +675,78 @@ fn a_held_stretch_is_learned_as_if_it_never_happened() {
             others.extend(ordinary_day(&mut rng, u, day));
         }
     }
-    let mut after = Vec::new();
-    for day in 32..36 {
-        for u in 0..25 {
-            after.extend(ordinary_day(&mut rng, u, day));
+    let days = |rng: &mut Rng, from: i64, to: i64, learn: bool| {
+        let mut out = Vec::new();
+        for day in from..to {
+            for u in 0..25 {
+                let mut events = ordinary_day(rng, u, day);
+                if u == 3 {
+                    events = learning(events, learn);
+                }
+                out.extend(events);
+            }
         }
-    }
-    let mut user3 = night_and_day(29);
-    user3.sort_by_key(|e| e.time_ms);
-    for e in user3.iter_mut().filter(|e| e.local_hour() == 2).skip(4) {
-        e.learn = false;
-    }
-    user3.extend(learning(night_and_day(30), false));
-    user3.extend(learning(night_and_day(31), false));
-
+        out
+    };
+    let still_held = days(&mut rng, 32, 34, false);
+    // Days 33 and 34 are a weekend: user 3 is next active on day 35, and
+    // that day, learned, closes on day 36.
+    let learned_again = days(&mut rng, 34, 37, true);
+    let later = days(&mut rng, 37, 42, true);
+    let nights = |held: bool| {
+        let mut user3 = night_and_day(29);
+        user3.sort_by_key(|e| e.time_ms);
+        for e in user3.iter_mut().filter(|e| e.local_hour() == 2).skip(4) {
+            e.learn = !held;
+        }
+        user3.extend(learning(night_and_day(30), !held));
+        user3.extend(learning(night_and_day(31), !held));
+        user3
+    };
     // Earlier nights' findings are evidence the detector keeps, not
-    // learning; without them the two runs' states must be equal.
-    let mut held = trained();
-    held.configure([("repeat_days", "0")]).unwrap();
-    let found = run(&mut held, [others.clone(), user3].concat());
+    // learning; without them the runs' profiles must be equal.
+    let start = || {
+        let mut rt = trained();
+        rt.configure([("repeat_days", "0")]).unwrap();
+        rt
+    };
+
+    let mut held = start();
+    let found = run(&mut held, [others.clone(), nights(true)].concat());
     assert!(max_score(&found) >= 40.0, "{found:#?}");
-    let held_after = held.observe(&sequence(after.clone(), 2_000_000));
-    let mut away = trained();
-    away.configure([("repeat_days", "0")]).unwrap();
-    run(&mut away, others);
-    let away_after = away.observe(&sequence(after, 2_000_000));
-    assert_eq!(held_after, away_after);
-    assert_eq!(held.snapshot(), away.snapshot());
+    let mut away = start();
+    run(&mut away, others.clone());
+    assert_eq!(
+        held.observe(&sequence(still_held.clone(), 2_000_000)),
+        away.observe(&sequence(still_held.clone(), 2_000_000)),
+        "a held stretch is not learned while the user is held"
+    );
+
+    let mut learned = start();
+    run(&mut learned, [others, nights(false)].concat());
+    learned.observe(&sequence(still_held, 2_000_000));
+    for rt in [&mut held, &mut learned] {
+        rt.observe(&sequence(learned_again.clone(), 3_000_000));
+    }
+    assert_eq!(held.snapshot(), learned.snapshot());
+    assert_eq!(
+        held.observe(&sequence(later.clone(), 4_000_000)),
+        learned.observe(&sequence(later, 4_000_000))
+    );
+}
+
+/// A user held for good (an analyst's malicious verdict keeps the host
+/// holding them) keeps at most [`crate::HELD_DAYS_KEPT`] days aside.
+#[test]
+fn held_days_kept_aside_are_bounded() {
+    let mut rt = trained();
+    let mut events = Vec::new();
+    for day in 28..28 + 3 * crate::HELD_DAYS_KEPT as i64 {
+        events.extend(learning(night_and_day(day), false));
+    }
+    run(&mut rt, events);
+    let kept = rt.detector().users.get(3).expect("user 3").held_days.len();
+    assert_eq!(kept, crate::HELD_DAYS_KEPT);
 }
 
 /// An event late from the previous day joins the profile, unless that day
