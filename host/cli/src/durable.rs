@@ -71,7 +71,7 @@ pub(crate) fn plan(
     let mut start = Position::default();
     if let Some(mark) = &checkpoint.input {
         let same = match (input, &mark.path) {
-            (Some(p), Some(saved)) => same_file_prefix(p, saved, mark)?,
+            (Some(p), Some(saved)) if rereadable(p) => same_file_prefix(p, saved, mark)?,
             _ => false,
         };
         if same {
@@ -92,7 +92,7 @@ pub(crate) fn plan(
             }
             tracing::info!(
                 input = %now,
-                "note: the saved state was reading stdin; a stream cannot be rewound, so reading continues with what {now} delivers now"
+                "note: the saved state was reading a stream (stdin or a named pipe); a stream cannot be rewound, so reading continues with what {now} delivers now"
             );
         }
     }
@@ -136,6 +136,14 @@ fn cut_len(mark: Option<&OutputMark>, out: &Path, what: &str) -> Result<Option<u
         );
     }
     Ok(Some(mark.len))
+}
+
+/// Whether `path` is a regular file, which a checkpoint can read again to
+/// recognise it. A named pipe or a device (`/dev/stdin`) is a stream, like
+/// stdin: opening it again would wait for a writer or take bytes from the
+/// run reading it.
+pub(crate) fn rereadable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Whether `path` is the checkpoint's input file, still holding at least
@@ -220,7 +228,9 @@ impl Checkpointer {
             every: Duration::from_secs(args.checkpoint_secs.max(1)),
             last_events: 0,
             last_at: Instant::now(),
-            input: input.map(absolute),
+            // A stream's position is kept, never its path: it cannot be
+            // read again to check that a resumed run has the same input.
+            input: input.filter(|p| rereadable(p)).map(absolute),
             output: output.map(absolute),
             records: records.iter().map(|p| absolute(p)).collect(),
             skipped_before,

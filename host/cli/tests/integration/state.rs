@@ -201,6 +201,61 @@ fn sigterm_checkpoints_and_a_stream_resumes_after_the_last_line_read() {
     );
 }
 
+/// A named pipe given as the input (as a forwarder writes one) is read as
+/// a stream, like stdin: checkpoints taken while it is read never open it
+/// again (which would wait for a writer or take its bytes), and the alerts
+/// are those of the same events from a file.
+#[test]
+fn a_named_pipe_as_input_is_scored_and_checkpointed_as_a_stream() {
+    let (dir, events, ids) = org("60");
+    let want = reference(&events, &ids, &dir.path().join("reference.jsonl"));
+    let fifo = dir.path().join("events.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let mut child = ueba_cmd()
+        .args([
+            "score",
+            fifo.to_str().unwrap(),
+            "-i",
+            &ids,
+            "-q",
+            "-o",
+            alerts.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--checkpoint-events",
+            "2000",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = {
+        let (fifo, events) = (fifo.clone(), events.clone());
+        std::thread::spawn(move || {
+            let mut pipe = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            pipe.write_all(&std::fs::read(events).unwrap()).unwrap();
+        })
+    };
+    writer.join().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("ueba score did not finish reading the named pipe");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(state.join("checkpoint").is_file());
+    assert!(std::fs::read(&alerts).unwrap() == want, "alerts differ");
+}
+
 #[test]
 fn history_then_a_new_log_scores_like_one_stream() {
     let (dir, events, ids) = org("100");
@@ -298,7 +353,7 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
 
 /// Checkpoints written by earlier releases (fixtures `earlier-states`)
 /// resume with every detector's learned state: volume carries its 0.3
-/// layouts over, off-hours its 0.1.0 one, and no detector starts afresh;
+/// layouts over, off-hours its 0.1.0 and 0.2 ones, and no detector starts afresh;
 /// the checkpoint formats 7 and 8 carry over to the current one.
 #[test]
 fn checkpoints_of_earlier_releases_keep_every_detectors_state() {

@@ -165,6 +165,13 @@ pub enum StateError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The checkpoint's path is not a regular file (a FIFO, a device, a
+    /// directory): reading it could block for ever or never end.
+    #[error("{path} is not a regular file, so it cannot be a ueba checkpoint")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file does not start with [`MAGIC`].
     #[error("{path} is not a ueba checkpoint (it does not start with {magic:?})", magic = String::from_utf8_lossy(MAGIC))]
     Foreign {
@@ -357,6 +364,14 @@ pub fn fingerprint(path: &Path, limit: u64) -> std::io::Result<[u8; 32]> {
 /// next. `Ok(None)` when none was ever written.
 pub fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StateError> {
     let path = dir.join(CHECKPOINT_FILE);
+    // Looked at before it is opened: opening a FIFO for reading waits for a
+    // writer, and a device may never end.
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => return Err(StateError::NotAFile { path }),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Io { path, source }),
+    }
     let mut file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -62,6 +62,27 @@ fn a_second_process_cannot_share_the_directory() {
     assert!(matches!(err, StateError::Locked { .. }), "{err}");
 }
 
+/// A checkpoint path that is a FIFO (whose opening would wait for a
+/// writer for ever) or a directory is refused by name, at once.
+#[test]
+fn a_checkpoint_that_is_not_a_regular_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(CHECKPOINT_FILE)).unwrap();
+    let err = read_checkpoint(dir.path()).unwrap_err();
+    assert!(matches!(err, StateError::NotAFile { .. }), "{err}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join(CHECKPOINT_FILE);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = read_checkpoint(dir.path()).unwrap_err();
+    assert!(matches!(err, StateError::NotAFile { .. }), "{err}");
+}
+
 #[test]
 fn damaged_files_are_refused_by_name() {
     let bytes = encode(&sample()).unwrap();
