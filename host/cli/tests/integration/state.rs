@@ -530,6 +530,8 @@ fn a_quiet_stream_is_scored_and_checkpointed_while_it_waits_for_more() {
             dir.path().join("alerts.jsonl").to_str().unwrap(),
             "--state",
             state.to_str().unwrap(),
+            "--checkpoint-secs",
+            "1",
         ])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -541,8 +543,19 @@ fn a_quiet_stream_is_scored_and_checkpointed_while_it_waits_for_more() {
     }
     stdin.flush().unwrap();
     // Far fewer lines than a chunk, then nothing: after a second of quiet
-    // they are scored, whatever is still to come.
-    std::thread::sleep(Duration::from_millis(2500));
+    // they are scored, whatever is still to come, and the next checkpoint
+    // is taken while the stream stays open. Waited for rather than slept
+    // on, so a busy machine (a build on the same cores) cannot make the
+    // signal arrive before the run is under way.
+    let checkpoint = state.join("checkpoint");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !checkpoint.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint while the stream was quiet"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let k = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
