@@ -579,15 +579,46 @@ pub enum ConfigError {
         message: String,
     },
     /// A value is out of its allowed range.
-    #[error("{path}: `{key}`: {message}")]
+    #[error("{path}{}: `{key}`: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// Dotted key, e.g. `risk.threshold`.
+        /// The line the key's value is on, when the text says (a default
+        /// value has none).
+        line: Option<usize>,
+        /// Dotted key, e.g. `risk.threshold` or `exceptions[2].until`.
         key: String,
         /// What is allowed.
         message: String,
     },
+}
+
+/// The line (from 1) of the value of `key` in TOML `text`: a dotted key
+/// whose parts may end in an array index (`exceptions[2].until`).
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut table = Some(doc.get_ref());
+    let mut at: Option<std::ops::Range<usize>> = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let (_, value) = table?.iter().find(|(k, _)| k.get_ref() == name)?;
+        let value = match (index, value.get_ref()) {
+            (Some(i), DeValue::Array(items)) => items.get(i)?,
+            (Some(_), _) => return None,
+            (None, _) => value,
+        };
+        at = Some(value.span());
+        table = match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        };
+    }
+    let start = at?.start;
+    Some(text.get(..start)?.matches('\n').count() + 1)
 }
 
 impl Config {
@@ -606,7 +637,20 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        cfg.validate(path)?;
+        cfg.validate(path).map_err(|e| match e {
+            ConfigError::Invalid {
+                path,
+                line: None,
+                key,
+                message,
+            } => ConfigError::Invalid {
+                line: line_of(text, &key),
+                path,
+                key,
+                message,
+            },
+            e => e,
+        })?;
         Ok(cfg)
     }
 
@@ -614,6 +658,7 @@ impl Config {
         let bad = |key: &str, message: &str| {
             Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
+                line: None,
                 key: key.into(),
                 message: message.into(),
             })

@@ -16,15 +16,30 @@ fn unknown_keys_are_named() {
     assert!(e.to_string().contains("rsik"), "{e}");
 }
 
+/// An out-of-range value is named by its key and its line, including in
+/// a detector's table and in the second of several `[[exceptions]]`.
 #[test]
-fn out_of_range_values_are_named() {
+fn out_of_range_values_are_named_with_their_line() {
     let e = Config::parse("[risk]\nthreshold = 0\n", Path::new("u.toml")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "u.toml: `risk.threshold`: must be above 0 and at most 100"
+        "u.toml:2: `risk.threshold`: must be above 0 and at most 100"
     );
-    let e = Config::parse("[detectors.volume]\nweight = -1\n", Path::new("u.toml")).unwrap_err();
-    assert!(e.to_string().contains("detectors.volume.weight"), "{e}");
+    let e = Config::parse("\n[detectors.volume]\nweight = -1\n", Path::new("u.toml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("u.toml:3: `detectors.volume.weight`"),
+        "{e}"
+    );
+    let text = "[[exceptions]]\nuser = \"a\"\n\n[[exceptions]]\nuser = \"b\"\nuntil = \"soon\"\n";
+    let e = Config::parse(text, Path::new("u.toml")).unwrap_err();
+    assert!(
+        e.to_string().starts_with("u.toml:6: `exceptions[1].until`"),
+        "{e}"
+    );
+    // A dotted key in a table header and an inline table say where too.
+    let e = Config::parse("risk = { threshold = 200 }\n", Path::new("u.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("u.toml:1: "), "{e}");
 }
 
 #[test]
