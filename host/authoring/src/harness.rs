@@ -3,10 +3,12 @@
 //!
 //! Events are encoded exactly as the scorer encodes them (identity file,
 //! interning, local-time offsets, symbols sent once per instance) and sent
-//! in batches of `input.batch_size`, in event-time order with ties in file
-//! order: what `ueba score` delivers when events arrive within
-//! `input.max_lateness_secs` of each other. Unlike `ueba score`, a failing
-//! call is not retried: a test should see the failure.
+//! in the scorer's blocks (`input.batch_size` events or
+//! `input.block_minutes` of event time, whichever ends first), in
+//! event-time order with ties in file order: what `ueba score` delivers
+//! when events arrive within `input.max_lateness_secs` of each other.
+//! Unlike `ueba score`, a failing call is not retried: a test should see
+//! the failure.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -17,6 +19,7 @@ use ueba_engine::config::Config;
 use ueba_engine::event::{AccessEvent, format_time};
 use ueba_engine::identity::Identities;
 use ueba_engine::pipeline::Encoder;
+use ueba_engine::pipeline::block::block_lengths;
 use ueba_engine::pipeline::intern::SymbolKind;
 use ueba_engine::sandbox::gate::{self, GateCounts, OutputLimits};
 use ueba_engine::sandbox::{Limits, PluginInfo, Runtime, wit};
@@ -91,9 +94,17 @@ pub fn run(
     let mut sent = 0usize;
     let mut findings = Vec::new();
     let mut batches = 0usize;
-    let size = cfg.input.batch_size.max(1);
-    for (b, chunk) in events.chunks(size).enumerate() {
-        let first = (b * size) as u64;
+    let times: Vec<i64> = events.iter().map(|e| e.time_ms).collect();
+    let lengths = block_lengths(
+        &times,
+        cfg.input.batch_size.max(1) as u64,
+        cfg.input.block_span_ms(),
+    );
+    let mut first = 0u64;
+    let mut rest = events.as_slice();
+    for len in lengths {
+        let (chunk, after) = rest.split_at(len);
+        rest = after;
         let evs: wit::Events = chunk
             .iter()
             .enumerate()
@@ -164,6 +175,7 @@ pub fn run(
                 ),
             });
         }
+        first += chunk.len() as u64;
     }
     Ok(Outcome {
         info,

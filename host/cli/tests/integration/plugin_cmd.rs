@@ -184,6 +184,14 @@ fn test_and_inspect_work_on_a_built_in_plugin_with_config() {
         blessed.contains("first access to sensitive auth.roles"),
         "{blessed}"
     );
+    // The sample's days are sent in the scorer's blocks of 15 minutes of
+    // event time, not as one batch of up to 1,024 events.
+    let sent = |out: &str| -> usize {
+        let head = out.lines().next().unwrap_or_default();
+        let n = head.rsplit(" in ").next().unwrap_or_default();
+        n.trim_end_matches(" batches").parse().unwrap_or(0)
+    };
+    assert!(sent(&blessed) > 1, "{blessed}");
     ok(&ueba(&base));
     let golden = std::fs::read_to_string(&expected).unwrap();
     let first_line = golden.lines().next().expect("findings").to_string();

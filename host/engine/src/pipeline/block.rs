@@ -103,6 +103,32 @@ impl Block {
     }
 }
 
+/// The lengths of the blocks, in order, that `ueba score` cuts events of
+/// these `times` into (event times in sequence order), with blocks of
+/// `batch_size` events and `span_ms` of event time (0: no time bound): the
+/// batches a tool that feeds a plugin outside the scorer (`ueba plugin
+/// test`) must send so that the plugin sees what `ueba score` sends it.
+pub fn block_lengths(times: &[i64], batch_size: u64, span_ms: i64) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut block = Block::first();
+    for (seq, &time_ms) in (0u64..).zip(times) {
+        if block.spent_before(seq, time_ms, span_ms) {
+            lengths.push((seq - block.start_seq) as usize);
+            block = block.next(seq);
+        }
+        block.take(seq, time_ms);
+        if block.full(seq + 1, batch_size) {
+            lengths.push((seq + 1 - block.start_seq) as usize);
+            block = block.next(seq + 1);
+        }
+    }
+    let rest = times.len() as u64 - block.start_seq;
+    if rest > 0 {
+        lengths.push(rest as usize);
+    }
+    lengths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +156,17 @@ mod tests {
         assert_eq!(b.max_ms, 14 * MIN);
         let n = b.next(3);
         assert_eq!((n.no, n.start_seq, n.start_ms), (1, 3, i64::MIN));
+    }
+
+    /// Blocks of 3 events or 15 minutes: a burst is cut by count, a quiet
+    /// stretch by time, and without a time bound by count alone.
+    #[test]
+    fn block_lengths_follow_the_count_and_the_span() {
+        let times = [0, MIN, 2 * MIN, 3 * MIN, 20 * MIN, 40 * MIN, 41 * MIN];
+        assert_eq!(block_lengths(&times, 3, 15 * MIN), [3, 1, 1, 2]);
+        assert_eq!(block_lengths(&times, 3, 0), [3, 3, 1]);
+        assert_eq!(block_lengths(&times, 100, 15 * MIN), [4, 1, 2]);
+        assert!(block_lengths(&[], 3, 15 * MIN).is_empty());
     }
 
     #[test]
