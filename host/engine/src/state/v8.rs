@@ -34,29 +34,46 @@ pub(super) struct CheckpointV8<S = ScorerStateV8> {
     records: Vec<OutputMark>,
 }
 
-/// The scorer's part of a format-8 checkpoint.
+/// The scorer's part of a format-8 checkpoint, or, with `()` for the time
+/// guard's state (`C`), of a format-7 one (`super::v7`).
 #[derive(Deserialize)]
-pub(super) struct ScorerStateV8 {
-    pub(super) interner: InternerState,
-    pub(super) clock: Clock,
-    pub(super) held: Vec<Held>,
-    pub(super) arrivals: u64,
-    pub(super) newest_ms: i64,
-    pub(super) released_ms: i64,
-    pub(super) pending: Vec<(i64, Compact)>,
-    pub(super) next_seq: u64,
-    pub(super) cadence: crate::pipeline::Cadence,
-    pub(super) aggregator: AggregatorState,
-    pub(super) entities: crate::risk::entities::EntityRisk,
-    pub(super) stats: SavedStats,
-    pub(super) detectors: Vec<DetectorState>,
+pub(super) struct ScorerStateV8<C = Clock> {
+    interner: InternerState,
+    clock: C,
+    held: Vec<Held>,
+    arrivals: u64,
+    newest_ms: i64,
+    released_ms: i64,
+    pending: Vec<(i64, Compact)>,
+    next_seq: u64,
+    cadence: crate::pipeline::Cadence,
+    aggregator: AggregatorState,
+    entities: crate::risk::entities::EntityRisk,
+    stats: SavedStats,
+    detectors: Vec<DetectorState>,
 }
 
-impl From<ScorerStateV8> for ScorerState {
-    fn from(s: ScorerStateV8) -> ScorerState {
+/// The time guard's state as a checkpoint kept it: format 8's, or none in
+/// format 7, which carries over with no event waiting and none refused.
+pub(super) struct GuardBefore(Clock);
+
+impl From<Clock> for GuardBefore {
+    fn from(clock: Clock) -> GuardBefore {
+        GuardBefore(clock)
+    }
+}
+
+impl From<()> for GuardBefore {
+    fn from((): ()) -> GuardBefore {
+        GuardBefore(Clock::default())
+    }
+}
+
+impl<C: Into<GuardBefore>> From<ScorerStateV8<C>> for ScorerState {
+    fn from(s: ScorerStateV8<C>) -> ScorerState {
         ScorerState {
             interner: s.interner,
-            clock: s.clock,
+            clock: s.clock.into().0,
             held: s.held,
             arrivals: s.arrivals,
             newest_ms: s.newest_ms,
