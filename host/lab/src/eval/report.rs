@@ -64,8 +64,12 @@ fn svg(
     Ok(buf)
 }
 
-/// Escape text for HTML.
+/// Escape text for HTML. Names and descriptions come from the log and
+/// the labels file, so control, bidirectional and invisible characters are
+/// first written as visible `\u{..}` escapes, as on a terminal: a page must
+/// not show a user name other than the one in the log.
 fn esc(s: &str) -> String {
+    let s = ueba_engine::sandbox::gate::escape_text(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -853,4 +857,19 @@ pub fn sweep_svg(s: &SweepResult) -> Result<String, EvalError> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    /// A user named with a right-to-left override and a bell shows those
+    /// characters as escapes on the page, and markup as text.
+    #[test]
+    fn names_are_escaped_for_html_and_their_hidden_characters_shown() {
+        assert_eq!(
+            esc("<b>\u{202e}txt.exe\u{7}'"),
+            "&lt;b&gt;\\u{202e}txt.exe\\u{7}&#39;"
+        );
+    }
 }
