@@ -22,6 +22,8 @@
 //! A `[formats.mapping]` value names an extension key or such a label and is
 //! tried first.
 
+use std::collections::HashMap;
+
 use super::{
     At, Draft, FieldMapping, FormatError, LineParser, clip, parse_outcome_lenient, qualify, sql,
 };
@@ -52,24 +54,29 @@ const ACTION_LABELS: &[&str] = &["operation", "command", "action"];
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pairs: Vec<(String, String)>,
+    /// The first pair of each key, by its exact name and by its name in
+    /// lower case: a lookup (one per custom label that matches) must not
+    /// scan every pair, or a line of many `xLabel=table` pairs would take
+    /// time quadratic in its length.
+    exact: HashMap<String, usize>,
+    folded: HashMap<String, usize>,
 }
 
 impl Fields {
     pub(crate) fn push(&mut self, k: String, v: String) {
+        let at = self.pairs.len();
+        self.folded.entry(k.to_ascii_lowercase()).or_insert(at);
+        self.exact.entry(k.clone()).or_insert(at);
         self.pairs.push((k, v));
     }
 
-    /// The value of key `k` (exact, then case-insensitive).
+    /// The value of key `k` (exact, then case-insensitive): the first pair
+    /// with that key.
     pub(crate) fn key(&self, k: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .or_else(|| {
-                self.pairs
-                    .iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
-            })
-            .map(|(_, v)| v.as_str())
+        self.exact
+            .get(k)
+            .or_else(|| self.folded.get(&k.to_ascii_lowercase()))
+            .map(|&at| self.pairs[at].1.as_str())
     }
 
     /// The value whose `<key>Label` is `label` (case-insensitive).

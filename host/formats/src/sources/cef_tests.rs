@@ -42,3 +42,26 @@ fn cef_line_with_labels_maps_to_event() {
     assert_eq!(err.line, 7);
     assert_eq!(err.field.as_deref(), Some("rt"));
 }
+
+/// A key given twice reads as its first value, exactly or case-insensitively,
+/// and a label naming a key that is missing is passed over for the next: as
+/// the CEF spec reads a line, whatever the number of pairs (a line of tens
+/// of thousands of `xLabel=table` pairs is looked up through an index, not
+/// by scanning every pair per label).
+#[test]
+fn keys_read_their_first_value_and_labels_skip_missing_keys() {
+    let f = extension(
+        "suser=bob suser=eve Act=select act=update cs1Label=table cs2Label=table cs2=t.two",
+    );
+    assert_eq!(f.key("suser"), Some("bob"));
+    assert_eq!(f.key("act"), Some("update"));
+    assert_eq!(f.key("ACT"), Some("select"));
+    assert_eq!(f.label("TABLE"), Some(("cs2", "t.two")));
+
+    let many = format!(
+        "{}cs3Label=table cs3=t.three",
+        "aLabel=table ".repeat(50_000)
+    );
+    let f = extension(&many);
+    assert_eq!(f.label("table"), Some(("cs3", "t.three")));
+}

@@ -40,7 +40,9 @@ use ueba_engine::config::CsvConfig;
 use ueba_engine::event::{AccessEvent, ParseError, parse_timestamp_text};
 
 use super::json::{civil_ms, zoned_ms};
-use super::{At, Draft, FieldMapping, FormatError, LineParser, clip, outcome_of, parse_u64};
+use super::{
+    At, Draft, FieldMapping, FormatError, LineParser, Replay, clip, outcome_of, parse_u64,
+};
 use crate::input::Parsed;
 
 /// Most bytes of one record spanning several lines (a quoted field left
@@ -84,6 +86,8 @@ pub struct CsvParser {
     /// A record still open (a quoted field spanning lines): its first line
     /// and text so far.
     pending: Option<(u64, String)>,
+    /// Lines of a record given up, to read again ([`Replay`]).
+    replay: Replay,
 }
 
 fn by_field(m: &FieldMapping) -> [Option<String>; 8] {
@@ -133,6 +137,7 @@ impl CsvParser {
             fixed: by_field(&cfg.fixed),
             columns: None,
             pending: None,
+            replay: Replay::default(),
         })
     }
 
@@ -313,15 +318,22 @@ pub(crate) fn split(s: &str, delimiter: char) -> Vec<String> {
     out
 }
 
-impl LineParser for CsvParser {
-    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+impl CsvParser {
+    /// Read one line of the input, or one read again.
+    fn feed_one(
+        &mut self,
+        text: &str,
+        line: u64,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), FormatError> {
         if let Some((first, held)) = &mut self.pending {
             if held.len() + text.len() + 1 > MAX_RECORD {
-                let first = *first;
+                let (first, held) = (*first, std::mem::take(held));
                 self.pending = None;
                 out.push(Err(At { line: first }.line(format!(
-                    "a quoted field is still open after {MAX_RECORD} bytes"
+                    "a quoted field is still open after {MAX_RECORD} bytes; the lines after this one are read again as records"
                 ))));
+                self.replay.unread(first, &held, Some((line, text)));
                 return Ok(());
             }
             held.push('\n');
@@ -348,11 +360,28 @@ impl LineParser for CsvParser {
         Ok(())
     }
 
+    /// Read the lines queued to be read again.
+    fn replay(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        while let Some((line, text)) = self.replay.next() {
+            self.feed_one(&text, line, out)?;
+        }
+        Ok(())
+    }
+}
+
+impl LineParser for CsvParser {
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        self.feed_one(text, line, out)?;
+        self.replay(out)
+    }
+
     fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
-        if let Some((line, _)) = self.pending.take() {
-            out.push(Err(
-                At { line }.line("the input ended inside a quoted field")
-            ));
+        while let Some((line, held)) = self.pending.take() {
+            out.push(Err(At { line }.line(
+                "the input ended inside a quoted field; the lines after this one are read again as records",
+            )));
+            self.replay.unread(line, &held, None);
+            self.replay(out)?;
         }
         Ok(())
     }

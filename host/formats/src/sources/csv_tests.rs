@@ -184,3 +184,38 @@ fn a_bad_delimiter_or_zone_is_refused_before_reading() {
         assert!(CsvParser::new(FieldMapping::default(), &cfg).is_err());
     }
 }
+
+/// A field whose opening quote is never closed costs its own line only:
+/// when the input ends (or the record passes its size limit) inside it, the
+/// rows after it are read again as rows, so none is lost unseen.
+#[test]
+fn a_stray_quote_costs_one_line_not_the_rest_of_the_input() {
+    let mut p = parser(FieldMapping::default(), CsvConfig::default());
+    let row = "2026-01-05T14:03:12Z,ana,select,t,1,h";
+    let mut lines = vec![
+        "timestamp,user,action,resource,rows,source",
+        "2026-01-05T14:03:11Z,\"ana,select,t,1,h",
+    ];
+    lines.extend(std::iter::repeat_n(row, 5));
+    let out = run(&mut p, &lines).unwrap();
+    let errs: Vec<String> = out
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("line 2") && errs[0].contains("quoted"));
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 5);
+
+    // Past the size limit the same: one line lost, the rest read.
+    let mut p = parser(FieldMapping::default(), CsvConfig::default());
+    let mut out = Vec::new();
+    p.feed(lines[0], 1, &mut out).unwrap();
+    p.feed(lines[1], 2, &mut out).unwrap();
+    let n = MAX_RECORD / row.len() + 10;
+    for i in 0..n {
+        p.feed(row, i as u64 + 3, &mut out).unwrap();
+    }
+    p.finish(&mut out).unwrap();
+    assert_eq!(out.iter().filter(|r| r.is_err()).count(), 1);
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), n);
+}

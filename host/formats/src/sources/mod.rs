@@ -199,6 +199,39 @@ pub trait LineParser: Send {
     }
 }
 
+/// Lines to read again after a record that never closed: a quote or a
+/// brace left open until the input ended or the record passed its size
+/// limit. The record's first line is reported invalid and the lines after
+/// it are read again as records of their own, so one stray quote costs one
+/// line, not every line up to the limit or the end of the input (which a
+/// single error would hide). Parsers read what is queued here before the
+/// next line of the input, in order; each time a record is given up at
+/// least its first line is gone for good, so reading again ends.
+#[derive(Debug, Default)]
+pub(crate) struct Replay(std::collections::VecDeque<(u64, String)>);
+
+impl Replay {
+    /// Queue the lines of `held` after its first (lines joined by `\n`,
+    /// the first numbered `first`), then `next` if given, ahead of whatever
+    /// is queued already (which came later in the input).
+    pub(crate) fn unread(&mut self, first: u64, held: &str, next: Option<(u64, &str)>) {
+        let held = held.strip_suffix('\n').unwrap_or(held);
+        let mut lines: Vec<(u64, String)> = (first + 1..)
+            .zip(held.split('\n').skip(1))
+            .map(|(n, t)| (n, t.to_string()))
+            .collect();
+        lines.extend(next.map(|(n, t)| (n, t.to_string())));
+        for l in lines.into_iter().rev() {
+            self.0.push_front(l);
+        }
+    }
+
+    /// The next line to read again, if any.
+    pub(crate) fn next(&mut self) -> Option<(u64, String)> {
+        self.0.pop_front()
+    }
+}
+
 /// The native JSON-lines parser: [`parse_line`] on every non-blank line,
 /// with nothing else in the way (it is the benchmark path).
 pub struct NativeParser;

@@ -26,7 +26,7 @@
 use serde_json::Value;
 
 use super::json::{count, first, get, text, time};
-use super::{At, Draft, FieldMapping, FormatError, LineParser, qualify, sql};
+use super::{At, Draft, FieldMapping, FormatError, LineParser, Replay, qualify, sql};
 use crate::input::Parsed;
 use ueba_engine::event::{AccessEvent, Outcome, ParseError};
 
@@ -42,6 +42,8 @@ pub struct MysqlParser {
     in_string: bool,
     escaped: bool,
     skipped: u64,
+    /// Lines of a record given up, to read again ([`Replay`]).
+    replay: Replay,
 }
 
 impl MysqlParser {
@@ -55,6 +57,7 @@ impl MysqlParser {
             in_string: false,
             escaped: false,
             skipped: 0,
+            replay: Replay::default(),
         }
     }
 
@@ -279,13 +282,9 @@ fn status(v: &Value, path: &str, e: At) -> Result<Outcome, ParseError> {
     })
 }
 
-impl LineParser for MysqlParser {
-    fn feed(
-        &mut self,
-        line_text: &str,
-        line: u64,
-        out: &mut Vec<Parsed>,
-    ) -> Result<(), FormatError> {
+impl MysqlParser {
+    /// Read one line of the input, or one read again.
+    fn feed_one(&mut self, line_text: &str, line: u64, out: &mut Vec<Parsed>) {
         let mut stray = false;
         let mut start = 0usize;
         for (i, c) in line_text.char_indices() {
@@ -330,11 +329,12 @@ impl LineParser for MysqlParser {
             self.buf.push_str(&line_text[start..]);
             self.buf.push('\n');
             if self.buf.len() > MAX_RECORD {
-                out.push(Err(At {
-                    line: self.first_line,
-                }
-                .line(format!("JSON record is longer than {MAX_RECORD} bytes"))));
-                self.reset();
+                self.give_up(
+                    out,
+                    &format!(
+                        "JSON record is longer than {MAX_RECORD} bytes; the lines after this one are read again as records"
+                    ),
+                );
             }
         }
         if stray {
@@ -342,16 +342,45 @@ impl LineParser for MysqlParser {
                 "not a JSON object; each record must be a MySQL or Percona audit JSON object",
             )));
         }
+    }
+
+    /// Report the open record's first line as `why` and queue the lines
+    /// after it to be read again ([`Replay`]).
+    fn give_up(&mut self, out: &mut Vec<Parsed>, why: &str) {
+        let first = self.first_line;
+        let held = std::mem::take(&mut self.buf);
+        self.reset();
+        out.push(Err(At { line: first }.line(why)));
+        self.replay.unread(first, &held, None);
+    }
+
+    /// Read the lines queued to be read again.
+    fn replay(&mut self, out: &mut Vec<Parsed>) {
+        while let Some((line, text)) = self.replay.next() {
+            self.feed_one(&text, line, out);
+        }
+    }
+}
+
+impl LineParser for MysqlParser {
+    fn feed(
+        &mut self,
+        line_text: &str,
+        line: u64,
+        out: &mut Vec<Parsed>,
+    ) -> Result<(), FormatError> {
+        self.feed_one(line_text, line, out);
+        self.replay(out);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
-        if self.depth > 0 {
-            out.push(Err(At {
-                line: self.first_line,
-            }
-            .line("input ends inside a JSON record")));
-            self.reset();
+        while self.depth > 0 {
+            self.give_up(
+                out,
+                "input ends inside a JSON record; the lines after this one are read again as records",
+            );
+            self.replay(out);
         }
         Ok(())
     }

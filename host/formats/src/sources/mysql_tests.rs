@@ -37,3 +37,34 @@ fn pretty_printed_filter_array() {
     assert_eq!((ev.user.as_str(), ev.resource.as_str()), ("root", "db1.t1"));
     assert_eq!(ev.source.as_deref(), Some("localhost"));
 }
+
+/// A record cut short (its braces never close) costs its own line: when the
+/// input ends inside it, or it passes its size limit, the lines after its
+/// first are read again as records.
+#[test]
+fn a_truncated_record_costs_one_line_not_the_records_after_it() {
+    let record = r#"{"audit_record":{"name":"Query","record":"6_2026-01-05T14:03:11","timestamp":"2026-01-05T14:03:11 UTC","command_class":"select","connection_id":"12","status":0,"sqltext":"SELECT * FROM customers WHERE id=1","user":"mreyes","host":"localhost","ip":"10.0.0.1","db":"support","rows_sent":1}}"#;
+    let mut input = String::from("{\"audit_record\":{\"name\":\"Qu\n");
+    for _ in 0..5 {
+        input.push_str(record);
+        input.push('\n');
+    }
+    let (out, _) = run(&input);
+    let errs: Vec<String> = out
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("line 1"), "{}", errs[0]);
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 5);
+
+    let n = MAX_RECORD / record.len() + 10;
+    let mut input = String::from("{\"audit_record\":{\"name\":\"Qu\n");
+    for _ in 0..n {
+        input.push_str(record);
+        input.push('\n');
+    }
+    let (out, _) = run(&input);
+    assert_eq!(out.iter().filter(|r| r.is_err()).count(), 1);
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), n);
+}

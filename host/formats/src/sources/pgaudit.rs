@@ -29,7 +29,9 @@
 
 use super::csv::{open_quote, split};
 use super::json::zoned_ms;
-use super::{At, Draft, FormatError, FormatsConfig, LineParser, WithoutObject, clip, qualify, sql};
+use super::{
+    At, Draft, FormatError, FormatsConfig, LineParser, Replay, WithoutObject, clip, qualify, sql,
+};
 use crate::input::Parsed;
 use ueba_engine::event::{AccessEvent, ParseError};
 
@@ -352,6 +354,8 @@ pub struct PgAuditParser {
     /// record of many short lines.
     quote_open: bool,
     skipped: u64,
+    /// csvlog lines of a record given up, to read again ([`Replay`]).
+    replay: Replay,
 }
 
 impl PgAuditParser {
@@ -375,6 +379,7 @@ impl PgAuditParser {
             pending: None,
             quote_open: false,
             skipped: 0,
+            replay: Replay::default(),
         }
     }
 
@@ -513,15 +518,44 @@ fn audit_message(rest: &str) -> Option<&str> {
 /// Whether the text after the prefix holds a pgAudit record further on:
 /// the configured prefix is shorter than the server's `log_line_prefix`, so
 /// the record would otherwise be skipped unseen.
+///
+/// That is `LEVEL:  AUDIT: SESSION,` or `...OBJECT,` after a space, at the
+/// first `AUDIT: `; it is read backwards from there, so a line of many
+/// words before it costs time linear in its length.
 fn misplaced_audit(rest: &str) -> bool {
-    let Some(at) = rest.find("AUDIT: ") else {
+    let Some(at) = rest.find(AUDIT) else {
         return false;
     };
-    rest[..at]
-        .char_indices()
-        .filter(|(_, c)| c.is_whitespace())
-        .filter_map(|(i, c)| audit_message(&rest[i + c.len_utf8()..]))
-        .any(|p| p.starts_with("SESSION,") || p.starts_with("OBJECT,"))
+    if !is_audit_record(&rest[at + AUDIT.len()..]) {
+        return false;
+    }
+    let Some(before) = rest[..at].trim_end().strip_suffix(':') else {
+        return false;
+    };
+    let level = before
+        .bytes()
+        .rev()
+        .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        .count();
+    level > 0 && before[..before.len() - level].ends_with(char::is_whitespace)
+}
+
+/// What introduces a pgAudit record in a log message.
+const AUDIT: &str = "AUDIT: ";
+
+/// Whether `payload` (the text after `AUDIT: `) starts like a pgAudit
+/// record.
+fn is_audit_record(payload: &str) -> bool {
+    payload.starts_with("SESSION,") || payload.starts_with("OBJECT,")
+}
+
+/// Whether a line that does not start with the configured prefix holds a
+/// pgAudit record: then the prefix is not the server's `log_line_prefix`,
+/// and skipping the line as not data access would lose every record
+/// unseen.
+fn unprefixed_audit(text: &str) -> bool {
+    text.match_indices(AUDIT)
+        .any(|(at, _)| is_audit_record(&text[at + AUDIT.len()..]))
 }
 
 /// The table of `COPY [ONLY] table [(columns)] TO|FROM ...`, unquoted; `None`
@@ -554,8 +588,9 @@ fn copy_table(statement: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-impl LineParser for PgAuditParser {
-    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+impl PgAuditParser {
+    /// Read one line of the input, or one read again.
+    fn feed_one(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) {
         let starts_record = match &self.layout {
             Layout::Stderr(prefix) => {
                 !text.starts_with('\t') && prefix.matches(text, false).is_some()
@@ -568,13 +603,37 @@ impl LineParser for PgAuditParser {
                 self.pending = Some((line, text.to_string()));
                 self.quote_open = open_quote(text);
             }
+        } else if matches!(self.layout, Layout::Stderr(_))
+            && !text.starts_with('\t')
+            && unprefixed_audit(text)
+        {
+            // PostgreSQL indents a message's continuation lines with a tab,
+            // so an audit record here starts a line the prefix should have
+            // matched.
+            self.flush(out);
+            out.push(Err(At { line }.line(format!(
+                "an audit record on a line that does not start with formats.pg_log_line_prefix \
+                 (`{}`): copy log_line_prefix from postgresql.conf",
+                clip(text)
+            ))));
         } else {
             match &mut self.pending {
                 Some((first, p)) => {
                     if p.len() + text.len() >= MAX_RECORD {
-                        out.push(Err(At { line: *first }
-                            .line(format!("record is longer than {MAX_RECORD} bytes"))));
+                        let (first, held) = (*first, std::mem::take(p));
                         self.pending = None;
+                        if matches!(self.layout, Layout::Csv) {
+                            // A csvlog record runs on only while a quote is
+                            // open: the lines after its first are records of
+                            // their own.
+                            out.push(Err(At { line: first }.line(format!(
+                                "a quoted field is still open after {MAX_RECORD} bytes; the lines after this one are read again as records"
+                            ))));
+                            self.replay.unread(first, &held, Some((line, text)));
+                        } else {
+                            out.push(Err(At { line: first }
+                                .line(format!("record is longer than {MAX_RECORD} bytes"))));
+                        }
                         self.quote_open = false;
                     } else {
                         p.push('\n');
@@ -589,10 +648,35 @@ impl LineParser for PgAuditParser {
         if matches!(self.layout, Layout::Csv) && self.pending.is_some() && !self.quote_open {
             self.flush(out);
         }
+    }
+
+    /// Read the lines queued to be read again.
+    fn replay(&mut self, out: &mut Vec<Parsed>) {
+        while let Some((line, text)) = self.replay.next() {
+            self.feed_one(&text, line, out);
+        }
+    }
+}
+
+impl LineParser for PgAuditParser {
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        self.feed_one(text, line, out);
+        self.replay(out);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        while matches!(self.layout, Layout::Csv) && self.quote_open {
+            let Some((line, held)) = self.pending.take() else {
+                break;
+            };
+            self.quote_open = false;
+            out.push(Err(At { line }.line(
+                "the input ended inside a quoted field; the lines after this one are read again as records",
+            )));
+            self.replay.unread(line, &held, None);
+            self.replay(out);
+        }
         self.flush(out);
         Ok(())
     }

@@ -209,3 +209,69 @@ fn copy_names_its_table() {
     assert!(run(&mut p, line).is_empty(), "COPY (query) adds nothing");
     assert_eq!(p.skipped(), 1);
 }
+
+/// A csvlog record cut inside a quoted field is an error naming its line,
+/// not a record skipped as not data access, and the records after it are
+/// read.
+#[test]
+fn a_csvlog_record_cut_in_a_quote_costs_one_line() {
+    let good = PG15_CSV.lines().last().unwrap();
+    let mut log =
+        String::from("2026-01-05 14:03:13.754 UTC,\"tthomas\",\"helpdesk\",16891,\"127.\n");
+    for _ in 0..5 {
+        log.push_str(good);
+        log.push('\n');
+    }
+    let mut p = PgAuditParser::csvlog(&FormatsConfig::default());
+    let out = run(&mut p, &log);
+    let errs: Vec<String> = out
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("line 1") && errs[0].contains("quoted"),
+        "{}",
+        errs[0]
+    );
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 5);
+    assert_eq!(p.skipped(), 0);
+}
+
+/// Audit records on lines the configured prefix does not match at all
+/// (another server's `log_line_prefix`) are errors naming the line, not
+/// lines skipped as not data access.
+#[test]
+fn audit_records_under_another_prefix_are_errors_not_skipped() {
+    let log = "2026-01-05 14:03:14 UTC [16891]: user=tthomas,db=helpdesk LOG:  AUDIT: SESSION,10,1,READ,SELECT,TABLE,support.customers,SELECT * FROM support.customers;,<not logged>,68000\n\
+               2026-01-05 14:03:15 UTC [16891]: user=tthomas,db=helpdesk LOG:  connection authorized\n";
+    let mut p = PgAuditParser::stderr(&FormatsConfig::default()).unwrap();
+    let out = run(&mut p, log);
+    assert_eq!(out.len(), 1);
+    let err = out[0].as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("line 1") && err.contains("pg_log_line_prefix"),
+        "{err}"
+    );
+    assert_eq!(p.skipped(), 1);
+}
+
+/// A megabyte of words between the prefix and `LOG:  AUDIT:` is still
+/// found to be a misplaced audit record (looking for one reads the line
+/// backwards from its `AUDIT: `, once, not from every word on).
+#[test]
+fn a_misplaced_audit_record_after_a_megabyte_of_words_is_reported() {
+    let line = format!(
+        "2026-01-05 14:03:11.250 UTC [1] a@db {}LOG:  AUDIT: SESSION,1,1,READ,SELECT,TABLE,a.b,select 1,<not logged>,5",
+        "a ".repeat(500_000)
+    );
+    let mut p = PgAuditParser::stderr(&FormatsConfig::default()).unwrap();
+    let out = run(&mut p, &line);
+    assert!(
+        out[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("pg_log_line_prefix")
+    );
+}
