@@ -244,6 +244,26 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// `bytes` as UTF-8 text, or a message naming where its first byte that is
+/// not UTF-8 is (`line 3, byte 17: not valid UTF-8`): a file read whole
+/// (a configuration, a labels file) is then refused naming the place, as a
+/// log read line by line is.
+pub fn utf8_text(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        format!("line {line}, byte {col}: not valid UTF-8")
+    })
+}
+
 /// `s` cut to 60 bytes (on a character boundary) with an ellipsis, and
 /// its control and invisible characters written as `\u{..}`: how an error
 /// message quotes a value a log sent, so a huge bad value cannot make a
@@ -265,6 +285,20 @@ pub fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that is not UTF-8 is refused naming the line and byte.
+    #[test]
+    fn text_that_is_not_utf8_names_its_line_and_byte() {
+        assert_eq!(utf8_text(b"a\nb".to_vec()).unwrap(), "a\nb");
+        assert_eq!(
+            utf8_text(b"one\ntwo\nab\xe9cd".to_vec()).unwrap_err(),
+            "line 3, byte 3: not valid UTF-8"
+        );
+        assert_eq!(
+            utf8_text(b"\xff".to_vec()).unwrap_err(),
+            "line 1, byte 1: not valid UTF-8"
+        );
+    }
 
     #[test]
     fn a_quoted_value_is_cut_and_shows_no_control_character_raw() {

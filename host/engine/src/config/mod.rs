@@ -624,9 +624,13 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = crate::event::utf8_text(bytes).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
         })?;
         Self::parse(&text, path)
     }

@@ -128,7 +128,12 @@ pub(super) fn read_alerts(path: &Path) -> Result<ReadAlerts, EvalError> {
             line: line_no,
             message,
         };
-        let line = line.map_err(io)?;
+        let line = match line {
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(bad("not valid UTF-8".into()));
+            }
+            line => line.map_err(io)?,
+        };
         if line.trim().is_empty() {
             continue;
         }

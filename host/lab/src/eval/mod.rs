@@ -486,7 +486,7 @@ pub struct LabelFile {
 
 /// Read a labels file, checking every scenario's fields.
 pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+    let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
         path: path.into(),
         source,
     })?;
@@ -494,6 +494,7 @@ pub fn load_labels(path: &Path) -> Result<LabelFile, EvalError> {
         path: path.into(),
         message,
     };
+    let text = ueba_engine::event::utf8_text(bytes).map_err(bad)?;
     // A byte-order mark from a Windows editor is no part of the JSON.
     let labels: LabelFile = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
         bad(format!(

@@ -41,6 +41,10 @@ fn malformed_labels_name_file_and_field() {
     let p = write(dir.path(), "labels.json", "[1,2");
     let e = load_labels(&p).unwrap_err().to_string();
     assert!(e.contains("line 1"), "{e}");
+    let p = dir.path().join("latin1.json");
+    std::fs::write(&p, b"{\"scenarios\":\n[{\"name\":\"caf\xe9\"}]}").unwrap();
+    let e = load_labels(&p).unwrap_err().to_string();
+    assert!(e.contains("line 2, byte 14: not valid UTF-8"), "{e}");
 }
 
 #[test]
