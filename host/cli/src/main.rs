@@ -238,8 +238,8 @@ pub(crate) struct OutputArgs {
     pub(crate) output_format: OutputFormat,
     /// POST `--output-format hec` alerts to this Splunk HEC URL instead of
     /// writing them; the HEC token comes from --hec-token-file or
-    /// UEBA_HEC_TOKEN.
-    #[arg(long)]
+    /// UEBA_HEC_TOKEN. Not with --output: alerts go to one place.
+    #[arg(long, conflicts_with = "output")]
     pub(crate) hec_url: Option<String>,
     /// File holding the HEC token, sent as `Authorization: Splunk <token>`;
     /// else the UEBA_HEC_TOKEN environment variable.
@@ -249,8 +249,10 @@ pub(crate) struct OutputArgs {
     /// user of the machine in `ps`; use --hec-token-file or UEBA_HEC_TOKEN.
     #[arg(long, value_name = "TOKEN", conflicts_with = "hec_token_file")]
     pub(crate) hec_token: Option<String>,
-    /// Send `--output-format cef` alerts to syslog: `udp://host:port` or `tcp://host:port`.
-    #[arg(long)]
+    /// Send `--output-format cef` alerts to syslog: `udp://host:port` or
+    /// `tcp://host:port`, instead of writing them. Not with --output or
+    /// --hec-url: alerts go to one place.
+    #[arg(long, conflicts_with_all = ["output", "hec_url"])]
     pub(crate) syslog: Option<String>,
 }
 

@@ -422,6 +422,23 @@ fn cli_reads_every_format_and_writes_every_output() {
         "udp://127.0.0.1:9",
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--output-format cef"));
+    // Alerts go to one place: a file beside syslog or HEC is refused at
+    // once, not found missing when the first checkpoint looks for it.
+    for to in [
+        ["--syslog", "udp://127.0.0.1:9", "--output-format", "cef"],
+        ["--hec-url", "http://127.0.0.1:9", "--output-format", "hec"],
+    ] {
+        let o = ueba(
+            &[
+                &["score", amb.to_str().unwrap(), "-q", "-o", "a.out"],
+                &to[..],
+            ]
+            .concat(),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot be used with"), "{err}");
+    }
 }
 
 fn alert() -> Alert {
