@@ -96,7 +96,8 @@ pub enum IngestError {
     /// The body starts like a JSON array but is not one.
     #[error("the body is not a valid JSON array: {0}")]
     BadArray(String),
-    /// A HEC envelope is not valid JSON (`event` is 1-based).
+    /// A HEC envelope is not valid JSON, or its `time` is not epoch seconds
+    /// (`event` is 1-based).
     #[error("invalid data format: event {event}: {message}")]
     HecFormat {
         /// 1-based envelope number.
@@ -319,10 +320,23 @@ pub fn hec_body(
             return Err(IngestError::HecEventMissing { event: n });
         };
         let text = event.get().trim();
-        if text == "null" || text == "\"\"" || text == "{}" {
+        let blank_text = || serde_json::from_str::<String>(text).is_ok_and(|s| s.trim().is_empty());
+        if text == "null" || text == "{}" || (text.starts_with('"') && blank_text()) {
             return Err(IngestError::HecEventBlank { event: n });
         }
-        let time_ms = envelope.time.as_ref().and_then(hec_time_ms);
+        // A `time` that says nothing usable is refused rather than passed
+        // over: the event would then be timed by its own fields or not at
+        // all, and the sender would not learn why.
+        let time_ms = match &envelope.time {
+            Some(t) => Some(hec_time_ms(t).ok_or_else(|| IngestError::HecFormat {
+                event: n,
+                message: format!(
+                    "`time` {}: expected epoch seconds from 1970 to 9999, as a number or a string of one",
+                    ueba_engine::event::clip(&t.to_string())
+                ),
+            })?),
+            None => None,
+        };
         feed_value(&mut c, event, time_ms, n, max_line)?;
     }
     if n == 0 {

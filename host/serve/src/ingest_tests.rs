@@ -90,6 +90,14 @@ fn hec_envelope_errors_are_numbered() {
     assert_eq!(e, IngestError::HecEventMissing { event: 2 });
     let e = hec(br#"{"event":""}"#, InputFormat::Jsonl).unwrap_err();
     assert_eq!(e, IngestError::HecEventBlank { event: 1 });
+    let e = hec(br#"{"event":"  \t "}"#, InputFormat::Jsonl).unwrap_err();
+    assert_eq!(e, IngestError::HecEventBlank { event: 1 });
+    for time in ["-5", "\"NaN\"", "true", "1e300"] {
+        let body = format!(r#"{{"event":{{"a":1}}}} {{"time":{time},"event":{{"a":1}}}}"#);
+        let e = hec(body.as_bytes(), InputFormat::Jsonl).unwrap_err();
+        assert!(matches!(e, IngestError::HecFormat { event: 2, .. }), "{e}");
+        assert!(e.to_string().contains("`time`"), "{e}");
+    }
     let e = hec(br#"{"event":{}} {"event": nope}"#, InputFormat::Jsonl).unwrap_err();
     assert!(matches!(e, IngestError::HecEventBlank { event: 1 }), "{e}");
     let e = hec(br#"{"event":{"a":1}} {"event": nope}"#, InputFormat::Jsonl).unwrap_err();
