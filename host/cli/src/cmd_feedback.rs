@@ -140,7 +140,7 @@ pub(crate) fn run(a: FeedbackArgs) -> Result<()> {
         );
     }
     let line = verdicts::append(&path, &verdict)?;
-    println!("{}", serde_json::to_string(&verdict)?);
+    println!("{}", ueba_engine::json::to_string(&verdict)?);
     eprintln!(
         "recorded: {} on alert {} at {}:{line}; it applies from {} when `ueba score --state {}` next runs",
         verdict.verdict.name(),
@@ -167,7 +167,7 @@ fn to_workers(a: &FeedbackArgs, url: &str, analyst: &str) -> Result<()> {
     };
     let server = a.nats_auth.server(url)?;
     let given = rt.block_on(ueba_nats::verdicts::give(&server, &judgement))?;
-    println!("{}", serde_json::to_string(&given.verdict)?);
+    println!("{}", ueba_engine::json::to_string(&given.verdict)?);
     eprintln!(
         "published: {} on alert {} to ueba.verdicts.{} on {}; the worker owning partition {} applies it from {}",
         given.verdict.verdict.name(),

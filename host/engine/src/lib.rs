@@ -13,7 +13,9 @@
 //!    exceptions.
 //! 5. [`state`]: durable checkpoints of all of it.
 //!
-//! [`config`] is the configuration file every stage reads its section of.
+//! [`config`] is the configuration file every stage reads its section of;
+//! [`json`] is how every JSON output (alerts, findings, incidents,
+//! verdicts, the service's answers) is written, hidden characters escaped.
 //! Parsing logs and writing alerts in SIEM formats live in `ueba-formats`;
 //! the service in `ueba-serve`; the `ueba` binary in `ueba` (host/cli).
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod event;
 pub mod identity;
+pub mod json;
 pub mod pipeline;
 pub mod risk;
 pub mod sandbox;

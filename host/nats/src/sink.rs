@@ -39,7 +39,8 @@ impl Outbox {
     }
 
     fn push(&self, id: Option<&str>, record: &impl serde::Serialize) -> std::io::Result<()> {
-        let json = serde_json::to_string(record)?;
+        // As `ueba score` writes it: hidden characters escaped.
+        let json = ueba_engine::json::to_string(record)?;
         let pending = PendingRecord {
             id: id.map_or_else(|| sha256_hex(json.as_bytes()), str::to_string),
             json,

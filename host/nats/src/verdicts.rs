@@ -91,7 +91,10 @@ pub async fn give_on(js: &Context, j: &Judgement<'_>) -> Result<Given, NatsError
     let verdict = verdicts::admit(j.id, j.verdict, j.note, j.analyst, j.at, released, true)
         .map_err(|m| NatsError::Input(format!("partition {partition}: {m}")))?;
     server::verdicts_stream(js).await?;
-    let json = serde_json::to_string(&verdict).map_err(|e| NatsError::Input(e.to_string()))?;
+    // As `ueba feedback` writes it to a verdicts file: the note's hidden
+    // characters escaped.
+    let json =
+        ueba_engine::json::to_string(&verdict).map_err(|e| NatsError::Input(e.to_string()))?;
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", sha256_hex(json.as_bytes()).as_str());
     let subject = verdicts_subject(partition);

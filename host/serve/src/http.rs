@@ -473,11 +473,16 @@ async fn take_in_settled(
     Ok(taken)
 }
 
+/// Every JSON answer, written with [`ueba_engine::json`]: user names,
+/// tables, sources and verdict notes come from logs and analysts, so
+/// hidden characters in them are escaped (a parser reads the same text).
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    // A `Value` written to memory cannot fail: its keys are strings.
+    let text = ueba_engine::json::to_vec(body).unwrap_or_default();
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body.to_string(),
+        text,
     )
         .into_response()
 }

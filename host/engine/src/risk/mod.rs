@@ -14,13 +14,15 @@ pub mod incidents;
 pub mod verdicts;
 
 /// Writes records (`--findings`, `--incidents`) as JSON lines, one per
-/// record: the one writer behind both record sinks.
+/// record: the one writer behind both record sinks. Their names come from
+/// the log, so they are written with [`crate::json`], hidden characters
+/// escaped.
 pub struct JsonLines<W: std::io::Write + Send>(pub W);
 
 impl<W: std::io::Write + Send> JsonLines<W> {
     /// Write `record` as one JSON line.
     fn line(&mut self, record: &impl serde::Serialize) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, record)?;
+        crate::json::to_writer(&mut self.0, record)?;
         self.0.write_all(b"\n")
     }
 }

@@ -306,7 +306,8 @@ pub fn append(path: &Path, verdict: &Verdict) -> Result<u64, VerdictError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(io(e)),
     };
-    let mut line = serde_json::to_vec(verdict).map_err(|e| io(std::io::Error::other(e)))?;
+    // The note is an analyst's text: hidden characters are escaped.
+    let mut line = crate::json::to_vec(verdict).map_err(|e| io(std::io::Error::other(e)))?;
     line.push(b'\n');
     let mut file = std::fs::OpenOptions::new()
         .create(true)

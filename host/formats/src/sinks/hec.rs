@@ -119,7 +119,7 @@ impl HecPost {
 
 impl AlertSink for HecPost {
     fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.body, &envelope(alert, &self.host))?;
+        ueba_engine::json::to_writer(&mut self.body, &envelope(alert, &self.host))?;
         self.body.push(b'\n');
         if self.body.len() >= MAX_BATCH_BYTES {
             self.post()?;

@@ -88,12 +88,14 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
-/// Writes alerts as JSON lines.
+/// Writes alerts as JSON lines, with [`ueba_engine::json`]: user, table and
+/// source names come from the log, so hidden characters in them are
+/// escaped for whoever reads the file.
 pub struct JsonLines<W: std::io::Write>(pub W);
 
 impl<W: std::io::Write> AlertSink for JsonLines<W> {
     fn emit(&mut self, alert: &Alert) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, alert)?;
+        ueba_engine::json::to_writer(&mut self.0, alert)?;
         self.0.write_all(b"\n")
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -278,11 +280,12 @@ fn anomaly_kind(detector: &str) -> (&'static str, Option<&'static str>) {
 /// the detectors as `types`, ueba's risk aggregation as a behavioural
 /// `analytic`); `risk_score` and `risk_level_id` carry the risk. Each
 /// finding is one of `evidences`: the user as its `actor.user` (with the
-/// peer group in `groups`), the client address as `src_endpoint.ip`, the
-/// table as a `resources` entry of type `table`, and the finding whole
-/// under `data`. The class has no top-level actor and evidences have no
-/// table, so the user and the tables are also listed where the class puts
-/// what a finding concerns: `observables` (user name, source addresses,
+/// peer group in `groups`), the source as `src_endpoint.ip` or
+/// `src_endpoint.hostname` (see [`source_kind`]), the table as a
+/// `resources` entry of type `table`, and the finding whole under `data`.
+/// The class has no top-level actor and evidences have no table, so the
+/// user and the tables are also listed where the class puts what a finding
+/// concerns: `observables` (user name, source addresses or host names,
 /// table names) and the affected `resources`. A ueba resource is
 /// `qualifier.table` where the qualifier is a database or a schema,
 /// depending on the source, so no OCSF `database` object is claimed for it.
@@ -328,7 +331,8 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
                 "resources": [table(&f.resource)],
             });
             if let Some(s) = &f.source {
-                ev["src_endpoint"] = json!({ "ip": s });
+                let (field, _, _) = source_kind(s);
+                ev["src_endpoint"][field] = json!(s);
             }
             ev
         })
@@ -340,10 +344,11 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
         "value": alert.user,
     })];
     observables.extend(sources.iter().map(|s| {
+        let (field, type_id, kind) = source_kind(s);
         json!({
-            "name": "evidences.src_endpoint.ip",
-            "type_id": 2,
-            "type": "IP Address",
+            "name": format!("evidences.src_endpoint.{field}"),
+            "type_id": type_id,
+            "type": kind,
             "value": s,
         })
     }));
@@ -426,6 +431,20 @@ pub fn ocsf_doc(alert: &Alert) -> Value {
     })
 }
 
+/// Where OCSF puts an event's `source`: (the `src_endpoint` field, the
+/// observable's `type_id`, its type name). A ueba source is whatever the
+/// log named the client by, an IP address or a host name, and OCSF's `ip`
+/// field and IP Address observable (type 2) must hold an address, so a
+/// source that does not parse as one is a `hostname` and a Hostname
+/// observable (type 1).
+fn source_kind(source: &str) -> (&'static str, u8, &'static str) {
+    if source.parse::<std::net::IpAddr>().is_ok() {
+        ("ip", 2, "IP Address")
+    } else {
+        ("hostname", 1, "Hostname")
+    }
+}
+
 /// OCSF severity names for `severity_id` 1 to 5, by risk level 0 to 4.
 const SEVERITIES: [&str; 5] = ["Informational", "Low", "Medium", "High", "Critical"];
 
@@ -440,7 +459,8 @@ pub enum DocKind {
     Hec(String),
 }
 
-/// Writes one JSON document per alert per line.
+/// Writes one JSON document per alert per line, with [`ueba_engine::json`]
+/// (hidden characters escaped, as in [`JsonLines`]).
 pub struct JsonDocs<W: std::io::Write> {
     out: W,
     kind: DocKind,
@@ -460,7 +480,7 @@ impl<W: std::io::Write> AlertSink for JsonDocs<W> {
             DocKind::Ocsf => ocsf_doc(alert),
             DocKind::Hec(host) => hec::envelope(alert, host),
         };
-        serde_json::to_writer(&mut self.out, &doc)?;
+        ueba_engine::json::to_writer(&mut self.out, &doc)?;
         self.out.write_all(b"\n")
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -85,6 +85,118 @@ fn ocsf_is_a_detection_finding_with_evidence() {
     assert_eq!(alert_uid(&alert()), d["finding_info"]["uid"]);
 }
 
+/// The OCSF `src_endpoint` of each evidence, and the source observables,
+/// of an alert whose findings come from `sources`.
+fn ocsf_sources(sources: &[&str]) -> (Vec<Value>, Vec<Value>) {
+    let mut a = alert();
+    let first = a.findings[0].clone();
+    a.findings = sources
+        .iter()
+        .map(|s| AlertFinding {
+            source: Some((*s).into()),
+            ..first.clone()
+        })
+        .collect();
+    let d = ocsf_doc(&a);
+    let endpoints = d["evidences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["src_endpoint"].clone())
+        .collect();
+    let observed = d["observables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["type_id"] != 4 && o["type_id"] != 38)
+        .cloned()
+        .collect();
+    (endpoints, observed)
+}
+
+#[test]
+fn ocsf_writes_an_address_source_as_an_ip() {
+    let (endpoints, observed) = ocsf_sources(&["10.0.0.1", "2001:db8::7"]);
+    assert_eq!(
+        endpoints,
+        [json!({ "ip": "10.0.0.1" }), json!({ "ip": "2001:db8::7" })]
+    );
+    let ip = |v: &str| {
+        json!({
+            "name": "evidences.src_endpoint.ip",
+            "type_id": 2,
+            "type": "IP Address",
+            "value": v,
+        })
+    };
+    assert_eq!(observed, [ip("10.0.0.1"), ip("2001:db8::7")]);
+}
+
+#[test]
+fn ocsf_writes_a_host_name_source_as_a_hostname_not_an_ip() {
+    let (endpoints, observed) = ocsf_sources(&["app-host-7.corp.example", "10.0.0.1"]);
+    assert_eq!(
+        endpoints,
+        [
+            json!({ "hostname": "app-host-7.corp.example" }),
+            json!({ "ip": "10.0.0.1" })
+        ]
+    );
+    assert_eq!(
+        observed,
+        [
+            json!({
+                "name": "evidences.src_endpoint.hostname",
+                "type_id": 1,
+                "type": "Hostname",
+                "value": "app-host-7.corp.example",
+            }),
+            json!({
+                "name": "evidences.src_endpoint.ip",
+                "type_id": 2,
+                "type": "IP Address",
+                "value": "10.0.0.1",
+            }),
+        ]
+    );
+}
+
+#[test]
+fn json_lines_escape_hidden_characters_and_read_back_identically() {
+    let mut a = alert();
+    a.user = "adm\u{202e}nim\u{85}".into();
+    let mut sink = JsonLines(Vec::new());
+    sink.emit(&a).unwrap();
+    let text = String::from_utf8(sink.0).unwrap();
+    assert!(text.contains(r#""user":"adm\u202enim\u0085""#), "{text}");
+    assert!(!text.contains(['\u{202e}', '\u{85}']), "{text}");
+    assert_eq!(text.lines().count(), 1);
+    let back: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(back["user"], "adm\u{202e}nim\u{85}");
+    assert_eq!(back, serde_json::to_value(&a).unwrap());
+}
+
+#[test]
+fn json_documents_escape_hidden_characters_too() {
+    let mut a = alert();
+    a.user = "adm\u{202e}nim".into();
+    a.findings[0].source = Some("host\u{200b}.example".into());
+    for kind in [DocKind::Ecs, DocKind::Ocsf, DocKind::Hec("h".into())] {
+        let mut sink = JsonDocs::new(Vec::new(), kind.clone());
+        sink.emit(&a).unwrap();
+        let text = String::from_utf8(sink.out).unwrap();
+        assert!(text.contains(r"adm\u202enim"), "{kind:?}: {text}");
+        assert!(!text.contains(['\u{202e}', '\u{200b}']), "{kind:?}: {text}");
+        let back: Value = serde_json::from_str(&text).unwrap();
+        let doc = match &kind {
+            DocKind::Ecs => ecs_doc(&a),
+            DocKind::Ocsf => ocsf_doc(&a),
+            DocKind::Hec(h) => hec::envelope(&a, h),
+        };
+        assert_eq!(back, doc, "{kind:?}");
+    }
+}
+
 #[test]
 fn levels_follow_the_bands() {
     assert_eq!(risk_level(95.0).0, 4);
