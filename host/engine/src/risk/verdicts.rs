@@ -243,15 +243,20 @@ pub fn read(path: &Path) -> Result<Vec<PendingVerdict>, VerdictError> {
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line_no = i as u64 + 1;
-        let text = line.map_err(io)?;
-        if text.trim().is_empty() {
-            continue;
-        }
         let invalid = |message: String| VerdictError::Invalid {
             path: path.to_path_buf(),
             line: line_no,
             message,
         };
+        let text = match line {
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(invalid("not valid UTF-8".into()));
+            }
+            line => line.map_err(io)?,
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
         let verdict: Verdict = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let time_ms = verdict.check().map_err(invalid)?;
         // Verdicts apply in the file's order as event time reaches each, so
@@ -375,6 +380,13 @@ mod tests {
         .unwrap();
         let e = read(&path).unwrap_err().to_string();
         assert!(e.contains("v.jsonl:1:") && e.contains("fine"), "{e}");
+        std::fs::write(
+            &path,
+            b"{\"time\":\"2026-01-05T10:00:00Z\",\"id\":\"a\",\"verdict\":\"benign\"}\n{\"note\":\"caf\xe9\"}\n",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("v.jsonl:2: not valid UTF-8"), "{e}");
     }
 
     #[test]
