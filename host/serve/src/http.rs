@@ -108,6 +108,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
 }
 
@@ -722,6 +723,22 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         &json!({
             "error": "no such endpoint; POST /v1/events, /services/collector/event or /v1/feedback, GET /v1/incidents, /v1/users/{user}, /metrics or /healthz"
+        }),
+    )
+}
+
+/// A known endpoint asked with another method: 405 with the `Allow`
+/// header (set by the router) and a JSON body saying so, like every other
+/// refusal, rather than an empty answer.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({
+            "error": format!(
+                "{} is not allowed on {}; the Allow header says which methods are",
+                ueba_engine::event::clip(method.as_str()),
+                ueba_engine::event::clip(uri.path())
+            )
         }),
     )
 }

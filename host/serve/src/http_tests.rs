@@ -142,6 +142,29 @@ fn every_analyst_endpoint_wants_the_token() {
     });
 }
 
+/// Another method on a known endpoint is refused with 405 and a JSON body
+/// naming the method, as every refusal is.
+#[test]
+fn a_wrong_method_is_refused_with_a_json_body() {
+    block_on(async {
+        let svc = service(None).await;
+        for (method, path) in [
+            ("GET", "/v1/events"),
+            ("DELETE", "/v1/feedback"),
+            ("GET", "/services/collector/event"),
+            ("POST", "/healthz"),
+        ] {
+            let (status, body) = svc.request(method, path, true, b"").await;
+            assert_eq!(status, 405, "{method} {path}: {body}");
+            assert!(
+                error(&body).contains(&format!("{method} is not allowed on {path}")),
+                "{body}"
+            );
+        }
+        svc.stop().await;
+    });
+}
+
 #[test]
 fn incidents_and_users_are_answered_and_bad_names_refused() {
     block_on(async {
