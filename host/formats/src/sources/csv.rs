@@ -331,7 +331,7 @@ impl CsvParser {
                 let (first, held) = (*first, std::mem::take(held));
                 self.pending = None;
                 out.push(Err(At { line: first }.line(format!(
-                    "a quoted field is still open after {MAX_RECORD} bytes; the lines after this one are read again as records"
+                    "a quoted field opened on this line is still open after {MAX_RECORD} bytes"
                 ))));
                 self.replay.unread(first, &held, Some((line, text)));
                 return Ok(());
@@ -378,7 +378,7 @@ impl LineParser for CsvParser {
     fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
         while let Some((line, held)) = self.pending.take() {
             out.push(Err(At { line }.line(
-                "the input ended inside a quoted field; the lines after this one are read again as records",
+                "a quoted field opened on this line never closes (the input ended inside it)",
             )));
             self.replay.unread(line, &held, None);
             self.replay(out)?;

@@ -332,7 +332,7 @@ impl MysqlParser {
                 self.give_up(
                     out,
                     &format!(
-                        "JSON record is longer than {MAX_RECORD} bytes; the lines after this one are read again as records"
+                        "the JSON record starting on this line is longer than {MAX_RECORD} bytes"
                     ),
                 );
             }
@@ -378,7 +378,7 @@ impl LineParser for MysqlParser {
         while self.depth > 0 {
             self.give_up(
                 out,
-                "input ends inside a JSON record; the lines after this one are read again as records",
+                "the JSON record starting on this line never closes (the input ended inside it)",
             );
             self.replay(out);
         }

@@ -627,7 +627,7 @@ impl PgAuditParser {
                             // open: the lines after its first are records of
                             // their own.
                             out.push(Err(At { line: first }.line(format!(
-                                "a quoted field is still open after {MAX_RECORD} bytes; the lines after this one are read again as records"
+                                "a quoted field opened on this line is still open after {MAX_RECORD} bytes"
                             ))));
                             self.replay.unread(first, &held, Some((line, text)));
                         } else {
@@ -672,7 +672,7 @@ impl LineParser for PgAuditParser {
             };
             self.quote_open = false;
             out.push(Err(At { line }.line(
-                "the input ended inside a quoted field; the lines after this one are read again as records",
+                "a quoted field opened on this line never closes (the input ended inside it)",
             )));
             self.replay.unread(line, &held, None);
             self.replay(out);
