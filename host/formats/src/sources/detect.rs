@@ -25,6 +25,9 @@
 //! the format is unknown, an error asking for `--format`. Lines read while
 //! deciding are replayed into the chosen parser, so none is lost.
 
+use std::collections::{HashMap, HashSet};
+
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{FormatError, FormatsConfig, InputFormat, LineParser, clip, parser_for};
@@ -39,29 +42,35 @@ pub fn classify(line: &str) -> Result<Option<InputFormat>, (InputFormat, InputFo
     let mut found: Vec<InputFormat> = Vec::new();
     if t.starts_with('{') {
         let body = t.strip_suffix(',').unwrap_or(t);
-        match serde_json::from_str::<Value>(body) {
-            Ok(Value::Object(o)) => {
-                if o.contains_key("audit_record")
-                    || (o.contains_key("class")
-                        && o.contains_key("event")
-                        && o.contains_key("timestamp"))
+        // The keys decide. A value serde_json cannot hold (a number past
+        // f64, a lone surrogate) must not hide them: the format's parser
+        // then names the field, where an undecided input could only say
+        // "pass --format".
+        let keys: Option<HashSet<String>> = match serde_json::from_str::<Value>(body) {
+            Ok(Value::Object(o)) => Some(o.into_iter().map(|(k, _)| k).collect()),
+            Ok(_) => None,
+            Err(_) => serde_json::from_str::<HashMap<String, IgnoredAny>>(body)
+                .ok()
+                .map(|o| o.into_keys().collect()),
+        };
+        match keys {
+            Some(o) => {
+                if o.contains("audit_record")
+                    || (o.contains("class") && o.contains("event") && o.contains("timestamp"))
                 {
                     found.push(InputFormat::Mysql);
                 }
-                if o.contains_key("class_uid") {
+                if o.contains("class_uid") {
                     found.push(InputFormat::Ocsf);
                 }
-                if o.contains_key("@timestamp") {
+                if o.contains("@timestamp") {
                     found.push(InputFormat::Ecs);
                 }
-                if o.contains_key("timestamp")
-                    && o.contains_key("user")
-                    && !o.contains_key("audit_record")
-                {
+                if o.contains("timestamp") && o.contains("user") && !o.contains("audit_record") {
                     found.push(InputFormat::Jsonl);
                 }
             }
-            _ => {
+            None => {
                 if t.contains("\"audit_record\"") || t.contains("\"general_data\"") {
                     found.push(InputFormat::Mysql);
                 }

@@ -110,3 +110,13 @@ fn a_first_line_naming_an_event_s_columns_is_a_csv_header() {
         Err(FormatError::Unknown { line: 1, .. })
     ));
 }
+
+/// A value serde_json cannot hold (a number past f64) does not hide the
+/// keys that decide the format, so the format's parser can name the field.
+#[test]
+fn an_out_of_range_value_does_not_hide_the_format() {
+    let line = r#"{"timestamp":"2026-01-05T14:03:11Z","user":"a","action":"s","resource":"t","rows":1e400}"#;
+    assert_eq!(classify(line), Ok(Some(InputFormat::Jsonl)));
+    let line = r#"{"@timestamp":"2026-01-05T14:03:11Z","db":{"rows":1e999}}"#;
+    assert_eq!(classify(line), Ok(Some(InputFormat::Ecs)));
+}
