@@ -154,12 +154,16 @@ impl Symbols {
 /// A typed evidence value, so alerts carry numbers as numbers.
 ///
 /// Usually made implicitly by [`Finding::with`] from an integer, a float or
-/// a string; a `u64` too large for `i64` saturates rather than wrapping.
+/// a string; a `u64` too large for `i64` (a log may claim any row count)
+/// becomes the nearest float, which keeps its magnitude, rather than
+/// wrapping or being cut to `i64::MAX`.
 ///
 /// ```
 /// use ueba_sdk::Value;
 /// assert_eq!(Value::from(68_000u64), Value::Int(68_000));
-/// assert_eq!(Value::from(u64::MAX), Value::Int(i64::MAX));
+/// assert_eq!(Value::from(i64::MAX as u64), Value::Int(i64::MAX));
+/// assert_eq!(Value::from(u64::MAX), Value::Float(u64::MAX as f64));
+/// assert_eq!(Value::from(7usize), Value::Int(7));
 /// assert_eq!(Value::from(1e-9), Value::Float(1e-9));
 /// assert_eq!(Value::from("hour"), Value::Text("hour".into()));
 /// ```
@@ -175,7 +179,7 @@ pub enum Value {
 
 impl From<u64> for Value {
     fn from(v: u64) -> Self {
-        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+        i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
     }
 }
 impl From<i64> for Value {
@@ -190,7 +194,7 @@ impl From<u32> for Value {
 }
 impl From<usize> for Value {
     fn from(v: usize) -> Self {
-        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+        Value::from(v as u64)
     }
 }
 impl From<f64> for Value {
