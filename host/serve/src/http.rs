@@ -20,7 +20,8 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
-    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, TRANSFER_ENCODING,
+    WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -138,6 +139,19 @@ async fn read_body(
             if !enc.eq_ignore_ascii_case("identity") {
                 return Err(BodyError::Encoding(format!(
                     "Content-Encoding `{}` is not supported; send the body uncompressed",
+                    ueba_engine::event::clip(text)
+                )));
+            }
+        }
+    }
+    // A transfer coding besides `chunked` (`gzip, chunked`) is a compressed
+    // body too: hyper takes the chunks apart but leaves the rest to us.
+    for value in headers.get_all(TRANSFER_ENCODING) {
+        let text = value.to_str().unwrap_or("?");
+        for coding in text.split(',').map(str::trim) {
+            if !coding.eq_ignore_ascii_case("chunked") && !coding.eq_ignore_ascii_case("identity") {
+                return Err(BodyError::Encoding(format!(
+                    "Transfer-Encoding `{}` is not supported; send the body uncompressed (chunked is fine)",
                     ueba_engine::event::clip(text)
                 )));
             }

@@ -867,7 +867,7 @@ fn post_head(len: usize) -> String {
 
 /// Every coding of every `Content-Encoding` header is checked: a second
 /// header, or a list ending in `gzip`, does not pass a compressed body as
-/// plain text.
+/// plain text; nor does a transfer coding other than `chunked`.
 #[test]
 fn any_content_coding_but_identity_gets_415() {
     use std::io::Write;
@@ -899,6 +899,22 @@ fn any_content_coding_but_identity_gets_415() {
         assert!(answer.starts_with("HTTP/1.1 415"), "{codings:?}: {answer}");
         assert!(answer.contains("is not supported"), "{answer}");
     }
+    // A transfer coding is a coding too: hyper undoes `chunked`, not gzip.
+    let chunked = |coding: &str| {
+        let mut c = connect(&server.base);
+        write!(
+            c,
+            "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: {coding}\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        let answer = read_until_closed(&mut c, Duration::from_secs(30)).expect("answered");
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(chunked("chunked").starts_with("HTTP/1.1 200"));
+    let answer = chunked("gzip, chunked");
+    assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+    assert!(answer.contains("Transfer-Encoding"), "{answer}");
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "{log}");
 }
