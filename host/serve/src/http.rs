@@ -23,7 +23,7 @@ use axum::http::header::{
     CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, TRANSFER_ENCODING,
     WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
@@ -122,6 +122,32 @@ enum BodyError {
     Busy(String),
 }
 
+/// Refuse a body coded otherwise than `allowed` says in header `name`
+/// (shown as `shown`): every such header, and every coding listed in each,
+/// so a second header (or `identity, gzip`) cannot slip a compressed body
+/// past as plain text. `hint` ends the message.
+fn only_codings(
+    headers: &HeaderMap,
+    (name, shown): (HeaderName, &str),
+    allowed: &[&str],
+    hint: &str,
+) -> Result<(), BodyError> {
+    for value in headers.get_all(name) {
+        let text = value.to_str().unwrap_or("?");
+        let coded = text
+            .split(',')
+            .map(str::trim)
+            .any(|c| !allowed.iter().any(|a| c.eq_ignore_ascii_case(a)));
+        if coded {
+            return Err(BodyError::Encoding(format!(
+                "{shown} `{}` is not supported; send the body uncompressed{hint}",
+                ueba_engine::event::clip(text)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Read a body of at most `max` bytes (the limit named `limit` in
 /// messages) into memory held from `budget`.
 async fn read_body(
@@ -130,33 +156,20 @@ async fn read_body(
     (max, limit): (usize, &str),
     budget: &Arc<Budget>,
 ) -> Result<(Vec<u8>, Reservation), BodyError> {
-    // Every Content-Encoding header, and every coding listed in each: a
-    // second header (or `identity, gzip`) must not slip a compressed body
-    // past as plain text.
-    for value in headers.get_all(CONTENT_ENCODING) {
-        let text = value.to_str().unwrap_or("?");
-        for enc in text.split(',').map(str::trim) {
-            if !enc.eq_ignore_ascii_case("identity") {
-                return Err(BodyError::Encoding(format!(
-                    "Content-Encoding `{}` is not supported; send the body uncompressed",
-                    ueba_engine::event::clip(text)
-                )));
-            }
-        }
-    }
-    // A transfer coding besides `chunked` (`gzip, chunked`) is a compressed
-    // body too: hyper takes the chunks apart but leaves the rest to us.
-    for value in headers.get_all(TRANSFER_ENCODING) {
-        let text = value.to_str().unwrap_or("?");
-        for coding in text.split(',').map(str::trim) {
-            if !coding.eq_ignore_ascii_case("chunked") && !coding.eq_ignore_ascii_case("identity") {
-                return Err(BodyError::Encoding(format!(
-                    "Transfer-Encoding `{}` is not supported; send the body uncompressed (chunked is fine)",
-                    ueba_engine::event::clip(text)
-                )));
-            }
-        }
-    }
+    only_codings(
+        headers,
+        (CONTENT_ENCODING, "Content-Encoding"),
+        &["identity"],
+        "",
+    )?;
+    // hyper takes the chunks apart but leaves any other transfer coding
+    // (`gzip, chunked`) to us: that is a compressed body too.
+    only_codings(
+        headers,
+        (TRANSFER_ENCODING, "Transfer-Encoding"),
+        &["chunked", "identity"],
+        " (chunked is fine)",
+    )?;
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
