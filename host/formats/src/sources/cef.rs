@@ -22,6 +22,7 @@
 //! A `[formats.mapping]` value names an extension key or such a label and is
 //! tried first.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use super::{
@@ -54,29 +55,56 @@ const ACTION_LABELS: &[&str] = &["operation", "command", "action"];
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pairs: Vec<(String, String)>,
-    /// The first pair of each key, by its exact name and by its name in
-    /// lower case: a lookup (one per custom label that matches) must not
-    /// scan every pair, or a line of many `xLabel=table` pairs would take
-    /// time quadratic in its length.
+    /// Where each key is, built at the first lookup in a line of more than
+    /// [`SCAN_PAIRS`] pairs; shorter lines, nearly all, are scanned.
+    index: OnceCell<KeyIndex>,
+}
+
+/// Pairs a line may hold and still be looked up by scanning them. A lookup
+/// is made per custom label that matches, so a line of many
+/// `xLabel=table` pairs scanned at each would take time quadratic in its
+/// length; an index for every line would cost the usual short one more
+/// than the scan.
+const SCAN_PAIRS: usize = 64;
+
+/// The first pair of each key of a long line, by its exact name and by its
+/// name in lower case.
+#[derive(Debug, Default)]
+struct KeyIndex {
     exact: HashMap<String, usize>,
     folded: HashMap<String, usize>,
 }
 
 impl Fields {
     pub(crate) fn push(&mut self, k: String, v: String) {
-        let at = self.pairs.len();
-        self.folded.entry(k.to_ascii_lowercase()).or_insert(at);
-        self.exact.entry(k.clone()).or_insert(at);
         self.pairs.push((k, v));
     }
 
     /// The value of key `k` (exact, then case-insensitive): the first pair
     /// with that key.
     pub(crate) fn key(&self, k: &str) -> Option<&str> {
-        self.exact
-            .get(k)
-            .or_else(|| self.folded.get(&k.to_ascii_lowercase()))
-            .map(|&at| self.pairs[at].1.as_str())
+        let at = if self.pairs.len() <= SCAN_PAIRS {
+            self.pairs.iter().position(|(key, _)| key == k).or_else(|| {
+                self.pairs
+                    .iter()
+                    .position(|(key, _)| key.eq_ignore_ascii_case(k))
+            })
+        } else {
+            let index = self.index.get_or_init(|| {
+                let mut index = KeyIndex::default();
+                for (at, (key, _)) in self.pairs.iter().enumerate() {
+                    index.exact.entry(key.clone()).or_insert(at);
+                    index.folded.entry(key.to_ascii_lowercase()).or_insert(at);
+                }
+                index
+            });
+            index
+                .exact
+                .get(k)
+                .or_else(|| index.folded.get(&k.to_ascii_lowercase()))
+                .copied()
+        };
+        at.map(|at| self.pairs[at].1.as_str())
     }
 
     /// The value whose `<key>Label` is `label` (case-insensitive).

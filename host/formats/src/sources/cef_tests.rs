@@ -46,8 +46,8 @@ fn cef_line_with_labels_maps_to_event() {
 /// A key given twice reads as its first value, exactly or case-insensitively,
 /// and a label naming a key that is missing is passed over for the next: as
 /// the CEF spec reads a line, whatever the number of pairs (a line of tens
-/// of thousands of `xLabel=table` pairs is looked up through an index, not
-/// by scanning every pair per label).
+/// of thousands of `xLabel=table` pairs is looked up through an index, a
+/// short one by scanning).
 #[test]
 fn keys_read_their_first_value_and_labels_skip_missing_keys() {
     let f = extension(
@@ -64,4 +64,6 @@ fn keys_read_their_first_value_and_labels_skip_missing_keys() {
     );
     let f = extension(&many);
     assert_eq!(f.label("table"), Some(("cs3", "t.three")));
+    assert_eq!(f.key("CS3"), Some("t.three"));
+    assert_eq!(f.key("aLabel"), Some("table"));
 }
