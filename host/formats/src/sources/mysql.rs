@@ -105,7 +105,13 @@ impl MysqlParser {
         };
         d.outcome = status(r, "status", e)?;
         let db = opt_text(r, "db", e)?;
-        self.expand(d, r, query.as_deref(), db.as_deref(), e)
+        self.expand(
+            d,
+            r,
+            query.as_deref().map(|q| (q, "sqltext")),
+            db.as_deref(),
+            e,
+        )
     }
 
     fn filter_general(&self, v: &Value, e: At) -> Result<Vec<AccessEvent>, ParseError> {
@@ -126,7 +132,8 @@ impl MysqlParser {
         self.statistics(v, &mut d, e)?;
         d.outcome = status(v, "general_data.status", e)?;
         let db = opt_text(v, "connection_data.db", e)?;
-        self.expand(d, v, query.as_deref(), db.as_deref(), e)
+        let query = query.as_deref().map(|q| (q, "general_data.query"));
+        self.expand(d, v, query, db.as_deref(), e)
     }
 
     fn table_access(&self, v: &Value, event: &str, e: At) -> Result<Vec<AccessEvent>, ParseError> {
@@ -212,23 +219,25 @@ impl MysqlParser {
         ]
     }
 
-    /// One event per table of the statement (or the mapped resource).
+    /// One event per table of the statement (or the mapped resource);
+    /// `query` is the statement and the field it came from.
     fn expand(
         &self,
         d: Draft,
         v: &Value,
-        query: Option<&str>,
+        query: Option<(&str, &str)>,
         db: Option<&str>,
         e: At,
     ) -> Result<Vec<AccessEvent>, ParseError> {
         let tables: Vec<String> = match first(v, self.mapping.resource.as_deref(), &[]) {
             Some((p, x)) => vec![text(x, e, p)?],
-            None => query
-                .map(sql::tables)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| qualify(db, &t))
-                .collect(),
+            None => match query {
+                Some((q, field)) => sql::each_table(q, e, field)?
+                    .into_iter()
+                    .map(|t| qualify(db, &t))
+                    .collect(),
+                None => Vec::new(),
+            },
         };
         tables
             .into_iter()

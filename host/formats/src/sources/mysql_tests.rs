@@ -68,3 +68,27 @@ fn a_truncated_record_costs_one_line_not_the_records_after_it() {
     assert_eq!(out.iter().filter(|r| r.is_err()).count(), 1);
     assert_eq!(out.iter().filter(|r| r.is_ok()).count(), n);
 }
+
+/// A statement naming more tables than one record may become is an invalid
+/// line naming the statement's field; the records around it are read.
+#[test]
+fn statement_with_too_many_tables_is_an_invalid_line() {
+    let tables: Vec<String> = (0..70).map(|i| format!("t{i}")).collect();
+    let record = |sql: &str| {
+        format!(
+            r#"{{"audit_record":{{"name":"Query","timestamp":"2026-01-05T14:03:11 UTC","command_class":"select","status":0,"sqltext":"{sql}","user":"mreyes","ip":"10.0.0.1","db":"s","rows_sent":1}}}}"#
+        )
+    };
+    let input = [
+        record("SELECT * FROM a"),
+        record(&format!("SELECT * FROM {}", tables.join(", "))),
+        record("SELECT * FROM b"),
+    ]
+    .join("\n");
+    let (out, _) = run(&input);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].as_ref().unwrap().resource, "s.a");
+    let err = out[1].as_ref().unwrap_err();
+    assert_eq!((err.line, err.field.as_deref()), (2, Some("sqltext")));
+    assert_eq!(out[2].as_ref().unwrap().resource, "s.b");
+}

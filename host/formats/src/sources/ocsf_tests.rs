@@ -34,3 +34,25 @@ fn api_activity_gives_one_event_per_resource() {
     let err = p.parse(r#"{"class_uid":3002,"time":1}"#, 5).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("class_uid"));
 }
+
+/// An API call naming more resources than one event may become is refused
+/// by line and field, so its resources are counted as an invalid line
+/// instead of the ones past the bound vanishing.
+#[test]
+fn api_activity_with_too_many_resources_is_refused_not_cut() {
+    let p = OcsfParser::new(FieldMapping::default());
+    let line = |n: usize| {
+        let rs: Vec<String> = (0..n).map(|i| format!(r#"{{"name":"b{i}"}}"#)).collect();
+        format!(
+            r#"{{"class_uid":6003,"time":1,"actor":{{"user":{{"name":"a"}}}},"api":{{"operation":"GetObject"}},"resources":[{}]}}"#,
+            rs.join(",")
+        )
+    };
+    assert_eq!(
+        p.parse(&line(MAX_RESOURCES), 1).unwrap().len(),
+        MAX_RESOURCES
+    );
+    let err = p.parse(&line(MAX_RESOURCES + 1), 4).unwrap_err();
+    assert_eq!((err.line, err.field.as_deref()), (4, Some("resources")));
+    assert!(err.message.contains("65 resources"), "{}", err.message);
+}

@@ -485,7 +485,7 @@ impl PgAuditParser {
         } else {
             match self.without_object {
                 WithoutObject::Skip => Vec::new(),
-                WithoutObject::Statement => sql::tables(&a.statement)
+                WithoutObject::Statement => sql::each_table(&a.statement, e, "statement")?
                     .into_iter()
                     .map(|t| qualify(db, &t))
                     .collect(),

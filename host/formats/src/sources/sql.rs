@@ -9,9 +9,16 @@
 //! were tables), and vendor syntax like `FROM a STRAIGHT_JOIN b` are its
 //! known limits. Unquoted names are kept as written.
 
-/// Most tables reported for one statement, so a pathological statement
-/// cannot turn into thousands of events.
-pub const MAX_TABLES: usize = 16;
+use std::collections::HashSet;
+
+use super::At;
+use ueba_engine::event::ParseError;
+
+/// Most tables one statement may become events for, so a pathological
+/// statement cannot turn into thousands of events. A statement naming more
+/// is refused by line and field ([`each_table`]) rather than cut short, so
+/// no table it reads goes unseen without a count.
+pub const MAX_TABLES: usize = 64;
 
 #[derive(Debug, PartialEq)]
 enum Tok<'a> {
@@ -183,12 +190,31 @@ fn name_at(toks: &[Tok<'_>], mut i: usize) -> Option<(String, usize)> {
     Some((parts.join("."), i))
 }
 
+/// The tables of the statement in `field` of line `e`, one event's worth
+/// each: an error naming the line and field when there are more than
+/// [`MAX_TABLES`], so the record is counted as invalid (or stops the run)
+/// instead of losing its other tables in silence.
+pub(crate) fn each_table(sql: &str, e: At, field: &str) -> Result<Vec<String>, ParseError> {
+    let all = tables(sql);
+    if all.len() > MAX_TABLES {
+        return Err(e.field(
+            field,
+            format!(
+                "the statement names {} tables, more than the {MAX_TABLES} one record may become",
+                all.len()
+            ),
+        ));
+    }
+    Ok(all)
+}
+
 /// The tables a statement reads or writes, in order of appearance, each once.
 pub fn tables(sql: &str) -> Vec<String> {
     let toks = lex(sql);
     let mut out: Vec<String> = Vec::new();
-    let push = |t: String, out: &mut Vec<String>| {
-        if !out.contains(&t) && out.len() < MAX_TABLES {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut push = |t: String, out: &mut Vec<String>| {
+        if seen.insert(t.clone()) {
             out.push(t);
         }
     };

@@ -24,3 +24,19 @@ fn finds_tables_after_from_join_into_update() {
     );
     assert_eq!(verb("  /* hint */ SELECT 1"), Some("select".into()));
 }
+
+/// A statement joining many tables names each of them once, however many
+/// there are: the bound on events per record is the caller's, so a table
+/// past it is refused with a count rather than dropped unseen.
+#[test]
+fn names_every_table_once_past_the_event_bound() {
+    let names: Vec<String> = (0..80).map(|i| format!("t{i}")).collect();
+    let sql = format!("select * from {} join t0 on 1=1", names.join(", "));
+    assert_eq!(tables(&sql), names);
+    let e = At { line: 9 };
+    let err = each_table(&sql, e, "sqltext").unwrap_err();
+    assert_eq!((err.line, err.field.as_deref()), (9, Some("sqltext")));
+    assert!(err.message.contains("80 tables"), "{}", err.message);
+    let within = format!("select * from {}", names[..MAX_TABLES].join(", "));
+    assert_eq!(each_table(&within, e, "sqltext").unwrap().len(), MAX_TABLES);
+}
