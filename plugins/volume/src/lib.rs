@@ -110,6 +110,19 @@
 //! `user-resource-days-events`; its evidence gives `window_days`,
 //! `before_events`, `before_days` and `dispersion`.
 //!
+//! # Reads the size others make
+//!
+//! Rows are not alike across resources: a ward's census returns forty
+//! rows to every nurse who opens it, a chart one. So the hour and day
+//! totals count a read of a resource whose readers in the user's peer
+//! group usually read more than the user usually does, once two others of
+//! the group have read it, as `max(m, rows · m / R)` rows: `m` the user's
+//! usual read, `R` the group's usual read of the resource. A read the size
+//! the group makes is one of the user's own; a bulk read by someone who
+//! reads like their team is counted whole. The `reads` module has the
+//! details; a finding says when a read was scaled (`counted_rows`,
+//! `group_usual_read_rows`, `user_usual_read_rows`).
+//!
 //! # Many tables, many tests
 //!
 //! The user's own hour and day are one bucket each, but the per-resource
@@ -240,7 +253,9 @@
 //! replaces them; a user's own histories, pairs and slow references are
 //! never shared, as a user lives in one shard. A share is 4 bytes a value:
 //! at most about 3 KiB per peer group (256 days and 512 hours), and the
-//! same once for the organisation.
+//! same once for the organisation. The usual reads of resources are shared
+//! too (each instance's own entries, 24 bytes each, replaced at each
+//! exchange); a user's own usual read is not.
 //!
 //! # Memory
 //!
@@ -265,13 +280,17 @@
 //! are forgotten, so a user of a log of documents holds about 100 KiB. Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
 //! plus the same once for the organisation, and when sharded another
-//! 6 KiB for the other shards' values (with their relative ages). Ids at or above 2²⁰ are kept in a B-tree
+//! 6 KiB for the other shards' values (with their relative ages). 8 bytes
+//! per user for their usual read, and 24 bytes per peer group and
+//! resource read more than one row at a time (at most 16 groups per
+//! resource; twice when sharded). Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 mod counts;
 mod model;
 mod rate;
+mod reads;
 mod shared;
 mod upgrade;
 
@@ -286,6 +305,7 @@ use ueba_sdk::{
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
 use rate::{Dispersions, RateChange, RecentDays};
+use reads::{Counted, ReadSizes};
 use shared::{PoolShare, Recent, Share, Shared};
 use ueba_sdk::table::Table;
 
@@ -374,6 +394,10 @@ pub struct Volume {
     /// The typical dispersion of this instance's pairs' daily counts, per
     /// resource and in all (`rate`).
     dispersion: Dispersions,
+    /// What a read of each resource usually returns to its peer group's
+    /// readers, and each user's usual read: how a read counts in the hour
+    /// and day totals (`reads`).
+    reads: ReadSizes,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -988,6 +1012,8 @@ enum Baseline {
 /// hour and day baselines, and its pair's position and baseline (with the
 /// buckets that baseline rests on).
 struct Buckets {
+    /// How the event's read counted in the hour and day totals.
+    read: Counted,
     hour: usize,
     hour_fit: Option<Fit>,
     day_fit: Option<Fit>,
@@ -1017,13 +1043,15 @@ impl Volume {
     /// Close the user's current day: its totals become history, for the
     /// user and for the pools of their peer group and the organisation,
     /// unless the day is held out of learning. Once a user-day, so kept
-    /// out of the per-event path's code.
+    /// out of the per-event path's code. `reads` is the user's id and the
+    /// usual reads their learned day's reads teach.
     #[inline(never)]
     fn close_day(
         user: &mut User,
         group: Option<&mut Pool>,
         org: &mut Pool,
         dispersion: &mut Dispersions,
+        (who, reads): (u32, &mut ReadSizes),
     ) {
         if user.day == NO_DAY {
             return;
@@ -1042,20 +1070,39 @@ impl Volume {
             user.held_run = user.held_run.saturating_add(1);
         }
         let learned = user.days();
+        let peer_group = user.group;
+        // A learned day's reads of each resource teach its usual read, and
+        // all of them the user's.
+        let (mut day_reads, mut day_rows) = (0u64, 0u64);
+        let mut close = |pair: &mut Pair| {
+            if learn {
+                reads.learn_day(
+                    pair.resource,
+                    peer_group,
+                    who,
+                    pair.events_today,
+                    pair.today,
+                );
+                day_reads += u64::from(pair.events_today);
+                day_rows = day_rows.saturating_add(pair.today);
+            }
+            pair.close_day(learn, learned, dispersion);
+        };
         // The pairs with events today (a pair with rows today also had
         // events today, and the user's day total holds its rows), in any
         // order: each pair's close is its own.
         if std::mem::replace(&mut user.today_pairs_known, true) {
             for &i in &user.today_pairs {
                 if let Some(pair) = user.pairs.get_mut(i as usize) {
-                    pair.close_day(learn, learned, dispersion);
+                    close(pair);
                 }
             }
         } else {
             for pair in &mut user.pairs {
-                pair.close_day(learn, learned, dispersion);
+                close(pair);
             }
         }
+        reads.learn_user_day(who, day_reads, day_rows);
         user.today_pairs.clear();
         Self::forget_idle_pairs(user);
         user.slow_day_reported = 0;
@@ -1167,7 +1214,8 @@ impl Volume {
                 let group = user
                     .group
                     .map(|g| self.groups.get_or_insert_with(g, Pool::default));
-                Self::close_day(user, group, &mut self.org, &mut self.dispersion);
+                let reads = (e.user, &mut self.reads);
+                Self::close_day(user, group, &mut self.org, &mut self.dispersion, reads);
                 user.day = day;
             }
         }
@@ -1178,8 +1226,11 @@ impl Volume {
             user.group = e.peer_group;
         }
         let hour = usize::from(e.local_hour()).min(23);
-        user.hours[hour] = user.hours[hour].saturating_add(e.rows);
-        user.day_total = user.day_total.saturating_add(e.rows);
+        // A read of the size the user's group usually reads of a resource
+        // counts in the hour and day as one of the user's own (`reads`).
+        let read = self.reads.counted(e.resource, user.group, e.user, e.rows);
+        user.hours[hour] = user.hours[hour].saturating_add(read.rows);
+        user.day_total = user.day_total.saturating_add(read.rows);
         if user.pair_index.len != user.pairs.len() {
             user.pair_index = PairIndex::rebuild(&user.pairs);
         }
@@ -1333,6 +1384,7 @@ impl Volume {
             }
         }
         let buckets = Buckets {
+            read,
             hour,
             hour_fit,
             day_fit,
@@ -1357,6 +1409,7 @@ impl Volume {
         out: &mut Vec<Finding>,
     ) {
         let Buckets {
+            read,
             hour,
             hour_fit,
             day_fit,
@@ -1439,7 +1492,7 @@ impl Volume {
             };
             *slot = (*slot).max(c.score.floor().clamp(1.0, 100.0) as u8);
         }
-        out.push(finding(symbols, e, best));
+        out.push(finding(symbols, e, best, read));
     }
 }
 
@@ -1700,12 +1753,24 @@ fn count_candidate(
     }
 }
 
-fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
+/// What the event read, for a finding's reason: its rows and, when they
+/// were scaled in the hour and day totals, what they counted as.
+fn what_was_read(resource: &str, e: &Event, read: Counted) -> String {
+    match read.scaled {
+        Some((usual, mine)) => format!(
+            "read {} rows of {resource}, which the user's group reads ~{usual:.0} rows at a time: counted as {} row(s), as the user's own reads are ~{mine:.0}",
+            e.rows, read.rows
+        ),
+        None => format!("read {} rows of {resource}", e.rows),
+    }
+}
+
+fn finding(symbols: &Symbols, e: &Event, s: &Scored, read: Counted) -> Finding {
     let resource = symbols.resource(e.resource);
     let fit = match s.baseline {
         Baseline::Rows(fit) => fit,
         Baseline::Counts(m) => return count_finding(resource, e, s, m),
-        Baseline::Slow(slow) => return slow_finding(resource, e, s, slow),
+        Baseline::Slow(slow) => return slow_finding(resource, e, s, slow, read),
         Baseline::Rate(change) => return rate_finding(resource, e, s, change),
     };
     let usual = fit.median_rows().round();
@@ -1721,20 +1786,26 @@ fn finding(symbols: &Symbols, e: &Event, s: &Scored) -> Finding {
         ),
     };
     let (mean, r) = fit.negative_binomial();
-    Finding::new(
+    let mut f = Finding::new(
         e.seq,
         s.score,
-        format!("read {} rows of {resource}; {context}", e.rows),
-    )
-    .with("bucket", s.bucket.name())
-    .with("resource", resource)
-    .with("rows", e.rows)
-    .with("bucket_total", s.total)
-    .with("baseline_p50", usual)
-    .with("fitted_mean", mean.round())
-    .with("dispersion_r", r)
-    .with("history_buckets", s.history)
-    .with("p", s.p)
+        format!("{}; {context}", what_was_read(resource, e, read)),
+    );
+    if let (Bucket::Hour | Bucket::Day, Some((usual, mine))) = (s.bucket, read.scaled) {
+        f = f
+            .with("counted_rows", read.rows)
+            .with("group_usual_read_rows", usual)
+            .with("user_usual_read_rows", mine);
+    }
+    f.with("bucket", s.bucket.name())
+        .with("resource", resource)
+        .with("rows", e.rows)
+        .with("bucket_total", s.total)
+        .with("baseline_p50", usual)
+        .with("fitted_mean", mean.round())
+        .with("dispersion_r", r)
+        .with("history_buckets", s.history)
+        .with("p", s.p)
 }
 
 fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding {
@@ -1790,9 +1861,15 @@ fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
     .with("p", s.p)
 }
 
-fn slow_finding(resource: &str, e: &Event, s: &Scored, slow: Slow) -> Finding {
+fn slow_finding(resource: &str, e: &Event, s: &Scored, slow: Slow, read: Counted) -> Finding {
     let reference = f64::from(slow.mean).exp_m1().round();
     let what = match s.bucket {
+        // A scaled read says so; otherwise the day's rows say it all.
+        Bucket::DayTrend if read.scaled.is_some() => format!(
+            "{}; {} rows today",
+            what_was_read(resource, e, read),
+            s.total
+        ),
         Bucket::DayTrend => format!("{} rows today", s.total),
         Bucket::PairEventsTrend => format!("{} events on {resource} today", s.total),
         _ => format!("{} rows of {resource} today", s.total),
@@ -1890,6 +1967,7 @@ impl Detector for Volume {
                     (!share.is_empty()).then_some((g, share))
                 })
                 .collect(),
+            reads: self.reads.share(),
         };
         population::encode(&share)
     }
@@ -1907,6 +1985,8 @@ impl Detector for Volume {
         }
         let org: Vec<&PoolShare> = shares.iter().map(|s| &s.org).collect();
         self.org.set_shared(&org);
+        self.reads
+            .set_shared(shares.iter().map(|s| s.reads.as_slice()));
         for (g, pool) in self.groups.iter_mut() {
             pool.set_shared(&by_group.remove(&g).unwrap_or_default());
         }

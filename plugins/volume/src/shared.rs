@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Fit, Ring, fit_values};
+use crate::reads::GroupReads;
 
 /// One pool's share: the recent values of its own users' buckets, as
 /// `ln(1 + total)`, the most recent first.
@@ -47,20 +48,24 @@ impl PoolShare {
 }
 
 /// One instance's population share: the organisation's pool and every
-/// peer group's (by the host's peer-group id) that holds any value.
+/// peer group's (by the host's peer-group id) that holds any value, and
+/// the usual reads its own users' days taught (`reads`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Share {
     /// The organisation's pool.
     pub org: PoolShare,
     /// Each peer group's pool.
     pub groups: Vec<(u32, PoolShare)>,
+    /// Each tracked resource's usual reads, per peer group.
+    pub reads: Vec<(u32, Vec<GroupReads>)>,
 }
 
 impl Share {
     /// Refuse a share holding a value no bucket total gives.
     pub fn check(&self) -> Result<(), String> {
         self.org.check()?;
-        self.groups.iter().try_for_each(|(_, p)| p.check())
+        self.groups.iter().try_for_each(|(_, p)| p.check())?;
+        crate::reads::check(&self.reads)
     }
 }
 

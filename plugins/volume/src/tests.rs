@@ -777,7 +777,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        7_520_090_552_989_303_519,
+        17_946_850_381_293_872_870,
         "{} findings",
         all.len()
     );
@@ -1120,9 +1120,15 @@ fn a_newcomer_on_one_shard_is_judged_by_the_whole_peer_group() {
     assert!(!expected.is_empty());
     assert!(max_score(&expected) < 60.0, "{expected:#?}");
 
-    // Exchanged twice: the second replaces what the first gave.
+    // Exchanged twice: the second replaces what the first gave. Between
+    // exchanges a shard counts its users' reads by the usual reads of the
+    // last exchange (`reads`), so the pools' rows differ a little.
     let (mut r1, _) = sharded(&events, &[events.len() / 2]);
-    assert_eq!(newcomer_day(&mut r1, 50_000), expected);
+    let got = newcomer_day(&mut r1, 50_000);
+    assert!(
+        (max_score(&got) - max_score(&expected)).abs() < 1.0,
+        "{got:#?} {expected:#?}"
+    );
 
     // Without the exchange the shard knows only the light readers.
     let mut alone = runtime();
@@ -1146,10 +1152,14 @@ fn exchanged_pools_hold_every_shards_recent_buckets() {
             let pool = rt.detector().groups.get(g).unwrap();
             assert!(pool.days.len() < all.days.len());
             assert_eq!(pool.held_days(), all.days.len());
-            assert_eq!(
-                pool.day_baseline(),
-                all.days.fit(crate::POOL_MIN, crate::MIN_SD_DAY)
+            // The same member-days, each counted by the usual reads of its
+            // shard as of the last exchange (`reads`).
+            let (mixed, one) = (
+                pool.day_baseline().unwrap(),
+                all.days.fit(crate::POOL_MIN, crate::MIN_SD_DAY).unwrap(),
             );
+            assert!((mixed.m - one.m).abs() < 0.02, "{mixed:?} {one:?}");
+            assert!((mixed.s - one.s).abs() < 0.02, "{mixed:?} {one:?}");
             // More member-hours than a pool holds: each shard's most
             // recent half, close to the most recent of all.
             let (mixed, one) = (
@@ -1238,6 +1248,7 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
             hours: Vec::new(),
         },
         groups: Vec::new(),
+        reads: Vec::new(),
     };
     let not_a_total = [header, &ueba_sdk::population::encode(&not_a_total)].concat();
     for bad in [truncated, not_a_total] {

@@ -6,6 +6,10 @@
 //! types that changed, and converted: an upgrade of ueba keeps what volume
 //! learned instead of relearning every baseline.
 //!
+//! - 0.4.0 and 0.4.1: no usual reads of resources ([`crate::reads`]).
+//!   They carry over with none: the hour and day baselines learned in
+//!   rows meet read units as the usual reads are learned again, which
+//!   only lowers the totals they judge.
 //! - 0.3.0 and 0.3.1: a pair's recent days had no held days
 //!   ([`crate::rate::RecentDaysV03`]) and a user no `held_run`. They carry
 //!   over with no held days: what the earlier version dropped is not
@@ -28,7 +32,37 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, V
             let (symbols, v): (Symbols, VolumeV03) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
+        "0.4.0" | "0.4.1" => {
+            let (symbols, v): (Symbols, VolumeV04) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
         _ => None,
+    }
+}
+
+/// Volume as 0.4 wrote it, before the usual reads of resources.
+#[derive(Deserialize)]
+#[serde(rename = "Volume")]
+struct VolumeV04 {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<Pool>,
+    org: Pool,
+    dispersion: Dispersions,
+}
+
+impl From<VolumeV04> for Volume {
+    fn from(v: VolumeV04) -> Volume {
+        Volume {
+            config: v.config,
+            first_ms: v.first_ms,
+            users: v.users,
+            groups: v.groups,
+            org: v.org,
+            dispersion: v.dispersion,
+            ..Volume::default()
+        }
     }
 }
 
