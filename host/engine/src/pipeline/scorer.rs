@@ -132,6 +132,41 @@ pub(crate) struct Flight {
     ends_block: Option<i64>,
 }
 
+/// An event whose findings are added and whose decision waits for its last
+/// finding (`Scorer::decide_event`).
+struct PendingEvent {
+    seq: u64,
+    user: u32,
+    peer_group: Option<u32>,
+    time_ms: i64,
+    /// The user's risk before the event's first finding.
+    before: f32,
+    /// The bits of the detectors with findings in it.
+    detectors: u64,
+    /// Its findings' records for `--findings`, in order.
+    records: Vec<FindingRecord>,
+}
+
+/// Write a finding's record for `--findings` to `findings`: with the
+/// event's others when its decision is pending (so the alert it raises can
+/// be marked), at once otherwise.
+fn record_finding(
+    findings: &mut Option<Box<dyn FindingSink>>,
+    pending: &mut Option<PendingEvent>,
+    seq: u64,
+    record: FindingRecord,
+) -> Result<(), ScoreError> {
+    match pending.as_mut().filter(|p| p.seq == seq) {
+        Some(p) => p.records.push(record),
+        None => {
+            if let Some(sink) = findings.as_mut() {
+                sink.record(&record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl<S: AlertSink> Scorer<S> {
     /// A scorer over loaded detectors, writing alerts to `sink`.
     pub fn new(cfg: Config, identities: Identities, plugins: Vec<LoadedPlugin>, sink: S) -> Self {
@@ -796,6 +831,38 @@ impl<S: AlertSink> Scorer<S> {
     /// Carry out the time guard's decisions: events it lets through go on
     /// to the reorder stage in the order given; refused ones are counted
     /// and the first of the run is named in the summary.
+    /// Decide on the event whose findings were just added
+    /// ([`Aggregator::decide`]): emit its alert, if it calls for one, and
+    /// write its findings' records, the alert marked on the last finding
+    /// that added risk.
+    fn decide_event(&mut self, pending: Option<PendingEvent>) -> Result<(), ScoreError> {
+        let Some(p) = pending else {
+            return Ok(());
+        };
+        let interner = &self.encoder.interner;
+        let user = interner.text(SymbolKind::User, p.user);
+        let peer = p
+            .peer_group
+            .map(|g| interner.text(SymbolKind::PeerGroup, g));
+        let alert = self
+            .aggregator
+            .decide(p.user, p.time_ms, p.before, p.detectors, user, peer);
+        if let Some(sink) = self.findings.as_mut() {
+            let last = p.records.iter().rposition(|r| r.exception.is_none());
+            for (i, mut record) in p.records.into_iter().enumerate() {
+                if Some(i) == last {
+                    record.alert = alert.as_ref().map(|a| a.kind.to_string());
+                }
+                sink.record(&record)?;
+            }
+        }
+        if let Some(alert) = alert {
+            self.stats.alerts += 1;
+            self.sink.emit(&alert)?;
+        }
+        Ok(())
+    }
+
     fn decide(&mut self, decisions: Vec<Decision>) -> Result<(), ScoreError> {
         for d in decisions {
             match d {
@@ -1113,7 +1180,13 @@ impl<S: AlertSink> Scorer<S> {
         // Every event counts toward its user-day for the alert budget, in
         // seq order with the findings, so a day closes at its first event.
         let mut counted = 0usize;
+        // The findings of one event are added together and decided on once
+        // (`Aggregator::decide`), after the last of them.
+        let mut pending: Option<PendingEvent> = None;
         for (seq, d, f) in found {
+            if pending.as_ref().is_some_and(|p| p.seq != seq) {
+                self.decide_event(pending.take())?;
+            }
             let upto = (seq.saturating_sub(first_seq) as usize + 1).min(batch.events.len());
             for i in counted..upto {
                 self.aggregator
@@ -1179,9 +1252,9 @@ impl<S: AlertSink> Scorer<S> {
                 // An analyst judged this benign: it adds no risk, and is
                 // counted and marked instead.
                 self.stats.exceptions[i] += 1;
-                if let Some(sink) = self.findings.as_mut() {
+                if self.findings.is_some() {
                     let risk = self.aggregator.risk_of(ev.user);
-                    sink.record(&FindingRecord {
+                    let record = FindingRecord {
                         user: user.to_string(),
                         peer_group: peer.map(str::to_string),
                         risk: (f64::from(risk) * 10.0).round() / 10.0,
@@ -1193,7 +1266,8 @@ impl<S: AlertSink> Scorer<S> {
                             note.to_string()
                         }),
                         finding,
-                    })?;
+                    };
+                    record_finding(&mut self.findings, &mut pending, seq, record)?;
                 }
                 continue;
             }
@@ -1204,8 +1278,8 @@ impl<S: AlertSink> Scorer<S> {
                 // A benign verdict covers this behaviour: no risk, counted,
                 // and marked in --findings.
                 self.stats.forgiven += 1;
-                if let Some(sink) = self.findings.as_mut() {
-                    sink.record(&FindingRecord {
+                if self.findings.is_some() {
+                    let record = FindingRecord {
                         user: user.to_string(),
                         peer_group: peer.map(str::to_string),
                         risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
@@ -1213,7 +1287,8 @@ impl<S: AlertSink> Scorer<S> {
                         alert: None,
                         exception: Some(format!("benign verdict on {verdict}")),
                         finding,
-                    })?;
+                    };
+                    record_finding(&mut self.findings, &mut pending, seq, record)?;
                 }
                 continue;
             }
@@ -1223,9 +1298,7 @@ impl<S: AlertSink> Scorer<S> {
                 .then(|| (finding.detector.clone(), finding.score as f32));
             let recorded = self.findings.is_some().then(|| finding.clone());
             let weighted = finding.score * self.slots[d].lead().weight;
-            let alert = self
-                .aggregator
-                .add(ev.user, d, ev.time_ms, finding, user, peer);
+            let added = self.aggregator.add_finding(ev.user, d, ev.time_ms, finding);
             self.entities.add(
                 EntityKind::Resource,
                 ev.resource,
@@ -1237,16 +1310,31 @@ impl<S: AlertSink> Scorer<S> {
                 self.entities
                     .add(EntityKind::Source, source, ev.user, weighted, ev.time_ms);
             }
-            if let (Some(sink), Some(finding)) = (self.findings.as_mut(), recorded) {
-                sink.record(&FindingRecord {
+            if let Some(before) = added {
+                // The risk before the event is the one before its first
+                // finding.
+                let p = pending.get_or_insert_with(|| PendingEvent {
+                    seq,
+                    user: ev.user,
+                    peer_group: ev.peer_group,
+                    time_ms: ev.time_ms,
+                    before,
+                    detectors: 0,
+                    records: Vec::new(),
+                });
+                p.detectors |= 1u64 << (d % 64);
+            }
+            if let Some(finding) = recorded {
+                let record = FindingRecord {
                     user: user.to_string(),
                     peer_group: peer.map(str::to_string),
                     risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
                     threshold: self.aggregator.threshold(),
-                    alert: alert.as_ref().map(|a| a.kind.to_string()),
+                    alert: None,
                     exception: None,
                     finding,
-                })?;
+                };
+                record_finding(&mut self.findings, &mut pending, seq, record)?;
             }
             if let (Some(trace), Some((detector, finding_score))) = (self.trace.as_mut(), traced) {
                 trace.push(RiskPoint {
@@ -1257,11 +1345,8 @@ impl<S: AlertSink> Scorer<S> {
                     finding_score,
                 });
             }
-            if let Some(alert) = alert {
-                self.stats.alerts += 1;
-                self.sink.emit(&alert)?;
-            }
         }
+        self.decide_event(pending.take())?;
         for i in counted..batch.events.len() {
             self.aggregator
                 .active(batch.events.user[i], batch.events.time_ms[i]);

@@ -595,7 +595,9 @@ impl Aggregator {
 
     /// Add a finding of `detector` (index) about `user` at `time_ms`, and
     /// return an alert if the user's risk now calls for one. `user_name`
-    /// and `peer_group` label the alert.
+    /// and `peer_group` label the alert. An event with findings of several
+    /// detectors goes through [`Aggregator::add_finding`] for each and
+    /// [`Aggregator::decide`] once.
     pub fn add(
         &mut self,
         user: u32,
@@ -605,6 +607,25 @@ impl Aggregator {
         user_name: &str,
         peer_group: Option<&str>,
     ) -> Option<Alert> {
+        let before = self.add_finding(user, detector, time_ms, finding)?;
+        let detectors = 1u64 << (detector % 64);
+        self.decide(user, time_ms, before, detectors, user_name, peer_group)
+    }
+
+    /// Add a finding of `detector` (index) about `user` at `time_ms`
+    /// without deciding on an alert, and return the user's risk before it
+    /// (decayed to `time_ms`); `None` for a detector index out of range.
+    /// The findings of one event are all added before [`Aggregator::decide`]
+    /// looks at the risk they make together, so an alert carries every
+    /// detector's evidence about the event whatever order the detectors
+    /// were loaded in.
+    pub fn add_finding(
+        &mut self,
+        user: u32,
+        detector: usize,
+        time_ms: i64,
+        finding: AlertFinding,
+    ) -> Option<f32> {
         if detector >= self.names.len() {
             return None;
         }
@@ -649,6 +670,31 @@ impl Aggregator {
                 c.kept.swap_remove(weakest);
             }
         }
+        self.users[idx] = u;
+        Some(before)
+    }
+
+    /// Decide what the findings just added about `user` at `time_ms` call
+    /// for, `before` being the user's risk before the first of them and
+    /// `detectors` the bits (`1 << index % 64`) of the detectors they came
+    /// from: an alert (new, escalation, or new evidence when one of those
+    /// detectors not yet behind the episode now adds `new_evidence_min`),
+    /// the episode closed as calmed, the user held out of learning.
+    /// `user_name` and `peer_group` label the alert.
+    pub fn decide(
+        &mut self,
+        user: u32,
+        time_ms: i64,
+        before: f32,
+        detectors: u64,
+        user_name: &str,
+        peer_group: Option<&str>,
+    ) -> Option<Alert> {
+        let idx = user as usize;
+        if self.users.len() <= idx {
+            return None;
+        }
+        let mut u = std::mem::take(&mut self.users[idx]);
         let risk = self.risk(&u);
         self.budget.risk(user, risk);
         if risk > u.peak {
@@ -666,9 +712,12 @@ impl Aggregator {
             self.close(user, &mut u, at, "calmed");
         }
         let threshold = self.budget.threshold();
-        let bit = 1u64 << (detector % 64);
-        let new_evidence = u.alerted_detectors & bit == 0
-            && self.component_value(&u.components[detector]) >= self.cfg.new_evidence_min as f32;
+        let new_evidence = u.components.iter().enumerate().any(|(d, c)| {
+            let bit = 1u64 << (d % 64);
+            detectors & bit != 0
+                && u.alerted_detectors & bit == 0
+                && self.component_value(c) >= self.cfg.new_evidence_min as f32
+        });
         let alert = match u.alerted_at_score {
             _ if risk < threshold => None,
             None => Some("new"),

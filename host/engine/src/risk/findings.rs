@@ -27,7 +27,8 @@ pub struct FindingRecord {
     /// The alert threshold in force.
     pub threshold: f64,
     /// The kind of alert this finding raised (`new`, `escalation`,
-    /// `new-evidence`), if it raised one.
+    /// `new-evidence`), if it raised one. An event's findings are decided
+    /// on together, so the alert is on the last of them that added risk.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alert: Option<String>,
     /// The note of the analyst's exception that kept this finding from
