@@ -71,10 +71,8 @@ pub struct GroupReads {
     group: u32,
     /// Up to three of its readers, in order of first read.
     readers: [u32; READERS],
-    /// Reads behind the mean, at most [`READS_WINDOW`].
-    n: f32,
-    /// Mean of `ln(rows)` over the reads.
-    mean_log: f32,
+    /// Its usual read.
+    usual: Usual,
 }
 
 impl GroupReads {
@@ -82,18 +80,18 @@ impl GroupReads {
         GroupReads {
             group,
             readers: [NO_READER; READERS],
-            n: 0.0,
-            mean_log: 0.0,
+            usual: Usual::default(),
         }
     }
+}
 
-    /// Whether two readers other than `user` have read it.
-    fn known_to_others(&self, user: u32) -> bool {
-        self.readers
-            .iter()
-            .filter(|&&r| r != NO_READER && r != user)
-            .count()
-            >= 2
+/// Put `reader` in a free slot of `readers` unless it is there already or
+/// none is free.
+fn add_reader(readers: &mut [u32; READERS], reader: u32) {
+    if !readers.contains(&reader)
+        && let Some(slot) = readers.iter_mut().find(|r| **r == NO_READER)
+    {
+        *slot = reader;
     }
 }
 
@@ -112,7 +110,9 @@ pub struct Counted {
 /// [`READS_WINDOW`] reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usual {
+    /// Reads behind the mean, at most [`READS_WINDOW`].
     n: f32,
+    /// Mean of `ln(rows)` over the reads.
     mean_log: f32,
 }
 
@@ -145,6 +145,11 @@ impl ReadSizes {
         let Some(own) = self.users.get(user).filter(|u| u.n > 0.0) else {
             return as_is;
         };
+        // Reads no larger than the user's own usual one count as they are.
+        let mine = f64::from(own.mean_log).exp();
+        if rows as f64 <= mine {
+            return as_is;
+        }
         let group = group.unwrap_or(NO_GROUP);
         let entries = [&self.own, &self.others]
             .into_iter()
@@ -154,26 +159,18 @@ impl ReadSizes {
         let (mut n, mut sum) = (0.0f64, 0.0f64);
         for g in entries {
             for &r in g.readers.iter().filter(|&&r| r != NO_READER) {
-                if !readers.contains(&r)
-                    && let Some(slot) = readers.iter_mut().find(|s| **s == NO_READER)
-                {
-                    *slot = r;
-                }
+                add_reader(&mut readers, r);
             }
-            n += f64::from(g.n);
-            sum += f64::from(g.n) * f64::from(g.mean_log);
+            n += f64::from(g.usual.n);
+            sum += f64::from(g.usual.n) * f64::from(g.usual.mean_log);
         }
-        let known = GroupReads {
-            readers,
-            ..GroupReads::new(group)
-        }
-        .known_to_others(user);
-        let mine = f64::from(own.mean_log).exp();
+        // Two readers besides the user.
+        let others = readers
+            .iter()
+            .filter(|&&r| r != NO_READER && r != user)
+            .count();
         let usual = if n > 0.0 { (sum / n).exp() } else { 0.0 };
-        if !known || usual <= mine {
-            return as_is;
-        }
-        if rows as f64 <= mine {
+        if others < 2 || usual <= mine {
             return as_is;
         }
         let scaled = (rows as f64 * mine / usual)
@@ -219,17 +216,8 @@ impl ReadSizes {
             None => return,
         };
         let g = &mut groups[at];
-        if !g.readers.contains(&user)
-            && let Some(slot) = g.readers.iter_mut().find(|r| **r == NO_READER)
-        {
-            *slot = user;
-        }
-        let mut usual = Usual {
-            n: g.n,
-            mean_log: g.mean_log,
-        };
-        usual.learn(reads, mean);
-        (g.n, g.mean_log) = (usual.n, usual.mean_log);
+        add_reader(&mut g.readers, user);
+        g.usual.learn(reads, mean);
     }
 
     /// Learn a learned day of `user`'s: `reads` reads of every resource,
@@ -273,15 +261,16 @@ impl ReadSizes {
 /// logarithm of a read size, or reads outside `0..=READS_WINDOW`.
 pub fn check(share: &[(u32, Vec<GroupReads>)]) -> Result<(), String> {
     let bad = share.iter().flat_map(|(_, gs)| gs).find(|g| {
-        !(g.mean_log.is_finite()
-            && g.mean_log >= 0.0
-            && g.n.is_finite()
-            && (0.0..=READS_WINDOW).contains(&g.n))
+        let u = g.usual;
+        !(u.mean_log.is_finite()
+            && u.mean_log >= 0.0
+            && u.n.is_finite()
+            && (0.0..=READS_WINDOW).contains(&u.n))
     });
     match bad {
         Some(g) => Err(format!(
             "population share holds a usual read of {} over {} reads",
-            g.mean_log, g.n
+            g.usual.mean_log, g.usual.n
         )),
         None => Ok(()),
     }
@@ -374,7 +363,10 @@ mod tests {
         let bad = vec![(
             4,
             vec![GroupReads {
-                mean_log: f32::NAN,
+                usual: Usual {
+                    n: 1.0,
+                    mean_log: f32::NAN,
+                },
                 ..GroupReads::new(0)
             }],
         )];

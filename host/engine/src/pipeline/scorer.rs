@@ -828,9 +828,6 @@ impl<S: AlertSink> Scorer<S> {
         (self.newest_ms != i64::MIN).then_some(self.newest_ms)
     }
 
-    /// Carry out the time guard's decisions: events it lets through go on
-    /// to the reorder stage in the order given; refused ones are counted
-    /// and the first of the run is named in the summary.
     /// Decide on the event whose findings were just added
     /// ([`Aggregator::decide`]): emit its alert, if it calls for one, and
     /// write its findings' records, the alert marked on the last finding
@@ -863,6 +860,9 @@ impl<S: AlertSink> Scorer<S> {
         Ok(())
     }
 
+    /// Carry out the time guard's decisions: events it lets through go on
+    /// to the reorder stage in the order given; refused ones are counted
+    /// and the first of the run is named in the summary.
     fn decide(&mut self, decisions: Vec<Decision>) -> Result<(), ScoreError> {
         for d in decisions {
             match d {

@@ -595,10 +595,11 @@ impl Aggregator {
 
     /// Add a finding of `detector` (index) about `user` at `time_ms`, and
     /// return an alert if the user's risk now calls for one. `user_name`
-    /// and `peer_group` label the alert. An event with findings of several
-    /// detectors goes through [`Aggregator::add_finding`] for each and
-    /// [`Aggregator::decide`] once.
-    pub fn add(
+    /// and `peer_group` label the alert. The tests' shorthand for an event
+    /// with one finding; the scorer adds an event's findings with
+    /// [`Aggregator::add_finding`] and calls [`Aggregator::decide`] once.
+    #[cfg(test)]
+    pub(crate) fn add(
         &mut self,
         user: u32,
         detector: usize,
