@@ -257,13 +257,16 @@ impl ReadSizes {
     }
 }
 
-/// Refuse an entry no learning gives: a mean that is not a finite
-/// logarithm of a read size, or reads outside `0..=READS_WINDOW`.
+/// Refuse an entry no learning gives: a mean that is not the logarithm of
+/// a day's mean read (at least one row over `u32::MAX` reads, when most of
+/// a day's reads came back empty; at most `u64::MAX` rows), or reads
+/// outside `0..=READS_WINDOW`.
 pub fn check(share: &[(u32, Vec<GroupReads>)]) -> Result<(), String> {
+    let least = -(u32::MAX as f32).ln();
+    let most = (u64::MAX as f32).ln();
     let bad = share.iter().flat_map(|(_, gs)| gs).find(|g| {
         let u = g.usual;
-        !(u.mean_log.is_finite()
-            && u.mean_log >= 0.0
+        !((least..=most).contains(&u.mean_log)
             && u.n.is_finite()
             && (0.0..=READS_WINDOW).contains(&u.n))
     });
@@ -371,5 +374,18 @@ mod tests {
             }],
         )];
         assert!(check(&bad).is_err());
+    }
+
+    /// A resource whose reads mostly come back empty has a usual read
+    /// under one row; its share is one learning gives, and is taken.
+    #[test]
+    fn a_usual_read_under_one_row_is_shared() {
+        let mut r = ReadSizes::default();
+        r.learn_day(5, None, 1, 1, 40);
+        r.learn_day(5, None, 2, 400, 40);
+        let share = r.share();
+        let usual = share[0].1[0].usual;
+        assert!(usual.mean_log < 0.0, "{usual:?}");
+        check(&share).unwrap();
     }
 }
