@@ -269,6 +269,13 @@ pub fn parser_for(
     })
 }
 
+/// Most events one record may become (a statement's tables, an API call's
+/// resources), so a pathological record cannot turn into thousands of
+/// events. A record naming more is refused by line and field
+/// ([`At::at_most_events`]) rather than cut short, so nothing it names goes
+/// unseen without a count.
+pub const MAX_EVENTS_PER_RECORD: usize = 64;
+
 /// Builds a [`ParseError`] for one line.
 #[derive(Clone, Copy)]
 pub(crate) struct At {
@@ -283,6 +290,20 @@ impl At {
             field: Some(field.to_string()),
             message: message.into(),
         }
+    }
+    /// Refuse a record whose `field` names `n` of `what` (tables,
+    /// resources), one event each, when that is more than
+    /// [`MAX_EVENTS_PER_RECORD`].
+    pub fn at_most_events(self, n: usize, field: &str, what: &str) -> Result<(), ParseError> {
+        if n > MAX_EVENTS_PER_RECORD {
+            return Err(self.field(
+                field,
+                format!(
+                    "{n} {what}, more than the {MAX_EVENTS_PER_RECORD} events one record may become"
+                ),
+            ));
+        }
+        Ok(())
     }
     /// An error about the whole line.
     pub fn line(self, message: impl Into<String>) -> ParseError {

@@ -30,11 +30,6 @@ const USER: &[&str] = &["actor.user.name", "actor.user.uid"];
 const ROWS: &[&str] = &["query_info.data.rows", "unmapped.rows"];
 const BYTES: &[&str] = &["query_info.bytes", "traffic.bytes_out"];
 const SOURCE: &[&str] = &["src_endpoint.ip", "src_endpoint.hostname"];
-/// Most resources one API Activity event may become events for: an event
-/// naming more is refused by line (`resources`), not cut short, so no
-/// resource goes unseen without a count. The same bound as a statement's
-/// tables.
-const MAX_RESOURCES: usize = sql::MAX_TABLES;
 
 /// The action for a Datastore Activity `activity_id`.
 pub fn datastore_action(id: u64) -> Option<&'static str> {
@@ -110,20 +105,14 @@ impl OcsfParser {
                 let names: Vec<String> = match m.resource.as_deref() {
                     Some(p) => get(&v, p).map(|x| text(x, e, p)).transpose()?.into_iter().collect(),
                     None => match get(&v, "resources") {
-                        Some(Value::Array(items)) if items.len() > MAX_RESOURCES => {
-                            return Err(e.field(
-                                "resources",
-                                format!(
-                                    "{} resources, more than the {MAX_RESOURCES} one event may become",
-                                    items.len()
-                                ),
-                            ));
+                        Some(Value::Array(items)) => {
+                            e.at_most_events(items.len(), "resources", "resources")?;
+                            items
+                                .iter()
+                                .filter_map(|r| get(r, "name").or_else(|| get(r, "uid")))
+                                .map(|x| text(x, e, "resources.name"))
+                                .collect::<Result<_, _>>()?
                         }
-                        Some(Value::Array(items)) => items
-                            .iter()
-                            .filter_map(|r| get(r, "name").or_else(|| get(r, "uid")))
-                            .map(|x| text(x, e, "resources.name"))
-                            .collect::<Result<_, _>>()?,
                         Some(_) => return Err(e.field("resources", "expected an array")),
                         None => Vec::new(),
                     },

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sources::MAX_EVENTS_PER_RECORD;
 
 #[test]
 fn datastore_activity_maps_enum_and_qualifies_table() {
@@ -49,10 +50,10 @@ fn api_activity_with_too_many_resources_is_refused_not_cut() {
         )
     };
     assert_eq!(
-        p.parse(&line(MAX_RESOURCES), 1).unwrap().len(),
-        MAX_RESOURCES
+        p.parse(&line(MAX_EVENTS_PER_RECORD), 1).unwrap().len(),
+        MAX_EVENTS_PER_RECORD
     );
-    let err = p.parse(&line(MAX_RESOURCES + 1), 4).unwrap_err();
+    let err = p.parse(&line(MAX_EVENTS_PER_RECORD + 1), 4).unwrap_err();
     assert_eq!((err.line, err.field.as_deref()), (4, Some("resources")));
     assert!(err.message.contains("65 resources"), "{}", err.message);
 }

@@ -14,12 +14,6 @@ use std::collections::HashSet;
 use super::At;
 use ueba_engine::event::ParseError;
 
-/// Most tables one statement may become events for, so a pathological
-/// statement cannot turn into thousands of events. A statement naming more
-/// is refused by line and field ([`each_table`]) rather than cut short, so
-/// no table it reads goes unseen without a count.
-pub const MAX_TABLES: usize = 64;
-
 #[derive(Debug, PartialEq)]
 enum Tok<'a> {
     Word(&'a str),
@@ -192,19 +186,11 @@ fn name_at(toks: &[Tok<'_>], mut i: usize) -> Option<(String, usize)> {
 
 /// The tables of the statement in `field` of line `e`, one event's worth
 /// each: an error naming the line and field when there are more than
-/// [`MAX_TABLES`], so the record is counted as invalid (or stops the run)
-/// instead of losing its other tables in silence.
+/// [`super::MAX_EVENTS_PER_RECORD`], so the record is counted as invalid
+/// (or stops the run) instead of losing its other tables in silence.
 pub(crate) fn each_table(sql: &str, e: At, field: &str) -> Result<Vec<String>, ParseError> {
     let all = tables(sql);
-    if all.len() > MAX_TABLES {
-        return Err(e.field(
-            field,
-            format!(
-                "the statement names {} tables, more than the {MAX_TABLES} one record may become",
-                all.len()
-            ),
-        ));
-    }
+    e.at_most_events(all.len(), field, "tables in the statement")?;
     Ok(all)
 }
 

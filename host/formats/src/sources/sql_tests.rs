@@ -1,4 +1,5 @@
 use super::*;
+use crate::sources::MAX_EVENTS_PER_RECORD;
 
 #[test]
 fn finds_tables_after_from_join_into_update() {
@@ -37,6 +38,12 @@ fn names_every_table_once_past_the_event_bound() {
     let err = each_table(&sql, e, "sqltext").unwrap_err();
     assert_eq!((err.line, err.field.as_deref()), (9, Some("sqltext")));
     assert!(err.message.contains("80 tables"), "{}", err.message);
-    let within = format!("select * from {}", names[..MAX_TABLES].join(", "));
-    assert_eq!(each_table(&within, e, "sqltext").unwrap().len(), MAX_TABLES);
+    let within = format!(
+        "select * from {}",
+        names[..MAX_EVENTS_PER_RECORD].join(", ")
+    );
+    assert_eq!(
+        each_table(&within, e, "sqltext").unwrap().len(),
+        MAX_EVENTS_PER_RECORD
+    );
 }
