@@ -9,6 +9,7 @@ const T0: i64 = 1_704_067_200_000;
 const SUPPORT: u32 = 0;
 const DBA: u32 = 1;
 const NIGHT: u32 = 2;
+const ROTA: u32 = 3;
 
 /// xorshift64*: a tiny deterministic generator, so histories are fixed.
 struct Rng(u64);
@@ -34,6 +35,7 @@ fn runtime() -> Runtime<OffHours> {
     s.insert(SymbolKind::PeerGroup, SUPPORT, "tier1-support");
     s.insert(SymbolKind::PeerGroup, DBA, "dba");
     s.insert(SymbolKind::PeerGroup, NIGHT, "night-ops");
+    s.insert(SymbolKind::PeerGroup, ROTA, "emergency-rota");
     s.insert(SymbolKind::Resource, 0, "support.customers");
     rt
 }
@@ -42,6 +44,7 @@ fn group_of(user: u32) -> u32 {
     match user {
         10..20 => DBA,
         20..25 => NIGHT,
+        45..60 => ROTA,
         _ => SUPPORT,
     }
 }
@@ -728,11 +731,26 @@ fn a_held_stretch_waits_and_is_learned_when_the_hold_ends() {
     for rt in [&mut held, &mut learned] {
         rt.observe(&sequence(learned_again.clone(), 3_000_000));
     }
-    assert_eq!(held.snapshot(), learned.snapshot());
+    assert_eq!(learned_state(&held), learned_state(&learned));
     assert_eq!(
         held.observe(&sequence(later.clone(), 4_000_000)),
         learned.observe(&sequence(later, 4_000_000))
     );
+}
+
+/// The state less the count of how far off each day went: that count is
+/// evidence the detector keeps of the days as they were scored, as its
+/// nights are, not what it learned from them.
+fn learned_state(rt: &Runtime<OffHours>) -> Vec<u8> {
+    let mut d = rt.detector().clone();
+    d.org.forget_how_far_off();
+    for (_, g) in d.groups.iter_mut() {
+        g.forget_how_far_off();
+    }
+    for (_, u) in d.users.iter_mut() {
+        u.profile.forget_how_far_off();
+    }
+    ueba_sdk::population::encode(&d)
 }
 
 /// A user held for good (an analyst's malicious verdict keeps the host
@@ -1063,4 +1081,99 @@ fn a_burst_at_an_hour_the_user_is_sometimes_at_work_is_judged_at_their_pace() {
     night.extend(session(40, day, 8, 1, &mut rng));
     let found = run(&mut bursty_history(), night);
     assert!(max_score(&found) >= 40.0, "{found:#?}");
+}
+
+/// A day worker's night: 8 events in each of 01:00, 02:00 and 03:00.
+fn night_out(user: u32, day: i64, rng: &mut Rng) -> Vec<Event> {
+    (1..4).flat_map(|h| session(user, day, h, 8, rng)).collect()
+}
+
+/// Four weeks of the usual 25 users and of a rota of 15 who keep day
+/// hours, but the first `nights` of whom once worked a night, each on a
+/// day of their own.
+fn rota_history(nights: u32) -> Runtime<OffHours> {
+    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+    let mut all = Vec::new();
+    for day in 0..28 {
+        for u in (0..25).chain(45..60) {
+            all.extend(ordinary_day(&mut rng, u, day));
+        }
+        for u in (45..60u32).take(nights as usize) {
+            let own = [8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 24, 25, 7][(u - 45) as usize];
+            if day == own {
+                all.extend(night_out(u, day, &mut rng));
+            }
+        }
+    }
+    let mut rt = runtime();
+    rt.observe(&sequence(all, 0));
+    rt
+}
+
+fn strongest(findings: &[Finding]) -> &Finding {
+    findings
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .unwrap_or_else(|| panic!("no finding"))
+}
+
+fn number(f: &Finding, key: &str) -> f64 {
+    match evidence(f, key) {
+        Value::Float(x) => x,
+        v => panic!("{key} is {v:?}"),
+    }
+}
+
+/// A rota whose members' days now and then go far off their own hours
+/// (a night among day shifts) makes a member's night less telling, by how
+/// often a peer's day goes that far beyond the rest of the organisation's;
+/// a support agent's same night, in a group whose days keep their hours,
+/// is judged on its own tail as before. The more of the rota's days went
+/// that far, the less the night says.
+#[test]
+fn a_night_weighs_less_where_peers_nights_are_routine() {
+    let night = |nights: u32, user: u32| {
+        let mut rt = rota_history(nights);
+        run(&mut rt, night_out(user, 28, &mut Rng(3)))
+    };
+    let agent = night(15, 1);
+    let agent = strongest(&agent);
+    assert_eq!(number(agent, "peer_routine"), 0.0, "{agent:#?}");
+    assert_eq!(f64::from(agent.score), number(agent, "raw_score"));
+    assert!(agent.score > 60.0, "{agent:#?}");
+
+    let some = night(6, 46);
+    let strongest_some = strongest(&some);
+    assert!(number(strongest_some, "peer_routine") > 0.0, "{some:#?}");
+    assert!(f64::from(strongest_some.score) < number(strongest_some, "raw_score"));
+    assert!(max_score(&some) < agent.score - 20.0, "{some:#?}");
+    assert!(
+        strongest_some.reason.contains("more of the peers' days"),
+        "{}",
+        strongest_some.reason
+    );
+
+    let routine = night(15, 46);
+    assert!(max_score(&routine) < max_score(&some), "{routine:#?}");
+}
+
+/// The peers' share leaves the user's own days out: a member whose own
+/// nights are the group's only far ones gets no discount from them, while
+/// a peer of theirs does.
+#[test]
+fn a_users_own_nights_never_make_their_nights_routine() {
+    let mut det = rota_history(15).detector().clone();
+    let (group, org) = (det.groups.get(ROTA).cloned().unwrap(), det.org.clone());
+    let level = crate::LEVELS.iter().position(|&l| l == 60.0).unwrap();
+    let night_days = group.reached[level];
+    assert!(night_days >= 10, "{group:?}");
+    // User 46 is made the one who worked every one of the rota's nights.
+    let u = det.users.get_mut(46).unwrap();
+    u.profile.reached = group.reached;
+    u.profile.closed = group.closed / 15;
+    let alone = det.users.get(46).unwrap().clone();
+    assert_eq!(det.routine(&alone, 65.0), 0.0);
+    let peer = det.users.get(47).unwrap().clone();
+    assert!(det.routine(&peer, 65.0) > 0.0);
+    assert!(org.reached[level] >= night_days);
 }

@@ -13,24 +13,36 @@
 //!   (the runtime configures a restored state again).
 //! - 0.2.0 and 0.2.1: a user kept no held days aside. Days held then were
 //!   never to be learned, so they carry over with none kept.
+//! - 0.1.0 to 0.3.0: a profile counted no closed days nor how far off
+//!   their own hours they went, and a user kept no peak of the pending
+//!   day. They carry over with none counted: how routine a group's far
+//!   off-hours days are is then learned from the upgrade on, and until its
+//!   members have days counted a group is taken as the organisation is.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use ueba_sdk::Symbols;
 use ueba_sdk::table::Table;
 
-use crate::{Absorbed, Config, Night, OffHours, Profile, Session, User};
+use crate::{Absorbed, Config, HeldDay, NOT_SCORED, Night, OffHours, Profile, Session, User};
 
 /// The state `version` wrote, as this version's, if its layout is one of
 /// those above.
 pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, OffHours)> {
     match version? {
         "0.1.0" => {
-            let (symbols, v): (Symbols, OffHoursBefore<ConfigV01, ()>) =
+            let (symbols, v): (Symbols, OffHoursBefore<ConfigV01, (), ()>) =
                 ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         "0.2.0" | "0.2.1" => {
-            let (symbols, v): (Symbols, OffHoursBefore<Config, Vec<Night>>) =
+            let (symbols, v): (Symbols, OffHoursBefore<Config, Vec<Night>, ()>) =
+                ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
+        "0.3.0" => {
+            let (symbols, v): (Symbols, OffHoursBefore<Config, Vec<Night>, Vec<HeldDay>>) =
                 ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
@@ -38,47 +50,90 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, O
     }
 }
 
-/// The detector as 0.1 and 0.2 wrote it: with its configuration of then
-/// (`C`) and its users ([`UserBefore`]).
+/// The detector as 0.1 to 0.3 wrote it: with its configuration of then
+/// (`C`), its users ([`UserBefore`]) and its profiles ([`ProfileBefore`]).
 #[derive(Deserialize)]
 #[serde(rename = "OffHours")]
-struct OffHoursBefore<C, N> {
+struct OffHoursBefore<C, N, H> {
     config: C,
     first_ms: Option<i64>,
-    users: Table<UserBefore<N>>,
-    groups: Table<Profile>,
-    org: Profile,
-    absorbed: Absorbed,
+    users: Table<UserBefore<N, H>>,
+    groups: Table<ProfileBefore>,
+    org: ProfileBefore,
+    absorbed: AbsorbedBefore,
 }
 
-impl<C: Into<Config>, N: Into<Nights>> From<OffHoursBefore<C, N>> for OffHours {
-    fn from(v: OffHoursBefore<C, N>) -> OffHours {
+impl<C: Into<Config>, N: Into<Nights>, H: Into<HeldDays>> From<OffHoursBefore<C, N, H>>
+    for OffHours
+{
+    fn from(v: OffHoursBefore<C, N, H>) -> OffHours {
         OffHours {
             config: v.config.into(),
             first_ms: v.first_ms,
             users: v.users.map(User::from),
-            groups: v.groups,
-            org: v.org,
-            absorbed: v.absorbed,
+            groups: v.groups.map(Profile::from),
+            org: v.org.into(),
+            absorbed: Absorbed {
+                org: v.absorbed.org.into(),
+                groups: v
+                    .absorbed
+                    .groups
+                    .into_iter()
+                    .map(|(g, p)| (g, p.into()))
+                    .collect(),
+            },
         }
     }
 }
 
-/// A user as 0.1 and 0.2 wrote it: [`User`]'s serialised fields without
-/// the held days kept aside, and in 0.1 without nights (`N` is `()`,
-/// which postcard writes as nothing).
+/// A profile as 0.1 to 0.3 wrote it: [`Profile`]'s fields without the
+/// closed days and how far off they went.
+#[derive(Deserialize)]
+#[serde(rename = "Profile")]
+struct ProfileBefore {
+    counts: [[u64; 24]; 2],
+    present: [[u32; 24]; 2],
+    days: [u64; 2],
+    filled: [[u32; 24]; 2],
+}
+
+impl From<ProfileBefore> for Profile {
+    fn from(p: ProfileBefore) -> Profile {
+        Profile {
+            counts: p.counts,
+            present: p.present,
+            days: p.days,
+            filled: p.filled,
+            ..Profile::default()
+        }
+    }
+}
+
+/// The other instances' shares as 0.1 to 0.3 kept them.
+#[derive(Deserialize)]
+#[serde(rename = "Absorbed")]
+struct AbsorbedBefore {
+    org: ProfileBefore,
+    groups: BTreeMap<u32, ProfileBefore>,
+}
+
+/// A user as 0.1 to 0.3 wrote it: [`User`]'s serialised fields without
+/// the pending day's peak, in 0.1 and 0.2 without the held days kept
+/// aside (`H` is `()`, which postcard writes as nothing), and in 0.1
+/// without nights (`N` is `()`).
 #[derive(Deserialize)]
 #[serde(rename = "User")]
-struct UserBefore<N> {
+struct UserBefore<N, H> {
     group: Option<u32>,
     day: i64,
     pending: [u16; 24],
     closed_hours: u32,
     held: bool,
     closed_held: bool,
-    profile: Profile,
+    profile: ProfileBefore,
     session: Option<Session>,
     nights: N,
+    held_days: H,
 }
 
 /// A user's kept nights, as an earlier layout had them (none in 0.1).
@@ -96,8 +151,24 @@ impl From<Vec<Night>> for Nights {
     }
 }
 
-impl<N: Into<Nights>> From<UserBefore<N>> for User {
-    fn from(u: UserBefore<N>) -> User {
+/// A user's held days kept aside, as an earlier layout had them (none
+/// before 0.3).
+struct HeldDays(Vec<HeldDay>);
+
+impl From<()> for HeldDays {
+    fn from((): ()) -> HeldDays {
+        HeldDays(Vec::new())
+    }
+}
+
+impl From<Vec<HeldDay>> for HeldDays {
+    fn from(days: Vec<HeldDay>) -> HeldDays {
+        HeldDays(days)
+    }
+}
+
+impl<N: Into<Nights>, H: Into<HeldDays>> From<UserBefore<N, H>> for User {
+    fn from(u: UserBefore<N, H>) -> User {
         User {
             group: u.group,
             day: u.day,
@@ -105,10 +176,11 @@ impl<N: Into<Nights>> From<UserBefore<N>> for User {
             closed_hours: u.closed_hours,
             held: u.held,
             closed_held: u.closed_held,
-            profile: u.profile,
+            peak: NOT_SCORED,
+            profile: u.profile.into(),
             session: u.session,
             nights: u.nights.into().0,
-            held_days: Vec::new(),
+            held_days: u.held_days.into().0,
         }
     }
 }
