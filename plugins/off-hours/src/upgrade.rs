@@ -63,7 +63,7 @@ struct OffHoursBefore<C, N, H> {
     absorbed: AbsorbedBefore,
 }
 
-impl<C: Into<Config>, N: Into<Nights>, H: Into<HeldDays>> From<OffHoursBefore<C, N, H>>
+impl<C: Into<Config>, N: Into<Kept<Night>>, H: Into<Kept<HeldDay>>> From<OffHoursBefore<C, N, H>>
     for OffHours
 {
     fn from(v: OffHoursBefore<C, N, H>) -> OffHours {
@@ -136,38 +136,23 @@ struct UserBefore<N, H> {
     held_days: H,
 }
 
-/// A user's kept nights, as an earlier layout had them (none in 0.1).
-struct Nights(Vec<Night>);
+/// A list a user keeps (nights, held days), as an earlier layout had it:
+/// `()` where that layout had none, which postcard writes as nothing.
+struct Kept<T>(Vec<T>);
 
-impl From<()> for Nights {
-    fn from((): ()) -> Nights {
-        Nights(Vec::new())
+impl<T> From<()> for Kept<T> {
+    fn from((): ()) -> Kept<T> {
+        Kept(Vec::new())
     }
 }
 
-impl From<Vec<Night>> for Nights {
-    fn from(nights: Vec<Night>) -> Nights {
-        Nights(nights)
+impl<T> From<Vec<T>> for Kept<T> {
+    fn from(items: Vec<T>) -> Kept<T> {
+        Kept(items)
     }
 }
 
-/// A user's held days kept aside, as an earlier layout had them (none
-/// before 0.3).
-struct HeldDays(Vec<HeldDay>);
-
-impl From<()> for HeldDays {
-    fn from((): ()) -> HeldDays {
-        HeldDays(Vec::new())
-    }
-}
-
-impl From<Vec<HeldDay>> for HeldDays {
-    fn from(days: Vec<HeldDay>) -> HeldDays {
-        HeldDays(days)
-    }
-}
-
-impl<N: Into<Nights>, H: Into<HeldDays>> From<UserBefore<N, H>> for User {
+impl<N: Into<Kept<Night>>, H: Into<Kept<HeldDay>>> From<UserBefore<N, H>> for User {
     fn from(u: UserBefore<N, H>) -> User {
         User {
             group: u.group,
