@@ -3,7 +3,8 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! an event's findings are all added before the alert decision, so the
+//! novel-table's findings on an owned resource carry `ownership_weight`,
+//! the same scores; before it, an event's findings are all added before the alert decision, so the
 //! novel-table insider's new-evidence alert carries novel-table's finding
 //! on the same read as volume's and scores 93.0 where it scored 84.6;
 //! before it, volume 0.5.0 counts a read the size a resource's readers in the user's
@@ -30,19 +31,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "3de68bb897cd83148f19527e31e97a1c15e3e7acefed68302d9c73b3f663f3d9",
+        "953b0ab655b4ca7d98a6a5a06170577bebcdeda5f0aa296657f13e1b5e2fa859",
     ),
     (
         "ecs",
-        "dddd9b7813ac4e84e83d5516de18c891dfb44f50161e704e3080954bfa999249",
+        "24b71448761b93984f05ac2971eeca59f1719310b8fd4bf7e4c3bac01116681e",
     ),
     (
         "cef",
-        "b4d0e5df89c3f16463141fb7ad69bfe6485a954bfb6c441e348b1bc4f9af86f5",
+        "e3f4e3ad5a26d73313ad16b2cf04e85e6ad1ba78028c6936be78eab647fbf0b1",
     ),
     (
         "ocsf",
-        "e74cef1b7cd29a0f62bcb6821c4bfc21396bb47b2c0aa7795a4fd6704c0ae3f8",
+        "1ce9f490f1ac4669f926e12c70f7cf27239f1291c78eaae13cc8229d36031807",
     ),
 ];
 
