@@ -126,6 +126,53 @@ fn ordinary_days_crowding_below_the_ceiling_lift_it_only_as_far_as_they_reach() 
     assert!(b.threshold() <= 60.0);
 }
 
+/// Days `days` of 1,000 users whose ordinary days crowd above the
+/// ceiling (three in a hundred peak at 75, none of them alerted), while
+/// twenty others a day open alert episodes (their days left out): a log
+/// that overspends its budget on ordinary users.
+fn crowded(b: &mut AlertBudget, days: std::ops::Range<i64>) {
+    let alerted = |u: u32, d: i64| (u as i64 - 100 - 20 * d).rem_euclid(900) < 20 && u >= 100;
+    for d in days.clone() {
+        for u in 0..1000 {
+            b.active(u, d * DAY_MS + 1000, |v| alerted(v, d - 1));
+            if alerted(u, d) {
+                b.episode();
+            }
+            let peak = if alerted(u, d) {
+                90.0
+            } else if u % 100 < 3 {
+                75.0
+            } else {
+                10.0
+            };
+            b.risk(u, peak);
+        }
+    }
+    b.active(0, days.end * DAY_MS, |v| alerted(v, days.end - 1));
+}
+
+#[test]
+fn ordinary_days_crowding_above_the_ceiling_lift_the_threshold_at_once() {
+    // Two days: too few to lift anything.
+    let mut b = budget(0.5);
+    crowded(&mut b, 0..2);
+    assert_eq!(b.threshold(), 60.0);
+    // From the third (3,000 user-days, one allowance), still in the
+    // warm-up, the threshold goes at once where the step would take it:
+    // the lifted ceiling, from which no ten points hold more than nine
+    // allowances of ordinary peaks (ten points past the 75s).
+    let mut b = budget(0.5);
+    crowded(&mut b, 0..LIFT_DAYS as i64);
+    assert!(b.standing().is_none(), "still in the warm-up");
+    assert_eq!(b.threshold(), 85.5);
+    // After the warm-up, still overspent, it stays at the lift.
+    crowded(&mut b, LIFT_DAYS as i64..14);
+    let standing = b.standing().unwrap();
+    assert_eq!(standing.lifted, Some(85.5), "{standing:?}");
+    assert!(standing.over(), "{standing:?}");
+    assert_eq!(b.threshold(), 85.5);
+}
+
 #[test]
 fn a_restored_budget_carries_on_where_it_was() {
     let f = |u: u32, d: i64| {
