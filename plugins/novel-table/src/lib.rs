@@ -56,7 +56,7 @@
 //!   `relative` is the larger of the ratio and `Φ((ln rarity − μ) / σ)`,
 //!   the share of their discoveries at least as rare under a normal fit
 //!   of the logarithms (mean `μ` and spread `σ` shrunk as `typical` is;
-//!   [`relative_rarity`]). A clerk whose discoveries are all their team's
+//!   `relative_rarity`). A clerk whose discoveries are all their team's
 //!   tables has little spread and keeps the ratio. The
 //!   discoveries of the learning period are rated once it ends, when who
 //!   touches what is known (rated as they happened, they would look rarer

@@ -192,7 +192,7 @@
 //! normal.
 //!
 //! A held day is not lost, though: it is kept aside (its 24 hourly
-//! counts, at most [`HELD_DAYS_KEPT`] days, the oldest going first), and
+//! counts, at most `HELD_DAYS_KEPT` (14) days, the oldest going first), and
 //! the kept days join the profiles, the user's, their group's and the
 //! organisation's, when a day of the user closes that is not held. The
 //! host holds a user until their episode ends (their risk calms, or
