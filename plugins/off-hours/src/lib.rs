@@ -141,9 +141,9 @@
 //!
 //! * `r_o`, the share of the days of everyone outside the group reaching
 //!   the level (half a day of prior); `r_g`, the peers' share, shrunk
-//!   towards `r_o`
-//!   (worth 100 member-days) and taken at its lower 95% bound, so a few
-//!   days of one member do not make a group's nights routine;
+//!   towards `r_o` (worth 100 member-days) and taken at its lower 95%
+//!   bound, so a few days of one member do not make a group's nights
+//!   routine;
 //! * `p = p_own + r − p_own · r` with `r = max(0, r_g − r_o)`.
 //!
 //! The peers' share leaves the user's own days out, so no one's own nights
@@ -153,7 +153,7 @@
 //! whose every group works all hours is the alert budget's to weigh. The
 //! finding says when it applies and what the session scored alone
 //! (`raw_score`, `peer_routine`). Measured on generated hospital record
-//! logs (two of 40 days, ~745 staff), false alerts fell by 15–22% with the
+//! logs (two of 40 days, ~745 staff), false alerts fell by 15–25% with the
 //! same insiders detected; the database, workstation and CERT-like logs
 //! measured, whose groups keep their hours, were unchanged.
 //!
@@ -280,7 +280,8 @@ const FILL_GAP_HOURS: usize = 12;
 /// Member-days the organisation's share of far off-hours days is worth
 /// against a peer group's own ([`OffHours::routine`]).
 const ROUTINE_PRIOR_DAYS: f64 = 100.0;
-/// Scores (before calibration) at which [`Profile::reached`] counts days.
+/// Scores (before the peers' routine is joined in) at which
+/// [`Profile::reached`] counts days.
 const LEVELS: [f32; 9] = [20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0];
 /// [`User::peak`] of a day not scored (the learning period).
 const NOT_SCORED: f32 = -1.0;
@@ -383,7 +384,8 @@ struct Profile {
     /// what `reached` counts a share of.
     closed: u64,
     /// Of the `closed` days, those whose strongest off-hours session
-    /// scored at least each of [`LEVELS`] before calibration: how often
+    /// scored at least each of [`LEVELS`] before the peers' routine is
+    /// joined in: how often
     /// this entity's days go that far outside their owners' own profiles
     /// ([`OffHours::routine`]).
     reached: [u64; LEVELS.len()],
@@ -416,7 +418,7 @@ impl Profile {
     }
 
     /// Count a closed active day whose strongest off-hours session scored
-    /// `peak` before calibration.
+    /// `peak` before the peers' routine is joined in.
     fn tally(&mut self, peak: f32) {
         self.closed = self.closed.saturating_add(1);
         for (r, &level) in self.reached.iter_mut().zip(&LEVELS) {
@@ -623,7 +625,8 @@ struct User {
     /// not join the profile either.
     closed_held: bool,
     /// The strongest off-hours session of the pending day, its score
-    /// before calibration ([`Profile::reached`]); negative for a day of
+    /// before the peers' routine is joined in ([`Profile::reached`]);
+    /// negative for a day of
     /// the learning period, which is not counted.
     peak: f32,
     profile: Profile,
