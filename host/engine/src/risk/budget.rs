@@ -250,13 +250,14 @@ impl AlertBudget {
             && (self.user_days() as f64) * self.per_1k >= 1000.0
     }
 
-    /// How the window stands against the budget, once it judges: episodes
+    /// How the window stands against the budget, once it judges (or,
+    /// during the warm-up, once it has lifted the ceiling): episodes
     /// opened and allowed, and whether the threshold is held at its
     /// ceiling. An operator reads it to tell a log shape that scores
     /// everyone high (false alerts over the budget: raise the ceiling) from
     /// one with many attacks at once (which the budget counts too).
     pub fn standing(&self) -> Option<Standing> {
-        self.judges().then(|| Standing {
+        (self.judges() || self.in_force > self.ceiling).then(|| Standing {
             days: self.days.len(),
             user_days: self.user_days(),
             opened: self.opened(),
@@ -338,12 +339,11 @@ impl AlertBudget {
         }
         let counts = self.window_peaks();
         self.in_force = self.ceiling_in_force(&counts);
-        let overspent = self.opened() > self.allowed();
         if !self.judges() {
             // Before the warm-up ends, only a log whose ordinary days
             // crowd above the ceiling moves it, and only up to them.
-            if overspent && self.lifts_early() {
-                self.threshold = self.threshold.max(self.lifted_ceiling(&counts));
+            if self.in_force > self.ceiling {
+                self.threshold = self.threshold.max(self.in_force);
             }
             return;
         }
@@ -393,9 +393,11 @@ impl AlertBudget {
     }
 
     /// The ceiling in force: `risk.threshold_ceiling`, or where the
-    /// window's peaks (`counts`) lift it, once the budget judges.
+    /// window's peaks (`counts`) lift it, once the budget judges, or during
+    /// the warm-up once it [`lifts_early`](Self::lifts_early) and is
+    /// overspent.
     fn ceiling_in_force(&self, counts: &[u64; BUCKETS]) -> f32 {
-        if self.judges() {
+        if self.judges() || (self.lifts_early() && self.opened() > self.allowed()) {
             self.lifted_ceiling(counts)
         } else {
             self.ceiling
