@@ -29,60 +29,37 @@ use crate::{Config, Pair, PairState, Pool, User, Volume};
 pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Volume)> {
     match version? {
         "0.3.0" | "0.3.1" => {
-            let (symbols, v): (Symbols, VolumeV03) = ueba_sdk::decode_state(state)?;
+            let (symbols, v): (Symbols, VolumeBefore<UserV03>) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         "0.4.0" | "0.4.1" => {
-            let (symbols, v): (Symbols, VolumeV04) = ueba_sdk::decode_state(state)?;
+            let (symbols, v): (Symbols, VolumeBefore<User>) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         _ => None,
     }
 }
 
-/// Volume as 0.4 wrote it, before the usual reads of resources.
+/// Volume as 0.3 and 0.4 wrote it, before the usual reads of resources,
+/// with its users as that version wrote them (`U`: [`UserV03`] for 0.3,
+/// [`User`] for 0.4).
 #[derive(Deserialize)]
 #[serde(rename = "Volume")]
-struct VolumeV04 {
+struct VolumeBefore<U> {
     config: Config,
     first_ms: Option<i64>,
-    users: Table<User>,
+    users: Table<U>,
     groups: Table<Pool>,
     org: Pool,
     dispersion: Dispersions,
 }
 
-impl From<VolumeV04> for Volume {
-    fn from(v: VolumeV04) -> Volume {
+impl<U: Into<User>> From<VolumeBefore<U>> for Volume {
+    fn from(v: VolumeBefore<U>) -> Volume {
         Volume {
             config: v.config,
             first_ms: v.first_ms,
-            users: v.users,
-            groups: v.groups,
-            org: v.org,
-            dispersion: v.dispersion,
-            ..Volume::default()
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename = "Volume")]
-struct VolumeV03 {
-    config: Config,
-    first_ms: Option<i64>,
-    users: Table<UserV03>,
-    groups: Table<Pool>,
-    org: Pool,
-    dispersion: Dispersions,
-}
-
-impl From<VolumeV03> for Volume {
-    fn from(v: VolumeV03) -> Volume {
-        Volume {
-            config: v.config,
-            first_ms: v.first_ms,
-            users: v.users.map(User::from),
+            users: v.users.map(Into::into),
             groups: v.groups,
             org: v.org,
             dispersion: v.dispersion,
