@@ -245,9 +245,13 @@ impl AlertBudget {
     /// (the window holds [`WARM_UP_DAYS`] days and enough user-days for one
     /// alert).
     fn judges(&self) -> bool {
-        self.adapts()
-            && self.days.len() >= WARM_UP_DAYS.min(self.window)
-            && (self.user_days() as f64) * self.per_1k >= 1000.0
+        self.days.len() >= WARM_UP_DAYS.min(self.window) && self.allows_one()
+    }
+
+    /// Whether a budget is set and the window holds the user-days for one
+    /// alert (`1000/b`).
+    fn allows_one(&self) -> bool {
+        self.adapts() && (self.user_days() as f64) * self.per_1k >= 1000.0
     }
 
     /// How the window stands against the budget, once it judges (or,
@@ -376,9 +380,7 @@ impl AlertBudget {
     /// Whether the window, still in its warm-up, holds enough to lift the
     /// ceiling: [`LIFT_DAYS`] days and the user-days for one allowance.
     fn lifts_early(&self) -> bool {
-        self.adapts()
-            && self.days.len() >= LIFT_DAYS
-            && (self.user_days() as f64) * self.per_1k >= 1000.0
+        self.days.len() >= LIFT_DAYS && self.allows_one()
     }
 
     /// Peaks of the window's closed days per bucket.
