@@ -20,6 +20,7 @@ use crate::pipeline::intern::{Interner, SymbolKind};
 use crate::pipeline::reorder::OrderedQueue;
 use crate::risk::aggregate::{
     Aggregator, AlertFinding, Modifier, ResourceCriticality, UserModifier, UserStanding,
+    detector_bit, round1,
 };
 use crate::risk::entities::{EntityKind, EntityRisk, EntityStanding};
 use crate::risk::exceptions::{Exceptions, Subject};
@@ -1202,7 +1203,7 @@ impl<S: AlertSink> Scorer<S> {
             };
             let mut finding = AlertFinding {
                 detector: self.slots[d].lead().plugin.info().name.clone(),
-                score: (f64::from(f.score) * 10.0).round() / 10.0,
+                score: round1(f.score),
                 time: format_time(ev.time_ms),
                 reason: f.reason,
                 evidence: f
@@ -1257,7 +1258,7 @@ impl<S: AlertSink> Scorer<S> {
                     let record = FindingRecord {
                         user: user.to_string(),
                         peer_group: peer.map(str::to_string),
-                        risk: (f64::from(risk) * 10.0).round() / 10.0,
+                        risk: round1(risk),
                         threshold: self.aggregator.threshold(),
                         alert: None,
                         exception: Some(if note.is_empty() {
@@ -1282,7 +1283,7 @@ impl<S: AlertSink> Scorer<S> {
                     let record = FindingRecord {
                         user: user.to_string(),
                         peer_group: peer.map(str::to_string),
-                        risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
+                        risk: round1(self.aggregator.risk_of(ev.user)),
                         threshold: self.aggregator.threshold(),
                         alert: None,
                         exception: Some(format!("benign verdict on {verdict}")),
@@ -1322,13 +1323,13 @@ impl<S: AlertSink> Scorer<S> {
                     detectors: 0,
                     records: Vec::new(),
                 });
-                p.detectors |= 1u64 << (d % 64);
+                p.detectors |= detector_bit(d);
             }
             if let Some(finding) = recorded {
                 let record = FindingRecord {
                     user: user.to_string(),
                     peer_group: peer.map(str::to_string),
-                    risk: (f64::from(self.aggregator.risk_of(ev.user)) * 10.0).round() / 10.0,
+                    risk: round1(self.aggregator.risk_of(ev.user)),
                     threshold: self.aggregator.threshold(),
                     alert: None,
                     exception: None,

@@ -180,7 +180,8 @@ struct UserRisk {
     /// events of that block are judged by, so that findings of the same
     /// block, which a flush may have scored before them, never decide it.
     hold_before: (u64, Hold),
-    /// Detectors whose evidence was in an alert of the current episode.
+    /// Detectors whose evidence was in an alert of the current episode
+    /// ([`detector_bit`]).
     alerted_detectors: u64,
     alerts: u32,
     /// The open incident.
@@ -609,7 +610,7 @@ impl Aggregator {
         peer_group: Option<&str>,
     ) -> Option<Alert> {
         let before = self.add_finding(user, detector, time_ms, finding)?;
-        let detectors = 1u64 << (detector % 64);
+        let detectors = detector_bit(detector);
         self.decide(user, time_ms, before, detectors, user_name, peer_group)
     }
 
@@ -677,7 +678,7 @@ impl Aggregator {
 
     /// Decide what the findings just added about `user` at `time_ms` call
     /// for, `before` being the user's risk before the first of them and
-    /// `detectors` the bits (`1 << index % 64`) of the detectors they came
+    /// `detectors` the bits ([`detector_bit`]) of the detectors they came
     /// from: an alert (new, escalation, or new evidence when one of those
     /// detectors not yet behind the episode now adds `new_evidence_min`),
     /// the episode closed as calmed, the user held out of learning.
@@ -714,7 +715,7 @@ impl Aggregator {
         }
         let threshold = self.budget.threshold();
         let new_evidence = u.components.iter().enumerate().any(|(d, c)| {
-            let bit = 1u64 << (d % 64);
+            let bit = detector_bit(d);
             detectors & bit != 0
                 && u.alerted_detectors & bit == 0
                 && self.component_value(c) >= self.cfg.new_evidence_min as f32
@@ -735,7 +736,7 @@ impl Aggregator {
             u.alerts += 1;
             for (d, c) in u.components.iter().enumerate() {
                 if self.component_value(c) >= self.cfg.new_evidence_min as f32 {
-                    u.alerted_detectors |= 1u64 << (d % 64);
+                    u.alerted_detectors |= detector_bit(d);
                 }
             }
             let mut alert = self.build_alert(&u, kind, risk, time_ms, user_name, peer_group);
@@ -1040,10 +1041,10 @@ impl Aggregator {
                     let Some(i) = *keeps else {
                         return Component::default();
                     };
-                    // The bit of a detector past the 64th is shared (index
-                    // modulo 64), as in `add`; it moves with its index.
-                    if u.alerted_detectors & (1u64 << (i % 64)) != 0 {
-                        alerted |= 1u64 << (j % 64);
+                    // A detector's bit ([`detector_bit`]) moves with its
+                    // index.
+                    if u.alerted_detectors & detector_bit(i) != 0 {
+                        alerted |= detector_bit(j);
                     }
                     old.get_mut(i).map(std::mem::take).unwrap_or_default()
                 })
@@ -1104,6 +1105,14 @@ impl Aggregator {
     }
 }
 
+/// The bit of detector `index` in a set of detectors (a user's alerted
+/// detectors, the `detectors` of [`Aggregator::decide`]): one per
+/// detector, those past the 64th sharing bits (index modulo 64), so a set
+/// is one word however many detectors are loaded.
+pub fn detector_bit(index: usize) -> u64 {
+    1u64 << (index % 64)
+}
+
 fn decayed(k: &Kept, now_ms: i64, half_life_ms: f64) -> f32 {
     let age = (now_ms - k.time_ms).max(0) as f64;
     k.score * 0.5f64.powf(age / half_life_ms) as f32
@@ -1134,7 +1143,9 @@ fn alert_id(user: &str, time: &str, kind: &str, score: f64) -> String {
         .collect()
 }
 
-fn round1(x: f32) -> f64 {
+/// A risk or score to one decimal, as alerts, findings records and
+/// incidents write it.
+pub(crate) fn round1(x: f32) -> f64 {
     (f64::from(x) * 10.0).round() / 10.0
 }
 

@@ -13,6 +13,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::risk::aggregate::round1;
 use crate::risk::verdicts::Verdict;
 
 /// Most alert ids and behaviours one incident keeps; an episode that
@@ -172,7 +173,7 @@ impl Incident {
             reason: reason
                 .map(str::to_string)
                 .or_else(|| self.closed_reason.clone()),
-            peak: (f64::from(self.peak) * 10.0).round() / 10.0,
+            peak: round1(self.peak),
             detectors: self.detectors.clone(),
             alerts: self.alerts.clone(),
             alert_count: self.alert_count,
