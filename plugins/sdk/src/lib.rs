@@ -56,6 +56,7 @@
 pub mod calibrate;
 pub mod config;
 pub mod glob;
+pub mod kind;
 pub mod novelty;
 pub mod population;
 mod runtime;
