@@ -138,6 +138,26 @@
 //! alerts (about 0.5 to 0.3 per 1,000 user-days) with every scenario still
 //! detected.
 //!
+//! # Where the day went
+//!
+//! A pair's own history cannot tell a resource the user keeps coming back
+//! to as one thing (their machine, removable media, a table) from one of
+//! the many of a kind their work moves among (a file share's documents, a
+//! ward's patient charts): a document opened twice a week that takes
+//! today's work makes twenty events, deep in its pair's tail, on an
+//! ordinary day. So each user keeps, per kind of resource (the `kinds`
+//! setting, else the resource's shape, as novel-table's), how the part of
+//! their days on the kind that was not on its busiest resource swings, and
+//! a pair's day and recent-days counts, `e` events above what the pair
+//! expected, are judged no more surely than that rest running `e` events
+//! over its mean. A kind of one resource, or a user who works on one
+//! resource of a kind, has no rest, and its surges are judged as before.
+//! The rest is a day's, so a pair's hour is judged as before, as are the
+//! user's own hour and day, rows, and the slow references: doing more
+//! still shows. A bounded finding says so
+//! (`kind`, `kind_rest_mean`, `kind_rest_sd`, `pair_p`); the `kinds`
+//! module has the details.
+//!
 //! # Two clocks
 //!
 //! Each baseline above learns from recent buckets, so a ramp (12% more reads
@@ -283,11 +303,14 @@
 //! 6 KiB for the other shards' values (with their relative ages). 8 bytes
 //! per user for their usual read, and 24 bytes per peer group and
 //! resource read more than one row at a time (at most 16 groups per
-//! resource; twice when sharded). Ids at or above 2²⁰ are kept in a B-tree
+//! resource; twice when sharded). 24 bytes per kind of resource a user
+//! has events of (at most 16), and per instance 4 bytes per resource
+//! (its kind) and each kind's name. Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 mod counts;
+mod kinds;
 mod model;
 mod rate;
 mod reads;
@@ -303,6 +326,7 @@ use ueba_sdk::{
 };
 
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
+use kinds::{KindDay, Kinds};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
 use rate::{Dispersions, RateChange, RecentDays};
 use reads::{Counted, ReadSizes};
@@ -366,6 +390,9 @@ pub struct Config {
     pub prior_weight: f64,
     /// Actions (lower case) whose rows are not reads; such events are skipped.
     pub ignore_actions: Vec<String>,
+    /// (glob, kind) pairs; a resource's kind is that of the first glob it
+    /// matches, else its shape (`kinds`).
+    pub kinds: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -378,6 +405,7 @@ impl Default for Config {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            kinds: Vec::new(),
         }
     }
 }
@@ -398,6 +426,8 @@ pub struct Volume {
     /// readers, and each user's usual read: how a read counts in the hour
     /// and day totals (`reads`).
     reads: ReadSizes,
+    /// The kind of each resource, by which users' days are kept (`kinds`).
+    kinds: Kinds,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -496,6 +526,8 @@ struct User {
     /// Slow reference of the day's rows, and today's highest score against it.
     slow_day: Slow,
     slow_day_reported: u8,
+    /// How the user's days on each kind of resource swing (`kinds`).
+    kinds: Vec<KindDay>,
     /// Threshold of the slow day reference; derived.
     #[serde(skip)]
     slow_day_gate: Option<SlowGate>,
@@ -547,6 +579,7 @@ impl Default for User {
             today_pairs_known: false,
             slow_day: Slow::default(),
             slow_day_reported: 0,
+            kinds: Vec::new(),
             slow_day_gate: None,
             hour_gate: None,
             day_gate: None,
@@ -1021,6 +1054,8 @@ struct Buckets {
     pair_idx: Option<usize>,
     /// The pair's day tests ([`Tests`]), which its row tail is multiplied by.
     pair_tests: f64,
+    /// The detector's `min_score`.
+    min: f32,
 }
 
 /// One bucket's judgement of the current event.
@@ -1031,6 +1066,16 @@ struct Scored {
     history: u32,
     p: f64,
     score: f32,
+    /// When the swing of the user's other resources of the kind bounded
+    /// `p` (`kinds`): that rest, and the pair's own `p`.
+    rest: Option<(KindRest, f64)>,
+}
+
+/// The rest of a user's days on a kind, as a finding reports it.
+#[derive(Clone, Copy)]
+struct KindRest {
+    kind: u32,
+    moments: Moments,
 }
 
 impl Volume {
@@ -1103,6 +1148,7 @@ impl Volume {
             }
         }
         reads.learn_user_day(who, day_reads, day_rows);
+        kinds::close(&mut user.kinds, learn);
         user.today_pairs.clear();
         Self::forget_idle_pairs(user);
         user.slow_day_reported = 0;
@@ -1274,6 +1320,11 @@ impl Volume {
             }
             pair.hour_events = pair.hour_events.saturating_add(1);
         }
+        let kind = self.kinds.of(&self.config.kinds, symbols, e.resource);
+        if let Some(kind) = kind {
+            let today = pair_idx.map_or(1, |i| user.pairs[i].events_today);
+            kinds::count(&mut user.kinds, kind, today);
+        }
         if learning {
             return;
         }
@@ -1341,7 +1392,7 @@ impl Volume {
                 1.0,
             ));
         }
-        let tests = pair_idx.map(|i| Tests::of(user, user.pairs[i].hour));
+        let tests = pair_idx.map(|i| Tests::of(user, user.pairs[i].hour, kind));
         if let (Some(i), Some(tests)) = (pair_idx, tests) {
             pair_candidates(
                 &mut user.pairs[i],
@@ -1391,8 +1442,9 @@ impl Volume {
             pair_fit,
             pair_idx,
             pair_tests: tests.map_or(1.0, |t| t.day),
+            min,
         };
-        Self::report(user, symbols, e, buckets, extra, min, out);
+        Self::report(user, symbols, e, buckets, extra, &self.kinds, out);
     }
 
     /// Score every bucket of an event that may report (few get this far:
@@ -1405,7 +1457,7 @@ impl Volume {
         e: &Event,
         buckets: Buckets,
         mut extra: Vec<Scored>,
-        min: f32,
+        kinds: &Kinds,
         out: &mut Vec<Finding>,
     ) {
         let Buckets {
@@ -1416,6 +1468,7 @@ impl Volume {
             pair_fit,
             pair_idx,
             pair_tests,
+            min,
         } = buckets;
         let mut candidates: Vec<Scored> = Vec::with_capacity(3 + extra.len());
         if let Some(fit) = hour_fit {
@@ -1492,7 +1545,11 @@ impl Volume {
             };
             *slot = (*slot).max(c.score.floor().clamp(1.0, 100.0) as u8);
         }
-        out.push(finding(symbols, e, best, read));
+        let mut f = finding(symbols, e, best, read);
+        if let Some((rest, unbounded)) = best.rest {
+            f = rest_bounded(f, rest, unbounded, kinds.name(rest.kind));
+        }
+        out.push(f);
     }
 }
 
@@ -1523,6 +1580,7 @@ fn score(
         history,
         p,
         score: score_from_p(p),
+        rest: None,
     })
 }
 
@@ -1546,6 +1604,7 @@ fn judge_slow(
         history: slow.n as u32,
         p,
         score,
+        rest: None,
     })
 }
 
@@ -1560,6 +1619,9 @@ fn judge_slow(
 struct Tests {
     day: f64,
     hour: f64,
+    /// The rest of the user's days on the pair's kind (`kinds`), which
+    /// bounds how sure a count of the pair can be.
+    rest: Option<KindRest>,
 }
 
 impl Tests {
@@ -1567,7 +1629,7 @@ impl Tests {
     /// events today count, so once the user's list of them is known only
     /// those are visited: a user who touched hundreds of resources over
     /// the months works on a few a day, and this runs on every event.
-    fn of(user: &User, hour: i64) -> Self {
+    fn of(user: &User, hour: i64, kind: Option<u32>) -> Self {
         let count = |(d, h): (u32, u32), p: &Pair| {
             (
                 d + u32::from(p.events_today > 0),
@@ -1585,7 +1647,19 @@ impl Tests {
         Tests {
             day: f64::from(day.max(1)),
             hour: f64::from(this_hour.max(1)),
+            rest: kind.and_then(|kind| {
+                let moments = kinds::rest(&user.kinds, kind)?;
+                Some(KindRest { kind, moments })
+            }),
         }
+    }
+
+    /// A pair count's tail `p`, `excess` events above what the pair
+    /// expected, bounded by the swing of the user's other resources of
+    /// its kind (`kinds`), and the tail it had when that bound it.
+    fn bound(&self, p: f64, excess: f64) -> (f64, Option<(KindRest, f64)>) {
+        let (bounded, by) = kinds::bound(p, excess, self.rest.map(|r| r.moments));
+        (bounded, by.and(self.rest).map(|r| (r, p)))
     }
 }
 
@@ -1613,14 +1687,14 @@ fn pair_candidates(
         need(pair.events_reported),
         MIN_PAIR_HISTORY as f32,
         day_sd,
-        tests.day,
+        (tests.day, Some(&tests)),
         out,
     );
     rate_candidate(
         pair,
         dispersions,
         day_sd,
-        tests.day,
+        &tests,
         need(pair.recent_reported),
         out,
     );
@@ -1632,7 +1706,7 @@ fn pair_candidates(
         need(pair.hour_events_reported),
         MIN_PAIR_HOURS,
         day_sd,
-        tests.hour,
+        (tests.hour, None),
         out,
     );
     let rows = pair.today;
@@ -1679,7 +1753,7 @@ fn rate_candidate(
     pair: &mut Pair,
     dispersions: &Dispersions,
     day_sd: f64,
-    tests: f64,
+    tests: &Tests,
     need: f32,
     out: &mut Vec<Scored>,
 ) {
@@ -1696,7 +1770,9 @@ fn rate_candidate(
     let Some(change) = pair.recent.change(count, org(), day_sd) else {
         return;
     };
-    let p = (change.p * tests).min(1.0);
+    let expected = change.before_events / change.before_days.max(1.0) * f64::from(change.days);
+    let excess = f64::from(change.events) - expected;
+    let (p, rest) = tests.bound((change.p * tests.day).min(1.0), excess);
     let score = score_from_p(p);
     if score >= need {
         out.push(Scored {
@@ -1706,6 +1782,7 @@ fn rate_candidate(
             history: change.before_days.round() as u32,
             p,
             score,
+            rest,
         });
     }
 }
@@ -1723,7 +1800,7 @@ fn count_candidate(
     need: f32,
     min_n: f32,
     day_sd: f64,
-    tests: f64,
+    (tests, swing): (f64, Option<&Tests>),
     out: &mut Vec<Scored>,
 ) {
     if moments.n < min_n {
@@ -1739,7 +1816,9 @@ fn count_candidate(
     if moments.surely_below(count, day_sd, need) {
         return;
     }
+    let excess = f64::from(count) - f64::from(moments.mean);
     let p = (moments.tail(count, day_sd) * tests).min(1.0);
+    let (p, rest) = swing.map_or((p, None), |swing| swing.bound(p, excess));
     let score = score_from_p(p);
     if score >= need {
         out.push(Scored {
@@ -1749,6 +1828,7 @@ fn count_candidate(
             history: moments.n as u32,
             p,
             score,
+            rest,
         });
     }
 }
@@ -1838,6 +1918,20 @@ fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding
     .with("p", s.p)
 }
 
+/// A pair count's finding whose tail the rest of the user's days on the
+/// kind bounded (`kinds`) says so: the reason how far those days swing,
+/// the evidence the rest and the pair's own tail.
+fn rest_bounded(mut f: Finding, rest: KindRest, unbounded_p: f64, kind: &str) -> Finding {
+    let (mean, sd) = (rest.moments.mean, rest.moments.var.sqrt());
+    f.reason.push_str(&format!(
+        "; the user's other {kind} resources swing by ~{sd:.1} events a day (mean {mean:.1}), which bounds this"
+    ));
+    f.with("kind", kind)
+        .with("kind_rest_mean", f64::from(mean))
+        .with("kind_rest_sd", f64::from(sd))
+        .with("pair_p", unbounded_p)
+}
+
 fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
     let (per, usual) = match s.bucket {
         Bucket::PairHourEvents => ("this hour", "active hour"),
@@ -1916,6 +2010,11 @@ impl Detector for Volume {
                     description: "how many of a user's own active buckets the peer-group baseline is worth; higher trusts the peers longer",
                 },
                 ConfigKey {
+                    name: "kinds",
+                    default: "[]",
+                    description: "[glob, kind] pairs, e.g. [[\"patient/*\", \"charts\"]]; a resource's kind is that of the first glob it matches, else its shape, as in novel-table; a jump of events on one resource is judged no more surely than the swing of the user's other resources of its kind",
+                },
+                ConfigKey {
                     name: "ignore_actions",
                     default: "[\"vacuum\", \"analyze\", \"reindex\", \"insert\", \"update\", \"delete\", \"create\", \"drop\", \"alter\", \"grant\", \"revoke\", \"truncate\"]",
                     description: "actions (case-insensitive) that return no data to the user; their events are skipped, as are failed events",
@@ -1938,6 +2037,13 @@ impl Detector for Volume {
                 self.config.ignore_actions = actions.iter().map(|a| a.to_lowercase()).collect();
                 self.ignored_actions.clear();
             }
+            "kinds" => {
+                let kinds = config::parse(key, value)?;
+                if kinds != self.config.kinds {
+                    self.config.kinds = kinds;
+                    self.kinds.forget_resources();
+                }
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_string())),
         }
         Ok(())
@@ -1949,7 +2055,7 @@ impl Detector for Volume {
         }
     }
 
-    /// 0.3.0 and 0.3.1 snapshots carry over (`upgrade`'s module docs).
+    /// 0.3.0 to 0.5.0 snapshots carry over (`upgrade`'s module docs).
     fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
         upgrade::upgrade(version, state)
     }

@@ -1016,6 +1016,10 @@ fn a_held_stretch_is_learned_as_if_it_never_happened() {
 fn a_busy_table_counts_less_among_many_tables_judged() {
     let first_reported = |others: bool| -> (f64, f32) {
         let mut rt = trained();
+        // The table a kind of its own: the swing of the user's other
+        // tables (`kinds`) is not what this is about.
+        rt.configure([("kinds", r#"[["support.customers", "customers"]]"#)])
+            .unwrap();
         let day = 30;
         let mut events = Vec::new();
         if others {
@@ -1505,4 +1509,63 @@ fn a_user_of_many_documents_keeps_the_most_recently_used_pairs() {
         crate::PAIRS_KEPT,
         "a kept pair, not a new one"
     );
+}
+
+/// The highest score volume gives user 40's events of day 31, after 30
+/// days in which their work moves among the documents of a share (3 to 5
+/// a day, each 1 to 12 events, so their days swing by tens of events),
+/// and, on day 31, `jump` events on `on` (another document, which they
+/// opened now and then, or removable media they used twice every third
+/// day).
+fn best_score_on_a_jump_day(on: u32, jump: u32) -> f32 {
+    const DOCS: u32 = 200;
+    let mut rt = runtime();
+    for i in 0..=30 {
+        rt.symbols_mut().insert(
+            SymbolKind::Resource,
+            DOCS + i,
+            format!(r"\\fs01\home$\user40\doc{i}.docx"),
+        );
+    }
+    rt.symbols_mut()
+        .insert(SymbolKind::Resource, MEDIA, "removable-media");
+    let mut rng = Rng(77);
+    let mut history = Vec::new();
+    for day in (0..30).filter(|&d| !is_weekend(d)) {
+        let t = T0 + day * DAY_MS + 9 * HOUR_MS;
+        for _ in 0..3 + rng.below(3) {
+            let doc = DOCS + rng.below(30) as u32;
+            for k in 0..1 + rng.below(12) {
+                let at = t + rng.below(8 * HOUR_MS as u64) as i64 + k as i64;
+                history.push(ev(40, SUPPORT, doc, at, 1));
+            }
+        }
+        if day % 3 == 0 {
+            history.push(ev(40, SUPPORT, MEDIA, t + 3 * HOUR_MS, 1));
+            history.push(ev(40, SUPPORT, MEDIA, t + 4 * HOUR_MS, 1));
+        }
+        // Another document, opened now and then.
+        if day % 3 == 1 {
+            history.push(ev(40, SUPPORT, DOCS + 30, t + HOUR_MS, 1));
+        }
+    }
+    rt.observe(&sequence(history, 0));
+    let day = 31;
+    let t = T0 + day * DAY_MS + 9 * HOUR_MS;
+    let mut today: Vec<Event> = (0..jump)
+        .map(|k| ev(40, SUPPORT, on, t + i64::from(k) * 15 * 60_000, 1))
+        .collect();
+    today.extend((0..6).map(|k| ev(40, SUPPORT, DOCS + 5 + k, t + HOUR_MS + i64::from(k), 1)));
+    max_score(&rt.observe(&sequence(today, 1_000_000)))
+}
+
+/// A document that takes a day's work, among the documents a user's days
+/// move among, is where the day went; removable media taking as many
+/// events is a surge (`kinds`).
+#[test]
+fn a_day_on_one_document_is_where_the_day_went_not_a_surge() {
+    let document = best_score_on_a_jump_day(230, 24);
+    let media = best_score_on_a_jump_day(MEDIA, 24);
+    assert!(document < 30.0, "a document's busy day scored {document}");
+    assert!(media >= 60.0, "removable media's surge scored {media}");
 }

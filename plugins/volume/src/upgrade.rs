@@ -6,6 +6,11 @@
 //! types that changed, and converted: an upgrade of ueba keeps what volume
 //! learned instead of relearning every baseline.
 //!
+//! - 0.5.0: no kinds of resources ([`crate::kinds`]): no `kinds`
+//!   setting, no kinds of resources, and no users' days on them. They
+//!   carry over with none: each kind's rest learns again from the next
+//!   learned days, and until it has its days a pair's counts are judged
+//!   as 0.5 judged them.
 //! - 0.4.0 and 0.4.1: no usual reads of resources ([`crate::reads`]).
 //!   They carry over with none: the hour and day baselines learned in
 //!   rows meet read units as the usual reads are learned again, which
@@ -22,6 +27,7 @@ use ueba_sdk::table::Table;
 use crate::counts::Slow;
 use crate::model::{Fit, Ring};
 use crate::rate::{Dispersions, RecentDaysV03};
+use crate::reads::ReadSizes;
 use crate::{Config, Pair, PairState, Pool, User, Volume};
 
 /// The state `version` wrote, as this version's, if its layout is one of
@@ -29,43 +35,90 @@ use crate::{Config, Pair, PairState, Pool, User, Volume};
 pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Volume)> {
     match version? {
         "0.3.0" | "0.3.1" => {
-            let (symbols, v): (Symbols, VolumeBefore<UserV03>) = ueba_sdk::decode_state(state)?;
+            let (symbols, v): (Symbols, VolumeBefore<UserBefore<PairV03, ()>>) =
+                ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         "0.4.0" | "0.4.1" => {
-            let (symbols, v): (Symbols, VolumeBefore<User>) = ueba_sdk::decode_state(state)?;
+            let (symbols, v): (Symbols, VolumeBefore<UserBefore>) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
+        "0.5.0" => {
+            let (symbols, v): (Symbols, VolumeBefore<UserBefore, ReadSizes>) =
+                ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         _ => None,
     }
 }
 
-/// Volume as 0.3 and 0.4 wrote it, before the usual reads of resources,
-/// with its users as that version wrote them (`U`: [`UserV03`] for 0.3,
-/// [`User`] for 0.4).
+/// Volume as 0.3 to 0.5 wrote it, before kinds of resources, with its
+/// users as that version wrote them (`U`) and, from 0.5, the usual reads
+/// of resources (`R`: `()` before, which postcard writes as nothing).
 #[derive(Deserialize)]
 #[serde(rename = "Volume")]
-struct VolumeBefore<U> {
-    config: Config,
+struct VolumeBefore<U, R = ()> {
+    config: ConfigV05,
     first_ms: Option<i64>,
     users: Table<U>,
     groups: Table<Pool>,
     org: Pool,
     dispersion: Dispersions,
+    reads: R,
 }
 
-impl<U: Into<User>> From<VolumeBefore<U>> for Volume {
-    fn from(v: VolumeBefore<U>) -> Volume {
+impl<U: Into<User>, R: Into<Carried<ReadSizes>>> From<VolumeBefore<U, R>> for Volume {
+    fn from(v: VolumeBefore<U, R>) -> Volume {
+        let c = v.config;
         Volume {
-            config: v.config,
+            config: Config {
+                learning_days: c.learning_days,
+                min_score: c.min_score,
+                prior_weight: c.prior_weight,
+                ignore_actions: c.ignore_actions,
+                ..Config::default()
+            },
             first_ms: v.first_ms,
             users: v.users.map(Into::into),
             groups: v.groups,
             org: v.org,
             dispersion: v.dispersion,
+            reads: v.reads.into().0,
             ..Volume::default()
         }
     }
+}
+
+/// A value an earlier layout may not have had: `()` there (nothing in
+/// postcard), which carries over as the default.
+struct Carried<T>(T);
+
+impl<T: Default> From<()> for Carried<T> {
+    fn from((): ()) -> Carried<T> {
+        Carried(T::default())
+    }
+}
+
+impl From<ReadSizes> for Carried<ReadSizes> {
+    fn from(reads: ReadSizes) -> Carried<ReadSizes> {
+        Carried(reads)
+    }
+}
+
+impl From<u32> for Carried<u32> {
+    fn from(n: u32) -> Carried<u32> {
+        Carried(n)
+    }
+}
+
+/// The settings as 0.5 and earlier wrote them: no `kinds`.
+#[derive(Deserialize)]
+#[serde(rename = "Config")]
+struct ConfigV05 {
+    learning_days: u32,
+    min_score: f32,
+    prior_weight: f64,
+    ignore_actions: Vec<String>,
 }
 
 /// A pair as 0.3 wrote it.
@@ -79,11 +132,18 @@ impl From<PairState<RecentDaysV03>> for PairV03 {
     }
 }
 
-/// A user as 0.3 wrote it: [`User`]'s serialised fields without
-/// `held_run`.
+impl From<PairV03> for Pair {
+    fn from(p: PairV03) -> Pair {
+        p.0
+    }
+}
+
+/// A user as 0.3 to 0.5 wrote it: [`User`]'s serialised fields without
+/// their days on kinds of resources, with pairs as that version wrote
+/// them (`P`) and, from 0.4, `held_run` (`H`: `()` in 0.3).
 #[derive(Deserialize)]
 #[serde(rename = "User")]
-struct UserV03 {
+struct UserBefore<P = Pair, H = u32> {
     group: Option<u32>,
     day: i64,
     held: bool,
@@ -97,15 +157,16 @@ struct UserV03 {
     days_seen: u32,
     hours_seen: u32,
     learned_days: u32,
+    held_run: H,
     day_fit: Option<Fit>,
     hour_fit: Option<Fit>,
-    pairs: Vec<PairV03>,
+    pairs: Vec<P>,
     slow_day: Slow,
     slow_day_reported: u8,
 }
 
-impl From<UserV03> for User {
-    fn from(u: UserV03) -> User {
+impl<P: Into<Pair>, H: Into<Carried<u32>>> From<UserBefore<P, H>> for User {
+    fn from(u: UserBefore<P, H>) -> User {
         User {
             group: u.group,
             day: u.day,
@@ -120,9 +181,10 @@ impl From<UserV03> for User {
             days_seen: u.days_seen,
             hours_seen: u.hours_seen,
             learned_days: u.learned_days,
+            held_run: u.held_run.into().0,
             day_fit: u.day_fit,
             hour_fit: u.hour_fit,
-            pairs: u.pairs.into_iter().map(|p| p.0).collect(),
+            pairs: u.pairs.into_iter().map(Into::into).collect(),
             slow_day: u.slow_day,
             slow_day_reported: u.slow_day_reported,
             ..User::default()
