@@ -16,10 +16,11 @@
 //! part of their learned days that was *not* on the kind's busiest
 //! resource that day swings: the moments ([`Moments`]) of the kind's
 //! events less those of its busiest resource, over the days the user had
-//! events of the kind. A pair's count of the day, or of its last few days
+//! events of the kind. A pair's count of the day, or of its last `k` days
 //! (`rate`), `e` events above what it expected, is judged no more surely
-//! than the chance of that rest running `e` events over its mean
-//! (`p = max(p_pair, P(rest ≥ mean + e))`): the swing of the user's other
+//! than the chance of `k` days of that rest running `e` events over their
+//! mean (`p = max(p_pair, P(rest ≥ mean + e))`, the rest's mean and
+//! variance `k` times a day's): the swing of the user's other
 //! resources of the kind bounds how sure one resource's jump can be. The
 //! rest is a day's swing and an hour holds a part of it, so a pair's hour
 //! is judged by its own hours alone. A kind of one resource has no rest (always 0),
@@ -162,11 +163,18 @@ pub fn rest(days: &[KindDay], kind: u32) -> Option<Moments> {
         .filter(|m| m.n >= MIN_REST_DAYS)
 }
 
-/// `p` bounded by the chance of `rest` running `excess` events over its
-/// mean (the module docs), and that chance when it bounds `p`.
-pub fn bound(p: f64, excess: f64, rest: Option<Moments>) -> (f64, Option<f64>) {
+/// `p` bounded by the chance of `days` days of `rest` running `excess`
+/// events over their mean (the module docs), and that chance when it
+/// bounds `p`.
+pub fn bound(p: f64, excess: f64, rest: Option<Moments>, days: u8) -> (f64, Option<f64>) {
     let Some(rest) = rest.filter(|_| excess > 0.0) else {
         return (p, None);
+    };
+    let k = f32::from(days.max(1));
+    let rest = Moments {
+        mean: rest.mean * k,
+        var: rest.var * k,
+        ..rest
     };
     let at = (f64::from(rest.mean) + excess)
         .ceil()
@@ -201,7 +209,7 @@ mod tests {
         let rest = rest(&days, 7).expect("enough days");
         assert_eq!(rest.mean, 0.0);
         // Twenty more events than expected: the pair's tail stands.
-        let (p, why) = bound(1e-9, 20.0, Some(rest));
+        let (p, why) = bound(1e-9, 20.0, Some(rest), 1);
         assert!(p < 1e-6, "{p}");
         assert_eq!(why, None);
     }
@@ -222,14 +230,14 @@ mod tests {
             learned(&mut days, 3, spread);
         }
         let rest = rest(&days, 3).expect("enough days");
-        let (p, why) = bound(1e-9, 20.0, Some(rest));
+        let (p, why) = bound(1e-9, 20.0, Some(rest), 1);
         assert!(
             p > 1e-3,
             "twenty more events on one document is a day's swing: {p}"
         );
         assert_eq!(why, Some(p));
         // The same jump on another kind the user has no rest of is untouched.
-        assert_eq!(bound(1e-9, 20.0, super::rest(&days, 4)), (1e-9, None));
+        assert_eq!(bound(1e-9, 20.0, super::rest(&days, 4), 1), (1e-9, None));
     }
 
     #[test]

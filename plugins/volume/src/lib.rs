@@ -1654,11 +1654,12 @@ impl Tests {
         }
     }
 
-    /// A pair count's tail `p`, `excess` events above what the pair
-    /// expected, bounded by the swing of the user's other resources of
-    /// its kind (`kinds`), and the tail it had when that bound it.
-    fn bound(&self, p: f64, excess: f64) -> (f64, Option<(KindRest, f64)>) {
-        let (bounded, by) = kinds::bound(p, excess, self.rest.map(|r| r.moments));
+    /// A pair count's tail `p` over `days` days, `excess` events above
+    /// what the pair expected, bounded by the swing of the user's other
+    /// resources of its kind (`kinds`), and the tail it had when that
+    /// bound it.
+    fn bound(&self, p: f64, excess: f64, days: u8) -> (f64, Option<(KindRest, f64)>) {
+        let (bounded, by) = kinds::bound(p, excess, self.rest.map(|r| r.moments), days);
         (bounded, by.and(self.rest).map(|r| (r, p)))
     }
 }
@@ -1772,7 +1773,7 @@ fn rate_candidate(
     };
     let expected = change.before_events / change.before_days.max(1.0) * f64::from(change.days);
     let excess = f64::from(change.events) - expected;
-    let (p, rest) = tests.bound((change.p * tests.day).min(1.0), excess);
+    let (p, rest) = tests.bound((change.p * tests.day).min(1.0), excess, change.days);
     let score = score_from_p(p);
     if score >= need {
         out.push(Scored {
@@ -1818,7 +1819,7 @@ fn count_candidate(
     }
     let excess = f64::from(count) - f64::from(moments.mean);
     let p = (moments.tail(count, day_sd) * tests).min(1.0);
-    let (p, rest) = swing.map_or((p, None), |swing| swing.bound(p, excess));
+    let (p, rest) = swing.map_or((p, None), |swing| swing.bound(p, excess, 1));
     let score = score_from_p(p);
     if score >= need {
         out.push(Scored {
@@ -1924,7 +1925,7 @@ fn rate_finding(resource: &str, e: &Event, s: &Scored, c: RateChange) -> Finding
 fn rest_bounded(mut f: Finding, rest: KindRest, unbounded_p: f64, kind: &str) -> Finding {
     let (mean, sd) = (rest.moments.mean, rest.moments.var.sqrt());
     f.reason.push_str(&format!(
-        "; the user's other {kind} resources swing by ~{sd:.1} events a day (mean {mean:.1}), which bounds this"
+        "; their days on other {kind} resources run ~{mean:.1} events give or take {sd:.1}, so this may be where a day went"
     ));
     f.with("kind", kind)
         .with("kind_rest_mean", f64::from(mean))
