@@ -44,6 +44,10 @@ use crate::counts::{COUNT_WINDOW_DAYS, Moments};
 
 /// Kind names kept; resources of further kinds are not tracked by kind.
 pub const MAX_KINDS: usize = 1024;
+/// A resource's entry in [`Kinds`] when its kind came past [`MAX_KINDS`]:
+/// decided once, like the others, so a log of ever new kinds costs a
+/// lookup per event rather than a kind's name.
+const UNTRACKED: u32 = u32::MAX;
 /// Kinds tracked per user; further kinds of theirs are not.
 pub const KINDS_PER_USER: usize = 16;
 /// Days with events of a kind the rest's moments need before they bound
@@ -55,7 +59,8 @@ pub const MIN_REST_DAYS: f32 = 3.0;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Kinds {
     names: Vec<String>,
-    /// Kind id + 1 per resource id; 0 not yet known.
+    /// Kind id + 1 per resource id; 0 not yet known, [`UNTRACKED`] past
+    /// [`MAX_KINDS`].
     of_resource: Table<u32>,
     /// Where each name is in `names`; derived.
     #[serde(skip)]
@@ -71,10 +76,10 @@ impl Kinds {
         symbols: &Symbols,
         resource: u32,
     ) -> Option<u32> {
-        if let Some(&k) = self.of_resource.get(resource)
-            && k > 0
-        {
-            return Some(k - 1);
+        match self.of_resource.get(resource) {
+            Some(&UNTRACKED) => return None,
+            Some(&k) if k > 0 => return Some(k - 1),
+            _ => {}
         }
         let name = symbols.resource(resource);
         if name.is_empty() {
@@ -95,7 +100,10 @@ impl Kinds {
                 self.index.insert(kind_name, k);
                 k
             }
-            None => return None,
+            None => {
+                *self.of_resource.get_or_insert_with(resource, || 0) = UNTRACKED;
+                return None;
+            }
         };
         *self.of_resource.get_or_insert_with(resource, || 0) = kind + 1;
         Some(kind)
@@ -190,6 +198,38 @@ pub fn bound(p: f64, excess: f64, rest: Option<Moments>, days: u8) -> (f64, Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_past_the_bound_are_untracked_and_the_rest_stay() {
+        // Roots named by letters: digits would make them one kind.
+        let root = |id: u32| -> String {
+            (0..3)
+                .map(|i| char::from(b'a' + (id / 26u32.pow(i) % 26) as u8))
+                .collect()
+        };
+        let mut symbols = Symbols::default();
+        for id in 0..=MAX_KINDS as u32 {
+            symbols.insert(
+                ueba_sdk::SymbolKind::Resource,
+                id,
+                format!("/{}/file", root(id)),
+            );
+        }
+        symbols.insert(
+            ueba_sdk::SymbolKind::Resource,
+            5_000,
+            format!("/{}/another", root(7)),
+        );
+        let mut kinds = Kinds::default();
+        for id in 0..MAX_KINDS as u32 {
+            assert_eq!(kinds.of(&[], &symbols, id), Some(id));
+        }
+        assert_eq!(kinds.of(&[], &symbols, MAX_KINDS as u32), None);
+        assert_eq!(kinds.of(&[], &symbols, MAX_KINDS as u32), None);
+        // A resource of a kind already known still gets it.
+        assert_eq!(kinds.of(&[], &symbols, 5_000), Some(7));
+        assert_eq!(kinds.name(7), format!("/{}/*", root(7)));
+    }
 
     fn learned(days: &mut Vec<KindDay>, kind: u32, per_resource: &[u32]) {
         for &n in per_resource {
