@@ -80,7 +80,8 @@ pub fn run(
     let component = runtime.compile(label, bytes)?;
     let probe = runtime.instantiate(label, &component, Limits::for_detector(&cfg.sandbox, None))?;
     let info = probe.info().clone();
-    let dc = cfg.detectors.get(&info.name);
+    let dc = cfg.detector(&info.name, &info.config);
+    let dc = dc.as_ref();
     let limits = Limits::for_detector(&cfg.sandbox, dc);
     let mut plugin = if limits == probe.limits() {
         probe

@@ -2053,7 +2053,7 @@ impl Detector for NovelTable {
                 ConfigKey {
                     name: "kinds",
                     default: "[]",
-                    description: "[glob, kind] pairs, e.g. [[\"PC-*\", \"workstation\"], [\"*.customers\", \"table\"]]; a resource's kind is that of the first glob it matches, else its shape (dotted names are tables; otherwise the name with digit runs as #, so PC-1234 is PC-#); discovery rates are kept per kind",
+                    description: "[glob, kind] pairs, e.g. [[\"PC-*\", \"workstation\"], [\"*.customers\", \"table\"]]; a resource's kind is that of the first glob it matches, else its shape (dotted names are tables; otherwise the name with digit runs as #, so PC-1234 is PC-#); discovery rates are kept per kind; [resources] kinds in the host's config sets it for every detector that keeps kinds",
                 },
                 ConfigKey {
                     name: "prior_accesses",

@@ -2013,7 +2013,7 @@ impl Detector for Volume {
                 ConfigKey {
                     name: "kinds",
                     default: "[]",
-                    description: "[glob, kind] pairs, e.g. [[\"patient/*\", \"charts\"]]; a resource's kind is that of the first glob it matches, else its shape, as in novel-table; a jump of events on one resource is judged no more surely than the swing of the user's other resources of its kind",
+                    description: "[glob, kind] pairs, e.g. [[\"patient/*\", \"charts\"]]; a resource's kind is that of the first glob it matches, else its shape, as in novel-table ([resources] kinds in the host's config sets it for every detector that keeps kinds); a jump of events on one resource is judged no more surely than the swing of the user's other resources of its kind",
                 },
                 ConfigKey {
                     name: "ignore_actions",

@@ -114,6 +114,11 @@ pub struct ResourcesConfig {
     /// `[glob, level]` pairs, first match wins: a finding about a matching
     /// resource has its score's odds multiplied by the level's factor.
     pub criticality: Vec<(String, Criticality)>,
+    /// `[glob, kind]` pairs, first match wins: the kinds of resources,
+    /// given to every detector that keeps habits per kind (one declaring a
+    /// `kinds` key: novel-table, volume) whose own section does not set
+    /// `kinds`, so that one setting names the kinds for all of them.
+    pub kinds: Vec<(String, String)>,
 }
 
 impl ResourcesConfig {

@@ -306,6 +306,12 @@ extreme = 2.0
 # count with their score's odds multiplied by the level's factor.
 criticality = []
 # criticality = [["support.customers", "extreme"], ["hr.*", "high"]]
+# [glob, kind] pairs, first match wins: the kinds of resources, for every
+# detector that keeps habits per kind (novel-table, volume) and does not set
+# its own `kinds`. Unmatched resources take their kind from their shape
+# (PC-1234 is PC-#, schema.table a table, a path its share or first folder).
+kinds = []
+# kinds = [["PC-*", "workstation"], ["\\\\fs*\\home$\\*", "home-folders"]]
 "#;
 
 /// The whole configuration.
@@ -546,6 +552,36 @@ impl Default for DetectorConfig {
             max_snapshot_mib: None,
             settings: BTreeMap::new(),
         }
+    }
+}
+
+impl Config {
+    /// The `[detectors.NAME]` section a detector that declares the config
+    /// keys `declared` runs with: its own, with `[resources] kinds` added
+    /// when it declares `kinds` and its section does not set it. `None`
+    /// when there is neither.
+    pub fn detector(
+        &self,
+        name: &str,
+        declared: &[(String, String, String)],
+    ) -> Option<DetectorConfig> {
+        let own = self.detectors.get(name);
+        let shared = !self.resources.kinds.is_empty()
+            && declared.iter().any(|(key, _, _)| key == "kinds")
+            && !own.is_some_and(|d| d.settings.contains_key("kinds"));
+        if !shared {
+            return own.cloned();
+        }
+        let kinds = self
+            .resources
+            .kinds
+            .iter()
+            .map(|(glob, kind)| toml::Value::Array(vec![glob.clone().into(), kind.clone().into()]))
+            .collect();
+        let mut d = own.cloned().unwrap_or_default();
+        d.settings
+            .insert("kinds".to_string(), toml::Value::Array(kinds));
+        Some(d)
     }
 }
 
@@ -801,6 +837,14 @@ impl Config {
         for (i, (glob, _)) in self.resources.criticality.iter().enumerate() {
             if glob.is_empty() {
                 return bad(&format!("resources.criticality[{i}]"), "the glob is empty");
+            }
+        }
+        for (i, (glob, kind)) in self.resources.kinds.iter().enumerate() {
+            if glob.is_empty() || kind.is_empty() {
+                return bad(
+                    &format!("resources.kinds[{i}]"),
+                    "the glob and the kind must not be empty",
+                );
             }
         }
         for (name, d) in &self.detectors {

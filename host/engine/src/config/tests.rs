@@ -42,6 +42,57 @@ fn out_of_range_values_are_named_with_their_line() {
     assert!(e.to_string().starts_with("u.toml:1: "), "{e}");
 }
 
+/// One `[resources] kinds` names the kinds for every detector that keeps
+/// habits per kind, unless its own section sets them; a detector without
+/// a `kinds` key is given none.
+#[test]
+fn shared_kinds_reach_every_detector_that_declares_them() {
+    let cfg = Config::parse(
+        "[resources]\nkinds = [[\"PC-*\", \"workstation\"]]\n\
+         [detectors.volume]\nkinds = [[\"*\", \"all\"]]\nweight = 2.0\n\
+         [detectors.novel-table]\nlearning_days = 3\n",
+        Path::new("k.toml"),
+    )
+    .unwrap();
+    let declares = |key: &str| vec![(key.to_string(), "[]".to_string(), String::new())];
+    let kinds = |d: Option<DetectorConfig>| {
+        d.and_then(|d| {
+            d.plugin_pairs()
+                .into_iter()
+                .find(|(k, _)| k == "kinds")
+                .map(|(_, v)| v)
+        })
+    };
+    let novel = cfg.detector("novel-table", &declares("kinds"));
+    assert_eq!(novel.as_ref().map(|d| d.plugin_pairs().len()), Some(2));
+    assert_eq!(
+        kinds(novel).as_deref(),
+        Some("[[\"PC-*\", \"workstation\"]]")
+    );
+    let volume = cfg.detector("volume", &declares("kinds"));
+    assert_eq!(volume.as_ref().map(|d| d.weight), Some(2.0));
+    assert_eq!(kinds(volume).as_deref(), Some("[[\"*\", \"all\"]]"));
+    // A detector with no section of its own gets one holding the kinds.
+    let other = cfg.detector("my-detector", &declares("kinds"));
+    assert_eq!(
+        kinds(other).as_deref(),
+        Some("[[\"PC-*\", \"workstation\"]]")
+    );
+    // One that keeps no kinds is not given a key it would refuse.
+    assert_eq!(
+        kinds(cfg.detector("off-hours", &declares("min_score"))),
+        None
+    );
+    assert_eq!(cfg.detector("off-hours", &declares("min_score")), None);
+    // An empty glob or kind is refused, naming the entry.
+    let e = Config::parse(
+        "[resources]\nkinds = [[\"PC-*\", \"\"]]\n",
+        Path::new("k.toml"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("resources.kinds[0]"), "{e}");
+}
+
 #[test]
 fn detector_keys_pass_through_as_toml_text() {
     let cfg = Config::parse(

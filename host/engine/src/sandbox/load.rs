@@ -324,9 +324,17 @@ fn configured(
     config: &Config,
     c: Candidate,
 ) -> Result<Option<LoadedPlugin>, LoadError> {
-    let dc = config.detectors.get(&c.plugin.info().name);
-    if dc.is_some_and(|d| !d.enabled) {
+    let info = c.plugin.info();
+    let dc = config.detector(&info.name, &info.config);
+    if dc.as_ref().is_some_and(|d| !d.enabled) {
         return Ok(None);
     }
-    supervise(runtime, &config.sandbox, config.input.batch_size, c, dc).map(Some)
+    supervise(
+        runtime,
+        &config.sandbox,
+        config.input.batch_size,
+        c,
+        dc.as_ref(),
+    )
+    .map(Some)
 }
