@@ -1020,16 +1020,14 @@ impl NovelTable {
         let generation = self.config_generation;
         let name = symbols.resource(resource);
         let (sensitive, kind_name) = self.match_config(name);
-        let kind = match self.kind_index.get(&kind_name) {
-            Some(&k) => k,
-            None if self.kind_names.len() < MAX_KINDS => {
-                let k = self.kind_names.len() as u32;
-                self.kind_names.push(kind_name.clone());
-                self.kind_index.insert(kind_name, k);
-                k
-            }
-            None => (MAX_KINDS - 1) as u32,
-        };
+        // Past `MAX_KINDS`, further kinds share the last one.
+        let kind = ueba_sdk::kind::intern(
+            &mut self.kind_names,
+            &mut self.kind_index,
+            kind_name,
+            MAX_KINDS,
+        )
+        .unwrap_or((MAX_KINDS - 1) as u32);
         // An id whose text has not arrived reads as "": decide it again
         // once it has.
         let res = self

@@ -7,6 +7,8 @@
 //! `kinds` setting maps globs to kinds (first match wins); a resource no
 //! glob matches takes its kind from its shape ([`shape_kind`]).
 
+use std::collections::BTreeMap;
+
 /// The kind of `name`: that of the first `(glob, kind)` of `kinds` it
 /// matches, else its shape ([`shape_kind`]).
 ///
@@ -21,6 +23,38 @@ pub fn kind_of(kinds: &[(String, String)], name: &str) -> String {
         .iter()
         .find(|(glob, _)| crate::glob::matches(glob, name))
         .map_or_else(|| shape_kind(name), |(_, kind)| kind.clone())
+}
+
+/// The id of kind `name` among `names` (`index` is where each name is in
+/// `names`), adding it when there are fewer than `max`; `None` when it is
+/// new and there is no room. Ids are the order kinds were first met, so a
+/// detector can keep per-kind state in vectors.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use ueba_sdk::kind::intern;
+/// let (mut names, mut index) = (Vec::new(), BTreeMap::new());
+/// assert_eq!(intern(&mut names, &mut index, "PC-#".into(), 2), Some(0));
+/// assert_eq!(intern(&mut names, &mut index, "table".into(), 2), Some(1));
+/// assert_eq!(intern(&mut names, &mut index, "PC-#".into(), 2), Some(0));
+/// assert_eq!(intern(&mut names, &mut index, "removable-media".into(), 2), None);
+/// ```
+pub fn intern(
+    names: &mut Vec<String>,
+    index: &mut BTreeMap<String, u32>,
+    name: String,
+    max: usize,
+) -> Option<u32> {
+    if let Some(&k) = index.get(&name) {
+        return Some(k);
+    }
+    if names.len() >= max {
+        return None;
+    }
+    let k = u32::try_from(names.len()).ok()?;
+    names.push(name.clone());
+    index.insert(name, k);
+    Some(k)
 }
 
 /// The kind of a resource by its shape, when no `kinds` glob matches.

@@ -92,21 +92,9 @@ impl Kinds {
                 .collect();
         }
         let kind_name = ueba_sdk::kind::kind_of(globs, name);
-        let kind = match self.index.get(&kind_name) {
-            Some(&k) => k,
-            None if self.names.len() < MAX_KINDS => {
-                let k = self.names.len() as u32;
-                self.names.push(kind_name.clone());
-                self.index.insert(kind_name, k);
-                k
-            }
-            None => {
-                *self.of_resource.get_or_insert_with(resource, || 0) = UNTRACKED;
-                return None;
-            }
-        };
-        *self.of_resource.get_or_insert_with(resource, || 0) = kind + 1;
-        Some(kind)
+        let kind = ueba_sdk::kind::intern(&mut self.names, &mut self.index, kind_name, MAX_KINDS);
+        *self.of_resource.get_or_insert_with(resource, || 0) = kind.map_or(UNTRACKED, |k| k + 1);
+        kind
     }
 
     /// The name of a kind, for findings.
