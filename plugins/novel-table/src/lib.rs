@@ -242,8 +242,8 @@
 //! teaches nothing, so an ongoing attack does not become the user's normal:
 //! the resource does not join the resources they know, the access counts
 //! towards no discovery or ownership rate (theirs or their pools'), the
-//! resource gains no user, user-day, peer-group toucher or owner, and the
-//! user's peer group and active days stay as they were (an unlearned event
+//! resource gains no user, user-day or owner, and the user's peer group
+//! and active days stay as they were (an unlearned event
 //! on a new day is scored as on that day, which is not added to their
 //! history). A repeat access does nothing. An insider reading one new
 //! table after another is thus judged on each against the habits from
@@ -251,8 +251,26 @@
 //! to them afterwards: their first learned access to it is scored and
 //! learned as a first access. Since it stays new, a resource first accessed
 //! in unlearned events is reported once per local day it is used; the
-//! day's list of such resources is all these events add to the state, and
-//! is dropped at the user's next learned event. Unlearned events do not
+//! day's list of such resources is dropped at the user's next learned
+//! event.
+//!
+//! One thing a held user does teach: their peer group counts them, once,
+//! among its members who touched the resource (the user keeps it in their
+//! list with no days, so that it stays new to them and is not counted
+//! twice). A team takes up a new report or a rotation's records together,
+//! and the first few of them to do so alert and are held; were their
+//! reads not counted, the resource would look untouched by the team to
+//! every colleague after them, and alert on each: on SaaS audit logs of a
+//! separate generator (977 users, 30 days), a support team's first days on
+//! a new report left it at "7 of 134 peers" while two dozen of them read
+//! it. Counting held members took false alerts from 82 to 76 and from 91
+//! to 87 on two such logs, with the same insiders alerted and no other
+//! log measured changed. Counting a held member weakens the next
+//! member's first access by what one more reader says (from "0 of 134
+//! peers" to "1 of 134"), so two insiders of one team on the same table
+//! still read as rare; the organisation's count, the resource's users and
+//! its owner stay with learned accesses, so an intruder on a colleague's
+//! machine does not make it shared. Unlearned events do not
 //! move a resource's clock or its kind's: nights of an ongoing episode on
 //! someone else's machine score as the first did. Which resources'
 //! resource-side time score was reported today is kept per user for that
@@ -605,9 +623,19 @@ struct Touch {
     /// used during the learning period, whose rarity is rated when the
     /// period ends.
     learnt: bool,
-    /// Distinct local days on which the user accessed it.
+    /// Distinct local days on which the user accessed it in learned
+    /// events; 0 when they touched it only while held out of learning, so
+    /// that it is counted among the resource's users and still new to them.
     #[serde(default)]
     days: u32,
+}
+
+impl Touch {
+    /// Whether the user knows the resource: a learned access, not only
+    /// accesses while held.
+    fn known(&self) -> bool {
+        self.days > 0
+    }
 }
 
 /// A first access that was reported, held out of the user's habits until
@@ -1633,13 +1661,17 @@ impl NovelTable {
         let found = user
             .touched
             .binary_search_by_key(&e.resource, |t| t.resource);
-        if found.is_ok() && !learning && counted {
+        let known = matches!(found, Ok(i) if user.touched[i].known());
+        if known && !learning && counted {
             self.report_dead(symbols, e, (day, hour), out);
         }
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
-        let slot = match found {
+        // `listed`: the user is already counted among the resource's users,
+        // from accesses while held, though it is still new to them.
+        let (slot, listed) = match found {
+            Ok(i) if !user.touched[i].known() => (i, true),
             // A repeat access teaches habits and ownership, and is no
             // finding: an unlearned one has nothing to do.
             Ok(_) if !e.learn => return,
@@ -1674,7 +1706,7 @@ impl NovelTable {
                 return;
             }
             Err(_) if user.touched.len() >= MAX_RESOURCES_PER_USER => return,
-            Err(i) => i,
+            Err(i) => (i, false),
         };
         if !e.learn
             && !user
@@ -1702,7 +1734,11 @@ impl NovelTable {
         let sole = census.is_some_and(|c| c.users == 1);
         let owner_days = census.map_or(0, |c| c.owner_days);
         let resource_days = census.map_or(0, |c| c.user_days);
-        let peers = self.peers(group, e.resource);
+        let mut peers = self.peers(group, e.resource);
+        if listed && peers.group.is_some() {
+            // The peers who touched it besides this user.
+            peers.touch = peers.touch.saturating_sub(1);
+        }
         let a = self.config.pseudocount;
         let p_peer = peers.group.map_or(1.0, |_| {
             (f64::from(peers.touch) + a) / (f64::from(peers.others) + 1.0)
@@ -1885,6 +1921,9 @@ impl NovelTable {
             }
         }
         if !e.learn {
+            if !listed {
+                self.list_held_touch(e, group, slot, day);
+            }
             return;
         }
         if counted && flagged {
@@ -1941,18 +1980,50 @@ impl NovelTable {
             .resources
             .get_or_insert_with(e.resource, Resource::default);
         res.users = res.users.saturating_add(1);
-        res.add_day(e.user, 1);
-        if let Some(g) = group {
+        if let Some(g) = group
+            && !listed
+        {
             res.add_group(g, 1);
         }
+        res.add_day(e.user, 1);
+        if let Some(user) = self.users.get_mut(e.user) {
+            let touch = Touch {
+                resource: e.resource,
+                day,
+                learnt: learning && counted && !new_kind,
+                days: 1,
+            };
+            if listed {
+                user.touched[slot] = touch;
+            } else {
+                user.touched.insert(slot, touch);
+            }
+        }
+    }
+
+    /// Count a user held out of learning among their peer group's
+    /// touchers of a resource they first touched while held, once (a
+    /// [`Touch`] of no days): the resource stays new to them, and they are
+    /// not among its users or owners, but a resource their whole team takes
+    /// up together is judged, for the next of them, by every member who
+    /// uses it. Without this the first few to take up a new report alert,
+    /// are held, and leave it looking untouched by the team to every
+    /// colleague after them.
+    fn list_held_touch(&mut self, e: &Event, group: Option<u32>, slot: usize, day: i64) {
+        let Some(g) = group else {
+            return;
+        };
+        self.resources
+            .get_or_insert_with(e.resource, Resource::default)
+            .add_group(g, 1);
         if let Some(user) = self.users.get_mut(e.user) {
             user.touched.insert(
                 slot,
                 Touch {
                     resource: e.resource,
                     day,
-                    learnt: learning && counted && !new_kind,
-                    days: 1,
+                    learnt: false,
+                    days: 0,
                 },
             );
         }

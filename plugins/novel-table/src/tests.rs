@@ -701,7 +701,42 @@ fn a_stretch_of_unlearned_events_leaves_the_learned_state_as_it_was() {
         .collect();
     let day35 = sequence(day35, 2_000_000);
     assert_eq!(held.observe(&day35), never.observe(&day35));
-    assert!(held.snapshot() == never.snapshot());
+    // The user's own habits are as they were: a table they read while
+    // held is judged, on their first learned read, as if they never had.
+    // (Their peer group counts them among its readers of it: see
+    // `a_team_taking_up_a_table_while_held_is_the_team_using_it`.)
+    assert_eq!(
+        read_on(&mut held, 5, ARCHIVE, 36, true),
+        read_on(&mut never, 5, ARCHIVE, 36, true)
+    );
+}
+
+#[test]
+fn a_team_taking_up_a_table_while_held_is_the_team_using_it() {
+    // Five members of group 1 read a table nobody reads, each first read
+    // reported and the member held; the sixth is judged by a team of
+    // which five already read it, not by one where nobody does.
+    let mut rt = trained_loose();
+    for u in 20..25 {
+        for day in 30..33 {
+            read_on(&mut rt, u, ARCHIVE, day, false);
+        }
+    }
+    let sixth = read_on(&mut rt, 25, ARCHIVE, 33, true);
+    let alone = read_on(&mut trained_loose(), 25, ARCHIVE, 33, true);
+    assert_eq!(evidence(&sixth[0], "peer_users_touching"), Value::Int(5));
+    assert_eq!(evidence(&alone[0], "peer_users_touching"), Value::Int(0));
+    assert!(
+        sixth[0].score + 10.0 < alone[0].score,
+        "{sixth:#?} {alone:#?}"
+    );
+    // They are not its users: the organisation's count, and who owns it,
+    // stay with learned reads.
+    assert_eq!(evidence(&sixth[0], "org_users_touching"), Value::Int(0));
+    // A held member's own next read is still their first, judged by the
+    // other four.
+    let again = read_on(&mut rt, 20, ARCHIVE, 34, false);
+    assert_eq!(evidence(&again[0], "peer_users_touching"), Value::Int(5));
 }
 
 #[test]
