@@ -1207,21 +1207,43 @@ fn a_discovery_as_rare_as_half_of_what_the_user_discovers_is_not_rare_for_them()
     // is like half of what they discover, far above its ratio to their
     // typical (geometric mean) discovery.
     let mixed = rated(&[1e-6, 1e-2].repeat(10));
-    let typical = crate::typical_log_rarity(&mixed.discovery, &Default::default(), None);
+    let typical = crate::typical_log_rarity(&mixed.discovery, &Default::default(), None, 0.0);
     let ratio = ueba_sdk::novelty::Discovery::relative_rarity(1e-6, typical);
-    let relative = crate::relative_rarity(1e-6, &mixed, None, None);
+    let relative = crate::relative_rarity(1e-6, &mixed, None, None, Default::default());
     assert!(ratio < 0.01, "{ratio}");
     assert!(relative > 0.1, "{relative}");
     // A clerk whose discoveries are all their team's tables has little
     // spread: a table nobody reads is as rare as its ratio says.
     let clerk = rated(&[0.1; 20]);
-    let relative = crate::relative_rarity(1e-5, &clerk, None, None);
-    let typical = crate::typical_log_rarity(&clerk.discovery, &Default::default(), None);
+    let relative = crate::relative_rarity(1e-5, &clerk, None, None, Default::default());
+    let typical = crate::typical_log_rarity(&clerk.discovery, &Default::default(), None, 0.0);
     let ratio = ueba_sdk::novelty::Discovery::relative_rarity(1e-5, typical);
     assert_eq!(relative, ratio);
     // Halving past the window keeps sums and squares together.
     let long = rated(&[1e-6, 1e-2].repeat(100));
     assert!(long.discovery.rated <= 64.0);
-    let relative = crate::relative_rarity(1e-6, &long, None, None);
+    let relative = crate::relative_rarity(1e-6, &long, None, None, Default::default());
     assert!(relative > 0.1, "{relative}");
+}
+
+#[test]
+fn a_new_kinds_discoveries_are_judged_by_the_organisations_discoveries() {
+    // A share that appears mid-log has no typical discovery of its own. In
+    // an organisation whose discoveries are files nobody else has opened,
+    // one more such file in the new share is ordinary; in one whose
+    // discoveries are tables a tenth of it reads, a table nobody reads
+    // stays rare.
+    let empty = crate::KindStats::default();
+    let files = crate::Base::of([rated(&[1e-5; 40]), rated(&[1e-4; 40])].iter());
+    let tables = crate::Base::of([rated(&[0.1; 80])].iter());
+    let on_files = crate::relative_rarity(1e-5, &empty, None, None, files);
+    let on_tables = crate::relative_rarity(1e-5, &empty, None, None, tables);
+    let on_nothing = crate::relative_rarity(1e-5, &empty, None, None, Default::default());
+    assert!(on_files > 0.2, "{on_files}");
+    assert!(on_tables < 1e-3, "{on_tables}");
+    assert!(on_nothing <= on_tables, "{on_nothing} {on_tables}");
+    // The kind's own discoveries take over as they come.
+    let own_kind = rated(&[0.1; 64]);
+    let settled = crate::relative_rarity(1e-5, &empty, Some(&own_kind), None, files);
+    assert!(settled < 1e-2, "{settled}");
 }

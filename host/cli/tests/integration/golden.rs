@@ -31,19 +31,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "953b0ab655b4ca7d98a6a5a06170577bebcdeda5f0aa296657f13e1b5e2fa859",
+        "ef0d3210d47901b00ecb36109b33810734f13d40bb77bc5068b353cf96248ec2",
     ),
     (
         "ecs",
-        "24b71448761b93984f05ac2971eeca59f1719310b8fd4bf7e4c3bac01116681e",
+        "6e992aa84c543e198331b377117286cd2dfcc08c08bdac1f475b3e0831e4fc27",
     ),
     (
         "cef",
-        "e3f4e3ad5a26d73313ad16b2cf04e85e6ad1ba78028c6936be78eab647fbf0b1",
+        "a5b4900180d561fb1497a41f0a8291ae33eaa578b1514e0c08c989a615dba35c",
     ),
     (
         "ocsf",
-        "1ce9f490f1ac4669f926e12c70f7cf27239f1291c78eaae13cc8229d36031807",
+        "786ff3899fdb5876a30b64b9600406807207c1482646ef52bbb6843c026e9820",
     ),
 ];
 
