@@ -153,27 +153,54 @@ fn crowded(b: &mut AlertBudget, days: std::ops::Range<i64>) {
 
 #[test]
 fn ordinary_days_crowding_above_the_ceiling_lift_the_threshold_at_once() {
-    // Two days: too few to lift anything.
+    // From the first closed day, still in the warm-up and short of one
+    // allowance's user-days, the threshold goes at once where the step
+    // would take it: the lifted ceiling, from which no ten points hold
+    // more than nine peaks (ten points past the 75s).
     let mut b = budget(0.5);
-    crowded(&mut b, 0..2);
-    assert_eq!(b.threshold(), 60.0);
-    // From the third (3,000 user-days, one allowance), still in the
-    // warm-up, the threshold goes at once where the step would take it:
-    // the lifted ceiling, from which no ten points hold more than nine
-    // allowances of ordinary peaks (ten points past the 75s).
-    let mut b = budget(0.5);
-    crowded(&mut b, 0..LIFT_DAYS as i64);
+    crowded(&mut b, 0..1);
     assert_eq!(b.threshold(), 85.5);
     // Still in the warm-up, the standing says why the threshold is there.
     let standing = b.standing().unwrap();
-    assert_eq!(standing.days, LIFT_DAYS, "{standing:?}");
+    assert_eq!(standing.days, 1, "{standing:?}");
     assert_eq!(standing.lifted, Some(85.5), "{standing:?}");
     // After the warm-up, still overspent, it stays at the lift.
-    crowded(&mut b, LIFT_DAYS as i64..14);
+    crowded(&mut b, 1..14);
     let standing = b.standing().unwrap();
     assert_eq!(standing.lifted, Some(85.5), "{standing:?}");
     assert!(standing.over(), "{standing:?}");
     assert_eq!(b.threshold(), 85.5);
+}
+
+#[test]
+fn a_small_organisations_first_days_lift_only_on_a_crowd_of_ten() {
+    // 100 users, one alert on the first day (overspent: the window holds
+    // no allowance yet). Nine ordinary peaks near the ceiling are what one
+    // allowance of a calibrated tail puts there: nothing lifts.
+    let day = |b: &mut AlertBudget, d: i64, near: u32| {
+        for u in 0..100 {
+            b.active(u, d * DAY_MS + 1000, |v| v == 99);
+            if u == 99 && d == 0 {
+                b.episode();
+            }
+            let peak = match u {
+                99 => 90.0,
+                u if u < near => 55.0,
+                _ => 5.0,
+            };
+            b.risk(u, peak);
+        }
+    };
+    let mut b = budget(0.5);
+    day(&mut b, 0, 9);
+    day(&mut b, 1, 0);
+    assert_eq!(b.threshold(), 60.0);
+    assert!(b.standing().is_none());
+    // Ten of them on one day are a log whose ordinary users crowd there.
+    let mut b = budget(0.5);
+    day(&mut b, 0, 10);
+    day(&mut b, 1, 0);
+    assert_eq!(b.threshold(), 65.5);
 }
 
 #[test]
