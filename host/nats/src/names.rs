@@ -99,6 +99,14 @@ pub const USERS_BUCKET: &str = "ueba-users";
 /// value = `{"partition","as_of","incidents","omitted"}`, rewritten with
 /// the users' summaries.
 pub const INCIDENTS_BUCKET: &str = "ueba-incidents";
+
+/// The event time at which each verdict applies, once settled by the
+/// first worker to read it: key `<partition>.<stream sequence>` of the
+/// verdict on [`VERDICTS_STREAM`], value the time in ms since the Unix
+/// epoch. A worker that reads a verdict after scoring past the time it was
+/// given for applies it later than a replay of the partition's checkpoint
+/// would; the settled time makes every owner apply it at the same point.
+pub const VERDICT_TIMES_BUCKET: &str = "ueba-verdict-times";
 /// The longest user name, in bytes, whose summary is kept in
 /// [`USERS_BUCKET`]: the key is the name in hex, and a subject's length is
 /// bounded by the server's control line (4 KiB by default). The service

@@ -429,7 +429,7 @@ pub async fn verdicts_stream(js: &Context) -> Result<stream::Stream, NatsError> 
 /// Every stream and bucket ueba keeps on a server, by the name JetStream
 /// lists it under (a KV bucket is the stream `KV_<bucket>`, an object store
 /// `OBJ_<bucket>`).
-fn ueba_streams() -> [String; 11] {
+fn ueba_streams() -> [String; 12] {
     [
         EVENTS_STREAM.to_string(),
         ALERTS_STREAM.to_string(),
@@ -441,6 +441,7 @@ fn ueba_streams() -> [String; 11] {
         format!("KV_{ALERT_INDEX_BUCKET}"),
         format!("KV_{USERS_BUCKET}"),
         format!("KV_{INCIDENTS_BUCKET}"),
+        format!("KV_{VERDICT_TIMES_BUCKET}"),
         format!("OBJ_{CHECKPOINTS_BUCKET}"),
     ]
 }

@@ -11,6 +11,11 @@
 //! a partition over and then as they come, and applies them in stream
 //! order at their event time: a benign verdict closes the episode and
 //! forgives the behaviour, a malicious one keeps the user out of learning.
+//! A worker may read a verdict only after scoring past its given time;
+//! the time it then applies at is recorded in [`VERDICT_TIMES_BUCKET`]
+//! before it is queued ([`settle`]), so that whichever owner of the
+//! partition applies it, live or replaying a checkpoint, applies it at the
+//! same point.
 //!
 //! Anyone who can publish to the subject can send a verdict, so what a
 //! worker reads is checked: a message that is not a valid verdict is
@@ -21,10 +26,10 @@
 use std::path::PathBuf;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::Context;
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{Context, kv};
 use bytes::Bytes;
-use ueba_engine::event::parse_timestamp_text;
+use ueba_engine::event::{MAX_TIME_MS, format_time, parse_timestamp_text};
 use ueba_engine::pipeline::shard_of;
 use ueba_engine::risk::verdicts::{self, PendingVerdict, Verdict, VerdictKind};
 use ueba_engine::sandbox::sha256_hex;
@@ -160,6 +165,81 @@ async fn find_alert(js: &Context, id: &str) -> Result<Option<(String, i64)>, Nat
         }
     }
     Ok(None)
+}
+
+/// Settle the event time at which each of `new` (verdicts of partition
+/// `p` just read, in stream order) applies, in [`VERDICT_TIMES_BUCKET`]:
+/// the time it was given for, or just after `released_ms` (the newest
+/// event this worker has scored) when that is later, unless an owner of
+/// the partition settled it before, whose time then holds.
+///
+/// A verdict is timed when given, after what the partition's stored
+/// checkpoint had scored; a busy worker may read it only after scoring
+/// well past that, and applies it at its next block. Were that not
+/// recorded, the next owner, replaying from the checkpoint, would apply it
+/// at the given time, earlier, and raise other alerts than the worker it
+/// replaced. The time is recorded before the verdict is queued, so
+/// whichever owner applies it applies it at the same point.
+///
+/// On a failure the verdicts settled so far are kept in `new`, the rest
+/// dropped (they are read again), and the error returned.
+pub(crate) async fn settle(
+    times: &kv::Store,
+    p: u32,
+    new: &mut Vec<PendingVerdict>,
+    released_ms: Option<i64>,
+) -> Result<(), NatsError> {
+    let after = released_ms.map_or(i64::MIN, |t| t.saturating_add(1).min(MAX_TIME_MS));
+    for i in 0..new.len() {
+        let key = format!("{p}.{}", new[i].line);
+        let want = new[i].time_ms.max(after);
+        let settled = match times.create(&key, Bytes::from(want.to_string())).await {
+            Ok(_) => Ok(want),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                settled_time(times, &key).await
+            }
+            Err(e) => Err(NatsError::js(
+                format!("recording when verdict {key} applies in {VERDICT_TIMES_BUCKET}"),
+                e,
+            )),
+        };
+        match settled {
+            Ok(t) => {
+                // The incident records it as applied then, as a verdicts
+                // file timed then would be.
+                new[i].time_ms = t;
+                new[i].verdict.time = format_time(t);
+            }
+            Err(e) => {
+                new.truncate(i);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The time an earlier owner settled for verdict `key`.
+async fn settled_time(times: &kv::Store, key: &str) -> Result<i64, NatsError> {
+    let value = times
+        .get(key)
+        .await
+        .map_err(|e| NatsError::js(format!("reading {VERDICT_TIMES_BUCKET}/{key}"), e))?
+        .ok_or_else(|| {
+            NatsError::Input(format!(
+                "{VERDICT_TIMES_BUCKET}/{key} was created and then removed"
+            ))
+        })?;
+    std::str::from_utf8(&value)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|t| (0..=MAX_TIME_MS).contains(t))
+        .ok_or_else(|| {
+            NatsError::Input(format!(
+                "{VERDICT_TIMES_BUCKET}/{key} holds {:?}, not a time in ms",
+                String::from_utf8_lossy(&value)
+            ))
+        })
 }
 
 /// The verdicts on partition `p` stored after stream sequence `after`, in

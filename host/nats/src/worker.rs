@@ -179,11 +179,30 @@ struct Owned {
 }
 
 impl Owned {
-    /// Read the verdicts published on this partition since the last read
-    /// and queue them in the scorer.
-    async fn take_verdicts(&mut self, js: &Context) -> Result<(), NatsError> {
-        let (new, last) = verdicts::read(js, self.partition, self.verdicts_read).await?;
-        self.verdicts_read = last;
+    /// Read the verdicts published on this partition since the last read,
+    /// settle when each applies ([`verdicts::settle`]) and queue them in
+    /// the scorer.
+    async fn take_verdicts(&mut self, srv: &Server) -> Result<(), NatsError> {
+        let (mut new, last) = verdicts::read(&srv.js, self.partition, self.verdicts_read).await?;
+        let settled = verdicts::settle(
+            &srv.verdict_times,
+            self.partition,
+            &mut new,
+            self.scorer.released_ms(),
+        )
+        .await;
+        // On a failure, the verdicts not settled are read again next time.
+        self.verdicts_read = match (&settled, new.last()) {
+            (Ok(()), _) => last,
+            (Err(_), Some(v)) => v.line,
+            (Err(_), None) => self.verdicts_read,
+        };
+        self.queue_verdicts(new);
+        settled
+    }
+
+    /// Queue verdicts read and settled, after those queued before.
+    fn queue_verdicts(&mut self, new: Vec<PendingVerdict>) {
         if !new.is_empty() {
             tracing::info!(
                 partition = self.partition,
@@ -194,7 +213,6 @@ impl Owned {
             self.verdicts.extend(new);
             self.scorer.sync_verdicts(self.verdicts.clone());
         }
-        Ok(())
     }
 }
 
@@ -212,6 +230,8 @@ struct Server {
     users: kv::Store,
     /// [`INCIDENTS_BUCKET`], each partition's incidents.
     incidents: kv::Store,
+    /// [`VERDICT_TIMES_BUCKET`], when each verdict applies.
+    verdict_times: kv::Store,
 }
 
 /// Run a worker until `exit_when_idle` says it is done (or forever).
@@ -264,6 +284,7 @@ pub async fn run(
         alert_index: server::key_value(&js, ALERT_INDEX_BUCKET, Duration::ZERO).await?,
         users: server::key_value(&js, USERS_BUCKET, Duration::ZERO).await?,
         incidents: server::key_value(&js, INCIDENTS_BUCKET, Duration::ZERO).await?,
+        verdict_times: server::key_value(&js, VERDICT_TIMES_BUCKET, Duration::ZERO).await?,
         events,
         js,
     };
@@ -409,7 +430,7 @@ async fn upkeep(
                 continue;
             }
         }
-        if let Err(e) = part.take_verdicts(&srv.js).await {
+        if let Err(e) = part.take_verdicts(srv).await {
             tracing::warn!(partition = p, "partition {p}: reading its verdicts: {e}");
         }
     }
@@ -575,7 +596,7 @@ async fn open(
         unwritten: BTreeMap::new(),
     };
     owned.scorer.track_changed_summaries();
-    owned.take_verdicts(&srv.js).await?;
+    owned.take_verdicts(srv).await?;
     Ok(owned)
 }
 

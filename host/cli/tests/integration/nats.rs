@@ -896,69 +896,15 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
     let Some((server, dir)) = server_or_skip() else {
         return;
     };
-    let d = |name: &str| dir.path().join(name).display().to_string();
     let url = server.url.as_str();
     let (events, ids) = generated(dir.path(), "3");
-    // The log in two parts, cut a day after its first alert, with the
-    // verdict given in between.
-    let all = d("all-alerts.jsonl");
-    ok(
-        &ueba(&["score", "-q", "-i", &ids, "-o", &all, &events]),
-        "score",
-    );
-    let all = std::fs::read_to_string(&all).unwrap();
-    let earliest: serde_json::Value =
-        serde_json::from_str(all.lines().next().expect("the log has alerts")).unwrap();
-    let cut = jiff::Timestamp::from_millisecond(
-        earliest["time"]
-            .as_str()
-            .unwrap()
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-            .as_millisecond()
-            + 86_400_000,
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(&events).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| {
-            let t: jiff::Timestamp =
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"]
-                    .as_str()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-            t > cut
-        })
-        .expect("events after the cut");
-    let (first, second) = lines.split_at(at);
-    let first_file = d("first.jsonl");
-    let second_file = d("second.jsonl");
-    std::fs::write(&first_file, first.join("\n") + "\n").unwrap();
-    std::fs::write(&second_file, second.join("\n") + "\n").unwrap();
-    let work = |what: &str| {
-        let out = ueba(&[
-            "worker",
-            "--nats",
-            url,
-            "--name",
-            "solo",
-            "-i",
-            &ids,
-            "--incidents",
-            "--exit-when-idle",
-            "2",
-        ]);
-        ok(&out, what);
-        String::from_utf8_lossy(&out.stderr).to_string()
-    };
+    // The log in two parts, with the verdict given in between.
+    let (first_file, second_file) = split_a_day_after_the_first_alert(dir.path(), &events, &ids);
     ok(
         &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
         "publish",
     );
-    work("worker, first part");
+    solo_worker(url, &ids, "worker, first part");
     let first = first_alert(url, dir.path());
     let id = first["id"].as_str().unwrap().to_string();
     let user = first["user"].as_str().unwrap().to_string();
@@ -989,15 +935,175 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
         &ueba(&["publish", "--nats", url, "--partitions", "2", &second_file]),
         "publish",
     );
-    let log = work("worker, second part");
+    let log = solo_worker(url, &ids, "worker, second part");
     assert!(log.contains("1 new verdicts"), "{log}");
+    // Its reader settled it at the time it was given for.
+    let mine = ueba_engine::pipeline::shard_of(&user, 2);
+    let given: serde_json::Value = serde_json::from_str(&verdict_line).unwrap();
+    assert_eq!(
+        settled_verdict_time(url, mine),
+        Some(ms_of(given["time"].as_str().unwrap()))
+    );
 
     // As `ueba score` applies the same verdict from a verdicts file, over
     // the whole log: the partition of the alert's user with it, the other
     // without.
+    streams_equal_scoring_with(dir.path(), url, &events, &ids, &verdict_line, mine, &id);
+}
+
+/// A worker that reads a verdict only after scoring past its given time
+/// applies it at its next block, and records that time first: the next
+/// owner of the partition, replaying from the checkpoint, applies it
+/// there too, not at the earlier given time.
+#[test]
+fn a_verdict_applies_where_its_first_reader_settled_it() {
+    let Some((server, dir)) = server_or_skip() else {
+        return;
+    };
+    let url = server.url.as_str();
+    let (events, ids) = generated(dir.path(), "3");
+    let (first_file, second_file) = split_a_day_after_the_first_alert(dir.path(), &events, &ids);
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
+        "publish",
+    );
+    solo_worker(url, &ids, "worker, first part");
+    let first = first_alert(url, dir.path());
+    let id = first["id"].as_str().unwrap().to_string();
+    let user = first["user"].as_str().unwrap().to_string();
+    let out = ueba(&["feedback", "--nats", url, &id, "benign"]);
+    ok(&out, "feedback --nats");
+    let verdict_line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut verdict: serde_json::Value = serde_json::from_str(&verdict_line).unwrap();
+    // An owner that read it after scoring a day further (and was killed
+    // before its next checkpoint) settled it a day later.
+    let late = ms_of(verdict["time"].as_str().unwrap()) + 86_400_000;
+    let mine = ueba_engine::pipeline::shard_of(&user, 2);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+        let times = ueba_nats::server::key_value(
+            &js,
+            ueba_nats::names::VERDICT_TIMES_BUCKET,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .expect("the bucket");
+        times
+            .create(format!("{mine}.1"), late.to_string().into())
+            .await
+            .expect("settled");
+    });
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &second_file]),
+        "publish",
+    );
+    let log = solo_worker(url, &ids, "worker, second part");
+    assert!(log.contains("1 new verdicts"), "{log}");
+    assert_eq!(settled_verdict_time(url, mine), Some(late));
+    // The same as a verdicts file timed then.
+    verdict["time"] =
+        serde_json::Value::String(jiff::Timestamp::from_millisecond(late).unwrap().to_string());
+    streams_equal_scoring_with(
+        dir.path(),
+        url,
+        &events,
+        &ids,
+        &verdict.to_string(),
+        mine,
+        &id,
+    );
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+fn ms_of(time: &str) -> i64 {
+    time.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+}
+
+/// The time settled for the first verdict on `UEBA_VERDICTS` (sequence
+/// 1), of partition `p`.
+fn settled_verdict_time(url: &str, p: usize) -> Option<i64> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+        let times = js
+            .get_key_value(ueba_nats::names::VERDICT_TIMES_BUCKET)
+            .await
+            .ok()?;
+        let value = times.get(format!("{p}.1")).await.expect("a lookup")?;
+        std::str::from_utf8(&value).ok()?.parse().ok()
+    })
+}
+
+/// One worker, `solo`, over every partition until idle: its stderr.
+fn solo_worker(url: &str, ids: &str, what: &str) -> String {
+    let out = ueba(&[
+        "worker",
+        "--nats",
+        url,
+        "--name",
+        "solo",
+        "-i",
+        ids,
+        "--incidents",
+        "--exit-when-idle",
+        "2",
+    ]);
+    ok(&out, what);
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// `events` in two parts, cut a day after the first alert `ueba score`
+/// raises on it: `dir/first.jsonl` and `dir/second.jsonl`.
+fn split_a_day_after_the_first_alert(dir: &Path, events: &str, ids: &str) -> (String, String) {
+    let d = |name: &str| dir.join(name).display().to_string();
+    let all = d("all-alerts.jsonl");
+    ok(
+        &ueba(&["score", "-q", "-i", ids, "-o", &all, events]),
+        "score",
+    );
+    let all = std::fs::read_to_string(&all).unwrap();
+    let earliest: serde_json::Value =
+        serde_json::from_str(all.lines().next().expect("the log has alerts")).unwrap();
+    let cut = ms_of(earliest["time"].as_str().unwrap()) + 86_400_000;
+    let text = std::fs::read_to_string(events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| {
+            let e = serde_json::from_str::<serde_json::Value>(l).unwrap();
+            ms_of(e["timestamp"].as_str().unwrap()) > cut
+        })
+        .expect("events after the cut");
+    let (first, second) = lines.split_at(at);
+    let (first_file, second_file) = (d("first.jsonl"), d("second.jsonl"));
+    std::fs::write(&first_file, first.join("\n") + "\n").unwrap();
+    std::fs::write(&second_file, second.join("\n") + "\n").unwrap();
+    (first_file, second_file)
+}
+
+/// The server's alerts and incidents streams must equal `ueba score
+/// --partition p/2 --incidents` over `events`, partition `mine` with the
+/// verdicts file holding `verdict_line` (which must apply to alert `id`),
+/// the other without.
+fn streams_equal_scoring_with(
+    dir: &Path,
+    url: &str,
+    events: &str,
+    ids: &str,
+    verdict_line: &str,
+    mine: usize,
+    id: &str,
+) {
+    let d = |name: &str| dir.join(name).display().to_string();
     let verdicts = d("verdicts.jsonl");
     std::fs::write(&verdicts, format!("{verdict_line}\n")).unwrap();
-    let mine = ueba_engine::pipeline::shard_of(&user, 2);
     let mut want_alerts = Vec::new();
     let mut want_incidents = Vec::new();
     for p in 0..2usize {
@@ -1008,7 +1114,7 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
             "score",
             "-q",
             "-i",
-            &ids,
+            ids,
             "--partition",
             &part,
             "-o",
@@ -1019,7 +1125,7 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
         if p == mine {
             args.extend(["--verdicts", &verdicts]);
         }
-        args.push(&events);
+        args.push(events);
         ok(&ueba(&args), "score --partition");
         want_alerts.extend(sorted_lines(Path::new(&a)));
         want_incidents.extend(sorted_lines(Path::new(&i)));
@@ -1029,7 +1135,7 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
     assert!(
         want_incidents
             .iter()
-            .any(|l| l.contains("\"verdict\"") && l.contains(&id)),
+            .any(|l| l.contains("\"verdict\"") && l.contains(id)),
         "the reference applies the verdict"
     );
     for (kind, want) in [("alerts", want_alerts), ("incidents", want_incidents)] {
