@@ -899,15 +899,7 @@ fn a_verdict_given_over_nats_is_applied_by_the_worker_owning_the_partition() {
     let url = server.url.as_str();
     let (events, ids) = generated(dir.path(), "3");
     // The log in two parts, with the verdict given in between.
-    let (first_file, second_file) = split_a_day_after_the_first_alert(dir.path(), &events, &ids);
-    ok(
-        &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
-        "publish",
-    );
-    solo_worker(url, &ids, "worker, first part");
-    let first = first_alert(url, dir.path());
-    let id = first["id"].as_str().unwrap().to_string();
-    let user = first["user"].as_str().unwrap().to_string();
+    let (second_file, id, user) = first_part_scored(url, dir.path(), &events, &ids);
 
     let out = ueba(&["feedback", "--nats", url, "no-such-alert", "benign"]);
     assert!(!out.status.success());
@@ -962,15 +954,7 @@ fn a_verdict_applies_where_its_first_reader_settled_it() {
     };
     let url = server.url.as_str();
     let (events, ids) = generated(dir.path(), "3");
-    let (first_file, second_file) = split_a_day_after_the_first_alert(dir.path(), &events, &ids);
-    ok(
-        &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
-        "publish",
-    );
-    solo_worker(url, &ids, "worker, first part");
-    let first = first_alert(url, dir.path());
-    let id = first["id"].as_str().unwrap().to_string();
-    let user = first["user"].as_str().unwrap().to_string();
+    let (second_file, id, user) = first_part_scored(url, dir.path(), &events, &ids);
     let out = ueba(&["feedback", "--nats", url, &id, "benign"]);
     ok(&out, "feedback --nats");
     let verdict_line = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -1039,6 +1023,22 @@ fn settled_verdict_time(url: &str, p: usize) -> Option<i64> {
         let value = times.get(format!("{p}.1")).await.expect("a lookup")?;
         std::str::from_utf8(&value).ok()?.parse().ok()
     })
+}
+
+/// `events` cut a day after its first alert, the first part published
+/// over 2 partitions and scored by [`solo_worker`]: the second part's
+/// file, and the id and user of the first alert.
+fn first_part_scored(url: &str, dir: &Path, events: &str, ids: &str) -> (String, String, String) {
+    let (first_file, second_file) = split_a_day_after_the_first_alert(dir, events, ids);
+    ok(
+        &ueba(&["publish", "--nats", url, "--partitions", "2", &first_file]),
+        "publish",
+    );
+    solo_worker(url, ids, "worker, first part");
+    let first = first_alert(url, dir);
+    let id = first["id"].as_str().unwrap().to_string();
+    let user = first["user"].as_str().unwrap().to_string();
+    (second_file, id, user)
 }
 
 /// One worker, `solo`, over every partition until idle: its stderr.
