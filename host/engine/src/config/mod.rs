@@ -120,9 +120,12 @@ alert_budget_per_1k_user_days = 0.5
 # Lowest and highest threshold the budget may set (a `threshold` set outside
 # them widens them to include it). The ceiling is the default threshold: the
 # budget counts attacks with false alerts, so many attacks at once would
-# otherwise lift the threshold above where it was set. Raise it for a log
-# shape whose benign users score high (the summary says when the budget is
-# overspent at the ceiling).
+# otherwise lift the threshold above where it was set. It lifts by itself,
+# from the first closed day, where ordinary user-days crowd below it (more
+# than nine allowances of peaks, and never fewer than ten peaks, in ten
+# points); raise it for a log shape whose benign users score high and stay
+# under that crowd (the summary says when the budget is overspent at the
+# ceiling, and when it has lifted it).
 threshold_floor = 35.0
 threshold_ceiling = 60.0
 # Closed days the budget looks back over.
