@@ -1207,7 +1207,8 @@ impl NovelTable {
     }
 
     /// Count the user among their pools' users of `kind`, on their first
-    /// learned access to it. A reported first access counts at once,
+    /// learned access to it (on their first day too, where kinds are known
+    /// rather than discovered). A reported first access counts at once,
     /// though it teaches the user's own habits only when their day closes:
     /// who uses a kind is the population's figure, and a kind a whole team
     /// takes up on one day (a new archive share) would otherwise look
@@ -2013,13 +2014,13 @@ impl NovelTable {
             }
             return;
         }
+        if new_kind {
+            self.count_kind_user(e.user, kind);
+        }
         if counted && flagged {
             // A reported first access does not teach the user's habits
             // until their day closes, so a second one in the same episode
             // is judged against the habits before it.
-            if new_kind {
-                self.count_kind_user(e.user, kind);
-            }
             if let Some(user) = self.users.get_mut(e.user) {
                 user.kinds.entry(kind);
                 user.held.push(Held {
@@ -2042,9 +2043,6 @@ impl NovelTable {
             {
                 self.rate_owned(e.user, kind, p_new);
             }
-            if new_kind {
-                self.count_kind_user(e.user, kind);
-            }
             self.count_access(
                 e.user,
                 kind,
@@ -2060,14 +2058,6 @@ impl NovelTable {
             if let Some(user) = self.users.get_mut(e.user) {
                 user.kinds.entry(kind);
             }
-            let known = |pool: &mut Pool| {
-                let k = pool.kinds.entry(kind);
-                k.users = k.users.saturating_add(1);
-            };
-            if let Some(g) = group {
-                known(self.groups.get_or_insert_with(g, Pool::default));
-            }
-            known(&mut self.org);
         }
         let res = self
             .resources
