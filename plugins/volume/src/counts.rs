@@ -235,64 +235,87 @@ impl Slow {
         (log_total - f64::from(self.mean)) / self.sd(min_sd)
     }
 
-    /// Whether `total` is at least `z` spreads (`min_sd` as in [`Slow::sd`])
-    /// above the reference. `gate` caches the smallest total that may be,
-    /// for these `min_sd` and `z`, so most calls are one comparison; the
-    /// answer is exactly `z(total) ≥ z` either way. The usual answer (not
-    /// ready, or under a gate built for these `min_sd` and `z`) is inlined
-    /// into the caller; the rest is [`Slow::reaches_past_gate`].
+    /// Whether `total` is at least `z` spreads above the reference, judged
+    /// with [`Slow::rows_sd`] of `min_sd` as its spread floor. `gate`
+    /// caches the smallest total that may be, for this `min_sd` and `z`, so
+    /// most calls are one comparison, and the chance in a count is computed
+    /// only when the gate is built, not on every event; the answer is
+    /// exactly `z(total) ≥ z` either way. The usual answer (not ready, or
+    /// under a gate built for this `min_sd` and `z`) is inlined into the
+    /// caller; the rest is [`Slow::reaches_past_gate`].
     #[inline]
-    pub fn reaches(&self, total: u64, min_sd: f64, z: f64, gate: &mut Option<SlowGate>) -> bool {
-        self.reaches_with(total, z, gate, |g| g.min_sd == min_sd, || min_sd)
-    }
-
-    /// [`Slow::reaches`] for a reference of event counts, judged with
-    /// [`Slow::count_sd`] as its spread floor. The floor follows from the
-    /// reference itself, so a gate built since the reference last learned
-    /// (its owner clears the gate then) was built with it, and the floor is
-    /// computed only when a gate is built, not on every event.
-    #[inline]
-    pub fn reaches_counts(&self, total: u64, z: f64, gate: &mut Option<SlowGate>) -> bool {
-        self.reaches_with(total, z, gate, |_| true, || self.count_sd())
-    }
-
-    /// The gate check both [`Slow::reaches`] and [`Slow::reaches_counts`]
-    /// make: `same_sd` says whether a gate was built with this floor,
-    /// `min_sd` gives the floor when the gate has to be passed or built.
-    #[inline(always)]
-    fn reaches_with(
-        &self,
-        total: u64,
-        z: f64,
-        gate: &mut Option<SlowGate>,
-        same_sd: impl Fn(&SlowGate) -> bool,
-        min_sd: impl FnOnce() -> f64,
-    ) -> bool {
-        if !self.ready() {
-            return false;
-        }
-        if let Some(g) = *gate
-            && same_sd(&g)
-            && g.z == z
-            && total < g.total
-        {
-            return false;
-        }
-        self.reaches_past_gate(total, min_sd(), z, gate)
-    }
-
-    /// [`Slow::reaches`] for a ready reference whose gate has to be built
-    /// or which the total is not under.
-    #[inline(never)]
-    fn reaches_past_gate(
+    pub fn reaches_rows(
         &self,
         total: u64,
         min_sd: f64,
         z: f64,
         gate: &mut Option<SlowGate>,
     ) -> bool {
+        self.reaches_with(total, z, gate, min_sd, || self.rows_sd(min_sd))
+    }
+
+    /// The spread floor of a reference of rows: `min_sd`, and never below
+    /// the chance in a count at the reference's level ([`Slow::count_sd`]).
+    /// Rows are at least as uncertain as a count of them: where each event
+    /// is a row (logons, file opens), two a day becoming six is a tripling
+    /// that chance alone makes about one day in seventy, however steady the
+    /// days before; at hundreds of rows a day the count's chance is far
+    /// below `min_sd` and changes nothing.
+    pub fn rows_sd(&self, min_sd: f64) -> f64 {
+        min_sd.max(self.count_sd())
+    }
+
+    /// [`Slow::reaches_rows`] for a reference of event counts, judged with
+    /// [`Slow::count_sd`] as its spread floor. The floor follows from the
+    /// reference itself, so a gate built since the reference last learned
+    /// (its owner clears the gate then) was built with it, and the floor is
+    /// computed only when a gate is built, not on every event.
+    #[inline]
+    pub fn reaches_counts(&self, total: u64, z: f64, gate: &mut Option<SlowGate>) -> bool {
+        self.reaches_with(total, z, gate, 0.0, || self.count_sd())
+    }
+
+    /// The gate check [`Slow::reaches_rows`] and [`Slow::reaches_counts`]
+    /// make: `key` is what the caller's floor
+    /// follows from (a gate built for another key is built again), `min_sd`
+    /// gives the floor when the gate has to be passed or built. A counts
+    /// reference's floor follows from the reference itself, whose owner
+    /// clears the gate when it learns, so its key is constant.
+    #[inline(always)]
+    fn reaches_with(
+        &self,
+        total: u64,
+        z: f64,
+        gate: &mut Option<SlowGate>,
+        key: f64,
+        min_sd: impl FnOnce() -> f64,
+    ) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        if let Some(g) = *gate
+            && g.key == key
+            && g.z == z
+            && total < g.total
+        {
+            return false;
+        }
+        self.reaches_past_gate(total, key, min_sd(), z, gate)
+    }
+
+    /// [`Slow::reaches_with`] for a ready reference whose gate has to be built
+    /// or which the total is not under.
+    #[inline(never)]
+    fn reaches_past_gate(
+        &self,
+        total: u64,
+        key: f64,
+        min_sd: f64,
+        z: f64,
+        gate: &mut Option<SlowGate>,
+    ) -> bool {
         let at = match *gate {
-            Some(g) if g.min_sd == min_sd && g.z == z => g.total,
+            Some(g) if g.key == key && g.z == z => g.total,
             _ => {
                 let x = (f64::from(self.mean) + z * self.sd(min_sd)).exp_m1();
                 // A little below the rounded threshold, so rounding never
@@ -302,7 +325,7 @@ impl Slow {
                 } else {
                     u64::MAX
                 };
-                *gate = Some(SlowGate { total, min_sd, z });
+                *gate = Some(SlowGate { total, key, z });
                 total
             }
         };
@@ -343,12 +366,13 @@ impl Slow {
     }
 }
 
-/// The smallest total that may reach a slow reference's `z`, for the spread
-/// floor and `z` it was computed with; derived from the reference.
+/// The smallest total that may reach a slow reference's `z`, for the
+/// caller's floor (`key`, see [`Slow::reaches_with`]) and `z` it was
+/// computed with; derived from the reference.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SlowGate {
     total: u64,
-    min_sd: f64,
+    key: f64,
     z: f64,
 }
 
@@ -501,8 +525,8 @@ mod tests {
         assert!(s.tail(5_000, 0.0) < 1e-6);
         let mut gate = None;
         for total in [1_000, 1_500, 2_000, 2_500, 3_000, 10_000] {
-            let exact = s.z(total, 0.0) >= 3.0;
-            assert_eq!(s.reaches(total, 0.0, 3.0, &mut gate), exact, "{total}");
+            let exact = s.z(total, s.rows_sd(0.0)) >= 3.0;
+            assert_eq!(s.reaches_rows(total, 0.0, 3.0, &mut gate), exact, "{total}");
         }
         assert!(s.tail(5_000, 1.0) > 1e-3);
         for _ in 0..=SLOW_RESTART_DAYS {

@@ -41,6 +41,19 @@
 //! against the organisation) is judged by its own steady days instead of
 //! a median half-way to the agents', against which every ordinary day of
 //! it looked like a bulk read.
+//!
+//! How far a pool speaks for a member also depends on what its spread is
+//! made of (`spread`). Each pool keeps the variance of its values and the
+//! mean square of each member-bucket's distance from its member's own
+//! level; their difference is the variance between members, and a normal
+//! hierarchy weighs the pool against a member's own buckets at `V / B`
+//! (within over between) buckets, when that is less than `prior_weight`.
+//! Without peer groups the pool is the organisation, whose days span
+//! service accounts and clerks: a billing agent reading 7,000 rows of a
+//! table they read a hundred of a day was hidden by the organisation's
+//! spread, and is now judged by their own twenty days. A group whose
+//! members' own days are lumpy (researchers who now and then export a
+//! whole report) keeps the blend, however steady a member's first weeks.
 //! User × resource baselines need `MIN_PAIR_HISTORY` active days of their
 //! own and are shrunk towards a wide spread, because one table's daily use
 //! is lumpier than a whole day's. For the same reason hour and table-day
@@ -172,9 +185,10 @@
 //! accepted rather than flagged for ever. A total is scored by the normal
 //! tail of its distance from the reference, in the reference's spread
 //! (never below 0.3, nor, for rows, below the user's day spread, as for the
-//! fast baselines, nor, for events, below the spread chance gives a count
-//! at the reference's level, `√μ / (1 + μ)`: two logons a day becoming six
-//! is a tripling that chance alone makes about one day in seventy), once
+//! fast baselines, nor, for events and rows alike, below the spread chance
+//! gives a count at the reference's level, `√μ / (1 + μ)`: two logons a
+//! day becoming six is a tripling that chance alone makes about one day in
+//! seventy, and rows are at least as uncertain as a count of them), once
 //! the reference has ten active days. The 12% ramp alerts at about 5× its
 //! first month's level.
 //!
@@ -273,7 +287,8 @@
 //! replaces them; a user's own histories, pairs and slow references are
 //! never shared, as a user lives in one shard. A share is 4 bytes a value:
 //! at most about 3 KiB per peer group (256 days and 512 hours), and the
-//! same once for the organisation. The usual reads of resources are shared
+//! same once for the organisation, with its own members' spreads (96
+//! bytes, added up). The usual reads of resources are shared
 //! too (each instance's own entries, 24 bytes each, replaced at each
 //! exchange); a user's own usual read is not.
 //!
@@ -298,7 +313,8 @@
 //! that are not tracked; hour and day still are), and when a day closes
 //! with more than [`PAIRS_KEPT`] (256), the least recently used beyond it
 //! are forgotten, so a user of a log of documents holds about 100 KiB. Per peer
-//! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice),
+//! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice,
+//! and 192 bytes of spreads),
 //! plus the same once for the organisation, and when sharded another
 //! 6 KiB for the other shards' values (with their relative ages). 8 bytes
 //! per user for their usual read, and 24 bytes per peer group and
@@ -315,6 +331,7 @@ mod model;
 mod rate;
 mod reads;
 mod shared;
+mod spread;
 mod upgrade;
 
 use std::collections::BTreeMap;
@@ -331,6 +348,7 @@ use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
 use rate::{Dispersions, RateChange, RecentDays};
 use reads::{Counted, ReadSizes};
 use shared::{PoolShare, Recent, Share, Shared};
+use spread::{Spread, Spreads};
 use ueba_sdk::table::Table;
 
 /// A bucket reports again only when its score rises by this much.
@@ -929,11 +947,17 @@ struct Pool {
     /// The other instances' recent values of this pool, and the fits of
     /// its own values mixed with them; none until an exchange brings some.
     shared: Option<Box<Shared>>,
+    /// How its members' days and active hours spread, in all and about
+    /// each member's own level (`spread`).
+    day_spreads: Spreads,
+    hour_spreads: Spreads,
 }
 
 impl Pool {
-    /// Add a user's day, as `ln(1 + total)`.
-    fn push_day(&mut self, v: f32) {
+    /// Add a user's day, as `ln(1 + total)`, and how far it strays from
+    /// their own level (`off`), when they have one.
+    fn push_day(&mut self, v: f32, off: Option<f64>) {
+        self.day_spreads.push(f64::from(v), off, POOL_DAYS);
         let shared = self
             .shared
             .as_deref_mut()
@@ -942,8 +966,10 @@ impl Pool {
         Pool::push(v, own, shared, POOL_DAYS, MIN_SD_DAY);
     }
 
-    /// Add a user's active hour, as `ln(1 + total)`.
-    fn push_hour(&mut self, v: f32) {
+    /// Add a user's active hour, as `ln(1 + total)`, and how far it
+    /// strays from their own level (`off`), when they have one.
+    fn push_hour(&mut self, v: f32, off: Option<f64>) {
+        self.hour_spreads.push(f64::from(v), off, POOL_HOURS);
         let shared = self
             .shared
             .as_deref_mut()
@@ -1007,9 +1033,41 @@ impl Pool {
             .map_or(self.hour_fit, |sh| sh.hour_fit)
     }
 
+    /// How many of a member's own days the pool's day baseline is worth
+    /// by how its members differ (`spread`), the other instances'
+    /// members included; none until [`POOL_MIN`] member-days hold it.
+    fn day_likeness(&self) -> Option<f64> {
+        self.day_spreads.likeness(POOL_MIN as f64)
+    }
+
+    /// [`Pool::day_likeness`] for active hours.
+    fn hour_likeness(&self) -> Option<f64> {
+        self.hour_spreads.likeness(POOL_MIN as f64)
+    }
+
+    /// What this instance's own members give the pool, for the others.
+    fn share(&self) -> PoolShare {
+        PoolShare::of(
+            &self.days,
+            &self.hours,
+            &self.day_spreads,
+            &self.hour_spreads,
+        )
+    }
+
     /// Replace the other instances' part of the pool by `sources`, their
     /// shares of it in shard order.
     fn set_shared(&mut self, sources: &[&PoolShare]) {
+        let sum = |part: fn(&PoolShare) -> Spread| {
+            sources
+                .iter()
+                .map(|s| part(s))
+                .fold(Spread::default(), Spread::plus)
+        };
+        self.day_spreads.others_values = sum(|s| s.day_spreads.0);
+        self.day_spreads.others_offs = sum(|s| s.day_spreads.1);
+        self.hour_spreads.others_values = sum(|s| s.hour_spreads.0);
+        self.hour_spreads.others_offs = sum(|s| s.hour_spreads.1);
         let days = Recent::merge(sources.iter().map(|s| &s.days[..]), POOL_DAYS);
         let hours = Recent::merge(sources.iter().map(|s| &s.hours[..]), POOL_HOURS);
         self.shared = (!days.is_empty() || !hours.is_empty()).then(|| {
@@ -1199,17 +1257,23 @@ impl Volume {
         let day = log_day as f32;
         user.day_hist.push_log(day, DAY_HISTORY);
         user.days_seen = user.days_seen.saturating_add(1);
-        org.push_day(day);
+        // How far the day strays from the user's own level before it
+        // (`spread`), once they have one.
+        let day_off = user.day_fit.map(|f| log_day - f.m);
+        org.push_day(day, day_off);
         if let Some(g) = group.as_deref_mut() {
-            g.push_day(day);
+            g.push_day(day, day_off);
         }
+        let hour_level = user.hour_fit.map(|f| f.m);
         for &h in user.hours.iter().filter(|&&h| h > 0) {
-            let hour = log_total(h) as f32;
+            let log_hour = log_total(h);
+            let hour = log_hour as f32;
             user.hour_hist.push_log(hour, HOUR_HISTORY);
             user.hours_seen = user.hours_seen.saturating_add(1);
-            org.push_hour(hour);
+            let off = hour_level.map(|m| log_hour - m);
+            org.push_hour(hour, off);
             if let Some(g) = group.as_deref_mut() {
-                g.push_hour(hour);
+                g.push_hour(hour, off);
             }
         }
         user.day_fit = user.day_hist.fit(OWN_MIN, MIN_SD_DAY);
@@ -1335,8 +1399,20 @@ impl Volume {
             .filter(|p| p.held_days() >= POOL_MIN)
             .unwrap_or(&self.org);
         let w = self.config.prior_weight;
-        let day_fit = Fit::blend(user.day_fit, user.days_seen, pool.day_baseline(), w);
-        let hour_fit = Fit::blend(user.hour_fit, user.hours_seen, pool.hour_baseline(), w);
+        let day_fit = Fit::pooled(
+            user.day_fit,
+            user.days_seen,
+            pool.day_baseline(),
+            pool.day_likeness(),
+            w,
+        );
+        let hour_fit = Fit::pooled(
+            user.hour_fit,
+            user.hours_seen,
+            pool.hour_baseline(),
+            pool.hour_likeness(),
+            w,
+        );
         // Hours and table-days are parts of a day, and parts vary at least
         // as much as their sum: never judge them more narrowly than days.
         let day_sd = day_fit.map_or(0.0, |f| f.s);
@@ -1380,13 +1456,12 @@ impl Volume {
         };
         let mut extra = Vec::new();
         let (slow, total) = (user.slow_day, user.day_total);
-        if slow.reaches(total, day_sd, slow_z, &mut user.slow_day_gate) {
+        if slow.reaches_rows(total, day_sd, slow_z, &mut user.slow_day_gate) {
             let need = need(user.slow_day_reported);
-            let slow = user.slow_day;
             extra.extend(judge_slow(
                 Bucket::DayTrend,
                 slow,
-                day_sd,
+                slow.rows_sd(day_sd),
                 user.day_total,
                 need,
                 1.0,
@@ -1714,13 +1789,13 @@ fn pair_candidates(
     if rows > 0
         && pair
             .slow_rows
-            .reaches(rows, day_sd, slow_z, &mut pair.slow_rows_gate)
+            .reaches_rows(rows, day_sd, slow_z, &mut pair.slow_rows_gate)
     {
         let need = need(pair.slow_rows_reported);
         out.extend(judge_slow(
             Bucket::PairTrend,
             pair.slow_rows,
-            day_sd,
+            pair.slow_rows.rows_sd(day_sd),
             rows,
             need,
             tests.day,
@@ -2056,7 +2131,7 @@ impl Detector for Volume {
         }
     }
 
-    /// 0.3.0 to 0.5.0 snapshots carry over (`upgrade`'s module docs).
+    /// 0.3.0 to 0.6.0 snapshots carry over (`upgrade`'s module docs).
     fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
         upgrade::upgrade(version, state)
     }
@@ -2065,12 +2140,12 @@ impl Detector for Volume {
     /// organisation's and each peer group's.
     fn population(&self) -> Vec<u8> {
         let share = Share {
-            org: PoolShare::of(&self.org.days, &self.org.hours),
+            org: self.org.share(),
             groups: self
                 .groups
                 .iter()
                 .filter_map(|(g, pool)| {
-                    let share = PoolShare::of(&pool.days, &pool.hours);
+                    let share = pool.share();
                     (!share.is_empty()).then_some((g, share))
                 })
                 .collect(),

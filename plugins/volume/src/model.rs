@@ -452,15 +452,44 @@ impl Fit {
             (None, None) => None,
             (Some(o), None) => Some(o),
             (None, Some(p)) => Some(p),
-            (Some(o), Some(p)) => {
-                let k = prior_weight.max(0.0) * Fit::kinship(o, n, p);
-                let w = f64::from(n) / (f64::from(n) + k);
-                let w = if w.is_finite() { w } else { 1.0 };
-                Some(Fit {
-                    m: w * o.m + (1.0 - w) * p.m,
-                    s: (w * o.s * o.s + (1.0 - w) * p.s * p.s).sqrt(),
-                })
+            (Some(o), Some(p)) => Some(Fit::mix(
+                o,
+                n,
+                p,
+                prior_weight.max(0.0) * Fit::kinship(o, n, p),
+            )),
+        }
+    }
+
+    /// Shrink `own` (fitted from `n` buckets) towards a pool of many users'
+    /// buckets (`pool`: a peer group's or the organisation's), as
+    /// [`Fit::blend`] does, with the pool worth at most `likeness` buckets
+    /// (`spread`): a pool whose members differ far more than each member's
+    /// buckets vary says little about any one member once they have
+    /// buckets of their own. Without `likeness` the blend's weight stands.
+    pub fn pooled(
+        own: Option<Fit>,
+        n: u32,
+        pool: Option<Fit>,
+        likeness: Option<f64>,
+        prior_weight: f64,
+    ) -> Option<Fit> {
+        match (own, pool, likeness) {
+            (Some(o), Some(p), Some(like)) => {
+                let k = (prior_weight.max(0.0) * Fit::kinship(o, n, p)).min(like.max(0.0));
+                Some(Fit::mix(o, n, p, k))
             }
+            _ => Fit::blend(own, n, pool, prior_weight),
+        }
+    }
+
+    /// `own` (from `n` buckets) and `prior` (worth `k` buckets), mixed.
+    fn mix(o: Fit, n: u32, p: Fit, k: f64) -> Fit {
+        let w = f64::from(n) / (f64::from(n) + k);
+        let w = if w.is_finite() { w } else { 1.0 };
+        Fit {
+            m: w * o.m + (1.0 - w) * p.m,
+            s: (w * o.s * o.s + (1.0 - w) * p.s * p.s).sqrt(),
         }
     }
 
@@ -887,6 +916,32 @@ mod tests {
             .abs()
                 < 1e-9
         );
+    }
+
+    #[test]
+    fn a_pool_of_unlike_members_stops_speaking_for_a_member_with_days_of_their_own() {
+        // The organisation's days without peer groups: service accounts,
+        // analysts and clerks, a spread of 2.5 on the log scale, which
+        // members' days within it make worth a tenth of a day.
+        let org = Fit { m: 7.0, s: 2.5 };
+        // An analyst's steady ~900 rows a day, spread 0.3.
+        let analyst = Fit { m: 6.8, s: 0.3 };
+        // Nineteen days in, their own days decide: a day of eight times
+        // their usual is more than three spreads up, where the pool's
+        // whole spread in the blend hid it (below two).
+        let pooled = Fit::pooled(Some(analyst), 19, Some(org), Some(0.1), 5.0).unwrap();
+        let blended = Fit::blend(Some(analyst), 19, Some(org), 5.0).unwrap();
+        let z = |f: Fit| (analyst.m + 8f64.ln() - f.m) / f.s;
+        assert!(z(pooled) > 3.0, "{pooled:?}");
+        assert!(z(blended) < 2.0, "{blended:?}");
+        // Members who do not differ (or a pool that cannot tell yet): the
+        // blend's weight stands.
+        for like in [Some(f64::INFINITY), None] {
+            assert_eq!(
+                Fit::pooled(Some(analyst), 19, Some(org), like, 5.0),
+                Some(blended)
+            );
+        }
     }
 
     #[test]

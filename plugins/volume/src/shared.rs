@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Fit, Ring, fit_values};
 use crate::reads::GroupReads;
+use crate::spread::{Spread, Spreads};
 
 /// One pool's share: the recent values of its own users' buckets, as
 /// `ln(1 + total)`, the most recent first.
@@ -16,14 +17,21 @@ pub struct PoolShare {
     pub days: Vec<f32>,
     /// Members' active hours.
     pub hours: Vec<f32>,
+    /// How its own members' days spread, in all and about each member's
+    /// own level (`spread`).
+    pub day_spreads: (Spread, Spread),
+    /// The same for active hours.
+    pub hour_spreads: (Spread, Spread),
 }
 
 impl PoolShare {
-    /// The values held by a pool's own rings.
-    pub fn of(days: &Ring, hours: &Ring) -> PoolShare {
+    /// The values held by a pool's own rings, and its own members' spreads.
+    pub fn of(days: &Ring, hours: &Ring, day: &Spreads, hour: &Spreads) -> PoolShare {
         PoolShare {
             days: days.newest_first().collect(),
             hours: hours.newest_first().collect(),
+            day_spreads: (day.values, day.offs),
+            hour_spreads: (hour.values, hour.offs),
         }
     }
 
@@ -40,10 +48,12 @@ impl PoolShare {
             .iter()
             .chain(&self.hours)
             .find(|v| !(v.is_finite() && **v >= 0.0));
-        match bad {
-            Some(v) => Err(format!("population share holds {v}, not a bucket total")),
-            None => Ok(()),
+        if let Some(v) = bad {
+            return Err(format!("population share holds {v}, not a bucket total"));
         }
+        let (a, b) = self.day_spreads;
+        let (c, d) = self.hour_spreads;
+        [a, b, c, d].into_iter().try_for_each(Spread::check)
     }
 }
 

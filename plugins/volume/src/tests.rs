@@ -777,7 +777,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        13_671_400_213_892_243_240,
+        5_608_430_187_475_006_835,
         "{} findings",
         all.len()
     );
@@ -1172,6 +1172,34 @@ fn exchanged_pools_hold_every_shards_recent_buckets() {
             );
             assert!((mixed.m - one.m).abs() < 0.05, "{mixed:?} {one:?}");
             assert!((mixed.s - one.s).abs() < 0.05, "{mixed:?} {one:?}");
+            // How members differ (`spread`) counts every shard's members:
+            // their sums are the whole pool's, as of the exchange.
+            for (mixed, one) in [
+                (pool.day_spreads, all.day_spreads),
+                (pool.hour_spreads, all.hour_spreads),
+            ] {
+                let (a, b) = (
+                    mixed.likeness(crate::POOL_MIN as f64).unwrap(),
+                    one.likeness(crate::POOL_MIN as f64).unwrap(),
+                );
+                assert!(a == b || (a - b).abs() <= 0.05 * b, "{a} {b}");
+                // Each shard's sums fade over its own values, so the
+                // moments, not the weights, are the whole pool's.
+                let (total, within) = (
+                    mixed
+                        .values
+                        .plus(mixed.others_values)
+                        .variance(1.0)
+                        .unwrap(),
+                    mixed.offs.plus(mixed.others_offs).mean_square(1.0).unwrap(),
+                );
+                let (t, w) = (
+                    one.values.variance(1.0).unwrap(),
+                    one.offs.mean_square(1.0).unwrap(),
+                );
+                assert!((total - t).abs() < 0.1 * t, "{total} {t}");
+                assert!((within - w).abs() < 0.1 * w, "{within} {w}");
+            }
         }
     }
 }
@@ -1249,7 +1277,7 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
     let not_a_total = Share {
         org: PoolShare {
             days: vec![4.0, f32::NAN],
-            hours: Vec::new(),
+            ..PoolShare::default()
         },
         groups: Vec::new(),
         reads: Vec::new(),

@@ -6,6 +6,10 @@
 //! types that changed, and converted: an upgrade of ueba keeps what volume
 //! learned instead of relearning every baseline.
 //!
+//! - 0.6.0: no spreads of the pools (`crate::spread`). They carry over
+//!   with none: until the pools' members add [`crate::POOL_MIN`] buckets
+//!   to them, a member is shrunk towards their pool as 0.6 shrank them.
+//!   So do the earlier layouts below, which held the same pools.
 //! - 0.5.0: no kinds of resources ([`crate::kinds`]): no `kinds`
 //!   setting, no kinds of resources, and no users' days on them. They
 //!   carry over with none: each kind's rest learns again from the next
@@ -25,9 +29,11 @@ use ueba_sdk::Symbols;
 use ueba_sdk::table::Table;
 
 use crate::counts::Slow;
+use crate::kinds::Kinds;
 use crate::model::{Fit, Ring};
 use crate::rate::{Dispersions, RecentDaysV03};
 use crate::reads::ReadSizes;
+use crate::shared::Shared;
 use crate::{Config, Pair, PairState, Pool, User, Volume};
 
 /// The state `version` wrote, as this version's, if its layout is one of
@@ -48,6 +54,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, V
                 ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
+        "0.6.0" => {
+            let (symbols, v): (Symbols, VolumeV06) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
         _ => None,
     }
 }
@@ -61,10 +71,69 @@ struct VolumeBefore<U, R = ()> {
     config: ConfigV05,
     first_ms: Option<i64>,
     users: Table<U>,
-    groups: Table<Pool>,
-    org: Pool,
+    groups: Table<PoolV06>,
+    org: PoolV06,
     dispersion: Dispersions,
     reads: R,
+}
+
+/// Volume as 0.6 wrote it: this version's layout with pools without
+/// spreads.
+#[derive(Deserialize)]
+#[serde(rename = "Volume")]
+struct VolumeV06 {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<PoolV06>,
+    org: PoolV06,
+    dispersion: Dispersions,
+    reads: ReadSizes,
+    kinds: Kinds,
+}
+
+impl From<VolumeV06> for Volume {
+    fn from(v: VolumeV06) -> Volume {
+        Volume {
+            config: v.config,
+            first_ms: v.first_ms,
+            users: v.users,
+            groups: v.groups.map(Into::into),
+            org: v.org.into(),
+            dispersion: v.dispersion,
+            reads: v.reads,
+            kinds: v.kinds,
+            ..Volume::default()
+        }
+    }
+}
+
+/// A pool as 0.3 to 0.6 wrote it: no spreads.
+#[derive(Deserialize)]
+#[serde(rename = "Pool")]
+struct PoolV06 {
+    days: Ring,
+    hours: Ring,
+    day_fit: Option<Fit>,
+    hour_fit: Option<Fit>,
+    since_day_fit: u32,
+    since_hour_fit: u32,
+    shared: Option<Box<Shared>>,
+}
+
+impl From<PoolV06> for Pool {
+    fn from(p: PoolV06) -> Pool {
+        Pool {
+            days: p.days,
+            hours: p.hours,
+            day_fit: p.day_fit,
+            hour_fit: p.hour_fit,
+            since_day_fit: p.since_day_fit,
+            since_hour_fit: p.since_hour_fit,
+            shared: p.shared,
+            ..Pool::default()
+        }
+    }
 }
 
 impl<U: Into<User>, R: Into<Carried<ReadSizes>>> From<VolumeBefore<U, R>> for Volume {
@@ -80,8 +149,8 @@ impl<U: Into<User>, R: Into<Carried<ReadSizes>>> From<VolumeBefore<U, R>> for Vo
             },
             first_ms: v.first_ms,
             users: v.users.map(Into::into),
-            groups: v.groups,
-            org: v.org,
+            groups: v.groups.map(Into::into),
+            org: v.org.into(),
             dispersion: v.dispersion,
             reads: v.reads.into().0,
             ..Volume::default()
