@@ -11,8 +11,9 @@ use ueba_engine::pipeline::Scorer;
 use ueba_engine::risk::aggregate::{Alert, AlertFinding};
 use ueba_engine::risk::findings::{FindingRecord, UserFindings};
 use ueba_engine::sandbox::gate::escape_text;
+use ueba_engine::state::driver::Parsed;
 use ueba_formats::input::Position;
-use ueba_formats::sources::{InputFormat, parser_for};
+use ueba_formats::sources::{FormatError, InputFormat, LineParser, parser_for};
 
 use crate::{EngineArgs, run_scorer, scoring_setup};
 
@@ -86,7 +87,12 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
     };
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
-    let parser = parser_for(a.format, &cfg.formats)?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let parser = Box::new(Counting {
+        inner: parser_for(a.format, &cfg.formats)?,
+        user: a.user.clone(),
+        seen: Arc::clone(&seen),
+    });
     let records = Arc::new(Mutex::new(Vec::new()));
     let scorer = Scorer::new(cfg, identities, plugins, Vec::<Alert>::new())
         .with_shards(a.shards.shards.into())?
@@ -110,12 +116,93 @@ pub(crate) fn run(a: ExplainArgs) -> Result<()> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
+    let seen = std::mem::take(
+        &mut *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    if seen.events == 0 {
+        bail!(
+            "{user} is not in {name}: none of its {} events names them (names are compared exactly, as the log writes them)",
+            run.report.stats.events
+        );
+    }
     let standing = run.report.users.iter().find(|u| u.name == a.user);
     print!(
         "{}",
-        render(&user, &records, standing.map(|u| &u.standing), &run.report)
+        render(
+            &user,
+            &seen,
+            &records,
+            standing.map(|u| &u.standing),
+            &run.report
+        )
     );
     Ok(())
+}
+
+/// What the log holds of the user explained, counted as its events are
+/// parsed, so that a user no detector found anything about is still
+/// described, and a name that is not in the log is said to be absent.
+#[derive(Debug, Default)]
+struct Seen {
+    events: u64,
+    /// UTC days with their events.
+    days: std::collections::BTreeSet<i64>,
+    first_ms: Option<i64>,
+    last_ms: Option<i64>,
+}
+
+/// A parser that counts the explained user's events as it passes every
+/// record on unchanged.
+struct Counting {
+    inner: Box<dyn LineParser>,
+    user: String,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Counting {
+    fn tally(&self, parsed: &[Parsed]) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for e in parsed.iter().flatten().filter(|e| e.user == self.user) {
+            seen.events += 1;
+            seen.days
+                .insert(e.time_ms.div_euclid(ueba_contract::DAY_MS));
+            seen.first_ms = Some(seen.first_ms.map_or(e.time_ms, |t| t.min(e.time_ms)));
+            seen.last_ms = Some(seen.last_ms.map_or(e.time_ms, |t| t.max(e.time_ms)));
+        }
+    }
+}
+
+impl LineParser for Counting {
+    fn feed(&mut self, text: &str, line: u64, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let from = out.len();
+        let fed = self.inner.feed(text, line, out);
+        self.tally(&out[from..]);
+        fed
+    }
+
+    fn finish(&mut self, out: &mut Vec<Parsed>) -> Result<(), FormatError> {
+        let from = out.len();
+        let finished = self.inner.finish(out);
+        self.tally(&out[from..]);
+        finished
+    }
+
+    fn skipped(&self) -> u64 {
+        self.inner.skipped()
+    }
+
+    fn pending_line(&self) -> Option<u64> {
+        self.inner.pending_line()
+    }
+
+    fn needs_header(&self) -> bool {
+        self.inner.needs_header()
+    }
 }
 
 /// Explain `user` from a checkpoint (read from `from`): their risk and the
@@ -157,16 +244,33 @@ fn explain_checkpoint(
 /// The timeline of one user's findings, as text.
 fn render(
     user: &str,
+    seen: &Seen,
     records: &[FindingRecord],
     standing: Option<&ueba_engine::risk::aggregate::UserStanding>,
     report: &ueba_engine::pipeline::Report,
 ) -> String {
     let mut out = String::new();
     let Some(standing) = standing else {
+        let span = match (seen.first_ms, seen.last_ms) {
+            (Some(a), Some(b)) => format!(
+                ", from {} to {}",
+                ueba_engine::event::format_time(a),
+                ueba_engine::event::format_time(b)
+            ),
+            _ => String::new(),
+        };
+        let days = seen.days.len();
         let _ = writeln!(
             out,
-            "{user}: no detector found anything unusual in {} events; the alert threshold ended at {:.1}",
-            report.stats.events, report.stats.threshold
+            "{user}: no detector found anything unusual in their {} events on {days} day{}{span} (of the log's {}); the alert threshold ended at {:.1}",
+            seen.events,
+            if days == 1 { "" } else { "s" },
+            report.stats.events,
+            report.stats.threshold
+        );
+        let _ = writeln!(
+            out,
+            "each detector reports only what scores at least its min_score (`ueba config`): nothing they did stood that far from what the detectors had learned of them, their peers and the organisation"
         );
         time_outliers(&mut out, &report.stats);
         return out;

@@ -105,7 +105,9 @@ enum Command {
     /// score, the risk it left and the threshold then, the alerts it
     /// raised, and the detector's reason and evidence (the baselines it
     /// judged against), so anyone can see why a user did or did not alert.
-    /// With --state DIR instead, reads the checkpoint `ueba score --state`
+    /// A user no detector found anything about is described by their
+    /// events and days in the log; a name the log does not hold (they are
+    /// compared exactly) is an error. With --state DIR instead, reads the checkpoint `ueba score --state`
     /// keeps and prints the user's risk and the findings held for them;
     /// with --nats URL, the checkpoint the workers last stored for the
     /// user's partition, likewise.

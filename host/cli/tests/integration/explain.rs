@@ -127,9 +127,44 @@ fn explain_shows_a_user_s_timeline_from_events_and_from_state() {
     let nobody = ueba(&["explain", "no-such-user", "--state", &format!("{d}/state")]);
     assert!(!nobody.status.success());
     assert!(text(&nobody.stderr).contains("no risk for no-such-user"));
-    let quiet = ueba(&["explain", "no-such-user", &format!("{d}/events.jsonl")]);
+    // A name not in the log is said to be absent, not explained as quiet.
+    let absent = ueba(&["explain", "no-such-user", &format!("{d}/events.jsonl")]);
+    assert!(!absent.status.success());
+    assert!(
+        text(&absent.stderr).contains("no-such-user is not in"),
+        "{}",
+        text(&absent.stderr)
+    );
+    // A user of the log no detector found anything about: their events
+    // and days are counted, and why nothing was reported is said.
+    let events = std::fs::read_to_string(format!("{d}/events.jsonl")).unwrap();
+    let mut per_user: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        *per_user
+            .entry(e["user"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let (quiet_user, n) = per_user
+        .iter()
+        .find(|(u, _)| !findings.iter().any(|f| f["user"] == u.as_str()))
+        .expect("a user with no findings");
+    let quiet = ueba(&[
+        "explain",
+        quiet_user,
+        &format!("{d}/events.jsonl"),
+        "-i",
+        &format!("{d}/identities.csv"),
+    ]);
     assert!(quiet.status.success(), "{}", text(&quiet.stderr));
-    assert!(text(&quiet.stdout).contains("no detector found anything unusual"));
+    let shown = text(&quiet.stdout);
+    assert!(
+        shown.starts_with(&format!(
+            "{quiet_user}: no detector found anything unusual in their {n} events on "
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("min_score"), "{shown}");
 }
 
 /// Score `d`'s organisation with `config` (TOML text); the alert lines.
