@@ -181,6 +181,46 @@ fn a_table_nobody_reads_is_strong() {
     assert!(max_score(&findings) >= 48.0, "{findings:#?}");
 }
 
+/// A file in a folder named after the user (their home folder, where a
+/// scanner files their scans) is in their own space: its first access is
+/// learned and not reported, while the same file in another user's folder
+/// is reported as a first access to a resource nobody has read.
+#[test]
+fn a_first_access_in_the_users_own_named_folder_is_not_reported() {
+    let mut rt = trained();
+    let (mine, theirs, address) = (200, 201, 202);
+    let s = rt.symbols_mut();
+    s.insert(
+        SymbolKind::Resource,
+        mine,
+        r"\\fs04\home$\USER5\scan_0042.pdf",
+    );
+    s.insert(
+        SymbolKind::Resource,
+        theirs,
+        r"\\fs04\home$\user6\scan_0042.pdf",
+    );
+    s.insert(SymbolKind::Resource, address, "drive/user5/plan.docx");
+    assert!(first_read(&mut rt, 5, mine).is_empty());
+    assert!(first_read(&mut rt, 5, address).is_empty());
+    let f = first_read(&mut rt, 5, theirs);
+    assert!(max_score(&f) >= 30.0, "{f:#?}");
+}
+
+#[test]
+fn a_path_names_a_user_by_a_whole_segment_of_three_characters_or_more() {
+    use crate::names_user;
+    assert!(names_user("/home/jjones/.bashrc", "jjones"));
+    assert!(names_user(r"C:\Users\JJones\Desktop", "jjones"));
+    assert!(names_user("drive/jjones/x", "jjones@example.com"));
+    assert!(names_user(r"\\fs01\scans\jjones\s.pdf", r"CORP\jjones"));
+    assert!(!names_user("/home/jjones2/x", "jjones"));
+    assert!(!names_user("/home/jjonesx", "jjones"));
+    assert!(!names_user(r"\\fs01\hr\pay.xlsx", "hr"));
+    assert!(!names_user("support.customers", "support"));
+    assert!(!names_user("anything", ""));
+}
+
 #[test]
 fn one_finding_per_user_and_resource() {
     let mut rt = trained();
