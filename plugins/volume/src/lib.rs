@@ -2083,7 +2083,7 @@ impl Detector for Volume {
                 ConfigKey {
                     name: "prior_weight",
                     default: "5.0",
-                    description: "how many of a user's own active buckets the peer-group baseline is worth; higher trusts the peers longer",
+                    description: "how many of a user's own active buckets the peer-group baseline is worth at most (less where the group's members differ far more than each member's own buckets vary); higher trusts the peers longer",
                 },
                 ConfigKey {
                     name: "kinds",
