@@ -314,7 +314,7 @@
 //! with more than [`PAIRS_KEPT`] (256), the least recently used beyond it
 //! are forgotten, so a user of a log of documents holds about 100 KiB. Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice,
-//! and 192 bytes of spreads),
+//! and 224 bytes of spreads),
 //! plus the same once for the organisation, and when sharded another
 //! 6 KiB for the other shards' values (with their relative ages). 8 bytes
 //! per user for their usual read, and 24 bytes per peer group and
@@ -963,7 +963,9 @@ impl Pool {
             .as_deref_mut()
             .map(|sh| (&sh.days, &mut sh.day_fit));
         let own = (&mut self.days, &mut self.day_fit, &mut self.since_day_fit);
-        Pool::push(v, own, shared, POOL_DAYS, MIN_SD_DAY);
+        if Pool::push(v, own, shared, POOL_DAYS, MIN_SD_DAY) {
+            self.day_spreads.refresh();
+        }
     }
 
     /// Add a user's active hour, as `ln(1 + total)`, and how far it
@@ -979,36 +981,44 @@ impl Pool {
             &mut self.hour_fit,
             &mut self.since_hour_fit,
         );
-        Pool::push(v, own, shared, POOL_HOURS, MIN_SD_HOUR);
+        if Pool::push(v, own, shared, POOL_HOURS, MIN_SD_HOUR) {
+            self.hour_spreads.refresh();
+        }
     }
 
     /// Add `v` to the pool's own values (`own`: its ring, fit and values
     /// since the fit) and refit: its own fit while nothing is shared, else
     /// only the mixed fit (`shared`: the other instances' values and the
-    /// mixed fit), which is all that is read then.
+    /// mixed fit), which is all that is read then. Whether it refitted:
+    /// the pool's likeness (`spread`) is read again then too, so that
+    /// every member's baseline (and the gates built on it) changes at the
+    /// refits only, not at each member's bucket.
     fn push(
         v: f32,
         (ring, fit, since): (&mut Ring, &mut Option<Fit>, &mut u32),
         shared: Option<(&Recent, &mut Option<Fit>)>,
         window: usize,
         min_sd: f64,
-    ) {
+    ) -> bool {
         ring.push_log(v, window);
         *since += 1;
         match shared {
             None => {
-                if ring.len() < 2 * POOL_MIN || *since >= POOL_REFIT {
+                let refit = ring.len() < 2 * POOL_MIN || *since >= POOL_REFIT;
+                if refit {
                     *fit = ring.fit(POOL_MIN, min_sd);
                     *since = 0;
                 }
+                refit
             }
             Some((others, mixed)) => {
-                if others.held_with(ring.len(), window) < 2 * POOL_MIN
-                    || *since >= others.refit_every(ring.len())
-                {
+                let refit = others.held_with(ring.len(), window) < 2 * POOL_MIN
+                    || *since >= others.refit_every(ring.len());
+                if refit {
                     *mixed = others.fit_with(ring, window, POOL_MIN, min_sd);
                     *since = 0;
                 }
+                refit
             }
         }
     }
@@ -1037,12 +1047,12 @@ impl Pool {
     /// by how its members differ (`spread`), the other instances'
     /// members included; none until [`POOL_MIN`] member-days hold it.
     fn day_likeness(&self) -> Option<f64> {
-        self.day_spreads.likeness(POOL_MIN as f64)
+        self.day_spreads.likeness()
     }
 
     /// [`Pool::day_likeness`] for active hours.
     fn hour_likeness(&self) -> Option<f64> {
-        self.hour_spreads.likeness(POOL_MIN as f64)
+        self.hour_spreads.likeness()
     }
 
     /// What this instance's own members give the pool, for the others.
@@ -1064,10 +1074,10 @@ impl Pool {
                 .map(|s| part(s))
                 .fold(Spread::default(), Spread::plus)
         };
-        self.day_spreads.others_values = sum(|s| s.day_spreads.0);
-        self.day_spreads.others_offs = sum(|s| s.day_spreads.1);
-        self.hour_spreads.others_values = sum(|s| s.hour_spreads.0);
-        self.hour_spreads.others_offs = sum(|s| s.hour_spreads.1);
+        self.day_spreads
+            .set_others(sum(|s| s.day_spreads.0), sum(|s| s.day_spreads.1));
+        self.hour_spreads
+            .set_others(sum(|s| s.hour_spreads.0), sum(|s| s.hour_spreads.1));
         let days = Recent::merge(sources.iter().map(|s| &s.days[..]), POOL_DAYS);
         let hours = Recent::merge(sources.iter().map(|s| &s.hours[..]), POOL_HOURS);
         self.shared = (!days.is_empty() || !hours.is_empty()).then(|| {

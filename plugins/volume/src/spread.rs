@@ -29,6 +29,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The weight of values each of a pool's sums needs before it says how
+/// alike its members are: as many as a pooled baseline needs.
+pub const MIN_WEIGHT: f64 = crate::POOL_MIN as f64;
+
 /// Exponentially weighted sums of values: their weight, sum and sum of
 /// squares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -107,11 +111,16 @@ pub struct Spreads {
     pub others_values: Spread,
     /// The other instances' distances.
     pub others_offs: Spread,
+    /// [`Spreads::likeness`] as of the last [`Spreads::refresh`] or
+    /// exchange, kept so that the per-event path reads a number instead of
+    /// dividing sums, and changes when the pool's fits do.
+    like: Option<f64>,
 }
 
 impl Spreads {
     /// Add a member's bucket `x` and its distance `off` from the member's
-    /// own level, when they have one.
+    /// own level, when they have one; [`Spreads::refresh`] reads the
+    /// likeness again.
     pub fn push(&mut self, x: f64, off: Option<f64>, window: usize) {
         self.values.push(x, window);
         if let Some(d) = off {
@@ -119,10 +128,31 @@ impl Spreads {
         }
     }
 
+    /// Read [`Spreads::likeness`] again from the sums; until then it is
+    /// what the last reading (or exchange) found, so that its owner
+    /// decides when its members' baselines change.
+    pub fn refresh(&mut self) {
+        self.like = self.compute();
+    }
+
+    /// Replace the other instances' sums by `values` and `offs`, and read
+    /// the likeness again.
+    pub fn set_others(&mut self, values: Spread, offs: Spread) {
+        self.others_values = values;
+        self.others_offs = offs;
+        self.like = self.compute();
+    }
+
     /// How many of a member's own buckets the pool is worth, `V / B`
-    /// (module docs), once `min_w` values' weight holds each sum; none
-    /// before, and infinite when the members do not differ (`B ≤ 0`).
-    pub fn likeness(&self, min_w: f64) -> Option<f64> {
+    /// (module docs), once [`MIN_WEIGHT`] values' weight holds each sum;
+    /// none before, and infinite when the members do not differ (`B ≤ 0`).
+    pub fn likeness(&self) -> Option<f64> {
+        self.like
+    }
+
+    /// [`Spreads::likeness`] from the sums.
+    fn compute(&self) -> Option<f64> {
+        let min_w = MIN_WEIGHT;
         let total = self.values.plus(self.others_values).variance(min_w)?;
         let within = self.offs.plus(self.others_offs).mean_square(min_w)?;
         let between = total - within;
@@ -181,7 +211,9 @@ mod tests {
             let wobble = if i % 2 == 0 { 0.2 } else { -0.2 };
             unlike.push(level + wobble, Some(wobble), 256);
         }
-        let k = unlike.likeness(10.0).unwrap();
+        assert_eq!(unlike.likeness(), None, "read at refresh only");
+        unlike.refresh();
+        let k = unlike.likeness().unwrap();
         assert!(k < 0.01, "{k}");
         // Members alike, each now and then six above their level of 3.
         let mut lumpy = Spreads::default();
@@ -189,7 +221,8 @@ mod tests {
             let off = if i % 5 == 0 { 6.0 } else { 0.0 };
             lumpy.push(3.0 + off, Some(off), 256);
         }
-        assert_eq!(lumpy.likeness(10.0), Some(f64::INFINITY));
-        assert_eq!(Spreads::default().likeness(10.0), None);
+        lumpy.refresh();
+        assert_eq!(lumpy.likeness(), Some(f64::INFINITY));
+        assert_eq!(Spreads::default().likeness(), None);
     }
 }

@@ -6,8 +6,8 @@
 //! volume 0.7.0 weighs a peer group's days against a member's own by how
 //! far members differ, and judges rows against a slow reference no more
 //! surely than a count of them, so an engineer's day of 4.7 times their
-//! usual rows of eng.deployments alerts at 60.5 and the slow-exfiltration
-//! agent's first alert scores 83.1 where it scored 65.7, with no
+//! usual rows of eng.deployments alerts at 60.6 and the slow-exfiltration
+//! agent's first alert scores 82.8 where it scored 65.7, with no
 //! escalation after; before it,
 //! novel-table's findings on an owned resource carry `ownership_weight`,
 //! the same scores; before it, an event's findings are all added before the alert decision, so the
@@ -37,19 +37,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "9ab5ea8ac72d97e46ccdc5c1766d785378319d5d512aafc914a7babdfc960c42",
+        "ce38f6a04c29c9b5aad31c1b0797cfcf000e21f21a8c90ac684f48e507188e59",
     ),
     (
         "ecs",
-        "ce2386ad2bd783644e9da45b61f10ea84a3989c76b2bca222c588516f5547b53",
+        "60cd2e9c8a5b54f96819c85439aa67f6cfe05e676dc86aefdbd6341b870746da",
     ),
     (
         "cef",
-        "fe9d77e28117740c42d747928555c6145c26d08dea6a72d706d6088331fdf6c8",
+        "827e16d4243a03d8119c39c5fa6dbb03f64d80b6ddebf2b48eb3fb74b01854f6",
     ),
     (
         "ocsf",
-        "afa7669bf2d7e6904a1f7b1979e860829747699b4eb694e7052783d10fe6aec4",
+        "1931ccd42cdeb1cd9b77f41378b3f3fb432846cb48a31340ed7b2f5a8e4f3051",
     ),
 ];
 
