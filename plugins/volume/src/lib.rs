@@ -938,6 +938,19 @@ impl PairIndex {
 /// Pooled recent buckets of many users (a peer group or the organisation).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Pool {
+    /// Its recent buckets and their fits.
+    values: PoolValues,
+    /// How its members' days and active hours spread, in all and about
+    /// each member's own level (`spread`).
+    day_spreads: Spreads,
+    hour_spreads: Spreads,
+}
+
+/// A pool's recent buckets and their fits: the whole of a pool as 0.3 to
+/// 0.6 wrote it, so that `upgrade` reads those as this part (a struct
+/// inside another is written as its fields, in place).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct PoolValues {
     days: Ring,
     hours: Ring,
     day_fit: Option<Fit>,
@@ -947,10 +960,15 @@ struct Pool {
     /// The other instances' recent values of this pool, and the fits of
     /// its own values mixed with them; none until an exchange brings some.
     shared: Option<Box<Shared>>,
-    /// How its members' days and active hours spread, in all and about
-    /// each member's own level (`spread`).
-    day_spreads: Spreads,
-    hour_spreads: Spreads,
+}
+
+impl From<PoolValues> for Pool {
+    fn from(values: PoolValues) -> Pool {
+        Pool {
+            values,
+            ..Pool::default()
+        }
+    }
 }
 
 impl Pool {
@@ -959,10 +977,15 @@ impl Pool {
     fn push_day(&mut self, v: f32, off: Option<f64>) {
         self.day_spreads.push(f64::from(v), off, POOL_DAYS);
         let shared = self
+            .values
             .shared
             .as_deref_mut()
             .map(|sh| (&sh.days, &mut sh.day_fit));
-        let own = (&mut self.days, &mut self.day_fit, &mut self.since_day_fit);
+        let own = (
+            &mut self.values.days,
+            &mut self.values.day_fit,
+            &mut self.values.since_day_fit,
+        );
         if Pool::push(v, own, shared, POOL_DAYS, MIN_SD_DAY) {
             self.day_spreads.refresh();
         }
@@ -973,13 +996,14 @@ impl Pool {
     fn push_hour(&mut self, v: f32, off: Option<f64>) {
         self.hour_spreads.push(f64::from(v), off, POOL_HOURS);
         let shared = self
+            .values
             .shared
             .as_deref_mut()
             .map(|sh| (&sh.hours, &mut sh.hour_fit));
         let own = (
-            &mut self.hours,
-            &mut self.hour_fit,
-            &mut self.since_hour_fit,
+            &mut self.values.hours,
+            &mut self.values.hour_fit,
+            &mut self.values.since_hour_fit,
         );
         if Pool::push(v, own, shared, POOL_HOURS, MIN_SD_HOUR) {
             self.hour_spreads.refresh();
@@ -1025,22 +1049,26 @@ impl Pool {
 
     /// Member-days held, the other instances' included.
     fn held_days(&self) -> usize {
-        match self.shared.as_deref() {
-            Some(sh) => sh.days.held_with(self.days.len(), POOL_DAYS),
-            None => self.days.len(),
+        match self.values.shared.as_deref() {
+            Some(sh) => sh.days.held_with(self.values.days.len(), POOL_DAYS),
+            None => self.values.days.len(),
         }
     }
 
     /// The pool's day baseline, the other instances' days included.
     fn day_baseline(&self) -> Option<Fit> {
-        self.shared.as_deref().map_or(self.day_fit, |sh| sh.day_fit)
+        self.values
+            .shared
+            .as_deref()
+            .map_or(self.values.day_fit, |sh| sh.day_fit)
     }
 
     /// The pool's hour baseline, the other instances' hours included.
     fn hour_baseline(&self) -> Option<Fit> {
-        self.shared
+        self.values
+            .shared
             .as_deref()
-            .map_or(self.hour_fit, |sh| sh.hour_fit)
+            .map_or(self.values.hour_fit, |sh| sh.hour_fit)
     }
 
     /// How many of a member's own days the pool's day baseline is worth
@@ -1058,8 +1086,8 @@ impl Pool {
     /// What this instance's own members give the pool, for the others.
     fn share(&self) -> PoolShare {
         PoolShare::of(
-            &self.days,
-            &self.hours,
+            &self.values.days,
+            &self.values.hours,
             &self.day_spreads,
             &self.hour_spreads,
         )
@@ -1080,18 +1108,18 @@ impl Pool {
             .set_others(sum(|s| s.hour_spreads.0), sum(|s| s.hour_spreads.1));
         let days = Recent::merge(sources.iter().map(|s| &s.days[..]), POOL_DAYS);
         let hours = Recent::merge(sources.iter().map(|s| &s.hours[..]), POOL_HOURS);
-        self.shared = (!days.is_empty() || !hours.is_empty()).then(|| {
+        self.values.shared = (!days.is_empty() || !hours.is_empty()).then(|| {
             Box::new(Shared {
-                day_fit: days.fit_with(&self.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY),
-                hour_fit: hours.fit_with(&self.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR),
+                day_fit: days.fit_with(&self.values.days, POOL_DAYS, POOL_MIN, MIN_SD_DAY),
+                hour_fit: hours.fit_with(&self.values.hours, POOL_HOURS, POOL_MIN, MIN_SD_HOUR),
                 days,
                 hours,
             })
         });
-        if self.shared.is_none() {
+        if self.values.shared.is_none() {
             // The own fits were not kept up while others' values were mixed.
-            self.day_fit = self.days.fit(POOL_MIN, MIN_SD_DAY);
-            self.hour_fit = self.hours.fit(POOL_MIN, MIN_SD_HOUR);
+            self.values.day_fit = self.values.days.fit(POOL_MIN, MIN_SD_DAY);
+            self.values.hour_fit = self.values.hours.fit(POOL_MIN, MIN_SD_HOUR);
         }
     }
 }

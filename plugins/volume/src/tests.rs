@@ -1151,16 +1151,19 @@ fn exchanged_pools_hold_every_shards_recent_buckets() {
         let all = whole.detector().groups.get(g).unwrap();
         // Fewer member-days than a pool holds: every shard's are all there,
         // and the baseline is the one of all of them.
-        assert!(all.days.len() < crate::POOL_DAYS);
+        assert!(all.values.days.len() < crate::POOL_DAYS);
         for rt in [&r1, &r2] {
             let pool = rt.detector().groups.get(g).unwrap();
-            assert!(pool.days.len() < all.days.len());
-            assert_eq!(pool.held_days(), all.days.len());
+            assert!(pool.values.days.len() < all.values.days.len());
+            assert_eq!(pool.held_days(), all.values.days.len());
             // The same member-days, each counted by the usual reads of its
             // shard as of the last exchange (`reads`).
             let (mixed, one) = (
                 pool.day_baseline().unwrap(),
-                all.days.fit(crate::POOL_MIN, crate::MIN_SD_DAY).unwrap(),
+                all.values
+                    .days
+                    .fit(crate::POOL_MIN, crate::MIN_SD_DAY)
+                    .unwrap(),
             );
             assert!((mixed.m - one.m).abs() < 0.02, "{mixed:?} {one:?}");
             assert!((mixed.s - one.s).abs() < 0.02, "{mixed:?} {one:?}");
@@ -1168,7 +1171,10 @@ fn exchanged_pools_hold_every_shards_recent_buckets() {
             // recent half, close to the most recent of all.
             let (mixed, one) = (
                 pool.hour_baseline().unwrap(),
-                all.hours.fit(crate::POOL_MIN, crate::MIN_SD_HOUR).unwrap(),
+                all.values
+                    .hours
+                    .fit(crate::POOL_MIN, crate::MIN_SD_HOUR)
+                    .unwrap(),
             );
             assert!((mixed.m - one.m).abs() < 0.05, "{mixed:?} {one:?}");
             assert!((mixed.s - one.s).abs() < 0.05, "{mixed:?} {one:?}");

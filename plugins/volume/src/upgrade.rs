@@ -33,8 +33,7 @@ use crate::kinds::Kinds;
 use crate::model::{Fit, Ring};
 use crate::rate::{Dispersions, RecentDaysV03};
 use crate::reads::ReadSizes;
-use crate::shared::Shared;
-use crate::{Config, Pair, PairState, Pool, User, Volume};
+use crate::{Config, Pair, PairState, PoolValues, User, Volume};
 
 /// The state `version` wrote, as this version's, if its layout is one of
 /// those above.
@@ -71,8 +70,8 @@ struct VolumeBefore<U, R = ()> {
     config: ConfigV05,
     first_ms: Option<i64>,
     users: Table<U>,
-    groups: Table<PoolV06>,
-    org: PoolV06,
+    groups: Table<PoolValues>,
+    org: PoolValues,
     dispersion: Dispersions,
     reads: R,
 }
@@ -85,8 +84,8 @@ struct VolumeV06 {
     config: Config,
     first_ms: Option<i64>,
     users: Table<User>,
-    groups: Table<PoolV06>,
-    org: PoolV06,
+    groups: Table<PoolValues>,
+    org: PoolValues,
     dispersion: Dispersions,
     reads: ReadSizes,
     kinds: Kinds,
@@ -104,34 +103,6 @@ impl From<VolumeV06> for Volume {
             reads: v.reads,
             kinds: v.kinds,
             ..Volume::default()
-        }
-    }
-}
-
-/// A pool as 0.3 to 0.6 wrote it: no spreads.
-#[derive(Deserialize)]
-#[serde(rename = "Pool")]
-struct PoolV06 {
-    days: Ring,
-    hours: Ring,
-    day_fit: Option<Fit>,
-    hour_fit: Option<Fit>,
-    since_day_fit: u32,
-    since_hour_fit: u32,
-    shared: Option<Box<Shared>>,
-}
-
-impl From<PoolV06> for Pool {
-    fn from(p: PoolV06) -> Pool {
-        Pool {
-            days: p.days,
-            hours: p.hours,
-            day_fit: p.day_fit,
-            hour_fit: p.hour_fit,
-            since_day_fit: p.since_day_fit,
-            since_hour_fit: p.since_hour_fit,
-            shared: p.shared,
-            ..Pool::default()
         }
     }
 }
