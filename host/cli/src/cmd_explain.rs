@@ -163,11 +163,20 @@ struct Counting {
 
 impl Counting {
     fn tally(&self, parsed: &[Parsed]) {
+        let mut theirs = parsed
+            .iter()
+            .flatten()
+            .filter(|e| e.user == self.user)
+            .peekable();
+        // Most lines are other users': the lock is taken only for theirs.
+        if theirs.peek().is_none() {
+            return;
+        }
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for e in parsed.iter().flatten().filter(|e| e.user == self.user) {
+        for e in theirs {
             seen.events += 1;
             seen.days
                 .insert(e.time_ms.div_euclid(ueba_contract::DAY_MS));

@@ -252,12 +252,11 @@
 //! and their other first accesses are judged with that rate. (Counting
 //! them as ordinary accesses instead made file users' discoveries look
 //! rare: on two generated file-server logs it raised false alerts from 32
-//! and 36 to 45 and 52.) The name is the
-//! user's as the log writes it, or its part before `@` or after `\` (an
-//! address or a `DOMAIN\user`), compared without case, and at least
-//! [`MIN_NAME_CHARS`] characters long, so a user named after a folder
-//! (`hr`) is not taken for its owner. Someone else's home folder is judged
-//! as any resource, with its owner.
+//! and 36 to 45 and 52.) The name is the user's as the log writes it, or
+//! its part before `@` or after `\` (an address or a `DOMAIN\user`),
+//! compared without case, and at least [`MIN_NAME_CHARS`] characters long,
+//! so a user named after a folder (`hr`) is not taken for its owner.
+//! Someone else's home folder is judged as any resource, with its owner.
 //!
 //! # Findings
 //!
@@ -1850,9 +1849,6 @@ impl NovelTable {
         let p_org = (f64::from(org_touch) + a) / (f64::from(org_others) + 1.0);
         let rarity = (p_peer * p_org).clamp(0.0, 1.0);
         let mut flagged = false;
-        // A first access in the user's own named space is learned, never
-        // a discovery ("The user's own named space").
-        let named = counted && names_user(symbols.resource(e.resource), symbols.user(e.user));
         // The access's resource-side time reading, for the user's habit.
         let mut dead_p = None;
         if !learning && counted {
@@ -1907,7 +1903,9 @@ impl NovelTable {
             let dead = self.dead_hour(e, hour);
             dead_p = dead.map(|d| d.hour_p);
             let p_dead = dead.map_or(1.0, |d| d.p);
-            let alone = if named {
+            // A first access in the user's own named space is learned as
+            // any other and never reported ("The user's own named space").
+            let alone = if names_user(symbols.resource(e.resource), symbols.user(e.user)) {
                 1.0
             } else {
                 (p_novel.min(p_owned).min(p_dead) * factor).clamp(0.0, 1.0)

@@ -276,11 +276,12 @@ impl Slow {
     }
 
     /// The gate check [`Slow::reaches_rows`] and [`Slow::reaches_counts`]
-    /// make: `key` is what the caller's floor
-    /// follows from (a gate built for another key is built again), `min_sd`
-    /// gives the floor when the gate has to be passed or built. A counts
-    /// reference's floor follows from the reference itself, whose owner
-    /// clears the gate when it learns, so its key is constant.
+    /// make: `key` is what the caller's floor follows from (a gate built
+    /// for another key is built again), `min_sd` gives the floor when the
+    /// gate has to be passed or built. What the floor takes from the
+    /// reference itself (the chance in a count) changes only when the
+    /// reference learns, and its owner clears the gate then, so a counts
+    /// reference's key is constant.
     #[inline(always)]
     fn reaches_with(
         &self,
