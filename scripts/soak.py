@@ -130,14 +130,16 @@ def read_response(s, timeout):
 
 def wait_closed(s, until, stop):
     """Wait for the peer to close s, until `until` or stop; 'closed',
-    'reset', 'data' (it answered) or 'open'."""
+    'reset', 'open', or the status of the answer that came instead
+    ('data' when it was not HTTP)."""
     s.settimeout(0.5)
     while time.monotonic() < until and not stop.is_set():
         try:
             got = s.recv(4096)
             if not got:
                 return "closed"
-            return "data"
+            m = re.match(rb"HTTP/1.1 (\d+)", got)
+            return m.group(1).decode() if m else "data"
         except socket.timeout:
             continue
         except OSError:
@@ -890,9 +892,15 @@ def check(run, serve_log, rc):
     within('ueba_requests_rejected_total{reason="timeout"}', rej.get("timeout", 0),
            slow, lambda o: o.startswith("408"), slow)
     busy = ["normal", "burst", "burst-hogged", "hog"]
+    # Any request with a body may find the budget full or the queue full
+    # (a garbage body, a chunked oversized one, a stalled one), so every
+    # kind's 429 counts, and every body sender's unseen outcome may be one.
     # A hog's answer comes with how long it took ("429 after ~3 s").
+    senders = busy + ["slow-body", "stalled-body", "oversized-chunked"] + [
+        k for k in tally if k.startswith("garbage:")]
     within('ueba_requests_rejected_total{reason="body_budget"} + {reason="queue_full"}',
-           rej.get("body_budget", 0) + rej.get("queue_full", 0), busy, lambda o: o.startswith("429"), busy)
+           rej.get("body_budget", 0) + rej.get("queue_full", 0), list(tally), lambda o: o.startswith("429"),
+           senders)
     need(rej.get("body_budget", 0) >= 1, "no request was refused for a full body budget")
     parse = g("not-json", "bad-array", "gzip", "bad-hec")
     # A body that could not be read is a 400 too: a client gone mid-body,
