@@ -1164,7 +1164,7 @@ fn a_night_weighs_less_where_peers_nights_are_routine() {
 fn a_users_own_nights_never_make_their_nights_routine() {
     let mut det = rota_history(15).detector().clone();
     let (group, org) = (det.groups.get(ROTA).cloned().unwrap(), det.org.clone());
-    let level = crate::LEVELS.iter().position(|&l| l == 60.0).unwrap();
+    let level = crate::LEVELS.iter().position(|&l| l == 20.0).unwrap();
     let night_days = group.reached[level];
     assert!(night_days >= 10, "{group:?}");
     // User 46 is made the one who worked every one of the rota's nights.
@@ -1172,8 +1172,73 @@ fn a_users_own_nights_never_make_their_nights_routine() {
     u.profile.reached = group.reached;
     u.profile.closed = group.closed / 15;
     let alone = det.users.get(46).unwrap().clone();
-    assert_eq!(det.routine(&alone, 65.0), 0.0);
+    assert_eq!(det.routine(&alone, 25.0), 0.0);
     let peer = det.users.get(47).unwrap().clone();
-    assert!(det.routine(&peer, 65.0) > 0.0);
+    assert!(det.routine(&peer, 25.0) > 0.0);
     assert!(org.reached[level] >= night_days);
+}
+
+const SHIFTS: u32 = 5;
+const EVENINGS: u32 = 6;
+
+/// Three weeks (days 0..21) of two groups of twelve: an emergency rota
+/// (users 0..12) whose members work one week in three on morning shifts
+/// (07–15) and the others on evening shifts (15–23), and an evening team
+/// (users 20..32) on evenings only, both at about five events an hour on
+/// weekdays. User 12 (of the rota) and user 32 (of the evening team) have
+/// worked only evenings so far.
+fn shift_history() -> Runtime<OffHours> {
+    let mut rng = Rng(71);
+    let mut all = Vec::new();
+    let mut shift = |user: u32, group: u32, day: i64, from: i64, all: &mut Vec<Event>| {
+        for h in from..from + 8 {
+            for _ in 0..3 + rng.below(5) {
+                all.push(at(user, group, day, h * 60 + rng.below(60) as i64));
+            }
+        }
+    };
+    for day in (0..21).filter(|&d| !is_weekend(d)) {
+        let week = day / 7;
+        for u in 0..12u32 {
+            let from = if (week + i64::from(u)) % 3 == 0 {
+                7
+            } else {
+                15
+            };
+            shift(u, SHIFTS, day, from, &mut all);
+        }
+        shift(12, SHIFTS, day, 15, &mut all);
+        for u in 20..33u32 {
+            shift(u, EVENINGS, day, 15, &mut all);
+        }
+    }
+    let mut rt = runtime();
+    rt.symbols_mut()
+        .insert(SymbolKind::PeerGroup, SHIFTS, "ed-physicians");
+    rt.symbols_mut()
+        .insert(SymbolKind::PeerGroup, EVENINGS, "evening-desk");
+    rt.observe(&sequence(all, 0));
+    rt
+}
+
+/// A whole morning shift, 07–15 at five events an hour, on Monday, day 21.
+fn morning_shift(user: u32, group: u32) -> Vec<Event> {
+    (7..15)
+        .flat_map(|h| (0..5).map(move |i| at(user, group, 21, h * 60 + i * 11)))
+        .collect()
+}
+
+/// At hours a user has never worked around, how busy a present hour is
+/// comes from their peers: a rota member's first morning shift after
+/// evenings is their peers' ordinary morning, at an ordinary pace, and
+/// says little; the same shift from someone whose peers never work
+/// mornings is still far off.
+#[test]
+fn a_first_shift_at_hours_the_peers_work_is_judged_at_their_pace() {
+    let mut rt = shift_history();
+    let rota = run(&mut rt, morning_shift(12, SHIFTS));
+    let mut rt = shift_history();
+    let desk = run(&mut rt, morning_shift(32, EVENINGS));
+    assert!(max_score(&rota) < 35.0, "{rota:#?}");
+    assert!(max_score(&desk) >= 60.0, "{desk:#?}");
 }
