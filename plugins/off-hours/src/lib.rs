@@ -82,24 +82,26 @@
 //! activity when that is higher: how busy a present hour is depends on the
 //! work more than on the clock, and someone whose file work comes in
 //! bursts of twenty at any hour is not idle at 18:00 because their few
-//! 18:00s were quiet. At hours they have never been at work around, `m`
-//! is their peer group's (the pool's mean events per present hour there,
-//! with `unused_hour_mean` worth one present hour): nothing says the user
-//! would work there at their own pace, but where their peers do work then,
-//! that is how busy such an hour is when someone is there. A day worker is
-//! never present at night, and neither are their peers, so only `p_usual`
-//! speaks for them; someone who works nights on a sixth of their Saturdays
-//! is judged by those nights; and an emergency physician whose first
+//! 18:00s were quiet. At hours they have never been at work around,
+//! nothing says they would work there at their own pace: `m` is
+//! `unused_hour_mean`, unless the hour is one their peer group works (its
+//! pool present there on at least `off_share` of its days, so the hour is
+//! not off for the group), where it is the group's (the pool's mean events
+//! per present hour there, with `unused_hour_mean` worth one present
+//! hour): how busy such an hour is when someone is there. An hour off for
+//! the group keeps `unused_hour_mean` however few of its members were ever
+//! there: a night worker or two among a day team says little of how the
+//! rest would work at night. A day worker is never present at night, and
+//! neither are their peers, so only `p_usual` speaks for them; someone who
+//! works nights on a sixth of their Saturdays is judged by those nights;
+//! and an emergency physician whose first
 //! morning shift comes after a week of evenings is judged, beside their
 //! own week, by how often and how busily their peers work mornings: the
 //! whole day moved is what such a shift looks like, not 43 events at the
 //! pace of an hour nobody works (measured on generated hospital record
-//! logs, 745 staff over 40 days: false alerts 53 to 31 and 66 to 43, the
+//! logs, 745 staff over 40 days: false alerts 53 to 34 and 66 to 43, the
 //! same insiders alerted but for one whose alert had come from her own
-//! move to afternoon shifts a day before her scenario began). Where the
-//! peers' pace there is below `unused_hour_mean` (logon logs, whose
-//! night hours hold about one event), a night of a few events says more:
-//! on CERT-like logs 2 to 3 more of 70 insiders alerted on each 19-day set.
+//! move to afternoon shifts a day before her scenario began).
 //!
 //! One event in an hour never seen in ten active days thus scores about 26
 //! for a user with three events a day and about 11 for one with 300, and
@@ -1051,8 +1053,9 @@ impl OffHours {
         // clock: someone whose file work comes in bursts of twenty at any
         // hour is not idle at 18:00 because their few 18:00s were quiet. At
         // hours they have never been at work around, nothing says they
-        // would work there at their pace, but their peers' pace there (if
-        // any of them work then) says how busy such an hour is.
+        // would work there at their pace; but at an hour their peers work
+        // (not off for the group), the peers' pace there says how busy
+        // such an hour is.
         let overall = pace.overall_pace();
         let mut extra = 0.0;
         for h in (0..24).filter(|h| mask & (1 << h) != 0) {
@@ -1060,10 +1063,12 @@ impl OffHours {
             let (e1, p1) = pace.when_present(WEEKEND, h);
             let mean = if p0 + p1 > 0.0 {
                 ((e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)).max(overall)
-            } else {
+            } else if prior.presence_share(kind, h) >= self.config.off_share {
                 let (e0, p0) = prior.when_present(WEEKDAY, h);
                 let (e1, p1) = prior.when_present(WEEKEND, h);
                 (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)
+            } else {
+                m0
             };
             extra += if mean.is_finite() { mean.max(1.0) } else { m0 } - 1.0;
         }

@@ -1164,7 +1164,7 @@ fn a_night_weighs_less_where_peers_nights_are_routine() {
 fn a_users_own_nights_never_make_their_nights_routine() {
     let mut det = rota_history(15).detector().clone();
     let (group, org) = (det.groups.get(ROTA).cloned().unwrap(), det.org.clone());
-    let level = crate::LEVELS.iter().position(|&l| l == 20.0).unwrap();
+    let level = crate::LEVELS.iter().position(|&l| l == 60.0).unwrap();
     let night_days = group.reached[level];
     assert!(night_days >= 10, "{group:?}");
     // User 46 is made the one who worked every one of the rota's nights.
@@ -1172,9 +1172,9 @@ fn a_users_own_nights_never_make_their_nights_routine() {
     u.profile.reached = group.reached;
     u.profile.closed = group.closed / 15;
     let alone = det.users.get(46).unwrap().clone();
-    assert_eq!(det.routine(&alone, 25.0), 0.0);
+    assert_eq!(det.routine(&alone, 65.0), 0.0);
     let peer = det.users.get(47).unwrap().clone();
-    assert!(det.routine(&peer, 25.0) > 0.0);
+    assert!(det.routine(&peer, 65.0) > 0.0);
     assert!(org.reached[level] >= night_days);
 }
 
