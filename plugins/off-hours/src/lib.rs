@@ -91,7 +91,9 @@
 //! hour): how busy such an hour is when someone is there. An hour off for
 //! the group keeps `unused_hour_mean` however few of its members were ever
 //! there: a night worker or two among a day team says little of how the
-//! rest would work at night. A day worker is never present at night, and
+//! rest would work at night. A finding says how many of its hours were
+//! judged at the group's pace (`peer_paced_hours`, and its reason), so an
+//! analyst sees whose habits judged the session. A day worker is never present at night, and
 //! neither are their peers, so only `p_usual` speaks for them; someone who
 //! works nights on a sixth of their Saturdays is judged by those nights;
 //! and an emergency physician whose first
@@ -830,6 +832,10 @@ struct Expectation {
     /// user's pace when present in those hours (their peers' at hours the
     /// user has never worked around).
     extra: f64,
+    /// The session's hours whose pace is the peer group's: hours the user
+    /// has never worked around and the group works. Named in the finding,
+    /// so an analyst sees whose habits judged the session.
+    peer_paced: u32,
 }
 
 impl OffHours {
@@ -1058,12 +1064,14 @@ impl OffHours {
         // such an hour is.
         let overall = pace.overall_pace();
         let mut extra = 0.0;
+        let mut peer_paced = 0;
         for h in (0..24).filter(|h| mask & (1 << h) != 0) {
             let (e0, p0) = pace.when_present(WEEKDAY, h);
             let (e1, p1) = pace.when_present(WEEKEND, h);
             let mean = if p0 + p1 > 0.0 {
                 ((e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)).max(overall)
             } else if prior.presence_share(kind, h) >= self.config.off_share {
+                peer_paced += 1;
                 let (e0, p0) = prior.when_present(WEEKDAY, h);
                 let (e1, p1) = prior.when_present(WEEKEND, h);
                 (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)
@@ -1091,6 +1099,7 @@ impl OffHours {
             active: self.active(user, kind).clamp(0.0, 1.0),
             presence: share,
             extra,
+            peer_paced,
         }
     }
 
@@ -1344,12 +1353,18 @@ impl OffHours {
         } else {
             String::new()
         };
-        out.push(
-            Finding::new(
+        let paced = match x.peer_paced {
+            0 => String::new(),
+            1 => "; an hour the user never worked is judged at the pace their peers work it".into(),
+            n => format!(
+                "; {n} hours the user never worked are judged at the pace their peers work them"
+            ),
+        };
+        let finding = Finding::new(
                 e.seq,
                 score,
                 format!(
-                    "{what} on {when} (latest on {}); a usual day of ~{:.0} events puts ~{expected:.3} in these hours ({own_days} active days seen), active at this hour on {:.1}% of such days{repeat}{calibrated}",
+                    "{what} on {when} (latest on {}); a usual day of ~{:.0} events puts ~{expected:.3} in these hours ({own_days} active days seen), active at this hour on {:.1}% of such days{paced}{repeat}{calibrated}",
                     symbols.resource(e.resource),
                     x.rate,
                     100.0 * x.share,
@@ -1374,8 +1389,12 @@ impl OffHours {
             .with("raw_score", f64::from(raw))
             .with("peer_routine", routine)
             .with("other_off_days", if combined.is_some() { earlier.len() } else { 0 })
-            .with("p", p),
-        );
+            .with("p", p);
+        out.push(if x.peer_paced > 0 {
+            finding.with("peer_paced_hours", x.peer_paced)
+        } else {
+            finding
+        });
     }
 }
 

@@ -1213,6 +1213,7 @@ fn shift_history() -> Runtime<OffHours> {
         }
     }
     let mut rt = runtime();
+    rt.configure([("min_score", "0")]).unwrap();
     rt.symbols_mut()
         .insert(SymbolKind::PeerGroup, SHIFTS, "ed-physicians");
     rt.symbols_mut()
@@ -1241,4 +1242,19 @@ fn a_first_shift_at_hours_the_peers_work_is_judged_at_their_pace() {
     let desk = run(&mut rt, morning_shift(32, EVENINGS));
     assert!(max_score(&rota) < 35.0, "{rota:#?}");
     assert!(max_score(&desk) >= 60.0, "{desk:#?}");
+    // The finding says whose pace judged the hours.
+    let paced = strongest(&rota);
+    assert!(
+        matches!(evidence(paced, "peer_paced_hours"), Value::Int(n) if n >= 1),
+        "{paced:#?}"
+    );
+    assert!(
+        paced.reason.contains("their peers work"),
+        "{}",
+        paced.reason
+    );
+    assert!(
+        desk.iter()
+            .all(|f| f.evidence.iter().all(|(k, _)| k != "peer_paced_hours"))
+    );
 }
