@@ -128,6 +128,12 @@ def read_response(s, timeout):
         return ("reset", {}, b"")
 
 
+def status_of(data):
+    """The status code of an HTTP/1.1 response's first bytes, or None."""
+    m = re.match(rb"HTTP/1.1 (\d+)", data)
+    return int(m.group(1)) if m else None
+
+
 def wait_closed(s, until, stop):
     """Wait for the peer to close s, until `until` or stop; 'closed',
     'reset', 'open', or the status of the answer that came instead
@@ -138,8 +144,8 @@ def wait_closed(s, until, stop):
             got = s.recv(4096)
             if not got:
                 return "closed"
-            m = re.match(rb"HTTP/1.1 (\d+)", got)
-            return m.group(1).decode() if m else "data"
+            status = status_of(got)
+            return "data" if status is None else str(status)
         except socket.timeout:
             continue
         except OSError:
@@ -459,8 +465,9 @@ class Soak:
                             rest += s.recv(65536)
                         except OSError:
                             pass
-                        m = re.match(rb"HTTP/1.1 (\d+)", rest)
-                        status = int(m.group(1)) if m else "garbled"
+                        status = status_of(rest)
+                        if status is None:
+                            status = "garbled"
                     break
                 except socket.timeout:
                     pass

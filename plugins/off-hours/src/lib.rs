@@ -93,12 +93,12 @@
 //! there: a night worker or two among a day team says little of how the
 //! rest would work at night. A finding says how many of its hours were
 //! judged at the group's pace (`peer_paced_hours`, and its reason), so an
-//! analyst sees whose habits judged the session. A day worker is never present at night, and
-//! neither are their peers, so only `p_usual` speaks for them; someone who
-//! works nights on a sixth of their Saturdays is judged by those nights;
-//! and an emergency physician whose first
-//! morning shift comes after a week of evenings is judged, beside their
-//! own week, by how often and how busily their peers work mornings: the
+//! analyst sees whose habits judged the session. A day worker is never
+//! present at night, and neither are their peers, so only `p_usual` speaks
+//! for them; someone who works nights on a sixth of their Saturdays is
+//! judged by those nights; and an emergency physician whose first morning
+//! shift comes after a week of evenings is judged, beside their own week,
+//! by how often and how busily their peers work mornings: the
 //! whole day moved is what such a shift looks like, not 43 events at the
 //! pace of an hour nobody works (measured on generated hospital record
 //! logs, 745 staff over 40 days: false alerts 53 to 34 and 66 to 43, the
@@ -545,6 +545,15 @@ impl Profile {
         }
         let raw = |h: usize| f64::from(self.at_work(kind, h)) / days as f64;
         Self::smooth(hour, raw).max(raw(hour)).min(1.0)
+    }
+
+    /// Mean events of a present hour around `hour`, both kinds of day
+    /// pooled, with `m0` worth [`MEAN_PRIOR_HOURS`] present hours; `None`
+    /// when nobody was present around it.
+    fn pace_at(&self, hour: usize, m0: f64) -> Option<f64> {
+        let (e0, p0) = self.when_present(WEEKDAY, hour);
+        let (e1, p1) = self.when_present(WEEKEND, hour);
+        (p0 + p1 > 0.0).then(|| (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS))
     }
 
     /// Kernel-weighted sums of (events, present hours) around `hour` on
@@ -1066,17 +1075,13 @@ impl OffHours {
         let mut extra = 0.0;
         let mut peer_paced = 0;
         for h in (0..24).filter(|h| mask & (1 << h) != 0) {
-            let (e0, p0) = pace.when_present(WEEKDAY, h);
-            let (e1, p1) = pace.when_present(WEEKEND, h);
-            let mean = if p0 + p1 > 0.0 {
-                ((e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)).max(overall)
-            } else if prior.presence_share(kind, h) >= self.config.off_share {
-                peer_paced += 1;
-                let (e0, p0) = prior.when_present(WEEKDAY, h);
-                let (e1, p1) = prior.when_present(WEEKEND, h);
-                (e0 + e1 + MEAN_PRIOR_HOURS * m0) / (p0 + p1 + MEAN_PRIOR_HOURS)
-            } else {
-                m0
+            let mean = match pace.pace_at(h, m0) {
+                Some(local) => local.max(overall),
+                None if prior.presence_share(kind, h) >= self.config.off_share => {
+                    peer_paced += 1;
+                    prior.pace_at(h, m0).unwrap_or(m0)
+                }
+                None => m0,
             };
             extra += if mean.is_finite() { mean.max(1.0) } else { m0 } - 1.0;
         }
