@@ -905,8 +905,11 @@ def check(run, serve_log, rc):
     # A hog's answer comes with how long it took ("429 after ~3 s").
     senders = busy + ["slow-body", "stalled-body", "oversized-chunked"] + [
         k for k in tally if k.startswith("garbage:")]
+    # The warm-up's own 429s came before the first scrape, so they are not
+    # in the rise.
+    soak_kinds = [k for k in tally if k != "warm-up"]
     within('ueba_requests_rejected_total{reason="body_budget"} + {reason="queue_full"}',
-           rej.get("body_budget", 0) + rej.get("queue_full", 0), list(tally), lambda o: o.startswith("429"),
+           rej.get("body_budget", 0) + rej.get("queue_full", 0), soak_kinds, lambda o: o.startswith("429"),
            senders)
     need(rej.get("body_budget", 0) >= 1, "no request was refused for a full body budget")
     parse = g("not-json", "bad-array", "gzip", "bad-hec")
