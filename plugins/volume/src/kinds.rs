@@ -151,6 +151,38 @@ pub fn close(days: &mut [KindDay], learn: bool) {
     }
 }
 
+/// A held day's events of one kind, kept aside until the user's days are
+/// learned again (`crate::held`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindToday {
+    kind: u32,
+    today: u32,
+    top: u32,
+}
+
+/// The kinds the user had events of today, before their day closes.
+pub fn today(days: &[KindDay]) -> Vec<KindToday> {
+    days.iter()
+        .filter(|d| d.today > 0)
+        .map(|d| KindToday {
+            kind: d.kind,
+            today: d.today,
+            top: d.top,
+        })
+        .collect()
+}
+
+/// A kept held day's kinds learn their rest, as [`close`] would have had
+/// the day been learned when it closed.
+pub fn learn_kept(days: &mut [KindDay], kept: &[KindToday]) {
+    for k in kept {
+        if let Some(d) = days.iter_mut().find(|d| d.kind == k.kind) {
+            d.rest
+                .push(k.today.saturating_sub(k.top), COUNT_WINDOW_DAYS);
+        }
+    }
+}
+
 /// The rest of the user's days on `kind`, once it has [`MIN_REST_DAYS`].
 pub fn rest(days: &[KindDay], kind: u32) -> Option<Moments> {
     days.iter()

@@ -118,8 +118,8 @@
 //! week at a colleague's desk after two visits in a fortnight, each day
 //! like the visits, is no change; ten a day for three days after two on
 //! each of two days of eight is. Days held out of learning stay in the
-//! windows as recent days (never as the days before them) until a day is
-//! learned again, so a surge that keeps its user held adds up. The bucket is
+//! windows as recent days (never as the days before them) until the user
+//! is learned again, so a surge that keeps its user held adds up. The bucket is
 //! `user-resource-days-events`; its evidence gives `window_days`,
 //! `before_events`, `before_days` and `dispersion`.
 //!
@@ -243,13 +243,20 @@
 //! the baselines as they stand, as any other. But a user-day holding such
 //! an event teaches nothing when it closes: none of its totals join the
 //! user's row histories, count moments or slow references, nor the pools
-//! of their peer group and the organisation; they are dropped, not carried
-//! over. A day is learned whole or not at all, even its events before the
+//! of their peer group and the organisation, for as long as the user is
+//! held. They are kept aside (`held`) and learned, oldest first and as
+//! if each had been learned when it closed, at the user's first event the
+//! host lets the detectors learn from again: the episode that held them
+//! ended without a malicious verdict, so what was held was the user's
+//! normal, and a routine that alerted (a weekly report of a table the team
+//! does not read) becomes normal after its episode instead of alerting
+//! again after every hold. A day is learned whole or not at all, even its events before the
 //! first held one: the events that raised the alert came before the host
 //! held the user, and a day cut to its learned part would be a small day
 //! that drags the baselines down. (A pair's hourly counts join its moments
 //! as each hour ends, so those of hours that ended before the day's first
-//! held event are learned already.) So while the user is held, a ramp is
+//! held event are learned already; those of later hours are kept with the
+//! day.) So while the user is held, a ramp is
 //! scored against the baselines as they stood before, rather than becoming
 //! its own normal. Events skipped as not reads hold no day. The peer group
 //! a held event names is still taken (it comes from the identity file, not
@@ -321,11 +328,17 @@
 //! resource read more than one row at a time (at most 16 groups per
 //! resource; twice when sharded). 24 bytes per kind of resource a user
 //! has events of (at most 16), and per instance 4 bytes per resource
-//! (its kind) and each kind's name. Ids at or above 2²⁰ are kept in a B-tree
+//! (its kind) and each kind's name. A user held out of learning keeps
+//! their held days aside until they are learned: per day about 250
+//! bytes, 40 per table with events that day (at most 64) and 4 per hourly
+//! count (at most 1,536), at most 14 days: a few KiB for a user of a
+//! database log, at most about 125 KiB; and 56 bytes per user ever held.
+//! Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
 
 mod counts;
+mod held;
 mod kinds;
 mod model;
 mod rate;
@@ -343,6 +356,7 @@ use ueba_sdk::{
 };
 
 use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_for_score};
+use held::Held;
 use kinds::{KindDay, Kinds};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
 use rate::{Dispersions, RateChange, RecentDays};
@@ -446,6 +460,10 @@ pub struct Volume {
     reads: ReadSizes,
     /// The kind of each resource, by which users' days are kept (`kinds`).
     kinds: Kinds,
+    /// Per user, the days held out of learning and kept aside until the
+    /// user's days are learned again (`held`); only users held since
+    /// their last learned day have one.
+    held: Table<Held>,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -803,6 +821,36 @@ impl Pair {
         self.recent.catch_up_held(days.held_run);
     }
 
+    /// A day of the pair's, with `events` events and `rows` rows, becomes
+    /// history: its counts of events per day and per hour (`hours`, those
+    /// not learned yet; zeros are skipped), its rows, and its slow
+    /// references. `days` are the user's day clocks, this day included.
+    fn learn(
+        &mut self,
+        events: u32,
+        rows: u64,
+        hours: &[u32],
+        days: UserDays,
+        dispersion: &mut Dispersions,
+    ) {
+        self.mark = days.learned;
+        self.day_counts.push(events, COUNT_WINDOW_DAYS);
+        self.recent.push(events, self.resource, dispersion);
+        // The day's logarithm serves the row history and the slow
+        // reference alike.
+        let log_today = log_total(rows);
+        if rows > 0 {
+            self.hist.push_log(log_today as f32);
+            self.days_seen = self.days_seen.saturating_add(1);
+            self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
+        }
+        for &n in hours.iter().filter(|&&n| n > 0) {
+            self.hour_counts.push(n, COUNT_WINDOW_HOURS);
+        }
+        self.slow_rows.push_log(log_today);
+        self.slow_events.push(u64::from(events));
+    }
+
     /// Close the pair's day, if it had events: its totals become history
     /// if `learn`; otherwise (a day held out of learning) only its count
     /// is kept, as a held day of the pair's rate, never as a baseline.
@@ -812,27 +860,11 @@ impl Pair {
         if self.events_today == 0 {
             return;
         }
-        if !learn {
-            self.recent.push_held(self.events_today, days.held_run);
-        }
         if learn {
-            self.mark = days.learned;
-            self.day_counts.push(self.events_today, COUNT_WINDOW_DAYS);
-            self.recent
-                .push(self.events_today, self.resource, dispersion);
-            // The day's logarithm serves the row history and the slow
-            // reference alike.
-            let log_today = log_total(self.today);
-            if self.today > 0 {
-                self.hist.push_log(log_today as f32);
-                self.days_seen = self.days_seen.saturating_add(1);
-                self.fit = self.hist.fit(OWN_MIN, MIN_SD_PAIR);
-            }
-            if self.hour_events > 0 {
-                self.hour_counts.push(self.hour_events, COUNT_WINDOW_HOURS);
-            }
-            self.slow_rows.push_log(log_today);
-            self.slow_events.push(u64::from(self.events_today));
+            let hour = [self.hour_events];
+            self.learn(self.events_today, self.today, &hour, days, dispersion);
+        } else {
+            self.recent.push_held(self.events_today, days.held_run);
         }
         self.events_today = 0;
         self.hour_events = 0;
@@ -1183,32 +1215,39 @@ impl Volume {
 
     /// Close the user's current day: its totals become history, for the
     /// user and for the pools of their peer group and the organisation,
-    /// unless the day is held out of learning. Once a user-day, so kept
+    /// unless the day is held out of learning, in which case they are
+    /// kept aside in `held` and learned, before it, by the user's next
+    /// learned day (`held`'s module docs). Once a user-day, so kept
     /// out of the per-event path's code. `reads` is the user's id and the
     /// usual reads their learned day's reads teach.
     #[inline(never)]
     fn close_day(
         user: &mut User,
-        group: Option<&mut Pool>,
+        mut group: Option<&mut Pool>,
         org: &mut Pool,
         dispersion: &mut Dispersions,
         (who, reads): (u32, &mut ReadSizes),
+        held: &mut Table<Held>,
     ) {
         if user.day == NO_DAY {
             return;
         }
         let learn = !std::mem::take(&mut user.held);
         if learn {
+            // The user's first learned event since held days learned them
+            // already; a state carried over from 0.7 may still be in a run.
+            Self::end_held(
+                user,
+                group.as_deref_mut(),
+                org,
+                dispersion,
+                (who, &mut *reads),
+                held,
+            );
             user.learned_days = user.learned_days.saturating_add(1);
-            // A learned day ends a run of held days: once an episode, so
-            // every pair may be visited.
-            if std::mem::take(&mut user.held_run) > 0 {
-                for pair in &mut user.pairs {
-                    pair.recent.end_held();
-                }
-            }
         } else {
             user.held_run = user.held_run.saturating_add(1);
+            Self::keep_held(user, held.get_or_insert_with(who, Held::default));
         }
         let learned = user.days();
         let peer_group = user.group;
@@ -1253,7 +1292,8 @@ impl Volume {
             return;
         }
         if learn {
-            Self::learn_day(user, group, org);
+            let hours = user.hours;
+            Self::learn_day(user, &hours, user.day_total, group, org);
         }
         user.hours = [0; 24];
         user.hour_reported = [0; 24];
@@ -1284,13 +1324,102 @@ impl Volume {
         user.pair_index = PairIndex::rebuild(&user.pairs);
     }
 
-    /// The user's closing day's row totals join their hour and day
-    /// histories and slow reference, and the pools of their peer group and
-    /// the organisation.
-    fn learn_day(user: &mut User, mut group: Option<&mut Pool>, org: &mut Pool) {
+    /// The user is learned again after held days (`held`'s module docs):
+    /// the run of held days ends, and the days kept aside are learned,
+    /// oldest first. Called at the user's first event with `learn` after
+    /// a held day closed, before it is counted, and (for a run carried
+    /// over from 0.7) at a learned day's close. Nothing happens outside a
+    /// run.
+    fn end_held(
+        user: &mut User,
+        mut group: Option<&mut Pool>,
+        org: &mut Pool,
+        dispersion: &mut Dispersions,
+        (who, reads): (u32, &mut ReadSizes),
+        held: &mut Table<Held>,
+    ) {
+        if std::mem::take(&mut user.held_run) == 0 {
+            return;
+        }
+        // Once an episode, so every pair may be visited.
+        for pair in &mut user.pairs {
+            pair.recent.end_held();
+        }
+        for day in held.get_mut(who).map(Held::take).unwrap_or_default() {
+            Self::learn_kept(
+                user,
+                &day,
+                group.as_deref_mut(),
+                org,
+                dispersion,
+                (who, &mut *reads),
+            );
+        }
+    }
+
+    /// A held day closes: what its close would have learned is kept aside
+    /// (`held`), from the pairs with events today (their hour in progress
+    /// included), the user's hours and the kinds.
+    fn keep_held(user: &User, held: &mut Held) {
+        let pairs = user
+            .pairs
+            .iter()
+            .filter(|p| p.events_today > 0)
+            .map(|p| (p.resource, p.events_today, p.today, p.hour_events))
+            .collect();
+        held.keep(user.hours, user.day_total, pairs, kinds::today(&user.kinds));
+    }
+
+    /// A day kept aside while the user was held is learned, as it would
+    /// have been when it closed: the user's day clock moves on, its pairs
+    /// (those still tracked) learn their counts and rows, the usual reads,
+    /// the kinds, and the user's and pools' hour and day histories learn
+    /// its totals.
+    fn learn_kept(
+        user: &mut User,
+        day: &held::HeldDay,
+        group: Option<&mut Pool>,
+        org: &mut Pool,
+        dispersion: &mut Dispersions,
+        (who, reads): (u32, &mut ReadSizes),
+    ) {
+        let before = user.days();
+        user.learned_days = user.learned_days.saturating_add(1);
+        let days = user.days();
+        if user.pair_index.len != user.pairs.len() {
+            user.pair_index = PairIndex::rebuild(&user.pairs);
+        }
+        let (mut day_reads, mut day_rows) = (0u64, 0u64);
+        for p in &day.pairs {
+            reads.learn_day(p.resource, user.group, who, p.events, p.rows);
+            day_reads += u64::from(p.events);
+            day_rows = day_rows.saturating_add(p.rows);
+            if let Some(i) = user.pair_index.find(p.resource) {
+                let pair = &mut user.pairs[i];
+                pair.catch_up(before, dispersion);
+                pair.learn(p.events, p.rows, &p.hours, days, dispersion);
+            }
+        }
+        reads.learn_user_day(who, day_reads, day_rows);
+        kinds::learn_kept(&mut user.kinds, &day.kinds);
+        if day.total > 0 {
+            Self::learn_day(user, &day.hours, day.total, group, org);
+        }
+    }
+
+    /// A closing day's row totals (`hours`, `total`) join the user's hour
+    /// and day histories and slow reference, and the pools of their peer
+    /// group and the organisation.
+    fn learn_day(
+        user: &mut User,
+        hours: &[u64; 24],
+        total: u64,
+        mut group: Option<&mut Pool>,
+        org: &mut Pool,
+    ) {
         // Each total joins three rings and the slow reference; its
         // logarithm is taken once.
-        let log_day = log_total(user.day_total);
+        let log_day = log_total(total);
         user.slow_day.push_log(log_day);
         let day = log_day as f32;
         user.day_hist.push_log(day, DAY_HISTORY);
@@ -1303,7 +1432,7 @@ impl Volume {
             g.push_day(day, day_off);
         }
         let hour_level = user.hour_fit.map(|f| f.m);
-        for &h in user.hours.iter().filter(|&&h| h > 0) {
+        for &h in hours.iter().filter(|&&h| h > 0) {
             let log_hour = log_total(h);
             let hour = log_hour as f32;
             user.hour_hist.push_log(hour, HOUR_HISTORY);
@@ -1363,12 +1492,32 @@ impl Volume {
                     .group
                     .map(|g| self.groups.get_or_insert_with(g, Pool::default));
                 let reads = (e.user, &mut self.reads);
-                Self::close_day(user, group, &mut self.org, &mut self.dispersion, reads);
+                Self::close_day(
+                    user,
+                    group,
+                    &mut self.org,
+                    &mut self.dispersion,
+                    reads,
+                    &mut self.held,
+                );
                 user.day = day;
             }
         }
         if !e.learn {
             user.held = true;
+        } else if user.held_run > 0 {
+            let group = user
+                .group
+                .map(|g| self.groups.get_or_insert_with(g, Pool::default));
+            let reads = (e.user, &mut self.reads);
+            Self::end_held(
+                user,
+                group,
+                &mut self.org,
+                &mut self.dispersion,
+                reads,
+                &mut self.held,
+            );
         }
         if e.peer_group.is_some() {
             user.group = e.peer_group;
@@ -1412,8 +1561,14 @@ impl Volume {
             pair.events_today = pair.events_today.saturating_add(1);
             let abs_hour = e.local_ms().div_euclid(HOUR_MS);
             if abs_hour > pair.hour {
-                if pair.hour_events > 0 && !user.held {
-                    pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
+                if pair.hour_events > 0 {
+                    if user.held {
+                        self.held
+                            .get_or_insert_with(e.user, Held::default)
+                            .hour_ended(e.resource, pair.hour_events);
+                    } else {
+                        pair.hour_counts.push(pair.hour_events, COUNT_WINDOW_HOURS);
+                    }
                 }
                 pair.hour = abs_hour;
                 pair.hour_events = 0;
@@ -2169,7 +2324,7 @@ impl Detector for Volume {
         }
     }
 
-    /// 0.3.0 to 0.6.0 snapshots carry over (`upgrade`'s module docs).
+    /// 0.3.0 to 0.7.0 snapshots carry over (`upgrade`'s module docs).
     fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
         upgrade::upgrade(version, state)
     }

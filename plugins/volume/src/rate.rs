@@ -60,8 +60,9 @@
 //! last learned day, are recent days that windows reach back over first
 //! (zeros for held days without the pair), so a surge that keeps its user
 //! held is judged as one change that has lasted, one day longer each day,
-//! rather than as if it began today. A learned day ends the run: the host
-//! has taken the user back as normal, and what was held is forgotten.
+//! rather than as if it began today. The user's first learned event ends
+//! the run: the host has taken the user back as normal, and the held days
+//! join the recent days as learned ones (`crate::held`).
 //!
 //! A window needs [`MIN_BEFORE_DAYS`] days before it, with events on
 //! [`MIN_BEFORE_ACTIVE`] of them: a rate from one day of use is not a
@@ -250,8 +251,9 @@ impl RecentDays {
         self.held_mark = held_run;
     }
 
-    /// The user's run of held days has ended with a learned day: the host
-    /// has taken the user back as normal, and what was held is forgotten.
+    /// The user's run of held days has ended: the host has taken the user
+    /// back as normal, and the held days are learned as days of their own
+    /// (`crate::held`), so their counts here go.
     pub fn end_held(&mut self) {
         self.held = [0; RECENT_DAYS - 1];
         self.held_len = 0;

@@ -967,45 +967,128 @@ fn held_days_score_as_the_first_while_learned_days_fade() {
     );
 }
 
-/// Days held out of learning leave the baselines as if the held events had
-/// never been seen, their whole days included. On day 30 user 3 works as
-/// usual (learned) and from 09:30 also reads support.customers (held, as
-/// when an alert opens an episode); days 31 and 32 are held. The next
-/// week's findings and the whole state then match a run in which user 3
-/// was away on those days. The others are away too, and user 3 starts the
-/// next week first, at 08:00, so that in both runs user 3's day 29 joins
+/// Days held out of learning are kept aside and learned once the user's
+/// days are learned again (the episode ended without a malicious verdict):
+/// then the baselines are as if the held days had been learned when they
+/// closed. On day 30 user 3 works as usual (learned) and from 09:30 also
+/// reads support.customers (held, as when an alert opens an episode); days
+/// 31 and 32 are held. Day 35 is learned, so when it closes the held days
+/// are learned before it: from day 36 on the findings and the whole learned
+/// state match a run in which days 30 to 32 were never held, and not one
+/// in which user 3 was away on them. The others are away too, and user 3
+/// starts days 35 and 36 first, so that in every run user 3's days join
 /// the pools in the same place among the others' days. (The held reads
 /// start within the first hour of day 30: a pair's hourly counts of hours
-/// that end before the first held event are learned, as the module docs
-/// say.)
+/// that end before the first held event are learned as they end, as the
+/// module docs say.)
 #[test]
-fn a_held_stretch_is_learned_as_if_it_never_happened() {
+fn a_held_stretch_is_learned_once_the_user_is_learned_again() {
     let mut rng = Rng(8);
-    let mut after = vec![ev(3, SUPPORT, TICKETS, T0 + 35 * DAY_MS + 8 * HOUR_MS, 20)];
+    let mut week = Vec::new();
     for day in 35..38 {
+        week.push(ev(3, SUPPORT, TICKETS, T0 + day * DAY_MS + 8 * HOUR_MS, 20));
         for u in 0..20 {
-            after.extend(workday(&mut rng, u, day, 1));
+            week.extend(workday(&mut rng, u, day, 1));
         }
     }
-    let mut stretch = workday(&mut Rng(9), 3, 30, 1);
-    for i in 0..20 {
-        let t = T0 + 30 * DAY_MS + 9 * HOUR_MS + (30 + i * 15) * 60_000;
-        stretch.push(Event {
-            learn: false,
-            ..ev(3, SUPPORT, CUSTOMERS, t, 100)
-        });
-    }
-    stretch.extend(learning(exfiltration_day(31), false));
-    stretch.extend(learning(exfiltration_day(32), false));
+    let day_36 = T0 + 36 * DAY_MS;
+    let (day_35, after): (Vec<Event>, Vec<Event>) =
+        week.into_iter().partition(|e| e.time_ms < day_36);
+    let stretch = |learn: bool| {
+        let mut events = workday(&mut Rng(9), 3, 30, 1);
+        for i in 0..20 {
+            let t = T0 + 30 * DAY_MS + 9 * HOUR_MS + (30 + i * 15) * 60_000;
+            events.push(Event {
+                learn,
+                ..ev(3, SUPPORT, CUSTOMERS, t, 100)
+            });
+        }
+        events.extend(learning(exfiltration_day(31), learn));
+        events.extend(learning(exfiltration_day(32), learn));
+        events
+    };
+    // What a run learned, its held days aside.
+    let learned = |rt: &Runtime<Volume>| {
+        let v = rt.detector();
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            v.users, v.groups, v.org, v.dispersion, v.reads, v.kinds
+        )
+    };
+    let run = |stretch: Option<Vec<Event>>| {
+        let mut rt = trained();
+        if let Some(events) = stretch {
+            rt.observe(&sequence(events, 1_000_000));
+        }
+        rt.observe(&sequence(day_35.clone(), 2_000_000));
+        let found = rt.observe(&sequence(after.clone(), 3_000_000));
+        (found, learned(&rt), rt)
+    };
+    let (held_found, held_state, held) = run(Some(stretch(false)));
+    let (learned_found, learned_state, _) = run(Some(stretch(true)));
+    let (_, away_state, _) = run(None);
+    assert_eq!(held_found, learned_found);
+    assert_eq!(held_state, learned_state);
+    assert_ne!(held_state, away_state);
+    // Nothing is left aside once learned.
+    let kept = held.detector().held.get(3).expect("user 3 was held");
+    assert!(kept.days.is_empty() && kept.hours.is_empty());
 
-    let mut held = trained();
-    let found = held.observe(&sequence(stretch, 1_000_000));
-    assert!(found.iter().any(|f| f.score >= 50.0), "{found:#?}");
-    let held_after = held.observe(&sequence(after.clone(), 2_000_000));
-    let mut away = trained();
-    let away_after = away.observe(&sequence(after, 2_000_000));
-    assert_eq!(held_after, away_after);
-    assert_eq!(held.snapshot(), away.snapshot());
+    // The days kept aside are in the snapshot: a restored instance learns
+    // them as the one that kept them.
+    let mut a = trained();
+    a.observe(&sequence(stretch(false), 1_000_000));
+    let mut b = Runtime::<Volume>::default();
+    b.restore(&a.snapshot()).unwrap();
+    // Days 30 and 31; day 32 closes at user 3's next event.
+    assert_eq!(b.detector().held.get(3).map(|h| h.days.len()), Some(2));
+    let mut found = Vec::new();
+    for rt in [&mut a, &mut b] {
+        rt.observe(&sequence(day_35.clone(), 2_000_000));
+        found.push(rt.observe(&sequence(after.clone(), 3_000_000)));
+    }
+    assert_eq!(found[0], found[1]);
+    assert_eq!(a.snapshot(), b.snapshot());
+}
+
+/// A routine the host holds out of learning each time it comes (a weekly
+/// census read of a table the user's team does not read, which alerts and
+/// opens an episode that is over, without a malicious verdict, by the next
+/// week) is learned once each episode is over, so it scores lower week by
+/// week; held days dropped instead would leave it as new every week.
+#[test]
+fn a_held_weekly_routine_becomes_the_users_normal() {
+    let census = |day: i64, learn: bool| {
+        let mut events = learning(workday(&mut Rng(40 + day as u64), 3, day, 1), learn);
+        for i in 0..30 {
+            let t = T0 + day * DAY_MS + 10 * HOUR_MS + i * 60_000;
+            events.push(Event {
+                learn,
+                ..ev(3, SUPPORT, SALES, t, 400)
+            });
+        }
+        sequence(events, day as u64 * 100_000)
+    };
+    let ordinary = |day: i64, learn: bool| {
+        let events = learning(workday(&mut Rng(60 + day as u64), 3, day, 1), learn);
+        sequence(events, day as u64 * 100_000)
+    };
+    let mut rt = trained();
+    let mut scores = Vec::new();
+    // Wednesdays: the census, and the rest of the week held; Monday and
+    // Tuesday learned.
+    for week in 0..5 {
+        let wednesday = 30 + 7 * week;
+        scores.push(max_score(&rt.observe(&census(wednesday, false))));
+        for day in [1, 2] {
+            rt.observe(&ordinary(wednesday + day, false));
+        }
+        for day in [5, 6] {
+            rt.observe(&ordinary(wednesday + day, true));
+        }
+    }
+    assert!(scores[0] >= 60.0, "{scores:?}");
+    assert!(scores[4] < 40.0, "{scores:?}");
 }
 
 /// A busy table is judged as one of the tables the user worked on that

@@ -6,6 +6,9 @@
 //! types that changed, and converted: an upgrade of ueba keeps what volume
 //! learned instead of relearning every baseline.
 //!
+//! - 0.7.0: no held days kept aside ([`crate::held`]). They carry over
+//!   with none: what 0.7 dropped is not known, and a user held at the
+//!   upgrade learns from the next held day on.
 //! - 0.6.0: no spreads of the pools (`crate::spread`). They carry over
 //!   with none: until the pools' members add [`crate::POOL_MIN`] buckets
 //!   to them, a member is shrunk towards their pool as 0.6 shrank them.
@@ -33,7 +36,7 @@ use crate::kinds::Kinds;
 use crate::model::{Fit, Ring};
 use crate::rate::{Dispersions, RecentDaysV03};
 use crate::reads::ReadSizes;
-use crate::{Config, Pair, PairState, PoolValues, User, Volume};
+use crate::{Config, Pair, PairState, Pool, PoolValues, User, Volume};
 
 /// The state `version` wrote, as this version's, if its layout is one of
 /// those above.
@@ -57,6 +60,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, V
             let (symbols, v): (Symbols, VolumeV06) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
+        "0.7.0" => {
+            let (symbols, v): (Symbols, VolumeV07) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
         _ => None,
     }
 }
@@ -76,7 +83,38 @@ struct VolumeBefore<U, R = ()> {
     reads: R,
 }
 
-/// Volume as 0.6 wrote it: this version's layout with pools without
+/// Volume as 0.7 wrote it: this version's layout without held days kept
+/// aside.
+#[derive(Deserialize)]
+#[serde(rename = "Volume")]
+struct VolumeV07 {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<Pool>,
+    org: Pool,
+    dispersion: Dispersions,
+    reads: ReadSizes,
+    kinds: Kinds,
+}
+
+impl From<VolumeV07> for Volume {
+    fn from(v: VolumeV07) -> Volume {
+        Volume {
+            config: v.config,
+            first_ms: v.first_ms,
+            users: v.users,
+            groups: v.groups,
+            org: v.org,
+            dispersion: v.dispersion,
+            reads: v.reads,
+            kinds: v.kinds,
+            ..Volume::default()
+        }
+    }
+}
+
+/// Volume as 0.6 wrote it: 0.7's layout with pools without
 /// spreads.
 #[derive(Deserialize)]
 #[serde(rename = "Volume")]

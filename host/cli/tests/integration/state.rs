@@ -353,7 +353,7 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
 
 /// Checkpoints written by earlier releases (fixtures `earlier-states`)
 /// resume with every detector's learned state: volume carries its 0.3
-/// to 0.6 layouts over, off-hours its 0.1.0 to 0.3.0 ones, and no
+/// to 0.7 layouts over, off-hours its 0.1.0 to 0.3.0 ones, and no
 /// detector starts afresh;
 /// the checkpoint formats 7 and 8 carry over to the current one.
 #[test]
@@ -361,7 +361,9 @@ fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/earlier-states");
     let next_day = fixtures.join("next-day.jsonl");
     let ids = fixtures.join("identities.csv");
-    for release in ["13657c3", "7cbe66e", "ce51483", "777a321", "a97c876"] {
+    for release in [
+        "13657c3", "7cbe66e", "ce51483", "777a321", "a97c876", "d31da0f",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir(&state).unwrap();
