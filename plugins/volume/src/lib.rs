@@ -1206,6 +1206,22 @@ struct KindRest {
     moments: Moments,
 }
 
+/// What a user's closing or kept days teach besides the user's own
+/// baselines, borrowed from the detector for one user at a time.
+struct Teach<'a> {
+    /// The pool of the user's peer group, if they have one, and the
+    /// organisation's.
+    group: Option<&'a mut Pool>,
+    org: &'a mut Pool,
+    /// The pairs' typical dispersions (`rate`).
+    dispersion: &'a mut Dispersions,
+    /// The user's id, and the usual reads their reads teach (`reads`).
+    who: u32,
+    reads: &'a mut ReadSizes,
+    /// Where held days are kept aside (`held`).
+    held: &'a mut Table<Held>,
+}
+
 impl Volume {
     fn learning(&mut self, time_ms: i64) -> bool {
         let first = *self.first_ms.get_or_insert(time_ms);
@@ -1214,21 +1230,12 @@ impl Volume {
     }
 
     /// Close the user's current day: its totals become history, for the
-    /// user and for the pools of their peer group and the organisation,
-    /// unless the day is held out of learning, in which case they are
-    /// kept aside in `held` and learned, before it, by the user's next
-    /// learned day (`held`'s module docs). Once a user-day, so kept
-    /// out of the per-event path's code. `reads` is the user's id and the
-    /// usual reads their learned day's reads teach.
+    /// user and for what `t` holds, unless the day is held out of
+    /// learning, in which case they are kept aside in `t.held` until the
+    /// user is learned again (`held`'s module docs). Once a user-day, so
+    /// kept out of the per-event path's code.
     #[inline(never)]
-    fn close_day(
-        user: &mut User,
-        mut group: Option<&mut Pool>,
-        org: &mut Pool,
-        dispersion: &mut Dispersions,
-        (who, reads): (u32, &mut ReadSizes),
-        held: &mut Table<Held>,
-    ) {
+    fn close_day(user: &mut User, t: &mut Teach) {
         if user.day == NO_DAY {
             return;
         }
@@ -1236,19 +1243,13 @@ impl Volume {
         if learn {
             // The user's first learned event since held days learned them
             // already; a state carried over from 0.7 may still be in a run.
-            Self::end_held(
-                user,
-                group.as_deref_mut(),
-                org,
-                dispersion,
-                (who, &mut *reads),
-                held,
-            );
+            Self::end_held(user, t);
             user.learned_days = user.learned_days.saturating_add(1);
         } else {
             user.held_run = user.held_run.saturating_add(1);
-            Self::keep_held(user, held.get_or_insert_with(who, Held::default));
+            Self::keep_held(user, t.held.get_or_insert_with(t.who, Held::default));
         }
+        let (who, reads, dispersion) = (t.who, &mut *t.reads, &mut *t.dispersion);
         let learned = user.days();
         let peer_group = user.group;
         // A learned day's reads of each resource teach its usual read, and
@@ -1293,7 +1294,7 @@ impl Volume {
         }
         if learn {
             let hours = user.hours;
-            Self::learn_day(user, &hours, user.day_total, group, org);
+            Self::learn_day(user, &hours, user.day_total, t);
         }
         user.hours = [0; 24];
         user.hour_reported = [0; 24];
@@ -1330,14 +1331,7 @@ impl Volume {
     /// a held day closed, before it is counted, and (for a run carried
     /// over from 0.7) at a learned day's close. Nothing happens outside a
     /// run.
-    fn end_held(
-        user: &mut User,
-        mut group: Option<&mut Pool>,
-        org: &mut Pool,
-        dispersion: &mut Dispersions,
-        (who, reads): (u32, &mut ReadSizes),
-        held: &mut Table<Held>,
-    ) {
+    fn end_held(user: &mut User, t: &mut Teach) {
         if std::mem::take(&mut user.held_run) == 0 {
             return;
         }
@@ -1345,15 +1339,8 @@ impl Volume {
         for pair in &mut user.pairs {
             pair.recent.end_held();
         }
-        for day in held.get_mut(who).map(Held::take).unwrap_or_default() {
-            Self::learn_kept(
-                user,
-                &day,
-                group.as_deref_mut(),
-                org,
-                dispersion,
-                (who, &mut *reads),
-            );
+        for day in t.held.get_mut(t.who).map(Held::take).unwrap_or_default() {
+            Self::learn_kept(user, &day, t);
         }
     }
 
@@ -1375,14 +1362,8 @@ impl Volume {
     /// (those still tracked) learn their counts and rows, the usual reads,
     /// the kinds, and the user's and pools' hour and day histories learn
     /// its totals.
-    fn learn_kept(
-        user: &mut User,
-        day: &held::HeldDay,
-        group: Option<&mut Pool>,
-        org: &mut Pool,
-        dispersion: &mut Dispersions,
-        (who, reads): (u32, &mut ReadSizes),
-    ) {
+    fn learn_kept(user: &mut User, day: &held::HeldDay, t: &mut Teach) {
+        let (who, reads, dispersion) = (t.who, &mut *t.reads, &mut *t.dispersion);
         let before = user.days();
         user.learned_days = user.learned_days.saturating_add(1);
         let days = user.days();
@@ -1403,20 +1384,15 @@ impl Volume {
         reads.learn_user_day(who, day_reads, day_rows);
         kinds::learn_kept(&mut user.kinds, &day.kinds);
         if day.total > 0 {
-            Self::learn_day(user, &day.hours, day.total, group, org);
+            Self::learn_day(user, &day.hours, day.total, t);
         }
     }
 
     /// A closing day's row totals (`hours`, `total`) join the user's hour
     /// and day histories and slow reference, and the pools of their peer
-    /// group and the organisation.
-    fn learn_day(
-        user: &mut User,
-        hours: &[u64; 24],
-        total: u64,
-        mut group: Option<&mut Pool>,
-        org: &mut Pool,
-    ) {
+    /// group and the organisation (`t`).
+    fn learn_day(user: &mut User, hours: &[u64; 24], total: u64, t: &mut Teach) {
+        let (mut group, org) = (t.group.as_deref_mut(), &mut *t.org);
         // Each total joins three rings and the slow reference; its
         // logarithm is taken once.
         let log_day = log_total(total);
@@ -1485,39 +1461,31 @@ impl Volume {
         }
         let user = self.users.get_or_insert_with(e.user, User::default);
         let day = e.local_day();
-        if user.day != day {
-            let late = user.day != NO_DAY && day < user.day && user.day - day <= 1;
-            if !late {
-                let group = user
+        let late = user.day != NO_DAY && day < user.day && user.day - day <= 1;
+        let closes = user.day != day && !late;
+        // The user's day closes, or they are learned again after held days
+        // (`end_held`), or both, in that order.
+        if closes || (e.learn && user.held_run > 0) {
+            let mut teach = Teach {
+                group: user
                     .group
-                    .map(|g| self.groups.get_or_insert_with(g, Pool::default));
-                let reads = (e.user, &mut self.reads);
-                Self::close_day(
-                    user,
-                    group,
-                    &mut self.org,
-                    &mut self.dispersion,
-                    reads,
-                    &mut self.held,
-                );
+                    .map(|g| self.groups.get_or_insert_with(g, Pool::default)),
+                org: &mut self.org,
+                dispersion: &mut self.dispersion,
+                who: e.user,
+                reads: &mut self.reads,
+                held: &mut self.held,
+            };
+            if closes {
+                Self::close_day(user, &mut teach);
                 user.day = day;
+            }
+            if e.learn {
+                Self::end_held(user, &mut teach);
             }
         }
         if !e.learn {
             user.held = true;
-        } else if user.held_run > 0 {
-            let group = user
-                .group
-                .map(|g| self.groups.get_or_insert_with(g, Pool::default));
-            let reads = (e.user, &mut self.reads);
-            Self::end_held(
-                user,
-                group,
-                &mut self.org,
-                &mut self.dispersion,
-                reads,
-                &mut self.held,
-            );
         }
         if e.peer_group.is_some() {
             user.group = e.peer_group;
