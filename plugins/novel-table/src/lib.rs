@@ -279,12 +279,25 @@
 //! on a new day is scored as on that day, which is not added to their
 //! history). A repeat access does nothing. An insider reading one new
 //! table after another is thus judged on each against the habits from
-//! before the episode, however many they read, and each table is still new
-//! to them afterwards: their first learned access to it is scored and
-//! learned as a first access. Since it stays new, a resource first accessed
-//! in unlearned events is reported once per local day it is used; the
-//! day's list of such resources is dropped at the user's next learned
-//! event.
+//! before the episode, however many they read. Since it stays new while
+//! they are held, a resource first accessed in unlearned events is
+//! reported once per local day it is used; the day's list of such
+//! resources is dropped at the user's next learned event.
+//!
+//! The host holds a user until their episode ends (their risk calms,
+//! `risk.hold_days` pass, or an analyst judges it benign) and for good once
+//! it is judged malicious, so a learned event after unlearned ones means
+//! the episode ended without that verdict, and what the user did while
+//! held was their work after all (a new duty, a team's new report). So
+//! the first accesses a held user makes (the first [`PENDING_FIRSTS`]
+//! resources, with the rarity, ownership and hour readings they were
+//! scored with) are kept, and learned at their next learned event, before
+//! it is scored, in the order they were made, as learned first accesses
+//! that were not reported: their discovery, ownership and hour habits
+//! count them, the resources count them among their users and user-days,
+//! and the resources are theirs. Without this, each of them was new again
+//! after the episode, and its first learned access alerted again. Their
+//! active days stay as they were (held days are not added to them).
 //!
 //! One thing a held user does teach: their peer group counts them, once,
 //! among its members who touched the resource (the user keeps it in their
@@ -326,7 +339,8 @@
 //! neither tracked nor scored), plus 44 bytes per kind used (accesses,
 //! first accesses, rarity of discoveries, and the same for first accesses
 //! to owned resources), plus 4 bytes per resource first accessed today in
-//! events not learned from, plus 5 bytes per resource whose resource-side
+//! events not learned from, plus 40 bytes per first access a held user
+//! keeps to learn (at most [`PENDING_FIRSTS`]) and 8 per user ever held, plus 5 bytes per resource whose resource-side
 //! time score was reported on their latest such day (at most
 //! [`MAX_DEAD_PER_DAY`]). Per resource about 128 bytes (with its owner, the
 //! owner's days, its user-days and its clock: the open day with its first
@@ -409,6 +423,10 @@ use share::{Others, ResourceShare, Share};
 
 /// Distinct resources tracked per user; bounds memory for crawlers.
 pub const MAX_RESOURCES_PER_USER: usize = 1 << 16;
+
+/// First accesses a held user keeps to learn once they are learned again
+/// (the first ones; later ones stay new to them).
+pub const PENDING_FIRSTS: usize = 256;
 /// Accesses (user × resource × day) after which a user's discovery counts
 /// are halved, so the rate follows their recent habits.
 pub const RECENT_ACCESSES: f32 = 256.0;
@@ -618,6 +636,9 @@ pub struct NovelTable {
     /// The sum of the other instances' latest shares (see the module docs).
     #[serde(default)]
     others: Others,
+    /// Per user, the first accesses they made while held out of learning,
+    /// learned once they are learned again ("Events not to learn from").
+    pending: Table<Vec<PendingFirst>>,
 }
 
 /// Discovery counts of a user, or a pool of users, in one kind.
@@ -733,6 +754,21 @@ struct Held {
     owned: Option<f64>,
     /// The resource-side time reading (`p_hour`) of the access, when the
     /// resource had another owner and days enough to have hours.
+    dead: Option<f64>,
+}
+
+/// A first access made while the user was held out of learning, kept
+/// until the user is learned again and then learned as a first access,
+/// with the readings it was scored with.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct PendingFirst {
+    resource: u32,
+    /// Local day of the access.
+    day: i64,
+    rarity: f64,
+    /// The chance a new user appears, when the resource had another owner.
+    owned: Option<f64>,
+    /// The resource-side time reading (`p_hour`) of the access, if any.
     dead: Option<f64>,
 }
 
@@ -1713,6 +1749,7 @@ impl NovelTable {
             if let Some(g) = e.peer_group {
                 self.regroup(e.user, g);
             }
+            self.learn_pending(symbols, e.user);
         }
         let Some(user) = self.users.get_mut(e.user) else {
             return;
@@ -2040,6 +2077,16 @@ impl NovelTable {
             if !listed {
                 self.list_held_touch(e, group, slot, day);
             }
+            let pending = self.pending.get_or_insert_with(e.user, Vec::new);
+            if pending.len() < PENDING_FIRSTS && pending.iter().all(|p| p.resource != e.resource) {
+                pending.push(PendingFirst {
+                    resource: e.resource,
+                    day,
+                    rarity,
+                    owned: ownership.map(|(_, p)| p),
+                    dead: dead_p,
+                });
+            }
             return;
         }
         if new_kind {
@@ -2087,28 +2134,100 @@ impl NovelTable {
                 user.kinds.entry(kind);
             }
         }
+        let touch = Touch {
+            resource: e.resource,
+            day,
+            learnt: learning && counted && !new_kind,
+            days: 1,
+        };
+        self.learn_touch(e.user, group, touch, (slot, listed));
+    }
+
+    /// A user's first learned access to a resource: the resource counts
+    /// them among its users (and their peer group among its groups, unless
+    /// they were `listed` there while held) and on its user-days, and joins
+    /// their resources at `slot` (in place of the listing).
+    fn learn_touch(
+        &mut self,
+        user_id: u32,
+        group: Option<u32>,
+        touch: Touch,
+        (slot, listed): (usize, bool),
+    ) {
         let res = self
             .resources
-            .get_or_insert_with(e.resource, Resource::default);
+            .get_or_insert_with(touch.resource, Resource::default);
         res.users = res.users.saturating_add(1);
         if let Some(g) = group
             && !listed
         {
             res.add_group(g, 1);
         }
-        res.add_day(e.user, 1);
-        if let Some(user) = self.users.get_mut(e.user) {
-            let touch = Touch {
-                resource: e.resource,
-                day,
-                learnt: learning && counted && !new_kind,
-                days: 1,
-            };
+        res.add_day(user_id, 1);
+        if let Some(user) = self.users.get_mut(user_id) {
             if listed {
                 user.touched[slot] = touch;
             } else {
                 user.touched.insert(slot, touch);
             }
+        }
+    }
+
+    /// The user is learned again: the first accesses they made while held
+    /// are learned, in the order they were made, as learned first accesses
+    /// that were not reported would have been (their discovery, ownership
+    /// and hour habits, and the resource's users), so the resources are
+    /// theirs now, not new again. One they have since learned otherwise is
+    /// skipped.
+    fn learn_pending(&mut self, symbols: &Symbols, user_id: u32) {
+        let pending = match self.pending.get_mut(user_id) {
+            Some(p) if !p.is_empty() => std::mem::take(p),
+            _ => return,
+        };
+        for p in pending {
+            let Some(user) = self.users.get(user_id) else {
+                return;
+            };
+            let group = user.group;
+            let at = match user
+                .touched
+                .binary_search_by_key(&p.resource, |t| t.resource)
+            {
+                Ok(i) if !user.touched[i].known() => (i, true),
+                Ok(_) => continue,
+                Err(_) if user.touched.len() >= MAX_RESOURCES_PER_USER => continue,
+                Err(i) => (i, false),
+            };
+            let (_, kind) = self.classify(symbols, p.resource);
+            let new_kind = self
+                .users
+                .get(user_id)
+                .is_some_and(|u| u.kinds.get(kind).is_none());
+            if new_kind {
+                self.count_kind_user(user_id, kind);
+            } else {
+                self.rate_discovery(user_id, kind, p.rarity);
+            }
+            if let Some(p_new) = p.owned {
+                self.rate_owned(user_id, kind, p_new);
+            }
+            self.count_access(
+                user_id,
+                kind,
+                Access {
+                    first: true,
+                    new_kind,
+                    owned: p.owned.is_some(),
+                    dead: p.dead,
+                },
+            );
+            let touch = Touch {
+                resource: p.resource,
+                day: p.day,
+                learnt: false,
+                days: 1,
+            };
+            self.learn_touch(user_id, group, touch, at);
         }
     }
 

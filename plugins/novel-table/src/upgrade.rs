@@ -6,6 +6,10 @@
 //! types that changed, and converted: an upgrade of ueba keeps who
 //! touched what and every discovery rate instead of relearning them.
 //!
+//! - 0.3.0 to 0.4.1: no first accesses kept by held users
+//!   (`crate::PendingFirst`). They carry over with none: a user held at
+//!   the upgrade learns the first accesses they make from then on, and
+//!   those before stay new to them, as 0.4 had it.
 //! - 0.2.0: users and pools had no habit of other users' resources at
 //!   dead hours (`KindStats::dead`), and a held first access no
 //!   resource-side time reading, and no squares of discoveries' rarities
@@ -34,6 +38,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
     match version? {
         "0.2.0" => {
             let (symbols, v): (Symbols, NovelTableV02) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
+        "0.3.0" | "0.4.0" | "0.4.1" => {
+            let (symbols, v): (Symbols, NovelTableV04) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         _ => None,
@@ -215,6 +223,48 @@ impl From<NovelTableV02> for NovelTable {
             kind_index: v.kind_index,
             clocks: v.clocks,
             others: v.others.into(),
+            pending: Table::default(),
+        }
+    }
+}
+
+/// novel-table as 0.3.0 to 0.4.1 wrote it: this version's layout without
+/// the first accesses held users keep to learn.
+#[derive(Deserialize)]
+#[serde(rename = "NovelTable")]
+struct NovelTableV04 {
+    config: Config,
+    config_generation: u32,
+    first_ms: Option<i64>,
+    learning_rated: bool,
+    user_ids: Vec<u32>,
+    users: Table<User>,
+    resources: Table<Resource>,
+    groups: Table<Pool>,
+    org: Pool,
+    kind_names: Vec<String>,
+    kind_index: BTreeMap<String, u32>,
+    clocks: Vec<KindClock>,
+    others: Others,
+}
+
+impl From<NovelTableV04> for NovelTable {
+    fn from(v: NovelTableV04) -> NovelTable {
+        NovelTable {
+            config: v.config,
+            config_generation: v.config_generation,
+            first_ms: v.first_ms,
+            learning_rated: v.learning_rated,
+            user_ids: v.user_ids,
+            users: v.users,
+            resources: v.resources,
+            groups: v.groups,
+            org: v.org,
+            kind_names: v.kind_names,
+            kind_index: v.kind_index,
+            clocks: v.clocks,
+            others: v.others,
+            pending: Table::default(),
         }
     }
 }
