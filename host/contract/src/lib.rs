@@ -155,7 +155,7 @@ pub struct Event {
     /// that an ongoing attack does not become the new normal. Score the
     /// event either way. The user's events are learned again once the
     /// episode ends without a malicious verdict, so what was held may be
-    /// kept aside and folded in then (off-hours keeps its held days).
+    /// kept aside and folded in then (the built-in detectors do).
     pub learn: bool,
 }
 

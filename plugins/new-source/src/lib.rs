@@ -124,13 +124,23 @@
 //! history); a network nobody has used is not even interned. A repeat use
 //! does nothing. Stolen credentials used from one new network after
 //! another are thus judged on each against the habits from before the
-//! episode, and each network is still new to the user afterwards: their
-//! first learned use of it is scored and learned as a first use. Since it
-//! stays new, a subnet first used in unlearned events is reported once per
-//! local day it is used; the day's list of such subnets is all these events
-//! add to the state, and is dropped at the user's next learned event. An
-//! unlearned event does not start the learning period, and a user the
+//! episode. Since it stays new while the user is held, a subnet first used
+//! in unlearned events is reported once per local day it is used; the
+//! day's list of such subnets is dropped at the user's next learned event.
+//! An unlearned event does not start the learning period, and a user the
 //! detector has not learned is not scored (as during their first days).
+//!
+//! The host holds a user until their episode ends (their risk calms,
+//! `risk.hold_days` pass, or an analyst judges it benign) and for good once
+//! it is judged malicious, so a learned event after unlearned ones means
+//! the episode ended without that verdict, and the networks the user
+//! worked from while held were theirs after all (a move, a new VPN). So
+//! the unlearned events that used a network or place new to the user (the
+//! first [`PENDING_USES`] sources and resources) are kept, and learned at
+//! the user's next learned event, before it is scored, in the order they
+//! came, as learned first uses that were not reported. Without this, each
+//! network was new again after the episode, and its first learned use
+//! alerted again.
 //!
 //! # Time
 //!
@@ -149,7 +159,8 @@
 //! subnet and per block about 128 bytes (its entry and its index) plus 8
 //! bytes per peer group that used it; per source string seen about 16 bytes
 //! (its parsed network); per user whose events are not learned, 32 bytes
-//! per subnet they first used that day; per peer group 28 bytes (members
+//! per subnet they first used that day, and 88 bytes per event of a new
+//! network or place kept to learn (at most [`PENDING_USES`]); per peer group 28 bytes (members
 //! and pooled discovery counts). Ids
 //! at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector. Habitual places cost about 40 bytes per resource a user
@@ -189,6 +200,7 @@
 pub mod net;
 mod place;
 mod share;
+mod upgrade;
 
 use std::collections::BTreeMap;
 
@@ -207,6 +219,11 @@ const NO_DAY: i64 = i64::MIN;
 /// The block index of a subnet in a block nobody has used, which is not
 /// interned (see [`NewSource::observe_unlearned`]).
 const NO_BLOCK: u32 = u32::MAX;
+
+/// Uses of new networks and places (by source and resource) a held user
+/// keeps to learn once they are learned again; later ones stay new to
+/// them.
+pub const PENDING_USES: usize = 256;
 /// Accesses (user × subnet × day) after which a user's discovery counts are
 /// halved, so the rate follows their recent habits.
 pub const RECENT_ACCESSES: f32 = 256.0;
@@ -415,6 +432,10 @@ pub struct NewSource {
     /// The sum of the other instances' latest shares (see the module docs).
     #[serde(default)]
     others: Others,
+    /// Per user, the events of new networks and places they used while
+    /// held out of learning, learned once they are learned again ("Events
+    /// not to learn from").
+    pending: Table<Vec<Event>>,
 }
 
 /// What a first use is scored on.
@@ -608,6 +629,7 @@ impl NewSource {
         if let Some(g) = e.peer_group {
             self.regroup(e.user, g);
         }
+        self.learn_pending(symbols, e.user);
         let Some(user) = self.users.get_mut(e.user) else {
             return;
         };
@@ -807,6 +829,7 @@ impl NewSource {
         if !user.unlearned.first_today(subnet_key, day, max) {
             return;
         }
+        self.keep_pending(e);
         let block = self.block_index.get(&block_key).copied();
         // A subnet nobody has used is not interned: it is scored as a
         // fresh one in its block (or in a block nobody has used).
@@ -957,6 +980,7 @@ impl NewSource {
         {
             return;
         }
+        self.keep_pending(e);
         let Some(user) = self.users.get(e.user) else {
             return;
         };
@@ -970,6 +994,42 @@ impl NewSource {
                 active_days,
             };
             out.push(self.place_finding(symbols, e, user, &place));
+        }
+    }
+
+    /// Keep an unlearned event that used a network or place new to the
+    /// user, to learn once they are learned again: the first
+    /// [`PENDING_USES`] of a user's (source, resource) pairs.
+    fn keep_pending(&mut self, e: &Event) {
+        let pending = self.pending.get_or_insert_with(e.user, Vec::new);
+        if pending.len() < PENDING_USES
+            && !pending
+                .iter()
+                .any(|p| p.source == e.source && p.resource == e.resource)
+        {
+            pending.push(Event { learn: true, ..*e });
+        }
+    }
+
+    /// The user is learned again: the uses of new networks and places they
+    /// made while held are learned, in the order they were made, as
+    /// learned first uses that were not reported (their discovery rates,
+    /// the networks' users, the places), so those networks and places are
+    /// theirs now, not new again.
+    fn learn_pending(&mut self, symbols: &Symbols, user_id: u32) {
+        let pending = match self.pending.get_mut(user_id) {
+            Some(p) if !p.is_empty() => std::mem::take(p),
+            _ => return,
+        };
+        // Learned as during a learning period: nothing is reported.
+        let mut none = Vec::new();
+        for e in pending {
+            let Some(source) = e.source else {
+                continue;
+            };
+            let subnet_idx = self.subnet_of(symbols, source);
+            self.observe_network(symbols, &e, source, subnet_idx, true, &mut none);
+            self.observe_place(symbols, &e, subnet_idx, true, &mut none);
         }
     }
 
@@ -1194,6 +1254,11 @@ impl NewSource {
 }
 
 impl Detector for NewSource {
+    /// 0.3.0 and 0.3.1 snapshots carry over (`upgrade`'s module docs).
+    fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
+        upgrade::upgrade(version, state)
+    }
+
     fn info() -> Info {
         Info {
             name: "new-source",

@@ -4,6 +4,8 @@ use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind
 
 use crate::NewSource;
 use crate::share::Share;
+use ueba_sdk::novelty::FirstToday;
+use ueba_sdk::table::Table;
 
 /// 2024-01-01T00:00Z, a Monday.
 const T0: i64 = 1_704_067_200_000;
@@ -607,6 +609,13 @@ fn a_source_that_is_the_resource_itself_is_left_to_novel_table() {
     assert!(max_score(&loud) >= 20.0, "{loud:#?}");
 }
 
+/// A copy of `rt`, through its snapshot.
+fn fork(rt: &Runtime<NewSource>) -> Runtime<NewSource> {
+    let mut copy = Runtime::<NewSource>::default();
+    copy.restore(&rt.snapshot()).unwrap();
+    copy
+}
+
 /// The same event, held out of learning.
 fn unlearned(e: Event) -> Event {
     Event { learn: false, ..e }
@@ -637,7 +646,7 @@ fn number(f: &Finding, key: &str) -> f64 {
 }
 
 #[test]
-fn a_network_first_used_while_held_is_still_new_afterwards() {
+fn a_network_first_used_while_held_is_the_users_once_learning_resumes() {
     let alone = connect_on(&mut trained(), 5, HOME, 30, true);
     let mut rt = trained();
     // Held: scored exactly as a learned first use, once a day per subnet.
@@ -647,16 +656,18 @@ fn a_network_first_used_while_held_is_still_new_afterwards() {
     let next_day = connect_on(&mut rt, 5, HOME, 31, false);
     assert_eq!(next_day.len(), 1, "{next_day:#?}");
     assert_eq!(next_day[0].score, alone[0].score);
-    // Learning resumes: the network is still new to the user, and is
-    // judged as in a run that never saw the held uses.
-    let resumed = connect_on(&mut rt, 5, HOME, 32, true);
-    assert_eq!(resumed, connect_on(&mut trained(), 5, HOME, 32, true));
-    assert_eq!(resumed.len(), 1);
+    // Learning resumes: the episode ended without a malicious verdict, so
+    // the held use is learned as a first use and the network is the
+    // user's, where a run that never saw the held uses reports it.
+    assert_eq!(connect_on(&mut trained(), 5, HOME, 32, true).len(), 1);
+    // What a held user keeps to learn is in the snapshot.
+    assert!(connect_on(&mut fork(&rt), 5, HOME, 32, true).is_empty());
+    assert!(connect_on(&mut rt, 5, HOME, 32, true).is_empty());
     assert!(connect_on(&mut rt, 5, HOME, 33, true).is_empty());
 }
 
 #[test]
-fn a_stretch_of_unlearned_events_leaves_the_learned_state_as_it_was() {
+fn a_stretch_of_unlearned_events_teaches_nothing_until_learning_resumes() {
     let mut held = trained_loose();
     let mut never = trained_loose();
     let mut stretch = Vec::new();
@@ -678,17 +689,34 @@ fn a_stretch_of_unlearned_events_leaves_the_learned_state_as_it_was() {
     }
     let found = held.observe(&sequence(stretch, 1_000_000));
     assert!(found.len() >= 20, "{found:#?}");
-    // The next learned day of everybody.
+    // The next learned day of everybody but user 5, who is still held.
     let day35: Vec<Event> = (0..GROUPS * PER_GROUP)
+        .filter(|&u| u != 5)
         .map(|u| ev(u, u, T0 + 35 * DAY_MS + 9 * HOUR_MS))
         .collect();
     let day35 = sequence(day35, 2_000_000);
     assert_eq!(held.observe(&day35), never.observe(&day35));
-    assert!(held.snapshot() == never.snapshot());
+    // Everything learned is as it was; only what user 5 keeps to learn
+    // is new.
+    let learned = |rt: &Runtime<NewSource>| {
+        let mut d = rt.detector().clone();
+        d.pending = Table::default();
+        // The day's lists of first uses reported while held, which the
+        // user's next learned event drops.
+        if let Some(u) = d.users.get_mut(5) {
+            u.unlearned = FirstToday::default();
+            u.unlearned_places = FirstToday::default();
+        }
+        format!("{d:?}")
+    };
+    assert_eq!(learned(&held), learned(&never));
+    // Once they are learned again, the networks are theirs.
+    assert!(connect_on(&mut held, 5, HOME, 36, true).is_empty());
+    assert_eq!(connect_on(&mut never, 5, HOME, 36, true).len(), 1);
 }
 
 #[test]
-fn new_networks_used_while_held_do_not_raise_the_discovery_rate() {
+fn new_networks_used_while_held_raise_the_discovery_rate_only_once_learned() {
     let mut rt = trained_loose();
     for i in 0..50u32 {
         rt.symbols_mut()
@@ -705,15 +733,23 @@ fn new_networks_used_while_held_do_not_raise_the_discovery_rate() {
     }
     assert_eq!(rates.len(), 50);
     assert!(rates.iter().all(|&r| r == rates[0]), "{rates:?}");
-    // Once learning resumes, the next first use is judged by the rate from
-    // before the episode.
-    let after = connect_on(&mut rt, 5, HOME, 35, true);
+    // While held, the next first use is judged by the rate from before
+    // the episode.
+    let held = connect_on(&mut fork(&rt), 5, HOME, 35, false);
     let never = connect_on(&mut trained_loose(), 5, HOME, 35, true);
     assert_eq!(
-        number(&after[0], "discovery_rate"),
+        number(&held[0], "discovery_rate"),
         number(&never[0], "discovery_rate")
     );
-    assert_eq!(after[0].score, never[0].score);
+    assert_eq!(held[0].score, never[0].score);
+    // Once learning resumes, the episode's 50 new networks are the user's:
+    // they take up new networks often now, and the next one says less.
+    let after = connect_on(&mut rt, 5, HOME, 35, true);
+    assert!(
+        number(&after[0], "discovery_rate") > 2.0 * number(&never[0], "discovery_rate"),
+        "{after:#?}"
+    );
+    assert!(after[0].score < never[0].score, "{after:#?}");
 }
 
 #[test]
@@ -972,18 +1008,20 @@ fn a_user_who_uses_a_resource_from_several_networks_is_learnt_as_such() {
 }
 
 #[test]
-fn a_new_place_used_while_held_is_reported_once_a_day_and_not_learned() {
+fn a_new_place_used_while_held_is_reported_once_a_day_and_learned_once_the_user_is() {
     let alone = use_on(&mut trained_at_home(4), (4, 0, HOME), 30, true);
     assert_eq!(alone.len(), 1);
     let mut rt = trained_at_home(4);
     assert_eq!(use_on(&mut rt, (4, 0, HOME), 30, false), alone);
     assert!(use_on(&mut rt, (4, 0, HOME_SAME_SUBNET), 30, false).is_empty());
     assert_eq!(use_on(&mut rt, (4, 0, HOME), 31, false).len(), 1);
-    // Learning resumes as if the held uses never happened.
+    // Learning resumes: the held use is learned, and the place is the
+    // user's, where a run that never saw it reports it.
     assert_eq!(
-        use_on(&mut rt, (4, 0, HOME), 32, true),
-        use_on(&mut trained_at_home(4), (4, 0, HOME), 32, true)
+        use_on(&mut trained_at_home(4), (4, 0, HOME), 32, true).len(),
+        1
     );
+    assert!(use_on(&mut rt, (4, 0, HOME), 32, true).is_empty());
     assert!(use_on(&mut rt, (4, 0, HOME), 33, true).is_empty());
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
     match version? {
         "0.2.0" => {
             let (symbols, v): (Symbols, NovelTableV02) = ueba_sdk::decode_state(state)?;
-            Some((symbols, v.into()))
+            Some((symbols, NovelTableV04::from(v).into()))
         }
         "0.3.0" | "0.4.0" | "0.4.1" => {
             let (symbols, v): (Symbols, NovelTableV04) = ueba_sdk::decode_state(state)?;
@@ -186,9 +186,9 @@ struct HeldV02 {
     owned: Option<f64>,
 }
 
-impl From<NovelTableV02> for NovelTable {
-    fn from(v: NovelTableV02) -> NovelTable {
-        NovelTable {
+impl From<NovelTableV02> for NovelTableV04 {
+    fn from(v: NovelTableV02) -> NovelTableV04 {
+        NovelTableV04 {
             config: v.config,
             config_generation: v.config_generation,
             first_ms: v.first_ms,
@@ -223,7 +223,6 @@ impl From<NovelTableV02> for NovelTable {
             kind_index: v.kind_index,
             clocks: v.clocks,
             others: v.others.into(),
-            pending: Table::default(),
         }
     }
 }
