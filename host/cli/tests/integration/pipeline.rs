@@ -124,3 +124,82 @@ fn one_event_dated_far_from_the_log_is_refused_instead_of_moving_its_clock() {
         a_clean.len()
     );
 }
+
+/// A support agent's weekly census of an analytics table (30 reads of 400
+/// rows every Wednesday from the third week), among 20 agents who read
+/// their own tables on weekdays and 5 analysts who read analytics. The
+/// census alerts, and the host holds the agent out of learning for the
+/// episode; the detectors keep what they held and learn it once the
+/// episode is over, so the routine becomes the agent's normal: the last
+/// three censuses of six alert nothing. (When held days were dropped, the
+/// agent alerted at every census.)
+#[test]
+fn a_routine_that_alerts_is_learned_once_its_episodes_end() {
+    const DAY: i64 = 86_400_000;
+    const MINUTE: i64 = 60_000;
+    // Monday 2026-01-05T00:00Z.
+    let t0 = 1_767_571_200_000;
+    let mut rng = 5u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut events = Vec::new();
+    for day in (0..56).filter(|d| d % 7 < 5) {
+        for u in 0..25 {
+            let analyst = u >= 20;
+            let (name, group) = if analyst {
+                (format!("analyst{u}"), "analytics")
+            } else {
+                (format!("agent{u}"), "support")
+            };
+            let n = if analyst { 8 + next(5) } else { 25 + next(11) };
+            for _ in 0..n {
+                let t = t0 + day * DAY + 9 * 60 * MINUTE + next(8 * 60) as i64 * MINUTE;
+                let (table, rows) = match (analyst, next(2)) {
+                    (true, 0) => ("analytics.sales", 5_000 + next(45_000)),
+                    (true, _) => ("analytics.events", 5_000 + next(45_000)),
+                    (false, 0) => ("support.tickets", 1 + next(80)),
+                    (false, _) => ("support.customers", 1 + next(80)),
+                };
+                let mut e = event(t, &name, table, rows);
+                e.peer_group = Some(group.into());
+                events.push(e);
+            }
+        }
+        if day % 7 == 2 && day >= 14 {
+            for i in 0..30 {
+                let mut e = event(
+                    t0 + day * DAY + 10 * 60 * MINUTE + i * MINUTE,
+                    "agent3",
+                    "analytics.sales",
+                    400,
+                );
+                e.peer_group = Some("support".into());
+                events.push(e);
+            }
+        }
+    }
+    events.sort_by_key(|e| e.time_ms);
+    let (_, alerts) = score_events(Config::default(), Identities::default(), &events);
+    let census_days: Vec<String> = alerts
+        .iter()
+        .filter(|a| a.user == "agent3")
+        .map(|a| a.time[..10].to_string())
+        .collect();
+    assert!(
+        census_days.first().is_some_and(|d| d == "2026-01-21"),
+        "the first census alerts: {census_days:?}"
+    );
+    assert!(
+        census_days.iter().all(|d| d.as_str() < "2026-02-11"),
+        "the last three censuses are the agent's normal: {census_days:?}"
+    );
+    assert!(
+        alerts.iter().all(|a| a.user == "agent3"),
+        "nobody else alerts: {:?}",
+        alerts.iter().map(|a| &a.user).collect::<Vec<_>>()
+    );
+}
