@@ -160,7 +160,8 @@
 //! bytes per peer group that used it; per source string seen about 16 bytes
 //! (its parsed network); per user whose events are not learned, 32 bytes
 //! per subnet they first used that day, and 88 bytes per event of a new
-//! network or place kept to learn (at most [`PENDING_USES`]); per peer group 28 bytes (members
+//! network or place kept to learn (at most [`PENDING_USES`]) plus about 40
+//! per user ever held; per peer group 28 bytes (members
 //! and pooled discovery counts). Ids
 //! at or above 2²⁰ are kept in a B-tree, so a huge id never allocates a
 //! huge vector. Habitual places cost about 40 bytes per resource a user

@@ -340,7 +340,8 @@
 //! first accesses, rarity of discoveries, and the same for first accesses
 //! to owned resources), plus 4 bytes per resource first accessed today in
 //! events not learned from, plus 40 bytes per first access a held user
-//! keeps to learn (at most [`PENDING_FIRSTS`]) and 8 per user ever held, plus 5 bytes per resource whose resource-side
+//! keeps to learn (at most [`PENDING_FIRSTS`]) and about 40 per user ever
+//! held, plus 5 bytes per resource whose resource-side
 //! time score was reported on their latest such day (at most
 //! [`MAX_DEAD_PER_DAY`]). Per resource about 128 bytes (with its owner, the
 //! owner's days, its user-days and its clock: the open day with its first
