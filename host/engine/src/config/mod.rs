@@ -102,9 +102,10 @@ hold_above = 40.0
 # so the detectors learn the behaviour as normal instead of alerting on it
 # again. Each is counted and marked with the verdict in --findings.
 benign_days = 30.0
-# ...or, once per detector per episode, when a detector not yet in the
-# user's alerts adds a finding worth at least this many points (new kind of
-# evidence, e.g. a novel table read after the bulk read was alerted).
+# ...or, once per detector per episode, when a detector not yet behind the
+# user's alerts (its component below this at each of them) rises at least
+# this many points above what they showed of it (new kind of evidence, e.g.
+# a novel table read after the bulk read was alerted).
 new_evidence_min = 25.0
 # Findings listed in an alert, strongest contribution first.
 max_findings_per_alert = 10
@@ -419,7 +420,8 @@ pub struct RiskConfig {
     pub hold_above: f64,
     /// Days a benign verdict keeps the judged behaviour from adding risk.
     pub benign_days: f64,
-    /// Points a detector new to an episode must add to re-alert.
+    /// Points a detector not yet behind an episode's alerts must add to
+    /// what they showed of it to re-alert.
     pub new_evidence_min: f64,
     /// Findings listed per alert.
     pub max_findings_per_alert: usize,

@@ -180,9 +180,11 @@ struct UserRisk {
     /// events of that block are judged by, so that findings of the same
     /// block, which a flush may have scored before them, never decide it.
     hold_before: (u64, Hold),
-    /// Detectors whose evidence was in an alert of the current episode
-    /// ([`detector_bit`]).
-    alerted_detectors: u64,
+    /// Per detector (by column), the highest component it had at an alert
+    /// of the current episode: the evidence the SIEM has been shown, so
+    /// that only evidence beyond it is new (`new-evidence`). Empty outside
+    /// an episode; shorter than the columns when the later ones had none.
+    alerted: Vec<f32>,
     alerts: u32,
     /// The open incident.
     incident: Option<Incident>,
@@ -264,6 +266,78 @@ pub struct AggregatorState {
     users: Vec<UserRisk>,
     budget: AlertBudget,
     alert_users: BTreeMap<String, u32>,
+}
+
+/// [`AggregatorState`] as checkpoint formats 7 to 9 kept it, each user's
+/// alerted detectors a set of bits: read so that upgrading ueba keeps a
+/// state directory. A detector in the set is behind the open episode, as
+/// it was then (no new evidence from it); one outside it had shown
+/// nothing.
+#[derive(Deserialize)]
+#[serde(rename = "AggregatorState")]
+pub(crate) struct AggregatorStateV9 {
+    detectors: Vec<String>,
+    users: Vec<UserRiskV9>,
+    budget: AlertBudget,
+    alert_users: BTreeMap<String, u32>,
+}
+
+/// [`UserRisk`] as formats 7 to 9 kept it.
+#[derive(Deserialize)]
+#[serde(rename = "UserRisk")]
+struct UserRiskV9 {
+    components: Vec<Component>,
+    peak: f32,
+    peak_ms: i64,
+    alerted_at_score: Option<f32>,
+    hold: Hold,
+    hold_before: (u64, Hold),
+    alerted_detectors: u64,
+    alerts: u32,
+    incident: Option<Incident>,
+    closed: Vec<Incident>,
+    forgiven: Vec<Forgiven>,
+}
+
+impl From<AggregatorStateV9> for AggregatorState {
+    fn from(a: AggregatorStateV9) -> AggregatorState {
+        let users = a
+            .users
+            .into_iter()
+            .map(|u| {
+                let bits = u.alerted_detectors;
+                let alerted = (0..64 - bits.leading_zeros() as usize)
+                    .map(|d| {
+                        if bits & detector_bit(d) != 0 {
+                            f32::INFINITY
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                UserRisk {
+                    components: u.components,
+                    peak: u.peak,
+                    peak_ms: u.peak_ms,
+                    alerted_at_score: u.alerted_at_score,
+                    hold: u.hold,
+                    hold_before: u.hold_before,
+                    alerted,
+                    alerts: u.alerts,
+                    incident: u.incident,
+                    closed: u.closed,
+                    forgiven: u.forgiven,
+                    modifier: None,
+                }
+            })
+            .collect();
+        AggregatorState {
+            detectors: a.detectors,
+            users,
+            budget: a.budget,
+            alert_users: a.alert_users,
+        }
+    }
 }
 
 impl AggregatorState {
@@ -560,7 +634,7 @@ impl Aggregator {
                         c.kept.clear();
                     }
                     u.alerted_at_score = None;
-                    u.alerted_detectors = 0;
+                    u.alerted.clear();
                     self.close(user, &mut u, t, "benign");
                 }
                 // Learning resumes from the verdict on.
@@ -706,7 +780,7 @@ impl Aggregator {
         let malicious = u.incident.as_ref().is_some_and(|i| i.malicious);
         if u.alerted_at_score.is_some() && before < self.cfg.rearm_below as f32 && !malicious {
             u.alerted_at_score = None;
-            u.alerted_detectors = 0;
+            u.alerted.clear();
             let at = u
                 .incident
                 .as_ref()
@@ -714,11 +788,17 @@ impl Aggregator {
             self.close(user, &mut u, at, "calmed");
         }
         let threshold = self.budget.threshold();
+        // New evidence: a detector behind these findings whose component
+        // has risen by `new_evidence_min` over what the episode's alerts
+        // showed of it, from below that bar (one already past it at an
+        // alert is behind the episode, and its rise is an escalation's to
+        // tell).
+        let min = self.cfg.new_evidence_min as f32;
         let new_evidence = u.components.iter().enumerate().any(|(d, c)| {
-            let bit = detector_bit(d);
-            detectors & bit != 0
-                && u.alerted_detectors & bit == 0
-                && self.component_value(c) >= self.cfg.new_evidence_min as f32
+            let shown = u.alerted.get(d).copied().unwrap_or(0.0);
+            detectors & detector_bit(d) != 0
+                && shown < min
+                && self.component_value(c) >= shown + min
         });
         let alert = match u.alerted_at_score {
             _ if risk < threshold => None,
@@ -734,10 +814,11 @@ impl Aggregator {
             }
             u.alerted_at_score = Some(risk);
             u.alerts += 1;
-            for (d, c) in u.components.iter().enumerate() {
-                if self.component_value(c) >= self.cfg.new_evidence_min as f32 {
-                    u.alerted_detectors |= detector_bit(d);
-                }
+            if u.alerted.len() < u.components.len() {
+                u.alerted.resize(u.components.len(), 0.0);
+            }
+            for (shown, c) in u.alerted.iter_mut().zip(&u.components) {
+                *shown = shown.max(self.component_value(c));
             }
             let mut alert = self.build_alert(&u, kind, risk, time_ms, user_name, peer_group);
             while self.alert_users.contains_key(&alert.id) {
@@ -1033,23 +1114,23 @@ impl Aggregator {
                 continue;
             }
             let mut old = std::mem::take(&mut u.components);
-            let mut alerted = 0u64;
+            let shown = std::mem::take(&mut u.alerted);
+            if !shown.is_empty() {
+                // What the episode's alerts showed moves with its detector.
+                u.alerted = from
+                    .iter()
+                    .map(|keeps| keeps.and_then(|i| shown.get(i).copied()).unwrap_or(0.0))
+                    .collect();
+            }
             u.components = from
                 .iter()
-                .enumerate()
-                .map(|(j, keeps)| {
+                .map(|keeps| {
                     let Some(i) = *keeps else {
                         return Component::default();
                     };
-                    // A detector's bit ([`detector_bit`]) moves with its
-                    // index.
-                    if u.alerted_detectors & detector_bit(i) != 0 {
-                        alerted |= detector_bit(j);
-                    }
                     old.get_mut(i).map(std::mem::take).unwrap_or_default()
                 })
                 .collect();
-            u.alerted_detectors = alerted;
         }
         self.names = columns.iter().map(|c| c.name.clone()).collect();
         self.weights = columns.iter().map(|c| c.weight as f32).collect();

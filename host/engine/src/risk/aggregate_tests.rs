@@ -171,6 +171,30 @@ fn a_detector_joining_an_alerted_user_is_reported_once() {
 }
 
 #[test]
+fn a_detector_an_alert_showed_must_rise_by_the_new_evidence_bar_to_re_alert() {
+    const VOLUME: usize = 0;
+    const NOVEL: usize = 2;
+    // novel-table is at 20 when volume alerts: the alert shows it.
+    let mut a = agg();
+    assert!(
+        a.add(0, NOVEL, 0, finding("novel-table", 20.0, 1), "u", None)
+            .is_none()
+    );
+    let first = a
+        .add(0, VOLUME, 0, finding("volume", 100.0, 2), "u", None)
+        .unwrap();
+    assert!(first.findings.iter().any(|f| f.detector == "novel-table"));
+    // Past the bar by a few points is not new evidence: the SIEM saw it.
+    let again = a.add(0, NOVEL, 0, finding("novel-table", 30.0, 3), "u", None);
+    assert!(again.is_none(), "{again:?}");
+    // Risen by the bar over what the alert showed, it is.
+    let n = a
+        .add(0, NOVEL, 0, finding("novel-table", 60.0, 4), "u", None)
+        .unwrap();
+    assert_eq!(n.kind, "new-evidence");
+}
+
+#[test]
 fn risk_of_reads_the_risk_after_the_latest_finding() {
     let mut a = agg();
     assert_eq!(a.risk_of(0), 0.0);

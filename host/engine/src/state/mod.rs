@@ -26,6 +26,7 @@
 pub mod driver;
 mod v7;
 mod v8;
+mod v9;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -51,9 +52,9 @@ pub struct Position {
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
 /// The checkpoint layout this build writes. Bumped whenever the body's
-/// encoding changes. It also reads formats 7 and 8 (`v7`, `v8`); any
+/// encoding changes. It also reads formats 7 to 9 (`v7`, `v8`, `v9`); any
 /// other older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 9;
+pub const FORMAT_VERSION: u16 = 10;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
@@ -311,7 +312,11 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         });
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION && version != v7::FORMAT && version != v8::FORMAT {
+    if version != FORMAT_VERSION
+        && version != v7::FORMAT
+        && version != v8::FORMAT
+        && version != v9::FORMAT
+    {
         return Err(StateError::Version {
             path,
             found: version,
@@ -339,6 +344,8 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         postcard::from_bytes::<v7::CheckpointV7>(body).map(Checkpoint::from)
     } else if version == v8::FORMAT {
         postcard::from_bytes::<v8::CheckpointV8>(body).map(Checkpoint::from)
+    } else if version == v9::FORMAT {
+        postcard::from_bytes::<v9::CheckpointV9>(body).map(Checkpoint::from)
     } else {
         postcard::from_bytes(body)
     };

@@ -3,7 +3,7 @@
 //! ([`crate::pipeline::block`]) to the scorer's. A format-8 checkpoint
 //! resumes in the block it stopped in as blocks were then counted (the
 //! multiples of `input.batch_size`), and blocks after it have the time
-//! bound too.
+//! bound too. Its aggregator's state is format 9's (`super::v9`).
 //!
 //! Postcard writes fields in order without names, so the earlier layout is
 //! spelled out here: the same fields, less the one added.
@@ -15,7 +15,7 @@ use crate::pipeline::clock::Clock;
 use crate::pipeline::encode::{Compact, Held};
 use crate::pipeline::intern::InternerState;
 use crate::pipeline::saved::{DetectorState, SavedStats};
-use crate::risk::aggregate::AggregatorState;
+use crate::risk::aggregate::AggregatorStateV9;
 use crate::state::{Checkpoint, InputMark, OutputMark};
 
 /// The format number this module reads.
@@ -47,7 +47,7 @@ pub(super) struct ScorerStateV8<C = Clock> {
     pending: Vec<(i64, Compact)>,
     next_seq: u64,
     cadence: crate::pipeline::Cadence,
-    aggregator: AggregatorState,
+    aggregator: AggregatorStateV9,
     entities: crate::risk::entities::EntityRisk,
     stats: SavedStats,
     detectors: Vec<DetectorState>,
@@ -82,7 +82,7 @@ impl<C: Into<GuardBefore>> From<ScorerStateV8<C>> for ScorerState {
             next_seq: s.next_seq,
             block: None,
             cadence: s.cadence,
-            aggregator: s.aggregator,
+            aggregator: s.aggregator.into(),
             entities: s.entities,
             stats: s.stats,
             detectors: s.detectors,
