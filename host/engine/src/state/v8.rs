@@ -11,6 +11,7 @@
 use serde::Deserialize;
 
 use crate::pipeline::ScorerState;
+use crate::pipeline::block::Block;
 use crate::pipeline::clock::Clock;
 use crate::pipeline::encode::{Compact, Held};
 use crate::pipeline::intern::InternerState;
@@ -35,9 +36,11 @@ pub(super) struct CheckpointV8<S = ScorerStateV8> {
 }
 
 /// The scorer's part of a format-8 checkpoint, or, with `()` for the time
-/// guard's state (`C`), of a format-7 one (`super::v7`).
+/// guard's state (`C`), of a format-7 one (`super::v7`), or, with the
+/// block in progress (`B`), of a format-9 one (`super::v9`): postcard writes
+/// `()` as nothing.
 #[derive(Deserialize)]
-pub(super) struct ScorerStateV8<C = Clock> {
+pub(super) struct ScorerStateV8<C = Clock, B = ()> {
     interner: InternerState,
     clock: C,
     held: Vec<Held>,
@@ -46,6 +49,7 @@ pub(super) struct ScorerStateV8<C = Clock> {
     released_ms: i64,
     pending: Vec<(i64, Compact)>,
     next_seq: u64,
+    block: B,
     cadence: crate::pipeline::Cadence,
     aggregator: AggregatorStateV9,
     entities: crate::risk::entities::EntityRisk,
@@ -69,8 +73,25 @@ impl From<()> for GuardBefore {
     }
 }
 
-impl<C: Into<GuardBefore>> From<ScorerStateV8<C>> for ScorerState {
-    fn from(s: ScorerStateV8<C>) -> ScorerState {
+/// The block in progress as a checkpoint kept it: format 9's, or none in
+/// formats 8 and 7, which resume in the block they stopped in as blocks
+/// were then counted.
+pub(super) struct BlockBefore(Option<Block>);
+
+impl From<Option<Block>> for BlockBefore {
+    fn from(block: Option<Block>) -> BlockBefore {
+        BlockBefore(block)
+    }
+}
+
+impl From<()> for BlockBefore {
+    fn from((): ()) -> BlockBefore {
+        BlockBefore(None)
+    }
+}
+
+impl<C: Into<GuardBefore>, B: Into<BlockBefore>> From<ScorerStateV8<C, B>> for ScorerState {
+    fn from(s: ScorerStateV8<C, B>) -> ScorerState {
         ScorerState {
             interner: s.interner,
             clock: s.clock.into().0,
@@ -80,7 +101,7 @@ impl<C: Into<GuardBefore>> From<ScorerStateV8<C>> for ScorerState {
             released_ms: s.released_ms,
             pending: s.pending,
             next_seq: s.next_seq,
-            block: None,
+            block: s.block.into().0,
             cadence: s.cadence,
             aggregator: s.aggregator.into(),
             entities: s.entities,
