@@ -1765,22 +1765,7 @@ impl NovelTable {
                 user.active_days = active_days;
                 let held = std::mem::take(&mut user.held);
                 for h in held {
-                    if !h.new_kind {
-                        self.rate_discovery(e.user, h.kind, h.rarity);
-                    }
-                    if let Some(p_new) = h.owned {
-                        self.rate_owned(e.user, h.kind, p_new);
-                    }
-                    self.count_access(
-                        e.user,
-                        h.kind,
-                        Access {
-                            first: true,
-                            new_kind: h.new_kind,
-                            owned: h.owned.is_some(),
-                            dead: h.dead,
-                        },
-                    );
+                    self.learn_first(e.user, &h);
                 }
                 let Some(user) = self.users.get_mut(e.user) else {
                     return;
@@ -2174,6 +2159,30 @@ impl NovelTable {
         }
     }
 
+    /// A first access the user's habits did not learn when it was made (it
+    /// was reported, or the user was held) teaches them now: their
+    /// discovery rate of its kind (unless it was their first of the kind),
+    /// their rate of entering others' resources when it had an owner, and
+    /// their and their pools' access counts.
+    fn learn_first(&mut self, user_id: u32, h: &Held) {
+        if !h.new_kind {
+            self.rate_discovery(user_id, h.kind, h.rarity);
+        }
+        if let Some(p_new) = h.owned {
+            self.rate_owned(user_id, h.kind, p_new);
+        }
+        self.count_access(
+            user_id,
+            h.kind,
+            Access {
+                first: true,
+                new_kind: h.new_kind,
+                owned: h.owned.is_some(),
+                dead: h.dead,
+            },
+        );
+    }
+
     /// The user is learned again: the first accesses they made while held
     /// are learned, in the order they were made, as learned first accesses
     /// that were not reported would have been (their discovery, ownership
@@ -2206,22 +2215,15 @@ impl NovelTable {
                 .is_some_and(|u| u.kinds.get(kind).is_none());
             if new_kind {
                 self.count_kind_user(user_id, kind);
-            } else {
-                self.rate_discovery(user_id, kind, p.rarity);
             }
-            if let Some(p_new) = p.owned {
-                self.rate_owned(user_id, kind, p_new);
-            }
-            self.count_access(
-                user_id,
+            let first = Held {
                 kind,
-                Access {
-                    first: true,
-                    new_kind,
-                    owned: p.owned.is_some(),
-                    dead: p.dead,
-                },
-            );
+                new_kind,
+                rarity: p.rarity,
+                owned: p.owned,
+                dead: p.dead,
+            };
+            self.learn_first(user_id, &first);
             let touch = Touch {
                 resource: p.resource,
                 day: p.day,
