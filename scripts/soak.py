@@ -67,6 +67,13 @@ CYCLE_S = 30.0               # the hostile phases repeat every this many seconds
 
 NORMAL_CLIENTS = 4
 BATCH_EVENTS = 500
+# Each hog's buffer grows to max_body_bytes once its first MiB has come, so
+# seven hold 14 of the 16 MiB: a burst body finds no room the moment a second
+# one (or a forwarder's batch) is in flight with it, however the machine
+# schedules the burst's senders. With five (10 MiB) a burst had to have four
+# bodies in flight at once to be refused for the budget, and on a loaded
+# machine the senders sometimes came one after another.
+HOGS = 7
 
 
 def config_toml():
@@ -639,7 +646,7 @@ class Soak:
     def scheduler(self):
         """Every CYCLE_S: at 14 s a burst of ten bodies of max_body_bytes at
         full speed (the budget free, so they fill it), at 5 s a burst of
-        six while the hogs hold most of it, at 24 s the connection flood."""
+        six while the hogs hold all but 2 MiB of it, at 24 s the connection flood."""
         done = set()
         while not self.stop_hostile.is_set():
             cycle, at = divmod(time.monotonic() - self.cycle0, CYCLE_S)
@@ -694,7 +701,7 @@ class Soak:
             self.spawn(self.slow_body, group="hostile")
         for _ in range(2):
             self.spawn(self.stalled_body, group="hostile")
-        for _ in range(5):
+        for _ in range(HOGS):
             # Hogs: from the start of each cycle, a body of max_body_bytes
             # with all but its last MiB sent at once and the rest at 64
             # KiB/s: 408 at request_timeout_ms, holding the budget for what
