@@ -136,6 +136,20 @@
 //! details; a finding says when a read was scaled (`counted_rows`,
 //! `group_usual_read_rows`, `user_usual_read_rows`).
 //!
+//! # One outsized read
+//!
+//! A total far beyond the user's history may be one read: an ad-hoc
+//! `SELECT *`, an export behind a report. Where the log's row counts have
+//! a heavy tail such reads are everybody's now and then, and the totals'
+//! tails, fitted on each user's own buckets, call every one of them a bulk
+//! read. So the organisation's reads are kept by how far each exceeded its
+//! reader's usual read, and a bucket whose excess the event's read mostly
+//! carries is judged no more surely than such reads are rare in the log;
+//! a read beyond what the log has shown keeps the bucket's own tail. The
+//! `outsize` module has the details; a finding says when a read was
+//! judged so (`outsized_ratio`, `outsized_share`, `bucket_reads`,
+//! `bucket_p`).
+//!
 //! # Many tables, many tests
 //!
 //! The user's own hour and day are one bucket each, but the per-resource
@@ -297,7 +311,9 @@
 //! same once for the organisation, with its own members' spreads (96
 //! bytes, added up). The usual reads of resources are shared
 //! too (each instance's own entries, 24 bytes each, replaced at each
-//! exchange); a user's own usual read is not.
+//! exchange); a user's own usual read is not. So are the organisation's
+//! read ratios (`outsize`: each instance's own 96 bins, summed over the
+//! others at each exchange).
 //!
 //! # Memory
 //!
@@ -333,6 +349,8 @@
 //! bytes, 40 per table with events that day (at most 64) and 4 per hourly
 //! count (at most 1,536), at most 14 days: a few KiB for a user of a
 //! database log, at most about 125 KiB; and 56 bytes per user ever held.
+//! Per instance 800 bytes of read ratios (`outsize`: two histograms of
+//! 96 bins, its own and the other shards').
 //! Ids at or above 2²⁰ are kept in a B-tree
 //! rather than a vector, so a huge id never allocates a huge vector.
 #![deny(missing_docs)]
@@ -341,6 +359,7 @@ mod counts;
 mod held;
 mod kinds;
 mod model;
+mod outsize;
 mod rate;
 mod reads;
 mod shared;
@@ -359,6 +378,7 @@ use counts::{COUNT_WINDOW_DAYS, COUNT_WINDOW_HOURS, Moments, Slow, SlowGate, z_f
 use held::Held;
 use kinds::{KindDay, Kinds};
 use model::{Fit, Gate, Quantiles, Ring, SmallRing, log_total};
+use outsize::{Outsized, ReadRatios};
 use rate::{Dispersions, RateChange, RecentDays};
 use reads::{Counted, ReadSizes};
 use shared::{PoolShare, Recent, Share, Shared};
@@ -464,6 +484,9 @@ pub struct Volume {
     /// user's days are learned again (`held`); only users held since
     /// their last learned day have one.
     held: Table<Held>,
+    /// The organisation's reads by how far each exceeded its reader's
+    /// usual read, which bounds a total one read carries (`outsize`).
+    ratios: ReadRatios,
     /// Whether each action id is in `ignore_actions` (by id, below
     /// [`ACTION_CACHE_IDS`]), so the names are compared once per action
     /// rather than once per event. Derived, so not in the snapshot.
@@ -1184,6 +1207,8 @@ struct Buckets {
     pair_tests: f64,
     /// The detector's `min_score`.
     min: f32,
+    /// The logarithm of the user's usual read, once they have one.
+    usual_log: Option<f64>,
 }
 
 /// One bucket's judgement of the current event.
@@ -1197,6 +1222,9 @@ struct Scored {
     /// When the swing of the user's other resources of the kind bounded
     /// `p` (`kinds`): that rest, and the pair's own `p`.
     rest: Option<(KindRest, f64)>,
+    /// When one outsized read carried the total and the log's reads
+    /// bounded `p` (`outsize`): how, and the score before the bound.
+    outsized: Option<(Outsized, f32)>,
 }
 
 /// The rest of a user's days on a kind, as a finding reports it.
@@ -1494,6 +1522,12 @@ impl Volume {
         // A read of the size the user's group usually reads of a resource
         // counts in the hour and day as one of the user's own (`reads`).
         let read = self.reads.counted(e.resource, user.group, e.user, e.rows);
+        let usual_log = self.reads.usual_log(e.user);
+        if e.learn
+            && let Some(usual) = usual_log
+        {
+            self.ratios.learn(e.rows, usual);
+        }
         user.hours[hour] = user.hours[hour].saturating_add(read.rows);
         user.day_total = user.day_total.saturating_add(read.rows);
         if user.pair_index.len != user.pairs.len() {
@@ -1679,8 +1713,10 @@ impl Volume {
             pair_idx,
             pair_tests: tests.map_or(1.0, |t| t.day),
             min,
+            usual_log,
         };
-        Self::report(user, symbols, e, buckets, extra, &self.kinds, out);
+        let ratios = &self.ratios;
+        Self::report(user, symbols, e, buckets, extra, (&self.kinds, ratios), out);
     }
 
     /// Score every bucket of an event that may report (few get this far:
@@ -1693,7 +1729,7 @@ impl Volume {
         e: &Event,
         buckets: Buckets,
         mut extra: Vec<Scored>,
-        kinds: &Kinds,
+        (kinds, ratios): (&Kinds, &ReadRatios),
         out: &mut Vec<Finding>,
     ) {
         let Buckets {
@@ -1705,6 +1741,7 @@ impl Volume {
             pair_idx,
             pair_tests,
             min,
+            usual_log,
         } = buckets;
         let mut candidates: Vec<Scored> = Vec::with_capacity(3 + extra.len());
         if let Some(fit) = hour_fit {
@@ -1742,6 +1779,9 @@ impl Volume {
 
         // Row buckets first: on a tie they are the finding.
         candidates.append(&mut extra);
+        if let Some(usual) = usual_log {
+            bound_outsized(&mut candidates, user, e, pair_idx, (read, usual), ratios);
+        }
         let mut best: Option<&Scored> = None;
         for c in &candidates {
             let pair = pair_idx.map(|i| &user.pairs[i]);
@@ -1766,7 +1806,11 @@ impl Volume {
         user.today_max_reported = user
             .today_max_reported
             .max(best.score.floor().clamp(1.0, 100.0) as u8);
-        for c in candidates.iter().filter(|c| c.score >= min) {
+        // A bucket an outsized read bounded counts as reported at its own
+        // score: a later ordinary read adds nothing to what carried it, and
+        // must not report the same total unbounded.
+        let marked = |c: &Scored| c.outsized.map_or(c.score, |(_, own)| own.max(c.score));
+        for c in candidates.iter().filter(|c| marked(c) >= min) {
             let slot = match (c.bucket, pair_idx) {
                 (Bucket::Hour, _) => &mut user.hour_reported[hour],
                 (Bucket::Day, _) => &mut user.day_reported,
@@ -1779,13 +1823,74 @@ impl Volume {
                 (Bucket::PairEventsTrend, Some(i)) => &mut user.pairs[i].slow_events_reported,
                 (_, None) => continue,
             };
-            *slot = (*slot).max(c.score.floor().clamp(1.0, 100.0) as u8);
+            *slot = (*slot).max(marked(c).floor().clamp(1.0, 100.0) as u8);
         }
         let mut f = finding(symbols, e, best, read);
         if let Some((rest, unbounded)) = best.rest {
             f = rest_bounded(f, rest, unbounded, kinds.name(rest.kind));
         }
+        if let Some((why, _)) = best.outsized {
+            f = outsized_read(f, why);
+        }
         out.push(f);
+    }
+}
+
+/// Bound the row buckets among `candidates` that the event's read mostly
+/// carries by how often the log's reads are as outsized (`outsize`):
+/// `read` is how the read counted and `usual` the logarithm of the user's
+/// usual read. The user's hour and day count all their reads in them, a
+/// resource's buckets its own.
+fn bound_outsized(
+    candidates: &mut [Scored],
+    user: &User,
+    e: &Event,
+    pair_idx: Option<usize>,
+    (read, usual): (Counted, f64),
+    ratios: &ReadRatios,
+) {
+    let pair = pair_idx.and_then(|i| user.pairs.get(i));
+    let abs_hour = e.local_ms().div_euclid(HOUR_MS);
+    let (mut day_reads, mut hour_reads) = (0u64, 0u64);
+    let mut count = |p: &Pair| {
+        day_reads += u64::from(p.events_today);
+        if p.hour == abs_hour {
+            hour_reads += u64::from(p.hour_events);
+        }
+    };
+    if user.today_pairs_known {
+        user.today_pairs
+            .iter()
+            .filter_map(|&i| user.pairs.get(i as usize))
+            .for_each(&mut count);
+    } else {
+        user.pairs
+            .iter()
+            .filter(|p| p.events_today > 0)
+            .for_each(&mut count);
+    }
+    // The user's hour and day count a read as it counted (`reads`), a
+    // resource's buckets its rows.
+    let pair_reads = pair.map_or(1, |p| u64::from(p.events_today));
+    for c in candidates.iter_mut() {
+        let (median, counted, reads) = match (c.bucket, c.baseline) {
+            (Bucket::Hour, Baseline::Rows(fit)) => (fit.median_rows(), read.rows, hour_reads),
+            (Bucket::Day, Baseline::Rows(fit)) => (fit.median_rows(), read.rows, day_reads),
+            (Bucket::DayTrend, Baseline::Slow(slow)) => {
+                (f64::from(slow.mean).exp_m1(), read.rows, day_reads)
+            }
+            (Bucket::Pair, Baseline::Rows(fit)) => (fit.median_rows(), e.rows, pair_reads),
+            (Bucket::PairTrend, Baseline::Slow(slow)) => {
+                (f64::from(slow.mean).exp_m1(), e.rows, pair_reads)
+            }
+            _ => continue,
+        };
+        let carried = (median, counted, e.rows);
+        if let Some((p, why)) = ratios.bound(c.p, c.total, carried, usual, reads) {
+            c.outsized = Some((why, c.score));
+            c.p = p;
+            c.score = score_from_p(p);
+        }
     }
 }
 
@@ -1817,6 +1922,7 @@ fn score(
         p,
         score: score_from_p(p),
         rest: None,
+        outsized: None,
     })
 }
 
@@ -1841,6 +1947,7 @@ fn judge_slow(
         p,
         score,
         rest: None,
+        outsized: None,
     })
 }
 
@@ -2020,6 +2127,7 @@ fn rate_candidate(
             p,
             score,
             rest,
+            outsized: None,
         });
     }
 }
@@ -2066,6 +2174,7 @@ fn count_candidate(
             p,
             score,
             rest,
+            outsized: None,
         });
     }
 }
@@ -2167,6 +2276,20 @@ fn rest_bounded(mut f: Finding, rest: KindRest, unbounded_p: f64, kind: &str) ->
         .with("kind_rest_mean", f64::from(mean))
         .with("kind_rest_sd", f64::from(sd))
         .with("pair_p", unbounded_p)
+}
+
+/// Say that one outsized read carried the total and how often the log's
+/// reads are as outsized (`outsize`).
+fn outsized_read(mut f: Finding, why: Outsized) -> Finding {
+    let one_in = (1.0 / why.share).max(1.0);
+    f.reason.push_str(&format!(
+        "; one read of {:.0}× the user's usual read carried it, and 1 in {one_in:.0} of this log's reads is as outsized ({} reads in the bucket)",
+        why.ratio, why.reads
+    ));
+    f.with("outsized_ratio", why.ratio)
+        .with("outsized_share", why.share)
+        .with("bucket_reads", why.reads)
+        .with("bucket_p", why.own_p)
 }
 
 fn count_finding(resource: &str, e: &Event, s: &Scored, m: Moments) -> Finding {
@@ -2292,7 +2415,7 @@ impl Detector for Volume {
         }
     }
 
-    /// 0.3.0 to 0.7.0 snapshots carry over (`upgrade`'s module docs).
+    /// 0.3.0 to 0.8.0 snapshots carry over (`upgrade`'s module docs).
     fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, Self)> {
         upgrade::upgrade(version, state)
     }
@@ -2311,6 +2434,7 @@ impl Detector for Volume {
                 })
                 .collect(),
             reads: self.reads.share(),
+            ratios: self.ratios.share_own(),
         };
         population::encode(&share)
     }
@@ -2330,6 +2454,7 @@ impl Detector for Volume {
         self.org.set_shared(&org);
         self.reads
             .set_shared(shares.iter().map(|s| s.reads.as_slice()));
+        self.ratios.set_shared(shares.iter().map(|s| &s.ratios));
         for (g, pool) in self.groups.iter_mut() {
             pool.set_shared(&by_group.remove(&g).unwrap_or_default());
         }

@@ -184,6 +184,14 @@ impl ReadSizes {
         }
     }
 
+    /// The logarithm of `user`'s usual read in rows, once they have one.
+    pub fn usual_log(&self, user: u32) -> Option<f64> {
+        self.users
+            .get(user)
+            .filter(|u| u.n > 0.0)
+            .map(|u| f64::from(u.mean_log))
+    }
+
     /// Learn a learned day's `reads` reads of `resource`, `rows` rows in
     /// all, by `user` of `group`.
     pub fn learn_day(

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Fit, Ring, fit_values};
+use crate::outsize::RatioCounts;
 use crate::reads::GroupReads;
 use crate::spread::{Spread, Spreads};
 
@@ -68,6 +69,8 @@ pub struct Share {
     pub groups: Vec<(u32, PoolShare)>,
     /// Each tracked resource's usual reads, per peer group.
     pub reads: Vec<(u32, Vec<GroupReads>)>,
+    /// Its own readers' reads by how outsized each was (`outsize`).
+    pub ratios: RatioCounts,
 }
 
 impl Share {
@@ -75,6 +78,7 @@ impl Share {
     pub fn check(&self) -> Result<(), String> {
         self.org.check()?;
         self.groups.iter().try_for_each(|(_, p)| p.check())?;
+        self.ratios.check()?;
         crate::reads::check(&self.reads)
     }
 }

@@ -142,6 +142,79 @@ fn ordinary_history_stays_quiet() {
     assert!(above_35 <= 1, "{above_35} findings above 35: {findings:#?}");
 }
 
+/// A month in which some analysts now and then make a read a thousand
+/// times their usual one (one of their reads in forty or so): the log's row
+/// counts have a heavy tail. The support team never does.
+fn heavy_tailed_month() -> Runtime<Volume> {
+    let mut rt = runtime();
+    let mut events = history(30);
+    for (i, e) in events.iter_mut().enumerate() {
+        if (10..15).contains(&e.user) && i % 10 == 0 {
+            e.rows *= 1_000;
+        }
+    }
+    rt.observe(&events);
+    rt
+}
+
+/// User 3 reads 40,000 rows of tickets at 11:00 on day 30, in one read.
+fn one_big_read(rt: &mut Runtime<Volume>) -> Vec<Finding> {
+    let at = T0 + 30 * DAY_MS + 11 * HOUR_MS;
+    rt.observe(&sequence(
+        vec![ev(3, SUPPORT, TICKETS, at, 40_000)],
+        1_000_000,
+    ))
+}
+
+#[test]
+fn one_outsized_read_counts_as_the_logs_outsized_reads_do() {
+    // Where nobody reads like that, it is a bulk read.
+    let calm = one_big_read(&mut trained());
+    assert!(max_score(&calm) >= 90.0, "{calm:#?}");
+    // Where reads like it come every day, it is judged as one of them.
+    let heavy = one_big_read(&mut heavy_tailed_month());
+    assert!(max_score(&heavy) < 40.0, "{heavy:#?}");
+    if let Some(f) = heavy.first() {
+        assert!(evidence_f64(f, "outsized_ratio") > 100.0, "{f:#?}");
+        assert!(
+            f.reason.contains("this log's reads is as outsized"),
+            "{}",
+            f.reason
+        );
+    }
+}
+
+#[test]
+fn a_session_of_many_reads_is_not_one_outsized_read() {
+    // Fifteen reads of 3,000 rows in an hour (45,000 in all): no one read
+    // carries the hour, so the log's heavy tail of single reads does not
+    // excuse it, and it weighs more than the one read of 40,000.
+    let mut rt = heavy_tailed_month();
+    let at = T0 + 30 * DAY_MS + 11 * HOUR_MS;
+    let session: Vec<Event> = (0..15)
+        .map(|k| ev(4, SUPPORT, CUSTOMERS, at + k * 120_000, 3_000))
+        .collect();
+    let findings = rt.observe(&sequence(session, 1_000_000));
+    // Its first read alone is one outsized read, and says so; the hour
+    // they make together is not.
+    let strongest = findings
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .expect("the session reports");
+    assert!(
+        !strongest
+            .evidence
+            .iter()
+            .any(|(k, _)| k == "outsized_ratio"),
+        "{strongest:#?}"
+    );
+    let single = one_big_read(&mut heavy_tailed_month());
+    assert!(
+        max_score(&findings) > max_score(&single) + 10.0,
+        "{findings:#?} {single:#?}"
+    );
+}
+
 #[test]
 fn a_68k_row_read_at_night_scores_100() {
     let mut rt = trained();
@@ -777,7 +850,7 @@ fn findings_on_a_fixed_stream_are_unchanged() {
     assert!(all.len() >= 100, "only {} findings", all.len());
     assert_eq!(
         findings_digest(&all),
-        10_773_386_268_812_176_138,
+        12_381_433_337_000_206_862,
         "{} findings",
         all.len()
     );
@@ -1367,6 +1440,7 @@ fn shares_that_do_not_decode_are_refused_and_change_nothing() {
         },
         groups: Vec::new(),
         reads: Vec::new(),
+        ratios: Default::default(),
     };
     let not_a_total = [header, &ueba_sdk::population::encode(&not_a_total)].concat();
     for bad in [truncated, not_a_total] {

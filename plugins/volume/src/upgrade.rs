@@ -6,6 +6,10 @@
 //! types that changed, and converted: an upgrade of ueba keeps what volume
 //! learned instead of relearning every baseline.
 //!
+//! - 0.8.0: no read ratios of the organisation ([`crate::outsize`]).
+//!   They carry over with none: until [`crate::outsize::MIN_READS`]
+//!   learned reads are as outsized as a bucket's read, its tail stands as
+//!   0.8 judged it.
 //! - 0.7.0: no held days kept aside ([`crate::held`]). They carry over
 //!   with none: what 0.7 dropped is not known, and a user held at the
 //!   upgrade learns from the next held day on.
@@ -32,6 +36,7 @@ use ueba_sdk::Symbols;
 use ueba_sdk::table::Table;
 
 use crate::counts::Slow;
+use crate::held::Held;
 use crate::kinds::Kinds;
 use crate::model::{Fit, Ring};
 use crate::rate::{Dispersions, RecentDaysV03};
@@ -64,6 +69,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, V
             let (symbols, v): (Symbols, VolumeV07) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
+        "0.8.0" => {
+            let (symbols, v): (Symbols, VolumeV08) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
         _ => None,
     }
 }
@@ -83,8 +92,40 @@ struct VolumeBefore<U, R = ()> {
     reads: R,
 }
 
-/// Volume as 0.7 wrote it: this version's layout without held days kept
-/// aside.
+/// Volume as 0.8 wrote it: this version's layout without the log's read
+/// ratios.
+#[derive(Deserialize)]
+#[serde(rename = "Volume")]
+struct VolumeV08 {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<Pool>,
+    org: Pool,
+    dispersion: Dispersions,
+    reads: ReadSizes,
+    kinds: Kinds,
+    held: Table<Held>,
+}
+
+impl From<VolumeV08> for Volume {
+    fn from(v: VolumeV08) -> Volume {
+        Volume {
+            config: v.config,
+            first_ms: v.first_ms,
+            users: v.users,
+            groups: v.groups,
+            org: v.org,
+            dispersion: v.dispersion,
+            reads: v.reads,
+            kinds: v.kinds,
+            held: v.held,
+            ..Volume::default()
+        }
+    }
+}
+
+/// Volume as 0.7 wrote it: 0.8's layout without held days kept aside.
 #[derive(Deserialize)]
 #[serde(rename = "Volume")]
 struct VolumeV07 {
