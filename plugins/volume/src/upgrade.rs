@@ -66,7 +66,7 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, V
             Some((symbols, v.into()))
         }
         "0.7.0" => {
-            let (symbols, v): (Symbols, VolumeV07) = ueba_sdk::decode_state(state)?;
+            let (symbols, v): (Symbols, VolumeV08<()>) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         "0.8.0" => {
@@ -92,11 +92,12 @@ struct VolumeBefore<U, R = ()> {
     reads: R,
 }
 
-/// Volume as 0.8 wrote it: this version's layout without the log's read
-/// ratios.
+/// Volume as 0.7 and 0.8 wrote it: this version's layout without the
+/// log's read ratios, and in 0.7 without held days kept aside (`H`: `()`,
+/// which postcard writes as nothing).
 #[derive(Deserialize)]
 #[serde(rename = "Volume")]
-struct VolumeV08 {
+struct VolumeV08<H = Table<Held>> {
     config: Config,
     first_ms: Option<i64>,
     users: Table<User>,
@@ -105,11 +106,11 @@ struct VolumeV08 {
     dispersion: Dispersions,
     reads: ReadSizes,
     kinds: Kinds,
-    held: Table<Held>,
+    held: H,
 }
 
-impl From<VolumeV08> for Volume {
-    fn from(v: VolumeV08) -> Volume {
+impl<H: Into<Carried<Table<Held>>>> From<VolumeV08<H>> for Volume {
+    fn from(v: VolumeV08<H>) -> Volume {
         Volume {
             config: v.config,
             first_ms: v.first_ms,
@@ -119,37 +120,7 @@ impl From<VolumeV08> for Volume {
             dispersion: v.dispersion,
             reads: v.reads,
             kinds: v.kinds,
-            held: v.held,
-            ..Volume::default()
-        }
-    }
-}
-
-/// Volume as 0.7 wrote it: 0.8's layout without held days kept aside.
-#[derive(Deserialize)]
-#[serde(rename = "Volume")]
-struct VolumeV07 {
-    config: Config,
-    first_ms: Option<i64>,
-    users: Table<User>,
-    groups: Table<Pool>,
-    org: Pool,
-    dispersion: Dispersions,
-    reads: ReadSizes,
-    kinds: Kinds,
-}
-
-impl From<VolumeV07> for Volume {
-    fn from(v: VolumeV07) -> Volume {
-        Volume {
-            config: v.config,
-            first_ms: v.first_ms,
-            users: v.users,
-            groups: v.groups,
-            org: v.org,
-            dispersion: v.dispersion,
-            reads: v.reads,
-            kinds: v.kinds,
+            held: v.held.into().0,
             ..Volume::default()
         }
     }
@@ -215,6 +186,12 @@ struct Carried<T>(T);
 impl<T: Default> From<()> for Carried<T> {
     fn from((): ()) -> Carried<T> {
         Carried(T::default())
+    }
+}
+
+impl From<Table<Held>> for Carried<Table<Held>> {
+    fn from(held: Table<Held>) -> Carried<Table<Held>> {
+        Carried(held)
     }
 }
 
