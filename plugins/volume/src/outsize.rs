@@ -141,7 +141,12 @@ impl ReadRatios {
             }
         }
         own.reads += 1;
-        let r = (rows as f64).ln() - usual_log;
+        // ln 1 is 0: a log of one-row events takes no logarithm a read.
+        let r = if rows == 1 {
+            -usual_log
+        } else {
+            (rows as f64).ln() - usual_log
+        };
         if r >= 0.0 {
             let b = ((r / BIN) as usize).min(BINS - 1);
             own.bins[b] = own.bins[b].saturating_add(1);
