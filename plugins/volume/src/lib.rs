@@ -2282,9 +2282,13 @@ fn rest_bounded(mut f: Finding, rest: KindRest, unbounded_p: f64, kind: &str) ->
 /// reads are as outsized (`outsize`).
 fn outsized_read(mut f: Finding, why: Outsized) -> Finding {
     let one_in = (1.0 / why.share).max(1.0);
+    let reads = match why.reads {
+        1 => "the bucket's only read".to_owned(),
+        n => format!("one of {n} reads in the bucket"),
+    };
     f.reason.push_str(&format!(
-        "; one read of {:.0}× the user's usual read carried it, and 1 in {one_in:.0} of this log's reads is as outsized ({} reads in the bucket)",
-        why.ratio, why.reads
+        "; one read of {:.0}× the user's usual read carried it ({reads}), and 1 in {one_in:.0} of this log's reads is as outsized",
+        why.ratio
     ));
     f.with("outsized_ratio", why.ratio)
         .with("outsized_share", why.share)
