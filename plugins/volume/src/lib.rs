@@ -1783,7 +1783,10 @@ impl Volume {
             bound_outsized(&mut candidates, user, e, pair_idx, (read, usual), ratios);
         }
         let mut best: Option<&Scored> = None;
-        for c in &candidates {
+        // Bounded buckets whose own score is fresh: what the gates, which
+        // judge own scores, would have opened for.
+        let mut fresh_own = vec![false; candidates.len()];
+        for (c, fresh_own) in candidates.iter().zip(fresh_own.iter_mut()) {
             let pair = pair_idx.map(|i| &user.pairs[i]);
             let reported = match c.bucket {
                 Bucket::Hour => user.hour_reported[hour],
@@ -1796,21 +1799,32 @@ impl Volume {
                 Bucket::PairTrend => pair.map_or(u8::MAX, |p| p.slow_rows_reported),
                 Bucket::PairEventsTrend => pair.map_or(u8::MAX, |p| p.slow_events_reported),
             };
-            let fresh = (reported == 0 || c.score >= f32::from(reported) + RESCORE_STEP)
-                && c.score >= f32::from(user.today_max_reported);
-            if c.score >= min && fresh && best.is_none_or(|b| c.score > b.score) {
+            let fresh = |score: f32| {
+                score >= min
+                    && (reported == 0 || score >= f32::from(reported) + RESCORE_STEP)
+                    && score >= f32::from(user.today_max_reported)
+            };
+            if fresh(c.score) && best.is_none_or(|b| c.score > b.score) {
                 best = Some(c);
             }
+            *fresh_own = c.outsized.is_some_and(|(_, own)| fresh(own));
         }
-        let Some(best) = best else { return };
-        user.today_max_reported = user
-            .today_max_reported
-            .max(best.score.floor().clamp(1.0, 100.0) as u8);
+        if let Some(best) = best {
+            user.today_max_reported = user
+                .today_max_reported
+                .max(best.score.floor().clamp(1.0, 100.0) as u8);
+        }
         // A bucket an outsized read bounded counts as reported at its own
-        // score: a later ordinary read adds nothing to what carried it, and
-        // must not report the same total unbounded.
+        // score, whether or not anything reports now (when that score is
+        // fresh): a later ordinary read adds nothing to what carried it,
+        // and must not report the same total unbounded.
         let marked = |c: &Scored| c.outsized.map_or(c.score, |(_, own)| own.max(c.score));
-        for c in candidates.iter().filter(|c| marked(c) >= min) {
+        let marks = candidates
+            .iter()
+            .zip(&fresh_own)
+            .filter(|(c, own)| marked(c) >= min && (best.is_some() || **own))
+            .map(|(c, _)| c);
+        for c in marks {
             let slot = match (c.bucket, pair_idx) {
                 (Bucket::Hour, _) => &mut user.hour_reported[hour],
                 (Bucket::Day, _) => &mut user.day_reported,
@@ -1825,6 +1839,7 @@ impl Volume {
             };
             *slot = (*slot).max(marked(c).floor().clamp(1.0, 100.0) as u8);
         }
+        let Some(best) = best else { return };
         let mut f = finding(symbols, e, best, read);
         if let Some((rest, unbounded)) = best.rest {
             f = rest_bounded(f, rest, unbounded, kinds.name(rest.kind));

@@ -3,7 +3,14 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! volume's outsized-read finding says "the bucket's only read" or "one of
+//! a bucket an outsized read bounded counts as reported at its own score
+//! even when nothing reports, so that a later ordinary read cannot report
+//! the same total unbounded; here that changes which of other users'
+//! events the host holds out of learning, so the slow-exfiltration
+//! agent's first read is 1 in 757.2 of the organisation's reads as
+//! outsized where it was 1 in 757.3 (`outsized_share`); before it,
+//! volume's outsized-read
+//! finding says "the bucket's only read" or "one of
 //! N reads in the bucket" where it said "(N reads in the bucket)"; before
 //! it, volume 0.9.0 judges a total one outsized read carries no more surely
 //! than the organisation's reads that outsized are rare, so the
@@ -58,19 +65,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "195d58971320be9d5b8d30210e45e113302a340e9a0921d1498a57679eaa8553",
+        "802e5c28728eab53bb49502ab3db7caafb3cb2b93f2763bed0de7a543c2ace74",
     ),
     (
         "ecs",
-        "e552894fd43e909e42711566a9820288d95a95fd624befe040f489800634d67f",
+        "464f7a352f4fc5cf3b99e36284ee9ed89eaf880014c083551b8a4f7d4c690717",
     ),
     (
         "cef",
-        "c96f717772b3de8785d5216bb0262274123ce2a057bd56f1456bb1fc7782f2fd",
+        "f0448a9df4b83d3b649cc38d5b6f2572bb69de91ad621a103c377d80dea373be",
     ),
     (
         "ocsf",
-        "8b9f82a82314804251103e9c98237e6eb7149ebb27ebc4378a9f867a4e57397b",
+        "689dbca4ce6438071fe8aeaf215983b5a1051bc6d01e36e597e88d97ac89b4cc",
     ),
 ];
 
