@@ -1259,6 +1259,41 @@ fn exchange(r1: &mut Runtime<Volume>, r2: &mut Runtime<Volume>) {
     r2.absorb(&[p1]).unwrap();
 }
 
+/// The organisation's outsized reads are a population figure: a shard
+/// whose own users never make one bounds its user's outsized read by the
+/// other shard's readers once they have exchanged shares, and not before.
+#[test]
+fn another_shards_outsized_reads_count_after_an_exchange() {
+    // The odd analysts (the second shard's) now and then read a thousand
+    // times their usual; nobody in the first shard does.
+    let mut events = history(30);
+    for (i, e) in events.iter_mut().enumerate() {
+        if (10..20).contains(&e.user) && e.user % 2 == 1 && i % 10 == 0 {
+            e.rows *= 1_000;
+        }
+    }
+    let big = |rt: &mut Runtime<Volume>| {
+        let at = T0 + 30 * DAY_MS + 11 * HOUR_MS;
+        rt.observe(&sequence(
+            vec![ev(4, SUPPORT, TICKETS, at, 40_000)],
+            1_000_000,
+        ))
+    };
+    let mut alone = runtime();
+    alone.observe(&users_of(&events, 0));
+    let unshared = big(&mut alone);
+    assert!(max_score(&unshared) >= 90.0, "{unshared:#?}");
+    let (mut first, _) = sharded(&events, &[]);
+    let shared = big(&mut first);
+    assert!(max_score(&shared) < 60.0, "{shared:#?}");
+    assert!(
+        shared
+            .iter()
+            .any(|f| f.evidence.iter().any(|(k, _)| k == "outsized_ratio")),
+        "{shared:#?}"
+    );
+}
+
 /// A small support team: four light readers (even ids, ~100 rows a day)
 /// and two heavy ones (odd ids, ~2,000), each reading in one hour of
 /// days 0, 3, 6 and 9. Their pools hold fewer than twenty values, so one
