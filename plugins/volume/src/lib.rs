@@ -605,6 +605,22 @@ struct UserDays {
 }
 
 impl User {
+    /// Fold `f` over the user's pairs with events today: once the list of
+    /// them is known only those (a user who touched hundreds of resources
+    /// over the months works on a few a day, and this runs on every event
+    /// that is judged), else every pair, where a pair without events today
+    /// must add nothing.
+    fn fold_today<T>(&self, init: T, f: impl FnMut(T, &Pair) -> T) -> T {
+        if self.today_pairs_known {
+            self.today_pairs
+                .iter()
+                .filter_map(|&i| self.pairs.get(i as usize))
+                .fold(init, f)
+        } else {
+            self.pairs.iter().fold(init, f)
+        }
+    }
+
     fn days(&self) -> UserDays {
         UserDays {
             learned: self.learned_days,
@@ -1223,8 +1239,8 @@ struct Scored {
     /// `p` (`kinds`): that rest, and the pair's own `p`.
     rest: Option<(KindRest, f64)>,
     /// When one outsized read carried the total and the log's reads
-    /// bounded `p` (`outsize`): how, and the score before the bound.
-    outsized: Option<(Outsized, f32)>,
+    /// bounded `p` (`outsize`): how, with the tail before the bound.
+    outsized: Option<Outsized>,
 }
 
 /// The rest of a user's days on a kind, as a finding reports it.
@@ -1807,7 +1823,7 @@ impl Volume {
             if fresh(c.score) && best.is_none_or(|b| c.score > b.score) {
                 best = Some(c);
             }
-            *fresh_own = c.outsized.is_some_and(|(_, own)| fresh(own));
+            *fresh_own = c.outsized.is_some_and(|o| fresh(score_from_p(o.own_p)));
         }
         if let Some(best) = best {
             user.today_max_reported = user
@@ -1818,7 +1834,10 @@ impl Volume {
         // score, whether or not anything reports now (when that score is
         // fresh): a later ordinary read adds nothing to what carried it,
         // and must not report the same total unbounded.
-        let marked = |c: &Scored| c.outsized.map_or(c.score, |(_, own)| own.max(c.score));
+        let marked = |c: &Scored| {
+            c.outsized
+                .map_or(c.score, |o| score_from_p(o.own_p).max(c.score))
+        };
         let marks = candidates
             .iter()
             .zip(&fresh_own)
@@ -1844,7 +1863,7 @@ impl Volume {
         if let Some((rest, unbounded)) = best.rest {
             f = rest_bounded(f, rest, unbounded, kinds.name(rest.kind));
         }
-        if let Some((why, _)) = best.outsized {
+        if let Some(why) = best.outsized {
             f = outsized_read(f, why);
         }
         out.push(f);
@@ -1866,24 +1885,10 @@ fn bound_outsized(
 ) {
     let pair = pair_idx.and_then(|i| user.pairs.get(i));
     let abs_hour = e.local_ms().div_euclid(HOUR_MS);
-    let (mut day_reads, mut hour_reads) = (0u64, 0u64);
-    let mut count = |p: &Pair| {
-        day_reads += u64::from(p.events_today);
-        if p.hour == abs_hour {
-            hour_reads += u64::from(p.hour_events);
-        }
-    };
-    if user.today_pairs_known {
-        user.today_pairs
-            .iter()
-            .filter_map(|&i| user.pairs.get(i as usize))
-            .for_each(&mut count);
-    } else {
-        user.pairs
-            .iter()
-            .filter(|p| p.events_today > 0)
-            .for_each(&mut count);
-    }
+    let (day_reads, hour_reads) = user.fold_today((0u64, 0u64), |(d, h), p| {
+        let this_hour = if p.hour == abs_hour { p.hour_events } else { 0 };
+        (d + u64::from(p.events_today), h + u64::from(this_hour))
+    });
     // The user's hour and day count a read as it counted (`reads`), a
     // resource's buckets its rows.
     let pair_reads = pair.map_or(1, |p| u64::from(p.events_today));
@@ -1902,7 +1907,7 @@ fn bound_outsized(
         };
         let carried = (median, counted, e.rows);
         if let Some((p, why)) = ratios.bound(c.p, c.total, carried, usual, reads) {
-            c.outsized = Some((why, c.score));
+            c.outsized = Some(why);
             c.p = p;
             c.score = score_from_p(p);
         }
@@ -1983,25 +1988,15 @@ struct Tests {
 }
 
 impl Tests {
-    /// The tests of `user` in the local hour `hour`. Only pairs with
-    /// events today count, so once the user's list of them is known only
-    /// those are visited: a user who touched hundreds of resources over
-    /// the months works on a few a day, and this runs on every event.
+    /// The tests of `user` in the local hour `hour`: the pairs with
+    /// events today, and this hour ([`User::fold_today`]).
     fn of(user: &User, hour: i64, kind: Option<u32>) -> Self {
-        let count = |(d, h): (u32, u32), p: &Pair| {
+        let (day, this_hour) = user.fold_today((0u32, 0u32), |(d, h), p| {
             (
                 d + u32::from(p.events_today > 0),
                 h + u32::from(p.hour == hour && p.hour_events > 0),
             )
-        };
-        let (day, this_hour) = if user.today_pairs_known {
-            user.today_pairs
-                .iter()
-                .filter_map(|&i| user.pairs.get(i as usize))
-                .fold((0, 0), count)
-        } else {
-            user.pairs.iter().fold((0, 0), count)
-        };
+        });
         Tests {
             day: f64::from(day.max(1)),
             hour: f64::from(this_hour.max(1)),
