@@ -3,7 +3,13 @@
 //! field, are pinned by their sha256. A refactoring must leave them as they
 //! are; a change to detection or to a format changes them on purpose, and
 //! the new digests go in with the change that explains them (the last:
-//! a bucket an outsized read bounded counts as reported at its own score
+//! a detector's findings about one resource within an hour restate one
+//! behaviour and count once in its repeat bonus, at their strongest, so
+//! the boiling-frog agent's early-morning reads of support.customers alert
+//! at 01:24 at 72.2 where they alerted at 01:10 at 63.9 and escalated to
+//! 90, and the slow-exfiltration agent alerts at 15:41 at 61.6 where at
+//! 14:40 at 64.6, escalating at 17:44 to 82.6 where at 18:32 to 90;
+//! before it, a bucket an outsized read bounded counts as reported at its own score
 //! even when nothing reports, so that a later ordinary read cannot report
 //! the same total unbounded; here that changes which of other users'
 //! events the host holds out of learning, so the slow-exfiltration
@@ -65,19 +71,19 @@ use crate::util::ueba;
 const DIGESTS: &[(&str, &str)] = &[
     (
         "jsonl",
-        "802e5c28728eab53bb49502ab3db7caafb3cb2b93f2763bed0de7a543c2ace74",
+        "464b6a020adb77c038c5734d8ca841e7a32eb573d0803425c5ad64f145c644c3",
     ),
     (
         "ecs",
-        "464f7a352f4fc5cf3b99e36284ee9ed89eaf880014c083551b8a4f7d4c690717",
+        "cacd6dfcb41992bf7916dd7e0ed80bf158598a979b70a603b7fdbe5090337a4e",
     ),
     (
         "cef",
-        "f0448a9df4b83d3b649cc38d5b6f2572bb69de91ad621a103c377d80dea373be",
+        "0ecbc32ffc575bad4c703be50bf1f284233ec6114b71926feed1247a6bb5bb93",
     ),
     (
         "ocsf",
-        "689dbca4ce6438071fe8aeaf215983b5a1051bc6d01e36e597e88d97ac89b4cc",
+        "2794c00cb07dd7b3c954e375720e297250c7d2f43df59fce359ccfbc97214646",
     ),
 ];
 

@@ -356,7 +356,7 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
 /// to 0.8 layouts over, off-hours its 0.1.0 to 0.3.0 ones, novel-table
 /// its 0.2.0 to 0.4.1 ones, new-source its 0.3.1 one, and no
 /// detector starts afresh;
-/// the checkpoint formats 7, 8 and 9 carry over to the current one.
+/// the checkpoint formats 7 to 10 carry over to the current one.
 #[test]
 fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/earlier-states");

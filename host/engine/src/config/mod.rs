@@ -70,7 +70,8 @@ threshold = 60.0
 # Risk halves every this many hours of event time without new findings.
 half_life_hours = 24.0
 # Within one detector, findings after the strongest add this fraction of
-# their (decayed) score...
+# their (decayed) score (findings about one resource within one hour restate
+# one behaviour: they count once, at their strongest)...
 repeat_weight = 0.25
 # ...but never more than this many points in all, so one chatty detector's
 # many small findings cannot drown the others or alert on their own.

@@ -76,17 +76,80 @@ fn one_detector_alone_stops_at_the_cap_and_agreement_goes_higher() {
     assert!((s[0].peak - 95.0).abs() < 0.01, "{}", s[0].peak);
 }
 
+fn on(resource: &str, mut f: AlertFinding) -> AlertFinding {
+    f.resource = resource.into();
+    f
+}
+
 #[test]
 fn chatty_detector_is_capped() {
     let mut a = agg();
     for i in 0..1000 {
-        assert!(
-            a.add(0, 1, i, finding("off-hours", 30.0, i as u64), "u", None)
-                .is_none()
-        );
+        let f = on(&format!("t{i}"), finding("off-hours", 30.0, i as u64));
+        assert!(a.add(0, 1, i, f, "u", None).is_none());
     }
     let peak = a.standings()[0].peak;
     assert!((peak - 45.0).abs() < 0.1, "{peak}");
+}
+
+#[test]
+fn a_detector_restating_one_resources_hour_counts_it_once() {
+    // Volume's hour count, day count, hour rows and day rows of one surge
+    // on one table: one behaviour, worth its strongest finding.
+    let mut a = agg();
+    for (i, score) in [45.0, 40.0, 35.0, 30.0].into_iter().enumerate() {
+        let f = on("support.tickets", finding("volume", score, i as u64));
+        assert!(a.add(0, 0, i as i64 * 60_000, f, "u", None).is_none());
+    }
+    let once = a.risk_of(0);
+    assert!((once - 45.0).abs() < 0.1, "{once}");
+    // The same findings about four tables are four behaviours: repeats.
+    for (i, score) in [45.0, 40.0, 35.0, 30.0].into_iter().enumerate() {
+        let f = on(&format!("t{i}"), finding("volume", score, i as u64));
+        a.add(1, 0, i as i64 * 60_000, f, "v", None);
+    }
+    let four = a.risk_of(1);
+    assert!((four - 60.0).abs() < 0.1, "{four}: 45 plus the repeat cap");
+}
+
+#[test]
+fn a_restated_behaviour_counts_at_its_strongest_and_goes_on_into_the_next_hour() {
+    let mut a = agg();
+    a.add(0, 0, 0, on("t", finding("volume", 40.0, 1)), "u", None);
+    // A stronger finding about the same table in that hour replaces it:
+    // the behaviour counts once, at its strongest, with no repeat bonus.
+    a.add(0, 0, 60_000, on("t", finding("volume", 50.0, 2)), "u", None);
+    let risen = a.risk_of(0);
+    assert!((risen - 50.0).abs() < 0.1, "{risen}");
+    // Another table then is another behaviour: 50 + 0.25 × 20.
+    a.add(
+        0,
+        0,
+        120_000,
+        on("u", finding("volume", 20.0, 5)),
+        "u",
+        None,
+    );
+    let other = a.risk_of(0);
+    assert!((other - 55.0).abs() < 0.1, "{other}");
+    // A night session restated as it grows: the findings of its first hour
+    // count as one, its second hour is the behaviour going on (a repeat).
+    let session = [(10, 23.0), (30, 33.0), (80, 43.0), (115, 54.0)];
+    for (i, (minute, score)) in session.into_iter().enumerate() {
+        let f = on(
+            "support.tickets",
+            finding("off-hours", score, 10 + i as u64),
+        );
+        a.add(1, 1, minute * 60_000, f, "v", None);
+    }
+    let decay = |s: f32, from_min: i64| s * 0.5f32.powf((115 - from_min) as f32 / (24.0 * 60.0));
+    // Sum: the first hour at its strongest (33, decayed), the second hour's
+    // 43 and the rise of 54 over it; the component is 54 plus a quarter of
+    // the rest.
+    let sum = decay(33.0, 30) + decay(43.0, 80) + (54.0 - decay(43.0, 80));
+    let expected = 54.0 + 0.25 * (sum - 54.0);
+    let night = a.risk_of(1);
+    assert!((night - expected).abs() < 0.1, "{night} vs {expected}");
 }
 
 #[test]

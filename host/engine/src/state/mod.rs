@@ -24,6 +24,7 @@
 //! `DIR/lock` keeps two processes from sharing one state directory.
 
 pub mod driver;
+mod v10;
 mod v7;
 mod v8;
 mod v9;
@@ -52,9 +53,9 @@ pub struct Position {
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
 /// The checkpoint layout this build writes. Bumped whenever the body's
-/// encoding changes. It also reads formats 7 to 9 (`v7`, `v8`, `v9`); any
+/// encoding changes. It also reads formats 7 to 10 (`v7` to `v10`); any
 /// other older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 10;
+pub const FORMAT_VERSION: u16 = 11;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
@@ -316,6 +317,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         && version != v7::FORMAT
         && version != v8::FORMAT
         && version != v9::FORMAT
+        && version != v10::FORMAT
     {
         return Err(StateError::Version {
             path,
@@ -346,6 +348,8 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         postcard::from_bytes::<v8::CheckpointV8>(body).map(Checkpoint::from)
     } else if version == v9::FORMAT {
         postcard::from_bytes::<v9::CheckpointV9>(body).map(Checkpoint::from)
+    } else if version == v10::FORMAT {
+        postcard::from_bytes::<v10::CheckpointV10>(body).map(Checkpoint::from)
     } else {
         postcard::from_bytes(body)
     };

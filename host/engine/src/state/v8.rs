@@ -16,7 +16,7 @@ use crate::pipeline::clock::Clock;
 use crate::pipeline::encode::{Compact, Held};
 use crate::pipeline::intern::InternerState;
 use crate::pipeline::saved::{DetectorState, SavedStats};
-use crate::risk::aggregate::AggregatorStateV9;
+use crate::risk::aggregate::{AggregatorState, AggregatorStateV9};
 use crate::state::{Checkpoint, InputMark, OutputMark};
 
 /// The format number this module reads.
@@ -37,10 +37,11 @@ pub(super) struct CheckpointV8<S = ScorerStateV8> {
 
 /// The scorer's part of a format-8 checkpoint, or, with `()` for the time
 /// guard's state (`C`), of a format-7 one (`super::v7`), or, with the
-/// block in progress (`B`), of a format-9 one (`super::v9`): postcard writes
-/// `()` as nothing.
+/// block in progress (`B`), of a format-9 one (`super::v9`), or with that
+/// and format 10's aggregator (`A`), of a format-10 one (`super::v10`):
+/// postcard writes `()` as nothing.
 #[derive(Deserialize)]
-pub(super) struct ScorerStateV8<C = Clock, B = ()> {
+pub(super) struct ScorerStateV8<C = Clock, B = (), A = AggregatorStateV9> {
     interner: InternerState,
     clock: C,
     held: Vec<Held>,
@@ -51,7 +52,7 @@ pub(super) struct ScorerStateV8<C = Clock, B = ()> {
     next_seq: u64,
     block: B,
     cadence: crate::pipeline::Cadence,
-    aggregator: AggregatorStateV9,
+    aggregator: A,
     entities: crate::risk::entities::EntityRisk,
     stats: SavedStats,
     detectors: Vec<DetectorState>,
@@ -90,8 +91,10 @@ impl From<()> for BlockBefore {
     }
 }
 
-impl<C: Into<GuardBefore>, B: Into<BlockBefore>> From<ScorerStateV8<C, B>> for ScorerState {
-    fn from(s: ScorerStateV8<C, B>) -> ScorerState {
+impl<C: Into<GuardBefore>, B: Into<BlockBefore>, A: Into<AggregatorState>>
+    From<ScorerStateV8<C, B, A>> for ScorerState
+{
+    fn from(s: ScorerStateV8<C, B, A>) -> ScorerState {
         ScorerState {
             interner: s.interner,
             clock: s.clock.into().0,
