@@ -189,7 +189,11 @@ const SLOT_MS: i64 = 3_600_000;
 
 /// Most behaviours remembered per user and detector for an hour; past it
 /// the weakest makes way, and a later finding about it counts as a repeat.
-pub const FACETS_KEPT: usize = 32;
+/// A few hundred bytes per component at most, whatever a detector reports:
+/// a user's hour rarely has findings about more than a handful of
+/// resources, and a detector reporting on every resource gains nothing
+/// past the repeat cap anyway.
+pub const FACETS_KEPT: usize = 8;
 
 /// The behaviours a detector reported about a user in the current hour of
 /// the clock: per resource, its strongest finding (score, event time).

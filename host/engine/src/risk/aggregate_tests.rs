@@ -636,3 +636,19 @@ fn changed_users_are_those_with_a_finding_or_a_closed_incident_since_the_last_ta
     assert!(a.standing(2).is_none());
     assert!(a.standing(3).is_some_and(|s| s.alerts >= 1));
 }
+
+#[test]
+fn an_hours_behaviours_are_remembered_up_to_a_bound_the_weakest_making_way() {
+    let hl = 24.0 * H as f64;
+    let mut facets = Facets::default();
+    for i in 0..100 {
+        let score = 20.0 + i as f32 * 0.5;
+        assert_eq!(facets.note(&format!("t{i}"), score, i, hl), score);
+    }
+    assert_eq!(facets.seen.len(), FACETS_KEPT);
+    // The strongest stay: a restatement of one of them adds nothing...
+    assert_eq!(facets.note("t99", 40.0, 200, hl), 0.0);
+    // ...and one that made way counts as a behaviour of its own again.
+    assert_eq!(facets.note("t0", 20.0, 200, hl), 20.0);
+    assert_eq!(facets.seen.len(), FACETS_KEPT);
+}
