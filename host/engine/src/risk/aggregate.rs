@@ -251,8 +251,13 @@ impl Facets {
 }
 
 /// Aggregation state of one user.
+///
+/// `F` is what each component remembers of the hour's behaviours and `A`
+/// how the episode's shown evidence is kept: `()` and a set of detector
+/// bits (`u64`) in checkpoint formats 7 to 9, `()` and the current
+/// `Vec<f32>` in format 10.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct UserRisk<F = Facets> {
+struct UserRisk<F = Facets, A = Vec<f32>> {
     components: Vec<Component<F>>,
     peak: f32,
     peak_ms: i64,
@@ -270,7 +275,7 @@ struct UserRisk<F = Facets> {
     /// of the current episode: the evidence the SIEM has been shown, so
     /// that only evidence beyond it is new (`new-evidence`). Empty outside
     /// an episode; shorter than the columns when the later ones had none.
-    alerted: Vec<f32>,
+    alerted: A,
     alerts: u32,
     /// The open incident.
     incident: Option<Incident>,
@@ -347,12 +352,13 @@ pub struct UserStanding {
 /// Everything the aggregator has learned, for a durable-state checkpoint.
 /// Opaque: only [`Aggregator::restore`] reads it.
 ///
-/// `F` is what each component remembers of the day's behaviours: `()` in
-/// checkpoint format 10 ([`AggregatorStateV10`]).
+/// `F` and `A` are the layout of each user's components and shown
+/// evidence (see `UserRisk`): earlier checkpoint formats' are read as
+/// [`AggregatorStateV9`] and [`AggregatorStateV10`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AggregatorState<F = Facets> {
+pub struct AggregatorState<F = Facets, A = Vec<f32>> {
     detectors: Vec<String>,
-    users: Vec<UserRisk<F>>,
+    users: Vec<UserRisk<F, A>>,
     budget: AlertBudget,
     alert_users: BTreeMap<String, u32>,
 }
@@ -362,23 +368,18 @@ pub struct AggregatorState<F = Facets> {
 /// state directory. A detector in the set is behind the open episode, as
 /// it was then (no new evidence from it); one outside it had shown
 /// nothing.
-#[derive(Deserialize)]
-#[serde(rename = "AggregatorState")]
-pub(crate) struct AggregatorStateV9 {
-    detectors: Vec<String>,
-    users: Vec<UserRiskV9>,
-    budget: AlertBudget,
-    alert_users: BTreeMap<String, u32>,
-}
+pub(crate) type AggregatorStateV9 = AggregatorState<(), u64>;
 
 /// [`AggregatorState`] as checkpoint format 10 kept it, remembering no
-/// behaviours of the day: after an upgrade a resource's next finding that
-/// day counts as a new behaviour.
-pub(crate) type AggregatorStateV10 = AggregatorState<()>;
+/// behaviours of the hour: after an upgrade a resource's next finding in
+/// that hour counts as a new behaviour.
+pub(crate) type AggregatorStateV10 = AggregatorState<(), Vec<f32>>;
 
-impl From<AggregatorStateV10> for AggregatorState {
-    fn from(a: AggregatorStateV10) -> AggregatorState {
-        let users = a
+impl<A> AggregatorState<(), A> {
+    /// The same state in the current layout, remembering no behaviours of
+    /// the hour, with each user's shown evidence converted by `alerted`.
+    fn upgraded(self, alerted: impl Fn(A) -> Vec<f32>) -> AggregatorState {
+        let users = self
             .users
             .into_iter()
             .map(|u| UserRisk {
@@ -388,7 +389,7 @@ impl From<AggregatorStateV10> for AggregatorState {
                 alerted_at_score: u.alerted_at_score,
                 hold: u.hold,
                 hold_before: u.hold_before,
-                alerted: u.alerted,
+                alerted: alerted(u.alerted),
                 alerts: u.alerts,
                 incident: u.incident,
                 closed: u.closed,
@@ -397,69 +398,33 @@ impl From<AggregatorStateV10> for AggregatorState {
             })
             .collect();
         AggregatorState {
-            detectors: a.detectors,
+            detectors: self.detectors,
             users,
-            budget: a.budget,
-            alert_users: a.alert_users,
+            budget: self.budget,
+            alert_users: self.alert_users,
         }
     }
 }
 
-/// [`UserRisk`] as formats 7 to 9 kept it.
-#[derive(Deserialize)]
-#[serde(rename = "UserRisk")]
-struct UserRiskV9 {
-    components: Vec<Component<()>>,
-    peak: f32,
-    peak_ms: i64,
-    alerted_at_score: Option<f32>,
-    hold: Hold,
-    hold_before: (u64, Hold),
-    alerted_detectors: u64,
-    alerts: u32,
-    incident: Option<Incident>,
-    closed: Vec<Incident>,
-    forgiven: Vec<Forgiven>,
-}
-
 impl From<AggregatorStateV9> for AggregatorState {
     fn from(a: AggregatorStateV9) -> AggregatorState {
-        let users = a
-            .users
-            .into_iter()
-            .map(|u| {
-                let bits = u.alerted_detectors;
-                let alerted = (0..64 - bits.leading_zeros() as usize)
-                    .map(|d| {
-                        if bits & detector_bit(d) != 0 {
-                            f32::INFINITY
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                UserRisk {
-                    components: u.components.into_iter().map(Component::from).collect(),
-                    peak: u.peak,
-                    peak_ms: u.peak_ms,
-                    alerted_at_score: u.alerted_at_score,
-                    hold: u.hold,
-                    hold_before: u.hold_before,
-                    alerted,
-                    alerts: u.alerts,
-                    incident: u.incident,
-                    closed: u.closed,
-                    forgiven: u.forgiven,
-                    modifier: None,
-                }
-            })
-            .collect();
-        AggregatorState {
-            detectors: a.detectors,
-            users,
-            budget: a.budget,
-            alert_users: a.alert_users,
-        }
+        a.upgraded(|bits| {
+            (0..64 - bits.leading_zeros() as usize)
+                .map(|d| {
+                    if bits & detector_bit(d) != 0 {
+                        f32::INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+impl From<AggregatorStateV10> for AggregatorState {
+    fn from(a: AggregatorStateV10) -> AggregatorState {
+        a.upgraded(|alerted| alerted)
     }
 }
 
