@@ -335,17 +335,23 @@ fn time_outliers(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
     }
 }
 
-/// One finding: time, detector, score, (risk after, threshold, alert),
-/// reason and evidence.
+/// One finding: time, detector, score, (risk after, threshold, alert,
+/// whether it restated the hour's finding on its resource), reason and
+/// evidence.
 fn write_finding(out: &mut String, f: &AlertFinding, record: Option<&FindingRecord>) {
     let after = record.map_or(String::new(), |r| {
         format!(
-            " -> risk {:.1} (threshold {:.1}){}",
+            " -> risk {:.1} (threshold {:.1}){}{}",
             r.risk,
             r.threshold,
             r.alert
                 .as_deref()
-                .map_or(String::new(), |k| format!("  ALERT ({k})"))
+                .map_or(String::new(), |k| format!("  ALERT ({k})")),
+            if r.restates {
+                "  restates this hour's finding on its resource: counted once, at the stronger"
+            } else {
+                ""
+            }
         )
     });
     let _ = writeln!(

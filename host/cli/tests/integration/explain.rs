@@ -94,6 +94,26 @@ fn findings_hold_every_finding_with_the_risk_it_left_and_the_alerts_it_raised() 
             && f["risk"].as_f64().unwrap() < f["threshold"].as_f64().unwrap()),
         "quiet findings are recorded"
     );
+    // A finding is marked as restating exactly when its detector already
+    // reported its resource about the user in that hour of the clock.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut restated = 0;
+    for f in &findings {
+        if f.get("exception").is_some() {
+            continue;
+        }
+        let hour = &f["time"].as_str().unwrap()[..13];
+        let key = (
+            f["user"].to_string(),
+            f["detector"].to_string(),
+            f["resource"].to_string(),
+            hour.to_string(),
+        );
+        let again = !seen.insert(key);
+        assert_eq!(f.get("restates").is_some(), again, "{f}");
+        restated += usize::from(again);
+    }
+    assert!(restated > 0, "some findings restate the hour's");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::identity::Identities;
 use crate::pipeline::intern::{Interner, SymbolKind};
 use crate::pipeline::reorder::OrderedQueue;
 use crate::risk::aggregate::{
-    Aggregator, AlertFinding, Modifier, ResourceCriticality, UserModifier, UserStanding,
+    Added, Aggregator, AlertFinding, Modifier, ResourceCriticality, UserModifier, UserStanding,
     detector_bit, round1,
 };
 use crate::risk::entities::{EntityKind, EntityRisk, EntityStanding};
@@ -1261,6 +1261,7 @@ impl<S: AlertSink> Scorer<S> {
                         risk: round1(risk),
                         threshold: self.aggregator.threshold(),
                         alert: None,
+                        restates: false,
                         exception: Some(if note.is_empty() {
                             format!("exceptions[{i}]")
                         } else {
@@ -1287,6 +1288,7 @@ impl<S: AlertSink> Scorer<S> {
                         threshold: self.aggregator.threshold(),
                         alert: None,
                         exception: Some(format!("benign verdict on {verdict}")),
+                        restates: false,
                         finding,
                     };
                     record_finding(&mut self.findings, &mut pending, seq, record)?;
@@ -1311,7 +1313,7 @@ impl<S: AlertSink> Scorer<S> {
                 self.entities
                     .add(EntityKind::Source, source, ev.user, weighted, ev.time_ms);
             }
-            if let Some(before) = added {
+            if let Some(Added { before, .. }) = added {
                 // The risk before the event is the one before its first
                 // finding.
                 let p = pending.get_or_insert_with(|| PendingEvent {
@@ -1333,6 +1335,7 @@ impl<S: AlertSink> Scorer<S> {
                     threshold: self.aggregator.threshold(),
                     alert: None,
                     exception: None,
+                    restates: added.is_some_and(|a| a.restated),
                     finding,
                 };
                 record_finding(&mut self.findings, &mut pending, seq, record)?;

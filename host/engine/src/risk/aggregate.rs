@@ -448,6 +448,17 @@ pub struct Column {
     pub keeps: Option<usize>,
 }
 
+/// What adding a finding did ([`Aggregator::add_finding`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Added {
+    /// The user's risk before it, decayed to its time.
+    pub before: f32,
+    /// Whether it restated a behaviour its detector already reported this
+    /// hour (the same resource), so that it added to the repeats only what
+    /// it rose above the strongest so far ([`Facets`]).
+    pub restated: bool,
+}
+
 /// Per-user risk across all users.
 pub struct Aggregator {
     cfg: RiskConfig,
@@ -772,14 +783,22 @@ impl Aggregator {
         user_name: &str,
         peer_group: Option<&str>,
     ) -> Option<Alert> {
-        let before = self.add_finding(user, detector, time_ms, finding)?;
+        let added = self.add_finding(user, detector, time_ms, finding)?;
         let detectors = detector_bit(detector);
-        self.decide(user, time_ms, before, detectors, user_name, peer_group)
+        self.decide(
+            user,
+            time_ms,
+            added.before,
+            detectors,
+            user_name,
+            peer_group,
+        )
     }
 
     /// Add a finding of `detector` (index) about `user` at `time_ms`
     /// without deciding on an alert, and return the user's risk before it
-    /// (decayed to `time_ms`); `None` for a detector index out of range.
+    /// (decayed to `time_ms`) and whether it restated a behaviour of the
+    /// hour ([`Added`]); `None` for a detector index out of range.
     /// The findings of one event are all added before [`Aggregator::decide`]
     /// looks at the risk they make together, so an alert carries every
     /// detector's evidence about the event whatever order the detectors
@@ -790,7 +809,7 @@ impl Aggregator {
         detector: usize,
         time_ms: i64,
         finding: AlertFinding,
-    ) -> Option<f32> {
+    ) -> Option<Added> {
         if detector >= self.names.len() {
             return None;
         }
@@ -813,11 +832,14 @@ impl Aggregator {
         }
         let before = self.risk(&u);
         let score = finding.score as f32;
+        let restated;
         {
             let hl = self.half_life_ms;
             let c = &mut u.components[detector];
             c.max = c.max.max(score);
-            c.sum += c.facets.note(&finding.resource, score, time_ms, hl);
+            let adds = c.facets.note(&finding.resource, score, time_ms, hl);
+            restated = adds < score;
+            c.sum += adds;
             c.findings += 1;
             c.kept.push(Kept {
                 score,
@@ -836,7 +858,7 @@ impl Aggregator {
             }
         }
         self.users[idx] = u;
-        Some(before)
+        Some(Added { before, restated })
     }
 
     /// Decide what the findings just added about `user` at `time_ms` call

@@ -652,3 +652,23 @@ fn an_hours_behaviours_are_remembered_up_to_a_bound_the_weakest_making_way() {
     assert_eq!(facets.note("t0", 20.0, 200, hl), 20.0);
     assert_eq!(facets.seen.len(), FACETS_KEPT);
 }
+
+#[test]
+fn adding_a_finding_says_whether_it_restated_the_hours_behaviour() {
+    let mut a = agg();
+    let first = a.add_finding(0, 0, 0, on("t", finding("volume", 30.0, 1)));
+    assert_eq!(
+        first,
+        Some(Added {
+            before: 0.0,
+            restated: false
+        })
+    );
+    let again = a.add_finding(0, 0, 60_000, on("t", finding("volume", 40.0, 2)));
+    assert!(again.unwrap().restated);
+    let other = a.add_finding(0, 0, 120_000, on("u", finding("volume", 20.0, 3)));
+    assert!(!other.unwrap().restated);
+    // Another detector's finding on the same resource is its own evidence.
+    let off = a.add_finding(0, 1, 180_000, on("t", finding("off-hours", 20.0, 4)));
+    assert!(!off.unwrap().restated);
+}

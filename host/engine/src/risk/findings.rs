@@ -35,6 +35,11 @@ pub struct FindingRecord {
     /// risk (`exceptions[i]` when it has none); such a finding added none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exception: Option<String>,
+    /// Whether the finding restated a behaviour its detector had already
+    /// reported that hour (the same resource): it counted once with it, at
+    /// the stronger, rather than as a repeat. Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub restates: bool,
     /// The finding itself, as alerts show it.
     #[serde(flatten)]
     pub finding: AlertFinding,
