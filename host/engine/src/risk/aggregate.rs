@@ -30,6 +30,7 @@ use crate::config::{RiskConfig, scale_odds};
 use crate::risk::budget::AlertBudget;
 use crate::risk::incidents::{Change, Incident, IncidentRecord};
 use crate::risk::verdicts::{PendingVerdict, VerdictKind};
+use crate::risk::{decay_factor, decayed};
 
 /// Closed incidents kept per user, so a verdict given after an episode
 /// ended still finds it.
@@ -226,8 +227,7 @@ impl Facets {
             self.slot = slot;
             self.seen.clear();
         }
-        let decay =
-            |s: f32, at: i64| s * 0.5f64.powf((time_ms - at).max(0) as f64 / half_life_ms) as f32;
+        let decay = |s: f32, at: i64| decayed(s, at, time_ms, half_life_ms);
         if let Some(seen) = self.seen.iter_mut().find(|(r, _, _)| r == resource) {
             let was = decay(seen.1, seen.2);
             if score >= was {
@@ -237,13 +237,8 @@ impl Facets {
             return (score - was).max(0.0);
         }
         if self.seen.len() >= FACETS_KEPT {
-            let weakest = self
-                .seen
-                .iter()
-                .enumerate()
-                .min_by(|a, b| decay(a.1.1, a.1.2).total_cmp(&decay(b.1.1, b.1.2)))
-                .map_or(0, |(i, _)| i);
-            self.seen.swap_remove(weakest);
+            self.seen
+                .swap_remove(weakest(&self.seen, |(_, s, at)| decay(*s, *at)));
         }
         self.seen.push((resource.to_string(), score, time_ms));
         score
@@ -560,7 +555,7 @@ impl Aggregator {
 
     fn decay<F>(&self, c: &mut Component<F>, now_ms: i64) {
         if now_ms > c.at_ms {
-            let f = 0.5f64.powf((now_ms - c.at_ms) as f64 / self.half_life_ms) as f32;
+            let f = decay_factor(now_ms - c.at_ms, self.half_life_ms);
             c.max *= f;
             c.sum *= f;
             c.at_ms = now_ms;
@@ -847,14 +842,8 @@ impl Aggregator {
                 finding,
             });
             if c.kept.len() > FINDINGS_KEPT {
-                let weakest = c
-                    .kept
-                    .iter()
-                    .enumerate()
-                    .min_by(|a, b| decayed(a.1, time_ms, hl).total_cmp(&decayed(b.1, time_ms, hl)))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
-                c.kept.swap_remove(weakest);
+                let i = weakest(&c.kept, |k| decayed(k.score, k.time_ms, time_ms, hl));
+                c.kept.swap_remove(i);
             }
         }
         self.users[idx] = u;
@@ -991,7 +980,7 @@ impl Aggregator {
             .flat_map(|(d, c)| {
                 c.kept.iter().map(move |k| {
                     (
-                        self.weights[d] * decayed(k, time_ms, self.half_life_ms),
+                        self.weights[d] * decayed(k.score, k.time_ms, time_ms, self.half_life_ms),
                         &k.finding,
                     )
                 })
@@ -1306,9 +1295,14 @@ pub fn detector_bit(index: usize) -> u64 {
     1u64 << (index % 64)
 }
 
-fn decayed(k: &Kept, now_ms: i64, half_life_ms: f64) -> f32 {
-    let age = (now_ms - k.time_ms).max(0) as f64;
-    k.score * 0.5f64.powf(age / half_life_ms) as f32
+/// The index of the weakest of `items` by `strength` (the first of equals;
+/// 0 when there are none), the one to make way when a bounded list is full.
+fn weakest<T>(items: &[T], strength: impl Fn(&T) -> f32) -> usize {
+    items
+        .iter()
+        .enumerate()
+        .min_by(|a, b| strength(a.1).total_cmp(&strength(b.1)))
+        .map_or(0, |(i, _)| i)
 }
 
 /// `base` with the user's modifiers applied to its odds.

@@ -136,8 +136,7 @@ impl EntityRisk {
     }
 
     fn decayed(&self, c: &Contribution, now_ms: i64) -> f32 {
-        let age = (now_ms - c.at_ms).max(0) as f64;
-        c.score * 0.5f64.powf(age / self.half_life_ms) as f32
+        super::decayed(c.score, c.at_ms, now_ms, self.half_life_ms)
     }
 
     fn risk(&self, e: &Entity, now_ms: i64) -> f32 {

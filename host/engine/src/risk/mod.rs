@@ -13,6 +13,19 @@ pub mod findings;
 pub mod incidents;
 pub mod verdicts;
 
+/// What a score is worth `age_ms` of event time after it was found: it
+/// halves every `half_life_ms` (a negative age counts as none). The one
+/// decay behind users' components, the findings they keep and entities'
+/// contributions.
+pub(crate) fn decay_factor(age_ms: i64, half_life_ms: f64) -> f32 {
+    0.5f64.powf(age_ms.max(0) as f64 / half_life_ms) as f32
+}
+
+/// `score`, found at `at_ms`, decayed to `now_ms` ([`decay_factor`]).
+pub(crate) fn decayed(score: f32, at_ms: i64, now_ms: i64, half_life_ms: f64) -> f32 {
+    score * decay_factor(now_ms - at_ms, half_life_ms)
+}
+
 /// Writes records (`--findings`, `--incidents`) as JSON lines, one per
 /// record: the one writer behind both record sinks. Their names come from
 /// the log, so they are written with [`crate::json`], hidden characters
