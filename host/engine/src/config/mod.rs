@@ -43,8 +43,9 @@ max_lateness_secs = 120
 # scored early, which bounds memory on dense logs.
 reorder_buffer = 1000000
 # Times far from the log's (a device whose clock was reset, a mistyped
-# year): a run's start is the largest group of its first 32 events within
-# this many days of each other; afterwards an event further than this (or
+# year): a run's start is, of its first 32 events, the group with no gap
+# over this many days that spans the most distinct times (a clock never set
+# stamps many lines with one); afterwards an event further than this (or
 # than 8 times the log's usual spacing) from the newest event time waits
 # until 8 events near it (a log resuming after an outage), or two users'
 # behind the log (a late backlog), confirm its time. One that nothing

@@ -14,13 +14,24 @@
 //!
 //! The rule, with `J = input.max_time_jump_days` (7; 0 turns it off):
 //!
-//! - **The start.** The first [`START_EVENTS`] events of a run wait; then
-//!   the largest group of them within `J` of each other is the stream, and
-//!   passes in arrival order. A few lines dated far from the rest, even of
-//!   several users, cannot make themselves the log's start: the log
-//!   outnumbers them. (A log shorter than that decides at its end, or when
-//!   input goes idle.) If no two of them are within `J`, there is no stream
-//!   to stand out from and all pass.
+//! - **The start.** The first [`START_EVENTS`] events of a run wait. Sorted
+//!   by time, they fall into groups wherever two neighbours are more than
+//!   `J` apart; the group spanning the most distinct times (the largest of
+//!   those) is the stream, and passes in arrival order. A few lines dated
+//!   far from the rest, even of several users, cannot make themselves the
+//!   log's start: the log outnumbers them. Nor can many lines of a clock
+//!   that was never set: it stamps every event with one time
+//!   (`1970-01-01T00:00:00`, a device's default), where a log's own
+//!   events, even of one busy second, spread over more. A sorted export
+//!   whose first lines were nineteen such events of nineteen users took
+//!   them for its start, ended every detector's learning period 56 years
+//!   before the log began, and alerted 348 times on a 300-user log that
+//!   alerts once without them. A log is one group however long it runs
+//!   with no gap over `J`: a log shorter than [`START_EVENTS`] decides at
+//!   its end (or when input goes idle), and twenty events two days apart
+//!   all pass, where a group of the events within `J` of the first of
+//!   them let four through and refused sixteen. If no two of them are
+//!   within `J`, there is no stream to stand out from and all pass.
 //! - **In step.** Afterwards, an event within `J'` of the newest event time
 //!   let through so far, or of the last event let through, passes on to the
 //!   reorder stage at once: every event of an ordinary log, and each event
@@ -187,33 +198,38 @@ impl Clock {
         }
     }
 
-    /// Decide the start of a run from the events waiting: the largest
-    /// group within `jump_ms` of each other passes (the latest such group
-    /// on a tie), the rest keep waiting; when no two are that close, all
-    /// pass.
+    /// Decide the start of a run from the events waiting. Sorted by time,
+    /// they fall into groups wherever two neighbours are more than
+    /// `jump_ms` apart; the group spanning the most distinct times passes,
+    /// the largest among those (the latest on a tie), and the rest keep
+    /// waiting. When no two are that close, all pass.
     fn start(&mut self, jump_ms: i64, out: &mut Vec<Decision>) {
         let reach = jump_ms.unsigned_abs();
         let mut times: Vec<i64> = self.waiting.iter().map(|&(t, _)| t).collect();
         times.sort_unstable();
-        let (mut best, mut from) = (0, 0);
-        let mut lo = 0;
-        for hi in 0..times.len() {
-            while times[hi].abs_diff(times[lo]) > reach {
-                lo += 1;
+        // (distinct times, events) of the group being read, and of the best.
+        let (mut best, mut span) = ((0, 0), (0, 0));
+        let (mut group, mut from) = ((0, 0), 0);
+        for (i, &t) in times.iter().enumerate() {
+            let prev = i.checked_sub(1).map(|p| times[p]);
+            match prev {
+                Some(p) if p.abs_diff(t) <= reach => {
+                    group = (group.0 + usize::from(p != t), group.1 + 1);
+                }
+                _ => (group, from) = ((1, 1), t),
             }
-            if hi - lo + 1 >= best {
-                (best, from) = (hi - lo + 1, times[lo]);
+            if group >= best {
+                (best, span) = (group, (from, t));
             }
         }
         let waiting = std::mem::take(&mut self.waiting);
-        if best < 2 {
+        if best.1 < 2 {
             self.pass(waiting, out);
             return;
         }
-        let to = from.saturating_add_unsigned(reach);
         let (group, rest): (VecDeque<_>, VecDeque<_>) = waiting
             .into_iter()
-            .partition(|&(t, _)| (from..=to).contains(&t));
+            .partition(|&(t, _)| (span.0..=span.1).contains(&t));
         self.waiting = rest;
         self.pass(group, out);
     }

@@ -106,6 +106,24 @@ fn lines_dated_a_year_early_ahead_of_the_log_are_refused_even_from_two_users() {
 }
 
 #[test]
+fn many_lines_of_a_clock_never_set_do_not_make_themselves_the_start() {
+    // A sorted export: nineteen users' events stamped 1970-01-01T00:00:00
+    // come first, more than half of the events the start is decided on.
+    let mut log: Vec<(i64, u32)> = (900..919).map(|id| (0, id)).collect();
+    log.extend(steady(20_000 * DAY, 0, 50));
+    let run = drive(&log, own, None);
+    assert_eq!(run.passed, ids(0..50));
+    assert_eq!(run.refused, ids(900..919));
+    // Had they been spread over time as a log is, they would have been
+    // the stream: the rule weighs distinct times, not a kind of line.
+    let mut log: Vec<(i64, u32)> = (900..919).map(|id| (i64::from(id), id)).collect();
+    log.extend(steady(20_000 * DAY, 0, 13));
+    let run = drive(&log, own, None);
+    assert_eq!(run.passed, ids(900..919));
+    assert_eq!(run.refused, ids(0..13));
+}
+
+#[test]
 fn an_event_years_ahead_in_the_middle_is_refused() {
     let mut log = steady(100 * DAY, 0, 40);
     log.push((100 * DAY + 3000 * DAY, 999));
@@ -144,6 +162,17 @@ fn a_short_log_decides_its_start_at_its_end_or_when_idle() {
     let log = [(5 * DAY, 0), (5 * DAY + 1000, 1), (5 * DAY + 2000, 2)];
     let run = drive(&log, own, Some(1));
     assert_eq!((run.passed, run.refused), (vec![0, 1, 2], vec![]));
+}
+
+#[test]
+fn a_short_log_longer_than_the_jump_passes_whole() {
+    // Twenty events, one every two days: fewer than the start is decided
+    // on, spanning forty days, so the start is decided at the end; the log
+    // is one stream however far its ends are apart, not a week of it.
+    let log: Vec<(i64, u32)> = (0..20).map(|i| (i64::from(i) * 2 * DAY, i)).collect();
+    let run = drive(&log, |_| 1, None);
+    assert_eq!(run.passed, ids(0..20));
+    assert!(run.refused.is_empty());
 }
 
 #[test]
