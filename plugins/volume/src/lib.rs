@@ -335,7 +335,13 @@
 //! half full; at most [`MAX_PAIRS_PER_USER`] pairs per user (pairs beyond
 //! that are not tracked; hour and day still are), and when a day closes
 //! with more than [`PAIRS_KEPT`] (256), the least recently used beyond it
-//! are forgotten, so a user of a log of documents holds about 100 KiB. Per peer
+//! are forgotten, so a user of a log of documents holds about 100 KiB. The
+//! instance's pairs share a budget ([`PAIRS_BUDGET`], 65,536 pairs, 24
+//! MiB): past it a closing day keeps only the budget's share of each user
+//! holding pairs (at least [`PAIRS_KEPT_MIN`]), and a new resource gets a
+//! pair only while the instance holds under one and a half budgets or the
+//! user under the minimum, so thousands of users of a file share stay
+//! within the sandbox. Per peer
 //! group about 6 KiB (pooled 256 daily and 512 hourly values, also twice,
 //! and 224 bytes of spreads),
 //! plus the same once for the organisation, and when sharded another
@@ -397,6 +403,23 @@ pub const MAX_PAIRS_PER_USER: usize = 1024;
 /// with a day or two of history judges nothing. No user of the database,
 /// workstation or logon logs measured holds this many.
 pub const PAIRS_KEPT: usize = 256;
+/// Pairs an instance holds (about 72 MiB of them) past which a closing day
+/// keeps fewer than [`PAIRS_KEPT`] of its user's: the budget shared by the
+/// users holding pairs, and never fewer than [`PAIRS_KEPT_MIN`]. A file
+/// server's 5,000 users each opening a few hundred documents a week held
+/// 256 pairs apiece, about 490 MiB, and the detector failed past the
+/// sandbox's 256 MiB and was quarantined with two thirds of the log unseen.
+/// Up to 768 users at [`PAIRS_KEPT`] each nothing changes.
+pub const PAIRS_BUDGET: usize = 65_536;
+/// Fewest pairs a closing day keeps of its user's, however many users
+/// share [`PAIRS_BUDGET`]: a user's machine, drive and usual tables.
+pub const PAIRS_KEPT_MIN: usize = 32;
+/// Pairs an instance holds past which a user's new resource gets a pair
+/// only while the user holds fewer than [`PAIRS_KEPT_MIN`]: within a day
+/// pairs grow until it closes, and 5,000 users' first hundred documents
+/// of a day would otherwise take the instance past its memory before any
+/// day closed.
+const PAIRS_HARD: usize = PAIRS_BUDGET + PAIRS_BUDGET / 2;
 /// Active days of a user × resource pair needed before it is scored alone.
 pub const MIN_PAIR_HISTORY: u32 = 4;
 /// Most of the user's learned days without a pair that join its recent
@@ -499,6 +522,10 @@ pub struct Volume {
     /// `min_score` they were computed for; derived.
     #[serde(skip)]
     slow_z: Option<(f32, f64)>,
+    /// How many pairs the instance holds, and how many users hold them;
+    /// derived (counted again after a restore).
+    #[serde(skip)]
+    pair_count: PairCount,
     /// Score every bucket with its full tail on every event, bypassing the
     /// gates: the reference the gated detector is tested against.
     #[cfg(test)]
@@ -1250,6 +1277,61 @@ struct KindRest {
     moments: Moments,
 }
 
+/// The pairs an instance holds, against [`PAIRS_BUDGET`].
+#[derive(Clone, Copy, Debug, Default)]
+struct PairCount {
+    /// Whether the counts are those of the users' pairs (not after a
+    /// restore, until counted).
+    known: bool,
+    /// Pairs held, by every user.
+    pairs: usize,
+    /// Users holding at least one.
+    users: usize,
+}
+
+impl PairCount {
+    /// The counts of `users`' pairs.
+    fn of(users: &Table<User>) -> PairCount {
+        users.iter().fold(
+            PairCount {
+                known: true,
+                ..PairCount::default()
+            },
+            |c, (_, u)| PairCount {
+                pairs: c.pairs + u.pairs.len(),
+                users: c.users + usize::from(!u.pairs.is_empty()),
+                ..c
+            },
+        )
+    }
+
+    /// A user who held `held` pairs now holds `now`.
+    fn changed(&mut self, held: usize, now: usize) {
+        self.pairs = (self.pairs + now).saturating_sub(held);
+        match (held, now) {
+            (0, n) if n > 0 => self.users += 1,
+            (h, 0) if h > 0 => self.users = self.users.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// Pairs a user keeps when one of their days closes: [`PAIRS_KEPT`]
+    /// while the instance is within [`PAIRS_BUDGET`], else the budget's
+    /// share of each user holding pairs, at least [`PAIRS_KEPT_MIN`].
+    fn keep(&self) -> usize {
+        if self.pairs <= PAIRS_BUDGET {
+            return PAIRS_KEPT;
+        }
+        (PAIRS_BUDGET / self.users.max(1)).clamp(PAIRS_KEPT_MIN, PAIRS_KEPT)
+    }
+
+    /// Whether a user holding `held` pairs gets one for a new resource
+    /// (besides [`MAX_PAIRS_PER_USER`]).
+    fn room(&self, held: usize) -> bool {
+        self.pairs < PAIRS_HARD || held < PAIRS_KEPT_MIN
+    }
+}
+
 /// What a user's closing or kept days teach besides the user's own
 /// baselines, borrowed from the detector for one user at a time.
 struct Teach<'a> {
@@ -1264,6 +1346,8 @@ struct Teach<'a> {
     reads: &'a mut ReadSizes,
     /// Where held days are kept aside (`held`).
     held: &'a mut Table<Held>,
+    /// The instance's pairs, which a closing day may thin (`PAIRS_BUDGET`).
+    pairs: &'a mut PairCount,
 }
 
 impl Volume {
@@ -1330,7 +1414,9 @@ impl Volume {
         reads.learn_user_day(who, day_reads, day_rows);
         kinds::close(&mut user.kinds, learn);
         user.today_pairs.clear();
-        Self::forget_idle_pairs(user);
+        let held = user.pairs.len();
+        Self::forget_idle_pairs(user, t.pairs.keep());
+        t.pairs.changed(held, user.pairs.len());
         user.slow_day_reported = 0;
         user.slow_day_gate = None;
         if user.day_total == 0 {
@@ -1347,12 +1433,12 @@ impl Volume {
         user.today_max_reported = 0;
     }
 
-    /// Past [`PAIRS_KEPT`] pairs, keep the most recently used (by the
-    /// learned day each last closed on; the longer history first among
+    /// Past `keep` pairs ([`PairCount::keep`]), keep the most recently
+    /// used (by the learned day each last closed on; the longer history first among
     /// equals) and forget the rest, in first-access order as before. Called
     /// once a day has closed, when no position in `today_pairs` is held.
-    fn forget_idle_pairs(user: &mut User) {
-        if user.pairs.len() <= PAIRS_KEPT {
+    fn forget_idle_pairs(user: &mut User, keep: usize) {
+        if user.pairs.len() <= keep {
             return;
         }
         let mut order: Vec<usize> = (0..user.pairs.len()).collect();
@@ -1360,12 +1446,15 @@ impl Volume {
             let p = &user.pairs[i];
             (std::cmp::Reverse(p.mark), std::cmp::Reverse(p.days_seen), i)
         });
-        let mut keep = vec![false; user.pairs.len()];
-        for &i in &order[..PAIRS_KEPT] {
-            keep[i] = true;
+        let mut kept = vec![false; user.pairs.len()];
+        for &i in &order[..keep] {
+            kept[i] = true;
         }
-        let mut kept = keep.into_iter();
+        let mut kept = kept.into_iter();
         user.pairs.retain(|_| kept.next().unwrap_or(false));
+        // The room the day's pairs took goes back: kept, it is the user's
+        // busiest day's for good, at 384 bytes a pair.
+        user.pairs.shrink_to_fit();
         user.pair_index = PairIndex::rebuild(&user.pairs);
     }
 
@@ -1519,6 +1608,7 @@ impl Volume {
                 who: e.user,
                 reads: &mut self.reads,
                 held: &mut self.held,
+                pairs: &mut self.pair_count,
             };
             if closes {
                 Self::close_day(user, &mut teach);
@@ -1551,8 +1641,11 @@ impl Volume {
         }
         let pair_idx = match user.pair_index.find(e.resource) {
             Some(i) => Some(i),
-            None if user.pairs.len() < MAX_PAIRS_PER_USER => {
+            None if user.pairs.len() < MAX_PAIRS_PER_USER
+                && self.pair_count.room(user.pairs.len()) =>
+            {
                 let at = user.pairs.len();
+                self.pair_count.changed(at, at + 1);
                 user.pair_index.insert(e.resource, at);
                 user.pairs.push(Pair {
                     resource: e.resource,
@@ -2424,6 +2517,9 @@ impl Detector for Volume {
     }
 
     fn observe(&mut self, symbols: &Symbols, events: &[Event], out: &mut Vec<Finding>) {
+        if !self.pair_count.known {
+            self.pair_count = PairCount::of(&self.users);
+        }
         for e in events {
             self.observe_one(symbols, e, out);
         }

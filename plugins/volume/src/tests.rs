@@ -1757,6 +1757,71 @@ fn a_user_of_many_documents_keeps_the_most_recently_used_pairs() {
     );
 }
 
+/// Users who each open more documents than the instance has room for
+/// share a budget of pairs: a day's new pairs stop at a hard bound (while
+/// a user holds fewer than the minimum, they still get one), and as the
+/// users' days close each keeps its share of the budget, the most recent
+/// first, until the instance is back within it.
+#[test]
+fn many_users_of_many_documents_share_a_bounded_number_of_pairs() {
+    const USERS: u32 = 900;
+    const DOCS: u32 = 120;
+    let mut rt = runtime();
+    for r in 0..DOCS {
+        rt.symbols_mut()
+            .insert(SymbolKind::Resource, 1000 + r, format!("share/doc-{r}"));
+    }
+    let day = |d: i64, docs: u32| -> Vec<Event> {
+        (0..USERS)
+            .flat_map(|u| {
+                (0..docs).map(move |k| {
+                    let t = T0 + d * DAY_MS + 9 * HOUR_MS + i64::from(k) * 1000;
+                    ev(u, SUPPORT, 1000 + k, t, 1)
+                })
+            })
+            .collect()
+    };
+    let held = |rt: &Runtime<Volume>| -> Vec<usize> {
+        let v = rt.detector();
+        (0..USERS)
+            .map(|u| v.users.get(u).map_or(0, |u| u.pairs.len()))
+            .collect()
+    };
+    rt.observe(&day(0, DOCS));
+    let pairs = held(&rt);
+    let total: usize = pairs.iter().sum();
+    assert!(
+        (crate::PAIRS_HARD..=crate::PAIRS_HARD + USERS as usize * crate::PAIRS_KEPT_MIN)
+            .contains(&total),
+        "{total} pairs"
+    );
+    assert_eq!(pairs[0], DOCS as usize, "the first users got all theirs");
+    assert_eq!(
+        pairs[USERS as usize - 1],
+        crate::PAIRS_KEPT_MIN,
+        "past the bound, the minimum"
+    );
+    // A day later each user's first event closes their day.
+    rt.observe(&day(1, 1));
+    let pairs = held(&rt);
+    let total: usize = pairs.iter().sum();
+    assert!(total <= crate::PAIRS_BUDGET, "{total} pairs");
+    assert_eq!(pairs[0], crate::PAIRS_BUDGET / USERS as usize);
+    // All of the user's pairs last closed on the same day: the ones with
+    // the longer history go first, then those first accessed first.
+    let first: Vec<u32> = rt.detector().users.get(0).unwrap().pairs[..3]
+        .iter()
+        .map(|p| p.resource)
+        .collect();
+    assert_eq!(first, [1000, 1001, 1002]);
+    let count = rt.detector().pair_count;
+    assert_eq!(
+        (count.pairs, count.users),
+        (total, USERS as usize),
+        "the count follows the pairs"
+    );
+}
+
 /// The highest score volume gives user 40's events of day 31, after 30
 /// days in which their work moves among the documents of a share (3 to 5
 /// a day, each 1 to 12 events, so their days swing by tens of events),
