@@ -177,7 +177,7 @@ pub(crate) struct WorkerArgs {
     /// partitions back at once; default: host name and process id.
     #[arg(long)]
     name: Option<String>,
-    /// Identity CSV with header `user,peer_group,timezone` (IANA timezone).
+    /// Identity CSV: columns `user`, `peer_group`, `timezone` (IANA), optionally `criticality`, `watchlists`, found by name (README "Identity file").
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
     #[command(flatten)]

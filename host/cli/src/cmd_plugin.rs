@@ -86,7 +86,7 @@ struct TestArgs {
     /// Events to run it over.
     #[arg(long, short = 'e')]
     events: PathBuf,
-    /// Identity CSV with header `user,peer_group,timezone`.
+    /// Identity CSV: columns `user`, `peer_group`, `timezone` (IANA), found by name (README "Identity file").
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
     /// Configuration file: `[sandbox]`, `input.batch_size` and `[detectors.NAME]` apply.

@@ -36,7 +36,7 @@ pub(crate) struct ServeArgs {
     /// allowed.
     #[arg(long)]
     token_file: Option<PathBuf>,
-    /// Identity CSV with header `user,peer_group,timezone` (IANA timezone).
+    /// Identity CSV: columns `user`, `peer_group`, `timezone` (IANA), optionally `criticality`, `watchlists`, found by name (README "Identity file").
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
     /// Configuration file (TOML); `[serve]` sets the request limits and the

@@ -178,7 +178,7 @@ enum Command {
 struct ScoreArgs {
     /// Events file (any `--format`); `-` or absent reads stdin.
     events: Option<PathBuf>,
-    /// Identity CSV with header `user,peer_group,timezone` (IANA timezone).
+    /// Identity CSV: columns `user`, `peer_group`, `timezone` (IANA), optionally `criticality`, `watchlists`, found by name (README "Identity file").
     #[arg(long, short = 'i')]
     identities: Option<PathBuf>,
     #[command(flatten)]

@@ -1,13 +1,18 @@
 //! The identity file: who belongs to which peer group, in which timezone.
 //!
-//! CSV with the header `user,peer_group,timezone`; timezone is an IANA name
-//! (`Asia/Manila`). Either of the last two may be empty. Detectors judge
-//! hours in the user's own local time, so a missing timezone means UTC.
+//! CSV whose header names its columns, in any order and in any case: `user`
+//! (required), `peer_group` and `timezone` (an IANA name, `Asia/Manila`),
+//! each of which may be absent or empty. Detectors judge hours in the
+//! user's own local time, so a missing timezone means UTC.
 //!
-//! Two optional columns may follow, in either order: `criticality` (`low`,
-//! `medium`, `high`, `extreme`, or empty) and `watchlists` (list names
-//! separated by `;`, or empty). They change how much the user's risk counts
-//! (`[criticality]`, `[watchlists]` in the config), not what detectors see.
+//! Two more columns may be present: `criticality` (`low`, `medium`, `high`,
+//! `extreme`, or empty) and `watchlists` (list names separated by `;`, or
+//! empty). They change how much the user's risk counts (`[criticality]`,
+//! `[watchlists]` in the config), not what detectors see.
+//!
+//! Other columns (an HR export's `manager`, `title`) are not read, and the
+//! load warns once naming them, so a misspelt `criticality` is seen rather
+//! than silently changing nobody's risk.
 
 use std::path::{Path, PathBuf};
 
@@ -64,8 +69,14 @@ pub struct Identities {
     path: PathBuf,
 }
 
-const REQUIRED: [&str; 3] = ["user", "peer_group", "timezone"];
-const OPTIONAL: [&str; 2] = ["criticality", "watchlists"];
+/// The columns read, by name; only `user` must be present.
+const COLUMNS: [&str; 5] = [
+    "user",
+    "peer_group",
+    "timezone",
+    "criticality",
+    "watchlists",
+];
 
 impl Identities {
     /// Read an identity CSV file.
@@ -114,28 +125,45 @@ impl Identities {
             .headers()
             .map_err(|e| invalid(1, None, e.to_string()))?
             .clone();
-        let names: Vec<&str> = headers.iter().collect();
-        let extra = names.get(REQUIRED.len()..).unwrap_or_default();
-        let column = |name: &str| extra.iter().position(|h| *h == name).map(|i| i + 3);
-        let mut seen = Vec::new();
-        let header_ok = names.get(..REQUIRED.len()) == Some(&REQUIRED[..])
-            && extra.iter().all(|h| {
-                OPTIONAL.contains(h) && !seen.contains(h) && {
-                    seen.push(*h);
-                    true
+        // Where each of `COLUMNS` is, and the columns read by none.
+        let mut at = [None; COLUMNS.len()];
+        let mut ignored = Vec::new();
+        for (i, name) in headers.iter().enumerate() {
+            match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
+                Some(k) if at[k].is_some() => {
+                    return Err(invalid(
+                        1,
+                        None,
+                        format!("header names column `{}` twice", COLUMNS[k]),
+                    ));
                 }
-            });
-        if !header_ok {
+                Some(k) => at[k] = Some(i),
+                None => ignored.push(clip(name)),
+            }
+        }
+        let [user_col, group_col, tz_col, crit_col, watch_col] = at;
+        let Some(user_col) = user_col else {
             return Err(invalid(
                 1,
                 None,
                 format!(
-                    "header must be `user,peer_group,timezone`, optionally followed by `criticality` and/or `watchlists`; found `{}`",
-                    clip(&names.join(","))
+                    "header must name a `user` column (and may name `peer_group`, `timezone`, `criticality` and `watchlists`); found `{}`",
+                    clip(&headers.iter().collect::<Vec<_>>().join(","))
                 ),
             ));
+        };
+        if !ignored.is_empty() {
+            tracing::warn!(
+                "{}: column(s) `{}` not read: ueba reads user, peer_group, timezone, criticality and watchlists",
+                path.display(),
+                ignored.join("`, `")
+            );
         }
-        let (crit_col, watch_col) = (column("criticality"), column("watchlists"));
+        let cell = |record: &csv::StringRecord, col: Option<usize>| -> String {
+            col.and_then(|c| record.get(c))
+                .unwrap_or_default()
+                .to_string()
+        };
         let mut users = FxHashMap::default();
         let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
         for record in rdr.records() {
@@ -150,12 +178,12 @@ impl Identities {
                 invalid(line, None, message)
             })?;
             let line = line_at(record.position());
-            let user = &record[0];
+            let user = &record[user_col];
             if user.is_empty() {
                 return Err(invalid(line, Some("user"), "must not be empty".into()));
             }
-            let peer_group = Some(record[1].to_string()).filter(|s| !s.is_empty());
-            let tz_name = &record[2];
+            let peer_group = Some(cell(&record, group_col)).filter(|s| !s.is_empty());
+            let tz_name = &cell(&record, tz_col);
             let timezone = if tz_name.is_empty() {
                 None
             } else if let Some(tz) = zones.get(tz_name) {
@@ -174,16 +202,16 @@ impl Identities {
                 zones.insert(tz_name.to_string(), tz.clone());
                 Some(tz)
             };
-            let criticality = match crit_col.map(|c| &record[c]) {
-                None | Some("") => None,
-                Some(level) => Some(
+            let criticality = match cell(&record, crit_col).as_str() {
+                "" => None,
+                level => Some(
                     level
                         .parse::<Criticality>()
                         .map_err(|m| invalid(line, Some("criticality"), m))?,
                 ),
             };
             let mut watchlists = Vec::new();
-            for name in watch_col.map_or("", |c| &record[c]).split(';') {
+            for name in cell(&record, watch_col).split(';') {
                 let name = name.trim();
                 if !name.is_empty() && !watchlists.iter().any(|w| w == name) {
                     watchlists.push(name.to_string());

@@ -80,7 +80,8 @@ fn errors_name_file_line_and_field() {
     );
     let e = load("name,group\n").unwrap_err();
     assert!(
-        e.to_string().starts_with("users.csv:1: header must be"),
+        e.to_string()
+            .starts_with("users.csv:1: header must name a `user` column"),
         "{e}"
     );
     let e = load("user,peer_group,timezone\na,g\n").unwrap_err();
@@ -129,6 +130,35 @@ fn criticality_and_watchlists_are_optional_columns_checked_by_line() {
         .to_string();
     assert!(
         e.starts_with("ids.csv:2: field `criticality`") && e.contains("urgent"),
+        "{e}"
+    );
+}
+
+#[test]
+fn columns_are_found_by_name_and_others_are_left_unread() {
+    // An HR export: columns in its own order, its own case, and more of
+    // them than ueba reads.
+    let text =
+        "Title,TimeZone,User,manager,Peer_Group\nboss,Asia/Manila,ann,,dba\nclerk,,bob,ann,\n";
+    let ids = load(text).unwrap();
+    let ann = ids.get("ann").unwrap();
+    assert_eq!(ann.peer_group.as_deref(), Some("dba"));
+    assert!(ann.timezone.is_some());
+    let bob = ids.get("bob").unwrap();
+    assert!(bob.peer_group.is_none() && bob.timezone.is_none());
+    // Only `user` is needed.
+    let ids = load("user\nann\n").unwrap();
+    assert!(ids.get("ann").unwrap().peer_group.is_none());
+    // A column named twice is an error, not a guess.
+    let e = load("user,timezone,TIMEZONE\nann,UTC,UTC\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "users.csv:1: header names column `timezone` twice"
+    );
+    // Errors still name the column by what ueba reads.
+    let e = load("timezone,user\nMars/Olympus,ann\n").unwrap_err();
+    assert!(
+        e.to_string().starts_with("users.csv:2: field `timezone`"),
         "{e}"
     );
 }
