@@ -199,7 +199,10 @@ impl Report {
             .zip(&s.findings)
             .map(|(d, n)| format!("{d} {n}"))
             .collect();
-        if let Some(note) = s.time_outliers_note() {
+        for note in [s.time_outliers_note(), s.late_note()]
+            .into_iter()
+            .flatten()
+        {
             let _ = writeln!(out, "{note}");
         }
         let _ = writeln!(out, "findings: {}", per.join(", "));

@@ -117,6 +117,9 @@ pub struct Scorer<S: AlertSink> {
     pub(crate) cadence: Cadence,
     /// The block of the event sequence being filled ([`super::block`]).
     pub(crate) block: Block,
+    /// Whether this run has warned that most events come late
+    /// ([`Stats::late_note`]): once is enough.
+    pub(crate) late_warned: bool,
 }
 
 /// A batch sent to the detectors whose findings are still to be taken.
@@ -226,6 +229,7 @@ impl<S: AlertSink> Scorer<S> {
             in_flight: None,
             cadence: Cadence::default(),
             block: Block::first(),
+            late_warned: false,
         }
     }
 
@@ -899,6 +903,12 @@ impl<S: AlertSink> Scorer<S> {
             .unwrap_or(i64::MAX);
         if time_ms < self.released_ms {
             self.stats.late += 1;
+            if !self.late_warned
+                && let Some(note) = self.stats.late_note()
+            {
+                tracing::warn!("{note}");
+                self.late_warned = true;
+            }
             self.release(time_ms, compact)?;
             return Ok(());
         }

@@ -75,6 +75,23 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A summary line when most events came late: an input out of time
+    /// order (newest first, as search exports often are, or one export
+    /// after another) is scored in arrival order beyond the lateness
+    /// window, so every baseline and learning period runs backwards and
+    /// the alerts mean little. Late events are scored, so nothing says so
+    /// otherwise; a newest-first log of 300 users scored without an alert
+    /// or a word. One wording for `ueba score`, `ueba explain` and the
+    /// live warning.
+    pub fn late_note(&self) -> Option<String> {
+        (self.events >= LATE_NOTE_MIN_EVENTS && self.late.saturating_mul(2) > self.events).then(|| {
+            format!(
+                "most events came late ({} of {} were older than events already scored): the input is out of time order, perhaps newest first as search exports are; ueba reorders only within input.max_lateness_secs, so sort it oldest first",
+                self.late, self.events
+            )
+        })
+    }
+
     /// The time guard's line for a summary, when it refused or holds
     /// anything: how many, and the first refused this run
     /// ([`crate::pipeline::clock`]). One wording for `ueba score`,
@@ -94,6 +111,10 @@ impl Stats {
         ))
     }
 }
+
+/// Events a run must have scored before [`Stats::late_note`] judges their
+/// order: a few late ones at the start of a run say nothing.
+pub const LATE_NOTE_MIN_EVENTS: u64 = 1000;
 
 /// A latency histogram with fixed buckets, in the shape Prometheus expects
 /// (cumulative counts are derived when rendering).
