@@ -5,7 +5,7 @@
 //! | time | `@timestamp` (RFC 3339 or epoch ms) |
 //! | user | `user.name`, `db.user`, `postgresql.log.user` |
 //! | action | `event.action`, `db.operation.name`, `db.operation`, `postgresql.log.command_tag`, else the statement's first keyword |
-//! | resource | `db.collection.name`, `db.sql.table`, qualified with `db.namespace` (or `db.name`, `postgresql.log.database`) when unqualified; else the first table of `db.query.text`, `db.statement` or `postgresql.log.query` ([`super::sql`]) |
+//! | resource | `db.collection.name`, `db.sql.table`, qualified with `db.namespace` (or `db.name`, `postgresql.log.database`) when unqualified; else the first table of `db.query.text`, `db.statement` or `postgresql.log.query` ([`super::sql`]); else, for events that are not a database's, `file.path` (a file opened), `url.full` or `url.original` (a page or API called), `host.name` (a logon: the machine logged on to) |
 //! | rows | `db.response.returned_rows` |
 //! | bytes | only a `[formats.mapping]` path: ECS has no field for bytes of query results |
 //! | source | `source.ip`, `client.ip`, `source.address`, `client.address` |
@@ -32,6 +32,10 @@ const ACTION: &[&str] = &[
 const TABLE: &[&str] = &["db.collection.name", "db.sql.table"];
 const NAMESPACE: &[&str] = &["db.namespace", "db.name", "postgresql.log.database"];
 const QUERY: &[&str] = &["db.query.text", "db.statement", "postgresql.log.query"];
+/// What an event that names no table was about: Winlogbeat's and Elastic
+/// Agent's file, web and logon events carry no `db.*` field, and are read
+/// as access to the file, the URL or the machine.
+const OTHER: &[&str] = &["file.path", "url.full", "url.original", "host.name"];
 const ROWS: &[&str] = &["db.response.returned_rows"];
 const SOURCE: &[&str] = &["source.ip", "client.ip", "source.address", "client.address"];
 const OUTCOME: &[&str] = &["event.outcome"];
@@ -108,9 +112,12 @@ fn resource(
     if let Some((p, x)) = first(v, mapped, TABLE) {
         return Ok(Some(qualify(ns.as_deref(), &text(x, e, p)?)));
     }
-    Ok(query
-        .and_then(|q| sql::tables(q).into_iter().next())
-        .map(|t| qualify(ns.as_deref(), &t)))
+    if let Some(table) = query.and_then(|q| sql::tables(q).into_iter().next()) {
+        return Ok(Some(qualify(ns.as_deref(), &table)));
+    }
+    first(v, None, OTHER)
+        .map(|(p, x)| text(x, e, p))
+        .transpose()
 }
 
 impl LineParser for EcsParser {
