@@ -1,4 +1,6 @@
-//! OCSF JSON: Datastore Activity (class 6005) and API Activity (class 6003).
+//! OCSF JSON: Datastore Activity (class 6005), API Activity (class 6003),
+//! Authentication (class 3002: logons) and File System Activity (class
+//! 1001).
 //!
 //! | event field | Datastore Activity (6005) | API Activity (6003) |
 //! |---|---|---|
@@ -10,6 +12,18 @@
 //! | bytes | `query_info.bytes`, `traffic.bytes_out` | `traffic.bytes_out` |
 //! | source | `src_endpoint.ip`, `src_endpoint.hostname` | same |
 //! | outcome | `status_id` 1 success, 2 failure; else `status` | same |
+//!
+//! Authentication (3002) is a logon to a machine or service: user
+//! `user.name` (who logged on; else as above), action from `activity_id` (1
+//! logon, 2 logoff, 3 authentication-ticket, 4 service-ticket-request, 5
+//! service-ticket-renew, 6 preauth; else `activity_name`), resource
+//! `dst_endpoint.hostname`, `dst_endpoint.ip`, `service.name` or
+//! `device.hostname`. File System Activity (1001) is a file touched: action
+//! from `activity_id` (1 create, 2 read, 3 update, 4 delete, 5 rename, 6
+//! set-attributes, 7 set-security, 8 get-attributes, 9 get-security, 10
+//! encrypt, 11 decrypt, 12 mount, 13 unmount, 14 open; else
+//! `activity_name`), resource `file.path`, else `file.name`. Both have rows
+//! 1 unless mapped, and time, source and outcome as above.
 //!
 //! Other classes are errors naming `class_uid`. `[formats.mapping]` paths
 //! are tried before the built-in ones.
@@ -25,6 +39,10 @@ use ueba_engine::event::{AccessEvent, Outcome, ParseError};
 pub const DATASTORE_ACTIVITY: u64 = 6005;
 /// OCSF class of API calls.
 pub const API_ACTIVITY: u64 = 6003;
+/// OCSF class of logons and other authentications.
+pub const AUTHENTICATION: u64 = 3002;
+/// OCSF class of files created, read, changed or deleted.
+pub const FILE_ACTIVITY: u64 = 1001;
 
 const USER: &[&str] = &["actor.user.name", "actor.user.uid"];
 const ROWS: &[&str] = &["query_info.data.rows", "unmapped.rows"];
@@ -44,6 +62,40 @@ pub fn datastore_action(id: u64) -> Option<&'static str> {
         8 => "list",
         9 => "encrypt",
         10 => "decrypt",
+        _ => return None,
+    })
+}
+
+/// The action for an Authentication `activity_id`.
+pub fn authentication_action(id: u64) -> Option<&'static str> {
+    Some(match id {
+        1 => "logon",
+        2 => "logoff",
+        3 => "authentication-ticket",
+        4 => "service-ticket-request",
+        5 => "service-ticket-renew",
+        6 => "preauth",
+        _ => return None,
+    })
+}
+
+/// The action for a File System Activity `activity_id`.
+pub fn file_action(id: u64) -> Option<&'static str> {
+    Some(match id {
+        1 => "create",
+        2 => "read",
+        3 => "update",
+        4 => "delete",
+        5 => "rename",
+        6 => "set-attributes",
+        7 => "set-security",
+        8 => "get-attributes",
+        9 => "get-security",
+        10 => "encrypt",
+        11 => "decrypt",
+        12 => "mount",
+        13 => "unmount",
+        14 => "open",
         _ => return None,
     })
 }
@@ -91,7 +143,7 @@ impl OcsfParser {
             DATASTORE_ACTIVITY => {
                 d.action = match first(&v, m.action.as_deref(), &[]) {
                     Some((p, x)) => Some(text(x, e, p)?),
-                    None => datastore_activity(&v, e)?,
+                    None => activity(&v, e, datastore_action, "1-10")?,
                 };
                 d.resource = datastore_resource(&v, m.resource.as_deref(), e)?;
                 let r = m.resource.as_deref().unwrap_or("table.name");
@@ -130,29 +182,71 @@ impl OcsfParser {
                     })
                     .collect()
             }
+            AUTHENTICATION | FILE_ACTIVITY => {
+                let (actions, ids, resources, user_paths): (
+                    fn(u64) -> Option<&'static str>,
+                    &str,
+                    &[&str],
+                    &[&str],
+                ) = if class == AUTHENTICATION {
+                    (
+                        authentication_action,
+                        "1-6",
+                        &[
+                            "dst_endpoint.hostname",
+                            "dst_endpoint.ip",
+                            "service.name",
+                            "device.hostname",
+                        ],
+                        &["user.name", "actor.user.name", "user.uid"],
+                    )
+                } else {
+                    (file_action, "1-14", &["file.path", "file.name"], USER)
+                };
+                if let Some((p, x)) = first(&v, m.user.as_deref(), user_paths) {
+                    d.user = Some(text(x, e, p)?);
+                }
+                d.action = match first(&v, m.action.as_deref(), &[]) {
+                    Some((p, x)) => Some(text(x, e, p)?),
+                    None => activity(&v, e, actions, ids)?,
+                };
+                if let Some((p, x)) = first(&v, m.resource.as_deref(), resources) {
+                    d.resource = Some(text(x, e, p)?);
+                }
+                let u = m.user.as_deref().unwrap_or(user_paths[0]);
+                let r = m.resource.as_deref().unwrap_or(resources[0]);
+                Ok(vec![d.build(e, [tp, u, "activity_id", r])?])
+            }
             other => Err(e.field(
                 "class_uid",
                 format!(
-                    "{other} is not Datastore Activity ({DATASTORE_ACTIVITY}) or API Activity ({API_ACTIVITY})"
+                    "{other} is not Datastore Activity ({DATASTORE_ACTIVITY}), API Activity ({API_ACTIVITY}), Authentication ({AUTHENTICATION}) or File System Activity ({FILE_ACTIVITY})"
                 ),
             )),
         }
     }
 }
 
-fn datastore_activity(v: &Value, e: At) -> Result<Option<String>, ParseError> {
+/// The action an `activity_id` names in its class (`actions`, whose ids
+/// are `ids`), else `activity_name`.
+fn activity(
+    v: &Value,
+    e: At,
+    actions: fn(u64) -> Option<&'static str>,
+    ids: &str,
+) -> Result<Option<String>, ParseError> {
     let id = match get(v, "activity_id") {
         Some(x) => Some(count(x, e, "activity_id")?),
         None => None,
     };
-    if let Some(a) = id.and_then(datastore_action) {
+    if let Some(a) = id.and_then(actions) {
         return Ok(Some(a.to_string()));
     }
     match get(v, "activity_name") {
         Some(x) => Ok(Some(text(x, e, "activity_name")?)),
         None if id.is_some() => Err(e.field(
             "activity_id",
-            "not one of 1-10 and no activity_name says what it was",
+            format!("not one of {ids} and no activity_name says what it was"),
         )),
         None => Ok(None),
     }
