@@ -100,6 +100,37 @@ pub fn file_action(id: u64) -> Option<&'static str> {
     })
 }
 
+/// Where a class of access events names its user and resource, and what
+/// its activity ids mean.
+struct Access {
+    actions: fn(u64) -> Option<&'static str>,
+    /// The ids `actions` knows, for an error.
+    ids: &'static str,
+    resources: &'static [&'static str],
+    users: &'static [&'static str],
+}
+
+/// Authentication (3002): who logged on, to which machine or service.
+const LOGONS: Access = Access {
+    actions: authentication_action,
+    ids: "1-6",
+    resources: &[
+        "dst_endpoint.hostname",
+        "dst_endpoint.ip",
+        "service.name",
+        "device.hostname",
+    ],
+    users: &["user.name", "actor.user.name", "user.uid"],
+};
+
+/// File System Activity (1001): who touched which file.
+const FILES: Access = Access {
+    actions: file_action,
+    ids: "1-14",
+    resources: &["file.path", "file.name"],
+    users: USER,
+};
+
 /// Parses OCSF JSON lines.
 pub struct OcsfParser {
     mapping: FieldMapping,
@@ -183,38 +214,23 @@ impl OcsfParser {
                     .collect()
             }
             AUTHENTICATION | FILE_ACTIVITY => {
-                let (actions, ids, resources, user_paths): (
-                    fn(u64) -> Option<&'static str>,
-                    &str,
-                    &[&str],
-                    &[&str],
-                ) = if class == AUTHENTICATION {
-                    (
-                        authentication_action,
-                        "1-6",
-                        &[
-                            "dst_endpoint.hostname",
-                            "dst_endpoint.ip",
-                            "service.name",
-                            "device.hostname",
-                        ],
-                        &["user.name", "actor.user.name", "user.uid"],
-                    )
+                let c = if class == AUTHENTICATION {
+                    &LOGONS
                 } else {
-                    (file_action, "1-14", &["file.path", "file.name"], USER)
+                    &FILES
                 };
-                if let Some((p, x)) = first(&v, m.user.as_deref(), user_paths) {
+                if let Some((p, x)) = first(&v, m.user.as_deref(), c.users) {
                     d.user = Some(text(x, e, p)?);
                 }
                 d.action = match first(&v, m.action.as_deref(), &[]) {
                     Some((p, x)) => Some(text(x, e, p)?),
-                    None => activity(&v, e, actions, ids)?,
+                    None => activity(&v, e, c.actions, c.ids)?,
                 };
-                if let Some((p, x)) = first(&v, m.resource.as_deref(), resources) {
+                if let Some((p, x)) = first(&v, m.resource.as_deref(), c.resources) {
                     d.resource = Some(text(x, e, p)?);
                 }
-                let u = m.user.as_deref().unwrap_or(user_paths[0]);
-                let r = m.resource.as_deref().unwrap_or(resources[0]);
+                let u = m.user.as_deref().unwrap_or(c.users[0]);
+                let r = m.resource.as_deref().unwrap_or(c.resources[0]);
                 Ok(vec![d.build(e, [tp, u, "activity_id", r])?])
             }
             other => Err(e.field(
