@@ -11,7 +11,7 @@
 //! | time | `rt`, `end`, `start` (epoch ms, `MMM dd yyyy HH:mm:ss[.SSS][ zone]`, `MMM dd HH:mm:ss[.SSS]`, RFC 3339); else the syslog header's time |
 //! | user | `suser`, `duser` |
 //! | action | `act`, a custom label `operation`/`command`/`action`, else the header's Name |
-//! | resource | a custom label `table`/`resource`/`object`/`object name`/`table name` (e.g. `cs1Label=table cs1=...`), qualified with a `database`/`schema` label; else the first table of a `query`/`sql`/`statement` label |
+//! | resource | a custom label `table`/`resource`/`object`/`object name`/`table name` (e.g. `cs1Label=table cs1=...`), qualified with a `database`/`schema` label; else the first table of a `query`/`sql`/`statement` label; else, for events that are not a database's, `filePath`, `fname` (a file), `request` (a URL), `dhost`, `dst` (a logon: the machine logged on to) |
 //! | rows | a custom label `rows`/`row count`/`rowcount`/`rows returned`/`affected rows` (e.g. `cn1Label=rows`); else `cnt` |
 //! | bytes | only a `[formats.mapping]` key |
 //! | source | `src`, `shost` |
@@ -148,6 +148,9 @@ pub(crate) struct KvNames {
     pub user: &'static [&'static str],
     pub action: &'static [&'static str],
     pub resource: &'static [&'static str],
+    /// What an event naming no table was about (a file, a URL, the machine
+    /// logged on to), tried last.
+    pub other: &'static [&'static str],
     pub rows: &'static [&'static str],
     pub source: &'static [&'static str],
     pub outcome: &'static [&'static str],
@@ -190,7 +193,8 @@ pub(crate) fn to_event(
         None => f
             .first_label(QUERY_LABELS)
             .and_then(|(_, q)| sql::tables(q).into_iter().next())
-            .map(|t| qualify(ns.as_deref(), &t)),
+            .map(|t| qualify(ns.as_deref(), &t))
+            .or_else(|| f.first_key(names.other).map(|(_, v)| v.to_string())),
     };
     let rows = m
         .rows
@@ -227,6 +231,7 @@ const CEF_NAMES: KvNames = KvNames {
     user: &["suser", "duser"],
     action: &["act"],
     resource: &[],
+    other: &["filePath", "fname", "request", "dhost", "dst"],
     rows: &["cnt"],
     source: &["src", "shost"],
     outcome: &["outcome", "categoryOutcome", "cat"],

@@ -67,3 +67,39 @@ fn keys_read_their_first_value_and_labels_skip_missing_keys() {
     assert_eq!(f.key("CS3"), Some("t.three"));
     assert_eq!(f.key("aLabel"), Some("table"));
 }
+
+/// A Windows logon or file access from an ArcSight connector names no
+/// table: it is access to the file, else to the machine logged on to.
+#[test]
+fn logon_and_file_events_are_access_to_the_machine_or_file() {
+    let p = CefParser::new(FieldMapping::default());
+    let logon = p
+        .parse(
+            "CEF:0|Microsoft|Microsoft Windows||Microsoft-Windows-Security-Auditing:4624|An account was successfully logged on|Low|rt=Jan 05 2026 10:00:00 UTC duser=alice dhost=WS-0042 src=10.1.2.3 act=Logon",
+            1,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            logon.user.as_str(),
+            logon.action.as_str(),
+            logon.resource.as_str()
+        ),
+        ("alice", "logon", "WS-0042")
+    );
+    let file = p
+        .parse(
+            r"CEF:0|Microsoft|Microsoft Windows||Microsoft-Windows-Security-Auditing:4663|An attempt was made to access an object|Low|rt=Jan 05 2026 10:05:00 UTC suser=alice fname=payroll.xlsx filePath=\\\\FS-01\\finance\\payroll.xlsx dhost=FS-01 act=Read",
+            2,
+        )
+        .unwrap();
+    assert_eq!(file.resource, r"\\FS-01\finance\payroll.xlsx");
+    // A table, where there is one, is still what was read.
+    let db = p
+        .parse(
+            "CEF:0|Acme|DAM|1.0|100|Query|3|rt=1767621791250 suser=a dhost=db01 cs1Label=table cs1=crm.customers",
+            3,
+        )
+        .unwrap();
+    assert_eq!(db.resource, "crm.customers");
+}

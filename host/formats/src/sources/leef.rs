@@ -12,7 +12,7 @@
 //! | time | `devTime` (epoch ms, `MMM dd yyyy HH:mm:ss[.SSS][ zone]`, RFC 3339; `devTimeFormat` is not interpreted); else the syslog header's time |
 //! | user | `usrName`, `accountName`, `suser` |
 //! | action | `action`, `act`, `operation`, else the header's EventID |
-//! | resource | `resource`, `table`, `object`, qualified with `database`/`schema`; else the first table of `query`/`sql`/`statement` |
+//! | resource | `resource`, `table`, `object`, qualified with `database`/`schema`; else the first table of `query`/`sql`/`statement`; else, for events that are not a database's, `filePath`, `fileName`, `url`, `dstHostName`, `dst` |
 //! | rows | `rows`, `rowCount`, `cnt` |
 //! | bytes | only a `[formats.mapping]` attribute |
 //! | source | `src`, `srcPreNAT`, `identHostName` |
@@ -28,6 +28,7 @@ const LEEF_NAMES: KvNames = KvNames {
     user: &["usrName", "accountName", "suser"],
     action: &["action", "act", "operation"],
     resource: &["resource", "table", "object", "objectName"],
+    other: &["filePath", "fileName", "url", "dstHostName", "dst"],
     rows: &["rows", "rowCount", "cnt"],
     source: &["src", "srcPreNAT", "identHostName"],
     outcome: &["outcome", "status"],

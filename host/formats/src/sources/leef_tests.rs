@@ -30,3 +30,27 @@ fn leef_1_and_2_with_custom_delimiters() {
         .unwrap_err();
     assert_eq!(err.field.as_deref(), Some("delimiter"));
 }
+
+/// QRadar's logon and web events name no table: they are access to the
+/// URL, else the machine logged on to.
+#[test]
+fn logon_and_web_events_are_access_to_the_machine_or_url() {
+    let p = LeefParser::new(FieldMapping::default());
+    let logon = p
+        .parse(
+            "LEEF:2.0|Microsoft|Windows|10|4624|^|devTime=1767607200000^usrName=alice^src=10.1.2.3^dstHostName=WS-0042^dst=10.9.9.9",
+            1,
+        )
+        .unwrap();
+    assert_eq!(
+        (logon.action.as_str(), logon.resource.as_str()),
+        ("4624", "WS-0042")
+    );
+    let web = p
+        .parse(
+            "LEEF:1.0|Acme|Proxy|1.0|GET|devTime=1767607200000\tusrName=bob\tsrc=10.1.2.4\turl=https://crm/api/customers\tdst=10.9.9.8",
+            2,
+        )
+        .unwrap();
+    assert_eq!(web.resource, "https://crm/api/customers");
+}
