@@ -13,6 +13,9 @@
 //! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,`, starting with a time followed by `,` | `pgaudit-csv` |
 //! | contains `AUDIT: SESSION,` or `AUDIT: OBJECT,` otherwise | `pgaudit` |
 //!
+//! A JSON object behind a syslog header counts as the object
+//! ([`super::syslog`]).
+//!
 //! A first line that matches none of these but reads as a CSV header naming
 //! every column an event needs (by `[formats.mapping]`, the usual names,
 //! or `[formats.csv.fixed]`, with `[formats.csv]`'s delimiter) is `csv`:
@@ -38,7 +41,7 @@ pub const MAX_UNDECIDED: usize = 64;
 
 /// What one line says about the format: `Ok(None)` when it does not decide.
 pub fn classify(line: &str) -> Result<Option<InputFormat>, (InputFormat, InputFormat)> {
-    let t = line.trim();
+    let t = super::syslog::json_payload(line).unwrap_or(line.trim());
     let mut found: Vec<InputFormat> = Vec::new();
     if t.starts_with('{') {
         let body = t.strip_suffix(',').unwrap_or(t);

@@ -13,6 +13,14 @@ fn each_format_is_recognised() {
         ),
         (r#"{"class_uid":6005,"time":1}"#, InputFormat::Ocsf),
         (
+            r#"Jan  5 14:03:11 host app[12]: {"timestamp":"2026-01-05T14:03:11Z","user":"a","action":"s","resource":"t"}"#,
+            InputFormat::Jsonl,
+        ),
+        (
+            r#"<134>1 2026-01-05T14:03:11Z host beat - - - {"@timestamp":"2026-01-05T14:03:11Z","user":{"name":"a"}}"#,
+            InputFormat::Ecs,
+        ),
+        (
             "<134>Jan  5 14:03:11 host CEF:0|a|b|1|2|n|3|suser=x",
             InputFormat::Cef,
         ),

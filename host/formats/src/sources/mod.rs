@@ -26,6 +26,7 @@ pub mod native;
 pub mod ocsf;
 pub mod pgaudit;
 pub mod sql;
+pub mod syslog;
 
 use ueba_engine::event::{
     AccessEvent, MAX_FIELD_LEN, MAX_TIME_MS, Outcome, ParseError, Text, parse_outcome,
@@ -257,14 +258,18 @@ pub fn parser_for(
             pgaudit::Prefix::compile(&cfg.pg_log_line_prefix)?;
             Box::new(AutoParser::new(cfg.clone()))
         }
-        InputFormat::Jsonl => Box::new(NativeParser),
-        InputFormat::Ecs => Box::new(ecs::EcsParser::new(cfg.mapping.clone())),
-        InputFormat::Ocsf => Box::new(ocsf::OcsfParser::new(cfg.mapping.clone())),
+        InputFormat::Jsonl => Box::new(syslog::SyslogJson(NativeParser)),
+        InputFormat::Ecs => Box::new(syslog::SyslogJson(ecs::EcsParser::new(cfg.mapping.clone()))),
+        InputFormat::Ocsf => Box::new(syslog::SyslogJson(ocsf::OcsfParser::new(
+            cfg.mapping.clone(),
+        ))),
         InputFormat::Cef => Box::new(cef::CefParser::new(cfg.mapping.clone())),
         InputFormat::Leef => Box::new(leef::LeefParser::new(cfg.mapping.clone())),
         InputFormat::Pgaudit => Box::new(pgaudit::PgAuditParser::stderr(cfg)?),
         InputFormat::PgauditCsv => Box::new(pgaudit::PgAuditParser::csvlog(cfg)),
-        InputFormat::Mysql => Box::new(mysql::MysqlParser::new(cfg.mapping.clone())),
+        InputFormat::Mysql => Box::new(syslog::SyslogJson(mysql::MysqlParser::new(
+            cfg.mapping.clone(),
+        ))),
         InputFormat::Csv => Box::new(csv::CsvParser::new(cfg.mapping.clone(), &cfg.csv)?),
     })
 }
