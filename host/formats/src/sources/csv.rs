@@ -23,7 +23,9 @@
 //!
 //! Fields follow RFC 4180: a field in double quotes may hold the
 //! delimiter, doubled quotes and line breaks (a record then continues on
-//! the next lines). The delimiter is `[formats.csv] delimiter` (`,`).
+//! the next lines). The delimiter is `[formats.csv] delimiter` (`,`); a
+//! header that is one column by it but reads by `;`, a tab or `|` is read
+//! by that one, with a warning.
 //! Times are RFC 3339, epoch milliseconds or `YYYY-MM-DD HH:MM:SS[.fff]`;
 //! `[formats.csv] time_format` (a `strftime` format such as
 //! `%m/%d/%Y %H:%M:%S`) is tried first when set. Times without an offset
@@ -48,6 +50,10 @@ use crate::input::Parsed;
 /// Most bytes of one record spanning several lines (a quoted field left
 /// open): past it the record is refused rather than held in memory.
 const MAX_RECORD: usize = 1 << 20;
+
+/// Delimiters tried, in order, on a header that is one column by the one
+/// configured.
+const SNIFFED: [char; 3] = [';', '\t', '|'];
 
 /// The event fields, in [`Columns`] order, with their usual column names.
 const FIELDS: [(&str, &[&str]); 8] = [
@@ -148,8 +154,28 @@ impl CsvParser {
         CsvParser::new(mapping, cfg).is_ok_and(|mut p| p.header(text).is_ok())
     }
 
-    /// Learn the columns from the header line `text`.
-    fn header(&mut self, text: &str) -> Result<(), FormatError> {
+    /// Learn the columns from the header line `text`. A header that is
+    /// one column by the delimiter but reads by `;`, a tab or `|` (a
+    /// spreadsheet's export where the decimal mark is a comma, a TSV) is
+    /// read by that one, which is returned (the caller says so).
+    fn header(&mut self, text: &str) -> Result<Option<char>, FormatError> {
+        let first = self.header_by(text);
+        if first.is_err() && split(text, self.delimiter).len() == 1 {
+            let configured = self.delimiter;
+            for d in SNIFFED {
+                self.delimiter = d;
+                if self.header_by(text).is_ok() {
+                    return Ok(Some(d));
+                }
+            }
+            self.delimiter = configured;
+        }
+        first.map(|()| None)
+    }
+
+    /// Learn the columns from the header line `text`, split by the
+    /// parser's delimiter.
+    fn header_by(&mut self, text: &str) -> Result<(), FormatError> {
         let names: Vec<String> = split(text, self.delimiter)
             .into_iter()
             .map(|n| n.trim().trim_start_matches('\u{feff}').to_string())
@@ -351,7 +377,19 @@ impl CsvParser {
             return Ok(());
         }
         if self.columns.is_none() {
-            return self.header(text);
+            let configured = self.delimiter;
+            if let Some(d) = self.header(text)? {
+                tracing::warn!(
+                    "csv: the header is one column by `{}` but reads by {}: reading the file so (set [formats.csv] delimiter to say so)",
+                    configured.escape_default(),
+                    if d == '\t' {
+                        "tab".to_string()
+                    } else {
+                        format!("`{d}`")
+                    }
+                );
+            }
+            return Ok(());
         }
         self.pending = Some((line, text.to_string()));
         if !open_quote(text) {

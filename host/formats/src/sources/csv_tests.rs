@@ -219,3 +219,32 @@ fn a_stray_quote_costs_one_line_not_the_rest_of_the_input() {
     assert_eq!(out.iter().filter(|r| r.is_err()).count(), 1);
     assert_eq!(out.iter().filter(|r| r.is_ok()).count(), n);
 }
+
+/// A spreadsheet export with `;` (or a TSV) is read as such when the
+/// header is one column by the configured `,`; a header that reads by the
+/// configured delimiter is never second-guessed.
+#[test]
+fn a_header_of_one_column_by_the_delimiter_is_read_by_the_one_it_has() {
+    for (d, name) in [(';', "semicolon"), ('\t', "tab"), ('|', "bar")] {
+        let text = format!(
+            "timestamp{d}user{d}action{d}resource{d}rows\n2026-01-05 10:00:00{d}a{d}select{d}t{d}3\n"
+        );
+        let mut p = CsvParser::new(FieldMapping::default(), &CsvConfig::default()).unwrap();
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            p.feed(line, i as u64 + 1, &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 1, "{name}");
+        let ev = out[0].as_ref().expect(name);
+        assert_eq!((ev.user.as_str(), ev.rows), ("a", 3), "{name}");
+    }
+    // Commas first: a file whose values hold semicolons stays a CSV.
+    let mut p = CsvParser::new(FieldMapping::default(), &CsvConfig::default()).unwrap();
+    let mut out = Vec::new();
+    p.feed("timestamp,user,action,resource", 1, &mut out)
+        .unwrap();
+    p.feed("2026-01-05 10:00:00,a;b,select,t;u", 2, &mut out)
+        .unwrap();
+    let ev = out[0].as_ref().unwrap();
+    assert_eq!((ev.user.as_str(), ev.resource.as_str()), ("a;b", "t;u"));
+}
