@@ -330,9 +330,13 @@ fn render(
 /// Say that events were never scored because their time stood far from
 /// the log's: one of them may be the user's.
 fn time_outliers(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
-    for note in [stats.time_outliers_note(), stats.late_note()]
-        .into_iter()
-        .flatten()
+    for note in [
+        stats.time_outliers_note(),
+        stats.late_note(),
+        stats.unidentified_note(),
+    ]
+    .into_iter()
+    .flatten()
     {
         let _ = writeln!(out, "\n{note}");
     }

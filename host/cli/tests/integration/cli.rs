@@ -350,3 +350,46 @@ fn a_log_out_of_time_order_is_named_as_such() {
     let out = ueba(&["score", sorted.to_str().unwrap(), "-o", "/dev/null"]);
     assert!(!text(&out.stderr).contains("came late"));
 }
+
+/// Users of the events that the identity file does not list are counted in
+/// the summary with the first of them: a log naming `CORP\u1` against a
+/// file listing `u1` would otherwise lose every peer group and time zone
+/// without a word.
+#[test]
+fn users_missing_from_the_identity_file_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                r#"{{"timestamp":"2026-01-05T10:0{i}:00Z","user":"CORP\\u{i}","action":"select","resource":"t","rows":3}}"#
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
+    let ids = dir.path().join("ids.csv");
+    std::fs::write(
+        &ids,
+        "user,peer_group,timezone\nu0,g,UTC\nu1,g,UTC\nCORP\\u3,g,UTC\n",
+    )
+    .unwrap();
+    let run = |ids: &std::path::Path| {
+        let out = ueba(&[
+            "score",
+            events.to_str().unwrap(),
+            "-i",
+            ids.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let err = run(&ids);
+    assert!(
+        err.contains(
+            r"identities: 3 of 4 users in the events are not in the identity file (first: CORP\u0)"
+        ),
+        "{err}"
+    );
+    std::fs::write(&ids, "user,peer_group,timezone\nCORP\\u0,g,UTC\nCORP\\u1,g,UTC\nCORP\\u2,g,UTC\nCORP\\u3,g,UTC\n").unwrap();
+    assert!(!run(&ids).contains("identities:"));
+}

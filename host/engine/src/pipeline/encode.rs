@@ -29,6 +29,18 @@ pub(crate) struct Compact {
     pub(crate) outcome: u8,
 }
 
+/// Users a run met and how many of them a non-empty identity file does
+/// not list (names are compared exactly), with the first of those.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IdentityCounts {
+    /// Users met (looked up) this run.
+    pub users: u64,
+    /// Of them, users the identity file does not list.
+    pub missing: u64,
+    /// The first of those.
+    pub first_missing: Option<String>,
+}
+
 #[derive(Clone, Default)]
 pub(crate) struct UserMeta {
     pub(crate) peer: Option<u32>,
@@ -44,6 +56,9 @@ pub struct Encoder {
     pub(crate) identities: Identities,
     pub(crate) interner: Interner,
     pub(crate) users: Vec<UserMeta>,
+    /// What this run's users were to the identity file
+    /// ([`crate::pipeline::Stats::identities`]).
+    pub(crate) identified: IdentityCounts,
 }
 
 impl Encoder {
@@ -92,6 +107,14 @@ impl Encoder {
         self.users.resize(idx + 1, UserMeta::default());
         let name = self.interner.text(SymbolKind::User, user);
         let identity = self.identities.get(name).cloned();
+        let counts = &mut self.identified;
+        counts.users += 1;
+        if identity.is_none() && !self.identities.is_empty() {
+            counts.missing += 1;
+            counts
+                .first_missing
+                .get_or_insert_with(|| crate::event::clip(name));
+        }
         let peer = identity
             .as_ref()
             .and_then(|i| i.peer_group.as_deref())

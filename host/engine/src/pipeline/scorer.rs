@@ -754,6 +754,7 @@ impl<S: AlertSink> Scorer<S> {
             gate: Vec::new(),
             // Like the gate's counts, this run's only.
             names_over_budget: [0; 5],
+            identities: Default::default(),
             time_outliers: self.clock.refused,
             time_outlier_first: None,
             time_waiting: self.clock.waiting() as u64,
@@ -1001,6 +1002,7 @@ impl<S: AlertSink> Scorer<S> {
         self.settle()?;
         self.stats.batches += 1;
         self.stats.names_over_budget = self.encoder.interner.over_budget();
+        self.stats.identities = self.encoder.identified.clone();
         let first_seq = self.batch.seq.first().copied().unwrap_or(0);
         // Verdicts apply at block starts only, so where a flush or a resume
         // cut the input does not change what they do.

@@ -17,6 +17,9 @@ pub struct Stats {
     pub names_over_budget: [u64; 5],
     /// Events that arrived later than the lateness rule allows (still scored).
     pub late: u64,
+    /// Users met this run, and those a non-empty identity file does not
+    /// list: they have no peer group and are judged in UTC.
+    pub identities: crate::pipeline::encode::IdentityCounts,
     /// Events refused because their time stood alone, further than
     /// `input.max_time_jump_days` from the stream's, with no other event
     /// near it ([`crate::pipeline::clock`]); carried across a resume.
@@ -75,6 +78,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A summary line when users of the events are missing from the
+    /// identity file: a log naming `CORP\alice` against a file listing
+    /// `alice` loses every peer group and time zone without a word
+    /// otherwise.
+    pub fn unidentified_note(&self) -> Option<String> {
+        let c = &self.identities;
+        let first = c.first_missing.as_deref()?;
+        Some(format!(
+            "identities: {} of {} users in the events are not in the identity file (first: {first}); they have no peer group and are judged in UTC (names are compared exactly)",
+            c.missing, c.users
+        ))
+    }
+
     /// A summary line when most events came late: an input out of time
     /// order (newest first, as search exports often are, or one export
     /// after another) is scored in arrival order beyond the lateness
