@@ -640,3 +640,28 @@ fn eval_and_explain_say_when_lines_were_refused_as_time_outliers() {
     ]));
     assert!(out.contains("time outliers: 1 refused, 0 waiting"), "{out}");
 }
+
+/// An evaluation whose identity file names the users otherwise than the
+/// log does says so above its figures, and in `--json`: its numbers then
+/// describe the input more than the engine.
+#[test]
+fn eval_says_when_users_are_missing_from_the_identity_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org(dir.path());
+    let text = std::fs::read_to_string(&ids).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let upper: Vec<String> = lines.map(str::to_uppercase).collect();
+    let shouted = dir.path().join("ids-upper.csv");
+    std::fs::write(&shouted, format!("{header}\n{}\n", upper.join("\n"))).unwrap();
+    let json = dir.path().join("e.json");
+    let out = eval(&events, &shouted, &labels, &["--json", s(&json)]);
+    assert!(
+        out.contains("identities: 60 of 60 users in the events are not in the identity file"),
+        "{out}"
+    );
+    let notes = read_json(&json)["input_notes"].clone();
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{notes}");
+    let out = eval(&events, &ids, &labels, &[]);
+    assert!(!out.contains("identities:"), "{out}");
+}

@@ -338,6 +338,12 @@ pub struct Evaluation {
     /// ([`ueba_engine::pipeline::clock`]). They are in `events` and in the
     /// rules' user-days, but were never scored.
     pub time_outliers: u64,
+    /// What the scoring run said of its input (when scored): events that
+    /// came out of time order, users missing from the identity file
+    /// ([`ueba_engine::pipeline::Stats::late_note`],
+    /// [`ueba_engine::pipeline::Stats::unidentified_note`]). Figures from
+    /// such an input say more about the input than the engine.
+    pub input_notes: Vec<String>,
     /// What the HTML report draws.
     #[serde(skip)]
     pub detail: Detail,
@@ -582,6 +588,7 @@ pub fn evaluate(
     let (risk, alerts, detectors, findings, threshold, half_life, source_name, alert_budget);
     let (mut resources, mut sources, mut exception_matches) = (Vec::new(), Vec::new(), Vec::new());
     let mut time_outliers = 0;
+    let mut input_notes = Vec::new();
     match source {
         Source::Score {
             runtime,
@@ -611,6 +618,10 @@ pub fn evaluate(
             sources = rows(&report.sources);
             exception_matches = report.stats.exceptions.clone();
             time_outliers = report.stats.time_outliers;
+            input_notes = [report.stats.late_note(), report.stats.unidentified_note()]
+                .into_iter()
+                .flatten()
+                .collect();
             risk = report
                 .trace
                 .iter()
@@ -798,6 +809,7 @@ pub fn evaluate(
         sources,
         exception_matches,
         time_outliers,
+        input_notes,
         detail: Detail {
             users: tally.names,
             peer_groups: tally.peers,
@@ -854,6 +866,9 @@ impl Evaluation {
                 "the alerts file"
             }
         );
+        for note in &self.input_notes {
+            let _ = writeln!(out, "  {note}");
+        }
         if self.time_outliers > 0 {
             let _ = writeln!(
                 out,
