@@ -47,8 +47,9 @@ reorder_buffer = 1000000
 # over this many days that spans the most distinct times (a clock never set
 # stamps many lines with one); afterwards an event further than this (or
 # than 8 times the log's usual spacing) from the newest event time waits
-# until 8 events near it (a log resuming after an outage), or two users'
-# behind the log (a late backlog), confirm its time. One that nothing
+# until 8 events near it at more than one time (a log resuming after an
+# outage; 512 if all of one instant), or two users' behind the log (a late
+# backlog), confirm its time. One that nothing
 # confirms is refused, counted as a "time outlier" in the summary and
 # /metrics, and never scored, so it cannot end every detector's learning
 # period or make the rest of the log late. 0 turns the guard off.

@@ -41,8 +41,12 @@
 //!   month) is not taken for a string of outliers.
 //! - **Waiting.** Any other event waits. Waiting events are *confirmed*
 //!   when an event that would wait arrives within `J'` of them and, with
-//!   them, it makes a group of [`MIN_RUN`] events: a log resuming after an
-//!   outage. Behind the stream (a backlog delivered late), a group of two
+//!   them, it makes a group of [`MIN_RUN`] events at more than one time: a
+//!   log resuming after an outage. Lines of one instant ahead of the
+//!   stream need [`STUCK_RUN`] of them: twenty lines stamped
+//!   2100-01-01T00:00:00 (a stuck clock, or a client sending them) sent to
+//!   a service that had gone quiet moved its clock 74 years on, and every
+//!   later event of its 300 users was scored late, out of order. Behind the stream (a backlog delivered late), a group of two
 //!   users is enough: it moves nothing but itself, where a group ahead
 //!   moves the stream's clock and makes every later event late. The group
 //!   passes, in arrival order. One user's few events do not confirm each
@@ -71,6 +75,10 @@ pub const MAX_WAITING: usize = 1024;
 /// belong to: a jump ahead of the stream needs this many; a group behind
 /// it, this many or two users.
 pub const MIN_RUN: usize = 8;
+
+/// Events of one instant that confirm a jump ahead by themselves: fewer
+/// need a second time among them ([`MIN_RUN`] do).
+pub const STUCK_RUN: usize = 512;
 
 /// Events a run's start is decided on.
 pub const START_EVENTS: usize = 32;
@@ -172,16 +180,20 @@ impl Clock {
         let reach = self.reach(jump_ms);
         let near = |t: i64| t.abs_diff(time_ms) <= reach;
         let mut group = 1;
-        let mut users = false;
-        for (_, e) in self.waiting.iter().filter(|(t, _)| near(*t)) {
+        let (mut users, mut times) = (false, false);
+        for (t, e) in self.waiting.iter().filter(|(t, _)| near(*t)) {
             group += 1;
             users |= e.user != ev.user;
+            times |= *t != time_ms;
         }
         // A group ahead of the stream moves its clock for every later
-        // event (they become late), so it needs a run of its own; a group
-        // behind it (a backlog) moves nothing but itself.
+        // event (they become late), so it needs a run of its own, spread
+        // over time as a log is: lines of one instant are a clock stuck
+        // or never set, unless there are very many of them. A group behind
+        // it (a backlog) moves nothing but itself.
         let ahead = time_ms > newest;
-        if group >= MIN_RUN || (users && !ahead) {
+        let run = group >= MIN_RUN && (times || group >= STUCK_RUN);
+        if run || (users && !ahead) {
             let (group, rest): (VecDeque<_>, VecDeque<_>) =
                 self.waiting.drain(..).partition(|&(t, _)| near(t));
             self.waiting = rest;

@@ -278,3 +278,26 @@ fn two_users_lines_far_ahead_do_not_move_the_stream() {
     assert_eq!(run.passed, ids(0..60));
     assert_eq!(run.refused, [998, 999]);
 }
+
+#[test]
+fn lines_of_one_instant_far_ahead_do_not_move_the_stream() {
+    // Twenty users' lines stamped with one instant 74 years ahead (a stuck
+    // clock, or a client sending them), then the log goes on.
+    let mut log = steady(100 * DAY, 0, 40);
+    log.extend((900..920).map(|id| (27_000 * DAY, id)));
+    log.extend(steady(102 * DAY, 40, 20));
+    let run = drive(&log, own, None);
+    assert_eq!(run.passed, ids(0..60));
+    assert_eq!(run.refused, ids(900..920));
+    // The same twenty a minute apart are a log resuming there.
+    let mut log = steady(100 * DAY, 0, 40);
+    log.extend((0..20).map(|i| (27_000 * DAY + i64::from(i) * 60_000, 900 + i)));
+    let run = drive(&log, own, None);
+    assert!(run.refused.is_empty(), "{:?}", run.refused);
+    assert_eq!(run.passed.len(), 60);
+    // And very many of one instant are believed.
+    let mut log = steady(100 * DAY, 0, 40);
+    log.extend((0..STUCK_RUN as u32).map(|i| (27_000 * DAY, 1000 + i)));
+    let run = drive(&log, own, None);
+    assert!(run.refused.is_empty());
+}
