@@ -281,7 +281,7 @@ fn render(
             out,
             "each detector reports only what scores at least its min_score (`ueba config`): nothing they did stood that far from what the detectors had learned of them, their peers and the organisation"
         );
-        time_outliers(&mut out, &report.stats);
+        input_notes(&mut out, &report.stats);
         return out;
     };
     let _ = writeln!(
@@ -323,21 +323,15 @@ fn render(
             let _ = writeln!(out, "the alert budget: {b}; {note}");
         }
     }
-    time_outliers(&mut out, &report.stats);
+    input_notes(&mut out, &report.stats);
     out
 }
 
-/// Say that events were never scored because their time stood far from
-/// the log's: one of them may be the user's.
-fn time_outliers(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
-    for note in [
-        stats.time_outliers_note(),
-        stats.late_note(),
-        stats.unidentified_note(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+/// Say what was wrong with the input: events never scored because their
+/// time stood far from the log's (one of them may be the user's), events
+/// out of time order, users missing from the identity file.
+fn input_notes(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
+    for note in stats.notes() {
         let _ = writeln!(out, "\n{note}");
     }
 }

@@ -159,11 +159,9 @@ impl Identities {
                 ignored.join("`, `")
             );
         }
-        let cell = |record: &csv::StringRecord, col: Option<usize>| -> String {
-            col.and_then(|c| record.get(c))
-                .unwrap_or_default()
-                .to_string()
-        };
+        fn cell(record: &csv::StringRecord, col: Option<usize>) -> &str {
+            col.and_then(|c| record.get(c)).unwrap_or_default()
+        }
         let mut users = FxHashMap::default();
         let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
         for record in rdr.records() {
@@ -182,8 +180,8 @@ impl Identities {
             if user.is_empty() {
                 return Err(invalid(line, Some("user"), "must not be empty".into()));
             }
-            let peer_group = Some(cell(&record, group_col)).filter(|s| !s.is_empty());
-            let tz_name = &cell(&record, tz_col);
+            let peer_group = Some(cell(&record, group_col).to_string()).filter(|s| !s.is_empty());
+            let tz_name = cell(&record, tz_col);
             let timezone = if tz_name.is_empty() {
                 None
             } else if let Some(tz) = zones.get(tz_name) {
@@ -202,7 +200,7 @@ impl Identities {
                 zones.insert(tz_name.to_string(), tz.clone());
                 Some(tz)
             };
-            let criticality = match cell(&record, crit_col).as_str() {
+            let criticality = match cell(&record, crit_col) {
                 "" => None,
                 level => Some(
                     level

@@ -199,10 +199,7 @@ impl Report {
             .zip(&s.findings)
             .map(|(d, n)| format!("{d} {n}"))
             .collect();
-        for note in [s.time_outliers_note(), s.late_note(), s.unidentified_note()]
-            .into_iter()
-            .flatten()
-        {
+        for note in s.notes() {
             let _ = writeln!(out, "{note}");
         }
         let _ = writeln!(out, "findings: {}", per.join(", "));

@@ -78,6 +78,25 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// What the run's input was, where it was wrong in a way scoring went
+    /// on through: events out of time order ([`Stats::late_note`]), users
+    /// missing from the identity file ([`Stats::unidentified_note`]).
+    pub fn input_notes(&self) -> Vec<String> {
+        [self.late_note(), self.unidentified_note()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Every line a summary adds about the input: the time guard's
+    /// ([`Stats::time_outliers_note`]), then [`Stats::input_notes`].
+    pub fn notes(&self) -> Vec<String> {
+        self.time_outliers_note()
+            .into_iter()
+            .chain(self.input_notes())
+            .collect()
+    }
+
     /// A summary line when users of the events are missing from the
     /// identity file: a log naming `CORP\alice` against a file listing
     /// `alice` loses every peer group and time zone without a word

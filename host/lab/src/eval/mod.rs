@@ -618,10 +618,7 @@ pub fn evaluate(
             sources = rows(&report.sources);
             exception_matches = report.stats.exceptions.clone();
             time_outliers = report.stats.time_outliers;
-            input_notes = [report.stats.late_note(), report.stats.unidentified_note()]
-                .into_iter()
-                .flatten()
-                .collect();
+            input_notes = report.stats.input_notes();
             risk = report
                 .trace
                 .iter()
