@@ -22,6 +22,11 @@ const FIXTURES: &[(&str, &str, &str)] = &[
         "ueba-fixture-contract-0-3",
         "ueba_fixture_contract_0_3",
     ),
+    (
+        "contract-0-4",
+        "ueba-fixture-contract-0-4",
+        "ueba_fixture_contract_0_4",
+    ),
 ];
 
 fn main() {

@@ -26,7 +26,7 @@ fn a_module_without_the_contract_is_refused_by_the_host() {
     let msg = err.to_string();
     assert!(msg.contains("bare.wasm"), "{msg}");
     assert!(
-        msg.contains("this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"),
+        msg.contains("this host supports 0.5.0, 0.4.0, 0.3.0, 0.2.0, 0.1.0"),
         "{msg}"
     );
 }

@@ -26,14 +26,14 @@ fn reads_only_the_top_level_of_a_component() {
                  (core instance $i (instantiate $n))
                  (func $f (canon lift (core func $i "f")))
                  (instance $api (export "describe" (func $f)))
-                 (export "ueba:detector/detector@0.5.0" (instance $api)))"#,
+                 (export "ueba:detector/detector@0.6.0" (instance $api)))"#,
     )
     .unwrap();
     let s = Surface::read(Path::new("c.wasm"), &bytes).unwrap();
     assert_eq!(s.kind, Kind::Component);
     assert_eq!(s.imports, ["wasi:clocks/wall-clock@0.2.0"]);
-    assert_eq!(s.exports, ["ueba:detector/detector@0.5.0"]);
-    assert_eq!(s.contracts(), ["0.5.0"]);
+    assert_eq!(s.exports, ["ueba:detector/detector@0.6.0"]);
+    assert_eq!(s.contracts(), ["0.6.0"]);
     assert!(!s.supported());
 }
 

@@ -137,6 +137,14 @@ pub struct Event {
     pub user: u32,
     /// Peer group id, when the identity file or the log gives one.
     pub peer_group: Option<u32>,
+    /// The user's manager, a user id, when the identity file gives one
+    /// (contract 0.5.0).
+    ///
+    /// Not part of the serde form, so that a detector which keeps events
+    /// in its snapshot keeps the layout it had before 0.5.0; an event read
+    /// back from a snapshot has no manager.
+    #[serde(skip)]
+    pub manager: Option<u32>,
     /// Action id.
     pub action: u32,
     /// Resource id.
@@ -167,6 +175,7 @@ impl Default for Event {
             utc_offset_minutes: 0,
             user: 0,
             peer_group: None,
+            manager: None,
             action: 0,
             resource: 0,
             source: None,
@@ -209,7 +218,7 @@ impl Event {
     }
 }
 
-/// The `peer-group` / `source` column value for an optional id.
+/// The `peer-group` / `manager` / `source` column value for an optional id.
 pub const fn id_column(id: Option<u32>) -> u32 {
     match id {
         Some(id) => id,
@@ -217,7 +226,7 @@ pub const fn id_column(id: Option<u32>) -> u32 {
     }
 }
 
-/// The optional id a `peer-group` / `source` column value stands for.
+/// The optional id a `peer-group` / `manager` / `source` column value stands for.
 pub const fn id_of_column(v: u32) -> Option<u32> {
     if v == NO_ID { None } else { Some(v) }
 }
@@ -255,6 +264,7 @@ macro_rules! columns {
                     utc_offset_minutes: Vec::with_capacity(n),
                     user: Vec::with_capacity(n),
                     peer_group: Vec::with_capacity(n),
+                    manager: Vec::with_capacity(n),
                     action: Vec::with_capacity(n),
                     resource: Vec::with_capacity(n),
                     source: Vec::with_capacity(n),
@@ -272,6 +282,7 @@ macro_rules! columns {
                 self.utc_offset_minutes.push(e.utc_offset_minutes);
                 self.user.push(e.user);
                 self.peer_group.push($crate::id_column(e.peer_group));
+                self.manager.push($crate::id_column(e.manager));
                 self.action.push(e.action);
                 self.resource.push(e.resource);
                 self.source.push($crate::id_column(e.source));
@@ -293,12 +304,13 @@ macro_rules! columns {
 
             /// The lengths of every column but `seq`, in the contract's
             /// field order, for a message when they disagree.
-            pub fn column_lengths(&self) -> [usize; 11] {
+            pub fn column_lengths(&self) -> [usize; 12] {
                 [
                     self.time_ms.len(),
                     self.utc_offset_minutes.len(),
                     self.user.len(),
                     self.peer_group.len(),
+                    self.manager.len(),
                     self.action.len(),
                     self.resource.len(),
                     self.source.len(),
@@ -325,6 +337,7 @@ macro_rules! columns {
                     utc_offset_minutes: *self.utc_offset_minutes.get(i)?,
                     user: *self.user.get(i)?,
                     peer_group: $crate::id_of_column(*self.peer_group.get(i)?),
+                    manager: $crate::id_of_column(*self.manager.get(i)?),
                     action: *self.action.get(i)?,
                     resource: *self.resource.get(i)?,
                     source: $crate::id_of_column(*self.source.get(i)?),
@@ -348,6 +361,7 @@ macro_rules! columns {
                 self.utc_offset_minutes.clear();
                 self.user.clear();
                 self.peer_group.clear();
+                self.manager.clear();
                 self.action.clear();
                 self.resource.clear();
                 self.source.clear();
@@ -370,6 +384,7 @@ macro_rules! columns {
                 self.user.extend_from_slice(&other.user[r.clone()]);
                 self.peer_group
                     .extend_from_slice(&other.peer_group[r.clone()]);
+                self.manager.extend_from_slice(&other.manager[r.clone()]);
                 self.action.extend_from_slice(&other.action[r.clone()]);
                 self.resource.extend_from_slice(&other.resource[r.clone()]);
                 self.source.extend_from_slice(&other.source[r.clone()]);
@@ -382,8 +397,9 @@ macro_rules! columns {
             /// Bytes the columns take, for memory accounting.
             pub fn byte_len(&self) -> usize {
                 // seq, time, rows, bytes: 8 each; offset, user, peer,
-                // action, resource, source: 4 each; outcome, learn: 1.
-                self.len() * (4 * 8 + 6 * 4 + 2)
+                // manager, action, resource, source: 4 each; outcome,
+                // learn: 1.
+                self.len() * (4 * 8 + 7 * 4 + 2)
             }
         }
 

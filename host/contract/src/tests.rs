@@ -10,6 +10,7 @@ struct Columns {
     utc_offset_minutes: Vec<i32>,
     user: Vec<u32>,
     peer_group: Vec<u32>,
+    manager: Vec<u32>,
     action: Vec<u32>,
     resource: Vec<u32>,
     source: Vec<u32>,
@@ -40,6 +41,7 @@ fn sample() -> Vec<Event> {
             utc_offset_minutes: -300,
             user: 1,
             peer_group: Some(0),
+            manager: Some(4),
             action: 2,
             resource: 3,
             source: None,
@@ -74,6 +76,7 @@ fn missing_values_become_the_documented_sentinels() {
     let cols: Columns = sample().iter().collect();
     assert_eq!(cols.source[0], u32::MAX);
     assert_eq!(cols.peer_group[1], u32::MAX);
+    assert_eq!(cols.manager, vec![4, u32::MAX]);
     assert_eq!(cols.bytes[1], u64::MAX);
     assert_eq!(cols.outcome, vec![2, 1]);
 }
@@ -93,7 +96,7 @@ fn ragged_columns_are_noticed_and_never_read_past() {
     let mut cols: Columns = sample().iter().collect();
     cols.outcome.pop();
     assert!(!cols.lengths_agree());
-    assert_eq!(cols.column_lengths(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2]);
+    assert_eq!(cols.column_lengths(), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2]);
     assert_eq!(cols.iter().count(), 1);
 }
 
@@ -135,7 +138,7 @@ fn runs_of_events_copy_and_clear_column_by_column() {
     assert!(second.is_empty());
     second.extend_from(&all, 1..2);
     assert_eq!(second.iter().collect::<Vec<_>>(), rows[1..]);
-    assert_eq!(second.byte_len(), 4 * 8 + 6 * 4 + 2);
+    assert_eq!(second.byte_len(), 4 * 8 + 7 * 4 + 2);
     second.clear();
     assert!(second.is_empty() && second.lengths_agree());
 }

@@ -10,9 +10,18 @@
 //! empty). They change how much the user's risk counts (`[criticality]`,
 //! `[watchlists]` in the config), not what detectors see.
 //!
-//! Other columns (an HR export's `manager`, `title`) are not read, and the
-//! load warns once naming them, so a misspelt `criticality` is seen rather
-//! than silently changing nobody's risk.
+//! A `manager` column (or `supervisor`, as LDAP exports name it) gives the
+//! user's manager by user name, or by the display name of a `name` column
+//! (or `employee_name`, `display_name`, `full_name`), as LDAP exports give
+//! it. Detectors are told it (contract 0.5.0), so a user on their own
+//! manager's machine can be told from one on a colleague's; a user named
+//! as their own manager has none. A manager the file lists under neither is
+//! taken as a user name as the events give it, and the load warns once
+//! with how many and the first.
+//!
+//! Other columns (an HR export's `title`) are not read, and the load warns
+//! once naming them, so a misspelt `criticality` is seen rather than
+//! silently changing nobody's risk.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +42,8 @@ pub struct Identity {
     pub criticality: Option<Criticality>,
     /// Watchlists the user is on.
     pub watchlists: Vec<String>,
+    /// The user's manager, by user name, if given.
+    pub manager: Option<String>,
     /// The line it was read from, for errors found later.
     pub line: u64,
 }
@@ -69,13 +80,55 @@ pub struct Identities {
     path: PathBuf,
 }
 
+/// Managers given by display name (`by_name`) as the users they name; a
+/// manager the file lists neither as a user nor by name is kept as given
+/// (a user name as the events give it) and counted in one warning.
+fn resolve_managers(
+    users: &mut FxHashMap<String, Identity>,
+    by_name: &FxHashMap<String, Option<String>>,
+    path: &Path,
+) {
+    let known: rustc_hash::FxHashSet<String> = users.keys().cloned().collect();
+    let mut unknown: Vec<(u64, String)> = Vec::new();
+    for (user, identity) in users.iter_mut() {
+        let Some(m) = identity.manager.as_deref() else {
+            continue;
+        };
+        if known.contains(m) {
+            continue;
+        }
+        match by_name.get(m) {
+            Some(Some(u)) if u != user => identity.manager = Some(u.clone()),
+            Some(Some(_)) => identity.manager = None,
+            _ => unknown.push((identity.line, clip(m))),
+        }
+    }
+    if let Some((line, first)) = unknown.iter().min() {
+        tracing::warn!(
+            "{}: {} user(s) have a manager the file lists neither as a user nor by name (first: `{first}`, line {line}); each is taken as a user name as the events give it",
+            path.display(),
+            unknown.len()
+        );
+    }
+}
+
 /// The columns read, by name; only `user` must be present.
-const COLUMNS: [&str; 5] = [
+const COLUMNS: [&str; 7] = [
     "user",
     "peer_group",
     "timezone",
     "criticality",
     "watchlists",
+    "manager",
+    "name",
+];
+
+/// Other names a column of [`COLUMNS`] goes by, with its position there.
+const ALIASES: [(&str, usize); 4] = [
+    ("supervisor", 5),
+    ("employee_name", 6),
+    ("display_name", 6),
+    ("full_name", 6),
 ];
 
 impl Identities {
@@ -129,7 +182,16 @@ impl Identities {
         let mut at = [None; COLUMNS.len()];
         let mut ignored = Vec::new();
         for (i, name) in headers.iter().enumerate() {
-            match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
+            let known = COLUMNS
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(name))
+                .or_else(|| {
+                    ALIASES
+                        .iter()
+                        .find(|(a, _)| a.eq_ignore_ascii_case(name))
+                        .map(|&(_, k)| k)
+                });
+            match known {
                 Some(k) if at[k].is_some() => {
                     return Err(invalid(
                         1,
@@ -141,20 +203,28 @@ impl Identities {
                 None => ignored.push(clip(name)),
             }
         }
-        let [user_col, group_col, tz_col, crit_col, watch_col] = at;
+        let [
+            user_col,
+            group_col,
+            tz_col,
+            crit_col,
+            watch_col,
+            manager_col,
+            name_col,
+        ] = at;
         let Some(user_col) = user_col else {
             return Err(invalid(
                 1,
                 None,
                 format!(
-                    "header must name a `user` column (and may name `peer_group`, `timezone`, `criticality` and `watchlists`); found `{}`",
+                    "header must name a `user` column (and may name `peer_group`, `timezone`, `criticality`, `watchlists` and `manager`); found `{}`",
                     clip(&headers.iter().collect::<Vec<_>>().join(","))
                 ),
             ));
         };
         if !ignored.is_empty() {
             tracing::warn!(
-                "{}: column(s) `{}` not read: ueba reads user, peer_group, timezone, criticality and watchlists",
+                "{}: column(s) `{}` not read: ueba reads user, peer_group, timezone, criticality, watchlists, manager (or supervisor) and name",
                 path.display(),
                 ignored.join("`, `")
             );
@@ -164,6 +234,9 @@ impl Identities {
         }
         let mut users = FxHashMap::default();
         let mut zones: FxHashMap<String, TimeZone> = FxHashMap::default();
+        // Display name -> user, for managers given by name; `None` for a
+        // name two users share, which then resolves to nobody.
+        let mut by_name: FxHashMap<String, Option<String>> = FxHashMap::default();
         for record in rdr.records() {
             let record = record.map_err(|e| {
                 let line = line_at(e.position());
@@ -208,6 +281,16 @@ impl Identities {
                         .map_err(|m| invalid(line, Some("criticality"), m))?,
                 ),
             };
+            let manager = Some(cell(&record, manager_col))
+                .filter(|m| !m.is_empty() && *m != user)
+                .map(str::to_string);
+            let name = cell(&record, name_col);
+            if !name.is_empty() {
+                by_name
+                    .entry(name.to_string())
+                    .and_modify(|u| *u = None)
+                    .or_insert_with(|| Some(user.to_string()));
+            }
             let mut watchlists = Vec::new();
             for name in cell(&record, watch_col).split(';') {
                 let name = name.trim();
@@ -223,6 +306,7 @@ impl Identities {
                         timezone,
                         criticality,
                         watchlists,
+                        manager,
                         line,
                     },
                 )
@@ -235,6 +319,7 @@ impl Identities {
                 ));
             }
         }
+        resolve_managers(&mut users, &by_name, path);
         Ok(Identities {
             users,
             path: path.to_path_buf(),

@@ -146,6 +146,8 @@ fn columns_are_found_by_name_and_others_are_left_unread() {
     assert!(ann.timezone.is_some());
     let bob = ids.get("bob").unwrap();
     assert!(bob.peer_group.is_none() && bob.timezone.is_none());
+    assert_eq!(bob.manager.as_deref(), Some("ann"));
+    assert_eq!(ann.manager, None);
     // Only `user` is needed.
     let ids = load("user\nann\n").unwrap();
     assert!(ids.get("ann").unwrap().peer_group.is_none());
@@ -161,4 +163,39 @@ fn columns_are_found_by_name_and_others_are_left_unread() {
         e.to_string().starts_with("users.csv:2: field `timezone`"),
         "{e}"
     );
+}
+
+#[test]
+fn a_manager_is_read_under_either_name_and_nobody_manages_themselves() {
+    let ids = load("user,Supervisor\nann,ann\nbob,ann\ncid,\n").unwrap();
+    assert_eq!(ids.get("bob").unwrap().manager.as_deref(), Some("ann"));
+    assert_eq!(ids.get("ann").unwrap().manager, None, "named as their own");
+    assert_eq!(ids.get("cid").unwrap().manager, None);
+    // Both names at once is the same column twice.
+    let e = load("user,manager,supervisor\nann,bob,bob\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "users.csv:1: header names column `manager` twice"
+    );
+}
+
+#[test]
+fn a_manager_given_by_display_name_is_the_user_of_that_name() {
+    // An LDAP export: supervisors by full name, users by id.
+    let text = "employee_name,user_id,User,supervisor\n\
+                Ann Lee,1,ann,\n\
+                Bob Roe,2,bob,Ann Lee\n\
+                Cid Poe,3,cid,bob\n\
+                Dee Fox,4,dee,Zed Nobody\n\
+                Eve Kay,5,eve,Eve Kay\n";
+    let ids = load(text).unwrap();
+    assert_eq!(ids.get("bob").unwrap().manager.as_deref(), Some("ann"));
+    assert_eq!(ids.get("cid").unwrap().manager.as_deref(), Some("bob"));
+    // Nobody of that name: kept as given, a user name of the events.
+    assert_eq!(
+        ids.get("dee").unwrap().manager.as_deref(),
+        Some("Zed Nobody")
+    );
+    // Their own display name: no manager.
+    assert_eq!(ids.get("eve").unwrap().manager, None);
 }

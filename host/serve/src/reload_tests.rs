@@ -31,6 +31,7 @@ fn batch(first: u64, n: u64) -> wit::Batch {
                 utc_offset_minutes: 0,
                 user: 0,
                 peer_group: None,
+                manager: None,
                 action: 0,
                 resource: 0,
                 source: None,
@@ -368,7 +369,7 @@ fn scanning_the_directory_follows_adds_changes_removals_and_failures() {
     assert!(r.lineup.is_none());
     assert_eq!(r.failures[0].plugin, "liar.wasm");
     assert!(
-        r.failures[0].message.contains("built for contract 0.5.0"),
+        r.failures[0].message.contains("built for contract 0.6.0"),
         "{}",
         r.failures[0].message
     );

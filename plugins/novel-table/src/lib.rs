@@ -239,6 +239,37 @@
 //! a colleague's machine of twenty days; an administrator who enters a
 //! different colleague's machine every week ~12 on one more.
 //!
+//! ## A manager's resources
+//!
+//! When the identity file names the user's manager (contract 0.5.0's
+//! `manager` column) and the resource another user owns is their
+//! manager's, the access is rarer than entering a colleague's: an
+//! administrator's rounds take them to many machines, but to their own
+//! supervisor's, after the supervisor's day, is a known insider pattern
+//! (CERT's "system administrator on the supervisor's machine"). Per kind
+//! the detector counts the organisation's learned days on a resource
+//! another user owns (one per user, resource and local day, first access
+//! or not, reported or not, since such a visit is usually reported), `F`,
+//! and those on the user's own manager's, `M` (shared between shards like
+//! the other population figures), and
+//!
+//! * `q = (M + ½) / (F + 1)`: the chance that a day on someone else's
+//!   resource is on one's manager's, with a Jeffreys half-count;
+//!
+//! multiplies the two readings that are about being on someone else's
+//! resource, `p_owned` and `p_dead` (the latter for repeat accesses too):
+//! each is the chance of an access to another user's resource (as
+//! established, at an hour as dead), and `q` the chance that such an
+//! access is to the manager's. An organisation where people often use
+//! their manager's machine (an assistant's) has a large `M` and `q` says
+//! little; one where nobody does says more the more such days it has
+//! seen, and nothing before it has seen any (`q` = ½). The reason says so
+//! and the evidence adds `manager_share` (`q`; the reason gives `F`), in
+//! place of `ownership_weight`, which `owner_days` gives (`d / (d + 1)`),
+//! so that a first access with every reading stays within the host's
+//! default of 32 evidence items. Without a `manager` column nothing
+//! changes.
+//!
 //! ## The user's own named space
 //!
 //! A resource whose path names the user, as a whole segment (a home
@@ -640,6 +671,61 @@ pub struct NovelTable {
     /// Per user, the first accesses they made while held out of learning,
     /// learned once they are learned again ("Events not to learn from").
     pending: Table<Vec<PendingFirst>>,
+    /// Days on another user's resource, and on the user's manager's ("A
+    /// manager's resources").
+    managers: Managers,
+}
+
+/// Per kind, the organisation's learned days on a resource another user
+/// owns, and how many were on the user's own manager's ("A manager's
+/// resources"): this instance's by kind id, the other instances' (the sum
+/// of their latest shares) by kind name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Managers {
+    /// (kind id, days on another's resource, of them on the manager's),
+    /// sorted by kind.
+    own: Vec<(u32, u32, u32)>,
+    /// Per kind name, the other instances' (days on another's resource,
+    /// on the manager's).
+    pub(crate) others: BTreeMap<String, (u32, u32)>,
+}
+
+impl Managers {
+    /// Count a learned day on a resource of `kind` another user owns.
+    fn count(&mut self, kind: u32, to_manager: bool) {
+        let i = match self.own.binary_search_by_key(&kind, |&(k, _, _)| k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.own.insert(i, (kind, 0, 0));
+                i
+            }
+        };
+        let entry = &mut self.own[i];
+        entry.1 = entry.1.saturating_add(1);
+        entry.2 = entry.2.saturating_add(u32::from(to_manager));
+    }
+
+    /// This instance's counts, as shared: (kind id, days on another's
+    /// resource, on the manager's).
+    pub(crate) fn own(&self) -> &[(u32, u32, u32)] {
+        &self.own
+    }
+
+    /// `(q, F)` for `kind` (named `name` when known): the chance that a
+    /// day on another user's resource is on the user's manager's, and the
+    /// days it rests on.
+    fn share(&self, kind: u32, name: Option<&str>) -> (f64, u32) {
+        let (f, m) = self
+            .own
+            .binary_search_by_key(&kind, |&(k, _, _)| k)
+            .map_or((0, 0), |i| (self.own[i].1, self.own[i].2));
+        let (of, om) = name
+            .and_then(|n| self.others.get(n))
+            .copied()
+            .unwrap_or((0, 0));
+        let (f, m) = (f.saturating_add(of), m.saturating_add(om));
+        ((f64::from(m) + 0.5) / (f64::from(f) + 1.0), f)
+    }
 }
 
 /// Discovery counts of a user, or a pool of users, in one kind.
@@ -993,7 +1079,12 @@ struct DeadHour {
     /// dead (their share of such accesses, times how much deader this
     /// hour is than those they are usually on; see the module docs).
     habit: f64,
-    /// The larger of the two: the reading's chance.
+    /// The owner is the user's manager: the chance that an access to
+    /// another user's resource is to one's manager's, and the accesses it
+    /// rests on ("A manager's resources").
+    manager: Option<(f64, u32)>,
+    /// The larger of the two, times the manager's share when the owner is
+    /// the user's manager: the reading's chance.
     p: f64,
 }
 
@@ -1517,6 +1608,7 @@ impl NovelTable {
                 .filter(|(_, c)| c.days > 0)
                 .map(|(k, c)| (k as u32, c.clone()))
                 .collect(),
+            managers: self.managers.own().to_vec(),
         }
     }
 
@@ -1552,13 +1644,25 @@ impl NovelTable {
     /// hour.
     fn dead_hour(&self, e: &Event, hour: u8) -> Option<DeadHour> {
         let mut d = self.hour_reading(e, hour)?;
-        d.habit = self
-            .resources
-            .get(e.resource)
-            .and_then(|r| r.kind)
-            .map_or(0.0, |(_, kind)| self.dead_habit(e.user, kind, d.hour_p));
-        d.p = d.hour_p.max(d.habit);
+        let kind = self.resources.get(e.resource).and_then(|r| r.kind);
+        d.habit = kind.map_or(0.0, |(_, kind)| self.dead_habit(e.user, kind, d.hour_p));
+        d.manager = kind.and_then(|(_, kind)| self.manager_share(e, d.owner, kind, None));
+        d.p = d.hour_p.max(d.habit) * d.manager.map_or(1.0, |(q, _)| q);
         Some(d)
+    }
+
+    /// `(q, F)` when `owner` is the manager of `e`'s user: the chance that
+    /// an access of `kind` to another user's resource is to one's
+    /// manager's, and the accesses it rests on ("A manager's resources").
+    /// `unseen` names a kind not yet numbered.
+    fn manager_share(
+        &self,
+        e: &Event,
+        owner: u32,
+        kind: u32,
+        unseen: Option<&str>,
+    ) -> Option<(f64, u32)> {
+        (e.manager == Some(owner)).then(|| self.managers.share(kind, self.kind_name(kind, unseen)))
     }
 
     /// [`NovelTable::dead_hour`] without the user's habit (`habit` 0, `p`
@@ -1596,6 +1700,7 @@ impl NovelTable {
             other,
             hour_p,
             habit: 0.0,
+            manager: None,
             p: hour_p,
         })
     }
@@ -1709,11 +1814,11 @@ impl NovelTable {
             return;
         }
         let name = symbols.resource(e.resource);
-        let reason = format!("access to {name}{}", dead_text(symbols, &d));
-        let owner = match symbols.user(d.owner) {
-            "" => format!("user #{}", d.owner),
-            n => n.to_string(),
-        };
+        let mut reason = format!("access to {name}{}", dead_text(symbols, &d));
+        if let Some(m) = d.manager {
+            reason.push_str(&manager_text(&user_name(symbols, d.owner), m));
+        }
+        let owner = user_name(symbols, d.owner);
         out.push(with_dead(
             Finding::new(e.seq, score, reason)
                 .with("resource", name)
@@ -1811,7 +1916,18 @@ impl NovelTable {
                         .resources
                         .get_or_insert_with(e.resource, Resource::default);
                     res.add_day(e.user, days);
-                    if counted && let Some((_, kind)) = res.kind {
+                    let kind = res.kind;
+                    let owner = self
+                        .census(e.resource)
+                        .and_then(|c| c.ownership(e.user))
+                        .map(|(o, _)| o);
+                    if counted
+                        && !learning
+                        && let (Some(owner), Some((_, kind))) = (owner, kind)
+                    {
+                        self.managers.count(kind, e.manager == Some(owner));
+                    }
+                    if counted && let Some((_, kind)) = kind {
                         let dead = if learning {
                             None
                         } else {
@@ -1922,7 +2038,14 @@ impl NovelTable {
             // weight: its tail counts to the power `d / (d + 1)` for an
             // owner of `d` days on the resource, half its score for one.
             let sure = f64::from(owner_days) / (f64::from(owner_days) + 1.0);
-            let p_owned = owned.map_or(1.0, |(r, rel, _)| (r * rel).powf(sure));
+            // The owner is the user's manager: both readings of being on
+            // someone else's resource are times the chance that such an
+            // access is to one's manager's ("A manager's resources";
+            // `dead_hour` applies it to its own).
+            let to_manager =
+                ownership.and_then(|(o, _)| self.manager_share(e, o, kind, unseen_kind.as_deref()));
+            let q = to_manager.map_or(1.0, |(q, _)| q);
+            let p_owned = owned.map_or(1.0, |(r, rel, _)| (r * rel).powf(sure) * q);
             let dead = self.dead_hour(e, hour);
             dead_p = dead.map(|d| d.hour_p);
             let p_dead = dead.map_or(1.0, |d| d.p);
@@ -1952,10 +2075,7 @@ impl NovelTable {
                     ),
                     None => "no peer group".to_string(),
                 };
-                let owner_name = ownership.map(|(o, _)| match symbols.user(o) {
-                    "" => format!("user #{o}"),
-                    n => n.to_string(),
-                });
+                let owner_name = ownership.map(|(o, _)| user_name(symbols, o));
                 let mut reason = format!(
                     "first access to {}{name}; {peer_text} and {org_touch} of {org_others} users have touched it",
                     if sensitive { "sensitive " } else { "" }
@@ -1985,6 +2105,9 @@ impl NovelTable {
                         "; a first access to another user's resource is {:.1}% of the user's recent accesses",
                         100.0 * rate
                     ));
+                }
+                if let (Some(m), Some(o)) = (to_manager, &owner_name) {
+                    reason.push_str(&manager_text(o, m));
                 }
                 if let Some(d) = dead.filter(|d| score_from_p(d.p) >= self.config.min_score) {
                     reason.push_str(&dead_text(symbols, &d));
@@ -2036,10 +2159,19 @@ impl NovelTable {
                         .with("resource_user_days", resource_days)
                         .with("new_user_chance", p_new)
                         .with("owned_access_rate", owned.map_or(0.0, |o| o.0))
-                        .with("owned_relative", relative)
-                        .with("ownership_weight", sure)
-                        .with("p_owned", p_owned)
-                        .with("p_novel", p_novel);
+                        .with("owned_relative", relative);
+                    // Given by `owner_days`; left out for the manager's
+                    // share, to stay within the host's evidence limit.
+                    if to_manager.is_none() {
+                        f = f.with("ownership_weight", sure);
+                    }
+                    f = f.with("p_owned", p_owned).with("p_novel", p_novel);
+                }
+                // `with_dead` below gives them when the hours are read.
+                if let Some(m) = to_manager
+                    && dead.is_none_or(|d| d.manager.is_none())
+                {
+                    f = with_manager(f, m);
                 }
                 if let Some(d) = dead {
                     f = with_dead(f, &d);
@@ -2077,6 +2209,16 @@ impl NovelTable {
         }
         if new_kind {
             self.count_kind_user(e.user, kind);
+        }
+        // A day on another user's resource, counted reported or not: a
+        // visit to one's manager's resource is usually reported, and
+        // leaving those out would keep it rare in an organisation where it
+        // is not.
+        if let Some((owner, _)) = ownership
+            && counted
+            && !learning
+        {
+            self.managers.count(kind, e.manager == Some(owner));
         }
         if counted && flagged {
             // A reported first access does not teach the user's habits
@@ -2283,11 +2425,16 @@ struct Paired {
 }
 
 /// The resource-side time reading in words, appended to a reason.
-fn dead_text(symbols: &Symbols, d: &DeadHour) -> String {
-    let owner = match symbols.user(d.owner) {
-        "" => format!("user #{}", d.owner),
+/// A user's name, or `user #id` for one whose symbol never came.
+fn user_name(symbols: &Symbols, id: u32) -> String {
+    match symbols.user(id) {
+        "" => format!("user #{id}"),
         n => n.to_string(),
-    };
+    }
+}
+
+fn dead_text(symbols: &Symbols, d: &DeadHour) -> String {
+    let owner = user_name(symbols, d.owner);
     let mut text = format!(
         "; {owner} owns it, and it was in use at {:02}:00 local on {} of its {} days (resources of its kind on {:.1}% of theirs): in use then {:.2}% of days, a user other than {owner} on {:.1}% of its user-days",
         d.hour,
@@ -2306,6 +2453,21 @@ fn dead_text(symbols: &Symbols, d: &DeadHour) -> String {
     text
 }
 
+/// The reason's words for an owner who is the user's manager, with `q`
+/// and the accesses `F` it rests on.
+fn manager_text(owner: &str, (q, accesses): (f64, u32)) -> String {
+    format!(
+        "; {owner} is the user's manager, and {:.2}% of the organisation's {accesses} days on another user's resource of the kind were on the user's manager's",
+        100.0 * q
+    )
+}
+
+/// `manager_share` (`q`) as evidence; the reason gives the days it rests
+/// on.
+fn with_manager(f: Finding, (q, _): (f64, u32)) -> Finding {
+    f.with("manager_share", q)
+}
+
 /// The resource-side time reading's evidence (the owner is named by the
 /// caller).
 /// `in_use_chance` is `p_dead_hour / not_owner_chance`, and
@@ -2318,10 +2480,14 @@ fn with_dead(f: Finding, d: &DeadHour) -> Finding {
         .with("kind_in_use_share_at_hour", d.prior)
         .with("not_owner_chance", d.other)
         .with("p_dead_hour", d.hour_p);
-    if d.habit > d.hour_p {
+    let f = if d.habit > d.hour_p {
         f.with("p_dead_habit", d.habit)
     } else {
         f
+    };
+    match d.manager {
+        Some(m) => with_manager(f, m),
+        None => f,
     }
 }
 
@@ -2423,8 +2589,10 @@ impl Detector for NovelTable {
     }
 
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
-        let shares: Vec<Share> = ueba_sdk::population::decode_all(others)?;
-        self.others = Others::sum(&shares)?;
+        let shares = share::decode_all(others)?;
+        let others = Others::sum(&shares)?;
+        self.managers.others = share::manager_sum(&shares)?;
+        self.others = others;
         Ok(())
     }
 }

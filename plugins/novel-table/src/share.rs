@@ -25,6 +25,69 @@ pub(crate) struct Share {
     pub resources: Vec<(u32, ResourceShare)>,
     /// Per kind id, the pooled hours of its owned resources.
     pub clocks: Vec<(u32, KindClock)>,
+    /// Per kind id, days on another user's resource and those on the
+    /// user's manager's ([`crate::Managers`]).
+    pub managers: Vec<(u32, u32, u32)>,
+}
+
+/// A share as novel-table 0.5 wrote it, without `managers`: a checkpoint
+/// taken before an upgrade holds the last shares of the version before,
+/// and the host hands them over again on resume.
+#[derive(Deserialize)]
+struct ShareV05 {
+    kinds: Vec<String>,
+    org: Pool,
+    groups: Vec<(u32, Pool)>,
+    resources: Vec<(u32, ResourceShare)>,
+    clocks: Vec<(u32, KindClock)>,
+}
+
+impl From<ShareV05> for Share {
+    fn from(s: ShareV05) -> Share {
+        Share {
+            kinds: s.kinds,
+            org: s.org,
+            groups: s.groups,
+            resources: s.resources,
+            clocks: s.clocks,
+            managers: Vec::new(),
+        }
+    }
+}
+
+/// Every one of the `others` given to `absorb` read back, in this
+/// version's layout or 0.5's, or the first reason one could not be.
+pub(crate) fn decode_all(others: &[&[u8]]) -> Result<Vec<Share>, String> {
+    others
+        .iter()
+        .map(|bytes| {
+            ueba_sdk::population::decode::<Share>(bytes).or_else(|e| {
+                ueba_sdk::population::decode::<ShareV05>(bytes)
+                    .map(Share::from)
+                    .map_err(|_| e)
+            })
+        })
+        .collect()
+}
+
+/// The other instances' manager counts per kind name ([`crate::Managers`]),
+/// or why a share's are not counts.
+pub(crate) fn manager_sum(shares: &[Share]) -> Result<BTreeMap<String, (u32, u32)>, String> {
+    let mut sum: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    for (i, s) in shares.iter().enumerate() {
+        for &(k, days, to_manager) in &s.managers {
+            let name = kind_name(&s.kinds, k).map_err(|w| format!("population share {i}: {w}"))?;
+            if to_manager > days {
+                return Err(format!(
+                    "population share {i}: {to_manager} days on a manager's resource of {days}"
+                ));
+            }
+            let e = sum.entry(name.clone()).or_default();
+            e.0 = e.0.saturating_add(days);
+            e.1 = e.1.saturating_add(to_manager);
+        }
+    }
+    Ok(sum)
 }
 
 /// Who has used a resource, and when it is in use, in one instance.

@@ -608,6 +608,121 @@ fn an_admin_who_enters_owned_machines_weekly_is_judged_by_that_rate() {
 }
 
 #[test]
+fn an_admin_on_their_own_managers_machine_is_judged_by_how_rare_that_is() {
+    // Admin 123 enters a colleague's machine every week, so one more is
+    // quiet; user 70 is their manager, and nobody in the organisation has
+    // entered their manager's machine in hundreds of such first accesses.
+    let as_report = |manager: Option<u32>| {
+        let mut rt = ws_with_extras(26);
+        let mut e = ws_ev(123, IT, pc(70), 28, 14 * 60);
+        e.manager = manager;
+        rt.observe(&sequence(vec![e], 1_000_000))
+    };
+    let colleague = as_report(Some(71));
+    let f = colleague.first().expect("a finding at min_score 0");
+    assert!(f.score < 20.0, "{f:#?}");
+    assert!(!f.reason.contains("manager"), "{}", f.reason);
+    let manager = as_report(Some(70));
+    let m = manager.first().expect("a finding");
+    assert!(m.score >= f.score + 15.0, "{m:#?}");
+    assert!(
+        m.reason.contains("user70 is the user's manager"),
+        "{}",
+        m.reason
+    );
+    let q = number(m, "manager_share");
+    // Half a day in days on other users' machines, none the manager's.
+    let days = 0.5 / q - 1.0;
+    assert!(days >= 30.0 && (days - days.round()).abs() < 1e-6, "{m:#?}");
+    assert!(m.evidence.len() <= 32, "{m:#?}");
+    // The reading of being on someone else's machine, times q.
+    let ratio = number(m, "p_owned") / number(f, "p_owned");
+    assert!((ratio - q).abs() < 1e-9 * q.max(1.0), "{ratio} {q}");
+}
+
+#[test]
+fn a_night_return_to_the_managers_machine_is_read_with_the_manager() {
+    // Admin 123 entered user 70's machine one afternoon; two days later
+    // they are back on it at 22:00, an hour it is never in use.
+    let night = |manager: Option<u32>| {
+        let mut rt = ws_with_extras(26);
+        let mut day = ws_ev(123, IT, pc(70), 26, 14 * 60);
+        day.manager = manager;
+        rt.observe(&sequence(vec![day], 1_000_000));
+        let mut e = ws_ev(123, IT, pc(70), 28, 22 * 60);
+        e.manager = manager;
+        rt.observe(&sequence(vec![e], 2_000_000))
+    };
+    let colleague = night(Some(71));
+    let manager = night(Some(70));
+    let c = colleague.first().expect("a night finding");
+    let m = manager.first().expect("a night finding");
+    assert!(c.reason.starts_with("access to PC-"), "{}", c.reason);
+    assert!(!c.reason.contains("manager"), "{}", c.reason);
+    assert!(
+        m.reason.contains("user70 is the user's manager"),
+        "{}",
+        m.reason
+    );
+    let q = number(m, "manager_share");
+    assert!((number(m, "p") / number(c, "p") - q).abs() < 1e-9, "{m:#?}");
+    assert!(m.score >= c.score + 15.0, "{m:#?} {c:#?}");
+}
+
+#[test]
+fn where_people_often_use_their_managers_machines_it_says_little() {
+    // The same organisation, but every admin visit is to the machine of
+    // the admin's manager of that day (an assistant's round): such visits
+    // are half of the first accesses to others' machines.
+    let mut rt = ws_runtime();
+    rt.configure([("min_score", "0")]).unwrap();
+    let mut all = workstation_history(26);
+    let at_ten = |e: &Event| (e.time_ms - T0).rem_euclid(DAY_MS) == 10 * 3_600_000;
+    for e in all.iter_mut().filter(|e| e.user >= 120 && at_ten(e)) {
+        e.manager = Some(e.resource - 1000);
+    }
+    rt.observe(&sequence(all, 0));
+    let mut e = ws_ev(122, IT, pc(70), 28, 14 * 60);
+    e.manager = Some(70);
+    let found = rt.observe(&sequence(vec![e], 1_000_000));
+    let f = found.first().expect("a finding at min_score 0");
+    assert!(number(f, "manager_share") > 0.2, "{f:#?}");
+    // Where nobody is known to, the same visit is far stronger.
+    let mut rt2 = ws_runtime();
+    rt2.configure([("min_score", "0")]).unwrap();
+    rt2.observe(&sequence(workstation_history(26), 0));
+    let mut e = ws_ev(122, IT, pc(70), 28, 14 * 60);
+    e.manager = Some(70);
+    let unknown = rt2.observe(&sequence(vec![e], 1_000_000));
+    assert!(
+        unknown[0].score > f.score + 15.0,
+        "{:#?} {f:#?}",
+        unknown[0]
+    );
+}
+
+#[test]
+fn manager_counts_cross_shards_and_survive_a_snapshot() {
+    let a = ws_with_extras(26);
+    let share = a.population();
+    let mut b = ws_runtime();
+    b.absorb(&[share.as_slice()]).unwrap();
+    let snap = b.snapshot();
+    let mut c = ws_runtime();
+    c.restore(&snap).unwrap();
+    assert_eq!(c.population(), b.population());
+    let managers = &c.detector().managers;
+    assert!(managers.others.values().any(|&(f, m)| f >= 30 && m == 0));
+    assert_eq!(a.detector().managers.own().len(), 1);
+    // A share claiming more visits to managers than first accesses is
+    // refused.
+    let mut bad = a.detector().share();
+    bad.managers = vec![(0, 1, 2)];
+    let err = crate::share::manager_sum(&[bad]).unwrap_err();
+    assert!(err.contains("2 days on a manager's resource of 1"), "{err}");
+}
+
+#[test]
 fn a_brand_new_machine_has_no_owner() {
     let mut rt = ws_with_extras(26);
     let findings = ws_first(&mut rt, 36, STAFF, NEW_PC + 150, 28);

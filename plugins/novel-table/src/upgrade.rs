@@ -6,6 +6,9 @@
 //! types that changed, and converted: an upgrade of ueba keeps who
 //! touched what and every discovery rate instead of relearning them.
 //!
+//! - 0.5.0: no counts of first accesses to a manager's resource
+//!   (`crate::Managers`). They carry over with none, and are counted from
+//!   the upgrade on.
 //! - 0.3.0 to 0.4.1: no first accesses kept by held users
 //!   (`crate::PendingFirst`). They carry over with none: a user held at
 //!   the upgrade learns the first accesses they make from then on, and
@@ -29,7 +32,8 @@ use ueba_sdk::table::Table;
 
 use crate::share::{OtherPool, OtherResource, Others};
 use crate::{
-    Config, Held, KindClock, KindStats, Kinds, NovelTable, Novelty, Pool, Resource, Touch, User,
+    Config, Held, KindClock, KindStats, Kinds, Managers, NovelTable, Novelty, PendingFirst, Pool,
+    Resource, Touch, User,
 };
 
 /// The state `version` wrote, as this version's, if its layout is one of
@@ -38,10 +42,14 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
     match version? {
         "0.2.0" => {
             let (symbols, v): (Symbols, NovelTableV02) = ueba_sdk::decode_state(state)?;
-            Some((symbols, NovelTableV04::from(v).into()))
+            Some((symbols, NovelTableV05::from(NovelTableV04::from(v)).into()))
         }
         "0.3.0" | "0.4.0" | "0.4.1" => {
             let (symbols, v): (Symbols, NovelTableV04) = ueba_sdk::decode_state(state)?;
+            Some((symbols, NovelTableV05::from(v).into()))
+        }
+        "0.5.0" => {
+            let (symbols, v): (Symbols, NovelTableV05) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         _ => None,
@@ -247,9 +255,9 @@ struct NovelTableV04 {
     others: Others,
 }
 
-impl From<NovelTableV04> for NovelTable {
-    fn from(v: NovelTableV04) -> NovelTable {
-        NovelTable {
+impl From<NovelTableV04> for NovelTableV05 {
+    fn from(v: NovelTableV04) -> NovelTableV05 {
+        NovelTableV05 {
             config: v.config,
             config_generation: v.config_generation,
             first_ms: v.first_ms,
@@ -264,6 +272,47 @@ impl From<NovelTableV04> for NovelTable {
             clocks: v.clocks,
             others: v.others,
             pending: Table::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "NovelTable")]
+struct NovelTableV05 {
+    config: Config,
+    config_generation: u32,
+    first_ms: Option<i64>,
+    learning_rated: bool,
+    user_ids: Vec<u32>,
+    users: Table<User>,
+    resources: Table<Resource>,
+    groups: Table<Pool>,
+    org: Pool,
+    kind_names: Vec<String>,
+    kind_index: BTreeMap<String, u32>,
+    clocks: Vec<KindClock>,
+    others: Others,
+    pending: Table<Vec<PendingFirst>>,
+}
+
+impl From<NovelTableV05> for NovelTable {
+    fn from(v: NovelTableV05) -> NovelTable {
+        NovelTable {
+            config: v.config,
+            config_generation: v.config_generation,
+            first_ms: v.first_ms,
+            learning_rated: v.learning_rated,
+            user_ids: v.user_ids,
+            users: v.users,
+            resources: v.resources,
+            groups: v.groups,
+            org: v.org,
+            kind_names: v.kind_names,
+            kind_index: v.kind_index,
+            clocks: v.clocks,
+            others: v.others,
+            pending: v.pending,
+            managers: Managers::default(),
         }
     }
 }

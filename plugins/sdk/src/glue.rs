@@ -9,14 +9,14 @@ use crate::{CONTRACT_VERSION, ConfigError, Detector, Event, Finding, Runtime, Sy
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "ueba:detector/detector-plugin@0.4.0",
+        world: "ueba:detector/detector-plugin@0.5.0",
         pub_export_macro: true,
         export_macro_name: "__export_detector_plugin",
         default_bindings_module: "ueba_sdk::glue::bindings",
     });
 }
 
-use bindings::exports::ueba::detector0_4_0::detector as wit;
+use bindings::exports::ueba::detector0_5_0::detector as wit;
 
 // The row<->column codec and the symbol-kind conversions, written once in
 // the contract crate for the host's bindings and these.

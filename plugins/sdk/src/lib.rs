@@ -76,9 +76,9 @@ pub use types::*;
 /// another one is refused with both versions named).
 ///
 /// ```
-/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.4.0");
+/// assert_eq!(ueba_sdk::CONTRACT_VERSION, "0.5.0");
 /// ```
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";
 
 /// A detector: plain Rust logic that turns events into findings.
 ///

@@ -108,6 +108,7 @@ fn ev(seq: u64, user: u32, time_ms: i64, failed: bool) -> Event {
         utc_offset_minutes: 0,
         user,
         peer_group: None,
+        manager: None,
         action: 0,
         resource: 0,
         source: None,

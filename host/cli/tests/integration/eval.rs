@@ -665,3 +665,64 @@ fn eval_says_when_users_are_missing_from_the_identity_file() {
     let out = eval(&events, &ids, &labels, &[]);
     assert!(!out.contains("identities:"), "{out}");
 }
+
+/// The identity file's `manager` column reaches the detectors: on a
+/// generated workstation organisation (whose identity file names each
+/// person's manager) the IT admin who logs on to their supervisor's
+/// machine is told so by novel-table, and without the column nobody is.
+#[test]
+fn the_managers_of_the_identity_file_reach_the_detectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, ids, labels) = org_of(dir.path(), "workstation", "40", "16");
+    let text = std::fs::read_to_string(&ids).unwrap();
+    assert!(
+        text.starts_with("user,peer_group,timezone,manager\n"),
+        "{text}"
+    );
+    let admin = read_json(&labels)["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sc| sc["name"] == "admin-supervisor-usb")
+        .and_then(|sc| sc["user"].as_str())
+        .expect("the scenario's admin")
+        .to_string();
+    // (user, reason) of every novel-table finding that reads a manager.
+    let managed = |ids: &Path, name: &str| -> Vec<(String, String)> {
+        let findings = dir.path().join(name);
+        ok(ueba(&[
+            "score",
+            "-q",
+            s(&events),
+            "-i",
+            s(ids),
+            "-o",
+            s(&dir.path().join("alerts.jsonl")),
+            "--findings",
+            s(&findings),
+        ]));
+        std::fs::read_to_string(&findings)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|f| f["detector"] == "novel-table")
+            .filter(|f| f["evidence"]["manager_share"].is_f64())
+            .map(|f| (f["user"].to_string(), f["reason"].to_string()))
+            .collect()
+    };
+    let with = managed(&ids, "with.jsonl");
+    let admin = format!("\"{admin}\"");
+    assert!(
+        with.iter()
+            .any(|(u, r)| *u == admin && r.contains("is the user's manager")),
+        "{admin}: {with:?}"
+    );
+    let stripped = dir.path().join("no-managers.csv");
+    let without: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(head, _)| head))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&stripped, without).unwrap();
+    assert_eq!(managed(&stripped, "without.jsonl"), Vec::new());
+}

@@ -163,6 +163,7 @@ fn snapshot_decoding_rejects_arbitrary_and_mutated_bytes_without_trapping() {
                     utc_offset_minutes: 0,
                     user: 0,
                     peer_group: None,
+                    manager: None,
                     action: 0,
                     resource: 0,
                     source: None,

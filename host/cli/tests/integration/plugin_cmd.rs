@@ -85,7 +85,7 @@ fn a_scaffolded_detector_builds_tests_and_inspects_straight_away() {
     let wasm = tmp.path().join("rare-action.wasm");
     let built = ok(&ueba(&["plugin", "build", s(&dir), "--out", s(&wasm)]));
     assert!(built.contains("detector  rare-action 0.1.0"), "{built}");
-    assert!(built.contains("contract  0.4.0"), "{built}");
+    assert!(built.contains("contract  0.5.0"), "{built}");
     assert!(built.contains("learning_days = 1"), "{built}");
     assert!(wasm.is_file());
 
@@ -143,7 +143,7 @@ fn a_scaffolded_detector_builds_tests_and_inspects_straight_away() {
     );
     assert!(inspected.contains("imports   (none)"), "{inspected}");
     assert!(
-        inspected.contains("exports   ueba:detector/detector@0.4.0"),
+        inspected.contains("exports   ueba:detector/detector@0.5.0"),
         "{inspected}"
     );
 }
@@ -268,17 +268,17 @@ fn a_plugin_for_another_contract_is_refused_naming_both_versions() {
              (core instance $i (instantiate $m))
              (func $f (canon lift (core func $i "f")))
              (instance $api (export "describe" (func $f)))
-             (export "ueba:detector/detector@0.5.0" (instance $api)))"#,
+             (export "ueba:detector/detector@0.6.0" (instance $api)))"#,
     );
     for cmd in ["build", "inspect"] {
         let (out, err) = failed(&ueba(&["plugin", cmd, s(&future)]));
-        assert!(err.contains("built for contract 0.5.0"), "{cmd}: {err}");
+        assert!(err.contains("built for contract 0.6.0"), "{cmd}: {err}");
         assert!(
-            err.contains("this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"),
+            err.contains("this host supports 0.5.0, 0.4.0, 0.3.0, 0.2.0, 0.1.0"),
             "{cmd}: {err}"
         );
         if cmd == "inspect" {
-            assert!(out.contains("contract  0.5.0"), "{out}");
+            assert!(out.contains("contract  0.6.0"), "{out}");
         }
     }
 }

@@ -354,7 +354,7 @@ fn a_new_build_carries_the_state_and_a_broken_one_leaves_the_old_running() {
         "{}",
         h[1].2
     );
-    assert!(h[2].2.contains("built for contract 0.5.0"), "{}", h[2].2);
+    assert!(h[2].2.contains("built for contract 0.6.0"), "{}", h[2].2);
 }
 
 #[test]

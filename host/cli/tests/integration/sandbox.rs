@@ -53,20 +53,20 @@ fn a_plugin_for_another_contract_version_is_refused() {
              (core instance $i (instantiate $m))
              (func $f (canon lift (core func $i "f")))
              (instance $api (export "describe" (func $f)))
-             (export "ueba:detector/detector@0.5.0" (instance $api))
+             (export "ueba:detector/detector@0.6.0" (instance $api))
            )"#,
     );
     let err = runtime().compile("future.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "plugin `future.wasm` was built for contract 0.5.0, this host supports {}",
+            "plugin `future.wasm` was built for contract 0.6.0, this host supports {}",
             ueba_engine::sandbox::SUPPORTED_CONTRACTS.join(", ")
         )
     );
     assert_eq!(
         ueba_engine::sandbox::SUPPORTED_CONTRACTS,
-        ["0.4.0", "0.3.0", "0.2.0", "0.1.0"]
+        ["0.5.0", "0.4.0", "0.3.0", "0.2.0", "0.1.0"]
     );
 }
 
@@ -134,13 +134,44 @@ fn a_plugin_built_for_contract_0_3_0_still_loads_and_keeps_its_own_population() 
 }
 
 #[test]
+fn a_plugin_built_for_contract_0_4_0_still_loads_and_shares_its_population() {
+    // Built against the frozen 0.4.0 WIT: it has no `manager` column, and
+    // still takes part in the population exchange.
+    let mut p = older_fixture("contract-0-4.wasm");
+    assert_eq!(p.info().contract, "0.4.0");
+    assert_eq!(p.info().name, "contract-0-4");
+    assert!(p.shares_population());
+    p.absorb(&[7u64.to_le_bytes().to_vec(), 5u64.to_le_bytes().to_vec()])
+        .unwrap();
+    let (found, big) = score_held_bulk_read(&mut p);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].event, big);
+    assert_eq!(
+        found[0].evidence[0].value,
+        wit::EvidenceValue::Integer(0),
+        "the plugin saw learn = false"
+    );
+    assert_eq!(
+        found[0].evidence[1].value,
+        wit::EvidenceValue::Integer(12),
+        "the plugin absorbed both shares"
+    );
+    let share = p.population().unwrap();
+    assert!(u64::from_le_bytes(share.try_into().unwrap()) > 0);
+    let err = p.absorb(&[b"short".to_vec()]).unwrap_err();
+    assert!(err.to_string().contains("share of 5 bytes"), "{err}");
+    let snap = p.snapshot().unwrap();
+    p.restore(&snap).unwrap();
+}
+
+#[test]
 fn a_plugin_whose_describe_claims_another_contract_is_refused() {
-    // It exports the 0.4.0 interface, so it compiles and links, but says it
-    // was built for 0.5.0: the host goes by the claim and refuses it.
+    // It exports the 0.5.0 interface, so it compiles and links, but says it
+    // was built for 0.6.0: the host goes by the claim and refuses it.
     let path = ueba_test_support::fixture_dir().join("contract-liar.wasm");
     let bytes = std::fs::read(path).unwrap();
     let rt = runtime();
-    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.4.0");
+    let c = rt.compile("liar.wasm", &bytes).expect("exports 0.5.0");
     let err = rt
         .instantiate("liar.wasm", &c, Limits::default())
         .err()
@@ -148,7 +179,7 @@ fn a_plugin_whose_describe_claims_another_contract_is_refused() {
     assert!(matches!(err, PluginError::ContractMismatch { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "plugin `liar.wasm` was built for contract 0.5.0, this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"
+        "plugin `liar.wasm` was built for contract 0.6.0, this host supports 0.5.0, 0.4.0, 0.3.0, 0.2.0, 0.1.0"
     );
 }
 
@@ -165,7 +196,7 @@ fn a_component_exporting_no_detector_is_refused_naming_its_exports() {
     let err = runtime().compile("other.wasm", &bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.4.0, 0.3.0, 0.2.0, 0.1.0"
+        "plugin `other.wasm` was built for contract none it names (it exports run), this host supports 0.5.0, 0.4.0, 0.3.0, 0.2.0, 0.1.0"
     );
 }
 
@@ -262,6 +293,7 @@ fn history() -> (Vec<wit::Symbol>, Vec<Vec<Event>>) {
                     utc_offset_minutes: 0,
                     user,
                     peer_group: Some(0),
+                    manager: None,
                     action: 0,
                     resource: 0,
                     source: None,

@@ -43,7 +43,12 @@ pub struct IdentityCounts {
 
 #[derive(Clone, Default)]
 pub(crate) struct UserMeta {
+    /// Whether the identity file has been asked about the user: a
+    /// manager is interned (and so has an id) before they act, if ever.
+    pub(crate) looked_up: bool,
     pub(crate) peer: Option<u32>,
+    /// The user's manager (a user id), from the identity file.
+    pub(crate) manager: Option<u32>,
     /// The user's time zone, with the span its last offset holds for.
     pub(crate) tz: Option<LocalOffset>,
 }
@@ -95,16 +100,26 @@ impl Encoder {
 
     /// Encode one event as the contract event with sequence number `seq`.
     pub fn encode(&mut self, ev: &AccessEvent, seq: u64) -> Result<Event, SymbolsFull> {
-        Ok(self.compact(ev)?.into_event(ev.time_ms, seq))
+        let mut event = self.compact(ev)?.into_event(ev.time_ms, seq);
+        event.manager = self.manager_of(event.user);
+        Ok(event)
     }
 
-    /// Look up and remember a new user's peer group and time zone.
+    /// The manager of user `user` (an id), if the identity file names one
+    /// and the user has been met: the contract's `manager` column.
+    pub fn manager_of(&self, user: u32) -> Option<u32> {
+        self.users.get(user as usize).and_then(|m| m.manager)
+    }
+
+    /// Look up and remember a new user's peer group, manager and time zone.
     pub(crate) fn meta_for(&mut self, user: u32) -> Result<(), SymbolsFull> {
         let idx = user as usize;
-        if self.users.len() > idx {
+        if self.users.get(idx).is_some_and(|m| m.looked_up) {
             return Ok(());
         }
-        self.users.resize(idx + 1, UserMeta::default());
+        if self.users.len() <= idx {
+            self.users.resize(idx + 1, UserMeta::default());
+        }
         let name = self.interner.text(SymbolKind::User, user);
         let identity = self.identities.get(name).cloned();
         let counts = &mut self.identified;
@@ -120,8 +135,15 @@ impl Encoder {
             .and_then(|i| i.peer_group.as_deref())
             .map(|p| self.interner.intern(SymbolKind::PeerGroup, p))
             .transpose()?;
+        let manager = identity
+            .as_ref()
+            .and_then(|i| i.manager.as_deref())
+            .map(|m| self.interner.intern(SymbolKind::User, m))
+            .transpose()?;
         self.users[idx] = UserMeta {
+            looked_up: true,
             peer,
+            manager,
             tz: identity.and_then(|i| i.timezone).map(LocalOffset::new),
         };
         Ok(())
@@ -189,8 +211,10 @@ impl Compact {
             rows: self.rows,
             bytes: self.bytes,
             outcome: Outcome::from_code(self.outcome),
-            // Whether detectors may learn from it is decided per batch, as
-            // it is sent (see `Scorer::run_batch`).
+            // The user's manager and whether detectors may learn from it
+            // are filled in per batch, as it is sent (see
+            // `Scorer::run_batch`): neither is kept with a waiting event.
+            manager: None,
             learn: true,
         }
     }

@@ -1031,6 +1031,7 @@ impl<S: AlertSink> Scorer<S> {
                 .holds_learning(events.user[i], block, events.time_ms[i]);
             events.learn[i] = !held;
             self.stats.events_held += u64::from(held);
+            events.manager[i] = ueba_contract::id_column(self.encoder.manager_of(events.user[i]));
         }
         let log_len = self.encoder.interner.log_len();
         let batch_no = self.stats.batches;

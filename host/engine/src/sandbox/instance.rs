@@ -8,7 +8,7 @@ use std::time::Duration;
 use wasmtime::Store;
 
 use super::gate::plugin_message;
-use super::older::{v0_1, v0_2, v0_3};
+use super::older::{v0_1, v0_2, v0_3, v0_4};
 use super::runtime::*;
 
 /// What a plugin said about itself in `describe`.
@@ -108,8 +108,12 @@ impl Plugin {
         let name = self.info.name.clone();
         let result = self.with_deadline("configure", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_4_0_detector()
+                .ueba_detector0_5_0_detector()
                 .call_configure(&mut p.store, pairs),
+            Bindings::V0_4(b) => b
+                .ueba_detector_detector()
+                .call_configure(&mut p.store, pairs)
+                .map(|r| r.map_err(v0_4::config_error)),
             Bindings::V0_3(b) => b
                 .ueba_detector_detector()
                 .call_configure(&mut p.store, pairs)
@@ -141,8 +145,15 @@ impl Plugin {
     pub fn observe(&mut self, batch: &wit::Batch) -> Result<Vec<wit::Finding>, PluginError> {
         let result = self.with_deadline("observe", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_4_0_detector()
+                .ueba_detector0_5_0_detector()
                 .call_observe(&mut p.store, batch),
+            Bindings::V0_4(b) => b
+                .ueba_detector_detector()
+                .call_observe(&mut p.store, &v0_4::batch(batch))
+                .map(|r| {
+                    r.map(|f| f.into_iter().map(v0_4::finding).collect())
+                        .map_err(v0_4::detector_error)
+                }),
             Bindings::V0_3(b) => b
                 .ueba_detector_detector()
                 .call_observe(&mut p.store, &v0_3::batch(batch))
@@ -184,7 +195,8 @@ impl Plugin {
     /// Serialise the plugin's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>, PluginError> {
         let snap = self.with_deadline("snapshot", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector0_4_0_detector().call_snapshot(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_5_0_detector().call_snapshot(&mut p.store),
+            Bindings::V0_4(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_3(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_2(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
             Bindings::V0_1(b) => b.ueba_detector_detector().call_snapshot(&mut p.store),
@@ -196,8 +208,12 @@ impl Plugin {
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         let result = self.with_deadline("restore", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_4_0_detector()
+                .ueba_detector0_5_0_detector()
                 .call_restore(&mut p.store, state),
+            Bindings::V0_4(b) => b
+                .ueba_detector_detector()
+                .call_restore(&mut p.store, state)
+                .map(|r| r.map_err(v0_4::detector_error)),
             Bindings::V0_3(b) => b
                 .ueba_detector_detector()
                 .call_restore(&mut p.store, state)
@@ -220,7 +236,7 @@ impl Plugin {
     /// shards (contract 0.4.0 and later); older ones keep their own
     /// shard's population.
     pub fn shares_population(&self) -> bool {
-        matches!(self.bindings, Bindings::Current(_))
+        matches!(self.bindings, Bindings::Current(_) | Bindings::V0_4(_))
     }
 
     /// The plugin's own population share (`population`), bounded like a
@@ -232,8 +248,9 @@ impl Plugin {
         }
         let share = self.with_deadline("population", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_4_0_detector()
+                .ueba_detector0_5_0_detector()
                 .call_population(&mut p.store),
+            Bindings::V0_4(b) => b.ueba_detector_detector().call_population(&mut p.store),
             _ => Ok(Vec::new()),
         })?;
         self.bounded("population", "population share", share)
@@ -247,8 +264,12 @@ impl Plugin {
         }
         let result = self.with_deadline("absorb", |p| match &p.bindings {
             Bindings::Current(b) => b
-                .ueba_detector0_4_0_detector()
+                .ueba_detector0_5_0_detector()
                 .call_absorb(&mut p.store, others),
+            Bindings::V0_4(b) => b
+                .ueba_detector_detector()
+                .call_absorb(&mut p.store, others)
+                .map(|r| r.map_err(v0_4::detector_error)),
             _ => Ok(Ok(())),
         })?;
         result.map_err(|e| self.call_error("absorb", plugin_message(&e.message), Failure::Error))

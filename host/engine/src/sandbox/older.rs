@@ -8,6 +8,8 @@
 //!   (0.3.0): such a plugin learns from every event it is given.
 //! - [`v0_3`]: today's calls without `population` and `absorb` (0.4.0):
 //!   such a plugin keeps its own shard's population.
+//! - [`v0_4`]: today's calls and columns without `manager` (0.5.0): such a
+//!   plugin is not told who manages whom.
 
 use super::wit;
 
@@ -209,6 +211,35 @@ pub mod v0_3 {
 
     /// A current batch in 0.3.0's form: the same columns, as that
     /// version's types.
+    pub fn batch(batch: &wit::Batch) -> old::Batch {
+        old::Batch {
+            symbols: batch.symbols.iter().map(symbol).collect(),
+            events: columns!(&batch.events, learn),
+        }
+    }
+}
+
+/// Contract 0.4.0: the current calls, and the current columns without
+/// `manager`.
+pub mod v0_4 {
+    use super::wit;
+
+    /// Generated bindings for the frozen 0.4.0 contract
+    /// (`wit/deps/detector-0.4.0/detector.wit`).
+    #[allow(missing_docs)]
+    pub mod bindings {
+        wasmtime::component::bindgen!({
+            path: "../../wit/deps/detector-0.4.0",
+            world: "ueba:detector/detector-plugin@0.4.0",
+        });
+    }
+
+    /// The 0.4.0 types.
+    pub use bindings::exports::ueba::detector::detector as old;
+
+    same_shapes!();
+
+    /// A current batch in 0.4.0's form: the same columns but `manager`.
     pub fn batch(batch: &wit::Batch) -> old::Batch {
         old::Batch {
             symbols: batch.symbols.iter().map(symbol).collect(),

@@ -29,25 +29,25 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
-        world: "ueba:detector/detector-plugin@0.4.0",
+        world: "ueba:detector/detector-plugin@0.5.0",
         additional_derives: [PartialEq],
     });
 }
 
-pub use bindings::exports::ueba::detector0_4_0::detector as wit;
+pub use bindings::exports::ueba::detector0_5_0::detector as wit;
 
 use super::instance::{Plugin, PluginInfo, ticks};
 
-use super::older::{v0_1, v0_2, v0_3};
+use super::older::{v0_1, v0_2, v0_3, v0_4};
 
 /// The contract version this host implements (`wit/detector.wit`).
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";
 /// The export a plugin for the current contract provides.
-pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.4.0";
+pub const DETECTOR_EXPORT: &str = "ueba:detector/detector@0.5.0";
 /// Every contract version this host loads, newest first: the current one
 /// and the older ones still supported (frozen under `wit/deps/`,
 /// [`super::older`]). The policy is in `docs/contract.md`.
-pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.3.0", "0.2.0", "0.1.0"];
+pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.4.0", "0.3.0", "0.2.0", "0.1.0"];
 
 /// A contract version this host can load, and so which generated bindings
 /// call a plugin. Supporting an older version when the contract changes
@@ -58,6 +58,9 @@ pub const SUPPORTED_CONTRACTS: &[&str] = &[CONTRACT_VERSION, "0.3.0", "0.2.0", "
 pub enum Contract {
     /// The current contract, [`CONTRACT_VERSION`].
     Current,
+    /// Contract 0.4.0: the current batch without the `manager` column
+    /// ([`v0_4`]).
+    V0_4,
     /// Contract 0.3.0: the current calls without the population exchange
     /// ([`v0_3`]).
     V0_3,
@@ -71,6 +74,7 @@ impl Contract {
     /// Every supported contract, in the order of [`SUPPORTED_CONTRACTS`].
     pub const ALL: &[Contract] = &[
         Contract::Current,
+        Contract::V0_4,
         Contract::V0_3,
         Contract::V0_2,
         Contract::V0_1,
@@ -80,9 +84,10 @@ impl Contract {
     pub fn version(self) -> &'static str {
         match self {
             Contract::Current => CONTRACT_VERSION,
-            Contract::V0_3 => SUPPORTED_CONTRACTS[1],
-            Contract::V0_2 => SUPPORTED_CONTRACTS[2],
-            Contract::V0_1 => SUPPORTED_CONTRACTS[3],
+            Contract::V0_4 => SUPPORTED_CONTRACTS[1],
+            Contract::V0_3 => SUPPORTED_CONTRACTS[2],
+            Contract::V0_2 => SUPPORTED_CONTRACTS[3],
+            Contract::V0_1 => SUPPORTED_CONTRACTS[4],
         }
     }
 
@@ -113,6 +118,7 @@ fn supported_list() -> String {
 /// contract.
 pub(crate) enum Bindings {
     Current(bindings::DetectorPlugin),
+    V0_4(v0_4::bindings::DetectorPlugin),
     V0_3(v0_3::bindings::DetectorPlugin),
     V0_2(v0_2::bindings::DetectorPlugin),
     V0_1(v0_1::bindings::DetectorPlugin),
@@ -609,6 +615,10 @@ impl Runtime {
                 bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
                     .map_err(instantiation_failed)?,
             ),
+            Contract::V0_4 => Bindings::V0_4(
+                v0_4::bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
+                    .map_err(instantiation_failed)?,
+            ),
             Contract::V0_3 => Bindings::V0_3(
                 v0_3::bindings::DetectorPlugin::instantiate(&mut store, component, &self.linker)
                     .map_err(instantiation_failed)?,
@@ -629,7 +639,11 @@ impl Runtime {
             info: PluginInfo::default(),
         };
         let info = plugin.with_deadline("describe", |p| match &p.bindings {
-            Bindings::Current(b) => b.ueba_detector0_4_0_detector().call_describe(&mut p.store),
+            Bindings::Current(b) => b.ueba_detector0_5_0_detector().call_describe(&mut p.store),
+            Bindings::V0_4(b) => b
+                .ueba_detector_detector()
+                .call_describe(&mut p.store)
+                .map(v0_4::info),
             Bindings::V0_3(b) => b
                 .ueba_detector_detector()
                 .call_describe(&mut p.store)

@@ -161,7 +161,7 @@ impl Instance {
         };
         match self
             .bindings
-            .ueba_detector0_4_0_detector()
+            .ueba_detector0_5_0_detector()
             .call_observe(&mut self.store, batch)
         {
             Ok(Ok(findings)) => Ok(findings.len()),

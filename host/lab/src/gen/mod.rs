@@ -18,7 +18,8 @@
 //! the people (sites, time zones, logins, leave), the clock and the writer.
 //!
 //! Output is three files: `events.jsonl` (time-sorted access events),
-//! `identities.csv` (peer group and time zone per user) and `labels.json`
+//! `identities.csv` (peer group, time zone and, for workstations, manager
+//! per user) and `labels.json`
 //! (which users act out which scenario, from when). A seed fully determines
 //! all three. Events are produced in time windows from per-user-day RNGs, so
 //! memory stays bounded by one window of events however long the period.
@@ -178,7 +179,8 @@ pub struct GenSummary {
     pub scenarios: Vec<Scenario>,
     /// The time-sorted JSON-lines event file.
     pub events_path: PathBuf,
-    /// The `user,peer_group,timezone` CSV file.
+    /// The `user,peer_group,timezone` CSV file (with `manager` for the
+    /// workstation shape).
     pub identities_path: PathBuf,
     /// The labels JSON file.
     pub labels_path: PathBuf,
@@ -315,11 +317,13 @@ pub fn generate_with(
     write_file(&out.identities, |w| {
         write_identities(
             w,
+            false,
             (0..org.users.len() as u32).map(|u| {
                 (
                     org.login(u),
                     org.users[u as usize].group.name(),
                     org.zone(u),
+                    None,
                 )
             }),
         )
@@ -396,14 +400,29 @@ fn write_file(
     Ok(())
 }
 
-/// Writes `identities.csv` from (login, peer group, IANA zone) per user.
+/// One user's line of `identities.csv`: login, peer group, IANA zone and,
+/// in an organisation with a reporting line, their manager's login.
+type IdentityLine<'a> = (&'a str, &'a str, &'a str, Option<&'a str>);
+
+/// Writes `identities.csv`, with a `manager` column when `managers` (an
+/// organisation whose shape has a reporting line; empty for those at the
+/// top).
 fn write_identities<'a>(
     w: &mut impl Write,
-    users: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    managers: bool,
+    users: impl Iterator<Item = IdentityLine<'a>>,
 ) -> io::Result<()> {
-    writeln!(w, "user,peer_group,timezone")?;
-    for (login, group, zone) in users {
-        writeln!(w, "{login},{group},{zone}")?;
+    if managers {
+        writeln!(w, "user,peer_group,timezone,manager")?;
+    } else {
+        writeln!(w, "user,peer_group,timezone")?;
+    }
+    for (login, group, zone, manager) in users {
+        if managers {
+            writeln!(w, "{login},{group},{zone},{}", manager.unwrap_or(""))?;
+        } else {
+            writeln!(w, "{login},{group},{zone}")?;
+        }
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub(super) struct Output {
     pub events: Vec<Event>,
     /// login -> (peer group, time zone)
     pub identities: BTreeMap<String, (String, String)>,
+    /// login -> manager's login, for those the file names one of.
+    pub managers: BTreeMap<String, String>,
     pub labels: Labels,
 }
 
@@ -77,16 +79,25 @@ pub(super) fn run(cfg: &GenConfig) -> Output {
         .collect();
     let ids_text = std::fs::read_to_string(&summary.identities_path).expect("identities");
     let mut lines = ids_text.lines();
-    assert_eq!(lines.next(), Some("user,peer_group,timezone"));
+    let header = lines.next();
+    let width = match header {
+        Some("user,peer_group,timezone") => 3,
+        Some("user,peer_group,timezone,manager") => 4,
+        other => panic!("identity header {other:?}"),
+    };
     let mut identities = BTreeMap::new();
+    let mut managers = BTreeMap::new();
     for l in lines {
         let cols: Vec<&str> = l.split(',').collect();
-        assert_eq!(cols.len(), 3, "identity line {l}");
+        assert_eq!(cols.len(), width, "identity line {l}");
         let prev = identities.insert(
             cols[0].to_string(),
             (cols[1].to_string(), cols[2].to_string()),
         );
         assert!(prev.is_none(), "user {} listed twice", cols[0]);
+        if let Some(m) = cols.get(3).filter(|m| !m.is_empty()) {
+            managers.insert(cols[0].to_string(), m.to_string());
+        }
     }
     let labels: Labels =
         serde_json::from_str(&std::fs::read_to_string(&summary.labels_path).expect("labels"))
@@ -96,6 +107,7 @@ pub(super) fn run(cfg: &GenConfig) -> Output {
         summary,
         events,
         identities,
+        managers,
         labels,
     }
 }

@@ -373,11 +373,14 @@ pub(super) fn generate(
     write_file(&out.identities, |w| {
         write_identities(
             w,
+            true,
             (0..org.people.len() as u32).map(|u| {
+                let person = &org.people[u as usize];
                 (
                     org.login(u),
-                    org.people[u as usize].role.name(),
+                    person.role.name(),
                     org.zone(u),
+                    person.supervisor.map(|s| org.login(s)),
                 )
             }),
         )

@@ -76,6 +76,13 @@ fn events_have_the_documented_types_and_density() {
     for (_, zone) in out.identities.values() {
         assert!(jiff::tz::TimeZone::get(zone).is_ok(), "{zone}");
     }
+    // Everyone below management reports to a manager in the file.
+    for (user, (role, _)) in &out.identities {
+        match out.managers.get(user) {
+            Some(m) => assert_eq!(out.identities[m].0, "management", "{user}'s manager {m}"),
+            None => assert_eq!(role, "management", "{user} has no manager"),
+        }
+    }
 }
 
 #[test]
@@ -231,6 +238,8 @@ fn after_hours_usb_is_new_in_both_ways_and_the_admin_uses_the_bosses_machine() {
         .nth(1)
         .and_then(|r| r.split('\'').next());
     let boss = boss.expect("supervisor named");
+    // The identity file names the supervisor as the admin's manager.
+    assert_eq!(out.managers.get(&a.user).map(String::as_str), Some(boss));
     let mut theirs: BTreeMap<&str, u32> = BTreeMap::new();
     for e in out.of_user(boss).filter(|e| e.action == "logon") {
         *theirs.entry(&e.resource).or_default() += 1;
