@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use ueba_sdk::novelty::Discovery;
 use ueba_sdk::table::Table;
 
-use crate::{KindClock, KindStats, NO_USER, POOL_RECENT_ACCESSES, Pool, RECENT_DISCOVERIES};
+use crate::{
+    Adoption, KindClock, KindStats, NO_USER, POOL_RECENT_ACCESSES, Pool, RECENT_DISCOVERIES,
+};
 
 /// One instance's population figures, learned from its own users only.
 /// Kinds are the sender's ids, named by `kinds`, since each instance
@@ -28,6 +30,9 @@ pub(crate) struct Share {
     /// Per kind id, days on another user's resource and those on the
     /// user's manager's ([`crate::Managers`]).
     pub managers: Vec<(u32, u32, u32)>,
+    /// Per resource id, its recent first touches by peer group
+    /// ([`crate::Waves`]).
+    pub waves: Vec<(u32, Vec<Adoption>)>,
 }
 
 /// A share as novel-table 0.5 wrote it, without `managers`: a checkpoint
@@ -51,6 +56,7 @@ impl From<ShareV05> for Share {
             resources: s.resources,
             clocks: s.clocks,
             managers: Vec::new(),
+            waves: Vec::new(),
         }
     }
 }
@@ -68,6 +74,24 @@ pub(crate) fn decode_all(others: &[&[u8]]) -> Result<Vec<Share>, String> {
             })
         })
         .collect()
+}
+
+/// The other instances' recent first touches per resource and peer group
+/// ([`crate::Waves`]): each group's latest day and the day before, summed.
+pub(crate) fn wave_sum(shares: &[Share]) -> BTreeMap<u32, Vec<Adoption>> {
+    let mut sum: BTreeMap<u32, Vec<Adoption>> = BTreeMap::new();
+    for s in shares {
+        for (resource, adoptions) in &s.waves {
+            let list = sum.entry(*resource).or_default();
+            for a in adoptions {
+                match list.binary_search_by_key(&a.group, |x| x.group) {
+                    Ok(i) => list[i] = list[i].merged(*a),
+                    Err(i) => list.insert(i, *a),
+                }
+            }
+        }
+    }
+    sum
 }
 
 /// The other instances' manager counts per kind name ([`crate::Managers`]),

@@ -1422,3 +1422,97 @@ fn a_new_kinds_discoveries_are_judged_by_the_organisations_discoveries() {
     let settled = crate::relative_rarity(1e-5, &empty, Some(&own_kind), None, files);
     assert!(settled < 1e-2, "{settled}");
 }
+
+#[test]
+fn a_team_taking_a_table_up_together_alerts_on_its_first_member_only() {
+    // Day 30: team 5 starts reading archive.old_orders (nobody ever has),
+    // one member after another, an hour apart.
+    let mut rt = trained();
+    rt.configure([("min_score", "0")]).unwrap();
+    let team: Vec<u32> = (100..106).collect();
+    let mut scores = Vec::new();
+    for (i, &u) in team.iter().enumerate() {
+        let e = ev(u, ARCHIVE, T0 + 30 * DAY_MS + (9 + i as i64) * HOUR_MS);
+        let found = rt.observe(&sequence(vec![e], 1_000_000 + i as u64));
+        scores.push(found[0].score);
+        if i > 0 {
+            assert!(
+                found[0].reason.contains("the team taking it up"),
+                "{}",
+                found[0].reason
+            );
+        }
+    }
+    assert!(scores[0] >= 50.0, "{scores:?}");
+    // One other member today already makes the next unremarkable, and
+    // each further member more so.
+    assert!(scores[1] < 20.0, "{scores:?}");
+    assert!(
+        scores.windows(2).skip(1).all(|w| w[1] <= w[0]),
+        "{scores:?}"
+    );
+    // A member of another team is judged by their own habits (six more
+    // users of the organisation have touched it).
+    let other = first_read(&mut rt, 150, ARCHIVE);
+    assert!(other[0].score >= 30.0, "{other:?}");
+    assert!(
+        !other[0].reason.contains("team taking"),
+        "{}",
+        other[0].reason
+    );
+    // A sensitive table stays stricter: the team's reading is times the
+    // sensitive factor too.
+    let mut rt = trained();
+    rt.configure([("min_score", "0")]).unwrap();
+    let a = ev(100, SALARIES, T0 + 30 * DAY_MS + 9 * HOUR_MS);
+    rt.observe(&sequence(vec![a], 1_000_000));
+    let second = first_read(&mut rt, 101, SALARIES);
+    assert!(second[0].score > scores[1] + 9.0, "{second:?}");
+}
+
+#[test]
+fn a_table_the_team_took_up_is_no_discovery_of_the_member() {
+    // Member 101's first read of archive.old_orders on day 30, after 100's
+    // that day (the team's), or alone (their own discovery); then their
+    // first read of hr.salaries the next day.
+    let next_discovery = |day_30: &[u32]| {
+        let mut rt = trained();
+        let reads: Vec<Event> = day_30
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| ev(u, ARCHIVE, T0 + 30 * DAY_MS + (9 + i as i64) * HOUR_MS))
+            .collect();
+        rt.observe(&sequence(reads, 1_000_000));
+        let e = ev(101, SALARIES, T0 + 31 * DAY_MS + 11 * HOUR_MS);
+        rt.observe(&sequence(vec![e], 2_000_000))[0].score
+    };
+    let untouched = next_discovery(&[]);
+    let with_team = next_discovery(&[100, 101]);
+    let alone = next_discovery(&[101]);
+    // The team's take-up leaves the member's rate as it was (the team's
+    // first member's discovery moves the pools' a little).
+    assert!(
+        (with_team - untouched).abs() < 0.5,
+        "{with_team} {untouched}"
+    );
+    assert!(alone < untouched - 2.0, "{alone} {untouched}");
+}
+#[test]
+fn team_take_ups_cross_shards() {
+    // Member 100 took archive.old_orders up in one instance; in another, member
+    // 101 of the same team is judged with it once the shares are swapped.
+    let mut a = trained();
+    let mut b = trained();
+    first_read(&mut a, 100, ARCHIVE);
+    b.absorb(&[a.population().as_slice()]).unwrap();
+    let found = first_read(&mut b, 101, ARCHIVE);
+    assert!(
+        found.is_empty() || found[0].reason.contains("the team taking it up"),
+        "{found:?}"
+    );
+    let alone = first_read(&mut trained(), 101, ARCHIVE);
+    assert!(
+        max_score(&found) < alone[0].score - 20.0,
+        "{found:?} {alone:?}"
+    );
+}

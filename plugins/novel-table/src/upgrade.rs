@@ -6,9 +6,9 @@
 //! types that changed, and converted: an upgrade of ueba keeps who
 //! touched what and every discovery rate instead of relearning them.
 //!
-//! - 0.5.0: no counts of first accesses to a manager's resource
-//!   (`crate::Managers`). They carry over with none, and are counted from
-//!   the upgrade on.
+//! - 0.5.0: no counts of days on a manager's resource (`crate::Managers`)
+//!   and no peer groups taking resources up (`crate::Waves`). They carry
+//!   over with none, and are counted from the upgrade on.
 //! - 0.3.0 to 0.4.1: no first accesses kept by held users
 //!   (`crate::PendingFirst`). They carry over with none: a user held at
 //!   the upgrade learns the first accesses they make from then on, and
@@ -33,7 +33,7 @@ use ueba_sdk::table::Table;
 use crate::share::{OtherPool, OtherResource, Others};
 use crate::{
     Config, Held, KindClock, KindStats, Kinds, Managers, NovelTable, Novelty, PendingFirst, Pool,
-    Resource, Touch, User,
+    Resource, Touch, User, Waves,
 };
 
 /// The state `version` wrote, as this version's, if its layout is one of
@@ -313,6 +313,7 @@ impl From<NovelTableV05> for NovelTable {
             others: v.others,
             pending: v.pending,
             managers: Managers::default(),
+            waves: Waves::default(),
         }
     }
 }
