@@ -396,6 +396,11 @@ impl Default for InputConfig {
     }
 }
 
+/// The most findings an alert may list (`risk.max_findings_per_alert`):
+/// past a thousand an alert is no longer something an analyst reads, and
+/// its line outgrows what SIEM inputs take.
+pub const MAX_FINDINGS_PER_ALERT: usize = 1000;
+
 /// `[risk]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -426,7 +431,8 @@ pub struct RiskConfig {
     /// Points a detector not yet behind an episode's alerts must add to
     /// what they showed of it to re-alert.
     pub new_evidence_min: f64,
-    /// Findings listed per alert.
+    /// Findings listed per alert, from 1 (an alert that lists none says
+    /// nothing of why) to [`MAX_FINDINGS_PER_ALERT`].
     pub max_findings_per_alert: usize,
     /// Alert episodes allowed per 1,000 user-days; the threshold adapts to
     /// it (the risk stage's alert budget). 0 keeps `threshold` fixed.
@@ -771,6 +777,9 @@ impl Config {
         }
         if r.threshold_ceiling > 100.0 {
             return bad("risk.threshold_ceiling", "must be at most 100");
+        }
+        if !(1..=MAX_FINDINGS_PER_ALERT).contains(&r.max_findings_per_alert) {
+            return bad("risk.max_findings_per_alert", "must be from 1 to 1000");
         }
         if !(1..=366).contains(&r.budget_window_days) {
             return bad("risk.budget_window_days", "must be from 1 to 366");

@@ -37,6 +37,12 @@ fn out_of_range_values_are_named_with_their_line() {
         e.to_string().starts_with("u.toml:6: `exceptions[1].until`"),
         "{e}"
     );
+    // An alert listing no findings would say nothing of why.
+    let e = Config::parse("[risk]\nmax_findings_per_alert = 0\n", Path::new("u.toml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "u.toml:2: `risk.max_findings_per_alert`: must be from 1 to 1000"
+    );
     // A dotted key in a table header and an inline table say where too.
     let e = Config::parse("risk = { threshold = 200 }\n", Path::new("u.toml")).unwrap_err();
     assert!(e.to_string().starts_with("u.toml:1: "), "{e}");

@@ -55,7 +55,11 @@ const MAX_RECORD: usize = 1 << 20;
 /// configured.
 const SNIFFED: [char; 3] = [';', '\t', '|'];
 
-/// The event fields, in [`Columns`] order, with their usual column names.
+/// The event fields, in [`Columns`] order, with their usual column names,
+/// the first found deciding. A resource is what was touched: a table, else
+/// a file or URL, else the machine logged on to (a logon export's `pc`),
+/// so a file-access export whose lines also name the machine reads the
+/// file.
 const FIELDS: [(&str, &[&str]); 8] = [
     (
         "time",
@@ -63,7 +67,13 @@ const FIELDS: [(&str, &[&str]); 8] = [
     ),
     ("user", &["user", "username", "user_name"]),
     ("action", &["action", "activity", "event"]),
-    ("resource", &["resource", "object", "table"]),
+    (
+        "resource",
+        &[
+            "resource", "object", "table", "filename", "file", "path", "url", "pc", "computer",
+            "hostname",
+        ],
+    ),
     ("rows", &["rows"]),
     ("bytes", &["bytes"]),
     ("source", &["source", "source_ip", "src", "host"]),

@@ -151,10 +151,10 @@ fn bad_lines_name_their_line_and_column() {
 #[test]
 fn a_header_without_a_needed_column_stops_the_run_naming_its_columns() {
     let mut p = parser(FieldMapping::default(), CsvConfig::default());
-    let err = run(&mut p, &["date,user,pc,activity"]).unwrap_err();
+    let err = run(&mut p, &["date,user,activity,detail"]).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("no resource column"), "{msg}");
-    assert!(msg.contains("date, user, pc, activity"), "{msg}");
+    assert!(msg.contains("date, user, activity, detail"), "{msg}");
     let mapping = FieldMapping {
         resource: Some("machine".into()),
         ..FieldMapping::default()
@@ -247,4 +247,40 @@ fn a_header_of_one_column_by_the_delimiter_is_read_by_the_one_it_has() {
         .unwrap();
     let ev = out[0].as_ref().unwrap();
     assert_eq!((ev.user.as_str(), ev.resource.as_str()), ("a;b", "t;u"));
+}
+
+#[test]
+fn a_logon_export_reads_its_machine_and_a_file_export_its_file() {
+    // CERT-style exports with no mapping: the logon's machine is what was
+    // touched; where a file or URL is named, it is.
+    // Their file and web exports name no action: a fixed one stands in.
+    let cfg = || CsvConfig {
+        time_format: Some("%m/%d/%Y %H:%M:%S".into()),
+        fixed: FieldMapping {
+            action: Some("open".into()),
+            ..FieldMapping::default()
+        },
+        ..CsvConfig::default()
+    };
+    let read = |lines: &[&str]| -> AccessEvent {
+        let mut p = parser(FieldMapping::default(), cfg());
+        let mut out = run(&mut p, lines).unwrap();
+        out.remove(0).unwrap()
+    };
+    let logon = read(&[
+        "id,date,user,pc,activity",
+        "{X1D9},01/02/2010 06:49:00,NGF0157,PC-6056,Logon",
+    ]);
+    assert_eq!(logon.resource.as_str(), "PC-6056");
+    assert_eq!(logon.action.as_str(), "logon");
+    let file = read(&[
+        "id,date,user,pc,filename,content",
+        "{F1},01/02/2010 07:01:00,NGF0157,PC-6056,R:\\plans\\q1.doc,text",
+    ]);
+    assert_eq!(file.resource.as_str(), "R:\\plans\\q1.doc");
+    let web = read(&[
+        "id,date,user,pc,url,content",
+        "{H1},01/02/2010 07:02:00,NGF0157,PC-6056,http://example.com/a,text",
+    ]);
+    assert_eq!(web.resource.as_str(), "http://example.com/a");
 }
