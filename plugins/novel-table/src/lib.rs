@@ -2211,8 +2211,6 @@ impl NovelTable {
             let dead = self.dead_hour(e, hour);
             dead_p = dead.map(|d| d.hour_p);
             let p_dead = dead.map_or(1.0, |d| d.p);
-            // A first access in the user's own named space is learned as
-            // any other and never reported ("The user's own named space").
             // Peers taking it up since yesterday: the chance that one more
             // of those who had not does today ("A team taking a resource
             // up"); it can only weaken the reading.
@@ -2234,6 +2232,8 @@ impl NovelTable {
             let p_team = team.map_or(0.0, |(_, _, p)| p);
             let own_reading = p_novel.min(p_owned).min(p_dead);
             team_explains = team.is_some() && p_team >= own_reading;
+            // A first access in the user's own named space is learned as
+            // any other and never reported ("The user's own named space").
             let alone = if names_user(symbols.resource(e.resource), symbols.user(e.user)) {
                 1.0
             } else {
