@@ -9,7 +9,7 @@
 //! | event field | CEF keys, first present wins |
 //! |---|---|
 //! | time | `rt`, `end`, `start` (epoch ms, `MMM dd yyyy HH:mm:ss[.SSS][ zone]`, `MMM dd HH:mm:ss[.SSS]`, RFC 3339); else the syslog header's time |
-//! | user | `suser`, `duser` |
+//! | user | `suser`, `duser`, the first naming a person (not a machine account `HOST$` or Windows' `-`), else the first present |
 //! | action | `act`, a custom label `operation`/`command`/`action`, else the header's Name |
 //! | resource | a custom label `table`/`resource`/`object`/`object name`/`table name` (e.g. `cs1Label=table cs1=...`), qualified with a `database`/`schema` label; else the first table of a `query`/`sql`/`statement` label; else, for events that are not a database's, `filePath`, `fname` (a file), `request` (a URL), `dhost`, `dst` (a logon: the machine logged on to) |
 //! | rows | a custom label `rows`/`row count`/`rowcount`/`rows returned`/`affected rows` (e.g. `cn1Label=rows`); else `cnt` |
@@ -126,6 +126,21 @@ impl Fields {
             .filter(|(_, v)| !v.is_empty())
     }
 
+    /// The first of `keys` whose value names a person, else the first
+    /// present: a Windows logon forwarded with the machine account that
+    /// reported it (`HOST$`) or Windows' `-` for no account as `suser`,
+    /// and the account logged on as `duser`, is the person's.
+    fn first_person(&self, keys: &[&str]) -> Option<(String, &str)> {
+        let person = |v: &str| v != "-" && !v.ends_with('$');
+        keys.iter()
+            .find_map(|k| {
+                self.key(k)
+                    .filter(|v| person(v))
+                    .map(|v| (k.to_string(), v))
+            })
+            .or_else(|| self.first_key(keys))
+    }
+
     fn first_key(&self, keys: &[&str]) -> Option<(String, &str)> {
         keys.iter().find_map(|k| {
             self.key(k)
@@ -178,7 +193,12 @@ pub(crate) fn to_event(
             Some((k, v)) => Some(parse_time(v).map_err(|msg| e.field(&k, msg))?),
             None => header_time,
         },
-        user: pick(&m.user, names.user, &[]).map(|(_, v)| v.to_string()),
+        user: m
+            .user
+            .as_deref()
+            .and_then(|n| f.named(n))
+            .or_else(|| f.first_person(names.user))
+            .map(|(_, v)| v.to_string()),
         action: pick(&m.action, names.action, ACTION_LABELS)
             .map(|(_, v)| v.to_string())
             .or_else(|| fallback_action.map(str::to_string)),

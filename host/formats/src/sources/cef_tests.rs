@@ -87,6 +87,22 @@ fn logon_and_file_events_are_access_to_the_machine_or_file() {
         ),
         ("alice", "logon", "WS-0042")
     );
+    // A connector that also fills `suser` with the reporting machine's
+    // account (or Windows' `-`) still gives the person who logged on.
+    for subject in ["WS-0042$", "-"] {
+        let line = format!(
+            "CEF:0|Microsoft|Microsoft Windows||Microsoft-Windows-Security-Auditing:4624|An account was successfully logged on|Low|rt=Jan 05 2026 10:00:00 UTC suser={subject} duser=alice dhost=WS-0042 act=Logon"
+        );
+        assert_eq!(p.parse(&line, 1).unwrap().user.as_str(), "alice");
+    }
+    // A machine account alone is still the actor.
+    let machine = p
+        .parse(
+            "CEF:0|Microsoft|Microsoft Windows||4624|Logon|Low|rt=Jan 05 2026 10:00:00 UTC suser=WS-0042$ dhost=WS-0042 act=Logon",
+            1,
+        )
+        .unwrap();
+    assert_eq!(machine.user.as_str(), "WS-0042$");
     let file = p
         .parse(
             r"CEF:0|Microsoft|Microsoft Windows||Microsoft-Windows-Security-Auditing:4663|An attempt was made to access an object|Low|rt=Jan 05 2026 10:05:00 UTC suser=alice fname=payroll.xlsx filePath=\\\\FS-01\\finance\\payroll.xlsx dhost=FS-01 act=Read",
