@@ -349,7 +349,7 @@ pub struct UserStanding {
 ///
 /// `F` and `A` are the layout of each user's components and shown
 /// evidence (see `UserRisk`): earlier checkpoint formats' are read as
-/// [`AggregatorStateV9`] and [`AggregatorStateV10`].
+/// `AggregatorStateV9` and `AggregatorStateV10`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AggregatorState<F = Facets, A = Vec<f32>> {
     detectors: Vec<String>,
@@ -1173,7 +1173,7 @@ impl Aggregator {
 
     /// A user's risk as of their latest finding (0 for a user never seen).
     /// Risk only changes when a finding arrives, so reading it right after
-    /// [`Aggregator::add`] traces how it evolves.
+    /// [`Aggregator::add_finding`] traces how it evolves.
     pub fn risk_of(&self, user: u32) -> f32 {
         self.users
             .get(user as usize)

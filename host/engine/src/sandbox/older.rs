@@ -161,89 +161,65 @@ pub mod v0_1 {
     }
 }
 
-/// Contract 0.2.0: the current columns without `learn`.
-pub mod v0_2 {
-    use super::wit;
+/// Writes the module of a columnar contract version: its generated
+/// bindings (from `$path`, world `$world`), its types as `old`, the
+/// conversions every older version shares, and `batch`, which copies the
+/// columns every columnar version has and the version's `$extra` ones.
+macro_rules! columnar_version {
+    ($(#[$doc:meta])* $name:ident, $path:tt, $world:tt $(, $extra:ident)*) => {
+        $(#[$doc])*
+        pub mod $name {
+            use super::wit;
 
-    /// Generated bindings for the frozen 0.2.0 contract
-    /// (`wit/deps/detector-0.2.0/detector.wit`).
-    #[allow(missing_docs)]
-    pub mod bindings {
-        wasmtime::component::bindgen!({
-            path: "../../wit/deps/detector-0.2.0",
-            world: "ueba:detector/detector-plugin@0.2.0",
-        });
-    }
+            /// Generated bindings for this frozen contract version.
+            #[allow(missing_docs)]
+            pub mod bindings {
+                wasmtime::component::bindgen!({
+                    path: $path,
+                    world: $world,
+                });
+            }
 
-    /// The 0.2.0 types.
-    pub use bindings::exports::ueba::detector::detector as old;
+            /// This version's types.
+            pub use bindings::exports::ueba::detector::detector as old;
 
-    same_shapes!();
+            same_shapes!();
 
-    /// A current batch in 0.2.0's form: the same columns but `learn`.
-    pub fn batch(batch: &wit::Batch) -> old::Batch {
-        old::Batch {
-            symbols: batch.symbols.iter().map(symbol).collect(),
-            events: columns!(&batch.events),
+            /// A current batch in this version's form: the columns it has,
+            /// as its types.
+            pub fn batch(batch: &wit::Batch) -> old::Batch {
+                old::Batch {
+                    symbols: batch.symbols.iter().map(symbol).collect(),
+                    events: columns!(&batch.events $(, $extra)*),
+                }
+            }
         }
-    }
+    };
 }
 
-/// Contract 0.3.0: the current batch and calls, without the population
-/// exchange.
-pub mod v0_3 {
-    use super::wit;
+columnar_version!(
+    /// Contract 0.2.0 (`wit/deps/detector-0.2.0`): the current columns
+    /// without `learn`.
+    v0_2,
+    "../../wit/deps/detector-0.2.0",
+    "ueba:detector/detector-plugin@0.2.0"
+);
 
-    /// Generated bindings for the frozen 0.3.0 contract
-    /// (`wit/deps/detector-0.3.0/detector.wit`).
-    #[allow(missing_docs)]
-    pub mod bindings {
-        wasmtime::component::bindgen!({
-            path: "../../wit/deps/detector-0.3.0",
-            world: "ueba:detector/detector-plugin@0.3.0",
-        });
-    }
+columnar_version!(
+    /// Contract 0.3.0 (`wit/deps/detector-0.3.0`): the current columns
+    /// without `manager`, and the current calls without the population
+    /// exchange.
+    v0_3,
+    "../../wit/deps/detector-0.3.0",
+    "ueba:detector/detector-plugin@0.3.0",
+    learn
+);
 
-    /// The 0.3.0 types.
-    pub use bindings::exports::ueba::detector::detector as old;
-
-    same_shapes!();
-
-    /// A current batch in 0.3.0's form: the same columns, as that
-    /// version's types.
-    pub fn batch(batch: &wit::Batch) -> old::Batch {
-        old::Batch {
-            symbols: batch.symbols.iter().map(symbol).collect(),
-            events: columns!(&batch.events, learn),
-        }
-    }
-}
-
-/// Contract 0.4.0: the current calls, and the current columns without
-/// `manager`.
-pub mod v0_4 {
-    use super::wit;
-
-    /// Generated bindings for the frozen 0.4.0 contract
-    /// (`wit/deps/detector-0.4.0/detector.wit`).
-    #[allow(missing_docs)]
-    pub mod bindings {
-        wasmtime::component::bindgen!({
-            path: "../../wit/deps/detector-0.4.0",
-            world: "ueba:detector/detector-plugin@0.4.0",
-        });
-    }
-
-    /// The 0.4.0 types.
-    pub use bindings::exports::ueba::detector::detector as old;
-
-    same_shapes!();
-
-    /// A current batch in 0.4.0's form: the same columns but `manager`.
-    pub fn batch(batch: &wit::Batch) -> old::Batch {
-        old::Batch {
-            symbols: batch.symbols.iter().map(symbol).collect(),
-            events: columns!(&batch.events, learn),
-        }
-    }
-}
+columnar_version!(
+    /// Contract 0.4.0 (`wit/deps/detector-0.4.0`): the current calls, and
+    /// the current columns without `manager`.
+    v0_4,
+    "../../wit/deps/detector-0.4.0",
+    "ueba:detector/detector-plugin@0.4.0",
+    learn
+);
