@@ -88,19 +88,24 @@ fn resolve_managers(
     by_name: &FxHashMap<String, Option<String>>,
     path: &Path,
 ) {
-    let known: rustc_hash::FxHashSet<String> = users.keys().cloned().collect();
     let mut unknown: Vec<(u64, String)> = Vec::new();
-    for (user, identity) in users.iter_mut() {
+    // (user, the manager a display name names, none for themselves)
+    let mut named: Vec<(String, Option<String>)> = Vec::new();
+    for (user, identity) in users.iter() {
         let Some(m) = identity.manager.as_deref() else {
             continue;
         };
-        if known.contains(m) {
+        if users.contains_key(m) {
             continue;
         }
         match by_name.get(m) {
-            Some(Some(u)) if u != user => identity.manager = Some(u.clone()),
-            Some(Some(_)) => identity.manager = None,
+            Some(Some(u)) => named.push((user.clone(), (u != user).then(|| u.clone()))),
             _ => unknown.push((identity.line, clip(m))),
+        }
+    }
+    for (user, manager) in named {
+        if let Some(identity) = users.get_mut(&user) {
+            identity.manager = manager;
         }
     }
     if let Some((line, first)) = unknown.iter().min() {

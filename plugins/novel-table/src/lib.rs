@@ -2075,13 +2075,11 @@ impl NovelTable {
                         .get_or_insert_with(e.resource, Resource::default);
                     res.add_day(e.user, days);
                     let kind = res.kind;
-                    let owner = self
-                        .census(e.resource)
-                        .and_then(|c| c.ownership(e.user))
-                        .map(|(o, _)| o);
                     if counted
                         && !learning
-                        && let (Some(owner), Some((_, kind))) = (owner, kind)
+                        && let Some((_, kind)) = kind
+                        && let Some((owner, _)) =
+                            self.census(e.resource).and_then(|c| c.ownership(e.user))
                     {
                         self.managers.count(kind, e.manager == Some(owner));
                     }

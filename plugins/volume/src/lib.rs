@@ -403,13 +403,14 @@ pub const MAX_PAIRS_PER_USER: usize = 1024;
 /// with a day or two of history judges nothing. No user of the database,
 /// workstation or logon logs measured holds this many.
 pub const PAIRS_KEPT: usize = 256;
-/// Pairs an instance holds (about 72 MiB of them) past which a closing day
-/// keeps fewer than [`PAIRS_KEPT`] of its user's: the budget shared by the
-/// users holding pairs, and never fewer than [`PAIRS_KEPT_MIN`]. A file
+/// Pairs an instance holds (about 24 MiB of them, at 384 bytes a pair)
+/// past which a closing day keeps fewer than [`PAIRS_KEPT`] of its user's:
+/// the budget shared by the users holding pairs, and never fewer than
+/// [`PAIRS_KEPT_MIN`]. A file
 /// server's 5,000 users each opening a few hundred documents a week held
 /// 256 pairs apiece, about 490 MiB, and the detector failed past the
 /// sandbox's 256 MiB and was quarantined with two thirds of the log unseen.
-/// Up to 768 users at [`PAIRS_KEPT`] each nothing changes.
+/// Up to 256 users at [`PAIRS_KEPT`] each nothing changes.
 pub const PAIRS_BUDGET: usize = 65_536;
 /// Fewest pairs a closing day keeps of its user's, however many users
 /// share [`PAIRS_BUDGET`]: a user's machine, drive and usual tables.

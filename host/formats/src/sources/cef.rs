@@ -133,11 +133,8 @@ impl Fields {
     fn first_person(&self, keys: &[&str]) -> Option<(String, &str)> {
         let person = |v: &str| v != "-" && !v.ends_with('$');
         keys.iter()
-            .find_map(|k| {
-                self.key(k)
-                    .filter(|v| person(v))
-                    .map(|v| (k.to_string(), v))
-            })
+            .filter_map(|k| self.first_key(std::slice::from_ref(k)))
+            .find(|(_, v)| person(v))
             .or_else(|| self.first_key(keys))
     }
 
