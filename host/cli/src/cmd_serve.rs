@@ -143,13 +143,13 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
             let dir = StateDir::open(dir)?;
             // Events arrive over HTTP: no input to reposition, only the
             // alert file to cut back to its length at the checkpoint.
-            let plan = crate::durable::plan(&dir, None, a.out.output.as_deref(), true)?;
+            let plan = crate::durable::plan(&dir, None, a.out.file(), true)?;
             let durable = serve::queue::Durable {
                 dir,
                 every_events: a.checkpoint_events.max(1),
                 every: Duration::from_secs(a.checkpoint_secs.max(1)),
                 ack_interval: Duration::from_millis(a.ack_interval_ms),
-                output: a.out.output.as_deref().map(crate::durable::absolute),
+                output: a.out.file().map(crate::durable::absolute),
             };
             (Some(durable), plan.checkpoint, plan.output_len)
         }
@@ -159,7 +159,7 @@ pub(crate) fn run(a: ServeArgs) -> Result<()> {
     // checkpoint stay (those after it are written again as the clients
     // resend their unanswered requests); an alert file the checkpoint does
     // not know is appended to as it is.
-    let append_at = match (&saved, &a.out.output) {
+    let append_at = match (&saved, a.out.file()) {
         (Some(_), Some(p)) => cut_at.or_else(|| std::fs::metadata(p).ok().map(|m| m.len())),
         _ => None,
     };

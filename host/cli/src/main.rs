@@ -232,7 +232,7 @@ struct ScoreArgs {
 /// Where alerts go and in which format; shared by every command that scores.
 #[derive(Args)]
 pub(crate) struct OutputArgs {
-    /// Write alerts here instead of stdout.
+    /// Write alerts to this file instead of stdout (`-` is stdout).
     #[arg(long, short = 'o')]
     pub(crate) output: Option<PathBuf>,
     /// Alert format.
@@ -256,6 +256,14 @@ pub(crate) struct OutputArgs {
     /// --hec-url: alerts go to one place.
     #[arg(long, conflicts_with_all = ["output", "hec_url"])]
     pub(crate) syslog: Option<String>,
+}
+
+impl OutputArgs {
+    /// The alert file, if alerts go to one: `--output -` is stdout, as `-`
+    /// is stdin for the events, so a pipeline can say so explicitly.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        self.output.as_deref().filter(|p| p.as_os_str() != "-")
+    }
 }
 
 #[derive(Args)]
@@ -404,12 +412,19 @@ fn open_records(path: &Path, resume_at: Option<u64>) -> Result<std::io::BufWrite
 }
 
 fn score(a: ScoreArgs) -> Result<()> {
+    for (path, flag) in [(&a.findings, "--findings"), (&a.incidents, "--incidents")] {
+        if path.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+            bail!(
+                "{flag} -: give a file; stdout carries the alerts (with --output FILE, /dev/stdout works)"
+            );
+        }
+    }
     let (cfg, identities, plugins) = scoring_setup(&a.engine, a.identities.as_deref())?;
     let input = a.events.as_deref().filter(|p| p.as_os_str() != "-");
     let state = match &a.durable.state {
         Some(dir) => {
             let dir = StateDir::open(dir)?;
-            let plan = durable::plan(&dir, input, a.out.output.as_deref(), a.durable.new_input)?;
+            let plan = durable::plan(&dir, input, a.out.file(), a.durable.new_input)?;
             Some((dir, plan))
         }
         None => None,
@@ -486,7 +501,7 @@ fn score(a: ScoreArgs) -> Result<()> {
             dir,
             &a.durable,
             input,
-            a.out.output.as_deref(),
+            a.out.file(),
             &records,
             skipped_before,
         )?);
@@ -588,7 +603,7 @@ pub(crate) fn alert_sink_at(a: &OutputArgs, resume_len: Option<u64>) -> Result<D
     if let Some(url) = &a.syslog {
         return Ok(DynSink(Box::new(Syslog::connect(url, hostname())?)));
     }
-    let out: Box<dyn Write + Send> = match (&a.output, resume_len) {
+    let out: Box<dyn Write + Send> = match (a.file(), resume_len) {
         (Some(p), Some(len)) => Box::new(std::io::BufWriter::new(durable::reopen_output(p, len)?)),
         (Some(p), None) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,

@@ -126,6 +126,24 @@ fn gen_then_score_writes_alerts_as_json_lines() {
         assert!(a["score"].as_f64().unwrap() <= 100.0);
         assert!(scores.iter().all(|s| (0.0..=100.0).contains(s)));
     }
+    // `--output -` is stdout, as `-` is stdin for the events: a pipeline
+    // gets the same alerts, and no file named `-` appears.
+    let out = crate::util::ueba_cmd()
+        .current_dir(dir.path())
+        .args([
+            "score",
+            "events.jsonl",
+            "-i",
+            "identities.csv",
+            "-q",
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), written);
+    assert!(!dir.path().join("-").exists());
 }
 
 #[test]
