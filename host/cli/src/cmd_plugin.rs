@@ -73,8 +73,8 @@ struct NewArgs {
 struct BuildArgs {
     /// Crate directory, its Cargo.toml, or a .wasm module or component.
     path: Option<PathBuf>,
-    /// Write the component here (default: <target dir>/plugin/<package>.wasm
-    /// for a crate, <file>.component.wasm beside a core module).
+    /// Write the component here (default: `<target dir>/plugin/<package>.wasm`
+    /// for a crate, `<file>.component.wasm` beside a core module).
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
 }

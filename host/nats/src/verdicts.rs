@@ -13,7 +13,7 @@
 //! forgives the behaviour, a malicious one keeps the user out of learning.
 //! A worker may read a verdict only after scoring past its given time;
 //! the time it then applies at is recorded in [`VERDICT_TIMES_BUCKET`]
-//! before it is queued ([`settle`]), so that whichever owner of the
+//! before it is queued (`settle`), so that whichever owner of the
 //! partition applies it, live or replaying a checkpoint, applies it at the
 //! same point.
 //!

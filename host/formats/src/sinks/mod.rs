@@ -281,7 +281,7 @@ fn anomaly_kind(detector: &str) -> (&'static str, Option<&'static str>) {
 /// `analytic`); `risk_score` and `risk_level_id` carry the risk. Each
 /// finding is one of `evidences`: the user as its `actor.user` (with the
 /// peer group in `groups`), the source as `src_endpoint.ip` or
-/// `src_endpoint.hostname` (see [`source_kind`]), the table as a
+/// `src_endpoint.hostname` (whichever the source parses as), the table as a
 /// `resources` entry of type `table`, and the finding whole under `data`.
 /// The class has no top-level actor and evidences have no table, so the
 /// user and the tables are also listed where the class puts what a finding

@@ -277,7 +277,7 @@ pub fn parser_for(
 /// Most events one record may become (a statement's tables, an API call's
 /// resources), so a pathological record cannot turn into thousands of
 /// events. A record naming more is refused by line and field
-/// ([`At::at_most_events`]) rather than cut short, so nothing it names goes
+/// (`At::at_most_events`) rather than cut short, so nothing it names goes
 /// unseen without a count.
 pub const MAX_EVENTS_PER_RECORD: usize = 64;
 
