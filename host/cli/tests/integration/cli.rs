@@ -411,3 +411,50 @@ fn users_missing_from_the_identity_file_are_named() {
     std::fs::write(&ids, "user,peer_group,timezone\nCORP\\u0,g,UTC\nCORP\\u1,g,UTC\nCORP\\u2,g,UTC\nCORP\\u3,g,UTC\n").unwrap();
     assert!(!run(&ids).contains("identities:"));
 }
+
+/// The count of users missing from the identity file is of users with
+/// events: a manager the file names who never acts is not one of them,
+/// in a run that resumes from saved state as in a fresh one.
+#[test]
+fn a_manager_who_never_acts_is_not_counted_as_a_user_fresh_or_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |i: u32, user: &str| {
+        format!(
+            r#"{{"timestamp":"2026-01-05T10:{i:02}:00Z","user":"{user}","action":"select","resource":"t","rows":3}}"#
+        )
+    };
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, event(0, "u0") + "\n" + &event(1, "stranger") + "\n").unwrap();
+    let second = dir.path().join("second.jsonl");
+    std::fs::write(&second, event(2, "u0") + "\n").unwrap();
+    // u0's manager is named but not listed, and never acts.
+    let ids = dir.path().join("ids.csv");
+    std::fs::write(&ids, "user,peer_group,timezone,manager\nu0,g,UTC,boss\n").unwrap();
+    let state = dir.path().join("state");
+    let run = |events: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            events.to_str().unwrap(),
+            "-i",
+            ids.to_str().unwrap(),
+            "-o",
+            "/dev/null",
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = ueba(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let err = run(&first, &[]);
+    assert!(
+        err.contains(
+            "identities: 1 of 2 users in the events are not in the identity file (first: stranger)"
+        ),
+        "{err}"
+    );
+    let err = run(&second, &["--new-input"]);
+    assert!(err.contains("resuming"), "{err}");
+    assert!(!err.contains("identities:"), "{err}");
+}

@@ -29,11 +29,13 @@ pub(crate) struct Compact {
     pub(crate) outcome: u8,
 }
 
-/// Users a run met and how many of them a non-empty identity file does
-/// not list (names are compared exactly), with the first of those.
+/// Users whose events a run met and how many of them a non-empty identity
+/// file does not list (names are compared exactly), with the first of
+/// those. A manager the file names is not counted until they act, and a
+/// resumed run counts the users it meets itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IdentityCounts {
-    /// Users met (looked up) this run.
+    /// Users with an event this run.
     pub users: u64,
     /// Of them, users the identity file does not list.
     pub missing: u64,
@@ -46,6 +48,11 @@ pub(crate) struct UserMeta {
     /// Whether the identity file has been asked about the user: a
     /// manager is interned (and so has an id) before they act, if ever.
     pub(crate) looked_up: bool,
+    /// Whether the identity file lists the user.
+    pub(crate) listed: bool,
+    /// Whether an event of the user has been counted in
+    /// [`Encoder::identified`] this run.
+    pub(crate) counted: bool,
     pub(crate) peer: Option<u32>,
     /// The user's manager (a user id), from the identity file.
     pub(crate) manager: Option<u32>,
@@ -122,14 +129,6 @@ impl Encoder {
         }
         let name = self.interner.text(SymbolKind::User, user);
         let identity = self.identities.get(name).cloned();
-        let counts = &mut self.identified;
-        counts.users += 1;
-        if identity.is_none() && !self.identities.is_empty() {
-            counts.missing += 1;
-            counts
-                .first_missing
-                .get_or_insert_with(|| crate::event::clip(name));
-        }
         let peer = identity
             .as_ref()
             .and_then(|i| i.peer_group.as_deref())
@@ -142,6 +141,8 @@ impl Encoder {
             .transpose()?;
         self.users[idx] = UserMeta {
             looked_up: true,
+            listed: identity.is_some(),
+            counted: false,
             peer,
             manager,
             tz: identity.and_then(|i| i.timezone).map(LocalOffset::new),
@@ -154,6 +155,17 @@ impl Encoder {
         self.meta_for(user)?;
         let idx = user as usize;
         let meta = &mut self.users[idx];
+        if !meta.counted {
+            meta.counted = true;
+            let counts = &mut self.identified;
+            counts.users += 1;
+            if !meta.listed && !self.identities.is_empty() {
+                counts.missing += 1;
+                counts
+                    .first_missing
+                    .get_or_insert_with(|| crate::event::clip(&ev.user));
+            }
+        }
         let offset = meta
             .tz
             .as_mut()
