@@ -337,8 +337,8 @@ fn input_notes(out: &mut String, stats: &ueba_engine::pipeline::Stats) {
 }
 
 /// One finding: time, detector, score, (risk after, threshold, alert,
-/// whether it restated the hour's finding on its resource), reason and
-/// evidence.
+/// whether it restated the hour's finding on its resource), reason, how
+/// its detector's tail on this log read it, and evidence.
 fn write_finding(out: &mut String, f: &AlertFinding, record: Option<&FindingRecord>) {
     let after = record.map_or(String::new(), |r| {
         format!(
@@ -365,6 +365,16 @@ fn write_finding(out: &mut String, f: &AlertFinding, record: Option<&FindingReco
         escape_text(&f.action),
         escape_text(&f.resource),
     );
+    if let Some(t) = &f.tail {
+        let _ = writeln!(
+            out,
+            "    read as {:.1}, not the detector's {:.1}: {} users of this log reached that from it over {} user-days",
+            f.criticality.as_ref().map_or(f.score, |c| c.detector_score),
+            t.detector_score,
+            t.users,
+            t.user_days,
+        );
+    }
     if !f.evidence.is_empty() {
         let evidence: Vec<String> = f
             .evidence

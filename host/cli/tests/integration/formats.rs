@@ -467,6 +467,7 @@ fn alert() -> Alert {
             source: None,
             event: 1,
             criticality: None,
+            tail: None,
         }],
     }
 }

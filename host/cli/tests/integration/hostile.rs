@@ -427,3 +427,67 @@ fn population_shares_too_large_to_absorb_are_not_exchanged() {
     assert_eq!(r.stats.findings[hostile_index(&r)], 40);
     assert_builtins_saw_everything(&r);
 }
+
+/// A plugin whose scores say nothing on this log (50 for everyone, every
+/// batch) is read, once the alert budget's warm-up is over, at the rate
+/// the organisation's ordinary users reach its scores, at most 20 points
+/// lower, and its findings say so (`tail`).
+#[test]
+fn a_detector_every_ordinary_user_reaches_is_read_at_their_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = crate::util::ueba(&[
+        "gen",
+        "--shape",
+        "workstation",
+        "--users",
+        "200",
+        "--days",
+        "21",
+        "--seed",
+        "3",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let cfg = d.join("ueba.toml");
+    std::fs::write(&cfg, "[detectors.hostile]\nmode = \"alarmist\"\n").unwrap();
+    let findings = d.join("findings.jsonl");
+    let plugins = fixture_dir();
+    let out = crate::util::ueba(&[
+        "score",
+        d.join("events.jsonl").to_str().unwrap(),
+        "-i",
+        d.join("identities.csv").to_str().unwrap(),
+        "-c",
+        cfg.to_str().unwrap(),
+        "-p",
+        plugins.to_str().unwrap(),
+        "-q",
+        "-o",
+        "/dev/null",
+        "--findings",
+        findings.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&findings)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hostile: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["detector"] == "hostile")
+        .collect();
+    let first = hostile.first().expect("the fixture finds");
+    assert_eq!(first["score"], 50.0);
+    assert!(first.get("tail").is_none(), "{first}");
+    let read = hostile.last().unwrap();
+    assert_eq!(read["score"], 30.0, "{read}");
+    assert_eq!(read["tail"]["detector_score"], 50.0, "{read}");
+    assert!(read["tail"]["users"].as_u64().unwrap() > 3, "{read}");
+}

@@ -356,14 +356,14 @@ fn damaged_state_is_refused_and_kept_and_a_changed_lineup_resumes() {
 /// to 0.8 layouts over, off-hours its 0.1.0 to 0.3.0 ones, novel-table
 /// its 0.2.0 to 0.4.1 ones, new-source its 0.3.1 one, and no
 /// detector starts afresh;
-/// the checkpoint formats 7 to 10 carry over to the current one.
+/// the checkpoint formats 7 to 11 carry over to the current one.
 #[test]
 fn checkpoints_of_earlier_releases_keep_every_detectors_state() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/earlier-states");
     let next_day = fixtures.join("next-day.jsonl");
     let ids = fixtures.join("identities.csv");
     for release in [
-        "13657c3", "7cbe66e", "ce51483", "777a321", "a97c876", "d31da0f", "e2bd4fc",
+        "13657c3", "7cbe66e", "ce51483", "777a321", "a97c876", "d31da0f", "e2bd4fc", "90a9b32",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");

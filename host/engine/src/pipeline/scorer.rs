@@ -1242,7 +1242,16 @@ impl<S: AlertSink> Scorer<S> {
                 }),
                 event: seq,
                 criticality: None,
+                tail: None,
             };
+            // The detector's own score is tallied, then read against how
+            // often this organisation's ordinary days reach it.
+            let own = finding.score as f32;
+            self.aggregator.tally(d, ev.user, own);
+            if let (counted, Some(how)) = self.aggregator.calibrated(d, own) {
+                finding.score = round1(counted);
+                finding.tail = Some(how);
+            }
             if let Some(level) = self.cfg.resources.criticality_of(&finding.resource) {
                 let factor = self.cfg.criticality.factor(level);
                 let raw = finding.score;

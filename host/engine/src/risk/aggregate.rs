@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::config::{RiskConfig, scale_odds};
-use crate::risk::budget::AlertBudget;
+use crate::risk::budget::{AlertBudget, AlertBudgetV11};
 use crate::risk::incidents::{Change, Incident, IncidentRecord};
+use crate::risk::tails::TailDiscount;
 use crate::risk::verdicts::{PendingVerdict, VerdictKind};
 use crate::risk::{decay_factor, decayed};
 
@@ -69,6 +70,11 @@ pub struct AlertFinding {
     /// score above is the detector's with its odds multiplied by it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub criticality: Option<ResourceCriticality>,
+    /// When the detector's score was read lower because this
+    /// organisation's ordinary days reach it often ([`crate::risk::tails`]):
+    /// the score above is the discounted one (before any criticality).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tail: Option<TailDiscount>,
 }
 
 /// A resource's criticality as applied to a finding.
@@ -78,7 +84,8 @@ pub struct ResourceCriticality {
     pub level: String,
     /// Its odds multiplier.
     pub factor: f64,
-    /// The detector's own score, before it.
+    /// The score before it: the detector's, or what its tail made of it
+    /// ([`AlertFinding::tail`]).
     pub detector_score: f64,
 }
 
@@ -348,13 +355,14 @@ pub struct UserStanding {
 /// Opaque: only [`Aggregator::restore`] reads it.
 ///
 /// `F` and `A` are the layout of each user's components and shown
-/// evidence (see `UserRisk`): earlier checkpoint formats' are read as
-/// `AggregatorStateV9` and `AggregatorStateV10`.
+/// evidence (see `UserRisk`), `B` the alert budget's: earlier checkpoint
+/// formats' are read as `AggregatorStateV9`, `AggregatorStateV10` and
+/// `AggregatorStateV11`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AggregatorState<F = Facets, A = Vec<f32>> {
+pub struct AggregatorState<F = Facets, A = Vec<f32>, B = AlertBudget> {
     detectors: Vec<String>,
     users: Vec<UserRisk<F, A>>,
-    budget: AlertBudget,
+    budget: B,
     alert_users: BTreeMap<String, u32>,
 }
 
@@ -363,14 +371,29 @@ pub struct AggregatorState<F = Facets, A = Vec<f32>> {
 /// state directory. A detector in the set is behind the open episode, as
 /// it was then (no new evidence from it); one outside it had shown
 /// nothing.
-pub(crate) type AggregatorStateV9 = AggregatorState<(), u64>;
+pub(crate) type AggregatorStateV9 = AggregatorState<(), u64, AlertBudgetV11>;
 
 /// [`AggregatorState`] as checkpoint format 10 kept it, remembering no
 /// behaviours of the hour: after an upgrade a resource's next finding in
 /// that hour counts as a new behaviour.
-pub(crate) type AggregatorStateV10 = AggregatorState<(), Vec<f32>>;
+pub(crate) type AggregatorStateV10 = AggregatorState<(), Vec<f32>, AlertBudgetV11>;
 
-impl<A> AggregatorState<(), A> {
+/// [`AggregatorState`] as checkpoint format 11 kept it, its alert budget
+/// without detector tails (they start empty).
+pub(crate) type AggregatorStateV11 = AggregatorState<Facets, Vec<f32>, AlertBudgetV11>;
+
+impl From<AggregatorStateV11> for AggregatorState {
+    fn from(a: AggregatorStateV11) -> AggregatorState {
+        AggregatorState {
+            detectors: a.detectors,
+            users: a.users,
+            budget: a.budget.into(),
+            alert_users: a.alert_users,
+        }
+    }
+}
+
+impl<A> AggregatorState<(), A, AlertBudgetV11> {
     /// The same state in the current layout, remembering no behaviours of
     /// the hour, with each user's shown evidence converted by `alerted`.
     fn upgraded(self, alerted: impl Fn(A) -> Vec<f32>) -> AggregatorState {
@@ -395,7 +418,7 @@ impl<A> AggregatorState<(), A> {
         AggregatorState {
             detectors: self.detectors,
             users,
-            budget: self.budget,
+            budget: self.budget.into(),
             alert_users: self.alert_users,
         }
     }
@@ -546,6 +569,24 @@ impl Aggregator {
     /// alert budget has moved it ([`crate::risk::budget`]).
     pub fn threshold(&self) -> f64 {
         f64::from(self.budget.threshold())
+    }
+
+    /// `detector` (index) scored `score` (its own, before any discount)
+    /// for `user` on the current day: the tally behind
+    /// [`Aggregator::calibrated`].
+    pub fn tally(&mut self, detector: usize, user: u32, score: f32) {
+        if let Some(name) = self.names.get(detector) {
+            self.budget.tally(name, user, score);
+        }
+    }
+
+    /// What a finding of `score` from `detector` (index) counts as on this
+    /// log, and how it was read when discounted ([`crate::risk::tails`]).
+    pub fn calibrated(&self, detector: usize, score: f32) -> (f32, Option<TailDiscount>) {
+        match self.names.get(detector) {
+            Some(name) => self.budget.calibrated(name, score),
+            None => (score, None),
+        }
     }
 
     /// How the alert budget stands ([`AlertBudget::standing`]).

@@ -14,6 +14,7 @@ fn finding(detector: &str, score: f64, event: u64) -> AlertFinding {
         source: None,
         event,
         criticality: None,
+        tail: None,
     }
 }
 

@@ -96,12 +96,19 @@
 //!
 //! Everything is event time, so a replay gives the same thresholds; the
 //! state is part of checkpoints. `b = 0` keeps `risk.threshold` fixed.
+//!
+//! Over the same window and user-days, leaving out the same users, the
+//! budget also keeps each detector's tail ([`crate::risk::tails`]): how
+//! many ordinary users reach each of its scores, against which a finding
+//! is read before it adds to risk. The budget weighs the risk all
+//! detectors make together; the tails weigh each detector on its own.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::RiskConfig;
+use crate::risk::tails::{TailDiscount, Tails};
 
 /// Most points the threshold rises per closed day of event time.
 pub const MAX_RISE_PER_DAY: f32 = 5.0;
@@ -164,6 +171,45 @@ pub struct AlertBudget {
     /// read after every batch does not sum the window again.
     #[serde(skip)]
     in_force: f32,
+    /// Each detector's tail on this log's ordinary user-days
+    /// ([`crate::risk::tails`]), kept over the same window.
+    tails: Tails,
+}
+
+/// [`AlertBudget`] as checkpoint formats 7 to 11 kept it, with no
+/// detector tails: read so that upgrading ueba keeps a state directory.
+/// The tails start empty and fill as days close.
+#[derive(Deserialize)]
+pub(crate) struct AlertBudgetV11 {
+    per_1k: f64,
+    floor: f32,
+    ceiling: f32,
+    window: usize,
+    threshold: f32,
+    today: i64,
+    today_peaks: Vec<f32>,
+    active: Vec<u32>,
+    episodes_today: u32,
+    days: VecDeque<Day>,
+}
+
+impl From<AlertBudgetV11> for AlertBudget {
+    fn from(b: AlertBudgetV11) -> AlertBudget {
+        AlertBudget {
+            per_1k: b.per_1k,
+            floor: b.floor,
+            ceiling: b.ceiling,
+            window: b.window,
+            threshold: b.threshold,
+            today: b.today,
+            today_peaks: b.today_peaks,
+            active: b.active,
+            episodes_today: b.episodes_today,
+            days: b.days,
+            in_force: b.ceiling,
+            tails: Tails::default(),
+        }
+    }
 }
 
 impl AlertBudget {
@@ -185,6 +231,7 @@ impl AlertBudget {
             episodes_today: 0,
             days: VecDeque::new(),
             in_force: ceiling,
+            tails: Tails::default(),
         }
     }
 
@@ -202,9 +249,12 @@ impl AlertBudget {
             active: self.active,
             episodes_today: self.episodes_today,
             days: self.days,
+            tails: self.tails,
             ..fresh
         };
         restored.in_force = restored.ceiling_in_force(&restored.window_peaks());
+        let (user_days, judges) = (restored.user_days(), restored.judges());
+        restored.tails.refresh(user_days, judges);
         // Under the same bounds the threshold carries on as it was (it may
         // stand above a lifted ceiling that has since come down, falling
         // at its pace); under new ones it is kept within them.
@@ -312,6 +362,20 @@ impl AlertBudget {
         }
     }
 
+    /// `detector` scored `score` (its own) for `user` on the current day:
+    /// the tally behind [`AlertBudget::calibrated`].
+    pub fn tally(&mut self, detector: &str, user: u32, score: f32) {
+        if self.adapts() {
+            self.tails.tally(detector, user, score);
+        }
+    }
+
+    /// What a finding of `score` from `detector` counts as on this log,
+    /// and how it was read when discounted ([`crate::risk::tails`]).
+    pub fn calibrated(&self, detector: &str, score: f32) -> (f32, Option<TailDiscount>) {
+        self.tails.calibrated(detector, score)
+    }
+
     fn close_day(&mut self, in_episode: impl Fn(u32) -> bool) {
         let mut counts = [0u32; BUCKETS];
         for &u in &self.active {
@@ -327,6 +391,7 @@ impl AlertBudget {
         // days say nothing about where the organisation's risk lies.
         let silent = counts[1..].iter().all(|&n| n == 0) && episodes == 0;
         if silent && self.days.is_empty() {
+            self.tails.skip_day();
             return;
         }
         self.days.push_back(Day {
@@ -342,6 +407,9 @@ impl AlertBudget {
         while self.days.len() > self.window {
             self.days.pop_front();
         }
+        let (user_days, judges) = (self.user_days(), self.judges());
+        self.tails
+            .close_day(self.window, user_days, judges, &in_episode);
         let counts = self.window_peaks();
         self.in_force = self.ceiling_in_force(&counts);
         if !self.judges() {

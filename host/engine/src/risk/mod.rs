@@ -1,7 +1,8 @@
 //! From findings to risk and alerts: per-user risk that decays
 //! ([`aggregate`]), the threshold an alert budget steers ([`budget`]),
 //! analysts' exceptions ([`exceptions`]) and verdicts ([`verdicts`]),
-//! alert episodes as incidents ([`incidents`]), risk per resource and
+//! alert episodes as incidents ([`incidents`]), each detector's tail on
+//! the organisation's ordinary days ([`tails`]), risk per resource and
 //! source ([`entities`]) and the record of every
 //! finding ([`findings`]).
 
@@ -11,6 +12,7 @@ pub mod entities;
 pub mod exceptions;
 pub mod findings;
 pub mod incidents;
+pub mod tails;
 pub mod verdicts;
 
 /// What a score is worth `age_ms` of event time after it was found: it

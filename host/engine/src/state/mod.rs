@@ -25,6 +25,7 @@
 
 pub mod driver;
 mod v10;
+mod v11;
 mod v7;
 mod v8;
 mod v9;
@@ -53,9 +54,9 @@ pub struct Position {
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"UEBACKPT";
 /// The checkpoint layout this build writes. Bumped whenever the body's
-/// encoding changes. It also reads formats 7 to 10 (`v7` to `v10`); any
+/// encoding changes. It also reads formats 7 to 11 (`v7` to `v11`); any
 /// other older or newer file is refused by name.
-pub const FORMAT_VERSION: u16 = 11;
+pub const FORMAT_VERSION: u16 = 12;
 /// Name of the checkpoint file inside the state directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 const HEADER_LEN: usize = 8 + 2 + 8 + 32;
@@ -318,6 +319,7 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         && version != v8::FORMAT
         && version != v9::FORMAT
         && version != v10::FORMAT
+        && version != v11::FORMAT
     {
         return Err(StateError::Version {
             path,
@@ -350,6 +352,8 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, StateError> {
         postcard::from_bytes::<v9::CheckpointV9>(body).map(Checkpoint::from)
     } else if version == v10::FORMAT {
         postcard::from_bytes::<v10::CheckpointV10>(body).map(Checkpoint::from)
+    } else if version == v11::FORMAT {
+        postcard::from_bytes::<v11::CheckpointV11>(body).map(Checkpoint::from)
     } else {
         postcard::from_bytes(body)
     };

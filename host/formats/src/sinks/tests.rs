@@ -30,6 +30,7 @@ pub(crate) fn alert() -> Alert {
             source: Some("10.0.0.1".into()),
             event: 7,
             criticality: None,
+            tail: None,
         }],
     }
 }
