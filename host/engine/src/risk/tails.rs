@@ -73,6 +73,14 @@ const LEVELS: usize = 71;
 /// Detectors tallied at most (a tally names its detector in a byte).
 const MAX_DETECTORS: usize = 256;
 
+/// Users kept per detector and day, the strongest: a detector (or a
+/// plugin) that reaches [`LOW`] for more users a day has those below the
+/// kept ones' level forgotten for that day. That undercounts `U` at the
+/// levels forgotten, so it reads the detector less lower there, never
+/// more, and bounds the tails at about 64 KiB per detector and day
+/// (under 2 MiB per detector over a 28-day window), whatever it reports.
+pub const USERS_PER_DAY: usize = 8192;
+
 /// The whole-point level of a score from [`LOW`] up.
 fn level(score: f32) -> usize {
     ((score - LOW).floor().max(0.0) as usize).min(LEVELS - 1)
@@ -105,6 +113,10 @@ pub struct Tails {
     detectors: Vec<String>,
     /// Today's strongest score per (detector, user), from [`LOW`] up.
     today: BTreeMap<(u8, u32), f32>,
+    /// Per detector, today's users in `today` and the lowest level still
+    /// tallied today (raised when more than [`USERS_PER_DAY`] users reach
+    /// it).
+    today_users: Vec<(u32, u8)>,
     days: VecDeque<TailDay>,
     /// Per detector, the users reaching each level or more over the window
     /// (cumulative from the top), and the window's user-days: derived from
@@ -137,8 +149,45 @@ impl Tails {
             }
             None => return,
         };
-        let e = self.today.entry((d, user)).or_insert(score);
-        *e = e.max(score);
+        let di = usize::from(d);
+        if self.today_users.len() <= di {
+            self.today_users.resize(di + 1, (0, 0));
+        }
+        if level(score) < usize::from(self.today_users[di].1) {
+            return;
+        }
+        match self.today.entry((d, user)) {
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let s = e.get_mut();
+                *s = s.max(score);
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(score);
+                self.today_users[di].0 += 1;
+                if self.today_users[di].0 as usize > USERS_PER_DAY {
+                    self.raise_floor(d);
+                }
+            }
+        }
+    }
+
+    /// Forget `d`'s weakest level of today, and the next, until at most
+    /// [`USERS_PER_DAY`] of its users are left.
+    fn raise_floor(&mut self, d: u8) {
+        let di = usize::from(d);
+        let mut per_level = [0usize; LEVELS];
+        for (_, &s) in self.today.range((d, 0)..=(d, u32::MAX)) {
+            per_level[level(s)] += 1;
+        }
+        let mut left = self.today_users[di].0 as usize;
+        let mut floor = usize::from(self.today_users[di].1);
+        while left > USERS_PER_DAY && floor < LEVELS {
+            left -= per_level[floor];
+            floor += 1;
+        }
+        self.today
+            .retain(|&(td, _), &mut s| td != d || level(s) >= floor);
+        self.today_users[di] = (left as u32, floor.min(u8::MAX as usize) as u8);
     }
 
     /// What a finding of `score` from `detector` counts as, and how it was
@@ -182,6 +231,7 @@ impl Tails {
         judges: bool,
         in_episode: impl Fn(u32) -> bool,
     ) {
+        self.today_users.clear();
         let strong = std::mem::take(&mut self.today)
             .into_iter()
             .filter(|&((_, u), _)| !in_episode(u))
@@ -197,6 +247,7 @@ impl Tails {
     /// Forget today's tallies (a day the budget does not keep).
     pub fn skip_day(&mut self) {
         self.today.clear();
+        self.today_users.clear();
     }
 
     /// Derive the users reaching each level from the window's days, which
@@ -313,6 +364,25 @@ mod tests {
         // Once it judges, the same window discounts.
         t.refresh(500, true);
         assert!(t.calibrated("chatty", 70.0).0 < 70.0);
+    }
+
+    #[test]
+    fn a_detector_reaching_everyone_keeps_only_its_strongest_users_a_day() {
+        let mut t = Tails::default();
+        let n = USERS_PER_DAY as u32 * 3;
+        for u in 0..n {
+            // A third at 80, the rest at 40.
+            t.tally("loud", u, if u % 3 == 0 { 80.0 } else { 40.0 });
+        }
+        assert!(t.today.len() <= USERS_PER_DAY);
+        t.close_day(28, 1_000_000, true, |_| false);
+        assert_eq!(t.days[0].strong.len(), USERS_PER_DAY);
+        // The 80s are all counted; the 40s forgotten that day read the
+        // detector less lower, not more.
+        let (at_80, how) = t.calibrated("loud", 80.0);
+        assert_eq!(how.unwrap().users, USERS_PER_DAY as u32);
+        let (at_40, _) = t.calibrated("loud", 40.0);
+        assert!(at_40 <= 40.0 && at_80 <= 80.0);
     }
 
     #[test]
