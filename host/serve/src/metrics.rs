@@ -447,6 +447,15 @@ impl Collector for ScrapeTime {
                 .iter()
                 .map(|d| ([("detector", d.name.as_str())], counter(d.findings))),
         )?;
+        family(
+            e,
+            "ueba_findings_read_lower",
+            "Findings per detector that the detector's tail on this log read lower (risk.alert_budget_per_1k_user_days; README \"Each detector is read against this log's ordinary days\"), this run.",
+            MetricType::Counter,
+            snap.detectors
+                .iter()
+                .map(|d| ([("detector", d.name.as_str())], counter(d.read_lower))),
+        )?;
         one(
             e,
             "ueba_stray_findings",

@@ -32,6 +32,7 @@ fn busy_snapshot(detector: &str) -> Snapshot {
         detectors: vec![DetectorState {
             name: detector.into(),
             findings: 4,
+            read_lower: 3,
             latency,
             quarantined: Some("failed 3 batches".into()),
             ..DetectorState::default()
@@ -151,6 +152,7 @@ fn exposition_is_openmetrics() {
             ("ueba_batches", "counter"),
             ("ueba_refused_events", "counter"),
             ("ueba_findings", "counter"),
+            ("ueba_findings_read_lower", "counter"),
             ("ueba_stray_findings", "counter"),
             ("ueba_names_over_budget", "counter"),
             ("ueba_alerts", "counter"),
@@ -181,7 +183,7 @@ fn exposition_is_openmetrics() {
                 "{family}\n{text}"
             );
         }
-        assert_eq!(page.kinds.len(), 40, "{text}");
+        assert_eq!(page.kinds.len(), 41, "{text}");
         let value = |series: &str| page.samples.get(series).copied();
         assert_eq!(value("ueba_http_requests_total"), Some(1.0));
         assert_eq!(

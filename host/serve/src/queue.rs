@@ -101,6 +101,8 @@ pub struct DetectorState {
     pub name: String,
     /// Findings so far.
     pub findings: u64,
+    /// Of them, those its tail on this log read lower (this run).
+    pub read_lower: u64,
     /// Wall time of its batches.
     pub latency: Histogram,
     /// Batches that failed (each is retried once on a fresh instance).
@@ -174,6 +176,7 @@ impl Snapshot {
                 DetectorState {
                     name: name.clone(),
                     findings: stats.findings.get(i).copied().unwrap_or(0),
+                    read_lower: stats.read_lower.get(i).copied().unwrap_or(0),
                     latency: stats.batch_latency.get(i).cloned().unwrap_or_default(),
                     failures: mine().filter(|h| h.event == HealthKind::Failed).count() as u64,
                     recoveries: mine().filter(|h| h.event == HealthKind::Recovered).count() as u64,

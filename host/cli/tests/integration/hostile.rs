@@ -431,7 +431,7 @@ fn population_shares_too_large_to_absorb_are_not_exchanged() {
 /// A plugin whose scores say nothing on this log (50 for everyone, every
 /// batch) is read, once the alert budget's warm-up is over, at the rate
 /// the organisation's ordinary users reach its scores, at most 20 points
-/// lower, and its findings say so (`tail`).
+/// lower, and its findings and the summary say so.
 #[test]
 fn a_detector_every_ordinary_user_reaches_is_read_at_their_rate() {
     let dir = tempfile::tempdir().unwrap();
@@ -463,7 +463,6 @@ fn a_detector_every_ordinary_user_reaches_is_read_at_their_rate() {
         cfg.to_str().unwrap(),
         "-p",
         plugins.to_str().unwrap(),
-        "-q",
         "-o",
         "/dev/null",
         "--findings",
@@ -490,4 +489,14 @@ fn a_detector_every_ordinary_user_reaches_is_read_at_their_rate() {
     assert_eq!(read["score"], 30.0, "{read}");
     assert_eq!(read["tail"]["detector_score"], 50.0, "{read}");
     assert!(read["tail"]["users"].as_u64().unwrap() > 3, "{read}");
+    // The summary counts them.
+    let read_lower = hostile.iter().filter(|r| r.get("tail").is_some()).count();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains(&format!(
+            "hostile {} ({read_lower} read lower by its tail on this log)",
+            hostile.len()
+        )),
+        "{summary}"
+    );
 }

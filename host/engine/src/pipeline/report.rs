@@ -197,7 +197,13 @@ impl Report {
             .detectors
             .iter()
             .zip(&s.findings)
-            .map(|(d, n)| format!("{d} {n}"))
+            .enumerate()
+            .map(|(i, (d, n))| match s.read_lower.get(i) {
+                Some(&lower) if lower > 0 => {
+                    format!("{d} {n} ({lower} read lower by its tail on this log)")
+                }
+                _ => format!("{d} {n}"),
+            })
             .collect();
         for note in s.notes() {
             let _ = writeln!(out, "{note}");

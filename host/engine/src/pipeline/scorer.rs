@@ -212,6 +212,7 @@ impl<S: AlertSink> Scorer<S> {
                 threshold,
                 exceptions: vec![0; n_exceptions],
                 findings: vec![0; n],
+                read_lower: vec![0; n],
                 batch_latency: vec![Histogram::default(); n],
                 ..Stats::default()
             },
@@ -726,7 +727,7 @@ impl<S: AlertSink> Scorer<S> {
         let st = state.stats;
         // Per-detector counts follow their detector by name.
         let saved_index = |name: &str| state.detectors.iter().position(|d| d.name == name);
-        let findings = self
+        let findings: Vec<u64> = self
             .slots
             .iter()
             .map(|slot| {
@@ -749,6 +750,8 @@ impl<S: AlertSink> Scorer<S> {
             events: st.events,
             invalid: st.invalid,
             late: st.late,
+            // Like the gate's counts, this run's only.
+            read_lower: vec![0; findings.len()],
             findings,
             stray_findings: st.stray_findings,
             gate: Vec::new(),
@@ -1251,6 +1254,11 @@ impl<S: AlertSink> Scorer<S> {
             if let (counted, Some(how)) = self.aggregator.calibrated(d, own) {
                 finding.score = round1(counted);
                 finding.tail = Some(how);
+                let read_lower = &mut self.stats.read_lower;
+                if read_lower.len() <= d {
+                    read_lower.resize(d + 1, 0);
+                }
+                read_lower[d] += 1;
             }
             if let Some(level) = self.cfg.resources.criticality_of(&finding.resource) {
                 let factor = self.cfg.criticality.factor(level);

@@ -30,6 +30,10 @@ pub struct Stats {
     pub time_waiting: u64,
     /// Findings per detector, in detector order.
     pub findings: Vec<u64>,
+    /// Of them, those the detector's tail on this log read lower
+    /// ([`crate::risk::tails`]), in detector order; this run's (not
+    /// carried across a resume).
+    pub read_lower: Vec<u64>,
     /// Findings dropped because they named an event not in their batch.
     pub stray_findings: u64,
     /// What the gate ([`crate::sandbox::gate`]) dropped or cut, per detector name,

@@ -194,6 +194,15 @@ impl<S: AlertSink> Scorer<S> {
                     .unwrap_or(0)
             })
             .collect();
+        stats.read_lower = columns
+            .iter()
+            .map(|c| {
+                c.keeps
+                    .and_then(|i| stats.read_lower.get(i))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
         stats.batch_latency = columns
             .iter()
             .map(|c| {
