@@ -42,15 +42,18 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
     match version? {
         "0.2.0" => {
             let (symbols, v): (Symbols, NovelTableV02) = ueba_sdk::decode_state(state)?;
-            Some((symbols, NovelTableV05::from(NovelTableV04::from(v)).into()))
+            Some((
+                symbols,
+                NovelTableV04::from(v).upgraded(|()| Table::default()),
+            ))
         }
         "0.3.0" | "0.4.0" | "0.4.1" => {
             let (symbols, v): (Symbols, NovelTableV04) = ueba_sdk::decode_state(state)?;
-            Some((symbols, NovelTableV05::from(v).into()))
+            Some((symbols, v.upgraded(|()| Table::default())))
         }
         "0.5.0" => {
             let (symbols, v): (Symbols, NovelTableV05) = ueba_sdk::decode_state(state)?;
-            Some((symbols, v.into()))
+            Some((symbols, v.upgraded(|pending| pending)))
         }
         _ => None,
     }
@@ -231,15 +234,19 @@ impl From<NovelTableV02> for NovelTableV04 {
             kind_index: v.kind_index,
             clocks: v.clocks,
             others: v.others.into(),
+            pending: (),
         }
     }
 }
 
-/// novel-table as 0.3.0 to 0.4.1 wrote it: this version's layout without
-/// the first accesses held users keep to learn.
+/// novel-table as 0.3.0 to 0.5.0 wrote it: this version's layout without
+/// the counts of days on managers' resources and the peer groups taking
+/// resources up. `P` is the first accesses held users keep to learn,
+/// which 0.3.0 to 0.4.1 did not have: `()`, which postcard writes as
+/// nothing.
 #[derive(Deserialize)]
 #[serde(rename = "NovelTable")]
-struct NovelTableV04 {
+struct NovelTableV05<P = Table<Vec<PendingFirst>>> {
     config: Config,
     config_generation: u32,
     first_ms: Option<i64>,
@@ -253,65 +260,32 @@ struct NovelTableV04 {
     kind_index: BTreeMap<String, u32>,
     clocks: Vec<KindClock>,
     others: Others,
+    pending: P,
 }
 
-impl From<NovelTableV04> for NovelTableV05 {
-    fn from(v: NovelTableV04) -> NovelTableV05 {
-        NovelTableV05 {
-            config: v.config,
-            config_generation: v.config_generation,
-            first_ms: v.first_ms,
-            learning_rated: v.learning_rated,
-            user_ids: v.user_ids,
-            users: v.users,
-            resources: v.resources,
-            groups: v.groups,
-            org: v.org,
-            kind_names: v.kind_names,
-            kind_index: v.kind_index,
-            clocks: v.clocks,
-            others: v.others,
-            pending: Table::default(),
-        }
-    }
-}
+/// novel-table as 0.3.0 to 0.4.1 wrote it: no first accesses kept by held
+/// users.
+type NovelTableV04 = NovelTableV05<()>;
 
-#[derive(Deserialize)]
-#[serde(rename = "NovelTable")]
-struct NovelTableV05 {
-    config: Config,
-    config_generation: u32,
-    first_ms: Option<i64>,
-    learning_rated: bool,
-    user_ids: Vec<u32>,
-    users: Table<User>,
-    resources: Table<Resource>,
-    groups: Table<Pool>,
-    org: Pool,
-    kind_names: Vec<String>,
-    kind_index: BTreeMap<String, u32>,
-    clocks: Vec<KindClock>,
-    others: Others,
-    pending: Table<Vec<PendingFirst>>,
-}
-
-impl From<NovelTableV05> for NovelTable {
-    fn from(v: NovelTableV05) -> NovelTable {
+impl<P> NovelTableV05<P> {
+    /// This version's state, with the kept first accesses `pending` makes
+    /// of the layout's and none of the newer figures.
+    fn upgraded(self, pending: impl FnOnce(P) -> Table<Vec<PendingFirst>>) -> NovelTable {
         NovelTable {
-            config: v.config,
-            config_generation: v.config_generation,
-            first_ms: v.first_ms,
-            learning_rated: v.learning_rated,
-            user_ids: v.user_ids,
-            users: v.users,
-            resources: v.resources,
-            groups: v.groups,
-            org: v.org,
-            kind_names: v.kind_names,
-            kind_index: v.kind_index,
-            clocks: v.clocks,
-            others: v.others,
-            pending: v.pending,
+            config: self.config,
+            config_generation: self.config_generation,
+            first_ms: self.first_ms,
+            learning_rated: self.learning_rated,
+            user_ids: self.user_ids,
+            users: self.users,
+            resources: self.resources,
+            groups: self.groups,
+            org: self.org,
+            kind_names: self.kind_names,
+            kind_index: self.kind_index,
+            clocks: self.clocks,
+            others: self.others,
+            pending: pending(self.pending),
             managers: Managers::default(),
             waves: Waves::default(),
         }
