@@ -149,8 +149,11 @@ struct Day {
 
 /// The adaptive threshold and what it is computed from; saved in
 /// checkpoints with the risk state.
+///
+/// `T` is the detectors' tails: `()` in the layout of checkpoint formats 7
+/// to 11 ([`AlertBudgetV11`]), which kept none.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AlertBudget {
+pub struct AlertBudget<T = Tails> {
     per_1k: f64,
     floor: f32,
     ceiling: f32,
@@ -173,25 +176,14 @@ pub struct AlertBudget {
     in_force: f32,
     /// Each detector's tail on this log's ordinary user-days
     /// ([`crate::risk::tails`]), kept over the same window.
-    tails: Tails,
+    tails: T,
 }
 
 /// [`AlertBudget`] as checkpoint formats 7 to 11 kept it, with no
-/// detector tails: read so that upgrading ueba keeps a state directory.
-/// The tails start empty and fill as days close.
-#[derive(Deserialize)]
-pub(crate) struct AlertBudgetV11 {
-    per_1k: f64,
-    floor: f32,
-    ceiling: f32,
-    window: usize,
-    threshold: f32,
-    today: i64,
-    today_peaks: Vec<f32>,
-    active: Vec<u32>,
-    episodes_today: u32,
-    days: VecDeque<Day>,
-}
+/// detector tails (postcard writes `()` as nothing): read so that
+/// upgrading ueba keeps a state directory. The tails start empty and fill
+/// as days close.
+pub(crate) type AlertBudgetV11 = AlertBudget<()>;
 
 impl From<AlertBudgetV11> for AlertBudget {
     fn from(b: AlertBudgetV11) -> AlertBudget {
