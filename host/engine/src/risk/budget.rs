@@ -246,7 +246,8 @@ impl AlertBudget {
         };
         restored.in_force = restored.ceiling_in_force(&restored.window_peaks());
         let (user_days, judges) = (restored.user_days(), restored.judges());
-        restored.tails.refresh(user_days, judges);
+        let last = u64::from(restored.days.back().map_or(0, |d| d.user_days));
+        restored.tails.refresh(user_days, judges, last);
         // Under the same bounds the threshold carries on as it was (it may
         // stand above a lifted ceiling that has since come down, falling
         // at its pace); under new ones it is kept within them.
@@ -365,7 +366,7 @@ impl AlertBudget {
     /// What a finding of `score` from `detector` counts as on this log,
     /// and how it was read when discounted ([`crate::risk::tails`]).
     pub fn calibrated(&self, detector: &str, score: f32) -> (f32, Option<TailDiscount>) {
-        self.tails.calibrated(detector, score)
+        self.tails.calibrated(detector, score, self.active.len())
     }
 
     fn close_day(&mut self, in_episode: impl Fn(u32) -> bool) {
@@ -400,8 +401,13 @@ impl AlertBudget {
             self.days.pop_front();
         }
         let (user_days, judges) = (self.user_days(), self.judges());
-        self.tails
-            .close_day(self.window, user_days, judges, &in_episode);
+        self.tails.close_day(
+            self.window,
+            u64::from(self.days.back().map_or(0, |d| d.user_days)),
+            user_days,
+            judges,
+            &in_episode,
+        );
         let counts = self.window_peaks();
         self.in_force = self.ceiling_in_force(&counts);
         if !self.judges() {

@@ -45,6 +45,24 @@
 //! with no alert budget (`risk.alert_budget_per_1k_user_days = 0`). A
 //! discounted finding says so in its `tail` field ([`TailDiscount`]).
 //!
+//! # Today's share
+//!
+//! The window's reading waits for the budget's warm-up and is bounded by
+//! [`MAX_DISCOUNT`], which a detector that scores everyone (a hostile
+//! plugin, or a detector on a day it misreads, such as a clock change)
+//! turns into a flood: every user at 50 alerts with any other finding, and
+//! over `risk.hold_above` is held out of every detector's learning. So the
+//! tails also count, per detector and level, the users of the last closed
+//! day and of today so far who reached it. On each of the two days, users
+//! beyond [`SET_ASIDE`] and [`DAY_SHARE_ASIDE`] of the day's active users
+//! are `B(s)` in all, over `n` user-days, and a finding of `s` counts as at
+//! most `−10·log₁₀(B(s)/n)`, unbounded and from the first day the budget
+//! keeps. What a few users in a hundred reach on a day is untouched; what
+//! most users reach says almost nothing. Each user counts once a day, so
+//! the share is of user-days, as the scores' rarity is. The last closed
+//! day carries a flood over into the next day's first users, who would
+//! otherwise be read against a handful of user-days.
+//!
 //! Measured (`ueba eval`, same inputs before and after): 32 generated
 //! database and workstation organisations kept their detections and false
 //! alerts; on three database logs of a separately written generator (400
@@ -81,6 +99,17 @@ const MAX_DETECTORS: usize = 256;
 /// (under 2 MiB per detector over a 28-day window), whatever it reports.
 pub const USERS_PER_DAY: usize = 8192;
 
+/// The share of a day's active users, beyond [`SET_ASIDE`], who may reach
+/// a score before the score is read as no rarer than the share that did:
+/// a detector may put a few users in a hundred at its weaker scores on a
+/// busy day without being read lower for it.
+pub const DAY_SHARE_ASIDE: f64 = 0.01;
+
+/// `−10·log₁₀(count / of)`: a rate on the scores' scale.
+fn rarity(count: f64, of: u64) -> f32 {
+    (-10.0 * (count / of as f64).log10()) as f32
+}
+
 /// The whole-point level of a score from [`LOW`] up.
 fn level(score: f32) -> usize {
     ((score - LOW).floor().max(0.0) as usize).min(LEVELS - 1)
@@ -93,9 +122,10 @@ pub struct TailDiscount {
     /// The detector's own score.
     pub detector_score: f64,
     /// Distinct users whose ordinary days reached it from this detector
-    /// over the window.
+    /// over the window, or, when the day's reading was lower, the users of
+    /// the last closed day and today who reached it.
     pub users: u32,
-    /// User-days in the window.
+    /// User-days in the window, or in the last closed day and today.
     pub user_days: u64,
 }
 
@@ -118,6 +148,16 @@ pub struct Tails {
     /// it).
     today_users: Vec<(u32, u8)>,
     days: VecDeque<TailDay>,
+    /// Per detector, today's users in `today` at each level (not
+    /// cumulative): derived from `today` as it changes and on restore.
+    #[serde(skip)]
+    today_levels: Vec<[u32; LEVELS]>,
+    /// The same for the last closed day, and its user-days: derived from
+    /// `days` at each closed day and on restore.
+    #[serde(skip)]
+    last_levels: Vec<[u32; LEVELS]>,
+    #[serde(skip)]
+    last_user_days: u64,
     /// Per detector, the users reaching each level or more over the window
     /// (cumulative from the top), and the window's user-days: derived from
     /// `days` at each closed day and on restore, empty while the budget
@@ -156,17 +196,36 @@ impl Tails {
         if level(score) < usize::from(self.today_users[di].1) {
             return;
         }
+        if self.today_levels.len() <= di {
+            self.today_levels.resize(di + 1, [0; LEVELS]);
+        }
+        let levels = &mut self.today_levels[di];
         match self.today.entry((d, user)) {
             std::collections::btree_map::Entry::Occupied(mut e) => {
                 let s = e.get_mut();
-                *s = s.max(score);
+                if score > *s {
+                    levels[level(*s)] -= 1;
+                    levels[level(score)] += 1;
+                    *s = score;
+                }
             }
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert(score);
+                levels[level(score)] += 1;
                 self.today_users[di].0 += 1;
                 if self.today_users[di].0 as usize > USERS_PER_DAY {
                     self.raise_floor(d);
                 }
+            }
+        }
+    }
+
+    /// Rebuild [`Tails::today_levels`] from `today`.
+    fn count_today(&mut self) {
+        self.today_levels = vec![[0; LEVELS]; self.detectors.len()];
+        for (&(d, _), &s) in &self.today {
+            if let Some(levels) = self.today_levels.get_mut(usize::from(d)) {
+                levels[level(s)] += 1;
             }
         }
     }
@@ -188,50 +247,77 @@ impl Tails {
         self.today
             .retain(|&(td, _), &mut s| td != d || level(s) >= floor);
         self.today_users[di] = (left as u32, floor.min(u8::MAX as usize) as u8);
+        self.count_today();
     }
 
     /// What a finding of `score` from `detector` counts as, and how it was
-    /// read when that is less than `score` (see the module docs).
-    pub fn calibrated(&self, detector: &str, score: f32) -> (f32, Option<TailDiscount>) {
+    /// read when that is less than `score` (see the module docs):
+    /// `today_user_days` is how many users have been active so far today.
+    pub fn calibrated(
+        &self,
+        detector: &str,
+        score: f32,
+        today_user_days: usize,
+    ) -> (f32, Option<TailDiscount>) {
         if score.is_nan() || score < LOW {
             return (score, None);
         }
-        let Some(reach) = self
-            .index(detector)
-            .and_then(|d| self.reach.get(usize::from(d)))
-        else {
+        let Some(d) = self.index(detector).map(usize::from) else {
             return (score, None);
         };
-        let users = reach[level(score)];
-        if users <= SET_ASIDE || self.user_days == 0 {
-            return (score, None);
+        let how = |users: u32, user_days: u64| TailDiscount {
+            detector_score: crate::risk::aggregate::round1(score),
+            users,
+            user_days,
+        };
+        let mut read = (score, None);
+        if let Some(reach) = self.reach.get(d) {
+            let users = reach[level(score)];
+            if users > SET_ASIDE && self.user_days > 0 {
+                let rarity = rarity(f64::from(users - SET_ASIDE), self.user_days);
+                let counted = score.min(rarity).max(score - MAX_DISCOUNT);
+                if counted < score {
+                    read = (counted, Some(how(users, self.user_days)));
+                }
+            }
         }
-        let rarity =
-            (-10.0 * (f64::from(users - SET_ASIDE) / self.user_days as f64).log10()) as f32;
-        let counted = score.min(rarity).max(score - MAX_DISCOUNT);
-        if counted < score {
-            let how = TailDiscount {
-                detector_score: crate::risk::aggregate::round1(score),
-                users,
-                user_days: self.user_days,
-            };
-            (counted, Some(how))
-        } else {
-            (score, None)
+        // The last closed day and today, each beyond what it sets aside.
+        let l = level(score);
+        let mut users = 0;
+        let mut beyond = 0.0;
+        for (levels, n) in [
+            (self.last_levels.get(d), self.last_user_days),
+            (self.today_levels.get(d), today_user_days as u64),
+        ] {
+            let reached: u32 = levels.map_or(0, |levels| levels[l..].iter().sum());
+            users += reached;
+            beyond +=
+                (f64::from(reached) - f64::from(SET_ASIDE) - n as f64 * DAY_SHARE_ASIDE).max(0.0);
         }
+        let n = self.last_user_days + today_user_days as u64;
+        if n > 0 && beyond > 0.0 {
+            let counted = rarity(beyond, n).max(0.0);
+            if counted < read.0 {
+                read = (counted, Some(how(users, n)));
+            }
+        }
+        read
     }
 
-    /// Close the day: keep its strong user-days but those of users for
-    /// whom `in_episode` holds, and drop days past `window`. Then
+    /// Close the day, which held `day_user_days`: keep its strong
+    /// user-days but those of users for whom `in_episode` holds, and drop
+    /// days past `window`, which now hold `user_days`. Then
     /// [`Tails::refresh`].
     pub fn close_day(
         &mut self,
         window: usize,
+        day_user_days: u64,
         user_days: u64,
         judges: bool,
         in_episode: impl Fn(u32) -> bool,
     ) {
         self.today_users.clear();
+        self.today_levels.clear();
         let strong = std::mem::take(&mut self.today)
             .into_iter()
             .filter(|&((_, u), _)| !in_episode(u))
@@ -241,18 +327,30 @@ impl Tails {
         while self.days.len() > window {
             self.days.pop_front();
         }
-        self.refresh(user_days, judges);
+        self.refresh(user_days, judges, day_user_days);
     }
 
     /// Forget today's tallies (a day the budget does not keep).
     pub fn skip_day(&mut self) {
         self.today.clear();
         self.today_users.clear();
+        self.today_levels.clear();
     }
 
     /// Derive the users reaching each level from the window's days, which
     /// hold `user_days`; none while the budget does not `judge`.
-    pub fn refresh(&mut self, user_days: u64, judges: bool) {
+    pub fn refresh(&mut self, user_days: u64, judges: bool, last_user_days: u64) {
+        self.count_today();
+        self.last_levels = vec![[0; LEVELS]; self.detectors.len()];
+        self.last_user_days = 0;
+        if let Some(day) = self.days.back() {
+            self.last_user_days = last_user_days;
+            for &(d, _, l) in &day.strong {
+                if let Some(levels) = self.last_levels.get_mut(usize::from(d)) {
+                    levels[usize::from(l)] += 1;
+                }
+            }
+        }
         self.reach.clear();
         self.user_days = user_days;
         if !judges {
@@ -295,7 +393,7 @@ mod tests {
                 }
             }
             t.tally("quiet", 1000, 31.0);
-            t.close_day(28, per_day * (day as u64 + 1), true, |_| false);
+            t.close_day(28, 0, per_day * (day as u64 + 1), true, |_| false);
         }
         t
     }
@@ -305,10 +403,10 @@ mod tests {
         // 20 days of 500 user-days: 10,000 user-days, so a 40 (one in
         // 10,000) is expected of about one user.
         let t = window(3, 60.0, 20, 500);
-        assert_eq!(t.calibrated("chatty", 60.0), (60.0, None));
-        assert_eq!(t.calibrated("quiet", 45.0), (45.0, None));
-        assert_eq!(t.calibrated("unknown", 80.0), (80.0, None));
-        assert_eq!(t.calibrated("chatty", 25.0), (25.0, None));
+        assert_eq!(t.calibrated("chatty", 60.0, 0), (60.0, None));
+        assert_eq!(t.calibrated("quiet", 45.0, 0), (45.0, None));
+        assert_eq!(t.calibrated("unknown", 80.0, 0), (80.0, None));
+        assert_eq!(t.calibrated("chatty", 25.0, 0), (25.0, None));
     }
 
     #[test]
@@ -316,7 +414,7 @@ mod tests {
         // 103 users reached 60 over 10,000 user-days: 100 after setting 3
         // aside is one in a hundred, a 20.
         let t = window(103, 60.0, 20, 500);
-        let (s, how) = t.calibrated("chatty", 60.0);
+        let (s, how) = t.calibrated("chatty", 60.0, 0);
         assert_eq!(s, 60.0 - MAX_DISCOUNT);
         let how = how.unwrap();
         assert_eq!(
@@ -324,15 +422,15 @@ mod tests {
             (60.0, 103, 10_000)
         );
         // Above what anyone reached, a score stands as it is.
-        assert_eq!(t.calibrated("chatty", 61.0), (61.0, None));
+        assert_eq!(t.calibrated("chatty", 61.0, 0), (61.0, None));
         // 13 users: 10 in 10,000, a 30; a 35 reads as 30.
         let t = window(13, 60.0, 20, 500);
-        let (s, _) = t.calibrated("chatty", 35.0);
+        let (s, _) = t.calibrated("chatty", 35.0, 0);
         assert!((s - 30.0).abs() < 1e-3, "{s}");
         // The order among the detector's own findings is kept.
         let mut last = 0.0;
         for x in 30..=100 {
-            let (s, _) = t.calibrated("chatty", x as f32);
+            let (s, _) = t.calibrated("chatty", x as f32, 0);
             assert!(s >= last, "{x}: {s} < {last}");
             last = s;
         }
@@ -347,10 +445,10 @@ mod tests {
                 t.tally("chatty", u, 70.0);
             }
             // Users 100..110 are alerted: their days are not ordinary.
-            t.close_day(28, 500 * (day + 1), true, |u| u >= 100);
+            t.close_day(28, 0, 500 * (day + 1), true, |u| u >= 100);
         }
-        assert_eq!(t.calibrated("chatty", 90.0), (90.0, None));
-        assert_eq!(t.calibrated("chatty", 70.0), (70.0, None));
+        assert_eq!(t.calibrated("chatty", 90.0, 0), (90.0, None));
+        assert_eq!(t.calibrated("chatty", 70.0, 0), (70.0, None));
     }
 
     #[test]
@@ -359,11 +457,11 @@ mod tests {
         for u in 0..200 {
             t.tally("chatty", u, 70.0);
         }
-        t.close_day(28, 500, false, |_| false);
-        assert_eq!(t.calibrated("chatty", 70.0), (70.0, None));
+        t.close_day(28, 0, 500, false, |_| false);
+        assert_eq!(t.calibrated("chatty", 70.0, 0), (70.0, None));
         // Once it judges, the same window discounts.
-        t.refresh(500, true);
-        assert!(t.calibrated("chatty", 70.0).0 < 70.0);
+        t.refresh(500, true, 0);
+        assert!(t.calibrated("chatty", 70.0, 0).0 < 70.0);
     }
 
     #[test]
@@ -375,22 +473,68 @@ mod tests {
             t.tally("loud", u, if u % 3 == 0 { 80.0 } else { 40.0 });
         }
         assert!(t.today.len() <= USERS_PER_DAY);
-        t.close_day(28, 1_000_000, true, |_| false);
+        t.close_day(28, 0, 1_000_000, true, |_| false);
         assert_eq!(t.days[0].strong.len(), USERS_PER_DAY);
         // The 80s are all counted; the 40s forgotten that day read the
         // detector less lower, not more.
-        let (at_80, how) = t.calibrated("loud", 80.0);
+        let (at_80, how) = t.calibrated("loud", 80.0, 0);
         assert_eq!(how.unwrap().users, USERS_PER_DAY as u32);
-        let (at_40, _) = t.calibrated("loud", 40.0);
+        let (at_40, _) = t.calibrated("loud", 40.0, 0);
         assert!(at_40 <= 40.0 && at_80 <= 80.0);
+    }
+
+    #[test]
+    fn a_detector_reaching_most_of_todays_users_is_read_at_their_share_from_the_first_day() {
+        let mut t = Tails::default();
+        // The first day: nothing closed, the budget does not judge.
+        for u in 0..3 {
+            t.tally("loud", u, 50.0);
+            assert_eq!(t.calibrated("loud", 50.0, u as usize + 1), (50.0, None));
+        }
+        for u in 3..100 {
+            t.tally("loud", u, 50.0);
+        }
+        let (s, how) = t.calibrated("loud", 50.0, 100);
+        assert!(s < 1.0, "{s}");
+        let how = how.unwrap();
+        assert_eq!((how.users, how.user_days), (100, 100));
+        // The next day's first user is read against the day before.
+        t.close_day(28, 100, 100, false, |_| false);
+        t.tally("loud", 0, 50.0);
+        assert!(t.calibrated("loud", 50.0, 1).0 < 1.0);
+        // Above what anyone reached, a score stands.
+        assert_eq!(t.calibrated("loud", 51.0, 1), (51.0, None));
+    }
+
+    #[test]
+    fn a_few_users_in_a_hundred_a_day_are_not_read_by_the_day() {
+        let mut t = Tails::default();
+        // 5 of 400 active users at 45: 3 set aside and 4 for the share.
+        for u in 0..5 {
+            t.tally("calm", u, 45.0);
+        }
+        assert_eq!(t.calibrated("calm", 45.0, 400), (45.0, None));
+        // 24 of them: 17 beyond, one in 24 of the day, about 13.7.
+        for u in 5..24 {
+            t.tally("calm", u, 45.0);
+        }
+        let (s, _) = t.calibrated("calm", 45.0, 400);
+        assert!((s - 13.7).abs() < 0.1, "{s}");
+        // Order kept across scores.
+        let mut last = 0.0;
+        for x in 30..=100 {
+            let (s, _) = t.calibrated("calm", x as f32, 400);
+            assert!(s >= last, "{x}: {s} < {last}");
+            last = s;
+        }
     }
 
     #[test]
     fn days_past_the_window_are_forgotten() {
         let mut t = window(103, 60.0, 20, 500);
         for day in 0..28u64 {
-            t.close_day(28, 500 * 28 + day, true, |_| false);
+            t.close_day(28, 0, 500 * 28 + day, true, |_| false);
         }
-        assert_eq!(t.calibrated("chatty", 60.0), (60.0, None));
+        assert_eq!(t.calibrated("chatty", 60.0, 0), (60.0, None));
     }
 }
