@@ -151,7 +151,7 @@ struct Day {
 /// checkpoints with the risk state.
 ///
 /// `T` is the detectors' tails: `()` in the layout of checkpoint formats 7
-/// to 11 ([`AlertBudgetV11`]), which kept none.
+/// to 11 (`AlertBudgetV11` in `state::v11`), which kept none.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertBudget<T = Tails> {
     per_1k: f64,
