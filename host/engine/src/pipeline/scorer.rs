@@ -1254,11 +1254,7 @@ impl<S: AlertSink> Scorer<S> {
             if let (counted, Some(how)) = self.aggregator.calibrated(d, own) {
                 finding.score = round1(counted);
                 finding.tail = Some(how);
-                let read_lower = &mut self.stats.read_lower;
-                if read_lower.len() <= d {
-                    read_lower.resize(d + 1, 0);
-                }
-                read_lower[d] += 1;
+                self.stats.read_lower[d] += 1;
             }
             if let Some(level) = self.cfg.resources.criticality_of(&finding.resource) {
                 let factor = self.cfg.criticality.factor(level);

@@ -185,33 +185,9 @@ impl<S: AlertSink> Scorer<S> {
             });
         }
         let stats = &mut self.stats;
-        stats.findings = columns
-            .iter()
-            .map(|c| {
-                c.keeps
-                    .and_then(|i| stats.findings.get(i))
-                    .copied()
-                    .unwrap_or(0)
-            })
-            .collect();
-        stats.read_lower = columns
-            .iter()
-            .map(|c| {
-                c.keeps
-                    .and_then(|i| stats.read_lower.get(i))
-                    .copied()
-                    .unwrap_or(0)
-            })
-            .collect();
-        stats.batch_latency = columns
-            .iter()
-            .map(|c| {
-                c.keeps
-                    .and_then(|i| stats.batch_latency.get(i))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
+        stats.findings = by_column(&columns, &stats.findings);
+        stats.read_lower = by_column(&columns, &stats.read_lower);
+        stats.batch_latency = by_column(&columns, &stats.batch_latency);
         self.aggregator.rearrange(&columns);
         self.slots = slots;
         Ok(changes)
@@ -231,4 +207,18 @@ impl<S: AlertSink> Scorer<S> {
         self.health.report(&report);
         self.stats.health.push(report);
     }
+}
+
+/// A per-detector count in the new line-up's order: each column's from the
+/// detector it keeps, the default for one that starts afresh.
+fn by_column<T: Clone + Default>(columns: &[crate::risk::aggregate::Column], old: &[T]) -> Vec<T> {
+    columns
+        .iter()
+        .map(|c| {
+            c.keeps
+                .and_then(|i| old.get(i))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
 }

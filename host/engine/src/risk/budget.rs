@@ -246,7 +246,7 @@ impl AlertBudget {
         };
         restored.in_force = restored.ceiling_in_force(&restored.window_peaks());
         let (user_days, judges) = (restored.user_days(), restored.judges());
-        let last = u64::from(restored.days.back().map_or(0, |d| d.user_days));
+        let last = restored.last_day_user_days();
         restored.tails.refresh(user_days, judges, last);
         // Under the same bounds the threshold carries on as it was (it may
         // stand above a lifted ceiling that has since come down, falling
@@ -355,6 +355,12 @@ impl AlertBudget {
         }
     }
 
+    /// User-days of the last closed day in the window (0 with none): what
+    /// the tails read the day before today's first users against.
+    fn last_day_user_days(&self) -> u64 {
+        self.days.back().map_or(0, |d| u64::from(d.user_days))
+    }
+
     /// `detector` scored `score` (its own) for `user` on the current day:
     /// the tally behind [`AlertBudget::calibrated`].
     pub fn tally(&mut self, detector: &str, user: u32, score: f32) {
@@ -403,7 +409,7 @@ impl AlertBudget {
         let (user_days, judges) = (self.user_days(), self.judges());
         self.tails.close_day(
             self.window,
-            u64::from(self.days.back().map_or(0, |d| d.user_days)),
+            self.last_day_user_days(),
             user_days,
             judges,
             &in_episode,

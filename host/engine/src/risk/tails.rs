@@ -317,7 +317,6 @@ impl Tails {
         in_episode: impl Fn(u32) -> bool,
     ) {
         self.today_users.clear();
-        self.today_levels.clear();
         let strong = std::mem::take(&mut self.today)
             .into_iter()
             .filter(|&((_, u), _)| !in_episode(u))
