@@ -202,6 +202,26 @@
 //! unused by the team after its first users, not at midnight. A long history without a new kind makes
 //! the first one strong even when a quarter of the organisation uses it.
 //!
+//! ## A kind new to a settled user
+//!
+//! A sparse log shows a habit first on the day it is next used: someone
+//! who connects a drive once a week does it first in the log on their
+//! third day or their fifth. Those first uses are counted as new kinds,
+//! and in a pool they outnumber by far the kinds someone settled in their
+//! habits takes up, so a pool's rate made a clerk's first drive after
+//! three weeks look as common as a newcomer's (about 2% of accesses,
+//! where settled users had none). So the pools also count the accesses
+//! of users past their first `learning_days` active days, and those that
+//! started a kind (`LateKinds`); a user past theirs is judged by them:
+//! their own rate shrunk, worth `m = prior_accesses`, towards their
+//! group's settled rate, the group's shrunk towards the organisation's
+//! by as much, and the organisation's `(firsts + ½) / (accesses + 1)`. A
+//! user in their first `learning_days` active days is judged by the
+//! pools' rates over every tenure, the group's shrunk towards the
+//! organisation's the same way (a group of six has a half-count worth
+//! more than its members' few accesses). The user's own counts are their
+//! accesses from their second active day either way.
+//!
 //! ## Sessions
 //!
 //! Two first accesses of different kinds within [`SESSION_MS`] (eight
@@ -707,6 +727,9 @@ pub struct NovelTable {
     /// Peer groups taking up resources together ("A team taking a
     /// resource up").
     waves: Waves,
+    /// New kinds among settled users' accesses ("A kind new to a settled
+    /// user").
+    late_kinds: LateKinds,
 }
 
 /// The members of one peer group who first touched a resource on its
@@ -877,6 +900,58 @@ impl Managers {
             .unwrap_or((0, 0));
         let (f, m) = (f.saturating_add(of), m.saturating_add(om));
         ((f64::from(m) + 0.5) / (f64::from(f) + 1.0), f)
+    }
+}
+
+/// Per pool, the accesses of users past their first `learning_days`
+/// active days, and those that started a kind new to the user ("A kind
+/// new to a settled user"): this instance's, and the other instances' (the
+/// sum of their latest shares).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct LateKinds {
+    /// The organisation's.
+    org: Discovery,
+    /// Per peer group.
+    groups: BTreeMap<u32, Discovery>,
+    /// The other instances' organisation, `None` before any share.
+    pub(crate) others_org: Option<Discovery>,
+    /// The other instances' peer groups.
+    pub(crate) others_groups: BTreeMap<u32, Discovery>,
+}
+
+impl LateKinds {
+    /// Count a settled user's access, `new_kind` when it started a kind.
+    fn count(&mut self, group: Option<u32>, new_kind: bool) {
+        self.org.access(new_kind, POOL_RECENT_ACCESSES);
+        if let Some(g) = group {
+            self.groups
+                .entry(g)
+                .or_default()
+                .access(new_kind, POOL_RECENT_ACCESSES);
+        }
+    }
+
+    /// This instance's counts, as shared: the organisation's and per group.
+    pub(crate) fn own(&self) -> (Discovery, Vec<(u32, Discovery)>) {
+        (
+            self.org,
+            self.groups.iter().map(|(g, d)| (*g, *d)).collect(),
+        )
+    }
+
+    /// The chance that a settled user's next access starts a new kind, in
+    /// `group` (`None`: the organisation is the pool): the group's counts
+    /// shrunk towards the organisation's rate, worth `w` accesses. The
+    /// organisation's has the half-count of [`Discovery::rate`]: none in
+    /// `n` accesses is a rate of about `1 / 2n`, not nothing.
+    fn rate(&self, group: Option<u32>, w: f64) -> f64 {
+        let org = share::pooled(&self.org, self.others_org.as_ref()).rate();
+        let Some(g) = group else {
+            return org;
+        };
+        let empty = Discovery::default();
+        let own = self.groups.get(&g).unwrap_or(&empty);
+        share::pooled(own, self.others_groups.get(&g)).rate_toward(org, w)
     }
 }
 
@@ -1341,6 +1416,9 @@ struct PoolView {
     /// organisation.
     org_kind: Option<KindStats>,
     new_kind: Discovery,
+    /// The organisation's new kinds when the pool is a peer group, which
+    /// the group's rate leans on; `None` when the pool is the organisation.
+    org_new_kind: Option<Discovery>,
 }
 
 /// Who else touches a resource, for the score and the evidence.
@@ -1492,6 +1570,7 @@ impl NovelTable {
             k.dead.rate_rarity(p, RECENT_DISCOVERIES);
         }
         user.kinds.new_kind.access(new_kind, RECENT_ACCESSES);
+        let settled = user.active_days > self.config.learning_days;
         let update = |pool: &mut Pool| {
             let e = pool.kinds.entry(kind);
             e.discovery.access(first, POOL_RECENT_ACCESSES);
@@ -1506,6 +1585,9 @@ impl NovelTable {
             update(self.groups.get_or_insert_with(g, Pool::default));
         }
         update(&mut self.org);
+        if settled {
+            self.late_kinds.count(group, new_kind);
+        }
     }
 
     /// Count the user among their pools' users of `kind`, on their first
@@ -1703,6 +1785,9 @@ impl NovelTable {
             kind: share::pooled_kind(own.kinds.get(kind), other_kind),
             org_kind,
             new_kind: share::pooled(&own.kinds.new_kind, other.and_then(|o| o.new_kind.as_ref())),
+            org_new_kind: group.filter(|&g| self.members(g) > 1).map(|_| {
+                share::pooled(&self.org.kinds.new_kind, self.others.org.new_kind.as_ref())
+            }),
         }
     }
 
@@ -1761,6 +1846,7 @@ impl NovelTable {
                 .map(|(k, c)| (k as u32, c.clone()))
                 .collect(),
             managers: self.managers.own().to_vec(),
+            late_kinds: self.late_kinds.own(),
             waves: self
                 .waves
                 .own
@@ -2161,7 +2247,15 @@ impl NovelTable {
                 let users = f64::from(pool_kind.map_or(0, |k| k.users));
                 let others = f64::from(pool.members.saturating_sub(1));
                 let share = ((users + a) / (others + 1.0)).min(1.0);
-                let rate = user.kinds.new_kind.rate_with_prior(&pool.new_kind, w);
+                let pool_rate = match &pool.org_new_kind {
+                    _ if active_days > self.config.learning_days => {
+                        let group = group.filter(|_| pool.org_new_kind.is_some());
+                        self.late_kinds.rate(group, w)
+                    }
+                    Some(org) => pool.new_kind.rate_toward(org.rate(), w),
+                    None => pool.new_kind.rate(),
+                };
+                let rate = user.kinds.new_kind.rate_toward(pool_rate, w);
                 (rate, share, user.kinds.new_kind.accesses)
             } else {
                 let own = own.unwrap_or(&empty);
@@ -2787,6 +2881,7 @@ impl Detector for NovelTable {
         let others = Others::sum(&shares)?;
         self.managers.others = share::manager_sum(&shares)?;
         self.waves.others = share::wave_sum(&shares);
+        (self.late_kinds.others_org, self.late_kinds.others_groups) = share::late_sum(&shares)?;
         self.others = others;
         Ok(())
     }

@@ -33,6 +33,36 @@ pub(crate) struct Share {
     /// Per resource id, its recent first touches by peer group
     /// ([`crate::Waves`]).
     pub waves: Vec<(u32, Vec<Adoption>)>,
+    /// Settled users' accesses and new kinds: the organisation's, and per
+    /// peer group ([`crate::LateKinds`]).
+    pub late_kinds: (Discovery, Vec<(u32, Discovery)>),
+}
+
+/// A share as novel-table 0.6 wrote it, without `late_kinds`.
+#[derive(Deserialize)]
+struct ShareV06 {
+    kinds: Vec<String>,
+    org: Pool,
+    groups: Vec<(u32, Pool)>,
+    resources: Vec<(u32, ResourceShare)>,
+    clocks: Vec<(u32, KindClock)>,
+    managers: Vec<(u32, u32, u32)>,
+    waves: Vec<(u32, Vec<Adoption>)>,
+}
+
+impl From<ShareV06> for Share {
+    fn from(s: ShareV06) -> Share {
+        Share {
+            kinds: s.kinds,
+            org: s.org,
+            groups: s.groups,
+            resources: s.resources,
+            clocks: s.clocks,
+            managers: s.managers,
+            waves: s.waves,
+            late_kinds: Default::default(),
+        }
+    }
 }
 
 /// A share as novel-table 0.5 wrote it, without `managers`: a checkpoint
@@ -57,23 +87,48 @@ impl From<ShareV05> for Share {
             clocks: s.clocks,
             managers: Vec::new(),
             waves: Vec::new(),
+            late_kinds: Default::default(),
         }
     }
 }
 
 /// Every one of the `others` given to `absorb` read back, in this
-/// version's layout or 0.5's, or the first reason one could not be.
+/// version's layout, 0.6's or 0.5's, or the first reason one could not be.
 pub(crate) fn decode_all(others: &[&[u8]]) -> Result<Vec<Share>, String> {
     others
         .iter()
         .map(|bytes| {
             ueba_sdk::population::decode::<Share>(bytes).or_else(|e| {
-                ueba_sdk::population::decode::<ShareV05>(bytes)
+                ueba_sdk::population::decode::<ShareV06>(bytes)
                     .map(Share::from)
+                    .or_else(|_| ueba_sdk::population::decode::<ShareV05>(bytes).map(Share::from))
                     .map_err(|_| e)
             })
         })
         .collect()
+}
+
+/// The other instances' settled users' accesses and new kinds
+/// ([`crate::LateKinds`]): the organisation's and per peer group, summed,
+/// or why a share's are not counts.
+pub(crate) fn late_sum(
+    shares: &[Share],
+) -> Result<(Option<Discovery>, BTreeMap<u32, Discovery>), String> {
+    let mut org: Option<Discovery> = None;
+    let mut groups: BTreeMap<u32, Discovery> = BTreeMap::new();
+    for (i, s) in shares.iter().enumerate() {
+        let (o, gs) = &s.late_kinds;
+        if !plausible(o) || !gs.iter().all(|(_, d)| plausible(d)) {
+            return Err(format!(
+                "population share {i}: settled users' new kinds are not counts"
+            ));
+        }
+        org.get_or_insert_with(Discovery::default).merge(o);
+        for (g, d) in gs {
+            groups.entry(*g).or_default().merge(d);
+        }
+    }
+    Ok((org, groups))
 }
 
 /// The other instances' recent first touches per resource and peer group

@@ -6,6 +6,10 @@
 //! types that changed, and converted: an upgrade of ueba keeps who
 //! touched what and every discovery rate instead of relearning them.
 //!
+//! - 0.6.0: no counts of settled users' new kinds (`crate::LateKinds`).
+//!   They carry over with none, and until settled users' accesses
+//!   accumulate a new kind is judged against the organisation's rate over
+//!   every tenure, as 0.6.0 judged it.
 //! - 0.5.0: no counts of days on a manager's resource (`crate::Managers`)
 //!   and no peer groups taking resources up (`crate::Waves`). They carry
 //!   over with none, and are counted from the upgrade on.
@@ -32,8 +36,8 @@ use ueba_sdk::table::Table;
 
 use crate::share::{OtherPool, OtherResource, Others};
 use crate::{
-    Config, Held, KindClock, KindStats, Kinds, Managers, NovelTable, Novelty, PendingFirst, Pool,
-    Resource, Touch, User, Waves,
+    Config, Held, KindClock, KindStats, Kinds, LateKinds, Managers, NovelTable, Novelty,
+    PendingFirst, Pool, Resource, Touch, User, Waves,
 };
 
 /// The state `version` wrote, as this version's, if its layout is one of
@@ -54,6 +58,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
         "0.5.0" => {
             let (symbols, v): (Symbols, NovelTableV05) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.upgraded(|pending| pending)))
+        }
+        "0.6.0" => {
+            let (symbols, v): (Symbols, NovelTableV06) = ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
         }
         _ => None,
     }
@@ -288,6 +296,54 @@ impl<P> NovelTableV05<P> {
             pending: pending(self.pending),
             managers: Managers::default(),
             waves: Waves::default(),
+            late_kinds: LateKinds::default(),
+        }
+    }
+}
+
+/// novel-table as 0.6.0 wrote it: this version's layout without the
+/// counts of settled users' new kinds.
+#[derive(Deserialize)]
+#[serde(rename = "NovelTable")]
+struct NovelTableV06 {
+    config: Config,
+    config_generation: u32,
+    first_ms: Option<i64>,
+    learning_rated: bool,
+    user_ids: Vec<u32>,
+    users: Table<User>,
+    resources: Table<Resource>,
+    groups: Table<Pool>,
+    org: Pool,
+    kind_names: Vec<String>,
+    kind_index: BTreeMap<String, u32>,
+    clocks: Vec<KindClock>,
+    others: Others,
+    pending: Table<Vec<PendingFirst>>,
+    managers: Managers,
+    waves: Waves,
+}
+
+impl From<NovelTableV06> for NovelTable {
+    fn from(v: NovelTableV06) -> NovelTable {
+        NovelTable {
+            config: v.config,
+            config_generation: v.config_generation,
+            first_ms: v.first_ms,
+            learning_rated: v.learning_rated,
+            user_ids: v.user_ids,
+            users: v.users,
+            resources: v.resources,
+            groups: v.groups,
+            org: v.org,
+            kind_names: v.kind_names,
+            kind_index: v.kind_index,
+            clocks: v.clocks,
+            others: v.others,
+            pending: v.pending,
+            managers: v.managers,
+            waves: v.waves,
+            late_kinds: LateKinds::default(),
         }
     }
 }

@@ -82,8 +82,16 @@ impl Discovery {
     /// `weight` accesses: a newcomer discovers like their peers, and their
     /// own habit takes over as their accesses accumulate.
     pub fn rate_with_prior(&self, prior: &Discovery, weight: f64) -> f64 {
+        self.rate_toward(prior.rate(), weight)
+    }
+
+    /// This rate shrunk towards `prior_rate`, worth `weight` accesses: as
+    /// [`Discovery::rate_with_prior`], for a prior that is itself shrunk
+    /// (a small peer group's rate leaning on the organisation's, where the
+    /// group alone would be little more than its half-count).
+    pub fn rate_toward(&self, prior_rate: f64, weight: f64) -> f64 {
         let own = f64::from(self.accesses);
-        let r = (f64::from(self.firsts) + weight * prior.rate()) / (own + weight);
+        let r = (f64::from(self.firsts) + weight * prior_rate) / (own + weight);
         if r.is_finite() {
             r.clamp(0.0, 1.0)
         } else {
