@@ -140,6 +140,48 @@ fn an_infinite_loop_is_stopped_by_the_time_limit_and_quarantined() {
 }
 
 #[test]
+fn a_plugin_slow_on_every_batch_is_quarantined_though_it_never_times_out() {
+    // From batch 11 on, each batch takes the fixture tens of milliseconds:
+    // far inside its timeout, far over its time for 16 events (the least
+    // time a batch is allowed, 10 ms).
+    let (r, _) = run_config(
+        "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nmax_slow_batches = 4\n[detectors.hostile]\nmode = \"slow\"\nmax_us_per_event = 50\n",
+        Some(10),
+    );
+    let l = limits(&r);
+    assert_eq!(
+        l.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        [HealthKind::Slow, HealthKind::Quarantined],
+        "{:#?}",
+        r.stats.health
+    );
+    // Batch 11 is the first slow one; the fourth in a row quarantines.
+    assert_eq!(r.stats.health[0].batch, 12);
+    assert_eq!(r.stats.health[1].batch, 15);
+    assert!(
+        r.stats.health[1]
+            .message
+            .contains("slow on 4 batches in a row")
+    );
+    assert_builtins_saw_everything(&r);
+    // It finished the slow batches, whose findings stand; then no more.
+    assert_eq!(r.stats.findings[hostile_index(&r)], 14);
+}
+
+#[test]
+fn a_slow_plugin_with_time_to_spare_keeps_scoring() {
+    // The same plugin, allowed a second an event: slow is relative to what
+    // the operator allows, and a detector known to be costly can be given
+    // more.
+    let (r, _) = run_config(
+        "[input]\nbatch_size = 16\nblock_minutes = 0\n[sandbox]\nmax_slow_batches = 4\n[detectors.hostile]\nmode = \"slow\"\nmax_us_per_event = 1000000\n",
+        Some(35),
+    );
+    assert!(r.stats.health.is_empty(), "{:#?}", r.stats.health);
+    assert_eq!(r.stats.findings[hostile_index(&r)], 39);
+}
+
+#[test]
 fn a_trap_is_retried_on_a_fresh_instance_from_the_last_snapshot() {
     let r = run("trap-transient", "", Some(10));
     let l = limits(&r);

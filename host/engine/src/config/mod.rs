@@ -165,6 +165,14 @@ snapshot_interval_batches = 64
 # it gets no more events, the others keep scoring, and the health stream
 # says so.
 max_failures = 3
+# Time a plugin may take per event of a batch, microseconds (never less
+# than 10 ms a batch), before the batch counts as slow; 0 never does. A
+# built-in detector takes well under one. A plugin slow on
+# max_slow_batches batches in a row is quarantined: under
+# batch_timeout_ms on every batch, it would still hold scoring back a
+# thousandfold. [detectors.NAME] may override max_us_per_event.
+max_us_per_event = 100
+max_slow_batches = 8
 # Everything a plugin returns passes one gate before risk and output: a
 # finding with a NaN or infinite score is dropped, scores are clamped to
 # 0-100, non-finite evidence values are dropped, control and invisible
@@ -401,6 +409,9 @@ impl Default for InputConfig {
 /// its line outgrows what SIEM inputs take.
 pub const MAX_FINDINGS_PER_ALERT: usize = 1000;
 
+/// Largest `max_us_per_event`: one second an event.
+pub const MAX_US_PER_EVENT: u64 = 1_000_000;
+
 /// `[risk]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -486,6 +497,11 @@ pub struct SandboxConfig {
     pub snapshot_interval_batches: usize,
     /// Failures before quarantine.
     pub max_failures: u32,
+    /// Time per event of a batch, µs, past which the batch is slow (at
+    /// least [`crate::sandbox::plugins::SLOW_FLOOR`] a batch); 0 disables.
+    pub max_us_per_event: u64,
+    /// Slow batches in a row before quarantine.
+    pub max_slow_batches: u32,
     /// Longest finding reason kept, bytes; longer ones are cut and counted.
     pub max_reason_bytes: usize,
     /// Most evidence items kept per finding.
@@ -507,6 +523,8 @@ impl Default for SandboxConfig {
             snapshot_timeout_ms: 60_000,
             snapshot_interval_batches: 64,
             max_failures: 3,
+            max_us_per_event: 100,
+            max_slow_batches: 8,
             max_reason_bytes: 1024,
             max_evidence_items: 32,
             max_evidence_text_bytes: 256,
@@ -550,6 +568,9 @@ pub struct DetectorConfig {
     pub max_findings_per_batch: Option<usize>,
     /// Overrides `sandbox.max_snapshot_mib`.
     pub max_snapshot_mib: Option<usize>,
+    /// Overrides `sandbox.max_us_per_event`: a detector known to be
+    /// costly (a model per event) gets more time before it counts as slow.
+    pub max_us_per_event: Option<u64>,
     /// The detector's own keys, passed to its `configure`.
     #[serde(flatten)]
     pub settings: BTreeMap<String, toml::Value>,
@@ -564,6 +585,7 @@ impl Default for DetectorConfig {
             batch_timeout_ms: None,
             max_findings_per_batch: None,
             max_snapshot_mib: None,
+            max_us_per_event: None,
             settings: BTreeMap::new(),
         }
     }
@@ -802,6 +824,15 @@ impl Config {
         if self.sandbox.max_failures == 0 {
             return bad("sandbox.max_failures", "must be at least 1");
         }
+        if self.sandbox.max_slow_batches == 0 {
+            return bad("sandbox.max_slow_batches", "must be at least 1");
+        }
+        if self.sandbox.max_us_per_event > MAX_US_PER_EVENT {
+            return bad(
+                "sandbox.max_us_per_event",
+                "must be at most 1000000 (one second an event; 0 disables the check)",
+            );
+        }
         if self.sandbox.snapshot_timeout_ms < self.sandbox.batch_timeout_ms {
             return bad(
                 "sandbox.snapshot_timeout_ms",
@@ -886,6 +917,12 @@ impl Config {
                 return bad(
                     &format!("detectors.{name}.batch_timeout_ms"),
                     "must be at most sandbox.snapshot_timeout_ms (raise that too)",
+                );
+            }
+            if d.max_us_per_event.is_some_and(|t| t > MAX_US_PER_EVENT) {
+                return bad(
+                    &format!("detectors.{name}.max_us_per_event"),
+                    "must be at most 1000000 (one second an event; 0 disables the check)",
                 );
             }
             if d.max_findings_per_batch == Some(0) {

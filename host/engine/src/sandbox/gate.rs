@@ -57,6 +57,7 @@ pub const RESERVED_KEYS: &[&str] = &[
     "batch_timeout_ms",
     "max_findings_per_batch",
     "max_snapshot_mib",
+    "max_us_per_event",
 ];
 
 /// What the gate allows one batch's findings to carry, from `[sandbox]`.

@@ -77,12 +77,16 @@ pub enum HealthKind {
     /// its share could not be taken, or the others' were refused. It
     /// scores with the population figures it had until the next exchange.
     PopulationRefused,
+    /// A batch took the detector longer than its time per event
+    /// (`max_us_per_event`): the first of a run of such batches. A run of
+    /// `max_slow_batches` quarantines it.
+    Slow,
 }
 
 impl HealthKind {
     /// Every kind, in declaration order, for consumers that count or label
     /// each one (metrics) and for checking the written names.
-    pub const ALL: [HealthKind; 17] = [
+    pub const ALL: [HealthKind; 18] = [
         HealthKind::Failed,
         HealthKind::Recovered,
         HealthKind::RetryFailed,
@@ -100,6 +104,7 @@ impl HealthKind {
         HealthKind::Removed,
         HealthKind::LoadFailed,
         HealthKind::PopulationRefused,
+        HealthKind::Slow,
     ];
 
     /// The kind as written in the health stream's `event` field, for
@@ -123,6 +128,7 @@ impl HealthKind {
             HealthKind::Removed => "removed",
             HealthKind::LoadFailed => "load_failed",
             HealthKind::PopulationRefused => "population_refused",
+            HealthKind::Slow => "slow",
         }
     }
 }
@@ -145,7 +151,8 @@ impl HealthKind {
             | HealthKind::StateDropped
             | HealthKind::RestoreFailed
             | HealthKind::StateReset
-            | HealthKind::PopulationRefused => Level::WARN,
+            | HealthKind::PopulationRefused
+            | HealthKind::Slow => Level::WARN,
             HealthKind::Recovered
             | HealthKind::ReplacedBuiltin
             | HealthKind::Loaded

@@ -69,6 +69,7 @@ pub struct LoadedPlugin {
     schedule: SnapshotSchedule,
     max_failures: u32,
     failures: u32,
+    slow: SlowGuard,
     quarantined: bool,
     /// The last set of population shares exchanged (every shard's, shared
     /// by the instances of the detector) and this instance's place in it:
@@ -130,9 +131,46 @@ impl LoadedPlugin {
         };
         let began = Instant::now();
         let observed = self.plugin.observe(batch);
-        self.schedule.observing += began.elapsed();
+        let took = began.elapsed();
+        self.schedule.observing += took;
         let err = match observed {
             Ok(findings) => {
+                match self.slow.batch(took, batch.events.len()) {
+                    Pace::Usual => {}
+                    Pace::SlowFrom(budget) => report(
+                        health,
+                        self.name(),
+                        HealthKind::Slow,
+                        None,
+                        format!(
+                            "took {} ms for {} events, over its {} ms ({} µs an event, at least {} ms a batch); {} such batches in a row quarantine it",
+                            took.as_millis(),
+                            batch.events.len(),
+                            budget.as_millis(),
+                            self.slow.us_per_event,
+                            SLOW_FLOOR.as_millis(),
+                            self.slow.max_streak,
+                        ),
+                    ),
+                    Pace::TooSlow(budget) => {
+                        self.quarantine();
+                        report(
+                            health,
+                            self.name(),
+                            HealthKind::Quarantined,
+                            None,
+                            format!(
+                                "slow on {} batches in a row (the last took {} ms for {} events, over its {} ms); it gets no more events in this run, the other detectors keep scoring",
+                                self.slow.max_streak,
+                                took.as_millis(),
+                                batch.events.len(),
+                                budget.as_millis(),
+                            ),
+                        );
+                        // Its findings for this batch stand: it finished it.
+                        return BatchOutcome::Findings(findings);
+                    }
+                }
                 self.after_success(batch, batch_no, health, &report);
                 return BatchOutcome::Findings(findings);
             }
@@ -391,6 +429,7 @@ impl LoadedPlugin {
             schedule: SnapshotSchedule::default(),
             max_failures: self.max_failures,
             failures: 0,
+            slow: self.slow.fresh(),
             quarantined: false,
             shares: None,
         })
@@ -616,9 +655,84 @@ pub(crate) fn supervise(
         schedule: SnapshotSchedule::default(),
         max_failures: sandbox.max_failures,
         failures: 0,
+        slow: SlowGuard::new(
+            dc.and_then(|d| d.max_us_per_event)
+                .unwrap_or(sandbox.max_us_per_event),
+            sandbox.max_slow_batches,
+        ),
         quarantined: false,
         shares: None,
     })
+}
+
+/// The least time a batch is allowed before it counts as slow, however
+/// few its events: a call's own cost (lowering the batch, lifting the
+/// findings) and a busy machine's pauses are not a detector's slowness.
+pub const SLOW_FLOOR: Duration = Duration::from_millis(10);
+
+/// How a detector keeps pace: a batch that took longer than
+/// `us_per_event` for each of its events (and [`SLOW_FLOOR`]) is slow, and
+/// `max_streak` slow batches in a row quarantine the detector. The batch
+/// timeout stops a call that never ends; this stops one that always ends
+/// just in time, which would hold scoring back as surely: a plugin taking
+/// 4.9 s over each batch of a few thousand events, under a 5 s timeout,
+/// scores a million events in hours. A run of slow batches, not one, so a
+/// pause of the machine or a detector's costly first batch is no reason.
+#[derive(Clone, Copy, Debug)]
+struct SlowGuard {
+    /// Time allowed per event, µs; 0 never counts a batch slow.
+    us_per_event: u64,
+    /// Slow batches in a row that quarantine.
+    max_streak: u32,
+    /// Slow batches in a row so far.
+    streak: u32,
+}
+
+/// What [`SlowGuard::batch`] made of a batch.
+enum Pace {
+    /// In time, or slow in a run already reported.
+    Usual,
+    /// Slow, the first of a run: the time it was allowed.
+    SlowFrom(Duration),
+    /// The last of a run long enough to quarantine.
+    TooSlow(Duration),
+}
+
+impl SlowGuard {
+    fn new(us_per_event: u64, max_streak: u32) -> SlowGuard {
+        SlowGuard {
+            us_per_event,
+            max_streak: max_streak.max(1),
+            streak: 0,
+        }
+    }
+
+    /// The same limits with no run counted, for a new instance.
+    fn fresh(&self) -> SlowGuard {
+        SlowGuard::new(self.us_per_event, self.max_streak)
+    }
+
+    /// Count a successful batch of `events` that took `took`.
+    fn batch(&mut self, took: Duration, events: usize) -> Pace {
+        if self.us_per_event == 0 {
+            return Pace::Usual;
+        }
+        let events = u64::try_from(events).unwrap_or(u64::MAX);
+        let budget =
+            Duration::from_micros(self.us_per_event.saturating_mul(events)).max(SLOW_FLOOR);
+        if took <= budget {
+            self.streak = 0;
+            return Pace::Usual;
+        }
+        self.streak += 1;
+        if self.streak >= self.max_streak {
+            Pace::TooSlow(budget)
+        } else if self.streak == 1 {
+            Pace::SlowFrom(budget)
+        } else {
+            Pace::Usual
+        }
+    }
 }
 
 /// What became of the running version's state when a new version of the
