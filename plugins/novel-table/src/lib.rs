@@ -2247,13 +2247,15 @@ impl NovelTable {
                 let users = f64::from(pool_kind.map_or(0, |k| k.users));
                 let others = f64::from(pool.members.saturating_sub(1));
                 let share = ((users + a) / (others + 1.0)).min(1.0);
-                let pool_rate = match &pool.org_new_kind {
-                    _ if active_days > self.config.learning_days => {
-                        let group = group.filter(|_| pool.org_new_kind.is_some());
-                        self.late_kinds.rate(group, w)
-                    }
-                    Some(org) => pool.new_kind.rate_toward(org.rate(), w),
-                    None => pool.new_kind.rate(),
+                // A settled user by settled users' rate; a newcomer by
+                // every tenure's ("A kind new to a settled user").
+                let pool_rate = if active_days > self.config.learning_days {
+                    let group = group.filter(|_| pool.org_new_kind.is_some());
+                    self.late_kinds.rate(group, w)
+                } else if let Some(org) = &pool.org_new_kind {
+                    pool.new_kind.rate_toward(org.rate(), w)
+                } else {
+                    pool.new_kind.rate()
                 };
                 let rate = user.kinds.new_kind.rate_toward(pool_rate, w);
                 (rate, share, user.kinds.new_kind.accesses)
@@ -2878,10 +2880,14 @@ impl Detector for NovelTable {
 
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
         let shares = share::decode_all(others)?;
+        // Everything is summed before anything is replaced: a share
+        // refused leaves the state as it was.
         let others = Others::sum(&shares)?;
-        self.managers.others = share::manager_sum(&shares)?;
+        let managers = share::manager_sum(&shares)?;
+        let late = share::late_sum(&shares)?;
+        self.managers.others = managers;
         self.waves.others = share::wave_sum(&shares);
-        (self.late_kinds.others_org, self.late_kinds.others_groups) = share::late_sum(&shares)?;
+        (self.late_kinds.others_org, self.late_kinds.others_groups) = late;
         self.others = others;
         Ok(())
     }

@@ -1349,6 +1349,32 @@ fn a_machine_owned_on_another_shard_is_judged_as_owned() {
 }
 
 #[test]
+fn a_settled_users_first_kind_is_judged_by_every_shards_settled_users() {
+    let events = workstation_history_with_early_media(19);
+    let mut whole = loose_ws_runtime();
+    whole.observe(&events);
+    let [first, _] = two_shards(loose_ws_runtime, &events);
+    // User 90 (the first shard's) connects removable media for the first
+    // time: the settled users' rate counts the second shard's too.
+    let want = ws_first(&mut copy(&whole), 90, STAFF, MEDIA, 21);
+    let got = ws_first(&mut copy(&first), 90, STAFF, MEDIA, 21);
+    let (want, got) = (
+        number(&want[0], "discovery_rate"),
+        number(&got[0], "discovery_rate"),
+    );
+    assert!((got / want - 1.0).abs() < 0.05, "{got} vs {want}");
+    // Alone, the first shard has half the settled accesses, and a rate of
+    // none among them is twice as high.
+    let mut alone = copy(&first);
+    alone.absorb::<Vec<u8>>(&[]).unwrap();
+    let lonely = number(
+        &ws_first(&mut alone, 90, STAFF, MEDIA, 21)[0],
+        "discovery_rate",
+    );
+    assert!(lonely > 1.5 * want, "{lonely} vs {want}");
+}
+
+#[test]
 fn absorbing_the_same_shares_again_changes_nothing() {
     let [mut first, second] = two_shards(loose_runtime, &history(12));
     let once = first.snapshot();
