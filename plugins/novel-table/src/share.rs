@@ -38,59 +38,58 @@ pub(crate) struct Share {
     pub late_kinds: (Discovery, Vec<(u32, Discovery)>),
 }
 
-/// A share as novel-table 0.6 wrote it, without `late_kinds`.
+/// A share as novel-table 0.5 and 0.6 wrote it, without `late_kinds`,
+/// and in 0.5 without `managers` and `waves` (`M` and `W` are `()`, which
+/// postcard writes as nothing): a checkpoint taken before an upgrade holds
+/// the last shares of the version before, and the host hands them over
+/// again on resume.
 #[derive(Deserialize)]
-struct ShareV06 {
+struct ShareBefore<M, W> {
     kinds: Vec<String>,
     org: Pool,
     groups: Vec<(u32, Pool)>,
     resources: Vec<(u32, ResourceShare)>,
     clocks: Vec<(u32, KindClock)>,
-    managers: Vec<(u32, u32, u32)>,
-    waves: Vec<(u32, Vec<Adoption>)>,
+    managers: M,
+    waves: W,
 }
 
-impl From<ShareV06> for Share {
-    fn from(s: ShareV06) -> Share {
+/// A list an earlier share had, or `()` where it had none.
+trait OrNone<T> {
+    fn or_none(self) -> Vec<T>;
+}
+
+impl<T> OrNone<T> for () {
+    fn or_none(self) -> Vec<T> {
+        Vec::new()
+    }
+}
+
+impl<T> OrNone<T> for Vec<T> {
+    fn or_none(self) -> Vec<T> {
+        self
+    }
+}
+
+impl<M: OrNone<(u32, u32, u32)>, W: OrNone<(u32, Vec<Adoption>)>> From<ShareBefore<M, W>>
+    for Share
+{
+    fn from(s: ShareBefore<M, W>) -> Share {
         Share {
             kinds: s.kinds,
             org: s.org,
             groups: s.groups,
             resources: s.resources,
             clocks: s.clocks,
-            managers: s.managers,
-            waves: s.waves,
+            managers: s.managers.or_none(),
+            waves: s.waves.or_none(),
             late_kinds: Default::default(),
         }
     }
 }
 
-/// A share as novel-table 0.5 wrote it, without `managers`: a checkpoint
-/// taken before an upgrade holds the last shares of the version before,
-/// and the host hands them over again on resume.
-#[derive(Deserialize)]
-struct ShareV05 {
-    kinds: Vec<String>,
-    org: Pool,
-    groups: Vec<(u32, Pool)>,
-    resources: Vec<(u32, ResourceShare)>,
-    clocks: Vec<(u32, KindClock)>,
-}
-
-impl From<ShareV05> for Share {
-    fn from(s: ShareV05) -> Share {
-        Share {
-            kinds: s.kinds,
-            org: s.org,
-            groups: s.groups,
-            resources: s.resources,
-            clocks: s.clocks,
-            managers: Vec::new(),
-            waves: Vec::new(),
-            late_kinds: Default::default(),
-        }
-    }
-}
+type ShareV05 = ShareBefore<(), ()>;
+type ShareV06 = ShareBefore<Vec<(u32, u32, u32)>, Vec<(u32, Vec<Adoption>)>>;
 
 /// Every one of the `others` given to `absorb` read back, in this
 /// version's layout, 0.6's or 0.5's, or the first reason one could not be.

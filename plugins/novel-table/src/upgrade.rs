@@ -61,7 +61,7 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, N
         }
         "0.6.0" => {
             let (symbols, v): (Symbols, NovelTableV06) = ueba_sdk::decode_state(state)?;
-            Some((symbols, v.into()))
+            Some((symbols, v.upgraded(|pending| pending)))
         }
         _ => None,
     }
@@ -243,18 +243,20 @@ impl From<NovelTableV02> for NovelTableV04 {
             clocks: v.clocks,
             others: v.others.into(),
             pending: (),
+            managers: (),
+            waves: (),
         }
     }
 }
 
-/// novel-table as 0.3.0 to 0.5.0 wrote it: this version's layout without
-/// the counts of days on managers' resources and the peer groups taking
-/// resources up. `P` is the first accesses held users keep to learn,
-/// which 0.3.0 to 0.4.1 did not have: `()`, which postcard writes as
-/// nothing.
+/// novel-table as 0.3.0 to 0.6.0 wrote it: this version's layout without
+/// the counts of settled users' new kinds. `M` and `W` are the counts of
+/// days on managers' resources and the peer groups taking resources up,
+/// and `P` the first accesses held users keep to learn; a version that
+/// did not have them has `()`, which postcard writes as nothing.
 #[derive(Deserialize)]
 #[serde(rename = "NovelTable")]
-struct NovelTableV05<P = Table<Vec<PendingFirst>>> {
+struct NovelTableBefore<P = Table<Vec<PendingFirst>>, M = (), W = ()> {
     config: Config,
     config_generation: u32,
     first_ms: Option<i64>,
@@ -269,13 +271,31 @@ struct NovelTableV05<P = Table<Vec<PendingFirst>>> {
     clocks: Vec<KindClock>,
     others: Others,
     pending: P,
+    managers: M,
+    waves: W,
 }
 
 /// novel-table as 0.3.0 to 0.4.1 wrote it: no first accesses kept by held
 /// users.
-type NovelTableV04 = NovelTableV05<()>;
+type NovelTableV04 = NovelTableBefore<(), (), ()>;
+/// As 0.5.0 wrote it: no managers' resources nor teams taking them up.
+type NovelTableV05 = NovelTableBefore;
+/// As 0.6.0 wrote it.
+type NovelTableV06 = NovelTableBefore<Table<Vec<PendingFirst>>, Managers, Waves>;
 
-impl<P> NovelTableV05<P> {
+impl From<()> for Managers {
+    fn from((): ()) -> Managers {
+        Managers::default()
+    }
+}
+
+impl From<()> for Waves {
+    fn from((): ()) -> Waves {
+        Waves::default()
+    }
+}
+
+impl<P, M: Into<Managers>, W: Into<Waves>> NovelTableBefore<P, M, W> {
     /// This version's state, with the kept first accesses `pending` makes
     /// of the layout's and none of the newer figures.
     fn upgraded(self, pending: impl FnOnce(P) -> Table<Vec<PendingFirst>>) -> NovelTable {
@@ -294,55 +314,8 @@ impl<P> NovelTableV05<P> {
             clocks: self.clocks,
             others: self.others,
             pending: pending(self.pending),
-            managers: Managers::default(),
-            waves: Waves::default(),
-            late_kinds: LateKinds::default(),
-        }
-    }
-}
-
-/// novel-table as 0.6.0 wrote it: this version's layout without the
-/// counts of settled users' new kinds.
-#[derive(Deserialize)]
-#[serde(rename = "NovelTable")]
-struct NovelTableV06 {
-    config: Config,
-    config_generation: u32,
-    first_ms: Option<i64>,
-    learning_rated: bool,
-    user_ids: Vec<u32>,
-    users: Table<User>,
-    resources: Table<Resource>,
-    groups: Table<Pool>,
-    org: Pool,
-    kind_names: Vec<String>,
-    kind_index: BTreeMap<String, u32>,
-    clocks: Vec<KindClock>,
-    others: Others,
-    pending: Table<Vec<PendingFirst>>,
-    managers: Managers,
-    waves: Waves,
-}
-
-impl From<NovelTableV06> for NovelTable {
-    fn from(v: NovelTableV06) -> NovelTable {
-        NovelTable {
-            config: v.config,
-            config_generation: v.config_generation,
-            first_ms: v.first_ms,
-            learning_rated: v.learning_rated,
-            user_ids: v.user_ids,
-            users: v.users,
-            resources: v.resources,
-            groups: v.groups,
-            org: v.org,
-            kind_names: v.kind_names,
-            kind_index: v.kind_index,
-            clocks: v.clocks,
-            others: v.others,
-            pending: v.pending,
-            managers: v.managers,
-            waves: v.waves,
+            managers: self.managers.into(),
+            waves: self.waves.into(),
             late_kinds: LateKinds::default(),
         }
     }

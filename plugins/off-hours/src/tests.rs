@@ -148,6 +148,57 @@ fn a_night_session_by_a_day_worker_is_extreme() {
 }
 
 #[test]
+fn an_evening_the_team_works_too_is_the_teams_not_the_users() {
+    // Tuesday (day 29): support works its day; user 7 stays until 21:00.
+    // In one organisation six of the other nine stay with them (a
+    // month-end close); in the other user 7 stays alone.
+    let evening = |team: bool| {
+        let mut rt = runtime();
+        rt.configure([("min_score", "0")]).unwrap();
+        rt.observe(&history(28));
+        let mut rng = Rng(21);
+        let mut events = Vec::new();
+        for u in 0..10 {
+            events.extend(ordinary_day(&mut rng, u, 29));
+        }
+        if team {
+            for u in 0..6 {
+                events.extend(session(u, 29, 19, 4, &mut rng));
+                events.extend(session(u, 29, 20, 4, &mut rng));
+            }
+        }
+        events.extend(session(7, 29, 19, 8, &mut rng));
+        events.extend(session(7, 29, 20, 8, &mut rng));
+        let findings: Vec<Finding> = run(&mut rt, events)
+            .into_iter()
+            .filter(|f| f.reason.contains("local"))
+            .collect();
+        let last = findings
+            .iter()
+            .rev()
+            .find(|f| f.evidence.iter().any(|(k, _)| k == "session_events"))
+            .cloned();
+        (max_score(&findings), last)
+    };
+    let (alone, last) = evening(false);
+    assert!(alone >= 40.0, "{alone}");
+    let last = last.expect("a finding");
+    assert!(
+        last.evidence.iter().all(|(k, _)| k != "team_day"),
+        "{last:#?}"
+    );
+    let (together, last) = evening(true);
+    assert!(together + 15.0 < alone, "{together} vs {alone}");
+    let last = last.expect("a finding");
+    assert_eq!(evidence(&last, "peers_present_at_hour"), Value::Int(6));
+    assert!(
+        last.reason.contains("peers at work today"),
+        "{}",
+        last.reason
+    );
+}
+
+#[test]
 fn a_single_night_event_is_only_mildly_surprising() {
     // About 30 events a day: one stray event at night is a small share of
     // such a day.
@@ -833,6 +884,31 @@ fn exchange(r1: &mut Runtime<OffHours>, r2: &mut Runtime<OffHours>) {
     let (p1, p2) = (r1.population(), r2.population());
     r1.absorb(&[p2]).unwrap();
     r2.absorb(&[p1]).unwrap();
+}
+
+#[test]
+fn a_team_working_late_on_another_shard_counts_after_the_exchange() {
+    // Support's evening of day 29 (users 0..6 until 21:00) goes to two
+    // shards by user; after the hour's exchange, user 7 (the second's)
+    // sees all six, three of them the first shard's.
+    let mut rng = Rng(22);
+    let mut day = Vec::new();
+    for u in 0..10 {
+        day.extend(ordinary_day(&mut rng, u, 29));
+    }
+    for u in 0..6 {
+        day.extend(session(u, 29, 19, 4, &mut rng));
+        day.extend(session(u, 29, 20, 4, &mut rng));
+    }
+    let mut events = history(28);
+    let cut = events.len();
+    events.extend(sequence(day, 500_000));
+    let (_, mut second) = sharded(&events, &[cut]);
+    second.configure([("min_score", "0")]).unwrap();
+    let late = session(7, 29, 20, 12, &mut rng);
+    let findings = run(&mut second, late);
+    let last = findings.last().expect("a finding");
+    assert_eq!(evidence(last, "peers_present_at_hour"), Value::Int(6));
 }
 
 /// A newcomer to support (user 40) working a normal day and then a 2 a.m.

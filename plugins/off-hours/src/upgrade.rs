@@ -18,6 +18,10 @@
 //!   day. They carry over with none counted: how routine a group's far
 //!   off-hours days are is then learned from the upgrade on, and until its
 //!   members have days counted a group is taken as the organisation is.
+//! - 0.4.0 and 0.4.1: no members at work per peer group and hour of the
+//!   latest days (`crate::Teams`). They carry over with none: a team's day
+//!   under way at the upgrade counts its members from their next hour at
+//!   work.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +29,9 @@ use serde::Deserialize;
 use ueba_sdk::Symbols;
 use ueba_sdk::table::Table;
 
-use crate::{Absorbed, Config, HeldDay, NOT_SCORED, Night, OffHours, Profile, Session, User};
+use crate::{
+    Absorbed, Config, HeldDay, NOT_SCORED, Night, OffHours, Profile, Session, Teams, User,
+};
 
 /// The state `version` wrote, as this version's, if its layout is one of
 /// those above.
@@ -44,6 +50,10 @@ pub(crate) fn upgrade(version: Option<&str>, state: &[u8]) -> Option<(Symbols, O
         "0.3.0" => {
             let (symbols, v): (Symbols, OffHoursBefore<Config, Vec<Night>, Vec<HeldDay>>) =
                 ueba_sdk::decode_state(state)?;
+            Some((symbols, v.into()))
+        }
+        "0.4.0" | "0.4.1" => {
+            let (symbols, v): (Symbols, OffHoursV04) = ueba_sdk::decode_state(state)?;
             Some((symbols, v.into()))
         }
         _ => None,
@@ -82,6 +92,34 @@ impl<C: Into<Config>, N: Into<Kept<Night>>, H: Into<Kept<HeldDay>>> From<OffHour
                     .map(|(g, p)| (g, p.into()))
                     .collect(),
             },
+            teams: Teams::default(),
+        }
+    }
+}
+
+/// The detector as 0.4 wrote it: this version's fields without the
+/// members at work per peer group.
+#[derive(Deserialize)]
+#[serde(rename = "OffHours")]
+struct OffHoursV04 {
+    config: Config,
+    first_ms: Option<i64>,
+    users: Table<User>,
+    groups: Table<Profile>,
+    org: Profile,
+    absorbed: Absorbed,
+}
+
+impl From<OffHoursV04> for OffHours {
+    fn from(v: OffHoursV04) -> OffHours {
+        OffHours {
+            config: v.config,
+            first_ms: v.first_ms,
+            users: v.users,
+            groups: v.groups,
+            org: v.org,
+            absorbed: v.absorbed,
+            teams: Teams::default(),
         }
     }
 }

@@ -11,6 +11,10 @@
 //! let share: Vec<(u32, u32)> = vec![(7, 3)];
 //! assert_eq!(decode::<Vec<(u32, u32)>>(&encode(&share)).unwrap(), share);
 //! assert!(decode::<Vec<(u32, u32)>>(&[0xff]).is_err());
+//! // Nothing may follow a share.
+//! let mut longer = encode(&share);
+//! longer.push(0);
+//! assert!(decode::<Vec<(u32, u32)>>(&longer).is_err());
 //! let others = [encode(&3u64), encode(&4u64)];
 //! let others: Vec<&[u8]> = others.iter().map(Vec::as_slice).collect();
 //! assert_eq!(ueba_sdk::population::decode_all::<u64>(&others).unwrap(), [3, 4]);
@@ -30,9 +34,20 @@ pub fn encode<T: Serialize>(share: &T) -> Vec<u8> {
 }
 
 /// One of the `others` given to [`Detector::absorb`](crate::Detector::absorb)
-/// read back, or why it could not be.
+/// read back, or why it could not be. Every byte must belong to it: a
+/// share cut short where an earlier layout would have ended, or one with
+/// bytes after it, is not taken for that layout's.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("population share does not decode: {e}"))
+    let (value, rest) = postcard::take_from_bytes(bytes)
+        .map_err(|e| format!("population share does not decode: {e}"))?;
+    if rest.is_empty() {
+        Ok(value)
+    } else {
+        Err(format!(
+            "population share does not decode: {} bytes after its end",
+            rest.len()
+        ))
+    }
 }
 
 /// Every one of the `others` given to
