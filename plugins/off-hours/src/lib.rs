@@ -414,7 +414,7 @@ struct Teams {
     others: BTreeMap<u32, TeamDays>,
 }
 
-/// A peer group's latest two local days ([`Teams`]), the newer first.
+/// A peer group's latest two local days ([`Teams`]), in no order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct TeamDays([TeamDay; 2]);
 
@@ -438,33 +438,37 @@ impl Default for TeamDay {
 }
 
 impl TeamDays {
-    /// The day `day`, made the newer when it is later than both; `None`
-    /// for one older than both (late, or a far-off clock).
+    /// The day `day`: kept, or taking the place of a kept day ahead of
+    /// it (a member's clock running ahead of the rest cannot be the day
+    /// before), else of the older; `None` for one older than both (late).
     fn day_mut(&mut self, day: i64) -> Option<&mut TeamDay> {
         if let Some(i) = self.0.iter().position(|d| d.day == day) {
             return Some(&mut self.0[i]);
         }
-        if day < self.0[1].day {
-            return None;
-        }
-        if day > self.0[0].day {
-            self.0[1] = self.0[0];
-            self.0[0] = TeamDay {
-                day,
-                ..TeamDay::default()
-            };
-            return Some(&mut self.0[0]);
-        }
-        self.0[1] = TeamDay {
+        let [a, b] = [self.0[0].day, self.0[1].day];
+        let i = match (a, b) {
+            (NO_DAY, _) => 0,
+            (_, NO_DAY) => 1,
+            _ if day < a.min(b) => return None,
+            _ if a > day => 0,
+            _ if b > day => 1,
+            _ if a <= b => 0,
+            _ => 1,
+        };
+        self.0[i] = TeamDay {
             day,
             ..TeamDay::default()
         };
-        Some(&mut self.0[1])
+        Some(&mut self.0[i])
     }
 
-    /// Add `other`'s members, day by day where the days match.
+    /// Add `other`'s members, day by day where the days match (the other
+    /// instance's days in order, so the later of its two is not taken for
+    /// a clock ahead of the earlier).
     fn add(&mut self, other: &TeamDays) {
-        for d in other.0.iter().filter(|d| d.day != NO_DAY) {
+        let mut days: Vec<&TeamDay> = other.0.iter().filter(|d| d.day != NO_DAY).collect();
+        days.sort_by_key(|d| d.day);
+        for d in days {
             if let Some(mine) = self.day_mut(d.day) {
                 mine.active = mine.active.saturating_add(d.active);
                 for (m, o) in mine.present.iter_mut().zip(&d.present) {

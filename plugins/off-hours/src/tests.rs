@@ -2,7 +2,7 @@
 
 use ueba_sdk::{ConfigError, DAY_MS, Event, Finding, HOUR_MS, Runtime, SymbolKind, Value};
 
-use crate::OffHours;
+use crate::{OffHours, TeamDays};
 
 /// 2024-01-01T00:00Z, a Monday; day 5 is a Saturday, day 6 a Sunday.
 const T0: i64 = 1_704_067_200_000;
@@ -1333,4 +1333,20 @@ fn a_first_shift_at_hours_the_peers_work_is_judged_at_their_pace() {
         desk.iter()
             .all(|f| f.evidence.iter().all(|(k, _)| k != "peer_paced_hours"))
     );
+}
+
+#[test]
+fn a_members_clock_ahead_of_the_team_does_not_take_the_teams_day_before() {
+    let mut t = TeamDays::default();
+    for day in [10, 11] {
+        t.day_mut(day).expect("a day").active = 30;
+    }
+    // One member's event three days ahead of the rest.
+    t.day_mut(14).expect("a day").active = 1;
+    // The team's next day still knows the day before it, when 30 were at
+    // work: a night shift alone at 02:00 is not the whole team.
+    t.day_mut(12).expect("a day").active = 2;
+    assert_eq!(t.at(12, 2).0, 30);
+    // A day older than both kept is late and not counted.
+    assert!(t.day_mut(9).is_none());
 }
