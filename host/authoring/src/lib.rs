@@ -137,6 +137,23 @@ pub enum AuthoringError {
         /// Last `seq` of the batch.
         last: u64,
     },
+    /// The detector was slow on as many batches in a row as quarantine it
+    /// in `ueba score` (`max_slow_batches`).
+    #[error(
+        "detector `{plugin}` took longer than {us_per_event} µs an event (at least 10 ms a batch) on {batches} batches in a row, up to the batch of events {first}..={last}: `ueba score` would quarantine it (raise [detectors.{plugin}] max_us_per_event if it is meant to be that costly)"
+    )]
+    TooSlow {
+        /// The detector.
+        plugin: String,
+        /// Slow batches in a row.
+        batches: usize,
+        /// The pace it was held to.
+        us_per_event: u64,
+        /// First `seq` of the last slow batch.
+        first: u64,
+        /// Last `seq` of the last slow batch.
+        last: u64,
+    },
     /// The detector returned output the scorer's gate would drop or cut:
     /// a non-finite or out-of-range score, a non-finite evidence value,
     /// or text past the default budgets.

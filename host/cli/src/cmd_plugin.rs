@@ -287,6 +287,12 @@ fn test(a: TestArgs) -> Result<()> {
         outcome.batches
     )?;
     write!(out, "{}", table(&outcome.findings))?;
+    let per_event = outcome.observing.as_secs_f64() * 1e6 / outcome.events.max(1) as f64;
+    writeln!(
+        out,
+        "pace: {per_event:.2} µs an event in observe; {} of {} batches slower than the host allows (longest run {}, {} in a row quarantine)",
+        outcome.slow_batches, outcome.batches, outcome.slow_run, cfg.sandbox.max_slow_batches,
+    )?;
     let Some(expect) = &a.expect else {
         return Ok(());
     };

@@ -192,6 +192,14 @@ fn test_and_inspect_work_on_a_built_in_plugin_with_config() {
         n.trim_end_matches(" batches").parse().unwrap_or(0)
     };
     assert!(sent(&blessed) > 1, "{blessed}");
+    // The pace it kept, against the one `ueba score` holds plugins to.
+    assert!(
+        blessed.contains(&format!(
+            "0 of {} batches slower than the host allows",
+            sent(&blessed)
+        )),
+        "{blessed}"
+    );
     ok(&ueba(&base));
     let golden = std::fs::read_to_string(&expected).unwrap();
     let first_line = golden.lines().next().expect("findings").to_string();
@@ -208,6 +216,46 @@ fn test_and_inspect_work_on_a_built_in_plugin_with_config() {
     assert!(
         inspected.contains("sensitive = [\"*.customers\""),
         "{inspected}"
+    );
+}
+
+#[test]
+fn a_plugin_too_slow_for_the_host_fails_its_test() {
+    // The hostile fixture busies itself on every batch after the trigger
+    // (rows 666): each event here is a batch of its own.
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = ueba_test_support::fixture_dir().join("hostile.wasm");
+    let events = tmp.path().join("events.jsonl");
+    let lines: String = (0..12)
+        .map(|i| {
+            let rows = if i == 1 { 666 } else { 3 };
+            format!(
+                "{{\"timestamp\":\"2026-01-05T{:02}:{:02}:00Z\",\"user\":\"u\",\"action\":\"select\",\"resource\":\"t\",\"rows\":{rows}}}\n",
+                8 + i / 2,
+                (i % 2) * 30
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines).unwrap();
+    let config = tmp.path().join("ueba.toml");
+    std::fs::write(
+        &config,
+        "[sandbox]\nmax_slow_batches = 3\n[detectors.hostile]\nmode = \"slow\"\nmax_us_per_event = 50\n",
+    )
+    .unwrap();
+    let args = [
+        "plugin",
+        "test",
+        s(&wasm),
+        "--events",
+        s(&events),
+        "--config",
+        s(&config),
+    ];
+    let (_, err) = failed(&ueba(&args));
+    assert!(
+        err.contains("on 3 batches in a row") && err.contains("would quarantine it"),
+        "{err}"
     );
 }
 

@@ -670,6 +670,18 @@ pub(crate) fn supervise(
 /// findings) and a busy machine's pauses are not a detector's slowness.
 pub const SLOW_FLOOR: Duration = Duration::from_millis(10);
 
+/// The time a batch of `events` is allowed before it counts as slow:
+/// `us_per_event` for each event, at least [`SLOW_FLOOR`]; `None` when
+/// `us_per_event` is 0 (no pace is kept). `ueba plugin test` holds a
+/// plugin to the same.
+pub fn pace_budget(us_per_event: u64, events: usize) -> Option<Duration> {
+    if us_per_event == 0 {
+        return None;
+    }
+    let events = u64::try_from(events).unwrap_or(u64::MAX);
+    Some(Duration::from_micros(us_per_event.saturating_mul(events)).max(SLOW_FLOOR))
+}
+
 /// How a detector keeps pace: a batch that took longer than
 /// `us_per_event` for each of its events (and [`SLOW_FLOOR`]) is slow, and
 /// `max_streak` slow batches in a row quarantine the detector. The batch
@@ -714,12 +726,9 @@ impl SlowGuard {
 
     /// Count a successful batch of `events` that took `took`.
     fn batch(&mut self, took: Duration, events: usize) -> Pace {
-        if self.us_per_event == 0 {
+        let Some(budget) = pace_budget(self.us_per_event, events) else {
             return Pace::Usual;
-        }
-        let events = u64::try_from(events).unwrap_or(u64::MAX);
-        let budget =
-            Duration::from_micros(self.us_per_event.saturating_mul(events)).max(SLOW_FLOOR);
+        };
         if took <= budget {
             self.streak = 0;
             return Pace::Usual;
