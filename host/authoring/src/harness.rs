@@ -22,7 +22,7 @@ use ueba_engine::pipeline::Encoder;
 use ueba_engine::pipeline::block::block_lengths;
 use ueba_engine::pipeline::intern::SymbolKind;
 use ueba_engine::sandbox::gate::{self, GateCounts, OutputLimits};
-use ueba_engine::sandbox::plugins::pace_budget;
+use ueba_engine::sandbox::plugins::{Pace, SlowGuard};
 use ueba_engine::sandbox::{Limits, PluginInfo, Runtime, wit};
 use ueba_formats::sources::{InputFormat, parser_for};
 
@@ -71,7 +71,7 @@ pub struct Outcome {
     /// Batches slower than the pace `ueba score` holds the plugin to
     /// (`max_us_per_event`), and the longest run of them in a row.
     pub slow_batches: usize,
-    pub slow_run: usize,
+    pub slow_run: u32,
 }
 
 /// Run the component `bytes` (named `label`) over `events` with `cfg`'s
@@ -110,11 +110,8 @@ pub fn run(
     );
     let mut first = 0u64;
     let mut rest = events.as_slice();
-    let us_per_event = dc
-        .and_then(|d| d.max_us_per_event)
-        .unwrap_or(cfg.sandbox.max_us_per_event);
-    let (mut observing, mut slow_batches, mut run_now, mut slow_run) =
-        (std::time::Duration::ZERO, 0usize, 0usize, 0usize);
+    let mut pace = SlowGuard::for_detector(&cfg.sandbox, dc);
+    let (mut observing, mut slow_batches, mut slow_run) = (std::time::Duration::ZERO, 0usize, 0u32);
     for len in lengths {
         let (chunk, after) = rest.split_at(len);
         rest = after;
@@ -138,21 +135,19 @@ pub fn run(
         let mut found = plugin.observe(&batch)?;
         let took = began.elapsed();
         observing += took;
-        if pace_budget(us_per_event, chunk.len()).is_some_and(|b| took > b) {
+        let too_slow = matches!(pace.batch(took, chunk.len()), Pace::TooSlow(_));
+        if pace.streak() > 0 {
             slow_batches += 1;
-            run_now += 1;
-            slow_run = slow_run.max(run_now);
-            if run_now >= cfg.sandbox.max_slow_batches as usize {
-                return Err(AuthoringError::TooSlow {
-                    plugin: info.name.clone(),
-                    batches: run_now,
-                    us_per_event,
-                    first,
-                    last,
-                });
-            }
-        } else {
-            run_now = 0;
+            slow_run = slow_run.max(pace.streak());
+        }
+        if too_slow {
+            return Err(AuthoringError::TooSlow {
+                plugin: info.name.clone(),
+                batches: pace.streak(),
+                us_per_event: pace.us_per_event(),
+                first,
+                last,
+            });
         }
         if let Some(f) = found.iter().find(|f| f.event < first || f.event > last) {
             return Err(AuthoringError::StrayFinding {

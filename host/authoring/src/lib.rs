@@ -146,7 +146,7 @@ pub enum AuthoringError {
         /// The detector.
         plugin: String,
         /// Slow batches in a row.
-        batches: usize,
+        batches: u32,
         /// The pace it was held to.
         us_per_event: u64,
         /// First `seq` of the last slow batch.

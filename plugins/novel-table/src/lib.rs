@@ -1783,11 +1783,13 @@ impl NovelTable {
         PoolView {
             members: own.members.saturating_add(other.map_or(0, |o| o.members)),
             kind: share::pooled_kind(own.kinds.get(kind), other_kind),
-            org_kind,
-            new_kind: share::pooled(&own.kinds.new_kind, other.and_then(|o| o.new_kind.as_ref())),
-            org_new_kind: group.filter(|&g| self.members(g) > 1).map(|_| {
+            // The organisation stands behind the pool exactly when the
+            // pool is a peer group, as for `org_kind`.
+            org_new_kind: org_kind.is_some().then(|| {
                 share::pooled(&self.org.kinds.new_kind, self.others.org.new_kind.as_ref())
             }),
+            org_kind,
+            new_kind: share::pooled(&own.kinds.new_kind, other.and_then(|o| o.new_kind.as_ref())),
         }
     }
 

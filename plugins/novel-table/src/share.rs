@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use ueba_sdk::novelty::Discovery;
+use ueba_sdk::population::decode_or;
 use ueba_sdk::table::Table;
 
 use crate::{
@@ -97,12 +98,8 @@ pub(crate) fn decode_all(others: &[&[u8]]) -> Result<Vec<Share>, String> {
     others
         .iter()
         .map(|bytes| {
-            ueba_sdk::population::decode::<Share>(bytes).or_else(|e| {
-                ueba_sdk::population::decode::<ShareV06>(bytes)
-                    .map(Share::from)
-                    .or_else(|_| ueba_sdk::population::decode::<ShareV05>(bytes).map(Share::from))
-                    .map_err(|_| e)
-            })
+            decode_or::<Share, ShareV06>(bytes)
+                .or_else(|e| decode_or::<Share, ShareV05>(bytes).map_err(|_| e))
         })
         .collect()
 }

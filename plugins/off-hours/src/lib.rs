@@ -549,6 +549,16 @@ struct ShareV04 {
     groups: Vec<(u32, Profile)>,
 }
 
+impl From<ShareV04> for Share {
+    fn from(s: ShareV04) -> Share {
+        Share {
+            org: s.org,
+            groups: s.groups,
+            teams: Vec::new(),
+        }
+    }
+}
+
 /// The other instances' shares, summed, as last absorbed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Absorbed {
@@ -977,6 +987,21 @@ fn combined_tail(w: f64, days: u32, tau: f64) -> f64 {
     total.clamp(0.0, 1.0)
 }
 
+/// How far the lower 95% bound of a share `mean` resting on `n` days
+/// (the normal approximation, `mean − 1.645·√(mean(1 − mean)/(n + 1))`)
+/// lies above `base`, within 0 to 1: what a group's share counts for only
+/// beyond what chance in few days and the rest of the organisation (or
+/// the group's usual) explain.
+fn excess_at_lower_bound(mean: f64, n: f64, base: f64) -> f64 {
+    let low = mean - 1.645 * (mean * (1.0 - mean) / (n + 1.0)).sqrt();
+    let excess = low - base;
+    if excess.is_finite() {
+        excess.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// Keep `p` as the tail of local day `day`'s strongest session (the
 /// smaller of it and what the day had), and only the days within `window`
 /// of it.
@@ -1135,13 +1160,7 @@ impl OffHours {
         let (k, n) = without(group, own);
         let support = n + ROUTINE_PRIOR_DAYS;
         let mean = (k + ROUTINE_PRIOR_DAYS * rest) / support;
-        let low = mean - 1.645 * (mean * (1.0 - mean) / (support + 1.0)).sqrt();
-        let excess = low - rest;
-        if excess.is_finite() {
-            excess.clamp(0.0, 1.0)
-        } else {
-            0.0
-        }
+        excess_at_lower_bound(mean, support, rest)
     }
 
     /// How far beyond their usual the user's peers are at work in the
@@ -1169,18 +1188,11 @@ impl OffHours {
         // The user is among the members counted, in the session's hours too.
         let (active, present) = (active.saturating_sub(1), present.saturating_sub(1));
         let (k, n) = (f64::from(present), f64::from(active));
-        let mean = (k + 0.5) / (n + 1.0);
-        let low = mean - 1.645 * (mean * (1.0 - mean) / (n + 1.0)).sqrt();
-        let excess = low - usual;
         Some(TeamReading {
             active,
             present,
             usual,
-            excess: if excess.is_finite() {
-                excess.clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
+            excess: excess_at_lower_bound((k + 0.5) / (n + 1.0), n, usual),
         })
     }
 
@@ -1758,16 +1770,11 @@ impl Detector for OffHours {
     fn absorb(&mut self, others: &[&[u8]]) -> Result<(), String> {
         let mut sum = Absorbed::default();
         let mut teams: BTreeMap<u32, TeamDays> = BTreeMap::new();
-        for bytes in others {
-            let share = population::decode::<Share>(bytes).or_else(|e| {
-                population::decode::<ShareV04>(bytes)
-                    .map(|s| Share {
-                        org: s.org,
-                        groups: s.groups,
-                        teams: Vec::new(),
-                    })
-                    .map_err(|_| e)
-            })?;
+        let shares: Vec<Share> = others
+            .iter()
+            .map(|bytes| population::decode_or::<Share, ShareV04>(bytes))
+            .collect::<Result<_, _>>()?;
+        for share in shares {
             sum.org.add(&share.org);
             for (g, p) in &share.groups {
                 sum.groups.entry(*g).or_default().add(p);

@@ -50,6 +50,16 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     }
 }
 
+/// A share in this version's layout `T`, or else in an earlier one `E`,
+/// converted: a checkpoint taken before an upgrade holds the last shares
+/// of the version before, and the host hands them over again on resume.
+/// The error is the one for `T`.
+pub fn decode_or<T: DeserializeOwned, E: DeserializeOwned + Into<T>>(
+    bytes: &[u8],
+) -> Result<T, String> {
+    decode::<T>(bytes).or_else(|e| decode::<E>(bytes).map(Into::into).map_err(|_| e))
+}
+
 /// Every one of the `others` given to
 /// [`Detector::absorb`](crate::Detector::absorb) read back, or the first
 /// reason one could not be: decode them all before changing any state, so

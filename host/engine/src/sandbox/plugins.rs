@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::Component;
 
-use crate::config::SandboxConfig;
+use crate::config::{DetectorConfig, SandboxConfig};
 use crate::sandbox::{Failure, Limits, Plugin, PluginError, Runtime, wit};
 
 pub use super::BUILTIN_PLUGINS;
@@ -655,11 +655,7 @@ pub(crate) fn supervise(
         schedule: SnapshotSchedule::default(),
         max_failures: sandbox.max_failures,
         failures: 0,
-        slow: SlowGuard::new(
-            dc.and_then(|d| d.max_us_per_event)
-                .unwrap_or(sandbox.max_us_per_event),
-            sandbox.max_slow_batches,
-        ),
+        slow: SlowGuard::for_detector(sandbox, dc),
         quarantined: false,
         shares: None,
     })
@@ -672,9 +668,8 @@ pub const SLOW_FLOOR: Duration = Duration::from_millis(10);
 
 /// The time a batch of `events` is allowed before it counts as slow:
 /// `us_per_event` for each event, at least [`SLOW_FLOOR`]; `None` when
-/// `us_per_event` is 0 (no pace is kept). `ueba plugin test` holds a
-/// plugin to the same.
-pub fn pace_budget(us_per_event: u64, events: usize) -> Option<Duration> {
+/// `us_per_event` is 0 (no pace is kept).
+fn pace_budget(us_per_event: u64, events: usize) -> Option<Duration> {
     if us_per_event == 0 {
         return None;
     }
@@ -690,8 +685,9 @@ pub fn pace_budget(us_per_event: u64, events: usize) -> Option<Duration> {
 /// 4.9 s over each batch of a few thousand events, under a 5 s timeout,
 /// scores a million events in hours. A run of slow batches, not one, so a
 /// pause of the machine or a detector's costly first batch is no reason.
+/// `ueba plugin test` holds a plugin to the same guard.
 #[derive(Clone, Copy, Debug)]
-struct SlowGuard {
+pub struct SlowGuard {
     /// Time allowed per event, µs; 0 never counts a batch slow.
     us_per_event: u64,
     /// Slow batches in a row that quarantine.
@@ -701,7 +697,7 @@ struct SlowGuard {
 }
 
 /// What [`SlowGuard::batch`] made of a batch.
-enum Pace {
+pub enum Pace {
     /// In time, or slow in a run already reported.
     Usual,
     /// Slow, the first of a run: the time it was allowed.
@@ -711,6 +707,20 @@ enum Pace {
 }
 
 impl SlowGuard {
+    /// The guard for a detector: `[sandbox]`'s pace with its
+    /// `[detectors.NAME] max_us_per_event` applied, as
+    /// [`Limits::for_detector`] applies the other limits.
+    pub fn for_detector(sandbox: &SandboxConfig, detector: Option<&DetectorConfig>) -> SlowGuard {
+        SlowGuard::new(
+            detector
+                .and_then(|d| d.max_us_per_event)
+                .unwrap_or(sandbox.max_us_per_event),
+            sandbox.max_slow_batches,
+        )
+    }
+
+    /// A guard allowing `us_per_event` (0: no pace kept) and quarantining
+    /// after `max_streak` slow batches in a row.
     fn new(us_per_event: u64, max_streak: u32) -> SlowGuard {
         SlowGuard {
             us_per_event,
@@ -724,8 +734,18 @@ impl SlowGuard {
         SlowGuard::new(self.us_per_event, self.max_streak)
     }
 
+    /// Slow batches in a row so far (0 after a batch in time).
+    pub fn streak(&self) -> u32 {
+        self.streak
+    }
+
+    /// The time allowed per event, µs (0: no pace kept).
+    pub fn us_per_event(&self) -> u64 {
+        self.us_per_event
+    }
+
     /// Count a successful batch of `events` that took `took`.
-    fn batch(&mut self, took: Duration, events: usize) -> Pace {
+    pub fn batch(&mut self, took: Duration, events: usize) -> Pace {
         let Some(budget) = pace_budget(self.us_per_event, events) else {
             return Pace::Usual;
         };
